@@ -1,0 +1,274 @@
+import { Construct } from 'constructs';
+import { Annotations, Lazy, TerraformStack } from 'cdktf';
+import { BigipAs3 } from '../../providers/bigip/as3';
+import { BigipCommand } from '../../providers/bigip/command';
+import { BigipProvider } from '../../providers/bigip/provider';
+import { as3Paths, renderAs3 } from '../afm/as3';
+import { CompiledPolicy, compilePolicy } from '../policy/compile';
+import { DefaultAction } from '../policy/enums';
+import { EgressPolicyError, quote } from '../policy/errors';
+import { EgressSnat, buildDevice } from '../policy/device';
+import type { DeviceModel, ExternalServiceModel, PolicyModel, RuleModel } from '../policy/model';
+import { ruleKey } from '../policy/model';
+import { BigipCredentials } from './credentials';
+import { EgressCrdStack } from './crd-stack';
+
+const DEVICE_SYMBOL = Symbol.for('cdktf-ces.AfmDevice');
+const HOST = /^(([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/;
+
+/** Props of {@link AfmDevice}. */
+export interface AfmDeviceProps {
+  /**
+   * Name of the Kubernetes cluster whose egress this device controls: a DNS label of at most
+   * 40 characters. It appears in object remarks, CR labels and the default tenant name.
+   */
+  readonly clusterName: string;
+  /** Management address of the BIG-IP: a host name or IP address, without scheme or port. */
+  readonly address: string;
+  /**
+   * Management port.
+   * @default 443
+   */
+  readonly port?: number;
+  /**
+   * Where the provider gets the BIG-IP credentials.
+   * @default - sensitive Terraform variables `<tenant>_username` and `<tenant>_password`
+   */
+  readonly credentials?: BigipCredentials;
+  /**
+   * CA bundle (PEM file on the machine that runs Terraform) that signs the BIG-IP's
+   * management certificate. Required unless `insecureSkipTlsVerify` is set.
+   * @default - none; synth fails unless insecureSkipTlsVerify is true
+   */
+  readonly tlsCaBundlePath?: string;
+  /**
+   * Turns off TLS certificate verification of the management connection. Lab use only: a
+   * warning is recorded on the construct.
+   * @default false
+   */
+  readonly insecureSkipTlsVerify?: boolean;
+  /**
+   * The stack with the rule CRDs. This device's stack is made to depend on it, so the CRDs
+   * exist before any rule CR is planned.
+   */
+  readonly crdStack: EgressCrdStack;
+  /**
+   * AS3 tenant (BIG-IP partition) owned by this device's declaration.
+   * @default - `k8s_<clusterName>` with "-" replaced by "_"
+   */
+  readonly tenant?: string;
+  /**
+   * Application (folder) inside the tenant.
+   * @default "egress"
+   */
+  readonly application?: string;
+  /**
+   * Route domain of the cluster's egress traffic; addresses are rendered as `addr%id`.
+   * @default 0
+   */
+  readonly routeDomain?: number;
+  /**
+   * Verdict for traffic no rule allows.
+   * @default DefaultAction.DENY
+   */
+  readonly defaultAction?: DefaultAction;
+  /**
+   * Pod CIDRs of the cluster; the egress virtual server only accepts traffic from these.
+   * @default - traffic from any source on the listening VLANs
+   */
+  readonly podCidrs?: string[];
+  /**
+   * BIG-IP VLANs (paths such as `/Common/k8s`) the egress virtual server listens on.
+   * @default - all VLANs
+   */
+  readonly vlans?: string[];
+  /**
+   * Next-hop gateway addresses; the virtual server forwards to them through a pool.
+   * @default - forward by the BIG-IP routing table
+   */
+  readonly gateways?: string[];
+  /**
+   * Source address translation of egress traffic.
+   * @default EgressSnat.automap()
+   */
+  readonly snat?: EgressSnat;
+  /**
+   * Audit mode for every rule of this device: rules are staged, reported but not enforced.
+   * @default false
+   */
+  readonly auditMode?: boolean;
+}
+
+/**
+ * One BIG-IP AFM enforcing the egress policy of one Kubernetes cluster.
+ *
+ * Owns the `bigip` provider, one AS3 declaration (`bigip_as3`, rendered lazily at synth so
+ * rules created after the device still land) and the `bigip_command`s for what AS3 cannot
+ * set (the global-context enforced policy).
+ */
+export class AfmDevice extends Construct {
+  /** Whether `x` is an AfmDevice (works across copies of this library). */
+  public static isAfmDevice(x: unknown): x is AfmDevice {
+    return typeof x === 'object' && x !== null && DEVICE_SYMBOL in x;
+  }
+
+  /** Cluster name. */
+  public readonly clusterName: string;
+  /** AS3 tenant. */
+  public readonly tenant: string;
+  /** The BIG-IP provider the device's resources use. */
+  public readonly provider: BigipProvider;
+  /** The AS3 declaration resource. */
+  public readonly declaration: BigipAs3;
+
+  private readonly deviceModel: DeviceModel;
+  private readonly rules = new Map<string, RuleModel>();
+  private readonly externalServices = new Map<string, ExternalServiceModel>();
+  private compiled?: { version: number; result: CompiledPolicy };
+  private version = 0;
+
+  constructor(scope: Construct, id: string, props: AfmDeviceProps) {
+    super(scope, id);
+    Object.defineProperty(this, DEVICE_SYMBOL, { value: true });
+    const path = this.node.path;
+    this.deviceModel = buildDevice({ path, ...props });
+    this.clusterName = this.deviceModel.cluster;
+    this.tenant = this.deviceModel.tenant;
+
+    const problems: { field: string; value: unknown; message: string }[] = [];
+    if (typeof props.address !== 'string' || !HOST.test(props.address)) {
+      problems.push({ field: 'address', value: props.address, message: 'must be a host name or IP address without scheme, port or path, such as "bigip.example.com"' });
+    }
+    if (props.port !== undefined && (!Number.isInteger(props.port) || props.port < 1 || props.port > 65535)) {
+      problems.push({ field: 'port', value: props.port, message: 'must be a whole number from 1 to 65535' });
+    }
+    if (!props.tlsCaBundlePath && !props.insecureSkipTlsVerify) {
+      problems.push({
+        field: 'tlsCaBundlePath',
+        value: undefined,
+        message: 'TLS verification is on by default and needs the CA bundle that signs the BIG-IP certificate; set tlsCaBundlePath (or, in a lab only, insecureSkipTlsVerify: true)',
+      });
+    }
+    if (props.tlsCaBundlePath && props.insecureSkipTlsVerify) {
+      problems.push({ field: 'insecureSkipTlsVerify', value: true, message: 'contradicts tlsCaBundlePath; set only one of them' });
+    }
+    if (!EgressCrdStack.isEgressCrdStack(props.crdStack)) {
+      problems.push({ field: 'crdStack', value: String(props.crdStack), message: 'must be an EgressCrdStack of the same app' });
+    } else if (props.crdStack.node.root !== this.node.root) {
+      problems.push({ field: 'crdStack', value: props.crdStack.node.path, message: 'belongs to another app; create the EgressCrdStack in this app' });
+    }
+    if (problems.length) {
+      throw new EgressPolicyError(problems.map((p) => ({ path, field: p.field, value: quote(p.value), message: p.message })));
+    }
+    if (props.insecureSkipTlsVerify) {
+      Annotations.of(this).addWarning('TLS verification of the BIG-IP management connection is off (insecureSkipTlsVerify). Use tlsCaBundlePath outside a lab.');
+    }
+
+    const stack = TerraformStack.of(this);
+    stack.addDependency(props.crdStack);
+
+    const credentials = (props.credentials ?? BigipCredentials.fromVariables())._bind(this, this.tenant);
+    this.provider = new BigipProvider(this, 'Provider', {
+      alias: this.tenant,
+      address: props.address,
+      port: props.port !== undefined ? String(props.port) : undefined,
+      username: credentials.username,
+      password: credentials.password,
+      tokenAuth: true,
+      validateCertsDisable: props.insecureSkipTlsVerify === true,
+      trustedCertPath: props.tlsCaBundlePath,
+      teemDisable: true,
+    });
+
+    this.declaration = new BigipAs3(this, 'Resource', {
+      provider: this.provider,
+      as3Json: Lazy.stringValue({ produce: () => JSON.stringify(this._renderAs3()) }),
+    });
+
+    // AS3 cannot attach a policy to the global context; tmsh can. Names in these commands come
+    // from validated tenant names only (see policy/names.ts), so nothing can be injected.
+    const paths = as3Paths(this.deviceModel);
+    new BigipCommand(this, 'GlobalPolicy', {
+      provider: this.provider,
+      dependsOn: [this.declaration],
+      commands: [`modify security firewall global-rules enforced-policy ${paths.globalPolicy}`],
+    });
+    new BigipCommand(this, 'GlobalPolicyRelease', {
+      provider: this.provider,
+      dependsOn: [this.declaration],
+      when: 'destroy',
+      commands: ['modify security firewall global-rules enforced-policy none'],
+    });
+  }
+
+  /**
+   * The device settings as the policy model holds them.
+   * @internal
+   */
+  public get _deviceModel(): DeviceModel {
+    return this.deviceModel;
+  }
+
+  /**
+   * Registers a rule; fails on a name already used at the same level.
+   * @internal
+   */
+  public _addRule(rule: RuleModel): void {
+    const key = ruleKey(rule);
+    const other = this.rules.get(key);
+    if (other) {
+      throw new EgressPolicyError([
+        {
+          path: rule.path,
+          field: 'name',
+          value: quote(rule.name),
+          message: `another ${rule.level} rule${rule.namespace ? ` in namespace "${rule.namespace}"` : ''} on device ${this.node.path} has this name (${other.path}); give one of them a different name`,
+        },
+      ]);
+    }
+    this.rules.set(key, rule);
+    this.version++;
+  }
+
+  /**
+   * Registers an external service; fails on a duplicate name.
+   * @internal
+   */
+  public _addExternalService(es: ExternalServiceModel): void {
+    const other = this.externalServices.get(es.name);
+    if (other) {
+      throw new EgressPolicyError([
+        { path: es.path, field: 'name', value: quote(es.name), message: `another ExternalService on device ${this.node.path} has this name (${other.path}); give one of them a different name` },
+      ]);
+    }
+    this.externalServices.set(es.name, es);
+    this.version++;
+  }
+
+  /**
+   * The policy model of everything registered so far.
+   * @internal
+   */
+  public _policyModel(): PolicyModel {
+    return { device: this.deviceModel, externalServices: [...this.externalServices.values()], rules: [...this.rules.values()] };
+  }
+
+  /**
+   * The compiled policy (cached until a rule or external service is added).
+   * @internal
+   */
+  public _compile(): CompiledPolicy {
+    if (!this.compiled || this.compiled.version !== this.version) {
+      this.compiled = { version: this.version, result: compilePolicy(this._policyModel()) };
+    }
+    return this.compiled.result;
+  }
+
+  /**
+   * The AS3 request this device deploys.
+   * @internal
+   */
+  public _renderAs3(): Record<string, unknown> {
+    return renderAs3(this._compile());
+  }
+}

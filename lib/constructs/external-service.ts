@@ -1,0 +1,65 @@
+import { Construct } from 'constructs';
+import { TerraformStack } from 'cdktf';
+import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
+import { externalServiceResource } from '../k8s/resources';
+import { EgressDestination, IExternalService } from '../policy/destination';
+import { EgressPolicyError, quote } from '../policy/errors';
+import { kebabCase } from '../policy/names';
+import { buildExternalService } from '../policy/schema';
+import { AfmDevice } from './afm-device';
+
+const EXTERNAL_SERVICE_SYMBOL = Symbol.for('cdktf-ces.ExternalService');
+
+/** Props of {@link ExternalService}. */
+export interface ExternalServiceProps {
+  /** The device whose rules may use the set; must be in the same stack. */
+  readonly device: AfmDevice;
+  /**
+   * Name of the set: a DNS label, unique per device.
+   * @default - the construct id in kebab case
+   */
+  readonly name?: string;
+  /** Addresses, CIDRs, ranges and DNS names of the service; at least one. */
+  readonly destinations: EgressDestination[];
+  /**
+   * Short description (at most 64 characters).
+   * @default - none
+   */
+  readonly description?: string;
+}
+
+/**
+ * A named, reusable set of destinations (a bank's SFTP endpoints, a SaaS API), rendered as
+ * one AFM address list that rules reference with `EgressDestination.externalService()`.
+ */
+export class ExternalService extends Construct implements IExternalService {
+  /** Whether `x` is an ExternalService (works across copies of this library). */
+  public static isExternalService(x: unknown): x is ExternalService {
+    return typeof x === 'object' && x !== null && EXTERNAL_SERVICE_SYMBOL in x;
+  }
+
+  public readonly serviceName: string;
+  /** The device the set belongs to. */
+  public readonly device: AfmDevice;
+  /** The ExternalService custom resource. */
+  public readonly resource: Manifest;
+
+  constructor(scope: Construct, id: string, props: ExternalServiceProps) {
+    super(scope, id);
+    Object.defineProperty(this, EXTERNAL_SERVICE_SYMBOL, { value: true });
+    const path = this.node.path;
+    if (!AfmDevice.isAfmDevice(props.device)) {
+      throw new EgressPolicyError([{ path, field: 'device', value: quote(String(props.device)), message: 'must be an AfmDevice' }]);
+    }
+    if (props.device.node.root !== this.node.root || TerraformStack.of(props.device) !== TerraformStack.of(this)) {
+      throw new EgressPolicyError([
+        { path, field: 'device', value: quote(props.device.node.path), message: "is in another stack or app; create the ExternalService in the device's stack" },
+      ]);
+    }
+    const model = buildExternalService({ ...props, path, name: props.name ?? kebabCase(id) });
+    props.device._addExternalService(model);
+    this.serviceName = model.name;
+    this.device = props.device;
+    this.resource = new Manifest(this, 'Resource', { manifest: externalServiceResource(model, props.device.clusterName) });
+  }
+}

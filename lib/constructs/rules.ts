@@ -1,0 +1,241 @@
+import { Construct } from 'constructs';
+import { TerraformStack } from 'cdktf';
+import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
+import { ruleResource } from '../k8s/resources';
+import { EgressDestination } from '../policy/destination';
+import {
+  EgressAction,
+  EgressBandwidthLimit,
+  EgressSchedule,
+  LabelSelector,
+} from '../policy/enums';
+import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
+import type { Level, RuleModel } from '../policy/model';
+import { kebabCase } from '../policy/names';
+import { EgressPort } from '../policy/port';
+import { RuleInput, buildRule, expiryProblem } from '../policy/schema';
+import { AfmDevice } from './afm-device';
+import { ExternalService } from './external-service';
+
+/** Props shared by every egress rule. */
+export interface EgressRuleProps {
+  /** The BIG-IP that enforces the rule; must be in the same stack. */
+  readonly device: AfmDevice;
+  /**
+   * Rule name: a DNS label, unique per level (per namespace for namespace and service rules).
+   * It names the custom resource and the AFM rule.
+   * @default - the construct id in kebab case (`AllowDns` → `allow-dns`)
+   */
+  readonly name?: string;
+  /** What happens to matching traffic. */
+  readonly action: EgressAction;
+  /**
+   * Order within the level: lower first (0–1000); ties are broken by name.
+   * @default 500
+   */
+  readonly priority?: number;
+  /** Where the traffic goes; at least one. */
+  readonly destinations: EgressDestination[];
+  /**
+   * Protocols and destination ports.
+   * @default - every protocol and port
+   */
+  readonly ports?: EgressPort[];
+  /**
+   * Log every match through the device's security log profile.
+   * @default false
+   */
+  readonly logging?: boolean;
+  /**
+   * Audit mode: the rule is rendered into the staged policies only; it reports what it would
+   * have done and never changes a verdict.
+   * @default false
+   */
+  readonly audit?: boolean;
+  /**
+   * Short description (at most 64 characters), shown as the AFM rule's remark.
+   * @default - no description
+   */
+  readonly description?: string;
+  /**
+   * Bandwidth cap for the traffic the rule allows.
+   * @default - no limit
+   */
+  readonly bandwidthLimit?: EgressBandwidthLimit;
+  /**
+   * Recurring time window; outside it the rule matches nothing.
+   * @default - always
+   */
+  readonly schedule?: EgressSchedule;
+  /**
+   * ISO-8601 instant after which the rule matches nothing; synth fails once it has passed.
+   * @default - never expires
+   */
+  readonly expiresAt?: string;
+  /**
+   * Who owns the rule (team or person).
+   * @default - no owner
+   */
+  readonly owner?: string;
+  /**
+   * Change or ticket reference.
+   * @default - no ticket
+   */
+  readonly ticket?: string;
+  /**
+   * Why the rule exists.
+   * @default - no justification
+   */
+  readonly justification?: string;
+}
+
+/** Props of {@link ClusterEgressRule}. */
+export interface ClusterEgressRuleProps extends EgressRuleProps {
+  /**
+   * Only pods in namespaces with these labels.
+   * @default - every namespace
+   */
+  readonly namespaceSelector?: LabelSelector;
+  /**
+   * Only pods with these labels.
+   * @default - every pod
+   */
+  readonly podSelector?: LabelSelector;
+}
+
+/** Props of {@link NamespaceEgressRule}. */
+export interface NamespaceEgressRuleProps extends EgressRuleProps {
+  /** Namespace whose pods the rule applies to. */
+  readonly namespace: string;
+  /**
+   * Only pods with these labels.
+   * @default - every pod of the namespace
+   */
+  readonly podSelector?: LabelSelector;
+}
+
+/** Props of {@link ServiceEgressRule}. */
+export interface ServiceEgressRuleProps extends EgressRuleProps {
+  /** Namespace of the Service. */
+  readonly namespace: string;
+  /** Service whose selector picks the source pods (ready or not). */
+  readonly service: string;
+}
+
+const RULE_SYMBOL = Symbol.for('cdktf-ces.EgressRule');
+
+/** Shared construction of the three rule kinds: validate, register, render the CR. */
+function defineRule(scope: Construct, level: Level, props: EgressRuleProps & Record<string, unknown>): { model: RuleModel; resource: Manifest } {
+  Object.defineProperty(scope, RULE_SYMBOL, { value: level });
+  const path = scope.node.path;
+  checkReferences(scope, props);
+  const input: RuleInput = { ...props, level, path, name: props.name ?? kebabCase(scope.node.id) };
+  const model = buildRule(input);
+  const expired = expiryProblem(model, new Date());
+  if (expired) throw new EgressPolicyError([expired]);
+  props.device._addRule(model);
+  const resource = new Manifest(scope, 'Resource', { manifest: ruleResource(model, props.device.clusterName) });
+  return { model, resource };
+}
+
+function checkReferences(scope: Construct, props: EgressRuleProps): void {
+  const path = scope.node.path;
+  const issues: PolicyIssue[] = [];
+  const stack = TerraformStack.of(scope);
+  if (!AfmDevice.isAfmDevice(props.device)) {
+    issues.push({ path, field: 'device', value: quote(String(props.device)), message: 'must be an AfmDevice' });
+    throw new EgressPolicyError(issues);
+  }
+  if (props.device.node.root !== scope.node.root) {
+    issues.push({ path, field: 'device', value: quote(props.device.node.path), message: 'belongs to another app; create the rule in the app of its AfmDevice' });
+  } else if (TerraformStack.of(props.device) !== stack) {
+    issues.push({
+      path,
+      field: 'device',
+      value: quote(props.device.node.path),
+      message: `is in stack "${TerraformStack.of(props.device).node.id}", the rule in stack "${stack.node.id}"; create the rule in the device's stack`,
+    });
+  }
+  (Array.isArray(props.destinations) ? props.destinations : []).forEach((d, i) => {
+    const ref = d instanceof EgressDestination ? d.externalServiceRef : undefined;
+    if (!ref) return;
+    if (!ExternalService.isExternalService(ref)) {
+      issues.push({ path, field: `destinations[${i}]`, value: quote(ref.serviceName), message: 'must refer to an ExternalService construct' });
+    } else if (ref.node.root !== scope.node.root) {
+      issues.push({ path, field: `destinations[${i}]`, value: quote(ref.node.path), message: 'is an ExternalService of another app; create it in this app' });
+    } else if (TerraformStack.of(ref) !== stack) {
+      issues.push({
+        path,
+        field: `destinations[${i}]`,
+        value: quote(ref.node.path),
+        message: `is an ExternalService in stack "${TerraformStack.of(ref).node.id}"; create it in stack "${stack.node.id}" with the rule`,
+      });
+    } else if (ref.device !== props.device) {
+      issues.push({
+        path,
+        field: `destinations[${i}]`,
+        value: quote(ref.node.path),
+        message: `belongs to device ${ref.device.node.path}, the rule to ${props.device.node.path}; attach both to the same device`,
+      });
+    }
+  });
+  if (issues.length) throw new EgressPolicyError(issues);
+}
+
+/**
+ * A cluster-wide rule (level 1, AFM global context): applies to every pod of the cluster,
+ * optionally narrowed by namespace and pod labels. Security-team guardrails live here.
+ */
+export class ClusterEgressRule extends Construct {
+  /** The rule name. */
+  public readonly ruleName: string;
+  /** The ClusterEgressRule custom resource. */
+  public readonly resource: Manifest;
+
+  constructor(scope: Construct, id: string, props: ClusterEgressRuleProps) {
+    super(scope, id);
+    const { model, resource } = defineRule(this, 'cluster', { ...props });
+    this.ruleName = model.name;
+    this.resource = resource;
+  }
+}
+
+/**
+ * A namespace rule (level 2, AFM route-domain context): applies to the pods of one
+ * namespace, optionally narrowed by pod labels.
+ */
+export class NamespaceEgressRule extends Construct {
+  /** The rule name. */
+  public readonly ruleName: string;
+  /** The NamespaceEgressRule custom resource. */
+  public readonly resource: Manifest;
+
+  constructor(scope: Construct, id: string, props: NamespaceEgressRuleProps) {
+    super(scope, id);
+    const { model, resource } = defineRule(this, 'namespace', { ...props });
+    this.ruleName = model.name;
+    this.resource = resource;
+  }
+}
+
+/**
+ * A service rule (level 3, AFM virtual-server context): applies to the pods a Service selects.
+ */
+export class ServiceEgressRule extends Construct {
+  /** The rule name. */
+  public readonly ruleName: string;
+  /** The ServiceEgressRule custom resource. */
+  public readonly resource: Manifest;
+
+  constructor(scope: Construct, id: string, props: ServiceEgressRuleProps) {
+    super(scope, id);
+    const { model, resource } = defineRule(this, 'service', { ...props });
+    this.ruleName = model.name;
+    this.resource = resource;
+  }
+}
+
+/** The level of a rule construct, or undefined for anything else. */
+export function egressRuleLevel(x: unknown): Level | undefined {
+  return typeof x === 'object' && x !== null && RULE_SYMBOL in x ? (x as Record<symbol, Level>)[RULE_SYMBOL] : undefined;
+}

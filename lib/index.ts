@@ -1,0 +1,12 @@
+// Public entry point: constructs, value objects, enums and props. The runtime controller,
+// the CLI and the pure compiler internals are deliberately not exported from here.
+export * from './policy/enums';
+export { EgressDestination, IExternalService } from './policy/destination';
+export { EgressPort, EgressPortProps, EgressProtocol } from './policy/port';
+export { EgressSnat } from './policy/device';
+export { EgressPolicyError, PolicyIssue } from './policy/errors';
+export * from './constructs/crd-stack';
+export * from './constructs/credentials';
+export * from './constructs/afm-device';
+export * from './constructs/rules';
+export * from './constructs/external-service';

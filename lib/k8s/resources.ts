@@ -1,0 +1,115 @@
+/**
+ * Rule and ExternalService models → custom resources (plain manifests).
+ */
+import type { ActionName, DestinationModel, ExternalServiceModel, RuleModel, SelectorModel } from '../policy/model';
+import { isEmptySelector } from '../policy/model';
+import { API_GROUP, API_GROUP_VERSION, RuleKind } from './crds';
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'cdktf-ces';
+export const CLUSTER_LABEL = `${API_GROUP}/cluster`;
+export const OWNER_ANNOTATION = `${API_GROUP}/owner`;
+export const TICKET_ANNOTATION = `${API_GROUP}/ticket`;
+export const JUSTIFICATION_ANNOTATION = `${API_GROUP}/justification`;
+export const CONSTRUCT_PATH_ANNOTATION = `${API_GROUP}/construct-path`;
+
+export type Manifest = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+
+const CR_ACTION: Readonly<Record<ActionName, string>> = { DENY: 'Deny', REJECT: 'Reject', ALLOW: 'Allow', ALLOW_FINAL: 'AllowFinal' };
+export const ACTION_FROM_CR: Readonly<Record<string, ActionName>> = { Deny: 'DENY', Reject: 'REJECT', Allow: 'ALLOW', AllowFinal: 'ALLOW_FINAL' };
+
+export const RULE_KIND: Readonly<Record<RuleModel['level'], RuleKind>> = {
+  cluster: 'ClusterEgressRule',
+  namespace: 'NamespaceEgressRule',
+  service: 'ServiceEgressRule',
+};
+
+function selector(s: SelectorModel | undefined): Record<string, unknown> | undefined {
+  if (!s || isEmptySelector(s)) return undefined;
+  const out: Record<string, unknown> = {};
+  if (Object.keys(s.matchLabels).length) out.matchLabels = { ...s.matchLabels };
+  if (s.matchExpressions.length) {
+    out.matchExpressions = s.matchExpressions.map((e) => (e.values.length ? { key: e.key, operator: e.operator, values: [...e.values] } : { key: e.key, operator: e.operator }));
+  }
+  return out;
+}
+
+export function destinationSpec(d: DestinationModel): Record<string, unknown> {
+  switch (d.kind) {
+    case 'address':
+      return { address: d.text };
+    case 'cidr':
+      return { cidr: d.text };
+    case 'range': {
+      const [first, last] = d.text.split('-');
+      return { range: { first, last } };
+    }
+    case 'fqdn':
+      return { fqdn: d.text };
+    case 'externalService':
+      return { externalService: d.name };
+  }
+}
+
+function metadata(name: string, cluster: string, path: string, namespace?: string, annotations: Record<string, string> = {}) {
+  const meta: Record<string, unknown> = {
+    name,
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [CLUSTER_LABEL]: cluster },
+    annotations: { [CONSTRUCT_PATH_ANNOTATION]: path, ...annotations },
+  };
+  if (namespace) meta.namespace = namespace;
+  return meta as Manifest['metadata'];
+}
+
+/** The custom resource that shows one rule in the cluster. */
+export function ruleResource(rule: RuleModel, cluster: string): Manifest {
+  const spec: Record<string, unknown> = {
+    action: CR_ACTION[rule.action],
+    priority: rule.priority,
+    destinations: rule.destinations.map(destinationSpec),
+  };
+  if (rule.ports.length) {
+    spec.ports = rule.ports.map((p) => {
+      const port: Record<string, unknown> = { protocol: p.protocol };
+      if (p.fromPort !== undefined) port.port = p.fromPort;
+      if (p.toPort !== undefined && p.toPort !== p.fromPort) port.endPort = p.toPort;
+      return port;
+    });
+  }
+  const ns = selector(rule.source.namespaceSelector);
+  if (ns) spec.namespaceSelector = ns;
+  const pods = selector(rule.source.podSelector);
+  if (pods) spec.podSelector = pods;
+  if (rule.source.service) spec.service = rule.source.service;
+  if (rule.logging) spec.logging = true;
+  if (rule.audit) spec.audit = true;
+  if (rule.description) spec.description = rule.description;
+  if (rule.bandwidth) spec.bandwidthLimit = { maxBandwidth: rule.bandwidth.maxBandwidth, unit: rule.bandwidth.unit };
+  if (rule.schedule) {
+    spec.schedule = {
+      daysOfWeek: [...rule.schedule.daysOfWeek],
+      startTime: rule.schedule.startTime,
+      endTime: rule.schedule.endTime,
+      timeZone: rule.schedule.timeZone,
+    };
+  }
+  if (rule.expiresAt) spec.expiresAt = new Date(rule.expiresAt).toISOString().replace(/\.000Z$/, 'Z');
+
+  const annotations: Record<string, string> = {};
+  if (rule.metadata.owner) annotations[OWNER_ANNOTATION] = rule.metadata.owner;
+  if (rule.metadata.ticket) annotations[TICKET_ANNOTATION] = rule.metadata.ticket;
+  if (rule.metadata.justification) annotations[JUSTIFICATION_ANNOTATION] = rule.metadata.justification;
+
+  return {
+    apiVersion: API_GROUP_VERSION,
+    kind: RULE_KIND[rule.level],
+    metadata: metadata(rule.name, cluster, rule.path, rule.namespace, annotations),
+    spec,
+  };
+}
+
+export function externalServiceResource(es: ExternalServiceModel, cluster: string): Manifest {
+  const spec: Record<string, unknown> = { destinations: es.destinations.map(destinationSpec) };
+  if (es.description) spec.description = es.description;
+  return { apiVersion: API_GROUP_VERSION, kind: 'ExternalService', metadata: metadata(es.name, cluster, es.path), spec };
+}

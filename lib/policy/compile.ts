@@ -1,0 +1,354 @@
+/**
+ * The policy compiler: validated model → ordered per-level rules with BIG-IP object names.
+ *
+ * One pure function feeds every output (AS3, Kubernetes CRs, the controller's sync plan, the
+ * evaluators and the tools), so they cannot disagree about order or names.
+ *
+ * Order within a level is (priority, namespace, name): deterministic, and equal to the
+ * documented "priority, then name" wherever the order can matter (rules of different
+ * namespaces never share a source pod).
+ */
+import {
+  Placement,
+  itemNameProblem,
+  objectPath,
+  protocolToken,
+  serviceDiscoveryTaskId,
+  shortHash,
+} from '../afm/names';
+import { EgressPolicyError, PolicyIssue, quote } from './errors';
+import {
+  AFM_ACTION,
+  AddressModel,
+  AfmAction,
+  ExternalServiceModel,
+  FqdnModel,
+  LEVELS,
+  Level,
+  PolicyModel,
+  PortModel,
+  RuleModel,
+  ScheduleModel,
+  SourceModel,
+  isEmptySelector,
+  ruleKey,
+} from './model';
+import { PORTED_PROTOCOLS } from './port';
+import { expiryProblem } from './schema';
+
+/** An address list whose members the controller maintains (AS3 event-driven list). */
+export interface SourceList {
+  /** Full BIG-IP path. */
+  readonly path: string;
+  /** Item name inside its application. */
+  readonly name: string;
+  readonly placement: Placement;
+  /** AS3 service-discovery task id (`~Common~Shared~name`). */
+  readonly taskId: string;
+  readonly source: SourceModel;
+  /** Keys of the rules that use the list. */
+  readonly rules: readonly string[];
+  /** A windowed rule's private list: filled only inside the window and before expiry. */
+  readonly schedule?: ScheduleModel;
+  readonly expiresAt?: string;
+}
+
+export interface DestinationList {
+  readonly path: string;
+  readonly name: string;
+  readonly placement: Placement;
+  readonly addresses: readonly AddressModel[];
+  readonly fqdns: readonly FqdnModel[];
+  /** Set when the list is a named ExternalService. */
+  readonly externalService?: string;
+  readonly remark: string;
+}
+
+export interface PortList {
+  readonly path: string;
+  readonly name: string;
+  readonly placement: Placement;
+  /** Single ports as numbers, ranges as `"from-to"`; sorted. */
+  readonly ports: readonly (number | string)[];
+}
+
+/** One AFM rule: a rule is split by protocol because an AFM rule has exactly one. */
+export interface AfmRuleEntry {
+  readonly name: string;
+  readonly protocol: string;
+  /** Path of the destination port list; absent = every port. */
+  readonly portList?: string;
+}
+
+export interface CompiledRule {
+  readonly key: string;
+  readonly model: RuleModel;
+  readonly afmAction: AfmAction;
+  readonly sourceList: string;
+  /** Paths of the destination address lists (a rule matches any of them). */
+  readonly destinationLists: readonly string[];
+  readonly entries: readonly AfmRuleEntry[];
+}
+
+export interface CompiledPolicy {
+  readonly model: PolicyModel;
+  readonly levels: Readonly<Record<Level, readonly CompiledRule[]>>;
+  readonly sourceLists: readonly SourceList[];
+  readonly destinationLists: readonly DestinationList[];
+  readonly portLists: readonly PortList[];
+}
+
+export interface CompileOptions {
+  /** Time used to reject expired rules. @default - the current time */
+  readonly now?: Date;
+}
+
+/** Canonical JSON: sorted keys, so equal selectors give equal names. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function sourceListName(rule: RuleModel): string {
+  const s = rule.source;
+  let base: string;
+  if (s.level === 'cluster') {
+    base = isEmptySelector(s.namespaceSelector) && isEmptySelector(s.podSelector)
+      ? 'src_cluster'
+      : `src_cluster_${shortHash(canonical({ n: s.namespaceSelector, p: s.podSelector }))}`;
+  } else if (s.level === 'namespace') {
+    base = isEmptySelector(s.podSelector) ? `src_ns_${s.namespace}` : `src_ns_${s.namespace}_${shortHash(canonical(s.podSelector))}`;
+  } else {
+    base = `src_svc_${s.namespace}_${s.service}`;
+  }
+  // A time-windowed or expiring rule gets its own list: the controller empties it outside the
+  // window, which must not affect other rules with the same source.
+  return rule.schedule || rule.expiresAt ? `${base}_w${shortHash(ruleKey(rule))}` : base;
+}
+
+function afmRuleBaseName(rule: RuleModel): string {
+  return rule.level === 'cluster' ? `c_${rule.name}` : `${rule.level === 'namespace' ? 'n' : 's'}_${rule.namespace}_${rule.name}`;
+}
+
+function portListName(ports: readonly (number | string)[]): string {
+  const readable = `ports_${ports.join('_')}`;
+  return readable.length <= 40 ? readable : `ports_${shortHash(ports.join(','))}`;
+}
+
+function sortPorts(ports: readonly PortModel[]): (number | string)[] {
+  return [...ports]
+    .sort((a, b) => (a.fromPort ?? 0) - (b.fromPort ?? 0) || (a.toPort ?? 0) - (b.toPort ?? 0))
+    .map((p) => (p.fromPort === p.toPort ? (p.fromPort as number) : `${p.fromPort}-${p.toPort}`));
+}
+
+/** Plain code-point order: the same on every machine and locale. */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Evaluation order within a level: priority, then namespace, then name. */
+export function compareRules(a: RuleModel, b: RuleModel): number {
+  return a.priority - b.priority || compareText(a.namespace ?? '', b.namespace ?? '') || compareText(a.name, b.name);
+}
+
+function summarize(addresses: readonly AddressModel[], fqdns: readonly FqdnModel[]): string {
+  const all = [...fqdns.map((f) => f.text), ...addresses.map((a) => a.text)];
+  const first = all[0] ?? '';
+  const text = all.length > 1 ? `${first} and ${all.length - 1} more` : first;
+  return text.length <= 64 ? text : `${all.length} destinations`;
+}
+
+/**
+ * Checks cross-rule constraints that single-rule validation cannot see. Returns every issue.
+ */
+export function crossRuleIssues(model: PolicyModel, now: Date): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  const seen = new Map<string, RuleModel>();
+  for (const rule of model.rules) {
+    const key = ruleKey(rule);
+    const other = seen.get(key);
+    if (other) {
+      issues.push({
+        path: rule.path,
+        field: 'name',
+        value: quote(rule.name),
+        message: `another ${rule.level} rule${rule.namespace ? ` in namespace "${rule.namespace}"` : ''} has this name (${other.path}); give one of them a different name`,
+      });
+    } else {
+      seen.set(key, rule);
+    }
+    const expired = expiryProblem(rule, now);
+    if (expired) issues.push(expired);
+  }
+  const services = new Map<string, ExternalServiceModel>();
+  for (const es of model.externalServices) {
+    const other = services.get(es.name);
+    if (other) {
+      issues.push({
+        path: es.path,
+        field: 'name',
+        value: quote(es.name),
+        message: `another external service on this device has this name (${other.path}); give one of them a different name`,
+      });
+    }
+    services.set(es.name, es);
+  }
+  for (const rule of model.rules) {
+    rule.destinations.forEach((d, i) => {
+      if (d.kind === 'externalService' && !services.has(d.name)) {
+        issues.push({
+          path: rule.path,
+          field: `destinations[${i}]`,
+          value: quote(d.name),
+          message: 'no ExternalService of that name is attached to this rule\'s AfmDevice; create it on the same device',
+        });
+      }
+    });
+  }
+  return issues;
+}
+
+/** Compiles a policy; throws {@link EgressPolicyError} with every issue found. */
+export function compilePolicy(model: PolicyModel, options: CompileOptions = {}): CompiledPolicy {
+  const now = options.now ?? new Date();
+  const issues = crossRuleIssues(model, now);
+  if (issues.length) throw new EgressPolicyError(issues);
+
+  const { tenant, application } = model.device;
+  const pathOf = (placement: Placement, name: string) => objectPath(tenant, application, placement, name);
+
+  const nameIssues: PolicyIssue[] = [];
+  const checkPath = (path: string, owner: string, field: string, value: string) => {
+    const problem = itemNameProblem(path);
+    if (problem) {
+      nameIssues.push({ path: owner, field, value: quote(value), message: `${problem}; choose a shorter name or tenant` });
+    }
+  };
+
+  // Destination lists: one per ExternalService, one per distinct inline destination set.
+  const destinationLists = new Map<string, DestinationList>();
+  const externalServicePaths = new Map<string, string>();
+  for (const es of [...model.externalServices].sort((a, b) => compareText(a.name, b.name))) {
+    const name = `exsvc_${es.name}`;
+    const path = pathOf('shared', name);
+    checkPath(path, es.path, 'name', es.name);
+    const addresses = es.destinations.filter((d): d is AddressModel => d.kind !== 'fqdn');
+    const fqdns = es.destinations.filter((d): d is FqdnModel => d.kind === 'fqdn');
+    destinationLists.set(path, {
+      path,
+      name,
+      placement: 'shared',
+      addresses: sortAddresses(addresses),
+      fqdns: sortFqdns(fqdns),
+      externalService: es.name,
+      remark: es.description ?? `external service ${es.name}`,
+    });
+    externalServicePaths.set(es.name, path);
+  }
+
+  const sourceLists = new Map<string, { list: Omit<SourceList, 'rules'>; rules: string[] }>();
+  const portLists = new Map<string, PortList>();
+  const levels: Record<Level, CompiledRule[]> = { cluster: [], namespace: [], service: [] };
+
+  for (const rule of [...model.rules].sort(compareRules)) {
+    const key = ruleKey(rule);
+
+    const srcName = sourceListName(rule);
+    const srcPath = pathOf('shared', srcName);
+    const existing = sourceLists.get(srcPath);
+    if (existing) {
+      existing.rules.push(key);
+    } else {
+      checkPath(srcPath, rule.path, 'name', rule.name);
+      sourceLists.set(srcPath, {
+        list: {
+          path: srcPath,
+          name: srcName,
+          placement: 'shared',
+          taskId: serviceDiscoveryTaskId(srcPath),
+          source: rule.source,
+          schedule: rule.schedule,
+          expiresAt: rule.expiresAt,
+        },
+        rules: [key],
+      });
+    }
+
+    const dstPaths: string[] = [];
+    const inlineAddresses = rule.destinations.filter((d): d is AddressModel => d.kind === 'address' || d.kind === 'cidr' || d.kind === 'range');
+    const inlineFqdns = rule.destinations.filter((d): d is FqdnModel => d.kind === 'fqdn');
+    if (inlineAddresses.length || inlineFqdns.length) {
+      const addresses = sortAddresses(inlineAddresses);
+      const fqdns = sortFqdns(inlineFqdns);
+      const name = `dst_${shortHash(canonical({ a: addresses.map((a) => a.text), f: fqdns.map((f) => f.text) }))}`;
+      const path = pathOf('shared', name);
+      if (!destinationLists.has(path)) {
+        destinationLists.set(path, { path, name, placement: 'shared', addresses, fqdns, remark: summarize(addresses, fqdns) });
+      }
+      dstPaths.push(path);
+    }
+    for (const d of rule.destinations) {
+      if (d.kind === 'externalService') dstPaths.push(externalServicePaths.get(d.name) as string);
+    }
+
+    // One AFM rule per protocol; ports of the same protocol share one port list.
+    const byProtocol = new Map<string, PortModel[]>();
+    for (const p of rule.ports.length ? rule.ports : [{ protocol: 'any' }]) {
+      byProtocol.set(p.protocol, [...(byProtocol.get(p.protocol) ?? []), p]);
+    }
+    const baseName = afmRuleBaseName(rule);
+    const entries: AfmRuleEntry[] = [];
+    for (const protocol of [...byProtocol.keys()].sort()) {
+      const ports = byProtocol.get(protocol) as PortModel[];
+      let portList: string | undefined;
+      if (PORTED_PROTOCOLS.has(protocol) && ports.every((p) => p.fromPort !== undefined)) {
+        const sorted = sortPorts(ports);
+        const name = portListName(sorted);
+        portList = pathOf('shared', name);
+        if (!portLists.has(portList)) portLists.set(portList, { path: portList, name, placement: 'shared', ports: sorted });
+      }
+      const entryName = `${baseName}_${protocolToken(protocol)}`;
+      checkPath(`/${tenant}/${application}/${entryName}`, rule.path, 'name', rule.name);
+      entries.push({ name: entryName, protocol, portList });
+    }
+
+    levels[rule.level].push({
+      key,
+      model: rule,
+      afmAction: AFM_ACTION[rule.action],
+      sourceList: srcPath,
+      destinationLists: dstPaths,
+      entries,
+    });
+  }
+  if (nameIssues.length) throw new EgressPolicyError(nameIssues);
+
+  const byPath = <T extends { path: string }>(a: T, b: T) => compareText(a.path, b.path);
+  return {
+    model,
+    levels,
+    sourceLists: [...sourceLists.values()].map(({ list, rules }) => ({ ...list, rules })).sort(byPath),
+    destinationLists: [...destinationLists.values()].sort(byPath),
+    portLists: [...portLists.values()].sort(byPath),
+  };
+}
+
+function sortAddresses(a: readonly AddressModel[]): AddressModel[] {
+  return [...a].sort((x, y) => x.family - y.family || compareText(x.text, y.text));
+}
+
+function sortFqdns(f: readonly FqdnModel[]): FqdnModel[] {
+  return [...f].sort((x, y) => compareText(x.text, y.text));
+}
+
+/** Every compiled rule, level by level, in evaluation order. */
+export function allRules(compiled: CompiledPolicy): CompiledRule[] {
+  return LEVELS.flatMap((l) => compiled.levels[l]);
+}

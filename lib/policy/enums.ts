@@ -1,0 +1,110 @@
+/**
+ * What a rule does with matching traffic. See the README's policy semantics.
+ */
+export enum EgressAction {
+  /** Silently drop (AFM `drop`). Final. */
+  DENY = 'DENY',
+  /** Refuse with a TCP reset or ICMP unreachable (AFM `reject`). Final. */
+  REJECT = 'REJECT',
+  /** Allow unless a lower level denies (AFM `accept`). */
+  ALLOW = 'ALLOW',
+  /** Allow and skip every lower level (AFM `accept-decisively`). Final. */
+  ALLOW_FINAL = 'ALLOW_FINAL',
+}
+
+/** What happens to traffic that no rule allows. */
+export enum DefaultAction {
+  /** Drop it (AFM `drop`). */
+  DENY = 'DENY',
+  /** Refuse it with a reset or ICMP unreachable (AFM `reject`). */
+  REJECT = 'REJECT',
+  /** Let it through (AFM `accept`). Only for migrations: egress is then open by default. */
+  ALLOW = 'ALLOW',
+}
+
+/** Label-selector operators, as in Kubernetes. */
+export enum LabelSelectorOperator {
+  /** The label's value is one of `values`. */
+  IN = 'In',
+  /** The label is absent or its value is none of `values`. */
+  NOT_IN = 'NotIn',
+  /** The label is present. */
+  EXISTS = 'Exists',
+  /** The label is absent. */
+  DOES_NOT_EXIST = 'DoesNotExist',
+}
+
+/** One label-selector requirement. */
+export interface LabelSelectorRequirement {
+  /** Label key. */
+  readonly key: string;
+  /** How the key relates to the values. */
+  readonly operator: LabelSelectorOperator;
+  /**
+   * Values for `IN` and `NOT_IN`; must be empty for `EXISTS` and `DOES_NOT_EXIST`.
+   * @default []
+   */
+  readonly values?: string[];
+}
+
+/** A Kubernetes label selector. An empty selector selects everything. */
+export interface LabelSelector {
+  /**
+   * Labels that must all be present with these values.
+   * @default {}
+   */
+  readonly matchLabels?: { [key: string]: string };
+  /**
+   * Further requirements, all of which must hold.
+   * @default []
+   */
+  readonly matchExpressions?: LabelSelectorRequirement[];
+}
+
+/** Day of the week, for rule time windows. */
+export enum Weekday {
+  MONDAY = 'monday',
+  TUESDAY = 'tuesday',
+  WEDNESDAY = 'wednesday',
+  THURSDAY = 'thursday',
+  FRIDAY = 'friday',
+  SATURDAY = 'saturday',
+  SUNDAY = 'sunday',
+}
+
+/** Unit of a bandwidth limit. */
+export enum BandwidthUnit {
+  BPS = 'bps',
+  KBPS = 'Kbps',
+  MBPS = 'Mbps',
+  GBPS = 'Gbps',
+}
+
+/** A recurring time window during which a rule applies. */
+export interface EgressSchedule {
+  /**
+   * Days on which the window opens.
+   * @default - every day
+   */
+  readonly daysOfWeek?: Weekday[];
+  /** Start, `HH:MM` (24-hour clock), inclusive. */
+  readonly startTime: string;
+  /** End, `HH:MM`, exclusive; `24:00` for the end of the day. Must be after `startTime`. */
+  readonly endTime: string;
+  /**
+   * IANA time zone of the times, such as `Europe/Berlin`.
+   * @default "UTC"
+   */
+  readonly timeZone?: string;
+}
+
+/** A bandwidth cap for the traffic a rule allows. */
+export interface EgressBandwidthLimit {
+  /** Maximum rate, a whole number of at least 1. */
+  readonly maxBandwidth: number;
+  /**
+   * Unit of `maxBandwidth`.
+   * @default BandwidthUnit.MBPS
+   */
+  readonly unit?: BandwidthUnit;
+}

@@ -1,0 +1,91 @@
+/**
+ * Errors raised by the policy layer.
+ *
+ * Every message names where the problem is (a construct path when known), the field, the
+ * offending value and how to fix it, so that a failed `cdktf synth` can be acted on without
+ * reading our source.
+ */
+
+/** One problem found in a policy input. */
+export interface PolicyIssue {
+  /** Construct path or other locator of the object that holds the bad value. */
+  readonly path: string;
+  /** Field name, dotted for nested fields (`destinations[2]`, `schedule.startTime`). */
+  readonly field: string;
+  /** The bad value, quoted as the user wrote it. */
+  readonly value: string;
+  /** What is wrong and how to fix it. */
+  readonly message: string;
+}
+
+export function formatIssue(issue: PolicyIssue): string {
+  const where = issue.path ? `[${issue.path}] ` : '';
+  return `${where}${issue.field}: ${issue.message} (got ${issue.value})`;
+}
+
+/** Thrown when a policy input is invalid. Carries every issue found, not just the first. */
+export class EgressPolicyError extends Error {
+  public readonly issues: readonly PolicyIssue[];
+
+  constructor(issues: readonly PolicyIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'EgressPolicyError';
+    this.issues = issues;
+  }
+}
+
+/**
+ * A value-level problem found before the owning construct is known (for example inside a
+ * static factory such as `EgressPort.tcp(0)`). The construct that receives the value rethrows
+ * it as an {@link EgressPolicyError} with its path and field.
+ */
+export class InvalidValueError extends Error {
+  constructor(
+    public readonly value: string,
+    public readonly problem: string,
+  ) {
+    super(`${problem} (got ${value})`);
+    this.name = 'InvalidValueError';
+  }
+}
+
+/** Quote a value for an error message the way the user would have typed it. */
+export function quote(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === undefined) return 'nothing';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Collects issues and throws them together. */
+export class IssueCollector {
+  private readonly issues: PolicyIssue[] = [];
+
+  public add(path: string, field: string, value: unknown, message: string): void {
+    this.issues.push({ path, field, value: quote(value), message });
+  }
+
+  /** Runs `fn`; an {@link InvalidValueError} it throws becomes an issue on `field`. */
+  public capture<T>(path: string, field: string, fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof InvalidValueError) {
+        this.issues.push({ path, field, value: e.value, message: e.problem });
+        return undefined;
+      }
+      throw e;
+    }
+  }
+
+  public get count(): number {
+    return this.issues.length;
+  }
+
+  public throwIfAny(): void {
+    if (this.issues.length > 0) throw new EgressPolicyError(this.issues);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './provider';
+export * from './as3';
+export * from './command';
