@@ -1,10 +1,16 @@
 import { Construct } from 'constructs';
-import { Annotations, Lazy, TerraformStack } from 'cdktf';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Annotations, ISynthesisSession, Lazy, TerraformStack } from 'cdktf';
+// Not re-exported by cdktf's index, but stable: cdktf 0.21.0 is its final release, and
+// TerraformAsset writes its files through the same hook.
+import { addCustomSynthesis } from 'cdktf/lib/synthesize/synthesizer';
 import { BigipAs3 } from '../../providers/bigip/as3';
 import { BigipCommand } from '../../providers/bigip/command';
 import { BigipProvider } from '../../providers/bigip/provider';
 import { as3Paths, renderAs3 } from '../afm/as3';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
+import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
 import { DefaultAction } from '../policy/enums';
 import { EgressPolicyError, quote } from '../policy/errors';
 import { EgressSnat, buildDevice } from '../policy/device';
@@ -14,6 +20,8 @@ import { BigipCredentials } from './credentials';
 import { EgressCrdStack } from './crd-stack';
 
 const DEVICE_SYMBOL = Symbol.for('cdktf-ces.AfmDevice');
+/** Folder, inside a stack's output directory, of the policy artifacts. */
+export const ARTIFACT_DIR = 'cdktf-ces';
 const HOST = /^(([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/;
 
 /** Props of {@link AfmDevice}. */
@@ -126,6 +134,7 @@ export class AfmDevice extends Construct {
   private readonly externalServices = new Map<string, ExternalServiceModel>();
   private compiled?: { version: number; result: CompiledPolicy };
   private version = 0;
+  private as3JsonCache?: { compiled: CompiledPolicy; json: string };
 
   constructor(scope: Construct, id: string, props: AfmDeviceProps) {
     super(scope, id);
@@ -182,8 +191,11 @@ export class AfmDevice extends Construct {
 
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
-      as3Json: Lazy.stringValue({ produce: () => JSON.stringify(this._renderAs3()) }),
+      as3Json: Lazy.stringValue({ produce: () => this._as3Json() }),
     });
+    // The policy artifact next to cdk.tf.json is what the CLI tools read (model, sync plan,
+    // digest of the AS3 JSON to detect a stale output).
+    addCustomSynthesis(this, { onSynthesize: (session) => this.writeArtifact(session) });
 
     // AS3 cannot attach a policy to the global context; tmsh can. Names in these commands come
     // from validated tenant names only (see policy/names.ts), so nothing can be injected.
@@ -270,5 +282,36 @@ export class AfmDevice extends Construct {
    */
   public _renderAs3(): Record<string, unknown> {
     return renderAs3(this._compile());
+  }
+
+  /**
+   * The AS3 request as the JSON string `bigip_as3` receives.
+   * @internal
+   */
+  public _as3Json(): string {
+    const compiled = this._compile();
+    if (this.as3JsonCache?.compiled !== compiled) this.as3JsonCache = { compiled, json: JSON.stringify(renderAs3(compiled)) };
+    return this.as3JsonCache.json;
+  }
+
+  /**
+   * The artifact written next to the stack's cdk.tf.json.
+   * @internal
+   */
+  public _artifact(): PolicyArtifact {
+    const compiled = this._compile();
+    return {
+      format: ARTIFACT_FORMAT,
+      devicePath: this.node.path,
+      model: compiled.model,
+      plan: buildSyncPlan(compiled),
+      as3Sha256: sha256(this._as3Json()),
+    };
+  }
+
+  private writeArtifact(session: ISynthesisSession): void {
+    const dir = path.join(session.outdir, session.manifest.forStack(TerraformStack.of(this)).workingDirectory, ARTIFACT_DIR);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${this.tenant}.json`), `${JSON.stringify(this._artifact(), null, 1)}\n`);
   }
 }

@@ -1,0 +1,88 @@
+/**
+ * The sync plan: what the in-cluster controller needs to keep source lists current, and
+ * what the explain/simulate tools need to turn pods into list members. Derived from the
+ * compiled policy, so it always agrees with the AS3 declaration of the same synth.
+ */
+import { createHash } from 'node:crypto';
+import type { CompiledPolicy } from './compile';
+import { LEVELS, PolicyModel, ScheduleModel, SourceModel } from './model';
+
+export const PLAN_FORMAT = 'cdktf-ces.dev/sync-plan/v1';
+
+export interface PlanList {
+  /** BIG-IP path of the event-driven address list. */
+  readonly path: string;
+  /** AS3 service-discovery task id (`~Common~Shared~name`). */
+  readonly taskId: string;
+  readonly source: SourceModel;
+  /** Keys of the rules using the list (`cluster/<name>`, `namespace/<ns>/<name>`, …). */
+  readonly rules: readonly string[];
+  readonly schedule?: ScheduleModel;
+  readonly expiresAt?: string;
+}
+
+export interface PlanRule {
+  readonly key: string;
+  readonly kind: 'ClusterEgressRule' | 'NamespaceEgressRule' | 'ServiceEgressRule';
+  readonly name: string;
+  readonly namespace?: string;
+  readonly sourceList: string;
+}
+
+export interface SyncPlan {
+  readonly format: typeof PLAN_FORMAT;
+  readonly cluster: string;
+  readonly tenant: string;
+  readonly application: string;
+  readonly routeDomain: number;
+  readonly lists: readonly PlanList[];
+  readonly rules: readonly PlanRule[];
+}
+
+const KIND = { cluster: 'ClusterEgressRule', namespace: 'NamespaceEgressRule', service: 'ServiceEgressRule' } as const;
+
+export function buildSyncPlan(compiled: CompiledPolicy): SyncPlan {
+  const { device } = compiled.model;
+  return {
+    format: PLAN_FORMAT,
+    cluster: device.cluster,
+    tenant: device.tenant,
+    application: device.application,
+    routeDomain: device.routeDomain,
+    lists: compiled.sourceLists.map((l) => ({
+      path: l.path,
+      taskId: l.taskId,
+      source: l.source,
+      rules: l.rules,
+      ...(l.schedule ? { schedule: l.schedule } : {}),
+      ...(l.expiresAt ? { expiresAt: l.expiresAt } : {}),
+    })),
+    rules: LEVELS.flatMap((level) =>
+      compiled.levels[level].map((r) => ({
+        key: r.key,
+        kind: KIND[level],
+        name: r.model.name,
+        ...(r.model.namespace ? { namespace: r.model.namespace } : {}),
+        sourceList: r.sourceList,
+      })),
+    ),
+  };
+}
+
+export const ARTIFACT_FORMAT = 'cdktf-ces.dev/policy-artifact/v1';
+
+/**
+ * What a device writes next to its stack's `cdk.tf.json`: the policy model (to recompile),
+ * the sync plan, and a digest of the AS3 JSON so tools can tell a stale output.
+ */
+export interface PolicyArtifact {
+  readonly format: typeof ARTIFACT_FORMAT;
+  readonly devicePath: string;
+  readonly model: PolicyModel;
+  readonly plan: SyncPlan;
+  readonly as3Sha256: string;
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
