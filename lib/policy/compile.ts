@@ -225,11 +225,9 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
   const pathOf = (placement: Placement, name: string) => objectPath(tenant, application, placement, name);
 
   const nameIssues: PolicyIssue[] = [];
-  const checkPath = (path: string, owner: string, field: string, value: string) => {
+  const checkPath = (path: string, owner: string, field: string, value: string, fix: string) => {
     const problem = itemNameProblem(path);
-    if (problem) {
-      nameIssues.push({ path: owner, field, value: quote(value), message: `${problem}; choose a shorter name or tenant` });
-    }
+    if (problem) nameIssues.push({ path: owner, field, value: quote(value), message: `${problem}; ${fix}` });
   };
 
   // Destination lists: one per ExternalService, one per distinct inline destination set.
@@ -238,7 +236,7 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
   for (const es of [...model.externalServices].sort((a, b) => compareText(a.name, b.name))) {
     const name = `exsvc_${es.name}`;
     const path = pathOf('shared', name);
-    checkPath(path, es.path, 'name', es.name);
+    checkPath(path, es.path, 'name', es.name, 'shorten the tenant or the external service name');
     const addresses = es.destinations.filter((d): d is AddressModel => d.kind !== 'fqdn');
     const fqdns = es.destinations.filter((d): d is FqdnModel => d.kind === 'fqdn');
     destinationLists.set(path, {
@@ -266,7 +264,8 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
     if (existing) {
       existing.rules.push(key);
     } else {
-      checkPath(srcPath, rule.path, 'name', rule.name);
+      const field = rule.level === 'cluster' ? 'name' : 'namespace';
+      checkPath(srcPath, rule.path, field, rule.level === 'cluster' ? rule.name : (rule.namespace as string), rule.level === 'cluster' ? 'shorten the tenant name' : `shorten the tenant, namespace${rule.level === 'service' ? ' or service' : ''} name`);
       sourceLists.set(srcPath, {
         list: {
           path: srcPath,
@@ -315,7 +314,7 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
         if (!portLists.has(portList)) portLists.set(portList, { path: portList, name, placement: 'shared', ports: sorted });
       }
       const entryName = `${baseName}_${protocolToken(protocol)}`;
-      checkPath(`/${tenant}/${application}/${entryName}`, rule.path, 'name', rule.name);
+      checkPath(`/${tenant}/${application}/${entryName}`, rule.path, 'name', rule.name, 'shorten the rule, namespace or tenant name');
       entries.push({ name: entryName, protocol, portList });
     }
 

@@ -1,0 +1,136 @@
+import { renderAs3 } from '../../lib/afm/as3';
+import { compilePolicy } from '../../lib/policy/compile';
+import { EgressDestination as D } from '../../lib/policy/destination';
+import type { DeviceModel, RuleModel } from '../../lib/policy/model';
+import { EgressPort as P } from '../../lib/policy/port';
+import { buildExternalService, buildRule, RuleInput } from '../../lib/policy/schema';
+
+const DEVICE: DeviceModel = {
+  path: 'app/stack/Bigip',
+  cluster: 'prod',
+  tenant: 'k8s_prod',
+  application: 'egress',
+  routeDomain: 0,
+  defaultAction: 'DENY',
+  podCidrs: [],
+  vlans: [],
+  gateways: [],
+  snat: 'AUTOMAP',
+  snatAddresses: [],
+  audit: false,
+};
+
+const rule = (r: Partial<RuleInput> & Pick<RuleInput, 'level' | 'name'>): RuleModel =>
+  buildRule({ path: `app/stack/${r.name}`, action: 'ALLOW', destinations: [D.anyIpv4()], ...r });
+
+type Decl = { declaration: Record<string, any> };
+const render = (rules: RuleModel[], device: Partial<DeviceModel> = {}, es = [] as ReturnType<typeof buildExternalService>[]) =>
+  renderAs3(compilePolicy({ device: { ...DEVICE, ...device }, externalServices: es, rules })) as unknown as Decl;
+
+describe('renderAs3', () => {
+  test('wraps an ADC declaration in an AS3 deploy request with a fixed id', () => {
+    const out = render([rule({ level: 'cluster', name: 'a' })]);
+    expect(out).toMatchObject({ class: 'AS3', action: 'deploy', persist: true });
+    expect(out.declaration).toMatchObject({ class: 'ADC', schemaVersion: '3.50.0', id: 'cdktf-ces-k8s_prod' });
+    expect(Object.keys(out.declaration)).toEqual(['class', 'schemaVersion', 'id', 'remark', 'Common', 'k8s_prod']);
+  });
+
+  test('source lists are event-driven lists in /Common/Shared', () => {
+    const shared = render([rule({ level: 'namespace', name: 'a', namespace: 'payments' })]).declaration.Common.Shared;
+    expect(shared.k8s_prod_src_ns_payments).toEqual({
+      class: 'Firewall_Address_List',
+      remark: 'pods of namespace payments',
+      addresses: [{ addressDiscovery: 'event' }],
+    });
+  });
+
+  test('maps each level to its AFM context', () => {
+    const decl = render([
+      rule({ level: 'cluster', name: 'dns', action: 'ALLOW_FINAL', ports: [P.DNS_UDP] }),
+      rule({ level: 'namespace', name: 'sftp', namespace: 'payments', action: 'DENY', logging: true }),
+      rule({ level: 'service', name: 'stripe', namespace: 'payments', service: 'checkout', action: 'REJECT' }),
+    ]).declaration;
+    const shared = decl.Common.Shared;
+    expect(shared.k8s_prod_global_policy.rules).toEqual([{ use: '/Common/Shared/k8s_prod_cluster_rules' }]);
+    expect(shared.k8s_prod_rd_policy).toMatchObject({
+      rules: [{ use: '/Common/Shared/k8s_prod_namespace_rules' }],
+      routeDomainEnforcement: [{ bigip: '/Common/0' }],
+    });
+    expect(shared.k8s_prod_cluster_rules.rules[0]).toMatchObject({ name: 'c_dns_udp', action: 'accept-decisively', protocol: 'udp' });
+    expect(shared.k8s_prod_namespace_rules.rules[0]).toMatchObject({ name: 'n_payments_sftp_any', action: 'drop', loggingEnabled: true });
+    expect(decl.k8s_prod.egress.service_rules.rules[0]).toMatchObject({
+      name: 's_payments_stripe_any',
+      action: 'reject',
+      source: { addressLists: [{ use: '/Common/Shared/k8s_prod_src_svc_payments_checkout' }] },
+    });
+  });
+
+  test('the virtual-server policy ends with the upper levels\u2019 ALLOW rules, then the default', () => {
+    const decl = render(
+      [
+        rule({ level: 'cluster', name: 'web', action: 'ALLOW' }),
+        rule({ level: 'cluster', name: 'final', action: 'ALLOW_FINAL' }),
+        rule({ level: 'namespace', name: 'ns', namespace: 'web', action: 'ALLOW' }),
+        rule({ level: 'namespace', name: 'deny', namespace: 'web', action: 'DENY' }),
+        rule({ level: 'service', name: 's', namespace: 'web', service: 'api' }),
+      ],
+      { defaultAction: 'REJECT' },
+    ).declaration;
+    expect(decl.Common.Shared.k8s_prod_carried_allow.rules.map((r: { name: string }) => r.name)).toEqual(['c_web_any', 'n_web_ns_any']);
+    expect(decl.k8s_prod.egress.vs_policy.rules).toEqual([
+      { use: 'service_rules' },
+      { use: '/Common/Shared/k8s_prod_carried_allow' },
+      { name: 'default', action: 'reject', protocol: 'any', loggingEnabled: true },
+    ]);
+  });
+
+  test('without rules at a level the policies stay valid and empty', () => {
+    const decl = render([rule({ level: 'service', name: 's', namespace: 'web', service: 'api' })]).declaration;
+    expect(decl.Common.Shared.k8s_prod_global_policy.rules).toEqual([]);
+    expect(decl.Common.Shared.k8s_prod_cluster_rules).toBeUndefined();
+    expect(decl.k8s_prod.egress.vs_policy.rules).toEqual([{ use: 'service_rules' }, { name: 'default', action: 'drop', protocol: 'any', loggingEnabled: true }]);
+  });
+
+  test('route domains suffix every address and the virtual server', () => {
+    const decl = render([rule({ level: 'cluster', name: 'r', destinations: [D.cidr('10.1.0.0/16'), D.range('10.2.0.1', '10.2.0.9')] })], {
+      routeDomain: 3,
+      podCidrs: [{ kind: 'cidr', text: '10.244.0.0/16', family: 4 }],
+      gateways: [{ kind: 'address', text: '192.0.2.1', family: 4 }],
+    }).declaration;
+    const dst = Object.values(decl.Common.Shared).find((o: any) => o?.class === 'Firewall_Address_List' && o.addresses?.[0] !== undefined && typeof o.addresses[0] === 'string') as any;
+    expect(dst.addresses).toEqual(['10.1.0.0%3/16', '10.2.0.1%3-10.2.0.9%3']);
+    expect(decl.Common.Shared.k8s_prod_rd_policy.routeDomainEnforcement).toEqual([{ bigip: '/Common/3' }]);
+    expect(decl.k8s_prod.defaultRouteDomain).toBe(3);
+    expect(decl.k8s_prod.egress.egress_vs.virtualAddresses).toEqual([['0.0.0.0%3/0', '10.244.0.0%3/16']]);
+    expect(decl.k8s_prod.egress.gateway_pool.members).toEqual([{ servicePort: 0, serverAddresses: ['192.0.2.1%3'] }]);
+    expect(decl.k8s_prod.egress.egress_vs.pool).toBe('gateway_pool');
+  });
+
+  test('SNAT modes', () => {
+    const vs = (snat: DeviceModel['snat'], snatAddresses: DeviceModel['snatAddresses'] = []) =>
+      render([rule({ level: 'cluster', name: 'r' })], { snat, snatAddresses }).declaration.k8s_prod.egress;
+    expect(vs('AUTOMAP').egress_vs.snat).toBe('auto');
+    expect(vs('NONE').egress_vs.snat).toBe('none');
+    const pool = vs('POOL', [{ kind: 'address', text: '192.0.2.200', family: 4 }]);
+    expect(pool.egress_vs.snat).toEqual({ use: 'snat_pool' });
+    expect(pool.snat_pool).toEqual({ class: 'SNAT_Pool', snatAddresses: ['192.0.2.200'] });
+  });
+
+  test('external services become one named list shared by every rule that uses them', () => {
+    const bank = buildExternalService({ path: 'p', name: 'bank', destinations: [D.fqdn('sftp.bank.example'), D.address('192.0.2.7')] });
+    const decl = render(
+      [
+        rule({ level: 'namespace', name: 'a', namespace: 'payments', destinations: [D.externalService({ serviceName: 'bank' })] }),
+        rule({ level: 'namespace', name: 'b', namespace: 'web', destinations: [D.externalService({ serviceName: 'bank' }), D.fqdn('api.stripe.com')] }),
+      ],
+      {},
+      [bank],
+    ).declaration;
+    const shared = decl.Common.Shared;
+    expect(shared.k8s_prod_exsvc_bank).toEqual({ class: 'Firewall_Address_List', remark: 'external service bank', addresses: ['192.0.2.7'], fqdns: ['sftp.bank.example'] });
+    const [a, b] = shared.k8s_prod_namespace_rules.rules;
+    expect(a.destination.addressLists).toEqual([{ use: '/Common/Shared/k8s_prod_exsvc_bank' }]);
+    expect(b.destination.addressLists).toHaveLength(2);
+    expect(b.destination.addressLists[1]).toEqual({ use: '/Common/Shared/k8s_prod_exsvc_bank' });
+  });
+});
