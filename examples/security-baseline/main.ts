@@ -37,6 +37,7 @@ export class SecurityBaselineStack extends TerraformStack {
       podCidrs: ['10.244.0.0/16'],
       vlans: ['/Common/k8s-egress'],
       gateways: ['192.0.2.1'],
+      dnsResolver: '/Common/egress-resolver',
     });
 
     // Emergency deny: priority 0 at the cluster level (AFM global context) is evaluated

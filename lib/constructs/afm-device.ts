@@ -8,11 +8,11 @@ import { addCustomSynthesis } from 'cdktf/lib/synthesize/synthesizer';
 import { BigipAs3 } from '../../providers/bigip/as3';
 import { BigipCommand } from '../../providers/bigip/command';
 import { BigipProvider } from '../../providers/bigip/provider';
-import { as3Paths, renderAs3 } from '../afm/as3';
+import { deviceCommands, renderAs3 } from '../afm/as3';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
 import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
-import { DefaultAction } from '../policy/enums';
-import { EgressPolicyError, quote } from '../policy/errors';
+import { DefaultAction, EgressLoggingOptions } from '../policy/enums';
+import { EgressPolicyError, formatIssue, quote } from '../policy/errors';
 import { EgressSnat, buildDevice } from '../policy/device';
 import type { DeviceModel, ExternalServiceModel, PolicyModel, RuleModel } from '../policy/model';
 import { ruleKey } from '../policy/model';
@@ -101,10 +101,34 @@ export interface AfmDeviceProps {
    */
   readonly snat?: EgressSnat;
   /**
-   * Audit mode for every rule of this device: rules are staged, reported but not enforced.
+   * Audit mode for the whole device: nothing is enforced (every flow passes) and every rule and
+   * the default are rendered into the staged policies, so the logs show what the policy would
+   * do. For a first rollout.
    * @default false
    */
   readonly auditMode?: boolean;
+  /**
+   * Where and what to log.
+   * @default - the BIG-IP local database; rule matches of rules with logging on, IP and TCP errors, and flows refused by the default
+   */
+  readonly logging?: EgressLoggingOptions;
+  /**
+   * BIG-IP path of an IP Intelligence policy for the egress virtual server (for example to
+   * block known-bad reputation categories).
+   * @default - none
+   */
+  readonly ipIntelligencePolicy?: string;
+  /**
+   * BIG-IP path of a Protocol Inspection profile for the egress virtual server.
+   * @default - none
+   */
+  readonly protocolInspectionProfile?: string;
+  /**
+   * BIG-IP path of the `net dns-resolver` AFM uses to resolve FQDN destinations. Required
+   * when any rule or external service uses an FQDN; set on the device's global FQDN policy.
+   * @default - none (FQDN destinations fail synth)
+   */
+  readonly dnsResolver?: string;
 }
 
 /**
@@ -189,28 +213,34 @@ export class AfmDevice extends Construct {
       teemDisable: true,
     });
 
+    // Lazy values are resolved before validations run; a policy problem must surface as a
+    // validation error naming the rule, not as a token-resolution failure, so the producers
+    // yield nothing and the validation below reports the problem.
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
-      as3Json: Lazy.stringValue({ produce: () => this._as3Json() }),
+      as3Json: Lazy.stringValue({ produce: () => this.unlessInvalid(() => this._as3Json(), '') }),
     });
     // The policy artifact next to cdk.tf.json is what the CLI tools read (model, sync plan,
     // digest of the AS3 JSON to detect a stale output).
     addCustomSynthesis(this, { onSynthesize: (session) => this.writeArtifact(session) });
 
-    // AS3 cannot attach a policy to the global context; tmsh can. Names in these commands come
-    // from validated tenant names only (see policy/names.ts), so nothing can be injected.
-    const paths = as3Paths(this.deviceModel);
-    new BigipCommand(this, 'GlobalPolicy', {
+    // What AS3 cannot set goes through tmsh: the global-context policies, the staged
+    // route-domain policy and the FQDN resolver. The commands are built from validated names
+    // only (see policy/names.ts), so nothing can be injected; they depend on every rule, so
+    // they are rendered at synth like the declaration.
+    new BigipCommand(this, 'Contexts', {
       provider: this.provider,
       dependsOn: [this.declaration],
-      commands: [`modify security firewall global-rules enforced-policy ${paths.globalPolicy}`],
+      commands: Lazy.listValue({ produce: () => this.unlessInvalid(() => deviceCommands(this._compile()).apply, []) }),
     });
-    new BigipCommand(this, 'GlobalPolicyRelease', {
+    new BigipCommand(this, 'ContextsRelease', {
       provider: this.provider,
       dependsOn: [this.declaration],
       when: 'destroy',
-      commands: ['modify security firewall global-rules enforced-policy none'],
+      commands: Lazy.listValue({ produce: () => this.unlessInvalid(() => deviceCommands(this._compile()).destroy, []) }),
     });
+    // Cross-rule problems (such as FQDN destinations without a resolver) fail synth here.
+    this.node.addValidation({ validate: () => this.policyProblems() });
   }
 
   /**
@@ -309,9 +339,29 @@ export class AfmDevice extends Construct {
     };
   }
 
+  private unlessInvalid<T>(produce: () => T, fallback: T): T {
+    try {
+      return produce();
+    } catch (e) {
+      if (e instanceof EgressPolicyError) return fallback;
+      throw e;
+    }
+  }
+
+  private policyProblems(): string[] {
+    try {
+      this._compile();
+      return [];
+    } catch (e) {
+      // cdktf prefixes each message with this construct's path; repeat only other paths.
+      if (e instanceof EgressPolicyError) return e.issues.map((i) => formatIssue(i.path === this.node.path ? { ...i, path: '' } : i));
+      throw e;
+    }
+  }
+
   private writeArtifact(session: ISynthesisSession): void {
     const dir = path.join(session.outdir, session.manifest.forStack(TerraformStack.of(this)).workingDirectory, ARTIFACT_DIR);
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `${this.tenant}.json`), `${JSON.stringify(this._artifact(), null, 1)}\n`);
+    fs.writeFileSync(path.join(dir, `${this.tenant}.json`), `${JSON.stringify(this._artifact())}\n`);
   }
 }

@@ -80,14 +80,27 @@ export interface AfmRuleEntry {
   readonly portList?: string;
 }
 
+/** Objects that enforce a rule's bandwidth limit; names are item names, paths full paths. */
+export interface BandwidthObjects {
+  readonly placement: Placement;
+  readonly policyName: string;
+  readonly policy: string;
+  readonly iRuleName: string;
+  readonly iRule: string;
+}
+
 export interface CompiledRule {
   readonly key: string;
   readonly model: RuleModel;
+  /** Staged only (the rule's own audit flag or the device's audit mode). */
+  readonly audit: boolean;
   readonly afmAction: AfmAction;
   readonly sourceList: string;
   /** Paths of the destination address lists (a rule matches any of them). */
   readonly destinationLists: readonly string[];
   readonly entries: readonly AfmRuleEntry[];
+  /** Bandwidth limit: the Bandwidth_Control_Policy and the iRule that attaches it on match. */
+  readonly bandwidth?: BandwidthObjects;
 }
 
 export interface CompiledPolicy {
@@ -199,6 +212,17 @@ export function crossRuleIssues(model: PolicyModel, now: Date): PolicyIssue[] {
       });
     }
     services.set(es.name, es);
+  }
+  const usesFqdn =
+    model.rules.some((r) => r.destinations.some((d) => d.kind === 'fqdn')) ||
+    model.externalServices.some((es) => es.destinations.some((d) => d.kind === 'fqdn'));
+  if (usesFqdn && !model.device.dnsResolver) {
+    issues.push({
+      path: model.device.path,
+      field: 'dnsResolver',
+      value: 'nothing',
+      message: 'FQDN destinations are resolved by the BIG-IP, which needs a DNS resolver for its global FQDN policy (AS3 cannot set one); set dnsResolver to the path of a net dns-resolver such as "/Common/egress-resolver"',
+    });
   }
   for (const rule of model.rules) {
     rule.destinations.forEach((d, i) => {
@@ -318,13 +342,26 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
       entries.push({ name: entryName, protocol, portList });
     }
 
+    let bandwidth: CompiledRule['bandwidth'];
+    if (rule.bandwidth) {
+      // Service rules live in the tenant; cluster and namespace rules in /Common/Shared, which
+      // may only reference objects of its own.
+      const placement: Placement = rule.level === 'service' ? 'tenant' : 'shared';
+      const policyName = `bwc_${baseName}`;
+      const iRuleName = `${policyName}_attach`;
+      bandwidth = { placement, policyName, policy: pathOf(placement, policyName), iRuleName, iRule: pathOf(placement, iRuleName) };
+      checkPath(bandwidth.iRule, rule.path, 'name', rule.name, 'shorten the rule, namespace or tenant name');
+    }
+
     levels[rule.level].push({
       key,
       model: rule,
+      audit: rule.audit || model.device.audit,
       afmAction: AFM_ACTION[rule.action],
       sourceList: srcPath,
       destinationLists: dstPaths,
       entries,
+      bandwidth,
     });
   }
   if (nameIssues.length) throw new EgressPolicyError(nameIssues);

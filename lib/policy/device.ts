@@ -66,7 +66,72 @@ export interface DeviceInput {
   readonly gateways?: unknown;
   readonly snat?: unknown;
   readonly auditMode?: unknown;
+  readonly logging?: unknown;
+  readonly ipIntelligencePolicy?: unknown;
+  readonly protocolInspectionProfile?: unknown;
+  readonly dnsResolver?: unknown;
 }
+
+export const LOG_FIELDS = [
+  'acl-policy-name', 'acl-policy-type', 'acl-rule-name', 'action', 'bigip-hostname', 'context-name', 'context-type',
+  'date-time', 'dest-ip', 'dest-port', 'drop-reason', 'management-ip-address', 'protocol', 'route-domain',
+  'sa-translation-pool', 'sa-translation-type', 'src-ip', 'src-port', 'translated-dest-ip', 'translated-dest-port',
+  'translated-ip-protocol', 'translated-route-domain', 'translated-src-ip', 'translated-src-port', 'translated-vlan', 'vlan',
+] as const;
+
+export const DEFAULT_LOG_FIELDS = [
+  'date-time', 'action', 'context-type', 'context-name', 'acl-policy-name', 'acl-rule-name',
+  'src-ip', 'src-port', 'dest-ip', 'dest-port', 'protocol', 'route-domain',
+];
+
+/** `192.0.2.50:514` or `[2001:db8::50]:514` → canonical address and port. */
+export function parseHostPort(text: string): { address: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\[\]]+):(\d{1,5})$/.exec(text);
+  if (!m) {
+    throw new InvalidValueError(quote(text), 'write a syslog server as "address:port", or "[IPv6-address]:port"');
+  }
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) throw new InvalidValueError(quote(text), 'the port must be from 1 to 65535');
+  const ip = addressEntry(m[1]);
+  return { address: ip.text, port };
+}
+
+const booleanField = z.boolean({ error: 'expected true or false' }).optional();
+
+const loggingSchema = z
+  .object(
+    {
+      syslogServers: z
+        .array(z.string({ error: 'expected "address:port" strings' }))
+        .transform((items, ctx) =>
+          items.flatMap((item, i) => {
+            try {
+              return [parseHostPort(item)];
+            } catch (e) {
+              if (!(e instanceof InvalidValueError)) throw e;
+              ctx.addIssue({ code: 'custom', path: [i], message: e.problem, params: { quotedValue: e.value } });
+              return [];
+            }
+          }),
+        )
+        .optional(),
+      syslogTransport: z.enum(['tcp', 'udp'], { error: 'must be SyslogTransport.TCP or UDP' }).optional(),
+      localDatabase: booleanField,
+      logIpErrors: booleanField,
+      logTcpErrors: booleanField,
+      logTcpEvents: booleanField,
+      logDefaultAction: booleanField,
+      fields: z
+        .array(z.enum(LOG_FIELDS, { error: `must be one of ${LOG_FIELDS.join(', ')}` }))
+        .min(1, { error: 'list at least one field, or leave fields out for the default set' })
+        .optional(),
+    },
+    { error: 'expected EgressLoggingOptions' },
+  )
+  .strict();
+
+const bigipPathField = (what: string) =>
+  z.string({ error: 'expected a BIG-IP path' }).regex(BIGIP_PATH, { error: `must be the BIG-IP path of ${what}, such as "/Common/${what.replace(/ /g, '-')}"` }).optional();
 
 export const CLUSTER_NAME_MAX = 40;
 const BIGIP_PATH = /^\/[A-Za-z][0-9A-Za-z_.-]*(\/[A-Za-z0-9][0-9A-Za-z_.-]*)+$/;
@@ -122,6 +187,10 @@ const deviceSchema = z.object({
   gateways: addressArray((s) => toModel(addressEntry(s)), 'address').optional(),
   snat: z.custom<EgressSnat>((v) => v instanceof EgressSnat, { error: 'expected EgressSnat.automap(), pool([...]) or none()' }).optional(),
   auditMode: z.boolean({ error: 'expected true or false' }).optional(),
+  logging: loggingSchema.optional(),
+  ipIntelligencePolicy: bigipPathField('an IP Intelligence policy'),
+  protocolInspectionProfile: bigipPathField('a protocol inspection profile'),
+  dnsResolver: bigipPathField('a DNS resolver'),
 });
 
 /** `prod-east` → `k8s_prod_east`: the default tenant of a cluster. */
@@ -153,5 +222,18 @@ export function buildDevice(input: DeviceInput): DeviceModel {
     snat: snat.mode,
     snatAddresses: snat.addresses,
     audit: p.auditMode ?? false,
+    logging: {
+      servers: p.logging?.syslogServers ?? [],
+      transport: p.logging?.syslogTransport ?? 'tcp',
+      localDatabase: p.logging?.localDatabase ?? !(p.logging?.syslogServers?.length),
+      logIpErrors: p.logging?.logIpErrors ?? true,
+      logTcpErrors: p.logging?.logTcpErrors ?? true,
+      logTcpEvents: p.logging?.logTcpEvents ?? false,
+      logDefaultAction: p.logging?.logDefaultAction ?? true,
+      fields: p.logging?.fields ?? DEFAULT_LOG_FIELDS,
+    },
+    ipIntelligencePolicy: p.ipIntelligencePolicy,
+    protocolInspectionProfile: p.protocolInspectionProfile,
+    dnsResolver: p.dnsResolver,
   };
 }

@@ -108,3 +108,57 @@ export interface EgressBandwidthLimit {
    */
   readonly unit?: BandwidthUnit;
 }
+
+/** Transport to remote syslog servers. */
+export enum SyslogTransport {
+  /** TCP: no silent loss while the servers are up. */
+  TCP = 'tcp',
+  /** UDP. */
+  UDP = 'udp',
+}
+
+/** Where the device logs AFM firewall events, and which. */
+export interface EgressLoggingOptions {
+  /**
+   * Remote syslog servers as `address:port` (`[v6-address]:port` for IPv6), reached through
+   * BIG-IP high-speed logging and formatted as RFC 5424.
+   * @default - none
+   */
+  readonly syslogServers?: string[];
+  /**
+   * Transport to the syslog servers.
+   * @default SyslogTransport.TCP
+   */
+  readonly syslogTransport?: SyslogTransport;
+  /**
+   * Also keep events in the BIG-IP's local database (`/Common/local-db`).
+   * @default - true when no syslog servers are given, false otherwise
+   */
+  readonly localDatabase?: boolean;
+  /**
+   * Log IP errors (malformed packets).
+   * @default true
+   */
+  readonly logIpErrors?: boolean;
+  /**
+   * Log TCP errors.
+   * @default true
+   */
+  readonly logTcpErrors?: boolean;
+  /**
+   * Log TCP session open and close.
+   * @default false
+   */
+  readonly logTcpEvents?: boolean;
+  /**
+   * Log flows refused (or, with DefaultAction.ALLOW, let through) by the device default.
+   * @default true
+   */
+  readonly logDefaultAction?: boolean;
+  /**
+   * Fields of each log line, from AS3's storage-format list (`date-time`, `action`,
+   * `acl-rule-name`, `src-ip`, `dest-ip`, `dest-port`, `route-domain`, …).
+   * @default - date-time, action, context-type, context-name, acl-policy-name, acl-rule-name, src-ip, src-port, dest-ip, dest-port, protocol, route-domain
+   */
+  readonly fields?: string[];
+}

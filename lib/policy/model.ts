@@ -142,6 +142,22 @@ export interface ExternalServiceModel {
 export type DefaultActionName = 'DENY' | 'REJECT' | 'ALLOW';
 export type SnatModeName = 'AUTOMAP' | 'POOL' | 'NONE';
 
+/** Where and what the device logs (AFM network firewall events). */
+export interface LoggingModel {
+  /** Remote syslog servers (RFC 5424 over high-speed logging). */
+  readonly servers: readonly { readonly address: string; readonly port: number }[];
+  readonly transport: 'tcp' | 'udp';
+  /** Also store events in the BIG-IP local database (`/Common/local-db`). */
+  readonly localDatabase: boolean;
+  readonly logIpErrors: boolean;
+  readonly logTcpErrors: boolean;
+  readonly logTcpEvents: boolean;
+  /** Log flows refused by the device default (the virtual server's final rule). */
+  readonly logDefaultAction: boolean;
+  /** Fields of each log line, from AS3's storage-format field list. */
+  readonly fields: readonly string[];
+}
+
 export interface DeviceModel {
   readonly path: string;
   /** Cluster name: used in object remarks and the sync plan. */
@@ -160,8 +176,18 @@ export interface DeviceModel {
   readonly gateways: readonly AddressModel[];
   readonly snat: SnatModeName;
   readonly snatAddresses: readonly AddressModel[];
-  /** Audit mode for every rule of this device. */
+  /**
+   * Device audit mode: nothing is enforced (the enforced default becomes accept) and every rule
+   * and the configured default are staged, so the logs show what the policy would do.
+   */
   readonly audit: boolean;
+  readonly logging: LoggingModel;
+  /** BIG-IP path of an IP Intelligence policy for the egress virtual server. */
+  readonly ipIntelligencePolicy?: string;
+  /** BIG-IP path of a Protocol Inspection profile for the egress virtual server. */
+  readonly protocolInspectionProfile?: string;
+  /** BIG-IP path of the DNS resolver AFM uses to resolve FQDN destinations. */
+  readonly dnsResolver?: string;
 }
 
 export interface PolicyModel {

@@ -295,6 +295,14 @@ export function buildRule(input: RuleInput): RuleModel {
     if (p.service === undefined) levelIssues.push({ path, field: 'service', value: 'nothing', message: 'is required' });
     forbid('podSelector', "a service rule's pods are those its Service selects; use a NamespaceEgressRule with podSelector instead");
   }
+  if (p.bandwidthLimit && (p.action === 'DENY' || p.action === 'REJECT')) {
+    levelIssues.push({
+      path,
+      field: 'bandwidthLimit',
+      value: quote(input.bandwidthLimit),
+      message: `a ${p.action} rule lets nothing through, so it cannot limit bandwidth; remove bandwidthLimit or make the rule ALLOW or ALLOW_FINAL`,
+    });
+  }
   if (levelIssues.length) throw new EgressPolicyError(levelIssues);
 
   const source: SourceModel =

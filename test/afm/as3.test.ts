@@ -3,22 +3,10 @@ import { compilePolicy } from '../../lib/policy/compile';
 import { EgressDestination as D } from '../../lib/policy/destination';
 import type { DeviceModel, RuleModel } from '../../lib/policy/model';
 import { EgressPort as P } from '../../lib/policy/port';
+import { testDevice } from '../support/device';
 import { buildExternalService, buildRule, RuleInput } from '../../lib/policy/schema';
 
-const DEVICE: DeviceModel = {
-  path: 'app/stack/Bigip',
-  cluster: 'prod',
-  tenant: 'k8s_prod',
-  application: 'egress',
-  routeDomain: 0,
-  defaultAction: 'DENY',
-  podCidrs: [],
-  vlans: [],
-  gateways: [],
-  snat: 'AUTOMAP',
-  snatAddresses: [],
-  audit: false,
-};
+const DEVICE: DeviceModel = testDevice();
 
 const rule = (r: Partial<RuleInput> & Pick<RuleInput, 'level' | 'name'>): RuleModel =>
   buildRule({ path: `app/stack/${r.name}`, action: 'ALLOW', destinations: [D.anyIpv4()], ...r });
@@ -51,9 +39,9 @@ describe('renderAs3', () => {
       rule({ level: 'service', name: 'stripe', namespace: 'payments', service: 'checkout', action: 'REJECT' }),
     ]).declaration;
     const shared = decl.Common.Shared;
-    expect(shared.k8s_prod_global_policy.rules).toEqual([{ use: '/Common/Shared/k8s_prod_cluster_rules' }]);
+    expect(shared.k8s_prod_global_policy.rules).toEqual([{ use: 'k8s_prod_cluster_rules' }]);
     expect(shared.k8s_prod_rd_policy).toMatchObject({
-      rules: [{ use: '/Common/Shared/k8s_prod_namespace_rules' }],
+      rules: [{ use: 'k8s_prod_namespace_rules' }],
       routeDomainEnforcement: [{ bigip: '/Common/0' }],
     });
     expect(shared.k8s_prod_cluster_rules.rules[0]).toMatchObject({ name: 'c_dns_udp', action: 'accept-decisively', protocol: 'udp' });
@@ -129,8 +117,9 @@ describe('renderAs3', () => {
     const shared = decl.Common.Shared;
     expect(shared.k8s_prod_exsvc_bank).toEqual({ class: 'Firewall_Address_List', remark: 'external service bank', addresses: ['192.0.2.7'], fqdns: ['sftp.bank.example'] });
     const [a, b] = shared.k8s_prod_namespace_rules.rules;
-    expect(a.destination.addressLists).toEqual([{ use: '/Common/Shared/k8s_prod_exsvc_bank' }]);
+    // Inside /Common/Shared, pointers are bare item names (AS3 resolves them in the same application).
+    expect(a.destination.addressLists).toEqual([{ use: 'k8s_prod_exsvc_bank' }]);
     expect(b.destination.addressLists).toHaveLength(2);
-    expect(b.destination.addressLists[1]).toEqual({ use: '/Common/Shared/k8s_prod_exsvc_bank' });
+    expect(b.destination.addressLists[1]).toEqual({ use: 'k8s_prod_exsvc_bank' });
   });
 });

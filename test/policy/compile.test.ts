@@ -4,23 +4,11 @@ import { EgressDestination as D } from '../../lib/policy/destination';
 import { EgressPolicyError } from '../../lib/policy/errors';
 import type { DeviceModel, PolicyModel, RuleModel } from '../../lib/policy/model';
 import { EgressPort as P } from '../../lib/policy/port';
+import { testDevice } from '../support/device';
 import { buildExternalService, buildRule, RuleInput } from '../../lib/policy/schema';
 import { policyArb } from '../support/arbitraries';
 
-export const DEVICE: DeviceModel = {
-  path: 'app/stack/Bigip',
-  cluster: 'prod',
-  tenant: 'k8s_prod',
-  application: 'egress',
-  routeDomain: 0,
-  defaultAction: 'DENY',
-  podCidrs: [],
-  vlans: [],
-  gateways: [],
-  snat: 'AUTOMAP',
-  snatAddresses: [],
-  audit: false,
-};
+export const DEVICE: DeviceModel = testDevice();
 
 const rule = (r: Partial<RuleInput> & Pick<RuleInput, 'level' | 'name'>): RuleModel =>
   buildRule({ path: `app/stack/${r.name}`, action: 'ALLOW', destinations: [D.anyIpv4()], ...r });

@@ -12,6 +12,7 @@ export function deviceStack(props: Partial<AfmDeviceProps> = {}, app: App = Test
     address: 'bigip.example.net',
     tlsCaBundlePath: '/etc/ssl/bigip-ca.pem',
     crdStack: crds,
+    dnsResolver: '/Common/egress-resolver',
     ...props,
   });
   return { app, crds, stack, device };

@@ -17,7 +17,7 @@ import type {
   RuleModel,
   SelectorModel,
 } from '../../lib/policy/model';
-import { ruleKey } from '../../lib/policy/model';
+import { WEEKDAYS, ruleKey } from '../../lib/policy/model';
 import { formatIp } from '../../lib/policy/ip';
 
 export const NAMESPACES = ['payments', 'web', 'dev', 'ops-1'];
@@ -108,6 +108,21 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
       namespaceSelector: fc.option(selectorArb, { nil: undefined }),
       podSelector: fc.option(selectorArb, { nil: undefined }),
       logging: fc.boolean(),
+      audit: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      bandwidth: fc.option(
+        fc.record({ maxBandwidth: fc.integer({ min: 1, max: 10000 }), unit: fc.constantFrom('bps' as const, 'Kbps' as const, 'Mbps' as const, 'Gbps' as const) }),
+        { nil: undefined, freq: 6 },
+      ),
+      schedule: fc.option(
+        fc.record({
+          daysOfWeek: fc.uniqueArray(fc.constantFrom(...WEEKDAYS), { minLength: 1, maxLength: 7 }).map((ds) => WEEKDAYS.filter((d) => ds.includes(d))),
+          startTime: fc.constantFrom('00:00', '08:00', '12:30'),
+          endTime: fc.constantFrom('13:00', '18:00', '24:00'),
+          timeZone: fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York'),
+        }),
+        { nil: undefined, freq: 6 },
+      ),
+      expiresAt: fc.option(fc.constantFrom('2099-01-01T00:00:00Z', '2098-06-30T12:00:00Z'), { nil: undefined, freq: 8 }),
     })
     .map((r) => {
       const namespace = level === 'cluster' ? undefined : r.namespace;
@@ -129,7 +144,10 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
         destinations: dedupe(r.destinations, (d) => (d.kind === 'externalService' ? `es:${d.name}` : `${d.kind}:${d.text}`)),
         ports: dedupe(r.ports, (p) => `${p.protocol}/${p.fromPort ?? ''}-${p.toPort ?? ''}`),
         logging: r.logging,
-        audit: false,
+        audit: r.audit,
+        bandwidth: r.action === 'ALLOW' || r.action === 'ALLOW_FINAL' ? r.bandwidth : undefined,
+        schedule: r.schedule,
+        expiresAt: r.expiresAt,
         metadata: {},
       } as RuleModel;
     });
@@ -141,6 +159,18 @@ export const externalServiceArb: fc.Arbitrary<ExternalServiceModel> = fc
 
 export const deviceArb: fc.Arbitrary<DeviceModel> = fc
   .record({
+    audit: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    logging: fc.record({
+      servers: fc.constantFrom([] as { address: string; port: number }[], [{ address: '192.0.2.50', port: 514 }, { address: '2001:db8::50', port: 6514 }]),
+      transport: fc.constantFrom('tcp' as const, 'udp' as const),
+      localDatabase: fc.boolean(),
+      logIpErrors: fc.boolean(),
+      logTcpErrors: fc.boolean(),
+      logTcpEvents: fc.boolean(),
+      logDefaultAction: fc.boolean(),
+      fields: fc.constantFrom(['date-time', 'action', 'acl-rule-name', 'src-ip', 'dest-ip'], ['date-time', 'context-name', 'route-domain']),
+    }),
+    services: fc.boolean(),
     routeDomain: fc.constantFrom(0, 0, 2),
     defaultAction: fc.constantFrom('DENY' as const, 'REJECT' as const, 'ALLOW' as const),
     gateways: fc.constantFrom([] as AddressModel[], [{ kind: 'address', text: '192.0.2.1', family: 4 } as AddressModel]),
@@ -159,7 +189,11 @@ export const deviceArb: fc.Arbitrary<DeviceModel> = fc
     gateways: d.gateways,
     snat: d.snat,
     snatAddresses: d.snat === 'POOL' ? [{ kind: 'address', text: '192.0.2.200', family: 4 } as AddressModel] : [],
-    audit: false,
+    audit: d.audit,
+    logging: d.logging,
+    ipIntelligencePolicy: d.services ? '/Common/ip-intelligence' : undefined,
+    protocolInspectionProfile: d.services ? '/Common/protocol_inspection' : undefined,
+    dnsResolver: '/Common/egress-resolver',
   }));
 
 /** A random valid policy: unique rule keys, external services that exist. */

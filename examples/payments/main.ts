@@ -1,0 +1,105 @@
+/**
+ * Example (b), payments: only the pods behind Service `checkout` in namespace `payments` may
+ * reach api.stripe.com:443; the pods behind Service `comments` may reach nothing outside the
+ * cluster, whatever the namespace allows.
+ */
+import { App, LocalBackend, TerraformStack } from 'cdktf';
+import { Construct } from 'constructs';
+import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
+import {
+  AfmDevice,
+  BigipCredentials,
+  ClusterEgressRule,
+  EgressAction,
+  EgressCrdStack,
+  EgressDestination,
+  EgressPort,
+  ExternalService,
+  NamespaceEgressRule,
+  ServiceEgressRule,
+} from '../../lib';
+
+export class PaymentsStack extends TerraformStack {
+  public readonly device: AfmDevice;
+
+  constructor(scope: Construct, id: string, crdStack: EgressCrdStack) {
+    super(scope, id);
+    new LocalBackend(this, { path: `terraform.${id}.tfstate` });
+    new KubernetesProvider(this, 'kubernetes', {});
+
+    this.device = new AfmDevice(this, 'Bigip', {
+      clusterName: 'payments-prod',
+      address: '192.0.2.10',
+      credentials: BigipCredentials.fromVariables(),
+      tlsCaBundlePath: '/etc/ssl/certs/bigip-mgmt-ca.pem',
+      crdStack,
+      podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'],
+      dnsResolver: '/Common/egress-resolver',
+    });
+
+    new ClusterEgressRule(this, 'AllowDns', {
+      device: this.device,
+      action: EgressAction.ALLOW_FINAL,
+      priority: 100,
+      destinations: [EgressDestination.address('10.96.0.10')],
+      ports: [EgressPort.DNS_UDP, EgressPort.DNS_TCP],
+      owner: 'security',
+      ticket: 'SEC-1',
+    });
+
+    const stripe = new ExternalService(this, 'Stripe', {
+      device: this.device,
+      destinations: [EgressDestination.fqdn('api.stripe.com')],
+      description: 'Stripe payments API',
+    });
+
+    // The namespace may reach the bank's SFTP endpoints (ALLOW: lower levels may still deny).
+    new NamespaceEgressRule(this, 'BankSftp', {
+      device: this.device,
+      namespace: 'payments',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.fqdn('sftp.bank.example'), EgressDestination.range('198.51.100.10', '198.51.100.20')],
+      ports: [EgressPort.SSH],
+      owner: 'team-payments',
+      ticket: 'PAY-7',
+      justification: 'daily settlement files',
+    });
+
+    new ServiceEgressRule(this, 'CheckoutToStripe', {
+      device: this.device,
+      namespace: 'payments',
+      service: 'checkout',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.externalService(stripe)],
+      ports: [EgressPort.HTTPS],
+      logging: true,
+      owner: 'team-payments',
+      ticket: 'PAY-12',
+    });
+
+    // Service rules are evaluated last: this DENY overrides the namespace's SFTP allowance for
+    // the comments pods, and nothing else at the service level allows them anything.
+    new ServiceEgressRule(this, 'CommentsNoEgress', {
+      device: this.device,
+      namespace: 'payments',
+      service: 'comments',
+      action: EgressAction.DENY,
+      destinations: [EgressDestination.anyIpv4(), EgressDestination.anyIpv6()],
+      logging: true,
+      description: 'comments renders user content: no egress',
+      owner: 'team-payments',
+    });
+  }
+}
+
+export function buildPayments(app: App): PaymentsStack {
+  const crds = new EgressCrdStack(app, 'egress-crds');
+  new LocalBackend(crds, { path: 'terraform.egress-crds.tfstate' });
+  return new PaymentsStack(app, 'payments', crds);
+}
+
+if (require.main === module) {
+  const app = new App();
+  buildPayments(app);
+  app.synth();
+}

@@ -1,0 +1,102 @@
+/**
+ * Example (c), a platform module reused for two clusters. The platform team packages the
+ * egress baseline once (`ClusterEgressPlatform`); each cluster gets its own CRD stack, rule
+ * stack, BIG-IP device and AS3 tenant, and application teams add their rules to `device`.
+ */
+import { App, LocalBackend, TerraformStack } from 'cdktf';
+import { Construct } from 'constructs';
+import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
+import {
+  AfmDevice,
+  BigipCredentials,
+  ClusterEgressRule,
+  EgressAction,
+  EgressCrdStack,
+  EgressDestination,
+  EgressPort,
+  NamespaceEgressRule,
+} from '../../lib';
+
+export interface ClusterEgressPlatformProps {
+  readonly clusterName: string;
+  readonly kubeContext: string;
+  readonly bigipAddress: string;
+  readonly podCidrs: string[];
+  readonly clusterDns: string;
+}
+
+/** One cluster's egress platform: CRDs, device and the security baseline. */
+export class ClusterEgressPlatform extends Construct {
+  public readonly stack: TerraformStack;
+  public readonly device: AfmDevice;
+
+  constructor(scope: Construct, id: string, props: ClusterEgressPlatformProps) {
+    super(scope, id);
+    const kubernetes = { configPath: '~/.kube/config', configContext: props.kubeContext };
+    const crds = new EgressCrdStack(scope, `${id}-crds`, { kubernetes });
+    new LocalBackend(crds, { path: `terraform.${id}-crds.tfstate` });
+
+    this.stack = new TerraformStack(scope, `${id}-egress`);
+    new LocalBackend(this.stack, { path: `terraform.${id}-egress.tfstate` });
+    new KubernetesProvider(this.stack, 'kubernetes', kubernetes);
+    this.device = new AfmDevice(this.stack, 'Bigip', {
+      clusterName: props.clusterName,
+      address: props.bigipAddress,
+      credentials: BigipCredentials.fromEnvironment(),
+      tlsCaBundlePath: '/etc/ssl/certs/bigip-mgmt-ca.pem',
+      crdStack: crds,
+      podCidrs: props.podCidrs,
+      dnsResolver: '/Common/egress-resolver',
+    });
+
+    new ClusterEgressRule(this.stack, 'BlockC2', {
+      device: this.device,
+      action: EgressAction.DENY,
+      priority: 0,
+      destinations: [EgressDestination.cidr('203.0.113.0/24')],
+      logging: true,
+      owner: 'security',
+    });
+    new ClusterEgressRule(this.stack, 'AllowDns', {
+      device: this.device,
+      action: EgressAction.ALLOW_FINAL,
+      priority: 100,
+      destinations: [EgressDestination.address(props.clusterDns)],
+      ports: [EgressPort.DNS_UDP, EgressPort.DNS_TCP],
+      owner: 'security',
+    });
+  }
+}
+
+export function buildPlatform(app: App): ClusterEgressPlatform[] {
+  const east = new ClusterEgressPlatform(app, 'east', {
+    clusterName: 'east',
+    kubeContext: 'east-admin',
+    bigipAddress: 'bigip-east.example.net',
+    podCidrs: ['10.10.0.0/16'],
+    clusterDns: '10.96.0.10',
+  });
+  const west = new ClusterEgressPlatform(app, 'west', {
+    clusterName: 'west',
+    kubeContext: 'west-admin',
+    bigipAddress: 'bigip-west.example.net',
+    podCidrs: ['10.20.0.0/16'],
+    clusterDns: '10.96.0.10',
+  });
+  // An application team's rule on one cluster only.
+  new NamespaceEgressRule(west.stack, 'AnalyticsWarehouse', {
+    device: west.device,
+    namespace: 'analytics',
+    action: EgressAction.ALLOW,
+    destinations: [EgressDestination.fqdn('warehouse.example.com')],
+    ports: [EgressPort.HTTPS],
+    owner: 'team-analytics',
+  });
+  return [east, west];
+}
+
+if (require.main === module) {
+  const app = new App();
+  buildPlatform(app);
+  app.synth();
+}

@@ -1,0 +1,88 @@
+/**
+ * One synth measurement in a fresh process (so peak RSS is this run's alone):
+ *   node synth-worker.js <library|bare> <rules> <namespaces> <outdir>
+ * Prints one JSON line: { mode, rules, namespaces, constructMs, synthMs, totalMs, peakRssMb }.
+ */
+import { performance } from 'node:perf_hooks';
+import { App, TerraformStack } from 'cdktf';
+import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
+import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
+import {
+  AfmDevice,
+  BigipCredentials,
+  EgressAction,
+  EgressCrdStack,
+  EgressDestination,
+  EgressPort,
+  NamespaceEgressRule,
+  ServiceEgressRule,
+} from '../../lib';
+
+const [mode, rulesArg, namespacesArg, outdir] = process.argv.slice(2);
+const rules = Number(rulesArg);
+const namespaces = Number(namespacesArg);
+
+/** The i-th rule of the workload: 4 of 5 are namespace rules, 1 of 5 a service rule. */
+function ruleProps(i: number) {
+  const namespace = `team-${i % namespaces}`;
+  const destinations = [EgressDestination.fqdn(`api-${i % 50}.partner.example`), EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`)];
+  const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
+  return { service: i % 5 === 4, namespace, name: `rule-${i}`, destinations, ports, priority: i % 1000 };
+}
+
+const t0 = performance.now();
+const app = new App({ outdir });
+if (mode === 'library') {
+  const crds = new EgressCrdStack(app, 'crds');
+  const stack = new TerraformStack(app, 'egress');
+  new KubernetesProvider(stack, 'k8s', {});
+  const device = new AfmDevice(stack, 'Bigip', { clusterName: 'bench', address: '192.0.2.1', credentials: BigipCredentials.fromEnvironment(), tlsCaBundlePath: '/ca.pem', crdStack: crds });
+  for (let i = 0; i < rules; i++) {
+    const p = ruleProps(i);
+    const common = { device, name: p.name, namespace: p.namespace, action: EgressAction.ALLOW, priority: p.priority, destinations: p.destinations, ports: p.ports };
+    if (p.service) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
+    else new NamespaceEgressRule(stack, `R${i}`, common);
+  }
+} else {
+  // Bare cdktf: the same number of kubernetes_manifest resources with the same CR content,
+  // written as plain object literals (no validation, no policy compilation).
+  const stack = new TerraformStack(app, 'egress');
+  new KubernetesProvider(stack, 'k8s', {});
+  for (let i = 0; i < rules; i++) {
+    const p = ruleProps(i);
+    const port = i % 3 === 0 ? { protocol: 'tcp', port: 443 } : { protocol: 'tcp', port: 8000, endPort: 8000 + (i % 100) };
+    new Manifest(stack, `R${i}`, {
+      manifest: {
+        apiVersion: 'egress.cdktf-ces.io/v1alpha1',
+        kind: p.service ? 'ServiceEgressRule' : 'NamespaceEgressRule',
+        metadata: {
+          name: p.name,
+          namespace: p.namespace,
+          labels: { 'app.kubernetes.io/managed-by': 'cdktf-ces', 'egress.cdktf-ces.io/cluster': 'bench' },
+          annotations: { 'egress.cdktf-ces.io/construct-path': `egress/R${i}` },
+        },
+        spec: {
+          action: 'Allow',
+          priority: p.priority,
+          destinations: [{ fqdn: `api-${i % 50}.partner.example` }, { cidr: `10.${(i >> 8) & 255}.${i & 255}.0/24` }],
+          ports: [port.endPort === 8000 ? { protocol: 'tcp', port: 8000 } : port],
+          ...(p.service ? { service: `svc-${i % 7}` } : {}),
+        },
+      },
+    });
+  }
+}
+const t1 = performance.now();
+app.synth();
+const t2 = performance.now();
+process.stdout.write(
+  `${JSON.stringify({
+    mode,
+    rules,
+    namespaces,
+    constructMs: Math.round(t1 - t0),
+    synthMs: Math.round(t2 - t1),
+    totalMs: Math.round(t2 - t0),
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  })}\n`,
+);

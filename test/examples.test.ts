@@ -1,0 +1,50 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App } from 'cdktf';
+import { buildPayments } from '../examples/payments/main';
+import { buildPlatform } from '../examples/platform-module/main';
+import { buildSecurityBaseline } from '../examples/security-baseline/main';
+import { as3Validator, describeWithAs3Schema } from './support/as3-schema';
+
+function synthExample(build: (app: App) => unknown): { dir: string; as3: Record<string, any>[] } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ces-example-'));
+  const app = new App({ outdir: dir });
+  build(app);
+  app.synth();
+  const as3: Record<string, any>[] = [];
+  for (const stack of fs.readdirSync(path.join(dir, 'stacks'))) {
+    const tf = JSON.parse(fs.readFileSync(path.join(dir, 'stacks', stack, 'cdk.tf.json'), 'utf8'));
+    for (const r of Object.values((tf.resource?.bigip_as3 ?? {}) as Record<string, { as3_json: string }>)) as3.push(JSON.parse(r.as3_json));
+  }
+  return { dir, as3 };
+}
+
+const EXAMPLES = [
+  ['security baseline (a)', buildSecurityBaseline, 1],
+  ['payments (b)', buildPayments, 1],
+  ['platform module for two clusters (c)', buildPlatform, 2],
+] as const;
+
+describe('examples', () => {
+  test.each(EXAMPLES)('%s synthesizes one declaration per device', (_name, build, devices) => {
+    expect(synthExample(build).as3).toHaveLength(devices);
+  });
+
+  test('the platform module gives each cluster its own tenant and CRD stack', () => {
+    const { dir, as3 } = synthExample(buildPlatform);
+    expect(as3.map((d) => Object.keys(d.declaration).filter((k) => d.declaration[k]?.class === 'Tenant' && k !== 'Common'))).toEqual([['k8s_east'], ['k8s_west']]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest.stacks['east-egress'].dependencies).toEqual(['east-crds']);
+    expect(manifest.stacks['west-egress'].dependencies).toEqual(['west-crds']);
+  });
+});
+
+describeWithAs3Schema('examples against the AS3 schema', () => {
+  test.each(EXAMPLES)('%s validates', (_name, build) => {
+    for (const decl of synthExample(build).as3) {
+      const result = as3Validator()!.validate(decl);
+      expect(result.errors).toEqual([]);
+    }
+  });
+});
