@@ -1,0 +1,202 @@
+/**
+ * The sync engine of one device: cluster events in, source-list pushes out.
+ *
+ * Events update the membership index and mark the touched lists dirty; the push scheduler
+ * decides when each list goes out. Time-windowed and expiring lists are gated here: outside
+ * their window their desired membership is empty (the rule matches nothing), checked by
+ * `tick()` every second. Nothing is pushed until `activate()` (the informers have listed
+ * everything and this replica leads): a list the controller has not filled stays empty on the
+ * device, so it matches nothing (fail closed).
+ */
+import type { NamespaceInfo, PodInfo, ServiceInfo } from '../../k8s/membership';
+import { listActive } from '../../k8s/membership';
+import type { PlanList, SyncPlan } from '../../policy/plan';
+import { ListChanges, MembershipIndex } from './membership-index';
+import { PushOutcome, PushScheduler } from './push-scheduler';
+
+/** What the engine needs from a BIG-IP client. */
+export interface ListMembersTarget {
+  replaceListMembers(taskId: string, ips: readonly string[], routeDomain: number): Promise<unknown>;
+}
+
+export interface ListState {
+  readonly path: string;
+  /** Inside its window and not expired (always true for ungated lists). */
+  readonly active: boolean;
+  /** Members the list should have now. */
+  readonly desired: number;
+  /** Members last confirmed on the device, if any push succeeded. */
+  readonly pushed?: number;
+  readonly lastSyncAt?: number;
+  readonly lastError?: { readonly message: string; readonly terminal: boolean; readonly at: number };
+  readonly pending: boolean;
+}
+
+export interface SyncEngineOptions {
+  readonly plan: SyncPlan;
+  readonly target: ListMembersTarget;
+  readonly coalesceMs?: number;
+  readonly maxPushesPerSecond?: number;
+  readonly isTerminal?: (error: unknown) => boolean;
+  readonly onOutcome?: (outcome: PushOutcome) => void;
+  readonly now?: () => number;
+}
+
+interface Tracked {
+  active: boolean;
+  pushed?: number;
+  lastSyncAt?: number;
+  lastError?: { message: string; terminal: boolean; at: number };
+}
+
+export class SyncEngine {
+  readonly index: MembershipIndex;
+  private readonly scheduler: PushScheduler;
+  private readonly lists = new Map<string, PlanList>();
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly now: () => number;
+  private active = false;
+
+  constructor(private readonly options: SyncEngineOptions) {
+    this.now = options.now ?? Date.now;
+    this.index = new MembershipIndex(options.plan);
+    const at = new Date(this.now());
+    for (const list of options.plan.lists) {
+      this.lists.set(list.path, list);
+      this.tracked.set(list.path, { active: listActive(list, at) });
+    }
+    this.scheduler = new PushScheduler({
+      target: { push: (path, members) => this.push(path, members) },
+      desired: (path) => this.desired(path),
+      onOutcome: (o) => this.record(o),
+      coalesceMs: options.coalesceMs,
+      maxPushesPerSecond: options.maxPushesPerSecond,
+      isTerminal: options.isTerminal,
+      now: options.now,
+    });
+  }
+
+  get plan(): SyncPlan {
+    return this.options.plan;
+  }
+
+  /** Lists whose window is closed or which expired (their desired membership is empty). */
+  get gatedLists(): number {
+    let n = 0;
+    for (const t of this.tracked.values()) if (!t.active) n++;
+    return n;
+  }
+
+  get pendingLists(): number {
+    return this.scheduler.pending;
+  }
+
+  desired(path: string): readonly string[] {
+    return this.tracked.get(path)?.active ? this.index.desired(path) : [];
+  }
+
+  upsertPod(pod: PodInfo): void {
+    this.mark(this.index.upsertPod(pod));
+  }
+
+  deletePod(namespace: string, name: string): void {
+    this.mark(this.index.deletePod(namespace, name));
+  }
+
+  upsertNamespace(ns: NamespaceInfo): void {
+    this.mark(this.index.upsertNamespace(ns.name, ns.labels));
+  }
+
+  deleteNamespace(name: string): void {
+    this.mark(this.index.deleteNamespace(name));
+  }
+
+  upsertService(service: ServiceInfo): void {
+    this.mark(this.index.upsertService(service));
+  }
+
+  deleteService(namespace: string, name: string): void {
+    this.mark(this.index.deleteService(namespace, name));
+  }
+
+  /** Re-evaluates windows and expiry; a list that closes is a removal. */
+  tick(): void {
+    const at = new Date(this.now());
+    for (const [path, list] of this.lists) {
+      if (!list.schedule && !list.expiresAt) continue;
+      const t = this.tracked.get(path) as Tracked;
+      const active = listActive(list, at);
+      if (active !== t.active) {
+        t.active = active;
+        this.scheduler.markDirty(path, !active);
+      }
+    }
+  }
+
+  /**
+   * Starts pushing: every list is pushed once (the device may hold members from before this
+   * replica led), then as changes come.
+   */
+  activate(): void {
+    if (this.active) return;
+    this.active = true;
+    this.tick();
+    this.scheduler.invalidate(this.lists.keys());
+    this.scheduler.start();
+  }
+
+  /** Stops pushing (lost leadership or shutting down); waits for the push in flight. */
+  async deactivate(): Promise<void> {
+    this.active = false;
+    await this.scheduler.stop();
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /** Resolves when no list is waiting (tests, demo, graceful shutdown). */
+  idle(timeoutMs?: number): Promise<boolean> {
+    return this.scheduler.idle(timeoutMs);
+  }
+
+  listState(path: string): ListState | undefined {
+    const t = this.tracked.get(path);
+    if (!t) return undefined;
+    return {
+      path,
+      active: t.active,
+      desired: this.desired(path).length,
+      pushed: t.pushed,
+      lastSyncAt: t.lastSyncAt,
+      lastError: t.lastError,
+      pending: this.scheduler.lastPushed(path) === undefined || this.desired(path).join(',') !== (this.scheduler.lastPushed(path) ?? []).join(','),
+    };
+  }
+
+  private mark(changes: ListChanges): void {
+    for (const [path, c] of changes) {
+      // A gated list's desired membership is empty whatever its pods do.
+      if (this.tracked.get(path)?.active) this.scheduler.markDirty(path, c.removed);
+    }
+  }
+
+  private async push(path: string, members: readonly string[]): Promise<void> {
+    const list = this.lists.get(path) as PlanList;
+    await this.options.target.replaceListMembers(list.taskId, members, this.options.plan.routeDomain);
+  }
+
+  private record(outcome: PushOutcome): void {
+    const t = this.tracked.get(outcome.path);
+    if (t) {
+      if (outcome.ok) {
+        t.pushed = outcome.members;
+        t.lastSyncAt = outcome.finishedAt;
+        t.lastError = undefined;
+      } else {
+        t.lastError = { message: outcome.error instanceof Error ? outcome.error.message : String(outcome.error), terminal: !!outcome.terminal, at: outcome.finishedAt };
+      }
+    }
+    this.options.onOutcome?.(outcome);
+  }
+}
