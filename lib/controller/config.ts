@@ -1,0 +1,172 @@
+/**
+ * Controller configuration from the environment and mounted files.
+ *
+ * Every problem becomes one `ConfigError` line naming the setting, the value and the fix; the
+ * entry point prints it and exits without a stack trace, and the Deployment's
+ * `terminationMessagePolicy: FallbackToLogsOnError` puts that line in the pod status.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { PLAN_FORMAT, SyncPlan } from '../policy/plan';
+import type { LogLevel } from './log';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULTS = {
+  planFile: '/etc/cdktf-ces/plan/plan.json',
+  credentialsDir: '/etc/cdktf-ces/bigip',
+  httpPort: 8080,
+  coalesceMs: 250,
+  maxPushesPerSecond: 20,
+  leaseDurationSeconds: 15,
+} as const;
+
+export interface ControllerConfig {
+  readonly plan: SyncPlan;
+  readonly planFile: string;
+  readonly bigip: {
+    readonly url: string;
+    readonly username: string;
+    readonly password: string;
+    readonly caBundle?: string;
+    readonly insecureSkipTlsVerify: boolean;
+  };
+  /** Kubeconfig for runs outside the cluster; undefined = in-cluster service account. */
+  readonly kubeconfig?: string;
+  readonly identity: string;
+  readonly leaseName: string;
+  readonly leaseNamespace: string;
+  readonly leaderElection: boolean;
+  readonly httpPort: number;
+  readonly coalesceMs: number;
+  readonly maxPushesPerSecond: number;
+  readonly logLevel: LogLevel;
+}
+
+function readFile(file: string, what: string, fix: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${what}: cannot read ${file} (${code ?? (e as Error).message}); ${fix}`);
+  }
+}
+
+const planSchema = z.object({
+  format: z.literal(PLAN_FORMAT),
+  cluster: z.string(),
+  tenant: z.string(),
+  application: z.string(),
+  routeDomain: z.number().int().min(0),
+  lists: z.array(z.object({ path: z.string(), taskId: z.string(), source: z.object({ level: z.enum(['cluster', 'namespace', 'service']) }).passthrough(), rules: z.array(z.string()) }).passthrough()),
+  rules: z.array(z.object({ key: z.string(), kind: z.string(), name: z.string(), sourceList: z.string() }).passthrough()),
+});
+
+export function loadPlan(file: string): SyncPlan {
+  const text = readFile(file, 'CES_PLAN_FILE', 'mount the plan ConfigMap the EgressController construct creates');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`CES_PLAN_FILE: ${file} is not JSON (${(e as Error).message}); re-run cdktf deploy to recreate the plan ConfigMap`);
+  }
+  const parsed = planSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(
+      `CES_PLAN_FILE: ${file} is not a cdktf-ces sync plan (${issue.path.join('.') || 'format'}: ${issue.message}); deploy a plan made by the same cdktf-ces version as this controller`,
+    );
+  }
+  return json as SyncPlan;
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** Reads and checks everything; throws one ConfigError for the first problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
+  const url = env.BIGIP_URL;
+  if (!url) throw new ConfigError('BIGIP_URL: not set; set it to the BIG-IP management URL, such as https://bigip.example.net:443');
+  let parsedUrl: URL;
+  try {
+    parsedUrl = new URL(url);
+  } catch {
+    throw new ConfigError(`BIGIP_URL: "${url}" is not a URL; write it like https://bigip.example.net:443`);
+  }
+  if (parsedUrl.protocol !== 'https:') throw new ConfigError(`BIGIP_URL: "${url}" must use https; the management interface carries credentials`);
+
+  const insecure = env.BIGIP_INSECURE_SKIP_TLS_VERIFY === 'true';
+  if (env.BIGIP_INSECURE_SKIP_TLS_VERIFY !== undefined && !['true', 'false'].includes(env.BIGIP_INSECURE_SKIP_TLS_VERIFY)) {
+    throw new ConfigError(`BIGIP_INSECURE_SKIP_TLS_VERIFY: "${env.BIGIP_INSECURE_SKIP_TLS_VERIFY}" must be "true" or "false"`);
+  }
+  let caBundle: string | undefined;
+  if (env.BIGIP_CA_FILE) {
+    if (insecure) throw new ConfigError('BIGIP_CA_FILE and BIGIP_INSECURE_SKIP_TLS_VERIFY=true contradict each other; set only one');
+    caBundle = readFile(env.BIGIP_CA_FILE, 'BIGIP_CA_FILE', 'mount the CA bundle ConfigMap or Secret at that path');
+    if (!caBundle.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ConfigError(`BIGIP_CA_FILE: ${env.BIGIP_CA_FILE} holds no PEM certificate; put the CA that signs the BIG-IP management certificate there`);
+    }
+  } else if (!insecure) {
+    throw new ConfigError('BIGIP_CA_FILE: not set; TLS verification is on and needs the CA bundle of the BIG-IP management certificate (or, in a lab only, BIGIP_INSECURE_SKIP_TLS_VERIFY=true)');
+  }
+
+  const dir = env.BIGIP_CREDENTIALS_DIR ?? DEFAULTS.credentialsDir;
+  const secretKey = (key: string) => {
+    const file = path.join(dir, key);
+    if (!fs.existsSync(file)) {
+      throw new ConfigError(`BIG-IP credentials: Secret key "${key}" not found in ${dir}; add key "${key}" to the Secret the EgressController mounts there`);
+    }
+    const value = readFile(file, 'BIG-IP credentials', `check the Secret key "${key}"`).replace(/\r?\n$/, '');
+    if (!value) throw new ConfigError(`BIG-IP credentials: Secret key "${key}" in ${dir} is empty`);
+    return value;
+  };
+  const username = secretKey(env.BIGIP_USERNAME_KEY ?? 'username');
+  const password = secretKey(env.BIGIP_PASSWORD_KEY ?? 'password');
+
+  const planFile = env.CES_PLAN_FILE ?? DEFAULTS.planFile;
+  const plan = loadPlan(planFile);
+
+  const kubeconfig = env.KUBECONFIG || undefined;
+  if (!kubeconfig && !env.KUBERNETES_SERVICE_HOST) {
+    throw new ConfigError('KUBECONFIG: not set and not running in a cluster (no KUBERNETES_SERVICE_HOST); set KUBECONFIG for a run outside the cluster');
+  }
+  if (kubeconfig && !fs.existsSync(kubeconfig)) throw new ConfigError(`KUBECONFIG: ${kubeconfig} does not exist; point it at a kubeconfig file`);
+
+  const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL: "${env.LOG_LEVEL}" must be one of ${LOG_LEVELS.join(', ')}`);
+  const identity = env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
+  const leaseNamespace = env.LEASE_NAMESPACE ?? env.POD_NAMESPACE;
+  const leaderElection = env.LEADER_ELECTION !== 'false';
+  if (leaderElection && !leaseNamespace) {
+    throw new ConfigError('LEASE_NAMESPACE: not set (nor POD_NAMESPACE); set the namespace of the leader-election Lease, or LEADER_ELECTION=false for a single replica');
+  }
+
+  return {
+    plan,
+    planFile,
+    bigip: { url, username, password, caBundle, insecureSkipTlsVerify: insecure },
+    kubeconfig,
+    identity,
+    leaseName: env.LEASE_NAME ?? `cdktf-ces-${plan.cluster}`,
+    leaseNamespace: leaseNamespace ?? '',
+    leaderElection,
+    httpPort: int(env, 'HTTP_PORT', DEFAULTS.httpPort, 1, 65535),
+    coalesceMs: int(env, 'COALESCE_MS', DEFAULTS.coalesceMs, 0, 60000),
+    maxPushesPerSecond: int(env, 'MAX_PUSHES_PER_SECOND', DEFAULTS.maxPushesPerSecond, 1, 1000),
+    logLevel,
+  };
+}
