@@ -8,5 +8,6 @@ export { EgressPolicyError, PolicyIssue } from './policy/errors';
 export * from './constructs/crd-stack';
 export * from './constructs/credentials';
 export * from './constructs/afm-device';
-export * from './constructs/rules';
+export { ClusterEgressRule, ClusterEgressRuleProps, EgressRuleProps, NamespaceEgressRule, NamespaceEgressRuleProps, ServiceEgressRule, ServiceEgressRuleProps } from './constructs/rules';
 export * from './constructs/external-service';
+export * from './constructs/guardrails';

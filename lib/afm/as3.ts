@@ -19,6 +19,7 @@
  */
 import type { AfmRuleEntry, CompiledPolicy, CompiledRule } from '../policy/compile';
 import { withRouteDomain } from '../policy/ip';
+import { ruleRemark } from '../policy/schema';
 import type { AddressModel, DefaultActionName, DeviceModel } from '../policy/model';
 import { COMMON, Placement, SHARED, objectPath, sharedItemName } from './names';
 
@@ -119,7 +120,8 @@ function afmRule(rule: CompiledRule, entry: AfmRuleEntry, from: Placement, carri
     destination,
   };
   if (m.logging) out.loggingEnabled = true;
-  if (m.description) out.remark = m.description;
+  const remark = ruleRemark(m);
+  if (remark) out.remark = remark;
   if (rule.bandwidth && !carried) out.iRule = pointer(rule.bandwidth.iRule, from);
   return out;
 }

@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Annotations, ISynthesisSession, Lazy, TerraformStack } from 'cdktf';
+import { Annotations, Aspects, IAspect, ISynthesisSession, Lazy, TerraformStack } from 'cdktf';
+import { IConstruct } from 'constructs';
 // Not re-exported by cdktf's index, but stable: cdktf 0.21.0 is its final release, and
 // TerraformAsset writes its files through the same hook.
 import { addCustomSynthesis } from 'cdktf/lib/synthesize/synthesizer';
@@ -20,6 +21,8 @@ import { BigipCredentials } from './credentials';
 import { EgressCrdStack } from './crd-stack';
 
 const DEVICE_SYMBOL = Symbol.for('cdktf-ces.AfmDevice');
+/** Brand of EgressGuardrails (defined in guardrails.ts, which imports this module). */
+const GUARDRAILS_BRAND = Symbol.for('cdktf-ces.EgressGuardrails');
 /** Folder, inside a stack's output directory, of the policy artifacts. */
 export const ARTIFACT_DIR = 'cdktf-ces';
 const HOST = /^(([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/;
@@ -155,6 +158,7 @@ export class AfmDevice extends Construct {
 
   private readonly deviceModel: DeviceModel;
   private readonly rules = new Map<string, RuleModel>();
+  private readonly ruleConstructs: IConstruct[] = [];
   private readonly externalServices = new Map<string, ExternalServiceModel>();
   private compiled?: { version: number; result: CompiledPolicy };
   private version = 0;
@@ -239,8 +243,14 @@ export class AfmDevice extends Construct {
       when: 'destroy',
       commands: Lazy.listValue({ produce: () => this.unlessInvalid(() => deviceCommands(this._compile()).destroy, []) }),
     });
-    // Cross-rule problems (such as FQDN destinations without a resolver) fail synth here.
-    this.node.addValidation({ validate: () => this.policyProblems() });
+    // Cross-rule problems (such as FQDN destinations without a resolver) fail synth here, and
+    // guardrails applied above the stacks (where cdktf does not invoke aspects) are applied.
+    this.node.addValidation({
+      validate: () => {
+        this.applyAncestorGuardrails();
+        return this.policyProblems();
+      },
+    });
   }
 
   /**
@@ -255,7 +265,7 @@ export class AfmDevice extends Construct {
    * Registers a rule; fails on a name already used at the same level.
    * @internal
    */
-  public _addRule(rule: RuleModel): void {
+  public _addRule(rule: RuleModel, construct?: IConstruct): void {
     const key = ruleKey(rule);
     const other = this.rules.get(key);
     if (other) {
@@ -269,6 +279,7 @@ export class AfmDevice extends Construct {
       ]);
     }
     this.rules.set(key, rule);
+    if (construct) this.ruleConstructs.push(construct);
     this.version++;
   }
 
@@ -337,6 +348,16 @@ export class AfmDevice extends Construct {
       plan: buildSyncPlan(compiled),
       as3Sha256: sha256(this._as3Json()),
     };
+  }
+
+  private applyAncestorGuardrails(): void {
+    for (const rule of this.ruleConstructs) {
+      for (let scope: IConstruct | undefined = rule; scope; scope = scope.node.scope) {
+        for (const aspect of Aspects.of(scope).all) {
+          if (GUARDRAILS_BRAND in aspect) (aspect as IAspect).visit(rule);
+        }
+      }
+    }
   }
 
   private unlessInvalid<T>(produce: () => T, fallback: T): T {

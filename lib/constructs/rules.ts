@@ -133,7 +133,7 @@ function defineRule(scope: Construct, level: Level, props: EgressRuleProps & Rec
   const model = buildRule(input);
   const expired = expiryProblem(model, new Date());
   if (expired) throw new EgressPolicyError([expired]);
-  props.device._addRule(model);
+  props.device._addRule(model, scope);
   const resource = new Manifest(scope, 'Resource', { manifest: ruleResource(model, props.device.clusterName) });
   return { model, resource };
 }
@@ -191,12 +191,24 @@ export class ClusterEgressRule extends Construct {
   public readonly ruleName: string;
   /** The ClusterEgressRule custom resource. */
   public readonly resource: Manifest;
+  /**
+   * The validated rule model.
+   * @internal
+   */
+  public readonly _model: RuleModel;
+  /**
+   * The device that enforces the rule.
+   * @internal
+   */
+  public readonly _device: AfmDevice;
 
   constructor(scope: Construct, id: string, props: ClusterEgressRuleProps) {
     super(scope, id);
     const { model, resource } = defineRule(this, 'cluster', { ...props });
     this.ruleName = model.name;
     this.resource = resource;
+    this._model = model;
+    this._device = props.device;
   }
 }
 
@@ -209,12 +221,24 @@ export class NamespaceEgressRule extends Construct {
   public readonly ruleName: string;
   /** The NamespaceEgressRule custom resource. */
   public readonly resource: Manifest;
+  /**
+   * The validated rule model.
+   * @internal
+   */
+  public readonly _model: RuleModel;
+  /**
+   * The device that enforces the rule.
+   * @internal
+   */
+  public readonly _device: AfmDevice;
 
   constructor(scope: Construct, id: string, props: NamespaceEgressRuleProps) {
     super(scope, id);
     const { model, resource } = defineRule(this, 'namespace', { ...props });
     this.ruleName = model.name;
     this.resource = resource;
+    this._model = model;
+    this._device = props.device;
   }
 }
 
@@ -226,16 +250,30 @@ export class ServiceEgressRule extends Construct {
   public readonly ruleName: string;
   /** The ServiceEgressRule custom resource. */
   public readonly resource: Manifest;
+  /**
+   * The validated rule model.
+   * @internal
+   */
+  public readonly _model: RuleModel;
+  /**
+   * The device that enforces the rule.
+   * @internal
+   */
+  public readonly _device: AfmDevice;
 
   constructor(scope: Construct, id: string, props: ServiceEgressRuleProps) {
     super(scope, id);
     const { model, resource } = defineRule(this, 'service', { ...props });
     this.ruleName = model.name;
     this.resource = resource;
+    this._model = model;
+    this._device = props.device;
   }
 }
 
-/** The level of a rule construct, or undefined for anything else. */
-export function egressRuleLevel(x: unknown): Level | undefined {
-  return typeof x === 'object' && x !== null && RULE_SYMBOL in x ? (x as Record<symbol, Level>)[RULE_SYMBOL] : undefined;
+/** The rule model and device of a rule construct, or undefined for any other construct. */
+export function egressRuleOf(x: unknown): { model: RuleModel; device: AfmDevice } | undefined {
+  if (typeof x !== 'object' || x === null || !(RULE_SYMBOL in x)) return undefined;
+  const rule = x as unknown as { _model: RuleModel; _device: AfmDevice };
+  return { model: rule._model, device: rule._device };
 }

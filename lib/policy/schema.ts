@@ -23,7 +23,7 @@ import type {
   Weekday,
 } from './model';
 import { WEEKDAYS } from './model';
-import { dnsLabelProblem, labelKeyProblem, labelValueProblem, remarkProblem } from './names';
+import { REMARK_MAX, dnsLabelProblem, labelKeyProblem, labelValueProblem, remarkProblem } from './names';
 import { EgressPort } from './port';
 
 export const PRIORITY_MIN = 0;
@@ -303,6 +303,15 @@ export function buildRule(input: RuleInput): RuleModel {
       message: `a ${p.action} rule lets nothing through, so it cannot limit bandwidth; remove bandwidthLimit or make the rule ALLOW or ALLOW_FINAL`,
     });
   }
+  const remark = ruleRemark({ description: p.description, metadata: { owner: p.owner, ticket: p.ticket, justification: p.justification } });
+  if (remark.length > REMARK_MAX) {
+    levelIssues.push({
+      path,
+      field: 'owner, ticket, justification',
+      value: quote(remark),
+      message: `together they make a ${remark.length}-character AS3 rule remark and AS3 allows ${REMARK_MAX}; shorten them (the full text stays in the custom resource's annotations)`,
+    });
+  }
   if (levelIssues.length) throw new EgressPolicyError(levelIssues);
 
   const source: SourceModel =
@@ -337,6 +346,19 @@ export function buildRule(input: RuleInput): RuleModel {
     expiresAt: p.expiresAt,
     metadata: { owner: p.owner, ticket: p.ticket, justification: p.justification },
   };
+}
+
+/**
+ * The AFM rule remark (also the tmsh description): `<ticket> <owner>: <justification>` when
+ * the rule carries ownership metadata, else its description. Reviewers see who asked for a
+ * rule, and why, right on the firewall.
+ */
+export function ruleRemark(rule: Pick<RuleModel, 'description' | 'metadata'>): string {
+  const { owner, ticket, justification } = rule.metadata;
+  if (!owner && !ticket && !justification) return rule.description ?? '';
+  const who = [ticket, owner].filter(Boolean).join(' ');
+  const why = justification ?? rule.description;
+  return who && why ? `${who}: ${why}` : who || why || '';
 }
 
 function destinationKey(d: DestinationModel): string {
