@@ -11,3 +11,5 @@ export * from './constructs/afm-device';
 export { ClusterEgressRule, ClusterEgressRuleProps, EgressRuleProps, NamespaceEgressRule, NamespaceEgressRuleProps, ServiceEgressRule, ServiceEgressRuleProps } from './constructs/rules';
 export * from './constructs/external-service';
 export * from './constructs/guardrails';
+export * from './constructs/shared-bigip';
+export { BigipConnectionProps } from './constructs/connection';

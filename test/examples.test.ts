@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'cdktf';
+import { mergeAs3 } from '../lib/afm/as3';
 import { buildPayments } from '../examples/payments/main';
 import { buildPlatform } from '../examples/platform-module/main';
 import { buildSecurityBaseline } from '../examples/security-baseline/main';
@@ -23,28 +24,29 @@ function synthExample(build: (app: App) => unknown): { dir: string; as3: Record<
 const EXAMPLES = [
   ['security baseline (a)', buildSecurityBaseline, 1],
   ['payments (b)', buildPayments, 1],
-  ['platform module for two clusters (c)', buildPlatform, 2],
+  ['platform module for two clusters on one BIG-IP (c)', buildPlatform, 3],
 ] as const;
 
 describe('examples', () => {
-  test.each(EXAMPLES)('%s synthesizes one declaration per device', (_name, build, devices) => {
-    expect(synthExample(build).as3).toHaveLength(devices);
+  test.each(EXAMPLES)('%s synthesizes one declaration per device (and one per shared BIG-IP)', (_name, build, declarations) => {
+    expect(synthExample(build).as3).toHaveLength(declarations);
   });
 
-  test('the platform module gives each cluster its own tenant and CRD stack', () => {
+  test('the platform module gives each cluster its own tenant and CRD stack, and one owner to /Common/Shared', () => {
     const { dir, as3 } = synthExample(buildPlatform);
-    expect(as3.map((d) => Object.keys(d.declaration).filter((k) => d.declaration[k]?.class === 'Tenant' && k !== 'Common'))).toEqual([['k8s_east'], ['k8s_west']]);
+    const tenants = (d: Record<string, any>) => Object.keys(d.declaration).filter((k) => d.declaration[k]?.class === 'Tenant');
+    expect(as3.map(tenants)).toEqual([['Common'], ['k8s_east'], ['k8s_west']]);
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
-    expect(manifest.stacks['east-egress'].dependencies).toEqual(['east-crds']);
-    expect(manifest.stacks['west-egress'].dependencies).toEqual(['west-crds']);
+    expect(manifest.stacks['east-egress'].dependencies).toEqual(['east-crds', 'bigip-dc1']);
+    expect(manifest.stacks['west-egress'].dependencies).toEqual(['west-crds', 'bigip-dc1']);
   });
 });
 
 describeWithAs3Schema('examples against the AS3 schema', () => {
-  test.each(EXAMPLES)('%s validates', (_name, build) => {
-    for (const decl of synthExample(build).as3) {
-      const result = as3Validator()!.validate(decl);
-      expect(result.errors).toEqual([]);
-    }
+  test.each(EXAMPLES)('%s validates, as the BIG-IP holds it after every declaration is deployed', (_name, build) => {
+    const { as3 } = synthExample(build);
+    // Declarations for one BIG-IP are validated together: tenants refer to /Common/Shared.
+    const byDevice = as3.length === 3 ? [mergeAs3(as3)] : as3;
+    for (const decl of byDevice) expect(as3Validator()!.validate(decl).errors).toEqual([]);
   });
 });

@@ -21,7 +21,8 @@ import type { AfmRuleEntry, CompiledPolicy, CompiledRule } from '../policy/compi
 import { withRouteDomain } from '../policy/ip';
 import { ruleRemark } from '../policy/schema';
 import type { AddressModel, DefaultActionName, DeviceModel } from '../policy/model';
-import { COMMON, Placement, SHARED, objectPath, sharedItemName } from './names';
+import { compareText } from '../policy/compile';
+import { COMMON, Placement, SHARED, sharedItemName } from './names';
 
 export const AS3_SCHEMA_VERSION = '3.50.0';
 
@@ -31,7 +32,6 @@ export const OBJECT = {
   namespaceRules: 'namespace_rules',
   carriedAllow: 'carried_allow',
   globalPolicy: 'global_policy',
-  routeDomainPolicy: 'rd_policy',
   serviceRules: 'service_rules',
   virtualPolicy: 'vs_policy',
   /** Suffix of the staged counterpart of a rule list or policy. */
@@ -49,38 +49,31 @@ export const OBJECT = {
 
 export type As3Object = Record<string, unknown>;
 
-export interface As3Paths {
-  readonly globalPolicy: string;
-  readonly routeDomainPolicy: string;
-  readonly virtualPolicy: string;
-  readonly virtualServer: string;
-  /** Staged counterparts, present when some rule is in audit mode. */
-  readonly globalStagedPolicy?: string;
-  readonly routeDomainStagedPolicy?: string;
-  readonly virtualStagedPolicy?: string;
-  /** The BIG-IP route domain object the device's traffic is in. */
-  readonly routeDomain: string;
-}
-
 /** Whether the device needs staged policies (some rule, or the whole device, is in audit). */
 export function hasStaged(compiled: CompiledPolicy): boolean {
   return compiled.model.device.audit || compiled.model.rules.some((r) => r.audit);
 }
 
-export function as3Paths(compiled: CompiledPolicy): As3Paths {
-  const { device } = compiled.model;
-  const p = (placement: Placement, name: string) => objectPath(device.tenant, device.application, placement, name);
-  const staged = hasStaged(compiled);
+/** Policy paths of the global and route-domain contexts, owned by `owner` on one BIG-IP. */
+export interface ContextPaths {
+  readonly globalPolicy: string;
+  readonly globalStagedPolicy: string;
+  routeDomainPolicy(routeDomain: number): string;
+  routeDomainStagedPolicy(routeDomain: number): string;
+}
+
+export function contextPaths(owner: string): ContextPaths {
+  const p = (name: string) => `/${COMMON}/${SHARED}/${sharedItemName(owner, name)}`;
   return {
-    globalPolicy: p('shared', OBJECT.globalPolicy),
-    routeDomainPolicy: p('shared', OBJECT.routeDomainPolicy),
-    virtualPolicy: p('tenant', OBJECT.virtualPolicy),
-    virtualServer: p('tenant', OBJECT.virtualServer),
-    globalStagedPolicy: staged ? p('shared', OBJECT.globalPolicy + OBJECT.staged) : undefined,
-    routeDomainStagedPolicy: staged ? p('shared', OBJECT.routeDomainPolicy + OBJECT.staged) : undefined,
-    virtualStagedPolicy: staged ? p('tenant', OBJECT.virtualPolicy + OBJECT.staged) : undefined,
-    routeDomain: `/${COMMON}/${device.routeDomain}`,
+    globalPolicy: p(OBJECT.globalPolicy),
+    globalStagedPolicy: p(OBJECT.globalPolicy + OBJECT.staged),
+    routeDomainPolicy: (rd) => p(routeDomainPolicyName(rd)),
+    routeDomainStagedPolicy: (rd) => p(routeDomainPolicyName(rd) + OBJECT.staged),
   };
+}
+
+function routeDomainPolicyName(routeDomain: number): string {
+  return `rd${routeDomain}_policy`;
 }
 
 const DEFAULT_AFM_ACTION: Readonly<Record<DefaultActionName, string>> = { DENY: 'drop', REJECT: 'reject', ALLOW: 'accept' };
@@ -138,8 +131,9 @@ function select(rules: readonly CompiledRule[], staged: boolean): readonly Compi
 const carriedAllow = (rules: readonly CompiledRule[]) => rules.filter((r) => r.model.action === 'ALLOW');
 
 /**
- * Rule lists of one level: the enforced list, and a staged list only where it differs.
- * Returns the item names the enforced and staged policies reference (undefined = none).
+ * Rule lists of one level: the enforced list always (empty when the level has no enforced
+ * rule, so every reference stays valid whatever the rules are), and, when the device stages,
+ * a staged list where it differs. Returns the item names the policies reference.
  */
 function levelLists(
   put: (name: string, obj: As3Object) => void,
@@ -149,21 +143,13 @@ function levelLists(
   from: Placement,
   staged: boolean,
   carried = false,
-): { enforced?: string; staged?: string } {
+): { enforced: string; staged?: string } {
   const enforcedRules = select(rules, false);
-  const out: { enforced?: string; staged?: string } = {};
-  if (enforcedRules.length) {
-    put(name, ruleList(enforcedRules, remark, from, carried));
-    out.enforced = name;
-  }
-  if (!staged) return out;
-  if (enforcedRules.length === rules.length) {
-    out.staged = out.enforced;
-  } else if (rules.length) {
-    put(name + OBJECT.staged, ruleList(rules, `${remark} (staged)`, from, carried));
-    out.staged = name + OBJECT.staged;
-  }
-  return out;
+  put(name, ruleList(enforcedRules, remark, from, carried));
+  if (!staged) return { enforced: name };
+  if (enforcedRules.length === rules.length) return { enforced: name, staged: name };
+  put(name + OBJECT.staged, ruleList(rules, `${remark} (staged)`, from, carried));
+  return { enforced: name, staged: name + OBJECT.staged };
 }
 
 function bandwidthObjects(rules: readonly CompiledRule[], put: (name: string, obj: As3Object) => void): void {
@@ -187,15 +173,13 @@ function bandwidthObjects(rules: readonly CompiledRule[], put: (name: string, ob
   }
 }
 
-function sharedApplication(compiled: CompiledPolicy): As3Object {
+/** A device's objects in /Common/Shared (lists and rule lists; not the context policies). */
+function sharedObjects(compiled: CompiledPolicy, app: As3Object): void {
   const { device } = compiled.model;
   const staged = hasStaged(compiled);
-  const app: As3Object = { class: 'Application', template: 'shared' };
   const put = (name: string, obj: As3Object) => {
     app[sharedItemName(device.tenant, name)] = obj;
   };
-  const use = (name: string) => ({ use: sharedItemName(device.tenant, name) });
-
   for (const list of compiled.sourceLists) {
     const what =
       list.source.level === 'cluster'
@@ -219,24 +203,48 @@ function sharedApplication(compiled: CompiledPolicy): As3Object {
 
   const { cluster, namespace } = compiled.levels;
   bandwidthObjects([...cluster, ...namespace], put);
-  const c = levelLists(put, cluster, OBJECT.clusterRules, `cluster rules of ${device.cluster}`, 'shared', staged);
-  const n = levelLists(put, namespace, OBJECT.namespaceRules, `namespace rules of ${device.cluster}`, 'shared', staged);
+  levelLists(put, cluster, OBJECT.clusterRules, `cluster rules of ${device.cluster}`, 'shared', staged);
+  levelLists(put, namespace, OBJECT.namespaceRules, `namespace rules of ${device.cluster}`, 'shared', staged);
   levelLists(put, carriedAllow([...cluster, ...namespace]), OBJECT.carriedAllow, 'ALLOW rules carried to the virtual server', 'shared', staged, true);
+}
 
-  const policy = (remark: string, list: string | undefined, extra: As3Object = {}): As3Object => ({
+/** The rule-list item a device's policy references at a level (staged where it differs). */
+function levelListName(compiled: CompiledPolicy, level: 'cluster' | 'namespace', staged: boolean): string {
+  const base = level === 'cluster' ? OBJECT.clusterRules : OBJECT.namespaceRules;
+  const differs = staged && compiled.levels[level].some((r) => r.audit);
+  return sharedItemName(compiled.model.device.tenant, differs ? base + OBJECT.staged : base);
+}
+
+/**
+ * The global and route-domain policies of every device on one BIG-IP (there is one global
+ * context and one policy per route domain). Devices' rules only match their own pods, so
+ * their rule lists are simply concatenated, in tenant order.
+ */
+function contextPolicies(owner: string, devices: readonly CompiledPolicy[], app: As3Object): void {
+  const ordered = [...devices].sort((a, b) => compareText(a.model.device.tenant, b.model.device.tenant));
+  const staged = ordered.some(hasStaged);
+  const clusters = ordered.map((d) => d.model.device.cluster).join(', ');
+  const policy = (remark: string, lists: string[], extra: As3Object = {}): As3Object => ({
     class: 'Firewall_Policy',
     remark: clip(remark),
-    rules: list ? [use(list)] : [],
+    rules: lists.map((use) => ({ use })),
     ...extra,
   });
-  put(OBJECT.globalPolicy, policy(`global context, cluster ${device.cluster}`, c.enforced));
-  put(OBJECT.routeDomainPolicy, policy(`route domain ${device.routeDomain}, cluster ${device.cluster}`, n.enforced, { routeDomainEnforcement: [{ bigip: `/${COMMON}/${device.routeDomain}` }] }));
-  if (staged) {
-    // Staged policies are attached by tmsh (global-rules and route-domain fw-staged-policy).
-    put(OBJECT.globalPolicy + OBJECT.staged, policy(`staged global context, cluster ${device.cluster}`, c.staged));
-    put(OBJECT.routeDomainPolicy + OBJECT.staged, policy(`staged route domain ${device.routeDomain}, cluster ${device.cluster}`, n.staged));
+  const put = (name: string, obj: As3Object) => {
+    app[sharedItemName(owner, name)] = obj;
+  };
+  const forStaged = [false, ...(staged ? [true] : [])];
+  for (const st of forStaged) {
+    const suffix = st ? OBJECT.staged : '';
+    put(OBJECT.globalPolicy + suffix, policy(`${st ? 'staged ' : ''}global context of ${clusters}`, ordered.map((d) => levelListName(d, 'cluster', st))));
+    const routeDomains = [...new Set(ordered.map((d) => d.model.device.routeDomain))].sort((a, b) => a - b);
+    for (const rd of routeDomains) {
+      const inRd = ordered.filter((d) => d.model.device.routeDomain === rd);
+      // AS3 can attach only enforced policies to a route domain; tmsh attaches the staged one.
+      const extra = st ? {} : { routeDomainEnforcement: [{ bigip: `/${COMMON}/${rd}` }] };
+      put(routeDomainPolicyName(rd) + suffix, policy(`${st ? 'staged ' : ''}route domain ${rd}`, inRd.map((d) => levelListName(d, 'namespace', st)), extra));
+    }
   }
-  return app;
 }
 
 function virtualAddresses(device: DeviceModel): unknown[] {
@@ -291,19 +299,20 @@ function tenantApplication(compiled: CompiledPolicy): As3Object {
   const s = levelLists(put, service, OBJECT.serviceRules, `service rules of ${device.cluster}`, 'tenant', staged);
   const carried = carriedAllow([...cluster, ...namespace]);
   const carriedName = sharedItemName(device.tenant, OBJECT.carriedAllow);
-  const carriedEnforced = select(carried, false).length > 0;
 
-  const vsPolicy = (serviceList: string | undefined, carriedList: string | undefined, forStaged: boolean): As3Object => {
-    const rules: As3Object[] = [];
-    if (serviceList) rules.push({ use: serviceList });
-    if (carriedList) rules.push({ use: `/${COMMON}/${SHARED}/${carriedList}` });
-    rules.push({ name: OBJECT.defaultRule, action: afmDefaultAction(device, forStaged), protocol: 'any', loggingEnabled: device.logging.logDefaultAction });
-    return { class: 'Firewall_Policy', remark: forStaged ? 'staged virtual-server context' : 'virtual-server context', rules };
-  };
-  put(OBJECT.virtualPolicy, vsPolicy(s.enforced, carriedEnforced ? carriedName : undefined, false));
+  const vsPolicy = (serviceList: string, carriedList: string, forStaged: boolean): As3Object => ({
+    class: 'Firewall_Policy',
+    remark: forStaged ? 'staged virtual-server context' : 'virtual-server context',
+    rules: [
+      { use: serviceList },
+      { use: `/${COMMON}/${SHARED}/${carriedList}` },
+      { name: OBJECT.defaultRule, action: afmDefaultAction(device, forStaged), protocol: 'any', loggingEnabled: device.logging.logDefaultAction },
+    ],
+  });
+  put(OBJECT.virtualPolicy, vsPolicy(s.enforced, carriedName, false));
   if (staged) {
-    const carriedStaged = carried.length === 0 ? undefined : carried.length === select(carried, false).length ? carriedName : carriedName + OBJECT.staged;
-    put(OBJECT.virtualPolicy + OBJECT.staged, vsPolicy(s.staged, carriedStaged, true));
+    const carriedStaged = carried.some((r) => r.audit) ? carriedName + OBJECT.staged : carriedName;
+    put(OBJECT.virtualPolicy + OBJECT.staged, vsPolicy(s.staged as string, carriedStaged, true));
   }
   loggingObjects(device, app);
 
@@ -344,44 +353,99 @@ function clip(text: string): string {
   return text.length <= 64 ? text : `${text.slice(0, 61)}...`;
 }
 
-/** The AS3 request (`class: AS3`) that `bigip_as3` posts for one device. */
-export function renderAs3(compiled: CompiledPolicy): As3Object {
-  const { device } = compiled.model;
+function request(declaration: As3Object, id: string, remark: string): As3Object {
   return {
     class: 'AS3',
     action: 'deploy',
     persist: true,
-    declaration: {
-      class: 'ADC',
-      schemaVersion: AS3_SCHEMA_VERSION,
-      id: `cdktf-ces-${device.tenant}`,
-      remark: clip(`egress policy of cluster ${device.cluster}`),
-      [COMMON]: { class: 'Tenant', [SHARED]: sharedApplication(compiled) },
-      [device.tenant]: {
-        class: 'Tenant',
-        defaultRouteDomain: device.routeDomain,
-        [device.application]: tenantApplication(compiled),
-      },
-    },
+    declaration: { class: 'ADC', schemaVersion: AS3_SCHEMA_VERSION, id, remark: clip(remark), ...declaration },
   };
+}
+
+function tenant(compiled: CompiledPolicy): As3Object {
+  const { device } = compiled.model;
+  return { class: 'Tenant', defaultRouteDomain: device.routeDomain, [device.application]: tenantApplication(compiled) };
+}
+
+/** The AS3 request (`class: AS3`) that `bigip_as3` posts for a device that owns its BIG-IP. */
+export function renderAs3(compiled: CompiledPolicy): As3Object {
+  const { device } = compiled.model;
+  const shared: As3Object = { class: 'Application', template: 'shared' };
+  sharedObjects(compiled, shared);
+  contextPolicies(device.tenant, [compiled], shared);
+  return request({ [COMMON]: { class: 'Tenant', [SHARED]: shared }, [device.tenant]: tenant(compiled) }, `cdktf-ces-${device.tenant}`, `egress policy of cluster ${device.cluster}`);
+}
+
+/** The tenant-only AS3 request of a device on a BIG-IP shared with other clusters. */
+export function renderTenantAs3(compiled: CompiledPolicy): As3Object {
+  const { device } = compiled.model;
+  return request({ [device.tenant]: tenant(compiled) }, `cdktf-ces-${device.tenant}`, `egress policy of cluster ${device.cluster}`);
+}
+
+/**
+ * The `/Common/Shared` AS3 request of a BIG-IP shared by several clusters: every device's
+ * lists and rule lists, and the one global and per-route-domain policies they share.
+ */
+export function renderSharedAs3(owner: string, devices: readonly CompiledPolicy[]): As3Object {
+  const shared: As3Object = { class: 'Application', template: 'shared' };
+  for (const d of [...devices].sort((a, b) => compareText(a.model.device.tenant, b.model.device.tenant))) sharedObjects(d, shared);
+  contextPolicies(owner, devices, shared);
+  return request({ [COMMON]: { class: 'Tenant', [SHARED]: shared } }, `cdktf-ces-${owner}`, `shared egress context of ${devices.length} clusters`);
 }
 
 /**
  * tmsh commands for what AS3 cannot set: the global-context policies, the staged
- * route-domain policy and the FQDN resolver. Paths come from validated names only.
+ * route-domain policies and the FQDN resolver. Paths come from validated names only.
  */
-export function deviceCommands(compiled: CompiledPolicy): { apply: string[]; destroy: string[] } {
-  const paths = as3Paths(compiled);
-  const { device } = compiled.model;
+export function contextCommands(owner: string, devices: readonly CompiledPolicy[], dnsResolver?: string): { apply: string[]; destroy: string[] } {
+  const paths = contextPaths(owner);
   const apply = [`modify security firewall global-rules enforced-policy ${paths.globalPolicy}`];
   const destroy = ['modify security firewall global-rules enforced-policy none'];
-  if (paths.globalStagedPolicy && paths.routeDomainStagedPolicy) {
+  if (devices.some(hasStaged)) {
     apply.push(`modify security firewall global-rules staged-policy ${paths.globalStagedPolicy}`);
-    apply.push(`modify net route-domain ${paths.routeDomain} fw-staged-policy ${paths.routeDomainStagedPolicy}`);
-    destroy.unshift(`modify net route-domain ${paths.routeDomain} fw-staged-policy none`, 'modify security firewall global-rules staged-policy none');
+    const release = ['modify security firewall global-rules staged-policy none'];
+    for (const rd of [...new Set(devices.map((d) => d.model.device.routeDomain))].sort((a, b) => a - b)) {
+      apply.push(`modify net route-domain /${COMMON}/${rd} fw-staged-policy ${paths.routeDomainStagedPolicy(rd)}`);
+      release.unshift(`modify net route-domain /${COMMON}/${rd} fw-staged-policy none`);
+    }
+    destroy.unshift(...release);
   }
-  if (compiled.destinationLists.some((l) => l.fqdns.length > 0) && device.dnsResolver) {
-    apply.push(`modify security firewall global-fqdn-policy dns-resolver ${device.dnsResolver}`);
+  if (dnsResolver && devices.some((d) => d.destinationLists.some((l) => l.fqdns.length > 0))) {
+    apply.push(`modify security firewall global-fqdn-policy dns-resolver ${dnsResolver}`);
   }
   return { apply, destroy };
+}
+
+/** The tmsh commands of a device that owns its BIG-IP. */
+export function deviceCommands(compiled: CompiledPolicy): { apply: string[]; destroy: string[] } {
+  return contextCommands(compiled.model.device.tenant, [compiled], compiled.model.device.dnsResolver);
+}
+
+/**
+ * The view a BIG-IP has after several declarations are deployed: their tenants side by side
+ * (a shared BIG-IP gets `/Common/Shared` from one declaration and each cluster's tenant from
+ * another). Used to validate and evaluate what the device will hold.
+ */
+export function mergeAs3(requests: readonly As3Object[]): As3Object {
+  const merged: As3Object = {};
+  for (const r of requests) {
+    const decl = (r.class === 'AS3' ? r.declaration : r) as As3Object;
+    for (const [key, value] of Object.entries(decl)) {
+      const isTenant = !!value && typeof value === 'object' && (value as As3Object).class === 'Tenant';
+      if (!isTenant) {
+        merged[key] ??= value;
+        continue;
+      }
+      const existing = merged[key] as As3Object | undefined;
+      if (!existing) {
+        merged[key] = value;
+      } else if (key === COMMON) {
+        const shared = { ...((existing[SHARED] as As3Object) ?? {}), ...(((value as As3Object)[SHARED] as As3Object) ?? {}) };
+        merged[key] = { ...existing, ...(value as As3Object), [SHARED]: shared };
+      } else {
+        throw new Error(`tenant "${key}" is declared by more than one declaration; each tenant must have exactly one owner`);
+      }
+    }
+  }
+  return { class: 'AS3', action: 'deploy', persist: true, declaration: merged };
 }

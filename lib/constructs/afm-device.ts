@@ -1,63 +1,46 @@
 import { Construct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Annotations, Aspects, IAspect, ISynthesisSession, Lazy, TerraformStack } from 'cdktf';
+import { Aspects, IAspect, ISynthesisSession, Lazy, TerraformStack } from 'cdktf';
 import { IConstruct } from 'constructs';
 // Not re-exported by cdktf's index, but stable: cdktf 0.21.0 is its final release, and
 // TerraformAsset writes its files through the same hook.
 import { addCustomSynthesis } from 'cdktf/lib/synthesize/synthesizer';
 import { BigipAs3 } from '../../providers/bigip/as3';
 import { BigipCommand } from '../../providers/bigip/command';
-import { BigipProvider } from '../../providers/bigip/provider';
-import { deviceCommands, renderAs3 } from '../afm/as3';
+import type { BigipProvider } from '../../providers/bigip/provider';
+import { deviceCommands, renderAs3, renderTenantAs3 } from '../afm/as3';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
 import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
 import { DefaultAction, EgressLoggingOptions } from '../policy/enums';
-import { EgressPolicyError, formatIssue, quote } from '../policy/errors';
+import { EgressPolicyError, PolicyIssue, formatIssue, quote } from '../policy/errors';
 import { EgressSnat, buildDevice } from '../policy/device';
 import type { DeviceModel, ExternalServiceModel, PolicyModel, RuleModel } from '../policy/model';
 import { ruleKey } from '../policy/model';
-import { BigipCredentials } from './credentials';
+import { BigipConnectionProps, CONNECTION_FIELDS, bigipProvider, connectionIssues } from './connection';
 import { EgressCrdStack } from './crd-stack';
+import { SharedBigip } from './shared-bigip';
 
 const DEVICE_SYMBOL = Symbol.for('cdktf-ces.AfmDevice');
 /** Brand of EgressGuardrails (defined in guardrails.ts, which imports this module). */
 const GUARDRAILS_BRAND = Symbol.for('cdktf-ces.EgressGuardrails');
 /** Folder, inside a stack's output directory, of the policy artifacts. */
 export const ARTIFACT_DIR = 'cdktf-ces';
-const HOST = /^(([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/;
 
 /** Props of {@link AfmDevice}. */
-export interface AfmDeviceProps {
+export interface AfmDeviceProps extends BigipConnectionProps {
   /**
    * Name of the Kubernetes cluster whose egress this device controls: a DNS label of at most
    * 40 characters. It appears in object remarks, CR labels and the default tenant name.
    */
   readonly clusterName: string;
-  /** Management address of the BIG-IP: a host name or IP address, without scheme or port. */
-  readonly address: string;
   /**
-   * Management port.
-   * @default 443
+   * A BIG-IP shared with other clusters. Its global context and `/Common/Shared` objects are
+   * then owned by the SharedBigip, which also provides the connection: leave `address`,
+   * `port`, `credentials` and the TLS props unset.
+   * @default - this device owns its BIG-IP (connection props required)
    */
-  readonly port?: number;
-  /**
-   * Where the provider gets the BIG-IP credentials.
-   * @default - sensitive Terraform variables `<tenant>_username` and `<tenant>_password`
-   */
-  readonly credentials?: BigipCredentials;
-  /**
-   * CA bundle (PEM file on the machine that runs Terraform) that signs the BIG-IP's
-   * management certificate. Required unless `insecureSkipTlsVerify` is set.
-   * @default - none; synth fails unless insecureSkipTlsVerify is true
-   */
-  readonly tlsCaBundlePath?: string;
-  /**
-   * Turns off TLS certificate verification of the management connection. Lab use only: a
-   * warning is recorded on the construct.
-   * @default false
-   */
-  readonly insecureSkipTlsVerify?: boolean;
+  readonly sharedBigip?: SharedBigip;
   /**
    * The stack with the rule CRDs. This device's stack is made to depend on it, so the CRDs
    * exist before any rule CR is planned.
@@ -155,6 +138,8 @@ export class AfmDevice extends Construct {
   public readonly provider: BigipProvider;
   /** The AS3 declaration resource. */
   public readonly declaration: BigipAs3;
+  /** The shared BIG-IP this device is attached to, if any. */
+  public readonly sharedBigip?: SharedBigip;
 
   private readonly deviceModel: DeviceModel;
   private readonly rules = new Map<string, RuleModel>();
@@ -168,60 +153,52 @@ export class AfmDevice extends Construct {
     super(scope, id);
     Object.defineProperty(this, DEVICE_SYMBOL, { value: true });
     const path = this.node.path;
-    this.deviceModel = buildDevice({ path, ...props });
+    // On a shared BIG-IP the FQDN resolver is the SharedBigip's (one per device).
+    this.deviceModel = buildDevice({ path, ...props, dnsResolver: props.sharedBigip ? props.sharedBigip.dnsResolver : props.dnsResolver });
     this.clusterName = this.deviceModel.cluster;
     this.tenant = this.deviceModel.tenant;
 
-    const problems: { field: string; value: unknown; message: string }[] = [];
-    if (typeof props.address !== 'string' || !HOST.test(props.address)) {
-      problems.push({ field: 'address', value: props.address, message: 'must be a host name or IP address without scheme, port or path, such as "bigip.example.com"' });
-    }
-    if (props.port !== undefined && (!Number.isInteger(props.port) || props.port < 1 || props.port > 65535)) {
-      problems.push({ field: 'port', value: props.port, message: 'must be a whole number from 1 to 65535' });
-    }
-    if (!props.tlsCaBundlePath && !props.insecureSkipTlsVerify) {
-      problems.push({
-        field: 'tlsCaBundlePath',
-        value: undefined,
-        message: 'TLS verification is on by default and needs the CA bundle that signs the BIG-IP certificate; set tlsCaBundlePath (or, in a lab only, insecureSkipTlsVerify: true)',
-      });
-    }
-    if (props.tlsCaBundlePath && props.insecureSkipTlsVerify) {
-      problems.push({ field: 'insecureSkipTlsVerify', value: true, message: 'contradicts tlsCaBundlePath; set only one of them' });
+    const shared = props.sharedBigip;
+    const issues: PolicyIssue[] = [];
+    if (shared) {
+      if (!SharedBigip.isSharedBigip(shared)) {
+        issues.push({ path, field: 'sharedBigip', value: quote(String(shared)), message: 'must be a SharedBigip' });
+      } else if (shared.node.root !== this.node.root) {
+        issues.push({ path, field: 'sharedBigip', value: quote(shared.node.path), message: 'belongs to another app; create the SharedBigip in this app' });
+      }
+      for (const field of CONNECTION_FIELDS) {
+        if (props[field] !== undefined) {
+          issues.push({ path, field, value: quote(field === 'credentials' ? '(credentials)' : props[field]), message: 'comes from the SharedBigip this device uses; set it there, not on the device' });
+        }
+      }
+      if (props.dnsResolver !== undefined) {
+        issues.push({ path, field: 'dnsResolver', value: quote(props.dnsResolver), message: 'the FQDN resolver is global to the BIG-IP; set it on the SharedBigip' });
+      }
+    } else {
+      issues.push(...connectionIssues(props, path));
     }
     if (!EgressCrdStack.isEgressCrdStack(props.crdStack)) {
-      problems.push({ field: 'crdStack', value: String(props.crdStack), message: 'must be an EgressCrdStack of the same app' });
+      issues.push({ path, field: 'crdStack', value: quote(String(props.crdStack)), message: 'must be an EgressCrdStack of the same app' });
     } else if (props.crdStack.node.root !== this.node.root) {
-      problems.push({ field: 'crdStack', value: props.crdStack.node.path, message: 'belongs to another app; create the EgressCrdStack in this app' });
+      issues.push({ path, field: 'crdStack', value: quote(props.crdStack.node.path), message: 'belongs to another app; create the EgressCrdStack in this app' });
     }
-    if (problems.length) {
-      throw new EgressPolicyError(problems.map((p) => ({ path, field: p.field, value: quote(p.value), message: p.message })));
-    }
-    if (props.insecureSkipTlsVerify) {
-      Annotations.of(this).addWarning('TLS verification of the BIG-IP management connection is off (insecureSkipTlsVerify). Use tlsCaBundlePath outside a lab.');
-    }
+    if (issues.length) throw new EgressPolicyError(issues);
 
     const stack = TerraformStack.of(this);
     stack.addDependency(props.crdStack);
+    this.sharedBigip = shared;
+    if (shared) {
+      const sharedStack = TerraformStack.of(shared);
+      if (sharedStack !== stack) stack.addDependency(sharedStack);
+      this.provider = sharedStack === stack ? shared.provider : bigipProvider(this, shared.name, shared.connection);
+      shared._attach(this);
+    } else {
+      this.provider = bigipProvider(this, this.tenant, props);
+    }
 
-    const credentials = (props.credentials ?? BigipCredentials.fromVariables())._bind(this, this.tenant);
-    this.provider = new BigipProvider(this, 'Provider', {
-      alias: this.tenant,
-      address: props.address,
-      port: props.port !== undefined ? String(props.port) : undefined,
-      username: credentials.username,
-      password: credentials.password,
-      tokenAuth: true,
-      validateCertsDisable: props.insecureSkipTlsVerify === true,
-      trustedCertPath: props.tlsCaBundlePath,
-      teemDisable: true,
-    });
-
-    // Lazy values are resolved before validations run; a policy problem must surface as a
-    // validation error naming the rule, not as a token-resolution failure, so the producers
-    // yield nothing and the validation below reports the problem.
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
+      dependsOn: shared && TerraformStack.of(shared) === stack ? [shared.declaration] : undefined,
       as3Json: Lazy.stringValue({ produce: () => this.unlessInvalid(() => this._as3Json(), '') }),
     });
     // The policy artifact next to cdk.tf.json is what the CLI tools read (model, sync plan,
@@ -232,17 +209,19 @@ export class AfmDevice extends Construct {
     // route-domain policy and the FQDN resolver. The commands are built from validated names
     // only (see policy/names.ts), so nothing can be injected; they depend on every rule, so
     // they are rendered at synth like the declaration.
-    new BigipCommand(this, 'Contexts', {
-      provider: this.provider,
-      dependsOn: [this.declaration],
-      commands: Lazy.listValue({ produce: () => this.unlessInvalid(() => deviceCommands(this._compile()).apply, []) }),
-    });
-    new BigipCommand(this, 'ContextsRelease', {
-      provider: this.provider,
-      dependsOn: [this.declaration],
-      when: 'destroy',
-      commands: Lazy.listValue({ produce: () => this.unlessInvalid(() => deviceCommands(this._compile()).destroy, []) }),
-    });
+    if (!shared) {
+      new BigipCommand(this, 'Contexts', {
+        provider: this.provider,
+        dependsOn: [this.declaration],
+        commands: Lazy.listValue({ produce: () => this.unlessInvalid(() => deviceCommands(this._compile()).apply, []) }),
+      });
+      new BigipCommand(this, 'ContextsRelease', {
+        provider: this.provider,
+        dependsOn: [this.declaration],
+        when: 'destroy',
+        commands: Lazy.listValue({ produce: () => this.unlessInvalid(() => deviceCommands(this._compile()).destroy, []) }),
+      });
+    }
     // Cross-rule problems (such as FQDN destinations without a resolver) fail synth here, and
     // guardrails applied above the stacks (where cdktf does not invoke aspects) are applied.
     this.node.addValidation({
@@ -322,7 +301,7 @@ export class AfmDevice extends Construct {
    * @internal
    */
   public _renderAs3(): Record<string, unknown> {
-    return renderAs3(this._compile());
+    return JSON.parse(this._as3Json());
   }
 
   /**
@@ -331,7 +310,9 @@ export class AfmDevice extends Construct {
    */
   public _as3Json(): string {
     const compiled = this._compile();
-    if (this.as3JsonCache?.compiled !== compiled) this.as3JsonCache = { compiled, json: JSON.stringify(renderAs3(compiled)) };
+    if (this.as3JsonCache?.compiled !== compiled) {
+      this.as3JsonCache = { compiled, json: JSON.stringify(this.sharedBigip ? renderTenantAs3(compiled) : renderAs3(compiled)) };
+    }
     return this.as3JsonCache.json;
   }
 
@@ -347,6 +328,7 @@ export class AfmDevice extends Construct {
       model: compiled.model,
       plan: buildSyncPlan(compiled),
       as3Sha256: sha256(this._as3Json()),
+      sharedContext: this.sharedBigip ? { stack: TerraformStack.of(this.sharedBigip).node.id, name: this.sharedBigip.name } : undefined,
     };
   }
 

@@ -221,7 +221,7 @@ export function crossRuleIssues(model: PolicyModel, now: Date): PolicyIssue[] {
       path: model.device.path,
       field: 'dnsResolver',
       value: 'nothing',
-      message: 'FQDN destinations are resolved by the BIG-IP, which needs a DNS resolver for its global FQDN policy (AS3 cannot set one); set dnsResolver to the path of a net dns-resolver such as "/Common/egress-resolver"',
+      message: 'FQDN destinations are resolved by the BIG-IP, which needs a DNS resolver for its global FQDN policy (AS3 cannot set one); set dnsResolver (on the AfmDevice, or on its SharedBigip) to the path of a net dns-resolver such as "/Common/egress-resolver"',
     });
   }
   for (const rule of model.rules) {

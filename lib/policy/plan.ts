@@ -81,6 +81,11 @@ export interface PolicyArtifact {
   readonly model: PolicyModel;
   readonly plan: SyncPlan;
   readonly as3Sha256: string;
+  /**
+   * Set when the device shares its BIG-IP: the stack whose `bigip_as3` holds `/Common/Shared`
+   * (lists, rule lists, global and route-domain policies) and the tmsh commands.
+   */
+  readonly sharedContext?: { readonly stack: string; readonly name: string };
 }
 
 export function sha256(text: string): string {

@@ -40,7 +40,7 @@ describe('renderAs3', () => {
     ]).declaration;
     const shared = decl.Common.Shared;
     expect(shared.k8s_prod_global_policy.rules).toEqual([{ use: 'k8s_prod_cluster_rules' }]);
-    expect(shared.k8s_prod_rd_policy).toMatchObject({
+    expect(shared.k8s_prod_rd0_policy).toMatchObject({
       rules: [{ use: 'k8s_prod_namespace_rules' }],
       routeDomainEnforcement: [{ bigip: '/Common/0' }],
     });
@@ -72,11 +72,16 @@ describe('renderAs3', () => {
     ]);
   });
 
-  test('without rules at a level the policies stay valid and empty', () => {
+  test('a level without rules keeps an empty rule list, so no reference ever dangles', () => {
     const decl = render([rule({ level: 'service', name: 's', namespace: 'web', service: 'api' })]).declaration;
-    expect(decl.Common.Shared.k8s_prod_global_policy.rules).toEqual([]);
-    expect(decl.Common.Shared.k8s_prod_cluster_rules).toBeUndefined();
-    expect(decl.k8s_prod.egress.vs_policy.rules).toEqual([{ use: 'service_rules' }, { name: 'default', action: 'drop', protocol: 'any', loggingEnabled: true }]);
+    expect(decl.Common.Shared.k8s_prod_cluster_rules.rules).toEqual([]);
+    expect(decl.Common.Shared.k8s_prod_global_policy.rules).toEqual([{ use: 'k8s_prod_cluster_rules' }]);
+    expect(decl.Common.Shared.k8s_prod_carried_allow.rules).toEqual([]);
+    expect(decl.k8s_prod.egress.vs_policy.rules).toEqual([
+      { use: 'service_rules' },
+      { use: '/Common/Shared/k8s_prod_carried_allow' },
+      { name: 'default', action: 'drop', protocol: 'any', loggingEnabled: true },
+    ]);
   });
 
   test('route domains suffix every address and the virtual server', () => {
@@ -87,7 +92,7 @@ describe('renderAs3', () => {
     }).declaration;
     const dst = Object.values(decl.Common.Shared).find((o: any) => o?.class === 'Firewall_Address_List' && o.addresses?.[0] !== undefined && typeof o.addresses[0] === 'string') as any;
     expect(dst.addresses).toEqual(['10.1.0.0%3/16', '10.2.0.1%3-10.2.0.9%3']);
-    expect(decl.Common.Shared.k8s_prod_rd_policy.routeDomainEnforcement).toEqual([{ bigip: '/Common/3' }]);
+    expect(decl.Common.Shared.k8s_prod_rd3_policy.routeDomainEnforcement).toEqual([{ bigip: '/Common/3' }]);
     expect(decl.k8s_prod.defaultRouteDomain).toBe(3);
     expect(decl.k8s_prod.egress.egress_vs.virtualAddresses).toEqual([['0.0.0.0%3/0', '10.244.0.0%3/16']]);
     expect(decl.k8s_prod.egress.gateway_pool.members).toEqual([{ servicePort: 0, serverAddresses: ['192.0.2.1%3'] }]);

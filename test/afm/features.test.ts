@@ -90,10 +90,10 @@ describe('audit mode', () => {
     expect(shared.k8s_prod_global_policy_staged.rules).toEqual([{ use: 'k8s_prod_cluster_rules_staged' }]);
     // The namespace level has no audit rule: its staged policy reuses the enforced list.
     expect(shared.k8s_prod_namespace_rules_staged).toBeUndefined();
-    expect(shared.k8s_prod_rd_policy_staged.rules).toEqual([{ use: 'k8s_prod_namespace_rules' }]);
+    expect(shared.k8s_prod_rd0_policy_staged.rules).toEqual([{ use: 'k8s_prod_namespace_rules' }]);
     const app = decl.k8s_prod.egress;
-    expect(app.service_rules).toBeUndefined();
-    expect(app.vs_policy.rules.map((r: any) => r.use ?? r.name)).toEqual(['/Common/Shared/k8s_prod_carried_allow', 'default']);
+    expect(app.service_rules.rules).toEqual([]);
+    expect(app.vs_policy.rules.map((r: any) => r.use ?? r.name)).toEqual(['service_rules', '/Common/Shared/k8s_prod_carried_allow', 'default']);
     expect(app.vs_policy_staged.rules.map((r: any) => r.use ?? r.name)).toEqual(['service_rules_staged', '/Common/Shared/k8s_prod_carried_allow', 'default']);
     expect(app.egress_vs.policyFirewallStaged).toEqual({ use: 'vs_policy_staged' });
   });
@@ -103,7 +103,7 @@ describe('audit mode', () => {
       apply: [
         'modify security firewall global-rules enforced-policy /Common/Shared/k8s_prod_global_policy',
         'modify security firewall global-rules staged-policy /Common/Shared/k8s_prod_global_policy_staged',
-        'modify net route-domain /Common/0 fw-staged-policy /Common/Shared/k8s_prod_rd_policy_staged',
+        'modify net route-domain /Common/0 fw-staged-policy /Common/Shared/k8s_prod_rd0_policy_staged',
       ],
       destroy: [
         'modify net route-domain /Common/0 fw-staged-policy none',
@@ -115,9 +115,10 @@ describe('audit mode', () => {
 
   test('device audit mode enforces nothing and stages everything with the real default', () => {
     const decl = declarationOf(rules(), testDevice({ audit: true }));
-    expect(decl.Common.Shared.k8s_prod_cluster_rules).toBeUndefined();
-    expect(decl.Common.Shared.k8s_prod_global_policy.rules).toEqual([]);
-    expect(decl.k8s_prod.egress.vs_policy.rules).toEqual([{ name: 'default', action: 'accept', protocol: 'any', loggingEnabled: true }]);
+    // Every rule list stays (empty), so references never dangle; nothing in them is enforced.
+    expect(decl.Common.Shared.k8s_prod_cluster_rules.rules).toEqual([]);
+    expect(decl.Common.Shared.k8s_prod_global_policy.rules).toEqual([{ use: 'k8s_prod_cluster_rules' }]);
+    expect(decl.k8s_prod.egress.vs_policy.rules.at(-1)).toEqual({ name: 'default', action: 'accept', protocol: 'any', loggingEnabled: true });
     expect(decl.k8s_prod.egress.vs_policy_staged.rules.at(-1)).toMatchObject({ name: 'default', action: 'drop' });
   });
 
@@ -223,7 +224,7 @@ describe('FQDN destinations', () => {
 
   test('fail synth without a resolver, naming the device and the fix', () => {
     expect(issues(() => compile([rule({ level: 'cluster', name: 'n', destinations: [D.fqdn('*.example.com')] })], testDevice({ dnsResolver: undefined })))).toEqual([
-      expect.stringMatching(/^dnsResolver: FQDN destinations are resolved by the BIG-IP, which needs a DNS resolver .* set dnsResolver to the path of a net dns-resolver/),
+      expect.stringMatching(/^dnsResolver: FQDN destinations are resolved by the BIG-IP, which needs a DNS resolver .* set dnsResolver \(on the AfmDevice, or on its SharedBigip\) to the path of a net dns-resolver/),
     ]);
   });
 });

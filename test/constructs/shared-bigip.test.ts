@@ -1,0 +1,102 @@
+import { App, TerraformStack, Testing } from 'cdktf';
+import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
+import { AfmDevice, ClusterEgressRule, EgressAction, EgressCrdStack, EgressDestination as D, NamespaceEgressRule, SharedBigip } from '../../lib';
+import { synthJson } from '../support/app';
+
+function setup(sharedInOwnStack = true) {
+  const app: App = Testing.app();
+  const crds = new EgressCrdStack(app, 'crds');
+  const sharedStack = new TerraformStack(app, 'bigip');
+  const stack = sharedInOwnStack ? new TerraformStack(app, 'clusters') : sharedStack;
+  new KubernetesProvider(stack, 'k8s', {});
+  const bigip = new SharedBigip(sharedStack, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', dnsResolver: '/Common/r' });
+  const device = (id: string, clusterName: string, routeDomain: number, podCidrs: string[]) =>
+    new AfmDevice(stack, id, { clusterName, sharedBigip: bigip, routeDomain, podCidrs, crdStack: crds });
+  return { app, stack, sharedStack, bigip, device };
+}
+
+function synthError(app: App): string {
+  try {
+    app.synth();
+    return '';
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+describe('SharedBigip', () => {
+  test('owns /Common/Shared for every cluster: one global policy, one policy per route domain', () => {
+    const { sharedStack, stack, device } = setup();
+    const east = device('East', 'east', 2, ['10.244.0.0/16']);
+    const west = device('West', 'west', 3, ['10.244.0.0/16']);
+    new ClusterEgressRule(stack, 'EastDns', { device: east, action: EgressAction.ALLOW_FINAL, destinations: [D.address('10.96.0.10')] });
+    new NamespaceEgressRule(stack, 'WestWeb', { device: west, namespace: 'web', action: EgressAction.ALLOW, destinations: [D.fqdn('api.example.com')] });
+    const shared = JSON.parse((Object.values(synthJson(sharedStack).resource.bigip_as3)[0] as { as3_json: string }).as3_json).declaration;
+    expect(Object.keys(shared).filter((k) => shared[k]?.class === 'Tenant')).toEqual(['Common']);
+    const app = shared.Common.Shared;
+    expect(app.cdktf_ces_global_policy.rules).toEqual([{ use: 'k8s_east_cluster_rules' }, { use: 'k8s_west_cluster_rules' }]);
+    expect(app.cdktf_ces_rd2_policy).toMatchObject({ rules: [{ use: 'k8s_east_namespace_rules' }], routeDomainEnforcement: [{ bigip: '/Common/2' }] });
+    expect(app.cdktf_ces_rd3_policy).toMatchObject({ rules: [{ use: 'k8s_west_namespace_rules' }], routeDomainEnforcement: [{ bigip: '/Common/3' }] });
+    expect(app.k8s_east_src_cluster.addresses).toEqual([{ addressDiscovery: 'event' }]);
+    expect(app.k8s_west_src_ns_web).toBeDefined();
+    // Each cluster's own declaration holds only its tenant, and its stack depends on the shared one.
+    const tenants = Object.values(synthJson(stack).resource.bigip_as3).map((r: any) => Object.keys(JSON.parse(r.as3_json).declaration).filter((k) => JSON.parse(r.as3_json).declaration[k]?.class === 'Tenant'));
+    expect(tenants).toEqual([['k8s_east'], ['k8s_west']]);
+    expect(stack.dependencies.map((s) => s.node.id)).toEqual(['crds', 'bigip']);
+    // Only the SharedBigip attaches the global policy and the FQDN resolver.
+    expect(synthJson(stack).resource.bigip_command).toBeUndefined();
+    expect(Object.values(synthJson(sharedStack).resource.bigip_command).map((c: any) => c.commands)).toContainEqual([
+      'modify security firewall global-rules enforced-policy /Common/Shared/cdktf_ces_global_policy',
+      'modify security firewall global-fqdn-policy dns-resolver /Common/r',
+    ]);
+  });
+
+  test('devices in the shared BIG-IP\u2019s stack use its provider and wait for its declaration', () => {
+    const { stack, device, bigip } = setup(false);
+    const east = device('East', 'east', 0, []);
+    expect(east.provider).toBe(bigip.provider);
+    const tf = synthJson(stack);
+    const own = Object.entries(tf.resource.bigip_as3).find(([k]) => k.startsWith('East'))?.[1] as { depends_on: string[] };
+    expect(own.depends_on).toEqual([expect.stringMatching(/^bigip_as3\.Dc1_/)]);
+  });
+
+  test('a device on a shared BIG-IP takes its connection and resolver from it', () => {
+    const { app, bigip } = setup();
+    const crds = new EgressCrdStack(app, 'crds2');
+    const stack = new TerraformStack(app, 'x');
+    expect(() => new AfmDevice(stack, 'D', { clusterName: 'x', sharedBigip: bigip, crdStack: crds, address: '192.0.2.1', dnsResolver: '/Common/other' })).toThrow(
+      /\[x\/D\] address: comes from the SharedBigip this device uses; set it there, not on the device \(got "192.0.2.1"\)\n\[x\/D\] dnsResolver: the FQDN resolver is global to the BIG-IP; set it on the SharedBigip/,
+    );
+  });
+
+  test('clusters with overlapping pod CIDRs in one route domain are refused', () => {
+    const { app, device } = setup();
+    device('East', 'east', 0, ['10.244.0.0/16']);
+    device('West', 'west', 0, ['10.244.128.0/17']);
+    expect(synthError(app)).toMatch(
+      /\[bigip\/Dc1\] pod CIDRs 10.244.0.0\/16 \(clusters\/East\) and 10.244.128.0\/17 \(clusters\/West\) overlap in route domain 0; .* put one cluster in another routeDomain/,
+    );
+  });
+
+  test('two clusters cannot use one tenant, and an unused SharedBigip is an error', () => {
+    const { app, stack, bigip } = setup();
+    const crds = new EgressCrdStack(app, 'crds3');
+    new AfmDevice(stack, 'A', { clusterName: 'a', tenant: 'same', sharedBigip: bigip, crdStack: crds });
+    new AfmDevice(stack, 'B', { clusterName: 'b', tenant: 'same', sharedBigip: bigip, crdStack: crds });
+    expect(synthError(app)).toMatch(/\[bigip\/Dc1\] devices clusters\/A and clusters\/B both use tenant "same"; give each cluster its own tenant/);
+    const lonely = Testing.app();
+    new SharedBigip(new TerraformStack(lonely, 's'), 'B', { address: 'b.example.net', tlsCaBundlePath: '/ca' });
+    expect(synthError(lonely)).toMatch(/no AfmDevice uses this SharedBigip/);
+  });
+
+  test('FQDN destinations need the SharedBigip\u2019s resolver', () => {
+    const app = Testing.app();
+    const crds = new EgressCrdStack(app, 'crds');
+    const stack = new TerraformStack(app, 's');
+    new KubernetesProvider(stack, 'k8s', {});
+    const bigip = new SharedBigip(stack, 'B', { address: 'b.example.net', tlsCaBundlePath: '/ca' });
+    const device = new AfmDevice(stack, 'D', { clusterName: 'd', sharedBigip: bigip, crdStack: crds });
+    new ClusterEgressRule(stack, 'R', { device, action: EgressAction.ALLOW, destinations: [D.fqdn('a.example.com')] });
+    expect(synthError(app)).toMatch(/\[s\/D\] dnsResolver: FQDN destinations .* set dnsResolver \(on the AfmDevice, or on its SharedBigip\)/);
+  });
+});
