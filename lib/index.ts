@@ -13,3 +13,4 @@ export * from './constructs/external-service';
 export * from './constructs/guardrails';
 export * from './constructs/shared-bigip';
 export { BigipConnectionProps } from './constructs/connection';
+export * from './constructs/egress-controller';

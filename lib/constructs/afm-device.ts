@@ -140,6 +140,8 @@ export class AfmDevice extends Construct {
   public readonly declaration: BigipAs3;
   /** The shared BIG-IP this device is attached to, if any. */
   public readonly sharedBigip?: SharedBigip;
+  /** `https://<address>[:<port>]` of the BIG-IP management interface. */
+  public readonly managementUrl: string;
 
   private readonly deviceModel: DeviceModel;
   private readonly rules = new Map<string, RuleModel>();
@@ -187,6 +189,8 @@ export class AfmDevice extends Construct {
     const stack = TerraformStack.of(this);
     stack.addDependency(props.crdStack);
     this.sharedBigip = shared;
+    const connection = shared ? shared.connection : props;
+    this.managementUrl = `https://${connection.address}${connection.port !== undefined ? `:${connection.port}` : ''}`;
     if (shared) {
       const sharedStack = TerraformStack.of(shared);
       if (sharedStack !== stack) stack.addDependency(sharedStack);

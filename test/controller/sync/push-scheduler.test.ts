@@ -48,7 +48,7 @@ describe('PushScheduler', () => {
             const before = desired.get(step.list) ?? [];
             desired.set(step.list, [...step.members].sort());
             if (step.fail) device.failNext.push({ path: step.list, error: new Error('503 busy') });
-            s.markDirty(step.list, before.some((m) => !step.members.includes(m)));
+            s.markDirty(step.list, before.some((m) => !(step.members as string[]).includes(m)));
             await new Promise((r) => setTimeout(r, 1));
           }
           expect(await s.idle()).toBe(true);

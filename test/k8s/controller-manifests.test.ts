@@ -1,0 +1,120 @@
+import { TerraformStack, Testing } from 'cdktf';
+import { ClusterEgressRule, EgressAction, EgressController, EgressDestination as D, EgressControllerProps } from '../../lib';
+import { restrictedProfileViolations } from '../../lib/testing/pod-security';
+import { deviceStack, synthJson } from '../support/app';
+
+function controllerObjects(props: Partial<EgressControllerProps> = {}) {
+  const { stack, device } = deviceStack();
+  new ClusterEgressRule(stack, 'Dns', { device, action: EgressAction.ALLOW_FINAL, destinations: [D.address('10.96.0.10')] });
+  new EgressController(stack, 'Controller', { device, credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', image: 'registry.example/cdktf-ces:1', ...props });
+  return { stack, objects: manifests(stack) };
+}
+
+function manifests(stack: TerraformStack): any[] {
+  return Object.values(synthJson(stack).resource.kubernetes_manifest as Record<string, any>)
+    .map((r) => r.manifest)
+    .filter((m) => m.metadata?.labels?.['app.kubernetes.io/name'] === 'cdktf-ces-controller' || m.kind === 'Namespace');
+}
+
+const byKind = (objects: any[], kind: string) => objects.filter((o) => o.kind === kind);
+
+describe('EgressController', () => {
+  test('RBAC is least privilege: read the cluster, write only rule status and its own Lease', () => {
+    const { objects } = controllerObjects();
+    expect(byKind(objects, 'ClusterRole')[0].rules).toEqual([
+      { apiGroups: [''], resources: ['pods', 'namespaces', 'services'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['egress.cdktf-ces.io'], resources: ['clusteregressrules', 'namespaceegressrules', 'serviceegressrules', 'externalservices'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['egress.cdktf-ces.io'], resources: ['clusteregressrules/status', 'namespaceegressrules/status', 'serviceegressrules/status'], verbs: ['get', 'patch', 'update'] },
+    ]);
+    expect(byKind(objects, 'Role')[0].rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['cdktf-ces-controller-prod'], verbs: ['get', 'update'] },
+    ]);
+    const verbs = objects.flatMap((o) => (o.rules ?? []).flatMap((r: any) => r.verbs));
+    expect(verbs).not.toContain('delete');
+    expect(verbs).not.toContain('*');
+  });
+
+  test('the Deployment passes the Pod Security "restricted" profile', () => {
+    const { objects } = controllerObjects();
+    const deployment = byKind(objects, 'Deployment')[0];
+    expect(restrictedProfileViolations(deployment.spec.template.spec)).toEqual([]);
+    expect(byKind(objects, 'Namespace')[0].metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+  });
+
+  test('two replicas with probes, resources and a disruption budget', () => {
+    const { objects } = controllerObjects();
+    const deployment = byKind(objects, 'Deployment')[0];
+    const container = deployment.spec.template.spec.containers[0];
+    expect(deployment.spec.replicas).toBe(2);
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(container.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '256Mi' } });
+    expect(container.terminationMessagePolicy).toBe('FallbackToLogsOnError');
+    expect(byKind(objects, 'PodDisruptionBudget')[0].spec.minAvailable).toBe(1);
+    expect(byKind(controllerObjects({ replicas: 1 }).objects, 'PodDisruptionBudget')).toEqual([]);
+  });
+
+  test('credentials only by reference: the Secret is mounted, never copied', () => {
+    const { stack, objects } = controllerObjects();
+    const spec = byKind(objects, 'Deployment')[0].spec.template.spec;
+    expect(spec.volumes).toContainEqual({ name: 'bigip-credentials', secret: { secretName: 'bigip-login', defaultMode: 0o440 } });
+    expect(byKind(objects, 'Secret')).toEqual([]);
+    expect(JSON.stringify(synthJson(stack))).not.toMatch(/password"\s*:\s*"[^$]/);
+  });
+
+  test('the plan is an immutable ConfigMap named after its content, rendered with rules added later', () => {
+    const { stack, device } = deviceStack();
+    new EgressController(stack, 'Controller', { device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'x:1' });
+    new ClusterEgressRule(stack, 'Later', { device, action: EgressAction.DENY, destinations: [D.cidr('203.0.113.0/24')] });
+    const cm = byKind(manifests(stack), 'ConfigMap')[0];
+    expect(cm.immutable).toBe(true);
+    expect(cm.metadata.name).toMatch(/^cdktf-ces-controller-prod-plan-[0-9a-f]{10}$/);
+    const plan = JSON.parse(cm.data['plan.json']);
+    expect(plan.rules.map((r: { key: string }) => r.key)).toEqual(['cluster/later']);
+    const mounted = byKind(manifests(stack), 'Deployment')[0].spec.template.spec.volumes.find((v: any) => v.name === 'plan');
+    expect(mounted.configMap.name).toBe(cm.metadata.name);
+  });
+
+  test('bad props name the field, the value and the fix', () => {
+    const { stack, device } = deviceStack();
+    expect(
+      () =>
+        new EgressController(stack, 'C', {
+          device,
+          credentialsSecret: 'Bad Secret',
+          replicas: 9,
+          memoryLimit: '256MB',
+          image: 'x:1',
+          insecureSkipTlsVerify: true,
+          caBundleConfigMap: 'ca',
+        }),
+    ).toThrow(
+      /\[egress\/C\] credentialsSecret: must name an existing Secret .* \(got "Bad Secret"\)\n\[egress\/C\] insecureSkipTlsVerify: contradicts caBundleConfigMap; set only one \(got true\)\n\[egress\/C\] replicas: must be a whole number from 1 to 5 \(got 9\)\n\[egress\/C\] memoryLimit: must be a Kubernetes quantity/,
+    );
+    expect(() => new EgressController(stack, 'D', { device, credentialsSecret: 's', image: 'x:1' })).toThrow(/caBundleConfigMap: TLS verification is on by default/);
+  });
+});
+
+describe('restrictedProfileViolations', () => {
+  test('reports each restricted control a pod breaks', () => {
+    const violations = restrictedProfileViolations({
+      hostNetwork: true,
+      securityContext: { seccompProfile: { type: 'Unconfined' } },
+      volumes: [{ name: 'h', hostPath: { path: '/' } }],
+      containers: [{ name: 'c', ports: [{ containerPort: 80, hostPort: 80 }], securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'] } } }],
+    });
+    expect(violations).toEqual([
+      'host namespaces: hostNetwork, hostPID and hostIPC must be unset or false',
+      'volume h: hostPath volumes are forbidden',
+      'pod seccompProfile Unconfined must be RuntimeDefault or Localhost',
+      'container c: privileged must be false',
+      'container c: hostPort 80 is forbidden',
+      'container c: capability NET_ADMIN may not be added',
+      'container c: allowPrivilegeEscalation must be false',
+      'container c: capabilities must drop ALL',
+      'container c: runAsNonRoot must be true (on the pod or the container)',
+      'container c: seccompProfile must be RuntimeDefault or Localhost (on the pod or the container)',
+    ]);
+  });
+});
