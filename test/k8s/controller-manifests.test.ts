@@ -1,4 +1,4 @@
-import { TerraformStack, Testing } from 'cdktf';
+import { TerraformStack } from 'cdktf';
 import { ClusterEgressRule, EgressAction, EgressController, EgressDestination as D, EgressControllerProps } from '../../lib';
 import { restrictedProfileViolations } from '../../lib/testing/pod-security';
 import { deviceStack, synthJson } from '../support/app';
