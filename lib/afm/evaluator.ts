@@ -270,12 +270,14 @@ function setMatches(set: AddressSet, ip: FlowKey | undefined, host: string | und
  */
 export class AfmFirewall {
   /**
-   * Reads a declaration (an AS3 request with `class: AS3`, or the ADC declaration itself) and
-   * the tmsh commands applied after it. Throws {@link AfmModelError} on anything it cannot
-   * model faithfully.
+   * Reads what the device holds: one AS3 request (`class: AS3` with a `declaration`, or the ADC
+   * declaration itself), or several whose tenants sit side by side on the device (a shared
+   * BIG-IP gets `/Common/Shared` from one declaration and each cluster's tenant from another),
+   * and the tmsh commands applied after them, in order. Throws {@link AfmModelError} on
+   * anything it cannot model faithfully.
    */
   public static load(as3: unknown, commands: readonly string[], options: AfmFirewallOptions = {}): AfmFirewall {
-    return new AfmFirewall(as3, commands, options);
+    return new AfmFirewall(Array.isArray(as3) ? as3 : [as3], commands, options);
   }
 
   /** Paths of the event-driven address lists the controller fills. */
@@ -283,6 +285,7 @@ export class AfmFirewall {
   /** Paths of the virtual servers. */
   public readonly virtualServerPaths: readonly string[];
 
+  private readonly eventListSet: ReadonlySet<string>;
   private readonly items = new Map<string, Item>();
   private readonly tenantRouteDomain = new Map<string, number>();
   private readonly addressSets = new Map<string, AddressSet>();
@@ -294,13 +297,16 @@ export class AfmFirewall {
   private readonly routeDomainPolicies = new Map<number, { enforced?: PreparedPolicy; staged?: PreparedPolicy }>();
   private readonly virtualServerDefault: 'accept' | 'drop' | 'reject';
 
-  private constructor(as3: unknown, commands: readonly string[], options: AfmFirewallOptions) {
+  private constructor(declarations: readonly unknown[], commands: readonly string[], options: AfmFirewallOptions) {
     this.virtualServerDefault = options.virtualServerDefault ?? 'accept';
-    const declaration = isObject(as3) && as3.class === 'AS3' ? as3.declaration : as3;
-    if (!isObject(declaration) || declaration.class !== 'ADC') {
-      throw new AfmModelError('the AS3 input is neither an AS3 request (class "AS3" with a "declaration") nor an ADC declaration (class "ADC")');
-    }
-    this.indexItems(declaration);
+    if (declarations.length === 0) throw new AfmModelError('no AS3 declaration given');
+    declarations.forEach((as3, i) => {
+      const declaration = isObject(as3) && as3.class === 'AS3' ? as3.declaration : as3;
+      if (!isObject(declaration) || declaration.class !== 'ADC') {
+        throw new AfmModelError(`AS3 input ${i + 1} is neither an AS3 request (class "AS3" with a "declaration") nor an ADC declaration (class "ADC")`);
+      }
+      this.indexItems(declaration, i + 1);
+    });
     const eventLists: string[] = [];
     for (const item of this.items.values()) {
       const cls = item.obj.class;
@@ -313,6 +319,7 @@ export class AfmFirewall {
     }
     commands.forEach((c, i) => this.applyCommand(c, i));
     this.eventLists = eventLists.sort();
+    this.eventListSet = new Set(eventLists);
     this.virtualServerPaths = this.virtualServers.map((v) => v.path);
   }
 
@@ -323,23 +330,8 @@ export class AfmFirewall {
    * device resolved for them.
    */
   public listState(members: ReadonlyMap<string, readonly string[]>, resolved: ReadonlyMap<string, readonly string[]> = new Map()): AfmListState {
-    const eventLists = new Set(this.eventLists);
     const out = new Map<string, Set<string>>();
-    for (const [path, addresses] of members) {
-      if (!eventLists.has(path)) {
-        throw new AfmModelError(`list state names ${path}, which is not an event-driven address list of the declaration (stale members?)`);
-      }
-      const item = this.items.get(path) as Item;
-      const defaultRd = this.tenantRouteDomain.get(item.tenant) ?? 0;
-      const keys = new Set<string>();
-      for (const a of addresses) {
-        const { address, rd } = splitRouteDomain(a, `member of ${path}`);
-        const ip = tryParseIp(address);
-        if (!ip) throw new AfmModelError(`member "${a}" of ${path} is not an IP address`);
-        keys.add(`${rd ?? defaultRd}/${ip.text}`);
-      }
-      out.set(path, keys);
-    }
+    for (const [path, addresses] of members) out.set(path, new Set(this.memberKeys(path, addresses)));
     const names = new Map<string, Set<string>>();
     for (const [name, ips] of resolved) {
       const set = new Set<string>();
@@ -351,6 +343,31 @@ export class AfmFirewall {
       names.set(name, set);
     }
     return { members: out, resolved: names };
+  }
+
+  /**
+   * `state` with more members in some lists (the unchanged lists are shared, not copied): for
+   * asking about one more pod without rebuilding the state of the whole cluster.
+   */
+  public withMembers(state: AfmListState, added: ReadonlyMap<string, readonly string[]>): AfmListState {
+    if (added.size === 0) return state;
+    const members = new Map(state.members);
+    for (const [path, addresses] of added) members.set(path, new Set([...(state.members.get(path) ?? []), ...this.memberKeys(path, addresses)]));
+    return { members, resolved: state.resolved };
+  }
+
+  private memberKeys(path: string, addresses: readonly string[]): string[] {
+    const item = this.items.get(path);
+    if (!item || !this.eventListSet.has(path)) {
+      throw new AfmModelError(`list state names ${path}, which is not an event-driven address list of the declaration (stale members?)`);
+    }
+    const defaultRd = this.tenantRouteDomain.get(item.tenant) ?? 0;
+    return addresses.map((a) => {
+      const { address, rd } = splitRouteDomain(a, `member of ${path}`);
+      const ip = tryParseIp(address);
+      if (!ip) throw new AfmModelError(`member "${a}" of ${path} is not an IP address`);
+      return `${rd ?? defaultRd}/${ip.text}`;
+    });
   }
 
   /** Evaluates the first packet of a flow. */
@@ -457,9 +474,16 @@ export class AfmFirewall {
     return best?.vs;
   }
 
-  private indexItems(declaration: Record<string, unknown>): void {
+  private readonly tenantOwner = new Map<string, number>();
+
+  private indexItems(declaration: Record<string, unknown>, index: number): void {
     for (const [tenant, t] of Object.entries(declaration)) {
       if (!isObject(t) || t.class !== 'Tenant') continue;
+      // Each declaration replaces the tenants it names; only /Common/Shared items of several
+      // declarations can coexist, and then no item may be declared twice.
+      const owner = this.tenantOwner.get(tenant);
+      if (owner !== undefined && tenant !== 'Common') throw new AfmModelError(`tenant ${tenant} is declared by AS3 inputs ${owner} and ${index}; a tenant has one declaration`);
+      this.tenantOwner.set(tenant, index);
       const rd = t.defaultRouteDomain;
       this.tenantRouteDomain.set(tenant, typeof rd === 'number' ? rd : 0);
       for (const [app, a] of Object.entries(t)) {
@@ -467,6 +491,7 @@ export class AfmFirewall {
         for (const [name, obj] of Object.entries(a)) {
           if (!isObject(obj) || typeof obj.class !== 'string') continue;
           const path = `/${tenant}/${app}/${name}`;
+          if (this.items.has(path)) throw new AfmModelError(`${path} is declared by more than one AS3 input`);
           this.items.set(path, { path, tenant, app, obj });
         }
       }
@@ -718,32 +743,46 @@ export interface AfmRuleOwner {
 }
 
 /**
- * AFM rule name → the policy rule it came from. AFM rule names encode their rule:
- * `c_<name>_<protocol>`, `n_<namespace>_<name>_<protocol>`, `s_<namespace>_<name>_<protocol>`
- * (one AFM rule per protocol of the rule, `any` when it has no ports).
+ * The policy rules behind AFM rules. AFM rule names encode their rule: `c_<name>_<protocol>`,
+ * `n_<namespace>_<name>_<protocol>`, `s_<namespace>_<name>_<protocol>` (one AFM rule per
+ * protocol of the rule, `any` when it has no ports). Names are unique per device, not per
+ * BIG-IP: on a shared BIG-IP the global policy holds every cluster's rule lists, so a hit is
+ * attributed only when its rule list is this device's (`/Common/Shared/<tenant>_…` or
+ * `/<tenant>/…`).
  */
-export function afmRuleOwners(model: PolicyModel): Map<string, AfmRuleOwner> {
-  const out = new Map<string, AfmRuleOwner>();
-  for (const rule of model.rules) {
-    const base = rule.level === 'cluster' ? `c_${rule.name}` : `${rule.level === 'namespace' ? 'n' : 's'}_${rule.namespace}_${rule.name}`;
-    const key = rule.level === 'cluster' ? `cluster/${rule.name}` : `${rule.level}/${rule.namespace}/${rule.name}`;
-    const owner: AfmRuleOwner = {
-      key,
-      level: rule.level,
-      kind: KINDS[rule.level],
-      name: rule.name,
-      ...(rule.namespace !== undefined ? { namespace: rule.namespace } : {}),
-      path: rule.path,
-      action: rule.action,
-      audit: rule.audit,
-    };
-    const protocols = rule.ports.length ? [...new Set(rule.ports.map((p) => p.protocol))] : ['any'];
-    for (const protocol of protocols) {
-      const name = `${base}_${protocolToken(protocol)}`;
-      const other = out.get(name);
-      if (other && other.key !== key) throw new AfmModelError(`AFM rule name ${name} would belong to both ${other.key} and ${key}`);
-      out.set(name, owner);
+export class AfmRuleIndex {
+  private readonly byName = new Map<string, AfmRuleOwner>();
+  private readonly tenant: string;
+
+  constructor(model: PolicyModel) {
+    this.tenant = model.device.tenant;
+    for (const rule of model.rules) {
+      const base = rule.level === 'cluster' ? `c_${rule.name}` : `${rule.level === 'namespace' ? 'n' : 's'}_${rule.namespace}_${rule.name}`;
+      const key = rule.level === 'cluster' ? `cluster/${rule.name}` : `${rule.level}/${rule.namespace}/${rule.name}`;
+      const owner: AfmRuleOwner = {
+        key,
+        level: rule.level,
+        kind: KINDS[rule.level],
+        name: rule.name,
+        ...(rule.namespace !== undefined ? { namespace: rule.namespace } : {}),
+        path: rule.path,
+        action: rule.action,
+        audit: rule.audit,
+      };
+      const protocols = rule.ports.length ? [...new Set(rule.ports.map((p) => p.protocol))] : ['any'];
+      for (const protocol of protocols) {
+        const name = `${base}_${protocolToken(protocol)}`;
+        const other = this.byName.get(name);
+        if (other && other.key !== key) throw new AfmModelError(`AFM rule name ${name} would belong to both ${other.key} and ${key}`);
+        this.byName.set(name, owner);
+      }
     }
   }
-  return out;
+
+  /** The rule behind a hit; undefined for rules of other devices and inline rules (such as the default). */
+  public ownerOf(hit: Pick<AfmRuleHit, 'rule' | 'ruleList'>): AfmRuleOwner | undefined {
+    const list = hit.ruleList;
+    if (!list || !(list.startsWith(`/Common/Shared/${this.tenant}_`) || list.startsWith(`/${this.tenant}/`))) return undefined;
+    return this.byName.get(hit.rule);
+  }
 }

@@ -216,8 +216,12 @@ function normalizeFlow(flow: IntentFlow): NormalizedFlow {
   return { ip, host: flow.host, protocol: flow.protocol, port: flow.port };
 }
 
+const normalizedDns = new WeakMap<DnsTable, Map<string, Set<string>>>();
+
 /** DNS answers in canonical form, so `2001:DB8::1` and `2001:db8::1` agree. */
 function normalizeDns(dns: DnsTable): Map<string, Set<string>> {
+  const cached = normalizedDns.get(dns);
+  if (cached) return cached;
   const out = new Map<string, Set<string>>();
   for (const [name, ips] of dns) {
     const set = new Set<string>();
@@ -228,7 +232,27 @@ function normalizeDns(dns: DnsTable): Map<string, Set<string>> {
     }
     out.set(name, set);
   }
+  normalizedDns.set(dns, out);
   return out;
+}
+
+interface SnapshotIndex {
+  readonly namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  readonly services: ReadonlyMap<string, ServiceInfo>;
+}
+
+const snapshotIndexes = new WeakMap<ClusterSnapshot, SnapshotIndex>();
+
+function indexSnapshot(snapshot: ClusterSnapshot): SnapshotIndex {
+  let index = snapshotIndexes.get(snapshot);
+  if (!index) {
+    index = {
+      namespaceLabels: new Map(snapshot.namespaces.map((n) => [n.name, n.labels])),
+      services: new Map(snapshot.services.map((s) => [`${s.namespace}/${s.name}`, s])),
+    };
+    snapshotIndexes.set(snapshot, index);
+  }
+  return index;
 }
 
 function destinationMatches(d: PreparedDestination, flow: NormalizedFlow, dns: Map<string, Set<string>>): boolean {
@@ -267,21 +291,15 @@ export function evaluateIntent(input: IntentInput): IntentResult {
   const normalized = normalizeFlow(flow);
   const dns = normalizeDns(input.dns);
   const pod = flow.pod;
-  const namespaceLabels = snapshot.namespaces.find((n) => n.name === pod.namespace)?.labels;
+  const index = indexSnapshot(snapshot);
+  const namespaceLabels = index.namespaceLabels.get(pod.namespace);
   const eligible = podEligible(pod);
-  const serviceCache = new Map<string, ServiceInfo | undefined>();
-  const serviceOf = (namespace: string, name: string) => {
-    const key = `${namespace}/${name}`;
-    if (!serviceCache.has(key)) serviceCache.set(key, snapshot.services.find((s) => s.namespace === namespace && s.name === name));
-    return serviceCache.get(key);
-  };
 
   const matches = (rule: PreparedRule): boolean => {
     const m = rule.model;
-    if (!eligible || !ruleActive(m, at)) return false;
-    const service = m.source.level === 'service' ? serviceOf(m.source.namespace as string, m.source.service as string) : undefined;
-    if (!sourceIncludesPod(m.source, pod, namespaceLabels, service)) return false;
-    return portMatches(m.ports, normalized) && destinationMatches(rule.destination, normalized, dns);
+    if (!eligible || !portMatches(m.ports, normalized) || !destinationMatches(rule.destination, normalized, dns) || !ruleActive(m, at)) return false;
+    const service = m.source.level === 'service' ? index.services.get(`${m.source.namespace}/${m.source.service}`) : undefined;
+    return sourceIncludesPod(m.source, pod, namespaceLabels, service);
   };
 
   const decide = (considered: (r: PreparedRule) => boolean, defaultVerdict: Verdict): IntentDecision => {

@@ -1,0 +1,134 @@
+/**
+ * Cluster state for the tools: Pods, Namespaces and Services from the YAML that
+ * `kubectl get pods,namespaces,services -A -o yaml` prints (a `List`), or from several YAML
+ * documents; plus DNS answers, from `--resolve name=ip[,ip]` or from a document
+ *
+ * ```yaml
+ * apiVersion: cdktf-ces.dev/v1
+ * kind: DnsAnswers
+ * answers:
+ *   api.stripe.com: [203.0.113.10, 2001:db8::10]
+ * ```
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
+import { tryParseIp } from '../policy/ip';
+import { CliUsageError } from './registry';
+
+export const DNS_ANSWERS_KIND = 'DnsAnswers';
+
+export interface ClusterState {
+  readonly snapshot: ClusterSnapshot;
+  readonly dns: Map<string, string[]>;
+  /** The file it came from, for messages. */
+  readonly source: string;
+}
+
+const HOST = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function stringMap(v: unknown, where: string, file: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (!isObj(v) || Object.values(v).some((x) => typeof x !== 'string')) {
+    throw new CliUsageError(`${file}: ${where} must map names to strings`, JSON.stringify(v), 'fix the state file (kubectl get ... -o yaml writes it so)');
+  }
+  return { ...(v as Record<string, string>) };
+}
+
+/** Validates a host name and its addresses; returns the canonical addresses. */
+export function checkDnsAnswer(name: string, ips: readonly unknown[], where: string): string[] {
+  if (!HOST.test(name)) throw new CliUsageError(`${where}: not a lower-case DNS name`, JSON.stringify(name), 'write a name such as "api.example.com"');
+  if (ips.length === 0) throw new CliUsageError(`${where}: no addresses for ${name}`, '[]', 'give at least one IPv4 or IPv6 address');
+  return ips.map((ip) => {
+    const parsed = typeof ip === 'string' ? tryParseIp(ip) : undefined;
+    if (!parsed) throw new CliUsageError(`${where}: not an IP address for ${name}`, JSON.stringify(ip), 'write addresses like 203.0.113.10 or 2001:db8::10');
+    return parsed.text;
+  });
+}
+
+/** Reads a state file. */
+export function readClusterState(file: string, cwd: string): ClusterState {
+  const full = path.resolve(cwd, file);
+  let text: string;
+  try {
+    text = fs.readFileSync(full, 'utf8');
+  } catch (e) {
+    throw new CliUsageError('cannot read the --state file', JSON.stringify(file), `${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (e as Error).message}; write it with "kubectl get pods,namespaces,services -A -o yaml > ${file}"`);
+  }
+  const docs = parseAllDocuments(text);
+  const items: { item: unknown; where: string }[] = [];
+  (Array.isArray(docs) ? docs : [docs]).forEach((doc, d) => {
+    if (doc.errors.length) {
+      throw new CliUsageError(`${file}: document ${d + 1} is not valid YAML`, JSON.stringify(doc.errors[0].message.split('\n')[0]), 'fix the YAML syntax');
+    }
+    const value = doc.toJS() as unknown;
+    if (value === null || value === undefined) return;
+    if (isObj(value) && value.kind === 'List' && Array.isArray(value.items)) {
+      value.items.forEach((item, i) => items.push({ item, where: `document ${d + 1} items[${i}]` }));
+    } else {
+      items.push({ item: value, where: `document ${d + 1}` });
+    }
+  });
+  const pods: PodInfo[] = [];
+  const namespaces: NamespaceInfo[] = [];
+  const services: ServiceInfo[] = [];
+  const dns = new Map<string, string[]>();
+  for (const { item, where } of items) {
+    const at = `${file} ${where}`;
+    if (!isObj(item)) throw new CliUsageError(`${at} is not a Kubernetes object`, JSON.stringify(item), 'the state holds Pods, Namespaces and Services (kubectl get pods,namespaces,services -A -o yaml)');
+    const kind = item.kind;
+    if (kind === DNS_ANSWERS_KIND) {
+      if (!isObj(item.answers)) throw new CliUsageError(`${at}: a ${DNS_ANSWERS_KIND} document needs "answers"`, JSON.stringify(item.answers), 'map each host name to a list of addresses');
+      for (const [name, ips] of Object.entries(item.answers)) dns.set(name, checkDnsAnswer(name, Array.isArray(ips) ? ips : [ips], `${at} answers`));
+      continue;
+    }
+    const meta = isObj(item.metadata) ? item.metadata : {};
+    const name = meta.name;
+    if (typeof name !== 'string' || !name) throw new CliUsageError(`${at}: ${String(kind)} without metadata.name`, JSON.stringify(meta.name), 'fix the state file');
+    const namespace = typeof meta.namespace === 'string' ? meta.namespace : undefined;
+    const labels = stringMap(meta.labels, `${String(kind)} ${name} metadata.labels`, file);
+    if (kind === 'Namespace') {
+      namespaces.push({ name, labels });
+    } else if (kind === 'Pod' || kind === 'Service') {
+      if (!namespace) throw new CliUsageError(`${at}: ${kind} ${name} has no metadata.namespace`, 'nothing', 'export with "kubectl get ... -A -o yaml", which keeps namespaces');
+      const spec = isObj(item.spec) ? item.spec : {};
+      if (kind === 'Service') {
+        services.push({ namespace, name, ...(spec.selector !== undefined ? { selector: stringMap(spec.selector, `Service ${namespace}/${name} spec.selector`, file) } : {}) });
+        continue;
+      }
+      const status = isObj(item.status) ? item.status : {};
+      const ips = Array.isArray(status.podIPs) ? status.podIPs.map((p) => (isObj(p) ? p.ip : p)) : typeof status.podIP === 'string' ? [status.podIP] : [];
+      for (const ip of ips) {
+        if (typeof ip !== 'string' || !tryParseIp(ip)) throw new CliUsageError(`${at}: Pod ${namespace}/${name} has an address that is not an IP`, JSON.stringify(ip), 'fix status.podIPs');
+      }
+      pods.push({
+        namespace,
+        name,
+        labels,
+        ips: ips as string[],
+        ...(typeof status.phase === 'string' ? { phase: status.phase } : {}),
+        ...(meta.deletionTimestamp ? { terminating: true } : {}),
+        ...(spec.hostNetwork === true ? { hostNetwork: true } : {}),
+      });
+    } else {
+      throw new CliUsageError(`${at}: unsupported kind`, JSON.stringify(kind), `the state holds Pods, Namespaces, Services (kubectl get pods,namespaces,services -A -o yaml) and ${DNS_ANSWERS_KIND} documents`);
+    }
+  }
+  return { snapshot: { pods, namespaces, services }, dns, source: file };
+}
+
+/** Parses `--resolve name=ip[,ip]` options. */
+export function parseResolveOptions(values: readonly string[]): Map<string, string[]> {
+  const dns = new Map<string, string[]>();
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new CliUsageError('--resolve', JSON.stringify(v), 'write it as name=ip[,ip], such as --resolve api.stripe.com=203.0.113.10');
+    const name = v.slice(0, eq).toLowerCase();
+    dns.set(name, [...(dns.get(name) ?? []), ...checkDnsAnswer(name, v.slice(eq + 1).split(','), `--resolve ${JSON.stringify(v)}`)]);
+  }
+  return dns;
+}

@@ -1,0 +1,10 @@
+/**
+ * Every command of the tool. A new command is one module under this folder exporting a
+ * CliCommand, added to this list.
+ */
+import type { CliCommand } from '../registry';
+import { explainCommand } from './explain';
+import { graphCommand } from './graph';
+import { simulateCommand } from './simulate';
+
+export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand];

@@ -1,0 +1,116 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { ExplainQuery, Verdict, explain, parseDestination, parseLabels, parseSource, parseTime } from '../engine';
+import { decidedByText } from '../format';
+import { CLUSTER_OPTIONS, OUTPUT_OPTIONS, loadCluster, loadPolicy } from '../inputs';
+import { CliCommand, CliUsageError } from '../registry';
+
+const FIELDS = ['from', 'to', 'expect', 'at', 'labels', 'namespaceLabels'];
+
+interface Row {
+  readonly query: ExplainQuery;
+  readonly from: string;
+  readonly to: string;
+  readonly at?: string;
+  readonly expect: 'allow' | 'deny' | 'reject';
+}
+
+function labelsField(v: unknown, where: string): Record<string, string> {
+  if (typeof v === 'string') return parseLabels(v, where);
+  if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')) {
+    return parseLabels(Object.entries(v as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(','), where);
+  }
+  throw new CliUsageError(where, JSON.stringify(v), 'write labels as a map (app: checkout) or as "app=checkout,tier=web"');
+}
+
+/** Reads and checks every row of a flows file before anything is evaluated. */
+export function readFlows(file: string, cwd: string, now: Date): Row[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.resolve(cwd, file), 'utf8');
+  } catch (e) {
+    throw new CliUsageError('cannot read the flows file', JSON.stringify(file), (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist; pass the path of a YAML list of {from, to, expect}' : (e as Error).message);
+  }
+  const docs = parseAllDocuments(text);
+  const doc = Array.isArray(docs) ? docs[0] : docs;
+  if (!doc || (Array.isArray(docs) && docs.length > 1)) throw new CliUsageError(`${file} must hold one YAML document`, `${Array.isArray(docs) ? docs.length : 1} documents`, 'write one list of flows');
+  if (doc.errors.length) throw new CliUsageError(`${file} is not valid YAML`, JSON.stringify(doc.errors[0].message.split('\n')[0]), 'fix the YAML syntax');
+  const value = doc.toJS() as unknown;
+  const list = Array.isArray(value) ? value : typeof value === 'object' && value !== null && Array.isArray((value as { flows?: unknown }).flows) ? (value as { flows: unknown[] }).flows : undefined;
+  if (!list || list.length === 0) throw new CliUsageError(`${file} holds no flows`, JSON.stringify(value ?? null), 'write a YAML list of rows {from, to, expect: allow|deny, at?, labels?}');
+  return list.map((raw, i): Row => {
+    const where = `${file} row ${i + 1}`;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CliUsageError(`${where} is not a mapping`, JSON.stringify(raw), 'write each row as {from: ns/name, to: host:port, expect: allow|deny}');
+    const r = raw as Record<string, unknown>;
+    for (const key of Object.keys(r)) if (!FIELDS.includes(key)) throw new CliUsageError(`${where}: unknown field`, JSON.stringify(key), `fields are ${FIELDS.join(', ')}`);
+    for (const key of ['from', 'to', 'expect']) {
+      if (typeof r[key] !== 'string') throw new CliUsageError(`${where}: field "${key}" is missing or not text`, JSON.stringify(r[key] ?? null), key === 'expect' ? 'write expect: allow or expect: deny' : `write ${key}: ${key === 'from' ? 'payments/checkout' : 'api.stripe.com:443'}`);
+    }
+    const expect = r.expect as string;
+    if (!['allow', 'deny', 'reject'].includes(expect)) throw new CliUsageError(`${where}: field "expect"`, JSON.stringify(expect), 'write allow, deny (drop or reject) or reject');
+    const at = r.at instanceof Date ? r.at.toISOString() : r.at;
+    if (at !== undefined && typeof at !== 'string') throw new CliUsageError(`${where}: field "at"`, JSON.stringify(at), 'write an ISO 8601 time such as 2026-03-02T09:30:00Z');
+    return {
+      from: r.from as string,
+      to: r.to as string,
+      ...(at !== undefined ? { at } : {}),
+      expect: expect as Row['expect'],
+      query: {
+        from: {
+          ...parseSource(r.from as string, `${where} field "from"`),
+          ...(r.labels !== undefined ? { labels: labelsField(r.labels, `${where} field "labels"`) } : {}),
+          ...(r.namespaceLabels !== undefined ? { namespaceLabels: labelsField(r.namespaceLabels, `${where} field "namespaceLabels"`) } : {}),
+        },
+        to: parseDestination(r.to as string, `${where} field "to"`),
+        at: at !== undefined ? parseTime(at, `${where} field "at"`) : now,
+      },
+    };
+  });
+}
+
+function meets(expect: Row['expect'], actual: Verdict | 'mixed'): boolean {
+  if (expect === 'allow') return actual === 'allow';
+  if (expect === 'reject') return actual === 'reject';
+  return actual === 'deny' || actual === 'reject';
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd()).join('\n');
+}
+
+export const simulateCommand: CliCommand = {
+  name: 'simulate',
+  summary:
+    'Checks expected verdicts: every row {from, to, expect: allow|deny, at?, labels?} of the YAML flows file is explained like "explain" and compared. "deny" accepts drop and reject; "reject" only reject. Exit code 1 when any row differs.',
+  usage: 'simulate <flows.yaml> [options]',
+  maxPositionals: 1,
+  options: [{ name: 'at', type: 'string', arg: '<ISO time>', help: 'time for rows without "at"; default now' }, ...OUTPUT_OPTIONS, ...CLUSTER_OPTIONS],
+  async run(args, io) {
+    const file = args.positionals[0];
+    if (file === undefined) throw new CliUsageError('simulate needs a flows file', 'nothing', 'usage: cdktf-ces simulate <flows.yaml>');
+    const now = args.string('at') !== undefined ? parseTime(args.string('at') as string) : new Date();
+    const rows = readFlows(file, io.cwd, now);
+    const view = loadPolicy(args, io);
+    const { cluster, dns } = loadCluster(args, io);
+    const out: string[][] = [['#', 'from', 'to', 'expected', 'actual', 'decided by', '']];
+    let failures = 0;
+    rows.forEach((row, i) => {
+      let e;
+      try {
+        e = explain(view, cluster, dns, row.query);
+      } catch (err) {
+        if (err instanceof CliUsageError) throw new CliUsageError(`${file} row ${i + 1}: ${err.what}`, err.value, err.fix);
+        throw err;
+      }
+      const ok = meets(row.expect, e.verdict);
+      if (!ok) failures++;
+      const decided = [...new Set(e.flows.map((f) => decidedByText(f.enforced)))].join('; ');
+      const actual = e.verdict === 'deny' ? 'deny (drop)' : e.verdict === 'mixed' ? `mixed (${e.flows.map((f) => `${f.destinationIp}: ${f.evaluation.verdict}`).join(', ')})` : e.verdict;
+      out.push([String(i + 1), row.from, `${row.to}${row.at ? ` @${row.at}` : ''}`, row.expect, actual + (e.wouldBe !== e.verdict ? ` [would be ${e.wouldBe}]` : ''), decided, ok ? 'ok' : 'MISMATCH']);
+    });
+    io.stdout(`${table(out)}\n\n${rows.length - failures} of ${rows.length} flows as expected${failures ? `; ${failures} mismatch${failures > 1 ? 'es' : ''}` : ''} (device ${view.label})\n`);
+    return failures ? 1 : 0;
+  },
+};

@@ -1,0 +1,163 @@
+/**
+ * Jest matchers for users' own policy tests:
+ *
+ * ```ts
+ * // jest.setup.ts (setupFilesAfterEnv)
+ * import { setupEgressMatchers } from 'cdktf-ces/testing';
+ * setupEgressMatchers();
+ *
+ * // payments.test.ts
+ * expect(stack).toAllowEgress('payments/checkout', 'api.stripe.com:443');
+ * expect(stack).toDenyEgress('payments/comments', '203.0.113.5:25', { resolve: { ... } });
+ * ```
+ *
+ * The subject is a construct holding one AfmDevice (a TerraformStack, the App, or the device
+ * itself). The verdict comes from the AFM evaluator over the AS3 declaration and tmsh
+ * commands the device would deploy, exactly as `cdktf-ces explain` computes it without
+ * cluster state:
+ * - `from` is `<namespace>/<service>`: a pod of that namespace selected by that Service, with
+ *   `options.labels` as further pod labels (for namespace and cluster rules that select by label);
+ * - `to` is `<host-or-ip>:<port>[/<protocol>]` (protocol defaults to tcp; `[v6]:port`;
+ *   `<host>/icmp` for protocols without ports). One destination, not a CIDR: to state
+ *   something about a range, test the addresses that matter (its edges, a known-bad host).
+ *   A host name matches FQDN rules by name; give `options.resolve` to let address and CIDR
+ *   rules see its addresses too (every address must then get the expected verdict).
+ * - `toDenyEgress` accepts both DENY (drop) and REJECT.
+ */
+import { Construct, IConstruct } from 'constructs';
+import { contextCommands, deviceCommands, renderSharedAs3 } from '../afm/as3';
+import { AfmDevice } from '../constructs/afm-device';
+import { buildSyncPlan } from '../policy/plan';
+import { CompiledPolicy } from '../policy/compile';
+import { checkDnsAnswer } from '../cli/cluster-state';
+import { Explanation, PolicyView, explain, parseDestination, parseSource, policyView } from '../cli/engine';
+import { formatExplanation, verdictText } from '../cli/format';
+import { CliUsageError } from '../cli/registry';
+
+/** Options of {@link toAllowEgress} and {@link toDenyEgress}. */
+export interface EgressExpectationOptions {
+  /** Labels of the source pod (besides being selected by the Service `from` names). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Labels of the source pod's namespace (`kubernetes.io/metadata.name` is always set). */
+  readonly namespaceLabels?: Readonly<Record<string, string>>;
+  /** DNS answers: host name → address(es). */
+  readonly resolve?: Readonly<Record<string, string | readonly string[]>>;
+  /** When (time windows and expiry). @default now */
+  readonly at?: Date | string;
+  /** Which AfmDevice, by AS3 tenant or construct path, when the subject holds several. */
+  readonly device?: string;
+}
+
+interface MatcherResult {
+  readonly pass: boolean;
+  readonly message: () => string;
+}
+
+const views = new WeakMap<CompiledPolicy, PolicyView>();
+
+/** What the BIG-IP would hold for this device: its declaration(s) and tmsh commands. */
+function deployed(device: AfmDevice): { as3: unknown[]; commands: string[] } {
+  const compiled = device._compile();
+  const own = JSON.parse(device._as3Json()) as unknown;
+  const shared = device.sharedBigip;
+  if (!shared) return { as3: [own], commands: deviceCommands(compiled).apply };
+  // A shared BIG-IP: /Common/Shared and the contexts come from the SharedBigip, rendered from
+  // every device attached to it.
+  const attached = device.node.root.node
+    .findAll()
+    .filter((c): c is AfmDevice => AfmDevice.isAfmDevice(c) && c.sharedBigip === shared)
+    .map((d) => d._compile());
+  return { as3: [own, renderSharedAs3(shared.name, attached)], commands: contextCommands(shared.name, attached, shared.dnsResolver).apply };
+}
+
+function viewOf(device: AfmDevice): PolicyView {
+  const compiled = device._compile();
+  let view = views.get(compiled);
+  if (!view) {
+    view = policyView({ label: device.node.path, model: compiled.model, plan: buildSyncPlan(compiled), ...deployed(device) });
+    views.set(compiled, view);
+  }
+  return view;
+}
+
+function deviceOf(subject: unknown, wanted: string | undefined): AfmDevice {
+  if (!Construct.isConstruct(subject)) {
+    throw new Error(`expect(...) of an egress matcher takes a construct holding an AfmDevice (a TerraformStack, the App or the device), got ${typeof subject}`);
+  }
+  const devices = (subject as IConstruct).node.findAll().filter((c): c is AfmDevice => AfmDevice.isAfmDevice(c));
+  const matching = wanted === undefined ? devices : devices.filter((d) => d.tenant === wanted || d.node.path === wanted);
+  if (matching.length === 1) return matching[0];
+  const names = devices.map((d) => `${d.tenant} (${d.node.path})`).join(', ') || 'none';
+  if (wanted !== undefined) throw new Error(`no AfmDevice with tenant or path "${wanted}" under ${(subject as IConstruct).node.path || 'the app'}; devices: ${names}`);
+  throw new Error(
+    devices.length === 0
+      ? `no AfmDevice under ${(subject as IConstruct).node.path || 'the app'}; pass the stack that holds the device`
+      : `several AfmDevices under ${(subject as IConstruct).node.path || 'the app'} (${names}); choose one with the option { device: '<tenant>' }`,
+  );
+}
+
+/** Evaluates one expectation; throws a readable Error on bad arguments. */
+export function explainEgress(subject: unknown, from: string, to: string, options: EgressExpectationOptions = {}): Explanation {
+  try {
+    const view = viewOf(deviceOf(subject, options.device));
+    const table = new Map<string, readonly string[]>();
+    const origin = new Map<string, string>();
+    for (const [name, ips] of Object.entries(options.resolve ?? {})) {
+      table.set(name, checkDnsAnswer(name, typeof ips === 'string' ? [ips] : [...ips], 'options.resolve'));
+      origin.set(name, 'options.resolve');
+    }
+    const at = options.at === undefined ? new Date() : new Date(options.at);
+    if (Number.isNaN(at.getTime())) throw new CliUsageError('options.at', JSON.stringify(options.at), 'give a Date or an ISO 8601 time');
+    return explain(view, undefined, { table, origin }, {
+      from: { ...parseSource(from, 'from'), ...(options.labels ? { labels: options.labels } : {}), ...(options.namespaceLabels ? { namespaceLabels: options.namespaceLabels } : {}) },
+      to: parseDestination(to, 'to'),
+      at,
+    });
+  } catch (e) {
+    if (e instanceof CliUsageError) throw new Error(e.message);
+    throw e;
+  }
+}
+
+function result(allowedExpected: boolean, e: Explanation, from: string, to: string): MatcherResult {
+  const pass = allowedExpected ? e.verdict === 'allow' : e.verdict === 'deny' || e.verdict === 'reject';
+  const want = allowedExpected ? 'allowed' : 'denied';
+  return {
+    pass,
+    message: () =>
+      `${pass ? `expected ${from} not to be ${want} egress to ${to}, but it is` : `expected ${from} to be ${want} egress to ${to}, but the verdict is ${verdictText(e.verdict)}`}\n\n${formatExplanation(e)}`,
+  };
+}
+
+/** `expect(stack).toAllowEgress('payments/checkout', 'api.stripe.com:443')`. */
+export function toAllowEgress(received: unknown, from: string, to: string, options?: EgressExpectationOptions): MatcherResult {
+  return result(true, explainEgress(received, from, to, options), from, to);
+}
+
+/** `expect(stack).toDenyEgress('payments/comments', '203.0.113.5:25')`; DENY or REJECT. */
+export function toDenyEgress(received: unknown, from: string, to: string, options?: EgressExpectationOptions): MatcherResult {
+  return result(false, explainEgress(received, from, to, options), from, to);
+}
+
+/** The matchers, for `expect.extend(egressMatchers)`. */
+export const egressMatchers = { toAllowEgress, toDenyEgress };
+
+/** Registers the matchers with Jest's `expect`; call it in a `setupFilesAfterEnv` file. */
+export function setupEgressMatchers(): void {
+  const jestExpect = (globalThis as { expect?: { extend?: (m: Record<string, unknown>) => void } }).expect;
+  if (typeof jestExpect?.extend !== 'function') {
+    throw new Error('setupEgressMatchers() needs Jest\'s global expect; call it from a file listed in "setupFilesAfterEnv" of the Jest config');
+  }
+  jestExpect.extend(egressMatchers);
+}
+
+declare global {
+  namespace jest {
+    interface Matchers<R> {
+      /** The pods of `from` (`<namespace>/<service>`) may reach `to` (`<host-or-ip>:<port>[/<protocol>]`). */
+      toAllowEgress(from: string, to: string, options?: EgressExpectationOptions): R;
+      /** The pods of `from` may not reach `to` (DENY or REJECT). */
+      toDenyEgress(from: string, to: string, options?: EgressExpectationOptions): R;
+    }
+  }
+}
