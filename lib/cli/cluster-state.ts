@@ -73,14 +73,22 @@ export function readClusterState(file: string, cwd: string): ClusterState {
       items.push({ item: value, where: `document ${d + 1}` });
     }
   });
+  return { ...stateFromObjects(items, file), source: file };
+}
+
+/**
+ * Pods, Namespaces, Services (and DnsAnswers documents) → snapshot and DNS answers. Objects
+ * listed through the API have no `kind` of their own; `kind` then says what they are.
+ */
+export function stateFromObjects(items: readonly { item: unknown; where: string; kind?: string }[], file: string): Omit<ClusterState, 'source'> {
   const pods: PodInfo[] = [];
   const namespaces: NamespaceInfo[] = [];
   const services: ServiceInfo[] = [];
   const dns = new Map<string, string[]>();
-  for (const { item, where } of items) {
+  for (const { item, where, kind: listedKind } of items) {
     const at = `${file} ${where}`;
     if (!isObj(item)) throw new CliUsageError(`${at} is not a Kubernetes object`, JSON.stringify(item), 'the state holds Pods, Namespaces and Services (kubectl get pods,namespaces,services -A -o yaml)');
-    const kind = item.kind;
+    const kind = item.kind ?? listedKind;
     if (kind === DNS_ANSWERS_KIND) {
       if (!isObj(item.answers)) throw new CliUsageError(`${at}: a ${DNS_ANSWERS_KIND} document needs "answers"`, JSON.stringify(item.answers), 'map each host name to a list of addresses');
       for (const [name, ips] of Object.entries(item.answers)) dns.set(name, checkDnsAnswer(name, Array.isArray(ips) ? ips : [ips], `${at} answers`));
@@ -118,7 +126,7 @@ export function readClusterState(file: string, cwd: string): ClusterState {
       throw new CliUsageError(`${at}: unsupported kind`, JSON.stringify(kind), `the state holds Pods, Namespaces, Services (kubectl get pods,namespaces,services -A -o yaml) and ${DNS_ANSWERS_KIND} documents`);
     }
   }
-  return { snapshot: { pods, namespaces, services }, dns, source: file };
+  return { snapshot: { pods, namespaces, services }, dns };
 }
 
 /** Parses `--resolve name=ip[,ip]` options. */

@@ -2,7 +2,9 @@
  * Options and inputs shared by the commands: where the synth output is, which device, the
  * cluster state and DNS answers.
  */
+import * as path from 'node:path';
 import { AfmModelError } from '../afm/evaluator';
+import { readLiveClusterState } from './cluster-live';
 import { ClusterState, parseResolveOptions, readClusterState } from './cluster-state';
 import { DnsAnswers, PolicyView, policyView } from './engine';
 import { CliIo, CliUsageError, OptionSpec, ParsedArgs } from './registry';
@@ -15,7 +17,8 @@ export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
 
 export const CLUSTER_OPTIONS: readonly OptionSpec[] = [
   { name: 'state', type: 'string', arg: '<file.yaml>', help: 'cluster state: kubectl get pods,namespaces,services -A -o yaml (plus optional DnsAnswers documents)' },
-  { name: 'kubeconfig', type: 'string', arg: '<file>', help: 'read the cluster state from a live cluster (not available yet: use --state)' },
+  { name: 'kubeconfig', type: 'string', arg: '<file>', help: 'read the cluster state from the cluster of this kubeconfig (pods, namespaces, services)' },
+  { name: 'context', type: 'string', arg: '<name>', help: 'kubeconfig context (default: its current context)' },
   { name: 'resolve', type: 'string', multiple: true, arg: '<name=ip[,ip]>', help: 'DNS answer for a host name' },
 ];
 
@@ -37,14 +40,20 @@ export interface ClusterInputs {
   readonly dns: DnsAnswers;
 }
 
-export function loadCluster(args: ParsedArgs, io: CliIo): ClusterInputs {
+export async function loadCluster(args: ParsedArgs, io: CliIo): Promise<ClusterInputs> {
   const kubeconfig = args.string('kubeconfig');
-  if (kubeconfig !== undefined) {
-    // Reading a live cluster needs the controller's Kubernetes client, which this build does not have yet.
-    throw new CliUsageError('--kubeconfig is not available in this build', JSON.stringify(kubeconfig), 'export the state with "kubectl get pods,namespaces,services -A -o yaml > state.yaml" and pass --state state.yaml');
-  }
   const stateFile = args.string('state');
-  const cluster = stateFile !== undefined ? readClusterState(stateFile, io.cwd) : undefined;
+  const context = args.string('context');
+  if (kubeconfig !== undefined && stateFile !== undefined) {
+    throw new CliUsageError('--kubeconfig and --state both give the cluster state', `--kubeconfig ${kubeconfig} --state ${stateFile}`, 'use one of them');
+  }
+  if (context !== undefined && kubeconfig === undefined) throw new CliUsageError('--context needs --kubeconfig', JSON.stringify(context), 'add --kubeconfig <file>');
+  let cluster: ClusterState | undefined;
+  if (kubeconfig !== undefined) {
+    cluster = await readLiveClusterState(path.resolve(io.cwd, kubeconfig), context);
+  } else if (stateFile !== undefined) {
+    cluster = readClusterState(stateFile, io.cwd);
+  }
   const table = new Map<string, readonly string[]>();
   const origin = new Map<string, string>();
   for (const [name, ips] of cluster?.dns ?? []) {

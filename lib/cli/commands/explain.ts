@@ -31,7 +31,7 @@ export const explainCommand: CliCommand = {
     const nsLabelsText = args.string('namespace-labels');
     const at = args.string('at') !== undefined ? parseTime(args.string('at') as string) : new Date();
     const view = loadPolicy(args, io);
-    const { cluster, dns } = loadCluster(args, io);
+    const { cluster, dns } = await loadCluster(args, io);
     const explanation = explain(view, cluster, dns, {
       from: { ...from, ...(labelsText !== undefined ? { labels: parseLabels(labelsText) } : {}), ...(nsLabelsText !== undefined ? { namespaceLabels: parseLabels(nsLabelsText, '--namespace-labels') } : {}) },
       to,

@@ -93,7 +93,7 @@ export const simulateCommand: CliCommand = {
     const now = args.string('at') !== undefined ? parseTime(args.string('at') as string) : new Date();
     const rows = readFlows(file, io.cwd, now);
     const view = loadPolicy(args, io);
-    const { cluster, dns } = loadCluster(args, io);
+    const { cluster, dns } = await loadCluster(args, io);
     const out: string[][] = [['#', 'from', 'to', 'expected', 'actual', 'decided by', '']];
     let failures = 0;
     rows.forEach((row, i) => {

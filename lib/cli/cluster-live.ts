@@ -1,0 +1,48 @@
+/**
+ * Cluster state read from a live cluster (or the Kubernetes emulator) through the
+ * controller's Kubernetes client: Pods, Namespaces and Services of every namespace, listed in
+ * pages.
+ */
+import { KubeApiError, KubeClient } from '../controller/kube/client';
+import { KubeConfigError, loadKubeconfig } from '../controller/kube/config';
+import { NAMESPACES, PODS, ResourceType, SERVICES } from '../controller/kube/resources';
+import { ClusterState, stateFromObjects } from './cluster-state';
+import { CliUsageError } from './registry';
+
+const PAGE = 500;
+
+export async function readLiveClusterState(kubeconfig: string, context?: string): Promise<ClusterState> {
+  let client: KubeClient;
+  try {
+    client = new KubeClient(loadKubeconfig(kubeconfig, context ? { context } : {}), { userAgent: 'cdktf-ces-cli' });
+  } catch (e) {
+    if (e instanceof KubeConfigError) throw new CliUsageError('--kubeconfig', JSON.stringify(kubeconfig), e.message);
+    throw e;
+  }
+  const source = `the cluster of ${kubeconfig}${context ? ` (context ${context})` : ''}`;
+  try {
+    const items: { item: unknown; where: string; kind: string }[] = [];
+    for (const type of [NAMESPACES, PODS, SERVICES] as ResourceType[]) {
+      let next: string | undefined;
+      do {
+        const page = await client.list(type, { limit: PAGE, ...(next ? { continue: next } : {}) });
+        for (const item of page.items) items.push({ item, where: `${type.kind} ${item.metadata.namespace ? `${item.metadata.namespace}/` : ''}${item.metadata.name}`, kind: type.kind });
+        next = page.metadata.continue || undefined;
+      } while (next);
+    }
+    return { ...stateFromObjects(items, source), source };
+  } catch (e) {
+    if (e instanceof KubeApiError) {
+      const fix =
+        e.statusCode === 401 || e.statusCode === 403
+          ? 'the credentials of the kubeconfig may not list pods, namespaces and services; use a context that can'
+          : e.statusCode === 0
+            ? 'the API server did not answer; check the server address of the kubeconfig and that the cluster is up'
+            : 'check the cluster, or export the state with kubectl and pass --state';
+      throw new CliUsageError(`cannot read ${source}`, JSON.stringify(e.message), fix);
+    }
+    throw e;
+  } finally {
+    await client.close();
+  }
+}
