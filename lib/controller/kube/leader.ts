@@ -1,0 +1,276 @@
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, with the semantics of client-go's
+ * leaderelection package:
+ * - a candidate takes the lease when it is free (no holder) or when the holder has not renewed
+ *   it for `leaseDurationSeconds` as measured on the candidate's own clock since it last saw the
+ *   lease change (so clock skew between replicas does not matter);
+ * - every write carries the resourceVersion it read, so of two candidates racing only one wins
+ *   (the other gets 409 Conflict, or 409 AlreadyExists when both create the lease);
+ * - the leader renews every `retryPeriodMs`; if it cannot renew within `renewDeadlineMs`, or
+ *   sees another holder, it stops leading (its work signal aborts) before the lease can expire
+ *   for the others (renewDeadline < leaseDuration);
+ * - on a graceful stop the leader releases the lease (empty holder) so a standby takes over at
+ *   its next retry instead of waiting for expiry.
+ */
+import { realSleep } from './backoff';
+import type { KubeClient } from './client';
+import { KubeApiError } from './client';
+import { KubeObject, LEASES } from './resources';
+
+/** Time source of the elector; tests drive it by hand. */
+export interface LeaseClock {
+  /** Milliseconds since some fixed point. */
+  now(): number;
+  /** Waits `ms` (resolving early when the signal aborts). */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export const systemClock: LeaseClock = { now: () => Date.now(), sleep: realSleep };
+
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+
+export interface LeaseObject extends KubeObject {
+  spec?: LeaseSpec;
+}
+
+export interface LeaderElectorOptions {
+  readonly client: KubeClient;
+  readonly namespace: string;
+  /** Lease name, one per controller deployment. */
+  readonly name: string;
+  /** Unique per replica, typically the pod name. */
+  readonly identity: string;
+  /** @default 15 */
+  readonly leaseDurationSeconds?: number;
+  /** @default 10000 */
+  readonly renewDeadlineMs?: number;
+  /** @default 2000 */
+  readonly retryPeriodMs?: number;
+  /** @default systemClock */
+  readonly clock?: LeaseClock;
+  /** Uniform in [0, 1), for retry jitter. @default Math.random */
+  readonly random?: () => number;
+  /** Called when this replica becomes leader; the signal aborts when it stops leading. */
+  readonly onStartedLeading: (signal: AbortSignal) => void | Promise<void>;
+  /** Called after this replica stopped leading (lost the lease or stopped). */
+  readonly onStoppedLeading?: () => void;
+  /** Called when a different holder is observed (including this replica). */
+  readonly onNewLeader?: (identity: string) => void;
+  /** Failed lease reads and writes (other than losing a race), for logs and metrics. */
+  readonly onError?: (err: unknown) => void;
+}
+
+type Attempt = 'acquired' | 'held' | 'failed';
+
+/** Lease times are MicroTime: RFC 3339 with six fractional digits. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000Z');
+}
+
+export class LeaderElector {
+  private readonly leaseDurationSeconds: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+  private readonly clock: LeaseClock;
+  private readonly random: () => number;
+  private readonly stopSignal = new AbortController();
+  private running?: Promise<void>;
+  private leading = false;
+  private releaseOnStop = true;
+  /** The lease as last seen, and when (on our clock) it last changed. */
+  private observed?: { spec: LeaseSpec; resourceVersion: string; at: number };
+  private observedHolder?: string;
+
+  constructor(private readonly options: LeaderElectorOptions) {
+    this.leaseDurationSeconds = options.leaseDurationSeconds ?? 15;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    if (!options.identity) throw new TypeError('LeaderElector: identity must not be empty; use the pod name');
+    if (this.leaseDurationSeconds * 1000 <= this.renewDeadlineMs) {
+      throw new TypeError(
+        `LeaderElector: leaseDurationSeconds (${this.leaseDurationSeconds}s) must exceed renewDeadlineMs (${this.renewDeadlineMs}ms), or two replicas could lead at once`,
+      );
+    }
+    if (this.renewDeadlineMs <= this.retryPeriodMs * 1.2) {
+      throw new TypeError(`LeaderElector: renewDeadlineMs (${this.renewDeadlineMs}) must exceed 1.2 x retryPeriodMs (${this.retryPeriodMs})`);
+    }
+  }
+
+  /** Starts campaigning in the background. */
+  public start(): void {
+    if (!this.running && !this.stopSignal.signal.aborted) this.running = this.run();
+  }
+
+  /**
+   * Stops campaigning. A leader stops its work and, unless `release` is false (simulating a
+   * crash in tests), releases the lease so a standby takes over without waiting for expiry.
+   */
+  public async stop(options: { release?: boolean } = {}): Promise<void> {
+    this.releaseOnStop = options.release ?? true;
+    this.stopSignal.abort();
+    await this.running;
+  }
+
+  public isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** The holder last observed on the lease ('' when free, undefined before the first read). */
+  public get leader(): string | undefined {
+    return this.observedHolder;
+  }
+
+  private get stopped(): boolean {
+    return this.stopSignal.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      // Campaign until the lease is ours.
+      while (!this.stopped && (await this.tryAcquireOrRenew()) !== 'acquired') {
+        await this.clock.sleep(this.retryPeriodMs * (1 + 0.2 * this.random()), this.stopSignal.signal);
+      }
+      if (this.stopped) break;
+      const work = new AbortController();
+      this.leading = true;
+      this.startWork(work.signal);
+
+      let lastRenew = this.clock.now();
+      while (!this.stopped) {
+        await this.clock.sleep(this.retryPeriodMs, this.stopSignal.signal);
+        if (this.stopped) break;
+        const result = await this.tryAcquireOrRenew();
+        if (result === 'acquired') {
+          lastRenew = this.clock.now();
+          continue;
+        }
+        if (result === 'held' || this.clock.now() - lastRenew >= this.renewDeadlineMs) break;
+      }
+      // Stop working first, then free the lease, so two replicas never work at once.
+      this.leading = false;
+      work.abort();
+      if (this.stopped && this.releaseOnStop) await this.release();
+      this.call(() => this.options.onStoppedLeading?.());
+    }
+  }
+
+  private startWork(signal: AbortSignal): void {
+    try {
+      const r = this.options.onStartedLeading(signal);
+      if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch((e) => this.report(e));
+    } catch (e) {
+      this.report(e);
+    }
+  }
+
+  /** One read-and-maybe-write of the lease. */
+  private async tryAcquireOrRenew(): Promise<Attempt> {
+    const { client, namespace, name, identity } = this.options;
+    const timeoutMs = this.renewDeadlineMs;
+    const now = this.clock.now();
+    let lease: LeaseObject;
+    try {
+      lease = await client.get<LeaseObject>(LEASES, name, namespace, { timeoutMs, signal: this.stopSignal.signal });
+    } catch (e) {
+      if (!(e instanceof KubeApiError && e.notFound)) {
+        if (!this.stopped) this.report(e);
+        return 'failed';
+      }
+      try {
+        const created = await client.create<LeaseObject>(
+          LEASES,
+          {
+            metadata: { name, namespace },
+            spec: { holderIdentity: identity, leaseDurationSeconds: this.leaseDurationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+          },
+          { timeoutMs, signal: this.stopSignal.signal },
+        );
+        this.observe(created, this.clock.now());
+        return 'acquired';
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.conflict) && !this.stopped) this.report(err);
+        return 'failed';
+      }
+    }
+
+    const spec = lease.spec ?? {};
+    this.observe(lease, now);
+    const holder = spec.holderIdentity ?? '';
+    const mine = holder === identity;
+    const durationMs = (spec.leaseDurationSeconds ?? this.leaseDurationSeconds) * 1000;
+    if (holder !== '' && !mine && this.observed && this.observed.at + durationMs > now) return 'held';
+
+    const next: LeaseSpec = {
+      holderIdentity: identity,
+      leaseDurationSeconds: this.leaseDurationSeconds,
+      acquireTime: mine && spec.acquireTime ? spec.acquireTime : microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: mine ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
+    };
+    try {
+      const updated = await client.replace<LeaseObject>(LEASES, { ...lease, spec: next }, { timeoutMs, signal: this.stopSignal.signal });
+      this.observe(updated, this.clock.now());
+      return 'acquired';
+    } catch (e) {
+      // 409: someone else wrote the lease since we read it; they won this round.
+      if (!(e instanceof KubeApiError && e.conflict) && !this.stopped) this.report(e);
+      return 'failed';
+    }
+  }
+
+  /** Records the lease; the observation time moves only when the holder's record changes. */
+  private observe(lease: LeaseObject, at: number): void {
+    const spec = lease.spec ?? {};
+    const prev = this.observed;
+    const changed =
+      !prev ||
+      prev.spec.holderIdentity !== spec.holderIdentity ||
+      prev.spec.renewTime !== spec.renewTime ||
+      prev.spec.acquireTime !== spec.acquireTime ||
+      prev.spec.leaseDurationSeconds !== spec.leaseDurationSeconds;
+    this.observed = { spec: { ...spec }, resourceVersion: lease.metadata.resourceVersion ?? '', at: changed ? at : (prev?.at ?? at) };
+    const holder = spec.holderIdentity ?? '';
+    if (holder !== this.observedHolder) {
+      this.observedHolder = holder;
+      if (holder !== '') this.call(() => this.options.onNewLeader?.(holder));
+    }
+  }
+
+  /** Gives the lease up (empty holder, one-second duration) if we still hold it. */
+  private async release(): Promise<void> {
+    const { client, namespace, name, identity } = this.options;
+    try {
+      const lease = await client.get<LeaseObject>(LEASES, name, namespace, { timeoutMs: this.renewDeadlineMs });
+      if (lease.spec?.holderIdentity !== identity) return;
+      const now = microTime(this.clock.now());
+      await client.replace<LeaseObject>(
+        LEASES,
+        { ...lease, spec: { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lease.spec?.leaseTransitions ?? 0 } },
+        { timeoutMs: this.renewDeadlineMs },
+      );
+    } catch (e) {
+      // The lease then simply expires; the standby takes over a little later.
+      this.report(e);
+    }
+  }
+
+  private report(e: unknown): void {
+    this.call(() => this.options.onError?.(e));
+  }
+
+  private call(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      // Callbacks must not break the election loop.
+    }
+  }
+}

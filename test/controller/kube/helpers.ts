@@ -1,0 +1,79 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { KubeClient } from '../../../lib/controller/kube/client';
+import { loadKubeconfig } from '../../../lib/controller/kube/config';
+import { KubeApiEmulator, KubeApiEmulatorOptions } from '../../../lib/testing/kube-emulator';
+
+export interface Harness {
+  readonly emulator: KubeApiEmulator;
+  readonly client: KubeClient;
+  readonly dir: string;
+  close(): Promise<void>;
+}
+
+/** An emulator plus a client configured the way a user would: through a kubeconfig file. */
+export async function startHarness(options: KubeApiEmulatorOptions = {}): Promise<Harness> {
+  const emulator = await KubeApiEmulator.start(options);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-test-'));
+  const file = emulator.writeKubeconfig(path.join(dir, 'config'));
+  const client = new KubeClient(loadKubeconfig(file), { requestTimeoutMs: 10_000 });
+  return {
+    emulator,
+    client,
+    dir,
+    async close() {
+      await client.close();
+      await emulator.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Waits until `check` passes (returns without throwing and not false). This bounds liveness
+ * only; nothing asserts how long it took.
+ */
+export async function eventually(check: () => unknown, what = 'condition', limitMs = 15_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const r = await check();
+      if (r !== false) return;
+      last = undefined;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`gave up waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export function pod(namespace: string, name: string, ip?: string, labels: Record<string, string> = {}): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { namespace, name, labels },
+    spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+    status: ip ? { phase: 'Running', podIP: ip, podIPs: [{ ip }] } : { phase: 'Pending' },
+  };
+}
+
+export function namespace(name: string, labels: Record<string, string> = {}): object {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
+}
+
+/** Fast, abortable sleep for informers under test (backoff stays exponential, just short). */
+export function quickSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(resolve, Math.min(ms, 20));
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
