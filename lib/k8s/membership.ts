@@ -3,6 +3,7 @@
  * the simulator and the tests apply it to a whole snapshot.
  */
 import type { SelectorModel, SourceModel } from '../policy/model';
+import { isEmptySelector } from '../policy/model';
 import type { PlanList, SyncPlan } from '../policy/plan';
 import { tryParseIp } from '../policy/ip';
 import { ruleActive } from '../policy/schedule';
@@ -90,7 +91,8 @@ export function sourceIncludesPod(
 ): boolean {
   switch (source.level) {
     case 'cluster':
-      if (source.namespaceSelector && (!namespaceLabels || !selectorMatches(source.namespaceSelector, namespaceLabels))) return false;
+      // An empty selector selects every namespace, known or not, as an absent one does.
+      if (!isEmptySelector(source.namespaceSelector) && (!namespaceLabels || !selectorMatches(source.namespaceSelector, namespaceLabels))) return false;
       return selectorMatches(source.podSelector, pod.labels);
     case 'namespace':
       return pod.namespace === source.namespace && selectorMatches(source.podSelector, pod.labels);

@@ -34,6 +34,13 @@ export type DnsTable = ReadonlyMap<string, readonly string[]>;
 export interface IntentFlow {
   /** The source pod, as it appears in the snapshot. */
   readonly pod: PodInfo;
+  /**
+   * The address the packet leaves from (one of the pod's IPs, or its node's for a
+   * host-network pod). With the device's `podCidrs` set, traffic from outside them reaches no
+   * egress virtual server.
+   * @default - inside podCidrs
+   */
+  readonly sourceIp?: string;
   /** Destination address; at least one of `destinationIp` and `host` is needed. */
   readonly destinationIp?: string;
   /** Destination host name (lower case), for FQDN destinations. */
@@ -85,9 +92,11 @@ export interface IntentDecision {
   readonly verdict: Verdict;
   /**
    * `rule`: a final rule (DENY, REJECT, ALLOW_FINAL) or an ALLOW decided; `default`: no level
-   * allowed or denied it, so the device default applies.
+   * allowed or denied it, so the device default applies; `no-listener`: the source is outside
+   * the device's podCidrs, so no egress virtual server takes the packet and the BIG-IP drops
+   * it unless a cluster or namespace rule denied or rejected it first.
    */
-  readonly basis: 'rule' | 'default';
+  readonly basis: 'rule' | 'default' | 'no-listener';
   /**
    * The deciding rule. For a final rule, that rule. For an ALLOW that no lower level overrode:
    * the service level's ALLOW if it said ALLOW, else the ALLOW of the first level that did.
@@ -285,6 +294,11 @@ function portMatches(ports: readonly PortModel[], flow: NormalizedFlow): boolean
  * Evaluates one flow. `verdict` counts only enforced rules (none in device audit mode);
  * `wouldBe` counts audit rules too.
  */
+function insideCidr(cidr: string, ip: string): boolean {
+  const parsed = tryParseIp(ip);
+  return !!parsed && intervalContains(parseAddressEntry(cidr), parsed);
+}
+
 export function evaluateIntent(input: IntentInput): IntentResult {
   const { model, snapshot, flow, at } = input;
   const policy = prepare(model);
@@ -342,9 +356,16 @@ export function evaluateIntent(input: IntentInput): IntentResult {
 
   const device = model.device;
   const configuredDefault = DEFAULT_VERDICT[device.defaultAction];
+  const listened = !flow.sourceIp || device.podCidrs.length === 0 || device.podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string));
+  // Outside podCidrs only a deny or reject of the upper levels decides; anything else ends at
+  // the BIG-IP, which forwards nothing no virtual server takes.
+  const listening = (d: IntentDecision): IntentDecision =>
+    listened || (d.basis === 'rule' && d.verdict !== 'allow' && d.decidedBy?.level !== 'service')
+      ? d
+      : { verdict: 'deny', basis: 'no-listener', levels: d.levels.map((l): LevelStep => (l.level === 'service' ? { level: 'service', outcome: 'not-consulted' } : l)), defaultVerdict: d.defaultVerdict };
   // Device audit mode enforces nothing: every rule is staged and the enforced default is accept.
-  const enforced = device.audit ? decide(() => false, 'allow') : decide((r) => !r.ref.audit, configuredDefault);
+  const enforced = listening(device.audit ? decide(() => false, 'allow') : decide((r) => !r.ref.audit, configuredDefault));
   const hasAudit = device.audit || model.rules.some((r) => r.audit);
-  const wouldBeDecision = hasAudit ? decide(() => true, configuredDefault) : enforced;
+  const wouldBeDecision = hasAudit ? listening(decide(() => true, configuredDefault)) : enforced;
   return { verdict: enforced.verdict, wouldBe: wouldBeDecision.verdict, enforced, wouldBeDecision };
 }

@@ -59,7 +59,7 @@ export function afmReading(e: AfmEvaluation, owners: AfmRuleIndex): Reading {
   };
   const levels = (c: AfmChainResult) =>
     c.steps.map((s) => {
-      if (s.outcome === 'not-reached') return '(not consulted)';
+      if (s.outcome === 'not-reached' || s.outcome === 'no-virtual-server') return '(not consulted)';
       if (s.outcome !== 'match' || !s.hit) return '-';
       const o = owner(s.hit);
       // In the virtual-server context only the service rules are the service level's own; the
@@ -97,7 +97,7 @@ export function evaluateBoth(world: RenderedWorld, scenario: Scenario, flow: Sce
     model: scenario.model,
     snapshot: scenario.snapshot,
     dns: scenario.dns,
-    flow: { pod: flow.pod, destinationIp: flow.destinationIp, host: flow.host, protocol: flow.protocol, port: flow.port },
+    flow: { pod: flow.pod, sourceIp: flow.sourceIp, destinationIp: flow.destinationIp, host: flow.host, protocol: flow.protocol, port: flow.port },
     at: flow.at,
   });
   const state = world.firewall.listState(pushedMembers(world.plan, scenario, flow.at), scenario.dns);
@@ -182,7 +182,7 @@ export function evaluateShared(world: SharedWorld, scenarios: readonly [Scenario
     model: scenario.model,
     snapshot: scenario.snapshot,
     dns: scenario.dns,
-    flow: { pod: flow.pod, destinationIp: flow.destinationIp, host: flow.host, protocol: flow.protocol, port: flow.port },
+    flow: { pod: flow.pod, sourceIp: flow.sourceIp, destinationIp: flow.destinationIp, host: flow.host, protocol: flow.protocol, port: flow.port },
     at: flow.at,
   });
   const afm = world.firewall.evaluate(

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, podEligible, sourceIncludesPod } from '../../lib/k8s/membership';
 import { formatIp, parseAddressEntry } from '../../lib/policy/ip';
-import { AddressModel, DestinationModel, PolicyModel, RuleModel, ScheduleModel, SelectorModel, isEmptySelector } from '../../lib/policy/model';
+import { AddressModel, DestinationModel, PolicyModel, RuleModel, ScheduleModel, SelectorModel } from '../../lib/policy/model';
 import { windowOpen } from '../../lib/policy/schedule';
 import { FQDNS, LABEL_KEYS, LABEL_VALUES, NAMESPACES, SERVICES, policyArb } from '../support/arbitraries';
 
@@ -368,18 +368,8 @@ export function materializeFlow(model: PolicyModel, snapshot: ClusterSnapshot, d
 }
 
 /**
- * Whether the contract and the rendering are known to part for flows of this pod (see the
- * `known gap` tests of the differential suite): a pod whose Namespace object is missing from
- * the snapshot, under a cluster rule whose namespaceSelector is present but empty.
- */
-export function inKnownGap(model: PolicyModel, snapshot: ClusterSnapshot, pod: PodInfo): boolean {
-  const emptyNamespaceSelector = model.rules.some((r) => r.source.namespaceSelector && isEmptySelector(r.source.namespaceSelector));
-  return emptyNamespaceSelector && !snapshot.namespaces.some((n) => n.name === pod.namespace);
-}
-
-/**
- * A whole world with up to `maxFlows` flows from pods whose traffic reaches the egress virtual
- * server, leaving out the known gaps between contract and rendering (tested on their own).
+ * A whole world with up to `maxFlows` flows, from any pod address (inside or outside the
+ * device's pod CIDRs).
  */
 export function scenarioArb(maxFlows = 12): fc.Arbitrary<Scenario> {
   return worldPolicyArb.chain((model) =>
@@ -393,7 +383,7 @@ function world(model: PolicyModel, snapshot: ClusterSnapshot, dns: Map<string, s
     snapshot,
     dns,
     flows: draws
-      .map((d) => materializeFlow(model, snapshot, dns, d, (p, ip) => insidePodCidrs(model, ip) && !inKnownGap(model, snapshot, p)))
+      .map((d) => materializeFlow(model, snapshot, dns, d, () => true))
       .filter((f): f is ScenarioFlow => f !== undefined),
   };
 }
