@@ -129,6 +129,13 @@ export class SharedBigip extends Construct {
         const a = this.devices[i]._deviceModel;
         const b = this.devices[j]._deviceModel;
         if (a.routeDomain !== b.routeDomain) continue;
+        // Without podCidrs a device's egress virtual server takes every source, so two of
+        // them in one route domain would be the same listener twice.
+        for (const [d, m] of [[this.devices[i], a], [this.devices[j], b]] as const) {
+          if (m.podCidrs.length === 0) {
+            out.push(`${d.node.path} shares route domain ${a.routeDomain} with another cluster but sets no podCidrs; set each cluster's podCidrs so their egress virtual servers do not collide, or use separate route domains`);
+          }
+        }
         for (const ca of a.podCidrs) {
           for (const cb of b.podCidrs) {
             const x = parseAddressEntry(ca.text);

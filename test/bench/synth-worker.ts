@@ -36,7 +36,7 @@ if (mode === 'library') {
   const crds = new EgressCrdStack(app, 'crds');
   const stack = new TerraformStack(app, 'egress');
   new KubernetesProvider(stack, 'k8s', {});
-  const device = new AfmDevice(stack, 'Bigip', { clusterName: 'bench', address: '192.0.2.1', credentials: BigipCredentials.fromEnvironment(), tlsCaBundlePath: '/ca.pem', crdStack: crds });
+  const device = new AfmDevice(stack, 'Bigip', { clusterName: 'bench', address: '192.0.2.1', credentials: BigipCredentials.fromEnvironment(), tlsCaBundlePath: '/ca.pem', crdStack: crds, dnsResolver: '/Common/egress-resolver' });
   for (let i = 0; i < rules; i++) {
     const p = ruleProps(i);
     const common = { device, name: p.name, namespace: p.namespace, action: EgressAction.ALLOW, priority: p.priority, destinations: p.destinations, ports: p.ports };

@@ -100,3 +100,13 @@ describe('SharedBigip', () => {
     expect(synthError(app)).toMatch(/\[s\/D\] dnsResolver: FQDN destinations .* set dnsResolver \(on the AfmDevice, or on its SharedBigip\)/);
   });
 });
+
+test('clusters sharing a route domain must say which sources are theirs', () => {
+  const app = Testing.app();
+  const crds = new EgressCrdStack(app, 'crds');
+  const stack = new TerraformStack(app, 's');
+  const bigip = new SharedBigip(stack, 'B', { address: 'b.example.net', tlsCaBundlePath: '/ca' });
+  new AfmDevice(stack, 'A', { clusterName: 'a', sharedBigip: bigip, crdStack: crds, podCidrs: ['10.1.0.0/16'] });
+  new AfmDevice(stack, 'C', { clusterName: 'c', sharedBigip: bigip, crdStack: crds });
+  expect(synthError(app)).toMatch(/\[s\/B\] s\/C shares route domain 0 with another cluster but sets no podCidrs/);
+});

@@ -80,6 +80,11 @@ export const selectorArb: fc.Arbitrary<SelectorModel> = fc
     return { matchLabels: sorted, matchExpressions: exprs.map((e) => ({ ...e, values: [...e.values].sort() })) };
   });
 
+/** A value one time in five, otherwise undefined. */
+function rarely<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
+  return fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+}
+
 const nameArb = fc.constantFrom('allow-a', 'allow-b', 'deny-c', 'r1', 'r2', 'r3', 'r4', 'r5', 'x-y');
 const actionArb = fc.constantFrom<ActionName>('DENY', 'REJECT', 'ALLOW', 'ALLOW_FINAL');
 
@@ -109,20 +114,16 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
       podSelector: fc.option(selectorArb, { nil: undefined }),
       logging: fc.boolean(),
       audit: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-      bandwidth: fc.option(
-        fc.record({ maxBandwidth: fc.integer({ min: 1, max: 10000 }), unit: fc.constantFrom('bps' as const, 'Kbps' as const, 'Mbps' as const, 'Gbps' as const) }),
-        { nil: undefined, freq: 6 },
-      ),
-      schedule: fc.option(
+      bandwidth: rarely(fc.record({ maxBandwidth: fc.integer({ min: 1, max: 10000 }), unit: fc.constantFrom('bps' as const, 'Kbps' as const, 'Mbps' as const, 'Gbps' as const) })),
+      schedule: rarely(
         fc.record({
           daysOfWeek: fc.uniqueArray(fc.constantFrom(...WEEKDAYS), { minLength: 1, maxLength: 7 }).map((ds) => WEEKDAYS.filter((d) => ds.includes(d))),
           startTime: fc.constantFrom('00:00', '08:00', '12:30'),
           endTime: fc.constantFrom('13:00', '18:00', '24:00'),
           timeZone: fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York'),
         }),
-        { nil: undefined, freq: 6 },
       ),
-      expiresAt: fc.option(fc.constantFrom('2099-01-01T00:00:00Z', '2098-06-30T12:00:00Z'), { nil: undefined, freq: 8 }),
+      expiresAt: rarely(fc.constantFrom('2099-01-01T00:00:00Z', '2098-06-30T12:00:00Z')),
     })
     .map((r) => {
       const namespace = level === 'cluster' ? undefined : r.namespace;
