@@ -11,6 +11,7 @@ import {
   ClusterEgressRule,
   EgressAction,
   EgressCrdStack,
+  EgressController,
   EgressDestination,
   EgressPort,
   NamespaceEgressRule,
@@ -22,6 +23,7 @@ export interface SecurityBaselineProps {
 
 export class SecurityBaselineStack extends TerraformStack {
   public readonly device: AfmDevice;
+  public readonly controller: EgressController;
 
   constructor(scope: Construct, id: string, props: SecurityBaselineProps) {
     super(scope, id);
@@ -67,6 +69,14 @@ export class SecurityBaselineStack extends TerraformStack {
       destinations: [EgressDestination.fqdn('time.example.net'), EgressDestination.cidr('192.0.2.123/32')],
       ports: [EgressPort.NTP],
       description: 'corporate NTP',
+    });
+
+    // The in-cluster controller that keeps the pod-address lists current. The BIG-IP login
+    // is read from an existing Secret; nothing secret is in the synthesized configuration.
+    this.controller = new EgressController(this, 'Controller', {
+      device: this.device,
+      credentialsSecret: 'bigip-egress-login',
+      caBundleConfigMap: 'bigip-mgmt-ca',
     });
 
     // A team rule: the C2 deny above still wins for 203.0.113.0/24.

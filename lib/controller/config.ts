@@ -38,7 +38,7 @@ export interface ControllerConfig {
     readonly caBundle?: string;
     readonly insecureSkipTlsVerify: boolean;
   };
-  /** Kubeconfig for runs outside the cluster; undefined = in-cluster service account. */
+  /** Kubeconfig for runs outside the cluster; undefined = in-cluster service account (or ~/.kube/config). */
   readonly kubeconfig?: string;
   readonly identity: string;
   readonly leaseName: string;
@@ -140,11 +140,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
   const planFile = env.CES_PLAN_FILE ?? DEFAULTS.planFile;
   const plan = loadPlan(planFile);
 
+  // The Kubernetes connection itself (kubeconfig or in-cluster) is checked by loadConnection.
   const kubeconfig = env.KUBECONFIG || undefined;
-  if (!kubeconfig && !env.KUBERNETES_SERVICE_HOST) {
-    throw new ConfigError('KUBECONFIG: not set and not running in a cluster (no KUBERNETES_SERVICE_HOST); set KUBECONFIG for a run outside the cluster');
-  }
-  if (kubeconfig && !fs.existsSync(kubeconfig)) throw new ConfigError(`KUBECONFIG: ${kubeconfig} does not exist; point it at a kubeconfig file`);
 
   const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL: "${env.LOG_LEVEL}" must be one of ${LOG_LEVELS.join(', ')}`);
@@ -164,7 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     leaseName: env.LEASE_NAME ?? `cdktf-ces-${plan.cluster}`,
     leaseNamespace: leaseNamespace ?? '',
     leaderElection,
-    httpPort: int(env, 'HTTP_PORT', DEFAULTS.httpPort, 1, 65535),
+    httpPort: int(env, 'HTTP_PORT', DEFAULTS.httpPort, 0, 65535), // 0: any free port (local runs)
     coalesceMs: int(env, 'COALESCE_MS', DEFAULTS.coalesceMs, 0, 60000),
     maxPushesPerSecond: int(env, 'MAX_PUSHES_PER_SECOND', DEFAULTS.maxPushesPerSecond, 1, 1000),
     logLevel,

@@ -1018,13 +1018,29 @@ export class KubeApiEmulator {
       statusSubresource: true,
       unconditionalUpdate: true,
     });
+    // Stored as they are, so a synthesized deployment (RBAC, ConfigMaps, the controller's
+    // Deployment) can be applied and read back; nothing acts on them.
+    const stored: [string, string, string, string, boolean, boolean][] = [
+      ['', 'v1', 'configmaps', 'ConfigMap', true, false],
+      ['', 'v1', 'secrets', 'Secret', true, false],
+      ['', 'v1', 'serviceaccounts', 'ServiceAccount', true, false],
+      ['apps', 'v1', 'deployments', 'Deployment', true, true],
+      ['rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false, false],
+      ['rbac.authorization.k8s.io', 'v1', 'clusterrolebindings', 'ClusterRoleBinding', false, false],
+      ['rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true, false],
+      ['rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true, false],
+      ['policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, true],
+    ];
+    for (const [group, version, plural, kind, namespaced, statusSubresource] of stored) {
+      this.register({ group, version, plural, singular: kind.toLowerCase(), kind, namespaced, statusSubresource, unconditionalUpdate: true });
+    }
   }
 
   private resourceForKind(apiVersion: string, kind: string): ResourceInfo {
     const res = this.byKind.get(`${apiVersion}#${kind}`);
     if (!res) {
       throw new KubeEmulatorError(
-        statusObject(404, 'NotFound', `no resource is served for ${apiVersion} ${kind}; built-ins are Pod, Namespace, Service, Lease and CustomResourceDefinition, custom kinds need their CRD applied first`),
+        statusObject(404, 'NotFound', `no resource is served for ${apiVersion} ${kind}; the emulator serves Pods, Namespaces, Services, Leases, CRDs, ConfigMaps, Secrets, ServiceAccounts, Deployments, RBAC objects and PodDisruptionBudgets; custom kinds need their CRD applied first`),
       );
     }
     return res;

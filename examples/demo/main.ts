@@ -1,0 +1,160 @@
+/**
+ * `npm run demo`: the whole loop on this machine, with no cluster, BIG-IP or Docker.
+ *
+ * 1. synthesize example (a), the security baseline;
+ * 2. deploy it to an emulated Kubernetes API server and an emulated BIG-IP (CRDs first);
+ * 3. run the controller the cluster would run (its code and plan come from the ConfigMaps
+ *    the EgressController synthesized);
+ * 4. create, scale and delete pods, and print the BIG-IP's source lists and the verdicts of a
+ *    few flows, decided by the AFM evaluator over what the emulated BIG-IP holds.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App } from 'cdktf';
+import { AfmFirewall } from '../../lib/afm/evaluator';
+import { startEmulators, deploySynthOutput, runControllerProcess, Emulators } from '../../lib/testing/deploy';
+import { packageRoot } from '../../lib/util';
+import { buildSecurityBaseline } from '../security-baseline/main';
+
+const SCHEMA = path.resolve(packageRoot(), '../shared/conformance/as3/as3-schema-3.56.0-10.json');
+const started = Date.now();
+const say = (text: string) => process.stdout.write(`${text}\n`);
+const step = (text: string) => say(`\n[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`);
+
+function pod(namespace: string, name: string, ip: string, labels: Record<string, string>) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { namespace, name, labels },
+    spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+    status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] },
+  };
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 15000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function sourceLists(emulators: Emulators): Map<string, string[]> {
+  const lists = new Map<string, string[]>();
+  for (const taskId of emulators.bigip.eventListTaskIds().sort()) lists.set(taskId.replace(/~/g, '/'), emulators.bigip.listMembers(taskId) ?? []);
+  return lists;
+}
+
+function printLists(emulators: Emulators): void {
+  for (const [list, members] of sourceLists(emulators)) say(`  ${list.padEnd(52)} ${members.length ? members.join(', ') : '(empty: matches nothing)'}`);
+}
+
+function printVerdicts(emulators: Emulators, flows: { label: string; from: string; to: string; protocol: string; port: number }[]): void {
+  const global = emulators.bigip.globalRules();
+  const commands = [
+    ...(global.enforcedPolicy ? [`modify security firewall global-rules enforced-policy ${global.enforcedPolicy}`] : []),
+    ...(global.stagedPolicy ? [`modify security firewall global-rules staged-policy ${global.stagedPolicy}`] : []),
+  ];
+  const firewall = AfmFirewall.load(emulators.bigip.declaration(), commands);
+  const state = firewall.listState(sourceLists(emulators));
+  for (const f of flows) {
+    const result = firewall.evaluate({ sourceIp: f.from, routeDomain: 0, destinationIp: f.to, protocol: f.protocol, port: f.port }, state);
+    const hit = result.enforced.decidedBy;
+    const by = hit ? `${hit.context} context, rule ${hit.rule}` : result.enforced.ending.replace(/-/g, ' ');
+    say(`  ${f.label.padEnd(44)} ${f.from.padEnd(12)} → ${`${f.to}:${f.port}/${f.protocol}`.padEnd(22)} ${result.verdict.toUpperCase().padEnd(6)} (${by})`);
+  }
+}
+
+async function main(): Promise<void> {
+  step('Synthesizing example (a), the security baseline');
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-ces-demo-'));
+  const app = new App({ outdir });
+  buildSecurityBaseline(app);
+  app.synth();
+  say(`  wrote ${outdir}: stacks ${fs.readdirSync(path.join(outdir, 'stacks')).join(', ')}`);
+
+  step('Starting the emulated Kubernetes API server and BIG-IP (loopback only)');
+  const emulators = await startEmulators({
+    bigip: { as3SchemaPath: fs.existsSync(SCHEMA) ? SCHEMA : undefined, dnsResolvers: ['/Common/egress-resolver'], users: { admin: 'admin', 'egress-sync': 'demo-password' } },
+  });
+  let controller: ReturnType<typeof runControllerProcess> | undefined;
+  try {
+    say(`  kube-apiserver ${emulators.kube.url}   BIG-IP ${emulators.bigip.url}${fs.existsSync(SCHEMA) ? '   (AS3 declarations validated against F5\'s schema)' : ''}`);
+    // What exists beforehand: the teams' namespaces, the login Secret and the CA ConfigMap.
+    for (const name of ['payments', 'web']) emulators.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
+    emulators.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'cdktf-ces-system' } });
+    emulators.kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'cdktf-ces-system', name: 'bigip-egress-login' }, stringData: { username: 'egress-sync', password: 'demo-password' } });
+    emulators.kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'cdktf-ces-system', name: 'bigip-mgmt-ca' }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
+
+    step('Deploying the synth output: CRD stack first, then rules, AS3 declaration, tmsh and the controller objects');
+    const deployed = await deploySynthOutput(outdir, emulators);
+    say(`  ${deployed.kubernetesObjects} Kubernetes objects, ${deployed.declarations} AS3 declaration, ${deployed.commands} tmsh command(s)`);
+    say(`  global context enforced policy: ${emulators.bigip.globalRules().enforcedPolicy}`);
+    say('  source lists on the BIG-IP before the controller runs (fail closed):');
+    printLists(emulators);
+
+    step('Creating a Service and pods');
+    emulators.kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'payments', name: 'checkout' }, spec: { selector: { app: 'checkout' } } });
+    emulators.kube.apply(pod('payments', 'checkout-1', '10.244.1.11', { app: 'checkout' }));
+    emulators.kube.apply(pod('payments', 'checkout-2', '10.244.1.12', { app: 'checkout' }));
+    emulators.kube.apply(pod('web', 'frontend-1', '10.244.2.21', { app: 'frontend' }));
+
+    step('Starting the controller from its synthesized code and plan ConfigMaps');
+    const [deployment] = deployed.controllers;
+    controller = runControllerProcess(deployment, emulators, { username: 'egress-sync', password: 'demo-password', httpPort: 0, env: { COALESCE_MS: '100' }, stdio: process.env.DEMO_DEBUG ? 'inherit' : 'ignore' });
+    await waitFor('the controller to fill the lists', () => (sourceLists(emulators).get('/Common/Shared/k8s_prod_east_src_ns_payments') ?? []).length === 2);
+    say('  source lists on the BIG-IP:');
+    printLists(emulators);
+
+    const flows = [
+      { label: 'payments pod → internet HTTPS', from: '10.244.1.11', to: '198.51.100.7', protocol: 'tcp', port: 443 },
+      { label: 'payments pod → known C2 range', from: '10.244.1.11', to: '203.0.113.9', protocol: 'tcp', port: 443 },
+      { label: 'web pod → internet HTTPS', from: '10.244.2.21', to: '198.51.100.7', protocol: 'tcp', port: 443 },
+      { label: 'web pod → cluster DNS', from: '10.244.2.21', to: '10.96.0.10', protocol: 'udp', port: 53 },
+      { label: 'unknown address → cluster DNS', from: '10.244.9.9', to: '10.96.0.10', protocol: 'udp', port: 53 },
+    ];
+    step('Verdicts (AFM evaluator over the emulated BIG-IP\'s declaration and lists)');
+    printVerdicts(emulators, flows);
+
+    step('Scaling payments up by two pods and deleting checkout-1');
+    emulators.kube.apply(pod('payments', 'checkout-3', '10.244.1.13', { app: 'checkout' }));
+    emulators.kube.apply(pod('payments', 'checkout-4', '10.244.1.14', { app: 'checkout' }));
+    emulators.kube.delete({ apiVersion: 'v1', kind: 'Pod', namespace: 'payments', name: 'checkout-1' });
+    await waitFor('the lists to follow', () => {
+      const members = sourceLists(emulators).get('/Common/Shared/k8s_prod_east_src_ns_payments') ?? [];
+      return members.length === 3 && !members.includes('10.244.1.11');
+    });
+    printLists(emulators);
+    say('  the deleted pod\'s address no longer matches the payments rule:');
+    printVerdicts(emulators, [
+      { label: 'former checkout-1 address → internet HTTPS', from: '10.244.1.11', to: '198.51.100.7', protocol: 'tcp', port: 443 },
+      { label: 'checkout-4 → internet HTTPS', from: '10.244.1.14', to: '198.51.100.7', protocol: 'tcp', port: 443 },
+    ]);
+
+    step('Rule status as kubectl get cgr,ngr would show it');
+    await waitFor('rule status', () => emulators.kube.list({ apiVersion: 'egress.cdktf-ces.io/v1alpha1', kind: 'NamespaceEgressRule' }).every((r: any) => r.status?.members === 3));
+    for (const kind of ['ClusterEgressRule', 'NamespaceEgressRule']) {
+      for (const r of emulators.kube.list({ apiVersion: 'egress.cdktf-ces.io/v1alpha1', kind }) as any[]) {
+        const ready = r.status?.conditions?.find((c: any) => c.type === 'Ready');
+        say(`  ${kind.padEnd(20)} ${`${r.metadata.namespace ? `${r.metadata.namespace}/` : ""}${r.metadata.name}`.padEnd(24)} ${String(r.spec.action).padEnd(11)} Ready=${ready?.status} ${ready?.reason}: ${ready?.message}`);
+      }
+    }
+    step(`Done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  } finally {
+    if (controller && controller.exitCode === null) {
+      const exited = new Promise((r) => controller!.once('exit', r));
+      controller.kill('SIGTERM');
+      await exited;
+    }
+    await emulators.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

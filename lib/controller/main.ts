@@ -1,0 +1,251 @@
+/**
+ * The cdktf-ces controller: keeps the BIG-IP's source lists equal to the pods the rules
+ * select.
+ *
+ * Informers list then watch pods, namespaces, services and the rule CRs; their callbacks only
+ * update the membership index (marking lists dirty). The push scheduler sends each dirty
+ * list's full membership to the AS3 service-discovery endpoint, one write at a time per
+ * device. Nothing is pushed before every informer has listed (fail closed), and only the
+ * replica holding the Lease pushes and writes CR status; the standby keeps its caches warm.
+ */
+import type * as http from 'node:http';
+import { BigipApiError, BigipClient } from './bigip';
+import { ConfigError, ControllerConfig, loadConfig } from './config';
+import { KubeClient } from './kube/client';
+import { KubeConfigError, loadConnection } from './kube/config';
+import { ADD, DELETE, ERROR, Informer, UPDATE } from './kube/informer';
+import { LeaderElector } from './kube/leader';
+import { KubeObject, NAMESPACES, PODS, SERVICES, egressResource } from './kube/resources';
+import { Logger, jsonLogger } from './log';
+import { ControllerMetrics } from './metrics';
+import { startHttpServer } from './server';
+import { RuleObject, StatusReporter } from './status';
+import { SyncEngine } from './sync/engine';
+import type { NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
+import type { PlanRule } from '../policy/plan';
+
+type RuleKindName = PlanRule['kind'];
+
+interface PodObject extends KubeObject {
+  spec?: { hostNetwork?: boolean };
+  status?: { phase?: string; podIP?: string; podIPs?: { ip: string }[] };
+}
+
+/** The few fields of a pod the controller keeps (20,000 pods fit in a few MB). */
+export function podInfo(obj: KubeObject): PodInfo {
+  const pod = obj as PodObject;
+  const ips = pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : []);
+  return {
+    namespace: pod.metadata.namespace as string,
+    name: pod.metadata.name as string,
+    labels: pod.metadata.labels ?? {},
+    ips,
+    phase: pod.status?.phase,
+    terminating: !!pod.metadata.deletionTimestamp,
+    hostNetwork: pod.spec?.hostNetwork === true,
+  };
+}
+
+export function namespaceInfo(obj: KubeObject): NamespaceInfo {
+  return { name: obj.metadata.name as string, labels: obj.metadata.labels ?? {} };
+}
+
+export function serviceInfo(obj: KubeObject): ServiceInfo {
+  const spec = (obj as KubeObject & { spec?: { selector?: Record<string, string> } }).spec;
+  return { namespace: obj.metadata.namespace as string, name: obj.metadata.name as string, selector: spec?.selector };
+}
+
+export interface RunningController {
+  readonly engine: SyncEngine;
+  readonly metrics: ControllerMetrics;
+  readonly server: http.Server;
+  /** Whether this replica pushes (leads, or runs without leader election). */
+  isLeading(): boolean;
+  /** Graceful stop: releases the Lease, finishes the push in flight, deletes the BIG-IP token. */
+  stop(): Promise<void>;
+}
+
+/** Starts the controller; resolves once its HTTP endpoints listen. */
+export async function runController(config: ControllerConfig, log: Logger): Promise<RunningController> {
+  const { plan } = config;
+  const metrics = new ControllerMetrics();
+  const bigip = new BigipClient({
+    url: config.bigip.url,
+    username: config.bigip.username,
+    password: config.bigip.password,
+    caBundle: config.bigip.caBundle,
+    insecureSkipTlsVerify: config.bigip.insecureSkipTlsVerify,
+    logger: log.child({ component: 'bigip' }),
+  });
+  const kube = new KubeClient(loadConnection({ kubeconfig: config.kubeconfig }));
+
+  const engine = new SyncEngine({
+    plan,
+    target: bigip,
+    coalesceMs: config.coalesceMs,
+    maxPushesPerSecond: config.maxPushesPerSecond,
+    isTerminal: (e) => e instanceof BigipApiError && e.terminal,
+    onOutcome: (o) => {
+      if (!o.ok) {
+        metrics.pushes.inc({ result: 'error' });
+        metrics.pushErrors.inc({ reason: o.error instanceof BigipApiError ? o.error.reason : 'Unknown' });
+        log.warn('push failed', { list: o.path, error: o.error instanceof Error ? o.error.message : String(o.error), terminal: o.terminal });
+        return;
+      }
+      metrics.pushes.inc({ result: o.pushed ? 'ok' : 'unchanged' });
+      metrics.syncLag.observe((o.finishedAt - o.dirtySince) / 1000);
+      metrics.members.set({ list: o.path }, o.members);
+    },
+  });
+
+  const informers: Informer<unknown>[] = [];
+  const watch = <T>(informer: Informer<T>, name: string, upsert: (x: T) => void, remove: (x: T) => void) => {
+    informer.on(ADD, upsert).on(UPDATE, (_old, next) => upsert(next)).on(DELETE, remove);
+    informer.on(ERROR, (e) => {
+      metrics.watchRestarts.inc({ resource: name });
+      log.warn('watch interrupted; resuming', { resource: name, error: e instanceof Error ? e.message : String(e) });
+    });
+    informers.push(informer as Informer<unknown>);
+  };
+  watch(new Informer(kube, { resource: PODS, transform: podInfo }), 'pods', (p) => engine.upsertPod(p), (p) => engine.deletePod(p.namespace, p.name));
+  watch(new Informer(kube, { resource: NAMESPACES, transform: namespaceInfo }), 'namespaces', (n) => engine.upsertNamespace(n), (n) => engine.deleteNamespace(n.name));
+  watch(new Informer(kube, { resource: SERVICES, transform: serviceInfo }), 'services', (s) => engine.upsertService(s), (s) => engine.deleteService(s.namespace, s.name));
+
+  // Rule CRs: for observedGeneration and to skip rules that are not (yet) in the cluster.
+  const ruleObjects = new Map<string, RuleObject>();
+  const ruleKey = (kind: string, namespace: string | undefined, name: string) => `${kind}/${namespace ?? ''}/${name}`;
+  for (const kind of ['ClusterEgressRule', 'NamespaceEgressRule', 'ServiceEgressRule'] as RuleKindName[]) {
+    const toRule = (o: KubeObject): RuleObject => ({ kind, namespace: o.metadata.namespace, name: o.metadata.name as string, generation: o.metadata.generation });
+    watch(
+      new Informer(kube, { resource: egressResource(kind), transform: toRule }),
+      kind,
+      (r) => ruleObjects.set(ruleKey(r.kind, r.namespace, r.name), r),
+      (r) => ruleObjects.delete(ruleKey(r.kind, r.namespace, r.name)),
+    );
+  }
+  const synced = () => informers.every((i) => i.hasSynced());
+
+  const status = new StatusReporter({
+    plan,
+    listState: (p) => engine.listState(p),
+    ruleObject: (r) => ruleObjects.get(ruleKey(r.kind, r.namespace, r.name)),
+    synced,
+    log: log.child({ component: 'status' }),
+    writer: {
+      patchStatus: async (rule, s) => {
+        await kube.mergePatchStatus(egressResource(rule.kind), rule.name, { status: s }, rule.namespace);
+      },
+    },
+  });
+
+  let live = true;
+  let leading = false;
+  const server = await startHttpServer(config.httpPort, metrics.registry, {
+    live: () => live,
+    ready: () => ({
+      ready: synced(),
+      detail: { leader: leading, pods: engine.index.podCount, pendingLists: engine.pendingLists, gatedLists: engine.gatedLists },
+    }),
+  });
+
+  const gauges = setInterval(() => {
+    metrics.gatedLists.set(engine.gatedLists);
+    metrics.pendingLists.set(engine.pendingLists);
+    metrics.pods.set(engine.index.podCount);
+    metrics.leader.set(leading ? 1 : 0);
+  }, 1000);
+  // Window edges and expiry are checked every second: that is the precision of time windows.
+  const windows = setInterval(() => engine.tick(), 1000);
+  gauges.unref();
+  windows.unref();
+
+  for (const informer of informers) informer.start();
+  const syncedPromise = Promise.all(informers.map((i) => i.waitForSync())).then(() => log.info('caches listed', { pods: engine.index.podCount, lists: plan.lists.length }));
+
+  const lead = async (signal?: AbortSignal) => {
+    // Nothing is pushed before every list is complete: a partial view would remove members.
+    await syncedPromise;
+    if (signal?.aborted) return;
+    leading = true;
+    log.info('leading: pushing source lists', { lists: plan.lists.length });
+    engine.activate();
+    status.start();
+  };
+  const follow = async () => {
+    leading = false;
+    await status.stop();
+    await engine.deactivate();
+  };
+
+  let elector: LeaderElector | undefined;
+  if (config.leaderElection) {
+    elector = new LeaderElector({
+      client: kube,
+      namespace: config.leaseNamespace,
+      name: config.leaseName,
+      identity: config.identity,
+      onStartedLeading: (signal) => {
+        signal.addEventListener('abort', () => void follow());
+        return lead(signal);
+      },
+      onStoppedLeading: () => log.info('stopped leading'),
+      onNewLeader: (identity) => log.info('leader', { identity }),
+      onError: (e) => log.warn('lease update failed', { error: e instanceof Error ? e.message : String(e) }),
+    });
+    elector.start();
+  } else {
+    void lead();
+  }
+
+  return {
+    engine,
+    metrics,
+    server,
+    isLeading: () => leading,
+    stop: async () => {
+      live = false;
+      if (elector) await elector.stop({ release: true });
+      await follow();
+      clearInterval(gauges);
+      clearInterval(windows);
+      await Promise.all(informers.map((i) => i.stop()));
+      await bigip.close();
+      kube.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Entry point: configuration errors end the process with one line, never a stack trace. */
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let config: ControllerConfig;
+  try {
+    config = loadConfig(env);
+    loadConnection({ kubeconfig: config.kubeconfig });
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof KubeConfigError) {
+      process.stderr.write(`cdktf-ces-controller: configuration error: ${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  const log = jsonLogger(config.logLevel, { cluster: config.plan.cluster });
+  if (config.bigip.insecureSkipTlsVerify) log.warn('BIG-IP TLS verification is OFF (BIGIP_INSECURE_SKIP_TLS_VERIFY=true): the password and token can be read by anyone on the path');
+  const controller = await runController(config, log);
+  log.info('started', { identity: config.identity, lists: config.plan.lists.length, rules: config.plan.rules.length, port: config.httpPort });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    controller.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error('shutdown failed', { error: e instanceof Error ? e.message : String(e) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

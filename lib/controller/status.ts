@@ -1,0 +1,156 @@
+/**
+ * Rule CR status: `kubectl get cgr,ngr,sgr` shows whether each rule is in force on the
+ * BIG-IP, with how many pod addresses, since when, and why not.
+ *
+ * The desired status of each rule is derived from its source list's state; a patch is sent
+ * only when it changes (lastTransitionTime kept while a condition holds), a few at a time.
+ */
+import type { PlanRule, SyncPlan } from '../policy/plan';
+import type { Logger } from './log';
+import type { ListState } from './sync/engine';
+
+export interface Condition {
+  readonly type: string;
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly observedGeneration?: number;
+  readonly lastTransitionTime: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface RuleStatus {
+  readonly observedGeneration?: number;
+  readonly members?: number;
+  readonly lastSyncTime?: string;
+  readonly windowOpen?: boolean;
+  readonly conditions: Condition[];
+}
+
+/** What the reporter knows of a rule CR in the cluster (from the rule informers). */
+export interface RuleObject {
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name: string;
+  readonly generation?: number;
+}
+
+export interface StatusWriter {
+  patchStatus(rule: PlanRule, status: RuleStatus): Promise<void>;
+}
+
+export interface StatusReporterOptions {
+  readonly plan: SyncPlan;
+  readonly listState: (path: string) => ListState | undefined;
+  readonly ruleObject: (rule: PlanRule) => RuleObject | undefined;
+  readonly writer: StatusWriter;
+  readonly log: Logger;
+  /** Whether the controller has listed everything it watches. */
+  readonly synced: () => boolean;
+  readonly concurrency?: number;
+  readonly intervalMs?: number;
+  readonly now?: () => number;
+}
+
+type Ready = Omit<Condition, 'type' | 'lastTransitionTime' | 'observedGeneration'>;
+
+/** The Ready condition of a rule from its list's state. */
+export function readyCondition(list: ListState | undefined, synced: boolean, gated: { schedule: boolean; expiresAt?: string }, now: number): Ready {
+  if (!synced) return { status: 'False', reason: 'WaitingForCaches', message: 'the controller is still listing pods, namespaces and services' };
+  if (!list) return { status: 'False', reason: 'NotInPlan', message: "the rule's source list is not in the controller's plan; deploy the stack again" };
+  if (list.lastError && list.pending) {
+    return list.lastError.terminal
+      ? { status: 'False', reason: 'BigipRejected', message: `the BIG-IP refused the update: ${list.lastError.message}` }
+      : { status: 'False', reason: 'BigipRetrying', message: `the BIG-IP update failed and is retried: ${list.lastError.message}` };
+  }
+  if (list.pushed === undefined) return { status: 'False', reason: 'Pending', message: 'waiting for the first push of the source list' };
+  if (!list.active) {
+    return gated.expiresAt && now >= Date.parse(gated.expiresAt)
+      ? { status: 'True', reason: 'Expired', message: `the rule expired at ${gated.expiresAt}; its source list is empty. Delete the rule or renew its expiresAt` }
+      : { status: 'True', reason: 'WindowClosed', message: 'outside the rule time window: its source list is empty until the window opens' };
+  }
+  if (list.pending) return { status: 'True', reason: 'Updating', message: `in force with ${list.pushed} pod addresses; a membership change is being pushed` };
+  return { status: 'True', reason: 'Synced', message: `in force with ${list.pushed} pod addresses` };
+}
+
+export class StatusReporter {
+  private readonly written = new Map<string, { key: string; status: RuleStatus }>();
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private busy?: Promise<void>;
+  private readonly now: () => number;
+  private readonly lists: Map<string, SyncPlan['lists'][number]>;
+
+  constructor(private readonly options: StatusReporterOptions) {
+    this.now = options.now ?? Date.now;
+    this.lists = new Map(options.plan.lists.map((l) => [l.path, l]));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const tick = () => {
+      if (!this.running) return;
+      this.busy = this.flush().then(() => undefined).finally(() => {
+        if (this.running) this.timer = setTimeout(tick, this.options.intervalMs ?? 2000);
+      });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.busy;
+  }
+
+  /** The status a rule should have now. */
+  desired(rule: PlanRule): RuleStatus {
+    const list = this.lists.get(rule.sourceList);
+    const state = this.options.listState(rule.sourceList);
+    const now = this.now();
+    const ready = readyCondition(state, this.options.synced(), { schedule: !!list?.schedule, expiresAt: list?.expiresAt }, now);
+    const generation = this.options.ruleObject(rule)?.generation;
+    const previous = this.written.get(rule.key)?.status.conditions.find((c) => c.type === 'Ready');
+    const condition: Condition = {
+      type: 'Ready',
+      ...ready,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      lastTransitionTime: previous && previous.status === ready.status && previous.reason === ready.reason ? previous.lastTransitionTime : new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    };
+    return {
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      ...(state?.pushed !== undefined ? { members: state.pushed } : {}),
+      ...(state?.lastSyncAt !== undefined ? { lastSyncTime: new Date(state.lastSyncAt).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+      ...(list?.schedule ? { windowOpen: !!state?.active } : {}),
+      conditions: [condition],
+    };
+  }
+
+  /** Patches every rule whose status changed; a few requests at a time. */
+  async flush(): Promise<number> {
+    const changed: { rule: PlanRule; status: RuleStatus; key: string }[] = [];
+    for (const rule of this.options.plan.rules) {
+      if (!this.options.ruleObject(rule)) continue; // Not (yet) in the cluster.
+      const status = this.desired(rule);
+      // lastTransitionTime only moves with the condition, so it is part of the comparison.
+      const key = JSON.stringify(status);
+      if (this.written.get(rule.key)?.key !== key) changed.push({ rule, status, key });
+    }
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < changed.length && this.running) {
+        const item = changed[next++];
+        try {
+          await this.options.writer.patchStatus(item.rule, item.status);
+          this.written.set(item.rule.key, { key: item.key, status: item.status });
+          done++;
+        } catch (e) {
+          this.options.log.warn('status update failed; retried on the next pass', { rule: item.rule.key, error: (e as Error).message });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.options.concurrency ?? 4 }, worker));
+    return done;
+  }
+}
