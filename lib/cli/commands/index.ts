@@ -5,6 +5,7 @@
 import type { CliCommand } from '../registry';
 import { explainCommand } from './explain';
 import { graphCommand } from './graph';
+import { importCommand } from './import';
 import { simulateCommand } from './simulate';
 
-export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand];
+export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand];

@@ -1,0 +1,68 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CesInputError, DEFAULT_LIBRARY, MIGRATED_FUNCTION, formatCesProblem, importCes, itemText } from '../../migration';
+import { CliCommand, CliUsageError } from '../registry';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export const importCommand: CliCommand = {
+  name: 'import',
+  summary:
+    `Migration from F5 Container Egress Services: reads manifests of the CES custom resources (kubeovn.io/v1alpha1 ClusterEgressRule, NamespaceEgressRule, ServiceEgressRule, ExternalService; several YAML documents or a List) and writes a TypeScript module whose ${MIGRATED_FUNCTION}(scope, device) creates the equivalent ExternalServices and rules.\n\n` +
+    'The module header explains the mapping and lists everything that is not carried over (also printed on standard error). Exit codes: 0 imported, 1 something was not carried over (use --allow-partial to accept that), 2 bad input (every problem on its own line).',
+  usage: 'import <ces.yaml> [-o <module.ts>] [--cluster <name>] [--namespace <ns>] [--allow-partial] [--library <module>]',
+  maxPositionals: 1,
+  options: [
+    { name: 'output', short: 'o', type: 'string', arg: '<file>', help: 'write the module to a file instead of standard output' },
+    { name: 'cluster', type: 'string', arg: '<name>', help: 'cluster the manifests come from; the module refuses a device of another cluster' },
+    { name: 'namespace', short: 'n', type: 'string', arg: '<ns>', help: 'namespace of namespaced objects without metadata.namespace (as kubectl apply -n)' },
+    { name: 'allow-partial', type: 'boolean', help: 'exit 0 even when something could not be carried over (it is still listed)' },
+    { name: 'library', type: 'string', arg: '<module>', help: `module the generated code imports the constructs from (default ${DEFAULT_LIBRARY})` },
+  ],
+  async run(args, io) {
+    const file = args.positionals[0];
+    if (file === undefined) throw new CliUsageError('import needs the CES manifest file', 'nothing', 'usage: cdktf-ces import <ces.yaml> [-o <module.ts>]');
+    const cluster = args.string('cluster');
+    if (cluster !== undefined && (!DNS_LABEL.test(cluster) || cluster.length > 40)) {
+      throw new CliUsageError('--cluster', JSON.stringify(cluster), 'write the clusterName of the AfmDevice: a DNS label of at most 40 characters');
+    }
+    const namespace = args.string('namespace');
+    if (namespace !== undefined && !DNS_LABEL.test(namespace)) throw new CliUsageError('--namespace', JSON.stringify(namespace), 'write a namespace name (a DNS label such as "payments")');
+    const library = args.string('library');
+    if (library !== undefined && !/^[@A-Za-z0-9._/-]+$/.test(library)) throw new CliUsageError('--library', JSON.stringify(library), 'write a module specifier such as cdktf-ces or ../lib');
+    let text: string;
+    try {
+      text = fs.readFileSync(path.resolve(io.cwd, file), 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new CliUsageError('cannot read the CES manifest file', JSON.stringify(file), code === 'ENOENT' ? 'it does not exist; export the objects with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml > ces.yaml"' : (e as Error).message);
+    }
+    const output = args.string('output');
+    const outFile = output === undefined ? undefined : path.resolve(io.cwd, output);
+    if (outFile !== undefined && !fs.existsSync(path.dirname(outFile))) {
+      throw new CliUsageError('-o names a file in a folder that does not exist', JSON.stringify(output), 'create the folder first, or write elsewhere');
+    }
+    let result;
+    try {
+      result = importCes(text, file, { ...(namespace ? { defaultNamespace: namespace } : {}), ...(cluster ? { cluster } : {}), ...(library ? { library } : {}) });
+    } catch (e) {
+      if (!(e instanceof CesInputError)) throw e;
+      for (const p of e.problems) io.stderr(`cdktf-ces import: ${formatCesProblem(p)}\n`);
+      io.stderr(`cdktf-ces import: ${e.problems.length} problem${e.problems.length === 1 ? '' : 's'} in ${file}; nothing written\n`);
+      return 2;
+    }
+    const { plan, module } = result;
+    if (plan.objectCount === 0) {
+      throw new CliUsageError(`${file} holds no CES objects`, 'an empty document', 'export them with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml"');
+    }
+    for (const i of plan.notCarried) io.stderr(`cdktf-ces import: not carried over: ${itemText(i)}\n`);
+    for (const i of plan.notes) io.stderr(`cdktf-ces import: note: ${itemText(i)}\n`);
+    if (outFile === undefined) io.stdout(module);
+    else fs.writeFileSync(outFile, module);
+    const active = plan.rules.filter((r) => !r.omitted).length;
+    const summary = `${outFile === undefined ? 'imported' : `wrote ${output}:`} ${plan.externalServices.length} ExternalService${plan.externalServices.length === 1 ? '' : 's'} and ${active} rule${active === 1 ? '' : 's'} from ${plan.objectCount} CES objects; ${plan.notCarried.length} item${plan.notCarried.length === 1 ? '' : 's'} not carried over, ${plan.notes.length} note${plan.notes.length === 1 ? '' : 's'}`;
+    const partial = plan.notCarried.length > 0 && !args.flag('allow-partial');
+    io.stderr(`cdktf-ces import: ${summary}${partial ? ' (exit code 1: review the items above, then re-run with --allow-partial to accept them)' : ''}\n`);
+    return partial ? 1 : 0;
+  },
+};

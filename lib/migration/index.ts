@@ -1,0 +1,37 @@
+/**
+ * Migration from F5 Container Egress Services: CES manifests → a TypeScript module of
+ * cdktf-ces constructs. `readCesManifests` checks the input, `planMigration` maps it,
+ * `emitModule` writes the code.
+ */
+import { CesInputError, CesManifests, CesProblem, ReadOptions, scanCesManifests } from './ces';
+import { EmitOptions, emitModule } from './emit';
+import { MappingOptions, MigrationPlan, planMigration } from './mapping';
+
+export * from './ces';
+export * from './mapping';
+export * from './emit';
+
+export interface CesImport {
+  readonly manifests: CesManifests;
+  readonly plan: MigrationPlan;
+  /** Source of the generated module. */
+  readonly module: string;
+}
+
+/** Reads, maps and emits; throws {@link CesInputError} listing every problem of the input. */
+export function importCes(text: string, file: string, options: ReadOptions & MappingOptions & EmitOptions = {}): CesImport {
+  const scan = scanCesManifests(text, file, options);
+  let plan: MigrationPlan | undefined;
+  let problems: CesProblem[] = [...scan.problems];
+  try {
+    plan = planMigration(scan.manifests, { ...options, rejectedExternalServices: scan.rejectedExternalServices });
+  } catch (e) {
+    if (!(e instanceof CesInputError)) throw e;
+    problems = [...problems, ...e.problems];
+  }
+  if (problems.length || !plan) {
+    const line = (p: CesProblem) => Number(p.where.slice(p.where.lastIndexOf(':') + 1)) || 0;
+    throw new CesInputError(problems.map((p, i) => ({ p, i })).sort((a, b) => line(a.p) - line(b.p) || a.i - b.i).map((x) => x.p));
+  }
+  return { manifests: scan.manifests, plan, module: emitModule(plan, options) };
+}
