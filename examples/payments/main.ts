@@ -2,6 +2,11 @@
  * Example (b), payments: only the pods behind Service `checkout` in namespace `payments` may
  * reach api.stripe.com:443; the pods behind Service `comments` may reach nothing outside the
  * cluster, whatever the namespace allows.
+ *
+ * It also shows the firewall capabilities: remote syslog, a route domain, a SNAT pool, IP
+ * Intelligence and protocol inspection on the egress virtual server, a bandwidth-limited
+ * backup rule, a vendor-support exception inside a weekly window that expires, and a new
+ * deny rolled out in audit mode first.
  */
 import { App, LocalBackend, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
@@ -14,9 +19,13 @@ import {
   EgressCrdStack,
   EgressDestination,
   EgressPort,
+  BandwidthUnit,
+  EgressSnat,
   ExternalService,
   NamespaceEgressRule,
   ServiceEgressRule,
+  SyslogTransport,
+  Weekday,
 } from '../../lib';
 
 export class PaymentsStack extends TerraformStack {
@@ -35,6 +44,11 @@ export class PaymentsStack extends TerraformStack {
       crdStack,
       podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'],
       dnsResolver: '/Common/egress-resolver',
+      routeDomain: 2,
+      snat: EgressSnat.pool(['192.0.2.200', '192.0.2.201']),
+      ipIntelligencePolicy: '/Common/egress-ip-intelligence',
+      protocolInspectionProfile: '/Common/egress-protocol-inspection',
+      logging: { syslogServers: ['192.0.2.50:514', '192.0.2.51:514'], syslogTransport: SyslogTransport.TCP, localDatabase: true },
     });
 
     new ClusterEgressRule(this, 'AllowDns', {
@@ -75,6 +89,47 @@ export class PaymentsStack extends TerraformStack {
       logging: true,
       owner: 'team-payments',
       ticket: 'PAY-12',
+    });
+
+    // Nightly backups to the object store, capped so they cannot starve checkout traffic.
+    new NamespaceEgressRule(this, 'Backups', {
+      device: this.device,
+      namespace: 'payments',
+      podSelector: { matchLabels: { app: 'backup' } },
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.fqdn('backup.objectstore.example')],
+      ports: [EgressPort.HTTPS],
+      bandwidthLimit: { maxBandwidth: 200, unit: BandwidthUnit.MBPS },
+      owner: 'team-payments',
+      ticket: 'PAY-31',
+    });
+
+    // The payment terminal vendor may reach its support host during office hours until the
+    // contract ends; outside the window (and after expiry) the rule matches nothing.
+    new NamespaceEgressRule(this, 'VendorSupport', {
+      device: this.device,
+      namespace: 'payments',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.fqdn('support.terminal-vendor.example')],
+      ports: [EgressPort.SSH],
+      schedule: { daysOfWeek: [Weekday.MONDAY, Weekday.TUESDAY, Weekday.WEDNESDAY, Weekday.THURSDAY, Weekday.FRIDAY], startTime: '09:00', endTime: '17:00', timeZone: 'Europe/Berlin' },
+      expiresAt: '2099-12-31T00:00:00Z',
+      owner: 'team-payments',
+      ticket: 'PAY-40',
+      justification: 'vendor remote support',
+    });
+
+    // A new guardrail, staged first: the logs show what it would block before it is enforced.
+    new ClusterEgressRule(this, 'NoSmtp', {
+      device: this.device,
+      action: EgressAction.REJECT,
+      priority: 50,
+      destinations: [EgressDestination.anyIpv4(), EgressDestination.anyIpv6()],
+      ports: [EgressPort.SMTP, EgressPort.SMTP_SUBMISSION],
+      audit: true,
+      logging: true,
+      owner: 'security',
+      ticket: 'SEC-9',
     });
 
     // Service rules are evaluated last: this DENY overrides the namespace's SFTP allowance for
