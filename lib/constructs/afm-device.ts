@@ -13,7 +13,7 @@ import { deviceCommands, renderAs3, renderTenantAs3 } from '../afm/as3';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
 import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
 import { DefaultAction, EgressLoggingOptions } from '../policy/enums';
-import { EgressPolicyError, PolicyIssue, formatIssue, quote } from '../policy/errors';
+import { EgressPolicyError, PolicyIssue, formatIssue, quote, unlessInvalid } from '../policy/errors';
 import { EgressSnat, buildDevice } from '../policy/device';
 import type { DeviceModel, ExternalServiceModel, PolicyModel, RuleModel } from '../policy/model';
 import { ruleKey } from '../policy/model';
@@ -203,7 +203,7 @@ export class AfmDevice extends Construct {
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
       dependsOn: shared && TerraformStack.of(shared) === stack ? [shared.declaration] : undefined,
-      as3Json: Lazy.stringValue({ produce: () => this.unlessInvalid(() => this._as3Json(), '') }),
+      as3Json: Lazy.stringValue({ produce: () => unlessInvalid(() => this._as3Json(), '') }),
     });
     // The policy artifact next to cdk.tf.json is what the CLI tools read (model, sync plan,
     // digest of the AS3 JSON to detect a stale output).
@@ -217,13 +217,13 @@ export class AfmDevice extends Construct {
       new BigipCommand(this, 'Contexts', {
         provider: this.provider,
         dependsOn: [this.declaration],
-        commands: Lazy.listValue({ produce: () => this.unlessInvalid(() => deviceCommands(this._compile()).apply, []) }),
+        commands: Lazy.listValue({ produce: () => unlessInvalid(() => deviceCommands(this._compile()).apply, []) }),
       });
       new BigipCommand(this, 'ContextsRelease', {
         provider: this.provider,
         dependsOn: [this.declaration],
         when: 'destroy',
-        commands: Lazy.listValue({ produce: () => this.unlessInvalid(() => deviceCommands(this._compile()).destroy, []) }),
+        commands: Lazy.listValue({ produce: () => unlessInvalid(() => deviceCommands(this._compile()).destroy, []) }),
       });
     }
     // Cross-rule problems (such as FQDN destinations without a resolver) fail synth here, and
@@ -346,14 +346,6 @@ export class AfmDevice extends Construct {
     }
   }
 
-  private unlessInvalid<T>(produce: () => T, fallback: T): T {
-    try {
-      return produce();
-    } catch (e) {
-      if (e instanceof EgressPolicyError) return fallback;
-      throw e;
-    }
-  }
 
   private policyProblems(): string[] {
     try {

@@ -4,7 +4,7 @@ import { BigipAs3 } from '../../providers/bigip/as3';
 import { BigipCommand } from '../../providers/bigip/command';
 import type { BigipProvider } from '../../providers/bigip/provider';
 import { contextCommands, renderSharedAs3 } from '../afm/as3';
-import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
+import { EgressPolicyError, PolicyIssue, quote, unlessInvalid } from '../policy/errors';
 import { parseAddressEntry } from '../policy/ip';
 import { tenantProblem } from '../policy/names';
 import type { CompiledPolicy } from '../policy/compile';
@@ -80,9 +80,9 @@ export class SharedBigip extends Construct {
     this.provider = bigipProvider(this, this.name, this.connection);
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
-      as3Json: Lazy.stringValue({ produce: () => this.unlessInvalid(() => JSON.stringify(renderSharedAs3(this.name, this.compiled())), '') }),
+      as3Json: Lazy.stringValue({ produce: () => unlessInvalid(() => JSON.stringify(renderSharedAs3(this.name, this.compiled())), '') }),
     });
-    const commands = (kind: 'apply' | 'destroy') => Lazy.listValue({ produce: () => this.unlessInvalid(() => contextCommands(this.name, this.compiled(), this.dnsResolver)[kind], []) });
+    const commands = (kind: 'apply' | 'destroy') => Lazy.listValue({ produce: () => unlessInvalid(() => contextCommands(this.name, this.compiled(), this.dnsResolver)[kind], []) });
     new BigipCommand(this, 'Contexts', { provider: this.provider, dependsOn: [this.declaration], commands: commands('apply') });
     new BigipCommand(this, 'ContextsRelease', { provider: this.provider, dependsOn: [this.declaration], when: 'destroy', commands: commands('destroy') });
     this.node.addValidation({ validate: () => this.problems() });
@@ -105,14 +105,6 @@ export class SharedBigip extends Construct {
     return this.devices.map((d) => d._compile());
   }
 
-  private unlessInvalid<T>(produce: () => T, fallback: T): T {
-    try {
-      return produce();
-    } catch (e) {
-      if (e instanceof EgressPolicyError) return fallback;
-      throw e;
-    }
-  }
 
   private problems(): string[] {
     const out: string[] = [];

@@ -89,3 +89,17 @@ export class IssueCollector {
     if (this.issues.length > 0) throw new EgressPolicyError(this.issues);
   }
 }
+
+/**
+ * What `produce` returns, or `fallback` when the policy is invalid. Lazy values are resolved
+ * before validations run; they yield nothing for an invalid policy so that the validation,
+ * which names the rule, reports the problem instead of a token-resolution failure.
+ */
+export function unlessInvalid<T>(produce: () => T, fallback: T): T {
+  try {
+    return produce();
+  } catch (e) {
+    if (e instanceof EgressPolicyError) return fallback;
+    throw e;
+  }
+}

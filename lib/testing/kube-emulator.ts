@@ -36,6 +36,7 @@ import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import * as YAML from 'yaml';
 import { packageRoot } from '../util';
+import type { ObjectMeta } from '../controller/kube/resources';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -48,20 +49,8 @@ export interface EmulatedObject {
   [field: string]: unknown;
 }
 
-export interface EmulatedObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
+export interface EmulatedObjectMeta extends ObjectMeta {
   deletionGracePeriodSeconds?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  [field: string]: unknown;
 }
 
 /** Identifies one object for the programmatic API. */
