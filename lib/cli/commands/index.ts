@@ -3,9 +3,10 @@
  * CliCommand, added to this list.
  */
 import type { CliCommand } from '../registry';
+import { diffCommand } from './diff';
 import { explainCommand } from './explain';
 import { graphCommand } from './graph';
 import { importCommand } from './import';
 import { simulateCommand } from './simulate';
 
-export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand];
+export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand];

@@ -1,0 +1,120 @@
+/**
+ * Diff reports: text (one line per change, `#` lines for context), markdown for a pull-request
+ * comment, JSON for tools. All sorted, so the same outputs always give the same report.
+ */
+import type { ChangeLine, DiffResult, Verdict } from './compute';
+
+export const DIFF_FORMAT = 'cdktf-ces.dev/policy-diff/v1';
+
+const SIGN = { gained: '+', lost: '-', changed: '~' } as const;
+const VERB: Readonly<Record<Verdict, string>> = { allow: 'allowed', deny: 'dropped', reject: 'rejected' };
+
+function destinationText(line: ChangeLine): string {
+  const d = line.destination;
+  const dest = d.includes(' ') ? `(${d})` : d.includes(':') ? `[${d}]` : d;
+  if (line.protocol === 'any') return `${d} (any protocol)`;
+  if (line.protocol === 'other') return `${d} (any other protocol)`;
+  if (line.ports === undefined) return `${dest}/${line.protocol}`;
+  const ports = line.ports.includes(' ') ? `(${line.ports})` : line.ports;
+  return `${dest}:${ports}/${line.protocol}`;
+}
+
+function attribution(line: ChangeLine): string {
+  const { old: a, new: b } = line;
+  if (line.change === 'gained') return a.by === 'device default' ? b.by : `${b.by}; was ${VERB[a.verdict]} by ${a.by}`;
+  if (line.change === 'lost') return `${VERB[b.verdict]} by ${b.by}; was ${a.by}`;
+  return `now ${VERB[b.verdict]} by ${b.by}; was ${VERB[a.verdict]} by ${a.by}`;
+}
+
+/** `+ api.stripe.com:443/tcp (ServiceEgressRule payments/checkout-to-stripe)` */
+export function changeText(line: ChangeLine): string {
+  const tags = [line.onlyFamily ? `IPv${line.onlyFamily} only` : '', line.audit ? 'would be, with audit rules enforced' : '', line.when ? `when ${line.when.join(' | ')}` : ''].filter(Boolean);
+  return `${SIGN[line.change]} ${destinationText(line)} (${attribution(line)})${tags.map((t) => ` [${t}]`).join('')}`;
+}
+
+function changeCount(r: DiffResult): number {
+  return r.workloads.reduce((n, w) => n + w.changes.length, 0);
+}
+
+function context(r: DiffResult): string[] {
+  const lines = [
+    r.fixedTime || r.gates.length === 0
+      ? `evaluated at ${r.at.toISOString()}${r.gates.length ? ` only (${r.states[0].label})` : ''}`
+      : `evaluated in ${r.states.length} time states found in the week from ${r.at.toISOString()} (${r.states.map((s) => `${s.label}: ${s.at.toISOString()}`).join('; ')})`,
+  ];
+  for (const g of r.gates) lines.push(`${g.id} = ${g.text} (${g.rules.join(', ')})`);
+  lines.push(...r.notes);
+  lines.push(
+    `${r.counts.flows} flows per output through the AFM evaluator over each output's declaration: each of ${r.counts.workloads} workload${r.counts.workloads === 1 ? '' : 's'} against every class of destination and port that the rules able to apply to it tell apart`,
+  );
+  return lines;
+}
+
+function summary(r: DiffResult): string {
+  const n = changeCount(r);
+  return n === 0 ? 'no change in what any workload may reach' : `${n} change${n === 1 ? '' : 's'} for ${r.workloads.length} of ${r.counts.workloads} workloads`;
+}
+
+export function formatText(results: readonly DiffResult[]): string {
+  const out: string[] = [];
+  for (const r of results) {
+    out.push(`# device ${r.tenant} (cluster ${r.cluster}): ${r.oldLabel} -> ${r.newLabel}`);
+    for (const c of context(r)) out.push(`# ${c}`);
+    for (const w of r.workloads) for (const c of w.changes) out.push(`${w.workload.label}: ${changeText(c)}`);
+    out.push(`# ${summary(r)}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function code(text: string): string {
+  return `\`${text.replace(/`/g, "'")}\``;
+}
+
+export function formatMarkdown(results: readonly DiffResult[]): string {
+  const out: string[] = [];
+  for (const r of results) {
+    out.push(`### Egress policy diff: ${code(r.tenant)} (cluster ${code(r.cluster)})`, '');
+    out.push(`${code(r.oldLabel)} → ${code(r.newLabel)}: **${summary(r)}**.`, '');
+    // Workloads whose changes are the same share one block.
+    const blocks = new Map<string, { heads: string[]; lines: string[] }>();
+    for (const w of r.workloads) {
+      const lines = w.changes.map(changeText);
+      const key = lines.join('\n');
+      const head = `${w.workload.label.replace(/[*_`[\]<>\\]/g, (c) => `\\${c}`)}${w.workload.members ? ` (${w.workload.members.length} pod${w.workload.members.length === 1 ? '' : 's'})` : ''}`;
+      const block = blocks.get(key);
+      if (block) block.heads.push(head);
+      else blocks.set(key, { heads: [head], lines });
+    }
+    for (const { heads, lines } of blocks.values()) {
+      out.push(heads.map((h) => `**${h}**`).join(' · '), '');
+      out.push('```diff', ...lines, '```', '');
+    }
+    out.push('<details><summary>How this diff was computed</summary>', '');
+    for (const c of context(r)) out.push(`- ${c.replace(/[<>]/g, (ch) => (ch === '<' ? '&lt;' : '&gt;'))}`);
+    out.push('- `+` now allowed, `-` no longer allowed, `~` still denied but dropped and rejected swapped; each line names the rule that now decides and the one that decided before.', '', '</details>', '');
+  }
+  return `${out.join('\n')}`;
+}
+
+export function formatJson(results: readonly DiffResult[]): string {
+  const devices = results.map((r) => ({
+    tenant: r.tenant,
+    cluster: r.cluster,
+    old: r.oldLabel,
+    new: r.newLabel,
+    at: r.at.toISOString(),
+    fixedTime: r.fixedTime,
+    windows: r.gates.map((g) => ({ id: g.id, text: g.text, rules: g.rules })),
+    timeStates: r.states.map((s) => ({ label: s.label, at: s.at.toISOString() })),
+    workloadBasis: r.basis,
+    notes: r.notes,
+    counts: { ...r.counts, changes: changeCount(r) },
+    workloads: r.workloads.map((w) => ({
+      workload: w.workload.label,
+      ...(w.workload.namespace !== undefined ? { namespace: w.workload.namespace } : {}),
+      ...(w.workload.members ? { members: w.workload.members } : {}),
+      changes: w.changes.map(({ order: _o, ...c }) => c),
+    })),
+  }));
+  return `${JSON.stringify({ format: DIFF_FORMAT, devices }, null, 2)}\n`;
+}
