@@ -70,7 +70,9 @@ export const RULE_ORDER: readonly string[] = [
   'CES has no priorities: a level\'s rules run in the order its controller happened to write them.',
   `The import orders each level by action: DENY (${MIGRATED_PRIORITY.DENY}), REJECT (${MIGRATED_PRIORITY.REJECT}), ALLOW_FINAL (${MIGRATED_PRIORITY.ALLOW_FINAL}), ALLOW (${MIGRATED_PRIORITY.ALLOW}).`,
   'Where a drop and an accept of one level match the same flow, the drop wins: the safe reading of an',
-  '  order CES never fixed. Rules with the same action give the same verdict in any order.',
+  '  order CES never fixed. accept-decisively comes before accept: an explicit decision over a hand-on to the',
+  '  lower levels. Rules with the same action give the same verdict in any order. Overlapping rules of one',
+  '  level whose order mattered are listed under Notes.',
 ];
 
 export interface MigratedExternalService {
@@ -475,6 +477,7 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
     }
   }
   if (problems.length) throw new CesInputError(problems);
+  notes.push(...orderNotes(rules, new Map(services.map((s) => [s.migrated.name, s.migrated]))));
   for (const s of services) {
     if (s.usedBy.length === 0) {
       notes.push({ where: s.es.where, resource: resourceName(s.es), field: 'metadata.name', value: JSON.stringify(s.es.name), why: 'no CES rule uses it, so CES made nothing of it; imported as an ExternalService all the same' });
@@ -495,6 +498,65 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
     notCarried: stableSort(notCarried, byPosition),
     notes: stableSort(notes, byPosition),
   };
+}
+
+/** What a CES action amounts to at a level: the classes whose order within the level matters. */
+function outcome(level: Level, action: CesAction): string {
+  if (action === 'drop' || action === 'reject') return 'deny';
+  if (level === 'service' || action === 'accept-decisively') return 'allow';
+  return 'pass';
+}
+
+/** A flow two imported rules both match, described; undefined when they share none. */
+function sharedFlow(a: MigratedRule, b: MigratedRule, services: ReadonlyMap<string, MigratedExternalService>): string | undefined {
+  const dests = (r: MigratedRule) => new Set(r.externalServices.flatMap((n) => (services.get(n)?.destinations ?? []).map((d) => d.text)));
+  const db = dests(b);
+  const dest = [...dests(a)].find((d) => db.has(d));
+  if (dest === undefined) return undefined;
+  if (a.ports.length === 0 || b.ports.length === 0) {
+    const p = (a.ports.length ? a.ports : b.ports)[0];
+    return p ? `${dest}:${p.fromPort}/${p.protocol}` : `${dest} (any protocol)`;
+  }
+  for (const p of a.ports) {
+    for (const q of b.ports) {
+      if (p.protocol !== q.protocol) continue;
+      const lo = Math.max(p.fromPort ?? 1, q.fromPort ?? 1);
+      const hi = Math.min(p.toPort ?? 65535, q.toPort ?? 65535);
+      if (lo <= hi) return `${dest}:${lo}/${p.protocol}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Rules of one level (and source) that match a common flow with different outcomes: in CES the
+ * one its controller wrote first decided; the import's order decides now. Worth a reviewer's look.
+ */
+function orderNotes(rules: readonly MigratedRule[], services: ReadonlyMap<string, MigratedExternalService>): MigrationItem[] {
+  const notes: MigrationItem[] = [];
+  const seen = new Set<string>();
+  const scope = (r: MigratedRule) => `${r.level}/${r.namespace ?? ''}/${r.service ?? ''}`;
+  const rank = (r: MigratedRule) => MIGRATED_PRIORITY[r.omitted ? 'ALLOW' : r.action];
+  for (let i = 0; i < rules.length; i++) {
+    for (let j = i + 1; j < rules.length; j++) {
+      const [a, b] = [rules[i], rules[j]];
+      if (a.source === b.source || scope(a) !== scope(b) || outcome(a.level, a.source.action) === outcome(b.level, b.source.action)) continue;
+      const pair = [resourceName(a.source), resourceName(b.source)].sort().join(' & ');
+      if (seen.has(pair)) continue;
+      const flow = sharedFlow(a, b, services);
+      if (!flow) continue;
+      seen.add(pair);
+      const [first, second] = rank(a) <= rank(b) ? [a, b] : [b, a];
+      notes.push({
+        where: second.source.where,
+        resource: resourceName(second.source),
+        field: 'spec.action',
+        value: JSON.stringify(second.source.action),
+        why: `overlaps ${resourceName(first.source)} (${first.source.action}), for example at ${flow}: in CES whichever its controller wrote first decided; the import lets ${first.source.action} decide`,
+      });
+    }
+  }
+  return notes;
 }
 
 function lineOf(where: string): number {

@@ -30,7 +30,8 @@ describe('import: exit codes and reports', () => {
       'not carried over: ces.yaml:65 ClusterEgressRule proxy-for-all spec.action "accept": not imported (kept commented out): CES accept at the cluster level allows nothing by itself (its flows still end in the CES drop-all unless a ServiceEgressRule accepts them); a cdktf-ces ALLOW here would allow them. Enable it as ALLOW only if these flows should be allowed; the imported policy gives the same verdicts as CES without it, but loses its log lines',
       'note: ces.yaml:135 ServiceEgressRule payments/checkout-to-stripe ExternalService payments/stripe spec.ports[0].bandwidth "bwc-10mbps-irule": names the BIG-IP iRule /Common/bwc-10mbps-irule; imported as bandwidthLimit 10 Mbps, the rate its name states: check that the iRule\'s bandwidth controller has that rate',
       'note: ces.yaml:171 ServiceEgressRule payments/comments-no-bank ExternalService payments/stripe spec.ports[0].bandwidth "bwc-10mbps-irule": left out: a reject rule lets nothing through, so the iRule limited nothing',
-      'wrote policy.ts: 9 ExternalServices and 11 rules from 18 CES objects; 1 item not carried over, 2 notes (exit code 1: review the items above, then re-run with --allow-partial to accept them)',
+      'note: ces.yaml:213 NamespaceEgressRule web/partner spec.action "accept-decisively": overlaps NamespaceEgressRule web/no-partner-admin (drop), for example at 198.51.100.40:443/tcp: in CES whichever its controller wrote first decided; the import lets drop decide',
+      'wrote policy.ts: 9 ExternalServices and 11 rules from 18 CES objects; 1 item not carried over, 3 notes (exit code 1: review the items above, then re-run with --allow-partial to accept them)',
     ]);
     const module = fs.readFileSync(path.join(dir, 'policy.ts'), 'utf8');
     expect(module).toContain('// Not carried over (1; the import fails without --allow-partial while any are listed):\n//   - ces.yaml:65 ClusterEgressRule proxy-for-all spec.action "accept": not');
@@ -43,7 +44,7 @@ describe('import: exit codes and reports', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\/\/ Egress policy imported by "cdktf-ces import"/);
     expect(r.stdout).toContain('export function addMigratedEgressPolicy(scope: Construct, device: AfmDevice) {');
-    expect(lines(r.stderr).pop()).toBe('imported 9 ExternalServices and 11 rules from 18 CES objects; 1 item not carried over, 2 notes');
+    expect(lines(r.stderr).pop()).toBe('imported 9 ExternalServices and 11 rules from 18 CES objects; 1 item not carried over, 3 notes');
   });
 
   test('a CES rule whose ExternalServices have different ports becomes one rule per port set', async () => {

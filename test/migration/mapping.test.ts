@@ -87,6 +87,21 @@ describe('semantics details', () => {
     ]);
   });
 
+  test('rules of one level that overlap with different outcomes are noted: CES left their order to chance', () => {
+    const text = [
+      doc('ExternalService', 'web', 'kube-system', { addresses: ['192.0.2.9', '192.0.2.10'], ports: [{ protocol: 'TCP', port: '80,443' }] }),
+      doc('ExternalService', 'tls', 'kube-system', { addresses: ['192.0.2.10'], ports: [{ protocol: 'TCP', port: '443-444' }] }),
+      doc('ClusterEgressRule', 'pass-web', undefined, { action: 'accept', externalServices: ['web'] }),
+      doc('ClusterEgressRule', 'allow-tls', undefined, { action: 'accept-decisively', externalServices: ['tls'] }),
+      doc('ClusterEgressRule', 'also-allow-tls', undefined, { action: 'accept-decisively', externalServices: ['tls'] }),
+    ].join('---\n');
+    const { plan } = importCes(text, 'x.yaml');
+    expect(plan.notes.map((n) => `${n.resource}: ${n.why}`)).toEqual([
+      'ClusterEgressRule pass-web: overlaps ClusterEgressRule allow-tls (accept-decisively), for example at 192.0.2.10:443/tcp: in CES whichever its controller wrote first decided; the import lets accept-decisively decide',
+      'ClusterEgressRule pass-web: overlaps ClusterEgressRule also-allow-tls (accept-decisively), for example at 192.0.2.10:443/tcp: in CES whichever its controller wrote first decided; the import lets accept-decisively decide',
+    ]);
+  });
+
   test('problems found while mapping are reported with those found while reading, in file order', () => {
     const text = [doc('ClusterEgressRule', 'r', undefined, { action: 'drop', externalServices: ['nope'] }), doc('ExternalService', 'x', 'kube-system', { addresses: ['not an address'] })].join('---\n');
     expect(() => importCes(text, 'x.yaml')).toThrow(CesInputError);
