@@ -142,6 +142,8 @@ export class AfmDevice extends Construct {
   public readonly sharedBigip?: SharedBigip;
   /** `https://<address>[:<port>]` of the BIG-IP management interface. */
   public readonly managementUrl: string;
+  /** Verdict for traffic no rule allows. */
+  public readonly defaultAction: DefaultAction;
 
   private readonly deviceModel: DeviceModel;
   private readonly rules = new Map<string, RuleModel>();
@@ -159,6 +161,7 @@ export class AfmDevice extends Construct {
     this.deviceModel = buildDevice({ path, ...props, dnsResolver: props.sharedBigip ? props.sharedBigip.dnsResolver : props.dnsResolver });
     this.clusterName = this.deviceModel.cluster;
     this.tenant = this.deviceModel.tenant;
+    this.defaultAction = this.deviceModel.defaultAction as DefaultAction;
 
     const shared = props.sharedBigip;
     const issues: PolicyIssue[] = [];
