@@ -84,7 +84,10 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     target: bigip,
     coalesceMs: config.coalesceMs,
     maxPushesPerSecond: config.maxPushesPerSecond,
-    isTerminal: (e) => e instanceof BigipApiError && e.terminal,
+    // Credentials are device-wide, not a property of one list: a 401 that outlived the
+    // client's re-login is retried with the normal backoff (and shown in status), so every list
+    // recovers as soon as the device accepts the login again.
+    isTerminal: (e) => e instanceof BigipApiError && e.terminal && e.reason !== 'Unauthorized' && e.reason !== 'TokenLimit',
     onOutcome: (o) => {
       if (!o.ok) {
         metrics.pushes.inc({ result: 'error' });
@@ -99,6 +102,8 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   });
 
   const informers: Informer<unknown>[] = [];
+  // Reconnect quickly: a change missed while a watch is down reaches the lists that much later.
+  const backoff = { initialMs: 250, maxMs: 2000 };
   const watch = <T>(informer: Informer<T>, name: string, upsert: (x: T) => void, remove: (x: T) => void) => {
     informer.on(ADD, upsert).on(UPDATE, (_old, next) => upsert(next)).on(DELETE, remove);
     informer.on(ERROR, (e) => {
@@ -107,9 +112,9 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     });
     informers.push(informer as Informer<unknown>);
   };
-  watch(new Informer(kube, { resource: PODS, transform: podInfo }), 'pods', (p) => engine.upsertPod(p), (p) => engine.deletePod(p.namespace, p.name));
-  watch(new Informer(kube, { resource: NAMESPACES, transform: namespaceInfo }), 'namespaces', (n) => engine.upsertNamespace(n), (n) => engine.deleteNamespace(n.name));
-  watch(new Informer(kube, { resource: SERVICES, transform: serviceInfo }), 'services', (s) => engine.upsertService(s), (s) => engine.deleteService(s.namespace, s.name));
+  watch(new Informer(kube, { resource: PODS, transform: podInfo, backoff }), 'pods', (p) => engine.upsertPod(p), (p) => engine.deletePod(p.namespace, p.name));
+  watch(new Informer(kube, { resource: NAMESPACES, transform: namespaceInfo, backoff }), 'namespaces', (n) => engine.upsertNamespace(n), (n) => engine.deleteNamespace(n.name));
+  watch(new Informer(kube, { resource: SERVICES, transform: serviceInfo, backoff }), 'services', (s) => engine.upsertService(s), (s) => engine.deleteService(s.namespace, s.name));
 
   // Rule CRs: for observedGeneration and to skip rules that are not (yet) in the cluster.
   const ruleObjects = new Map<string, RuleObject>();
@@ -117,7 +122,7 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   for (const kind of ['ClusterEgressRule', 'NamespaceEgressRule', 'ServiceEgressRule'] as RuleKindName[]) {
     const toRule = (o: KubeObject): RuleObject => ({ kind, namespace: o.metadata.namespace, name: o.metadata.name as string, generation: o.metadata.generation });
     watch(
-      new Informer(kube, { resource: egressResource(kind), transform: toRule }),
+      new Informer(kube, { resource: egressResource(kind), transform: toRule, backoff }),
       kind,
       (r) => ruleObjects.set(ruleKey(r.kind, r.namespace, r.name), r),
       (r) => ruleObjects.delete(ruleKey(r.kind, r.namespace, r.name)),

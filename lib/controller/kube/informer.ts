@@ -46,6 +46,12 @@ export interface InformerOptions<T> {
   readonly sleep?: Sleep;
   /** Uniform in [0, 1). @default Math.random */
   readonly random?: () => number;
+  /**
+   * A watch that stays open this long counts as healthy even without events, so a quiet
+   * resource whose watch is dropped now and then reconnects at once instead of backing off
+   * further each time. @default 5000
+   */
+  readonly healthyWatchMs?: number;
   /** Each watch asks the server to end it after a random time in [min, 2*min) seconds, as client-go does. @default 300 */
   readonly minWatchTimeoutSeconds?: number;
 }
@@ -86,6 +92,7 @@ export class Informer<T = KubeObject> {
   /** The current watch has delivered at least one event. */
   private watchProgressed = false;
   private readonly counters = { lists: 0, watches: 0, expired: 0, failures: 0 };
+  private watchStartedAt?: number;
 
   constructor(
     private readonly client: KubeClient,
@@ -204,6 +211,7 @@ export class Informer<T = KubeObject> {
       try {
         if (needList) {
           this.watchProgressed = false;
+          this.watchStartedAt = undefined;
           await this.relist();
           needList = false;
           if (!this.synced) {
@@ -212,15 +220,15 @@ export class Informer<T = KubeObject> {
           }
         }
         const progressed = await this.watchOnce();
-        // A clean end (server timeout) resumes at once; an empty one counts as a failure so a
-        // server that keeps closing watches immediately is not hammered.
-        failures = progressed ? 0 : failures + 1;
+        // A clean end (server timeout) resumes at once; a watch closed at once without events
+        // counts as a failure so a server that keeps closing watches is not hammered.
+        failures = progressed || this.watchWasHealthy() ? 0 : failures + 1;
         if (failures > 0) await this.backoff(failures);
       } catch (err) {
         if (this.stopped) break;
         this.reportError(err);
-        // A watch that delivered events before breaking was healthy: start the backoff over.
-        if (this.watchProgressed) failures = 0;
+        // A watch that delivered events or stayed open before breaking was healthy: start the backoff over.
+        if (this.watchProgressed || this.watchWasHealthy()) failures = 0;
         if (err instanceof KubeApiError && (err.expired || err.resourceVersionTooLarge)) {
           if (err.expired) this.counters.expired++;
           needList = true;
@@ -299,8 +307,13 @@ export class Informer<T = KubeObject> {
   }
 
   /** One watch from the current resourceVersion; true if it delivered anything. */
+  private watchWasHealthy(): boolean {
+    return this.watchStartedAt !== undefined && Date.now() - this.watchStartedAt >= (this.options.healthyWatchMs ?? 5000);
+  }
+
   private async watchOnce(): Promise<boolean> {
     this.counters.watches++;
+    this.watchStartedAt = Date.now();
     const min = this.options.minWatchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(min * (1 + this.random()));
     this.watchProgressed = false;
