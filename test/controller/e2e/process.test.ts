@@ -1,0 +1,140 @@
+/**
+ * The controller as the cluster runs it: the bundle and plan from the synthesized ConfigMaps,
+ * started as a child process by `runControllerProcess`. It fills the lists, shuts down cleanly
+ * on SIGTERM (exit 0, BIG-IP token deleted, Lease released), and a malformed configuration
+ * ends it with exactly one line on stderr, which the synthesized Deployment surfaces as the
+ * pod's termination message.
+ */
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { runControllerProcess } from '../../../lib/testing/deploy';
+import { World, clusterSnapshot, deviceLists, eventually, expectedLists, httpGet, listsConverged, pod, podRef, service, startWorld } from './support';
+
+interface Exited {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Collects a child's output (so its pipes never fill) and resolves when it exits. */
+function watchProcess(child: ChildProcess): { exited: Promise<Exited>; output: () => { stdout: string; stderr: string } } {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const exited = new Promise<Exited>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { exited, output: () => ({ stdout, stderr }) };
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+describe('the bundled controller as a child process', () => {
+  let world: World;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await world?.stop();
+  });
+
+  const start = (port: number, env: Record<string, string> = {}) => {
+    const child = runControllerProcess(world.deployment, world.emulators, { username: 'egress-a', password: 'password-a', podName: 'controller-0', httpPort: port, env });
+    children.push(child);
+    return { child, ...watchProcess(child) };
+  };
+
+  test('fills the lists from the synthesized code ConfigMap, then SIGTERM: exit 0, token deleted, Lease released', async () => {
+    const { kube, bigip } = world.emulators;
+    kube.apply(service('payments', 'checkout', { app: 'checkout' }));
+    kube.apply(pod('payments', 'checkout-1', { labels: { app: 'checkout' }, ips: ['10.1.0.1', 'fd00::1'] }));
+    kube.apply(pod('payments', 'checkout-2', { labels: { app: 'checkout' }, ips: ['10.1.0.2'] }));
+    kube.apply(pod('shop', 'cart-1', { labels: { app: 'cart' }, ips: ['10.2.0.1'] }));
+    // The controller runs the code the synth put in the ConfigMap, through the loader.
+    expect(world.deployment.command).toEqual(['node', '/opt/cdktf-ces/loader.js']);
+
+    const port = await freePort();
+    const proc = start(port);
+    await eventually(async () => (await httpGet(port, '/readyz')).status === 200, 'the child to be ready', 30_000, 100);
+    await eventually(() => listsConverged(world), 'the child to fill the lists', 30_000);
+    kube.apply(pod('payments', 'checkout-3', { labels: { app: 'checkout' }, ips: ['10.1.0.3'] }));
+    kube.delete(podRef('payments', 'checkout-1'));
+    await eventually(() => listsConverged(world), 'the child to follow changes', 30_000);
+    expect(deviceLists(world.emulators, world.plan)).toEqual(expectedLists(world.plan, clusterSnapshot(world.emulators)));
+
+    const lease = () => kube.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: world.deployment.namespace, name: world.deployment.env.LEASE_NAME }) as any;
+    expect(lease().spec.holderIdentity).toBe('controller-0');
+    expect(bigip.activeTokenCount('egress-a')).toBe(1);
+
+    proc.child.kill('SIGTERM');
+    const exited = await withTimeout(proc.exited, 20_000, 'graceful shutdown');
+    expect(exited).toMatchObject({ code: 0, signal: null });
+    expect(bigip.activeTokenCount('egress-a')).toBe(0);
+    expect(lease().spec.holderIdentity).toBe('');
+    // Structured logs on stdout, one JSON object per line, ending with the shutdown.
+    const lines = exited.stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; signal?: string });
+    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['caches listed', 'leading: pushing source lists', 'shutting down']));
+    expect(lines.find((l) => l.msg === 'shutting down')?.signal).toBe('SIGTERM');
+    expect(exited.stderr).toBe('');
+  });
+
+  describe('malformed configuration: exit 1 with exactly one line on stderr, no stack trace', () => {
+    const badKubeconfig = () => {
+      const file = path.join(world.emulators.workdir, 'broken-kubeconfig');
+      fs.writeFileSync(file, 'apiVersion: v1\nkind: Config\nclusters: [oops\n');
+      return file;
+    };
+    const cases: Array<[string, () => Record<string, string>, RegExp]> = [
+      ['no BIG-IP URL', () => ({ BIGIP_URL: '' }), /^cdktf-ces-controller: configuration error: BIGIP_URL: not set; set it to the BIG-IP management URL/],
+      ['an unreadable CA bundle', () => ({ BIGIP_CA_FILE: path.join(world.emulators.workdir, 'no-such-ca.crt') }), /^cdktf-ces-controller: configuration error: BIGIP_CA_FILE: cannot read .*no-such-ca\.crt \(ENOENT\)/],
+      ['a missing Secret key', () => ({ BIGIP_PASSWORD_KEY: 'bigip-password' }), /^cdktf-ces-controller: configuration error: BIG-IP credentials: Secret key "bigip-password" not found in /],
+      ['a kubeconfig that is not YAML', () => ({ KUBECONFIG: badKubeconfig() }), /^cdktf-ces-controller: configuration error: .*broken-kubeconfig/],
+    ];
+
+    test.each(cases)('%s', async (_name, env, message) => {
+      const port = await freePort();
+      const proc = start(port, env());
+      const exited = await withTimeout(proc.exited, 20_000, 'the controller to exit');
+      expect(exited.code).toBe(1);
+      expect(exited.stdout).toBe('');
+      const lines = exited.stderr.split('\n').filter((l) => l !== '');
+      expect(lines).toHaveLength(1);
+      expect(exited.stderr.endsWith('\n')).toBe(true);
+      expect(lines[0]).toMatch(message);
+      expect(exited.stderr).not.toMatch(/\n\s+at |Error: |node:internal/);
+      // The probes would fail: nothing listens on the probe port any more.
+      await expect(httpGet(port, '/healthz')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      await expect(httpGet(port, '/readyz')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    });
+
+    test('the synthesized Deployment shows that line as the termination message and probes the port the process listens on', () => {
+      const d = world.emulators.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: world.deployment.namespace, name: world.deployment.name }) as any;
+      const container = d.spec.template.spec.containers[0];
+      // On a non-zero exit the kubelet copies the end of the container log into
+      // status.containerStatuses[].state.terminated.message: the one line above.
+      expect(container.terminationMessagePolicy).toBe('FallbackToLogsOnError');
+      const httpPort = container.ports.find((p: { name: string }) => p.name === 'http');
+      expect(httpPort.containerPort).toBe(8080);
+      expect(container.env).toEqual(expect.arrayContaining([{ name: 'HTTP_PORT', value: String(httpPort.containerPort) }]));
+      expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+      expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+      expect(container.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    });
+  });
+});
