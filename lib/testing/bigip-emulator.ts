@@ -18,7 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { packageRoot } from '../util';
+import { packageRoot, seededRandom } from '../util';
 import { As3Validator } from './as3-validator';
 
 /** Failures the emulator can inject. */
@@ -267,17 +267,6 @@ class HttpError extends Error {
   }
 }
 
-/** mulberry32: small, fast, seedable; good enough to draw faults. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** JSON with sorted keys, so that two declarations compare by content. */
 function canonicalJson(value: unknown): string {

@@ -21,6 +21,7 @@
  * - the child's resident memory and CPU time, from /proc (the controller's own /metrics
  *   figures are read too, as a cross-check).
  */
+import { seededRandom } from '../../lib/util';
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -98,17 +99,6 @@ const USER = 'egress-sync';
 const PASSWORD = 'bench-password';
 const NODES = 'POST /mgmt/shared/service-discovery/task/{taskId}/nodes';
 
-/** mulberry32: a small seeded generator, so both modes get the same workload. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nsName = (i: number) => `team-${String(i).padStart(2, '0')}`;
@@ -480,7 +470,7 @@ async function runMode(mode: Mode, workload: Workload, o: Required<Omit<Controll
     const plan = JSON.parse(planCm.data['plan.json']) as SyncPlan;
 
     if (o.deviceLatencyMs > 0) emulators.bigip.injectFault({ fault: BigipFault.LATENCY, pathPrefix: '/mgmt/shared/service-discovery/task/', latencyMs: o.deviceLatencyMs });
-    const churn = new Churn(emulators, new ListLookup(plan, workload), workload, seeded(o.seed), o.pods);
+    const churn = new Churn(emulators, new ListLookup(plan, workload), workload, seededRandom(o.seed), o.pods);
     churn.seed(o.pods);
     const expectedInitial = desiredMembers(plan, churn.snapshot(), new Date());
     say(`${mode}: ${o.pods} pods, ${plan.lists.length} lists seeded; starting`);
