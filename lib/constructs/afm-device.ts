@@ -285,11 +285,19 @@ export class AfmDevice extends Construct {
   }
 
   /**
+   * The external services registered so far.
+   * @internal
+   */
+  public _externalServiceModels(): ExternalServiceModel[] {
+    return [...this.externalServices.values()];
+  }
+
+  /**
    * The policy model of everything registered so far.
    * @internal
    */
   public _policyModel(): PolicyModel {
-    return { device: this.deviceModel, externalServices: [...this.externalServices.values()], rules: [...this.rules.values()] };
+    return { device: this.deviceModel, externalServices: this._externalServiceModels(), rules: [...this.rules.values()] };
   }
 
   /**

@@ -157,7 +157,7 @@ export class EgressGuardrails implements IAspect {
       position = (this.counts.get(key) ?? 0) + 1;
       this.counts.set(key, position);
     }
-    const externalServices = device._policyModel().externalServices;
+    const externalServices = device._externalServiceModels();
     for (const v of ruleViolations(this.set, model, externalServices, position)) {
       const message = `guardrail ${v.guardrail} of "${this.name}": ${v.message}`;
       if (this.set.warnOnly) Annotations.of(node).addWarning(message);
