@@ -1,5 +1,8 @@
 import { Construct } from 'constructs';
 import { TerraformVariable } from 'cdktf';
+import { EgressPolicyError, quote } from '../policy/errors';
+
+const TERRAFORM_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** Resolved provider arguments; never literal secrets. */
 export interface BoundCredentials {
@@ -52,6 +55,14 @@ export class BigipCredentials {
    */
   public _bind(scope: Construct, defaultPrefix: string): BoundCredentials {
     if (this.source === 'environment') return {};
+    for (const field of ['usernameVariable', 'passwordVariable'] as const) {
+      const name = this.names[field];
+      if (name !== undefined && !TERRAFORM_IDENTIFIER.test(name)) {
+        throw new EgressPolicyError([
+          { path: scope.node.path, field: `credentials.${field}`, value: quote(name), message: 'must be a Terraform variable name: a letter or "_", then letters, digits, "_" or "-"' },
+        ]);
+      }
+    }
     const username = new TerraformVariable(scope, 'BigipUsername', {
       type: 'string',
       description: 'BIG-IP username for AS3 and tmsh',

@@ -16,7 +16,6 @@ export const CONSTRUCT_PATH_ANNOTATION = `${API_GROUP}/construct-path`;
 export type Manifest = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
 
 const CR_ACTION: Readonly<Record<ActionName, string>> = { DENY: 'Deny', REJECT: 'Reject', ALLOW: 'Allow', ALLOW_FINAL: 'AllowFinal' };
-export const ACTION_FROM_CR: Readonly<Record<string, ActionName>> = { Deny: 'DENY', Reject: 'REJECT', Allow: 'ALLOW', AllowFinal: 'ALLOW_FINAL' };
 
 export const RULE_KIND: Readonly<Record<RuleModel['level'], RuleKind>> = {
   cluster: 'ClusterEgressRule',

@@ -23,7 +23,6 @@ import {
   AfmAction,
   ExternalServiceModel,
   FqdnModel,
-  LEVELS,
   Level,
   PolicyModel,
   PortModel,
@@ -384,7 +383,3 @@ function sortFqdns(f: readonly FqdnModel[]): FqdnModel[] {
   return [...f].sort((x, y) => compareText(x.text, y.text));
 }
 
-/** Every compiled rule, level by level, in evaluation order. */
-export function allRules(compiled: CompiledPolicy): CompiledRule[] {
-  return LEVELS.flatMap((l) => compiled.levels[l]);
-}

@@ -201,8 +201,6 @@ export function ruleKey(rule: Pick<RuleModel, 'level' | 'namespace' | 'name'>): 
   return rule.level === 'cluster' ? `cluster/${rule.name}` : `${rule.level}/${rule.namespace}/${rule.name}`;
 }
 
-export const EMPTY_SELECTOR: SelectorModel = { matchLabels: {}, matchExpressions: [] };
-
 export function isEmptySelector(s: SelectorModel | undefined): boolean {
   return !s || (Object.keys(s.matchLabels).length === 0 && s.matchExpressions.length === 0);
 }

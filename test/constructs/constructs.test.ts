@@ -232,3 +232,9 @@ describe('synthesis output', () => {
     expect(artifact.plan.lists.map((l: { taskId: string }) => l.taskId)).toEqual(['~Common~Shared~k8s_prod_src_cluster', '~Common~Shared~k8s_prod_src_ns_web']);
   });
 });
+
+test('credential variable names must be Terraform identifiers', () => {
+  expect(() => deviceStack({ credentials: BigipCredentials.fromVariables({ passwordVariable: 'bigip password' }) })).toThrow(
+    /\[egress\/Bigip\] credentials.passwordVariable: must be a Terraform variable name: a letter or "_", then letters, digits, "_" or "-" \(got "bigip password"\)/,
+  );
+});
