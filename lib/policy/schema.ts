@@ -253,14 +253,78 @@ function describeValue(v: unknown): string {
   return quote(v);
 }
 
-/** Parses `input` with `schema` or throws an {@link EgressPolicyError} listing every issue. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: object, path: string): z.output<S> {
+/** How {@link parseOrThrow} explains a key that a strict object schema does not know. */
+export interface UnknownKeyHints {
+  /** What the object is, for messages: `a ClusterEgressRule`, `the logging options`. */
+  readonly what: string;
+  /** Keys that are valid elsewhere, with the fix (`namespace` on a cluster rule → use a NamespaceEgressRule). */
+  readonly misplaced?: Readonly<Record<string, string>>;
+}
+
+/** Edit distance, for "did you mean" hints on misspelled keys. */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+}
+
+/**
+ * Why an unknown key is refused: a dropped key would silently widen a rule (a misspelled
+ * `podSelecter` selects every pod), so every unknown key fails with a hint at the intended one.
+ */
+export function unknownKeyMessage(key: string, known: readonly string[], hints?: UnknownKeyHints): string {
+  const what = hints?.what ?? 'this object';
+  const misplaced = hints?.misplaced && Object.prototype.hasOwnProperty.call(hints.misplaced, key) ? hints.misplaced[key] : undefined;
+  if (misplaced) return `is not a prop of ${what}: ${misplaced}`;
+  const near = known
+    .map((k) => ({ k, d: editDistance(key, k) }))
+    .filter(({ d }) => d <= Math.max(1, Math.floor(key.length / 4)))
+    .sort((x, y) => x.d - y.d)[0];
+  const fix = near ? `did you mean "${near.k}"?` : `remove it; the props of ${what} are ${known.join(', ')}`;
+  return `is not a prop of ${what}, and an unknown prop is never ignored: ${fix}`;
+}
+
+/** Keys a zod object schema accepts (for unknown-key hints). */
+function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let s: unknown = schema;
+  for (const seg of path) {
+    const shape = (s as { shape?: Record<string, unknown> }).shape;
+    s = shape?.[String(seg)];
+    while (s && (s as { unwrap?: () => unknown }).unwrap) s = (s as { unwrap: () => unknown }).unwrap();
+  }
+  const shape = (s as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+/**
+ * Parses `input` with `schema` or throws an {@link EgressPolicyError} listing every issue.
+ * Strict object schemas report each unknown key on its own line, with `hints` for the
+ * top-level object.
+ */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: object, path: string, hints?: UnknownKeyHints): z.output<S> {
   const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
-  const issues: PolicyIssue[] = result.error.issues.map((issue) => {
+  const issues: PolicyIssue[] = result.error.issues.flatMap((issue): PolicyIssue[] => {
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeys(schema, issue.path);
+      return issue.keys.map((key) => ({
+        path,
+        field: fieldName([...issue.path, key]),
+        value: describeValue(valueAt(input, [...issue.path, key])),
+        message: unknownKeyMessage(key, known, issue.path.length === 0 ? hints : undefined),
+      }));
+    }
     const quotedValue = issue.code === 'custom' ? (issue.params as { quotedValue?: string } | undefined)?.quotedValue : undefined;
     const value = quotedValue ?? describeValue(valueAt(input, issue.path));
-    return { path, field: fieldName(issue.path), value, message: issue.message };
+    return [{ path, field: fieldName(issue.path), value, message: issue.message }];
   });
   throw new EgressPolicyError(issues);
 }
