@@ -245,7 +245,7 @@ function validateGuardrailSet(set: GuardrailSet, path: string): void {
           path,
           field: 'allowedDestinations',
           value: quote(listed(witness.map((w) => w.owner))),
-          message: 'contradicts forbidCatchAll: together these cover every address, so the envelope would allow what the guardrail forbids; remove one of them',
+          message: `contradicts forbidCatchAll: ${witness.length > 1 ? 'together these cover' : 'this covers'} every address, so the envelope would allow what the guardrail forbids; narrow the envelope or allow catch-alls`,
         });
       }
     }
