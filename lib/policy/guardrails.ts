@@ -444,12 +444,25 @@ function requirements(s: SelectorModel | undefined): string[] {
 export interface SourceGroup {
   /** `pods of namespace "web" with app=x`, for messages. */
   readonly source: string;
-  readonly rules: readonly RuleModel[];
+  /**
+   * The namespace's rules without a pod selector, which apply to every source of the
+   * namespace; the same array for every group of one namespace.
+   */
+  readonly shared: readonly RuleModel[];
+  /** The other rules of the source. */
+  readonly own: readonly RuleModel[];
+}
+
+/** Every non-empty subset of `items`, each in the order of `items`. */
+function nonEmptySubsets<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [[]];
+  for (const item of items) for (let i = out.length - 1; i >= 0; i--) out.push([...out[i], item]);
+  return out.slice(1);
 }
 
 /**
  * The sources of the catch-all union. One source is:
- * - the pods of a namespace selected by one pod selector S (rules compared after
+ * - the pods of a namespace selected by one pod selector S (selectors compared after
  *   normalization): the namespace rules of that namespace whose selector is S, or whose
  *   requirements are a subset of S's (no selector at all, or fewer labels), because those
  *   certainly apply to the same pods;
@@ -459,38 +472,58 @@ export interface SourceGroup {
  * against a pod selector) are not combined: that would depend on labels only known at run time.
  */
 export function sourceGroups(rules: readonly RuleModel[]): SourceGroup[] {
-  const byNamespace = new Map<string, { reqs: string[]; rule: RuleModel }[]>();
+  const byNamespace = new Map<string, Map<string, { reqs: string[]; selector?: SelectorModel; rules: RuleModel[] }>>();
   const byService = new Map<string, RuleModel[]>();
   for (const rule of rules) {
     const ns = rule.namespace as string;
     if (rule.level === 'namespace') {
-      const list = byNamespace.get(ns) ?? [];
-      byNamespace.set(ns, list);
-      list.push({ reqs: requirements(rule.source.podSelector), rule });
+      const selectors = byNamespace.get(ns) ?? new Map();
+      byNamespace.set(ns, selectors);
+      const reqs = requirements(rule.source.podSelector);
+      const key = reqs.join('\n');
+      const entry = selectors.get(key) ?? { reqs, selector: rule.source.podSelector, rules: [] };
+      selectors.set(key, entry);
+      entry.rules.push(rule);
     } else if (rule.level === 'service') {
       const key = JSON.stringify([ns, rule.source.service]);
-      byService.set(key, [...(byService.get(key) ?? []), rule]);
+      const list = byService.get(key) ?? [];
+      byService.set(key, list);
+      list.push(rule);
     }
   }
   const groups: SourceGroup[] = [];
-  for (const [ns, list] of byNamespace) {
-    const selectors = new Map<string, { reqs: string[]; selector?: SelectorModel }>();
-    for (const { reqs, rule } of list) selectors.set(reqs.join('\n'), { reqs, selector: rule.source.podSelector });
+  const sharedOf = (ns: string) => byNamespace.get(ns)?.get('')?.rules ?? [];
+  for (const [ns, selectors] of byNamespace) {
+    const shared = sharedOf(ns);
     // Broader sources first: a cover found there is reported with the broader description.
-    const ordered = [...selectors.values()].sort((a, b) => a.reqs.length - b.reqs.length);
-    for (const { reqs, selector } of ordered) {
+    for (const { reqs, selector } of [...selectors.values()].sort((a, b) => a.reqs.length - b.reqs.length)) {
+      // The selectors whose requirements are a subset of these: by lookup of each subset
+      // while there are fewer subsets than selectors, else by comparing with every selector.
       const have = new Set(reqs);
-      const members = list.filter((m) => m.reqs.every((r) => have.has(r))).map((m) => m.rule);
+      const subsets =
+        2 ** reqs.length <= selectors.size
+          ? nonEmptySubsets(reqs).map((sub) => selectors.get(sub.join('\n')))
+          : [...selectors.values()].filter((t) => t.reqs.length > 0 && t.reqs.every((r) => have.has(r)));
+      const own = subsets.flatMap((t) => t?.rules ?? []);
       const source = isEmptySelector(selector) ? `pods of namespace "${ns}"` : `pods of namespace "${ns}" with ${selectorText(selector as SelectorModel)}`;
-      groups.push({ source, rules: members });
+      groups.push({ source, shared, own });
     }
   }
   for (const [key, serviceRules] of byService) {
     const [ns, service] = JSON.parse(key) as [string, string];
-    const wholeNamespace = (byNamespace.get(ns) ?? []).filter((m) => m.reqs.length === 0).map((m) => m.rule);
-    groups.push({ source: `pods of service "${service}" in namespace "${ns}"`, rules: [...wholeNamespace, ...serviceRules] });
+    groups.push({ source: `pods of service "${service}" in namespace "${ns}"`, shared: sharedOf(ns), own: serviceRules });
   }
   return groups;
+}
+
+/** Whether the merged `base` and the `extra` intervals together cover the family: each gap of `extra` must lie in `base`. */
+function coversWith(base: readonly IpInterval[], extra: readonly IpInterval[], family: IpFamily): boolean {
+  let next = 0n;
+  for (const i of merge(extra)) {
+    if (i.first > next && !insideMerged({ family, first: next, last: i.first - 1n }, base)) return false;
+    next = i.last + 1n;
+  }
+  return next > FULL[family] || insideMerged({ family, first: next, last: FULL[family] }, base);
 }
 
 /** A set of team rules that together allow one source every address of one family. */
@@ -506,6 +539,8 @@ export interface CatchAll {
   readonly source?: string;
 }
 
+type Owned = OwnedInterval<{ rule: RuleModel; text: string }>;
+
 /**
  * Every way the given team rules allow every address of a family: first each rule on its own
  * (the union of its destinations, external services included), then each source's rules
@@ -515,40 +550,57 @@ export interface CatchAll {
  * (a rule that allows everything but a few networks still opens the egress), and audit rules,
  * time windows and expiry count like enforced, permanent rules: the guardrail judges what the
  * rules declare. Per source the check is port-aware: two rules that together cover every
- * address, but on different ports, are no catch-all. It first tests the union over all ports
- * (O(n log n) in the number of intervals); only when that union covers the family does it cut
- * the port space into segments and test each.
+ * address, but on different ports, are no catch-all.
+ *
+ * Cost: O(n log n) in the number of intervals for the rules on their own; per source, the
+ * namespace-wide rules are merged once and each source adds O(k log k) for its k other
+ * intervals. Only a source whose union covers the family over all ports is cut into port
+ * segments, each tested again; once a namespace's rules without pod selector form a cover,
+ * its narrower sources are not searched for more.
  */
 export function catchAlls(rules: readonly RuleModel[], externalServices: readonly ExternalServiceModel[]): CatchAll[] {
   const byName = new Map(externalServices.map((es) => [es.name, es]));
   const allowing = rules.filter((r) => r.level !== 'cluster' && (r.action === 'ALLOW' || r.action === 'ALLOW_FINAL'));
-  const intervals = new Map<RuleModel, OwnedInterval<{ rule: RuleModel; text: string }>[]>();
+  const intervals = new Map<RuleModel, Owned[]>();
   for (const rule of allowing) {
     const addresses = rule.destinations.flatMap((d): AddressModel[] =>
       d.kind === 'externalService' ? (byName.get(d.name)?.destinations ?? []).filter((x): x is AddressModel => x.kind !== 'fqdn') : d.kind === 'fqdn' ? [] : [d],
     );
     intervals.set(rule, addresses.map((a) => ({ ...interval(a), owner: { rule, text: a.text } })));
   }
+  const groups = sourceGroups(allowing);
   const out: CatchAll[] = [];
-  const texts = (cover: OwnedInterval<{ text: string }>[]) => cover.map((c) => c.owner.text);
+  const texts = (cover: Owned[]) => cover.map((c) => c.owner.text);
   for (const family of [4, 6] as const) {
+    const of = (r: RuleModel) => (intervals.get(r) as Owned[]).filter((i) => i.family === family);
     const alone = new Set<RuleModel>();
     for (const rule of allowing) {
-      const cover = coveringSubset(intervals.get(rule) as OwnedInterval<{ rule: RuleModel; text: string }>[], family);
+      const cover = coveringSubset(of(rule), family);
       if (!cover) continue;
       alone.add(rule);
       out.push({ family, rules: [rule], destinations: texts(cover), ports: '' });
     }
+    const usable = (r: RuleModel) => !alone.has(r) && of(r).length > 0;
+    const sharedOnce = new Map<readonly RuleModel[], { rules: RuleModel[]; merged: IpInterval[]; covered: boolean }>();
     const seen = new Set<string>();
-    for (const group of sourceGroups(allowing)) {
-      const members = group.rules.filter((r) => !alone.has(r) && (intervals.get(r) as IpInterval[]).some((i) => i.family === family));
-      if (members.length < 2 || !coveringSubset(members.flatMap((r) => intervals.get(r) as OwnedInterval<{ rule: RuleModel; text: string }>[]), family)) continue;
+    for (const group of groups) {
+      let shared = sharedOnce.get(group.shared);
+      if (!shared) {
+        const sharedRules = group.shared.filter(usable);
+        shared = { rules: sharedRules, merged: merge(sharedRules.flatMap(of)), covered: false };
+        sharedOnce.set(group.shared, shared);
+      } else if (shared.covered) {
+        continue;
+      }
+      const own = group.own.filter(usable);
+      if (shared.rules.length + own.length < 2 || !coversWith(shared.merged, own.flatMap(of), family)) continue;
+      const members = [...shared.rules, ...own];
       for (const segment of portSegments(members)) {
-        const open = members.filter((r) => allowsSegment(r, segment));
-        const cover = coveringSubset(open.flatMap((r) => intervals.get(r) as OwnedInterval<{ rule: RuleModel; text: string }>[]), family);
+        const cover = coveringSubset(members.filter((r) => allowsSegment(r, segment)).flatMap(of), family);
         if (!cover) continue;
         const coverRules = [...new Set(cover.map((c) => c.owner.rule))];
-        const key = JSON.stringify([coverRules.map((r) => r.path).sort()]);
+        if (own.length === 0) shared.covered = true;
+        const key = JSON.stringify(coverRules.map((r) => r.path).sort());
         if (seen.has(key)) continue;
         seen.add(key);
         const anyPort = coverRules.every((r) => allowsSegment(r, { from: PORT_MIN, to: PORT_MAX }));
