@@ -1,4 +1,4 @@
-import { IConstruct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { Annotations, Aspects, IAspect, TerraformStack } from 'cdktf';
 import { EgressDestination } from '../policy/destination';
 import { EgressPolicyError, quote } from '../policy/errors';
@@ -101,10 +101,6 @@ const GUARDRAIL_NAMES = Symbol.for('cdktf-ces.GuardrailNames');
 /** Brand of guardrail aspects, so AfmDevice can find them without importing this module. */
 const GUARDRAILS_SYMBOL = Symbol.for('cdktf-ces.EgressGuardrails');
 
-function isConstruct(x: unknown): x is IConstruct {
-  return typeof x === 'object' && x !== null && typeof (x as { node?: { path?: unknown } }).node?.path === 'string';
-}
-
 /**
  * Guardrails as a cdktf Aspect: the security team states an envelope once; every rule under
  * the scope it is applied to is checked at synth. Apply with `EgressGuardrails.applyTo(app,
@@ -120,7 +116,7 @@ function isConstruct(x: unknown): x is IConstruct {
 export class EgressGuardrails implements IAspect {
   /** Applies a guardrail set to every rule under `scope`. */
   public static applyTo(scope: IConstruct, props: EgressGuardrailsProps = {}): EgressGuardrails {
-    if (!isConstruct(scope)) {
+    if (!Construct.isConstruct(scope)) {
       throw new EgressPolicyError([
         {
           path: guardrailSetPath(props),
@@ -162,7 +158,8 @@ export class EgressGuardrails implements IAspect {
 
   public visit(node: IConstruct): void {
     const rule = egressRuleOf(node);
-    if (!rule || this.visited.has(node)) return;
+    // A rule construct whose props were refused has no model; its error is already reported.
+    if (!rule?.model || this.visited.has(node)) return;
     this.visited.add(node);
     for (const v of this.violationsOf(node, rule.model, rule.device)) {
       const message = `guardrail ${v.guardrail} of "${this.name}": ${v.message}`;

@@ -39,7 +39,7 @@ export interface GuardrailViolation {
   readonly message: string;
 }
 
-export const GUARDRAILS_NAME_DEFAULT = 'egress guardrails';
+const GUARDRAILS_NAME_DEFAULT = 'egress guardrails';
 const NAME_MAX = 64;
 
 // ---------------------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ const NAME_MAX = 64;
 // switching itself off.
 
 /** Text that says something: at least one letter or digit (`'   '` or `'-'` names no one). */
-export function hasContent(text: string | undefined): boolean {
+function hasContent(text: string | undefined): boolean {
   return text !== undefined && /[\p{L}\p{N}]/u.test(text);
 }
 
@@ -293,7 +293,7 @@ function interval(a: AddressModel): IpInterval {
 }
 
 /** An address interval and what it came from (a rule, a destination text). */
-export interface OwnedInterval<T> extends IpInterval {
+interface OwnedInterval<T> extends IpInterval {
   readonly owner: T;
 }
 
@@ -303,7 +303,7 @@ export interface OwnedInterval<T> extends IpInterval {
  * address, always taking the one that reaches furthest: O(n log n), and the result has the
  * fewest intervals any cover can have. Ties keep the input order, so the result is stable.
  */
-export function coveringSubset<T>(intervals: readonly OwnedInterval<T>[], family: IpFamily): OwnedInterval<T>[] | undefined {
+function coveringSubset<T>(intervals: readonly OwnedInterval<T>[], family: IpFamily): OwnedInterval<T>[] | undefined {
   const sorted = intervals
     .map((iv, index) => ({ iv, index }))
     .filter(({ iv }) => iv.family === family)
@@ -441,7 +441,7 @@ function requirements(s: SelectorModel | undefined): string[] {
 }
 
 /** Pods one or more team rules certainly apply to, and those rules. */
-export interface SourceGroup {
+interface SourceGroup {
   /** `pods of namespace "web" with app=x`, for messages. */
   readonly source: string;
   /**
@@ -471,7 +471,7 @@ function nonEmptySubsets<T>(items: readonly T[]): T[][] {
  * Rules whose pod sets may overlap but need not (different labels, a Service's selector
  * against a pod selector) are not combined: that would depend on labels only known at run time.
  */
-export function sourceGroups(rules: readonly RuleModel[]): SourceGroup[] {
+function sourceGroups(rules: readonly RuleModel[]): SourceGroup[] {
   const byNamespace = new Map<string, Map<string, { reqs: string[]; selector?: SelectorModel; rules: RuleModel[] }>>();
   const byService = new Map<string, RuleModel[]>();
   for (const rule of rules) {
@@ -615,7 +615,7 @@ export function catchAlls(rules: readonly RuleModel[], externalServices: readonl
 // Cluster-level reservation
 
 /** Whether construct `path` is `scope` or lies below it (whole segments: `a/b` is not in `a/b-c`). */
-export function insideScope(path: string, scope: string): boolean {
+function insideScope(path: string, scope: string): boolean {
   return path === scope || path.startsWith(`${scope}/`);
 }
 

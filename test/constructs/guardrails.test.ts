@@ -328,3 +328,13 @@ describe('props as plain JavaScript passes them', () => {
     );
   });
 });
+
+test('a rule construct whose props were refused (and caught) does not break the guardrails of its stack', () => {
+  const { app, stack, device } = setup();
+  EgressGuardrails.applyTo(stack, { requireOwner: true });
+  expect(() => new NamespaceEgressRule(stack, 'Refused', { device, namespace: 'A_B', action: EgressAction.ALLOW, destinations: [D.cidr('10.0.0.0/8')] })).toThrow(EgressPolicyError);
+  new NamespaceEgressRule(stack, 'Unowned', { device, namespace: 'a', action: EgressAction.ALLOW, destinations: [D.cidr('10.0.0.0/8')] });
+  expect(linesOf(synthErrors(app), 'egress/Unowned')).toEqual([
+    '[egress/Unowned] guardrail requireOwner of "egress guardrails": every rule needs an owner; set owner to the team or person responsible',
+  ]);
+});
