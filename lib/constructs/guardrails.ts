@@ -1,10 +1,11 @@
-import { IConstruct } from 'constructs';
-import { Annotations, Aspects, IAspect } from 'cdktf';
+import { Construct, IConstruct } from 'constructs';
+import { Annotations, Aspects, IAspect, TerraformStack } from 'cdktf';
 import { EgressDestination } from '../policy/destination';
-import { EgressPolicyError, InvalidValueError, PolicyIssue, quote } from '../policy/errors';
-import { GuardrailSet, ruleViolations, validateGuardrailSet } from '../policy/guardrails';
-import type { AddressModel, FqdnModel, PortModel } from '../policy/model';
+import { EgressPolicyError, quote } from '../policy/errors';
+import { GuardrailSet, GuardrailViolation, buildGuardrailSet, guardrailSetPath, guardrailViolations } from '../policy/guardrails';
+import type { RuleModel } from '../policy/model';
 import { EgressPort } from '../policy/port';
+import type { AfmDevice } from './afm-device';
 import { egressRuleOf } from './rules';
 
 /** How a guardrail violation is reported. */
@@ -15,10 +16,10 @@ export enum GuardrailMode {
   WARN = 'WARN',
 }
 
-/** Props of {@link EgressGuardrails}. */
+/** Props of {@link EgressGuardrails}. Unknown props fail (a misspelled guardrail never switches itself off). */
 export interface EgressGuardrailsProps {
   /**
-   * Name shown in violations, so teams know whose guardrail they hit.
+   * Name shown in violations, so teams know whose guardrail they hit (1 to 64 characters).
    * @default "egress guardrails"
    */
   readonly name?: string;
@@ -28,7 +29,12 @@ export interface EgressGuardrailsProps {
    */
   readonly mode?: GuardrailMode;
   /**
-   * Namespace and service rules may not allow every address (`0.0.0.0/0`, `::/0`).
+   * Namespace and service rules may not allow every address of a family (IPv4 or IPv6), on
+   * their own or together: the union of a rule's destinations (external services included)
+   * and the union of the ALLOW and ALLOW_FINAL rules of one source on one port are tested, so
+   * `0.0.0.0/1` plus `128.0.0.0/1` is a catch-all. One source is the pods of one namespace
+   * and pod selector (with the rules of broader selectors of that namespace), or of one
+   * Service (with its namespace's rules that have no pod selector).
    * @default true
    */
   readonly forbidCatchAll?: boolean;
@@ -54,20 +60,41 @@ export interface EgressGuardrailsProps {
    */
   readonly maxRulesPerNamespace?: number;
   /**
-   * Every rule (all levels) must name its owner.
+   * Every rule (all levels) must name its owner, with at least one letter or digit.
    * @default false
    */
   readonly requireOwner?: boolean;
   /**
-   * Every rule (all levels) must carry a ticket reference.
+   * Every rule (all levels) must carry a ticket reference, with at least one letter or digit.
    * @default false
    */
   readonly requireTicket?: boolean;
   /**
-   * Every rule (all levels) must say why it exists.
+   * Every rule (all levels) must say why it exists, with at least one letter or digit.
    * @default false
    */
   readonly requireJustification?: boolean;
+  /**
+   * Construct paths under which ClusterEgressRules may be declared: `node.path` of a scope,
+   * such as `"security"` (a stack) or `"platform/security"`. A path covers that construct and
+   * everything below it, by whole path segments (`"security"` does not cover
+   * `"security-evil"`). The scopes in `emergencyRuleScopes` may declare cluster rules too.
+   * @default - cluster rules may be declared anywhere
+   */
+  readonly clusterRuleScopes?: string[];
+  /**
+   * Reserves cluster-rule priorities 0 to this value for the emergency rules under
+   * `emergencyRuleScopes`, so that no other cluster rule sorts before them (0–999; needs
+   * `emergencyRuleScopes`).
+   * @default - no priorities reserved
+   */
+  readonly emergencyPriorityMax?: number;
+  /**
+   * Construct paths (as in `clusterRuleScopes`) whose cluster rules may use the priorities
+   * reserved by `emergencyPriorityMax`; they may declare cluster rules of any priority.
+   * @default - none (needed with emergencyPriorityMax)
+   */
+  readonly emergencyRuleScopes?: string[];
 }
 
 const GUARDRAIL_NAMES = Symbol.for('cdktf-ces.GuardrailNames');
@@ -82,10 +109,23 @@ const GUARDRAILS_SYMBOL = Symbol.for('cdktf-ces.EgressGuardrails');
  * cdktf invokes aspects from each stack down, so aspects on the App itself are not invoked
  * by cdktf; every AfmDevice therefore also applies the guardrails found on its rules'
  * ancestors while it validates. A rule is checked once either way.
+ *
+ * The rules a guardrail set governs are those under the scopes it is applied to; checks that
+ * combine rules (the catch-all union, the per-namespace cap) combine only those, per device.
  */
 export class EgressGuardrails implements IAspect {
   /** Applies a guardrail set to every rule under `scope`. */
   public static applyTo(scope: IConstruct, props: EgressGuardrailsProps = {}): EgressGuardrails {
+    if (!Construct.isConstruct(scope)) {
+      throw new EgressPolicyError([
+        {
+          path: guardrailSetPath(props),
+          field: 'scope',
+          value: quote(scope),
+          message: 'must be a construct (the App, a stack or a construct in one): EgressGuardrails.applyTo(app, { ... })',
+        },
+      ]);
+    }
     const guardrails = new EgressGuardrails(props);
     const names: Set<string> = ((scope as unknown as Record<symbol, Set<string>>)[GUARDRAIL_NAMES] ??= new Set());
     if (names.has(guardrails.name)) {
@@ -106,62 +146,60 @@ export class EgressGuardrails implements IAspect {
   /** Name shown in violations. */
   public readonly name: string;
   private readonly set: GuardrailSet;
-  private readonly counts = new Map<string, number>();
   private readonly visited = new WeakSet<IConstruct>();
+  /** Per device: the paths of the rules judged so far and their violations. */
+  private readonly verdicts = new WeakMap<AfmDevice, { judged: Set<string>; violations: Map<string, GuardrailViolation[]> }>();
 
   constructor(props: EgressGuardrailsProps = {}) {
     Object.defineProperty(this, GUARDRAILS_SYMBOL, { value: true });
-    this.name = props.name ?? 'egress guardrails';
-    const where = `guardrails "${this.name}"`;
-    const issues: PolicyIssue[] = [];
-    const convert = <T, M>(items: T[] | undefined, field: string, toModel: (x: T) => M): M[] | undefined =>
-      items?.flatMap((item, i) => {
-        try {
-          return [toModel(item)];
-        } catch (e) {
-          if (!(e instanceof InvalidValueError)) throw e;
-          issues.push({ path: where, field: `${field}[${i}]`, value: e.value, message: e.problem });
-          return [];
-        }
-      });
-    const allowedDestinations = convert(props.allowedDestinations, 'allowedDestinations', (d) => {
-      const m = d._toModel();
-      if (m.kind === 'externalService') throw new InvalidValueError(quote(m.name), 'list addresses and names directly; an envelope cannot refer to an external service');
-      return m as AddressModel | FqdnModel;
-    });
-    const allowedPorts = convert(props.allowedPorts, 'allowedPorts', (p): PortModel => p._toModel());
-    if (issues.length) throw new EgressPolicyError(issues);
-    this.set = {
-      name: this.name,
-      warnOnly: props.mode === GuardrailMode.WARN,
-      forbidCatchAll: props.forbidCatchAll ?? true,
-      forbidWildcardFqdns: props.forbidWildcardFqdns ?? false,
-      allowedDestinations,
-      allowedPorts,
-      maxRulesPerNamespace: props.maxRulesPerNamespace,
-      requireOwner: props.requireOwner ?? false,
-      requireTicket: props.requireTicket ?? false,
-      requireJustification: props.requireJustification ?? false,
-    };
-    validateGuardrailSet(this.set, where);
+    this.set = buildGuardrailSet(props);
+    this.name = this.set.name;
   }
 
   public visit(node: IConstruct): void {
     const rule = egressRuleOf(node);
-    if (!rule || this.visited.has(node)) return;
+    // A rule construct whose props were refused has no model; its error is already reported.
+    if (!rule?.model || this.visited.has(node)) return;
     this.visited.add(node);
-    const { model, device } = rule;
-    let position = 0;
-    if (model.level !== 'cluster') {
-      const key = `${device.node.path}\u0000${model.namespace}`;
-      position = (this.counts.get(key) ?? 0) + 1;
-      this.counts.set(key, position);
-    }
-    const externalServices = device._externalServiceModels();
-    for (const v of ruleViolations(this.set, model, externalServices, position)) {
+    for (const v of this.violationsOf(node, rule.model, rule.device)) {
       const message = `guardrail ${v.guardrail} of "${this.name}": ${v.message}`;
       if (this.set.warnOnly) Annotations.of(node).addWarning(message);
       else Annotations.of(node).addError(message);
     }
+  }
+
+  /**
+   * The violations of one rule. Rules are judged together, per device, because the catch-all
+   * union and the per-namespace cap span rules: the first visit judges every rule of the
+   * device this set governs (visits come at synth, when the tree is complete).
+   */
+  private violationsOf(node: IConstruct, model: RuleModel, device: AfmDevice): GuardrailViolation[] {
+    let verdict = this.verdicts.get(device);
+    if (!verdict || !verdict.judged.has(model.path)) {
+      const rules = this.governedRules(device, node);
+      verdict = { judged: new Set(rules.map((r) => r.path)), violations: guardrailViolations(this.set, rules, device._externalServiceModels()) };
+      this.verdicts.set(device, verdict);
+    }
+    return verdict.violations.get(model.path) ?? [];
+  }
+
+  /** The device's rules under a scope this set is applied to (and `visited`), in tree order. */
+  private governedRules(device: AfmDevice, visited: IConstruct): RuleModel[] {
+    const governed = new Map<IConstruct, boolean>();
+    const governs = (c: IConstruct | undefined): boolean => {
+      if (!c) return false;
+      let known = governed.get(c);
+      if (known === undefined) {
+        known = Aspects.of(c).all.includes(this) || governs(c.node.scope);
+        governed.set(c, known);
+      }
+      return known;
+    };
+    const rules: RuleModel[] = [];
+    for (const c of TerraformStack.of(device).node.findAll()) {
+      const rule = egressRuleOf(c);
+      if (rule && rule.device === device && (c === visited || governs(c))) rules.push(rule.model);
+    }
+    return rules;
   }
 }
