@@ -8,6 +8,7 @@ import type { ExternalServiceModel } from '../policy/model';
 import { externalServiceFromProps, readExternalServiceProps } from '../policy/schema';
 import { describe } from '../policy/struct';
 import { AfmDevice } from './afm-device';
+import { checkedConstructId } from './construct-id';
 
 const EXTERNAL_SERVICE_SYMBOL = Symbol.for('cdktf-ces.ExternalService');
 
@@ -46,7 +47,7 @@ export class ExternalService extends Construct implements IExternalService {
   public readonly resource: Manifest;
 
   constructor(scope: Construct, id: string, props: ExternalServiceProps) {
-    super(scope, id);
+    super(scope, checkedConstructId(scope, id, 'an ExternalService'));
     Object.defineProperty(this, EXTERNAL_SERVICE_SYMBOL, { value: true });
     const path = this.node.path;
     // Read, never spread: a spread drops what must be refused (symbol keys, an own __proto__).

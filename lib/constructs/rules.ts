@@ -15,6 +15,7 @@ import { EgressPort } from '../policy/port';
 import { expiryProblem, readRuleProps, ruleFromProps } from '../policy/schema';
 import { describe } from '../policy/struct';
 import { AfmDevice } from './afm-device';
+import { checkedConstructId } from './construct-id';
 import { ExternalService } from './external-service';
 
 /** Props shared by every egress rule. */
@@ -219,7 +220,7 @@ export class ClusterEgressRule extends Construct {
   public readonly _device: AfmDevice;
 
   constructor(scope: Construct, id: string, props: ClusterEgressRuleProps) {
-    super(scope, id);
+    super(scope, checkedConstructId(scope, id, 'a ClusterEgressRule'));
     const { model, resource, device } = defineRule(this, 'cluster', props);
     this.ruleName = model.name;
     this.resource = resource;
@@ -249,7 +250,7 @@ export class NamespaceEgressRule extends Construct {
   public readonly _device: AfmDevice;
 
   constructor(scope: Construct, id: string, props: NamespaceEgressRuleProps) {
-    super(scope, id);
+    super(scope, checkedConstructId(scope, id, 'a NamespaceEgressRule'));
     const { model, resource, device } = defineRule(this, 'namespace', props);
     this.ruleName = model.name;
     this.resource = resource;
@@ -278,7 +279,7 @@ export class ServiceEgressRule extends Construct {
   public readonly _device: AfmDevice;
 
   constructor(scope: Construct, id: string, props: ServiceEgressRuleProps) {
-    super(scope, id);
+    super(scope, checkedConstructId(scope, id, 'a ServiceEgressRule'));
     const { model, resource, device } = defineRule(this, 'service', props);
     this.ruleName = model.name;
     this.resource = resource;

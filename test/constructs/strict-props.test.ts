@@ -166,6 +166,35 @@ describe('names from construct ids', () => {
   });
 });
 
+describe('scopes and ids from any JavaScript call shape', () => {
+  const rule = (scope: unknown, id: unknown, device: AfmDevice) => () =>
+    new ClusterEgressRule(js(scope), js(id), { device, action: EgressAction.ALLOW, destinations: [EgressDestination.anyIpv4()] });
+  const service = (scope: unknown, id: unknown, device: AfmDevice) => () =>
+    new ExternalService(js(scope), js(id), { device, destinations: [EgressDestination.fqdn('sftp.bank.example')] });
+
+  test.each([
+    [undefined, 'nothing'],
+    [5, '5'],
+    ['', '""'],
+  ])('the id %p is a named error', (id, value) => {
+    const { stack, device } = deviceStack();
+    expect(issuesOf(rule(stack, id, device))).toEqual([
+      { path: 'egress', field: 'id', value, message: 'the construct id of a ClusterEgressRule must be a non-empty string, such as "AllowDns"' },
+    ]);
+    expect(issuesOf(service(stack, id, device))).toEqual([
+      { path: 'egress', field: 'id', value, message: 'the construct id of an ExternalService must be a non-empty string, such as "AllowDns"' },
+    ]);
+  });
+
+  test('a scope that is not a construct in a stack is a named error', () => {
+    const { app, device } = deviceStack();
+    const message = 'the scope of a ClusterEgressRule must be a construct in a TerraformStack, such as the stack of its AfmDevice';
+    expect(issuesOf(rule(null, 'R', device))).toEqual([{ path: 'R', field: 'scope', value: 'null', message }]);
+    expect(issuesOf(rule({}, 'R', device))).toEqual([{ path: 'R', field: 'scope', value: '{}', message }]);
+    expect(issuesOf(rule(app, 'R', device))).toEqual([{ path: '', field: 'scope', value: 'the construct at "(app)"', message }]);
+  });
+});
+
 describe('ExternalService props', () => {
   test.each([
     [undefined, '(props)', 'nothing', 'is required: ExternalServiceProps ({ device, destinations, name?, description? })'],
