@@ -139,8 +139,10 @@ function defineRule(scope: Construct, level: Level, props: unknown): { model: Ru
   try {
     model = ruleFromProps(level, path, props, scope.node.id);
   } catch (e) {
-    if (e instanceof EgressPolicyError && referenceIssues.length) throw new EgressPolicyError([...referenceIssues, ...e.issues]);
-    throw e;
+    if (!(e instanceof EgressPolicyError) || referenceIssues.length === 0) throw e;
+    // One issue per field: a destination that refers to no ExternalService is also an invalid value.
+    const referenced = new Set(referenceIssues.map((i) => i.field));
+    throw new EgressPolicyError([...referenceIssues, ...e.issues.filter((i) => !referenced.has(i.field))]);
   }
   if (referenceIssues.length) throw new EgressPolicyError(referenceIssues);
   const expired = expiryProblem(model, new Date());

@@ -75,7 +75,7 @@ const freeText = (max: number) =>
   z.string({ error: `expected a string of at most ${max} characters` }).superRefine(check((v: string) => remarkProblem(v, max)));
 
 /** A struct: what it is, for messages, and how its unknown keys are explained. */
-interface StructSpec extends UnknownKeyHints {
+export interface StructSpec extends UnknownKeyHints {
   /** What was expected, with its keys: `an EgressSchedule ({ startTime, endTime, … })`. */
   readonly expected: string;
 }
@@ -93,7 +93,7 @@ function addStructProblems(problems: readonly StructProblem[], ctx: z.Refinement
  * A strict struct schema: the value must be an object literal (see {@link readStruct}), read
  * from its own keys, and every key `object` does not know is refused.
  */
-function struct<O extends z.ZodObject>(object: O, spec: StructSpec) {
+export function struct<O extends z.ZodObject>(object: O, spec: StructSpec) {
   structSpecs.set(object, spec);
   return z.preprocess((value, ctx) => {
     const read = readStruct(value, spec.expected);

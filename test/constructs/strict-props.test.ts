@@ -74,12 +74,26 @@ describe('rule props from any JavaScript call shape', () => {
     ]);
   });
 
-  test('a destination that refers to something other than an ExternalService construct is refused', () => {
+  test('a destination that refers to something other than an ExternalService construct is refused, once', () => {
     const { stack, device } = deviceStack();
+    const message = 'must refer to an ExternalService construct (created with new ExternalService(...))';
     expect(
-      issuesOf(() => newRule('cluster', stack, 'R', { device, action: EgressAction.ALLOW, destinations: [EgressDestination.externalService({ serviceName: 'bank' })] })),
+      issuesOf(() =>
+        newRule('cluster', stack, 'R', {
+          device,
+          action: EgressAction.ALLOW,
+          destinations: [EgressDestination.externalService({ serviceName: 'bank' }), EgressDestination.externalService(js({})), EgressDestination.externalService(js(undefined))],
+        }),
+      ),
     ).toEqual([
-      { path: 'egress/R', field: 'destinations[0]', value: '"externalService:bank"', message: 'must refer to an ExternalService construct (created with new ExternalService(...))' },
+      { path: 'egress/R', field: 'destinations[0]', value: '"externalService:bank"', message },
+      { path: 'egress/R', field: 'destinations[1]', value: '"externalService:{}"', message },
+      {
+        path: 'egress/R',
+        field: 'destinations[2]',
+        value: 'nothing',
+        message: 'EgressDestination.externalService() needs an ExternalService construct (created with new ExternalService(...))',
+      },
     ]);
   });
 
