@@ -112,12 +112,13 @@ const matchLabelsSchema = z.unknown().transform((value, ctx) => {
   if (!read.data) return z.NEVER;
   const labels: Record<string, string> = {};
   for (const [key, v] of Object.entries(read.data)) {
-    const problem =
-      key === '__proto__'
-        ? '"__proto__" is not a label key (a label name starts with a letter or digit); remove it'
-        : typeof v !== 'string'
-          ? `label "${key}": label values must be strings (use "" for an empty value)`
-          : (p => p && `label "${key}": ${p}`)(labelKeyProblem(key) ?? labelValueProblem(v));
+    let problem: string | undefined;
+    if (key === '__proto__') problem = '"__proto__" is not a label key (a label name starts with a letter or digit); remove it';
+    else if (typeof v !== 'string') problem = `label "${key}": label values must be strings (use "" for an empty value)`;
+    else {
+      const labelProblem = labelKeyProblem(key) ?? labelValueProblem(v);
+      if (labelProblem) problem = `label "${key}": ${labelProblem}`;
+    }
     if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem, params: { quotedValue: describe(v) } });
     else Object.defineProperty(labels, key, { value: v, enumerable: true, writable: true, configurable: true });
   }
