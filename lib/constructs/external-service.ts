@@ -3,10 +3,12 @@ import { TerraformStack } from 'cdktf';
 import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import { externalServiceResource } from '../k8s/resources';
 import { EgressDestination, IExternalService } from '../policy/destination';
-import { EgressPolicyError, quote } from '../policy/errors';
-import { kebabCase } from '../policy/names';
-import { buildExternalService } from '../policy/schema';
+import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
+import type { ExternalServiceModel } from '../policy/model';
+import { externalServiceFromProps, readExternalServiceProps } from '../policy/schema';
+import { describe } from '../policy/struct';
 import { AfmDevice } from './afm-device';
+import { checkedConstructId } from './construct-id';
 
 const EXTERNAL_SERVICE_SYMBOL = Symbol.for('cdktf-ces.ExternalService');
 
@@ -45,21 +47,29 @@ export class ExternalService extends Construct implements IExternalService {
   public readonly resource: Manifest;
 
   constructor(scope: Construct, id: string, props: ExternalServiceProps) {
-    super(scope, id);
+    super(scope, checkedConstructId(scope, id, 'an ExternalService'));
     Object.defineProperty(this, EXTERNAL_SERVICE_SYMBOL, { value: true });
     const path = this.node.path;
-    if (!AfmDevice.isAfmDevice(props.device)) {
-      throw new EgressPolicyError([{ path, field: 'device', value: quote(String(props.device)), message: 'must be an AfmDevice' }]);
+    // Read, never spread: a spread drops what must be refused (symbol keys, an own __proto__).
+    const device = readExternalServiceProps(path, props).device;
+    const deviceIssues: PolicyIssue[] = [];
+    if (!AfmDevice.isAfmDevice(device)) {
+      deviceIssues.push({ path, field: 'device', value: describe(device), message: 'must be an AfmDevice (created with new AfmDevice(...))' });
+    } else if (device.node.root !== this.node.root || TerraformStack.of(device) !== TerraformStack.of(this)) {
+      deviceIssues.push({ path, field: 'device', value: quote(device.node.path), message: "is in another stack or app; create the ExternalService in the device's stack" });
     }
-    if (props.device.node.root !== this.node.root || TerraformStack.of(props.device) !== TerraformStack.of(this)) {
-      throw new EgressPolicyError([
-        { path, field: 'device', value: quote(props.device.node.path), message: "is in another stack or app; create the ExternalService in the device's stack" },
-      ]);
+    let model: ExternalServiceModel;
+    try {
+      model = externalServiceFromProps(path, props, id);
+    } catch (e) {
+      if (e instanceof EgressPolicyError && deviceIssues.length) throw new EgressPolicyError([...deviceIssues, ...e.issues]);
+      throw e;
     }
-    const model = buildExternalService({ ...props, path, name: props.name ?? kebabCase(id) });
-    props.device._addExternalService(model);
+    if (deviceIssues.length) throw new EgressPolicyError(deviceIssues);
+    const afmDevice = device as AfmDevice;
+    afmDevice._addExternalService(model);
     this.serviceName = model.name;
-    this.device = props.device;
-    this.resource = new Manifest(this, 'Resource', { manifest: externalServiceResource(model, props.device.clusterName) });
+    this.device = afmDevice;
+    this.resource = new Manifest(this, 'Resource', { manifest: externalServiceResource(model, afmDevice.clusterName) });
   }
 }

@@ -11,10 +11,11 @@ import {
 } from '../policy/enums';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import type { Level, RuleModel } from '../policy/model';
-import { kebabCase } from '../policy/names';
 import { EgressPort } from '../policy/port';
-import { RuleInput, buildRule, expiryProblem } from '../policy/schema';
+import { expiryProblem, readRuleProps, ruleFromProps } from '../policy/schema';
+import { describe } from '../policy/struct';
 import { AfmDevice } from './afm-device';
+import { checkedConstructId } from './construct-id';
 import { ExternalService } from './external-service';
 
 /** Props shared by every egress rule. */
@@ -124,43 +125,56 @@ export interface ServiceEgressRuleProps extends EgressRuleProps {
 
 const RULE_SYMBOL = Symbol.for('cdktf-ces.EgressRule');
 
-/** Shared construction of the three rule kinds: validate, register, render the CR. */
-function defineRule(scope: Construct, level: Level, props: EgressRuleProps & Record<string, unknown>): { model: RuleModel; resource: Manifest } {
+/**
+ * Shared construction of the three rule kinds: validate, register, render the CR. `props` is
+ * taken exactly as the caller passed it (never spread: that would drop what must be refused).
+ */
+function defineRule(scope: Construct, level: Level, props: unknown): { model: RuleModel; resource: Manifest; device: AfmDevice } {
   Object.defineProperty(scope, RULE_SYMBOL, { value: level });
   const path = scope.node.path;
-  checkReferences(scope, props);
-  const input: RuleInput = { ...props, level, path, name: props.name ?? kebabCase(scope.node.id) };
-  const model = buildRule(input);
+  const read = readRuleProps(level, path, props);
+  const device = read.device;
+  const referenceIssues = referenceProblems(scope, device, read.destinations);
+  let model: RuleModel;
+  try {
+    model = ruleFromProps(level, path, props, scope.node.id);
+  } catch (e) {
+    if (!(e instanceof EgressPolicyError) || referenceIssues.length === 0) throw e;
+    // One issue per field: a destination that refers to no ExternalService is also an invalid value.
+    const referenced = new Set(referenceIssues.map((i) => i.field));
+    throw new EgressPolicyError([...referenceIssues, ...e.issues.filter((i) => !referenced.has(i.field))]);
+  }
+  if (referenceIssues.length) throw new EgressPolicyError(referenceIssues);
   const expired = expiryProblem(model, new Date());
   if (expired) throw new EgressPolicyError([expired]);
-  props.device._addRule(model, scope);
-  const resource = new Manifest(scope, 'Resource', { manifest: ruleResource(model, props.device.clusterName) });
-  return { model, resource };
+  (device as AfmDevice)._addRule(model, scope);
+  const resource = new Manifest(scope, 'Resource', { manifest: ruleResource(model, (device as AfmDevice).clusterName) });
+  return { model, resource, device: device as AfmDevice };
 }
 
-function checkReferences(scope: Construct, props: EgressRuleProps): void {
+/** Problems with the device and the external services a rule refers to (same app, stack and device). */
+function referenceProblems(scope: Construct, device: unknown, destinations: unknown): PolicyIssue[] {
   const path = scope.node.path;
   const issues: PolicyIssue[] = [];
   const stack = TerraformStack.of(scope);
-  if (!AfmDevice.isAfmDevice(props.device)) {
-    issues.push({ path, field: 'device', value: quote(String(props.device)), message: 'must be an AfmDevice' });
-    throw new EgressPolicyError(issues);
+  if (!AfmDevice.isAfmDevice(device)) {
+    return [{ path, field: 'device', value: describeProp(device), message: 'must be an AfmDevice (created with new AfmDevice(...)) in the stack of the rule' }];
   }
-  if (props.device.node.root !== scope.node.root) {
-    issues.push({ path, field: 'device', value: quote(props.device.node.path), message: 'belongs to another app; create the rule in the app of its AfmDevice' });
-  } else if (TerraformStack.of(props.device) !== stack) {
+  if (device.node.root !== scope.node.root) {
+    issues.push({ path, field: 'device', value: quote(device.node.path), message: 'belongs to another app; create the rule in the app of its AfmDevice' });
+  } else if (TerraformStack.of(device) !== stack) {
     issues.push({
       path,
       field: 'device',
-      value: quote(props.device.node.path),
-      message: `is in stack "${TerraformStack.of(props.device).node.id}", the rule in stack "${stack.node.id}"; create the rule in the device's stack`,
+      value: quote(device.node.path),
+      message: `is in stack "${TerraformStack.of(device).node.id}", the rule in stack "${stack.node.id}"; create the rule in the device's stack`,
     });
   }
-  (Array.isArray(props.destinations) ? props.destinations : []).forEach((d, i) => {
+  (Array.isArray(destinations) ? destinations : []).forEach((d: unknown, i) => {
     const ref = d instanceof EgressDestination ? d.externalServiceRef : undefined;
     if (!ref) return;
     if (!ExternalService.isExternalService(ref)) {
-      issues.push({ path, field: `destinations[${i}]`, value: quote(ref.serviceName), message: 'must refer to an ExternalService construct' });
+      issues.push({ path, field: `destinations[${i}]`, value: quote(String(d)), message: 'must refer to an ExternalService construct (created with new ExternalService(...))' });
     } else if (ref.node.root !== scope.node.root) {
       issues.push({ path, field: `destinations[${i}]`, value: quote(ref.node.path), message: 'is an ExternalService of another app; create it in this app' });
     } else if (TerraformStack.of(ref) !== stack) {
@@ -170,16 +184,21 @@ function checkReferences(scope: Construct, props: EgressRuleProps): void {
         value: quote(ref.node.path),
         message: `is an ExternalService in stack "${TerraformStack.of(ref).node.id}"; create it in stack "${stack.node.id}" with the rule`,
       });
-    } else if (ref.device !== props.device) {
+    } else if (ref.device !== device) {
       issues.push({
         path,
         field: `destinations[${i}]`,
         value: quote(ref.node.path),
-        message: `belongs to device ${ref.device.node.path}, the rule to ${props.device.node.path}; attach both to the same device`,
+        message: `belongs to device ${ref.device.node.path}, the rule to ${device.node.path}; attach both to the same device`,
       });
     }
   });
-  if (issues.length) throw new EgressPolicyError(issues);
+  return issues;
+}
+
+/** A construct by its path, anything else quoted. */
+function describeProp(v: unknown): string {
+  return Construct.isConstruct(v) ? quote(v.node.path) : describe(v);
 }
 
 /**
@@ -203,12 +222,12 @@ export class ClusterEgressRule extends Construct {
   public readonly _device: AfmDevice;
 
   constructor(scope: Construct, id: string, props: ClusterEgressRuleProps) {
-    super(scope, id);
-    const { model, resource } = defineRule(this, 'cluster', { ...props });
+    super(scope, checkedConstructId(scope, id, 'a ClusterEgressRule'));
+    const { model, resource, device } = defineRule(this, 'cluster', props);
     this.ruleName = model.name;
     this.resource = resource;
     this._model = model;
-    this._device = props.device;
+    this._device = device;
   }
 }
 
@@ -233,12 +252,12 @@ export class NamespaceEgressRule extends Construct {
   public readonly _device: AfmDevice;
 
   constructor(scope: Construct, id: string, props: NamespaceEgressRuleProps) {
-    super(scope, id);
-    const { model, resource } = defineRule(this, 'namespace', { ...props });
+    super(scope, checkedConstructId(scope, id, 'a NamespaceEgressRule'));
+    const { model, resource, device } = defineRule(this, 'namespace', props);
     this.ruleName = model.name;
     this.resource = resource;
     this._model = model;
-    this._device = props.device;
+    this._device = device;
   }
 }
 
@@ -262,12 +281,12 @@ export class ServiceEgressRule extends Construct {
   public readonly _device: AfmDevice;
 
   constructor(scope: Construct, id: string, props: ServiceEgressRuleProps) {
-    super(scope, id);
-    const { model, resource } = defineRule(this, 'service', { ...props });
+    super(scope, checkedConstructId(scope, id, 'a ServiceEgressRule'));
+    const { model, resource, device } = defineRule(this, 'service', props);
     this.ruleName = model.name;
     this.resource = resource;
     this._model = model;
-    this._device = props.device;
+    this._device = device;
   }
 }
 

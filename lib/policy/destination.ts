@@ -2,6 +2,8 @@ import { InvalidValueError, quote } from './errors';
 import { parseFqdn } from './fqdn';
 import { addressEntry, parseCidr, parseRange } from './ip';
 import type { AddressModel, DestinationModel, FqdnModel } from './model';
+import { dnsLabelProblem } from './names';
+import { describe } from './struct';
 
 /**
  * A named, reusable destination set (implemented by the `ExternalService` construct).
@@ -11,19 +13,27 @@ export interface IExternalService {
   readonly serviceName: string;
 }
 
+/** What a factory was given, kept as given: it is checked when a construct receives the destination. */
 type DestinationInput =
-  | { readonly kind: 'address'; readonly value: string }
-  | { readonly kind: 'cidr'; readonly value: string }
-  | { readonly kind: 'range'; readonly first: string; readonly last: string }
-  | { readonly kind: 'fqdn'; readonly value: string }
-  | { readonly kind: 'externalService'; readonly service: IExternalService };
+  | { readonly kind: 'address'; readonly value: unknown }
+  | { readonly kind: 'cidr'; readonly value: unknown }
+  | { readonly kind: 'range'; readonly first: unknown; readonly last: unknown }
+  | { readonly kind: 'fqdn'; readonly value: unknown }
+  | { readonly kind: 'externalService'; readonly service: unknown };
+
+const EXAMPLES = {
+  address: '"192.0.2.10" or "2001:db8::10"',
+  cidr: '"198.51.100.0/24" or "2001:db8::/32"',
+  range: '"10.0.0.1" and "10.0.0.9"',
+  fqdn: '"api.example.com"',
+} as const;
 
 /**
  * Where egress traffic goes: an address, CIDR, range, DNS name, or a named
  * {@link IExternalService} set.
  *
  * Values are checked when a rule or external service receives them, so an error names the
- * construct path and field.
+ * construct path and field. Destinations are immutable.
  */
 export class EgressDestination {
   /** One IPv4 or IPv6 address, such as `192.0.2.10`. */
@@ -59,21 +69,31 @@ export class EgressDestination {
     return EgressDestination.cidr('::/0');
   }
 
-  private constructor(private readonly input: DestinationInput) {}
+  private readonly input: DestinationInput;
+
+  private constructor(input: DestinationInput) {
+    this.input = Object.freeze(input);
+    Object.freeze(this);
+  }
 
   /** The external service this destination refers to, if any. */
   public get externalServiceRef(): IExternalService | undefined {
-    return this.input.kind === 'externalService' ? this.input.service : undefined;
+    const service = this.input.kind === 'externalService' ? this.input.service : undefined;
+    return typeof service === 'object' && service !== null ? (service as IExternalService) : undefined;
   }
 
+  /** The destination as written: `192.0.2.10`, `10.0.0.1-10.0.0.9`, `externalService:bank`. */
   public toString(): string {
+    const text = (v: unknown) => (typeof v === 'string' ? v : describe(v));
     switch (this.input.kind) {
       case 'range':
-        return `${this.input.first}-${this.input.last}`;
-      case 'externalService':
-        return `externalService:${this.input.service.serviceName}`;
+        return `${text(this.input.first)}-${text(this.input.last)}`;
+      case 'externalService': {
+        const name = serviceName(this.input.service);
+        return `externalService:${typeof name === 'string' ? name : describe(this.input.service)}`;
+      }
       default:
-        return this.input.value;
+        return text(this.input.value);
     }
   }
 
@@ -85,36 +105,55 @@ export class EgressDestination {
     return destinationModel(this.input);
   }
 }
+Object.freeze(EgressDestination);
+Object.freeze(EgressDestination.prototype);
+
+/** The `serviceName` of what was passed as an external service, or undefined if it has none. */
+function serviceName(service: unknown): unknown {
+  if (typeof service !== 'object' || service === null) return undefined;
+  try {
+    return (service as { serviceName?: unknown }).serviceName;
+  } catch {
+    return undefined;
+  }
+}
 
 function destinationModel(input: DestinationInput): DestinationModel {
   switch (input.kind) {
     case 'address': {
-      requireString(input.value);
-      if (input.value.includes('/')) {
-        throw new InvalidValueError(quote(input.value), 'this is a CIDR; use EgressDestination.cidr()');
+      const value = requireString(input.value, 'address');
+      if (value.includes('/')) {
+        throw new InvalidValueError(quote(value), 'this is a CIDR; use EgressDestination.cidr()');
       }
-      return toAddressModel(addressEntry(input.value));
+      return toAddressModel(addressEntry(value));
     }
     case 'cidr':
-      requireString(input.value);
-      return toAddressModel(parseCidr(input.value));
+      return toAddressModel(parseCidr(requireString(input.value, 'cidr')));
     case 'range':
-      requireString(input.first);
-      requireString(input.last);
-      return toAddressModel(parseRange(input.first, input.last));
+      return toAddressModel(parseRange(requireString(input.first, 'range'), requireString(input.last, 'range')));
     case 'fqdn': {
-      requireString(input.value);
-      const f = parseFqdn(input.value);
+      const f = parseFqdn(requireString(input.value, 'fqdn'));
       const model: FqdnModel = { kind: 'fqdn', text: f.text, wildcard: f.wildcard };
       return model;
     }
-    case 'externalService':
-      return { kind: 'externalService', name: input.service.serviceName };
+    case 'externalService': {
+      const name = serviceName(input.service);
+      if (typeof name !== 'string' || dnsLabelProblem(name)) {
+        throw new InvalidValueError(
+          describe(input.service),
+          'EgressDestination.externalService() needs an ExternalService construct (created with new ExternalService(...))',
+        );
+      }
+      return { kind: 'externalService', name };
+    }
   }
 }
 
-function requireString(v: unknown): void {
-  if (typeof v !== 'string') throw new InvalidValueError(quote(v), 'expected a string');
+function requireString(v: unknown, factory: keyof typeof EXAMPLES): string {
+  if (typeof v !== 'string') {
+    throw new InvalidValueError(describe(v), `EgressDestination.${factory}() needs a string such as ${EXAMPLES[factory]}`);
+  }
+  return v;
 }
 
 function toAddressModel(e: { kind: 'address' | 'cidr' | 'range'; text: string; family: 4 | 6 }): AddressModel {

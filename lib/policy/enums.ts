@@ -1,3 +1,6 @@
+// Enum objects are frozen: they are shared by every user of the library, and a changed
+// member (EgressAction.ALLOW = 'DENY') would change every rule that uses it.
+
 /**
  * What a rule does with matching traffic. See the README's policy semantics.
  */
@@ -11,6 +14,7 @@ export enum EgressAction {
   /** Allow and skip every lower level (AFM `accept-decisively`). Final. */
   ALLOW_FINAL = 'ALLOW_FINAL',
 }
+Object.freeze(EgressAction);
 
 /** What happens to traffic that no rule allows. */
 export enum DefaultAction {
@@ -21,6 +25,7 @@ export enum DefaultAction {
   /** Let it through (AFM `accept`). Only for migrations: egress is then open by default. */
   ALLOW = 'ALLOW',
 }
+Object.freeze(DefaultAction);
 
 /** Label-selector operators, as in Kubernetes. */
 export enum LabelSelectorOperator {
@@ -33,6 +38,7 @@ export enum LabelSelectorOperator {
   /** The label is absent. */
   DOES_NOT_EXIST = 'DoesNotExist',
 }
+Object.freeze(LabelSelectorOperator);
 
 /** One label-selector requirement. */
 export interface LabelSelectorRequirement {
@@ -71,6 +77,7 @@ export enum Weekday {
   SATURDAY = 'saturday',
   SUNDAY = 'sunday',
 }
+Object.freeze(Weekday);
 
 /** Unit of a bandwidth limit. */
 export enum BandwidthUnit {
@@ -79,6 +86,7 @@ export enum BandwidthUnit {
   MBPS = 'Mbps',
   GBPS = 'Gbps',
 }
+Object.freeze(BandwidthUnit);
 
 /** A recurring time window during which a rule applies. */
 export interface EgressSchedule {
@@ -116,6 +124,7 @@ export enum SyslogTransport {
   /** UDP. */
   UDP = 'udp',
 }
+Object.freeze(SyslogTransport);
 
 /** Where the device logs AFM firewall events, and which. */
 export interface EgressLoggingOptions {

@@ -22,6 +22,7 @@ export function parseFqdn(text: string): FqdnEntry {
   const bad = (problem: string): never => {
     throw new InvalidValueError(quote(text), problem);
   };
+  if (typeof text !== 'string') bad('expected a DNS name string such as "api.example.com"');
   if (text !== text.toLowerCase()) bad(`DNS names are matched in lower case; write "${text.toLowerCase()}"`);
   if (text.endsWith('.')) bad(`leave out the trailing dot; write "${text.slice(0, -1)}"`);
   if (text.length > 253) bad('a DNS name is at most 253 characters long');

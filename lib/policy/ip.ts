@@ -43,13 +43,20 @@ function toBigInt(bytes: number[]): bigint {
 
 /** Parses one IP address; returns undefined when it is not a strictly valid IPv4/IPv6 address. */
 export function tryParseIp(text: string): ParsedIp | undefined {
+  if (typeof text !== 'string') return undefined;
   const family = net.isIP(text);
   if (family === 0 || text.includes('%')) return undefined;
   const addr = ipaddr.parse(text);
   return { family: family as IpFamily, value: toBigInt(addr.toByteArray()), text: addr.toString() };
 }
 
+/** Refuses what is not a string, for callers whose types are not checked. */
+function requireText(text: unknown, example: string): asserts text is string {
+  if (typeof text !== 'string') throw new InvalidValueError(quote(text), `expected a string such as ${example}`);
+}
+
 export function parseIp(text: string): ParsedIp {
+  requireText(text, '"192.0.2.10"');
   const ip = tryParseIp(text);
   if (!ip) {
     throw new InvalidValueError(
@@ -71,6 +78,7 @@ export function formatIp(family: IpFamily, value: bigint): string {
 
 /** Parses `a.b.c.d/len` or `x::/len`. Host bits must be zero: the fix is suggested, not applied. */
 export function parseCidr(text: string): AddressEntry {
+  requireText(text, '"198.51.100.0/24"');
   const slash = text.indexOf('/');
   if (slash < 0) {
     const ip = tryParseIp(text);
@@ -83,8 +91,9 @@ export function parseCidr(text: string): AddressEntry {
     throw new InvalidValueError(quote(text), 'the CIDR does not start with a valid IPv4 or IPv6 address');
   }
   const bits = bitsOf(ip.family);
-  if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > bits) {
-    throw new InvalidValueError(quote(text), `the prefix length must be a whole number from 0 to ${bits}`);
+  // No leading zeros: some tools read "/010" as octal.
+  if (!/^(0|[1-9]\d{0,2})$/.test(lenText) || Number(lenText) > bits) {
+    throw new InvalidValueError(quote(text), `the prefix length must be a whole number from 0 to ${bits}, without leading zeros`);
   }
   const len = Number(lenText);
   const hostBits = BigInt(bits - len);
@@ -126,6 +135,7 @@ export function addressEntry(text: string): AddressEntry {
 
 /** Parses any firewall address form: address, CIDR or `a-b` range. */
 export function parseAddressEntry(text: string): AddressEntry {
+  requireText(text, '"192.0.2.10", "198.51.100.0/24" or "10.0.0.1-10.0.0.9"');
   if (text.includes('/')) return parseCidr(text);
   const dash = text.indexOf('-');
   if (dash > 0) return parseRange(text.slice(0, dash), text.slice(dash + 1));

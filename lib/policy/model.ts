@@ -7,17 +7,17 @@
  */
 
 export type Level = 'cluster' | 'namespace' | 'service';
-export const LEVELS: readonly Level[] = ['cluster', 'namespace', 'service'];
+export const LEVELS: readonly Level[] = Object.freeze(['cluster', 'namespace', 'service']);
 
 export type ActionName = 'DENY' | 'REJECT' | 'ALLOW' | 'ALLOW_FINAL';
 export type AfmAction = 'drop' | 'reject' | 'accept' | 'accept-decisively';
 
-export const AFM_ACTION: Readonly<Record<ActionName, AfmAction>> = {
+export const AFM_ACTION: Readonly<Record<ActionName, AfmAction>> = Object.freeze({
   DENY: 'drop',
   REJECT: 'reject',
   ALLOW: 'accept',
   ALLOW_FINAL: 'accept-decisively',
-};
+});
 
 export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
 
@@ -74,7 +74,7 @@ export interface PortModel {
 }
 
 export type Weekday = 'monday' | 'tuesday' | 'wednesday' | 'thursday' | 'friday' | 'saturday' | 'sunday';
-export const WEEKDAYS: readonly Weekday[] = [
+export const WEEKDAYS: readonly Weekday[] = Object.freeze([
   'monday',
   'tuesday',
   'wednesday',
@@ -82,7 +82,7 @@ export const WEEKDAYS: readonly Weekday[] = [
   'friday',
   'saturday',
   'sunday',
-];
+]);
 
 /** A recurring window in a time zone; the rule applies only inside it. */
 export interface ScheduleModel {

@@ -1,5 +1,6 @@
 import { InvalidValueError, quote } from './errors';
 import type { PortModel } from './model';
+import { UnknownKeyHints, describe, readStruct, unknownKeyMessage } from './struct';
 
 /**
  * Every IP protocol name AFM accepts in a firewall rule (AS3 3.56 `Firewall_Rule.protocol`).
@@ -41,6 +42,8 @@ export enum EgressProtocol {
   ANY = 'any',
 }
 
+Object.freeze(EgressProtocol);
+
 /** Properties for {@link EgressPort.of}. */
 export interface EgressPortProps {
   /**
@@ -48,8 +51,10 @@ export interface EgressPortProps {
    */
   readonly protocol: string;
   /**
-   * First destination port (1–65535). Only for tcp, udp, sctp, udplite and dccp.
-   * @default - every port
+   * First destination port (1–65535). Required for tcp, udp, sctp, udplite and dccp: for
+   * every port of one of them say so with `EgressPort.protocol()`. Not allowed for other
+   * protocols.
+   * @default - none: only for protocols without ports
    */
   readonly fromPort?: number;
   /**
@@ -59,63 +64,118 @@ export interface EgressPortProps {
   readonly toPort?: number;
 }
 
+const PORT_PROPS_KEYS = ['protocol', 'fromPort', 'toPort'];
+const PORT_PROPS_HINTS: UnknownKeyHints = { what: 'EgressPortProps', misplaced: { port: 'write fromPort (and toPort for a range)' } };
+
+/**
+ * What a factory was given, kept as given: it is checked when a rule receives the port, so
+ * that the error names the rule.
+ */
+interface PortArguments {
+  /** How the port was made, for messages: `EgressPort.tcp(undefined)`. */
+  readonly call: string;
+  /**
+   * `numbered`: a factory that takes port numbers, so leaving them out never means every port;
+   * `every`: a factory that says every port; `props`: `EgressPort.of()`.
+   */
+  readonly kind: 'numbered' | 'every' | 'props';
+  readonly protocol: unknown;
+  readonly fromPort: unknown;
+  readonly toPort: unknown;
+  /** A problem found reading the arguments (a props object that is not one). */
+  readonly problem?: string;
+}
+
+function argumentText(v: unknown): string {
+  return v === undefined ? 'undefined' : describe(v);
+}
+
 /**
  * A protocol and destination port (or port range) that an egress rule matches.
  *
  * Values are checked when a rule receives them, so an error names the rule's construct path.
+ * A factory that takes a port number never means every port when the number is missing: every
+ * port is said explicitly, with `allTcp()`, `allUdp()`, `allTraffic()` or `protocol()`.
+ * Ports are immutable, so the shared constants such as `EgressPort.HTTPS` cannot be changed.
  */
 export class EgressPort {
   /** TCP to one port. */
   public static tcp(port: number): EgressPort {
-    return new EgressPort('tcp', port, port);
+    return EgressPort.numbered('tcp', 'tcp', [port]);
   }
   /** TCP to an inclusive port range. */
   public static tcpRange(fromPort: number, toPort: number): EgressPort {
-    return new EgressPort('tcp', fromPort, toPort);
+    return EgressPort.numbered('tcpRange', 'tcp', [fromPort, toPort]);
   }
   /** TCP to every port. */
   public static allTcp(): EgressPort {
-    return new EgressPort('tcp');
+    return EgressPort.every('allTcp()', 'tcp');
   }
   /** UDP to one port. */
   public static udp(port: number): EgressPort {
-    return new EgressPort('udp', port, port);
+    return EgressPort.numbered('udp', 'udp', [port]);
   }
   /** UDP to an inclusive port range. */
   public static udpRange(fromPort: number, toPort: number): EgressPort {
-    return new EgressPort('udp', fromPort, toPort);
+    return EgressPort.numbered('udpRange', 'udp', [fromPort, toPort]);
   }
   /** UDP to every port. */
   public static allUdp(): EgressPort {
-    return new EgressPort('udp');
+    return EgressPort.every('allUdp()', 'udp');
   }
   /** SCTP to one port. */
   public static sctp(port: number): EgressPort {
-    return new EgressPort('sctp', port, port);
+    return EgressPort.numbered('sctp', 'sctp', [port]);
   }
   /** SCTP to an inclusive port range. */
   public static sctpRange(fromPort: number, toPort: number): EgressPort {
-    return new EgressPort('sctp', fromPort, toPort);
+    return EgressPort.numbered('sctpRange', 'sctp', [fromPort, toPort]);
   }
   /** ICMP (IPv4), every type. */
   public static icmp(): EgressPort {
-    return new EgressPort('icmp');
+    return EgressPort.every('icmp()', 'icmp');
   }
   /** ICMPv6, every type. */
   public static icmpv6(): EgressPort {
-    return new EgressPort('ipv6-icmp');
+    return EgressPort.every('icmpv6()', 'ipv6-icmp');
   }
   /** Any protocol, any port. */
   public static allTraffic(): EgressPort {
-    return new EgressPort('any');
+    return EgressPort.every('allTraffic()', 'any');
   }
-  /** Every packet of one AFM protocol, by its lower-case name (`gre`, `esp`, …). */
+  /** Every packet of one AFM protocol, by its lower-case name (`gre`, `esp`, …; `tcp` means every TCP port). */
   public static protocol(name: string): EgressPort {
-    return new EgressPort(name);
+    return EgressPort.every(`protocol(${argumentText(name)})`, name);
   }
-  /** Escape hatch: any protocol with an optional port range. */
+  /**
+   * Escape hatch: any protocol with a port range. `fromPort` is required for the protocols
+   * that have ports.
+   */
   public static of(props: EgressPortProps): EgressPort {
-    return new EgressPort(props.protocol, props.fromPort, props.toPort ?? props.fromPort);
+    const call = `EgressPort.of(${argumentText(props)})`;
+    const read = readStruct(props, 'an EgressPortProps object ({ protocol, fromPort?, toPort? })');
+    if (!read.data) {
+      const problem = read.problems.map((p) => (p.key === undefined ? p.message : `${String(p.key)}: ${p.message}`)).join('; ');
+      return new EgressPort({ call, kind: 'props', protocol: undefined, fromPort: undefined, toPort: undefined, problem });
+    }
+    const { protocol, fromPort, toPort } = read.data;
+    const unknown = Object.keys(read.data).filter((k) => !PORT_PROPS_KEYS.includes(k));
+    const problem = unknown.length ? unknown.map((k) => `${k}: ${unknownKeyMessage(k, PORT_PROPS_KEYS, PORT_PROPS_HINTS)}`).join('; ') : undefined;
+    return new EgressPort({ call, kind: 'props', protocol, fromPort, toPort: toPort === undefined ? fromPort : toPort, problem });
+  }
+
+  private static numbered(factory: string, protocol: string, ports: readonly unknown[]): EgressPort {
+    return new EgressPort({
+      call: `EgressPort.${factory}(${ports.map(argumentText).join(', ')})`,
+      kind: 'numbered',
+      protocol,
+      fromPort: ports[0],
+      toPort: ports.length > 1 ? ports[1] : ports[0],
+    });
+  }
+
+  private static every(factory: string, protocol: unknown): EgressPort {
+    return new EgressPort({ call: `EgressPort.${factory}`, kind: 'every', protocol, fromPort: undefined, toPort: undefined });
   }
 
   /** HTTPS, TCP 443. */
@@ -141,25 +201,30 @@ export class EgressPort {
   /** MySQL, TCP 3306. */
   public static readonly MYSQL = EgressPort.tcp(3306);
 
-  /** Lower-case AFM protocol name. */
+  /** Lower-case AFM protocol name, as given. */
   public readonly protocolName: string;
-  /** First port, if the rule is limited to ports. */
+  /** First port, as given, if the factory took one. */
   public readonly fromPort?: number;
-  /** Last port, inclusive. */
+  /** Last port, inclusive, as given. */
   public readonly toPort?: number;
+  private readonly args: PortArguments;
 
-  private constructor(protocolName: string, fromPort?: number, toPort?: number) {
-    this.protocolName = protocolName;
-    this.fromPort = fromPort;
-    this.toPort = toPort;
+  private constructor(args: PortArguments) {
+    this.args = Object.freeze(args);
+    this.protocolName = args.protocol as string;
+    this.fromPort = args.fromPort as number | undefined;
+    this.toPort = args.toPort as number | undefined;
+    Object.freeze(this);
   }
 
-  /** `tcp/443`, `udp/8000-8100`, `icmp`. */
+  /** `tcp/443`, `udp/8000-8100`, `icmp`; for a port that is not valid, the call that made it. */
   public toString(): string {
-    if (this.fromPort === undefined) return this.protocolName;
-    return this.fromPort === this.toPort
-      ? `${this.protocolName}/${this.fromPort}`
-      : `${this.protocolName}/${this.fromPort}-${this.toPort}`;
+    try {
+      return portText(portModel(this.args));
+    } catch (e) {
+      if (e instanceof InvalidValueError) return this.args.call;
+      throw e;
+    }
   }
 
   /**
@@ -167,34 +232,77 @@ export class EgressPort {
    * @internal
    */
   public _toModel(): PortModel {
-    return portModel(this.protocolName, this.fromPort, this.toPort);
+    return portModel(this.args);
   }
 }
+Object.freeze(EgressPort);
+Object.freeze(EgressPort.prototype);
 
-/** Validates one protocol/port-range; throws {@link InvalidValueError}. */
-export function portModel(protocol: string, fromPort: number | undefined, toPort: number | undefined): PortModel {
-  const shown = quote(fromPort === undefined ? protocol : `${protocol}/${fromPort}${toPort !== fromPort ? `-${toPort}` : ''}`);
+function portText(p: PortModel): string {
+  if (p.fromPort === undefined) return p.protocol;
+  return p.fromPort === p.toPort ? `${p.protocol}/${p.fromPort}` : `${p.protocol}/${p.fromPort}-${p.toPort}`;
+}
+
+/** How to say every port of a protocol explicitly. */
+function everyPortFactory(protocol: string): string {
+  if (protocol === 'tcp') return 'EgressPort.allTcp()';
+  if (protocol === 'udp') return 'EgressPort.allUdp()';
+  return `EgressPort.protocol("${protocol}")`;
+}
+
+/** Validates one protocol/port-range as a factory received it; throws {@link InvalidValueError}. */
+function portModel(args: PortArguments): PortModel {
+  const { call, kind, protocol, fromPort, toPort } = args;
+  const asCalled = quote(call);
+  if (args.problem) throw new InvalidValueError(asCalled, args.problem);
   if (typeof protocol !== 'string' || !AFM_PROTOCOLS.has(protocol)) {
     const lower = typeof protocol === 'string' ? protocol.toLowerCase() : '';
     const hint = AFM_PROTOCOLS.has(lower)
       ? `AFM protocol names are lower case; write "${lower}"`
       : 'use a lower-case AFM protocol name such as "tcp", "udp", "sctp", "icmp", "ipv6-icmp", "gre" or "any"';
-    throw new InvalidValueError(shown, `unknown protocol ${quote(protocol)}: ${hint}`);
+    const what = typeof protocol === 'string' ? `unknown protocol ${quote(protocol)}` : `the protocol must be a string, not ${describe(protocol)}`;
+    throw new InvalidValueError(asCalled, `${what}: ${hint}`);
   }
-  if (fromPort === undefined && toPort === undefined) return { protocol };
+  if (fromPort === undefined && toPort === undefined) {
+    if (kind === 'numbered') {
+      throw new InvalidValueError(
+        asCalled,
+        `the port number is missing, and a missing port never means every port: give the port (the first and last port of a range), or for every ${protocol} port write ${everyPortFactory(protocol)}`,
+      );
+    }
+    if (kind === 'props' && PORTED_PROTOCOLS.has(protocol)) {
+      throw new InvalidValueError(
+        asCalled,
+        `fromPort is missing, and a missing port never means every port: give fromPort (and toPort for a range), or for every ${protocol} port write ${everyPortFactory(protocol)}`,
+      );
+    }
+    return { protocol };
+  }
   if (!PORTED_PROTOCOLS.has(protocol)) {
     throw new InvalidValueError(
-      shown,
+      asCalled,
       `protocol "${protocol}" has no ports; leave the port out or use one of ${[...PORTED_PROTOCOLS].join(', ')}`,
     );
   }
+  if (fromPort === undefined) {
+    throw new InvalidValueError(asCalled, 'toPort is given without fromPort: give fromPort too (the same number for one port)');
+  }
   for (const p of [fromPort, toPort]) {
-    if (p === undefined || !Number.isInteger(p) || p < 1 || p > 65535) {
-      throw new InvalidValueError(shown, `port ${quote(p)} is out of range: use a whole number from 1 to 65535`);
+    if (p === undefined) throw new InvalidValueError(asCalled, 'a port range needs two port numbers, the first and the last port');
+    if (typeof p !== 'number') {
+      const fix = typeof p === 'string' && /^\d+$/.test(p) ? `pass the number ${Number(p)}, not a string` : 'use a whole number from 1 to 65535';
+      throw new InvalidValueError(asCalled, `port ${describe(p)} is not a number: ${fix}`);
     }
   }
-  if ((fromPort as number) > (toPort as number)) {
-    throw new InvalidValueError(shown, `the port range is reversed; write ${protocol}/${toPort}-${fromPort}`);
+  const [first, last] = [fromPort as number, toPort as number];
+  const shown = quote(Object.is(first, last) ? `${protocol}/${first}` : `${protocol}/${first}-${last}`);
+  for (const p of [first, last]) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) {
+      throw new InvalidValueError(shown, `port ${describe(p)} is out of range: use a whole number from 1 to 65535`);
+    }
   }
-  return { protocol, fromPort, toPort };
+  if (first > last) {
+    throw new InvalidValueError(shown, `the port range is reversed; write ${protocol}/${last}-${first}`);
+  }
+  return { protocol, fromPort: first, toPort: last };
 }

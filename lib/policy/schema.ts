@@ -2,8 +2,11 @@
  * Internal validation of construct props with zod, and conversion into the policy model.
  *
  * zod never appears in a public signature: constructs hand over their props as `unknown`
- * fields, and every zod issue is turned into a {@link PolicyIssue} that names the construct
+ * values, and every zod issue is turned into a {@link PolicyIssue} that names the construct
  * path, the field, the value and the fix.
+ *
+ * Every props struct is strict: it is read from its own keys (see ./struct) and each key it
+ * does not know is refused, because a dropped key would widen the rule it was meant to narrow.
  */
 import { z } from 'zod';
 import { EgressDestination } from './destination';
@@ -23,8 +26,11 @@ import type {
   Weekday,
 } from './model';
 import { WEEKDAYS } from './model';
-import { REMARK_MAX, dnsLabelProblem, labelKeyProblem, labelValueProblem, remarkProblem } from './names';
+import { DNS_LABEL_MAX, REMARK_MAX, dnsLabelProblem, kebabCase, labelKeyProblem, labelValueProblem, remarkProblem } from './names';
 import { EgressPort } from './port';
+import { StructProblem, UnknownKeyHints, describe, readStruct, unknownKeyMessage } from './struct';
+
+export { UnknownKeyHints, unknownKeyMessage } from './struct';
 
 export const PRIORITY_MIN = 0;
 export const PRIORITY_MAX = 1000;
@@ -40,11 +46,18 @@ function check<T>(problem: (v: T) => string | undefined) {
   };
 }
 
-const dnsLabel = z.string({ error: 'expected a string' }).superRefine(check(dnsLabelProblem));
+/** A zod error message that says "is required" when the value is missing, `message` otherwise. */
+function expecting(required: string, message: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? `is required: ${required}` : message);
+}
 
-const actionSchema = z.enum(['DENY', 'REJECT', 'ALLOW', 'ALLOW_FINAL'], {
-  error: 'must be one of EgressAction.DENY, REJECT, ALLOW or ALLOW_FINAL',
-});
+const dnsLabel = (what: string, example: string) =>
+  z
+    .string({ error: expecting(`${what}, a DNS label such as "${example}"`, `expected ${what}: a DNS label string such as "${example}"`) })
+    .superRefine(check(dnsLabelProblem));
+
+const ACTIONS = 'EgressAction.DENY, REJECT, ALLOW or ALLOW_FINAL';
+const actionSchema = z.enum(['DENY', 'REJECT', 'ALLOW', 'ALLOW_FINAL'], { error: expecting(`one of ${ACTIONS}`, `must be one of ${ACTIONS}`) });
 
 const prioritySchema = z
   .number({ error: `must be a whole number from ${PRIORITY_MIN} to ${PRIORITY_MAX}` })
@@ -56,45 +69,100 @@ const prioritySchema = z
     ),
   );
 
-const freeText = (max: number) => z.string({ error: 'expected a string' }).superRefine(check((v: string) => remarkProblem(v, max)));
+const flag = z.boolean({ error: 'expected true or false (a boolean, not a string or number)' });
 
-const selectorSchema = z
-  .object(
-    {
-      matchLabels: z
-        .record(z.string(), z.string({ error: 'label values must be strings' }))
-        .optional()
-        .superRefine((labels, ctx) => {
-          for (const [k, v] of Object.entries(labels ?? {})) {
-            const p = labelKeyProblem(k) ?? labelValueProblem(v);
-            if (p) ctx.addIssue({ code: 'custom', message: `label "${k}": ${p}`, path: [k] });
-          }
-        }),
-      matchExpressions: z
-        .array(
-          z
-            .object({
-              key: z.string().superRefine(check(labelKeyProblem)),
-              operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist'], {
-                error: 'must be a LabelSelectorOperator (In, NotIn, Exists or DoesNotExist)',
-              }),
-              values: z.array(z.string().superRefine(check(labelValueProblem))).optional(),
-            })
-            .superRefine((req, ctx) => {
-              const n = req.values?.length ?? 0;
-              if ((req.operator === 'In' || req.operator === 'NotIn') && n === 0) {
-                ctx.addIssue({ code: 'custom', message: `operator ${req.operator} needs at least one value`, path: ['values'] });
-              }
-              if ((req.operator === 'Exists' || req.operator === 'DoesNotExist') && n > 0) {
-                ctx.addIssue({ code: 'custom', message: `operator ${req.operator} takes no values`, path: ['values'] });
-              }
-            }),
-        )
+const freeText = (max: number) =>
+  z.string({ error: `expected a string of at most ${max} characters` }).superRefine(check((v: string) => remarkProblem(v, max)));
+
+/** A struct: what it is, for messages, and how its unknown keys are explained. */
+export interface StructSpec extends UnknownKeyHints {
+  /** What was expected, with its keys: `an EgressSchedule ({ startTime, endTime, … })`. */
+  readonly expected: string;
+}
+
+/** The unknown-key hints of each struct schema, found again by {@link parseOrThrow}. */
+const structSpecs = new WeakMap<z.ZodType, StructSpec>();
+
+function addStructProblems(problems: readonly StructProblem[], ctx: z.RefinementCtx): void {
+  for (const p of problems) {
+    ctx.addIssue({ code: 'custom', path: p.key === undefined ? [] : [p.key], message: p.message, params: { quotedValue: p.value } });
+  }
+}
+
+/**
+ * A strict struct schema: the value must be an object literal (see {@link readStruct}), read
+ * from its own keys, and every key `object` does not know is refused.
+ */
+export function struct<O extends z.ZodObject>(object: O, spec: StructSpec) {
+  structSpecs.set(object, spec);
+  return z.preprocess((value, ctx) => {
+    const read = readStruct(value, spec.expected);
+    addStructProblems(read.problems, ctx);
+    return read.data ?? value;
+  }, object);
+}
+
+/**
+ * Label maps are read from their own keys: `z.record` drops an own `__proto__` key, and a
+ * dropped label widens a selector.
+ */
+const matchLabelsSchema = z.unknown().transform((value, ctx) => {
+  const read = readStruct(value, 'a map of label keys to values, such as { app: "web" }');
+  addStructProblems(read.problems, ctx);
+  if (!read.data) return z.NEVER;
+  const labels: Record<string, string> = {};
+  for (const [key, v] of Object.entries(read.data)) {
+    let problem: string | undefined;
+    if (key === '__proto__') problem = '"__proto__" is not a label key (a label name starts with a letter or digit); remove it';
+    else if (typeof v !== 'string') problem = `label "${key}": label values must be strings (use "" for an empty value)`;
+    else {
+      const labelProblem = labelKeyProblem(key) ?? labelValueProblem(v);
+      if (labelProblem) problem = `label "${key}": ${labelProblem}`;
+    }
+    if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem, params: { quotedValue: describe(v) } });
+    else Object.defineProperty(labels, key, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return labels;
+});
+
+const selectorRequirementSchema = struct(
+  z
+    .strictObject({
+      key: z
+        .string({ error: expecting('a label key such as "app"', 'expected a label key string such as "app" or "app.kubernetes.io/name"') })
+        .superRefine(check(labelKeyProblem)),
+      operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist'], {
+        error: 'must be a LabelSelectorOperator (In, NotIn, Exists or DoesNotExist)',
+      }),
+      values: z
+        .array(z.string({ error: 'label values must be strings' }).superRefine(check(labelValueProblem)), {
+          error: 'expected an array of label values, such as ["web", "api"]',
+        })
         .optional(),
-    },
-    { error: 'expected a LabelSelector ({ matchLabels, matchExpressions })' },
-  )
-  .strict();
+    })
+    .superRefine((req, ctx) => {
+      const n = req.values?.length ?? 0;
+      if ((req.operator === 'In' || req.operator === 'NotIn') && n === 0) {
+        ctx.addIssue({ code: 'custom', message: `operator ${req.operator} needs at least one value`, path: ['values'] });
+      }
+      if ((req.operator === 'Exists' || req.operator === 'DoesNotExist') && n > 0) {
+        ctx.addIssue({ code: 'custom', message: `operator ${req.operator} takes no values`, path: ['values'] });
+      }
+    }),
+  { what: 'a LabelSelectorRequirement', expected: 'a LabelSelectorRequirement ({ key, operator, values? })' },
+);
+
+const selectorSchema = struct(
+  z.strictObject({
+    matchLabels: matchLabelsSchema.optional(),
+    matchExpressions: z.array(selectorRequirementSchema, { error: 'expected an array of LabelSelectorRequirement ({ key, operator, values? })' }).optional(),
+  }),
+  {
+    what: 'a LabelSelector',
+    expected: 'a LabelSelector ({ matchLabels?, matchExpressions? })',
+    otherwise: 'labels go inside matchLabels, such as { matchLabels: { app: "web" } }',
+  },
+);
 
 const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$/;
 function minutes(hhmm: string): number {
@@ -110,55 +178,79 @@ export function timeZoneProblem(tz: string): string | undefined {
   }
 }
 
-const scheduleSchema = z
-  .object(
-    {
+const clockTime = (format: string) =>
+  z.string({ error: expecting(`a time, ${format}`, `expected a string, ${format}`) }).regex(HHMM, { error: `must be ${format}` });
+
+const scheduleSchema = struct(
+  z
+    .strictObject({
       daysOfWeek: z
-        .array(z.enum(WEEKDAYS as [Weekday, ...Weekday[]], { error: 'must be a Weekday (monday … sunday)' }))
+        .array(z.enum(WEEKDAYS as [Weekday, ...Weekday[]], { error: 'must be a Weekday (monday … sunday)' }), {
+          error: 'expected an array of Weekday, or leave daysOfWeek out for every day',
+        })
         .min(1, { error: 'list at least one day, or leave daysOfWeek out for every day' })
         .optional(),
-      startTime: z.string().regex(HHMM, { error: 'must be HH:MM on a 24-hour clock, such as "08:30"' }),
-      endTime: z.string().regex(HHMM, { error: 'must be HH:MM on a 24-hour clock, or "24:00" for the end of the day' }),
-      timeZone: z.string().superRefine(check(timeZoneProblem)).optional(),
-    },
-    { error: 'expected an EgressSchedule ({ startTime, endTime, daysOfWeek?, timeZone? })' },
-  )
-  .strict()
-  .superRefine((s, ctx) => {
-    if (HHMM.test(s.startTime) && HHMM.test(s.endTime) && minutes(s.endTime) <= minutes(s.startTime)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['endTime'],
-        message: `must be after startTime ${s.startTime}; a window that crosses midnight is two rules (…-24:00 and 00:00-…)`,
-      });
-    }
-  });
+      startTime: clockTime('HH:MM on a 24-hour clock, such as "08:30"'),
+      endTime: clockTime('HH:MM on a 24-hour clock, or "24:00" for the end of the day'),
+      timeZone: z
+        .string({ error: 'expected an IANA time zone name such as "UTC" or "Europe/Berlin"' })
+        .superRefine(check(timeZoneProblem))
+        .optional(),
+    })
+    .superRefine((s, ctx) => {
+      if (HHMM.test(s.startTime) && HHMM.test(s.endTime) && minutes(s.endTime) <= minutes(s.startTime)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endTime'],
+          message: `must be after startTime ${s.startTime}; a window that crosses midnight is two rules (…-24:00 and 00:00-…)`,
+        });
+      }
+    }),
+  { what: 'an EgressSchedule', expected: 'an EgressSchedule ({ startTime, endTime, daysOfWeek?, timeZone? })' },
+);
 
-const bandwidthSchema = z
-  .object(
-    {
-      maxBandwidth: z
-        .number({ error: 'must be a whole number of at least 1' })
-        .superRefine(check((v: number) => (Number.isInteger(v) && v >= 1 && v <= 4294967295 ? undefined : 'must be a whole number from 1 to 4294967295'))),
-      unit: z.enum(['bps', 'Kbps', 'Mbps', 'Gbps'], { error: 'must be a BandwidthUnit (bps, Kbps, Mbps or Gbps)' }).optional(),
-    },
-    { error: 'expected an EgressBandwidthLimit ({ maxBandwidth, unit? })' },
-  )
-  .strict();
+const bandwidthSchema = struct(
+  z.strictObject({
+    maxBandwidth: z
+      .number({ error: expecting('a whole number from 1 to 4294967295', 'must be a whole number from 1 to 4294967295') })
+      .superRefine(check((v: number) => (Number.isInteger(v) && v >= 1 && v <= 4294967295 ? undefined : 'must be a whole number from 1 to 4294967295'))),
+    unit: z.enum(['bps', 'Kbps', 'Mbps', 'Gbps'], { error: 'must be a BandwidthUnit (bps, Kbps, Mbps or Gbps)' }).optional(),
+  }),
+  { what: 'an EgressBandwidthLimit', expected: 'an EgressBandwidthLimit ({ maxBandwidth, unit? })' },
+);
 
-const isoInstant = z
-  .string({ error: 'expected an ISO-8601 instant such as "2027-01-31T00:00:00Z"' })
-  .superRefine(
-    check((v: string) =>
-      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v))
-        ? undefined
-        : 'must be an ISO-8601 instant with a zone, such as "2027-01-31T00:00:00Z"',
-    ),
-  );
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+const INSTANT_FORMAT = 'must be an ISO-8601 instant with a zone, such as "2027-01-31T00:00:00Z"';
+
+function daysInMonth(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+}
+
+/**
+ * Why `text` is not an instant that exists. Field by field, because `Date.parse` rolls
+ * `2099-02-30` over to March 2 instead of refusing it.
+ */
+export function instantProblem(text: string): string | undefined {
+  const m = ISO_INSTANT.exec(text);
+  if (!m) return INSTANT_FORMAT;
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = m.slice(1).map((f) => (f === undefined ? 0 : Number(f)));
+  if (month < 1 || month > 12) return `there is no month ${m[2]}: ${INSTANT_FORMAT}`;
+  const days = daysInMonth(year, month);
+  if (day < 1 || day > days) return `${m[1]}-${m[2]} has no day ${m[3]} (it has ${days} days)`;
+  if (hour > 23) return `there is no hour ${m[4]}: use 00 to 23 (write midnight at the end of a day as 00:00 of the next day)`;
+  if (minute > 59) return `there is no minute ${m[5]}: use 00 to 59`;
+  if (second > 59) return `there is no second ${m[6]}: use 00 to 59`;
+  if (offsetHours > 23 || offsetMinutes > 59) return `the zone offset is not a time offset: use Z or +HH:MM, such as +01:00`;
+  if (Number.isNaN(Date.parse(text))) return INSTANT_FORMAT;
+  return undefined;
+}
+
+const isoInstant = z.string({ error: `expected a string: ${INSTANT_FORMAT}` }).superRefine(check(instantProblem));
 
 /** Converts a value-object array with `_toModel()`, reporting each bad element on its index. */
-function valueObjects<T, M>(isInstance: (v: unknown) => v is T, toModel: (v: T) => M, expected: string) {
-  return z.array(z.unknown(), { error: `expected an array of ${expected}` }).transform((items, ctx) => {
+function valueObjects<T, M>(isInstance: (v: unknown) => v is T, toModel: (v: T) => M, expected: string, required: string) {
+  return z.array(z.unknown(), { error: expecting(required, `expected an array of ${expected}`) }).transform((items, ctx) => {
     const out: M[] = [];
     items.forEach((item, i) => {
       if (!isInstance(item)) {
@@ -179,10 +271,15 @@ function valueObjects<T, M>(isInstance: (v: unknown) => v is T, toModel: (v: T) 
 const isDestination = (v: unknown): v is EgressDestination => v instanceof EgressDestination;
 const isPort = (v: unknown): v is EgressPort => v instanceof EgressPort;
 
-const destinationsSchema = valueObjects(isDestination, (d) => d._toModel(), 'EgressDestination');
-const portsSchema = valueObjects(isPort, (p) => p._toModel(), 'EgressPort');
+const destinationsSchema = (required: string, empty: string) =>
+  valueObjects(isDestination, (d) => d._toModel(), 'EgressDestination', required).pipe(z.array(z.any()).min(1, { error: empty }));
+const portsSchema = valueObjects(isPort, (p) => p._toModel(), 'EgressPort', 'a list of EgressPort').pipe(
+  z.array(z.any()).min(1, {
+    error: 'an empty port list is never read as every port; leave ports out or use EgressPort.allTraffic() for every protocol and port',
+  }),
+);
 
-/** Rule props as constructs hand them over (types unchecked: JS and jsii callers can pass anything). */
+/** Rule props as tests and tools hand them over (types unchecked: JS and jsii callers can pass anything). */
 export interface RuleInput {
   readonly level: Level;
   readonly path: string;
@@ -206,20 +303,19 @@ export interface RuleInput {
   readonly justification?: unknown;
 }
 
-const ruleSchema = z.object({
-  name: dnsLabel,
-  namespace: dnsLabel.optional(),
-  service: dnsLabel.optional(),
+const ruleShape = {
+  /** Checked by the construct (it needs cdktf); known here so that it is not an unknown key. */
+  device: z.unknown().optional(),
+  name: dnsLabel('the rule name', 'allow-dns').optional(),
   action: actionSchema,
   priority: prioritySchema.optional(),
-  destinations: destinationsSchema.pipe(
-    z.array(z.any()).min(1, { error: 'a rule needs at least one destination; use EgressDestination.anyIpv4() to mean everywhere' }),
+  destinations: destinationsSchema(
+    'at least one EgressDestination; use EgressDestination.anyIpv4() to mean everywhere',
+    'a rule needs at least one destination; use EgressDestination.anyIpv4() to mean everywhere',
   ),
   ports: portsSchema.optional(),
-  namespaceSelector: selectorSchema.optional(),
-  podSelector: selectorSchema.optional(),
-  logging: z.boolean({ error: 'expected true or false' }).optional(),
-  audit: z.boolean({ error: 'expected true or false' }).optional(),
+  logging: flag.optional(),
+  audit: flag.optional(),
   description: freeText(DESCRIPTION_MAX).optional(),
   bandwidthLimit: bandwidthSchema.optional(),
   schedule: scheduleSchema.optional(),
@@ -227,7 +323,63 @@ const ruleSchema = z.object({
   owner: freeText(METADATA_MAX).optional(),
   ticket: freeText(METADATA_MAX).optional(),
   justification: freeText(METADATA_MAX).optional(),
-});
+};
+
+const ruleNamespace = dnsLabel('the namespace whose pods the rule applies to', 'payments');
+const ONLY_CLUSTER_SELECTS_NAMESPACES = 'only cluster rules select namespaces; this rule applies to its own namespace';
+const RULE_PROPS = 'device, action, destinations, …';
+
+const RULE_SPECS: Readonly<Record<Level, StructSpec>> = {
+  cluster: {
+    what: 'a ClusterEgressRule',
+    expected: `ClusterEgressRuleProps ({ ${RULE_PROPS} })`,
+    misplaced: {
+      namespace: 'a cluster rule applies to every namespace; use a NamespaceEgressRule for one namespace, or namespaceSelector to narrow this rule',
+      service: 'a cluster rule applies to every namespace; use a ServiceEgressRule for the pods of one Service',
+    },
+  },
+  namespace: {
+    what: 'a NamespaceEgressRule',
+    expected: `NamespaceEgressRuleProps ({ ${RULE_PROPS}, namespace })`,
+    misplaced: {
+      service: 'a namespace rule applies to its namespace; use a ServiceEgressRule for the pods of one Service, or podSelector to narrow this rule',
+      namespaceSelector: ONLY_CLUSTER_SELECTS_NAMESPACES,
+    },
+  },
+  service: {
+    what: 'a ServiceEgressRule',
+    expected: `ServiceEgressRuleProps ({ ${RULE_PROPS}, namespace, service })`,
+    misplaced: {
+      podSelector: "a service rule's pods are those its Service selects; use a NamespaceEgressRule with podSelector instead",
+      namespaceSelector: ONLY_CLUSTER_SELECTS_NAMESPACES,
+    },
+  },
+};
+
+/** One strict schema per level: a key of another level is refused, with the rule to use instead. */
+const ruleSchemas = {
+  cluster: struct(
+    z.strictObject({ ...ruleShape, namespaceSelector: selectorSchema.optional(), podSelector: selectorSchema.optional() }),
+    RULE_SPECS.cluster,
+  ),
+  namespace: struct(z.strictObject({ ...ruleShape, namespace: ruleNamespace, podSelector: selectorSchema.optional() }), RULE_SPECS.namespace),
+  service: struct(
+    z.strictObject({
+      ...ruleShape,
+      namespace: dnsLabel('the namespace of the Service', 'payments'),
+      service: dnsLabel('the Service whose pods the rule applies to', 'checkout'),
+    }),
+    RULE_SPECS.service,
+  ),
+} as const;
+
+/** The parsed props of any level; the level's schema has refused the keys it does not have. */
+type ParsedRule = z.output<z.ZodObject<typeof ruleShape>> & {
+  namespace?: string;
+  service?: string;
+  namespaceSelector?: z.output<typeof selectorSchema>;
+  podSelector?: z.output<typeof selectorSchema>;
+};
 
 /** Renders a zod path the way a TypeScript user writes it: `destinations[2]`, `schedule.endTime`. */
 function fieldName(path: readonly PropertyKey[]): string {
@@ -239,87 +391,67 @@ function fieldName(path: readonly PropertyKey[]): string {
   return out || '(props)';
 }
 
+/** The value at `path` of a user's input, for messages; never throws (getters may). */
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let v: unknown = root;
-  for (const seg of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[seg];
+  try {
+    for (const seg of path) {
+      if (v === null || typeof v !== 'object') return undefined;
+      v = (v as Record<PropertyKey, unknown>)[seg];
+    }
+    return v;
+  } catch {
+    return undefined;
   }
-  return v;
 }
 
+/** Quotes a value for a message; ports and destinations as written (`"tcp/443"`). */
 function describeValue(v: unknown): string {
   if (v instanceof EgressDestination || v instanceof EgressPort) return quote(v.toString());
-  return quote(v);
-}
-
-/** How {@link parseOrThrow} explains a key that a strict object schema does not know. */
-export interface UnknownKeyHints {
-  /** What the object is, for messages: `a ClusterEgressRule`, `the logging options`. */
-  readonly what: string;
-  /** Keys that are valid elsewhere, with the fix (`namespace` on a cluster rule → use a NamespaceEgressRule). */
-  readonly misplaced?: Readonly<Record<string, string>>;
-}
-
-/** Edit distance, for "did you mean" hints on misspelled keys. */
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
-      diagonal = above;
-    }
+  if (Array.isArray(v) && v.some((x) => x instanceof EgressDestination || x instanceof EgressPort)) {
+    return describe(v.map((x) => (x instanceof EgressDestination || x instanceof EgressPort ? x.toString() : x)));
   }
-  return row[b.length];
+  return describe(v);
 }
 
-/**
- * Why an unknown key is refused: a dropped key would silently widen a rule (a misspelled
- * `podSelecter` selects every pod), so every unknown key fails with a hint at the intended one.
- */
-export function unknownKeyMessage(key: string, known: readonly string[], hints?: UnknownKeyHints): string {
-  const what = hints?.what ?? 'this object';
-  const misplaced = hints?.misplaced && Object.prototype.hasOwnProperty.call(hints.misplaced, key) ? hints.misplaced[key] : undefined;
-  if (misplaced) return `is not a prop of ${what}: ${misplaced}`;
-  const near = known
-    .map((k) => ({ k, d: editDistance(key, k) }))
-    .filter(({ d }) => d <= Math.max(1, Math.floor(key.length / 4)))
-    .sort((x, y) => x.d - y.d)[0];
-  const fix = near ? `did you mean "${near.k}"?` : `remove it; the props of ${what} are ${known.join(', ')}`;
-  return `is not a prop of ${what}, and an unknown prop is never ignored: ${fix}`;
+/** Looks through optional, pipe and array wrappers to the schema that parses a value. */
+function unwrap(s: unknown): unknown {
+  for (;;) {
+    if (s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodDefault) s = s.unwrap();
+    else if (s instanceof z.ZodPipe) s = s.out instanceof z.ZodTransform ? s.in : s.out;
+    else return s;
+  }
 }
 
-/** Keys a zod object schema accepts (for unknown-key hints). */
-function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  let s: unknown = schema;
+/** The object schema that parses the value at `path`, if any. */
+function objectSchemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodObject | undefined {
+  let s = unwrap(schema);
   for (const seg of path) {
-    const shape = (s as { shape?: Record<string, unknown> }).shape;
-    s = shape?.[String(seg)];
-    while (s && (s as { unwrap?: () => unknown }).unwrap) s = (s as { unwrap: () => unknown }).unwrap();
+    if (s instanceof z.ZodArray && typeof seg === 'number') s = unwrap(s.element);
+    else if (s instanceof z.ZodObject) s = unwrap((s.shape as Record<PropertyKey, unknown>)[seg]);
+    else return undefined;
   }
-  const shape = (s as { shape?: Record<string, unknown> } | undefined)?.shape;
-  return shape ? Object.keys(shape) : [];
+  return s instanceof z.ZodObject ? s : undefined;
 }
 
 /**
  * Parses `input` with `schema` or throws an {@link EgressPolicyError} listing every issue.
- * Strict object schemas report each unknown key on its own line, with `hints` for the
- * top-level object.
+ * Strict object schemas report each unknown key on its own line, explained by the struct's
+ * hints or, for the top-level object, by `hints`.
  */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: object, path: string, hints?: UnknownKeyHints): z.output<S> {
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, path: string, hints?: UnknownKeyHints): z.output<S> {
   const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
   const issues: PolicyIssue[] = result.error.issues.flatMap((issue): PolicyIssue[] => {
     if (issue.code === 'unrecognized_keys') {
-      const known = knownKeys(schema, issue.path);
+      const object = objectSchemaAt(schema, issue.path);
+      const known = object ? Object.keys(object.shape) : [];
+      const keyHints = (issue.path.length === 0 ? hints : undefined) ?? (object && structSpecs.get(object));
       return issue.keys.map((key) => ({
         path,
         field: fieldName([...issue.path, key]),
         value: describeValue(valueAt(input, [...issue.path, key])),
-        message: unknownKeyMessage(key, known, issue.path.length === 0 ? hints : undefined),
+        message: unknownKeyMessage(key, known, keyHints),
       }));
     }
     const quotedValue = issue.code === 'custom' ? (issue.params as { quotedValue?: string } | undefined)?.quotedValue : undefined;
@@ -329,10 +461,78 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: object, path
   throw new EgressPolicyError(issues);
 }
 
+/** Runs `parse`, adding `extra` issues to the ones it throws; throws `extra` alone if it succeeds. */
+function parseWith<T>(parse: () => T, extra: readonly PolicyIssue[]): T {
+  let parsed: T;
+  try {
+    parsed = parse();
+  } catch (e) {
+    if (e instanceof EgressPolicyError && extra.length) throw new EgressPolicyError([...e.issues, ...extra]);
+    throw e;
+  }
+  if (extra.length) throw new EgressPolicyError(extra);
+  return parsed;
+}
+
+/**
+ * Reads the props object a construct received as a struct, for the checks the construct makes
+ * itself (its device, its references); throws when it is not one.
+ */
+function readProps(props: unknown, path: string, expected: string): Record<string, unknown> {
+  const read = readStruct(props, expected);
+  if (!read.data) {
+    throw new EgressPolicyError(read.problems.map((p) => ({ path, field: fieldName(p.key === undefined ? [] : [p.key]), value: p.value, message: p.message })));
+  }
+  return read.data;
+}
+
+/** The props of a rule construct, read as a struct. */
+export function readRuleProps(level: Level, path: string, props: unknown): Record<string, unknown> {
+  return readProps(props, path, RULE_SPECS[level].expected);
+}
+
+/** The props of an ExternalService construct, read as a struct. */
+export function readExternalServiceProps(path: string, props: unknown): Record<string, unknown> {
+  return readProps(props, path, EXTERNAL_SERVICE_SPEC.expected);
+}
+
+/**
+ * The issue with a construct's name when `name` is not set: none when the construct id gives a
+ * valid name (`AllowDns` → `allow-dns`), else why not and what to set. Without a construct id
+ * (tests and tools), `name` is required.
+ */
+function defaultNameIssue(props: unknown, path: string, what: string, constructId: string | undefined): PolicyIssue | undefined {
+  const data = readStruct(props, '').data;
+  if (!data || data.name !== undefined) return undefined;
+  if (constructId === undefined) return { path, field: 'name', value: 'nothing', message: `is required: the name of ${what}, a DNS label` };
+  const name = kebabCase(constructId);
+  const problem = dnsLabelProblem(name);
+  if (!problem) return undefined;
+  const suggestion = name
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, DNS_LABEL_MAX)
+    .replace(/-+$/, '');
+  const fix = suggestion ? `set name, such as name: "${suggestion}"` : 'set name to a DNS label';
+  return {
+    path,
+    field: 'name',
+    value: quote(name),
+    message: `is not set, and the construct id ${quote(constructId)} gives ${quote(name)}, which cannot be a name: it ${problem}; ${fix}`,
+  };
+}
+
+/** The given name, or the construct id's (checked by {@link defaultNameIssue}). */
+function nameOf(given: string | undefined, constructId: string | undefined): string {
+  return given ?? kebabCase(constructId as string);
+}
+
 function selectorModel(s: z.output<typeof selectorSchema> | undefined): SelectorModel | undefined {
   if (!s) return undefined;
+  const labels = s.matchLabels ?? {};
   const matchLabels: Record<string, string> = {};
-  for (const k of Object.keys(s.matchLabels ?? {}).sort()) matchLabels[k] = (s.matchLabels ?? {})[k];
+  for (const k of Object.keys(labels).sort()) matchLabels[k] = labels[k];
   return {
     matchLabels,
     matchExpressions: (s.matchExpressions ?? []).map((e) => ({
@@ -343,40 +543,32 @@ function selectorModel(s: z.output<typeof selectorSchema> | undefined): Selector
   };
 }
 
-/** Validates rule props and builds the rule model. */
-export function buildRule(input: RuleInput): RuleModel {
-  const { level, path } = input;
-  const p = parseOrThrow(ruleSchema, input, path);
-  const levelIssues: PolicyIssue[] = [];
-  const forbid = (field: keyof RuleInput, why: string) => {
-    if (input[field] !== undefined) levelIssues.push({ path, field, value: quote(input[field]), message: why });
-  };
-  if (level !== 'cluster') {
-    if (p.namespace === undefined) levelIssues.push({ path, field: 'namespace', value: 'nothing', message: 'is required' });
-    forbid('namespaceSelector', 'only cluster rules select namespaces; this rule applies to its own namespace');
-  }
-  if (level === 'service') {
-    if (p.service === undefined) levelIssues.push({ path, field: 'service', value: 'nothing', message: 'is required' });
-    forbid('podSelector', "a service rule's pods are those its Service selects; use a NamespaceEgressRule with podSelector instead");
-  }
+/**
+ * Validates the props of a rule construct (`props` exactly as the caller passed them) and
+ * builds the rule model. `constructId` gives the name when `name` is not set.
+ */
+export function ruleFromProps(level: Level, path: string, props: unknown, constructId?: string): RuleModel {
+  const nameIssue = defaultNameIssue(props, path, 'the rule', constructId);
+  const p = parseWith(() => parseOrThrow(ruleSchemas[level], props, path) as ParsedRule, nameIssue ? [nameIssue] : []);
+  const issues: PolicyIssue[] = [];
   if (p.bandwidthLimit && (p.action === 'DENY' || p.action === 'REJECT')) {
-    levelIssues.push({
+    issues.push({
       path,
       field: 'bandwidthLimit',
-      value: quote(input.bandwidthLimit),
+      value: describe(p.bandwidthLimit),
       message: `a ${p.action} rule lets nothing through, so it cannot limit bandwidth; remove bandwidthLimit or make the rule ALLOW or ALLOW_FINAL`,
     });
   }
   const remark = ruleRemark({ description: p.description, metadata: { owner: p.owner, ticket: p.ticket, justification: p.justification } });
   if (remark.length > REMARK_MAX) {
-    levelIssues.push({
+    issues.push({
       path,
       field: 'owner, ticket, justification',
       value: quote(remark),
       message: `together they make a ${remark.length}-character AS3 rule remark and AS3 allows ${REMARK_MAX}; shorten them (the full text stays in the custom resource's annotations)`,
     });
   }
-  if (levelIssues.length) throw new EgressPolicyError(levelIssues);
+  if (issues.length) throw new EgressPolicyError(issues);
 
   const source: SourceModel =
     level === 'cluster'
@@ -394,7 +586,7 @@ export function buildRule(input: RuleInput): RuleModel {
 
   return {
     level,
-    name: p.name,
+    name: nameOf(p.name, constructId),
     namespace: level === 'cluster' ? undefined : p.namespace,
     path,
     action: p.action as ActionName,
@@ -410,6 +602,22 @@ export function buildRule(input: RuleInput): RuleModel {
     expiresAt: p.expiresAt,
     metadata: { owner: p.owner, ticket: p.ticket, justification: p.justification },
   };
+}
+
+/** Validates rule props given with their level and path (tests and tools) and builds the rule model. */
+export function buildRule(input: RuleInput): RuleModel {
+  return ruleFromProps(input.level, input.path, withoutKeys(input, ['level', 'path']));
+}
+
+/**
+ * `input` without the given keys, read as a struct (no spread: a spread runs getters and
+ * drops symbol keys); `input` itself when it is not a struct, for the parser to refuse.
+ */
+function withoutKeys(input: unknown, keys: readonly string[]): unknown {
+  const data = readStruct(input, '').data;
+  if (!data) return input;
+  for (const key of keys) delete data[key];
+  return data;
 }
 
 /**
@@ -448,21 +656,38 @@ export interface ExternalServiceInput {
   readonly description?: unknown;
 }
 
-const externalServiceSchema = z.object({
-  name: dnsLabel,
-  destinations: destinationsSchema.pipe(
-    z.array(z.any()).min(1, { error: 'an external service needs at least one destination' }),
-  ),
-  description: freeText(DESCRIPTION_MAX).optional(),
-});
+const EXTERNAL_SERVICE_SPEC: StructSpec = {
+  what: 'an ExternalService',
+  expected: 'ExternalServiceProps ({ device, destinations, name?, description? })',
+  misplaced: {
+    ports: 'an external service is a set of destinations; put ports on the rules that use it',
+    action: 'an external service is a set of destinations; put the action on the rules that use it',
+  },
+};
 
-export function buildExternalService(input: ExternalServiceInput): ExternalServiceModel {
-  const p = parseOrThrow(externalServiceSchema, input, input.path);
+const externalServiceSchema = struct(
+  z.strictObject({
+    /** Checked by the construct. */
+    device: z.unknown().optional(),
+    name: dnsLabel('the external service name', 'bank-sftp').optional(),
+    destinations: destinationsSchema('at least one EgressDestination', 'an external service needs at least one destination'),
+    description: freeText(DESCRIPTION_MAX).optional(),
+  }),
+  EXTERNAL_SERVICE_SPEC,
+);
+
+/**
+ * Validates the props of an ExternalService construct (exactly as the caller passed them) and
+ * builds its model. `constructId` gives the name when `name` is not set.
+ */
+export function externalServiceFromProps(path: string, props: unknown, constructId?: string): ExternalServiceModel {
+  const nameIssue = defaultNameIssue(props, path, 'the external service', constructId);
+  const p = parseWith(() => parseOrThrow(externalServiceSchema, props, path), nameIssue ? [nameIssue] : []);
   const issues: PolicyIssue[] = [];
   (p.destinations as DestinationModel[]).forEach((d, i) => {
     if (d.kind === 'externalService') {
       issues.push({
-        path: input.path,
+        path,
         field: `destinations[${i}]`,
         value: quote(`externalService:${d.name}`),
         message: 'an external service cannot contain another one; list its addresses and names directly',
@@ -471,11 +696,16 @@ export function buildExternalService(input: ExternalServiceInput): ExternalServi
   });
   if (issues.length) throw new EgressPolicyError(issues);
   return {
-    name: p.name,
-    path: input.path,
+    name: nameOf(p.name, constructId),
+    path,
     destinations: dedupeDestinations(p.destinations as DestinationModel[]) as (AddressModel | FqdnModel)[],
     description: p.description,
   };
+}
+
+/** Validates external-service props given with their path (tests and tools) and builds the model. */
+export function buildExternalService(input: ExternalServiceInput): ExternalServiceModel {
+  return externalServiceFromProps(input.path, withoutKeys(input, ['path']));
 }
 
 /** Rejects a rule whose `expiresAt` has passed, naming the rule, the date and the fix. */

@@ -141,7 +141,7 @@ describe('rules and external services', () => {
   test('a construct id that is not a DNS label needs an explicit name', () => {
     const { stack, device } = deviceStack();
     expect(() => new ClusterEgressRule(stack, 'Allow_DNS!', { device, action: EgressAction.ALLOW, destinations: [EgressDestination.anyIpv4()] })).toThrow(
-      /\[egress\/Allow_DNS!\] name: must be a DNS label/,
+      '[egress/Allow_DNS!] name: is not set, and the construct id "Allow_DNS!" gives "allow-dns!", which cannot be a name: it must be a DNS label: lower-case letters, digits and "-", starting and ending with a letter or digit; set name, such as name: "allow-dns" (got "allow-dns!")',
     );
   });
 
