@@ -228,7 +228,7 @@ function podCidr(text: string): AddressModel {
   if (cidr.text.endsWith('/0')) {
     throw new InvalidValueError(
       quote(text),
-      `is every ${cidr.family === 4 ? 'IPv4' : 'IPv6'} address, not the cluster's pods: every source behind the BIG-IP would count as a pod, and AS3 refuses the declaration (its virtual address pair [${cidr.text}, ${cidr.text}] repeats itself); list the cluster's pod CIDRs (the nodes' spec.podCIDRs, such as "10.244.0.0/16")`,
+      `is every ${cidr.family === 4 ? 'IPv4' : 'IPv6'} address, not the cluster's pods: every source behind the BIG-IP would count as a pod, and AS3 refuses the declaration (its virtual address pair [${cidr.text}, ${cidr.text}] repeats itself); list the cluster's pod CIDRs (the nodes' spec.podCIDRs, such as "${cidr.family === 4 ? '10.244.0.0/16' : 'fd00:10:244::/56'}")`,
     );
   }
   return toModel(cidr);
