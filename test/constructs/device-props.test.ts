@@ -404,3 +404,10 @@ describe('strings that reach cdk.tf.json', () => {
     issueOn(() => controller({ passwordKey: 'username' }), 'passwordKey', /must differ from usernameKey/);
   });
 });
+
+test('values that defeat JSON and String() are still named, not a TypeError', () => {
+  const value = [1n, Object.create(null)];
+  expect(issuesOf(() => device({ podCidr: value })).map((i) => [i.field, i.value, i.message])).toEqual([
+    ['podCidr', '[object Array]', 'is not a prop of an AfmDevice, and an unknown prop is never ignored: did you mean "podCidrs"?'],
+  ]);
+});
