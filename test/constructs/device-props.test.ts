@@ -5,7 +5,7 @@
  */
 import { App, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { AfmDevice, BigipCredentials, EgressController, EgressCrdStack, EgressPolicyError, EgressSnat, PolicyIssue, SharedBigip } from '../../lib';
+import { AfmDevice, BigipCredentials, EgressController, EgressCrdStack, EgressPolicyError, PolicyIssue, SharedBigip } from '../../lib';
 import { synthJson } from '../support/app';
 
 /** What plain JavaScript may pass: TypeScript's checks do not apply. */
