@@ -106,17 +106,18 @@ export interface AfmDeviceProps extends BigipConnectionProps {
    */
   readonly defaultAction?: DefaultAction;
   /**
-   * Pod CIDRs of the cluster; the egress virtual server only accepts traffic from these.
+   * Pod CIDRs of the cluster; the egress virtual server only accepts traffic from these. Each
+   * CIDR once, none inside another, and not `0.0.0.0/0` or `::/0` (those are not pods).
    * @default - traffic from any source on the listening VLANs
    */
   readonly podCidrs?: string[];
   /**
-   * BIG-IP VLANs (paths such as `/Common/k8s`) the egress virtual server listens on.
+   * BIG-IP VLANs (paths such as `/Common/k8s`) the egress virtual server listens on, each once.
    * @default - all VLANs
    */
   readonly vlans?: string[];
   /**
-   * Next-hop gateway addresses; the virtual server forwards to them through a pool.
+   * Next-hop gateway addresses, each once; the virtual server forwards to them through a pool.
    * @default - forward by the BIG-IP routing table
    */
   readonly gateways?: string[];

@@ -30,7 +30,8 @@ export interface BigipConnectionProps {
   readonly tlsCaBundlePath?: string;
   /**
    * Turns off TLS certificate verification of the management connection. Lab use only: a
-   * warning is recorded on the construct.
+   * warning is recorded on the construct. Only `true` or `false`: a string such as `"false"`
+   * from an environment variable is refused, never read as true.
    * @default false
    */
   readonly insecureSkipTlsVerify?: boolean;

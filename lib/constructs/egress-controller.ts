@@ -27,7 +27,8 @@ export interface EgressControllerProps {
    */
   readonly namespace?: string;
   /**
-   * Create the namespace (labelled to enforce the Pod Security "restricted" profile).
+   * Create the namespace (labelled to enforce the Pod Security "restricted" profile). Never for
+   * `default`, `kube-system`, `kube-public` or `kube-node-lease`: set false to use one of them.
    * @default true
    */
   readonly createNamespace?: boolean;
@@ -63,12 +64,13 @@ export interface EgressControllerProps {
    */
   readonly insecureSkipTlsVerify?: boolean;
   /**
-   * Management URL the controller uses.
+   * Management URL the controller uses: `https://host[:port]`, without credentials, path or query.
    * @default - the device's managementUrl
    */
   readonly bigipUrl?: string;
   /**
-   * A controller image of your own (see lib/controller/Dockerfile).
+   * A controller image of your own (see lib/controller/Dockerfile): an image reference
+   * `[registry[:port]/]repository[:tag][@sha256:digest]`.
    * @default - the controller bundled with this library, from a content-hashed ConfigMap, on `nodeImage`
    */
   readonly image?: string;
