@@ -240,14 +240,14 @@ function derivedNameIssues(manifests: readonly Manifest[], cluster: string, path
   const issues: PolicyIssue[] = [];
   for (const m of manifests) {
     const name = m.metadata.name;
-    const [limit, pattern, rule] = m.kind === 'Service' ? [63, DNS_1035_LABEL, 'a DNS label starting with a letter'] : [253, DNS_SUBDOMAIN, 'a DNS subdomain'];
+    const [limit, pattern, rule] = m.kind === 'Service' ? [63, DNS_1035_LABEL, 'a DNS label that starts with a letter'] : [253, DNS_SUBDOMAIN, 'a DNS subdomain'];
     if (name.length <= limit && pattern.test(name)) continue;
     const fit = cluster.length - Math.max(0, name.length - limit);
     issues.push({
       path,
       field: 'device',
       value: quote(cluster),
-      message: `the device's clusterName gives the controller's ${m.kind} the name "${name}" (${name.length} characters), and a ${m.kind} name is ${rule} of at most ${limit} characters: use a clusterName of at most ${fit} characters`,
+      message: `the device's clusterName gives the controller's ${m.kind} the name "${name}" (${name.length} characters), and a ${m.kind} name has at most ${limit} characters (${rule}): use a clusterName of at most ${fit} characters`,
     });
   }
   return issues;
@@ -290,7 +290,7 @@ export class EgressController extends Construct {
     if ((p?.createNamespace ?? true) && SYSTEM_NAMESPACES.includes(namespace)) {
       add('createNamespace', p?.createNamespace, `would create (and on destroy delete) namespace "${namespace}", which every cluster has: set createNamespace: false, or use a namespace of the controller's own`);
     }
-    if (p && (p.usernameKey ?? 'username') === (p.passwordKey ?? 'password')) add('passwordKey', p.passwordKey, 'must differ from usernameKey: one key cannot hold both');
+    if ((raw.usernameKey ?? 'username') === (raw.passwordKey ?? 'password')) add('passwordKey', raw.passwordKey, 'must differ from usernameKey: one key cannot hold both');
     let bundle: Buffer | undefined;
     if (raw.image === undefined) {
       const file = path.join(packageRoot(), CONTROLLER_BUNDLE);

@@ -365,8 +365,15 @@ export function parseProps<S extends z.ZodObject>(schema: S, props: unknown, pat
   } catch (e) {
     if (!(e instanceof EgressPolicyError)) throw e;
     const known = Object.keys(schema.shape);
+    const raw = props as Record<string, unknown>;
     return {
-      issues: e.issues.map((issue) => (!known.includes(rootField(issue.field)) && SECRET_LIKE.test(issue.field) ? { ...issue, value: '(value not shown)' } : issue)),
+      issues: e.issues.map((issue) => {
+        if (!known.includes(rootField(issue.field)) && SECRET_LIKE.test(issue.field)) return { ...issue, value: '(value not shown)' };
+        // JSON has no NaN or Infinity: show them as JavaScript does, not as null.
+        const v = raw[issue.field];
+        if (typeof v === 'number' && !Number.isFinite(v)) return { ...issue, value: String(v) };
+        return issue;
+      }),
     };
   }
 }
