@@ -52,6 +52,7 @@ const afmDeviceSchema = z.strictObject({
 const DEVICE_FIELDS = Object.keys(afmDeviceSchema.shape);
 const DEVICE_HINTS = {
   what: 'an AfmDevice',
+  nested: { logging: 'EgressLoggingOptions' },
   expected: '{ clusterName, crdStack, address, tlsCaBundlePath, ... } or { clusterName, crdStack, sharedBigip, ... }',
   misplaced: misplacedProps(DEVICE_FIELDS, {
     ...CONNECTION_OVERRIDES,

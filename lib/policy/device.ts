@@ -345,6 +345,8 @@ export function deviceModel(path: string, p: DeviceProps): DeviceModel {
 export interface PropsHints extends UnknownKeyHints {
   /** The shape of the props, for a props argument that is not an object: `{ clusterName, crdStack, ... }`. */
   readonly expected: string;
+  /** Names of nested option objects, for their unknown keys: `{ logging: 'EgressLoggingOptions' }`. */
+  readonly nested?: Readonly<Record<string, string>>;
 }
 
 /** Unknown keys whose values may be secrets: their values are not repeated in errors (which reach CI logs). */
@@ -369,6 +371,8 @@ export function parseProps<S extends z.ZodObject>(schema: S, props: unknown, pat
     return {
       issues: e.issues.map((issue) => {
         if (!known.includes(rootField(issue.field)) && SECRET_LIKE.test(issue.field)) return { ...issue, value: '(value not shown)' };
+        const nested = hints.nested?.[rootField(issue.field)];
+        if (nested && issue.field.includes('.')) return { ...issue, message: issue.message.split('this object').join(nested) };
         // JSON has no NaN or Infinity: show them as JavaScript does, not as null.
         const v = raw[issue.field];
         if (typeof v === 'number' && !Number.isFinite(v)) return { ...issue, value: String(v) };

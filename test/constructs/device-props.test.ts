@@ -111,7 +111,7 @@ describe('props objects from JavaScript', () => {
 describe('unknown and misplaced props are refused, one issue per key', () => {
   test('misspelled keys get a "did you mean"', () => {
     expect(issuesOf(() => device({ podCidr: ['10.244.0.0/16'], routeDomian: 2, logging: { syslogServer: ['192.0.2.5:514'] } }))).toEqual([
-      { path: 'egress/Bigip' + (counter - 1), field: 'logging.syslogServer', value: '["192.0.2.5:514"]', message: 'is not a prop of this object, and an unknown prop is never ignored: did you mean "syslogServers"?' },
+      { path: 'egress/Bigip' + (counter - 1), field: 'logging.syslogServer', value: '["192.0.2.5:514"]', message: 'is not a prop of EgressLoggingOptions, and an unknown prop is never ignored: did you mean "syslogServers"?' },
       { path: 'egress/Bigip' + (counter - 1), field: 'podCidr', value: '["10.244.0.0/16"]', message: 'is not a prop of an AfmDevice, and an unknown prop is never ignored: did you mean "podCidrs"?' },
       { path: 'egress/Bigip' + (counter - 1), field: 'routeDomian', value: '2', message: 'is not a prop of an AfmDevice, and an unknown prop is never ignored: did you mean "routeDomain"?' },
     ]);
