@@ -13,11 +13,22 @@ import { deviceCommands, renderAs3, renderTenantAs3 } from '../afm/as3';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
 import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
 import { DefaultAction, EgressLoggingOptions } from '../policy/enums';
-import { EgressPolicyError, PolicyIssue, formatIssue, quote, unlessInvalid } from '../policy/errors';
-import { EgressSnat, buildDevice } from '../policy/device';
+import { EgressPolicyError, formatIssue, quote, unlessInvalid } from '../policy/errors';
+import { DEVICE_PROPS, EgressSnat, defaultTenant, deviceModel, parseProps, throwIssues } from '../policy/device';
 import type { DeviceModel, ExternalServiceModel, PolicyModel, RuleModel } from '../policy/model';
 import { ruleKey } from '../policy/model';
-import { BigipConnectionProps, CONNECTION_FIELDS, bigipProvider, connectionIssues } from './connection';
+import { z } from 'zod';
+import {
+  BigipConnectionProps,
+  CONNECTION_FIELDS,
+  CONNECTION_OVERRIDES,
+  CONNECTION_PROPS,
+  bigipProvider,
+  claimEndpoint,
+  connectionIssues,
+  endpointClaimIssue,
+  misplacedProps,
+} from './connection';
 import { EgressCrdStack } from './crd-stack';
 import { SharedBigip } from './shared-bigip';
 
@@ -26,6 +37,35 @@ const DEVICE_SYMBOL = Symbol.for('cdktf-ces.AfmDevice');
 const GUARDRAILS_BRAND = Symbol.for('cdktf-ces.EgressGuardrails');
 /** Folder, inside a stack's output directory, of the policy artifacts. */
 export const ARTIFACT_DIR = 'cdktf-ces';
+
+// Field order is the order of the props interface (issues are listed in it).
+const { clusterName, ...deviceSettings } = DEVICE_PROPS;
+const afmDeviceSchema = z.strictObject({
+  ...CONNECTION_PROPS,
+  clusterName,
+  sharedBigip: z.custom<SharedBigip>((v) => SharedBigip.isSharedBigip(v), { error: 'must be a SharedBigip' }).optional(),
+  crdStack: z.custom<EgressCrdStack>((v) => EgressCrdStack.isEgressCrdStack(v), {
+    error: (issue) => (issue.input === undefined ? 'is required: the EgressCrdStack of this app' : 'must be an EgressCrdStack of the same app'),
+  }),
+  ...deviceSettings,
+});
+const DEVICE_FIELDS = Object.keys(afmDeviceSchema.shape);
+const DEVICE_HINTS = {
+  what: 'an AfmDevice',
+  nested: { logging: 'EgressLoggingOptions' },
+  expected: '{ clusterName, crdStack, address, tlsCaBundlePath, ... } or { clusterName, crdStack, sharedBigip, ... }',
+  misplaced: misplacedProps(DEVICE_FIELDS, {
+    ...CONNECTION_OVERRIDES,
+    audit: 'audit is a rule prop; audit mode of the whole device is auditMode',
+    name: "an AfmDevice's BIG-IP partition is its tenant (name is a prop of SharedBigip and of the rules)",
+    namespace: 'it is a prop of NamespaceEgressRule, ServiceEgressRule and EgressController; set it there',
+    device: 'this is the device: rules and the EgressController take device: <this AfmDevice>',
+    kubernetes: 'it is a prop of EgressCrdStack; pass the EgressCrdStack as crdStack',
+  }),
+};
+
+/** The devices of each stack, to refuse two with one tenant (their provider alias and artifact would collide). */
+const devicesOfStack = new WeakMap<TerraformStack, AfmDevice[]>();
 
 /** Props of {@link AfmDevice}. */
 export interface AfmDeviceProps extends BigipConnectionProps {
@@ -67,17 +107,18 @@ export interface AfmDeviceProps extends BigipConnectionProps {
    */
   readonly defaultAction?: DefaultAction;
   /**
-   * Pod CIDRs of the cluster; the egress virtual server only accepts traffic from these.
+   * Pod CIDRs of the cluster; the egress virtual server only accepts traffic from these. Each
+   * CIDR once, none inside another, and not `0.0.0.0/0` or `::/0` (those are not pods).
    * @default - traffic from any source on the listening VLANs
    */
   readonly podCidrs?: string[];
   /**
-   * BIG-IP VLANs (paths such as `/Common/k8s`) the egress virtual server listens on.
+   * BIG-IP VLANs (paths such as `/Common/k8s`) the egress virtual server listens on, each once.
    * @default - all VLANs
    */
   readonly vlans?: string[];
   /**
-   * Next-hop gateway addresses; the virtual server forwards to them through a pool.
+   * Next-hop gateway addresses, each once; the virtual server forwards to them through a pool.
    * @default - forward by the BIG-IP routing table
    */
   readonly gateways?: string[];
@@ -157,50 +198,78 @@ export class AfmDevice extends Construct {
     super(scope, id);
     Object.defineProperty(this, DEVICE_SYMBOL, { value: true });
     const path = this.node.path;
+    const { value: p, issues } = parseProps(afmDeviceSchema, props, path, DEVICE_HINTS);
+    if (issues[0]?.field === '(props)') throwIssues(issues, DEVICE_FIELDS);
+    const raw = props as unknown as Record<string, unknown>;
+    const stack = TerraformStack.of(this);
+
+    if (raw.sharedBigip !== undefined) {
+      if (SharedBigip.isSharedBigip(raw.sharedBigip) && raw.sharedBigip.node.root !== this.node.root) {
+        issues.push({ path, field: 'sharedBigip', value: quote(raw.sharedBigip.node.path), message: 'belongs to another app; create the SharedBigip in this app' });
+      }
+      for (const field of CONNECTION_FIELDS) {
+        if (raw[field] !== undefined) {
+          issues.push({ path, field, value: field === 'credentials' ? '(credentials)' : quote(raw[field]), message: 'comes from the SharedBigip this device uses; set it there, not on the device' });
+        }
+      }
+      if (raw.dnsResolver !== undefined) {
+        issues.push({ path, field: 'dnsResolver', value: quote(raw.dnsResolver), message: 'the FQDN resolver is global to the BIG-IP; set it on the SharedBigip' });
+      }
+    } else {
+      issues.push(...connectionIssues(raw, path, true));
+    }
+    if (EgressCrdStack.isEgressCrdStack(raw.crdStack) && raw.crdStack.node.root !== this.node.root) {
+      issues.push({ path, field: 'crdStack', value: quote(raw.crdStack.node.path), message: 'belongs to another app; create the EgressCrdStack in this app' });
+    }
+    if (p) {
+      // Two declarations of one tenant replace each other; in one stack their provider alias
+      // and policy artifact would also collide.
+      const tenant = p.tenant ?? defaultTenant(p.clusterName);
+      const sameStack = (devicesOfStack.get(stack) ?? []).find((d) => d.tenant === tenant);
+      if (sameStack) {
+        issues.push({
+          path,
+          field: 'tenant',
+          value: quote(tenant),
+          message: `device ${sameStack.node.path} in the same stack already uses this tenant; their provider alias and policy artifact would collide: give each device its own tenant`,
+        });
+      }
+      const sharedIssue = p.sharedBigip?._tenantIssue(path, tenant);
+      if (sharedIssue && !sameStack) issues.push(sharedIssue);
+      const claim = !p.sharedBigip && p.address !== undefined ? endpointClaimIssue(this, p.address, p.port) : undefined;
+      if (claim) issues.push(claim);
+    }
+    throwIssues(issues, DEVICE_FIELDS);
+
+    const valid = p as z.output<typeof afmDeviceSchema>;
+    const shared = valid.sharedBigip;
+    const connection: BigipConnectionProps = shared
+      ? shared.connection
+      : {
+          address: valid.address,
+          port: valid.port,
+          credentials: valid.credentials as BigipConnectionProps['credentials'],
+          tlsCaBundlePath: valid.tlsCaBundlePath,
+          insecureSkipTlsVerify: valid.insecureSkipTlsVerify,
+        };
     // On a shared BIG-IP the FQDN resolver is the SharedBigip's (one per device).
-    this.deviceModel = buildDevice({ path, ...props, dnsResolver: props.sharedBigip ? props.sharedBigip.dnsResolver : props.dnsResolver });
+    this.deviceModel = deviceModel(path, { ...valid, dnsResolver: shared ? shared.dnsResolver : valid.dnsResolver });
     this.clusterName = this.deviceModel.cluster;
     this.tenant = this.deviceModel.tenant;
     this.defaultAction = this.deviceModel.defaultAction as DefaultAction;
+    devicesOfStack.set(stack, [...(devicesOfStack.get(stack) ?? []), this]);
+    if (!shared) claimEndpoint(this, 'AfmDevice', connection.address as string, connection.port);
 
-    const shared = props.sharedBigip;
-    const issues: PolicyIssue[] = [];
-    if (shared) {
-      if (!SharedBigip.isSharedBigip(shared)) {
-        issues.push({ path, field: 'sharedBigip', value: quote(String(shared)), message: 'must be a SharedBigip' });
-      } else if (shared.node.root !== this.node.root) {
-        issues.push({ path, field: 'sharedBigip', value: quote(shared.node.path), message: 'belongs to another app; create the SharedBigip in this app' });
-      }
-      for (const field of CONNECTION_FIELDS) {
-        if (props[field] !== undefined) {
-          issues.push({ path, field, value: quote(field === 'credentials' ? '(credentials)' : props[field]), message: 'comes from the SharedBigip this device uses; set it there, not on the device' });
-        }
-      }
-      if (props.dnsResolver !== undefined) {
-        issues.push({ path, field: 'dnsResolver', value: quote(props.dnsResolver), message: 'the FQDN resolver is global to the BIG-IP; set it on the SharedBigip' });
-      }
-    } else {
-      issues.push(...connectionIssues(props, path));
-    }
-    if (!EgressCrdStack.isEgressCrdStack(props.crdStack)) {
-      issues.push({ path, field: 'crdStack', value: quote(String(props.crdStack)), message: 'must be an EgressCrdStack of the same app' });
-    } else if (props.crdStack.node.root !== this.node.root) {
-      issues.push({ path, field: 'crdStack', value: quote(props.crdStack.node.path), message: 'belongs to another app; create the EgressCrdStack in this app' });
-    }
-    if (issues.length) throw new EgressPolicyError(issues);
-
-    const stack = TerraformStack.of(this);
-    stack.addDependency(props.crdStack);
+    stack.addDependency(valid.crdStack);
     this.sharedBigip = shared;
-    const connection = shared ? shared.connection : props;
     this.managementUrl = `https://${connection.address}${connection.port !== undefined ? `:${connection.port}` : ''}`;
     if (shared) {
       const sharedStack = TerraformStack.of(shared);
       if (sharedStack !== stack) stack.addDependency(sharedStack);
-      this.provider = sharedStack === stack ? shared.provider : bigipProvider(this, shared.name, shared.connection);
+      this.provider = shared._providerFor(this);
       shared._attach(this);
     } else {
-      this.provider = bigipProvider(this, this.tenant, props);
+      this.provider = bigipProvider(this, this.tenant, connection);
     }
 
     this.declaration = new BigipAs3(this, 'Resource', {

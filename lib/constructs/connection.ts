@@ -1,10 +1,12 @@
-import { Construct } from 'constructs';
+import * as net from 'node:net';
+import { Construct, IConstruct } from 'constructs';
 import { Annotations } from 'cdktf';
+import { z } from 'zod';
 import { BigipProvider } from '../../providers/bigip/provider';
+import { DEVICE_PROPS, LOGGING_PROPS, booleanProp, wholeNumber } from '../policy/device';
 import { PolicyIssue, quote } from '../policy/errors';
+import { parseIp } from '../policy/ip';
 import { BigipCredentials } from './credentials';
-
-const HOST = /^(([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/;
 
 /** How Terraform reaches a BIG-IP's management interface. */
 export interface BigipConnectionProps {
@@ -28,38 +30,213 @@ export interface BigipConnectionProps {
   readonly tlsCaBundlePath?: string;
   /**
    * Turns off TLS certificate verification of the management connection. Lab use only: a
-   * warning is recorded on the construct.
+   * warning is recorded on the construct. Only `true` or `false`: a string such as `"false"`
+   * from an environment variable is refused, never read as true.
    * @default false
    */
   readonly insecureSkipTlsVerify?: boolean;
 }
 
-export const CONNECTION_FIELDS: readonly (keyof BigipConnectionProps)[] = ['address', 'port', 'credentials', 'tlsCaBundlePath', 'insecureSkipTlsVerify'];
+const DNS_NAME_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
-/** Problems of connection props, each naming the field, the value and the fix. */
-export function connectionIssues(props: BigipConnectionProps, path: string): PolicyIssue[] {
+/**
+ * Why `text` is not a host a URL can carry (a DNS name, an IPv4 address or a bracketed IPv6
+ * address), or undefined. Nothing else may reach the provider's address or a URL: `${`
+ * would be a Terraform expression, `user:secret@` a credential in plain text.
+ */
+export function hostProblem(text: string): string | undefined {
+  const fix = 'must be a host name or IP address without scheme, port or path, such as "bigip.example.net", "192.0.2.10" or "[2001:db8::10]"';
+  if (text.startsWith('[') && text.endsWith(']')) {
+    const inner = text.slice(1, -1);
+    return net.isIPv6(inner) && !inner.includes('%') ? undefined : `${fix}; the part in brackets is not an IPv6 address`;
+  }
+  if (net.isIPv6(text)) return `write an IPv6 address in brackets, such as "[${text}]"`;
+  if (/^[0-9.]+$/.test(text)) return net.isIPv4(text) ? undefined : `${fix}; this is not a valid IPv4 address (four numbers from 0 to 255, no leading zeros)`;
+  const labels = text.split('.');
+  if (text.length > 253 || !labels.every((l) => DNS_NAME_LABEL.test(l)) || /^[0-9]+$/.test(labels[labels.length - 1])) return fix;
+  return undefined;
+}
+
+/**
+ * Why a string that reaches cdk.tf.json verbatim is unsafe there, or undefined. Terraform
+ * evaluates `${...}` and `%{...}` in every string; a cdktf token (a reference to another
+ * resource) looks the same and cannot be checked at synth.
+ */
+export function terraformStringProblem(text: string): string | undefined {
+  if (/[\x00-\x1f\x7f]/.test(text)) return 'must not contain control characters or line breaks';
+  if (/[$%]\{/.test(text)) {
+    return 'must not contain "${" or "%{": Terraform would evaluate it as an expression (a cdktf token, such as another resource\'s attribute, cannot be checked at synth); give the literal value';
+  }
+  return undefined;
+}
+
+/** Why `text` is not a usable local file path, or undefined. */
+export function filePathProblem(text: string): string | undefined {
+  if (text.length === 0) return 'must not be empty; give the path of the PEM file';
+  if (text.length > 4096) return `must be at most 4096 characters (it has ${text.length})`;
+  return terraformStringProblem(text);
+}
+
+/** Adds a custom issue whose message is ours, when `problem` finds one. */
+export function check(problem: (v: string) => string | undefined) {
+  return (v: string, ctx: z.RefinementCtx) => {
+    const p = problem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  };
+}
+
+/** What a literal credentials value looked like, without repeating it (it may be a password). */
+function redacted(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `(a literal object${Object.keys(value).length ? ` with ${Object.keys(value).join(', ')}` : ''})`;
+  return `(a literal ${typeof value})`;
+}
+
+const credentialsField = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    if (value === undefined) return;
+    if (!BigipCredentials.isBigipCredentials(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'credentials are only given by reference, never literally (a literal would be written into cdk.tf.json and the Terraform state): use BigipCredentials.fromVariables() (sensitive Terraform variables) or BigipCredentials.fromEnvironment()',
+        params: { quotedValue: redacted(value) },
+      });
+      return;
+    }
+    for (const p of value._problems()) {
+      ctx.addIssue({ code: 'custom', path: p.field ? [p.field] : [], message: p.message, params: { quotedValue: p.value } });
+    }
+  })
+  .optional();
+
+/** Connection props as zod fields. */
+export const CONNECTION_PROPS = {
+  address: z.string({ error: 'expected a host name or IP address' }).superRefine(check(hostProblem)).optional(),
+  port: wholeNumber(1, 65535).optional(),
+  credentials: credentialsField,
+  tlsCaBundlePath: z.string({ error: 'expected the path of a PEM file' }).superRefine(check(filePathProblem)).optional(),
+  insecureSkipTlsVerify: booleanProp(),
+};
+
+export const CONNECTION_FIELDS = Object.keys(CONNECTION_PROPS) as (keyof BigipConnectionProps)[];
+
+/**
+ * Problems of connection props that involve several fields, each naming the field, the value
+ * and the fix. Works on the raw props: types are the schema's job, and a string
+ * `insecureSkipTlsVerify: "true"` is not an opt-out of TLS verification.
+ */
+export function connectionIssues(props: Readonly<Record<string, unknown>>, path: string, orShared = false): PolicyIssue[] {
   const issues: PolicyIssue[] = [];
   const add = (field: string, value: unknown, message: string) => issues.push({ path, field, value: quote(value), message });
-  if (typeof props.address !== 'string' || !HOST.test(props.address)) {
-    add('address', props.address, 'must be a host name or IP address without scheme, port or path, such as "bigip.example.com"');
+  if (props.address === undefined) {
+    add('address', undefined, `is required: the BIG-IP management address, such as "bigip.example.net"${orShared ? ' (or set sharedBigip, which provides the connection)' : ''}`);
   }
-  if (props.port !== undefined && (!Number.isInteger(props.port) || props.port < 1 || props.port > 65535)) {
-    add('port', props.port, 'must be a whole number from 1 to 65535');
-  }
-  if (!props.tlsCaBundlePath && !props.insecureSkipTlsVerify) {
+  if (props.tlsCaBundlePath === undefined && props.insecureSkipTlsVerify !== true) {
     add(
       'tlsCaBundlePath',
       undefined,
       'TLS verification is on by default and needs the CA bundle that signs the BIG-IP certificate; set tlsCaBundlePath (or, in a lab only, insecureSkipTlsVerify: true)',
     );
   }
-  if (props.tlsCaBundlePath && props.insecureSkipTlsVerify) add('insecureSkipTlsVerify', true, 'contradicts tlsCaBundlePath; set only one of them');
+  if (props.tlsCaBundlePath !== undefined && props.insecureSkipTlsVerify === true) add('insecureSkipTlsVerify', true, 'contradicts tlsCaBundlePath; set only one of them');
   return issues;
 }
 
-/** The `bigip` provider for a connection, aliased so several devices can share a stack. */
+/** `host:port` of a management endpoint in canonical form (lower-case name, RFC 5952 IPv6, default port 443). */
+export function endpointKey(address: string, port: number | undefined): string {
+  const host = address.startsWith('[') ? `[${parseIp(address.slice(1, -1)).text}]` : address.toLowerCase();
+  return `${host}:${port ?? 443}`;
+}
+
+interface EndpointOwner {
+  readonly path: string;
+  readonly what: string;
+}
+
+/** Per app: which construct owns `/Common/Shared` and the global context of each BIG-IP. */
+const endpointOwners = new WeakMap<IConstruct, Map<string, EndpointOwner>>();
+
+/**
+ * The problem of a second owner of one BIG-IP in an app: each declaration of `/Common/Shared`
+ * replaces the other's, and both set the global-context policy.
+ */
+export function endpointClaimIssue(claimant: Construct, address: string, port: number | undefined): PolicyIssue | undefined {
+  const key = endpointKey(address, port);
+  const other = endpointOwners.get(claimant.node.root)?.get(key);
+  if (!other) return undefined;
+  return {
+    path: claimant.node.path,
+    field: 'address',
+    value: quote(address),
+    message: `BIG-IP ${key} is already managed by ${other.what} ${other.path}; each would replace the other's /Common/Shared objects and global-context policy on every deploy: attach the clusters of one BIG-IP to one SharedBigip`,
+  };
+}
+
+/** Records `owner` as the owner of the BIG-IP (after {@link endpointClaimIssue} found none). */
+export function claimEndpoint(owner: Construct, what: string, address: string, port: number | undefined): void {
+  const root = owner.node.root;
+  const owners = endpointOwners.get(root) ?? new Map<string, EndpointOwner>();
+  endpointOwners.set(root, owners);
+  owners.set(endpointKey(address, port), { path: owner.node.path, what });
+}
+
+/** Hints for provider-style names given to AfmDevice or SharedBigip. */
+export const CONNECTION_OVERRIDES: Readonly<Record<string, string>> = {
+  host: 'the BIG-IP management host name or IP address is address',
+  trustedCertPath: 'the CA bundle of the BIG-IP certificate is tlsCaBundlePath',
+  validateCertsDisable: 'TLS verification is turned off with insecureSkipTlsVerify: true (lab only)',
+  insecure: 'TLS verification is turned off with insecureSkipTlsVerify: true (lab only)',
+};
+
+/** Props of EgressController, for hints on keys given to other constructs. */
+export const CONTROLLER_PROP_NAMES: readonly string[] = [
+  'device', 'namespace', 'createNamespace', 'credentialsSecret', 'usernameKey', 'passwordKey', 'caBundleConfigMap', 'caBundleKey',
+  'insecureSkipTlsVerify', 'bigipUrl', 'image', 'nodeImage', 'replicas', 'cpuRequest', 'memoryRequest', 'memoryLimit',
+  'coalesceMs', 'maxPushesPerSecond', 'logLevel',
+];
+
+/** Props of the rule constructs. */
+const RULE_PROP_NAMES = [
+  'device', 'name', 'action', 'priority', 'destinations', 'ports', 'namespace', 'service', 'namespaceSelector', 'podSelector',
+  'logging', 'audit', 'description', 'bandwidthLimit', 'schedule', 'expiresAt', 'owner', 'ticket', 'justification',
+];
+
+/** Settings of the kubernetes provider that belong under EgressCrdStack's `kubernetes`. */
+const KUBERNETES_PROVIDER_KEYS = [
+  'configPath', 'configPaths', 'configContext', 'configContextAuthInfo', 'configContextCluster', 'host', 'token', 'clientCertificate',
+  'clientKey', 'clusterCaCertificate', 'insecure', 'exec', 'proxyUrl', 'tlsServerName', 'username', 'password', 'ignoreAnnotations',
+  'ignoreLabels', 'experiments', 'alias',
+];
+
+/**
+ * Where a prop that is not the construct's own belongs, with the fix, for hints on misplaced
+ * keys. `overrides` replace the generic text for the keys a given construct is likely to get.
+ */
+export function misplacedProps(own: readonly string[], overrides: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  const home = (keys: readonly string[], text: (k: string) => string) => {
+    for (const k of keys) if (!own.includes(k) && !(k in out)) out[k] = text(k);
+  };
+  home(Object.keys(overrides), (k) => overrides[k]);
+  home(['username', 'password', 'token'], () =>
+    'credentials are only given by reference: set credentials: BigipCredentials.fromVariables() or BigipCredentials.fromEnvironment() on the AfmDevice or SharedBigip (the controller reads them from credentialsSecret)',
+  );
+  home(LOGGING_PROPS, (k) => `it is an option of the AfmDevice's logging prop: logging: { ${k}: ... }`);
+  home([...Object.keys(DEVICE_PROPS), 'sharedBigip', 'crdStack'], () => 'it is a prop of AfmDevice; set it there');
+  home([...CONNECTION_FIELDS], () => 'it is a connection prop of AfmDevice and SharedBigip; set it there');
+  home(CONTROLLER_PROP_NAMES, () => 'it is a prop of EgressController (the in-cluster controller); set it there');
+  home(['name'], () => 'it is a prop of SharedBigip and of the rules and external services');
+  home(RULE_PROP_NAMES, () => 'it is a prop of the egress rules (ClusterEgressRule, NamespaceEgressRule, ServiceEgressRule); create a rule with device: <this device>');
+  home(['kubernetes'], () => 'it is a prop of EgressCrdStack; a stack with rules needs its own KubernetesProvider');
+  home(KUBERNETES_PROVIDER_KEYS, (k) => `it is a setting of the kubernetes provider: give EgressCrdStack kubernetes: { ${k}: ... }`);
+  return out;
+}
+
+/** The `bigip` provider for a validated connection, aliased so several devices can share a stack. */
 export function bigipProvider(scope: Construct, alias: string, props: BigipConnectionProps): BigipProvider {
-  if (props.insecureSkipTlsVerify) {
+  if (props.insecureSkipTlsVerify === true) {
     Annotations.of(scope).addWarning('TLS verification of the BIG-IP management connection is off (insecureSkipTlsVerify). Use tlsCaBundlePath outside a lab.');
   }
   const credentials = (props.credentials ?? BigipCredentials.fromVariables())._bind(scope, alias);

@@ -5,11 +5,14 @@ import { Lazy, TerraformStack } from 'cdktf';
 import { Manifest as ManifestResource } from '@cdktf/provider-kubernetes/lib/manifest';
 import { ControllerSettings, controllerManifests } from '../k8s/controller-manifests';
 import type { Manifest } from '../k8s/resources';
+import { z } from 'zod';
+import { booleanProp, parseProps, throwIssues, wholeNumber } from '../policy/device';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { DNS_LABEL } from '../policy/names';
 import { PLAN_FORMAT, SyncPlan, buildSyncPlan } from '../policy/plan';
 import { packageRoot } from '../util';
 import { AfmDevice } from './afm-device';
+import { check, hostProblem, misplacedProps, terraformStringProblem } from './connection';
 
 /** Where the bundled controller is built by `npm run build`. */
 export const CONTROLLER_BUNDLE = 'dist/controller/controller.js.gz';
@@ -24,7 +27,8 @@ export interface EgressControllerProps {
    */
   readonly namespace?: string;
   /**
-   * Create the namespace (labelled to enforce the Pod Security "restricted" profile).
+   * Create the namespace (labelled to enforce the Pod Security "restricted" profile). Never for
+   * `default`, `kube-system`, `kube-public` or `kube-node-lease`: set false to use one of them.
    * @default true
    */
   readonly createNamespace?: boolean;
@@ -60,12 +64,13 @@ export interface EgressControllerProps {
    */
   readonly insecureSkipTlsVerify?: boolean;
   /**
-   * Management URL the controller uses.
+   * Management URL the controller uses: `https://host[:port]`, without credentials, path or query.
    * @default - the device's managementUrl
    */
   readonly bigipUrl?: string;
   /**
-   * A controller image of your own (see lib/controller/Dockerfile).
+   * A controller image of your own (see lib/controller/Dockerfile): an image reference
+   * `[registry[:port]/]repository[:tag][@sha256:digest]`.
    * @default - the controller bundled with this library, from a content-hashed ConfigMap, on `nodeImage`
    */
   readonly image?: string;
@@ -112,6 +117,141 @@ export interface EgressControllerProps {
 }
 
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A Service name is an RFC 1035 label: it starts with a letter. */
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+/** Namespaces every cluster has: creating (and on destroy deleting) one of them is never meant. */
+const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+const ALNUM = '[a-z0-9]+';
+const PATH_COMPONENT = `${ALNUM}(?:(?:[._]|__|-+)${ALNUM})*`;
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]{1,5})?`;
+/** `[registry[:port]/]repository[:tag][@digest]`, as the OCI distribution reference grammar defines it. */
+const IMAGE_REFERENCE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?$`);
+
+/** Why `ref` is not an image reference Kubernetes can pull, or undefined. */
+export function imageProblem(ref: string): string | undefined {
+  const unsafe = terraformStringProblem(ref);
+  if (unsafe) return unsafe;
+  const name = ref.split('@')[0].replace(/:[\w][\w.-]{0,127}$/, '');
+  if (!IMAGE_REFERENCE.test(ref) || name.length > 255) {
+    return 'must be an image reference [registry[:port]/]repository[:tag][@sha256:digest] with a lower-case repository, such as "registry.example.com/cdktf-ces/controller:1.2.0" or "node:22-alpine@sha256:<64 hex digits>"';
+  }
+  return undefined;
+}
+
+/** Why `url` is not an `https://host[:port]` URL the controller may use, or undefined. */
+export function bigipUrlProblem(url: string): string | undefined {
+  const unsafe = terraformStringProblem(url);
+  if (unsafe) return unsafe;
+  const form = 'must be https://host[:port], such as "https://bigip.example.net" or "https://192.0.2.10:8443"';
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(url);
+  if (!m) return form;
+  if (m[1] !== 'https') return `must use https (it has "${m[1]}://"): the controller sends the BIG-IP password over this connection`;
+  if (m[2].includes('@')) {
+    return 'must not carry credentials ("user:password@"): they would stand in the Deployment in plain text; the controller reads them from the Secret named by credentialsSecret';
+  }
+  if (m[3] !== '' && m[3] !== '/') return `${form}, without path, query or fragment`;
+  const hostPort = /^(\[[^\]]*\]|[^:]*)(?::([^:]*))?$/.exec(m[2]);
+  if (!hostPort) return form;
+  const host = hostProblem(hostPort[1]);
+  if (host) return `its host ${host}`;
+  const port = hostPort[2];
+  if (port !== undefined && (!/^[0-9]{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)) return `its port must be a whole number from 1 to 65535 (it has "${port}")`;
+  return undefined;
+}
+
+/** A URL with any `user:password@` part hidden, for error messages (which reach CI logs). */
+function withoutUserInfo(url: string): string {
+  return url.replace(/^([^:/?#]*:\/\/)[^/?#]*@/, '$1(credentials not shown)@');
+}
+
+function dataKeyProblem(key: string): string | undefined {
+  if (key.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(key)) return 'must be a ConfigMap or Secret key: letters, digits, "-", "_" and ".", at most 253 characters';
+  if (key === '.' || key === '..') return 'must be a ConfigMap or Secret key, not "." or ".."';
+  return undefined;
+}
+
+const objectName = (what: string, required?: string) =>
+  z
+    .string({ error: (issue) => (issue.input === undefined && required ? required : `expected the name of ${what}`) })
+    .superRefine(check((v) => (v.length <= 253 && DNS_SUBDOMAIN.test(v) ? undefined : `must name ${what}: a DNS subdomain (lower-case letters, digits, "-" and "."), at most 253 characters`)));
+const dataKey = z.string({ error: 'expected a ConfigMap or Secret key' }).superRefine(check(dataKeyProblem)).optional();
+const quantity = z.string({ error: 'expected a Kubernetes quantity string' }).regex(QUANTITY, { error: 'must be a Kubernetes quantity such as "100m" or "256Mi"' }).optional();
+const image = z.string({ error: 'expected an image reference' }).superRefine(check(imageProblem)).optional();
+
+const controllerSchema = z.strictObject({
+  device: z.custom<AfmDevice>((v) => AfmDevice.isAfmDevice(v), {
+    error: (issue) => (issue.input === undefined ? 'is required: the AfmDevice whose source lists the controller keeps current' : 'must be an AfmDevice'),
+  }),
+  namespace: z
+    .string({ error: 'expected a namespace name' })
+    .superRefine(check((v) => (DNS_LABEL.test(v) && v.length <= 63 ? undefined : 'must be a DNS label (a Kubernetes namespace name)')))
+    .optional(),
+  createNamespace: booleanProp(),
+  credentialsSecret: objectName('an existing Secret with the BIG-IP username and password', 'is required: the name of an existing Secret with the BIG-IP username and password'),
+  usernameKey: dataKey,
+  passwordKey: dataKey,
+  caBundleConfigMap: objectName('a ConfigMap with the CA bundle of the BIG-IP management certificate').optional(),
+  caBundleKey: dataKey,
+  insecureSkipTlsVerify: booleanProp(),
+  bigipUrl: z
+    .string({ error: 'expected an https URL' })
+    .superRefine((v, ctx) => {
+      const p = bigipUrlProblem(v);
+      if (p) ctx.addIssue({ code: 'custom', message: p, params: { quotedValue: quote(withoutUserInfo(v)) } });
+    })
+    .optional(),
+  image,
+  nodeImage: image,
+  replicas: wholeNumber(1, 5).optional(),
+  cpuRequest: quantity,
+  memoryRequest: quantity,
+  memoryLimit: quantity,
+  coalesceMs: wholeNumber(0, 60000, ' of milliseconds').optional(),
+  maxPushesPerSecond: wholeNumber(1, 1000).optional(),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).optional(),
+});
+const CONTROLLER_FIELDS = Object.keys(controllerSchema.shape);
+const CONTROLLER_HINTS = {
+  what: 'an EgressController',
+  expected: '{ device, credentialsSecret, caBundleConfigMap, ... }',
+  misplaced: misplacedProps(CONTROLLER_FIELDS, {
+    address: 'the controller reaches the BIG-IP at bigipUrl ("https://host[:port]"; by default the device\'s managementUrl)',
+    port: 'the controller reaches the BIG-IP at bigipUrl ("https://host[:port]"; by default the device\'s managementUrl)',
+    credentials: 'the controller reads the BIG-IP credentials from the Secret named by credentialsSecret',
+    tlsCaBundlePath: 'the controller reads the CA bundle from the ConfigMap named by caBundleConfigMap (key caBundleKey)',
+    clusterName: 'the controller takes the cluster name from its device',
+    sharedBigip: 'it is a prop of AfmDevice; the controller follows its device',
+    secretName: 'the Secret with the BIG-IP credentials is credentialsSecret',
+  }),
+};
+
+/** The controller of each device, and the controllers of each stack (their object names derive from the cluster name). */
+const controllerOfDevice = new WeakMap<AfmDevice, string>();
+const controllersOfStack = new WeakMap<TerraformStack, { cluster: string; path: string }[]>();
+
+/**
+ * Problems of the object names derived from the cluster name: each must be a valid name of
+ * its kind, or the apply fails after everything before it was created.
+ */
+function derivedNameIssues(manifests: readonly Manifest[], cluster: string, path: string): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  for (const m of manifests) {
+    const name = m.metadata.name;
+    const [limit, pattern, rule] = m.kind === 'Service' ? [63, DNS_1035_LABEL, 'a DNS label that starts with a letter'] : [253, DNS_SUBDOMAIN, 'a DNS subdomain'];
+    if (name.length <= limit && pattern.test(name)) continue;
+    const fit = cluster.length - Math.max(0, name.length - limit);
+    issues.push({
+      path,
+      field: 'device',
+      value: quote(cluster),
+      message: `the device's clusterName gives the controller's ${m.kind} the name "${name}" (${name.length} characters), and a ${m.kind} name has at most ${limit} characters (${rule}): use a clusterName of at most ${fit} characters`,
+    });
+  }
+  return issues;
+}
 
 /**
  * The in-cluster controller that keeps the device's source lists in sync with pod IPs:
@@ -126,72 +266,71 @@ export class EgressController extends Construct {
   constructor(scope: Construct, id: string, props: EgressControllerProps) {
     super(scope, id);
     const at = this.node.path;
-    const issues: PolicyIssue[] = [];
+    const { value: p, issues } = parseProps(controllerSchema, props, at, CONTROLLER_HINTS);
+    if (issues[0]?.field === '(props)') throwIssues(issues, CONTROLLER_FIELDS);
+    const raw = props as unknown as Record<string, unknown>;
     const add = (field: string, value: unknown, message: string) => issues.push({ path: at, field, value: quote(value), message });
-    if (!AfmDevice.isAfmDevice(props.device)) {
-      throw new EgressPolicyError([{ path: at, field: 'device', value: quote(String(props.device)), message: 'must be an AfmDevice' }]);
+    const stack = TerraformStack.of(this);
+
+    if (raw.caBundleConfigMap === undefined && raw.insecureSkipTlsVerify !== true) {
+      add('caBundleConfigMap', undefined, 'TLS verification is on by default; name the ConfigMap with the CA bundle of the BIG-IP management certificate (or, in a lab only, set insecureSkipTlsVerify: true)');
     }
-    if (TerraformStack.of(props.device) !== TerraformStack.of(this)) add('device', props.device.node.path, "is in another stack; create the controller in the device's stack");
-    const namespace = props.namespace ?? 'cdktf-ces-system';
-    if (!DNS_LABEL.test(namespace) || namespace.length > 63) add('namespace', namespace, 'must be a DNS label (a Kubernetes namespace name)');
-    const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-    if (typeof props.credentialsSecret !== 'string' || !dnsSubdomain.test(props.credentialsSecret)) {
-      add('credentialsSecret', props.credentialsSecret, 'must name an existing Secret (a DNS subdomain) with the BIG-IP username and password');
+    if (raw.caBundleConfigMap !== undefined && raw.insecureSkipTlsVerify === true) add('insecureSkipTlsVerify', true, 'contradicts caBundleConfigMap; set only one');
+    const given = AfmDevice.isAfmDevice(raw.device) ? raw.device : undefined;
+    if (given) {
+      if (TerraformStack.of(given) !== stack) add('device', given.node.path, "is in another stack; create the controller in the device's stack");
+      const other = controllerOfDevice.get(given);
+      if (other) add('device', given.node.path, `already has a controller (${other}); two would fight over the device's lists: keep one EgressController per AfmDevice`);
+      const sameCluster = (controllersOfStack.get(stack) ?? []).find((c) => c.cluster === given.clusterName);
+      if (!other && sameCluster) {
+        add('device', given.node.path, `has clusterName "${given.clusterName}" like the device of controller ${sameCluster.path} in this stack; their Kubernetes objects would have the same names: one controller per cluster`);
+      }
     }
-    for (const [field, value] of [['usernameKey', props.usernameKey], ['passwordKey', props.passwordKey], ['caBundleKey', props.caBundleKey]] as const) {
-      if (value !== undefined && !/^[-._a-zA-Z0-9]+$/.test(value)) add(field, value, 'must be a ConfigMap or Secret key (letters, digits, "-", "_", ".")');
+    const namespace = p?.namespace ?? 'cdktf-ces-system';
+    if ((p?.createNamespace ?? true) && SYSTEM_NAMESPACES.includes(namespace)) {
+      add('createNamespace', p?.createNamespace, `would create (and on destroy delete) namespace "${namespace}", which every cluster has: set createNamespace: false, or use a namespace of the controller's own`);
     }
-    if (props.caBundleConfigMap !== undefined && !dnsSubdomain.test(props.caBundleConfigMap)) add('caBundleConfigMap', props.caBundleConfigMap, 'must name a ConfigMap');
-    if (!props.caBundleConfigMap && !props.insecureSkipTlsVerify) {
-      add('caBundleConfigMap', undefined, 'TLS verification is on by default; name the ConfigMap with the CA bundle of the BIG-IP management certificate (or, in a lab only, set insecureSkipTlsVerify)');
-    }
-    if (props.caBundleConfigMap && props.insecureSkipTlsVerify) add('insecureSkipTlsVerify', true, 'contradicts caBundleConfigMap; set only one');
-    if (props.bigipUrl !== undefined && !/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(props.bigipUrl)) add('bigipUrl', props.bigipUrl, 'must be https://host[:port]');
-    if (props.replicas !== undefined && (!Number.isInteger(props.replicas) || props.replicas < 1 || props.replicas > 5)) add('replicas', props.replicas, 'must be a whole number from 1 to 5');
-    for (const [field, value] of [['cpuRequest', props.cpuRequest], ['memoryRequest', props.memoryRequest], ['memoryLimit', props.memoryLimit]] as const) {
-      if (value !== undefined && !QUANTITY.test(value)) add(field, value, 'must be a Kubernetes quantity such as "100m" or "256Mi"');
-    }
-    if (props.coalesceMs !== undefined && (!Number.isInteger(props.coalesceMs) || props.coalesceMs < 0 || props.coalesceMs > 60000)) add('coalesceMs', props.coalesceMs, 'must be a whole number of milliseconds from 0 to 60000');
-    if (props.maxPushesPerSecond !== undefined && (!Number.isInteger(props.maxPushesPerSecond) || props.maxPushesPerSecond < 1 || props.maxPushesPerSecond > 1000)) {
-      add('maxPushesPerSecond', props.maxPushesPerSecond, 'must be a whole number from 1 to 1000');
-    }
-    if (props.logLevel !== undefined && !['debug', 'info', 'warn', 'error'].includes(props.logLevel)) add('logLevel', props.logLevel, 'must be debug, info, warn or error');
+    if ((raw.usernameKey ?? 'username') === (raw.passwordKey ?? 'password')) add('passwordKey', raw.passwordKey, 'must differ from usernameKey: one key cannot hold both');
     let bundle: Buffer | undefined;
-    if (!props.image) {
+    if (raw.image === undefined) {
       const file = path.join(packageRoot(), CONTROLLER_BUNDLE);
       if (!fs.existsSync(file)) add('image', undefined, `the bundled controller ${CONTROLLER_BUNDLE} is missing; run "npm run build" in the cdktf-ces package, or set image`);
       else bundle = fs.readFileSync(file);
     }
-    if (issues.length) throw new EgressPolicyError(issues);
+    throwIssues(issues, CONTROLLER_FIELDS);
+    const valid = p as z.output<typeof controllerSchema>;
 
-    const device = props.device;
     const settingsFor = (plan: SyncPlan): ControllerSettings => ({
       namespace,
-      createNamespace: props.createNamespace ?? true,
+      createNamespace: valid.createNamespace ?? true,
       plan,
-      bigipUrl: props.bigipUrl ?? device.managementUrl,
-      credentialsSecret: props.credentialsSecret,
-      usernameKey: props.usernameKey ?? 'username',
-      passwordKey: props.passwordKey ?? 'password',
-      caConfigMap: props.caBundleConfigMap,
-      caKey: props.caBundleKey ?? 'ca.crt',
-      insecureSkipTlsVerify: props.insecureSkipTlsVerify ?? false,
-      image: props.image,
-      nodeImage: props.nodeImage ?? 'node:20-alpine',
+      bigipUrl: valid.bigipUrl ?? valid.device.managementUrl,
+      credentialsSecret: valid.credentialsSecret,
+      usernameKey: valid.usernameKey ?? 'username',
+      passwordKey: valid.passwordKey ?? 'password',
+      caConfigMap: valid.caBundleConfigMap,
+      caKey: valid.caBundleKey ?? 'ca.crt',
+      insecureSkipTlsVerify: valid.insecureSkipTlsVerify ?? false,
+      image: valid.image,
+      nodeImage: valid.nodeImage ?? 'node:20-alpine',
       bundle,
-      replicas: props.replicas ?? 2,
-      cpuRequest: props.cpuRequest ?? '50m',
-      memoryRequest: props.memoryRequest ?? '128Mi',
-      memoryLimit: props.memoryLimit ?? '256Mi',
-      coalesceMs: props.coalesceMs ?? 250,
-      maxPushesPerSecond: props.maxPushesPerSecond ?? 20,
-      logLevel: props.logLevel ?? 'info',
+      replicas: valid.replicas ?? 2,
+      cpuRequest: valid.cpuRequest ?? '50m',
+      memoryRequest: valid.memoryRequest ?? '128Mi',
+      memoryLimit: valid.memoryLimit ?? '256Mi',
+      coalesceMs: valid.coalesceMs ?? 250,
+      maxPushesPerSecond: valid.maxPushesPerSecond ?? 20,
+      logLevel: valid.logLevel ?? 'info',
     });
+    const device = valid.device;
     // Which objects exist does not depend on the plan; their content (the plan, and the
     // ConfigMap names hashed from it) is rendered at synth, so rules added after this
     // construct are part of the plan.
     const empty: SyncPlan = { format: PLAN_FORMAT, cluster: device.clusterName, tenant: device.tenant, application: '', routeDomain: 0, lists: [], rules: [] };
     const shape = controllerManifests(settingsFor(empty));
+    throwIssues(derivedNameIssues(shape, device.clusterName, at), CONTROLLER_FIELDS);
+    controllerOfDevice.set(device, at);
+    controllersOfStack.set(stack, [...(controllersOfStack.get(stack) ?? []), { cluster: device.clusterName, path: at }]);
     let rendered: Manifest[] | undefined;
     const manifestAt = (i: number) => {
       try {

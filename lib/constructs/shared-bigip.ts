@@ -1,18 +1,38 @@
 import { Construct } from 'constructs';
-import { Lazy } from 'cdktf';
+import { Lazy, TerraformStack } from 'cdktf';
 import { BigipAs3 } from '../../providers/bigip/as3';
 import { BigipCommand } from '../../providers/bigip/command';
 import type { BigipProvider } from '../../providers/bigip/provider';
 import { contextCommands, renderSharedAs3 } from '../afm/as3';
-import { EgressPolicyError, PolicyIssue, quote, unlessInvalid } from '../policy/errors';
+import { z } from 'zod';
+import { BIGIP_PATH, parseProps, throwIssues } from '../policy/device';
+import { PolicyIssue, quote, unlessInvalid } from '../policy/errors';
 import { parseAddressEntry } from '../policy/ip';
 import { tenantProblem } from '../policy/names';
 import type { CompiledPolicy } from '../policy/compile';
 import type { AfmDevice } from './afm-device';
-import { BigipConnectionProps, bigipProvider, connectionIssues } from './connection';
+import { BigipConnectionProps, CONNECTION_OVERRIDES, CONNECTION_PROPS, bigipProvider, check, claimEndpoint, connectionIssues, endpointClaimIssue, misplacedProps } from './connection';
 
 const SHARED_SYMBOL = Symbol.for('cdktf-ces.SharedBigip');
-const BIGIP_PATH = /^\/[A-Za-z][0-9A-Za-z_.-]*(\/[A-Za-z0-9][0-9A-Za-z_.-]*)+$/;
+
+const sharedBigipSchema = z.strictObject({
+  ...CONNECTION_PROPS,
+  name: z.string({ error: 'expected a string' }).superRefine(check(tenantProblem)).optional(),
+  dnsResolver: z
+    .string({ error: 'expected a BIG-IP path' })
+    .regex(BIGIP_PATH, { error: 'must be the BIG-IP path of a DNS resolver, such as "/Common/egress-resolver"' })
+    .optional(),
+});
+const SHARED_FIELDS = Object.keys(sharedBigipSchema.shape);
+const SHARED_HINTS = {
+  what: 'a SharedBigip',
+  expected: '{ address, tlsCaBundlePath, credentials?, port?, name?, dnsResolver? }',
+  misplaced: misplacedProps(SHARED_FIELDS, {
+    ...CONNECTION_OVERRIDES,
+    clusterName: 'each cluster has its own AfmDevice with sharedBigip: <this SharedBigip>; set clusterName there',
+    tenant: 'each cluster has its own AfmDevice with sharedBigip: <this SharedBigip>; set tenant there',
+  }),
+};
 
 /** Props of {@link SharedBigip}. */
 export interface SharedBigipProps extends BigipConnectionProps {
@@ -56,26 +76,29 @@ export class SharedBigip extends Construct {
   /** The FQDN resolver of the BIG-IP, if set. */
   public readonly dnsResolver?: string;
   private readonly devices: AfmDevice[] = [];
+  /** Providers of devices in other stacks: one per stack, since an alias may appear only once in a configuration. */
+  private readonly providers = new Map<TerraformStack, BigipProvider>();
 
   constructor(scope: Construct, id: string, props: SharedBigipProps) {
     super(scope, id);
     Object.defineProperty(this, SHARED_SYMBOL, { value: true });
     const at = this.node.path;
-    this.name = props.name ?? 'cdktf_ces';
-    const issues: PolicyIssue[] = connectionIssues(props, at);
-    const nameProblem = tenantProblem(this.name);
-    if (nameProblem) issues.push({ path: at, field: 'name', value: quote(this.name), message: nameProblem });
-    if (props.dnsResolver !== undefined && !BIGIP_PATH.test(props.dnsResolver)) {
-      issues.push({ path: at, field: 'dnsResolver', value: quote(props.dnsResolver), message: 'must be the BIG-IP path of a DNS resolver, such as "/Common/egress-resolver"' });
-    }
-    if (issues.length) throw new EgressPolicyError(issues);
-    this.dnsResolver = props.dnsResolver;
+    const { value: p, issues } = parseProps(sharedBigipSchema, props, at, SHARED_HINTS);
+    if (p === undefined && issues[0]?.field === '(props)') throwIssues(issues, SHARED_FIELDS);
+    issues.push(...connectionIssues(props as unknown as Record<string, unknown>, at));
+    const claim = p?.address !== undefined ? endpointClaimIssue(this, p.address, p.port) : undefined;
+    if (claim) issues.push(claim);
+    throwIssues(issues, SHARED_FIELDS);
+    const valid = p as z.output<typeof sharedBigipSchema> & { address: string };
+    claimEndpoint(this, 'SharedBigip', valid.address, valid.port);
+    this.name = valid.name ?? 'cdktf_ces';
+    this.dnsResolver = valid.dnsResolver;
     this.connection = {
-      address: props.address,
-      port: props.port,
-      credentials: props.credentials,
-      tlsCaBundlePath: props.tlsCaBundlePath,
-      insecureSkipTlsVerify: props.insecureSkipTlsVerify,
+      address: valid.address,
+      port: valid.port,
+      credentials: valid.credentials as BigipConnectionProps['credentials'],
+      tlsCaBundlePath: valid.tlsCaBundlePath,
+      insecureSkipTlsVerify: valid.insecureSkipTlsVerify,
     };
     this.provider = bigipProvider(this, this.name, this.connection);
     this.declaration = new BigipAs3(this, 'Resource', {
@@ -89,7 +112,39 @@ export class SharedBigip extends Construct {
   }
 
   /**
-   * Attaches a device (called by AfmDevice).
+   * The problem of a device that would use a tenant another attached device uses: two
+   * declarations of one tenant replace each other on every deploy.
+   * @internal
+   */
+  public _tenantIssue(path: string, tenant: string): PolicyIssue | undefined {
+    const other = this.devices.find((d) => d.tenant === tenant);
+    if (!other) return undefined;
+    return {
+      path,
+      field: 'tenant',
+      value: quote(tenant),
+      message: `device ${other.node.path} on the same SharedBigip (${this.node.path}) already uses this tenant; each would replace the other's declaration: give each cluster its own tenant`,
+    };
+  }
+
+  /**
+   * The provider a device uses: this construct's own in its stack, otherwise one per stack,
+   * created under the first device there.
+   * @internal
+   */
+  public _providerFor(device: AfmDevice): BigipProvider {
+    const stack = TerraformStack.of(device);
+    if (stack === TerraformStack.of(this)) return this.provider;
+    let provider = this.providers.get(stack);
+    if (!provider) {
+      provider = bigipProvider(device, this.name, this.connection);
+      this.providers.set(stack, provider);
+    }
+    return provider;
+  }
+
+  /**
+   * Attaches a device (called by AfmDevice after {@link _tenantIssue} found no problem).
    * @internal
    */
   public _attach(device: AfmDevice): void {
@@ -108,12 +163,6 @@ export class SharedBigip extends Construct {
 
   private problems(): string[] {
     const out: string[] = [];
-    const tenants = new Map<string, AfmDevice>();
-    for (const d of this.devices) {
-      const other = tenants.get(d.tenant);
-      if (other) out.push(`devices ${other.node.path} and ${d.node.path} both use tenant "${d.tenant}"; give each cluster its own tenant`);
-      tenants.set(d.tenant, d);
-    }
     if (this.devices.length === 0) out.push('no AfmDevice uses this SharedBigip; attach devices with their sharedBigip prop or remove it');
     // Pod CIDRs of clusters in one route domain must not overlap.
     for (let i = 0; i < this.devices.length; i++) {

@@ -137,7 +137,8 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
     { name: 'BIGIP_USERNAME_KEY', value: s.usernameKey },
     { name: 'BIGIP_PASSWORD_KEY', value: s.passwordKey },
     ...(s.caConfigMap ? [{ name: 'BIGIP_CA_FILE', value: `${MOUNT}/ca/${s.caKey}` }] : []),
-    ...(s.insecureSkipTlsVerify ? [{ name: 'BIGIP_INSECURE_SKIP_TLS_VERIFY', value: 'true' }] : []),
+    // Only a real `true` turns verification off: a truthy string such as "false" must not.
+    ...(s.insecureSkipTlsVerify === true ? [{ name: 'BIGIP_INSECURE_SKIP_TLS_VERIFY', value: 'true' }] : []),
     { name: 'CES_PLAN_FILE', value: `${MOUNT}/plan/${PLAN_KEY}` },
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

@@ -2,11 +2,11 @@
  * Device settings: validation and the value objects of AfmDevice props.
  */
 import { z } from 'zod';
-import { EgressPolicyError, InvalidValueError, quote } from './errors';
+import { EgressPolicyError, InvalidValueError, PolicyIssue, quote } from './errors';
 import { addressEntry, parseCidr } from './ip';
 import type { AddressModel, DeviceModel, SnatModeName } from './model';
 import { DNS_LABEL, TENANT_NAME, tenantProblem } from './names';
-import { parseOrThrow } from './schema';
+import { UnknownKeyHints, parseOrThrow } from './schema';
 
 /**
  * Source address translation of the egress virtual server.
@@ -18,7 +18,8 @@ export class EgressSnat {
   }
   /** Translate to addresses of a SNAT pool created in the tenant. */
   public static pool(addresses: string[]): EgressSnat {
-    return new EgressSnat('POOL', addresses);
+    // A copy: later changes to the caller's array must not change a validated pool.
+    return new EgressSnat('POOL', Array.isArray(addresses) ? [...addresses] : addresses);
   }
   /** Keep pod addresses (the upstream network must route pod CIDRs back to the BIG-IP). */
   public static none(): EgressSnat {
@@ -31,27 +32,45 @@ export class EgressSnat {
     /** SNAT pool addresses (POOL only). */
     public readonly addresses: string[],
   ) {}
+}
 
-  /**
-   * @internal
-   */
-  public _toModel(): { mode: SnatModeName; addresses: AddressModel[] } {
-    if (this.mode === 'POOL' && this.addresses.length === 0) {
-      throw new InvalidValueError('[]', 'a SNAT pool needs at least one address');
-    }
-    const addresses = this.addresses.map((a) => {
-      try {
-        const e = addressEntry(a);
-        return { kind: e.kind, text: e.text, family: e.family } as AddressModel;
-      } catch (err) {
-        if (err instanceof InvalidValueError) {
-          throw new InvalidValueError(quote(a), `SNAT pool address: ${err.problem}`);
-        }
-        throw err;
-      }
-    });
-    return { mode: this.mode as SnatModeName, addresses };
+/** One problem of a value checked outside zod, relative to the field that holds it. */
+interface ValueProblem {
+  readonly value: string;
+  readonly message: string;
+}
+
+/** The SNAT mode and canonical pool addresses, or every problem of the pool. */
+function snatModel(snat: EgressSnat): { mode: SnatModeName; addresses: AddressModel[] } | ValueProblem[] {
+  if (snat.mode !== 'POOL') return { mode: snat.mode as SnatModeName, addresses: [] };
+  const raw: unknown = snat.addresses;
+  if (!Array.isArray(raw)) {
+    return [{ value: quote(raw), message: 'EgressSnat.pool() takes an array of addresses, such as ["192.0.2.200", "192.0.2.201"]' }];
   }
+  if (raw.length === 0) return [{ value: '[]', message: 'a SNAT pool needs at least one address' }];
+  const problems: ValueProblem[] = [];
+  const addresses: AddressModel[] = [];
+  const seen = new Map<string, number>();
+  raw.forEach((a: unknown, i) => {
+    if (typeof a !== 'string') {
+      problems.push({ value: quote(a), message: `SNAT pool address ${i + 1} must be an address string such as "192.0.2.200"` });
+      return;
+    }
+    try {
+      const e = addressEntry(a);
+      const first = seen.get(e.text);
+      if (first !== undefined) {
+        problems.push({ value: quote(a), message: `SNAT pool address ${i + 1} is address ${first + 1} again (${e.text}); list each address once` });
+        return;
+      }
+      seen.set(e.text, i);
+      addresses.push(toModel(e));
+    } catch (err) {
+      if (!(err instanceof InvalidValueError)) throw err;
+      problems.push({ value: quote(a), message: `SNAT pool address: ${err.problem}` });
+    }
+  });
+  return problems.length ? problems : { mode: 'POOL', addresses };
 }
 
 export interface DeviceInput {
@@ -96,64 +115,137 @@ export function parseHostPort(text: string): { address: string; port: number } {
   return { address: ip.text, port };
 }
 
-const booleanField = z.boolean({ error: 'expected true or false' }).optional();
+/**
+ * Why a value is not a boolean. Props are never read by truthiness: `"false"` from an
+ * environment variable is a non-empty string, so JavaScript treats it as true.
+ */
+function booleanProblem(value: unknown): string {
+  if (typeof value === 'string') {
+    return 'expected true or false, not a string: every non-empty string, "false" and "no" included, is true in JavaScript; convert it yourself, such as process.env.X === "true"';
+  }
+  if (typeof value === 'number') return 'expected true or false, not a number';
+  if (value === null) return 'expected true or false; leave the prop out for its default';
+  return 'expected true or false';
+}
 
-const loggingSchema = z
-  .object(
-    {
-      syslogServers: z
-        .array(z.string({ error: 'expected "address:port" strings' }))
-        .transform((items, ctx) =>
-          items.flatMap((item, i) => {
-            try {
-              return [parseHostPort(item)];
-            } catch (e) {
-              if (!(e instanceof InvalidValueError)) throw e;
-              ctx.addIssue({ code: 'custom', path: [i], message: e.problem, params: { quotedValue: e.value } });
-              return [];
-            }
-          }),
-        )
-        .optional(),
-      syslogTransport: z.enum(['tcp', 'udp'], { error: 'must be SyslogTransport.TCP or UDP' }).optional(),
-      localDatabase: booleanField,
-      logIpErrors: booleanField,
-      logTcpErrors: booleanField,
-      logTcpEvents: booleanField,
-      logDefaultAction: booleanField,
-      fields: z
-        .array(z.enum(LOG_FIELDS, { error: `must be one of ${LOG_FIELDS.join(', ')}` }))
-        .min(1, { error: 'list at least one field, or leave fields out for the default set' })
-        .optional(),
-    },
-    { error: 'expected EgressLoggingOptions' },
-  )
-  .strict();
+/** A boolean prop: only `true` and `false` (or leaving it out). */
+export const booleanProp = () => z.boolean({ error: (issue) => booleanProblem(issue.input) }).optional();
+
+/** A whole number in `[min, max]`; NaN, infinities and fractions are refused. */
+export const wholeNumber = (min: number, max: number, unit = '') =>
+  z
+    .number({ error: `expected a whole number${unit} from ${min} to ${max}` })
+    .refine((v) => Number.isInteger(v) && v >= min && v <= max, { error: `must be a whole number${unit} from ${min} to ${max}` });
+
+/** The first earlier entry a new one collides with, and how (for podCidrs: repeats, lies inside, contains). */
+type Collision<T> = (earlier: T, later: T) => string | undefined;
+
+/** Two entries collide when their canonical keys are equal. */
+const sameKey =
+  <T>(key: (item: T) => string): Collision<T> =>
+  (a, b) =>
+    key(a) === key(b) ? 'repeats' : undefined;
+
+/**
+ * Parses each string of an array with `parse`, reporting each bad one on its index, and each
+ * entry that collides with an earlier one (after canonical form) naming both indexes.
+ */
+function parsedArray<T>(parse: (s: string) => T, what: string, field: string, collides: Collision<T>, describe: (item: T) => string) {
+  return z.array(z.string({ error: `expected ${what} strings` }), { error: `expected an array of ${what} strings` }).transform((items, ctx) => {
+    const parsed: { index: number; item: T }[] = [];
+    items.forEach((text, index) => {
+      let item: T;
+      try {
+        item = parse(text);
+      } catch (e) {
+        if (!(e instanceof InvalidValueError)) throw e;
+        ctx.addIssue({ code: 'custom', path: [index], message: e.problem, params: { quotedValue: e.value } });
+        return;
+      }
+      for (const earlier of parsed) {
+        const how = collides(earlier.item, item);
+        if (how) {
+          ctx.addIssue({ code: 'custom', path: [index], message: `${how} ${field}[${earlier.index}] (${describe(earlier.item)}); list each ${what} once` });
+          return;
+        }
+      }
+      parsed.push({ index, item });
+    });
+    return parsed.map((p) => p.item);
+  });
+}
+
+/** Reports each repeated string of an already validated array. */
+function refuseRepeats(field: string, what: string) {
+  return (items: readonly string[], ctx: z.RefinementCtx) => {
+    items.forEach((item, i) => {
+      const first = items.indexOf(item);
+      if (first < i) ctx.addIssue({ code: 'custom', path: [i], message: `repeats ${field}[${first}] (${item}); list each ${what} once` });
+    });
+  };
+}
+
+const hostPortText = (s: { address: string; port: number }) => (s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`);
+
+const loggingSchema = z.strictObject(
+  {
+    syslogServers: parsedArray(parseHostPort, 'syslog server', 'logging.syslogServers', sameKey(hostPortText), hostPortText).optional(),
+    syslogTransport: z.enum(['tcp', 'udp'], { error: 'must be SyslogTransport.TCP or UDP' }).optional(),
+    localDatabase: booleanProp(),
+    logIpErrors: booleanProp(),
+    logTcpErrors: booleanProp(),
+    logTcpEvents: booleanProp(),
+    logDefaultAction: booleanProp(),
+    fields: z
+      .array(z.enum(LOG_FIELDS, { error: `must be one of ${LOG_FIELDS.join(', ')}` }), { error: 'expected an array of log field names' })
+      .min(1, { error: 'list at least one field, or leave fields out for the default set' })
+      .superRefine(refuseRepeats('logging.fields', 'field'))
+      .optional(),
+  },
+  {
+    error: (issue) =>
+      typeof issue.input === 'boolean'
+        ? "expected EgressLoggingOptions ({ syslogServers, localDatabase, ... }); logging of rule matches is switched on per rule, with the rule's logging: true"
+        : 'expected EgressLoggingOptions ({ syslogServers, syslogTransport, localDatabase, logIpErrors, logTcpErrors, logTcpEvents, logDefaultAction, fields })',
+  },
+);
+
+/** The props of EgressLoggingOptions (for hints on keys put on the device itself). */
+export const LOGGING_PROPS: readonly string[] = Object.keys(loggingSchema.shape);
 
 const bigipPathField = (what: string) =>
   z.string({ error: 'expected a BIG-IP path' }).regex(BIGIP_PATH, { error: `must be the BIG-IP path of ${what}, such as "/Common/${what.replace(/ /g, '-')}"` }).optional();
 
 export const CLUSTER_NAME_MAX = 40;
-const BIGIP_PATH = /^\/[A-Za-z][0-9A-Za-z_.-]*(\/[A-Za-z0-9][0-9A-Za-z_.-]*)+$/;
-
-const addressArray = (parse: (s: string) => AddressModel, what: string) =>
-  z.array(z.string({ error: `expected ${what} strings` }), { error: `expected an array of ${what}s` }).transform((items, ctx) =>
-    items.flatMap((item, i) => {
-      try {
-        return [parse(item)];
-      } catch (e) {
-        if (!(e instanceof InvalidValueError)) throw e;
-        ctx.addIssue({ code: 'custom', path: [i], message: e.problem, params: { quotedValue: e.value } });
-        return [];
-      }
-    }),
-  );
+/** A BIG-IP object path: a partition, optional folders, a name; nothing Terraform or tmsh would interpret. */
+export const BIGIP_PATH = /^\/[A-Za-z][0-9A-Za-z_.-]*(\/[A-Za-z0-9][0-9A-Za-z_.-]*)+$/;
 
 const toModel = (e: { kind: AddressModel['kind']; text: string; family: 4 | 6 }): AddressModel => ({ kind: e.kind, text: e.text, family: e.family });
 
-const deviceSchema = z.object({
+/** A pod CIDR: not the whole address space, which is no cluster's pods (and AS3 refuses it). */
+function podCidr(text: string): AddressModel {
+  const cidr = parseCidr(text);
+  if (cidr.text.endsWith('/0')) {
+    throw new InvalidValueError(
+      quote(text),
+      `is every ${cidr.family === 4 ? 'IPv4' : 'IPv6'} address, not the cluster's pods: every source behind the BIG-IP would count as a pod, and AS3 refuses the declaration (its virtual address pair [${cidr.text}, ${cidr.text}] repeats itself); list the cluster's pod CIDRs (the nodes' spec.podCIDRs, such as "${cidr.family === 4 ? '10.244.0.0/16' : 'fd00:10:244::/56'}")`,
+    );
+  }
+  return toModel(cidr);
+}
+
+/** Pod CIDRs may not repeat or contain one another: each is one listener of the egress virtual server. */
+function cidrCollision(a: AddressModel, b: AddressModel): string | undefined {
+  const x = parseCidr(a.text);
+  const y = parseCidr(b.text);
+  if (x.family !== y.family || x.last < y.first || y.last < x.first) return undefined;
+  return x.text === y.text ? 'repeats' : x.first <= y.first && y.last <= x.last ? 'lies inside' : 'contains';
+}
+
+/** The props of an AfmDevice that describe the device (not the connection or references), as zod fields. */
+export const DEVICE_PROPS = {
   clusterName: z
-    .string({ error: 'expected a string' })
+    .string({ error: (issue) => (issue.input === undefined ? `is required: the Kubernetes cluster's name, a DNS label of at most ${CLUSTER_NAME_MAX} characters` : 'expected a string') })
     .superRefine((v, ctx) => {
       if (!DNS_LABEL.test(v) || v.length > CLUSTER_NAME_MAX) {
         ctx.addIssue({
@@ -175,42 +267,53 @@ const deviceSchema = z.object({
     .max(48, { error: 'must be at most 48 characters' })
     .refine((v) => v !== 'Shared', { error: '"Shared" is reserved by AS3' })
     .optional(),
-  routeDomain: z
-    .number({ error: 'expected a route-domain id' })
-    .refine((v) => Number.isInteger(v) && v >= 0 && v <= 65534, { error: 'must be a whole number from 0 to 65534' })
-    .optional(),
+  routeDomain: wholeNumber(0, 65534).optional(),
   defaultAction: z.enum(['DENY', 'REJECT', 'ALLOW'], { error: 'must be DefaultAction.DENY, REJECT or ALLOW' }).optional(),
-  podCidrs: addressArray((s) => toModel(parseCidr(s)), 'CIDR').optional(),
+  podCidrs: parsedArray(podCidr, 'pod CIDR', 'podCidrs', cidrCollision, (c) => c.text).optional(),
   vlans: z
-    .array(z.string().regex(BIGIP_PATH, { error: 'must be a BIG-IP path such as "/Common/internal"' }))
+    .array(z.string({ error: 'expected a BIG-IP path string' }).regex(BIGIP_PATH, { error: 'must be a BIG-IP path such as "/Common/internal"' }), {
+      error: 'expected an array of BIG-IP VLAN paths',
+    })
+    .superRefine(refuseRepeats('vlans', 'VLAN'))
     .optional(),
-  gateways: addressArray((s) => toModel(addressEntry(s)), 'address').optional(),
-  snat: z.custom<EgressSnat>((v) => v instanceof EgressSnat, { error: 'expected EgressSnat.automap(), pool([...]) or none()' }).optional(),
-  auditMode: z.boolean({ error: 'expected true or false' }).optional(),
+  gateways: parsedArray((s) => toModel(addressEntry(s)), 'gateway address', 'gateways', sameKey((g) => g.text), (g) => g.text).optional(),
+  snat: z
+    .custom<EgressSnat>((v) => v instanceof EgressSnat, { error: 'expected EgressSnat.automap(), pool([...]) or none()' })
+    .transform((snat, ctx) => {
+      const model = snatModel(snat);
+      if (!Array.isArray(model)) return model;
+      for (const p of model) ctx.addIssue({ code: 'custom', message: p.message, params: { quotedValue: p.value } });
+      return z.NEVER;
+    })
+    .optional(),
+  auditMode: booleanProp(),
   logging: loggingSchema.optional(),
   ipIntelligencePolicy: bigipPathField('an IP Intelligence policy'),
   protocolInspectionProfile: bigipPathField('a protocol inspection profile'),
   dnsResolver: bigipPathField('a DNS resolver'),
-});
+};
+
+const deviceSchema = z.strictObject(DEVICE_PROPS);
+
+/** Device props after validation. */
+export type DeviceProps = z.output<typeof deviceSchema>;
 
 /** `prod-east` → `k8s_prod_east`: the default tenant of a cluster. */
 export function defaultTenant(clusterName: string): string {
   return `k8s_${clusterName.replace(/-/g, '_')}`;
 }
 
+/** Validates device props (and nothing else: an unknown key is refused) and builds the device model. */
 export function buildDevice(input: DeviceInput): DeviceModel {
-  const p = parseOrThrow(deviceSchema, input, input.path);
-  let snat: { mode: SnatModeName; addresses: AddressModel[] } = { mode: 'AUTOMAP', addresses: [] };
-  if (p.snat) {
-    try {
-      snat = p.snat._toModel();
-    } catch (e) {
-      if (!(e instanceof InvalidValueError)) throw e;
-      throw new EgressPolicyError([{ path: input.path, field: 'snat', value: e.value, message: e.problem }]);
-    }
-  }
+  const { path, ...props } = input;
+  return deviceModel(path, parseOrThrow(deviceSchema, props, path, { what: 'an AfmDevice' }));
+}
+
+/** The device model of validated props. */
+export function deviceModel(path: string, p: DeviceProps): DeviceModel {
+  const snat = p.snat ?? { mode: 'AUTOMAP', addresses: [] };
   return {
-    path: input.path,
+    path,
     cluster: p.clusterName,
     tenant: p.tenant ?? defaultTenant(p.clusterName),
     application: p.application ?? 'egress',
@@ -236,4 +339,59 @@ export function buildDevice(input: DeviceInput): DeviceModel {
     protocolInspectionProfile: p.protocolInspectionProfile,
     dnsResolver: p.dnsResolver,
   };
+}
+
+/** How {@link parseProps} explains a props object. */
+export interface PropsHints extends UnknownKeyHints {
+  /** The shape of the props, for a props argument that is not an object: `{ clusterName, crdStack, ... }`. */
+  readonly expected: string;
+  /** Names of nested option objects, for their unknown keys: `{ logging: 'EgressLoggingOptions' }`. */
+  readonly nested?: Readonly<Record<string, string>>;
+}
+
+/** Unknown keys whose values may be secrets: their values are not repeated in errors (which reach CI logs). */
+const SECRET_LIKE = /pass|secret|token|auth|cred|key/i;
+
+/**
+ * Validates the props object of a construct with a strict schema. A missing or non-object
+ * props argument (possible from JavaScript) is one named issue, not a TypeError; every other
+ * problem, unknown keys included, is one issue each. Issues come in the order of the props
+ * interface (the schema's keys), unknown keys last.
+ */
+export function parseProps<S extends z.ZodObject>(schema: S, props: unknown, path: string, hints: PropsHints): { value?: z.output<S>; issues: PolicyIssue[] } {
+  if (typeof props !== 'object' || props === null || Array.isArray(props)) {
+    return { issues: [{ path, field: '(props)', value: quote(props), message: `expected the props object of ${hints.what}: ${hints.expected}` }] };
+  }
+  try {
+    return { value: parseOrThrow(schema, props, path, hints), issues: [] };
+  } catch (e) {
+    if (!(e instanceof EgressPolicyError)) throw e;
+    const known = Object.keys(schema.shape);
+    const raw = props as Record<string, unknown>;
+    return {
+      issues: e.issues.map((issue) => {
+        if (!known.includes(rootField(issue.field)) && SECRET_LIKE.test(issue.field)) return { ...issue, value: '(value not shown)' };
+        const nested = hints.nested?.[rootField(issue.field)];
+        if (nested && issue.field.includes('.')) return { ...issue, message: issue.message.split('this object').join(nested) };
+        // JSON has no NaN or Infinity: show them as JavaScript does, not as null.
+        const v = raw[issue.field];
+        if (typeof v === 'number' && !Number.isFinite(v)) return { ...issue, value: String(v) };
+        return issue;
+      }),
+    };
+  }
+}
+
+function rootField(field: string): string {
+  return field.split(/[.[]/)[0];
+}
+
+/** Throws every issue at once, in the order of `fields` (the props interface), others last. */
+export function throwIssues(issues: readonly PolicyIssue[], fields: readonly string[]): void {
+  if (issues.length === 0) return;
+  const rank = (i: PolicyIssue) => {
+    const r = fields.indexOf(rootField(i.field));
+    return r < 0 ? fields.length : r;
+  };
+  throw new EgressPolicyError(issues.map((issue, n) => ({ issue, n })).sort((a, b) => rank(a.issue) - rank(b.issue) || a.n - b.n).map((x) => x.issue));
 }

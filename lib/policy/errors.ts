@@ -56,7 +56,12 @@ export function quote(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    // BigInts defeat JSON; null-prototype objects inside them defeat String().
+    try {
+      return String(value);
+    } catch {
+      return Object.prototype.toString.call(value);
+    }
   }
 }
 

@@ -82,8 +82,11 @@ describe('SharedBigip', () => {
     const { app, stack, bigip } = setup();
     const crds = new EgressCrdStack(app, 'crds3');
     new AfmDevice(stack, 'A', { clusterName: 'a', tenant: 'same', sharedBigip: bigip, crdStack: crds });
-    new AfmDevice(stack, 'B', { clusterName: 'b', tenant: 'same', sharedBigip: bigip, crdStack: crds });
-    expect(synthError(app)).toMatch(/\[bigip\/Dc1\] devices clusters\/A and clusters\/B both use tenant "same"; give each cluster its own tenant/);
+    // In another stack: the provider aliases differ, the BIG-IP partition does not.
+    const other = new TerraformStack(app, 'more');
+    expect(() => new AfmDevice(other, 'B', { clusterName: 'b', tenant: 'same', sharedBigip: bigip, crdStack: crds })).toThrow(
+      /^\[more\/B\] tenant: device clusters\/A on the same SharedBigip \(bigip\/Dc1\) already uses this tenant; each would replace the other's declaration: give each cluster its own tenant \(got "same"\)$/,
+    );
     const lonely = Testing.app();
     new SharedBigip(new TerraformStack(lonely, 's'), 'B', { address: 'b.example.net', tlsCaBundlePath: '/ca' });
     expect(synthError(lonely)).toMatch(/no AfmDevice uses this SharedBigip/);

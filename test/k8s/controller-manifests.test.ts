@@ -1,5 +1,7 @@
 import { TerraformStack } from 'cdktf';
 import { ClusterEgressRule, EgressAction, EgressController, EgressDestination as D, EgressControllerProps } from '../../lib';
+import { controllerManifests, ControllerSettings } from '../../lib/k8s/controller-manifests';
+import { PLAN_FORMAT } from '../../lib/policy/plan';
 import { restrictedProfileViolations } from '../../lib/testing/pod-security';
 import { deviceStack, synthJson } from '../support/app';
 
@@ -116,5 +118,34 @@ describe('restrictedProfileViolations', () => {
       'container c: runAsNonRoot must be true (on the pod or the container)',
       'container c: seccompProfile must be RuntimeDefault or Localhost (on the pod or the container)',
     ]);
+  });
+});
+
+describe('controllerManifests', () => {
+  const settings: ControllerSettings = {
+    namespace: 'cdktf-ces-system',
+    createNamespace: true,
+    plan: { format: PLAN_FORMAT, cluster: 'prod', tenant: 'k8s_prod', application: 'egress', routeDomain: 0, lists: [], rules: [] },
+    bigipUrl: 'https://bigip.example.net',
+    credentialsSecret: 'bigip-login',
+    usernameKey: 'username',
+    passwordKey: 'password',
+    caKey: 'ca.crt',
+    insecureSkipTlsVerify: false,
+    image: 'registry.example/cdktf-ces:1',
+    nodeImage: 'node:22-alpine',
+    replicas: 2,
+    cpuRequest: '50m',
+    memoryRequest: '128Mi',
+    memoryLimit: '256Mi',
+    coalesceMs: 250,
+    maxPushesPerSecond: 20,
+    logLevel: 'info',
+  };
+  const env = (s: ControllerSettings) => (controllerManifests(s).find((m) => m.kind === 'Deployment') as any).spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
+
+  test('only a real true turns TLS verification off, never a truthy string', () => {
+    expect(env({ ...settings, insecureSkipTlsVerify: true })).toContain('BIGIP_INSECURE_SKIP_TLS_VERIFY');
+    for (const value of ['false', 'no', 1]) expect(env({ ...settings, insecureSkipTlsVerify: value as unknown as boolean })).not.toContain('BIGIP_INSECURE_SKIP_TLS_VERIFY');
   });
 });
