@@ -294,15 +294,15 @@ describe('props as plain JavaScript passes them', () => {
     ['one value object, not an array', { allowedDestinations: D.cidr('10.0.0.0/8') }, ['allowedDestinations: expected an array of EgressDestination; wrap the single value in [ ] (got "10.0.0.0/8")']],
     ['null elements and a broken reference', { allowedDestinations: [null, D.externalService(null as any)] }, [
       'allowedDestinations[0]: expected an EgressDestination made with its static factories, such as EgressDestination.cidr("10.0.0.0/8") (got null)',
-      'allowedDestinations[1]: list addresses and names directly; an envelope cannot refer to an external service (got an incomplete EgressDestination)',
+      'allowedDestinations[1]: EgressDestination.externalService() needs an ExternalService construct (created with new ExternalService(...)) (got null)',
     ]],
     ['numbers out of range', { maxRulesPerNamespace: '3', emergencyPriorityMax: -1, emergencyRuleScopes: ['security'] }, [
       'maxRulesPerNamespace: must be a whole number of at least 1 (got "3")',
       'emergencyPriorityMax: must be a whole number from 0 to 999: cluster-rule priorities 0 to this value are reserved (got -1)',
     ]],
     ['NaN and Infinity', { maxRulesPerNamespace: NaN, emergencyPriorityMax: Infinity, emergencyRuleScopes: ['security'] }, [
-      'maxRulesPerNamespace: must be a whole number of at least 1 (got null)',
-      'emergencyPriorityMax: must be a whole number from 0 to 999: cluster-rule priorities 0 to this value are reserved (got null)',
+      'maxRulesPerNamespace: must be a whole number of at least 1 (got NaN)',
+      'emergencyPriorityMax: must be a whole number from 0 to 999: cluster-rule priorities 0 to this value are reserved (got Infinity)',
     ]],
     ['a mode in lower case', { mode: 'warn' }, ['mode: must be GuardrailMode.ENFORCE or GuardrailMode.WARN (got "warn")']],
   ];
