@@ -11,7 +11,7 @@ import { IpFamily, IpInterval, parseAddressEntry } from './ip';
 import type { AddressModel, ExternalServiceModel, FqdnModel, PortModel, RuleModel, SelectorModel } from './model';
 import { isEmptySelector } from './model';
 import { EgressPort } from './port';
-import { PRIORITY_MAX, PRIORITY_MIN, parseOrThrow } from './schema';
+import { PRIORITY_MAX, PRIORITY_MIN, describeValue, isConstructLike, parseOrThrow, valueObjectArray } from './schema';
 
 export interface GuardrailSet {
   /** Name used in messages. */
@@ -51,23 +51,6 @@ function hasContent(text: string | undefined): boolean {
   return text !== undefined && /[\p{L}\p{N}]/u.test(text);
 }
 
-/** A value for a message, without calling into objects that may be broken (JS callers). */
-function shown(v: unknown): string {
-  if (v instanceof EgressDestination || v instanceof EgressPort) {
-    try {
-      return quote(v.toString());
-    } catch {
-      return `an incomplete ${v.constructor.name}`;
-    }
-  }
-  if (isConstructLike(v)) return `a construct at ${quote(v.node.path)}`;
-  return quote(v);
-}
-
-function isConstructLike(v: unknown): v is { node: { path: string } } {
-  return typeof v === 'object' && v !== null && typeof (v as { node?: { path?: unknown } }).node?.path === 'string';
-}
-
 const flag = z.boolean({
   error: (issue) =>
     issue.input === 'true' || issue.input === 'false' ? `expected the boolean ${issue.input}, not a string; write ${issue.input} without quotes` : 'expected true or false',
@@ -84,45 +67,13 @@ const wholeNumber = (min: number, max: number, message: string) =>
     if (!Number.isInteger(v) || v < min || v > max) ctx.addIssue({ code: 'custom', message });
   });
 
-/**
- * An array of value objects (EgressDestination, EgressPort) converted to models; every bad
- * element is reported on its index, with a value that is safe to show.
- */
-function valueObjectArray<T, M>(isInstance: (v: unknown) => v is T, toModel: (v: T) => M, expected: string, example: string) {
-  return z.unknown().transform((items, ctx): M[] => {
-    if (!Array.isArray(items)) {
-      const single = isInstance(items);
-      ctx.addIssue({
-        code: 'custom',
-        message: single ? `expected an array of ${expected}; wrap the single value in [ ]` : `expected an array of ${expected}, such as [${example}]`,
-        params: { quotedValue: shown(items) },
-      });
-      return [];
-    }
-    const out: M[] = [];
-    items.forEach((item, i) => {
-      if (!isInstance(item)) {
-        ctx.addIssue({ code: 'custom', path: [i], message: `expected an ${expected} made with its static factories, such as ${example}`, params: { quotedValue: shown(item) } });
-        return;
-      }
-      try {
-        out.push(toModel(item));
-      } catch (e) {
-        if (!(e instanceof InvalidValueError)) throw e;
-        ctx.addIssue({ code: 'custom', path: [i], message: e.problem, params: { quotedValue: e.value } });
-      }
-    });
-    return out;
-  });
-}
-
 const envelopeSchema = valueObjectArray(
   (v: unknown): v is EgressDestination => v instanceof EgressDestination,
   (d): AddressModel | FqdnModel => {
     // An envelope is the security team's own list; a reference would let a team's
     // ExternalService widen it.
     if (d.externalServiceRef !== undefined) {
-      throw new InvalidValueError(shown(d), 'list addresses and names directly; an envelope cannot refer to an external service');
+      throw new InvalidValueError(describeValue(d), 'list addresses and names directly; an envelope cannot refer to an external service');
     }
     return d._toModel() as AddressModel | FqdnModel;
   },
@@ -143,7 +94,7 @@ function scopePathProblem(path: string): string | undefined {
 const scopePathsSchema = z.unknown().transform((items, ctx): string[] => {
   const example = '["security"]';
   if (!Array.isArray(items)) {
-    ctx.addIssue({ code: 'custom', message: `expected an array of construct paths, such as ${example}`, params: { quotedValue: shown(items) } });
+    ctx.addIssue({ code: 'custom', message: `expected an array of construct paths, such as ${example}`, params: { quotedValue: describeValue(items) } });
     return [];
   }
   items.forEach((item, i) => {
@@ -152,7 +103,7 @@ const scopePathsSchema = z.unknown().transform((items, ctx): string[] => {
       if (problem) ctx.addIssue({ code: 'custom', path: [i], message: problem, params: { quotedValue: quote(item) } });
     } else {
       const hint = isConstructLike(item) && item.node.path ? `; pass its node.path, here "${item.node.path}"` : ', such as "security"';
-      ctx.addIssue({ code: 'custom', path: [i], message: `expected a construct path (a string)${hint}`, params: { quotedValue: shown(item) } });
+      ctx.addIssue({ code: 'custom', path: [i], message: `expected a construct path (a string)${hint}`, params: { quotedValue: describeValue(item) } });
     }
   });
   return items as string[];

@@ -248,13 +248,27 @@ export function instantProblem(text: string): string | undefined {
 
 const isoInstant = z.string({ error: `expected a string: ${INSTANT_FORMAT}` }).superRefine(check(instantProblem));
 
-/** Converts a value-object array with `_toModel()`, reporting each bad element on its index. */
-function valueObjects<T, M>(isInstance: (v: unknown) => v is T, toModel: (v: T) => M, expected: string, required: string) {
-  return z.array(z.unknown(), { error: expecting(required, `expected an array of ${expected}`) }).transform((items, ctx) => {
+/**
+ * An array of value objects (EgressDestination, EgressPort) converted to models; every bad
+ * element is reported on its index. `required` is the fix when the array is missing (leave it
+ * out for an optional array, which is then wrapped in `.optional()`).
+ */
+export function valueObjectArray<T, M>(isInstance: (v: unknown) => v is T, toModel: (v: T) => M, expected: string, example: string, required?: string) {
+  return z.unknown().transform((items, ctx): M[] => {
+    if (!Array.isArray(items)) {
+      const message =
+        items === undefined && required
+          ? `is required: ${required}`
+          : isInstance(items)
+            ? `expected an array of ${expected}; wrap the single value in [ ]`
+            : `expected an array of ${expected}, such as [${example}]`;
+      ctx.addIssue({ code: 'custom', message, params: { quotedValue: describeValue(items) } });
+      return [];
+    }
     const out: M[] = [];
     items.forEach((item, i) => {
       if (!isInstance(item)) {
-        ctx.addIssue({ code: 'custom', path: [i], message: `expected ${expected}, made with its static factories` });
+        ctx.addIssue({ code: 'custom', path: [i], message: `expected an ${expected} made with its static factories, such as ${example}`, params: { quotedValue: describeValue(item) } });
         return;
       }
       try {
@@ -272,8 +286,8 @@ const isDestination = (v: unknown): v is EgressDestination => v instanceof Egres
 const isPort = (v: unknown): v is EgressPort => v instanceof EgressPort;
 
 const destinationsSchema = (required: string, empty: string) =>
-  valueObjects(isDestination, (d) => d._toModel(), 'EgressDestination', required).pipe(z.array(z.any()).min(1, { error: empty }));
-const portsSchema = valueObjects(isPort, (p) => p._toModel(), 'EgressPort', 'a list of EgressPort').pipe(
+  valueObjectArray(isDestination, (d) => d._toModel(), 'EgressDestination', 'EgressDestination.cidr("10.0.0.0/8")', required).pipe(z.array(z.any()).min(1, { error: empty }));
+const portsSchema = valueObjectArray(isPort, (p) => p._toModel(), 'EgressPort', 'EgressPort.HTTPS').pipe(
   z.array(z.any()).min(1, {
     error: 'an empty port list is never read as every port; leave ports out or use EgressPort.allTraffic() for every protocol and port',
   }),
@@ -405,9 +419,27 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   }
 }
 
-/** Quotes a value for a message; ports and destinations as written (`"tcp/443"`). */
-function describeValue(v: unknown): string {
-  if (v instanceof EgressDestination || v instanceof EgressPort) return quote(v.toString());
+export function isConstructLike(v: unknown): v is { node: { path: string } } {
+  try {
+    return typeof v === 'object' && v !== null && typeof (v as { node?: { path?: unknown } }).node?.path === 'string';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Quotes a value for a message without calling into objects that may be broken (JavaScript
+ * callers): ports and destinations as written (`"tcp/443"`), constructs by their path.
+ */
+export function describeValue(v: unknown): string {
+  if (v instanceof EgressDestination || v instanceof EgressPort) {
+    try {
+      return quote(v.toString());
+    } catch {
+      return `an incomplete ${v.constructor.name}`;
+    }
+  }
+  if (isConstructLike(v)) return `a construct at ${quote(v.node.path)}`;
   if (Array.isArray(v) && v.some((x) => x instanceof EgressDestination || x instanceof EgressPort)) {
     return describe(v.map((x) => (x instanceof EgressDestination || x instanceof EgressPort ? x.toString() : x)));
   }

@@ -114,7 +114,7 @@ describe('rule props from any JavaScript call shape', () => {
     expect(rule._model.ports).toEqual([]);
     expect(issuesOf(() => newRule('namespace', stack, 'Api', { device, namespace: 'web', action: EgressAction.ALLOW, destinations: [EgressDestination.anyIpv4()], name: null, ports: null }))).toEqual([
       { path: 'egress/Api', field: 'name', value: 'null', message: 'expected the rule name: a DNS label string such as "allow-dns"' },
-      { path: 'egress/Api', field: 'ports', value: 'null', message: 'expected an array of EgressPort' },
+      { path: 'egress/Api', field: 'ports', value: 'null', message: 'expected an array of EgressPort, such as [EgressPort.HTTPS]' },
     ]);
   });
 
@@ -231,7 +231,7 @@ describe('ExternalService props', () => {
     const { stack } = deviceStack();
     expect(issuesOf(() => new ExternalService(stack, 'Bank', js({ device: 'bigip', destinations: [null] })))).toEqual([
       { path: 'egress/Bank', field: 'device', value: '"bigip"', message: 'must be an AfmDevice (created with new AfmDevice(...))' },
-      { path: 'egress/Bank', field: 'destinations[0]', value: 'null', message: 'expected EgressDestination, made with its static factories' },
+      { path: 'egress/Bank', field: 'destinations[0]', value: 'null', message: 'expected an EgressDestination made with its static factories, such as EgressDestination.cidr("10.0.0.0/8")' },
     ]);
   });
 });

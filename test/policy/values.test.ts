@@ -263,9 +263,9 @@ describe('every port is said explicitly', () => {
   test('a port that is not an EgressPort is refused on its index', () => {
     const issues = issuesOf(() => buildRule({ ...anywhere, ports: [P.HTTPS, null, { protocol: 'tcp', fromPort: 443 }, 443] }));
     expect(issues.map((i) => [i.field, i.value, i.message])).toEqual([
-      ['ports[1]', 'null', 'expected EgressPort, made with its static factories'],
-      ['ports[2]', '{"protocol":"tcp","fromPort":443}', 'expected EgressPort, made with its static factories'],
-      ['ports[3]', '443', 'expected EgressPort, made with its static factories'],
+      ['ports[1]', 'null', 'expected an EgressPort made with its static factories, such as EgressPort.HTTPS'],
+      ['ports[2]', '{"protocol":"tcp","fromPort":443}', 'expected an EgressPort made with its static factories, such as EgressPort.HTTPS'],
+      ['ports[3]', '443', 'expected an EgressPort made with its static factories, such as EgressPort.HTTPS'],
     ]);
   });
 });
@@ -352,13 +352,13 @@ describe('destinations from any call shape', () => {
       ['destinations[3]', '{"kind":"address","value":"192.0.2.1"}'],
       ['destinations[4]', '"192.0.2.1"'],
     ]);
-    for (const issue of issues) expect(issue.message).toBe('expected EgressDestination, made with its static factories');
+    for (const issue of issues) expect(issue.message).toBe('expected an EgressDestination made with its static factories, such as EgressDestination.cidr("10.0.0.0/8")');
   });
 
   test.each([
     [undefined, 'nothing', 'is required: at least one EgressDestination; use EgressDestination.anyIpv4() to mean everywhere'],
-    [null, 'null', 'expected an array of EgressDestination'],
-    [D.anyIpv4(), '"0.0.0.0/0"', 'expected an array of EgressDestination'],
+    [null, 'null', 'expected an array of EgressDestination, such as [EgressDestination.cidr("10.0.0.0/8")]'],
+    [D.anyIpv4(), '"0.0.0.0/0"', 'expected an array of EgressDestination; wrap the single value in [ ]'],
   ])('destinations: %p is refused', (destinations, value, message) => {
     expect(issueOf(() => buildRule({ ...base, destinations }))).toEqual({ path: 'app/stack/Rule', field: 'destinations', value, message });
   });
