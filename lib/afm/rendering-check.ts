@@ -291,7 +291,8 @@ class DeviceCheck {
       this.deviceIssue(at?.path ?? String(quote(pointer)), `the ${expected.what} must be in a Firewall_Rule_List, and there is none`);
       return;
     }
-    const memo = `${at.path} ${expected.what}`;
+    // A staged policy reuses the enforced list where no rule of the level is in audit: check once.
+    const memo = `${at.path} ${expected.carried} ${expected.rules.map((r) => ruleKey(r)).join(' ')}`;
     if (this.checkedLists.has(memo)) return;
     this.checkedLists.add(memo);
     const [, listTenant, listApp] = at.path.split('/');
