@@ -109,6 +109,32 @@ describe('renderAs3', () => {
     expect(pool.snat_pool).toEqual({ class: 'SNAT_Pool', snatAddresses: ['192.0.2.200'] });
   });
 
+  test('every remark fits AS3\u2019s 64 characters at the longest cluster name, with audit rules at every level', () => {
+    const cluster = 'c'.repeat(40);
+    const decl = render(
+      [
+        rule({ level: 'cluster', name: 'a', audit: true }),
+        rule({ level: 'namespace', name: 'b', namespace: 'n'.repeat(63), audit: true }),
+        rule({ level: 'service', name: 'c', namespace: 'web', service: 's'.repeat(63), audit: true }),
+        rule({ level: 'cluster', name: 'd', description: 'x'.repeat(64) }),
+      ],
+      { cluster, tenant: `t${'x'.repeat(47)}` },
+    ).declaration;
+    const shared = decl.Common.Shared;
+    const tenant = `t${'x'.repeat(47)}`;
+    expect(shared[`${tenant}_cluster_rules_staged`].remark).toBe(`staged cluster rules of ${cluster}`);
+    expect(shared[`${tenant}_namespace_rules_staged`].remark).toBe(`staged namespace rules of ${cluster}`.slice(0, 61) + '...');
+    expect(decl[tenant].egress.service_rules_staged.remark).toBe(`staged service rules of ${cluster}`);
+    const remarks: string[] = [];
+    const collect = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(collect);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) k === 'remark' ? remarks.push(x as string) : collect(x);
+    };
+    collect(decl);
+    expect(remarks.length).toBeGreaterThan(15);
+    expect(remarks.filter((r) => r.length > 64)).toEqual([]);
+  });
+
   test('external services become one named list shared by every rule that uses them', () => {
     const bank = buildExternalService({ path: 'p', name: 'bank', destinations: [D.fqdn('sftp.bank.example'), D.address('192.0.2.7')] });
     const decl = render(
