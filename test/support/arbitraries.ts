@@ -258,7 +258,7 @@ export function tenantNameArb(max = 48): fc.Arbitrary<string> {
 /** Every character free text may hold (remarks, tmsh descriptions, iRule comments alike). */
 export const FREE_TEXT_CHARS = `${LOWER}${LOWER.toUpperCase()}${DIGITS} _.,:;@#()/+=-`;
 /** Legal strings that look like attacks on tmsh, iRules, JSON or Terraform. */
-const HOSTILE_TEXT = ['; delete sys config #', '} when FLOW_INIT { drop', '#(( /Common/Shared ))', 'a=b; c=d', ' leading and trailing ', '@@@', '---', '/Common/Shared/k8s_prod_dst_0', 'x'.repeat(64)];
+const HOSTILE_TEXT = ['; delete sys config #', '# when FLOW_INIT: drop;', '#(( /Common/Shared ))', 'a=b; c=d', ' leading and trailing ', '@@@', '---', '/Common/Shared/k8s_prod_dst_0', 'x'.repeat(64)];
 
 /** Free text of at most `max` characters, from the allowed character set, often at `max`. */
 export function freeTextArb(max = 64): fc.Arbitrary<string> {
