@@ -153,8 +153,9 @@ function itemWriter(app: As3Object, owner: string, itemName: (name: string) => s
 }
 
 /** A device's objects in /Common/Shared (lists and rule lists; not the context policies). */
-function sharedObjects(compiled: CompiledPolicy, app: As3Object = {}): As3Object {
+function sharedObjects(compiled: CompiledPolicy): As3Object {
   const { device } = compiled.model;
+  const app: As3Object = {};
   const staged = hasStaged(compiled);
   const put = itemWriter(app, device.path, (name) => sharedItemName(device.tenant, name));
   for (const list of compiled.sourceLists) {
@@ -198,7 +199,8 @@ function levelListName(compiled: CompiledPolicy, level: 'cluster' | 'namespace',
  * context and one policy per route domain). Devices' rules only match their own pods, so
  * their rule lists are simply concatenated, in tenant order.
  */
-function contextPolicies(owner: string, devices: readonly CompiledPolicy[], app: As3Object = {}): As3Object {
+function contextPolicies(owner: string, devices: readonly CompiledPolicy[]): As3Object {
+  const app: As3Object = {};
   const ordered = [...devices].sort((a, b) => compareText(a.model.device.tenant, b.model.device.tenant));
   const staged = ordered.some(hasStaged);
   const clusters = ordered.map((d) => d.model.device.cluster).join(', ');

@@ -113,7 +113,7 @@ class DeclarationReader {
   public portList(at: Resolved): PortListContent {
     let content = this.portLists.get(at.path);
     if (!content) {
-      content = readPortList(at, this);
+      content = readPortList(at);
       this.portLists.set(at.path, content);
     }
     return content;
@@ -156,7 +156,7 @@ interface PortListContent {
   readonly ranges: readonly string[];
 }
 
-function readPortList(at: Resolved, _reader: DeclarationReader): PortListContent {
+function readPortList(at: Resolved): PortListContent {
   const obj = at.obj;
   if (!obj || obj.class !== 'Firewall_Port_List') return { problem: `${at.path} is ${obj ? `a ${String(obj.class)}` : 'missing'}, not a Firewall_Port_List`, ranges: [] };
   const extra = Object.keys(obj).filter((k) => !['class', 'remark', 'label', 'ports'].includes(k));
@@ -248,7 +248,7 @@ class DeviceCheck {
     };
   }
 
-  private deviceIssue(value: string, message: string): void {
+  private deviceIssue(value: unknown, message: string): void {
     this.issues.push({ path: this.device.path, field: 'rendering', value: quote(value), message: `${message}; the declaration would not enforce the policy as written, so synth stops (this is a bug, please report it)` });
   }
 
@@ -264,12 +264,12 @@ class DeviceCheck {
     for (const staged of [false, true]) {
       const pointer = vs.obj[staged ? 'policyFirewallStaged' : 'policyFirewallEnforced'];
       if (staged && !this.staged) {
-        if (pointer !== undefined) this.deviceIssue(String(quote(pointer)), 'the virtual server has a staged policy though no rule is in audit');
+        if (pointer !== undefined) this.deviceIssue(pointer, 'the virtual server has a staged policy though no rule is in audit');
         continue;
       }
       const policy = this.reader.resolve(pointer, tenant, application);
       if (!policy?.obj || policy.obj.class !== 'Firewall_Policy') {
-        this.deviceIssue(policy?.path ?? String(pointer), `the virtual server's ${staged ? 'staged' : 'enforced'} policy is missing`);
+        this.deviceIssue(policy?.path ?? pointer, `the virtual server's ${staged ? 'staged' : 'enforced'} policy is missing`);
         continue;
       }
       const rules = Array.isArray(policy.obj.rules) ? policy.obj.rules : [];
@@ -288,7 +288,7 @@ class DeviceCheck {
   public ruleList(pointer: unknown, tenant: string, app: string, expected: ListExpectation): void {
     const at = this.reader.resolve(pointer, tenant, app);
     if (!at?.obj || at.obj.class !== 'Firewall_Rule_List') {
-      this.deviceIssue(at?.path ?? String(quote(pointer)), `the ${expected.what} must be in a Firewall_Rule_List, and there is none`);
+      this.deviceIssue(at?.path ?? pointer, `the ${expected.what} must be in a Firewall_Rule_List, and there is none`);
       return;
     }
     // A staged policy reuses the enforced list where no rule of the level is in audit: check once.

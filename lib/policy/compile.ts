@@ -352,6 +352,7 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
     const addresses = sortAddresses(es.destinations.filter((d): d is AddressModel => d.kind !== 'fqdn'));
     const fqdns = sortFqdns(es.destinations.filter((d): d is FqdnModel => d.kind === 'fqdn'));
     const content = canonical({ es: es.name, a: addresses.map((a) => a.text), f: fqdns.map((f) => f.text) });
+    externalServicePaths.set(es.name, path);
     if (!items.claim(path, { what: `the address list of external service ${es.name}`, owner: es.path, content }, 'name')) continue;
     destinationLists.set(path, {
       path,
@@ -362,7 +363,6 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
       externalService: es.name,
       remark: es.description ?? `external service ${es.name}`,
     });
-    externalServicePaths.set(es.name, path);
   }
 
   const sourceLists = new Map<string, { list: Omit<SourceList, 'rules'>; rules: string[] }>();
@@ -375,7 +375,7 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
     const srcName = fit('shared', sourceListName(rule, digest));
     const srcPath = pathOf('shared', srcName);
     const sourceContent = sourceIdentity(rule);
-    const srcField = rule.level === 'cluster' ? (isEmptySelector(rule.source.podSelector) ? 'namespaceSelector' : 'podSelector') : rule.level === 'namespace' ? 'podSelector' : 'service';
+    const srcField = rule.level === 'cluster' ? 'namespaceSelector, podSelector' : rule.level === 'namespace' ? 'namespace, podSelector' : 'namespace, service';
     if (items.claim(srcPath, { what: `the source list of rule ${key}`, owner: rule.path, content: sourceContent }, srcField)) {
       const existing = sourceLists.get(srcPath);
       if (existing) {

@@ -122,7 +122,7 @@ describe('a reused name is compared with its content', () => {
   test('source lists: different selectors, and different time windows on one source', () => {
     const a = rule('app/A', { level: 'cluster', name: 'a', podSelector: { matchLabels: { app: 'a' } } });
     const b = rule('app/B', { level: 'cluster', name: 'b', podSelector: { matchLabels: { app: 'b' } } });
-    expect(issuesOf(() => compilePolicy(policy([a, b]), COLLIDING)).message).toMatch(/\[app\/B\] podSelector: BIG-IP object "\/Common\/Shared\/k8s_prod_src_cluster_0123456789abcdef" would stand both for the source list of rule cluster\/a of app\/A and for the source list of rule cluster\/b of app\/B/);
+    expect(issuesOf(() => compilePolicy(policy([a, b]), COLLIDING)).message).toMatch(/\[app\/B\] namespaceSelector, podSelector: BIG-IP object "\/Common\/Shared\/k8s_prod_src_cluster_0123456789abcdef" would stand both for the source list of rule cluster\/a of app\/A and for the source list of rule cluster\/b of app\/B/);
     const day = rule('app/Day', { level: 'namespace', name: 'day', namespace: 'ops', schedule: { startTime: '08:00', endTime: '18:00' } });
     const night = rule('app/Night', { level: 'namespace', name: 'night', namespace: 'ops', schedule: { startTime: '18:00', endTime: '24:00' } });
     expect(issuesOf(() => compilePolicy(policy([day, night]), COLLIDING)).message).toMatch(/\[app\/Night\] .*the source list of rule namespace\/ops\/day of app\/Day and for the source list of rule namespace\/ops\/night of app\/Night/);
@@ -182,7 +182,7 @@ describe('several clusters on one BIG-IP', () => {
         path: 'app/west/Bigip',
         field: 'tenant',
         value: '"k8s_src_svc_src_cluster"',
-        message: '/Common/Shared/k8s_src_svc_src_cluster would be declared both by app/east/Bigip and by app/west/Bigip, whose tenant names run into each other\u2019s object names; give one of the clusters a tenant that is not the other\u2019s followed by "_"'.replace(/\u2019/g, "'"),
+        message: `/Common/Shared/k8s_src_svc_src_cluster would be declared both by app/east/Bigip and by app/west/Bigip, whose tenant names run into each other's object names; give one of the clusters a tenant that is not the other's followed by "_"`,
       },
     ]);
     // Each cluster on its own renders fine.
