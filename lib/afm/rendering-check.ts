@@ -64,6 +64,13 @@ function isObj(v: unknown): v is Obj {
   return !!v && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** The `use` of a `{use}` reference that has nothing else (a `bigip` path would point outside the declaration). */
+function onlyUse(pointer: unknown): string | undefined {
+  if (!isObj(pointer) || typeof pointer.use !== 'string') return undefined;
+  for (const key in pointer) if (key !== 'use') return undefined;
+  return pointer.use;
+}
+
 /** A pointer resolved to its object: the full path and the object (undefined when absent). */
 interface Resolved {
   readonly path: string;
@@ -73,6 +80,7 @@ interface Resolved {
 /** Looks objects up the way AS3 resolves our pointers, and reads list contents once each. */
 class DeclarationReader {
   private readonly ids = new Map<string, number>();
+  private readonly resolved = new Map<string, Map<string, Map<string, Resolved | undefined>>>();
   private readonly addressLists = new Map<string, AddressListContent>();
   private readonly portLists = new Map<string, PortListContent>();
 
@@ -80,15 +88,31 @@ class DeclarationReader {
 
   /** `name` (same application), `/T/A/name`, or a `{use}` object, from an object in `/tenant/app`. */
   public resolve(pointer: unknown, tenant: string, app: string): Resolved | undefined {
-    const use = isObj(pointer) ? pointer.use : pointer;
-    if (typeof use !== 'string' || (isObj(pointer) && Object.keys(pointer).length !== 1)) return undefined;
+    const use = typeof pointer === 'string' ? pointer : onlyUse(pointer);
+    if (use === undefined) return undefined;
+    // Thousands of rules share a few lists: resolve each pointer once per folder it is used from.
+    let byApp = this.resolved.get(tenant);
+    if (!byApp) {
+      byApp = new Map();
+      this.resolved.set(tenant, byApp);
+    }
+    let cache = byApp.get(app);
+    if (!cache) {
+      cache = new Map();
+      byApp.set(app, cache);
+    }
+    if (cache.has(use)) return cache.get(use);
     const parts = use.startsWith('/') ? use.split('/').slice(1) : [tenant, app, use];
-    if (parts.length !== 3) return undefined;
-    const [t, a, item] = parts;
-    const tenantObj = this.adc[t];
-    const appObj = isObj(tenantObj) ? tenantObj[a] : undefined;
-    const obj = isObj(appObj) ? appObj[item] : undefined;
-    return { path: `/${t}/${a}/${item}`, obj: isObj(obj) ? obj : undefined };
+    let resolved: Resolved | undefined;
+    if (parts.length === 3) {
+      const [t, a, item] = parts;
+      const tenantObj = this.adc[t];
+      const appObj = isObj(tenantObj) ? tenantObj[a] : undefined;
+      const obj = isObj(appObj) ? appObj[item] : undefined;
+      resolved = { path: `/${t}/${a}/${item}`, obj: isObj(obj) ? obj : undefined };
+    }
+    cache.set(use, resolved);
+    return resolved;
   }
 
   /** A small number standing for a content string: equal content, equal id. */

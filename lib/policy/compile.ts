@@ -147,14 +147,22 @@ export function canonical(v: unknown): string {
  * and its time window. Rules with equal identity may share a list; others never may.
  */
 export function sourceIdentity(rule: Pick<RuleModel, 'source' | 'schedule' | 'expiresAt'>): string {
-  const s = rule.source;
-  const selector = (sel: SelectorModel | undefined) => (isEmptySelector(sel) ? undefined : sel);
-  return canonical({
-    source: { level: s.level, namespace: s.namespace, service: s.service, namespaceSelector: selector(s.namespaceSelector), podSelector: selector(s.podSelector) },
-    schedule: rule.schedule,
-    expiresAt: rule.expiresAt,
-  });
+  let identity = sourceIdentities.get(rule);
+  if (identity === undefined) {
+    const s = rule.source;
+    const selector = (sel: SelectorModel | undefined) => (isEmptySelector(sel) ? undefined : sel);
+    identity = canonical({
+      source: { level: s.level, namespace: s.namespace, service: s.service, namespaceSelector: selector(s.namespaceSelector), podSelector: selector(s.podSelector) },
+      schedule: rule.schedule,
+      expiresAt: rule.expiresAt,
+    });
+    sourceIdentities.set(rule, identity);
+  }
+  return identity;
 }
+
+/** Models are immutable: the compiler and the rendering check share each rule's identity. */
+const sourceIdentities = new WeakMap<object, string>();
 
 function sourceListName(rule: RuleModel, digest: Digest): string {
   const s = rule.source;
