@@ -3,9 +3,9 @@
  * (policies → rule lists → AFM rules → address and port lists) and proves that each AFM rule
  * matches exactly what its policy rule says — the source pods, the destination addresses and
  * names, the protocol, the ports, the action — and that every policy rule sits in the right
- * context's policy, in the right order. It runs on every synth: a name collision, a stale
- * cache or a rendering bug that would let one rule match another's content stops synth with
- * the rule's construct path and the difference, instead of reaching a firewall.
+ * context's policy, in the right order. It runs on every render, so on every synth: a name
+ * collision, a stale cache or a rendering bug that would let one rule match another's content
+ * stops synth with the rule's construct path and the difference, instead of reaching a firewall.
  *
  * Expectations come from the policy model (the rules as the user wrote them), never from the
  * compiler's names: names only lead the way through the declaration. The one compiled fact
