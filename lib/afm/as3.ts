@@ -20,39 +20,15 @@
 import type { AfmRuleEntry, CompiledPolicy, CompiledRule } from '../policy/compile';
 import { withRouteDomain } from '../policy/ip';
 import { ruleRemark } from '../policy/schema';
-import type { AddressModel, DefaultActionName, DeviceModel } from '../policy/model';
+import type { AddressModel, DeviceModel } from '../policy/model';
 import { compareText } from '../policy/compile';
-import { COMMON, Placement, SHARED, sharedItemName } from './names';
+import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
+import { COMMON, OBJECT, Placement, SHARED, routeDomainPolicyName, sharedItemName } from './names';
+import { afmDefaultAction, checkRendering, hasStaged } from './rendering-check';
 
 export const AS3_SCHEMA_VERSION = '3.50.0';
 
-/** Names of the fixed objects of a declaration. */
-export const OBJECT = {
-  clusterRules: 'cluster_rules',
-  namespaceRules: 'namespace_rules',
-  carriedAllow: 'carried_allow',
-  globalPolicy: 'global_policy',
-  serviceRules: 'service_rules',
-  virtualPolicy: 'vs_policy',
-  /** Suffix of the staged counterpart of a rule list or policy. */
-  staged: '_staged',
-  gatewayPool: 'gateway_pool',
-  virtualServer: 'egress_vs',
-  snatPool: 'snat_pool',
-  defaultRule: 'default',
-  logPool: 'log_pool',
-  logHsl: 'log_hsl',
-  logSyslog: 'log_syslog',
-  logPublisher: 'log_publisher',
-  logProfile: 'log_profile',
-} as const;
-
 export type As3Object = Record<string, unknown>;
-
-/** Whether the device needs staged policies (some rule, or the whole device, is in audit). */
-export function hasStaged(compiled: CompiledPolicy): boolean {
-  return compiled.model.device.audit || compiled.model.rules.some((r) => r.audit);
-}
 
 /** Policy paths of the global and route-domain contexts, owned by `owner` on one BIG-IP. */
 export interface ContextPaths {
@@ -70,17 +46,6 @@ export function contextPaths(owner: string): ContextPaths {
     routeDomainPolicy: (rd) => p(routeDomainPolicyName(rd)),
     routeDomainStagedPolicy: (rd) => p(routeDomainPolicyName(rd) + OBJECT.staged),
   };
-}
-
-function routeDomainPolicyName(routeDomain: number): string {
-  return `rd${routeDomain}_policy`;
-}
-
-const DEFAULT_AFM_ACTION: Readonly<Record<DefaultActionName, string>> = { DENY: 'drop', REJECT: 'reject', ALLOW: 'accept' };
-
-/** AFM action of the virtual server's final rule: in device audit mode nothing is enforced. */
-export function afmDefaultAction(device: DeviceModel, staged: boolean): string {
-  return device.audit && !staged ? 'accept' : DEFAULT_AFM_ACTION[device.defaultAction];
 }
 
 function address(device: DeviceModel, a: AddressModel): string {
@@ -114,13 +79,13 @@ function afmRule(rule: CompiledRule, entry: AfmRuleEntry, from: Placement, carri
   };
   if (m.logging) out.loggingEnabled = true;
   const remark = ruleRemark(m);
-  if (remark) out.remark = remark;
+  if (remark) out.remark = clip(remark);
   if (rule.bandwidth && !carried) out.iRule = pointer(rule.bandwidth.iRule, from);
   return out;
 }
 
 function ruleList(rules: readonly CompiledRule[], remark: string, from: Placement, carried = false): As3Object {
-  return { class: 'Firewall_Rule_List', remark, rules: rules.flatMap((r) => r.entries.map((e) => afmRule(r, e, from, carried))) };
+  return { class: 'Firewall_Rule_List', remark: clip(remark), rules: rules.flatMap((r) => r.entries.map((e) => afmRule(r, e, from, carried))) };
 }
 
 /** The rules of a level that a policy holds: enforced (no audit rules) or staged (all). */
@@ -148,7 +113,7 @@ function levelLists(
   put(name, ruleList(enforcedRules, remark, from, carried));
   if (!staged) return { enforced: name };
   if (enforcedRules.length === rules.length) return { enforced: name, staged: name };
-  put(name + OBJECT.staged, ruleList(rules, `${remark} (staged)`, from, carried));
+  put(name + OBJECT.staged, ruleList(rules, `staged ${remark}`, from, carried));
   return { enforced: name, staged: name + OBJECT.staged };
 }
 
@@ -173,13 +138,26 @@ function bandwidthObjects(rules: readonly CompiledRule[], put: (name: string, ob
   }
 }
 
-/** A device's objects in /Common/Shared (lists and rule lists; not the context policies). */
-function sharedObjects(compiled: CompiledPolicy, app: As3Object): void {
-  const { device } = compiled.model;
-  const staged = hasStaged(compiled);
-  const put = (name: string, obj: As3Object) => {
-    app[sharedItemName(device.tenant, name)] = obj;
+/**
+ * Adds items to an application. The compiler gives every object of a device its own name, so an
+ * item written twice is a bug; it fails rather than let one object replace another.
+ */
+function itemWriter(app: As3Object, owner: string, itemName: (name: string) => string = (n) => n): (name: string, obj: As3Object) => void {
+  return (name, obj) => {
+    const item = itemName(name);
+    if (Object.prototype.hasOwnProperty.call(app, item)) {
+      throw new EgressPolicyError([{ path: owner, field: 'tenant', value: quote(item), message: 'two objects of this device would get this BIG-IP name; this is a bug, please report it' }]);
+    }
+    app[item] = obj;
   };
+}
+
+/** A device's objects in /Common/Shared (lists and rule lists; not the context policies). */
+function sharedObjects(compiled: CompiledPolicy): As3Object {
+  const { device } = compiled.model;
+  const app: As3Object = {};
+  const staged = hasStaged(compiled);
+  const put = itemWriter(app, device.path, (name) => sharedItemName(device.tenant, name));
   for (const list of compiled.sourceLists) {
     const what =
       list.source.level === 'cluster'
@@ -206,6 +184,7 @@ function sharedObjects(compiled: CompiledPolicy, app: As3Object): void {
   levelLists(put, cluster, OBJECT.clusterRules, `cluster rules of ${device.cluster}`, 'shared', staged);
   levelLists(put, namespace, OBJECT.namespaceRules, `namespace rules of ${device.cluster}`, 'shared', staged);
   levelLists(put, carriedAllow([...cluster, ...namespace]), OBJECT.carriedAllow, 'ALLOW rules carried to the virtual server', 'shared', staged, true);
+  return app;
 }
 
 /** The rule-list item a device's policy references at a level (staged where it differs). */
@@ -220,7 +199,8 @@ function levelListName(compiled: CompiledPolicy, level: 'cluster' | 'namespace',
  * context and one policy per route domain). Devices' rules only match their own pods, so
  * their rule lists are simply concatenated, in tenant order.
  */
-function contextPolicies(owner: string, devices: readonly CompiledPolicy[], app: As3Object): void {
+function contextPolicies(owner: string, devices: readonly CompiledPolicy[]): As3Object {
+  const app: As3Object = {};
   const ordered = [...devices].sort((a, b) => compareText(a.model.device.tenant, b.model.device.tenant));
   const staged = ordered.some(hasStaged);
   const clusters = ordered.map((d) => d.model.device.cluster).join(', ');
@@ -230,9 +210,7 @@ function contextPolicies(owner: string, devices: readonly CompiledPolicy[], app:
     rules: lists.map((use) => ({ use })),
     ...extra,
   });
-  const put = (name: string, obj: As3Object) => {
-    app[sharedItemName(owner, name)] = obj;
-  };
+  const put = itemWriter(app, `the shared context of ${owner}`, (name) => sharedItemName(owner, name));
   const forStaged = [false, ...(staged ? [true] : [])];
   for (const st of forStaged) {
     const suffix = st ? OBJECT.staged : '';
@@ -245,12 +223,14 @@ function contextPolicies(owner: string, devices: readonly CompiledPolicy[], app:
       put(routeDomainPolicyName(rd) + suffix, policy(`${st ? 'staged ' : ''}route domain ${rd}`, inRd.map((d) => levelListName(d, 'namespace', st)), extra));
     }
   }
+  return app;
 }
 
 function virtualAddresses(device: DeviceModel): unknown[] {
   const wildcard = (family: 4 | 6) => withRouteDomain(family === 4 ? '0.0.0.0/0' : '::/0', device.routeDomain);
   if (device.podCidrs.length === 0) return [wildcard(4), wildcard(6)];
-  return device.podCidrs.map((c) => [wildcard(c.family), address(device, c)]);
+  // A pod CIDR of a whole family restricts no source: AS3 refuses the pair [0.0.0.0/0, 0.0.0.0/0].
+  return device.podCidrs.map((c) => (/^(0\.0\.0\.0|::)\/0$/.test(c.text) ? wildcard(c.family) : [wildcard(c.family), address(device, c)]));
 }
 
 function loggingObjects(device: DeviceModel, app: As3Object): void {
@@ -291,9 +271,7 @@ function tenantApplication(compiled: CompiledPolicy): As3Object {
   const { device } = compiled.model;
   const staged = hasStaged(compiled);
   const app: As3Object = { class: 'Application', template: 'generic' };
-  const put = (name: string, obj: As3Object) => {
-    app[name] = obj;
-  };
+  const put = itemWriter(app, device.path);
   const { cluster, namespace, service } = compiled.levels;
   bandwidthObjects(service, put);
   const s = levelLists(put, service, OBJECT.serviceRules, `service rules of ${device.cluster}`, 'tenant', staged);
@@ -367,19 +345,59 @@ function tenant(compiled: CompiledPolicy): As3Object {
   return { class: 'Tenant', defaultRouteDomain: device.routeDomain, [device.application]: tenantApplication(compiled) };
 }
 
+/**
+ * /Common/Shared of several owners (devices, the shared context) side by side. Item names are
+ * `<tenant>_<name>`, and tenants may contain "_", so two owners could make one name out of two
+ * objects (tenant `a` with `b_src_cluster`, tenant `a_b` with `src_cluster`); one would
+ * silently replace the other, so that fails, naming both owners.
+ */
+function sharedApplication(parts: readonly (readonly [owner: string, items: As3Object])[]): As3Object {
+  const app: As3Object = { class: 'Application', template: 'shared' };
+  const ownerOf = new Map<string, string>();
+  const issues: PolicyIssue[] = [];
+  for (const [owner, items] of parts) {
+    for (const [item, obj] of Object.entries(items)) {
+      const other = ownerOf.get(item);
+      if (other !== undefined) {
+        issues.push({
+          path: owner,
+          field: 'tenant',
+          value: quote(item),
+          message: `/${COMMON}/${SHARED}/${item} would be declared both by ${other} and by ${owner}, whose tenant names run into each other's object names; give one of the clusters a tenant that is not the other's followed by "_"`,
+        });
+        continue;
+      }
+      ownerOf.set(item, owner);
+      app[item] = obj;
+    }
+  }
+  if (issues.length) throw new EgressPolicyError(issues);
+  return app;
+}
+
+const contextOwner = (owner: string) => `the shared context of ${owner}`;
+
 /** The AS3 request (`class: AS3`) that `bigip_as3` posts for a device that owns its BIG-IP. */
 export function renderAs3(compiled: CompiledPolicy): As3Object {
   const { device } = compiled.model;
-  const shared: As3Object = { class: 'Application', template: 'shared' };
-  sharedObjects(compiled, shared);
-  contextPolicies(device.tenant, [compiled], shared);
-  return request({ [COMMON]: { class: 'Tenant', [SHARED]: shared }, [device.tenant]: tenant(compiled) }, `cdktf-ces-${device.tenant}`, `egress policy of cluster ${device.cluster}`);
+  const shared = sharedApplication([
+    [device.path, sharedObjects(compiled)],
+    [contextOwner(device.tenant), contextPolicies(device.tenant, [compiled])],
+  ]);
+  const out = request({ [COMMON]: { class: 'Tenant', [SHARED]: shared }, [device.tenant]: tenant(compiled) }, `cdktf-ces-${device.tenant}`, `egress policy of cluster ${device.cluster}`);
+  checkRendering({ adc: out.declaration as As3Object, devices: [compiled], contextOwner: device.tenant });
+  return out;
 }
 
 /** The tenant-only AS3 request of a device on a BIG-IP shared with other clusters. */
 export function renderTenantAs3(compiled: CompiledPolicy): As3Object {
   const { device } = compiled.model;
-  return request({ [device.tenant]: tenant(compiled) }, `cdktf-ces-${device.tenant}`, `egress policy of cluster ${device.cluster}`);
+  const own = tenant(compiled);
+  // The tenant's rules point into /Common/Shared, which the shared declaration holds: exactly
+  // this device's sharedObjects (renderSharedAs3 refuses to let anything replace one of them).
+  const view = { [COMMON]: { class: 'Tenant', [SHARED]: sharedObjects(compiled) }, [device.tenant]: own };
+  checkRendering({ adc: view, devices: [compiled] });
+  return request({ [device.tenant]: own }, `cdktf-ces-${device.tenant}`, `egress policy of cluster ${device.cluster}`);
 }
 
 /**
@@ -387,10 +405,18 @@ export function renderTenantAs3(compiled: CompiledPolicy): As3Object {
  * lists and rule lists, and the one global and per-route-domain policies they share.
  */
 export function renderSharedAs3(owner: string, devices: readonly CompiledPolicy[]): As3Object {
-  const shared: As3Object = { class: 'Application', template: 'shared' };
-  for (const d of [...devices].sort((a, b) => compareText(a.model.device.tenant, b.model.device.tenant))) sharedObjects(d, shared);
-  contextPolicies(owner, devices, shared);
-  return request({ [COMMON]: { class: 'Tenant', [SHARED]: shared } }, `cdktf-ces-${owner}`, `shared egress context of ${devices.length} clusters`);
+  const ordered = [...devices].sort((a, b) => compareText(a.model.device.tenant, b.model.device.tenant));
+  const shared = sharedApplication([
+    ...ordered.map((d) => [d.model.device.path, sharedObjects(d)] as const),
+    [contextOwner(owner), contextPolicies(owner, devices)],
+  ]);
+  const out = request({ [COMMON]: { class: 'Tenant', [SHARED]: shared } }, `cdktf-ces-${owner}`, `shared egress context of ${devices.length} clusters`);
+  // The carried ALLOW lists are reached from the tenants' virtual-server policies: check them
+  // through the tenants as their own declarations render them.
+  const view: As3Object = { ...(out.declaration as As3Object) };
+  for (const d of ordered) view[d.model.device.tenant] = tenant(d);
+  checkRendering({ adc: view, devices, contextOwner: owner });
+  return out;
 }
 
 /**

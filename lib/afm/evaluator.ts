@@ -32,7 +32,7 @@
  */
 import { AddressEntry, addressEntry, parseCidr, parseRange, tryParseIp } from '../policy/ip';
 import type { ActionName, Level, PolicyModel } from '../policy/model';
-import { protocolToken } from './names';
+import { afmRuleName } from './names';
 
 /** A problem with the inputs of the evaluator: the declaration, the commands, the list state or a flow. */
 export class AfmModelError extends Error {
@@ -745,7 +745,8 @@ export interface AfmRuleOwner {
 /**
  * The policy rules behind AFM rules. AFM rule names encode their rule: `c_<name>_<protocol>`,
  * `n_<namespace>_<name>_<protocol>`, `s_<namespace>_<name>_<protocol>` (one AFM rule per
- * protocol of the rule, `any` when it has no ports). Names are unique per device, not per
+ * protocol of the rule, `any` when it has no ports; a name too long for AS3 ends its rule part
+ * in a digest, see `afmRuleName`). Names are unique per device, not per
  * BIG-IP: on a shared BIG-IP the global policy holds every cluster's rule lists, so a hit is
  * attributed only when its rule list is this device's (`/Common/Shared/<tenant>_…` or
  * `/<tenant>/…`).
@@ -757,7 +758,6 @@ export class AfmRuleIndex {
   constructor(model: PolicyModel) {
     this.tenant = model.device.tenant;
     for (const rule of model.rules) {
-      const base = rule.level === 'cluster' ? `c_${rule.name}` : `${rule.level === 'namespace' ? 'n' : 's'}_${rule.namespace}_${rule.name}`;
       const key = rule.level === 'cluster' ? `cluster/${rule.name}` : `${rule.level}/${rule.namespace}/${rule.name}`;
       const owner: AfmRuleOwner = {
         key,
@@ -771,7 +771,7 @@ export class AfmRuleIndex {
       };
       const protocols = rule.ports.length ? [...new Set(rule.ports.map((p) => p.protocol))] : ['any'];
       for (const protocol of protocols) {
-        const name = `${base}_${protocolToken(protocol)}`;
+        const name = afmRuleName(model.device, rule, protocol);
         const other = this.byName.get(name);
         if (other && other.key !== key) throw new AfmModelError(`AFM rule name ${name} would belong to both ${other.key} and ${key}`);
         this.byName.set(name, owner);

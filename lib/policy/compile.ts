@@ -9,12 +9,19 @@
  * namespaces never share a source pod).
  */
 import {
+  BANDWIDTH_IRULE_SUFFIX,
+  Digest,
+  OBJECT,
   Placement,
+  afmRuleName,
+  contentDigest,
+  fitName,
   itemNameProblem,
+  nameBudget,
   objectPath,
-  protocolToken,
+  routeDomainPolicyName,
+  ruleBaseName,
   serviceDiscoveryTaskId,
-  shortHash,
 } from '../afm/names';
 import { EgressPolicyError, PolicyIssue, quote } from './errors';
 import {
@@ -28,6 +35,7 @@ import {
   PortModel,
   RuleModel,
   ScheduleModel,
+  SelectorModel,
   SourceModel,
   isEmptySelector,
   ruleKey,
@@ -113,10 +121,16 @@ export interface CompiledPolicy {
 export interface CompileOptions {
   /** Time used to reject expired rules. @default - the current time */
   readonly now?: Date;
+  /**
+   * Digest in content-derived object names. Tests inject a weak one to prove that a name
+   * collision fails instead of merging two rules' objects.
+   * @default contentDigest (64 bits of SHA-256)
+   */
+  readonly digest?: Digest;
 }
 
 /** Canonical JSON: sorted keys, so equal selectors give equal names. */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object') {
     return `{${Object.keys(v)
@@ -128,30 +142,48 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
-function sourceListName(rule: RuleModel): string {
+/**
+ * What decides the members of a rule's source list: its pods (an empty selector is no selector)
+ * and its time window. Rules with equal identity may share a list; others never may.
+ */
+export function sourceIdentity(rule: Pick<RuleModel, 'source' | 'schedule' | 'expiresAt'>): string {
+  let identity = sourceIdentities.get(rule);
+  if (identity === undefined) {
+    const s = rule.source;
+    const selector = (sel: SelectorModel | undefined) => (isEmptySelector(sel) ? undefined : sel);
+    identity = canonical({
+      source: { level: s.level, namespace: s.namespace, service: s.service, namespaceSelector: selector(s.namespaceSelector), podSelector: selector(s.podSelector) },
+      schedule: rule.schedule,
+      expiresAt: rule.expiresAt,
+    });
+    sourceIdentities.set(rule, identity);
+  }
+  return identity;
+}
+
+/** Models are immutable: the compiler and the rendering check share each rule's identity. */
+const sourceIdentities = new WeakMap<object, string>();
+
+function sourceListName(rule: RuleModel, digest: Digest): string {
   const s = rule.source;
   let base: string;
   if (s.level === 'cluster') {
     base = isEmptySelector(s.namespaceSelector) && isEmptySelector(s.podSelector)
       ? 'src_cluster'
-      : `src_cluster_${shortHash(canonical({ n: s.namespaceSelector, p: s.podSelector }))}`;
+      : `src_cluster_${digest(canonical({ n: s.namespaceSelector, p: s.podSelector }))}`;
   } else if (s.level === 'namespace') {
-    base = isEmptySelector(s.podSelector) ? `src_ns_${s.namespace}` : `src_ns_${s.namespace}_${shortHash(canonical(s.podSelector))}`;
+    base = isEmptySelector(s.podSelector) ? `src_ns_${s.namespace}` : `src_ns_${s.namespace}_${digest(canonical(s.podSelector))}`;
   } else {
     base = `src_svc_${s.namespace}_${s.service}`;
   }
   // A time-windowed or expiring rule gets its own list: the controller empties it outside the
   // window, which must not affect other rules with the same source.
-  return rule.schedule || rule.expiresAt ? `${base}_w${shortHash(ruleKey(rule))}` : base;
+  return rule.schedule || rule.expiresAt ? `${base}_w${digest(ruleKey(rule))}` : base;
 }
 
-function afmRuleBaseName(rule: RuleModel): string {
-  return rule.level === 'cluster' ? `c_${rule.name}` : `${rule.level === 'namespace' ? 'n' : 's'}_${rule.namespace}_${rule.name}`;
-}
-
-function portListName(ports: readonly (number | string)[]): string {
+function portListName(ports: readonly (number | string)[], digest: Digest): string {
   const readable = `ports_${ports.join('_')}`;
-  return readable.length <= 40 ? readable : `ports_${shortHash(ports.join(','))}`;
+  return readable.length <= 40 ? readable : `ports_${digest(ports.join(','))}`;
 }
 
 function sortPorts(ports: readonly PortModel[]): (number | string)[] {
@@ -238,40 +270,107 @@ export function crossRuleIssues(model: PolicyModel, now: Date): PolicyIssue[] {
   return issues;
 }
 
+/** What an object name stands for: checked on every reuse of the name. */
+interface NameClaim {
+  /** What the object is, for messages: `the source list`, `the destination list`. */
+  readonly what: string;
+  /** Construct path of the rule, external service or device that first needed the object. */
+  readonly owner: string;
+  /** Canonical text of everything that decides what the object matches or does. */
+  readonly content: string;
+}
+
+/**
+ * Every BIG-IP name the compiler hands out, with what it stands for. Content-derived names are
+ * shared by everything with equal content (that is their point); a name that comes back with
+ * other content is a digest collision, and sharing the object would make one rule match the
+ * other's sources, destinations or ports. So a mismatch is an issue naming both owners.
+ */
+class NameRegistry {
+  private readonly claims = new Map<string, NameClaim>();
+
+  constructor(
+    private readonly issues: PolicyIssue[],
+    private readonly namespaceOfNames: string,
+  ) {}
+
+  /** Claims `name`; false (with an issue on the claimant's `field`) when it stands for something else. */
+  public claim(name: string, claim: NameClaim, field: string): boolean {
+    const other = this.claims.get(name);
+    if (!other) {
+      this.claims.set(name, claim);
+      return true;
+    }
+    if (other.content === claim.content) return true;
+    this.issues.push({
+      path: claim.owner,
+      field,
+      value: quote(name),
+      message:
+        `${this.namespaceOfNames} "${name}" would stand both for ${other.what} of ${other.owner} and for ${claim.what} of ${claim.owner}; ` +
+        'one object for both would make each match the other\'s content, so synth stops. Their names come from a digest of their content, so this is a digest collision: ' +
+        'change one of them (a name, the source, the destinations or the ports) and report the collision',
+    });
+    return false;
+  }
+}
+
 /** Compiles a policy; throws {@link EgressPolicyError} with every issue found. */
 export function compilePolicy(model: PolicyModel, options: CompileOptions = {}): CompiledPolicy {
   const now = options.now ?? new Date();
+  const digest = options.digest ?? contentDigest;
   const issues = crossRuleIssues(model, now);
   if (issues.length) throw new EgressPolicyError(issues);
 
-  const { tenant, application } = model.device;
+  const { device } = model;
+  const { tenant, application } = device;
   const pathOf = (placement: Placement, name: string) => objectPath(tenant, application, placement, name);
+  // Names too long for AS3 keep a readable head and end in a digest of the whole name.
+  const fit = (placement: Placement, readable: string, reserve = 0) => fitName(readable, nameBudget(tenant, application, placement) - reserve, digest);
 
   const nameIssues: PolicyIssue[] = [];
+  const items = new NameRegistry(nameIssues, 'BIG-IP object');
+  const afmRules = new NameRegistry(nameIssues, 'AFM rule name');
   const checkPath = (path: string, owner: string, field: string, value: string, fix: string) => {
     const problem = itemNameProblem(path);
     if (problem) nameIssues.push({ path: owner, field, value: quote(value), message: `${problem}; ${fix}` });
   };
 
+  // The renderer's fixed objects: no content-derived name may take theirs.
+  const fixed = (placement: Placement, name: string) => items.claim(pathOf(placement, name), { what: `the fixed object ${name}`, owner: device.path, content: `fixed ${name}` }, 'tenant');
+  for (const name of [OBJECT.clusterRules, OBJECT.namespaceRules, OBJECT.carriedAllow, OBJECT.globalPolicy, routeDomainPolicyName(device.routeDomain)]) {
+    fixed('shared', name);
+    fixed('shared', name + OBJECT.staged);
+  }
+  for (const name of [OBJECT.serviceRules, OBJECT.virtualPolicy]) {
+    fixed('tenant', name);
+    fixed('tenant', name + OBJECT.staged);
+  }
+  for (const name of [OBJECT.gatewayPool, OBJECT.virtualServer, OBJECT.snatPool, OBJECT.logPool, OBJECT.logHsl, OBJECT.logSyslog, OBJECT.logPublisher, OBJECT.logProfile]) {
+    fixed('tenant', name);
+  }
+
   // Destination lists: one per ExternalService, one per distinct inline destination set.
   const destinationLists = new Map<string, DestinationList>();
   const externalServicePaths = new Map<string, string>();
   for (const es of [...model.externalServices].sort((a, b) => compareText(a.name, b.name))) {
-    const name = `exsvc_${es.name}`;
+    const name = fit('shared', `exsvc_${es.name}`);
     const path = pathOf('shared', name);
     checkPath(path, es.path, 'name', es.name, 'shorten the tenant or the external service name');
-    const addresses = es.destinations.filter((d): d is AddressModel => d.kind !== 'fqdn');
-    const fqdns = es.destinations.filter((d): d is FqdnModel => d.kind === 'fqdn');
+    const addresses = sortAddresses(es.destinations.filter((d): d is AddressModel => d.kind !== 'fqdn'));
+    const fqdns = sortFqdns(es.destinations.filter((d): d is FqdnModel => d.kind === 'fqdn'));
+    const content = canonical({ es: es.name, a: addresses.map((a) => a.text), f: fqdns.map((f) => f.text) });
+    externalServicePaths.set(es.name, path);
+    if (!items.claim(path, { what: `the address list of external service ${es.name}`, owner: es.path, content }, 'name')) continue;
     destinationLists.set(path, {
       path,
       name,
       placement: 'shared',
-      addresses: sortAddresses(addresses),
-      fqdns: sortFqdns(fqdns),
+      addresses,
+      fqdns,
       externalService: es.name,
       remark: es.description ?? `external service ${es.name}`,
     });
-    externalServicePaths.set(es.name, path);
   }
 
   const sourceLists = new Map<string, { list: Omit<SourceList, 'rules'>; rules: string[] }>();
@@ -281,26 +380,30 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
   for (const rule of [...model.rules].sort(compareRules)) {
     const key = ruleKey(rule);
 
-    const srcName = sourceListName(rule);
+    const srcName = fit('shared', sourceListName(rule, digest));
     const srcPath = pathOf('shared', srcName);
-    const existing = sourceLists.get(srcPath);
-    if (existing) {
-      existing.rules.push(key);
-    } else {
-      const field = rule.level === 'cluster' ? 'name' : 'namespace';
-      checkPath(srcPath, rule.path, field, rule.level === 'cluster' ? rule.name : (rule.namespace as string), rule.level === 'cluster' ? 'shorten the tenant name' : `shorten the tenant, namespace${rule.level === 'service' ? ' or service' : ''} name`);
-      sourceLists.set(srcPath, {
-        list: {
-          path: srcPath,
-          name: srcName,
-          placement: 'shared',
-          taskId: serviceDiscoveryTaskId(srcPath),
-          source: rule.source,
-          schedule: rule.schedule,
-          expiresAt: rule.expiresAt,
-        },
-        rules: [key],
-      });
+    const sourceContent = sourceIdentity(rule);
+    const srcField = rule.level === 'cluster' ? 'namespaceSelector, podSelector' : rule.level === 'namespace' ? 'namespace, podSelector' : 'namespace, service';
+    if (items.claim(srcPath, { what: `the source list of rule ${key}`, owner: rule.path, content: sourceContent }, srcField)) {
+      const existing = sourceLists.get(srcPath);
+      if (existing) {
+        existing.rules.push(key);
+      } else {
+        const field = rule.level === 'cluster' ? 'name' : 'namespace';
+        checkPath(srcPath, rule.path, field, rule.level === 'cluster' ? rule.name : (rule.namespace as string), rule.level === 'cluster' ? 'shorten the tenant name' : `shorten the tenant, namespace${rule.level === 'service' ? ' or service' : ''} name`);
+        sourceLists.set(srcPath, {
+          list: {
+            path: srcPath,
+            name: srcName,
+            placement: 'shared',
+            taskId: serviceDiscoveryTaskId(srcPath),
+            source: rule.source,
+            schedule: rule.schedule,
+            expiresAt: rule.expiresAt,
+          },
+          rules: [key],
+        });
+      }
     }
 
     const dstPaths: string[] = [];
@@ -309,9 +412,10 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
     if (inlineAddresses.length || inlineFqdns.length) {
       const addresses = sortAddresses(inlineAddresses);
       const fqdns = sortFqdns(inlineFqdns);
-      const name = `dst_${shortHash(canonical({ a: addresses.map((a) => a.text), f: fqdns.map((f) => f.text) }))}`;
+      const content = canonical({ a: addresses.map((a) => a.text), f: fqdns.map((f) => f.text) });
+      const name = `dst_${digest(content)}`;
       const path = pathOf('shared', name);
-      if (!destinationLists.has(path)) {
+      if (items.claim(path, { what: `the destination list of rule ${key}`, owner: rule.path, content }, 'destinations') && !destinationLists.has(path)) {
         destinationLists.set(path, { path, name, placement: 'shared', addresses, fqdns, remark: summarize(addresses, fqdns) });
       }
       dstPaths.push(path);
@@ -325,18 +429,20 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
     for (const p of rule.ports.length ? rule.ports : [{ protocol: 'any' }]) {
       byProtocol.set(p.protocol, [...(byProtocol.get(p.protocol) ?? []), p]);
     }
-    const baseName = afmRuleBaseName(rule);
     const entries: AfmRuleEntry[] = [];
     for (const protocol of [...byProtocol.keys()].sort()) {
       const ports = byProtocol.get(protocol) as PortModel[];
       let portList: string | undefined;
       if (PORTED_PROTOCOLS.has(protocol) && ports.every((p) => p.fromPort !== undefined)) {
         const sorted = sortPorts(ports);
-        const name = portListName(sorted);
+        const name = portListName(sorted, digest);
         portList = pathOf('shared', name);
-        if (!portLists.has(portList)) portLists.set(portList, { path: portList, name, placement: 'shared', ports: sorted });
+        if (items.claim(portList, { what: `the ${protocol} port list of rule ${key}`, owner: rule.path, content: canonical({ ports: sorted }) }, 'ports') && !portLists.has(portList)) {
+          portLists.set(portList, { path: portList, name, placement: 'shared', ports: sorted });
+        }
       }
-      const entryName = `${baseName}_${protocolToken(protocol)}`;
+      const entryName = afmRuleName(device, rule, protocol, digest);
+      afmRules.claim(entryName, { what: `the ${protocol} AFM rule of rule ${key}`, owner: rule.path, content: `${key} ${protocol}` }, 'name');
       checkPath(`/${tenant}/${application}/${entryName}`, rule.path, 'name', rule.name, 'shorten the rule, namespace or tenant name');
       entries.push({ name: entryName, protocol, portList });
     }
@@ -346,9 +452,12 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
       // Service rules live in the tenant; cluster and namespace rules in /Common/Shared, which
       // may only reference objects of its own.
       const placement: Placement = rule.level === 'service' ? 'tenant' : 'shared';
-      const policyName = `bwc_${baseName}`;
-      const iRuleName = `${policyName}_attach`;
+      const policyName = fit(placement, `bwc_${ruleBaseName(rule)}`, BANDWIDTH_IRULE_SUFFIX.length);
+      const iRuleName = `${policyName}${BANDWIDTH_IRULE_SUFFIX}`;
       bandwidth = { placement, policyName, policy: pathOf(placement, policyName), iRuleName, iRule: pathOf(placement, iRuleName) };
+      const content = canonical({ rule: key, bandwidth: rule.bandwidth });
+      items.claim(bandwidth.policy, { what: `the bandwidth policy of rule ${key}`, owner: rule.path, content }, 'bandwidthLimit');
+      items.claim(bandwidth.iRule, { what: `the bandwidth iRule of rule ${key}`, owner: rule.path, content }, 'bandwidthLimit');
       checkPath(bandwidth.iRule, rule.path, 'name', rule.name, 'shorten the rule, namespace or tenant name');
     }
 

@@ -99,6 +99,12 @@ describe('renderAs3', () => {
     expect(decl.k8s_prod.egress.egress_vs.pool).toBe('gateway_pool');
   });
 
+  test('a pod CIDR of a whole address family listens for every source of that family', () => {
+    const vs = (podCidrs: DeviceModel['podCidrs']) => render([rule({ level: 'cluster', name: 'r' })], { podCidrs, routeDomain: 2 }).declaration.k8s_prod.egress.egress_vs;
+    expect(vs([{ kind: 'cidr', text: '0.0.0.0/0', family: 4 }, { kind: 'cidr', text: 'fd00::/48', family: 6 }]).virtualAddresses).toEqual(['0.0.0.0%2/0', ['::%2/0', 'fd00::%2/48']]);
+    expect(vs([{ kind: 'cidr', text: '::/0', family: 6 }]).virtualAddresses).toEqual(['::%2/0']);
+  });
+
   test('SNAT modes', () => {
     const vs = (snat: DeviceModel['snat'], snatAddresses: DeviceModel['snatAddresses'] = []) =>
       render([rule({ level: 'cluster', name: 'r' })], { snat, snatAddresses }).declaration.k8s_prod.egress;
@@ -107,6 +113,32 @@ describe('renderAs3', () => {
     const pool = vs('POOL', [{ kind: 'address', text: '192.0.2.200', family: 4 }]);
     expect(pool.egress_vs.snat).toEqual({ use: 'snat_pool' });
     expect(pool.snat_pool).toEqual({ class: 'SNAT_Pool', snatAddresses: ['192.0.2.200'] });
+  });
+
+  test('every remark fits AS3\u2019s 64 characters at the longest cluster name, with audit rules at every level', () => {
+    const cluster = 'c'.repeat(40);
+    const decl = render(
+      [
+        rule({ level: 'cluster', name: 'a', audit: true }),
+        rule({ level: 'namespace', name: 'b', namespace: 'n'.repeat(63), audit: true }),
+        rule({ level: 'service', name: 'c', namespace: 'web', service: 's'.repeat(63), audit: true }),
+        rule({ level: 'cluster', name: 'd', description: 'x'.repeat(64) }),
+      ],
+      { cluster, tenant: `t${'x'.repeat(47)}` },
+    ).declaration;
+    const shared = decl.Common.Shared;
+    const tenant = `t${'x'.repeat(47)}`;
+    expect(shared[`${tenant}_cluster_rules_staged`].remark).toBe(`staged cluster rules of ${cluster}`);
+    expect(shared[`${tenant}_namespace_rules_staged`].remark).toBe(`staged namespace rules of ${cluster}`.slice(0, 61) + '...');
+    expect(decl[tenant].egress.service_rules_staged.remark).toBe(`staged service rules of ${cluster}`);
+    const remarks: string[] = [];
+    const collect = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(collect);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) k === 'remark' ? remarks.push(x as string) : collect(x);
+    };
+    collect(decl);
+    expect(remarks.length).toBeGreaterThan(15);
+    expect(remarks.filter((r) => r.length > 64)).toEqual([]);
   });
 
   test('external services become one named list shared by every rule that uses them', () => {

@@ -176,7 +176,7 @@ describe('time windows and expiry', () => {
     const vendor = byKey.get('namespace/ops/vendor')!;
     const web = byKey.get('namespace/ops/web')!;
     expect(web.sourceList).toBe('/Common/Shared/k8s_prod_src_ns_ops');
-    expect(vendor.sourceList).toMatch(/^\/Common\/Shared\/k8s_prod_src_ns_ops_w[0-9a-f]{8}$/);
+    expect(vendor.sourceList).toMatch(/^\/Common\/Shared\/k8s_prod_src_ns_ops_w[0-9a-f]{16}$/);
     const list = buildSyncPlan(compiled).lists.find((l) => l.path === vendor.sourceList)!;
     expect(list).toMatchObject({
       rules: ['namespace/ops/vendor'],

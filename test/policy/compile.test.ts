@@ -124,14 +124,16 @@ describe('compilePolicy', () => {
     }
   });
 
-  test('names that exceed BIG-IP limits once prefixed fail with the owner path', () => {
-    // 48-character tenant + 63-character namespace and service names: 199 characters in all.
+  test('names at the longest tenant, namespace, service and rule names fit AS3 instead of failing', () => {
+    // 48-character tenant + 63-character namespace and service names: 199 characters when spelled out.
     const long = { ...DEVICE, tenant: `t${'x'.repeat(47)}` };
     const model: PolicyModel = {
       device: long,
       externalServices: [],
       rules: [rule({ level: 'service', name: 'r'.repeat(63), namespace: 'n'.repeat(63), service: 's'.repeat(63) })],
     };
-    expect(() => compilePolicy(model)).toThrow(/\[app\/stack\/r+\] namespace: BIG-IP object path "\/Common\/Shared\/tx+_src_svc_n+_s+" is 199 characters; AS3 allows at most 195; shorten the tenant, namespace or service name/);
+    const compiled = compilePolicy(model);
+    expect(compiled.sourceLists.map((l) => l.path)).toEqual([expect.stringMatching(/^\/Common\/Shared\/tx+_src_svc_n{63}_s{42}_[0-9a-f]{16}$/)]);
+    expect(compiled.sourceLists[0].path).toHaveLength(195);
   });
 });

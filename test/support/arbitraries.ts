@@ -14,11 +14,15 @@ import type {
   Level,
   PolicyModel,
   PortModel,
+  RuleMetadataModel,
   RuleModel,
   SelectorModel,
 } from '../../lib/policy/model';
 import { WEEKDAYS, ruleKey } from '../../lib/policy/model';
 import { formatIp } from '../../lib/policy/ip';
+import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../../lib/policy/port';
+import { LOG_FIELDS } from '../../lib/policy/device';
+import { ruleRemark } from '../../lib/policy/schema';
 
 export const NAMESPACES = ['payments', 'web', 'dev', 'ops-1'];
 export const SERVICES = ['checkout', 'api', 'worker'];
@@ -212,4 +216,281 @@ export function policyArb(options: PolicyArbOptions = {}): fc.Arbitrary<PolicyMo
         rules: [...new Map(rules.map((r) => [ruleKey(r), r])).values()],
       }));
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generators that push every limit: names at their maximum lengths, hostile-but-legal free
+// text, many ports and protocols, audit everywhere, dual stack, route domains, several devices
+// on one BIG-IP. Names are drawn per policy from small pools of long names, so lists are still
+// shared between rules.
+
+const LOWER = 'abcdefghijklmnopqrstuvwxyz';
+const DIGITS = '0123456789';
+
+/** A string of `length` characters: `first` for the first, `last` for the last, `middle` between. */
+function stringOf(length: number, first: string, middle: string, last: string): fc.Arbitrary<string> {
+  if (length === 1) return fc.constantFrom(...first.split('').filter((c) => last.includes(c)));
+  return fc
+    .tuple(fc.constantFrom(...first.split('')), fc.array(fc.constantFrom(...middle.split('')), { minLength: length - 2, maxLength: length - 2 }), fc.constantFrom(...last.split('')))
+    .map(([a, m, z]) => a + m.join('') + z);
+}
+
+/** A length: `max` most of the time, otherwise anything from `min`. */
+function lengthUpTo(max: number, min = 1): fc.Arbitrary<number> {
+  return fc.oneof({ weight: 3, arbitrary: fc.constant(max) }, { weight: 1, arbitrary: fc.constantFrom(max - 1, max - 2) }, { weight: 2, arbitrary: fc.integer({ min, max }) });
+}
+
+/** An RFC 1123 label of at most `max` characters, usually exactly `max`. */
+export function dnsLabelArb(max: number): fc.Arbitrary<string> {
+  const alnum = LOWER + DIGITS;
+  return lengthUpTo(max).chain((n) => stringOf(n, alnum, `${alnum}-`, alnum));
+}
+
+/** An AS3 tenant or application name (letter first, then letters, digits, `_`), usually 48 characters. */
+export function tenantNameArb(max = 48): fc.Arbitrary<string> {
+  const letters = LOWER + LOWER.toUpperCase();
+  const rest = `${letters}${DIGITS}_`;
+  return lengthUpTo(max, 2)
+    .chain((n) => stringOf(n, letters, rest, rest))
+    .filter((t) => t !== 'Common' && t !== 'Shared');
+}
+
+/** Every character free text may hold (remarks, tmsh descriptions, iRule comments alike). */
+export const FREE_TEXT_CHARS = `${LOWER}${LOWER.toUpperCase()}${DIGITS} _.,:;@#()/+=-`;
+/** Legal strings that look like attacks on tmsh, iRules, JSON or Terraform. */
+const HOSTILE_TEXT = ['; delete sys config #', '# when FLOW_INIT: drop;', '#(( /Common/Shared ))', 'a=b; c=d', ' leading and trailing ', '@@@', '---', '/Common/Shared/k8s_prod_dst_0', 'x'.repeat(64)];
+
+/** Free text of at most `max` characters, from the allowed character set, often at `max`. */
+export function freeTextArb(max = 64): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 3, arbitrary: lengthUpTo(max).chain((n) => fc.array(fc.constantFrom(...FREE_TEXT_CHARS.split('')), { minLength: n, maxLength: n }).map((cs) => cs.join(''))) },
+    { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_TEXT.filter((t) => t.length <= max)) },
+  );
+}
+
+/** A Kubernetes label key: an optional DNS-subdomain prefix and a name of up to 63 characters. */
+const longLabelKeyArb: fc.Arbitrary<string> = fc
+  .tuple(fc.option(fc.constantFrom('app.kubernetes.io', `${'p'.repeat(63)}.example.com`), { nil: undefined }), lengthUpTo(63).chain((n) => stringOf(n, LOWER + DIGITS, `${LOWER}${DIGITS}-_.`, LOWER + DIGITS)))
+  .map(([prefix, name]) => (prefix ? `${prefix}/${name}` : name));
+const longLabelValueArb: fc.Arbitrary<string> = fc.oneof(fc.constant(''), lengthUpTo(63).chain((n) => stringOf(n, LOWER + DIGITS, `${LOWER}${DIGITS}-_.`, LOWER + DIGITS)));
+
+const longSelectorArb: fc.Arbitrary<SelectorModel> = fc
+  .tuple(
+    fc.dictionary(longLabelKeyArb, longLabelValueArb, { maxKeys: 3 }),
+    fc.array(
+      fc.oneof(
+        fc.record({ key: longLabelKeyArb, operator: fc.constantFrom('In' as const, 'NotIn' as const), values: fc.uniqueArray(longLabelValueArb, { minLength: 1, maxLength: 3 }) }),
+        fc.record({ key: longLabelKeyArb, operator: fc.constantFrom('Exists' as const, 'DoesNotExist' as const), values: fc.constant([] as string[]) }),
+      ),
+      { maxLength: 2 },
+    ),
+  )
+  .map(([matchLabels, exprs]) => {
+    const sorted: Record<string, string> = {};
+    for (const k of Object.keys(matchLabels).sort()) sorted[k] = matchLabels[k];
+    return { matchLabels: sorted, matchExpressions: exprs.map((e) => ({ ...e, values: [...e.values].sort() })) };
+  });
+
+/** A DNS name of up to 253 characters, exact or a one-label wildcard under a private domain. */
+const longFqdnArb: fc.Arbitrary<FqdnModel> = fc
+  .tuple(fc.boolean(), fc.array(dnsLabelArb(63), { minLength: 1, maxLength: 3 }), fc.constantFrom('example.com', 'corp.example.org'))
+  .map(([wildcard, labels, domain]) => {
+    let base = [...labels, domain].join('.');
+    while (base.length > 253 - 2) base = base.slice(base.indexOf('.') + 1);
+    return { kind: 'fqdn', text: wildcard ? `*.${base}` : base, wildcard } as FqdnModel;
+  });
+
+const PORTLESS_PROTOCOLS = [...AFM_PROTOCOLS].filter((p) => !PORTED_PROTOCOLS.has(p));
+
+/** Many ports over many protocols: ported protocols with ports or ranges, every other AFM protocol without. */
+const manyPortsArb: fc.Arbitrary<PortModel[]> = fc
+  .array(
+    fc.oneof(
+      { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...PORTED_PROTOCOLS), fc.integer({ min: 1, max: 65535 })).map(([protocol, p]) => ({ protocol, fromPort: p, toPort: p })) },
+      { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...PORTED_PROTOCOLS), portRange).map(([protocol, [a, b]]) => ({ protocol, fromPort: a, toPort: b })) },
+      { weight: 1, arbitrary: fc.constantFrom(...PORTED_PROTOCOLS).map((protocol) => ({ protocol })) },
+      { weight: 2, arbitrary: fc.constantFrom(...PORTLESS_PROTOCOLS).map((protocol) => ({ protocol })) },
+    ),
+    { maxLength: 40 },
+  )
+  .map((ps: PortModel[]) => [...new Map(ps.map((p) => [`${p.protocol}/${p.fromPort ?? ''}-${p.toPort ?? ''}`, p] as const)).values()]);
+
+/** Rule metadata whose combined remark fits AS3's 64 characters, as buildRule requires. */
+const metadataArb = fc
+  .record({ description: fc.option(freeTextArb(), { nil: undefined }), owner: fc.option(freeTextArb(), { nil: undefined }), ticket: fc.option(freeTextArb(), { nil: undefined }), justification: fc.option(freeTextArb(), { nil: undefined }) })
+  .map(({ description, owner, ticket, justification }) => {
+    const fits = (m: RuleMetadataModel, d?: string) => ruleRemark({ description: d, metadata: m }).length <= 64;
+    for (const m of [{ owner, ticket, justification }, { owner, justification }, { ticket }, { owner }, {}] as RuleMetadataModel[]) {
+      if (fits(m, description)) return { description, metadata: m };
+    }
+    return { description: undefined, metadata: {} as RuleMetadataModel };
+  });
+
+export interface LimitPolicyArbOptions {
+  readonly maxRules?: number;
+  /** Device tenant; drawn at random (usually 48 characters) when absent. */
+  readonly tenant?: string;
+  readonly routeDomain?: number;
+  /** Pod CIDRs of the device; drawn (dual stack or not) when absent. */
+  readonly podCidrs?: readonly AddressModel[];
+}
+
+const address = (text: string, family: 4 | 6): AddressModel => ({ kind: 'address', text, family });
+const cidr = (text: string, family: 4 | 6): AddressModel => ({ kind: 'cidr', text, family });
+
+/** A device at its limits: long names, audit mode, dual stack, route domains, SNAT pools. */
+export function limitDeviceArb(options: LimitPolicyArbOptions = {}): fc.Arbitrary<DeviceModel> {
+  return fc
+    .record({
+      cluster: dnsLabelArb(40),
+      tenant: options.tenant ? fc.constant(options.tenant) : tenantNameArb(),
+      application: tenantNameArb(),
+      routeDomain: options.routeDomain !== undefined ? fc.constant(options.routeDomain) : fc.oneof(fc.constantFrom(0, 1, 65534), fc.integer({ min: 0, max: 65534 })),
+      audit: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      defaultAction: fc.constantFrom('DENY' as const, 'REJECT' as const, 'ALLOW' as const),
+      podCidrs: options.podCidrs ? fc.constant([...options.podCidrs]) : fc.constantFrom([] as AddressModel[], [cidr('10.244.0.0/16', 4)], [cidr('10.244.0.0/16', 4), cidr('fd00:10:244::/56', 6)], [cidr('fd00:10:244::/56', 6)]),
+      gateways: fc.constantFrom([] as AddressModel[], [address('192.0.2.1', 4)], [address('192.0.2.1', 4), address('2001:db8::1', 6)]),
+      snat: fc.constantFrom('AUTOMAP' as const, 'NONE' as const, 'POOL' as const),
+      snatAddresses: fc.constantFrom([address('192.0.2.200', 4)], [address('192.0.2.200', 4), address('2001:db8::200', 6)], [address('2001:db8::200', 6)]),
+      servers: fc.constantFrom([] as { address: string; port: number }[], [{ address: '192.0.2.50', port: 514 }, { address: '2001:db8::50', port: 6514 }, { address: '198.51.100.9', port: 514 }]),
+      transport: fc.constantFrom('tcp' as const, 'udp' as const),
+      flags: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
+      fields: fc.uniqueArray(fc.constantFrom(...LOG_FIELDS), { minLength: 1, maxLength: LOG_FIELDS.length }),
+      vlans: fc.constantFrom([] as string[], ['/Common/internal'], [`/Common/${'v'.repeat(60)}`, '/Common/k8s-nodes']),
+      services: fc.boolean(),
+    })
+    .map((d) => ({
+      path: `test/${d.cluster}/Bigip`,
+      cluster: d.cluster,
+      tenant: d.tenant,
+      application: d.application,
+      routeDomain: d.routeDomain,
+      defaultAction: d.defaultAction,
+      podCidrs: d.podCidrs,
+      vlans: d.vlans,
+      gateways: d.gateways,
+      snat: d.snat,
+      snatAddresses: d.snat === 'POOL' ? d.snatAddresses : [],
+      audit: d.audit,
+      logging: {
+        servers: d.servers,
+        transport: d.transport,
+        localDatabase: d.flags[0],
+        logIpErrors: d.flags[1],
+        logTcpErrors: d.flags[2],
+        logTcpEvents: d.flags[3],
+        logDefaultAction: d.flags[4],
+        fields: d.fields,
+      },
+      ipIntelligencePolicy: d.services ? `/Common/${'i'.repeat(40)}` : undefined,
+      protocolInspectionProfile: d.services ? '/Common/protocol_inspection' : undefined,
+      dnsResolver: '/Common/egress-resolver',
+    }));
+}
+
+function limitRuleArb(level: Level, pools: { namespaces: string[]; services: string[]; names: string[]; es: string[] }, devicePath: string): fc.Arbitrary<RuleModel> {
+  const dest: fc.Arbitrary<DestinationModel> = fc.oneof(
+    { weight: 5, arbitrary: addressArb as fc.Arbitrary<DestinationModel> },
+    { weight: 1, arbitrary: fc.constantFrom(cidr('0.0.0.0/0', 4), cidr('::/0', 6)) as fc.Arbitrary<DestinationModel> },
+    { weight: 2, arbitrary: fc.oneof(fqdnArb, longFqdnArb) as fc.Arbitrary<DestinationModel> },
+    ...(pools.es.length ? [{ weight: 2, arbitrary: fc.constantFrom(...pools.es).map((name) => ({ kind: 'externalService', name }) as DestinationModel) }] : []),
+  );
+  return fc
+    .record({
+      name: fc.constantFrom(...pools.names),
+      namespace: fc.constantFrom(...pools.namespaces),
+      service: fc.constantFrom(...pools.services),
+      action: actionArb,
+      priority: fc.oneof(fc.constantFrom(0, 1000), fc.integer({ min: 0, max: 1000 })),
+      destinations: fc.array(dest, { minLength: 1, maxLength: 6 }),
+      ports: fc.oneof({ weight: 1, arbitrary: fc.constant([] as PortModel[]) }, { weight: 3, arbitrary: manyPortsArb }),
+      namespaceSelector: fc.option(longSelectorArb, { nil: undefined }),
+      podSelector: fc.option(longSelectorArb, { nil: undefined }),
+      logging: fc.boolean(),
+      audit: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      bandwidth: rarely(fc.record({ maxBandwidth: fc.integer({ min: 1, max: 10000 }), unit: fc.constantFrom('Mbps' as const, 'Gbps' as const) })),
+      schedule: rarely(
+        fc.record({
+          daysOfWeek: fc.uniqueArray(fc.constantFrom(...WEEKDAYS), { minLength: 1, maxLength: 7 }).map((ds) => WEEKDAYS.filter((d) => ds.includes(d))),
+          startTime: fc.constantFrom('00:00', '08:00'),
+          endTime: fc.constantFrom('18:00', '24:00'),
+          timeZone: fc.constantFrom('UTC', 'America/Argentina/ComodRivadavia'),
+        }),
+      ),
+      expiresAt: rarely(fc.constant('2099-12-31T23:59:59.999+14:00')),
+      text: metadataArb,
+    })
+    .map((r) => {
+      const namespace = level === 'cluster' ? undefined : r.namespace;
+      const source =
+        level === 'cluster'
+          ? { level, namespaceSelector: r.namespaceSelector, podSelector: r.podSelector }
+          : level === 'namespace'
+            ? { level, namespace, podSelector: r.podSelector }
+            : { level, namespace, service: r.service };
+      const dedupe = <T>(xs: readonly T[], key: (x: T) => string) => [...new Map(xs.map((x) => [key(x), x])).values()];
+      return {
+        level,
+        name: r.name,
+        namespace,
+        path: `${devicePath}/${level}/${namespace ?? '-'}/${r.name}`,
+        action: r.action,
+        priority: r.priority,
+        source,
+        destinations: dedupe(r.destinations, (d) => (d.kind === 'externalService' ? `es:${d.name}` : `${d.kind}:${d.text}`)),
+        ports: r.ports,
+        logging: r.logging,
+        audit: r.audit,
+        description: r.text.description,
+        bandwidth: r.action === 'ALLOW' || r.action === 'ALLOW_FINAL' ? r.bandwidth : undefined,
+        schedule: r.schedule,
+        expiresAt: r.expiresAt,
+        metadata: r.text.metadata,
+      } as RuleModel;
+    });
+}
+
+/** A random valid policy at the limits of every name, text, port and device setting. */
+export function limitPolicyArb(options: LimitPolicyArbOptions = {}): fc.Arbitrary<PolicyModel> {
+  const maxRules = options.maxRules ?? 10;
+  return fc
+    .record({
+      device: limitDeviceArb(options),
+      namespaces: fc.uniqueArray(dnsLabelArb(63), { minLength: 1, maxLength: 3 }),
+      services: fc.uniqueArray(dnsLabelArb(63), { minLength: 1, maxLength: 2 }),
+      names: fc.uniqueArray(fc.oneof(dnsLabelArb(63), nameArb), { minLength: 1, maxLength: 4 }),
+      es: fc.uniqueArray(
+        fc.record({ name: dnsLabelArb(63), destinations: fc.array(fc.oneof(addressArb, longFqdnArb, fqdnArb), { minLength: 1, maxLength: 4 }), description: fc.option(freeTextArb(), { nil: undefined }) }),
+        { maxLength: 2, selector: (e) => e.name },
+      ),
+    })
+    .chain(({ device, namespaces, services, names, es }) => {
+      const externalServices: ExternalServiceModel[] = es.map((e) => ({
+        name: e.name,
+        path: `${device.path}/es/${e.name}`,
+        destinations: [...new Map(e.destinations.map((d) => [`${d.kind}:${d.text}`, d])).values()],
+        description: e.description,
+      }));
+      const pools = { namespaces, services, names, es: es.map((e) => e.name) };
+      const rule = fc.oneof(limitRuleArb('cluster', pools, device.path), limitRuleArb('namespace', pools, device.path), limitRuleArb('service', pools, device.path));
+      return fc.array(rule, { minLength: 1, maxLength: maxRules }).map((rules) => ({ device, externalServices, rules: [...new Map(rules.map((r) => [ruleKey(r), r])).values()] }));
+    });
+}
+
+/**
+ * Two to four clusters on one shared BIG-IP: distinct tenants of up to 48 characters (each a
+ * prefix of the others), route domains shared or not, and pod CIDRs that never overlap.
+ */
+export function limitSharedArb(maxRules = 6): fc.Arbitrary<PolicyModel[]> {
+  return fc
+    .tuple(tenantNameArb(46), fc.integer({ min: 2, max: 4 }), fc.array(fc.constantFrom(0, 7), { minLength: 4, maxLength: 4 }))
+    .chain(([base, n, routeDomains]) =>
+      fc.tuple(
+        ...Array.from({ length: n }, (_, i) => {
+          const tenant = i === 0 ? base : `${base}_${i}`;
+          const podCidrs = [cidr(`10.${i}.0.0/16`, 4), cidr(`fd00:${i}::/56`, 6)];
+          return limitPolicyArb({ maxRules, tenant, routeDomain: routeDomains[i], podCidrs });
+        }),
+      ),
+    );
 }

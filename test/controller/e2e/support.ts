@@ -353,7 +353,7 @@ function sameMembers(a: readonly string[] | undefined, b: readonly string[]): bo
  * `src_ns_payments`); windowed lists (`_w<hash>`) are not matched.
  */
 export function listPath(plan: SyncPlan, base: string): string {
-  const pattern = new RegExp(`_${base}(_[0-9a-f]{8})?$`);
+  const pattern = new RegExp(`_${base}(_[0-9a-f]{16})?$`);
   const found = plan.lists.filter((l) => pattern.test(l.path));
   if (found.length !== 1) throw new Error(`expected one list named _${base}[_<hash>], found ${found.map((l) => l.path).join(', ') || 'none'}`);
   return found[0].path;
