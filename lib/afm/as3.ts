@@ -229,8 +229,7 @@ function contextPolicies(owner: string, devices: readonly CompiledPolicy[]): As3
 function virtualAddresses(device: DeviceModel): unknown[] {
   const wildcard = (family: 4 | 6) => withRouteDomain(family === 4 ? '0.0.0.0/0' : '::/0', device.routeDomain);
   if (device.podCidrs.length === 0) return [wildcard(4), wildcard(6)];
-  // A pod CIDR of a whole family restricts no source: AS3 refuses the pair [0.0.0.0/0, 0.0.0.0/0].
-  return device.podCidrs.map((c) => (/^(0\.0\.0\.0|::)\/0$/.test(c.text) ? wildcard(c.family) : [wildcard(c.family), address(device, c)]));
+  return device.podCidrs.map((c) => [wildcard(c.family), address(device, c)]);
 }
 
 function loggingObjects(device: DeviceModel, app: As3Object): void {

@@ -99,12 +99,6 @@ describe('renderAs3', () => {
     expect(decl.k8s_prod.egress.egress_vs.pool).toBe('gateway_pool');
   });
 
-  test('a pod CIDR of a whole address family listens for every source of that family', () => {
-    const vs = (podCidrs: DeviceModel['podCidrs']) => render([rule({ level: 'cluster', name: 'r' })], { podCidrs, routeDomain: 2 }).declaration.k8s_prod.egress.egress_vs;
-    expect(vs([{ kind: 'cidr', text: '0.0.0.0/0', family: 4 }, { kind: 'cidr', text: 'fd00::/48', family: 6 }]).virtualAddresses).toEqual(['0.0.0.0%2/0', ['::%2/0', 'fd00::%2/48']]);
-    expect(vs([{ kind: 'cidr', text: '::/0', family: 6 }]).virtualAddresses).toEqual(['::%2/0']);
-  });
-
   test('SNAT modes', () => {
     const vs = (snat: DeviceModel['snat'], snatAddresses: DeviceModel['snatAddresses'] = []) =>
       render([rule({ level: 'cluster', name: 'r' })], { snat, snatAddresses }).declaration.k8s_prod.egress;
