@@ -429,7 +429,9 @@ export class AfmDevice extends Construct {
 
   private policyProblems(): string[] {
     try {
-      this._compile();
+      // Rendering, not only compiling: the render self-check runs here and its findings are
+      // reported as validation messages.
+      this._as3Json();
       return [];
     } catch (e) {
       // cdktf prefixes each message with this construct's path; repeat only other paths.

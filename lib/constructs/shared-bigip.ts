@@ -6,7 +6,7 @@ import type { BigipProvider } from '../../providers/bigip/provider';
 import { contextCommands, renderSharedAs3 } from '../afm/as3';
 import { z } from 'zod';
 import { BIGIP_PATH, parseProps, throwIssues } from '../policy/device';
-import { PolicyIssue, quote, unlessInvalid } from '../policy/errors';
+import { EgressPolicyError, PolicyIssue, formatIssue, quote, unlessInvalid } from '../policy/errors';
 import { parseAddressEntry } from '../policy/ip';
 import { tenantProblem } from '../policy/names';
 import type { CompiledPolicy } from '../policy/compile';
@@ -190,7 +190,18 @@ export class SharedBigip extends Construct {
         }
       }
     }
-    // Each device reports its own policy problems (FQDNs without a resolver among them).
+    // Each device reports its own policy problems (FQDNs without a resolver among them); what
+    // only the shared declaration can see (names of two tenants that meet in /Common/Shared,
+    // the render self-check) is reported here, where the Lazy that renders it would swallow it.
+    const compiled = unlessInvalid(() => this.compiled(), undefined);
+    if (compiled && compiled.length > 0) {
+      try {
+        renderSharedAs3(this.name, compiled);
+      } catch (e) {
+        if (!(e instanceof EgressPolicyError)) throw e;
+        out.push(...e.issues.map(formatIssue));
+      }
+    }
     return out;
   }
 }

@@ -57,8 +57,9 @@ function deviceProps(d: DeviceModel) {
   };
 }
 
+/** Props as a user writes them: unset props left out, no ports for every port. */
 function ruleProps(r: RuleModel) {
-  return {
+  const props = {
     level: r.level,
     path: r.path,
     name: r.name,
@@ -67,7 +68,7 @@ function ruleProps(r: RuleModel) {
     action: r.action,
     priority: r.priority,
     destinations: r.destinations.map(destination),
-    ports: r.ports.map((p) => (p.fromPort === undefined ? EgressPort.protocol(p.protocol) : EgressPort.of({ protocol: p.protocol, fromPort: p.fromPort, toPort: p.toPort }))),
+    ports: r.ports.length === 0 ? undefined : r.ports.map((p) => (p.fromPort === undefined ? EgressPort.protocol(p.protocol) : EgressPort.of({ protocol: p.protocol, fromPort: p.fromPort, toPort: p.toPort }))),
     namespaceSelector: r.source.namespaceSelector,
     podSelector: r.source.podSelector,
     logging: r.logging,
@@ -80,6 +81,7 @@ function ruleProps(r: RuleModel) {
     ticket: r.metadata.ticket,
     justification: r.metadata.justification,
   };
+  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as typeof props;
 }
 
 describe('the limit generators', () => {

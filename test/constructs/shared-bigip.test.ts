@@ -1,6 +1,6 @@
 import { App, TerraformStack, Testing } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { AfmDevice, ClusterEgressRule, EgressAction, EgressCrdStack, EgressDestination as D, NamespaceEgressRule, SharedBigip } from '../../lib';
+import { AfmDevice, ClusterEgressRule, EgressAction, EgressCrdStack, EgressDestination as D, NamespaceEgressRule, ServiceEgressRule, SharedBigip } from '../../lib';
 import { synthJson } from '../support/app';
 
 function setup(sharedInOwnStack = true) {
@@ -112,4 +112,18 @@ test('clusters sharing a route domain must say which sources are theirs', () => 
   new AfmDevice(stack, 'A', { clusterName: 'a', sharedBigip: bigip, crdStack: crds, podCidrs: ['10.1.0.0/16'] });
   new AfmDevice(stack, 'C', { clusterName: 'c', sharedBigip: bigip, crdStack: crds });
   expect(synthError(app)).toMatch(/\[s\/B\] s\/C shares route domain 0 with another cluster but sets no podCidrs/);
+});
+
+describe('SharedBigip: what only the shared declaration can see', () => {
+  test('two tenants whose object names run into each other fail synth instead of writing an empty declaration', () => {
+    const { app, stack, bigip } = setup();
+    const crds = app.node.findChild('crds') as EgressCrdStack;
+    // Tenant k8s's service source list for namespace "src", service "cluster" and tenant
+    // k8s_src_svc's cluster source list are both /Common/Shared/k8s_src_svc_src_cluster.
+    const a = new AfmDevice(stack, 'A', { clusterName: 'east', tenant: 'k8s', sharedBigip: bigip, routeDomain: 2, podCidrs: ['10.1.0.0/16'], crdStack: crds });
+    const b = new AfmDevice(stack, 'B', { clusterName: 'west', tenant: 'k8s_src_svc', sharedBigip: bigip, routeDomain: 3, podCidrs: ['10.2.0.0/16'], crdStack: crds });
+    new ServiceEgressRule(stack, 'Svc', { device: a, namespace: 'src', service: 'cluster', action: EgressAction.ALLOW, destinations: [D.address('192.0.2.1')] });
+    new ClusterEgressRule(stack, 'Dns', { device: b, action: EgressAction.ALLOW_FINAL, destinations: [D.address('10.96.0.10')] });
+    expect(synthError(app)).toMatch(/k8s_src_svc_src_cluster would be declared both by clusters\/A and by clusters\/B/);
+  });
 });
