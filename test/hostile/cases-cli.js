@@ -121,7 +121,7 @@ function cliCases(add) {
     ['cyrillic', 'pаyments/checkout'],
     ['very-long', `payments/${'a'.repeat(100000)}`],
   ];
-  for (const [label, from] of fromValues) cliCase(label === 'terminal-escape' || label === 'newline' || label === 'interpolation' ? 'cli-injection' : 'cli-options', `explain-from-${label}`, 'reject', ['explain', '--from', from, '--to', '10.96.0.10:53/udp'], { oneLine: true });
+  for (const [label, from] of fromValues) cliCase(label === 'terminal-escape' || label === 'newline' || label === 'interpolation' ? 'cli-injection' : 'cli-options', `explain-from-${label}`, 'reject', ['explain', '--from', from, '--to', '10.96.0.10:53/udp'], { oneLine: true, mention: '--from' });
   const toValues = [
     ['empty', '', 'cli-options'],
     ['host-only', 'api.stripe.com', 'cli-options'],
@@ -150,6 +150,7 @@ function cliCases(add) {
     // A trailing newline of a shell argument may be trimmed or refused.
     cliCase(category, `explain-to-${label}`, label === 'newline' ? 'either' : 'reject', ['explain', '--from', 'payments/checkout', '--to', to], {
       oneLine: true,
+      mention: '--to',
       why: label.startsWith('impossible') ? `${to.split(':')[0]} is no address, yet it was taken as a host name` : undefined,
     });
   }
@@ -165,7 +166,7 @@ function cliCases(add) {
     ['newline', '2026-03-02T10:00:00Z\n', 'cli-injection'],
   ];
   for (const [label, at, category] of atValues) {
-    cliCase(category, `explain-at-${label}`, 'reject', explain('--at', at), { oneLine: true, why: category === 'cli-impossible' ? `${at} does not exist and was rolled over to another day` : undefined });
+    cliCase(category, `explain-at-${label}`, 'reject', explain('--at', at), { oneLine: true, mention: '--at', why: category === 'cli-impossible' ? `${at} does not exist and was rolled over to another day` : undefined });
   }
   const labelValues = [
     ['no-equals', 'app'],
@@ -176,7 +177,7 @@ function cliCases(add) {
     ['terminal-escape', 'app=\u001b[31m'],
     ['value-64', `app=${'v'.repeat(64)}`],
   ];
-  for (const [label, labels] of labelValues) cliCase('cli-options', `explain-labels-${label}`, 'reject', ['explain', '--from', 'payments/web', '--to', '198.51.100.15:22', '--labels', labels], { oneLine: true });
+  for (const [label, labels] of labelValues) cliCase('cli-options', `explain-labels-${label}`, 'reject', ['explain', '--from', 'payments/web', '--to', '198.51.100.15:22', '--labels', labels], { oneLine: true, mention: '--labels' });
   cliCase('cli-options', 'explain-namespace-labels-bad', 'reject', ['explain', '--from', 'payments/web', '--to', '198.51.100.15:22', '--namespace-labels', 'a b=c'], { oneLine: true });
   const resolveValues = [
     ['no-equals', 'api.stripe.com'],
@@ -190,7 +191,7 @@ function cliCases(add) {
     ['terminal-escape', 'a\u001b[31mb.com=203.0.113.10'],
     ['cidr', 'api.stripe.com=203.0.113.0/24'],
   ];
-  for (const [label, resolve] of resolveValues) cliCase('cli-options', `explain-resolve-${label}`, 'reject', explain('--resolve', resolve), { oneLine: true });
+  for (const [label, resolve] of resolveValues) cliCase('cli-options', `explain-resolve-${label}`, 'reject', explain('--resolve', resolve), { oneLine: true, mention: '--resolve' });
   const deviceValues = [
     ['unknown', 'nope'],
     ['empty', ''],
@@ -199,7 +200,7 @@ function cliCases(add) {
     ['very-long', 'k'.repeat(100000)],
     ['wrong-stack', 'other/k8s_prod'],
   ];
-  for (const [label, device] of deviceValues) cliCase('cli-options', `explain-device-${label}`, 'reject', explain('--device', device), { oneLine: true });
+  for (const [label, device] of deviceValues) cliCase('cli-options', `explain-device-${label}`, 'reject', explain('--device', device), { oneLine: true, mention: 'device' });
 
   // ---- --out: missing, wrong and corrupted synth outputs.
   const corrupt = (name, mutate) => (cli) => {
@@ -275,8 +276,9 @@ function cliCases(add) {
     ['artifact-is-directory', corrupt('artifact-dir', (d) => fs.mkdirSync(path.join(d, 'stacks', 'egress', 'cdktf-ces', 'dir.json'))), 'out-artifact-dir/cdktf.out'],
   ];
   for (const [label, setup, out] of outCases) {
-    cliCase('cli-out', `out-${label}`, label === 'empty-string' ? 'either' : 'reject', ['explain', '--from', 'payments/checkout', '--to', '10.96.0.10:53/udp', '--out', out], { oneLine: true, ...(setup ? { setup } : {}) });
-    if (label.startsWith('artifact') || label.startsWith('as3')) cliCase('cli-out', `graph-out-${label}`, 'reject', ['graph', '--out', out], { oneLine: true, ...(setup ? { setup } : {}) });
+    const mention = out.split('/')[0].replace(/\u0000.*/, '');
+    cliCase('cli-out', `out-${label}`, label === 'empty-string' ? 'either' : 'reject', ['explain', '--from', 'payments/checkout', '--to', '10.96.0.10:53/udp', '--out', out], { oneLine: true, ...(mention ? { mention } : {}), ...(setup ? { setup } : {}) });
+    if (label.startsWith('artifact') || label.startsWith('as3')) cliCase('cli-out', `graph-out-${label}`, 'reject', ['graph', '--out', out], { oneLine: true, mention, ...(setup ? { setup } : {}) });
   }
 
   // ---- --state
@@ -298,7 +300,7 @@ function cliCases(add) {
     '',
   ].join('\n');
   const stateCase = (category, label, expect, content, extra = {}) =>
-    cliCase(category, `state-${label}`, expect, ['explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443', '--state', `state-${label}.yaml`], { setup: withFile(`state-${label}.yaml`, content), ...extra });
+    cliCase(category, `state-${label}`, expect, ['explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443', '--state', `state-${label}.yaml`], { setup: withFile(`state-${label}.yaml`, content), mention: `state-${label}.yaml`, ...extra });
   stateCase('cli-legal', 'valid', 'accept', STATE, { verify: verdict('verdict: ALLOW') });
   stateCase('cli-legal', 'bom', 'accept', `\ufeff${STATE}`, { verify: verdict('verdict: ALLOW') });
   for (const [label, content, category] of HOSTILE_YAML) stateCase(category, label, 'reject', content, { oneLine: true });
@@ -329,7 +331,7 @@ function cliCases(add) {
     '- {from: payments/comments, to: "api.stripe.com:443", expect: deny}',
     '',
   ].join('\n');
-  const flowsCase = (category, label, expect, content, extra = {}) => cliCase(category, `simulate-${label}`, expect, ['simulate', `flows-${label}.yaml`], { setup: withFile(`flows-${label}.yaml`, content), ...extra });
+  const flowsCase = (category, label, expect, content, extra = {}) => cliCase(category, `simulate-${label}`, expect, ['simulate', `flows-${label}.yaml`], { setup: withFile(`flows-${label}.yaml`, content), mention: `flows-${label}.yaml`, ...extra });
   flowsCase('cli-legal', 'valid', 'accept', FLOWS, { verify: (r) => (r.stdout.includes('3 of 3 flows as expected') ? [] : ['not all flows as expected']) });
   flowsCase('cli-legal', 'mismatch-exits-1', 'accept', '- {from: payments/comments, to: "api.stripe.com:443", expect: allow}\n', { acceptCodes: [1] });
   flowsCase('cli-legal', 'flows-key', 'accept', `flows:\n${FLOWS.split('\n').map((l) => (l ? `  ${l}` : l)).join('\n')}`, { verify: (r) => (r.stdout.includes('3 of 3') ? [] : ['not all flows as expected']) });
@@ -370,7 +372,7 @@ function cliCases(add) {
   cliCase('cli-options', 'graph-output-nul', 'reject', ['graph', '-o', 'x\u0000.mmd'], { oneLine: true });
 
   // ---- import
-  const importCase = (category, label, expect, content, extra = {}) => cliCase(category, `import-${label}`, expect, ['import', `ces-${label}.yaml`, ...(extra.args || [])], { setup: withFile(`ces-${label}.yaml`, content), ...extra });
+  const importCase = (category, label, expect, content, extra = {}) => cliCase(category, `import-${label}`, expect, ['import', `ces-${label}.yaml`, ...(extra.args || [])], { setup: withFile(`ces-${label}.yaml`, content), mention: `ces-${label}.yaml`, ...extra });
   const CES = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'ces', 'egress-policy.yaml'), 'utf8');
   importCase('cli-legal', 'fixture', 'accept', CES, { acceptCodes: [0, 1], verify: (r) => (r.stdout.includes('export function') ? [] : ['no module written']) });
   importCase('cli-legal', 'fixture-allow-partial', 'accept', CES, { args: ['--allow-partial'], verify: (r) => (r.stdout.includes('export function') ? [] : ['no module written']) });
@@ -431,7 +433,7 @@ function cliCases(add) {
     },
   });
   for (const [label, content, category] of HOSTILE_YAML.filter(([l]) => ['billion-laughs', 'cyclic-alias-list', 'dangling-alias', 'deep-flow-list', 'binary-garbage'].includes(l))) {
-    cliCase(category, `diff-state-${label}`, 'reject', (dir, cli) => ['diff', cli.output, cli.changed, '--state', `diff-state-${label}.yaml`], { oneLine: true, setup: withFile(`diff-state-${label}.yaml`, content) });
+    cliCase(category, `diff-state-${label}`, 'reject', (dir, cli) => ['diff', cli.output, cli.changed, '--state', `diff-state-${label}.yaml`], { oneLine: true, mention: `diff-state-${label}.yaml`, setup: withFile(`diff-state-${label}.yaml`, content) });
   }
 }
 

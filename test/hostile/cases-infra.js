@@ -187,6 +187,8 @@ function deviceCases(L, add) {
       bool: true,
       judge: (v) => (v === true ? 'accept' : 'reject'),
       values: [entry('false-without-ca', false, 'reject', 'semantics')],
+      // Unset or false, TLS verification is on and needs the CA bundle: that is the issue then.
+      alsoFieldsFor: { undefined: ['tlsCaBundlePath'], 'false-without-ca': ['tlsCaBundlePath'] },
       why: 'TLS verification is off (or on without a CA bundle) and nothing was reported',
       render: (out) => [...O.eq(provider(out).validate_certs_disable, true, 'validate_certs_disable'), ...O.eq(provider(out).trusted_cert_path, undefined, 'trusted_cert_path')],
     },
@@ -195,7 +197,7 @@ function deviceCases(L, add) {
       optional: true,
       judge: (v) => (v === undefined ? 'accept' : 'reject'),
       values: [
-        entry('shared-with-own-connection', (ctx) => new L.SharedBigip(ctx.newStack('bigip'), 'Shared', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }), 'reject', 'semantics'),
+        entry('shared-with-own-connection', (ctx) => new L.SharedBigip(ctx.newStack('bigip'), 'Shared', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }), 'reject', 'semantics', { alsoFields: ['address', 'tlsCaBundlePath'] }),
         entry('fake-shared', { name: 'cdktf_ces', connection: {} }, 'reject', 'wrong-type'),
       ],
     },
@@ -464,6 +466,7 @@ function sharedBigipCases(L, add) {
       withoutTls: true,
       bool: true,
       judge: (v) => (v === true ? 'accept' : 'reject'),
+      alsoFieldsFor: { undefined: ['tlsCaBundlePath'] },
       why: 'TLS verification is off (or on without a CA bundle) and nothing was reported',
       render: (out) => O.eq(provider(out).validate_certs_disable, true, 'validate_certs_disable'),
     },
@@ -589,6 +592,7 @@ function controllerCases(L, add) {
       withoutCa: true,
       bool: true,
       judge: (v) => (v === true ? 'accept' : 'reject'),
+      alsoFieldsFor: { undefined: ['caBundleConfigMap'] },
       why: 'TLS verification is off (or on without a CA bundle) and nothing was reported',
       render: (out) => O.eq(O.envOf(out, 'BIGIP_INSECURE_SKIP_TLS_VERIFY'), 'true', 'BIGIP_INSECURE_SKIP_TLS_VERIFY'),
     },

@@ -43,6 +43,8 @@ function propCases(add, { target, specs, base, build, verifyCommon }) {
         target,
         expect: v.expect,
         why: v.why || spec.why,
+        field: spec.prop,
+        alsoFields: [...(spec.alsoFields || []), ...(v.alsoFields || []), ...((spec.alsoFieldsFor || {})[v.label] || [])],
         build(ctx) {
           const props = base(ctx, spec);
           if (v.install) v.install(props, spec.prop);
@@ -75,6 +77,7 @@ function unknownKeyCases(add, { target, keys, base, build, category = 'unknown-k
       target,
       expect: 'reject',
       why: why || `the unknown prop ${JSON.stringify(key)} was dropped without a word`,
+      field: key,
       build(ctx) {
         const props = base(ctx, {});
         props[key] = typeof value === 'function' ? value(ctx) : value;

@@ -260,7 +260,12 @@ function crProblems(out, env) {
   for (const crd of out.crds) {
     const version = crd.spec && crd.spec.versions && crd.spec.versions[0];
     const schema = version && version.schema && version.schema.openAPIV3Schema;
-    if (schema) validators.set(crd.spec.names.kind, new env.CrdValidator(schema));
+    if (!schema) continue;
+    // Compiling a schema is the slow part; the CRDs are the same in most cases.
+    const key = JSON.stringify(schema);
+    env.crdValidators = env.crdValidators || new Map();
+    if (!env.crdValidators.has(key)) env.crdValidators.set(key, new env.CrdValidator(schema));
+    validators.set(crd.spec.names.kind, env.crdValidators.get(key));
   }
   for (const cr of out.crs) {
     const v = validators.get(cr.kind);
@@ -347,14 +352,26 @@ function constructContext(env, caseId) {
   return ctx;
 }
 
+/**
+ * A rejection of a one-prop case must be about that prop: an issue on its field (or on a field
+ * it is documented to imply), else the case may hide a silent acceptance behind another error.
+ */
+function aboutField(c, fields) {
+  if (!c.field) return [];
+  const wanted = [c.field, ...(c.alsoFields || [])];
+  const hit = fields.some((f) => wanted.some((w) => f === w || f.startsWith(`${w}.`) || f.startsWith(`${w}[`) || f.includes(w)));
+  return hit ? [] : [`rejected, but not for ${JSON.stringify(c.field)}: the issues are about ${JSON.stringify([...new Set(fields)].slice(0, 4))}`];
+}
+
 function classifyRejection(c, e, env, phase) {
   const isPolicy = e instanceof env.L.EgressPolicyError;
   if (isPolicy) {
-    const problems = policyErrorProblems(e);
+    const problems = [...policyErrorProblems(e), ...aboutField(c, (e.issues || []).map((i) => String(i.field)))];
     return problems.length ? { cls: 'bad-rejection', detail: `${phase}: ${problems.slice(0, 3).join('; ')}` } : { cls: 'rejected' };
   }
   if (isSynthValidationError(e)) {
-    const problems = synthErrorProblems(e);
+    const lines = e.message.split('\n').filter((l) => l.trim().startsWith('['));
+    const problems = [...synthErrorProblems(e), ...aboutField(c, lines)];
     return problems.length ? { cls: 'bad-rejection', detail: `synth: ${problems.slice(0, 3).join('; ')}` } : { cls: 'rejected' };
   }
   if (e instanceof HostileSentinel) return { cls: 'rejected', note: 'the caller\u2019s own error propagated' };
@@ -465,6 +482,8 @@ function cliRejectionProblems(stderr, c) {
   if (reported.length === 0) problems.push(`no "(got …)" value: ${show(lines[0])}`);
   for (const l of reported) if (!hasFix(l.slice(l.indexOf('(got ')))) problems.push(`no fix: ${show(l)}`);
   for (const l of lines) if (!l.startsWith('cdktf-ces')) problems.push(`line not from the tool: ${show(l)}`);
+  // The refusal must be about the hostile input (its file or option), not about something else.
+  if (c.mention && !stderr.includes(c.mention)) problems.push(`rejected, but not for ${JSON.stringify(c.mention)}: ${show(lines[0])}`);
   return problems;
 }
 
