@@ -92,6 +92,7 @@ describe('BigipClient AS3 and tmsh', () => {
     expect(result.results.map((r) => [r.tenant, r.code, r.message])).toEqual([
       ['Common', 200, 'success'],
       ['k8s_prod', 200, 'success'],
+      ['Common', 200, 'no change'],
     ]);
     expect(device.requestCount('POST /mgmt/shared/appsvcs/declare')).toBe(1);
     expect(device.requestCount('GET /mgmt/shared/appsvcs/task/{id}')).toBeGreaterThanOrEqual(2);
