@@ -1321,11 +1321,12 @@ export class BigipEmulator {
     const stored = this.running.as3Declaration;
     let decl: Json;
     if (op.action === 'remove') {
-      // The stored header stays (unsettled: AS3 builds its own remove declaration).
+      // AS3 builds the declaration of a remove: the path's tenants emptied ("selective"), or
+      // every stored tenant ("complete") (AS3 `src/lib/declareHandler.js:406-421`).
+      // A POSTed `action: remove` names its tenants in its declaration (unsettled).
       const targets = op.filter ?? Object.keys(op.declaration).filter((k) => isTenant(op.declaration[k]));
+      decl = { class: 'ADC', schemaVersion: '3.0.0', id: String(this.clock()), updateMode: targets.length ? 'selective' : 'complete' };
       const all = stored ? Object.keys(stored).filter((k) => isTenant(stored[k])) : [];
-      decl = {};
-      for (const [k, v] of Object.entries(stored ?? {})) if (!isTenant(v)) decl[k] = v;
       for (const t of targets.length ? targets : all) decl[t] = { class: 'Tenant' };
     } else {
       decl = structuredClone(op.declaration);
