@@ -122,7 +122,8 @@ export interface BigipEmulatorOptions {
   readonly as3SchemaPath?: string;
   /**
    * How long one AS3 operation (declare or delete) runs, in milliseconds. A second write
-   * during that time gets 503.
+   * during that time finds AS3's lock taken: 503, as the HTTP status of a synchronous request
+   * or as the result in the task of an async one.
    * @default 20
    */
   readonly as3OperationMs?: number;
@@ -292,7 +293,6 @@ interface PartitionIndex {
 
 interface EventList {
   readonly path: string;
-  readonly partition: string;
   readonly addresses: readonly string[];
   /** The partition's `defaultRouteDomain` (the service-discovery task reports it). */
   readonly routeDomain: number;
@@ -321,7 +321,7 @@ interface DeviceConfig {
   readonly routeDomains: Map<string, ContextState>;
   /**
    * The declaration AS3 stored. AS3 keeps it in data-groups under /Common (AS3
-   * `src/lib/declarationProvider.js`), so it is saved and lost with the configuration.
+   * `src/lib/declarationProvider.js:357-453`), so it is saved and lost with the configuration.
    */
   as3Declaration: Json | undefined;
 }
@@ -1908,7 +1908,7 @@ function indexPartition(name: string, tenant: Json): PartitionIndex {
         const taskId = itemPath.replace(/\//g, '~');
         const entries = Array.isArray(item.addresses) ? item.addresses : [];
         if (entries.some((a) => isObject(a) && a.addressDiscovery === 'event')) {
-          eventLists.set(taskId, { path: itemPath, partition: name, addresses: entries.filter((a): a is string => typeof a === 'string'), routeDomain: defaultRouteDomain });
+          eventLists.set(taskId, { path: itemPath, addresses: entries.filter((a): a is string => typeof a === 'string'), routeDomain: defaultRouteDomain });
         } else {
           staticLists.set(taskId, itemPath);
         }

@@ -44,6 +44,9 @@ function adc(tenants: Json, header: Json = {}): Json {
   return { class: 'AS3', action: 'deploy', declaration: { class: 'ADC', schemaVersion: '3.50.0', id: 'test', ...header, ...tenants } };
 }
 
+/** /Common/Shared of a partition configuration or a stored Common tenant. */
+const sharedOf = (tenant: Json | undefined): Json | undefined => tenant?.Shared;
+
 const summary = (answer: { json: Json }) => answer.json.results.map((r: Json) => [r.tenant, r.code, r.message]);
 
 describe('AS3: Common first and last, tenants between', () => {
@@ -72,7 +75,7 @@ describe('AS3: Common first and last, tenants between', () => {
       ['Common', 200, 'no change'],
       ['Common', 200, 'success'],
     ]);
-    expect(device.partitionConfig('Common')?.Shared.dst.addresses).toEqual(['192.0.2.2']);
+    expect(sharedOf(device.partitionConfig('Common'))?.dst.addresses).toEqual(['192.0.2.2']);
   });
 
   test('a deletion refused in the second pass leaves the first pass applied: the device and the stored declaration differ', async () => {
@@ -164,7 +167,7 @@ describe('AS3: the stored Common in tenant-only declarations', () => {
       ['t1', 200, 'no change'],
       ['Common', 200, 'no change'],
     ]);
-    expect(device.partitionConfig('Common')?.Shared.src).toBeDefined();
+    expect(sharedOf(device.partitionConfig('Common'))?.src).toBeDefined();
     expect(device.partitionConfig('t3')).toBeUndefined();
   });
 });
@@ -224,7 +227,7 @@ describe('mcpd: objects in use and virtual addresses', () => {
     expect(answer.json.results[1]).toEqual(
       expect.objectContaining({ code: 422, response: '01070265:3: The Firewall Policy (/Common/Shared/staged) cannot be deleted because it is in use by route domain /Common/2 (fw-staged-policy).' }),
     );
-    expect(device.partitionConfig('Common')?.Shared.staged).toEqual(policy);
+    expect(sharedOf(device.partitionConfig('Common'))?.staged).toEqual(policy);
   });
 
   test('Common objects a tenant uses are not deleted with Common; once the tenant is gone they are', async () => {
@@ -356,7 +359,7 @@ describe('running and saved configuration', () => {
     expect(device.globalRules()).toEqual({});
     expect((await raw(device, 'GET', '/mgmt/shared/appsvcs/info', { token })).status).toBe(401);
     // AS3 saved its own declaration.
-    expect(device.partitionConfig('Common')?.Shared.gp).toEqual(policy);
+    expect(sharedOf(device.partitionConfig('Common'))?.gp).toEqual(policy);
   });
 
   test('save sys config keeps it across a reboot', async () => {
@@ -372,17 +375,17 @@ describe('running and saved configuration', () => {
     await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({ ev: 'event', other: ['192.0.2.1'] }, { gp: policy }) }) });
     device.reboot();
     expect(device.globalRules()).toEqual({ enforcedPolicy: '/Common/Shared/gp' });
-    expect(device.partitionConfig('Common')?.Shared.other).toBeDefined();
+    expect(sharedOf(device.partitionConfig('Common'))?.other).toBeDefined();
   });
 
   test('with persist: false the declaration is lost on reboot, stored declaration and all', async () => {
     const body = adc({ Common: common({ ev: 'event', other: ['192.0.2.1'] }, { gp: policy }) });
     body.persist = false;
     await raw(device, 'POST', DECLARE, { token, body });
-    expect(device.partitionConfig('Common')?.Shared.other).toBeDefined();
+    expect(sharedOf(device.partitionConfig('Common'))?.other).toBeDefined();
     device.reboot();
-    expect(device.partitionConfig('Common')?.Shared.other).toBeUndefined();
-    expect(device.declaration()?.Common.Shared.other).toBeUndefined();
+    expect(sharedOf(device.partitionConfig('Common'))?.other).toBeUndefined();
+    expect(sharedOf(device.declaration()?.Common as Json)?.other).toBeUndefined();
   });
 
   test('load sys config returns to the saved configuration without a restart', async () => {
