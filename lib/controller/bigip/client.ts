@@ -203,6 +203,7 @@ const TOKEN_ABSOLUTE_MAX_S = 36000;
 const AS3_NAME = /^[A-Za-z][0-9A-Za-z_.-]{0,189}$/;
 const TASK_ID = /^~[A-Za-z][0-9A-Za-z_.-]*(~[A-Za-z][0-9A-Za-z_.-]*){1,3}$/;
 const LOGIN_PATH = '/mgmt/shared/authn/login';
+const TOKENS_PATH = '/mgmt/shared/authz/tokens/';
 
 /**
  * The address AS3 puts in a firewall address list that would otherwise be empty
@@ -211,7 +212,6 @@ const LOGIN_PATH = '/mgmt/shared/authn/login';
  * It is in no route domain of ours and matches no pod.
  */
 export const EMPTY_LIST_PLACEHOLDER = '::1:5ee:bad:c0de';
-const TOKENS_PATH = '/mgmt/shared/authz/tokens/';
 
 /**
  * Backoff before attempt `failures + 1`: full jitter over an exponentially growing window,
@@ -378,8 +378,8 @@ export class BigipClient {
    * `%<routeDomain>` is appended when `routeDomain` is not 0.
    *
    * An empty set is pushed as {@link EMPTY_LIST_PLACEHOLDER}, the address AS3 itself puts in an
-   * empty list: F5's sources never show the worker emptying a firewall address list, and mcpd
-   * keeps such a list non-empty, so `[]` could leave the old members allowed (fail open).
+   * empty list: F5's sources show `[]` emptying a pool, never a firewall address list, which
+   * AS3 keeps non-empty; so `[]` could leave the old members allowed (fail open).
    *
    * The worker answers with the task, whose `providerOptions.nodeList` must echo the nodes
    * (f5-appsvcs-extension `test/integration/bigip/misc/serviceDiscovery.js:537-542, 1198-1204`);
