@@ -689,9 +689,11 @@ export class BigipEmulator {
   /**
    * Restarts the device: the running configuration becomes the saved one, so whatever was not
    * saved (by `tmsh save sys config`, or by AS3 after a declaration with `persist`, its default)
-   * is lost; tokens and AS3 task records are gone and a running AS3 operation is abandoned.
-   * Service-discovery tasks keep their node lists (restjavad storage; unsettled), but the list
-   * addresses are the saved ones until the next push.
+   * is lost; tokens are gone and a running AS3 operation is abandoned. AS3 task records are
+   * gone too (unsettled: AS3 keeps them in a data-group, `src/lib/asyncHandler.js:35-52`, but
+   * whether their last state was saved depends on timing). Service-discovery tasks keep their
+   * node lists (restjavad storage; unsettled), but the list addresses are the saved ones until
+   * the next push.
    */
   public reboot(): void {
     this.generation++;
