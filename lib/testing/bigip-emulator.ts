@@ -329,6 +329,8 @@ interface DeviceConfig {
 /** The outcome of one AS3 operation. */
 type As3Outcome =
   | { readonly invalid: readonly string[] }
+  /** The whole request failed before any tenant was touched (the error body). */
+  | { readonly refused: Json }
   | { readonly results: BigipAs3Result[]; readonly declaration: Json; readonly status: number };
 
 /** A tmsh error: the device prints it into `commandResult` and answers 200. */
@@ -1112,21 +1114,29 @@ export class BigipEmulator {
   }
 
   /**
-   * What AS3 reports when it cannot take its configuration lock because another operation holds
-   * it: code 503, the message of the lock's `Error` (`toString()`, so "Error: ..."), and the
-   * tenant list only for a single tenant (AS3 `src/lib/mutex.js:56-63, 123-128`,
+   * The body AS3 answers when a request fails as a whole, before or instead of the tenant
+   * loop: the code, the error's message, and the tenant list only for a single tenant (AS3
    * `src/lib/declarationHandler.js:938-990`). Nothing was changed.
    */
-  private lockRefusal(op: As3Operation): Json {
-    const names = Object.keys(op.declaration).filter((k) => isTenant(op.declaration[k]));
+  private requestFailure(decl: Json, code: number, message: string): Json {
+    const names = Object.keys(decl).filter((k) => isTenant(decl[k]));
     const list = names.includes('Common') ? ['Common', ...names.filter((n) => n !== 'Common'), 'Common'] : names;
     return {
-      code: 503,
-      message: `Error: ${BUSY_MESSAGE(DEVICE_HOST)}`,
+      code,
+      message,
       host: DEVICE_HOST,
       ...(list.length === 1 ? { tenant: list } : {}),
-      ...(typeof op.declaration.id === 'string' ? { declarationId: op.declaration.id } : {}),
+      ...(typeof decl.id === 'string' ? { declarationId: decl.id } : {}),
     };
+  }
+
+  /**
+   * AS3 cannot take its configuration lock because another operation holds it: 503 with the
+   * message of the lock's `Error` (`toString()`, so "Error: ...") (AS3 `src/lib/mutex.js:56-63,
+   * 123-128`).
+   */
+  private lockRefusal(op: As3Operation): Json {
+    return this.requestFailure(op.declaration, 503, `Error: ${BUSY_MESSAGE(DEVICE_HOST)}`);
   }
 
   private async declareResource(method: string, param: string | undefined, body: unknown, url: URL): Promise<[number, unknown]> {
@@ -1182,6 +1192,8 @@ export class BigipEmulator {
         const outcome = this.runAs3(op);
         if ('invalid' in outcome) {
           record.results = [{ code: 422, message: 'declaration is invalid', errors: [...outcome.invalid], ...withId }];
+        } else if ('refused' in outcome) {
+          record.results = [outcome.refused];
         } else {
           record.results = outcome.results;
           record.declaration = outcome.declaration;
@@ -1196,6 +1208,7 @@ export class BigipEmulator {
     const finished = await this.within(done, this.as3SyncLimitMs);
     if (!finished) return accepted();
     if ('invalid' in finished) throw new HttpError(422, { code: 422, message: 'declaration is invalid', errors: finished.invalid, declarationFullId: '' });
+    if ('refused' in finished) throw new HttpError(finished.refused.code as number, finished.refused);
     return [finished.status, { results: finished.results, declaration: finished.declaration }];
   }
 
@@ -1294,6 +1307,32 @@ export class BigipEmulator {
   }
 
   /**
+   * A `routeDomainEnforcement` that names no route domain of the device. AS3 looks every `bigip`
+   * pointer up on the device while it parses the declaration ("Pointer_Route_Domain": "Pathname
+   * of existing BIG-IP route domain", tag `bigComponent`) and fails the whole request with 422
+   * (AS3 `src/lib/tag/bigComponentTag.js:251-309`). Route domains are named by path here, so one
+   * named otherwise than its id is found by its name only. Other `bigip` pointers (VLANs,
+   * profiles) are not modelled and pass.
+   */
+  private missingRouteDomain(decl: Json): string | undefined {
+    for (const [tenantName, tenant] of Object.entries(decl)) {
+      if (!isTenant(tenant)) continue;
+      for (const [appName, app] of Object.entries(tenant)) {
+        if (!isApplication(app)) continue;
+        for (const [itemName, item] of Object.entries(app)) {
+          if (!isObject(item) || !Array.isArray(item.routeDomainEnforcement)) continue;
+          for (const [i, rd] of item.routeDomainEnforcement.entries()) {
+            if (isObject(rd) && typeof rd.bigip === 'string' && !this.routeDomainIds.has(rd.bigip)) {
+              return `Unable to find ${rd.bigip} for /${tenantName}/${appName}/${itemName}/routeDomainEnforcement/${i}`;
+            }
+          }
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /**
    * The stored Common that AS3 adds to a declaration without Common that points into
    * /Common/Shared (AS3 `src/lib/declarationHandler.js:600-611`). It reads the stored declaration
    * filtered by the tenants of the URL path, and that filter fails when a path tenant is not
@@ -1345,6 +1384,8 @@ export class BigipEmulator {
       }
       const errors = this.declarationErrors(decl, op);
       if (errors.length) return { invalid: errors };
+      const missing = this.missingRouteDomain(decl);
+      if (missing) return { refused: this.requestFailure(decl, 422, missing) };
     }
 
     const names = Object.keys(decl).filter((k) => isTenant(decl[k]));
@@ -1442,12 +1483,10 @@ export class BigipEmulator {
    */
   private partitionProblem(work: DeviceConfig, name: string, before: PartitionIndex | undefined, after: PartitionIndex | undefined): string | undefined {
     if (after) {
-      for (const rd of after.routeDomainEnforcement.keys()) {
-        // Route domains are named by path here; one named otherwise than its id is only found by its name.
-        if (!this.routeDomainIds.has(rd)) return `01020036:3: The requested route domain (${rd}) was not found.`;
-      }
+      // "You must choose an existing route domain" (AS3 schema, Tenant `defaultRouteDomain`);
+      // addresses name route domains by id too. mcpd refuses the partition (the message text is
+      // unsettled).
       for (const id of after.routeDomainIds) {
-        // Addresses name route domains by id (the message text is unsettled).
         if (!this.routeDomainPaths.has(id)) return `01020036:3: The requested route domain (id ${id}) was not found.`;
       }
     }

@@ -190,12 +190,17 @@ describe('BigipEmulator AS3', () => {
     expect((await raw(device, 'POST', DECLARE, { token, body: '{not json' })).status).toBe(400);
   });
 
-  test('a tenant whose route-domain enforcement names a missing route domain fails; the others deploy', async () => {
+  test('a route-domain enforcement that names a missing route domain fails the whole request with 422; nothing is deployed', async () => {
     const answer = await raw(device, 'POST', DECLARE, { token, body: egressDeclaration({ routeDomain: 2 }) });
-    expect(answer.status).toBe(207);
-    const byTenant = Object.fromEntries(answer.json.results.map((r: any) => [r.tenant, r]));
-    expect(byTenant.Common).toEqual(expect.objectContaining({ code: 422, message: 'declaration failed', response: expect.stringMatching(/route domain \(\/Common\/2\) was not found/) }));
-    expect(byTenant.k8s_prod.code).toBe(200);
+    expect(answer.status).toBe(422);
+    expect(answer.json).toEqual({
+      code: 422,
+      message: 'Unable to find /Common/2 for /Common/Shared/k8s_prod_rd_policy/routeDomainEnforcement/0',
+      host: 'localhost',
+      declarationId: 'cdktf-ces-k8s_prod',
+    });
+    expect(device.declaration()).toBeUndefined();
+    expect(device.partitionConfig('k8s_prod')).toBeUndefined();
 
     const withRd = await BigipEmulator.start({ routeDomains: ['/Common/0', '/Common/2'] });
     try {

@@ -143,6 +143,8 @@ describe('BigipEmulator service-discovery nodes', () => {
     const ipSet = fc.uniqueArray(fc.oneof(fc.ipV4(), fc.ipV6()), { maxLength: 12 });
     await fc.assert(
       fc.asyncProperty(fc.array(ipSet, { minLength: 1, maxLength: 6 }), async (pushes) => {
+        // Each run starts from an emptied list (the device is shared by the runs).
+        await raw(device, 'POST', NODES, { token, body: [{ id: EMPTY_LIST_PLACEHOLDER, ip: EMPTY_LIST_PLACEHOLDER }] });
         for (const ips of pushes) {
           const answer = await raw(device, 'POST', NODES, { token, body: ips.map((ip) => ({ id: ip, ip })) });
           expect(answer.status).toBe(200);
