@@ -1,16 +1,24 @@
 /**
  * An in-process BIG-IP management interface for tests, the demo and benchmarks.
  *
- * It speaks the iControl REST and AS3 protocols as documented by F5 (token auth, AS3 declare
- * with async tasks, the service-discovery nodes endpoint of event-driven address lists, tmsh
- * through `/mgmt/tm/util/bash`) over real HTTPS on loopback, keeps the deployed declaration
- * per tenant, derives the firewall state from it and can inject the failures a real device
+ * It speaks the iControl REST and AS3 protocols as F5's code and documentation show them
+ * (token auth, AS3 3.56 declare with async tasks, the service-discovery nodes endpoint of
+ * event-driven address lists, tmsh through `/mgmt/tm/util/bash`) over real HTTPS on loopback.
+ * Behind them it keeps a model of the device: the configuration AS3 applied to each partition
+ * (which can differ from the declaration AS3 stored), the addresses of event-driven lists,
+ * firewall context attachments, route domains by name and by id, and a saved configuration
+ * that a reboot or `load sys config` returns to. It can inject the failures a real device
  * shows (revoked tokens, busy control plane, lost mcpd connection, latency, connection
  * resets), deterministically from a seed.
  *
+ * Each modelled behaviour cites the upstream source it follows: F5Networks/f5-appsvcs-extension
+ * 3.56.0 ("AS3 `src/lib/...`"), F5Networks/terraform-provider-bigip v1.28.0 and its vendored
+ * f5devcentral/go-bigip, F5's tmsh reference and F5's Ansible modules. Where those sources do not
+ * settle a behaviour the comment says "(unsettled)" and the emulator takes the stricter choice:
+ * the one under which a client that relies on the lenient reading fails its tests.
+ *
  * What it is not: a firewall. It evaluates no traffic and checks only what the protocols and
- * the configuration model it keeps need. Where the real device's behaviour is not documented
- * the choice made here is marked "(unverified)".
+ * the configuration model it keeps need.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -18,6 +26,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { EMPTY_LIST_PLACEHOLDER } from '../controller/bigip/client';
 import { packageRoot, seededRandom } from '../util';
 import { As3Validator } from './as3-validator';
 
@@ -113,7 +122,8 @@ export interface BigipEmulatorOptions {
   readonly as3SchemaPath?: string;
   /**
    * How long one AS3 operation (declare or delete) runs, in milliseconds. A second write
-   * during that time gets 503.
+   * during that time finds AS3's lock taken: 503, as the HTTP status of a synchronous request
+   * or as the result in the task of an async one.
    * @default 20
    */
   readonly as3OperationMs?: number;
@@ -124,10 +134,18 @@ export interface BigipEmulatorOptions {
    */
   readonly as3SyncLimitMs?: number;
   /**
-   * Route domains that exist on the device (tmsh paths).
+   * Route domains that exist on the device, by tmsh path. A route domain is named after its id
+   * (`/Common/2` has id 2) unless `routeDomainIds` gives its id.
    * @default ['/Common/0']
    */
   readonly routeDomains?: readonly string[];
+  /**
+   * Ids of route domains in `routeDomains` whose name is not their id, e.g.
+   * `{ '/Common/rd_prod': 2 }` (Declarative Onboarding and many devices name them so).
+   * Declarations and tmsh name a route domain by path; addresses (`10.0.0.1%2`) by id.
+   * @default - every route domain is named after its id
+   */
+  readonly routeDomainIds?: Readonly<Record<string, number>>;
   /**
    * DNS resolvers that exist on the device (tmsh paths), for the global FQDN policy.
    * @default - none
@@ -181,6 +199,7 @@ export interface BigipAs3Result {
   readonly tenant?: string;
   readonly host?: string;
   readonly runTime?: number;
+  readonly declarationId?: string;
   readonly dryRun?: boolean;
   readonly response?: string;
   readonly errors?: readonly string[];
@@ -194,9 +213,14 @@ const TMOS_VERSION = { product: 'BIG-IP', version: '17.1.1', build: '0.0.2', edi
 const AS3_NAME = /^[A-Za-z][0-9A-Za-z_.-]*$/;
 const ADC_HEADER_KEYS = new Set(['class', 'schemaVersion', 'id', 'label', 'remark', 'constants', 'controls', 'updateMode', '$schema']);
 const NODE_IP = /^([^%]+)(?:%(\d{1,5}))?$/;
+/** AS3's lock message (AS3 `src/lib/mutex.js:127-128`, `mutexTimeoutMinutes: 2` in `src/lib/constants.js:69`). */
 const BUSY_MESSAGE = (host: string) => `Configuration operation in progress on device ${host}, please try again in 2 minutes`;
 const MCPD_LOST = 'The connection to mcpd has been lost, try again.';
 const DEVICE_HOST = 'localhost';
+/** `"/Common/Shared` anywhere in a declaration makes AS3 add the stored Common (AS3 `src/lib/declarationHandler.js:43`). */
+const COMMON_SHARED_REFERENCE = /"\/Common\/Shared/;
+/** An address with a route-domain id, alone or as the end of a range or before a prefix length. */
+const ADDRESS_ROUTE_DOMAIN = /(?:^|-)[0-9A-Fa-f:.]+%(\d{1,5})(?=$|\/|-)/g;
 
 /** Route templates; request counters are keyed `<METHOD> <template>`. */
 const ROUTES: ReadonlyArray<{ readonly template: string; readonly pattern: RegExp }> = [
@@ -222,6 +246,7 @@ interface Token {
 
 interface SdTask {
   readonly path: string;
+  /** The task's `providerOptions.nodeList`: node ips, in the order they were posted. */
   ips: readonly string[];
   /** Node ids, or undefined when every id equals its ip (saves memory on big lists). */
   ids: readonly string[] | undefined;
@@ -241,22 +266,75 @@ interface FaultState {
 
 interface TaskRecord {
   readonly id: string;
-  results: BigipAs3Result[];
+  results: BigipAs3Result[] | Json[];
   declaration: Record<string, unknown>;
   readonly selfLink: string;
 }
 
-interface FirewallIndex {
-  readonly policies: Set<string>;
-  /** Event-driven lists: task id → path. */
-  readonly eventLists: Map<string, string>;
+type Json = Record<string, unknown>;
+
+/** What one partition holds, derived from the configuration AS3 applied to it. */
+interface PartitionIndex {
+  /** Objects by path, with their AS3 class. */
+  readonly objects: ReadonlyMap<string, string>;
+  /** `use` pointers: from object path, to object path, and the property that holds the pointer. */
+  readonly references: ReadonlyArray<readonly [string, string, string]>;
+  /** Event-driven address lists: task id → path and the list's literal addresses. */
+  readonly eventLists: ReadonlyMap<string, EventList>;
   /** Address lists without event discovery: task id → path. */
-  readonly staticLists: Map<string, string>;
-  /** Route domain path → enforced policy path (from `routeDomainEnforcement`). */
-  readonly routeDomainPolicies: Map<string, string>;
+  readonly staticLists: ReadonlyMap<string, string>;
+  /** Route-domain path → policy path (a policy's `routeDomainEnforcement`). */
+  readonly routeDomainEnforcement: ReadonlyMap<string, string>;
+  /** Virtual addresses: `address%id` → the address as declared. */
+  readonly virtualAddresses: ReadonlyMap<string, string>;
+  /** Route-domain ids named by addresses and by `defaultRouteDomain`. */
+  readonly routeDomainIds: ReadonlySet<number>;
 }
 
-type Json = Record<string, unknown>;
+interface EventList {
+  readonly path: string;
+  readonly addresses: readonly string[];
+  /** The partition's `defaultRouteDomain` (the service-discovery task reports it). */
+  readonly routeDomain: number;
+}
+
+interface Partition {
+  /** The configuration AS3 applied, in declaration shape (never mutated; replaced whole). */
+  readonly tenant: Json;
+  readonly canonical: string;
+  readonly index: PartitionIndex;
+}
+
+interface ContextState {
+  enforcedPolicy?: string;
+  stagedPolicy?: string;
+}
+
+/** What mcpd holds: the running configuration, and the saved one a reboot returns to. */
+interface DeviceConfig {
+  readonly partitions: Map<string, Partition>;
+  /** Addresses the service-discovery worker applied to event-driven lists, by task id. */
+  readonly discovered: Map<string, readonly string[]>;
+  readonly global: ContextState;
+  fqdnResolver: string | undefined;
+  /** Firewall policies of route domains, by route-domain path. */
+  readonly routeDomains: Map<string, ContextState>;
+  /**
+   * The declaration AS3 stored. AS3 keeps it in data-groups under /Common (AS3
+   * `src/lib/declarationProvider.js:357-453`), so it is saved and lost with the configuration.
+   */
+  as3Declaration: Json | undefined;
+}
+
+/** The outcome of one AS3 operation. */
+type As3Outcome =
+  | { readonly invalid: readonly string[] }
+  /** The whole request failed before any tenant was touched (the error body). */
+  | { readonly refused: Json }
+  | { readonly results: BigipAs3Result[]; readonly declaration: Json; readonly status: number };
+
+/** A tmsh error: the device prints it into `commandResult` and answers 200. */
+class TmshError extends Error {}
 
 class HttpError extends Error {
   constructor(
@@ -358,7 +436,9 @@ export class BigipEmulator {
   private readonly validator: As3Validator | undefined;
   private readonly as3OperationMs: number;
   private readonly as3SyncLimitMs: number;
-  private readonly routeDomainPaths: Set<string>;
+  /** Route domains: path → id, and id → path. */
+  private readonly routeDomainIds = new Map<string, number>();
+  private readonly routeDomainPaths = new Map<number, string>();
   private readonly dnsResolvers: Set<string>;
   private readonly clock: () => number;
   private readonly random: () => number;
@@ -367,15 +447,15 @@ export class BigipEmulator {
   private readonly maxBodyBytes: number;
 
   private readonly tokens = new Map<string, Token>();
-  private adcHeader: Json | undefined;
-  private readonly tenants = new Map<string, Json>();
-  private index: FirewallIndex = { policies: new Set(), eventLists: new Map(), staticLists: new Map(), routeDomainPolicies: new Map() };
+  private running: DeviceConfig;
+  private saved: DeviceConfig;
+  /** Event-driven lists of the running configuration, by task id. */
+  private eventLists = new Map<string, EventList>();
   private readonly sdTasks = new Map<string, SdTask>();
   private readonly as3Tasks = new Map<string, TaskRecord>();
   private as3Busy = false;
-  private global: { enforcedPolicy?: string; stagedPolicy?: string } = {};
-  private fqdnResolver: string | undefined;
-  private readonly routeDomainState = new Map<string, { enforcedPolicy?: string; stagedPolicy?: string }>();
+  /** Bumped by a reboot: an AS3 operation started before it is abandoned. */
+  private generation = 0;
   private faults: FaultState[] = [];
   private readonly faultCounts = new Map<BigipFault, number>();
   private readonly counters = new Map<string, number>();
@@ -405,14 +485,22 @@ export class BigipEmulator {
     this.validator = options.as3SchemaPath !== undefined ? validatorFor(options.as3SchemaPath) : undefined;
     this.as3OperationMs = positive('as3OperationMs', options.as3OperationMs, 20, 0);
     this.as3SyncLimitMs = positive('as3SyncLimitMs', options.as3SyncLimitMs, 45000, 0);
-    this.routeDomainPaths = new Set((options.routeDomains ?? ['/Common/0']).map(tmshPath));
+    this.defineRouteDomains(options.routeDomains ?? ['/Common/0'], options.routeDomainIds ?? {});
     this.dnsResolvers = new Set((options.dnsResolvers ?? []).map(tmshPath));
     this.clock = options.clock ?? Date.now;
     this.random = seededRandom(options.seed ?? DEFAULT_SEED);
     this.historyLimit = positive('historyLimit', options.historyLimit, 10000);
     this.historyIpLimit = positive('historyIpLimit', options.historyIpLimit, 1_000_000);
     this.maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes, 64 * 1024 * 1024);
-    for (const rd of this.routeDomainPaths) this.routeDomainState.set(rd, {});
+    this.running = {
+      partitions: new Map(),
+      discovered: new Map(),
+      global: {},
+      fqdnResolver: undefined,
+      routeDomains: new Map([...this.routeDomainIds.keys()].map((rd) => [rd, {}])),
+      as3Declaration: undefined,
+    };
+    this.saved = copyConfig(this.running);
 
     this.server = https.createServer(
       { key: fs.readFileSync(fixturePath('server.key')), cert: fs.readFileSync(fixturePath('server.crt')) },
@@ -422,6 +510,24 @@ export class BigipEmulator {
         });
       },
     );
+  }
+
+  private defineRouteDomains(paths: readonly string[], ids: Readonly<Record<string, number>>): void {
+    for (const [p, id] of Object.entries(ids)) {
+      if (!paths.map(tmshPath).includes(tmshPath(p))) throw new Error(`BigipEmulator: routeDomainIds names ${p}, which is not in routeDomains`);
+      if (!Number.isInteger(id) || id < 0 || id > 65534) throw new Error(`BigipEmulator: the id of route domain ${p} must be a whole number from 0 to 65534 (got ${id})`);
+    }
+    for (const p of paths) {
+      const rdPath = tmshPath(p);
+      const given = Object.entries(ids).find(([k]) => tmshPath(k) === rdPath)?.[1];
+      const name = rdPath.slice(rdPath.lastIndexOf('/') + 1);
+      const id = given ?? (/^\d{1,5}$/.test(name) ? Number(name) : undefined);
+      if (id === undefined) throw new Error(`BigipEmulator: route domain ${rdPath} is not named after an id; give its id in routeDomainIds`);
+      if (this.routeDomainIds.has(rdPath)) throw new Error(`BigipEmulator: route domain ${rdPath} is listed twice`);
+      if (this.routeDomainPaths.has(id)) throw new Error(`BigipEmulator: route domains ${this.routeDomainPaths.get(id)} and ${rdPath} both have id ${id}`);
+      this.routeDomainIds.set(rdPath, id);
+      this.routeDomainPaths.set(id, rdPath);
+    }
   }
 
   /** Stops listening, drops open connections and pending timers. */
@@ -490,40 +596,113 @@ export class BigipEmulator {
     this.faultCounts.clear();
   }
 
-  /** The deployed declaration (ADC, all tenants), or undefined when nothing is deployed. */
+  /**
+   * The declaration AS3 stored: what `GET /declare` returns (ADC header of the last request,
+   * every tenant), or undefined when no tenant is stored.
+   */
   public declaration(): Record<string, unknown> | undefined {
-    if (this.tenants.size === 0) return undefined;
-    return structuredClone({ ...this.adcHeader, ...Object.fromEntries(this.tenants) });
-  }
-
-  /** Task ids of the event-driven address lists of the deployed declaration, sorted. */
-  public eventListTaskIds(): string[] {
-    return [...this.sdTasks.keys()].sort();
+    const stored = this.running.as3Declaration;
+    if (!stored || !Object.values(stored).some(isTenant)) return undefined;
+    return structuredClone(stored);
   }
 
   /**
-   * Members of an event-driven list, by path (`/T/A/name`) or task id (`~T~A~name`), in the
-   * order they were pushed; undefined when no such event-driven list is deployed.
+   * The configuration AS3 applied to a partition, in declaration shape; undefined when the
+   * partition holds none. It differs from the stored declaration after a deploy that failed in
+   * part: AS3 keeps the previous declaration of a failed tenant (AS3
+   * `src/lib/declarationHandler.js:734-735`) although its first Common pass may have created
+   * objects on the device.
+   */
+  public partitionConfig(tenant: string): Record<string, unknown> | undefined {
+    const partition = this.running.partitions.get(tenant);
+    return partition ? structuredClone(partition.tenant) : undefined;
+  }
+
+  /** Task ids of the event-driven address lists on the device, sorted. */
+  public eventListTaskIds(): string[] {
+    return [...this.eventLists.keys()].sort();
+  }
+
+  /**
+   * Addresses of an event-driven list as mcpd holds them, by path (`/T/A/name`) or task id
+   * (`~T~A~name`): the list's literal addresses, then the nodes the service-discovery worker
+   * applied, in the order they were pushed; AS3's placeholder `::1:5ee:bad:c0de` when that would
+   * be empty. Undefined when no such event-driven list is on the device.
    */
   public listMembers(pathOrTaskId: string): string[] | undefined {
+    const taskId = pathOrTaskId.replace(/\//g, '~');
+    const list = this.eventLists.get(taskId);
+    return list ? listAddresses(list, this.running.discovered.get(taskId)) : undefined;
+  }
+
+  /**
+   * The node ips of a list's service-discovery task (`providerOptions.nodeList`, what
+   * `GET .../nodes` reports), which can differ from {@link listMembers}; undefined when the
+   * task does not exist.
+   */
+  public discoveredNodes(pathOrTaskId: string): string[] | undefined {
     const task = this.sdTasks.get(pathOrTaskId.replace(/\//g, '~'));
     return task ? [...task.ips] : undefined;
   }
 
   /** The global firewall context's policies. */
   public globalRules(): BigipPolicyAttachment {
-    return { ...this.global };
+    return { ...this.running.global };
   }
 
   /** The global FQDN policy's DNS resolver. */
   public globalFqdnResolver(): string | undefined {
-    return this.fqdnResolver;
+    return this.running.fqdnResolver;
   }
 
-  /** Firewall policies of a route domain (`/Common/0`); undefined for an unknown route domain. */
+  /** Firewall policies of a route domain, by path (`/Common/0`); undefined for an unknown route domain. */
   public routeDomain(pathOrName: string): BigipPolicyAttachment | undefined {
-    const state = this.routeDomainState.get(tmshPath(pathOrName));
+    const state = this.running.routeDomains.get(tmshPath(pathOrName));
     return state ? { ...state } : undefined;
+  }
+
+  /**
+   * The bandwidth policy a deployed iRule attaches with `BWC::policy attach <name>`, resolved as
+   * the iRule runtime does. The tmsh reference: "The policy name should be give[n] without a path
+   * name: e.g. "gold_user" not "/Common/gold_user". The irule will internally try to determine
+   * the correct pathname" and "will return an error if the policy cannot be found"
+   * (https://clouddocs.f5.com/cli/tmsh-reference/latest/modules/ltm/ltm_rule_command_BWC_policy.html).
+   * The folders it searches are not documented (unsettled): the iRule's own folder, its
+   * partition, then /Common. A name with a path, or one that resolves to no
+   * Bandwidth_Control_Policy, throws the error the iRule would raise at FLOW_INIT.
+   */
+  public bandwidthPolicyAttachedBy(iRulePath: string): string {
+    const rule = this.findObject(iRulePath);
+    if (rule?.cls !== 'iRule') throw new Error(`BigipEmulator: no iRule ${iRulePath} is deployed`);
+    const text = typeof rule.item.iRule === 'string' ? rule.item.iRule : '';
+    const m = /BWC::policy\s+attach\s+(\S+)/.exec(text);
+    if (!m) throw new Error(`BigipEmulator: iRule ${iRulePath} has no "BWC::policy attach <name>"`);
+    const name = m[1];
+    const notFound = new Error(`TCL error: ${iRulePath} <FLOW_INIT> - BWC policy "${name}" not found (the policy name is given without a path)`);
+    if (name.includes('/')) throw notFound;
+    const folder = iRulePath.slice(0, iRulePath.lastIndexOf('/'));
+    const partition = `/${iRulePath.split('/')[1]}`;
+    for (const f of new Set([folder, partition, '/Common'])) {
+      if (this.findObject(`${f}/${name}`)?.cls === 'Bandwidth_Control_Policy') return `${f}/${name}`;
+    }
+    throw notFound;
+  }
+
+  /**
+   * Restarts the device: the running configuration becomes the saved one, so whatever was not
+   * saved (by `tmsh save sys config`, or by AS3 after a declaration with `persist`, its default)
+   * is lost; tokens are gone and a running AS3 operation is abandoned. AS3 task records are
+   * gone too (unsettled: AS3 keeps them in a data-group, `src/lib/asyncHandler.js:35-52`, but
+   * whether their last state was saved depends on timing). Service-discovery tasks keep their
+   * node lists (restjavad storage; unsettled), but the list addresses are the saved ones until
+   * the next push.
+   */
+  public reboot(): void {
+    this.generation++;
+    this.as3Busy = false;
+    this.tokens.clear();
+    this.as3Tasks.clear();
+    this.setRunning(copyConfig(this.saved));
   }
 
   /** Tokens that have not expired, of one user or of all. */
@@ -786,9 +965,11 @@ export class BigipEmulator {
         return [200, this.bash(body)];
       case '/mgmt/tm/security/firewall/global-rules':
         return this.globalRulesResource(method, body, url.pathname);
-      case '/mgmt/tm/security/firewall/global-fqdn-policy':
+      case '/mgmt/tm/security/firewall/global-fqdn-policy': {
         if (method !== 'GET') throw this.methodNotAllowed(method, url.pathname);
-        return [200, { kind: 'tm:security:firewall:global-fqdn-policy:global-fqdn-policystate', selfLink: 'https://localhost/mgmt/tm/security/firewall/global-fqdn-policy', ...(this.fqdnResolver ? { dnsResolver: this.fqdnResolver } : {}) }];
+        const resolver = this.running.fqdnResolver;
+        return [200, { kind: 'tm:security:firewall:global-fqdn-policy:global-fqdn-policystate', selfLink: 'https://localhost/mgmt/tm/security/firewall/global-fqdn-policy', ...(resolver ? { dnsResolver: resolver } : {}) }];
+      }
       default:
         throw this.restError(404, `URI path ${url.pathname} not registered.`);
     }
@@ -911,63 +1092,124 @@ export class BigipEmulator {
     return names;
   }
 
-  private busyError(): HttpError {
-    return new HttpError(503, { code: 503, message: BUSY_MESSAGE(DEVICE_HOST), errors: [], declarationFullId: '' });
+  /**
+   * `GET /declare[/<tenants>]`: the stored declaration. A tenant filter keeps Common and
+   * answers 404 when any named tenant is missing (AS3 `src/lib/declarationHandler.js:137-174`);
+   * no stored tenant is 204 (`:211-223`).
+   */
+  private readDeclaration(filter: readonly string[] | undefined): [number, unknown] {
+    const stored = this.running.as3Declaration;
+    if (!stored) {
+      if (filter) throw new HttpError(404, { code: 404, message: 'declaration in specified path not found' });
+      return [204, undefined];
+    }
+    const tenants = Object.keys(stored).filter((k) => isTenant(stored[k]));
+    if (tenants.length === 0) return [204, undefined];
+    if (!filter) return [200, structuredClone(stored)];
+    const missing = filter.filter((t) => !tenants.includes(t));
+    if (missing.length) throw new HttpError(404, { code: 404, message: `specified Tenant(s) '${missing.join(',')}' not found in declaration` });
+    const out: Json = {};
+    for (const [k, v] of Object.entries(stored)) if (!isTenant(v) || k === 'Common' || filter.includes(k)) out[k] = v;
+    return [200, structuredClone(out)];
+  }
+
+  /**
+   * The body AS3 answers when a request fails as a whole, before or instead of the tenant
+   * loop: the code, the error's message, and the tenant list only for a single tenant (AS3
+   * `src/lib/declarationHandler.js:938-990`). Nothing was changed.
+   */
+  private requestFailure(decl: Json, code: number, message: string): Json {
+    const names = Object.keys(decl).filter((k) => isTenant(decl[k]));
+    const list = names.includes('Common') ? ['Common', ...names.filter((n) => n !== 'Common'), 'Common'] : names;
+    return {
+      code,
+      message,
+      host: DEVICE_HOST,
+      ...(list.length === 1 ? { tenant: list } : {}),
+      ...(typeof decl.id === 'string' ? { declarationId: decl.id } : {}),
+    };
+  }
+
+  /**
+   * AS3 cannot take its configuration lock because another operation holds it: 503 with the
+   * message of the lock's `Error` (`toString()`, so "Error: ...") (AS3 `src/lib/mutex.js:56-63,
+   * 123-128`).
+   */
+  private lockRefusal(op: As3Operation): Json {
+    return this.requestFailure(op.declaration, 503, `Error: ${BUSY_MESSAGE(DEVICE_HOST)}`);
   }
 
   private async declareResource(method: string, param: string | undefined, body: unknown, url: URL): Promise<[number, unknown]> {
     const filter = this.parseTenantFilter(param);
-    if (method === 'GET') {
-      if (this.tenants.size === 0) return [204, undefined];
-      const names = filter ?? [...this.tenants.keys()];
-      const missing = names.filter((n) => !this.tenants.has(n));
-      if (filter && missing.length === names.length) throw new HttpError(404, { code: 404, message: `specified tenants not found in declaration: ${missing.join(', ')}` });
-      const out: Json = { ...this.adcHeader };
-      for (const n of names) if (this.tenants.has(n)) out[n] = this.tenants.get(n);
-      return [200, structuredClone(out)];
-    }
+    if (method === 'GET') return this.readDeclaration(filter);
     if (method !== 'POST' && method !== 'DELETE') throw this.methodNotAllowed(method, url.pathname);
-    if (this.as3Busy) throw this.busyError();
 
     const asyncMode = url.searchParams.get('async') === 'true';
     let op: As3Operation;
     if (method === 'DELETE') {
-      op = { action: 'remove', tenantNames: filter ?? [...this.tenants.keys()], declaration: {}, dryRun: false };
+      // DELETE is AS3's `action: remove` (AS3 `src/lib/context/requestContext.js:255-257`).
+      op = { action: 'remove', filter, declaration: {}, request: undefined, dryRun: false, persist: true };
     } else {
       const parsed = this.parseDeclareBody(body, url);
       if ('errors' in parsed) {
         if (!asyncMode) throw new HttpError(422, { code: 422, message: 'declaration is invalid', errors: parsed.errors, declarationFullId: '' });
-        op = { action: 'invalid', errors: parsed.errors, tenantNames: [], declaration: {}, dryRun: false };
+        op = { action: 'invalid', errors: parsed.errors, filter, declaration: {}, request: undefined, dryRun: false, persist: false };
       } else {
-        op = parsed;
-        if (op.action === 'retrieve') {
-          const [status, decl] = await this.declareResource('GET', param, undefined, url);
-          return [status, decl];
-        }
-        if (filter) op.tenantNames = filter;
+        op = { ...parsed, filter };
+        if (op.action === 'retrieve') return this.readDeclaration(filter);
       }
     }
 
     const id = randomUUID();
-    const record: TaskRecord = { id, results: [{ code: 0, message: 'in progress' }], declaration: {}, selfLink: `https://localhost/mgmt/shared/appsvcs/task/${id}` };
+    const declarationId = typeof op.declaration.id === 'string' ? op.declaration.id : undefined;
+    const withId = declarationId !== undefined ? { declarationId } : {};
+    // Task records as AS3's async handler shows them (AS3 `src/lib/asyncHandler.js:83-102, 214-234`).
+    const record: TaskRecord = {
+      id,
+      results: [{ message: 'in progress', tenant: '', host: '', runTime: 0, code: 0, ...withId }],
+      declaration: {},
+      selfLink: `https://localhost/mgmt/shared/appsvcs/task/${id}`,
+    };
     this.storeTask(record);
+    const accepted = (): [number, unknown] => [
+      202,
+      { id, results: [{ message: 'Declaration successfully submitted', tenant: '', host: '', runTime: 0, code: 0, ...withId }], declaration: {}, selfLink: record.selfLink },
+    ];
+    if (this.as3Busy && op.action !== 'invalid') {
+      // The lock is tried after an async request was accepted, so the refusal is the task's
+      // result, not an HTTP error (AS3 `src/lib/declareHandler.js:85-101, 763-772`).
+      const refusal = this.lockRefusal(op);
+      record.results = [refusal];
+      if (asyncMode) return accepted();
+      throw new HttpError(503, refusal);
+    }
+
     this.as3Busy = true;
-    const done = this.delay(this.as3OperationMs).then(() => {
+    const generation = this.generation;
+    const done = this.delay(this.as3OperationMs).then((): As3Outcome | undefined => {
+      if (generation !== this.generation) return undefined; // rebooted meanwhile
       try {
         const outcome = this.runAs3(op);
-        record.results = outcome.results;
-        record.declaration = outcome.declaration;
+        if ('invalid' in outcome) {
+          record.results = [{ code: 422, message: 'declaration is invalid', errors: [...outcome.invalid], ...withId }];
+        } else if ('refused' in outcome) {
+          record.results = [outcome.refused];
+        } else {
+          record.results = outcome.results;
+          record.declaration = outcome.declaration;
+        }
+        return outcome;
       } finally {
         this.as3Busy = false;
       }
-      return record;
     });
-    const accepted = (): [number, unknown] => [202, { id, results: [{ message: 'Declaration successfully submitted', code: 0 }], declaration: {}, selfLink: record.selfLink }];
     if (asyncMode) return accepted();
+    // A synchronous request that runs past 45 s is answered with its task (AS3 `src/lib/declareHandler.js:749-760`).
     const finished = await this.within(done, this.as3SyncLimitMs);
     if (!finished) return accepted();
-    if (op.action === 'invalid') throw new HttpError(422, { code: 422, message: 'declaration is invalid', errors: op.errors, declarationFullId: '' });
-    return [overallStatus(finished.results), { results: finished.results, declaration: finished.declaration }];
+    if ('invalid' in finished) throw new HttpError(422, { code: 422, message: 'declaration is invalid', errors: finished.invalid, declarationFullId: '' });
+    if ('refused' in finished) throw new HttpError(finished.refused.code as number, finished.refused);
+    return [finished.status, { results: finished.results, declaration: finished.declaration }];
   }
 
   private storeTask(record: TaskRecord): void {
@@ -979,33 +1221,32 @@ export class BigipEmulator {
   }
 
   /** Request (`class: AS3`) or bare ADC → operation, or validation errors. */
-  private parseDeclareBody(body: unknown, url: URL): As3Operation | { errors: string[] } {
+  private parseDeclareBody(body: unknown, url: URL): Omit<As3Operation, 'filter'> | { errors: string[] } {
     if (Array.isArray(body)) return { errors: ['/: arrays of declarations are not supported by this emulator; post one declaration'] };
     if (!isObject(body)) return { errors: ['/: body must be a JSON object (an AS3 request or an ADC declaration)'] };
-    if (this.validator) {
-      const result = this.validator.validate(body);
-      if (!result.valid) return { errors: [...result.errors] };
-    }
     let action = 'deploy';
     let adc: unknown = body;
+    let persist = true;
     if (body.class === 'AS3') {
       action = typeof body.action === 'string' ? body.action : 'deploy';
       adc = body.declaration;
+      // `persist` defaults to true (AS3 `src/schema/latest/as3-request-schema.json`, "persist").
+      if (body.persist !== undefined && typeof body.persist !== 'boolean') return { errors: ['/persist: must be boolean'] };
+      persist = body.persist !== false;
       if (!['deploy', 'dry-run', 'remove', 'retrieve'].includes(action)) {
         return { errors: [`/action: "${action}" is not supported by this emulator (deploy, dry-run, remove, retrieve)`] };
       }
-      if (action !== 'retrieve' && !isObject(adc)) return { errors: ['/declaration: must be an ADC declaration object'] };
+      if (action !== 'retrieve' && action !== 'remove' && !isObject(adc)) return { errors: ['/declaration: must be an ADC declaration object'] };
     } else if (body.class !== 'ADC') {
       return { errors: [`/class: must be "AS3" or "ADC" (got ${JSON.stringify(body.class)})`] };
     }
-    if (action === 'retrieve') return { action, tenantNames: [], declaration: {}, dryRun: false };
-    const declaration = adc as Json;
-    const errors = this.structuralErrors(declaration, body.class === 'AS3' ? '/declaration' : '');
+    if (action === 'retrieve') return { action, declaration: {}, request: undefined, dryRun: false, persist: false };
+    const declaration = isObject(adc) ? adc : {};
+    const errors = isObject(adc) ? this.structuralErrors(declaration, body.class === 'AS3' ? '/declaration' : '') : [];
     if (errors.length) return { errors };
     const controls = isObject(declaration.controls) ? declaration.controls : {};
     const dryRun = action === 'dry-run' || controls.dryRun === true || url.searchParams.get('controls.dryRun') === 'true';
-    const tenantNames = Object.keys(declaration).filter((k) => !ADC_HEADER_KEYS.has(k));
-    return { action: action === 'dry-run' ? 'deploy' : action, tenantNames, declaration, dryRun };
+    return { action: action === 'dry-run' ? 'deploy' : action, declaration, request: body.class === 'AS3' ? body : undefined, dryRun, persist };
   }
 
   /** The checks that hold even without the schema. */
@@ -1021,13 +1262,12 @@ export class BigipEmulator {
     for (const [name, tenant] of Object.entries(adc)) {
       if (ADC_HEADER_KEYS.has(name)) continue;
       if (!AS3_NAME.test(name) || name.length > 190) errors.push(`${prefix}/${name}: invalid tenant name`);
-      if (!isObject(tenant) || tenant.class !== 'Tenant') {
+      if (!isTenant(tenant)) {
         errors.push(`${prefix}/${name}: must be a Tenant object`);
         continue;
       }
       for (const [appName, app] of Object.entries(tenant)) {
-        if (!isObject(app)) continue;
-        if (app.class !== 'Application') continue;
+        if (!isApplication(app)) continue;
         for (const [itemName, item] of Object.entries(app)) {
           if (isObject(item) && item.class === 'Firewall_Address_List' && item.addresses !== undefined && !Array.isArray(item.addresses)) {
             errors.push(`${prefix}/${name}/${appName}/${itemName}/addresses: must be an array`);
@@ -1038,128 +1278,324 @@ export class BigipEmulator {
     return errors;
   }
 
-  /** Applies an operation tenant by tenant, as AS3 does; a failing tenant leaves the others alone. */
-  private runAs3(op: As3Operation): { results: BigipAs3Result[]; declaration: Json } {
-    const started = this.clock();
-    if (op.action === 'invalid') {
-      return { results: [{ code: 422, message: 'declaration is invalid', errors: op.errors }], declaration: {} };
+  /**
+   * What AS3's parser rejects once the declaration is complete (after the stored Common was
+   * added): F5's schema with its pointer checks when a schema is configured, else every `use`
+   * pointer must resolve in the declaration (AS3 `src/lib/tag/pointerTag.js:76-100`,
+   * `src/lib/util/extractUtil.js:155-211`).
+   */
+  private declarationErrors(decl: Json, op: As3Operation): string[] {
+    if (this.validator) {
+      const result = this.validator.validate(op.request ? { ...op.request, declaration: decl } : decl);
+      return result.valid ? [] : [...result.errors];
     }
-    const results: BigipAs3Result[] = [];
-    const working = new Map(this.tenants);
-    const result = (tenant: string, code: number, message: string, response?: string): BigipAs3Result => ({
-      code,
-      message,
-      tenant,
-      host: DEVICE_HOST,
-      runTime: Math.max(0, this.clock() - started),
-      ...(op.dryRun ? { dryRun: true } : {}),
-      ...(response ? { response } : {}),
-    });
-    const attempt = (tenant: string, next: Json | undefined): void => {
-      const prev = working.get(tenant);
-      if (next === undefined ? prev === undefined : prev !== undefined && canonicalJson(prev) === canonicalJson(next)) {
-        results.push(result(tenant, 200, 'no change'));
-        return;
-      }
-      const candidate = new Map(working);
-      if (next === undefined) candidate.delete(tenant);
-      else candidate.set(tenant, next);
-      const problem = this.referenceProblem(buildIndex(candidate), tenant);
-      if (problem) {
-        results.push(result(tenant, 422, 'declaration failed', problem));
-        return;
-      }
-      if (next === undefined) working.delete(tenant);
-      else working.set(tenant, next);
-      results.push(result(tenant, 200, 'success'));
-    };
-
-    const decl = op.declaration;
-    for (const name of op.tenantNames) {
-      if (op.action === 'remove') {
-        attempt(name, undefined);
-        continue;
-      }
-      const tenant = decl[name];
-      if (!isObject(tenant)) {
-        // Named in the URL but absent from the body: AS3 leaves it alone.
-        results.push(result(name, 200, 'no change'));
-        continue;
-      }
-      // A tenant with no application is how AS3 is asked to delete it.
-      const hasApps = Object.values(tenant).some((v) => isObject(v) && v.class === 'Application');
-      attempt(name, hasApps ? (structuredClone(tenant) as Json) : undefined);
-    }
-    if (op.action === 'deploy' && decl.updateMode === 'complete') {
-      for (const name of [...working.keys()]) if (!(name in decl)) attempt(name, undefined);
-    }
-    if (results.length === 0) results.push({ code: 200, message: 'no change', host: DEVICE_HOST, runTime: 0 });
-
-    if (!op.dryRun) {
-      const changed = results.some((r) => r.message === 'success');
-      if (changed) {
-        this.tenants.clear();
-        for (const [k, v] of working) this.tenants.set(k, v);
-        this.commitIndex(buildIndex(this.tenants));
-      }
-      if (op.action === 'deploy') {
-        const header: Json = {};
-        for (const k of ADC_HEADER_KEYS) if (k in decl && k !== 'controls') header[k] = structuredClone(decl[k]);
-        this.adcHeader = header;
+    const errors: string[] = [];
+    for (const [tenantName, tenant] of Object.entries(decl)) {
+      if (!isTenant(tenant)) continue;
+      for (const [appName, app] of Object.entries(tenant)) {
+        if (!isApplication(app)) continue;
+        for (const [itemName, item] of Object.entries(app)) {
+          if (!isObject(item)) continue;
+          forEachUse(item, (pointer) => {
+            const problem = pointerProblem(decl, pointer, tenantName, appName);
+            if (problem) errors.push(`/${tenantName}/${appName}/${itemName}: pointer "${pointer}" ${problem}`);
+          });
+        }
       }
     }
-    const declaration = this.declaration() ?? {};
-    return { results, declaration };
+    return errors;
   }
 
-  /** Why a candidate configuration cannot be applied (objects in use, missing route domains). */
-  private referenceProblem(candidate: FirewallIndex, tenant: string): string | undefined {
-    const inUse = (policy: string | undefined, by: string) =>
-      policy && !candidate.policies.has(policy) && policy.startsWith(`/${tenant}/`)
-        ? `01070265:3: The Firewall Policy (${policy}) cannot be deleted because it is in use by ${by}.`
-        : undefined;
-    const problem = inUse(this.global.enforcedPolicy, 'the global firewall context (enforced-policy)') ?? inUse(this.global.stagedPolicy, 'the global firewall context (staged-policy)');
-    if (problem) return problem;
-    for (const [rd, state] of this.routeDomainState) {
-      const p = inUse(state.stagedPolicy, `route domain ${rd} (fw-staged-policy)`);
-      if (p) return p;
-    }
-    for (const rd of candidate.routeDomainPolicies.keys()) {
-      if (!this.routeDomainPaths.has(rd)) {
-        return `01020036:3: The requested route domain (${rd}) was not found. (emulator: pass routeDomains to BigipEmulator.start to create it)`;
+  /**
+   * A `routeDomainEnforcement` that names no route domain of the device. AS3 looks every `bigip`
+   * pointer up on the device while it parses the declaration ("Pointer_Route_Domain": "Pathname
+   * of existing BIG-IP route domain", tag `bigComponent`) and fails the whole request with 422
+   * (AS3 `src/lib/tag/bigComponentTag.js:251-309`). Route domains are named by path here, so one
+   * named otherwise than its id is found by its name only. Other `bigip` pointers (VLANs,
+   * profiles) are not modelled and pass.
+   */
+  private missingRouteDomain(decl: Json): string | undefined {
+    for (const [tenantName, tenant] of Object.entries(decl)) {
+      if (!isTenant(tenant)) continue;
+      for (const [appName, app] of Object.entries(tenant)) {
+        if (!isApplication(app)) continue;
+        for (const [itemName, item] of Object.entries(app)) {
+          if (!isObject(item) || !Array.isArray(item.routeDomainEnforcement)) continue;
+          for (const [i, rd] of item.routeDomainEnforcement.entries()) {
+            if (isObject(rd) && typeof rd.bigip === 'string' && !this.routeDomainIds.has(rd.bigip)) {
+              return `Unable to find ${rd.bigip} for /${tenantName}/${appName}/${itemName}/routeDomainEnforcement/${i}`;
+            }
+          }
+        }
       }
     }
     return undefined;
   }
 
-  private commitIndex(next: FirewallIndex): void {
-    for (const taskId of [...this.sdTasks.keys()]) if (!next.eventLists.has(taskId)) this.sdTasks.delete(taskId);
-    for (const [taskId, listPath] of next.eventLists) {
-      if (!this.sdTasks.has(taskId)) this.sdTasks.set(taskId, { path: listPath, ips: [], ids: undefined });
+  /**
+   * The stored Common that AS3 adds to a declaration without Common that points into
+   * /Common/Shared (AS3 `src/lib/declarationHandler.js:600-611`). It reads the stored declaration
+   * filtered by the tenants of the URL path, and that filter fails when a path tenant is not
+   * stored yet (`:137-174, 190-222`): a new tenant posted to `/declare/<tenant>` gets no Common
+   * (AS3 `test/unit/lib/declarationHandler.js`, "should include foo but not common from previous
+   * declaration when posting to declare/foo"), so its pointers into /Common/Shared do not resolve.
+   */
+  private storedCommonFor(tenantsInPath: readonly string[]): Json | undefined {
+    const stored = this.running.as3Declaration;
+    if (!stored) return undefined;
+    const storedTenants = Object.keys(stored).filter((k) => isTenant(stored[k]));
+    if (storedTenants.length === 0) return undefined;
+    if (tenantsInPath.some((t) => !storedTenants.includes(t))) return undefined;
+    return isTenant(stored.Common) ? stored.Common : undefined;
+  }
+
+  /**
+   * Runs one AS3 operation as AS3 3.56 does: tenant by tenant, each an all-or-nothing
+   * transaction, a failed tenant leaving the others alone. A declaration with Common processes
+   * it first and last (AS3 `src/lib/fetch.js:112-137`): the first pass only creates objects
+   * that do not exist yet (`src/lib/fetch.js:2873`), the second modifies and deletes, and the
+   * results come in that order, Common twice (`src/lib/audit.js:558-597`).
+   */
+  private runAs3(op: As3Operation): As3Outcome {
+    if (op.action === 'invalid') return { invalid: op.errors ?? [] };
+    const started = this.clock();
+    const stored = this.running.as3Declaration;
+    let decl: Json;
+    if (op.action === 'remove') {
+      // AS3 builds the declaration of a remove: the path's tenants emptied ("selective"), or
+      // every stored tenant ("complete") (AS3 `src/lib/declareHandler.js:406-421`).
+      // A POSTed `action: remove` names its tenants in its declaration (unsettled).
+      const targets = op.filter ?? Object.keys(op.declaration).filter((k) => isTenant(op.declaration[k]));
+      decl = { class: 'ADC', schemaVersion: '3.0.0', id: String(this.clock()), updateMode: targets.length ? 'selective' : 'complete' };
+      const all = stored ? Object.keys(stored).filter((k) => isTenant(stored[k])) : [];
+      for (const t of targets.length ? targets : all) decl[t] = { class: 'Tenant' };
+    } else {
+      decl = structuredClone(op.declaration);
+      // Tenants of the body that the URL path does not name are dropped (AS3 `src/lib/declareHandler.js:139-167`).
+      const tenantsInPath = op.filter ? op.filter.filter((t) => isTenant(decl[t])) : [];
+      if (op.filter) for (const k of Object.keys(decl)) if (isTenant(decl[k]) && !tenantsInPath.includes(k)) delete decl[k];
+      if (decl.updateMode === 'complete' && stored) {
+        // Tenants not in a "complete" declaration are deleted (AS3 `src/lib/declarationHandler.js:523-535`).
+        for (const k of Object.keys(stored)) if (isTenant(stored[k]) && !(k in decl)) decl[k] = { class: 'Tenant' };
+      }
+      if (!isTenant(decl.Common) && COMMON_SHARED_REFERENCE.test(JSON.stringify(decl))) {
+        const common = this.storedCommonFor(tenantsInPath);
+        if (common) decl.Common = structuredClone(common);
+      }
+      const errors = this.declarationErrors(decl, op);
+      if (errors.length) return { invalid: errors };
+      const missing = this.missingRouteDomain(decl);
+      if (missing) return { refused: this.requestFailure(decl, 422, missing) };
     }
-    for (const [rd, state] of this.routeDomainState) {
-      const policy = next.routeDomainPolicies.get(rd);
-      if (policy) state.enforcedPolicy = policy;
-      else if (state.enforcedPolicy && this.index.routeDomainPolicies.get(rd) === state.enforcedPolicy) delete state.enforcedPolicy;
+
+    const names = Object.keys(decl).filter((k) => isTenant(decl[k]));
+    const others = names.filter((n) => n !== 'Common');
+    const order = names.includes('Common') ? ['Common', ...others, 'Common'] : others;
+    const work = copyConfig(this.running);
+    const results: BigipAs3Result[] = [];
+    const failed = new Set<string>();
+    const declarationId = typeof decl.id === 'string' ? decl.id : undefined;
+    for (let i = 0; i < order.length; i++) {
+      const name = order[i];
+      const tenant = decl[name] as Json;
+      // A tenant without applications is how AS3 is asked to delete it.
+      const desired = Object.values(tenant).some(isApplication) ? tenant : undefined;
+      const createOnly = name === 'Common' && i === 0 && order.length > 1;
+      const outcome = this.applyPartition(work, name, desired, createOnly);
+      if (outcome.code !== 200) failed.add(name);
+      results.push({
+        code: outcome.code,
+        message: outcome.message,
+        host: DEVICE_HOST,
+        tenant: name,
+        runTime: Math.max(0, this.clock() - started),
+        ...(declarationId !== undefined ? { declarationId } : {}),
+        ...(op.dryRun ? { dryRun: true } : {}),
+        ...(outcome.response ? { response: outcome.response } : {}),
+      });
     }
-    this.index = next;
+    if (results.length === 0) results.push({ code: 200, message: 'no change', host: DEVICE_HOST });
+
+    // The stored declaration: previous tenants, the new ones that succeeded, this request's
+    // header, `controls.archiveTimestamp` (AS3 `src/lib/declarationHandler.js:734-790`).
+    const next: Json = {};
+    for (const [k, v] of Object.entries(stored ?? {})) if (isTenant(v)) next[k] = v;
+    for (const [k, v] of Object.entries(decl)) {
+      if (!isTenant(v)) next[k] = v;
+      else if (failed.has(k)) continue;
+      else if (Object.values(v).some(isApplication)) next[k] = v;
+      else delete next[k];
+    }
+    next.controls = { ...(isObject(decl.controls) ? decl.controls : {}), archiveTimestamp: new Date(this.clock()).toISOString() };
+    const answered: Json = {};
+    for (const [k, v] of Object.entries(next)) if (!isTenant(v) || results.some((r) => r.tenant === k)) answered[k] = v;
+
+    if (!op.dryRun) {
+      work.as3Declaration = next;
+      this.setRunning(work);
+      // AS3 saves the whole running configuration after the request unless `persist` is false
+      // (AS3 `src/lib/declarationHandler.js:911-926, 1176-1269`).
+      if (op.persist) this.saved = copyConfig(this.running);
+    }
+    // 422 when nothing succeeded, 207 when some did (AS3 `src/lib/declarationHandler.js:894-901`).
+    const succeeded = results.length - results.filter((r) => r.code !== 200).length;
+    const status = succeeded === 0 ? 422 : succeeded === results.length ? 200 : 207;
+    return { results, declaration: structuredClone(answered), status };
+  }
+
+  // ---------------------------------------------------------------- configuration model
+
+  /**
+   * Applies one partition's desired configuration to `work` as one transaction. With
+   * `createOnly` (Common's first pass) only objects that do not exist yet are created.
+   */
+  private applyPartition(work: DeviceConfig, name: string, desired: Json | undefined, createOnly: boolean): { code: number; message: string; response?: string } {
+    const current = work.partitions.get(name);
+    const target = createOnly ? (desired === undefined ? current?.tenant : withNewObjectsOnly(current?.tenant, desired)) : desired;
+    const canonical = target === undefined ? undefined : canonicalJson(target);
+    if (canonical === current?.canonical) return { code: 200, message: 'no change' };
+    const next: Partition | undefined = target === undefined ? undefined : { tenant: target, canonical: canonical as string, index: indexPartition(name, target) };
+    const problem = this.partitionProblem(work, name, current?.index, next?.index);
+    if (problem) return { code: 422, message: 'declaration failed', response: problem };
+
+    if (next) work.partitions.set(name, next);
+    else work.partitions.delete(name);
+    const before = current?.index;
+    const after = next?.index;
+    // A new event-driven list has no discovered node, so it holds AS3's placeholder; a deleted
+    // one loses its nodes with its task (AS3 `src/lib/map_cli.js:1027-1033`).
+    for (const taskId of before?.eventLists.keys() ?? []) if (!after?.eventLists.has(taskId)) work.discovered.delete(taskId);
+    for (const taskId of after?.eventLists.keys() ?? []) if (!work.discovered.has(taskId)) work.discovered.set(taskId, []);
+    // AS3 3.49+ sets a route domain's enforced policy from `routeDomainEnforcement` and releases
+    // it with the policy.
+    for (const [rd, policy] of before?.routeDomainEnforcement ?? []) {
+      const state = work.routeDomains.get(rd);
+      if (state?.enforcedPolicy === policy && after?.routeDomainEnforcement.get(rd) !== policy) delete state.enforcedPolicy;
+    }
+    for (const [rd, policy] of after?.routeDomainEnforcement ?? []) (work.routeDomains.get(rd) as ContextState).enforcedPolicy = policy;
+    return { code: 200, message: 'success' };
+  }
+
+  /**
+   * Why mcpd would refuse a partition's new configuration (its message goes into the tenant's
+   * result as `response`, with code 422 and message "declaration failed": AS3
+   * `src/lib/audit.js:46-73`, `src/lib/declarationHandler.js:719-727`).
+   */
+  private partitionProblem(work: DeviceConfig, name: string, before: PartitionIndex | undefined, after: PartitionIndex | undefined): string | undefined {
+    if (after) {
+      // "You must choose an existing route domain" (AS3 schema, Tenant `defaultRouteDomain`);
+      // addresses name route domains by id too. mcpd refuses the partition (the message text is
+      // unsettled).
+      for (const id of after.routeDomainIds) {
+        if (!this.routeDomainPaths.has(id)) return `01020036:3: The requested route domain (id ${id}) was not found.`;
+      }
+    }
+
+    // An object that goes away must not be in use by another partition or attached to a
+    // firewall context; mcpd refuses to delete it (AS3 issue #886 shows one such message;
+    // the codes and wording for other object types are unsettled).
+    if (before) {
+      const gone = new Set<string>();
+      for (const p of before.objects.keys()) if (!after?.objects.has(p)) gone.add(p);
+      if (gone.size) {
+        for (const [other, partition] of work.partitions) {
+          if (other === name) continue;
+          for (const [from, to] of partition.index.references) {
+            if (gone.has(to)) return inUse(to, before.objects.get(to) as string, `${objectNoun(partition.index.objects.get(from))} (${from})`);
+          }
+        }
+        for (const p of gone) {
+          const cls = before.objects.get(p) as string;
+          if (work.global.enforcedPolicy === p) return inUse(p, cls, 'the global firewall context (enforced-policy)');
+          if (work.global.stagedPolicy === p) return inUse(p, cls, 'the global firewall context (staged-policy)');
+          for (const [rd, state] of work.routeDomains) {
+            if (state.stagedPolicy === p) return inUse(p, cls, `route domain ${rd} (fw-staged-policy)`);
+            // AS3 releases what its own routeDomainEnforcement attached; anything else holds on.
+            if (state.enforcedPolicy === p && before.routeDomainEnforcement.get(rd) !== p) return inUse(p, cls, `route domain ${rd} (fw-enforced-policy)`);
+          }
+        }
+      }
+    }
+
+    if (after) {
+      // What the partition points to in another partition must exist on the device (mcpd's
+      // reference check; the wording is unsettled).
+      for (const [, to, property] of after.references) {
+        const owner = to.split('/')[1];
+        if (owner === name) continue;
+        if (!work.partitions.get(owner)?.index.objects.has(to)) return `01020036:3: The requested ${pointerNoun(property)} (${to}) was not found.`;
+      }
+      // A virtual address (address and route domain) exists in one partition only: "0107176c:3:
+      // Invalid Virtual Address, the IP address 192.168.1.1 already exists." (AS3 issue #741).
+      for (const [key, shown] of after.virtualAddresses) {
+        for (const [other, partition] of work.partitions) {
+          if (other !== name && partition.index.virtualAddresses.has(key)) return `0107176c:3: Invalid Virtual Address, the IP address ${shown} already exists.`;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Makes `config` the running configuration and brings the service-discovery tasks in line. */
+  private setRunning(config: DeviceConfig): void {
+    this.running = config;
+    const lists = new Map<string, EventList>();
+    for (const partition of config.partitions.values()) for (const [taskId, list] of partition.index.eventLists) lists.set(taskId, list);
+    this.eventLists = lists;
+    // AS3 creates a task for a new event-driven list and deletes it with the list
+    // (AS3 `src/lib/audit.js:127-150` cleans up tasks of failed tenants).
+    for (const [taskId, task] of [...this.sdTasks]) {
+      const list = lists.get(taskId);
+      if (!list || list.path !== task.path) this.sdTasks.delete(taskId);
+    }
+    for (const [taskId, list] of lists) if (!this.sdTasks.has(taskId)) this.sdTasks.set(taskId, { path: list.path, ips: [], ids: undefined });
+  }
+
+  /** A deployed object by path, with its AS3 class and declaration. */
+  private findObject(objectPath: string): { cls: string; item: Json } | undefined {
+    const [, tenant, app, item] = objectPath.split('/');
+    const partition = this.running.partitions.get(tenant);
+    const cls = partition?.index.objects.get(objectPath);
+    if (!partition || cls === undefined) return undefined;
+    return { cls, item: (partition.tenant[app] as Json)[item] as Json };
   }
 
   // ---------------------------------------------------------------- service discovery
 
+  /**
+   * A service-discovery task as the worker reports it (AS3
+   * `test/integration/bigip/misc/serviceDiscovery.js:1268-1289`).
+   */
+  private taskState(taskId: string, task: SdTask): Json {
+    const list = this.eventLists.get(taskId);
+    return {
+      id: taskId,
+      updateInterval: 0,
+      provider: 'event',
+      providerOptions: { type: 'event', nodeList: task.ips.map((ip, i) => ({ id: task.ids ? task.ids[i] : ip, ip })) },
+      resources: [],
+      kind: 'shared:service-discovery:taskstate',
+      nodePrefix: `/${task.path.split('/')[1]}/`,
+      metadata: { configuredBy: 'AS3' },
+      lastDiscoveryResult: { status: 'Success', message: 'Task was successful' },
+      routeDomain: list?.routeDomain ?? 0,
+    };
+  }
+
   private nodesResource(method: string, taskId: string, body: unknown, pathname: string): [number, unknown] {
     const task = this.sdTasks.get(taskId);
     if (!task) {
-      const staticPath = this.index.staticLists.get(taskId);
-      const why = staticPath
-        ? `: ${staticPath} is a Firewall_Address_List without addresses [{"addressDiscovery": "event"}]`
-        : '';
+      const staticList = [...this.running.partitions.values()].map((p) => p.index.staticLists.get(taskId)).find((p) => p !== undefined);
+      const why = staticList ? `: ${staticList} is a Firewall_Address_List without addresses [{"addressDiscovery": "event"}]` : '';
       throw this.restError(404, `Service discovery task ${taskId} does not exist${why}`);
     }
     if (method === 'GET') {
-      return [200, task.ips.map((ip, i) => ({ id: task.ids ? task.ids[i] : ip, ip }))];
+      // F5's provider reads `result.providerOptions.nodeList` from this answer
+      // (terraform-provider-bigip v1.28 `bigip/resource_bigip_event_service_discovery.go:93-98`).
+      return [200, { result: this.taskState(taskId, task) }];
     }
     if (method !== 'POST') throw this.methodNotAllowed(method, pathname);
+    // The worker's validation of nodes is not published (unsettled); these checks are the emulator's.
     if (!Array.isArray(body)) throw this.restError(400, 'Body must be a JSON array of nodes [{"id": "...", "ip": "..."}]');
     const ips: string[] = new Array(body.length);
     let ids: string[] | undefined;
@@ -1180,8 +1616,18 @@ export class BigipEmulator {
     task.ips = ips;
     task.ids = ids;
     this.recordPush(taskId, ips);
-    // The real endpoint's answer is not documented (unverified); clients should not rely on it.
-    return [200, { code: 200, message: 'success', nodeCount: ips.length }];
+    const list = this.eventLists.get(taskId);
+    // The worker replaces the list's discovered addresses. An address list cannot be left
+    // empty: AS3 never does so and adds a placeholder "to maintain a valid Firewall_Address_List"
+    // (AS3 `docs/userguide/tips-warnings.rst:88`, `src/lib/map_cli.js:1027-1033`). What the
+    // worker does with `[]` for a firewall address list is not published (unsettled); here mcpd
+    // keeps the previous addresses, the stricter choice: a removal by `[]` does not take effect.
+    // The POST is answered 200 either way, because the worker answers with the task before
+    // applying the nodes (AS3 `test/integration/bigip/misc/serviceDiscovery.js:1193-1217`
+    // waits 5 s before the pool follows).
+    if (list && list.addresses.length + ips.length > 0) this.running.discovered.set(taskId, ips);
+    // The answer is the task, echoing the nodes (AS3 `test/integration/bigip/misc/serviceDiscovery.js:537-542`).
+    return [200, this.taskState(taskId, task)];
   }
 
   private recordPush(taskId: string, ips: readonly string[]): void {
@@ -1201,102 +1647,119 @@ export class BigipEmulator {
   // ---------------------------------------------------------------- tmsh and firewall contexts
 
   private globalRulesResource(method: string, body: unknown, pathname: string): [number, unknown] {
+    const global = this.running.global;
     if (method === 'PATCH') {
       if (!isObject(body)) throw this.tmosError(400, 'PATCH body must be a JSON object');
       const changes: Array<[keyof BigipPolicyAttachment, string]> = [];
       for (const [k, v] of Object.entries(body)) {
         if (k !== 'enforcedPolicy' && k !== 'stagedPolicy') throw this.tmosError(400, `01070734:3: Configuration error: unknown property "${k}" of global-rules`);
         if (typeof v !== 'string') throw this.tmosError(400, `01070734:3: Configuration error: ${k} must be a policy path or "none"`);
-        changes.push([k, this.policyValue(v)]);
+        try {
+          changes.push([k, this.policyValue(v)]);
+        } catch (e) {
+          // iControl REST reports mcpd's error as an HTTP error, unlike util/bash.
+          if (e instanceof TmshError) throw this.tmosError(400, e.message);
+          throw e;
+        }
       }
-      for (const [k, v] of changes) this.setAttachment(this.global, k, v);
+      for (const [k, v] of changes) setAttachment(global, k, v);
     } else if (method !== 'GET') {
       throw this.methodNotAllowed(method, pathname);
     }
-    return [200, { kind: 'tm:security:firewall:global-rules:global-rulesstate', selfLink: 'https://localhost/mgmt/tm/security/firewall/global-rules', ...this.global }];
+    return [200, { kind: 'tm:security:firewall:global-rules:global-rulesstate', selfLink: 'https://localhost/mgmt/tm/security/firewall/global-rules', ...global }];
   }
 
-  /** `none` or the path of a deployed policy (else tmsh's "was not found"). */
+  /** `none` or the path of a deployed firewall policy (else mcpd's "was not found"). */
   private policyValue(value: string): string {
     if (value === 'none') return value;
     const p = tmshPath(value);
-    if (!this.index.policies.has(p)) throw this.tmosError(400, `01020036:3: The requested Firewall Policy (${p}) was not found.`);
+    if (this.findObject(p)?.cls !== 'Firewall_Policy') throw new TmshError(`01020036:3: The requested Firewall Policy (${p}) was not found.`);
     return p;
   }
 
-  private setAttachment(target: { enforcedPolicy?: string; stagedPolicy?: string }, key: keyof BigipPolicyAttachment, value: string): void {
-    if (value === 'none') delete target[key];
-    else target[key] = value;
-  }
-
+  /**
+   * `POST /mgmt/tm/util/bash` as go-bigip `sys.go:747-755` (RunCommand) sends it for
+   * `bigip_command`. A command that runs is answered 200 even when tmsh fails: its error text
+   * is in `commandResult` (F5's Ansible modules look for it there, e.g. F5Networks/f5-ansible
+   * `plugins/modules/bigip_iapp_template.py`: a 200 answer whose `commandResult` contains
+   * "Syntax Error" is a failure). Only a malformed request, or a command this emulation does
+   * not know, gets an HTTP error.
+   */
   private bash(body: unknown): Json {
     if (!isObject(body) || body.command !== 'run' || typeof body.utilCmdArgs !== 'string') {
       throw this.tmosError(400, 'util bash takes {"command": "run", "utilCmdArgs": "-c \'<command>\'"}');
     }
     const m = /^-c '([^']*)'$/.exec(body.utilCmdArgs);
-    if (!m) throw this.tmosError(400, `This device runs only -c '<tmsh command>' through util bash (got ${JSON.stringify(body.utilCmdArgs)})`);
+    if (!m) throw this.tmosError(400, `(emulator) This device runs only -c '<tmsh command>' through util bash (got ${JSON.stringify(body.utilCmdArgs)})`);
     const inner = m[1].trim();
-    if (/[;&|`$<>\\"\n]/.test(inner)) throw this.tmosError(400, `Shell syntax is not supported by this device's bash emulation (got ${JSON.stringify(inner)})`);
+    if (/[;&|`$<>\\"\n]/.test(inner)) throw this.tmosError(400, `(emulator) Shell syntax is not supported by this device's bash emulation (got ${JSON.stringify(inner)})`);
     const words = inner.split(/\s+/);
-    if (words[0] !== 'tmsh') throw this.tmosError(400, `Only tmsh commands are supported (got ${JSON.stringify(words[0])})`);
-    const output = this.tmsh(words.slice(1));
+    if (words[0] !== 'tmsh') throw this.tmosError(400, `(emulator) Only tmsh commands are supported (got ${JSON.stringify(words[0])})`);
+    let output: string | undefined;
+    try {
+      output = this.tmsh(words.slice(1));
+    } catch (e) {
+      if (!(e instanceof TmshError)) throw e;
+      output = `${e.message}\n`;
+    }
     return { kind: 'tm:util:bash:runstate', command: 'run', utilCmdArgs: body.utilCmdArgs, ...(output !== undefined ? { commandResult: output } : {}) };
   }
 
   private tmsh(words: string[]): string | undefined {
     const cmd = words.join(' ');
-    const syntax = (why: string) => this.tmosError(400, `Syntax Error: ${why} (in "${cmd}")`);
+    const syntax = (why: string) => new TmshError(`Syntax Error: ${why}`);
     const pairs = (rest: string[], allowed: readonly string[]): Array<[string, string]> => {
-      if (rest.length === 0 || rest.length % 2 !== 0) throw syntax(`expected ${allowed.join(' | ')} followed by a value`);
       const out: Array<[string, string]> = [];
       for (let i = 0; i < rest.length; i += 2) {
-        if (!allowed.includes(rest[i])) throw syntax(`"${rest[i]}" unknown property (expected ${allowed.join(' | ')})`);
+        if (!allowed.includes(rest[i])) throw syntax(`"${rest[i]}" unknown property`);
+        if (i + 1 >= rest.length) throw syntax(`"${rest[i]}" requires a value`);
         out.push([rest[i], rest[i + 1]]);
       }
+      if (out.length === 0) throw syntax(`expected ${allowed.join(' | ')} followed by a value`);
       return out;
     };
+    const config = this.running;
     const [verb, ...rest] = words;
     const target = rest.slice(0, 3).join(' ');
     if (verb === 'modify' && target === 'security firewall global-rules') {
       const changes = pairs(rest.slice(3), ['enforced-policy', 'staged-policy']).map(([k, v]) => [k === 'enforced-policy' ? 'enforcedPolicy' : 'stagedPolicy', this.policyValue(v)] as const);
-      for (const [k, v] of changes) this.setAttachment(this.global, k, v);
+      for (const [k, v] of changes) setAttachment(config.global, k, v);
       return undefined;
     }
     if (verb === 'modify' && target === 'security firewall global-fqdn-policy') {
       const [[, value]] = pairs(rest.slice(3), ['dns-resolver']);
       if (value === 'none') {
-        this.fqdnResolver = undefined;
+        config.fqdnResolver = undefined;
         return undefined;
       }
       const resolver = tmshPath(value);
-      if (!this.dnsResolvers.has(resolver)) {
-        throw this.tmosError(400, `01020036:3: The requested DNS Resolver (${resolver}) was not found. (emulator: pass dnsResolvers to BigipEmulator.start to create it)`);
-      }
-      this.fqdnResolver = resolver;
+      if (!this.dnsResolvers.has(resolver)) throw new TmshError(`01020036:3: The requested DNS Resolver (${resolver}) was not found.`);
+      config.fqdnResolver = resolver;
       return undefined;
     }
     if (verb === 'modify' && rest[0] === 'net' && rest[1] === 'route-domain') {
       if (rest.length < 3) throw syntax('route domain name expected');
+      // tmsh names a route domain by its name, never by its id.
       const rd = tmshPath(rest[2]);
-      const state = this.routeDomainState.get(rd);
-      if (!state) throw this.tmosError(400, `01020036:3: The requested route domain (${rd}) was not found.`);
+      const state = config.routeDomains.get(rd);
+      if (!state) throw new TmshError(`01020036:3: The requested route domain (${rd}) was not found.`);
       const changes = pairs(rest.slice(3), ['fw-enforced-policy', 'fw-staged-policy']).map(([k, v]) => [k === 'fw-enforced-policy' ? 'enforcedPolicy' : 'stagedPolicy', this.policyValue(v)] as const);
-      for (const [k, v] of changes) this.setAttachment(state, k, v);
+      for (const [k, v] of changes) setAttachment(state, k, v);
       return undefined;
     }
     if (verb === 'list' && target === 'security firewall global-rules' && rest.length === 3) {
-      return tmshBlock('security firewall global-rules', { 'enforced-policy': this.global.enforcedPolicy, 'staged-policy': this.global.stagedPolicy });
+      return tmshBlock('security firewall global-rules', { 'enforced-policy': config.global.enforcedPolicy, 'staged-policy': config.global.stagedPolicy });
     }
     if (verb === 'list' && target === 'security firewall global-fqdn-policy' && rest.length === 3) {
-      return tmshBlock('security firewall global-fqdn-policy', { 'dns-resolver': this.fqdnResolver });
+      return tmshBlock('security firewall global-fqdn-policy', { 'dns-resolver': config.fqdnResolver });
     }
     if (verb === 'list' && rest[0] === 'net' && rest[1] === 'route-domain' && rest.length <= 3) {
-      const names = rest.length === 3 ? [tmshPath(rest[2])] : [...this.routeDomainState.keys()].sort();
+      const names = rest.length === 3 ? [tmshPath(rest[2])] : [...config.routeDomains.keys()].sort();
       return names
         .map((rd) => {
-          const state = this.routeDomainState.get(rd);
-          if (!state) throw this.tmosError(400, `01020036:3: The requested route domain (${rd}) was not found.`);
-          return tmshBlock(`net route-domain ${rd}`, { id: rd.slice(rd.lastIndexOf('/') + 1), 'fw-enforced-policy': state.enforcedPolicy, 'fw-staged-policy': state.stagedPolicy });
+          const state = config.routeDomains.get(rd);
+          if (!state) throw new TmshError(`01020036:3: The requested route domain (${rd}) was not found.`);
+          return tmshBlock(`net route-domain ${rd}`, { id: String(this.routeDomainIds.get(rd)), 'fw-enforced-policy': state.enforcedPolicy, 'fw-staged-policy': state.stagedPolicy });
         })
         .join('');
     }
@@ -1304,17 +1767,36 @@ export class BigipEmulator {
       const v = TMOS_VERSION;
       return `\nSys::Version\nMain Package\n  Product     ${v.product}\n  Version     ${v.version}\n  Build       ${v.build}\n  Edition     ${v.edition}\n  Date        ${v.date}\n\n`;
     }
-    throw syntax('command not supported by this device emulation (modify/list security firewall global-rules, global-fqdn-policy, net route-domain; show sys version)');
+    // The running configuration is what mcpd uses; `save sys config` writes it to /config and a
+    // reboot or `load sys config` reads that back (tmsh reference, "sys config"). The printed
+    // file list is abbreviated (unsettled).
+    if (verb === 'save' && rest.join(' ') === 'sys config') {
+      this.saved = copyConfig(config);
+      return 'Saving running configuration...\n  /config/bigip.conf\n  /config/bigip_base.conf\n  /config/bigip_user.conf\n';
+    }
+    if (verb === 'load' && rest.join(' ') === 'sys config') {
+      this.setRunning(copyConfig(this.saved));
+      return 'Loading system configuration...\n  /defaults/config_base.conf\nLoading configuration...\n  /config/bigip_base.conf\n  /config/bigip_user.conf\n  /config/bigip.conf\n';
+    }
+    throw this.tmosError(
+      400,
+      `(emulator) "tmsh ${cmd}" is not emulated (modify/list security firewall global-rules, global-fqdn-policy, net route-domain; show sys version; save/load sys config)`,
+    );
   }
 }
 
 interface As3Operation {
   /** deploy, remove, retrieve, or invalid (an async request whose task reports 422). */
-  action: string;
-  tenantNames: string[];
-  declaration: Json;
-  dryRun: boolean;
-  errors?: string[];
+  readonly action: string;
+  /** Tenants of the URL path (`/declare/<t1,t2>`). */
+  readonly filter: readonly string[] | undefined;
+  /** The ADC declaration as posted. */
+  readonly declaration: Json;
+  /** The AS3 request (`class: AS3`) around it, when one was posted. */
+  readonly request: Json | undefined;
+  readonly dryRun: boolean;
+  readonly persist: boolean;
+  readonly errors?: readonly string[];
 }
 
 function tmshBlock(header: string, props: Record<string, string | undefined>): string {
@@ -1325,33 +1807,186 @@ function tmshBlock(header: string, props: Record<string, string | undefined>): s
   return lines ? `${header} {\n${lines}}\n` : `${header} { }\n`;
 }
 
-function overallStatus(results: readonly BigipAs3Result[]): number {
-  const codes = new Set(results.map((r) => r.code));
-  if (codes.size === 1) return results[0].code;
-  return 207;
+function setAttachment(target: ContextState, key: keyof BigipPolicyAttachment, value: string): void {
+  if (value === 'none') delete target[key];
+  else target[key] = value;
 }
 
-/** Firewall objects of a set of tenants. */
-function buildIndex(tenants: ReadonlyMap<string, Json>): FirewallIndex {
-  const index: FirewallIndex = { policies: new Set(), eventLists: new Map(), staticLists: new Map(), routeDomainPolicies: new Map() };
-  for (const [tenantName, tenant] of tenants) {
-    for (const [appName, app] of Object.entries(tenant)) {
-      if (!isObject(app) || app.class !== 'Application') continue;
-      for (const [itemName, item] of Object.entries(app)) {
-        if (!isObject(item)) continue;
-        const itemPath = `/${tenantName}/${appName}/${itemName}`;
-        if (item.class === 'Firewall_Policy') {
-          index.policies.add(itemPath);
-          for (const rd of Array.isArray(item.routeDomainEnforcement) ? item.routeDomainEnforcement : []) {
-            if (isObject(rd) && typeof rd.bigip === 'string') index.routeDomainPolicies.set(rd.bigip, itemPath);
-          }
-        } else if (item.class === 'Firewall_Address_List') {
-          const taskId = itemPath.replace(/\//g, '~');
-          const eventDriven = Array.isArray(item.addresses) && item.addresses.some((a) => isObject(a) && a.addressDiscovery === 'event');
-          (eventDriven ? index.eventLists : index.staticLists).set(taskId, itemPath);
+function isTenant(value: unknown): value is Json {
+  return isObject(value) && value.class === 'Tenant';
+}
+
+function isApplication(value: unknown): value is Json {
+  return isObject(value) && value.class === 'Application';
+}
+
+/** A copy that shares the immutable parts (partition configurations, address arrays). */
+function copyConfig(c: DeviceConfig): DeviceConfig {
+  return {
+    partitions: new Map(c.partitions),
+    discovered: new Map(c.discovered),
+    global: { ...c.global },
+    fqdnResolver: c.fqdnResolver,
+    routeDomains: new Map([...c.routeDomains].map(([k, v]) => [k, { ...v }])),
+    as3Declaration: c.as3Declaration,
+  };
+}
+
+/** An event-driven list's addresses: literal ones, then discovered ones, else the placeholder. */
+function listAddresses(list: EventList, discovered: readonly string[] | undefined): string[] {
+  const all = [...list.addresses, ...(discovered ?? [])];
+  return all.length ? all : [EMPTY_LIST_PLACEHOLDER];
+}
+
+/** Common's first pass: the current configuration plus the objects that do not exist yet. */
+function withNewObjectsOnly(current: Json | undefined, desired: Json): Json {
+  if (!current) return desired;
+  const out: Json = { ...current };
+  for (const [appName, app] of Object.entries(desired)) {
+    if (!isApplication(app)) continue;
+    const existing = current[appName];
+    if (!isApplication(existing)) {
+      out[appName] = app;
+      continue;
+    }
+    let merged: Json | undefined;
+    for (const [itemName, item] of Object.entries(app)) {
+      if (!isObject(item) || itemName in existing) continue;
+      merged ??= { ...existing };
+      merged[itemName] = item;
+    }
+    if (merged) out[appName] = merged;
+  }
+  return out;
+}
+
+/** Calls `visit` for every `{ "use": "<pointer>" }` in an item, with the property holding it. */
+function forEachUse(value: unknown, visit: (pointer: string, property: string) => void, property = ''): void {
+  if (Array.isArray(value)) {
+    for (const v of value) forEachUse(v, visit, property);
+  } else if (isObject(value)) {
+    if (typeof value.use === 'string') visit(value.use, property);
+    for (const [k, v] of Object.entries(value)) if (k !== 'use' && v && typeof v === 'object') forEachUse(v, visit, k);
+  }
+}
+
+/** The path a pointer names from `/tenant/app` (relative names stay in the application; `@` is "same"). */
+function resolveUse(pointer: string, tenant: string, app: string): string {
+  if (!pointer.startsWith('/')) return `/${tenant}/${app}/${pointer}`;
+  const parts = pointer.slice(1).split('/');
+  if (parts[0] === '@') parts[0] = tenant;
+  if (parts[1] === '@') parts[1] = app;
+  return `/${parts.join('/')}`;
+}
+
+/**
+ * Why a pointer does not resolve in a declaration, as AS3 words it: pointers stay in their
+ * application or point into /<same tenant>/Shared or /Common/Shared, and must name an object
+ * of the declaration (AS3 `src/lib/util/extractUtil.js:155-211`).
+ */
+function pointerProblem(decl: Json, pointer: string, tenant: string, app: string): string | undefined {
+  const target = resolveUse(pointer, tenant, app).slice(1).split('/');
+  if (target.length !== 3) return undefined;
+  const [t, a, item] = target;
+  if ((t !== tenant && t !== 'Common') || (a !== app && a !== 'Shared')) {
+    return 'must contain path pointing into same Application (or /same-Tenant/Shared or /Common/Shared)';
+  }
+  const tenantObj = decl[t];
+  if (!isObject(tenantObj)) return `contains path to non-existent object ${t}`;
+  const appObj = tenantObj[a];
+  if (!isObject(appObj)) return `contains path to non-existent object ${a}`;
+  if (!isObject(appObj[item])) return `contains path to non-existent object ${item}`;
+  return undefined;
+}
+
+/** `address%id` of a virtual address and the address as declared, or undefined for anything else. */
+function virtualAddressKey(text: string, defaultRouteDomain: number): [string, string] | undefined {
+  const m = /^([^%/]+)(?:%(\d{1,5}))?(?:\/\d{1,3})?$/.exec(text);
+  if (!m || net.isIP(m[1]) === 0) return undefined;
+  const address = net.isIPv6(m[1]) ? new URL(`http://[${m[1]}]`).hostname.slice(1, -1) : m[1];
+  const rd = m[2] !== undefined ? Number(m[2]) : defaultRouteDomain;
+  return [`${address}%${rd}`, m[2] !== undefined ? `${m[1]}%${m[2]}` : m[1]];
+}
+
+function collectRouteDomainIds(value: unknown, into: Set<number>): void {
+  if (typeof value === 'string') {
+    if (value.includes('%')) for (const m of value.matchAll(ADDRESS_ROUTE_DOMAIN)) into.add(Number(m[1]));
+  } else if (Array.isArray(value)) {
+    for (const v of value) collectRouteDomainIds(v, into);
+  } else if (isObject(value)) {
+    for (const [k, v] of Object.entries(value)) if (k !== 'remark' && k !== 'label') collectRouteDomainIds(v, into);
+  }
+}
+
+/** The objects, references, lists, attachments and addresses of one partition's configuration. */
+function indexPartition(name: string, tenant: Json): PartitionIndex {
+  const objects = new Map<string, string>();
+  const references: Array<readonly [string, string, string]> = [];
+  const eventLists = new Map<string, EventList>();
+  const staticLists = new Map<string, string>();
+  const routeDomainEnforcement = new Map<string, string>();
+  const virtualAddresses = new Map<string, string>();
+  const routeDomainIds = new Set<number>();
+  const defaultRouteDomain = typeof tenant.defaultRouteDomain === 'number' ? tenant.defaultRouteDomain : 0;
+  if (typeof tenant.defaultRouteDomain === 'number') routeDomainIds.add(defaultRouteDomain);
+  const addVirtual = (text: unknown) => {
+    const key = typeof text === 'string' ? virtualAddressKey(text, defaultRouteDomain) : undefined;
+    if (key) virtualAddresses.set(key[0], key[1]);
+  };
+  for (const [appName, app] of Object.entries(tenant)) {
+    if (!isApplication(app)) continue;
+    for (const [itemName, item] of Object.entries(app)) {
+      if (!isObject(item) || typeof item.class !== 'string') continue;
+      const itemPath = `/${name}/${appName}/${itemName}`;
+      objects.set(itemPath, item.class);
+      forEachUse(item, (pointer, property) => references.push([itemPath, resolveUse(pointer, name, appName), property]));
+      collectRouteDomainIds(item, routeDomainIds);
+      if (item.class === 'Firewall_Policy') {
+        for (const rd of Array.isArray(item.routeDomainEnforcement) ? item.routeDomainEnforcement : []) {
+          if (isObject(rd) && typeof rd.bigip === 'string') routeDomainEnforcement.set(rd.bigip, itemPath);
         }
+      } else if (item.class === 'Firewall_Address_List') {
+        const taskId = itemPath.replace(/\//g, '~');
+        const entries = Array.isArray(item.addresses) ? item.addresses : [];
+        if (entries.some((a) => isObject(a) && a.addressDiscovery === 'event')) {
+          eventLists.set(taskId, { path: itemPath, addresses: entries.filter((a): a is string => typeof a === 'string'), routeDomain: defaultRouteDomain });
+        } else {
+          staticLists.set(taskId, itemPath);
+        }
+      } else if (item.class === 'Service_Address') {
+        addVirtual(item.virtualAddress);
+      } else if (item.class.startsWith('Service_') && Array.isArray(item.virtualAddresses)) {
+        // A virtual address is a destination: a string, or the first of [destination, source].
+        for (const entry of item.virtualAddresses) addVirtual(Array.isArray(entry) ? entry[0] : entry);
       }
     }
   }
-  return index;
+  return { objects, references, eventLists, staticLists, routeDomainEnforcement, virtualAddresses, routeDomainIds };
+}
+
+const OBJECT_NOUNS: Readonly<Record<string, string>> = {
+  Firewall_Address_List: 'IP address list',
+  Firewall_Port_List: 'port list',
+  Firewall_Rule_List: 'rule list',
+  Firewall_Policy: 'Firewall Policy',
+  Bandwidth_Control_Policy: 'BWC policy',
+  iRule: 'iRule',
+};
+
+/** The noun mcpd uses for an object ("The requested IP address list (...) already exists", AS3 issue #557). */
+function objectNoun(cls: string | undefined): string {
+  return (cls && OBJECT_NOUNS[cls]) ?? cls ?? 'object';
+}
+
+function pointerNoun(property: string): string {
+  if (property === 'addressLists') return OBJECT_NOUNS.Firewall_Address_List;
+  if (property === 'portLists') return OBJECT_NOUNS.Firewall_Port_List;
+  if (property === 'rules') return OBJECT_NOUNS.Firewall_Rule_List;
+  if (property.startsWith('policyFirewall')) return OBJECT_NOUNS.Firewall_Policy;
+  return 'object';
+}
+
+/** mcpd's refusal to delete an object in use (format after AS3 issue #886; the code is unsettled). */
+function inUse(objectPath: string, cls: string, by: string): string {
+  return `01070265:3: The ${objectNoun(cls)} (${objectPath}) cannot be deleted because it is in use by ${by}.`;
 }

@@ -7,6 +7,12 @@
  * Kubernetes API emulator, `bigip_as3` declarations to the BIG-IP emulator's AS3 endpoint,
  * and `bigip_command` tmsh commands to its bash endpoint, through the controller's own
  * BIG-IP client. Terraform itself is not involved (it needs provider downloads).
+ *
+ * The BIG-IP resources succeed and fail exactly when F5's provider (terraform-provider-bigip
+ * v1.28) would report them so, including where the provider does not notice a failure: a
+ * `bigip_command` whose tmsh command fails, and AS3 results past the first `tenant count`
+ * entries (such as AS3's second Common pass). Tests of this package see the same gaps a real
+ * `terraform apply` has.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -66,6 +72,13 @@ export interface DeployResult {
   readonly kubernetesObjects: number;
   readonly declarations: number;
   readonly commands: number;
+  /**
+   * The output of every `bigip_command` command, in order (the provider's `command_result`).
+   * A failed tmsh command shows up only here.
+   */
+  readonly commandResults: readonly string[];
+  /** The AS3 task of every `bigip_as3` declaration, in order (the provider's `task_id`). */
+  readonly as3TaskIds: readonly string[];
   readonly controllers: readonly ControllerDeployment[];
 }
 
@@ -116,6 +129,8 @@ export async function deploySynthOutput(outdir: string, emulators: Emulators): P
   let kubernetesObjects = 0;
   let declarations = 0;
   let commands = 0;
+  const commandResults: string[] = [];
+  const as3TaskIds: string[] = [];
   const controllers: ControllerDeployment[] = [];
   for (const stack of readStacks(outdir)) {
     const manifests = Object.values(stack.resources.kubernetes_manifest ?? {}).map((r) => r.manifest as Obj);
@@ -126,13 +141,15 @@ export async function deploySynthOutput(outdir: string, emulators: Emulators): P
       kubernetesObjects++;
     }
     for (const r of Object.values(stack.resources.bigip_as3 ?? {})) {
-      await emulators.bigipClient.declare(JSON.parse(r.as3_json as string));
+      as3TaskIds.push(await applyBigipAs3(emulators, r.as3_json as string));
       declarations++;
     }
     for (const r of Object.values(stack.resources.bigip_command ?? {})) {
       if (r.when === 'destroy') continue;
       for (const c of r.commands as string[]) {
-        await emulators.bigipClient.runTmsh(c);
+        // The provider fails only when the request fails, not when tmsh does (go-bigip
+        // `sys.go:747-755`, provider `bigip/resource_bigip_command.go:58-84`).
+        commandResults.push(await emulators.bigipClient.runTmsh(c));
         commands++;
       }
     }
@@ -156,7 +173,45 @@ export async function deploySynthOutput(outdir: string, emulators: Emulators): P
       });
     }
   }
-  return { kubernetesObjects, declarations, commands, controllers };
+  return { kubernetesObjects, declarations, commands, commandResults, as3TaskIds, controllers };
+}
+
+/**
+ * `bigip_as3` create/update as terraform-provider-bigip v1.28 does it: POST to
+ * `/declare/<tenants of the JSON>?async=true` (`bigip/resource_bigip_as3.go:321-374`), then
+ * go-bigip `as3bigip.go:98-179` (PostAs3Bigip): poll the task; on 503 wait for running AS3
+ * operations and post again; otherwise look at `results[0 .. tenant count - 1]` only: all 200
+ * is success, none is "Tenant Creation failed", some is "as3 config post error". A first poll
+ * that already shows code 200 in `results[0]` is success without looking further. Returns the
+ * task id.
+ */
+async function applyBigipAs3(emulators: Emulators, as3Json: string): Promise<string> {
+  const request = JSON.parse(as3Json) as Obj;
+  const declaration = (request.declaration ?? {}) as Obj;
+  const tenants = Object.keys(declaration).filter((k) => declaration[k]?.class === 'Tenant');
+  const client = emulators.bigipClient;
+  const fail = (why: string, results: unknown) => new Error(`bigip_as3: posting as3 config failed for tenants:(${tenants.join(',')}) with error: ${why}: ${JSON.stringify(results, null, 1)}`);
+  for (;;) {
+    const taskId = await client.submitAs3(request, tenants);
+    let task = await client.getAs3Task(taskId);
+    if (task.results[0]?.code === 200) return taskId;
+    for (;;) {
+      const first = task.results[0];
+      if (first && first.code !== 0 && first.code !== 503) {
+        if (task.results.length === 1 && first.message === 'declaration is invalid') throw fail('Error', first.errors);
+        if (task.results.length === 1 && first.message !== 'success' && first.message !== 'no change') throw fail('Tenant Creation failed with Response', task.results);
+        const checked = task.results.slice(0, tenants.length);
+        const succeeded = checked.filter((r) => r.code === 200).length;
+        if (succeeded === tenants.length) return taskId;
+        throw fail(succeeded === 0 ? 'Tenant Creation failed. Response' : 'as3 config post error response', task.results);
+      }
+      if (first?.code === 503) break;
+      await new Promise((r) => setTimeout(r, 10));
+      task = await client.getAs3Task(taskId);
+    }
+    // AS3 was busy: wait for the running operation, then post again.
+    while (emulators.bigip.as3OperationRunning()) await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 export interface ControllerProcessOptions {

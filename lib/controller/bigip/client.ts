@@ -13,6 +13,11 @@
  *   Kubernetes condition.
  * - Writes are serialized (one in flight per device, the documented way to keep restjavad and
  *   mcpd healthy); reads run beside them. The write queue is bounded.
+ * - An AS3 task that ends in 503 (another configuration operation held AS3's lock) was not
+ *   applied: the declaration is posted again after a backoff, as F5's provider does.
+ * - A list is never emptied with `[]`: the service-discovery worker would have to leave the
+ *   address list empty, which AS3 itself never does; the client pushes AS3's placeholder
+ *   address instead, so that a removal cannot leave the old members in place.
  */
 import { setMaxListeners } from 'node:events';
 import * as net from 'node:net';
@@ -172,6 +177,13 @@ interface TokenState {
   refreshAt: number;
 }
 
+/** An AS3 answer or task record. */
+interface As3TaskBody {
+  readonly id?: string;
+  readonly results?: As3TenantResult[];
+  readonly declaration?: unknown;
+}
+
 interface HttpAnswer {
   readonly status: number;
   readonly text: string;
@@ -192,6 +204,14 @@ const AS3_NAME = /^[A-Za-z][0-9A-Za-z_.-]{0,189}$/;
 const TASK_ID = /^~[A-Za-z][0-9A-Za-z_.-]*(~[A-Za-z][0-9A-Za-z_.-]*){1,3}$/;
 const LOGIN_PATH = '/mgmt/shared/authn/login';
 const TOKENS_PATH = '/mgmt/shared/authz/tokens/';
+
+/**
+ * The address AS3 puts in a firewall address list that would otherwise be empty
+ * (f5-appsvcs-extension `src/lib/map_cli.js:1027-1033`, docs "tips-warnings": "a dummy IPv6
+ * address of ::1:5ee:bad:c0de is added in order to maintain a valid Firewall_Address_List").
+ * It is in no route domain of ours and matches no pod.
+ */
+export const EMPTY_LIST_PLACEHOLDER = '::1:5ee:bad:c0de';
 
 /**
  * Backoff before attempt `failures + 1`: full jitter over an exponentially growing window,
@@ -353,9 +373,17 @@ export class BigipClient {
   // ---------------------------------------------------------------- public operations
 
   /**
-   * Replaces the members of an event-driven address list with exactly `ips` (the full list,
-   * possibly empty). Node ids are the member addresses, so the same set always sends the same
-   * body. `%<routeDomain>` is appended when `routeDomain` is not 0.
+   * Replaces the members of an event-driven address list with exactly `ips` (the full list).
+   * Node ids are the member addresses, so the same set always sends the same body.
+   * `%<routeDomain>` is appended when `routeDomain` is not 0.
+   *
+   * An empty set is pushed as {@link EMPTY_LIST_PLACEHOLDER}, the address AS3 itself puts in an
+   * empty list: F5's sources show `[]` emptying a pool, never a firewall address list, which
+   * AS3 keeps non-empty; so `[]` could leave the old members allowed (fail open).
+   *
+   * The worker answers with the task, whose `providerOptions.nodeList` must echo the nodes
+   * (f5-appsvcs-extension `test/integration/bigip/misc/serviceDiscovery.js:537-542, 1198-1204`);
+   * any other answer fails with `DeviceError`.
    */
   public async replaceListMembers(taskId: string, ips: readonly string[], routeDomain = 0): Promise<void> {
     const path = nodesPath(taskId, 'POST');
@@ -365,28 +393,40 @@ export class BigipClient {
     if (!Array.isArray(ips)) throw inputError('POST', path, 'ips must be an array of IP addresses');
     const seen = new Set<string>();
     const suffix = routeDomain === 0 ? '' : `%${routeDomain}`;
-    const parts: string[] = new Array(ips.length);
+    const pushed: string[] = new Array(ips.length);
     for (let i = 0; i < ips.length; i++) {
       const ip = ips[i];
       if (typeof ip !== 'string' || ip.includes('%') || net.isIP(ip) === 0) {
         throw inputError('POST', path, `ips[${i}] is not an IPv4 or IPv6 address without a route domain (got ${JSON.stringify(ip)}); pass the route domain as the third argument`);
       }
       if (seen.has(ip)) throw inputError('POST', path, `ips[${i}] ${ip} appears more than once; pass each member once`);
+      if (ip === EMPTY_LIST_PLACEHOLDER) throw inputError('POST', path, `ips[${i}] ${ip} is AS3's empty-list placeholder, not a member`);
       seen.add(ip);
-      // Validated addresses contain no characters that need JSON escaping.
-      parts[i] = `{"id":"${ip}${suffix}","ip":"${ip}${suffix}"}`;
+      pushed[i] = `${ip}${suffix}`;
     }
-    await this.write({ method: 'POST', path, body: `[${parts.join(',')}]`, auth: true });
+    // AS3 writes the placeholder without a route domain; so does the client.
+    if (pushed.length === 0) pushed.push(EMPTY_LIST_PLACEHOLDER);
+    // Validated addresses contain no characters that need JSON escaping.
+    const body = `[${pushed.map((ip) => `{"id":"${ip}","ip":"${ip}"}`).join(',')}]`;
+    const spec: RequestSpec = { method: 'POST', path, body, auth: true };
+    const echoed = nodeListOf(this.json(spec, await this.write(spec)));
+    if (!echoed || echoed.length !== pushed.length || echoed.some((ip, i) => ip !== pushed[i])) {
+      throw this.unexpected(spec, `the service-discovery task did not echo the ${pushed.length} pushed node(s) in providerOptions.nodeList`);
+    }
   }
 
-  /** Current members of an event-driven address list, as the device holds them (with `%rd`). */
+  /**
+   * Current members of an event-driven address list as the service-discovery task holds them
+   * (with `%rd`), without {@link EMPTY_LIST_PLACEHOLDER}. F5's provider reads the answer as
+   * `result.providerOptions.nodeList` (terraform-provider-bigip v1.28
+   * `bigip/resource_bigip_event_service_discovery.go:98`); anything else fails with `DeviceError`.
+   */
   public async getListMembers(taskId: string): Promise<string[]> {
     const spec: RequestSpec = { method: 'GET', path: nodesPath(taskId, 'GET'), auth: true };
-    const body = this.json(spec, await this.request(spec));
-    if (!Array.isArray(body) || !body.every((n) => n && typeof n === 'object' && typeof (n as { ip?: unknown }).ip === 'string')) {
-      throw this.unexpected(spec, 'expected an array of {"id", "ip"} nodes');
-    }
-    return body.map((n) => (n as { ip: string }).ip);
+    const body = this.json(spec, await this.request(spec)) as { result?: unknown } | undefined;
+    const ips = nodeListOf(body?.result);
+    if (!ips) throw this.unexpected(spec, 'expected {"result": {"providerOptions": {"nodeList": [{"id", "ip"}, ...]}}}');
+    return ips.filter((ip) => ip !== EMPTY_LIST_PLACEHOLDER);
   }
 
   /** AS3 version information of the device. */
@@ -399,32 +439,73 @@ export class BigipClient {
 
   /**
    * Deploys an AS3 request (`class: AS3`) or ADC declaration and waits for the outcome. Fails
-   * with `InvalidDeclaration` when AS3 rejects it or any tenant fails.
+   * with `InvalidDeclaration` when AS3 rejects it or any tenant fails (every result is checked,
+   * including AS3's second `Common` pass).
+   *
+   * A result of 503 means AS3 could not take its configuration lock (another operation was
+   * running) and changed nothing (f5-appsvcs-extension `src/lib/mutex.js:56-63`,
+   * `src/lib/declarationHandler.js:938-990`); the declaration is then posted again after a
+   * backoff, as F5's provider does (go-bigip `as3bigip.go:161-175`), until `taskTimeoutMs`.
    */
   public async declare(declaration: object, options: As3DeclareOptions = {}): Promise<As3DeclareResult> {
-    const tenants = options.tenants ?? [];
-    let path = '/mgmt/shared/appsvcs/declare';
-    for (const t of tenants) if (!AS3_NAME.test(t)) throw inputError('POST', path, `tenant ${JSON.stringify(t)} is not a valid AS3 tenant name`);
-    if (tenants.length) path += `/${tenants.join(',')}`;
-    if (options.async !== false) path += '?async=true';
+    const path = declarePath(options.tenants ?? [], options.async !== false);
     if (!declaration || typeof declaration !== 'object' || Array.isArray(declaration)) throw inputError('POST', path, 'declaration must be an object');
     const pollIntervalMs = options.pollIntervalMs ?? 1000;
     const taskTimeoutMs = options.taskTimeoutMs ?? 600_000;
     return this.serialized(async () => {
       const spec: RequestSpec = { method: 'POST', path, body: JSON.stringify(declaration), auth: true };
-      const answer = await this.attempts(spec);
-      const body = this.json(spec, answer) as { id?: string; results?: As3TenantResult[]; declaration?: unknown } | undefined;
-      if (answer.status === 202) {
-        if (!body || typeof body.id !== 'string') throw this.unexpected(spec, 'a 202 answer without a task id');
-        return this.awaitTask(body.id, pollIntervalMs, taskTimeoutMs);
+      const deadline = this.now() + taskTimeoutMs;
+      for (let busy = 1; ; busy++) {
+        const answer = await this.attempts(spec);
+        let body = this.json(spec, answer) as As3TaskBody | undefined;
+        let taskId: string | undefined;
+        if (answer.status === 202) {
+          if (!body || typeof body.id !== 'string') throw this.unexpected(spec, 'a 202 answer without a task id');
+          taskId = body.id;
+          body = await this.awaitTask(taskId, pollIntervalMs, deadline - this.now());
+        }
+        const refused = Array.isArray(body?.results) ? body.results.find((r) => r.code === 503) : undefined;
+        if (!refused) return this.finishDeclare(spec, body, taskId);
+        if (this.now() >= deadline) {
+          this.counters.failures++;
+          throw new BigipApiError({ reason: 'DeviceBusy', terminal: false, method: 'POST', path, status: 503, deviceMessage: `AS3 still refused the declaration after ${busy} attempts: ${refused.message}`, attempts: busy });
+        }
+        this.logger.info('AS3 was busy with another operation; posting the declaration again', { path, attempt: busy });
+        await this.backoff(spec, busy, 'DeviceBusy', 503);
       }
-      return this.finishDeclare(spec, body, undefined);
     });
+  }
+
+  /**
+   * Submits an AS3 request as an async task (`POST /declare[/<tenants>]?async=true`) and returns
+   * the task id without waiting; read the outcome with {@link getAs3Task}. {@link declare} is
+   * what callers normally want; this is for callers that check the results themselves.
+   */
+  public async submitAs3(declaration: object, tenants: readonly string[] = []): Promise<string> {
+    const path = declarePath(tenants, true);
+    if (!declaration || typeof declaration !== 'object' || Array.isArray(declaration)) throw inputError('POST', path, 'declaration must be an object');
+    const spec: RequestSpec = { method: 'POST', path, body: JSON.stringify(declaration), auth: true };
+    const answer = await this.write(spec);
+    const body = this.json(spec, answer) as As3TaskBody | undefined;
+    if (answer.status !== 202 || !body || typeof body.id !== 'string') throw this.unexpected(spec, `${answer.status} without a task id, expected 202 with one`);
+    return body.id;
+  }
+
+  /** An AS3 task as the device reports it now (`results` with code 0 while it runs). */
+  public async getAs3Task(id: string): Promise<{ readonly results: readonly As3TenantResult[]; readonly declaration: unknown }> {
+    const spec: RequestSpec = { method: 'GET', path: `/mgmt/shared/appsvcs/task/${encodeURIComponent(id)}`, auth: true };
+    const body = this.json(spec, await this.request(spec)) as As3TaskBody | undefined;
+    if (!body || !Array.isArray(body.results)) throw this.unexpected(spec, 'no "results" in the AS3 task');
+    return { results: body.results, declaration: body.declaration };
   }
 
   /**
    * Runs one tmsh command the way the F5 Terraform provider's `bigip_command` does
    * (`POST /mgmt/tm/util/bash`, `-c 'tmsh <command>'`); returns its output.
+   *
+   * Like the device, this does not fail when tmsh fails: the device answers 200 with tmsh's
+   * error text (`Syntax Error: ...`, `01020036:3: ... was not found.`) as the output. Callers
+   * that need the command to have taken effect must check the output or read the state back.
    */
   public async runTmsh(command: string): Promise<string> {
     const path = '/mgmt/tm/util/bash';
@@ -598,16 +679,17 @@ export class BigipClient {
 
   // ---------------------------------------------------------------- AS3 tasks
 
-  private async awaitTask(id: string, pollIntervalMs: number, taskTimeoutMs: number): Promise<As3DeclareResult> {
+  /** Polls a task until every result has a code (AS3 reports code 0 while it runs). */
+  private async awaitTask(id: string, pollIntervalMs: number, timeoutMs: number): Promise<As3TaskBody | undefined> {
     const spec: RequestSpec = { method: 'GET', path: `/mgmt/shared/appsvcs/task/${encodeURIComponent(id)}`, auth: true };
-    const deadline = this.now() + taskTimeoutMs;
+    const deadline = this.now() + timeoutMs;
     for (;;) {
-      const body = this.json(spec, await this.attempts(spec)) as { results?: As3TenantResult[]; declaration?: unknown } | undefined;
+      const body = this.json(spec, await this.attempts(spec)) as As3TaskBody | undefined;
       const results = Array.isArray(body?.results) ? body.results : [];
-      if (results.length && results.every((r) => r.code !== 0)) return this.finishDeclare(spec, body, id);
+      if (results.length && results.every((r) => r.code !== 0)) return body;
       if (this.now() >= deadline) {
         this.counters.failures++;
-        throw new BigipApiError({ reason: 'Timeout', terminal: false, method: 'GET', path: spec.path, deviceMessage: `AS3 task ${id} still running after ${taskTimeoutMs} ms` });
+        throw new BigipApiError({ reason: 'Timeout', terminal: false, method: 'GET', path: spec.path, deviceMessage: `AS3 task ${id} still running after ${timeoutMs} ms` });
       }
       try {
         await this.sleepFn(pollIntervalMs, this.closeController.signal);
@@ -618,7 +700,7 @@ export class BigipClient {
     }
   }
 
-  private finishDeclare(spec: RequestSpec, body: { results?: As3TenantResult[]; declaration?: unknown } | undefined, taskId: string | undefined): As3DeclareResult {
+  private finishDeclare(spec: RequestSpec, body: As3TaskBody | undefined, taskId: string | undefined): As3DeclareResult {
     const results = Array.isArray(body?.results) ? body.results : undefined;
     if (!results) throw this.unexpected(spec, 'no "results" in the AS3 answer');
     const failed = results.filter((r) => typeof r.code !== 'number' || r.code < 200 || r.code >= 300);
@@ -630,7 +712,7 @@ export class BigipClient {
           return `${r.tenant ? `tenant ${r.tenant}: ` : ''}${r.code} ${r.message}${details}`;
         })
         .join(' | ');
-      throw new BigipApiError({ reason: 'InvalidDeclaration', terminal: true, method: 'POST', path: '/mgmt/shared/appsvcs/declare', status: failed[0].code, deviceMessage: text });
+      throw new BigipApiError({ reason: 'InvalidDeclaration', terminal: true, method: 'POST', path: spec.path, status: failed[0].code, deviceMessage: text });
     }
     return { results, declaration: body?.declaration, ...(taskId ? { taskId } : {}) };
   }
@@ -720,6 +802,26 @@ export class BigipClient {
       this.logger.warn('BIG-IP token could not be deleted; it expires on its own', { error: (err as Error).message });
     }
   }
+}
+
+function declarePath(tenants: readonly string[], async: boolean): string {
+  let path = '/mgmt/shared/appsvcs/declare';
+  for (const t of tenants) if (typeof t !== 'string' || !AS3_NAME.test(t)) throw inputError('POST', path, `tenant ${JSON.stringify(t)} is not a valid AS3 tenant name`);
+  if (tenants.length) path += `/${tenants.join(',')}`;
+  return async ? `${path}?async=true` : path;
+}
+
+/** The `ip` of every node of a service-discovery task (`providerOptions.nodeList`), or undefined. */
+function nodeListOf(task: unknown): string[] | undefined {
+  const list = (task as { providerOptions?: { nodeList?: unknown } } | undefined)?.providerOptions?.nodeList;
+  if (!Array.isArray(list)) return undefined;
+  const ips: string[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const ip = (list[i] as { ip?: unknown } | null)?.ip;
+    if (typeof ip !== 'string') return undefined;
+    ips[i] = ip;
+  }
+  return ips;
 }
 
 function nodesPath(taskId: string, method: string): string {

@@ -98,11 +98,16 @@ describe('BigipClient retries', () => {
   });
 
   test('a 400 from the device is terminal InvalidRequest with its message', async () => {
-    const error = (await client.runTmsh('modify security firewall global-rules enforced-policy /Common/Shared/missing').catch((e: unknown) => e)) as BigipApiError;
-    expect(error).toEqual(
-      expect.objectContaining({ status: 400, reason: 'InvalidRequest', terminal: true, deviceMessage: '01020036:3: The requested Firewall Policy (/Common/Shared/missing) was not found.' }),
-    );
+    const error = (await client.runTmsh('delete ltm virtual x').catch((e: unknown) => e)) as BigipApiError;
+    expect(error).toEqual(expect.objectContaining({ status: 400, reason: 'InvalidRequest', terminal: true, deviceMessage: expect.stringMatching(/"tmsh delete ltm virtual x" is not emulated/) }));
     expect(device.requestCount('POST /mgmt/tm/util/bash')).toBe(1);
+  });
+
+  test('a tmsh command that fails is not an error: the device answers 200 with the error as output', async () => {
+    const output = await client.runTmsh('modify security firewall global-rules enforced-policy /Common/Shared/missing');
+    expect(output).toBe('01020036:3: The requested Firewall Policy (/Common/Shared/missing) was not found.\n');
+    expect(device.globalRules()).toEqual({});
+    expect(client.stats().failures).toBe(0);
   });
 
   test('bad input is refused before anything is sent', async () => {

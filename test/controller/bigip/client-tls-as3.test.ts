@@ -92,6 +92,7 @@ describe('BigipClient AS3 and tmsh', () => {
     expect(result.results.map((r) => [r.tenant, r.code, r.message])).toEqual([
       ['Common', 200, 'success'],
       ['k8s_prod', 200, 'success'],
+      ['Common', 200, 'no change'],
     ]);
     expect(device.requestCount('POST /mgmt/shared/appsvcs/declare')).toBe(1);
     expect(device.requestCount('GET /mgmt/shared/appsvcs/task/{id}')).toBeGreaterThanOrEqual(2);
@@ -125,9 +126,17 @@ describe('BigipClient AS3 and tmsh', () => {
   });
 
   test('a tenant that fails to deploy surfaces as InvalidDeclaration with the device response', async () => {
+    const body = egressDeclaration();
+    body.declaration.k8s_prod.defaultRouteDomain = 9;
+    const error = (await client.declare(body, { pollIntervalMs: 10 }).catch((e: unknown) => e)) as BigipApiError;
+    expect(error).toEqual(expect.objectContaining({ reason: 'InvalidDeclaration', terminal: true, status: 422 }));
+    expect(error.message).toMatch(/tenant k8s_prod: 422 declaration failed: 01020036:3: The requested route domain \(id 9\) was not found\.$/);
+  });
+
+  test('a request AS3 refuses as a whole surfaces as InvalidDeclaration with its message', async () => {
     const error = (await client.declare(egressDeclaration({ routeDomain: 9 }), { pollIntervalMs: 10 }).catch((e: unknown) => e)) as BigipApiError;
     expect(error).toEqual(expect.objectContaining({ reason: 'InvalidDeclaration', terminal: true, status: 422 }));
-    expect(error.message).toMatch(/tenant Common: 422 declaration failed: 01020036:3: The requested route domain \(\/Common\/9\) was not found/);
+    expect(error.message).toMatch(/422 Unable to find \/Common\/9 for \/Common\/Shared\/k8s_prod_rd_policy\/routeDomainEnforcement\/0$/);
   });
 
   test('an invalid declaration is terminal InvalidDeclaration, sync (HTTP 422) and async (422 in the task)', async () => {

@@ -1,3 +1,4 @@
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
 import { BigipEmulator } from '../../../lib/testing/bigip-emulator';
 import { AS3_SCHEMA_PATH, AS3_SCHEMA_PRESENT, egressDeclaration, loginRaw, raw, taskIdOf } from './support';
 
@@ -28,20 +29,23 @@ describe('BigipEmulator AS3', () => {
     expect(info.json).toEqual({ version: '3.56.0', release: '10', schemaCurrent: '3.56.0', schemaMinimum: '3.0.0' });
   });
 
-  test('a synchronous declare answers 200 with per-tenant results, and "no change" when posted again', async () => {
+  test('a synchronous declare answers 200 with per-tenant results (Common first and last), and "no change" when posted again', async () => {
     const first = await raw(device, 'POST', DECLARE, { token, body: egressDeclaration() });
     expect(first.status).toBe(200);
     expect(first.json.results.map((r: any) => [r.tenant, r.code, r.message])).toEqual([
       ['Common', 200, 'success'],
       ['k8s_prod', 200, 'success'],
+      ['Common', 200, 'no change'],
     ]);
+    expect(first.json.results[0]).toEqual({ code: 200, message: 'success', host: 'localhost', tenant: 'Common', runTime: expect.any(Number), declarationId: 'cdktf-ces-k8s_prod' });
     const again = await raw(device, 'POST', DECLARE, { token, body: egressDeclaration() });
-    expect(again.json.results.map((r: any) => r.message)).toEqual(['no change', 'no change']);
+    expect(again.json.results.map((r: any) => r.message)).toEqual(['no change', 'no change', 'no change']);
 
     const stored = await raw(device, 'GET', DECLARE, { token });
     expect(stored.status).toBe(200);
-    expect(stored.json).toEqual(egressDeclaration().declaration);
-    expect(device.declaration()).toEqual(egressDeclaration().declaration);
+    const expected = { ...egressDeclaration().declaration, controls: { archiveTimestamp: expect.any(String) } };
+    expect(stored.json).toEqual(expected);
+    expect(device.declaration()).toEqual(expected);
   });
 
   test('a bare ADC declaration is accepted like an AS3 request', async () => {
@@ -55,7 +59,7 @@ describe('BigipEmulator AS3', () => {
     expect(accepted.status).toBe(202);
     expect(accepted.json).toEqual({
       id: expect.any(String),
-      results: [{ message: 'Declaration successfully submitted', code: 0 }],
+      results: [{ message: 'Declaration successfully submitted', tenant: '', host: '', runTime: 0, code: 0, declarationId: 'cdktf-ces-k8s_prod' }],
       declaration: {},
       selfLink: `https://localhost/mgmt/shared/appsvcs/task/${accepted.json.id}`,
     });
@@ -67,6 +71,7 @@ describe('BigipEmulator AS3', () => {
     expect(done.results.map((r: any) => [r.tenant, r.code, r.message])).toEqual([
       ['Common', 200, 'success'],
       ['k8s_prod', 200, 'success'],
+      ['Common', 200, 'no change'],
     ]);
     expect(device.declaration()).toBeDefined();
     const unknown = await raw(device, 'GET', '/mgmt/shared/appsvcs/task/0000', { token });
@@ -74,12 +79,12 @@ describe('BigipEmulator AS3', () => {
     expect(unknown.json.message).toBe('No record found with ID of 0000');
   });
 
-  test('a second write while an operation runs gets 503 "Configuration operation in progress"', async () => {
+  test('a second synchronous write while an operation runs gets 503 "Configuration operation in progress"', async () => {
     const accepted = await raw(device, 'POST', `${DECLARE}?async=true`, { token, body: egressDeclaration() });
     expect(device.as3OperationRunning()).toBe(true);
     const second = await raw(device, 'POST', DECLARE, { token, body: egressDeclaration({ tenant: 'k8s_dev' }) });
     expect(second.status).toBe(503);
-    expect(second.json.message).toBe('Configuration operation in progress on device localhost, please try again in 2 minutes');
+    expect(second.json).toEqual({ code: 503, message: 'Error: Configuration operation in progress on device localhost, please try again in 2 minutes', host: 'localhost', declarationId: 'cdktf-ces-k8s_dev' });
     // Reads are not blocked.
     expect((await raw(device, 'GET', DECLARE, { token })).status).toBe(204);
     await waitForTask(device, token, accepted.json.id);
@@ -135,7 +140,7 @@ describe('BigipEmulator AS3', () => {
     expect(device.listMembers(a)).toEqual(['10.0.0.1']);
     expect(device.listMembers(b)).toBeUndefined();
     await raw(device, 'POST', DECLARE, { token, body: egressDeclaration({ sourceLists: ['src_a', 'src_b'] }) });
-    expect(device.listMembers(b)).toEqual([]);
+    expect(device.listMembers(b)).toEqual([EMPTY_LIST_PLACEHOLDER]);
   });
 
   test('DELETE /declare/<tenant> removes one tenant; updateMode complete removes tenants not in the body', async () => {
@@ -152,6 +157,7 @@ describe('BigipEmulator AS3', () => {
     expect(answer.json.results.map((r: any) => [r.tenant, r.message])).toEqual([
       ['Common', 'no change'],
       ['k8s_prod', 'success'],
+      ['Common', 'no change'],
     ]);
     expect(Object.keys(device.declaration() ?? {})).not.toContain('k8s_prod');
   });
@@ -160,7 +166,11 @@ describe('BigipEmulator AS3', () => {
     const body = { ...egressDeclaration(), action: 'dry-run' };
     const answer = await raw(device, 'POST', DECLARE, { token, body });
     expect(answer.status).toBe(200);
-    expect(answer.json.results.every((r: any) => r.dryRun === true && r.message === 'success')).toBe(true);
+    expect(answer.json.results.map((r: any) => [r.tenant, r.message, r.dryRun])).toEqual([
+      ['Common', 'success', true],
+      ['k8s_prod', 'success', true],
+      ['Common', 'no change', true],
+    ]);
     expect(device.declaration()).toBeUndefined();
   });
 
@@ -180,12 +190,17 @@ describe('BigipEmulator AS3', () => {
     expect((await raw(device, 'POST', DECLARE, { token, body: '{not json' })).status).toBe(400);
   });
 
-  test('a tenant whose route-domain enforcement names a missing route domain fails; the others deploy', async () => {
+  test('a route-domain enforcement that names a missing route domain fails the whole request with 422; nothing is deployed', async () => {
     const answer = await raw(device, 'POST', DECLARE, { token, body: egressDeclaration({ routeDomain: 2 }) });
-    expect(answer.status).toBe(207);
-    const byTenant = Object.fromEntries(answer.json.results.map((r: any) => [r.tenant, r]));
-    expect(byTenant.Common).toEqual(expect.objectContaining({ code: 422, message: 'declaration failed', response: expect.stringMatching(/route domain \(\/Common\/2\) was not found/) }));
-    expect(byTenant.k8s_prod.code).toBe(200);
+    expect(answer.status).toBe(422);
+    expect(answer.json).toEqual({
+      code: 422,
+      message: 'Unable to find /Common/2 for /Common/Shared/k8s_prod_rd_policy/routeDomainEnforcement/0',
+      host: 'localhost',
+      declarationId: 'cdktf-ces-k8s_prod',
+    });
+    expect(device.declaration()).toBeUndefined();
+    expect(device.partitionConfig('k8s_prod')).toBeUndefined();
 
     const withRd = await BigipEmulator.start({ routeDomains: ['/Common/0', '/Common/2'] });
     try {

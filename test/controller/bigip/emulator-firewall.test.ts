@@ -1,4 +1,5 @@
 import * as fc from 'fast-check';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
 import { BigipEmulator, BigipFault } from '../../../lib/testing/bigip-emulator';
 import { egressDeclaration, loginRaw, ManualClock, raw } from './support';
 
@@ -24,34 +25,59 @@ describe('BigipEmulator service-discovery nodes', () => {
   });
   afterEach(() => device.stop());
 
-  test('every event-driven list of the declaration gets a task named after its path, starting empty', () => {
+  test('every event-driven list of the declaration gets a task named after its path; the list holds AS3\'s placeholder', () => {
     expect(device.eventListTaskIds()).toEqual([
       '~Common~Shared~k8s_prod_src_cluster',
       '~Common~Shared~k8s_prod_src_ns_payments',
       '~k8s_prod~egress~src_svc_shop_checkout',
     ]);
-    expect(device.listMembers(LIST)).toEqual([]);
-    expect(device.listMembers(TASK)).toEqual([]);
+    expect(device.listMembers(LIST)).toEqual([EMPTY_LIST_PLACEHOLDER]);
+    expect(device.listMembers(TASK)).toEqual(['::1:5ee:bad:c0de']);
+    expect(device.discoveredNodes(TASK)).toEqual([]);
   });
 
-  test('a POST replaces the full member set; GET returns the nodes; an empty list empties it', async () => {
+  test('a POST replaces the full member set and answers with the task; GET answers {result: task}', async () => {
     const first = await raw(device, 'POST', NODES, { token, body: [{ id: 'a', ip: '10.0.0.1' }, { id: 'b', ip: '10.0.0.2%3' }, { id: 'c', ip: 'fd00::1' }] });
     expect(first.status).toBe(200);
-    expect(device.listMembers(LIST)).toEqual(['10.0.0.1', '10.0.0.2%3', 'fd00::1']);
-    expect((await raw(device, 'GET', NODES, { token })).json).toEqual([
+    const nodeList = [
       { id: 'a', ip: '10.0.0.1' },
       { id: 'b', ip: '10.0.0.2%3' },
       { id: 'c', ip: 'fd00::1' },
-    ]);
+    ];
+    expect(first.json).toEqual({
+      id: TASK,
+      updateInterval: 0,
+      provider: 'event',
+      providerOptions: { type: 'event', nodeList },
+      resources: [],
+      kind: 'shared:service-discovery:taskstate',
+      nodePrefix: '/Common/',
+      metadata: { configuredBy: 'AS3' },
+      lastDiscoveryResult: { status: 'Success', message: 'Task was successful' },
+      routeDomain: 0,
+    });
+    expect(device.listMembers(LIST)).toEqual(['10.0.0.1', '10.0.0.2%3', 'fd00::1']);
+    const got = await raw(device, 'GET', NODES, { token });
+    expect(got.json.result.providerOptions.nodeList).toEqual(nodeList);
+    expect(got.json.result).toEqual(first.json);
 
     await raw(device, 'POST', NODES, { token, body: [{ id: '10.0.0.9', ip: '10.0.0.9' }] });
     expect(device.listMembers(LIST)).toEqual(['10.0.0.9']);
-    expect((await raw(device, 'GET', NODES, { token })).json).toEqual([{ id: '10.0.0.9', ip: '10.0.0.9' }]);
-
-    await raw(device, 'POST', NODES, { token, body: [] });
-    expect(device.listMembers(LIST)).toEqual([]);
+    expect((await raw(device, 'GET', NODES, { token })).json.result.providerOptions.nodeList).toEqual([{ id: '10.0.0.9', ip: '10.0.0.9' }]);
     // Other lists were never touched.
-    expect(device.listMembers('~Common~Shared~k8s_prod_src_ns_payments')).toEqual([]);
+    expect(device.listMembers('~Common~Shared~k8s_prod_src_ns_payments')).toEqual([EMPTY_LIST_PLACEHOLDER]);
+  });
+
+  test('an empty node list is accepted but cannot empty the address list: the previous members stay', async () => {
+    await raw(device, 'POST', NODES, { token, body: [{ id: 'a', ip: '10.0.0.1' }] });
+    const emptied = await raw(device, 'POST', NODES, { token, body: [] });
+    expect(emptied.status).toBe(200);
+    expect(emptied.json.providerOptions.nodeList).toEqual([]);
+    expect(device.discoveredNodes(LIST)).toEqual([]);
+    expect(device.listMembers(LIST)).toEqual(['10.0.0.1']);
+    // Pushing the placeholder is how a list is emptied.
+    await raw(device, 'POST', NODES, { token, body: [{ id: EMPTY_LIST_PLACEHOLDER, ip: EMPTY_LIST_PLACEHOLDER }] });
+    expect(device.listMembers(LIST)).toEqual([EMPTY_LIST_PLACEHOLDER]);
   });
 
   test.each([
@@ -117,13 +143,18 @@ describe('BigipEmulator service-discovery nodes', () => {
     const ipSet = fc.uniqueArray(fc.oneof(fc.ipV4(), fc.ipV6()), { maxLength: 12 });
     await fc.assert(
       fc.asyncProperty(fc.array(ipSet, { minLength: 1, maxLength: 6 }), async (pushes) => {
+        // Each run starts from an emptied list (the device is shared by the runs).
+        await raw(device, 'POST', NODES, { token, body: [{ id: EMPTY_LIST_PLACEHOLDER, ip: EMPTY_LIST_PLACEHOLDER }] });
         for (const ips of pushes) {
           const answer = await raw(device, 'POST', NODES, { token, body: ips.map((ip) => ({ id: ip, ip })) });
           expect(answer.status).toBe(200);
         }
         const last = pushes[pushes.length - 1];
-        expect(device.listMembers(LIST)).toEqual(last);
-        expect((await raw(device, 'GET', NODES, { token })).json.map((n: { ip: string }) => n.ip)).toEqual(last);
+        expect(device.discoveredNodes(LIST)).toEqual(last);
+        expect((await raw(device, 'GET', NODES, { token })).json.result.providerOptions.nodeList.map((n: { ip: string }) => n.ip)).toEqual(last);
+        // The list keeps the last non-empty set: an empty push does not empty it.
+        const lastNonEmpty = [...pushes].reverse().find((ips) => ips.length > 0);
+        expect(device.listMembers(LIST)).toEqual(lastNonEmpty ?? [EMPTY_LIST_PLACEHOLDER]);
       }),
       { numRuns: 25 },
     );
@@ -164,33 +195,50 @@ describe('BigipEmulator tmsh through util bash and the firewall contexts', () =>
     expect(rd.status).toBe(200);
     expect(device.routeDomain('/Common/2')).toEqual({ stagedPolicy: GLOBAL_POLICY });
     const unknownRd = await raw(device, 'POST', BASH, { token, body: tmsh(`modify net route-domain /Common/9 fw-staged-policy ${GLOBAL_POLICY}`) });
-    expect(unknownRd.status).toBe(400);
-    expect(unknownRd.json.message).toBe('01020036:3: The requested route domain (/Common/9) was not found.');
+    expect(unknownRd.status).toBe(200);
+    expect(unknownRd.json.commandResult).toBe('01020036:3: The requested route domain (/Common/9) was not found.\n');
   });
 
   test('the global FQDN policy takes an existing DNS resolver', async () => {
     expect((await raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-fqdn-policy dns-resolver /Common/cluster-dns') })).status).toBe(200);
     expect(device.globalFqdnResolver()).toBe('/Common/cluster-dns');
     const missing = await raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-fqdn-policy dns-resolver /Common/other') });
-    expect(missing.status).toBe(400);
-    expect(missing.json.message).toMatch(/^01020036:3: The requested DNS Resolver \(\/Common\/other\) was not found\./);
+    expect(missing.status).toBe(200);
+    expect(missing.json.commandResult).toBe('01020036:3: The requested DNS Resolver (/Common/other) was not found.\n');
+    expect(device.globalFqdnResolver()).toBe('/Common/cluster-dns');
   });
 
-  test('a policy that is not deployed is "not found" (400) and changes nothing', async () => {
+  test('a policy that is not deployed is "not found": 200 with the error in commandResult, and nothing changes', async () => {
     const answer = await raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-rules enforced-policy /Common/Shared/missing') });
-    expect(answer.status).toBe(400);
-    expect(answer.json).toEqual({ code: 400, message: '01020036:3: The requested Firewall Policy (/Common/Shared/missing) was not found.', errorStack: [], apiError: 3 });
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({
+      kind: 'tm:util:bash:runstate',
+      command: 'run',
+      utilCmdArgs: "-c 'tmsh modify security firewall global-rules enforced-policy /Common/Shared/missing'",
+      commandResult: '01020036:3: The requested Firewall Policy (/Common/Shared/missing) was not found.\n',
+    });
+    expect(device.globalRules()).toEqual({});
+    // An address list is not a policy.
+    const notAPolicy = await raw(device, 'POST', BASH, { token, body: tmsh(`modify security firewall global-rules enforced-policy ${LIST}`) });
+    expect(notAPolicy.json.commandResult).toMatch(/Firewall Policy \(\/Common\/Shared\/k8s_prod_src_cluster\) was not found/);
+  });
+
+  test.each([
+    ['a missing value', tmsh('modify security firewall global-rules enforced-policy'), 'Syntax Error: "enforced-policy" requires a value\n'],
+    ['an unknown property', tmsh(`modify security firewall global-rules enforcedpolicy ${GLOBAL_POLICY}`), 'Syntax Error: "enforcedpolicy" unknown property\n'],
+  ])('tmsh syntax errors (%s) are answered 200 with "Syntax Error" in commandResult', async (_what, body, output) => {
+    const answer = await raw(device, 'POST', BASH, { token, body });
+    expect(answer.status).toBe(200);
+    expect(answer.json.commandResult).toBe(output);
     expect(device.globalRules()).toEqual({});
   });
 
   test.each([
     ['an unsupported command', tmsh('delete ltm virtual x')],
     ['shell syntax', tmsh('list sys version; rm -rf /')],
-    ['a missing value', tmsh('modify security firewall global-rules enforced-policy')],
-    ['an unknown property', tmsh(`modify security firewall global-rules enforcedpolicy ${GLOBAL_POLICY}`)],
     ['a command that is not tmsh', { command: 'run', utilCmdArgs: "-c 'cat /etc/passwd'" }],
     ['another bash verb', { command: 'exec', utilCmdArgs: "-c 'tmsh show sys version'" }],
-  ])('refuses %s with 400', async (_what, body) => {
+  ])('refuses %s with 400 (a malformed request, or beyond the emulation)', async (_what, body) => {
     const answer = await raw(device, 'POST', BASH, { token, body });
     expect(answer.status).toBe(400);
     expect(answer.json.code).toBe(400);
@@ -211,9 +259,18 @@ describe('BigipEmulator tmsh through util bash and the firewall contexts', () =>
     await raw(device, 'POST', BASH, { token, body: tmsh(`modify security firewall global-rules enforced-policy ${GLOBAL_POLICY}`) });
     const withoutPolicy = egressDeclaration({ withGlobalPolicy: false });
     const answer = await raw(device, 'POST', DECLARE, { token, body: withoutPolicy });
-    const common = answer.json.results.find((r: any) => r.tenant === 'Common');
-    expect(common).toEqual(expect.objectContaining({ code: 422, message: 'declaration failed', response: expect.stringMatching(/in use by the global firewall context/) }));
+    expect(answer.status).toBe(207);
+    // The deletion is in Common's second pass; the first creates nothing new.
+    expect(answer.json.results.map((r: any) => [r.tenant, r.code, r.message])).toEqual([
+      ['Common', 200, 'no change'],
+      ['k8s_prod', 200, 'no change'],
+      ['Common', 422, 'declaration failed'],
+    ]);
+    expect(answer.json.results[2].response).toBe(
+      `01070265:3: The Firewall Policy (${GLOBAL_POLICY}) cannot be deleted because it is in use by the global firewall context (enforced-policy).`,
+    );
     expect(device.declaration()?.Common).toEqual(egressDeclaration().declaration.Common);
+    expect(device.partitionConfig('Common')).toEqual(egressDeclaration().declaration.Common);
 
     await raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-rules enforced-policy none') });
     const retried = await raw(device, 'POST', DECLARE, { token, body: withoutPolicy });

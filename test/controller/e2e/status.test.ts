@@ -5,6 +5,7 @@
  * /readyz).
  */
 import { Weekday } from '../../../lib';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
 import {
   InProcessController,
   World,
@@ -117,7 +118,7 @@ describe('rule status, gating and endpoints', () => {
 
     expect(statusOf('closed-now')).toMatchObject({ windowOpen: false, members: 0 });
     expect(readyCondition({ status: statusOf('closed-now') })).toMatchObject({ status: 'True', reason: 'WindowClosed' });
-    expect(world.emulators.bigip.listMembers(listOf('closed-now').taskId)).toEqual([]);
+    expect(world.emulators.bigip.listMembers(listOf('closed-now').taskId)).toEqual([EMPTY_LIST_PLACEHOLDER]);
     // The payments pods would be members of the closed list if it were open.
     expect(listOf('closed-now').source).toEqual(listOf('always-open').source);
   });
@@ -162,7 +163,7 @@ describe('rule status, gating and endpoints', () => {
     const legacyList = listOf('legacy').path;
     for (const list of world.plan.lists) {
       if (list.path === legacyList) expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBeUndefined();
-      else expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBe(world.emulators.bigip.listMembers(list.taskId)!.length);
+      else expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBe(world.emulators.bigip.listMembers(list.taskId)!.filter((a) => a !== EMPTY_LIST_PLACEHOLDER).length);
     }
     // The closed window, plus the expired rule once expiresAt has passed (checked every second).
     if (fetchedAfter < Date.parse(expiresAt)) expect(metricValue(samples, 'cdktf_ces_lists_gated')).toBe(1);
@@ -176,10 +177,11 @@ describe('rule status, gating and endpoints', () => {
   test('at expiresAt the list is emptied and the status says Expired', async () => {
     const list = listOf('expiring');
     const bigip = world.emulators.bigip;
-    await eventually(() => bigip.listMembers(list.taskId)?.length === 0, 'the list to be emptied at expiry', EXPIRY_LEAD_MS + 10_000);
-    // One push emptied it, after expiresAt.
+    const emptyList = () => bigip.listMembers(list.taskId)?.join() === EMPTY_LIST_PLACEHOLDER;
+    await eventually(emptyList, 'the list to be emptied at expiry', EXPIRY_LEAD_MS + 10_000);
+    // One push emptied it, after expiresAt, with AS3's placeholder.
     const emptied = bigip.firstPushWithout(list.path, '10.1.0.11', 0)!;
-    expect(emptied.ips).toEqual([]);
+    expect(emptied.ips).toEqual([EMPTY_LIST_PLACEHOLDER]);
     expect(emptied.at).toBeGreaterThanOrEqual(Date.parse(expiresAt));
     await eventually(() => readyCondition({ status: statusOf('expiring') })?.reason === 'Expired', 'the status to say Expired');
     expect(statusOf('expiring').members).toBe(0);
@@ -190,7 +192,7 @@ describe('rule status, gating and endpoints', () => {
     // A pod that starts after expiry does not reach the expired list, only the ordinary one.
     world.emulators.kube.apply(pod('payments', 'late-1', { ips: ['10.1.0.99'] }));
     await eventually(() => bigip.listMembers(listPath(world.plan, 'src_ns_payments'))?.includes('10.1.0.99'), 'the ordinary payments list to gain the pod');
-    expect(bigip.listMembers(list.taskId)).toEqual([]);
+    expect(bigip.listMembers(list.taskId)).toEqual([EMPTY_LIST_PLACEHOLDER]);
     await eventually(async () => metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_lists_gated') === 2, 'two gated lists');
     const samples = parseMetrics((await controller.get('/metrics')).body);
     expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBe(0);

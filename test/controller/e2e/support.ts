@@ -34,6 +34,7 @@ import { RunningController, runController } from '../../../lib/controller/main';
 import { API_GROUP_VERSION } from '../../../lib/k8s/crds';
 import { ClusterSnapshot, PodInfo, desiredMembers } from '../../../lib/k8s/membership';
 import type { SyncPlan } from '../../../lib/policy/plan';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
 import type { BigipEmulatorOptions } from '../../../lib/testing/bigip-emulator';
 import { ControllerDeployment, Emulators, deploySynthOutput, startEmulators } from '../../../lib/testing/deploy';
 import type { EmulatedObject, KubeApiEmulatorOptions } from '../../../lib/testing/kube-emulator';
@@ -322,11 +323,14 @@ export function clusterSnapshot(emulators: Emulators): ClusterSnapshot {
   return { pods, namespaces, services };
 }
 
-/** What every list of the plan must hold on the device now: `addr%rd` when the route domain is not 0. */
+/**
+ * What every list of the plan must hold on the device now: `addr%rd` when the route domain is
+ * not 0, and AS3's placeholder address (without a route domain) when no pod matches.
+ */
 export function expectedLists(plan: SyncPlan, snapshot: ClusterSnapshot, at = new Date()): Record<string, string[]> {
   const suffix = plan.routeDomain ? `%${plan.routeDomain}` : '';
   const out: Record<string, string[]> = {};
-  for (const [list, members] of desiredMembers(plan, snapshot, at)) out[list] = members.map((ip) => `${ip}${suffix}`).sort();
+  for (const [list, members] of desiredMembers(plan, snapshot, at)) out[list] = members.length ? members.map((ip) => `${ip}${suffix}`).sort() : [EMPTY_LIST_PLACEHOLDER];
   return out;
 }
 
