@@ -70,6 +70,9 @@ export function readClusterState(file: string, cwd: string): ClusterState {
       items.push({ item: value, where: `${where} (line ${doc.line})` });
     }
   }
+  if (items.length === 0) {
+    throw new CliUsageError(`${file} holds no Kubernetes objects`, `${docs.length} empty document${docs.length === 1 ? '' : 's'}`, `write it with "kubectl get pods,namespaces,services -A -o yaml > ${file}"`);
+  }
   return { ...stateFromObjects(items, file), source: file };
 }
 

@@ -38,6 +38,8 @@ export interface InputFile {
   readonly role: string;
   /** How to write a good one (the fix of a missing or oversized file). */
   readonly howTo: string;
+  /** The fix of a file that is not UTF-8. @default - save it as UTF-8 */
+  readonly encodingFix?: string;
 }
 
 function mib(bytes: number): string {
@@ -128,7 +130,7 @@ export function readTextFile(input: InputFile, cwd: string, maxBytes: number): s
     throw new CliUsageError(
       `${input.file}:${line}: ${input.role} is not UTF-8 text`,
       `byte 0x${bytes[bad].toString(16).padStart(2, '0')} at offset ${bad}`,
-      utf16 ? 'it is UTF-16 (as PowerShell\'s ">" writes); save it as UTF-8, such as with "Out-File -Encoding utf8"' : 'save it as UTF-8',
+      input.encodingFix ?? (utf16 ? 'it is UTF-16 (as PowerShell\'s ">" writes); save it as UTF-8, such as with "Out-File -Encoding utf8"' : 'save it as UTF-8'),
     );
   }
   return new TextDecoder('utf-8').decode(bytes);
@@ -148,7 +150,7 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
 
 /** A JSON file of the synth output (`file` relative to `cwd`, as messages name it). */
 export function readJsonFile(file: string, cwd: string, howTo: string): unknown {
-  const text = readTextFile({ file, role: `the synth output file ${file}`, howTo }, cwd, INPUT_LIMITS.jsonBytes);
+  const text = readTextFile({ file, role: 'the synth output file', howTo, encodingFix: `cdktf writes UTF-8: the output is damaged; ${howTo}` }, cwd, INPUT_LIMITS.jsonBytes);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { OUTPUT_OPTIONS, loadPolicy } from '../inputs';
 import { policyPicture, toDot, toMermaid, toSvg } from '../picture';
 import { CliCommand, CliUsageError } from '../registry';
+import { printable } from '../text';
 
 const FORMATS = ['mermaid', 'dot', 'svg'];
 
@@ -21,7 +22,8 @@ export const graphCommand: CliCommand = {
     if (!FORMATS.includes(format)) throw new CliUsageError('--format', JSON.stringify(format), `use one of ${FORMATS.join(', ')}`);
     const view = loadPolicy(args, io);
     const picture = policyPicture(view.model, `egress policy of ${view.label}`);
-    const text = format === 'mermaid' ? toMermaid(picture) : format === 'dot' ? toDot(picture) : await toSvg(picture);
+    // Escaped for the file too: it is read with cat and less as often as rendered.
+    const text = printable(format === 'mermaid' ? toMermaid(picture) : format === 'dot' ? toDot(picture) : await toSvg(picture), true);
     const output = args.string('output');
     if (output === undefined) {
       io.stdout(text);
