@@ -4,9 +4,10 @@
  * and aliases, so that a hostile or broken file is bad input (exit code 2, one line) and never a
  * hang, a crash or an exhausted heap.
  *
- * The YAML parser keeps about 70 bytes of heap per byte of input in the worst case, and its
- * duplicate-key check is quadratic in the keys of one mapping; hence the size limit, and the
- * duplicate keys are checked here instead, in linear time.
+ * The YAML library holds a whole document in memory twice (syntax tree and nodes), at up to 500
+ * bytes per token, and its duplicate-key check is quadratic in the keys of one mapping; hence the
+ * token limit (about 1 GB and 10 s at most), and the duplicate keys are checked here instead, in
+ * linear time.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,6 +21,8 @@ const MIB = 1024 * 1024;
 export const INPUT_LIMITS = {
   /** Bytes of one YAML file. */
   yamlBytes: 16 * MIB,
+  /** Tokens (keys, values, punctuation) of one YAML file: a few thousand pods. */
+  yamlTokens: 3_000_000,
   /** Bytes of one JSON file of the synth output (parsed far more cheaply than YAML). */
   jsonBytes: 64 * MIB,
   /** Nested mappings and sequences in one document. */
@@ -282,9 +285,10 @@ function children(node: Node): Node[] {
 
 /**
  * Every document of YAML `text` (of `file`), each checked and converted, or with the reason it
- * cannot be. A nesting so deep that the parser itself would overflow ends the whole file.
+ * cannot be. Too many tokens, or a nesting so deep that the parser itself would overflow, end
+ * the whole file; `howTo` is then the fix.
  */
-export function parseYamlDocuments(text: string, file: string): YamlDocument[] {
+export function parseYamlDocuments(text: string, file: string, howTo = 'split it into smaller files'): YamlDocument[] {
   const lines = new LineCounter();
   const parser = new Parser(lines.addNewLine);
   // YAML 1.2 core schema: plain values are text, numbers, booleans and null, as kubectl writes them.
@@ -292,7 +296,11 @@ export function parseYamlDocuments(text: string, file: string): YamlDocument[] {
   const lineOf = (offset: number | undefined) => (offset === undefined ? 1 : lines.linePos(offset).line);
   function* tokens() {
     lines.addNewLine(0);
+    let count = 0;
     for (const lexeme of new Lexer().lex(text)) {
+      if (++count > INPUT_LIMITS.yamlTokens) {
+        throw new CliUsageError(`${file}:${lineOf(parser.offset)}: the YAML has more than ${INPUT_LIMITS.yamlTokens.toLocaleString('en-US')} tokens`, `${mib(text.length)} of text`, `the tool reads at most that many; ${howTo}`);
+      }
       yield* parser.next(lexeme);
       if (parser.stack.length > PARSER_STACK_LIMIT) {
         throw new CliUsageError(`${file}:${lineOf(parser.offset)}: the YAML nests more than ${INPUT_LIMITS.depth} levels deep`, 'a deeper structure', 'no Kubernetes object nests that deep; check that this is the file you meant');
@@ -328,5 +336,5 @@ export function parseYamlDocuments(text: string, file: string): YamlDocument[] {
 
 /** Reads and parses a YAML file within {@link INPUT_LIMITS}. */
 export function readYamlFile(input: InputFile, cwd: string): YamlDocument[] {
-  return parseYamlDocuments(readTextFile(input, cwd, INPUT_LIMITS.yamlBytes), input.file);
+  return parseYamlDocuments(readTextFile(input, cwd, INPUT_LIMITS.yamlBytes), input.file, input.howTo);
 }

@@ -138,6 +138,11 @@ describe('hostile YAML: exit 2, one line naming the file and the fix', () => {
     expectBadInput(await cli(payments, ...argv(reader, file)), file, c.fix[reader]);
   });
 
+  test('over 3,000,000 YAML tokens in 3 MiB (read by one reader: the count takes seconds)', async () => {
+    place(payments, 'tokens.yaml', `[${','.repeat(3_000_001)}]`);
+    expectBadInput(await cli(payments, ...argv('state', 'tokens.yaml')), 'tokens.yaml', /:1: the YAML has more than 3,000,000 tokens \(got 2\.9 MiB of text\); the tool reads at most that many; .*--kubeconfig/);
+  });
+
   test('the same hostile state file for diff', async () => {
     place(payments, 'diff-bomb.yaml', BILLION_LAUGHS);
     expectBadInput(await cli(payments, 'diff', 'cdktf.out', 'cdktf.out', '--state', 'diff-bomb.yaml'), 'diff-bomb.yaml', /write the values out/);

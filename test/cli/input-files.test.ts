@@ -102,7 +102,7 @@ describe('file size', () => {
   });
 
   test('the limits', () => {
-    expect(INPUT_LIMITS).toEqual({ yamlBytes: 16 * 1024 * 1024, jsonBytes: 64 * 1024 * 1024, depth: 64, aliases: 100, aliasNodes: 10_000 });
+    expect(INPUT_LIMITS).toEqual({ yamlBytes: 16 * 1024 * 1024, yamlTokens: 3_000_000, jsonBytes: 64 * 1024 * 1024, depth: 64, aliases: 100, aliasNodes: 10_000 });
   });
 });
 
