@@ -338,3 +338,14 @@ export function parseYamlDocuments(text: string, file: string, howTo = 'split it
 export function readYamlFile(input: InputFile, cwd: string): YamlDocument[] {
   return parseYamlDocuments(readTextFile(input, cwd, INPUT_LIMITS.yamlBytes), input.file, input.howTo);
 }
+
+/** Writes `text` to the file `-o` names (relative to `cwd`); a file that cannot be written is bad input. */
+export function writeOutputFile(file: string, cwd: string, text: string): void {
+  try {
+    fs.writeFileSync(path.resolve(cwd, file), text);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'its folder does not exist' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' || code === 'EPERM' ? 'it may not be written (permission denied)' : `${code ?? 'error'}: ${(e as Error).message}`;
+    throw new CliUsageError('cannot write the -o file', quote(file), `${why}; write elsewhere`);
+  }
+}

@@ -285,3 +285,13 @@ describe('random input never breaks the tool', () => {
     );
   });
 });
+
+describe('an -o file that cannot be written: exit 2, one line, nothing half-done', () => {
+  test.each([
+    ['graph', ['graph', '-o', 'cdktf.out']],
+    ['import', ['import', 'ces.yaml', '-o', 'cdktf.out']],
+  ])('%s -o <a directory>', async (_command, args) => {
+    write(payments, 'ces.yaml', 'apiVersion: kubeovn.io/v1alpha1\nkind: ExternalService\nmetadata: {name: stripe, namespace: payments}\nspec: {addresses: [192.0.2.10]}\n');
+    expectBadInput(await cli(payments, ...args), '"cdktf.out"', /cannot write the -o file \(got "cdktf.out"\); it is a directory; write elsewhere/);
+  });
+});

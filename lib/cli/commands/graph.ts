@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeOutputFile } from '../input-files';
 import { OUTPUT_OPTIONS, loadPolicy } from '../inputs';
 import { policyPicture, toDot, toMermaid, toSvg } from '../picture';
 import { CliCommand, CliUsageError } from '../registry';
-import { printable } from '../text';
+import { printable, quote } from '../text';
 
 const FORMATS = ['mermaid', 'dot', 'svg'];
 
@@ -29,9 +30,8 @@ export const graphCommand: CliCommand = {
       io.stdout(text);
       return 0;
     }
-    const file = path.resolve(io.cwd, output);
-    if (!fs.existsSync(path.dirname(file))) throw new CliUsageError('-o names a file in a folder that does not exist', JSON.stringify(output), 'create the folder first, or write elsewhere');
-    fs.writeFileSync(file, text);
+    if (!fs.existsSync(path.dirname(path.resolve(io.cwd, output)))) throw new CliUsageError('-o names a file in a folder that does not exist', quote(output), 'create the folder first, or write elsewhere');
+    writeOutputFile(output, io.cwd, text);
     io.stderr(`wrote ${format} picture of ${view.label} to ${output}\n`);
     return 0;
   },

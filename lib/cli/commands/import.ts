@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CesInputError, DEFAULT_LIBRARY, MIGRATED_FUNCTION, formatCesProblem, importCes, itemText } from '../../migration';
-import { INPUT_LIMITS, readTextFile } from '../input-files';
+import { INPUT_LIMITS, readTextFile, writeOutputFile } from '../input-files';
 import { CliCommand, CliUsageError } from '../registry';
 import { printable } from '../text';
 
@@ -52,10 +52,11 @@ export const importCommand: CliCommand = {
     if (plan.objectCount === 0) {
       throw new CliUsageError(`${file} holds no CES objects`, 'an empty document', 'export them with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml"');
     }
+    // Written first: a file that cannot be written is then the only message.
+    if (output === undefined) io.stdout(module);
+    else writeOutputFile(output, io.cwd, module);
     for (const i of plan.notCarried) io.stderr(`cdktf-ces import: not carried over: ${itemText(i)}\n`);
     for (const i of plan.notes) io.stderr(`cdktf-ces import: note: ${itemText(i)}\n`);
-    if (outFile === undefined) io.stdout(module);
-    else fs.writeFileSync(outFile, module);
     const active = plan.rules.filter((r) => !r.omitted).length;
     const summary = `${outFile === undefined ? 'imported' : `wrote ${output}:`} ${plan.externalServices.length} ExternalService${plan.externalServices.length === 1 ? '' : 's'} and ${active} rule${active === 1 ? '' : 's'} from ${plan.objectCount} CES objects; ${plan.notCarried.length} item${plan.notCarried.length === 1 ? '' : 's'} not carried over, ${plan.notes.length} note${plan.notes.length === 1 ? '' : 's'}`;
     const partial = plan.notCarried.length > 0 && !args.flag('allow-partial');
