@@ -212,7 +212,8 @@ const PARSER_STACK_LIMIT = 2 * INPUT_LIMITS.depth + 4;
 /**
  * Checks what the YAML library does not (or not in linear time): nesting depth, the number of
  * aliases, aliases inside their own anchor (a cycle), the size aliases expand to, duplicate keys,
- * keys that are not scalars and tags outside the core schema. Iterative: a deep document cannot overflow the stack here.
+ * keys that are not scalars and tags outside the core schema. Iterative, so that a deep document
+ * cannot overflow the stack here.
  */
 function checkDocument(doc: Document.Parsed): void {
   const root = doc.contents;

@@ -9,8 +9,8 @@ import { ClusterState, parseResolveOptions, readClusterState } from './cluster-s
 import { DnsAnswers, PolicyView, policyView } from './engine';
 import { readYamlFile, yamlDocumentError } from './input-files';
 import { CliIo, CliUsageError, OptionSpec, ParsedArgs } from './registry';
-import { quote } from './text';
 import { pickDevice, readSynthOutput } from './synth-output';
+import { quote } from './text';
 
 export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
   { name: 'out', type: 'string', arg: '<dir>', help: 'synth output directory (default: cdktf.out)' },
