@@ -10,12 +10,11 @@
  *   api.stripe.com: [203.0.113.10, 2001:db8::10]
  * ```
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import type { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
 import { tryParseIp } from '../policy/ip';
+import { readYamlFile, yamlDocumentError } from './input-files';
 import { CliUsageError } from './registry';
+import { quote } from './text';
 
 export const DNS_ANSWERS_KIND = 'DnsAnswers';
 
@@ -34,45 +33,46 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 function stringMap(v: unknown, where: string, file: string): Record<string, string> {
   if (v === undefined || v === null) return {};
   if (!isObj(v) || Object.values(v).some((x) => typeof x !== 'string')) {
-    throw new CliUsageError(`${file}: ${where} must map names to strings`, JSON.stringify(v), 'fix the state file (kubectl get ... -o yaml writes it so)');
+    throw new CliUsageError(`${file}: ${where} must map names to strings`, quote(v), 'fix the state file (kubectl get ... -o yaml writes it so)');
   }
   return { ...(v as Record<string, string>) };
 }
 
 /** Validates a host name and its addresses; returns the canonical addresses. */
 export function checkDnsAnswer(name: string, ips: readonly unknown[], where: string): string[] {
-  if (!HOST.test(name)) throw new CliUsageError(`${where}: not a lower-case DNS name`, JSON.stringify(name), 'write a name such as "api.example.com"');
+  if (!HOST.test(name)) throw new CliUsageError(`${where}: not a lower-case DNS name`, quote(name), 'write a name such as "api.example.com"');
   if (ips.length === 0) throw new CliUsageError(`${where}: no addresses for ${name}`, '[]', 'give at least one IPv4 or IPv6 address');
   return ips.map((ip) => {
     const parsed = typeof ip === 'string' ? tryParseIp(ip) : undefined;
-    if (!parsed) throw new CliUsageError(`${where}: not an IP address for ${name}`, JSON.stringify(ip), 'write addresses like 203.0.113.10 or 2001:db8::10');
+    if (!parsed) throw new CliUsageError(`${where}: not an IP address for ${name}`, quote(ip), 'write addresses like 203.0.113.10 or 2001:db8::10');
     return parsed.text;
   });
 }
 
 /** Reads a state file. */
 export function readClusterState(file: string, cwd: string): ClusterState {
-  const full = path.resolve(cwd, file);
-  let text: string;
-  try {
-    text = fs.readFileSync(full, 'utf8');
-  } catch (e) {
-    throw new CliUsageError('cannot read the --state file', JSON.stringify(file), `${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (e as Error).message}; write it with "kubectl get pods,namespaces,services -A -o yaml > ${file}"`);
-  }
-  const docs = parseAllDocuments(text);
-  const items: { item: unknown; where: string }[] = [];
-  (Array.isArray(docs) ? docs : [docs]).forEach((doc, d) => {
-    if (doc.errors.length) {
-      throw new CliUsageError(`${file}: document ${d + 1} is not valid YAML`, JSON.stringify(doc.errors[0].message.split('\n')[0]), 'fix the YAML syntax');
-    }
-    const value = doc.toJS() as unknown;
-    if (value === null || value === undefined) return;
-    if (isObj(value) && value.kind === 'List' && Array.isArray(value.items)) {
-      value.items.forEach((item, i) => items.push({ item, where: `document ${d + 1} items[${i}]` }));
+  const docs = readYamlFile({ file, role: 'the --state file', howTo: `write it with "kubectl get pods,namespaces,services -A -o yaml > ${file}", or read the cluster itself with --kubeconfig` }, cwd);
+  const items: { item: unknown; where: string; kind?: string }[] = [];
+  for (const doc of docs) {
+    if (doc.error) throw yamlDocumentError(file, { ...doc, error: doc.error });
+    const value = doc.value;
+    if (value === null || value === undefined) continue;
+    const where = `document ${doc.index}`;
+    const listKind = isObj(value) && typeof value.kind === 'string' && value.kind.endsWith('List') ? value.kind : undefined;
+    if (listKind !== undefined) {
+      if (!Array.isArray((value as Obj).items)) {
+        throw new CliUsageError(`${file}:${doc.line}: ${where} is a ${listKind} without an items list`, quote((value as Obj).items), 'list the objects under items: (kubectl get ... -o yaml writes it so)');
+      }
+      // A typed list (PodList) may leave out each item's kind; the list's kind says it.
+      const itemKind = listKind === 'List' ? undefined : listKind.slice(0, -'List'.length);
+      ((value as Obj).items as unknown[]).forEach((item, i) => items.push({ item, where: `${where} items[${i}] (line ${doc.itemLines[i] ?? doc.line})`, ...(itemKind ? { kind: itemKind } : {}) }));
     } else {
-      items.push({ item: value, where: `document ${d + 1}` });
+      items.push({ item: value, where: `${where} (line ${doc.line})` });
     }
-  });
+  }
+  if (items.length === 0) {
+    throw new CliUsageError(`${file} holds no Kubernetes objects`, `${docs.length} empty document${docs.length === 1 ? '' : 's'}`, `write it with "kubectl get pods,namespaces,services -A -o yaml > ${file}"`);
+  }
   return { ...stateFromObjects(items, file), source: file };
 }
 
@@ -87,18 +87,23 @@ export function stateFromObjects(items: readonly { item: unknown; where: string;
   const dns = new Map<string, string[]>();
   for (const { item, where, kind: listedKind } of items) {
     const at = `${file} ${where}`;
-    if (!isObj(item)) throw new CliUsageError(`${at} is not a Kubernetes object`, JSON.stringify(item), 'the state holds Pods, Namespaces and Services (kubectl get pods,namespaces,services -A -o yaml)');
+    if (!isObj(item)) {
+      throw new CliUsageError(`${at} is not a Kubernetes object (a mapping with kind and metadata)`, quote(item), 'the state holds Pods, Namespaces and Services (kubectl get pods,namespaces,services -A -o yaml)');
+    }
     const kind = item.kind ?? listedKind;
+    if (typeof kind !== 'string') {
+      throw new CliUsageError(`${at} is not a Kubernetes object: it has no kind`, quote(item.kind), 'the state holds Pods, Namespaces and Services (kubectl get pods,namespaces,services -A -o yaml)');
+    }
     if (kind === DNS_ANSWERS_KIND) {
-      if (!isObj(item.answers)) throw new CliUsageError(`${at}: a ${DNS_ANSWERS_KIND} document needs "answers"`, JSON.stringify(item.answers), 'map each host name to a list of addresses');
+      if (!isObj(item.answers)) throw new CliUsageError(`${at}: a ${DNS_ANSWERS_KIND} document needs "answers"`, quote(item.answers), 'map each host name to a list of addresses');
       for (const [name, ips] of Object.entries(item.answers)) dns.set(name, checkDnsAnswer(name, Array.isArray(ips) ? ips : [ips], `${at} answers`));
       continue;
     }
     const meta = isObj(item.metadata) ? item.metadata : {};
     const name = meta.name;
-    if (typeof name !== 'string' || !name) throw new CliUsageError(`${at}: ${String(kind)} without metadata.name`, JSON.stringify(meta.name), 'fix the state file');
+    if (typeof name !== 'string' || !name) throw new CliUsageError(`${at}: ${kind} without metadata.name`, quote(meta.name), 'fix the state file');
     const namespace = typeof meta.namespace === 'string' ? meta.namespace : undefined;
-    const labels = stringMap(meta.labels, `${String(kind)} ${name} metadata.labels`, file);
+    const labels = stringMap(meta.labels, `${kind} ${name} metadata.labels`, file);
     if (kind === 'Namespace') {
       namespaces.push({ name, labels });
     } else if (kind === 'Pod' || kind === 'Service') {
@@ -111,7 +116,7 @@ export function stateFromObjects(items: readonly { item: unknown; where: string;
       const status = isObj(item.status) ? item.status : {};
       const ips = Array.isArray(status.podIPs) ? status.podIPs.map((p) => (isObj(p) ? p.ip : p)) : typeof status.podIP === 'string' ? [status.podIP] : [];
       for (const ip of ips) {
-        if (typeof ip !== 'string' || !tryParseIp(ip)) throw new CliUsageError(`${at}: Pod ${namespace}/${name} has an address that is not an IP`, JSON.stringify(ip), 'fix status.podIPs');
+        if (typeof ip !== 'string' || !tryParseIp(ip)) throw new CliUsageError(`${at}: Pod ${namespace}/${name} has an address that is not an IP`, quote(ip), 'fix status.podIPs');
       }
       pods.push({
         namespace,
@@ -123,7 +128,7 @@ export function stateFromObjects(items: readonly { item: unknown; where: string;
         ...(spec.hostNetwork === true ? { hostNetwork: true } : {}),
       });
     } else {
-      throw new CliUsageError(`${at}: unsupported kind`, JSON.stringify(kind), `the state holds Pods, Namespaces, Services (kubectl get pods,namespaces,services -A -o yaml) and ${DNS_ANSWERS_KIND} documents`);
+      throw new CliUsageError(`${at}: unsupported kind`, quote(kind), `the state holds Pods, Namespaces, Services (kubectl get pods,namespaces,services -A -o yaml) and ${DNS_ANSWERS_KIND} documents`);
     }
   }
   return { snapshot: { pods, namespaces, services }, dns };
@@ -134,9 +139,9 @@ export function parseResolveOptions(values: readonly string[]): Map<string, stri
   const dns = new Map<string, string[]>();
   for (const v of values) {
     const eq = v.indexOf('=');
-    if (eq <= 0) throw new CliUsageError('--resolve', JSON.stringify(v), 'write it as name=ip[,ip], such as --resolve api.stripe.com=203.0.113.10');
+    if (eq <= 0) throw new CliUsageError('--resolve', quote(v), 'write it as name=ip[,ip], such as --resolve api.stripe.com=203.0.113.10');
     const name = v.slice(0, eq).toLowerCase();
-    dns.set(name, [...(dns.get(name) ?? []), ...checkDnsAnswer(name, v.slice(eq + 1).split(','), `--resolve ${JSON.stringify(v)}`)]);
+    dns.set(name, [...(dns.get(name) ?? []), ...checkDnsAnswer(name, v.slice(eq + 1).split(','), `--resolve ${quote(v)}`)]);
   }
   return dns;
 }

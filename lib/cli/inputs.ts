@@ -7,8 +7,10 @@ import { AfmModelError } from '../afm/evaluator';
 import { readLiveClusterState } from './cluster-live';
 import { ClusterState, parseResolveOptions, readClusterState } from './cluster-state';
 import { DnsAnswers, PolicyView, policyView } from './engine';
+import { readYamlFile, yamlDocumentError } from './input-files';
 import { CliIo, CliUsageError, OptionSpec, ParsedArgs } from './registry';
 import { pickDevice, readSynthOutput } from './synth-output';
+import { quote } from './text';
 
 export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
   { name: 'out', type: 'string', arg: '<dir>', help: 'synth output directory (default: cdktf.out)' },
@@ -29,7 +31,7 @@ export function loadPolicy(args: ParsedArgs, io: CliIo): PolicyView {
     return policyView({ label: `${device.stack}/${device.tenant} (${device.artifact.devicePath})`, model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands });
   } catch (e) {
     if (e instanceof AfmModelError) {
-      throw new CliUsageError(`the declaration in ${device.terraformFile} cannot be evaluated`, JSON.stringify(e.message), 'it was not written by this version of cdktf-ces; run "cdktf synth" again');
+      throw new CliUsageError(`the declaration in ${device.terraformFile} cannot be evaluated`, quote(e.message), 'it was not written by this version of cdktf-ces; run "cdktf synth" again');
     }
     throw e;
   }
@@ -47,9 +49,13 @@ export async function loadCluster(args: ParsedArgs, io: CliIo): Promise<ClusterI
   if (kubeconfig !== undefined && stateFile !== undefined) {
     throw new CliUsageError('--kubeconfig and --state both give the cluster state', `--kubeconfig ${kubeconfig} --state ${stateFile}`, 'use one of them');
   }
-  if (context !== undefined && kubeconfig === undefined) throw new CliUsageError('--context needs --kubeconfig', JSON.stringify(context), 'add --kubeconfig <file>');
+  if (context !== undefined && kubeconfig === undefined) throw new CliUsageError('--context needs --kubeconfig', quote(context), 'add --kubeconfig <file>');
   let cluster: ClusterState | undefined;
   if (kubeconfig !== undefined) {
+    // The kubeconfig parser has no input limits of its own: the file passes the tool's first.
+    for (const doc of readYamlFile({ file: kubeconfig, role: 'the --kubeconfig file', howTo: 'point --kubeconfig at the kubeconfig of the cluster' }, io.cwd)) {
+      if (doc.error) throw yamlDocumentError(kubeconfig, { ...doc, error: doc.error });
+    }
     cluster = await readLiveClusterState(path.resolve(io.cwd, kubeconfig), context);
   } else if (stateFile !== undefined) {
     cluster = readClusterState(stateFile, io.cwd);

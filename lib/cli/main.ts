@@ -6,6 +6,7 @@
 import { AfmModelError } from '../afm/evaluator';
 import { COMMANDS } from './commands';
 import { CliIo, CliUsageError, commandHelp, parseCommandArgs } from './registry';
+import { printable, quote } from './text';
 
 export { CliIo } from './registry';
 
@@ -22,8 +23,12 @@ function overview(): string {
   ].join('\n');
 }
 
-/** Runs the tool with `argv` (without node and script); returns the exit code. */
-export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+/**
+ * Runs the tool with `argv` (without node and script); returns the exit code. Everything it
+ * writes passes {@link printable}: text from the input never reaches the terminal raw.
+ */
+export async function run(argv: readonly string[], terminal: CliIo): Promise<number> {
+  const io: CliIo = { stdout: (t) => terminal.stdout(printable(t, true)), stderr: (t) => terminal.stderr(printable(t, true)), cwd: terminal.cwd };
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.stderr : io.stdout)(overview());
@@ -31,7 +36,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
   const command = COMMANDS.find((c) => c.name === name);
   try {
-    if (!command) throw new CliUsageError('unknown command', JSON.stringify(name), `commands are ${COMMANDS.map((c) => c.name).join(', ')}; run "cdktf-ces --help"`);
+    if (!command) throw new CliUsageError('unknown command', quote(name), `commands are ${COMMANDS.map((c) => c.name).join(', ')}; run "cdktf-ces --help"`);
     const args = parseCommandArgs(command, rest);
     if (args.flag('help')) {
       io.stdout(commandHelp(command));
@@ -39,12 +44,13 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     return await command.run(args, io);
   } catch (e) {
+    // Bad input is one line, whatever the message quotes.
     if (e instanceof CliUsageError) {
-      io.stderr(`cdktf-ces${command ? ` ${command.name}` : ''}: ${e.message}\n`);
+      io.stderr(`cdktf-ces${command ? ` ${command.name}` : ''}: ${printable(e.message)}\n`);
       return 2;
     }
     if (e instanceof AfmModelError) {
-      io.stderr(`cdktf-ces${command ? ` ${command.name}` : ''}: cannot evaluate the declaration: ${e.message}\n`);
+      io.stderr(`cdktf-ces${command ? ` ${command.name}` : ''}: cannot evaluate the declaration: ${printable(e.message)}\n`);
       return 2;
     }
     io.stderr(`cdktf-ces: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
@@ -59,7 +65,7 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`cdktf-ces: internal error: ${String(e)}\n`);
+      process.stderr.write(`cdktf-ces: internal error: ${printable(String(e), true)}\n`);
       process.exitCode = 3;
     },
   );

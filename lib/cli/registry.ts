@@ -12,19 +12,26 @@ export interface CliIo {
   readonly cwd: string;
 }
 
+/** Longest offending value a message shows, in characters. */
+const MAX_VALUE = 200;
+
 /** Bad input: reported as one line on stderr, exit code 2. */
 export class CliUsageError extends Error {
+  public readonly value: string;
+
   /**
    * @param what what is wrong and where (`--to`, `flows.yaml row 3 field "expect"`, …)
-   * @param value the offending value, as the user wrote it
+   * @param value the offending value, as the user wrote it (cut to 200 characters)
    * @param fix how to put it right
    */
   constructor(
     public readonly what: string,
-    public readonly value: string,
+    value: string,
     public readonly fix: string,
   ) {
-    super(`${what} (got ${value}); ${fix}`);
+    const shown = value.length > MAX_VALUE ? `${value.slice(0, MAX_VALUE - 1)}…` : value;
+    super(`${what} (got ${shown}); ${fix}`);
+    this.value = shown;
     this.name = 'CliUsageError';
   }
 }

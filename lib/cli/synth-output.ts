@@ -5,10 +5,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { As3Object, renderSharedAs3 } from '../afm/as3';
-import { compilePolicy } from '../policy/compile';
-import { ARTIFACT_FORMAT, PolicyArtifact, sha256 } from '../policy/plan';
+import { As3Object, renderAs3, renderSharedAs3, renderTenantAs3 } from '../afm/as3';
+import { CompiledPolicy, compilePolicy } from '../policy/compile';
+import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
+import { readJsonFile } from './input-files';
 import { CliUsageError } from './registry';
+import { quote } from './text';
 
 export interface DeviceOutput {
   readonly stack: string;
@@ -50,11 +52,84 @@ const RESYNTH = 'run "cdktf synth" again';
  */
 export const ARTIFACT_FOLDER = 'cdktf-ces';
 
-function readJson(file: string, shown: string, fix: string): unknown {
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optional = (v: unknown, check: (x: unknown) => boolean) => v === undefined || check(v);
+const isString = (v: unknown): v is string => typeof v === 'string';
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** The fields of a `cdk.tf.json` the tool reads, checked. */
+function terraformJson(value: unknown, shown: string): TerraformJson {
+  const bad = (where: string, v: unknown) => new CliUsageError(`${shown} is not a Terraform JSON configuration as cdktf writes it: ${where}`, quote(v), `the output is damaged; ${RESYNTH}`);
+  if (!isObj(value)) throw bad('the file is not a mapping', value);
+  if (!optional(value.resource, isObj)) throw bad('"resource" is not a mapping', value.resource);
+  for (const type of ['bigip_as3', 'bigip_command']) {
+    const byName = (value.resource as Obj | undefined)?.[type];
+    if (!optional(byName, isObj)) throw bad(`resource.${type} is not a mapping`, byName);
+    for (const [name, r] of Object.entries((byName as Obj | undefined) ?? {})) {
+      const at = `resource.${type}.${name}`;
+      if (!isObj(r)) throw bad(`${at} is not a mapping`, r);
+      const meta = isObj(r['//']) ? r['//'].metadata : undefined;
+      if (!optional(r['//'], isObj) || !optional(meta, isObj) || !optional((meta as Obj | undefined)?.path, isString)) throw bad(`${at}["//"].metadata.path is not text`, r['//']);
+      if (!optional(r.as3_json, isString)) throw bad(`${at}.as3_json is not text`, r.as3_json);
+      if (!optional(r.when, isString)) throw bad(`${at}.when is not text`, r.when);
+      if (!optional(r.commands, (c) => Array.isArray(c) && c.every(isString))) throw bad(`${at}.commands is not a list of text`, r.commands);
+    }
+  }
+  return value as TerraformJson;
+}
+
+/**
+ * A policy artifact, checked field by field; its model is then checked against the AS3 JSON of
+ * `cdk.tf.json` by compiling it again ({@link checkModel}).
+ */
+function policyArtifact(value: unknown, shown: string, tenant: string, stacks: readonly string[]): PolicyArtifact {
+  const bad = (field: string, v: unknown, fix = `the output is damaged; ${RESYNTH}`) => new CliUsageError(`${shown} is not a policy artifact this version reads: ${field}`, quote(v), fix);
+  if (!isObj(value)) throw bad('the file is not a mapping', value);
+  if (value.format !== ARTIFACT_FORMAT) throw bad('format', value.format, `expected format "${ARTIFACT_FORMAT}"; ${RESYNTH} with this version of cdktf-ces`);
+  if (!isString(value.devicePath) || !value.devicePath) throw bad('devicePath is not a construct path', value.devicePath);
+  if (!isObj(value.model) || !isObj(value.model.device)) throw bad('model.device is not a mapping', isObj(value.model) ? value.model.device : value.model);
+  if (value.model.device.tenant !== tenant) throw bad(`model.device.tenant is not "${tenant}", the name of the file`, value.model.device.tenant);
+  if (!isObj(value.plan)) throw bad('plan is not a mapping', value.plan);
+  if (!isString(value.as3Sha256) || !SHA256.test(value.as3Sha256)) throw bad('as3Sha256 is not a SHA-256 digest', value.as3Sha256);
+  const shared = value.sharedContext;
+  if (!optional(shared, (c) => isObj(c) && isString(c.name) && isString(c.stack) && stacks.includes(c.stack))) {
+    throw bad('sharedContext does not name a stack of this output and a SharedBigip', shared);
+  }
+  return value as unknown as PolicyArtifact;
+}
+
+/**
+ * Compiles the artifact's model again and checks that it renders the AS3 JSON `cdk.tf.json`
+ * holds (whose digest the artifact carries) and the artifact's sync plan: the model is then
+ * exactly what was synthesized, whatever the file says.
+ */
+function checkModel(artifact: PolicyArtifact, shown: string, as3Json: string, terraformShown: string): CompiledPolicy {
+  let compiled: CompiledPolicy;
+  let rendered: string;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    // Expiry was checked at synth; an artifact read later must still render.
+    compiled = compilePolicy(artifact.model, { now: new Date(0) });
+    rendered = JSON.stringify(artifact.sharedContext ? renderTenantAs3(compiled) : renderAs3(compiled));
   } catch (e) {
-    throw new CliUsageError(`cannot read ${shown}`, JSON.stringify((e as Error).message), fix);
+    // The model comes from the file: whatever compiling it throws is the file's fault.
+    throw new CliUsageError(`${shown} holds a policy model this version cannot compile`, quote(e instanceof Error ? e.message : String(e)), `the output is damaged or from another version; ${RESYNTH}`);
+  }
+  if (rendered !== as3Json) {
+    throw new CliUsageError(`${shown} does not match the AS3 JSON in ${terraformShown}: its model renders another declaration`, `sha256 ${sha256(rendered).slice(0, 12)}… instead of ${sha256(as3Json).slice(0, 12)}…`, `the output is damaged or from another version; ${RESYNTH}`);
+  }
+  if (JSON.stringify(buildSyncPlan(compiled)) !== JSON.stringify(artifact.plan)) {
+    throw new CliUsageError(`${shown} has a sync plan that its model does not give`, quote(artifact.plan), `the output is damaged or from another version; ${RESYNTH}`);
+  }
+  return compiled;
+}
+
+/** Entries of a directory of the output; damaged folders are bad input. */
+function entries(dir: string, shown: string): string[] {
+  try {
+    return fs.readdirSync(dir).sort();
+  } catch (e) {
+    throw new CliUsageError(`cannot read the folder ${shown} of the synth output`, quote((e as NodeJS.ErrnoException).code ?? (e as Error).message), `the output is damaged; ${RESYNTH}`);
   }
 }
 
@@ -70,9 +145,7 @@ function ownedBy(tf: TerraformJson, type: string, owner: string): TerraformResou
  * The first of the device's `/Common/Shared` objects that the shared declaration does not hold
  * as the device's model renders it (the artifact digest covers only the device's own tenant).
  */
-function staleSharedItem(artifact: PolicyArtifact, owner: string, sharedAs3: As3Object): string | undefined {
-  // Expiry was checked at synth; an artifact read later must still render.
-  const compiled = compilePolicy(artifact.model, { now: new Date(0) });
+function staleSharedItem(artifact: PolicyArtifact, compiled: CompiledPolicy, owner: string, sharedAs3: As3Object): string | undefined {
   const expected = ((renderSharedAs3(owner, [compiled]).declaration as As3Object).Common as As3Object).Shared as As3Object;
   const actual = (((sharedAs3.declaration as As3Object | undefined)?.Common as As3Object | undefined)?.Shared as As3Object | undefined) ?? {};
   // The device's own objects (the context policies are the owner's and span every device).
@@ -92,27 +165,26 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
   const root = path.resolve(cwd, outDir);
   const stacksDir = path.join(root, 'stacks');
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
-    throw new CliUsageError('no synth output directory', JSON.stringify(outDir), 'run "cdktf synth" first, or point --out at the output directory');
+    throw new CliUsageError('no synth output directory', quote(outDir), 'run "cdktf synth" first, or point --out at the output directory');
   }
   if (!fs.existsSync(stacksDir)) {
     throw new CliUsageError(`no stacks in the synth output ${outDir}`, 'no "stacks" folder', 'run "cdktf synth" first, or point --out at the output directory');
   }
   const shown = (file: string) => path.relative(cwd, file) || file;
+  const stacks = entries(stacksDir, shown(stacksDir));
   const devices: DeviceOutput[] = [];
-  for (const stack of fs.readdirSync(stacksDir).sort()) {
+  for (const stack of stacks) {
     const artifactDir = path.join(stacksDir, stack, ARTIFACT_FOLDER);
     if (!fs.existsSync(artifactDir)) continue;
     const terraformFile = path.join(stacksDir, stack, 'cdk.tf.json');
-    for (const file of fs.readdirSync(artifactDir).filter((f) => f.endsWith('.json')).sort()) {
+    for (const file of entries(artifactDir, shown(artifactDir)).filter((f) => f.endsWith('.json'))) {
       const artifactFile = path.join(artifactDir, file);
-      const artifact = readJson(artifactFile, shown(artifactFile), RESYNTH) as PolicyArtifact;
-      if (artifact?.format !== ARTIFACT_FORMAT) {
-        throw new CliUsageError(`${shown(artifactFile)} is not a policy artifact this version reads`, JSON.stringify(artifact?.format), `expected format "${ARTIFACT_FORMAT}"; ${RESYNTH} with this version of cdktf-ces`);
-      }
+      const tenant = file.slice(0, -'.json'.length);
+      const artifact = policyArtifact(readJsonFile(shown(artifactFile), cwd, RESYNTH), shown(artifactFile), tenant, stacks);
       if (!fs.existsSync(terraformFile)) {
-        throw new CliUsageError(`${shown(artifactFile)} has no cdk.tf.json next to it`, JSON.stringify(shown(terraformFile)), `the output is incomplete; ${RESYNTH}`);
+        throw new CliUsageError(`${shown(artifactFile)} has no cdk.tf.json next to it`, quote(shown(terraformFile)), `the output is incomplete; ${RESYNTH}`);
       }
-      const tf = readJson(terraformFile, shown(terraformFile), RESYNTH) as TerraformJson;
+      const tf = terraformJson(readJsonFile(shown(terraformFile), cwd, RESYNTH), shown(terraformFile));
       const owned = (type: string) => ownedBy(tf, type, artifact.devicePath);
       const declaration = owned('bigip_as3');
       if (declaration.length !== 1 || typeof declaration[0].as3_json !== 'string') {
@@ -122,11 +194,12 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
       if (sha256(as3Json) !== artifact.as3Sha256) {
         throw new CliUsageError(
           `stale synth output: the AS3 JSON in ${shown(terraformFile)} does not match ${shown(artifactFile)}`,
-          `sha256 ${sha256(as3Json).slice(0, 12)}… instead of ${String(artifact.as3Sha256).slice(0, 12)}…`,
+          `sha256 ${sha256(as3Json).slice(0, 12)}… instead of ${artifact.as3Sha256.slice(0, 12)}…`,
           RESYNTH,
         );
       }
-      const base = { stack, tenant: file.slice(0, -'.json'.length), artifactFile: shown(artifactFile), terraformFile: shown(terraformFile), artifact };
+      const compiled = checkModel(artifact, shown(artifactFile), as3Json, shown(terraformFile));
+      const base = { stack, tenant, artifactFile: shown(artifactFile), terraformFile: shown(terraformFile), artifact };
       if (!artifact.sharedContext) {
         devices.push({ ...base, as3: [JSON.parse(as3Json)], commands: applyCommands(owned('bigip_command')) });
         continue;
@@ -135,12 +208,12 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
       const { stack: sharedStack, name } = artifact.sharedContext;
       const sharedFile = path.join(stacksDir, sharedStack, 'cdk.tf.json');
       if (!fs.existsSync(sharedFile)) {
-        throw new CliUsageError(`device ${artifact.devicePath} shares a BIG-IP whose stack is missing from the output`, JSON.stringify(shown(sharedFile)), `the output is incomplete; ${RESYNTH}`);
+        throw new CliUsageError(`device ${artifact.devicePath} shares a BIG-IP whose stack is missing from the output`, quote(shown(sharedFile)), `the output is incomplete; ${RESYNTH}`);
       }
-      const sharedTf = readJson(sharedFile, shown(sharedFile), RESYNTH) as TerraformJson;
+      const sharedTf = terraformJson(readJsonFile(shown(sharedFile), cwd, RESYNTH), shown(sharedFile));
       const candidates = Object.values(sharedTf.resource?.bigip_as3 ?? {}).filter((r) => {
         try {
-          return (JSON.parse(r.as3_json ?? '') as { declaration?: { id?: string } }).declaration?.id === `cdktf-ces-${name}`;
+          return (JSON.parse(r.as3_json ?? '') as { declaration?: { id?: string } } | null)?.declaration?.id === `cdktf-ces-${name}`;
         } catch {
           return false;
         }
@@ -150,9 +223,9 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
         throw new CliUsageError(`${shown(sharedFile)} has no declaration of SharedBigip "${name}" that device ${artifact.devicePath} uses`, `${candidates.length} declarations`, `the output is stale or incomplete; ${RESYNTH}`);
       }
       const sharedAs3 = JSON.parse(candidates[0].as3_json as string) as As3Object;
-      const stale = staleSharedItem(artifact, name, sharedAs3);
+      const stale = staleSharedItem(artifact, compiled, name, sharedAs3);
       if (stale) {
-        throw new CliUsageError(`stale synth output: ${stale} of device ${artifact.devicePath} in ${shown(sharedFile)} does not match ${shown(artifactFile)}`, JSON.stringify(name), RESYNTH);
+        throw new CliUsageError(`stale synth output: ${stale} of device ${artifact.devicePath} in ${shown(sharedFile)} does not match ${shown(artifactFile)}`, quote(name), RESYNTH);
       }
       devices.push({
         ...base,
@@ -177,6 +250,6 @@ export function pickDevice(devices: readonly DeviceOutput[], tenant: string | un
   }
   const matches = devices.filter((d) => d.tenant === tenant || `${d.stack}/${d.tenant}` === tenant);
   if (matches.length === 1) return matches[0];
-  if (matches.length === 0) throw new CliUsageError('--device names no device of the synth output', JSON.stringify(tenant), `use one of: ${names}`);
-  throw new CliUsageError('--device names devices in several stacks', JSON.stringify(tenant), `write it as <stack>/<tenant>: ${matches.map((d) => `${d.stack}/${d.tenant}`).join(', ')}`);
+  if (matches.length === 0) throw new CliUsageError('--device names no device of the synth output', quote(tenant), `use one of: ${names}`);
+  throw new CliUsageError('--device names devices in several stacks', quote(tenant), `write it as <stack>/<tenant>: ${matches.map((d) => `${d.stack}/${d.tenant}`).join(', ')}`);
 }

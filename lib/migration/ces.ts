@@ -8,7 +8,8 @@
  * or DNS names, ports from 1 to 65535). Every problem is collected; the caller reports them all.
  * What the schemas allow but cdktf-ces cannot express is not decided here: see `mapping.ts`.
  */
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { parseYamlDocuments } from '../cli/input-files';
+import { quote } from '../cli/text';
 import { parseFqdn } from '../policy/fqdn';
 import { tryParseIp } from '../policy/ip';
 import type { AddressModel, FqdnModel } from '../policy/model';
@@ -135,14 +136,6 @@ const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v instanceof Date) return JSON.stringify(v.toISOString());
-  if (typeof v === 'string') return JSON.stringify(v.length > 100 ? `${v.slice(0, 97)}...` : v);
-  const text = JSON.stringify(v) ?? String(v);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
 /** Parses `80,8000-8080` (already matching the CRD pattern) into ranges; undefined when a port is out of range. */
 function portRanges(text: string): { ranges: [number, number][] } | { problem: string } {
   const ranges: [number, number][] = [];
@@ -187,52 +180,50 @@ function addressProblem(text: string): { model: AddressModel | FqdnModel } | { p
   }
 }
 
-/** Reads every object of `text`, collecting the problems instead of throwing. */
+/**
+ * Reads every object of `text`, collecting the problems instead of throwing; only text beyond
+ * the tool's input limits (too many tokens, nesting deeper than the parser can take) throws, a
+ * `CliUsageError`.
+ */
 export function scanCesManifests(text: string, file: string, options: ReadOptions = {}): CesScan {
   const problems: CesProblem[] = [];
   const rejectedExternalServices = new Set<string>();
-  const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
-  const list = Array.isArray(docs) ? docs : [docs];
   const objects: Located[] = [];
-  const at = (offset: number | undefined) => `${file}:${offset === undefined ? 1 : lineCounter.linePos(offset).line}`;
-  list.forEach((doc, d) => {
-    if (doc.errors.length) {
-      const e = doc.errors[0];
-      problems.push({ where: at(e.pos[0]), field: `document ${d + 1}`, problem: 'is not valid YAML', value: show(e.message.split('\n')[0]), fix: 'fix the YAML syntax' });
-      return;
+  const at = (line: number) => `${file}:${line}`;
+  for (const doc of parseYamlDocuments(text, file)) {
+    if (doc.error) {
+      problems.push({ where: at(doc.error.line), field: `document ${doc.index}`, problem: doc.error.problem, value: doc.error.value, fix: doc.error.fix });
+      continue;
     }
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
-    if (value === null || value === undefined) return;
-    const docWhere = at(doc.contents?.range?.[0]);
+    const value = doc.value;
+    if (value === null || value === undefined) continue;
+    const docWhere = at(doc.line);
     if (isObj(value) && typeof value.kind === 'string' && (value.kind === 'List' || value.kind.endsWith('List'))) {
       const listKind = value.kind;
       const itemKind = listKind === 'List' ? undefined : listKind.slice(0, -'List'.length);
       if (listKind !== 'List' && !CES_KINDS.includes(itemKind as CesKind)) {
-        problems.push({ where: docWhere, field: 'kind', problem: 'is not a kind of CES', value: show(listKind), fix: `write CES objects (${CES_KINDS.join(', ')}), or a List of them` });
-        return;
+        problems.push({ where: docWhere, field: 'kind', problem: 'is not a kind of CES', value: quote(listKind), fix: `write CES objects (${CES_KINDS.join(', ')}), or a List of them` });
+        continue;
       }
       if (!Array.isArray(value.items)) {
-        problems.push({ where: docWhere, field: 'items', problem: `a ${listKind} needs an items array`, value: show(value.items), fix: 'list the objects under items:' });
-        return;
+        problems.push({ where: docWhere, field: 'items', problem: `a ${listKind} needs an items array`, value: quote(value.items), fix: 'list the objects under items:' });
+        continue;
       }
-      const seq = (doc.contents as { get?: (k: string, keep: boolean) => unknown } | null)?.get?.('items', true) as { items?: { range?: [number, number, number] }[] } | undefined;
       value.items.forEach((item, i) => {
-        const where = at(seq?.items?.[i]?.range?.[0] ?? doc.contents?.range?.[0]);
         // kubectl leaves out each item's kind in a typed list; the list's kind says it.
         const withKind = itemKind && isObj(item) && item.kind === undefined ? { apiVersion: value.apiVersion, kind: itemKind, ...item } : item;
-        objects.push({ value: withKind, where });
+        objects.push({ value: withKind, where: at(doc.itemLines[i] ?? doc.line) });
       });
-      return;
+      continue;
     }
     objects.push({ value, where: docWhere });
-  });
+  }
 
   const externalServices: CesExternalService[] = [];
   const rules: CesRule[] = [];
   const seen = new Map<string, string>();
   objects.forEach(({ value, where }, order) => {
-    const add = (field: string, problem: string, v: unknown, fix: string, resource?: string) => problems.push({ where, ...(resource ? { resource } : {}), field, problem, value: show(v), fix });
+    const add = (field: string, problem: string, v: unknown, fix: string, resource?: string) => problems.push({ where, ...(resource ? { resource } : {}), field, problem, value: quote(v), fix });
     if (!isObj(value)) {
       add('(document)', 'is not a Kubernetes object', value, `write a CES object (${CES_KINDS.join(', ')}) with apiVersion ${CES_API_VERSION}`);
       return;

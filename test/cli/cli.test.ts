@@ -248,7 +248,7 @@ describe('bad input: one line on stderr, exit code 2', () => {
     [['explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443/tpc'], /"tpc" is not an AFM protocol name/],
     [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1/icmp', '--at', 'tomorrow'], /--at \(got "tomorrow"\)/],
     [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--device', 'k8s_nope'], /--device names no device of the synth output \(got "k8s_nope"\); use one of: k8s_payments_prod/],
-    [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--kubeconfig', 'kube.yaml'], /--kubeconfig \(got ".*kube.yaml"\); kubeconfig .*kube.yaml: cannot read the file/],
+    [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--kubeconfig', 'kube.yaml'], /cannot read the --kubeconfig file \(got "kube.yaml"\); it does not exist; point --kubeconfig at the kubeconfig of the cluster/],
     [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--state', 'missing.yaml'], /cannot read the --state file \(got "missing.yaml"\); it does not exist/],
     [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--resolve', 'api.stripe.com'], /--resolve \(got "api.stripe.com"\); write it as name=ip/],
     [['simulate'], /simulate needs a flows file/],

@@ -48,7 +48,7 @@ test('a pod of the live cluster by name; an unknown one is bad input', async () 
 });
 
 test.each([
-  [['--kubeconfig', 'missing.yaml'], /--kubeconfig \(got ".*missing.yaml"\); kubeconfig .*missing.yaml: cannot read the file/],
+  [['--kubeconfig', 'missing.yaml'], /cannot read the --kubeconfig file \(got "missing.yaml"\); it does not exist; point --kubeconfig at the kubeconfig of the cluster/],
   [['--kubeconfig', 'kubeconfig.yaml', '--context', 'other'], /context/],
   [['--context', 'emulator'], /--context needs --kubeconfig/],
   [['--kubeconfig', 'kubeconfig.yaml', '--state', 'state.yaml'], /--kubeconfig and --state both give the cluster state/],

@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeOutputFile } from '../input-files';
 import { OUTPUT_OPTIONS, loadPolicy } from '../inputs';
 import { policyPicture, toDot, toMermaid, toSvg } from '../picture';
 import { CliCommand, CliUsageError } from '../registry';
+import { printable, quote } from '../text';
 
 const FORMATS = ['mermaid', 'dot', 'svg'];
 
@@ -21,15 +23,15 @@ export const graphCommand: CliCommand = {
     if (!FORMATS.includes(format)) throw new CliUsageError('--format', JSON.stringify(format), `use one of ${FORMATS.join(', ')}`);
     const view = loadPolicy(args, io);
     const picture = policyPicture(view.model, `egress policy of ${view.label}`);
-    const text = format === 'mermaid' ? toMermaid(picture) : format === 'dot' ? toDot(picture) : await toSvg(picture);
+    // Escaped for the file too: it is read with cat and less as often as rendered.
+    const text = printable(format === 'mermaid' ? toMermaid(picture) : format === 'dot' ? toDot(picture) : await toSvg(picture), true);
     const output = args.string('output');
     if (output === undefined) {
       io.stdout(text);
       return 0;
     }
-    const file = path.resolve(io.cwd, output);
-    if (!fs.existsSync(path.dirname(file))) throw new CliUsageError('-o names a file in a folder that does not exist', JSON.stringify(output), 'create the folder first, or write elsewhere');
-    fs.writeFileSync(file, text);
+    if (!fs.existsSync(path.dirname(path.resolve(io.cwd, output)))) throw new CliUsageError('-o names a file in a folder that does not exist', quote(output), 'create the folder first, or write elsewhere');
+    writeOutputFile(output, io.cwd, text);
     io.stderr(`wrote ${format} picture of ${view.label} to ${output}\n`);
     return 0;
   },

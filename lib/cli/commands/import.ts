@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CesInputError, DEFAULT_LIBRARY, MIGRATED_FUNCTION, formatCesProblem, importCes, itemText } from '../../migration';
+import { INPUT_LIMITS, readTextFile, writeOutputFile } from '../input-files';
 import { CliCommand, CliUsageError } from '../registry';
+import { printable } from '../text';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -9,7 +11,7 @@ export const importCommand: CliCommand = {
   name: 'import',
   summary:
     `Migration from F5 Container Egress Services: reads manifests of the CES custom resources (kubeovn.io/v1alpha1 ClusterEgressRule, NamespaceEgressRule, ServiceEgressRule, ExternalService; several YAML documents or a List) and writes a TypeScript module whose ${MIGRATED_FUNCTION}(scope, device) creates the equivalent ExternalServices and rules.\n\n` +
-    'The module header explains the mapping and lists everything that is not carried over (also printed on standard error). Exit codes: 0 imported, 1 something was not carried over (use --allow-partial to accept that), 2 bad input (every problem on its own line).',
+    'The module header explains the mapping and lists everything that is not carried over (also printed on standard error). Exit codes: 0 imported, 1 something was not carried over (use --allow-partial to accept that), 2 bad input (every problem on its own line, then their count when there are several); nothing is written then.',
   usage: 'import <ces.yaml> [-o <module.ts>] [--cluster <name>] [--namespace <ns>] [--allow-partial] [--library <module>]',
   maxPositionals: 1,
   options: [
@@ -30,13 +32,7 @@ export const importCommand: CliCommand = {
     if (namespace !== undefined && !DNS_LABEL.test(namespace)) throw new CliUsageError('--namespace', JSON.stringify(namespace), 'write a namespace name (a DNS label such as "payments")');
     const library = args.string('library');
     if (library !== undefined && !/^[@A-Za-z0-9._/-]+$/.test(library)) throw new CliUsageError('--library', JSON.stringify(library), 'write a module specifier such as cdktf-ces or ../lib');
-    let text: string;
-    try {
-      text = fs.readFileSync(path.resolve(io.cwd, file), 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new CliUsageError('cannot read the CES manifest file', JSON.stringify(file), code === 'ENOENT' ? 'it does not exist; export the objects with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml > ces.yaml"' : (e as Error).message);
-    }
+    const text = readTextFile({ file, role: 'the CES manifest file', howTo: 'export the objects with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml > ces.yaml"' }, io.cwd, INPUT_LIMITS.yamlBytes);
     const output = args.string('output');
     const outFile = output === undefined ? undefined : path.resolve(io.cwd, output);
     if (outFile !== undefined && !fs.existsSync(path.dirname(outFile))) {
@@ -47,18 +43,20 @@ export const importCommand: CliCommand = {
       result = importCes(text, file, { ...(namespace ? { defaultNamespace: namespace } : {}), ...(cluster ? { cluster } : {}), ...(library ? { library } : {}) });
     } catch (e) {
       if (!(e instanceof CesInputError)) throw e;
-      for (const p of e.problems) io.stderr(`cdktf-ces import: ${formatCesProblem(p)}\n`);
-      io.stderr(`cdktf-ces import: ${e.problems.length} problem${e.problems.length === 1 ? '' : 's'} in ${file}; nothing written\n`);
+      // One line per problem; a count line when there are several.
+      for (const p of e.problems) io.stderr(`cdktf-ces import: ${printable(formatCesProblem(p))}\n`);
+      if (e.problems.length > 1) io.stderr(`cdktf-ces import: ${e.problems.length} problems in ${printable(file)}; nothing written\n`);
       return 2;
     }
     const { plan, module } = result;
     if (plan.objectCount === 0) {
       throw new CliUsageError(`${file} holds no CES objects`, 'an empty document', 'export them with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml"');
     }
+    // Written first: a file that cannot be written is then the only message.
+    if (output === undefined) io.stdout(module);
+    else writeOutputFile(output, io.cwd, module);
     for (const i of plan.notCarried) io.stderr(`cdktf-ces import: not carried over: ${itemText(i)}\n`);
     for (const i of plan.notes) io.stderr(`cdktf-ces import: note: ${itemText(i)}\n`);
-    if (outFile === undefined) io.stdout(module);
-    else fs.writeFileSync(outFile, module);
     const active = plan.rules.filter((r) => !r.omitted).length;
     const summary = `${outFile === undefined ? 'imported' : `wrote ${output}:`} ${plan.externalServices.length} ExternalService${plan.externalServices.length === 1 ? '' : 's'} and ${active} rule${active === 1 ? '' : 's'} from ${plan.objectCount} CES objects; ${plan.notCarried.length} item${plan.notCarried.length === 1 ? '' : 's'} not carried over, ${plan.notes.length} note${plan.notes.length === 1 ? '' : 's'}`;
     const partial = plan.notCarried.length > 0 && !args.flag('allow-partial');

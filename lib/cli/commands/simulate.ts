@@ -1,10 +1,9 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { ExplainQuery, Verdict, explain, parseDestination, parseLabels, parseSource, parseTime } from '../engine';
 import { decidedByText } from '../format';
+import { readYamlFile, yamlDocumentError } from '../input-files';
 import { CLUSTER_OPTIONS, OUTPUT_OPTIONS, loadCluster, loadPolicy } from '../inputs';
 import { CliCommand, CliUsageError } from '../registry';
+import { quote } from '../text';
 
 const FIELDS = ['from', 'to', 'expect', 'at', 'labels', 'namespaceLabels'];
 
@@ -16,41 +15,43 @@ interface Row {
   readonly expect: 'allow' | 'deny' | 'reject';
 }
 
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 function labelsField(v: unknown, where: string): Record<string, string> {
   if (typeof v === 'string') return parseLabels(v, where);
-  if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')) {
+  if (isMapping(v) && Object.values(v).every((x) => typeof x === 'string')) {
     return parseLabels(Object.entries(v as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(','), where);
   }
-  throw new CliUsageError(where, JSON.stringify(v), 'write labels as a map (app: checkout) or as "app=checkout,tier=web"');
+  throw new CliUsageError(where, quote(v), 'write labels as a map (app: checkout) or as "app=checkout,tier=web"');
 }
 
 /** Reads and checks every row of a flows file before anything is evaluated. */
 export function readFlows(file: string, cwd: string, now: Date): Row[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(path.resolve(cwd, file), 'utf8');
-  } catch (e) {
-    throw new CliUsageError('cannot read the flows file', JSON.stringify(file), (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist; pass the path of a YAML list of {from, to, expect}' : (e as Error).message);
+  const docs = readYamlFile({ file, role: 'the flows file', howTo: 'pass the path of a YAML list of {from, to, expect}' }, cwd).filter((d) => d.error || d.value !== null);
+  if (docs.length > 1) throw new CliUsageError(`${file} must hold one YAML document`, `${docs.length} documents`, 'write one list of flows');
+  const doc = docs[0];
+  if (doc?.error) throw yamlDocumentError(file, { ...doc, error: doc.error });
+  const value = doc?.value;
+  if (isMapping(value) && 'flows' in value) {
+    const extra = Object.keys(value).find((k) => k !== 'flows');
+    if (extra !== undefined) throw new CliUsageError(`${file}: unknown top-level field`, quote(extra), 'the file is a list of flows, or a mapping with the one field "flows"');
   }
-  const docs = parseAllDocuments(text);
-  const doc = Array.isArray(docs) ? docs[0] : docs;
-  if (!doc || (Array.isArray(docs) && docs.length > 1)) throw new CliUsageError(`${file} must hold one YAML document`, `${Array.isArray(docs) ? docs.length : 1} documents`, 'write one list of flows');
-  if (doc.errors.length) throw new CliUsageError(`${file} is not valid YAML`, JSON.stringify(doc.errors[0].message.split('\n')[0]), 'fix the YAML syntax');
-  const value = doc.toJS() as unknown;
-  const list = Array.isArray(value) ? value : typeof value === 'object' && value !== null && Array.isArray((value as { flows?: unknown }).flows) ? (value as { flows: unknown[] }).flows : undefined;
-  if (!list || list.length === 0) throw new CliUsageError(`${file} holds no flows`, JSON.stringify(value ?? null), 'write a YAML list of rows {from, to, expect: allow|deny, at?, labels?}');
+  const list = Array.isArray(value) ? value : isMapping(value) && Array.isArray(value.flows) ? (value.flows as unknown[]) : undefined;
+  if (!list || list.length === 0) {
+    throw new CliUsageError(`${file} holds no flows`, quote(value ?? null), 'write a YAML list of rows {from, to, expect: allow|deny, at?, labels?}, or a mapping whose "flows" is that list');
+  }
   return list.map((raw, i): Row => {
     const where = `${file} row ${i + 1}`;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CliUsageError(`${where} is not a mapping`, JSON.stringify(raw), 'write each row as {from: ns/name, to: host:port, expect: allow|deny}');
-    const r = raw as Record<string, unknown>;
-    for (const key of Object.keys(r)) if (!FIELDS.includes(key)) throw new CliUsageError(`${where}: unknown field`, JSON.stringify(key), `fields are ${FIELDS.join(', ')}`);
+    if (!isMapping(raw)) throw new CliUsageError(`${where} is not a mapping`, quote(raw), 'write each row as {from: ns/name, to: host:port, expect: allow|deny}');
+    const r = raw;
+    for (const key of Object.keys(r)) if (!FIELDS.includes(key)) throw new CliUsageError(`${where}: unknown field`, quote(key), `fields are ${FIELDS.join(', ')}`);
     for (const key of ['from', 'to', 'expect']) {
-      if (typeof r[key] !== 'string') throw new CliUsageError(`${where}: field "${key}" is missing or not text`, JSON.stringify(r[key] ?? null), key === 'expect' ? 'write expect: allow or expect: deny' : `write ${key}: ${key === 'from' ? 'payments/checkout' : 'api.stripe.com:443'}`);
+      if (typeof r[key] !== 'string') throw new CliUsageError(`${where}: field "${key}" is missing or not text`, quote(r[key] ?? null), key === 'expect' ? 'write expect: allow or expect: deny' : `write ${key}: ${key === 'from' ? 'payments/checkout' : 'api.stripe.com:443'}`);
     }
     const expect = r.expect as string;
-    if (!['allow', 'deny', 'reject'].includes(expect)) throw new CliUsageError(`${where}: field "expect"`, JSON.stringify(expect), 'write allow, deny (drop or reject) or reject');
+    if (!['allow', 'deny', 'reject'].includes(expect)) throw new CliUsageError(`${where}: field "expect"`, quote(expect), 'write allow, deny (drop or reject) or reject');
     const at = r.at instanceof Date ? r.at.toISOString() : r.at;
-    if (at !== undefined && typeof at !== 'string') throw new CliUsageError(`${where}: field "at"`, JSON.stringify(at), 'write an ISO 8601 time such as 2026-03-02T09:30:00Z');
+    if (at !== undefined && typeof at !== 'string') throw new CliUsageError(`${where}: field "at"`, quote(at), 'write an ISO 8601 time such as 2026-03-02T09:30:00Z');
     return {
       from: r.from as string,
       to: r.to as string,

@@ -10,6 +10,11 @@
  * Handlers run synchronously on the event path and must be cheap (enqueue a key, nothing more);
  * an informer never calls anything but the Kubernetes API. `transform` keeps memory small by
  * storing only what the caller needs (the controller keeps a few fields of 20,000 pods).
+ *
+ * A malformed object fails closed: one whose metadata is broken or that `transform` refuses
+ * leaves the cache (reported as a delete, so a pod's old address leaves its lists) instead of
+ * keeping its last good version; one without a usable name cannot be matched to the cache, so
+ * the informer lists again. Each is reported as a {@link MalformedObjectError} and counted.
  */
 import { BackoffOptions, Sleep, fullJitterDelay, realSleep } from './backoff';
 import type { KubeClient } from './client';
@@ -56,6 +61,42 @@ export interface InformerOptions<T> {
   readonly minWatchTimeoutSeconds?: number;
 }
 
+/** An object the informer could not take in; it is out of the cache until a good version comes. */
+export class MalformedObjectError extends Error {
+  constructor(
+    /** `namespace/name`, when the object has one. */
+    public readonly key: string | undefined,
+    public readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`malformed object${key !== undefined ? ` ${key}` : ''}: ${reason}`, options);
+    this.name = 'MalformedObjectError';
+  }
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStringMap = (v: unknown) => isObj(v) && Object.values(v).every((x) => typeof x === 'string');
+
+/** The cache key of `obj`, or why it has none. */
+function identity(obj: unknown): { key: string } | { problem: string } {
+  const meta = isObj(obj) ? obj.metadata : undefined;
+  if (!isObj(meta)) return { problem: 'no metadata' };
+  if (typeof meta.name !== 'string' || meta.name === '') return { problem: 'no metadata.name' };
+  if (meta.namespace !== undefined && typeof meta.namespace !== 'string') return { problem: 'metadata.namespace is not a string' };
+  if (meta.resourceVersion !== undefined && typeof meta.resourceVersion !== 'string') return { problem: 'metadata.resourceVersion is not a string' };
+  return { key: objectKey(obj as KubeObject) };
+}
+
+/** Why the metadata of an identified object cannot be trusted, if it cannot. */
+function metadataProblem(obj: KubeObject): string | undefined {
+  for (const field of ['labels', 'annotations'] as const) {
+    const v = obj.metadata[field];
+    if (v !== undefined && !isStringMap(v)) return `metadata.${field} is not a map of strings`;
+  }
+  return undefined;
+}
+
 export interface InformerStats {
   /** Complete lists (initial and re-lists). */
   readonly lists: number;
@@ -65,6 +106,8 @@ export interface InformerStats {
   readonly expired: number;
   /** Failed list or watch attempts (each followed by a backoff). */
   readonly failures: number;
+  /** Malformed objects (taken out of the cache) and unidentifiable events (each followed by a list). */
+  readonly malformed: number;
 }
 
 interface CacheEntry<T> {
@@ -91,7 +134,7 @@ export class Informer<T = KubeObject> {
   private rv?: string;
   /** The current watch has delivered at least one event. */
   private watchProgressed = false;
-  private readonly counters = { lists: 0, watches: 0, expired: 0, failures: 0 };
+  private readonly counters = { lists: 0, watches: 0, expired: 0, failures: 0, malformed: 0 };
   private watchStartedAt?: number;
 
   constructor(
@@ -239,6 +282,8 @@ export class Informer<T = KubeObject> {
         }
         this.counters.failures++;
         failures++;
+        // An event that names no object may have changed any of them: list everything again.
+        if (err instanceof MalformedObjectError) needList = true;
         await this.backoff(failures);
       }
     }
@@ -296,9 +341,14 @@ export class Informer<T = KubeObject> {
       });
       rv ??= page.metadata.resourceVersion;
       for (const item of page.items) {
-        const key = objectKey(item);
-        seen.add(key);
-        this.upsert(key, item);
+        const id = identity(item);
+        if ('problem' in id) {
+          // Not marked seen: whatever the cache holds for it is deleted below.
+          this.malformed(new MalformedObjectError(undefined, `list item with ${id.problem}`));
+          continue;
+        }
+        seen.add(id.key);
+        this.upsert(id.key, item);
       }
       cont = page.metadata.continue || undefined;
     } while (cont && !this.stopped);
@@ -335,25 +385,36 @@ export class Informer<T = KubeObject> {
 
   private apply(ev: WatchEvent): void {
     const obj = ev.object;
-    const rv = obj.metadata?.resourceVersion;
-    switch (ev.type) {
-      case 'ADDED':
-      case 'MODIFIED':
-        this.upsert(objectKey(obj), obj);
-        break;
-      case 'DELETED': {
-        const key = objectKey(obj);
-        const entry = this.store.get(key);
-        if (entry) {
-          this.store.delete(key);
-          this.emitDelete(entry.value);
-        }
-        break;
-      }
-      case 'BOOKMARK':
-        break;
+    if (ev.type === 'BOOKMARK') {
+      const rv = (obj as { metadata?: { resourceVersion?: unknown } }).metadata?.resourceVersion;
+      if (typeof rv === 'string' && rv) this.rv = rv;
+      return;
     }
-    if (rv) this.rv = rv;
+    const id = identity(obj);
+    if ('problem' in id) {
+      // Which cached object it changes is unknown; ends the watch and lists again (see run).
+      this.counters.malformed++;
+      throw new MalformedObjectError(undefined, `${ev.type} event with ${id.problem}`);
+    }
+    if (ev.type === 'DELETED') {
+      this.remove(id.key);
+    } else {
+      this.upsert(id.key, obj);
+    }
+    if (obj.metadata.resourceVersion) this.rv = obj.metadata.resourceVersion;
+  }
+
+  private remove(key: string): void {
+    const entry = this.store.get(key);
+    if (entry) {
+      this.store.delete(key);
+      this.emitDelete(entry.value);
+    }
+  }
+
+  private malformed(err: MalformedObjectError): void {
+    this.counters.malformed++;
+    this.reportError(err);
   }
 
   private upsert(key: string, obj: KubeObject): void {
@@ -362,9 +423,13 @@ export class Informer<T = KubeObject> {
     if (existing && existing.rv === rv) return;
     let value: T;
     try {
+      const problem = metadataProblem(obj);
+      if (problem) throw new MalformedObjectError(key, problem);
       value = this.transform(obj);
     } catch (err) {
-      this.reportError(err);
+      // Fail closed: the last good version must not outlive an update it cannot read.
+      this.malformed(err instanceof MalformedObjectError ? err : new MalformedObjectError(key, `transform failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      this.remove(key);
       return;
     }
     this.store.set(key, { rv, value });

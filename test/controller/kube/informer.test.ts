@@ -1,10 +1,15 @@
 /**
  * Informer against the emulated API server: initial sync, events, re-list on 410 with
- * synthetic deletes, reconnects after dropped watches and restarts, bookmarks, transform.
+ * synthetic deletes, reconnects after dropped watches and restarts, bookmarks, transform; and
+ * against a scripted client, malformed objects.
  */
 import { fullJitterDelay } from '../../../lib/controller/kube/backoff';
-import { ADD, DELETE, ERROR, Informer, InformerOptions, UPDATE } from '../../../lib/controller/kube/informer';
-import { KubeObject, PODS, egressResource } from '../../../lib/controller/kube/resources';
+import type { KubeClient } from '../../../lib/controller/kube/client';
+import { ADD, DELETE, ERROR, Informer, InformerOptions, MalformedObjectError, UPDATE } from '../../../lib/controller/kube/informer';
+import { KubeObject, PODS, WatchEvent, egressResource } from '../../../lib/controller/kube/resources';
+import { podInfo } from '../../../lib/controller/main';
+import { MembershipIndex } from '../../../lib/controller/sync/membership-index';
+import { PLAN_FORMAT, SyncPlan } from '../../../lib/policy/plan';
 import { ALL_KINDS, customResourceDefinition } from '../../../lib/k8s/crds';
 import { KubeApiEmulatorOptions } from '../../../lib/testing/kube-emulator';
 import { Harness, eventually, namespace, pod, quickSleep, startHarness } from './helpers';
@@ -330,5 +335,163 @@ describe('Informer', () => {
     await inf.stop();
     await expect(inf.waitForSync()).rejects.toThrow('stopped before its first list completed');
     expect(inf.hasSynced()).toBe(false);
+  });
+});
+
+/**
+ * A client that answers lists from `items` and streams the watch events a test sends, including
+ * ones the real API server would not send (malformed objects).
+ */
+class ScriptedKube {
+  items: unknown[] = [];
+  rv = 1;
+  lists = 0;
+  private queue: WatchEvent[] = [];
+  private wake?: () => void;
+
+  async list(): Promise<{ metadata: { resourceVersion: string }; items: unknown[] }> {
+    this.lists++;
+    return { metadata: { resourceVersion: String(this.rv) }, items: structuredClone(this.items) };
+  }
+
+  async *watch(_type: unknown, options: { signal?: AbortSignal }): AsyncGenerator<WatchEvent> {
+    while (!options.signal?.aborted) {
+      const ev = this.queue.shift();
+      if (ev) {
+        yield ev;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        options.signal?.addEventListener('abort', () => resolve());
+      });
+    }
+  }
+
+  send(type: WatchEvent['type'], object: unknown): void {
+    this.queue.push({ type, object } as WatchEvent);
+    this.wake?.();
+  }
+}
+
+function scriptedPod(name: string, rv: number, status: unknown, metadata: Record<string, unknown> = {}): KubeObject {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'default', name, resourceVersion: String(rv), labels: { app: 'web' }, ...metadata }, status } as KubeObject;
+}
+
+describe('Informer: malformed objects fail closed (the old address does not stay)', () => {
+  let kube: ScriptedKube;
+  let informers: Informer<unknown>[] = [];
+
+  function start<T>(transform: (o: KubeObject) => T): Informer<T> {
+    const inf = new Informer<T>(kube as unknown as KubeClient, { resource: PODS, transform, sleep: quickSleep, backoff: { initialMs: 5, maxMs: 40 } });
+    informers.push(inf as Informer<unknown>);
+    inf.start();
+    return inf;
+  }
+
+  beforeEach(() => {
+    kube = new ScriptedKube();
+    kube.items = [scriptedPod('a', 1, { phase: 'Running', podIP: '10.244.0.7', podIPs: [{ ip: '10.244.0.7' }] })];
+  });
+
+  afterEach(async () => {
+    for (const inf of informers) await inf.stop();
+    informers = [];
+  });
+
+  /** The controller's pod pipeline: podInfo into a membership index with one list of every pod of "default". */
+  function podPipeline() {
+    const plan: SyncPlan = {
+      format: PLAN_FORMAT,
+      cluster: 'c',
+      tenant: 't',
+      application: 'egress',
+      routeDomain: 0,
+      lists: [{ path: '/t/egress/src_default', taskId: '~t~egress~src_default', source: { level: 'namespace', namespace: 'default' }, rules: ['namespace/default/r'] }],
+      rules: [{ key: 'namespace/default/r', kind: 'NamespaceEgressRule', name: 'r', namespace: 'default', sourceList: '/t/egress/src_default' }],
+    };
+    const index = new MembershipIndex(plan);
+    const inf = start(podInfo);
+    const errors: unknown[] = [];
+    inf.on(ADD, (p) => index.upsertPod(p)).on(UPDATE, (_o, p) => index.upsertPod(p)).on(DELETE, (p) => index.deletePod(p.namespace, p.name));
+    inf.on(ERROR, (e) => errors.push(e));
+    return { inf, errors, members: () => index.desired('/t/egress/src_default') };
+  }
+
+  test.each([
+    ['podIPs is not a list', { phase: 'Running', podIP: '10.244.0.7', podIPs: '10.244.0.9' }],
+    ['podIPs holds null', { phase: 'Running', podIPs: [null] }],
+  ])('a MODIFIED pod whose %s takes its old address out of the list', async (_what, status) => {
+    const { inf, errors, members } = podPipeline();
+    await inf.waitForSync();
+    expect(members()).toEqual(['10.244.0.7']);
+    kube.send('MODIFIED', scriptedPod('a', 2, status));
+    await eventually(() => members().length === 0, 'the old address to leave the list');
+    expect(inf.get('default/a')).toBeUndefined();
+    expect(inf.stats.malformed).toBe(1);
+    expect(errors).toEqual([expect.any(MalformedObjectError)]);
+    expect((errors[0] as MalformedObjectError).key).toBe('default/a');
+    // A good version later brings the pod back.
+    kube.send('MODIFIED', scriptedPod('a', 3, { phase: 'Running', podIPs: [{ ip: '10.244.0.8' }] }));
+    await eventually(() => members()[0] === '10.244.0.8', 'the new address');
+  });
+
+  test.each([
+    ['no status.podIP', { phase: 'Running' }],
+    ['a podIP that is not a string', { phase: 'Running', podIP: 167772167 }],
+    ['a podIP that is not an IP', { phase: 'Running', podIPs: [{ ip: '10.244.0.999' }] }],
+  ])('a MODIFIED pod with %s has no address in the list', async (_what, status) => {
+    const { inf, members } = podPipeline();
+    await inf.waitForSync();
+    kube.send('MODIFIED', scriptedPod('a', 2, status));
+    await eventually(() => members().length === 0, 'the old address to leave the list');
+  });
+
+  test('malformed labels take the object out of the cache instead of being matched', async () => {
+    const inf = start((o) => o);
+    const deleted: string[] = [];
+    inf.on(DELETE, (o) => deleted.push(o.metadata.name as string));
+    await inf.waitForSync();
+    kube.send('MODIFIED', scriptedPod('a', 2, { phase: 'Running' }, { labels: 'app=web' }));
+    await eventually(() => deleted.length === 1, 'a delete');
+    expect(inf.size).toBe(0);
+    expect(inf.stats.malformed).toBe(1);
+  });
+
+  test.each([
+    ['without metadata', { kind: 'Pod', status: { podIP: '10.244.0.9' } }],
+    ['without metadata.name', { kind: 'Pod', metadata: { namespace: 'default', resourceVersion: '2' } }],
+    ['with a numeric resourceVersion', { kind: 'Pod', metadata: { namespace: 'default', name: 'a', resourceVersion: 2 } }],
+  ])('an event %s cannot be matched to the cache: the informer lists again and takes what the server has', async (_what, object) => {
+    const { inf, errors, members } = podPipeline();
+    await inf.waitForSync();
+    expect(members()).toEqual(['10.244.0.7']);
+    // The server's truth by now: the pod has no address.
+    kube.items = [scriptedPod('a', 2, { phase: 'Running' })];
+    kube.rv = 2;
+    kube.send('MODIFIED', object);
+    await eventually(() => members().length === 0, 'the re-list to drop the old address');
+    expect(kube.lists).toBe(2);
+    expect(inf.stats.malformed).toBe(1);
+    expect(errors[0]).toBeInstanceOf(MalformedObjectError);
+  });
+
+  test('a listed item without a name is skipped and whatever the cache held for it leaves', async () => {
+    const inf = start((o) => o);
+    await inf.waitForSync();
+    expect(inf.size).toBe(1);
+    kube.items = [{ kind: 'Pod', metadata: { namespace: 'default' }, status: { podIP: '10.244.0.7' } }];
+    kube.send('MODIFIED', { kind: 'Pod' });
+    await eventually(() => inf.size === 0 && kube.lists === 2, 'the re-list');
+    expect(inf.stats.malformed).toBe(2);
+  });
+
+  test('a DELETED event without metadata re-lists; the pod is gone on the server, so from the cache', async () => {
+    const inf = start((o) => o);
+    await inf.waitForSync();
+    kube.items = [];
+    kube.send('DELETED', { kind: 'Pod' });
+    await eventually(() => inf.size === 0, 'the re-list');
+    expect(kube.lists).toBe(2);
   });
 });
