@@ -14,29 +14,51 @@ const { cliCases } = require('./cases-cli');
 /** The value-object classes whose static factories every case may call. */
 const FACTORY_CLASSES = ['EgressPort', 'EgressDestination', 'EgressSnat', 'BigipCredentials'];
 
-/** Records which static factories a case calls (so the test can prove each one is exercised). */
+/**
+ * Records which static factories a case calls (so the test can prove each one is exercised).
+ * The classes are frozen, so cases get a view of the library whose factory classes are
+ * proxies over plain objects: a call through them is recorded, then made on the real class.
+ */
 function instrumentFactories(L) {
   const calls = new Set();
+  const view = { ...L };
   for (const cls of FACTORY_CLASSES) {
     const C = L[cls];
-    for (const name of Object.getOwnPropertyNames(C)) {
-      const d = Object.getOwnPropertyDescriptor(C, name);
-      if (!d || typeof d.value !== 'function' || ['length', 'name', 'prototype'].includes(name) || d.value.__hostileWrapped) continue;
-      const original = d.value;
-      const wrapped = function (...args) {
-        calls.add(`${cls}.${name}`);
-        return original.apply(this, args);
-      };
-      wrapped.__hostileWrapped = true;
-      Object.defineProperty(C, name, { ...d, value: wrapped });
-    }
+    const wrappers = new Map();
+    view[cls] = new Proxy(
+      {},
+      {
+        get(_, name) {
+          const v = C[name];
+          if (typeof v !== 'function' || typeof name !== 'string' || ['length', 'name', 'prototype'].includes(name)) return v;
+          if (!wrappers.has(name)) {
+            wrappers.set(name, function (...args) {
+              calls.add(`${cls}.${name}`);
+              return v.apply(C, args);
+            });
+          }
+          return wrappers.get(name);
+        },
+        set(_, name, value) {
+          C[name] = value;
+          return true;
+        },
+        has: (_, name) => name in C,
+        ownKeys: () => Reflect.ownKeys(C),
+        getOwnPropertyDescriptor: (_, name) => {
+          const d = Object.getOwnPropertyDescriptor(C, name);
+          return d && { ...d, configurable: true };
+        },
+        getPrototypeOf: () => Object.getPrototypeOf(C),
+      },
+    );
   }
   const all = FACTORY_CLASSES.flatMap((cls) =>
     Object.getOwnPropertyNames(L[cls])
       .filter((n) => typeof L[cls][n] === 'function' && !['length', 'name', 'prototype'].includes(n))
       .map((n) => `${cls}.${n}`),
   );
-  return { calls, all };
+  return { calls, all, view };
 }
 
 function generate(L) {
@@ -87,14 +109,15 @@ function synthFixture(env, outdir, { cluster = 'prod', changed = false } = {}) {
 }
 
 async function runAll({ filter } = {}) {
-  const L = require('../../lib');
+  const library = require('../../lib');
   const cdktf = require('cdktf');
   const { KubernetesProvider } = require('@cdktf/provider-kubernetes/lib/provider');
   const { as3Validator } = require('../support/as3-schema');
   const { CrdValidator } = require('../support/crd-validate');
   const { mergeAs3 } = require('../../lib/afm/as3');
   const { run } = require('../../lib/cli/main');
-  const factories = instrumentFactories(L);
+  const factories = instrumentFactories(library);
+  const L = factories.view;
   const tmp = H.tmpRoot();
   const env = { L, cdktf, KubernetesProvider, tmp, as3Validator: as3Validator(), CrdValidator, mergeAs3 };
   const cliDir = path.join(tmp, 'cli');
