@@ -108,10 +108,14 @@ function taskFix(r: As3TaskResult): string {
 }
 
 /**
- * (a) The newest completed AS3 task of each tenant the device deploys (its own and Common),
- * all of its results for those tenants: a failure in any of them, AS3's final Common pass
- * included, means that part of the deploy did not take effect. Tasks are ordered by the time
- * AS3 finished them; a task still running is reported as a warning.
+ * (a) The newest completed AS3 task that deployed each tenant of the device (its own and
+ * Common) from the device's declarations, all of its results for those tenants: a failure in
+ * any of them, AS3's final Common pass included, means that part of the deploy did not take
+ * effect. A task counts for a tenant when a result names the tenant and carries the id of the
+ * declaration that owns it: a tenant-only POST also runs Common (AS3 adds the stored Common
+ * when the declaration points into /Common/Shared), which says nothing of the Common the
+ * shared declaration sent. Tasks are ordered by the time AS3 finished them; a task still
+ * running is a warning.
  */
 export function checkAs3Tasks(expected: ExpectedDevice, tasks: readonly As3TaskRecord[]): VerifyProblem[] {
   const tenants = [expected.tenant, 'Common'];
@@ -126,9 +130,13 @@ export function checkAs3Tasks(expected: ExpectedDevice, tasks: readonly As3TaskR
     .filter(({ t }) => t.finishedAt !== undefined && t.results.every((r) => r.code !== 0))
     .sort((a, b) => (b.t.finishedAt as string).localeCompare(a.t.finishedAt as string) || a.order - b.order)
     .map(({ t }) => t);
+  const deploys = (r: As3TaskResult, tenant: string) => {
+    const id = expected.declarationIds[tenant];
+    return !r.dryRun && tenantsOf(r).includes(tenant) && (id === undefined || r.declarationId === undefined || r.declarationId === id);
+  };
   const newest = new Set<As3TaskRecord>();
   for (const tenant of tenants) {
-    const task = done.find((t) => t.results.some((r) => !r.dryRun && tenantsOf(r).includes(tenant)));
+    const task = done.find((t) => t.results.some((r) => deploys(r, tenant)));
     if (task) newest.add(task);
   }
   for (const task of newest) {
@@ -136,8 +144,8 @@ export function checkAs3Tasks(expected: ExpectedDevice, tasks: readonly As3TaskR
     for (const r of task.results) for (const t of tenantsOf(r)) passes.set(t, (passes.get(t) ?? 0) + 1);
     const seen = new Map<string, number>();
     for (const r of task.results) {
-      const names = tenantsOf(r).filter((t) => tenants.includes(t));
-      if (names.length === 0 || r.dryRun) continue;
+      const names = tenantsOf(r).filter((t) => tenants.includes(t) && deploys(r, t));
+      if (names.length === 0) continue;
       for (const t of names) seen.set(t, (seen.get(t) ?? 0) + 1);
       if (r.code === 200 || (r.code >= 200 && r.code < 300 && OK_MESSAGES.test(r.message))) continue;
       const name = names[0];

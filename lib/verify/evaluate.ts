@@ -15,10 +15,11 @@ export interface ObservedFirewall {
 /**
  * The AFM evaluator over an observed device. `tenants` limits the declaration to Common and
  * these tenants (others on the device may use features the evaluator does not model).
+ * `resolved` gives the addresses the device resolves host names to (FQDN entries).
  * Throws {@link AfmModelError} when the state cannot be evaluated (nothing stored, a read that
  * failed, an attachment of a policy outside the stored declaration).
  */
-export function observedFirewall(observed: ObservedDevice, tenants?: readonly string[]): ObservedFirewall {
+export function observedFirewall(observed: ObservedDevice, tenants?: readonly string[], resolved: ReadonlyMap<string, readonly string[]> = new Map()): ObservedFirewall {
   const stored = observed.declaration;
   if (!stored) throw new AfmModelError('the device stores no AS3 declaration');
   if (!observed.globalRules || !observed.routeDomains) throw new AfmModelError('the context attachments were not read');
@@ -36,5 +37,5 @@ export function observedFirewall(observed: ObservedDevice, tenants?: readonly st
   const firewall = AfmFirewall.load(declaration, commands);
   const members = new Map<string, string[]>();
   for (const [path, nodes] of observed.lists) if (nodes && firewall.eventLists.includes(path)) members.set(path, nodes.filter((n) => n !== EMPTY_LIST_PLACEHOLDER));
-  return { firewall, state: firewall.listState(members) };
+  return { firewall, state: firewall.listState(members, resolved) };
 }

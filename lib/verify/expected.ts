@@ -120,6 +120,11 @@ export interface ExpectedDevice {
   readonly commandsFile: string;
   /** The device's tenant as it posts it (and AS3 stores it). */
   readonly tenantDeclaration: Json;
+  /**
+   * `id` of the declaration that deploys each tenant of the device: its own (the tenant, and
+   * Common when it owns its BIG-IP) and, on a shared BIG-IP, the SharedBigip's (Common).
+   */
+  readonly declarationIds: Readonly<Record<string, string | undefined>>;
   /** `/Common/Shared` items of the declaration that owns them, by item name. */
   readonly sharedItems: Readonly<Record<string, Json>>;
   /**
@@ -197,6 +202,7 @@ export function expectedDevice(device: DeviceOutput, managementUrl: string, shar
     managementUrl,
     commandsFile,
     tenantDeclaration,
+    declarationIds: { [device.tenant]: typeof own.id === 'string' ? own.id : undefined, Common: typeof owner.id === 'string' ? owner.id : undefined },
     sharedItems: sharedItemsOf(owner),
     sharedPrefixes: [...new Set(sharedOwners)].sort().map((o) => `${o}_`),
     context: expectedContext(device.as3, device.commands),

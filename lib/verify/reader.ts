@@ -42,6 +42,8 @@ export interface As3TaskResult {
   readonly response?: string;
   readonly errors?: readonly string[];
   readonly dryRun?: boolean;
+  /** `id` of the declaration the task deployed. */
+  readonly declarationId?: string;
 }
 
 /** An AS3 task record (`GET /mgmt/shared/appsvcs/task`). */
@@ -175,6 +177,7 @@ function taskRecord(item: unknown, index: number): As3TaskRecord {
       ...(typeof r.response === 'string' ? { response: r.response } : {}),
       ...(Array.isArray(r.errors) ? { errors: r.errors.map(String) } : {}),
       ...(r.dryRun === true ? { dryRun: true } : {}),
+      ...(typeof r.declarationId === 'string' ? { declarationId: r.declarationId } : {}),
     };
   });
   const controls = isObj(item.declaration) && isObj(item.declaration.controls) ? item.declaration.controls : undefined;
