@@ -101,10 +101,10 @@ function resultText(r: As3TaskResult): string {
 function taskFix(r: As3TaskResult): string {
   const text = `${r.response ?? ''} ${(r.errors ?? []).join(' ')}`;
   if (/in use|cannot be deleted/.test(text)) {
-    return 'AS3 could not delete an object that something still uses (another tenant, or a firewall context attachment). Remove the use first (see the other problems), then run "cdktf deploy" again; terraform apply reported success because the bigip provider reads only the first result of each tenant';
+    return 'AS3 could not delete an object that something still uses (another tenant, or a firewall context attachment). Remove the use first (see the other problems), then run "cdktf deploy" again; terraform apply does not report this failure (the bigip provider reads only as many results as the declaration has tenants, not AS3\'s final Common pass)';
   }
   if (/route domain/.test(text)) return 'create the route domain on the BIG-IP (or fix routeDomain of the AfmDevice), then run "cdktf deploy" again';
-  return 'fix the cause AS3 names, then run "cdktf deploy" again; terraform apply does not report this failure (the bigip provider reads only the first result of each tenant)';
+  return 'fix the cause AS3 names, then run "cdktf deploy" again; terraform apply may not have reported this failure (the bigip provider reads only as many results as the declaration has tenants, and a tenant-only declaration also runs Common)';
 }
 
 /**

@@ -12,7 +12,7 @@ export const VERIFY_NOTES: readonly string[] = [
 ];
 
 export function problemLine(p: VerifyProblem): string {
-  return `${p.severity === 'error' ? 'ERROR' : 'WARN '} [${p.check}] ${p.device}: ${p.where}: expected ${p.expected}; found ${p.found}. Fix: ${p.fix}`;
+  return `${p.severity === 'error' ? 'ERROR' : 'WARN '} [${p.check}] ${p.device}: ${p.where}: expected ${p.expected}; found ${p.found.replace(/\.$/, '')}. Fix: ${p.fix}`;
 }
 
 function counted(n: number, what: string): string {

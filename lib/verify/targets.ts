@@ -28,8 +28,10 @@ export function managementUrlOf(device: DeviceOutput, cwd: string): string {
   const providers = isObj(tf) && isObj(tf.provider) && Array.isArray(tf.provider.bigip) ? tf.provider.bigip : [];
   const provider = providers.find((p: unknown) => isObj(p) && p.alias === alias);
   if (!isObj(provider) || typeof provider.address !== 'string' || provider.address === '') throw bad(`no address in provider bigip.${alias}`, provider);
-  if (provider.port !== undefined && !(Number.isInteger(provider.port) && (provider.port as number) >= 1 && (provider.port as number) <= 65535)) throw bad(`port of provider bigip.${alias}`, provider.port);
-  const url = `https://${provider.address}${provider.port !== undefined ? `:${provider.port}` : ''}`;
+  // The provider's `port` is a string attribute; cdktf may also write a number.
+  const port = provider.port === undefined ? undefined : String(provider.port);
+  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) throw bad(`port of provider bigip.${alias}`, provider.port);
+  const url = `https://${provider.address}${port !== undefined ? `:${port}` : ''}`;
   try {
     new URL(url);
   } catch {

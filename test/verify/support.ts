@@ -53,6 +53,12 @@ export interface AppVersion {
   readonly renamed?: boolean;
   /** Route domain of cluster alpha. */
   readonly routeDomain?: number;
+  /**
+   * Route domain of cluster beta (on a shared BIG-IP); in alpha's, their wildcard virtual
+   * addresses collide (B8).
+   * @default 2
+   */
+  readonly betaRouteDomain?: number;
 }
 
 const CONNECTION = { address: 'bigip.example.net', tlsCaBundlePath: '/etc/ssl/bigip-ca.pem' };
@@ -79,7 +85,7 @@ export function buildApp(app: App, v: AppVersion): void {
   if (!shared) return;
   const betaStack = new TerraformStack(app, 'beta');
   new KubernetesProvider(betaStack, 'k8s', {});
-  const beta = new AfmDevice(betaStack, 'Device', { clusterName: 'beta', sharedBigip: shared, crdStack: crds, podCidrs: ['10.2.0.0/16'], routeDomain: 2 });
+  const beta = new AfmDevice(betaStack, 'Device', { clusterName: 'beta', sharedBigip: shared, crdStack: crds, podCidrs: ['10.2.0.0/16'], routeDomain: v.betaRouteDomain ?? 2 });
   new ClusterEgressRule(betaStack, 'Dns', { device: beta, name: 'dns', action: EgressAction.ALLOW_FINAL, priority: 100, destinations: [EgressDestination.address('10.96.0.10')], ports: [EgressPort.DNS_UDP] });
 }
 
@@ -117,6 +123,22 @@ export const CLUSTERS: Readonly<Record<'alpha' | 'beta', ClusterSnapshot>> = {
     pods: [pod('api', 'api-1', '10.2.1.10', { app: 'api' })],
   },
 };
+
+/** A cluster as `kubectl get pods,namespaces,services -A -o yaml` shows it (JSON is YAML). */
+export function stateFile(snapshot: ClusterSnapshot): string {
+  const items = [
+    ...snapshot.namespaces.map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.name, labels: n.labels } })),
+    ...snapshot.services.map((s) => ({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: s.namespace, name: s.name }, spec: { selector: s.selector } })),
+    ...snapshot.pods.map((p) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { namespace: p.namespace, name: p.name, labels: p.labels },
+      spec: { containers: [{ name: 'app', image: 'app' }] },
+      status: { phase: p.phase, podIP: p.ips[0], podIPs: p.ips.map((ip) => ({ ip })) },
+    })),
+  ];
+  return JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+}
 
 const clusterOf = (d: ExpectedDevice) => (d.tenant === 'k8s_alpha' ? CLUSTERS.alpha : CLUSTERS.beta);
 
