@@ -119,7 +119,7 @@ describe('bad input: exit 2, one line', () => {
   });
 
   test('verify is a command of the tool', async () => {
-    expect((await cli(dir, '--help')).stdout).toMatch(/\n {2}verify {2,}Checks that a BIG-IP holds what the synth output deploys/);
+    expect((await cli(dir, '--help')).stdout).toMatch(/\n {2}verify {2,}Checks that the BIG-IP holds what the synth output deploys; run it after "cdktf deploy"\n/);
     const help = await cli(dir, 'verify', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^usage: cdktf-ces verify \[--out <dir>\] \[--device <tenant>\|all\]/);
