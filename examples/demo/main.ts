@@ -5,7 +5,9 @@
  * 2. deploy it to an emulated Kubernetes API server and an emulated BIG-IP (CRDs first);
  * 3. run the controller the cluster would run (its code and plan come from the ConfigMaps
  *    the EgressController synthesized);
- * 4. create, scale and delete pods, and print the BIG-IP's source lists and the verdicts of a
+ * 4. run `cdktf-ces verify` against the emulated BIG-IP (with the cluster's pods) and stop
+ *    when it finds an error: a green deploy alone proves nothing;
+ * 5. create, scale and delete pods, and print the BIG-IP's source lists and the verdicts of a
  *    few flows, decided by the AFM evaluator over what the emulated BIG-IP holds.
  */
 import * as fs from 'node:fs';
@@ -13,6 +15,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'cdktf';
 import { AfmFirewall } from '../../lib/afm/evaluator';
+import { verifyCommandWith } from '../../lib/cli/commands/verify';
+import { parseCommandArgs } from '../../lib/cli/registry';
 import { startEmulators, deploySynthOutput, runControllerProcess, Emulators } from '../../lib/testing/deploy';
 import { packageRoot } from '../../lib/util';
 import { buildSecurityBaseline } from '../security-baseline/main';
@@ -66,6 +70,20 @@ function printVerdicts(emulators: Emulators, flows: { label: string; from: strin
   }
 }
 
+/**
+ * `cdktf-ces verify --out <outdir> --kubeconfig <the emulated cluster>` against the emulated
+ * BIG-IP, printed; an error fails the demo.
+ */
+async function verify(outdir: string, emulators: Emulators): Promise<void> {
+  const command = verifyCommandWith({ env: { BIGIP_USER: 'admin', BIGIP_PASSWORD: 'admin', BIGIP_CA_FILE: emulators.caFile } });
+  const argv = ['--out', path.basename(outdir), '--bigip-url', emulators.bigip.url, '--kubeconfig', emulators.kubeconfigFile];
+  say(`  $ cdktf-ces verify --out ${path.basename(outdir)} --bigip-url ${emulators.bigip.url} --kubeconfig <emulated cluster>`);
+  let report = '';
+  const code = await command.run(parseCommandArgs(command, argv), { stdout: (t) => (report += t), stderr: (t) => (report += t), cwd: path.dirname(outdir) });
+  for (const line of report.trimEnd().split('\n')) say(`  ${line}`);
+  if (code !== 0) throw new Error(`cdktf-ces verify exited with ${code}: the BIG-IP does not hold what was deployed`);
+}
+
 async function main(): Promise<void> {
   step('Synthesizing example (a), the security baseline');
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-ces-demo-'));
@@ -106,6 +124,9 @@ async function main(): Promise<void> {
     await waitFor('the controller to fill the lists', () => (sourceLists(emulators).get('/Common/Shared/k8s_prod_east_src_ns_payments') ?? []).length === 2);
     say('  source lists on the BIG-IP:');
     printLists(emulators);
+
+    step('Verifying the BIG-IP against the synth output and the cluster (cdktf-ces verify)');
+    await verify(outdir, emulators);
 
     const flows = [
       { label: 'payments pod → internet HTTPS', from: '10.244.1.11', to: '198.51.100.7', protocol: 'tcp', port: 443 },

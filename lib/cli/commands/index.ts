@@ -8,5 +8,6 @@ import { explainCommand } from './explain';
 import { graphCommand } from './graph';
 import { importCommand } from './import';
 import { simulateCommand } from './simulate';
+import { verifyCommand } from './verify';
 
-export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand];
+export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand, verifyCommand];
