@@ -690,6 +690,10 @@ function schemaTypes(openApi: SchemaNode): FieldTypes {
       return { kind: 'atomic' };
     },
     atomicMap: (fieldPath) => at(fieldPath)?.['x-kubernetes-map-type'] === 'atomic',
+    freeMap: (fieldPath) => {
+      const s = at(fieldPath);
+      return !!s && isPlainObject(s.additionalProperties) && !isPlainObject(s.properties);
+    },
   };
 }
 
@@ -735,6 +739,14 @@ function builtinTypes(group: string, kind: string): FieldTypes {
       return { kind: 'atomic' };
     },
     atomicMap: (fieldPath) => atomicMaps.has(fieldPath.join('.')),
+    freeMap: (fieldPath) => {
+      const p = fieldPath.join('.');
+      const last = fieldPath[fieldPath.length - 1];
+      if (last === 'labels' || last === 'annotations' || last === 'nodeSelector' || last === 'matchLabels') return true;
+      if (last === 'limits' || last === 'requests') return p.includes('resources.');
+      if (group === '' && (kind === 'ConfigMap' || kind === 'Secret')) return p === 'data' || p === 'binaryData';
+      return group === '' && kind === 'Service' && p === 'spec.selector';
+    },
   };
 }
 
@@ -1506,7 +1518,8 @@ export class KubeApiEmulator {
   private acceptCrdNames(crdName: string): void {
     const res = this.crdResource();
     const entry = res.store.get(crdName);
-    if (!entry) return;
+    // Nothing to do once the names are accepted (naming_controller.go `sync`).
+    if (!entry || this.crdCondition(crdName, 'NamesAccepted')) return;
     const spec = (entry.obj.spec ?? {}) as Record<string, any>;
     const status = { ...((entry.obj.status as Record<string, unknown>) ?? {}) };
     const t = now();
@@ -1523,7 +1536,7 @@ export class KubeApiEmulator {
   private establishCrd(crdName: string, acceptNames: boolean): void {
     const res = this.crdResource();
     const entry = res.store.get(crdName);
-    if (!entry) return;
+    if (!entry || this.crdEstablished(crdName)) return;
     const spec = (entry.obj.spec ?? {}) as Record<string, any>;
     const status = { ...((entry.obj.status as Record<string, unknown>) ?? {}) };
     const t = now();
@@ -1662,6 +1675,12 @@ export class KubeApiEmulator {
       const m = obj.metadata[field];
       if (m === undefined) continue;
       if (!isPlainObject(m) || Object.values(m).some((v) => typeof v !== 'string')) errs.push(fieldError.invalid(`metadata.${field}`, 'object', 'must be a map of strings'));
+    }
+    const annotations = obj.metadata.annotations;
+    if (isPlainObject(annotations)) {
+      // apimachinery api/validation/objectmeta.go `ValidateAnnotations`: keys and values together at most 256 KiB.
+      const size = Object.entries(annotations).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(String(v)), 0);
+      if (size > 256 * 1024) errs.push(fieldError.tooLong('metadata.annotations', 256 * 1024));
     }
     if (res.group === '' && (res.kind === 'ConfigMap' || res.kind === 'Secret')) errs.push(...dataErrors(res, obj, old));
     if (res.schema) errs.push(...res.schema.validator.validate(obj, old));

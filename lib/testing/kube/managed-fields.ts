@@ -29,9 +29,16 @@ export interface FieldTypes {
   list(path: readonly string[]): ListType;
   /** `x-kubernetes-map-type: atomic` (or a struct marked atomic): replaced as a whole. */
   atomicMap(path: readonly string[]): boolean;
+  /**
+   * A map of arbitrary keys (labels, data, `additionalProperties`) rather than a struct: an
+   * update that adds the map owns the map itself too (shown as `"."` in FieldsV1).
+   */
+  freeMap(path: readonly string[]): boolean;
 }
 
-export const GRANULAR: FieldTypes = { list: () => ({ kind: 'atomic' }), atomicMap: () => false };
+export const GRANULAR: FieldTypes = { list: () => ({ kind: 'atomic' }), atomicMap: () => false, freeMap: () => false };
+
+const MAP = '\u0000map';
 
 /** One managedFields entry with its decoded field set (members keyed by `key(path)`). */
 export interface ManagerEntry {
@@ -87,12 +94,13 @@ const ITEM = '\u0000item';
  * Every member of `value` with the JSON of its value (list items carry a marker: an item is
  * not "modified", its fields are).
  */
-function flatten(value: unknown, types: FieldTypes, fieldPath: string[], path: PathElement[], out: Map<string, string>): void {
+function flatten(value: unknown, types: FieldTypes, fieldPath: string[], path: PathElement[], out: Map<string, string>, maps = false): void {
   if (value === undefined) return;
   if (isMap(value) && !types.atomicMap(fieldPath)) {
     const keys = Object.keys(value).filter((k) => value[k] !== undefined);
     if (keys.length === 0 && path.length > 0) out.set(key(path), '{}');
-    for (const k of keys) flatten(value[k], types, [...fieldPath, k], [...path, `f:${k}`], out);
+    else if (maps && path.length > 0 && types.freeMap(fieldPath)) out.set(key(path), MAP);
+    for (const k of keys) flatten(value[k], types, [...fieldPath, k], [...path, `f:${k}`], out, maps);
     return;
   }
   if (Array.isArray(value)) {
@@ -106,7 +114,7 @@ function flatten(value: unknown, types: FieldTypes, fieldPath: string[], path: P
           return;
         }
         out.set(key([...path, k]), ITEM);
-        for (const [f, v] of Object.entries(item as Obj)) flatten(v, types, [...fieldPath, f], [...path, k, `f:${f}`], out);
+        for (const [f, v] of Object.entries(item as Obj)) flatten(v, types, [...fieldPath, f], [...path, k, `f:${f}`], out, maps);
       }
       return;
     }
@@ -118,9 +126,10 @@ function flatten(value: unknown, types: FieldTypes, fieldPath: string[], path: P
   out.set(key(path), JSON.stringify(value));
 }
 
-export function fieldSet(value: unknown, types: FieldTypes): Map<string, string> {
+/** Members with their values; `maps` adds free-form maps themselves (what comparisons report as added or removed). */
+export function fieldSet(value: unknown, types: FieldTypes, maps = false): Map<string, string> {
   const out = new Map<string, string>();
-  flatten(value, types, [], [], out);
+  flatten(value, types, [], [], out, maps);
   return out;
 }
 
@@ -131,8 +140,8 @@ interface Comparison {
 }
 
 function compare(oldObj: unknown, newObj: unknown, types: FieldTypes, ignore: (path: PathElement[]) => boolean): Comparison {
-  const before = fieldSet(oldObj, types);
-  const after = fieldSet(newObj, types);
+  const before = fieldSet(oldObj, types, true);
+  const after = fieldSet(newObj, types, true);
   const added = new Set<string>();
   const modified = new Set<string>();
   const removed = new Set<string>();
