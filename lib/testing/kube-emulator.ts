@@ -159,6 +159,8 @@ export interface FailureRule {
   readonly pathPrefix?: string;
   /** Only this HTTP method. @default - any method */
   readonly method?: string;
+  /** Only requests of this verb (`list` and `watch` share GET and the path). @default - any verb */
+  readonly verb?: RequestVerb;
   /** How many matching requests fail. @default 1 */
   readonly count?: number;
   /**
@@ -2335,7 +2337,7 @@ export class KubeApiEmulator {
     this.log.push({ verb, resource: resourceKey, user: user.name, query: Object.fromEntries(q) });
     if (this.log.length > 10_000) this.log.splice(0, this.log.length - 10_000);
 
-    const fault = this.takeFault(url.pathname, method);
+    const fault = this.takeFault(url.pathname, method, verb);
     if (fault) {
       this.injectedFailureCount++;
       req.resume();
@@ -2416,11 +2418,12 @@ export class KubeApiEmulator {
     }
   }
 
-  private takeFault(pathname: string, method: string): FailureRule | undefined {
+  private takeFault(pathname: string, method: string, verb: RequestVerb): FailureRule | undefined {
     for (const f of this.faults) {
       if (f.remaining <= 0) continue;
       if (!pathname.startsWith(f.rule.pathPrefix ?? '/')) continue;
       if (f.rule.method && f.rule.method.toUpperCase() !== method) continue;
+      if (f.rule.verb && f.rule.verb !== verb) continue;
       f.remaining--;
       this.faults = this.faults.filter((x) => x.remaining > 0);
       return f.rule;
