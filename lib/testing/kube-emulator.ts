@@ -56,6 +56,7 @@ import {
   OperationContext,
   decodeManagedFields,
   encodeManagedFields,
+  printManager,
   recordApply,
   recordUpdate,
   strippedPath,
@@ -1932,7 +1933,7 @@ export class KubeApiEmulator {
     } catch (e) {
       if (e instanceof ApplyConflictError) {
         // managedfields/internal/conflict.go `NewConflictError`.
-        fail(409, 'Conflict', e.message, { causes: e.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${printConflictManager(c.manager)}`, field: c.path })) });
+        fail(409, 'Conflict', e.message, { causes: e.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${printManager(c.manager)}`, field: c.path })) });
       }
       throw e;
     }
@@ -2889,11 +2890,4 @@ function managerOf(fieldManager: string | null, userAgent: string | undefined): 
 /** A continue token: the revision of the first page and the key to start after (apiserver storage `EncodeContinue`). */
 function continueToken(rv: number, lastKey: string): string {
   return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start: `${lastKey}\u0000` })).toString('base64url');
-}
-
-function printConflictManager(e: ManagerEntry): string {
-  let s = JSON.stringify(e.manager);
-  if (e.subresource) s += ` with subresource ${JSON.stringify(e.subresource)}`;
-  if (e.operation === 'Update') s += ` using ${e.apiVersion}`;
-  return s;
 }
