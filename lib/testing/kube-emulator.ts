@@ -1459,23 +1459,26 @@ export class KubeApiEmulator {
       kind: 'CustomResourceDefinition',
       namespaced: false,
       statusSubresource: true,
-      unconditionalUpdate: true,
+      // apiextensions-apiserver registry/customresourcedefinition/strategy.go: false.
+      unconditionalUpdate: false,
     });
     // Stored and validated, so a synthesized deployment (RBAC, ConfigMaps, the controller's
     // Deployment) can be applied and read back; no controller acts on them.
-    const stored: [string, string, string, string, boolean, boolean, NameRule][] = [
-      ['', 'v1', 'configmaps', 'ConfigMap', true, false, 'subdomain'],
-      ['', 'v1', 'secrets', 'Secret', true, false, 'subdomain'],
-      ['', 'v1', 'serviceaccounts', 'ServiceAccount', true, false, 'subdomain'],
-      ['apps', 'v1', 'deployments', 'Deployment', true, true, 'subdomain'],
-      ['rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false, false, 'path'],
-      ['rbac.authorization.k8s.io', 'v1', 'clusterrolebindings', 'ClusterRoleBinding', false, false, 'path'],
-      ['rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true, false, 'path'],
-      ['rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true, false, 'path'],
-      ['policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, true, 'subdomain'],
+    // [group, version, plural, kind, namespaced, status subresource, name rule, AllowUnconditionalUpdate of the strategy]
+    const stored: [string, string, string, string, boolean, boolean, NameRule, boolean][] = [
+      ['', 'v1', 'configmaps', 'ConfigMap', true, false, 'subdomain', true],
+      ['', 'v1', 'secrets', 'Secret', true, false, 'subdomain', true],
+      ['', 'v1', 'serviceaccounts', 'ServiceAccount', true, false, 'subdomain', true],
+      ['apps', 'v1', 'deployments', 'Deployment', true, true, 'subdomain', true],
+      ['rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false, false, 'path', true],
+      ['rbac.authorization.k8s.io', 'v1', 'clusterrolebindings', 'ClusterRoleBinding', false, false, 'path', true],
+      ['rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true, false, 'path', true],
+      ['rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true, false, 'path', true],
+      // pkg/registry/policy/poddisruptionbudget/strategy.go: false.
+      ['policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, true, 'subdomain', false],
     ];
-    for (const [group, version, plural, kind, namespaced, statusSubresource, nameRule] of stored) {
-      this.register({ group, version, plural, singular: kind.toLowerCase(), kind, namespaced, statusSubresource, unconditionalUpdate: true, nameRule });
+    for (const [group, version, plural, kind, namespaced, statusSubresource, nameRule, unconditionalUpdate] of stored) {
+      this.register({ group, version, plural, singular: kind.toLowerCase(), kind, namespaced, statusSubresource, unconditionalUpdate, nameRule });
     }
   }
 

@@ -203,13 +203,20 @@ describe('validation of built-in objects', () => {
     );
   });
 
-  test('a Lease update without resourceVersion is 422; with a stale one 409', async () => {
+  test('a Lease (or PodDisruptionBudget) update without resourceVersion is 422; with a stale one 409', async () => {
     const lease = await h.client.create(LEASES, { metadata: { namespace: 'default', name: 'l' }, spec: { holderIdentity: 'a' } });
     const missing = await errorOf(h.client.replace(LEASES, { metadata: { namespace: 'default', name: 'l' }, spec: { holderIdentity: 'b' } }));
     expect(missing.statusCode).toBe(422);
     expect(missing.status?.message).toBe('leases.coordination.k8s.io "l" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update');
     await h.client.replace(LEASES, { ...lease, spec: { holderIdentity: 'b' } });
     expect((await errorOf(h.client.replace(LEASES, { ...lease, spec: { holderIdentity: 'c' } }))).statusCode).toBe(409);
+    // Most built-in kinds allow an unconditional PUT (their strategies say so); PodDisruptionBudgets do not.
+    const cm = await h.client.create(CONFIGMAPS, { metadata: { namespace: 'default', name: 'free' }, data: { a: '1' } } as never);
+    await h.client.replace(CONFIGMAPS, { ...cm, metadata: { namespace: 'default', name: 'free' }, data: { a: '2' } } as never);
+    const pdb = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'p' }, spec: { maxUnavailable: 1, selector: { matchLabels: { a: 'b' } } } };
+    expect((await rawRequest(h, 'POST', '/apis/policy/v1/namespaces/default/poddisruptionbudgets', { body: pdb })).status).toBe(201);
+    const put = await rawRequest(h, 'PUT', '/apis/policy/v1/namespaces/default/poddisruptionbudgets/p', { body: pdb });
+    expect(put.json.message).toBe('poddisruptionbudgets.policy "p" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update');
   });
 
   test('the programmatic API raises the same Status as HTTP', () => {
