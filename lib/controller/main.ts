@@ -178,8 +178,8 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   };
   const follow = async () => {
     leading = false;
-    await status.stop();
-    await engine.deactivate();
+    // No new push starts from here on; the push in flight and the status writer wind down together.
+    await Promise.all([engine.deactivate(), status.stop()]);
   };
 
   let elector: LeaderElector | undefined;
