@@ -178,8 +178,8 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   };
   const follow = async () => {
     leading = false;
-    await status.stop();
-    await engine.deactivate();
+    // No new push starts from here on; the push in flight and the status writer wind down together.
+    await Promise.all([engine.deactivate(), status.stop()]);
   };
 
   let elector: LeaderElector | undefined;
@@ -189,11 +189,13 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
       namespace: config.leaseNamespace,
       name: config.leaseName,
       identity: config.identity,
-      onStartedLeading: (signal) => {
-        signal.addEventListener('abort', () => void follow());
-        return lead(signal);
+      onStartedLeading: (signal) => lead(signal),
+      // The elector releases (or contests) the Lease only after this: the push in flight ends
+      // first, so the next leader's pushes always come after this replica's last one.
+      onStoppedLeading: async () => {
+        await follow();
+        log.info('stopped leading');
       },
-      onStoppedLeading: () => log.info('stopped leading'),
       onNewLeader: (identity) => log.info('leader', { identity }),
       onError: (e) => log.warn('lease update failed', { error: e instanceof Error ? e.message : String(e) }),
     });

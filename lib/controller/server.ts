@@ -12,7 +12,13 @@ export interface HealthSource {
   ready(): { ready: boolean; detail: Record<string, unknown> };
 }
 
-export function startHttpServer(port: number, registry: Registry, health: HealthSource, host = '0.0.0.0'): Promise<http.Server> {
+/**
+ * Listens on every address of the pod. Without a host Node.js binds the unspecified IPv6
+ * address `::` in dual-stack mode when IPv6 is available (and `0.0.0.0` otherwise), so the
+ * kubelet's probes reach it on IPv4-only, IPv6-only and dual-stack clusters alike; `0.0.0.0`
+ * would refuse the IPv6 probes of IPv6-first clusters. `host` narrows it (tests).
+ */
+export function startHttpServer(port: number, registry: Registry, health: HealthSource, host?: string): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const send = (status: number, body: string, type = 'application/json') => {
@@ -36,6 +42,7 @@ export function startHttpServer(port: number, registry: Registry, health: Health
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
+    if (host === undefined) server.listen(port, () => resolve(server));
+    else server.listen(port, host, () => resolve(server));
   });
 }

@@ -2,8 +2,13 @@
  * A small Kubernetes API client on undici: get, list, watch, create, replace, merge patch
  * (object and status), delete. Errors are `KubeApiError` with the HTTP status and the
  * Status reason; connection failures have status 0.
+ *
+ * Like client-go's REST client (rest/with_retry.go `IsNextRetry`, `checkWait`), an answer of
+ * 429 or 5xx that carries `Retry-After` is retried after that many seconds, up to ten times,
+ * whatever the verb: API Priority and Fairness and an API server that is not ready ask for it.
  */
 import { Agent } from 'undici';
+import { Sleep, realSleep } from './backoff';
 import type { KubeConnection } from './config';
 import { KubeList, KubeObject, KubeStatus, ResourceType, WatchEvent, apiVersionOf, qualifiedName, resourcePath } from './resources';
 
@@ -62,7 +67,21 @@ export interface KubeClientOptions {
   readonly userAgent?: string;
   /** Connections per origin (each open watch holds one). @default 32 */
   readonly connections?: number;
+  /** Retries of a 429/5xx answer with `Retry-After` (client-go's default). @default 10 */
+  readonly maxRetries?: number;
+  /**
+   * A watch that allows bookmarks and receives nothing, not even a bookmark, for this long is
+   * given up as dead. The API server sends a bookmark about every minute
+   * (apiserver cacher.go `defaultBookmarkFrequency`), so 150 s is two and a half periods.
+   * @default 150000
+   */
+  readonly watchIdleTimeoutMs?: number;
+  /** Waits between retries; tests inject their own. @default real timers */
+  readonly sleep?: Sleep;
 }
+
+/** How long a watch with bookmarks may stay silent before it counts as dead. */
+export const DEFAULT_WATCH_IDLE_TIMEOUT_MS = 150_000;
 
 export interface RequestOptions {
   readonly signal?: AbortSignal;
@@ -93,7 +112,8 @@ export interface WatchOptions {
   readonly timeoutSeconds?: number;
   /**
    * Give up when nothing (not even a bookmark) arrives for this long, so a silently dead
-   * connection is noticed. @default (timeoutSeconds + 30) seconds, or none without timeoutSeconds
+   * connection is noticed. @default the client's `watchIdleTimeoutMs` with bookmarks (capped
+   * at timeoutSeconds + 30 s); without bookmarks timeoutSeconds + 30 s, or none
    */
   readonly idleTimeoutMs?: number;
   /** Aborting ends the iteration quietly. */
@@ -117,6 +137,9 @@ export class KubeClient {
   private readonly basePath: string;
   private readonly requestTimeoutMs: number;
   private readonly userAgent: string;
+  private readonly maxRetries: number;
+  private readonly watchIdleTimeoutMs: number;
+  private readonly sleep: Sleep;
 
   constructor(
     public readonly connection: KubeConnection,
@@ -127,6 +150,9 @@ export class KubeClient {
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.userAgent = options.userAgent ?? 'cdktf-ces-controller';
+    this.maxRetries = options.maxRetries ?? 10;
+    this.watchIdleTimeoutMs = options.watchIdleTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS;
+    this.sleep = options.sleep ?? realSleep;
     if (connection.insecureSkipTlsVerify) {
       process.emitWarning(
         `TLS verification of the Kubernetes API server ${connection.server} is DISABLED (insecure-skip-tls-verify in ${connection.source}); anyone on the path can impersonate it`,
@@ -217,30 +243,36 @@ export class KubeClient {
     if (options.labelSelector) q.set('labelSelector', options.labelSelector);
     if (options.fieldSelector) q.set('fieldSelector', options.fieldSelector);
     const path = `${resourcePath(type, options.namespace)}?${q.toString()}`;
-    const idle = options.idleTimeoutMs ?? (options.timeoutSeconds !== undefined ? (options.timeoutSeconds + 30) * 1000 : 0);
+    const untilTimeout = options.timeoutSeconds !== undefined ? (options.timeoutSeconds + 30) * 1000 : 0;
+    const bookmarks = options.allowWatchBookmarks !== false;
+    // With bookmarks a live watch hears from the server at least every minute or so.
+    const idle = options.idleTimeoutMs ?? (bookmarks ? (untilTimeout > 0 ? Math.min(untilTimeout, this.watchIdleTimeoutMs) : this.watchIdleTimeoutMs) : untilTimeout);
     const signal = options.signal;
     if (signal?.aborted) return;
 
-    const headers = this.headers();
     let response: Awaited<ReturnType<Agent['request']>>;
-    try {
-      response = await this.agent.request({
-        origin: this.origin,
-        path: this.basePath + path,
-        method: 'GET',
-        headers,
-        signal,
-        headersTimeout: this.requestTimeoutMs,
-        bodyTimeout: idle,
-      });
-    } catch (e) {
-      if (signal?.aborted) return;
-      throw connectionError('GET', path, e);
-    }
-    if (response.statusCode >= 300) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        response = await this.agent.request({
+          origin: this.origin,
+          path: this.basePath + path,
+          method: 'GET',
+          headers: this.headers(),
+          signal,
+          headersTimeout: this.requestTimeoutMs,
+          bodyTimeout: idle,
+        });
+      } catch (e) {
+        if (signal?.aborted) return;
+        throw connectionError('GET', path, e);
+      }
+      if (response.statusCode < 300) break;
       const text = await response.body.text().catch(() => '');
       this.noteRejected(response.statusCode);
-      throw apiError('GET', path, response.statusCode, text, response.headers['retry-after']);
+      const wait = retryWait(response.statusCode, response.headers['retry-after']);
+      if (wait === undefined || attempt >= this.maxRetries) throw apiError('GET', path, response.statusCode, text, response.headers['retry-after']);
+      await this.sleep(wait, signal);
+      if (signal?.aborted) return;
     }
 
     const decoder = new TextDecoder('utf-8');
@@ -294,6 +326,13 @@ export class KubeClient {
       const before = credentials.token();
       credentials.invalidate();
       if (credentials.token() !== before) res = await this.send(method, path, body, options, contentType);
+    }
+    for (let attempt = 0; attempt < this.maxRetries; attempt++) {
+      const wait = retryWait(res.statusCode, res.retryAfter);
+      if (wait === undefined || options.signal?.aborted) break;
+      await this.sleep(wait, options.signal);
+      if (options.signal?.aborted) break;
+      res = await this.send(method, path, body, options, contentType);
     }
     if (res.statusCode >= 300) throw apiError(method, path, res.statusCode, res.text, res.retryAfter);
     try {
@@ -355,6 +394,14 @@ function parseEvent<T extends KubeObject>(line: string, path: string): WatchEven
     throw new KubeApiError({ statusCode: 200, reason: 'BadResponse', message: `unexpected watch event ${line.slice(0, 120)}`, method: 'GET', path });
   }
   return ev as WatchEvent<T>;
+}
+
+/** Milliseconds to wait before retrying, when the answer asks for it (client-go `checkWait`: 429 or 5xx with an integer Retry-After). */
+function retryWait(statusCode: number, retryAfter: string | string[] | undefined): number | undefined {
+  if (statusCode !== 429 && statusCode < 500) return undefined;
+  const header = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
+  if (header === undefined || !/^\d+$/.test(header.trim())) return undefined;
+  return Number(header.trim()) * 1000;
 }
 
 function apiError(method: string, path: string, statusCode: number, text: string, retryAfter: string | string[] | undefined): KubeApiError {

@@ -308,14 +308,23 @@ export class Informer<T = KubeObject> {
   private async relist(): Promise<void> {
     const seen = new Set<string>();
     const pageSize = this.options.pageSize ?? 500;
+    // client-go reflector.go `relistResourceVersion`: "0" first (served by the watch cache), then
+    // the last version seen (in one piece, not older than it), "" (consistent) once that is gone.
+    const from = this.rv ?? '0';
     let rv: string;
     try {
-      rv = await this.listPages(pageSize, seen);
-    } catch (err) {
-      // An expired continue token: list again in one piece, as client-go's pager does.
-      if (!(err instanceof KubeApiError && err.expired && pageSize > 0) || this.stopped) throw err;
+      rv = await this.listPages(from === '0' ? pageSize : 0, seen, from);
+    } catch (first) {
+      if (!(first instanceof KubeApiError && (first.expired || first.resourceVersionTooLarge)) || this.stopped) throw first;
       seen.clear();
-      rv = await this.listPages(0, seen);
+      try {
+        rv = await this.listPages(pageSize, seen);
+      } catch (err) {
+        // An expired continue token: list again in one piece, as client-go's pager does.
+        if (!(err instanceof KubeApiError && err.expired && pageSize > 0) || this.stopped) throw err;
+        seen.clear();
+        rv = await this.listPages(0, seen);
+      }
     }
     for (const [key, entry] of [...this.store]) {
       if (!seen.has(key)) {
@@ -327,7 +336,7 @@ export class Informer<T = KubeObject> {
     this.counters.lists++;
   }
 
-  private async listPages(limit: number, seen: Set<string>): Promise<string> {
+  private async listPages(limit: number, seen: Set<string>, resourceVersion?: string): Promise<string> {
     let cont: string | undefined;
     let rv: string | undefined;
     do {
@@ -337,6 +346,7 @@ export class Informer<T = KubeObject> {
         fieldSelector: this.options.fieldSelector,
         limit: limit > 0 ? limit : undefined,
         continue: cont,
+        resourceVersion: cont ? undefined : resourceVersion,
         signal: this.abort.signal,
       });
       rv ??= page.metadata.resourceVersion;

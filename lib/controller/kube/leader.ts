@@ -8,7 +8,12 @@
  *   (the other gets 409 Conflict, or 409 AlreadyExists when both create the lease);
  * - the leader renews every `retryPeriodMs`; if it cannot renew within `renewDeadlineMs`, or
  *   sees another holder, it stops leading (its work signal aborts) before the lease can expire
- *   for the others (renewDeadline < leaseDuration);
+ *   for the others (renewDeadline < leaseDuration). The deadline is a timer: a renewal that
+ *   hangs on a slow API server is abandoned when the deadline passes, as client-go bounds each
+ *   renew round with a context deadline (leaderelection.go `renew`);
+ * - stopping to lead waits for `onStoppedLeading` (the work winding down: the push in flight)
+ *   before the lease is released or contested again, so an old leader's late write cannot land
+ *   after the new leader's;
  * - on a graceful stop the leader releases the lease (empty holder) so a standby takes over at
  *   its next retry instead of waiting for expiry.
  */
@@ -58,8 +63,12 @@ export interface LeaderElectorOptions {
   readonly random?: () => number;
   /** Called when this replica becomes leader; the signal aborts when it stops leading. */
   readonly onStartedLeading: (signal: AbortSignal) => void | Promise<void>;
-  /** Called after this replica stopped leading (lost the lease or stopped). */
-  readonly onStoppedLeading?: () => void;
+  /**
+   * Called once this replica stopped leading (lost the lease or stopped), after the work signal
+   * aborted. The lease is released, or contested again, only when the returned promise settles:
+   * finish or abort in-flight writes here.
+   */
+  readonly onStoppedLeading?: () => void | Promise<void>;
   /** Called when a different holder is observed (including this replica). */
   readonly onNewLeader?: (identity: string) => void;
   /** Failed lease reads and writes (other than losing a race), for logs and metrics. */
@@ -67,6 +76,7 @@ export interface LeaderElectorOptions {
 }
 
 type Attempt = 'acquired' | 'held' | 'failed';
+type Outcome = Attempt | 'deadline';
 
 /** Lease times are MicroTime: RFC 3339 with six fractional digits. */
 export function microTime(ms: number): string {
@@ -82,6 +92,8 @@ export class LeaderElector {
   private readonly stopSignal = new AbortController();
   private running?: Promise<void>;
   private leading = false;
+  /** When the current term's lease was acquired (the write was sent), on the elector's clock. */
+  private leadingSince = 0;
   private releaseOnStop = true;
   /** The lease as last seen, and when (on our clock) it last changed. */
   private observed?: { spec: LeaseSpec; resourceVersion: string; at: number };
@@ -135,7 +147,13 @@ export class LeaderElector {
   private async run(): Promise<void> {
     while (!this.stopped) {
       // Campaign until the lease is ours.
-      while (!this.stopped && (await this.tryAcquireOrRenew()) !== 'acquired') {
+      for (;;) {
+        if (this.stopped) break;
+        const sentAt = this.clock.now();
+        if ((await this.tryAcquireOrRenew(this.stopSignal.signal, this.renewDeadlineMs)) === 'acquired') {
+          this.leadingSince = sentAt;
+          break;
+        }
         await this.clock.sleep(this.retryPeriodMs * (1 + 0.2 * this.random()), this.stopSignal.signal);
       }
       if (this.stopped) break;
@@ -143,22 +161,43 @@ export class LeaderElector {
       this.leading = true;
       this.startWork(work.signal);
 
-      let lastRenew = this.clock.now();
+      let lastRenew = this.leadingSince;
       while (!this.stopped) {
         await this.clock.sleep(this.retryPeriodMs, this.stopSignal.signal);
         if (this.stopped) break;
-        const result = await this.tryAcquireOrRenew();
+        const startedAt = this.clock.now();
+        const remaining = lastRenew + this.renewDeadlineMs - startedAt;
+        if (remaining <= 0) break;
+        const result = await this.renewBefore(remaining);
         if (result === 'acquired') {
-          lastRenew = this.clock.now();
+          // Counted from when the renewal was sent: the others see it no earlier.
+          lastRenew = startedAt;
           continue;
         }
-        if (result === 'held' || this.clock.now() - lastRenew >= this.renewDeadlineMs) break;
+        if (result !== 'failed' || this.clock.now() - lastRenew >= this.renewDeadlineMs) break;
       }
-      // Stop working first, then free the lease, so two replicas never work at once.
+      // Stop working first and let the work wind down, then free the lease, so two replicas never work at once.
       this.leading = false;
       work.abort();
+      await this.settle(() => this.options.onStoppedLeading?.());
       if (this.stopped && this.releaseOnStop) await this.release();
-      this.call(() => this.options.onStoppedLeading?.());
+    }
+  }
+
+  /**
+   * One renewal that must succeed within `remainingMs`: a timer on the elector's clock ends
+   * it at the deadline and aborts the requests still in flight.
+   */
+  private async renewBefore(remainingMs: number): Promise<Outcome> {
+    const attempt = new AbortController();
+    const stop = () => attempt.abort();
+    this.stopSignal.signal.addEventListener('abort', stop, { once: true });
+    try {
+      const deadline = this.clock.sleep(remainingMs, attempt.signal).then((): Outcome => 'deadline');
+      return await Promise.race([this.tryAcquireOrRenew(attempt.signal, remainingMs), deadline]);
+    } finally {
+      this.stopSignal.signal.removeEventListener('abort', stop);
+      attempt.abort();
     }
   }
 
@@ -171,17 +210,16 @@ export class LeaderElector {
     }
   }
 
-  /** One read-and-maybe-write of the lease. */
-  private async tryAcquireOrRenew(): Promise<Attempt> {
+  /** One read-and-maybe-write of the lease; `signal` abandons it. */
+  private async tryAcquireOrRenew(signal: AbortSignal, timeoutMs: number): Promise<Attempt> {
     const { client, namespace, name, identity } = this.options;
-    const timeoutMs = this.renewDeadlineMs;
     const now = this.clock.now();
     let lease: LeaseObject;
     try {
-      lease = await client.get<LeaseObject>(LEASES, name, namespace, { timeoutMs, signal: this.stopSignal.signal });
+      lease = await client.get<LeaseObject>(LEASES, name, namespace, { timeoutMs, signal });
     } catch (e) {
       if (!(e instanceof KubeApiError && e.notFound)) {
-        if (!this.stopped) this.report(e);
+        if (!signal.aborted) this.report(e);
         return 'failed';
       }
       try {
@@ -191,15 +229,17 @@ export class LeaderElector {
             metadata: { name, namespace },
             spec: { holderIdentity: identity, leaseDurationSeconds: this.leaseDurationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
           },
-          { timeoutMs, signal: this.stopSignal.signal },
+          { timeoutMs, signal },
         );
+        if (signal.aborted) return 'failed';
         this.observe(created, this.clock.now());
         return 'acquired';
       } catch (err) {
-        if (!(err instanceof KubeApiError && err.conflict) && !this.stopped) this.report(err);
+        if (!(err instanceof KubeApiError && err.conflict) && !signal.aborted) this.report(err);
         return 'failed';
       }
     }
+    if (signal.aborted) return 'failed';
 
     const spec = lease.spec ?? {};
     this.observe(lease, now);
@@ -216,12 +256,13 @@ export class LeaderElector {
       leaseTransitions: mine ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
     };
     try {
-      const updated = await client.replace<LeaseObject>(LEASES, { ...lease, spec: next }, { timeoutMs, signal: this.stopSignal.signal });
+      const updated = await client.replace<LeaseObject>(LEASES, { ...lease, spec: next }, { timeoutMs, signal });
+      if (signal.aborted) return 'failed';
       this.observe(updated, this.clock.now());
       return 'acquired';
     } catch (e) {
       // 409: someone else wrote the lease since we read it; they won this round.
-      if (!(e instanceof KubeApiError && e.conflict) && !this.stopped) this.report(e);
+      if (!(e instanceof KubeApiError && e.conflict) && !signal.aborted) this.report(e);
       return 'failed';
     }
   }
@@ -271,6 +312,15 @@ export class LeaderElector {
       fn();
     } catch {
       // Callbacks must not break the election loop.
+    }
+  }
+
+  /** Runs a callback that may return a promise and waits for it; failures are reported, never thrown. */
+  private async settle(fn: () => void | Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      this.report(e);
     }
   }
 }

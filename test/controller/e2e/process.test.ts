@@ -55,7 +55,14 @@ describe('the bundled controller as a child process', () => {
   });
 
   const start = (port: number, env: Record<string, string> = {}) => {
-    const child = runControllerProcess(world.deployment, world.emulators, { username: 'egress-a', password: 'password-a', podName: 'controller-0', httpPort: port, env });
+    // The synthesized ServiceAccount's identity: the controller gets only what its RBAC grants.
+    const child = runControllerProcess(world.deployment, world.emulators, {
+      username: 'egress-a',
+      password: 'password-a',
+      podName: 'controller-0',
+      httpPort: port,
+      env: { KUBECONFIG: world.kubeconfigFile, ...env },
+    });
     children.push(child);
     return { child, ...watchProcess(child) };
   };

@@ -154,6 +154,11 @@ export interface World {
   readonly outdir: string;
   readonly deployment: ControllerDeployment;
   readonly plan: SyncPlan;
+  /**
+   * A kubeconfig with the token of the controller's synthesized ServiceAccount: the controller
+   * runs with exactly what the synthesized RBAC grants, as in the cluster.
+   */
+  readonly kubeconfigFile: string;
   stop(): Promise<void>;
 }
 
@@ -192,11 +197,16 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     if (!planMount) throw new Error('the controller Deployment mounts no plan ConfigMap');
     const cm = kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: deployment.namespace, name: planMount.name }) as EmulatedObject & { data: Record<string, string> };
     const plan = JSON.parse(cm.data['plan.json']) as SyncPlan;
+    const controllerDeployment = kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: deployment.namespace, name: deployment.name }) as any;
+    const serviceAccount = controllerDeployment?.spec?.template?.spec?.serviceAccountName;
+    if (!serviceAccount) throw new Error('the controller Deployment names no serviceAccountName');
+    const kubeconfigFile = kube.writeKubeconfig(path.join(emulators.workdir, 'controller-kubeconfig'), { token: kube.serviceAccountToken(deployment.namespace, serviceAccount) });
     return {
       emulators,
       outdir,
       deployment,
       plan,
+      kubeconfigFile,
       stop: async () => {
         await emulators.stop();
         fs.rmSync(outdir, { recursive: true, force: true });
@@ -259,7 +269,7 @@ export async function startInProcess(world: World, options: InProcessOptions = {
     BIGIP_CA_FILE: emulators.caFile,
     BIGIP_CREDENTIALS_DIR: credentials,
     CES_PLAN_FILE: planFile,
-    KUBECONFIG: emulators.kubeconfigFile,
+    KUBECONFIG: world.kubeconfigFile,
     POD_NAME: podName,
     POD_NAMESPACE: deployment.namespace,
     LEASE_NAME: deployment.env.LEASE_NAME,

@@ -214,7 +214,9 @@ describe('KubeClient against the emulator', () => {
     const WIDGETS = { group: 'example.com', version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: true };
     expect((await errorOf(h.client.list(WIDGETS))).statusCode).toBe(404);
     const created = await h.client.create(CRDS, crd);
-    expect((created.status as { conditions: { type: string }[] }).conditions.map((c) => c.type)).toContain('Established');
+    // The strategy clears status on create; the CRD controllers fill it in afterwards.
+    expect(created.status).toEqual({ acceptedNames: { plural: '', kind: '' }, storedVersions: ['v1'] });
+    await eventually(async () => ((await h.client.get(CRDS, 'widgets.example.com')).status as { conditions?: unknown[] }).conditions !== undefined, 'names accepted');
     await h.client.create(WIDGETS, { metadata: { name: 'w', namespace: 'default' }, spec: { size: 3 } });
     // No status subresource declared: /status is not served.
     expect((await errorOf(h.client.mergePatchStatus(WIDGETS, 'w', { status: {} }, 'default'))).statusCode).toBe(404);
@@ -279,13 +281,15 @@ describe('KubeClient against the emulator', () => {
   });
 
   test('injected 503 and 429 carry Retry-After; resets are connection errors', async () => {
+    const noRetry = new KubeClient(loadKubeconfig(path.join(h.dir, 'config')), { maxRetries: 0 });
     h.emulator.failNext({ pathPrefix: '/api/v1/pods', status: 503, retryAfterSeconds: 7 });
-    const unavailable = await errorOf(h.client.list(PODS));
+    const unavailable = await errorOf(noRetry.list(PODS));
     expect(unavailable.statusCode).toBe(503);
     expect(unavailable.retryAfterSeconds).toBe(7);
     expect(unavailable.retryable).toBe(true);
     h.emulator.failNext({ pathPrefix: '/api/v1/pods', status: 429 });
-    expect((await errorOf(h.client.list(PODS))).reason).toBe('TooManyRequests');
+    expect((await errorOf(noRetry.list(PODS))).reason).toBe('TooManyRequests');
+    await noRetry.close();
     h.emulator.failNext({ pathPrefix: '/api/v1/pods', status: 'reset' });
     const reset = await errorOf(h.client.list(PODS));
     expect(reset.statusCode).toBe(0);
@@ -408,17 +412,34 @@ describe('watch protocol', () => {
     ac.abort();
   });
 
-  test('the history limit compacts automatically', async () => {
+  test('the etcd history limit compacts automatically: exact reads of older versions are 410', async () => {
     await h.close();
     h = await startHarness({ historyLimit: 10, namespaces: ['default'] });
     const start = h.emulator.resourceVersion;
     for (let i = 0; i < 20; i++) h.emulator.apply(pod('default', `p${i}`));
     expect(Number(h.emulator.compactedResourceVersion)).toBeGreaterThan(Number(start));
-    expect((await errorOf(collect(h.client.watch(PODS, { resourceVersion: start }), () => false))).statusCode).toBe(410);
+    const err = await errorOf(h.client.list(PODS, { resourceVersion: start, resourceVersionMatch: 'Exact' }));
+    expect(err.statusCode).toBe(410);
+    expect(err.message).toContain('The resourceVersion for the provided list is too old.');
+  });
+
+  test('a full watch cache drops its oldest events: watches from before them are 410', async () => {
+    await h.close();
+    h = await startHarness({ watchCache: { min: 10, max: 10 }, namespaces: ['default'] });
+    const start = h.emulator.resourceVersion;
+    for (let i = 0; i < 20; i++) h.emulator.apply(pod('default', `p${i}`));
+    const err = await errorOf(collect(h.client.watch(PODS, { resourceVersion: start }), () => false));
+    expect(err.statusCode).toBe(410);
+    expect(err.message).toContain(`too old resource version: ${start}`);
+    // The etcd history still has them: only the watch cache is bounded.
+    expect(Number(h.emulator.compactedResourceVersion)).toBeLessThanOrEqual(Number(start));
   });
 
   test('a resourceVersion from the future is 504 with ResourceVersionTooLarge', async () => {
-    const err = await errorOf(collect(h.client.watch(PODS, { resourceVersion: String(Number(h.emulator.resourceVersion) + 100) }), () => false));
+    // The answer asks for a retry after 1 s; this client gives up at once to look at it.
+    const client = new KubeClient(loadKubeconfig(path.join(h.dir, 'config')), { maxRetries: 0 });
+    const err = await errorOf(collect(client.watch(PODS, { resourceVersion: String(Number(h.emulator.resourceVersion) + 100) }), () => false));
+    await client.close();
     expect(err.statusCode).toBe(504);
     expect(err.resourceVersionTooLarge).toBe(true);
   });
@@ -485,8 +506,16 @@ describe('watch protocol', () => {
     expect(h.emulator.url).toBe(url);
     const list = await h.client.list(PODS);
     expect(list.items.map((p) => p.metadata.name)).toEqual(['kept']);
-    // The new server's watch cache starts now: the old version is gone.
-    expect(h.emulator.compactedResourceVersion).toBe(before);
+    // The new server's watch cache starts now: a watch from before the restart is 410.
+    const err = await errorOf(collect(h.client.watch(PODS, { resourceVersion: String(Number(before) - 1) }), () => false));
+    expect(err.statusCode).toBe(410);
+    // ...but from the version it listed at, the watch resumes.
+    const ac = new AbortController();
+    const resumed = collect(h.client.watch(PODS, { resourceVersion: before, signal: ac.signal }), (evs) => evs.length === 1);
+    await eventually(() => h.emulator.openWatches === 1, 'the watch to open');
+    h.emulator.apply(pod('default', 'after'));
+    expect((await resumed).map((e) => e.object.metadata.name)).toEqual(['after']);
+    ac.abort();
   });
 });
 

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KubeClient } from '../../../lib/controller/kube/client';
@@ -75,5 +76,43 @@ export function quickSleep(ms: number, signal?: AbortSignal): Promise<void> {
       clearTimeout(t);
       resolve();
     });
+  });
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+  /** The body parsed as JSON (undefined when it is not JSON). */
+  readonly json: any;
+}
+
+/** One HTTPS request to the emulator with a chosen token, content type and body. */
+export function rawRequest(
+  h: Harness,
+  method: string,
+  urlPath: string,
+  options: { readonly token?: string; readonly body?: string | object; readonly contentType?: string } = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(h.emulator.url + urlPath);
+    const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? h.emulator.token}` };
+    if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+    const req = https.request({ hostname: url.hostname, port: url.port, path: url.pathname + url.search, method, ca: h.emulator.caCert, headers }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
   });
 }

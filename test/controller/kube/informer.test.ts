@@ -104,15 +104,17 @@ describe('Informer', () => {
     expect(cachePods(inf)).toEqual(serverPods(h));
   });
 
-  test('paginated initial list', async () => {
+  test('a consistent list (after resourceVersion 0 was refused) is paginated', async () => {
     await setup();
     for (let i = 0; i < 23; i++) h.emulator.apply(pod('default', `p${i}`, `10.0.1.${i}`));
     h.emulator.resetCounters();
+    // The watch cache would answer resourceVersion=0 in one piece; refusing it forces the consistent read.
+    h.emulator.failNext({ pathPrefix: '/api/v1/pods', verb: 'list', status: 410 });
     const inf = podInformer({ pageSize: 5 });
     inf.start();
     await inf.waitForSync();
     expect(inf.size).toBe(23);
-    expect(h.emulator.counters().byVerb.list).toBe(5);
+    expect(h.emulator.counters().byVerb.list).toBe(1 + 5);
   });
 
   test('410 on watch: re-list, synthetic deletes for vanished objects, updates for changed ones', async () => {
@@ -261,7 +263,7 @@ describe('Informer', () => {
     h.client.list = (async (type: never, opts: { continue?: string } = {}) => {
       const call: { continued: boolean; error?: number } = { continued: !!opts.continue };
       calls.push(call);
-      if (opts.continue && calls.length === 2) {
+      if (opts.continue && calls.length === 3) {
         h.emulator.apply(pod('default', 'extra'));
         h.emulator.compact();
       }
@@ -272,9 +274,11 @@ describe('Informer', () => {
         throw e;
       }
     }) as typeof h.client.list;
+    h.emulator.failNext({ pathPrefix: '/api/v1/pods', verb: 'list', status: 410 });
     inf.start();
     await inf.waitForSync();
-    expect(calls).toEqual([{ continued: false }, { continued: true, error: 410 }, { continued: false }]);
+    // resourceVersion 0 refused, then the consistent paginated read whose token expires, then one piece.
+    expect(calls).toEqual([{ continued: false, error: 410 }, { continued: false }, { continued: true, error: 410 }, { continued: false }]);
     expect(inf.size).toBe(11);
     expect(inf.stats.lists).toBe(1);
   });

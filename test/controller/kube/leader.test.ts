@@ -72,7 +72,7 @@ describe('LeaderElector', () => {
     await h.close();
   });
 
-  function candidate(id: string): Candidate {
+  function candidate(id: string, hooks: { onStoppedLeading?: () => Promise<void>; onWorkAborted?: () => void } = {}): Candidate {
     const events: string[] = [];
     const c: Candidate = {
       id,
@@ -88,9 +88,13 @@ describe('LeaderElector', () => {
         onStartedLeading: (signal) => {
           events.push('started');
           timeline.push(`${id} started`);
-          signal.addEventListener('abort', () => timeline.push(`${id} work aborted`));
+          signal.addEventListener('abort', () => {
+            timeline.push(`${id} work aborted`);
+            hooks.onWorkAborted?.();
+          });
         },
-        onStoppedLeading: () => {
+        onStoppedLeading: async () => {
+          await hooks.onStoppedLeading?.();
           events.push('stopped');
           timeline.push(`${id} stopped`);
         },
@@ -199,6 +203,50 @@ describe('LeaderElector', () => {
     h.emulator.apply({ ...current, spec: { ...current?.spec, holderIdentity: 'intruder', renewTime: microTime(clock.now()) } });
     await stepUntil(() => !a.elector.isLeader(), 'a stepping down');
     expect(a.events).toEqual(['started', 'stopped']);
+  });
+
+  test('a renewal that hangs on a slow API server is abandoned at the deadline: leading ends on time, not when the request gives up', async () => {
+    let abortedAt: { clock: number; hanging: number } | undefined;
+    const a = candidate('replica-a', { onWorkAborted: () => (abortedAt = { clock: clock.now(), hanging: h.emulator.hangingRequests }) });
+    await stepUntil(() => a.elector.isLeader(), 'a leading');
+    const lastRenew = Date.parse(lease()?.spec?.renewTime ?? '');
+    // From now on the API server accepts lease requests and never answers them.
+    h.emulator.failNext({ pathPrefix: '/apis/coordination.k8s.io/v1/namespaces/egress-system/leases', status: 'hang', count: 1_000_000 });
+    // Small steps until the next renewal is stuck at the server.
+    for (let i = 0; i < 40 && h.emulator.hangingRequests === 0; i++) {
+      await step(250);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(h.emulator.hangingRequests).toBe(1);
+    for (let i = 0; i < 40 && abortedAt === undefined; i++) {
+      await step();
+      // Let the elector react to the time that passed before looking again.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The renew deadline (10 s) ended it on the elector's clock, with the renewal still unanswered.
+    expect(abortedAt).toBeDefined();
+    expect((abortedAt?.clock ?? 0) - lastRenew).toBeLessThanOrEqual(10_000);
+    expect(abortedAt?.hanging).toBe(1);
+    h.emulator.clearFailures();
+    await eventually(() => !a.elector.isLeader() && timeline.includes('replica-a stopped'), 'a to stop leading');
+    expect(timeline.slice(0, 3)).toEqual(['replica-a started', 'replica-a work aborted', 'replica-a stopped']);
+  }, 30_000);
+
+  test('the lease is released only after the work has wound down (onStoppedLeading settled)', async () => {
+    let finishWork!: () => void;
+    const workDone = new Promise<void>((r) => (finishWork = r));
+    const a = candidate('replica-a', { onStoppedLeading: () => workDone });
+    await stepUntil(() => a.elector.isLeader(), 'a leading');
+    const stopped = a.elector.stop();
+    a.running = false;
+    await eventually(() => timeline.includes('replica-a work aborted'), 'the work signal to abort');
+    // The push in flight is still running: the lease must still name this replica.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(lease()?.spec?.holderIdentity).toBe('replica-a');
+    finishWork();
+    await stopped;
+    expect(lease()?.spec?.holderIdentity).toBe('');
+    expect(timeline).toEqual(['replica-a started', 'replica-a work aborted', 'replica-a stopped']);
   });
 
   test('optimistic concurrency: a stale lease write is rejected with 409', async () => {
