@@ -8,17 +8,8 @@ import { KubeApiError, KubeClient, KubeClientOptions } from '../../../lib/contro
 import { loadKubeconfig } from '../../../lib/controller/kube/config';
 import { Informer } from '../../../lib/controller/kube/informer';
 import { KubeObject, PODS } from '../../../lib/controller/kube/resources';
-import { Harness, eventually, pod, quickSleep, startHarness } from './helpers';
+import { Harness, errorOf, eventually, pod, quickSleep, startHarness } from './helpers';
 
-async function errorOf(p: Promise<unknown>): Promise<KubeApiError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KubeApiError) return e;
-    throw e;
-  }
-  throw new Error('expected the request to fail');
-}
 
 describe('Retry-After', () => {
   let h: Harness;

@@ -7,11 +7,11 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { ALL_KINDS, customResourceDefinition } from '../../../lib/k8s/crds';
-import { KubeApiError, KubeClient } from '../../../lib/controller/kube/client';
+import { KubeClient } from '../../../lib/controller/kube/client';
 import { loadKubeconfig } from '../../../lib/controller/kube/config';
 import { KubeObject, LEASES, NAMESPACES, PODS, SERVICES, WatchEvent, egressResource } from '../../../lib/controller/kube/resources';
 import { packageRoot } from '../../../lib/util';
-import { Harness, eventually, namespace, pod, startHarness } from './helpers';
+import { Harness, errorOf, eventually, namespace, pod, startHarness } from './helpers';
 
 const CGR = egressResource('ClusterEgressRule');
 const NGR = egressResource('NamespaceEgressRule');
@@ -23,15 +23,6 @@ function rule(name: string, priority = 10): KubeObject {
   };
 }
 
-async function errorOf(p: Promise<unknown>): Promise<KubeApiError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KubeApiError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Collects watch events until `until` returns true for the collected list. */
 async function collect(iter: AsyncIterable<WatchEvent>, until: (evs: WatchEvent[]) => boolean): Promise<WatchEvent[]> {

@@ -4,23 +4,13 @@
  * quantity canonicalisation, and Lease updates without a resourceVersion.
  */
 import fc from 'fast-check';
-import { KubeApiError } from '../../../lib/controller/kube/client';
 import { LEASES, PODS, ResourceType, SERVICES } from '../../../lib/controller/kube/resources';
 import { KubeEmulatorError } from '../../../lib/testing/kube-emulator';
-import { Harness, rawRequest, startHarness } from './helpers';
+import { Harness, errorOf, rawRequest, startHarness } from './helpers';
 
 const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 const DEPLOYMENTS: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true };
 
-async function errorOf(p: Promise<unknown>): Promise<KubeApiError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KubeApiError) return e;
-    throw e;
-  }
-  throw new Error('expected the request to fail');
-}
 
 /** The pod template of a workload that meets the restricted profile. */
 const restrictedSpec = () => ({

@@ -4,24 +4,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { KubeApiError, KubeClient } from '../../../lib/controller/kube/client';
+import { KubeClient } from '../../../lib/controller/kube/client';
 import { loadKubeconfig } from '../../../lib/controller/kube/config';
 import { LEASES, NAMESPACES, PODS, ResourceType, SERVICES } from '../../../lib/controller/kube/resources';
-import { Harness, pod, rawRequest, startHarness } from './helpers';
+import { Harness, errorOf, pod, rawRequest, startHarness } from './helpers';
 
 const SECRETS: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
 const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 const rbac = 'rbac.authorization.k8s.io/v1';
 
-async function errorOf(p: Promise<unknown>): Promise<KubeApiError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KubeApiError) return e;
-    throw e;
-  }
-  throw new Error('expected the request to fail');
-}
 
 describe('KubeApiEmulator RBAC', () => {
   let h: Harness;

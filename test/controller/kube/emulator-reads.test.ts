@@ -5,17 +5,8 @@
  */
 import { KubeApiError } from '../../../lib/controller/kube/client';
 import { PODS } from '../../../lib/controller/kube/resources';
-import { Harness, eventually, pod, rawRequest, startHarness } from './helpers';
+import { Harness, errorOf, eventually, pod, rawRequest, startHarness } from './helpers';
 
-async function errorOf(p: Promise<unknown>): Promise<KubeApiError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KubeApiError) return e;
-    throw e;
-  }
-  throw new Error('expected the request to fail');
-}
 
 const names = (items: { metadata: { name?: string } }[]) => items.map((i) => i.metadata.name);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

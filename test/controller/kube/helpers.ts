@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KubeClient } from '../../../lib/controller/kube/client';
+import { KubeApiError, KubeClient } from '../../../lib/controller/kube/client';
 import { loadKubeconfig } from '../../../lib/controller/kube/config';
 import { KubeApiEmulator, KubeApiEmulatorOptions } from '../../../lib/testing/kube-emulator';
 
@@ -115,4 +115,15 @@ export function rawRequest(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** The KubeApiError a call fails with (the test fails when it succeeds or fails otherwise). */
+export async function errorOf(p: Promise<unknown>): Promise<KubeApiError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof KubeApiError) return e;
+    throw e;
+  }
+  throw new Error('expected the call to fail');
 }
