@@ -41,6 +41,7 @@ function stringMap(v: unknown, where: string, file: string): Record<string, stri
 /** Validates a host name and its addresses; returns the canonical addresses. */
 export function checkDnsAnswer(name: string, ips: readonly unknown[], where: string): string[] {
   if (!HOST.test(name)) throw new CliUsageError(`${where}: not a lower-case DNS name`, quote(name), 'write a name such as "api.example.com"');
+  if (/^[0-9]+(\.[0-9]+)+$/.test(name)) throw new CliUsageError(`${where}: dotted numbers are no DNS name`, quote(name), 'write the host name the answer is for, such as "api.example.com"');
   if (ips.length === 0) throw new CliUsageError(`${where}: no addresses for ${name}`, '[]', 'give at least one IPv4 or IPv6 address');
   return ips.map((ip) => {
     const parsed = typeof ip === 'string' ? tryParseIp(ip) : undefined;
