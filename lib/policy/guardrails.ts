@@ -4,13 +4,13 @@
  * team. Pure checks; the `EgressGuardrails` aspect applies them to the construct tree at synth.
  */
 import { z } from 'zod';
-import { EgressDestination } from './destination';
+import { isEgressDestination } from './destination';
 import { EgressPolicyError, InvalidValueError, PolicyIssue, quote } from './errors';
 import { fqdnMatches, parseFqdn } from './fqdn';
 import { IpFamily, IpInterval, parseAddressEntry } from './ip';
 import type { AddressModel, ExternalServiceModel, FqdnModel, PortModel, RuleModel, SelectorModel } from './model';
 import { isEmptySelector } from './model';
-import { EgressPort } from './port';
+import { isEgressPort } from './port';
 import { PRIORITY_MAX, PRIORITY_MIN, describeValue, isConstructLike, parseOrThrow, valueObjectArray } from './schema';
 
 export interface GuardrailSet {
@@ -68,7 +68,7 @@ const wholeNumber = (min: number, max: number, message: string) =>
   });
 
 const envelopeSchema = valueObjectArray(
-  (v: unknown): v is EgressDestination => v instanceof EgressDestination,
+  isEgressDestination,
   (d): AddressModel | FqdnModel => {
     // An envelope is the security team's own list; a reference would let a team's
     // ExternalService widen it.
@@ -81,7 +81,7 @@ const envelopeSchema = valueObjectArray(
   'EgressDestination.cidr("10.0.0.0/8")',
 );
 
-const portsSchema = valueObjectArray((v: unknown): v is EgressPort => v instanceof EgressPort, (p) => p._toModel(), 'EgressPort', 'EgressPort.HTTPS');
+const portsSchema = valueObjectArray(isEgressPort, (p) => p._toModel(), 'EgressPort', 'EgressPort.HTTPS');
 
 /** `security`, `platform/security`: a construct path (the app itself has no segment). */
 function scopePathProblem(path: string): string | undefined {
