@@ -124,6 +124,12 @@ describe('a polluted Object.prototype', () => {
     expect(polluted).toMatchObject({ audit: false, logging: false, priority: 500, description: undefined, bandwidth: { unit: 'Mbps' }, schedule: { timeZone: 'UTC' } });
   });
 
+  test('does not switch a guardrail off', () => {
+    const clean = buildGuardrailSet({ requireOwner: true });
+    expect(withPollution({ forbidCatchAll: false, mode: 'WARN', requireOwner: false, name: 'polluted' }, () => buildGuardrailSet({ requireOwner: true }))).toEqual(clean);
+    expect(clean).toMatchObject({ name: 'egress guardrails', warnOnly: false, forbidCatchAll: true, requireOwner: true });
+  });
+
   test('a rule source has every field, so no reader finds an inherited one', () => {
     for (const level of ['cluster', 'namespace', 'service'] as const) {
       const source = buildRule(js({ ...rule, level, ...(level === 'cluster' ? { namespace: undefined } : {}), service: level === 'service' ? 'checkout' : undefined })).source;
