@@ -7,7 +7,7 @@ import { ALL_KINDS, customResourceDefinition } from '../k8s/crds';
 import { parseProps, throwIssues } from '../policy/device';
 import { formatIssue } from '../policy/errors';
 import { struct } from '../policy/schema';
-import { prototypePollutionIssues } from '../policy/struct';
+import { prototypePollutionIssues, readStruct } from '../policy/struct';
 import { misplacedProps } from './connection';
 
 const CRD_STACK_SYMBOL = Symbol.for('cdktf-ces.EgressCrdStack');
@@ -74,7 +74,8 @@ export class EgressCrdStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: EgressCrdStackProps = {}) {
     super(scope, id);
     Object.defineProperty(this, CRD_STACK_SYMBOL, { value: true });
-    const { value: p, issues } = parseProps(crdStackSchema, props, this.node.path, CRD_STACK_HINTS);
+    // Own keys only: a kubernetes config other code put on Object.prototype is not this stack's.
+    const { value: p, issues } = parseProps(crdStackSchema, readStruct(props, '').data ?? props, this.node.path, CRD_STACK_HINTS);
     // Provider settings may be credentials: their values never reach a message (nor CI logs).
     throwIssues(
       issues.map((i) => (i.field.startsWith('kubernetes.') ? { ...i, value: '(value not shown)' } : i)),
@@ -82,7 +83,8 @@ export class EgressCrdStack extends TerraformStack {
     );
     // Every app has one EgressCrdStack: the place to refuse a polluted Object.prototype at synth.
     this.node.addValidation({ validate: () => prototypePollutionIssues('').map(formatIssue) });
-    new KubernetesProvider(this, 'kubernetes', (p?.kubernetes as KubernetesProviderConfig | undefined) ?? {});
+    const kubernetes = p && Object.prototype.hasOwnProperty.call(p, 'kubernetes') ? (p.kubernetes as KubernetesProviderConfig | undefined) : undefined;
+    new KubernetesProvider(this, 'kubernetes', kubernetes ?? {});
     for (const kind of ALL_KINDS) {
       const crd = customResourceDefinition(kind);
       new Manifest(this, kind, { manifest: crd as Record<string, unknown> });

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { booleanProp, parseProps, throwIssues, wholeNumber } from '../policy/device';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { DNS_LABEL } from '../policy/names';
+import { readStruct } from '../policy/struct';
 import { PLAN_FORMAT, SyncPlan, buildSyncPlan } from '../policy/plan';
 import { packageRoot } from '../util';
 import { AfmDevice } from './afm-device';
@@ -277,9 +278,13 @@ export class EgressController extends Construct {
   constructor(scope: Construct, id: string, props: EgressControllerProps) {
     super(scope, checkedConstructId(scope, id, 'an EgressController'));
     const at = this.node.path;
-    const { value: p, issues } = parseProps(controllerSchema, props, at, CONTROLLER_HINTS);
+    // Own keys only, in and out: a value other code put on Object.prototype (an
+    // insecureSkipTlsVerify: true) must never reach the controller.
+    const ownProps = readStruct(props, '').data ?? props;
+    const { value: parsed, issues } = parseProps(controllerSchema, ownProps, at, CONTROLLER_HINTS);
     if (issues[0]?.field === '(props)') throwIssues(issues, CONTROLLER_FIELDS);
-    const raw = props as unknown as Record<string, unknown>;
+    const p = parsed && (Object.assign(Object.create(null), parsed) as typeof parsed);
+    const raw = ownProps as Record<string, unknown>;
     const add = (field: string, value: unknown, message: string) => issues.push({ path: at, field, value: quote(value), message });
     const stack = TerraformStack.of(this);
 

@@ -293,6 +293,23 @@ describe('a polluted Object.prototype', () => {
     ]);
   });
 
+  test('an inherited insecureSkipTlsVerify does not switch off TLS verification of the controller', () => {
+    const { stack, device } = deviceStack();
+    polluteWith('insecureSkipTlsVerify', true);
+    try {
+      expect(issuesOf(() => new EgressController(stack, 'NoCa', { device, credentialsSecret: 's', image: 'registry.example/c:1' }))).toEqual([
+        expect.objectContaining({ path: 'egress/NoCa', field: 'caBundleConfigMap', value: 'nothing' }),
+      ]);
+      new EgressController(stack, 'Controller', { device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'registry.example/c:1' });
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).insecureSkipTlsVerify;
+    }
+    const deployment = Object.values(synthJson(stack).resource.kubernetes_manifest as Record<string, { manifest: any }>).find((r) => r.manifest.kind === 'Deployment');
+    const env = deployment?.manifest.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+    expect(env.map((e) => e.name)).toContain('BIGIP_URL');
+    expect(env.map((e) => e.name)).not.toContain('BIGIP_INSECURE_SKIP_TLS_VERIFY');
+  });
+
   test('pollution after the rules were made fails synth, naming each rule and the CRD stack', () => {
     const { app, stack, device } = deviceStack();
     new NamespaceEgressRule(stack, 'Web', { device, namespace: 'payments', action: EgressAction.ALLOW, podSelector: { matchLabels: { app: 'web' } }, destinations: [EgressDestination.anyIpv4()] });
