@@ -53,7 +53,7 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const OBJECT_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const HOST = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 /** Dotted numbers (`999.999.999.999`, `256.1.1.1`): meant as an IPv4 address, never a host name. */
-const DOTTED_NUMBERS = /^[0-9]+(\.[0-9]+)+$/;
+export const DOTTED_NUMBERS = /^[0-9]+(\.[0-9]+)+$/;
 
 /** Why `name` (lower case) is not a host name, or undefined. */
 export function hostNameProblem(name: string): string | undefined {
