@@ -122,7 +122,7 @@ const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const QUANTITY_FACTORS: Readonly<Record<string, number>> = { m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
 
 /** The amount a Kubernetes quantity (already matched by {@link QUANTITY}) stands for: `1Gi` → 1073741824. */
-export function quantityValue(quantity: string): number {
+function quantityValue(quantity: string): number {
   const m = /^([0-9.]+)(.*)$/.exec(quantity) as RegExpExecArray;
   return Number(m[1]) * QUANTITY_FACTORS[m[2]];
 }
