@@ -12,6 +12,7 @@
  */
 import type { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
 import { tryParseIp } from '../policy/ip';
+import { DOTTED_NUMBERS } from './engine';
 import { readYamlFile, yamlDocumentError } from './input-files';
 import { CliUsageError } from './registry';
 import { quote } from './text';
@@ -41,6 +42,7 @@ function stringMap(v: unknown, where: string, file: string): Record<string, stri
 /** Validates a host name and its addresses; returns the canonical addresses. */
 export function checkDnsAnswer(name: string, ips: readonly unknown[], where: string): string[] {
   if (!HOST.test(name)) throw new CliUsageError(`${where}: not a lower-case DNS name`, quote(name), 'write a name such as "api.example.com"');
+  if (DOTTED_NUMBERS.test(name)) throw new CliUsageError(`${where}: dotted numbers are no DNS name`, quote(name), 'write the host name the answer is for, such as "api.example.com"');
   if (ips.length === 0) throw new CliUsageError(`${where}: no addresses for ${name}`, '[]', 'give at least one IPv4 or IPv6 address');
   return ips.map((ip) => {
     const parsed = typeof ip === 'string' ? tryParseIp(ip) : undefined;

@@ -9,6 +9,7 @@ import { formatIp, parseAddressEntry, tryParseIp } from '../policy/ip';
 import { LEVELS, Level, PolicyModel } from '../policy/model';
 import type { SyncPlan } from '../policy/plan';
 import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../policy/port';
+import { INSTANT_FORMAT, instantProblem } from '../policy/schema';
 import type { ClusterState } from './cluster-state';
 import { CliUsageError } from './registry';
 
@@ -51,6 +52,15 @@ export interface DestinationSpec {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const OBJECT_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const HOST = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+/** Dotted numbers (`999.999.999.999`, `256.1.1.1`): meant as an IPv4 address, never a host name. */
+export const DOTTED_NUMBERS = /^[0-9]+(\.[0-9]+)+$/;
+
+/** Why `name` (lower case) is not a host name, or undefined. */
+export function hostNameProblem(name: string): string | undefined {
+  if (DOTTED_NUMBERS.test(name)) return 'dotted numbers are an IPv4 address, and this is none: write four numbers from 0 to 255, such as 203.0.113.10';
+  if (!HOST.test(name)) return 'the destination must be a host name (such as api.stripe.com) or an IP address';
+  return undefined;
+}
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
@@ -81,11 +91,12 @@ export function parseLabels(text: string, option = '--labels'): Record<string, s
 }
 
 export function parseTime(text: string, option = '--at'): Date {
-  const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) ? new Date(text) : new Date(NaN);
-  if (Number.isNaN(at.getTime())) {
-    throw new CliUsageError(option, JSON.stringify(text), 'write an ISO 8601 time with a zone, such as 2026-03-02T09:30:00Z or 2026-03-02T10:30:00+01:00');
-  }
-  return at;
+  const form = 'write an ISO 8601 time with a zone, such as 2026-03-02T09:30:00Z or 2026-03-02T10:30:00+01:00';
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) throw new CliUsageError(option, JSON.stringify(text), form);
+  // Field by field: Date rolls 2026-02-30 over to March 2 instead of refusing it.
+  const problem = instantProblem(text);
+  if (problem) throw new CliUsageError(option, JSON.stringify(text), problem === INSTANT_FORMAT ? form : problem);
+  return new Date(text);
 }
 
 /** Parses `host:port`, `ip:port`, `[v6]:port`, each with an optional `/protocol` (default tcp). */
@@ -129,7 +140,8 @@ export function parseDestination(text: string, option = '--to'): DestinationSpec
   const ip = tryParseIp(hostText);
   if (ip) return { text, ip: ip.text, ...(port !== undefined ? { port } : {}), protocol };
   const host = hostText.toLowerCase();
-  if (!HOST.test(host)) bad('the destination must be a host name (such as api.stripe.com) or an IP address');
+  const problem = hostNameProblem(host);
+  if (problem) bad(problem);
   return { text, host, ...(port !== undefined ? { port } : {}), protocol };
 }
 

@@ -133,7 +133,10 @@ export function readTextFile(input: InputFile, cwd: string, maxBytes: number): s
     throw new CliUsageError(
       `${input.file}:${line}: ${input.role} is not UTF-8 text`,
       `byte 0x${bytes[bad].toString(16).padStart(2, '0')} at offset ${bad}`,
-      input.encodingFix ?? (utf16 ? 'it is UTF-16 (as PowerShell\'s ">" writes); save it as UTF-8, such as with "Out-File -Encoding utf8"' : 'save it as UTF-8'),
+      input.encodingFix ??
+        (utf16
+          ? 'it is UTF-16 (as PowerShell\'s ">" writes); save it as UTF-8, such as with "Out-File -Encoding utf8"'
+          : `check that ${input.file} is the file you meant: it must be text, saved as UTF-8`),
     );
   }
   return new TextDecoder('utf-8').decode(bytes);

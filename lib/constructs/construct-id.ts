@@ -15,7 +15,9 @@ export function checkedConstructId(scope: unknown, id: unknown, kind: string): s
   try {
     TerraformStack.of(scope);
   } catch {
-    throw new EgressPolicyError([{ path: scope.node.path, field: 'scope', value: `the construct at "${scope.node.path || '(app)'}"`, message: scopeProblem }]);
+    // The app's own path is empty: name the construct that was being created instead.
+    const path = scope.node.path || (typeof id === 'string' && id !== '' ? id : '(app)');
+    throw new EgressPolicyError([{ path, field: 'scope', value: `the construct at "${scope.node.path || '(app)'}"`, message: scopeProblem }]);
   }
   if (typeof id !== 'string' || id === '') {
     throw new EgressPolicyError([

@@ -5,18 +5,45 @@ import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import { z } from 'zod';
 import { ALL_KINDS, customResourceDefinition } from '../k8s/crds';
 import { parseProps, throwIssues } from '../policy/device';
+import { formatIssue } from '../policy/errors';
+import { struct } from '../policy/schema';
+import { prototypePollutionIssues, readStruct } from '../policy/struct';
 import { misplacedProps } from './connection';
 
 const CRD_STACK_SYMBOL = Symbol.for('cdktf-ces.EgressCrdStack');
 
+/** The fields of the kubernetes provider's configuration (KubernetesProviderConfig). */
+const KUBERNETES_PROVIDER_FIELDS = [
+  'alias',
+  'clientCertificate',
+  'clientKey',
+  'clusterCaCertificate',
+  'configContext',
+  'configContextAuthInfo',
+  'configContextCluster',
+  'configPath',
+  'configPaths',
+  'exec',
+  'experiments',
+  'host',
+  'ignoreAnnotations',
+  'ignoreLabels',
+  'insecure',
+  'password',
+  'proxyUrl',
+  'tlsServerName',
+  'token',
+  'username',
+] as const;
+
 const crdStackSchema = z.strictObject({
-  // The provider's own configuration, passed through as given: its fields (and tokens such as
-  // another resource's endpoint) are the kubernetes provider's to check.
-  kubernetes: z
-    .custom<KubernetesProviderConfig>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
-      error: 'expected the kubernetes provider configuration, such as { configPath: "~/.kube/config", configContext: "prod" }',
-    })
-    .optional(),
+  // The provider's own configuration, passed through as given: its values (and tokens such as
+  // another resource's endpoint) are the kubernetes provider's to check, but a field it does
+  // not have would be dropped (a misspelled configPath sends the CRDs to the default cluster).
+  kubernetes: struct(z.strictObject(Object.fromEntries(KUBERNETES_PROVIDER_FIELDS.map((f) => [f, z.unknown().optional()]))), {
+    what: 'the kubernetes provider configuration',
+    expected: 'the kubernetes provider configuration, such as { configPath: "~/.kube/config", configContext: "prod" }',
+  }).optional(),
 });
 const CRD_STACK_FIELDS = Object.keys(crdStackSchema.shape);
 const CRD_STACK_HINTS = { what: 'an EgressCrdStack', expected: '{ kubernetes? }', misplaced: misplacedProps(CRD_STACK_FIELDS) };
@@ -47,9 +74,17 @@ export class EgressCrdStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: EgressCrdStackProps = {}) {
     super(scope, id);
     Object.defineProperty(this, CRD_STACK_SYMBOL, { value: true });
-    const { value: p, issues } = parseProps(crdStackSchema, props, this.node.path, CRD_STACK_HINTS);
-    throwIssues(issues, CRD_STACK_FIELDS);
-    new KubernetesProvider(this, 'kubernetes', p?.kubernetes ?? {});
+    // Own keys only: a kubernetes config other code put on Object.prototype is not this stack's.
+    const { value: p, issues } = parseProps(crdStackSchema, readStruct(props, '').data ?? props, this.node.path, CRD_STACK_HINTS);
+    // Provider settings may be credentials: their values never reach a message (nor CI logs).
+    throwIssues(
+      issues.map((i) => (i.field.startsWith('kubernetes.') ? { ...i, value: '(value not shown)' } : i)),
+      CRD_STACK_FIELDS,
+    );
+    // Every app has one EgressCrdStack: the place to refuse a polluted Object.prototype at synth.
+    this.node.addValidation({ validate: () => prototypePollutionIssues('').map(formatIssue) });
+    const kubernetes = p && Object.prototype.hasOwnProperty.call(p, 'kubernetes') ? (p.kubernetes as KubernetesProviderConfig | undefined) : undefined;
+    new KubernetesProvider(this, 'kubernetes', kubernetes ?? {});
     for (const kind of ALL_KINDS) {
       const crd = customResourceDefinition(kind);
       new Manifest(this, kind, { manifest: crd as Record<string, unknown> });

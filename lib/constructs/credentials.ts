@@ -74,7 +74,13 @@ export class BigipCredentials {
     if (this.source === 'environment') return [];
     const names: unknown = this.names;
     if (typeof names !== 'object' || names === null || Array.isArray(names)) {
-      return [{ field: '', value: quote(names), message: 'BigipCredentials.fromVariables() takes { usernameVariable?, passwordVariable? } or nothing' }];
+      return [
+        {
+          field: '',
+          value: quote(names),
+          message: 'BigipCredentials.fromVariables() takes { usernameVariable?, passwordVariable? }: pass the variable names that way, or nothing for the default names',
+        },
+      ];
     }
     const problems: CredentialsProblem[] = [];
     for (const key of Object.keys(names)) {
@@ -93,7 +99,7 @@ export class BigipCredentials {
     }
     const { usernameVariable, passwordVariable } = names as BigipCredentialVariableNames;
     if (usernameVariable !== undefined && usernameVariable === passwordVariable) {
-      problems.push({ field: 'passwordVariable', value: quote(passwordVariable), message: 'must differ from usernameVariable: one variable cannot hold both' });
+      problems.push({ field: 'passwordVariable', value: quote(passwordVariable), message: 'must differ from usernameVariable, since one variable cannot hold both: give the password a variable of its own' });
     }
     return problems;
   }

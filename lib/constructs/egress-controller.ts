@@ -9,10 +9,12 @@ import { z } from 'zod';
 import { booleanProp, parseProps, throwIssues, wholeNumber } from '../policy/device';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { DNS_LABEL } from '../policy/names';
+import { readStruct } from '../policy/struct';
 import { PLAN_FORMAT, SyncPlan, buildSyncPlan } from '../policy/plan';
 import { packageRoot } from '../util';
 import { AfmDevice } from './afm-device';
 import { check, hostProblem, misplacedProps, terraformStringProblem } from './connection';
+import { checkedConstructId } from './construct-id';
 
 /** Where the bundled controller is built by `npm run build`. */
 export const CONTROLLER_BUNDLE = 'dist/controller/controller.js.gz';
@@ -117,6 +119,13 @@ export interface EgressControllerProps {
 }
 
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const QUANTITY_FACTORS: Readonly<Record<string, number>> = { m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** The amount a Kubernetes quantity (already matched by {@link QUANTITY}) stands for: `1Gi` → 1073741824. */
+function quantityValue(quantity: string): number {
+  const m = /^([0-9.]+)(.*)$/.exec(quantity) as RegExpExecArray;
+  return Number(m[1]) * QUANTITY_FACTORS[m[2]];
+}
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** A Service name is an RFC 1035 label: it starts with a letter. */
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -183,14 +192,14 @@ const image = z.string({ error: 'expected an image reference' }).superRefine(che
 
 const controllerSchema = z.strictObject({
   device: z.custom<AfmDevice>((v) => AfmDevice.isAfmDevice(v), {
-    error: (issue) => (issue.input === undefined ? 'is required: the AfmDevice whose source lists the controller keeps current' : 'must be an AfmDevice'),
+    error: (issue) => (issue.input === undefined ? 'is required: set device to the AfmDevice whose source lists the controller keeps current' : 'must be an AfmDevice'),
   }),
   namespace: z
     .string({ error: 'expected a namespace name' })
     .superRefine(check((v) => (DNS_LABEL.test(v) && v.length <= 63 ? undefined : 'must be a DNS label (a Kubernetes namespace name)')))
     .optional(),
   createNamespace: booleanProp(),
-  credentialsSecret: objectName('an existing Secret with the BIG-IP username and password', 'is required: the name of an existing Secret with the BIG-IP username and password'),
+  credentialsSecret: objectName('an existing Secret with the BIG-IP username and password', "is required: name an existing Secret in the controller's namespace that holds the BIG-IP username and password"),
   usernameKey: dataKey,
   passwordKey: dataKey,
   caBundleConfigMap: objectName('a ConfigMap with the CA bundle of the BIG-IP management certificate').optional(),
@@ -228,9 +237,12 @@ const CONTROLLER_HINTS = {
   }),
 };
 
-/** The controller of each device, and the controllers of each stack (their object names derive from the cluster name). */
+/**
+ * The controller of each device, and the controllers of each stack (their object names derive
+ * from the cluster name; the namespace they create, if any, is declared once per stack).
+ */
 const controllerOfDevice = new WeakMap<AfmDevice, string>();
-const controllersOfStack = new WeakMap<TerraformStack, { cluster: string; path: string }[]>();
+const controllersOfStack = new WeakMap<TerraformStack, { cluster: string; path: string; createdNamespace?: string }[]>();
 
 /**
  * Problems of the object names derived from the cluster name: each must be a valid name of
@@ -264,11 +276,15 @@ export class EgressController extends Construct {
   public readonly resources: ManifestResource[];
 
   constructor(scope: Construct, id: string, props: EgressControllerProps) {
-    super(scope, id);
+    super(scope, checkedConstructId(scope, id, 'an EgressController'));
     const at = this.node.path;
-    const { value: p, issues } = parseProps(controllerSchema, props, at, CONTROLLER_HINTS);
+    // Own keys only, in and out: a value other code put on Object.prototype (an
+    // insecureSkipTlsVerify: true) must never reach the controller.
+    const ownProps = readStruct(props, '').data ?? props;
+    const { value: parsed, issues } = parseProps(controllerSchema, ownProps, at, CONTROLLER_HINTS);
     if (issues[0]?.field === '(props)') throwIssues(issues, CONTROLLER_FIELDS);
-    const raw = props as unknown as Record<string, unknown>;
+    const p = parsed && (Object.assign(Object.create(null), parsed) as typeof parsed);
+    const raw = ownProps as Record<string, unknown>;
     const add = (field: string, value: unknown, message: string) => issues.push({ path: at, field, value: quote(value), message });
     const stack = TerraformStack.of(this);
 
@@ -287,8 +303,29 @@ export class EgressController extends Construct {
       }
     }
     const namespace = p?.namespace ?? 'cdktf-ces-system';
-    if ((p?.createNamespace ?? true) && SYSTEM_NAMESPACES.includes(namespace)) {
+    const createNamespace = p?.createNamespace ?? true;
+    if (createNamespace && SYSTEM_NAMESPACES.includes(namespace)) {
       add('createNamespace', p?.createNamespace, `would create (and on destroy delete) namespace "${namespace}", which every cluster has: set createNamespace: false, or use a namespace of the controller's own`);
+    }
+    const creator = createNamespace ? (controllersOfStack.get(stack) ?? []).find((c) => c.createdNamespace === namespace) : undefined;
+    if (creator) {
+      add(
+        'namespace',
+        namespace,
+        `is created by controller ${creator.path} of this stack too, and one stack cannot declare a Namespace twice: set createNamespace: false on ${at} (it then uses the namespace ${creator.path} creates), or give each controller a namespace of its own`,
+      );
+    }
+    // Compared as amounts (1Gi against 256Mi), once both are valid quantities.
+    const quantityOr = (v: unknown, fallback: string) => (v === undefined ? fallback : typeof v === 'string' && QUANTITY.test(v) ? v : undefined);
+    const memoryRequest = quantityOr(raw.memoryRequest, '128Mi');
+    const memoryLimit = quantityOr(raw.memoryLimit, '256Mi');
+    if (memoryRequest !== undefined && memoryLimit !== undefined && quantityValue(memoryRequest) > quantityValue(memoryLimit)) {
+      const [field, value] = raw.memoryRequest !== undefined ? ['memoryRequest', memoryRequest] : ['memoryLimit', memoryLimit];
+      add(
+        field,
+        value,
+        `the memory request ${memoryRequest} is above the memory limit ${memoryLimit}${raw.memoryLimit === undefined ? ' (the default)' : ''}, and Kubernetes refuses such a Deployment: lower memoryRequest or raise memoryLimit`,
+      );
     }
     if ((raw.usernameKey ?? 'username') === (raw.passwordKey ?? 'password')) add('passwordKey', raw.passwordKey, 'must differ from usernameKey: one key cannot hold both');
     let bundle: Buffer | undefined;
@@ -330,7 +367,7 @@ export class EgressController extends Construct {
     const shape = controllerManifests(settingsFor(empty));
     throwIssues(derivedNameIssues(shape, device.clusterName, at), CONTROLLER_FIELDS);
     controllerOfDevice.set(device, at);
-    controllersOfStack.set(stack, [...(controllersOfStack.get(stack) ?? []), { cluster: device.clusterName, path: at }]);
+    controllersOfStack.set(stack, [...(controllersOfStack.get(stack) ?? []), { cluster: device.clusterName, path: at, createdNamespace: createNamespace ? namespace : undefined }]);
     let rendered: Manifest[] | undefined;
     const manifestAt = (i: number) => {
       try {

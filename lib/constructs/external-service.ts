@@ -3,10 +3,10 @@ import { TerraformStack } from 'cdktf';
 import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import { externalServiceResource } from '../k8s/resources';
 import { EgressDestination, IExternalService } from '../policy/destination';
-import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
+import { EgressPolicyError, PolicyIssue, formatIssue, quote } from '../policy/errors';
 import type { ExternalServiceModel } from '../policy/model';
 import { externalServiceFromProps, readExternalServiceProps } from '../policy/schema';
-import { describe } from '../policy/struct';
+import { describe, prototypePollutionIssues } from '../policy/struct';
 import { AfmDevice } from './afm-device';
 import { checkedConstructId } from './construct-id';
 
@@ -50,6 +50,10 @@ export class ExternalService extends Construct implements IExternalService {
     super(scope, checkedConstructId(scope, id, 'an ExternalService'));
     Object.defineProperty(this, EXTERNAL_SERVICE_SYMBOL, { value: true });
     const path = this.node.path;
+    // At construction and again at synth: the pollution may come after the service.
+    const polluted = prototypePollutionIssues(path);
+    if (polluted.length) throw new EgressPolicyError(polluted);
+    this.node.addValidation({ validate: () => prototypePollutionIssues('').map(formatIssue) });
     // Read, never spread: a spread drops what must be refused (symbol keys, an own __proto__).
     const device = readExternalServiceProps(path, props).device;
     const deviceIssues: PolicyIssue[] = [];

@@ -2,18 +2,18 @@ import { Construct } from 'constructs';
 import { TerraformStack } from 'cdktf';
 import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import { ruleResource } from '../k8s/resources';
-import { EgressDestination } from '../policy/destination';
+import { EgressDestination, isEgressDestination } from '../policy/destination';
 import {
   EgressAction,
   EgressBandwidthLimit,
   EgressSchedule,
   LabelSelector,
 } from '../policy/enums';
-import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
+import { EgressPolicyError, PolicyIssue, formatIssue, quote } from '../policy/errors';
 import type { Level, RuleModel } from '../policy/model';
 import { EgressPort } from '../policy/port';
 import { expiryProblem, readRuleProps, ruleFromProps } from '../policy/schema';
-import { describe } from '../policy/struct';
+import { describe, prototypePollutionIssues } from '../policy/struct';
 import { AfmDevice } from './afm-device';
 import { checkedConstructId } from './construct-id';
 import { ExternalService } from './external-service';
@@ -132,6 +132,10 @@ const RULE_SYMBOL = Symbol.for('cdktf-ces.EgressRule');
 function defineRule(scope: Construct, level: Level, props: unknown): { model: RuleModel; resource: Manifest; device: AfmDevice } {
   Object.defineProperty(scope, RULE_SYMBOL, { value: level });
   const path = scope.node.path;
+  // At construction and again at synth: the pollution may come after the rule.
+  const polluted = prototypePollutionIssues(path);
+  if (polluted.length) throw new EgressPolicyError(polluted);
+  scope.node.addValidation({ validate: () => prototypePollutionIssues('').map(formatIssue) });
   const read = readRuleProps(level, path, props);
   const device = read.device;
   const referenceIssues = referenceProblems(scope, device, read.destinations);
@@ -171,7 +175,7 @@ function referenceProblems(scope: Construct, device: unknown, destinations: unkn
     });
   }
   (Array.isArray(destinations) ? destinations : []).forEach((d: unknown, i) => {
-    const ref = d instanceof EgressDestination ? d.externalServiceRef : undefined;
+    const ref = isEgressDestination(d) ? d.externalServiceRef : undefined;
     if (!ref) return;
     if (!ExternalService.isExternalService(ref)) {
       issues.push({ path, field: `destinations[${i}]`, value: quote(String(d)), message: 'must refer to an ExternalService construct (created with new ExternalService(...))' });

@@ -32,6 +32,24 @@ export const KINDS: Readonly<Record<EgressKind, KindInfo>> = {
 
 type Schema = Record<string, unknown>;
 
+/**
+ * Bounds of the lists of a custom resource. The constructs refuse more (a CR beyond them is
+ * refused by the API server at apply, after the BIG-IP was configured); they keep the CEL rules
+ * within the API server's cost budget and a CR far below etcd's size limit.
+ */
+export const CR_LIMITS = {
+  /** Destinations of a rule or an ExternalService. */
+  destinations: 512,
+  /** Ports of a rule. */
+  ports: 64,
+  /** Labels of a selector's matchLabels. */
+  matchLabels: 32,
+  /** Requirements of a selector's matchExpressions. */
+  matchExpressions: 16,
+  /** Values of one requirement. */
+  values: 64,
+} as const;
+
 const str = (maxLength: number, extra: Schema = {}): Schema => ({ type: 'string', maxLength, ...extra });
 const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const FQDN_PATTERN = '^(\\*\\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.)+[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
@@ -42,17 +60,17 @@ const labelSelector: Schema = {
   type: 'object',
   description: 'A Kubernetes label selector; empty selects everything.',
   properties: {
-    matchLabels: { type: 'object', maxProperties: 32, additionalProperties: str(63) },
+    matchLabels: { type: 'object', maxProperties: CR_LIMITS.matchLabels, additionalProperties: str(63) },
     matchExpressions: {
       type: 'array',
-      maxItems: 16,
+      maxItems: CR_LIMITS.matchExpressions,
       items: {
         type: 'object',
         required: ['key', 'operator'],
         properties: {
           key: str(317),
           operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
-          values: { type: 'array', maxItems: 64, items: str(63) },
+          values: { type: 'array', maxItems: CR_LIMITS.values, items: str(63) },
         },
         'x-kubernetes-validations': [
           {
@@ -160,8 +178,8 @@ function ruleSpecSchema(kind: RuleKind): Schema {
   const properties: Schema = {
     action: { type: 'string', enum: ['Deny', 'Reject', 'Allow', 'AllowFinal'] },
     priority: { type: 'integer', minimum: 0, maximum: 1000, description: 'Lower is evaluated first; ties by name.' },
-    destinations: { type: 'array', minItems: 1, maxItems: 512, items: destinationSchema(true) },
-    ports: { type: 'array', maxItems: 64, items: portSchema },
+    destinations: { type: 'array', minItems: 1, maxItems: CR_LIMITS.destinations, items: destinationSchema(true) },
+    ports: { type: 'array', maxItems: CR_LIMITS.ports, items: portSchema },
     logging: { type: 'boolean' },
     audit: { type: 'boolean', description: 'Staged only: reported, never enforced.' },
     description: str(64, { pattern: SAFE_TEXT_PATTERN }),
@@ -194,7 +212,7 @@ function externalServiceSpecSchema(): Schema {
     type: 'object',
     required: ['destinations'],
     properties: {
-      destinations: { type: 'array', minItems: 1, maxItems: 512, items: destinationSchema(false) },
+      destinations: { type: 'array', minItems: 1, maxItems: CR_LIMITS.destinations, items: destinationSchema(false) },
       description: str(64, { pattern: SAFE_TEXT_PATTERN }),
     },
   };

@@ -23,6 +23,15 @@ export const RULE_KIND: Readonly<Record<RuleModel['level'], RuleKind>> = {
   service: 'ServiceEgressRule',
 };
 
+/**
+ * An optional field of a model, read only when the model has it: a field left out must never
+ * pick up a value another program set on `Object.prototype` (a `fromPort` there would narrow
+ * every-port rules, a `service` would turn a cluster rule's resource into a service rule's).
+ */
+function own<T extends object, K extends keyof T>(model: T, key: K): T[K] | undefined {
+  return Object.prototype.hasOwnProperty.call(model, key) ? model[key] : undefined;
+}
+
 function selector(s: SelectorModel | undefined): Record<string, unknown> | undefined {
   if (!s || isEmptySelector(s)) return undefined;
   const out: Record<string, unknown> = {};
@@ -70,45 +79,53 @@ export function ruleResource(rule: RuleModel, cluster: string): Manifest {
   if (rule.ports.length) {
     spec.ports = rule.ports.map((p) => {
       const port: Record<string, unknown> = { protocol: p.protocol };
-      if (p.fromPort !== undefined) port.port = p.fromPort;
-      if (p.toPort !== undefined && p.toPort !== p.fromPort) port.endPort = p.toPort;
+      const [fromPort, toPort] = [own(p, 'fromPort'), own(p, 'toPort')];
+      if (fromPort !== undefined) port.port = fromPort;
+      if (toPort !== undefined && toPort !== fromPort) port.endPort = toPort;
       return port;
     });
   }
-  const ns = selector(rule.source.namespaceSelector);
+  const ns = selector(own(rule.source, 'namespaceSelector'));
   if (ns) spec.namespaceSelector = ns;
-  const pods = selector(rule.source.podSelector);
+  const pods = selector(own(rule.source, 'podSelector'));
   if (pods) spec.podSelector = pods;
-  if (rule.source.service) spec.service = rule.source.service;
+  const service = own(rule.source, 'service');
+  if (service) spec.service = service;
   if (rule.logging) spec.logging = true;
   if (rule.audit) spec.audit = true;
-  if (rule.description) spec.description = rule.description;
-  if (rule.bandwidth) spec.bandwidthLimit = { maxBandwidth: rule.bandwidth.maxBandwidth, unit: rule.bandwidth.unit };
-  if (rule.schedule) {
+  const description = own(rule, 'description');
+  if (description) spec.description = description;
+  const bandwidth = own(rule, 'bandwidth');
+  if (bandwidth) spec.bandwidthLimit = { maxBandwidth: bandwidth.maxBandwidth, unit: bandwidth.unit };
+  const schedule = own(rule, 'schedule');
+  if (schedule) {
     spec.schedule = {
-      daysOfWeek: [...rule.schedule.daysOfWeek],
-      startTime: rule.schedule.startTime,
-      endTime: rule.schedule.endTime,
-      timeZone: rule.schedule.timeZone,
+      daysOfWeek: [...schedule.daysOfWeek],
+      startTime: schedule.startTime,
+      endTime: schedule.endTime,
+      timeZone: schedule.timeZone,
     };
   }
-  if (rule.expiresAt) spec.expiresAt = new Date(rule.expiresAt).toISOString().replace(/\.000Z$/, 'Z');
+  const expiresAt = own(rule, 'expiresAt');
+  if (expiresAt) spec.expiresAt = new Date(expiresAt).toISOString().replace(/\.000Z$/, 'Z');
 
   const annotations: Record<string, string> = {};
-  if (rule.metadata.owner) annotations[OWNER_ANNOTATION] = rule.metadata.owner;
-  if (rule.metadata.ticket) annotations[TICKET_ANNOTATION] = rule.metadata.ticket;
-  if (rule.metadata.justification) annotations[JUSTIFICATION_ANNOTATION] = rule.metadata.justification;
+  const [owner, ticket, justification] = [own(rule.metadata, 'owner'), own(rule.metadata, 'ticket'), own(rule.metadata, 'justification')];
+  if (owner) annotations[OWNER_ANNOTATION] = owner;
+  if (ticket) annotations[TICKET_ANNOTATION] = ticket;
+  if (justification) annotations[JUSTIFICATION_ANNOTATION] = justification;
 
   return {
     apiVersion: API_GROUP_VERSION,
     kind: RULE_KIND[rule.level],
-    metadata: metadata(rule.name, cluster, rule.path, rule.namespace, annotations),
+    metadata: metadata(rule.name, cluster, rule.path, own(rule, 'namespace'), annotations),
     spec,
   };
 }
 
 export function externalServiceResource(es: ExternalServiceModel, cluster: string): Manifest {
   const spec: Record<string, unknown> = { destinations: es.destinations.map(destinationSpec) };
-  if (es.description) spec.description = es.description;
+  const description = own(es, 'description');
+  if (description) spec.description = description;
   return { apiVersion: API_GROUP_VERSION, kind: 'ExternalService', metadata: metadata(es.name, cluster, es.path), spec };
 }

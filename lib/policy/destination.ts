@@ -29,6 +29,18 @@ const EXAMPLES = {
 } as const;
 
 /**
+ * What each destination was made from, kept outside the object: only the factories make a
+ * destination (`Object.create(EgressDestination.prototype)` has no entry), and nothing reachable
+ * from a destination can change what it says after a rule has read it.
+ */
+const INPUTS = new WeakMap<object, DestinationInput>();
+
+/** Whether `x` is a destination made by a factory of this class. */
+export function isEgressDestination(x: unknown): x is EgressDestination {
+  return typeof x === 'object' && x !== null && INPUTS.has(x);
+}
+
+/**
  * Where egress traffic goes: an address, CIDR, range, DNS name, or a named
  * {@link IExternalService} set.
  *
@@ -69,31 +81,32 @@ export class EgressDestination {
     return EgressDestination.cidr('::/0');
   }
 
-  private readonly input: DestinationInput;
-
   private constructor(input: DestinationInput) {
-    this.input = Object.freeze(input);
+    INPUTS.set(this, Object.freeze(input));
     Object.freeze(this);
   }
 
   /** The external service this destination refers to, if any. */
   public get externalServiceRef(): IExternalService | undefined {
-    const service = this.input.kind === 'externalService' ? this.input.service : undefined;
+    const input = INPUTS.get(this);
+    const service = input?.kind === 'externalService' ? input.service : undefined;
     return typeof service === 'object' && service !== null ? (service as IExternalService) : undefined;
   }
 
   /** The destination as written: `192.0.2.10`, `10.0.0.1-10.0.0.9`, `externalService:bank`. */
   public toString(): string {
+    const input = INPUTS.get(this);
     const text = (v: unknown) => (typeof v === 'string' ? v : describe(v));
-    switch (this.input.kind) {
+    if (!input) return 'an EgressDestination not made by its static factories';
+    switch (input.kind) {
       case 'range':
-        return `${text(this.input.first)}-${text(this.input.last)}`;
+        return `${text(input.first)}-${text(input.last)}`;
       case 'externalService': {
-        const name = serviceName(this.input.service);
-        return `externalService:${typeof name === 'string' ? name : describe(this.input.service)}`;
+        const name = serviceName(input.service);
+        return `externalService:${typeof name === 'string' ? name : describe(input.service)}`;
       }
       default:
-        return text(this.input.value);
+        return text(input.value);
     }
   }
 
@@ -102,7 +115,9 @@ export class EgressDestination {
    * @internal
    */
   public _toModel(): DestinationModel {
-    return destinationModel(this.input);
+    const input = INPUTS.get(this);
+    if (!input) throw new InvalidValueError(quote(this.toString()), 'make destinations with the static factories, such as EgressDestination.cidr("10.0.0.0/8")');
+    return destinationModel(input);
   }
 }
 Object.freeze(EgressDestination);

@@ -4,14 +4,15 @@
  * team. Pure checks; the `EgressGuardrails` aspect applies them to the construct tree at synth.
  */
 import { z } from 'zod';
-import { EgressDestination } from './destination';
+import { isEgressDestination } from './destination';
 import { EgressPolicyError, InvalidValueError, PolicyIssue, quote } from './errors';
 import { fqdnMatches, parseFqdn } from './fqdn';
 import { IpFamily, IpInterval, parseAddressEntry } from './ip';
 import type { AddressModel, ExternalServiceModel, FqdnModel, PortModel, RuleModel, SelectorModel } from './model';
 import { isEmptySelector } from './model';
-import { EgressPort } from './port';
-import { PRIORITY_MAX, PRIORITY_MIN, describeValue, isConstructLike, parseOrThrow, valueObjectArray } from './schema';
+import { isEgressPort } from './port';
+import { PRIORITY_MAX, PRIORITY_MIN, describeValue, isConstructLike, parseOrThrow, struct, valueObjectArray } from './schema';
+import { readStruct } from './struct';
 
 export interface GuardrailSet {
   /** Name used in messages. */
@@ -68,7 +69,7 @@ const wholeNumber = (min: number, max: number, message: string) =>
   });
 
 const envelopeSchema = valueObjectArray(
-  (v: unknown): v is EgressDestination => v instanceof EgressDestination,
+  isEgressDestination,
   (d): AddressModel | FqdnModel => {
     // An envelope is the security team's own list; a reference would let a team's
     // ExternalService widen it.
@@ -81,7 +82,7 @@ const envelopeSchema = valueObjectArray(
   'EgressDestination.cidr("10.0.0.0/8")',
 );
 
-const portsSchema = valueObjectArray((v: unknown): v is EgressPort => v instanceof EgressPort, (p) => p._toModel(), 'EgressPort', 'EgressPort.HTTPS');
+const portsSchema = valueObjectArray(isEgressPort, (p) => p._toModel(), 'EgressPort', 'EgressPort.HTTPS');
 
 /** `security`, `platform/security`: a construct path (the app itself has no segment). */
 function scopePathProblem(path: string): string | undefined {
@@ -111,8 +112,22 @@ const scopePathsSchema = z.unknown().transform((items, ctx): string[] => {
 
 const RESERVED_MAX = PRIORITY_MAX - 1;
 
-const guardrailPropsSchema = z.strictObject(
-  {
+const PROPS_HINTS = {
+  what: 'EgressGuardrails',
+  misplaced: {
+    destinations: 'the envelope is allowedDestinations',
+    ports: 'the allowed ports are allowedPorts',
+    warnOnly: 'use mode: GuardrailMode.WARN',
+    enforce: 'use mode: GuardrailMode.ENFORCE or GuardrailMode.WARN',
+    priority: 'guardrails have no priority; to reserve cluster-rule priorities use emergencyPriorityMax with emergencyRuleScopes',
+    owner: 'guardrails require owners with requireOwner: true; the owner is a prop of each rule',
+    ticket: 'guardrails require tickets with requireTicket: true; the ticket is a prop of each rule',
+    justification: 'guardrails require justifications with requireJustification: true; the justification is a prop of each rule',
+  },
+};
+
+const guardrailPropsSchema = struct(
+  z.strictObject({
     name: nameSchema.optional(),
     mode: z.enum(['ENFORCE', 'WARN'], { error: 'must be GuardrailMode.ENFORCE or GuardrailMode.WARN' }).optional(),
     forbidCatchAll: flag.optional(),
@@ -130,29 +145,15 @@ const guardrailPropsSchema = z.strictObject(
       `must be a whole number from ${PRIORITY_MIN} to ${RESERVED_MAX}: cluster-rule priorities ${PRIORITY_MIN} to this value are reserved`,
     ).optional(),
     emergencyRuleScopes: scopePathsSchema.optional(),
-  },
-  {
-    error: 'expected the props of EgressGuardrails, an object such as { name: "security baseline", requireOwner: true }',
-  },
+  }),
+  // Read as a struct: own keys only, so a value another program put on Object.prototype (a
+  // forbidCatchAll: false, a mode: "WARN") never switches a guardrail off.
+  { ...PROPS_HINTS, expected: 'the props of EgressGuardrails, an object such as { name: "security baseline", requireOwner: true }' },
 );
-
-const PROPS_HINTS = {
-  what: 'EgressGuardrails',
-  misplaced: {
-    destinations: 'the envelope is allowedDestinations',
-    ports: 'the allowed ports are allowedPorts',
-    warnOnly: 'use mode: GuardrailMode.WARN',
-    enforce: 'use mode: GuardrailMode.ENFORCE or GuardrailMode.WARN',
-    priority: 'guardrails have no priority; to reserve cluster-rule priorities use emergencyPriorityMax with emergencyRuleScopes',
-    owner: 'guardrails require owners with requireOwner: true; the owner is a prop of each rule',
-    ticket: 'guardrails require tickets with requireTicket: true; the ticket is a prop of each rule',
-    justification: 'guardrails require justifications with requireJustification: true; the justification is a prop of each rule',
-  },
-};
 
 /** Where messages about a guardrail set point: its name when it has a usable one. */
 export function guardrailSetPath(props: unknown): string {
-  const name = typeof props === 'object' && props !== null ? (props as { name?: unknown }).name : undefined;
+  const name = typeof props === 'object' && props !== null ? readStruct(props, '').data?.name : undefined;
   if (name === undefined) return `guardrails "${GUARDRAILS_NAME_DEFAULT}"`;
   return typeof name === 'string' && !nameSchema.safeParse(name).error ? `guardrails "${name}"` : 'guardrails';
 }

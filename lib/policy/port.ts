@@ -91,6 +91,18 @@ function argumentText(v: unknown): string {
 }
 
 /**
+ * What each port was made from, kept outside the object: only the factories make a port
+ * (`Object.create(EgressPort.prototype)` has no entry), and nothing reachable from a port can
+ * change what it says after a rule has read it.
+ */
+const ARGUMENTS = new WeakMap<object, PortArguments>();
+
+/** Whether `x` is a port made by a factory of this class. */
+export function isEgressPort(x: unknown): x is EgressPort {
+  return typeof x === 'object' && x !== null && ARGUMENTS.has(x);
+}
+
+/**
  * A protocol and destination port (or port range) that an egress rule matches.
  *
  * Values are checked when a rule receives them, so an error names the rule's construct path.
@@ -155,7 +167,10 @@ export class EgressPort {
     const call = `EgressPort.of(${argumentText(props)})`;
     const read = readStruct(props, 'an EgressPortProps object ({ protocol, fromPort?, toPort? })');
     if (!read.data) {
-      const problem = read.problems.map((p) => (p.key === undefined ? p.message : `${String(p.key)}: ${p.message}`)).join('; ');
+      const problem =
+        props === undefined
+          ? 'EgressPort.of() needs an EgressPortProps object: pass one, such as EgressPort.of({ protocol: "udplite", fromPort: 5000 })'
+          : read.problems.map((p) => (p.key === undefined ? p.message : `${String(p.key)}: ${p.message}`)).join('; ');
       return new EgressPort({ call, kind: 'props', protocol: undefined, fromPort: undefined, toPort: undefined, problem });
     }
     const { protocol, fromPort, toPort } = read.data;
@@ -207,10 +222,9 @@ export class EgressPort {
   public readonly fromPort?: number;
   /** Last port, inclusive, as given. */
   public readonly toPort?: number;
-  private readonly args: PortArguments;
 
   private constructor(args: PortArguments) {
-    this.args = Object.freeze(args);
+    ARGUMENTS.set(this, Object.freeze(args));
     this.protocolName = args.protocol as string;
     this.fromPort = args.fromPort as number | undefined;
     this.toPort = args.toPort as number | undefined;
@@ -219,10 +233,12 @@ export class EgressPort {
 
   /** `tcp/443`, `udp/8000-8100`, `icmp`; for a port that is not valid, the call that made it. */
   public toString(): string {
+    const args = ARGUMENTS.get(this);
+    if (!args) return 'an EgressPort not made by its static factories';
     try {
-      return portText(portModel(this.args));
+      return portText(portModel(args));
     } catch (e) {
-      if (e instanceof InvalidValueError) return this.args.call;
+      if (e instanceof InvalidValueError) return args.call;
       throw e;
     }
   }
@@ -232,7 +248,9 @@ export class EgressPort {
    * @internal
    */
   public _toModel(): PortModel {
-    return portModel(this.args);
+    const args = ARGUMENTS.get(this);
+    if (!args) throw new InvalidValueError(quote(this.toString()), 'make ports with the static factories, such as EgressPort.tcp(443)');
+    return portModel(args);
   }
 }
 Object.freeze(EgressPort);
@@ -288,7 +306,10 @@ function portModel(args: PortArguments): PortModel {
     throw new InvalidValueError(asCalled, 'toPort is given without fromPort: give fromPort too (the same number for one port)');
   }
   for (const p of [fromPort, toPort]) {
-    if (p === undefined) throw new InvalidValueError(asCalled, 'a port range needs two port numbers, the first and the last port');
+    // Only the range factories (tcpRange, udpRange, sctpRange) take a second number.
+    if (p === undefined) {
+      throw new InvalidValueError(asCalled, `a port range needs two port numbers, the first and the last port: give both, or for the one port ${describe(fromPort)} write EgressPort.${protocol}(${describe(fromPort)})`);
+    }
     if (typeof p !== 'number') {
       const fix = typeof p === 'string' && /^\d+$/.test(p) ? `pass the number ${Number(p)}, not a string` : 'use a whole number from 1 to 65535';
       throw new InvalidValueError(asCalled, `port ${describe(p)} is not a number: ${fix}`);

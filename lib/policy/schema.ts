@@ -9,7 +9,8 @@
  * does not know is refused, because a dropped key would widen the rule it was meant to narrow.
  */
 import { z } from 'zod';
-import { EgressDestination } from './destination';
+import { CR_LIMITS } from '../k8s/crds';
+import { EgressDestination, isEgressDestination } from './destination';
 import { EgressPolicyError, InvalidValueError, PolicyIssue, quote } from './errors';
 import type {
   AddressModel,
@@ -27,7 +28,7 @@ import type {
 } from './model';
 import { WEEKDAYS } from './model';
 import { DNS_LABEL_MAX, REMARK_MAX, dnsLabelProblem, kebabCase, labelKeyProblem, labelValueProblem, remarkProblem } from './names';
-import { EgressPort } from './port';
+import { EgressPort, isEgressPort } from './port';
 import { StructProblem, UnknownKeyHints, describe, readStruct, unknownKeyMessage } from './struct';
 
 export { UnknownKeyHints, unknownKeyMessage } from './struct';
@@ -91,15 +92,26 @@ function addStructProblems(problems: readonly StructProblem[], ctx: z.Refinement
 
 /**
  * A strict struct schema: the value must be an object literal (see {@link readStruct}), read
- * from its own keys, and every key `object` does not know is refused.
+ * from its own keys, and every key `object` does not know is refused. A misplaced key (one
+ * of `spec.misplaced`) set to `undefined` is absent, as TypeScript reads an optional prop set
+ * to undefined; any other value of it is refused.
+ *
+ * The parsed struct has no prototype: a prop left out reads as undefined even when other code
+ * has set that name on `Object.prototype`.
  */
 export function struct<O extends z.ZodObject>(object: O, spec: StructSpec) {
   structSpecs.set(object, spec);
-  return z.preprocess((value, ctx) => {
-    const read = readStruct(value, spec.expected);
-    addStructProblems(read.problems, ctx);
-    return read.data ?? value;
-  }, object);
+  return z
+    .preprocess((value, ctx) => {
+      const read = readStruct(value, spec.expected);
+      addStructProblems(read.problems, ctx);
+      if (!read.data) return value;
+      for (const key of Object.keys(spec.misplaced ?? {})) {
+        if (Object.prototype.hasOwnProperty.call(read.data, key) && read.data[key] === undefined) delete read.data[key];
+      }
+      return read.data;
+    }, object)
+    .transform((parsed) => Object.assign(Object.create(null) as z.output<O>, parsed));
 }
 
 /**
@@ -122,8 +134,20 @@ const matchLabelsSchema = z.unknown().transform((value, ctx) => {
     if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem, params: { quotedValue: describe(v) } });
     else Object.defineProperty(labels, key, { value: v, enumerable: true, writable: true, configurable: true });
   }
+  const count = Object.keys(read.data).length;
+  if (count > CR_LIMITS.matchLabels) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `a selector has at most ${CR_LIMITS.matchLabels} labels (the custom resource holds no more); select on fewer labels`,
+      params: { quotedValue: `${count} labels` },
+    });
+  }
   return labels;
 });
+
+/** An array of at most `max` items, the bound of its custom-resource field; `what` names the items. */
+const bounded = (max: number, what: string, fix: string) =>
+  check((items: readonly unknown[]) => (items.length > max ? `has ${items.length} ${what}, and the custom resource holds at most ${max}; ${fix}` : undefined));
 
 const selectorRequirementSchema = struct(
   z
@@ -138,6 +162,7 @@ const selectorRequirementSchema = struct(
         .array(z.string({ error: 'label values must be strings' }).superRefine(check(labelValueProblem)), {
           error: 'expected an array of label values, such as ["web", "api"]',
         })
+        .superRefine(bounded(CR_LIMITS.values, 'values', 'split the requirement over several rules'))
         .optional(),
     })
     .superRefine((req, ctx) => {
@@ -155,7 +180,10 @@ const selectorRequirementSchema = struct(
 const selectorSchema = struct(
   z.strictObject({
     matchLabels: matchLabelsSchema.optional(),
-    matchExpressions: z.array(selectorRequirementSchema, { error: 'expected an array of LabelSelectorRequirement ({ key, operator, values? })' }).optional(),
+    matchExpressions: z
+      .array(selectorRequirementSchema, { error: 'expected an array of LabelSelectorRequirement ({ key, operator, values? })' })
+      .superRefine(bounded(CR_LIMITS.matchExpressions, 'requirements', 'select with fewer requirements'))
+      .optional(),
   }),
   {
     what: 'a LabelSelector',
@@ -178,8 +206,8 @@ export function timeZoneProblem(tz: string): string | undefined {
   }
 }
 
-const clockTime = (format: string) =>
-  z.string({ error: expecting(`a time, ${format}`, `expected a string, ${format}`) }).regex(HHMM, { error: `must be ${format}` });
+const clockTime = (field: string, format: string) =>
+  z.string({ error: expecting(`set ${field} to a time, ${format}`, `expected a string, ${format}`) }).regex(HHMM, { error: `must be ${format}` });
 
 const scheduleSchema = struct(
   z
@@ -190,8 +218,8 @@ const scheduleSchema = struct(
         })
         .min(1, { error: 'list at least one day, or leave daysOfWeek out for every day' })
         .optional(),
-      startTime: clockTime('HH:MM on a 24-hour clock, such as "08:30"'),
-      endTime: clockTime('HH:MM on a 24-hour clock, or "24:00" for the end of the day'),
+      startTime: clockTime('startTime', 'HH:MM on a 24-hour clock, such as "08:30"'),
+      endTime: clockTime('endTime', 'HH:MM on a 24-hour clock, such as "17:00", or "24:00" for the end of the day'),
       timeZone: z
         .string({ error: 'expected an IANA time zone name such as "UTC" or "Europe/Berlin"' })
         .superRefine(check(timeZoneProblem))
@@ -220,7 +248,7 @@ const bandwidthSchema = struct(
 );
 
 const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
-const INSTANT_FORMAT = 'must be an ISO-8601 instant with a zone, such as "2027-01-31T00:00:00Z"';
+export const INSTANT_FORMAT = 'must be an ISO-8601 instant with a zone, such as "2027-01-31T00:00:00Z"';
 
 function daysInMonth(year: number, month: number): number {
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
@@ -237,7 +265,7 @@ export function instantProblem(text: string): string | undefined {
   const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = m.slice(1).map((f) => (f === undefined ? 0 : Number(f)));
   if (month < 1 || month > 12) return `there is no month ${m[2]}: ${INSTANT_FORMAT}`;
   const days = daysInMonth(year, month);
-  if (day < 1 || day > days) return `${m[1]}-${m[2]} has no day ${m[3]} (it has ${days} days)`;
+  if (day < 1 || day > days) return `${m[1]}-${m[2]} has no day ${m[3]}: use a day from 01 to ${days}`;
   if (hour > 23) return `there is no hour ${m[4]}: use 00 to 23 (write midnight at the end of a day as 00:00 of the next day)`;
   if (minute > 59) return `there is no minute ${m[5]}: use 00 to 59`;
   if (second > 59) return `there is no second ${m[6]}: use 00 to 59`;
@@ -282,8 +310,8 @@ export function valueObjectArray<T, M>(isInstance: (v: unknown) => v is T, toMod
   });
 }
 
-const isDestination = (v: unknown): v is EgressDestination => v instanceof EgressDestination;
-const isPort = (v: unknown): v is EgressPort => v instanceof EgressPort;
+const isDestination = isEgressDestination;
+const isPort = isEgressPort;
 
 const destinationsSchema = (required: string, empty: string) =>
   valueObjectArray(isDestination, (d) => d._toModel(), 'EgressDestination', 'EgressDestination.cidr("10.0.0.0/8")', required).pipe(z.array(z.any()).min(1, { error: empty }));
@@ -432,13 +460,7 @@ export function isConstructLike(v: unknown): v is { node: { path: string } } {
  * callers): ports and destinations as written (`"tcp/443"`), constructs by their path.
  */
 export function describeValue(v: unknown): string {
-  if (v instanceof EgressDestination || v instanceof EgressPort) {
-    try {
-      return quote(v.toString());
-    } catch {
-      return `an incomplete ${v.constructor.name}`;
-    }
-  }
+  if (v instanceof EgressDestination || v instanceof EgressPort) return quote(v.toString());
   if (isConstructLike(v)) return `a construct at ${quote(v.node.path)}`;
   if (Array.isArray(v) && v.some((x) => x instanceof EgressDestination || x instanceof EgressPort)) {
     return describe(v.map((x) => (x instanceof EgressDestination || x instanceof EgressPort ? x.toString() : x)));
@@ -582,7 +604,25 @@ function selectorModel(s: z.output<typeof selectorSchema> | undefined): Selector
 export function ruleFromProps(level: Level, path: string, props: unknown, constructId?: string): RuleModel {
   const nameIssue = defaultNameIssue(props, path, 'the rule', constructId);
   const p = parseWith(() => parseOrThrow(ruleSchemas[level], props, path) as ParsedRule, nameIssue ? [nameIssue] : []);
+  const destinations = dedupeDestinations(p.destinations as DestinationModel[]);
+  const ports = dedupePorts((p.ports ?? []) as PortModel[]);
   const issues: PolicyIssue[] = [];
+  if (destinations.length > CR_LIMITS.destinations) {
+    issues.push({
+      path,
+      field: 'destinations',
+      value: `${destinations.length} destinations`,
+      message: `a rule has at most ${CR_LIMITS.destinations} destinations (its custom resource holds no more); put them into ExternalServices of up to ${CR_LIMITS.destinations} each and list those with EgressDestination.externalService()`,
+    });
+  }
+  if (ports.length > CR_LIMITS.ports) {
+    issues.push({
+      path,
+      field: 'ports',
+      value: `${ports.length} ports`,
+      message: `a rule has at most ${CR_LIMITS.ports} ports (its custom resource holds no more); use port ranges such as EgressPort.tcpRange(8000, 8100), or split the rule`,
+    });
+  }
   if (p.bandwidthLimit && (p.action === 'DENY' || p.action === 'REJECT')) {
     issues.push({
       path,
@@ -602,12 +642,15 @@ export function ruleFromProps(level: Level, path: string, props: unknown, constr
   }
   if (issues.length) throw new EgressPolicyError(issues);
 
-  const source: SourceModel =
-    level === 'cluster'
-      ? { level, namespaceSelector: selectorModel(p.namespaceSelector), podSelector: selectorModel(p.podSelector) }
-      : level === 'namespace'
-        ? { level, namespace: p.namespace, podSelector: selectorModel(p.podSelector) }
-        : { level, namespace: p.namespace, service: p.service };
+  // Every field of the source is set (undefined when the level has none), so that no reader
+  // picks up a value another program put on Object.prototype.
+  const source: SourceModel = {
+    level,
+    namespace: level === 'cluster' ? undefined : p.namespace,
+    service: level === 'service' ? p.service : undefined,
+    namespaceSelector: level === 'cluster' ? selectorModel(p.namespaceSelector) : undefined,
+    podSelector: level === 'service' ? undefined : selectorModel(p.podSelector),
+  };
 
   const schedule: ScheduleModel | undefined = p.schedule && {
     daysOfWeek: p.schedule.daysOfWeek ? WEEKDAYS.filter((d) => p.schedule!.daysOfWeek!.includes(d)) : [...WEEKDAYS],
@@ -624,8 +667,8 @@ export function ruleFromProps(level: Level, path: string, props: unknown, constr
     action: p.action as ActionName,
     priority: p.priority ?? PRIORITY_DEFAULT,
     source,
-    destinations: dedupeDestinations(p.destinations as DestinationModel[]),
-    ports: dedupePorts((p.ports ?? []) as PortModel[]),
+    destinations,
+    ports,
     logging: p.logging ?? false,
     audit: p.audit ?? false,
     description: p.description,
@@ -702,7 +745,10 @@ const externalServiceSchema = struct(
     /** Checked by the construct. */
     device: z.unknown().optional(),
     name: dnsLabel('the external service name', 'bank-sftp').optional(),
-    destinations: destinationsSchema('at least one EgressDestination', 'an external service needs at least one destination'),
+    destinations: destinationsSchema(
+      'list at least one EgressDestination, such as [EgressDestination.fqdn("sftp.bank.example")]',
+      'an external service needs at least one destination; list its addresses and names',
+    ),
     description: freeText(DESCRIPTION_MAX).optional(),
   }),
   EXTERNAL_SERVICE_SPEC,
@@ -715,7 +761,16 @@ const externalServiceSchema = struct(
 export function externalServiceFromProps(path: string, props: unknown, constructId?: string): ExternalServiceModel {
   const nameIssue = defaultNameIssue(props, path, 'the external service', constructId);
   const p = parseWith(() => parseOrThrow(externalServiceSchema, props, path), nameIssue ? [nameIssue] : []);
+  const destinations = dedupeDestinations(p.destinations as DestinationModel[]) as (AddressModel | FqdnModel)[];
   const issues: PolicyIssue[] = [];
+  if (destinations.length > CR_LIMITS.destinations) {
+    issues.push({
+      path,
+      field: 'destinations',
+      value: `${destinations.length} destinations`,
+      message: `an ExternalService has at most ${CR_LIMITS.destinations} destinations (its custom resource holds no more); split them over several ExternalServices and list each in the rules that use them`,
+    });
+  }
   (p.destinations as DestinationModel[]).forEach((d, i) => {
     if (d.kind === 'externalService') {
       issues.push({
@@ -730,7 +785,7 @@ export function externalServiceFromProps(path: string, props: unknown, construct
   return {
     name: nameOf(p.name, constructId),
     path,
-    destinations: dedupeDestinations(p.destinations as DestinationModel[]) as (AddressModel | FqdnModel)[],
+    destinations,
     description: p.description,
   };
 }

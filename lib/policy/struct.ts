@@ -5,7 +5,7 @@
  * selects every pod), so a struct is read from its own keys, every one of which is then
  * checked: nothing inherited, hidden or computed slips past, and nothing is dropped.
  */
-import { quote } from './errors';
+import { PolicyIssue, quote } from './errors';
 
 /** One reason a value cannot be read as a struct; `key` is the own key at fault, if any. */
 export interface StructProblem {
@@ -57,13 +57,55 @@ function isObjectPrototype(proto: object): boolean {
 }
 
 /**
+ * What the prototype chain of a class instance defines besides `constructor`, down to
+ * `Object.prototype`: getters, methods or fields there are never read as props, so an instance
+ * whose chain has any is refused (a prototype getter of an optional prop would be dropped).
+ */
+function prototypeKeys(proto: object): PropertyKey[] {
+  const keys: PropertyKey[] = [];
+  // A Proxy may claim any prototype, itself included: each is visited once.
+  const seen = new Set<object>();
+  for (let p: object | null = proto; p !== null && !seen.has(p) && !isObjectPrototype(p); p = Object.getPrototypeOf(p) as object | null) {
+    seen.add(p);
+    for (const key of Reflect.ownKeys(p)) if (key !== 'constructor') keys.push(key);
+  }
+  return keys;
+}
+
+/** Whether the class of `proto` is built into JavaScript (Date, Map, String, …), not the caller's own. */
+function isBuiltInClass(proto: object): boolean {
+  try {
+    const ctor = (proto as { constructor?: unknown }).constructor;
+    return typeof ctor === 'function' && /\{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(ctor));
+  } catch {
+    return false;
+  }
+}
+
+/** Why an object that is not a literal cannot be read as a struct, or undefined when it can. */
+function instanceProblem(proto: object, expected: string): string | undefined {
+  const keys = prototypeKeys(proto);
+  if (keys.length === 0) return undefined;
+  const shown = keys.slice(0, 3).map(String).join(', ') + (keys.length > 3 ? ', …' : '');
+  const name = className(proto);
+  if (name !== 'Object' && isBuiltInClass(proto)) return `expected ${expected} written as an object literal, not a ${name} object`;
+  if (name === 'Object') {
+    return `expected ${expected} written as an object literal, not an object that inherits ${shown} from another object: props are read only from the object itself; pass an object literal`;
+  }
+  return `expected ${expected} written as an object literal, not a ${name} object: ${name} has ${shown} on its prototype, and props are read only from the object itself; pass an object literal`;
+}
+
+/**
  * Reads `value` as a struct (an object literal): refuses nothing, `null`, primitives, arrays,
- * functions and class instances, symbol keys and getters that throw. Non-enumerable own keys are
- * read like the others, so they are checked like the others. `expected` names what was
- * expected, for messages: `an EgressSchedule ({ startTime, endTime, … })`.
+ * functions, symbol keys and getters that throw. A class instance (legal TypeScript: a class
+ * may implement a props interface) is read from its own keys like a literal, but only when its
+ * prototype chain defines nothing besides `constructor`: a prototype getter, method or field
+ * would otherwise be silently ignored. Non-enumerable own keys are read like the others, so
+ * they are checked like the others. `expected` names what was expected, for messages:
+ * `an EgressSchedule ({ startTime, endTime, … })`.
  */
 export function readStruct(value: unknown, expected: string): StructRead {
-  if (value === undefined) return { problems: [{ value: 'nothing', message: `is required: ${expected}` }] };
+  if (value === undefined) return { problems: [{ value: 'nothing', message: `is required: pass ${expected}` }] };
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
     return { problems: [{ value: describe(value), message: `expected ${expected}` }] };
   }
@@ -71,11 +113,8 @@ export function readStruct(value: unknown, expected: string): StructRead {
     if (typeof value === 'function') return { problems: [{ value: describe(value), message: `expected ${expected}, not a function` }] };
     if (Array.isArray(value)) return { problems: [{ value: describe(value), message: `expected ${expected}, not an array` }] };
     const proto = Object.getPrototypeOf(value) as object | null;
-    if (proto !== null && !isObjectPrototype(proto)) {
-      return {
-        problems: [{ value: describe(value), message: `expected ${expected} written as an object literal, not a ${className(proto)} object` }],
-      };
-    }
+    const notLiteral = proto !== null && !isObjectPrototype(proto) ? instanceProblem(proto, expected) : undefined;
+    if (notLiteral) return { problems: [{ value: describe(value), message: notLiteral }] };
     const problems: StructProblem[] = [];
     const data: Record<string, unknown> = Object.create(null);
     for (const key of Reflect.ownKeys(value)) {
@@ -147,4 +186,53 @@ export function unknownKeyMessage(key: string, known: readonly string[], hints?:
     ? `did you mean "${near.k}"?`
     : (hints?.otherwise ?? `remove it; the props of ${what} are ${known.join(', ')}`);
   return `is not a prop of ${what}, and an unknown prop is never ignored: ${fix}`;
+}
+
+/** The own keys `Object.prototype` has in every JavaScript engine. */
+const OBJECT_PROTOTYPE_KEYS = new Set([
+  'constructor',
+  '__defineGetter__',
+  '__defineSetter__',
+  'hasOwnProperty',
+  '__lookupGetter__',
+  '__lookupSetter__',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toString',
+  'valueOf',
+  '__proto__',
+  'toLocaleString',
+]);
+
+/**
+ * Props other code has put on `Object.prototype` that corrupt a synthesized app: cdktf merges
+ * every resource into objects it creates, and an inherited object or array under a key of a
+ * resource is merged into instead of replaced (an inherited `ports` array is prepended to a
+ * rule's ports; an inherited `podSelector` object swallows the rule's own, which then vanishes
+ * from its custom resource). Inherited functions and plain values are harmless there, and the
+ * policy model never reads inherited props.
+ */
+export function objectPrototypePollution(): { readonly key: string; readonly value: string }[] {
+  const out: { key: string; value: string }[] = [];
+  for (const key of Object.getOwnPropertyNames(Object.prototype)) {
+    if (OBJECT_PROTOTYPE_KEYS.has(key)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(Object.prototype, key);
+    if (!descriptor) continue;
+    if (!('value' in descriptor)) out.push({ key, value: 'a getter' });
+    else if (typeof descriptor.value === 'object' && descriptor.value !== null) out.push({ key, value: describe(descriptor.value) });
+  }
+  return out;
+}
+
+/**
+ * The issues of {@link objectPrototypePollution}, on the construct at `path` (empty in a
+ * construct's own validation, which cdktf prefixes with its path).
+ */
+export function prototypePollutionIssues(path: string): PolicyIssue[] {
+  return objectPrototypePollution().map(({ key, value }) => ({
+    path,
+    field: `Object.prototype.${key}`,
+    value,
+    message: `is set by other code in this program, and cdktf would merge it into the synthesized resources (adding to them, or dropping parts of them), so nothing is synthesized: find the code that sets it and remove it (delete Object.prototype.${key})`,
+  }));
 }

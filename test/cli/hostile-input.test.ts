@@ -8,6 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { buildPayments } from '../../examples/payments/main';
+import { parseTime } from '../../lib/cli/engine';
+import { CliUsageError } from '../../lib/cli/registry';
 import { RunResult, STATE_YAML, cli, synthInto, write } from './support';
 
 let payments: string;
@@ -46,7 +48,7 @@ const YAML_CLASSES: readonly { name: string; content: string | Buffer | 'sparse'
   { name: 'nesting deeper than the parser guard', content: `${'['.repeat(20000)}${']'.repeat(20000)}`, fix: /more than 64 levels deep .*check that this is the file you meant/ },
   { name: 'nesting of 65 block mappings', content: `${Array.from({ length: 65 }, (_, i) => `${' '.repeat(i)}a:`).join('\n')} 1\n`, fix: /more than 64 levels deep \(got 65 levels\)/ },
   { name: 'a file over 16 MiB', content: 'sparse', fix: /larger than 16\.0 MiB .*the tool reads files of at most 16\.0 MiB/ },
-  { name: 'a byte that is not UTF-8', content: Buffer.concat([Buffer.from('kind: Pod\nmetadata: {name: "'), Buffer.from([0xff]), Buffer.from('"}\n')]), fix: /:2: .*is not UTF-8 text \(got byte 0xff at offset 28\); save it as UTF-8/ },
+  { name: 'a byte that is not UTF-8', content: Buffer.concat([Buffer.from('kind: Pod\nmetadata: {name: "'), Buffer.from([0xff]), Buffer.from('"}\n')]), fix: /:2: .*is not UTF-8 text \(got byte 0xff at offset 28\); check that \S+ is the file you meant: it must be text, saved as UTF-8$/m },
   { name: 'an overlong UTF-8 form', content: Buffer.from([0x61, 0x3a, 0x20, 0xc0, 0xaf, 0x0a]), fix: /not UTF-8 text \(got byte 0xc0 at offset 3\)/ },
   { name: 'a UTF-8-encoded surrogate', content: Buffer.from([0x61, 0x3a, 0x20, 0xed, 0xa0, 0x80, 0x0a]), fix: /not UTF-8 text \(got byte 0xed at offset 3\)/ },
   { name: 'UTF-16 (PowerShell)', content: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('kind: Pod\n', 'utf16le')]), fix: /Out-File -Encoding utf8/ },
@@ -217,6 +219,41 @@ describe('hostile flags: exit 2, one line quoting the value and the fix', () => 
   ])('%s', async (_what, args, shown, fix) => {
     fs.writeFileSync(path.join(payments, 'package.json'), '{}');
     expectBadInput(await cli(payments, ...(args as string[])), shown, fix);
+  });
+});
+
+describe('values that look right but name nothing: exit 2, one line with the fix', () => {
+  const explain = ['explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443'];
+  const noSuchDay = /has no day \d\d: use a day from 01 to (28|29|30|31)$/m;
+  test.each([
+    ['--to of dotted numbers above 255', ['explain', '--from', 'payments/checkout', '--to', '999.999.999.999:443'], '"999.999.999.999:443"', /dotted numbers are an IPv4 address, and this is none: write four numbers from 0 to 255/],
+    ['--to 256.1.1.1', ['explain', '--from', 'payments/checkout', '--to', '256.1.1.1:443'], '"256.1.1.1:443"', /dotted numbers are an IPv4 address/],
+    ['--resolve for dotted numbers', [...explain, '--resolve', '10.0.0.999=203.0.113.10'], '"10.0.0.999"', /dotted numbers are no DNS name .*write the host name the answer is for/],
+    ['explain --at February 30', [...explain, '--at', '2026-02-30T10:00:00Z'], '"2026-02-30T10:00:00Z"', noSuchDay],
+    ['explain --at February 29 of 2026', [...explain, '--at', '2026-02-29T10:00:00Z'], '"2026-02-29T10:00:00Z"', /2026-02 has no day 29: use a day from 01 to 28/],
+    ['explain --at April 31', [...explain, '--at', '2026-04-31T10:00:00+02:00'], '"2026-04-31T10:00:00+02:00"', /2026-04 has no day 31: use a day from 01 to 30/],
+    ['simulate --at February 30', ['simulate', 'flows-ok.yaml', '--at', '2026-02-30T10:00:00Z'], '"2026-02-30T10:00:00Z"', noSuchDay],
+    ['a flows row at February 30', ['simulate', 'flows-feb-30.yaml'], '"2026-02-30T10:00:00Z"', noSuchDay],
+    ['diff --at February 30', ['diff', 'cdktf.out', 'cdktf.out', '--at', '2026-02-30T10:00:00Z'], '"2026-02-30T10:00:00Z"', noSuchDay],
+    ['a flows file with anchors beside "flows"', ['simulate', 'flows-merge.yaml'], '"base"', /remove it: the file is a list of flows, or a mapping with the one field "flows" \(YAML merge keys "<<" are not read either/],
+    ['a flows row with a merge key', ['simulate', 'flows-merge-row.yaml'], '"<<"', /a YAML merge key \(got "<<"\); merge keys are not read \(YAML 1.2 has none\): write the fields of the row out/],
+  ])('%s', async (_what, args, shown, fix) => {
+    write(payments, 'flows-ok.yaml', '- {from: payments/checkout, to: "api.stripe.com:443", expect: allow}\n');
+    write(payments, 'flows-feb-30.yaml', '- {from: payments/checkout, to: "api.stripe.com:443", expect: allow, at: "2026-02-30T10:00:00Z"}\n');
+    write(payments, 'flows-merge.yaml', 'base: &b {from: payments/checkout}\nflows: [{<<: *b, to: "api.stripe.com:443", expect: allow}]\n');
+    write(payments, 'flows-merge-row.yaml', '- &b {from: payments/checkout, to: "api.stripe.com:443", expect: allow}\n- {<<: *b, expect: deny}\n');
+    expectBadInput(await cli(payments, ...(args as string[])), shown, fix);
+  });
+
+  test('an --at time is taken when, and only when, its date exists', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1970, max: 2200 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 31 }), fc.integer({ min: 0, max: 23 }), (year, month, day, hour) => {
+        const text = `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}T${String(hour).padStart(2, '0')}:30:00Z`;
+        const exists = day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
+        if (exists) expect(parseTime(text).toISOString()).toBe(text.replace('Z', '.000Z'));
+        else expect(() => parseTime(text)).toThrow(CliUsageError);
+      }),
+    );
   });
 });
 

@@ -152,6 +152,11 @@ describe('one controller per device', () => {
     new EgressController(s, 'ControllerA', { device: a, ...controllerProps });
     expect(issuesOf(() => new EgressController(s, 'ControllerB', { device: b, ...controllerProps })).map((i) => [i.path, i.field, i.message])).toEqual([
       ['egress/ControllerB', 'device', 'has clusterName "prod" like the device of controller egress/ControllerA in this stack; their Kubernetes objects would have the same names: one controller per cluster'],
+      [
+        'egress/ControllerB',
+        'namespace',
+        'is created by controller egress/ControllerA of this stack too, and one stack cannot declare a Namespace twice: set createNamespace: false on egress/ControllerB (it then uses the namespace egress/ControllerA creates), or give each controller a namespace of its own',
+      ],
     ]);
   });
 });

@@ -81,7 +81,7 @@ const controllerSettings = fc
     nodeImage: optional(fc.constantFrom('node:22-alpine', 'mirror.example/library/node:22')),
     replicas: optional(fc.integer({ min: 1, max: 5 })),
     cpuRequest: optional(fc.constantFrom('50m', '1')),
-    memoryRequest: optional(fc.constantFrom('128Mi', '1Gi')),
+    memoryRequest: optional(fc.constantFrom('128Mi', '256Mi')),
     memoryLimit: optional(fc.constantFrom('256Mi', '2Gi')),
     coalesceMs: optional(fc.integer({ min: 0, max: 60000 })),
     maxPushesPerSecond: optional(fc.integer({ min: 1, max: 1000 })),

@@ -188,7 +188,7 @@ describe('credentials only by reference', () => {
     [{ passwordVariable: 'count' }, 'credentials.passwordVariable', '"count"', /is reserved by Terraform/],
     [{ usernameVariable: 'bigip', passwordVariable: 'bigip' }, 'credentials.passwordVariable', '"bigip"', /must differ from usernameVariable/],
     [{ passwordVariable: '${var.x}' }, 'credentials.passwordVariable', '"${var.x}"', /must be a Terraform variable name/],
-    [null, 'credentials', 'null', /fromVariables\(\) takes \{ usernameVariable\?, passwordVariable\? \} or nothing/],
+    [null, 'credentials', 'null', /fromVariables\(\) takes \{ usernameVariable\?, passwordVariable\? \}: pass the variable names that way, or nothing/],
   ])('variable names %p are refused', (names, field, value, message) => {
     expect(issueOn(() => device({ credentials: BigipCredentials.fromVariables(names as any) }), field, message).value).toBe(value);
   });

@@ -1,9 +1,14 @@
 import fc from 'fast-check';
 import { Construct } from 'constructs';
+import { App, TerraformStack, Testing } from 'cdktf';
 import {
   AfmDevice,
   BandwidthUnit,
+  BigipCredentials,
   ClusterEgressRule,
+  ClusterEgressRuleProps,
+  EgressController,
+  EgressCrdStack,
   EgressAction,
   EgressDestination,
   EgressPolicyError,
@@ -15,7 +20,7 @@ import {
   ServiceEgressRule,
   Weekday,
 } from '../../lib';
-import { deviceStack } from '../support/app';
+import { deviceStack, synthJson } from '../support/app';
 
 /** Casts through unknown: these are the call shapes plain JavaScript can produce. */
 const js = (v: unknown) => v as any;
@@ -40,7 +45,7 @@ function newRule(level: Level, scope: Construct, id: string, props: unknown) {
 
 describe('rule props from any JavaScript call shape', () => {
   test.each([
-    ['cluster', undefined, 'nothing', 'is required: ClusterEgressRuleProps ({ device, action, destinations, … })'],
+    ['cluster', undefined, 'nothing', 'is required: pass ClusterEgressRuleProps ({ device, action, destinations, … })'],
     ['cluster', null, 'null', 'expected ClusterEgressRuleProps ({ device, action, destinations, … })'],
     ['namespace', [], '[]', 'expected NamespaceEgressRuleProps ({ device, action, destinations, …, namespace }), not an array'],
     ['service', 'props', '"props"', 'expected ServiceEgressRuleProps ({ device, action, destinations, …, namespace, service })'],
@@ -49,17 +54,38 @@ describe('rule props from any JavaScript call shape', () => {
     expect(issuesOf(() => newRule(level, stack, 'R', props))).toEqual([{ path: 'egress/R', field: '(props)', value, message }]);
   });
 
-  test('a props object that is a class instance is refused', () => {
-    class Props {
-      public readonly action = 'ALLOW';
+  test('props given as a class instance with data fields only are read like an object literal', () => {
+    const { stack, device } = deviceStack();
+    class Props implements ClusterEgressRuleProps {
+      public readonly device = device;
+      public readonly action = EgressAction.ALLOW;
+      public readonly destinations = [EgressDestination.cidr('203.0.113.0/24')];
+      public readonly ports = [EgressPort.HTTPS];
+      public readonly audit = true;
     }
-    const { stack } = deviceStack();
+    const rule = new ClusterEgressRule(stack, 'Instance', new Props());
+    const literal = new ClusterEgressRule(stack, 'Literal', { device, action: EgressAction.ALLOW, destinations: [EgressDestination.cidr('203.0.113.0/24')], ports: [EgressPort.HTTPS], audit: true });
+    expect(rule._model).toEqual({ ...literal._model, name: 'instance', path: 'egress/Instance' });
+  });
+
+  test('props given as a class instance with anything on its prototype are refused, naming it', () => {
+    const { stack, device } = deviceStack();
+    class Props {
+      public readonly device = device;
+      public readonly action = EgressAction.ALLOW;
+      public readonly destinations = [EgressDestination.anyIpv4()];
+      // On the prototype, this getter is no own prop: were it dropped, the rule would apply to every pod, not app=web.
+      public get podSelector() {
+        return { matchLabels: { app: 'web' } };
+      }
+    }
     expect(issuesOf(() => newRule('cluster', stack, 'R', new Props()))).toEqual([
       {
         path: 'egress/R',
         field: '(props)',
-        value: '{"action":"ALLOW"}',
-        message: 'expected ClusterEgressRuleProps ({ device, action, destinations, … }) written as an object literal, not a Props object',
+        value: expect.any(String),
+        message:
+          'expected ClusterEgressRuleProps ({ device, action, destinations, … }) written as an object literal, not a Props object: Props has podSelector on its prototype, and props are read only from the object itself; pass an object literal',
       },
     ]);
   });
@@ -205,13 +231,14 @@ describe('scopes and ids from any JavaScript call shape', () => {
     const message = 'the scope of a ClusterEgressRule must be a construct in a TerraformStack, such as the stack of its AfmDevice';
     expect(issuesOf(rule(null, 'R', device))).toEqual([{ path: 'R', field: 'scope', value: 'null', message }]);
     expect(issuesOf(rule({}, 'R', device))).toEqual([{ path: 'R', field: 'scope', value: '{}', message }]);
-    expect(issuesOf(rule(app, 'R', device))).toEqual([{ path: '', field: 'scope', value: 'the construct at "(app)"', message }]);
+    // The app has no path: the issue names the construct by its id.
+    expect(issuesOf(rule(app, 'R', device))).toEqual([{ path: 'R', field: 'scope', value: 'the construct at "(app)"', message }]);
   });
 });
 
 describe('ExternalService props', () => {
   test.each([
-    [undefined, '(props)', 'nothing', 'is required: ExternalServiceProps ({ device, destinations, name?, description? })'],
+    [undefined, '(props)', 'nothing', 'is required: pass ExternalServiceProps ({ device, destinations, name?, description? })'],
     [null, '(props)', 'null', 'expected ExternalServiceProps ({ device, destinations, name?, description? })'],
   ])('new ExternalService(scope, id, %p) is a named error', (props, field, value, message) => {
     const { stack } = deviceStack();
@@ -232,6 +259,161 @@ describe('ExternalService props', () => {
     expect(issuesOf(() => new ExternalService(stack, 'Bank', js({ device: 'bigip', destinations: [null] })))).toEqual([
       { path: 'egress/Bank', field: 'device', value: '"bigip"', message: 'must be an AfmDevice (created with new AfmDevice(...))' },
       { path: 'egress/Bank', field: 'destinations[0]', value: 'null', message: 'expected an EgressDestination made with its static factories, such as EgressDestination.cidr("10.0.0.0/8")' },
+    ]);
+  });
+});
+
+describe('constructs outside a stack', () => {
+  test.each([
+    ['ExternalService', (app: App, device: AfmDevice) => new ExternalService(app, 'Bank', { device, destinations: [EgressDestination.address('198.51.100.7')] }), 'Bank', 'an ExternalService'],
+    ['EgressController', (app: App, device: AfmDevice) => new EgressController(app, 'Controller', { device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'registry.example/c:1' }), 'Controller', 'an EgressController'],
+  ] as const)('%s: created in the app, a named error with its id as path', (_, make, path, kind) => {
+    const { app, device } = deviceStack();
+    expect(issuesOf(() => make(app, device))).toEqual([
+      { path, field: 'scope', value: 'the construct at "(app)"', message: `the scope of ${kind} must be a construct in a TerraformStack, such as the stack of its AfmDevice` },
+    ]);
+  });
+});
+
+describe('a polluted Object.prototype', () => {
+  const polluteWith = (key: string, value: unknown) => Object.defineProperty(Object.prototype, key, { value, configurable: true, writable: true, enumerable: false });
+  afterEach(() => {
+    delete (Object.prototype as Record<string, unknown>).podSelector;
+  });
+
+  test('cdktf would drop the pod selector from the custom resource, so a rule is refused', () => {
+    const { stack, device } = deviceStack();
+    polluteWith('podSelector', { matchLabels: { other: 'x' } });
+    const props = { device, namespace: 'payments', action: EgressAction.ALLOW, podSelector: { matchLabels: { app: 'web' } }, destinations: [EgressDestination.anyIpv4()] };
+    expect(issuesOf(() => new NamespaceEgressRule(stack, 'Web', props))).toEqual([
+      expect.objectContaining({ path: 'egress/Web', field: 'Object.prototype.podSelector', value: '{"matchLabels":{"other":"x"}}', message: expect.stringMatching(/delete Object.prototype.podSelector\)$/) }),
+    ]);
+    expect(issuesOf(() => new ExternalService(stack, 'Bank', { device, destinations: [EgressDestination.address('198.51.100.7')] }))).toEqual([
+      expect.objectContaining({ path: 'egress/Bank', field: 'Object.prototype.podSelector' }),
+    ]);
+  });
+
+  test('an inherited insecureSkipTlsVerify does not switch off TLS verification of the controller', () => {
+    const { stack, device } = deviceStack();
+    polluteWith('insecureSkipTlsVerify', true);
+    try {
+      expect(issuesOf(() => new EgressController(stack, 'NoCa', { device, credentialsSecret: 's', image: 'registry.example/c:1' }))).toEqual([
+        expect.objectContaining({ path: 'egress/NoCa', field: 'caBundleConfigMap', value: 'nothing' }),
+      ]);
+      new EgressController(stack, 'Controller', { device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'registry.example/c:1' });
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).insecureSkipTlsVerify;
+    }
+    const deployment = Object.values(synthJson(stack).resource.kubernetes_manifest as Record<string, { manifest: any }>).find((r) => r.manifest.kind === 'Deployment');
+    const env = deployment?.manifest.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+    expect(env.map((e) => e.name)).toContain('BIGIP_URL');
+    expect(env.map((e) => e.name)).not.toContain('BIGIP_INSECURE_SKIP_TLS_VERIFY');
+  });
+
+  test('pollution after the rules were made fails synth, naming each rule and the CRD stack', () => {
+    const { app, stack, device } = deviceStack();
+    new NamespaceEgressRule(stack, 'Web', { device, namespace: 'payments', action: EgressAction.ALLOW, podSelector: { matchLabels: { app: 'web' } }, destinations: [EgressDestination.anyIpv4()] });
+    polluteWith('podSelector', { matchLabels: { other: 'x' } });
+    // The CRD stack (every app has one) is synthesized first; each rule also checks its own stack.
+    expect(() => app.synth()).toThrow(/\[crds\] Object\.prototype\.podSelector: is set by other code in this program/);
+    expect(() => Testing.synth(stack, true)).toThrow(/\[egress\/Web\] Object\.prototype\.podSelector: is set by other code in this program/);
+  });
+});
+
+describe('EgressController props together', () => {
+  const controller = (stack: TerraformStack, id: string, props: Record<string, unknown>) =>
+    new EgressController(stack, id, js({ credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', image: 'registry.example/cdktf-ces:1', ...props }));
+
+  test.each([
+    [{ memoryRequest: '1Gi' }, 'memoryRequest', '"1Gi"', 'the memory request 1Gi is above the memory limit 256Mi (the default), and Kubernetes refuses such a Deployment: lower memoryRequest or raise memoryLimit'],
+    [{ memoryLimit: '100m' }, 'memoryLimit', '"100m"', 'the memory request 128Mi is above the memory limit 100m, and Kubernetes refuses such a Deployment: lower memoryRequest or raise memoryLimit'],
+    [{ memoryRequest: '300M', memoryLimit: '256Mi' }, 'memoryRequest', '"300M"', 'the memory request 300M is above the memory limit 256Mi, and Kubernetes refuses such a Deployment: lower memoryRequest or raise memoryLimit'],
+  ])('a memory request above the limit is refused: %p', (props, field, value, message) => {
+    const { stack, device } = deviceStack();
+    expect(issuesOf(() => controller(stack, 'Controller', { device, ...props }))).toEqual([{ path: 'egress/Controller', field, value, message }]);
+  });
+
+  test.each([{ memoryRequest: '1Gi', memoryLimit: '1Gi' }, { memoryRequest: '256M', memoryLimit: '256Mi' }, { memoryRequest: '0.5Gi', memoryLimit: '512Mi' }])('a memory request up to the limit is taken: %p', (props) => {
+    const { stack, device } = deviceStack();
+    expect(() => controller(stack, 'Controller', { device, ...props })).not.toThrow();
+  });
+
+  test('two controllers of one stack cannot both create their namespace', () => {
+    const { app, crds, stack, device } = deviceStack();
+    const other = new AfmDevice(stack, 'Other', { clusterName: 'other', address: 'bigip2.example.net', tlsCaBundlePath: '/ca.pem', crdStack: crds });
+    controller(stack, 'C1', { device });
+    expect(issuesOf(() => controller(stack, 'C2', { device: other }))).toEqual([
+      {
+        path: 'egress/C2',
+        field: 'namespace',
+        value: '"cdktf-ces-system"',
+        message:
+          'is created by controller egress/C1 of this stack too, and one stack cannot declare a Namespace twice: set createNamespace: false on egress/C2 (it then uses the namespace egress/C1 creates), or give each controller a namespace of its own',
+      },
+    ]);
+    controller(stack, 'C3', { device: other, createNamespace: false });
+    app.synth();
+    const namespaces = Object.values(synthJson(stack).resource.kubernetes_manifest as Record<string, { manifest: { kind: string } }>).filter((r) => r.manifest.kind === 'Namespace');
+    expect(namespaces).toHaveLength(1);
+  });
+});
+
+describe('EgressCrdStack props', () => {
+  test.each([
+    ['a Date', new Date(0), 'expected the kubernetes provider configuration, such as { configPath: "~/.kube/config", configContext: "prod" } written as an object literal, not a Date object'],
+    ['a Map', new Map([['configPath', 'x']]), 'expected the kubernetes provider configuration, such as { configPath: "~/.kube/config", configContext: "prod" } written as an object literal, not a Map object'],
+    ['a boxed string', Object('x'), 'expected the kubernetes provider configuration, such as { configPath: "~/.kube/config", configContext: "prod" } written as an object literal, not a String object'],
+  ])('kubernetes as %s is refused', (_, kubernetes, message) => {
+    expect(issuesOf(() => new EgressCrdStack(Testing.app(), 'crds', js({ kubernetes })))).toEqual([expect.objectContaining({ path: 'crds', field: 'kubernetes', message })]);
+  });
+
+  test('a field the provider does not have is refused, its value not shown', () => {
+    expect(issuesOf(() => new EgressCrdStack(Testing.app(), 'crds', js({ kubernetes: { configPth: '~/.kube/prod', tokn: 'secret-value' } })))).toEqual([
+      { path: 'crds', field: 'kubernetes.configPth', value: '(value not shown)', message: 'is not a prop of the kubernetes provider configuration, and an unknown prop is never ignored: did you mean "configPath"?' },
+      { path: 'crds', field: 'kubernetes.tokn', value: '(value not shown)', message: 'is not a prop of the kubernetes provider configuration, and an unknown prop is never ignored: did you mean "token"?' },
+    ]);
+  });
+
+  test('the provider configuration reaches the provider', () => {
+    class Kubernetes {
+      public readonly configPath = '~/.kube/config';
+      public readonly configContext = 'prod';
+    }
+    for (const kubernetes of [{ configPath: '~/.kube/config', configContext: 'prod' }, new Kubernetes()]) {
+      const app = Testing.app();
+      const crds = new EgressCrdStack(app, 'crds', { kubernetes });
+      expect(synthJson(crds).provider.kubernetes).toEqual([{ config_path: '~/.kube/config', config_context: 'prod' }]);
+    }
+  });
+});
+
+describe('BIG-IP credentials say what to do', () => {
+  test.each([
+    [null, '', 'null', 'BigipCredentials.fromVariables() takes { usernameVariable?, passwordVariable? }: pass the variable names that way, or nothing for the default names'],
+    [{ usernameVariable: 'bigip', passwordVariable: 'bigip' }, '.passwordVariable', '"bigip"', 'must differ from usernameVariable, since one variable cannot hold both: give the password a variable of its own'],
+  ])('fromVariables(%p)', (names, field, value, message) => {
+    expect(issuesOf(() => deviceStack({ credentials: BigipCredentials.fromVariables(js(names)) }))).toEqual([{ path: 'egress/Bigip', field: `credentials${field}`, value, message }]);
+  });
+});
+
+describe('ExternalService props given as a class instance', () => {
+  test('are read from their own fields', () => {
+    const { stack, device } = deviceStack();
+    class Bank {
+      public readonly device = device;
+      public readonly destinations = [EgressDestination.address('198.51.100.7')];
+    }
+    expect(new ExternalService(stack, 'Bank', new Bank()).serviceName).toBe('bank');
+  });
+});
+
+describe('a destination or port not made by its factories', () => {
+  test('is refused on its index by a rule construct, never a TypeError', () => {
+    const { stack, device } = deviceStack();
+    const props = { device, action: EgressAction.ALLOW, destinations: [Object.create(EgressDestination.prototype)], ports: [Object.create(EgressPort.prototype)] };
+    expect(issuesOf(() => new ClusterEgressRule(stack, 'R', props)).map((i) => [i.field, i.value])).toEqual([
+      ['destinations[0]', '"an EgressDestination not made by its static factories"'],
+      ['ports[0]', '"an EgressPort not made by its static factories"'],
     ]);
   });
 });
@@ -365,6 +547,12 @@ describe('strict rule props (property)', () => {
           const withKey = { ...valid, name: `${valid.name}-x` };
           // defineProperty, not assignment: "__proto__" must be an own key, as JSON.parse makes it.
           Object.defineProperty(withKey, key, { value, enumerable: true, writable: true, configurable: true });
+          if (MISPLACED[level].includes(key) && value === undefined) {
+            // TypeScript reads an optional prop set to undefined as unset: it cannot widen anything.
+            const same = newRule(level, stack, `Undefined${n}`, withKey) as ClusterEgressRule;
+            expect(same._model).toEqual({ ...rule._model, name: withKey.name, path: `egress/Undefined${n}` });
+            return;
+          }
           const issues = issuesOf(() => newRule(level, stack, `Invalid${n}`, withKey));
           expect(issues).toEqual([expect.objectContaining({ path: `egress/Invalid${n}`, field: key, message: expect.stringMatching(/^is not a prop of a (Cluster|Namespace|Service)EgressRule/) })]);
           if (MISPLACED[level].includes(key)) expect(issues[0].message).not.toMatch(/never ignored/);

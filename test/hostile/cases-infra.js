@@ -555,7 +555,7 @@ function controllerCases(L, add) {
     {
       prop: 'device',
       judge: judge.never(),
-      values: [entry('device-of-other-stack', (ctx) => new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other' })), 'reject', 'semantics')],
+      values: [entry('device-of-other-stack', (ctx) => new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' })), 'reject', 'semantics')],
     },
     {
       prop: 'namespace',
@@ -659,14 +659,15 @@ function controllerCases(L, add) {
       render: (out, v) => O.eq(O.envOf(out, 'LOG_LEVEL'), v, 'LOG_LEVEL'),
     },
   ];
-  // Quantities and memory: a legal request above the default limit is not legal together with it.
+  // Quantities and memory: a legal request above the default limit, or a legal limit below the
+  // default request, is not legal together with it (Kubernetes refuses a request above its limit).
+  const aboveLimit = { memoryRequest: ['binary'], memoryLimit: ['milli', 'fraction'] };
   for (const s of specs) {
-    if (s.prop !== 'memoryRequest') continue;
-    for (const e of s.values) {
-      if (e.label !== 'binary') continue;
+    for (const e of s.values || []) {
+      if (!(aboveLimit[s.prop] || []).includes(e.label)) continue;
       e.expect = 'reject';
       e.category = 'semantics';
-      e.why = 'a memory request of 1Gi above the 256Mi limit is refused by Kubernetes';
+      e.why = s.prop === 'memoryRequest' ? 'a memory request of 1Gi above the 256Mi limit is refused by Kubernetes' : `a memory limit of ${e.make()} below the 128Mi request is refused by Kubernetes`;
     }
   }
   propCases(add, { target: 'EgressController', specs, base, build });

@@ -175,7 +175,8 @@ function destinationValues(L, { forRule }) {
     ...(forRule
       ? [
           no('external-service-of-other-device', (ctx) => {
-            const other = new L.AfmDevice(ctx.stack, 'Other', ctx.deviceProps({ clusterName: 'other' }));
+            // On a BIG-IP of its own: two AfmDevices of one BIG-IP are refused by themselves.
+            const other = new L.AfmDevice(ctx.stack, 'Other', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' }));
             return [D.externalService(new L.ExternalService(ctx.stack, 'OtherBank', { device: other, destinations: [D.address('198.51.100.7')] }))];
           }, 'semantics'),
         ]
@@ -368,7 +369,7 @@ function ruleCases(L, add) {
             const s = new ctx.cdktf.TerraformStack(other, 'egress');
             return new L.AfmDevice(s, 'Bigip', { ...ctx.deviceProps(), crdStack: crds });
           }, 'reject', 'semantics'),
-          entry('device-of-other-stack', (ctx) => new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other' })), 'reject', 'semantics'),
+          entry('device-of-other-stack', (ctx) => new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' })), 'reject', 'semantics'),
           entry('external-service', (ctx) => new L.ExternalService(ctx.stack, 'Bank', { device: ctx.device, destinations: [D.address('198.51.100.7')] }), 'reject', 'wrong-type'),
           entry('crd-stack', (ctx) => ctx.crds, 'reject', 'wrong-type'),
           entry('device-spread-copy', (ctx) => ({ ...ctx.device }), 'reject', 'wrong-type'),
@@ -611,8 +612,8 @@ function externalServiceCases(L, add) {
       prop: 'device',
       judge: judge.never(),
       values: [
-        entry('device-of-other-stack', (ctx) => new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other' })), 'reject', 'semantics'),
-        entry('shared-bigip', (ctx) => new L.SharedBigip(ctx.stack, 'Shared', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }), 'reject', 'wrong-type'),
+        entry('device-of-other-stack', (ctx) => new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' })), 'reject', 'semantics'),
+        entry('shared-bigip', (ctx) => new L.SharedBigip(ctx.stack, 'Shared', { address: 'bigip2.example.net', tlsCaBundlePath: '/ca.pem' }), 'reject', 'wrong-type'),
       ],
     },
     { prop: 'name', optional: true, judge: judge.dnsLabel(), values: V.dnsLabelValues().map(([l, v, c]) => entry(l, v, undefined, c)), render: withCr(() => []) },

@@ -225,7 +225,7 @@ describe('every port is said explicitly', () => {
     [{ protocol: 'tcp', port: 443 }, /port: is not a prop of EgressPortProps: write fromPort \(and toPort for a range\)/],
     [{ protocol: 'tcp', fromport: 443 }, /fromport: is not a prop of EgressPortProps, and an unknown prop is never ignored: did you mean "fromPort"\?/],
     [null, /expected an EgressPortProps object \(\{ protocol, fromPort\?, toPort\? \}\)/],
-    [undefined, /is required: an EgressPortProps object/],
+    [undefined, /^EgressPort\.of\(\) needs an EgressPortProps object: pass one, such as EgressPort\.of\(\{ protocol: "udplite", fromPort: 5000 \}\)$/],
     [[], /not an array/],
   ])('EgressPort.of(%p) is refused', (props, message) => {
     const issue = issueOf(() => buildRule({ ...anywhere, ports: [P.of(js(props))] }));
@@ -237,7 +237,8 @@ describe('every port is said explicitly', () => {
   test.each([
     [P.sctp(NaN), '"sctp/NaN"', 'port NaN is out of range: use a whole number from 1 to 65535'],
     [P.tcp(js('443')), '"EgressPort.tcp(\\"443\\")"', 'port "443" is not a number: pass the number 443, not a string'],
-    [P.tcpRange(1, js(undefined)), '"EgressPort.tcpRange(1, undefined)"', 'a port range needs two port numbers, the first and the last port'],
+    [P.tcpRange(1, js(undefined)), '"EgressPort.tcpRange(1, undefined)"', 'a port range needs two port numbers, the first and the last port: give both, or for the one port 1 write EgressPort.tcp(1)'],
+    [js(P).sctpRange(7), '"EgressPort.sctpRange(7, undefined)"', 'a port range needs two port numbers, the first and the last port: give both, or for the one port 7 write EgressPort.sctp(7)'],
     [P.tcp(Infinity), '"tcp/Infinity"', 'port Infinity is out of range: use a whole number from 1 to 65535'],
     [P.protocol(js(null)), '"EgressPort.protocol(null)"', expect.stringMatching(/^the protocol must be a string, not null: use a lower-case AFM protocol name/)],
   ])('refuses port %s', (port, value, message) => {
@@ -448,11 +449,11 @@ describe('rule values from any call shape', () => {
   });
 
   test.each([
-    ['2099-02-30T00:00:00Z', '2099-02 has no day 30 (it has 28 days)'],
-    ['2027-02-29T00:00:00Z', '2027-02 has no day 29 (it has 28 days)'],
-    ['2100-02-29T00:00:00Z', '2100-02 has no day 29 (it has 28 days)'],
-    ['2027-04-31T00:00:00Z', '2027-04 has no day 31 (it has 30 days)'],
-    ['2027-01-00T00:00:00Z', '2027-01 has no day 00 (it has 31 days)'],
+    ['2099-02-30T00:00:00Z', '2099-02 has no day 30: use a day from 01 to 28'],
+    ['2027-02-29T00:00:00Z', '2027-02 has no day 29: use a day from 01 to 28'],
+    ['2100-02-29T00:00:00Z', '2100-02 has no day 29: use a day from 01 to 28'],
+    ['2027-04-31T00:00:00Z', '2027-04 has no day 31: use a day from 01 to 30'],
+    ['2027-01-00T00:00:00Z', '2027-01 has no day 00: use a day from 01 to 31'],
     ['2027-13-01T00:00:00Z', 'there is no month 13: must be an ISO-8601 instant with a zone, such as "2027-01-31T00:00:00Z"'],
     ['2027-00-01T00:00:00Z', 'there is no month 00: must be an ISO-8601 instant with a zone, such as "2027-01-31T00:00:00Z"'],
     ['2027-01-01T25:00:00Z', 'there is no hour 25: use 00 to 23 (write midnight at the end of a day as 00:00 of the next day)'],

@@ -34,7 +34,13 @@ export function readFlows(file: string, cwd: string, now: Date): Row[] {
   const value = doc?.value;
   if (isMapping(value) && 'flows' in value) {
     const extra = Object.keys(value).find((k) => k !== 'flows');
-    if (extra !== undefined) throw new CliUsageError(`${file}: unknown top-level field`, quote(extra), 'the file is a list of flows, or a mapping with the one field "flows"');
+    if (extra !== undefined) {
+      throw new CliUsageError(
+        `${file}: unknown top-level field`,
+        quote(extra),
+        'remove it: the file is a list of flows, or a mapping with the one field "flows" (YAML merge keys "<<" are not read either: write each flow\'s fields out)',
+      );
+    }
   }
   const list = Array.isArray(value) ? value : isMapping(value) && Array.isArray(value.flows) ? (value.flows as unknown[]) : undefined;
   if (!list || list.length === 0) {
@@ -44,7 +50,10 @@ export function readFlows(file: string, cwd: string, now: Date): Row[] {
     const where = `${file} row ${i + 1}`;
     if (!isMapping(raw)) throw new CliUsageError(`${where} is not a mapping`, quote(raw), 'write each row as {from: ns/name, to: host:port, expect: allow|deny}');
     const r = raw;
-    for (const key of Object.keys(r)) if (!FIELDS.includes(key)) throw new CliUsageError(`${where}: unknown field`, quote(key), `fields are ${FIELDS.join(', ')}`);
+    for (const key of Object.keys(r)) {
+      if (key === '<<') throw new CliUsageError(`${where}: a YAML merge key`, quote(key), 'merge keys are not read (YAML 1.2 has none): write the fields of the row out');
+      if (!FIELDS.includes(key)) throw new CliUsageError(`${where}: unknown field`, quote(key), `fields are ${FIELDS.join(', ')}`);
+    }
     for (const key of ['from', 'to', 'expect']) {
       if (typeof r[key] !== 'string') throw new CliUsageError(`${where}: field "${key}" is missing or not text`, quote(r[key] ?? null), key === 'expect' ? 'write expect: allow or expect: deny' : `write ${key}: ${key === 'from' ? 'payments/checkout' : 'api.stripe.com:443'}`);
     }
