@@ -1,8 +1,11 @@
 import * as net from 'node:net';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations } from 'cdktf';
+import { Annotations, DataResource, Lazy, TerraformResource, TerraformResourceLifecycle } from 'cdktf';
 import { z } from 'zod';
+import type { BigipAs3 } from '../../providers/bigip/as3';
+import { BigipCommand } from '../../providers/bigip/command';
 import { BigipProvider } from '../../providers/bigip/provider';
+import { DeviceState, GuardedStep, TMSH_ERROR_PATTERN } from '../afm/device-state';
 import { DEVICE_PROPS, LOGGING_PROPS, booleanProp, wholeNumber } from '../policy/device';
 import { PolicyIssue, quote } from '../policy/errors';
 import { parseIp } from '../policy/ip';
@@ -251,4 +254,138 @@ export function bigipProvider(scope: Construct, alias: string, props: BigipConne
     trustedCertPath: props.tlsCaBundlePath,
     teemDisable: true,
   });
+}
+
+/** An HCL string literal: JSON's escapes are HCL's, and `${` / `%{` must not start a template. */
+function hclQuoted(text: string): string {
+  return JSON.stringify(text).replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+}
+
+/** `type.name` of a resource, as Terraform expressions and `-replace` name it. */
+function address(resource: TerraformResource): string {
+  return `${resource.terraformResourceType}.${resource.friendlyUniqueId}`;
+}
+
+/** A condition block as Terraform's JSON syntax spells it (lazily produced blocks skip cdktf's key conversion). */
+interface ConditionBlock {
+  readonly condition: string;
+  readonly error_message: string;
+}
+
+/**
+ * Fails the apply when a command of `command` printed a tmsh error: `bigip_command` reports
+ * success whatever tmsh prints (go-bigip `sys.go` RunCommand fails only on an HTTP error), and
+ * `/mgmt/tm/util/bash` answers 200 with the error in `commandResult`. A failed postcondition
+ * keeps failing every later plan until the command runs again.
+ */
+function commandSucceeded(command: BigipCommand, owner: string): ConditionBlock {
+  return {
+    condition: `\${alltrue([for r in self.command_result : length(regexall(${hclQuoted(TMSH_ERROR_PATTERN)}, r)) == 0])}`,
+    error_message:
+      `A tmsh command of ${owner} failed on the BIG-IP (the provider does not notice: see command_result of ${address(command)} in the Terraform state). ` +
+      `Fix the cause, such as a missing route domain or DNS resolver, then deploy again with this resource replaced: terraform apply -replace=${address(command)}.`,
+  };
+}
+
+/** One precondition per ownership check of `step`: the value read must be unset, none, or this owner's. */
+function ownershipConditions(state: DeviceState, step: GuardedStep, read: BigipCommand, owner: string): ConditionBlock[] {
+  return state.checks
+    .filter((c) => c.guards === step)
+    .map((c) => ({
+      condition: `\${alltrue([for v in flatten(regexall(${hclQuoted(c.pattern)}, ${address(read)}.command_result[${c.read}])) : contains([${c.allowed.map(hclQuoted).join(', ')}], v)])}`,
+      error_message:
+        `${c.what.charAt(0).toUpperCase()}${c.what.slice(1)} on the BIG-IP is not one that ${owner} sets (see command_result[${c.read}] of ${address(read)} in the Terraform state): ` +
+        `it belongs to another owner, and this deploy does not take it over. Release it on the BIG-IP or give ${owner} a setting that matches it, ` +
+        `then deploy again with the reading replaced: terraform apply -replace=${address(read)}.`,
+    }));
+}
+
+/**
+ * What the owner of a BIG-IP's global context (an AfmDevice that owns its BIG-IP, or a
+ * SharedBigip) creates besides its declaration, in the order Terraform applies it:
+ *
+ * 1. `ContextsRead` lists every context and setting the owner writes (again whenever the expected
+ *    state changes, `ContextsIntent`);
+ * 2. `Resolver` sets the global FQDN resolver and saves, before the declaration creates any FQDN
+ *    address list, refusing (a precondition) a resolver another owner set;
+ * 3. the declaration, refusing a route domain whose enforced policy is another owner's or whose
+ *    id is not the configured one ({@link declarationLifecycle});
+ * 4. `Contexts` attaches the global and staged route-domain policies and saves, refusing
+ *    attachments another owner made; `ContextsRelease` detaches them on destroy.
+ *
+ * Every command resource fails the apply when tmsh printed an error.
+ */
+export class ContextOwnership {
+  public readonly read: BigipCommand;
+  public readonly resolver?: BigipCommand;
+
+  constructor(
+    private readonly scope: Construct,
+    private readonly provider: BigipProvider,
+    private readonly state: () => DeviceState | undefined,
+    withResolver: boolean,
+  ) {
+    const owner = scope.node.path;
+    const intent = new DataResource(scope, 'ContextsIntent', {
+      input: Lazy.anyValue({
+        produce: () => {
+          const s = this.state();
+          return s ? { owner: s.owner, global: s.global, routeDomains: s.routeDomains, dnsResolver: s.dnsResolver ?? null } : {};
+        },
+      }) as unknown as Record<string, unknown>,
+    });
+    const read: BigipCommand = new BigipCommand(scope, 'ContextsRead', {
+      provider,
+      commands: Lazy.listValue({ produce: () => [...(this.state()?.commands.read ?? [])] }),
+      lifecycle: { replaceTriggeredBy: [intent], postcondition: Lazy.anyValue({ produce: () => [commandSucceeded(read, owner)] }) as never },
+    });
+    this.read = read;
+    if (withResolver) {
+      const resolver: BigipCommand = new BigipCommand(scope, 'Resolver', {
+        provider,
+        dependsOn: [read],
+        commands: Lazy.listValue({ produce: () => [...(this.state()?.commands.resolver ?? [])] }),
+        lifecycle: this.guarded('resolver', () => resolver),
+      });
+      this.resolver = resolver;
+    }
+  }
+
+  /** What the declaration depends on: the reading, and the resolver its FQDN lists need. */
+  public get declarationDependencies(): BigipCommand[] {
+    return this.resolver ? [this.read, this.resolver] : [this.read];
+  }
+
+  /** The declaration's lifecycle: it refuses route domains another owner enforces a policy on. */
+  public declarationLifecycle(): TerraformResourceLifecycle {
+    return { precondition: Lazy.anyValue({ produce: () => this.conditions('declaration') }) as never };
+  }
+
+  /** Creates the attachments (after `declaration`, which creates the policies) and their release. */
+  public attach(declaration: BigipAs3): void {
+    const contexts: BigipCommand = new BigipCommand(this.scope, 'Contexts', {
+      provider: this.provider,
+      dependsOn: [declaration],
+      commands: Lazy.listValue({ produce: () => [...(this.state()?.commands.contexts ?? [])] }),
+      lifecycle: this.guarded('contexts', () => contexts),
+    });
+    new BigipCommand(this.scope, 'ContextsRelease', {
+      provider: this.provider,
+      dependsOn: [declaration],
+      when: 'destroy',
+      commands: Lazy.listValue({ produce: () => [...(this.state()?.commands.release ?? [])] }),
+    });
+  }
+
+  private conditions(step: GuardedStep): ConditionBlock[] {
+    const state = this.state();
+    return state ? ownershipConditions(state, step, this.read, this.scope.node.path) : [];
+  }
+
+  private guarded(step: GuardedStep, self: () => BigipCommand): TerraformResourceLifecycle {
+    return {
+      precondition: Lazy.anyValue({ produce: () => this.conditions(step) }) as never,
+      postcondition: Lazy.anyValue({ produce: () => [commandSucceeded(self(), this.scope.node.path)] }) as never,
+    };
+  }
 }

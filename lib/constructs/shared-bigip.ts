@@ -1,9 +1,9 @@
 import { Construct } from 'constructs';
 import { Lazy, TerraformStack } from 'cdktf';
 import { BigipAs3 } from '../../providers/bigip/as3';
-import { BigipCommand } from '../../providers/bigip/command';
 import type { BigipProvider } from '../../providers/bigip/provider';
-import { contextCommands, renderSharedAs3 } from '../afm/as3';
+import { renderSharedAs3 } from '../afm/as3';
+import { expectedDeviceState } from '../afm/device-state';
 import { z } from 'zod';
 import { BIGIP_PATH, parseProps, throwIssues } from '../policy/device';
 import { EgressPolicyError, PolicyIssue, formatIssue, quote, unlessInvalid } from '../policy/errors';
@@ -11,7 +11,7 @@ import { parseAddressEntry } from '../policy/ip';
 import { tenantProblem } from '../policy/names';
 import type { CompiledPolicy } from '../policy/compile';
 import type { AfmDevice } from './afm-device';
-import { BigipConnectionProps, CONNECTION_OVERRIDES, CONNECTION_PROPS, bigipProvider, check, claimEndpoint, connectionIssues, endpointClaimIssue, misplacedProps } from './connection';
+import { BigipConnectionProps, CONNECTION_OVERRIDES, CONNECTION_PROPS, ContextOwnership, bigipProvider, check, claimEndpoint, connectionIssues, endpointClaimIssue, misplacedProps } from './connection';
 
 const SHARED_SYMBOL = Symbol.for('cdktf-ces.SharedBigip');
 
@@ -101,13 +101,17 @@ export class SharedBigip extends Construct {
       insecureSkipTlsVerify: valid.insecureSkipTlsVerify,
     };
     this.provider = bigipProvider(this, this.name, this.connection);
+    const ownership = new ContextOwnership(this, this.provider, () => unlessInvalid(() => expectedDeviceState(this.name, this.compiled(), this.dnsResolver), undefined), this.dnsResolver !== undefined);
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
+      dependsOn: ownership.declarationDependencies,
+      lifecycle: ownership.declarationLifecycle(),
       as3Json: Lazy.stringValue({ produce: () => unlessInvalid(() => JSON.stringify(renderSharedAs3(this.name, this.compiled())), '') }),
+      // AS3 keeps the id and remark of the last request: without this every plan would show a
+      // change (provider issues #869, #1148).
+      ignoreMetadata: true,
     });
-    const commands = (kind: 'apply' | 'destroy') => Lazy.listValue({ produce: () => unlessInvalid(() => contextCommands(this.name, this.compiled(), this.dnsResolver)[kind], []) });
-    new BigipCommand(this, 'Contexts', { provider: this.provider, dependsOn: [this.declaration], commands: commands('apply') });
-    new BigipCommand(this, 'ContextsRelease', { provider: this.provider, dependsOn: [this.declaration], when: 'destroy', commands: commands('destroy') });
+    ownership.attach(this.declaration);
     this.node.addValidation({ validate: () => this.problems() });
   }
 

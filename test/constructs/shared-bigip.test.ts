@@ -43,11 +43,15 @@ describe('SharedBigip', () => {
     const tenants = Object.values(synthJson(stack).resource.bigip_as3).map((r: any) => Object.keys(JSON.parse(r.as3_json).declaration).filter((k) => JSON.parse(r.as3_json).declaration[k]?.class === 'Tenant'));
     expect(tenants).toEqual([['k8s_east'], ['k8s_west']]);
     expect(stack.dependencies.map((s) => s.node.id)).toEqual(['crds', 'bigip']);
-    // Only the SharedBigip attaches the global policy and the FQDN resolver.
+    // Only the SharedBigip attaches the global policy and sets the FQDN resolver.
     expect(synthJson(stack).resource.bigip_command).toBeUndefined();
-    expect(Object.values(synthJson(sharedStack).resource.bigip_command).map((c: any) => c.commands)).toContainEqual([
-      'modify security firewall global-rules enforced-policy /Common/Shared/cdktf_ces_global_policy',
-      'modify security firewall global-fqdn-policy dns-resolver /Common/r',
+    const commands = Object.values(synthJson(sharedStack).resource.bigip_command).map((c: any) => c.commands);
+    expect(commands).toContainEqual(['modify security firewall global-fqdn-policy dns-resolver /Common/r', 'save sys config']);
+    expect(commands).toContainEqual([
+      'modify security firewall global-rules enforced-policy /Common/Shared/cdktf_ces_global_policy staged-policy /Common/Shared/cdktf_ces_global_policy_staged',
+      'modify net route-domain /Common/2 fw-staged-policy /Common/Shared/cdktf_ces_rd2_policy_staged',
+      'modify net route-domain /Common/3 fw-staged-policy /Common/Shared/cdktf_ces_rd3_policy_staged',
+      'save sys config',
     ]);
   });
 
