@@ -339,7 +339,7 @@ const address = (text: string, family: 4 | 6): AddressModel => ({ kind: 'address
 const cidr = (text: string, family: 4 | 6): AddressModel => ({ kind: 'cidr', text, family });
 
 /** `drawn`, or `both` (one address of each family) when `drawn` lacks a family of the pods. */
-function coverFamilies(drawn: AddressModel[], pods: readonly AddressModel[], both: AddressModel[]): AddressModel[] {
+function coverFamilies(drawn: readonly AddressModel[], pods: readonly AddressModel[], both: readonly AddressModel[]): readonly AddressModel[] {
   return drawn.length === 0 || pods.every((p) => drawn.some((a) => a.family === p.family)) ? drawn : both;
 }
 
