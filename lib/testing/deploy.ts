@@ -388,9 +388,10 @@ const CAPTURES_ALLOWED = /^\$\{alltrue\(\[for v in flatten\(regexall\(("(?:[^"\\
 
 /**
  * Evaluates a condition as Terraform would: `regexall` with RE2 patterns that JavaScript reads
- * alike (no flags, no look-around, no back-references in what the constructs generate).
+ * alike (no flags, no look-around, no back-references in what the constructs generate). `self`
+ * is the resource of a postcondition; `lookup` finds the resources a precondition reads.
  */
-function evaluateCondition(expression: string, self: DeployedResource | undefined, lookup: (address: string) => DeployedResource | undefined): boolean {
+export function evaluateCondition(expression: string, self: DeployedResource | undefined, lookup: (address: string) => DeployedResource | undefined): boolean {
   const a = NO_MATCH_IN_SELF.exec(expression);
   if (a) {
     if (!self) throw new Error(`deploySynthOutput: "self" in a precondition: ${expression}`);
