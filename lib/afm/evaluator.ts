@@ -307,7 +307,8 @@ export class AfmFirewall {
   private readonly virtualServers: VirtualServer[] = [];
   private globalEnforced?: PreparedPolicy;
   private globalStaged?: PreparedPolicy;
-  private readonly routeDomainPolicies = new Map<number, { enforced?: PreparedPolicy; staged?: PreparedPolicy }>();
+  /** Route-domain contexts by id, or by path where the id is not known. */
+  private readonly routeDomainPolicies = new Map<number | string, { enforced?: PreparedPolicy; staged?: PreparedPolicy }>();
   private readonly virtualServerDefault: 'accept' | 'drop' | 'reject';
   private readonly routeDomainIds: ReadonlyMap<string, number>;
 
@@ -398,6 +399,12 @@ export class AfmFirewall {
     if (!destination && flow.host === undefined) throw new AfmModelError('a flow needs a destination address or a host name');
     const vs = this.virtualServerFor(flow, source, destination);
     const rd = this.routeDomainPolicies.get(flow.routeDomain);
+    if (!rd) {
+      const unknown = [...this.routeDomainPolicies.keys()].filter((k): k is string => typeof k === 'string');
+      if (unknown.length) {
+        throw new AfmModelError(`route domain ${flow.routeDomain} has no policy by id, and policies are attached to route domains ${unknown.join(', ')}, whose ids are not known: give them in the routeDomainIds option`);
+      }
+    }
     const enforced = this.chain([this.globalEnforced, rd?.enforced, vs?.enforced], vs, flow, source, destination, state);
     // A staged policy with exactly its context's enforced rules stages nothing.
     const hasStaged = !samePolicy(this.globalStaged, this.globalEnforced) || !samePolicy(rd?.staged, rd?.enforced) || !samePolicy(vs?.staged, vs?.enforced);
@@ -689,25 +696,25 @@ export class AfmFirewall {
     list.forEach((p, i) => {
       const where = `${item.path} routeDomainEnforcement[${i}]`;
       if (!isObject(p) || typeof p.bigip !== 'string') throw new AfmModelError(`${where}: expected {"bigip": "<route-domain path>"}`);
-      const rd = this.routeDomainId(p.bigip, where);
+      const rd = this.routeDomainKey(p.bigip);
       const slot = this.routeDomainPolicies.get(rd) ?? {};
       if (slot.enforced && slot.enforced.path !== item.path) {
-        throw new AfmModelError(`${where}: route domain ${rd} already enforces ${slot.enforced.path}; a route domain has one enforced policy`);
+        throw new AfmModelError(`${where}: route domain ${String(rd)} already enforces ${slot.enforced.path}; a route domain has one enforced policy`);
       }
       this.routeDomainPolicies.set(rd, { ...slot, enforced: this.policy(item) });
     });
   }
 
-  /** The id of a route domain named by path (tmsh, `routeDomainEnforcement`). */
-  private routeDomainId(text: string, where: string): number {
+  /**
+   * The id of a route domain named by path (tmsh, `routeDomainEnforcement`), or its path when
+   * the id is not known: a flow of that route domain then fails rather than skip its policy.
+   */
+  private routeDomainKey(text: string): number | string {
     const path = text.startsWith('/') ? text : `/Common/${text}`;
     const given = this.routeDomainIds.get(path);
     if (given !== undefined) return given;
     const m = /^\/Common\/(\d{1,5})$/.exec(path);
-    if (!m || Number(m[1]) > 65534) {
-      throw new AfmModelError(`${where}: route domain "${text}" is not named after its id (such as /Common/2); give its id in the routeDomainIds option`);
-    }
-    return Number(m[1]);
+    return m && Number(m[1]) <= 65534 ? Number(m[1]) : path;
   }
 
   private applyCommand(command: string, index: number): void {
@@ -729,7 +736,7 @@ export class AfmFirewall {
         else throw new AfmModelError(`${where}: global-rules attribute "${attr}" is not modelled`);
       }
     } else if (t[0] === 'modify' && t[1] === 'net' && t[2] === 'route-domain' && t.length > 3) {
-      const rd = this.routeDomainId(t[3], where);
+      const rd = this.routeDomainKey(t[3]);
       const slot = { ...(this.routeDomainPolicies.get(rd) ?? {}) };
       for (const [attr, value] of pairs(4)) {
         if (attr === 'fw-enforced-policy') slot.enforced = policyOrNone(value, attr);

@@ -258,7 +258,6 @@ describe('several declarations and tmsh commands', () => {
   test.each([
     ['modify sys db tm.fw.defaultaction value drop', /not modelled/],
     ['modify security firewall global-rules enforced-policy /Common/Shared/nothing', /not a Firewall_Policy of the declaration/],
-    ['modify net route-domain /Common/rd-blue fw-staged-policy /Common/Shared/global', /route domain "\/Common\/rd-blue" is not named after its id \(such as \/Common\/2\); give its id in the routeDomainIds option/],
     ['modify security firewall global-rules enforced-policy', /attribute\/value pairs/],
   ])('command %j is refused', (command, message) => {
     expect(() => AfmFirewall.load([tenant, shared], [command])).toThrow(message);
@@ -271,6 +270,11 @@ describe('several declarations and tmsh commands', () => {
   test('reading and saving change nothing', () => {
     const commands = ['list security firewall global-rules', 'list net route-domain /Common/rd-blue', GLOBAL, 'save sys config'];
     expect(evaluate(AfmFirewall.load([tenant, shared], commands)).verdict).toBe('reject');
+  });
+
+  test('a flow of a route domain whose policies are attached by a name of unknown id fails, rather than skip them', () => {
+    const fw = AfmFirewall.load([tenant, shared], ['modify net route-domain /Common/rd-blue fw-staged-policy /Common/Shared/global']);
+    expect(() => evaluate(fw)).toThrow(/route domain 0 has no policy by id, and policies are attached to route domains \/Common\/rd-blue, whose ids are not known: give them in the routeDomainIds option/);
   });
 
   test('a route domain named otherwise than its id is found through routeDomainIds', () => {
