@@ -96,8 +96,16 @@ export interface DeviceCommands {
    * after the declaration, which creates the policies.
    */
   readonly contexts: readonly string[];
-  /** Detaches what `contexts` and `resolver` set, then saves; runs on destroy, before the declaration is deleted. */
+  /**
+   * Detaches the global context's policies and the resolver, then saves; runs on destroy, before
+   * the declaration is deleted.
+   */
   readonly release: readonly string[];
+  /**
+   * Detaches a route domain's staged policy, then saves, by route-domain id: runs when the owner
+   * stops using the route domain (or is destroyed), before the declaration deletes the policy.
+   */
+  readonly releaseRouteDomains: Readonly<Record<number, readonly string[]>>;
 }
 
 /** What the device must hold for one owner, beyond its AS3 declarations. */
@@ -180,12 +188,12 @@ export function expectedDeviceState(owner: string, devices: readonly CompiledPol
     SAVE,
   ];
   const release = [
-    ...routeDomains.map((rd) => `modify net route-domain ${rd.path} fw-staged-policy none`),
     'modify security firewall global-rules enforced-policy none staged-policy none',
     ...(dnsResolver !== undefined ? ['modify security firewall global-fqdn-policy dns-resolver none'] : []),
     SAVE,
   ];
-  return { owner, global, routeDomains, ...(dnsResolver !== undefined ? { dnsResolver } : {}), commands: { read, resolver, contexts, release }, checks };
+  const releaseRouteDomains = Object.fromEntries(routeDomains.map((rd) => [rd.id, [`modify net route-domain ${rd.path} fw-staged-policy none`, SAVE]]));
+  return { owner, global, routeDomains, ...(dnsResolver !== undefined ? { dnsResolver } : {}), commands: { read, resolver, contexts, release, releaseRouteDomains }, checks };
 }
 
 /** The state of a device that owns its BIG-IP: its tenant owns the contexts. */

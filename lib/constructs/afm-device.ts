@@ -308,6 +308,7 @@ export class AfmDevice extends Construct {
     // policy/names.ts), so nothing can be injected; they depend on every rule, so they are
     // rendered at synth like the declaration.
     ownership?.attach(this.declaration);
+    ownership?.releaseRouteDomain(this.deviceModel.routeDomain);
     // Cross-rule problems (such as FQDN destinations without a resolver) fail synth here, and
     // guardrails applied above the stacks (where cdktf does not invoke aspects) are applied.
     this.node.addValidation({

@@ -311,13 +311,15 @@ function ownershipConditions(state: DeviceState, step: GuardedStep, read: BigipC
  * 3. the declaration, refusing a route domain whose enforced policy is another owner's or whose
  *    id is not the configured one ({@link declarationLifecycle});
  * 4. `Contexts` attaches the global and staged route-domain policies and saves, refusing
- *    attachments another owner made; `ContextsRelease` detaches them on destroy.
+ *    attachments another owner made; `ContextsRelease` and one `ContextsReleaseRd<id>` per route
+ *    domain detach them on destroy.
  *
  * Every command resource fails the apply when tmsh printed an error.
  */
 export class ContextOwnership {
   public readonly read: BigipCommand;
   public readonly resolver?: BigipCommand;
+  private declaration?: BigipAs3;
 
   constructor(
     private readonly scope: Construct,
@@ -361,8 +363,25 @@ export class ContextOwnership {
     return { precondition: Lazy.anyValue({ produce: () => this.conditions('declaration') }) as never };
   }
 
+  /**
+   * The destroy-time release of a route domain's staged policy. One resource per route domain:
+   * when no device uses the route domain any more, Terraform destroys the resource, which
+   * releases the attachment before the declaration (which it depends on) deletes the policy.
+   */
+  public releaseRouteDomain(id: number): void {
+    const name = `ContextsReleaseRd${id}`;
+    if (this.scope.node.tryFindChild(name) || !this.declaration) return;
+    new BigipCommand(this.scope, name, {
+      provider: this.provider,
+      dependsOn: [this.declaration],
+      when: 'destroy',
+      commands: Lazy.listValue({ produce: () => [...(this.state()?.commands.releaseRouteDomains[id] ?? [])] }),
+    });
+  }
+
   /** Creates the attachments (after `declaration`, which creates the policies) and their release. */
   public attach(declaration: BigipAs3): void {
+    this.declaration = declaration;
     const contexts: BigipCommand = new BigipCommand(this.scope, 'Contexts', {
       provider: this.provider,
       dependsOn: [declaration],

@@ -76,6 +76,7 @@ export class SharedBigip extends Construct {
   /** The FQDN resolver of the BIG-IP, if set. */
   public readonly dnsResolver?: string;
   private readonly devices: AfmDevice[] = [];
+  private readonly ownership: ContextOwnership;
   /** Providers of devices in other stacks: one per stack, since an alias may appear only once in a configuration. */
   private readonly providers = new Map<TerraformStack, BigipProvider>();
 
@@ -112,6 +113,7 @@ export class SharedBigip extends Construct {
       ignoreMetadata: true,
     });
     ownership.attach(this.declaration);
+    this.ownership = ownership;
     this.node.addValidation({ validate: () => this.problems() });
   }
 
@@ -153,6 +155,7 @@ export class SharedBigip extends Construct {
    */
   public _attach(device: AfmDevice): void {
     this.devices.push(device);
+    this.ownership.releaseRouteDomain(device._deviceModel.routeDomain);
   }
 
   /** Tenants of the attached devices. */

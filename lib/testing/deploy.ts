@@ -282,7 +282,9 @@ async function applyBigipResources(stack: SynthStack, run: BigipRun): Promise<vo
   for (const type of BIGIP_TYPES) for (const [name, r] of Object.entries(stack.resources[type] ?? {})) current.set(`${type}.${name}`, configOf(r));
   const before = new Map(Object.values(run.previous).filter((r) => r.stack === stack.name).map((r) => [`${r.type}.${r.name}`, r]));
 
-  // Gone from the output: destroyed first, dependents before what they depend on.
+  // Gone from the output: destroyed first, dependents before what they depend on, and before the
+  // updates of what they depended on (Terraform `internal/terraform/transform_destroy_edge.go`:
+  // the creator or updater of a destroyed resource's stored dependency waits for its destroy).
   const gone = order([...before.keys()].filter((a) => !current.has(a)), (a) => references((before.get(a) as DeployedResource).config)).reverse();
   for (const address of gone) {
     const r = before.get(address) as DeployedResource;

@@ -43,13 +43,10 @@ describe('AfmDevice', () => {
     });
     expect(synth).toHaveResourceWithProperties(BigipCommand, {
       when: 'destroy',
-      commands: [
-        'modify net route-domain /Common/0 fw-staged-policy none',
-        'modify security firewall global-rules enforced-policy none staged-policy none',
-        'modify security firewall global-fqdn-policy dns-resolver none',
-        'save sys config',
-      ],
+      commands: ['modify security firewall global-rules enforced-policy none staged-policy none', 'modify security firewall global-fqdn-policy dns-resolver none', 'save sys config'],
     });
+    // One release per route domain: when the device leaves a route domain, Terraform destroys it first.
+    expect(synth).toHaveResourceWithProperties(BigipCommand, { when: 'destroy', commands: ['modify net route-domain /Common/0 fw-staged-policy none', 'save sys config'] });
     const json = synthJson(stack);
     expect(json.variable.k8s_prod_password).toMatchObject({ sensitive: true, type: 'string' });
     // 1.28.0 is the first release whose diff keeps a declared Common and drops only the one AS3 adds.
