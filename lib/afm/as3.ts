@@ -454,7 +454,8 @@ export function renderSharedAs3(owner: string, devices: readonly CompiledPolicy[
 export function contextCommands(owner: string, devices: readonly CompiledPolicy[], dnsResolver?: string): { apply: string[]; destroy: string[] } {
   const { commands } = expectedDeviceState(owner, devices, dnsResolver);
   const routeDomains = Object.values(commands.releaseRouteDomains).flatMap((c) => c.filter((x) => x !== 'save sys config'));
-  return { apply: [...commands.resolver, ...commands.contexts], destroy: [...routeDomains, ...commands.release] };
+  const release = (c: readonly string[]) => c.filter((x) => x !== 'save sys config');
+  return { apply: [...commands.resolver, ...commands.contexts], destroy: [...routeDomains, ...release(commands.release), ...release(commands.releaseResolver), 'save sys config'] };
 }
 
 /** The tmsh commands of a device that owns its BIG-IP. */

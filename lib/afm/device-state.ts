@@ -96,11 +96,13 @@ export interface DeviceCommands {
    * after the declaration, which creates the policies.
    */
   readonly contexts: readonly string[];
-  /**
-   * Detaches the global context's policies and the resolver, then saves; runs on destroy, before
-   * the declaration is deleted.
-   */
+  /** Detaches the global context's policies, then saves; runs on destroy, before the declaration is deleted. */
   readonly release: readonly string[];
+  /**
+   * Releases the resolver, then saves: runs when the owner stops using this resolver (another
+   * one, none, or destroy), before the contexts are read again.
+   */
+  readonly releaseResolver: readonly string[];
   /**
    * Detaches a route domain's staged policy, then saves, by route-domain id: runs when the owner
    * stops using the route domain (or is destroyed), before the declaration deletes the policy.
@@ -187,13 +189,10 @@ export function expectedDeviceState(owner: string, devices: readonly CompiledPol
     ...routeDomains.map((rd) => `modify net route-domain ${rd.path} fw-staged-policy ${rd.stagedPolicy}`),
     SAVE,
   ];
-  const release = [
-    'modify security firewall global-rules enforced-policy none staged-policy none',
-    ...(dnsResolver !== undefined ? ['modify security firewall global-fqdn-policy dns-resolver none'] : []),
-    SAVE,
-  ];
+  const release = ['modify security firewall global-rules enforced-policy none staged-policy none', SAVE];
+  const releaseResolver = dnsResolver !== undefined ? ['modify security firewall global-fqdn-policy dns-resolver none', SAVE] : [];
   const releaseRouteDomains = Object.fromEntries(routeDomains.map((rd) => [rd.id, [`modify net route-domain ${rd.path} fw-staged-policy none`, SAVE]]));
-  return { owner, global, routeDomains, ...(dnsResolver !== undefined ? { dnsResolver } : {}), commands: { read, resolver, contexts, release, releaseRouteDomains }, checks };
+  return { owner, global, routeDomains, ...(dnsResolver !== undefined ? { dnsResolver } : {}), commands: { read, resolver, contexts, release, releaseResolver, releaseRouteDomains }, checks };
 }
 
 /** The state of a device that owns its BIG-IP: its tenant owns the contexts. */

@@ -289,7 +289,7 @@ export class AfmDevice extends Construct {
 
     // A device that owns its BIG-IP owns its global context: it reads what it will write, sets
     // the resolver before the declaration and attaches the context policies after it.
-    const ownership = shared ? undefined : new ContextOwnership(this, this.provider, () => unlessInvalid(() => ownDeviceState(this._compile()), undefined), valid.dnsResolver !== undefined);
+    const ownership = shared ? undefined : new ContextOwnership(this, this.provider, () => unlessInvalid(() => ownDeviceState(this._compile()), undefined), valid.dnsResolver);
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
       dependsOn: ownership ? ownership.declarationDependencies : shared && TerraformStack.of(shared) === stack ? [shared.declaration] : undefined,

@@ -307,7 +307,8 @@ function ownershipConditions(state: DeviceState, step: GuardedStep, read: BigipC
  * 1. `ContextsRead` lists every context and setting the owner writes (again whenever the expected
  *    state changes, `ContextsIntent`);
  * 2. `Resolver` sets the global FQDN resolver and saves, before the declaration creates any FQDN
- *    address list, refusing (a precondition) a resolver another owner set;
+ *    address list, refusing (a precondition) a resolver another owner set; `ResolverRelease<path>`
+ *    releases it when the owner changes resolver or is destroyed;
  * 3. the declaration, refusing a route domain whose enforced policy is another owner's or whose
  *    id is not the configured one ({@link declarationLifecycle});
  * 4. `Contexts` attaches the global and staged route-domain policies and saves, refusing
@@ -325,7 +326,7 @@ export class ContextOwnership {
     private readonly scope: Construct,
     private readonly provider: BigipProvider,
     private readonly state: () => DeviceState | undefined,
-    withResolver: boolean,
+    dnsResolver: string | undefined,
   ) {
     const owner = scope.node.path;
     const intent = new DataResource(scope, 'ContextsIntent', {
@@ -342,7 +343,16 @@ export class ContextOwnership {
       lifecycle: { replaceTriggeredBy: [intent], postcondition: Lazy.anyValue({ produce: () => [commandSucceeded(read, owner)] }) as never },
     });
     this.read = read;
-    if (withResolver) {
+    if (dnsResolver !== undefined) {
+      // One release per resolver path: when the path changes, Terraform destroys the old
+      // release first (it releases the resolver this owner set), then reads the contexts again,
+      // so the new resolver replaces no one's but this owner's.
+      new BigipCommand(scope, `ResolverRelease${dnsResolver.replace(/[^A-Za-z0-9_-]/g, '_')}`, {
+        provider,
+        dependsOn: [read],
+        when: 'destroy',
+        commands: ['modify security firewall global-fqdn-policy dns-resolver none', 'save sys config'],
+      });
       const resolver: BigipCommand = new BigipCommand(scope, 'Resolver', {
         provider,
         dependsOn: [read],

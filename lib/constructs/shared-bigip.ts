@@ -102,7 +102,7 @@ export class SharedBigip extends Construct {
       insecureSkipTlsVerify: valid.insecureSkipTlsVerify,
     };
     this.provider = bigipProvider(this, this.name, this.connection);
-    const ownership = new ContextOwnership(this, this.provider, () => unlessInvalid(() => expectedDeviceState(this.name, this.compiled(), this.dnsResolver), undefined), this.dnsResolver !== undefined);
+    const ownership = new ContextOwnership(this, this.provider, () => unlessInvalid(() => expectedDeviceState(this.name, this.compiled(), this.dnsResolver), undefined), this.dnsResolver);
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
       dependsOn: ownership.declarationDependencies,

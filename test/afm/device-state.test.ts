@@ -39,7 +39,8 @@ describe('expectedDeviceState', () => {
           'modify net route-domain /Common/3 fw-staged-policy /Common/Shared/dc1_rd3_policy_staged',
           'save sys config',
         ],
-        release: ['modify security firewall global-rules enforced-policy none staged-policy none', 'modify security firewall global-fqdn-policy dns-resolver none', 'save sys config'],
+        release: ['modify security firewall global-rules enforced-policy none staged-policy none', 'save sys config'],
+        releaseResolver: ['modify security firewall global-fqdn-policy dns-resolver none', 'save sys config'],
         releaseRouteDomains: {
           2: ['modify net route-domain /Common/rd_east fw-staged-policy none', 'save sys config'],
           3: ['modify net route-domain /Common/3 fw-staged-policy none', 'save sys config'],

@@ -41,10 +41,8 @@ describe('AfmDevice', () => {
         'save sys config',
       ],
     });
-    expect(synth).toHaveResourceWithProperties(BigipCommand, {
-      when: 'destroy',
-      commands: ['modify security firewall global-rules enforced-policy none staged-policy none', 'modify security firewall global-fqdn-policy dns-resolver none', 'save sys config'],
-    });
+    expect(synth).toHaveResourceWithProperties(BigipCommand, { when: 'destroy', commands: ['modify security firewall global-rules enforced-policy none staged-policy none', 'save sys config'] });
+    expect(synth).toHaveResourceWithProperties(BigipCommand, { when: 'destroy', commands: ['modify security firewall global-fqdn-policy dns-resolver none', 'save sys config'] });
     // One release per route domain: when the device leaves a route domain, Terraform destroys it first.
     expect(synth).toHaveResourceWithProperties(BigipCommand, { when: 'destroy', commands: ['modify net route-domain /Common/0 fw-staged-policy none', 'save sys config'] });
     const json = synthJson(stack);

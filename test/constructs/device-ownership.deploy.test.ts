@@ -146,7 +146,16 @@ describe('a device that owns its BIG-IP', () => {
     const result = await deploySynthOutput(outdir, e);
     expect(resolverAtPost).toEqual(['/Common/egress-resolver']);
     const applied = result.applied.map((a) => a.replace(/^egress:\w+\.Bigip_(?:(\w+?)_)?[0-9A-F]{8}$/, (_, id: string | undefined) => id ?? 'declaration'));
-    expect(applied.filter((a) => !a.startsWith('ContextsRelease'))).toEqual(['ContextsIntent', 'ContextsRead', 'Resolver', 'declaration', 'Contexts']);
+    expect(applied.filter((a) => !/Release/.test(a))).toEqual(['ContextsIntent', 'ContextsRead', 'Resolver', 'declaration', 'Contexts']);
+  });
+
+  test('changing the resolver releases the one this device set, so the new one replaces nothing foreign', async () => {
+    const e = await start({ dnsResolvers: ['/Common/egress-resolver', '/Common/second-resolver'] });
+    const first = await deploySynthOutput(ownDevice(dns).outdir, e);
+    const changed = ownDevice(dns, { dnsResolver: '/Common/second-resolver' });
+    const second = await deploySynthOutput(changed.outdir, e, { previous: first.state });
+    expect(second.destroyed).toEqual([expect.stringMatching(/^egress:bigip_command\.Bigip_ResolverRelease_Common_egress-resolver_/)]);
+    expectHolds(e, ownDeviceState(changed.device()._compile()));
   });
 
   test('W1: the attachments and the resolver survive a reboot, because tmsh changes are saved', async () => {

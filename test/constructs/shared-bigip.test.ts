@@ -42,6 +42,9 @@ describe('SharedBigip', () => {
     // Each cluster's own declaration holds only its tenant, and its stack depends on the shared one.
     const tenants = Object.values(synthJson(stack).resource.bigip_as3).map((r: any) => Object.keys(JSON.parse(r.as3_json).declaration).filter((k) => JSON.parse(r.as3_json).declaration[k]?.class === 'Tenant'));
     expect(tenants).toEqual([['k8s_east'], ['k8s_west']]);
+    // GET /declare/<tenant> returns Common too, and AS3 keeps the id of the last request: without
+    // ignore_metadata every plan would show a change (provider #869, #1148).
+    expect([...Object.values(synthJson(stack).resource.bigip_as3), ...Object.values(synthJson(sharedStack).resource.bigip_as3)].map((r: any) => r.ignore_metadata)).toEqual([true, true, true]);
     expect(stack.dependencies.map((s) => s.node.id)).toEqual(['crds', 'bigip']);
     // Only the SharedBigip attaches the global policy and sets the FQDN resolver.
     expect(synthJson(stack).resource.bigip_command).toBeUndefined();
