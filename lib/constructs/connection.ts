@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations, DataResource, Lazy, TerraformResource, TerraformResourceLifecycle } from 'cdktf';
+import { Annotations, DataResource, Lazy, TerraformResource, TerraformResourceLifecycle, TerraformStack } from 'cdktf';
 import { z } from 'zod';
 import type { BigipAs3 } from '../../providers/bigip/as3';
 import { BigipCommand } from '../../providers/bigip/command';
@@ -266,6 +266,11 @@ function address(resource: TerraformResource): string {
   return `${resource.terraformResourceType}.${resource.friendlyUniqueId}`;
 }
 
+/** The command that runs the next deploy of `resource`'s stack with `resource` replaced (cdktf deploy has no -replace). */
+function replaceCommand(resource: TerraformResource): string {
+  return `terraform -chdir=cdktf.out/stacks/${TerraformStack.of(resource).node.id} apply -replace=${address(resource)}`;
+}
+
 /** A condition block as Terraform's JSON syntax spells it (lazily produced blocks skip cdktf's key conversion). */
 interface ConditionBlock {
   readonly condition: string;
@@ -283,7 +288,7 @@ function commandSucceeded(command: BigipCommand, owner: string): ConditionBlock 
     condition: `\${alltrue([for r in self.command_result : length(regexall(${hclQuoted(TMSH_ERROR_PATTERN)}, r)) == 0])}`,
     error_message:
       `A tmsh command of ${owner} failed on the BIG-IP (the provider does not notice: see command_result of ${address(command)} in the Terraform state). ` +
-      `Fix the cause, such as a missing route domain or DNS resolver, then deploy again with this resource replaced: terraform apply -replace=${address(command)}.`,
+      `Fix the cause, such as a missing route domain or DNS resolver, then deploy again with this resource replaced: ${replaceCommand(command)}.`,
   };
 }
 
@@ -296,7 +301,7 @@ function ownershipConditions(state: DeviceState, step: GuardedStep, read: BigipC
       error_message:
         `${c.what.charAt(0).toUpperCase()}${c.what.slice(1)} on the BIG-IP is not one that ${owner} sets (see command_result[${c.read}] of ${address(read)} in the Terraform state): ` +
         `it belongs to another owner, and this deploy does not take it over. Release it on the BIG-IP or give ${owner} a setting that matches it, ` +
-        `then deploy again with the reading replaced: terraform apply -replace=${address(read)}.`,
+        `then deploy again with the reading replaced: ${replaceCommand(read)}.`,
     }));
 }
 

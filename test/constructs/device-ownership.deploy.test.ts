@@ -171,7 +171,7 @@ describe('a device that owns its BIG-IP', () => {
     const { outdir } = ownDevice(dns, { dnsResolver: '/Common/no-such-resolver' });
     const error = await deployError(deploySynthOutput(outdir, e));
     expect(error.message).toMatch(
-      /^egress:bigip_command\.Bigip_Resolver_[0-9A-F]{8}: Resource postcondition failed: A tmsh command of egress\/Bigip failed on the BIG-IP .* then deploy again with this resource replaced: terraform apply -replace=bigip_command\.Bigip_Resolver_[0-9A-F]{8}\.$/,
+      /^egress:bigip_command\.Bigip_Resolver_[0-9A-F]{8}: Resource postcondition failed: A tmsh command of egress\/Bigip failed on the BIG-IP .* then deploy again with this resource replaced: terraform -chdir=cdktf\.out\/stacks\/egress apply -replace=bigip_command\.Bigip_Resolver_[0-9A-F]{8}\.$/,
     );
     const resolver = Object.values(error.state.resources).find((r) => r.name.startsWith('Bigip_Resolver'));
     expect(resolver?.outputs.command_result).toEqual(['01020036:3: The requested DNS Resolver (/Common/no-such-resolver) was not found.\n', expect.stringMatching(/^Saving running configuration/)]);
