@@ -27,7 +27,9 @@ export interface BigipConnectionProps {
   readonly credentials?: BigipCredentials;
   /**
    * CA bundle (PEM file on the machine that runs Terraform) that signs the BIG-IP's
-   * management certificate. Required unless `insecureSkipTlsVerify` is set.
+   * management certificate. Required unless `insecureSkipTlsVerify` is set. The certificate must
+   * name `address` in its subject alternative names (an IP address SAN when `address` is an IP):
+   * the provider's TLS client checks only those.
    * @default - none; synth fails unless insecureSkipTlsVerify is true
    */
   readonly tlsCaBundlePath?: string;

@@ -43,19 +43,22 @@ export interface SharedBigipProps extends BigipConnectionProps {
    */
   readonly name?: string;
   /**
-   * BIG-IP path of the `net dns-resolver` for FQDN destinations of any attached cluster.
+   * BIG-IP path of the `net dns-resolver` for FQDN destinations of any attached cluster. It is
+   * set as the BIG-IP's global FQDN resolver before the shared declaration is deployed; the
+   * deploy refuses to replace a resolver that is already set to another one.
    * @default - none (FQDN destinations fail synth)
    */
   readonly dnsResolver?: string;
 }
 
 /**
- * A BIG-IP shared by several clusters. Each cluster's AfmDevice keeps its own AS3 tenant; the
- * objects every context policy must reference live in `/Common/Shared`, which one AS3
- * declaration owns as a whole (a second declaration of `Common` would replace the first).
- * So this construct owns that declaration: every attached device's lists and rule lists, the
- * one global policy and one policy per route domain in use, and the tmsh commands that
- * attach them. Devices depend on it, so it is deployed first.
+ * A BIG-IP shared by several clusters. Each cluster's AfmDevice keeps its own AS3 tenant with
+ * its egress virtual server; the objects every context policy must reference live in
+ * `/Common/Shared`, which one AS3 declaration owns as a whole (a second declaration of `Common`
+ * would replace the first). So this construct owns that declaration: every attached device's
+ * lists, rule lists and virtual-server policies, the one global policy and one policy per route
+ * domain in use, and the tmsh commands that set the resolver and attach the context policies,
+ * refusing what another owner set. Devices depend on it, so it is deployed first.
  *
  * Clusters in one route domain must not have overlapping pod CIDRs (their source lists would
  * be ambiguous); put such clusters in different route domains.
