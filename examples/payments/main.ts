@@ -45,7 +45,8 @@ export class PaymentsStack extends TerraformStack {
       podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'],
       dnsResolver: '/Common/egress-resolver',
       routeDomain: 2,
-      snat: EgressSnat.pool(['192.0.2.200', '192.0.2.201']),
+      // Dual-stack pods need a translation address of each family.
+      snat: EgressSnat.pool(['192.0.2.200', '192.0.2.201', '2001:db8:200::1']),
       ipIntelligencePolicy: '/Common/egress-ip-intelligence',
       protocolInspectionProfile: '/Common/egress-protocol-inspection',
       logging: { syslogServers: ['192.0.2.50:514', '192.0.2.51:514'], syslogTransport: SyslogTransport.TCP, localDatabase: true },

@@ -2,20 +2,26 @@
  * Compiled policy → one AS3 declaration per AfmDevice.
  *
  * Layout (see README "Design"):
- * - `/Common/Shared` (prefixed `<tenant>_`): every address and port list, the cluster and
- *   namespace rule lists, the global policy (attached to the global context by
+ * - `/Common/Shared` (prefixed `<tenant>_`): every address and port list, every rule list
+ *   (cluster, namespace, service and the carried ALLOW rules), the bandwidth policies with their
+ *   iRules, the virtual-server policies, the global policy (attached to the global context by
  *   `bigip_command`, since AS3 cannot) and the route-domain policy (`routeDomainEnforcement`,
  *   which AS3 requires to live there).
- * - `/<tenant>/<app>`: the service rules, the virtual-server policy, the egress virtual
- *   server with its gateway pool, SNAT, log profile and security services.
+ * - `/<tenant>/<app>`: the egress virtual server with its gateway pool, SNAT pool, log profile
+ *   and security services. It points into /Common/Shared at exactly two objects, its enforced
+ *   and its staged virtual-server policy, which exist as long as the device does: whatever the
+ *   rules become, no deploy of /Common/Shared deletes an object the tenant still uses (mcpd would
+ *   refuse it in AS3's second Common pass, which Terraform's provider never reads).
  *
  * The virtual-server policy is: service rules, then the ALLOW rules of the two upper levels
  * (carried over), then the device default. With AFM's context semantics this is exactly the
  * three-level policy of the README; the differential tests prove it.
  *
- * Audit rules go only into the staged policies. Each context gets a staged policy when any
- * rule is in audit: the full would-be policy of that context (enforced and audit rules in
- * order), so AFM reports what the policy would do if the audit rules were enforced.
+ * Every context has an enforced and a staged policy, always, so the attachments never change
+ * after the first deploy (AS3 cannot detach what tmsh attached, and mcpd refuses to delete an
+ * attached policy). Audit rules go only into the staged policies: the staged policy of a context
+ * is its would-be policy (enforced and audit rules in order), and where no rule of a level is in
+ * audit it simply references the enforced rule lists.
  */
 import type { AfmRuleEntry, CompiledPolicy, CompiledRule } from '../policy/compile';
 import { withRouteDomain } from '../policy/ip';
@@ -25,12 +31,13 @@ import { compareText } from '../policy/compile';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { COMMON, OBJECT, Placement, SHARED, routeDomainPolicyName, sharedItemName } from './names';
 import { afmDefaultAction, checkRendering, hasStaged } from './rendering-check';
+import { expectedDeviceState, routeDomainPaths } from './device-state';
 
 export const AS3_SCHEMA_VERSION = '3.50.0';
 
 export type As3Object = Record<string, unknown>;
 
-/** Policy paths of the global and route-domain contexts, owned by `owner` on one BIG-IP. */
+/** Policy paths of the global and route-domain contexts, owned by `owner` on one BIG-IP (route domains by id). */
 export interface ContextPaths {
   readonly globalPolicy: string;
   readonly globalStagedPolicy: string;
@@ -127,13 +134,15 @@ function bandwidthObjects(rules: readonly CompiledRule[], put: (name: string, ob
       maxBandwidth: rule.model.bandwidth.maxBandwidth,
       maxBandwidthUnit: rule.model.bandwidth.unit,
     });
-    // AFM runs a rule's iRule at FLOW_INIT for every flow the rule matches. The only variable
-    // part is the policy path, built from validated names; nothing user-typed reaches it.
+    // AFM runs a rule's iRule at FLOW_INIT for every flow the rule matches. `BWC::policy attach`
+    // takes the policy's name without a path and finds it itself (tmsh reference, "BWC::policy"),
+    // so the policy sits in the iRule's own folder. The name is built from validated names;
+    // nothing user-typed reaches it.
     put(bw.iRuleName, {
       class: 'iRule',
       remark: clip(`attaches the bandwidth policy of ${rule.key}`),
       expand: false,
-      iRule: `when FLOW_INIT {\n    BWC::policy attach ${bw.policy}\n}\n`,
+      iRule: `when FLOW_INIT {\n    BWC::policy attach ${bw.policy.slice(bw.policy.lastIndexOf('/') + 1)}\n}\n`,
     });
   }
 }
@@ -179,11 +188,25 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
   }
   for (const list of compiled.portLists) put(list.name, { class: 'Firewall_Port_List', ports: [...list.ports] });
 
-  const { cluster, namespace } = compiled.levels;
-  bandwidthObjects([...cluster, ...namespace], put);
+  const { cluster, namespace, service } = compiled.levels;
+  bandwidthObjects([...cluster, ...namespace, ...service], put);
   levelLists(put, cluster, OBJECT.clusterRules, `cluster rules of ${device.cluster}`, 'shared', staged);
   levelLists(put, namespace, OBJECT.namespaceRules, `namespace rules of ${device.cluster}`, 'shared', staged);
-  levelLists(put, carriedAllow([...cluster, ...namespace]), OBJECT.carriedAllow, 'ALLOW rules carried to the virtual server', 'shared', staged, true);
+  const s = levelLists(put, service, OBJECT.serviceRules, `service rules of ${device.cluster}`, 'shared', staged);
+  const c = levelLists(put, carriedAllow([...cluster, ...namespace]), OBJECT.carriedAllow, 'ALLOW rules carried to the virtual server', 'shared', staged, true);
+
+  // The virtual server's two policies: service rules, carried ALLOW rules, the device default.
+  const vsPolicy = (serviceList: string, carriedList: string, forStaged: boolean): As3Object => ({
+    class: 'Firewall_Policy',
+    remark: clip(`${forStaged ? 'staged ' : ''}virtual-server context of ${device.cluster}`),
+    rules: [
+      { use: sharedItemName(device.tenant, serviceList) },
+      { use: sharedItemName(device.tenant, carriedList) },
+      { name: OBJECT.defaultRule, action: afmDefaultAction(device, forStaged), protocol: 'any', loggingEnabled: device.logging.logDefaultAction },
+    ],
+  });
+  put(OBJECT.virtualPolicy, vsPolicy(s.enforced, c.enforced, false));
+  put(OBJECT.virtualPolicy + OBJECT.staged, vsPolicy(s.staged ?? s.enforced, c.staged ?? c.enforced, true));
   return app;
 }
 
@@ -202,7 +225,7 @@ function levelListName(compiled: CompiledPolicy, level: 'cluster' | 'namespace',
 function contextPolicies(owner: string, devices: readonly CompiledPolicy[]): As3Object {
   const app: As3Object = {};
   const ordered = [...devices].sort((a, b) => compareText(a.model.device.tenant, b.model.device.tenant));
-  const staged = ordered.some(hasStaged);
+  const paths = routeDomainPaths(owner, ordered);
   const clusters = ordered.map((d) => d.model.device.cluster).join(', ');
   const policy = (remark: string, lists: string[], extra: As3Object = {}): As3Object => ({
     class: 'Firewall_Policy',
@@ -211,21 +234,20 @@ function contextPolicies(owner: string, devices: readonly CompiledPolicy[]): As3
     ...extra,
   });
   const put = itemWriter(app, `the shared context of ${owner}`, (name) => sharedItemName(owner, name));
-  const forStaged = [false, ...(staged ? [true] : [])];
-  for (const st of forStaged) {
+  for (const st of [false, true]) {
     const suffix = st ? OBJECT.staged : '';
     put(OBJECT.globalPolicy + suffix, policy(`${st ? 'staged ' : ''}global context of ${clusters}`, ordered.map((d) => levelListName(d, 'cluster', st))));
-    const routeDomains = [...new Set(ordered.map((d) => d.model.device.routeDomain))].sort((a, b) => a - b);
-    for (const rd of routeDomains) {
+    for (const [rd, rdPath] of paths) {
       const inRd = ordered.filter((d) => d.model.device.routeDomain === rd);
       // AS3 can attach only enforced policies to a route domain; tmsh attaches the staged one.
-      const extra = st ? {} : { routeDomainEnforcement: [{ bigip: `/${COMMON}/${rd}` }] };
-      put(routeDomainPolicyName(rd) + suffix, policy(`${st ? 'staged ' : ''}route domain ${rd}`, inRd.map((d) => levelListName(d, 'namespace', st)), extra));
+      const extra = st ? {} : { routeDomainEnforcement: [{ bigip: rdPath }] };
+      put(routeDomainPolicyName(rd) + suffix, policy(`${st ? 'staged ' : ''}route domain ${rd} (${rdPath})`, inRd.map((d) => levelListName(d, 'namespace', st)), extra));
     }
   }
   return app;
 }
 
+/** Listeners: the wildcard of each family, accepting only the pod CIDRs when they are given. */
 function virtualAddresses(device: DeviceModel): unknown[] {
   const wildcard = (family: 4 | 6) => withRouteDomain(family === 4 ? '0.0.0.0/0' : '::/0', device.routeDomain);
   if (device.podCidrs.length === 0) return [wildcard(4), wildcard(6)];
@@ -266,45 +288,45 @@ function loggingObjects(device: DeviceModel, app: As3Object): void {
   };
 }
 
-function tenantApplication(compiled: CompiledPolicy): As3Object {
-  const { device } = compiled.model;
-  const staged = hasStaged(compiled);
-  const app: As3Object = { class: 'Application', template: 'generic' };
-  const put = itemWriter(app, device.path);
-  const { cluster, namespace, service } = compiled.levels;
-  bandwidthObjects(service, put);
-  const s = levelLists(put, service, OBJECT.serviceRules, `service rules of ${device.cluster}`, 'tenant', staged);
-  const carried = carriedAllow([...cluster, ...namespace]);
-  const carriedName = sharedItemName(device.tenant, OBJECT.carriedAllow);
+/**
+ * How the tenant points at its virtual-server policies in /Common/Shared: `use` when the same
+ * declaration holds them, `bigip` (an existing BIG-IP object, looked up on the device when AS3
+ * parses the request) when another declaration does.
+ */
+type SharedReference = 'use' | 'bigip';
 
-  const vsPolicy = (serviceList: string, carriedList: string, forStaged: boolean): As3Object => ({
-    class: 'Firewall_Policy',
-    remark: forStaged ? 'staged virtual-server context' : 'virtual-server context',
-    rules: [
-      { use: serviceList },
-      { use: `/${COMMON}/${SHARED}/${carriedList}` },
-      { name: OBJECT.defaultRule, action: afmDefaultAction(device, forStaged), protocol: 'any', loggingEnabled: device.logging.logDefaultAction },
-    ],
-  });
-  put(OBJECT.virtualPolicy, vsPolicy(s.enforced, carriedName, false));
-  if (staged) {
-    const carriedStaged = carried.some((r) => r.audit) ? carriedName + OBJECT.staged : carriedName;
-    put(OBJECT.virtualPolicy + OBJECT.staged, vsPolicy(s.staged as string, carriedStaged, true));
-  }
+/**
+ * The tenant's application: the egress virtual server and what only it uses.
+ *
+ * On a shared BIG-IP each cluster's virtual server listens on the same wildcard address of its
+ * route domain (with its own pod CIDRs as sources), and a virtual address exists once per
+ * device: a second partition declaring it gets "Invalid Virtual Address, the IP address ...
+ * already exists" (AS3 issues #741, #605). `shareAddresses` puts the address in /Common, where
+ * AS3 counts the tenants that use it and deletes it with the last one (AS3
+ * `src/lib/fetch.js`, updateDesiredForCommonVirtualAddresses and
+ * maintainCommonVirtualAddresses).
+ */
+function tenantApplication(compiled: CompiledPolicy, reference: SharedReference, sharedBigip: boolean): As3Object {
+  const { device } = compiled.model;
+  const app: As3Object = { class: 'Application', template: 'generic' };
+  const policy = (name: string) => ({ [reference]: `/${COMMON}/${SHARED}/${sharedItemName(device.tenant, name)}` });
   loggingObjects(device, app);
 
   const vs: As3Object = {
     class: 'Service_L4',
     remark: clip(`egress of cluster ${device.cluster}`),
     virtualAddresses: virtualAddresses(device),
+    ...(sharedBigip ? { shareAddresses: true } : {}),
     virtualPort: 0,
     layer4: 'any',
     translateServerAddress: false,
     translateServerPort: false,
-    policyFirewallEnforced: { use: OBJECT.virtualPolicy },
+    // AS3's default for Service_L4 is source-address persistence; egress balances nothing.
+    persistenceMethods: [],
+    policyFirewallEnforced: policy(OBJECT.virtualPolicy),
+    policyFirewallStaged: policy(OBJECT.virtualPolicy + OBJECT.staged),
     securityLogProfiles: [{ use: OBJECT.logProfile }],
   };
-  if (staged) vs.policyFirewallStaged = { use: OBJECT.virtualPolicy + OBJECT.staged };
   if (device.gateways.length) {
     app[OBJECT.gatewayPool] = {
       class: 'Pool',
@@ -339,9 +361,9 @@ function request(declaration: As3Object, id: string, remark: string): As3Object 
   };
 }
 
-function tenant(compiled: CompiledPolicy): As3Object {
+function tenant(compiled: CompiledPolicy, reference: SharedReference, sharedBigip: boolean): As3Object {
   const { device } = compiled.model;
-  return { class: 'Tenant', defaultRouteDomain: device.routeDomain, [device.application]: tenantApplication(compiled) };
+  return { class: 'Tenant', defaultRouteDomain: device.routeDomain, [device.application]: tenantApplication(compiled, reference, sharedBigip) };
 }
 
 /**
@@ -383,16 +405,22 @@ export function renderAs3(compiled: CompiledPolicy): As3Object {
     [device.path, sharedObjects(compiled)],
     [contextOwner(device.tenant), contextPolicies(device.tenant, [compiled])],
   ]);
-  const out = request({ [COMMON]: { class: 'Tenant', [SHARED]: shared }, [device.tenant]: tenant(compiled) }, `cdktf-ces-${device.tenant}`, `egress policy of cluster ${device.cluster}`);
+  const out = request({ [COMMON]: { class: 'Tenant', [SHARED]: shared }, [device.tenant]: tenant(compiled, 'use', false) }, `cdktf-ces-${device.tenant}`, `egress policy of cluster ${device.cluster}`);
   checkRendering({ adc: out.declaration as As3Object, devices: [compiled], contextOwner: device.tenant });
   return out;
 }
 
-/** The tenant-only AS3 request of a device on a BIG-IP shared with other clusters. */
+/**
+ * The tenant-only AS3 request of a device on a BIG-IP shared with other clusters. Its two
+ * pointers into /Common/Shared are `bigip` paths: AS3 adds the stored Common to a tenant-only
+ * request only when the tenant is already stored (AS3 `src/lib/declarationHandler.js:137-174,
+ * 600-611`), so `use` pointers of a new tenant would name an object the request does not hold
+ * and the first deploy would fail with 422.
+ */
 export function renderTenantAs3(compiled: CompiledPolicy): As3Object {
   const { device } = compiled.model;
-  const own = tenant(compiled);
-  // The tenant's rules point into /Common/Shared, which the shared declaration holds: exactly
+  const own = tenant(compiled, 'bigip', true);
+  // The virtual server points into /Common/Shared, which the shared declaration holds: exactly
   // this device's sharedObjects (renderSharedAs3 refuses to let anything replace one of them).
   const view = { [COMMON]: { class: 'Tenant', [SHARED]: sharedObjects(compiled) }, [device.tenant]: own };
   checkRendering({ adc: view, devices: [compiled] });
@@ -413,32 +441,21 @@ export function renderSharedAs3(owner: string, devices: readonly CompiledPolicy[
   // The carried ALLOW lists are reached from the tenants' virtual-server policies: check them
   // through the tenants as their own declarations render them.
   const view: As3Object = { ...(out.declaration as As3Object) };
-  for (const d of ordered) view[d.model.device.tenant] = tenant(d);
+  for (const d of ordered) view[d.model.device.tenant] = tenant(d, 'bigip', true);
   checkRendering({ adc: view, devices, contextOwner: owner });
   return out;
 }
 
 /**
- * tmsh commands for what AS3 cannot set: the global-context policies, the staged
- * route-domain policies and the FQDN resolver. Paths come from validated names only.
+ * tmsh commands of what AS3 cannot set, in the order they run on apply (the global FQDN
+ * resolver, the context attachments, each followed by `save sys config`) and on destroy. See
+ * `device-state.ts` for the whole expected state and the ownership checks.
  */
 export function contextCommands(owner: string, devices: readonly CompiledPolicy[], dnsResolver?: string): { apply: string[]; destroy: string[] } {
-  const paths = contextPaths(owner);
-  const apply = [`modify security firewall global-rules enforced-policy ${paths.globalPolicy}`];
-  const destroy = ['modify security firewall global-rules enforced-policy none'];
-  if (devices.some(hasStaged)) {
-    apply.push(`modify security firewall global-rules staged-policy ${paths.globalStagedPolicy}`);
-    const release = ['modify security firewall global-rules staged-policy none'];
-    for (const rd of [...new Set(devices.map((d) => d.model.device.routeDomain))].sort((a, b) => a - b)) {
-      apply.push(`modify net route-domain /${COMMON}/${rd} fw-staged-policy ${paths.routeDomainStagedPolicy(rd)}`);
-      release.unshift(`modify net route-domain /${COMMON}/${rd} fw-staged-policy none`);
-    }
-    destroy.unshift(...release);
-  }
-  if (dnsResolver && devices.some((d) => d.destinationLists.some((l) => l.fqdns.length > 0))) {
-    apply.push(`modify security firewall global-fqdn-policy dns-resolver ${dnsResolver}`);
-  }
-  return { apply, destroy };
+  const { commands } = expectedDeviceState(owner, devices, dnsResolver);
+  const routeDomains = Object.values(commands.releaseRouteDomains).flatMap((c) => c.filter((x) => x !== 'save sys config'));
+  const release = (c: readonly string[]) => c.filter((x) => x !== 'save sys config');
+  return { apply: [...commands.resolver, ...commands.contexts], destroy: [...routeDomains, ...release(commands.release), ...release(commands.releaseResolver), 'save sys config'] };
 }
 
 /** The tmsh commands of a device that owns its BIG-IP. */

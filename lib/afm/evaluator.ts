@@ -24,11 +24,18 @@
  *   its `defaultRouteDomain`). FQDN entries match a flow's host name (exactly, or `*.` for one
  *   label) or an address the device resolved for the name.
  *
+ * - A `bigip` reference names an object on the device: one that a loaded declaration creates
+ *   (a tenant pointing into the /Common/Shared of another declaration) is that object.
+ * - tmsh names route domains by path, addresses by id: a route domain is `/Common/<id>` unless
+ *   `routeDomainIds` says otherwise. `list` commands read and `save sys config` persists; neither
+ *   changes what is enforced.
+ *
  * Not modelled (and refused loudly if a declaration uses them): VLAN, geo and source-port
  * criteria, rule schedules, address lists discovered other than by events, `bigip` references
- * to objects outside the declaration, and virtual servers other than Service_L4 and
+ * to objects outside the declarations, and virtual servers other than Service_L4 and
  * Service_Forwarding. VLANs a virtual listens on (`allowVlans`) are assumed to be the ones the
- * flow arrives on.
+ * flow arrives on. A packet no virtual server takes is reported as dropped; a BIG-IP with the
+ * db key `tm.rejectunmatched` on (its default) answers it with a reset or ICMP unreachable.
  */
 import { AddressEntry, addressEntry, parseCidr, parseRange, tryParseIp } from '../policy/ip';
 import type { ActionName, Level, PolicyModel } from '../policy/model';
@@ -67,6 +74,12 @@ export interface AfmFirewallOptions {
    * @default 'accept'
    */
   readonly virtualServerDefault?: 'accept' | 'drop' | 'reject';
+  /**
+   * Ids of route domains that are not named after their id, by path, such as
+   * `{ '/Common/rd_prod': 2 }`.
+   * @default - every route domain is `/Common/<id>`
+   */
+  readonly routeDomainIds?: Readonly<Record<string, number>>;
 }
 
 /** The AFM rule that matched. */
@@ -111,7 +124,7 @@ export interface AfmEvaluation {
   readonly enforced: AfmChainResult;
   /** The staged evaluation; the enforced one when no staged policy applies to the flow. */
   readonly staged: AfmChainResult;
-  /** Whether any staged policy applies to the flow. */
+  /** Whether a staged policy that differs from its context's enforced one applies to the flow. */
   readonly hasStaged: boolean;
 }
 
@@ -294,11 +307,14 @@ export class AfmFirewall {
   private readonly virtualServers: VirtualServer[] = [];
   private globalEnforced?: PreparedPolicy;
   private globalStaged?: PreparedPolicy;
-  private readonly routeDomainPolicies = new Map<number, { enforced?: PreparedPolicy; staged?: PreparedPolicy }>();
+  /** Route-domain contexts by id, or by path where the id is not known. */
+  private readonly routeDomainPolicies = new Map<number | string, { enforced?: PreparedPolicy; staged?: PreparedPolicy }>();
   private readonly virtualServerDefault: 'accept' | 'drop' | 'reject';
+  private readonly routeDomainIds: ReadonlyMap<string, number>;
 
   private constructor(declarations: readonly unknown[], commands: readonly string[], options: AfmFirewallOptions) {
     this.virtualServerDefault = options.virtualServerDefault ?? 'accept';
+    this.routeDomainIds = new Map(Object.entries(options.routeDomainIds ?? {}));
     if (declarations.length === 0) throw new AfmModelError('no AS3 declaration given');
     declarations.forEach((as3, i) => {
       const declaration = isObject(as3) && as3.class === 'AS3' ? as3.declaration : as3;
@@ -383,9 +399,15 @@ export class AfmFirewall {
     if (!destination && flow.host === undefined) throw new AfmModelError('a flow needs a destination address or a host name');
     const vs = this.virtualServerFor(flow, source, destination);
     const rd = this.routeDomainPolicies.get(flow.routeDomain);
+    if (!rd) {
+      const unknown = [...this.routeDomainPolicies.keys()].filter((k): k is string => typeof k === 'string');
+      if (unknown.length) {
+        throw new AfmModelError(`route domain ${flow.routeDomain} has no policy by id, and policies are attached to route domains ${unknown.join(', ')}, whose ids are not known: give them in the routeDomainIds option`);
+      }
+    }
     const enforced = this.chain([this.globalEnforced, rd?.enforced, vs?.enforced], vs, flow, source, destination, state);
-    const stagedPolicies = [this.globalStaged, rd?.staged, vs?.staged];
-    const hasStaged = stagedPolicies.some((p) => p !== undefined);
+    // A staged policy with exactly its context's enforced rules stages nothing.
+    const hasStaged = !samePolicy(this.globalStaged, this.globalEnforced) || !samePolicy(rd?.staged, rd?.enforced) || !samePolicy(vs?.staged, vs?.enforced);
     const staged = hasStaged
       ? this.chain([this.globalStaged ?? this.globalEnforced, rd?.staged ?? rd?.enforced, vs?.staged ?? vs?.enforced], vs, flow, source, destination, state)
       : enforced;
@@ -498,11 +520,17 @@ export class AfmFirewall {
     }
   }
 
-  /** Resolves an AS3 pointer (`{use}`) from `from`: bare names are relative to its application. */
+  /**
+   * Resolves an AS3 pointer from `from`: `{use}` (bare names are relative to its application), or
+   * `{bigip}` naming an object a loaded declaration creates.
+   */
   private resolve(pointer: unknown, from: Item, expected: string, where: string): Item {
     if (!isObject(pointer)) throw new AfmModelError(`${where}: expected a pointer {"use": ...}, got ${JSON.stringify(pointer)}`);
     if (typeof pointer.bigip === 'string') {
-      throw new AfmModelError(`${where}: refers to ${pointer.bigip} outside the declaration ({"bigip": ...}), which the evaluator cannot see`);
+      const item = this.items.get(pointer.bigip);
+      if (!item) throw new AfmModelError(`${where}: refers to ${pointer.bigip} outside the declarations ({"bigip": ...}), which the evaluator cannot see`);
+      if (item.obj.class !== expected) throw new AfmModelError(`${where}: ${pointer.bigip} is a ${String(item.obj.class)}, not a ${expected}`);
+      return item;
     }
     const use = pointer.use;
     if (typeof use !== 'string' || use.length === 0) throw new AfmModelError(`${where}: expected a pointer {"use": ...}, got ${JSON.stringify(pointer)}`);
@@ -667,19 +695,33 @@ export class AfmFirewall {
     if (!Array.isArray(list)) throw new AfmModelError(`${item.path}: routeDomainEnforcement must be an array`);
     list.forEach((p, i) => {
       const where = `${item.path} routeDomainEnforcement[${i}]`;
-      if (!isObject(p) || typeof p.bigip !== 'string') throw new AfmModelError(`${where}: expected {"bigip": "/Common/<id>"}`);
-      const rd = routeDomainId(p.bigip, where);
+      if (!isObject(p) || typeof p.bigip !== 'string') throw new AfmModelError(`${where}: expected {"bigip": "<route-domain path>"}`);
+      const rd = this.routeDomainKey(p.bigip);
       const slot = this.routeDomainPolicies.get(rd) ?? {};
       if (slot.enforced && slot.enforced.path !== item.path) {
-        throw new AfmModelError(`${where}: route domain ${rd} already enforces ${slot.enforced.path}; a route domain has one enforced policy`);
+        throw new AfmModelError(`${where}: route domain ${String(rd)} already enforces ${slot.enforced.path}; a route domain has one enforced policy`);
       }
       this.routeDomainPolicies.set(rd, { ...slot, enforced: this.policy(item) });
     });
   }
 
+  /**
+   * The id of a route domain named by path (tmsh, `routeDomainEnforcement`), or its path when
+   * the id is not known: a flow of that route domain then fails rather than skip its policy.
+   */
+  private routeDomainKey(text: string): number | string {
+    const path = text.startsWith('/') ? text : `/Common/${text}`;
+    const given = this.routeDomainIds.get(path);
+    if (given !== undefined) return given;
+    const m = /^\/Common\/(\d{1,5})$/.exec(path);
+    return m && Number(m[1]) <= 65534 ? Number(m[1]) : path;
+  }
+
   private applyCommand(command: string, index: number): void {
     const where = `command ${index + 1} ("${command}")`;
     const t = command.trim().split(/\s+/);
+    // Reading and saving change nothing that is enforced.
+    if (t[0] === 'list' || command.trim() === 'save sys config') return;
     const pairs = (from: number): [string, string][] => {
       if ((t.length - from) % 2 !== 0 || t.length === from) throw new AfmModelError(`${where}: expected attribute/value pairs`);
       const out: [string, string][] = [];
@@ -694,7 +736,7 @@ export class AfmFirewall {
         else throw new AfmModelError(`${where}: global-rules attribute "${attr}" is not modelled`);
       }
     } else if (t[0] === 'modify' && t[1] === 'net' && t[2] === 'route-domain' && t.length > 3) {
-      const rd = routeDomainId(t[3], where);
+      const rd = this.routeDomainKey(t[3]);
       const slot = { ...(this.routeDomainPolicies.get(rd) ?? {}) };
       for (const [attr, value] of pairs(4)) {
         if (attr === 'fw-enforced-policy') slot.enforced = policyOrNone(value, attr);
@@ -711,12 +753,16 @@ export class AfmFirewall {
   }
 }
 
-function routeDomainId(text: string, where: string): number {
-  const m = /^(?:\/Common\/)?(\d{1,5})$/.exec(text);
-  if (!m || Number(m[1]) > 65534) {
-    throw new AfmModelError(`${where}: route domain "${text}" is not named by its id (such as /Common/2); the evaluator identifies route domains by id`);
-  }
-  return Number(m[1]);
+/** Whether a staged policy holds its context's enforced rules, in order (by rule list and name, or inline). */
+function samePolicy(staged: PreparedPolicy | undefined, enforced: PreparedPolicy | undefined): boolean {
+  // Without a staged policy the context's enforced one stands in for it.
+  if (!staged || staged === enforced) return true;
+  const a = staged;
+  const b = enforced;
+  if (!b || a.rules.length !== b.rules.length) return false;
+  // Inline rules count as equal only without match criteria (such as the final default rule).
+  const key = (r: PreparedRule) => (r.ruleList ? `${r.ruleList}#${r.name}` : r.source || r.destination || r.ports ? undefined : `inline ${r.name} ${r.action} ${r.protocol}`);
+  return a.rules.every((r, i) => key(r) !== undefined && key(r) === key(b.rules[i]));
 }
 
 function parsePort(p: unknown, where: string): PortRange {

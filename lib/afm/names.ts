@@ -44,6 +44,15 @@ export function routeDomainPolicyName(routeDomain: number): string {
   return `rd${routeDomain}_policy`;
 }
 
+/**
+ * BIG-IP path of a device's route domain: tmsh and AS3 name route domains by path, addresses
+ * (`10.0.0.1%2`) by id. Without a configured name it is `/Common/<id>`, the name BIG-IP gives a
+ * route domain created with only an id.
+ */
+export function routeDomainPath(device: Pick<DeviceModel, 'routeDomain' | 'routeDomainPath'>): string {
+  return device.routeDomainPath ?? `/${COMMON}/${device.routeDomain}`;
+}
+
 /** Suffix of the iRule that attaches a rule's bandwidth policy (`bwc_<rule>_attach`). */
 export const BANDWIDTH_IRULE_SUFFIX = '_attach';
 

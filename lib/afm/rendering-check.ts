@@ -14,7 +14,7 @@
  * so the check is linear in the size of the declaration and the policy.
  */
 import type { As3Object } from './as3';
-import { COMMON, OBJECT, SHARED, routeDomainPolicyName, sharedItemName } from './names';
+import { COMMON, OBJECT, SHARED, routeDomainPath, routeDomainPolicyName, sharedItemName } from './names';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import type { CompiledPolicy, CompiledRule, SourceList } from '../policy/compile';
 import { compareRules, compareText, sourceIdentity } from '../policy/compile';
@@ -64,11 +64,17 @@ function isObj(v: unknown): v is Obj {
   return !!v && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** The `use` of a `{use}` reference that has nothing else (a `bigip` path would point outside the declaration). */
+/**
+ * The target of a reference that has nothing else: the `use` of `{use}`, or the absolute path of
+ * `{bigip}` (an object on the device, which the view holds when it holds the declaration that
+ * creates it).
+ */
 function onlyUse(pointer: unknown): string | undefined {
-  if (!isObj(pointer) || typeof pointer.use !== 'string') return undefined;
-  for (const key in pointer) if (key !== 'use') return undefined;
-  return pointer.use;
+  if (!isObj(pointer)) return undefined;
+  const keys = Object.keys(pointer);
+  if (keys.length !== 1) return undefined;
+  if (typeof pointer.use === 'string') return pointer.use;
+  return typeof pointer.bigip === 'string' && pointer.bigip.startsWith('/') ? pointer.bigip : undefined;
 }
 
 /** A pointer resolved to its object: the full path and the object (undefined when absent). */
@@ -280,17 +286,16 @@ class DeviceCheck {
     this.issues.push({ path: rule.path, field: 'rendering', value: quote(afmRule), message: `${message}; the declaration would not enforce this rule as written, so synth stops (this is a bug, please report it)` });
   }
 
-  /** The tenant's virtual-server policies: service rules, carried ALLOW rules, the default. */
+  /**
+   * The tenant's virtual-server policies (always both, enforced and staged): service rules,
+   * carried ALLOW rules, the default.
+   */
   public virtualServer(): void {
     const { tenant, application } = this.device;
     const vs = this.reader.resolve(OBJECT.virtualServer, tenant, application);
     if (!vs?.obj) return this.deviceIssue(vs?.path ?? OBJECT.virtualServer, 'the egress virtual server is missing');
     for (const staged of [false, true]) {
       const pointer = vs.obj[staged ? 'policyFirewallStaged' : 'policyFirewallEnforced'];
-      if (staged && !this.staged) {
-        if (pointer !== undefined) this.deviceIssue(pointer, 'the virtual server has a staged policy though no rule is in audit');
-        continue;
-      }
       const policy = this.reader.resolve(pointer, tenant, application);
       if (!policy?.obj || policy.obj.class !== 'Firewall_Policy') {
         this.deviceIssue(policy?.path ?? pointer, `the virtual server's ${staged ? 'staged' : 'enforced'} policy is missing`);
@@ -303,8 +308,9 @@ class DeviceCheck {
         this.deviceIssue(policy.path, `the policy must hold the service rules, the carried ALLOW rules and a final ${defaultAction} of everything`);
         continue;
       }
-      this.ruleList(rules[0], tenant, application, this.expectation('service', staged));
-      this.ruleList(rules[1], tenant, application, this.expectation('carried', staged));
+      const [, policyTenant, policyApp] = policy.path.split('/');
+      this.ruleList(rules[0], policyTenant, policyApp, this.expectation('service', staged));
+      this.ruleList(rules[1], policyTenant, policyApp, this.expectation('carried', staged));
     }
   }
 
@@ -490,28 +496,27 @@ function describeSource(list: SourceList): string {
 
 /** The global and route-domain policies: each device's cluster (namespace) rules, in tenant order. */
 function contexts(owner: string, checks: readonly DeviceCheck[], reader: DeclarationReader, issues: PolicyIssue[]): void {
-  const staged = checks.some((c) => c.staged);
   const shared = (name: string) => reader.resolve(`/${COMMON}/${SHARED}/${sharedItemName(owner, name)}`, COMMON, SHARED);
   const fail = (path: string, message: string) =>
     issues.push({ path: `the shared context of ${owner}`, field: 'rendering', value: quote(path), message: `${message}; the declaration would not enforce the policy as written, so synth stops (this is a bug, please report it)` });
-  const policy = (name: string, level: 'cluster' | 'namespace', members: readonly DeviceCheck[], st: boolean, attached: boolean) => {
+  const policy = (name: string, level: 'cluster' | 'namespace', members: readonly DeviceCheck[], st: boolean, enforcedOn?: string) => {
     const at = shared(name);
     if (!at?.obj || at.obj.class !== 'Firewall_Policy') return fail(at?.path ?? name, 'the policy is missing');
-    if (attached && !(Array.isArray(at.obj.routeDomainEnforcement) && at.obj.routeDomainEnforcement.length > 0)) fail(at.path, 'the route-domain policy is not enforced on its route domain');
+    if (enforcedOn !== undefined && JSON.stringify(at.obj.routeDomainEnforcement) !== JSON.stringify([{ bigip: enforcedOn }])) {
+      fail(at.path, `the route-domain policy is not enforced on its route domain ${enforcedOn}`);
+    }
     const rules = Array.isArray(at.obj.rules) ? at.obj.rules : [];
     if (rules.length !== members.length) return fail(at.path, `the policy references ${rules.length} rule lists for ${members.length} clusters`);
     members.forEach((c, k) => c.ruleList(rules[k], COMMON, SHARED, c.expectation(level, st)));
   };
   const ordered = [...checks].sort((a, b) => compareText(a.device.tenant, b.device.tenant));
+  // Staged policies exist whether or not a rule is in audit: their attachments never change.
   for (const st of [false, true]) {
     const suffix = st ? OBJECT.staged : '';
-    if (st && !staged) {
-      if (shared(OBJECT.globalPolicy + suffix)?.obj) fail(OBJECT.globalPolicy + suffix, 'a staged policy exists though no rule is in audit');
-      continue;
-    }
-    policy(OBJECT.globalPolicy + suffix, 'cluster', ordered, st, false);
+    policy(OBJECT.globalPolicy + suffix, 'cluster', ordered, st);
     for (const rd of [...new Set(ordered.map((c) => c.device.routeDomain))].sort((a, b) => a - b)) {
-      policy(routeDomainPolicyName(rd) + suffix, 'namespace', ordered.filter((c) => c.device.routeDomain === rd), st, !st);
+      const members = ordered.filter((c) => c.device.routeDomain === rd);
+      policy(routeDomainPolicyName(rd) + suffix, 'namespace', members, st, st ? undefined : routeDomainPath(members[0].device));
     }
   }
 }

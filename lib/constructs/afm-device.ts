@@ -7,14 +7,14 @@ import { IConstruct } from 'constructs';
 // TerraformAsset writes its files through the same hook.
 import { addCustomSynthesis } from 'cdktf/lib/synthesize/synthesizer';
 import { BigipAs3 } from '../../providers/bigip/as3';
-import { BigipCommand } from '../../providers/bigip/command';
 import type { BigipProvider } from '../../providers/bigip/provider';
-import { deviceCommands, renderAs3, renderTenantAs3 } from '../afm/as3';
+import { renderAs3, renderTenantAs3 } from '../afm/as3';
+import { ownDeviceState } from '../afm/device-state';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
 import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
 import { DefaultAction, EgressLoggingOptions } from '../policy/enums';
 import { EgressPolicyError, formatIssue, quote, unlessInvalid } from '../policy/errors';
-import { DEVICE_PROPS, EgressSnat, defaultTenant, deviceModel, parseProps, throwIssues } from '../policy/device';
+import { DEVICE_PROPS, EgressSnat, defaultTenant, deviceIssues, deviceModel, parseProps, throwIssues } from '../policy/device';
 import type { DeviceModel, ExternalServiceModel, PolicyModel, RuleModel } from '../policy/model';
 import { ruleKey } from '../policy/model';
 import { z } from 'zod';
@@ -23,6 +23,7 @@ import {
   CONNECTION_FIELDS,
   CONNECTION_OVERRIDES,
   CONNECTION_PROPS,
+  ContextOwnership,
   bigipProvider,
   claimEndpoint,
   connectionIssues,
@@ -97,10 +98,17 @@ export interface AfmDeviceProps extends BigipConnectionProps {
    */
   readonly application?: string;
   /**
-   * Route domain of the cluster's egress traffic; addresses are rendered as `addr%id`.
+   * Route-domain id of the cluster's egress traffic; addresses are rendered as `addr%id`.
    * @default 0
    */
   readonly routeDomain?: number;
+  /**
+   * BIG-IP path of that route domain, when it is not named after its id (Declarative Onboarding
+   * and many devices name route domains, such as `/Common/rd_prod`). tmsh and AS3 name a route
+   * domain by path; the deploy checks that this route domain has the id `routeDomain`.
+   * @default - `/Common/<routeDomain>`
+   */
+  readonly routeDomainName?: string;
   /**
    * Verdict for traffic no rule allows.
    * @default DefaultAction.DENY
@@ -119,11 +127,13 @@ export interface AfmDeviceProps extends BigipConnectionProps {
   readonly vlans?: string[];
   /**
    * Next-hop gateway addresses, each once; the virtual server forwards to them through a pool.
+   * With `podCidrs`, at least one gateway of each pod address family.
    * @default - forward by the BIG-IP routing table
    */
   readonly gateways?: string[];
   /**
-   * Source address translation of egress traffic.
+   * Source address translation of egress traffic. A SNAT pool needs, with `podCidrs`, at least
+   * one address of each pod address family (a dual-stack cluster needs IPv4 and IPv6 addresses).
    * @default EgressSnat.automap()
    */
   readonly snat?: EgressSnat;
@@ -152,7 +162,9 @@ export interface AfmDeviceProps extends BigipConnectionProps {
   readonly protocolInspectionProfile?: string;
   /**
    * BIG-IP path of the `net dns-resolver` AFM uses to resolve FQDN destinations. Required
-   * when any rule or external service uses an FQDN; set on the device's global FQDN policy.
+   * when any rule or external service uses an FQDN. It is set as the BIG-IP's global FQDN
+   * resolver before the declaration is deployed; the deploy refuses to replace a resolver that
+   * is already set to another one.
    * @default - none (FQDN destinations fail synth)
    */
   readonly dnsResolver?: string;
@@ -162,8 +174,10 @@ export interface AfmDeviceProps extends BigipConnectionProps {
  * One BIG-IP AFM enforcing the egress policy of one Kubernetes cluster.
  *
  * Owns the `bigip` provider, one AS3 declaration (`bigip_as3`, rendered lazily at synth so
- * rules created after the device still land) and the `bigip_command`s for what AS3 cannot
- * set (the global-context enforced policy).
+ * rules created after the device still land) and, unless it shares its BIG-IP, the
+ * `bigip_command`s for what AS3 cannot set: the global FQDN resolver (before the declaration)
+ * and the global and staged route-domain policies (after it), each refusing to take over what
+ * another owner set.
  */
 export class AfmDevice extends Construct {
   /** Whether `x` is an AfmDevice (works across copies of this library). */
@@ -222,6 +236,7 @@ export class AfmDevice extends Construct {
       issues.push({ path, field: 'crdStack', value: quote(raw.crdStack.node.path), message: 'belongs to another app; create the EgressCrdStack in this app' });
     }
     if (p) {
+      issues.push(...deviceIssues(path, p));
       // Two declarations of one tenant replace each other; in one stack their provider alias
       // and policy artifact would also collide.
       const tenant = p.tenant ?? defaultTenant(p.clusterName);
@@ -272,32 +287,28 @@ export class AfmDevice extends Construct {
       this.provider = bigipProvider(this, this.tenant, connection);
     }
 
+    // A device that owns its BIG-IP owns its global context: it reads what it will write, sets
+    // the resolver before the declaration and attaches the context policies after it.
+    const ownership = shared ? undefined : new ContextOwnership(this, this.provider, () => unlessInvalid(() => ownDeviceState(this._compile()), undefined), valid.dnsResolver);
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
-      dependsOn: shared && TerraformStack.of(shared) === stack ? [shared.declaration] : undefined,
+      dependsOn: ownership ? ownership.declarationDependencies : shared && TerraformStack.of(shared) === stack ? [shared.declaration] : undefined,
+      lifecycle: ownership?.declarationLifecycle(),
       as3Json: Lazy.stringValue({ produce: () => unlessInvalid(() => this._as3Json(), '') }),
+      // AS3 keeps the id and remark of the last request and GET /declare/<tenant> also returns
+      // Common: without this every plan would show a change (provider issues #869, #1148).
+      ignoreMetadata: true,
     });
     // The policy artifact next to cdk.tf.json is what the CLI tools read (model, sync plan,
     // digest of the AS3 JSON to detect a stale output).
     addCustomSynthesis(this, { onSynthesize: (session) => this.writeArtifact(session) });
 
-    // What AS3 cannot set goes through tmsh: the global-context policies, the staged
-    // route-domain policy and the FQDN resolver. The commands are built from validated names
-    // only (see policy/names.ts), so nothing can be injected; they depend on every rule, so
-    // they are rendered at synth like the declaration.
-    if (!shared) {
-      new BigipCommand(this, 'Contexts', {
-        provider: this.provider,
-        dependsOn: [this.declaration],
-        commands: Lazy.listValue({ produce: () => unlessInvalid(() => deviceCommands(this._compile()).apply, []) }),
-      });
-      new BigipCommand(this, 'ContextsRelease', {
-        provider: this.provider,
-        dependsOn: [this.declaration],
-        when: 'destroy',
-        commands: Lazy.listValue({ produce: () => unlessInvalid(() => deviceCommands(this._compile()).destroy, []) }),
-      });
-    }
+    // What AS3 cannot set goes through tmsh: the global-context policies and the staged
+    // route-domain policy. The commands are built from validated names only (see
+    // policy/names.ts), so nothing can be injected; they depend on every rule, so they are
+    // rendered at synth like the declaration.
+    ownership?.attach(this.declaration);
+    ownership?.releaseRouteDomain(this.deviceModel.routeDomain);
     // Cross-rule problems (such as FQDN destinations without a resolver) fail synth here, and
     // guardrails applied above the stacks (where cdktf does not invoke aspects) are applied.
     this.node.addValidation({

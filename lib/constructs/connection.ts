@@ -1,8 +1,11 @@
 import * as net from 'node:net';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations } from 'cdktf';
+import { Annotations, DataResource, Lazy, TerraformResource, TerraformResourceLifecycle, TerraformStack } from 'cdktf';
 import { z } from 'zod';
+import type { BigipAs3 } from '../../providers/bigip/as3';
+import { BigipCommand } from '../../providers/bigip/command';
 import { BigipProvider } from '../../providers/bigip/provider';
+import { DeviceState, GuardedStep, TMSH_ERROR_PATTERN } from '../afm/device-state';
 import { DEVICE_PROPS, LOGGING_PROPS, booleanProp, wholeNumber } from '../policy/device';
 import { PolicyIssue, quote } from '../policy/errors';
 import { parseIp } from '../policy/ip';
@@ -24,7 +27,9 @@ export interface BigipConnectionProps {
   readonly credentials?: BigipCredentials;
   /**
    * CA bundle (PEM file on the machine that runs Terraform) that signs the BIG-IP's
-   * management certificate. Required unless `insecureSkipTlsVerify` is set.
+   * management certificate. Required unless `insecureSkipTlsVerify` is set. The certificate must
+   * name `address` in its subject alternative names (an IP address SAN when `address` is an IP):
+   * the provider's TLS client checks only those.
    * @default - none; synth fails unless insecureSkipTlsVerify is true
    */
   readonly tlsCaBundlePath?: string;
@@ -251,4 +256,172 @@ export function bigipProvider(scope: Construct, alias: string, props: BigipConne
     trustedCertPath: props.tlsCaBundlePath,
     teemDisable: true,
   });
+}
+
+/** An HCL string literal: JSON's escapes are HCL's, and `${` / `%{` must not start a template. */
+function hclQuoted(text: string): string {
+  return JSON.stringify(text).replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+}
+
+/** `type.name` of a resource, as Terraform expressions and `-replace` name it. */
+function address(resource: TerraformResource): string {
+  return `${resource.terraformResourceType}.${resource.friendlyUniqueId}`;
+}
+
+/** The command that runs the next deploy of `resource`'s stack with `resource` replaced (cdktf deploy has no -replace). */
+function replaceCommand(resource: TerraformResource): string {
+  return `terraform -chdir=cdktf.out/stacks/${TerraformStack.of(resource).node.id} apply -replace=${address(resource)}`;
+}
+
+/** A condition block as Terraform's JSON syntax spells it (lazily produced blocks skip cdktf's key conversion). */
+interface ConditionBlock {
+  readonly condition: string;
+  readonly error_message: string;
+}
+
+/**
+ * Fails the apply when a command of `command` printed a tmsh error: `bigip_command` reports
+ * success whatever tmsh prints (go-bigip `sys.go` RunCommand fails only on an HTTP error), and
+ * `/mgmt/tm/util/bash` answers 200 with the error in `commandResult`. A failed postcondition
+ * keeps failing every later plan until the command runs again.
+ */
+function commandSucceeded(command: BigipCommand, owner: string): ConditionBlock {
+  return {
+    condition: `\${alltrue([for r in self.command_result : length(regexall(${hclQuoted(TMSH_ERROR_PATTERN)}, r)) == 0])}`,
+    error_message:
+      `A tmsh command of ${owner} failed on the BIG-IP (the provider does not notice: see command_result of ${address(command)} in the Terraform state). ` +
+      `Fix the cause, such as a missing route domain or DNS resolver, then deploy again with this resource replaced: ${replaceCommand(command)}.`,
+  };
+}
+
+/** One precondition per ownership check of `step`: the value read must be unset, none, or this owner's. */
+function ownershipConditions(state: DeviceState, step: GuardedStep, read: BigipCommand, owner: string): ConditionBlock[] {
+  return state.checks
+    .filter((c) => c.guards === step)
+    .map((c) => ({
+      condition: `\${alltrue([for v in flatten(regexall(${hclQuoted(c.pattern)}, ${address(read)}.command_result[${c.read}])) : contains([${c.allowed.map(hclQuoted).join(', ')}], v)])}`,
+      error_message:
+        `${c.what.charAt(0).toUpperCase()}${c.what.slice(1)} on the BIG-IP is not one that ${owner} sets (see command_result[${c.read}] of ${address(read)} in the Terraform state): ` +
+        `it belongs to another owner, and this deploy does not take it over. Release it on the BIG-IP or give ${owner} a setting that matches it, ` +
+        `then deploy again with the reading replaced: ${replaceCommand(read)}.`,
+    }));
+}
+
+/**
+ * What the owner of a BIG-IP's global context (an AfmDevice that owns its BIG-IP, or a
+ * SharedBigip) creates besides its declaration, in the order Terraform applies it:
+ *
+ * 1. `ContextsRead` lists every context and setting the owner writes (again whenever the expected
+ *    state changes, `ContextsIntent`);
+ * 2. `Resolver` sets the global FQDN resolver and saves, before the declaration creates any FQDN
+ *    address list, refusing (a precondition) a resolver another owner set; `ResolverRelease<path>`
+ *    releases it when the owner changes resolver or is destroyed;
+ * 3. the declaration, refusing a route domain whose enforced policy is another owner's or whose
+ *    id is not the configured one ({@link declarationLifecycle});
+ * 4. `Contexts` attaches the global and staged route-domain policies and saves, refusing
+ *    attachments another owner made; `ContextsRelease` and one `ContextsReleaseRd<id>` per route
+ *    domain detach them on destroy.
+ *
+ * Every command resource fails the apply when tmsh printed an error.
+ */
+export class ContextOwnership {
+  public readonly read: BigipCommand;
+  public readonly resolver?: BigipCommand;
+  private declaration?: BigipAs3;
+
+  constructor(
+    private readonly scope: Construct,
+    private readonly provider: BigipProvider,
+    private readonly state: () => DeviceState | undefined,
+    dnsResolver: string | undefined,
+  ) {
+    const owner = scope.node.path;
+    const intent = new DataResource(scope, 'ContextsIntent', {
+      input: Lazy.anyValue({
+        produce: () => {
+          const s = this.state();
+          return s ? { owner: s.owner, global: s.global, routeDomains: s.routeDomains, dnsResolver: s.dnsResolver ?? null } : {};
+        },
+      }) as unknown as Record<string, unknown>,
+    });
+    const read: BigipCommand = new BigipCommand(scope, 'ContextsRead', {
+      provider,
+      commands: Lazy.listValue({ produce: () => [...(this.state()?.commands.read ?? [])] }),
+      lifecycle: { replaceTriggeredBy: [intent], postcondition: Lazy.anyValue({ produce: () => [commandSucceeded(read, owner)] }) as never },
+    });
+    this.read = read;
+    if (dnsResolver !== undefined) {
+      // One release per resolver path: when the path changes, Terraform destroys the old
+      // release first (it releases the resolver this owner set), then reads the contexts again,
+      // so the new resolver replaces no one's but this owner's.
+      new BigipCommand(scope, `ResolverRelease${dnsResolver.replace(/[^A-Za-z0-9_-]/g, '_')}`, {
+        provider,
+        dependsOn: [read],
+        when: 'destroy',
+        commands: ['modify security firewall global-fqdn-policy dns-resolver none', 'save sys config'],
+      });
+      const resolver: BigipCommand = new BigipCommand(scope, 'Resolver', {
+        provider,
+        dependsOn: [read],
+        commands: Lazy.listValue({ produce: () => [...(this.state()?.commands.resolver ?? [])] }),
+        lifecycle: this.guarded('resolver', () => resolver),
+      });
+      this.resolver = resolver;
+    }
+  }
+
+  /** What the declaration depends on: the reading, and the resolver its FQDN lists need. */
+  public get declarationDependencies(): BigipCommand[] {
+    return this.resolver ? [this.read, this.resolver] : [this.read];
+  }
+
+  /** The declaration's lifecycle: it refuses route domains another owner enforces a policy on. */
+  public declarationLifecycle(): TerraformResourceLifecycle {
+    return { precondition: Lazy.anyValue({ produce: () => this.conditions('declaration') }) as never };
+  }
+
+  /**
+   * The destroy-time release of a route domain's staged policy. One resource per route domain:
+   * when no device uses the route domain any more, Terraform destroys the resource, which
+   * releases the attachment before the declaration (which it depends on) deletes the policy.
+   */
+  public releaseRouteDomain(id: number): void {
+    const name = `ContextsReleaseRd${id}`;
+    if (this.scope.node.tryFindChild(name) || !this.declaration) return;
+    new BigipCommand(this.scope, name, {
+      provider: this.provider,
+      dependsOn: [this.declaration],
+      when: 'destroy',
+      commands: Lazy.listValue({ produce: () => [...(this.state()?.commands.releaseRouteDomains[id] ?? [])] }),
+    });
+  }
+
+  /** Creates the attachments (after `declaration`, which creates the policies) and their release. */
+  public attach(declaration: BigipAs3): void {
+    this.declaration = declaration;
+    const contexts: BigipCommand = new BigipCommand(this.scope, 'Contexts', {
+      provider: this.provider,
+      dependsOn: [declaration],
+      commands: Lazy.listValue({ produce: () => [...(this.state()?.commands.contexts ?? [])] }),
+      lifecycle: this.guarded('contexts', () => contexts),
+    });
+    new BigipCommand(this.scope, 'ContextsRelease', {
+      provider: this.provider,
+      dependsOn: [declaration],
+      when: 'destroy',
+      commands: Lazy.listValue({ produce: () => [...(this.state()?.commands.release ?? [])] }),
+    });
+  }
+
+  private conditions(step: GuardedStep): ConditionBlock[] {
+    const state = this.state();
+    return state ? ownershipConditions(state, step, this.read, this.scope.node.path) : [];
+  }
+
+  private guarded(step: GuardedStep, self: () => BigipCommand): TerraformResourceLifecycle {
+    return {
+      precondition: Lazy.anyValue({ produce: () => this.conditions(step) }) as never,
+      postcondition: Lazy.anyValue({ produce: () => [commandSucceeded(self(), this.scope.node.path)] }) as never,
+    };
+  }
 }

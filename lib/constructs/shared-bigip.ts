@@ -1,9 +1,9 @@
 import { Construct } from 'constructs';
 import { Lazy, TerraformStack } from 'cdktf';
 import { BigipAs3 } from '../../providers/bigip/as3';
-import { BigipCommand } from '../../providers/bigip/command';
 import type { BigipProvider } from '../../providers/bigip/provider';
-import { contextCommands, renderSharedAs3 } from '../afm/as3';
+import { renderSharedAs3 } from '../afm/as3';
+import { expectedDeviceState } from '../afm/device-state';
 import { z } from 'zod';
 import { BIGIP_PATH, parseProps, throwIssues } from '../policy/device';
 import { EgressPolicyError, PolicyIssue, formatIssue, quote, unlessInvalid } from '../policy/errors';
@@ -11,7 +11,7 @@ import { parseAddressEntry } from '../policy/ip';
 import { tenantProblem } from '../policy/names';
 import type { CompiledPolicy } from '../policy/compile';
 import type { AfmDevice } from './afm-device';
-import { BigipConnectionProps, CONNECTION_OVERRIDES, CONNECTION_PROPS, bigipProvider, check, claimEndpoint, connectionIssues, endpointClaimIssue, misplacedProps } from './connection';
+import { BigipConnectionProps, CONNECTION_OVERRIDES, CONNECTION_PROPS, ContextOwnership, bigipProvider, check, claimEndpoint, connectionIssues, endpointClaimIssue, misplacedProps } from './connection';
 
 const SHARED_SYMBOL = Symbol.for('cdktf-ces.SharedBigip');
 
@@ -43,19 +43,22 @@ export interface SharedBigipProps extends BigipConnectionProps {
    */
   readonly name?: string;
   /**
-   * BIG-IP path of the `net dns-resolver` for FQDN destinations of any attached cluster.
+   * BIG-IP path of the `net dns-resolver` for FQDN destinations of any attached cluster. It is
+   * set as the BIG-IP's global FQDN resolver before the shared declaration is deployed; the
+   * deploy refuses to replace a resolver that is already set to another one.
    * @default - none (FQDN destinations fail synth)
    */
   readonly dnsResolver?: string;
 }
 
 /**
- * A BIG-IP shared by several clusters. Each cluster's AfmDevice keeps its own AS3 tenant; the
- * objects every context policy must reference live in `/Common/Shared`, which one AS3
- * declaration owns as a whole (a second declaration of `Common` would replace the first).
- * So this construct owns that declaration: every attached device's lists and rule lists, the
- * one global policy and one policy per route domain in use, and the tmsh commands that
- * attach them. Devices depend on it, so it is deployed first.
+ * A BIG-IP shared by several clusters. Each cluster's AfmDevice keeps its own AS3 tenant with
+ * its egress virtual server; the objects every context policy must reference live in
+ * `/Common/Shared`, which one AS3 declaration owns as a whole (a second declaration of `Common`
+ * would replace the first). So this construct owns that declaration: every attached device's
+ * lists, rule lists and virtual-server policies, the one global policy and one policy per route
+ * domain in use, and the tmsh commands that set the resolver and attach the context policies,
+ * refusing what another owner set. Devices depend on it, so it is deployed first.
  *
  * Clusters in one route domain must not have overlapping pod CIDRs (their source lists would
  * be ambiguous); put such clusters in different route domains.
@@ -76,6 +79,7 @@ export class SharedBigip extends Construct {
   /** The FQDN resolver of the BIG-IP, if set. */
   public readonly dnsResolver?: string;
   private readonly devices: AfmDevice[] = [];
+  private readonly ownership: ContextOwnership;
   /** Providers of devices in other stacks: one per stack, since an alias may appear only once in a configuration. */
   private readonly providers = new Map<TerraformStack, BigipProvider>();
 
@@ -101,13 +105,18 @@ export class SharedBigip extends Construct {
       insecureSkipTlsVerify: valid.insecureSkipTlsVerify,
     };
     this.provider = bigipProvider(this, this.name, this.connection);
+    const ownership = new ContextOwnership(this, this.provider, () => unlessInvalid(() => expectedDeviceState(this.name, this.compiled(), this.dnsResolver), undefined), this.dnsResolver);
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
+      dependsOn: ownership.declarationDependencies,
+      lifecycle: ownership.declarationLifecycle(),
       as3Json: Lazy.stringValue({ produce: () => unlessInvalid(() => JSON.stringify(renderSharedAs3(this.name, this.compiled())), '') }),
+      // AS3 keeps the id and remark of the last request: without this every plan would show a
+      // change (provider issues #869, #1148).
+      ignoreMetadata: true,
     });
-    const commands = (kind: 'apply' | 'destroy') => Lazy.listValue({ produce: () => unlessInvalid(() => contextCommands(this.name, this.compiled(), this.dnsResolver)[kind], []) });
-    new BigipCommand(this, 'Contexts', { provider: this.provider, dependsOn: [this.declaration], commands: commands('apply') });
-    new BigipCommand(this, 'ContextsRelease', { provider: this.provider, dependsOn: [this.declaration], when: 'destroy', commands: commands('destroy') });
+    ownership.attach(this.declaration);
+    this.ownership = ownership;
     this.node.addValidation({ validate: () => this.problems() });
   }
 
@@ -149,6 +158,7 @@ export class SharedBigip extends Construct {
    */
   public _attach(device: AfmDevice): void {
     this.devices.push(device);
+    this.ownership.releaseRouteDomain(device._deviceModel.routeDomain);
   }
 
   /** Tenants of the attached devices. */

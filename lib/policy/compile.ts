@@ -338,13 +338,9 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
 
   // The renderer's fixed objects: no content-derived name may take theirs.
   const fixed = (placement: Placement, name: string) => items.claim(pathOf(placement, name), { what: `the fixed object ${name}`, owner: device.path, content: `fixed ${name}` }, 'tenant');
-  for (const name of [OBJECT.clusterRules, OBJECT.namespaceRules, OBJECT.carriedAllow, OBJECT.globalPolicy, routeDomainPolicyName(device.routeDomain)]) {
+  for (const name of [OBJECT.clusterRules, OBJECT.namespaceRules, OBJECT.serviceRules, OBJECT.carriedAllow, OBJECT.virtualPolicy, OBJECT.globalPolicy, routeDomainPolicyName(device.routeDomain)]) {
     fixed('shared', name);
     fixed('shared', name + OBJECT.staged);
-  }
-  for (const name of [OBJECT.serviceRules, OBJECT.virtualPolicy]) {
-    fixed('tenant', name);
-    fixed('tenant', name + OBJECT.staged);
   }
   for (const name of [OBJECT.gatewayPool, OBJECT.virtualServer, OBJECT.snatPool, OBJECT.logPool, OBJECT.logHsl, OBJECT.logSyslog, OBJECT.logPublisher, OBJECT.logProfile]) {
     fixed('tenant', name);
@@ -449,9 +445,8 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
 
     let bandwidth: CompiledRule['bandwidth'];
     if (rule.bandwidth) {
-      // Service rules live in the tenant; cluster and namespace rules in /Common/Shared, which
-      // may only reference objects of its own.
-      const placement: Placement = rule.level === 'service' ? 'tenant' : 'shared';
+      // Every rule list lives in /Common/Shared, which may only reference objects of its own.
+      const placement: Placement = 'shared';
       const policyName = fit(placement, `bwc_${ruleBaseName(rule)}`, BANDWIDTH_IRULE_SUFFIX.length);
       const iRuleName = `${policyName}${BANDWIDTH_IRULE_SUFFIX}`;
       bandwidth = { placement, policyName, policy: pathOf(placement, policyName), iRuleName, iRule: pathOf(placement, iRuleName) };

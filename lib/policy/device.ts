@@ -79,6 +79,7 @@ export interface DeviceInput {
   readonly tenant?: unknown;
   readonly application?: unknown;
   readonly routeDomain?: unknown;
+  readonly routeDomainName?: unknown;
   readonly defaultAction?: unknown;
   readonly podCidrs?: unknown;
   readonly vlans?: unknown;
@@ -268,6 +269,10 @@ export const DEVICE_PROPS = {
     .refine((v) => v !== 'Shared', { error: '"Shared" is reserved by AS3' })
     .optional(),
   routeDomain: wholeNumber(0, 65534).optional(),
+  routeDomainName: z
+    .string({ error: 'expected the BIG-IP path of a route domain' })
+    .regex(BIGIP_PATH, { error: 'must be the BIG-IP path of the route domain, such as "/Common/rd_prod" (tmsh list net route-domain)' })
+    .optional(),
   defaultAction: z.enum(['DENY', 'REJECT', 'ALLOW'], { error: 'must be DefaultAction.DENY, REJECT or ALLOW' }).optional(),
   podCidrs: parsedArray(podCidr, 'pod CIDR', 'podCidrs', cidrCollision, (c) => c.text).optional(),
   vlans: z
@@ -306,7 +311,51 @@ export function defaultTenant(clusterName: string): string {
 /** Validates device props (and nothing else: an unknown key is refused) and builds the device model. */
 export function buildDevice(input: DeviceInput): DeviceModel {
   const { path, ...props } = input;
-  return deviceModel(path, parseOrThrow(deviceSchema, props, path, { what: 'an AfmDevice' }));
+  const valid = parseOrThrow(deviceSchema, props, path, { what: 'an AfmDevice' });
+  const issues = deviceIssues(path, valid);
+  if (issues.length) throw new EgressPolicyError(issues);
+  return deviceModel(path, valid);
+}
+
+const FAMILY = { 4: 'IPv4', 6: 'IPv6' } as const;
+
+/**
+ * Problems between device props that each are valid alone: a route-domain name without its id,
+ * and pods of an address family that the SNAT pool or the gateways cannot serve (the BIG-IP has
+ * no translation address or next hop of that family, so those pods' egress would fail).
+ */
+export function deviceIssues(path: string, p: DeviceProps): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  if (p.routeDomainName !== undefined) {
+    if (p.routeDomain === undefined) {
+      issues.push({
+        path,
+        field: 'routeDomainName',
+        value: quote(p.routeDomainName),
+        message: 'needs routeDomain, the id of that route domain (addresses name a route domain by id: 10.0.0.1%2); find it with tmsh list net route-domain ' + p.routeDomainName + ' id',
+      });
+    } else if (p.routeDomain === 0 && p.routeDomainName !== '/Common/0') {
+      issues.push({ path, field: 'routeDomainName', value: quote(p.routeDomainName), message: 'route domain 0 is /Common/0 on every BIG-IP; leave routeDomainName out, or give routeDomain the id of this route domain' });
+    }
+  }
+  const podFamilies = [...new Set((p.podCidrs ?? []).map((c) => c.family))].sort();
+  const snat = p.snat?.mode === 'POOL' ? p.snat.addresses : [];
+  const covers = (field: string, what: string, fix: (family: string) => string, addresses: readonly AddressModel[]) => {
+    if (addresses.length === 0) return;
+    for (const family of podFamilies) {
+      if (addresses.some((a) => a.family === family)) continue;
+      const pods = (p.podCidrs ?? []).filter((c) => c.family === family).map((c) => c.text);
+      issues.push({
+        path,
+        field,
+        value: quote(addresses.map((a) => a.text)),
+        message: `has no ${FAMILY[family]} address, but podCidrs has ${FAMILY[family]} pods (${pods.join(', ')}): their egress would have no ${what}; ${fix(FAMILY[family])}`,
+      });
+    }
+  };
+  covers('snat', 'translation address', (f) => `add an ${f} address to EgressSnat.pool([...]), or use EgressSnat.automap()`, snat);
+  covers('gateways', 'next hop', (f) => `add an ${f} gateway, or leave gateways out to forward by the routing table`, p.gateways ?? []);
+  return issues;
 }
 
 /** The device model of validated props. */
@@ -318,6 +367,7 @@ export function deviceModel(path: string, p: DeviceProps): DeviceModel {
     tenant: p.tenant ?? defaultTenant(p.clusterName),
     application: p.application ?? 'egress',
     routeDomain: p.routeDomain ?? 0,
+    ...(p.routeDomainName !== undefined && p.routeDomainName !== `/Common/${p.routeDomain ?? 0}` ? { routeDomainPath: p.routeDomainName } : {}),
     defaultAction: p.defaultAction ?? 'DENY',
     podCidrs: p.podCidrs ?? [],
     vlans: p.vlans ?? [],

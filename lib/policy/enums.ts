@@ -108,7 +108,7 @@ export interface EgressSchedule {
 
 /** A bandwidth cap for the traffic a rule allows. */
 export interface EgressBandwidthLimit {
-  /** Maximum rate, a whole number of at least 1. */
+  /** Maximum rate: a whole number, from 1 Mbps to 320 Gbps (the range of a BIG-IP bandwidth policy). */
   readonly maxBandwidth: number;
   /**
    * Unit of `maxBandwidth`.

@@ -166,7 +166,13 @@ export interface DeviceModel {
   readonly tenant: string;
   /** Application (folder) inside the tenant. */
   readonly application: string;
+  /** Route-domain id: addresses are rendered `addr%id`. */
   readonly routeDomain: number;
+  /**
+   * BIG-IP path of the route domain (tmsh and AS3 name route domains by path); absent when it is
+   * named after its id (`/Common/<id>`).
+   */
+  readonly routeDomainPath?: string;
   readonly defaultAction: DefaultActionName;
   /** Pod CIDRs the egress virtual server accepts traffic from; empty = any source. */
   readonly podCidrs: readonly AddressModel[];

@@ -15,6 +15,7 @@ import { EgressPolicyError, InvalidValueError, PolicyIssue, quote } from './erro
 import type {
   AddressModel,
   ActionName,
+  BandwidthUnit,
   DestinationModel,
   ExternalServiceModel,
   FqdnModel,
@@ -237,13 +238,35 @@ const scheduleSchema = struct(
   { what: 'an EgressSchedule', expected: 'an EgressSchedule ({ startTime, endTime, daysOfWeek?, timeZone? })' },
 );
 
+/**
+ * The range of a Bandwidth_Control_Policy's maxBandwidth, per unit: "from 1 Mbps to 320 Gbps
+ * (between 1000000 bps and 320000000000 bps)" (AS3 schema, Bandwidth_Control_Policy).
+ */
+const BANDWIDTH_RANGE: Readonly<Record<BandwidthUnit, readonly [number, number]>> = {
+  bps: [1_000_000, 320_000_000_000],
+  Kbps: [1_000, 320_000_000],
+  Mbps: [1, 320_000],
+  Gbps: [1, 320],
+};
+
 const bandwidthSchema = struct(
-  z.strictObject({
-    maxBandwidth: z
-      .number({ error: expecting('a whole number from 1 to 4294967295', 'must be a whole number from 1 to 4294967295') })
-      .superRefine(check((v: number) => (Number.isInteger(v) && v >= 1 && v <= 4294967295 ? undefined : 'must be a whole number from 1 to 4294967295'))),
-    unit: z.enum(['bps', 'Kbps', 'Mbps', 'Gbps'], { error: 'must be a BandwidthUnit (bps, Kbps, Mbps or Gbps)' }).optional(),
-  }),
+  z
+    .strictObject({
+      maxBandwidth: z
+        .number({ error: expecting('a whole number, from 1 Mbps to 320 Gbps in its unit', 'must be a whole number, from 1 Mbps to 320 Gbps in its unit') })
+        .superRefine(check((v: number) => (Number.isInteger(v) ? undefined : 'must be a whole number, from 1 Mbps to 320 Gbps in its unit'))),
+      unit: z.enum(['bps', 'Kbps', 'Mbps', 'Gbps'], { error: 'must be a BandwidthUnit (bps, Kbps, Mbps or Gbps)' }).optional(),
+    })
+    .superRefine((b, ctx) => {
+      const unit = b.unit ?? 'Mbps';
+      const [min, max] = BANDWIDTH_RANGE[unit];
+      if (!Number.isInteger(b.maxBandwidth) || (b.maxBandwidth >= min && b.maxBandwidth <= max)) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxBandwidth'],
+        message: `a BIG-IP bandwidth policy limits to 1 Mbps at least and 320 Gbps at most: in ${unit}${b.unit ? '' : ' (the default unit)'}, a whole number from ${min} to ${max}`,
+      });
+    }),
   { what: 'an EgressBandwidthLimit', expected: 'an EgressBandwidthLimit ({ maxBandwidth, unit? })' },
 );
 

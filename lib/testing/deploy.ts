@@ -13,6 +13,16 @@
  * `bigip_command` whose tmsh command fails, and AS3 results past the first `tenant count`
  * entries (such as AS3's second Common pass). Tests of this package see the same gaps a real
  * `terraform apply` has.
+ *
+ * Within a stack, resources are applied in Terraform's order: after what they `depends_on`, the
+ * resources their conditions read and the resources that trigger their replacement. Given the
+ * state of an earlier deploy, a resource whose configuration did not change is not applied again
+ * (Terraform plans no change), one that is gone is destroyed first (a `bigip_command` with `when
+ * = "destroy"` runs its commands), and `replace_triggered_by` replaces a resource when what it
+ * names changed. `terraform_data` is kept as Terraform keeps it. Resource preconditions and
+ * postconditions are evaluated as Terraform does (before and after the resource, and on every
+ * plan for a resource that does not change), for the two condition forms this package
+ * synthesizes; any other condition is refused rather than skipped.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -68,6 +78,48 @@ export interface ControllerDeployment {
   readonly command?: readonly string[];
 }
 
+/** What Terraform keeps of a resource between deploys: its configuration and its outputs. */
+export interface DeployedResource {
+  readonly stack: string;
+  readonly type: string;
+  readonly name: string;
+  /** The resource's configuration as synthesized (without cdktf metadata). */
+  readonly config: Readonly<Obj>;
+  /** `command_result` of a `bigip_command`, `task_id` of a `bigip_as3`, `output` of a `terraform_data`. */
+  readonly outputs: Readonly<Obj>;
+}
+
+/** The Terraform state of the BIG-IP resources of every stack, by `<stack>:<type>.<name>`. */
+export interface DeployState {
+  readonly resources: Readonly<Record<string, DeployedResource>>;
+}
+
+export interface DeployOptions {
+  /**
+   * The state an earlier deploy left (its result's `state`, or a failed deploy's
+   * {@link DeployError.state}).
+   * @default - nothing is deployed yet
+   */
+  readonly previous?: DeployState;
+  /**
+   * Resources (`<type>.<name>`) to replace even if unchanged, as `terraform apply -replace` does.
+   * @default - none
+   */
+  readonly replace?: readonly string[];
+}
+
+/** A resource that failed, a condition that did not hold: the apply stops, as Terraform's does. */
+export class DeployError extends Error {
+  constructor(
+    message: string,
+    /** The state after the resources applied before the failure (and the failing one, when it was applied). */
+    public readonly state: DeployState,
+  ) {
+    super(message);
+    this.name = 'DeployError';
+  }
+}
+
 export interface DeployResult {
   readonly kubernetesObjects: number;
   readonly declarations: number;
@@ -80,6 +132,12 @@ export interface DeployResult {
   /** The AS3 task of every `bigip_as3` declaration, in order (the provider's `task_id`). */
   readonly as3TaskIds: readonly string[];
   readonly controllers: readonly ControllerDeployment[];
+  /** BIG-IP resources created, updated or replaced, in order (`<stack>:<type>.<name>`). */
+  readonly applied: readonly string[];
+  /** BIG-IP resources destroyed because they are gone from the output, in order. */
+  readonly destroyed: readonly string[];
+  /** State to pass as {@link DeployOptions.previous} to the next deploy. */
+  readonly state: DeployState;
 }
 
 export interface Emulators {
@@ -125,14 +183,25 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
 }
 
 /** Applies every stack of a synth output to the emulators, dependencies first. */
-export async function deploySynthOutput(outdir: string, emulators: Emulators): Promise<DeployResult> {
+export async function deploySynthOutput(outdir: string, emulators: Emulators, options: DeployOptions = {}): Promise<DeployResult> {
   let kubernetesObjects = 0;
-  let declarations = 0;
-  let commands = 0;
-  const commandResults: string[] = [];
-  const as3TaskIds: string[] = [];
+  const run: BigipRun = {
+    emulators,
+    previous: options.previous?.resources ?? {},
+    state: {},
+    replace: new Set(options.replace ?? []),
+    counts: { declarations: 0, commands: 0 },
+    commandResults: [],
+    as3TaskIds: [],
+    applied: [],
+    destroyed: [],
+  };
   const controllers: ControllerDeployment[] = [];
-  for (const stack of readStacks(outdir)) {
+  const stacks = readStacks(outdir);
+  // Terraform state of stacks that are no longer in the output stays as it was.
+  const names = new Set(stacks.map((st) => st.name));
+  for (const [key, r] of Object.entries(run.previous)) if (!names.has(r.stack)) run.state[key] = r;
+  for (const stack of stacks) {
     const manifests = Object.values(stack.resources.kubernetes_manifest ?? {}).map((r) => r.manifest as Obj);
     // Namespaces and CRDs before what lives in them.
     const rank = (m: Obj) => (m.kind === 'CustomResourceDefinition' ? 0 : m.kind === 'Namespace' ? 1 : 2);
@@ -140,19 +209,7 @@ export async function deploySynthOutput(outdir: string, emulators: Emulators): P
       emulators.kube.apply(m);
       kubernetesObjects++;
     }
-    for (const r of Object.values(stack.resources.bigip_as3 ?? {})) {
-      as3TaskIds.push(await applyBigipAs3(emulators, r.as3_json as string));
-      declarations++;
-    }
-    for (const r of Object.values(stack.resources.bigip_command ?? {})) {
-      if (r.when === 'destroy') continue;
-      for (const c of r.commands as string[]) {
-        // The provider fails only when the request fails, not when tmsh does (go-bigip
-        // `sys.go:747-755`, provider `bigip/resource_bigip_command.go:58-84`).
-        commandResults.push(await emulators.bigipClient.runTmsh(c));
-        commands++;
-      }
-    }
+    await applyBigipResources(stack, run);
     for (const d of manifests.filter((m) => m.kind === 'Deployment' && m.metadata?.labels?.['app.kubernetes.io/name'] === 'cdktf-ces-controller')) {
       const container = d.spec.template.spec.containers[0];
       const volumes = new Map<string, Obj>(d.spec.template.spec.volumes.map((v: Obj) => [v.name, v]));
@@ -173,7 +230,188 @@ export async function deploySynthOutput(outdir: string, emulators: Emulators): P
       });
     }
   }
-  return { kubernetesObjects, declarations, commands, commandResults, as3TaskIds, controllers };
+  return {
+    kubernetesObjects,
+    declarations: run.counts.declarations,
+    commands: run.counts.commands,
+    commandResults: run.commandResults,
+    as3TaskIds: run.as3TaskIds,
+    controllers,
+    applied: run.applied,
+    destroyed: run.destroyed,
+    state: { resources: run.state },
+  };
+}
+
+/** The BIG-IP side of one deploy: the earlier state, the new one, what was done. */
+interface BigipRun {
+  readonly emulators: Emulators;
+  readonly previous: Readonly<Record<string, DeployedResource>>;
+  readonly state: Record<string, DeployedResource>;
+  readonly replace: ReadonlySet<string>;
+  readonly counts: { declarations: number; commands: number };
+  readonly commandResults: string[];
+  readonly as3TaskIds: string[];
+  readonly applied: string[];
+  readonly destroyed: string[];
+}
+
+const BIGIP_TYPES = ['terraform_data', 'bigip_as3', 'bigip_command'] as const;
+
+/** `type.name` addresses a resource's configuration refers to: depends_on, replace_triggered_by and conditions. */
+function references(config: Obj): string[] {
+  const refs = new Set<string>((config.depends_on as string[] | undefined) ?? []);
+  const lifecycle = (config.lifecycle ?? {}) as Obj;
+  const expressions = [
+    ...(((lifecycle.replace_triggered_by as string[] | undefined) ?? [])),
+    ...[...conditions(config, 'precondition'), ...conditions(config, 'postcondition')].map((c) => c.condition),
+  ];
+  for (const e of expressions) for (const m of e.matchAll(/\b((?:bigip_as3|bigip_command|terraform_data)\.[A-Za-z0-9_-]+)/g)) refs.add(m[1]);
+  return [...refs];
+}
+
+/** The configuration Terraform compares between deploys: the resource without cdktf's metadata. */
+function configOf(resource: Obj): Obj {
+  const { '//': _metadata, ...config } = resource;
+  return config;
+}
+
+async function applyBigipResources(stack: SynthStack, run: BigipRun): Promise<void> {
+  const key = (address: string) => `${stack.name}:${address}`;
+  const current = new Map<string, Obj>();
+  for (const type of BIGIP_TYPES) for (const [name, r] of Object.entries(stack.resources[type] ?? {})) current.set(`${type}.${name}`, configOf(r));
+  const before = new Map(Object.values(run.previous).filter((r) => r.stack === stack.name).map((r) => [`${r.type}.${r.name}`, r]));
+
+  // Gone from the output: destroyed first, dependents before what they depend on, and before the
+  // updates of what they depended on (Terraform `internal/terraform/transform_destroy_edge.go`:
+  // the creator or updater of a destroyed resource's stored dependency waits for its destroy).
+  const gone = order([...before.keys()].filter((a) => !current.has(a)), (a) => references((before.get(a) as DeployedResource).config)).reverse();
+  for (const address of gone) {
+    const r = before.get(address) as DeployedResource;
+    if (r.type === 'bigip_as3') throw new DeployError(`deploySynthOutput: ${key(address)} is gone from the output; deleting an AS3 declaration is not modelled`, { resources: { ...run.state } });
+    if (r.type === 'bigip_command' && r.config.when === 'destroy') await runCommands(run, r.config.commands as string[]);
+    run.destroyed.push(key(address));
+  }
+
+  const changed = new Set<string>();
+  for (const address of order([...current.keys()], (a) => references(current.get(a) as Obj))) {
+    const config = current.get(address) as Obj;
+    const prior = before.get(address);
+    const triggers = ((config.lifecycle as Obj | undefined)?.replace_triggered_by as string[] | undefined) ?? [];
+    const replaced = run.replace.has(address) || triggers.some((t) => changed.has(t.replace(/^\$\{|\}$/g, '')));
+    const unchanged = prior !== undefined && !replaced && canonical(prior.config) === canonical(config);
+    const [type, name] = [address.slice(0, address.indexOf('.')), address.slice(address.indexOf('.') + 1)];
+    const lookup = (a: string) => run.state[key(a)];
+    const fail = (message: string) => new DeployError(`${key(address)}: ${message}`, { resources: { ...run.state } });
+    // Preconditions hold before the resource is applied; for one that does not change, on every plan.
+    for (const c of conditions(config, 'precondition')) {
+      if (!evaluateCondition(c.condition, undefined, lookup)) throw fail(`Resource precondition failed: ${c.error_message}`);
+    }
+    let outputs: Obj;
+    if (unchanged) {
+      outputs = prior.outputs;
+    } else {
+      if (prior && type === 'bigip_command' && replaced && prior.config.when === 'destroy') await runCommands(run, prior.config.commands as string[]);
+      outputs = await applyResource(run, type, config);
+      changed.add(address);
+      run.applied.push(key(address));
+    }
+    run.state[key(address)] = { stack: stack.name, type, name, config, outputs };
+    for (const c of conditions(config, 'postcondition')) {
+      if (!evaluateCondition(c.condition, run.state[key(address)], lookup)) throw fail(`Resource postcondition failed: ${c.error_message}`);
+    }
+  }
+}
+
+async function applyResource(run: BigipRun, type: string, config: Obj): Promise<Obj> {
+  if (type === 'terraform_data') return { output: config.input ?? null };
+  if (type === 'bigip_as3') {
+    const taskId = await applyBigipAs3(run.emulators, config.as3_json as string);
+    run.as3TaskIds.push(taskId);
+    run.counts.declarations++;
+    return { task_id: taskId };
+  }
+  // bigip_command runs its commands on create and update when `when` is apply (the default);
+  // a destroy-time command only stores them (provider `bigip/resource_bigip_command.go`).
+  if (config.when === 'destroy') return {};
+  return { command_result: await runCommands(run, config.commands as string[]) };
+}
+
+async function runCommands(run: BigipRun, commands: readonly string[]): Promise<string[]> {
+  const results: string[] = [];
+  for (const c of commands) {
+    // The provider fails only when the request fails, not when tmsh does (go-bigip
+    // `sys.go:747-755`, provider `bigip/resource_bigip_command.go:58-84`).
+    const result = await run.emulators.bigipClient.runTmsh(c);
+    results.push(result);
+    run.commandResults.push(result);
+    run.counts.commands++;
+  }
+  return results;
+}
+
+/** Addresses in dependency order (what each one refers to first), otherwise in the given order. */
+function order(addresses: readonly string[], refs: (address: string) => readonly string[]): string[] {
+  const out: string[] = [];
+  const within = new Set(addresses);
+  const visit = (a: string, trail: readonly string[]) => {
+    if (out.includes(a)) return;
+    if (trail.includes(a)) throw new Error(`deploySynthOutput: resource dependency cycle ${[...trail, a].join(' -> ')}`);
+    for (const r of refs(a)) if (within.has(r)) visit(r, [...trail, a]);
+    out.push(a);
+  };
+  for (const a of addresses) visit(a, []);
+  return out;
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Obj)[k])}`).join(',')}}`;
+  return JSON.stringify(value) ?? 'null';
+}
+
+interface Condition {
+  readonly condition: string;
+  readonly error_message: string;
+}
+
+function conditions(config: Obj, kind: 'precondition' | 'postcondition'): Condition[] {
+  return ((config.lifecycle as Obj | undefined)?.[kind] as Condition[] | undefined) ?? [];
+}
+
+/** An HCL string literal of the synthesized conditions: JSON escapes, with `$${` and `%%{` for literal `${` and `%{`. */
+function hclString(literal: string): string {
+  return JSON.parse(literal.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')) as string;
+}
+
+/** The two condition forms the constructs synthesize. */
+const NO_MATCH_IN_SELF = /^\$\{alltrue\(\[for r in self\.command_result : length\(regexall\(("(?:[^"\\]|\\.)*"), r\)\) == 0\]\)\}$/;
+const CAPTURES_ALLOWED = /^\$\{alltrue\(\[for v in flatten\(regexall\(("(?:[^"\\]|\\.)*"), ((?:bigip_command|bigip_as3|terraform_data)\.[A-Za-z0-9_-]+)\.command_result\[(\d+)\]\)\) : contains\(\[((?:"(?:[^"\\]|\\.)*"(?:, )?)*)\], v\)\]\)\}$/;
+
+/**
+ * Evaluates a condition as Terraform would: `regexall` with RE2 patterns that JavaScript reads
+ * alike (no flags, no look-around, no back-references in what the constructs generate). `self`
+ * is the resource of a postcondition; `lookup` finds the resources a precondition reads.
+ */
+export function evaluateCondition(expression: string, self: DeployedResource | undefined, lookup: (address: string) => DeployedResource | undefined): boolean {
+  const a = NO_MATCH_IN_SELF.exec(expression);
+  if (a) {
+    if (!self) throw new Error(`deploySynthOutput: "self" in a precondition: ${expression}`);
+    const results = (self.outputs.command_result as string[] | undefined) ?? [];
+    const pattern = new RegExp(hclString(a[1]), 'g');
+    return results.every((r) => [...r.matchAll(pattern)].length === 0);
+  }
+  const b = CAPTURES_ALLOWED.exec(expression);
+  if (b) {
+    const target = lookup(b[2]);
+    const results = target?.outputs.command_result as string[] | undefined;
+    const index = Number(b[3]);
+    if (!results || index >= results.length) throw new Error(`deploySynthOutput: Invalid index: ${b[2]}.command_result[${index}] does not exist (${results?.length ?? 0} results)`);
+    const allowed = JSON.parse(`[${b[4].replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')}]`) as string[];
+    const pattern = new RegExp(hclString(b[1]), 'g');
+    return [...results[index].matchAll(pattern)].flatMap((m) => m.slice(1)).every((v) => v !== undefined && allowed.includes(v));
+  }
+  throw new Error(`deploySynthOutput: the condition ${expression} is not one this replay evaluates; it would be skipped, so the deploy stops`);
 }
 
 /**

@@ -7,7 +7,11 @@ export interface BigipAs3Config extends cdktf.TerraformMetaArguments {
   readonly as3Json: string;
   /** Only this tenant of the declaration is managed. */
   readonly tenantFilter?: string;
-  /** Ignore metadata-only changes (`id`, `label`, `remark`, `schemaVersion`, …) when diffing. */
+  /**
+   * Ignore metadata-only changes when diffing: `updateMode`, `schemaVersion`, `id`, `label`,
+   * `remark`, `persist`, and Common when the JSON declares none (provider 1.28:
+   * `stripAS3Metadata`).
+   */
   readonly ignoreMetadata?: boolean | cdktf.IResolvable;
 }
 

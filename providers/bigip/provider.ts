@@ -9,10 +9,15 @@
 import { Construct } from 'constructs';
 import * as cdktf from 'cdktf';
 
-/** Shared by the provider and its resources: cdktf matches resources to providers by it. */
+/**
+ * Shared by the provider and its resources: cdktf matches resources to providers by it. 1.28.0
+ * is the first release whose `ignore_metadata` also ignores the Common that AS3 returns with a
+ * tenant (F5Networks/terraform-provider-bigip f80e4f6c); earlier 1.x releases show a change on
+ * every plan of a shared BIG-IP (provider issues #869, #972, #1148).
+ */
 export const BIGIP_GENERATOR_METADATA: cdktf.TerraformProviderGeneratorMetadata = {
   providerName: 'bigip',
-  providerVersionConstraint: '~> 1.22',
+  providerVersionConstraint: '>= 1.28.0, < 2.0.0',
 };
 
 export interface BigipProviderConfig {
@@ -30,7 +35,11 @@ export interface BigipProviderConfig {
   readonly loginRef?: string;
   /** Turns TLS certificate checks off (env `BIGIP_VERIFY_CERT_DISABLE`). */
   readonly validateCertsDisable?: boolean | cdktf.IResolvable;
-  /** CA bundle used to verify the BIG-IP's certificate (env `BIGIP_TRUSTED_CERT_PATH`). */
+  /**
+   * CA bundle used to verify the BIG-IP's certificate (env `BIGIP_TRUSTED_CERT_PATH`). The
+   * provider loads it only when it logs in with username and password (go-bigip: not with
+   * `token_value`), and Go checks the certificate's SAN against `address` (an IP SAN for an IP).
+   */
   readonly trustedCertPath?: string;
   /** Timeout of AS3 calls, seconds (env `API_TIMEOUT`). */
   readonly apiTimeout?: number;

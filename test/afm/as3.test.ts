@@ -46,11 +46,17 @@ describe('renderAs3', () => {
     });
     expect(shared.k8s_prod_cluster_rules.rules[0]).toMatchObject({ name: 'c_dns_udp', action: 'accept-decisively', protocol: 'udp' });
     expect(shared.k8s_prod_namespace_rules.rules[0]).toMatchObject({ name: 'n_payments_sftp_any', action: 'drop', loggingEnabled: true });
-    expect(decl.k8s_prod.egress.service_rules.rules[0]).toMatchObject({
+    expect(shared.k8s_prod_service_rules.rules[0]).toMatchObject({
       name: 's_payments_stripe_any',
       action: 'reject',
-      source: { addressLists: [{ use: '/Common/Shared/k8s_prod_src_svc_payments_checkout' }] },
+      source: { addressLists: [{ use: 'k8s_prod_src_svc_payments_checkout' }] },
     });
+    // The tenant holds only the virtual server, which points at its two policies in /Common/Shared.
+    expect(decl.k8s_prod.egress.egress_vs).toMatchObject({
+      policyFirewallEnforced: { use: '/Common/Shared/k8s_prod_vs_policy' },
+      policyFirewallStaged: { use: '/Common/Shared/k8s_prod_vs_policy_staged' },
+    });
+    expect(Object.keys(decl.k8s_prod.egress).filter((k) => /rules|policy/.test(k))).toEqual([]);
   });
 
   test('the virtual-server policy ends with the upper levels\u2019 ALLOW rules, then the default', () => {
@@ -65,9 +71,9 @@ describe('renderAs3', () => {
       { defaultAction: 'REJECT' },
     ).declaration;
     expect(decl.Common.Shared.k8s_prod_carried_allow.rules.map((r: { name: string }) => r.name)).toEqual(['c_web_any', 'n_web_ns_any']);
-    expect(decl.k8s_prod.egress.vs_policy.rules).toEqual([
-      { use: 'service_rules' },
-      { use: '/Common/Shared/k8s_prod_carried_allow' },
+    expect(decl.Common.Shared.k8s_prod_vs_policy.rules).toEqual([
+      { use: 'k8s_prod_service_rules' },
+      { use: 'k8s_prod_carried_allow' },
       { name: 'default', action: 'reject', protocol: 'any', loggingEnabled: true },
     ]);
   });
@@ -77,9 +83,9 @@ describe('renderAs3', () => {
     expect(decl.Common.Shared.k8s_prod_cluster_rules.rules).toEqual([]);
     expect(decl.Common.Shared.k8s_prod_global_policy.rules).toEqual([{ use: 'k8s_prod_cluster_rules' }]);
     expect(decl.Common.Shared.k8s_prod_carried_allow.rules).toEqual([]);
-    expect(decl.k8s_prod.egress.vs_policy.rules).toEqual([
-      { use: 'service_rules' },
-      { use: '/Common/Shared/k8s_prod_carried_allow' },
+    expect(decl.Common.Shared.k8s_prod_vs_policy.rules).toEqual([
+      { use: 'k8s_prod_service_rules' },
+      { use: 'k8s_prod_carried_allow' },
       { name: 'default', action: 'drop', protocol: 'any', loggingEnabled: true },
     ]);
   });
@@ -124,7 +130,7 @@ describe('renderAs3', () => {
     const tenant = `t${'x'.repeat(47)}`;
     expect(shared[`${tenant}_cluster_rules_staged`].remark).toBe(`staged cluster rules of ${cluster}`);
     expect(shared[`${tenant}_namespace_rules_staged`].remark).toBe(`staged namespace rules of ${cluster}`.slice(0, 61) + '...');
-    expect(decl[tenant].egress.service_rules_staged.remark).toBe(`staged service rules of ${cluster}`);
+    expect(shared[`${tenant}_service_rules_staged`].remark).toBe(`staged service rules of ${cluster}`);
     const remarks: string[] = [];
     const collect = (v: unknown): void => {
       if (Array.isArray(v)) v.forEach(collect);

@@ -47,7 +47,7 @@ describe('logging', () => {
       storageFormat: { delimiter: ',', fields: expect.arrayContaining(['acl-rule-name', 'src-ip', 'dest-ip', 'route-domain']) },
     });
     expect(app.egress_vs.securityLogProfiles).toEqual([{ use: 'log_profile' }]);
-    expect(app.vs_policy.rules.at(-1)).toMatchObject({ name: 'default', loggingEnabled: true });
+    expect(declarationOf([rule({ level: 'cluster', name: 'r', logging: true })]).Common.Shared.k8s_prod_vs_policy.rules.at(-1)).toMatchObject({ name: 'default', loggingEnabled: true });
   });
 
   test('remote syslog servers get a high-speed-logging pool and RFC 5424 formatting', () => {
@@ -91,24 +91,26 @@ describe('audit mode', () => {
     // The namespace level has no audit rule: its staged policy reuses the enforced list.
     expect(shared.k8s_prod_namespace_rules_staged).toBeUndefined();
     expect(shared.k8s_prod_rd0_policy_staged.rules).toEqual([{ use: 'k8s_prod_namespace_rules' }]);
-    const app = decl.k8s_prod.egress;
-    expect(app.service_rules.rules).toEqual([]);
-    expect(app.vs_policy.rules.map((r: any) => r.use ?? r.name)).toEqual(['service_rules', '/Common/Shared/k8s_prod_carried_allow', 'default']);
-    expect(app.vs_policy_staged.rules.map((r: any) => r.use ?? r.name)).toEqual(['service_rules_staged', '/Common/Shared/k8s_prod_carried_allow', 'default']);
-    expect(app.egress_vs.policyFirewallStaged).toEqual({ use: 'vs_policy_staged' });
+    expect(shared.k8s_prod_service_rules.rules).toEqual([]);
+    expect(shared.k8s_prod_vs_policy.rules.map((r: any) => r.use ?? r.name)).toEqual(['k8s_prod_service_rules', 'k8s_prod_carried_allow', 'default']);
+    expect(shared.k8s_prod_vs_policy_staged.rules.map((r: any) => r.use ?? r.name)).toEqual(['k8s_prod_service_rules_staged', 'k8s_prod_carried_allow', 'default']);
+    expect(decl.k8s_prod.egress.egress_vs.policyFirewallStaged).toEqual({ use: '/Common/Shared/k8s_prod_vs_policy_staged' });
   });
 
-  test('tmsh attaches and releases the staged global and route-domain policies', () => {
+  test('tmsh sets the resolver, attaches the global and staged route-domain policies and saves; destroy releases them', () => {
     expect(deviceCommands(compile(rules()))).toEqual({
       apply: [
-        'modify security firewall global-rules enforced-policy /Common/Shared/k8s_prod_global_policy',
-        'modify security firewall global-rules staged-policy /Common/Shared/k8s_prod_global_policy_staged',
+        'modify security firewall global-fqdn-policy dns-resolver /Common/egress-resolver',
+        'save sys config',
+        'modify security firewall global-rules enforced-policy /Common/Shared/k8s_prod_global_policy staged-policy /Common/Shared/k8s_prod_global_policy_staged',
         'modify net route-domain /Common/0 fw-staged-policy /Common/Shared/k8s_prod_rd0_policy_staged',
+        'save sys config',
       ],
       destroy: [
         'modify net route-domain /Common/0 fw-staged-policy none',
-        'modify security firewall global-rules staged-policy none',
-        'modify security firewall global-rules enforced-policy none',
+        'modify security firewall global-rules enforced-policy none staged-policy none',
+        'modify security firewall global-fqdn-policy dns-resolver none',
+        'save sys config',
       ],
     });
   });
@@ -118,14 +120,21 @@ describe('audit mode', () => {
     // Every rule list stays (empty), so references never dangle; nothing in them is enforced.
     expect(decl.Common.Shared.k8s_prod_cluster_rules.rules).toEqual([]);
     expect(decl.Common.Shared.k8s_prod_global_policy.rules).toEqual([{ use: 'k8s_prod_cluster_rules' }]);
-    expect(decl.k8s_prod.egress.vs_policy.rules.at(-1)).toEqual({ name: 'default', action: 'accept', protocol: 'any', loggingEnabled: true });
-    expect(decl.k8s_prod.egress.vs_policy_staged.rules.at(-1)).toMatchObject({ name: 'default', action: 'drop' });
+    expect(decl.Common.Shared.k8s_prod_vs_policy.rules.at(-1)).toEqual({ name: 'default', action: 'accept', protocol: 'any', loggingEnabled: true });
+    expect(decl.Common.Shared.k8s_prod_vs_policy_staged.rules.at(-1)).toMatchObject({ name: 'default', action: 'drop' });
   });
 
-  test('without audit rules there are no staged objects and no staged tmsh', () => {
-    const decl = declarationOf([rule({ level: 'cluster', name: 'dns' })]);
-    expect(Object.keys(decl.Common.Shared).filter((k) => k.includes('staged'))).toEqual([]);
-    expect(decl.k8s_prod.egress.egress_vs.policyFirewallStaged).toBeUndefined();
+  test('without audit rules the staged policies still exist and reference the enforced lists, so no attachment ever changes (B2)', () => {
+    const decl = declarationOf([rule({ level: 'cluster', name: 'dns' }), rule({ level: 'service', name: 'api', namespace: 'web', service: 'api' })]);
+    const shared = decl.Common.Shared;
+    expect(Object.keys(shared).filter((k) => k.includes('staged')).sort()).toEqual(['k8s_prod_global_policy_staged', 'k8s_prod_rd0_policy_staged', 'k8s_prod_vs_policy_staged']);
+    expect(shared.k8s_prod_global_policy_staged.rules).toEqual(shared.k8s_prod_global_policy.rules);
+    expect(shared.k8s_prod_rd0_policy_staged.rules).toEqual(shared.k8s_prod_rd0_policy.rules);
+    expect(shared.k8s_prod_vs_policy_staged.rules).toEqual(shared.k8s_prod_vs_policy.rules);
+    expect(decl.k8s_prod.egress.egress_vs.policyFirewallStaged).toEqual({ use: '/Common/Shared/k8s_prod_vs_policy_staged' });
+    // Turning audit on or off changes the policies' content, never what is attached where.
+    expect(deviceCommands(compile([rule({ level: 'cluster', name: 'dns' })]))).toEqual(deviceCommands(compile(rules())));
+    expect(deviceCommands(compile(rules(), testDevice({ audit: true })))).toEqual(deviceCommands(compile(rules())));
   });
 });
 
@@ -141,19 +150,25 @@ describe('bandwidth limits', () => {
       class: 'iRule',
       remark: 'attaches the bandwidth policy of namespace/ops/backup',
       expand: false,
-      iRule: 'when FLOW_INIT {\n    BWC::policy attach /Common/Shared/k8s_prod_bwc_n_ops_backup\n}\n',
+      // BWC::policy attach takes the policy's name without a path (tmsh reference); it sits in the iRule's folder.
+      iRule: 'when FLOW_INIT {\n    BWC::policy attach k8s_prod_bwc_n_ops_backup\n}\n',
     });
     expect(shared.k8s_prod_namespace_rules.rules[0].iRule).toEqual({ use: 'k8s_prod_bwc_n_ops_backup_attach' });
     // The copy carried to the virtual server does not attach the policy a second time.
     expect(shared.k8s_prod_carried_allow.rules[0].iRule).toBeUndefined();
-    // Service rules keep their bandwidth objects in the tenant.
-    expect(decl.k8s_prod.egress.bwc_s_ops_sync).toMatchObject({ maxBandwidth: 5, maxBandwidthUnit: 'Mbps' });
-    expect(decl.k8s_prod.egress.service_rules.rules[0].iRule).toEqual({ use: 'bwc_s_ops_sync_attach' });
+    // Service rules live in /Common/Shared too, with their bandwidth objects.
+    expect(shared.k8s_prod_bwc_s_ops_sync).toMatchObject({ maxBandwidth: 5, maxBandwidthUnit: 'Mbps' });
+    expect(shared.k8s_prod_service_rules.rules[0].iRule).toEqual({ use: 'k8s_prod_bwc_s_ops_sync_attach' });
+    expect(shared.k8s_prod_bwc_s_ops_sync_attach.iRule).toBe('when FLOW_INIT {\n    BWC::policy attach k8s_prod_bwc_s_ops_sync\n}\n');
   });
 
   test.each([
     [{ action: 'DENY', bandwidthLimit: { maxBandwidth: 10 } }, /bandwidthLimit: a DENY rule lets nothing through, so it cannot limit bandwidth; remove bandwidthLimit or make the rule ALLOW or ALLOW_FINAL/],
-    [{ bandwidthLimit: { maxBandwidth: 0 } }, /bandwidthLimit.maxBandwidth: must be a whole number from 1 to 4294967295 \(got 0\)/],
+    [{ bandwidthLimit: { maxBandwidth: 0 } }, /bandwidthLimit.maxBandwidth: a BIG-IP bandwidth policy limits to 1 Mbps at least and 320 Gbps at most: in Mbps \(the default unit\), a whole number from 1 to 320000 \(got 0\)/],
+    [{ bandwidthLimit: { maxBandwidth: 321, unit: 'Gbps' } }, /bandwidthLimit.maxBandwidth: .* in Gbps, a whole number from 1 to 320 \(got 321\)/],
+    [{ bandwidthLimit: { maxBandwidth: 999, unit: 'Kbps' } }, /bandwidthLimit.maxBandwidth: .* in Kbps, a whole number from 1000 to 320000000 \(got 999\)/],
+    [{ bandwidthLimit: { maxBandwidth: 4294967295 } }, /bandwidthLimit.maxBandwidth: .* in Mbps \(the default unit\), a whole number from 1 to 320000 \(got 4294967295\)/],
+    [{ bandwidthLimit: { maxBandwidth: 2.5 } }, /bandwidthLimit.maxBandwidth: must be a whole number, from 1 Mbps to 320 Gbps in its unit \(got 2.5\)/],
     [{ bandwidthLimit: { maxBandwidth: 10, unit: 'MB' } }, /bandwidthLimit.unit: must be a BandwidthUnit \(bps, Kbps, Mbps or Gbps\) \(got "MB"\)/],
     [{ bandwidthLimit: { max: 10 } }, /bandwidthLimit.maxBandwidth/],
   ])('refuses %p', (props, message) => {
@@ -215,11 +230,10 @@ describe('device security services', () => {
 });
 
 describe('FQDN destinations', () => {
-  test('set the global FQDN resolver through tmsh only when a rule uses a name', () => {
-    expect(deviceCommands(compile([rule({ level: 'cluster', name: 'ip' })])).apply).toEqual(['modify security firewall global-rules enforced-policy /Common/Shared/k8s_prod_global_policy']);
-    expect(deviceCommands(compile([rule({ level: 'cluster', name: 'n', destinations: [D.fqdn('api.stripe.com')] })])).apply).toContain(
-      'modify security firewall global-fqdn-policy dns-resolver /Common/egress-resolver',
-    );
+  test('the configured resolver is set first, before anything else the device holds (B5)', () => {
+    const apply = deviceCommands(compile([rule({ level: 'cluster', name: 'n', destinations: [D.fqdn('api.stripe.com')] })])).apply;
+    expect(apply.slice(0, 2)).toEqual(['modify security firewall global-fqdn-policy dns-resolver /Common/egress-resolver', 'save sys config']);
+    expect(deviceCommands(compile([rule({ level: 'cluster', name: 'ip' })], testDevice({ dnsResolver: undefined }))).apply.join('\n')).not.toMatch(/global-fqdn-policy/);
   });
 
   test('fail synth without a resolver, naming the device and the fix', () => {
@@ -247,7 +261,7 @@ describeWithAs3Schema('capabilities against the AS3 schema', () => {
           [
             rule({ level: 'cluster', name: 'a', audit: true, bandwidthLimit: { maxBandwidth: 1, unit: 'Gbps' } }),
             rule({ level: 'namespace', name: 'b', namespace: 'x', schedule: { startTime: '08:00', endTime: '18:00' } }),
-            rule({ level: 'service', name: 'c', namespace: 'x', service: 's', bandwidthLimit: { maxBandwidth: 64, unit: 'Kbps' }, destinations: [D.fqdn('a.example.com')] }),
+            rule({ level: 'service', name: 'c', namespace: 'x', service: 's', bandwidthLimit: { maxBandwidth: 2000, unit: 'Kbps' }, destinations: [D.fqdn('a.example.com')] }),
           ],
           d,
         ),

@@ -86,7 +86,8 @@ describe('names at the longest inputs fit AS3', () => {
     // The protocol stays readable; the rule part gives way to the digest of `s_<namespace>_<name>`.
     expect(r.entries.map((e) => e.name)).toEqual([`s_${n.slice(2)}_f15f3dc3d5e34edd_rsvp-e2e-ignore`, `s_${n}_${'r'.repeat(9)}_f15f3dc3d5e34edd_tcp`]);
     expect(r.entries.map((e) => `/${device.tenant}/${device.application}/${e.name}`.length)).toEqual([195, 195]);
-    expect(r.bandwidth).toMatchObject({ policyName: `bwc_s_${n}_rr_02b5a4701be2538b`, iRuleName: `bwc_s_${n}_rr_02b5a4701be2538b_attach` });
+    // Bandwidth objects live in /Common/Shared, beside the rule lists that reference them.
+    expect(r.bandwidth).toMatchObject({ placement: 'shared', policyName: `bwc_s_${n}_${'r'.repeat(37)}_02b5a4701be2538b`, iRuleName: `bwc_s_${n}_${'r'.repeat(37)}_02b5a4701be2538b_attach` });
     expect(r.bandwidth?.iRule).toHaveLength(195);
   });
 
@@ -95,7 +96,7 @@ describe('names at the longest inputs fit AS3', () => {
     const model = policy([long], device);
     const index = new AfmRuleIndex(model);
     const [r] = compilePolicy(model).levels.service;
-    for (const e of r.entries) expect(index.ownerOf({ rule: e.name, ruleList: `/${device.tenant}/${device.application}/service_rules` })?.key).toBe(r.key);
+    for (const e of r.entries) expect(index.ownerOf({ rule: e.name, ruleList: `/Common/Shared/${device.tenant}_service_rules` })?.key).toBe(r.key);
   });
 });
 

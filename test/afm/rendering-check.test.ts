@@ -116,9 +116,12 @@ describe('the rendering self-check', () => {
     expect(check((d) => (SHARED(d).k8s_prod_global_policy.rules = [{ use: 'k8s_prod_namespace_rules' }]))[0]).toMatch(/^\[app\/security\/AllowDns\] .* of \/Common\/Shared\/k8s_prod_namespace_rules \(the cluster rules of app\/stack\/Bigip\) is named "n_web_stripe_tcp", not "c_dns_udp"/);
     expect(check((d) => delete SHARED(d).k8s_prod_rd0_policy.routeDomainEnforcement)[0]).toMatch(/the route-domain policy is not enforced on its route domain/);
     // The staged virtual-server policy losing the audit rule, and the default turned into accept.
-    expect(check((d) => (APP(d).vs_policy_staged.rules[0] = { use: 'service_rules' }))[0]).toMatch(/^\[app\/stack\/Bigip\] rendering: the list holds 1 AFM rule\(s\) that no staged service rules stands for|^\[app\/payments\/Trial\] .* ends before/);
-    expect(check((d) => (APP(d).vs_policy.rules[2].action = 'accept'))[0]).toMatch(/the policy must hold the service rules, the carried ALLOW rules and a final drop of everything/);
+    expect(check((d) => (SHARED(d).k8s_prod_vs_policy_staged.rules[0] = { use: 'k8s_prod_service_rules' }))[0]).toMatch(/^\[app\/stack\/Bigip\] rendering: the list holds 1 AFM rule\(s\) that no staged service rules stands for|^\[app\/payments\/Trial\] .* ends before/);
+    expect(check((d) => (SHARED(d).k8s_prod_vs_policy.rules[2].action = 'accept'))[0]).toMatch(/the policy must hold the service rules, the carried ALLOW rules and a final drop of everything/);
     expect(check((d) => delete APP(d).egress_vs.policyFirewallStaged)[0]).toMatch(/the virtual server's staged policy is missing/);
+    // The staged policies exist whether or not a rule is in audit.
+    expect(check((d) => delete SHARED(d).k8s_prod_global_policy_staged)[0]).toMatch(/the policy is missing.*\(got "\/Common\/Shared\/k8s_prod_global_policy_staged"\)/);
+    expect(check((d) => (SHARED(d).k8s_prod_rd0_policy.routeDomainEnforcement = [{ bigip: '/Common/7' }]))[0]).toMatch(/the route-domain policy is not enforced on its route domain \/Common\/0/);
   });
 
   test('the bandwidth limit a rule attaches', () => {

@@ -40,7 +40,7 @@ describe('explain (payments example, no cluster state)', () => {
       '  3 service   virtual-server context  ServiceEgressRule payments/checkout-to-stripe → ALLOW  [s_payments_checkout-to-stripe_tcp]',
     ]);
     expect(r.stdout).toContain('decided by ServiceEgressRule payments/checkout-to-stripe (ALLOW) at payments/CheckoutToStripe');
-    expect(r.stdout).toContain('AFM: virtual-server context, rule s_payments_checkout-to-stripe_tcp of rule list /k8s_payments_prod/egress/service_rules in policy /k8s_payments_prod/egress/vs_policy → accept');
+    expect(r.stdout).toContain('AFM: virtual-server context, rule s_payments_checkout-to-stripe_tcp of rule list /Common/Shared/k8s_payments_prod_service_rules in policy /Common/Shared/k8s_payments_prod_vs_policy → accept');
   });
 
   test('an unresolved host stands for an address no rule lists: FQDN entries match by name, 0.0.0.0/0 still applies', async () => {

@@ -72,7 +72,7 @@ describeWithAs3Schema('AS3 declarations validate against F5\u2019s AS3 3.56 sche
     broken.declaration.Common.Shared.k8s_test_global_policy.rules = [{ use: '/Common/Shared/k8s_test_missing' }];
     expect(validator.validate(broken).errors.join('\n')).toMatch(/pointer "\/Common\/Shared\/k8s_test_missing" does not resolve/);
     const upper = JSON.parse(JSON.stringify(decl));
-    upper.declaration.k8s_test.egress.vs_policy.rules.at(-1).protocol = 'ANY';
+    upper.declaration.Common.Shared.k8s_test_vs_policy.rules.at(-1).protocol = 'ANY';
     expect(validator.validate(upper).valid).toBe(false);
     const remark = JSON.parse(JSON.stringify(decl));
     remark.declaration.Common.Shared.k8s_test_cluster_rules.remark = 'x'.repeat(65);

@@ -33,14 +33,28 @@ describe('AfmDevice', () => {
       token_auth: true,
       password: '${var.k8s_prod_password}',
     });
-    expect(synth).toHaveResource(BigipAs3);
+    expect(synth).toHaveResourceWithProperties(BigipAs3, { ignore_metadata: true });
     expect(synth).toHaveResourceWithProperties(BigipCommand, {
-      commands: ['modify security firewall global-rules enforced-policy /Common/Shared/k8s_prod_global_policy'],
+      commands: [
+        'modify security firewall global-rules enforced-policy /Common/Shared/k8s_prod_global_policy staged-policy /Common/Shared/k8s_prod_global_policy_staged',
+        'modify net route-domain /Common/0 fw-staged-policy /Common/Shared/k8s_prod_rd0_policy_staged',
+        'save sys config',
+      ],
     });
-    expect(synth).toHaveResourceWithProperties(BigipCommand, { when: 'destroy', commands: ['modify security firewall global-rules enforced-policy none'] });
+    expect(synth).toHaveResourceWithProperties(BigipCommand, { when: 'destroy', commands: ['modify security firewall global-rules enforced-policy none staged-policy none', 'save sys config'] });
+    expect(synth).toHaveResourceWithProperties(BigipCommand, { when: 'destroy', commands: ['modify security firewall global-fqdn-policy dns-resolver none', 'save sys config'] });
+    // One release per route domain: when the device leaves a route domain, Terraform destroys it first.
+    expect(synth).toHaveResourceWithProperties(BigipCommand, { when: 'destroy', commands: ['modify net route-domain /Common/0 fw-staged-policy none', 'save sys config'] });
     const json = synthJson(stack);
     expect(json.variable.k8s_prod_password).toMatchObject({ sensitive: true, type: 'string' });
-    expect(json.terraform.required_providers.bigip).toEqual({ source: 'F5Networks/bigip', version: '~> 1.22' });
+    // 1.28.0 is the first release whose diff keeps a declared Common and drops only the one AS3 adds.
+    expect(json.terraform.required_providers.bigip).toEqual({ source: 'F5Networks/bigip', version: '>= 1.28.0, < 2.0.0' });
+  });
+
+  test('the CA bundle reaches the provider with username and password, the only login with which the provider loads it (W9)', () => {
+    const provider = synthJson(deviceStack().stack).provider.bigip[0];
+    expect(provider).toMatchObject({ trusted_cert_path: '/etc/ssl/bigip-ca.pem', username: '${var.k8s_prod_username}', password: '${var.k8s_prod_password}', validate_certs_disable: false });
+    expect(provider.token_value).toBeUndefined();
   });
 
   test('credentials from the environment leave no credential in the configuration', () => {

@@ -67,7 +67,26 @@ const deviceSettings = fc
     ),
     tls: fc.oneof(fc.constantFrom('/etc/ssl/bigip-ca.pem', 'C:\\certs\\bigip.pem', './ca.pem').map((p) => ({ tlsCaBundlePath: p })), fc.constant({ insecureSkipTlsVerify: true })),
   })
-  .map(({ tls, ...rest }) => withoutUndefined({ ...rest, ...tls }));
+  .map(({ tls, ...rest }) => withoutUndefined({ ...rest, ...servingPodFamilies(rest), ...namedRouteDomain(rest), ...tls }));
+
+/** A route domain named otherwise than its id, on some draws (its id must be given). */
+function namedRouteDomain(p: { routeDomain?: number; clusterName: string }): { routeDomainName?: string } {
+  return p.routeDomain !== undefined && p.routeDomain > 0 && p.clusterName.length % 2 === 0 ? { routeDomainName: `/Common/rd_${p.clusterName.replace(/-/g, '_')}` } : {};
+}
+
+/** Gateways and a SNAT pool need an address of each pod family: add the missing one. */
+function servingPodFamilies(p: { podCidrs?: string[]; gateways?: string[]; snat?: EgressSnat }): { gateways?: string[]; snat?: EgressSnat } {
+  const families = new Set((p.podCidrs ?? []).map((c) => (c.includes(':') ? 6 : 4)));
+  const cover = (addresses: string[], v4: string, v6: string) => [
+    ...addresses,
+    ...(families.has(4) && !addresses.some((a) => !a.includes(':')) ? [v4] : []),
+    ...(families.has(6) && !addresses.some((a) => a.includes(':')) ? [v6] : []),
+  ];
+  return {
+    gateways: p.gateways?.length ? cover(p.gateways, '192.0.2.1', '2001:db8::1') : p.gateways,
+    snat: p.snat?.mode === 'POOL' ? EgressSnat.pool(cover(p.snat.addresses, '192.0.2.200', '2001:db8::200')) : p.snat,
+  };
+}
 
 const controllerSettings = fc
   .record({
@@ -99,7 +118,7 @@ const unknownKey = (own: readonly string[], misplaced: readonly string[]) =>
     .oneof(fc.constantFrom(...misplaced), fc.string({ minLength: 1, maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'toString', 'podSelecter', 'clustername', 'podCIDRs', 'insecure'))
     .filter((k) => !own.includes(k));
 
-const DEVICE_KEYS = ['address', 'port', 'credentials', 'tlsCaBundlePath', 'insecureSkipTlsVerify', 'clusterName', 'sharedBigip', 'crdStack', 'tenant', 'application', 'routeDomain', 'defaultAction', 'podCidrs', 'vlans', 'gateways', 'snat', 'auditMode', 'logging', 'ipIntelligencePolicy', 'protocolInspectionProfile', 'dnsResolver'];
+const DEVICE_KEYS = ['address', 'port', 'credentials', 'tlsCaBundlePath', 'insecureSkipTlsVerify', 'clusterName', 'sharedBigip', 'crdStack', 'tenant', 'application', 'routeDomain', 'routeDomainName', 'defaultAction', 'podCidrs', 'vlans', 'gateways', 'snat', 'auditMode', 'logging', 'ipIntelligencePolicy', 'protocolInspectionProfile', 'dnsResolver'];
 const CONTROLLER_KEYS = ['device', 'namespace', 'createNamespace', 'credentialsSecret', 'usernameKey', 'passwordKey', 'caBundleConfigMap', 'caBundleKey', 'insecureSkipTlsVerify', 'bigipUrl', 'image', 'nodeImage', 'replicas', 'cpuRequest', 'memoryRequest', 'memoryLimit', 'coalesceMs', 'maxPushesPerSecond', 'logLevel'];
 
 function newApp() {

@@ -5,7 +5,7 @@
  */
 import { App, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { AfmDevice, BigipCredentials, EgressController, EgressCrdStack, EgressPolicyError, PolicyIssue, SharedBigip } from '../../lib';
+import { AfmDevice, BigipCredentials, EgressController, EgressCrdStack, EgressPolicyError, EgressSnat, PolicyIssue, SharedBigip } from '../../lib';
 import { synthJson } from '../support/app';
 
 /** What plain JavaScript may pass: TypeScript's checks do not apply. */
@@ -410,4 +410,28 @@ test('values that defeat JSON and String() are still named, not a TypeError', ()
   expect(issuesOf(() => device({ podCidr: value })).map((i) => [i.field, i.value, i.message])).toEqual([
     ['podCidr', '[object Array]', 'is not a prop of an AfmDevice, and an unknown prop is never ignored: did you mean "podCidrs"?'],
   ]);
+});
+
+describe('route domain by name (B6)', () => {
+  test('a name needs its id, and route domain 0 has no other name', () => {
+    issueOn(() => device({ routeDomainName: '/Common/rd_prod' }), 'routeDomainName', /needs routeDomain, the id of that route domain .* tmsh list net route-domain \/Common\/rd_prod id$/);
+    issueOn(() => device({ routeDomain: 0, routeDomainName: '/Common/rd_prod' }), 'routeDomainName', /route domain 0 is \/Common\/0 on every BIG-IP/);
+    issueOn(() => device({ routeDomain: 2, routeDomainName: 'rd_prod' }), 'routeDomainName', /must be the BIG-IP path of the route domain, such as "\/Common\/rd_prod"/);
+    expect(() => device({ routeDomain: 2, routeDomainName: '/Common/rd_prod' })).not.toThrow();
+  });
+});
+
+describe('address families of pods, SNAT pool and gateways (W7)', () => {
+  test('a dual-stack cluster needs a SNAT address and a gateway of each family', () => {
+    const dual = { podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'] };
+    expect(issuesOf(() => device({ ...dual, snat: EgressSnat.pool(['192.0.2.200']), gateways: ['192.0.2.1'] })).map((i) => `${i.field}: ${i.message} (got ${i.value})`)).toEqual([
+      'gateways: has no IPv6 address, but podCidrs has IPv6 pods (fd00:10:244::/56): their egress would have no next hop; add an IPv6 gateway, or leave gateways out to forward by the routing table (got ["192.0.2.1"])',
+      'snat: has no IPv6 address, but podCidrs has IPv6 pods (fd00:10:244::/56): their egress would have no translation address; add an IPv6 address to EgressSnat.pool([...]), or use EgressSnat.automap() (got ["192.0.2.200"])',
+    ]);
+    issueOn(() => device({ podCidrs: ['fd00:10:244::/56'], snat: EgressSnat.pool(['192.0.2.200']) }), 'snat', /has no IPv6 address/);
+    expect(() => device({ ...dual, snat: EgressSnat.pool(['192.0.2.200', '2001:db8::200']), gateways: ['192.0.2.1', '2001:db8::1'] })).not.toThrow();
+    // Automap and the routing table serve every family; without podCidrs the pods' families are unknown.
+    expect(() => device({ ...dual, snat: EgressSnat.automap() })).not.toThrow();
+    expect(() => device({ snat: EgressSnat.pool(['192.0.2.200']), gateways: ['192.0.2.1'] })).not.toThrow();
+  });
 });

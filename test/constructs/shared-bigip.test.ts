@@ -42,12 +42,19 @@ describe('SharedBigip', () => {
     // Each cluster's own declaration holds only its tenant, and its stack depends on the shared one.
     const tenants = Object.values(synthJson(stack).resource.bigip_as3).map((r: any) => Object.keys(JSON.parse(r.as3_json).declaration).filter((k) => JSON.parse(r.as3_json).declaration[k]?.class === 'Tenant'));
     expect(tenants).toEqual([['k8s_east'], ['k8s_west']]);
+    // GET /declare/<tenant> returns Common too, and AS3 keeps the id of the last request: without
+    // ignore_metadata every plan would show a change (provider #869, #1148).
+    expect([...Object.values(synthJson(stack).resource.bigip_as3), ...Object.values(synthJson(sharedStack).resource.bigip_as3)].map((r: any) => r.ignore_metadata)).toEqual([true, true, true]);
     expect(stack.dependencies.map((s) => s.node.id)).toEqual(['crds', 'bigip']);
-    // Only the SharedBigip attaches the global policy and the FQDN resolver.
+    // Only the SharedBigip attaches the global policy and sets the FQDN resolver.
     expect(synthJson(stack).resource.bigip_command).toBeUndefined();
-    expect(Object.values(synthJson(sharedStack).resource.bigip_command).map((c: any) => c.commands)).toContainEqual([
-      'modify security firewall global-rules enforced-policy /Common/Shared/cdktf_ces_global_policy',
-      'modify security firewall global-fqdn-policy dns-resolver /Common/r',
+    const commands = Object.values(synthJson(sharedStack).resource.bigip_command).map((c: any) => c.commands);
+    expect(commands).toContainEqual(['modify security firewall global-fqdn-policy dns-resolver /Common/r', 'save sys config']);
+    expect(commands).toContainEqual([
+      'modify security firewall global-rules enforced-policy /Common/Shared/cdktf_ces_global_policy staged-policy /Common/Shared/cdktf_ces_global_policy_staged',
+      'modify net route-domain /Common/2 fw-staged-policy /Common/Shared/cdktf_ces_rd2_policy_staged',
+      'modify net route-domain /Common/3 fw-staged-policy /Common/Shared/cdktf_ces_rd3_policy_staged',
+      'save sys config',
     ]);
   });
 
@@ -125,5 +132,63 @@ describe('SharedBigip: what only the shared declaration can see', () => {
     new ServiceEgressRule(stack, 'Svc', { device: a, namespace: 'src', service: 'cluster', action: EgressAction.ALLOW, destinations: [D.address('192.0.2.1')] });
     new ClusterEgressRule(stack, 'Dns', { device: b, action: EgressAction.ALLOW_FINAL, destinations: [D.address('10.96.0.10')] });
     expect(synthError(app)).toMatch(/k8s_src_svc_src_cluster would be declared both by clusters\/A and by clusters\/B/);
+  });
+});
+
+describe('SharedBigip: clusters in one route domain (B8)', () => {
+  test('each egress virtual server shares the wildcard virtual address through AS3 (shareAddresses), instead of declaring it in its own partition', () => {
+    const { stack, device } = setup();
+    device('East', 'east', 0, ['10.1.0.0/16']);
+    device('West', 'west', 0, ['10.2.0.0/16']);
+    const servers = Object.values(synthJson(stack).resource.bigip_as3).map((r: any) => {
+      const decl = JSON.parse(r.as3_json).declaration;
+      const tenant = Object.keys(decl).find((k) => decl[k]?.class === 'Tenant') as string;
+      return decl[tenant].egress.egress_vs;
+    });
+    // A virtual address exists once per device: declared by two partitions it fails with "Invalid
+    // Virtual Address, the IP address ... already exists" (AS3 #741); AS3 keeps a shared one in
+    // /Common with a count of the tenants using it.
+    expect(servers.map((vs) => [vs.shareAddresses, vs.virtualAddresses])).toEqual([
+      [true, [['0.0.0.0/0', '10.1.0.0/16']]],
+      [true, [['0.0.0.0/0', '10.2.0.0/16']]],
+    ]);
+    // Each tenant points into /Common/Shared at its own two virtual-server policies, by BIG-IP path.
+    expect(servers.map((vs) => [vs.policyFirewallEnforced, vs.policyFirewallStaged])).toEqual([
+      [{ bigip: '/Common/Shared/k8s_east_vs_policy' }, { bigip: '/Common/Shared/k8s_east_vs_policy_staged' }],
+      [{ bigip: '/Common/Shared/k8s_west_vs_policy' }, { bigip: '/Common/Shared/k8s_west_vs_policy_staged' }],
+    ]);
+  });
+
+  test('a device that owns its BIG-IP keeps the address in its own partition', () => {
+    const app = Testing.app();
+    const crds = new EgressCrdStack(app, 'crds');
+    const stack = new TerraformStack(app, 's');
+    new AfmDevice(stack, 'A', { clusterName: 'a', address: 'b.example.net', tlsCaBundlePath: '/ca', crdStack: crds, podCidrs: ['10.1.0.0/16'] });
+    const decl = JSON.parse((Object.values(synthJson(stack).resource.bigip_as3)[0] as any).as3_json).declaration;
+    expect(decl.k8s_a.egress.egress_vs.shareAddresses).toBeUndefined();
+    expect(decl.k8s_a.egress.egress_vs.persistenceMethods).toEqual([]);
+  });
+});
+
+describe('SharedBigip: route domains by name (B6)', () => {
+  test('one route domain has one name and one id across the clusters of a BIG-IP', () => {
+    const { app, stack, bigip } = setup();
+    const crds = app.node.findChild('crds') as EgressCrdStack;
+    const named = (id: string, routeDomain: number, routeDomainName: string, cidr: string) =>
+      new AfmDevice(stack, id, { clusterName: id.toLowerCase(), sharedBigip: bigip, routeDomain, routeDomainName, podCidrs: [cidr], crdStack: crds });
+    named('East', 2, '/Common/rd_prod', '10.1.0.0/16');
+    named('West', 2, '/Common/rd_test', '10.2.0.0/16');
+    expect(synthError(app)).toMatch(/\[bigip\/Dc1\] \[clusters\/West\] routeDomainName: route domain 2 on this BIG-IP is \/Common\/rd_prod for clusters\/East; one route domain has one name: give both devices the same routeDomainName \(BIG-IP shared as cdktf_ces\) \(got "\/Common\/rd_test"\)/);
+  });
+
+  test('the route-domain policy is enforced on the route domain by its name', () => {
+    const { app, stack, sharedStack, bigip } = setup();
+    const crds = app.node.findChild('crds') as EgressCrdStack;
+    new AfmDevice(stack, 'East', { clusterName: 'east', sharedBigip: bigip, routeDomain: 2, routeDomainName: '/Common/rd_prod', podCidrs: ['10.1.0.0/16'], crdStack: crds });
+    const shared = JSON.parse((Object.values(synthJson(sharedStack).resource.bigip_as3)[0] as any).as3_json).declaration.Common.Shared;
+    expect(shared.cdktf_ces_rd2_policy.routeDomainEnforcement).toEqual([{ bigip: '/Common/rd_prod' }]);
+    const commands = Object.values(synthJson(sharedStack).resource.bigip_command).flatMap((c: any) => c.commands);
+    expect(commands).toContain('list net route-domain /Common/rd_prod');
+    expect(commands).toContain('modify net route-domain /Common/rd_prod fw-staged-policy /Common/Shared/cdktf_ces_rd2_policy_staged');
   });
 });

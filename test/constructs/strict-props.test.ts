@@ -497,12 +497,21 @@ function ruleProps(level: Level) {
     .chain((props) =>
       // A bandwidth limit only on rules that let traffic through.
       props.action === EgressAction.ALLOW || props.action === EgressAction.ALLOW_FINAL
-        ? fc.option(fc.record({ maxBandwidth: fc.integer({ min: 1, max: 4294967295 }), unit: fc.constantFrom(...Object.values(BandwidthUnit)) }, { requiredKeys: ['maxBandwidth'] }), { nil: undefined }).map(
+        ? fc.option(bandwidthLimit, { nil: undefined }).map(
             (bandwidthLimit) => (bandwidthLimit ? { ...props, bandwidthLimit } : props),
           )
         : fc.constant(props),
     );
 }
+
+/** A limit within a BIG-IP bandwidth policy's range, 1 Mbps to 320 Gbps, in any unit (or the default Mbps). */
+const bandwidthLimit = fc.oneof(
+  fc.integer({ min: 1, max: 320_000 }).map((maxBandwidth) => ({ maxBandwidth })),
+  fc.constantFrom(...Object.values(BandwidthUnit)).chain((unit) => {
+    const [min, max] = { bps: [1e6, 3.2e11], Kbps: [1e3, 3.2e8], Mbps: [1, 3.2e5], Gbps: [1, 320] }[unit];
+    return fc.integer({ min, max }).map((maxBandwidth) => ({ maxBandwidth, unit }));
+  }),
+);
 
 const KNOWN_KEYS: Record<Level, readonly string[]> = {
   cluster: ['device', 'name', 'action', 'priority', 'destinations', 'ports', 'logging', 'audit', 'description', 'bandwidthLimit', 'schedule', 'expiresAt', 'owner', 'ticket', 'justification', 'namespaceSelector', 'podSelector'],

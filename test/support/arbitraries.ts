@@ -338,6 +338,11 @@ export interface LimitPolicyArbOptions {
 const address = (text: string, family: 4 | 6): AddressModel => ({ kind: 'address', text, family });
 const cidr = (text: string, family: 4 | 6): AddressModel => ({ kind: 'cidr', text, family });
 
+/** `drawn`, or `both` (one address of each family) when `drawn` lacks a family of the pods. */
+function coverFamilies(drawn: readonly AddressModel[], pods: readonly AddressModel[], both: readonly AddressModel[]): readonly AddressModel[] {
+  return drawn.length === 0 || pods.every((p) => drawn.some((a) => a.family === p.family)) ? drawn : both;
+}
+
 /** A device at its limits: long names, audit mode, dual stack, route domains, SNAT pools. */
 export function limitDeviceArb(options: LimitPolicyArbOptions = {}): fc.Arbitrary<DeviceModel> {
   return fc
@@ -368,9 +373,10 @@ export function limitDeviceArb(options: LimitPolicyArbOptions = {}): fc.Arbitrar
       defaultAction: d.defaultAction,
       podCidrs: d.podCidrs,
       vlans: d.vlans,
-      gateways: d.gateways,
+      // Gateways and SNAT pools serve every pod family (the device refuses them otherwise).
+      gateways: coverFamilies(d.gateways, d.podCidrs, [address('192.0.2.1', 4), address('2001:db8::1', 6)]),
       snat: d.snat,
-      snatAddresses: d.snat === 'POOL' ? d.snatAddresses : [],
+      snatAddresses: d.snat === 'POOL' ? coverFamilies(d.snatAddresses, d.podCidrs, [address('192.0.2.200', 4), address('2001:db8::200', 6)]) : [],
       audit: d.audit,
       logging: {
         servers: d.servers,
@@ -408,7 +414,7 @@ function limitRuleArb(level: Level, pools: { namespaces: string[]; services: str
       podSelector: fc.option(longSelectorArb, { nil: undefined }),
       logging: fc.boolean(),
       audit: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-      bandwidth: rarely(fc.record({ maxBandwidth: fc.integer({ min: 1, max: 10000 }), unit: fc.constantFrom('Mbps' as const, 'Gbps' as const) })),
+      bandwidth: rarely(fc.record({ maxBandwidth: fc.integer({ min: 1, max: 320 }), unit: fc.constantFrom('Mbps' as const, 'Gbps' as const) })),
       schedule: rarely(
         fc.record({
           daysOfWeek: fc.uniqueArray(fc.constantFrom(...WEEKDAYS), { minLength: 1, maxLength: 7 }).map((ds) => WEEKDAYS.filter((d) => ds.includes(d))),

@@ -227,6 +227,18 @@ describe('staged policies', () => {
     expect([r.hasStaged, r.wouldBe]).toEqual([false, 'deny']);
     expect(r.staged).toBe(r.enforced);
   });
+
+  test('a staged policy that holds exactly its enforced rules stages nothing', () => {
+    const decl = declaration({ nothing: { class: 'Firewall_Rule_List', rules: [] } }, {
+      v_rules: { class: 'Firewall_Rule_List', rules: [rule('v', 'drop')] },
+      vs_policy: policy([{ use: 'v_rules' }, rule('default', 'accept')]),
+      vs_staged: policy([{ use: 'v_rules' }, rule('default', 'accept')]),
+      vs: wildcardVs({ policyFirewallStaged: { use: 'vs_staged' } }),
+    });
+    const r = evaluate(AfmFirewall.load(decl, []));
+    expect([r.hasStaged, r.verdict, r.wouldBe]).toEqual([false, 'deny', 'deny']);
+    expect(r.staged).toBe(r.enforced);
+  });
 });
 
 describe('several declarations and tmsh commands', () => {
@@ -246,7 +258,6 @@ describe('several declarations and tmsh commands', () => {
   test.each([
     ['modify sys db tm.fw.defaultaction value drop', /not modelled/],
     ['modify security firewall global-rules enforced-policy /Common/Shared/nothing', /not a Firewall_Policy of the declaration/],
-    ['modify net route-domain /Common/rd-blue fw-staged-policy /Common/Shared/global', /not named by its id/],
     ['modify security firewall global-rules enforced-policy', /attribute\/value pairs/],
   ])('command %j is refused', (command, message) => {
     expect(() => AfmFirewall.load([tenant, shared], [command])).toThrow(message);
@@ -254,6 +265,27 @@ describe('several declarations and tmsh commands', () => {
 
   test('the FQDN resolver command is understood and changes no verdict', () => {
     expect(() => AfmFirewall.load([tenant, shared], ['modify security firewall global-fqdn-policy dns-resolver /Common/r'])).not.toThrow();
+  });
+
+  test('reading and saving change nothing', () => {
+    const commands = ['list security firewall global-rules', 'list net route-domain /Common/rd-blue', GLOBAL, 'save sys config'];
+    expect(evaluate(AfmFirewall.load([tenant, shared], commands)).verdict).toBe('reject');
+  });
+
+  test('a flow of a route domain whose policies are attached by a name of unknown id fails, rather than skip them', () => {
+    const fw = AfmFirewall.load([tenant, shared], ['modify net route-domain /Common/rd-blue fw-staged-policy /Common/Shared/global']);
+    expect(() => evaluate(fw)).toThrow(/route domain 0 has no policy by id, and policies are attached to route domains \/Common\/rd-blue, whose ids are not known: give them in the routeDomainIds option/);
+  });
+
+  test('a route domain named otherwise than its id is found through routeDomainIds', () => {
+    const fw = AfmFirewall.load([tenant, shared], ['modify net route-domain /Common/rd-blue fw-staged-policy /Common/Shared/global'], { routeDomainIds: { '/Common/rd-blue': 0 } });
+    expect(evaluate(fw)).toMatchObject({ verdict: 'allow', wouldBe: 'reject', hasStaged: true });
+  });
+
+  test('a bigip reference to an object of another loaded declaration is that object; one outside them is refused', () => {
+    const pointing = { class: 'AS3', declaration: { class: 'ADC', T: { class: 'Tenant', A: { class: 'Application', vs: wildcardVs({ policyFirewallEnforced: { bigip: '/Common/Shared/global' } }) } } } };
+    expect(evaluate(AfmFirewall.load([pointing, shared], [])).enforced.decidedBy).toMatchObject({ context: 'virtual-server', policy: '/Common/Shared/global', rule: 'g' });
+    expect(() => AfmFirewall.load([pointing], [])).toThrow(/refers to \/Common\/Shared\/global outside the declarations/);
   });
 });
 
