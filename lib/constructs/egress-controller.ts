@@ -371,7 +371,7 @@ export class EgressController extends Construct {
     let rendered: Manifest[] | undefined;
     const manifestAt = (i: number) => {
       try {
-        rendered ??= controllerManifests(settingsFor(buildSyncPlan(device._compile())));
+        rendered ??= controllerManifests(settingsFor(buildSyncPlan(device._compile(), device.sharedBigip ? { name: device.sharedBigip.name, dnsResolver: device.sharedBigip.dnsResolver } : 'own')));
       } catch (e) {
         // A policy problem is reported by the device's validation; render the shape meanwhile.
         if (e instanceof EgressPolicyError) return shape[i];

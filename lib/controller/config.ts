@@ -48,6 +48,8 @@ export interface ControllerConfig {
   readonly coalesceMs: number;
   readonly maxPushesPerSecond: number;
   readonly logLevel: LogLevel;
+  /** How often the leader reads the device back and checks it against the plan (jittered). */
+  readonly deviceCheckIntervalMs: number;
 }
 
 function readFile(file: string, what: string, fix: string): string {
@@ -165,5 +167,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     coalesceMs: int(env, 'COALESCE_MS', DEFAULTS.coalesceMs, 0, 60000),
     maxPushesPerSecond: int(env, 'MAX_PUSHES_PER_SECOND', DEFAULTS.maxPushesPerSecond, 1, 1000),
     logLevel,
+    deviceCheckIntervalMs: int(env, 'DEVICE_CHECK_INTERVAL_MS', 60000, 500, 86_400_000),
   };
 }

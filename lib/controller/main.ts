@@ -17,12 +17,14 @@ import { ADD, DELETE, ERROR, Informer, UPDATE } from './kube/informer';
 import { LeaderElector } from './kube/leader';
 import { KubeObject, NAMESPACES, PODS, SERVICES, egressResource } from './kube/resources';
 import { Logger, jsonLogger } from './log';
+import { DeviceChecker } from './device-check';
 import { ControllerMetrics } from './metrics';
 import { startHttpServer } from './server';
 import { RuleObject, StatusReporter } from './status';
 import { SyncEngine } from './sync/engine';
 import type { NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
 import type { PlanRule } from '../policy/plan';
+import { bigipDeviceReader } from '../verify/reader';
 
 type RuleKindName = PlanRule['kind'];
 
@@ -130,7 +132,18 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   }
   const synced = () => informers.every((i) => i.hasSynced());
 
+  const deviceCheck = new DeviceChecker({
+    plan,
+    reader: bigipDeviceReader(bigip),
+    target: engine,
+    logins: () => bigip.stats().logins,
+    intervalMs: config.deviceCheckIntervalMs,
+    log: log.child({ component: 'device-check' }),
+    registry: metrics.registry,
+  });
+
   const status = new StatusReporter({
+    deviceCheck: () => deviceCheck.result,
     plan,
     listState: (p) => engine.listState(p),
     ruleObject: (r) => ruleObjects.get(ruleKey(r.kind, r.namespace, r.name)),
@@ -175,11 +188,12 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     log.info('leading: pushing source lists', { lists: plan.lists.length });
     engine.activate();
     status.start();
+    deviceCheck.start();
   };
   const follow = async () => {
     leading = false;
     // No new push starts from here on; the push in flight and the status writer wind down together.
-    await Promise.all([engine.deactivate(), status.stop()]);
+    await Promise.all([engine.deactivate(), status.stop(), deviceCheck.stop()]);
   };
 
   let elector: LeaderElector | undefined;

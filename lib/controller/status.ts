@@ -7,6 +7,7 @@
  */
 import type { PlanRule, SyncPlan } from '../policy/plan';
 import type { Logger } from './log';
+import type { DeviceCheckResult } from './device-check';
 import type { ListState } from './sync/engine';
 
 export interface Condition {
@@ -46,6 +47,8 @@ export interface StatusReporterOptions {
   readonly log: Logger;
   /** Whether the controller has listed everything it watches. */
   readonly synced: () => boolean;
+  /** The leader's last read-back of the device; adds the DeviceVerified condition. */
+  readonly deviceCheck?: () => DeviceCheckResult | undefined;
   readonly concurrency?: number;
   readonly intervalMs?: number;
   readonly now?: () => number;
@@ -70,6 +73,24 @@ export function readyCondition(list: ListState | undefined, synced: boolean, gat
   }
   if (list.pending) return { status: 'True', reason: 'Updating', message: `in force with ${list.pushed} pod addresses; a membership change is being pushed` };
   return { status: 'True', reason: 'Synced', message: `in force with ${list.pushed} pod addresses` };
+}
+
+/** At most this many problem lines in a condition message. */
+const MAX_PROBLEM_LINES = 5;
+
+/**
+ * The DeviceVerified condition of a rule: its source list and the contexts (every rule
+ * depends on them) as the last device check found them.
+ */
+export function deviceVerifiedCondition(result: DeviceCheckResult | undefined, sourceList: string): Ready {
+  if (!result) return { status: 'Unknown', reason: 'NotChecked', message: 'the device has not been read back yet' };
+  const mine = result.problems.filter((p) => p.list === undefined || p.list === sourceList);
+  if (!mine.length) return { status: 'True', reason: 'Verified', message: "the BIG-IP holds the rule's source list, the context attachments and the resolver as planned" };
+  const kinds = new Set(mine.map((p) => p.kind));
+  const reason = kinds.has('device') && kinds.size === 1 ? 'DeviceUnreadable' : kinds.has('attachment') || kinds.has('fqdn-resolver') ? 'ContextDrift' : 'ListDrift';
+  const lines = mine.slice(0, MAX_PROBLEM_LINES).map((p) => p.message);
+  if (mine.length > MAX_PROBLEM_LINES) lines.push(`and ${mine.length - MAX_PROBLEM_LINES} more`);
+  return { status: 'False', reason, message: lines.join(' | ') };
 }
 
 export class StatusReporter {
@@ -117,12 +138,23 @@ export class StatusReporter {
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
       lastTransitionTime: previous && previous.status === ready.status && previous.reason === ready.reason ? previous.lastTransitionTime : new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     };
+    const conditions = [condition];
+    if (this.options.deviceCheck) {
+      const verified = deviceVerifiedCondition(this.options.deviceCheck(), rule.sourceList);
+      const before = this.written.get(rule.key)?.status.conditions.find((c) => c.type === 'DeviceVerified');
+      conditions.push({
+        type: 'DeviceVerified',
+        ...verified,
+        ...(generation !== undefined ? { observedGeneration: generation } : {}),
+        lastTransitionTime: before && before.status === verified.status && before.reason === verified.reason ? before.lastTransitionTime : new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      });
+    }
     return {
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
       ...(state?.pushed !== undefined ? { members: state.pushed } : {}),
       ...(state?.lastSyncAt !== undefined ? { lastSyncTime: new Date(state.lastSyncAt).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
       ...(list?.schedule ? { windowOpen: !!state?.active } : {}),
-      conditions: [condition],
+      conditions,
     };
   }
 

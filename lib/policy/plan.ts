@@ -4,6 +4,7 @@
  * compiled policy, so it always agrees with the AS3 declaration of the same synth.
  */
 import { createHash } from 'node:crypto';
+import { ownDeviceState, expectedDeviceState } from '../afm/device-state';
 import type { CompiledPolicy } from './compile';
 import { LEVELS, PolicyModel, ScheduleModel, SourceModel } from './model';
 
@@ -29,6 +30,34 @@ export interface PlanRule {
   readonly sourceList: string;
 }
 
+/** A firewall context's policies as the deploy attaches them. */
+export interface PlanAttachment {
+  readonly enforcedPolicy: string;
+  readonly stagedPolicy: string;
+}
+
+/**
+ * What the device must hold beyond the lists, for the controller to check (and report, never
+ * repair: Terraform owns it): the global context's and this device's route domain's policies,
+ * and the FQDN resolver.
+ */
+export interface PlanDeviceContext {
+  /** Owner of the context policies: the tenant, or the SharedBigip's name. */
+  readonly owner: string;
+  readonly global: PlanAttachment;
+  /** This device's route domain, by path (`/Common/0`). */
+  readonly routeDomains: readonly (PlanAttachment & { readonly id: number; readonly path: string })[];
+  /** The resolver the owner sets; checked only when the policy names FQDNs. */
+  readonly dnsResolver?: string;
+  readonly usesFqdns: boolean;
+}
+
+/** Who owns the device's contexts, when it is not the device itself. */
+export interface PlanContextOwner {
+  readonly name: string;
+  readonly dnsResolver?: string;
+}
+
 export interface SyncPlan {
   readonly format: typeof PLAN_FORMAT;
   readonly cluster: string;
@@ -37,13 +66,19 @@ export interface SyncPlan {
   readonly routeDomain: number;
   readonly lists: readonly PlanList[];
   readonly rules: readonly PlanRule[];
+  /** Set in the controller's plan; absent in the policy artifact. */
+  readonly context?: PlanDeviceContext;
 }
 
 const KIND = { cluster: 'ClusterEgressRule', namespace: 'NamespaceEgressRule', service: 'ServiceEgressRule' } as const;
 
-export function buildSyncPlan(compiled: CompiledPolicy): SyncPlan {
+/**
+ * The sync plan of a compiled device. `context`: include the expected context state, owned by
+ * the device itself (`'own'`) or by a SharedBigip.
+ */
+export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanContextOwner): SyncPlan {
   const { device } = compiled.model;
-  return {
+  const plan: SyncPlan = {
     format: PLAN_FORMAT,
     cluster: device.cluster,
     tenant: device.tenant,
@@ -66,6 +101,19 @@ export function buildSyncPlan(compiled: CompiledPolicy): SyncPlan {
         sourceList: r.sourceList,
       })),
     ),
+  };
+  if (!context) return plan;
+  const state = context === 'own' ? ownDeviceState(compiled) : expectedDeviceState(context.name, [compiled], context.dnsResolver);
+  const usesFqdns = compiled.model.rules.some((r) => r.destinations.some((d) => d.kind === 'fqdn')) || compiled.model.externalServices.some((es) => es.destinations.some((d) => d.kind === 'fqdn'));
+  return {
+    ...plan,
+    context: {
+      owner: state.owner,
+      global: state.global,
+      routeDomains: state.routeDomains.map((rd) => ({ id: rd.id, path: rd.path, enforcedPolicy: rd.enforcedPolicy, stagedPolicy: rd.stagedPolicy })),
+      ...(state.dnsResolver !== undefined ? { dnsResolver: state.dnsResolver } : {}),
+      usesFqdns,
+    },
   };
 }
 

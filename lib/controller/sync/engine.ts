@@ -10,6 +10,7 @@
  */
 import type { NamespaceInfo, PodInfo, ServiceInfo } from '../../k8s/membership';
 import { listActive } from '../../k8s/membership';
+import { EMPTY_LIST_PLACEHOLDER } from '../bigip/client';
 import type { PlanList, SyncPlan } from '../../policy/plan';
 import { ListChanges, MembershipIndex } from './membership-index';
 import { PushOutcome, PushScheduler } from './push-scheduler';
@@ -160,6 +161,26 @@ export class SyncEngine {
     return this.scheduler.idle(timeoutMs);
   }
 
+  /**
+   * What was last confirmed on the device for a list, as the device shows it (`ip%rd`, AS3's
+   * placeholder when empty); undefined before the first push or while a push is due.
+   */
+  confirmedMembers(path: string): readonly string[] | undefined {
+    const pushed = this.scheduler.lastPushed(path);
+    const state = this.listState(path);
+    if (pushed === undefined || !state || state.pending) return undefined;
+    return deviceMembers(pushed, this.options.plan.routeDomain);
+  }
+
+  /**
+   * Pushes lists again although their desired membership is unchanged: the device lost what
+   * was pushed (AS3 re-created the list, a restart reset it to the saved configuration).
+   */
+  repush(paths: Iterable<string>): void {
+    if (!this.active) return;
+    this.scheduler.invalidate([...paths].filter((p) => this.lists.has(p)));
+  }
+
   listState(path: string): ListState | undefined {
     const t = this.tracked.get(path);
     if (!t) return undefined;
@@ -199,4 +220,10 @@ export class SyncEngine {
     }
     this.options.onOutcome?.(outcome);
   }
+}
+
+/** Members as the device holds them after a push: `ip%rd` outside route domain 0, the placeholder for none. */
+export function deviceMembers(ips: readonly string[], routeDomain: number): string[] {
+  if (ips.length === 0) return [EMPTY_LIST_PLACEHOLDER];
+  return routeDomain === 0 ? [...ips] : ips.map((ip) => `${ip}%${routeDomain}`);
 }
