@@ -253,7 +253,7 @@ function attachmentProblem(
       ...base,
       expected: want,
       found: found ?? 'none',
-      fix: `the tmsh change did not take effect or was lost (bigip_command does not fail when tmsh does; unsaved changes are lost on reboot): run "cdktf deploy" again, or on the device tmsh ${command(want)} and tmsh save sys config`,
+      fix: `it was changed on the device after the deploy (or changed by hand without tmsh save sys config, and lost at a reboot); "cdktf deploy" does not set it again (its tmsh commands run only when they change): on the device tmsh ${command(want)} and tmsh save sys config`,
     };
   }
   if (found === undefined || !isOurs(expected, found)) return undefined;
@@ -266,8 +266,9 @@ function attachmentProblem(
 }
 
 /**
- * (c) The policies of the global context and of every route domain on the device are the
- * synthesized ones; none of ours is attached where the synth output attaches nothing.
+ * (c) The global context and every route domain the owner uses hold its enforced and staged
+ * policies ({@link ExpectedDevice.context}: every context always has both); none of ours is
+ * attached to a route domain the owner no longer uses.
  */
 export function checkAttachments(expected: ExpectedDevice, global: ContextAttachment, routeDomains: readonly RouteDomainState[]): VerifyProblem[] {
   const out: (VerifyProblem | undefined)[] = [
@@ -275,7 +276,7 @@ export function checkAttachments(expected: ExpectedDevice, global: ContextAttach
     attachmentProblem(expected, 'global context staged-policy', expected.context.global.stagedPolicy, global.stagedPolicy, (v) => `modify security firewall global-rules staged-policy ${v}`),
   ];
   for (const rd of routeDomains) {
-    const want = expected.context.routeDomains.get(rd.path) ?? {};
+    const want: Partial<ContextAttachment> = expected.context.routeDomains.find((r) => r.path === rd.path) ?? {};
     out.push(
       attachmentProblem(expected, `route domain ${rd.path} fw-enforced-policy`, want.enforcedPolicy, rd.enforcedPolicy, (v) => `modify net route-domain ${rd.path} fw-enforced-policy ${v}`),
       attachmentProblem(expected, `route domain ${rd.path} fw-staged-policy`, want.stagedPolicy, rd.stagedPolicy, (v) => `modify net route-domain ${rd.path} fw-staged-policy ${v}`),
@@ -291,7 +292,7 @@ export function checkRouteDomains(expected: ExpectedDevice, routeDomains: readon
   const paths = new Set(routeDomains.map((r) => r.path));
   const ids = new Set(routeDomains.map((r) => r.id));
   const onDevice = some(routeDomains.map((r) => `${r.path} (id ${r.id})`)) || 'none';
-  for (const path of [...expected.context.routeDomains.keys()].sort()) {
+  for (const path of expected.context.routeDomains.map((r) => r.path).sort()) {
     if (!paths.has(path)) problems.push({ ...base, where: `route domain ${path}`, expected: 'exists (the deploy attaches policies to it)', found: `not on the device; it has ${onDevice}`, fix: 'create the route domain on the BIG-IP, or set the AfmDevice\'s routeDomain to one that exists, then run "cdktf deploy" again' });
   }
   for (const id of expected.routeDomainIds) {
@@ -303,7 +304,7 @@ export function checkRouteDomains(expected: ExpectedDevice, routeDomains: readon
 /** (d) When any address list names an FQDN, the global FQDN policy has the synthesized resolver. */
 export function checkFqdnResolver(expected: ExpectedDevice, found: string | undefined): VerifyProblem[] {
   if (!expected.usesFqdns) return [];
-  const want = expected.context.fqdnResolver;
+  const want = expected.context.dnsResolver;
   if (found !== undefined && (want === undefined || found === want)) return [];
   return [
     {
@@ -313,7 +314,9 @@ export function checkFqdnResolver(expected: ExpectedDevice, found: string | unde
       where: 'global FQDN policy dns-resolver',
       expected: want ?? 'a DNS resolver (address lists name FQDNs)',
       found: found ?? 'none: FQDN entries resolve to nothing, so rules naming them match no address',
-      fix: want ? `run "cdktf deploy" again, or on the device tmsh modify security firewall global-fqdn-policy dns-resolver ${want} and tmsh save sys config` : 'set dnsResolver on the AfmDevice (or SharedBigip) and deploy',
+      fix: want
+        ? `it was changed on the device after the deploy; "cdktf deploy" does not set it again (its tmsh commands run only when they change): on the device tmsh modify security firewall global-fqdn-policy dns-resolver ${want} and tmsh save sys config`
+        : 'set dnsResolver on the AfmDevice (or SharedBigip) and deploy',
     },
   ];
 }
@@ -389,7 +392,7 @@ export function checkLists(expected: ExpectedDevice, lists: ReadonlyMap<string, 
  * change without a later `save sys config` is lost on the next reboot or config load.
  */
 export function checkSaved(expected: ExpectedDevice): VerifyProblem[] {
-  if (expected.context.savedAfterChanges) return [];
+  if (expected.savedAfterChanges) return [];
   return [
     {
       check: 'saved-config',
@@ -398,7 +401,7 @@ export function checkSaved(expected: ExpectedDevice): VerifyProblem[] {
       where: `bigip_command of ${expected.commandsFile}`,
       expected: 'tmsh save sys config after the tmsh changes',
       found: 'the context commands are not saved: a reboot or config load detaches the policies',
-      fix: 'on the device: tmsh save sys config (and after every deploy until the synth output saves them itself)',
+      fix: 'the synth output is from a version that does not save: synthesize it again (cdktf synth) and deploy; until then, on the device tmsh save sys config after every deploy',
     },
   ];
 }

@@ -4,38 +4,16 @@
  * and FQDN resolver, the event-driven lists the controller fills and the route domains the
  * declarations name.
  */
+import { DeviceState, expectedDeviceState, ownDeviceState } from '../afm/device-state';
 import type { DeviceOutput } from '../cli/synth-output';
+import { compilePolicy } from '../policy/compile';
 import type { PolicyModel } from '../policy/model';
 import type { SyncPlan } from '../policy/plan';
-import type { ContextAttachment } from './reader';
 
 type Json = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isTenant = (v: unknown): v is Json => isObj(v) && v.class === 'Tenant';
-
-/** What the firewall contexts should hold (attachments by context, the resolver, saving). */
-export interface ExpectedContext {
-  /**
-   * Global-context policies: a path must be attached; undefined means none of ours may be
-   * (a stale attachment keeps a removed policy alive and blocks its deletion).
-   */
-  readonly global: ContextAttachment;
-  /** Route-domain policies by route-domain path (`/Common/0`), with the same meaning. */
-  readonly routeDomains: ReadonlyMap<string, ContextAttachment>;
-  /** The global FQDN policy's DNS resolver the deploy sets, if any. */
-  readonly fqdnResolver?: string;
-  /**
-   * Whether `save sys config` follows the last tmsh change; AS3 saves after its own
-   * declarations (`persist`), tmsh changes are lost on reboot unless saved.
-   */
-  readonly savedAfterChanges: boolean;
-}
-
-/** A tmsh path: relative names live in `/Common`. */
-function tmshPath(name: string): string {
-  return name.startsWith('/') ? name : `/Common/${name}`;
-}
 
 /** The ADC declaration of an AS3 request (`class: AS3`) or of a bare ADC. */
 export function adcOf(request: unknown): Json {
@@ -44,67 +22,31 @@ export function adcOf(request: unknown): Json {
 }
 
 /**
- * The context state a deploy sets, from what the synth output sends: each Firewall_Policy's
- * `routeDomainEnforcement` (AS3 attaches it as the route domain's enforced policy) and the
- * `bigip_command` tmsh commands in order (`modify security firewall global-rules
- * enforced-policy|staged-policy`, `modify net route-domain <rd> fw-enforced-policy|fw-staged-policy`,
- * `modify security firewall global-fqdn-policy dns-resolver`, `save sys config`); the last
- * value set wins and `none` clears it.
- *
- * This is the one place that reads the expected context out of the rendering; when the
- * renderer exports the expected device state of compiled policies, this function becomes a
- * call to it.
+ * Whether `save sys config` follows the last tmsh change of the synthesized commands: tmsh
+ * changes are lost on the next reboot or config load unless saved (AS3 saves its own).
  */
-export function expectedContext(as3: readonly unknown[], commands: readonly string[]): ExpectedContext {
-  const global: { enforcedPolicy?: string; stagedPolicy?: string } = {};
-  const routeDomains = new Map<string, { enforcedPolicy?: string; stagedPolicy?: string }>();
-  const slot = (rd: string) => {
-    const path = tmshPath(rd);
-    let s = routeDomains.get(path);
-    if (!s) routeDomains.set(path, (s = {}));
-    return s;
-  };
-  for (const request of as3) {
-    for (const [tenant, t] of Object.entries(adcOf(request))) {
-      if (!isTenant(t)) continue;
-      for (const [app, a] of Object.entries(t)) {
-        if (!isObj(a) || a.class !== 'Application') continue;
-        for (const [name, item] of Object.entries(a)) {
-          if (!isObj(item) || item.class !== 'Firewall_Policy' || !Array.isArray(item.routeDomainEnforcement)) continue;
-          for (const rd of item.routeDomainEnforcement) if (isObj(rd) && typeof rd.bigip === 'string') slot(rd.bigip).enforcedPolicy = `/${tenant}/${app}/${name}`;
-        }
-      }
-    }
-  }
-  let fqdnResolver: string | undefined;
-  let unsavedChange = false;
-  const set = (target: { enforcedPolicy?: string; stagedPolicy?: string }, key: 'enforcedPolicy' | 'stagedPolicy', value: string) => {
-    if (value === 'none') delete target[key];
-    else target[key] = tmshPath(value);
-  };
+export function savedAfterChanges(commands: readonly string[]): boolean {
+  let unsaved = false;
   for (const command of commands) {
     const w = command.trim().split(/\s+/);
-    const pairs = (from: number) => {
-      const out: [string, string][] = [];
-      for (let i = from; i + 1 < w.length; i += 2) out.push([w[i], w[i + 1]]);
-      return out;
-    };
-    if (w[0] === 'save' && w[1] === 'sys' && w[2] === 'config') {
-      unsavedChange = false;
-      continue;
-    }
-    if (w[0] !== 'modify') continue;
-    unsavedChange = true;
-    if (w[1] === 'security' && w[2] === 'firewall' && w[3] === 'global-rules') {
-      for (const [k, v] of pairs(4)) if (k === 'enforced-policy' || k === 'staged-policy') set(global, k === 'enforced-policy' ? 'enforcedPolicy' : 'stagedPolicy', v);
-    } else if (w[1] === 'net' && w[2] === 'route-domain' && w[3] !== undefined) {
-      const s = slot(w[3]);
-      for (const [k, v] of pairs(4)) if (k === 'fw-enforced-policy' || k === 'fw-staged-policy') set(s, k === 'fw-enforced-policy' ? 'enforcedPolicy' : 'stagedPolicy', v);
-    } else if (w[1] === 'security' && w[2] === 'firewall' && w[3] === 'global-fqdn-policy') {
-      for (const [k, v] of pairs(4)) if (k === 'dns-resolver') fqdnResolver = v === 'none' ? undefined : tmshPath(v);
-    }
+    if (w[0] === 'save' && w[1] === 'sys' && w[2] === 'config') unsaved = false;
+    else if (w[0] === 'modify' || w[0] === 'create' || w[0] === 'delete') unsaved = true;
   }
-  return { global, routeDomains, ...(fqdnResolver ? { fqdnResolver } : {}), savedAfterChanges: !unsavedChange };
+  return !unsaved;
+}
+
+/**
+ * The context state of a device: the one its owner sets ({@link expectedDeviceState}, the
+ * source the constructs render their tmsh commands from), with the owner's devices of the
+ * synth output (itself, or every device attached to the same SharedBigip) and the resolver
+ * its model carries (a SharedBigip's on a shared BIG-IP).
+ */
+export function deviceContextOf(device: DeviceOutput, all: readonly DeviceOutput[]): DeviceState {
+  const compile = (d: DeviceOutput) => compilePolicy(d.artifact.model, { now: new Date(0) });
+  const shared = device.artifact.sharedContext;
+  if (!shared) return ownDeviceState(compile(device));
+  const attached = all.filter((o) => o.artifact.sharedContext?.stack === shared.stack && o.artifact.sharedContext?.name === shared.name);
+  return expectedDeviceState(shared.name, attached.map(compile), device.artifact.model.device.dnsResolver);
 }
 
 /** One AfmDevice's expected state on its BIG-IP. */
@@ -133,7 +75,10 @@ export interface ExpectedDevice {
    * every attached device of the synth output).
    */
   readonly sharedPrefixes: readonly string[];
-  readonly context: ExpectedContext;
+  /** The context attachments and resolver the owner of the device's contexts sets. */
+  readonly context: DeviceState;
+  /** Whether the synthesized tmsh commands save their changes ({@link savedAfterChanges}). */
+  readonly savedAfterChanges: boolean;
   /** Whether any address list of the declarations names an FQDN (then a resolver must be set). */
   readonly usesFqdns: boolean;
   /** Route-domain ids the declarations name (`defaultRouteDomain`, `address%id`). */
@@ -181,7 +126,7 @@ function sharedItemsOf(adc: Json): Record<string, Json> {
  * configuration; `sharedOwners` are the owners of `/Common/Shared` item names on its BIG-IP
  * (the device's tenant, or on a shared BIG-IP the SharedBigip's name and every attached tenant).
  */
-export function expectedDevice(device: DeviceOutput, managementUrl: string, sharedOwners: readonly string[], commandsFile: string): ExpectedDevice {
+export function expectedDevice(device: DeviceOutput, managementUrl: string, sharedOwners: readonly string[], commandsFile: string, context: DeviceState): ExpectedDevice {
   const own = adcOf(device.as3[0]);
   const owner = device.as3.length > 1 ? adcOf(device.as3[1]) : own;
   const tenantDeclaration = own[device.tenant];
@@ -205,7 +150,8 @@ export function expectedDevice(device: DeviceOutput, managementUrl: string, shar
     declarationIds: { [device.tenant]: typeof own.id === 'string' ? own.id : undefined, Common: typeof owner.id === 'string' ? owner.id : undefined },
     sharedItems: sharedItemsOf(owner),
     sharedPrefixes: [...new Set(sharedOwners)].sort().map((o) => `${o}_`),
-    context: expectedContext(device.as3, device.commands),
+    context,
+    savedAfterChanges: savedAfterChanges(device.commands),
     usesFqdns: hasFqdns(own) || hasFqdns(owner),
     routeDomainIds: [...ids].sort((a, b) => a - b),
     model: device.artifact.model,

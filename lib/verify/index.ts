@@ -1,7 +1,8 @@
 /**
  * `cdktf-ces verify`: whether a BIG-IP holds what a synth output deploys. Terraform's bigip
- * provider reads only some of AS3's task results and tmsh through `bigip_command` never fails,
- * so a green `terraform apply` proves nothing on its own; these checks read the device back.
+ * provider reads only some of AS3's task results, and the device changes after the deploy (by
+ * hand, at a reboot), so a green `terraform apply` proves nothing on its own; these checks read
+ * the device back.
  */
 export * from './checks';
 export * from './evaluate';

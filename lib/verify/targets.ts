@@ -7,7 +7,7 @@ import { readJsonFile } from '../cli/input-files';
 import { CliUsageError } from '../cli/registry';
 import { DeviceOutput, readSynthOutput } from '../cli/synth-output';
 import { quote } from '../cli/text';
-import { ExpectedDevice, expectedDevice } from './expected';
+import { ExpectedDevice, deviceContextOf, expectedDevice } from './expected';
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -49,6 +49,6 @@ export function expectedDevices(outDir: string, cwd: string): ExpectedDevice[] {
       ? [shared.name, ...devices.filter((o) => o.artifact.sharedContext?.stack === shared.stack && o.artifact.sharedContext?.name === shared.name).map((o) => o.tenant)]
       : [d.tenant];
     const commandsFile = d.shared ? path.join(path.dirname(path.dirname(d.terraformFile)), d.shared.stack, 'cdk.tf.json') : d.terraformFile;
-    return expectedDevice(d, managementUrlOf(d, cwd), owners, commandsFile);
+    return expectedDevice(d, managementUrlOf(d, cwd), owners, commandsFile, deviceContextOf(d, devices));
   });
 }

@@ -1,10 +1,13 @@
 /**
- * The pure parts of verify: the tmsh listing parser, the expected context from the synthesized
- * commands, each check against literal device answers, and verifyDevice over a scripted reader.
+ * The pure parts of verify: the tmsh listing parser, the expected device (its context state
+ * from lib/afm/device-state), each check against literal device answers, and verifyDevice over
+ * a scripted reader.
  */
 import fc from 'fast-check';
+import { expectedDeviceState, ownDeviceState } from '../../lib/afm/device-state';
 import { BigipApiError } from '../../lib/controller/bigip';
 import { EMPTY_LIST_PLACEHOLDER } from '../../lib/controller/bigip/client';
+import { compilePolicy } from '../../lib/policy/compile';
 import {
   As3TaskRecord,
   DeviceAnswerError,
@@ -16,12 +19,12 @@ import {
   checkDeclaration,
   checkLists,
   checkRouteDomains,
-  expectedContext,
   expectedDevices,
   firstDifference,
   formatVerifyJson,
   formatVerifyText,
   parseRouteDomainListing,
+  savedAfterChanges,
   tmshErrorOf,
   verifyDevice,
 } from '../../lib/verify';
@@ -83,50 +86,39 @@ describe('parseRouteDomainListing', () => {
   });
 });
 
-describe('expectedContext', () => {
-  const policy = (rd: string) => ({ class: 'AS3', declaration: { class: 'ADC', Common: { class: 'Tenant', Shared: { class: 'Application', p: { class: 'Firewall_Policy', rules: [], routeDomainEnforcement: [{ bigip: rd }] } } } } });
-
-  test('the last value of each attachment wins, none clears it, names are /Common paths', () => {
-    expect(
-      expectedContext(
-        [policy('/Common/0')],
-        [
-          'modify security firewall global-rules enforced-policy /Common/Shared/g',
-          'modify security firewall global-rules staged-policy /Common/Shared/gs',
-          'modify net route-domain rd_prod fw-staged-policy Shared/rs',
-          'modify security firewall global-rules staged-policy none',
-          'modify security firewall global-fqdn-policy dns-resolver /Common/r',
-        ],
-      ),
-    ).toEqual({
-      global: { enforcedPolicy: '/Common/Shared/g' },
-      routeDomains: new Map([
-        ['/Common/0', { enforcedPolicy: '/Common/Shared/p' }],
-        ['/Common/rd_prod', { stagedPolicy: '/Common/Shared/rs' }],
-      ]),
-      fqdnResolver: '/Common/r',
-      savedAfterChanges: false,
-    });
-  });
-
+describe('savedAfterChanges', () => {
   test('saved only when "save sys config" follows the last change', () => {
     const modify = 'modify security firewall global-rules enforced-policy /Common/Shared/g';
-    expect(expectedContext([], []).savedAfterChanges).toBe(true);
-    expect(expectedContext([], [modify, 'save sys config']).savedAfterChanges).toBe(true);
-    expect(expectedContext([], ['save sys config', modify]).savedAfterChanges).toBe(false);
+    expect(savedAfterChanges([])).toBe(true);
+    expect(savedAfterChanges(['list security firewall global-rules'])).toBe(true);
+    expect(savedAfterChanges([modify, 'save sys config'])).toBe(true);
+    expect(savedAfterChanges(['save sys config', modify])).toBe(false);
+  });
+});
+
+describe('the expected device from a synth output', () => {
+  test('a device that owns its BIG-IP: the device state its tenant sets, saved commands', () => {
+    const compiled = compilePolicy(own.model, { now: new Date(0) });
+    expect(own.context).toEqual(ownDeviceState(compiled));
+    expect({ global: own.context.global, routeDomains: own.context.routeDomains, dnsResolver: own.context.dnsResolver }).toEqual({
+      global: { enforcedPolicy: '/Common/Shared/k8s_alpha_global_policy', stagedPolicy: '/Common/Shared/k8s_alpha_global_policy_staged' },
+      routeDomains: [{ id: 0, path: '/Common/0', enforcedPolicy: '/Common/Shared/k8s_alpha_rd0_policy', stagedPolicy: '/Common/Shared/k8s_alpha_rd0_policy_staged' }],
+      dnsResolver: '/Common/egress-resolver',
+    });
+    expect(own.savedAfterChanges).toBe(true);
+    expect(own.sharedPrefixes).toEqual(['k8s_alpha_']);
   });
 
-  test('from a synth output: the device\'s global and staged attachments and the route-domain policy AS3 attaches', () => {
-    expect(own.context).toEqual({
-      global: { enforcedPolicy: '/Common/Shared/k8s_alpha_global_policy', stagedPolicy: '/Common/Shared/k8s_alpha_global_policy_staged' },
-      routeDomains: new Map([['/Common/0', { enforcedPolicy: '/Common/Shared/k8s_alpha_rd0_policy', stagedPolicy: '/Common/Shared/k8s_alpha_rd0_policy_staged' }]]),
-      fqdnResolver: undefined,
-      savedAfterChanges: false,
-    });
-    expect(own.sharedPrefixes).toEqual(['k8s_alpha_']);
-    expect(shared.map((d) => [d.label, d.sharedPrefixes, d.declarationIds, d.routeDomainIds])).toEqual([
-      ['alpha/k8s_alpha', ['cdktf_ces_', 'k8s_alpha_', 'k8s_beta_'], { k8s_alpha: 'cdktf-ces-k8s_alpha', Common: 'cdktf-ces-cdktf_ces' }, [0, 2]],
-      ['beta/k8s_beta', ['cdktf_ces_', 'k8s_alpha_', 'k8s_beta_'], { k8s_beta: 'cdktf-ces-k8s_beta', Common: 'cdktf-ces-cdktf_ces' }, [2]],
+  test('devices on a SharedBigip: both see the SharedBigip\'s state over both route domains', () => {
+    const compiled = shared.map((d) => compilePolicy(d.model, { now: new Date(0) }));
+    for (const d of shared) expect(d.context).toEqual(expectedDeviceState('cdktf_ces', compiled, '/Common/egress-resolver'));
+    expect(shared[1].context.routeDomains.map((r) => [r.path, r.enforcedPolicy, r.stagedPolicy])).toEqual([
+      ['/Common/0', '/Common/Shared/cdktf_ces_rd0_policy', '/Common/Shared/cdktf_ces_rd0_policy_staged'],
+      ['/Common/2', '/Common/Shared/cdktf_ces_rd2_policy', '/Common/Shared/cdktf_ces_rd2_policy_staged'],
+    ]);
+    expect(shared.map((d) => [d.label, d.sharedPrefixes, d.declarationIds, d.routeDomainIds, d.savedAfterChanges])).toEqual([
+      ['alpha/k8s_alpha', ['cdktf_ces_', 'k8s_alpha_', 'k8s_beta_'], { k8s_alpha: 'cdktf-ces-k8s_alpha', Common: 'cdktf-ces-cdktf_ces' }, [0, 2], true],
+      ['beta/k8s_beta', ['cdktf_ces_', 'k8s_alpha_', 'k8s_beta_'], { k8s_beta: 'cdktf-ces-k8s_beta', Common: 'cdktf-ces-cdktf_ces' }, [2], true],
     ]);
   });
 });

@@ -5,9 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { mergeAs3 } from '../../lib/afm/as3';
 import { EMPTY_LIST_PLACEHOLDER } from '../../lib/controller/bigip/client';
-import { Emulators, deploySynthOutput, startEmulators } from '../../lib/testing/deploy';
+import { DeployError, Emulators, deploySynthOutput, startEmulators } from '../../lib/testing/deploy';
 import { expectedDevices } from '../../lib/verify';
 import { AppVersion, CLUSTERS, RESOLVER, ROUTE_DOMAINS, disagreements, pushLists, removeSynthDirs, stateFile, synth, verifyAll, verifyCli } from './support';
 
@@ -42,30 +41,29 @@ async function expectPasses(dir: string, ...argv: string[]): Promise<void> {
   expect(ok.code).toBe(0);
 }
 
-test('B1: a tmsh command that fails (the FQDN resolver does not exist) gives a green deploy; verify names the missing resolver', async () => {
+test('B1: a tmsh command that fails (the FQDN resolver does not exist) stops the deploy; verify names the missing resolver', async () => {
   await start({ dnsResolvers: [] });
   const dir = synth({ ntp: true });
-  const result = await deploySynthOutput(path.join(dir, 'cdktf.out'), emulators);
-  expect(result.commandResults).toEqual(['', '01020036:3: The requested DNS Resolver (/Common/egress-resolver) was not found.\n']);
-  await pushLists(dir, emulators);
+  const failed = await deploySynthOutput(path.join(dir, 'cdktf.out'), emulators).catch((e: unknown) => e);
+  expect(failed).toBeInstanceOf(DeployError);
+  expect((failed as DeployError).message).toMatch(/^alpha:bigip_command\.Device_Resolver_\w+: Resource postcondition failed: A tmsh command of alpha\/Device failed on the BIG-IP/);
   const r = await verifyCli(dir, emulators);
   expect(r.code).toBe(1);
-  expect(errorLines(r.stdout)).toEqual([
-    'ERROR [fqdn-resolver] alpha/k8s_alpha: global FQDN policy dns-resolver: expected /Common/egress-resolver; found none: FQDN entries resolve to nothing, so rules naming them match no address. Fix: run "cdktf deploy" again, or on the device tmsh modify security firewall global-fqdn-policy dns-resolver /Common/egress-resolver and tmsh save sys config',
+  expect(errorLines(r.stdout).filter((l) => l.includes('[fqdn-resolver]'))).toEqual([
+    'ERROR [fqdn-resolver] alpha/k8s_alpha: global FQDN policy dns-resolver: expected /Common/egress-resolver; found none: FQDN entries resolve to nothing, so rules naming them match no address. Fix: it was changed on the device after the deploy; "cdktf deploy" does not set it again (its tmsh commands run only when they change): on the device tmsh modify security firewall global-fqdn-policy dns-resolver /Common/egress-resolver and tmsh save sys config',
   ]);
+  // The declaration waits for the resolver: nothing of it was posted.
+  expect(r.stdout).toMatch(/^ERROR \[declaration\] alpha\/k8s_alpha: AS3 tenant k8s_alpha: expected the tenant deployed \(sha256 [0-9a-f]{12}\); found AS3 stores no declaration/m);
 });
 
-test('B3: a tenant that fails in a tenant-only POST (AS3 runs Common, tenant, Common) gives a green deploy; verify names the failed tenant', async () => {
+test('B3: a tenant that fails in a multi-tenant task (AS3 runs Common, tenant, Common) gives a green deploy; verify names the failed tenant', async () => {
   await start();
-  // Both tenants stored once (the first deploy of a SharedBigip device needs it, see deploy-order).
   const first = synth({ shared: true });
-  const devices = expectedDevices('cdktf.out', first);
-  await emulators.bigipClient.declare(mergeAs3([devices[0].as3[1] as Record<string, unknown>, ...devices.map((d) => d.as3[0] as Record<string, unknown>)]), { tenants: ['Common', 'k8s_alpha', 'k8s_beta'], pollIntervalMs: 5 });
-  await deploySynthOutput(path.join(first, 'cdktf.out'), emulators);
+  const { state } = await deploySynthOutput(path.join(first, 'cdktf.out'), emulators);
   await expectPasses(first, '--device', 'beta/k8s_beta');
   // Beta moves into alpha's route domain: its wildcard virtual address collides with alpha's (B8).
   const dir = synth({ shared: true, betaRouteDomain: 0 });
-  const result = await deploySynthOutput(path.join(dir, 'cdktf.out'), emulators);
+  const result = await deploySynthOutput(path.join(dir, 'cdktf.out'), emulators, { previous: state });
   const task = await emulators.bigipClient.getAs3Task(result.as3TaskIds[result.as3TaskIds.length - 1]);
   expect(task.results.map((x) => [x.tenant, x.code])).toEqual([
     ['Common', 200],
@@ -80,34 +78,49 @@ test('B3: a tenant that fails in a tenant-only POST (AS3 runs Common, tenant, Co
   expect(errors[1]).toMatch(/^ERROR \[declaration\] beta\/k8s_beta: AS3 tenant k8s_beta: expected sha256 [0-9a-f]{12} \(the synthesized tenant\); found sha256 [0-9a-f]{12}, first difference at \/defaultRouteDomain\. Fix: /);
 });
 
-test('an attachment removed by hand: verify names it, and the device no longer decides as the policy does', async () => {
+test('an attachment removed by hand: verify names it, the device no longer decides as the policy does, a redeploy does not repair it and the fix does', async () => {
   await start();
-  const dir = await deployed({ ntp: true });
+  const dir = synth({ ntp: true });
+  const { state } = await deploySynthOutput(path.join(dir, 'cdktf.out'), emulators);
+  await pushLists(dir, emulators);
   await expectPasses(dir);
   expect(await emulators.bigipClient.runTmsh('modify security firewall global-rules enforced-policy none')).toBe('');
+  const fix = 'on the device tmsh modify security firewall global-rules enforced-policy /Common/Shared/k8s_alpha_global_policy and tmsh save sys config';
+  const expected = [
+    `ERROR [attachment] alpha/k8s_alpha: global context enforced-policy: expected /Common/Shared/k8s_alpha_global_policy; found none. Fix: it was changed on the device after the deploy (or changed by hand without tmsh save sys config, and lost at a reboot); "cdktf deploy" does not set it again (its tmsh commands run only when they change): ${fix}`,
+  ];
   const r = await verifyCli(dir, emulators);
   expect(r.code).toBe(1);
-  expect(errorLines(r.stdout)).toEqual([
-    'ERROR [attachment] alpha/k8s_alpha: global context enforced-policy: expected /Common/Shared/k8s_alpha_global_policy; found none. Fix: the tmsh change did not take effect or was lost (bigip_command does not fail when tmsh does; unsaved changes are lost on reboot): run "cdktf deploy" again, or on the device tmsh modify security firewall global-rules enforced-policy /Common/Shared/k8s_alpha_global_policy and tmsh save sys config',
-  ]);
+  expect(errorLines(r.stdout)).toEqual(expected);
   const [result] = await verifyAll(dir, emulators);
   const [device] = expectedDevices('cdktf.out', dir);
   // Without the global policy the emergency DENY of 203.0.113.0/24 no longer applies.
   expect(disagreements(result, device).join('\n')).toMatch(/web\/web-1 → 203\.0\.113\.5:443\/tcp: intent \{"verdict":"deny".*device \{"verdict":"allow"/);
+  // Terraform plans no change: the same deploy again leaves the context as it is.
+  const again = await deploySynthOutput(path.join(dir, 'cdktf.out'), emulators, { previous: state });
+  expect(again.applied).toEqual([]);
+  expect(errorLines((await verifyCli(dir, emulators)).stdout)).toEqual(expected);
+  await emulators.bigipClient.runTmsh('modify security firewall global-rules enforced-policy /Common/Shared/k8s_alpha_global_policy');
+  await emulators.bigipClient.runTmsh('save sys config');
+  await expectPasses(dir);
 });
 
-test('W1: a reboot after the unsaved tmsh changes detaches the global policy and the resolver; verify names both', async () => {
+test('W1: a reboot after an unsaved change by hand (an attachment restored without tmsh save sys config) loses it; verify names it', async () => {
   await start();
   const dir = await deployed({ ntp: true });
+  // Detached and saved, then attached again by hand but not saved.
+  expect(await emulators.bigipClient.runTmsh('modify security firewall global-rules enforced-policy none')).toBe('');
+  expect(await emulators.bigipClient.runTmsh('save sys config')).toMatch(/^Saving running configuration/);
+  expect(await emulators.bigipClient.runTmsh('modify security firewall global-rules enforced-policy /Common/Shared/k8s_alpha_global_policy')).toBe('');
   await expectPasses(dir);
   emulators.bigip.reboot();
   const r = await verifyCli(dir, emulators);
   expect(r.code).toBe(1);
   expect(errorLines(r.stdout).map((l) => l.slice(0, l.indexOf('. Fix:')))).toEqual([
     'ERROR [attachment] alpha/k8s_alpha: global context enforced-policy: expected /Common/Shared/k8s_alpha_global_policy; found none',
-    'ERROR [fqdn-resolver] alpha/k8s_alpha: global FQDN policy dns-resolver: expected /Common/egress-resolver; found none: FQDN entries resolve to nothing, so rules naming them match no address',
   ]);
-  expect(r.stdout).toMatch(/^WARN {2}\[saved-config\] alpha\/k8s_alpha: bigip_command of cdktf\.out\/stacks\/alpha\/cdk\.tf\.json: expected tmsh save sys config after the tmsh changes/m);
+  // The synthesized commands save their changes: the resolver and the other attachments survive the reboot.
+  expect(r.stdout).not.toMatch(/\[saved-config\]/);
 });
 
 // The emulator serves an event-driven list's addresses only through its service-discovery task;
@@ -142,7 +155,8 @@ test('a list reset to the placeholder while its pods run: an error with cluster 
 test('a route domain missing on the device: AS3 refuses the declaration and verify names the route domain', async () => {
   await start({ routeDomains: ['/Common/0'] });
   const dir = synth({ routeDomain: 2 });
-  await expect(deploySynthOutput(path.join(dir, 'cdktf.out'), emulators)).rejects.toThrow(/bigip_as3: posting as3 config failed/);
+  // The contexts are read first: tmsh cannot list the route domain, and the deploy stops there.
+  await expect(deploySynthOutput(path.join(dir, 'cdktf.out'), emulators)).rejects.toThrow(/^alpha:bigip_command\.Device_ContextsRead_\w+: Resource postcondition failed: A tmsh command of alpha\/Device failed on the BIG-IP/);
   const r = await verifyCli(dir, emulators);
   expect(r.code).toBe(1);
   expect(errorLines(r.stdout).filter((l) => l.includes('[route-domain]'))).toEqual([

@@ -189,9 +189,6 @@ export async function verifyAll(dir: string, emulators: Emulators, at = new Date
 
 export const errorsOf = (results: readonly DeviceVerification[]): VerifyProblem[] => results.flatMap((r) => r.problems.filter((p) => p.severity === 'error'));
 
-/** A problem in a few words, for assertions: `check where: found`. */
-export const brief = (p: VerifyProblem): string => `${p.check} ${p.where}: ${p.found}`;
-
 export interface CliRun {
   readonly code: number;
   readonly stdout: string;
