@@ -94,7 +94,7 @@ async function main(): Promise<void> {
 
   step('Starting the emulated Kubernetes API server and BIG-IP (loopback only)');
   const emulators = await startEmulators({
-    bigip: { as3SchemaPath: fs.existsSync(SCHEMA) ? SCHEMA : undefined, dnsResolvers: ['/Common/egress-resolver'], users: { admin: 'admin', 'egress-sync': 'demo-password' } },
+    bigip: { as3SchemaPath: fs.existsSync(SCHEMA) ? SCHEMA : undefined, dnsResolvers: ['/Common/egress-resolver'], existingObjects: ['/Common/k8s-egress'], users: { admin: 'admin', 'egress-sync': 'demo-password' } },
   });
   let controller: ReturnType<typeof runControllerProcess> | undefined;
   try {

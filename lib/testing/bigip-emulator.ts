@@ -152,6 +152,14 @@ export interface BigipEmulatorOptions {
    */
   readonly dnsResolvers?: readonly string[];
   /**
+   * Objects that exist on the device outside AS3 (tmsh paths), for `bigip` pointers: VLANs,
+   * IP-intelligence policies, protocol-inspection profiles, log destinations. Route domains,
+   * DNS resolvers, what AS3 deployed, and the built-in log destination `/Common/local-db` and
+   * publisher `/Common/local-db-publisher` exist besides these.
+   * @default - none
+   */
+  readonly existingObjects?: readonly string[];
+  /**
    * Seed of the fault generator; the same seed and the same request order give the same faults.
    * @default 24301
    */
@@ -206,6 +214,8 @@ export interface BigipAs3Result {
 }
 
 const DEFAULT_SEED = 24301;
+/** Objects every BIG-IP has: the local-database log destination and its publisher (AFM logging defaults). */
+const BUILTIN_OBJECTS = ['/Common/local-db', '/Common/local-db-publisher'];
 const TOKEN_ABSOLUTE_MAX_S = 36000;
 const AS3_TASK_RECORDS_MAX = 25;
 const AS3_VERSION = { version: '3.56.0', release: '10', schemaCurrent: '3.56.0', schemaMinimum: '3.0.0' };
@@ -285,8 +295,12 @@ interface PartitionIndex {
   readonly staticLists: ReadonlyMap<string, string>;
   /** Route-domain path → policy path (a policy's `routeDomainEnforcement`). */
   readonly routeDomainEnforcement: ReadonlyMap<string, string>;
-  /** Virtual addresses: `address%id` → the address as declared. */
+  /** Virtual addresses in the partition: `address%id` → the address as declared. */
   readonly virtualAddresses: ReadonlyMap<string, string>;
+  /** Virtual addresses of services with `shareAddresses`, which live in /Common: `address%id` → as declared. */
+  readonly sharedVirtualAddresses: ReadonlyMap<string, string>;
+  /** Address lists with FQDN entries: path → the first FQDN. */
+  readonly fqdnLists: ReadonlyMap<string, string>;
   /** Route-domain ids named by addresses and by `defaultRouteDomain`. */
   readonly routeDomainIds: ReadonlySet<number>;
 }
@@ -440,6 +454,7 @@ export class BigipEmulator {
   private readonly routeDomainIds = new Map<string, number>();
   private readonly routeDomainPaths = new Map<number, string>();
   private readonly dnsResolvers: Set<string>;
+  private readonly existingObjects: Set<string>;
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly historyLimit: number;
@@ -487,6 +502,7 @@ export class BigipEmulator {
     this.as3SyncLimitMs = positive('as3SyncLimitMs', options.as3SyncLimitMs, 45000, 0);
     this.defineRouteDomains(options.routeDomains ?? ['/Common/0'], options.routeDomainIds ?? {});
     this.dnsResolvers = new Set((options.dnsResolvers ?? []).map(tmshPath));
+    this.existingObjects = new Set([...BUILTIN_OBJECTS, ...(options.existingObjects ?? []).map(tmshPath)]);
     this.clock = options.clock ?? Date.now;
     this.random = seededRandom(options.seed ?? DEFAULT_SEED);
     this.historyLimit = positive('historyLimit', options.historyLimit, 10000);
@@ -643,6 +659,20 @@ export class BigipEmulator {
   public discoveredNodes(pathOrTaskId: string): string[] | undefined {
     const task = this.sdTasks.get(pathOrTaskId.replace(/\//g, '~'));
     return task ? [...task.ips] : undefined;
+  }
+
+  /**
+   * Virtual addresses on the device by tmsh path (`/Common/0.0.0.0%2` for a shared one,
+   * `/<tenant>/10.0.0.1%0` otherwise), each with the partitions whose services use it, sorted.
+   */
+  public virtualAddressUsers(): Record<string, string[]> {
+    const out = new Map<string, Set<string>>();
+    const add = (at: string, name: string) => (out.get(at) ?? out.set(at, new Set()).get(at))?.add(name);
+    for (const [name, partition] of this.running.partitions) {
+      for (const key of partition.index.virtualAddresses.keys()) add(`/${name}/${key}`, name);
+      for (const key of partition.index.sharedVirtualAddresses.keys()) add(`/Common/${key}`, name);
+    }
+    return Object.fromEntries([...out.entries()].sort(([x], [y]) => x.localeCompare(y)).map(([k, v]) => [k, [...v].sort()]));
   }
 
   /** The global firewall context's policies. */
@@ -1307,29 +1337,31 @@ export class BigipEmulator {
   }
 
   /**
-   * A `routeDomainEnforcement` that names no route domain of the device. AS3 looks every `bigip`
-   * pointer up on the device while it parses the declaration ("Pointer_Route_Domain": "Pathname
-   * of existing BIG-IP route domain", tag `bigComponent`) and fails the whole request with 422
-   * (AS3 `src/lib/tag/bigComponentTag.js:251-309`). Route domains are named by path here, so one
-   * named otherwise than its id is found by its name only. Other `bigip` pointers (VLANs,
-   * profiles) are not modelled and pass.
+   * A `bigip` pointer that names nothing on the device. AS3 looks every `bigip` pointer up on the
+   * device while it parses the declaration (the schema's `bigComponent` tag, e.g.
+   * "Pointer_Route_Domain": "Pathname of existing BIG-IP route domain") and fails the whole
+   * request with 422 "Unable to find <name> for <JSON pointer>" (AS3
+   * `src/lib/tag/bigComponentTag.js:251-309`), before any tenant is touched; a declaration with a
+   * top-level `scratch` skips the check (`:60-65`). What the device holds: route domains (by
+   * path, so one named otherwise than its id is found by its name only), DNS resolvers, objects
+   * AS3 deployed before this request, and `existingObjects`. The type of the object is not
+   * checked (AS3 queries the module of the pointer's schema; unsettled here).
    */
-  private missingRouteDomain(decl: Json): string | undefined {
+  private missingBigipComponent(decl: Json): string | undefined {
+    if (decl.scratch !== undefined) return undefined;
     for (const [tenantName, tenant] of Object.entries(decl)) {
       if (!isTenant(tenant)) continue;
-      for (const [appName, app] of Object.entries(tenant)) {
-        if (!isApplication(app)) continue;
-        for (const [itemName, item] of Object.entries(app)) {
-          if (!isObject(item) || !Array.isArray(item.routeDomainEnforcement)) continue;
-          for (const [i, rd] of item.routeDomainEnforcement.entries()) {
-            if (isObject(rd) && typeof rd.bigip === 'string' && !this.routeDomainIds.has(rd.bigip)) {
-              return `Unable to find ${rd.bigip} for /${tenantName}/${appName}/${itemName}/routeDomainEnforcement/${i}`;
-            }
-          }
-        }
-      }
+      let missing: string | undefined;
+      forEachBigip(tenant, (pointer, at) => {
+        if (missing === undefined && !this.bigipComponentExists(pointer)) missing = `Unable to find ${pointer} for /${[tenantName, ...at].join('/')}`;
+      });
+      if (missing) return missing;
     }
     return undefined;
+  }
+
+  private bigipComponentExists(pointer: string): boolean {
+    return this.routeDomainIds.has(pointer) || this.dnsResolvers.has(pointer) || this.existingObjects.has(pointer) || this.findObject(pointer) !== undefined;
   }
 
   /**
@@ -1384,7 +1416,7 @@ export class BigipEmulator {
       }
       const errors = this.declarationErrors(decl, op);
       if (errors.length) return { invalid: errors };
-      const missing = this.missingRouteDomain(decl);
+      const missing = this.missingBigipComponent(decl);
       if (missing) return { refused: this.requestFailure(decl, 422, missing) };
     }
 
@@ -1522,14 +1554,44 @@ export class BigipEmulator {
       // reference check; the wording is unsettled).
       for (const [, to, property] of after.references) {
         const owner = to.split('/')[1];
-        if (owner === name) continue;
+        if (owner === name || this.existingObjects.has(to)) continue;
         if (!work.partitions.get(owner)?.index.objects.has(to)) return `01020036:3: The requested ${pointerNoun(property)} (${to}) was not found.`;
       }
-      // A virtual address (address and route domain) exists in one partition only: "0107176c:3:
+      // A virtual address (address and route domain) exists once on the device: "0107176c:3:
       // Invalid Virtual Address, the IP address 192.168.1.1 already exists." (AS3 issue #741).
-      for (const [key, shown] of after.virtualAddresses) {
+      // With `shareAddresses` AS3 creates it in /Common instead of the tenant ("so it can be
+      // shared across tenants", AS3 `docs/declarations/miscellaneous.rst`, "Sharing IP
+      // addresses between virtual servers"; `src/lib/map_as3.js:2400-2405`) and counts the
+      // tenants that use it in its `references` metadata (`src/lib/fetch.js:304-357, 537-571`):
+      // every tenant that shares it succeeds, and it stays while one of them uses it. AS3 3.56
+      // leaves the decrement as a TODO (`src/lib/fetch.js:569`), so when the last user goes is
+      // unsettled; here the address goes with its last user. An address in a tenant's own
+      // partition clashes with the same address in /Common either way.
+      const clash = (key: string, shown: string, own: boolean): string | undefined => {
         for (const [other, partition] of work.partitions) {
-          if (other !== name && partition.index.virtualAddresses.has(key)) return `0107176c:3: Invalid Virtual Address, the IP address ${shown} already exists.`;
+          const inPartition = other !== name && partition.index.virtualAddresses.has(key);
+          const inCommon = own && other !== name && partition.index.sharedVirtualAddresses.has(key);
+          if (inPartition || inCommon) return `0107176c:3: Invalid Virtual Address, the IP address ${shown} already exists.`;
+        }
+        return undefined;
+      };
+      for (const [key, shown] of after.virtualAddresses) {
+        const problem = clash(key, shown, true) ?? (after.sharedVirtualAddresses.has(key) ? `0107176c:3: Invalid Virtual Address, the IP address ${shown} already exists.` : undefined);
+        if (problem) return problem;
+      }
+      for (const [key, shown] of after.sharedVirtualAddresses) {
+        const problem = clash(key, shown, false);
+        if (problem) return problem;
+      }
+      // FQDN entries of an address list are resolved through the global FQDN policy's DNS
+      // resolver, which must be set first (F5's AFM guides, "FQDN support in address lists";
+      // AS3 cannot set it and its own test of Firewall_Address_List leaves `fqdns` out until
+      // it can: AS3 `test/integration/bigip/property/propertiesFirewallAddressList.js:48`).
+      // Whether mcpd refuses such a list or accepts it unresolved is unsettled; the emulator
+      // refuses it (the message text is the emulator's).
+      if (!work.fqdnResolver) {
+        for (const [list, fqdn] of after.fqdnLists) {
+          return `The IP address list (${list}) has FQDN entries (${fqdn}) but security firewall global-fqdn-policy has no dns-resolver.`;
         }
       }
     }
@@ -1870,6 +1932,19 @@ function forEachUse(value: unknown, visit: (pointer: string, property: string) =
   }
 }
 
+/**
+ * Calls `visit` for every `{ "bigip": "<path>" }` in a value, with the keys that lead to it
+ * (array indices included), as AS3 finds them with the schema's `bigComponent` tag.
+ */
+function forEachBigip(value: unknown, visit: (pointer: string, at: readonly string[]) => void, at: readonly string[] = []): void {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => forEachBigip(v, visit, [...at, String(i)]));
+  } else if (isObject(value)) {
+    if (typeof value.bigip === 'string') visit(value.bigip, at);
+    for (const [k, v] of Object.entries(value)) if (k !== 'bigip' && v && typeof v === 'object') forEachBigip(v, visit, [...at, k]);
+  }
+}
+
 /** The path a pointer names from `/tenant/app` (relative names stay in the application; `@` is "same"). */
 function resolveUse(pointer: string, tenant: string, app: string): string {
   if (!pointer.startsWith('/')) return `/${tenant}/${app}/${pointer}`;
@@ -1926,12 +2001,16 @@ function indexPartition(name: string, tenant: Json): PartitionIndex {
   const staticLists = new Map<string, string>();
   const routeDomainEnforcement = new Map<string, string>();
   const virtualAddresses = new Map<string, string>();
+  const sharedVirtualAddresses = new Map<string, string>();
+  const fqdnLists = new Map<string, string>();
   const routeDomainIds = new Set<number>();
   const defaultRouteDomain = typeof tenant.defaultRouteDomain === 'number' ? tenant.defaultRouteDomain : 0;
   if (typeof tenant.defaultRouteDomain === 'number') routeDomainIds.add(defaultRouteDomain);
-  const addVirtual = (text: unknown) => {
-    const key = typeof text === 'string' ? virtualAddressKey(text, defaultRouteDomain) : undefined;
-    if (key) virtualAddresses.set(key[0], key[1]);
+  const addVirtual = (text: unknown, shared = false) => {
+    // A shared address is created in /Common, so an address without `%id` takes Common's
+    // default route domain, 0 (AS3 `src/lib/map_as3.js:2400-2417`).
+    const key = typeof text === 'string' ? virtualAddressKey(text, shared ? 0 : defaultRouteDomain) : undefined;
+    if (key) (shared ? sharedVirtualAddresses : virtualAddresses).set(key[0], key[1]);
   };
   for (const [appName, app] of Object.entries(tenant)) {
     if (!isApplication(app)) continue;
@@ -1940,6 +2019,10 @@ function indexPartition(name: string, tenant: Json): PartitionIndex {
       const itemPath = `/${name}/${appName}/${itemName}`;
       objects.set(itemPath, item.class);
       forEachUse(item, (pointer, property) => references.push([itemPath, resolveUse(pointer, name, appName), property]));
+      // A `bigip` pointer to an object AS3 made in another partition holds on to it as a `use` does.
+      forEachBigip(item, (pointer, at) => {
+        if (/^\/[^/]+\/[^/]+\/[^/]+$/.test(pointer)) references.push([itemPath, pointer, [...at].reverse().find((k) => !/^\d+$/.test(k)) ?? '']);
+      });
       collectRouteDomainIds(item, routeDomainIds);
       if (item.class === 'Firewall_Policy') {
         for (const rd of Array.isArray(item.routeDomainEnforcement) ? item.routeDomainEnforcement : []) {
@@ -1948,6 +2031,7 @@ function indexPartition(name: string, tenant: Json): PartitionIndex {
       } else if (item.class === 'Firewall_Address_List') {
         const taskId = itemPath.replace(/\//g, '~');
         const entries = Array.isArray(item.addresses) ? item.addresses : [];
+        if (Array.isArray(item.fqdns) && item.fqdns.length > 0) fqdnLists.set(itemPath, String(item.fqdns[0]));
         if (entries.some((a) => isObject(a) && a.addressDiscovery === 'event')) {
           eventLists.set(taskId, { path: itemPath, addresses: entries.filter((a): a is string => typeof a === 'string'), routeDomain: defaultRouteDomain });
         } else {
@@ -1957,11 +2041,11 @@ function indexPartition(name: string, tenant: Json): PartitionIndex {
         addVirtual(item.virtualAddress);
       } else if (item.class.startsWith('Service_') && Array.isArray(item.virtualAddresses)) {
         // A virtual address is a destination: a string, or the first of [destination, source].
-        for (const entry of item.virtualAddresses) addVirtual(Array.isArray(entry) ? entry[0] : entry);
+        for (const entry of item.virtualAddresses) addVirtual(Array.isArray(entry) ? entry[0] : entry, item.shareAddresses === true);
       }
     }
   }
-  return { objects, references, eventLists, staticLists, routeDomainEnforcement, virtualAddresses, routeDomainIds };
+  return { objects, references, eventLists, staticLists, routeDomainEnforcement, virtualAddresses, sharedVirtualAddresses, fqdnLists, routeDomainIds };
 }
 
 const OBJECT_NOUNS: Readonly<Record<string, string>> = {
@@ -1975,6 +2059,7 @@ const OBJECT_NOUNS: Readonly<Record<string, string>> = {
 
 /** The noun mcpd uses for an object ("The requested IP address list (...) already exists", AS3 issue #557). */
 function objectNoun(cls: string | undefined): string {
+  if (cls?.startsWith('Service_') && cls !== 'Service_Address') return 'Virtual Server';
   return (cls && OBJECT_NOUNS[cls]) ?? cls ?? 'object';
 }
 

@@ -269,6 +269,80 @@ describe('mcpd: objects in use and virtual addresses', () => {
   });
 });
 
+describe('mcpd: shared virtual addresses, bigip pointers, FQDN entries', () => {
+  let device: BigipEmulator;
+  let token: string;
+  beforeEach(async () => {
+    device = await BigipEmulator.start({ as3OperationMs: 0, routeDomains: ['/Common/0', '/Common/2'], dnsResolvers: ['/Common/resolver'], existingObjects: ['/Common/vlan_ext'] });
+    token = await loginRaw(device);
+  });
+  afterEach(() => device.stop());
+
+  const service = (source: string, share: boolean, extra: Json = {}): Json => ({
+    class: 'Tenant',
+    egress: { class: 'Application', vs: { class: 'Service_L4', virtualAddresses: [['0.0.0.0%2/0', source]], ...(share ? { shareAddresses: true } : {}), virtualPort: 0, layer4: 'any', ...extra } },
+  });
+
+  test('tenants that share an address all deploy; it lives in /Common while one of them uses it', async () => {
+    expect((await raw(device, 'POST', DECLARE, { token, body: adc({ a: service('10.1.0.0%2/16', true) }) })).status).toBe(200);
+    expect((await raw(device, 'POST', DECLARE, { token, body: adc({ b: service('10.2.0.0%2/16', true) }) })).status).toBe(200);
+    expect(device.virtualAddressUsers()).toEqual({ '/Common/0.0.0.0%2': ['a', 'b'] });
+    await raw(device, 'DELETE', `${DECLARE}/a`, { token });
+    expect(device.virtualAddressUsers()).toEqual({ '/Common/0.0.0.0%2': ['b'] });
+    // While b shares it, a tenant cannot have it in its own partition.
+    const own = await raw(device, 'POST', DECLARE, { token, body: adc({ c: service('10.3.0.0%2/16', false) }) });
+    expect(own.json.results[0]).toEqual(expect.objectContaining({ tenant: 'c', code: 422, response: '0107176c:3: Invalid Virtual Address, the IP address 0.0.0.0%2 already exists.' }));
+    await raw(device, 'DELETE', `${DECLARE}/b`, { token });
+    expect(device.virtualAddressUsers()).toEqual({});
+    expect((await raw(device, 'POST', DECLARE, { token, body: adc({ c: service('10.3.0.0%2/16', false) }) })).status).toBe(200);
+    expect(device.virtualAddressUsers()).toEqual({ '/c/0.0.0.0%2': ['c'] });
+  });
+
+  test('without shareAddresses the second tenant is refused, and a shared one cannot join an address a partition holds', async () => {
+    await raw(device, 'POST', DECLARE, { token, body: adc({ a: service('10.1.0.0%2/16', false) }) });
+    for (const share of [false, true]) {
+      const second = await raw(device, 'POST', DECLARE, { token, body: adc({ b: service('10.2.0.0%2/16', share) }) });
+      expect(second.json.results).toEqual([expect.objectContaining({ tenant: 'b', code: 422, response: '0107176c:3: Invalid Virtual Address, the IP address 0.0.0.0%2 already exists.' })]);
+    }
+  });
+
+  test('a bigip pointer to something the device does not hold fails the request at parse, with the JSON pointer of the reference', async () => {
+    const missing = await raw(device, 'POST', DECLARE, { token, body: adc({ a: service('10.1.0.0%2/16', true, { allowVlans: [{ bigip: '/Common/vlan_ext' }, { bigip: '/Common/vlan_int' }] }) }) });
+    expect(missing.status).toBe(422);
+    expect(missing.json.message).toBe('Unable to find /Common/vlan_int for /a/egress/vs/allowVlans/1');
+    expect(device.partitionConfig('a')).toBeUndefined();
+    const policy = await raw(device, 'POST', DECLARE, { token, body: adc({ a: service('10.1.0.0%2/16', true, { policyFirewallEnforced: { bigip: '/Common/Shared/p' } }) }) });
+    expect(policy.json.message).toBe('Unable to find /Common/Shared/p for /a/egress/vs/policyFirewallEnforced');
+    // What the device has: existing objects, built-ins, and what AS3 deployed before the request.
+    await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({}, { p: { class: 'Firewall_Policy', rules: [] } }) }) });
+    const found = await raw(device, 'POST', DECLARE, { token, body: adc({ a: service('10.1.0.0%2/16', true, { allowVlans: [{ bigip: '/Common/vlan_ext' }], policyFirewallEnforced: { bigip: '/Common/Shared/p' } }) }) });
+    expect(found.status).toBe(200);
+  });
+
+  test('an object another tenant points at with bigip is in use: Common cannot delete it until that tenant lets go', async () => {
+    await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({}, { p: { class: 'Firewall_Policy', rules: [] } }) }) });
+    await raw(device, 'POST', DECLARE, { token, body: adc({ a: service('10.1.0.0%2/16', true, { policyFirewallEnforced: { bigip: '/Common/Shared/p' } }) }) });
+    const refused = await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({ x: ['192.0.2.1'] }) }) });
+    expect(refused.json.results[1]).toEqual(
+      expect.objectContaining({ code: 422, response: '01070265:3: The Firewall Policy (/Common/Shared/p) cannot be deleted because it is in use by Virtual Server (/a/egress/vs).' }),
+    );
+    expect(sharedOf(device.partitionConfig('Common'))?.p).toBeDefined();
+    await raw(device, 'DELETE', `${DECLARE}/a`, { token });
+    expect((await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({ x: ['192.0.2.1'] }) }) })).json.results[1]).toEqual(expect.objectContaining({ code: 200 }));
+  });
+
+  test('an address list with FQDN entries needs the global FQDN policy\'s resolver first', async () => {
+    const list = { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', fqdns: ['api.example.com'] } } };
+    const before = await raw(device, 'POST', DECLARE, { token, body: adc({ t: list }) });
+    expect(before.json.results).toEqual([
+      expect.objectContaining({ tenant: 't', code: 422, response: 'The IP address list (/t/a/l) has FQDN entries (api.example.com) but security firewall global-fqdn-policy has no dns-resolver.' }),
+    ]);
+    expect(device.partitionConfig('t')).toBeUndefined();
+    expect((await raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-fqdn-policy dns-resolver /Common/resolver') })).json.commandResult).toBeUndefined();
+    expect((await raw(device, 'POST', DECLARE, { token, body: adc({ t: list }) })).status).toBe(200);
+  });
+});
+
 describe('route domains known by name and by id', () => {
   let device: BigipEmulator;
   let token: string;
