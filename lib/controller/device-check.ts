@@ -64,19 +64,19 @@ const KINDS = ['address-list', 'attachment', 'fqdn-resolver', 'device'] as const
  * plan: the controller has no synth output.
  */
 function expectedOf(plan: SyncPlan, context: PlanDeviceContext): ExpectedDevice {
-  const expected: Pick<ExpectedDevice, 'label' | 'tenant' | 'sharedPrefixes' | 'usesFqdns' | 'context'> = {
+  type Read = Pick<ExpectedDevice, 'label' | 'tenant' | 'sharedPrefixes' | 'usesFqdns'> & { context: Pick<ExpectedDevice['context'], 'global' | 'routeDomains' | 'dnsResolver'> };
+  const expected: Read = {
     label: `${plan.cluster}/${plan.tenant}`,
     tenant: plan.tenant,
     sharedPrefixes: [...new Set([context.owner, plan.tenant])].map((o) => `${o}_`),
     usesFqdns: context.usesFqdns,
     context: {
       global: context.global,
-      routeDomains: new Map(context.routeDomains.map((rd) => [rd.path, { enforcedPolicy: rd.enforcedPolicy, stagedPolicy: rd.stagedPolicy }])),
-      ...(context.dnsResolver !== undefined ? { fqdnResolver: context.dnsResolver } : {}),
-      savedAfterChanges: true,
+      routeDomains: context.routeDomains,
+      ...(context.dnsResolver !== undefined ? { dnsResolver: context.dnsResolver } : {}),
     },
   };
-  return expected as ExpectedDevice;
+  return expected as unknown as ExpectedDevice;
 }
 
 function problemOf(p: VerifyProblem): DeviceProblem {
