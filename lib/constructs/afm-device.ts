@@ -14,6 +14,7 @@ import { CompiledPolicy, compilePolicy } from '../policy/compile';
 import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
 import { DefaultAction, EgressLoggingOptions } from '../policy/enums';
 import { EgressPolicyError, formatIssue, quote, unlessInvalid } from '../policy/errors';
+import { readStruct } from '../policy/struct';
 import { DEVICE_PROPS, EgressSnat, defaultTenant, deviceIssues, deviceModel, parseProps, throwIssues } from '../policy/device';
 import type { DeviceModel, ExternalServiceModel, PolicyModel, RuleModel } from '../policy/model';
 import { ruleKey } from '../policy/model';
@@ -30,6 +31,7 @@ import {
   endpointClaimIssue,
   misplacedProps,
 } from './connection';
+import { checkedConstructId } from './construct-id';
 import { EgressCrdStack } from './crd-stack';
 import { SharedBigip } from './shared-bigip';
 
@@ -46,7 +48,7 @@ const afmDeviceSchema = z.strictObject({
   clusterName,
   sharedBigip: z.custom<SharedBigip>((v) => SharedBigip.isSharedBigip(v), { error: 'must be a SharedBigip' }).optional(),
   crdStack: z.custom<EgressCrdStack>((v) => EgressCrdStack.isEgressCrdStack(v), {
-    error: (issue) => (issue.input === undefined ? 'is required: the EgressCrdStack of this app' : 'must be an EgressCrdStack of the same app'),
+    error: (issue) => (issue.input === undefined ? 'is required: pass the EgressCrdStack of this app (new EgressCrdStack(app, "crds")), the stack that holds the CRDs of the rule kinds' : 'must be an EgressCrdStack of the same app'),
   }),
   ...deviceSettings,
 });
@@ -209,12 +211,15 @@ export class AfmDevice extends Construct {
   private as3JsonCache?: { compiled: CompiledPolicy; json: string };
 
   constructor(scope: Construct, id: string, props: AfmDeviceProps) {
-    super(scope, id);
+    super(scope, checkedConstructId(scope, id, 'an AfmDevice'));
     Object.defineProperty(this, DEVICE_SYMBOL, { value: true });
     const path = this.node.path;
-    const { value: p, issues } = parseProps(afmDeviceSchema, props, path, DEVICE_HINTS);
+    // Own keys only, in and out: a value other code put on Object.prototype (an auditMode:
+    // true, an insecureSkipTlsVerify: true) is never read as a prop.
+    const ownProps: unknown = readStruct(props, '').data ?? props;
+    const { value: p, issues } = parseProps(afmDeviceSchema, ownProps, path, DEVICE_HINTS);
     if (issues[0]?.field === '(props)') throwIssues(issues, DEVICE_FIELDS);
-    const raw = props as unknown as Record<string, unknown>;
+    const raw = ownProps as Record<string, unknown>;
     const stack = TerraformStack.of(this);
 
     if (raw.sharedBigip !== undefined) {
@@ -268,7 +273,7 @@ export class AfmDevice extends Construct {
           insecureSkipTlsVerify: valid.insecureSkipTlsVerify,
         };
     // On a shared BIG-IP the FQDN resolver is the SharedBigip's (one per device).
-    this.deviceModel = deviceModel(path, { ...valid, dnsResolver: shared ? shared.dnsResolver : valid.dnsResolver });
+    this.deviceModel = deviceModel(path, Object.assign(Object.create(null), valid, { dnsResolver: shared ? shared.dnsResolver : valid.dnsResolver }));
     this.clusterName = this.deviceModel.cluster;
     this.tenant = this.deviceModel.tenant;
     this.defaultAction = this.deviceModel.defaultAction as DefaultAction;

@@ -10,8 +10,10 @@ import { EgressPolicyError, PolicyIssue, formatIssue, quote, unlessInvalid } fro
 import { parseAddressEntry } from '../policy/ip';
 import { tenantProblem } from '../policy/names';
 import type { CompiledPolicy } from '../policy/compile';
+import { readStruct } from '../policy/struct';
 import type { AfmDevice } from './afm-device';
 import { BigipConnectionProps, CONNECTION_OVERRIDES, CONNECTION_PROPS, ContextOwnership, bigipProvider, check, claimEndpoint, connectionIssues, endpointClaimIssue, misplacedProps } from './connection';
+import { checkedConstructId } from './construct-id';
 
 const SHARED_SYMBOL = Symbol.for('cdktf-ces.SharedBigip');
 
@@ -84,12 +86,14 @@ export class SharedBigip extends Construct {
   private readonly providers = new Map<TerraformStack, BigipProvider>();
 
   constructor(scope: Construct, id: string, props: SharedBigipProps) {
-    super(scope, id);
+    super(scope, checkedConstructId(scope, id, 'a SharedBigip'));
     Object.defineProperty(this, SHARED_SYMBOL, { value: true });
     const at = this.node.path;
-    const { value: p, issues } = parseProps(sharedBigipSchema, props, at, SHARED_HINTS);
+    // Own keys only: a value other code put on Object.prototype is never read as a prop.
+    const ownProps: unknown = readStruct(props, '').data ?? props;
+    const { value: p, issues } = parseProps(sharedBigipSchema, ownProps, at, SHARED_HINTS);
     if (p === undefined && issues[0]?.field === '(props)') throwIssues(issues, SHARED_FIELDS);
-    issues.push(...connectionIssues(props as unknown as Record<string, unknown>, at));
+    issues.push(...connectionIssues(ownProps as Record<string, unknown>, at));
     const claim = p?.address !== undefined ? endpointClaimIssue(this, p.address, p.port) : undefined;
     if (claim) issues.push(claim);
     throwIssues(issues, SHARED_FIELDS);
@@ -173,7 +177,9 @@ export class SharedBigip extends Construct {
 
   private problems(): string[] {
     const out: string[] = [];
-    if (this.devices.length === 0) out.push('no AfmDevice uses this SharedBigip; attach devices with their sharedBigip prop or remove it');
+    if (this.devices.length === 0) {
+      out.push(formatIssue({ path: '', field: 'devices', value: 'none', message: 'no AfmDevice uses this SharedBigip: attach devices with their sharedBigip prop, or remove the SharedBigip' }));
+    }
     // Pod CIDRs of clusters in one route domain must not overlap.
     for (let i = 0; i < this.devices.length; i++) {
       for (let j = i + 1; j < this.devices.length; j++) {
@@ -182,9 +188,16 @@ export class SharedBigip extends Construct {
         if (a.routeDomain !== b.routeDomain) continue;
         // Without podCidrs a device's egress virtual server takes every source, so two of
         // them in one route domain would be the same listener twice.
-        for (const [d, m] of [[this.devices[i], a], [this.devices[j], b]] as const) {
+        for (const [d, m, other] of [[this.devices[i], a, this.devices[j]], [this.devices[j], b, this.devices[i]]] as const) {
           if (m.podCidrs.length === 0) {
-            out.push(`${d.node.path} shares route domain ${a.routeDomain} with another cluster but sets no podCidrs; set each cluster's podCidrs so their egress virtual servers do not collide, or use separate route domains`);
+            out.push(
+              formatIssue({
+                path: d.node.path,
+                field: 'podCidrs',
+                value: 'nothing',
+                message: `are not set, and this device shares route domain ${a.routeDomain} with ${other.node.path}, so their egress virtual servers would take the same sources: set each cluster's podCidrs, or put one cluster in another routeDomain`,
+              }),
+            );
           }
         }
         for (const ca of a.podCidrs) {
@@ -193,7 +206,12 @@ export class SharedBigip extends Construct {
             const y = parseAddressEntry(cb.text);
             if (x.family === y.family && x.first <= y.last && y.first <= x.last) {
               out.push(
-                `pod CIDRs ${ca.text} (${this.devices[i].node.path}) and ${cb.text} (${this.devices[j].node.path}) overlap in route domain ${a.routeDomain}; the firewall could not tell the clusters' pods apart: put one cluster in another routeDomain`,
+                formatIssue({
+                  path: this.devices[j].node.path,
+                  field: 'podCidrs',
+                  value: quote(cb.text),
+                  message: `overlaps pod CIDR ${ca.text} of ${this.devices[i].node.path} in route domain ${a.routeDomain}, so the firewall could not tell the clusters' pods apart; put one cluster in another routeDomain`,
+                }),
               );
             }
           }

@@ -6,7 +6,8 @@ import { EgressPolicyError, InvalidValueError, PolicyIssue, quote } from './erro
 import { addressEntry, parseCidr } from './ip';
 import type { AddressModel, DeviceModel, SnatModeName } from './model';
 import { DNS_LABEL, TENANT_NAME, tenantProblem } from './names';
-import { UnknownKeyHints, parseOrThrow } from './schema';
+import { UnknownKeyHints, parseOrThrow, struct } from './schema';
+import { readStruct } from './struct';
 
 /**
  * Source address translation of the egress virtual server.
@@ -31,8 +32,13 @@ export class EgressSnat {
     public readonly mode: string,
     /** SNAT pool addresses (POOL only). */
     public readonly addresses: string[],
-  ) {}
+  ) {
+    SNATS.add(this);
+  }
 }
+
+/** The SNAT settings made by the factories: `Object.create(EgressSnat.prototype)` is none of them. */
+const SNATS = new WeakSet<object>();
 
 /** One problem of a value checked outside zod, relative to the field that holds it. */
 interface ValueProblem {
@@ -188,7 +194,7 @@ function refuseRepeats(field: string, what: string) {
 
 const hostPortText = (s: { address: string; port: number }) => (s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`);
 
-const loggingSchema = z.strictObject(
+const loggingObject = z.strictObject(
   {
     syslogServers: parsedArray(parseHostPort, 'syslog server', 'logging.syslogServers', sameKey(hostPortText), hostPortText).optional(),
     syslogTransport: z.enum(['tcp', 'udp'], { error: 'must be SyslogTransport.TCP or UDP' }).optional(),
@@ -210,9 +216,20 @@ const loggingSchema = z.strictObject(
         : 'expected EgressLoggingOptions ({ syslogServers, syslogTransport, localDatabase, logIpErrors, logTcpErrors, logTcpEvents, logDefaultAction, fields })',
   },
 );
+const LOGGING_EXPECTED = 'EgressLoggingOptions ({ syslogServers, syslogTransport, localDatabase, logIpErrors, logTcpErrors, logTcpEvents, logDefaultAction, fields })';
+/**
+ * Read as a struct (own keys of an object literal): a Date, a Map or a boxed `false` is not
+ * logging options. A boolean gets its own hint first: rule-match logging is a rule prop.
+ */
+const loggingSchema = z.preprocess((value, ctx) => {
+  if (typeof value === 'boolean') {
+    ctx.addIssue({ code: 'custom', input: value, message: "expected EgressLoggingOptions ({ syslogServers, localDatabase, ... }); logging of rule matches is switched on per rule, with the rule's logging: true" });
+  }
+  return value;
+}, struct(loggingObject, { what: 'EgressLoggingOptions', expected: LOGGING_EXPECTED }));
 
 /** The props of EgressLoggingOptions (for hints on keys put on the device itself). */
-export const LOGGING_PROPS: readonly string[] = Object.keys(loggingSchema.shape);
+export const LOGGING_PROPS: readonly string[] = Object.keys(loggingObject.shape);
 
 const bigipPathField = (what: string) =>
   z.string({ error: 'expected a BIG-IP path' }).regex(BIGIP_PATH, { error: `must be the BIG-IP path of ${what}, such as "/Common/${what.replace(/ /g, '-')}"` }).optional();
@@ -222,6 +239,14 @@ export const CLUSTER_NAME_MAX = 40;
 export const BIGIP_PATH = /^\/[A-Za-z][0-9A-Za-z_.-]*(\/[A-Za-z0-9][0-9A-Za-z_.-]*)+$/;
 
 const toModel = (e: { kind: AddressModel['kind']; text: string; family: 4 | 6 }): AddressModel => ({ kind: e.kind, text: e.text, family: e.family });
+
+/** `schema`, refusing an empty array before its items are read. */
+function nonEmpty<T extends z.ZodType>(message: string, schema: T) {
+  return z.preprocess((v, ctx) => {
+    if (Array.isArray(v) && v.length === 0) ctx.addIssue({ code: 'custom', message, input: v });
+    return v;
+  }, schema);
+}
 
 /** A pod CIDR: not the whole address space, which is no cluster's pods (and AS3 refuses it). */
 function podCidr(text: string): AddressModel {
@@ -274,16 +299,21 @@ export const DEVICE_PROPS = {
     .regex(BIGIP_PATH, { error: 'must be the BIG-IP path of the route domain, such as "/Common/rd_prod" (tmsh list net route-domain)' })
     .optional(),
   defaultAction: z.enum(['DENY', 'REJECT', 'ALLOW'], { error: 'must be DefaultAction.DENY, REJECT or ALLOW' }).optional(),
-  podCidrs: parsedArray(podCidr, 'pod CIDR', 'podCidrs', cidrCollision, (c) => c.text).optional(),
+  // An explicit empty list is refused, never read as the default it renders as (every source).
+  podCidrs: nonEmpty(
+    'an empty list is never read as "any source": list the pod CIDRs, or leave podCidrs out for the default (the virtual server then takes traffic from any source on its VLANs)',
+    parsedArray(podCidr, 'pod CIDR', 'podCidrs', cidrCollision, (c) => c.text),
+  ).optional(),
   vlans: z
     .array(z.string({ error: 'expected a BIG-IP path string' }).regex(BIGIP_PATH, { error: 'must be a BIG-IP path such as "/Common/internal"' }), {
       error: 'expected an array of BIG-IP VLAN paths',
     })
+    .min(1, { error: 'an empty list is never read as "every VLAN": list the VLANs, or leave vlans out for the default (the virtual server then listens on every VLAN)' })
     .superRefine(refuseRepeats('vlans', 'VLAN'))
     .optional(),
   gateways: parsedArray((s) => toModel(addressEntry(s)), 'gateway address', 'gateways', sameKey((g) => g.text), (g) => g.text).optional(),
   snat: z
-    .custom<EgressSnat>((v) => v instanceof EgressSnat, { error: 'expected EgressSnat.automap(), pool([...]) or none()' })
+    .custom<EgressSnat>((v) => typeof v === 'object' && v !== null && SNATS.has(v), { error: 'expected EgressSnat.automap(), pool([...]) or none()' })
     .transform((snat, ctx) => {
       const model = snatModel(snat);
       if (!Array.isArray(model)) return model;
@@ -311,7 +341,7 @@ export function defaultTenant(clusterName: string): string {
 /** Validates device props (and nothing else: an unknown key is refused) and builds the device model. */
 export function buildDevice(input: DeviceInput): DeviceModel {
   const { path, ...props } = input;
-  const valid = parseOrThrow(deviceSchema, props, path, { what: 'an AfmDevice' });
+  const valid: DeviceProps = Object.assign(Object.create(null), parseOrThrow(deviceSchema, props, path, { what: 'an AfmDevice' }));
   const issues = deviceIssues(path, valid);
   if (issues.length) throw new EgressPolicyError(issues);
   return deviceModel(path, valid);
@@ -413,7 +443,10 @@ export function parseProps<S extends z.ZodObject>(schema: S, props: unknown, pat
     return { issues: [{ path, field: '(props)', value: quote(props), message: `expected the props object of ${hints.what}: ${hints.expected}` }] };
   }
   try {
-    return { value: parseOrThrow(schema, props, path, hints), issues: [] };
+    // Own keys only, in and out: a value other code put on Object.prototype (an auditMode:
+    // true) is never read as a prop, and a prop left out stays at its default.
+    const value = parseOrThrow(schema, readStruct(props, '').data ?? props, path, hints);
+    return { value: Object.assign(Object.create(null), value) as z.output<S>, issues: [] };
   } catch (e) {
     if (!(e instanceof EgressPolicyError)) throw e;
     const known = Object.keys(schema.shape);

@@ -36,8 +36,9 @@ function deviceProps(d: DeviceModel) {
     application: d.application,
     routeDomain: d.routeDomain,
     defaultAction: d.defaultAction,
-    podCidrs: d.podCidrs.map((c) => c.text),
-    vlans: [...d.vlans],
+    // The model's empty lists are the defaults (any source, every VLAN): the props leave them out.
+    podCidrs: d.podCidrs.length ? d.podCidrs.map((c) => c.text) : undefined,
+    vlans: d.vlans.length ? [...d.vlans] : undefined,
     gateways: d.gateways.map((g) => g.text),
     snat: d.snat === 'POOL' ? EgressSnat.pool(d.snatAddresses.map((a) => a.text)) : d.snat === 'NONE' ? EgressSnat.none() : EgressSnat.automap(),
     auditMode: d.audit,

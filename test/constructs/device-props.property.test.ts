@@ -26,8 +26,8 @@ const deviceSettings = fc
     application: optional(fc.constantFrom('egress', 'app_1')),
     routeDomain: optional(fc.integer({ min: 0, max: 65534 })),
     defaultAction: optional(fc.constantFrom(DefaultAction.DENY, DefaultAction.REJECT, DefaultAction.ALLOW)),
-    podCidrs: optional(fc.subarray(['10.244.0.0/16', '10.245.0.0/16', '172.16.0.0/12', 'fd00:10:244::/56', '2001:db8:1::/48'])),
-    vlans: optional(fc.subarray(['/Common/k8s', '/Common/internal', '/Common/vlan.10'])),
+    podCidrs: optional(fc.subarray(['10.244.0.0/16', '10.245.0.0/16', '172.16.0.0/12', 'fd00:10:244::/56', '2001:db8:1::/48'], { minLength: 1 })),
+    vlans: optional(fc.subarray(['/Common/k8s', '/Common/internal', '/Common/vlan.10'], { minLength: 1 })),
     gateways: optional(fc.subarray(['192.0.2.1', '192.0.2.2', '2001:db8::1'])),
     snat: optional(
       fc.oneof(

@@ -435,3 +435,56 @@ describe('address families of pods, SNAT pool and gateways (W7)', () => {
     expect(() => device({ snat: EgressSnat.pool(['192.0.2.200']), gateways: ['192.0.2.1'] })).not.toThrow();
   });
 });
+
+describe('no input silently widens egress', () => {
+  test('a missing crdStack says what to pass', () => {
+    issueOn(() => device({ crdStack: undefined }), 'crdStack', /^is required: pass the EgressCrdStack of this app \(new EgressCrdStack\(app, "crds"\)\), the stack that holds the CRDs of the rule kinds$/);
+  });
+
+  test('an AfmDevice or SharedBigip created outside a stack is a named issue, not cdktf\u2019s "No stack could be identified"', () => {
+    const { app, crds } = base();
+    expect(issuesOf(() => new AfmDevice(app, 'Bigip', deviceProps(crds) as any)).map((i) => [i.path, i.field, i.message])).toEqual([
+      ['Bigip', 'scope', 'the scope of an AfmDevice must be a construct in a TerraformStack, such as the stack of its AfmDevice'],
+    ]);
+    expect(issuesOf(() => new SharedBigip(app, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' })).map((i) => [i.path, i.field, i.message])).toEqual([
+      ['Dc1', 'scope', 'the scope of a SharedBigip must be a construct in a TerraformStack, such as the stack of its AfmDevice'],
+    ]);
+  });
+
+  test('an empty podCidrs or vlans list is refused: it would render as any source or every VLAN', () => {
+    expect(issueOn(() => device({ podCidrs: [] }), 'podCidrs', /^an empty list is never read as "any source": list the pod CIDRs, or leave podCidrs out for the default/).value).toBe('[]');
+    expect(issueOn(() => device({ vlans: [] }), 'vlans', /^an empty list is never read as "every VLAN": list the VLANs, or leave vlans out for the default/).value).toBe('[]');
+    expect(device({ podCidrs: ['10.244.0.0/16'], vlans: ['/Common/k8s'] }).device._deviceModel).toMatchObject({ podCidrs: [{ text: '10.244.0.0/16' }], vlans: ['/Common/k8s'] });
+  });
+
+  test('an object that only looks like an EgressSnat is refused', () => {
+    const fake = Object.create(EgressSnat.prototype);
+    issueOn(() => device({ snat: fake }), 'snat', /^expected EgressSnat.automap\(\), pool\(\[...\]\) or none\(\)$/);
+    const forged = Object.assign(Object.create(EgressSnat.prototype), { mode: 'NONE', addresses: [] });
+    issueOn(() => device({ snat: forged }), 'snat', /^expected EgressSnat/);
+    expect(device({ snat: EgressSnat.none() }).device._deviceModel.snat).toBe('NONE');
+  });
+
+  test.each([
+    ['a Date', new Date(0), /not a Date object/],
+    ['a Map', new Map([['localDatabase', false]]), /not a Map object/],
+    ['a boxed false', Object(false), /not a Boolean object/],
+    ['an array', [], /not an array/],
+  ])('logging as %s is refused, not read as the default options', (_, logging, message) => {
+    issueOn(() => device({ logging }), 'logging', message);
+  });
+
+  test('options inherited from Object.prototype are never read: no audit mode, no open default, TLS verification stays on', () => {
+    const polluted = { auditMode: true, defaultAction: 'ALLOW', insecureSkipTlsVerify: true, snat: EgressSnat.none(), localDatabase: false, syslogTransport: 'udp' };
+    for (const [key, value] of Object.entries(polluted)) Object.defineProperty(Object.prototype, key, { value, configurable: true, writable: true, enumerable: false });
+    try {
+      const model = device({ logging: { syslogServers: ['192.0.2.50:514'] } }).device._deviceModel;
+      expect(model).toMatchObject({ audit: false, defaultAction: 'DENY', snat: 'AUTOMAP', logging: { transport: 'tcp', localDatabase: false } });
+      issueOn(() => device({ tlsCaBundlePath: undefined }), 'tlsCaBundlePath', /^TLS verification is on by default/);
+      const { stack } = base();
+      expect(issuesOf(() => new SharedBigip(stack, 'Dc1', { address: 'bigip.example.net' })).map((i) => i.field)).toEqual(['tlsCaBundlePath']);
+    } finally {
+      for (const key of Object.keys(polluted)) delete (Object.prototype as Record<string, unknown>)[key];
+    }
+  });
+});
