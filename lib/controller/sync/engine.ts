@@ -12,7 +12,7 @@ import type { NamespaceInfo, PodInfo, ServiceInfo } from '../../k8s/membership';
 import { listActive } from '../../k8s/membership';
 import type { PlanList, SyncPlan } from '../../policy/plan';
 import { ListChanges, MembershipIndex } from './membership-index';
-import { PushOutcome, PushScheduler } from './push-scheduler';
+import { PacingState, PushOutcome, PushScheduler } from './push-scheduler';
 
 /** What the engine needs from a BIG-IP client. */
 export interface ListMembersTarget {
@@ -36,6 +36,9 @@ export interface SyncEngineOptions {
   readonly plan: SyncPlan;
   readonly target: ListMembersTarget;
   readonly coalesceMs?: number;
+  readonly maxPushesInFlight?: number;
+  readonly maxDeviceBusyPercent?: number;
+  /** @deprecated a fixed ceiling on top of the pacing; see PushSchedulerOptions */
   readonly maxPushesPerSecond?: number;
   readonly isTerminal?: (error: unknown) => boolean;
   readonly onOutcome?: (outcome: PushOutcome) => void;
@@ -70,6 +73,8 @@ export class SyncEngine {
       desired: (path) => this.desired(path),
       onOutcome: (o) => this.record(o),
       coalesceMs: options.coalesceMs,
+      maxPushesInFlight: options.maxPushesInFlight,
+      maxDeviceBusyPercent: options.maxDeviceBusyPercent,
       maxPushesPerSecond: options.maxPushesPerSecond,
       isTerminal: options.isTerminal,
       now: options.now,
@@ -89,6 +94,11 @@ export class SyncEngine {
 
   get pendingLists(): number {
     return this.scheduler.pending;
+  }
+
+  /** What the push pacing allows and uses now. */
+  get pacing(): PacingState {
+    return this.scheduler.pacing;
   }
 
   desired(path: string): readonly string[] {
