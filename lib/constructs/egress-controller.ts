@@ -117,7 +117,7 @@ export interface EgressControllerProps {
    * as fast as the device answers, with pauses that leave the rest of its time to other work
    * (AS3 declarations, the GUI, other controllers). Halved while answers slow down or the device
    * answers 503, and regained as answers come back on time.
-   * @default 75
+   * @default 80
    */
   readonly maxDeviceBusyPercent?: number;
   /**
@@ -339,7 +339,7 @@ export class EgressController extends Construct {
       memoryLimit: valid.memoryLimit ?? '256Mi',
       coalesceMs: valid.coalesceMs ?? 250,
       maxPushesInFlight: valid.maxPushesInFlight ?? 2,
-      maxDeviceBusyPercent: valid.maxDeviceBusyPercent ?? 75,
+      maxDeviceBusyPercent: valid.maxDeviceBusyPercent ?? 80,
       maxPushesPerSecond: valid.maxPushesPerSecond,
       logLevel: valid.logLevel ?? 'info',
     });

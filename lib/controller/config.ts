@@ -25,7 +25,7 @@ export const DEFAULTS = {
   httpPort: 8080,
   coalesceMs: 250,
   maxPushesInFlight: 2,
-  maxDeviceBusyPercent: 75,
+  maxDeviceBusyPercent: 80,
   leaseDurationSeconds: 15,
 } as const;
 

@@ -55,7 +55,7 @@ export interface ControllerSettings {
   readonly coalesceMs: number;
   /** @default - the controller's default (2) */
   readonly maxPushesInFlight?: number;
-  /** @default - the controller's default (75) */
+  /** @default - the controller's default (80) */
   readonly maxDeviceBusyPercent?: number;
   /** Deprecated fixed ceiling; no MAX_PUSHES_PER_SECOND when unset. */
   readonly maxPushesPerSecond?: number;

@@ -17,11 +17,11 @@
  * runs draw from the same seeded generator; which step comes next follows the wall clock, so
  * the two see statistically the same churn, not an identical event sequence.
  *
- * Per grid point: churn for `durationSeconds`, then the lists are watched until they settle or
- * `observeSeconds` pass (the baseline at least as long as the controller, and at least the churn
- * duration); a change still not on the device then counts with its lag so far. Then the device
- * costs nothing until the lists settle (a baseline that has not settled is restarted: its queue
- * would take minutes), and the next point starts with the same processes.
+ * Per grid point: both processes start afresh on a device that already has the point's cost
+ * (initial list of every pod and first push of every list, not measured), then churn for
+ * `durationSeconds`, then the lists are watched until they settle or `observeSeconds` pass (the
+ * baseline at least as long as the controller, and at least the churn's duration); a change
+ * still not on the device then counts with its lag so far.
  *
  * Measured per point and process:
  * - lag: from a membership-changing event (written to the API emulator) to the first push, in
@@ -88,6 +88,8 @@ export interface ModeFigures {
   /** Share of the churn the device's control plane spent on pushes (0 to 1). */
   readonly deviceBusy: number;
   readonly peakRssMb: number;
+  /** Resident memory after the initial list of every pod and the first push of every list. */
+  readonly rssMbAtPods: number;
   readonly eventsPerSecond: number;
   readonly membershipChangesPerSecond: number;
   /** Changes still not on the device when the watch ended (counted with their lag so far). */
@@ -114,7 +116,6 @@ export interface GridPoint {
 export interface ControllerBenchResult {
   readonly pods: number;
   readonly lists: number;
-  readonly rssMbAtPods: Partial<Record<Mode, number>>;
   readonly grid: readonly GridPoint[];
   /** The controller's own /metrics figures at the end (cross-check of /proc). */
   readonly selfReported?: { readonly rssMb: number; readonly cpuSeconds: number; readonly pods: number };
@@ -516,7 +517,6 @@ function baselineEnv(deployment: ControllerDeployment, emulators: Emulators, pla
 class World {
   child?: ChildProcess;
   port = 0;
-  rssMbAtPods = NaN;
   private stderr: string[] = [];
 
   private constructor(
@@ -549,14 +549,8 @@ class World {
       device = await DeviceModel.start(emulators.bigip.url);
       const churn = new Churn(emulators, new ListLookup(plan, workload), workload, seededRandom(o.seed), o.pods);
       churn.seed(o.pods);
-      const world = new World(mode, emulators, device, plan, churn, deployment);
-      say(`${mode}: ${o.pods} pods, ${plan.lists.length} lists seeded; starting`);
-      const started = Date.now();
-      await world.spawn();
-      await sleep(2000); // let the heap settle after the initial list
-      world.rssMbAtPods = procStats(world.child!.pid as number).rssBytes / 2 ** 20;
-      say(`${mode}: initial sync ${((Date.now() - started) / 1000).toFixed(1)} s, RSS ${world.rssMbAtPods.toFixed(0)} MB`);
-      return world;
+      say(`${mode}: ${o.pods} pods, ${plan.lists.length} lists seeded`);
+      return new World(mode, emulators, device, plan, churn, deployment);
     } catch (e) {
       await device?.stop();
       await emulators.stop();
@@ -593,6 +587,20 @@ class World {
     if (!synced) throw new Error(`${this.mode}: the lists did not reach their initial content within 300 s${this.stderr.length ? `; stderr: ${this.stderr.join('').slice(0, 2000)}` : ''}`);
   }
 
+  /**
+   * A fresh process on a device that already has the point's cost (as a controller meets its
+   * device); returns the resident memory once the initial list and pushes are done.
+   */
+  async restart(say: (line: string) => void): Promise<number> {
+    await this.kill();
+    const started = Date.now();
+    await this.spawn();
+    await sleep(1000); // let the heap settle after the initial list
+    const rssMb = procStats(this.pid).rssBytes / 2 ** 20;
+    say(`${this.mode}: initial list and pushes ${((Date.now() - started) / 1000).toFixed(1)} s, RSS ${rssMb.toFixed(0)} MB`);
+    return rssMb;
+  }
+
   async kill(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -618,8 +626,9 @@ class World {
 type Settings = Required<Omit<ControllerBenchOptions, 'modes' | 'eventsPerSecond' | 'deviceCostMs'>>;
 
 async function runPoint(worlds: readonly World[], rate: number, costMs: number, o: Settings, say: (line: string) => void): Promise<GridPoint> {
+  for (const w of worlds) w.device.cost = { perPushMs: costMs, perEntryMs: o.perEntryMs };
+  const rssAtPods = new Map(await Promise.all(worlds.map(async (w) => [w, await w.restart(say)] as const)));
   for (const w of worlds) {
-    w.device.cost = { perPushMs: costMs, perEntryMs: o.perEntryMs };
     w.device.resetCounts();
     w.churn.startRecording();
   }
@@ -674,6 +683,7 @@ async function runPoint(worlds: readonly World[], rate: number, costMs: number, 
       pushesPerSecond: c.pushes / seconds,
       deviceBusy: busy.get(w) as number,
       peakRssMb: (peak.get(w) as number) / 2 ** 20,
+      rssMbAtPods: rssAtPods.get(w) as number,
       eventsPerSecond: w.churn.events / seconds,
       membershipChangesPerSecond: w.churn.membershipChanges / seconds,
       unresolved: l.unresolved,
@@ -688,22 +698,6 @@ async function runPoint(worlds: readonly World[], rate: number, costMs: number, 
     }
   }
 
-  // Next point from a clean state: a device that costs nothing until the lists settle; a
-  // baseline still behind restarts (its queue holds stale pushes for minutes).
-  for (const w of worlds) {
-    w.device.cost = { perPushMs: 0, perEntryMs: 0 };
-    if (!settledAt.has(w) && w.mode === 'baseline') {
-      await w.kill();
-      await w.spawn();
-    }
-  }
-  for (const w of worlds) {
-    if (!(await waitFor(() => w.settled(), 30_000))) {
-      say(`${w.mode}: lists still behind after 30 s on a free device; restarting it`);
-      await w.kill();
-      await w.spawn();
-    }
-  }
   const f = (w?: World) => (w ? figures.get(w) : undefined);
   const point = {
     eventsPerSecond: rate,
@@ -762,7 +756,8 @@ function rowsFor(result: ControllerBenchResult, o: Settings): string[] {
   }
   rows.push(
     '',
-    `RSS at ${fmt(result.pods)} pods after the initial sync: controller ${fmt(result.rssMbAtPods.controller)} MB, baseline ${fmt(result.rssMbAtPods.baseline)} MB.` +
+    `RSS at ${fmt(result.pods)} pods after the initial sync, most over the points: controller ${fmt(Math.max(...result.grid.map((p) => p.controller?.rssMbAtPods ?? NaN)))} MB, ` +
+      `baseline ${fmt(Math.max(...result.grid.map((p) => p.baseline?.rssMbAtPods ?? NaN)))} MB.` +
       (result.selfReported ? ` Controller's own /metrics at the end: RSS ${fmt(result.selfReported.rssMb)} MB, CPU ${fmt(result.selfReported.cpuSeconds, 1)} s since start, ${fmt(result.selfReported.pods)} pods cached.` : ''),
     ...(result.grid.some((p) => p.controller?.unresolved || p.baseline?.unresolved) ? ['* some changes were not on the device when the watch ended; they count with their lag so far, so the real p99 is higher.'] : []),
     'Lower bound: the p99 lag no scheduler can beat on this device for the controller\'s changes at that point (each change needs a push of its list that starts after it; the pushes share one control plane; lower-bound.ts).',
@@ -841,7 +836,6 @@ export async function runControllerBench(options: ControllerBenchOptions = {}): 
     const result: ControllerBenchResult = {
       pods: o.pods,
       lists: worlds[0]?.plan.lists.length ?? 0,
-      rssMbAtPods: Object.fromEntries(worlds.map((w) => [w.mode, w.rssMbAtPods])),
       grid,
       selfReported,
     };

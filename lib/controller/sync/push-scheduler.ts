@@ -18,19 +18,21 @@
  * - Device time of a push: from when it was sent, or from the answer to the previous push if
  *   that came later, to its answer. A BIG-IP control plane works one request at a time, so this
  *   is the time the device spent on the push (and on whatever it did meanwhile for others).
+ * - On time: within twice the list's usual device time plus `LATENCY_SLACK_MS`. The target is
+ *   relative because lists differ in size and devices in speed by two orders of magnitude.
  * - Share: pushes keep the device busy at most `share` of the time: a budget of device time
- *   refills at `share` ms per ms and every answer debits its device time; nothing is sent while
- *   the budget is spent. A device that answers in 1 ms gets hundreds of pushes per second, one
- *   that takes 100 ms about seven, and a device slowed by other work gets fewer.
+ *   refills at `share` ms per ms and every answer debits its device time, at most the on-time
+ *   bound (a slower answer is a hiccup, ours or the network's, until it persists; see below);
+ *   nothing is sent while the budget is spent. A device that answers in 1 ms gets hundreds of
+ *   pushes per second, one that takes 100 ms about seven, and a device slowed by other work fewer.
  * - AIMD on the share (up to `maxDeviceBusyPercent`) and on the window of pushes in flight (up to
- *   `maxPushesInFlight`): an answer within the latency target adds 1/window to the window and
- *   1/16 of the maximum to the share; an answer over the target, or an overload answer (503 or
- *   429), halves both. The target is relative, twice the list's usual device time plus
- *   `LATENCY_SLACK_MS`, because lists differ in size and devices in speed by two orders of
- *   magnitude. Latency is the early signal (the control plane queues before it refuses), 503 the
- *   late one; additive increase with multiplicative decrease is what lets several controllers
- *   sharing one device converge to equal shares. One decrease per round trip: answers to pushes
- *   sent before the last decrease do not decrease again.
+ *   `maxPushesInFlight`): an answer on time adds 1/window to the window and 1/16 of the maximum to
+ *   the share; latency that stays over the target for `LATENCY_INTERVAL_MS` (every answer of the
+ *   interval late, as in CoDel), or an overload answer (503 or 429), halves both. Latency is the
+ *   early signal (the control plane queues before it refuses), 503 the late one; additive
+ *   increase with multiplicative decrease is what lets several controllers sharing one device
+ *   converge to equal shares. One decrease per round trip: answers to pushes sent before the last
+ *   decrease do not count towards the next one.
  * - `maxPushesPerSecond` (deprecated) adds a fixed ceiling on top.
  * - Failures: a retryable failure re-queues the list after a backoff; a terminal failure (a 4xx
  *   such as a list AS3 does not have) parks it until `terminalRetryMs` passes, and is reported.
@@ -76,7 +78,7 @@ export interface PushSchedulerOptions {
   readonly maxPushesInFlight?: number;
   /**
    * Most of the device's time the pushes may take, in percent.
-   * @default 75
+   * @default 80
    */
   readonly maxDeviceBusyPercent?: number;
   /**
@@ -124,14 +126,18 @@ export interface PacingState {
 export const ADDITION_AGING_MS = 2000;
 /** An addition waits at most this many times the list's usual device time. */
 export const HOLD_FACTOR = 4;
-/** Added to twice the usual device time before an answer counts as slow (timer and network jitter). */
+/** Added to twice the usual device time before an answer counts as late (timer and network jitter). */
 export const LATENCY_SLACK_MS = 25;
-/** Device time the budget can save up while idle: a burst after a quiet period goes out at once. */
-export const BUDGET_CAP_MS = 250;
+/** Latency counts as grown when every answer for this long (at least two) was late. */
+export const LATENCY_INTERVAL_MS = 1000;
+/** Device time the budget can save up while idle: a push after a quiet period goes out at once. */
+export const BUDGET_CAP_MS = 100;
 /** Debt the budget can run into: one very slow answer (client retries included) pauses pushes only so long. */
 export const BUDGET_DEBT_MS = 1000;
-/** A list's usual device time follows a slower device up by this factor per push. */
+/** A list's usual device time follows a slower device up by this factor per push... */
 const FLOOR_RISE = 1.1;
+/** ... and may have doubled every this long since it was measured (a list pushed rarely). */
+const USUAL_DOUBLING_MS = 10_000;
 /** Time constant of the busy measure. */
 const BUSY_WINDOW_MS = 10_000;
 
@@ -143,8 +149,9 @@ interface ListState {
   failures: number;
   inFlight: boolean;
   lastPushed?: string;
-  /** Usual device time of a push of this list. */
+  /** Usual device time of a push of this list, and when it was measured. */
   usualMs?: number;
+  usualAt: number;
 }
 
 const defaultIsOverload = (e: unknown) => e instanceof BigipApiError && (e.reason === 'DeviceBusy' || e.reason === 'QueueFull');
@@ -171,6 +178,10 @@ export class PushScheduler {
   private lastAnswerAt = -Infinity;
   private lastDecreaseAt = -Infinity;
   private lastDeviceMs = 0;
+  /** The current latency interval: when it began, its answers, whether all were late. */
+  private intervalStart = -Infinity;
+  private intervalAnswers = 0;
+  private intervalAllLate = true;
   private readonly decreases = { latency: 0, overload: 0 };
   private busyAvg = 0;
   private busyAt: number;
@@ -184,7 +195,7 @@ export class PushScheduler {
   constructor(private readonly options: PushSchedulerOptions) {
     this.coalesceMs = options.coalesceMs ?? 250;
     this.maxInFlight = options.maxPushesInFlight ?? 2;
-    this.maxShare = (options.maxDeviceBusyPercent ?? 75) / 100;
+    this.maxShare = (options.maxDeviceBusyPercent ?? 80) / 100;
     this.shareStep = this.maxShare / 16;
     this.share = this.maxShare;
     this.now = options.now ?? Date.now;
@@ -202,7 +213,7 @@ export class PushScheduler {
   markDirty(path: string, removal: boolean): void {
     let s = this.lists.get(path);
     const now = this.now();
-    if (!s) this.lists.set(path, (s = { dirty: false, removal: false, dirtySince: now, notBefore: 0, failures: 0, inFlight: false }));
+    if (!s) this.lists.set(path, (s = { dirty: false, removal: false, dirtySince: now, notBefore: 0, failures: 0, inFlight: false, usualAt: now }));
     if (!s.dirty) {
       s.dirty = true;
       s.dirtySince = now;
@@ -325,9 +336,15 @@ export class PushScheduler {
     return wait;
   }
 
+  /** The list's usual device time now, if known. */
+  private usualMs(s: ListState, now: number): number | undefined {
+    return s.usualMs === undefined ? undefined : s.usualMs * 2 ** ((now - s.usualAt) / USUAL_DOUBLING_MS);
+  }
+
   /** How long an addition-only list waits for more changes. */
-  private holdMs(s: ListState): number {
-    return s.usualMs === undefined ? this.coalesceMs : Math.min(this.coalesceMs, HOLD_FACTOR * s.usualMs);
+  private holdMs(s: ListState, now: number): number {
+    const usual = this.usualMs(s, now);
+    return usual === undefined ? this.coalesceMs : Math.min(this.coalesceMs, HOLD_FACTOR * usual);
   }
 
   /** The next list to push, or the time to wait for one. */
@@ -338,7 +355,7 @@ export class PushScheduler {
     for (const path of this.dirtyLists) {
       const s = this.lists.get(path) as ListState;
       if (s.inFlight) continue; // its answer pumps again
-      const eligibleAt = Math.max(s.notBefore, s.removal ? s.dirtySince : s.dirtySince + this.holdMs(s));
+      const eligibleAt = Math.max(s.notBefore, s.removal ? s.dirtySince : s.dirtySince + this.holdMs(s, now));
       if (eligibleAt > now) {
         wait = Math.min(wait, eligibleAt - now);
         continue;
@@ -394,13 +411,15 @@ export class PushScheduler {
       error = e;
     }
     const now = this.now();
-    // Two answers at the same instant come from a device that did not work one push at a time:
-    // each took its whole latency.
-    const deviceMs = Math.max(0, this.lastAnswerAt >= now ? now - startedAt : now - Math.max(startedAt, this.lastAnswerAt));
+    // Answers processed together (after a pause of this process, say) share the time: the
+    // first gets it, the others none.
+    const deviceMs = Math.max(0, now - Math.max(startedAt, this.lastAnswerAt));
     this.lastAnswerAt = now;
     this.lastDeviceMs = deviceMs;
+    const usual = this.usualMs(s, now);
+    const onTimeMs = usual === undefined ? Infinity : 2 * usual + LATENCY_SLACK_MS;
     this.paceWait(now); // refill up to now before the debit
-    this.budgetMs = Math.max(-BUDGET_DEBT_MS, this.budgetMs - deviceMs);
+    this.budgetMs = Math.max(-BUDGET_DEBT_MS, this.budgetMs - Math.min(deviceMs, onTimeMs));
     this.updateBusy(now);
     this.inFlightCount--;
     s.inFlight = false;
@@ -408,10 +427,13 @@ export class PushScheduler {
     if (ok) {
       s.lastPushed = key;
       s.failures = 0;
-      const slow = s.usualMs !== undefined && deviceMs > 2 * s.usualMs + LATENCY_SLACK_MS;
-      s.usualMs = s.usualMs === undefined ? deviceMs : Math.min(deviceMs, s.usualMs * FLOOR_RISE);
-      if (slow) this.decrease('latency', startedAt, now);
-      else this.increase();
+      const onTime = deviceMs <= onTimeMs;
+      if (deviceMs > 0) {
+        s.usualMs = usual === undefined ? deviceMs : Math.min(deviceMs, usual * FLOOR_RISE);
+        s.usualAt = now;
+      }
+      if (onTime) this.increase();
+      this.latencyInterval(onTime, startedAt, now);
       this.options.onOutcome?.({ ...base, ok: true, pushed: true });
       return;
     }
@@ -439,10 +461,26 @@ export class PushScheduler {
     this.share = Math.min(this.maxShare, this.share + this.shareStep);
   }
 
+  /** Halves the pace when every answer of a whole interval was late. */
+  private latencyInterval(onTime: boolean, startedAt: number, now: number): void {
+    if (startedAt < this.lastDecreaseAt) return;
+    if (this.intervalStart === -Infinity) this.intervalStart = now;
+    this.intervalAnswers++;
+    this.intervalAllLate &&= !onTime;
+    if (now - this.intervalStart < LATENCY_INTERVAL_MS) return;
+    if (this.intervalAllLate && this.intervalAnswers >= 2) this.decrease('latency', startedAt, now);
+    this.intervalStart = now;
+    this.intervalAnswers = 0;
+    this.intervalAllLate = true;
+  }
+
   /** Halves the pace, once per round trip. */
   private decrease(cause: 'latency' | 'overload', startedAt: number, now: number): void {
     if (startedAt < this.lastDecreaseAt) return;
     this.lastDecreaseAt = now;
+    this.intervalStart = -Infinity;
+    this.intervalAnswers = 0;
+    this.intervalAllLate = true;
     this.decreases[cause]++;
     this.window = Math.max(1, this.window / 2);
     this.share = Math.max(this.shareStep, this.share / 2);

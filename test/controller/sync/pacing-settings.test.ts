@@ -40,7 +40,7 @@ const pacingEnv = (env: Record<string, string>) => Object.fromEntries(Object.ent
 
 describe('EgressController pacing props', () => {
   test('defaults: pacing by the device, no fixed pushes-per-second ceiling', () => {
-    expect(pacingEnv(controllerEnv({}))).toEqual({ COALESCE_MS: '250', MAX_PUSHES_IN_FLIGHT: '2', MAX_DEVICE_BUSY_PERCENT: '75' });
+    expect(pacingEnv(controllerEnv({}))).toEqual({ COALESCE_MS: '250', MAX_PUSHES_IN_FLIGHT: '2', MAX_DEVICE_BUSY_PERCENT: '80' });
   });
 
   test('given values reach the Deployment; the deprecated ceiling only when set', () => {
@@ -90,7 +90,7 @@ describe('controller configuration of the pacing', () => {
 
   test('defaults', () => {
     const c = loadConfig(env);
-    expect([c.coalesceMs, c.maxPushesInFlight, c.maxDeviceBusyPercent, c.maxPushesPerSecond]).toEqual([250, 2, 75, undefined]);
+    expect([c.coalesceMs, c.maxPushesInFlight, c.maxDeviceBusyPercent, c.maxPushesPerSecond]).toEqual([250, 2, 80, undefined]);
   });
 
   test('values from the environment', () => {
