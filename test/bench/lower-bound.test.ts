@@ -6,7 +6,7 @@ import { ListTrace, coverableWithin, lowerBoundLagMs, maxCoverage } from './lowe
  * with the oldest change not yet on the device; the push carries every change made before it
  * starts. Returns every change's lag.
  */
-function simulate(lists: readonly ListTrace[]): number[] {
+function simulate(lists: readonly ListTrace[], busyShare = 1): number[] {
   const pending = lists.map((l) => [...l.changes].sort((a, b) => a - b));
   const lags: number[] = [];
   let now = Math.min(...pending.flatMap((p) => p.slice(0, 1)));
@@ -17,7 +17,8 @@ function simulate(lists: readonly ListTrace[]): number[] {
     now = Math.max(now, pending[pick][0]);
     const end = now + lists[pick].serviceMs;
     while (pending[pick].length && pending[pick][0] <= now) lags.push(end - (pending[pick].shift() as number));
-    now = end;
+    // Idle after each push, so the device is busy at most `busyShare` of the time.
+    now = end + lists[pick].serviceMs * (1 / busyShare - 1);
   }
 }
 
@@ -50,19 +51,32 @@ describe('lower bound of the lag any scheduler reaches', () => {
     expect(bound).toBeLessThan(19.02);
   });
 
-  test('no scheduler beats it: a concrete one on random traces is never below', () => {
+  test('no scheduler beats it: a concrete one on random traces is never below, whole device or a share of it', () => {
     fc.assert(
       fc.property(
         fc.array(fc.record({ changes: fc.array(fc.integer({ min: 0, max: 2000 }), { minLength: 1, maxLength: 30 }), serviceMs: fc.integer({ min: 1, max: 60 }) }), { minLength: 1, maxLength: 6 }),
         fc.constantFrom(0.5, 0.9, 0.99, 1),
-        (lists, q) => {
+        fc.constantFrom(0.5, 0.8, 1),
+        (lists, q, share) => {
           const all = lists.flatMap((l) => l.changes);
           const horizon = Math.max(...all) - Math.min(...all);
-          const achieved = quantile(simulate(lists), q);
-          expect(lowerBoundLagMs(lists, q, horizon, 0.5)).toBeLessThanOrEqual(achieved + 0.5);
+          const achieved = quantile(simulate(lists, share), q);
+          expect(lowerBoundLagMs(lists, q, horizon, 0.5, share)).toBeLessThanOrEqual(achieved + 0.5);
         },
       ),
       { numRuns: 300 },
     );
+  });
+
+  test('a smaller share of the device gives a higher bound', () => {
+    const lists = [
+      { changes: Array.from({ length: 60 }, (_, i) => i * 50), serviceMs: 50 },
+      { changes: Array.from({ length: 30 }, (_, i) => i * 100 + 7), serviceMs: 50 },
+    ];
+    // With the whole device a push can carry two changes of the first list 50 ms apart: 100 ms.
+    // With 80 % of it, the pushes of the first list must carry more: 150 ms.
+    expect(lowerBoundLagMs(lists, 0.99, 3000)).toBe(100);
+    expect(lowerBoundLagMs(lists, 0.99, 3000, 1, 0.8)).toBeGreaterThan(150);
+    expect(lowerBoundLagMs(lists, 0.99, 3000, 1, 0.8)).toBeLessThan(151);
   });
 });

@@ -100,13 +100,17 @@ export function coverableWithin(lists: readonly ListTrace[], lagMs: number, devi
 
 /**
  * The smallest lag L (ms, to `precisionMs`) at which the bound reaches quantile `q` of all
- * changes; `horizonMs` is the time from the first change to the end of the trace.
+ * changes; `horizonMs` is the time from the first change to the end of the trace. With
+ * `busyShare` below 1 it bounds the schedulers that keep the device busy at most that share of
+ * the time (give or take one push): the device time is `busyShare` × (horizon + L) plus the
+ * longest push.
  */
-export function lowerBoundLagMs(lists: readonly ListTrace[], q: number, horizonMs: number, precisionMs = 1): number {
+export function lowerBoundLagMs(lists: readonly ListTrace[], q: number, horizonMs: number, precisionMs = 1, busyShare = 1): number {
   const total = lists.reduce((n, l) => n + l.changes.length, 0);
   if (!total) return NaN;
   const need = Math.ceil(q * total - 1e-9);
-  const enough = (lag: number) => coverableWithin(lists, lag, horizonMs + lag) >= need - 1e-9;
+  const slack = busyShare < 1 ? Math.max(...lists.map((l) => l.serviceMs)) : 0;
+  const enough = (lag: number) => coverableWithin(lists, lag, busyShare * (horizonMs + lag) + slack) >= need - 1e-9;
   let lo = Math.min(...lists.filter((l) => l.changes.length).map((l) => l.serviceMs));
   if (enough(lo)) return lo;
   let hi = Math.max(lo, 1);
