@@ -567,6 +567,7 @@ class World {
   /** Starts the process and waits for the first push of every list. */
   async spawn(): Promise<void> {
     this.stderr = [];
+    const spawnedAt = Date.now();
     if (this.mode === 'controller') {
       this.port = await freePort();
       this.child = runControllerProcess(this.deployment, this.emulators, {
@@ -585,7 +586,10 @@ class World {
     child.stdout?.resume();
     child.stderr?.on('data', (c: Buffer) => this.stderr.push(c.toString('utf8')));
     const expected = desiredMembers(this.plan, this.churn.snapshot(), new Date());
-    const synced = await waitFor(() => child.exitCode === null && listsEqual(this.emulators, this.plan, expected), 300_000);
+    // The device still holds the lists of the previous process: wait for this one's own first
+    // push of every list, not only for the right content.
+    const pushedSince = (since: number) => new Set(this.emulators.bigip.nodePushes({ since }).map((p) => p.taskId)).size === this.plan.lists.length;
+    const synced = await waitFor(() => child.exitCode === null && listsEqual(this.emulators, this.plan, expected) && pushedSince(spawnedAt), 300_000);
     if (!synced) throw new Error(`${this.mode}: the lists did not reach their initial content within 300 s${this.stderr.length ? `; stderr: ${this.stderr.join('').slice(0, 2000)}` : ''}`);
   }
 
