@@ -122,8 +122,11 @@ export interface PacingState {
   readonly decreases: { readonly latency: number; readonly overload: number };
 }
 
-/** An addition-only list ranks like a removal that changed this long after it became eligible. */
-export const ADDITION_AGING_MS = 2000;
+/**
+ * An addition-only list ranks like a removal that changed this long after it became eligible:
+ * removals go first, but an addition waits behind them at most about this long.
+ */
+export const ADDITION_AGING_MS = 500;
 /** An addition waits at most this many times the list's usual device time. */
 export const HOLD_FACTOR = 4;
 /** Added to twice the usual device time before an answer counts as late (timer and network jitter). */
