@@ -199,7 +199,7 @@ export const CONNECTION_OVERRIDES: Readonly<Record<string, string>> = {
 export const CONTROLLER_PROP_NAMES: readonly string[] = [
   'device', 'namespace', 'createNamespace', 'credentialsSecret', 'usernameKey', 'passwordKey', 'caBundleConfigMap', 'caBundleKey',
   'insecureSkipTlsVerify', 'bigipUrl', 'image', 'nodeImage', 'replicas', 'cpuRequest', 'memoryRequest', 'memoryLimit',
-  'coalesceMs', 'maxPushesPerSecond', 'logLevel',
+  'coalesceMs', 'maxPushesInFlight', 'maxDeviceBusyPercent', 'maxPushesPerSecond', 'logLevel',
 ];
 
 /** Props of the rule constructs. */

@@ -102,13 +102,30 @@ export interface EgressControllerProps {
    */
   readonly memoryLimit?: string;
   /**
-   * How long additions to a list wait to be pushed together, in milliseconds.
+   * Longest wait, in milliseconds, of a list that only gained addresses for more changes before
+   * it is pushed (a list that lost one is pushed at once). On a fast device the wait is shorter:
+   * at most four times what a push of the list takes.
    * @default 250
    */
   readonly coalesceMs?: number;
   /**
-   * Most list pushes per second to the BIG-IP.
-   * @default 20
+   * Most list pushes in flight to the BIG-IP at once. The controller starts at one and widens
+   * while the device answers on time; it halves when answers slow down or the device answers 503.
+   * @default 2
+   */
+  readonly maxPushesInFlight?: number;
+  /**
+   * Most of the BIG-IP control plane's time the list pushes may take, in percent: pushes go out
+   * as fast as the device answers, with pauses that leave the rest of its time to other work
+   * (AS3 declarations, the GUI, other controllers). Halved while answers slow down or the device
+   * answers 503, and regained as answers come back on time.
+   * @default 80
+   */
+  readonly maxDeviceBusyPercent?: number;
+  /**
+   * A fixed ceiling on list pushes per second, on top of the pacing by the device.
+   * @deprecated the controller paces pushes by the device's answers; set maxDeviceBusyPercent to leave the device more headroom
+   * @default - no fixed ceiling
    */
   readonly maxPushesPerSecond?: number;
   /**
@@ -219,6 +236,8 @@ const controllerSchema = z.strictObject({
   memoryRequest: quantity,
   memoryLimit: quantity,
   coalesceMs: wholeNumber(0, 60000, ' of milliseconds').optional(),
+  maxPushesInFlight: wholeNumber(1, 16).optional(),
+  maxDeviceBusyPercent: wholeNumber(1, 100).optional(),
   maxPushesPerSecond: wholeNumber(1, 1000).optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).optional(),
 });
@@ -356,7 +375,9 @@ export class EgressController extends Construct {
       memoryRequest: valid.memoryRequest ?? '128Mi',
       memoryLimit: valid.memoryLimit ?? '256Mi',
       coalesceMs: valid.coalesceMs ?? 250,
-      maxPushesPerSecond: valid.maxPushesPerSecond ?? 20,
+      maxPushesInFlight: valid.maxPushesInFlight ?? 2,
+      maxDeviceBusyPercent: valid.maxDeviceBusyPercent ?? 80,
+      maxPushesPerSecond: valid.maxPushesPerSecond,
       logLevel: valid.logLevel ?? 'info',
     });
     const device = valid.device;

@@ -24,7 +24,8 @@ export const DEFAULTS = {
   credentialsDir: '/etc/cdktf-ces/bigip',
   httpPort: 8080,
   coalesceMs: 250,
-  maxPushesPerSecond: 20,
+  maxPushesInFlight: 2,
+  maxDeviceBusyPercent: 80,
   leaseDurationSeconds: 15,
 } as const;
 
@@ -45,8 +46,17 @@ export interface ControllerConfig {
   readonly leaseNamespace: string;
   readonly leaderElection: boolean;
   readonly httpPort: number;
+  /** Longest wait of an addition for more changes before its list is pushed (COALESCE_MS). */
   readonly coalesceMs: number;
-  readonly maxPushesPerSecond: number;
+  /** Most list pushes in flight to the BIG-IP at once (MAX_PUSHES_IN_FLIGHT). */
+  readonly maxPushesInFlight: number;
+  /** Most of the BIG-IP control plane's time the pushes may take, in percent (MAX_DEVICE_BUSY_PERCENT). */
+  readonly maxDeviceBusyPercent: number;
+  /**
+   * A fixed ceiling on pushes per second on top of the pacing (MAX_PUSHES_PER_SECOND), if set.
+   * @deprecated the pacing follows the device; use maxDeviceBusyPercent
+   */
+  readonly maxPushesPerSecond?: number;
   readonly logLevel: LogLevel;
   /** How often the leader reads the device back and checks it against the plan (jittered). */
   readonly deviceCheckIntervalMs: number;
@@ -91,11 +101,13 @@ export function loadPlan(file: string): SyncPlan {
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number;
+function int(env: NodeJS.ProcessEnv, name: string, fallback: undefined, min: number, max: number): number | undefined;
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined, min: number, max: number): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
+  if (!/^\s*[-+]?\d+\s*$/.test(raw) || !Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
   return n;
 }
 
@@ -165,7 +177,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     leaderElection,
     httpPort: int(env, 'HTTP_PORT', DEFAULTS.httpPort, 0, 65535), // 0: any free port (local runs)
     coalesceMs: int(env, 'COALESCE_MS', DEFAULTS.coalesceMs, 0, 60000),
-    maxPushesPerSecond: int(env, 'MAX_PUSHES_PER_SECOND', DEFAULTS.maxPushesPerSecond, 1, 1000),
+    maxPushesInFlight: int(env, 'MAX_PUSHES_IN_FLIGHT', DEFAULTS.maxPushesInFlight, 1, 16),
+    maxDeviceBusyPercent: int(env, 'MAX_DEVICE_BUSY_PERCENT', DEFAULTS.maxDeviceBusyPercent, 1, 100),
+    maxPushesPerSecond: int(env, 'MAX_PUSHES_PER_SECOND', undefined, 1, 1000),
     logLevel,
     deviceCheckIntervalMs: int(env, 'DEVICE_CHECK_INTERVAL_MS', 60000, 500, 86_400_000),
   };

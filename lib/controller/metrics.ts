@@ -2,6 +2,7 @@
  * Prometheus metrics of the controller (prom-client, own registry).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PacingState } from './sync/push-scheduler';
 
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -14,6 +15,14 @@ export class ControllerMetrics {
   readonly leader: Gauge;
   readonly pods: Gauge;
   readonly watchRestarts: Counter<'resource'>;
+  readonly pushWindow: Gauge;
+  readonly pushesInFlight: Gauge;
+  readonly deviceShareAllowed: Gauge;
+  readonly deviceBusy: Gauge;
+  readonly pushDeviceSeconds: Gauge;
+  readonly paceDecreases: Counter<'cause'>;
+  private pacing?: () => PacingState;
+  private readonly decreasesSeen = { latency: 0, overload: 0 };
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -31,6 +40,49 @@ export class ControllerMetrics {
     this.leader = new Gauge({ name: 'cdktf_ces_leader', help: '1 while this replica holds the lease and pushes', registers });
     this.pods = new Gauge({ name: 'cdktf_ces_pods', help: 'Pods in the controller cache', registers });
     this.watchRestarts = new Counter({ name: 'cdktf_ces_watch_restarts_total', help: 'Watch reconnects and re-lists, by resource', labelNames: ['resource'], registers });
+    // The pacing's own state, read at scrape time (see bindPacing).
+    const read = (gauge: () => Gauge, value: (p: PacingState) => number) => () => {
+      if (this.pacing) gauge().set(value(this.pacing()));
+    };
+    this.pushWindow = new Gauge({ name: 'cdktf_ces_push_window', help: 'List pushes the pacing allows in flight to the BIG-IP now', registers, collect: read(() => this.pushWindow, (p) => p.window) });
+    this.pushesInFlight = new Gauge({ name: 'cdktf_ces_pushes_in_flight', help: 'List pushes in flight to the BIG-IP', registers, collect: read(() => this.pushesInFlight, (p) => p.inFlight) });
+    this.deviceShareAllowed = new Gauge({
+      name: 'cdktf_ces_device_share_allowed_ratio',
+      help: "Share of the BIG-IP control plane's time the pacing allows list pushes now (at most maxDeviceBusyPercent; lower after slow or 503 answers)",
+      registers,
+      collect: read(() => this.deviceShareAllowed, (p) => p.share),
+    });
+    this.deviceBusy = new Gauge({
+      name: 'cdktf_ces_device_busy_ratio',
+      help: 'Share of about the last 10 s with a list push outstanding at the BIG-IP; near cdktf_ces_device_share_allowed_ratio, the device sets the pace and lists wait for it',
+      registers,
+      collect: read(() => this.deviceBusy, (p) => p.busy),
+    });
+    this.pushDeviceSeconds = new Gauge({
+      name: 'cdktf_ces_push_device_seconds',
+      help: "The BIG-IP's time for the last list push",
+      registers,
+      collect: read(() => this.pushDeviceSeconds, (p) => p.lastDeviceMs / 1000),
+    });
+    this.paceDecreases = new Counter({
+      name: 'cdktf_ces_pace_decreases_total',
+      help: 'Times the pacing halved, by cause: latency (an answer over twice its usual time) or overload (503 or 429)',
+      labelNames: ['cause'],
+      registers,
+      collect: () => {
+        if (!this.pacing) return;
+        const total = this.pacing().decreases;
+        for (const cause of ['latency', 'overload'] as const) {
+          if (total[cause] > this.decreasesSeen[cause]) this.paceDecreases.inc({ cause }, total[cause] - this.decreasesSeen[cause]);
+          this.decreasesSeen[cause] = total[cause];
+        }
+      },
+    });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'cdktf_ces_' });
+  }
+
+  /** Reports the push pacing of `source` (the sync engine's) at every scrape. */
+  bindPacing(source: () => PacingState): void {
+    this.pacing = source;
   }
 }

@@ -53,7 +53,12 @@ export interface ControllerSettings {
   readonly memoryRequest: string;
   readonly memoryLimit: string;
   readonly coalesceMs: number;
-  readonly maxPushesPerSecond: number;
+  /** @default - the controller's default (2) */
+  readonly maxPushesInFlight?: number;
+  /** @default - the controller's default (80) */
+  readonly maxDeviceBusyPercent?: number;
+  /** Deprecated fixed ceiling; no MAX_PUSHES_PER_SECOND when unset. */
+  readonly maxPushesPerSecond?: number;
   readonly logLevel: string;
 }
 
@@ -145,7 +150,9 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
     { name: 'LEASE_NAME', value: leaseName },
     { name: 'HTTP_PORT', value: '8080' },
     { name: 'COALESCE_MS', value: String(s.coalesceMs) },
-    { name: 'MAX_PUSHES_PER_SECOND', value: String(s.maxPushesPerSecond) },
+    ...(s.maxPushesInFlight !== undefined ? [{ name: 'MAX_PUSHES_IN_FLIGHT', value: String(s.maxPushesInFlight) }] : []),
+    ...(s.maxDeviceBusyPercent !== undefined ? [{ name: 'MAX_DEVICE_BUSY_PERCENT', value: String(s.maxDeviceBusyPercent) }] : []),
+    ...(s.maxPushesPerSecond !== undefined ? [{ name: 'MAX_PUSHES_PER_SECOND', value: String(s.maxPushesPerSecond) }] : []),
     { name: 'LOG_LEVEL', value: s.logLevel },
   ];
   const volumes: Record<string, unknown>[] = [

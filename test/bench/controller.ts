@@ -1,10 +1,14 @@
 /**
- * Controller benchmark: 20,000 pods, 200 source lists, 500 pod events/s (60 s by default)
- * against the emulated Kubernetes API and BIG-IP, with the real controller (the bundle from
- * the synthesized code ConfigMap, as a child process) and, in the same run and on the same
+ * Controller benchmark: 20,000 pods, 200 source lists, a grid of pod event rates × device costs,
+ * against the emulated Kubernetes API and a BIG-IP whose control plane has a cost (device-model.ts
+ * in front of the BIG-IP emulator), with the real controller (the bundle from the synthesized
+ * code ConfigMap, as a child process) and, in the same run, at the same time and on the same
  * workload, the per-event baseline of controller-baseline.ts (same informers and membership
  * index, the upstream CES push policy: every pod event pushes each of the pod's lists at once,
- * serially). Each runs against fresh emulators seeded identically.
+ * serially). Each has its own emulators and device, seeded identically.
+ *
+ * Device: one control plane that works one push at a time; a push costs `deviceCostMs` plus
+ * `perEntryMs` (5 µs by default) per address in the list. 503 when more than 16 pushes wait.
  *
  * Churn is pod replacement across namespaces and Services, as a rollout or autoscaler makes
  * it: a new pod is created without an address, gets one, turns Ready (a modification that
@@ -13,13 +17,21 @@
  * runs draw from the same seeded generator; which step comes next follows the wall clock, so
  * the two see statistically the same churn, not an identical event sequence.
  *
- * Measured:
+ * Per grid point: both processes start afresh on a device that already has the point's cost
+ * (initial list of every pod and first push of every list, not measured), then churn for
+ * `durationSeconds`, then the lists are watched until they settle or `observeSeconds` pass (the
+ * baseline at least as long as the controller, and at least the churn's duration); a change
+ * still not on the device then counts with its lag so far.
+ *
+ * Measured per point and process:
  * - lag: from a membership-changing event (written to the API emulator) to the first push, in
  *   the BIG-IP emulator's history, that makes it effective on each affected list (the address
- *   present after an add, absent after a removal);
- * - BIG-IP calls per second against pod events per second during the churn window;
- * - the child's resident memory and CPU time, from /proc (the controller's own /metrics
- *   figures are read too, as a cross-check).
+ *   present after an add, absent after a removal), p50 and p99, for additions and removals;
+ * - BIG-IP calls per second during the churn, and the device's busy share (control-plane time
+ *   spent on pushes during the churn, from the model's timeline);
+ * - the child's peak resident memory, from /proc;
+ * - a lower bound of the p99 lag any scheduler could reach on the same device and the
+ *   controller's trace of changes (lower-bound.ts), and the controller's ratio to it.
  */
 import { seededRandom } from '../../lib/util';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -33,72 +45,87 @@ import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { AfmDevice, BigipCredentials, ClusterEgressRule, EgressAction, EgressCrdStack, EgressController, EgressDestination, NamespaceEgressRule, ServiceEgressRule } from '../../lib';
 import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, sourceIncludesPod } from '../../lib/k8s/membership';
 import type { PlanList, SyncPlan } from '../../lib/policy/plan';
-import { BigipFault } from '../../lib/testing/bigip-emulator';
+import type { BigipNodePush } from '../../lib/testing/bigip-emulator';
 import { ControllerDeployment, Emulators, deploySynthOutput, runControllerProcess, startEmulators } from '../../lib/testing/deploy';
+import { DeviceModel } from './device-model';
+import { lowerBoundLagMs } from './lower-bound';
 
 export interface ControllerBenchOptions {
   /** @default 20000 */
   readonly pods?: number;
   /** Team namespaces; each has a namespace rule, most a service rule (lists = 2 × namespaces). @default 100 */
   readonly namespaces?: number;
-  /** @default 500 */
-  readonly eventsPerSecond?: number;
-  /** Churn duration. @default 60, or BENCH_CONTROLLER_SECONDS */
+  /** @default [50, 200, 500], or BENCH_GRID ("50x20,500x1": events/s x ms per push) */
+  readonly eventsPerSecond?: readonly number[];
+  /** Device cost per list push, in milliseconds. @default [1, 20, 100], or BENCH_GRID */
+  readonly deviceCostMs?: readonly number[];
+  /** Device cost per address in a pushed list, in milliseconds. @default 0.005 */
+  readonly perEntryMs?: number;
+  /** Churn per grid point. @default 15, or BENCH_CONTROLLER_SECONDS */
   readonly durationSeconds?: number;
-  /** How long to wait for the lists to settle after the churn. @default 120 */
-  readonly drainSeconds?: number;
+  /** Longest wait for the lists to settle after the churn. @default 30 */
+  readonly observeSeconds?: number;
   /** @default 7 */
   readonly seed?: number;
   /** @default ['controller', 'baseline'] */
   readonly modes?: readonly Mode[];
   /** Progress lines on stderr. @default true */
   readonly progress?: boolean;
-  /**
-   * Added delay of every list push on the emulated BIG-IP (a device's own cost per call, which
-   * the emulator does not have). A sensitivity check, not the headline figure.
-   * @default 0, or BENCH_DEVICE_LATENCY_MS
-   */
-  readonly deviceLatencyMs?: number;
 }
 
 export type Mode = 'controller' | 'baseline';
 
-export interface ModeResult {
-  readonly mode: Mode;
-  readonly durationSeconds: number;
-  readonly podEvents: number;
-  readonly membershipChanges: number;
-  readonly bigipCalls: number;
-  readonly nodePushes: number;
-  readonly eventsPerSecond: number;
+/** One process at one grid point; lags in seconds. */
+export interface ModeFigures {
+  readonly lagP50: number;
+  readonly lagP99: number;
+  readonly removalLagP99: number;
+  readonly removalLagP50: number;
+  readonly additionLagP50: number;
+  readonly additionLagP99: number;
   readonly callsPerSecond: number;
-  readonly lagMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number; readonly effective: number; readonly superseded: number; readonly unresolved: number };
-  /** The same for removals alone (an address leaving a list: the security-relevant direction). */
-  readonly removalLagMs: { readonly p50: number; readonly p99: number; readonly max: number };
-  readonly initialSyncSeconds: number;
-  readonly drainSeconds: number;
-  readonly converged: boolean;
-  readonly rssMbAtPods: number;
+  readonly pushesPerSecond: number;
+  /** Share of the churn the device's control plane spent on pushes (0 to 1). */
+  readonly deviceBusy: number;
   readonly peakRssMb: number;
-  readonly cpuSecondsChurn: number;
-  readonly cpuSecondsInitialSync: number;
-  /** The controller's own /metrics figures (cross-check of /proc), controller mode only. */
-  readonly selfReported?: { readonly rssMb: number; readonly cpuSeconds: number; readonly pods: number };
+  /** Resident memory after the initial list of every pod and the first push of every list. */
+  readonly rssMbAtPods: number;
+  readonly eventsPerSecond: number;
+  readonly membershipChangesPerSecond: number;
+  /** Changes still not on the device when the watch ended (counted with their lag so far). */
+  readonly unresolved: number;
+  readonly superseded: number;
+  /** Seconds after the churn until the lists matched the cluster; undefined when they did not. */
+  readonly settledSeconds?: number;
+  /** Pushes the device refused with 503. */
+  readonly refused: number;
+  readonly cpuSeconds: number;
+}
+
+export interface GridPoint {
+  readonly eventsPerSecond: number;
+  readonly deviceCostMs: number;
+  readonly perEntryMs: number;
+  readonly durationSeconds: number;
+  readonly controller?: ModeFigures;
+  readonly baseline?: ModeFigures;
+  /** Lower bound of the p99 lag on this device for the controller's trace of changes, in seconds. */
+  readonly lowerBoundP99: number;
+  /** The same for schedulers that keep the device busy at most 80 % of the time. */
+  readonly lowerBoundP99At80: number;
 }
 
 export interface ControllerBenchResult {
   readonly pods: number;
   readonly lists: number;
-  readonly targetEventsPerSecond: number;
-  readonly deviceLatencyMs: number;
-  readonly modes: Partial<Record<Mode, ModeResult>>;
+  readonly grid: readonly GridPoint[];
+  /** The controller's own /metrics figures at the end (cross-check of /proc). */
+  readonly selfReported?: { readonly rssMb: number; readonly cpuSeconds: number; readonly pods: number };
 }
 
 const CONTROLLER_NAMESPACE = 'cdktf-ces-system';
 const USER = 'egress-sync';
 const PASSWORD = 'bench-password';
-const NODES = 'POST /mgmt/shared/service-discovery/task/{taskId}/nodes';
-
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nsName = (i: number) => `team-${String(i).padStart(2, '0')}`;
@@ -197,7 +224,7 @@ class Churn {
   /** Running, Ready pods that are not being replaced: candidates for the next replacement. */
   private readonly candidates: string[] = [];
   private readonly steps: { due: number; run: () => void }[] = [];
-  readonly changes = new Map<string, Change[]>();
+  changes = new Map<string, Change[]>();
   events = 0;
   membershipChanges = 0;
   private nextPod = 0;
@@ -294,6 +321,13 @@ class Churn {
     this.events++;
   }
 
+  /** Starts a new measurement: changes and counts from now on. */
+  startRecording(): void {
+    this.changes = new Map();
+    this.events = 0;
+    this.membershipChanges = 0;
+  }
+
   /** Runs at `rate` events per second for `seconds`. */
   async run(rate: number, seconds: number): Promise<void> {
     const start = Date.now();
@@ -361,22 +395,50 @@ function quantile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 }
 
+/** Lags of one measurement, in milliseconds, sorted. */
+interface Lags {
+  readonly all: number[];
+  readonly additions: number[];
+  readonly removals: number[];
+  /** Changes not on the device at the cutoff: counted with their lag so far (a lower bound). */
+  readonly unresolved: number;
+  readonly superseded: number;
+  /** Change times that count, per list task id (for the lower bound). */
+  readonly counted: Map<string, number[]>;
+}
+
 /**
  * For every change, the first push to its list at or after it that makes it effective.
  * Walks each list's pushes in time order with the changes pending at that moment. A change
  * followed by a newer change of the same address before either reached the device (a pod
- * replaced before its address was pushed) is superseded: it never had to reach the device.
+ * replaced before its address was pushed) is superseded: it never had to reach the device. A
+ * change still pending at `cutoff` counts with `cutoff − at`, less than its real lag.
  */
-function lags(emulators: Emulators, changes: Map<string, Change[]>, since: number): { lags: number[]; removals: number[]; superseded: number; unresolved: number } {
-  const out: number[] = [];
+function lags(emulators: Emulators, changes: Map<string, Change[]>, since: number, cutoff: number): Lags {
+  const all: number[] = [];
+  const additions: number[] = [];
   const removals: number[] = [];
+  const counted = new Map<string, number[]>();
   let superseded = 0;
   let unresolved = 0;
+  const pushesOf = new Map<string, BigipNodePush[]>();
+  for (const p of emulators.bigip.nodePushes({ since })) {
+    if (p.at > cutoff) continue;
+    let list = pushesOf.get(p.taskId);
+    if (!list) pushesOf.set(p.taskId, (list = []));
+    list.push(p);
+  }
+  const count = (taskId: string, c: Change, lag: number) => {
+    all.push(lag);
+    (c.add ? additions : removals).push(lag);
+    let times = counted.get(taskId);
+    if (!times) counted.set(taskId, (times = []));
+    times.push(c.at);
+  };
   for (const [taskId, list] of changes) {
-    const pushes = emulators.bigip.nodePushes({ list: taskId, since });
     let next = 0;
     const pending = new Map<string, Change>();
-    for (const push of pushes) {
+    for (const push of pushesOf.get(taskId) ?? []) {
       while (next < list.length && list[next].at <= push.at) {
         const c = list[next++];
         if (pending.has(c.ip)) superseded++;
@@ -386,21 +448,23 @@ function lags(emulators: Emulators, changes: Map<string, Change[]>, since: numbe
       const members = new Set(push.ips);
       for (const [ip, c] of pending) {
         if (members.has(ip) === c.add) {
-          out.push(push.at - c.at);
-          if (!c.add) removals.push(push.at - c.at);
+          count(taskId, c, push.at - c.at);
           pending.delete(ip);
         }
       }
     }
-    // Changes after the last push superseding one another count once as unresolved.
     for (; next < list.length; next++) {
       const c = list[next];
       if (pending.has(c.ip)) superseded++;
       pending.set(c.ip, c);
     }
-    unresolved += pending.size;
+    for (const c of pending.values()) {
+      count(taskId, c, cutoff - c.at);
+      unresolved++;
+    }
   }
-  return { lags: out.sort((a, b) => a - b), removals: removals.sort((a, b) => a - b), superseded, unresolved };
+  const sort = (a: number[]) => a.sort((x, y) => x - y);
+  return { all: sort(all), additions: sort(additions), removals: sort(removals), unresolved, superseded, counted };
 }
 
 function listsEqual(emulators: Emulators, plan: SyncPlan, expected: Map<string, string[]>): boolean {
@@ -423,7 +487,7 @@ async function waitFor(check: () => boolean, limitMs: number): Promise<boolean> 
   return check();
 }
 
-// ------------------------------------------------------------------------------------ one mode
+// ------------------------------------------------------------------------------------ processes
 
 function baselineCommand(): string[] {
   const js = path.join(__dirname, 'controller-baseline.js');
@@ -433,7 +497,7 @@ function baselineCommand(): string[] {
 }
 
 /** The environment the Deployment gives the controller, pointed at the emulators. */
-function baselineEnv(deployment: ControllerDeployment, emulators: Emulators, plan: SyncPlan): Record<string, string> {
+function baselineEnv(deployment: ControllerDeployment, emulators: Emulators, plan: SyncPlan, bigipUrl: string): Record<string, string> {
   const dir = fs.mkdtempSync(path.join(emulators.workdir, 'baseline-'));
   fs.writeFileSync(path.join(dir, 'plan.json'), JSON.stringify(plan));
   fs.mkdirSync(path.join(dir, 'bigip'));
@@ -441,7 +505,7 @@ function baselineEnv(deployment: ControllerDeployment, emulators: Emulators, pla
   fs.writeFileSync(path.join(dir, 'bigip', 'password'), PASSWORD, { mode: 0o600 });
   return {
     PATH: process.env.PATH ?? '',
-    BIGIP_URL: emulators.bigip.url,
+    BIGIP_URL: bigipUrl,
     BIGIP_CA_FILE: emulators.caFile,
     BIGIP_CREDENTIALS_DIR: path.join(dir, 'bigip'),
     CES_PLAN_FILE: path.join(dir, 'plan.json'),
@@ -451,186 +515,361 @@ function baselineEnv(deployment: ControllerDeployment, emulators: Emulators, pla
   };
 }
 
-async function runMode(mode: Mode, workload: Workload, o: Required<Omit<ControllerBenchOptions, 'modes'>>, say: (line: string) => void): Promise<{ result: ModeResult; plan: SyncPlan }> {
-  const emulators = await startEmulators({
-    bigip: { users: { admin: 'admin', [USER]: PASSWORD }, historyLimit: 5_000_000, historyIpLimit: 400_000_000 },
-    kube: { podGracefulDeletion: {}, historyLimit: 100_000 },
-  });
-  let child: ChildProcess | undefined;
-  try {
-    const kube = emulators.kube;
-    kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: CONTROLLER_NAMESPACE } });
-    kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: CONTROLLER_NAMESPACE, name: 'bigip-login' }, stringData: { username: USER, password: PASSWORD } });
-    kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: CONTROLLER_NAMESPACE, name: 'bigip-ca' }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
-    for (const n of workload.namespaces) kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.name, labels: n.labels } });
-    for (const s of workload.services) kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: s.namespace, name: s.name }, spec: { selector: s.selector, ports: [{ port: 80 }] } });
-    const deployed = await deploySynthOutput(workload.outdir, emulators);
-    const deployment = deployed.controllers[0];
-    const planCm = kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: deployment.namespace, name: deployment.configMaps.find((c) => c.mountPath.endsWith('/plan'))!.name }) as unknown as { data: Record<string, string> };
-    const plan = JSON.parse(planCm.data['plan.json']) as SyncPlan;
+/** One process (controller or baseline) with its own emulators, device and churn. */
+class World {
+  child?: ChildProcess;
+  port = 0;
+  private stderr: string[] = [];
 
-    if (o.deviceLatencyMs > 0) emulators.bigip.injectFault({ fault: BigipFault.LATENCY, pathPrefix: '/mgmt/shared/service-discovery/task/', latencyMs: o.deviceLatencyMs });
-    const churn = new Churn(emulators, new ListLookup(plan, workload), workload, seededRandom(o.seed), o.pods);
-    churn.seed(o.pods);
-    const expectedInitial = desiredMembers(plan, churn.snapshot(), new Date());
-    say(`${mode}: ${o.pods} pods, ${plan.lists.length} lists seeded; starting`);
+  private constructor(
+    readonly mode: Mode,
+    readonly emulators: Emulators,
+    readonly device: DeviceModel,
+    readonly plan: SyncPlan,
+    readonly churn: Churn,
+    private readonly deployment: ControllerDeployment,
+  ) {}
 
-    const port = await freePort();
-    const started = Date.now();
-    if (mode === 'controller') {
-      child = runControllerProcess(deployment, emulators, { username: USER, password: PASSWORD, podName: 'controller-0', httpPort: port, env: { LOG_LEVEL: 'warn' }, stdio: 'pipe' });
-    } else {
-      child = spawn(process.execPath, baselineCommand(), { env: baselineEnv(deployment, emulators, plan), stdio: 'pipe' });
+  static async create(mode: Mode, workload: Workload, o: Settings, say: (line: string) => void): Promise<World> {
+    const emulators = await startEmulators({
+      // History of the last points only: enough for a point's lags.
+      bigip: { users: { admin: 'admin', [USER]: PASSWORD }, historyLimit: 2_000_000, historyIpLimit: 30_000_000 },
+      kube: { podGracefulDeletion: {}, historyLimit: 100_000 },
+    });
+    let device: DeviceModel | undefined;
+    try {
+      const kube = emulators.kube;
+      kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: CONTROLLER_NAMESPACE } });
+      kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: CONTROLLER_NAMESPACE, name: 'bigip-login' }, stringData: { username: USER, password: PASSWORD } });
+      kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: CONTROLLER_NAMESPACE, name: 'bigip-ca' }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
+      for (const n of workload.namespaces) kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.name, labels: n.labels } });
+      for (const s of workload.services) kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: s.namespace, name: s.name }, spec: { selector: s.selector, ports: [{ port: 80 }] } });
+      const deployed = await deploySynthOutput(workload.outdir, emulators);
+      const deployment = deployed.controllers[0];
+      const planCm = kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: deployment.namespace, name: deployment.configMaps.find((c) => c.mountPath.endsWith('/plan'))!.name }) as unknown as { data: Record<string, string> };
+      const plan = JSON.parse(planCm.data['plan.json']) as SyncPlan;
+      device = await DeviceModel.start(emulators.bigip.url);
+      const churn = new Churn(emulators, new ListLookup(plan, workload), workload, seededRandom(o.seed), o.pods);
+      churn.seed(o.pods);
+      say(`${mode}: ${o.pods} pods, ${plan.lists.length} lists seeded`);
+      return new World(mode, emulators, device, plan, churn, deployment);
+    } catch (e) {
+      await device?.stop();
+      await emulators.stop();
+      throw e;
     }
-    const stderr: string[] = [];
+  }
+
+  get pid(): number {
+    return this.child?.pid as number;
+  }
+
+  /** Starts the process and waits for the first push of every list. */
+  async spawn(): Promise<void> {
+    this.stderr = [];
+    const spawnedAt = Date.now();
+    if (this.mode === 'controller') {
+      this.port = await freePort();
+      this.child = runControllerProcess(this.deployment, this.emulators, {
+        username: USER,
+        password: PASSWORD,
+        podName: 'controller-0',
+        httpPort: this.port,
+        // No Lease: a restart between points must not wait for the old one to expire.
+        env: { LOG_LEVEL: 'warn', BIGIP_URL: this.device.url, LEADER_ELECTION: 'false' },
+        stdio: 'pipe',
+      });
+    } else {
+      this.child = spawn(process.execPath, baselineCommand(), { env: baselineEnv(this.deployment, this.emulators, this.plan, this.device.url), stdio: 'pipe' });
+    }
+    const child = this.child;
     child.stdout?.resume();
-    child.stderr?.on('data', (c: Buffer) => stderr.push(c.toString('utf8')));
-    const pid = child.pid as number;
-    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    child.stderr?.on('data', (c: Buffer) => this.stderr.push(c.toString('utf8')));
+    const expected = desiredMembers(this.plan, this.churn.snapshot(), new Date());
+    // The device still holds the lists of the previous process: wait for this one's own first
+    // push of every list, not only for the right content.
+    const pushedSince = (since: number) => new Set(this.emulators.bigip.nodePushes({ since }).map((p) => p.taskId)).size === this.plan.lists.length;
+    const synced = await waitFor(() => child.exitCode === null && listsEqual(this.emulators, this.plan, expected) && pushedSince(spawnedAt), 300_000);
+    if (!synced) throw new Error(`${this.mode}: the lists did not reach their initial content within 300 s${this.stderr.length ? `; stderr: ${this.stderr.join('').slice(0, 2000)}` : ''}`);
+  }
 
-    const synced = await waitFor(() => child!.exitCode === null && listsEqual(emulators, plan, expectedInitial), 300_000);
-    if (!synced) throw new Error(`${mode}: the lists did not reach their initial content within 300 s${stderr.length ? `; stderr: ${stderr.join('').slice(0, 2000)}` : ''}`);
-    const initialSyncSeconds = (Date.now() - started) / 1000;
-    await sleep(2000); // let the heap settle after the initial list
-    const atPods = procStats(pid);
-    say(`${mode}: initial sync ${initialSyncSeconds.toFixed(1)} s, RSS ${(atPods.rssBytes / 2 ** 20).toFixed(0)} MB; churn ${o.eventsPerSecond} events/s for ${o.durationSeconds} s`);
+  /**
+   * A fresh process on a device that already has the point's cost (as a controller meets its
+   * device); returns the resident memory once the initial list and pushes are done.
+   */
+  async restart(say: (line: string) => void): Promise<number> {
+    await this.kill();
+    const started = Date.now();
+    await this.spawn();
+    await sleep(1000); // let the heap settle after the initial list
+    const rssMb = procStats(this.pid).rssBytes / 2 ** 20;
+    say(`${this.mode}: initial list and pushes ${((Date.now() - started) / 1000).toFixed(1)} s, RSS ${rssMb.toFixed(0)} MB`);
+    return rssMb;
+  }
 
-    emulators.bigip.resetCounters();
-    const churnStart = Date.now();
-    let peakRss = atPods.rssBytes;
-    const sampler = setInterval(() => {
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+
+  settled(): boolean {
+    return listsEqual(this.emulators, this.plan, desiredMembers(this.plan, this.churn.snapshot(), new Date()));
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    await this.device.stop();
+    await this.emulators.stop();
+  }
+}
+
+// ------------------------------------------------------------------------------------ one point
+
+type Settings = Required<Omit<ControllerBenchOptions, 'modes' | 'eventsPerSecond' | 'deviceCostMs'>>;
+
+async function runPoint(worlds: readonly World[], rate: number, costMs: number, o: Settings, say: (line: string) => void): Promise<GridPoint> {
+  for (const w of worlds) w.device.cost = { perPushMs: costMs, perEntryMs: o.perEntryMs };
+  const rssAtPods = new Map(await Promise.all(worlds.map(async (w) => [w, await w.restart(say)] as const)));
+  for (const w of worlds) {
+    w.device.resetCounts();
+    w.churn.startRecording();
+  }
+  const cpuAtStart = new Map(worlds.map((w) => [w, procStats(w.pid).cpuSeconds]));
+  const peak = new Map(worlds.map((w) => [w, procStats(w.pid).rssBytes]));
+  const sampler = setInterval(() => {
+    for (const w of worlds) {
       try {
-        peakRss = Math.max(peakRss, procStats(pid).rssBytes);
+        peak.set(w, Math.max(peak.get(w) as number, procStats(w.pid).rssBytes));
       } catch {
-        // the child has exited; reported below
+        // the child has exited; reported when the lists do not settle
       }
-    }, 500);
-    await churn.run(o.eventsPerSecond, o.durationSeconds);
-    const churnEnd = Date.now();
-    const callsInChurn = emulators.bigip.requestCount();
-    const pushesInChurn = emulators.bigip.requestCount(NODES);
-    const afterChurn = procStats(pid);
-    clearInterval(sampler);
-    peakRss = Math.max(peakRss, afterChurn.rssBytes);
-    let selfReported: ModeResult['selfReported'];
-    if (mode === 'controller') {
-      const text = await httpGet(port, '/metrics');
+    }
+  }, 500);
+  const t0 = Date.now();
+  await Promise.all(worlds.map((w) => w.churn.run(rate, o.durationSeconds)));
+  const t1 = Date.now();
+  const counts = new Map(worlds.map((w) => [w, { ...w.device.counts }]));
+  const busy = new Map(worlds.map((w) => [w, w.device.busyMs(t0, t1) / (t1 - t0)]));
+  say(`${rate} events/s, ${costMs} ms per push: churn done; watching the lists settle`);
+
+  // Watch until every list matches the cluster: the baseline at least as long as the
+  // controller and at least the churn's duration, everyone at most observeSeconds.
+  const settledAt = new Map<World, number>();
+  const deadline = t1 + o.observeSeconds * 1000;
+  const controller = worlds.find((w) => w.mode === 'controller');
+  for (;;) {
+    for (const w of worlds) if (!settledAt.has(w) && w.settled()) settledAt.set(w, Date.now());
+    const now = Date.now();
+    if (settledAt.size === worlds.length || now >= deadline) break;
+    if (controller && settledAt.has(controller) && now - t1 >= o.durationSeconds * 1000) break;
+    await sleep(200);
+  }
+  const cutoff = Date.now();
+  clearInterval(sampler);
+
+  const figures = new Map<World, ModeFigures>();
+  let lowerBoundP99 = NaN;
+  let lowerBoundP99At80 = NaN;
+  for (const w of worlds) {
+    const l = lags(w.emulators, w.churn.changes, t0, cutoff);
+    const c = counts.get(w) as { pushes: number; calls: number; refused: number };
+    const seconds = (t1 - t0) / 1000;
+    const s = (ms: number) => ms / 1000;
+    figures.set(w, {
+      lagP50: s(quantile(l.all, 0.5)),
+      lagP99: s(quantile(l.all, 0.99)),
+      removalLagP99: s(quantile(l.removals, 0.99)),
+      removalLagP50: s(quantile(l.removals, 0.5)),
+      additionLagP50: s(quantile(l.additions, 0.5)),
+      additionLagP99: s(quantile(l.additions, 0.99)),
+      callsPerSecond: c.calls / seconds,
+      pushesPerSecond: c.pushes / seconds,
+      deviceBusy: busy.get(w) as number,
+      peakRssMb: (peak.get(w) as number) / 2 ** 20,
+      rssMbAtPods: rssAtPods.get(w) as number,
+      eventsPerSecond: w.churn.events / seconds,
+      membershipChangesPerSecond: w.churn.membershipChanges / seconds,
+      unresolved: l.unresolved,
+      superseded: l.superseded,
+      settledSeconds: settledAt.has(w) ? ((settledAt.get(w) as number) - t1) / 1000 : undefined,
+      refused: c.refused,
+      cpuSeconds: procStats(w.pid).cpuSeconds - (cpuAtStart.get(w) as number),
+    });
+    if (w.mode === 'controller' || !controller) {
+      const lists = [...l.counted].map(([taskId, changes]) => ({ changes, serviceMs: costMs + o.perEntryMs * (w.device.minEntries.get(taskId) ?? 0) }));
+      lowerBoundP99 = lowerBoundLagMs(lists, 0.99, t1 - t0) / 1000;
+      lowerBoundP99At80 = lowerBoundLagMs(lists, 0.99, t1 - t0, 1, 0.8) / 1000;
+    }
+  }
+
+  const f = (w?: World) => (w ? figures.get(w) : undefined);
+  const point = {
+    eventsPerSecond: rate,
+    deviceCostMs: costMs,
+    perEntryMs: o.perEntryMs,
+    durationSeconds: (t1 - t0) / 1000,
+    controller: f(controller),
+    baseline: f(worlds.find((w) => w.mode === 'baseline')),
+    lowerBoundP99,
+    lowerBoundP99At80,
+  };
+  say(`${rate} events/s, ${costMs} ms per push: p99 controller ${fmtS(point.controller?.lagP99)}, baseline ${fmtS(point.baseline?.lagP99)}, bound ${fmtS(lowerBoundP99)}`);
+  return point;
+}
+
+// ------------------------------------------------------------------------------------ report
+
+const fmt = (x: number | undefined, digits = 0) => (x !== undefined && Number.isFinite(x) ? x.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+const fmtS = (s: number | undefined) => (s !== undefined && Number.isFinite(s) ? `${s.toFixed(s < 10 ? 2 : 1)} s` : 'n/a');
+const pct = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${Math.round(100 * x)} %` : 'n/a');
+
+function rowsFor(result: ControllerBenchResult, o: Settings): string[] {
+  const lag = (m: ModeFigures | undefined, p50: (m: ModeFigures) => number, p99: (m: ModeFigures) => number) => (m ? `${fmtS(p50(m))} / ${fmtS(p99(m))}` : '(not run)');
+  const censored = (m: ModeFigures | undefined) => (m && m.unresolved ? '*' : '');
+  const rows = [
+    `${fmt(result.pods)} pods, ${result.lists} source lists; ${fmt(o.durationSeconds)} s of pod replacements per point (create, address, Ready, terminating, gone); ` +
+      `device: one control plane, one push at a time, each costing the given ms plus ${o.perEntryMs * 1000} µs per address in the list. ` +
+      'Both processes run at the same time, each against its own emulators and device.',
+    '',
+    '| pod events/s | ms per push | lag p50 / p99, controller | baseline | additions p50 / p99, controller | baseline | removals p50 / p99, controller | baseline | lower bound of p99: any scheduler / at most 80 % busy | controller ÷ bounds |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const p of result.grid) {
+    const c = p.controller;
+    const b = p.baseline;
+    rows.push(
+      `| ${p.eventsPerSecond} | ${p.deviceCostMs} | ${lag(c, (m) => m.lagP50, (m) => m.lagP99)}${censored(c)} | ${lag(b, (m) => m.lagP50, (m) => m.lagP99)}${censored(b)} | ` +
+        `${lag(c, (m) => m.additionLagP50, (m) => m.additionLagP99)} | ${lag(b, (m) => m.additionLagP50, (m) => m.additionLagP99)} | ` +
+        `${lag(c, (m) => m.removalLagP50, (m) => m.removalLagP99)} | ${lag(b, (m) => m.removalLagP50, (m) => m.removalLagP99)} | ` +
+        `${fmtS(p.lowerBoundP99)} / ${fmtS(p.lowerBoundP99At80)} | ${c ? `${fmt(c.lagP99 / p.lowerBoundP99, 1)} / ${fmt(c.lagP99 / p.lowerBoundP99At80, 1)}` : 'n/a'} |`,
+    );
+  }
+  rows.push(
+    '',
+    '| pod events/s | ms per push | BIG-IP calls/s, controller | baseline | device busy, controller | baseline | settled after the churn, controller | baseline | peak RSS, controller | baseline | CPU, controller | baseline |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  const settled = (m: ModeFigures | undefined) => (!m ? 'n/a' : m.settledSeconds !== undefined ? fmtS(m.settledSeconds) : `no (${fmt(m.unresolved)} changes pending)`);
+  const cpu = (m: ModeFigures | undefined, seconds: number) => (m ? `${fmt(m.cpuSeconds, 1)} s` + ` (${fmt((100 * m.cpuSeconds) / seconds)} % of the churn)` : 'n/a');
+  for (const p of result.grid) {
+    const c = p.controller;
+    const b = p.baseline;
+    rows.push(
+      `| ${p.eventsPerSecond} | ${p.deviceCostMs} | ${fmt(c?.callsPerSecond, 1)} | ${fmt(b?.callsPerSecond, 1)} | ${pct(c?.deviceBusy)} | ${pct(b?.deviceBusy)} | ` +
+        `${settled(c)} | ${settled(b)} | ${fmt(c?.peakRssMb)} MB | ${fmt(b?.peakRssMb)} MB | ${cpu(c, p.durationSeconds)} | ${cpu(b, p.durationSeconds)} |`,
+    );
+  }
+  rows.push(
+    '',
+    `RSS at ${fmt(result.pods)} pods after the initial sync, most over the points: controller ${fmt(Math.max(...result.grid.map((p) => p.controller?.rssMbAtPods ?? NaN)))} MB, ` +
+      `baseline ${fmt(Math.max(...result.grid.map((p) => p.baseline?.rssMbAtPods ?? NaN)))} MB.` +
+      (result.selfReported ? ` Controller's own /metrics at the end: RSS ${fmt(result.selfReported.rssMb)} MB, CPU ${fmt(result.selfReported.cpuSeconds, 1)} s since start, ${fmt(result.selfReported.pods)} pods cached.` : ''),
+    ...(result.grid.some((p) => p.controller?.unresolved || p.baseline?.unresolved) ? ['* some changes were not on the device when the watch ended; they count with their lag so far, so the real p99 is higher.'] : []),
+    'Lower bounds: the p99 lag no scheduler can beat on this device for the controller\'s changes at that point (each change needs a push of its list that starts after it; the pushes share one control plane; lower-bound.ts), ' +
+      'with the whole device, and with the device busy at most 80 % of the time (the busy target).',
+    '',
+    ...floors(result),
+  );
+  return rows;
+}
+
+/** The targets, point by point. */
+function floors(result: ControllerBenchResult): string[] {
+  const out: string[] = [];
+  const check = (ok: boolean, text: string) => out.push(`- ${ok ? 'met' : 'NOT met'}: ${text}`);
+  for (const p of result.grid) {
+    const c = p.controller;
+    const b = p.baseline;
+    if (!c) continue;
+    const at = `${p.eventsPerSecond} events/s, ${p.deviceCostMs} ms`;
+    if (b) check(c.lagP99 <= b.lagP99 + 0.3, `${at}: p99 ${fmtS(c.lagP99)} ≤ baseline ${fmtS(b.lagP99)} + 0.3 s`);
+    check(c.deviceBusy <= 0.8, `${at}: device busy ${pct(c.deviceBusy)} ≤ 80 %`);
+    if (p.eventsPerSecond === 50 && p.deviceCostMs === 20) {
+      check(c.lagP99 <= 1, `${at}: p99 ${fmtS(c.lagP99)} ≤ 1 s`);
+      check(c.removalLagP99 <= 0.5, `${at}: removals p99 ${fmtS(c.removalLagP99)} ≤ 0.5 s`);
+    }
+    if (b && b.deviceBusy >= 0.95) {
+      check(c.lagP99 <= 2 * p.lowerBoundP99, `${at} (baseline saturates the device): p99 ${fmtS(c.lagP99)} ≤ 2 × bound ${fmtS(p.lowerBoundP99)} (2 × the bound at 80 % busy: ${fmtS(2 * p.lowerBoundP99At80)})`);
+    }
+  }
+  const peak = Math.max(...result.grid.map((p) => p.controller?.peakRssMb ?? 0));
+  if (result.grid.some((p) => p.controller)) check(peak <= 150, `peak RSS ${fmt(peak)} MB ≤ 150 MB`);
+  return ['Targets (controller):', ...out];
+}
+
+/** Grid points of BENCH_GRID ("50x20,500x1": events/s x ms per push), if set. */
+function gridFromEnv(): [number, number][] | undefined {
+  const spec = process.env.BENCH_GRID;
+  if (!spec) return undefined;
+  return spec.split(',').map((p) => {
+    const m = /^\s*(\d+)x(\d+)\s*$/.exec(p);
+    if (!m) throw new Error(`BENCH_GRID: "${p}" is not <events/s>x<ms per push>, such as 50x20`);
+    return [Number(m[1]), Number(m[2])] as [number, number];
+  });
+}
+
+export async function runControllerBench(options: ControllerBenchOptions = {}): Promise<{ rows: string[]; result: ControllerBenchResult }> {
+  const o: Settings = {
+    pods: options.pods ?? 20_000,
+    namespaces: options.namespaces ?? 100,
+    perEntryMs: options.perEntryMs ?? 0.005,
+    durationSeconds: options.durationSeconds ?? Number(process.env.BENCH_CONTROLLER_SECONDS ?? 15),
+    observeSeconds: options.observeSeconds ?? 30,
+    seed: options.seed ?? 7,
+    progress: options.progress ?? true,
+  };
+  const rates = options.eventsPerSecond ?? [50, 200, 500];
+  const costs = options.deviceCostMs ?? [1, 20, 100];
+  const points = gridFromEnv() ?? costs.flatMap((cost) => rates.map((rate) => [rate, cost] as [number, number]));
+  const modes = options.modes ?? ['controller', 'baseline'];
+  const say = (line: string) => {
+    if (o.progress) process.stderr.write(`[bench controller] ${line}\n`);
+  };
+  const workload = synthWorkload(o.namespaces);
+  const worlds: World[] = [];
+  try {
+    for (const mode of modes) worlds.push(await World.create(mode, workload, o, say));
+    const grid: GridPoint[] = [];
+    for (const [rate, cost] of points) grid.push(await runPoint(worlds, rate, cost, o, say));
+    const controller = worlds.find((w) => w.mode === 'controller');
+    let selfReported: ControllerBenchResult['selfReported'];
+    if (controller) {
+      const text = await httpGet(controller.port, '/metrics');
       selfReported = {
         rssMb: (metric(text, 'cdktf_ces_process_resident_memory_bytes') ?? NaN) / 2 ** 20,
         cpuSeconds: metric(text, 'cdktf_ces_process_cpu_seconds_total') ?? NaN,
         pods: metric(text, 'cdktf_ces_pods') ?? NaN,
       };
     }
-    say(`${mode}: churn done (${churn.events} events, ${callsInChurn} BIG-IP calls); waiting for the lists to settle`);
-
-    const expectedFinal = desiredMembers(plan, churn.snapshot(), new Date());
-    const converged = await waitFor(() => listsEqual(emulators, plan, expectedFinal), o.drainSeconds * 1000);
-    const drainSeconds = (Date.now() - churnEnd) / 1000;
-    const { lags: lagList, removals, superseded, unresolved } = lags(emulators, churn.changes, churnStart);
-
-    child.kill('SIGTERM');
-    await Promise.race([exited, sleep(20_000)]);
-    const duration = (churnEnd - churnStart) / 1000;
-    const result: ModeResult = {
-      mode,
-      durationSeconds: duration,
-      podEvents: churn.events,
-      membershipChanges: churn.membershipChanges,
-      bigipCalls: callsInChurn,
-      nodePushes: pushesInChurn,
-      eventsPerSecond: churn.events / duration,
-      callsPerSecond: callsInChurn / duration,
-      lagMs: { p50: quantile(lagList, 0.5), p90: quantile(lagList, 0.9), p99: quantile(lagList, 0.99), max: lagList[lagList.length - 1] ?? NaN, effective: lagList.length, superseded, unresolved },
-      removalLagMs: { p50: quantile(removals, 0.5), p99: quantile(removals, 0.99), max: removals[removals.length - 1] ?? NaN },
-      initialSyncSeconds,
-      drainSeconds,
-      converged,
-      rssMbAtPods: atPods.rssBytes / 2 ** 20,
-      peakRssMb: peakRss / 2 ** 20,
-      cpuSecondsChurn: afterChurn.cpuSeconds - atPods.cpuSeconds,
-      cpuSecondsInitialSync: atPods.cpuSeconds,
+    const result: ControllerBenchResult = {
+      pods: o.pods,
+      lists: worlds[0]?.plan.lists.length ?? 0,
+      grid,
       selfReported,
     };
-    return { result, plan };
+    return { rows: rowsFor(result, o), result };
   } finally {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await emulators.stop();
-  }
-}
-
-// ------------------------------------------------------------------------------------ report
-
-const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
-const secs = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s` : 'n/a');
-
-function rowsFor(result: ControllerBenchResult): string[] {
-  const b = result.modes.baseline;
-  const c = result.modes.controller;
-  const cell = (r: ModeResult | undefined, f: (r: ModeResult) => string) => (r ? f(r) : '(not run)');
-  const lag = (r: ModeResult) => `${secs(r.lagMs.p50)} / ${secs(r.lagMs.p99)}${r.lagMs.unresolved ? ` (${fmt(r.lagMs.unresolved)} of ${fmt(r.membershipChanges)} changes still not on the device after the ${fmt(r.drainSeconds)} s drain: not counted)` : ''}`;
-  const rows = [
-    `${fmt(result.pods)} pods, ${result.lists} source lists, ${result.targetEventsPerSecond} pod events/s for ${cell(c ?? b, (r) => fmt(r.durationSeconds))} s (pod replacements: create, address, Ready, terminating, gone)` +
-      (result.deviceLatencyMs ? `; every list push delayed ${result.deviceLatencyMs} ms on the emulated BIG-IP` : '; the emulated BIG-IP answers a list push in about a millisecond'),
-    '',
-    '| | per-event baseline (upstream CES policy) | cdktf-ces controller | floor |',
-    '|---|---|---|---|',
-    `| pod events/s (watch events) | ${cell(b, (r) => fmt(r.eventsPerSecond))} | ${cell(c, (r) => fmt(r.eventsPerSecond))} | |`,
-    `| list memberships changed/s | ${cell(b, (r) => fmt(r.membershipChanges / r.durationSeconds))} | ${cell(c, (r) => fmt(r.membershipChanges / r.durationSeconds))} | |`,
-    `| BIG-IP calls/s (of which list pushes) | ${cell(b, (r) => `${fmt(r.callsPerSecond, 1)} (${fmt(r.nodePushes / r.durationSeconds, 1)})`)} | ${cell(c, (r) => `${fmt(r.callsPerSecond, 1)} (${fmt(r.nodePushes / r.durationSeconds, 1)})`)} | |`,
-    `| events per BIG-IP call | ${cell(b, (r) => fmt(r.eventsPerSecond / r.callsPerSecond, 1))} | ${cell(c, (r) => fmt(r.eventsPerSecond / r.callsPerSecond, 1))} | ≥ 20 |`,
-    `| lag event → effective on the BIG-IP, p50 / p99 | ${cell(b, lag)} | ${cell(c, lag)} | |`,
-    `| of which removals (address leaves a list), p50 / p99 / max | ${cell(b, (r) => `${secs(r.removalLagMs.p50)} / ${secs(r.removalLagMs.p99)} / ${secs(r.removalLagMs.max)}`)} | ${cell(c, (r) => `${secs(r.removalLagMs.p50)} / ${secs(r.removalLagMs.p99)} / ${secs(r.removalLagMs.max)}`)} | |`,
-    `| changes superseded before any push (pod replaced before its address reached the device) | ${cell(b, (r) => fmt(r.lagMs.superseded))} | ${cell(c, (r) => fmt(r.lagMs.superseded))} | |`,
-    `| lists settled after the churn | ${cell(b, (r) => (r.converged ? `yes, ${fmt(r.drainSeconds, 1)} s` : `no, after ${fmt(r.drainSeconds)} s`))} | ${cell(c, (r) => (r.converged ? `yes, ${fmt(r.drainSeconds, 1)} s` : `no, after ${fmt(r.drainSeconds)} s`))} | |`,
-    `| RSS at ${fmt(result.pods)} pods (after the initial sync) | ${cell(b, (r) => `${fmt(r.rssMbAtPods)} MB`)} | ${cell(c, (r) => `${fmt(r.rssMbAtPods)} MB`)} | ≤ 200 MB |`,
-    `| peak RSS during the churn | ${cell(b, (r) => `${fmt(r.peakRssMb)} MB`)} | ${cell(c, (r) => `${fmt(r.peakRssMb)} MB`)} | ≤ 200 MB |`,
-    `| CPU during the churn (share of one core) | ${cell(b, (r) => `${fmt(r.cpuSecondsChurn, 1)} s (${fmt((100 * r.cpuSecondsChurn) / r.durationSeconds)} %)`)} | ${cell(c, (r) => `${fmt(r.cpuSecondsChurn, 1)} s (${fmt((100 * r.cpuSecondsChurn) / r.durationSeconds)} %)`)} | |`,
-    `| initial list of ${fmt(result.pods)} pods and first push of every list: time, CPU | ${cell(b, (r) => `${fmt(r.initialSyncSeconds, 1)} s, ${fmt(r.cpuSecondsInitialSync, 1)} s`)} | ${cell(c, (r) => `${fmt(r.initialSyncSeconds, 1)} s, ${fmt(r.cpuSecondsInitialSync, 1)} s`)} | |`,
-  ];
-  if (c?.selfReported) rows.push('', `Controller's own /metrics at the end of the churn: RSS ${fmt(c.selfReported.rssMb)} MB, CPU ${fmt(c.selfReported.cpuSeconds, 1)} s since start, ${fmt(c.selfReported.pods)} pods cached.`);
-  if (c) {
-    const ratio = c.eventsPerSecond / c.callsPerSecond;
-    rows.push(
-      `Floors (controller): ${ratio >= 20 ? 'met' : 'NOT met'}: ${fmt(ratio, 1)} events per BIG-IP call (floor 20); ` +
-        `${c.peakRssMb <= 200 ? 'met' : 'NOT met'}: peak RSS ${fmt(c.peakRssMb)} MB (floor 200 MB).`,
-    );
-  }
-  return rows;
-}
-
-export async function runControllerBench(options: ControllerBenchOptions = {}): Promise<{ rows: string[]; result: ControllerBenchResult }> {
-  const o = {
-    pods: options.pods ?? 20_000,
-    namespaces: options.namespaces ?? 100,
-    eventsPerSecond: options.eventsPerSecond ?? 500,
-    durationSeconds: options.durationSeconds ?? Number(process.env.BENCH_CONTROLLER_SECONDS ?? 60),
-    drainSeconds: options.drainSeconds ?? 120,
-    deviceLatencyMs: options.deviceLatencyMs ?? Number(process.env.BENCH_DEVICE_LATENCY_MS ?? 0),
-    seed: options.seed ?? 7,
-    progress: options.progress ?? true,
-  };
-  const modes = options.modes ?? ['controller', 'baseline'];
-  const say = (line: string) => {
-    if (o.progress) process.stderr.write(`[bench controller] ${line}\n`);
-  };
-  const workload = synthWorkload(o.namespaces);
-  try {
-    const result: { pods: number; lists: number; targetEventsPerSecond: number; deviceLatencyMs: number; modes: Partial<Record<Mode, ModeResult>> } = {
-      pods: o.pods,
-      lists: 0,
-      targetEventsPerSecond: o.eventsPerSecond,
-      deviceLatencyMs: o.deviceLatencyMs,
-      modes: {},
-    };
-    for (const mode of modes) {
-      const { result: r, plan } = await runMode(mode, workload, o, say);
-      result.lists = plan.lists.length;
-      result.modes[mode] = r;
-    }
-    return { rows: rowsFor(result), result };
-  } finally {
+    for (const w of worlds) await w.stop();
     fs.rmSync(workload.outdir, { recursive: true, force: true });
   }
+}
+
+/** The grid as BENCH_JSON asks for it: one object per point, lags in seconds. */
+export function gridJson(result: ControllerBenchResult): unknown[] {
+  return result.grid.map((p) => ({
+    eventsPerSecond: p.eventsPerSecond,
+    deviceCostMs: p.deviceCostMs,
+    perEntryMs: p.perEntryMs,
+    durationSeconds: p.durationSeconds,
+    controller: p.controller,
+    baseline: p.baseline,
+    lowerBoundP99: p.lowerBoundP99,
+    lowerBoundP99At80: p.lowerBoundP99At80,
+  }));
 }
 
 if (require.main === module) {
@@ -638,7 +877,7 @@ if (require.main === module) {
   runControllerBench({ modes }).then(
     ({ rows, result }) => {
       process.stdout.write(`${rows.join('\n')}\n`);
-      if (process.env.BENCH_JSON) fs.writeFileSync(process.env.BENCH_JSON, JSON.stringify(result, null, 2));
+      if (process.env.BENCH_JSON) fs.writeFileSync(process.env.BENCH_JSON, JSON.stringify(gridJson(result), null, 2));
       process.exit(0);
     },
     (e: unknown) => {

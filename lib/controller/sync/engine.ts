@@ -13,7 +13,7 @@ import { listActive } from '../../k8s/membership';
 import { EMPTY_LIST_PLACEHOLDER } from '../bigip/client';
 import type { PlanList, SyncPlan } from '../../policy/plan';
 import { ListChanges, MembershipIndex } from './membership-index';
-import { PushOutcome, PushScheduler } from './push-scheduler';
+import { PacingState, PushOutcome, PushScheduler } from './push-scheduler';
 
 /** What the engine needs from a BIG-IP client. */
 export interface ListMembersTarget {
@@ -37,6 +37,9 @@ export interface SyncEngineOptions {
   readonly plan: SyncPlan;
   readonly target: ListMembersTarget;
   readonly coalesceMs?: number;
+  readonly maxPushesInFlight?: number;
+  readonly maxDeviceBusyPercent?: number;
+  /** @deprecated a fixed ceiling on top of the pacing; see PushSchedulerOptions */
   readonly maxPushesPerSecond?: number;
   readonly isTerminal?: (error: unknown) => boolean;
   readonly onOutcome?: (outcome: PushOutcome) => void;
@@ -71,6 +74,8 @@ export class SyncEngine {
       desired: (path) => this.desired(path),
       onOutcome: (o) => this.record(o),
       coalesceMs: options.coalesceMs,
+      maxPushesInFlight: options.maxPushesInFlight,
+      maxDeviceBusyPercent: options.maxDeviceBusyPercent,
       maxPushesPerSecond: options.maxPushesPerSecond,
       isTerminal: options.isTerminal,
       now: options.now,
@@ -90,6 +95,11 @@ export class SyncEngine {
 
   get pendingLists(): number {
     return this.scheduler.pending;
+  }
+
+  /** What the push pacing allows and uses now. */
+  get pacing(): PacingState {
+    return this.scheduler.pacing;
   }
 
   desired(path: string): readonly string[] {
