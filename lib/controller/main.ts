@@ -85,6 +85,8 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     plan,
     target: bigip,
     coalesceMs: config.coalesceMs,
+    maxPushesInFlight: config.maxPushesInFlight,
+    maxDeviceBusyPercent: config.maxDeviceBusyPercent,
     maxPushesPerSecond: config.maxPushesPerSecond,
     // Credentials are device-wide, not a property of one list: a 401 that outlived the
     // client's re-login is retried with the normal backoff (and shown in status), so every list
@@ -102,6 +104,7 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
       metrics.members.set({ list: o.path }, o.members);
     },
   });
+  metrics.bindPacing(() => engine.pacing);
 
   const informers: Informer<unknown>[] = [];
   // Reconnect quickly: a change missed while a watch is down reaches the lists that much later.
