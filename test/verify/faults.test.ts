@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { EMPTY_LIST_PLACEHOLDER } from '../../lib/controller/bigip/client';
 import { DeployError, Emulators, deploySynthOutput, startEmulators } from '../../lib/testing/deploy';
 import { expectedDevices } from '../../lib/verify';
+import { loginRaw, raw } from '../controller/bigip/support';
 import { AppVersion, CLUSTERS, RESOLVER, ROUTE_DOMAINS, disagreements, pushLists, removeSynthDirs, stateFile, synth, verifyAll, verifyCli } from './support';
 
 jest.setTimeout(60_000);
@@ -57,12 +58,17 @@ test('B1: a tmsh command that fails (the FQDN resolver does not exist) stops the
 });
 
 test('B3: a tenant that fails in a multi-tenant task (AS3 runs Common, tenant, Common) gives a green deploy; verify names the failed tenant', async () => {
-  await start();
+  await start({ routeDomains: [...ROUTE_DOMAINS, '/Common/3'] });
   const first = synth({ shared: true });
   const { state } = await deploySynthOutput(path.join(first, 'cdktf.out'), emulators);
   await expectPasses(first, '--device', 'beta/k8s_beta');
-  // Beta moves into alpha's route domain: its wildcard virtual address collides with alpha's (B8).
-  const dir = synth({ shared: true, betaRouteDomain: 0 });
+  // Another team's tenant, deployed by hand, holds the wildcard of route domain 3 in its own
+  // partition (no shareAddresses): a tenant that shares that address cannot join it.
+  const legacy = { class: 'Tenant', app: { class: 'Application', vs: { class: 'Service_L4', virtualAddresses: ['0.0.0.0%3/0'], virtualPort: 0, layer4: 'any' } } };
+  const posted = await raw(emulators.bigip, 'POST', '/mgmt/shared/appsvcs/declare', { token: await loginRaw(emulators.bigip), body: { class: 'ADC', schemaVersion: '3.56.0', legacy } });
+  expect(posted.status).toBe(200);
+  // Beta moves into route domain 3: only its tenant fails; the provider sees results[0] (Common, 200) and reports success.
+  const dir = synth({ shared: true, betaRouteDomain: 3 });
   const result = await deploySynthOutput(path.join(dir, 'cdktf.out'), emulators, { previous: state });
   const task = await emulators.bigipClient.getAs3Task(result.as3TaskIds[result.as3TaskIds.length - 1]);
   expect(task.results.map((x) => [x.tenant, x.code])).toEqual([
@@ -74,7 +80,7 @@ test('B3: a tenant that fails in a multi-tenant task (AS3 runs Common, tenant, C
   expect(r.code).toBe(1);
   const errors = errorLines(r.stdout);
   expect(errors).toHaveLength(2);
-  expect(errors[0]).toMatch(/^ERROR \[as3-task\] beta\/k8s_beta: AS3 task \S+ of \S+, tenant k8s_beta: expected 200 success or no change; found 422 declaration failed: 0107176c:3: Invalid Virtual Address, the IP address 0\.0\.0\.0 already exists\. Fix: /);
+  expect(errors[0]).toMatch(/^ERROR \[as3-task\] beta\/k8s_beta: AS3 task \S+ of \S+, tenant k8s_beta: expected 200 success or no change; found 422 declaration failed: 0107176c:3: Invalid Virtual Address, the IP address 0\.0\.0\.0%3 already exists\. Fix: /);
   expect(errors[1]).toMatch(/^ERROR \[declaration\] beta\/k8s_beta: AS3 tenant k8s_beta: expected sha256 [0-9a-f]{12} \(the synthesized tenant\); found sha256 [0-9a-f]{12}, first difference at \/defaultRouteDomain\. Fix: /);
 });
 

@@ -54,8 +54,7 @@ export interface AppVersion {
   /** Route domain of cluster alpha. */
   readonly routeDomain?: number;
   /**
-   * Route domain of cluster beta (on a shared BIG-IP); in alpha's, their wildcard virtual
-   * addresses collide (B8).
+   * Route domain of cluster beta (on a shared BIG-IP).
    * @default 2
    */
   readonly betaRouteDomain?: number;
