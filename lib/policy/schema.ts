@@ -253,8 +253,13 @@ const bandwidthSchema = struct(
   z
     .strictObject({
       maxBandwidth: z
-        .number({ error: expecting('a whole number, from 1 Mbps to 320 Gbps in its unit', 'must be a whole number, from 1 Mbps to 320 Gbps in its unit') })
-        .superRefine(check((v: number) => (Number.isInteger(v) ? undefined : 'must be a whole number, from 1 Mbps to 320 Gbps in its unit'))),
+        .number({
+          error: expecting(
+            'set maxBandwidth to a whole number, from 1 Mbps to 320 Gbps in its unit, such as { maxBandwidth: 100, unit: BandwidthUnit.MBPS }',
+            'write a whole number, from 1 Mbps to 320 Gbps in its unit, such as 100',
+          ),
+        })
+        .superRefine(check((v: number) => (Number.isInteger(v) ? undefined : 'write a whole number, from 1 Mbps to 320 Gbps in its unit, such as 100'))),
       unit: z.enum(['bps', 'Kbps', 'Mbps', 'Gbps'], { error: 'must be a BandwidthUnit (bps, Kbps, Mbps or Gbps)' }).optional(),
     })
     .superRefine((b, ctx) => {
@@ -264,7 +269,7 @@ const bandwidthSchema = struct(
       ctx.addIssue({
         code: 'custom',
         path: ['maxBandwidth'],
-        message: `a BIG-IP bandwidth policy limits to 1 Mbps at least and 320 Gbps at most: in ${unit}${b.unit ? '' : ' (the default unit)'}, a whole number from ${min} to ${max}`,
+        message: `a BIG-IP bandwidth policy limits to 1 Mbps at least and 320 Gbps at most: write a whole number from ${min} to ${max} in ${unit}${b.unit ? '' : ' (the default unit)'}, or choose another unit`,
       });
     }),
   { what: 'an EgressBandwidthLimit', expected: 'an EgressBandwidthLimit ({ maxBandwidth, unit? })' },

@@ -164,11 +164,11 @@ describe('bandwidth limits', () => {
 
   test.each([
     [{ action: 'DENY', bandwidthLimit: { maxBandwidth: 10 } }, /bandwidthLimit: a DENY rule lets nothing through, so it cannot limit bandwidth; remove bandwidthLimit or make the rule ALLOW or ALLOW_FINAL/],
-    [{ bandwidthLimit: { maxBandwidth: 0 } }, /bandwidthLimit.maxBandwidth: a BIG-IP bandwidth policy limits to 1 Mbps at least and 320 Gbps at most: in Mbps \(the default unit\), a whole number from 1 to 320000 \(got 0\)/],
-    [{ bandwidthLimit: { maxBandwidth: 321, unit: 'Gbps' } }, /bandwidthLimit.maxBandwidth: .* in Gbps, a whole number from 1 to 320 \(got 321\)/],
-    [{ bandwidthLimit: { maxBandwidth: 999, unit: 'Kbps' } }, /bandwidthLimit.maxBandwidth: .* in Kbps, a whole number from 1000 to 320000000 \(got 999\)/],
-    [{ bandwidthLimit: { maxBandwidth: 4294967295 } }, /bandwidthLimit.maxBandwidth: .* in Mbps \(the default unit\), a whole number from 1 to 320000 \(got 4294967295\)/],
-    [{ bandwidthLimit: { maxBandwidth: 2.5 } }, /bandwidthLimit.maxBandwidth: must be a whole number, from 1 Mbps to 320 Gbps in its unit \(got 2.5\)/],
+    [{ bandwidthLimit: { maxBandwidth: 0 } }, /bandwidthLimit.maxBandwidth: a BIG-IP bandwidth policy limits to 1 Mbps at least and 320 Gbps at most: write a whole number from 1 to 320000 in Mbps \(the default unit\), or choose another unit \(got 0\)/],
+    [{ bandwidthLimit: { maxBandwidth: 321, unit: 'Gbps' } }, /bandwidthLimit.maxBandwidth: .* a whole number from 1 to 320 in Gbps, or choose another unit \(got 321\)/],
+    [{ bandwidthLimit: { maxBandwidth: 999, unit: 'Kbps' } }, /bandwidthLimit.maxBandwidth: .* a whole number from 1000 to 320000000 in Kbps, or choose another unit \(got 999\)/],
+    [{ bandwidthLimit: { maxBandwidth: 4294967295 } }, /bandwidthLimit.maxBandwidth: .* a whole number from 1 to 320000 in Mbps \(the default unit\), or choose another unit \(got 4294967295\)/],
+    [{ bandwidthLimit: { maxBandwidth: 2.5 } }, /bandwidthLimit.maxBandwidth: write a whole number, from 1 Mbps to 320 Gbps in its unit, such as 100 \(got 2.5\)/],
     [{ bandwidthLimit: { maxBandwidth: 10, unit: 'MB' } }, /bandwidthLimit.unit: must be a BandwidthUnit \(bps, Kbps, Mbps or Gbps\) \(got "MB"\)/],
     [{ bandwidthLimit: { max: 10 } }, /bandwidthLimit.maxBandwidth/],
   ])('refuses %p', (props, message) => {

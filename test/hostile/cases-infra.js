@@ -149,6 +149,14 @@ function deviceCases(L, add) {
     const a = app(out, ctx);
     return a && a.egress_vs;
   };
+  /** An object of the device in /Common/Shared (`<tenant>_<name>`), where the context policies live. */
+  const shared = (out, ctx, name) => {
+    for (const d of O.decls(out)) {
+      const item = d.Common && d.Common.Shared && d.Common.Shared[`${ctx.tenant}_${name}`];
+      if (item) return item;
+    }
+    return undefined;
+  };
   const provider = (out) => out.providers[0] || {};
   /** Sources of the virtual addresses ([destination, source] pairs): the pod CIDRs. */
   const vsSources = (out, ctx) => (vs(out, ctx).virtualAddresses || []).filter(Array.isArray).map((pair) => O.canonicalAddress(pair[1]));
@@ -271,7 +279,7 @@ function deviceCases(L, add) {
         entry('afm-drop', 'drop', 'reject', 'malformed'),
       ],
       render: (out, v, ctx) => {
-        const rules = (app(out, ctx).vs_policy.rules || []).filter((r) => r.name === 'default');
+        const rules = (shared(out, ctx, 'vs_policy').rules || []).filter((r) => r.name === 'default');
         return O.eq(rules.map((r) => r.action), [{ DENY: 'drop', REJECT: 'reject', ALLOW: 'accept' }[v]], 'default rule action');
       },
     },
@@ -373,7 +381,12 @@ function deviceCases(L, add) {
       bool: true,
       judge: judge.bool(),
       values: [entry('false', false, 'accept', 'legal')],
-      render: (out, v, ctx) => O.eq(!!vs(out, ctx).policyFirewallStaged, v, 'staged policy present'),
+      // Every context always has a staged policy; out of audit mode the enforced one decides:
+      // its default rule drops (the device default), instead of letting every flow pass.
+      render: (out, v, ctx) => {
+        const rules = (shared(out, ctx, 'vs_policy').rules || []).filter((r) => r.name === 'default');
+        return O.eq(rules.map((r) => r.action), [v ? 'accept' : 'drop'], 'enforced default rule action');
+      },
     },
     {
       prop: 'logging',

@@ -487,8 +487,11 @@ function ruleCases(L, add) {
         judge: judge.never(),
         values: [
           entry('min', { maxBandwidth: 1 }, 'accept', 'limits'),
-          entry('max-gbps', { maxBandwidth: 4294967295, unit: 'Gbps' }, 'accept', 'limits'),
-          entry('enum-unit', { maxBandwidth: 10, unit: L.BandwidthUnit.KBPS }, 'accept', 'legal'),
+          // AS3's Bandwidth_Control_Policy takes 1 Mbps to 320 Gbps.
+          entry('max-gbps', { maxBandwidth: 320, unit: 'Gbps' }, 'accept', 'limits'),
+          entry('over-max-gbps', { maxBandwidth: 321, unit: 'Gbps' }, 'reject', 'out-of-range'),
+          entry('enum-unit', { maxBandwidth: 10_000, unit: L.BandwidthUnit.KBPS }, 'accept', 'legal'),
+          entry('under-1-mbps', { maxBandwidth: 999, unit: L.BandwidthUnit.KBPS }, 'reject', 'out-of-range'),
           entry('zero', { maxBandwidth: 0 }, 'reject', 'out-of-range'),
           entry('negative', { maxBandwidth: -1 }, 'reject', 'out-of-range'),
           entry('fraction', { maxBandwidth: 1.5 }, 'reject', 'out-of-range'),

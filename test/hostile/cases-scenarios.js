@@ -446,7 +446,7 @@ function scenarioCases(L, add) {
     const meta = { owner: 'team; (ops) @ #1', ticket: 'SEC-1/2', justification: 'a+b=c, d: e.' };
     for (const audit of [false, true]) {
       const suffix = audit ? 'y' : 'z';
-      new L.ClusterEgressRule(stack, `C${suffix}`, { device: d, name: repeat('r', 62) + suffix, action: 'ALLOW', audit, destinations: [D.cidr('198.51.100.0/24'), D.fqdn(`${repeat('f', 63)}.example.com`)], ports: [P.tcpRange(1, 65535), P.udp(53)], podSelector: { matchLabels: { [repeat('k', 63)]: repeat('v', 63) } }, logging: true, bandwidthLimit: { maxBandwidth: 4294967295, unit: 'Gbps' }, ...meta });
+      new L.ClusterEgressRule(stack, `C${suffix}`, { device: d, name: repeat('r', 62) + suffix, action: 'ALLOW', audit, destinations: [D.cidr('198.51.100.0/24'), D.fqdn(`${repeat('f', 63)}.example.com`)], ports: [P.tcpRange(1, 65535), P.udp(53)], podSelector: { matchLabels: { [repeat('k', 63)]: repeat('v', 63) } }, logging: true, bandwidthLimit: { maxBandwidth: 320, unit: 'Gbps' }, ...meta });
       new L.NamespaceEgressRule(stack, `N${suffix}`, { device: d, name: r63, namespace: repeat('n', 62) + suffix, action: 'ALLOW_FINAL', audit, destinations: [D.range('2001:db8::1', '2001:db8::ffff')], schedule: { startTime: '00:00', endTime: '24:00', timeZone: 'Asia/Kathmandu' }, expiresAt: '2099-12-31T23:59:59Z', ...meta });
       new L.ServiceEgressRule(stack, `S${suffix}`, { device: d, name: repeat('r', 62) + suffix, namespace: n63, service: repeat('s', 62) + suffix, action: audit ? 'DENY' : 'ALLOW', audit, destinations: [D.anyIpv6()], ports: [P.icmpv6()], description: repeat('d', 64) });
     }
