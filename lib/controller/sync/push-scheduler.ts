@@ -229,11 +229,14 @@ export class PushScheduler {
   /** Forget what was pushed (after a leader change or device restart): push everything again. */
   invalidate(paths: Iterable<string>): void {
     for (const path of paths) {
+      const s = this.lists.get(path);
+      if (s) {
+        // Before marking: marking may push at once, and a push equal to lastPushed is skipped.
+        s.lastPushed = undefined;
+        s.notBefore = 0;
+        s.failures = 0;
+      }
       this.markDirty(path, true);
-      const s = this.lists.get(path) as ListState;
-      s.lastPushed = undefined;
-      s.notBefore = 0;
-      s.failures = 0;
     }
   }
 

@@ -293,6 +293,22 @@ describe('PushScheduler', () => {
     await stop(s);
   });
 
+  test('invalidate pushes a list again even when its membership equals what was last pushed (the device lost it)', async () => {
+    const device = new FakeDevice(() => 1);
+    const { s } = scheduler(device, () => ['10.0.0.1']);
+    s.start();
+    s.markDirty('a', false);
+    await settle(s, device);
+    expect(device.calls.filter((c) => c.path === 'a')).toHaveLength(1);
+    // The device reset the list (a reboot, AS3 re-creating it); the controller's read-back says so.
+    device.state.set('a', []);
+    s.invalidate(['a']);
+    await settle(s, device);
+    await stop(s);
+    expect(device.calls.filter((c) => c.path === 'a')).toHaveLength(2);
+    expect(device.state.get('a')).toEqual(['10.0.0.1']);
+  });
+
   test('a list that lost an address is pushed before lists that only gained some', async () => {
     const device = new FakeDevice();
     const desired = new Map([['busy', ['1']], ['grow', ['1', '2']], ['shrink', ['3']]]);
