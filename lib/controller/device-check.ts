@@ -8,22 +8,25 @@
  *   again. A re-login means the device may have restarted, which resets lists to the saved
  *   configuration while the service-discovery task still reports the pushed nodes, so every
  *   list is pushed again then.
- * - Context attachments and the FQDN resolver are Terraform's: a difference is reported (rule
- *   status, metric, log), never repaired.
+ * - Route domains, context attachments and the FQDN resolver are Terraform's: a difference is
+ *   reported (rule status, metric, log), never repaired.
+ * - The newest finished AS3 task with a result for the device's tenant: a failed result is
+ *   reported. terraform apply can miss it (the bigip provider reads only the first results of
+ *   a task), and only a deploy can fix it.
  *
- * The comparisons of attachments and resolver are those of `cdktf-ces verify`.
+ * The comparisons are those of `cdktf-ces verify`.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { PlanDeviceContext, SyncPlan } from '../policy/plan';
-import { checkAttachments, checkFqdnResolver } from '../verify/checks';
+import { checkAs3Tasks, checkAttachments, checkFqdnResolver, checkRouteDomains } from '../verify/checks';
 import type { VerifyProblem } from '../verify/checks';
 import type { ExpectedDevice } from '../verify/expected';
-import type { DeviceReader } from '../verify/reader';
+import type { As3TaskRecord, DeviceReader } from '../verify/reader';
 import type { Logger } from './log';
 
 /** A difference between the device and the plan. */
 export interface DeviceProblem {
-  /** `address-list`, `attachment`, `fqdn-resolver` or `device` (a read failed). */
+  /** `address-list`, `route-domain`, `attachment`, `fqdn-resolver`, `as3-task` or `device` (a read failed). */
   readonly kind: string;
   /** What on the device: a list path, a context. */
   readonly where: string;
@@ -57,19 +60,23 @@ export interface DeviceCheckerOptions {
   readonly now?: () => number;
 }
 
-const KINDS = ['address-list', 'attachment', 'fqdn-resolver', 'device'] as const;
+const KINDS = ['address-list', 'route-domain', 'attachment', 'fqdn-resolver', 'as3-task', 'device'] as const;
 
 /**
- * The fields of `ExpectedDevice` that `checkAttachments` and `checkFqdnResolver` read, from the
- * plan: the controller has no synth output.
+ * The fields of `ExpectedDevice` that the checks below read, from the plan: the controller has
+ * no synth output. It has no declaration ids either, so any task result for the tenant counts
+ * (`declarationIds` empty); route domains are checked by path (`routeDomainIds` empty: the
+ * context's route domain is the one the addresses name).
  */
 function expectedOf(plan: SyncPlan, context: PlanDeviceContext): ExpectedDevice {
-  type Read = Pick<ExpectedDevice, 'label' | 'tenant' | 'sharedPrefixes' | 'usesFqdns'> & { context: Pick<ExpectedDevice['context'], 'global' | 'routeDomains' | 'dnsResolver'> };
+  type Read = Pick<ExpectedDevice, 'label' | 'tenant' | 'sharedPrefixes' | 'usesFqdns' | 'declarationIds' | 'routeDomainIds'> & { context: Pick<ExpectedDevice['context'], 'global' | 'routeDomains' | 'dnsResolver'> };
   const expected: Read = {
     label: `${plan.cluster}/${plan.tenant}`,
     tenant: plan.tenant,
     sharedPrefixes: [...new Set([context.owner, plan.tenant])].map((o) => `${o}_`),
     usesFqdns: context.usesFqdns,
+    declarationIds: {},
+    routeDomainIds: [],
     context: {
       global: context.global,
       routeDomains: context.routeDomains,
@@ -77,6 +84,15 @@ function expectedOf(plan: SyncPlan, context: PlanDeviceContext): ExpectedDevice 
     },
   };
   return expected as unknown as ExpectedDevice;
+}
+
+/**
+ * The tasks as far as they concern `tenant`: `checkAs3Tasks` also reads Common, whose newest
+ * deploy may be another tenant's (without declaration ids the controller cannot tell).
+ */
+function tasksOfTenant(tasks: readonly As3TaskRecord[], tenant: string): As3TaskRecord[] {
+  const names = (t: string | readonly string[] | undefined) => (t === undefined ? [] : typeof t === 'string' ? [t] : t);
+  return tasks.map((t) => ({ ...t, results: t.results.filter((r) => names(r.tenant).includes(tenant)) })).filter((t) => t.results.length > 0);
 }
 
 function problemOf(p: VerifyProblem): DeviceProblem {
@@ -106,7 +122,7 @@ export class DeviceChecker {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     const registers = [options.registry];
-    this.problemsGauge = new Gauge({ name: 'cdktf_ces_device_problems', help: 'Differences between the BIG-IP and the plan found by the last device check, by kind (address-list, attachment, fqdn-resolver, device: a read failed)', labelNames: ['kind'], registers });
+    this.problemsGauge = new Gauge({ name: 'cdktf_ces_device_problems', help: 'Differences between the BIG-IP and the plan found by the last device check, by kind (address-list, route-domain, attachment, fqdn-resolver, as3-task, device: a read failed)', labelNames: ['kind'], registers });
     this.repairs = new Counter({ name: 'cdktf_ces_device_repairs_total', help: 'Source lists pushed again because the device no longer held what was pushed, by reason (list-drift, relogin)', labelNames: ['reason'], registers });
     for (const kind of KINDS) this.problemsGauge.set({ kind }, 0);
     if (options.plan.context) this.expected = expectedOf(options.plan, options.plan.context);
@@ -180,11 +196,17 @@ export class DeviceChecker {
       try {
         const [global, routeDomains] = await Promise.all([reader.globalRules(), reader.routeDomains()]);
         const ours = new Set(plan.context?.routeDomains.map((rd) => rd.path));
-        const missing = [...ours].filter((p) => !routeDomains.some((rd) => rd.path === p));
-        for (const p of missing) problems.push({ kind: 'attachment', where: `route domain ${p}`, message: `route domain ${p}: not on the device; the deploy attaches policies to it` });
+        problems.push(...checkRouteDomains(this.expected, routeDomains).map(problemOf));
         problems.push(...checkAttachments(this.expected, global, routeDomains.filter((rd) => ours.has(rd.path))).map(problemOf));
       } catch (e) {
         readFailed('the firewall context attachments', e);
+      }
+      try {
+        // A task still running is the deploy's business (verify warns of it); failures only.
+        const failed = checkAs3Tasks(this.expected, tasksOfTenant(await reader.as3Tasks(), plan.tenant)).filter((p) => p.severity === 'error');
+        problems.push(...failed.map(problemOf));
+      } catch (e) {
+        readFailed('the AS3 tasks', e);
       }
       if (this.expected.usesFqdns) {
         try {

@@ -87,7 +87,8 @@ export function deviceVerifiedCondition(result: DeviceCheckResult | undefined, s
   const mine = result.problems.filter((p) => p.list === undefined || p.list === sourceList);
   if (!mine.length) return { status: 'True', reason: 'Verified', message: "the BIG-IP holds the rule's source list, the context attachments and the resolver as planned" };
   const kinds = new Set(mine.map((p) => p.kind));
-  const reason = kinds.has('device') && kinds.size === 1 ? 'DeviceUnreadable' : kinds.has('attachment') || kinds.has('fqdn-resolver') ? 'ContextDrift' : 'ListDrift';
+  const context = kinds.has('route-domain') || kinds.has('attachment') || kinds.has('fqdn-resolver');
+  const reason = kinds.has('device') && kinds.size === 1 ? 'DeviceUnreadable' : kinds.has('as3-task') ? 'DeployFailed' : context ? 'ContextDrift' : 'ListDrift';
   const lines = mine.slice(0, MAX_PROBLEM_LINES).map((p) => p.message);
   if (mine.length > MAX_PROBLEM_LINES) lines.push(`and ${mine.length - MAX_PROBLEM_LINES} more`);
   return { status: 'False', reason, message: lines.join(' | ') };

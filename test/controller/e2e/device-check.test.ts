@@ -1,8 +1,9 @@
 /**
  * The leader reads the device back every check interval: a source list that no longer holds
  * what was pushed (reset to AS3's placeholder, or a restart that dropped the unsaved pushes) is
- * pushed again; a context attachment removed by hand is reported on every rule CR and in the
- * metrics, and left alone (Terraform owns it).
+ * pushed again; a context attachment or a route domain removed by hand, and a tenant that failed
+ * in the newest AS3 task, are reported on every rule CR and in the metrics, and left alone
+ * (Terraform owns them).
  */
 import * as fs from 'node:fs';
 import { BigipClient, EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
@@ -101,5 +102,62 @@ describe('device read-back', () => {
     for (const [kind, name, ns] of RULES) await eventually(() => deviceVerified(world, kind, name, ns)?.status === 'True', `${kind} ${name} DeviceVerified=True again`, 5 * CHECK_MS);
     expect(metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_device_problems', { kind: 'attachment' })).toBe(0);
     expect(controller.logs.some((l) => l.msg === 'device difference resolved' && l.kind === 'attachment')).toBe(true);
+  }, 30_000);
+
+  test('a route domain deleted by hand is reported on every rule and in the metric, and not repaired', async () => {
+    const { bigip } = world.emulators;
+    // The emulator's tmsh has no "delete net route-domain": remove it from the running
+    // configuration, as a deletion by hand would.
+    const routeDomains = (bigip as unknown as { running: { routeDomains: Map<string, unknown> } }).running.routeDomains;
+    const state = routeDomains.get('/Common/0');
+    expect(state).toBeDefined();
+    routeDomains.delete('/Common/0');
+    expect(bigip.routeDomain('/Common/0')).toBeUndefined();
+    for (const [kind, name, ns] of RULES) {
+      const c = await eventually(() => {
+        const v = deviceVerified(world, kind, name, ns);
+        return v?.status === 'False' ? v : false;
+      }, `${kind} ${name} DeviceVerified=False`, 5 * CHECK_MS);
+      expect(c.reason).toBe('ContextDrift');
+      expect(c.message).toContain('route domain /Common/0: expected exists (the deploy attaches policies to it); found not on the device');
+    }
+    const metrics = parseMetrics((await controller.get('/metrics')).body);
+    expect(metricValue(metrics, 'cdktf_ces_device_problems', { kind: 'route-domain' })).toBe(1);
+    expect(metricValue(metrics, 'cdktf_ces_device_problems', { kind: 'attachment' })).toBe(0);
+    await sleep(3 * CHECK_MS);
+    expect(bigip.routeDomain('/Common/0')).toBeUndefined();
+    expect(controller.logs.filter((l) => l.msg === 'device differs from the plan' && l.kind === 'route-domain')).toHaveLength(1);
+
+    routeDomains.set('/Common/0', state);
+    for (const [kind, name, ns] of RULES) await eventually(() => deviceVerified(world, kind, name, ns)?.status === 'True', `${kind} ${name} DeviceVerified=True again`, 5 * CHECK_MS);
+    expect(metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_device_problems', { kind: 'route-domain' })).toBe(0);
+    expect(controller.logs.some((l) => l.msg === 'device difference resolved' && l.kind === 'route-domain')).toBe(true);
+  }, 30_000);
+
+  test('a tenant that failed in the newest AS3 task is reported on every rule and in the metric', async () => {
+    const { bigip } = world.emulators;
+    const tenant = world.plan.tenant;
+    const deployed = bigip.declaration() as Record<string, any>;
+    expect(deployed[tenant]).toBeDefined();
+    // A route domain that does not exist: mcpd refuses the tenant, AS3 keeps the previous one.
+    const failing = { ...deployed, [tenant]: { ...deployed[tenant], defaultRouteDomain: 4094 } };
+    await expect(admin.declare(failing, { tenants: [tenant], pollIntervalMs: 100 })).rejects.toThrow();
+    for (const [kind, name, ns] of RULES) {
+      const c = await eventually(() => {
+        const v = deviceVerified(world, kind, name, ns);
+        return v?.status === 'False' ? v : false;
+      }, `${kind} ${name} DeviceVerified=False`, 5 * CHECK_MS);
+      expect(c.reason).toBe('DeployFailed');
+      expect(c.message).toMatch(new RegExp(`^AS3 task \\S+ of \\S+, tenant ${tenant}: expected 200 success or no change; found .*route domain \\(id 4094\\) was not found`));
+    }
+    const metrics = parseMetrics((await controller.get('/metrics')).body);
+    expect(metricValue(metrics, 'cdktf_ces_device_problems', { kind: 'as3-task' })).toBe(1);
+    expect(controller.logs.filter((l) => l.msg === 'device differs from the plan' && l.kind === 'as3-task')).toHaveLength(1);
+
+    // A newer task that deploys the tenant again settles it.
+    await admin.declare(deployed, { tenants: [tenant], pollIntervalMs: 100 });
+    for (const [kind, name, ns] of RULES) await eventually(() => deviceVerified(world, kind, name, ns)?.status === 'True', `${kind} ${name} DeviceVerified=True again`, 5 * CHECK_MS);
+    expect(metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_device_problems', { kind: 'as3-task' })).toBe(0);
+    expect(controller.logs.some((l) => l.msg === 'device difference resolved' && l.kind === 'as3-task')).toBe(true);
   }, 30_000);
 });
