@@ -18,13 +18,14 @@ describe('leader hand-over with a push in flight', () => {
   let world: World;
   const replicas: InProcessController[] = [];
 
-  beforeAll(async () => {
+  // A fresh world per attempt, so a retry starts from the same state.
+  beforeEach(async () => {
     world = await startWorld();
     // The shop rule selects app=cart pods in shop, and no other rule does: one list changes.
     for (let i = 1; i <= 3; i++) world.emulators.kube.apply(pod('shop', `cart-${i}`, { labels: { app: 'cart' }, ips: [`10.2.0.${i}`] }));
   });
-  afterAll(async () => {
-    for (const r of replicas) await r.stop();
+  afterEach(async () => {
+    for (const r of replicas.splice(0)) await r.stop();
     await world?.stop();
   });
 
