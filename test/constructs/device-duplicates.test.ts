@@ -6,13 +6,14 @@
  */
 import { App, TerraformStack, Testing } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { AfmDevice, EgressController, EgressCrdStack, EgressPolicyError, EgressSnat, PolicyIssue, SharedBigip } from '../../lib';
+import { AfmDevice, EgressController, EgressCrdStack, EgressSnat, SharedBigip } from '../../lib';
 import { renderAs3 } from '../../lib/afm/as3';
 import { compilePolicy } from '../../lib/policy/compile';
 import { parseCidr } from '../../lib/policy/ip';
 import { synthJson } from '../support/app';
 import { as3Validator, describeWithAs3Schema } from '../support/as3-schema';
 import { testDevice } from '../support/device';
+import { issuesOf } from '../support/issues';
 
 function app() {
   const a: App = Testing.app();
@@ -27,15 +28,6 @@ function app() {
 
 const own = (crds: EgressCrdStack, extra: Record<string, unknown> = {}): any => ({ address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', crdStack: crds, ...extra });
 
-function issuesOf(fn: () => unknown): PolicyIssue[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EgressPolicyError) return [...e.issues];
-    throw e;
-  }
-  throw new Error('expected an EgressPolicyError, but construction succeeded');
-}
 
 describe('one owner per tenant and per BIG-IP', () => {
   test('two devices with one tenant in one stack (provider alias and artifact would collide), even on different BIG-IPs', () => {

@@ -5,8 +5,9 @@
  */
 import { App, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { AfmDevice, BigipCredentials, EgressController, EgressCrdStack, EgressPolicyError, EgressSnat, PolicyIssue, SharedBigip } from '../../lib';
+import { AfmDevice, BigipCredentials, EgressController, EgressCrdStack, EgressSnat, PolicyIssue, SharedBigip } from '../../lib';
 import { synthJson } from '../support/app';
+import { issuesOf } from '../support/issues';
 
 /** What plain JavaScript may pass: TypeScript's checks do not apply. */
 type Loose = Record<string, any>;
@@ -44,15 +45,6 @@ function sharedBigip(extra: Loose = {}) {
 }
 
 /** The issues of the EgressPolicyError `fn` throws; anything else (a TypeError) fails the test. */
-function issuesOf(fn: () => unknown): PolicyIssue[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EgressPolicyError) return [...e.issues];
-    throw new Error(`expected an EgressPolicyError, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
-  }
-  throw new Error('expected an EgressPolicyError, but construction succeeded');
-}
 
 /** The one issue on `field`: it names the path and the value, and its message matches `message` (the fix). */
 function issueOn(fn: () => unknown, field: string, message: RegExp): PolicyIssue {

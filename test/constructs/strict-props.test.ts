@@ -11,29 +11,19 @@ import {
   EgressCrdStack,
   EgressAction,
   EgressDestination,
-  EgressPolicyError,
   EgressPort,
   ExternalService,
   LabelSelectorOperator,
   NamespaceEgressRule,
-  PolicyIssue,
   ServiceEgressRule,
   Weekday,
 } from '../../lib';
 import { deviceStack, synthJson } from '../support/app';
+import { issuesOf } from '../support/issues';
 
 /** Casts through unknown: these are the call shapes plain JavaScript can produce. */
 const js = (v: unknown) => v as any;
 
-function issuesOf(fn: () => unknown): readonly PolicyIssue[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EgressPolicyError) return e.issues;
-    throw e;
-  }
-  throw new Error('expected an EgressPolicyError');
-}
 
 const RULE_CLASSES = { cluster: ClusterEgressRule, namespace: NamespaceEgressRule, service: ServiceEgressRule } as const;
 type Level = keyof typeof RULE_CLASSES;

@@ -6,24 +6,15 @@
 import fc from 'fast-check';
 import { buildGuardrailSet } from '../../lib/policy/guardrails';
 import { EgressDestination as D, isEgressDestination } from '../../lib/policy/destination';
-import { EgressPolicyError, PolicyIssue } from '../../lib/policy/errors';
 import { EgressPort as P, isEgressPort } from '../../lib/policy/port';
 import { buildExternalService, buildRule, instantProblem } from '../../lib/policy/schema';
 import { objectPrototypePollution, prototypePollutionIssues, readStruct } from '../../lib/policy/struct';
 import { CR_LIMITS } from '../../lib/k8s/crds';
+import { issuesOf } from '../support/issues';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const js = (v: unknown) => v as any;
 
-function issuesOf(fn: () => unknown): readonly PolicyIssue[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EgressPolicyError) return e.issues;
-    throw e;
-  }
-  throw new Error('expected an EgressPolicyError');
-}
 
 const rule = { level: 'namespace' as const, path: 'app/stack/Rule', name: 'r', namespace: 'payments', action: 'ALLOW', destinations: [D.cidr('203.0.113.0/24')] };
 

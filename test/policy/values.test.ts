@@ -2,21 +2,12 @@ import { buildExternalService, buildRule } from '../../lib/policy/schema';
 import { EgressDestination as D } from '../../lib/policy/destination';
 import { EgressPort as P, EgressProtocol } from '../../lib/policy/port';
 import { BandwidthUnit, DefaultAction, EgressAction, LabelSelectorOperator, SyslogTransport, Weekday } from '../../lib/policy/enums';
-import { EgressPolicyError } from '../../lib/policy/errors';
 import { parseFqdn, fqdnMatches } from '../../lib/policy/fqdn';
 import { parseAddressEntry, withRouteDomain } from '../../lib/policy/ip';
+import { issuesOf } from '../support/issues';
 
 const base = { level: 'namespace' as const, path: 'app/stack/Rule', name: 'r', namespace: 'payments', action: 'ALLOW' };
 
-function issuesOf(fn: () => unknown) {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EgressPolicyError) return e.issues;
-    throw e;
-  }
-  throw new Error('expected an EgressPolicyError');
-}
 
 describe('destinations', () => {
   test.each([

@@ -7,12 +7,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TerraformStack } from 'cdktf';
-import { ClusterEgressRule, EgressAction, EgressController, EgressDestination, EgressPolicyError, PolicyIssue } from '../../../lib';
+import { ClusterEgressRule, EgressAction, EgressController, EgressDestination } from '../../../lib';
 import { ConfigError, loadConfig } from '../../../lib/controller/config';
 import { ControllerMetrics } from '../../../lib/controller/metrics';
 import { PacingState } from '../../../lib/controller/sync/push-scheduler';
 import { PLAN_FORMAT } from '../../../lib/policy/plan';
 import { deviceStack, synthJson } from '../../support/app';
+import { issuesOf } from '../../support/issues';
 
 function controllerEnv(props: Record<string, unknown>): Record<string, string> {
   const { stack, device } = deviceStack();
@@ -26,15 +27,6 @@ function envOf(stack: TerraformStack): Record<string, string> {
   return Object.fromEntries((deployment.spec.template.spec.containers[0].env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value as string]));
 }
 
-function issuesOf(fn: () => unknown): PolicyIssue[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EgressPolicyError) return [...e.issues];
-    throw e;
-  }
-  throw new Error('expected an EgressPolicyError');
-}
 
 const pacingEnv = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).filter(([k]) => ['COALESCE_MS', 'MAX_PUSHES_IN_FLIGHT', 'MAX_DEVICE_BUSY_PERCENT', 'MAX_PUSHES_PER_SECOND'].includes(k)));
 
