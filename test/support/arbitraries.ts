@@ -17,6 +17,7 @@ import type {
   RuleMetadataModel,
   RuleModel,
   SelectorModel,
+  SourceModel,
 } from '../../lib/policy/model';
 import { WEEKDAYS, ruleKey } from '../../lib/policy/model';
 import { formatIp } from '../../lib/policy/ip';
@@ -97,6 +98,24 @@ export interface PolicyArbOptions {
   readonly externalServices?: boolean;
 }
 
+/** The source model of a drawn rule, as the builders make it for its level. */
+function sourceOf(
+  level: Level,
+  namespace: string | undefined,
+  r: { readonly namespaceSelector?: SelectorModel; readonly podSelector?: SelectorModel; readonly service: string },
+): SourceModel {
+  return level === 'cluster'
+    ? { level, namespaceSelector: r.namespaceSelector, podSelector: r.podSelector }
+    : level === 'namespace'
+      ? { level, namespace: namespace as string, podSelector: r.podSelector }
+      : { level, namespace: namespace as string, service: r.service };
+}
+
+/** The last item of each key, in first-seen order (as the builders deduplicate). */
+function dedupe<T>(xs: readonly T[], key: (x: T) => string): T[] {
+  return [...new Map(xs.map((x) => [key(x), x])).values()];
+}
+
 function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleModel> {
   const dest: fc.Arbitrary<DestinationModel> = esNames.length
     ? fc.oneof(
@@ -131,13 +150,7 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
     })
     .map((r) => {
       const namespace = level === 'cluster' ? undefined : r.namespace;
-      const source =
-        level === 'cluster'
-          ? { level, namespaceSelector: r.namespaceSelector, podSelector: r.podSelector }
-          : level === 'namespace'
-            ? { level, namespace, podSelector: r.podSelector }
-            : { level, namespace, service: r.service };
-      const dedupe = <T>(xs: readonly T[], key: (x: T) => string) => [...new Map(xs.map((x) => [key(x), x])).values()];
+      const source = sourceOf(level, namespace, r);
       return {
         level,
         name: r.name,
@@ -428,13 +441,7 @@ function limitRuleArb(level: Level, pools: { namespaces: string[]; services: str
     })
     .map((r) => {
       const namespace = level === 'cluster' ? undefined : r.namespace;
-      const source =
-        level === 'cluster'
-          ? { level, namespaceSelector: r.namespaceSelector, podSelector: r.podSelector }
-          : level === 'namespace'
-            ? { level, namespace, podSelector: r.podSelector }
-            : { level, namespace, service: r.service };
-      const dedupe = <T>(xs: readonly T[], key: (x: T) => string) => [...new Map(xs.map((x) => [key(x), x])).values()];
+      const source = sourceOf(level, namespace, r);
       return {
         level,
         name: r.name,
