@@ -37,24 +37,6 @@ export const AS3_SCHEMA_VERSION = '3.50.0';
 
 export type As3Object = Record<string, unknown>;
 
-/** Policy paths of the global and route-domain contexts, owned by `owner` on one BIG-IP (route domains by id). */
-export interface ContextPaths {
-  readonly globalPolicy: string;
-  readonly globalStagedPolicy: string;
-  routeDomainPolicy(routeDomain: number): string;
-  routeDomainStagedPolicy(routeDomain: number): string;
-}
-
-export function contextPaths(owner: string): ContextPaths {
-  const p = (name: string) => `/${COMMON}/${SHARED}/${sharedItemName(owner, name)}`;
-  return {
-    globalPolicy: p(OBJECT.globalPolicy),
-    globalStagedPolicy: p(OBJECT.globalPolicy + OBJECT.staged),
-    routeDomainPolicy: (rd) => p(routeDomainPolicyName(rd)),
-    routeDomainStagedPolicy: (rd) => p(routeDomainPolicyName(rd) + OBJECT.staged),
-  };
-}
-
 function address(device: DeviceModel, a: AddressModel): string {
   return withRouteDomain(a.text, device.routeDomain);
 }

@@ -6,7 +6,7 @@
  */
 import { DeviceState, expectedDeviceState, ownDeviceState } from '../afm/device-state';
 import type { DeviceOutput } from '../cli/synth-output';
-import { compilePolicy } from '../policy/compile';
+import { CompiledPolicy, compilePolicy } from '../policy/compile';
 import type { PolicyModel } from '../policy/model';
 import type { SyncPlan } from '../policy/plan';
 
@@ -36,17 +36,30 @@ export function savedAfterChanges(commands: readonly string[]): boolean {
 }
 
 /**
+ * Each device of a synth output compiled once: every device attached to a SharedBigip needs
+ * all of them, which would otherwise compile n devices n times.
+ */
+const compiled = new WeakMap<DeviceOutput, CompiledPolicy>();
+function compiledOf(device: DeviceOutput): CompiledPolicy {
+  let c = compiled.get(device);
+  if (!c) {
+    c = compilePolicy(device.artifact.model, { now: new Date(0) });
+    compiled.set(device, c);
+  }
+  return c;
+}
+
+/**
  * The context state of a device: the one its owner sets ({@link expectedDeviceState}, the
  * source the constructs render their tmsh commands from), with the owner's devices of the
  * synth output (itself, or every device attached to the same SharedBigip) and the resolver
  * its model carries (a SharedBigip's on a shared BIG-IP).
  */
 export function deviceContextOf(device: DeviceOutput, all: readonly DeviceOutput[]): DeviceState {
-  const compile = (d: DeviceOutput) => compilePolicy(d.artifact.model, { now: new Date(0) });
   const shared = device.artifact.sharedContext;
-  if (!shared) return ownDeviceState(compile(device));
+  if (!shared) return ownDeviceState(compiledOf(device));
   const attached = all.filter((o) => o.artifact.sharedContext?.stack === shared.stack && o.artifact.sharedContext?.name === shared.name);
-  return expectedDeviceState(shared.name, attached.map(compile), device.artifact.model.device.dnsResolver);
+  return expectedDeviceState(shared.name, attached.map(compiledOf), device.artifact.model.device.dnsResolver);
 }
 
 /** One AfmDevice's expected state on its BIG-IP. */
