@@ -18,9 +18,8 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { PlanDeviceContext, SyncPlan } from '../policy/plan';
-import { checkAs3Tasks, checkAttachments, checkFqdnResolver, checkRouteDomains } from '../verify/checks';
+import { DeviceContextExpectation, checkAs3Tasks, checkAttachments, checkFqdnResolver, checkRouteDomains } from '../verify/checks';
 import type { VerifyProblem } from '../verify/checks';
-import type { ExpectedDevice } from '../verify/expected';
 import type { As3TaskRecord, DeviceReader } from '../verify/reader';
 import type { Logger } from './log';
 
@@ -68,9 +67,8 @@ const KINDS = ['address-list', 'route-domain', 'attachment', 'fqdn-resolver', 'a
  * (`declarationIds` empty); route domains are checked by path (`routeDomainIds` empty: the
  * context's route domain is the one the addresses name).
  */
-function expectedOf(plan: SyncPlan, context: PlanDeviceContext): ExpectedDevice {
-  type Read = Pick<ExpectedDevice, 'label' | 'tenant' | 'sharedPrefixes' | 'usesFqdns' | 'declarationIds' | 'routeDomainIds'> & { context: Pick<ExpectedDevice['context'], 'global' | 'routeDomains' | 'dnsResolver'> };
-  const expected: Read = {
+function expectedOf(plan: SyncPlan, context: PlanDeviceContext): DeviceContextExpectation {
+  return {
     label: `${plan.cluster}/${plan.tenant}`,
     tenant: plan.tenant,
     sharedPrefixes: [...new Set([context.owner, plan.tenant])].map((o) => `${o}_`),
@@ -83,7 +81,6 @@ function expectedOf(plan: SyncPlan, context: PlanDeviceContext): ExpectedDevice 
       ...(context.dnsResolver !== undefined ? { dnsResolver: context.dnsResolver } : {}),
     },
   };
-  return expected as unknown as ExpectedDevice;
 }
 
 /**
@@ -116,7 +113,7 @@ export class DeviceChecker {
   private busy?: Promise<DeviceCheckResult>;
   private readonly random: () => number;
   private readonly now: () => number;
-  private readonly expected?: ExpectedDevice;
+  private readonly expected?: DeviceContextExpectation;
 
   constructor(private readonly options: DeviceCheckerOptions) {
     this.random = options.random ?? Math.random;

@@ -108,6 +108,15 @@ function taskFix(r: As3TaskResult): string {
 }
 
 /**
+ * What the task, attachment, route-domain and resolver checks read of a device: the controller
+ * builds it from its sync plan (it has no synth output), `verify` passes the whole
+ * {@link ExpectedDevice}.
+ */
+export type DeviceContextExpectation = Pick<ExpectedDevice, 'label' | 'tenant' | 'sharedPrefixes' | 'usesFqdns' | 'declarationIds' | 'routeDomainIds'> & {
+  readonly context: Pick<ExpectedDevice['context'], 'global' | 'routeDomains' | 'dnsResolver'>;
+};
+
+/**
  * (a) The newest completed AS3 task that deployed each tenant of the device (its own and
  * Common) from the device's declarations, all of its results for those tenants: a failure in
  * any of them, AS3's final Common pass included, means that part of the deploy did not take
@@ -117,7 +126,7 @@ function taskFix(r: As3TaskResult): string {
  * shared declaration sent. Tasks are ordered by the time AS3 finished them; a task still
  * running is a warning.
  */
-export function checkAs3Tasks(expected: ExpectedDevice, tasks: readonly As3TaskRecord[]): VerifyProblem[] {
+export function checkAs3Tasks(expected: DeviceContextExpectation, tasks: readonly As3TaskRecord[]): VerifyProblem[] {
   const tenants = [expected.tenant, 'Common'];
   const problems: VerifyProblem[] = [];
   const base = { check: 'as3-task' as const, device: expected.label };
@@ -224,7 +233,7 @@ export function checkDeclaration(expected: ExpectedDevice, stored: Json | null):
 }
 
 /** Whether a policy path belongs to this deploy (its tenant, or a `/Common/Shared` item it owns). */
-function isOurs(expected: ExpectedDevice, policy: string): boolean {
+function isOurs(expected: DeviceContextExpectation, policy: string): boolean {
   if (policy.startsWith(`/${expected.tenant}/`)) return true;
   if (!policy.startsWith('/Common/Shared/')) return false;
   const name = policy.slice('/Common/Shared/'.length);
@@ -232,7 +241,7 @@ function isOurs(expected: ExpectedDevice, policy: string): boolean {
 }
 
 function attachmentProblem(
-  expected: ExpectedDevice,
+  expected: DeviceContextExpectation,
   where: string,
   want: string | undefined,
   found: string | undefined,
@@ -270,7 +279,7 @@ function attachmentProblem(
  * policies ({@link ExpectedDevice.context}: every context always has both); none of ours is
  * attached to a route domain the owner no longer uses.
  */
-export function checkAttachments(expected: ExpectedDevice, global: ContextAttachment, routeDomains: readonly RouteDomainState[]): VerifyProblem[] {
+export function checkAttachments(expected: DeviceContextExpectation, global: ContextAttachment, routeDomains: readonly RouteDomainState[]): VerifyProblem[] {
   const out: (VerifyProblem | undefined)[] = [
     attachmentProblem(expected, 'global context enforced-policy', expected.context.global.enforcedPolicy, global.enforcedPolicy, (v) => `modify security firewall global-rules enforced-policy ${v}`),
     attachmentProblem(expected, 'global context staged-policy', expected.context.global.stagedPolicy, global.stagedPolicy, (v) => `modify security firewall global-rules staged-policy ${v}`),
@@ -286,7 +295,7 @@ export function checkAttachments(expected: ExpectedDevice, global: ContextAttach
 }
 
 /** (g) Every route domain the deploy names exists: by path (attachments) and by id (addresses, `defaultRouteDomain`). */
-export function checkRouteDomains(expected: ExpectedDevice, routeDomains: readonly RouteDomainState[]): VerifyProblem[] {
+export function checkRouteDomains(expected: DeviceContextExpectation, routeDomains: readonly RouteDomainState[]): VerifyProblem[] {
   const base = { check: 'route-domain' as const, device: expected.label, severity: 'error' as const };
   const problems: VerifyProblem[] = [];
   const paths = new Set(routeDomains.map((r) => r.path));
@@ -302,7 +311,7 @@ export function checkRouteDomains(expected: ExpectedDevice, routeDomains: readon
 }
 
 /** (d) When any address list names an FQDN, the global FQDN policy has the synthesized resolver. */
-export function checkFqdnResolver(expected: ExpectedDevice, found: string | undefined): VerifyProblem[] {
+export function checkFqdnResolver(expected: DeviceContextExpectation, found: string | undefined): VerifyProblem[] {
   if (!expected.usesFqdns) return [];
   const want = expected.context.dnsResolver;
   if (found !== undefined && (want === undefined || found === want)) return [];
