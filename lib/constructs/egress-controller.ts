@@ -157,7 +157,7 @@ const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9A-Fa-f:
 const IMAGE_REFERENCE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?$`);
 
 /** Why `ref` is not an image reference Kubernetes can pull, or undefined. */
-export function imageProblem(ref: string): string | undefined {
+function imageProblem(ref: string): string | undefined {
   const unsafe = terraformStringProblem(ref);
   if (unsafe) return unsafe;
   const name = ref.split('@')[0].replace(/:[\w][\w.-]{0,127}$/, '');
@@ -168,7 +168,7 @@ export function imageProblem(ref: string): string | undefined {
 }
 
 /** Why `url` is not an `https://host[:port]` URL the controller may use, or undefined. */
-export function bigipUrlProblem(url: string): string | undefined {
+function bigipUrlProblem(url: string): string | undefined {
   const unsafe = terraformStringProblem(url);
   if (unsafe) return unsafe;
   const form = 'must be https://host[:port], such as "https://bigip.example.net" or "https://192.0.2.10:8443"';
