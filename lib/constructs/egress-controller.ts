@@ -300,9 +300,8 @@ export class EgressController extends Construct {
     // Own keys only, in and out: a value other code put on Object.prototype (an
     // insecureSkipTlsVerify: true) must never reach the controller.
     const ownProps = readStruct(props, '').data ?? props;
-    const { value: parsed, issues } = parseProps(controllerSchema, ownProps, at, CONTROLLER_HINTS);
+    const { value: p, issues } = parseProps(controllerSchema, ownProps, at, CONTROLLER_HINTS);
     if (issues[0]?.field === '(props)') throwIssues(issues, CONTROLLER_FIELDS);
-    const p = parsed && (Object.assign(Object.create(null), parsed) as typeof parsed);
     const raw = ownProps as Record<string, unknown>;
     const add = (field: string, value: unknown, message: string) => issues.push({ path: at, field, value: quote(value), message });
     const stack = TerraformStack.of(this);
