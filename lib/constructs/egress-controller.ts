@@ -136,6 +136,10 @@ export interface EgressControllerProps {
 }
 
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+/** The controller's resources when the props leave them out (the `@default`s above). */
+const DEFAULT_CPU_REQUEST = '50m';
+const DEFAULT_MEMORY_REQUEST = '128Mi';
+const DEFAULT_MEMORY_LIMIT = '256Mi';
 const QUANTITY_FACTORS: Readonly<Record<string, number>> = { m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
 
 /** The amount a Kubernetes quantity (already matched by {@link QUANTITY}) stands for: `1Gi` → 1073741824. */
@@ -335,8 +339,8 @@ export class EgressController extends Construct {
     }
     // Compared as amounts (1Gi against 256Mi), once both are valid quantities.
     const quantityOr = (v: unknown, fallback: string) => (v === undefined ? fallback : typeof v === 'string' && QUANTITY.test(v) ? v : undefined);
-    const memoryRequest = quantityOr(raw.memoryRequest, '128Mi');
-    const memoryLimit = quantityOr(raw.memoryLimit, '256Mi');
+    const memoryRequest = quantityOr(raw.memoryRequest, DEFAULT_MEMORY_REQUEST);
+    const memoryLimit = quantityOr(raw.memoryLimit, DEFAULT_MEMORY_LIMIT);
     if (memoryRequest !== undefined && memoryLimit !== undefined && quantityValue(memoryRequest) > quantityValue(memoryLimit)) {
       const [field, value] = raw.memoryRequest !== undefined ? ['memoryRequest', memoryRequest] : ['memoryLimit', memoryLimit];
       add(
@@ -370,9 +374,9 @@ export class EgressController extends Construct {
       nodeImage: valid.nodeImage ?? 'node:20-alpine',
       bundle,
       replicas: valid.replicas ?? 2,
-      cpuRequest: valid.cpuRequest ?? '50m',
-      memoryRequest: valid.memoryRequest ?? '128Mi',
-      memoryLimit: valid.memoryLimit ?? '256Mi',
+      cpuRequest: valid.cpuRequest ?? DEFAULT_CPU_REQUEST,
+      memoryRequest: valid.memoryRequest ?? DEFAULT_MEMORY_REQUEST,
+      memoryLimit: valid.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
       coalesceMs: valid.coalesceMs ?? 250,
       maxPushesInFlight: valid.maxPushesInFlight ?? 2,
       maxDeviceBusyPercent: valid.maxDeviceBusyPercent ?? 80,
