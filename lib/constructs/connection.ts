@@ -76,7 +76,7 @@ export function terraformStringProblem(text: string): string | undefined {
 }
 
 /** Why `text` is not a usable local file path, or undefined. */
-export function filePathProblem(text: string): string | undefined {
+function filePathProblem(text: string): string | undefined {
   if (text.length === 0) return 'must not be empty; give the path of the PEM file';
   if (text.length > 4096) return `must be at most 4096 characters (it has ${text.length})`;
   return terraformStringProblem(text);
@@ -150,7 +150,7 @@ export function connectionIssues(props: Readonly<Record<string, unknown>>, path:
 }
 
 /** `host:port` of a management endpoint in canonical form (lower-case name, RFC 5952 IPv6, default port 443). */
-export function endpointKey(address: string, port: number | undefined): string {
+function endpointKey(address: string, port: number | undefined): string {
   const host = address.startsWith('[') ? `[${parseIp(address.slice(1, -1)).text}]` : address.toLowerCase();
   return `${host}:${port ?? 443}`;
 }
@@ -196,7 +196,7 @@ export const CONNECTION_OVERRIDES: Readonly<Record<string, string>> = {
 };
 
 /** Props of EgressController, for hints on keys given to other constructs. */
-export const CONTROLLER_PROP_NAMES: readonly string[] = [
+const CONTROLLER_PROP_NAMES: readonly string[] = [
   'device', 'namespace', 'createNamespace', 'credentialsSecret', 'usernameKey', 'passwordKey', 'caBundleConfigMap', 'caBundleKey',
   'insecureSkipTlsVerify', 'bigipUrl', 'image', 'nodeImage', 'replicas', 'cpuRequest', 'memoryRequest', 'memoryLimit',
   'coalesceMs', 'maxPushesInFlight', 'maxDeviceBusyPercent', 'maxPushesPerSecond', 'logLevel',

@@ -136,6 +136,10 @@ export interface EgressControllerProps {
 }
 
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+/** The controller's resources when the props leave them out (the `@default`s above). */
+const DEFAULT_CPU_REQUEST = '50m';
+const DEFAULT_MEMORY_REQUEST = '128Mi';
+const DEFAULT_MEMORY_LIMIT = '256Mi';
 const QUANTITY_FACTORS: Readonly<Record<string, number>> = { m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
 
 /** The amount a Kubernetes quantity (already matched by {@link QUANTITY}) stands for: `1Gi` → 1073741824. */
@@ -157,7 +161,7 @@ const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9A-Fa-f:
 const IMAGE_REFERENCE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?$`);
 
 /** Why `ref` is not an image reference Kubernetes can pull, or undefined. */
-export function imageProblem(ref: string): string | undefined {
+function imageProblem(ref: string): string | undefined {
   const unsafe = terraformStringProblem(ref);
   if (unsafe) return unsafe;
   const name = ref.split('@')[0].replace(/:[\w][\w.-]{0,127}$/, '');
@@ -168,7 +172,7 @@ export function imageProblem(ref: string): string | undefined {
 }
 
 /** Why `url` is not an `https://host[:port]` URL the controller may use, or undefined. */
-export function bigipUrlProblem(url: string): string | undefined {
+function bigipUrlProblem(url: string): string | undefined {
   const unsafe = terraformStringProblem(url);
   if (unsafe) return unsafe;
   const form = 'must be https://host[:port], such as "https://bigip.example.net" or "https://192.0.2.10:8443"';
@@ -300,9 +304,8 @@ export class EgressController extends Construct {
     // Own keys only, in and out: a value other code put on Object.prototype (an
     // insecureSkipTlsVerify: true) must never reach the controller.
     const ownProps = readStruct(props, '').data ?? props;
-    const { value: parsed, issues } = parseProps(controllerSchema, ownProps, at, CONTROLLER_HINTS);
+    const { value: p, issues } = parseProps(controllerSchema, ownProps, at, CONTROLLER_HINTS);
     if (issues[0]?.field === '(props)') throwIssues(issues, CONTROLLER_FIELDS);
-    const p = parsed && (Object.assign(Object.create(null), parsed) as typeof parsed);
     const raw = ownProps as Record<string, unknown>;
     const add = (field: string, value: unknown, message: string) => issues.push({ path: at, field, value: quote(value), message });
     const stack = TerraformStack.of(this);
@@ -336,8 +339,8 @@ export class EgressController extends Construct {
     }
     // Compared as amounts (1Gi against 256Mi), once both are valid quantities.
     const quantityOr = (v: unknown, fallback: string) => (v === undefined ? fallback : typeof v === 'string' && QUANTITY.test(v) ? v : undefined);
-    const memoryRequest = quantityOr(raw.memoryRequest, '128Mi');
-    const memoryLimit = quantityOr(raw.memoryLimit, '256Mi');
+    const memoryRequest = quantityOr(raw.memoryRequest, DEFAULT_MEMORY_REQUEST);
+    const memoryLimit = quantityOr(raw.memoryLimit, DEFAULT_MEMORY_LIMIT);
     if (memoryRequest !== undefined && memoryLimit !== undefined && quantityValue(memoryRequest) > quantityValue(memoryLimit)) {
       const [field, value] = raw.memoryRequest !== undefined ? ['memoryRequest', memoryRequest] : ['memoryLimit', memoryLimit];
       add(
@@ -371,9 +374,9 @@ export class EgressController extends Construct {
       nodeImage: valid.nodeImage ?? 'node:20-alpine',
       bundle,
       replicas: valid.replicas ?? 2,
-      cpuRequest: valid.cpuRequest ?? '50m',
-      memoryRequest: valid.memoryRequest ?? '128Mi',
-      memoryLimit: valid.memoryLimit ?? '256Mi',
+      cpuRequest: valid.cpuRequest ?? DEFAULT_CPU_REQUEST,
+      memoryRequest: valid.memoryRequest ?? DEFAULT_MEMORY_REQUEST,
+      memoryLimit: valid.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
       coalesceMs: valid.coalesceMs ?? 250,
       maxPushesInFlight: valid.maxPushesInFlight ?? 2,
       maxDeviceBusyPercent: valid.maxDeviceBusyPercent ?? 80,

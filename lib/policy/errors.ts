@@ -65,36 +65,6 @@ export function quote(value: unknown): string {
   }
 }
 
-/** Collects issues and throws them together. */
-export class IssueCollector {
-  private readonly issues: PolicyIssue[] = [];
-
-  public add(path: string, field: string, value: unknown, message: string): void {
-    this.issues.push({ path, field, value: quote(value), message });
-  }
-
-  /** Runs `fn`; an {@link InvalidValueError} it throws becomes an issue on `field`. */
-  public capture<T>(path: string, field: string, fn: () => T): T | undefined {
-    try {
-      return fn();
-    } catch (e) {
-      if (e instanceof InvalidValueError) {
-        this.issues.push({ path, field, value: e.value, message: e.problem });
-        return undefined;
-      }
-      throw e;
-    }
-  }
-
-  public get count(): number {
-    return this.issues.length;
-  }
-
-  public throwIfAny(): void {
-    if (this.issues.length > 0) throw new EgressPolicyError(this.issues);
-  }
-}
-
 /**
  * What `produce` returns, or `fallback` when the policy is invalid. Lazy values are resolved
  * before validations run; they yield nothing for an invalid policy so that the validation,
