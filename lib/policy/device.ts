@@ -53,7 +53,7 @@ function snatModel(snat: EgressSnat): { mode: SnatModeName; addresses: AddressMo
   if (!Array.isArray(raw)) {
     return [{ value: quote(raw), message: 'EgressSnat.pool() takes an array of addresses, such as ["192.0.2.200", "192.0.2.201"]' }];
   }
-  if (raw.length === 0) return [{ value: '[]', message: 'a SNAT pool needs at least one address' }];
+  if (raw.length === 0) return [{ value: '[]', message: 'a SNAT pool needs at least one address: list the translation addresses, such as EgressSnat.pool(["192.0.2.200"]), or use EgressSnat.automap()' }];
   const problems: ValueProblem[] = [];
   const addresses: AddressModel[] = [];
   const seen = new Map<string, number>();
