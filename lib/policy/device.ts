@@ -291,7 +291,9 @@ export const DEVICE_PROPS = {
     .string({ error: 'expected a string' })
     .regex(TENANT_NAME, { error: 'must start with a letter and contain only letters, digits and "_"' })
     .max(48, { error: 'must be at most 48 characters' })
-    .refine((v) => v !== 'Shared', { error: '"Shared" is reserved by AS3' })
+    .refine((v) => !TENANT_PROPERTIES.has(v), {
+      error: (issue) => `"${String(issue.input)}" is reserved by AS3 (an application is a property of its tenant, beside its ${[...TENANT_PROPERTIES].join(', ')}); choose another name, such as "egress"`,
+    })
     .optional(),
   routeDomain: wholeNumber(0, 65534).optional(),
   routeDomainName: z
@@ -327,6 +329,9 @@ export const DEVICE_PROPS = {
   protocolInspectionProfile: bigipPathField('a protocol inspection profile'),
   dnsResolver: bigipPathField('a DNS resolver'),
 };
+
+/** Properties of AS3's Tenant class (AS3 3.56 schema, `Tenant`): an application named so would replace one. */
+export const TENANT_PROPERTIES: ReadonlySet<string> = new Set(['class', 'label', 'remark', 'verifiers', 'enable', 'defaultRouteDomain', 'useCommonRouteDomainTenant', 'Shared', 'constants', 'controls', 'optimisticLockKey']);
 
 const deviceSchema = z.strictObject(DEVICE_PROPS);
 

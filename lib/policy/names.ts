@@ -59,12 +59,17 @@ export function labelValueProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** Properties of AS3's ADC class (AS3 3.56 schema, `ADC`): a tenant named so would replace one. */
+const ADC_PROPERTIES: ReadonlySet<string> = new Set(['class', 'updateMode', 'schemaVersion', 'id', 'target', 'label', 'remark', 'constants', 'controls', 'scratch']);
+
 export function tenantProblem(value: string): string | undefined {
   if (!TENANT_NAME.test(value)) {
     return 'must start with a letter and contain only letters, digits and "_" (it names a BIG-IP partition)';
   }
   if (value.length > TENANT_NAME_MAX) return `must be at most ${TENANT_NAME_MAX} characters (it has ${value.length})`;
-  if (value === 'Common' || value === 'Shared') return `"${value}" is reserved by AS3; choose another name`;
+  if (value === 'Common' || value === 'Shared' || ADC_PROPERTIES.has(value)) {
+    return `"${value}" is reserved by AS3 (a tenant is a property of the declaration, beside its ${[...ADC_PROPERTIES].join(', ')}); choose another name`;
+  }
   return undefined;
 }
 

@@ -480,3 +480,16 @@ describe('no input silently widens egress', () => {
     }
   });
 });
+
+describe('AS3 reserved names', () => {
+  // A tenant is a property of the AS3 declaration and an application one of its tenant: a
+  // tenant named `id` or an application named `remark` would replace that property.
+  test.each(['id', 'remark', 'class', 'controls'])('tenant %p is refused', (tenant) => {
+    const issue = issueOn(() => device({ tenant }), 'tenant', /is reserved by AS3 .*choose another name/);
+    expect(issue.value).toBe(JSON.stringify(tenant));
+  });
+  test.each(['remark', 'label', 'enable', 'defaultRouteDomain'])('application %p is refused', (application) => {
+    const issue = issueOn(() => device({ application }), 'application', /is reserved by AS3 .*choose another name, such as "egress"/);
+    expect(issue.value).toBe(JSON.stringify(application));
+  });
+});

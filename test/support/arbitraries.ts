@@ -22,7 +22,8 @@ import type {
 import { WEEKDAYS, ruleKey } from '../../lib/policy/model';
 import { formatIp } from '../../lib/policy/ip';
 import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../../lib/policy/port';
-import { LOG_FIELDS } from '../../lib/policy/device';
+import { LOG_FIELDS, TENANT_PROPERTIES } from '../../lib/policy/device';
+import { tenantProblem } from '../../lib/policy/names';
 import { ruleRemark } from '../../lib/policy/schema';
 
 export const NAMESPACES = ['payments', 'web', 'dev', 'ops-1'];
@@ -265,7 +266,9 @@ export function tenantNameArb(max = 48): fc.Arbitrary<string> {
   const rest = `${letters}${DIGITS}_`;
   return lengthUpTo(max, 2)
     .chain((n) => stringOf(n, letters, rest, rest))
-    .filter((t) => t !== 'Common' && t !== 'Shared');
+    // Valid names only: the builders refuse AS3's reserved names (`Common`, `id`, `remark`, …).
+    // Valid as a tenant and as an application: the builders refuse AS3's reserved names.
+    .filter((t) => tenantProblem(t) === undefined && !TENANT_PROPERTIES.has(t));
 }
 
 /** Every character free text may hold (remarks, tmsh descriptions, iRule comments alike). */
