@@ -91,3 +91,16 @@ export function decidedByText(d: DecisionView): string {
   if (d.ending === 'no-virtual-server') return 'no virtual server (BIG-IP drop)';
   return 'device default';
 }
+
+/**
+ * Whether a decision was made by the rule `wanted` names: `ServiceEgressRule payments/x`,
+ * `payments/x` (namespace or service rule), `x` (cluster rule), its construct path, or
+ * `device default` for the device's default action.
+ */
+export function decidedByMatches(d: DecisionView, wanted: string): boolean {
+  const text = wanted.trim();
+  const rule = d.decidedBy;
+  if (!rule) return text === 'device default' && d.ending !== 'no-virtual-server';
+  const qualified = `${rule.namespace !== undefined ? `${rule.namespace}/` : ''}${rule.name}`;
+  return text === ruleName(rule) || text === qualified || text === rule.path;
+}
