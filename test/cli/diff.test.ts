@@ -143,16 +143,34 @@ describe('diff: the effect of a change, per workload', () => {
     expect(r.stdout).toContain('# 2 changes for 2 of 5 workloads\n');
   });
 
-  test('--format markdown: a pull-request comment, workloads with the same changes in one block', async () => {
+  test('--format markdown: a pull-request comment, each change once with the workloads it holds for', async () => {
     const partner = synth({ partner: true });
     const r = await cli(process.cwd(), 'diff', base, partner, ...AT, '--format', 'markdown');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('### Egress policy diff: `k8s_prod` (cluster `prod`)\n\n');
-    expect(r.stdout).toContain(': **1 change for 1 of 3 workloads**.\n\n**payments/svc checkout**\n\n```diff\n+ 192.0.2.44:8443/tcp (ServiceEgressRule payments/checkout-to-partner)\n```\n');
+    expect(r.stdout).toContain(': **1 change for 1 of 3 workloads**.\n\n```diff\n+ 192.0.2.44:8443/tcp (ServiceEgressRule payments/checkout-to-partner)\n    payments/svc checkout\n```\n');
     expect(r.stdout).toContain('<details><summary>How this diff was computed</summary>');
     const dns = synth({ dnsTcp: false });
     const all = await cli(process.cwd(), 'diff', base, dns, ...AT, '--format', 'markdown');
-    expect(all.stdout).toContain('**payments/svc checkout** · **payments/other pods** · **other namespaces**\n\n```diff\n- 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)\n```\n');
+    expect(all.stdout).toContain('```diff\n- 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)\n    payments/svc checkout, payments/other pods, other namespaces\n```\n');
+    // Each change once, even when the workloads' sets of changes differ.
+    const mixed = await cli(process.cwd(), 'diff', base, changed, ...AT, '--format', 'markdown');
+    expect(mixed.stdout).toContain(
+      [
+        '```diff',
+        '- 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)',
+        '    payments/svc checkout, payments/other pods, other namespaces',
+        '- 192.0.2.21:21/tcp (dropped by device default; was NamespaceEgressRule payments/legacy-ftp)',
+        '    payments/svc checkout, payments/other pods',
+        '+ 192.0.2.44:8443/tcp (ServiceEgressRule payments/checkout-to-partner)',
+        '    payments/svc checkout',
+        '- 198.51.100.10-198.51.100.20:22/tcp (dropped by ClusterEgressRule would-block-ssh (audit); was NamespaceEgressRule payments/bank-sftp) [would be, with audit rules enforced]',
+        '    payments/svc checkout, payments/other pods',
+        '~ 203.0.113.0/24 (any protocol) (now rejected by ClusterEgressRule block-c2; was dropped by ClusterEgressRule block-c2)',
+        '    payments/svc checkout, payments/other pods, other namespaces',
+        '```',
+      ].join('\n'),
+    );
   });
 
   test('--format json: the same changes as data', async () => {

@@ -105,19 +105,14 @@ export function formatMarkdown(results: readonly DiffResult[]): string {
   for (const r of results) {
     out.push(`### Egress policy diff: ${code(r.tenant)} (cluster ${code(r.cluster)})`, '');
     out.push(`${code(r.oldLabel)} → ${code(r.newLabel)}: **${summary(r)}**.`, '');
-    // Workloads whose changes are the same share one block.
-    const blocks = new Map<string, { heads: string[]; lines: string[] }>();
-    for (const w of r.workloads) {
-      const lines = w.changes.map(changeText);
-      const key = lines.join('\n');
-      const head = `${w.workload.label.replace(/[*_`[\]<>\\]/g, (c) => `\\${c}`)}${w.workload.members ? ` (${w.workload.members.length} pod${w.workload.members.length === 1 ? '' : 's'})` : ''}`;
-      const block = blocks.get(key);
-      if (block) block.heads.push(head);
-      else blocks.set(key, { heads: [head], lines });
-    }
-    for (const { heads, lines } of blocks.values()) {
-      out.push(heads.map((h) => `**${h}**`).join(' · '), '');
-      out.push('```diff', ...lines, '```', '');
+    // Each change once, with the workloads it holds for on the line below (context in a diff block).
+    const groups = groupChanges(r);
+    if (groups.length) {
+      const members = new Map(r.workloads.map((w) => [w.workload.label, w.workload.members?.length]));
+      const head = (label: string) => `${label}${members.get(label) !== undefined ? ` (${members.get(label)} pod${members.get(label) === 1 ? '' : 's'})` : ''}`;
+      out.push('```diff');
+      for (const g of groups) out.push(g.text, `    ${g.workloads.map(head).join(', ').replace(/`/g, "'")}`);
+      out.push('```', '');
     }
     out.push('<details><summary>How this diff was computed</summary>', '');
     for (const c of context(r)) out.push(`- ${c.replace(/[<>]/g, (ch) => (ch === '<' ? '&lt;' : '&gt;'))}`);
