@@ -65,17 +65,17 @@ describe('inventory', () => {
       'namespace  shop/legacy   ALLOW   500       -               -       -      -                        2099-04-01T00:00:00Z',
       'namespace  shop/partner  ALLOW   500       team_shop #ops  SHOP-3  -      sat,sun 01:00-05:00 UTC  2099-03-20T00:00:00Z',
       '',
-      '2 of 3 rules expiring within 30d on 1 device',
+      '2 of 3 rules (expiring within 30d) on 1 device',
       '',
     ]);
     expect((await cli(small, 'inventory', ...AT, '--expiring-within', '3w')).stdout).toContain('\nnamespace  shop/partner  ');
     expect((await cli(small, 'inventory', ...AT, '--expiring-within', '3w')).stdout).not.toContain('shop/legacy');
     const noOwner = await cli(small, 'inventory', '--no-owner', '--level', 'namespace');
-    expect(noOwner.stdout).toContain('\nnamespace  shop/legacy  ALLOW   500       -      -       -      -       2099-04-01T00:00:00Z\n\n1 of 3 rules without owner, level namespace on 1 device\n');
-    expect((await cli(small, 'inventory', '--expired', '--at', '2099-03-25T00:00:00Z')).stdout).toContain('1 of 3 rules expired on 1 device');
-    expect((await cli(small, 'inventory', '--windowed', '--action', 'allow')).stdout).toContain('1 of 3 rules with a time window, action ALLOW on 1 device');
+    expect(noOwner.stdout).toContain('\nnamespace  shop/legacy  ALLOW   500       -      -       -      -       2099-04-01T00:00:00Z\n\n1 of 3 rules (without owner, level namespace) on 1 device\n');
+    expect((await cli(small, 'inventory', '--expired', '--at', '2099-03-25T00:00:00Z')).stdout).toContain('1 of 3 rules (expired) on 1 device');
+    expect((await cli(small, 'inventory', '--windowed', '--action', 'allow')).stdout).toContain('1 of 3 rules (with a time window, action ALLOW) on 1 device');
     const none = await cli(small, 'inventory', '--audit-only');
-    expect(none.stdout).toContain('(no rule matches the filters)\n\n0 of 3 rules audit only on 1 device\n');
+    expect(none.stdout).toContain('(no rule matches the filters)\n\n0 of 3 rules (audit only) on 1 device\n');
     expect((await cli(payments, 'inventory', '--audit-only')).stdout).toContain('\ncluster  no-smtp  REJECT  50        security  SEC-9   audit  -       -\n');
   });
 
@@ -90,7 +90,7 @@ describe('inventory', () => {
         '| namespace | `shop/legacy` | ALLOW | 500 | **none** | **none** |  |  | 2099-04-01T00:00:00Z |  |',
         '| namespace | `shop/partner` | ALLOW | 500 | team\\_shop \\#ops | SHOP-3 |  | sat,sun 01:00-05:00 UTC | 2099-03-20T00:00:00Z | partner\\_api (see SHOP-3) |',
         '',
-        '_2 of 3 rules namespace shop on 1 device._',
+        '_2 of 3 rules (namespace shop) on 1 device._',
         '',
       ].join('\n'),
     );

@@ -121,7 +121,7 @@ function deviceName(d: DeviceOutput): string {
 function summary(inv: readonly DeviceInventory[], applied: readonly Filter[]): string {
   const shown = inv.reduce((n, d) => n + d.rules.length, 0);
   const total = inv.reduce((n, d) => n + d.total, 0);
-  const where = applied.length ? `${shown} of ${total} rules ${applied.map((f) => f.text).join(', ')}` : `${total} rule${total === 1 ? '' : 's'}`;
+  const where = applied.length ? `${shown} of ${total} rules (${applied.map((f) => f.text).join(', ')})` : `${total} rule${total === 1 ? '' : 's'}`;
   return `${where} on ${inv.length} device${inv.length === 1 ? '' : 's'}`;
 }
 
