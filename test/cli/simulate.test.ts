@@ -1,6 +1,7 @@
 /**
  * simulate for CI: per-row resolve, device, decidedBy and wouldBe; JSON and JUnit reports.
  */
+import fc from 'fast-check';
 import { buildPayments } from '../../examples/payments/main';
 import { xmlText } from '../../lib/cli/commands/simulate';
 import { cli, synthInto, write } from './support';
@@ -119,6 +120,20 @@ would be with audit rules enforced: allow</failure>
     expect(xmlText(`a&b<c>"d"'e'`)).toBe('a&amp;b&lt;c&gt;&quot;d&quot;&apos;e&apos;');
     expect(xmlText('x\u0000y\u001bz\u0007\tok\n')).toBe('x\\u0000y\\u001bz\\u0007\tok\n');
     expect(xmlText('lone \ud800 pair \ud83d\ude00')).toBe('lone \\ud800 pair \ud83d\ude00');
+  });
+
+  test('xmlText: any text becomes XML 1.0 character data that reads back as the text (escapes aside)', () => {
+    const XML_CHAR = /^[\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]*$/u;
+    const unescape = (t: string) => t.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e] as string);
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 60 }), (text) => {
+        const out = xmlText(text);
+        expect(out).toMatch(XML_CHAR);
+        expect(out).not.toMatch(/[<>"']|&(?!(lt|gt|quot|apos|amp);)/);
+        if (XML_CHAR.test(text) && !text.includes('\\u')) expect(unescape(out)).toBe(text);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   test('json: one object per row', async () => {
