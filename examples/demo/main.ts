@@ -153,7 +153,7 @@ async function main(): Promise<void> {
       { label: 'checkout-4 → internet HTTPS', from: '10.244.1.14', to: '198.51.100.7', protocol: 'tcp', port: 443 },
     ]);
 
-    step('Rule status as kubectl get cgr,ngr would show it');
+    step('Rule status as kubectl get afmcgr,afmngr would show it');
     await waitFor('rule status', () => emulators.kube.list({ apiVersion: 'egress.cdktf-ces.io/v1alpha1', kind: 'NamespaceEgressRule' }).every((r: any) => r.status?.members === 3));
     for (const kind of ['ClusterEgressRule', 'NamespaceEgressRule']) {
       for (const r of emulators.kube.list({ apiVersion: 'egress.cdktf-ces.io/v1alpha1', kind }) as any[]) {

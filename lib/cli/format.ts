@@ -75,12 +75,17 @@ export function formatExplanation(e: Explanation): string {
   for (const n of e.notes) lines.push(`note:        ${n}`);
   lines.push('');
   lines.push(`verdict: ${verdictText(e.verdict)}`);
+  // An audit rule that matches is news even when it would not change the verdict: it is what the
+  // logs will show, and what decides once it is enforced.
+  const auditMatch = (f: FlowExplanation) => (f.staged?.decidedBy?.audit ? f.staged.decidedBy : undefined);
+  const auditRules = [...new Set(e.flows.map(auditMatch).filter((r) => r !== undefined).map(ruleName))];
   if (e.wouldBe !== e.verdict) lines.push(`would be with audit rules enforced: ${verdictText(e.wouldBe)}`);
+  else if (auditRules.length) lines.push(`would be with audit rules enforced: ${verdictText(e.wouldBe)} (unchanged; decided by audit rule ${auditRules.join(', ')})`);
   for (const f of e.flows) {
     lines.push('');
     if (e.flows.length > 1 || f.destinationIp !== e.destination.ip) lines.push(flowHeader(f));
     lines.push(...decisionLines(f.enforced, 'enforced'));
-    if (f.staged && f.evaluation.wouldBe !== f.evaluation.verdict) lines.push(...decisionLines(f.staged, 'would be (staged policies, audit rules enforced)'));
+    if (f.staged && (f.evaluation.wouldBe !== f.evaluation.verdict || auditMatch(f))) lines.push(...decisionLines(f.staged, 'would be (staged policies, audit rules enforced)'));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -90,4 +95,17 @@ export function decidedByText(d: DecisionView): string {
   if (d.decidedBy) return `${ruleName(d.decidedBy)} (${d.decidedBy.action}, ${d.decidedBy.level})`;
   if (d.ending === 'no-virtual-server') return 'no virtual server (BIG-IP drop)';
   return 'device default';
+}
+
+/**
+ * Whether a decision was made by the rule `wanted` names: `ServiceEgressRule payments/x`,
+ * `payments/x` (namespace or service rule), `x` (cluster rule), its construct path, or
+ * `device default` for the device's default action.
+ */
+export function decidedByMatches(d: DecisionView, wanted: string): boolean {
+  const text = wanted.trim();
+  const rule = d.decidedBy;
+  if (!rule) return text === 'device default' && d.ending !== 'no-virtual-server';
+  const qualified = `${rule.namespace !== undefined ? `${rule.namespace}/` : ''}${rule.name}`;
+  return text === ruleName(rule) || text === qualified || text === rule.path;
 }

@@ -1,5 +1,5 @@
 /**
- * Rule CR status: `kubectl get cgr,ngr,sgr` shows whether each rule is in force on the
+ * Rule CR status: `kubectl get afmcgr,afmngr,afmsgr` shows whether each rule is in force on the
  * BIG-IP, with how many pod addresses, since when, and why not.
  *
  * The desired status of each rule is derived from its source list's state; a patch is sent

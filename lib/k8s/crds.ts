@@ -23,12 +23,22 @@ export interface KindInfo {
   readonly scope: 'Cluster' | 'Namespaced';
 }
 
+/**
+ * Short names apart from those of F5 Container Egress Services (group `kubeovn.io`: cgr, nsgr,
+ * svcgr, exsvc for the same four kind names), so that while both are installed during a
+ * migration `kubectl get afmcgr` is ours and `kubectl get cgr` CES's, never a guess. The plural
+ * names are the same in both groups: `kubectl get clusteregressrules.egress.cdktf-ces.io` names
+ * ours in full.
+ */
 export const KINDS: Readonly<Record<EgressKind, KindInfo>> = {
-  ClusterEgressRule: { kind: 'ClusterEgressRule', plural: 'clusteregressrules', singular: 'clusteregressrule', shortName: 'cgr', scope: 'Cluster' },
-  NamespaceEgressRule: { kind: 'NamespaceEgressRule', plural: 'namespaceegressrules', singular: 'namespaceegressrule', shortName: 'ngr', scope: 'Namespaced' },
-  ServiceEgressRule: { kind: 'ServiceEgressRule', plural: 'serviceegressrules', singular: 'serviceegressrule', shortName: 'sgr', scope: 'Namespaced' },
-  ExternalService: { kind: 'ExternalService', plural: 'externalservices', singular: 'externalservice', shortName: 'exsvc', scope: 'Cluster' },
+  ClusterEgressRule: { kind: 'ClusterEgressRule', plural: 'clusteregressrules', singular: 'clusteregressrule', shortName: 'afmcgr', scope: 'Cluster' },
+  NamespaceEgressRule: { kind: 'NamespaceEgressRule', plural: 'namespaceegressrules', singular: 'namespaceegressrule', shortName: 'afmngr', scope: 'Namespaced' },
+  ServiceEgressRule: { kind: 'ServiceEgressRule', plural: 'serviceegressrules', singular: 'serviceegressrule', shortName: 'afmsgr', scope: 'Namespaced' },
+  ExternalService: { kind: 'ExternalService', plural: 'externalservices', singular: 'externalservice', shortName: 'afmexsvc', scope: 'Cluster' },
 };
+
+/** `kubectl get cdktf-ces` lists every kind of ours (CES's CRDs have no categories). */
+export const CATEGORIES: readonly string[] = ['cdktf-ces', 'egress'];
 
 type Schema = Record<string, unknown>;
 
@@ -274,7 +284,7 @@ export function customResourceDefinition(kind: EgressKind): Schema {
         plural: info.plural,
         singular: info.singular,
         shortNames: [info.shortName],
-        categories: ['egress'],
+        categories: [...CATEGORIES],
       },
       versions: [
         {

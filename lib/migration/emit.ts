@@ -93,6 +93,9 @@ function ruleCode(rule: MigratedRule, split: boolean): string[] {
     body.push(`  bandwidthLimit: { maxBandwidth: ${rule.bandwidth.maxBandwidth}, unit: BandwidthUnit.${UNIT_MEMBER[rule.bandwidth.unit]} },`);
   }
   if (rule.description) body.push(`  description: ${lit(rule.description)},`);
+  if (rule.metadata?.owner) body.push(`  owner: ${lit(rule.metadata.owner)},`);
+  if (rule.metadata?.ticket) body.push(`  ticket: ${lit(rule.metadata.ticket)},`);
+  if (rule.metadata?.justification) body.push(`  justification: ${lit(rule.metadata.justification)},`);
   body.push('}),');
   if (!rule.omitted) return [...lines, ...body.map((l) => `    ${l}`)];
   return [...lines, ...commentLines('    ', `Not imported: ${rule.omitted}.`), ...body.map((l) => `    // ${l}`)];
@@ -124,7 +127,7 @@ export function emitModule(plan: MigrationPlan, options: EmitOptions = {}): stri
   };
   out.push(`// Egress policy imported by "cdktf-ces import" from the Container Egress Services (CES) manifests in`);
   out.push(...commentLines('', `${plan.file}: ${plan.objectCount} objects${plan.cluster !== undefined ? ` of cluster ${plan.cluster}` : ''}. Review it like any other change before deploying.`));
-  section('How CES maps to cdktf-ces:', MAPPING_RULES);
+  section('How CES maps to cdktf-ces:', plan.prefix ? [...MAPPING_RULES, `Every rule and ExternalService name below starts with "${plan.prefix}-" (import --prefix), apart from the`, 'names the device already has.'] : MAPPING_RULES);
   section('Rule order:', RULE_ORDER);
   out.push('//', `// Not carried over (${plan.notCarried.length}${plan.notCarried.length ? '; the import fails without --allow-partial while any are listed' : ''}):`);
   for (const i of plan.notCarried) out.push(...commentLines('', `- ${itemText(i)}`, '    ', '  '));

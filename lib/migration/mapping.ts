@@ -5,8 +5,9 @@
  * generated module repeats in its header.
  */
 import { shortHash } from '../afm/names';
-import type { ActionName, AddressModel, BandwidthModel, BandwidthUnit, FqdnModel, Level, PortModel } from '../policy/model';
-import { remarkProblem } from '../policy/names';
+import type { ActionName, AddressModel, BandwidthModel, BandwidthUnit, FqdnModel, Level, PortModel, RuleModel } from '../policy/model';
+import { REMARK_MAX, remarkProblem } from '../policy/names';
+import { ruleRemark } from '../policy/schema';
 import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../policy/port';
 import {
   CES_CLUSTER_SERVICE_NAMESPACE,
@@ -100,6 +101,7 @@ export interface MigratedRule {
   readonly ports: readonly PortModel[];
   readonly bandwidth?: BandwidthModel & { readonly iRule: string };
   readonly description?: string;
+  readonly metadata?: MigrationMetadata;
   readonly source: CesRule;
   /** Set when the rule is emitted commented out. */
   readonly omitted?: string;
@@ -119,6 +121,8 @@ export interface MigrationItem {
 export interface MigrationPlan {
   readonly file: string;
   readonly cluster?: string;
+  /** Put before every imported name (`<prefix>-<name>`). */
+  readonly prefix?: string;
   readonly objectCount: number;
   readonly externalServices: readonly MigratedExternalService[];
   readonly rules: readonly MigratedRule[];
@@ -128,9 +132,23 @@ export interface MigrationPlan {
   readonly notes: readonly MigrationItem[];
 }
 
+/** Ownership the imported rules carry (the guardrails' requireOwner and requireTicket ask for it). */
+export interface MigrationMetadata {
+  readonly owner?: string;
+  readonly ticket?: string;
+  readonly justification?: string;
+}
+
 export interface MappingOptions {
   /** The cluster the manifests come from; the generated code refuses a device of another cluster. */
   readonly cluster?: string;
+  /**
+   * Put before every imported rule and ExternalService name (`<prefix>-<name>`), so that they
+   * cannot clash with the names of rules the device already has.
+   */
+  readonly prefix?: string;
+  /** Set on every imported rule. */
+  readonly metadata?: MigrationMetadata;
   /** `<namespace>/<name>` of ExternalServices already reported as bad input: references to them are not reported again. */
   readonly rejectedExternalServices?: ReadonlySet<string>;
 }
@@ -156,6 +174,10 @@ function claim(taken: Set<string>, wanted: string): string {
   for (let n = 2; taken.has(name); n++) name = withSuffix(wanted, String(n));
   taken.add(name);
   return name;
+}
+
+function remarkFits(rule: Pick<RuleModel, 'description' | 'metadata'>): boolean {
+  return ruleRemark(rule).length <= REMARK_MAX;
 }
 
 /** Description for a remark when it fits one; else undefined. */
@@ -299,6 +321,12 @@ interface Part {
 
 /** Maps checked CES manifests to a migration plan; throws {@link CesInputError} on references and addresses that cannot be right. */
 export function planMigration(input: CesManifests, options: MappingOptions = {}): MigrationPlan {
+  const prefixed = (name: string) => (options.prefix ? `${options.prefix}-${name}` : name);
+  const given = options.metadata;
+  const metadata: MigrationMetadata | undefined =
+    given && (given.owner || given.ticket || given.justification)
+      ? { ...(given.owner ? { owner: given.owner } : {}), ...(given.ticket ? { ticket: given.ticket } : {}), ...(given.justification ? { justification: given.justification } : {}) }
+      : undefined;
   const problems: CesProblem[] = [];
   const notCarried: MigrationItem[] = [];
   const notes: MigrationItem[] = [];
@@ -328,8 +356,9 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
       seen.add(key);
       destinations.push(a.model);
     }
-    const name = claim(serviceNames, labelName(`${es.namespace}-${es.name}`));
-    if (name !== `${es.namespace}-${es.name}`) notes.push(item('metadata.name', JSON.stringify(es.name), `imported as ExternalService "${name}" (a DNS label of at most 63 characters, unique on the device)`));
+    const plain = `${prefixed(`${es.namespace}-${es.name}`)}`;
+    const name = claim(serviceNames, labelName(plain));
+    if (name !== plain) notes.push(item('metadata.name', JSON.stringify(es.name), `imported as ExternalService "${name}" (a DNS label of at most 63 characters, unique on the device)`));
     const migrated: MigratedExternalService = {
       name,
       constructId: `ExternalService_${name}`,
@@ -449,8 +478,12 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
     const scope = level === 'cluster' ? 'cluster' : `${level}/${rule.namespace}`;
     let taken = ruleNames.get(scope);
     if (!taken) ruleNames.set(scope, (taken = new Set()));
-    const base = labelName(rule.name);
-    if (base !== rule.name) notes.push(item('metadata.name', JSON.stringify(rule.name), `imported as "${base}" (a DNS label of at most 63 characters)`));
+    const base = labelName(prefixed(rule.name));
+    if (base !== prefixed(rule.name)) notes.push(item('metadata.name', JSON.stringify(rule.name), `imported as "${base}" (a DNS label of at most 63 characters)`));
+    // The AFM remark is "<ticket> <owner>: <justification or description>": a description that
+    // would make it too long for AS3 is left out (the module's comment names the CES object).
+    const generated = remark(`CES ${rule.kind} ${rule.namespace !== undefined ? `${rule.namespace}/` : ''}${rule.name}`);
+    const description = generated && (!metadata || remarkFits({ description: generated, metadata })) ? generated : undefined;
     for (const group of groups.values()) {
       const { ports, bandwidth } = group[0];
       const wanted = groups.size === 1 ? base : withSuffix(base, [portsToken(ports), bandwidthToken(bandwidth)].filter(Boolean).join('-'));
@@ -468,9 +501,8 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
         externalServices: group.map((p) => p.service.name),
         ports,
         ...(bandwidth ? { bandwidth } : {}),
-        ...(remark(`CES ${rule.kind} ${rule.namespace !== undefined ? `${rule.namespace}/` : ''}${rule.name}`)
-          ? { description: remark(`CES ${rule.kind} ${rule.namespace !== undefined ? `${rule.namespace}/` : ''}${rule.name}`) }
-          : {}),
+        ...(description ? { description } : {}),
+        ...(metadata ? { metadata } : {}),
         source: rule,
         ...(omitted ? { omitted } : {}),
       });
@@ -492,6 +524,7 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
   return {
     file: input.file,
     ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
+    ...(options.prefix ? { prefix: options.prefix } : {}),
     objectCount: input.externalServices.length + input.rules.length,
     externalServices: services.map((s) => s.migrated),
     rules: sortedRules,

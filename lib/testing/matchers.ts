@@ -22,7 +22,11 @@
  *   something about a range, test the addresses that matter (its edges, a known-bad host).
  *   A host name matches FQDN rules by name; give `options.resolve` to let address and CIDR
  *   rules see its addresses too (every address must then get the expected verdict).
- * - `toDenyEgress` accepts both DENY (drop) and REJECT.
+ * - `toDenyEgress` accepts both DENY (drop) and REJECT; `toRejectEgress` only REJECT (the
+ *   client gets a TCP reset or ICMP unreachable at once instead of waiting for a timeout).
+ * - `toBeDecidedBy(from, to, rule)` passes when the rule `rule` names decides every packet of the
+ *   flow, whatever its verdict: a rule construct, `<Kind> <namespace>/<name>`,
+ *   `<namespace>/<name>`, a cluster rule's name, a construct path, or `device default`.
  */
 import { Construct, IConstruct } from 'constructs';
 import { contextCommands, deviceCommands, renderSharedAs3 } from '../afm/as3';
@@ -31,7 +35,7 @@ import { buildSyncPlan } from '../policy/plan';
 import { CompiledPolicy } from '../policy/compile';
 import { checkDnsAnswer } from '../cli/cluster-state';
 import { Explanation, PolicyView, explain, parseDestination, parseSource, policyView } from '../cli/engine';
-import { formatExplanation, verdictText } from '../cli/format';
+import { decidedByMatches, decidedByText, formatExplanation, verdictText } from '../cli/format';
 import { CliUsageError } from '../cli/registry';
 
 /** Options of {@link toAllowEgress} and {@link toDenyEgress}. */
@@ -119,28 +123,57 @@ export function explainEgress(subject: unknown, from: string, to: string, option
   }
 }
 
-function result(allowedExpected: boolean, e: Explanation, from: string, to: string): MatcherResult {
-  const pass = allowedExpected ? e.verdict === 'allow' : e.verdict === 'deny' || e.verdict === 'reject';
-  const want = allowedExpected ? 'allowed' : 'denied';
+type Expected = 'allowed' | 'denied' | 'rejected';
+
+function result(expected: Expected, e: Explanation, from: string, to: string): MatcherResult {
+  const pass = expected === 'allowed' ? e.verdict === 'allow' : expected === 'rejected' ? e.verdict === 'reject' : e.verdict === 'deny' || e.verdict === 'reject';
   return {
     pass,
     message: () =>
-      `${pass ? `expected ${from} not to be ${want} egress to ${to}, but it is` : `expected ${from} to be ${want} egress to ${to}, but the verdict is ${verdictText(e.verdict)}`}\n\n${formatExplanation(e)}`,
+      `${pass ? `expected ${from} not to be ${expected} egress to ${to}, but it is` : `expected ${from} to be ${expected} egress to ${to}, but the verdict is ${verdictText(e.verdict)}`}\n\n${formatExplanation(e)}`,
   };
 }
 
 /** `expect(stack).toAllowEgress('payments/checkout', 'api.stripe.com:443')`. */
 export function toAllowEgress(received: unknown, from: string, to: string, options?: EgressExpectationOptions): MatcherResult {
-  return result(true, explainEgress(received, from, to, options), from, to);
+  return result('allowed', explainEgress(received, from, to, options), from, to);
 }
 
 /** `expect(stack).toDenyEgress('payments/comments', '203.0.113.5:25')`; DENY or REJECT. */
 export function toDenyEgress(received: unknown, from: string, to: string, options?: EgressExpectationOptions): MatcherResult {
-  return result(false, explainEgress(received, from, to, options), from, to);
+  return result('denied', explainEgress(received, from, to, options), from, to);
+}
+
+/** `expect(stack).toRejectEgress('payments/checkout', 'smtp.example.net:25')`; REJECT only. */
+export function toRejectEgress(received: unknown, from: string, to: string, options?: EgressExpectationOptions): MatcherResult {
+  return result('rejected', explainEgress(received, from, to, options), from, to);
+}
+
+/** What `rule` of {@link toBeDecidedBy} names, as text. */
+function ruleText(rule: unknown): string {
+  if (typeof rule === 'string') return rule;
+  if (Construct.isConstruct(rule)) return (rule as IConstruct).node.path;
+  throw new Error(`toBeDecidedBy takes the rule as a construct or as text such as "ServiceEgressRule payments/checkout-to-stripe", got ${rule === null ? 'null' : typeof rule}`);
+}
+
+/**
+ * `expect(stack).toBeDecidedBy('payments/checkout', 'api.stripe.com:443', checkoutToStripe)`:
+ * the rule decides every packet of the flow (as enforced; audit rules never decide).
+ */
+export function toBeDecidedBy(received: unknown, from: string, to: string, rule: IConstruct | string, options?: EgressExpectationOptions): MatcherResult {
+  const wanted = ruleText(rule);
+  const e = explainEgress(received, from, to, options);
+  const pass = e.flows.every((f) => decidedByMatches(f.enforced, wanted));
+  const actual = [...new Set(e.flows.map((f) => decidedByText(f.enforced)))].join('; ');
+  return {
+    pass,
+    message: () =>
+      `${pass ? `expected egress from ${from} to ${to} not to be decided by ${wanted}, but it is` : `expected egress from ${from} to ${to} to be decided by ${wanted}, but it is decided by ${actual}`}\n\n${formatExplanation(e)}`,
+  };
 }
 
 /** The matchers, for `expect.extend(egressMatchers)`. */
-export const egressMatchers = { toAllowEgress, toDenyEgress };
+export const egressMatchers = { toAllowEgress, toDenyEgress, toRejectEgress, toBeDecidedBy };
 
 /** Registers the matchers with Jest's `expect`; call it in a `setupFilesAfterEnv` file. */
 export function setupEgressMatchers(): void {
@@ -158,6 +191,13 @@ declare global {
       toAllowEgress(from: string, to: string, options?: EgressExpectationOptions): R;
       /** The pods of `from` may not reach `to` (DENY or REJECT). */
       toDenyEgress(from: string, to: string, options?: EgressExpectationOptions): R;
+      /** The pods of `from` are refused `to` with REJECT (a reset or ICMP unreachable), not dropped. */
+      toRejectEgress(from: string, to: string, options?: EgressExpectationOptions): R;
+      /**
+       * The rule decides every packet from `from` to `to`: a rule construct, `<Kind> <namespace>/<name>`,
+       * `<namespace>/<name>`, a cluster rule's name, a construct path, or `device default`.
+       */
+      toBeDecidedBy(from: string, to: string, rule: IConstruct | string, options?: EgressExpectationOptions): R;
     }
   }
 }

@@ -374,7 +374,7 @@ export function checkLists(expected: ExpectedDevice, lists: ReadonlyMap<string, 
         where: list.path,
         expected: `${want.length} pod address(es) (${some(want, 3)}) from ${cluster?.source}`,
         found: `only AS3's placeholder ${EMPTY_LIST_PLACEHOLDER}: those pods are denied`,
-        fix: 'the controller has not pushed this list since AS3 (re)created it: check that it runs and is leader (kubectl get cgr,ngr,sgr -A shows its status); restarting it pushes every list',
+        fix: 'the controller has not pushed this list since AS3 (re)created it: check that it runs and is leader (kubectl get afmcgr,afmngr,afmsgr -A shows its status); restarting it pushes every list',
       });
       continue;
     }

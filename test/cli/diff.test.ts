@@ -88,21 +88,16 @@ describe('diff: the effect of a change, per workload', () => {
     const r = await cli(process.cwd(), 'diff', base, changed, ...AT);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
+    // One line per change, naming every workload it holds for.
     expect(changes(r.stdout)).toEqual([
-      'payments/svc checkout: - 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)',
-      'payments/svc checkout: - 192.0.2.21:21/tcp (dropped by device default; was NamespaceEgressRule payments/legacy-ftp)',
+      'payments/svc checkout, payments/other pods, other namespaces: - 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)',
+      'payments/svc checkout, payments/other pods: - 192.0.2.21:21/tcp (dropped by device default; was NamespaceEgressRule payments/legacy-ftp)',
       'payments/svc checkout: + 192.0.2.44:8443/tcp (ServiceEgressRule payments/checkout-to-partner)',
-      'payments/svc checkout: - 198.51.100.10-198.51.100.20:22/tcp (dropped by ClusterEgressRule would-block-ssh (audit); was NamespaceEgressRule payments/bank-sftp) [would be, with audit rules enforced]',
-      'payments/svc checkout: ~ 203.0.113.0/24 (any protocol) (now rejected by ClusterEgressRule block-c2; was dropped by ClusterEgressRule block-c2)',
-      'payments/other pods: - 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)',
-      'payments/other pods: - 192.0.2.21:21/tcp (dropped by device default; was NamespaceEgressRule payments/legacy-ftp)',
-      'payments/other pods: - 198.51.100.10-198.51.100.20:22/tcp (dropped by ClusterEgressRule would-block-ssh (audit); was NamespaceEgressRule payments/bank-sftp) [would be, with audit rules enforced]',
-      'payments/other pods: ~ 203.0.113.0/24 (any protocol) (now rejected by ClusterEgressRule block-c2; was dropped by ClusterEgressRule block-c2)',
-      'other namespaces: - 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)',
-      'other namespaces: ~ 203.0.113.0/24 (any protocol) (now rejected by ClusterEgressRule block-c2; was dropped by ClusterEgressRule block-c2)',
+      'payments/svc checkout, payments/other pods: - 198.51.100.10-198.51.100.20:22/tcp (dropped by ClusterEgressRule would-block-ssh (audit); was NamespaceEgressRule payments/bank-sftp) [would be, with audit rules enforced]',
+      'payments/svc checkout, payments/other pods, other namespaces: ~ 203.0.113.0/24 (any protocol) (now rejected by ClusterEgressRule block-c2; was dropped by ClusterEgressRule block-c2)',
     ]);
     expect(r.stdout.split('\n').pop()).toBe('');
-    expect(r.stdout).toContain('# 11 changes for 3 of 3 workloads\n');
+    expect(r.stdout).toContain('# 5 changes for 3 of 3 workloads\n');
   });
 
   test('the same output twice: no change, exit 0', async () => {
@@ -115,49 +110,67 @@ describe('diff: the effect of a change, per workload', () => {
   test('reversed, every line is mirrored', async () => {
     const r = await cli(process.cwd(), 'diff', changed, base, ...AT);
     expect(changes(r.stdout)).toContain('payments/svc checkout: - 192.0.2.44:8443/tcp (dropped by device default; was ServiceEgressRule payments/checkout-to-partner)');
-    expect(changes(r.stdout)).toContain('other namespaces: + 10.96.0.10:53/tcp (ClusterEgressRule allow-dns)');
-    expect(changes(r.stdout)).toHaveLength(11);
+    expect(changes(r.stdout)).toContain('payments/svc checkout, payments/other pods, other namespaces: + 10.96.0.10:53/tcp (ClusterEgressRule allow-dns)');
+    expect(changes(r.stdout)).toHaveLength(5);
   });
 
   test('a time window: without --at every window state of the week is evaluated, and the change says when it holds', async () => {
     const nightly = synth({ nightlyBackup: true });
     const r = await cli(process.cwd(), 'diff', base, nightly);
-    expect(changes(r.stdout)).toEqual([
-      'payments/svc checkout: + 192.0.2.128/25:873/tcp (NamespaceEgressRule payments/nightly-backup) [when W1 open]',
-      'payments/other pods: + 192.0.2.128/25:873/tcp (NamespaceEgressRule payments/nightly-backup) [when W1 open]',
-    ]);
+    expect(changes(r.stdout)).toEqual(['payments/svc checkout, payments/other pods: + 192.0.2.128/25:873/tcp (NamespaceEgressRule payments/nightly-backup) [when W1 open]']);
     expect(r.stdout).toContain('# W1 = sat,sun 01:00-05:00 UTC (namespace/payments/nightly-backup)\n');
-    expect(r.stdout).toMatch(/# evaluated in 2 time states found in the week from \S+ \(W1 closed: \S+; W1 open: \S+\)/);
+    // No instant in the report unless --at asks for one: the same outputs give the same text at any time.
+    expect(r.stdout.split('\n')[1]).toBe('# evaluated in 2 time states that occur in the coming week (W1 closed; W1 open)');
+    expect(r.stdout).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
+    const json = JSON.parse((await cli(process.cwd(), 'diff', base, nightly, '--format', 'json')).stdout).devices[0];
+    expect(json.at).toBeUndefined();
+    expect(json.timeStates).toEqual([{ label: 'W1 closed' }, { label: 'W1 open' }]);
     // At an instant outside the window nothing changes; inside, it does.
     expect(changes((await cli(process.cwd(), 'diff', base, nightly, '--at', '2026-03-02T10:00:00Z')).stdout)).toEqual([]);
     const inside = await cli(process.cwd(), 'diff', base, nightly, '--at', '2026-03-07T02:00:00Z');
     expect(inside.stdout).toContain('# evaluated at 2026-03-07T02:00:00.000Z only (W1 open)\n');
-    expect(changes(inside.stdout)).toHaveLength(2);
+    expect(changes(inside.stdout)).toHaveLength(1);
   });
 
   test('label selectors and host names: hypothetical pods with and without the labels, names as destinations', async () => {
     const batch = synth({ batchUploads: true });
     const r = await cli(process.cwd(), 'diff', base, batch, ...AT);
     expect(changes(r.stdout)).toEqual([
-      'payments/svc checkout [app=batch]: + *.files.partner.example:443/tcp (NamespaceEgressRule payments/batch-uploads)',
-      'payments/svc checkout [app=batch]: + uploads.partner.example:443/tcp (NamespaceEgressRule payments/batch-uploads)',
-      'payments/other pods [app=batch]: + *.files.partner.example:443/tcp (NamespaceEgressRule payments/batch-uploads)',
-      'payments/other pods [app=batch]: + uploads.partner.example:443/tcp (NamespaceEgressRule payments/batch-uploads)',
+      'payments/svc checkout [app=batch], payments/other pods [app=batch]: + *.files.partner.example:443/tcp (NamespaceEgressRule payments/batch-uploads)',
+      'payments/svc checkout [app=batch], payments/other pods [app=batch]: + uploads.partner.example:443/tcp (NamespaceEgressRule payments/batch-uploads)',
     ]);
     // Pods without the label, and the name's addresses without the name, are unchanged.
-    expect(r.stdout).toContain('# 4 changes for 2 of 5 workloads\n');
+    expect(r.stdout).toContain('# 2 changes for 2 of 5 workloads\n');
   });
 
-  test('--format markdown: a pull-request comment, workloads with the same changes in one block', async () => {
+  test('--format markdown: a pull-request comment, each change once with the workloads it holds for', async () => {
     const partner = synth({ partner: true });
     const r = await cli(process.cwd(), 'diff', base, partner, ...AT, '--format', 'markdown');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('### Egress policy diff: `k8s_prod` (cluster `prod`)\n\n');
-    expect(r.stdout).toContain(': **1 change for 1 of 3 workloads**.\n\n**payments/svc checkout**\n\n```diff\n+ 192.0.2.44:8443/tcp (ServiceEgressRule payments/checkout-to-partner)\n```\n');
+    expect(r.stdout).toContain(': **1 change for 1 of 3 workloads**.\n\n```diff\n+ 192.0.2.44:8443/tcp (ServiceEgressRule payments/checkout-to-partner)\n    payments/svc checkout\n```\n');
     expect(r.stdout).toContain('<details><summary>How this diff was computed</summary>');
     const dns = synth({ dnsTcp: false });
     const all = await cli(process.cwd(), 'diff', base, dns, ...AT, '--format', 'markdown');
-    expect(all.stdout).toContain('**payments/svc checkout** · **payments/other pods** · **other namespaces**\n\n```diff\n- 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)\n```\n');
+    expect(all.stdout).toContain('```diff\n- 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)\n    payments/svc checkout, payments/other pods, other namespaces\n```\n');
+    // Each change once, even when the workloads' sets of changes differ.
+    const mixed = await cli(process.cwd(), 'diff', base, changed, ...AT, '--format', 'markdown');
+    expect(mixed.stdout).toContain(
+      [
+        '```diff',
+        '- 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)',
+        '    payments/svc checkout, payments/other pods, other namespaces',
+        '- 192.0.2.21:21/tcp (dropped by device default; was NamespaceEgressRule payments/legacy-ftp)',
+        '    payments/svc checkout, payments/other pods',
+        '+ 192.0.2.44:8443/tcp (ServiceEgressRule payments/checkout-to-partner)',
+        '    payments/svc checkout',
+        '- 198.51.100.10-198.51.100.20:22/tcp (dropped by ClusterEgressRule would-block-ssh (audit); was NamespaceEgressRule payments/bank-sftp) [would be, with audit rules enforced]',
+        '    payments/svc checkout, payments/other pods',
+        '~ 203.0.113.0/24 (any protocol) (now rejected by ClusterEgressRule block-c2; was dropped by ClusterEgressRule block-c2)',
+        '    payments/svc checkout, payments/other pods, other namespaces',
+        '```',
+      ].join('\n'),
+    );
   });
 
   test('--format json: the same changes as data', async () => {
@@ -166,7 +179,17 @@ describe('diff: the effect of a change, per workload', () => {
     expect(data.format).toBe('cdktf-ces.dev/policy-diff/v1');
     expect(data.devices).toHaveLength(1);
     const device = data.devices[0];
-    expect(device).toMatchObject({ tenant: 'k8s_prod', cluster: 'prod', fixedTime: true, workloadBasis: 'selectors', counts: { workloads: 3, changes: 11 } });
+    expect(device).toMatchObject({ tenant: 'k8s_prod', cluster: 'prod', at: '2026-03-02T10:00:00.000Z', fixedTime: true, workloadBasis: 'selectors', counts: { workloads: 3, changes: 11, distinctChanges: 5 } });
+    expect(device.changes[0]).toEqual({
+      change: 'lost',
+      audit: false,
+      destination: '10.96.0.10',
+      protocol: 'tcp',
+      ports: '53',
+      old: { verdict: 'allow', by: 'ClusterEgressRule allow-dns', rule: 'cluster/allow-dns' },
+      new: { verdict: 'deny', by: 'device default' },
+      workloads: ['payments/svc checkout', 'payments/other pods', 'other namespaces'],
+    });
     expect(device.workloads.map((w: { workload: string }) => w.workload)).toEqual(['payments/svc checkout', 'payments/other pods', 'other namespaces']);
     expect(device.workloads[0].changes).toContainEqual({
       change: 'gained',
@@ -205,10 +228,8 @@ answers:
     const partner = synth({ partner: true, dnsTcp: false });
     const r = await cli(dir, 'diff', base, partner, ...AT, '--state', 'state.yaml');
     expect(changes(r.stdout)).toEqual([
-      'payments/pods: - 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)',
-      'payments/svc checkout: - 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)',
+      'payments/pods, payments/svc checkout, web/pods: - 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)',
       'payments/svc checkout: + 192.0.2.44:8443/tcp (ServiceEgressRule payments/checkout-to-partner)',
-      'web/pods: - 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)',
     ]);
     expect(r.stdout).toContain('# workloads are the pods of state.yaml, grouped by the rules that can apply to them\n');
     expect(r.stdout).toContain('# 1 pod of state.yaml cannot send (terminating, finished, on the host network or without an address) and is left out\n');
@@ -220,6 +241,22 @@ answers:
       'payments/pods: + 192.0.2.80:443/tcp (NamespaceEgressRule payments/batch-uploads)',
       'payments/pods: + *.files.partner.example:443/tcp (NamespaceEgressRule payments/batch-uploads)',
     ]);
+  });
+});
+
+describe('diff --exit-code', () => {
+  test('1 when enforced egress changes, 0 when nothing or only the would-be verdict of an audit rule changes', async () => {
+    expect((await cli(process.cwd(), 'diff', base, changed, ...AT, '--exit-code')).code).toBe(1);
+    expect((await cli(process.cwd(), 'diff', base, base, ...AT, '--exit-code')).code).toBe(0);
+    const audit = await cli(process.cwd(), 'diff', base, synth({ auditSsh: true }), ...AT, '--exit-code');
+    expect(changes(audit.stdout)).toHaveLength(1);
+    expect(audit.code).toBe(0);
+    // Without the option the exit code does not tell.
+    expect((await cli(process.cwd(), 'diff', base, changed, ...AT)).code).toBe(0);
+  });
+
+  test('2 on bad input', async () => {
+    expect((await cli(process.cwd(), 'diff', base, 'no/such/new', '--exit-code')).code).toBe(2);
   });
 });
 

@@ -8,15 +8,46 @@ const validators = Object.fromEntries(ALL_KINDS.map((k) => [k, new CrdValidator(
 
 describe('CustomResourceDefinitions', () => {
   test.each([
-    ['ClusterEgressRule', 'clusteregressrules', 'cgr', 'Cluster'],
-    ['NamespaceEgressRule', 'namespaceegressrules', 'ngr', 'Namespaced'],
-    ['ServiceEgressRule', 'serviceegressrules', 'sgr', 'Namespaced'],
-    ['ExternalService', 'externalservices', 'exsvc', 'Cluster'],
+    ['ClusterEgressRule', 'clusteregressrules', 'afmcgr', 'Cluster'],
+    ['NamespaceEgressRule', 'namespaceegressrules', 'afmngr', 'Namespaced'],
+    ['ServiceEgressRule', 'serviceegressrules', 'afmsgr', 'Namespaced'],
+    ['ExternalService', 'externalservices', 'afmexsvc', 'Cluster'],
   ] as const)('%s is served as %s (%s), %s-scoped, with a status subresource', (kind, plural, short, scope) => {
     const crd = customResourceDefinition(kind) as any;
     expect(crd.metadata.name).toBe(`${plural}.${API_GROUP}`);
     expect(crd.spec).toMatchObject({ group: API_GROUP, scope, names: { kind, plural, shortNames: [short] } });
     expect(crd.spec.versions[0]).toMatchObject({ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } });
+  });
+
+  /**
+   * The CRDs of F5 Container Egress Services (kubeovn/ces-controller, group kubeovn.io) name the
+   * same four kinds with the same plurals; their short names, categories (none) and printer
+   * columns, as its install manifests declare them.
+   */
+  const CES = {
+    ClusterEgressRule: { shortNames: ['cgr'], columns: ['Action', 'Status'] },
+    NamespaceEgressRule: { shortNames: ['nsgr'], columns: ['Action', 'Status'] },
+    ServiceEgressRule: { shortNames: ['svcgr'], columns: ['Action', 'Status'] },
+    ExternalService: { shortNames: ['exsvc'], columns: ['Addresses'] },
+  } as const;
+
+  test('beside CES (kubeovn.io) no short name or category of ours is also one of CES, and our columns tell the kinds apart', () => {
+    const cesShort = new Set<string>(Object.values(CES).flatMap((c) => c.shortNames));
+    for (const kind of ALL_KINDS) {
+      const crd = customResourceDefinition(kind) as any;
+      expect(crd.spec.group).not.toBe('kubeovn.io');
+      // kubectl resolves a short name in any group: none of ours may be one of CES's (or a kind or plural name).
+      for (const short of crd.spec.names.shortNames) {
+        expect(cesShort.has(short)).toBe(false);
+        expect(ALL_KINDS.map((k) => k.toLowerCase())).not.toContain(short);
+      }
+      expect(crd.spec.names.categories).toEqual(['cdktf-ces', 'egress']);
+      const columns = crd.spec.versions[0].additionalPrinterColumns.map((c: any) => c.name);
+      expect(columns).not.toEqual(CES[kind].columns);
+      expect(columns).not.toContain('Status');
+    }
+    const all = ALL_KINDS.flatMap((k) => (customResourceDefinition(k) as any).spec.names.shortNames);
+    expect(new Set(all).size).toBe(all.length);
   });
 
   test('rule kinds show readiness and member counts in kubectl get', () => {

@@ -151,7 +151,7 @@ test('a list reset to the placeholder while its pods run: an error with cluster 
   const r = await verifyCli(dir, emulators, '--state', 'state.json');
   expect(r.code).toBe(1);
   expect(errorLines(r.stdout)).toEqual([
-    "ERROR [address-list] alpha/k8s_alpha: /Common/Shared/k8s_alpha_src_svc_payments_checkout: expected 1 pod address(es) (10.1.2.10) from state.json; found only AS3's placeholder ::1:5ee:bad:c0de: those pods are denied. Fix: the controller has not pushed this list since AS3 (re)created it: check that it runs and is leader (kubectl get cgr,ngr,sgr -A shows its status); restarting it pushes every list",
+    "ERROR [address-list] alpha/k8s_alpha: /Common/Shared/k8s_alpha_src_svc_payments_checkout: expected 1 pod address(es) (10.1.2.10) from state.json; found only AS3's placeholder ::1:5ee:bad:c0de: those pods are denied. Fix: the controller has not pushed this list since AS3 (re)created it: check that it runs and is leader (kubectl get afmcgr,afmngr,afmsgr -A shows its status); restarting it pushes every list",
   ]);
   const without = await verifyCli(dir, emulators);
   expect(without.code).toBe(0);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { AfmModelError } from '../../afm/evaluator';
 import { readClusterState } from '../cluster-state';
 import { diffPolicies, DiffResult } from '../diff/compute';
-import { formatJson, formatMarkdown, formatText } from '../diff/format';
+import { enforcedChanges, formatJson, formatMarkdown, formatText } from '../diff/format';
 import { PolicyView, parseTime, policyView } from '../engine';
 import { CliCommand, CliUsageError } from '../registry';
 import { DeviceOutput, pickDevice, readSynthOutput } from '../synth-output';
@@ -72,14 +72,16 @@ export const diffCommand: CliCommand = {
   name: 'diff',
   summary:
     'What a change does to egress: compares two synth outputs of one app and prints, per workload, the destinations gained (+) and lost (-) and the rules behind each, as the firewall would decide (the AFM evaluator over each output\'s declaration). Destinations, ports and workloads are finite classes derived from both policies, so the comparison is exact over them, not sampled.\n\n' +
-    'Without --state the workloads are hypothetical pods built from the rules\' sources (each Service and namespace a rule names, each label combination its selectors test, any other pod); with --state they are the real pods. Time windows: every combination of open and closed windows in the coming week is evaluated (or only the instant --at). Audit rules: would-be changes are shown and marked. Exit code 0 whether or not anything changed; 2 on bad input.',
-  usage: 'diff <old cdktf.out> <new cdktf.out> [--device <tenant>] [--state <file.yaml>] [--at <ISO time>] [--format text|markdown|json]',
+    'Without --state the workloads are hypothetical pods built from the rules\' sources (each Service and namespace a rule names, each label combination its selectors test, any other pod); with --state they are the real pods. Time windows: every combination of open and closed windows in the coming week is evaluated (or only the instant --at). Audit rules: would-be changes are shown and marked. Each change is one line naming every workload it holds for; the report names no instant unless --at gives one, so the same two outputs always give the same report.\n\n' +
+    'Exit code 0 whether or not anything changed; with --exit-code 1 when what the firewall enforces changes (would-be changes of audit rules alone do not count); 2 on bad input.',
+  usage: 'diff <old cdktf.out> <new cdktf.out> [--device <tenant>] [--state <file.yaml>] [--at <ISO time>] [--format text|markdown|json] [--exit-code]',
   maxPositionals: 2,
   options: [
     { name: 'device', type: 'string', arg: '<tenant>', help: 'the AfmDevice (AS3 tenant, or <stack>/<tenant>); default: every tenant both outputs have' },
     { name: 'state', type: 'string', arg: '<file.yaml>', help: 'cluster state (kubectl get pods,namespaces,services -A -o yaml, plus DnsAnswers): diff for the real pods' },
     { name: 'at', type: 'string', arg: '<ISO time>', help: 'evaluate this instant only (default: every window state of the week from now)' },
     { name: 'format', type: 'string', arg: '<text|markdown|json>', help: 'report format (default text; markdown for a pull-request comment)' },
+    { name: 'exit-code', type: 'boolean', help: 'exit 1 when enforced egress changes, 0 when not (as git diff --exit-code)' },
   ],
   async run(args, io) {
     const [oldDir, newDir] = args.positionals;
@@ -112,6 +114,6 @@ export const diffCommand: CliCommand = {
       return i === 0 && notes.length ? { ...r, notes: [...r.notes, ...notes] } : r;
     });
     io.stdout(format === 'json' ? formatJson(results) : format === 'markdown' ? formatMarkdown(results) : formatText(results));
-    return 0;
+    return args.flag('exit-code') && enforcedChanges(results) ? 1 : 0;
   },
 };

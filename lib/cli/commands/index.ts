@@ -7,7 +7,8 @@ import { diffCommand } from './diff';
 import { explainCommand } from './explain';
 import { graphCommand } from './graph';
 import { importCommand } from './import';
+import { inventoryCommand } from './inventory';
 import { simulateCommand } from './simulate';
 import { verifyCommand } from './verify';
 
-export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand, verifyCommand];
+export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand, inventoryCommand, verifyCommand];

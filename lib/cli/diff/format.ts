@@ -1,6 +1,7 @@
 /**
- * Diff reports: text (one line per change, `#` lines for context), markdown for a pull-request
- * comment, JSON for tools. All sorted, so the same outputs always give the same report.
+ * Diff reports: text (one line per change, naming every workload it holds for; `#` lines for
+ * context), markdown for a pull-request comment, JSON for tools. All sorted, and without the
+ * current time unless an instant was asked for, so the same outputs always give the same report.
  */
 import type { ChangeLine, DiffResult, Verdict } from './compute';
 
@@ -37,10 +38,14 @@ function changeCount(r: DiffResult): number {
 }
 
 function context(r: DiffResult): string[] {
+  // The instants evaluated are shown only when the user chose one (--at): a report of the same
+  // two outputs is then the same text whenever it is made.
   const lines = [
-    r.fixedTime || r.gates.length === 0
+    r.fixedTime
       ? `evaluated at ${r.at.toISOString()}${r.gates.length ? ` only (${r.states[0].label})` : ''}`
-      : `evaluated in ${r.states.length} time states found in the week from ${r.at.toISOString()} (${r.states.map((s) => `${s.label}: ${s.at.toISOString()}`).join('; ')})`,
+      : r.gates.length === 0
+        ? 'no time windows or expiry dates: the verdicts do not depend on the time'
+        : `evaluated in ${r.states.length} time states that occur in the coming week (${r.states.map((s) => s.label).join('; ')})`,
   ];
   for (const g of r.gates) lines.push(`${g.id} = ${g.text} (${g.rules.join(', ')})`);
   lines.push(...r.notes);
@@ -50,8 +55,33 @@ function context(r: DiffResult): string[] {
   return lines;
 }
 
+/** One change and every workload it holds for, in the order of their first appearance. */
+export interface GroupedChange {
+  readonly line: ChangeLine;
+  readonly text: string;
+  readonly workloads: readonly string[];
+}
+
+export function groupChanges(r: DiffResult): GroupedChange[] {
+  const groups = new Map<string, { line: ChangeLine; text: string; workloads: string[] }>();
+  for (const w of r.workloads) {
+    for (const c of w.changes) {
+      const text = changeText(c);
+      const g = groups.get(text);
+      if (g) g.workloads.push(w.workload.label);
+      else groups.set(text, { line: c, text, workloads: [w.workload.label] });
+    }
+  }
+  return [...groups.values()];
+}
+
+/** Whether what the firewall enforces changes (would-be changes of audit rules aside). */
+export function enforcedChanges(results: readonly DiffResult[]): boolean {
+  return results.some((r) => r.workloads.some((w) => w.changes.some((c) => !c.audit)));
+}
+
 function summary(r: DiffResult): string {
-  const n = changeCount(r);
+  const n = groupChanges(r).length;
   return n === 0 ? 'no change in what any workload may reach' : `${n} change${n === 1 ? '' : 's'} for ${r.workloads.length} of ${r.counts.workloads} workloads`;
 }
 
@@ -60,7 +90,7 @@ export function formatText(results: readonly DiffResult[]): string {
   for (const r of results) {
     out.push(`# device ${r.tenant} (cluster ${r.cluster}): ${r.oldLabel} -> ${r.newLabel}`);
     for (const c of context(r)) out.push(`# ${c}`);
-    for (const w of r.workloads) for (const c of w.changes) out.push(`${w.workload.label}: ${changeText(c)}`);
+    for (const g of groupChanges(r)) out.push(`${g.workloads.join(', ')}: ${g.text}`);
     out.push(`# ${summary(r)}`);
   }
   return `${out.join('\n')}\n`;
@@ -75,19 +105,14 @@ export function formatMarkdown(results: readonly DiffResult[]): string {
   for (const r of results) {
     out.push(`### Egress policy diff: ${code(r.tenant)} (cluster ${code(r.cluster)})`, '');
     out.push(`${code(r.oldLabel)} → ${code(r.newLabel)}: **${summary(r)}**.`, '');
-    // Workloads whose changes are the same share one block.
-    const blocks = new Map<string, { heads: string[]; lines: string[] }>();
-    for (const w of r.workloads) {
-      const lines = w.changes.map(changeText);
-      const key = lines.join('\n');
-      const head = `${w.workload.label.replace(/[*_`[\]<>\\]/g, (c) => `\\${c}`)}${w.workload.members ? ` (${w.workload.members.length} pod${w.workload.members.length === 1 ? '' : 's'})` : ''}`;
-      const block = blocks.get(key);
-      if (block) block.heads.push(head);
-      else blocks.set(key, { heads: [head], lines });
-    }
-    for (const { heads, lines } of blocks.values()) {
-      out.push(heads.map((h) => `**${h}**`).join(' · '), '');
-      out.push('```diff', ...lines, '```', '');
+    // Each change once, with the workloads it holds for on the line below (context in a diff block).
+    const groups = groupChanges(r);
+    if (groups.length) {
+      const members = new Map(r.workloads.map((w) => [w.workload.label, w.workload.members?.length]));
+      const head = (label: string) => `${label}${members.get(label) !== undefined ? ` (${members.get(label)} pod${members.get(label) === 1 ? '' : 's'})` : ''}`;
+      out.push('```diff');
+      for (const g of groups) out.push(g.text, `    ${g.workloads.map(head).join(', ').replace(/`/g, "'")}`);
+      out.push('```', '');
     }
     out.push('<details><summary>How this diff was computed</summary>', '');
     for (const c of context(r)) out.push(`- ${c.replace(/[<>]/g, (ch) => (ch === '<' ? '&lt;' : '&gt;'))}`);
@@ -102,13 +127,14 @@ export function formatJson(results: readonly DiffResult[]): string {
     cluster: r.cluster,
     old: r.oldLabel,
     new: r.newLabel,
-    at: r.at.toISOString(),
+    ...(r.fixedTime ? { at: r.at.toISOString() } : {}),
     fixedTime: r.fixedTime,
     windows: r.gates.map((g) => ({ id: g.id, text: g.text, rules: g.rules })),
-    timeStates: r.states.map((s) => ({ label: s.label, at: s.at.toISOString() })),
+    timeStates: r.states.map((s) => ({ label: s.label, ...(r.fixedTime ? { at: s.at.toISOString() } : {}) })),
     workloadBasis: r.basis,
     notes: r.notes,
-    counts: { ...r.counts, changes: changeCount(r) },
+    counts: { ...r.counts, changes: changeCount(r), distinctChanges: groupChanges(r).length },
+    changes: groupChanges(r).map(({ line: { order: _o, ...c }, workloads }) => ({ ...c, workloads })),
     workloads: r.workloads.map((w) => ({
       workload: w.workload.label,
       ...(w.workload.namespace !== undefined ? { namespace: w.workload.namespace } : {}),
