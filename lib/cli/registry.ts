@@ -10,6 +10,13 @@ export interface CliIo {
   stderr(text: string): void;
   /** Directory relative paths are resolved against. */
   readonly cwd: string;
+  /** KUBECONFIG, HOME, and what exec credential plugins run with. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Run as the kubectl plugin `kubectl egress`: the cluster state comes from the current
+   * kubeconfig context unless `--state` gives it, and messages name `kubectl egress`.
+   */
+  readonly kubectlPlugin?: boolean;
 }
 
 /** Longest offending value a message shows, in characters. */
@@ -109,9 +116,9 @@ export function parseCommandArgs(command: CliCommand, argv: readonly string[]): 
 }
 
 /** The help text of one command. */
-export function commandHelp(command: CliCommand): string {
+export function commandHelp(command: CliCommand, program = 'cdktf-ces'): string {
   const width = Math.max(...[...command.options, HELP_OPTION].map((o) => o.name.length + (o.arg ? o.arg.length + 1 : 0) + (o.short ? 4 : 0)));
-  const lines = [`usage: cdktf-ces ${command.usage}`, '', command.summary, '', 'options:'];
+  const lines = [`usage: ${program} ${command.usage}`, '', command.summary, '', 'options:'];
   for (const o of [...command.options, HELP_OPTION]) {
     const left = `${o.short ? `-${o.short}, ` : ''}--${o.name}${o.arg ? ` ${o.arg}` : ''}`;
     lines.push(`  ${left.padEnd(width + 3)}${o.help}${o.multiple ? ' (repeatable)' : ''}`);
