@@ -7,12 +7,13 @@ import { readLiveClusterState } from './cluster-live';
 import { ClusterState, parseResolveOptions, readClusterState } from './cluster-state';
 import { DnsAnswers, PolicyView, policyView } from './engine';
 import { CliIo, CliUsageError, OptionSpec, ParsedArgs } from './registry';
-import { pickDevice, readSynthOutput } from './synth-output';
+import { deviceLabel } from './device-name';
+import { namesOfOutput, pickDevice, readSynthOutput } from './synth-output';
 import { quote } from './text';
 
 export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
   { name: 'out', type: 'string', arg: '<dir>', help: 'synth output directory (default: cdktf.out)' },
-  { name: 'device', type: 'string', arg: '<tenant>', help: 'the AfmDevice (AS3 tenant, or <stack>/<tenant>) when the output has several' },
+  { name: 'device', type: 'string', arg: '<device>', help: 'the AfmDevice when the output has several: its tenant, cluster name, <stack>/<tenant> or construct path' },
 ];
 
 export const CLUSTER_OPTIONS: readonly OptionSpec[] = [
@@ -27,7 +28,7 @@ export const CLUSTER_OPTIONS: readonly OptionSpec[] = [
 export function loadPolicy(args: ParsedArgs, io: CliIo): PolicyView {
   const device = pickDevice(readSynthOutput(args.string('out') ?? 'cdktf.out', io.cwd), args.string('device'));
   try {
-    return policyView({ label: `${device.stack}/${device.tenant} (${device.artifact.devicePath})`, model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands });
+    return policyView({ label: deviceLabel(namesOfOutput(device)), model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands });
   } catch (e) {
     if (e instanceof AfmModelError) {
       throw new CliUsageError(`the declaration in ${device.terraformFile} cannot be evaluated`, quote(e.message), 'it was not written by this version of cdktf-ces; run "cdktf synth" again');

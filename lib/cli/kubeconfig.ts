@@ -69,6 +69,7 @@ interface KubeconfigFile {
   readonly currentContext?: string;
 }
 
+const EXPLICIT_ROLE = 'the --kubeconfig file';
 const HOW_TO = 'point --kubeconfig at the kubeconfig of the cluster (or set KUBECONFIG)';
 const EXEC_DOCS = 'https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins';
 const EXEC_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
@@ -93,6 +94,9 @@ export function kubeconfigFiles(request: KubeconfigRequest): string[] {
   const home = request.env.HOME || os.homedir();
   const fallback = path.join(home, '.kube', 'config');
   if (!fs.existsSync(fallback)) {
+    if (request.context !== undefined) {
+      throw new CliUsageError(`--context: no kubeconfig to look it up in (KUBECONFIG is unset and ${fallback} does not exist)`, quote(request.context), 'add --kubeconfig <file>, or set KUBECONFIG');
+    }
     throw new CliUsageError('no kubeconfig: KUBECONFIG is unset and ~/.kube/config does not exist', quote(fallback), 'give --kubeconfig <file>, set KUBECONFIG, or give the cluster state with --state <file.yaml>');
   }
   return [fallback];
@@ -102,7 +106,7 @@ export function kubeconfigFiles(request: KubeconfigRequest): string[] {
 export function loadKubeconfig(request: KubeconfigRequest): LoadedKubeconfig {
   const files = kubeconfigFiles(request);
   // The --kubeconfig file is named as the user wrote it when it cannot be read.
-  const explicit = request.file !== undefined ? { file: request.file, role: 'the --kubeconfig file' } : undefined;
+  const explicit = request.file !== undefined ? { file: request.file, role: EXPLICIT_ROLE } : undefined;
   const merged = mergeKubeconfigs(files.map((f) => readKubeconfigFile(f, request.cwd, explicit ?? { file: f, role: 'the kubeconfig' })));
   const shown = files.length === 1 ? files[0] : `KUBECONFIG ${files.join(path.delimiter)}`;
   const contextName = request.context ?? merged.currentContext ?? '';
@@ -144,12 +148,14 @@ function readKubeconfigFile(file: string, cwd: string, shown: { file: string; ro
   const docs = readYamlFile({ ...shown, howTo: HOW_TO }, cwd);
   for (const doc of docs) if (doc.error) throw yamlDocumentError(file, { ...doc, error: doc.error });
   const values = docs.map((d) => d.value).filter((v) => v !== null && v !== undefined);
-  // An empty file is an empty config (client-go's Load).
-  if (values.length === 0) return { file, clusters: [], users: [], contexts: [] };
-  const doc = values[0];
-  if (values.length > 1 || !isObj(doc)) {
-    throw new CliUsageError(`${file} is not a kubeconfig`, values.length > 1 ? `${values.length} YAML documents` : quote(doc), `a kubeconfig is one mapping with clusters, users and contexts; ${HOW_TO}`);
+  const notKubeconfig = (got: string) => new CliUsageError(`${file} is not a kubeconfig`, got, 'a kubeconfig is one mapping with clusters, users and contexts; check the path');
+  if (values.length === 0) {
+    // An empty file of a KUBECONFIG list is an empty config (client-go's Load); named alone, it is a mistake.
+    if (shown.role === EXPLICIT_ROLE) throw notKubeconfig('an empty file');
+    return { file, clusters: [], users: [], contexts: [] };
   }
+  const doc = values[0];
+  if (values.length > 1 || !isObj(doc)) throw notKubeconfig(values.length > 1 ? `${values.length} YAML documents` : quote(doc));
   const current = doc['current-context'];
   if (current !== undefined && current !== null && typeof current !== 'string') throw new CliUsageError(`${file}: current-context must be a context name`, quote(current), 'write the name of one of its contexts');
   return {

@@ -272,6 +272,6 @@ describe('diff: bad input, one line, exit 2', () => {
 
   test('--device that one output lacks', async () => {
     const r = await cli(process.cwd(), 'diff', base, changed, '--device', 'k8s_nope');
-    expect(r.stderr).toBe('cdktf-ces diff: old output: --device names no device of the synth output (got "k8s_nope"); use one of: k8s_prod (stack egress)\n');
+    expect(r.stderr).toBe('cdktf-ces diff: old output: --device names no device of the synth output (got "k8s_nope"); use one of: egress/k8s_prod (egress/Bigip) (a tenant, a cluster name, <stack>/<tenant> or a construct path)\n');
   });
 });
