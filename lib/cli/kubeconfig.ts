@@ -74,6 +74,8 @@ const HOW_TO = 'point --kubeconfig at the kubeconfig of the cluster (or set KUBE
 const EXEC_DOCS = 'https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins';
 const EXEC_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
 const INTERACTIVE_MODES = ['Never', 'IfAvailable', 'Always'];
+/** Never shown in messages. */
+const SECRET_FIELDS = new Set(['token', 'client-key-data', 'client-certificate-data', 'certificate-authority-data']);
 /** The cluster extension whose `extension` an exec plugin gets as `spec.cluster.config`. */
 const EXEC_EXTENSION = 'client.authentication.k8s.io/exec';
 
@@ -214,7 +216,9 @@ function stringField(entry: Entry, key: string, required = false): string | unde
     if (required) throw new CliUsageError(`${entry.file}: ${entry.field}.${key} is missing`, 'nothing', `set ${key}`);
     return undefined;
   }
-  if (typeof v !== 'string' || (required && v === '')) throw new CliUsageError(`${entry.file}: ${entry.field}.${key} must be a string`, quote(v), `write ${key} as a string`);
+  if (typeof v !== 'string' || (required && v === '')) {
+    throw new CliUsageError(`${entry.file}: ${entry.field}.${key} must be a string`, SECRET_FIELDS.has(key) ? `a ${typeof v}` : quote(v), `write ${key} as a string`);
+  }
   return v;
 }
 

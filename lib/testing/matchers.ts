@@ -92,6 +92,7 @@ function deviceOf(subject: unknown, wanted: string | undefined): AfmDevice {
     throw new Error(`expect(...) of an egress matcher takes a construct holding an AfmDevice (a TerraformStack, the App or the device), got ${typeof subject}`);
   }
   const devices = (subject as IConstruct).node.findAll().filter((c): c is AfmDevice => AfmDevice.isAfmDevice(c));
+  if (devices.length === 0) throw new Error(`no AfmDevice under ${(subject as IConstruct).node.path || 'the app'}; pass the stack that holds the device`);
   // Named as the command-line tools name them (lib/cli/device-name).
   return selectDevice(devices, wanted, namesOfDevice, { option: 'options.device', chooseWith: "the option { device: '<device>' }", within: (subject as IConstruct).node.path || 'the app' });
 }

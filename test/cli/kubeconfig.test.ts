@@ -345,3 +345,9 @@ describe('kubectl egress', () => {
     expect((await cliWith({}, ['--help'], { kubectlPlugin: true })).stdout).toMatch(/^usage: kubectl egress <command> \[options\]/);
   });
 });
+
+test('a token that is no string is bad input that does not show it', () => {
+  const file = path.join(dir, 'numeric-token.yaml');
+  fs.writeFileSync(file, YAML.stringify({ clusters: [{ name: 'c', cluster: { server: emulator.url } }], users: [{ name: 'u', user: { token: 1234567 } }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }));
+  expect(() => loadKubeconfig({ file, cwd: dir, env: {} })).toThrow(new CliUsageError(`${file}: users[name=u].user.token must be a string`, 'a number', 'write token as a string'));
+});
