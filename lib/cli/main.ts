@@ -43,7 +43,7 @@ export async function run(argv: readonly string[], terminal: CliIo): Promise<num
   const command = COMMANDS.find((c) => c.name === name);
   try {
     if (!command) throw new CliUsageError('unknown command', quote(name), `commands are ${COMMANDS.map((c) => c.name).join(', ')}; run "${program} --help"`);
-    const args = parseCommandArgs(command, rest);
+    const args = parseCommandArgs(command, rest, program);
     if (args.flag('help')) {
       io.stdout(commandHelp(command, program));
       return 0;

@@ -77,7 +77,7 @@ export interface CliCommand {
 export const HELP_OPTION: OptionSpec = { name: 'help', type: 'boolean', help: 'show this help' };
 
 /** Parses `argv` against the command's options; unknown options are bad input. */
-export function parseCommandArgs(command: CliCommand, argv: readonly string[]): ParsedArgs {
+export function parseCommandArgs(command: CliCommand, argv: readonly string[], program = 'cdktf-ces'): ParsedArgs {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
   for (const o of [...command.options, HELP_OPTION]) options[o.name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
   let parsed: ReturnType<typeof parseArgs>;
@@ -87,18 +87,18 @@ export function parseCommandArgs(command: CliCommand, argv: readonly string[]): 
     const err = e as Error & { code?: string };
     const option = /'(-[^']*)'/.exec(err.message)?.[1] ?? err.message;
     if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      throw new CliUsageError(`unknown option for "${command.name}"`, JSON.stringify(option.split(/\s/)[0]), `run "cdktf-ces ${command.name} --help" for its options`);
+      throw new CliUsageError(`unknown option for "${command.name}"`, JSON.stringify(option.split(/\s/)[0]), `run "${program} ${command.name} --help" for its options`);
     }
     if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       const name = /--([a-z-]+)/.exec(err.message)?.[1] ?? option;
       const spec = command.options.find((o) => o.name === name);
       throw new CliUsageError(`option --${name} of "${command.name}"`, spec?.type === 'boolean' ? 'a value' : 'no value', spec?.type === 'boolean' ? `--${name} takes no value` : `write --${name} ${spec?.arg ?? '<value>'}`);
     }
-    throw new CliUsageError(`bad arguments for "${command.name}"`, JSON.stringify(argv.join(' ')), `${err.message}; run "cdktf-ces ${command.name} --help"`);
+    throw new CliUsageError(`bad arguments for "${command.name}"`, JSON.stringify(argv.join(' ')), `${err.message}; run "${program} ${command.name} --help"`);
   }
   if (parsed.positionals.length > command.maxPositionals) {
     const extra = parsed.positionals.slice(command.maxPositionals);
-    throw new CliUsageError(`unexpected argument for "${command.name}"`, JSON.stringify(extra[0]), `usage: cdktf-ces ${command.usage}`);
+    throw new CliUsageError(`unexpected argument for "${command.name}"`, JSON.stringify(extra[0]), `usage: ${program} ${command.usage}`);
   }
   const values = parsed.values as Record<string, string | boolean | (string | boolean)[] | undefined>;
   return {

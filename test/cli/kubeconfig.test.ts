@@ -343,6 +343,8 @@ describe('kubectl egress', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^kubectl egress explain: no kubeconfig: KUBECONFIG is unset/);
     expect((await cliWith({}, ['--help'], { kubectlPlugin: true })).stdout).toMatch(/^usage: kubectl egress <command> \[options\]/);
+    expect((await cliWith({}, ['explain', '--help'], { kubectlPlugin: true })).stdout).toMatch(/^usage: kubectl egress explain /);
+    expect((await cliWith({}, ['explain', '--frm', 'x'], { kubectlPlugin: true })).stderr).toBe('kubectl egress explain: unknown option for "explain" (got "--frm"); run "kubectl egress explain --help" for its options\n');
   });
 });
 
