@@ -5,9 +5,9 @@ import { readClusterState } from '../cluster-state';
 import { diffPolicies, DiffResult } from '../diff/compute';
 import { formatJson, formatMarkdown, formatText } from '../diff/format';
 import { PolicyView, parseTime, policyView } from '../engine';
-import { ALL_DEVICES } from '../device-name';
+import { ALL_DEVICES, deviceLabel } from '../device-name';
 import { CliCommand, CliUsageError } from '../registry';
-import { DeviceOutput, pickDevice, readSynthOutput } from '../synth-output';
+import { DeviceOutput, namesOfOutput, pickDevice, readSynthOutput } from '../synth-output';
 
 const FORMATS = ['text', 'markdown', 'json'];
 
@@ -35,7 +35,7 @@ function view(device: DeviceOutput, dir: string): PolicyView {
   }
 }
 
-const names = (ds: readonly DeviceOutput[]) => ds.map((d) => `${d.tenant} (stack ${d.stack})`).join(', ') || 'none';
+const names = (ds: readonly DeviceOutput[]) => ds.map((d) => deviceLabel(namesOfOutput(d))).join(', ') || 'none';
 
 /** Pairs the devices of the two outputs: `--device`, or every tenant both have. */
 function pairDevices(olds: readonly DeviceOutput[], news: readonly DeviceOutput[], tenant: string | undefined): { pairs: [DeviceOutput, DeviceOutput][]; notes: string[] } {
