@@ -1,25 +1,21 @@
 /**
  * Cluster state read from a live cluster (or the Kubernetes emulator) through the
  * controller's Kubernetes client: Pods, Namespaces and Services of every namespace, listed in
- * pages.
+ * pages. The kubeconfig is read as kubectl reads it (./kubeconfig).
  */
 import { KubeApiError, KubeClient } from '../controller/kube/client';
-import { KubeConfigError, loadKubeconfig } from '../controller/kube/config';
 import { NAMESPACES, PODS, ResourceType, SERVICES } from '../controller/kube/resources';
 import { ClusterState, stateFromObjects } from './cluster-state';
+import { KubeconfigRequest, loadKubeconfig } from './kubeconfig';
 import { CliUsageError } from './registry';
 
 const PAGE = 500;
 
-export async function readLiveClusterState(kubeconfig: string, context?: string): Promise<ClusterState> {
-  let client: KubeClient;
-  try {
-    client = new KubeClient(loadKubeconfig(kubeconfig, context ? { context } : {}), { userAgent: 'cdktf-ces-cli' });
-  } catch (e) {
-    if (e instanceof KubeConfigError) throw new CliUsageError('--kubeconfig', JSON.stringify(kubeconfig), e.message);
-    throw e;
-  }
-  const source = `the cluster of ${kubeconfig}${context ? ` (context ${context})` : ''}`;
+/** The client warns (a process warning) when TLS verification is off. */
+export async function readLiveClusterState(request: KubeconfigRequest): Promise<ClusterState> {
+  const kubeconfig = loadKubeconfig(request);
+  const client = new KubeClient(kubeconfig.connection, { userAgent: 'cdktf-ces-cli' });
+  const source = `the cluster of ${kubeconfig.source}`;
   try {
     const items: { item: unknown; where: string; kind: string }[] = [];
     for (const type of [NAMESPACES, PODS, SERVICES] as ResourceType[]) {

@@ -2,25 +2,25 @@
  * Options and inputs shared by the commands: where the synth output is, which device, the
  * cluster state and DNS answers.
  */
-import * as path from 'node:path';
 import { AfmModelError } from '../afm/evaluator';
 import { readLiveClusterState } from './cluster-live';
 import { ClusterState, parseResolveOptions, readClusterState } from './cluster-state';
 import { DnsAnswers, PolicyView, policyView } from './engine';
-import { readYamlFile, yamlDocumentError } from './input-files';
 import { CliIo, CliUsageError, OptionSpec, ParsedArgs } from './registry';
-import { pickDevice, readSynthOutput } from './synth-output';
+import { deviceLabel } from './device-name';
+import { namesOfOutput, pickDevice, readSynthOutput } from './synth-output';
 import { quote } from './text';
 
 export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
   { name: 'out', type: 'string', arg: '<dir>', help: 'synth output directory (default: cdktf.out)' },
-  { name: 'device', type: 'string', arg: '<tenant>', help: 'the AfmDevice (AS3 tenant, or <stack>/<tenant>) when the output has several' },
+  { name: 'device', type: 'string', arg: '<device>', help: 'the AfmDevice when the output has several: its tenant, cluster name, <stack>/<tenant> or construct path' },
 ];
 
 export const CLUSTER_OPTIONS: readonly OptionSpec[] = [
   { name: 'state', type: 'string', arg: '<file.yaml>', help: 'cluster state: kubectl get pods,namespaces,services -A -o yaml (plus optional DnsAnswers documents)' },
   { name: 'kubeconfig', type: 'string', arg: '<file>', help: 'read the cluster state from the cluster of this kubeconfig (pods, namespaces, services)' },
-  { name: 'context', type: 'string', arg: '<name>', help: 'kubeconfig context (default: its current context)' },
+  { name: 'context', type: 'string', arg: '<name>', help: 'read the cluster state from this kubeconfig context (default: current-context; the kubeconfig: --kubeconfig, else KUBECONFIG, else ~/.kube/config)' },
+  { name: 'insecure-skip-tls-verify', type: 'boolean', help: 'honour insecure-skip-tls-verify of the kubeconfig\'s cluster (the API server is not verified)' },
   { name: 'resolve', type: 'string', multiple: true, arg: '<name=ip[,ip]>', help: 'DNS answer for a host name' },
 ];
 
@@ -28,7 +28,7 @@ export const CLUSTER_OPTIONS: readonly OptionSpec[] = [
 export function loadPolicy(args: ParsedArgs, io: CliIo): PolicyView {
   const device = pickDevice(readSynthOutput(args.string('out') ?? 'cdktf.out', io.cwd), args.string('device'));
   try {
-    return policyView({ label: `${device.stack}/${device.tenant} (${device.artifact.devicePath})`, model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands });
+    return policyView({ label: deviceLabel(namesOfOutput(device)), model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands });
   } catch (e) {
     if (e instanceof AfmModelError) {
       throw new CliUsageError(`the declaration in ${device.terraformFile} cannot be evaluated`, quote(e.message), 'it was not written by this version of cdktf-ces; run "cdktf synth" again');
@@ -49,14 +49,14 @@ export async function loadCluster(args: ParsedArgs, io: CliIo): Promise<ClusterI
   if (kubeconfig !== undefined && stateFile !== undefined) {
     throw new CliUsageError('--kubeconfig and --state both give the cluster state', `--kubeconfig ${kubeconfig} --state ${stateFile}`, 'use one of them');
   }
-  if (context !== undefined && kubeconfig === undefined) throw new CliUsageError('--context needs --kubeconfig', quote(context), 'add --kubeconfig <file>');
+  if (context !== undefined && stateFile !== undefined) throw new CliUsageError('--context and --state both give the cluster state', `--context ${context} --state ${stateFile}`, 'use one of them');
+  // kubectl egress reads the cluster of the current context unless --state gives the state.
+  const live = kubeconfig !== undefined || context !== undefined || (io.kubectlPlugin === true && stateFile === undefined);
+  const insecure = args.flag('insecure-skip-tls-verify');
+  if (insecure && !live) throw new CliUsageError('--insecure-skip-tls-verify without a cluster to read', '--insecure-skip-tls-verify', 'it applies to --kubeconfig/--context; drop it');
   let cluster: ClusterState | undefined;
-  if (kubeconfig !== undefined) {
-    // The kubeconfig parser has no input limits of its own: the file passes the tool's first.
-    for (const doc of readYamlFile({ file: kubeconfig, role: 'the --kubeconfig file', howTo: 'point --kubeconfig at the kubeconfig of the cluster' }, io.cwd)) {
-      if (doc.error) throw yamlDocumentError(kubeconfig, { ...doc, error: doc.error });
-    }
-    cluster = await readLiveClusterState(path.resolve(io.cwd, kubeconfig), context);
+  if (live) {
+    cluster = await readLiveClusterState({ ...(kubeconfig !== undefined ? { file: kubeconfig } : {}), ...(context !== undefined ? { context } : {}), allowInsecure: insecure, cwd: io.cwd, env: io.env ?? process.env });
   } else if (stateFile !== undefined) {
     cluster = readClusterState(stateFile, io.cwd);
   }

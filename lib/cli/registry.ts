@@ -10,6 +10,13 @@ export interface CliIo {
   stderr(text: string): void;
   /** Directory relative paths are resolved against. */
   readonly cwd: string;
+  /** KUBECONFIG, HOME, and what exec credential plugins run with. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Run as the kubectl plugin `kubectl egress`: the cluster state comes from the current
+   * kubeconfig context unless `--state` gives it, and messages name `kubectl egress`.
+   */
+  readonly kubectlPlugin?: boolean;
 }
 
 /** Longest offending value a message shows, in characters. */
@@ -70,7 +77,7 @@ export interface CliCommand {
 export const HELP_OPTION: OptionSpec = { name: 'help', type: 'boolean', help: 'show this help' };
 
 /** Parses `argv` against the command's options; unknown options are bad input. */
-export function parseCommandArgs(command: CliCommand, argv: readonly string[]): ParsedArgs {
+export function parseCommandArgs(command: CliCommand, argv: readonly string[], program = 'cdktf-ces'): ParsedArgs {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
   for (const o of [...command.options, HELP_OPTION]) options[o.name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
   let parsed: ReturnType<typeof parseArgs>;
@@ -80,18 +87,18 @@ export function parseCommandArgs(command: CliCommand, argv: readonly string[]): 
     const err = e as Error & { code?: string };
     const option = /'(-[^']*)'/.exec(err.message)?.[1] ?? err.message;
     if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      throw new CliUsageError(`unknown option for "${command.name}"`, JSON.stringify(option.split(/\s/)[0]), `run "cdktf-ces ${command.name} --help" for its options`);
+      throw new CliUsageError(`unknown option for "${command.name}"`, JSON.stringify(option.split(/\s/)[0]), `run "${program} ${command.name} --help" for its options`);
     }
     if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       const name = /--([a-z-]+)/.exec(err.message)?.[1] ?? option;
       const spec = command.options.find((o) => o.name === name);
       throw new CliUsageError(`option --${name} of "${command.name}"`, spec?.type === 'boolean' ? 'a value' : 'no value', spec?.type === 'boolean' ? `--${name} takes no value` : `write --${name} ${spec?.arg ?? '<value>'}`);
     }
-    throw new CliUsageError(`bad arguments for "${command.name}"`, JSON.stringify(argv.join(' ')), `${err.message}; run "cdktf-ces ${command.name} --help"`);
+    throw new CliUsageError(`bad arguments for "${command.name}"`, JSON.stringify(argv.join(' ')), `${err.message}; run "${program} ${command.name} --help"`);
   }
   if (parsed.positionals.length > command.maxPositionals) {
     const extra = parsed.positionals.slice(command.maxPositionals);
-    throw new CliUsageError(`unexpected argument for "${command.name}"`, JSON.stringify(extra[0]), `usage: cdktf-ces ${command.usage}`);
+    throw new CliUsageError(`unexpected argument for "${command.name}"`, JSON.stringify(extra[0]), `usage: ${program} ${command.usage}`);
   }
   const values = parsed.values as Record<string, string | boolean | (string | boolean)[] | undefined>;
   return {
@@ -109,9 +116,9 @@ export function parseCommandArgs(command: CliCommand, argv: readonly string[]): 
 }
 
 /** The help text of one command. */
-export function commandHelp(command: CliCommand): string {
+export function commandHelp(command: CliCommand, program = 'cdktf-ces'): string {
   const width = Math.max(...[...command.options, HELP_OPTION].map((o) => o.name.length + (o.arg ? o.arg.length + 1 : 0) + (o.short ? 4 : 0)));
-  const lines = [`usage: cdktf-ces ${command.usage}`, '', command.summary, '', 'options:'];
+  const lines = [`usage: ${program} ${command.usage}`, '', command.summary, '', 'options:'];
   for (const o of [...command.options, HELP_OPTION]) {
     const left = `${o.short ? `-${o.short}, ` : ''}--${o.name}${o.arg ? ` ${o.arg}` : ''}`;
     lines.push(`  ${left.padEnd(width + 3)}${o.help}${o.multiple ? ' (repeatable)' : ''}`);

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { As3Object, renderAs3, renderSharedAs3, renderTenantAs3 } from '../afm/as3';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
 import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
+import { DeviceNames, selectDevice } from './device-name';
 import { readJsonFile } from './input-files';
 import { CliUsageError } from './registry';
 import { quote } from './text';
@@ -242,14 +243,12 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
 }
 
 /** The device `--device` names, or the only one. */
-export function pickDevice(devices: readonly DeviceOutput[], tenant: string | undefined): DeviceOutput {
-  const names = devices.map((d) => `${d.tenant} (stack ${d.stack})`).join(', ');
-  if (tenant === undefined) {
-    if (devices.length === 1) return devices[0];
-    throw new CliUsageError('the synth output has several devices', names, 'choose one with --device <tenant>');
-  }
-  const matches = devices.filter((d) => d.tenant === tenant || `${d.stack}/${d.tenant}` === tenant);
-  if (matches.length === 1) return matches[0];
-  if (matches.length === 0) throw new CliUsageError('--device names no device of the synth output', quote(tenant), `use one of: ${names}`);
-  throw new CliUsageError('--device names devices in several stacks', quote(tenant), `write it as <stack>/<tenant>: ${matches.map((d) => `${d.stack}/${d.tenant}`).join(', ')}`);
+/** The names a device of the synth output answers to. */
+export function namesOfOutput(d: DeviceOutput): DeviceNames {
+  return { stack: d.stack, tenant: d.tenant, cluster: d.artifact.model.device.cluster, path: d.artifact.devicePath };
+}
+
+/** The device `--device` names (see ./device-name), or the only one. */
+export function pickDevice(devices: readonly DeviceOutput[], name: string | undefined): DeviceOutput {
+  return selectDevice(devices, name, namesOfOutput);
 }

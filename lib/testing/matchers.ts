@@ -28,6 +28,7 @@
  *   flow, whatever its verdict: a rule construct, `<Kind> <namespace>/<name>`,
  *   `<namespace>/<name>`, a cluster rule's name, a construct path, or `device default`.
  */
+import { TerraformStack } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import { contextCommands, deviceCommands, renderSharedAs3 } from '../afm/as3';
 import { AfmDevice } from '../constructs/afm-device';
@@ -37,6 +38,7 @@ import { checkDnsAnswer } from '../cli/cluster-state';
 import { Explanation, PolicyView, explain, parseDestination, parseSource, policyView } from '../cli/engine';
 import { decidedByMatches, decidedByText, formatExplanation, verdictText } from '../cli/format';
 import { CliUsageError } from '../cli/registry';
+import { DeviceNames, deviceLabel, selectDevice } from '../cli/device-name';
 
 /** Options of {@link toAllowEgress} and {@link toDenyEgress}. */
 export interface EgressExpectationOptions {
@@ -48,7 +50,7 @@ export interface EgressExpectationOptions {
   readonly resolve?: Readonly<Record<string, string | readonly string[]>>;
   /** When (time windows and expiry). @default now */
   readonly at?: Date | string;
-  /** Which AfmDevice, by AS3 tenant or construct path, when the subject holds several. */
+  /** Which AfmDevice when the subject holds several: its tenant, cluster name, `<stack>/<tenant>` or construct path. */
   readonly device?: string;
 }
 
@@ -78,10 +80,15 @@ function viewOf(device: AfmDevice): PolicyView {
   const compiled = device._compile();
   let view = views.get(compiled);
   if (!view) {
-    view = policyView({ label: device.node.path, model: compiled.model, plan: buildSyncPlan(compiled), ...deployed(device) });
+    view = policyView({ label: deviceLabel(namesOfDevice(device)), model: compiled.model, plan: buildSyncPlan(compiled), ...deployed(device) });
     views.set(compiled, view);
   }
   return view;
+}
+
+/** The names of a device, as the synth output's (its stack's folder is the stack's id). */
+function namesOfDevice(device: AfmDevice): DeviceNames {
+  return { stack: TerraformStack.of(device).node.id, tenant: device.tenant, cluster: device.clusterName, path: device.node.path };
 }
 
 function deviceOf(subject: unknown, wanted: string | undefined): AfmDevice {
@@ -89,15 +96,9 @@ function deviceOf(subject: unknown, wanted: string | undefined): AfmDevice {
     throw new Error(`expect(...) of an egress matcher takes a construct holding an AfmDevice (a TerraformStack, the App or the device), got ${typeof subject}`);
   }
   const devices = (subject as IConstruct).node.findAll().filter((c): c is AfmDevice => AfmDevice.isAfmDevice(c));
-  const matching = wanted === undefined ? devices : devices.filter((d) => d.tenant === wanted || d.node.path === wanted);
-  if (matching.length === 1) return matching[0];
-  const names = devices.map((d) => `${d.tenant} (${d.node.path})`).join(', ') || 'none';
-  if (wanted !== undefined) throw new Error(`no AfmDevice with tenant or path "${wanted}" under ${(subject as IConstruct).node.path || 'the app'}; devices: ${names}`);
-  throw new Error(
-    devices.length === 0
-      ? `no AfmDevice under ${(subject as IConstruct).node.path || 'the app'}; pass the stack that holds the device`
-      : `several AfmDevices under ${(subject as IConstruct).node.path || 'the app'} (${names}); choose one with the option { device: '<tenant>' }`,
-  );
+  if (devices.length === 0) throw new Error(`no AfmDevice under ${(subject as IConstruct).node.path || 'the app'}; pass the stack that holds the device`);
+  // Named as the command-line tools name them (lib/cli/device-name).
+  return selectDevice(devices, wanted, namesOfDevice, { option: 'options.device', chooseWith: "the option { device: '<device>' }", within: (subject as IConstruct).node.path || 'the app' });
 }
 
 /** Evaluates one expectation; throws a readable Error on bad arguments. */

@@ -5,7 +5,8 @@
 import * as path from 'node:path';
 import { readJsonFile } from '../cli/input-files';
 import { CliUsageError } from '../cli/registry';
-import { DeviceOutput, readSynthOutput } from '../cli/synth-output';
+import { selectDevices } from '../cli/device-name';
+import { DeviceOutput, namesOfOutput, readSynthOutput } from '../cli/synth-output';
 import { quote } from '../cli/text';
 import { ExpectedDevice, deviceContextOf, expectedDevice } from './expected';
 
@@ -40,10 +41,13 @@ export function managementUrlOf(device: DeviceOutput, cwd: string): string {
   return url;
 }
 
-/** Every device of the synth output under `outDir`, with its expected state. */
-export function expectedDevices(outDir: string, cwd: string): ExpectedDevice[] {
+/**
+ * The devices of the synth output under `outDir` that `device` names (every one when it is
+ * undefined or `all`), with their expected state.
+ */
+export function expectedDevices(outDir: string, cwd: string, device?: string): ExpectedDevice[] {
   const devices = readSynthOutput(outDir, cwd);
-  return devices.map((d) => {
+  return selectDevices(devices, device, namesOfOutput, { allowAll: true }).map((d) => {
     const shared = d.artifact.sharedContext;
     const owners = shared
       ? [shared.name, ...devices.filter((o) => o.artifact.sharedContext?.stack === shared.stack && o.artifact.sharedContext?.name === shared.name).map((o) => o.tenant)]

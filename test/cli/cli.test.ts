@@ -158,7 +158,7 @@ describe('explain: audit, windows and shared BIG-IPs', () => {
   test('a device on a shared BIG-IP is evaluated with the shared declaration and its commands', async () => {
     const several = await cli(platform, 'explain', '--from', 'analytics/etl', '--to', 'warehouse.example.com:443');
     expect(several.code).toBe(2);
-    expect(several.stderr).toMatch(/several devices \(got k8s_east \(stack east-egress\), k8s_west \(stack west-egress\)\); choose one with --device <tenant>/);
+    expect(several.stderr).toMatch(/several devices \(got east-egress\/k8s_east \(east-egress\/Bigip\), west-egress\/k8s_west \(west-egress\/Bigip\)\); choose one with --device <device>/);
     const r = await cli(platform, 'explain', '--device', 'k8s_west', '--from', 'analytics/etl', '--to', '203.0.113.9:443');
     expect(r.stdout).toContain('decided by ClusterEgressRule block-c2 (DENY) at west-egress/BlockC2');
     expect(r.stdout).toMatch(/in policy \/Common\/Shared\/\w+_global_policy → drop/);
@@ -247,7 +247,7 @@ describe('bad input: one line on stderr, exit code 2', () => {
     [['explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:70000'], /the port must be a whole number from 1 to 65535/],
     [['explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443/tpc'], /"tpc" is not an AFM protocol name/],
     [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1/icmp', '--at', 'tomorrow'], /--at \(got "tomorrow"\)/],
-    [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--device', 'k8s_nope'], /--device names no device of the synth output \(got "k8s_nope"\); use one of: k8s_payments_prod/],
+    [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--device', 'k8s_nope'], /--device names no device of the synth output \(got "k8s_nope"\); use one of: payments\/k8s_payments_prod \(payments\/Bigip\)/],
     [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--kubeconfig', 'kube.yaml'], /cannot read the --kubeconfig file \(got "kube.yaml"\); it does not exist; point --kubeconfig at the kubeconfig of the cluster/],
     [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--state', 'missing.yaml'], /cannot read the --state file \(got "missing.yaml"\); it does not exist/],
     [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--resolve', 'api.stripe.com'], /--resolve \(got "api.stripe.com"\); write it as name=ip/],

@@ -285,7 +285,7 @@ describe('diff: bad input, one line, exit 2', () => {
       code: 2,
       stdout: '',
       stderr:
-        'cdktf-ces diff: the two outputs have no device (AS3 tenant) in common, so they are not two versions of one policy (got old: k8s_prod (stack egress); new: k8s_staging (stack egress)); diff two synth outputs of the same app, or name the device with --device <tenant>\n',
+        'cdktf-ces diff: the two outputs have no device (AS3 tenant) in common, so they are not two versions of one policy (got old: egress/k8s_prod (egress/Bigip); new: egress/k8s_staging (egress/Bigip)); diff two synth outputs of the same app, or name the device with --device <tenant>\n',
     });
   });
 
@@ -309,6 +309,6 @@ describe('diff: bad input, one line, exit 2', () => {
 
   test('--device that one output lacks', async () => {
     const r = await cli(process.cwd(), 'diff', base, changed, '--device', 'k8s_nope');
-    expect(r.stderr).toBe('cdktf-ces diff: old output: --device names no device of the synth output (got "k8s_nope"); use one of: k8s_prod (stack egress)\n');
+    expect(r.stderr).toBe('cdktf-ces diff: old output: --device names no device of the synth output (got "k8s_nope"); use one of: egress/k8s_prod (egress/Bigip) (a tenant, a cluster name, <stack>/<tenant> or a construct path)\n');
   });
 });

@@ -207,7 +207,7 @@ describe('hostile flags: exit 2, one line quoting the value and the fix', () => 
     ['--to with a bell', ['explain', '--from', 'payments/checkout', '--to', 'a.com\x07:443'], '"a.com\\u0007:443"', /host name .* or an IP address/],
     ['--at with a carriage return', [...explain, '--at', '2026-01-01\rT00:00:00Z'], '"2026-01-01\\rT00:00:00Z"', /write an ISO 8601 time/],
     ['--labels with a zero-width space', [...explain, '--labels', 'app=web\u200b'], '"app=web\\u200b"', /write Kubernetes labels as key=value/],
-    ['--device with an escape', [...explain, '--device', 'x\x1b[2J'], '"x\\u001b[2J"', /use one of: k8s_payments_prod/],
+    ['--device with an escape', [...explain, '--device', 'x\x1b[2J'], '"x\\u001b[2J"', /use one of: payments\/k8s_payments_prod/],
     ['--out naming a file', [...explain, '--out', 'package.json'], '"package.json"', /point --out at the output directory/],
     ['--context without --kubeconfig', [...explain, '--context', 'prod\u2066'], '"prod\\u2066"', /add --kubeconfig/],
     ['graph --format', ['graph', '--format', 'svg\x1b]0;owned\x07'], '"svg\\u001b]0;owned\\u0007"', /use one of mermaid, dot, svg/],

@@ -50,7 +50,7 @@ test('a pod of the live cluster by name; an unknown one is bad input', async () 
 test.each([
   [['--kubeconfig', 'missing.yaml'], /cannot read the --kubeconfig file \(got "missing.yaml"\); it does not exist; point --kubeconfig at the kubeconfig of the cluster/],
   [['--kubeconfig', 'kubeconfig.yaml', '--context', 'other'], /context/],
-  [['--context', 'emulator'], /--context needs --kubeconfig/],
+  [['--context', 'emulator', '--state', 'state.yaml'], /--context and --state both give the cluster state/],
   [['--kubeconfig', 'kubeconfig.yaml', '--state', 'state.yaml'], /--kubeconfig and --state both give the cluster state/],
 ])('%j is bad input', async (args, message) => {
   const r = await cli(dir, 'explain', '--from', 'payments/checkout', '--to', '10.96.0.10:53/udp', ...args);

@@ -123,7 +123,7 @@ describe('bad input: exit 2, one line', () => {
     expect((await cli(dir, '--help')).stdout).toMatch(/\n {2}verify {2,}Checks that the BIG-IP holds what the synth output deploys; run it after "cdktf deploy"\n/);
     const help = await cli(dir, 'verify', '--help');
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/^usage: cdktf-ces verify \[--out <dir>\] \[--device <tenant>\|all\]/);
+    expect(help.stdout).toMatch(/^usage: cdktf-ces verify \[--out <dir>\] \[--device <device>\|all\]/);
   });
 
   test.each([
@@ -132,7 +132,7 @@ describe('bad input: exit 2, one line', () => {
     [['--format', 'xml'], {}, 'cdktf-ces verify: --format (got "xml"); use one of text, json'],
     [['--bigip-url', 'http://127.0.0.1:4431', '--device', 'k8s_c0'], {}, 'cdktf-ces verify: --bigip-url (got "http://127.0.0.1:4431"); write the management URL as https://<host>[:<port>] (HTTPS only, no path or credentials)'],
     [['--bigip-url', 'https://127.0.0.1:4431'], {}, 'cdktf-ces verify: --bigip-url with devices on several BIG-IPs (got cluster0/k8s_c0: https://127.0.0.1:4431, cluster1/k8s_c1: https://127.0.0.1:4432); choose one device with --device <tenant>'],
-    [['--device', 'nope'], {}, 'cdktf-ces verify: --device names no device of the synth output (got "nope"); use all or one of: cluster0/k8s_c0, cluster1/k8s_c1'],
+    [['--device', 'nope'], {}, 'cdktf-ces verify: --device names no device of the synth output (got "nope"); use all or one of: cluster0/k8s_c0 (cluster0/Device), cluster1/k8s_c1 (cluster1/Device) (a tenant, a cluster name, <stack>/<tenant> or a construct path)'],
     [['--insecure', '--ca-file', 'ca.pem'], { BIGIP_USER: 'u', BIGIP_PASSWORD: 'p' }, 'cdktf-ces verify: --insecure contradicts the CA bundle (got "ca.pem"); give --ca-file to verify the device, or --insecure to skip verification, not both'],
     [['--ca-file', 'missing.pem'], { BIGIP_USER: 'u', BIGIP_PASSWORD: 'p' }, 'cdktf-ces verify: cannot read the --ca-file CA bundle (got "missing.pem"); it does not exist; give the PEM file of the CA that signed the BIG-IP management certificate'],
     [['--password', 'x'], {}, 'cdktf-ces verify: unknown option for "verify" (got "--password"); run "cdktf-ces verify --help" for its options'],

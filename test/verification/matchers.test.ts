@@ -92,6 +92,6 @@ describe('devices on a shared BIG-IP', () => {
     expect(west.stack).toAllowEgress('analytics/etl', 'warehouse.example.com:443');
     expect(east.stack).toDenyEgress('analytics/etl', 'warehouse.example.com:443');
     expect(app).toDenyEgress('analytics/etl', '203.0.113.1:443', { device: 'k8s_west' });
-    expect(() => expect(app).toDenyEgress('analytics/etl', '203.0.113.1:443')).toThrow(/several AfmDevices under the app .*choose one with the option \{ device: '<tenant>' \}/);
+    expect(() => expect(app).toDenyEgress('analytics/etl', '203.0.113.1:443')).toThrow(/the app has several devices \(got east-egress\/k8s_east \(east-egress\/Bigip\), west-egress\/k8s_west \(west-egress\/Bigip\)\); choose one with the option \{ device: '<device>' \}/);
   });
 });

@@ -5,8 +5,9 @@ import { readClusterState } from '../cluster-state';
 import { diffPolicies, DiffResult } from '../diff/compute';
 import { enforcedChanges, formatJson, formatMarkdown, formatText } from '../diff/format';
 import { PolicyView, parseTime, policyView } from '../engine';
+import { ALL_DEVICES, deviceLabel } from '../device-name';
 import { CliCommand, CliUsageError } from '../registry';
-import { DeviceOutput, pickDevice, readSynthOutput } from '../synth-output';
+import { DeviceOutput, namesOfOutput, pickDevice, readSynthOutput } from '../synth-output';
 
 const FORMATS = ['text', 'markdown', 'json'];
 
@@ -34,7 +35,7 @@ function view(device: DeviceOutput, dir: string): PolicyView {
   }
 }
 
-const names = (ds: readonly DeviceOutput[]) => ds.map((d) => `${d.tenant} (stack ${d.stack})`).join(', ') || 'none';
+const names = (ds: readonly DeviceOutput[]) => ds.map((d) => deviceLabel(namesOfOutput(d))).join(', ') || 'none';
 
 /** Pairs the devices of the two outputs: `--device`, or every tenant both have. */
 function pairDevices(olds: readonly DeviceOutput[], news: readonly DeviceOutput[], tenant: string | undefined): { pairs: [DeviceOutput, DeviceOutput][]; notes: string[] } {
@@ -74,10 +75,10 @@ export const diffCommand: CliCommand = {
     'What a change does to egress: compares two synth outputs of one app and prints, per workload, the destinations gained (+) and lost (-) and the rules behind each, as the firewall would decide (the AFM evaluator over each output\'s declaration). Destinations, ports and workloads are finite classes derived from both policies, so the comparison is exact over them, not sampled.\n\n' +
     'Without --state the workloads are hypothetical pods built from the rules\' sources (each Service and namespace a rule names, each label combination its selectors test, any other pod); with --state they are the real pods. Time windows: every combination of open and closed windows in the coming week is evaluated (or only the instant --at). Audit rules: would-be changes are shown and marked. Each change is one line naming every workload it holds for; the report names no instant unless --at gives one, so the same two outputs always give the same report.\n\n' +
     'Exit code 0 whether or not anything changed; with --exit-code 1 when what the firewall enforces changes (would-be changes of audit rules alone do not count); 2 on bad input.',
-  usage: 'diff <old cdktf.out> <new cdktf.out> [--device <tenant>] [--state <file.yaml>] [--at <ISO time>] [--format text|markdown|json] [--exit-code]',
+  usage: 'diff <old cdktf.out> <new cdktf.out> [--device <device>|all] [--state <file.yaml>] [--at <ISO time>] [--format text|markdown|json] [--exit-code]',
   maxPositionals: 2,
   options: [
-    { name: 'device', type: 'string', arg: '<tenant>', help: 'the AfmDevice (AS3 tenant, or <stack>/<tenant>); default: every tenant both outputs have' },
+    { name: 'device', type: 'string', arg: '<device>|all', help: 'the AfmDevice (tenant, cluster name, <stack>/<tenant> or construct path); default or all: every tenant both outputs have' },
     { name: 'state', type: 'string', arg: '<file.yaml>', help: 'cluster state (kubectl get pods,namespaces,services -A -o yaml, plus DnsAnswers): diff for the real pods' },
     { name: 'at', type: 'string', arg: '<ISO time>', help: 'evaluate this instant only (default: every window state of the week from now)' },
     { name: 'format', type: 'string', arg: '<text|markdown|json>', help: 'report format (default text; markdown for a pull-request comment)' },
@@ -94,7 +95,7 @@ export const diffCommand: CliCommand = {
     const at = atText !== undefined ? parseTime(atText) : new Date();
     const stateFile = args.string('state');
     const cluster = stateFile !== undefined ? readClusterState(stateFile, io.cwd) : undefined;
-    const { pairs, notes } = pairDevices(readSide(oldDir, 'old', io.cwd), readSide(newDir, 'new', io.cwd), args.string('device'));
+    const { pairs, notes } = pairDevices(readSide(oldDir, 'old', io.cwd), readSide(newDir, 'new', io.cwd), args.string('device') === ALL_DEVICES ? undefined : args.string('device'));
     const results: DiffResult[] = pairs.map(([a, b], i) => {
       if (a.artifact.model.device.cluster !== b.artifact.model.device.cluster) {
         throw new CliUsageError(

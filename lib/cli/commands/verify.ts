@@ -1,5 +1,5 @@
 import { BigipClient, BigipLogger } from '../../controller/bigip';
-import { DeviceVerification, ExpectedDevice, bigipDeviceReader, expectedDevices, formatVerifyJson, formatVerifyText, verifyDevice } from '../../verify';
+import { DeviceVerification, bigipDeviceReader, expectedDevices, formatVerifyJson, formatVerifyText, verifyDevice } from '../../verify';
 import { INPUT_LIMITS, readTextFile } from '../input-files';
 import { loadCluster } from '../inputs';
 import { CliCommand, CliIo, CliUsageError, ParsedArgs } from '../registry';
@@ -56,15 +56,6 @@ function tls(args: ParsedArgs, env: VerifyEnvironment['env'], io: CliIo): { caBu
   return { caBundle: pem };
 }
 
-function selectDevices(all: readonly ExpectedDevice[], name: string | undefined): ExpectedDevice[] {
-  if (name === undefined || name === 'all') return [...all];
-  const matches = all.filter((d) => d.tenant === name || d.label === name);
-  const names = all.map((d) => d.label).join(', ');
-  if (matches.length === 1) return matches;
-  if (matches.length === 0) throw new CliUsageError('--device names no device of the synth output', quote(name), `use all or one of: ${names}`);
-  throw new CliUsageError('--device names devices in several stacks', quote(name), `write it as <stack>/<tenant>: ${matches.map((d) => d.label).join(', ')}`);
-}
-
 /** Warnings of the client (the TLS warning is printed by the command) go to stderr as text. */
 function logger(io: CliIo): BigipLogger {
   return {
@@ -84,11 +75,11 @@ export function verifyCommandWith(environment: VerifyEnvironment): CliCommand {
     summary:
       'Checks that the BIG-IP holds what the synth output deploys; run it after "cdktf deploy". It reads back AS3\'s last task results of each tenant (AS3\'s final Common pass included, which terraform apply does not check), the declaration AS3 stores against the synthesized one, the enforced and staged policy attached to the global context and to every route domain (changed by hand, or lost at a reboot), the FQDN resolver, the event-driven source lists, the route domains the declarations name, and that tmsh changes are saved. Exit code 0 when all is well, 1 with one line per problem (what, where, expected and found, fix), 2 on bad input.\n\n' +
       'The BIG-IP is the address of the device\'s bigip provider in the synth output, or --bigip-url. Credentials come from BIGIP_USER and BIGIP_PASSWORD, never from options. TLS is verified against --ca-file or BIGIP_CA_FILE (else the system\'s trusted CAs); --insecure turns verification off, with a warning. With --state or --kubeconfig the source lists are compared with the pods they select; without, a list that holds only AS3\'s placeholder is a warning.',
-    usage: 'verify [--out <dir>] [--device <tenant>|all] [--bigip-url <https://host[:port]>] [--ca-file <pem>] [--state <file.yaml> | --kubeconfig <file>] [--format text|json]',
+    usage: 'verify [--out <dir>] [--device <device>|all] [--bigip-url <https://host[:port]>] [--ca-file <pem>] [--state <file.yaml> | --kubeconfig <file>] [--format text|json]',
     maxPositionals: 0,
     options: [
       { name: 'out', type: 'string', arg: '<dir>', help: 'synth output directory (default: cdktf.out)' },
-      { name: 'device', type: 'string', arg: '<tenant>|all', help: 'the AfmDevice (AS3 tenant, or <stack>/<tenant>), or all (default)' },
+      { name: 'device', type: 'string', arg: '<device>|all', help: 'the AfmDevice (tenant, cluster name, <stack>/<tenant> or construct path), or all (default)' },
       { name: 'bigip-url', type: 'string', arg: '<https://host[:port]>', help: 'the BIG-IP management URL (default: the address of the device\'s bigip provider)' },
       { name: 'ca-file', type: 'string', arg: '<pem>', help: 'CA bundle of the management certificate (default: BIGIP_CA_FILE, else the system\'s trusted CAs)' },
       { name: 'insecure', type: 'boolean', help: 'do not verify the management certificate (lab only; prints a warning)' },
@@ -100,7 +91,7 @@ export function verifyCommandWith(environment: VerifyEnvironment): CliCommand {
     async run(args, io) {
       const format = args.string('format') ?? 'text';
       if (!FORMATS.includes(format)) throw new CliUsageError('--format', quote(format), `use one of ${FORMATS.join(', ')}`);
-      const devices = selectDevices(expectedDevices(args.string('out') ?? 'cdktf.out', io.cwd), args.string('device'));
+      const devices = expectedDevices(args.string('out') ?? 'cdktf.out', io.cwd, args.string('device'));
       const urlOption = args.string('bigip-url');
       const override = urlOption !== undefined ? bigipUrl(urlOption) : undefined;
       if (override !== undefined && new Set(devices.map((d) => d.managementUrl)).size > 1) {

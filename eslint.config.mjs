@@ -1,0 +1,48 @@
+// Lint rules, and the layering of docs/design.md as import rules: a back-edge is fixed by
+// moving code, never by disabling the rule.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Imports a folder under lib/ may not make, with the reason shown to whoever tries. */
+const layer = (files, forbidden, why) => ({
+  files,
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      { patterns: forbidden.map((folder) => ({ group: [`**/${folder}`, `**/${folder}/**`], message: why })) },
+    ],
+  },
+});
+
+const ABOVE_CORE = ['constructs', 'cli', 'controller', 'testing', 'verify', 'migration', 'clients', 'analysis', 'files'];
+const CORE_WHY = 'the pure core (policy, afm, k8s) imports nothing above it; see docs/design.md';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '**/cdktf.out/**', 'coverage/**', 'test/hostile/*.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // Namespaces are how TypeScript declares Jest's global matcher types.
+      '@typescript-eslint/no-namespace': ['error', { allowDeclarations: true }],
+      eqeqeq: ['error', 'always'],
+      'no-restricted-syntax': ['error', { selector: "ExportAllDeclaration", message: 'export names explicitly, so the public API is what we decide' }],
+    },
+  },
+  layer(['lib/policy/**'], ['afm', 'k8s', ...ABOVE_CORE], CORE_WHY),
+  layer(['lib/afm/**', 'lib/k8s/**'], ABOVE_CORE, CORE_WHY),
+  layer(['lib/util.ts'], ['policy', 'afm', 'k8s', ...ABOVE_CORE], 'util is the bottom layer'),
+  layer(['lib/constructs/**'], ['cli', 'controller', 'testing', 'verify', 'migration', 'clients', 'analysis', 'files'], 'constructs build on the core only; see docs/design.md'),
+  layer(['lib/clients/**', 'lib/files/**'], ['constructs', 'cli', 'controller', 'testing', 'verify', 'migration', 'analysis'], 'shared support is used by the tools, never the other way round'),
+  layer(['lib/analysis/**', 'lib/verify/**'], ['constructs', 'cli', 'controller', 'testing', 'migration'], 'analysis and verification are shared by the CLI, the controller and testing; they import none of them'),
+  layer(['lib/cli/**'], ['controller', 'testing'], 'the CLI shares code with the controller and testing only through lib/clients, lib/analysis and lib/verify'),
+  layer(['lib/controller/**'], ['cli', 'testing', 'constructs', 'migration'], 'the controller shares code only through lib/clients and lib/verify'),
+  layer(['lib/testing/**'], ['cli', 'controller', 'migration'], 'testing shares code only through lib/analysis, lib/clients and lib/verify'),
+  layer(['lib/migration/**'], ['cli', 'controller', 'testing', 'constructs'], 'migration builds on the core and lib/files only'),
+  {
+    files: ['test/**', 'examples/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-require-imports': 'off' },
+  },
+);
