@@ -121,7 +121,7 @@ describe('inventory', () => {
     [['--level', 'pod'], '--level (got "pod"); use one of cluster, namespace, service'],
     [['--action', 'permit'], '--action (got "permit"); use one of ALLOW, ALLOW_FINAL, DENY, REJECT'],
     [['--format', 'csv'], '--format (got "csv"); use one of table, json, markdown'],
-    [['--device', 'k8s_nope'], '--device names no device of the synth output (got "k8s_nope"); use one of: k8s_prod (stack egress)'],
+    [['--device', 'k8s_nope'], '--device names no device of the synth output (got "k8s_nope"); use one of: egress/k8s_prod (egress/Bigip) (a tenant, a cluster name, <stack>/<tenant> or a construct path)'],
   ])('bad input %j', async (argv, message) => {
     expect(await cli(small, 'inventory', ...argv)).toEqual({ code: 2, stdout: '', stderr: `cdktf-ces inventory: ${message}\n` });
   });

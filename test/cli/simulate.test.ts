@@ -68,7 +68,7 @@ describe('simulate rows', () => {
     expect(ok.stdout.split('\n')[1]).toBe('1  k8s_payments_prod  payments/checkout  192.0.2.25:25  deny      deny (drop) [would be reject]  device default  ok');
     write(payments, 'nodev.yaml', '- { device: k8s_nope, from: payments/checkout, to: "192.0.2.25:25", expect: deny }\n');
     const bad = await cli(payments, 'simulate', 'nodev.yaml', ...AT);
-    expect(bad).toEqual({ code: 2, stdout: '', stderr: 'cdktf-ces simulate: nodev.yaml row 1 field "device": --device names no device of the synth output (got "k8s_nope"); use one of: k8s_payments_prod (stack payments)\n' });
+    expect(bad).toEqual({ code: 2, stdout: '', stderr: 'cdktf-ces simulate: nodev.yaml row 1 field "device": --device names no device of the synth output (got "k8s_nope"); use one of: payments/k8s_payments_prod (payments/Bigip) (a tenant, a cluster name, <stack>/<tenant> or a construct path)\n' });
   });
 
   test.each([
