@@ -3,6 +3,7 @@
  */
 import { App } from 'cdktf';
 import { buildPayments } from '../../examples/payments/main';
+import { buildPlatform } from '../../examples/platform-module/main';
 import { ClusterEgressRule, EgressAction, EgressDestination, EgressPort, NamespaceEgressRule, Weekday } from '../../lib';
 import { parseDuration } from '../../lib/cli/commands/inventory';
 import { CliUsageError } from '../../lib/cli/registry';
@@ -56,6 +57,13 @@ describe('inventory', () => {
         '',
       ].join('\n'),
     });
+  });
+
+  test('--device all is every device, the same as leaving it out', async () => {
+    const two = synthInto(buildPlatform);
+    const every = await cli(two, 'inventory', '--device', 'all');
+    expect(every).toEqual(await cli(two, 'inventory'));
+    expect(every.stdout).toMatch(/on 2 devices\n$/);
   });
 
   test('filters combine; the report names them', async () => {

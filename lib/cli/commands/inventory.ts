@@ -7,6 +7,7 @@ import { scheduleText } from '../diff/times';
 import { parseTime } from '../engine';
 import { CliCommand, CliUsageError, ParsedArgs } from '../registry';
 import { DeviceOutput, pickDevice, readSynthOutput } from '../synth-output';
+import { ALL_DEVICES } from '../device-name';
 import { quote } from '../text';
 
 /** Format marker of `inventory --format json`. */
@@ -190,11 +191,11 @@ export const inventoryCommand: CliCommand = {
   summary:
     'Lists the rules of each device of the synth output with level, action, priority, owner, ticket, audit mode, time window and expiry, in evaluation order. Filters combine (a rule must pass all); --expiring-within and --expired judge expiry at --at (default now). Ownership text without a letter or digit counts as none, as the guardrails judge it.\n\n' +
     '--format markdown writes a table per device for a pull request (with the justifications); --format json is for tools.',
-  usage: 'inventory [--out <dir>] [--device <tenant>] [--expiring-within <30d>] [--no-owner] [--audit-only] [...] [--format table|json|markdown]',
+  usage: 'inventory [--out <dir>] [--device <device>|all] [--expiring-within <30d>] [--no-owner] [--audit-only] [...] [--format table|json|markdown]',
   maxPositionals: 0,
   options: [
     { name: 'out', type: 'string', arg: '<dir>', help: 'synth output directory (default: cdktf.out)' },
-    { name: 'device', type: 'string', arg: '<tenant>', help: 'one AfmDevice (AS3 tenant, or <stack>/<tenant>); default: every device' },
+    { name: 'device', type: 'string', arg: '<device>|all', help: 'one AfmDevice (tenant, cluster name, <stack>/<tenant> or construct path); default or all: every device' },
     { name: 'expiring-within', type: 'string', arg: '<30d|12h|2w>', help: 'rules whose expiry falls within this time from --at (those already expired included)' },
     { name: 'expired', type: 'boolean', help: 'rules whose expiry has passed at --at: they match nothing and can be removed' },
     { name: 'no-owner', type: 'boolean', help: 'rules without an owner' },
@@ -213,7 +214,8 @@ export const inventoryCommand: CliCommand = {
     if (!FORMATS.includes(format)) throw new CliUsageError('--format', quote(format), `use one of ${FORMATS.join(', ')}`);
     const applied = filters(args);
     const all = readSynthOutput(args.string('out') ?? 'cdktf.out', io.cwd);
-    const devices = args.string('device') !== undefined ? [pickDevice(all, args.string('device'))] : [...all].sort((a, b) => deviceName(a).localeCompare(deviceName(b)));
+    const wanted = args.string('device');
+    const devices = wanted !== undefined && wanted !== ALL_DEVICES ? [pickDevice(all, wanted)] : [...all].sort((a, b) => deviceName(a).localeCompare(deviceName(b)));
     const inv = devices.map((device): DeviceInventory => {
       const rules = device.artifact.model.rules.map(entry);
       return { device, total: rules.length, rules: rules.filter((r) => applied.every((f) => f.keep(r))).sort(compare) };
