@@ -87,7 +87,16 @@ export class EgressCrdStack extends TerraformStack {
     new KubernetesProvider(this, 'kubernetes', kubernetes ?? {});
     for (const kind of ALL_KINDS) {
       const crd = customResourceDefinition(kind);
-      new Manifest(this, kind, { manifest: crd as Record<string, unknown> });
+      new Manifest(this, kind, {
+        manifest: crd as Record<string, unknown>,
+        // A new CRD is served but not in discovery until Established (5 s "Installing" with
+        // several API servers), and the provider maps kinds through discovery when it plans
+        // the rule stack: the CRD counts as created only once Established (the provider's
+        // `wait { condition }`, manifest/provider/waiter.go ConditionsWaiter).
+        wait: { condition: [{ type: 'Established', status: 'True' }] },
+        // The definitions are this stack's alone: a field someone else set by hand is taken back.
+        fieldManager: { forceConflicts: true },
+      });
     }
   }
 }
