@@ -116,9 +116,9 @@ export async function emptyCluster(crdEstablishDelayMs = 1000): Promise<Emulator
  * in them) and, with `createNamespace: false`, the controller's namespace holding the BIG-IP
  * login Secret and the CA ConfigMap.
  */
-export function createPrerequisites(emulators: Emulators, options: { controllerNamespace: boolean }): void {
+export function createPrerequisites(emulators: Emulators, options: { controllerNamespace: boolean; teamNamespaces?: boolean }): void {
   const kube = emulators.kube;
-  for (const name of TEAM_NAMESPACES) kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
+  for (const name of options.teamNamespaces === false ? [] : TEAM_NAMESPACES) kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
   if (!options.controllerNamespace) return;
   kube.apply({
     apiVersion: 'v1',
