@@ -774,8 +774,12 @@ export function controllerContainerRunner(emulators: Emulators, options: { reado
       ports: httpPort === undefined ? {} : { [httpPort]: local },
       exited: () => exited,
       stop: async () => {
-        if (!exited) child.kill('SIGTERM');
+        if (exited) return;
+        child.kill('SIGTERM');
+        // The kubelet's grace period, scaled down: a container that does not stop is killed.
+        const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
         await ended;
+        clearTimeout(kill);
       },
     };
   };
