@@ -64,6 +64,8 @@ export interface EgressCrdStackProps {
  * `kubernetes_manifest`, so a custom resource cannot be planned before its CRD exists. The
  * CRDs therefore get a stack of their own, and every stack with an {@link AfmDevice} depends
  * on it: `cdktf deploy '*'` applies this stack first, and an empty cluster works in one run.
+ * Each CRD counts as applied only once it is Established (until then discovery does not list
+ * its kind, and the rule stack's plan would not find it).
  */
 export class EgressCrdStack extends TerraformStack {
   /** Whether `x` is an EgressCrdStack (works across copies of this library). */
