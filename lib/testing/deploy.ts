@@ -466,6 +466,7 @@ async function applyManifest(run: Run, stack: string, config: Obj, create: boole
   const elsewhere = Object.values({ ...run.previous, ...run.state }).some((r) => r.stack !== stack && r.type === 'kubernetes_manifest' && sameObject(refOf(r.config), ref));
   if (create && !elsewhere && kube.get(ref)) throw new ProviderError(`Cannot create resource that already exists: resource "${rnn}" already exists`);
   const fieldManager = (config.field_manager ?? {}) as Obj;
+  const existed = kube.get(ref) !== undefined;
   try {
     kube.serverSideApply(config.manifest as Obj, { fieldManager: (fieldManager.name as string | undefined) ?? 'Terraform', force: fieldManager.force_conflicts === true });
   } catch (e) {
@@ -475,14 +476,29 @@ async function applyManifest(run: Run, stack: string, config: Obj, create: boole
         `There was a field manager conflict when trying to apply the manifest for "${rnn}": The API returned the following conflict: ${JSON.stringify(e.message)}\n\nYou can override this conflict by setting "force_conflicts" to true in the "field_manager" block.`,
       );
     }
-    throw new ProviderError(`PATCH for resource "${rnn}" failed to apply: ${e.message}`);
+    throw new ProviderError(statusDiagnostics(e.status));
   }
-  run.kubernetesOperations.push(`${create ? 'create' : 'update'} ${ref.kind} ${rnn}`);
+  run.kubernetesOperations.push(`${existed ? 'update' : 'create'} ${ref.kind} ${rnn}`);
   run.counts.kubernetesObjects++;
   const timeouts = (config.timeouts ?? {}) as Obj;
   const timeout = (create ? timeouts.create : timeouts.update) as string | undefined;
   await waitFor(run, ref, config.wait as Obj | undefined, timeout === undefined ? run.waitTimeoutMs : goDuration(timeout));
   return {};
+}
+
+/**
+ * An API error as the provider reports it (manifest/provider/diagnostics.go
+ * `APIStatusErrorToDiagnostics`): the status and message, then reason, group kind and name, then
+ * one line per cause.
+ */
+function statusDiagnostics(status: KubeEmulatorError['status']): string {
+  const lines = [`API response status: ${status.status}: ${status.message}`];
+  const details = status.details as Obj | undefined;
+  if (details) {
+    lines.push(`Kubernetes API Error: ${status.reason ?? ''} ${details.kind ?? ''}${details.group ? `.${details.group}` : ''} [${details.name ?? ''}]`);
+    for (const c of (details.causes ?? []) as Obj[]) lines.push(`${c.field ?? ''}: ${c.message ?? ''}`);
+  }
+  return lines.join('\n');
 }
 
 /** A Go duration of the `timeouts` block (`30s`, `10m`, `1h30m`) in milliseconds. */

@@ -181,7 +181,7 @@ describe('K5: what the README promises for the controller', () => {
     try {
       createPrerequisites(emulators, { controllerNamespace: true, teamNamespaces: false });
       const failure = await deploySynthOutput(synthApp(), emulators, FAST).catch((e: Error) => e.message);
-      expect(failure).toMatch(/^egress:kubernetes_manifest\.Payments_\w+: PATCH for resource "payments\/payments-partner" failed to apply: namespaces "payments" not found$/);
+      expect(failure).toMatch(/^egress:kubernetes_manifest\.Payments_\w+: API response status: Failure: namespaces "payments" not found\nKubernetes API Error: NotFound namespaces \[payments\]$/);
     } finally {
       await emulators.stop();
     }
