@@ -399,6 +399,9 @@ async function applyStack(stack: SynthStack, run: Run): Promise<void> {
   const changed = new Set<string>();
   // Objects replaced create-before-destroy: deleted once everything else of the stack is applied.
   const deposed: ObjectRef[] = [];
+  // Terraform walks resources that do not depend on each other in parallel; the replay takes
+  // one such order: Kubernetes objects (CRDs, then Namespaces, then the rest) before BIG-IP
+  // resources, otherwise as synthesized.
   const rank = (a: string) => {
     const kind = a.startsWith('kubernetes_manifest.') ? (current.get(a)?.manifest as Obj).kind : undefined;
     return kind === 'CustomResourceDefinition' ? 0 : kind === 'Namespace' ? 1 : 2;
