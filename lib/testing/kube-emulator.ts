@@ -29,7 +29,8 @@
  *   `etcdCompactionIntervalMs`; writes that change nothing keep the version.
  *
  * Not modelled: other admission plugins (quotas, limit ranges, webhooks), controllers (no
- * ReplicaSets or pods are created from Deployments), protobuf, strategic merge patch (415),
+ * ReplicaSets or pods are created from Deployments unless a `WorkloadEmulator`,
+ * lib/testing/kube/workloads.ts, runs beside it), protobuf, strategic merge patch (415),
  * aggregated ClusterRoles.
  *
  * Fault injection: dropping or silently stalling watches, compaction, restarts (same port,
