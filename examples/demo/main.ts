@@ -99,14 +99,14 @@ async function main(): Promise<void> {
   let controller: ReturnType<typeof runControllerProcess> | undefined;
   try {
     say(`  kube-apiserver ${emulators.kube.url}   BIG-IP ${emulators.bigip.url}${fs.existsSync(SCHEMA) ? '   (AS3 declarations validated against F5\'s schema)' : ''}`);
-    // What exists beforehand: the teams' namespaces, the login Secret and the CA ConfigMap.
+    // What exists beforehand: the teams' namespaces. The controller's namespace is created by
+    // the deploy (createNamespace), so its login Secret and CA ConfigMap come right after it.
     for (const name of ['payments', 'web']) emulators.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
-    emulators.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'cdktf-ces-system' } });
-    emulators.kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'cdktf-ces-system', name: 'bigip-egress-login' }, stringData: { username: 'egress-sync', password: 'demo-password' } });
-    emulators.kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'cdktf-ces-system', name: 'bigip-mgmt-ca' }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
 
     step('Deploying the synth output: CRD stack first, then rules, AS3 declaration, tmsh and the controller objects');
     const deployed = await deploySynthOutput(outdir, emulators);
+    emulators.kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'cdktf-ces-system', name: 'bigip-egress-login' }, stringData: { username: 'egress-sync', password: 'demo-password' } });
+    emulators.kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'cdktf-ces-system', name: 'bigip-mgmt-ca' }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
     say(`  ${deployed.kubernetesObjects} Kubernetes objects, ${deployed.declarations} AS3 declaration, ${deployed.commands} tmsh command(s)`);
     say(`  global context enforced policy: ${emulators.bigip.globalRules().enforcedPolicy}`);
     say('  source lists on the BIG-IP before the controller runs (fail closed):');

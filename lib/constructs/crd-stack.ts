@@ -64,6 +64,8 @@ export interface EgressCrdStackProps {
  * `kubernetes_manifest`, so a custom resource cannot be planned before its CRD exists. The
  * CRDs therefore get a stack of their own, and every stack with an {@link AfmDevice} depends
  * on it: `cdktf deploy '*'` applies this stack first, and an empty cluster works in one run.
+ * Each CRD counts as applied only once it is Established (until then discovery does not list
+ * its kind, and the rule stack's plan would not find it).
  */
 export class EgressCrdStack extends TerraformStack {
   /** Whether `x` is an EgressCrdStack (works across copies of this library). */
@@ -87,7 +89,16 @@ export class EgressCrdStack extends TerraformStack {
     new KubernetesProvider(this, 'kubernetes', kubernetes ?? {});
     for (const kind of ALL_KINDS) {
       const crd = customResourceDefinition(kind);
-      new Manifest(this, kind, { manifest: crd as Record<string, unknown> });
+      new Manifest(this, kind, {
+        manifest: crd as Record<string, unknown>,
+        // A new CRD is served but not in discovery until Established (5 s "Installing" with
+        // several API servers), and the provider maps kinds through discovery when it plans
+        // the rule stack: the CRD counts as created only once Established (the provider's
+        // `wait { condition }`, manifest/provider/waiter.go ConditionsWaiter).
+        wait: { condition: [{ type: 'Established', status: 'True' }] },
+        // The definitions are this stack's alone: a field someone else set by hand is taken back.
+        fieldManager: { forceConflicts: true },
+      });
     }
   }
 }

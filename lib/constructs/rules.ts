@@ -152,7 +152,12 @@ function defineRule(scope: Construct, level: Level, props: unknown): { model: Ru
   const expired = expiryProblem(model, new Date());
   if (expired) throw new EgressPolicyError([expired]);
   (device as AfmDevice)._addRule(model, scope);
-  const resource = new Manifest(scope, 'Resource', { manifest: ruleResource(model, (device as AfmDevice).clusterName) });
+  const resource = new Manifest(scope, 'Resource', {
+    manifest: ruleResource(model, (device as AfmDevice).clusterName),
+    // The spec is Terraform's: after a `kubectl edit` the next deploy takes the edited fields
+    // back instead of stopping at the field-manager conflict server-side apply reports.
+    fieldManager: { forceConflicts: true },
+  });
   return { model, resource, device: device as AfmDevice };
 }
 

@@ -3,10 +3,27 @@
  * cluster and a BIG-IP, and runs the controller exactly as the cluster would: from the code
  * and plan ConfigMaps the EgressController synthesized, on this machine's Node.js.
  *
- * Stacks are applied in dependency order (CRDs first). `kubernetes_manifest` objects go to the
- * Kubernetes API emulator, `bigip_as3` declarations to the BIG-IP emulator's AS3 endpoint,
- * and `bigip_command` tmsh commands to its bash endpoint, through the controller's own
- * BIG-IP client. Terraform itself is not involved (it needs provider downloads).
+ * Stacks are applied in dependency order (CRDs first), each planned before any of it is applied,
+ * as `cdktf deploy '*'` runs one `terraform apply` per stack once the stacks it depends on are
+ * done. `kubernetes_manifest` objects go to the Kubernetes API emulator, `bigip_as3` declarations
+ * to the BIG-IP emulator's AS3 endpoint, and `bigip_command` tmsh commands to its bash endpoint,
+ * through the controller's own BIG-IP client. Terraform itself is not involved (it needs
+ * provider downloads).
+ *
+ * `kubernetes_manifest` follows hashicorp/terraform-provider-kubernetes v2.38.0
+ * (manifest/provider): the plan maps every kind through discovery and fails with "API did not
+ * recognize GroupVersionKind from manifest" for a kind discovery does not list yet, such as a
+ * custom kind whose CRD is not Established (plan.go `PlanResourceChange`, resource.go
+ * `GVKFromTftypesObject`); a create refuses an object that already exists (apply.go "Cannot
+ * create resource that already exists"); every write is a server-side apply with the
+ * `field_manager` block's name (default `Terraform`) and `force_conflicts`, and a conflict is
+ * the provider's "field manager conflict" error; the `wait` block (rollout, then conditions,
+ * then fields, as waiter.go `NewResourceWaiter` picks one) polls the object until it holds or
+ * the create/update timeout (default 10 min) passes ("timed out waiting on ..."). A change of
+ * apiVersion, kind, name or namespace replaces the object (plan.go `RequiresReplace`):
+ * destroy first, or create first with `create_before_destroy`. A resource whose configuration
+ * did not change is applied again only when the live object drifted from it (the provider's
+ * refresh and plan see the difference).
  *
  * The BIG-IP resources succeed and fail exactly when F5's provider (terraform-provider-bigip
  * v1.28) would report them so, including where the provider does not notice a failure: a
@@ -26,6 +43,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BigipClient } from '../controller/bigip';
@@ -33,7 +51,8 @@ import { ALL_KINDS, customResourceDefinition } from '../k8s/crds';
 import { CONTROLLER_BUNDLE } from '../constructs/egress-controller';
 import { packageRoot } from '../util';
 import { BigipEmulator, BigipEmulatorOptions } from './bigip-emulator';
-import { KubeApiEmulator, KubeApiEmulatorOptions } from './kube-emulator';
+import { EmulatedObject, KubeApiEmulator, KubeApiEmulatorOptions, KubeEmulatorError, ObjectRef } from './kube-emulator';
+import { ContainerRunner, rolloutStatus } from './kube/workloads';
 
 type Obj = Record<string, any>;
 
@@ -89,7 +108,7 @@ export interface DeployedResource {
   readonly outputs: Readonly<Obj>;
 }
 
-/** The Terraform state of the BIG-IP resources of every stack, by `<stack>:<type>.<name>`. */
+/** The Terraform state of the resources of every stack, by `<stack>:<type>.<name>`. */
 export interface DeployState {
   readonly resources: Readonly<Record<string, DeployedResource>>;
 }
@@ -106,6 +125,17 @@ export interface DeployOptions {
    * @default - none
    */
   readonly replace?: readonly string[];
+  /**
+   * Stands in for the provider's default create/update timeout of a `kubernetes_manifest`
+   * `wait` (10 min) when the resource sets no `timeouts`.
+   * @default 600000
+   */
+  readonly waitTimeoutMs?: number;
+  /**
+   * How often a `wait` reads the object (the provider sleeps 1 s between reads, waiter.go).
+   * @default 1000
+   */
+  readonly waitPollMs?: number;
 }
 
 /** A resource that failed, a condition that did not hold: the apply stops, as Terraform's does. */
@@ -121,7 +151,13 @@ export class DeployError extends Error {
 }
 
 export interface DeployResult {
+  /** Kubernetes objects created, updated or replaced. */
   readonly kubernetesObjects: number;
+  /**
+   * Writes to the cluster in order: `create|update|delete <Kind> <namespace/name>` (cluster-scoped
+   * objects as `/name`, as the provider names them).
+   */
+  readonly kubernetesOperations: readonly string[];
   readonly declarations: number;
   readonly commands: number;
   /**
@@ -132,7 +168,7 @@ export interface DeployResult {
   /** The AS3 task of every `bigip_as3` declaration, in order (the provider's `task_id`). */
   readonly as3TaskIds: readonly string[];
   readonly controllers: readonly ControllerDeployment[];
-  /** BIG-IP resources created, updated or replaced, in order (`<stack>:<type>.<name>`). */
+  /** BIG-IP resources created, updated or replaced, in order (`<stack>:<type>.<name>`); Kubernetes objects are in {@link kubernetesOperations}. */
   readonly applied: readonly string[];
   /** BIG-IP resources destroyed because they are gone from the output, in order. */
   readonly destroyed: readonly string[];
@@ -142,6 +178,13 @@ export interface DeployResult {
 
 export interface Emulators {
   readonly kube: KubeApiEmulator;
+  /**
+   * Objects {@link startEmulators} created before any deploy (the rule CRDs unless asked not
+   * to). A first deploy finds them in its Terraform state, as if an earlier deploy of the CRD
+   * stack had created them; anything else that exists before a create is refused as the
+   * provider refuses it.
+   */
+  readonly preinstalled: readonly ObjectRef[];
   readonly bigip: BigipEmulator;
   /** A BIG-IP client logged in to the emulator as `admin`. */
   readonly bigipClient: BigipClient;
@@ -155,12 +198,20 @@ export interface Emulators {
 export interface StartEmulatorsOptions {
   readonly kube?: KubeApiEmulatorOptions;
   readonly bigip?: BigipEmulatorOptions;
+  /**
+   * Install the rule CRDs (Established) before anything is deployed; false gives an empty
+   * cluster, where the CRD stack creates them.
+   * @default true
+   */
+  readonly installCrds?: boolean;
 }
 
-/** Starts both emulators (with the rule CRDs installed) and a scratch folder. */
+/** Starts both emulators (with the rule CRDs installed unless asked not to) and a scratch folder. */
 export async function startEmulators(options: StartEmulatorsOptions = {}): Promise<Emulators> {
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-ces-'));
-  const kube = await KubeApiEmulator.start({ crds: ALL_KINDS.map(customResourceDefinition), ...options.kube });
+  const crds = options.installCrds === false ? [] : ALL_KINDS.map(customResourceDefinition);
+  const kube = await KubeApiEmulator.start({ crds, ...options.kube });
+  const preinstalled: ObjectRef[] = crds.map((c) => ({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: (c.metadata as { name: string }).name }));
   const bigip = await BigipEmulator.start(options.bigip);
   const kubeconfigFile = path.join(workdir, 'kubeconfig');
   kube.writeKubeconfig(kubeconfigFile);
@@ -169,6 +220,7 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
   const bigipClient = new BigipClient({ url: bigip.url, username: 'admin', password: 'admin', caBundle: BigipEmulator.caCertificate() });
   return {
     kube,
+    preinstalled,
     bigip,
     bigipClient,
     workdir,
@@ -184,17 +236,19 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
 
 /** Applies every stack of a synth output to the emulators, dependencies first. */
 export async function deploySynthOutput(outdir: string, emulators: Emulators, options: DeployOptions = {}): Promise<DeployResult> {
-  let kubernetesObjects = 0;
-  const run: BigipRun = {
+  const run: Run = {
     emulators,
     previous: options.previous?.resources ?? {},
     state: {},
     replace: new Set(options.replace ?? []),
-    counts: { declarations: 0, commands: 0 },
+    waitTimeoutMs: options.waitTimeoutMs ?? 600_000,
+    waitPollMs: options.waitPollMs ?? 1000,
+    counts: { declarations: 0, commands: 0, kubernetesObjects: 0 },
     commandResults: [],
     as3TaskIds: [],
     applied: [],
     destroyed: [],
+    kubernetesOperations: [],
   };
   const controllers: ControllerDeployment[] = [];
   const stacks = readStacks(outdir);
@@ -202,36 +256,15 @@ export async function deploySynthOutput(outdir: string, emulators: Emulators, op
   const names = new Set(stacks.map((st) => st.name));
   for (const [key, r] of Object.entries(run.previous)) if (!names.has(r.stack)) run.state[key] = r;
   for (const stack of stacks) {
+    await applyStack(stack, run);
     const manifests = Object.values(stack.resources.kubernetes_manifest ?? {}).map((r) => r.manifest as Obj);
-    // Namespaces and CRDs before what lives in them.
-    const rank = (m: Obj) => (m.kind === 'CustomResourceDefinition' ? 0 : m.kind === 'Namespace' ? 1 : 2);
-    for (const m of [...manifests].sort((a, b) => rank(a) - rank(b))) {
-      emulators.kube.apply(m);
-      kubernetesObjects++;
-    }
-    await applyBigipResources(stack, run);
     for (const d of manifests.filter((m) => m.kind === 'Deployment' && m.metadata?.labels?.['app.kubernetes.io/name'] === 'cdktf-ces-controller')) {
-      const container = d.spec.template.spec.containers[0];
-      const volumes = new Map<string, Obj>(d.spec.template.spec.volumes.map((v: Obj) => [v.name, v]));
-      const configMaps: { mountPath: string; name: string }[] = [];
-      let secretMount: ControllerDeployment['secretMount'];
-      for (const mount of container.volumeMounts as Obj[]) {
-        const v = volumes.get(mount.name) as Obj;
-        if (v.configMap) configMaps.push({ mountPath: mount.mountPath, name: v.configMap.name });
-        if (v.secret) secretMount = { mountPath: mount.mountPath, secretName: v.secret.secretName };
-      }
-      controllers.push({
-        namespace: d.metadata.namespace,
-        name: d.metadata.name,
-        env: Object.fromEntries((container.env as Obj[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value])),
-        configMaps,
-        secretMount,
-        command: container.command,
-      });
+      controllers.push(controllerDeploymentOf(d.metadata.namespace, d.metadata.name, d.spec.template.spec));
     }
   }
   return {
-    kubernetesObjects,
+    kubernetesObjects: run.counts.kubernetesObjects,
+    kubernetesOperations: run.kubernetesOperations,
     declarations: run.counts.declarations,
     commands: run.counts.commands,
     commandResults: run.commandResults,
@@ -243,20 +276,44 @@ export async function deploySynthOutput(outdir: string, emulators: Emulators, op
   };
 }
 
-/** The BIG-IP side of one deploy: the earlier state, the new one, what was done. */
-interface BigipRun {
+/** What a controller pod runs, from a pod spec (a Deployment's template or a pod's own). */
+export function controllerDeploymentOf(namespace: string, name: string, podSpec: Obj): ControllerDeployment {
+  const container = podSpec.containers[0];
+  const volumes = new Map<string, Obj>(((podSpec.volumes ?? []) as Obj[]).map((v) => [v.name, v]));
+  const configMaps: { mountPath: string; name: string }[] = [];
+  let secretMount: ControllerDeployment['secretMount'];
+  for (const mount of (container.volumeMounts ?? []) as Obj[]) {
+    const v = volumes.get(mount.name) as Obj;
+    if (v.configMap) configMaps.push({ mountPath: mount.mountPath, name: v.configMap.name });
+    if (v.secret) secretMount = { mountPath: mount.mountPath, secretName: v.secret.secretName };
+  }
+  return {
+    namespace,
+    name,
+    env: Object.fromEntries(((container.env ?? []) as Obj[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value])),
+    configMaps,
+    secretMount,
+    command: container.command,
+  };
+}
+
+/** One deploy: the earlier state, the new one, what was done. */
+interface Run {
   readonly emulators: Emulators;
   readonly previous: Readonly<Record<string, DeployedResource>>;
   readonly state: Record<string, DeployedResource>;
   readonly replace: ReadonlySet<string>;
-  readonly counts: { declarations: number; commands: number };
+  readonly waitTimeoutMs: number;
+  readonly waitPollMs: number;
+  readonly counts: { declarations: number; commands: number; kubernetesObjects: number };
   readonly commandResults: string[];
   readonly as3TaskIds: string[];
   readonly applied: string[];
   readonly destroyed: string[];
+  readonly kubernetesOperations: string[];
 }
 
-const BIGIP_TYPES = ['terraform_data', 'bigip_as3', 'bigip_command'] as const;
+const RESOURCE_TYPES = ['kubernetes_manifest', 'terraform_data', 'bigip_as3', 'bigip_command'] as const;
 
 /** `type.name` addresses a resource's configuration refers to: depends_on, replace_triggered_by and conditions. */
 function references(config: Obj): string[] {
@@ -266,7 +323,7 @@ function references(config: Obj): string[] {
     ...(((lifecycle.replace_triggered_by as string[] | undefined) ?? [])),
     ...[...conditions(config, 'precondition'), ...conditions(config, 'postcondition')].map((c) => c.condition),
   ];
-  for (const e of expressions) for (const m of e.matchAll(/\b((?:bigip_as3|bigip_command|terraform_data)\.[A-Za-z0-9_-]+)/g)) refs.add(m[1]);
+  for (const e of expressions) for (const m of e.matchAll(/\b((?:bigip_as3|bigip_command|terraform_data|kubernetes_manifest)\.[A-Za-z0-9_-]+)/g)) refs.add(m[1]);
   return [...refs];
 }
 
@@ -276,11 +333,56 @@ function configOf(resource: Obj): Obj {
   return config;
 }
 
-async function applyBigipResources(stack: SynthStack, run: BigipRun): Promise<void> {
+/** The object a `kubernetes_manifest` configuration manages. */
+function refOf(config: Obj): ObjectRef {
+  const m = config.manifest as Obj;
+  return { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata?.name, namespace: m.metadata?.namespace };
+}
+
+/** The provider's name for an object in messages: `namespace/name` (types.NamespacedName). */
+function namespacedName(ref: ObjectRef): string {
+  return `${ref.namespace ?? ''}/${ref.name}`;
+}
+
+function sameObject(a: ObjectRef, b: ObjectRef): boolean {
+  return a.apiVersion === b.apiVersion && a.kind === b.kind && a.name === b.name && (a.namespace ?? '') === (b.namespace ?? '');
+}
+
+/** Whether the live object holds every configured field with its configured value. */
+function holds(configured: unknown, live: unknown): boolean {
+  if (Array.isArray(configured)) return Array.isArray(live) && live.length === configured.length && configured.every((c, i) => holds(c, live[i]));
+  if (configured && typeof configured === 'object') {
+    if (!live || typeof live !== 'object' || Array.isArray(live)) return false;
+    return Object.entries(configured).every(([k, v]) => holds(v, (live as Obj)[k]));
+  }
+  return configured === live;
+}
+
+async function applyStack(stack: SynthStack, run: Run): Promise<void> {
   const key = (address: string) => `${stack.name}:${address}`;
+  const kube = run.emulators.kube;
   const current = new Map<string, Obj>();
-  for (const type of BIGIP_TYPES) for (const [name, r] of Object.entries(stack.resources[type] ?? {})) current.set(`${type}.${name}`, configOf(r));
+  for (const type of RESOURCE_TYPES) for (const [name, r] of Object.entries(stack.resources[type] ?? {})) current.set(`${type}.${name}`, configOf(r));
   const before = new Map(Object.values(run.previous).filter((r) => r.stack === stack.name).map((r) => [`${r.type}.${r.name}`, r]));
+  // A first deploy finds what startEmulators installed in its state.
+  if (Object.keys(run.previous).length === 0) {
+    for (const [address, config] of current) {
+      if (!address.startsWith('kubernetes_manifest.') || !run.emulators.preinstalled.some((p) => sameObject(p, refOf(config)))) continue;
+      before.set(address, { stack: stack.name, type: 'kubernetes_manifest', name: address.slice('kubernetes_manifest.'.length), config, outputs: {} });
+    }
+  }
+  const stateNow = () => ({ resources: { ...run.state } });
+
+  // Plan: every kind is mapped through discovery before anything of the stack is applied.
+  for (const [address, config] of current) {
+    if (!address.startsWith('kubernetes_manifest.')) continue;
+    const ref = refOf(config);
+    try {
+      kube.restMapping(ref.apiVersion, ref.kind);
+    } catch (e) {
+      throw new DeployError(`${key(address)}: API did not recognize GroupVersionKind from manifest (CRD may not be installed): ${(e as Error).message}`, stateNow());
+    }
+  }
 
   // Gone from the output: destroyed first, dependents before what they depend on, and before the
   // updates of what they depended on (Terraform `internal/terraform/transform_destroy_edge.go`:
@@ -288,42 +390,174 @@ async function applyBigipResources(stack: SynthStack, run: BigipRun): Promise<vo
   const gone = order([...before.keys()].filter((a) => !current.has(a)), (a) => references((before.get(a) as DeployedResource).config)).reverse();
   for (const address of gone) {
     const r = before.get(address) as DeployedResource;
-    if (r.type === 'bigip_as3') throw new DeployError(`deploySynthOutput: ${key(address)} is gone from the output; deleting an AS3 declaration is not modelled`, { resources: { ...run.state } });
+    if (r.type === 'bigip_as3') throw new DeployError(`deploySynthOutput: ${key(address)} is gone from the output; deleting an AS3 declaration is not modelled`, stateNow());
     if (r.type === 'bigip_command' && r.config.when === 'destroy') await runCommands(run, r.config.commands as string[]);
-    run.destroyed.push(key(address));
+    if (r.type === 'kubernetes_manifest') deleteObject(run, refOf(r.config));
+    else run.destroyed.push(key(address));
   }
 
   const changed = new Set<string>();
-  for (const address of order([...current.keys()], (a) => references(current.get(a) as Obj))) {
+  // Objects replaced create-before-destroy: deleted once everything else of the stack is applied.
+  const deposed: ObjectRef[] = [];
+  // Terraform walks resources that do not depend on each other in parallel; the replay takes
+  // one such order: Kubernetes objects (CRDs, then Namespaces, then the rest) before BIG-IP
+  // resources, otherwise as synthesized.
+  const rank = (a: string) => {
+    const kind = a.startsWith('kubernetes_manifest.') ? (current.get(a)?.manifest as Obj).kind : undefined;
+    return kind === 'CustomResourceDefinition' ? 0 : kind === 'Namespace' ? 1 : 2;
+  };
+  const addresses = [...current.keys()].map((a, i) => ({ a, i })).sort((x, y) => rank(x.a) - rank(y.a) || x.i - y.i).map((x) => x.a);
+  for (const address of order(addresses, (a) => references(current.get(a) as Obj))) {
     const config = current.get(address) as Obj;
     const prior = before.get(address);
     const triggers = ((config.lifecycle as Obj | undefined)?.replace_triggered_by as string[] | undefined) ?? [];
-    const replaced = run.replace.has(address) || triggers.some((t) => changed.has(t.replace(/^\$\{|\}$/g, '')));
-    const unchanged = prior !== undefined && !replaced && canonical(prior.config) === canonical(config);
     const [type, name] = [address.slice(0, address.indexOf('.')), address.slice(address.indexOf('.') + 1)];
+    const identityChanged = type === 'kubernetes_manifest' && prior !== undefined && !sameObject(refOf(prior.config), refOf(config));
+    const replaced = run.replace.has(address) || identityChanged || triggers.some((t) => changed.has(t.replace(/^\$\{|\}$/g, '')));
+    let unchanged = prior !== undefined && !replaced && canonical(prior.config) === canonical(config);
+    if (unchanged && type === 'kubernetes_manifest') unchanged = holds(config.manifest, kube.get(refOf(config)));
     const lookup = (a: string) => run.state[key(a)];
-    const fail = (message: string) => new DeployError(`${key(address)}: ${message}`, { resources: { ...run.state } });
+    const fail = (message: string) => new DeployError(`${key(address)}: ${message}`, stateNow());
     // Preconditions hold before the resource is applied; for one that does not change, on every plan.
     for (const c of conditions(config, 'precondition')) {
       if (!evaluateCondition(c.condition, undefined, lookup)) throw fail(`Resource precondition failed: ${c.error_message}`);
     }
     let outputs: Obj;
     if (unchanged) {
-      outputs = prior.outputs;
+      outputs = (prior as DeployedResource).outputs;
     } else {
       if (prior && type === 'bigip_command' && replaced && prior.config.when === 'destroy') await runCommands(run, prior.config.commands as string[]);
-      outputs = await applyResource(run, type, config);
+      if (type === 'kubernetes_manifest') {
+        const createFirst = (config.lifecycle as Obj | undefined)?.create_before_destroy === true;
+        if (prior && replaced && !createFirst) deleteObject(run, refOf(prior.config));
+        try {
+          outputs = await applyManifest(run, stack.name, config, prior === undefined || replaced);
+        } catch (e) {
+          if (e instanceof ProviderError) throw fail(e.message);
+          throw e;
+        }
+        if (prior && replaced && createFirst) deposed.push(refOf(prior.config));
+      } else outputs = await applyResource(run, type, config);
       changed.add(address);
-      run.applied.push(key(address));
+      if (type !== 'kubernetes_manifest') run.applied.push(key(address));
     }
     run.state[key(address)] = { stack: stack.name, type, name, config, outputs };
     for (const c of conditions(config, 'postcondition')) {
       if (!evaluateCondition(c.condition, run.state[key(address)], lookup)) throw fail(`Resource postcondition failed: ${c.error_message}`);
     }
   }
+  for (const ref of deposed) deleteObject(run, ref);
 }
 
-async function applyResource(run: BigipRun, type: string, config: Obj): Promise<Obj> {
+/** A `kubernetes_manifest` failure, worded as the provider's diagnostic (summary: detail). */
+class ProviderError extends Error {}
+
+function deleteObject(run: Run, ref: ObjectRef): void {
+  if (run.emulators.kube.delete(ref, { gracePeriodSeconds: 0 })) run.kubernetesOperations.push(`delete ${ref.kind} ${namespacedName(ref)}`);
+}
+
+/**
+ * Create or update of a `kubernetes_manifest` (provider manifest/provider/apply.go
+ * `ApplyResourceChange`): the existence check of a create, the server-side apply, the wait.
+ */
+async function applyManifest(run: Run, stack: string, config: Obj, create: boolean): Promise<Obj> {
+  const kube = run.emulators.kube;
+  const ref = refOf(config);
+  const rnn = namespacedName(ref);
+  // Stacks of several clusters share the one emulated cluster: an object in another stack's
+  // state belongs to another cluster there, and is not refused.
+  const elsewhere = Object.values({ ...run.previous, ...run.state }).some((r) => r.stack !== stack && r.type === 'kubernetes_manifest' && sameObject(refOf(r.config), ref));
+  if (create && !elsewhere && kube.get(ref)) throw new ProviderError(`Cannot create resource that already exists: resource "${rnn}" already exists`);
+  const fieldManager = (config.field_manager ?? {}) as Obj;
+  const existed = kube.get(ref) !== undefined;
+  try {
+    kube.serverSideApply(config.manifest as Obj, { fieldManager: (fieldManager.name as string | undefined) ?? 'Terraform', force: fieldManager.force_conflicts === true });
+  } catch (e) {
+    if (!(e instanceof KubeEmulatorError)) throw e;
+    if (e.code === 409) {
+      throw new ProviderError(
+        `There was a field manager conflict when trying to apply the manifest for "${rnn}": The API returned the following conflict: ${JSON.stringify(e.message)}\n\nYou can override this conflict by setting "force_conflicts" to true in the "field_manager" block.`,
+      );
+    }
+    throw new ProviderError(statusDiagnostics(e.status));
+  }
+  run.kubernetesOperations.push(`${existed ? 'update' : 'create'} ${ref.kind} ${rnn}`);
+  run.counts.kubernetesObjects++;
+  const timeouts = (config.timeouts ?? {}) as Obj;
+  const timeout = (create ? timeouts.create : timeouts.update) as string | undefined;
+  await waitFor(run, ref, config.wait as Obj | undefined, timeout === undefined ? run.waitTimeoutMs : goDuration(timeout));
+  return {};
+}
+
+/**
+ * An API error as the provider reports it (manifest/provider/diagnostics.go
+ * `APIStatusErrorToDiagnostics`): the status and message, then reason, group kind and name, then
+ * one line per cause.
+ */
+function statusDiagnostics(status: KubeEmulatorError['status']): string {
+  const lines = [`API response status: ${status.status}: ${status.message}`];
+  const details = status.details as Obj | undefined;
+  if (details) {
+    lines.push(`Kubernetes API Error: ${status.reason ?? ''} ${details.kind ?? ''}${details.group ? `.${details.group}` : ''} [${details.name ?? ''}]`);
+    for (const c of (details.causes ?? []) as Obj[]) lines.push(`${c.field ?? ''}: ${c.message ?? ''}`);
+  }
+  return lines.join('\n');
+}
+
+/** A Go duration of the `timeouts` block (`30s`, `10m`, `1h30m`) in milliseconds. */
+function goDuration(text: string): number {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * unit[m[2]];
+  return ms;
+}
+
+/**
+ * The provider's waiters (manifest/provider/waiter.go): `rollout` (kubectl's rollout status
+ * viewer), else `condition` (every listed condition present with that status), else `fields`
+ * (each path's value matches its regular expression; `*` any value). Reads the object every
+ * poll until it holds or the deadline passes.
+ */
+async function waitFor(run: Run, ref: ObjectRef, wait: Obj | undefined, timeoutMs: number): Promise<void> {
+  if (!wait) return;
+  const kube = run.emulators.kube;
+  let reason: string;
+  let done: (o: EmulatedObject) => boolean;
+  const wanted = (wait.condition ?? []) as Obj[];
+  if (wait.rollout === true) {
+    reason = 'rollout to complete';
+    done = (o) => {
+      const s = rolloutStatus(o);
+      if (s.error) throw new ProviderError(`Error waiting for operation to complete: error getting resource status: ${s.error}`);
+      return s.done;
+    };
+  } else if (wanted.length > 0) {
+    reason = 'conditions';
+    done = (o) => {
+      const conditions = ((o.status as Obj | undefined)?.conditions ?? []) as Obj[];
+      return conditions.length > 0 && wanted.every((w) => conditions.find((c) => c.type === w.type)?.status === w.status);
+    };
+  } else if (wait.fields && Object.keys(wait.fields).length > 0) {
+    reason = 'field matchers';
+    const matchers = Object.entries(wait.fields as Record<string, string>).map(([p, re]) => ({ path: p.split(/\.|\[|\]\.?/).filter(Boolean), re: new RegExp(re === '*' ? '(.*)?' : re) }));
+    done = (o) =>
+      matchers.every((m) => {
+        const v = m.path.reduce<unknown>((at, k) => (at && typeof at === 'object' ? (at as Obj)[k.replace(/^"|"$/g, '')] : undefined), o);
+        if (v === undefined) throw new ProviderError(`Error waiting for operation to complete: attribute not present at path '${m.path.join('.')}'`);
+        return m.re.test(String(v));
+      });
+  } else return;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (Date.now() > deadline) throw new ProviderError(`Operation timed out: timed out waiting on ${reason}`);
+    const live = kube.get(ref);
+    if (!live) throw new ProviderError(`Error waiting for operation to complete: ${ref.kind.toLowerCase()}s "${ref.name}" not found`);
+    if (done(live)) return;
+    await new Promise((r) => setTimeout(r, run.waitPollMs));
+  }
+}
+
+async function applyResource(run: Run, type: string, config: Obj): Promise<Obj> {
   if (type === 'terraform_data') return { output: config.input ?? null };
   if (type === 'bigip_as3') {
     const taskId = await applyBigipAs3(run.emulators, config.as3_json as string);
@@ -337,7 +571,7 @@ async function applyResource(run: BigipRun, type: string, config: Obj): Promise<
   return { command_result: await runCommands(run, config.commands as string[]) };
 }
 
-async function runCommands(run: BigipRun, commands: readonly string[]): Promise<string[]> {
+async function runCommands(run: Run, commands: readonly string[]): Promise<string[]> {
   const results: string[] = [];
   for (const c of commands) {
     // The provider fails only when the request fails, not when tmsh does (go-bigip
@@ -507,4 +741,65 @@ export function runControllerProcess(deployment: ControllerDeployment, emulators
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: options.stdio ?? 'pipe',
   });
+}
+
+/** A free loopback port. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Runs the controller's pods for a {@link WorkloadEmulator}, as the kubelet would: the pod's
+ * ConfigMap volumes as they are when the container starts, the keys of its Secret volume as
+ * the credentials, its service account's token for the Kubernetes API (RBAC applies), and its
+ * `http` container port on a free local port for the probes.
+ */
+export function controllerContainerRunner(emulators: Emulators, options: { readonly env?: Readonly<Record<string, string>>; readonly stdio?: 'inherit' | 'pipe' | 'ignore' } = {}): ContainerRunner {
+  return async (pod) => {
+    const namespace = pod.metadata.namespace as string;
+    const podName = pod.metadata.name as string;
+    const spec = pod.spec as Obj;
+    const deployment = controllerDeploymentOf(namespace, podName, spec);
+    const secret = deployment.secretMount ? (emulators.kube.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: deployment.secretMount.secretName }) as Obj | undefined) : undefined;
+    const value = (key: string) => {
+      const data = (secret?.data ?? {}) as Record<string, string>;
+      return data[key] === undefined ? '' : Buffer.from(data[key], 'base64').toString('utf8');
+    };
+    const container = spec.containers[0] as Obj;
+    const httpPort = ((container.ports ?? []) as Obj[]).find((p) => p.name === 'http')?.containerPort as number | undefined;
+    const local = await freePort();
+    const kubeconfig = emulators.kube.writeKubeconfig(path.join(emulators.workdir, `${podName}-kubeconfig`), {
+      token: emulators.kube.serviceAccountToken(namespace, (spec.serviceAccountName as string | undefined) ?? 'default'),
+    });
+    const child = runControllerProcess(deployment, emulators, {
+      username: value(deployment.env.BIGIP_USERNAME_KEY ?? 'username'),
+      password: value(deployment.env.BIGIP_PASSWORD_KEY ?? 'password'),
+      podName,
+      httpPort: local,
+      env: { KUBECONFIG: kubeconfig, ...options.env },
+      stdio: options.stdio ?? 'ignore',
+    });
+    let exited = false;
+    const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    void ended.then(() => (exited = true));
+    return {
+      ports: httpPort === undefined ? {} : { [httpPort]: local },
+      exited: () => exited,
+      stop: async () => {
+        if (exited) return;
+        child.kill('SIGTERM');
+        // The kubelet's grace period, scaled down: a container that does not stop is killed.
+        const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await ended;
+        clearTimeout(kill);
+      },
+    };
+  };
 }

@@ -29,7 +29,8 @@
  *   `etcdCompactionIntervalMs`; writes that change nothing keep the version.
  *
  * Not modelled: other admission plugins (quotas, limit ranges, webhooks), controllers (no
- * ReplicaSets or pods are created from Deployments), protobuf, strategic merge patch (415),
+ * ReplicaSets or pods are created from Deployments unless a `WorkloadEmulator`,
+ * lib/testing/kube/workloads.ts, runs beside it), protobuf, strategic merge patch (415),
  * aggregated ClusterRoles.
  *
  * Fault injection: dropping or silently stalling watches, compaction, restarts (same port,
@@ -1215,6 +1216,50 @@ export class KubeApiEmulator {
     const ctx: WriteContext = { user: ADMIN, manager: options.fieldManager ?? 'Terraform', warnings: [] };
     const { stored } = this.serverSideApplyAt({ res, namespace, name }, obj, options.force ?? false, ctx);
     return JSON.parse(JSON.stringify(stored)) as EmulatedObject;
+  }
+
+  /**
+   * Maps a kind to its resource as a client's discovery-backed REST mapper does
+   * (client-go restmapper `DeferredDiscoveryRESTMapper.RESTMappings` over the discovery
+   * documents): custom kinds appear only once their CRD is Established. Throws the mapper's
+   * `NoKindMatchError` text (apimachinery pkg/api/meta/errors.go: no versions searched, so
+   * `no matches for kind "K" in group "G"`) when discovery does not list the kind in any
+   * version of its group.
+   */
+  public restMapping(apiVersion: string, kind: string): { readonly resource: string; readonly namespaced: boolean } {
+    const slash = apiVersion.lastIndexOf('/');
+    const group = slash < 0 ? '' : apiVersion.slice(0, slash);
+    const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
+    const discovered = [...this.resources.values()].filter((r) => r.group === group && r.kind === kind && (!r.crdName || this.crdEstablished(r.crdName)));
+    const match = discovered.find((r) => r.version === version);
+    if (!match) throw new Error(`no matches for kind "${kind}" in group "${group}"`);
+    return { resource: match.plural, namespaced: match.namespaced };
+  }
+
+  /**
+   * A JSON merge patch as an administrator's client sends it, such as `kubectl edit` of a
+   * custom resource (field manager `kubectl-edit`, an Update operation for field ownership;
+   * kubectl pkg/cmd/util/editor `editFn`). Returns the stored object.
+   */
+  public mergePatch(ref: ObjectRef, patch: object, options: { fieldManager?: string } = {}): EmulatedObject {
+    const res = this.resourceForKind(ref.apiVersion, ref.kind);
+    const namespace = this.checkNamespaceOf(res, ref.namespace, ref.name);
+    const old = res.store.get(keyOf(namespace, ref.name)) ?? notFound(res, ref.name);
+    const candidate = applyMergePatch(old.obj, cloneJson(patch)) as EmulatedObject;
+    const ctx: WriteContext = { user: ADMIN, manager: options.fieldManager ?? 'kubectl-edit', warnings: [] };
+    return cloneJson(this.writeUpdate(res, old, candidate, ctx, { keepStatus: true }));
+  }
+
+  /**
+   * Writes an object's status through its status subresource, as a controller of the cluster
+   * does (the deployment controller, the kubelet). Returns the stored object.
+   */
+  public writeStatus(ref: ObjectRef, status: object, options: { fieldManager?: string } = {}): EmulatedObject {
+    const res = this.resourceForKind(ref.apiVersion, ref.kind);
+    const namespace = this.checkNamespaceOf(res, ref.namespace, ref.name);
+    const old = res.store.get(keyOf(namespace, ref.name)) ?? notFound(res, ref.name);
+    const ctx: WriteContext = { user: ADMIN, manager: options.fieldManager ?? EMULATOR_MANAGER, subresource: 'status', warnings: [] };
+    return cloneJson(this.writeUpdate(res, old, { ...old.obj, status: cloneJson(status) }, ctx, { keepStatus: false, onlyStatus: true }));
   }
 
   /** Applies many objects; convenient for seeding benchmarks. */

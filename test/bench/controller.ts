@@ -163,7 +163,8 @@ function synthWorkload(namespaces: number): Workload {
     if (i < namespaces - 2) new ServiceEgressRule(stack, `Svc${i}`, { device, namespace: ns, service: 'svc-0', name: 'svc-0', action: EgressAction.ALLOW, destinations: to });
     for (let s = 0; s < 5; s++) services.push({ namespace: ns, name: `svc-${s}`, selector: { app: `svc-${s}` } });
   }
-  new EgressController(stack, 'Controller', { device, credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca' });
+  // The namespace exists before the deploy: it holds the login Secret the controller mounts.
+  new EgressController(stack, 'Controller', { device, credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', createNamespace: false });
   app.synth();
   return { outdir, namespaces: nsInfos, services };
 }

@@ -462,6 +462,11 @@ export function printManager(e: ManagerEntry): string {
   return s;
 }
 
+/**
+ * The 409 message (apimachinery pkg/util/managedfields/internal/conflict.go `getConflictMessage`):
+ * one conflict on one line; several grouped by manager identifier in sorted order, each path
+ * on a `- ` line (upstream in field-set order, here sorted by text).
+ */
 function conflictMessage(conflicts: readonly Conflict[]): string {
   if (conflicts.length === 1) return `Apply failed with 1 conflict: conflict with ${printManager(conflicts[0].manager)}: ${conflicts[0].path}`;
   const byManager = new Map<string, { entry: ManagerEntry; paths: string[] }>();

@@ -123,6 +123,8 @@ export function synthPolicy(options: PolicyOptions = {}): string {
     device,
     credentialsSecret: CREDENTIALS_SECRET,
     caBundleConfigMap: CA_CONFIGMAP,
+    // The namespace exists before the deploy: it holds the login Secret the controller mounts.
+    createNamespace: false,
     coalesceMs: options.coalesceMs,
   });
   app.synth();
