@@ -239,9 +239,11 @@ export async function resolveReferences(
 ): Promise<{ readonly config: ControllerConfig } | { readonly missing: string }> {
   const refs = config.references;
   if (!refs) return { config };
+  const reads = new Map<string, Promise<ReadResult>>();
   const value = async (kind: 'Secret' | 'ConfigMap', ref: ObjectReference, key: string, fix: string): Promise<{ value: string } | { missing: string }> => {
     const what = `${kind} ${ref.namespace}/${ref.name}`;
-    const r = await read(kind, ref);
+    if (!reads.has(what)) reads.set(what, read(kind, ref));
+    const r = await (reads.get(what) as Promise<ReadResult>);
     if ('problem' in r) return { missing: `${what}: ${r.problem}; ${fix}` };
     const text = r.data[key];
     if (text === undefined) return { missing: `${what} has no key "${key}"; ${fix}` };
