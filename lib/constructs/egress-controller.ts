@@ -337,7 +337,7 @@ const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  * here to the subdomain rule), or undefined. Names are derived so that none breaks it; this
  * is the check that they do not.
  */
-export function generatedNameProblem(m: Manifest): string | undefined {
+function generatedNameProblem(m: Manifest): string | undefined {
   const name = m.metadata.name;
   const [limit, pattern, rule] = m.kind === 'Service' ? [NAME_LIMITS.label, DNS_1035_LABEL, 'a DNS-1035 label'] : m.kind === 'Namespace' ? [NAME_LIMITS.label, DNS_1123_LABEL, 'a DNS-1123 label'] : [NAME_LIMITS.subdomain, DNS_SUBDOMAIN, 'a DNS-1123 subdomain'];
   if (name.length > limit || !pattern.test(name)) return `${m.kind} name "${name}" is not ${rule} of at most ${limit} characters`;

@@ -195,6 +195,17 @@ describe('Terraform lifecycle of the objects (K5, K9)', () => {
     expect(podSpec(manifests).containers[0].env).toEqual(expect.arrayContaining([{ name: 'BIGIP_CREDENTIALS_SECRET', value: 'bigip-secrets/login' }]));
   });
 
+  test('a Secret and a CA ConfigMap in two namespaces: one Role in each, reading only its object', () => {
+    const { resources } = synthController({ credentialsSecret: 'bigip-secrets/login', caBundleConfigMap: 'bigip-ca', image: 'x:1' });
+    const roles = Object.entries(resources)
+      .filter(([, r]) => r.manifest.kind === 'Role' && r.manifest.metadata.name.endsWith('-bigip-config'))
+      .map(([id, r]) => [id.replace(/_[0-9A-F]{8}$/, ''), r.manifest.metadata.namespace, r.manifest.rules.map((rule: any) => `${rule.resources}/${rule.resourceNames}`)]);
+    expect(roles.sort()).toEqual([
+      ['Controller_BigipConfigRole', 'cdktf-ces-system', ['configmaps/bigip-ca']],
+      ['Controller_BigipConfigRole-bigip-secrets', 'bigip-secrets', ['secrets/login']],
+    ]);
+  });
+
   test.each([
     ['credentialsSecret', 'a/b/c', /"name" \(in the controller's namespace\) or "namespace\/name"/],
     ['credentialsSecret', 'Bigip/login', /"Bigip" is not a namespace name/],
