@@ -168,7 +168,8 @@ const QUANTITY_FACTORS: Readonly<Record<string, number>> = {
  * CanonicalizeBytes picks the largest suffix that loses no precision, and shows a binary
  * value below 1024 or with a fraction in decimal SI), so `0.5` comes back as `500m`,
  * `1000m` as `1` and `1024Mi` as `1Gi`. `kubernetes_manifest` then fails with "Provider
- * produced inconsistent result after apply" (terraform-provider-kubernetes #1466, #2185):
+ * produced inconsistent result after apply" (terraform-provider-kubernetes #1572: 1000m
+ * came back as 1; #2508: 1000 as 1k):
  * only the canonical form is accepted, and the message gives it. Nothing is rewritten.
  */
 function quantityProblem(value: string): string | undefined {

@@ -149,6 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
   }
   let caBundle: string | undefined;
   let caConfigMap: ObjectReference | undefined;
+  // A CA file where one is given (local runs) is used instead of BIGIP_CA_CONFIGMAP, which the
+  // synthesized Deployment sets and the controller reads through the API before it starts.
   if (env.BIGIP_CA_FILE) {
     if (insecure) throw new ConfigError('BIGIP_CA_FILE and BIGIP_INSECURE_SKIP_TLS_VERIFY=true contradict each other; set only one');
     caBundle = readFile(env.BIGIP_CA_FILE, 'BIGIP_CA_FILE', 'mount the CA bundle ConfigMap or Secret at that path');
