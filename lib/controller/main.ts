@@ -278,7 +278,7 @@ async function waitForReferences(config: ControllerConfig, log: Logger): Promise
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   } finally {
-    kube.close();
+    await kube.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
