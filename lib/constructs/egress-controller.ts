@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Construct } from 'constructs';
 import { Lazy, TerraformStack } from 'cdktf';
 import { Manifest as ManifestResource } from '@cdktf/provider-kubernetes/lib/manifest';
-import { ControllerSettings, controllerManifests } from '../k8s/controller-manifests';
+import { BUNDLE_KEY, CONFIGMAP_MAX_BYTES, ControllerSettings, NAME_LIMITS, ObjectRef, configMapBytes, controllerManifests } from '../k8s/controller-manifests';
 import type { Manifest } from '../k8s/resources';
 import { z } from 'zod';
 import { booleanProp, parseProps, throwIssues, wholeNumber } from '../policy/device';
@@ -11,6 +11,7 @@ import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { DNS_LABEL } from '../policy/names';
 import { readStruct } from '../policy/struct';
 import { PLAN_FORMAT, SyncPlan, buildSyncPlan } from '../policy/plan';
+import { QuantityError, canonicalQuantity } from '../testing/kube/quantity';
 import { packageRoot } from '../util';
 import { AfmDevice } from './afm-device';
 import { check, hostProblem, misplacedProps, terraformStringProblem } from './connection';
@@ -18,6 +19,16 @@ import { checkedConstructId } from './construct-id';
 
 /** Where the bundled controller is built by `npm run build`. */
 export const CONTROLLER_BUNDLE = 'dist/controller/controller.js.gz';
+
+/**
+ * The Node.js release line the controller runs on: the default `nodeImage`, the Dockerfile's
+ * base, the bundle's esbuild target and `engines` in package.json all name it (a test ties
+ * them together). Node.js 24 is an LTS line supported until 2028-04-30; Node.js 20 reached its
+ * end of life on 2026-04-30.
+ */
+export const NODE_MAJOR = 24;
+/** The default `nodeImage`: a pinned release of {@link NODE_MAJOR} on Alpine. */
+export const DEFAULT_NODE_IMAGE = 'node:24.11.1-alpine3.22';
 
 /** Props of {@link EgressController}. */
 export interface EgressControllerProps {
@@ -35,8 +46,11 @@ export interface EgressControllerProps {
    */
   readonly createNamespace?: boolean;
   /**
-   * Name of an existing Secret in the controller's namespace with the BIG-IP username and
-   * password. The credentials never appear in the synthesized configuration.
+   * The Secret with the BIG-IP username and password: `name` (in the controller's namespace)
+   * or `namespace/name`. The controller reads it through the API (RBAC: `get` of this one
+   * Secret), so it may live in a namespace that exists before the deploy, and a missing Secret
+   * or key leaves the controller running and not ready, saying what it waits for. The
+   * credentials never appear in the synthesized configuration.
    */
   readonly credentialsSecret: string;
   /**
@@ -50,8 +64,9 @@ export interface EgressControllerProps {
    */
   readonly passwordKey?: string;
   /**
-   * Name of a ConfigMap in the controller's namespace holding the CA bundle that signs the
-   * BIG-IP management certificate. Required unless insecureSkipTlsVerify is set.
+   * The ConfigMap holding the CA bundle that signs the BIG-IP management certificate: `name`
+   * (in the controller's namespace) or `namespace/name`, read through the API like
+   * credentialsSecret. Required unless insecureSkipTlsVerify is set.
    * @default - none
    */
   readonly caBundleConfigMap?: string;
@@ -77,8 +92,9 @@ export interface EgressControllerProps {
    */
   readonly image?: string;
   /**
-   * Stock Node.js image that runs the bundled controller. Pin a digest in production.
-   * @default "node:20-alpine"
+   * Stock Node.js image that runs the bundled controller (an init container of the same image
+   * unpacks it). Pin a digest in production.
+   * @default "node:24.11.1-alpine3.22"
    */
   readonly nodeImage?: string;
   /**
@@ -135,17 +151,44 @@ export interface EgressControllerProps {
   readonly logLevel?: string;
 }
 
-const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 /** The controller's resources when the props leave them out (the `@default`s above). */
 const DEFAULT_CPU_REQUEST = '50m';
 const DEFAULT_MEMORY_REQUEST = '128Mi';
 const DEFAULT_MEMORY_LIMIT = '256Mi';
-const QUANTITY_FACTORS: Readonly<Record<string, number>> = { m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+const QUANTITY_FACTORS: Readonly<Record<string, number>> = {
+  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
 
-/** The amount a Kubernetes quantity (already matched by {@link QUANTITY}) stands for: `1Gi` → 1073741824. */
+/**
+ * Why `value` is not a positive quantity in the API server's canonical form, or undefined.
+ *
+ * The API server stores a quantity parsed and written back canonically
+ * (kubernetes/apimachinery pkg/api/resource/quantity.go: ParseQuantity rounds up to 1n,
+ * CanonicalizeBytes picks the largest suffix that loses no precision, and shows a binary
+ * value below 1024 or with a fraction in decimal SI), so `0.5` comes back as `500m`,
+ * `1000m` as `1` and `1024Mi` as `1Gi`. `kubernetes_manifest` then fails with "Provider
+ * produced inconsistent result after apply" (terraform-provider-kubernetes #1572: 1000m
+ * came back as 1; #2508: 1000 as 1k):
+ * only the canonical form is accepted, and the message gives it. Nothing is rewritten.
+ */
+function quantityProblem(value: string): string | undefined {
+  let canonical: string;
+  try {
+    canonical = canonicalQuantity(value);
+  } catch (e) {
+    if (e instanceof QuantityError) return 'must be a Kubernetes quantity such as "100m" or "256Mi"';
+    throw e;
+  }
+  if (canonical.startsWith('-') || canonical === '0') return 'must be more than zero';
+  if (canonical !== value) return `the API server stores it as "${canonical}" and Terraform then reports an inconsistent result after apply: write "${canonical}"`;
+  return undefined;
+}
+
+/** The amount a canonical quantity stands for: `1Gi` → 1073741824. */
 function quantityValue(quantity: string): number {
-  const m = /^([0-9.]+)(.*)$/.exec(quantity) as RegExpExecArray;
-  return Number(m[1]) * QUANTITY_FACTORS[m[2]];
+  const m = /^([0-9]+)(?:[eE]([0-9]+)|(.*))$/.exec(quantity) as RegExpExecArray;
+  return Number(m[1]) * (m[2] !== undefined ? 10 ** Number(m[2]) : QUANTITY_FACTORS[m[3]]);
 }
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** A Service name is an RFC 1035 label: it starts with a letter. */
@@ -203,12 +246,29 @@ function dataKeyProblem(key: string): string | undefined {
   return undefined;
 }
 
+/** Why `ref` is not `name` or `namespace/name` of a namespaced object, or undefined. */
+function objectRefProblem(ref: string, what: string): string | undefined {
+  const parts = ref.split('/');
+  const [namespace, name] = parts.length === 2 ? parts : [undefined, ref];
+  const form = `must name ${what}: "name" (in the controller's namespace) or "namespace/name"`;
+  if (parts.length > 2) return form;
+  if (namespace !== undefined && !(namespace.length <= 63 && DNS_LABEL.test(namespace))) return `${form}, and "${namespace}" is not a namespace name (a DNS label)`;
+  if (!(name.length <= 253 && DNS_SUBDOMAIN.test(name))) return `${form}, with a name that is a DNS subdomain (lower-case letters, digits, "-" and "."), at most 253 characters`;
+  return undefined;
+}
+
+/** The object a valid `name` or `namespace/name` reference points at. */
+function objectRef(ref: string, defaultNamespace: string): ObjectRef {
+  const slash = ref.indexOf('/');
+  return slash < 0 ? { namespace: defaultNamespace, name: ref } : { namespace: ref.slice(0, slash), name: ref.slice(slash + 1) };
+}
+
 const objectName = (what: string, required?: string) =>
   z
     .string({ error: (issue) => (issue.input === undefined && required ? required : `expected the name of ${what}`) })
-    .superRefine(check((v) => (v.length <= 253 && DNS_SUBDOMAIN.test(v) ? undefined : `must name ${what}: a DNS subdomain (lower-case letters, digits, "-" and "."), at most 253 characters`)));
+    .superRefine(check((v) => objectRefProblem(v, what)));
 const dataKey = z.string({ error: 'expected a ConfigMap or Secret key' }).superRefine(check(dataKeyProblem)).optional();
-const quantity = z.string({ error: 'expected a Kubernetes quantity string' }).regex(QUANTITY, { error: 'must be a Kubernetes quantity such as "100m" or "256Mi"' }).optional();
+const quantity = z.string({ error: 'expected a Kubernetes quantity string' }).superRefine(check(quantityProblem)).optional();
 const image = z.string({ error: 'expected an image reference' }).superRefine(check(imageProblem)).optional();
 
 const controllerSchema = z.strictObject({
@@ -267,25 +327,24 @@ const CONTROLLER_HINTS = {
 const controllerOfDevice = new WeakMap<AfmDevice, string>();
 const controllersOfStack = new WeakMap<TerraformStack, { cluster: string; path: string; createdNamespace?: string }[]>();
 
+/** A DNS-1123 label (label values, namespaces): apimachinery pkg/util/validation IsDNS1123Label. */
+const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
 /**
- * Problems of the object names derived from the cluster name: each must be a valid name of
- * its kind, or the apply fails after everything before it was created.
+ * Why a generated object name breaks its kind's rule (kubernetes/kubernetes
+ * pkg/apis/core/validation: a Service name is a DNS-1035 label, ValidateServiceName;
+ * ConfigMaps, ServiceAccounts, Deployments, PodDisruptionBudgets and Leases are DNS-1123
+ * subdomains; RBAC names are path segments, pkg/apis/rbac/validation ValidateRBACName, held
+ * here to the subdomain rule), or undefined. Names are derived so that none breaks it; this
+ * is the check that they do not.
  */
-function derivedNameIssues(manifests: readonly Manifest[], cluster: string, path: string): PolicyIssue[] {
-  const issues: PolicyIssue[] = [];
-  for (const m of manifests) {
-    const name = m.metadata.name;
-    const [limit, pattern, rule] = m.kind === 'Service' ? [63, DNS_1035_LABEL, 'a DNS label that starts with a letter'] : [253, DNS_SUBDOMAIN, 'a DNS subdomain'];
-    if (name.length <= limit && pattern.test(name)) continue;
-    const fit = cluster.length - Math.max(0, name.length - limit);
-    issues.push({
-      path,
-      field: 'device',
-      value: quote(cluster),
-      message: `the device's clusterName gives the controller's ${m.kind} the name "${name}" (${name.length} characters), and a ${m.kind} name has at most ${limit} characters (${rule}): use a clusterName of at most ${fit} characters`,
-    });
-  }
-  return issues;
+function generatedNameProblem(m: Manifest): string | undefined {
+  const name = m.metadata.name;
+  const [limit, pattern, rule] = m.kind === 'Service' ? [NAME_LIMITS.label, DNS_1035_LABEL, 'a DNS-1035 label'] : m.kind === 'Namespace' ? [NAME_LIMITS.label, DNS_1123_LABEL, 'a DNS-1123 label'] : [NAME_LIMITS.subdomain, DNS_SUBDOMAIN, 'a DNS-1123 subdomain'];
+  if (name.length > limit || !pattern.test(name)) return `${m.kind} name "${name}" is not ${rule} of at most ${limit} characters`;
+  const instance = (m.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/instance'];
+  if (instance !== undefined && (instance.length > NAME_LIMITS.label || !DNS_1123_LABEL.test(instance))) return `label value "${instance}" of ${m.kind} ${name} is longer than ${NAME_LIMITS.label} characters`;
+  return undefined;
 }
 
 /**
@@ -338,7 +397,7 @@ export class EgressController extends Construct {
       );
     }
     // Compared as amounts (1Gi against 256Mi), once both are valid quantities.
-    const quantityOr = (v: unknown, fallback: string) => (v === undefined ? fallback : typeof v === 'string' && QUANTITY.test(v) ? v : undefined);
+    const quantityOr = (v: unknown, fallback: string) => (v === undefined ? fallback : typeof v === 'string' && quantityProblem(v) === undefined ? v : undefined);
     const memoryRequest = quantityOr(raw.memoryRequest, DEFAULT_MEMORY_REQUEST);
     const memoryLimit = quantityOr(raw.memoryLimit, DEFAULT_MEMORY_LIMIT);
     if (memoryRequest !== undefined && memoryLimit !== undefined && quantityValue(memoryRequest) > quantityValue(memoryLimit)) {
@@ -364,14 +423,14 @@ export class EgressController extends Construct {
       createNamespace: valid.createNamespace ?? true,
       plan,
       bigipUrl: valid.bigipUrl ?? valid.device.managementUrl,
-      credentialsSecret: valid.credentialsSecret,
+      credentialsSecret: objectRef(valid.credentialsSecret, namespace),
       usernameKey: valid.usernameKey ?? 'username',
       passwordKey: valid.passwordKey ?? 'password',
-      caConfigMap: valid.caBundleConfigMap,
+      caConfigMap: valid.caBundleConfigMap === undefined ? undefined : objectRef(valid.caBundleConfigMap, namespace),
       caKey: valid.caBundleKey ?? 'ca.crt',
       insecureSkipTlsVerify: valid.insecureSkipTlsVerify ?? false,
       image: valid.image,
-      nodeImage: valid.nodeImage ?? 'node:20-alpine',
+      nodeImage: valid.nodeImage ?? DEFAULT_NODE_IMAGE,
       bundle,
       replicas: valid.replicas ?? 2,
       cpuRequest: valid.cpuRequest ?? DEFAULT_CPU_REQUEST,
@@ -389,26 +448,43 @@ export class EgressController extends Construct {
     // construct are part of the plan.
     const empty: SyncPlan = { format: PLAN_FORMAT, cluster: device.clusterName, tenant: device.tenant, application: '', routeDomain: 0, lists: [], rules: [] };
     const shape = controllerManifests(settingsFor(empty));
-    throwIssues(derivedNameIssues(shape, device.clusterName, at), CONTROLLER_FIELDS);
+    const badName = shape.map(generatedNameProblem).find((p) => p !== undefined);
+    if (badName) throw new Error(`internal error: ${badName}`);
+    const code = shape.find((m) => m.kind === 'ConfigMap' && (m.binaryData as Record<string, string> | undefined)?.[BUNDLE_KEY] !== undefined);
+    if (code) throwIssues(configMapSizeIssues(code, at, 'image'), CONTROLLER_FIELDS);
     controllerOfDevice.set(device, at);
     controllersOfStack.set(stack, [...(controllersOfStack.get(stack) ?? []), { cluster: device.clusterName, path: at, createdNamespace: createNamespace ? namespace : undefined }]);
     let rendered: Manifest[] | undefined;
     const manifestAt = (i: number) => {
-      try {
-        rendered ??= controllerManifests(settingsFor(buildSyncPlan(device._compile(), device.sharedBigip ? { name: device.sharedBigip.name, dnsResolver: device.sharedBigip.dnsResolver } : 'own')));
-      } catch (e) {
-        // A policy problem is reported by the device's validation; render the shape meanwhile.
-        if (e instanceof EgressPolicyError) return shape[i];
-        throw e;
+      if (!rendered) {
+        let all: Manifest[];
+        try {
+          all = controllerManifests(settingsFor(buildSyncPlan(device._compile(), device.sharedBigip ? { name: device.sharedBigip.name, dnsResolver: device.sharedBigip.dnsResolver } : 'own')));
+        } catch (e) {
+          // A policy problem is reported by the device's validation; render the shape meanwhile.
+          if (e instanceof EgressPolicyError) return shape[i];
+          throw e;
+        }
+        const plan = all.find((m) => m.kind === 'ConfigMap' && m.binaryData === undefined) as Manifest;
+        throwIssues(configMapSizeIssues(plan, at, 'device'), CONTROLLER_FIELDS);
+        rendered = all;
       }
       return rendered[i];
     };
     const created: ManifestResource[] = [];
     shape.forEach((m, i) => {
-      const resource = new ManifestResource(this, resourceId(m), {
+      const resource = new ManifestResource(this, resourceId(m, namespace), {
         manifest: Lazy.anyValue({ produce: () => manifestAt(i) }) as unknown as Record<string, unknown>,
         // The namespace first; the Deployment after everything it mounts and runs as.
         dependsOn: m.kind === 'Deployment' ? [...created] : m.kind !== 'Namespace' && created[0] && shape[0].kind === 'Namespace' ? [created[0]] : undefined,
+        // Named after their content, a ConfigMap is replaced on every change, and Terraform
+        // replaces destroy-first by default: the running pods' volume would vanish before the
+        // new ConfigMap and the rolled Deployment exist. Create first, then destroy.
+        ...(m.kind === 'ConfigMap' ? { lifecycle: { createBeforeDestroy: true } } : {}),
+        // The deploy succeeds only once the rollout has: the new pods are ready, which they
+        // are not while the BIG-IP login is missing (the provider's RolloutWaiter uses kubectl's
+        // rollout status viewer, manifest/provider/waiter.go).
+        ...(m.kind === 'Deployment' ? { wait: { rollout: true } } : {}),
       });
       created.push(resource);
     });
@@ -416,7 +492,27 @@ export class EgressController extends Construct {
   }
 }
 
-function resourceId(m: Manifest): string {
-  if (m.kind !== 'ConfigMap') return m.kind;
-  return m.metadata.name.includes('-code-') ? 'CodeConfigMap' : 'PlanConfigMap';
+/** Construct ids stay as they were for existing objects, so that an upgrade replaces nothing it need not. */
+function resourceId(m: Manifest, controllerNamespace: string): string {
+  if (m.kind === 'ConfigMap') return (m.binaryData as Record<string, string> | undefined)?.[BUNDLE_KEY] !== undefined ? 'CodeConfigMap' : 'PlanConfigMap';
+  if ((m.kind === 'Role' || m.kind === 'RoleBinding') && m.metadata.name.endsWith('-bigip-config')) {
+    return `BigipConfig${m.kind}${m.metadata.namespace === controllerNamespace ? '' : `-${m.metadata.namespace}`}`;
+  }
+  return m.kind;
+}
+
+/** The 1 MiB size limit of a ConfigMap, checked at synth (the API server would refuse it at apply). */
+function configMapSizeIssues(m: Manifest, path: string, field: string): PolicyIssue[] {
+  const bytes = configMapBytes(m);
+  if (bytes <= CONFIGMAP_MAX_BYTES) return [];
+  const what = field === 'image' ? 'the bundled controller' : 'the sync plan (every rule and source list of the device)';
+  const fix = field === 'image' ? 'build the controller image (lib/controller/Dockerfile) and set image' : 'split the rules over more clusters or devices, or merge rules with the same source';
+  return [
+    {
+      path,
+      field,
+      value: quote(m.metadata.name),
+      message: `ConfigMap ${m.metadata.name} holds ${what} in ${bytes} bytes, and the API server refuses a ConfigMap over ${CONFIGMAP_MAX_BYTES} bytes (1 MiB): ${fix}`,
+    },
+  ];
 }

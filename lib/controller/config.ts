@@ -29,8 +29,28 @@ export const DEFAULTS = {
   leaseDurationSeconds: 15,
 } as const;
 
+/** A Secret or ConfigMap the controller reads through the API. */
+export interface ObjectReference {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/**
+ * What the controller reads through the API before it starts (BIGIP_CREDENTIALS_SECRET,
+ * BIGIP_CA_CONFIGMAP): the pod starts even while they are missing, and says what it waits for.
+ */
+export interface ClusterReferences {
+  readonly credentialsSecret?: ObjectReference;
+  readonly usernameKey: string;
+  readonly passwordKey: string;
+  readonly caConfigMap?: ObjectReference;
+  readonly caKey: string;
+}
+
 export interface ControllerConfig {
   readonly plan: SyncPlan;
+  /** Set while the BIG-IP login or CA bundle is still to be read from the cluster. */
+  readonly references?: ClusterReferences;
   readonly planFile: string;
   readonly bigip: {
     readonly url: string;
@@ -128,14 +148,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     throw new ConfigError(`BIGIP_INSECURE_SKIP_TLS_VERIFY: "${env.BIGIP_INSECURE_SKIP_TLS_VERIFY}" must be "true" or "false"`);
   }
   let caBundle: string | undefined;
+  let caConfigMap: ObjectReference | undefined;
+  // A CA file where one is given (local runs) is used instead of BIGIP_CA_CONFIGMAP, which the
+  // synthesized Deployment sets and the controller reads through the API before it starts.
   if (env.BIGIP_CA_FILE) {
     if (insecure) throw new ConfigError('BIGIP_CA_FILE and BIGIP_INSECURE_SKIP_TLS_VERIFY=true contradict each other; set only one');
     caBundle = readFile(env.BIGIP_CA_FILE, 'BIGIP_CA_FILE', 'mount the CA bundle ConfigMap or Secret at that path');
     if (!caBundle.includes('-----BEGIN CERTIFICATE-----')) {
       throw new ConfigError(`BIGIP_CA_FILE: ${env.BIGIP_CA_FILE} holds no PEM certificate; put the CA that signs the BIG-IP management certificate there`);
     }
+  } else if (env.BIGIP_CA_CONFIGMAP) {
+    if (insecure) throw new ConfigError('BIGIP_CA_CONFIGMAP and BIGIP_INSECURE_SKIP_TLS_VERIFY=true contradict each other; set only one');
+    caConfigMap = objectReference(env, 'BIGIP_CA_CONFIGMAP');
   } else if (!insecure) {
-    throw new ConfigError('BIGIP_CA_FILE: not set; TLS verification is on and needs the CA bundle of the BIG-IP management certificate (or, in a lab only, BIGIP_INSECURE_SKIP_TLS_VERIFY=true)');
+    throw new ConfigError(
+      'BIGIP_CA_FILE and BIGIP_CA_CONFIGMAP: neither is set; TLS verification is on and needs the CA bundle of the BIG-IP management certificate (or, in a lab only, BIGIP_INSECURE_SKIP_TLS_VERIFY=true)',
+    );
+  }
+  const usernameKey = env.BIGIP_USERNAME_KEY ?? 'username';
+  const passwordKey = env.BIGIP_PASSWORD_KEY ?? 'password';
+  let credentialsSecret: ObjectReference | undefined;
+  if (env.BIGIP_CREDENTIALS_SECRET) {
+    if (env.BIGIP_CREDENTIALS_DIR) throw new ConfigError('BIGIP_CREDENTIALS_SECRET and BIGIP_CREDENTIALS_DIR contradict each other; set only one');
+    credentialsSecret = objectReference(env, 'BIGIP_CREDENTIALS_SECRET');
   }
 
   const dir = env.BIGIP_CREDENTIALS_DIR ?? DEFAULTS.credentialsDir;
@@ -148,8 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     if (!value) throw new ConfigError(`BIG-IP credentials: Secret key "${key}" in ${dir} is empty`);
     return value;
   };
-  const username = secretKey(env.BIGIP_USERNAME_KEY ?? 'username');
-  const password = secretKey(env.BIGIP_PASSWORD_KEY ?? 'password');
+  const username = credentialsSecret ? '' : secretKey(usernameKey);
+  const password = credentialsSecret ? '' : secretKey(passwordKey);
 
   const planFile = env.CES_PLAN_FILE ?? DEFAULTS.planFile;
   const plan = loadPlan(planFile);
@@ -168,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
 
   return {
     plan,
+    ...(credentialsSecret || caConfigMap ? { references: { credentialsSecret, usernameKey, passwordKey, caConfigMap, caKey: env.BIGIP_CA_KEY || 'ca.crt' } } : {}),
     planFile,
     bigip: { url, username, password, caBundle, insecureSkipTlsVerify: insecure },
     kubeconfig,
@@ -183,4 +219,56 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     logLevel,
     deviceCheckIntervalMs: int(env, 'DEVICE_CHECK_INTERVAL_MS', 60000, 500, 86_400_000),
   };
+}
+
+function objectReference(env: NodeJS.ProcessEnv, name: string): ObjectReference {
+  const value = env[name] as string;
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(value);
+  if (!m) throw new ConfigError(`${name}: "${value}" must be namespace/name, such as cdktf-ces-system/bigip-login`);
+  return { namespace: m[1], name: m[3] };
+}
+
+/** What reading one object gave: its data (Secret values decoded), or why there is none. */
+export type ReadResult = { readonly data: Readonly<Record<string, string>> } | { readonly problem: string };
+
+/**
+ * Fills in the BIG-IP login and CA bundle from the objects `config.references` names, or says
+ * what is missing, in words an operator can act on.
+ */
+export async function resolveReferences(
+  config: ControllerConfig,
+  read: (kind: 'Secret' | 'ConfigMap', ref: ObjectReference) => Promise<ReadResult>,
+): Promise<{ readonly config: ControllerConfig } | { readonly missing: string }> {
+  const refs = config.references;
+  if (!refs) return { config };
+  const reads = new Map<string, Promise<ReadResult>>();
+  const value = async (kind: 'Secret' | 'ConfigMap', ref: ObjectReference, key: string, fix: string): Promise<{ value: string } | { missing: string }> => {
+    const what = `${kind} ${ref.namespace}/${ref.name}`;
+    if (!reads.has(what)) reads.set(what, read(kind, ref));
+    const r = await (reads.get(what) as Promise<ReadResult>);
+    if ('problem' in r) return { missing: `${what}: ${r.problem}; ${fix}` };
+    const text = r.data[key];
+    if (text === undefined) return { missing: `${what} has no key "${key}"; ${fix}` };
+    const trimmed = text.replace(/\r?\n$/, '');
+    if (!trimmed) return { missing: `${what}: key "${key}" is empty; ${fix}` };
+    return { value: trimmed };
+  };
+  let bigip = config.bigip;
+  if (refs.credentialsSecret) {
+    const fix = `it must hold the BIG-IP login under the keys "${refs.usernameKey}" and "${refs.passwordKey}"`;
+    const username = await value('Secret', refs.credentialsSecret, refs.usernameKey, fix);
+    if ('missing' in username) return username;
+    const password = await value('Secret', refs.credentialsSecret, refs.passwordKey, fix);
+    if ('missing' in password) return password;
+    bigip = { ...bigip, username: username.value, password: password.value };
+  }
+  if (refs.caConfigMap) {
+    const fix = `it must hold the CA that signs the BIG-IP management certificate, in PEM, under the key "${refs.caKey}"`;
+    const ca = await value('ConfigMap', refs.caConfigMap, refs.caKey, fix);
+    if ('missing' in ca) return ca;
+    if (!ca.value.includes('-----BEGIN CERTIFICATE-----')) return { missing: `ConfigMap ${refs.caConfigMap.namespace}/${refs.caConfigMap.name}: key "${refs.caKey}" holds no PEM certificate; ${fix}` };
+    bigip = { ...bigip, caBundle: ca.value };
+  }
+  const { references: _done, ...rest } = config;
+  return { config: { ...rest, bigip } };
 }

@@ -10,8 +10,9 @@
  */
 import type * as http from 'node:http';
 import { BigipApiError, BigipClient } from './bigip';
-import { ConfigError, ControllerConfig, loadConfig } from './config';
-import { KubeClient } from './kube/client';
+import { Gauge, Registry } from 'prom-client';
+import { ConfigError, ControllerConfig, ObjectReference, ReadResult, loadConfig, resolveReferences } from './config';
+import { KubeApiError, KubeClient } from './kube/client';
 import { KubeConfigError, loadConnection } from './kube/config';
 import { ADD, DELETE, ERROR, Informer, UPDATE } from './kube/informer';
 import { LeaderElector } from './kube/leader';
@@ -240,6 +241,48 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   };
 }
 
+/**
+ * Until the BIG-IP login (and CA bundle) it reads through the API are there: live, not ready,
+ * `cdktf_ces_waiting_for_configuration` 1, and one log line each time what is missing changes.
+ * Reading them through the API rather than a volume lets the pod start without them; a
+ * Secret volume would hold it in ContainerCreating with nothing in its logs.
+ */
+async function waitForReferences(config: ControllerConfig, log: Logger): Promise<ControllerConfig> {
+  const kube = new KubeClient(loadConnection({ kubeconfig: config.kubeconfig }));
+  const registry = new Registry();
+  const waiting = new Gauge({ name: 'cdktf_ces_waiting_for_configuration', help: '1 while the controller waits for the BIG-IP login or CA bundle it reads from the cluster', registers: [registry] });
+  let missing = 'not read yet';
+  const server = await startHttpServer(config.httpPort, registry, { live: () => true, ready: () => ({ ready: false, detail: { waitingFor: missing } }) });
+  const read = async (kind: 'Secret' | 'ConfigMap', ref: ObjectReference): Promise<ReadResult> => {
+    const type = { group: '', version: 'v1', plural: kind === 'Secret' ? 'secrets' : 'configmaps', kind, namespaced: true };
+    try {
+      const obj = (await kube.get(type, ref.name, ref.namespace, { timeoutMs: 10_000 })) as { data?: Record<string, string> };
+      const data = obj.data ?? {};
+      return { data: kind === 'Secret' ? Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])) : data };
+    } catch (e) {
+      if (e instanceof KubeApiError && e.notFound) return { problem: 'not found' };
+      if (e instanceof KubeApiError && e.statusCode === 403) return { problem: `not readable (403 Forbidden): the controller's Role must allow get on it` };
+      return { problem: `cannot be read (${e instanceof Error ? e.message : String(e)})` };
+    }
+  };
+  try {
+    for (let delayMs = 1000; ; delayMs = Math.min(delayMs * 2, 30_000)) {
+      const r = await resolveReferences(config, read);
+      if ('config' in r) {
+        log.info('configuration read from the cluster');
+        return r.config;
+      }
+      waiting.set(1);
+      if (r.missing !== missing) log.warn('waiting for configuration', { missing: r.missing });
+      missing = r.missing;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  } finally {
+    await kube.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
 /** Entry point: configuration errors end the process with one line, never a stack trace. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config: ControllerConfig;
@@ -255,13 +298,14 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   }
   const log = jsonLogger(config.logLevel, { cluster: config.plan.cluster });
   if (config.bigip.insecureSkipTlsVerify) log.warn('BIG-IP TLS verification is OFF (BIGIP_INSECURE_SKIP_TLS_VERIFY=true): the password and token can be read by anyone on the path');
-  const controller = await runController(config, log);
-  log.info('started', { identity: config.identity, lists: config.plan.lists.length, rules: config.plan.rules.length, port: config.httpPort });
+  let controller: RunningController | undefined;
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal });
+    // Still waiting for its configuration: no Lease, no token, nothing to release.
+    if (!controller) process.exit(0);
     controller.stop().then(
       () => process.exit(0),
       (e: unknown) => {
@@ -272,4 +316,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  if (config.references) config = await waitForReferences(config, log);
+  controller = await runController(config, log);
+  log.info('started', { identity: config.identity, lists: config.plan.lists.length, rules: config.plan.rules.length, port: config.httpPort });
 }

@@ -571,7 +571,8 @@ class World {
     const spawnedAt = Date.now();
     if (this.mode === 'controller') {
       this.port = await freePort();
-      this.child = runControllerProcess(this.deployment, this.emulators, {
+      // `command: undefined`: the package's built controller, the file the init container unpacks.
+      this.child = runControllerProcess({ ...this.deployment, command: undefined }, this.emulators, {
         username: USER,
         password: PASSWORD,
         podName: 'controller-0',

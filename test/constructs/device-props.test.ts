@@ -204,7 +204,7 @@ describe('booleans are booleans', () => {
     const { stack } = controller({ insecureSkipTlsVerify: false });
     const env = deploymentEnv(stack);
     expect(env.map((e) => e.name)).not.toContain('BIGIP_INSECURE_SKIP_TLS_VERIFY');
-    expect(env).toContainEqual({ name: 'BIGIP_CA_FILE', value: '/etc/cdktf-ces/ca/ca.crt' });
+    expect(env).toContainEqual({ name: 'BIGIP_CA_CONFIGMAP', value: 'cdktf-ces-system/bigip-ca' });
   });
 
   test.each(notBooleans)('insecureSkipTlsVerify: %p on an AfmDevice or SharedBigip is refused', (value) => {
@@ -306,7 +306,7 @@ describe('strings that reach cdk.tf.json', () => {
     ['coalesceMs', NaN, /whole number of milliseconds from 0 to 60000/],
     ['maxPushesPerSecond', -Infinity, /whole number from 1 to 1000/],
     ['namespace', 'Kube_System', /must be a DNS label/],
-    ['credentialsSecret', 'bigip/login', /must name an existing Secret/],
+    ['credentialsSecret', 'bigip/login/x', /must name an existing Secret/],
     ['caBundleConfigMap', '${var.cm}', /must name a ConfigMap/],
     ['usernameKey', 'user name', /must be a ConfigMap or Secret key/],
     ['caBundleKey', '..', /not "\." or "\.\."/],
@@ -367,22 +367,6 @@ describe('strings that reach cdk.tf.json', () => {
 
   test.each(['https://bigip.example.net', 'https://192.0.2.10:8443/', 'https://[2001:db8::10]:443'])('bigipUrl %p is accepted', (bigipUrl) => {
     expect(deploymentEnv(controller({ bigipUrl }).stack)).toContainEqual({ name: 'BIGIP_URL', value: bigipUrl });
-  });
-
-  test('names derived from the cluster name must fit their kind: the metrics Service limits clusterName to 34 characters', () => {
-    const cluster = 'c'.repeat(35);
-    const { stack, device: d } = device({ clusterName: cluster });
-    const issue = issuesOf(() => new EgressController(stack, 'Controller', { device: d, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'x:1' }));
-    expect(issue).toEqual([
-      {
-        path: 'egress/Controller',
-        field: 'device',
-        value: JSON.stringify(cluster),
-        message: `the device's clusterName gives the controller's Service the name "cdktf-ces-controller-${cluster}-metrics" (64 characters), and a Service name has at most 63 characters (a DNS label that starts with a letter): use a clusterName of at most 34 characters`,
-      },
-    ]);
-    const ok = device({ clusterName: 'c'.repeat(34) });
-    expect(() => new EgressController(ok.stack, 'Controller', { device: ok.device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'x:1' })).not.toThrow();
   });
 
   test('the controller never creates a namespace every cluster has', () => {

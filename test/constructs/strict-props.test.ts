@@ -323,7 +323,7 @@ describe('EgressController props together', () => {
     expect(issuesOf(() => controller(stack, 'Controller', { device, ...props }))).toEqual([{ path: 'egress/Controller', field, value, message }]);
   });
 
-  test.each([{ memoryRequest: '1Gi', memoryLimit: '1Gi' }, { memoryRequest: '256M', memoryLimit: '256Mi' }, { memoryRequest: '0.5Gi', memoryLimit: '512Mi' }])('a memory request up to the limit is taken: %p', (props) => {
+  test.each([{ memoryRequest: '1Gi', memoryLimit: '1Gi' }, { memoryRequest: '256M', memoryLimit: '256Mi' }, { memoryRequest: '512Mi', memoryLimit: '1Gi' }])('a memory request up to the limit is taken: %p', (props) => {
     const { stack, device } = deviceStack();
     expect(() => controller(stack, 'Controller', { device, ...props })).not.toThrow();
   });

@@ -21,16 +21,37 @@ function manifests(stack: TerraformStack): any[] {
 const byKind = (objects: any[], kind: string) => objects.filter((o) => o.kind === kind);
 
 describe('EgressController', () => {
-  test('RBAC is least privilege: read the cluster, write only rule status and its own Lease', () => {
+  test('RBAC is least privilege: read the cluster, patch only rule status, its own Lease, get only its BIG-IP login and CA', () => {
     const { objects } = controllerObjects();
+    // The controller lists and watches these (lib/controller/main.ts) and merge-patches rule
+    // status (kube.mergePatchStatus); it never reads ExternalServices (the plan holds them).
     expect(byKind(objects, 'ClusterRole')[0].rules).toEqual([
       { apiGroups: [''], resources: ['pods', 'namespaces', 'services'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: ['egress.cdktf-ces.io'], resources: ['clusteregressrules', 'namespaceegressrules', 'serviceegressrules', 'externalservices'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: ['egress.cdktf-ces.io'], resources: ['clusteregressrules/status', 'namespaceegressrules/status', 'serviceegressrules/status'], verbs: ['get', 'patch', 'update'] },
+      { apiGroups: ['egress.cdktf-ces.io'], resources: ['clusteregressrules', 'namespaceegressrules', 'serviceegressrules'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['egress.cdktf-ces.io'], resources: ['clusteregressrules/status', 'namespaceegressrules/status', 'serviceegressrules/status'], verbs: ['patch'] },
     ]);
-    expect(byKind(objects, 'Role')[0].rules).toEqual([
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['cdktf-ces-controller-prod'], verbs: ['get', 'update'] },
+    const byName = (a: any, b: any) => a.metadata.name.localeCompare(b.metadata.name);
+    expect(byKind(objects, 'Role').sort(byName).map((r) => [r.metadata.namespace, r.metadata.name, r.rules])).toEqual([
+      [
+        'cdktf-ces-system',
+        'cdktf-ces-controller-prod-bigip-config',
+        [
+          { apiGroups: [''], resources: ['secrets'], resourceNames: ['bigip-login'], verbs: ['get'] },
+          { apiGroups: [''], resources: ['configmaps'], resourceNames: ['bigip-ca'], verbs: ['get'] },
+        ],
+      ],
+      [
+        'cdktf-ces-system',
+        'cdktf-ces-controller-prod-leader',
+        [
+          { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+          { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['cdktf-ces-controller-prod'], verbs: ['get', 'update'] },
+        ],
+      ],
+    ]);
+    expect(byKind(objects, 'RoleBinding').sort(byName).map((b) => [b.metadata.name, b.roleRef.name, b.subjects])).toEqual([
+      ['cdktf-ces-controller-prod-bigip-config', 'cdktf-ces-controller-prod-bigip-config', [{ kind: 'ServiceAccount', name: 'cdktf-ces-controller-prod', namespace: 'cdktf-ces-system' }]],
+      ['cdktf-ces-controller-prod-leader', 'cdktf-ces-controller-prod-leader', [{ kind: 'ServiceAccount', name: 'cdktf-ces-controller-prod', namespace: 'cdktf-ces-system' }]],
     ]);
     const verbs = objects.flatMap((o) => (o.rules ?? []).flatMap((r: any) => r.verbs));
     expect(verbs).not.toContain('delete');
@@ -53,14 +74,27 @@ describe('EgressController', () => {
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(container.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '256Mi' } });
     expect(container.terminationMessagePolicy).toBe('FallbackToLogsOnError');
-    expect(byKind(objects, 'PodDisruptionBudget')[0].spec.minAvailable).toBe(1);
+    // AlwaysAllow: an unready replica (crash loop, missing Secret) never blocks a node drain.
+    expect(byKind(objects, 'PodDisruptionBudget')[0].spec).toEqual({
+      minAvailable: 1,
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'cdktf-ces-controller', 'app.kubernetes.io/instance': 'cdktf-ces-controller-prod' } },
+      unhealthyPodEvictionPolicy: 'AlwaysAllow',
+    });
     expect(byKind(controllerObjects({ replicas: 1 }).objects, 'PodDisruptionBudget')).toEqual([]);
   });
 
-  test('credentials only by reference: the Secret is mounted, never copied', () => {
+  test('credentials only by reference: the controller reads the Secret through the API; nothing mounts or copies it', () => {
     const { stack, objects } = controllerObjects();
     const spec = byKind(objects, 'Deployment')[0].spec.template.spec;
-    expect(spec.volumes).toContainEqual({ name: 'bigip-credentials', secret: { secretName: 'bigip-login', defaultMode: 0o440 } });
+    // A Secret or ConfigMap volume would hold the pod in ContainerCreating while it is missing.
+    expect(spec.volumes.filter((v: any) => v.secret || (v.configMap && !v.configMap.name.includes('-plan-')))).toEqual([]);
+    expect(spec.containers[0].env).toEqual(
+      expect.arrayContaining([
+        { name: 'BIGIP_CREDENTIALS_SECRET', value: 'cdktf-ces-system/bigip-login' },
+        { name: 'BIGIP_CA_CONFIGMAP', value: 'cdktf-ces-system/bigip-ca' },
+        { name: 'BIGIP_CA_KEY', value: 'ca.crt' },
+      ]),
+    );
     expect(byKind(objects, 'Secret')).toEqual([]);
     expect(JSON.stringify(synthJson(stack))).not.toMatch(/password"\s*:\s*"[^$]/);
   });
@@ -127,7 +161,7 @@ describe('controllerManifests', () => {
     createNamespace: true,
     plan: { format: PLAN_FORMAT, cluster: 'prod', tenant: 'k8s_prod', application: 'egress', routeDomain: 0, lists: [], rules: [] },
     bigipUrl: 'https://bigip.example.net',
-    credentialsSecret: 'bigip-login',
+    credentialsSecret: { namespace: 'cdktf-ces-system', name: 'bigip-login' },
     usernameKey: 'username',
     passwordKey: 'password',
     caKey: 'ca.crt',

@@ -56,7 +56,10 @@ describe('the bundled controller as a child process', () => {
 
   const start = (port: number, env: Record<string, string> = {}) => {
     // The synthesized ServiceAccount's identity: the controller gets only what its RBAC grants.
-    const child = runControllerProcess(world.deployment, world.emulators, {
+    // The container runs `node /app/controller.js`, the file its init container unpacks from the
+    // code ConfigMap; that unpacking (byte for byte the package's built controller) is run in
+    // test/constructs/egress-controller.test.ts, so here the built file stands in for it.
+    const child = runControllerProcess({ ...world.deployment, command: undefined }, world.emulators, {
       username: 'egress-a',
       password: 'password-a',
       podName: 'controller-0',
@@ -73,8 +76,12 @@ describe('the bundled controller as a child process', () => {
     kube.apply(pod('payments', 'checkout-1', { labels: { app: 'checkout' }, ips: ['10.1.0.1', 'fd00::1'] }));
     kube.apply(pod('payments', 'checkout-2', { labels: { app: 'checkout' }, ips: ['10.1.0.2'] }));
     kube.apply(pod('shop', 'cart-1', { labels: { app: 'cart' }, ips: ['10.2.0.1'] }));
-    // The controller runs the code the synth put in the ConfigMap, through the loader.
-    expect(world.deployment.command).toEqual(['node', '/opt/cdktf-ces/loader.js']);
+    // The controller runs as plain node on the file the init container unpacked.
+    expect(world.deployment.command).toEqual(['node', '/app/controller.js']);
+    // It reads its BIG-IP login through the API, with the synthesized RBAC, from the Secret
+    // the operator created; nothing mounts it.
+    expect(world.deployment.secretMount).toBeUndefined();
+    expect(world.deployment.env.BIGIP_CREDENTIALS_SECRET).toBe('cdktf-ces-system/bigip-egress-login');
 
     const port = await freePort();
     const proc = start(port);
@@ -101,6 +108,30 @@ describe('the bundled controller as a child process', () => {
     expect(exited.stderr).toBe('');
   });
 
+  test('a missing Secret key: the controller stays live and not ready, says which key and sets a metric, and starts once the key is there', async () => {
+    const { kube } = world.emulators;
+    const port = await freePort();
+    const proc = start(port, { BIGIP_PASSWORD_KEY: 'bigip-password' });
+    const expected = 'Secret cdktf-ces-system/bigip-egress-login has no key "bigip-password"; it must hold the BIG-IP login under the keys "username" and "bigip-password"';
+    await eventually(async () => (await httpGet(port, '/readyz').catch(() => ({ status: 0, body: '' }))).status === 503, 'the waiting controller to answer', 30_000, 100);
+    expect(await httpGet(port, '/healthz')).toEqual({ status: 200, body: '{"status":"ok"}' });
+    expect(JSON.parse((await httpGet(port, '/readyz')).body)).toEqual({ status: 'not ready', waitingFor: expected });
+    expect((await httpGet(port, '/metrics')).body).toMatch(/^cdktf_ces_waiting_for_configuration 1$/m);
+    await eventually(() => proc.output().stdout.includes('waiting for configuration'), 'the log line', 10_000, 50);
+    const waiting = proc.output().stdout.trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string; missing?: string }).filter((l) => l.msg === 'waiting for configuration');
+    expect(waiting).toEqual([expect.objectContaining({ level: 'warn', missing: expected })]);
+
+    // The operator adds the key: the controller reads it, starts and becomes ready, no restart.
+    const secret = kube.get({ apiVersion: 'v1', kind: 'Secret', namespace: 'cdktf-ces-system', name: 'bigip-egress-login' }) as any;
+    kube.apply({ ...secret, data: { ...secret.data, 'bigip-password': secret.data.password } });
+    await eventually(async () => (await httpGet(port, '/readyz').catch(() => ({ status: 0, body: '' }))).status === 200, 'the controller to start once the key exists', 60_000, 100);
+    expect(proc.child.exitCode).toBeNull();
+    proc.child.kill('SIGTERM');
+    const exited = await withTimeout(proc.exited, 20_000, 'graceful shutdown');
+    expect(exited).toMatchObject({ code: 0, signal: null });
+    expect(exited.stdout).toContain('configuration read from the cluster');
+  });
+
   describe('malformed configuration: exit 1 with exactly one line on stderr, no stack trace', () => {
     const badKubeconfig = () => {
       const file = path.join(world.emulators.workdir, 'broken-kubeconfig');
@@ -110,7 +141,7 @@ describe('the bundled controller as a child process', () => {
     const cases: Array<[string, () => Record<string, string>, RegExp]> = [
       ['no BIG-IP URL', () => ({ BIGIP_URL: '' }), /^cdktf-ces-controller: configuration error: BIGIP_URL: not set; set it to the BIG-IP management URL/],
       ['an unreadable CA bundle', () => ({ BIGIP_CA_FILE: path.join(world.emulators.workdir, 'no-such-ca.crt') }), /^cdktf-ces-controller: configuration error: BIGIP_CA_FILE: cannot read .*no-such-ca\.crt \(ENOENT\)/],
-      ['a missing Secret key', () => ({ BIGIP_PASSWORD_KEY: 'bigip-password' }), /^cdktf-ces-controller: configuration error: BIG-IP credentials: Secret key "bigip-password" not found in /],
+      ['a BIG-IP login Secret that is not namespace/name', () => ({ BIGIP_CREDENTIALS_SECRET: 'bigip-egress-login' }), /^cdktf-ces-controller: configuration error: BIGIP_CREDENTIALS_SECRET: "bigip-egress-login" must be namespace\/name/],
       ['a kubeconfig that is not YAML', () => ({ KUBECONFIG: badKubeconfig() }), /^cdktf-ces-controller: configuration error: .*broken-kubeconfig/],
     ];
 
