@@ -24,6 +24,7 @@ import { RuleObject, StatusReporter } from './status';
 import { SyncEngine } from './sync/engine';
 import type { NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
 import type { PlanRule } from '../policy/plan';
+import { ruleSpecDigest } from '../policy/plan';
 import { bigipDeviceReader } from '../verify/reader';
 
 type RuleKindName = PlanRule['kind'];
@@ -121,17 +122,20 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   watch(new Informer(kube, { resource: NAMESPACES, transform: namespaceInfo, backoff }), 'namespaces', (n) => engine.upsertNamespace(n), (n) => engine.deleteNamespace(n.name));
   watch(new Informer(kube, { resource: SERVICES, transform: serviceInfo, backoff }), 'services', (s) => engine.upsertService(s), (s) => engine.deleteService(s.namespace, s.name));
 
-  // Rule CRs: for observedGeneration and to skip rules that are not (yet) in the cluster.
-  const ruleObjects = new Map<string, RuleObject>();
-  const ruleKey = (kind: string, namespace: string | undefined, name: string) => `${kind}/${namespace ?? ''}/${name}`;
+  // Rule CRs: what the cluster shows of each rule, compared with the plan for status.
+  const ruleInformers = new Map<string, Informer<RuleObject>>();
   for (const kind of ['ClusterEgressRule', 'NamespaceEgressRule', 'ServiceEgressRule'] as RuleKindName[]) {
-    const toRule = (o: KubeObject): RuleObject => ({ kind, namespace: o.metadata.namespace, name: o.metadata.name as string, generation: o.metadata.generation });
-    watch(
-      new Informer(kube, { resource: egressResource(kind), transform: toRule, backoff }),
+    const toRule = (o: KubeObject): RuleObject => ({
       kind,
-      (r) => ruleObjects.set(ruleKey(r.kind, r.namespace, r.name), r),
-      (r) => ruleObjects.delete(ruleKey(r.kind, r.namespace, r.name)),
-    );
+      namespace: o.metadata.namespace,
+      name: o.metadata.name as string,
+      uid: o.metadata.uid,
+      generation: o.metadata.generation,
+      specDigest: ruleSpecDigest((o as KubeObject & { spec?: unknown }).spec),
+    });
+    const informer = new Informer(kube, { resource: egressResource(kind), transform: toRule, backoff });
+    ruleInformers.set(kind, informer);
+    watch(informer, kind, (r) => status.observe(r), () => undefined);
   }
   const synced = () => informers.every((i) => i.hasSynced());
 
@@ -149,7 +153,7 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     deviceCheck: () => deviceCheck.result,
     plan,
     listState: (p) => engine.listState(p),
-    ruleObject: (r) => ruleObjects.get(ruleKey(r.kind, r.namespace, r.name)),
+    ruleObject: (r) => ruleInformers.get(r.kind)?.getByName(r.name, r.namespace),
     synced,
     log: log.child({ component: 'status' }),
     writer: {

@@ -412,7 +412,7 @@ describe('Informer: malformed objects fail closed (the old address does not stay
       application: 'egress',
       routeDomain: 0,
       lists: [{ path: '/t/egress/src_default', taskId: '~t~egress~src_default', source: { level: 'namespace', namespace: 'default' }, rules: ['namespace/default/r'] }],
-      rules: [{ key: 'namespace/default/r', kind: 'NamespaceEgressRule', name: 'r', namespace: 'default', sourceList: '/t/egress/src_default' }],
+      rules: [{ key: 'namespace/default/r', kind: 'NamespaceEgressRule', name: 'r', namespace: 'default', sourceList: '/t/egress/src_default', specDigest: 'd' }],
     };
     const index = new MembershipIndex(plan);
     const inf = start(podInfo);
