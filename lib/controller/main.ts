@@ -179,10 +179,7 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     metrics.pods.set(engine.index.podCount);
     metrics.leader.set(leading ? 1 : 0);
   }, 1000);
-  // Window edges and expiry are checked every second: that is the precision of time windows.
-  const windows = setInterval(() => engine.tick(), 1000);
   gauges.unref();
-  windows.unref();
 
   for (const informer of informers) informer.start();
   const syncedPromise = Promise.all(informers.map((i) => i.waitForSync())).then(() => log.info('caches listed', { pods: engine.index.podCount, lists: plan.lists.length }));
@@ -235,7 +232,6 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
       if (elector) await elector.stop({ release: true });
       await follow();
       clearInterval(gauges);
-      clearInterval(windows);
       await Promise.all(informers.map((i) => i.stop()));
       await bigip.close();
       kube.close();

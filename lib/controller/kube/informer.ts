@@ -5,7 +5,7 @@
  * ends or breaks resumes from the last seen version; a 410 Expired (the version was compacted
  * away) or "resourceVersion too large" triggers a fresh list, diffed against the cache: objects
  * that vanished are reported as deletes, changed ones as updates, unchanged ones not at all.
- * Failures back off exponentially with full jitter; sleep and randomness are injectable.
+ * Failures back off exponentially with full jitter; the clock and randomness are injectable.
  *
  * Handlers run synchronously on the event path and must be cheap (enqueue a key, nothing more);
  * an informer never calls anything but the Kubernetes API. `transform` keeps memory small by
@@ -16,7 +16,8 @@
  * keeping its last good version; one without a usable name cannot be matched to the cache, so
  * the informer lists again. Each is reported as a {@link MalformedObjectError} and counted.
  */
-import { BackoffOptions, Sleep, fullJitterDelay, realSleep } from './backoff';
+import { BackoffOptions, fullJitterDelay } from '../backoff';
+import { Clock, systemClock } from '../clock';
 import type { KubeClient } from './client';
 import { KubeApiError } from './client';
 import { KubeObject, ResourceType, WatchEvent, objectKey } from './resources';
@@ -48,7 +49,8 @@ export interface InformerOptions<T> {
   readonly pageSize?: number;
   /** Reconnect backoff. @default { initialMs: 1000, maxMs: 30000 } */
   readonly backoff?: BackoffOptions;
-  readonly sleep?: Sleep;
+  /** @default systemClock */
+  readonly clock?: Clock;
   /** Uniform in [0, 1). @default Math.random */
   readonly random?: () => number;
   /**
@@ -122,7 +124,7 @@ export class Informer<T = KubeObject> {
   private readonly deleteHandlers: DeleteHandler<T>[] = [];
   private readonly errorHandlers: ErrorHandler[] = [];
   private readonly transform: (obj: KubeObject) => T;
-  private readonly sleep: Sleep;
+  private readonly clock: Clock;
   private readonly random: () => number;
   private readonly abort = new AbortController();
   private readonly syncedPromise: Promise<void>;
@@ -142,7 +144,7 @@ export class Informer<T = KubeObject> {
     private readonly options: InformerOptions<T>,
   ) {
     this.transform = options.transform ?? ((obj: KubeObject) => obj as unknown as T);
-    this.sleep = options.sleep ?? realSleep;
+    this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.syncedPromise = new Promise<void>((resolve, reject) => {
       this.resolveSynced = resolve;
@@ -291,7 +293,7 @@ export class Informer<T = KubeObject> {
 
   private async backoff(failures: number): Promise<void> {
     const ms = fullJitterDelay(failures, this.options.backoff ?? {}, this.random);
-    await this.sleep(ms, this.abort.signal);
+    await this.clock.sleep(ms, this.abort.signal);
   }
 
   private reportError(err: unknown): void {
@@ -368,12 +370,12 @@ export class Informer<T = KubeObject> {
 
   /** One watch from the current resourceVersion; true if it delivered anything. */
   private watchWasHealthy(): boolean {
-    return this.watchStartedAt !== undefined && Date.now() - this.watchStartedAt >= (this.options.healthyWatchMs ?? 5000);
+    return this.watchStartedAt !== undefined && this.clock.now() - this.watchStartedAt >= (this.options.healthyWatchMs ?? 5000);
   }
 
   private async watchOnce(): Promise<boolean> {
     this.counters.watches++;
-    this.watchStartedAt = Date.now();
+    this.watchStartedAt = this.clock.now();
     const min = this.options.minWatchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(min * (1 + this.random()));
     this.watchProgressed = false;

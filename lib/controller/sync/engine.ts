@@ -1,24 +1,36 @@
 /**
- * The sync engine of one device: cluster events in, source-list pushes out.
+ * The reconciler of one device's source lists: cluster events in, source-list pushes out.
  *
- * Events update the membership index and mark the touched lists dirty; the push scheduler
- * decides when each list goes out. Time-windowed and expiring lists are gated here: outside
- * their window their desired membership is empty (the rule matches nothing), checked by
- * `tick()` every second. Nothing is pushed until `activate()` (the informers have listed
- * everything and this replica leads): a list the controller has not filled stays empty on the
- * device, so it matches nothing (fail closed).
+ * In controller-runtime's terms: the informers' handlers update the membership index (derived
+ * from the informer caches) and add the keys of the touched lists to the workqueue (the push
+ * scheduler, which coalesces, orders, paces and requeues failures with backoff); reconciling a
+ * key pushes the list's full desired membership. Time-windowed and expiring lists are gated
+ * here: outside their window their desired membership is empty (the rule matches nothing), and
+ * each is requeued at its next window edge or expiry (`Result{RequeueAfter}`), not polled.
+ * Nothing is pushed until `activate()` (the informers have listed everything and this replica
+ * leads): a list the controller has not filled stays empty on the device, so it matches
+ * nothing (fail closed).
  */
 import type { NamespaceInfo, PodInfo, ServiceInfo } from '../../k8s/membership';
 import { listActive } from '../../k8s/membership';
 import { EMPTY_LIST_PLACEHOLDER } from '../bigip/client';
+import { Clock, systemClock } from '../clock';
 import type { PlanList, SyncPlan } from '../../policy/plan';
 import { ListChanges, MembershipIndex } from './membership-index';
 import { PacingState, PushOutcome, PushScheduler } from './push-scheduler';
+import { nextGateChange } from './time-edges';
 
 /** What the engine needs from a BIG-IP client. */
 export interface ListMembersTarget {
-  replaceListMembers(taskId: string, ips: readonly string[], routeDomain: number): Promise<unknown>;
+  /** `retry: false`: the workqueue owns the retries of a push. */
+  replaceListMembers(taskId: string, ips: readonly string[], routeDomain: number, options: { readonly retry: boolean }): Promise<unknown>;
 }
+
+/**
+ * Longest delayed requeue of a gated list: a step of the wall clock (the timers run on a
+ * monotonic clock) is corrected within this time.
+ */
+export const MAX_GATE_REQUEUE_MS = 3_600_000;
 
 export interface ListState {
   readonly path: string;
@@ -43,7 +55,8 @@ export interface SyncEngineOptions {
   readonly maxPushesPerSecond?: number;
   readonly isTerminal?: (error: unknown) => boolean;
   readonly onOutcome?: (outcome: PushOutcome) => void;
-  readonly now?: () => number;
+  /** @default systemClock */
+  readonly clock?: Clock;
 }
 
 interface Tracked {
@@ -58,13 +71,15 @@ export class SyncEngine {
   private readonly scheduler: PushScheduler;
   private readonly lists = new Map<string, PlanList>();
   private readonly tracked = new Map<string, Tracked>();
-  private readonly now: () => number;
+  /** Cancels the delayed requeue of each gated list, while leading. */
+  private readonly gateRequeues = new Map<string, () => void>();
+  private readonly clock: Clock;
   private active = false;
 
   constructor(private readonly options: SyncEngineOptions) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.index = new MembershipIndex(options.plan);
-    const at = new Date(this.now());
+    const at = new Date(this.clock.now());
     for (const list of options.plan.lists) {
       this.lists.set(list.path, list);
       this.tracked.set(list.path, { active: listActive(list, at) });
@@ -78,7 +93,7 @@ export class SyncEngine {
       maxDeviceBusyPercent: options.maxDeviceBusyPercent,
       maxPushesPerSecond: options.maxPushesPerSecond,
       isTerminal: options.isTerminal,
-      now: options.now,
+      clock: this.clock,
     });
   }
 
@@ -130,18 +145,23 @@ export class SyncEngine {
     this.mark(this.index.deleteService(namespace, name));
   }
 
-  /** Re-evaluates windows and expiry; a list that closes is a removal. */
-  tick(): void {
-    const at = new Date(this.now());
-    for (const [path, list] of this.lists) {
-      if (!list.schedule && !list.expiresAt) continue;
-      const t = this.tracked.get(path) as Tracked;
-      const active = listActive(list, at);
-      if (active !== t.active) {
-        t.active = active;
-        this.scheduler.markDirty(path, !active);
-      }
+  /**
+   * Re-evaluates a gated list's window and expiry now (a list that closes is a removal) and
+   * requeues it at its next edge.
+   */
+  private reconcileGate(path: string): void {
+    this.gateRequeues.get(path)?.();
+    this.gateRequeues.delete(path);
+    const list = this.lists.get(path) as PlanList;
+    const t = this.tracked.get(path) as Tracked;
+    const now = this.clock.now();
+    const active = listActive(list, new Date(now));
+    if (active !== t.active) {
+      t.active = active;
+      this.scheduler.markDirty(path, !active);
     }
+    const edge = nextGateChange(list, now);
+    if (this.active && edge !== undefined) this.gateRequeues.set(path, this.clock.schedule(Math.min(edge - now, MAX_GATE_REQUEUE_MS), () => this.reconcileGate(path)));
   }
 
   /**
@@ -151,7 +171,7 @@ export class SyncEngine {
   activate(): void {
     if (this.active) return;
     this.active = true;
-    this.tick();
+    for (const [path, list] of this.lists) if (list.schedule || list.expiresAt) this.reconcileGate(path);
     this.scheduler.invalidate(this.lists.keys());
     this.scheduler.start();
   }
@@ -159,6 +179,8 @@ export class SyncEngine {
   /** Stops pushing (lost leadership or shutting down); waits for the push in flight. */
   async deactivate(): Promise<void> {
     this.active = false;
+    for (const cancel of this.gateRequeues.values()) cancel();
+    this.gateRequeues.clear();
     await this.scheduler.stop();
   }
 
@@ -214,7 +236,7 @@ export class SyncEngine {
 
   private async push(path: string, members: readonly string[]): Promise<void> {
     const list = this.lists.get(path) as PlanList;
-    await this.options.target.replaceListMembers(list.taskId, members, this.options.plan.routeDomain);
+    await this.options.target.replaceListMembers(list.taskId, members, this.options.plan.routeDomain, { retry: false });
   }
 
   private record(outcome: PushOutcome): void {

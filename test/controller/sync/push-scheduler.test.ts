@@ -81,7 +81,6 @@ function scheduler(device: FakeDevice, desired: (path: string) => readonly strin
     retryMaxMs: 5,
     terminalRetryMs: 10,
     isTerminal: (e) => e instanceof Terminal,
-    now: () => Date.now(),
     ...extra,
   });
   return { s, outcomes };
@@ -155,7 +154,7 @@ describe('PushScheduler', () => {
     const device = new FakeDevice(() => 1);
     const lists = new Versions();
     // Defaults only: no fixed rate.
-    const s = new PushScheduler({ target: device, desired: lists.desired, now: () => Date.now() });
+    const s = new PushScheduler({ target: device, desired: lists.desired });
     for (const l of names(200)) s.markDirty(l, true);
     s.start();
     await advance(500);
@@ -272,10 +271,11 @@ describe('PushScheduler', () => {
     await stop(s);
   });
 
-  test('an overload answer (503 after the client\'s retries) halves the pace once per round trip, and the list is retried', async () => {
+  test('an overload answer (503) halves the pace once per round trip, and the list is retried', async () => {
     const device = new FakeDevice(() => 10, false);
     const lists = new Versions();
-    const { s, outcomes } = scheduler(device, lists.desired, { maxPushesInFlight: 2, maxDeviceBusyPercent: 100 });
+    // Retries wait 10 ms (full jitter could draw 0: then they would go at once).
+    const { s, outcomes } = scheduler(device, lists.desired, { maxPushesInFlight: 2, maxDeviceBusyPercent: 100, retryBaseMs: 20, random: () => 0.5 });
     for (const l of names(2, 'w')) s.markDirty(l, true);
     s.start();
     await settle(s, device);
@@ -290,6 +290,24 @@ describe('PushScheduler', () => {
     expect(outcomes.filter((o) => !o.ok).map((o) => o.path).sort()).toEqual(['l0', 'l1']);
     expect(device.state.get('l0')).toEqual(['l0-0']);
     expect(device.state.get('l1')).toEqual(['l1-0']);
+    await stop(s);
+  });
+
+  test('a failed push is requeued after the controller\'s backoff, growing with consecutive failures', async () => {
+    const device = new FakeDevice(() => 0);
+    const { s } = scheduler(device, () => ['10.0.0.1'], { retryBaseMs: 100, retryMaxMs: 300, random: () => 0.999 });
+    device.failNext.push({ error: busy503() }, { error: busy503() }, { error: busy503() });
+    s.markDirty('a', true);
+    s.start();
+    await settle(s, device);
+    const sent = device.calls.map((c) => c.sentAt);
+    // fullJitterDelay ceilings 100, 200, 300 (the cap), drawn at 0.999, give 99, 199, 299 ms (the
+    // pacing may add a millisecond).
+    const gaps = sent.slice(1).map((t, i) => t - sent[i]);
+    expect(gaps).toHaveLength(3);
+    gaps.forEach((gap, i) => expect(gap - [99, 199, 299][i]).toBeGreaterThanOrEqual(0));
+    gaps.forEach((gap, i) => expect(gap - [99, 199, 299][i]).toBeLessThanOrEqual(1));
+    expect(device.state.get('a')).toEqual(['10.0.0.1']);
     await stop(s);
   });
 
