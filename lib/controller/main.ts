@@ -15,7 +15,7 @@ import { KubeClient } from './kube/client';
 import { KubeConfigError, loadConnection } from './kube/config';
 import { ADD, DELETE, ERROR, Informer, UPDATE } from './kube/informer';
 import { LeaderElector } from './kube/leader';
-import { KubeObject, NAMESPACES, PODS, SERVICES, egressResource } from './kube/resources';
+import { KubeObject, NAMESPACES, PODS, ResourceType, SERVICES, egressResource } from './kube/resources';
 import { Logger, jsonLogger } from './log';
 import { DeviceChecker } from './device-check';
 import { ControllerMetrics } from './metrics';
@@ -82,8 +82,40 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   });
   const kube = new KubeClient(loadConnection({ kubeconfig: config.kubeconfig }));
 
+  const informers: Informer<unknown>[] = [];
+  // Reconnect quickly: a change missed while a watch is down reaches the lists that much later.
+  const backoff = { initialMs: 250, maxMs: 2000 };
+  const informer = <T>(resource: ResourceType, name: string, transform: (o: KubeObject) => T): Informer<T> => {
+    const i = new Informer(kube, { resource, transform, backoff });
+    i.on(ERROR, (e) => {
+      metrics.watchRestarts.inc({ resource: name });
+      log.warn('watch interrupted; resuming', { resource: name, error: e instanceof Error ? e.message : String(e) });
+    });
+    informers.push(i as Informer<unknown>);
+    return i;
+  };
+  // The informer caches are the controller's only copy of the cluster.
+  const pods = informer(PODS, 'pods', podInfo);
+  const namespaces = informer(NAMESPACES, 'namespaces', namespaceInfo);
+  const services = informer(SERVICES, 'services', serviceInfo);
+  const rules = new Map<string, Informer<RuleObject>>();
+  for (const kind of ['ClusterEgressRule', 'NamespaceEgressRule', 'ServiceEgressRule'] as RuleKindName[]) {
+    const toRule = (o: KubeObject): RuleObject => ({
+      kind,
+      namespace: o.metadata.namespace,
+      name: o.metadata.name as string,
+      uid: o.metadata.uid,
+      generation: o.metadata.generation,
+      specDigest: ruleSpecDigest((o as KubeObject & { spec?: unknown }).spec),
+    });
+    rules.set(kind, informer(egressResource(kind), kind, toRule));
+  }
+  const synced = () => informers.every((i) => i.hasSynced());
+
+  // The reconciler of the source lists, with its workqueue (the push scheduler).
   const engine = new SyncEngine({
     plan,
+    pods,
     target: bigip,
     coalesceMs: config.coalesceMs,
     maxPushesInFlight: config.maxPushesInFlight,
@@ -107,38 +139,6 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   });
   metrics.bindPacing(() => engine.pacing);
 
-  const informers: Informer<unknown>[] = [];
-  // Reconnect quickly: a change missed while a watch is down reaches the lists that much later.
-  const backoff = { initialMs: 250, maxMs: 2000 };
-  const watch = <T>(informer: Informer<T>, name: string, upsert: (x: T) => void, remove: (x: T) => void) => {
-    informer.on(ADD, upsert).on(UPDATE, (_old, next) => upsert(next)).on(DELETE, remove);
-    informer.on(ERROR, (e) => {
-      metrics.watchRestarts.inc({ resource: name });
-      log.warn('watch interrupted; resuming', { resource: name, error: e instanceof Error ? e.message : String(e) });
-    });
-    informers.push(informer as Informer<unknown>);
-  };
-  watch(new Informer(kube, { resource: PODS, transform: podInfo, backoff }), 'pods', (p) => engine.upsertPod(p), (p) => engine.deletePod(p.namespace, p.name));
-  watch(new Informer(kube, { resource: NAMESPACES, transform: namespaceInfo, backoff }), 'namespaces', (n) => engine.upsertNamespace(n), (n) => engine.deleteNamespace(n.name));
-  watch(new Informer(kube, { resource: SERVICES, transform: serviceInfo, backoff }), 'services', (s) => engine.upsertService(s), (s) => engine.deleteService(s.namespace, s.name));
-
-  // Rule CRs: what the cluster shows of each rule, compared with the plan for status.
-  const ruleInformers = new Map<string, Informer<RuleObject>>();
-  for (const kind of ['ClusterEgressRule', 'NamespaceEgressRule', 'ServiceEgressRule'] as RuleKindName[]) {
-    const toRule = (o: KubeObject): RuleObject => ({
-      kind,
-      namespace: o.metadata.namespace,
-      name: o.metadata.name as string,
-      uid: o.metadata.uid,
-      generation: o.metadata.generation,
-      specDigest: ruleSpecDigest((o as KubeObject & { spec?: unknown }).spec),
-    });
-    const informer = new Informer(kube, { resource: egressResource(kind), transform: toRule, backoff });
-    ruleInformers.set(kind, informer);
-    watch(informer, kind, (r) => status.observe(r), () => undefined);
-  }
-  const synced = () => informers.every((i) => i.hasSynced());
-
   const deviceCheck = new DeviceChecker({
     plan,
     reader: bigipDeviceReader(bigip),
@@ -153,7 +153,7 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     deviceCheck: () => deviceCheck.result,
     plan,
     listState: (p) => engine.listState(p),
-    ruleObject: (r) => ruleInformers.get(r.kind)?.getByName(r.name, r.namespace),
+    ruleObject: (r) => rules.get(r.kind)?.getByName(r.name, r.namespace),
     synced,
     log: log.child({ component: 'status' }),
     writer: {
@@ -163,26 +163,28 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     },
   });
 
+  // Event handlers only update the index and mark the touched lists for the workqueue.
+  const handle = <T>(i: Informer<T>, upsert: (x: T) => void, remove: (x: T) => void) => i.on(ADD, upsert).on(UPDATE, (_old, next) => upsert(next)).on(DELETE, remove);
+  handle(pods, (p) => engine.upsertPod(p), (p) => engine.deletePod(p.namespace, p.name));
+  handle(namespaces, (n) => engine.upsertNamespace(n), (n) => engine.deleteNamespace(n.name));
+  handle(services, (x) => engine.upsertService(x), (x) => engine.deleteService(x.namespace, x.name));
+  // A rule CR seen with the plan's spec is the generation the firewall enforces (standbys note it too).
+  for (const i of rules.values()) handle(i, (r) => status.observe(r), () => undefined);
+
   let live = true;
   let leading = false;
   const server = await startHttpServer(config.httpPort, metrics.registry, {
     live: () => live,
     ready: () => ({
       ready: synced(),
-      detail: { leader: leading, pods: engine.index.podCount, pendingLists: engine.pendingLists, gatedLists: engine.gatedLists },
+      detail: { leader: leading, pods: pods.size, pendingLists: engine.pendingLists, gatedLists: engine.gatedLists },
     }),
   });
 
-  const gauges = setInterval(() => {
-    metrics.gatedLists.set(engine.gatedLists);
-    metrics.pendingLists.set(engine.pendingLists);
-    metrics.pods.set(engine.index.podCount);
-    metrics.leader.set(leading ? 1 : 0);
-  }, 1000);
-  gauges.unref();
+  metrics.bindState(() => ({ gatedLists: engine.gatedLists, pendingLists: engine.pendingLists, leading, pods: pods.size }));
 
-  for (const informer of informers) informer.start();
-  const syncedPromise = Promise.all(informers.map((i) => i.waitForSync())).then(() => log.info('caches listed', { pods: engine.index.podCount, lists: plan.lists.length }));
+  for (const i of informers) i.start();
+  const syncedPromise = Promise.all(informers.map((i) => i.waitForSync())).then(() => log.info('caches listed', { pods: pods.size, lists: plan.lists.length }));
 
   const lead = async (signal?: AbortSignal) => {
     // Nothing is pushed before every list is complete: a partial view would remove members.
@@ -231,7 +233,6 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
       live = false;
       if (elector) await elector.stop({ release: true });
       await follow();
-      clearInterval(gauges);
       await Promise.all(informers.map((i) => i.stop()));
       await bigip.close();
       kube.close();

@@ -118,7 +118,10 @@ interface CacheEntry<T> {
 }
 
 export class Informer<T = KubeObject> {
+  /** The cache: the only copy of the objects; what callers keep is derived from it. */
   private readonly store = new Map<string, CacheEntry<T>>();
+  /** Keys by namespace (an index over the cache, as client-go's namespace indexer). */
+  private readonly byNamespace = new Map<string, Set<string>>();
   private readonly addHandlers: AddHandler<T>[] = [];
   private readonly updateHandlers: UpdateHandler<T>[] = [];
   private readonly deleteHandlers: DeleteHandler<T>[] = [];
@@ -219,6 +222,11 @@ export class Informer<T = KubeObject> {
 
   public keys(): IterableIterator<string> {
     return this.store.keys();
+  }
+
+  /** Keys of the cached objects of one namespace. */
+  public keysInNamespace(namespace: string): Iterable<string> {
+    return this.byNamespace.get(namespace) ?? [];
   }
 
   public *values(): IterableIterator<T> {
@@ -330,7 +338,7 @@ export class Informer<T = KubeObject> {
     }
     for (const [key, entry] of [...this.store]) {
       if (!seen.has(key)) {
-        this.store.delete(key);
+        this.drop(key);
         this.emitDelete(entry.value);
       }
     }
@@ -419,9 +427,27 @@ export class Informer<T = KubeObject> {
   private remove(key: string): void {
     const entry = this.store.get(key);
     if (entry) {
-      this.store.delete(key);
+      this.drop(key);
       this.emitDelete(entry.value);
     }
+  }
+
+  private indexNamespace(key: string): void {
+    const slash = key.indexOf('/');
+    if (slash < 0) return;
+    const ns = key.slice(0, slash);
+    let keys = this.byNamespace.get(ns);
+    if (!keys) this.byNamespace.set(ns, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private drop(key: string): void {
+    this.store.delete(key);
+    const slash = key.indexOf('/');
+    if (slash < 0) return;
+    const keys = this.byNamespace.get(key.slice(0, slash));
+    keys?.delete(key);
+    if (keys?.size === 0) this.byNamespace.delete(key.slice(0, slash));
   }
 
   private malformed(err: MalformedObjectError): void {
@@ -445,6 +471,7 @@ export class Informer<T = KubeObject> {
       return;
     }
     this.store.set(key, { rv, value });
+    if (!existing) this.indexNamespace(key);
     if (existing) {
       for (const h of this.updateHandlers) this.call(() => h(existing.value, value));
     } else {

@@ -16,7 +16,7 @@ import { listActive } from '../../k8s/membership';
 import { EMPTY_LIST_PLACEHOLDER } from '../bigip/client';
 import { Clock, systemClock } from '../clock';
 import type { PlanList, SyncPlan } from '../../policy/plan';
-import { ListChanges, MembershipIndex } from './membership-index';
+import { ListChanges, MembershipIndex, PodCache } from './membership-index';
 import { PacingState, PushOutcome, PushScheduler } from './push-scheduler';
 import { nextGateChange } from './time-edges';
 
@@ -47,6 +47,8 @@ export interface ListState {
 
 export interface SyncEngineOptions {
   readonly plan: SyncPlan;
+  /** The pod informer's cache, the only copy of the pods. */
+  readonly pods: PodCache;
   readonly target: ListMembersTarget;
   readonly coalesceMs?: number;
   readonly maxPushesInFlight?: number;
@@ -78,7 +80,7 @@ export class SyncEngine {
 
   constructor(private readonly options: SyncEngineOptions) {
     this.clock = options.clock ?? systemClock;
-    this.index = new MembershipIndex(options.plan);
+    this.index = new MembershipIndex(options.plan, options.pods);
     const at = new Date(this.clock.now());
     for (const list of options.plan.lists) {
       this.lists.set(list.path, list);

@@ -420,8 +420,8 @@ describe('Informer: malformed objects fail closed (the old address does not stay
       lists: [{ path: '/t/egress/src_default', taskId: '~t~egress~src_default', source: { level: 'namespace', namespace: 'default' }, rules: ['namespace/default/r'] }],
       rules: [{ key: 'namespace/default/r', kind: 'NamespaceEgressRule', name: 'r', namespace: 'default', sourceList: '/t/egress/src_default', specDigest: 'd' }],
     };
-    const index = new MembershipIndex(plan);
     const inf = start(podInfo);
+    const index = new MembershipIndex(plan, inf);
     const errors: unknown[] = [];
     inf.on(ADD, (p) => index.upsertPod(p)).on(UPDATE, (_o, p) => index.upsertPod(p)).on(DELETE, (p) => index.deletePod(p.namespace, p.name));
     inf.on(ERROR, (e) => errors.push(e));

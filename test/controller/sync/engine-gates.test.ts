@@ -18,6 +18,8 @@ function setup(start: string) {
   const pushes: { at: string; list: string; ips: readonly string[] }[] = [];
   const engine = new SyncEngine({
     plan: PLAN,
+    // Pods reach the engine as events; the cache is read only when a namespace or service changes.
+    pods: { get: () => undefined, keysInNamespace: () => [] },
     clock,
     target: {
       replaceListMembers: async (taskId, ips, _rd, options) => {
