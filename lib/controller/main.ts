@@ -1,12 +1,17 @@
 /**
  * The cdktf-ces controller: keeps the BIG-IP's source lists equal to the pods the rules
- * select.
+ * select, in the shape of a controller-runtime controller.
  *
- * Informers list then watch pods, namespaces, services and the rule CRs; their callbacks only
- * update the membership index (marking lists dirty). The push scheduler sends each dirty
- * list's full membership to the AS3 service-discovery endpoint, one write at a time per
- * device. Nothing is pushed before every informer has listed (fail closed), and only the
- * replica holding the Lease pushes and writes CR status; the standby keeps its caches warm.
+ * - Informers list then watch pods, namespaces, services and the rule CRs; their caches are the
+ *   controller's only copy of the cluster.
+ * - Event handlers update the membership index (derived from the caches) and add the keys of the
+ *   touched source lists to the workqueue (`ListWorkqueue`): coalescing, removals first, paced by
+ *   the device (AIMD), failed pushes requeued with backoff (rate-limited requeue).
+ * - The reconciler (`ListReconciler`) pushes a list's full desired membership to the AS3
+ *   service-discovery endpoint; a time-gated list is requeued at its next window edge or expiry
+ *   (`Result{RequeueAfter}`).
+ * - Nothing is pushed before every informer has listed (fail closed), and only the replica
+ *   holding the Lease pushes and writes CR status; the standby keeps its caches warm.
  */
 import type * as http from 'node:http';
 import { BigipApiError, BigipClient } from './bigip';
@@ -21,7 +26,7 @@ import { DeviceChecker } from './device-check';
 import { ControllerMetrics } from './metrics';
 import { startHttpServer } from './server';
 import { RuleObject, StatusReporter } from './status';
-import { SyncEngine } from './sync/engine';
+import { ListReconciler } from './sync/list-reconciler';
 import type { NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
 import type { PlanRule } from '../policy/plan';
 import { ruleSpecDigest } from '../policy/plan';
@@ -59,7 +64,7 @@ export function serviceInfo(obj: KubeObject): ServiceInfo {
 }
 
 export interface RunningController {
-  readonly engine: SyncEngine;
+  readonly reconciler: ListReconciler;
   readonly metrics: ControllerMetrics;
   readonly server: http.Server;
   /** Whether this replica pushes (leads, or runs without leader election). */
@@ -112,8 +117,8 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   }
   const synced = () => informers.every((i) => i.hasSynced());
 
-  // The reconciler of the source lists, with its workqueue (the push scheduler).
-  const engine = new SyncEngine({
+  // The reconciler of the source lists, with its workqueue.
+  const reconciler = new ListReconciler({
     plan,
     pods,
     target: bigip,
@@ -137,12 +142,12 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
       metrics.members.set({ list: o.path }, o.members);
     },
   });
-  metrics.bindPacing(() => engine.pacing);
+  metrics.bindPacing(() => reconciler.pacing);
 
   const deviceCheck = new DeviceChecker({
     plan,
     reader: bigipDeviceReader(bigip),
-    target: engine,
+    target: reconciler,
     logins: () => bigip.stats().logins,
     intervalMs: config.deviceCheckIntervalMs,
     log: log.child({ component: 'device-check' }),
@@ -152,7 +157,7 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   const status = new StatusReporter({
     deviceCheck: () => deviceCheck.result,
     plan,
-    listState: (p) => engine.listState(p),
+    listState: (p) => reconciler.listState(p),
     ruleObject: (r) => rules.get(r.kind)?.getByName(r.name, r.namespace),
     synced,
     log: log.child({ component: 'status' }),
@@ -165,9 +170,9 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
 
   // Event handlers only update the index and mark the touched lists for the workqueue.
   const handle = <T>(i: Informer<T>, upsert: (x: T) => void, remove: (x: T) => void) => i.on(ADD, upsert).on(UPDATE, (_old, next) => upsert(next)).on(DELETE, remove);
-  handle(pods, (p) => engine.upsertPod(p), (p) => engine.deletePod(p.namespace, p.name));
-  handle(namespaces, (n) => engine.upsertNamespace(n), (n) => engine.deleteNamespace(n.name));
-  handle(services, (x) => engine.upsertService(x), (x) => engine.deleteService(x.namespace, x.name));
+  handle(pods, (p) => reconciler.upsertPod(p), (p) => reconciler.deletePod(p.namespace, p.name));
+  handle(namespaces, (n) => reconciler.upsertNamespace(n), (n) => reconciler.deleteNamespace(n.name));
+  handle(services, (x) => reconciler.upsertService(x), (x) => reconciler.deleteService(x.namespace, x.name));
   // A rule CR seen with the plan's spec is the generation the firewall enforces (standbys note it too).
   for (const i of rules.values()) handle(i, (r) => status.observe(r), () => undefined);
 
@@ -177,11 +182,11 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     live: () => live,
     ready: () => ({
       ready: synced(),
-      detail: { leader: leading, pods: pods.size, pendingLists: engine.pendingLists, gatedLists: engine.gatedLists },
+      detail: { leader: leading, pods: pods.size, pendingLists: reconciler.pendingLists, gatedLists: reconciler.gatedLists },
     }),
   });
 
-  metrics.bindState(() => ({ gatedLists: engine.gatedLists, pendingLists: engine.pendingLists, leading, pods: pods.size }));
+  metrics.bindState(() => ({ gatedLists: reconciler.gatedLists, pendingLists: reconciler.pendingLists, leading, pods: pods.size }));
 
   for (const i of informers) i.start();
   const syncedPromise = Promise.all(informers.map((i) => i.waitForSync())).then(() => log.info('caches listed', { pods: pods.size, lists: plan.lists.length }));
@@ -192,14 +197,14 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     if (signal?.aborted) return;
     leading = true;
     log.info('leading: pushing source lists', { lists: plan.lists.length });
-    engine.activate();
+    reconciler.activate();
     status.start();
     deviceCheck.start();
   };
   const follow = async () => {
     leading = false;
     // No new push starts from here on; the push in flight and the status writer wind down together.
-    await Promise.all([engine.deactivate(), status.stop(), deviceCheck.stop()]);
+    await Promise.all([reconciler.deactivate(), status.stop(), deviceCheck.stop()]);
   };
 
   let elector: LeaderElector | undefined;
@@ -225,7 +230,7 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   }
 
   return {
-    engine,
+    reconciler,
     metrics,
     server,
     isLeading: () => leading,

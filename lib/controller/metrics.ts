@@ -2,7 +2,7 @@
  * Prometheus metrics of the controller (prom-client, own registry).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PacingState } from './sync/push-scheduler';
+import type { PacingState } from './sync/workqueue';
 
 /** What the state gauges show, read at scrape time. */
 export interface ControllerState {
@@ -99,7 +99,7 @@ export class ControllerMetrics {
     this.state = source;
   }
 
-  /** Reports the push pacing of `source` (the sync engine's) at every scrape. */
+  /** Reports the push pacing of `source` (the list reconciler's) at every scrape. */
   bindPacing(source: () => PacingState): void {
     this.pacing = source;
   }

@@ -14,7 +14,7 @@
 import type { PlanRule, SyncPlan } from '../policy/plan';
 import type { Logger } from './log';
 import type { DeviceCheckResult } from './device-check';
-import type { ListState } from './sync/engine';
+import type { ListState } from './sync/list-reconciler';
 
 export interface Condition {
   readonly type: string;

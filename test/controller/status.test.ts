@@ -5,7 +5,7 @@
  */
 import { silentLogger } from '../../lib/controller/log';
 import { RuleObject, RuleStatus, StatusReporter } from '../../lib/controller/status';
-import type { ListState } from '../../lib/controller/sync/engine';
+import type { ListState } from '../../lib/controller/sync/list-reconciler';
 import { PLAN_FORMAT, PlanRule, SyncPlan, ruleSpecDigest } from '../../lib/policy/plan';
 
 const SPEC = { action: 'Allow', priority: 100, destinations: [{ cidr: '198.51.100.0/24' }] };

@@ -59,7 +59,7 @@ describe('MembershipIndex', () => {
     const at = new Date('2026-01-05T10:00:00Z');
     fc.assert(
       fc.property(policyArb({ maxRules: 10 }), fc.array(eventArb, { maxLength: 60 }), (policy, events) => {
-        // Windows and expiry are the engine's business; the index ignores them.
+        // Windows and expiry are the reconciler's business; the index ignores them.
         const plan = buildSyncPlan(compilePolicy({ ...policy, rules: policy.rules.map((r) => ({ ...r, schedule: undefined, expiresAt: undefined })) }));
         // The informer cache: updated before the index hears of a change, as the informer does.
         const pods = new Map<string, PodInfo>();

@@ -2,8 +2,8 @@
  * The reconciler of one device's source lists: cluster events in, source-list pushes out.
  *
  * In controller-runtime's terms: the informers' handlers update the membership index (derived
- * from the informer caches) and add the keys of the touched lists to the workqueue (the push
- * scheduler, which coalesces, orders, paces and requeues failures with backoff); reconciling a
+ * from the informer caches) and add the keys of the touched lists to the workqueue
+ * (`ListWorkqueue`: coalesces, orders, paces by the device and requeues failures with backoff); reconciling a
  * key pushes the list's full desired membership. Time-windowed and expiring lists are gated
  * here: outside their window their desired membership is empty (the rule matches nothing), and
  * each is requeued at its next window edge or expiry (`Result{RequeueAfter}`), not polled.
@@ -17,10 +17,10 @@ import { EMPTY_LIST_PLACEHOLDER } from '../bigip/client';
 import { Clock, systemClock } from '../clock';
 import type { PlanList, SyncPlan } from '../../policy/plan';
 import { ListChanges, MembershipIndex, PodCache } from './membership-index';
-import { PacingState, PushOutcome, PushScheduler } from './push-scheduler';
+import { PacingState, PushOutcome, ListWorkqueue } from './workqueue';
 import { nextGateChange } from './time-edges';
 
-/** What the engine needs from a BIG-IP client. */
+/** What the reconciler needs from a BIG-IP client. */
 export interface ListMembersTarget {
   /** `retry: false`: the workqueue owns the retries of a push. */
   replaceListMembers(taskId: string, ips: readonly string[], routeDomain: number, options: { readonly retry: boolean }): Promise<unknown>;
@@ -45,7 +45,7 @@ export interface ListState {
   readonly pending: boolean;
 }
 
-export interface SyncEngineOptions {
+export interface ListReconcilerOptions {
   readonly plan: SyncPlan;
   /** The pod informer's cache, the only copy of the pods. */
   readonly pods: PodCache;
@@ -53,7 +53,7 @@ export interface SyncEngineOptions {
   readonly coalesceMs?: number;
   readonly maxPushesInFlight?: number;
   readonly maxDeviceBusyPercent?: number;
-  /** @deprecated a fixed ceiling on top of the pacing; see PushSchedulerOptions */
+  /** @deprecated a fixed ceiling on top of the pacing; see ListWorkqueueOptions */
   readonly maxPushesPerSecond?: number;
   readonly isTerminal?: (error: unknown) => boolean;
   readonly onOutcome?: (outcome: PushOutcome) => void;
@@ -68,9 +68,9 @@ interface Tracked {
   lastError?: { message: string; terminal: boolean; at: number };
 }
 
-export class SyncEngine {
+export class ListReconciler {
   readonly index: MembershipIndex;
-  private readonly scheduler: PushScheduler;
+  private readonly queue: ListWorkqueue;
   private readonly lists = new Map<string, PlanList>();
   private readonly tracked = new Map<string, Tracked>();
   /** Cancels the delayed requeue of each gated list, while leading. */
@@ -78,7 +78,7 @@ export class SyncEngine {
   private readonly clock: Clock;
   private active = false;
 
-  constructor(private readonly options: SyncEngineOptions) {
+  constructor(private readonly options: ListReconcilerOptions) {
     this.clock = options.clock ?? systemClock;
     this.index = new MembershipIndex(options.plan, options.pods);
     const at = new Date(this.clock.now());
@@ -86,7 +86,7 @@ export class SyncEngine {
       this.lists.set(list.path, list);
       this.tracked.set(list.path, { active: listActive(list, at) });
     }
-    this.scheduler = new PushScheduler({
+    this.queue = new ListWorkqueue({
       target: { push: (path, members) => this.push(path, members) },
       desired: (path) => this.desired(path),
       onOutcome: (o) => this.record(o),
@@ -111,12 +111,12 @@ export class SyncEngine {
   }
 
   get pendingLists(): number {
-    return this.scheduler.pending;
+    return this.queue.pending;
   }
 
   /** What the push pacing allows and uses now. */
   get pacing(): PacingState {
-    return this.scheduler.pacing;
+    return this.queue.pacing;
   }
 
   desired(path: string): readonly string[] {
@@ -160,7 +160,7 @@ export class SyncEngine {
     const active = listActive(list, new Date(now));
     if (active !== t.active) {
       t.active = active;
-      this.scheduler.markDirty(path, !active);
+      this.queue.markDirty(path, !active);
     }
     const edge = nextGateChange(list, now);
     if (this.active && edge !== undefined) this.gateRequeues.set(path, this.clock.schedule(Math.min(edge - now, MAX_GATE_REQUEUE_MS), () => this.reconcileGate(path)));
@@ -174,8 +174,8 @@ export class SyncEngine {
     if (this.active) return;
     this.active = true;
     for (const [path, list] of this.lists) if (list.schedule || list.expiresAt) this.reconcileGate(path);
-    this.scheduler.invalidate(this.lists.keys());
-    this.scheduler.start();
+    this.queue.invalidate(this.lists.keys());
+    this.queue.start();
   }
 
   /** Stops pushing (lost leadership or shutting down); waits for the push in flight. */
@@ -183,7 +183,7 @@ export class SyncEngine {
     this.active = false;
     for (const cancel of this.gateRequeues.values()) cancel();
     this.gateRequeues.clear();
-    await this.scheduler.stop();
+    await this.queue.stop();
   }
 
   get isActive(): boolean {
@@ -192,7 +192,7 @@ export class SyncEngine {
 
   /** Resolves when no list is waiting (tests, demo, graceful shutdown). */
   idle(timeoutMs?: number): Promise<boolean> {
-    return this.scheduler.idle(timeoutMs);
+    return this.queue.idle(timeoutMs);
   }
 
   /**
@@ -200,7 +200,7 @@ export class SyncEngine {
    * placeholder when empty); undefined before the first push or while a push is due.
    */
   confirmedMembers(path: string): readonly string[] | undefined {
-    const pushed = this.scheduler.lastPushed(path);
+    const pushed = this.queue.lastPushed(path);
     const state = this.listState(path);
     if (pushed === undefined || !state || state.pending) return undefined;
     return deviceMembers(pushed, this.options.plan.routeDomain);
@@ -212,7 +212,7 @@ export class SyncEngine {
    */
   repush(paths: Iterable<string>): void {
     if (!this.active) return;
-    this.scheduler.invalidate([...paths].filter((p) => this.lists.has(p)));
+    this.queue.invalidate([...paths].filter((p) => this.lists.has(p)));
   }
 
   listState(path: string): ListState | undefined {
@@ -225,14 +225,14 @@ export class SyncEngine {
       pushed: t.pushed,
       lastSyncAt: t.lastSyncAt,
       lastError: t.lastError,
-      pending: this.scheduler.lastPushed(path) === undefined || this.desired(path).join(',') !== (this.scheduler.lastPushed(path) ?? []).join(','),
+      pending: this.queue.lastPushed(path) === undefined || this.desired(path).join(',') !== (this.queue.lastPushed(path) ?? []).join(','),
     };
   }
 
   private mark(changes: ListChanges): void {
     for (const [path, c] of changes) {
       // A gated list's desired membership is empty whatever its pods do.
-      if (this.tracked.get(path)?.active) this.scheduler.markDirty(path, c.removed);
+      if (this.tracked.get(path)?.active) this.queue.markDirty(path, c.removed);
     }
   }
 

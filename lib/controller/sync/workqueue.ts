@@ -67,7 +67,7 @@ export interface PushOutcome {
   readonly deviceMs: number;
 }
 
-export interface PushSchedulerOptions {
+export interface ListWorkqueueOptions {
   readonly target: PushTarget;
   /** Desired members of a list now (empty for a list whose window is closed). */
   readonly desired: (path: string) => readonly string[];
@@ -166,7 +166,7 @@ interface ListState {
 
 const defaultIsOverload = (e: unknown) => e instanceof BigipApiError && (e.reason === 'DeviceBusy' || e.reason === 'QueueFull');
 
-export class PushScheduler {
+export class ListWorkqueue {
   private readonly lists = new Map<string, ListState>();
   private readonly dirtyLists = new Set<string>();
   private readonly coalesceMs: number;
@@ -202,7 +202,7 @@ export class PushScheduler {
   private cancelWake?: () => void;
   private timerAt = Infinity;
 
-  constructor(private readonly options: PushSchedulerOptions) {
+  constructor(private readonly options: ListWorkqueueOptions) {
     this.coalesceMs = options.coalesceMs ?? 250;
     this.maxInFlight = options.maxPushesInFlight ?? 2;
     this.maxShare = (options.maxDeviceBusyPercent ?? 80) / 100;

@@ -2,7 +2,7 @@
  * Time-gated lists on the controller's clock: each is requeued at its next window edge or
  * expiry (no polling), and pushed then, empty outside its window.
  */
-import { SyncEngine } from '../../../lib/controller/sync/engine';
+import { ListReconciler } from '../../../lib/controller/sync/list-reconciler';
 import { PLAN_FORMAT, PlanList, SyncPlan } from '../../../lib/policy/plan';
 import { FakeClock } from '../support/fake-clock';
 
@@ -16,9 +16,9 @@ const PLAN: SyncPlan = { format: PLAN_FORMAT, cluster: 'c', tenant: 't', applica
 function setup(start: string) {
   const clock = new FakeClock(start);
   const pushes: { at: string; list: string; ips: readonly string[] }[] = [];
-  const engine = new SyncEngine({
+  const reconciler = new ListReconciler({
     plan: PLAN,
-    // Pods reach the engine as events; the cache is read only when a namespace or service changes.
+    // Pods reach the reconciler as events; the cache is read only when a namespace or service changes.
     pods: { get: () => undefined, keysInNamespace: () => [] },
     clock,
     target: {
@@ -28,14 +28,14 @@ function setup(start: string) {
       },
     },
   });
-  engine.upsertPod({ namespace: 'payments', name: 'p1', labels: {}, ips: ['10.1.0.1'], phase: 'Running', terminating: false, hostNetwork: false });
-  return { clock, engine, pushes };
+  reconciler.upsertPod({ namespace: 'payments', name: 'p1', labels: {}, ips: ['10.1.0.1'], phase: 'Running', terminating: false, hostNetwork: false });
+  return { clock, reconciler, pushes };
 }
 
 describe('time-gated lists', () => {
   test('pushed at the window start and end and at expiry, with nothing scheduled in between', async () => {
-    const { clock, engine, pushes } = setup('2026-01-05T08:59:00Z');
-    engine.activate();
+    const { clock, reconciler, pushes } = setup('2026-01-05T08:59:00Z');
+    reconciler.activate();
     await clock.advance(1000);
     // First pushes: the window is closed (empty), the temporary rule in force.
     expect([...pushes].sort((a, b) => a.list.localeCompare(b.list))).toEqual([
@@ -54,21 +54,21 @@ describe('time-gated lists', () => {
     expect(Date.parse(opened[0].at) - Date.parse('2026-01-05T09:00:00Z')).toBeLessThanOrEqual(250);
     expect(opened[1].at).toBe('2026-01-05T17:00:00.000Z');
     expect(pushes.filter((p) => p.list === 'temporary').slice(1)).toEqual([{ at: '2026-01-05T09:30:00.000Z', list: 'temporary', ips: [] }]);
-    expect(engine.gatedLists).toBe(2);
-    expect(engine.listState(OFFICE.path)).toMatchObject({ active: false, pushed: 0, pending: false });
+    expect(reconciler.gatedLists).toBe(2);
+    expect(reconciler.listState(OFFICE.path)).toMatchObject({ active: false, pushed: 0, pending: false });
     // Expired for good: only the office window's next edge (next Monday, requeued hourly at most) is left.
     expect(clock.pending).toBe(1);
-    await engine.deactivate();
+    await reconciler.deactivate();
     expect(clock.pending).toBe(0);
   });
 
   test('a pod that starts outside the window is not pushed to the gated list', async () => {
-    const { clock, engine, pushes } = setup('2026-01-05T17:30:00Z');
-    engine.activate();
+    const { clock, reconciler, pushes } = setup('2026-01-05T17:30:00Z');
+    reconciler.activate();
     await clock.advance(1000);
-    engine.upsertPod({ namespace: 'payments', name: 'p2', labels: {}, ips: ['10.1.0.2'], phase: 'Running', terminating: false, hostNetwork: false });
+    reconciler.upsertPod({ namespace: 'payments', name: 'p2', labels: {}, ips: ['10.1.0.2'], phase: 'Running', terminating: false, hostNetwork: false });
     await clock.advance(10_000);
     expect(pushes.filter((p) => p.list === 'office')).toEqual([{ at: '2026-01-05T17:30:00.000Z', list: 'office', ips: [] }]);
-    await engine.deactivate();
+    await reconciler.deactivate();
   });
 });

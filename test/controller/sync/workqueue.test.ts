@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { BigipApiError } from '../../../lib/controller/bigip/errors';
-import { ADDITION_AGING_MS, BUDGET_CAP_MS, PushOutcome, PushScheduler, PushSchedulerOptions } from '../../../lib/controller/sync/push-scheduler';
+import { ADDITION_AGING_MS, BUDGET_CAP_MS, PushOutcome, ListWorkqueue, ListWorkqueueOptions } from '../../../lib/controller/sync/workqueue';
 
 // Every test runs on jest's fake clock: time moves only when a test advances it.
 const T0 = 1_000_000;
@@ -71,9 +71,9 @@ class Terminal extends Error {}
 
 const busy503 = () => new BigipApiError({ reason: 'DeviceBusy', terminal: false, method: 'POST', path: '/mgmt/shared/service-discovery/task/x/nodes', status: 503, deviceMessage: 'busy', attempts: 5 });
 
-function scheduler(device: FakeDevice, desired: (path: string) => readonly string[], extra: Partial<PushSchedulerOptions> = {}) {
+function scheduler(device: FakeDevice, desired: (path: string) => readonly string[], extra: Partial<ListWorkqueueOptions> = {}) {
   const outcomes: PushOutcome[] = [];
-  const s = new PushScheduler({
+  const s = new ListWorkqueue({
     target: device,
     desired,
     onOutcome: (o) => outcomes.push(o),
@@ -98,14 +98,14 @@ class Versions {
 const names = (n: number, prefix = 'l') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /** Stops the scheduler, moving the clock on until its pushes in flight are answered. */
-async function stop(s: PushScheduler): Promise<void> {
+async function stop(s: ListWorkqueue): Promise<void> {
   let stopped = false;
   const done = s.stop().then(() => (stopped = true));
   for (let i = 0; i < 100_000 && !stopped; i++) await advance(10);
   await done;
 }
 
-async function settle(s: PushScheduler, device: FakeDevice, limitMs = 120_000): Promise<void> {
+async function settle(s: ListWorkqueue, device: FakeDevice, limitMs = 120_000): Promise<void> {
   for (let waited = 0; waited <= limitMs; waited += 10) {
     if (s.pending === 0 && device.inFlight === 0) return;
     await advance(10);
@@ -113,7 +113,7 @@ async function settle(s: PushScheduler, device: FakeDevice, limitMs = 120_000): 
   throw new Error(`still ${s.pending} lists pending after ${limitMs} ms`);
 }
 
-describe('PushScheduler', () => {
+describe('ListWorkqueue', () => {
   test('converges to the desired membership through failures, and skips pushes that change nothing', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -154,7 +154,7 @@ describe('PushScheduler', () => {
     const device = new FakeDevice(() => 1);
     const lists = new Versions();
     // Defaults only: no fixed rate.
-    const s = new PushScheduler({ target: device, desired: lists.desired });
+    const s = new ListWorkqueue({ target: device, desired: lists.desired });
     for (const l of names(200)) s.markDirty(l, true);
     s.start();
     await advance(500);
