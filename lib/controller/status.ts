@@ -12,6 +12,7 @@
  * only when it changes (lastTransitionTime kept while a condition holds), a few at a time.
  */
 import type { PlanRule, SyncPlan } from '../policy/plan';
+import { Clock, systemClock } from './clock';
 import type { Logger } from './log';
 import type { DeviceCheckResult } from './device-check';
 import type { ListState } from './sync/list-reconciler';
@@ -66,7 +67,8 @@ export interface StatusReporterOptions {
   readonly deviceCheck?: () => DeviceCheckResult | undefined;
   readonly concurrency?: number;
   readonly intervalMs?: number;
-  readonly now?: () => number;
+  /** @default systemClock */
+  readonly clock?: Clock;
 }
 
 type Ready = Omit<Condition, 'type' | 'lastTransitionTime' | 'observedGeneration'>;
@@ -124,15 +126,15 @@ export class StatusReporter {
   private readonly written = new Map<string, { key: string; status: RuleStatus }>();
   /** By rule key: the CR's newest generation seen whose spec equals the plan's. */
   private readonly enforced = new Map<string, { uid?: string; generation: number }>();
-  private timer?: NodeJS.Timeout;
+  private cancelNext?: () => void;
   private running = false;
   private busy?: Promise<void>;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly lists: Map<string, SyncPlan['lists'][number]>;
   private readonly rules: Map<string, PlanRule>;
 
   constructor(private readonly options: StatusReporterOptions) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.lists = new Map(options.plan.lists.map((l) => [l.path, l]));
     this.rules = new Map(options.plan.rules.map((r) => [ruleKey(r.kind, r.namespace, r.name), r]));
   }
@@ -143,7 +145,7 @@ export class StatusReporter {
     const tick = () => {
       if (!this.running) return;
       this.busy = this.flush().then(() => undefined).finally(() => {
-        if (this.running) this.timer = setTimeout(tick, this.options.intervalMs ?? 2000);
+        if (this.running) this.cancelNext = this.clock.schedule(this.options.intervalMs ?? 2000, tick);
       });
     };
     tick();
@@ -151,7 +153,7 @@ export class StatusReporter {
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelNext?.();
     await this.busy;
   }
 
@@ -169,7 +171,7 @@ export class StatusReporter {
   desired(rule: PlanRule): RuleStatus {
     const list = this.lists.get(rule.sourceList);
     const state = this.options.listState(rule.sourceList);
-    const now = this.now();
+    const now = this.clock.now();
     const object = this.options.ruleObject(rule);
     const generation = object?.generation;
     const matches = !object || object.specDigest === rule.specDigest;

@@ -6,6 +6,7 @@
 import { silentLogger } from '../../lib/controller/log';
 import { RuleObject, RuleStatus, StatusReporter } from '../../lib/controller/status';
 import type { ListState } from '../../lib/controller/sync/list-reconciler';
+import { FakeClock } from './support/fake-clock';
 import { PLAN_FORMAT, PlanRule, SyncPlan, ruleSpecDigest } from '../../lib/policy/plan';
 
 const SPEC = { action: 'Allow', priority: 100, destinations: [{ cidr: '198.51.100.0/24' }] };
@@ -35,7 +36,7 @@ function reporter() {
     ruleObject: () => object,
     synced: () => true,
     log: silentLogger,
-    now: () => Date.parse('2026-01-05T10:00:01Z'),
+    clock: new FakeClock('2026-01-05T10:00:01Z'),
     writer: { patchStatus: async (_rule, s) => void written.push(s) },
   });
   /** What the informer delivers: the reporter is told, and the cache holds it. */
