@@ -161,7 +161,7 @@ describe('rule status, gating and endpoints', () => {
     expect(JSON.parse(ready.body)).toMatchObject({ status: 'ready', leader: true, pods: 4 });
     expect((await controller.get('/nope')).status).toBe(404);
 
-    // Gauges are refreshed every second.
+    // Gauges are read at scrape time.
     await eventually(async () => metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_pods') === 4, 'the pod gauge');
     const fetchedBefore = Date.now();
     const res = await controller.get('/metrics');
@@ -179,7 +179,7 @@ describe('rule status, gating and endpoints', () => {
       if (list.path === legacyList) expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBeUndefined();
       else expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBe(world.emulators.bigip.listMembers(list.taskId)!.filter((a) => a !== EMPTY_LIST_PLACEHOLDER).length);
     }
-    // The closed window, plus the expired rule once expiresAt has passed (checked every second).
+    // The closed window, plus the expired rule once expiresAt has passed (requeued at expiresAt).
     if (fetchedAfter < Date.parse(expiresAt)) expect(metricValue(samples, 'cdktf_ces_lists_gated')).toBe(1);
     else if (fetchedBefore > Date.parse(expiresAt) + 3000) expect(metricValue(samples, 'cdktf_ces_lists_gated')).toBe(2);
     else expect([1, 2]).toContain(metricValue(samples, 'cdktf_ces_lists_gated'));
