@@ -259,6 +259,25 @@ describe('Informer', () => {
     }
   });
 
+  test('keysInNamespace is an index over the cache: it follows adds and deletes, nothing else keeps the objects', async () => {
+    await setup({ namespaces: ['default', 'other'] });
+    h.emulator.apply(pod('default', 'a', '10.0.0.1'));
+    h.emulator.apply(pod('other', 'c', '10.0.0.3'));
+    const inf = podInformer();
+    inf.start();
+    await inf.waitForSync();
+    h.emulator.apply(pod('default', 'b', '10.0.0.2'));
+    await eventually(() => inf.size === 3, 'the added pod');
+    expect([...inf.keysInNamespace('default')].sort()).toEqual(['default/a', 'default/b']);
+    expect([...inf.keysInNamespace('other')]).toEqual(['other/c']);
+    h.emulator.delete({ apiVersion: 'v1', kind: 'Pod', namespace: 'other', name: 'c' });
+    h.emulator.delete({ apiVersion: 'v1', kind: 'Pod', namespace: 'default', name: 'a' });
+    await eventually(() => inf.size === 1, 'the deletes');
+    expect([...inf.keysInNamespace('default')]).toEqual(['default/b']);
+    expect([...inf.keysInNamespace('other')]).toEqual([]);
+    expect([...inf.keysInNamespace('nowhere')]).toEqual([]);
+  });
+
   test('an expired continue token falls back to one unpaginated list', async () => {
     await setup();
     for (let i = 0; i < 10; i++) h.emulator.apply(pod('default', `p${i}`));
