@@ -143,9 +143,12 @@ export interface PolicyArtifact {
   readonly sharedContext?: { readonly stack: string; readonly name: string };
 }
 
-/** SHA-256 of a rule CR's spec in canonical JSON (sorted keys): equal content, equal digest. */
+/**
+ * Digest of a rule CR's spec: 128 bits of SHA-256 of its canonical JSON (sorted keys), so equal
+ * content gives an equal digest whatever the key order; 32 hex digits per rule in the plan.
+ */
 export function ruleSpecDigest(spec: unknown): string {
-  return sha256(canonical(spec ?? null));
+  return sha256(canonical(spec ?? null)).slice(0, 32);
 }
 
 export function sha256(text: string): string {
