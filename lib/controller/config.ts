@@ -98,7 +98,7 @@ const planSchema = z.object({
   application: z.string(),
   routeDomain: z.number().int().min(0),
   lists: z.array(z.object({ path: z.string(), taskId: z.string(), source: z.object({ level: z.enum(['cluster', 'namespace', 'service']) }).passthrough(), rules: z.array(z.string()) }).passthrough()),
-  rules: z.array(z.object({ key: z.string(), kind: z.string(), name: z.string(), sourceList: z.string() }).passthrough()),
+  rules: z.array(z.object({ key: z.string(), kind: z.string(), name: z.string(), sourceList: z.string(), specDigest: z.string() }).passthrough()),
 });
 
 export function loadPlan(file: string): SyncPlan {

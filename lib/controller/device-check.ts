@@ -21,6 +21,7 @@ import type { PlanDeviceContext, SyncPlan } from '../policy/plan';
 import { DeviceContextExpectation, checkAs3Tasks, checkAttachments, checkFqdnResolver, checkRouteDomains } from '../verify/checks';
 import type { VerifyProblem } from '../verify/checks';
 import type { As3TaskRecord, DeviceReader } from '../verify/reader';
+import { Clock, systemClock } from './clock';
 import type { Logger } from './log';
 
 /** A difference between the device and the plan. */
@@ -56,7 +57,8 @@ export interface DeviceCheckerOptions {
   readonly log: Logger;
   readonly registry: Registry;
   readonly random?: () => number;
-  readonly now?: () => number;
+  /** @default systemClock */
+  readonly clock?: Clock;
 }
 
 const KINDS = ['address-list', 'route-domain', 'attachment', 'fqdn-resolver', 'as3-task', 'device'] as const;
@@ -108,16 +110,16 @@ export class DeviceChecker {
   private last?: DeviceCheckResult;
   private reported = new Map<string, DeviceProblem>();
   private loginsSeen?: number;
-  private timer?: NodeJS.Timeout;
+  private cancelNext?: () => void;
   private running = false;
   private busy?: Promise<DeviceCheckResult>;
   private readonly random: () => number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly expected?: DeviceContextExpectation;
 
   constructor(private readonly options: DeviceCheckerOptions) {
     this.random = options.random ?? Math.random;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     const registers = [options.registry];
     this.problemsGauge = new Gauge({ name: 'cdktf_ces_device_problems', help: 'Differences between the BIG-IP and the plan found by the last device check, by kind (address-list, route-domain, attachment, fqdn-resolver, as3-task, device: a read failed)', labelNames: ['kind'], registers });
     this.repairs = new Counter({ name: 'cdktf_ces_device_repairs_total', help: 'Source lists pushed again because the device no longer held what was pushed, by reason (list-drift, relogin)', labelNames: ['reason'], registers });
@@ -140,7 +142,7 @@ export class DeviceChecker {
       void this.check().finally(() => {
         if (!this.running) return;
         const ms = this.options.intervalMs * (0.8 + 0.4 * this.random());
-        this.timer = setTimeout(tick, ms);
+        this.cancelNext = this.clock.schedule(ms, tick);
       });
     };
     tick();
@@ -148,7 +150,7 @@ export class DeviceChecker {
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelNext?.();
     await this.busy?.catch(() => undefined);
     // A follower reports nothing: what it would find is the leader's to repair.
     this.last = undefined;
@@ -228,7 +230,7 @@ export class DeviceChecker {
     }
 
     this.report(problems);
-    this.last = { problems, checkedAt: this.now() };
+    this.last = { problems, checkedAt: this.clock.now() };
     return this.last;
   }
 

@@ -1,12 +1,17 @@
 /**
  * The cdktf-ces controller: keeps the BIG-IP's source lists equal to the pods the rules
- * select.
+ * select, in the shape of a controller-runtime controller.
  *
- * Informers list then watch pods, namespaces, services and the rule CRs; their callbacks only
- * update the membership index (marking lists dirty). The push scheduler sends each dirty
- * list's full membership to the AS3 service-discovery endpoint, one write at a time per
- * device. Nothing is pushed before every informer has listed (fail closed), and only the
- * replica holding the Lease pushes and writes CR status; the standby keeps its caches warm.
+ * - Informers list then watch pods, namespaces, services and the rule CRs; their caches are the
+ *   controller's only copy of the cluster.
+ * - Event handlers update the membership index (derived from the caches) and add the keys of the
+ *   touched source lists to the workqueue (`ListWorkqueue`): coalescing, removals first, paced by
+ *   the device (AIMD), failed pushes requeued with backoff (rate-limited requeue).
+ * - The reconciler (`ListReconciler`) pushes a list's full desired membership to the AS3
+ *   service-discovery endpoint; a time-gated list is requeued at its next window edge or expiry
+ *   (`Result{RequeueAfter}`).
+ * - Nothing is pushed before every informer has listed (fail closed), and only the replica
+ *   holding the Lease pushes and writes CR status; the standby keeps its caches warm.
  */
 import type * as http from 'node:http';
 import { BigipApiError, BigipClient } from './bigip';
@@ -16,15 +21,16 @@ import { KubeApiError, KubeClient } from './kube/client';
 import { KubeConfigError, loadConnection } from './kube/config';
 import { ADD, DELETE, ERROR, Informer, UPDATE } from './kube/informer';
 import { LeaderElector } from './kube/leader';
-import { KubeObject, NAMESPACES, PODS, SERVICES, egressResource } from './kube/resources';
+import { KubeObject, NAMESPACES, PODS, ResourceType, SERVICES, egressResource } from './kube/resources';
 import { Logger, jsonLogger } from './log';
 import { DeviceChecker } from './device-check';
 import { ControllerMetrics } from './metrics';
 import { startHttpServer } from './server';
 import { RuleObject, StatusReporter } from './status';
-import { SyncEngine } from './sync/engine';
+import { ListReconciler } from './sync/list-reconciler';
 import type { NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
 import type { PlanRule } from '../policy/plan';
+import { ruleSpecDigest } from '../policy/plan';
 import { bigipDeviceReader } from '../verify/reader';
 
 type RuleKindName = PlanRule['kind'];
@@ -59,7 +65,7 @@ export function serviceInfo(obj: KubeObject): ServiceInfo {
 }
 
 export interface RunningController {
-  readonly engine: SyncEngine;
+  readonly reconciler: ListReconciler;
   readonly metrics: ControllerMetrics;
   readonly server: http.Server;
   /** Whether this replica pushes (leads, or runs without leader election). */
@@ -82,8 +88,40 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   });
   const kube = new KubeClient(loadConnection({ kubeconfig: config.kubeconfig }));
 
-  const engine = new SyncEngine({
+  const informers: Informer<unknown>[] = [];
+  // Reconnect quickly: a change missed while a watch is down reaches the lists that much later.
+  const backoff = { initialMs: 250, maxMs: 2000 };
+  const informer = <T>(resource: ResourceType, name: string, transform: (o: KubeObject) => T): Informer<T> => {
+    const i = new Informer(kube, { resource, transform, backoff });
+    i.on(ERROR, (e) => {
+      metrics.watchRestarts.inc({ resource: name });
+      log.warn('watch interrupted; resuming', { resource: name, error: e instanceof Error ? e.message : String(e) });
+    });
+    informers.push(i as Informer<unknown>);
+    return i;
+  };
+  // The informer caches are the controller's only copy of the cluster.
+  const pods = informer(PODS, 'pods', podInfo);
+  const namespaces = informer(NAMESPACES, 'namespaces', namespaceInfo);
+  const services = informer(SERVICES, 'services', serviceInfo);
+  const rules = new Map<string, Informer<RuleObject>>();
+  for (const kind of ['ClusterEgressRule', 'NamespaceEgressRule', 'ServiceEgressRule'] as RuleKindName[]) {
+    const toRule = (o: KubeObject): RuleObject => ({
+      kind,
+      namespace: o.metadata.namespace,
+      name: o.metadata.name as string,
+      uid: o.metadata.uid,
+      generation: o.metadata.generation,
+      specDigest: ruleSpecDigest((o as KubeObject & { spec?: unknown }).spec),
+    });
+    rules.set(kind, informer(egressResource(kind), kind, toRule));
+  }
+  const synced = () => informers.every((i) => i.hasSynced());
+
+  // The reconciler of the source lists, with its workqueue.
+  const reconciler = new ListReconciler({
     plan,
+    pods,
     target: bigip,
     coalesceMs: config.coalesceMs,
     maxPushesInFlight: config.maxPushesInFlight,
@@ -105,41 +143,12 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
       metrics.members.set({ list: o.path }, o.members);
     },
   });
-  metrics.bindPacing(() => engine.pacing);
-
-  const informers: Informer<unknown>[] = [];
-  // Reconnect quickly: a change missed while a watch is down reaches the lists that much later.
-  const backoff = { initialMs: 250, maxMs: 2000 };
-  const watch = <T>(informer: Informer<T>, name: string, upsert: (x: T) => void, remove: (x: T) => void) => {
-    informer.on(ADD, upsert).on(UPDATE, (_old, next) => upsert(next)).on(DELETE, remove);
-    informer.on(ERROR, (e) => {
-      metrics.watchRestarts.inc({ resource: name });
-      log.warn('watch interrupted; resuming', { resource: name, error: e instanceof Error ? e.message : String(e) });
-    });
-    informers.push(informer as Informer<unknown>);
-  };
-  watch(new Informer(kube, { resource: PODS, transform: podInfo, backoff }), 'pods', (p) => engine.upsertPod(p), (p) => engine.deletePod(p.namespace, p.name));
-  watch(new Informer(kube, { resource: NAMESPACES, transform: namespaceInfo, backoff }), 'namespaces', (n) => engine.upsertNamespace(n), (n) => engine.deleteNamespace(n.name));
-  watch(new Informer(kube, { resource: SERVICES, transform: serviceInfo, backoff }), 'services', (s) => engine.upsertService(s), (s) => engine.deleteService(s.namespace, s.name));
-
-  // Rule CRs: for observedGeneration and to skip rules that are not (yet) in the cluster.
-  const ruleObjects = new Map<string, RuleObject>();
-  const ruleKey = (kind: string, namespace: string | undefined, name: string) => `${kind}/${namespace ?? ''}/${name}`;
-  for (const kind of ['ClusterEgressRule', 'NamespaceEgressRule', 'ServiceEgressRule'] as RuleKindName[]) {
-    const toRule = (o: KubeObject): RuleObject => ({ kind, namespace: o.metadata.namespace, name: o.metadata.name as string, generation: o.metadata.generation });
-    watch(
-      new Informer(kube, { resource: egressResource(kind), transform: toRule, backoff }),
-      kind,
-      (r) => ruleObjects.set(ruleKey(r.kind, r.namespace, r.name), r),
-      (r) => ruleObjects.delete(ruleKey(r.kind, r.namespace, r.name)),
-    );
-  }
-  const synced = () => informers.every((i) => i.hasSynced());
+  metrics.bindPacing(() => reconciler.pacing);
 
   const deviceCheck = new DeviceChecker({
     plan,
     reader: bigipDeviceReader(bigip),
-    target: engine,
+    target: reconciler,
     logins: () => bigip.stats().logins,
     intervalMs: config.deviceCheckIntervalMs,
     log: log.child({ component: 'device-check' }),
@@ -149,8 +158,8 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   const status = new StatusReporter({
     deviceCheck: () => deviceCheck.result,
     plan,
-    listState: (p) => engine.listState(p),
-    ruleObject: (r) => ruleObjects.get(ruleKey(r.kind, r.namespace, r.name)),
+    listState: (p) => reconciler.listState(p),
+    ruleObject: (r) => rules.get(r.kind)?.getByName(r.name, r.namespace),
     synced,
     log: log.child({ component: 'status' }),
     writer: {
@@ -160,29 +169,28 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     },
   });
 
+  // Event handlers only update the index and mark the touched lists for the workqueue.
+  const handle = <T>(i: Informer<T>, upsert: (x: T) => void, remove: (x: T) => void) => i.on(ADD, upsert).on(UPDATE, (_old, next) => upsert(next)).on(DELETE, remove);
+  handle(pods, (p) => reconciler.upsertPod(p), (p) => reconciler.deletePod(p.namespace, p.name));
+  handle(namespaces, (n) => reconciler.upsertNamespace(n), (n) => reconciler.deleteNamespace(n.name));
+  handle(services, (x) => reconciler.upsertService(x), (x) => reconciler.deleteService(x.namespace, x.name));
+  // A rule CR seen with the plan's spec is the generation the firewall enforces (standbys note it too).
+  for (const i of rules.values()) handle(i, (r) => status.observe(r), () => undefined);
+
   let live = true;
   let leading = false;
   const server = await startHttpServer(config.httpPort, metrics.registry, {
     live: () => live,
     ready: () => ({
       ready: synced(),
-      detail: { leader: leading, pods: engine.index.podCount, pendingLists: engine.pendingLists, gatedLists: engine.gatedLists },
+      detail: { leader: leading, pods: pods.size, pendingLists: reconciler.pendingLists, gatedLists: reconciler.gatedLists },
     }),
   });
 
-  const gauges = setInterval(() => {
-    metrics.gatedLists.set(engine.gatedLists);
-    metrics.pendingLists.set(engine.pendingLists);
-    metrics.pods.set(engine.index.podCount);
-    metrics.leader.set(leading ? 1 : 0);
-  }, 1000);
-  // Window edges and expiry are checked every second: that is the precision of time windows.
-  const windows = setInterval(() => engine.tick(), 1000);
-  gauges.unref();
-  windows.unref();
+  metrics.bindState(() => ({ gatedLists: reconciler.gatedLists, pendingLists: reconciler.pendingLists, leading, pods: pods.size }));
 
-  for (const informer of informers) informer.start();
-  const syncedPromise = Promise.all(informers.map((i) => i.waitForSync())).then(() => log.info('caches listed', { pods: engine.index.podCount, lists: plan.lists.length }));
+  for (const i of informers) i.start();
+  const syncedPromise = Promise.all(informers.map((i) => i.waitForSync())).then(() => log.info('caches listed', { pods: pods.size, lists: plan.lists.length }));
 
   const lead = async (signal?: AbortSignal) => {
     // Nothing is pushed before every list is complete: a partial view would remove members.
@@ -190,14 +198,14 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     if (signal?.aborted) return;
     leading = true;
     log.info('leading: pushing source lists', { lists: plan.lists.length });
-    engine.activate();
+    reconciler.activate();
     status.start();
     deviceCheck.start();
   };
   const follow = async () => {
     leading = false;
     // No new push starts from here on; the push in flight and the status writer wind down together.
-    await Promise.all([engine.deactivate(), status.stop(), deviceCheck.stop()]);
+    await Promise.all([reconciler.deactivate(), status.stop(), deviceCheck.stop()]);
   };
 
   let elector: LeaderElector | undefined;
@@ -223,7 +231,7 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   }
 
   return {
-    engine,
+    reconciler,
     metrics,
     server,
     isLeading: () => leading,
@@ -231,8 +239,6 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
       live = false;
       if (elector) await elector.stop({ release: true });
       await follow();
-      clearInterval(gauges);
-      clearInterval(windows);
       await Promise.all(informers.map((i) => i.stop()));
       await bigip.close();
       kube.close();

@@ -2,7 +2,15 @@
  * Prometheus metrics of the controller (prom-client, own registry).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PacingState } from './sync/push-scheduler';
+import type { PacingState } from './sync/workqueue';
+
+/** What the state gauges show, read at scrape time. */
+export interface ControllerState {
+  readonly gatedLists: number;
+  readonly pendingLists: number;
+  readonly leading: boolean;
+  readonly pods: number;
+}
 
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -23,6 +31,7 @@ export class ControllerMetrics {
   readonly paceDecreases: Counter<'cause'>;
   private pacing?: () => PacingState;
   private readonly decreasesSeen = { latency: 0, overload: 0 };
+  private state?: () => ControllerState;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -35,10 +44,14 @@ export class ControllerMetrics {
     this.pushes = new Counter({ name: 'cdktf_ces_pushes_total', help: 'Source-list pushes to the BIG-IP, by result (ok, error, unchanged)', labelNames: ['result'], registers });
     this.pushErrors = new Counter({ name: 'cdktf_ces_push_errors_total', help: 'Failed pushes by reason', labelNames: ['reason'], registers });
     this.members = new Gauge({ name: 'cdktf_ces_list_members', help: 'Members of each source list last confirmed on the BIG-IP', labelNames: ['list'], registers });
-    this.gatedLists = new Gauge({ name: 'cdktf_ces_lists_gated', help: 'Source lists held empty because their rule is outside its time window or expired', registers });
-    this.pendingLists = new Gauge({ name: 'cdktf_ces_lists_pending', help: 'Source lists waiting to be pushed', registers });
-    this.leader = new Gauge({ name: 'cdktf_ces_leader', help: '1 while this replica holds the lease and pushes', registers });
-    this.pods = new Gauge({ name: 'cdktf_ces_pods', help: 'Pods in the controller cache', registers });
+    // The controller's state, read at scrape time (see bindState).
+    const state = (gauge: () => Gauge, value: (s: ControllerState) => number) => () => {
+      if (this.state) gauge().set(value(this.state()));
+    };
+    this.gatedLists = new Gauge({ name: 'cdktf_ces_lists_gated', help: 'Source lists held empty because their rule is outside its time window or expired', registers, collect: state(() => this.gatedLists, (s) => s.gatedLists) });
+    this.pendingLists = new Gauge({ name: 'cdktf_ces_lists_pending', help: 'Source lists waiting to be pushed', registers, collect: state(() => this.pendingLists, (s) => s.pendingLists) });
+    this.leader = new Gauge({ name: 'cdktf_ces_leader', help: '1 while this replica holds the lease and pushes', registers, collect: state(() => this.leader, (s) => (s.leading ? 1 : 0)) });
+    this.pods = new Gauge({ name: 'cdktf_ces_pods', help: 'Pods in the controller cache', registers, collect: state(() => this.pods, (s) => s.pods) });
     this.watchRestarts = new Counter({ name: 'cdktf_ces_watch_restarts_total', help: 'Watch reconnects and re-lists, by resource', labelNames: ['resource'], registers });
     // The pacing's own state, read at scrape time (see bindPacing).
     const read = (gauge: () => Gauge, value: (p: PacingState) => number) => () => {
@@ -81,7 +94,12 @@ export class ControllerMetrics {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'cdktf_ces_' });
   }
 
-  /** Reports the push pacing of `source` (the sync engine's) at every scrape. */
+  /** Reports the controller's state at every scrape. */
+  bindState(source: () => ControllerState): void {
+    this.state = source;
+  }
+
+  /** Reports the push pacing of `source` (the list reconciler's) at every scrape. */
   bindPacing(source: () => PacingState): void {
     this.pacing = source;
   }

@@ -2,13 +2,20 @@
  * Rule CR status: `kubectl get afmcgr,afmngr,afmsgr` shows whether each rule is in force on the
  * BIG-IP, with how many pod addresses, since when, and why not.
  *
+ * Status describes what the firewall enforces, which is the plan of the last `cdktf deploy`,
+ * not whatever the CR says now: a CR whose spec differs from the plan's copy (edited by hand,
+ * or a deploy under way) is Ready=False/SpecNotDeployed, and `status.observedGeneration` is the
+ * newest generation seen whose spec equals the plan's (it does not advance with an edit).
+ * Each condition's observedGeneration is the generation it was computed for.
+ *
  * The desired status of each rule is derived from its source list's state; a patch is sent
  * only when it changes (lastTransitionTime kept while a condition holds), a few at a time.
  */
 import type { PlanRule, SyncPlan } from '../policy/plan';
+import { Clock, systemClock } from './clock';
 import type { Logger } from './log';
 import type { DeviceCheckResult } from './device-check';
-import type { ListState } from './sync/engine';
+import type { ListState } from './sync/list-reconciler';
 
 export interface Condition {
   readonly type: string;
@@ -32,7 +39,16 @@ export interface RuleObject {
   readonly kind: string;
   readonly namespace?: string;
   readonly name: string;
+  /** Tells a re-created CR (its generations start again) from the one before. */
+  readonly uid?: string;
   readonly generation?: number;
+  /** `ruleSpecDigest` of the CR's spec, compared with the plan's. */
+  readonly specDigest: string;
+}
+
+/** The informer cache key of a rule CR, by kind. */
+export function ruleKey(kind: string, namespace: string | undefined, name: string): string {
+  return `${kind}/${namespace ?? ''}/${name}`;
 }
 
 export interface StatusWriter {
@@ -51,14 +67,26 @@ export interface StatusReporterOptions {
   readonly deviceCheck?: () => DeviceCheckResult | undefined;
   readonly concurrency?: number;
   readonly intervalMs?: number;
-  readonly now?: () => number;
+  /** @default systemClock */
+  readonly clock?: Clock;
 }
 
 type Ready = Omit<Condition, 'type' | 'lastTransitionTime' | 'observedGeneration'>;
 
 /** The Ready condition of a rule from its list's state. */
-export function readyCondition(list: ListState | undefined, synced: boolean, gated: { schedule: boolean; expiresAt?: string }, now: number): Ready {
+export function readyCondition(
+  list: ListState | undefined,
+  synced: boolean,
+  gated: { schedule: boolean; expiresAt?: string },
+  now: number,
+  deployed: { matches: boolean; generation?: number; enforcedGeneration?: number } = { matches: true },
+): Ready {
   if (!synced) return { status: 'False', reason: 'WaitingForCaches', message: 'the controller is still listing pods, namespaces and services' };
+  if (!deployed.matches) {
+    const edited = deployed.generation !== undefined ? `the spec of generation ${deployed.generation}` : 'the spec';
+    const enforced = deployed.enforcedGeneration !== undefined ? `generation ${deployed.enforcedGeneration}` : 'the spec of the last deploy';
+    return { status: 'False', reason: 'SpecNotDeployed', message: `${edited} differs from the deployed plan; the firewall enforces ${enforced}. Run cdktf deploy, or undo the edit` };
+  }
   if (!list) return { status: 'False', reason: 'NotInPlan', message: "the rule's source list is not in the controller's plan; deploy the stack again" };
   if (list.lastError && list.pending) {
     return list.lastError.terminal
@@ -96,15 +124,19 @@ export function deviceVerifiedCondition(result: DeviceCheckResult | undefined, s
 
 export class StatusReporter {
   private readonly written = new Map<string, { key: string; status: RuleStatus }>();
-  private timer?: NodeJS.Timeout;
+  /** By rule key: the CR's newest generation seen whose spec equals the plan's. */
+  private readonly enforced = new Map<string, { uid?: string; generation: number }>();
+  private cancelNext?: () => void;
   private running = false;
   private busy?: Promise<void>;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly lists: Map<string, SyncPlan['lists'][number]>;
+  private readonly rules: Map<string, PlanRule>;
 
   constructor(private readonly options: StatusReporterOptions) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.lists = new Map(options.plan.lists.map((l) => [l.path, l]));
+    this.rules = new Map(options.plan.rules.map((r) => [ruleKey(r.kind, r.namespace, r.name), r]));
   }
 
   start(): void {
@@ -113,7 +145,7 @@ export class StatusReporter {
     const tick = () => {
       if (!this.running) return;
       this.busy = this.flush().then(() => undefined).finally(() => {
-        if (this.running) this.timer = setTimeout(tick, this.options.intervalMs ?? 2000);
+        if (this.running) this.cancelNext = this.clock.schedule(this.options.intervalMs ?? 2000, tick);
       });
     };
     tick();
@@ -121,17 +153,31 @@ export class StatusReporter {
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelNext?.();
     await this.busy;
+  }
+
+  /**
+   * Takes note of a rule CR as the informer delivers it (standby replicas too): the generation
+   * the firewall enforces is the newest one seen with the plan's spec, which a later edit does
+   * not show.
+   */
+  observe(object: RuleObject): void {
+    const rule = this.rules.get(ruleKey(object.kind, object.namespace, object.name));
+    if (rule && object.generation !== undefined && object.specDigest === rule.specDigest) this.enforced.set(rule.key, { uid: object.uid, generation: object.generation });
   }
 
   /** The status a rule should have now. */
   desired(rule: PlanRule): RuleStatus {
     const list = this.lists.get(rule.sourceList);
     const state = this.options.listState(rule.sourceList);
-    const now = this.now();
-    const ready = readyCondition(state, this.options.synced(), { schedule: !!list?.schedule, expiresAt: list?.expiresAt }, now);
-    const generation = this.options.ruleObject(rule)?.generation;
+    const now = this.clock.now();
+    const object = this.options.ruleObject(rule);
+    const generation = object?.generation;
+    const matches = !object || object.specDigest === rule.specDigest;
+    const seen = this.enforced.get(rule.key);
+    const enforcedGeneration = seen && seen.uid === object?.uid ? seen.generation : undefined;
+    const ready = readyCondition(state, this.options.synced(), { schedule: !!list?.schedule, expiresAt: list?.expiresAt }, now, { matches, generation, enforcedGeneration });
     const previous = this.written.get(rule.key)?.status.conditions.find((c) => c.type === 'Ready');
     const condition: Condition = {
       type: 'Ready',
@@ -151,7 +197,9 @@ export class StatusReporter {
       });
     }
     return {
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      // Left out while unknown (an edit seen before any matching generation): a merge patch then
+      // keeps the value written before.
+      ...(enforcedGeneration !== undefined ? { observedGeneration: enforcedGeneration } : {}),
       ...(state?.pushed !== undefined ? { members: state.pushed } : {}),
       ...(state?.lastSyncAt !== undefined ? { lastSyncTime: new Date(state.lastSyncAt).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
       ...(list?.schedule ? { windowOpen: !!state?.active } : {}),

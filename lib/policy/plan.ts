@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { ownDeviceState, expectedDeviceState } from '../afm/device-state';
-import type { CompiledPolicy } from './compile';
+import { ruleResource } from '../k8s/resources';
+import { CompiledPolicy, canonical } from './compile';
 import { LEVELS, PolicyModel, ScheduleModel, SourceModel } from './model';
 
 export const PLAN_FORMAT = 'cdktf-ces.dev/sync-plan/v1';
@@ -28,6 +29,11 @@ export interface PlanRule {
   readonly name: string;
   readonly namespace?: string;
   readonly sourceList: string;
+  /**
+   * `ruleSpecDigest` of the rule CR's spec as this synth renders it: the controller reports a
+   * CR whose spec differs (edited by hand, or a deploy under way) as not deployed.
+   */
+  readonly specDigest: string;
 }
 
 /** A firewall context's policies as the deploy attaches them. */
@@ -99,6 +105,7 @@ export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanCo
         name: r.model.name,
         ...(r.model.namespace ? { namespace: r.model.namespace } : {}),
         sourceList: r.sourceList,
+        specDigest: ruleSpecDigest(ruleResource(r.model, device.cluster).spec),
       })),
     ),
   };
@@ -134,6 +141,14 @@ export interface PolicyArtifact {
    * (lists, rule lists, global and route-domain policies) and the tmsh commands.
    */
   readonly sharedContext?: { readonly stack: string; readonly name: string };
+}
+
+/**
+ * Digest of a rule CR's spec: 128 bits of SHA-256 of its canonical JSON (sorted keys), so equal
+ * content gives an equal digest whatever the key order; 32 hex digits per rule in the plan.
+ */
+export function ruleSpecDigest(spec: unknown): string {
+  return sha256(canonical(spec ?? null)).slice(0, 32);
 }
 
 export function sha256(text: string): string {

@@ -33,7 +33,8 @@ async function main(): Promise<void> {
     logger: { debug() {}, info() {}, warn() {}, error: (m, f) => process.stderr.write(`${JSON.stringify({ level: 'error', msg: m, ...f })}\n`) },
   });
   const kube = new KubeClient(loadConnection({ kubeconfig: config.kubeconfig }));
-  const index = new MembershipIndex(plan);
+  // The pod informer's cache is the index's pod store (declared below, read only once events flow).
+  const index = new MembershipIndex(plan, { get: (key) => pods.get(key), keysInNamespace: (ns) => pods.keysInNamespace(ns) });
   const lists = new Map(plan.lists.map((l) => [l.path, l]));
   const clusterLists = plan.lists.filter((l) => l.source.level === 'cluster');
   const namespaceLists = new Map<string, PlanList[]>();
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
   await Promise.all(informers.map((i) => i.waitForSync()));
   synced = true;
   enqueue(lists.keys());
-  process.stdout.write(`${JSON.stringify({ msg: 'baseline synced', pods: index.podCount, lists: lists.size })}\n`);
+  process.stdout.write(`${JSON.stringify({ msg: 'baseline synced', pods: pods.size, lists: lists.size })}\n`);
 
   const report = setInterval(() => process.stdout.write(`${JSON.stringify({ msg: 'baseline progress', pushes, failures, queued: queue.length - head })}\n`), 5000);
   report.unref();

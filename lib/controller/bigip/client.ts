@@ -24,6 +24,7 @@ import * as net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { z } from 'zod';
+import { fullJitterDelay } from '../backoff';
 import { BigipApiError, BigipErrorReason, classifyNetworkError, classifyResponse, deviceMessageOf } from './errors';
 
 /** Structured log sink; never receives passwords or tokens. */
@@ -197,6 +198,8 @@ interface RequestSpec {
   readonly auth: boolean;
   /** Use this token instead of the session's (token maintenance). */
   readonly token?: string;
+  /** Retry transient failures here (false: the caller owns the retries). @default true */
+  readonly retry?: boolean;
 }
 
 const TOKEN_ABSOLUTE_MAX_S = 36000;
@@ -212,15 +215,6 @@ const TOKENS_PATH = '/mgmt/shared/authz/tokens/';
  * It is in no route domain of ours and matches no pod.
  */
 export const EMPTY_LIST_PLACEHOLDER = '::1:5ee:bad:c0de';
-
-/**
- * Backoff before attempt `failures + 1`: full jitter over an exponentially growing window,
- * `random() * min(maxDelay, base * 2^(failures-1))`.
- */
-export function backoffDelayMs(failures: number, retry: Required<BigipRetryOptions>, random: () => number): number {
-  const window = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** Math.max(0, failures - 1));
-  return Math.floor(random() * window);
-}
 
 const stderrLogger: BigipLogger = {
   debug: () => undefined,
@@ -385,7 +379,7 @@ export class BigipClient {
    * (f5-appsvcs-extension `test/integration/bigip/misc/serviceDiscovery.js:537-542, 1198-1204`);
    * any other answer fails with `DeviceError`.
    */
-  public async replaceListMembers(taskId: string, ips: readonly string[], routeDomain = 0): Promise<void> {
+  public async replaceListMembers(taskId: string, ips: readonly string[], routeDomain = 0, options: { readonly retry?: boolean } = {}): Promise<void> {
     const path = nodesPath(taskId, 'POST');
     if (!Number.isInteger(routeDomain) || routeDomain < 0 || routeDomain > 65534) {
       throw inputError('POST', path, `route domain must be a whole number from 0 to 65534 (got ${JSON.stringify(routeDomain)})`);
@@ -408,7 +402,7 @@ export class BigipClient {
     if (pushed.length === 0) pushed.push(EMPTY_LIST_PLACEHOLDER);
     // Validated addresses contain no characters that need JSON escaping.
     const body = `[${pushed.map((ip) => `{"id":"${ip}","ip":"${ip}"}`).join(',')}]`;
-    const spec: RequestSpec = { method: 'POST', path, body, auth: true };
+    const spec: RequestSpec = { method: 'POST', path, body, auth: true, retry: options.retry };
     const echoed = nodeListOf(this.json(spec, await this.write(spec)));
     if (!echoed || echoed.length !== pushed.length || echoed.some((ip, i) => ip !== pushed[i])) {
       throw this.unexpected(spec, `the service-discovery task did not echo the ${pushed.length} pushed node(s) in providerOptions.nodeList`);
@@ -611,7 +605,7 @@ export class BigipClient {
         const c = classifyNetworkError(err);
         failures++;
         const message = `${c.code ? `${c.code}: ` : ''}${(err as Error).message ?? String(err)}`;
-        if (!c.retryable || failures >= this.retry.maxAttempts) {
+        if (!c.retryable || failures >= this.maxAttempts(spec)) {
           this.counters.failures++;
           throw new BigipApiError({ reason: c.reason, terminal: !c.retryable, method: spec.method, path: safePath(spec.path), deviceMessage: message, hint: c.hint, attempts: failures, cause: err });
         }
@@ -629,7 +623,7 @@ export class BigipClient {
       }
       const c = classifyResponse(answer.status, message, spec.path);
       failures++;
-      if (!c.retryable || failures >= this.retry.maxAttempts) {
+      if (!c.retryable || failures >= this.maxAttempts(spec)) {
         this.counters.failures++;
         throw new BigipApiError({ reason: c.reason, terminal: !c.retryable, method: spec.method, path: safePath(spec.path), status: answer.status, deviceMessage: message, hint: c.hint, attempts: failures });
       }
@@ -637,8 +631,12 @@ export class BigipClient {
     }
   }
 
+  private maxAttempts(spec: RequestSpec): number {
+    return spec.retry === false ? 1 : this.retry.maxAttempts;
+  }
+
   private async backoff(spec: RequestSpec, failures: number, reason: BigipErrorReason, status: number | undefined): Promise<void> {
-    const ms = backoffDelayMs(failures, this.retry, this.random);
+    const ms = fullJitterDelay(failures, { initialMs: this.retry.baseDelayMs, maxMs: this.retry.maxDelayMs }, this.random);
     this.counters.retries++;
     this.logger.debug('BIG-IP request failed; retrying', { method: spec.method, path: safePath(spec.path), status, reason, attempt: failures, delayMs: ms });
     try {

@@ -3,7 +3,6 @@
  */
 export {
   BigipClient,
-  backoffDelayMs,
   type As3DeclareOptions,
   type As3DeclareResult,
   type As3Info,

@@ -8,7 +8,7 @@
  * whatever the verb: API Priority and Fairness and an API server that is not ready ask for it.
  */
 import { Agent } from 'undici';
-import { Sleep, realSleep } from './backoff';
+import { Sleep, systemClock } from '../clock';
 import type { KubeConnection } from './config';
 import { KubeList, KubeObject, KubeStatus, ResourceType, WatchEvent, apiVersionOf, qualifiedName, resourcePath } from './resources';
 
@@ -152,7 +152,7 @@ export class KubeClient {
     this.userAgent = options.userAgent ?? 'cdktf-ces-controller';
     this.maxRetries = options.maxRetries ?? 10;
     this.watchIdleTimeoutMs = options.watchIdleTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS;
-    this.sleep = options.sleep ?? realSleep;
+    this.sleep = options.sleep ?? systemClock.sleep;
     if (connection.insecureSkipTlsVerify) {
       process.emitWarning(
         `TLS verification of the Kubernetes API server ${connection.server} is DISABLED (insecure-skip-tls-verify in ${connection.source}); anyone on the path can impersonate it`,

@@ -5,7 +5,7 @@
  * ends or breaks resumes from the last seen version; a 410 Expired (the version was compacted
  * away) or "resourceVersion too large" triggers a fresh list, diffed against the cache: objects
  * that vanished are reported as deletes, changed ones as updates, unchanged ones not at all.
- * Failures back off exponentially with full jitter; sleep and randomness are injectable.
+ * Failures back off exponentially with full jitter; the clock and randomness are injectable.
  *
  * Handlers run synchronously on the event path and must be cheap (enqueue a key, nothing more);
  * an informer never calls anything but the Kubernetes API. `transform` keeps memory small by
@@ -16,7 +16,8 @@
  * keeping its last good version; one without a usable name cannot be matched to the cache, so
  * the informer lists again. Each is reported as a {@link MalformedObjectError} and counted.
  */
-import { BackoffOptions, Sleep, fullJitterDelay, realSleep } from './backoff';
+import { BackoffOptions, fullJitterDelay } from '../backoff';
+import { Clock, systemClock } from '../clock';
 import type { KubeClient } from './client';
 import { KubeApiError } from './client';
 import { KubeObject, ResourceType, WatchEvent, objectKey } from './resources';
@@ -48,7 +49,8 @@ export interface InformerOptions<T> {
   readonly pageSize?: number;
   /** Reconnect backoff. @default { initialMs: 1000, maxMs: 30000 } */
   readonly backoff?: BackoffOptions;
-  readonly sleep?: Sleep;
+  /** @default systemClock */
+  readonly clock?: Clock;
   /** Uniform in [0, 1). @default Math.random */
   readonly random?: () => number;
   /**
@@ -116,13 +118,16 @@ interface CacheEntry<T> {
 }
 
 export class Informer<T = KubeObject> {
+  /** The cache: the only copy of the objects; what callers keep is derived from it. */
   private readonly store = new Map<string, CacheEntry<T>>();
+  /** Keys by namespace (an index over the cache, as client-go's namespace indexer). */
+  private readonly byNamespace = new Map<string, Set<string>>();
   private readonly addHandlers: AddHandler<T>[] = [];
   private readonly updateHandlers: UpdateHandler<T>[] = [];
   private readonly deleteHandlers: DeleteHandler<T>[] = [];
   private readonly errorHandlers: ErrorHandler[] = [];
   private readonly transform: (obj: KubeObject) => T;
-  private readonly sleep: Sleep;
+  private readonly clock: Clock;
   private readonly random: () => number;
   private readonly abort = new AbortController();
   private readonly syncedPromise: Promise<void>;
@@ -142,7 +147,7 @@ export class Informer<T = KubeObject> {
     private readonly options: InformerOptions<T>,
   ) {
     this.transform = options.transform ?? ((obj: KubeObject) => obj as unknown as T);
-    this.sleep = options.sleep ?? realSleep;
+    this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.syncedPromise = new Promise<void>((resolve, reject) => {
       this.resolveSynced = resolve;
@@ -219,6 +224,11 @@ export class Informer<T = KubeObject> {
     return this.store.keys();
   }
 
+  /** Keys of the cached objects of one namespace. */
+  public keysInNamespace(namespace: string): Iterable<string> {
+    return this.byNamespace.get(namespace) ?? [];
+  }
+
   public *values(): IterableIterator<T> {
     for (const e of this.store.values()) yield e.value;
   }
@@ -291,7 +301,7 @@ export class Informer<T = KubeObject> {
 
   private async backoff(failures: number): Promise<void> {
     const ms = fullJitterDelay(failures, this.options.backoff ?? {}, this.random);
-    await this.sleep(ms, this.abort.signal);
+    await this.clock.sleep(ms, this.abort.signal);
   }
 
   private reportError(err: unknown): void {
@@ -328,7 +338,7 @@ export class Informer<T = KubeObject> {
     }
     for (const [key, entry] of [...this.store]) {
       if (!seen.has(key)) {
-        this.store.delete(key);
+        this.drop(key);
         this.emitDelete(entry.value);
       }
     }
@@ -368,12 +378,12 @@ export class Informer<T = KubeObject> {
 
   /** One watch from the current resourceVersion; true if it delivered anything. */
   private watchWasHealthy(): boolean {
-    return this.watchStartedAt !== undefined && Date.now() - this.watchStartedAt >= (this.options.healthyWatchMs ?? 5000);
+    return this.watchStartedAt !== undefined && this.clock.now() - this.watchStartedAt >= (this.options.healthyWatchMs ?? 5000);
   }
 
   private async watchOnce(): Promise<boolean> {
     this.counters.watches++;
-    this.watchStartedAt = Date.now();
+    this.watchStartedAt = this.clock.now();
     const min = this.options.minWatchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(min * (1 + this.random()));
     this.watchProgressed = false;
@@ -417,9 +427,27 @@ export class Informer<T = KubeObject> {
   private remove(key: string): void {
     const entry = this.store.get(key);
     if (entry) {
-      this.store.delete(key);
+      this.drop(key);
       this.emitDelete(entry.value);
     }
+  }
+
+  private indexNamespace(key: string): void {
+    const slash = key.indexOf('/');
+    if (slash < 0) return;
+    const ns = key.slice(0, slash);
+    let keys = this.byNamespace.get(ns);
+    if (!keys) this.byNamespace.set(ns, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private drop(key: string): void {
+    this.store.delete(key);
+    const slash = key.indexOf('/');
+    if (slash < 0) return;
+    const keys = this.byNamespace.get(key.slice(0, slash));
+    keys?.delete(key);
+    if (keys?.size === 0) this.byNamespace.delete(key.slice(0, slash));
   }
 
   private malformed(err: MalformedObjectError): void {
@@ -443,6 +471,7 @@ export class Informer<T = KubeObject> {
       return;
     }
     this.store.set(key, { rv, value });
+    if (!existing) this.indexNamespace(key);
     if (existing) {
       for (const h of this.updateHandlers) this.call(() => h(existing.value, value));
     } else {

@@ -17,20 +17,13 @@
  * - on a graceful stop the leader releases the lease (empty holder) so a standby takes over at
  *   its next retry instead of waiting for expiry.
  */
-import { realSleep } from './backoff';
+import { Clock, systemClock } from '../clock';
 import type { KubeClient } from './client';
 import { KubeApiError } from './client';
 import { KubeObject, LEASES } from './resources';
 
-/** Time source of the elector; tests drive it by hand. */
-export interface LeaseClock {
-  /** Milliseconds since some fixed point. */
-  now(): number;
-  /** Waits `ms` (resolving early when the signal aborts). */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-export const systemClock: LeaseClock = { now: () => Date.now(), sleep: realSleep };
+/** What the elector needs of the controller's clock; tests drive it by hand. */
+export type LeaseClock = Pick<Clock, 'now' | 'sleep'>;
 
 export interface LeaseSpec {
   holderIdentity?: string;

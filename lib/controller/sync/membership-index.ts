@@ -5,6 +5,10 @@
  * the cost of an event does not grow with the cluster. A list's members are counted per IP
  * (two pods can briefly hold one IP: the old one terminating, the new one starting), and
  * every change reports whether an IP left the list, because removals are pushed first.
+ *
+ * The pods themselves live in the pod informer's cache only: the index keeps what each pod
+ * contributes (derived from the cache, to tell what a change removes) and reads the cache when a
+ * namespace or service change re-evaluates the pods of a namespace.
  */
 import { PodInfo, ServiceInfo, canonicalIp, podEligible, sourceIncludesPod } from '../../k8s/membership';
 import type { PlanList, SyncPlan } from '../../policy/plan';
@@ -12,23 +16,33 @@ import type { PlanList, SyncPlan } from '../../policy/plan';
 /** The lists a change touched, and whether any lost an address. */
 export type ListChanges = Map<string, { removed: boolean }>;
 
-interface PodRecord {
-  readonly pod: PodInfo;
-  /** Canonical addresses counted in lists (empty when the pod is not eligible). */
+/** The pods as the informer cache holds them. */
+export interface PodCache {
+  /** By `namespace/name`. */
+  get(key: string): PodInfo | undefined;
+  /** Keys of the cached pods of a namespace. */
+  keysInNamespace(namespace: string): Iterable<string>;
+}
+
+/** What one pod adds to the lists: its canonical addresses, in these lists. */
+interface Contribution {
   readonly ips: readonly string[];
   readonly lists: readonly string[];
 }
 
 export class MembershipIndex {
-  private readonly pods = new Map<string, PodRecord>();
-  private readonly podsByNamespace = new Map<string, Set<string>>();
+  /** By pod key; only pods that are members of some list. */
+  private readonly contributions = new Map<string, Contribution>();
   private readonly namespaceLabels = new Map<string, Readonly<Record<string, string>>>();
   private readonly services = new Map<string, ServiceInfo>();
   private readonly members = new Map<string, Map<string, number>>();
   private readonly clusterLists: PlanList[] = [];
   private readonly listsByNamespace = new Map<string, PlanList[]>();
 
-  constructor(public readonly plan: SyncPlan) {
+  constructor(
+    public readonly plan: SyncPlan,
+    private readonly pods: PodCache,
+  ) {
     for (const list of plan.lists) {
       this.members.set(list.path, new Map());
       if (list.source.level === 'cluster') this.clusterLists.push(list);
@@ -37,10 +51,6 @@ export class MembershipIndex {
         this.listsByNamespace.set(ns, [...(this.listsByNamespace.get(ns) ?? []), list]);
       }
     }
-  }
-
-  get podCount(): number {
-    return this.pods.size;
   }
 
   /** Sorted members of a list (its desired content when the list is active). */
@@ -103,11 +113,12 @@ export class MembershipIndex {
   }
 
   private apply(key: string, pod: PodInfo | undefined, changes: ListChanges): void {
-    const old = this.pods.get(key);
-    let next: PodRecord | undefined;
+    const old = this.contributions.get(key);
+    let next: Contribution | undefined;
     if (pod) {
       const ips = podEligible(pod) ? uniqueIps(pod.ips) : [];
-      next = { pod, ips, lists: ips.length ? this.listsFor(pod) : [] };
+      const lists = ips.length ? this.listsFor(pod) : [];
+      if (lists.length) next = { ips, lists };
     }
     // Remove what the old record contributed and is not contributed again, then add the new.
     if (old) {
@@ -125,28 +136,22 @@ export class MembershipIndex {
           if (this.increment(list, ip)) mark(changes, list, false);
         }
       }
-      this.pods.set(key, next);
-      if (!old) {
-        let set = this.podsByNamespace.get(next.pod.namespace);
-        if (!set) this.podsByNamespace.set(next.pod.namespace, (set = new Set()));
-        set.add(key);
-      }
+      this.contributions.set(key, next);
     } else if (old) {
-      this.pods.delete(key);
-      this.podsByNamespace.get(old.pod.namespace)?.delete(key);
+      this.contributions.delete(key);
     }
   }
 
   private reevaluateNamespace(name: string): ListChanges {
     const changes: ListChanges = new Map();
-    for (const key of this.podsByNamespace.get(name) ?? []) this.apply(key, this.pods.get(key)?.pod, changes);
+    for (const key of this.pods.keysInNamespace(name)) this.apply(key, this.pods.get(key), changes);
     return changes;
   }
 
   private reevaluateServiceLists(namespace: string, service: string): ListChanges {
     const changes: ListChanges = new Map();
     if (!(this.listsByNamespace.get(namespace) ?? []).some((l) => l.source.service === service)) return changes;
-    for (const key of this.podsByNamespace.get(namespace) ?? []) this.apply(key, this.pods.get(key)?.pod, changes);
+    for (const key of this.pods.keysInNamespace(namespace)) this.apply(key, this.pods.get(key), changes);
     return changes;
   }
 

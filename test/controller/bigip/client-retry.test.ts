@@ -1,5 +1,6 @@
 import * as fc from 'fast-check';
-import { backoffDelayMs, BigipApiError, BigipClient, classifyNetworkError, classifyResponse, deviceMessageOf } from '../../../lib/controller/bigip';
+import { fullJitterDelay } from '../../../lib/controller/backoff';
+import { BigipApiError, BigipClient, classifyNetworkError, classifyResponse, deviceMessageOf } from '../../../lib/controller/bigip';
 import { BigipEmulator, BigipFault } from '../../../lib/testing/bigip-emulator';
 import { clientFor, egressDeclaration, memoryLogger, recordingSleep } from './support';
 
@@ -36,6 +37,15 @@ describe('BigipClient retries', () => {
     expect(device.requestCount(NODES_POST)).toBe(4);
     expect(sleep.delays).toHaveLength(3);
     expect(client.stats().retries).toBe(3);
+  });
+
+  test('retry: false (the controller, whose workqueue owns push retries): one request, the failure at once', async () => {
+    device.injectFault({ fault: BigipFault.BUSY, count: 1, pathPrefix: NODES_PREFIX });
+    await expect(client.replaceListMembers(LIST, ['10.0.0.1'], 0, { retry: false })).rejects.toEqual(expect.objectContaining({ reason: 'DeviceBusy', terminal: false, attempts: 1 }));
+    expect(device.requestCount(NODES_POST)).toBe(1);
+    expect(sleep.delays).toHaveLength(0);
+    await client.replaceListMembers(LIST, ['10.0.0.1'], 0, { retry: false });
+    expect(device.listMembers(LIST)).toEqual(['10.0.0.1']);
   });
 
   test('added latency does not cause retries', async () => {
@@ -274,7 +284,7 @@ describe('retry classification', () => {
   test('property: backoff stays within [0, min(max, base * 2^(n-1))) for any random source', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 60000 }), fc.double({ min: 0, max: 0.9999999, noNaN: true }), (n, base, max, r) => {
-        const d = backoffDelayMs(n, { maxAttempts: 5, baseDelayMs: base, maxDelayMs: max }, () => r);
+        const d = fullJitterDelay(n, { initialMs: base, maxMs: max }, () => r);
         const window = Math.min(max, base * 2 ** (n - 1));
         expect(d).toBeGreaterThanOrEqual(0);
         expect(d).toBeLessThanOrEqual(Math.max(0, window - 1e-9));

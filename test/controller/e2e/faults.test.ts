@@ -262,7 +262,7 @@ describe('randomized fault schedules', () => {
     }
   };
 
-  /** What is still wrong past the bound: lists off, the engine's view of them, recent warnings. */
+  /** What is still wrong past the bound: lists off, the reconciler's view of them, recent warnings. */
   function diagnose(index: number, logsFrom: number): string {
     const expected = expectedLists(world.plan, clusterSnapshot(world.emulators));
     const actual = deviceLists(world.emulators, world.plan);
@@ -271,10 +271,10 @@ describe('randomized fault schedules', () => {
       const a = actual[list.path] ?? [];
       const e = expected[list.path];
       if (JSON.stringify(a) === JSON.stringify(e)) continue;
-      const engineDesired = controller.running.engine.desired(list.path);
+      const reconcilerDesired = controller.running.reconciler.desired(list.path);
       out.push(
         `  ${list.path}: device lacks [${e.filter((x) => !a.includes(x)).join(' ')}], has extra [${a.filter((x) => !e.includes(x)).join(' ')}]; ` +
-          `controller cache agrees with the cluster: ${JSON.stringify([...engineDesired].sort()) === JSON.stringify(e)}; state ${JSON.stringify(controller.running.engine.listState(list.path))}`,
+          `controller cache agrees with the cluster: ${JSON.stringify([...reconcilerDesired].sort()) === JSON.stringify(e)}; state ${JSON.stringify(controller.running.reconciler.listState(list.path))}`,
       );
     }
     for (const l of controller.logs.slice(logsFrom)) if (l.level !== 'info') out.push(`  log ${l.time} ${l.level} ${l.msg} ${JSON.stringify({ ...l, time: undefined, level: undefined, msg: undefined, replica: undefined })}`);

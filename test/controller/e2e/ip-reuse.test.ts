@@ -67,8 +67,8 @@ describe('IP reuse: how long a freed address stays in a list after its pod is de
       controller = await startInProcess(world, { env: { COALESCE_MS: String(setting.coalesceMs), MAX_PUSHES_PER_SECOND: String(setting.maxPushesPerSecond) } });
       // Steady state first: a new leader pushes every list once, and those pushes rank as
       // removals (the device may hold stale members), ahead of L's removal below.
-      const engine = controller.running.engine;
-      await eventually(() => engine.isActive && engine.pendingLists === 0, 'the first push of every list');
+      const reconciler = controller.running.reconciler;
+      await eventually(() => reconciler.isActive && reconciler.pendingLists === 0, 'the first push of every list');
       // Background: scale-ups in other namespaces every 40 ms (additions to the shop-cart and
       // web-tier lists), for the whole test.
       let n = 0;

@@ -23,6 +23,7 @@ import { NAMESPACES } from '../../../lib/controller/kube/resources';
 import { BigipFault } from '../../../lib/testing/bigip-emulator';
 import { KubeApiEmulator } from '../../../lib/testing/kube-emulator';
 import { InProcessController, World, eventually, listPath, listsConverged, pod, podRef, sleep, startInProcess, startWorld } from './support';
+import { systemClock } from '../../../lib/controller/clock';
 
 /** The convergence bound once faults stop; a parked list would take terminalRetryMs (60 s). */
 const RECOVERY_LIMIT_MS = 5_000;
@@ -90,15 +91,12 @@ describe('informer backoff after dropped watches', () => {
       resource: NAMESPACES,
       healthyWatchMs,
       random: () => 0.999,
-      sleep: (ms, signal) => {
-        delays.push(ms);
-        return new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.min(ms, 20));
-          signal?.addEventListener('abort', () => {
-            clearTimeout(t);
-            resolve();
-          });
-        });
+      clock: {
+        ...systemClock,
+        sleep: (ms, signal) => {
+          delays.push(ms);
+          return systemClock.sleep(Math.min(ms, 20), signal);
+        },
       },
     });
     return { informer, delays };

@@ -101,13 +101,27 @@ describe('rule status, gating and endpoints', () => {
     await eventually(() => statusOf('checkout-psp')?.members === 3 && statusOf('prod-https')?.members === 4, 'the service and cluster rules to report members');
     expect(readyCondition({ status: statusOf('checkout-psp') })).toMatchObject({ status: 'True', reason: 'Synced', message: 'in force with 3 pod addresses' });
 
-    // A spec change moves the generation; the status follows it.
-    const next = ruleCr(world, 'NamespaceEgressRule', 'payments-partner', 'payments');
-    next.spec.priority = (next.spec.priority as number) + 1;
-    const stored = world.emulators.kube.apply(next);
+    // A hand edit moves the generation, not the firewall: the status says the spec is not
+    // deployed and observedGeneration stays at the generation the firewall enforces.
+    const edited = ruleCr(world, 'NamespaceEgressRule', 'payments-partner', 'payments');
+    const priority = edited.spec.priority as number;
+    edited.spec.priority = priority + 1;
+    const stored = world.emulators.kube.apply(edited);
     expect(stored.metadata.generation).toBe(cr.metadata.generation + 1);
-    await eventually(() => statusOf('payments-partner')?.observedGeneration === cr.metadata.generation + 1, 'observedGeneration to follow the spec change');
-    expect(readyCondition({ status: statusOf('payments-partner') }).observedGeneration).toBe(cr.metadata.generation + 1);
+    await eventually(() => readyCondition({ status: statusOf('payments-partner') })?.reason === 'SpecNotDeployed', 'the edited rule to be reported as not deployed');
+    expect(readyCondition({ status: statusOf('payments-partner') })).toMatchObject({
+      status: 'False',
+      observedGeneration: cr.metadata.generation + 1,
+      message: `the spec of generation ${cr.metadata.generation + 1} differs from the deployed plan; the firewall enforces generation ${cr.metadata.generation}. Run cdktf deploy, or undo the edit`,
+    });
+    expect(statusOf('payments-partner')).toMatchObject({ observedGeneration: cr.metadata.generation, members: 4 });
+
+    // Undoing the edit is a new generation with the plan's spec: in force again, at that generation.
+    const undone = ruleCr(world, 'NamespaceEgressRule', 'payments-partner', 'payments');
+    undone.spec.priority = priority;
+    expect(world.emulators.kube.apply(undone).metadata.generation).toBe(cr.metadata.generation + 2);
+    await eventually(() => statusOf('payments-partner')?.observedGeneration === cr.metadata.generation + 2, 'observedGeneration to follow the undone edit');
+    expect(readyCondition({ status: statusOf('payments-partner') })).toMatchObject({ status: 'True', reason: 'Synced', observedGeneration: cr.metadata.generation + 2 });
   });
 
   test('time windows: an open window fills its list and says windowOpen: true; a closed one keeps it empty', async () => {
@@ -147,7 +161,7 @@ describe('rule status, gating and endpoints', () => {
     expect(JSON.parse(ready.body)).toMatchObject({ status: 'ready', leader: true, pods: 4 });
     expect((await controller.get('/nope')).status).toBe(404);
 
-    // Gauges are refreshed every second.
+    // Gauges are read at scrape time.
     await eventually(async () => metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_pods') === 4, 'the pod gauge');
     const fetchedBefore = Date.now();
     const res = await controller.get('/metrics');
@@ -165,7 +179,7 @@ describe('rule status, gating and endpoints', () => {
       if (list.path === legacyList) expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBeUndefined();
       else expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBe(world.emulators.bigip.listMembers(list.taskId)!.filter((a) => a !== EMPTY_LIST_PLACEHOLDER).length);
     }
-    // The closed window, plus the expired rule once expiresAt has passed (checked every second).
+    // The closed window, plus the expired rule once expiresAt has passed (requeued at expiresAt).
     if (fetchedAfter < Date.parse(expiresAt)) expect(metricValue(samples, 'cdktf_ces_lists_gated')).toBe(1);
     else if (fetchedBefore > Date.parse(expiresAt) + 3000) expect(metricValue(samples, 'cdktf_ces_lists_gated')).toBe(2);
     else expect([1, 2]).toContain(metricValue(samples, 'cdktf_ces_lists_gated'));

@@ -8,7 +8,7 @@ import { KubeApiError, KubeClient, KubeClientOptions } from '../../../lib/contro
 import { loadKubeconfig } from '../../../lib/controller/kube/config';
 import { Informer } from '../../../lib/controller/kube/informer';
 import { KubeObject, PODS } from '../../../lib/controller/kube/resources';
-import { Harness, errorOf, eventually, pod, quickSleep, startHarness } from './helpers';
+import { Harness, errorOf, eventually, pod, quickClock, startHarness } from './helpers';
 
 
 describe('Retry-After', () => {
@@ -113,7 +113,7 @@ describe('silently dead watches', () => {
 
   test('an informer resumes a silently dead watch and sees what changed meanwhile', async () => {
     h.emulator.apply(pod('default', 'before', '10.0.0.1'));
-    const informer = new Informer(client, { resource: PODS, sleep: quickSleep });
+    const informer = new Informer(client, { resource: PODS, clock: quickClock });
     informer.start();
     try {
       await informer.waitForSync();

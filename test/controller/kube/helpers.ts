@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { KubeApiError, KubeClient } from '../../../lib/controller/kube/client';
 import { loadKubeconfig } from '../../../lib/controller/kube/config';
 import { KubeApiEmulator, KubeApiEmulatorOptions } from '../../../lib/testing/kube-emulator';
+import { Clock, systemClock } from '../../../lib/controller/clock';
 
 export interface Harness {
   readonly emulator: KubeApiEmulator;
@@ -68,6 +69,8 @@ export function namespace(name: string, labels: Record<string, string> = {}): ob
 }
 
 /** Fast, abortable sleep for informers under test (backoff stays exponential, just short). */
+export const quickClock: Clock = { ...systemClock, sleep: quickSleep };
+
 export function quickSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();

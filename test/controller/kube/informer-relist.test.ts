@@ -6,7 +6,7 @@
  */
 import { Informer } from '../../../lib/controller/kube/informer';
 import { PODS } from '../../../lib/controller/kube/resources';
-import { Harness, eventually, pod, quickSleep, startHarness } from './helpers';
+import { Harness, eventually, pod, quickClock, startHarness } from './helpers';
 
 describe('informer list resourceVersions', () => {
   let h: Harness;
@@ -24,7 +24,7 @@ describe('informer list resourceVersions', () => {
   const lists = () => h.emulator.requestLog().filter((r) => r.verb === 'list' && r.resource === 'pods');
 
   test('the first list asks for resourceVersion 0 and gets everything in one answer from the watch cache', async () => {
-    informer = new Informer(h.client, { resource: PODS, pageSize: 2, sleep: quickSleep });
+    informer = new Informer(h.client, { resource: PODS, pageSize: 2, clock: quickClock });
     informer.start();
     await informer.waitForSync();
     expect(informer.size).toBe(5);
@@ -32,7 +32,7 @@ describe('informer list resourceVersions', () => {
   });
 
   test('after a watch expired, the relist asks for the last version seen, unpaginated; then a consistent read if that fails', async () => {
-    informer = new Informer(h.client, { resource: PODS, pageSize: 2, sleep: quickSleep });
+    informer = new Informer(h.client, { resource: PODS, pageSize: 2, clock: quickClock });
     informer.start();
     await informer.waitForSync();
     await eventually(() => h.emulator.openWatches === 1, 'the watch to open');

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { ADD, DELETE, Informer, UPDATE } from '../../../lib/controller/kube/informer';
 import { KubeObject, PODS } from '../../../lib/controller/kube/resources';
-import { eventually, pod, quickSleep, startHarness } from './helpers';
+import { eventually, pod, quickClock, startHarness } from './helpers';
 
 type Op =
   | { readonly kind: 'put'; readonly name: number; readonly ip: number }
@@ -41,7 +41,7 @@ test('the informer cache converges to the server state under churn and faults', 
         resource: PODS,
         transform: podIp,
         pageSize: 3,
-        sleep: quickSleep,
+        clock: quickClock,
         backoff: { initialMs: 2, maxMs: 20 },
       });
       // A second informer whose records carry their key, so callbacks can be replayed into a map.
@@ -49,7 +49,7 @@ test('the informer cache converges to the server state under churn and faults', 
       const keyed = new Informer<{ key: string; ip?: string }>(h.client, {
         resource: PODS,
         transform: (o) => ({ key: `${o.metadata.namespace}/${o.metadata.name}`, ip: podIp(o) }),
-        sleep: quickSleep,
+        clock: quickClock,
         backoff: { initialMs: 2, maxMs: 20 },
       });
       keyed.on(ADD, (v) => {

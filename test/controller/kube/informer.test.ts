@@ -3,7 +3,7 @@
  * synthetic deletes, reconnects after dropped watches and restarts, bookmarks, transform; and
  * against a scripted client, malformed objects.
  */
-import { fullJitterDelay } from '../../../lib/controller/kube/backoff';
+import { fullJitterDelay } from '../../../lib/controller/backoff';
 import type { KubeClient } from '../../../lib/controller/kube/client';
 import { ADD, DELETE, ERROR, Informer, InformerOptions, MalformedObjectError, UPDATE } from '../../../lib/controller/kube/informer';
 import { KubeObject, PODS, WatchEvent, egressResource } from '../../../lib/controller/kube/resources';
@@ -12,7 +12,7 @@ import { MembershipIndex } from '../../../lib/controller/sync/membership-index';
 import { PLAN_FORMAT, SyncPlan } from '../../../lib/policy/plan';
 import { ALL_KINDS, customResourceDefinition } from '../../../lib/k8s/crds';
 import { KubeApiEmulatorOptions } from '../../../lib/testing/kube-emulator';
-import { Harness, eventually, namespace, pod, quickSleep, startHarness } from './helpers';
+import { Harness, eventually, namespace, pod, quickClock, startHarness } from './helpers';
 
 interface PodRecord {
   readonly name: string;
@@ -67,7 +67,7 @@ describe('Informer', () => {
     const inf = new Informer<PodRecord>(h.client, {
       resource: PODS,
       transform: toRecord,
-      sleep: quickSleep,
+      clock: quickClock,
       backoff: { initialMs: 5, maxMs: 40 },
       ...extra,
     });
@@ -205,9 +205,12 @@ describe('Informer', () => {
     h.emulator.failNext({ pathPrefix: '/api/v1/pods', method: 'GET', status: 500, count: 3 });
     const delays: number[] = [];
     const inf = podInformer({
-      sleep: (ms, signal) => {
-        delays.push(ms);
-        return quickSleep(ms, signal);
+      clock: {
+        ...quickClock,
+        sleep: (ms, signal) => {
+          delays.push(ms);
+          return quickClock.sleep(ms, signal);
+        },
       },
       random: () => 0.999,
       backoff: { initialMs: 100, maxMs: 250 },
@@ -227,9 +230,12 @@ describe('Informer', () => {
     h.emulator.failNext({ pathPrefix: '/api/v1/pods', method: 'GET', status: 500, count: 3 });
     const delays: number[] = [];
     const inf = podInformer({
-      sleep: (ms, signal) => {
-        delays.push(ms);
-        return quickSleep(ms, signal);
+      clock: {
+        ...quickClock,
+        sleep: (ms, signal) => {
+          delays.push(ms);
+          return quickClock.sleep(ms, signal);
+        },
       },
       random: () => 0.999,
       backoff: { initialMs: 100, maxMs: 10_000 },
@@ -251,6 +257,25 @@ describe('Informer', () => {
       expect(fullJitterDelay(n, {}, () => 0)).toBe(0);
       expect(fullJitterDelay(n, {}, () => 0.9999999)).toBe(ceiling - 1);
     }
+  });
+
+  test('keysInNamespace is an index over the cache: it follows adds and deletes, nothing else keeps the objects', async () => {
+    await setup({ namespaces: ['default', 'other'] });
+    h.emulator.apply(pod('default', 'a', '10.0.0.1'));
+    h.emulator.apply(pod('other', 'c', '10.0.0.3'));
+    const inf = podInformer();
+    inf.start();
+    await inf.waitForSync();
+    h.emulator.apply(pod('default', 'b', '10.0.0.2'));
+    await eventually(() => inf.size === 3, 'the added pod');
+    expect([...inf.keysInNamespace('default')].sort()).toEqual(['default/a', 'default/b']);
+    expect([...inf.keysInNamespace('other')]).toEqual(['other/c']);
+    h.emulator.delete({ apiVersion: 'v1', kind: 'Pod', namespace: 'other', name: 'c' });
+    h.emulator.delete({ apiVersion: 'v1', kind: 'Pod', namespace: 'default', name: 'a' });
+    await eventually(() => inf.size === 1, 'the deletes');
+    expect([...inf.keysInNamespace('default')]).toEqual(['default/b']);
+    expect([...inf.keysInNamespace('other')]).toEqual([]);
+    expect([...inf.keysInNamespace('nowhere')]).toEqual([]);
   });
 
   test('an expired continue token falls back to one unpaginated list', async () => {
@@ -306,7 +331,7 @@ describe('Informer', () => {
       metadata: { name: 'r1' },
       spec: { action: 'Allow', priority: 1, destinations: [{ cidr: '10.0.0.0/8' }] },
     });
-    const inf = new Informer(h.client, { resource: egressResource('ClusterEgressRule'), sleep: quickSleep });
+    const inf = new Informer(h.client, { resource: egressResource('ClusterEgressRule'), clock: quickClock });
     informers.push(inf as Informer<unknown>);
     inf.start();
     await inf.waitForSync();
@@ -387,7 +412,7 @@ describe('Informer: malformed objects fail closed (the old address does not stay
   let informers: Informer<unknown>[] = [];
 
   function start<T>(transform: (o: KubeObject) => T): Informer<T> {
-    const inf = new Informer<T>(kube as unknown as KubeClient, { resource: PODS, transform, sleep: quickSleep, backoff: { initialMs: 5, maxMs: 40 } });
+    const inf = new Informer<T>(kube as unknown as KubeClient, { resource: PODS, transform, clock: quickClock, backoff: { initialMs: 5, maxMs: 40 } });
     informers.push(inf as Informer<unknown>);
     inf.start();
     return inf;
@@ -412,10 +437,10 @@ describe('Informer: malformed objects fail closed (the old address does not stay
       application: 'egress',
       routeDomain: 0,
       lists: [{ path: '/t/egress/src_default', taskId: '~t~egress~src_default', source: { level: 'namespace', namespace: 'default' }, rules: ['namespace/default/r'] }],
-      rules: [{ key: 'namespace/default/r', kind: 'NamespaceEgressRule', name: 'r', namespace: 'default', sourceList: '/t/egress/src_default' }],
+      rules: [{ key: 'namespace/default/r', kind: 'NamespaceEgressRule', name: 'r', namespace: 'default', sourceList: '/t/egress/src_default', specDigest: 'd' }],
     };
-    const index = new MembershipIndex(plan);
     const inf = start(podInfo);
+    const index = new MembershipIndex(plan, inf);
     const errors: unknown[] = [];
     inf.on(ADD, (p) => index.upsertPod(p)).on(UPDATE, (_o, p) => index.upsertPod(p)).on(DELETE, (p) => index.deletePod(p.namespace, p.name));
     inf.on(ERROR, (e) => errors.push(e));

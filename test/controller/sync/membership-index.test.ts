@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { MembershipIndex } from '../../../lib/controller/sync/membership-index';
+import { MembershipIndex, PodCache } from '../../../lib/controller/sync/membership-index';
 import { desiredMembers, NamespaceInfo, PodInfo, ServiceInfo } from '../../../lib/k8s/membership';
 import { compilePolicy } from '../../../lib/policy/compile';
 import { buildSyncPlan } from '../../../lib/policy/plan';
@@ -50,15 +50,20 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ namespace: fc.constantFrom(...NAMESPACES), name: fc.constantFrom(...SERVICES) }).map((s) => ({ kind: 'deleteService' as const, ...s })) },
 );
 
+function mapCache(pods: Map<string, PodInfo>): PodCache {
+  return { get: (key) => pods.get(key), keysInNamespace: (ns) => [...pods.keys()].filter((k) => k.startsWith(`${ns}/`)) };
+}
+
 describe('MembershipIndex', () => {
   test('after any sequence of events it equals the snapshot computation, and reports every change', () => {
     const at = new Date('2026-01-05T10:00:00Z');
     fc.assert(
       fc.property(policyArb({ maxRules: 10 }), fc.array(eventArb, { maxLength: 60 }), (policy, events) => {
-        // Windows and expiry are the engine's business; the index ignores them.
+        // Windows and expiry are the reconciler's business; the index ignores them.
         const plan = buildSyncPlan(compilePolicy({ ...policy, rules: policy.rules.map((r) => ({ ...r, schedule: undefined, expiresAt: undefined })) }));
-        const index = new MembershipIndex(plan);
+        // The informer cache: updated before the index hears of a change, as the informer does.
         const pods = new Map<string, PodInfo>();
+        const index = new MembershipIndex(plan, mapCache(pods));
         const namespaces = new Map<string, NamespaceInfo>();
         const services = new Map<string, ServiceInfo>();
         let previous = new Map(plan.lists.map((l) => [l.path, [] as string[]]));
@@ -115,7 +120,7 @@ describe('MembershipIndex', () => {
         rules: [buildRule({ level: 'namespace', path: 'p', name: 'r', namespace: 'web', action: 'ALLOW', destinations: [EgressDestination.anyIpv4()] })],
       }),
     );
-    const index = new MembershipIndex(plan);
+    const index = new MembershipIndex(plan, mapCache(new Map()));
     const list = plan.lists[0].path;
     index.upsertPod({ namespace: 'web', name: 'old', labels: {}, ips: ['10.0.0.7'], phase: 'Running' });
     index.upsertPod({ namespace: 'web', name: 'new', labels: {}, ips: ['10.0.0.7'], phase: 'Pending' });

@@ -10,7 +10,7 @@ import { TerraformStack } from 'cdktf';
 import { ClusterEgressRule, EgressAction, EgressController, EgressDestination } from '../../../lib';
 import { ConfigError, loadConfig } from '../../../lib/controller/config';
 import { ControllerMetrics } from '../../../lib/controller/metrics';
-import { PacingState } from '../../../lib/controller/sync/push-scheduler';
+import { PacingState } from '../../../lib/controller/sync/workqueue';
 import { PLAN_FORMAT } from '../../../lib/policy/plan';
 import { deviceStack, synthJson } from '../../support/app';
 import { issuesOf } from '../../support/issues';

@@ -1,24 +1,36 @@
 /**
- * The sync engine of one device: cluster events in, source-list pushes out.
+ * The reconciler of one device's source lists: cluster events in, source-list pushes out.
  *
- * Events update the membership index and mark the touched lists dirty; the push scheduler
- * decides when each list goes out. Time-windowed and expiring lists are gated here: outside
- * their window their desired membership is empty (the rule matches nothing), checked by
- * `tick()` every second. Nothing is pushed until `activate()` (the informers have listed
- * everything and this replica leads): a list the controller has not filled stays empty on the
- * device, so it matches nothing (fail closed).
+ * In controller-runtime's terms: the informers' handlers update the membership index (derived
+ * from the informer caches) and add the keys of the touched lists to the workqueue
+ * (`ListWorkqueue`: coalesces, orders, paces by the device and requeues failures with backoff); reconciling a
+ * key pushes the list's full desired membership. Time-windowed and expiring lists are gated
+ * here: outside their window their desired membership is empty (the rule matches nothing), and
+ * each is requeued at its next window edge or expiry (`Result{RequeueAfter}`), not polled.
+ * Nothing is pushed until `activate()` (the informers have listed everything and this replica
+ * leads): a list the controller has not filled stays empty on the device, so it matches
+ * nothing (fail closed).
  */
 import type { NamespaceInfo, PodInfo, ServiceInfo } from '../../k8s/membership';
 import { listActive } from '../../k8s/membership';
 import { EMPTY_LIST_PLACEHOLDER } from '../bigip/client';
+import { Clock, systemClock } from '../clock';
 import type { PlanList, SyncPlan } from '../../policy/plan';
-import { ListChanges, MembershipIndex } from './membership-index';
-import { PacingState, PushOutcome, PushScheduler } from './push-scheduler';
+import { ListChanges, MembershipIndex, PodCache } from './membership-index';
+import { PacingState, PushOutcome, ListWorkqueue } from './workqueue';
+import { nextGateChange } from './time-edges';
 
-/** What the engine needs from a BIG-IP client. */
+/** What the reconciler needs from a BIG-IP client. */
 export interface ListMembersTarget {
-  replaceListMembers(taskId: string, ips: readonly string[], routeDomain: number): Promise<unknown>;
+  /** `retry: false`: the workqueue owns the retries of a push. */
+  replaceListMembers(taskId: string, ips: readonly string[], routeDomain: number, options: { readonly retry: boolean }): Promise<unknown>;
 }
+
+/**
+ * Longest delayed requeue of a gated list: a step of the wall clock (the timers run on a
+ * monotonic clock) is corrected within this time.
+ */
+export const MAX_GATE_REQUEUE_MS = 3_600_000;
 
 export interface ListState {
   readonly path: string;
@@ -33,17 +45,20 @@ export interface ListState {
   readonly pending: boolean;
 }
 
-export interface SyncEngineOptions {
+export interface ListReconcilerOptions {
   readonly plan: SyncPlan;
+  /** The pod informer's cache, the only copy of the pods. */
+  readonly pods: PodCache;
   readonly target: ListMembersTarget;
   readonly coalesceMs?: number;
   readonly maxPushesInFlight?: number;
   readonly maxDeviceBusyPercent?: number;
-  /** @deprecated a fixed ceiling on top of the pacing; see PushSchedulerOptions */
+  /** @deprecated a fixed ceiling on top of the pacing; see ListWorkqueueOptions */
   readonly maxPushesPerSecond?: number;
   readonly isTerminal?: (error: unknown) => boolean;
   readonly onOutcome?: (outcome: PushOutcome) => void;
-  readonly now?: () => number;
+  /** @default systemClock */
+  readonly clock?: Clock;
 }
 
 interface Tracked {
@@ -53,23 +68,25 @@ interface Tracked {
   lastError?: { message: string; terminal: boolean; at: number };
 }
 
-export class SyncEngine {
+export class ListReconciler {
   readonly index: MembershipIndex;
-  private readonly scheduler: PushScheduler;
+  private readonly queue: ListWorkqueue;
   private readonly lists = new Map<string, PlanList>();
   private readonly tracked = new Map<string, Tracked>();
-  private readonly now: () => number;
+  /** Cancels the delayed requeue of each gated list, while leading. */
+  private readonly gateRequeues = new Map<string, () => void>();
+  private readonly clock: Clock;
   private active = false;
 
-  constructor(private readonly options: SyncEngineOptions) {
-    this.now = options.now ?? Date.now;
-    this.index = new MembershipIndex(options.plan);
-    const at = new Date(this.now());
+  constructor(private readonly options: ListReconcilerOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.index = new MembershipIndex(options.plan, options.pods);
+    const at = new Date(this.clock.now());
     for (const list of options.plan.lists) {
       this.lists.set(list.path, list);
       this.tracked.set(list.path, { active: listActive(list, at) });
     }
-    this.scheduler = new PushScheduler({
+    this.queue = new ListWorkqueue({
       target: { push: (path, members) => this.push(path, members) },
       desired: (path) => this.desired(path),
       onOutcome: (o) => this.record(o),
@@ -78,7 +95,7 @@ export class SyncEngine {
       maxDeviceBusyPercent: options.maxDeviceBusyPercent,
       maxPushesPerSecond: options.maxPushesPerSecond,
       isTerminal: options.isTerminal,
-      now: options.now,
+      clock: this.clock,
     });
   }
 
@@ -94,12 +111,12 @@ export class SyncEngine {
   }
 
   get pendingLists(): number {
-    return this.scheduler.pending;
+    return this.queue.pending;
   }
 
   /** What the push pacing allows and uses now. */
   get pacing(): PacingState {
-    return this.scheduler.pacing;
+    return this.queue.pacing;
   }
 
   desired(path: string): readonly string[] {
@@ -130,18 +147,23 @@ export class SyncEngine {
     this.mark(this.index.deleteService(namespace, name));
   }
 
-  /** Re-evaluates windows and expiry; a list that closes is a removal. */
-  tick(): void {
-    const at = new Date(this.now());
-    for (const [path, list] of this.lists) {
-      if (!list.schedule && !list.expiresAt) continue;
-      const t = this.tracked.get(path) as Tracked;
-      const active = listActive(list, at);
-      if (active !== t.active) {
-        t.active = active;
-        this.scheduler.markDirty(path, !active);
-      }
+  /**
+   * Re-evaluates a gated list's window and expiry now (a list that closes is a removal) and
+   * requeues it at its next edge.
+   */
+  private reconcileGate(path: string): void {
+    this.gateRequeues.get(path)?.();
+    this.gateRequeues.delete(path);
+    const list = this.lists.get(path) as PlanList;
+    const t = this.tracked.get(path) as Tracked;
+    const now = this.clock.now();
+    const active = listActive(list, new Date(now));
+    if (active !== t.active) {
+      t.active = active;
+      this.queue.markDirty(path, !active);
     }
+    const edge = nextGateChange(list, now);
+    if (this.active && edge !== undefined) this.gateRequeues.set(path, this.clock.schedule(Math.min(edge - now, MAX_GATE_REQUEUE_MS), () => this.reconcileGate(path)));
   }
 
   /**
@@ -151,15 +173,17 @@ export class SyncEngine {
   activate(): void {
     if (this.active) return;
     this.active = true;
-    this.tick();
-    this.scheduler.invalidate(this.lists.keys());
-    this.scheduler.start();
+    for (const [path, list] of this.lists) if (list.schedule || list.expiresAt) this.reconcileGate(path);
+    this.queue.invalidate(this.lists.keys());
+    this.queue.start();
   }
 
   /** Stops pushing (lost leadership or shutting down); waits for the push in flight. */
   async deactivate(): Promise<void> {
     this.active = false;
-    await this.scheduler.stop();
+    for (const cancel of this.gateRequeues.values()) cancel();
+    this.gateRequeues.clear();
+    await this.queue.stop();
   }
 
   get isActive(): boolean {
@@ -168,7 +192,7 @@ export class SyncEngine {
 
   /** Resolves when no list is waiting (tests, demo, graceful shutdown). */
   idle(timeoutMs?: number): Promise<boolean> {
-    return this.scheduler.idle(timeoutMs);
+    return this.queue.idle(timeoutMs);
   }
 
   /**
@@ -176,7 +200,7 @@ export class SyncEngine {
    * placeholder when empty); undefined before the first push or while a push is due.
    */
   confirmedMembers(path: string): readonly string[] | undefined {
-    const pushed = this.scheduler.lastPushed(path);
+    const pushed = this.queue.lastPushed(path);
     const state = this.listState(path);
     if (pushed === undefined || !state || state.pending) return undefined;
     return deviceMembers(pushed, this.options.plan.routeDomain);
@@ -188,7 +212,7 @@ export class SyncEngine {
    */
   repush(paths: Iterable<string>): void {
     if (!this.active) return;
-    this.scheduler.invalidate([...paths].filter((p) => this.lists.has(p)));
+    this.queue.invalidate([...paths].filter((p) => this.lists.has(p)));
   }
 
   listState(path: string): ListState | undefined {
@@ -201,20 +225,20 @@ export class SyncEngine {
       pushed: t.pushed,
       lastSyncAt: t.lastSyncAt,
       lastError: t.lastError,
-      pending: this.scheduler.lastPushed(path) === undefined || this.desired(path).join(',') !== (this.scheduler.lastPushed(path) ?? []).join(','),
+      pending: this.queue.lastPushed(path) === undefined || this.desired(path).join(',') !== (this.queue.lastPushed(path) ?? []).join(','),
     };
   }
 
   private mark(changes: ListChanges): void {
     for (const [path, c] of changes) {
       // A gated list's desired membership is empty whatever its pods do.
-      if (this.tracked.get(path)?.active) this.scheduler.markDirty(path, c.removed);
+      if (this.tracked.get(path)?.active) this.queue.markDirty(path, c.removed);
     }
   }
 
   private async push(path: string, members: readonly string[]): Promise<void> {
     const list = this.lists.get(path) as PlanList;
-    await this.options.target.replaceListMembers(list.taskId, members, this.options.plan.routeDomain);
+    await this.options.target.replaceListMembers(list.taskId, members, this.options.plan.routeDomain, { retry: false });
   }
 
   private record(outcome: PushOutcome): void {

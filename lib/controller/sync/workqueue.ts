@@ -1,5 +1,6 @@
 /**
- * When, in which order and how fast source lists are pushed to one BIG-IP.
+ * The workqueue of one BIG-IP's source lists: when, in which order and how fast each list key
+ * is handed to the reconciler (the push), with rate-limited requeue of failures.
  *
  * What goes out
  * - Level-based: a push sends the list's full desired membership at push time, and is skipped
@@ -34,10 +35,15 @@
  *   converge to equal shares. One decrease per round trip: answers to pushes sent before the last
  *   decrease do not count towards the next one.
  * - `maxPushesPerSecond` (deprecated) adds a fixed ceiling on top.
- * - Failures: a retryable failure re-queues the list after a backoff; a terminal failure (a 4xx
- *   such as a list AS3 does not have) parks it until `terminalRetryMs` passes, and is reported.
+ * - Failures: this queue is the one owner of push retries (the BIG-IP client does not retry a
+ *   push). A retryable failure re-queues the list after the controller's backoff
+ *   (`fullJitterDelay`, per list, growing with its consecutive failures), as controller-runtime's
+ *   `AddRateLimited` does; a terminal failure (a 4xx such as a list AS3 does not have) parks it
+ *   until `terminalRetryMs` passes, and is reported.
  */
+import { fullJitterDelay } from '../backoff';
 import { BigipApiError } from '../bigip/errors';
+import { Clock, systemClock } from '../clock';
 
 export interface PushTarget {
   /** Replaces the members of a list on the device. */
@@ -61,7 +67,7 @@ export interface PushOutcome {
   readonly deviceMs: number;
 }
 
-export interface PushSchedulerOptions {
+export interface ListWorkqueueOptions {
   readonly target: PushTarget;
   /** Desired members of a list now (empty for a list whose window is closed). */
   readonly desired: (path: string) => readonly string[];
@@ -87,7 +93,7 @@ export interface PushSchedulerOptions {
    * @default - no fixed ceiling
    */
   readonly maxPushesPerSecond?: number;
-  /** @default 1000 */
+  /** Backoff ceiling of the first retry of a failed push. @default 250 */
   readonly retryBaseMs?: number;
   /** @default 30000 */
   readonly retryMaxMs?: number;
@@ -103,7 +109,8 @@ export interface PushSchedulerOptions {
    * @default - a BigipApiError with reason DeviceBusy (503 or 429 after the client's retries) or QueueFull
    */
   readonly isOverload?: (error: unknown) => boolean;
-  readonly now?: () => number;
+  /** @default systemClock */
+  readonly clock?: Clock;
   readonly random?: () => number;
 }
 
@@ -159,7 +166,7 @@ interface ListState {
 
 const defaultIsOverload = (e: unknown) => e instanceof BigipApiError && (e.reason === 'DeviceBusy' || e.reason === 'QueueFull');
 
-export class PushScheduler {
+export class ListWorkqueue {
   private readonly lists = new Map<string, ListState>();
   private readonly dirtyLists = new Set<string>();
   private readonly coalesceMs: number;
@@ -167,7 +174,7 @@ export class PushScheduler {
   private readonly maxShare: number;
   private readonly shareStep: number;
   private readonly ratePerMs?: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly random: () => number;
   private readonly isOverload: (error: unknown) => boolean;
 
@@ -192,16 +199,16 @@ export class PushScheduler {
   private readonly running = new Set<Promise<void>>();
   private stopped = true;
   private pumping = false;
-  private timer?: NodeJS.Timeout;
+  private cancelWake?: () => void;
   private timerAt = Infinity;
 
-  constructor(private readonly options: PushSchedulerOptions) {
+  constructor(private readonly options: ListWorkqueueOptions) {
     this.coalesceMs = options.coalesceMs ?? 250;
     this.maxInFlight = options.maxPushesInFlight ?? 2;
     this.maxShare = (options.maxDeviceBusyPercent ?? 80) / 100;
     this.shareStep = this.maxShare / 16;
     this.share = this.maxShare;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.isOverload = options.isOverload ?? defaultIsOverload;
     if (options.maxPushesPerSecond !== undefined) this.ratePerMs = options.maxPushesPerSecond / 1000;
@@ -281,27 +288,31 @@ export class PushScheduler {
     const until = this.now() + timeoutMs;
     while (this.pending > 0 || this.running.size > 0) {
       if (this.now() > until) return false;
-      await new Promise((r) => setTimeout(r, 5));
+      await this.clock.sleep(5);
     }
     return true;
   }
 
+  private now(): number {
+    return this.clock.now();
+  }
+
   private cancelTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelWake?.();
+    this.cancelWake = undefined;
     this.timerAt = Infinity;
   }
 
   private wakeIn(ms: number, now: number): void {
     const at = now + Math.max(1, Math.ceil(ms));
-    if (this.timer && this.timerAt <= at) return;
+    if (this.cancelWake && this.timerAt <= at) return;
     this.cancelTimer();
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    this.cancelWake = this.clock.schedule(at - now, () => {
+      this.cancelWake = undefined;
       this.timerAt = Infinity;
       this.pump();
-    }, at - now);
+    });
   }
 
   /** Sends what may go now; sets a timer for what may go later. */
@@ -446,9 +457,9 @@ export class PushScheduler {
     if (this.isOverload(error)) this.decrease('overload', startedAt, now);
     const terminal = this.options.isTerminal?.(error) ?? false;
     const failures = Math.max(0, s.failures) + 1;
-    const retryBase = this.options.retryBaseMs ?? 1000;
-    const cap = this.options.retryMaxMs ?? 30000;
-    const backoff = terminal ? (this.options.terminalRetryMs ?? 60000) : Math.min(cap, retryBase * 2 ** (failures - 1)) * (0.5 + this.random() / 2);
+    const backoff = terminal
+      ? (this.options.terminalRetryMs ?? 60000)
+      : fullJitterDelay(failures, { initialMs: this.options.retryBaseMs ?? 250, maxMs: this.options.retryMaxMs ?? 30000 }, this.random);
     // Re-queue with the original change time (the lag metric stays honest) unless a newer
     // change already re-marked it.
     if (!s.dirty) {

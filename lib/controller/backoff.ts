@@ -1,21 +1,7 @@
 /**
- * Retry delays and waiting, injectable so tests never depend on the wall clock.
+ * The one retry delay of the controller: the workqueue's requeue of a failed list push, the
+ * informers' reconnects and the BIG-IP client's retries of other requests all wait this long.
  */
-
-/** Waits `ms` or until the signal aborts (then resolves early; callers check the signal). */
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-
-export const realSleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 export interface BackoffOptions {
   /** Ceiling of the first retry delay. @default 1000 */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { BigipApiError } from '../../../lib/controller/bigip/errors';
-import { ADDITION_AGING_MS, BUDGET_CAP_MS, PushOutcome, PushScheduler, PushSchedulerOptions } from '../../../lib/controller/sync/push-scheduler';
+import { ADDITION_AGING_MS, BUDGET_CAP_MS, PushOutcome, ListWorkqueue, ListWorkqueueOptions } from '../../../lib/controller/sync/workqueue';
 
 // Every test runs on jest's fake clock: time moves only when a test advances it.
 const T0 = 1_000_000;
@@ -71,9 +71,9 @@ class Terminal extends Error {}
 
 const busy503 = () => new BigipApiError({ reason: 'DeviceBusy', terminal: false, method: 'POST', path: '/mgmt/shared/service-discovery/task/x/nodes', status: 503, deviceMessage: 'busy', attempts: 5 });
 
-function scheduler(device: FakeDevice, desired: (path: string) => readonly string[], extra: Partial<PushSchedulerOptions> = {}) {
+function scheduler(device: FakeDevice, desired: (path: string) => readonly string[], extra: Partial<ListWorkqueueOptions> = {}) {
   const outcomes: PushOutcome[] = [];
-  const s = new PushScheduler({
+  const s = new ListWorkqueue({
     target: device,
     desired,
     onOutcome: (o) => outcomes.push(o),
@@ -81,7 +81,6 @@ function scheduler(device: FakeDevice, desired: (path: string) => readonly strin
     retryMaxMs: 5,
     terminalRetryMs: 10,
     isTerminal: (e) => e instanceof Terminal,
-    now: () => Date.now(),
     ...extra,
   });
   return { s, outcomes };
@@ -99,14 +98,14 @@ class Versions {
 const names = (n: number, prefix = 'l') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /** Stops the scheduler, moving the clock on until its pushes in flight are answered. */
-async function stop(s: PushScheduler): Promise<void> {
+async function stop(s: ListWorkqueue): Promise<void> {
   let stopped = false;
   const done = s.stop().then(() => (stopped = true));
   for (let i = 0; i < 100_000 && !stopped; i++) await advance(10);
   await done;
 }
 
-async function settle(s: PushScheduler, device: FakeDevice, limitMs = 120_000): Promise<void> {
+async function settle(s: ListWorkqueue, device: FakeDevice, limitMs = 120_000): Promise<void> {
   for (let waited = 0; waited <= limitMs; waited += 10) {
     if (s.pending === 0 && device.inFlight === 0) return;
     await advance(10);
@@ -114,7 +113,7 @@ async function settle(s: PushScheduler, device: FakeDevice, limitMs = 120_000): 
   throw new Error(`still ${s.pending} lists pending after ${limitMs} ms`);
 }
 
-describe('PushScheduler', () => {
+describe('ListWorkqueue', () => {
   test('converges to the desired membership through failures, and skips pushes that change nothing', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -155,7 +154,7 @@ describe('PushScheduler', () => {
     const device = new FakeDevice(() => 1);
     const lists = new Versions();
     // Defaults only: no fixed rate.
-    const s = new PushScheduler({ target: device, desired: lists.desired, now: () => Date.now() });
+    const s = new ListWorkqueue({ target: device, desired: lists.desired });
     for (const l of names(200)) s.markDirty(l, true);
     s.start();
     await advance(500);
@@ -272,10 +271,11 @@ describe('PushScheduler', () => {
     await stop(s);
   });
 
-  test('an overload answer (503 after the client\'s retries) halves the pace once per round trip, and the list is retried', async () => {
+  test('an overload answer (503) halves the pace once per round trip, and the list is retried', async () => {
     const device = new FakeDevice(() => 10, false);
     const lists = new Versions();
-    const { s, outcomes } = scheduler(device, lists.desired, { maxPushesInFlight: 2, maxDeviceBusyPercent: 100 });
+    // Retries wait 10 ms (full jitter could draw 0: then they would go at once).
+    const { s, outcomes } = scheduler(device, lists.desired, { maxPushesInFlight: 2, maxDeviceBusyPercent: 100, retryBaseMs: 20, random: () => 0.5 });
     for (const l of names(2, 'w')) s.markDirty(l, true);
     s.start();
     await settle(s, device);
@@ -290,6 +290,24 @@ describe('PushScheduler', () => {
     expect(outcomes.filter((o) => !o.ok).map((o) => o.path).sort()).toEqual(['l0', 'l1']);
     expect(device.state.get('l0')).toEqual(['l0-0']);
     expect(device.state.get('l1')).toEqual(['l1-0']);
+    await stop(s);
+  });
+
+  test('a failed push is requeued after the controller\'s backoff, growing with consecutive failures', async () => {
+    const device = new FakeDevice(() => 0);
+    const { s } = scheduler(device, () => ['10.0.0.1'], { retryBaseMs: 100, retryMaxMs: 300, random: () => 0.999 });
+    device.failNext.push({ error: busy503() }, { error: busy503() }, { error: busy503() });
+    s.markDirty('a', true);
+    s.start();
+    await settle(s, device);
+    const sent = device.calls.map((c) => c.sentAt);
+    // fullJitterDelay ceilings 100, 200, 300 (the cap), drawn at 0.999, give 99, 199, 299 ms (the
+    // pacing may add a millisecond).
+    const gaps = sent.slice(1).map((t, i) => t - sent[i]);
+    expect(gaps).toHaveLength(3);
+    gaps.forEach((gap, i) => expect(gap - [99, 199, 299][i]).toBeGreaterThanOrEqual(0));
+    gaps.forEach((gap, i) => expect(gap - [99, 199, 299][i]).toBeLessThanOrEqual(1));
+    expect(device.state.get('a')).toEqual(['10.0.0.1']);
     await stop(s);
   });
 
