@@ -11,7 +11,7 @@ import type { BigipProvider } from '../../providers/bigip/provider';
 import { renderAs3, renderTenantAs3 } from '../afm/as3';
 import { ownDeviceState } from '../afm/device-state';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
-import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
+import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, expiredRules, sha256 } from '../policy/plan';
 import { DefaultAction, EgressLoggingOptions } from '../policy/enums';
 import { EgressPolicyError, quote, unlessInvalid } from '../policy/errors';
 import { readStruct } from '../policy/struct';
@@ -436,6 +436,7 @@ export class AfmDevice extends Construct {
       plan: buildSyncPlan(compiled),
       as3Sha256: sha256(this._as3Json()),
       sharedContext: this.sharedBigip ? { stack: TerraformStack.of(this.sharedBigip).node.id, name: this.sharedBigip.name } : undefined,
+      expiredRules: compiled.expired.length ? expiredRules(compiled) : undefined,
     };
   }
 

@@ -1,4 +1,4 @@
-import { ExplainQuery, Verdict, explain, parseDestination, parseLabels, parseSource, parseTime } from '../engine';
+import { ExplainQuery, Verdict, explain, expiredRuleText, parseDestination, parseLabels, parseSource, parseTime } from '../engine';
 import { decidedByText } from '../format';
 import { readYamlFile, yamlDocumentError } from '../input-files';
 import { CLUSTER_OPTIONS, OUTPUT_OPTIONS, loadCluster, loadPolicy } from '../inputs';
@@ -120,7 +120,8 @@ export const simulateCommand: CliCommand = {
       const actual = e.verdict === 'deny' ? 'deny (drop)' : e.verdict === 'mixed' ? `mixed (${e.flows.map((f) => `${f.destinationIp}: ${f.evaluation.verdict}`).join(', ')})` : e.verdict;
       out.push([String(i + 1), row.from, `${row.to}${row.at ? ` @${row.at}` : ''}`, row.expect, actual + (e.wouldBe !== e.verdict ? ` [would be ${e.wouldBe}]` : ''), decided, ok ? 'ok' : 'MISMATCH']);
     });
-    io.stdout(`${table(out)}\n\n${rows.length - failures} of ${rows.length} flows as expected${failures ? `; ${failures} mismatch${failures > 1 ? 'es' : ''}` : ''} (device ${view.label})\n`);
+    const expired = view.expired.map((r) => `note: ${expiredRuleText(r)}\n`).join('');
+    io.stdout(`${table(out)}\n\n${expired}${rows.length - failures} of ${rows.length} flows as expected${failures ? `; ${failures} mismatch${failures > 1 ? 'es' : ''}` : ''} (device ${view.label})\n`);
     return failures ? 1 : 0;
   },
 };
