@@ -13,7 +13,7 @@ import { ownDeviceState } from '../afm/device-state';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
 import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, expiredRules, sha256 } from '../policy/plan';
 import { DefaultAction, EgressLoggingOptions } from '../policy/enums';
-import { EgressPolicyError, quote, unlessInvalid } from '../policy/errors';
+import { EgressPolicyError, EgressSynthError, quote, unlessInvalid } from '../policy/errors';
 import { readStruct } from '../policy/struct';
 import { DEVICE_PROPS, EgressSnat, defaultTenant, deviceIssues, deviceModel, parseProps, throwIssues } from '../policy/device';
 import type { DeviceModel, ExternalServiceModel, PolicyModel, RuleModel } from '../policy/model';
@@ -507,6 +507,9 @@ export class AfmDevice extends Construct {
   }
 
   private writeArtifact(session: ISynthesisSession): void {
+    // Fail closed when validation is skipped too: nothing of a device with problems is written.
+    const problems = this.synthProblems();
+    if (problems.length) throw new EgressSynthError(problems);
     const dir = path.join(session.outdir, session.manifest.forStack(TerraformStack.of(this)).workingDirectory, ARTIFACT_DIR);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, `${this.tenant}.json`), `${JSON.stringify(this._artifact())}\n`);

@@ -87,6 +87,14 @@ describe('synth reports every problem of every construct at once', () => {
     expect(tf.resource.bigip_as3 && JSON.stringify(tf.resource.bigip_as3)).not.toMatch(/bad/);
   });
 
+  test('with validation skipped, a device with problems writes nothing either', () => {
+    const app = Testing.app({ skipValidation: true } as never);
+    const { stack, device } = deviceStack({}, app);
+    EgressGuardrails.applyTo(app, { expiredRules: ExpiredRuleMode.FAIL });
+    new NamespaceEgressRule(stack, 'Old', { device, namespace: 'web', action: EgressAction.ALLOW, destinations: [D.cidr('192.0.2.0/24')], expiresAt: '2021-03-01T00:00:00Z' });
+    expect(() => app.synth()).toThrow(/\[egress\/Old\] expiresAt: expired at 2021-03-01T00:00:00Z/);
+  });
+
   test('the first broken construct no longer stops the program', () => {
     const { stack, device } = deviceStack();
     expect(() => new ClusterEgressRule(stack, 'A', { device, action: EgressAction.ALLOW, destinations: [D.cidr('10.0.0.1/8')] })).not.toThrow();
