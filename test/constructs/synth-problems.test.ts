@@ -1,6 +1,7 @@
 import { Testing, TerraformStack } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import {
+  AfmDevice,
   ClusterEgressRule,
   EgressAction,
   EgressDestination as D,
@@ -42,7 +43,6 @@ function brokenApp() {
   // A second rule stack: its problems are reported with the first stack's.
   const west = new TerraformStack(app, 'west');
   new KubernetesProvider(west, 'k8s', {});
-  const { AfmDevice } = require('../../lib');
   const westDevice = new AfmDevice(west, 'Bigip', { clusterName: 'west', address: 'bigip-west.example.net', tlsCaBundlePath: '/ca.pem', crdStack: crds });
   new NamespaceEgressRule(west, 'Web', { device: westDevice, owner: 'web', namespace: 'web', action: EgressAction.ALLOW, destinations: [D.cidr('10.0.0.1/8')] });
   return { app, stack, west };
