@@ -4,7 +4,7 @@ export * from './policy/enums';
 export { EgressDestination, IExternalService } from './policy/destination';
 export { EgressPort, EgressPortProps, EgressProtocol } from './policy/port';
 export { EgressSnat } from './policy/device';
-export { EgressPolicyError, PolicyIssue } from './policy/errors';
+export { EgressPolicyError, EgressSynthError, PolicyIssue } from './policy/errors';
 export * from './constructs/crd-stack';
 export * from './constructs/credentials';
 export * from './constructs/afm-device';

@@ -7,7 +7,7 @@ import { AfmChainResult, AfmContext, AfmEvaluation, AfmFirewall, AfmListState, A
 import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, listActive, podEligible, sourceIncludesPod } from '../k8s/membership';
 import { formatIp, parseAddressEntry, tryParseIp } from '../policy/ip';
 import { LEVELS, Level, PolicyModel } from '../policy/model';
-import type { SyncPlan } from '../policy/plan';
+import type { ExpiredRule, SyncPlan } from '../policy/plan';
 import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../policy/port';
 import { INSTANT_FORMAT, instantProblem } from '../policy/schema';
 import type { ClusterState } from './cluster-state';
@@ -23,11 +23,18 @@ export interface PolicyView {
   readonly plan: SyncPlan;
   readonly firewall: AfmFirewall;
   readonly owners: AfmRuleIndex;
+  /** Rules not enforced because their `expiresAt` had come at synth. */
+  readonly expired: readonly ExpiredRule[];
 }
 
 /** `as3`: the declarations the BIG-IP holds (the device's own; on a shared BIG-IP also the shared one). */
-export function policyView(input: { label: string; model: PolicyModel; plan: SyncPlan; as3: readonly unknown[]; commands: readonly string[] }): PolicyView {
-  return { label: input.label, model: input.model, plan: input.plan, firewall: AfmFirewall.load(input.as3, input.commands), owners: new AfmRuleIndex(input.model) };
+export function policyView(input: { label: string; model: PolicyModel; plan: SyncPlan; as3: readonly unknown[]; commands: readonly string[]; expired?: readonly ExpiredRule[] }): PolicyView {
+  return { label: input.label, model: input.model, plan: input.plan, firewall: AfmFirewall.load(input.as3, input.commands), owners: new AfmRuleIndex(input.model), expired: input.expired ?? [] };
+}
+
+/** How the tools name a rule that expired: it is in the code and the CRs, but not enforced. */
+export function expiredRuleText(r: ExpiredRule): string {
+  return `rule ${r.key} (${r.action}, ${r.path}) expired at ${r.expiresAt} and is not enforced`;
 }
 
 /** `--from <namespace>/<pod-or-service>`. */
@@ -426,7 +433,7 @@ export function unlistedAddress(model: PolicyModel, family: 4 | 6, dns: Readonly
 export function explain(view: PolicyView, cluster: ClusterState | undefined, dns: DnsAnswers, query: ExplainQuery): Explanation {
   const source = resolveSource(view.model, cluster, query.from);
   const { to, at } = query;
-  const notes: string[] = [];
+  const notes: string[] = view.expired.map(expiredRuleText);
   if (!podEligible(source.pod)) {
     notes.push(`${source.pod.namespace}/${source.pod.name} is ${source.pod.hostNetwork ? 'on the host network' : source.pod.terminating ? 'terminating' : `in phase ${source.pod.phase}`}: its addresses are in no source list, so no rule covers it`);
   }

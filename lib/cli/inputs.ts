@@ -28,7 +28,7 @@ export const CLUSTER_OPTIONS: readonly OptionSpec[] = [
 export function loadPolicy(args: ParsedArgs, io: CliIo): PolicyView {
   const device = pickDevice(readSynthOutput(args.string('out') ?? 'cdktf.out', io.cwd), args.string('device'));
   try {
-    return policyView({ label: deviceLabel(namesOfOutput(device)), model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands });
+    return policyView({ label: deviceLabel(namesOfOutput(device)), model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands, expired: device.artifact.expiredRules });
   } catch (e) {
     if (e instanceof AfmModelError) {
       throw new CliUsageError(`the declaration in ${device.terraformFile} cannot be evaluated`, quote(e.message), 'it was not written by this version of cdktf-ces; run "cdktf synth" again');

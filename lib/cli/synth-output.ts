@@ -97,6 +97,10 @@ function policyArtifact(value: unknown, shown: string, tenant: string, stacks: r
   if (!optional(shared, (c) => isObj(c) && isString(c.name) && isString(c.stack) && stacks.includes(c.stack))) {
     throw bad('sharedContext does not name a stack of this output and a SharedBigip', shared);
   }
+  const expired = value.expiredRules;
+  if (!optional(expired, (list) => Array.isArray(list) && list.every((r) => isObj(r) && [r.key, r.path, r.action, r.expiresAt].every(isString)))) {
+    throw bad('expiredRules is not a list of { key, path, action, expiresAt }', expired);
+  }
   return value as unknown as PolicyArtifact;
 }
 

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Aspects, IAspect, ISynthesisSession, Lazy, TerraformStack } from 'cdktf';
+import { Annotations, Aspects, IAspect, ISynthesisSession, Lazy, TerraformStack } from 'cdktf';
 import { IConstruct } from 'constructs';
 // Not re-exported by cdktf's index, but stable: cdktf 0.21.0 is its final release, and
 // TerraformAsset writes its files through the same hook.
@@ -11,9 +11,9 @@ import type { BigipProvider } from '../../providers/bigip/provider';
 import { renderAs3, renderTenantAs3 } from '../afm/as3';
 import { ownDeviceState } from '../afm/device-state';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
-import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
+import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, expiredRules, sha256 } from '../policy/plan';
 import { DefaultAction, EgressLoggingOptions } from '../policy/enums';
-import { EgressPolicyError, formatIssue, quote, unlessInvalid } from '../policy/errors';
+import { EgressPolicyError, EgressSynthError, quote, unlessInvalid } from '../policy/errors';
 import { readStruct } from '../policy/struct';
 import { DEVICE_PROPS, EgressSnat, defaultTenant, deviceIssues, deviceModel, parseProps, throwIssues } from '../policy/device';
 import type { DeviceModel, ExternalServiceModel, PolicyModel, RuleModel } from '../policy/model';
@@ -34,10 +34,20 @@ import {
 import { checkedConstructId } from './construct-id';
 import { EgressCrdStack } from './crd-stack';
 import { SharedBigip } from './shared-bigip';
+import { addSynthCheck } from './problems';
+import { EXPIRY_WARNING_DAYS_DEFAULT, expiryNotice } from '../policy/schedule';
+import type { PolicyIssue } from '../policy/errors';
 
 const DEVICE_SYMBOL = Symbol.for('cdktf-ces.AfmDevice');
 /** Brand of EgressGuardrails (defined in guardrails.ts, which imports this module). */
 const GUARDRAILS_BRAND = Symbol.for('cdktf-ces.EgressGuardrails');
+/** What a guardrail set says about expiry (see guardrails.ts). */
+const EXPIRY_SETTINGS = Symbol.for('cdktf-ces.ExpirySettings');
+interface ExpirySettings {
+  readonly name: string;
+  readonly warningDays: number;
+  readonly failExpired: boolean;
+}
 /** Folder, inside a stack's output directory, of the policy artifacts. */
 export const ARTIFACT_DIR = 'cdktf-ces';
 
@@ -205,6 +215,8 @@ export class AfmDevice extends Construct {
   private readonly deviceModel: DeviceModel;
   private readonly rules = new Map<string, RuleModel>();
   private readonly ruleConstructs: IConstruct[] = [];
+  /** Rules already warned of their expiry (validations may run more than once). */
+  private readonly warned = new WeakSet<IConstruct>();
   private readonly externalServices = new Map<string, ExternalServiceModel>();
   private compiled?: { version: number; result: CompiledPolicy };
   private version = 0;
@@ -316,12 +328,7 @@ export class AfmDevice extends Construct {
     ownership?.releaseRouteDomain(this.deviceModel.routeDomain);
     // Cross-rule problems (such as FQDN destinations without a resolver) fail synth here, and
     // guardrails applied above the stacks (where cdktf does not invoke aspects) are applied.
-    this.node.addValidation({
-      validate: () => {
-        this.applyAncestorGuardrails();
-        return this.policyProblems();
-      },
-    });
+    addSynthCheck(this, () => this.synthProblems());
   }
 
   /**
@@ -429,6 +436,7 @@ export class AfmDevice extends Construct {
       plan: buildSyncPlan(compiled),
       as3Sha256: sha256(this._as3Json()),
       sharedContext: this.sharedBigip ? { stack: TerraformStack.of(this.sharedBigip).node.id, name: this.sharedBigip.name } : undefined,
+      expiredRules: compiled.expired.length ? expiredRules(compiled) : undefined,
     };
   }
 
@@ -443,20 +451,65 @@ export class AfmDevice extends Construct {
   }
 
 
-  private policyProblems(): string[] {
+  /** Cross-rule and rendering problems, guardrail violations and expiry notices, at synth. */
+  private synthProblems(): PolicyIssue[] {
+    this.applyAncestorGuardrails();
+    return [...this.expiryProblems(), ...this.policyProblems()];
+  }
+
+  private policyProblems(): PolicyIssue[] {
     try {
       // Rendering, not only compiling: the render self-check runs here and its findings are
-      // reported as validation messages.
+      // reported with the other problems.
       this._as3Json();
       return [];
     } catch (e) {
-      // cdktf prefixes each message with this construct's path; repeat only other paths.
-      if (e instanceof EgressPolicyError) return e.issues.map((i) => formatIssue(i.path === this.node.path ? { ...i, path: '' } : i));
+      if (e instanceof EgressPolicyError) return [...e.issues];
       throw e;
     }
   }
 
+  /**
+   * Warns of every rule that has expired (it is not enforced) or expires within the warning
+   * window; an expired rule is a problem only under guardrails with `expiredRules: FAIL`.
+   */
+  private expiryProblems(): PolicyIssue[] {
+    const now = new Date();
+    const issues: PolicyIssue[] = [];
+    for (const construct of this.ruleConstructs) {
+      const model = (construct as unknown as { _model?: RuleModel })._model;
+      if (!model?.expiresAt) continue;
+      const settings = this.expirySettingsOf(construct);
+      const warningDays = settings.length ? Math.max(...settings.map((s) => s.warningDays)) : EXPIRY_WARNING_DAYS_DEFAULT;
+      const notice = expiryNotice(model, now, warningDays);
+      if (!notice) continue;
+      const failing = notice.kind === 'expired' ? settings.find((s) => s.failExpired) : undefined;
+      if (failing) {
+        issues.push({ path: model.path, field: 'expiresAt', value: quote(model.expiresAt), message: `${notice.message} (guardrails "${failing.name}" refuse expired rules: expiredRules is FAIL)` });
+      } else if (!this.warned.has(construct)) {
+        this.warned.add(construct);
+        Annotations.of(construct).addWarning(`expiresAt: ${notice.message}`);
+      }
+    }
+    return issues;
+  }
+
+  /** The expiry settings of the guardrail sets applied to `rule` or its ancestors. */
+  private expirySettingsOf(rule: IConstruct): ExpirySettings[] {
+    const out: ExpirySettings[] = [];
+    for (let scope: IConstruct | undefined = rule; scope; scope = scope.node.scope) {
+      for (const aspect of Aspects.of(scope).all) {
+        const settings = (aspect as unknown as Record<symbol, ExpirySettings | undefined>)[EXPIRY_SETTINGS];
+        if (settings) out.push(settings);
+      }
+    }
+    return out;
+  }
+
   private writeArtifact(session: ISynthesisSession): void {
+    // Fail closed when validation is skipped too: nothing of a device with problems is written.
+    const problems = this.synthProblems();
+    if (problems.length) throw new EgressSynthError(problems);
     const dir = path.join(session.outdir, session.manifest.forStack(TerraformStack.of(this)).workingDirectory, ARTIFACT_DIR);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, `${this.tenant}.json`), `${JSON.stringify(this._artifact())}\n`);

@@ -8,6 +8,7 @@ import type { ExternalServiceModel } from '../policy/model';
 import { externalServiceFromProps, readExternalServiceProps } from '../policy/schema';
 import { describe, prototypePollutionIssues } from '../policy/struct';
 import { AfmDevice } from './afm-device';
+import { collectProblems } from './problems';
 import { checkedConstructId } from './construct-id';
 
 const EXTERNAL_SERVICE_SYMBOL = Symbol.for('cdktf-ces.ExternalService');
@@ -40,15 +41,27 @@ export class ExternalService extends Construct implements IExternalService {
     return typeof x === 'object' && x !== null && EXTERNAL_SERVICE_SYMBOL in x;
   }
 
-  public readonly serviceName: string;
+  public readonly serviceName!: string;
   /** The device the set belongs to. */
-  public readonly device: AfmDevice;
+  public readonly device!: AfmDevice;
   /** The ExternalService custom resource. */
-  public readonly resource: Manifest;
+  public readonly resource!: Manifest;
 
   constructor(scope: Construct, id: string, props: ExternalServiceProps) {
     super(scope, checkedConstructId(scope, id, 'an ExternalService'));
     Object.defineProperty(this, EXTERNAL_SERVICE_SYMBOL, { value: true });
+    const device = (props as { device?: unknown } | undefined)?.device;
+    if (!AfmDevice.isAfmDevice(device)) {
+      this.define(id, props);
+      return;
+    }
+    // With its device known, a refused service is reported at synth with every other problem
+    // of the app; it is not on the device and renders nothing.
+    this.device = device;
+    collectProblems(this, () => this.define(id, props));
+  }
+
+  private define(id: string, props: ExternalServiceProps): void {
     const path = this.node.path;
     // At construction and again at synth: the pollution may come after the service.
     const polluted = prototypePollutionIssues(path);
@@ -72,8 +85,8 @@ export class ExternalService extends Construct implements IExternalService {
     if (deviceIssues.length) throw new EgressPolicyError(deviceIssues);
     const afmDevice = device as AfmDevice;
     afmDevice._addExternalService(model);
-    this.serviceName = model.name;
-    this.device = afmDevice;
-    this.resource = new Manifest(this, 'Resource', { manifest: externalServiceResource(model, afmDevice.clusterName) });
+    (this as { serviceName: string }).serviceName = model.name;
+    (this as { device: AfmDevice }).device = afmDevice;
+    (this as { resource: Manifest }).resource = new Manifest(this, 'Resource', { manifest: externalServiceResource(model, afmDevice.clusterName) });
   }
 }

@@ -6,6 +6,7 @@ import { GuardrailSet, GuardrailViolation, buildGuardrailSet, guardrailSetPath, 
 import type { RuleModel } from '../policy/model';
 import { EgressPort } from '../policy/port';
 import type { AfmDevice } from './afm-device';
+import { recordProblems } from './problems';
 import { egressRuleOf } from './rules';
 
 /** How a guardrail violation is reported. */
@@ -13,6 +14,14 @@ export enum GuardrailMode {
   /** Synth fails, naming the rule's construct path, the guardrail and the fix. */
   ENFORCE = 'ENFORCE',
   /** Synth succeeds with a warning annotation on the rule (a soft guardrail). */
+  WARN = 'WARN',
+}
+
+/** What synth does with a rule whose `expiresAt` has come (it is not enforced either way). */
+export enum ExpiredRuleMode {
+  /** Synth fails, naming the rule, until it is deleted or renewed. */
+  FAIL = 'FAIL',
+  /** Synth succeeds with a warning on the rule, so unrelated changes still ship. */
   WARN = 'WARN',
 }
 
@@ -95,11 +104,26 @@ export interface EgressGuardrailsProps {
    * @default - none (needed with emergencyPriorityMax)
    */
   readonly emergencyRuleScopes?: string[];
+  /**
+   * What synth does with the rules (all levels) this set governs once their `expiresAt` has
+   * come. An expired rule is never enforced; FAIL also stops every synth of the app until the
+   * rule is deleted or renewed, which holds unrelated changes (an emergency DENY among them).
+   * @default ExpiredRuleMode.WARN
+   */
+  readonly expiredRules?: ExpiredRuleMode;
+  /**
+   * Days ahead of a rule's `expiresAt` from which synth warns (0–3660). When several sets
+   * govern a rule, the longest window wins.
+   * @default 14
+   */
+  readonly expiryWarningDays?: number;
 }
 
 const GUARDRAIL_NAMES = Symbol.for('cdktf-ces.GuardrailNames');
 /** Brand of guardrail aspects, so AfmDevice can find them without importing this module. */
 const GUARDRAILS_SYMBOL = Symbol.for('cdktf-ces.EgressGuardrails');
+/** The expiry settings AfmDevice reads when it checks its rules' expiry. */
+const EXPIRY_SETTINGS = Symbol.for('cdktf-ces.ExpirySettings');
 
 /**
  * Guardrails as a cdktf Aspect: the security team states an envelope once; every rule under
@@ -154,6 +178,7 @@ export class EgressGuardrails implements IAspect {
     Object.defineProperty(this, GUARDRAILS_SYMBOL, { value: true });
     this.set = buildGuardrailSet(props);
     this.name = this.set.name;
+    Object.defineProperty(this, EXPIRY_SETTINGS, { value: { name: this.name, warningDays: this.set.expiryWarningDays, failExpired: this.set.failExpiredRules } });
   }
 
   public visit(node: IConstruct): void {
@@ -161,10 +186,12 @@ export class EgressGuardrails implements IAspect {
     // A rule construct whose props were refused has no model; its error is already reported.
     if (!rule?.model || this.visited.has(node)) return;
     this.visited.add(node);
-    for (const v of this.violationsOf(node, rule.model, rule.device)) {
-      const message = `guardrail ${v.guardrail} of "${this.name}": ${v.message}`;
-      if (this.set.warnOnly) Annotations.of(node).addWarning(message);
-      else Annotations.of(node).addError(message);
+    const violations = this.violationsOf(node, rule.model, rule.device);
+    if (this.set.warnOnly) {
+      for (const v of violations) Annotations.of(node).addWarning(`guardrail ${v.guardrail} of "${this.name}": ${v.message}`);
+    } else {
+      // Reported at synth with every other problem of the app; the value is the rule judged.
+      recordProblems(node, violations.map((v) => ({ path: rule.model.path, field: `guardrail ${v.guardrail} of "${this.name}"`, value: quote(rule.model.name), message: v.message })));
     }
   }
 

@@ -12,11 +12,12 @@ import {
 import { EgressPolicyError, PolicyIssue, formatIssue, quote } from '../policy/errors';
 import type { Level, RuleModel } from '../policy/model';
 import { EgressPort } from '../policy/port';
-import { expiryProblem, readRuleProps, ruleFromProps } from '../policy/schema';
+import { readRuleProps, ruleFromProps } from '../policy/schema';
 import { describe, prototypePollutionIssues } from '../policy/struct';
 import { AfmDevice } from './afm-device';
 import { checkedConstructId } from './construct-id';
 import { ExternalService } from './external-service';
+import { collectProblems } from './problems';
 
 /** Props shared by every egress rule. */
 export interface EgressRuleProps {
@@ -69,7 +70,7 @@ export interface EgressRuleProps {
    */
   readonly schedule?: EgressSchedule;
   /**
-   * ISO-8601 instant after which the rule matches nothing; synth fails once it has passed.
+   * ISO-8601 instant from which the rule is not enforced; synth warns ahead and after it.
    * @default - never expires
    */
   readonly expiresAt?: string;
@@ -131,6 +132,12 @@ const RULE_SYMBOL = Symbol.for('cdktf-ces.EgressRule');
  */
 function defineRule(scope: Construct, level: Level, props: unknown): { model: RuleModel; resource: Manifest; device: AfmDevice } {
   Object.defineProperty(scope, RULE_SYMBOL, { value: level });
+  // A refused rule is reported at synth with every other problem of the app; it has no model,
+  // no resource and is not on its device, so it renders nothing.
+  return collectProblems(scope, () => checkedRule(scope, level, props)) ?? ({} as { model: RuleModel; resource: Manifest; device: AfmDevice });
+}
+
+function checkedRule(scope: Construct, level: Level, props: unknown): { model: RuleModel; resource: Manifest; device: AfmDevice } {
   const path = scope.node.path;
   // At construction and again at synth: the pollution may come after the rule.
   const polluted = prototypePollutionIssues(path);
@@ -149,8 +156,6 @@ function defineRule(scope: Construct, level: Level, props: unknown): { model: Ru
     throw new EgressPolicyError([...referenceIssues, ...e.issues.filter((i) => !referenced.has(i.field))]);
   }
   if (referenceIssues.length) throw new EgressPolicyError(referenceIssues);
-  const expired = expiryProblem(model, new Date());
-  if (expired) throw new EgressPolicyError([expired]);
   (device as AfmDevice)._addRule(model, scope);
   const resource = new Manifest(scope, 'Resource', {
     manifest: ruleResource(model, (device as AfmDevice).clusterName),
@@ -233,7 +238,7 @@ export class ClusterEgressRule extends Construct {
   constructor(scope: Construct, id: string, props: ClusterEgressRuleProps) {
     super(scope, checkedConstructId(scope, id, 'a ClusterEgressRule'));
     const { model, resource, device } = defineRule(this, 'cluster', props);
-    this.ruleName = model.name;
+    this.ruleName = model?.name;
     this.resource = resource;
     this._model = model;
     this._device = device;
@@ -263,7 +268,7 @@ export class NamespaceEgressRule extends Construct {
   constructor(scope: Construct, id: string, props: NamespaceEgressRuleProps) {
     super(scope, checkedConstructId(scope, id, 'a NamespaceEgressRule'));
     const { model, resource, device } = defineRule(this, 'namespace', props);
-    this.ruleName = model.name;
+    this.ruleName = model?.name;
     this.resource = resource;
     this._model = model;
     this._device = device;
@@ -292,7 +297,7 @@ export class ServiceEgressRule extends Construct {
   constructor(scope: Construct, id: string, props: ServiceEgressRuleProps) {
     super(scope, checkedConstructId(scope, id, 'a ServiceEgressRule'));
     const { model, resource, device } = defineRule(this, 'service', props);
-    this.ruleName = model.name;
+    this.ruleName = model?.name;
     this.resource = resource;
     this._model = model;
     this._device = device;

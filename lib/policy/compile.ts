@@ -41,7 +41,7 @@ import {
   ruleKey,
 } from './model';
 import { PORTED_PROTOCOLS } from './port';
-import { expiryProblem } from './schema';
+import { ruleExpired } from './schedule';
 
 /** An address list whose members the controller maintains (AS3 event-driven list). */
 export interface SourceList {
@@ -111,7 +111,10 @@ export interface CompiledRule {
 }
 
 export interface CompiledPolicy {
+  /** The enforced policy: the input without its expired rules. */
   readonly model: PolicyModel;
+  /** Rules whose `expiresAt` had come at compile time: not rendered, kept for the tools. */
+  readonly expired: readonly RuleModel[];
   readonly levels: Readonly<Record<Level, readonly CompiledRule[]>>;
   readonly sourceLists: readonly SourceList[];
   readonly destinationLists: readonly DestinationList[];
@@ -119,7 +122,7 @@ export interface CompiledPolicy {
 }
 
 export interface CompileOptions {
-  /** Time used to reject expired rules. @default - the current time */
+  /** Time at which rules past `expiresAt` are left out. @default - the current time */
   readonly now?: Date;
   /**
    * Digest in content-derived object names. Tests inject a weak one to prove that a name
@@ -212,7 +215,7 @@ function summarize(addresses: readonly AddressModel[], fqdns: readonly FqdnModel
 /**
  * Checks cross-rule constraints that single-rule validation cannot see. Returns every issue.
  */
-export function crossRuleIssues(model: PolicyModel, now: Date): PolicyIssue[] {
+export function crossRuleIssues(model: PolicyModel): PolicyIssue[] {
   const issues: PolicyIssue[] = [];
   const seen = new Map<string, RuleModel>();
   for (const rule of model.rules) {
@@ -228,8 +231,6 @@ export function crossRuleIssues(model: PolicyModel, now: Date): PolicyIssue[] {
     } else {
       seen.set(key, rule);
     }
-    const expired = expiryProblem(rule, now);
-    if (expired) issues.push(expired);
   }
   const services = new Map<string, ExternalServiceModel>();
   for (const es of model.externalServices) {
@@ -316,11 +317,15 @@ class NameRegistry {
 }
 
 /** Compiles a policy; throws {@link EgressPolicyError} with every issue found. */
-export function compilePolicy(model: PolicyModel, options: CompileOptions = {}): CompiledPolicy {
+export function compilePolicy(input: PolicyModel, options: CompileOptions = {}): CompiledPolicy {
   const now = options.now ?? new Date();
   const digest = options.digest ?? contentDigest;
-  const issues = crossRuleIssues(model, now);
+  const issues = crossRuleIssues(input);
   if (issues.length) throw new EgressPolicyError(issues);
+  // An expired rule is rendered to nothing: fail closed for ALLOW, and a DENY stops denying as
+  // its owner asked. The enforced model is what every output (and its recompilation) sees.
+  const expired = input.rules.filter((r) => ruleExpired(r, now));
+  const model = expired.length ? { ...input, rules: input.rules.filter((r) => !ruleExpired(r, now)) } : input;
 
   const { device } = model;
   const { tenant, application } = device;
@@ -472,6 +477,7 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
   const byPath = <T extends { path: string }>(a: T, b: T) => compareText(a.path, b.path);
   return {
     model,
+    expired,
     levels,
     sourceLists: [...sourceLists.values()].map(({ list, rules }) => ({ ...list, rules })).sort(byPath),
     destinationLists: [...destinationLists.values()].sort(byPath),

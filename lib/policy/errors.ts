@@ -35,6 +35,30 @@ export class EgressPolicyError extends Error {
 }
 
 /**
+ * Thrown by `cdktf synth` when constructs of the app have problems: every problem of every
+ * construct, one line each (`[construct path] field: what is wrong and how to fix it (got
+ * value)`), grouped by construct, after a line that counts them. The stack carries no trace of
+ * our code: a pipeline shows the list and nothing else (these are input errors, not bugs).
+ */
+export class EgressSynthError extends EgressPolicyError {
+  constructor(issues: readonly PolicyIssue[]) {
+    const order = new Map<string, number>();
+    for (const i of issues) if (!order.has(i.path)) order.set(i.path, order.size);
+    const grouped = [...issues].sort((a, b) => (order.get(a.path) as number) - (order.get(b.path) as number));
+    super(grouped);
+    this.name = 'EgressSynthError';
+    const problems = `${issues.length} problem${issues.length === 1 ? '' : 's'}`;
+    const constructs = `${order.size} construct${order.size === 1 ? '' : 's'}`;
+    this.message = `${problems} in ${constructs}; nothing was synthesized. Fix each line and synthesize again:\n${this.message}`;
+    // Node prints an uncaught error's own enumerable properties after its stack: the lines
+    // above already say what the issues hold.
+    Object.defineProperty(this, 'issues', { value: this.issues, enumerable: false });
+    // One pseudo-frame: Node prints a frameless stack in brackets; no frame of ours is useful.
+    this.stack = `${this.name}: ${this.message}\n    at cdktf synth (the ${problems} above)`;
+  }
+}
+
+/**
  * A value-level problem found before the owning construct is known (for example inside a
  * static factory such as `EgressPort.tcp(0)`). The construct that receives the value rethrows
  * it as an {@link EgressPolicyError} with its path and field.

@@ -12,6 +12,7 @@ import type { AddressModel, ExternalServiceModel, FqdnModel, PortModel, RuleMode
 import { isEmptySelector } from './model';
 import { isEgressPort } from './port';
 import { PRIORITY_MAX, PRIORITY_MIN, describeValue, isConstructLike, parseOrThrow, struct, valueObjectArray } from './schema';
+import { EXPIRY_WARNING_DAYS_DEFAULT } from './schedule';
 import { readStruct } from './struct';
 
 export interface GuardrailSet {
@@ -33,6 +34,10 @@ export interface GuardrailSet {
   readonly emergencyPriorityMax?: number;
   /** Construct paths whose cluster rules may use the reserved priorities. */
   readonly emergencyRuleScopes?: readonly string[];
+  /** An expired rule fails synth (otherwise it warns; it is never enforced either way). */
+  readonly failExpiredRules: boolean;
+  /** Days ahead of `expiresAt` from which synth warns. */
+  readonly expiryWarningDays: number;
 }
 
 export interface GuardrailViolation {
@@ -111,6 +116,7 @@ const scopePathsSchema = z.unknown().transform((items, ctx): string[] => {
 });
 
 const RESERVED_MAX = PRIORITY_MAX - 1;
+const EXPIRY_WARNING_DAYS_MAX = 3660;
 
 const PROPS_HINTS = {
   what: 'EgressGuardrails',
@@ -145,6 +151,8 @@ const guardrailPropsSchema = struct(
       `must be a whole number from ${PRIORITY_MIN} to ${RESERVED_MAX}: cluster-rule priorities ${PRIORITY_MIN} to this value are reserved`,
     ).optional(),
     emergencyRuleScopes: scopePathsSchema.optional(),
+    expiredRules: z.enum(['FAIL', 'WARN'], { error: 'must be ExpiredRuleMode.FAIL or ExpiredRuleMode.WARN' }).optional(),
+    expiryWarningDays: wholeNumber(0, EXPIRY_WARNING_DAYS_MAX, `must be a whole number of days from 0 to ${EXPIRY_WARNING_DAYS_MAX}`).optional(),
   }),
   // Read as a struct: own keys only, so a value another program put on Object.prototype (a
   // forbidCatchAll: false, a mode: "WARN") never switches a guardrail off.
@@ -180,6 +188,8 @@ export function buildGuardrailSet(props: unknown): GuardrailSet {
     clusterRuleScopes: p.clusterRuleScopes,
     emergencyPriorityMax: p.emergencyPriorityMax,
     emergencyRuleScopes: p.emergencyRuleScopes,
+    failExpiredRules: p.expiredRules === 'FAIL',
+    expiryWarningDays: p.expiryWarningDays ?? EXPIRY_WARNING_DAYS_DEFAULT,
   };
   validateGuardrailSet(set, path);
   return set;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { ownDeviceState, expectedDeviceState } from '../afm/device-state';
 import { ruleResource } from '../k8s/resources';
 import { CompiledPolicy, canonical } from './compile';
-import { LEVELS, PolicyModel, ScheduleModel, SourceModel } from './model';
+import { LEVELS, PolicyModel, ScheduleModel, SourceModel, ruleKey } from './model';
 
 export const PLAN_FORMAT = 'cdktf-ces.dev/sync-plan/v1';
 
@@ -124,6 +124,20 @@ export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanCo
   };
 }
 
+/** A rule not enforced because its `expiresAt` had come at synth; the tools list it. */
+export interface ExpiredRule {
+  readonly key: string;
+  /** Construct path. */
+  readonly path: string;
+  readonly action: string;
+  readonly expiresAt: string;
+}
+
+/** The expired rules of a compiled policy, as the artifact lists them. */
+export function expiredRules(compiled: CompiledPolicy): ExpiredRule[] {
+  return compiled.expired.map((r) => ({ key: ruleKey(r), path: r.path, action: r.action, expiresAt: r.expiresAt as string }));
+}
+
 export const ARTIFACT_FORMAT = 'cdktf-ces.dev/policy-artifact/v1';
 
 /**
@@ -141,6 +155,8 @@ export interface PolicyArtifact {
    * (lists, rule lists, global and route-domain policies) and the tmsh commands.
    */
   readonly sharedContext?: { readonly stack: string; readonly name: string };
+  /** Rules left out because their `expiresAt` had come at synth (absent when none). */
+  readonly expiredRules?: readonly ExpiredRule[];
 }
 
 /**

@@ -32,7 +32,7 @@ import { TerraformStack } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import { contextCommands, deviceCommands, renderSharedAs3 } from '../afm/as3';
 import { AfmDevice } from '../constructs/afm-device';
-import { buildSyncPlan } from '../policy/plan';
+import { buildSyncPlan, expiredRules } from '../policy/plan';
 import { CompiledPolicy } from '../policy/compile';
 import { checkDnsAnswer } from '../cli/cluster-state';
 import { Explanation, PolicyView, explain, parseDestination, parseSource, policyView } from '../cli/engine';
@@ -80,7 +80,7 @@ function viewOf(device: AfmDevice): PolicyView {
   const compiled = device._compile();
   let view = views.get(compiled);
   if (!view) {
-    view = policyView({ label: deviceLabel(namesOfDevice(device)), model: compiled.model, plan: buildSyncPlan(compiled), ...deployed(device) });
+    view = policyView({ label: deviceLabel(namesOfDevice(device)), model: compiled.model, plan: buildSyncPlan(compiled), ...deployed(device), expired: expiredRules(compiled) });
     views.set(compiled, view);
   }
   return view;

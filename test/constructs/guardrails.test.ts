@@ -1,3 +1,4 @@
+import { synthesized } from './synthesized';
 import { App, Testing } from 'cdktf';
 import { Construct } from 'constructs';
 import {
@@ -128,13 +129,13 @@ describe('forbidCatchAll tests the union of destinations', () => {
     });
     const errors = synthErrors(app);
     expect(linesOf(errors, 'egress/Halves')).toEqual([
-      '[egress/Halves] guardrail forbidCatchAll of "sec": allows every address (0.0.0.0/1, 128.0.0.0/1); only cluster rules may; name the networks the workload needs',
+      '[egress/Halves] guardrail forbidCatchAll of "sec": allows every address (0.0.0.0/1, 128.0.0.0/1); only cluster rules may; name the networks the workload needs (got "halves")',
     ]);
     expect(linesOf(errors, 'egress/Blocks')).toEqual([
-      '[egress/Blocks] guardrail forbidCatchAll of "sec": allows every address (0.0.0.0-0.255.255.255, 1.0.0.0/8, 2.0.0.0/8, 3.0.0.0/8 and 252 more); only cluster rules may; name the networks the workload needs',
+      '[egress/Blocks] guardrail forbidCatchAll of "sec": allows every address (0.0.0.0-0.255.255.255, 1.0.0.0/8, 2.0.0.0/8, 3.0.0.0/8 and 252 more); only cluster rules may; name the networks the workload needs (got "blocks")',
     ]);
     expect(linesOf(errors, 'egress/ViaService')).toEqual([
-      '[egress/ViaService] guardrail forbidCatchAll of "sec": allows every address (::/1, 8000::/1); only cluster rules may; name the networks the workload needs',
+      '[egress/ViaService] guardrail forbidCatchAll of "sec": allows every address (::/1, 8000::/1); only cluster rules may; name the networks the workload needs (got "via-service")',
     ]);
     expect(errors).not.toMatch(/OneAddressShort/);
   });
@@ -154,10 +155,10 @@ describe('forbidCatchAll tests the union of destinations', () => {
     new ClusterEgressRule(stack, 'ClusterHalf', { device, action: EgressAction.ALLOW, podSelector: { matchLabels: { app: 'y' } }, destinations: [D.cidr('128.0.0.0/1')] });
     const errors = synthErrors(app);
     expect(linesOf(errors, 'egress/Low')).toEqual([
-      '[egress/Low] guardrail forbidCatchAll of "sec": together with egress/High allows pods of namespace "a" with app=x every address (0.0.0.0/1, 128.0.0.0/1); only cluster rules may; name the networks the workload needs',
+      '[egress/Low] guardrail forbidCatchAll of "sec": together with egress/High allows pods of namespace "a" with app=x every address (0.0.0.0/1, 128.0.0.0/1); only cluster rules may; name the networks the workload needs (got "low")',
     ]);
     expect(linesOf(errors, 'egress/High')).toEqual([
-      '[egress/High] guardrail forbidCatchAll of "sec": together with egress/Low allows pods of namespace "a" with app=x every address (0.0.0.0/1, 128.0.0.0/1); only cluster rules may; name the networks the workload needs',
+      '[egress/High] guardrail forbidCatchAll of "sec": together with egress/Low allows pods of namespace "a" with app=x every address (0.0.0.0/1, 128.0.0.0/1); only cluster rules may; name the networks the workload needs (got "high")',
     ]);
     expect(errors).not.toMatch(/Redundant|OtherPods|OtherLabel|OtherNamespace|ClusterHalf/);
   });
@@ -170,7 +171,7 @@ describe('forbidCatchAll tests the union of destinations', () => {
     new NamespaceEgressRule(stack, 'Labelled', { device, namespace: 'a', podSelector: { matchLabels: { tier: 'web' } }, action: EgressAction.ALLOW, destinations: [D.cidr('8000::/1')], ports: [P.DNS_UDP] });
     const errors = synthErrors(app);
     expect(linesOf(errors, 'egress/WholeNamespace')).toEqual([
-      '[egress/WholeNamespace] guardrail forbidCatchAll of "sec": together with egress/Checkout allows pods of service "checkout" in namespace "a" every address on tcp/443 (::/1, 8000::/1); only cluster rules may; name the networks the workload needs',
+      '[egress/WholeNamespace] guardrail forbidCatchAll of "sec": together with egress/Checkout allows pods of service "checkout" in namespace "a" every address on tcp/443 (::/1, 8000::/1); only cluster rules may; name the networks the workload needs (got "whole-namespace")',
     ]);
     expect(linesOf(errors, 'egress/Checkout')).toHaveLength(1);
     // Same pods, but the two rules share no port: no port reaches every address.
@@ -202,7 +203,7 @@ describe('forbidCatchAll tests the union of destinations', () => {
     const errors = synthErrors(app);
     expect(errors).not.toMatch(/Spanning/);
     expect(linesOf(errors, 'egress/ViaPartner')).toEqual([
-      '[egress/ViaPartner] guardrail allowedDestinations of "egress guardrails": allows 10.255.255.255-11.0.0.0, outside the security envelope; ask the security team to extend the envelope or narrow the rule',
+      '[egress/ViaPartner] guardrail allowedDestinations of "egress guardrails": allows 10.255.255.255-11.0.0.0, outside the security envelope; ask the security team to extend the envelope or narrow the rule (got "via-partner")',
     ]);
   });
 });
@@ -215,9 +216,9 @@ describe('ownership text must say something', () => {
     new ClusterEgressRule(stack, 'Owned', { device, action: EgressAction.DENY, destinations: [D.cidr('198.51.100.0/24')], owner: 'x', ticket: '7', justification: '(b)' });
     const q = JSON.stringify(blank);
     expect(linesOf(synthErrors(app), 'egress/Blank')).toEqual([
-      `[egress/Blank] guardrail requireOwner of "sec": every rule needs an owner, and ${q} has no letter or digit; set owner to the team or person responsible`,
-      `[egress/Blank] guardrail requireTicket of "sec": every rule needs a ticket, and ${q} has no letter or digit; set ticket to the change or request reference`,
-      `[egress/Blank] guardrail requireJustification of "sec": every rule needs a justification, and ${q} has no letter or digit; set justification to why the egress is needed`,
+      `[egress/Blank] guardrail requireOwner of "sec": every rule needs an owner, and ${q} has no letter or digit; set owner to the team or person responsible (got "blank")`,
+      `[egress/Blank] guardrail requireTicket of "sec": every rule needs a ticket, and ${q} has no letter or digit; set ticket to the change or request reference (got "blank")`,
+      `[egress/Blank] guardrail requireJustification of "sec": every rule needs a justification, and ${q} has no letter or digit; set justification to why the egress is needed (got "blank")`,
     ]);
     expect(synthErrors(app)).not.toMatch(/Owned/);
   });
@@ -248,9 +249,9 @@ describe('the cluster level is reserved', () => {
       'guardrail clusterRuleScopes of "sec": cluster rules may be declared only under "egress/security", "egress/security/emergency"; write a namespace or service rule, or ask the security team to add the rule there';
     const band = (p: number) =>
       `guardrail emergencyPriorityMax of "sec": priority ${p} is in the band 0-99 reserved for the emergency rules under "egress/security/emergency", which must sort first; use a priority above 99`;
-    expect(linesOf(errors, 'egress/security/TooEarly')).toEqual([`[egress/security/TooEarly] ${band(99)}`]);
-    expect(linesOf(errors, 'egress/security-evil/LookAlike')).toEqual([`[egress/security-evil/LookAlike] ${outside}`]);
-    expect(linesOf(errors, 'egress/TeamFirst')).toEqual([`[egress/TeamFirst] ${outside}`, `[egress/TeamFirst] ${band(0)}`]);
+    expect(linesOf(errors, 'egress/security/TooEarly')).toEqual([`[egress/security/TooEarly] ${band(99)} (got "too-early")`]);
+    expect(linesOf(errors, 'egress/security-evil/LookAlike')).toEqual([`[egress/security-evil/LookAlike] ${outside} (got "look-alike")`]);
+    expect(linesOf(errors, 'egress/TeamFirst')).toEqual([`[egress/TeamFirst] ${outside} (got "team-first")`, `[egress/TeamFirst] ${band(0)} (got "team-first")`]);
     expect(errors).not.toMatch(/Lockdown|BlockBad|Ordinary|NamespaceAtZero/);
   });
 
@@ -332,9 +333,9 @@ describe('props as plain JavaScript passes them', () => {
 test('a rule construct whose props were refused (and caught) does not break the guardrails of its stack', () => {
   const { app, stack, device } = setup();
   EgressGuardrails.applyTo(stack, { requireOwner: true });
-  expect(() => new NamespaceEgressRule(stack, 'Refused', { device, namespace: 'A_B', action: EgressAction.ALLOW, destinations: [D.cidr('10.0.0.0/8')] })).toThrow(EgressPolicyError);
+  expect(() => synthesized(() => new NamespaceEgressRule(stack, 'Refused', { device, namespace: 'A_B', action: EgressAction.ALLOW, destinations: [D.cidr('10.0.0.0/8')] }))).toThrow(EgressPolicyError);
   new NamespaceEgressRule(stack, 'Unowned', { device, namespace: 'a', action: EgressAction.ALLOW, destinations: [D.cidr('10.0.0.0/8')] });
   expect(linesOf(synthErrors(app), 'egress/Unowned')).toEqual([
-    '[egress/Unowned] guardrail requireOwner of "egress guardrails": every rule needs an owner; set owner to the team or person responsible',
+    '[egress/Unowned] guardrail requireOwner of "egress guardrails": every rule needs an owner; set owner to the team or person responsible (got "unowned")',
   ]);
 });

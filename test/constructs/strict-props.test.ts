@@ -1,3 +1,4 @@
+import { refusal } from './synthesized';
 import fc from 'fast-check';
 import { Construct } from 'constructs';
 import { App, TerraformStack, Testing } from 'cdktf';
@@ -30,7 +31,7 @@ type Level = keyof typeof RULE_CLASSES;
 
 function newRule(level: Level, scope: Construct, id: string, props: unknown) {
   const RuleClass = RULE_CLASSES[level] as unknown as new (scope: Construct, id: string, props: unknown) => Construct;
-  return new RuleClass(scope, id, props);
+  return refusal(() => new RuleClass(scope, id, props));
 }
 
 describe('rule props from any JavaScript call shape', () => {
@@ -137,7 +138,7 @@ describe('rule props from any JavaScript call shape', () => {
   test('a port made with a missing number names the rule and the explicit form', () => {
     const { stack, device } = deviceStack();
     expect(
-      issuesOf(() => new ClusterEgressRule(stack, 'Web', { device, action: EgressAction.ALLOW, destinations: [EgressDestination.anyIpv4()], ports: [EgressPort.HTTPS, EgressPort.tcp(js(undefined))] })),
+      issuesOf(() => refusal(() => new ClusterEgressRule(stack, 'Web', { device, action: EgressAction.ALLOW, destinations: [EgressDestination.anyIpv4()], ports: [EgressPort.HTTPS, EgressPort.tcp(js(undefined))] }))),
     ).toEqual([
       {
         path: 'egress/Web',
@@ -169,7 +170,7 @@ describe('names from construct ids', () => {
     ['a'.repeat(64), `"${'a'.repeat(64)}"`, 'must be at most 63 characters (it has 64)', `set name, such as name: "${'a'.repeat(63)}"`],
   ])('the id %p gives no name: the error says to set name', (id, value, problem, fix) => {
     const { stack, device } = deviceStack();
-    const issues = issuesOf(() => new ClusterEgressRule(stack, id, { device, action: EgressAction.ALLOW, destinations: [EgressDestination.anyIpv4()] }));
+    const issues = issuesOf(() => refusal(() => new ClusterEgressRule(stack, id, { device, action: EgressAction.ALLOW, destinations: [EgressDestination.anyIpv4()] })));
     expect(issues).toEqual([
       { path: `egress/${id}`, field: 'name', value, message: `is not set, and the construct id ${JSON.stringify(id)} gives ${value}, which cannot be a name: it ${problem}; ${fix}` },
     ]);
@@ -184,7 +185,7 @@ describe('names from construct ids', () => {
   test('an ExternalService id gives its name the same way', () => {
     const { stack, device } = deviceStack();
     expect(new ExternalService(stack, 'BankSftp', { device, destinations: [EgressDestination.fqdn('sftp.bank.example')] }).serviceName).toBe('bank-sftp');
-    expect(issuesOf(() => new ExternalService(stack, 'bank.sftp', { device, destinations: [EgressDestination.fqdn('sftp.bank.example')] }))).toEqual([
+    expect(issuesOf(() => refusal(() => new ExternalService(stack, 'bank.sftp', { device, destinations: [EgressDestination.fqdn('sftp.bank.example')] })))).toEqual([
       {
         path: 'egress/bank.sftp',
         field: 'name',
@@ -232,12 +233,12 @@ describe('ExternalService props', () => {
     [null, '(props)', 'null', 'expected ExternalServiceProps ({ device, destinations, name?, description? })'],
   ])('new ExternalService(scope, id, %p) is a named error', (props, field, value, message) => {
     const { stack } = deviceStack();
-    expect(issuesOf(() => new ExternalService(stack, 'Bank', js(props)))).toEqual([{ path: 'egress/Bank', field, value, message }]);
+    expect(issuesOf(() => refusal(() => new ExternalService(stack, 'Bank', js(props))))).toEqual([{ path: 'egress/Bank', field, value, message }]);
   });
 
   test('unknown and misplaced props are refused', () => {
     const { stack, device } = deviceStack();
-    const issues = issuesOf(() => new ExternalService(stack, 'Bank', js({ device, destinations: [EgressDestination.fqdn('sftp.bank.example')], ports: [EgressPort.SSH], descripton: 'x' })));
+    const issues = issuesOf(() => refusal(() => new ExternalService(stack, 'Bank', js({ device, destinations: [EgressDestination.fqdn('sftp.bank.example')], ports: [EgressPort.SSH], descripton: 'x' }))));
     expect(issues).toEqual([
       { path: 'egress/Bank', field: 'ports', value: '["tcp/22"]', message: 'is not a prop of an ExternalService: an external service is a set of destinations; put ports on the rules that use it' },
       { path: 'egress/Bank', field: 'descripton', value: '"x"', message: 'is not a prop of an ExternalService, and an unknown prop is never ignored: did you mean "description"?' },
@@ -246,7 +247,7 @@ describe('ExternalService props', () => {
 
   test('a device that is not an AfmDevice and bad destinations are reported together', () => {
     const { stack } = deviceStack();
-    expect(issuesOf(() => new ExternalService(stack, 'Bank', js({ device: 'bigip', destinations: [null] })))).toEqual([
+    expect(issuesOf(() => refusal(() => new ExternalService(stack, 'Bank', js({ device: 'bigip', destinations: [null] }))))).toEqual([
       { path: 'egress/Bank', field: 'device', value: '"bigip"', message: 'must be an AfmDevice (created with new AfmDevice(...))' },
       { path: 'egress/Bank', field: 'destinations[0]', value: 'null', message: 'expected an EgressDestination made with its static factories, such as EgressDestination.cidr("10.0.0.0/8")' },
     ]);
@@ -275,10 +276,10 @@ describe('a polluted Object.prototype', () => {
     const { stack, device } = deviceStack();
     polluteWith('podSelector', { matchLabels: { other: 'x' } });
     const props = { device, namespace: 'payments', action: EgressAction.ALLOW, podSelector: { matchLabels: { app: 'web' } }, destinations: [EgressDestination.anyIpv4()] };
-    expect(issuesOf(() => new NamespaceEgressRule(stack, 'Web', props))).toEqual([
+    expect(issuesOf(() => refusal(() => new NamespaceEgressRule(stack, 'Web', props)))).toEqual([
       expect.objectContaining({ path: 'egress/Web', field: 'Object.prototype.podSelector', value: '{"matchLabels":{"other":"x"}}', message: expect.stringMatching(/delete Object.prototype.podSelector\)$/) }),
     ]);
-    expect(issuesOf(() => new ExternalService(stack, 'Bank', { device, destinations: [EgressDestination.address('198.51.100.7')] }))).toEqual([
+    expect(issuesOf(() => refusal(() => new ExternalService(stack, 'Bank', { device, destinations: [EgressDestination.address('198.51.100.7')] })))).toEqual([
       expect.objectContaining({ path: 'egress/Bank', field: 'Object.prototype.podSelector' }),
     ]);
   });
@@ -401,7 +402,7 @@ describe('a destination or port not made by its factories', () => {
   test('is refused on its index by a rule construct, never a TypeError', () => {
     const { stack, device } = deviceStack();
     const props = { device, action: EgressAction.ALLOW, destinations: [Object.create(EgressDestination.prototype)], ports: [Object.create(EgressPort.prototype)] };
-    expect(issuesOf(() => new ClusterEgressRule(stack, 'R', props)).map((i) => [i.field, i.value])).toEqual([
+    expect(issuesOf(() => refusal(() => new ClusterEgressRule(stack, 'R', props))).map((i) => [i.field, i.value])).toEqual([
       ['destinations[0]', '"an EgressDestination not made by its static factories"'],
       ['ports[0]', '"an EgressPort not made by its static factories"'],
     ]);

@@ -26,7 +26,7 @@ function readSide(dir: string, side: 'old' | 'new', cwd: string): DeviceOutput[]
 
 function view(device: DeviceOutput, dir: string): PolicyView {
   try {
-    return policyView({ label: `${dir} (stack ${device.stack})`, model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands });
+    return policyView({ label: `${dir} (stack ${device.stack})`, model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands, expired: device.artifact.expiredRules });
   } catch (e) {
     if (e instanceof AfmModelError) {
       throw new CliUsageError(`the declaration in ${device.terraformFile} cannot be evaluated`, JSON.stringify(e.message), 'it was not written by this version of cdktf-ces; run "cdktf synth" again');

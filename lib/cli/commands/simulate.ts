@@ -1,5 +1,5 @@
 import { checkDnsAnswer } from '../cluster-state';
-import { DnsAnswers, Explanation, ExplainQuery, PolicyView, Verdict, explain, parseDestination, parseLabels, parseSource, parseTime } from '../engine';
+import { DnsAnswers, Explanation, ExplainQuery, PolicyView, Verdict, explain, expiredRuleText, parseDestination, parseLabels, parseSource, parseTime } from '../engine';
 import { decidedByMatches, decidedByText } from '../format';
 import { readYamlFile, yamlDocumentError } from '../input-files';
 import { CLUSTER_OPTIONS, OUTPUT_OPTIONS, loadCluster, loadPolicy } from '../inputs';
@@ -161,7 +161,7 @@ function summaryLine(outcomes: readonly Outcome[]): string {
   return `${outcomes.length - failures} of ${outcomes.length} flows as expected${failures ? `; ${failures} mismatch${failures > 1 ? 'es' : ''}` : ''} (device${devices.length > 1 ? 's' : ''} ${devices.join(', ')})`;
 }
 
-function formatText(outcomes: readonly Outcome[]): string {
+function formatText(outcomes: readonly Outcome[], notes: readonly string[]): string {
   const perRowDevice = outcomes.some((o) => o.row.device !== undefined);
   const out: string[][] = [['#', ...(perRowDevice ? ['device'] : []), 'from', 'to', 'expected', 'actual', 'decided by', '']];
   for (const o of outcomes) {
@@ -171,7 +171,7 @@ function formatText(outcomes: readonly Outcome[]): string {
     out.push([String(o.index + 1), ...(perRowDevice ? [row.device ?? '-'] : []), row.from, `${row.to}${row.at ? ` @${row.at}` : ''}`, expected, actual, o.decidedBy.join('; '), o.problems.length ? 'MISMATCH' : 'ok']);
   }
   const problems = outcomes.flatMap((o) => o.problems.map((p) => `row ${o.index + 1}: ${p}`));
-  return `${table(out)}\n\n${problems.length ? `${problems.join('\n')}\n\n` : ''}${summaryLine(outcomes)}\n`;
+  return `${table(out)}\n\n${problems.length ? `${problems.join('\n')}\n\n` : ''}${notes.map((n) => `${n}\n`).join('')}${summaryLine(outcomes)}\n`;
 }
 
 function formatJson(file: string, outcomes: readonly Outcome[]): string {
@@ -293,8 +293,10 @@ export const simulateCommand: CliCommand = {
     const first = rows.findIndex((r) => r.device === undefined);
     if (first >= 0) viewFor(rows[first], first);
     const { cluster, dns } = await loadCluster(args, io);
+    const used: PolicyView[] = [];
     const outcomes = rows.map((row, i) => {
       const view = viewFor(row, i);
+      used.push(view);
       try {
         return evaluate(row, i, view, explain(view, cluster, rowDns(dns, row), row.query));
       } catch (err) {
@@ -302,7 +304,9 @@ export const simulateCommand: CliCommand = {
         throw err;
       }
     });
-    io.stdout(format === 'json' ? formatJson(file, outcomes) : format === 'junit' ? formatJunit(file, outcomes) : formatText(outcomes));
+    // Rules past their expiry are not enforced; say so once per device the rows used.
+    const notes = [...new Set(used)].flatMap((v) => v.expired.map((r) => `note: ${expiredRuleText(r)}`));
+    io.stdout(format === 'json' ? formatJson(file, outcomes) : format === 'junit' ? formatJunit(file, outcomes) : formatText(outcomes, notes));
     return outcomes.some((o) => o.problems.length) ? 1 : 0;
   },
 };
