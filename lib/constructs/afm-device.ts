@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Aspects, IAspect, IResolvable, IResolveContext, ISynthesisSession, TerraformStack, Token } from 'cdktf';
+import { Aspects, IAspect, ISynthesisSession, Lazy, TerraformStack } from 'cdktf';
 import { IConstruct } from 'constructs';
 // Not re-exported by cdktf's index, but stable: cdktf 0.21.0 is its final release, and
 // TerraformAsset writes its files through the same hook.
@@ -69,30 +69,6 @@ const DEVICE_HINTS = {
 
 /** The devices of each stack, to refuse two with one tenant (their provider alias and artifact would collide). */
 const devicesOfStack = new WeakMap<TerraformStack, AfmDevice[]>();
-
-/**
- * The declaration's JSON as the value of `as3_json`, produced at synth. cdktf scans every string
- * it resolves for encoded tokens, and the digests in object names look like encoded numbers to
- * that scan (`…90e88…`): the JSON of thousands of rules would be cut into as many fragments and
- * glued together again at each of the three resolutions of a stack. Handed over by a
- * post-processor, which runs after resolution, the text is scanned once, in the stack's last
- * pass, and comes out the same.
- */
-class DeclarationJson implements IResolvable {
-  public readonly creationStack: string[] = [];
-
-  constructor(private readonly produce: () => string) {}
-
-  public resolve(context: IResolveContext): string {
-    const json = this.produce();
-    context.registerPostProcessor({ postProcess: () => json });
-    return '';
-  }
-
-  public toString(): string {
-    return Token.asString(this);
-  }
-}
 
 /** Props of {@link AfmDevice}. */
 export interface AfmDeviceProps extends BigipConnectionProps {
@@ -323,8 +299,7 @@ export class AfmDevice extends Construct {
       provider: this.provider,
       dependsOn: ownership ? ownership.declarationDependencies : shared && TerraformStack.of(shared) === stack ? [shared.declaration] : undefined,
       lifecycle: ownership?.declarationLifecycle(),
-      // A resolvable where the binding types a string: see DeclarationJson.
-      as3Json: new DeclarationJson(() => unlessInvalid(() => this._as3Json(), '')) as unknown as string,
+      as3Json: Lazy.stringValue({ produce: () => unlessInvalid(() => this._as3Json(), '') }),
       // AS3 keeps the id and remark of the last request and GET /declare/<tenant> also returns
       // Common: without this every plan would show a change (provider issues #869, #1148).
       ignoreMetadata: true,
