@@ -305,6 +305,8 @@ export class AfmFirewall {
   private readonly portSets = new Map<string, readonly PortRange[]>();
   private readonly policies = new Map<string, PreparedPolicy>();
   private readonly virtualServers: VirtualServer[] = [];
+  /** {@link samePolicy} of each staged policy and enforced one met so far: they never change after load. */
+  private readonly samePolicies = new Map<PreparedPolicy, Map<PreparedPolicy | undefined, boolean>>();
   private globalEnforced?: PreparedPolicy;
   private globalStaged?: PreparedPolicy;
   /** Route-domain contexts by id, or by path where the id is not known. */
@@ -407,11 +409,27 @@ export class AfmFirewall {
     }
     const enforced = this.chain([this.globalEnforced, rd?.enforced, vs?.enforced], vs, flow, source, destination, state);
     // A staged policy with exactly its context's enforced rules stages nothing.
-    const hasStaged = !samePolicy(this.globalStaged, this.globalEnforced) || !samePolicy(rd?.staged, rd?.enforced) || !samePolicy(vs?.staged, vs?.enforced);
+    const hasStaged = !this.samePolicy(this.globalStaged, this.globalEnforced) || !this.samePolicy(rd?.staged, rd?.enforced) || !this.samePolicy(vs?.staged, vs?.enforced);
     const staged = hasStaged
       ? this.chain([this.globalStaged ?? this.globalEnforced, rd?.staged ?? rd?.enforced, vs?.staged ?? vs?.enforced], vs, flow, source, destination, state)
       : enforced;
     return { verdict: enforced.verdict, wouldBe: staged.verdict, enforced, staged, hasStaged };
+  }
+
+  /** {@link samePolicy}, compared once per pair: a comparison walks every rule of both. */
+  private samePolicy(staged: PreparedPolicy | undefined, enforced: PreparedPolicy | undefined): boolean {
+    if (!staged || staged === enforced) return true;
+    let byEnforced = this.samePolicies.get(staged);
+    if (!byEnforced) {
+      byEnforced = new Map();
+      this.samePolicies.set(staged, byEnforced);
+    }
+    let same = byEnforced.get(enforced);
+    if (same === undefined) {
+      same = samePolicy(staged, enforced);
+      byEnforced.set(enforced, same);
+    }
+    return same;
   }
 
   private chain(

@@ -135,8 +135,9 @@ export function readStruct(value: unknown, expected: string): StructRead {
           continue;
         }
       }
-      // defineProperty, not assignment: an own "__proto__" key stays a key to be checked.
-      Object.defineProperty(data, key, { value: v, enumerable: true, writable: true, configurable: true });
+      // `data` has no prototype, so there is no __proto__ setter: an own "__proto__" key is
+      // assigned as a plain key and stays a key to be checked.
+      data[key] = v;
     }
     return problems.length ? { problems } : { data, problems };
   } catch (e) {

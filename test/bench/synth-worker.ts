@@ -1,12 +1,17 @@
 /**
  * One synth measurement in a fresh process (so peak RSS is this run's alone):
- *   node synth-worker.js <library|bare> <rules> <namespaces> <outdir>
- * Prints one JSON line: { mode, rules, namespaces, constructMs, synthMs, totalMs, peakRssMb }.
+ *   node synth-worker.js <library|bare|bare-as3> <rules> <namespaces> <outdir> [declaration.json]
+ * Prints one JSON line: { mode, rules, namespaces, constructMs, synthMs, totalMs, cpuMs, peakRssMb }
+ * (cpuMs: user and system CPU time of construct and synth, which a busy machine disturbs less
+ * than the wall-clock times).
  */
 import { performance } from 'node:perf_hooks';
 import { App, TerraformStack } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
+import * as fs from 'node:fs';
+import { BigipAs3 } from '../../providers/bigip/as3';
+import { BigipProvider } from '../../providers/bigip/provider';
 import {
   AfmDevice,
   BigipCredentials,
@@ -18,7 +23,7 @@ import {
   ServiceEgressRule,
 } from '../../lib';
 
-const [mode, rulesArg, namespacesArg, outdir] = process.argv.slice(2);
+const [mode, rulesArg, namespacesArg, outdir, declarationFile] = process.argv.slice(2);
 const rules = Number(rulesArg);
 const namespaces = Number(namespacesArg);
 
@@ -30,6 +35,7 @@ function ruleProps(i: number) {
   return { service: i % 5 === 4, namespace, name: `rule-${i}`, destinations, ports, priority: i % 1000 };
 }
 
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const app = new App({ outdir });
 if (mode === 'library') {
@@ -45,9 +51,17 @@ if (mode === 'library') {
   }
 } else {
   // Bare cdktf: the same number of kubernetes_manifest resources with the same CR content,
-  // written as plain object literals (no validation, no policy compilation).
+  // written as plain object literals (no validation, no policy compilation). `bare-as3` also
+  // deploys the library's AS3 declaration for the same rules, as one object literal (read
+  // from a file, parsed in the timed part as a program would build it), in a bigip_as3
+  // resource: the same Terraform JSON, less the library's tmsh commands and policy artifact.
   const stack = new TerraformStack(app, 'egress');
   new KubernetesProvider(stack, 'k8s', {});
+  if (mode === 'bare-as3') {
+    const declaration: unknown = JSON.parse(fs.readFileSync(declarationFile, 'utf8'));
+    const provider = new BigipProvider(stack, 'bigip', { address: '192.0.2.1', username: 'admin', password: 'secret' });
+    new BigipAs3(stack, 'Declaration', { provider, as3Json: JSON.stringify(declaration), ignoreMetadata: true });
+  }
   for (let i = 0; i < rules; i++) {
     const p = ruleProps(i);
     const port = i % 3 === 0 ? { protocol: 'tcp', port: 443 } : { protocol: 'tcp', port: 8000, endPort: 8000 + (i % 100) };
@@ -75,6 +89,7 @@ if (mode === 'library') {
 const t1 = performance.now();
 app.synth();
 const t2 = performance.now();
+const cpu = process.cpuUsage(cpu0);
 process.stdout.write(
   `${JSON.stringify({
     mode,
@@ -83,6 +98,7 @@ process.stdout.write(
     constructMs: Math.round(t1 - t0),
     synthMs: Math.round(t2 - t1),
     totalMs: Math.round(t2 - t0),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   })}\n`,
 );
