@@ -17,7 +17,7 @@ import type { As3Object } from './as3';
 import { COMMON, OBJECT, SHARED, routeDomainPath, routeDomainPolicyName, sharedItemName } from './names';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import type { CompiledPolicy, CompiledRule, SourceList } from '../policy/compile';
-import { compareRules, compareText, sourceIdentity } from '../policy/compile';
+import { compareRules, compareText, matchesPodCidrs, sourceIdentity } from '../policy/compile';
 import { withRouteDomain } from '../policy/ip';
 import { AFM_ACTION, DefaultActionName, DeviceModel, ExternalServiceModel, RuleModel, ruleKey } from '../policy/model';
 import { PORTED_PROTOCOLS } from '../policy/port';
@@ -158,6 +158,8 @@ interface AddressListContent {
   /** `a:<address>` and `f:<fqdn>` entries. */
   readonly entries: readonly string[];
   readonly id: number;
+  /** The pointers of a list made only of other lists. */
+  readonly nested?: readonly unknown[];
 }
 
 function readAddressList(at: Resolved, reader: DeclarationReader): AddressListContent {
@@ -165,7 +167,11 @@ function readAddressList(at: Resolved, reader: DeclarationReader): AddressListCo
   if (!obj || obj.class !== 'Firewall_Address_List') {
     return { problem: `${at.path} is ${obj ? `a ${String(obj.class)}` : 'missing'}, not a Firewall_Address_List`, event: false, entries: [], id: -1 };
   }
-  const extra = Object.keys(obj).filter((k) => !['class', 'remark', 'label', 'addresses', 'fqdns'].includes(k));
+  const keys = Object.keys(obj).filter((k) => !['class', 'remark', 'label'].includes(k));
+  if (keys.length === 1 && keys[0] === 'addressLists' && Array.isArray(obj.addressLists)) {
+    return { event: false, entries: [], id: -1, nested: obj.addressLists };
+  }
+  const extra = keys.filter((k) => k !== 'addresses' && k !== 'fqdns');
   if (extra.length) return { problem: `${at.path} also matches by ${extra.join(', ')}`, event: false, entries: [], id: -1 };
   const addresses = Array.isArray(obj.addresses) ? obj.addresses : [];
   const fqdns = Array.isArray(obj.fqdns) ? obj.fqdns : [];
@@ -383,22 +389,56 @@ class DeviceCheck {
     if (afm.action !== AFM_ACTION[rule.action]) return `has action ${quote(afm.action)} where the rule's ${rule.action} needs ${quote(AFM_ACTION[rule.action])}`;
     if ((afm.protocol ?? 'any') !== spec.protocol) return `matches protocol ${quote(afm.protocol ?? 'any')}, not ${quote(spec.protocol)}`;
     if ((afm.loggingEnabled === true) !== rule.logging) return `has loggingEnabled ${quote(afm.loggingEnabled)} where the rule has logging ${rule.logging}`;
-    return this.sourceProblem(afm.source, want, tenant, app) ?? this.destinationProblem(afm.destination, rule, want, tenant, app) ?? this.portProblem(afm.destination, spec, tenant, app) ?? this.iRuleProblem(afm.iRule, rule, carried, tenant, app);
+    return this.sourceProblem(afm.source, rule, want, tenant, app) ?? this.destinationProblem(afm.destination, rule, want, tenant, app) ?? this.portProblem(afm.destination, spec, tenant, app) ?? this.iRuleProblem(afm.iRule, rule, carried, tenant, app);
   }
 
-  private sourceProblem(source: unknown, want: RuleExpectation, tenant: string, app: string): string | undefined {
+  private sourceProblem(source: unknown, rule: RuleModel, want: RuleExpectation, tenant: string, app: string): string | undefined {
     const lists = isObj(source) && Object.keys(source).length === 1 && Array.isArray(source.addressLists) ? source.addressLists : undefined;
     if (!lists || lists.length !== 1) return `must match its source by exactly one address list, and has ${quote(source)}`;
     const at = this.reader.resolve(lists[0], tenant, app);
     if (!at) return `has the source pointer ${quote(lists[0])}`;
     const content = this.reader.addressList(at);
     if (content.problem) return `takes its source from ${content.problem}`;
-    if (!content.event) return `takes its source from ${at.path}, which is not a list the controller fills with pods`;
-    const list = this.sourceLists.get(at.path);
-    if (!list) return `takes its source from ${at.path}, which is not a source list of ${this.device.path}`;
-    if (list.content !== want.sourceIdentity) {
-      return `takes its source from ${at.path}, which the controller fills with the pods of ${describeSource(list.list)}, not those of this rule`;
+    if (matchesPodCidrs(rule, this.device)) {
+      // Every pod of the cluster, by the pod networks themselves.
+      const expected = [...new Set(this.device.podCidrs.map((c) => `a:${withRouteDomain(c.text, this.device.routeDomain)}`))].sort(compareText).join('\n');
+      if (content.event || content.nested || content.entries.join('\n') !== expected) {
+        return `takes its source from ${at.path}, which is not the list of the pod CIDRs (${this.device.podCidrs.map((c) => c.text).join(', ')})`;
+      }
+      return undefined;
     }
+    if (rule.level === 'cluster') {
+      // The shards of the source, each exactly once: together they hold every pod it selects.
+      if (!content.nested) return `takes its source from ${at.path}, which is not a list of the source's shards`;
+      const seen = new Set<number>();
+      let count: number | undefined;
+      for (const pointer of content.nested) {
+        const shardAt = this.reader.resolve(pointer, at.path.split('/')[1], at.path.split('/')[2]);
+        if (!shardAt) return `takes its source from ${at.path}, which has the pointer ${quote(pointer)}`;
+        const problem = this.memberListProblem(shardAt, want);
+        if (problem) return `takes its source from ${at.path}, whose member ${problem}`;
+        const shard = this.sourceLists.get((shardAt as Resolved).path)?.list.shard;
+        if (!shard || seen.has(shard.index) || (count !== undefined && count !== shard.count)) return `takes its source from ${at.path}, whose shards are not each shard of the source once`;
+        seen.add(shard.index);
+        count = shard.count;
+      }
+      if (count === undefined || seen.size !== count) return `takes its source from ${at.path}, which references ${seen.size} of the source's ${count ?? 'shards'} shards`;
+      return undefined;
+    }
+    const problem = this.memberListProblem(at, want);
+    if (problem) return `takes its source from ${problem}`;
+    if (this.sourceLists.get(at.path)?.list.shard) return `takes its source from ${at.path}, which is only a shard of a source`;
+    return undefined;
+  }
+
+  /** Why a list is not one the controller fills with the rule's source pods (or a shard of them). */
+  private memberListProblem(at: Resolved, want: RuleExpectation): string | undefined {
+    const content = this.reader.addressList(at);
+    if (content.problem) return content.problem;
+    if (!content.event) return `${at.path}, which is not a list the controller fills with pods`;
+    const list = this.sourceLists.get(at.path);
+    if (!list) return `${at.path}, which is not a source list of ${this.device.path}`;
+    if (list.content !== want.sourceIdentity) return `${at.path}, which the controller fills with the pods of ${describeSource(list.list)}, not those of this rule`;
     return undefined;
   }
 

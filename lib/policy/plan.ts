@@ -20,6 +20,8 @@ export interface PlanList {
   readonly rules: readonly string[];
   readonly schedule?: ScheduleModel;
   readonly expiresAt?: string;
+  /** A shard of a cluster source: the list holds the source's pods of this shard only. */
+  readonly shard?: { readonly index: number; readonly count: number };
 }
 
 export interface PlanRule {
@@ -27,7 +29,14 @@ export interface PlanRule {
   readonly kind: 'ClusterEgressRule' | 'NamespaceEgressRule' | 'ServiceEgressRule';
   readonly name: string;
   readonly namespace?: string;
+  /** The address list the rule matches its source by (filled by the controller or static). */
   readonly sourceList: string;
+  /**
+   * The lists of {@link SyncPlan.lists} whose members make up the rule's source: the source list
+   * itself, the shards of a cluster source, or none when the rule matches the pod CIDRs.
+   * Absent in plans written before sources had shards: `[sourceList]`.
+   */
+  readonly memberLists?: readonly string[];
 }
 
 /** A firewall context's policies as the deploy attaches them. */
@@ -91,6 +100,7 @@ export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanCo
       rules: l.rules,
       ...(l.schedule ? { schedule: l.schedule } : {}),
       ...(l.expiresAt ? { expiresAt: l.expiresAt } : {}),
+      ...(l.shard ? { shard: l.shard } : {}),
     })),
     rules: LEVELS.flatMap((level) =>
       compiled.levels[level].map((r) => ({
@@ -99,6 +109,7 @@ export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanCo
         name: r.model.name,
         ...(r.model.namespace ? { namespace: r.model.namespace } : {}),
         sourceList: r.sourceList,
+        memberLists: r.memberLists,
       })),
     ),
   };
@@ -134,6 +145,11 @@ export interface PolicyArtifact {
    * (lists, rule lists, global and route-domain policies) and the tmsh commands.
    */
   readonly sharedContext?: { readonly stack: string; readonly name: string };
+}
+
+/** The plan lists a rule's source consists of (see {@link PlanRule.memberLists}). */
+export function memberListsOf(rule: Pick<PlanRule, 'sourceList' | 'memberLists'>): readonly string[] {
+  return rule.memberLists ?? [rule.sourceList];
 }
 
 export function sha256(text: string): string {
