@@ -11,7 +11,7 @@
  * tenant still used (B4), unsaved tmsh changes (W1), the first deploy on a SharedBigip.
  */
 import { DeployState, Emulators, deploySynthOutput, startEmulators } from '../../lib/testing/deploy';
-import { DeviceVerification, VerifyProblem, bigipDeviceReader, expectedDevices, observeDevice } from '../../lib/verify';
+import { DeviceVerification, VerifyProblem, bigipDeviceReader, expectedDevices, observeDevice, observedFirewall } from '../../lib/verify';
 import { AppVersion, RESOLVER, ROUTE_DOMAINS, destroyBigip, disagreements, errorsOf, pushLists, removeSynthDirs, synth, verifyAll } from './support';
 
 jest.setTimeout(60_000);
@@ -50,6 +50,34 @@ const problemsOf = (step: Step, check: VerifyProblem['check']) => step.results.f
 
 /** Errors as `check where`, without task ids and times. */
 const errorShapes = (step: Step) => [...new Set(errorsOf(step.results).map((p) => `${p.check} ${p.where.replace(/AS3 task \S+ of \S+, /, 'AS3 task, ')}`))].sort();
+
+describe('cluster sources made of shards', () => {
+  let emulators: Emulators;
+  beforeAll(async () => {
+    emulators = await start();
+  });
+  afterAll(async () => {
+    await emulators.stop();
+    removeSynthDirs();
+  });
+
+  test('a list of 16 shard lists deploys through AS3, the pushes fill the shards, verify passes and the device decides as the policy does', async () => {
+    const s = await deploy(emulators, { shardedSources: true });
+    expect(errorsOf(s.results)).toEqual([]);
+    expect(s.results[0].checked).toContain('33 event-driven lists');
+    expect(emulators.bigip.eventListTaskIds().filter((t) => t.startsWith('~Common~Shared~k8s_alpha_src_cluster'))).toHaveLength(32);
+    expect(divergences(s)).toEqual([]);
+    // The flows the shards decide: every pod may reach the partner's NTP, only payments 192.0.2.99:8443.
+    const devices = expectedDevices('cdktf.out', s.dir);
+    const { firewall, state } = observedFirewall(s.results[0].observed, ['k8s_alpha'], new Map());
+    const verdict = (ip: string, destinationIp: string, protocol: string, port: number) => firewall.evaluate({ sourceIp: ip, routeDomain: 0, destinationIp, protocol, port }, state).verdict;
+    expect(devices[0].plan.rules.find((r) => r.key === 'cluster/partner')?.memberLists).toHaveLength(16);
+    expect(['10.1.1.10', '10.1.2.10', '10.1.2.11'].map((ip) => verdict(ip, '192.0.2.9', 'udp', 123))).toEqual(['allow', 'allow', 'allow']);
+    expect(['10.1.1.10', '10.1.2.10', '10.1.2.11'].map((ip) => verdict(ip, '192.0.2.99', 'tcp', 8443))).toEqual(['deny', 'allow', 'allow']);
+    // An address of the pod network no pod holds is in no shard.
+    expect(verdict('10.1.7.7', '192.0.2.9', 'udp', 123)).toBe('deny');
+  });
+});
 
 describe('an AfmDevice that owns its BIG-IP', () => {
   let emulators: Emulators;
