@@ -156,23 +156,15 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
         : list.source.level === 'namespace'
           ? `pods of namespace ${list.source.namespace}`
           : `pods of service ${list.source.namespace}/${list.source.service}`;
-    const shard = list.shard ? ` (shard ${list.shard.index + 1}/${list.shard.count})` : '';
     put(list.name, {
       class: 'Firewall_Address_List',
-      remark: clip(`${what}${list.schedule || list.expiresAt ? ' (windowed)' : ''}${shard}`),
+      remark: clip(`${what}${list.schedule || list.expiresAt ? ' (windowed)' : ''}`),
       addresses: [{ addressDiscovery: 'event' }],
     });
   }
-  // Static source lists: the pod CIDRs, and a cluster source's list of its shards (AFM address
-  // lists may contain other address lists; F5, "Network Firewall: Policies and Implementations",
-  // About firewall address lists).
-  for (const group of compiled.sourceGroups) {
-    if (group.addresses) {
-      put(group.name, { class: 'Firewall_Address_List', remark: clip(`pod CIDRs of cluster ${device.cluster}`), addresses: group.addresses.map((a) => address(device, a)) });
-    } else {
-      put(group.name, { class: 'Firewall_Address_List', remark: clip(`pods of cluster ${device.cluster}, in ${group.lists?.length ?? 0} shards`), addressLists: (group.lists ?? []).map((p) => pointer(p, 'shared')) });
-    }
-  }
+  // The pod networks themselves, for the cluster rules that match every pod by address.
+  const podCidrs = compiled.podCidrList;
+  if (podCidrs) put(podCidrs.name, { class: 'Firewall_Address_List', remark: clip(`pod CIDRs of cluster ${device.cluster}`), addresses: podCidrs.addresses.map((a) => address(device, a)) });
   for (const list of compiled.destinationLists) {
     const obj: As3Object = { class: 'Firewall_Address_List', remark: clip(list.remark) };
     if (list.addresses.length) obj.addresses = list.addresses.map((a) => address(device, a));

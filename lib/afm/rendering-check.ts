@@ -158,8 +158,6 @@ interface AddressListContent {
   /** `a:<address>` and `f:<fqdn>` entries. */
   readonly entries: readonly string[];
   readonly id: number;
-  /** The pointers of a list made only of other lists. */
-  readonly nested?: readonly unknown[];
 }
 
 function readAddressList(at: Resolved, reader: DeclarationReader): AddressListContent {
@@ -167,11 +165,7 @@ function readAddressList(at: Resolved, reader: DeclarationReader): AddressListCo
   if (!obj || obj.class !== 'Firewall_Address_List') {
     return { problem: `${at.path} is ${obj ? `a ${String(obj.class)}` : 'missing'}, not a Firewall_Address_List`, event: false, entries: [], id: -1 };
   }
-  const keys = Object.keys(obj).filter((k) => !['class', 'remark', 'label'].includes(k));
-  if (keys.length === 1 && keys[0] === 'addressLists' && Array.isArray(obj.addressLists)) {
-    return { event: false, entries: [], id: -1, nested: obj.addressLists };
-  }
-  const extra = keys.filter((k) => k !== 'addresses' && k !== 'fqdns');
+  const extra = Object.keys(obj).filter((k) => !['class', 'remark', 'label', 'addresses', 'fqdns'].includes(k));
   if (extra.length) return { problem: `${at.path} also matches by ${extra.join(', ')}`, event: false, entries: [], id: -1 };
   const addresses = Array.isArray(obj.addresses) ? obj.addresses : [];
   const fqdns = Array.isArray(obj.fqdns) ? obj.fqdns : [];
@@ -402,36 +396,16 @@ class DeviceCheck {
     if (matchesPodCidrs(rule, this.device)) {
       // Every pod of the cluster, by the pod networks themselves.
       const expected = [...new Set(this.device.podCidrs.map((c) => `a:${withRouteDomain(c.text, this.device.routeDomain)}`))].sort(compareText).join('\n');
-      if (content.event || content.nested || content.entries.join('\n') !== expected) {
+      if (content.event || content.entries.join('\n') !== expected) {
         return `takes its source from ${at.path}, which is not the list of the pod CIDRs (${this.device.podCidrs.map((c) => c.text).join(', ')})`;
       }
       return undefined;
     }
-    if (rule.level === 'cluster') {
-      // The shards of the source, each exactly once: together they hold every pod it selects.
-      if (!content.nested) return `takes its source from ${at.path}, which is not a list of the source's shards`;
-      const seen = new Set<number>();
-      let count: number | undefined;
-      for (const pointer of content.nested) {
-        const shardAt = this.reader.resolve(pointer, at.path.split('/')[1], at.path.split('/')[2]);
-        if (!shardAt) return `takes its source from ${at.path}, which has the pointer ${quote(pointer)}`;
-        const problem = this.memberListProblem(shardAt, want);
-        if (problem) return `takes its source from ${at.path}, whose member ${problem}`;
-        const shard = this.sourceLists.get((shardAt as Resolved).path)?.list.shard;
-        if (!shard || seen.has(shard.index) || (count !== undefined && count !== shard.count)) return `takes its source from ${at.path}, whose shards are not each shard of the source once`;
-        seen.add(shard.index);
-        count = shard.count;
-      }
-      if (count === undefined || seen.size !== count) return `takes its source from ${at.path}, which references ${seen.size} of the source's ${count ?? 'shards'} shards`;
-      return undefined;
-    }
     const problem = this.memberListProblem(at, want);
-    if (problem) return `takes its source from ${problem}`;
-    if (this.sourceLists.get(at.path)?.list.shard) return `takes its source from ${at.path}, which is only a shard of a source`;
-    return undefined;
+    return problem && `takes its source from ${problem}`;
   }
 
-  /** Why a list is not one the controller fills with the rule's source pods (or a shard of them). */
+  /** Why a list is not one the controller fills with the rule's source pods. */
   private memberListProblem(at: Resolved, want: RuleExpectation): string | undefined {
     const content = this.reader.addressList(at);
     if (content.problem) return content.problem;

@@ -4,7 +4,7 @@
  * device receives, and names the policy rules behind the AFM rules that decided.
  */
 import { AfmChainResult, AfmContext, AfmEvaluation, AfmFirewall, AfmListState, AfmRuleHit, AfmRuleIndex, AfmRuleOwner } from '../afm/evaluator';
-import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, listActive, podEligible, listIncludesPod } from '../k8s/membership';
+import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, listActive, podEligible, sourceIncludesPod } from '../k8s/membership';
 import { formatIp, parseAddressEntry, tryParseIp } from '../policy/ip';
 import { LEVELS, Level, PolicyModel } from '../policy/model';
 import type { SyncPlan } from '../policy/plan';
@@ -352,7 +352,7 @@ function listState(view: PolicyView, source: ResolvedSource, dns: DnsAnswers, at
   for (const list of view.plan.lists) {
     if (!listActive(list, at)) continue;
     const service = list.source.level === 'service' ? services.find((s) => s.namespace === list.source.namespace && s.name === list.source.service) : undefined;
-    if (listIncludesPod(list, source.pod, nsLabels, service)) added.set(list.path, pushed(view, source.pod.ips));
+    if (sourceIncludesPod(list.source, source.pod, nsLabels, service)) added.set(list.path, pushed(view, source.pod.ips));
   }
   return view.firewall.withMembers(cached.state, added);
 }

@@ -75,23 +75,6 @@ export function readyCondition(list: ListState | undefined, synced: boolean, gat
   return { status: 'True', reason: 'Synced', message: `in force with ${list.pushed} pod addresses` };
 }
 
-/** The state of a source split over several lists (shards): in force as far as every one is. */
-function combinedState(states: readonly (ListState | undefined)[]): ListState | undefined {
-  if (states.length === 0 || states.some((s) => !s)) return undefined;
-  const all = states as ListState[];
-  const sum = (f: (s: ListState) => number) => all.reduce((n, s) => n + f(s), 0);
-  const pushed = all.every((s) => s.pushed !== undefined);
-  const failing = all.find((s) => s.lastError && s.pending);
-  return {
-    path: all[0].path,
-    active: all.every((s) => s.active),
-    desired: sum((s) => s.desired),
-    ...(pushed ? { pushed: sum((s) => s.pushed as number), lastSyncAt: Math.max(...all.map((s) => s.lastSyncAt ?? 0)) } : {}),
-    ...(failing ? { lastError: failing.lastError } : {}),
-    pending: all.some((s) => s.pending),
-  };
-}
-
 /** At most this many problem lines in a condition message. */
 const MAX_PROBLEM_LINES = 5;
 
@@ -99,10 +82,9 @@ const MAX_PROBLEM_LINES = 5;
  * The DeviceVerified condition of a rule: its source list and the contexts (every rule
  * depends on them) as the last device check found them.
  */
-export function deviceVerifiedCondition(result: DeviceCheckResult | undefined, sourceLists: string | readonly string[]): Ready {
+export function deviceVerifiedCondition(result: DeviceCheckResult | undefined, sourceList: string): Ready {
   if (!result) return { status: 'Unknown', reason: 'NotChecked', message: 'the device has not been read back yet' };
-  const lists: readonly string[] = typeof sourceLists === 'string' ? [sourceLists] : sourceLists;
-  const mine = result.problems.filter((p) => p.list === undefined || lists.includes(p.list));
+  const mine = result.problems.filter((p) => p.list === undefined || p.list === sourceList);
   if (!mine.length) return { status: 'True', reason: 'Verified', message: "the BIG-IP holds the rule's source list, the context attachments and the resolver as planned" };
   const kinds = new Set(mine.map((p) => p.kind));
   const context = kinds.has('route-domain') || kinds.has('attachment') || kinds.has('fqdn-resolver');
@@ -145,12 +127,12 @@ export class StatusReporter {
 
   /** The status a rule should have now. */
   desired(rule: PlanRule): RuleStatus {
-    const paths = memberListsOf(rule);
-    const list = this.lists.get(paths[0] ?? rule.sourceList);
-    const state = paths.length === 1 ? this.options.listState(paths[0]) : combinedState(paths.map((p) => this.options.listState(p)));
+    const list = this.lists.get(rule.sourceList);
+    const state = this.options.listState(rule.sourceList);
     const now = this.now();
+    // A rule that matches the pod CIDRs themselves has no list to sync: in force once deployed.
     const ready =
-      paths.length === 0
+      memberListsOf(rule).length === 0
         ? ({ status: 'True', reason: 'PodCidrs', message: 'in force: the rule matches the pod CIDRs themselves, with no list to sync' } as const)
         : readyCondition(state, this.options.synced(), { schedule: !!list?.schedule, expiresAt: list?.expiresAt }, now);
     const generation = this.options.ruleObject(rule)?.generation;
@@ -163,7 +145,7 @@ export class StatusReporter {
     };
     const conditions = [condition];
     if (this.options.deviceCheck) {
-      const verified = deviceVerifiedCondition(this.options.deviceCheck(), paths);
+      const verified = deviceVerifiedCondition(this.options.deviceCheck(), rule.sourceList);
       const before = this.written.get(rule.key)?.status.conditions.find((c) => c.type === 'DeviceVerified');
       conditions.push({
         type: 'DeviceVerified',

@@ -101,32 +101,6 @@ export function sourceIncludesPod(
   }
 }
 
-/**
- * The shard (0 to `count` − 1) a pod belongs to in a sharded cluster source: FNV-1a (32 bits)
- * of `namespace/name`, so a pod stays in one shard for its life and every reader (controller,
- * tools, tests) puts it in the same one.
- */
-export function shardOfPod(pod: Pick<PodInfo, 'namespace' | 'name'>, count: number): number {
-  const key = `${pod.namespace}/${pod.name}`;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % count;
-}
-
-/** Whether a pod belongs in a list: a source of the list's source, in the list's shard if it has one. */
-export function listIncludesPod(
-  list: Pick<PlanList, 'source' | 'shard'>,
-  pod: PodInfo,
-  namespaceLabels: Readonly<Record<string, string>> | undefined,
-  service: ServiceInfo | undefined,
-): boolean {
-  if (list.shard && shardOfPod(pod, list.shard.count) !== list.shard.index) return false;
-  return sourceIncludesPod(list.source, pod, namespaceLabels, service);
-}
-
 /** Whether the controller fills the list at `at` (windowed and expiring lists close). */
 export function listActive(list: PlanList, at: Date): boolean {
   return ruleActive(list, at);
@@ -147,7 +121,7 @@ export function desiredMembers(plan: SyncPlan, snapshot: ClusterSnapshot, at: Da
     if (listActive(list, at)) {
       const service = list.source.level === 'service' ? services.get(`${list.source.namespace}/${list.source.service}`) : undefined;
       for (const pod of snapshot.pods) {
-        if (!podEligible(pod) || !listIncludesPod(list, pod, nsLabels.get(pod.namespace), service)) continue;
+        if (!podEligible(pod) || !sourceIncludesPod(list.source, pod, nsLabels.get(pod.namespace), service)) continue;
         for (const ip of pod.ips) {
           const c = canonicalIp(ip);
           if (c) members.add(c);

@@ -59,30 +59,19 @@ export interface SourceList {
   /** A windowed rule's private list: filled only inside the window and before expiry. */
   readonly schedule?: ScheduleModel;
   readonly expiresAt?: string;
-  /**
-   * One of the shards of a cluster source: the list holds the source's pods whose
-   * {@link shardOfPod} is `index`. The source's {@link SourceGroup} references all `count`.
-   */
-  readonly shard?: { readonly index: number; readonly count: number };
 }
 
 /**
- * A static address list a rule matches its source by, rendered at synth: the device's pod CIDRs
- * (a cluster rule over every pod whose action the CIDRs may decide, see
- * {@link matchesPodCidrs}), or the shards of a cluster source (`lists`), which the controller
- * fills. The controller never writes it.
+ * The static list of the device's pod CIDRs, rendered at synth: the source of the cluster rules
+ * that match every pod by address ({@link matchesPodCidrs}). The controller never writes it.
  */
-export interface SourceGroup {
+export interface PodCidrList {
   readonly path: string;
   readonly name: string;
   readonly placement: Placement;
-  readonly source: SourceModel;
+  readonly addresses: readonly AddressModel[];
   /** Keys of the rules that use the list. */
   readonly rules: readonly string[];
-  /** The pod CIDRs, for the direct form. */
-  readonly addresses?: readonly AddressModel[];
-  /** Paths of the shard lists it references, in shard order. */
-  readonly lists?: readonly string[];
 }
 
 export interface DestinationList {
@@ -131,7 +120,7 @@ export interface CompiledRule {
   readonly sourceList: string;
   /**
    * Paths of the lists the controller fills that make up the source: the source list itself,
-   * the shards of a cluster source, or none when the rule matches the pod CIDRs directly.
+   * or none when the rule matches the pod CIDRs directly.
    */
   readonly memberLists: readonly string[];
   /** Paths of the destination address lists (a rule matches any of them). */
@@ -146,8 +135,8 @@ export interface CompiledPolicy {
   readonly levels: Readonly<Record<Level, readonly CompiledRule[]>>;
   /** The lists the controller fills (event-driven), sorted by path. */
   readonly sourceLists: readonly SourceList[];
-  /** Static source lists: the pod CIDRs and the lists of shards; sorted by path. */
-  readonly sourceGroups: readonly SourceGroup[];
+  /** The pod CIDRs list, when a rule matches the pod CIDRs directly. */
+  readonly podCidrList?: PodCidrList;
   readonly destinationLists: readonly DestinationList[];
   readonly portLists: readonly PortList[];
 }
@@ -198,17 +187,8 @@ export function sourceIdentity(rule: Pick<RuleModel, 'source' | 'schedule' | 'ex
 /** Models are immutable: the compiler and the rendering check share each rule's identity. */
 const sourceIdentities = new WeakMap<object, string>();
 
-/** Shards of every cluster source the controller fills (see {@link SourceList.shard}). */
-export const CLUSTER_SOURCE_SHARDS = 16;
-
 /** Item name of the static list of the device's pod CIDRs. */
 export const SOURCE_POD_CIDRS = 'src_pod_cidrs';
-
-/** `_s<index>`: the suffix of a shard's list after its source list's name. */
-function shardSuffix(index: number): string {
-  return `_s${index}`;
-}
-const SHARD_SUFFIX_RESERVE = shardSuffix(CLUSTER_SOURCE_SHARDS - 1).length;
 
 /**
  * Whether a rule matches its source by the device's pod CIDRs instead of a list the controller
@@ -440,7 +420,7 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
   }
 
   const sourceLists = new Map<string, { list: Omit<SourceList, 'rules'>; rules: string[] }>();
-  const sourceGroups = new Map<string, { group: Omit<SourceGroup, 'rules'>; rules: string[] }>();
+  let podCidrList: { path: string; name: string; placement: Placement; addresses: AddressModel[]; rules: string[] } | undefined;
   const portLists = new Map<string, PortList>();
   const levels: Record<Level, CompiledRule[]> = { cluster: [], namespace: [], service: [] };
 
@@ -449,22 +429,6 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
 
     const sourceContent = sourceIdentity(rule);
     const srcField = rule.level === 'cluster' ? 'namespaceSelector, podSelector' : rule.level === 'namespace' ? 'namespace, podSelector' : 'namespace, service';
-    const addMemberList = (path: string, name: string, shard?: SourceList['shard']) => {
-      const existing = sourceLists.get(path);
-      if (existing) {
-        existing.rules.push(key);
-        return;
-      }
-      sourceLists.set(path, {
-        list: { path, name, placement: 'shared', taskId: serviceDiscoveryTaskId(path), source: rule.source, schedule: rule.schedule, expiresAt: rule.expiresAt, ...(shard ? { shard } : {}) },
-        rules: [key],
-      });
-    };
-    const addGroup = (path: string, name: string, content: Omit<SourceGroup, 'path' | 'name' | 'placement' | 'source' | 'rules'>) => {
-      const existing = sourceGroups.get(path);
-      if (existing) existing.rules.push(key);
-      else sourceGroups.set(path, { group: { path, name, placement: 'shared', source: rule.source, ...content }, rules: [key] });
-    };
     let srcPath: string;
     let memberLists: string[];
     if (matchesPodCidrs(rule, device)) {
@@ -473,33 +437,25 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
       memberLists = [];
       const addresses = sortAddresses(device.podCidrs);
       if (items.claim(srcPath, { what: 'the pod CIDRs list', owner: device.path, content: canonical({ podCidrs: addresses.map((a) => a.text) }) }, srcField)) {
-        addGroup(srcPath, name, { addresses });
-      }
-    } else if (rule.level === 'cluster') {
-      // A cluster source is split over shards, so a pod event pushes one shard, not every pod.
-      const groupName = fit('shared', sourceListName(rule, digest), SHARD_SUFFIX_RESERVE);
-      srcPath = pathOf('shared', groupName);
-      memberLists = [];
-      if (items.claim(srcPath, { what: `the source list of rule ${key}`, owner: rule.path, content: `shards of ${sourceContent}` }, srcField)) {
-        checkPath(`${srcPath}${shardSuffix(CLUSTER_SOURCE_SHARDS - 1)}`, rule.path, 'name', rule.name, 'shorten the tenant name');
-        for (let index = 0; index < CLUSTER_SOURCE_SHARDS; index++) {
-          const name = `${groupName}${shardSuffix(index)}`;
-          const path = pathOf('shared', name);
-          if (!items.claim(path, { what: `shard ${index} of the source list of rule ${key}`, owner: rule.path, content: `shard ${index}/${CLUSTER_SOURCE_SHARDS} of ${sourceContent}` }, srcField)) continue;
-          addMemberList(path, name, { index, count: CLUSTER_SOURCE_SHARDS });
-          memberLists.push(path);
-        }
-        addGroup(srcPath, groupName, { lists: [...memberLists] });
+        if (podCidrList) podCidrList.rules.push(key);
+        else podCidrList = { path: srcPath, name, placement: 'shared', addresses, rules: [key] };
       }
     } else {
       const srcName = fit('shared', sourceListName(rule, digest));
       srcPath = pathOf('shared', srcName);
       memberLists = [srcPath];
       if (items.claim(srcPath, { what: `the source list of rule ${key}`, owner: rule.path, content: sourceContent }, srcField)) {
-        if (!sourceLists.has(srcPath)) {
-          checkPath(srcPath, rule.path, 'namespace', rule.namespace as string, `shorten the tenant, namespace${rule.level === 'service' ? ' or service' : ''} name`);
+        const existing = sourceLists.get(srcPath);
+        if (existing) {
+          existing.rules.push(key);
+        } else {
+          const field = rule.level === 'cluster' ? 'name' : 'namespace';
+          checkPath(srcPath, rule.path, field, rule.level === 'cluster' ? rule.name : (rule.namespace as string), rule.level === 'cluster' ? 'shorten the tenant name' : `shorten the tenant, namespace${rule.level === 'service' ? ' or service' : ''} name`);
+          sourceLists.set(srcPath, {
+            list: { path: srcPath, name: srcName, placement: 'shared', taskId: serviceDiscoveryTaskId(srcPath), source: rule.source, schedule: rule.schedule, expiresAt: rule.expiresAt },
+            rules: [key],
+          });
         }
-        addMemberList(srcPath, srcName);
       }
     }
 
@@ -576,7 +532,7 @@ export function compilePolicy(model: PolicyModel, options: CompileOptions = {}):
     model,
     levels,
     sourceLists: [...sourceLists.values()].map(({ list, rules }) => ({ ...list, rules })).sort(byPath),
-    sourceGroups: [...sourceGroups.values()].map(({ group, rules }) => ({ ...group, rules })).sort(byPath),
+    ...(podCidrList ? { podCidrList } : {}),
     destinationLists: [...destinationLists.values()].sort(byPath),
     portLists: [...portLists.values()].sort(byPath),
   };

@@ -20,8 +20,6 @@ export interface PlanList {
   readonly rules: readonly string[];
   readonly schedule?: ScheduleModel;
   readonly expiresAt?: string;
-  /** A shard of a cluster source: the list holds the source's pods of this shard only. */
-  readonly shard?: { readonly index: number; readonly count: number };
 }
 
 export interface PlanRule {
@@ -32,9 +30,9 @@ export interface PlanRule {
   /** The address list the rule matches its source by (filled by the controller or static). */
   readonly sourceList: string;
   /**
-   * The lists of {@link SyncPlan.lists} whose members make up the rule's source: the source list
-   * itself, the shards of a cluster source, or none when the rule matches the pod CIDRs.
-   * Absent in plans written before sources had shards: `[sourceList]`.
+   * The lists of {@link SyncPlan.lists} whose members make up the rule's source: the source list,
+   * or none when the rule matches the pod CIDRs themselves. Absent in plans written before rules
+   * could match the pod CIDRs: `[sourceList]`.
    */
   readonly memberLists?: readonly string[];
 }
@@ -100,7 +98,6 @@ export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanCo
       rules: l.rules,
       ...(l.schedule ? { schedule: l.schedule } : {}),
       ...(l.expiresAt ? { expiresAt: l.expiresAt } : {}),
-      ...(l.shard ? { shard: l.shard } : {}),
     })),
     rules: LEVELS.flatMap((level) =>
       compiled.levels[level].map((r) => ({

@@ -170,13 +170,13 @@ describe('a reused name is compared with its content', () => {
 
 describe('several clusters on one BIG-IP', () => {
   test('tenant names that run into each other\u2019s object names fail instead of replacing an object', () => {
-    // Tenant k8s's service rule for src/cluster and tenant k8s_src_svc's cluster source (the
-    // list of its shards) are both /Common/Shared/k8s_src_svc_src_cluster.
+    // Tenant k8s's service rule for src/cluster and tenant k8s_src_svc's cluster source list
+    // are both /Common/Shared/k8s_src_svc_src_cluster.
     const a = testDevice({ path: 'app/east/Bigip', tenant: 'k8s', cluster: 'east', podCidrs: [{ kind: 'cidr', text: '10.1.0.0/16', family: 4 }] });
     const b = testDevice({ path: 'app/west/Bigip', tenant: 'k8s_src_svc', cluster: 'west', podCidrs: [{ kind: 'cidr', text: '10.2.0.0/16', family: 4 }] });
     const east = compilePolicy(policy([rule('app/east/S', { level: 'service', name: 's', namespace: 'src', service: 'cluster' })], a));
     const west = compilePolicy(policy([rule('app/west/C', { level: 'cluster', name: 'c' })], b));
-    expect(east.sourceLists[0].path).toBe(west.sourceGroups[0].path);
+    expect(east.sourceLists[0].path).toBe(west.sourceLists[0].path);
     const e = issuesOf(() => renderSharedAs3('dc1', [east, west]));
     expect(e.issues).toEqual([
       {

@@ -129,7 +129,8 @@ describe('SharedBigip: what only the shared declaration can see', () => {
     const { app, stack, bigip } = setup();
     const crds = app.node.findChild('crds') as EgressCrdStack;
     // Tenant k8s's service source list for namespace "src", service "cluster" and tenant
-    // k8s_src_svc's cluster source (the list of its shards) are both /Common/Shared/k8s_src_svc_src_cluster.
+    // k8s_src_svc's cluster source list (of an ALLOW: a list the controller fills) are both
+    // /Common/Shared/k8s_src_svc_src_cluster.
     const a = new AfmDevice(stack, 'A', { clusterName: 'east', tenant: 'k8s', sharedBigip: bigip, routeDomain: 2, podCidrs: ['10.1.0.0/16'], crdStack: crds });
     const b = new AfmDevice(stack, 'B', { clusterName: 'west', tenant: 'k8s_src_svc', sharedBigip: bigip, routeDomain: 3, podCidrs: ['10.2.0.0/16'], crdStack: crds });
     new ServiceEgressRule(stack, 'Svc', { device: a, namespace: 'src', service: 'cluster', action: EgressAction.ALLOW, destinations: [D.address('192.0.2.1')] });

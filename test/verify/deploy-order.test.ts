@@ -51,7 +51,7 @@ const problemsOf = (step: Step, check: VerifyProblem['check']) => step.results.f
 /** Errors as `check where`, without task ids and times. */
 const errorShapes = (step: Step) => [...new Set(errorsOf(step.results).map((p) => `${p.check} ${p.where.replace(/AS3 task \S+ of \S+, /, 'AS3 task, ')}`))].sort();
 
-describe('cluster sources made of shards', () => {
+describe('cluster rules over the pod CIDRs and over lists beside each other', () => {
   let emulators: Emulators;
   beforeAll(async () => {
     emulators = await start();
@@ -61,21 +61,26 @@ describe('cluster sources made of shards', () => {
     removeSynthDirs();
   });
 
-  test('a list of 16 shard lists deploys through AS3, the pushes fill the shards, verify passes and the device decides as the policy does', async () => {
-    const s = await deploy(emulators, { shardedSources: true });
+  test('cluster ALLOW rules keep lists the controller fills; DENY and ALLOW_FINAL over every pod match the pod CIDRs; the device decides as the policy does', async () => {
+    const s = await deploy(emulators, { clusterAllows: true });
     expect(errorsOf(s.results)).toEqual([]);
-    expect(s.results[0].checked).toContain('33 event-driven lists');
-    expect(emulators.bigip.eventListTaskIds().filter((t) => t.startsWith('~Common~Shared~k8s_alpha_src_cluster'))).toHaveLength(32);
-    expect(divergences(s)).toEqual([]);
-    // The flows the shards decide: every pod may reach the partner's NTP, only payments 192.0.2.99:8443.
+    expect(s.results[0].checked).toContain('3 event-driven lists');
     const devices = expectedDevices('cdktf.out', s.dir);
+    expect(devices[0].plan.lists.map((l) => l.path)).toEqual([
+      '/Common/Shared/k8s_alpha_src_cluster',
+      expect.stringMatching(/^\/Common\/Shared\/k8s_alpha_src_cluster_[0-9a-f]{16}$/),
+      '/Common/Shared/k8s_alpha_src_ns_web',
+    ]);
+    expect(divergences(s)).toEqual([]);
+    // Every pod may reach the partner's NTP, only payments 192.0.2.99:8443; DNS for any address of the pod network.
     const { firewall, state } = observedFirewall(s.results[0].observed, ['k8s_alpha'], new Map());
     const verdict = (ip: string, destinationIp: string, protocol: string, port: number) => firewall.evaluate({ sourceIp: ip, routeDomain: 0, destinationIp, protocol, port }, state).verdict;
-    expect(devices[0].plan.rules.find((r) => r.key === 'cluster/partner')?.memberLists).toHaveLength(16);
     expect(['10.1.1.10', '10.1.2.10', '10.1.2.11'].map((ip) => verdict(ip, '192.0.2.9', 'udp', 123))).toEqual(['allow', 'allow', 'allow']);
     expect(['10.1.1.10', '10.1.2.10', '10.1.2.11'].map((ip) => verdict(ip, '192.0.2.99', 'tcp', 8443))).toEqual(['deny', 'allow', 'allow']);
-    // An address of the pod network no pod holds is in no shard.
+    // An address of the pod network no pod holds: in no list, but inside the pod CIDRs.
     expect(verdict('10.1.7.7', '192.0.2.9', 'udp', 123)).toBe('deny');
+    expect(verdict('10.1.7.7', '10.96.0.10', 'udp', 53)).toBe('allow');
+    expect(verdict('10.1.7.7', '203.0.113.5', 'tcp', 443)).toBe('deny');
   });
 });
 

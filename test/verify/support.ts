@@ -54,10 +54,10 @@ export interface AppVersion {
   /** Route domain of cluster alpha. */
   readonly routeDomain?: number;
   /**
-   * Cluster ALLOW rules of alpha whose sources are shards the controller fills: one over every
+   * Cluster ALLOW rules of alpha, whose sources are lists the controller fills: one over every
    * pod, one over the `payments` namespace.
    */
-  readonly shardedSources?: boolean;
+  readonly clusterAllows?: boolean;
   /**
    * Route domain of cluster beta (on a shared BIG-IP).
    * @default 2
@@ -81,7 +81,7 @@ export function buildApp(app: App, v: AppVersion): void {
   new ClusterEgressRule(alphaStack, 'Dns', { device: alpha, name: 'dns', action: EgressAction.ALLOW_FINAL, priority: 100, destinations: [EgressDestination.address('10.96.0.10')], ports: [EgressPort.DNS_UDP] });
   new ClusterEgressRule(alphaStack, 'BlockC2', { device: alpha, name: 'block-c2', action: EgressAction.DENY, priority: 0, destinations: [EgressDestination.cidr('203.0.113.0/24')] });
   if (v.ntp) new ClusterEgressRule(alphaStack, 'Ntp', { device: alpha, name: 'ntp', action: EgressAction.ALLOW_FINAL, priority: 110, destinations: [EgressDestination.fqdn(NTP_HOST)], ports: [EgressPort.NTP] });
-  if (v.shardedSources) {
+  if (v.clusterAllows) {
     new ClusterEgressRule(alphaStack, 'Partner', { device: alpha, name: 'partner', action: EgressAction.ALLOW, priority: 200, destinations: [EgressDestination.cidr('192.0.2.0/24')], ports: [EgressPort.NTP] });
     new ClusterEgressRule(alphaStack, 'PaymentsOut', { device: alpha, name: 'payments-out', action: EgressAction.ALLOW, priority: 210, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'payments' } }, destinations: [EgressDestination.address('192.0.2.99')], ports: [EgressPort.tcp(8443)] });
   }

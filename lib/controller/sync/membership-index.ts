@@ -6,7 +6,7 @@
  * (two pods can briefly hold one IP: the old one terminating, the new one starting), and
  * every change reports whether an IP left the list, because removals are pushed first.
  */
-import { PodInfo, ServiceInfo, canonicalIp, listIncludesPod, podEligible } from '../../k8s/membership';
+import { PodInfo, ServiceInfo, canonicalIp, podEligible, sourceIncludesPod } from '../../k8s/membership';
 import type { PlanList, SyncPlan } from '../../policy/plan';
 
 /** The lists a change touched, and whether any lost an address. */
@@ -94,10 +94,10 @@ export class MembershipIndex {
   private listsFor(pod: PodInfo): string[] {
     const nsLabels = this.namespaceLabels.get(pod.namespace);
     const out: string[] = [];
-    for (const list of this.clusterLists) if (listIncludesPod(list, pod, nsLabels, undefined)) out.push(list.path);
+    for (const list of this.clusterLists) if (sourceIncludesPod(list.source, pod, nsLabels, undefined)) out.push(list.path);
     for (const list of this.listsByNamespace.get(pod.namespace) ?? []) {
       const service = list.source.level === 'service' ? this.services.get(`${pod.namespace}/${list.source.service}`) : undefined;
-      if (listIncludesPod(list, pod, nsLabels, service)) out.push(list.path);
+      if (sourceIncludesPod(list.source, pod, nsLabels, service)) out.push(list.path);
     }
     return out;
   }
