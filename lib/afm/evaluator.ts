@@ -23,7 +23,7 @@
  *   addresses ... and other (nested) address lists", F5 "Network Firewall: Policies and
  *   Implementations" 12.1, Firewall address lists): it matches every entry of every list it
  *   holds, at any depth, event-driven members included; a cycle is refused (the evaluator
- *   gives it no meaning). No depth limit is documented; the renderer nests one level.
+ *   gives it no meaning). No depth limit is documented.
  * - Addresses carry route domains (`10.0.0.1%2`, `10.0.0.0%2/24`, `a%2-b%2`); an address
  *   without one is in the default route domain of its partition (`/Common`: 0; a tenant:
  *   its `defaultRouteDomain`). FQDN entries match a flow's host name (exactly, or `*.` for one
