@@ -100,8 +100,7 @@ function checkMatchSets(adc: Obj, devices: readonly CompiledPolicy[]): number {
         // The source: a list the controller fills for this rule (and only rules of the same source and window).
         const top = resolve(adc, afm.source.addressLists[0], t, a);
         // A cluster DENY, REJECT or ALLOW_FINAL over every pod, always in force, may match the pod
-        // CIDRs themselves (and nothing more); every other source is lists the controller fills,
-        // directly or as the shards a static list holds.
+        // CIDRs themselves (and nothing more); every other source is a list the controller fills.
         if (Array.isArray(top.obj.addresses) && top.obj.addresses.every((x: unknown) => typeof x === 'string')) {
           const everyPod = rule.level === 'cluster' && rule.action !== 'ALLOW' && isEmptySelector(rule.source.namespaceSelector) && isEmptySelector(rule.source.podSelector) && !rule.schedule && !rule.expiresAt;
           const podCidrs = compiled.model.device.podCidrs.map((c) => withRouteDomain(c.text, compiled.model.device.routeDomain));
@@ -111,19 +110,16 @@ function checkMatchSets(adc: Obj, devices: readonly CompiledPolicy[]): number {
           checked++;
           continue;
         }
-        const sources = top.obj.addressLists ? (top.obj.addressLists as { use: string }[]).map((p) => resolve(adc, p, 'Common', 'Shared')) : [top];
-        if (top.obj.addressLists && rule.level !== 'cluster') throw new Error(`${at} takes its source from the shards ${top.path}, though it is not a cluster rule`);
-        for (const source of sources) {
-          if (JSON.stringify(source.obj.addresses) !== '[{"addressDiscovery":"event"}]' || Object.keys(source.obj).some((k) => !['class', 'remark', 'addresses'].includes(k))) {
-            throw new Error(`${at} takes its source from ${source.path}, a list the controller does not fill`);
-          }
-          const filledFor = sourceLists.get(source.path);
-          if (!filledFor?.includes(ruleKey(rule))) throw new Error(`${at} takes its source from ${source.path}, which the controller fills for ${filledFor?.join(', ')}`);
-          for (const other of filledFor) {
-            const o = rulesByKey.get(other) as RuleModel;
-            if (JSON.stringify([o.source, o.schedule, o.expiresAt]) !== JSON.stringify([rule.source, rule.schedule, rule.expiresAt]) && !sameSource(o, rule)) {
-              throw new Error(`${at} shares ${source.path} with ${other}, whose pods or window differ`);
-            }
+        const source = top;
+        if (JSON.stringify(source.obj.addresses) !== '[{"addressDiscovery":"event"}]' || Object.keys(source.obj).some((k) => !['class', 'remark', 'addresses'].includes(k))) {
+          throw new Error(`${at} takes its source from ${source.path}, a list the controller does not fill`);
+        }
+        const filledFor = sourceLists.get(source.path);
+        if (!filledFor?.includes(ruleKey(rule))) throw new Error(`${at} takes its source from ${source.path}, which the controller fills for ${filledFor?.join(', ')}`);
+        for (const other of filledFor) {
+          const o = rulesByKey.get(other) as RuleModel;
+          if (JSON.stringify([o.source, o.schedule, o.expiresAt]) !== JSON.stringify([rule.source, rule.schedule, rule.expiresAt]) && !sameSource(o, rule)) {
+            throw new Error(`${at} shares ${source.path} with ${other}, whose pods or window differ`);
           }
         }
         checked++;

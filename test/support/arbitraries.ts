@@ -136,8 +136,8 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
       ports: fc.array(portArb, { maxLength: 3 }),
       namespaceSelector: fc.option(selectorArb, { nil: undefined }),
       podSelector: fc.option(selectorArb, { nil: undefined }),
-      // Cluster rules over every pod (no selector, or empty ones) match the pod CIDRs directly
-      // or by shards, depending on their action: drawn often, not only by chance.
+      // Cluster rules over every pod (no selector, or empty ones) match the pod CIDRs or a list,
+      // depending on their action: drawn often, not only by chance.
       everyPod: fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('absent' as const, 'empty' as const) }),
       logging: fc.boolean(),
       audit: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
