@@ -162,6 +162,9 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
       addresses: [{ addressDiscovery: 'event' }],
     });
   }
+  // The pod networks themselves, for the cluster rules that match every pod by address.
+  const podCidrs = compiled.podCidrList;
+  if (podCidrs) put(podCidrs.name, { class: 'Firewall_Address_List', remark: clip(`pod CIDRs of cluster ${device.cluster}`), addresses: podCidrs.addresses.map((a) => address(device, a)) });
   for (const list of compiled.destinationLists) {
     const obj: As3Object = { class: 'Firewall_Address_List', remark: clip(list.remark) };
     if (list.addresses.length) obj.addresses = list.addresses.map((a) => address(device, a));

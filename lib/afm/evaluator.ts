@@ -19,6 +19,11 @@
  * - Staged policies are evaluated the same way, context by context, with each context's
  *   staged policy in place of its enforced one where one is attached; the result is the
  *   "would-be" verdict and never changes the real one.
+ * - An address list may hold other address lists ("An address list is simply a collection of
+ *   addresses ... and other (nested) address lists", F5 "Network Firewall: Policies and
+ *   Implementations" 12.1, Firewall address lists): it matches every entry of every list it
+ *   holds, at any depth, event-driven members included; a cycle is refused (the evaluator
+ *   gives it no meaning). No depth limit is documented.
  * - Addresses carry route domains (`10.0.0.1%2`, `10.0.0.0%2/24`, `a%2-b%2`); an address
  *   without one is in the default route domain of its partition (`/Common`: 0; a tenant:
  *   its `defaultRouteDomain`). FQDN entries match a flow's host name (exactly, or `*.` for one

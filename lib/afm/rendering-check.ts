@@ -17,7 +17,7 @@ import type { As3Object } from './as3';
 import { COMMON, OBJECT, SHARED, routeDomainPath, routeDomainPolicyName, sharedItemName } from './names';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import type { CompiledPolicy, CompiledRule, SourceList } from '../policy/compile';
-import { compareRules, compareText, sourceIdentity } from '../policy/compile';
+import { compareRules, compareText, matchesPodCidrs, sourceIdentity } from '../policy/compile';
 import { withRouteDomain } from '../policy/ip';
 import { AFM_ACTION, DefaultActionName, DeviceModel, ExternalServiceModel, RuleModel, ruleKey } from '../policy/model';
 import { PORTED_PROTOCOLS } from '../policy/port';
@@ -383,22 +383,36 @@ class DeviceCheck {
     if (afm.action !== AFM_ACTION[rule.action]) return `has action ${quote(afm.action)} where the rule's ${rule.action} needs ${quote(AFM_ACTION[rule.action])}`;
     if ((afm.protocol ?? 'any') !== spec.protocol) return `matches protocol ${quote(afm.protocol ?? 'any')}, not ${quote(spec.protocol)}`;
     if ((afm.loggingEnabled === true) !== rule.logging) return `has loggingEnabled ${quote(afm.loggingEnabled)} where the rule has logging ${rule.logging}`;
-    return this.sourceProblem(afm.source, want, tenant, app) ?? this.destinationProblem(afm.destination, rule, want, tenant, app) ?? this.portProblem(afm.destination, spec, tenant, app) ?? this.iRuleProblem(afm.iRule, rule, carried, tenant, app);
+    return this.sourceProblem(afm.source, rule, want, tenant, app) ?? this.destinationProblem(afm.destination, rule, want, tenant, app) ?? this.portProblem(afm.destination, spec, tenant, app) ?? this.iRuleProblem(afm.iRule, rule, carried, tenant, app);
   }
 
-  private sourceProblem(source: unknown, want: RuleExpectation, tenant: string, app: string): string | undefined {
+  private sourceProblem(source: unknown, rule: RuleModel, want: RuleExpectation, tenant: string, app: string): string | undefined {
     const lists = isObj(source) && Object.keys(source).length === 1 && Array.isArray(source.addressLists) ? source.addressLists : undefined;
     if (!lists || lists.length !== 1) return `must match its source by exactly one address list, and has ${quote(source)}`;
     const at = this.reader.resolve(lists[0], tenant, app);
     if (!at) return `has the source pointer ${quote(lists[0])}`;
     const content = this.reader.addressList(at);
     if (content.problem) return `takes its source from ${content.problem}`;
-    if (!content.event) return `takes its source from ${at.path}, which is not a list the controller fills with pods`;
-    const list = this.sourceLists.get(at.path);
-    if (!list) return `takes its source from ${at.path}, which is not a source list of ${this.device.path}`;
-    if (list.content !== want.sourceIdentity) {
-      return `takes its source from ${at.path}, which the controller fills with the pods of ${describeSource(list.list)}, not those of this rule`;
+    if (matchesPodCidrs(rule, this.device)) {
+      // Every pod of the cluster, by the pod networks themselves.
+      const expected = [...new Set(this.device.podCidrs.map((c) => `a:${withRouteDomain(c.text, this.device.routeDomain)}`))].sort(compareText).join('\n');
+      if (content.event || content.entries.join('\n') !== expected) {
+        return `takes its source from ${at.path}, which is not the list of the pod CIDRs (${this.device.podCidrs.map((c) => c.text).join(', ')})`;
+      }
+      return undefined;
     }
+    const problem = this.memberListProblem(at, want);
+    return problem && `takes its source from ${problem}`;
+  }
+
+  /** Why a list is not one the controller fills with the rule's source pods. */
+  private memberListProblem(at: Resolved, want: RuleExpectation): string | undefined {
+    const content = this.reader.addressList(at);
+    if (content.problem) return content.problem;
+    if (!content.event) return `${at.path}, which is not a list the controller fills with pods`;
+    const list = this.sourceLists.get(at.path);
+    if (!list) return `${at.path}, which is not a source list of ${this.device.path}`;
+    if (list.content !== want.sourceIdentity) return `${at.path}, which the controller fills with the pods of ${describeSource(list.list)}, not those of this rule`;
     return undefined;
   }
 

@@ -435,7 +435,10 @@ export function explain(view: PolicyView, cluster: ClusterState | undefined, dns
   const { to, at } = query;
   const notes: string[] = view.expired.map(expiredRuleText);
   if (!podEligible(source.pod)) {
-    notes.push(`${source.pod.namespace}/${source.pod.name} is ${source.pod.hostNetwork ? 'on the host network' : source.pod.terminating ? 'terminating' : `in phase ${source.pod.phase}`}: its addresses are in no source list, so no rule covers it`);
+    // Rules that match the pod CIDRs themselves match any address of the pod networks.
+    const byCidr = !source.pod.hostNetwork && view.model.device.podCidrs.length > 0;
+    const covered = byCidr ? 'so only cluster rules that match the pod CIDRs themselves (DENY, REJECT and ALLOW_FINAL over every pod) cover it' : 'so no rule covers it';
+    notes.push(`${source.pod.namespace}/${source.pod.name} is ${source.pod.hostNetwork ? 'on the host network' : source.pod.terminating ? 'terminating' : `in phase ${source.pod.phase}`}: its addresses are in no source list, ${covered}`);
   }
   const podIps = source.pod.ips.map((ip) => tryParseIp(ip)?.text as string);
   let destinations: { ip?: string; unlisted?: boolean }[];

@@ -11,7 +11,7 @@
  * The desired status of each rule is derived from its source list's state; a patch is sent
  * only when it changes (lastTransitionTime kept while a condition holds), a few at a time.
  */
-import type { PlanRule, SyncPlan } from '../policy/plan';
+import { PlanRule, SyncPlan, memberListsOf } from '../policy/plan';
 import { Clock, systemClock } from './clock';
 import type { Logger } from './log';
 import type { DeviceCheckResult } from './device-check';
@@ -177,7 +177,12 @@ export class StatusReporter {
     const matches = !object || object.specDigest === rule.specDigest;
     const seen = this.enforced.get(rule.key);
     const enforcedGeneration = seen && seen.uid === object?.uid ? seen.generation : undefined;
-    const ready = readyCondition(state, this.options.synced(), { schedule: !!list?.schedule, expiresAt: list?.expiresAt }, now, { matches, generation, enforcedGeneration });
+    // A rule that matches the pod CIDRs themselves has no list to sync: in force once deployed
+    // (unless its CR was edited: then it says what is not deployed, as any other rule does).
+    const ready =
+      matches && memberListsOf(rule).length === 0
+        ? ({ status: 'True', reason: 'PodCidrs', message: 'in force: the rule matches the pod CIDRs themselves, with no list to sync' } as const)
+        : readyCondition(state, this.options.synced(), { schedule: !!list?.schedule, expiresAt: list?.expiresAt }, now, { matches, generation, enforcedGeneration });
     const previous = this.written.get(rule.key)?.status.conditions.find((c) => c.type === 'Ready');
     const condition: Condition = {
       type: 'Ready',

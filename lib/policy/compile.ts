@@ -28,6 +28,7 @@ import {
   AFM_ACTION,
   AddressModel,
   AfmAction,
+  DeviceModel,
   ExternalServiceModel,
   FqdnModel,
   Level,
@@ -58,6 +59,19 @@ export interface SourceList {
   /** A windowed rule's private list: filled only inside the window and before expiry. */
   readonly schedule?: ScheduleModel;
   readonly expiresAt?: string;
+}
+
+/**
+ * The static list of the device's pod CIDRs, rendered at synth: the source of the cluster rules
+ * that match every pod by address ({@link matchesPodCidrs}). The controller never writes it.
+ */
+export interface PodCidrList {
+  readonly path: string;
+  readonly name: string;
+  readonly placement: Placement;
+  readonly addresses: readonly AddressModel[];
+  /** Keys of the rules that use the list. */
+  readonly rules: readonly string[];
 }
 
 export interface DestinationList {
@@ -102,7 +116,13 @@ export interface CompiledRule {
   /** Staged only (the rule's own audit flag or the device's audit mode). */
   readonly audit: boolean;
   readonly afmAction: AfmAction;
+  /** Path of the address list the AFM rules match the source by. */
   readonly sourceList: string;
+  /**
+   * Paths of the lists the controller fills that make up the source: the source list itself,
+   * or none when the rule matches the pod CIDRs directly.
+   */
+  readonly memberLists: readonly string[];
   /** Paths of the destination address lists (a rule matches any of them). */
   readonly destinationLists: readonly string[];
   readonly entries: readonly AfmRuleEntry[];
@@ -116,7 +136,10 @@ export interface CompiledPolicy {
   /** Rules whose `expiresAt` had come at compile time: not rendered, kept for the tools. */
   readonly expired: readonly RuleModel[];
   readonly levels: Readonly<Record<Level, readonly CompiledRule[]>>;
+  /** The lists the controller fills (event-driven), sorted by path. */
   readonly sourceLists: readonly SourceList[];
+  /** The pod CIDRs list, when a rule matches the pod CIDRs directly. */
+  readonly podCidrList?: PodCidrList;
   readonly destinationLists: readonly DestinationList[];
   readonly portLists: readonly PortList[];
 }
@@ -166,6 +189,33 @@ export function sourceIdentity(rule: Pick<RuleModel, 'source' | 'schedule' | 'ex
 
 /** Models are immutable: the compiler and the rendering check share each rule's identity. */
 const sourceIdentities = new WeakMap<object, string>();
+
+/** Item name of the static list of the device's pod CIDRs. */
+export const SOURCE_POD_CIDRS = 'src_pod_cidrs';
+
+/**
+ * Whether a rule matches its source by the device's pod CIDRs instead of a list the controller
+ * fills: a cluster rule over every pod (no namespace or pod selector) that denies, rejects or
+ * allows finally, at all times (no window, no expiry), on a device that declares `podCidrs`.
+ *
+ * It then matches every address of the pod networks, including those no pod holds or a pod
+ * holds that is in no source (terminating, finished): a DENY or REJECT only denies more, and an
+ * ALLOW_FINAL gives those addresses what it gives every pod while consulting no lower level.
+ * A plain ALLOW is left out: it lets a lower level deny, and a lower level's lists hold only
+ * the pods the controller knows, so an address they miss (a pod not yet pushed, a terminating
+ * pod) would be allowed where the contract gives it the default.
+ */
+export function matchesPodCidrs(rule: Pick<RuleModel, 'level' | 'action' | 'source' | 'schedule' | 'expiresAt'>, device: Pick<DeviceModel, 'podCidrs'>): boolean {
+  return (
+    rule.level === 'cluster' &&
+    rule.action !== 'ALLOW' &&
+    isEmptySelector(rule.source.namespaceSelector) &&
+    isEmptySelector(rule.source.podSelector) &&
+    !rule.schedule &&
+    !rule.expiresAt &&
+    device.podCidrs.length > 0
+  );
+}
 
 function sourceListName(rule: RuleModel, digest: Digest): string {
   const s = rule.source;
@@ -375,35 +425,42 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
   }
 
   const sourceLists = new Map<string, { list: Omit<SourceList, 'rules'>; rules: string[] }>();
+  let podCidrList: { path: string; name: string; placement: Placement; addresses: AddressModel[]; rules: string[] } | undefined;
   const portLists = new Map<string, PortList>();
   const levels: Record<Level, CompiledRule[]> = { cluster: [], namespace: [], service: [] };
 
   for (const rule of [...model.rules].sort(compareRules)) {
     const key = ruleKey(rule);
 
-    const srcName = fit('shared', sourceListName(rule, digest));
-    const srcPath = pathOf('shared', srcName);
     const sourceContent = sourceIdentity(rule);
     const srcField = rule.level === 'cluster' ? 'namespaceSelector, podSelector' : rule.level === 'namespace' ? 'namespace, podSelector' : 'namespace, service';
-    if (items.claim(srcPath, { what: `the source list of rule ${key}`, owner: rule.path, content: sourceContent }, srcField)) {
-      const existing = sourceLists.get(srcPath);
-      if (existing) {
-        existing.rules.push(key);
-      } else {
-        const field = rule.level === 'cluster' ? 'name' : 'namespace';
-        checkPath(srcPath, rule.path, field, rule.level === 'cluster' ? rule.name : (rule.namespace as string), rule.level === 'cluster' ? 'shorten the tenant name' : `shorten the tenant, namespace${rule.level === 'service' ? ' or service' : ''} name`);
-        sourceLists.set(srcPath, {
-          list: {
-            path: srcPath,
-            name: srcName,
-            placement: 'shared',
-            taskId: serviceDiscoveryTaskId(srcPath),
-            source: rule.source,
-            schedule: rule.schedule,
-            expiresAt: rule.expiresAt,
-          },
-          rules: [key],
-        });
+    let srcPath: string;
+    let memberLists: string[];
+    if (matchesPodCidrs(rule, device)) {
+      const name = SOURCE_POD_CIDRS;
+      srcPath = pathOf('shared', name);
+      memberLists = [];
+      const addresses = sortAddresses(device.podCidrs);
+      if (items.claim(srcPath, { what: 'the pod CIDRs list', owner: device.path, content: canonical({ podCidrs: addresses.map((a) => a.text) }) }, srcField)) {
+        if (podCidrList) podCidrList.rules.push(key);
+        else podCidrList = { path: srcPath, name, placement: 'shared', addresses, rules: [key] };
+      }
+    } else {
+      const srcName = fit('shared', sourceListName(rule, digest));
+      srcPath = pathOf('shared', srcName);
+      memberLists = [srcPath];
+      if (items.claim(srcPath, { what: `the source list of rule ${key}`, owner: rule.path, content: sourceContent }, srcField)) {
+        const existing = sourceLists.get(srcPath);
+        if (existing) {
+          existing.rules.push(key);
+        } else {
+          const field = rule.level === 'cluster' ? 'name' : 'namespace';
+          checkPath(srcPath, rule.path, field, rule.level === 'cluster' ? rule.name : (rule.namespace as string), rule.level === 'cluster' ? 'shorten the tenant name' : `shorten the tenant, namespace${rule.level === 'service' ? ' or service' : ''} name`);
+          sourceLists.set(srcPath, {
+            list: { path: srcPath, name: srcName, placement: 'shared', taskId: serviceDiscoveryTaskId(srcPath), source: rule.source, schedule: rule.schedule, expiresAt: rule.expiresAt },
+            rules: [key],
+          });
+        }
       }
     }
 
@@ -467,6 +524,7 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
       audit: rule.audit || model.device.audit,
       afmAction: AFM_ACTION[rule.action],
       sourceList: srcPath,
+      memberLists,
       destinationLists: dstPaths,
       entries,
       bandwidth,
@@ -480,6 +538,7 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
     expired,
     levels,
     sourceLists: [...sourceLists.values()].map(({ list, rules }) => ({ ...list, rules })).sort(byPath),
+    ...(podCidrList ? { podCidrList } : {}),
     destinationLists: [...destinationLists.values()].sort(byPath),
     portLists: [...portLists.values()].sort(byPath),
   };

@@ -299,6 +299,17 @@ function insideCidr(cidr: string, ip: string): boolean {
   return !!parsed && intervalContains(parseAddressEntry(cidr), parsed);
 }
 
+/**
+ * README "Sources": a cluster rule without selectors whose action is DENY, REJECT or ALLOW_FINAL
+ * and that has no time window or expiry matches by address every source inside the device's
+ * `podCidrs` (when it declares them), whether or not a pod in a source holds the address.
+ */
+function everyPodByAddress(rule: RuleModel, podCidrsDeclared: boolean): boolean {
+  if (rule.level !== 'cluster' || rule.action === 'ALLOW' || rule.schedule !== undefined || rule.expiresAt !== undefined || !podCidrsDeclared) return false;
+  const empty = (s: RuleModel['source']['podSelector']) => !s || (Object.keys(s.matchLabels).length === 0 && s.matchExpressions.length === 0);
+  return empty(rule.source.namespaceSelector) && empty(rule.source.podSelector);
+}
+
 export function evaluateIntent(input: IntentInput): IntentResult {
   const { model, snapshot, flow, at } = input;
   const policy = prepare(model);
@@ -309,9 +320,14 @@ export function evaluateIntent(input: IntentInput): IntentResult {
   const namespaceLabels = index.namespaceLabels.get(pod.namespace);
   const eligible = podEligible(pod);
 
+  const device = model.device;
+  const fromPodNetwork = device.podCidrs.length > 0 && (!flow.sourceIp || device.podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string)));
   const matches = (rule: PreparedRule): boolean => {
     const m = rule.model;
-    if (!eligible || !portMatches(m.ports, normalized) || !destinationMatches(rule.destination, normalized, dns) || !ruleActive(m, at)) return false;
+    if (!portMatches(m.ports, normalized) || !destinationMatches(rule.destination, normalized, dns) || !ruleActive(m, at)) return false;
+    // "Every pod" of a cluster DENY, REJECT or ALLOW_FINAL is every address of the pod networks.
+    if (everyPodByAddress(m, device.podCidrs.length > 0)) return fromPodNetwork;
+    if (!eligible) return false;
     const service = m.source.level === 'service' ? index.services.get(`${m.source.namespace}/${m.source.service}`) : undefined;
     return sourceIncludesPod(m.source, pod, namespaceLabels, service);
   };
@@ -354,7 +370,6 @@ export function evaluateIntent(input: IntentInput): IntentResult {
     return { verdict: defaultVerdict, basis: 'default', levels, defaultVerdict };
   };
 
-  const device = model.device;
   const configuredDefault = DEFAULT_VERDICT[device.defaultAction];
   const listened = !flow.sourceIp || device.podCidrs.length === 0 || device.podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string));
   // Outside podCidrs only a deny or reject of the upper levels decides; anything else ends at

@@ -28,12 +28,19 @@ export interface PlanRule {
   readonly kind: 'ClusterEgressRule' | 'NamespaceEgressRule' | 'ServiceEgressRule';
   readonly name: string;
   readonly namespace?: string;
+  /** The address list the rule matches its source by (filled by the controller or static). */
   readonly sourceList: string;
   /**
    * `ruleSpecDigest` of the rule CR's spec as this synth renders it: the controller reports a
    * CR whose spec differs (edited by hand, or a deploy under way) as not deployed.
    */
   readonly specDigest: string;
+  /**
+   * The lists of {@link SyncPlan.lists} whose members make up the rule's source: the source list,
+   * or none when the rule matches the pod CIDRs themselves. Absent in plans written before rules
+   * could match the pod CIDRs: `[sourceList]`.
+   */
+  readonly memberLists?: readonly string[];
 }
 
 /** A firewall context's policies as the deploy attaches them. */
@@ -106,6 +113,7 @@ export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanCo
         ...(r.model.namespace ? { namespace: r.model.namespace } : {}),
         sourceList: r.sourceList,
         specDigest: ruleSpecDigest(ruleResource(r.model, device.cluster).spec),
+        memberLists: r.memberLists,
       })),
     ),
   };
@@ -165,6 +173,11 @@ export interface PolicyArtifact {
  */
 export function ruleSpecDigest(spec: unknown): string {
   return sha256(canonical(spec ?? null)).slice(0, 32);
+}
+
+/** The plan lists a rule's source consists of (see {@link PlanRule.memberLists}). */
+export function memberListsOf(rule: Pick<PlanRule, 'sourceList' | 'memberLists'>): readonly string[] {
+  return rule.memberLists ?? [rule.sourceList];
 }
 
 export function sha256(text: string): string {

@@ -2029,6 +2029,10 @@ function indexPartition(name: string, tenant: Json): PartitionIndex {
           if (isObject(rd) && typeof rd.bigip === 'string') routeDomainEnforcement.set(rd.bigip, itemPath);
         }
       } else if (item.class === 'Firewall_Address_List') {
+        // A list of other lists (`addressLists`, F5 "Network Firewall: Policies and
+        // Implementations", Firewall address lists) has no members of its own and no
+        // service-discovery task: it matches what its lists hold, so pushes go to those lists,
+        // and its `use` pointers keep them from being deleted while it exists (references above).
         const taskId = itemPath.replace(/\//g, '~');
         const entries = Array.isArray(item.addresses) ? item.addresses : [];
         if (Array.isArray(item.fqdns) && item.fqdns.length > 0) fqdnLists.set(itemPath, String(item.fqdns[0]));

@@ -28,7 +28,7 @@ const RULES = [
   rule('app/payments/Trial', { level: 'service', name: 'trial', namespace: 'payments', service: 'checkout', audit: true, destinations: [D.address('198.51.100.8')] }),
 ];
 
-const COMPILED = compilePolicy({ device: testDevice(), externalServices: [], rules: RULES });
+const COMPILED = compilePolicy({ device: testDevice({ podCidrs: [{ kind: 'cidr', text: '10.244.0.0/16', family: 4 }] }), externalServices: [], rules: RULES });
 const SHARED = (decl: As3Object) => (decl.Common as any).Shared;
 const APP = (decl: As3Object) => (decl.k8s_prod as any).egress;
 
@@ -90,6 +90,20 @@ describe('the rendering self-check', () => {
     expect(check((d) => (SHARED(d).k8s_prod_src_cluster.addresses = ['0.0.0.0/0']))[0]).toMatch(/takes its source from \/Common\/Shared\/k8s_prod_src_cluster, which is not a list the controller fills with pods/);
   });
 
+  test('a cluster ALLOW over every pod taking its source from the pod CIDRs would widen it', () => {
+    expect(check((d) => (SHARED(d).k8s_prod_carried_allow.rules[0].source.addressLists = [{ use: 'k8s_prod_src_pod_cidrs' }]))[0]).toMatch(
+      /^\[app\/security\/AllowWeb\] .* takes its source from \/Common\/Shared\/k8s_prod_src_pod_cidrs, which is not a list the controller fills with pods/,
+    );
+  });
+
+  test('a rule over every pod matching other networks than the pod CIDRs', () => {
+    expect(check((d) => SHARED(d).k8s_prod_src_pod_cidrs.addresses.push('0.0.0.0/0'))).toEqual([
+      `[app/security/AllowDns] rendering: the AFM rule at position 1 of /Common/Shared/k8s_prod_cluster_rules (the cluster rules of app/stack/Bigip) takes its source from /Common/Shared/k8s_prod_src_pod_cidrs, which is not the list of the pod CIDRs (10.244.0.0/16); ${BUG} (got "c_dns_udp")`,
+    ]);
+    expect(check((d) => (SHARED(d).k8s_prod_cluster_rules.rules[1].source.addressLists = [{ use: 'k8s_prod_src_cluster' }]))[0]).toMatch(/^\[app\/security\/BlockBad\] .* which is not the list of the pod CIDRs/);
+    expect(check((d) => (SHARED(d).k8s_prod_src_pod_cidrs = { class: 'Firewall_Address_List', addresses: [{ addressDiscovery: 'event' }] }))[0]).toMatch(/^\[app\/security\/AllowDns\] .* which is not the list of the pod CIDRs/);
+  });
+
   test('rules out of order, a changed action, protocol or logging', () => {
     const swapped = check((d) => SHARED(d).k8s_prod_cluster_rules.rules.reverse());
     expect(swapped[0]).toMatch(/^\[app\/security\/AllowDns\] rendering: the AFM rule at position 1 of \/Common\/Shared\/k8s_prod_cluster_rules .* is named "c_web_tcp", not "c_dns_udp"/);
@@ -137,9 +151,9 @@ describe('the rendering self-check', () => {
     expect(() => checkRendering({ adc: view, devices: [east, west], contextOwner: 'dc1' })).not.toThrow();
     // One cluster's rule pointing at the other cluster's pods.
     const broken = structuredClone(view);
-    broken.Common.Shared.k8s_west_cluster_rules.rules[0].source.addressLists = [{ use: 'k8s_east_src_cluster' }];
+    broken.Common.Shared.k8s_west_cluster_rules.rules[0].source.addressLists = [{ use: 'k8s_east_src_pod_cidrs' }];
     expect(() => checkRendering({ adc: broken, devices: [east, west], contextOwner: 'dc1' })).toThrow(
-      /\[app\/security\/AllowDns\] rendering: the AFM rule at position 1 of \/Common\/Shared\/k8s_west_cluster_rules \(the cluster rules of app\/west\/Bigip\) takes its source from \/Common\/Shared\/k8s_east_src_cluster, which is not a source list of app\/west\/Bigip/,
+      /\[app\/security\/AllowDns\] rendering: the AFM rule at position 1 of \/Common\/Shared\/k8s_west_cluster_rules \(the cluster rules of app\/west\/Bigip\) takes its source from \/Common\/Shared\/k8s_east_src_pod_cidrs, which is not the list of the pod CIDRs \(10.2.0.0\/16\)/,
     );
     // The global policy listing one cluster only.
     const missing = structuredClone(view);

@@ -110,12 +110,15 @@ describe('explain with cluster state', () => {
     expect(r.stdout).toContain('verdict: ALLOW');
   });
 
-  test('a pod by name; a terminating pod is in no source list, so only the default applies to it', async () => {
+  test('a pod by name; a terminating pod is in no source list, so only rules over the pod CIDRs and the default apply to it', async () => {
     const ok = await cli(payments, 'explain', '--from', 'payments/checkout-7d9f-abcde', '--to', '10.96.0.10:53/udp', '--state', state);
     expect(ok.stdout).toContain('decided by ClusterEgressRule allow-dns');
     const gone = await cli(payments, 'explain', '--from', 'payments/comments-5c8-xyz', '--to', '10.96.0.10:53/udp', '--state', state);
-    expect(gone.stdout).toContain('note:        payments/comments-5c8-xyz is terminating: its addresses are in no source list, so no rule covers it');
-    expect(gone.stdout).toContain('decided by the device default');
+    expect(gone.stdout).toContain('note:        payments/comments-5c8-xyz is terminating: its addresses are in no source list, so only cluster rules that match the pod CIDRs themselves (DENY, REJECT and ALLOW_FINAL over every pod) cover it');
+    // The cluster's ALLOW_FINAL over every pod matches its address in the pod CIDRs.
+    expect(gone.stdout).toContain('decided by ClusterEgressRule allow-dns (ALLOW_FINAL)');
+    const smtp = await cli(payments, 'explain', '--from', 'payments/comments-5c8-xyz', '--to', '192.0.2.25:25', '--state', state);
+    expect(smtp.stdout).toContain('decided by the device default');
   });
 
   test.each([

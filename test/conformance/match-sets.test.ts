@@ -98,8 +98,22 @@ function checkMatchSets(adc: Obj, devices: readonly CompiledPolicy[]): number {
           }
         }
         // The source: a list the controller fills for this rule (and only rules of the same source and window).
-        const source = resolve(adc, afm.source.addressLists[0], t, a);
-        if (JSON.stringify(source.obj.addresses) !== '[{"addressDiscovery":"event"}]') throw new Error(`${at} takes its source from a list the controller does not fill`);
+        const top = resolve(adc, afm.source.addressLists[0], t, a);
+        // A cluster DENY, REJECT or ALLOW_FINAL over every pod, always in force, may match the pod
+        // CIDRs themselves (and nothing more); every other source is a list the controller fills.
+        if (Array.isArray(top.obj.addresses) && top.obj.addresses.every((x: unknown) => typeof x === 'string')) {
+          const everyPod = rule.level === 'cluster' && rule.action !== 'ALLOW' && isEmptySelector(rule.source.namespaceSelector) && isEmptySelector(rule.source.podSelector) && !rule.schedule && !rule.expiresAt;
+          const podCidrs = compiled.model.device.podCidrs.map((c) => withRouteDomain(c.text, compiled.model.device.routeDomain));
+          if (!everyPod || podCidrs.length === 0 || JSON.stringify([...top.obj.addresses].sort()) !== JSON.stringify([...podCidrs].sort())) {
+            throw new Error(`${at} takes its source from ${top.path}, which lists ${JSON.stringify(top.obj.addresses)}`);
+          }
+          checked++;
+          continue;
+        }
+        const source = top;
+        if (JSON.stringify(source.obj.addresses) !== '[{"addressDiscovery":"event"}]' || Object.keys(source.obj).some((k) => !['class', 'remark', 'addresses'].includes(k))) {
+          throw new Error(`${at} takes its source from ${source.path}, a list the controller does not fill`);
+        }
         const filledFor = sourceLists.get(source.path);
         if (!filledFor?.includes(ruleKey(rule))) throw new Error(`${at} takes its source from ${source.path}, which the controller fills for ${filledFor?.join(', ')}`);
         for (const other of filledFor) {

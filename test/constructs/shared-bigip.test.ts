@@ -37,7 +37,8 @@ describe('SharedBigip', () => {
     expect(app.cdktf_ces_global_policy.rules).toEqual([{ use: 'k8s_east_cluster_rules' }, { use: 'k8s_west_cluster_rules' }]);
     expect(app.cdktf_ces_rd2_policy).toMatchObject({ rules: [{ use: 'k8s_east_namespace_rules' }], routeDomainEnforcement: [{ bigip: '/Common/2' }] });
     expect(app.cdktf_ces_rd3_policy).toMatchObject({ rules: [{ use: 'k8s_west_namespace_rules' }], routeDomainEnforcement: [{ bigip: '/Common/3' }] });
-    expect(app.k8s_east_src_cluster.addresses).toEqual([{ addressDiscovery: 'event' }]);
+    // East's ALLOW_FINAL over every pod matches its pod CIDRs, with no list to fill.
+    expect(app.k8s_east_src_pod_cidrs.addresses).toEqual(['10.244.0.0%2/16']);
     expect(app.k8s_west_src_ns_web).toBeDefined();
     // Each cluster's own declaration holds only its tenant, and its stack depends on the shared one.
     const tenants = Object.values(synthJson(stack).resource.bigip_as3).map((r: any) => Object.keys(JSON.parse(r.as3_json).declaration).filter((k) => JSON.parse(r.as3_json).declaration[k]?.class === 'Tenant'));
@@ -128,11 +129,12 @@ describe('SharedBigip: what only the shared declaration can see', () => {
     const { app, stack, bigip } = setup();
     const crds = app.node.findChild('crds') as EgressCrdStack;
     // Tenant k8s's service source list for namespace "src", service "cluster" and tenant
-    // k8s_src_svc's cluster source list are both /Common/Shared/k8s_src_svc_src_cluster.
+    // k8s_src_svc's cluster source list (of an ALLOW: a list the controller fills) are both
+    // /Common/Shared/k8s_src_svc_src_cluster.
     const a = new AfmDevice(stack, 'A', { clusterName: 'east', tenant: 'k8s', sharedBigip: bigip, routeDomain: 2, podCidrs: ['10.1.0.0/16'], crdStack: crds });
     const b = new AfmDevice(stack, 'B', { clusterName: 'west', tenant: 'k8s_src_svc', sharedBigip: bigip, routeDomain: 3, podCidrs: ['10.2.0.0/16'], crdStack: crds });
     new ServiceEgressRule(stack, 'Svc', { device: a, namespace: 'src', service: 'cluster', action: EgressAction.ALLOW, destinations: [D.address('192.0.2.1')] });
-    new ClusterEgressRule(stack, 'Dns', { device: b, action: EgressAction.ALLOW_FINAL, destinations: [D.address('10.96.0.10')] });
+    new ClusterEgressRule(stack, 'Dns', { device: b, action: EgressAction.ALLOW, destinations: [D.address('10.96.0.10')] });
     expect(synthError(app)).toMatch(/k8s_src_svc_src_cluster would be declared both by clusters\/A and by clusters\/B/);
   });
 });

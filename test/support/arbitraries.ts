@@ -136,6 +136,9 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
       ports: fc.array(portArb, { maxLength: 3 }),
       namespaceSelector: fc.option(selectorArb, { nil: undefined }),
       podSelector: fc.option(selectorArb, { nil: undefined }),
+      // Cluster rules over every pod (no selector, or empty ones) match the pod CIDRs or a list,
+      // depending on their action: drawn often, not only by chance.
+      everyPod: fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('absent' as const, 'empty' as const) }),
       logging: fc.boolean(),
       audit: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
       bandwidth: rarely(fc.record({ maxBandwidth: fc.integer({ min: 1, max: 10000 }), unit: fc.constantFrom('bps' as const, 'Kbps' as const, 'Mbps' as const, 'Gbps' as const) })),
@@ -151,7 +154,9 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
     })
     .map((r) => {
       const namespace = level === 'cluster' ? undefined : r.namespace;
-      const source = sourceOf(level, namespace, r);
+      const empty: SelectorModel = { matchLabels: {}, matchExpressions: [] };
+      const selectors = r.everyPod === undefined ? r : r.everyPod === 'absent' ? { ...r, namespaceSelector: undefined, podSelector: undefined } : { ...r, namespaceSelector: empty, podSelector: empty };
+      const source = sourceOf(level, namespace, selectors);
       return {
         level,
         name: r.name,

@@ -6,10 +6,10 @@
  */
 import fc from 'fast-check';
 import { performance } from 'node:perf_hooks';
-import { POD_CIDR_V6, Scenario, insidePodCidrs, scenarioArb, sharedWorldArb } from './scenarios';
+import { NO_POD, POD_CIDR_V6, Scenario, insidePodCidrs, scenarioArb, sharedWorldArb } from './scenarios';
 import { describeDivergence, evaluateBoth, evaluateShared, renderSharedWorld, renderWorld } from './harness';
 import { testDevice } from '../support/device';
-import type { PolicyModel, RuleModel } from '../../lib/policy/model';
+import { PolicyModel, RuleModel, isEmptySelector } from '../../lib/policy/model';
 
 const POLICIES = Number(process.env.DIFFERENTIAL_RUNS ?? 2000);
 
@@ -59,11 +59,24 @@ describe('differential: intent evaluator vs AFM evaluator over the rendering', (
           if (intent.enforced.basis === 'default') seen.add('default decides');
           if (flow.host && !flow.destinationIp) seen.add('host-only flow');
           if (flow.sourceIp.includes(':')) seen.add('IPv6 flow');
+          const cluster = intent.enforced.levels[0];
+          if (cluster.outcome === 'match') {
+            const rule = scenario.model.rules.find((r) => r.level === 'cluster' && r.name === cluster.rule.name) as RuleModel;
+            const everyPod = isEmptySelector(rule.source.namespaceSelector) && isEmptySelector(rule.source.podSelector);
+            if (everyPod && world.plan.rules.find((r) => r.key === cluster.rule.key)?.memberLists?.length === 0) {
+              seen.add(`pod CIDRs ${rule.action}${flow.pod === NO_POD ? ' for an address no pod holds' : ''}`);
+            }
+            if (everyPod && rule.action === 'ALLOW') seen.add('every pod by a list: ALLOW');
+            if (!isEmptySelector(rule.source.namespaceSelector)) seen.add('namespace-narrowed cluster rule');
+          }
+          if (scenario.model.device.podCidrs.length === 2) seen.add('dual-stack pod CIDRs');
         }
       }),
       { numRuns: 300 },
     );
-    for (const kind of ['verdict:allow', 'verdict:deny', 'verdict:reject', 'would-be:deny', 'audit changes the verdict', 'cluster:DENY', 'cluster:ALLOW_FINAL', 'cluster:ALLOW', 'namespace:ALLOW', 'namespace:REJECT', 'service:ALLOW', 'service:DENY', 'carried ALLOW decides', 'default decides', 'host-only flow', 'IPv6 flow']) {
+    for (const kind of ['verdict:allow', 'verdict:deny', 'verdict:reject', 'would-be:deny', 'audit changes the verdict', 'cluster:DENY', 'cluster:ALLOW_FINAL', 'cluster:ALLOW', 'namespace:ALLOW', 'namespace:REJECT', 'service:ALLOW', 'service:DENY', 'carried ALLOW decides', 'default decides', 'host-only flow', 'IPv6 flow',
+      'pod CIDRs DENY', 'pod CIDRs REJECT', 'pod CIDRs ALLOW_FINAL', 'pod CIDRs DENY for an address no pod holds', 'pod CIDRs ALLOW_FINAL for an address no pod holds',
+      'every pod by a list: ALLOW', 'namespace-narrowed cluster rule', 'dual-stack pod CIDRs']) {
       expect(seen).toContain(kind);
     }
   });

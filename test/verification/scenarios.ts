@@ -37,10 +37,26 @@ export interface Scenario {
 
 const labelsArb = fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.constantFrom(...LABEL_VALUES), { maxKeys: 3 }).map((l) => ({ ...l }));
 
-/** A valid policy whose dual-stack devices sometimes declare an IPv6 pod CIDR too. */
+/** A valid policy whose devices with pod CIDRs are IPv4, dual stack or IPv6 only. */
 export const worldPolicyArb: fc.Arbitrary<PolicyModel> = fc
-  .tuple(policyArb({ maxRules: 12 }), fc.boolean())
-  .map(([model, v6]) => (v6 && model.device.podCidrs.length ? { ...model, device: { ...model.device, podCidrs: [...model.device.podCidrs, POD_CIDR_V6] } } : model));
+  .tuple(policyArb({ maxRules: 12 }), fc.constantFrom('v4' as const, 'dual' as const, 'v6' as const))
+  .map(([model, stack]) => {
+    if (!model.device.podCidrs.length || stack === 'v4') return model;
+    return { ...model, device: { ...model.device, podCidrs: stack === 'dual' ? [...model.device.podCidrs, POD_CIDR_V6] : [POD_CIDR_V6] } };
+  });
+
+/**
+ * An address of the device's pod network of a family that no pod of the snapshots holds: the
+ * generated pods get `10.<network>.<subnet>.<i + 1>`, never `.0`, and the same in IPv6.
+ */
+export function unheldPodAddress(model: PolicyModel, family: 4 | 6): string {
+  const cidr = model.device.podCidrs.find((c) => c.family === family);
+  if (!cidr) return family === 4 ? '10.244.7.0' : 'fd00:10:244:7::';
+  return formatIp(family, parseAddressEntry(cidr.text).first + (family === 4 ? 7n << 8n : 7n << 64n));
+}
+
+/** The sender of a flow from an address no pod holds: in no source, as the contract reads it. */
+export const NO_POD: PodInfo = { namespace: 'kube-system', name: '(no pod)', labels: {}, ips: [], phase: 'Pending' };
 
 type PodState = 'Running' | 'Pending' | 'Succeeded' | 'Failed' | 'terminating' | 'hostNetwork' | 'no-ip';
 
@@ -378,14 +394,11 @@ export function scenarioArb(maxFlows = 12): fc.Arbitrary<Scenario> {
 }
 
 function world(model: PolicyModel, snapshot: ClusterSnapshot, dns: Map<string, string[]>, draws: readonly FlowDraw[]): Scenario {
-  return {
-    model,
-    snapshot,
-    dns,
-    flows: draws
-      .map((d) => materializeFlow(model, snapshot, dns, d, () => true))
-      .filter((f): f is ScenarioFlow => f !== undefined),
-  };
+  const flows = draws.map((d) => materializeFlow(model, snapshot, dns, d, () => true)).filter((f): f is ScenarioFlow => f !== undefined);
+  // The first flows again, sent from an address of the pod networks that no pod holds: only a
+  // rule that matches the pod CIDRs themselves can match them.
+  const unheld = flows.slice(0, 3).map((f) => ({ ...f, pod: NO_POD, sourceIp: unheldPodAddress(model, familyOf(f.destinationIp ?? f.sourceIp)) }));
+  return { model, snapshot, dns, flows: [...flows, ...unheld] };
 }
 
 const podCidrsOf = (network: number): AddressModel[] => [

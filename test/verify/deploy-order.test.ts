@@ -11,7 +11,7 @@
  * tenant still used (B4), unsaved tmsh changes (W1), the first deploy on a SharedBigip.
  */
 import { DeployState, Emulators, deploySynthOutput, startEmulators } from '../../lib/testing/deploy';
-import { DeviceVerification, VerifyProblem, bigipDeviceReader, expectedDevices, observeDevice } from '../../lib/verify';
+import { DeviceVerification, VerifyProblem, bigipDeviceReader, expectedDevices, observeDevice, observedFirewall } from '../../lib/verify';
 import { AppVersion, RESOLVER, ROUTE_DOMAINS, destroyBigip, disagreements, errorsOf, pushLists, removeSynthDirs, synth, verifyAll } from './support';
 
 jest.setTimeout(60_000);
@@ -51,6 +51,39 @@ const problemsOf = (step: Step, check: VerifyProblem['check']) => step.results.f
 /** Errors as `check where`, without task ids and times. */
 const errorShapes = (step: Step) => [...new Set(errorsOf(step.results).map((p) => `${p.check} ${p.where.replace(/AS3 task \S+ of \S+, /, 'AS3 task, ')}`))].sort();
 
+describe('cluster rules over the pod CIDRs and over lists beside each other', () => {
+  let emulators: Emulators;
+  beforeAll(async () => {
+    emulators = await start();
+  });
+  afterAll(async () => {
+    await emulators.stop();
+    removeSynthDirs();
+  });
+
+  test('cluster ALLOW rules keep lists the controller fills; DENY and ALLOW_FINAL over every pod match the pod CIDRs; the device decides as the policy does', async () => {
+    const s = await deploy(emulators, { clusterAllows: true });
+    expect(errorsOf(s.results)).toEqual([]);
+    expect(s.results[0].checked).toContain('3 event-driven lists');
+    const devices = expectedDevices('cdktf.out', s.dir);
+    expect(devices[0].plan.lists.map((l) => l.path)).toEqual([
+      '/Common/Shared/k8s_alpha_src_cluster',
+      expect.stringMatching(/^\/Common\/Shared\/k8s_alpha_src_cluster_[0-9a-f]{16}$/),
+      '/Common/Shared/k8s_alpha_src_ns_web',
+    ]);
+    expect(divergences(s)).toEqual([]);
+    // Every pod may reach the partner's NTP, only payments 192.0.2.99:8443; DNS for any address of the pod network.
+    const { firewall, state } = observedFirewall(s.results[0].observed, ['k8s_alpha'], new Map());
+    const verdict = (ip: string, destinationIp: string, protocol: string, port: number) => firewall.evaluate({ sourceIp: ip, routeDomain: 0, destinationIp, protocol, port }, state).verdict;
+    expect(['10.1.1.10', '10.1.2.10', '10.1.2.11'].map((ip) => verdict(ip, '192.0.2.9', 'udp', 123))).toEqual(['allow', 'allow', 'allow']);
+    expect(['10.1.1.10', '10.1.2.10', '10.1.2.11'].map((ip) => verdict(ip, '192.0.2.99', 'tcp', 8443))).toEqual(['deny', 'allow', 'allow']);
+    // An address of the pod network no pod holds: in no list, but inside the pod CIDRs.
+    expect(verdict('10.1.7.7', '192.0.2.9', 'udp', 123)).toBe('deny');
+    expect(verdict('10.1.7.7', '10.96.0.10', 'udp', 53)).toBe('allow');
+    expect(verdict('10.1.7.7', '203.0.113.5', 'tcp', 443)).toBe('deny');
+  });
+});
+
 describe('an AfmDevice that owns its BIG-IP', () => {
   let emulators: Emulators;
   let step: Step | undefined;
@@ -71,7 +104,7 @@ describe('an AfmDevice that owns its BIG-IP', () => {
   test('1 first deploy: verify passes, both policies of every context are attached, and the device decides as the policy does', async () => {
     const s = await next({ serviceRule: true });
     expect(errorsOf(s.results)).toEqual([]);
-    expect(s.results[0].checked).toEqual(['AS3 task results', 'stored declaration', 'context attachments', 'route domains', '3 event-driven lists', 'saved tmsh changes']);
+    expect(s.results[0].checked).toEqual(['AS3 task results', 'stored declaration', 'context attachments', 'route domains', '2 event-driven lists', 'saved tmsh changes']);
     expect(emulators.bigip.globalRules()).toEqual({ enforcedPolicy: '/Common/Shared/k8s_alpha_global_policy', stagedPolicy: '/Common/Shared/k8s_alpha_global_policy_staged' });
     expect(emulators.bigip.routeDomain('/Common/0')).toEqual({ enforcedPolicy: '/Common/Shared/k8s_alpha_rd0_policy', stagedPolicy: '/Common/Shared/k8s_alpha_rd0_policy_staged' });
     expect(divergences(s)).toEqual([]);
@@ -135,7 +168,6 @@ describe('an AfmDevice that owns its BIG-IP', () => {
     ]);
     const after = await verifyAll(last.dir, emulators);
     expect(errorShapes({ dir: last.dir, results: after })).toEqual([
-      'address-list /Common/Shared/k8s_alpha_src_cluster',
       'address-list /Common/Shared/k8s_alpha_src_ns_web',
       'attachment global context enforced-policy',
       'attachment global context staged-policy',

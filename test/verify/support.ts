@@ -54,6 +54,11 @@ export interface AppVersion {
   /** Route domain of cluster alpha. */
   readonly routeDomain?: number;
   /**
+   * Cluster ALLOW rules of alpha, whose sources are lists the controller fills: one over every
+   * pod, one over the `payments` namespace.
+   */
+  readonly clusterAllows?: boolean;
+  /**
    * Route domain of cluster beta (on a shared BIG-IP).
    * @default 2
    */
@@ -76,6 +81,10 @@ export function buildApp(app: App, v: AppVersion): void {
   new ClusterEgressRule(alphaStack, 'Dns', { device: alpha, name: 'dns', action: EgressAction.ALLOW_FINAL, priority: 100, destinations: [EgressDestination.address('10.96.0.10')], ports: [EgressPort.DNS_UDP] });
   new ClusterEgressRule(alphaStack, 'BlockC2', { device: alpha, name: 'block-c2', action: EgressAction.DENY, priority: 0, destinations: [EgressDestination.cidr('203.0.113.0/24')] });
   if (v.ntp) new ClusterEgressRule(alphaStack, 'Ntp', { device: alpha, name: 'ntp', action: EgressAction.ALLOW_FINAL, priority: 110, destinations: [EgressDestination.fqdn(NTP_HOST)], ports: [EgressPort.NTP] });
+  if (v.clusterAllows) {
+    new ClusterEgressRule(alphaStack, 'Partner', { device: alpha, name: 'partner', action: EgressAction.ALLOW, priority: 200, destinations: [EgressDestination.cidr('192.0.2.0/24')], ports: [EgressPort.NTP] });
+    new ClusterEgressRule(alphaStack, 'PaymentsOut', { device: alpha, name: 'payments-out', action: EgressAction.ALLOW, priority: 210, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'payments' } }, destinations: [EgressDestination.address('192.0.2.99')], ports: [EgressPort.tcp(8443)] });
+  }
   new NamespaceEgressRule(alphaStack, 'WebHttps', { device: alpha, name: v.renamed ? 'web-tls' : 'web-https', namespace: 'web', action: EgressAction.ALLOW, destinations: [EgressDestination.anyIpv4()], ports: [EgressPort.HTTPS] });
   if (v.serviceRule) {
     new ServiceEgressRule(alphaStack, 'CheckoutStripe', { device: alpha, name: 'checkout-stripe', namespace: 'payments', service: 'checkout', action: EgressAction.ALLOW, destinations: [EgressDestination.cidr('198.51.100.0/24')], ports: [EgressPort.HTTPS] });

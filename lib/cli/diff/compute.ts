@@ -131,8 +131,10 @@ export function diffPolicies(input: DiffInput): DiffResult {
   const nsLabels = new Map(w.snapshot.namespaces.map((n) => [n.name, n.labels]));
   const services = new Map(w.snapshot.services.map((s) => [`${s.namespace}/${s.name}`, s]));
   const classCache = new Map<string, { destinations: DestinationClass[]; ports: PortClass[] }>();
+  // Rules that match the pod CIDRs directly have no list and apply to every workload.
+  const everyPod = plans.map((plan) => plan.rules.filter((r) => r.memberLists?.length === 0).map((r) => r.key));
   const classesOf = w.workloads.map((workload) => {
-    const relevant = plans.map((plan) => new Set(listsHolding(plan, workload.pod, nsLabels.get(workload.pod.namespace), services).flatMap((l) => l.rules)));
+    const relevant = plans.map((plan, side) => new Set([...everyPod[side], ...listsHolding(plan, workload.pod, nsLabels.get(workload.pod.namespace), services).flatMap((l) => l.rules)]));
     const key = relevant.map((set) => [...set].sort().join(',')).join('|');
     let classes = classCache.get(key);
     if (!classes) {
