@@ -9,7 +9,7 @@
  *
  * - HTTPS on loopback with the fixture certificate; bearer tokens for an administrator
  *   (`system:masters`), service accounts and users; 401 Status otherwise.
- * - RBAC from the stored Roles, ClusterRoles and bindings (lib/testing/kube/rbac.ts): 403
+ * - RBAC from the stored Roles, ClusterRoles and bindings (rbac.ts): 403
  *   Forbidden with the upstream message for whatever a non-admin identity is not granted.
  * - Admission and validation: Pod Security on labelled namespaces (pods refused, workloads
  *   warned), names (DNS-1035 for Services, DNS-1123 labels for namespaces, subdomains, path
@@ -30,7 +30,7 @@
  *
  * Not modelled: other admission plugins (quotas, limit ranges, webhooks), controllers (no
  * ReplicaSets or pods are created from Deployments unless a `WorkloadEmulator`,
- * lib/testing/kube/workloads.ts, runs beside it), protobuf, strategic merge patch (415),
+ * workloads.ts, runs beside it), protobuf, strategic merge patch (415),
  * aggregated ClusterRoles.
  *
  * Fault injection: dropping or silently stalling watches, compaction, restarts (same port,
@@ -44,10 +44,10 @@ import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
-import { packageRoot } from '../util';
-import type { ObjectMeta } from '../controller/kube/resources';
-import { CustomResourceValidator, loadCel, structuralErrors } from './kube/crd-schema';
-import { FieldError, aggregate, fieldError } from './kube/field-errors';
+import { packageRoot } from '../../../lib/util';
+import type { ObjectMeta } from '../../../lib/controller/kube/resources';
+import { CustomResourceValidator, loadCel, structuralErrors } from './crd-schema';
+import { FieldError, aggregate, fieldError } from './field-errors';
 import {
   ApplyConflictError,
   FieldTypes,
@@ -61,10 +61,10 @@ import {
   recordApply,
   recordUpdate,
   strippedPath,
-} from './kube/managed-fields';
-import { evaluatePodSpec, namespacePolicy, significantPodUpdate } from './kube/pod-security-admission';
-import { QuantityError, canonicalQuantity } from './kube/quantity';
-import { RequestAttributes, UserInfo, authorize, bootstrapPolicy, forbiddenMessage, isWatch, requestAttributes } from './kube/rbac';
+} from './managed-fields';
+import { evaluatePodSpec, namespacePolicy, significantPodUpdate } from './pod-security-admission';
+import { QuantityError, canonicalQuantity } from './quantity';
+import { RequestAttributes, UserInfo, authorize, bootstrapPolicy, forbiddenMessage, isWatch, requestAttributes } from './rbac';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -876,7 +876,7 @@ function dataErrors(res: ResourceInfo, obj: EmulatedObject, old: EmulatedObject 
 // ---------------------------------------------------------------------------------------------
 // The emulator
 
-const readFixture = (name: string): string => fs.readFileSync(path.join(packageRoot(), 'lib', 'testing', 'fixtures', name), 'utf8');
+const readFixture = (name: string): string => fs.readFileSync(path.join(packageRoot(), 'test', 'emulators', 'fixtures', name), 'utf8');
 
 type Identity = { readonly kind: 'admin' } | { readonly kind: 'serviceaccount'; readonly namespace: string; readonly name: string } | { readonly kind: 'user'; readonly user: UserInfo };
 
