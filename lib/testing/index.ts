@@ -3,7 +3,7 @@
 // Security "restricted" checker. The BIG-IP and Kubernetes API emulators are this package's
 // own test support and are not part of it.
 export {
-  EgressExpectationOptions,
+  type EgressExpectationOptions,
   egressMatchers,
   explainEgress,
   setupEgressMatchers,
@@ -12,5 +12,5 @@ export {
   toDenyEgress,
   toRejectEgress,
 } from './matchers';
-export { As3ValidationResult, As3Validator } from './as3-validator';
+export { type As3ValidationResult, As3Validator } from './as3-validator';
 export { restrictedProfileViolations } from './pod-security';

@@ -553,7 +553,7 @@ export class ObjectStore {
       // rv -1: continue at the latest revision, as an inconsistent continuation (etcd3 errors.go).
       if (token.rv !== -1 && token.rv < this.compactedRv) this.continueExpired(token.start);
       listRv = token.rv === -1 ? this.rv : token.rv;
-      startAfter = token.start.replace(/\u0000$/, '');
+      startAfter = token.start.endsWith('\u0000') ? token.start.slice(0, -1) : token.start;
     } else if (rvParam !== '') {
       const rv = Number(rvParam);
       const exact = match === 'Exact' || (match === '' && limit > 0 && rv !== 0);
