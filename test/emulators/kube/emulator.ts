@@ -1,6 +1,6 @@
 /**
- * An in-process Kubernetes API server that speaks the real wire protocol, for tests, the demo,
- * benchmarks and users who want to exercise their policies without a cluster.
+ * An in-process Kubernetes API server that speaks the real wire protocol, for this package's
+ * tests, the demo and the benchmarks (it is not part of the published package).
  *
  * It behaves like kube-apiserver 1.33 where our deployments and the controller depend on it;
  * each behaviour names the upstream source it follows (staging repositories at v0.33.0:
@@ -9,8 +9,8 @@
  *
  * - HTTPS on loopback with the fixture certificate; bearer tokens for an administrator
  *   (`system:masters`), service accounts and users; 401 Status otherwise.
- * - RBAC from the stored Roles, ClusterRoles and bindings (rbac.ts): 403
- *   Forbidden with the upstream message for whatever a non-admin identity is not granted.
+ * - RBAC from the stored Roles, ClusterRoles and bindings (rbac.ts): 403 Forbidden with the
+ *   upstream message for whatever a non-admin identity is not granted.
  * - Admission and validation: Pod Security on labelled namespaces (pods refused, workloads
  *   warned), names (DNS-1035 for Services, DNS-1123 labels for namespaces, subdomains, path
  *   segments for RBAC), ConfigMap/Secret `immutable` and 1 MiB data, the 1.5 MiB etcd request
@@ -29,13 +29,25 @@
  *   `etcdCompactionIntervalMs`; writes that change nothing keep the version.
  *
  * Not modelled: other admission plugins (quotas, limit ranges, webhooks), controllers (no
- * ReplicaSets or pods are created from Deployments unless a `WorkloadEmulator`,
- * workloads.ts, runs beside it), protobuf, strategic merge patch (415),
- * aggregated ClusterRoles.
+ * ReplicaSets or pods are created from Deployments unless a `WorkloadEmulator`, workloads.ts,
+ * runs beside it), protobuf, strategic merge patch (415), aggregated ClusterRoles.
  *
  * Fault injection: dropping or silently stalling watches, compaction, restarts (same port,
  * state kept, the watch cache lost as on a real restart), added latency, failing or hanging
  * the next N requests on a path.
+ *
+ * This file is the façade: the options, the programmatic API and the write path (defaulting,
+ * the CRD controllers, deletion and its cascades). The rest is split by concern:
+ * - store.ts: stored objects, resourceVersions, the etcd history, selectors and lists
+ *   (resourceVersion semantics, consistent-snapshot pagination);
+ * - watch.ts: watch caches (history by count and time), watch streams, bookmarks;
+ * - patch.ts: merge and JSON patch, server-side apply and the managed fields of every write;
+ * - validation.ts: decoding, pruning, validation, Pod Security admission, the size limits;
+ * - server.ts: HTTPS, authentication, RBAC authorization, injected faults, routing, discovery;
+ * - errors.ts, json.ts: Status answers; JSON helpers;
+ * - rbac.ts, crd-schema.ts, pod-security-admission.ts, quantity.ts, field-errors.ts,
+ *   managed-fields.ts: the upstream algorithms those use; workloads.ts: the deployment
+ *   controller and kubelet model that runs beside the emulator.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -171,12 +183,7 @@ const EMULATOR_MANAGER = 'kube-emulator';
 
 const readFixture = (name: string): string => fs.readFileSync(path.join(packageRoot(), 'test', 'emulators', 'fixtures', name), 'utf8');
 
-/**
- * The façade: options, the programmatic API and the write path (defaulting, CRD lifecycle,
- * deletion), over the store (store.ts), the watch caches (watch.ts) and the HTTP server
- * (server.ts); patches and server-side apply are in patch.ts, validation and admission in
- * validation.ts.
- */
+/** The emulated API server; see the top of this file for what it models and where. */
 export class KubeApiEmulator implements WritePath {
   /** Starts an emulator and resolves once it accepts connections. */
   public static async start(options: KubeApiEmulatorOptions = {}): Promise<KubeApiEmulator> {

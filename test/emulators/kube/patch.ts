@@ -174,7 +174,7 @@ const META_LISTS: Readonly<Record<string, ListType>> = {
 };
 
 /** Merge types of the built-in kinds the emulator serves. */
-export function builtinTypes(group: string, kind: string): FieldTypes {
+function builtinTypes(group: string, kind: string): FieldTypes {
   const podSpecPrefix = group === '' && kind === 'Pod' ? 'spec.' : group === 'apps' && kind === 'Deployment' ? 'spec.template.spec.' : undefined;
   const atomicMaps = new Set<string>();
   if (group === 'apps' && kind === 'Deployment') atomicMaps.add('spec.selector');
@@ -201,11 +201,13 @@ export function builtinTypes(group: string, kind: string): FieldTypes {
   };
 }
 
-export function fieldTypes(res: ResourceInfo): FieldTypes {
+/** Merge types of a resource: its CRD schema's, granular for a custom resource without one, else the built-in kind's. */
+function fieldTypes(res: ResourceInfo): FieldTypes {
   return res.schema?.types ?? (res.crdName ? GRANULAR : builtinTypes(res.group, res.kind));
 }
 
-export function operationContext(res: ResourceInfo, subresource: string | undefined): OperationContext {
+/** What field ownership of a write through this endpoint needs to know. */
+function operationContext(res: ResourceInfo, subresource: string | undefined): OperationContext {
   // Fields reset by the endpoint are never owned through it: status on the main resource
   // when there is a status subresource, everything but status through /status.
   const ignore = (p: readonly string[]): boolean => {

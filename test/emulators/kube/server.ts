@@ -61,11 +61,12 @@ export interface RequestRecord {
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
-
 const EMULATED_VERSION = { major: '1', minor: '33', gitVersion: 'v1.33.0-cdktf-ces-emulator', platform: 'linux/amd64' };
 
+/** Who a bearer token authenticates. */
 export type Identity = { readonly kind: 'admin' } | { readonly kind: 'serviceaccount'; readonly namespace: string; readonly name: string } | { readonly kind: 'user'; readonly user: UserInfo };
 
+/** The administrator (`system:masters`): the admin token and the programmatic API act as it. */
 export const ADMIN: UserInfo = { name: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] };
 
 export class ApiServer {

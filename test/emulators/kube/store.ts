@@ -125,7 +125,7 @@ export interface WritePath {
   deleteEntry(res: ResourceInfo, entry: Entry, gracePeriodSeconds: number | undefined): EmulatedObject | undefined;
 }
 
-export const POD_FIELDS = [
+const POD_FIELDS = [
   'spec.nodeName',
   'spec.restartPolicy',
   'spec.schedulerName',
@@ -139,7 +139,7 @@ export const POD_FIELDS = [
 // ---------------------------------------------------------------------------------------------
 // Selectors
 
-export interface LabelRequirement {
+interface LabelRequirement {
   readonly key: string;
   readonly op: '=' | '!=' | 'in' | 'notin' | 'exists' | '!';
   readonly values: readonly string[];
@@ -211,7 +211,7 @@ export function labelsMatch(sel: LabelSelector, labels: Record<string, string> |
   return true;
 }
 
-export interface FieldRequirement {
+interface FieldRequirement {
   readonly path: readonly string[];
   readonly equal: boolean;
   readonly value: string;
@@ -624,7 +624,7 @@ export function keyOf(namespace: string | undefined, name: string): string {
 }
 
 /** First index whose key is >= `key`. */
-export function lowerBound(keys: readonly string[], key: string): number {
+function lowerBound(keys: readonly string[], key: string): number {
   let lo = 0;
   let hi = keys.length;
   while (lo < hi) {
@@ -636,7 +636,7 @@ export function lowerBound(keys: readonly string[], key: string): number {
 }
 
 /** A continue token: the revision of the first page and the key to start after (apiserver storage `EncodeContinue`). */
-export function continueToken(rv: number, lastKey: string): string {
+function continueToken(rv: number, lastKey: string): string {
   return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start: `${lastKey}\u0000` })).toString('base64url');
 }
 

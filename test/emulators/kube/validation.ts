@@ -20,16 +20,11 @@ import type { EmulatedObject, NameRule, ResourceInfo, SchemaNode, WriteContext }
  * encoding; built-in kinds are stored as protobuf, a little smaller.
  */
 const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
-
 /** ConfigMap and Secret payload limit (pkg/apis/core/validation `MaxSecretSize`, 1 MiB). */
 const MAX_DATA_BYTES = 1024 * 1024;
-
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 
 /**
