@@ -3,13 +3,23 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Imports a folder under lib/ may not make, with the reason shown to whoever tries. */
+const TEST_WHY = 'lib/ is the package: test support (the emulators under test/emulators) imports lib/, never the other way round';
+
+/**
+ * Imports a folder under lib/ may not make, with the reason shown to whoever tries. No file of
+ * lib/ imports test/ (a later block's rule replaces an earlier one's, so every block says so).
+ */
 const layer = (files, forbidden, why) => ({
   files,
   rules: {
     'no-restricted-imports': [
       'error',
-      { patterns: forbidden.map((folder) => ({ group: [`**/${folder}`, `**/${folder}/**`], message: why })) },
+      {
+        patterns: [
+          ...forbidden.map((folder) => ({ group: [`**/${folder}`, `**/${folder}/**`], message: why })),
+          { group: ['**/test/**'], message: TEST_WHY },
+        ],
+      },
     ],
   },
 });
@@ -31,6 +41,7 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: "ExportAllDeclaration", message: 'export names explicitly, so the public API is what we decide' }],
     },
   },
+  layer(['lib/**', 'providers/**'], [], TEST_WHY),
   layer(['lib/policy/**'], ['afm', 'k8s', ...ABOVE_CORE], CORE_WHY),
   layer(['lib/afm/**', 'lib/k8s/**'], ABOVE_CORE, CORE_WHY),
   layer(['lib/util.ts'], ['policy', 'afm', 'k8s', ...ABOVE_CORE], 'util is the bottom layer'),

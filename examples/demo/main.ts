@@ -17,7 +17,7 @@ import { App } from 'cdktf';
 import { AfmFirewall } from '../../lib/afm/evaluator';
 import { verifyCommandWith } from '../../lib/cli/commands/verify';
 import { parseCommandArgs } from '../../lib/cli/registry';
-import { startEmulators, deploySynthOutput, runControllerProcess, Emulators } from '../../lib/testing/deploy';
+import { startEmulators, deploySynthOutput, runControllerProcess, Emulators } from '../../test/emulators/deploy';
 import { packageRoot } from '../../lib/util';
 import { buildSecurityBaseline } from '../security-baseline/main';
 

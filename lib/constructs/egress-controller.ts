@@ -11,7 +11,7 @@ import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { DNS_LABEL } from '../policy/names';
 import { readStruct } from '../policy/struct';
 import { PLAN_FORMAT, SyncPlan, buildSyncPlan } from '../policy/plan';
-import { QuantityError, canonicalQuantity } from '../testing/kube/quantity';
+import { QuantityError, canonicalQuantity } from '../k8s/quantity';
 import { packageRoot } from '../util';
 import { AfmDevice } from './afm-device';
 import { check, hostProblem, misplacedProps, terraformStringProblem } from './connection';

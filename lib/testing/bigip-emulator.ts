@@ -389,7 +389,7 @@ function tmshPath(name: string): string {
 }
 
 function fixturePath(file: string): string {
-  return path.join(packageRoot(), 'lib', 'testing', 'fixtures', file);
+  return path.join(packageRoot(), 'test', 'emulators', 'fixtures', file);
 }
 
 const validators = new Map<string, As3Validator>();

@@ -46,7 +46,7 @@ import { AfmDevice, BigipCredentials, ClusterEgressRule, EgressAction, EgressCrd
 import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, sourceIncludesPod } from '../../lib/k8s/membership';
 import type { PlanList, SyncPlan } from '../../lib/policy/plan';
 import type { BigipNodePush } from '../../lib/testing/bigip-emulator';
-import { ControllerDeployment, Emulators, deploySynthOutput, runControllerProcess, startEmulators } from '../../lib/testing/deploy';
+import { ControllerDeployment, Emulators, deploySynthOutput, runControllerProcess, startEmulators } from '../emulators/deploy';
 import { DeviceModel } from './device-model';
 import { lowerBoundLagMs } from './lower-bound';
 

@@ -30,7 +30,7 @@ export interface DeviceCost {
 }
 
 const NODES = /^\/mgmt\/shared\/service-discovery\/task\/([^/]+)\/nodes\/?$/;
-const fixture = (file: string) => fs.readFileSync(path.join(packageRoot(), 'lib', 'testing', 'fixtures', file));
+const fixture = (file: string) => fs.readFileSync(path.join(packageRoot(), 'test', 'emulators', 'fixtures', file));
 
 export class DeviceModel {
   static async start(upstreamUrl: string, options: { queueLimit?: number } = {}): Promise<DeviceModel> {

@@ -11,7 +11,7 @@ import { buildPayments } from '../../examples/payments/main';
 import { ExecCredentialPlugin, loadKubeconfig } from '../../lib/cli/kubeconfig';
 import { CliIo, run } from '../../lib/cli/main';
 import { CliUsageError } from '../../lib/cli/registry';
-import { KubeApiEmulator } from '../../lib/testing/kube-emulator';
+import { KubeApiEmulator } from '../emulators/kube/emulator';
 import { synthInto } from './support';
 
 let dir: string;

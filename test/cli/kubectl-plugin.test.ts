@@ -7,7 +7,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildPayments } from '../../examples/payments/main';
-import { KubeApiEmulator } from '../../lib/testing/kube-emulator';
+import { KubeApiEmulator } from '../emulators/kube/emulator';
 import { synthInto, write } from './support';
 
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;

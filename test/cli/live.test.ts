@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { buildPayments } from '../../examples/payments/main';
-import { KubeApiEmulator } from '../../lib/testing/kube-emulator';
+import { KubeApiEmulator } from '../emulators/kube/emulator';
 import { cli, synthInto } from './support';
 
 let dir: string;

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { App, TerraformStack } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { AfmDevice, ClusterEgressRule, EgressAction, EgressCrdStack, EgressDestination } from '../../lib';
-import { Emulators, deploySynthOutput, startEmulators } from '../../lib/testing/deploy';
+import { Emulators, deploySynthOutput, startEmulators } from '../emulators/deploy';
 import { buildApp } from '../verify/support';
 import { cli, synthInto } from './support';
 

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DeployedResource, evaluateCondition } from '../../lib/testing/deploy';
+import { DeployedResource, evaluateCondition } from '../emulators/deploy';
 import { deviceStack, synthJson } from '../support/app';
 
 const terraform = spawnSync('terraform', ['version'], { encoding: 'utf8' }).status === 0;

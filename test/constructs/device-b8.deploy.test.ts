@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { App, TerraformStack } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { AfmDevice, ClusterEgressRule, EgressAction, EgressCrdStack, EgressDestination as D, EgressPort as P, SharedBigip } from '../../lib';
-import { Emulators, deploySynthOutput, startEmulators } from '../../lib/testing/deploy';
+import { Emulators, deploySynthOutput, startEmulators } from '../emulators/deploy';
 import { AS3_SCHEMA_PATH } from '../support/as3-schema';
 
 const outdirs: string[] = [];

@@ -24,7 +24,7 @@ import {
 } from '../../lib';
 import { DeviceState, expectedDeviceState, ownDeviceState } from '../../lib/afm/device-state';
 import { BigipEmulatorOptions } from '../../lib/testing/bigip-emulator';
-import { DeployError, DeployResult, Emulators, deploySynthOutput, startEmulators } from '../../lib/testing/deploy';
+import { DeployError, DeployResult, Emulators, deploySynthOutput, startEmulators } from '../emulators/deploy';
 import { AS3_SCHEMA_PATH } from '../support/as3-schema';
 
 const outdirs: string[] = [];

@@ -13,7 +13,7 @@ import { ClusterEgressRule, EgressAction, EgressController, EgressControllerProp
 import { CONTROLLER_BUNDLE } from '../../lib/constructs/egress-controller';
 import { boundedName } from '../../lib/k8s/controller-manifests';
 import { CLUSTER_NAME_MAX } from '../../lib/policy/device';
-import { canonicalQuantity } from '../../lib/testing/kube/quantity';
+import { canonicalQuantity } from '../../lib/k8s/quantity';
 import { restrictedProfileViolations } from '../../lib/testing/pod-security';
 import { packageRoot } from '../../lib/util';
 import { deviceStack, synthJson } from '../support/app';

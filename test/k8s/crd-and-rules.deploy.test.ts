@@ -5,7 +5,7 @@
  * rest on is checked with what an older construct synthesized.
  */
 import { API_GROUP } from '../../lib/k8s/crds';
-import { DeployError, Emulators, deploySynthOutput } from '../../lib/testing/deploy';
+import { DeployError, Emulators, deploySynthOutput } from '../emulators/deploy';
 import { createPrerequisites, editResource, emptyCluster, removeSynthDirs, synthApp } from './deploy-support';
 
 jest.setTimeout(60_000);

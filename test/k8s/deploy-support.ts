@@ -18,7 +18,7 @@ import {
   EgressPort,
   NamespaceEgressRule,
 } from '../../lib';
-import { Emulators, startEmulators } from '../../lib/testing/deploy';
+import { Emulators, startEmulators } from '../emulators/deploy';
 
 export const CONTROLLER_NAMESPACE = 'cdktf-ces-system';
 export const CREDENTIALS_SECRET = 'bigip-egress-login';

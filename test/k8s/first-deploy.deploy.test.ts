@@ -14,9 +14,9 @@
  * ConfigMap is deleted before its successor exists).
  */
 import { API_GROUP_VERSION } from '../../lib/k8s/crds';
-import { DeployResult, Emulators, controllerContainerRunner, deploySynthOutput } from '../../lib/testing/deploy';
-import type { EmulatedObject } from '../../lib/testing/kube-emulator';
-import { WorkloadEmulator, rolloutStatus } from '../../lib/testing/kube/workloads';
+import { DeployResult, Emulators, controllerContainerRunner, deploySynthOutput } from '../emulators/deploy';
+import type { EmulatedObject } from '../emulators/kube/emulator';
+import { WorkloadEmulator, rolloutStatus } from '../emulators/kube/workloads';
 import { CONTROLLER_NAMESPACE, createPrerequisites, editResource, emptyCluster, eventually, removeSynthDirs, synthApp } from './deploy-support';
 
 jest.setTimeout(120_000);

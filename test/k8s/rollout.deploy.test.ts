@@ -6,8 +6,8 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EmulatedObject, KubeApiEmulator } from '../../lib/testing/kube-emulator';
-import { RunningContainer, WorkloadEmulator, rolloutStatus } from '../../lib/testing/kube/workloads';
+import { EmulatedObject, KubeApiEmulator } from '../emulators/kube/emulator';
+import { RunningContainer, WorkloadEmulator, rolloutStatus } from '../emulators/kube/workloads';
 import { eventually } from './deploy-support';
 
 jest.setTimeout(60_000);

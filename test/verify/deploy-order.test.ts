@@ -10,7 +10,7 @@
  * field-audit item: audit switched off (B2), a list removed from a shared declaration that a
  * tenant still used (B4), unsaved tmsh changes (W1), the first deploy on a SharedBigip.
  */
-import { DeployState, Emulators, deploySynthOutput, startEmulators } from '../../lib/testing/deploy';
+import { DeployState, Emulators, deploySynthOutput, startEmulators } from '../emulators/deploy';
 import { DeviceVerification, VerifyProblem, bigipDeviceReader, expectedDevices, observeDevice, observedFirewall } from '../../lib/verify';
 import { AppVersion, RESOLVER, ROUTE_DOMAINS, destroyBigip, disagreements, errorsOf, pushLists, removeSynthDirs, synth, verifyAll } from './support';
 

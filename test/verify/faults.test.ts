@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EMPTY_LIST_PLACEHOLDER } from '../../lib/controller/bigip/client';
-import { DeployError, Emulators, deploySynthOutput, startEmulators } from '../../lib/testing/deploy';
+import { DeployError, Emulators, deploySynthOutput, startEmulators } from '../emulators/deploy';
 import { expectedDevices } from '../../lib/verify';
 import { loginRaw, raw } from '../controller/bigip/support';
 import { AppVersion, CLUSTERS, RESOLVER, ROUTE_DOMAINS, disagreements, pushLists, removeSynthDirs, stateFile, synth, verifyAll, verifyCli } from './support';

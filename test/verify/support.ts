@@ -26,7 +26,7 @@ import { verifyCommandWith } from '../../lib/cli/commands/verify';
 import { parseCommandArgs } from '../../lib/cli/registry';
 import { ClusterSnapshot, PodInfo, desiredMembers } from '../../lib/k8s/membership';
 import { evaluateIntent } from '../../lib/policy/intent';
-import { Emulators, readStacks } from '../../lib/testing/deploy';
+import { Emulators, readStacks } from '../emulators/deploy';
 import { DeviceVerification, ExpectedDevice, VerifyProblem, bigipDeviceReader, expectedDevices, observedFirewall, verifyDevice } from '../../lib/verify';
 import { loginRaw, raw } from '../controller/bigip/support';
 import { afmReading, intentReading } from '../verification/harness';

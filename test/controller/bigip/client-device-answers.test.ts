@@ -97,7 +97,7 @@ describe('BigipClient and a busy AS3 (W10)', () => {
 
 /** A device that logs in and answers the service-discovery endpoint as told. */
 async function fakeDevice(nodesAnswer: (method: string, body: string) => unknown): Promise<{ url: string; stop: () => Promise<void> }> {
-  const fixtures = path.join(packageRoot(), 'lib', 'testing', 'fixtures');
+  const fixtures = path.join(packageRoot(), 'test', 'emulators', 'fixtures');
   const server = https.createServer({ key: fs.readFileSync(path.join(fixtures, 'server.key')), cert: fs.readFileSync(path.join(fixtures, 'server.crt')) }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Emulators, deploySynthOutput, startEmulators } from '../../../lib/testing/deploy';
+import { Emulators, deploySynthOutput, startEmulators } from '../../emulators/deploy';
 import { loginRaw, raw } from './support';
 
 type Json = Record<string, any>;

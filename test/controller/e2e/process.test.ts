@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { runControllerProcess } from '../../../lib/testing/deploy';
+import { runControllerProcess } from '../../emulators/deploy';
 import { World, clusterSnapshot, deviceLists, eventually, expectedLists, httpGet, listsConverged, pod, podRef, service, startWorld } from './support';
 
 interface Exited {

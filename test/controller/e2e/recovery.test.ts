@@ -21,7 +21,7 @@ import { loadKubeconfig } from '../../../lib/controller/kube/config';
 import { Informer } from '../../../lib/controller/kube/informer';
 import { NAMESPACES } from '../../../lib/controller/kube/resources';
 import { BigipFault } from '../../../lib/testing/bigip-emulator';
-import { KubeApiEmulator } from '../../../lib/testing/kube-emulator';
+import { KubeApiEmulator } from '../../emulators/kube/emulator';
 import { InProcessController, World, eventually, listPath, listsConverged, pod, podRef, sleep, startInProcess, startWorld } from './support';
 import { systemClock } from '../../../lib/controller/clock';
 

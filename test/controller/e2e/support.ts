@@ -36,8 +36,8 @@ import { ClusterSnapshot, PodInfo, desiredMembers } from '../../../lib/k8s/membe
 import type { SyncPlan } from '../../../lib/policy/plan';
 import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
 import type { BigipEmulatorOptions } from '../../../lib/testing/bigip-emulator';
-import { ControllerDeployment, Emulators, deploySynthOutput, startEmulators } from '../../../lib/testing/deploy';
-import type { EmulatedObject, KubeApiEmulatorOptions } from '../../../lib/testing/kube-emulator';
+import { ControllerDeployment, Emulators, deploySynthOutput, startEmulators } from '../../emulators/deploy';
+import type { EmulatedObject, KubeApiEmulatorOptions } from '../../emulators/kube/emulator';
 
 export const CONTROLLER_NAMESPACE = 'cdktf-ces-system';
 export const CREDENTIALS_SECRET = 'bigip-egress-login';

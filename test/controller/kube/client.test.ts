@@ -513,7 +513,7 @@ describe('watch protocol', () => {
 describe('watch stream parsing', () => {
   // A raw server that splits lines at awkward places, including inside a multi-byte character.
   test('events split across chunks at any byte are reassembled', async () => {
-    const fixtures = path.join(packageRoot(), 'lib', 'testing', 'fixtures');
+    const fixtures = path.join(packageRoot(), 'test', 'emulators', 'fixtures');
     const events = [
       { type: 'ADDED', object: { metadata: { name: 'ä-1', resourceVersion: '5', annotations: { note: 'größe ✓ 🚀' } } } },
       { type: 'MODIFIED', object: { metadata: { name: 'b', resourceVersion: '6' } } },

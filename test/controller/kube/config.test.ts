@@ -9,10 +9,10 @@ import * as YAML from 'yaml';
 import { KubeClient } from '../../../lib/controller/kube/client';
 import { FileToken, KubeConfigError, inClusterConnection, loadConnection, loadKubeconfig } from '../../../lib/controller/kube/config';
 import { PODS } from '../../../lib/controller/kube/resources';
-import { KubeApiEmulator } from '../../../lib/testing/kube-emulator';
+import { KubeApiEmulator } from '../../emulators/kube/emulator';
 import { packageRoot } from '../../../lib/util';
 
-const CA_FILE = path.join(packageRoot(), 'lib', 'testing', 'fixtures', 'ca.crt');
+const CA_FILE = path.join(packageRoot(), 'test', 'emulators', 'fixtures', 'ca.crt');
 const CA_PEM = fs.readFileSync(CA_FILE, 'utf8');
 const CA_DATA = Buffer.from(CA_PEM).toString('base64');
 

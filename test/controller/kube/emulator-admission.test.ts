@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { LEASES, PODS, ResourceType, SERVICES } from '../../../lib/controller/kube/resources';
-import { KubeEmulatorError } from '../../../lib/testing/kube-emulator';
+import { KubeEmulatorError } from '../../emulators/kube/emulator';
 import { Harness, errorOf, rawRequest, startHarness } from './helpers';
 
 const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };

@@ -4,7 +4,7 @@
  * "Terraform", optional force), and field ownership recorded by ordinary writes.
  */
 import { ResourceType } from '../../../lib/controller/kube/resources';
-import { KubeEmulatorError } from '../../../lib/testing/kube-emulator';
+import { KubeEmulatorError } from '../../emulators/kube/emulator';
 import { Harness, rawRequest, startHarness } from './helpers';
 
 const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };

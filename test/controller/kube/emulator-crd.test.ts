@@ -4,7 +4,7 @@
  * resources (schema and CEL rules), as apiextensions-apiserver does them.
  */
 import { ALL_KINDS, customResourceDefinition } from '../../../lib/k8s/crds';
-import { KubeEmulatorError } from '../../../lib/testing/kube-emulator';
+import { KubeEmulatorError } from '../../emulators/kube/emulator';
 import { Harness, eventually, rawRequest, startHarness } from './helpers';
 
 const widgetCrd = (schema: object) => ({

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { KubeApiError, KubeClient } from '../../../lib/controller/kube/client';
 import { loadKubeconfig } from '../../../lib/controller/kube/config';
-import { KubeApiEmulator, KubeApiEmulatorOptions } from '../../../lib/testing/kube-emulator';
+import { KubeApiEmulator, KubeApiEmulatorOptions } from '../../emulators/kube/emulator';
 import { Clock, systemClock } from '../../../lib/controller/clock';
 
 export interface Harness {

@@ -11,7 +11,7 @@ import { podInfo } from '../../../lib/controller/main';
 import { MembershipIndex } from '../../../lib/controller/sync/membership-index';
 import { PLAN_FORMAT, SyncPlan } from '../../../lib/policy/plan';
 import { ALL_KINDS, customResourceDefinition } from '../../../lib/k8s/crds';
-import { KubeApiEmulatorOptions } from '../../../lib/testing/kube-emulator';
+import { KubeApiEmulatorOptions } from '../../emulators/kube/emulator';
 import { Harness, eventually, namespace, pod, quickClock, startHarness } from './helpers';
 
 interface PodRecord {

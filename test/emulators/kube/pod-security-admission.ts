@@ -158,9 +158,9 @@ function restrictedVolumes(spec: Obj): CheckResult | undefined {
   const types = new Set<string>();
   for (const v of spec.volumes ?? []) {
     if (!v || typeof v !== 'object') continue;
-    if (Object.keys(v).some((k) => ALLOWED_VOLUME_SOURCES.has(k) && v[k] != null)) continue;
+    if (Object.keys(v).some((k) => ALLOWED_VOLUME_SOURCES.has(k) && v[k] !== null && v[k] !== undefined)) continue;
     bad.push(v.name);
-    types.add(KNOWN_VOLUME_SOURCES.find((k) => v[k] != null) ?? 'unknown');
+    types.add(KNOWN_VOLUME_SOURCES.find((k) => v[k] !== null && v[k] !== undefined) ?? 'unknown');
   }
   if (!bad.length) return undefined;
   const list = [...types].sort();
@@ -238,7 +238,7 @@ function seccompRestricted(spec: Obj): CheckResult | undefined {
 
 /** hostPathVolumes is a baseline check replaced by restrictedVolumes at the restricted level. */
 function hostPathVolumes(spec: Obj): CheckResult | undefined {
-  const bad = (spec.volumes ?? []).filter((v: Obj) => v?.hostPath != null).map((v: Obj) => v.name);
+  const bad = (spec.volumes ?? []).filter((v: Obj) => v?.hostPath !== null && v?.hostPath !== undefined).map((v: Obj) => v.name);
   return bad.length ? { reason: 'hostPath volumes', detail: `${plural('volume', 'volumes', bad.length)} ${quote(bad)}` } : undefined;
 }
 

@@ -46,12 +46,12 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BigipClient } from '../controller/bigip';
-import { ALL_KINDS, customResourceDefinition } from '../k8s/crds';
-import { CONTROLLER_BUNDLE } from '../constructs/egress-controller';
-import { packageRoot } from '../util';
-import { BigipEmulator, BigipEmulatorOptions } from './bigip-emulator';
-import { EmulatedObject, KubeApiEmulator, KubeApiEmulatorOptions, KubeEmulatorError, ObjectRef } from './kube-emulator';
+import { BigipClient } from '../../lib/controller/bigip';
+import { ALL_KINDS, customResourceDefinition } from '../../lib/k8s/crds';
+import { CONTROLLER_BUNDLE } from '../../lib/constructs/egress-controller';
+import { packageRoot } from '../../lib/util';
+import { BigipEmulator, BigipEmulatorOptions } from '../../lib/testing/bigip-emulator';
+import { EmulatedObject, KubeApiEmulator, KubeApiEmulatorOptions, KubeEmulatorError, ObjectRef } from './kube/emulator';
 import { ContainerRunner, rolloutStatus } from './kube/workloads';
 
 type Obj = Record<string, any>;

@@ -26,7 +26,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
-import type { EmulatedObject, KubeApiEmulator, ObjectRef } from '../kube-emulator';
+import type { EmulatedObject, KubeApiEmulator, ObjectRef } from './emulator';
 
 type Obj = Record<string, any>;
 
