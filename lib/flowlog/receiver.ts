@@ -6,7 +6,9 @@
  * Memory is bounded by construction: a TCP connection buffers at most one frame
  * (`maxLineBytes`), connections are capped, and the output queue holds at most `queueLimit`
  * lines. When the queue is full the receiver stops reading TCP sockets (the kernel's window
- * then pushes back on the device) and resumes them once the queue is half empty; UDP has no
+ * then pushes back on the device) and resumes them once the queue is half empty; a chunk a
+ * socket had already read still goes in, so the queue holds at most `queueLimit` lines plus
+ * `maxConnections` × 64 KiB of messages. UDP has no
  * back-pressure, so datagrams that find the queue full are dropped and counted (`queue-full`).
  */
 import * as dgram from 'node:dgram';
@@ -126,9 +128,10 @@ export class FlowReceiver {
       this.reject(result.reason);
       return;
     }
-    // TCP sockets are paused at the limit; what they had already read may overshoot by one
-    // chunk's worth, never more than the limit again.
-    if (this.queued >= (datagram ? this.queueLimit : 2 * this.queueLimit)) {
+    // TCP sockets are paused at the limit and never lose an event: what a socket had already
+    // read (one chunk, at most 64 KiB) still goes in, so the queue overshoots by at most
+    // maxConnections × 64 KiB of messages. UDP has no back-pressure: at the limit it drops.
+    if (datagram && this.queued >= this.queueLimit) {
       this.reject('queue-full');
       return;
     }
