@@ -11,7 +11,6 @@ import fc from 'fast-check';
 import { RuleDirectory } from '../../lib/flowlog/enrich';
 import { SyslogFramer } from '../../lib/flowlog/framing';
 import { AddressHistory } from '../../lib/flowlog/history';
-import { AfmLogParser } from '../../lib/flowlog/parse';
 import { FlowMetrics, FlowReceiver } from '../../lib/flowlog/receiver';
 import { demoModel, fieldListLine } from './support';
 

@@ -8,7 +8,8 @@ import { explainCommand } from './explain';
 import { graphCommand } from './graph';
 import { importCommand } from './import';
 import { inventoryCommand } from './inventory';
+import { reportCommand } from './report';
 import { simulateCommand } from './simulate';
 import { verifyCommand } from './verify';
 
-export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand, inventoryCommand, verifyCommand];
+export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand, inventoryCommand, verifyCommand, reportCommand];
