@@ -78,7 +78,7 @@ export function demoModel(): PolicyModel {
 /** The demo policy as a synthesized app, for the CLI commands (returns the working directory). */
 export function synthDemo(): string {
   return synthInto((app) => {
-    const { stack, device } = deviceStack({ clusterName: 'demo', podCidrs: ['10.244.0.0/16'], defaultAction: EgressAction.DENY }, app);
+    const { stack, device } = deviceStack({ clusterName: 'demo', podCidrs: ['10.244.0.0/16'] }, app);
     new ClusterEgressRule(stack, 'AllowDns', { device, action: EgressAction.ALLOW_FINAL, priority: 100, destinations: [EgressDestination.address('10.96.0.10')], ports: [EgressPort.DNS_UDP], logging: true, owner: 'security', ticket: 'SEC-1' });
     new ClusterEgressRule(stack, 'NoSmtp', { device, action: EgressAction.REJECT, destinations: [EgressDestination.cidr('0.0.0.0/0')], ports: [EgressPort.tcp(25)], logging: true, audit: true, owner: 'security', ticket: 'SEC-9' });
     new NamespaceEgressRule(stack, 'BankSftp', { device, namespace: 'payments', action: EgressAction.ALLOW, destinations: [EgressDestination.range('198.51.100.10', '198.51.100.20')], ports: [EgressPort.SSH], logging: true, owner: 'team-payments', ticket: 'PAY-7' });
