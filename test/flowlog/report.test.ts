@@ -35,7 +35,7 @@ test('text report for a time range', async () => {
       '',
       'namespace web',
       '  top denied (1 of 1):',
-      '    1  web/frontend -> [2001:db8::80]:443  deny  device default',
+      '    1  web/frontend -> 198.51.100.80:443  deny  device default',
       '  top allowed (0 of 0):',
       '    none',
       '',

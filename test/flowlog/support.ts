@@ -112,7 +112,7 @@ export function demoFlowLines(model: PolicyModel): string {
   add(1, 5, { src: '10.244.3.20', dst: '203.0.113.9', dstPort: '8444', action: 'Drop', rule: 'default' });
   add(2, 6, { src: '10.244.3.17', dst: '192.0.2.25', dstPort: '25', action: 'Reject', rule: 'c_no-smtp_tcp', contextType: 'Global', policy: '/Common/Shared/k8s_demo_global_policy_staged', policyType: 'Staged' });
   add(2, 6, { src: '10.244.3.17', dst: '192.0.2.25', dstPort: '25', action: 'Drop', rule: 'default' });
-  add(1, 7, { src: '10.244.5.9', dst: '2001:db8::80', dstPort: '443', action: 'Drop', rule: 'default' });
+  add(1, 7, { src: '10.244.5.9', dst: '198.51.100.80', dstPort: '443', action: 'Drop', rule: 'default' });
   add(1, 8, { src: '10.244.9.9', dst: '203.0.113.7', dstPort: '443', action: 'Drop', rule: 'default' });
   add(1, 59, { src: '10.244.3.20', dst: '203.0.113.7', dstPort: '8443', action: 'Drop', rule: 'default' });
   return lines.join('');

@@ -10,6 +10,7 @@ import { importCommand } from './import';
 import { inventoryCommand } from './inventory';
 import { reportCommand } from './report';
 import { simulateCommand } from './simulate';
+import { suggestCommand } from './suggest';
 import { verifyCommand } from './verify';
 
-export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand, inventoryCommand, verifyCommand, reportCommand];
+export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand, inventoryCommand, verifyCommand, reportCommand, suggestCommand];
