@@ -37,6 +37,8 @@ export class FlowMetrics {
   readonly queueDepth: Gauge;
   readonly pausedSockets: Gauge;
   private readonly namespaces = new Set<string>();
+  /** Label children by their values: as bounded as the labels, and cheaper than a lookup per event. */
+  private readonly children = new Map<string, { inc(): void }>();
 
   constructor(
     readonly registry: Registry = new Registry(),
@@ -59,7 +61,14 @@ export class FlowMetrics {
 
   count(record: FlowRecord): void {
     const rule = record.rule?.key ?? (record.defaultRule ? DEFAULT_RULE_LABEL : UNKNOWN);
-    this.events.inc({ rule, namespace: this.namespaceLabel(record.source.namespace), verdict: record.verdict, staged: String(record.staged) });
+    const namespace = this.namespaceLabel(record.source.namespace);
+    const key = `${rule} ${namespace} ${record.verdict} ${record.staged}`;
+    let child = this.children.get(key);
+    if (!child) {
+      child = this.events.labels({ rule, namespace, verdict: record.verdict, staged: String(record.staged) });
+      this.children.set(key, child);
+    }
+    child.inc();
   }
 }
 
