@@ -71,7 +71,7 @@ test('SVG and HTML: workloads to destinations, coloured by verdict, counts and d
   expect(r.stderr).toBe('wrote the flow picture to flows.svg\nwrote the flow report to flows.html\n');
   const svg = fs.readFileSync(path.join(dir, 'flows.svg'), 'utf8');
   expect(svg).toContain('<svg');
-  for (const text of ['payments/settle&#45;1', '203.0.113.7:8443', '5× deny', 'device default', '2× would reject', 'ClusterEgressRule no&#45;smtp']) expect(svg).toContain(text);
+  for (const text of ['(no pod)', 'payments/settle&#45;1', '203.0.113.7:8443', '5× deny', 'device default', '2× would reject', 'ClusterEgressRule no&#45;smtp']) expect(svg).toContain(text);
   expect(svg).toMatch(/stroke="#c62828"/);
   expect(svg).toMatch(/stroke="#2e7d32"/);
   expect(svg).toMatch(/stroke-dasharray/);

@@ -177,7 +177,7 @@ export function flowDot(title: string, summary: FlowSummary): string {
     if (!ids.has(k)) ids.set(k, `${kind}${ids.size}`);
     return ids.get(k) as string;
   };
-  const lines = ['digraph flows {', `  label=${dotText([flows.length > drawn.length ? `${title} (the ${drawn.length} most frequent of ${flows.length} flows)` : title])}; labelloc=t; rankdir=LR;`, '  node [fontname="Helvetica", fontsize=10]; edge [fontname="Helvetica", fontsize=9];'];
+  const lines = ['digraph flows {', `  label=${dotText([flows.length > drawn.length ? `${title} (the ${drawn.length} most frequent of ${flows.length} flows)` : title])}; labelloc=t; rankdir=LR; fontname="Helvetica";`, '  node [fontname="Helvetica", fontsize=10]; edge [fontname="Helvetica", fontsize=9];'];
   const nodes: string[] = [];
   const edges: string[] = [];
   for (const f of drawn) {
@@ -187,7 +187,9 @@ export function flowDot(title: string, summary: FlowSummary): string {
   }
   for (const [k, v] of ids) {
     const [kind, ...rest] = k.split(' ');
-    nodes.push(`  ${v} [shape=${kind === 'w' ? 'ellipse' : 'box'}, label=${dotText([rest.join(' ')])}];`);
+    const name = rest.join(' ');
+    // A workload without a slash is a bare address: no pod held it at the event's time.
+    nodes.push(`  ${v} [shape=${kind === 'w' ? 'ellipse' : 'box'}, label=${dotText(kind === 'w' && !name.includes('/') ? [name, '(no pod)'] : [name])}];`);
   }
   return `${[...lines, ...nodes, ...edges, '}'].join('\n')}\n`;
 }
