@@ -10,8 +10,9 @@
  * The message body comes in one of the two forms the AFM `Security_Log_Profile` network
  * section produces (AS3 3.56 schema, `Security_Log_Profile_Network.storageFormat`):
  * - a field list (`storageFormat: { fields, delimiter }`, tmsh `format { type field-list }`),
- *   what our renderer sets: the values of the configured fields, in the configured order, each
- *   in double quotes, joined by the delimiter (`,`). The names are those of the schema's enum
+ *   what our renderer sets: the values of the configured fields, in the configured order, joined
+ *   by the delimiter (`,`); a value may be in double quotes (read with or without them, never
+ *   with a quote or the delimiter inside). The names are those of the schema's enum
  *   (`acl-rule-name`, `src-ip`, …; `LOG_FIELDS` in `lib/policy/device.ts`), so the parser must be
  *   told the device's field list (`DeviceModel.logging.fields`).
  * - the predefined format (no storage format): `key="value"` pairs separated by commas, with the
