@@ -81,6 +81,10 @@ describe('AFM events the device sends', () => {
     });
   });
 
+  test('field-list values without quotes read the same', () => {
+    expect(parser.parse(fieldListLine().replace(/"/g, ''))).toEqual(parser.parse(fieldListLine()));
+  });
+
   test('a UTF-8 byte-order mark before MSG is allowed (RFC 5424 6.4)', () => {
     const line = fieldListLine().replace(' - "Mar', ' - \ufeff"Mar');
     expect(parser.parse(line).ok).toBe(true);
