@@ -8,7 +8,9 @@ import { explainCommand } from './explain';
 import { graphCommand } from './graph';
 import { importCommand } from './import';
 import { inventoryCommand } from './inventory';
+import { reportCommand } from './report';
 import { simulateCommand } from './simulate';
+import { suggestCommand } from './suggest';
 import { verifyCommand } from './verify';
 
-export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand, inventoryCommand, verifyCommand];
+export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand, inventoryCommand, verifyCommand, reportCommand, suggestCommand];
