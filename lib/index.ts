@@ -1,16 +1,29 @@
-// Public entry point: constructs, value objects, enums and props. The runtime controller,
-// the CLI and the pure compiler internals are deliberately not exported from here.
-export * from './policy/enums';
+// Public entry point: constructs, value objects, enums and props, each exported by name so the
+// public API is what we decide. The runtime controller, the CLI and the pure compiler internals
+// are deliberately not exported from here.
+export {
+  BandwidthUnit,
+  DefaultAction,
+  EgressAction,
+  EgressBandwidthLimit,
+  EgressLoggingOptions,
+  EgressSchedule,
+  LabelSelector,
+  LabelSelectorOperator,
+  LabelSelectorRequirement,
+  SyslogTransport,
+  Weekday,
+} from './policy/enums';
 export { EgressDestination, IExternalService } from './policy/destination';
 export { EgressPort, EgressPortProps, EgressProtocol } from './policy/port';
 export { EgressSnat } from './policy/device';
 export { EgressPolicyError, EgressSynthError, PolicyIssue } from './policy/errors';
-export * from './constructs/crd-stack';
-export * from './constructs/credentials';
-export * from './constructs/afm-device';
+export { EgressCrdStack, EgressCrdStackProps } from './constructs/crd-stack';
+export { BigipCredentials, BigipCredentialVariableNames } from './constructs/credentials';
+export { AfmDevice, AfmDeviceProps } from './constructs/afm-device';
 export { ClusterEgressRule, ClusterEgressRuleProps, EgressRuleProps, NamespaceEgressRule, NamespaceEgressRuleProps, ServiceEgressRule, ServiceEgressRuleProps } from './constructs/rules';
-export * from './constructs/external-service';
-export * from './constructs/guardrails';
-export * from './constructs/shared-bigip';
+export { ExternalService, ExternalServiceProps } from './constructs/external-service';
+export { EgressGuardrails, EgressGuardrailsProps, ExpiredRuleMode, GuardrailMode } from './constructs/guardrails';
+export { SharedBigip, SharedBigipProps } from './constructs/shared-bigip';
 export { BigipConnectionProps } from './constructs/connection';
-export * from './constructs/egress-controller';
+export { DEFAULT_NODE_IMAGE, EgressController, EgressControllerProps } from './constructs/egress-controller';
