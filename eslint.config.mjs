@@ -38,6 +38,8 @@ export default tseslint.config(
       // Namespaces are how TypeScript declares Jest's global matcher types.
       '@typescript-eslint/no-namespace': ['error', { allowDeclarations: true }],
       eqeqeq: ['error', 'always'],
+      // Validators of hostile input match control characters on purpose.
+      'no-control-regex': 'off',
       'no-restricted-syntax': ['error', { selector: "ExportAllDeclaration", message: 'export names explicitly, so the public API is what we decide' }],
     },
   },
@@ -52,6 +54,11 @@ export default tseslint.config(
   layer(['lib/controller/**'], ['cli', 'testing', 'constructs', 'migration'], 'the controller shares code only through lib/clients and lib/verify'),
   layer(['lib/testing/**'], ['cli', 'controller', 'migration'], 'testing shares code only through lib/analysis, lib/clients and lib/verify'),
   layer(['lib/migration/**'], ['cli', 'controller', 'testing', 'constructs'], 'migration builds on the core and lib/files only'),
+  {
+    // Declaration files that add cdktf's Jest matcher types to the test program.
+    files: ['**/*.d.ts'],
+    rules: { '@typescript-eslint/triple-slash-reference': 'off' },
+  },
   {
     files: ['test/**', 'examples/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-require-imports': 'off' },

@@ -304,7 +304,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   }
   const log = jsonLogger(config.logLevel, { cluster: config.plan.cluster });
   if (config.bigip.insecureSkipTlsVerify) log.warn('BIG-IP TLS verification is OFF (BIGIP_INSECURE_SKIP_TLS_VERIFY=true): the password and token can be read by anyone on the path');
-  let controller: RunningController | undefined;
+  let controller: RunningController | undefined = undefined;
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -189,7 +189,7 @@ function structuredData(text: string): { params: Map<string, string>; rest: stri
     if (idEnd < 0) return undefined;
     i += idEnd;
     while (text[i] === ' ') {
-      const m = /^ ([A-Za-z0-9_.\-]{1,32})="/.exec(text.slice(i, i + 40));
+      const m = /^ ([A-Za-z0-9_.-]{1,32})="/.exec(text.slice(i, i + 40));
       if (!m) return undefined;
       i += m[0].length;
       let value = '';

@@ -112,7 +112,7 @@ export const DEFAULT_LOG_FIELDS = [
 
 /** `192.0.2.50:514` or `[2001:db8::50]:514` → canonical address and port. */
 export function parseHostPort(text: string): { address: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\[\]]+):(\d{1,5})$/.exec(text);
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
   if (!m) {
     throw new InvalidValueError(quote(text), 'write a syslog server as "address:port", or "[IPv6-address]:port"');
   }

@@ -6,7 +6,8 @@
  * @see https://kubernetes.io/docs/concepts/security/pod-security-standards/
  */
 
-type Obj = Record<string, any>;
+// Pod specs are read as untyped JSON; every field is checked before use.
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const RESTRICTED_VOLUME_TYPES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
 const SAFE_SYSCTLS = new Set([

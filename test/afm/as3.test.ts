@@ -134,7 +134,10 @@ describe('renderAs3', () => {
     const remarks: string[] = [];
     const collect = (v: unknown): void => {
       if (Array.isArray(v)) v.forEach(collect);
-      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) k === 'remark' ? remarks.push(x as string) : collect(x);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) {
+        if (k === 'remark') remarks.push(x as string);
+        else collect(x);
+      }
     };
     collect(decl);
     expect(remarks.length).toBeGreaterThan(15);

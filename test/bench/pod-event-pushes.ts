@@ -16,7 +16,7 @@
 import * as path from 'node:path';
 
 const root = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '..'));
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 const { compilePolicy } = require(path.join(root, 'lib/policy/compile')) as typeof import('../../lib/policy/compile');
 const { buildSyncPlan } = require(path.join(root, 'lib/policy/plan')) as typeof import('../../lib/policy/plan');
 const { buildRule } = require(path.join(root, 'lib/policy/schema')) as typeof import('../../lib/policy/schema');
@@ -24,7 +24,7 @@ const { buildDevice } = require(path.join(root, 'lib/policy/device')) as typeof 
 const { MembershipIndex } = require(path.join(root, 'lib/controller/sync/membership-index')) as typeof import('../../lib/controller/sync/membership-index');
 const { seededRandom } = require(path.join(root, 'lib/util')) as typeof import('../../lib/util');
 const { EgressDestination } = require(path.join(root, 'lib/policy/destination')) as typeof import('../../lib/policy/destination');
-/* eslint-enable @typescript-eslint/no-require-imports */
+ 
 import type { PodInfo } from '../../lib/k8s/membership';
 import type { RuleModel } from '../../lib/policy/model';
 

@@ -15,7 +15,7 @@ const terraform = spawnSync('terraform', ['version'], { encoding: 'utf8' }).stat
 const describeWithTerraform: jest.Describe = terraform
   ? describe
   : (((name: string, fn: () => void) => {
-      // eslint-disable-next-line no-console
+       
       console.warn(`Skipping "${name}": no terraform binary on PATH.`);
       describe.skip(name, fn);
     }) as unknown as jest.Describe);

@@ -319,7 +319,7 @@ describe('props as plain JavaScript passes them', () => {
   });
 
   test('a blank name is refused, and the message does not use it', () => {
-    expect(() => new EgressGuardrails({ name: '  ' })).toThrow(/^\[guardrails\] name: must be 1 to 64 characters with at least one letter or digit and no control characters \(got "  "\)$/);
+    expect(() => new EgressGuardrails({ name: '  ' })).toThrow(/^\[guardrails\] name: must be 1 to 64 characters with at least one letter or digit and no control characters \(got " {2}"\)$/);
   });
 
   test('applyTo without a construct', () => {

@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-/* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
+ 
 const { runAll } = require('./run') as { runAll: (options: { filter?: string }) => Promise<any> };
 const H = require('./harness');
 
@@ -24,7 +24,7 @@ beforeAll(async () => {
     '',
     `internal errors ${report.table.classes.internal}, silently accepted ${report.table.classes['silent-accept']}, rejections missing path/field/value/fix ${report.table.classes['bad-rejection']}, accepted-but-invalid output ${report.table.classes['invalid-output']}, legal input refused ${report.table.classes['refused-legal']}`,
   ].join('\n');
-  // eslint-disable-next-line no-console
+   
   console.log(text);
   if (process.env.HOSTILE_REPORT) {
     const failures = `## Failures, grouped\n\n\`\`\`\n${H.compactFailureReport(report.results)}\n\`\`\`\n\n## Failures, one per case\n\n\`\`\`\n${H.failureReport(report.results)}\n\`\`\`\n`;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { DEFAULT_NODE_IMAGE, NODE_MAJOR } from '../../lib/constructs/egress-controller';
 import { packageRoot } from '../../lib/util';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const semver = require('semver') as { minVersion(range: string): { version: string } | null; satisfies(version: string, range: string): boolean };
 
 const root = packageRoot();

@@ -12,7 +12,7 @@ import { objectPrototypePollution, prototypePollutionIssues, readStruct } from '
 import { CR_LIMITS } from '../../lib/k8s/crds';
 import { issuesOf } from '../support/issues';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 const js = (v: unknown) => v as any;
 
 
