@@ -17,7 +17,7 @@ import { describe, prototypePollutionIssues } from '../policy/struct';
 import { AfmDevice } from './afm-device';
 import { checkedConstructId } from './construct-id';
 import { ExternalService } from './external-service';
-import { collectProblems } from './problems';
+import { collectProblems, isRefused, markUnbuilt } from './problems';
 
 /** Props shared by every egress rule. */
 export interface EgressRuleProps {
@@ -137,7 +137,7 @@ function defineRule(scope: Construct, level: Level, props: unknown): { model: Ru
   return collectProblems(scope, () => checkedRule(scope, level, props)) ?? ({} as { model: RuleModel; device: AfmDevice });
 }
 
-function checkedRule(scope: Construct, level: Level, props: unknown): { model: RuleModel; device: AfmDevice } {
+function checkedRule(scope: Construct, level: Level, props: unknown): { model: RuleModel; device: AfmDevice } | undefined {
   const path = scope.node.path;
   // At construction and again at synth: the pollution may come after the rule.
   const polluted = prototypePollutionIssues(path);
@@ -156,6 +156,12 @@ function checkedRule(scope: Construct, level: Level, props: unknown): { model: R
     throw new EgressPolicyError([...referenceIssues, ...e.issues.filter((i) => !referenced.has(i.field))]);
   }
   if (referenceIssues.length) throw new EgressPolicyError(referenceIssues);
+  // On a refused device, or with a refused ExternalService, the rule is checked but not built.
+  const unbuilt = [device as AfmDevice, ...externalServiceRefs(read.destinations)].find((c) => isRefused(c));
+  if (unbuilt) {
+    markUnbuilt(scope, unbuilt);
+    return undefined;
+  }
   (device as AfmDevice)._addRule(model, scope);
   return { model, device: device as AfmDevice };
 }
@@ -208,6 +214,8 @@ function referenceProblems(scope: Construct, device: unknown, destinations: unkn
         value: quote(ref.node.path),
         message: `is an ExternalService in stack "${TerraformStack.of(ref).node.id}"; create it in stack "${stack.node.id}" with the rule`,
       });
+    } else if (isRefused(ref)) {
+      // Its own problems say what to fix; the rule is not built (checkedRule).
     } else if (ref.device !== device) {
       issues.push({
         path,
@@ -218,6 +226,11 @@ function referenceProblems(scope: Construct, device: unknown, destinations: unkn
     }
   });
   return issues;
+}
+
+/** The ExternalServices the destinations refer to. */
+function externalServiceRefs(destinations: unknown): ExternalService[] {
+  return (Array.isArray(destinations) ? destinations : []).map((d: unknown) => (isEgressDestination(d) ? d.externalServiceRef : undefined)).filter((r): r is ExternalService => ExternalService.isExternalService(r));
 }
 
 /** A construct by its path, anything else quoted. */
