@@ -146,20 +146,24 @@ function checkedRule(scope: Construct, level: Level, props: unknown): { model: R
   const read = readRuleProps(level, path, props);
   const device = read.device;
   const referenceIssues = referenceProblems(scope, device, read.destinations);
-  let model: RuleModel;
+  // A destination that refers to a refused ExternalService is that service's problem: its own
+  // lines say what to fix, and the rule is checked but not built.
+  const refusedServices = refusedServiceFields(read.destinations);
+  let model: RuleModel | undefined;
   try {
     model = ruleFromProps(level, path, props, scope.node.id);
   } catch (e) {
-    if (!(e instanceof EgressPolicyError) || referenceIssues.length === 0) throw e;
+    if (!(e instanceof EgressPolicyError)) throw e;
     // One issue per field: a destination that refers to no ExternalService is also an invalid value.
-    const referenced = new Set(referenceIssues.map((i) => i.field));
-    throw new EgressPolicyError([...referenceIssues, ...e.issues.filter((i) => !referenced.has(i.field))]);
+    const referenced = new Set([...referenceIssues.map((i) => i.field), ...refusedServices.keys()]);
+    const issues = [...referenceIssues, ...e.issues.filter((i) => !referenced.has(i.field))];
+    if (issues.length) throw new EgressPolicyError(issues);
   }
   if (referenceIssues.length) throw new EgressPolicyError(referenceIssues);
   // On a refused device, or with a refused ExternalService, the rule is checked but not built.
-  const unbuilt = [device as AfmDevice, ...externalServiceRefs(read.destinations)].find((c) => isRefused(c));
-  if (unbuilt) {
-    markUnbuilt(scope, unbuilt);
+  const unbuilt = isRefused(device as AfmDevice) ? (device as AfmDevice) : [...refusedServices.values()][0];
+  if (unbuilt || !model) {
+    markUnbuilt(scope, unbuilt as Construct);
     return undefined;
   }
   (device as AfmDevice)._addRule(model, scope);
@@ -228,9 +232,14 @@ function referenceProblems(scope: Construct, device: unknown, destinations: unkn
   return issues;
 }
 
-/** The ExternalServices the destinations refer to. */
-function externalServiceRefs(destinations: unknown): ExternalService[] {
-  return (Array.isArray(destinations) ? destinations : []).map((d: unknown) => (isEgressDestination(d) ? d.externalServiceRef : undefined)).filter((r): r is ExternalService => ExternalService.isExternalService(r));
+/** The refused (or unbuilt) ExternalServices the destinations refer to, by field. */
+function refusedServiceFields(destinations: unknown): Map<string, ExternalService> {
+  const out = new Map<string, ExternalService>();
+  (Array.isArray(destinations) ? destinations : []).forEach((d: unknown, i) => {
+    const ref = isEgressDestination(d) ? d.externalServiceRef : undefined;
+    if (ExternalService.isExternalService(ref) && isRefused(ref)) out.set(`destinations[${i}]`, ref);
+  });
+  return out;
 }
 
 /** A construct by its path, anything else quoted. */
