@@ -34,7 +34,7 @@ import {
 import { checkedConstructId } from './construct-id';
 import { EgressCrdStack } from './crd-stack';
 import { SharedBigip } from './shared-bigip';
-import { addSynthCheck, isRefused, markUnbuilt, recordedProblems, refused } from './problems';
+import { addSynthCheck, isRefused, markUnbuilt, recordedProblems, refused, unbuiltDependency } from './problems';
 import { EXPIRY_WARNING_DAYS_DEFAULT, expiryNotice } from '../policy/schedule';
 import type { PolicyIssue } from '../policy/errors';
 
@@ -406,6 +406,8 @@ export class AfmDevice extends Construct {
    * @internal
    */
   public _compile(): CompiledPolicy {
+    // A device that is not built has no policy: what asks for it gets the device's problems.
+    if (isRefused(this)) throw new EgressPolicyError(this.unbuiltIssues());
     if (!this.compiled || this.compiled.version !== this.version) {
       this.compiled = { version: this.version, result: compilePolicy(this._policyModel()) };
     }
@@ -447,6 +449,15 @@ export class AfmDevice extends Construct {
       sharedContext: this.sharedBigip ? { stack: TerraformStack.of(this.sharedBigip).node.id, name: this.sharedBigip.name } : undefined,
       expiredRules: compiled.expired.length ? expiredRules(compiled) : undefined,
     };
+  }
+
+  /** Why this device is not built: its own problems, or the construct it refers to. */
+  private unbuiltIssues(): PolicyIssue[] {
+    const own = recordedProblems(this);
+    if (own.length) return own;
+    const dependency = unbuiltDependency(this) as IConstruct;
+    const field = dependency === this.sharedBigip ? 'sharedBigip' : 'crdStack';
+    return [{ path: this.node.path, field, value: quote(dependency.node.path), message: 'is not built (its problems are reported at synth): fix it, and this device is built too' }];
   }
 
   private applyAncestorGuardrails(): void {

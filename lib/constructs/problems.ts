@@ -93,6 +93,11 @@ export function markUnbuilt(construct: IConstruct, dependency: IConstruct): void
   gateSynth(construct);
 }
 
+/** The refused construct that `construct` refers to, when that left it unbuilt. */
+export function unbuiltDependency(construct: IConstruct): IConstruct | undefined {
+  return (construct as unknown as Record<symbol, IConstruct | undefined>)[UNBUILT];
+}
+
 /** Whether `construct` was refused or left unbuilt (it then renders nothing). */
 export function isRefused(construct: IConstruct): boolean {
   return recordedProblems(construct).length > 0 || UNBUILT in construct;

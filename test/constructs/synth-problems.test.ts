@@ -259,3 +259,12 @@ describe('expiry warns and never blocks by default', () => {
     expect(() => new EgressGuardrails(props as never)).toThrow(message);
   });
 });
+
+test('the policy of a device that is not built is its problems, never a TypeError', () => {
+  const { stack, crds } = deviceStack();
+  const bad = new AfmDevice(stack, 'BadDevice', { clusterName: 'Prod_2', address: 'bigip2.example.net', tlsCaBundlePath: '/ca.pem', crdStack: crds });
+  expect(() => bad._compile()).toThrow(/^\[egress\/BadDevice\] clusterName: must be a DNS label/);
+  const shared = new SharedBigip(stack, 'Shared', { address: 'bigip3.example.net', tlsCaBundlePath: '/ca.pem', port: 0 });
+  const onShared = new AfmDevice(stack, 'OnShared', { clusterName: 'east', sharedBigip: shared, crdStack: crds });
+  expect(() => onShared._compile()).toThrow(/^\[egress\/OnShared\] sharedBigip: is not built \(its problems are reported at synth\): fix it, and this device is built too \(got "egress\/Shared"\)$/);
+});
