@@ -34,7 +34,7 @@ import {
 import { checkedConstructId } from './construct-id';
 import { EgressCrdStack } from './crd-stack';
 import { SharedBigip } from './shared-bigip';
-import { addSynthCheck } from './problems';
+import { addSynthCheck, isRefused, markUnbuilt, recordedProblems, refused, unbuiltDependency } from './problems';
 import { EXPIRY_WARNING_DAYS_DEFAULT, expiryNotice } from '../policy/schedule';
 import type { PolicyIssue } from '../policy/errors';
 
@@ -198,21 +198,21 @@ export class AfmDevice extends Construct {
   }
 
   /** Cluster name. */
-  public readonly clusterName: string;
+  public readonly clusterName!: string;
   /** AS3 tenant. */
-  public readonly tenant: string;
+  public readonly tenant!: string;
   /** The BIG-IP provider the device's resources use. */
-  public readonly provider: BigipProvider;
+  public readonly provider!: BigipProvider;
   /** The AS3 declaration resource. */
-  public readonly declaration: BigipAs3;
+  public readonly declaration!: BigipAs3;
   /** The shared BIG-IP this device is attached to, if any. */
   public readonly sharedBigip?: SharedBigip;
   /** `https://<address>[:<port>]` of the BIG-IP management interface. */
-  public readonly managementUrl: string;
+  public readonly managementUrl!: string;
   /** Verdict for traffic no rule allows. */
-  public readonly defaultAction: DefaultAction;
+  public readonly defaultAction!: DefaultAction;
 
-  private readonly deviceModel: DeviceModel;
+  private readonly deviceModel!: DeviceModel;
   private readonly rules = new Map<string, RuleModel>();
   private readonly ruleConstructs: IConstruct[] = [];
   /** Rules already warned of their expiry (validations may run more than once). */
@@ -230,9 +230,14 @@ export class AfmDevice extends Construct {
     // true, an insecureSkipTlsVerify: true) is never read as a prop.
     const ownProps: unknown = readStruct(props, '').data ?? props;
     const { value: p, issues } = parseProps(afmDeviceSchema, ownProps, path, DEVICE_HINTS);
-    if (issues[0]?.field === '(props)') throwIssues(issues, DEVICE_FIELDS);
+    // Refused props are reported at synth with every other problem of the app; a refused
+    // device is not built: no provider, declaration, command or artifact, and no rule on it.
+    if (issues[0]?.field === '(props)' && refused(this, () => throwIssues(issues, DEVICE_FIELDS))) return;
     const raw = ownProps as Record<string, unknown>;
     const stack = TerraformStack.of(this);
+    // A device on a refused SharedBigip or EgressCrdStack is not built either (see problems.ts).
+    const unbuiltDependency = [raw.sharedBigip, raw.crdStack].find((d): d is IConstruct => (SharedBigip.isSharedBigip(d) || EgressCrdStack.isEgressCrdStack(d)) && isRefused(d));
+    if (SharedBigip.isSharedBigip(raw.sharedBigip)) (this as { sharedBigip?: SharedBigip }).sharedBigip = raw.sharedBigip;
 
     if (raw.sharedBigip !== undefined) {
       if (SharedBigip.isSharedBigip(raw.sharedBigip) && raw.sharedBigip.node.root !== this.node.root) {
@@ -266,12 +271,17 @@ export class AfmDevice extends Construct {
           message: `device ${sameStack.node.path} in the same stack already uses this tenant; their provider alias and policy artifact would collide: give each device its own tenant`,
         });
       }
-      const sharedIssue = p.sharedBigip?._tenantIssue(path, tenant);
+      const sharedIssue = p.sharedBigip && !isRefused(p.sharedBigip) ? p.sharedBigip._tenantIssue(path, tenant) : undefined;
       if (sharedIssue && !sameStack) issues.push(sharedIssue);
       const claim = !p.sharedBigip && p.address !== undefined ? endpointClaimIssue(this, p.address, p.port) : undefined;
       if (claim) issues.push(claim);
     }
-    throwIssues(issues, DEVICE_FIELDS);
+    if (refused(this, () => throwIssues(issues, DEVICE_FIELDS)) || unbuiltDependency) {
+      if (!isRefused(this)) markUnbuilt(this, unbuiltDependency as IConstruct);
+      // Its SharedBigip is used, by a device that cannot be built yet.
+      if (this.sharedBigip && !isRefused(this.sharedBigip)) this.sharedBigip._attachRefused();
+      return;
+    }
 
     const valid = p as z.output<typeof afmDeviceSchema>;
     const shared = valid.sharedBigip;
@@ -293,7 +303,6 @@ export class AfmDevice extends Construct {
     if (!shared) claimEndpoint(this, 'AfmDevice', connection.address as string, connection.port);
 
     stack.addDependency(valid.crdStack);
-    this.sharedBigip = shared;
     this.managementUrl = `https://${connection.address}${connection.port !== undefined ? `:${connection.port}` : ''}`;
     if (shared) {
       const sharedStack = TerraformStack.of(shared);
@@ -397,6 +406,8 @@ export class AfmDevice extends Construct {
    * @internal
    */
   public _compile(): CompiledPolicy {
+    // A device that is not built has no policy: what asks for it gets the device's problems.
+    if (isRefused(this)) throw new EgressPolicyError(this.unbuiltIssues());
     if (!this.compiled || this.compiled.version !== this.version) {
       this.compiled = { version: this.version, result: compilePolicy(this._policyModel()) };
     }
@@ -440,6 +451,15 @@ export class AfmDevice extends Construct {
     };
   }
 
+  /** Why this device is not built: its own problems, or the construct it refers to. */
+  private unbuiltIssues(): PolicyIssue[] {
+    const own = recordedProblems(this);
+    if (own.length) return own;
+    const dependency = unbuiltDependency(this) as IConstruct;
+    const field = dependency === this.sharedBigip ? 'sharedBigip' : 'crdStack';
+    return [{ path: this.node.path, field, value: quote(dependency.node.path), message: 'is not built (its problems are reported at synth): fix it, and this device is built too' }];
+  }
+
   private applyAncestorGuardrails(): void {
     for (const rule of this.ruleConstructs) {
       for (let scope: IConstruct | undefined = rule; scope; scope = scope.node.scope) {
@@ -454,7 +474,20 @@ export class AfmDevice extends Construct {
   /** Cross-rule and rendering problems, guardrail violations and expiry notices, at synth. */
   private synthProblems(): PolicyIssue[] {
     this.applyAncestorGuardrails();
-    return [...this.expiryProblems(), ...this.policyProblems()];
+    return [...this.scopeProblems(), ...this.expiryProblems(), ...this.policyProblems()];
+  }
+
+  /**
+   * Problems recorded on the scopes above this device and its rules: guardrails refused where
+   * they were applied. Part of this device's problems so that, when validation is skipped, its
+   * rules are not written without the guardrails meant for them.
+   */
+  private scopeProblems(): PolicyIssue[] {
+    const scopes = new Set<IConstruct>();
+    for (const start of [this, ...this.ruleConstructs]) {
+      for (let scope = start.node.scope; scope && !scopes.has(scope); scope = scope.node.scope) scopes.add(scope);
+    }
+    return [...scopes].flatMap((scope) => recordedProblems(scope));
   }
 
   private policyProblems(): PolicyIssue[] {

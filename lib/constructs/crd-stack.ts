@@ -9,6 +9,7 @@ import { formatIssue } from '../policy/errors';
 import { struct } from '../policy/schema';
 import { prototypePollutionIssues, readStruct } from '../policy/struct';
 import { misplacedProps } from './connection';
+import { refused } from './problems';
 
 const CRD_STACK_SYMBOL = Symbol.for('cdktf-ces.EgressCrdStack');
 
@@ -79,10 +80,10 @@ export class EgressCrdStack extends TerraformStack {
     // Own keys only: a kubernetes config other code put on Object.prototype is not this stack's.
     const { value: p, issues } = parseProps(crdStackSchema, readStruct(props, '').data ?? props, this.node.path, CRD_STACK_HINTS);
     // Provider settings may be credentials: their values never reach a message (nor CI logs).
-    throwIssues(
-      issues.map((i) => (i.field.startsWith('kubernetes.') ? { ...i, value: '(value not shown)' } : i)),
-      CRD_STACK_FIELDS,
-    );
+    const shown = issues.map((i) => (i.field.startsWith('kubernetes.') ? { ...i, value: '(value not shown)' } : i));
+    // Reported at synth with every other problem of the app; a refused stack holds nothing,
+    // and the devices that depend on it are not built.
+    if (refused(this, () => throwIssues(shown, CRD_STACK_FIELDS))) return;
     // Every app has one EgressCrdStack: the place to refuse a polluted Object.prototype at synth.
     this.node.addValidation({ validate: () => prototypePollutionIssues('').map(formatIssue) });
     const kubernetes = p && Object.prototype.hasOwnProperty.call(p, 'kubernetes') ? (p.kubernetes as KubernetesProviderConfig | undefined) : undefined;

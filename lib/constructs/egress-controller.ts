@@ -16,6 +16,7 @@ import { packageRoot } from '../util';
 import { AfmDevice } from './afm-device';
 import { check, hostProblem, misplacedProps, terraformStringProblem } from './connection';
 import { checkedConstructId } from './construct-id';
+import { isRefused, markUnbuilt, refused } from './problems';
 
 /** Where the bundled controller is built by `npm run build`. */
 export const CONTROLLER_BUNDLE = 'dist/controller/controller.js.gz';
@@ -355,7 +356,7 @@ function generatedNameProblem(m: Manifest): string | undefined {
  */
 export class EgressController extends Construct {
   /** The Kubernetes objects, in apply order. */
-  public readonly resources: ManifestResource[];
+  public readonly resources: ManifestResource[] = [];
 
   constructor(scope: Construct, id: string, props: EgressControllerProps) {
     super(scope, checkedConstructId(scope, id, 'an EgressController'));
@@ -364,7 +365,9 @@ export class EgressController extends Construct {
     // insecureSkipTlsVerify: true) must never reach the controller.
     const ownProps = readStruct(props, '').data ?? props;
     const { value: p, issues } = parseProps(controllerSchema, ownProps, at, CONTROLLER_HINTS);
-    if (issues[0]?.field === '(props)') throwIssues(issues, CONTROLLER_FIELDS);
+    // Refused props are reported at synth with every other problem of the app; a refused
+    // controller creates no Kubernetes object.
+    if (issues[0]?.field === '(props)' && refused(this, () => throwIssues(issues, CONTROLLER_FIELDS))) return;
     const raw = ownProps as Record<string, unknown>;
     const add = (field: string, value: unknown, message: string) => issues.push({ path: at, field, value: quote(value), message });
     const stack = TerraformStack.of(this);
@@ -374,7 +377,8 @@ export class EgressController extends Construct {
     }
     if (raw.caBundleConfigMap !== undefined && raw.insecureSkipTlsVerify === true) add('insecureSkipTlsVerify', true, 'contradicts caBundleConfigMap; set only one');
     const given = AfmDevice.isAfmDevice(raw.device) ? raw.device : undefined;
-    if (given) {
+    // The controller of a refused device is checked but not built (see problems.ts).
+    if (given && !isRefused(given)) {
       if (TerraformStack.of(given) !== stack) add('device', given.node.path, "is in another stack; create the controller in the device's stack");
       const other = controllerOfDevice.get(given);
       if (other) add('device', given.node.path, `already has a controller (${other}); two would fight over the device's lists: keep one EgressController per AfmDevice`);
@@ -415,7 +419,11 @@ export class EgressController extends Construct {
       if (!fs.existsSync(file)) add('image', undefined, `the bundled controller ${CONTROLLER_BUNDLE} is missing; run "npm run build" in the cdktf-ces package, or set image`);
       else bundle = fs.readFileSync(file);
     }
-    throwIssues(issues, CONTROLLER_FIELDS);
+    if (refused(this, () => throwIssues(issues, CONTROLLER_FIELDS))) return;
+    if (given && isRefused(given)) {
+      markUnbuilt(this, given);
+      return;
+    }
     const valid = p as z.output<typeof controllerSchema>;
 
     const settingsFor = (plan: SyncPlan): ControllerSettings => ({
@@ -451,7 +459,7 @@ export class EgressController extends Construct {
     const badName = shape.map(generatedNameProblem).find((p) => p !== undefined);
     if (badName) throw new Error(`internal error: ${badName}`);
     const code = shape.find((m) => m.kind === 'ConfigMap' && (m.binaryData as Record<string, string> | undefined)?.[BUNDLE_KEY] !== undefined);
-    if (code) throwIssues(configMapSizeIssues(code, at, 'image'), CONTROLLER_FIELDS);
+    if (code && refused(this, () => throwIssues(configMapSizeIssues(code, at, 'image'), CONTROLLER_FIELDS))) return;
     controllerOfDevice.set(device, at);
     controllersOfStack.set(stack, [...(controllersOfStack.get(stack) ?? []), { cluster: device.clusterName, path: at, createdNamespace: createNamespace ? namespace : undefined }]);
     let rendered: Manifest[] | undefined;

@@ -8,7 +8,7 @@ import type { ExternalServiceModel } from '../policy/model';
 import { externalServiceFromProps, readExternalServiceProps } from '../policy/schema';
 import { describe, prototypePollutionIssues } from '../policy/struct';
 import { AfmDevice } from './afm-device';
-import { collectProblems } from './problems';
+import { collectProblems, isRefused, markUnbuilt } from './problems';
 import { checkedConstructId } from './construct-id';
 
 const EXTERNAL_SERVICE_SYMBOL = Symbol.for('cdktf-ces.ExternalService');
@@ -51,13 +51,9 @@ export class ExternalService extends Construct implements IExternalService {
     super(scope, checkedConstructId(scope, id, 'an ExternalService'));
     Object.defineProperty(this, EXTERNAL_SERVICE_SYMBOL, { value: true });
     const device = (props as { device?: unknown } | undefined)?.device;
-    if (!AfmDevice.isAfmDevice(device)) {
-      this.define(id, props);
-      return;
-    }
-    // With its device known, a refused service is reported at synth with every other problem
-    // of the app; it is not on the device and renders nothing.
-    this.device = device;
+    // A refused service is reported at synth with every other problem of the app; it is not on
+    // the device and renders nothing (rules that refer to it are not built either).
+    if (AfmDevice.isAfmDevice(device)) this.device = device;
     collectProblems(this, () => this.define(id, props));
   }
 
@@ -84,6 +80,10 @@ export class ExternalService extends Construct implements IExternalService {
     }
     if (deviceIssues.length) throw new EgressPolicyError(deviceIssues);
     const afmDevice = device as AfmDevice;
+    if (isRefused(afmDevice)) {
+      markUnbuilt(this, afmDevice);
+      return;
+    }
     afmDevice._addExternalService(model);
     (this as { serviceName: string }).serviceName = model.name;
     (this as { device: AfmDevice }).device = afmDevice;

@@ -6,7 +6,7 @@ import { GuardrailSet, GuardrailViolation, buildGuardrailSet, guardrailSetPath, 
 import type { RuleModel } from '../policy/model';
 import { EgressPort } from '../policy/port';
 import type { AfmDevice } from './afm-device';
-import { recordProblems } from './problems';
+import { collectProblems, recordProblems } from './problems';
 import { egressRuleOf } from './rules';
 
 /** How a guardrail violation is reported. */
@@ -150,19 +150,26 @@ export class EgressGuardrails implements IAspect {
         },
       ]);
     }
-    const guardrails = new EgressGuardrails(props);
-    const names: Set<string> = ((scope as unknown as Record<symbol, Set<string>>)[GUARDRAIL_NAMES] ??= new Set());
-    if (names.has(guardrails.name)) {
-      throw new EgressPolicyError([
-        {
-          path: scope.node.path || '(app)',
-          field: 'name',
-          value: quote(guardrails.name),
-          message: 'a guardrail set of this name is already applied here; merge the two sets or give them different names',
-        },
-      ]);
-    }
-    names.add(guardrails.name);
+    // Refused props are recorded on the scope and reported at synth with every other problem of
+    // the app (each AfmDevice below the scope reports them too, so that its rules are never
+    // written without the guardrails meant for them); the refused set is not applied.
+    const guardrails = collectProblems(scope, () => {
+      const set = new EgressGuardrails(props);
+      const names: Set<string> = ((scope as unknown as Record<symbol, Set<string>>)[GUARDRAIL_NAMES] ??= new Set());
+      if (names.has(set.name)) {
+        throw new EgressPolicyError([
+          {
+            path: scope.node.path || '(app)',
+            field: 'name',
+            value: quote(set.name),
+            message: 'a guardrail set of this name is already applied here; merge the two sets or give them different names',
+          },
+        ]);
+      }
+      names.add(set.name);
+      return set;
+    });
+    if (!guardrails) return refusedGuardrails(props);
     Aspects.of(scope).add(guardrails);
     return guardrails;
   }
@@ -182,6 +189,8 @@ export class EgressGuardrails implements IAspect {
   }
 
   public visit(node: IConstruct): void {
+    // A refused set (see applyTo) checks nothing: its problems fail synth.
+    if (!this.set) return;
     const rule = egressRuleOf(node);
     // A rule construct whose props were refused has no model; its error is already reported.
     if (!rule?.model || this.visited.has(node)) return;
@@ -229,4 +238,13 @@ export class EgressGuardrails implements IAspect {
     }
     return rules;
   }
+}
+
+/**
+ * What `applyTo` returns for props it refused: a set that governs nothing, named as the props
+ * name it (when that name is valid). It is not applied anywhere.
+ */
+function refusedGuardrails(props: EgressGuardrailsProps): EgressGuardrails {
+  const named = /^guardrails "(.*)"$/.exec(guardrailSetPath(props));
+  return Object.create(EgressGuardrails.prototype, { name: { value: named ? named[1] : '', enumerable: true } }) as EgressGuardrails;
 }

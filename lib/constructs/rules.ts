@@ -17,7 +17,7 @@ import { describe, prototypePollutionIssues } from '../policy/struct';
 import { AfmDevice } from './afm-device';
 import { checkedConstructId } from './construct-id';
 import { ExternalService } from './external-service';
-import { collectProblems } from './problems';
+import { collectProblems, isRefused, markUnbuilt } from './problems';
 
 /** Props shared by every egress rule. */
 export interface EgressRuleProps {
@@ -137,7 +137,7 @@ function defineRule(scope: Construct, level: Level, props: unknown): { model: Ru
   return collectProblems(scope, () => checkedRule(scope, level, props)) ?? ({} as { model: RuleModel; device: AfmDevice });
 }
 
-function checkedRule(scope: Construct, level: Level, props: unknown): { model: RuleModel; device: AfmDevice } {
+function checkedRule(scope: Construct, level: Level, props: unknown): { model: RuleModel; device: AfmDevice } | undefined {
   const path = scope.node.path;
   // At construction and again at synth: the pollution may come after the rule.
   const polluted = prototypePollutionIssues(path);
@@ -146,16 +146,26 @@ function checkedRule(scope: Construct, level: Level, props: unknown): { model: R
   const read = readRuleProps(level, path, props);
   const device = read.device;
   const referenceIssues = referenceProblems(scope, device, read.destinations);
-  let model: RuleModel;
+  // A destination that refers to a refused ExternalService is that service's problem: its own
+  // lines say what to fix, and the rule is checked but not built.
+  const refusedServices = refusedServiceFields(read.destinations);
+  let model: RuleModel | undefined;
   try {
     model = ruleFromProps(level, path, props, scope.node.id);
   } catch (e) {
-    if (!(e instanceof EgressPolicyError) || referenceIssues.length === 0) throw e;
+    if (!(e instanceof EgressPolicyError)) throw e;
     // One issue per field: a destination that refers to no ExternalService is also an invalid value.
-    const referenced = new Set(referenceIssues.map((i) => i.field));
-    throw new EgressPolicyError([...referenceIssues, ...e.issues.filter((i) => !referenced.has(i.field))]);
+    const referenced = new Set([...referenceIssues.map((i) => i.field), ...refusedServices.keys()]);
+    const issues = [...referenceIssues, ...e.issues.filter((i) => !referenced.has(i.field))];
+    if (issues.length) throw new EgressPolicyError(issues);
   }
   if (referenceIssues.length) throw new EgressPolicyError(referenceIssues);
+  // On a refused device, or with a refused ExternalService, the rule is checked but not built.
+  const unbuilt = isRefused(device as AfmDevice) ? (device as AfmDevice) : [...refusedServices.values()][0];
+  if (unbuilt || !model) {
+    markUnbuilt(scope, unbuilt as Construct);
+    return undefined;
+  }
   (device as AfmDevice)._addRule(model, scope);
   return { model, device: device as AfmDevice };
 }
@@ -208,6 +218,8 @@ function referenceProblems(scope: Construct, device: unknown, destinations: unkn
         value: quote(ref.node.path),
         message: `is an ExternalService in stack "${TerraformStack.of(ref).node.id}"; create it in stack "${stack.node.id}" with the rule`,
       });
+    } else if (isRefused(ref)) {
+      // Its own problems say what to fix; the rule is not built (checkedRule).
     } else if (ref.device !== device) {
       issues.push({
         path,
@@ -218,6 +230,16 @@ function referenceProblems(scope: Construct, device: unknown, destinations: unkn
     }
   });
   return issues;
+}
+
+/** The refused (or unbuilt) ExternalServices the destinations refer to, by field. */
+function refusedServiceFields(destinations: unknown): Map<string, ExternalService> {
+  const out = new Map<string, ExternalService>();
+  (Array.isArray(destinations) ? destinations : []).forEach((d: unknown, i) => {
+    const ref = isEgressDestination(d) ? d.externalServiceRef : undefined;
+    if (ExternalService.isExternalService(ref) && isRefused(ref)) out.set(`destinations[${i}]`, ref);
+  });
+  return out;
 }
 
 /** A construct by its path, anything else quoted. */

@@ -14,6 +14,7 @@ import { readStruct } from '../policy/struct';
 import type { AfmDevice } from './afm-device';
 import { BigipConnectionProps, CONNECTION_OVERRIDES, CONNECTION_PROPS, ContextOwnership, bigipProvider, check, claimEndpoint, connectionIssues, endpointClaimIssue, misplacedProps } from './connection';
 import { checkedConstructId } from './construct-id';
+import { refused } from './problems';
 
 const SHARED_SYMBOL = Symbol.for('cdktf-ces.SharedBigip');
 
@@ -72,16 +73,18 @@ export class SharedBigip extends Construct {
   }
 
   /** Prefix of the shared context objects. */
-  public readonly name: string;
+  public readonly name!: string;
   /** The connection, reused by devices in other stacks for their own provider. */
-  public readonly connection: BigipConnectionProps;
-  public readonly provider: BigipProvider;
+  public readonly connection!: BigipConnectionProps;
+  public readonly provider!: BigipProvider;
   /** The AS3 declaration of `/Common/Shared`. */
-  public readonly declaration: BigipAs3;
+  public readonly declaration!: BigipAs3;
   /** The FQDN resolver of the BIG-IP, if set. */
   public readonly dnsResolver?: string;
   private readonly devices: AfmDevice[] = [];
-  private readonly ownership: ContextOwnership;
+  private readonly ownership!: ContextOwnership;
+  /** Whether a device that names this SharedBigip was refused (so this one is not unused). */
+  private usedByRefusedDevice = false;
   /** Providers of devices in other stacks: one per stack, since an alias may appear only once in a configuration. */
   private readonly providers = new Map<TerraformStack, BigipProvider>();
 
@@ -92,11 +95,13 @@ export class SharedBigip extends Construct {
     // Own keys only: a value other code put on Object.prototype is never read as a prop.
     const ownProps: unknown = readStruct(props, '').data ?? props;
     const { value: p, issues } = parseProps(sharedBigipSchema, ownProps, at, SHARED_HINTS);
-    if (p === undefined && issues[0]?.field === '(props)') throwIssues(issues, SHARED_FIELDS);
+    // Refused props are reported at synth with every other problem of the app; a refused
+    // SharedBigip is not built (no provider, declaration or command), nor its devices.
+    if (p === undefined && issues[0]?.field === '(props)' && refused(this, () => throwIssues(issues, SHARED_FIELDS))) return;
     issues.push(...connectionIssues(ownProps as Record<string, unknown>, at));
     const claim = p?.address !== undefined ? endpointClaimIssue(this, p.address, p.port) : undefined;
     if (claim) issues.push(claim);
-    throwIssues(issues, SHARED_FIELDS);
+    if (refused(this, () => throwIssues(issues, SHARED_FIELDS))) return;
     const valid = p as z.output<typeof sharedBigipSchema> & { address: string };
     claimEndpoint(this, 'SharedBigip', valid.address, valid.port);
     this.name = valid.name ?? 'cdktf_ces';
@@ -165,6 +170,14 @@ export class SharedBigip extends Construct {
     this.ownership.releaseRouteDomain(device._deviceModel.routeDomain);
   }
 
+  /**
+   * Notes a device that names this SharedBigip but was refused.
+   * @internal
+   */
+  public _attachRefused(): void {
+    this.usedByRefusedDevice = true;
+  }
+
   /** Tenants of the attached devices. */
   public get tenants(): string[] {
     return this.devices.map((d) => d.tenant).sort();
@@ -177,7 +190,7 @@ export class SharedBigip extends Construct {
 
   private problems(): string[] {
     const out: string[] = [];
-    if (this.devices.length === 0) {
+    if (this.devices.length === 0 && !this.usedByRefusedDevice) {
       out.push(formatIssue({ path: '', field: 'devices', value: 'none', message: 'no AfmDevice uses this SharedBigip: attach devices with their sharedBigip prop, or remove the SharedBigip' }));
     }
     // Pod CIDRs of clusters in one route domain must not overlap.

@@ -1,3 +1,4 @@
+import { refusal } from './synthesized';
 import { synthesized } from './synthesized';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -104,7 +105,7 @@ describe('AfmDevice', () => {
     [{ routeDomain: 70000 }, /routeDomain: must be a whole number from 0 to 65534/],
     [{ vlans: ['internal'] }, /vlans\[0\]: must be a BIG-IP path such as "\/Common\/internal"/],
   ])('refuses bad device props %p', (props, message) => {
-    expect(() => deviceStack(props as any)).toThrow(message);
+    expect(() => synthesized(() => deviceStack(props as any).device)).toThrow(message);
   });
 
   test('insecure TLS is a loud, explicit opt-out', () => {
@@ -193,12 +194,12 @@ describe('rules and external services', () => {
   test('a rule cannot use an external service of another stack or device', () => {
     const { app, stack, device, crds } = deviceStack();
     const otherStack = new TerraformStack(app, 'other');
-    const otherDevice = new AfmDevice(otherStack, 'Bigip2', { clusterName: 'dev', address: '192.0.2.9', tlsCaBundlePath: '/ca.pem', crdStack: crds });
+    const otherDevice = refusal(() => new AfmDevice(otherStack, 'Bigip2', { clusterName: 'dev', address: '192.0.2.9', tlsCaBundlePath: '/ca.pem', crdStack: crds }));
     const foreign = new ExternalService(otherStack, 'Bank', { device: otherDevice, destinations: [EgressDestination.fqdn('sftp.bank.example')] });
     expect(() => synthesized(() => new ClusterEgressRule(stack, 'R', { device, action: EgressAction.ALLOW, destinations: [EgressDestination.externalService(foreign)] }))).toThrow(
       /\[egress\/R\] destinations\[0\]: is an ExternalService in stack "other"; create it in stack "egress" with the rule/,
     );
-    const sameStackOtherDevice = new AfmDevice(stack, 'Bigip3', { clusterName: 'qa', address: '192.0.2.10', tlsCaBundlePath: '/ca.pem', crdStack: crds });
+    const sameStackOtherDevice = refusal(() => new AfmDevice(stack, 'Bigip3', { clusterName: 'qa', address: '192.0.2.10', tlsCaBundlePath: '/ca.pem', crdStack: crds }));
     const es = new ExternalService(stack, 'Es', { device: sameStackOtherDevice, destinations: [EgressDestination.fqdn('a.example.com')] });
     expect(() => synthesized(() => new ClusterEgressRule(stack, 'S', { device, action: EgressAction.ALLOW, destinations: [EgressDestination.externalService(es)] }))).toThrow(
       /belongs to device egress\/Bigip3, the rule to egress\/Bigip; attach both to the same device/,
@@ -251,7 +252,7 @@ describe('synthesis output', () => {
 });
 
 test('credential variable names must be Terraform identifiers', () => {
-  expect(() => deviceStack({ credentials: BigipCredentials.fromVariables({ passwordVariable: 'bigip password' }) })).toThrow(
+  expect(() => synthesized(() => deviceStack({ credentials: BigipCredentials.fromVariables({ passwordVariable: 'bigip password' }) }).device)).toThrow(
     /\[egress\/Bigip\] credentials.passwordVariable: must be a Terraform variable name: a letter or "_", then letters, digits, "_" or "-" \(got "bigip password"\)/,
   );
 });

@@ -1,3 +1,4 @@
+import { refusal } from './synthesized';
 /**
  * Duplicates that used to pass silently: two owners of one BIG-IP or tenant (one declaration or
  * artifact overwrote the other), two controllers for one device, and repeated entries of the
@@ -17,7 +18,7 @@ import { issuesOf } from '../support/issues';
 
 function app() {
   const a: App = Testing.app();
-  const crds = new EgressCrdStack(a, 'crds');
+  const crds = refusal(() => new EgressCrdStack(a, 'crds'));
   const stack = (id: string) => {
     const s = new TerraformStack(a, id);
     new KubernetesProvider(s, 'k8s', {});
@@ -33,8 +34,8 @@ describe('one owner per tenant and per BIG-IP', () => {
   test('two devices with one tenant in one stack (provider alias and artifact would collide), even on different BIG-IPs', () => {
     const { crds, stack } = app();
     const s = stack('egress');
-    new AfmDevice(s, 'East', own(crds, { clusterName: 'east', tenant: 'k8s_prod', address: 'bigip-1.example.net' }));
-    expect(issuesOf(() => new AfmDevice(s, 'West', own(crds, { clusterName: 'west', tenant: 'k8s_prod', address: 'bigip-2.example.net' })))).toEqual([
+    refusal(() => new AfmDevice(s, 'East', own(crds, { clusterName: 'east', tenant: 'k8s_prod', address: 'bigip-1.example.net' })));
+    expect(issuesOf(() => refusal(() => new AfmDevice(s, 'West', own(crds, { clusterName: 'west', tenant: 'k8s_prod', address: 'bigip-2.example.net' }))))).toEqual([
       {
         path: 'egress/West',
         field: 'tenant',
@@ -47,8 +48,8 @@ describe('one owner per tenant and per BIG-IP', () => {
   test('the default tenant counts: clusters "prod-a" and "prod_a" cannot both be derived to k8s_prod_a', () => {
     const { crds, stack } = app();
     const s = stack('egress');
-    new AfmDevice(s, 'A', own(crds, { clusterName: 'prod-a', address: 'bigip-1.example.net' }));
-    const issues = issuesOf(() => new AfmDevice(s, 'B', own(crds, { clusterName: 'other', tenant: 'k8s_prod_a', address: 'bigip-2.example.net' })));
+    refusal(() => new AfmDevice(s, 'A', own(crds, { clusterName: 'prod-a', address: 'bigip-1.example.net' })));
+    const issues = issuesOf(() => refusal(() => new AfmDevice(s, 'B', own(crds, { clusterName: 'other', tenant: 'k8s_prod_a', address: 'bigip-2.example.net' }))));
     expect(issues.map((i) => [i.field, i.value])).toEqual([['tenant', '"k8s_prod_a"']]);
   });
 
@@ -57,8 +58,8 @@ describe('one owner per tenant and per BIG-IP', () => {
     ['the same host name with the explicit default port', { address: 'bigip.example.net', port: 443 }],
   ])('two devices in different stacks on one BIG-IP (%s) would replace each other\u2019s /Common/Shared', (_, second) => {
     const { crds, stack } = app();
-    new AfmDevice(stack('east'), 'Bigip', own(crds, { clusterName: 'east' }));
-    expect(issuesOf(() => new AfmDevice(stack('west'), 'Bigip', own(crds, { clusterName: 'west', ...second })))).toEqual([
+    refusal(() => new AfmDevice(stack('east'), 'Bigip', own(crds, { clusterName: 'east' })));
+    expect(issuesOf(() => refusal(() => new AfmDevice(stack('west'), 'Bigip', own(crds, { clusterName: 'west', ...second }))))).toEqual([
       {
         path: 'west/Bigip',
         field: 'address',
@@ -71,41 +72,41 @@ describe('one owner per tenant and per BIG-IP', () => {
 
   test('IPv6 management addresses are compared in canonical form', () => {
     const { crds, stack } = app();
-    new AfmDevice(stack('east'), 'Bigip', own(crds, { clusterName: 'east', address: '[2001:DB8:0::10]', port: 8443 }));
-    const issues = issuesOf(() => new AfmDevice(stack('west'), 'Bigip', own(crds, { clusterName: 'west', address: '[2001:db8::10]', port: 8443 })));
+    refusal(() => new AfmDevice(stack('east'), 'Bigip', own(crds, { clusterName: 'east', address: '[2001:DB8:0::10]', port: 8443 })));
+    const issues = issuesOf(() => refusal(() => new AfmDevice(stack('west'), 'Bigip', own(crds, { clusterName: 'west', address: '[2001:db8::10]', port: 8443 }))));
     expect(issues.map((i) => i.message)).toEqual([expect.stringMatching(/^BIG-IP \[2001:db8::10\]:8443 is already managed by AfmDevice east\/Bigip;/)]);
   });
 
   test('other ports or other hosts are other BIG-IPs', () => {
     const { crds, stack } = app();
-    new AfmDevice(stack('east'), 'Bigip', own(crds, { clusterName: 'east' }));
-    expect(() => new AfmDevice(stack('west'), 'Bigip', own(crds, { clusterName: 'west', port: 8443 }))).not.toThrow();
-    expect(() => new AfmDevice(stack('north'), 'Bigip', own(crds, { clusterName: 'north', address: 'bigip-2.example.net' }))).not.toThrow();
+    refusal(() => new AfmDevice(stack('east'), 'Bigip', own(crds, { clusterName: 'east' })));
+    expect(() => refusal(() => new AfmDevice(stack('west'), 'Bigip', own(crds, { clusterName: 'west', port: 8443 })))).not.toThrow();
+    expect(() => refusal(() => new AfmDevice(stack('north'), 'Bigip', own(crds, { clusterName: 'north', address: 'bigip-2.example.net' })))).not.toThrow();
   });
 
   test('a SharedBigip and a device of its own on one BIG-IP, in either order, and two SharedBigips', () => {
     const first = app();
-    new AfmDevice(first.stack('east'), 'Bigip', own(first.crds, { clusterName: 'east' }));
-    expect(issuesOf(() => new SharedBigip(first.stack('shared'), 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' })).map((i) => [i.path, i.field, i.message])).toEqual([
+    refusal(() => new AfmDevice(first.stack('east'), 'Bigip', own(first.crds, { clusterName: 'east' })));
+    expect(issuesOf(() => refusal(() => new SharedBigip(first.stack('shared'), 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }))).map((i) => [i.path, i.field, i.message])).toEqual([
       ['shared/Dc1', 'address', expect.stringMatching(/^BIG-IP bigip.example.net:443 is already managed by AfmDevice east\/Bigip;/)],
     ]);
 
     const second = app();
-    new SharedBigip(second.stack('shared'), 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' });
-    expect(issuesOf(() => new AfmDevice(second.stack('east'), 'Bigip', own(second.crds, { clusterName: 'east' }))).map((i) => i.message)).toEqual([
+    refusal(() => new SharedBigip(second.stack('shared'), 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }));
+    expect(issuesOf(() => refusal(() => new AfmDevice(second.stack('east'), 'Bigip', own(second.crds, { clusterName: 'east' })))).map((i) => i.message)).toEqual([
       expect.stringMatching(/^BIG-IP bigip.example.net:443 is already managed by SharedBigip shared\/Dc1;/),
     ]);
-    expect(issuesOf(() => new SharedBigip(second.stack('shared2'), 'Dc1b', { name: 'other', address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' })).map((i) => i.message)).toEqual([
+    expect(issuesOf(() => refusal(() => new SharedBigip(second.stack('shared2'), 'Dc1b', { name: 'other', address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }))).map((i) => i.message)).toEqual([
       expect.stringMatching(/^BIG-IP bigip.example.net:443 is already managed by SharedBigip shared\/Dc1;/),
     ]);
   });
 
   test('devices of one SharedBigip are not owners: many of them share it', () => {
     const { crds, stack } = app();
-    const bigip = new SharedBigip(stack('shared'), 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' });
+    const bigip = refusal(() => new SharedBigip(stack('shared'), 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }));
     const clusters = stack('clusters');
-    new AfmDevice(clusters, 'East', { clusterName: 'east', sharedBigip: bigip, crdStack: crds, podCidrs: ['10.1.0.0/16'] });
-    new AfmDevice(clusters, 'West', { clusterName: 'west', sharedBigip: bigip, crdStack: crds, podCidrs: ['10.2.0.0/16'] });
+    refusal(() => new AfmDevice(clusters, 'East', { clusterName: 'east', sharedBigip: bigip, crdStack: crds, podCidrs: ['10.1.0.0/16'] }));
+    refusal(() => new AfmDevice(clusters, 'West', { clusterName: 'west', sharedBigip: bigip, crdStack: crds, podCidrs: ['10.2.0.0/16'] }));
     // One provider for both devices of the stack: an alias may appear once per configuration.
     expect(synthJson(clusters).provider.bigip).toEqual([expect.objectContaining({ alias: 'cdktf_ces', address: 'bigip.example.net' })]);
   });
@@ -113,8 +114,8 @@ describe('one owner per tenant and per BIG-IP', () => {
   test('separate apps do not see each other', () => {
     const a = app();
     const b = app();
-    new AfmDevice(a.stack('egress'), 'Bigip', own(a.crds, { clusterName: 'prod' }));
-    expect(() => new AfmDevice(b.stack('egress'), 'Bigip', own(b.crds, { clusterName: 'prod' }))).not.toThrow();
+    refusal(() => new AfmDevice(a.stack('egress'), 'Bigip', own(a.crds, { clusterName: 'prod' })));
+    expect(() => refusal(() => new AfmDevice(b.stack('egress'), 'Bigip', own(b.crds, { clusterName: 'prod' })))).not.toThrow();
   });
 });
 
@@ -124,9 +125,9 @@ describe('one controller per device', () => {
   test('a second EgressController for one device is refused, naming the first', () => {
     const { crds, stack } = app();
     const s = stack('egress');
-    const device = new AfmDevice(s, 'Bigip', own(crds, { clusterName: 'prod' }));
-    new EgressController(s, 'Controller', { device, ...controllerProps });
-    expect(issuesOf(() => new EgressController(s, 'Controller2', { device, ...controllerProps, namespace: 'other' }))).toEqual([
+    const device = refusal(() => new AfmDevice(s, 'Bigip', own(crds, { clusterName: 'prod' })));
+    refusal(() => new EgressController(s, 'Controller', { device, ...controllerProps }));
+    expect(issuesOf(() => refusal(() => new EgressController(s, 'Controller2', { device, ...controllerProps, namespace: 'other' })))).toEqual([
       {
         path: 'egress/Controller2',
         field: 'device',
@@ -139,10 +140,10 @@ describe('one controller per device', () => {
   test('controllers of two devices with one clusterName in a stack would have the same object names', () => {
     const { crds, stack } = app();
     const s = stack('egress');
-    const a = new AfmDevice(s, 'A', own(crds, { clusterName: 'prod', tenant: 'a', address: 'bigip-1.example.net' }));
-    const b = new AfmDevice(s, 'B', own(crds, { clusterName: 'prod', tenant: 'b', address: 'bigip-2.example.net' }));
-    new EgressController(s, 'ControllerA', { device: a, ...controllerProps });
-    expect(issuesOf(() => new EgressController(s, 'ControllerB', { device: b, ...controllerProps })).map((i) => [i.path, i.field, i.message])).toEqual([
+    const a = refusal(() => new AfmDevice(s, 'A', own(crds, { clusterName: 'prod', tenant: 'a', address: 'bigip-1.example.net' })));
+    const b = refusal(() => new AfmDevice(s, 'B', own(crds, { clusterName: 'prod', tenant: 'b', address: 'bigip-2.example.net' })));
+    refusal(() => new EgressController(s, 'ControllerA', { device: a, ...controllerProps }));
+    expect(issuesOf(() => refusal(() => new EgressController(s, 'ControllerB', { device: b, ...controllerProps }))).map((i) => [i.path, i.field, i.message])).toEqual([
       ['egress/ControllerB', 'device', 'has clusterName "prod" like the device of controller egress/ControllerA in this stack; their Kubernetes objects would have the same names: one controller per cluster'],
       [
         'egress/ControllerB',
@@ -156,7 +157,7 @@ describe('one controller per device', () => {
 describe('repeated entries of the device lists', () => {
   const device = (extra: Record<string, unknown>) => {
     const { crds, stack } = app();
-    return () => new AfmDevice(stack('egress'), 'Bigip', own(crds, { clusterName: 'prod', ...extra }));
+    return () => refusal(() => new AfmDevice(stack('egress'), 'Bigip', own(crds, { clusterName: 'prod', ...extra })));
   };
   const fieldsOf = (fn: () => unknown) => issuesOf(fn).map((i) => [i.path, i.field, i.value, i.message]);
 

@@ -1,3 +1,4 @@
+import { refusal } from './synthesized';
 /**
  * Random valid AfmDevice and EgressController props, then one random unknown or misplaced key
  * (or one prop replaced by a random value): construction never ignores the key and never fails
@@ -123,7 +124,7 @@ const CONTROLLER_KEYS = ['device', 'namespace', 'createNamespace', 'credentialsS
 
 function newApp() {
   const app = Testing.app();
-  const crds = new EgressCrdStack(app, 'crds');
+  const crds = refusal(() => new EgressCrdStack(app, 'crds'));
   const stack = new TerraformStack(app, 'egress');
   new KubernetesProvider(stack, 'k8s', {});
   return { crds, stack };
@@ -132,14 +133,14 @@ function newApp() {
 /** Builds a device from `settings` (plus `extra`) in a fresh app. */
 const deviceBuilder = (settings: Loose): Build => (extra) => {
   const { crds, stack } = newApp();
-  return new AfmDevice(stack, 'Bigip', { ...settings, crdStack: crds, ...extra } as any);
+  return refusal(() => new AfmDevice(stack, 'Bigip', { ...settings, crdStack: crds, ...extra } as any));
 };
 
 /** Builds a valid device, then a controller from `settings` (plus `extra`). */
 const controllerBuilder = (settings: Loose): Build => (extra) => {
   const { crds, stack } = newApp();
-  const device = new AfmDevice(stack, 'Bigip', { clusterName: 'prod', address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', crdStack: crds });
-  return new EgressController(stack, 'Controller', { ...settings, device, ...extra } as any);
+  const device = refusal(() => new AfmDevice(stack, 'Bigip', { clusterName: 'prod', address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', crdStack: crds }));
+  return refusal(() => new EgressController(stack, 'Controller', { ...settings, device, ...extra } as any));
 };
 
 /** The EgressPolicyError `build(extra)` throws, or undefined; any other exception fails the property. */

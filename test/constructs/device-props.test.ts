@@ -1,3 +1,4 @@
+import { refusal } from './synthesized';
 /**
  * Props of the device-side constructs as plain JavaScript can pass them: every unknown,
  * misplaced, mistyped or unsafe value is refused with the construct path, the field, the value
@@ -13,7 +14,7 @@ import { issuesOf } from '../support/issues';
 type Loose = Record<string, any>;
 
 function base(app: App = Testing.app()) {
-  const crds = new EgressCrdStack(app, 'crds');
+  const crds = refusal(() => new EgressCrdStack(app, 'crds'));
   const stack = new TerraformStack(app, 'egress');
   new KubernetesProvider(stack, 'k8s', {});
   return { app, crds, stack };
@@ -27,7 +28,7 @@ function device(extra: Loose = {}) {
   const { app, crds, stack } = base();
   const props = { ...deviceProps(crds), ...extra };
   for (const k of Object.keys(props)) if (props[k] === undefined) delete props[k];
-  const d = new AfmDevice(stack, `Bigip${counter++}`, props as any);
+  const d = refusal(() => new AfmDevice(stack, `Bigip${counter++}`, props as any));
   return { app, crds, stack, device: d };
 }
 
@@ -35,13 +36,13 @@ function controller(extra: Loose = {}) {
   const { stack, device: d } = device();
   const props = { device: d, credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', image: 'registry.example/cdktf-ces:1', ...extra };
   for (const k of Object.keys(props)) if ((props as Loose)[k] === undefined) delete (props as Loose)[k];
-  const c = new EgressController(stack, 'Controller', props as any);
+  const c = refusal(() => new EgressController(stack, 'Controller', props as any));
   return { stack, device: d, controller: c };
 }
 
 function sharedBigip(extra: Loose = {}) {
   const { stack } = base();
-  return new SharedBigip(stack, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', ...extra } as any);
+  return refusal(() => new SharedBigip(stack, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', ...extra } as any));
 }
 
 /** The issues of the EgressPolicyError `fn` throws; anything else (a TypeError) fails the test. */
@@ -71,9 +72,9 @@ describe('props objects from JavaScript', () => {
   test.each(missing)('AfmDevice, SharedBigip and EgressController with %s as props: one named issue, no TypeError', (_, props) => {
     const { stack } = base();
     for (const [make, what] of [
-      [() => new AfmDevice(stack, 'Bigip', props as any), /^expected the props object of an AfmDevice: \{ clusterName, crdStack, address, tlsCaBundlePath, \.\.\. \}/],
-      [() => new SharedBigip(stack, 'Dc1', props as any), /^expected the props object of a SharedBigip: \{ address, tlsCaBundlePath/],
-      [() => new EgressController(stack, 'Controller', props as any), /^expected the props object of an EgressController: \{ device, credentialsSecret, caBundleConfigMap/],
+      [() => refusal(() => new AfmDevice(stack, 'Bigip', props as any)), /^expected the props object of an AfmDevice: \{ clusterName, crdStack, address, tlsCaBundlePath, \.\.\. \}/],
+      [() => refusal(() => new SharedBigip(stack, 'Dc1', props as any)), /^expected the props object of a SharedBigip: \{ address, tlsCaBundlePath/],
+      [() => refusal(() => new EgressController(stack, 'Controller', props as any)), /^expected the props object of an EgressController: \{ device, credentialsSecret, caBundleConfigMap/],
     ] as const) {
       const issues = issuesOf(make);
       expect(issues).toEqual([{ path: expect.stringMatching(/^egress\//), field: '(props)', value: expect.any(String), message: expect.stringMatching(what) }]);
@@ -81,17 +82,17 @@ describe('props objects from JavaScript', () => {
   });
 
   test('EgressCrdStack with null or an array as props', () => {
-    expect(issuesOf(() => new EgressCrdStack(Testing.app(), 'c', null as any))).toEqual([
+    expect(issuesOf(() => refusal(() => new EgressCrdStack(Testing.app(), 'c', null as any)))).toEqual([
       { path: 'c', field: '(props)', value: 'null', message: 'expected the props object of an EgressCrdStack: { kubernetes? }' },
     ]);
-    expect(issuesOf(() => new EgressCrdStack(Testing.app(), 'c', { kubernetes: 'prod' } as any))).toEqual([
+    expect(issuesOf(() => refusal(() => new EgressCrdStack(Testing.app(), 'c', { kubernetes: 'prod' } as any)))).toEqual([
       { path: 'c', field: 'kubernetes', value: '"prod"', message: 'expected the kubernetes provider configuration, such as { configPath: "~/.kube/config", configContext: "prod" }' },
     ]);
   });
 
   test('an empty AfmDevice props object lists every required prop at once', () => {
     const { stack } = base();
-    expect(issuesOf(() => new AfmDevice(stack, 'Bigip', {} as any)).map((i) => [i.field, i.value, i.message.slice(0, 12)])).toEqual([
+    expect(issuesOf(() => refusal(() => new AfmDevice(stack, 'Bigip', {} as any))).map((i) => [i.field, i.value, i.message.slice(0, 12)])).toEqual([
       ['address', 'nothing', 'is required:'],
       ['tlsCaBundlePath', 'nothing', 'TLS verifica'],
       ['clusterName', 'nothing', 'is required:'],
@@ -138,13 +139,13 @@ describe('unknown and misplaced props are refused, one issue per key', () => {
   test('device props on a SharedBigip, and provider settings on an EgressCrdStack', () => {
     issueOn(() => sharedBigip({ clusterName: 'east' }), 'clusterName', /each cluster has its own AfmDevice with sharedBigip: <this SharedBigip>; set clusterName there$/);
     issueOn(() => sharedBigip({ routeDomain: 2 }), 'routeDomain', /it is a prop of AfmDevice; set it there$/);
-    issueOn(() => new EgressCrdStack(Testing.app(), 'c', { configPath: '~/.kube/config' } as any), 'configPath', /give EgressCrdStack kubernetes: \{ configPath: \.\.\. \}$/);
+    issueOn(() => refusal(() => new EgressCrdStack(Testing.app(), 'c', { configPath: '~/.kube/config' } as any)), 'configPath', /give EgressCrdStack kubernetes: \{ configPath: \.\.\. \}$/);
   });
 
   test('a device on a SharedBigip still refuses its own connection props and resolver', () => {
     const { stack, crds } = base();
-    const bigip = new SharedBigip(stack, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' });
-    const issues = issuesOf(() => new AfmDevice(stack, 'East', { clusterName: 'east', crdStack: crds, sharedBigip: bigip, credentials: BigipCredentials.fromEnvironment(), dnsResolver: '/Common/r' }));
+    const bigip = refusal(() => new SharedBigip(stack, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }));
+    const issues = issuesOf(() => refusal(() => new AfmDevice(stack, 'East', { clusterName: 'east', crdStack: crds, sharedBigip: bigip, credentials: BigipCredentials.fromEnvironment(), dnsResolver: '/Common/r' })));
     expect(issues.map((i) => [i.field, i.value, i.message])).toEqual([
       ['credentials', '(credentials)', 'comes from the SharedBigip this device uses; set it there, not on the device'],
       ['dnsResolver', '"/Common/r"', 'the FQDN resolver is global to the BIG-IP; set it on the SharedBigip'],
@@ -259,7 +260,7 @@ describe('strings that reach cdk.tf.json', () => {
     const { app, crds } = base();
     const other = new TerraformStack(app, 'x');
     const ca = new TerraformVariable(other, 'ca', { type: 'string' });
-    issueOn(() => new AfmDevice(other, 'Bigip', { ...deviceProps(crds), tlsCaBundlePath: ca.stringValue } as any), 'tlsCaBundlePath', /a cdktf token.* cannot be checked at synth/);
+    issueOn(() => refusal(() => new AfmDevice(other, 'Bigip', { ...deviceProps(crds), tlsCaBundlePath: ca.stringValue } as any)), 'tlsCaBundlePath', /a cdktf token.* cannot be checked at synth/);
   });
 
   test.each([
@@ -419,10 +420,10 @@ describe('no input silently widens egress', () => {
 
   test('an AfmDevice or SharedBigip created outside a stack is a named issue, not cdktf\u2019s "No stack could be identified"', () => {
     const { app, crds } = base();
-    expect(issuesOf(() => new AfmDevice(app, 'Bigip', deviceProps(crds) as any)).map((i) => [i.path, i.field, i.message])).toEqual([
+    expect(issuesOf(() => refusal(() => new AfmDevice(app, 'Bigip', deviceProps(crds) as any))).map((i) => [i.path, i.field, i.message])).toEqual([
       ['Bigip', 'scope', 'the scope of an AfmDevice must be a construct in a TerraformStack, such as the stack of its AfmDevice'],
     ]);
-    expect(issuesOf(() => new SharedBigip(app, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' })).map((i) => [i.path, i.field, i.message])).toEqual([
+    expect(issuesOf(() => refusal(() => new SharedBigip(app, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }))).map((i) => [i.path, i.field, i.message])).toEqual([
       ['Dc1', 'scope', 'the scope of a SharedBigip must be a construct in a TerraformStack, such as the stack of its AfmDevice'],
     ]);
   });
@@ -458,7 +459,7 @@ describe('no input silently widens egress', () => {
       expect(model).toMatchObject({ audit: false, defaultAction: 'DENY', snat: 'AUTOMAP', logging: { transport: 'tcp', localDatabase: false } });
       issueOn(() => device({ tlsCaBundlePath: undefined }), 'tlsCaBundlePath', /^TLS verification is on by default/);
       const { stack } = base();
-      expect(issuesOf(() => new SharedBigip(stack, 'Dc1', { address: 'bigip.example.net' })).map((i) => i.field)).toEqual(['tlsCaBundlePath']);
+      expect(issuesOf(() => refusal(() => new SharedBigip(stack, 'Dc1', { address: 'bigip.example.net' }))).map((i) => i.field)).toEqual(['tlsCaBundlePath']);
     } finally {
       for (const key of Object.keys(polluted)) delete (Object.prototype as Record<string, unknown>)[key];
     }

@@ -1,3 +1,4 @@
+import { refusal } from './synthesized';
 /**
  * EgressController objects as the API server and the kubernetes provider judge them: object
  * names within their kind's rule for every cluster name, quantities in canonical form, the
@@ -24,7 +25,7 @@ type Loose = Partial<Record<keyof EgressControllerProps, unknown>>;
 function synthController(props: Loose = {}, clusterName = 'prod') {
   const { stack, device } = deviceStack({ clusterName });
   new ClusterEgressRule(stack, 'Dns', { device, action: EgressAction.ALLOW_FINAL, destinations: [D.address('10.96.0.10')] });
-  new EgressController(stack, 'Controller', { device, credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', ...props } as EgressControllerProps);
+  refusal(() => new EgressController(stack, 'Controller', { device, credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', ...props } as EgressControllerProps));
   const resources = synthJson(stack).resource.kubernetes_manifest as Record<string, any>;
   return { stack, resources, manifests: Object.values(resources).map((r) => r.manifest) };
 }
@@ -223,7 +224,7 @@ describe('the 1 MiB ConfigMap limit', () => {
     for (let i = 0; i < 700; i++) {
       new NamespaceEgressRule(stack, `R${i}`, { device, namespace: `team-${i}`, name: `rule-${i}`, action: EgressAction.ALLOW, podSelector: { matchLabels: labels(i) }, destinations: [D.address('10.96.0.10')] });
     }
-    new EgressController(stack, 'Controller', { device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'x:1' });
+    refusal(() => new EgressController(stack, 'Controller', { device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'x:1' }));
     const issues = issuesOf(() => synthJson(stack));
     expect(issues).toEqual([
       {

@@ -1,5 +1,5 @@
-import { synthesized } from './synthesized';
-import { App, Testing } from 'cdktf';
+import { refusal, synthesized } from './synthesized';
+import { App, Aspects, Testing } from 'cdktf';
 import { Construct } from 'constructs';
 import {
   ClusterEgressRule,
@@ -99,7 +99,12 @@ describe('EgressGuardrails', () => {
   test('two guardrail sets of one name on one scope conflict', () => {
     const app = Testing.app();
     EgressGuardrails.applyTo(app, { name: 'sec' });
-    expect(() => EgressGuardrails.applyTo(app, { name: 'sec', maxRulesPerNamespace: 3 })).toThrow(/name: a guardrail set of this name is already applied here; merge the two sets or give them different names \(got "sec"\)/);
+    // Recorded on the scope and reported at synth; the second set is not applied.
+    expect(() => refusal(() => (EgressGuardrails.applyTo(app, { name: 'sec', maxRulesPerNamespace: 3 }), app))).toThrow(
+      /^\[\(app\)\] name: a guardrail set of this name is already applied here; merge the two sets or give them different names \(got "sec"\)$/,
+    );
+    expect(Aspects.of(app).all).toHaveLength(1);
+    expect(() => app.synth()).toThrow(/\[\(app\)\] name: a guardrail set of this name is already applied here/);
   });
 });
 

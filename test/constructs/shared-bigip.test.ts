@@ -1,3 +1,4 @@
+import { refusal } from './synthesized';
 import { App, TerraformStack, Testing } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { AfmDevice, ClusterEgressRule, EgressAction, EgressCrdStack, EgressDestination as D, NamespaceEgressRule, ServiceEgressRule, SharedBigip } from '../../lib';
@@ -5,13 +6,13 @@ import { synthJson } from '../support/app';
 
 function setup(sharedInOwnStack = true) {
   const app: App = Testing.app();
-  const crds = new EgressCrdStack(app, 'crds');
+  const crds = refusal(() => new EgressCrdStack(app, 'crds'));
   const sharedStack = new TerraformStack(app, 'bigip');
   const stack = sharedInOwnStack ? new TerraformStack(app, 'clusters') : sharedStack;
   new KubernetesProvider(stack, 'k8s', {});
-  const bigip = new SharedBigip(sharedStack, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', dnsResolver: '/Common/r' });
+  const bigip = refusal(() => new SharedBigip(sharedStack, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', dnsResolver: '/Common/r' }));
   const device = (id: string, clusterName: string, routeDomain: number, podCidrs?: string[]) =>
-    new AfmDevice(stack, id, { clusterName, sharedBigip: bigip, routeDomain, podCidrs, crdStack: crds });
+    refusal(() => new AfmDevice(stack, id, { clusterName, sharedBigip: bigip, routeDomain, podCidrs, crdStack: crds }));
   return { app, stack, sharedStack, bigip, device };
 }
 
@@ -70,9 +71,9 @@ describe('SharedBigip', () => {
 
   test('a device on a shared BIG-IP takes its connection and resolver from it', () => {
     const { app, bigip } = setup();
-    const crds = new EgressCrdStack(app, 'crds2');
+    const crds = refusal(() => new EgressCrdStack(app, 'crds2'));
     const stack = new TerraformStack(app, 'x');
-    expect(() => new AfmDevice(stack, 'D', { clusterName: 'x', sharedBigip: bigip, crdStack: crds, address: '192.0.2.1', dnsResolver: '/Common/other' })).toThrow(
+    expect(() => refusal(() => new AfmDevice(stack, 'D', { clusterName: 'x', sharedBigip: bigip, crdStack: crds, address: '192.0.2.1', dnsResolver: '/Common/other' }))).toThrow(
       /\[x\/D\] address: comes from the SharedBigip this device uses; set it there, not on the device \(got "192.0.2.1"\)\n\[x\/D\] dnsResolver: the FQDN resolver is global to the BIG-IP; set it on the SharedBigip/,
     );
   });
@@ -88,25 +89,25 @@ describe('SharedBigip', () => {
 
   test('two clusters cannot use one tenant, and an unused SharedBigip is an error', () => {
     const { app, stack, bigip } = setup();
-    const crds = new EgressCrdStack(app, 'crds3');
-    new AfmDevice(stack, 'A', { clusterName: 'a', tenant: 'same', sharedBigip: bigip, crdStack: crds });
+    const crds = refusal(() => new EgressCrdStack(app, 'crds3'));
+    refusal(() => new AfmDevice(stack, 'A', { clusterName: 'a', tenant: 'same', sharedBigip: bigip, crdStack: crds }));
     // In another stack: the provider aliases differ, the BIG-IP partition does not.
     const other = new TerraformStack(app, 'more');
-    expect(() => new AfmDevice(other, 'B', { clusterName: 'b', tenant: 'same', sharedBigip: bigip, crdStack: crds })).toThrow(
+    expect(() => refusal(() => new AfmDevice(other, 'B', { clusterName: 'b', tenant: 'same', sharedBigip: bigip, crdStack: crds }))).toThrow(
       /^\[more\/B\] tenant: device clusters\/A on the same SharedBigip \(bigip\/Dc1\) already uses this tenant; each would replace the other's declaration: give each cluster its own tenant \(got "same"\)$/,
     );
     const lonely = Testing.app();
-    new SharedBigip(new TerraformStack(lonely, 's'), 'B', { address: 'b.example.net', tlsCaBundlePath: '/ca' });
+    refusal(() => new SharedBigip(new TerraformStack(lonely, 's'), 'B', { address: 'b.example.net', tlsCaBundlePath: '/ca' }));
     expect(synthError(lonely)).toContain('[s/B] devices: no AfmDevice uses this SharedBigip: attach devices with their sharedBigip prop, or remove the SharedBigip (got none)');
   });
 
   test('FQDN destinations need the SharedBigip\u2019s resolver', () => {
     const app = Testing.app();
-    const crds = new EgressCrdStack(app, 'crds');
+    const crds = refusal(() => new EgressCrdStack(app, 'crds'));
     const stack = new TerraformStack(app, 's');
     new KubernetesProvider(stack, 'k8s', {});
-    const bigip = new SharedBigip(stack, 'B', { address: 'b.example.net', tlsCaBundlePath: '/ca' });
-    const device = new AfmDevice(stack, 'D', { clusterName: 'd', sharedBigip: bigip, crdStack: crds });
+    const bigip = refusal(() => new SharedBigip(stack, 'B', { address: 'b.example.net', tlsCaBundlePath: '/ca' }));
+    const device = refusal(() => new AfmDevice(stack, 'D', { clusterName: 'd', sharedBigip: bigip, crdStack: crds }));
     new ClusterEgressRule(stack, 'R', { device, action: EgressAction.ALLOW, destinations: [D.fqdn('a.example.com')] });
     expect(synthError(app)).toMatch(/\[s\/D\] dnsResolver: FQDN destinations .* set dnsResolver \(on the AfmDevice, or on its SharedBigip\)/);
   });
@@ -114,11 +115,11 @@ describe('SharedBigip', () => {
 
 test('clusters sharing a route domain must say which sources are theirs', () => {
   const app = Testing.app();
-  const crds = new EgressCrdStack(app, 'crds');
+  const crds = refusal(() => new EgressCrdStack(app, 'crds'));
   const stack = new TerraformStack(app, 's');
-  const bigip = new SharedBigip(stack, 'B', { address: 'b.example.net', tlsCaBundlePath: '/ca' });
-  new AfmDevice(stack, 'A', { clusterName: 'a', sharedBigip: bigip, crdStack: crds, podCidrs: ['10.1.0.0/16'] });
-  new AfmDevice(stack, 'C', { clusterName: 'c', sharedBigip: bigip, crdStack: crds });
+  const bigip = refusal(() => new SharedBigip(stack, 'B', { address: 'b.example.net', tlsCaBundlePath: '/ca' }));
+  refusal(() => new AfmDevice(stack, 'A', { clusterName: 'a', sharedBigip: bigip, crdStack: crds, podCidrs: ['10.1.0.0/16'] }));
+  refusal(() => new AfmDevice(stack, 'C', { clusterName: 'c', sharedBigip: bigip, crdStack: crds }));
   expect(synthError(app)).toContain(
     "[s/B] [s/C] podCidrs: are not set, and this device shares route domain 0 with s/A, so their egress virtual servers would take the same sources: set each cluster's podCidrs, or put one cluster in another routeDomain (got nothing)",
   );
@@ -131,8 +132,8 @@ describe('SharedBigip: what only the shared declaration can see', () => {
     // Tenant k8s's service source list for namespace "src", service "cluster" and tenant
     // k8s_src_svc's cluster source list (of an ALLOW: a list the controller fills) are both
     // /Common/Shared/k8s_src_svc_src_cluster.
-    const a = new AfmDevice(stack, 'A', { clusterName: 'east', tenant: 'k8s', sharedBigip: bigip, routeDomain: 2, podCidrs: ['10.1.0.0/16'], crdStack: crds });
-    const b = new AfmDevice(stack, 'B', { clusterName: 'west', tenant: 'k8s_src_svc', sharedBigip: bigip, routeDomain: 3, podCidrs: ['10.2.0.0/16'], crdStack: crds });
+    const a = refusal(() => new AfmDevice(stack, 'A', { clusterName: 'east', tenant: 'k8s', sharedBigip: bigip, routeDomain: 2, podCidrs: ['10.1.0.0/16'], crdStack: crds }));
+    const b = refusal(() => new AfmDevice(stack, 'B', { clusterName: 'west', tenant: 'k8s_src_svc', sharedBigip: bigip, routeDomain: 3, podCidrs: ['10.2.0.0/16'], crdStack: crds }));
     new ServiceEgressRule(stack, 'Svc', { device: a, namespace: 'src', service: 'cluster', action: EgressAction.ALLOW, destinations: [D.address('192.0.2.1')] });
     new ClusterEgressRule(stack, 'Dns', { device: b, action: EgressAction.ALLOW, destinations: [D.address('10.96.0.10')] });
     expect(synthError(app)).toMatch(/k8s_src_svc_src_cluster would be declared both by clusters\/A and by clusters\/B/);
@@ -165,9 +166,9 @@ describe('SharedBigip: clusters in one route domain (B8)', () => {
 
   test('a device that owns its BIG-IP keeps the address in its own partition', () => {
     const app = Testing.app();
-    const crds = new EgressCrdStack(app, 'crds');
+    const crds = refusal(() => new EgressCrdStack(app, 'crds'));
     const stack = new TerraformStack(app, 's');
-    new AfmDevice(stack, 'A', { clusterName: 'a', address: 'b.example.net', tlsCaBundlePath: '/ca', crdStack: crds, podCidrs: ['10.1.0.0/16'] });
+    refusal(() => new AfmDevice(stack, 'A', { clusterName: 'a', address: 'b.example.net', tlsCaBundlePath: '/ca', crdStack: crds, podCidrs: ['10.1.0.0/16'] }));
     const decl = JSON.parse((Object.values(synthJson(stack).resource.bigip_as3)[0] as any).as3_json).declaration;
     expect(decl.k8s_a.egress.egress_vs.shareAddresses).toBeUndefined();
     expect(decl.k8s_a.egress.egress_vs.persistenceMethods).toEqual([]);
@@ -179,7 +180,7 @@ describe('SharedBigip: route domains by name (B6)', () => {
     const { app, stack, bigip } = setup();
     const crds = app.node.findChild('crds') as EgressCrdStack;
     const named = (id: string, routeDomain: number, routeDomainName: string, cidr: string) =>
-      new AfmDevice(stack, id, { clusterName: id.toLowerCase(), sharedBigip: bigip, routeDomain, routeDomainName, podCidrs: [cidr], crdStack: crds });
+      refusal(() => new AfmDevice(stack, id, { clusterName: id.toLowerCase(), sharedBigip: bigip, routeDomain, routeDomainName, podCidrs: [cidr], crdStack: crds }));
     named('East', 2, '/Common/rd_prod', '10.1.0.0/16');
     named('West', 2, '/Common/rd_test', '10.2.0.0/16');
     expect(synthError(app)).toMatch(/\[bigip\/Dc1\] \[clusters\/West\] routeDomainName: route domain 2 on this BIG-IP is \/Common\/rd_prod for clusters\/East; one route domain has one name: give both devices the same routeDomainName \(BIG-IP shared as cdktf_ces\) \(got "\/Common\/rd_test"\)/);
@@ -188,7 +189,7 @@ describe('SharedBigip: route domains by name (B6)', () => {
   test('the route-domain policy is enforced on the route domain by its name', () => {
     const { app, stack, sharedStack, bigip } = setup();
     const crds = app.node.findChild('crds') as EgressCrdStack;
-    new AfmDevice(stack, 'East', { clusterName: 'east', sharedBigip: bigip, routeDomain: 2, routeDomainName: '/Common/rd_prod', podCidrs: ['10.1.0.0/16'], crdStack: crds });
+    refusal(() => new AfmDevice(stack, 'East', { clusterName: 'east', sharedBigip: bigip, routeDomain: 2, routeDomainName: '/Common/rd_prod', podCidrs: ['10.1.0.0/16'], crdStack: crds }));
     const shared = JSON.parse((Object.values(synthJson(sharedStack).resource.bigip_as3)[0] as any).as3_json).declaration.Common.Shared;
     expect(shared.cdktf_ces_rd2_policy.routeDomainEnforcement).toEqual([{ bigip: '/Common/rd_prod' }]);
     const commands = Object.values(synthJson(sharedStack).resource.bigip_command).flatMap((c: any) => c.commands);

@@ -257,7 +257,7 @@ describe('ExternalService props', () => {
 describe('constructs outside a stack', () => {
   test.each([
     ['ExternalService', (app: App, device: AfmDevice) => new ExternalService(app, 'Bank', { device, destinations: [EgressDestination.address('198.51.100.7')] }), 'Bank', 'an ExternalService'],
-    ['EgressController', (app: App, device: AfmDevice) => new EgressController(app, 'Controller', { device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'registry.example/c:1' }), 'Controller', 'an EgressController'],
+    ['EgressController', (app: App, device: AfmDevice) => refusal(() => new EgressController(app, 'Controller', { device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'registry.example/c:1' })), 'Controller', 'an EgressController'],
   ] as const)('%s: created in the app, a named error with its id as path', (_, make, path, kind) => {
     const { app, device } = deviceStack();
     expect(issuesOf(() => make(app, device))).toEqual([
@@ -288,10 +288,10 @@ describe('a polluted Object.prototype', () => {
     const { stack, device } = deviceStack();
     polluteWith('insecureSkipTlsVerify', true);
     try {
-      expect(issuesOf(() => new EgressController(stack, 'NoCa', { device, credentialsSecret: 's', image: 'registry.example/c:1' }))).toEqual([
+      expect(issuesOf(() => refusal(() => new EgressController(stack, 'NoCa', { device, credentialsSecret: 's', image: 'registry.example/c:1' })))).toEqual([
         expect.objectContaining({ path: 'egress/NoCa', field: 'caBundleConfigMap', value: 'nothing' }),
       ]);
-      new EgressController(stack, 'Controller', { device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'registry.example/c:1' });
+      refusal(() => new EgressController(stack, 'Controller', { device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'registry.example/c:1' }));
     } finally {
       delete (Object.prototype as Record<string, unknown>).insecureSkipTlsVerify;
     }
@@ -313,7 +313,7 @@ describe('a polluted Object.prototype', () => {
 
 describe('EgressController props together', () => {
   const controller = (stack: TerraformStack, id: string, props: Record<string, unknown>) =>
-    new EgressController(stack, id, js({ credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', image: 'registry.example/cdktf-ces:1', ...props }));
+    refusal(() => new EgressController(stack, id, js({ credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', image: 'registry.example/cdktf-ces:1', ...props })));
 
   test.each([
     [{ memoryRequest: '1Gi' }, 'memoryRequest', '"1Gi"', 'the memory request 1Gi is above the memory limit 256Mi (the default), and Kubernetes refuses such a Deployment: lower memoryRequest or raise memoryLimit'],
@@ -331,7 +331,7 @@ describe('EgressController props together', () => {
 
   test('two controllers of one stack cannot both create their namespace', () => {
     const { app, crds, stack, device } = deviceStack();
-    const other = new AfmDevice(stack, 'Other', { clusterName: 'other', address: 'bigip2.example.net', tlsCaBundlePath: '/ca.pem', crdStack: crds });
+    const other = refusal(() => new AfmDevice(stack, 'Other', { clusterName: 'other', address: 'bigip2.example.net', tlsCaBundlePath: '/ca.pem', crdStack: crds }));
     controller(stack, 'C1', { device });
     expect(issuesOf(() => controller(stack, 'C2', { device: other }))).toEqual([
       {
@@ -342,6 +342,9 @@ describe('EgressController props together', () => {
           'is created by controller egress/C1 of this stack too, and one stack cannot declare a Namespace twice: set createNamespace: false on egress/C2 (it then uses the namespace egress/C1 creates), or give each controller a namespace of its own',
       },
     ]);
+    // The refused controller is reported at synth; without it the app synthesizes.
+    expect(() => app.synth()).toThrow(/\[egress\/C2\] namespace: is created by controller egress\/C1/);
+    stack.node.tryRemoveChild('C2');
     controller(stack, 'C3', { device: other, createNamespace: false });
     app.synth();
     const namespaces = Object.values(synthJson(stack).resource.kubernetes_manifest as Record<string, { manifest: { kind: string } }>).filter((r) => r.manifest.kind === 'Namespace');
@@ -355,11 +358,11 @@ describe('EgressCrdStack props', () => {
     ['a Map', new Map([['configPath', 'x']]), 'expected the kubernetes provider configuration, such as { configPath: "~/.kube/config", configContext: "prod" } written as an object literal, not a Map object'],
     ['a boxed string', Object('x'), 'expected the kubernetes provider configuration, such as { configPath: "~/.kube/config", configContext: "prod" } written as an object literal, not a String object'],
   ])('kubernetes as %s is refused', (_, kubernetes, message) => {
-    expect(issuesOf(() => new EgressCrdStack(Testing.app(), 'crds', js({ kubernetes })))).toEqual([expect.objectContaining({ path: 'crds', field: 'kubernetes', message })]);
+    expect(issuesOf(() => refusal(() => new EgressCrdStack(Testing.app(), 'crds', js({ kubernetes }))))).toEqual([expect.objectContaining({ path: 'crds', field: 'kubernetes', message })]);
   });
 
   test('a field the provider does not have is refused, its value not shown', () => {
-    expect(issuesOf(() => new EgressCrdStack(Testing.app(), 'crds', js({ kubernetes: { configPth: '~/.kube/prod', tokn: 'secret-value' } })))).toEqual([
+    expect(issuesOf(() => refusal(() => new EgressCrdStack(Testing.app(), 'crds', js({ kubernetes: { configPth: '~/.kube/prod', tokn: 'secret-value' } }))))).toEqual([
       { path: 'crds', field: 'kubernetes.configPth', value: '(value not shown)', message: 'is not a prop of the kubernetes provider configuration, and an unknown prop is never ignored: did you mean "configPath"?' },
       { path: 'crds', field: 'kubernetes.tokn', value: '(value not shown)', message: 'is not a prop of the kubernetes provider configuration, and an unknown prop is never ignored: did you mean "token"?' },
     ]);
@@ -372,7 +375,7 @@ describe('EgressCrdStack props', () => {
     }
     for (const kubernetes of [{ configPath: '~/.kube/config', configContext: 'prod' }, new Kubernetes()]) {
       const app = Testing.app();
-      const crds = new EgressCrdStack(app, 'crds', { kubernetes });
+      const crds = refusal(() => new EgressCrdStack(app, 'crds', { kubernetes }));
       expect(synthJson(crds).provider.kubernetes).toEqual([{ config_path: '~/.kube/config', config_context: 'prod' }]);
     }
   });
@@ -383,7 +386,7 @@ describe('BIG-IP credentials say what to do', () => {
     [null, '', 'null', 'BigipCredentials.fromVariables() takes { usernameVariable?, passwordVariable? }: pass the variable names that way, or nothing for the default names'],
     [{ usernameVariable: 'bigip', passwordVariable: 'bigip' }, '.passwordVariable', '"bigip"', 'must differ from usernameVariable, since one variable cannot hold both: give the password a variable of its own'],
   ])('fromVariables(%p)', (names, field, value, message) => {
-    expect(issuesOf(() => deviceStack({ credentials: BigipCredentials.fromVariables(js(names)) }))).toEqual([{ path: 'egress/Bigip', field: `credentials${field}`, value, message }]);
+    expect(issuesOf(() => refusal(() => deviceStack({ credentials: BigipCredentials.fromVariables(js(names)) }).device))).toEqual([{ path: 'egress/Bigip', field: `credentials${field}`, value, message }]);
   });
 });
 

@@ -19,7 +19,7 @@ const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-
 // Only the form the API server stores is legal: anything else comes back rewritten and the
 // kubernetes provider reports an inconsistent result after apply.
 const QUANTITY = /^(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
-const { canonicalQuantity } = require('../../lib/testing/kube/quantity');
+const { canonicalQuantity } = require('../../lib/k8s/quantity');
 const isCanonicalQuantity = (v) => typeof v === 'string' && QUANTITY.test(v) && canonicalQuantity(v) === v && v !== '0';
 const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 
