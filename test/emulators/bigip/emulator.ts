@@ -26,9 +26,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { EMPTY_LIST_PLACEHOLDER } from '../controller/bigip/client';
-import { packageRoot, seededRandom } from '../util';
-import { As3Validator } from './as3-validator';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
+import { packageRoot, seededRandom } from '../../../lib/util';
+import { As3Validator } from '../../../lib/testing/as3-validator';
 
 /** Failures the emulator can inject. */
 export enum BigipFault {
