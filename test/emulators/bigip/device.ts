@@ -172,11 +172,12 @@ export class Device {
     throw notFound;
   }
 
+  /** Whether a `bigip` pointer names something on the device (see `missingBigipComponent` in as3.ts). */
   public bigipComponentExists(pointer: string): boolean {
     return this.routeDomainIds.has(pointer) || this.dnsResolvers.has(pointer) || this.existingObjects.has(pointer) || this.findObject(pointer) !== undefined;
   }
 
-  // ---------------------------------------------------------------- configuration model
+  // ---------------------------------------------------------------- partition transactions
 
   /**
    * Applies one partition's desired configuration to `work` as one transaction. With

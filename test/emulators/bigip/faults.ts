@@ -135,6 +135,7 @@ export class FaultInjector {
     return { latencyMs, fault };
   }
 
+  /** Answers a request as the fault does; an `HttpError` thrown here is sent by the server. */
   public apply(fault: BigipFault, req: IncomingMessage, res: ServerResponse, pathname: string): void {
     switch (fault) {
       case BigipFault.RESET:
