@@ -45,7 +45,7 @@ import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { AfmDevice, BigipCredentials, ClusterEgressRule, EgressAction, EgressCrdStack, EgressController, EgressDestination, NamespaceEgressRule, ServiceEgressRule } from '../../lib';
 import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, sourceIncludesPod } from '../../lib/k8s/membership';
 import type { PlanList, SyncPlan } from '../../lib/policy/plan';
-import type { BigipNodePush } from '../../lib/testing/bigip-emulator';
+import type { BigipNodePush } from '../emulators/bigip/emulator';
 import { ControllerDeployment, Emulators, deploySynthOutput, runControllerProcess, startEmulators } from '../emulators/deploy';
 import { DeviceModel } from './device-model';
 import { lowerBoundLagMs } from './lower-bound';

@@ -23,7 +23,7 @@ import {
   SharedBigip,
 } from '../../lib';
 import { DeviceState, expectedDeviceState, ownDeviceState } from '../../lib/afm/device-state';
-import { BigipEmulatorOptions } from '../../lib/testing/bigip-emulator';
+import { BigipEmulatorOptions } from '../emulators/bigip/emulator';
 import { DeployError, DeployResult, Emulators, deploySynthOutput, startEmulators } from '../emulators/deploy';
 import { AS3_SCHEMA_PATH } from '../support/as3-schema';
 

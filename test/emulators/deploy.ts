@@ -50,7 +50,7 @@ import { BigipClient } from '../../lib/controller/bigip';
 import { ALL_KINDS, customResourceDefinition } from '../../lib/k8s/crds';
 import { CONTROLLER_BUNDLE } from '../../lib/constructs/egress-controller';
 import { packageRoot } from '../../lib/util';
-import { BigipEmulator, BigipEmulatorOptions } from '../../lib/testing/bigip-emulator';
+import { BigipEmulator, BigipEmulatorOptions } from './bigip/emulator';
 import { EmulatedObject, KubeApiEmulator, KubeApiEmulatorOptions, KubeEmulatorError, ObjectRef } from './kube/emulator';
 import { ContainerRunner, rolloutStatus } from './kube/workloads';
 

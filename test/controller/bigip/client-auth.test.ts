@@ -1,5 +1,5 @@
 import { BigipApiError, BigipClient } from '../../../lib/controller/bigip';
-import { BigipEmulator, BigipFault } from '../../../lib/testing/bigip-emulator';
+import { BigipEmulator, BigipFault } from '../../emulators/bigip/emulator';
 import { clientFor, egressDeclaration, loginRaw, ManualClock } from './support';
 
 const LOGIN = 'POST /mgmt/shared/authn/login';

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { BigipApiError, BigipClient } from '../../../lib/controller/bigip';
 import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
-import { BigipEmulator } from '../../../lib/testing/bigip-emulator';
+import { BigipEmulator } from '../../emulators/bigip/emulator';
 import { packageRoot } from '../../../lib/util';
 import { clientFor, egressDeclaration, loginRaw, raw } from './support';
 

@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { fullJitterDelay } from '../../../lib/controller/backoff';
 import { BigipApiError, BigipClient, classifyNetworkError, classifyResponse, deviceMessageOf } from '../../../lib/controller/bigip';
-import { BigipEmulator, BigipFault } from '../../../lib/testing/bigip-emulator';
+import { BigipEmulator, BigipFault } from '../../emulators/bigip/emulator';
 import { clientFor, egressDeclaration, memoryLogger, recordingSleep } from './support';
 
 const LIST = '~Common~Shared~k8s_prod_src_cluster';

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as tls from 'node:tls';
 import { BigipApiError, BigipClient } from '../../../lib/controller/bigip';
-import { BigipEmulator } from '../../../lib/testing/bigip-emulator';
+import { BigipEmulator } from '../../emulators/bigip/emulator';
 import { AS3_SCHEMA_PATH, AS3_SCHEMA_PRESENT, clientFor, egressDeclaration, memoryLogger } from './support';
 
 const realSleep = (ms: number, signal: AbortSignal) => delay(ms, undefined, { signal });

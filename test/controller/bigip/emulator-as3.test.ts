@@ -1,5 +1,5 @@
 import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
-import { BigipEmulator } from '../../../lib/testing/bigip-emulator';
+import { BigipEmulator } from '../../emulators/bigip/emulator';
 import { AS3_SCHEMA_PATH, AS3_SCHEMA_PRESENT, egressDeclaration, loginRaw, raw, taskIdOf } from './support';
 
 const DECLARE = '/mgmt/shared/appsvcs/declare';

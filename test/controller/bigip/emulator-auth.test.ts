@@ -1,4 +1,4 @@
-import { BigipEmulator } from '../../../lib/testing/bigip-emulator';
+import { BigipEmulator } from '../../emulators/bigip/emulator';
 import { loginRaw, ManualClock, raw } from './support';
 
 describe('BigipEmulator token authentication', () => {

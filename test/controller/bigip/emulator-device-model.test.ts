@@ -6,7 +6,7 @@
  * saved configuration, the AS3 lock, and `BWC::policy attach` name resolution.
  */
 import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
-import { BigipEmulator } from '../../../lib/testing/bigip-emulator';
+import { BigipEmulator } from '../../emulators/bigip/emulator';
 import { loginRaw, raw } from './support';
 
 const DECLARE = '/mgmt/shared/appsvcs/declare';

@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
-import { BigipEmulator, BigipFault } from '../../../lib/testing/bigip-emulator';
+import { BigipEmulator, BigipFault } from '../../emulators/bigip/emulator';
 import { egressDeclaration, loginRaw, ManualClock, raw } from './support';
 
 const DECLARE = '/mgmt/shared/appsvcs/declare';

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Agent } from 'undici';
 import { BigipClient, BigipClientOptions, BigipLogger } from '../../../lib/controller/bigip';
-import { BigipEmulator } from '../../../lib/testing/bigip-emulator';
+import { BigipEmulator } from '../../emulators/bigip/emulator';
 import { packageRoot } from '../../../lib/util';
 
 export const AS3_SCHEMA_PATH = path.resolve(packageRoot(), '../shared/conformance/as3/as3-schema-3.56.0-10.json');

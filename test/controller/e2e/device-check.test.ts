@@ -108,7 +108,7 @@ describe('device read-back', () => {
     const { bigip } = world.emulators;
     // The emulator's tmsh has no "delete net route-domain": remove it from the running
     // configuration, as a deletion by hand would.
-    const routeDomains = (bigip as unknown as { running: { routeDomains: Map<string, unknown> } }).running.routeDomains;
+    const routeDomains = (bigip as unknown as { device: { running: { routeDomains: Map<string, unknown> } } }).device.running.routeDomains;
     const state = routeDomains.get('/Common/0');
     expect(state).toBeDefined();
     routeDomains.delete('/Common/0');

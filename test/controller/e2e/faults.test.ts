@@ -19,7 +19,7 @@
  * schedule is printed in full (with a diagnosis of what is still off past the bound).
  */
 import * as fc from 'fast-check';
-import { BigipFault } from '../../../lib/testing/bigip-emulator';
+import { BigipFault } from '../../emulators/bigip/emulator';
 import {
   InProcessController,
   World,

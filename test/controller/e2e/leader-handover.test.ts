@@ -3,7 +3,7 @@
  * after that push ended, so the new leader's pushes land after it and its late write cannot
  * overwrite the new leader's list. Both replicas run as the synthesized ServiceAccount.
  */
-import { BigipFault } from '../../../lib/testing/bigip-emulator';
+import { BigipFault } from '../../emulators/bigip/emulator';
 import { World, deviceLists, eventually, expectedLists, clusterSnapshot, listPath, pod, podRef, startInProcess, startWorld, InProcessController } from './support';
 
 const PUSH_LATENCY_MS = 6000;

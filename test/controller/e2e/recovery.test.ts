@@ -20,7 +20,7 @@ import { KubeClient } from '../../../lib/controller/kube/client';
 import { loadKubeconfig } from '../../../lib/controller/kube/config';
 import { Informer } from '../../../lib/controller/kube/informer';
 import { NAMESPACES } from '../../../lib/controller/kube/resources';
-import { BigipFault } from '../../../lib/testing/bigip-emulator';
+import { BigipFault } from '../../emulators/bigip/emulator';
 import { KubeApiEmulator } from '../../emulators/kube/emulator';
 import { InProcessController, World, eventually, listPath, listsConverged, pod, podRef, sleep, startInProcess, startWorld } from './support';
 import { systemClock } from '../../../lib/controller/clock';
