@@ -17,7 +17,8 @@ import { App } from 'cdktf';
 import { AfmFirewall } from '../../lib/afm/evaluator';
 import { verifyCommandWith } from '../../lib/cli/commands/verify';
 import { parseCommandArgs } from '../../lib/cli/registry';
-import { startEmulators, deploySynthOutput, runControllerProcess, Emulators } from '../../test/emulators/deploy';
+import { startEmulators, deploySynthOutput, controllerContainerRunner, Emulators } from '../../test/emulators/deploy';
+import { WorkloadEmulator } from '../../test/emulators/kube/workloads';
 import { packageRoot } from '../../lib/util';
 import { buildSecurityBaseline } from '../security-baseline/main';
 
@@ -96,20 +97,23 @@ async function main(): Promise<void> {
   const emulators = await startEmulators({
     bigip: { as3SchemaPath: fs.existsSync(SCHEMA) ? SCHEMA : undefined, dnsResolvers: ['/Common/egress-resolver'], existingObjects: ['/Common/k8s-egress'], users: { admin: 'admin', 'egress-sync': 'demo-password' } },
   });
-  let controller: ReturnType<typeof runControllerProcess> | undefined;
+  // The cluster's deployment controller and kubelets: they run the controller's pods from the
+  // synthesized Deployment (init container unpacking the bundle, then the controller).
+  const workloads = new WorkloadEmulator(emulators.kube, { runner: controllerContainerRunner(emulators, { env: { COALESCE_MS: '100' }, stdio: process.env.DEMO_DEBUG ? 'inherit' : 'ignore' }) }).start();
   try {
     say(`  kube-apiserver ${emulators.kube.url}   BIG-IP ${emulators.bigip.url}${fs.existsSync(SCHEMA) ? '   (AS3 declarations validated against F5\'s schema)' : ''}`);
-    // What exists beforehand: the teams' namespaces. The controller's namespace is created by
-    // the deploy (createNamespace), so its login Secret and CA ConfigMap come right after it.
-    for (const name of ['payments', 'web']) emulators.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
+    // What exists beforehand (the README's first deploy): the teams' namespaces, and the BIG-IP
+    // login Secret and CA ConfigMap in a namespace of their own. The deploy creates the
+    // controller's namespace (createNamespace) and waits for its rollout.
+    for (const name of ['payments', 'web', 'bigip-credentials']) emulators.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
+    emulators.kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'bigip-credentials', name: 'bigip-egress-login' }, stringData: { username: 'egress-sync', password: 'demo-password' } });
+    emulators.kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'bigip-credentials', name: 'bigip-mgmt-ca' }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
 
-    step('Deploying the synth output: CRD stack first, then rules, AS3 declaration, tmsh and the controller objects');
+    step('Deploying the synth output: CRD stack first, then rules, AS3 declaration, tmsh and the controller objects; it returns once the controller pods are Ready');
     const deployed = await deploySynthOutput(outdir, emulators);
-    emulators.kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'cdktf-ces-system', name: 'bigip-egress-login' }, stringData: { username: 'egress-sync', password: 'demo-password' } });
-    emulators.kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'cdktf-ces-system', name: 'bigip-mgmt-ca' }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
     say(`  ${deployed.kubernetesObjects} Kubernetes objects, ${deployed.declarations} AS3 declaration, ${deployed.commands} tmsh command(s)`);
     say(`  global context enforced policy: ${emulators.bigip.globalRules().enforcedPolicy}`);
-    say('  source lists on the BIG-IP before the controller runs (fail closed):');
+    say('  source lists on the BIG-IP before any app pod exists (fail closed):');
     printLists(emulators);
 
     step('Creating a Service and pods');
@@ -118,9 +122,7 @@ async function main(): Promise<void> {
     emulators.kube.apply(pod('payments', 'checkout-2', '10.244.1.12', { app: 'checkout' }));
     emulators.kube.apply(pod('web', 'frontend-1', '10.244.2.21', { app: 'frontend' }));
 
-    step('Starting the controller from its synthesized code and plan ConfigMaps');
-    const [deployment] = deployed.controllers;
-    controller = runControllerProcess(deployment, emulators, { username: 'egress-sync', password: 'demo-password', httpPort: 0, env: { COALESCE_MS: '100' }, stdio: process.env.DEMO_DEBUG ? 'inherit' : 'ignore' });
+    step('The controller pods, running from the synthesized code and plan ConfigMaps, fill the lists');
     await waitFor('the controller to fill the lists', () => (sourceLists(emulators).get('/Common/Shared/k8s_prod_east_src_ns_payments') ?? []).length === 2);
     say('  source lists on the BIG-IP:');
     printLists(emulators);
@@ -163,11 +165,7 @@ async function main(): Promise<void> {
     }
     step(`Done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   } finally {
-    if (controller && controller.exitCode === null) {
-      const exited = new Promise((r) => controller!.once('exit', r));
-      controller.kill('SIGTERM');
-      await exited;
-    }
+    await workloads.stop();
     await emulators.stop();
   }
 }

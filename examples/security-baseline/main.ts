@@ -75,8 +75,8 @@ export class SecurityBaselineStack extends TerraformStack {
     // is read from an existing Secret; nothing secret is in the synthesized configuration.
     this.controller = new EgressController(this, 'Controller', {
       device: this.device,
-      credentialsSecret: 'bigip-egress-login',
-      caBundleConfigMap: 'bigip-mgmt-ca',
+      credentialsSecret: 'bigip-credentials/bigip-egress-login',
+      caBundleConfigMap: 'bigip-credentials/bigip-mgmt-ca',
     });
 
     // A team rule: the C2 deny above still wins for 203.0.113.0/24.

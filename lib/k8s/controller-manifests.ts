@@ -125,7 +125,8 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
   const name = n.name;
   const labels = { 'app.kubernetes.io/name': CONTROLLER_NAME, 'app.kubernetes.io/instance': n.instance, [MANAGED_BY_LABEL]: MANAGED_BY };
   const selector = { 'app.kubernetes.io/name': CONTROLLER_NAME, 'app.kubernetes.io/instance': n.instance };
-  const meta = (objectName: string, namespace: string | undefined = s.namespace) => ({ name: objectName, ...(namespace ? { namespace } : {}), labels });
+  // `null` for cluster-scoped objects (an explicit `undefined` would take the default).
+  const meta = (objectName: string, namespace: string | null = s.namespace) => ({ name: objectName, ...(namespace ? { namespace } : {}), labels });
   const ruleResources = ['clusteregressrules', 'namespaceegressrules', 'serviceegressrules'];
   const subject = { kind: 'ServiceAccount', name, namespace: s.namespace };
 
@@ -141,7 +142,7 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
   out.push({
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
-    metadata: meta(name, undefined),
+    metadata: meta(name, null),
     rules: [
       // What the controller's informers list and watch (lib/controller/main.ts).
       { apiGroups: [''], resources: ['pods', 'namespaces', 'services'], verbs: ['get', 'list', 'watch'] },
@@ -153,7 +154,7 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
   out.push({
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRoleBinding',
-    metadata: meta(name, undefined),
+    metadata: meta(name, null),
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
     subjects: [subject],
   } as Manifest);

@@ -42,6 +42,7 @@
  * synthesizes; any other condition is refused rather than skipped.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -755,37 +756,165 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Where the kubelet mounts a pod's service-account token, CA and namespace (ServiceAccount admission, `DefaultAPITokenMountPath`). */
+const SERVICE_ACCOUNT_MOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/** A container's view of the file system: its mount paths, longest first, and the folders that stand in for them. */
+type MountTable = readonly (readonly [containerPath: string, hostPath: string])[];
+
+function mapPath(mounts: MountTable, p: string): string {
+  if (!p.startsWith('/')) return p;
+  for (const [c, h] of mounts) if (p === c || p.startsWith(`${c}/`)) return h + p.slice(c.length);
+  return p;
+}
+
 /**
- * Runs the controller's pods for a {@link WorkloadEmulator}, as the kubelet would: the pod's
- * ConfigMap volumes as they are when the container starts, the keys of its Secret volume as
- * the credentials, its service account's token for the Kubernetes API (RBAC applies), and its
- * `http` container port on a free local port for the probes.
+ * Rewrites absolute paths under the container's mounts wherever the program names them: in
+ * its arguments and environment (mapped before it starts) and in paths it has built in, such
+ * as the service-account folder the in-cluster config reads (a `--require` module maps the
+ * `fs` calls).
+ */
+function mountPreload(root: string, mounts: MountTable): string {
+  const file = path.join(root, `mounts-${crypto.randomBytes(4).toString('hex')}.js`);
+  fs.writeFileSync(
+    file,
+    `const fs = require('node:fs');
+const mounts = ${JSON.stringify(mounts)};
+const root = ${JSON.stringify(`${root}/`)};
+// Paths already mapped (the folders stand in for the mounts, possibly under a mount path such as /tmp) stay as they are.
+const map = (p) => { if (typeof p !== 'string' || !p.startsWith('/') || p.startsWith(root)) return p; for (const [c, h] of mounts) if (p === c || p.startsWith(c + '/')) return h + p.slice(c.length); return p; };
+for (const name of ['readFileSync', 'existsSync', 'statSync', 'lstatSync', 'openSync', 'readdirSync', 'accessSync', 'readFile', 'stat', 'access', 'open', 'readdir', 'createReadStream', 'watch', 'watchFile']) {
+  const original = fs[name];
+  fs[name] = function (p, ...rest) { return original.call(this, map(p), ...rest); };
+}
+for (const name of ['readFile', 'stat', 'access', 'open', 'readdir']) {
+  const original = fs.promises[name];
+  fs.promises[name] = (p, ...rest) => original(map(p), ...rest);
+}
+`,
+  );
+  return file;
+}
+
+/** A pod's volumes and service-account files, set up once per pod (a restarted container finds them again). */
+interface PreparedPod {
+  readonly root: string;
+  /** Volume name → folder. */
+  readonly volumes: ReadonlyMap<string, string>;
+  readonly serviceAccountDir?: string;
+  initDone: boolean;
+}
+
+/**
+ * Runs the controller's pods for a {@link WorkloadEmulator} as the kubelet runs a pod, on this
+ * machine's Node.js:
+ * - volumes (kubelet volumemanager, volume/configmap, volume/secret, volume/emptydir): a
+ *   ConfigMap volume is a folder with a file per `data` and `binaryData` key, as the object is
+ *   when the pod starts; a Secret volume likewise with the decoded `data`; an emptyDir is an
+ *   empty folder shared by every container of the pod that mounts it; with
+ *   `automountServiceAccountToken` every container also gets the service account's token, the
+ *   API server's CA and the namespace at `/var/run/secrets/kubernetes.io/serviceaccount`
+ *   (plugin/pkg/admission/serviceaccount).
+ * - init containers first, one at a time, each to completion, the app container only after
+ *   the last one exited 0 (pkg/kubelet/kuberuntime/kuberuntime_manager.go `SyncPod` steps 6
+ *   and 7, `computePodActions`: while an init container has not succeeded only the next init
+ *   container is started); a failed one fails the start, and the kubelet tries again later. A
+ *   restarted app container does not run them again (they completed in the same sandbox).
+ * - the container's `command` and `args` with the image's `node` as this machine's Node.js,
+ *   absolute paths under its mounts mapped to their folders; without a `command`, the image's
+ *   entry point, which here is the package's built controller.
+ * - environment (pkg/kubelet/kubelet_pods.go `makeEnvironmentVariables`):
+ *   `KUBERNETES_SERVICE_HOST`/`_PORT` of the API server (set even with
+ *   `enableServiceLinks: false`), then the container's `env`, with `fieldRef` to the pod's
+ *   name and namespace resolved. So the controller uses its in-cluster config and its service
+ *   account's token: RBAC applies.
+ * - the network: the `http` container port is a free local port (HTTP_PORT), the BIG-IP's
+ *   address is the emulator's (BIGIP_URL).
+ * The readiness probe itself is the {@link WorkloadEmulator}'s.
  */
 export function controllerContainerRunner(emulators: Emulators, options: { readonly env?: Readonly<Record<string, string>>; readonly stdio?: 'inherit' | 'pipe' | 'ignore' } = {}): ContainerRunner {
-  return async (pod) => {
+  const pods = new Map<string, PreparedPod>();
+  const kube = emulators.kube;
+  const apiUrl = new URL(kube.url);
+  const spawnContainer = (prepared: PreparedPod, pod: EmulatedObject, container: Obj, extraEnv: Readonly<Record<string, string>>): ChildProcess => {
+    const namespace = pod.metadata.namespace as string;
+    const mounts: [string, string][] = ((container.volumeMounts ?? []) as Obj[]).map((m) => {
+      const dir = prepared.volumes.get(m.name);
+      if (!dir) throw new Error(`container ${container.name}: volumeMount "${m.name}" names no volume of the pod`);
+      return [String(m.mountPath).replace(/\/+$/, ''), m.subPath ? path.join(dir, m.subPath) : dir];
+    });
+    if (prepared.serviceAccountDir) mounts.push([SERVICE_ACCOUNT_MOUNT, prepared.serviceAccountDir]);
+    mounts.sort((a, b) => b[0].length - a[0].length);
+    const env: Record<string, string> = { KUBERNETES_SERVICE_HOST: apiUrl.hostname.replace(/^\[|\]$/g, ''), KUBERNETES_SERVICE_PORT: apiUrl.port };
+    for (const e of (container.env ?? []) as Obj[]) {
+      if (e.value !== undefined) env[e.name] = mapPath(mounts, String(e.value));
+      else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = pod.metadata.name as string;
+      else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = namespace;
+      else throw new Error(`container ${container.name}: env ${e.name} uses ${JSON.stringify(e.valueFrom)}, which this runner does not resolve`);
+    }
+    Object.assign(env, extraEnv);
+    const command = [...((container.command ?? []) as string[]), ...((container.args ?? []) as string[])].map((part) => mapPath(mounts, part));
+    // The image's entry point: the package's built controller (what the Dockerfile runs).
+    const [program, ...args] = container.command ? command : ['node', path.join(packageRoot(), CONTROLLER_BUNDLE.replace(/\.gz$/, '')), ...command];
+    if (program !== 'node') throw new Error(`container ${container.name}: "${program}" is not a program of a Node.js image`);
+    return spawn(process.execPath, ['--require', mountPreload(prepared.root, mounts), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: options.stdio ?? 'ignore' });
+  };
+  const prepare = (pod: EmulatedObject): PreparedPod => {
     const namespace = pod.metadata.namespace as string;
     const podName = pod.metadata.name as string;
     const spec = pod.spec as Obj;
-    const deployment = controllerDeploymentOf(namespace, podName, spec);
-    const secret = deployment.secretMount ? (emulators.kube.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: deployment.secretMount.secretName }) as Obj | undefined) : undefined;
-    const value = (key: string) => {
-      const data = (secret?.data ?? {}) as Record<string, string>;
-      return data[key] === undefined ? '' : Buffer.from(data[key], 'base64').toString('utf8');
-    };
+    const root = fs.mkdtempSync(path.join(emulators.workdir, `${podName}-`));
+    const volumes = new Map<string, string>();
+    for (const v of (spec.volumes ?? []) as Obj[]) {
+      const dir = path.join(root, 'volumes', v.name);
+      fs.mkdirSync(dir, { recursive: true });
+      volumes.set(v.name, dir);
+      if (v.configMap) {
+        const cm = kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: v.configMap.name }) as Obj | undefined;
+        if (!cm) throw new Error(`MountVolume.SetUp failed for volume "${v.name}" : configmap "${v.configMap.name}" not found`);
+        for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>)) fs.writeFileSync(path.join(dir, key), value);
+        for (const [key, value] of Object.entries((cm.binaryData ?? {}) as Record<string, string>)) fs.writeFileSync(path.join(dir, key), Buffer.from(value, 'base64'));
+      } else if (v.secret) {
+        const secret = kube.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: v.secret.secretName }) as Obj | undefined;
+        if (!secret) throw new Error(`MountVolume.SetUp failed for volume "${v.name}" : secret "${v.secret.secretName}" not found`);
+        for (const [key, value] of Object.entries((secret.data ?? {}) as Record<string, string>)) fs.writeFileSync(path.join(dir, key), Buffer.from(value, 'base64'), { mode: 0o600 });
+      } else if (!v.emptyDir) {
+        throw new Error(`volume "${v.name}": only configMap, secret and emptyDir volumes are run here`);
+      }
+    }
+    let serviceAccountDir: string | undefined;
+    if (spec.automountServiceAccountToken !== false) {
+      serviceAccountDir = path.join(root, 'serviceaccount');
+      fs.mkdirSync(serviceAccountDir);
+      fs.writeFileSync(path.join(serviceAccountDir, 'token'), kube.serviceAccountToken(namespace, (spec.serviceAccountName as string | undefined) ?? 'default'), { mode: 0o600 });
+      fs.writeFileSync(path.join(serviceAccountDir, 'ca.crt'), kube.caCert);
+      fs.writeFileSync(path.join(serviceAccountDir, 'namespace'), namespace);
+    }
+    return { root, volumes, serviceAccountDir, initDone: false };
+  };
+  return async (pod) => {
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const spec = pod.spec as Obj;
+    let prepared = pods.get(key);
+    if (!prepared) {
+      prepared = prepare(pod);
+      pods.set(key, prepared);
+    }
+    if (!prepared.initDone) {
+      for (const init of (spec.initContainers ?? []) as Obj[]) {
+        const child = spawnContainer(prepared, pod, init, {});
+        const code = await new Promise<number | null>((resolve) => {
+          child.once('error', () => resolve(-1));
+          child.once('exit', (c) => resolve(c));
+        });
+        if (code !== 0) throw new Error(`init container ${init.name} exited with ${code}`);
+      }
+      prepared.initDone = true;
+    }
     const container = spec.containers[0] as Obj;
     const httpPort = ((container.ports ?? []) as Obj[]).find((p) => p.name === 'http')?.containerPort as number | undefined;
     const local = await freePort();
-    const kubeconfig = emulators.kube.writeKubeconfig(path.join(emulators.workdir, `${podName}-kubeconfig`), {
-      token: emulators.kube.serviceAccountToken(namespace, (spec.serviceAccountName as string | undefined) ?? 'default'),
-    });
-    const child = runControllerProcess(deployment, emulators, {
-      username: value(deployment.env.BIGIP_USERNAME_KEY ?? 'username'),
-      password: value(deployment.env.BIGIP_PASSWORD_KEY ?? 'password'),
-      podName,
-      httpPort: local,
-      env: { KUBECONFIG: kubeconfig, ...options.env },
-      stdio: options.stdio ?? 'ignore',
-    });
+    const child = spawnContainer(prepared, pod, container, { BIGIP_URL: emulators.bigip.url, HTTP_PORT: String(local), ...options.env });
     let exited = false;
     const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     void ended.then(() => (exited = true));

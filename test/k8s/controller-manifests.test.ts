@@ -30,6 +30,8 @@ describe('EgressController', () => {
       { apiGroups: ['egress.cdktf-ces.io'], resources: ['clusteregressrules', 'namespaceegressrules', 'serviceegressrules'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['egress.cdktf-ces.io'], resources: ['clusteregressrules/status', 'namespaceegressrules/status', 'serviceegressrules/status'], verbs: ['patch'] },
     ]);
+    // Cluster-scoped objects carry no namespace.
+    expect([...byKind(objects, 'ClusterRole'), ...byKind(objects, 'ClusterRoleBinding')].map((o) => o.metadata.namespace)).toEqual([undefined, undefined]);
     const byName = (a: any, b: any) => a.metadata.name.localeCompare(b.metadata.name);
     expect(byKind(objects, 'Role').sort(byName).map((r) => [r.metadata.namespace, r.metadata.name, r.rules])).toEqual([
       [

@@ -5,26 +5,35 @@
  * rest on is checked with what an older construct synthesized.
  */
 import { API_GROUP } from '../../lib/k8s/crds';
-import { DeployError, Emulators, deploySynthOutput } from '../emulators/deploy';
-import { createPrerequisites, editResource, emptyCluster, removeSynthDirs, synthApp } from './deploy-support';
+import { DeployError, Emulators, controllerContainerRunner, deploySynthOutput } from '../emulators/deploy';
+import { WorkloadEmulator } from '../emulators/kube/workloads';
+import { createPrerequisites, editResource, emptyCluster, removeSynthDirs, synthApp as synthAppWith } from './deploy-support';
 
 jest.setTimeout(60_000);
 
-const FAST = { waitPollMs: 20 };
+/** The rollout wait of the controller's Deployment bounded below the test's timeout (the provider's default is 10 min). */
+const FAST = { waitPollMs: 20, waitTimeoutMs: 30_000 };
+/** One controller replica: the deploy waits for its rollout, and these tests are about the CRDs and rules. */
+const synthApp = () => synthAppWith({ replicas: 1 });
 const isCrd = (c: Record<string, any>) => c.manifest.kind === 'CustomResourceDefinition';
 const isRule = (c: Record<string, any>) => String(c.manifest.apiVersion).startsWith(`${API_GROUP}/`);
 const RULE = { apiVersion: `${API_GROUP}/v1alpha1`, kind: 'NamespaceEgressRule', namespace: 'payments', name: 'payments-partner' };
 
 let emulators: Emulators | undefined;
+let workloads: WorkloadEmulator | undefined;
 afterEach(async () => {
+  await workloads?.stop();
   await emulators?.stop();
+  workloads = undefined;
   emulators = undefined;
 });
 afterAll(removeSynthDirs);
 
+/** An empty cluster with the README's prerequisites, whose pods run (the deploy waits for the controller's rollout). */
 async function start(): Promise<Emulators> {
   emulators = await emptyCluster(1000);
-  createPrerequisites(emulators, { controllerNamespace: true });
+  createPrerequisites(emulators);
+  workloads = new WorkloadEmulator(emulators.kube, { runner: controllerContainerRunner(emulators), intervalMs: 50 }).start();
   return emulators;
 }
 

@@ -21,6 +21,8 @@ import {
 import { Emulators, startEmulators } from '../emulators/deploy';
 
 export const CONTROLLER_NAMESPACE = 'cdktf-ces-system';
+/** The README's namespace for the BIG-IP login and CA: it exists before the deploy, which does not manage it. */
+export const CREDENTIALS_NAMESPACE = 'bigip-credentials';
 export const CREDENTIALS_SECRET = 'bigip-egress-login';
 export const CA_CONFIGMAP = 'bigip-mgmt-ca';
 export const BIGIP_USERS: Readonly<Record<string, string>> = { admin: 'admin', 'egress-sync': 'sync-password' };
@@ -29,7 +31,7 @@ export const TEAM_NAMESPACES = ['payments', 'shop'];
 export interface AppOptions {
   /** Also a rule for namespace shop (a new plan, so new content-hashed plan ConfigMap). */
   readonly shopRule?: boolean;
-  /** @default false (the namespace exists beforehand, with the login Secret and CA ConfigMap) */
+  /** @default true (the deploy creates the controller's namespace, as the README's story has it) */
   readonly createNamespace?: boolean;
   readonly replicas?: number;
 }
@@ -74,9 +76,9 @@ function synthOnce(options: AppOptions): string {
   }
   new EgressController(stack, 'Controller', {
     device,
-    credentialsSecret: CREDENTIALS_SECRET,
-    caBundleConfigMap: CA_CONFIGMAP,
-    createNamespace: options.createNamespace ?? false,
+    credentialsSecret: `${CREDENTIALS_NAMESPACE}/${CREDENTIALS_SECRET}`,
+    caBundleConfigMap: `${CREDENTIALS_NAMESPACE}/${CA_CONFIGMAP}`,
+    createNamespace: options.createNamespace ?? true,
     replicas: options.replicas,
     coalesceMs: 50,
   });
@@ -113,20 +115,20 @@ export async function emptyCluster(crdEstablishDelayMs = 1000): Promise<Emulator
 
 /**
  * What the README says exists before the first deploy: the team namespaces (the rule CRs live
- * in them) and, with `createNamespace: false`, the controller's namespace holding the BIG-IP
- * login Secret and the CA ConfigMap.
+ * in them) and, in a namespace of its own that the deploy does not manage, the BIG-IP login
+ * Secret and the CA ConfigMap the controller reads through the API.
  */
-export function createPrerequisites(emulators: Emulators, options: { controllerNamespace: boolean; teamNamespaces?: boolean }): void {
+export function createPrerequisites(emulators: Emulators, options: { teamNamespaces?: boolean; loginSecret?: boolean } = {}): void {
   const kube = emulators.kube;
   for (const name of options.teamNamespaces === false ? [] : TEAM_NAMESPACES) kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
-  if (!options.controllerNamespace) return;
-  kube.apply({
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: CONTROLLER_NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } },
-  });
-  kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: CONTROLLER_NAMESPACE, name: CREDENTIALS_SECRET }, stringData: { username: 'egress-sync', password: BIGIP_USERS['egress-sync'] } });
-  kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: CONTROLLER_NAMESPACE, name: CA_CONFIGMAP }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
+  kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: CREDENTIALS_NAMESPACE, labels: { 'kubernetes.io/metadata.name': CREDENTIALS_NAMESPACE } } });
+  if (options.loginSecret !== false) createLoginSecret(emulators);
+  kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: CREDENTIALS_NAMESPACE, name: CA_CONFIGMAP }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
+}
+
+/** The controller's BIG-IP login, as the README has it created with kubectl. */
+export function createLoginSecret(emulators: Emulators): void {
+  emulators.kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: CREDENTIALS_NAMESPACE, name: CREDENTIALS_SECRET }, stringData: { username: 'egress-sync', password: BIGIP_USERS['egress-sync'] } });
 }
 
 /**

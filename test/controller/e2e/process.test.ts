@@ -81,7 +81,7 @@ describe('the bundled controller as a child process', () => {
     // It reads its BIG-IP login through the API, with the synthesized RBAC, from the Secret
     // the operator created; nothing mounts it.
     expect(world.deployment.secretMount).toBeUndefined();
-    expect(world.deployment.env.BIGIP_CREDENTIALS_SECRET).toBe('cdktf-ces-system/bigip-egress-login');
+    expect(world.deployment.env.BIGIP_CREDENTIALS_SECRET).toBe('bigip-credentials/bigip-egress-login');
 
     const port = await freePort();
     const proc = start(port);
@@ -112,7 +112,7 @@ describe('the bundled controller as a child process', () => {
     const { kube } = world.emulators;
     const port = await freePort();
     const proc = start(port, { BIGIP_PASSWORD_KEY: 'bigip-password' });
-    const expected = 'Secret cdktf-ces-system/bigip-egress-login has no key "bigip-password"; it must hold the BIG-IP login under the keys "username" and "bigip-password"';
+    const expected = 'Secret bigip-credentials/bigip-egress-login has no key "bigip-password"; it must hold the BIG-IP login under the keys "username" and "bigip-password"';
     await eventually(async () => (await httpGet(port, '/readyz').catch(() => ({ status: 0, body: '' }))).status === 503, 'the waiting controller to answer', 30_000, 100);
     expect(await httpGet(port, '/healthz')).toEqual({ status: 200, body: '{"status":"ok"}' });
     expect(JSON.parse((await httpGet(port, '/readyz')).body)).toEqual({ status: 'not ready', waitingFor: expected });
@@ -122,7 +122,7 @@ describe('the bundled controller as a child process', () => {
     expect(waiting).toEqual([expect.objectContaining({ level: 'warn', missing: expected })]);
 
     // The operator adds the key: the controller reads it, starts and becomes ready, no restart.
-    const secret = kube.get({ apiVersion: 'v1', kind: 'Secret', namespace: 'cdktf-ces-system', name: 'bigip-egress-login' }) as any;
+    const secret = kube.get({ apiVersion: 'v1', kind: 'Secret', namespace: 'bigip-credentials', name: 'bigip-egress-login' }) as any;
     kube.apply({ ...secret, data: { ...secret.data, 'bigip-password': secret.data.password } });
     await eventually(async () => (await httpGet(port, '/readyz').catch(() => ({ status: 0, body: '' }))).status === 200, 'the controller to start once the key exists', 60_000, 100);
     expect(proc.child.exitCode).toBeNull();

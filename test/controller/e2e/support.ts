@@ -40,6 +40,8 @@ import { ControllerDeployment, Emulators, deploySynthOutput, startEmulators } fr
 import type { EmulatedObject, KubeApiEmulatorOptions } from '../../emulators/kube/emulator';
 
 export const CONTROLLER_NAMESPACE = 'cdktf-ces-system';
+/** Where the README keeps the BIG-IP login and CA: a namespace that exists before the deploy. */
+export const CREDENTIALS_NAMESPACE = 'bigip-credentials';
 export const CREDENTIALS_SECRET = 'bigip-egress-login';
 export const CA_CONFIGMAP = 'bigip-mgmt-ca';
 /** BIG-IP users: one per controller replica, so the device shows which replica logged in. */
@@ -121,14 +123,22 @@ export function synthPolicy(options: PolicyOptions = {}): string {
   }
   new EgressController(stack, 'Controller', {
     device,
-    credentialsSecret: CREDENTIALS_SECRET,
-    caBundleConfigMap: CA_CONFIGMAP,
-    // The namespace exists before the deploy: it holds the login Secret the controller mounts.
-    createNamespace: false,
+    credentialsSecret: `${CREDENTIALS_NAMESPACE}/${CREDENTIALS_SECRET}`,
+    caBundleConfigMap: `${CREDENTIALS_NAMESPACE}/${CA_CONFIGMAP}`,
     coalesceMs: options.coalesceMs,
   });
   app.synth();
   return outdir;
+}
+
+/** Rewrites the controller's synthesized Deployment resource. */
+function editControllerDeployment(outdir: string, edit: (resource: Record<string, any>) => void): void {
+  const file = path.join(outdir, 'stacks', 'egress', 'cdk.tf.json');
+  const tf = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const deployments = Object.values((tf.resource?.kubernetes_manifest ?? {}) as Record<string, Record<string, any>>).filter((r) => r.manifest?.kind === 'Deployment');
+  if (deployments.length !== 1) throw new Error(`expected one Deployment in ${file}, found ${deployments.length}`);
+  edit(deployments[0]);
+  fs.writeFileSync(file, JSON.stringify(tf, null, 2));
 }
 
 /** Rewrites the synthesized AS3 so that one source list is a static list (its task then 404s). */
@@ -188,10 +198,15 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   });
   try {
     const kube = emulators.kube;
-    kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: CONTROLLER_NAMESPACE } });
+    // What the README has exist before the deploy: the team namespaces, and the login Secret and
+    // CA ConfigMap in a namespace of their own; the deploy creates the controller's namespace.
     for (const [name, labels] of Object.entries(options.namespaces ?? { payments: { env: 'prod' }, shop: { env: 'dev' } })) kube.apply(namespace(name, labels));
-    kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: CONTROLLER_NAMESPACE, name: CREDENTIALS_SECRET }, stringData: { username: 'egress-a', password: BIGIP_USERS['egress-a'] } });
-    kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: CONTROLLER_NAMESPACE, name: CA_CONFIGMAP }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
+    kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: CREDENTIALS_NAMESPACE } });
+    kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: CREDENTIALS_NAMESPACE, name: CREDENTIALS_SECRET }, stringData: { username: 'egress-a', password: BIGIP_USERS['egress-a'] } });
+    kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: CREDENTIALS_NAMESPACE, name: CA_CONFIGMAP }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
+    // These tests run the controller's replicas themselves, after the deploy; nothing runs the
+    // Deployment's pods during it, so its rollout wait would only time out (test/k8s covers it).
+    editControllerDeployment(outdir, (d) => delete d.wait);
     const deployed = await deploySynthOutput(outdir, emulators);
     if (deployed.controllers.length !== 1) throw new Error(`expected one controller in the synth output, found ${deployed.controllers.length}`);
     const deployment = deployed.controllers[0];
