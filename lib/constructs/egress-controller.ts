@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Construct } from 'constructs';
 import { Lazy, TerraformStack } from 'cdktf';
 import { Manifest as ManifestResource } from '@cdktf/provider-kubernetes/lib/manifest';
+import type { BigipAs3 } from '../../providers/bigip/as3';
 import { BUNDLE_KEY, CONFIGMAP_MAX_BYTES, ControllerSettings, NAME_LIMITS, ObjectRef, configMapBytes, controllerManifests } from '../k8s/controller-manifests';
 import type { Manifest } from '../k8s/resources';
 import { z } from 'zod';
@@ -479,12 +480,23 @@ export class EgressController extends Construct {
       }
       return rendered[i];
     };
+    // The AS3 declarations in this stack that create the controller's lists (the device's
+    // tenant, and /Common/Shared when its SharedBigip lives here too); a declaration in another
+    // stack is applied first anyway, since this stack depends on that one.
+    const listDeclarations = [device.declaration, device.sharedBigip?.declaration].filter((d): d is BigipAs3 => d !== undefined && TerraformStack.of(d) === stack);
     const created: ManifestResource[] = [];
     shape.forEach((m, i) => {
       const resource = new ManifestResource(this, resourceId(m, namespace), {
         manifest: Lazy.anyValue({ produce: () => manifestAt(i) }) as unknown as Record<string, unknown>,
         // The namespace first; the Deployment after everything it mounts and runs as.
-        dependsOn: m.kind === 'Deployment' ? [...created] : m.kind !== 'Namespace' && created[0] && shape[0].kind === 'Namespace' ? [created[0]] : undefined,
+        // The Deployment also after the declaration that creates the lists it pushes to: a pod
+        // started before AS3 has created a list gets 404 for it.
+        dependsOn:
+          m.kind === 'Deployment'
+            ? [...created, ...listDeclarations]
+            : m.kind !== 'Namespace' && created[0] && shape[0].kind === 'Namespace'
+              ? [created[0]]
+              : undefined,
         // Named after their content, a ConfigMap is replaced on every change, and Terraform
         // replaces destroy-first by default: the running pods' volume would vanish before the
         // new ConfigMap and the rolled Deployment exist. Create first, then destroy.

@@ -156,14 +156,20 @@ describe('Terraform lifecycle of the objects (K5, K9)', () => {
     ]);
   });
 
-  test('the Deployment waits for its rollout, after everything it runs as and reads', () => {
+  test('the Deployment waits for its rollout, after everything it runs as and reads and after the AS3 declaration of its lists', () => {
     const { resources } = synthController();
     const [id, deployment] = Object.entries(resources).find(([, r]) => r.manifest.kind === 'Deployment') as [string, any];
     expect(deployment.wait).toEqual({ rollout: true });
-    const kinds = (deployment.depends_on as string[]).map((ref) => {
-      const target = resources[ref.replace(/^kubernetes_manifest\./, '')].manifest;
-      return `${target.kind} ${target.metadata.name}`;
-    });
+    const refs = deployment.depends_on as string[];
+    // The declaration that creates the lists the controller pushes to comes first: a pod
+    // started before it gets 404 for its lists.
+    expect(refs.filter((ref) => !ref.startsWith('kubernetes_manifest.'))).toEqual([expect.stringMatching(/^bigip_as3\./)]);
+    const kinds = refs
+      .filter((ref) => ref.startsWith('kubernetes_manifest.'))
+      .map((ref) => {
+        const target = resources[ref.replace(/^kubernetes_manifest\./, '')].manifest;
+        return `${target.kind} ${target.metadata.name}`;
+      });
     expect(id).toMatch(/^Controller_Deployment_/);
     expect(kinds.sort()).toEqual([
       'ClusterRole cdktf-ces-controller-prod',
