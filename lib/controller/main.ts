@@ -14,7 +14,7 @@
  *   holding the Lease pushes and writes CR status; the standby keeps its caches warm.
  */
 import type * as http from 'node:http';
-import { BigipApiError, BigipClient } from './bigip';
+import { BigipApiError, BigipClient } from '../clients/bigip';
 import { Gauge, Registry } from 'prom-client';
 import { ConfigError, ControllerConfig, ObjectReference, ReadResult, loadConfig, resolveReferences } from './config';
 import { KubeApiError, KubeClient } from './kube/client';

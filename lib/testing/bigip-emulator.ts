@@ -26,7 +26,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { EMPTY_LIST_PLACEHOLDER } from '../controller/bigip/client';
+import { EMPTY_LIST_PLACEHOLDER } from '../clients/bigip/client';
 import { packageRoot, seededRandom } from '../util';
 import { As3Validator } from './as3-validator';
 

@@ -10,7 +10,7 @@
  * order when the device cannot keep up. Nothing is pushed before every informer has listed,
  * then every list is pushed once, as the controller does.
  */
-import { BigipClient } from '../../lib/controller/bigip';
+import { BigipClient } from '../../lib/clients/bigip';
 import { loadConfig } from '../../lib/controller/config';
 import { KubeClient } from '../../lib/controller/kube/client';
 import { loadConnection } from '../../lib/controller/kube/config';

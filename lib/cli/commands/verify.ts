@@ -1,4 +1,4 @@
-import { BigipClient, BigipLogger } from '../../controller/bigip';
+import { BigipClient, BigipLogger } from '../../clients/bigip';
 import { DeviceVerification, bigipDeviceReader, expectedDevices, formatVerifyJson, formatVerifyText, verifyDevice } from '../../verify';
 import { INPUT_LIMITS, readTextFile } from '../input-files';
 import { loadCluster } from '../inputs';

@@ -16,7 +16,7 @@
  * keeping its last good version; one without a usable name cannot be matched to the cache, so
  * the informer lists again. Each is reported as a {@link MalformedObjectError} and counted.
  */
-import { BackoffOptions, fullJitterDelay } from '../backoff';
+import { BackoffOptions, fullJitterDelay } from '../../clients/backoff';
 import { Clock, systemClock } from '../clock';
 import type { KubeClient } from './client';
 import { KubeApiError } from './client';

@@ -13,7 +13,7 @@
  */
 import type { NamespaceInfo, PodInfo, ServiceInfo } from '../../k8s/membership';
 import { listActive } from '../../k8s/membership';
-import { EMPTY_LIST_PLACEHOLDER } from '../bigip/client';
+import { EMPTY_LIST_PLACEHOLDER } from '../../clients/bigip/client';
 import { Clock, systemClock } from '../clock';
 import type { PlanList, SyncPlan } from '../../policy/plan';
 import { ListChanges, MembershipIndex, PodCache } from './membership-index';

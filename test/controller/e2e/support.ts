@@ -34,7 +34,7 @@ import { RunningController, runController } from '../../../lib/controller/main';
 import { API_GROUP_VERSION } from '../../../lib/k8s/crds';
 import { ClusterSnapshot, PodInfo, desiredMembers } from '../../../lib/k8s/membership';
 import type { SyncPlan } from '../../../lib/policy/plan';
-import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import type { BigipEmulatorOptions } from '../../../lib/testing/bigip-emulator';
 import { ControllerDeployment, Emulators, deploySynthOutput, startEmulators } from '../../emulators/deploy';
 import type { EmulatedObject, KubeApiEmulatorOptions } from '../../emulators/kube/emulator';

@@ -3,7 +3,7 @@
  * synthetic deletes, reconnects after dropped watches and restarts, bookmarks, transform; and
  * against a scripted client, malformed objects.
  */
-import { fullJitterDelay } from '../../../lib/controller/backoff';
+import { fullJitterDelay } from '../../../lib/clients/backoff';
 import type { KubeClient } from '../../../lib/controller/kube/client';
 import { ADD, DELETE, ERROR, Informer, InformerOptions, MalformedObjectError, UPDATE } from '../../../lib/controller/kube/informer';
 import { KubeObject, PODS, WatchEvent, egressResource } from '../../../lib/controller/kube/resources';
