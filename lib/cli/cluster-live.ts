@@ -3,8 +3,8 @@
  * controller's Kubernetes client: Pods, Namespaces and Services of every namespace, listed in
  * pages. The kubeconfig is read as kubectl reads it (./kubeconfig).
  */
-import { KubeApiError, KubeClient } from '../controller/kube/client';
-import { NAMESPACES, PODS, ResourceType, SERVICES } from '../controller/kube/resources';
+import { KubeApiError, KubeClient } from '../clients/kube/client';
+import { NAMESPACES, PODS, ResourceType, SERVICES } from '../clients/kube/resources';
 import { ClusterState, stateFromObjects } from './cluster-state';
 import { KubeconfigRequest, loadKubeconfig } from './kubeconfig';
 import { CliUsageError } from './registry';

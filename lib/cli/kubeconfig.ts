@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KubeConnection, StaticToken, FileToken, TokenSource } from '../controller/kube/config';
+import { KubeConnection, StaticToken, FileToken, TokenSource } from '../clients/kube/config';
 import { INPUT_LIMITS, readYamlFile, yamlDocumentError } from './input-files';
 import { CliUsageError } from './registry';
 import { quote } from './text';

@@ -12,10 +12,10 @@
  */
 import { BigipClient } from '../../lib/clients/bigip';
 import { loadConfig } from '../../lib/controller/config';
-import { KubeClient } from '../../lib/controller/kube/client';
-import { loadConnection } from '../../lib/controller/kube/config';
+import { KubeClient } from '../../lib/clients/kube/client';
+import { loadConnection } from '../../lib/clients/kube/config';
 import { ADD, DELETE, Informer, UPDATE } from '../../lib/controller/kube/informer';
-import { NAMESPACES, PODS, SERVICES } from '../../lib/controller/kube/resources';
+import { NAMESPACES, PODS, SERVICES } from '../../lib/clients/kube/resources';
 import { namespaceInfo, podInfo, serviceInfo } from '../../lib/controller/main';
 import { MembershipIndex } from '../../lib/controller/sync/membership-index';
 import { NamespaceInfo, PodInfo, ServiceInfo, sourceIncludesPod } from '../../lib/k8s/membership';

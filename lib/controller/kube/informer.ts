@@ -17,10 +17,10 @@
  * the informer lists again. Each is reported as a {@link MalformedObjectError} and counted.
  */
 import { BackoffOptions, fullJitterDelay } from '../../clients/backoff';
-import { Clock, systemClock } from '../clock';
-import type { KubeClient } from './client';
-import { KubeApiError } from './client';
-import { KubeObject, ResourceType, WatchEvent, objectKey } from './resources';
+import { Clock, systemClock } from '../../clients/clock';
+import type { KubeClient } from '../../clients/kube/client';
+import { KubeApiError } from '../../clients/kube/client';
+import { KubeObject, ResourceType, WatchEvent, objectKey } from '../../clients/kube/resources';
 
 export const ADD = 'add';
 export type ADD = typeof ADD;

@@ -14,7 +14,7 @@
 import type { NamespaceInfo, PodInfo, ServiceInfo } from '../../k8s/membership';
 import { listActive } from '../../k8s/membership';
 import { EMPTY_LIST_PLACEHOLDER } from '../../clients/bigip/client';
-import { Clock, systemClock } from '../clock';
+import { Clock, systemClock } from '../../clients/clock';
 import type { PlanList, SyncPlan } from '../../policy/plan';
 import { ListChanges, MembershipIndex, PodCache } from './membership-index';
 import { PacingState, PushOutcome, ListWorkqueue } from './workqueue';

@@ -43,7 +43,7 @@
  */
 import { fullJitterDelay } from '../../clients/backoff';
 import { BigipApiError } from '../../clients/bigip/errors';
-import { Clock, systemClock } from '../clock';
+import { Clock, systemClock } from '../../clients/clock';
 
 export interface PushTarget {
   /** Replaces the members of a list on the device. */
