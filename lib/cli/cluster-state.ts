@@ -13,9 +13,9 @@
 import type { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
 import { tryParseIp } from '../policy/ip';
 import { DOTTED_NUMBERS } from './engine';
-import { readYamlFile, yamlDocumentError } from './input-files';
+import { readYamlFile, yamlDocumentError } from '../files/input-files';
 import { CliUsageError } from './registry';
-import { quote } from './text';
+import { quote } from '../files/text';
 
 export const DNS_ANSWERS_KIND = 'DnsAnswers';
 

@@ -6,7 +6,7 @@
  * candidates in that printed form.
  */
 import { CliUsageError } from './registry';
-import { quote } from './text';
+import { quote } from '../files/text';
 
 /** The names of one device. */
 export interface DeviceNames {

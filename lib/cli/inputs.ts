@@ -9,7 +9,7 @@ import { DnsAnswers, PolicyView, policyView } from './engine';
 import { CliIo, CliUsageError, OptionSpec, ParsedArgs } from './registry';
 import { deviceLabel } from './device-name';
 import { namesOfOutput, pickDevice, readSynthOutput } from './synth-output';
-import { quote } from './text';
+import { quote } from '../files/text';
 
 export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
   { name: 'out', type: 'string', arg: '<dir>', help: 'synth output directory (default: cdktf.out)' },

@@ -17,9 +17,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KubeConnection, StaticToken, FileToken, TokenSource } from '../clients/kube/config';
-import { INPUT_LIMITS, readYamlFile, yamlDocumentError } from './input-files';
+import { INPUT_LIMITS, readYamlFile, yamlDocumentError } from '../files/input-files';
 import { CliUsageError } from './registry';
-import { quote } from './text';
+import { quote } from '../files/text';
 
 /** Where the kubeconfig is looked for, and how far it is trusted. */
 export interface KubeconfigRequest {

@@ -6,7 +6,7 @@
 import { AfmModelError } from '../afm/evaluator';
 import { COMMANDS } from './commands';
 import { CliIo, CliUsageError, commandHelp, parseCommandArgs } from './registry';
-import { printable, quote } from './text';
+import { printable, quote } from '../files/text';
 
 export { CliIo } from './registry';
 

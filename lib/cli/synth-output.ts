@@ -9,9 +9,9 @@ import { As3Object, renderAs3, renderSharedAs3, renderTenantAs3 } from '../afm/a
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
 import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
 import { DeviceNames, selectDevice } from './device-name';
-import { readJsonFile } from './input-files';
+import { readJsonFile } from '../files/input-files';
 import { CliUsageError } from './registry';
-import { quote } from './text';
+import { quote } from '../files/text';
 
 export interface DeviceOutput {
   readonly stack: string;

@@ -8,8 +8,8 @@
  * or DNS names, ports from 1 to 65535). Every problem is collected; the caller reports them all.
  * What the schemas allow but cdktf-ces cannot express is not decided here: see `mapping.ts`.
  */
-import { parseYamlDocuments } from '../cli/input-files';
-import { quote } from '../cli/text';
+import { parseYamlDocuments } from '../files/input-files';
+import { quote } from '../files/text';
 import { parseFqdn } from '../policy/fqdn';
 import { tryParseIp } from '../policy/ip';
 import type { AddressModel, FqdnModel } from '../policy/model';

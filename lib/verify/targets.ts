@@ -3,11 +3,11 @@
  * management URL its `bigip` provider configuration names.
  */
 import * as path from 'node:path';
-import { readJsonFile } from '../cli/input-files';
+import { readJsonFile } from '../files/input-files';
 import { CliUsageError } from '../cli/registry';
 import { selectDevices } from '../cli/device-name';
 import { DeviceOutput, namesOfOutput, readSynthOutput } from '../cli/synth-output';
-import { quote } from '../cli/text';
+import { quote } from '../files/text';
 import { ExpectedDevice, deviceContextOf, expectedDevice } from './expected';
 
 type Json = Record<string, unknown>;

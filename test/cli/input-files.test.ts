@@ -6,9 +6,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { INPUT_LIMITS, invalidUtf8Offset, nestedDeeperThan, parseYamlDocuments, readTextFile } from '../../lib/cli/input-files';
+import { INPUT_LIMITS, invalidUtf8Offset, nestedDeeperThan, parseYamlDocuments, readTextFile } from '../../lib/files/input-files';
 import { CliUsageError } from '../../lib/cli/registry';
-import { printable, quote } from '../../lib/cli/text';
+import { printable, quote } from '../../lib/files/text';
 
 const problemOf = (text: string) => parseYamlDocuments(text, 'x.yaml').map((d) => d.error?.problem);
 

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeOutputFile } from '../input-files';
+import { writeOutputFile } from '../../files/input-files';
 import { OUTPUT_OPTIONS, loadPolicy } from '../inputs';
 import { policyPicture, toDot, toMermaid, toSvg } from '../picture';
 import { CliCommand, CliUsageError } from '../registry';
-import { printable, quote } from '../text';
+import { printable, quote } from '../../files/text';
 
 const FORMATS = ['mermaid', 'dot', 'svg'];
 

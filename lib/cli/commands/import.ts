@@ -3,9 +3,9 @@ import * as path from 'node:path';
 import { CesInputError, DEFAULT_LIBRARY, MIGRATED_FUNCTION, MigrationMetadata, formatCesProblem, importCes, itemText } from '../../migration';
 import { REMARK_MAX, remarkProblem } from '../../policy/names';
 import { METADATA_MAX, ruleRemark } from '../../policy/schema';
-import { INPUT_LIMITS, readTextFile, writeOutputFile } from '../input-files';
+import { INPUT_LIMITS, readTextFile, writeOutputFile } from '../../files/input-files';
 import { CliCommand, CliUsageError, ParsedArgs } from '../registry';
-import { printable, quote } from '../text';
+import { printable, quote } from '../../files/text';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** Short enough to leave room for the names it precedes (names are cut to 63 characters with a digest). */

@@ -8,7 +8,7 @@ import { parseTime } from '../engine';
 import { CliCommand, CliUsageError, ParsedArgs } from '../registry';
 import { DeviceOutput, pickDevice, readSynthOutput } from '../synth-output';
 import { ALL_DEVICES } from '../device-name';
-import { quote } from '../text';
+import { quote } from '../../files/text';
 
 /** Format marker of `inventory --format json`. */
 export const INVENTORY_FORMAT = 'cdktf-ces.dev/inventory/v1';

@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import type { FlowRecord } from '../../flowlog/enrich';
 import { deciderOf, destinationOf, readFlowRecords, RecordStats, workloadOf } from '../../flowlog/records';
 import { parseTime } from '../engine';
-import { writeOutputFile } from '../input-files';
+import { writeOutputFile } from '../../files/input-files';
 import { OUTPUT_OPTIONS, loadPolicy } from '../inputs';
 import { CliCommand, CliIo, CliUsageError, ParsedArgs } from '../registry';
-import { printable, quote } from '../text';
+import { printable, quote } from '../../files/text';
 
 /** Most distinct flows kept; more are counted, not listed. */
 const MAX_FLOWS = 100_000;

@@ -1,10 +1,10 @@
 import { checkDnsAnswer } from '../cluster-state';
 import { DnsAnswers, Explanation, ExplainQuery, PolicyView, Verdict, explain, expiredRuleText, parseDestination, parseLabels, parseSource, parseTime } from '../engine';
 import { decidedByMatches, decidedByText } from '../format';
-import { readYamlFile, yamlDocumentError } from '../input-files';
+import { readYamlFile, yamlDocumentError } from '../../files/input-files';
 import { CLUSTER_OPTIONS, OUTPUT_OPTIONS, loadCluster, loadPolicy } from '../inputs';
 import { CliCommand, CliUsageError, ParsedArgs } from '../registry';
-import { quote } from '../text';
+import { quote } from '../../files/text';
 
 const FIELDS = ['from', 'to', 'expect', 'at', 'labels', 'namespaceLabels', 'resolve', 'device', 'decidedBy', 'wouldBe'];
 const VERDICTS = ['allow', 'deny', 'reject'];

@@ -7,10 +7,10 @@ import type { PolicyModel } from '../../policy/model';
 import { diffPolicies } from '../diff/compute';
 import { formatText } from '../diff/format';
 import { DnsAnswers, explain, parseSource, PolicyView, policyView } from '../engine';
-import { writeOutputFile } from '../input-files';
+import { writeOutputFile } from '../../files/input-files';
 import { OUTPUT_OPTIONS, loadPolicy } from '../inputs';
 import { CliCommand, CliUsageError } from '../registry';
-import { quote } from '../text';
+import { quote } from '../../files/text';
 import { readInputs, skippedNote, TIME_OPTIONS } from './report';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

@@ -1,9 +1,9 @@
 import { BigipClient, BigipLogger } from '../../clients/bigip';
 import { DeviceVerification, bigipDeviceReader, expectedDevices, formatVerifyJson, formatVerifyText, verifyDevice } from '../../verify';
-import { INPUT_LIMITS, readTextFile } from '../input-files';
+import { INPUT_LIMITS, readTextFile } from '../../files/input-files';
 import { loadCluster } from '../inputs';
 import { CliCommand, CliIo, CliUsageError, ParsedArgs } from '../registry';
-import { quote } from '../text';
+import { quote } from '../../files/text';
 
 const FORMATS = ['text', 'json'];
 

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Composer, Document, Lexer, LineCounter, Node, Parser, isAlias, isCollection, isMap, isPair, isScalar, isSeq } from 'yaml';
-import { CliUsageError } from './registry';
+import { CliUsageError } from '../cli/registry';
 import { quote } from './text';
 
 const MIB = 1024 * 1024;
