@@ -183,7 +183,7 @@ function addressProblem(text: string): { model: AddressModel | FqdnModel } | { p
 /**
  * Reads every object of `text`, collecting the problems instead of throwing; only text beyond
  * the tool's input limits (too many tokens, nesting deeper than the parser can take) throws, a
- * `CliUsageError`.
+ * `UsageError`.
  */
 export function scanCesManifests(text: string, file: string, options: ReadOptions = {}): CesScan {
   const problems: CesProblem[] = [];

@@ -37,7 +37,7 @@ import { CompiledPolicy } from '../policy/compile';
 import { checkDnsAnswer } from '../cli/cluster-state';
 import { Explanation, PolicyView, explain, parseDestination, parseSource, policyView } from '../cli/engine';
 import { decidedByMatches, decidedByText, formatExplanation, verdictText } from '../cli/format';
-import { CliUsageError } from '../cli/registry';
+import { UsageError } from '../files/usage-error';
 import { DeviceNames, deviceLabel, selectDevice } from '../cli/device-name';
 
 /** Options of {@link toAllowEgress} and {@link toDenyEgress}. */
@@ -112,14 +112,14 @@ export function explainEgress(subject: unknown, from: string, to: string, option
       origin.set(name, 'options.resolve');
     }
     const at = options.at === undefined ? new Date() : new Date(options.at);
-    if (Number.isNaN(at.getTime())) throw new CliUsageError('options.at', JSON.stringify(options.at), 'give a Date or an ISO 8601 time');
+    if (Number.isNaN(at.getTime())) throw new UsageError('options.at', JSON.stringify(options.at), 'give a Date or an ISO 8601 time');
     return explain(view, undefined, { table, origin }, {
       from: { ...parseSource(from, 'from'), ...(options.labels ? { labels: options.labels } : {}), ...(options.namespaceLabels ? { namespaceLabels: options.namespaceLabels } : {}) },
       to: parseDestination(to, 'to'),
       at,
     });
   } catch (e) {
-    if (e instanceof CliUsageError) throw new Error(e.message);
+    if (e instanceof UsageError) throw new Error(e.message);
     throw e;
   }
 }

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { readJsonFile } from '../files/input-files';
-import { CliUsageError } from '../cli/registry';
+import { UsageError } from '../files/usage-error';
 import { selectDevices } from '../cli/device-name';
 import { DeviceOutput, namesOfOutput, readSynthOutput } from '../cli/synth-output';
 import { quote } from '../files/text';
@@ -20,7 +20,7 @@ const RESYNTH = 'run "cdktf synth" again';
  */
 export function managementUrlOf(device: DeviceOutput, cwd: string): string {
   const tf = readJsonFile(device.terraformFile, cwd, RESYNTH);
-  const bad = (what: string, value: unknown) => new CliUsageError(`${device.terraformFile}: ${what} of device ${device.artifact.devicePath}`, quote(value), `the output is damaged or incomplete; ${RESYNTH}`);
+  const bad = (what: string, value: unknown) => new UsageError(`${device.terraformFile}: ${what} of device ${device.artifact.devicePath}`, quote(value), `the output is damaged or incomplete; ${RESYNTH}`);
   const resources = isObj(tf) && isObj(tf.resource) && isObj(tf.resource.bigip_as3) ? Object.values(tf.resource.bigip_as3) : [];
   const own = resources.filter((r) => isObj(r) && isObj(r['//']) && isObj(r['//'].metadata) && r['//'].metadata.path === `${device.artifact.devicePath}/Resource`);
   const providerRef = own.length === 1 && isObj(own[0]) ? own[0].provider : undefined;
