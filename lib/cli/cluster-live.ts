@@ -5,7 +5,7 @@
  */
 import { KubeApiError, KubeClient } from '../clients/kube/client';
 import { NAMESPACES, PODS, ResourceType, SERVICES } from '../clients/kube/resources';
-import { ClusterState, stateFromObjects } from './cluster-state';
+import { ClusterState, stateFromObjects } from '../analysis/cluster-state';
 import { KubeconfigRequest, loadKubeconfig } from './kubeconfig';
 import { UsageError } from '../files/usage-error';
 

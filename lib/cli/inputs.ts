@@ -4,12 +4,12 @@
  */
 import { AfmModelError } from '../afm/evaluator';
 import { readLiveClusterState } from './cluster-live';
-import { ClusterState, parseResolveOptions, readClusterState } from './cluster-state';
-import { DnsAnswers, PolicyView, policyView } from './engine';
+import { ClusterState, parseResolveOptions, readClusterState } from '../analysis/cluster-state';
+import { DnsAnswers, PolicyView, policyView } from '../analysis/engine';
 import { CliIo, OptionSpec, ParsedArgs } from './registry';
 import { UsageError } from '../files/usage-error';
-import { deviceLabel } from './device-name';
-import { namesOfOutput, pickDevice, readSynthOutput } from './synth-output';
+import { deviceLabel } from '../analysis/device-name';
+import { namesOfOutput, pickDevice, readSynthOutput } from '../analysis/synth-output';
 import { quote } from '../files/text';
 
 export const OUTPUT_OPTIONS: readonly OptionSpec[] = [

@@ -34,11 +34,11 @@ import { contextCommands, deviceCommands, renderSharedAs3 } from '../afm/as3';
 import { AfmDevice } from '../constructs/afm-device';
 import { buildSyncPlan, expiredRules } from '../policy/plan';
 import { CompiledPolicy } from '../policy/compile';
-import { checkDnsAnswer } from '../cli/cluster-state';
-import { Explanation, PolicyView, explain, parseDestination, parseSource, policyView } from '../cli/engine';
-import { decidedByMatches, decidedByText, formatExplanation, verdictText } from '../cli/format';
+import { checkDnsAnswer } from '../analysis/cluster-state';
+import { Explanation, PolicyView, explain, parseDestination, parseSource, policyView } from '../analysis/engine';
+import { decidedByMatches, decidedByText, formatExplanation, verdictText } from '../analysis/format';
 import { UsageError } from '../files/usage-error';
-import { DeviceNames, deviceLabel, selectDevice } from '../cli/device-name';
+import { DeviceNames, deviceLabel, selectDevice } from '../analysis/device-name';
 
 /** Options of {@link toAllowEgress} and {@link toDenyEgress}. */
 export interface EgressExpectationOptions {

@@ -5,8 +5,8 @@
 import * as path from 'node:path';
 import { readJsonFile } from '../files/input-files';
 import { UsageError } from '../files/usage-error';
-import { selectDevices } from '../cli/device-name';
-import { DeviceOutput, namesOfOutput, readSynthOutput } from '../cli/synth-output';
+import { selectDevices } from '../analysis/device-name';
+import { DeviceOutput, namesOfOutput, readSynthOutput } from '../analysis/synth-output';
 import { quote } from '../files/text';
 import { ExpectedDevice, deviceContextOf, expectedDevice } from './expected';
 

@@ -8,7 +8,7 @@ import * as fc from 'fast-check';
 import { buildPayments } from '../../examples/payments/main';
 import { ClusterEgressPlatform, buildPlatform } from '../../examples/platform-module/main';
 import { BigipCredentials, SharedBigip } from '../../lib';
-import { DeviceNames, deviceLabel, deviceName, selectDevice, selectDevices } from '../../lib/cli/device-name';
+import { DeviceNames, deviceLabel, deviceName, selectDevice, selectDevices } from '../../lib/analysis/device-name';
 import { UsageError } from '../../lib/files/usage-error';
 import { explainEgress, setupEgressMatchers } from '../../lib/testing/matchers';
 import { cli, synthInto } from './support';

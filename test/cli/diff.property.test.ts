@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { deviceCommands, renderAs3 } from '../../lib/afm/as3';
 import { ChangeLine, DiffResult, diffPolicies } from '../../lib/cli/diff/compute';
-import { PolicyView, policyView } from '../../lib/cli/engine';
+import { PolicyView, policyView } from '../../lib/analysis/engine';
 import { compilePolicy } from '../../lib/policy/compile';
 import type { PolicyModel } from '../../lib/policy/model';
 import { buildSyncPlan } from '../../lib/policy/plan';

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { buildPayments } from '../../examples/payments/main';
-import { parseTime } from '../../lib/cli/engine';
+import { parseTime } from '../../lib/analysis/engine';
 import { UsageError } from '../../lib/files/usage-error';
 import { RunResult, STATE_YAML, cli, synthInto, write } from './support';
 

@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AfmModelError } from '../../afm/evaluator';
-import { readClusterState } from '../cluster-state';
+import { readClusterState } from '../../analysis/cluster-state';
 import { diffPolicies, DiffResult } from '../diff/compute';
 import { enforcedChanges, formatJson, formatMarkdown, formatText } from '../diff/format';
-import { PolicyView, parseTime, policyView } from '../engine';
-import { ALL_DEVICES, deviceLabel } from '../device-name';
+import { PolicyView, parseTime, policyView } from '../../analysis/engine';
+import { ALL_DEVICES, deviceLabel } from '../../analysis/device-name';
 import { CliCommand } from '../registry';
 import { UsageError } from '../../files/usage-error';
-import { DeviceOutput, namesOfOutput, pickDevice, readSynthOutput } from '../synth-output';
+import { DeviceOutput, namesOfOutput, pickDevice, readSynthOutput } from '../../analysis/synth-output';
 
 const FORMATS = ['text', 'markdown', 'json'];
 

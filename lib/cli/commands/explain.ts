@@ -1,5 +1,5 @@
-import { explain, parseDestination, parseLabels, parseSource, parseTime } from '../engine';
-import { formatExplanation } from '../format';
+import { explain, parseDestination, parseLabels, parseSource, parseTime } from '../../analysis/engine';
+import { formatExplanation } from '../../analysis/format';
 import { CLUSTER_OPTIONS, OUTPUT_OPTIONS, loadCluster, loadPolicy } from '../inputs';
 import { CliCommand } from '../registry';
 import { UsageError } from '../../files/usage-error';

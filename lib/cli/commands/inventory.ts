@@ -4,11 +4,11 @@
  */
 import { ActionName, LEVELS, Level, RuleModel } from '../../policy/model';
 import { scheduleText } from '../diff/times';
-import { parseTime } from '../engine';
+import { parseTime } from '../../analysis/engine';
 import { CliCommand, ParsedArgs } from '../registry';
 import { UsageError } from '../../files/usage-error';
-import { DeviceOutput, pickDevice, readSynthOutput } from '../synth-output';
-import { ALL_DEVICES } from '../device-name';
+import { DeviceOutput, pickDevice, readSynthOutput } from '../../analysis/synth-output';
+import { ALL_DEVICES } from '../../analysis/device-name';
 import { quote } from '../../files/text';
 
 /** Format marker of `inventory --format json`. */

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FlowRecord } from '../../flowlog/enrich';
 import { deciderOf, destinationOf, readFlowRecords, RecordStats, workloadOf } from '../../flowlog/records';
-import { parseTime } from '../engine';
+import { parseTime } from '../../analysis/engine';
 import { writeOutputFile } from '../../files/input-files';
 import { OUTPUT_OPTIONS, loadPolicy } from '../inputs';
 import { CliCommand, CliIo, ParsedArgs } from '../registry';

@@ -1,6 +1,6 @@
-import { checkDnsAnswer } from '../cluster-state';
-import { DnsAnswers, Explanation, ExplainQuery, PolicyView, Verdict, explain, expiredRuleText, parseDestination, parseLabels, parseSource, parseTime } from '../engine';
-import { decidedByMatches, decidedByText } from '../format';
+import { checkDnsAnswer } from '../../analysis/cluster-state';
+import { DnsAnswers, Explanation, ExplainQuery, PolicyView, Verdict, explain, expiredRuleText, parseDestination, parseLabels, parseSource, parseTime } from '../../analysis/engine';
+import { decidedByMatches, decidedByText } from '../../analysis/format';
 import { readYamlFile, yamlDocumentError } from '../../files/input-files';
 import { CLUSTER_OPTIONS, OUTPUT_OPTIONS, loadCluster, loadPolicy } from '../inputs';
 import { CliCommand, ParsedArgs } from '../registry';

@@ -6,7 +6,7 @@ import { EgressPolicyError } from '../../policy/errors';
 import type { PolicyModel } from '../../policy/model';
 import { diffPolicies } from '../diff/compute';
 import { formatText } from '../diff/format';
-import { DnsAnswers, explain, parseSource, PolicyView, policyView } from '../engine';
+import { DnsAnswers, explain, parseSource, PolicyView, policyView } from '../../analysis/engine';
 import { writeOutputFile } from '../../files/input-files';
 import { OUTPUT_OPTIONS, loadPolicy } from '../inputs';
 import { CliCommand } from '../registry';

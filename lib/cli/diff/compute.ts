@@ -10,7 +10,7 @@
 import type { AfmChainResult, AfmEvaluation, AfmListState } from '../../afm/evaluator';
 import { desiredMembers } from '../../k8s/membership';
 import type { ClusterSnapshot } from '../../k8s/membership';
-import type { PolicyView } from '../engine';
+import type { PolicyView } from '../../analysis/engine';
 import type { PolicyModel } from '../../policy/model';
 import { ruleKey } from '../../policy/model';
 import { DestinationClass, PortClass, destinationClasses, intervalText, portClasses, portSetText } from './partition';
