@@ -8,7 +8,7 @@
  * every string in it was checked by the parser or comes from the policy model, and
  * JSON.stringify escapes the rest, so a line cannot break the JSON-lines stream.
  */
-import { afmRuleName, OBJECT } from '../afm/names';
+import { afmRuleName, OBJECT } from '../policy/object-names';
 import type { Level, PolicyModel } from '../policy/model';
 import type { AddressHistory } from './history';
 import type { FlowAction, FlowEvent } from './parse';

@@ -97,7 +97,7 @@ function deviceOf(subject: unknown, wanted: string | undefined): AfmDevice {
   }
   const devices = (subject as IConstruct).node.findAll().filter((c): c is AfmDevice => AfmDevice.isAfmDevice(c));
   if (devices.length === 0) throw new Error(`no AfmDevice under ${(subject as IConstruct).node.path || 'the app'}; pass the stack that holds the device`);
-  // Named as the command-line tools name them (lib/cli/device-name).
+  // Named as the command-line tools name them (lib/analysis/device-name).
   return selectDevice(devices, wanted, namesOfDevice, { option: 'options.device', chooseWith: "the option { device: '<device>' }", within: (subject as IConstruct).node.path || 'the app' });
 }
 
