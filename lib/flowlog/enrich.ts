@@ -1,7 +1,7 @@
 /**
  * A parsed AFM event with Kubernetes names: the pod that held the source address at the
  * event's time (from {@link AddressHistory}) and the policy rule behind the AFM rule name
- * (names from `afmRuleName` in lib/afm/names.ts: `c_<name>_<protocol>`,
+ * (names from `afmRuleName` in lib/policy/object-names.ts: `c_<name>_<protocol>`,
  * `n_<namespace>_<name>_<protocol>`, `s_<namespace>_<name>_<protocol>`).
  *
  * The output is one JSON object per event with stable field names (see {@link FlowRecord});
