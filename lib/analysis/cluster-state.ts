@@ -10,7 +10,7 @@
  *   api.stripe.com: [203.0.113.10, 2001:db8::10]
  * ```
  */
-import type { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
+import type { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo } from '../policy/membership';
 import { tryParseIp } from '../policy/ip';
 import { DOTTED_NUMBERS } from './engine';
 import { readYamlFile, yamlDocumentError } from '../files/input-files';

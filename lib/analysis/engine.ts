@@ -4,7 +4,7 @@
  * device receives, and names the policy rules behind the AFM rules that decided.
  */
 import { AfmChainResult, AfmContext, AfmEvaluation, AfmFirewall, AfmListState, AfmRuleHit, AfmRuleIndex, AfmRuleOwner } from '../afm/evaluator';
-import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, listActive, podEligible, sourceIncludesPod } from '../k8s/membership';
+import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, listActive, podEligible, sourceIncludesPod } from '../policy/membership';
 import { formatIp, parseAddressEntry, tryParseIp } from '../policy/ip';
 import { LEVELS, Level, PolicyModel } from '../policy/model';
 import type { ExpiredRule, SyncPlan } from '../policy/plan';

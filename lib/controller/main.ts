@@ -28,7 +28,7 @@ import { ControllerMetrics } from './metrics';
 import { startHttpServer } from './server';
 import { RuleObject, StatusReporter } from './status';
 import { ListReconciler } from './sync/list-reconciler';
-import type { NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
+import type { NamespaceInfo, PodInfo, ServiceInfo } from '../policy/membership';
 import type { PlanRule } from '../policy/plan';
 import { ruleSpecDigest } from '../policy/plan';
 import { bigipDeviceReader } from '../verify/reader';

@@ -4,7 +4,7 @@
  * found, and how to fix it.
  */
 import { EMPTY_LIST_PLACEHOLDER } from '../clients/bigip/client';
-import { ClusterSnapshot, desiredMembers, listActive } from '../k8s/membership';
+import { ClusterSnapshot, desiredMembers, listActive } from '../policy/membership';
 import { sha256 } from '../policy/plan';
 import type { ExpectedDevice } from './expected';
 import type { As3TaskRecord, As3TaskResult, ContextAttachment, RouteDomainState } from './reader';

@@ -18,7 +18,7 @@ import { ADD, DELETE, Informer, UPDATE } from '../../lib/controller/kube/informe
 import { NAMESPACES, PODS, SERVICES } from '../../lib/clients/kube/resources';
 import { namespaceInfo, podInfo, serviceInfo } from '../../lib/controller/main';
 import { MembershipIndex } from '../../lib/controller/sync/membership-index';
-import { NamespaceInfo, PodInfo, ServiceInfo, sourceIncludesPod } from '../../lib/k8s/membership';
+import { NamespaceInfo, PodInfo, ServiceInfo, sourceIncludesPod } from '../../lib/policy/membership';
 import type { PlanList } from '../../lib/policy/plan';
 
 async function main(): Promise<void> {

@@ -22,7 +22,7 @@ import { ClusterState } from '../../lib/analysis/cluster-state';
 import { DnsAnswers, ExplainQuery, PolicyView, explain, parseDestination, policyView } from '../../lib/analysis/engine';
 import { formatExplanation } from '../../lib/analysis/format';
 import { pickDevice, readSynthOutput } from '../../lib/analysis/synth-output';
-import type { ClusterSnapshot, PodInfo } from '../../lib/k8s/membership';
+import type { ClusterSnapshot, PodInfo } from '../../lib/policy/membership';
 import { evaluateIntent } from '../../lib/policy/intent';
 
 export interface ExplainBenchOptions {

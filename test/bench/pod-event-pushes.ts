@@ -25,7 +25,7 @@ const { MembershipIndex } = require(path.join(root, 'lib/controller/sync/members
 const { seededRandom } = require(path.join(root, 'lib/util')) as typeof import('../../lib/util');
 const { EgressDestination } = require(path.join(root, 'lib/policy/destination')) as typeof import('../../lib/policy/destination');
 /* eslint-enable @typescript-eslint/no-require-imports */
-import type { PodInfo } from '../../lib/k8s/membership';
+import type { PodInfo } from '../../lib/policy/membership';
 import type { RuleModel } from '../../lib/policy/model';
 
 const PODS = 20_000;

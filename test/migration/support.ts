@@ -13,7 +13,7 @@ import { AfmDevice, AfmDeviceProps } from '../../lib';
 import { AfmFirewall, AfmListState } from '../../lib/afm/evaluator';
 import { policyView } from '../../lib/analysis/engine';
 import { readSynthOutput } from '../../lib/analysis/synth-output';
-import { ClusterSnapshot, PodInfo, desiredMembers } from '../../lib/k8s/membership';
+import { ClusterSnapshot, PodInfo, desiredMembers } from '../../lib/policy/membership';
 import { evaluateIntent } from '../../lib/policy/intent';
 import type { PolicyModel } from '../../lib/policy/model';
 import { deviceStack } from '../support/app';

@@ -4,7 +4,7 @@
  */
 import { contextCommands, renderSharedAs3, renderTenantAs3 } from '../../lib/afm/as3';
 import { AfmFirewall } from '../../lib/afm/evaluator';
-import { desiredMembers } from '../../lib/k8s/membership';
+import { desiredMembers } from '../../lib/policy/membership';
 import { compilePolicy } from '../../lib/policy/compile';
 import { EgressDestination as D } from '../../lib/policy/destination';
 import type { PolicyModel } from '../../lib/policy/model';

@@ -11,7 +11,7 @@
  * selector names, some other value); label sets that no selector tells apart are one workload.
  */
 import { HYPOTHETICAL_SERVICE_LABEL } from '../../analysis/engine';
-import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, podEligible, selectorMatches, serviceSelects, sourceIncludesPod } from '../../k8s/membership';
+import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, podEligible, selectorMatches, serviceSelects, sourceIncludesPod } from '../../policy/membership';
 import { formatIp, parseAddressEntry } from '../../policy/ip';
 import type { PolicyModel, SelectorModel } from '../../policy/model';
 import { isEmptySelector } from '../../policy/model';

@@ -11,8 +11,8 @@
  * leads): a list the controller has not filled stays empty on the device, so it matches
  * nothing (fail closed).
  */
-import type { NamespaceInfo, PodInfo, ServiceInfo } from '../../k8s/membership';
-import { listActive } from '../../k8s/membership';
+import type { NamespaceInfo, PodInfo, ServiceInfo } from '../../policy/membership';
+import { listActive } from '../../policy/membership';
 import { EMPTY_LIST_PLACEHOLDER } from '../../clients/bigip/client';
 import { Clock, systemClock } from '../../clients/clock';
 import type { PlanList, SyncPlan } from '../../policy/plan';

@@ -32,7 +32,7 @@ import { ControllerConfig, loadConfig } from '../../../lib/controller/config';
 import { LogLevel, jsonLogger } from '../../../lib/controller/log';
 import { RunningController, runController } from '../../../lib/controller/main';
 import { API_GROUP_VERSION } from '../../../lib/k8s/crds';
-import { ClusterSnapshot, PodInfo, desiredMembers } from '../../../lib/k8s/membership';
+import { ClusterSnapshot, PodInfo, desiredMembers } from '../../../lib/policy/membership';
 import type { SyncPlan } from '../../../lib/policy/plan';
 import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import type { BigipEmulatorOptions } from '../../../lib/testing/bigip-emulator';
