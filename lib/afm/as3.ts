@@ -29,7 +29,7 @@ import { ruleRemark } from '../policy/schema';
 import type { AddressModel, DeviceModel } from '../policy/model';
 import { compareText } from '../policy/compile';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
-import { COMMON, OBJECT, Placement, SHARED, routeDomainPolicyName, sharedItemName } from './names';
+import { COMMON, OBJECT, Placement, SHARED, routeDomainPolicyName, sharedItemName } from '../policy/object-names';
 import { afmDefaultAction, checkRendering, hasStaged } from './rendering-check';
 import { expectedDeviceState, routeDomainPaths } from './device-state';
 

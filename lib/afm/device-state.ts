@@ -18,7 +18,7 @@
 import type { CompiledPolicy } from '../policy/compile';
 import { compareText } from '../policy/compile';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
-import { COMMON, OBJECT, SHARED, routeDomainPath, routeDomainPolicyName, sharedItemName } from './names';
+import { COMMON, OBJECT, SHARED, routeDomainPath, routeDomainPolicyName, sharedItemName } from '../policy/object-names';
 
 /**
  * The route domains of the devices on one BIG-IP, by id, with their paths: each id is one route

@@ -44,7 +44,7 @@
  */
 import { AddressEntry, addressEntry, parseCidr, parseRange, tryParseIp } from '../policy/ip';
 import type { ActionName, Level, PolicyModel } from '../policy/model';
-import { afmRuleName } from './names';
+import { afmRuleName } from '../policy/object-names';
 
 /** A problem with the inputs of the evaluator: the declaration, the commands, the list state or a flow. */
 export class AfmModelError extends Error {

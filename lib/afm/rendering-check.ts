@@ -14,7 +14,7 @@
  * so the check is linear in the size of the declaration and the policy.
  */
 import type { As3Object } from './as3';
-import { COMMON, OBJECT, SHARED, routeDomainPath, routeDomainPolicyName, sharedItemName } from './names';
+import { COMMON, OBJECT, SHARED, routeDomainPath, routeDomainPolicyName, sharedItemName } from '../policy/object-names';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import type { CompiledPolicy, CompiledRule, SourceList } from '../policy/compile';
 import { compareRules, compareText, matchesPodCidrs, sourceIdentity } from '../policy/compile';

@@ -3,11 +3,11 @@
  * controller's Kubernetes client: Pods, Namespaces and Services of every namespace, listed in
  * pages. The kubeconfig is read as kubectl reads it (./kubeconfig).
  */
-import { KubeApiError, KubeClient } from '../controller/kube/client';
-import { NAMESPACES, PODS, ResourceType, SERVICES } from '../controller/kube/resources';
-import { ClusterState, stateFromObjects } from './cluster-state';
+import { KubeApiError, KubeClient } from '../clients/kube/client';
+import { NAMESPACES, PODS, ResourceType, SERVICES } from '../clients/kube/resources';
+import { ClusterState, stateFromObjects } from '../analysis/cluster-state';
 import { KubeconfigRequest, loadKubeconfig } from './kubeconfig';
-import { CliUsageError } from './registry';
+import { UsageError } from '../files/usage-error';
 
 const PAGE = 500;
 
@@ -35,7 +35,7 @@ export async function readLiveClusterState(request: KubeconfigRequest): Promise<
           : e.statusCode === 0
             ? 'the API server did not answer; check the server address of the kubeconfig and that the cluster is up'
             : 'check the cluster, or export the state with kubectl and pass --state';
-      throw new CliUsageError(`cannot read ${source}`, JSON.stringify(e.message), fix);
+      throw new UsageError(`cannot read ${source}`, JSON.stringify(e.message), fix);
     }
     throw e;
   } finally {

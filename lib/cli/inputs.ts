@@ -4,12 +4,13 @@
  */
 import { AfmModelError } from '../afm/evaluator';
 import { readLiveClusterState } from './cluster-live';
-import { ClusterState, parseResolveOptions, readClusterState } from './cluster-state';
-import { DnsAnswers, PolicyView, policyView } from './engine';
-import { CliIo, CliUsageError, OptionSpec, ParsedArgs } from './registry';
-import { deviceLabel } from './device-name';
-import { namesOfOutput, pickDevice, readSynthOutput } from './synth-output';
-import { quote } from './text';
+import { ClusterState, parseResolveOptions, readClusterState } from '../analysis/cluster-state';
+import { DnsAnswers, PolicyView, policyView } from '../analysis/engine';
+import { CliIo, OptionSpec, ParsedArgs } from './registry';
+import { UsageError } from '../files/usage-error';
+import { deviceLabel } from '../analysis/device-name';
+import { namesOfOutput, pickDevice, readSynthOutput } from '../analysis/synth-output';
+import { quote } from '../files/text';
 
 export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
   { name: 'out', type: 'string', arg: '<dir>', help: 'synth output directory (default: cdktf.out)' },
@@ -31,7 +32,7 @@ export function loadPolicy(args: ParsedArgs, io: CliIo): PolicyView {
     return policyView({ label: deviceLabel(namesOfOutput(device)), model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands, expired: device.artifact.expiredRules });
   } catch (e) {
     if (e instanceof AfmModelError) {
-      throw new CliUsageError(`the declaration in ${device.terraformFile} cannot be evaluated`, quote(e.message), 'it was not written by this version of cdktf-ces; run "cdktf synth" again');
+      throw new UsageError(`the declaration in ${device.terraformFile} cannot be evaluated`, quote(e.message), 'it was not written by this version of cdktf-ces; run "cdktf synth" again');
     }
     throw e;
   }
@@ -47,13 +48,13 @@ export async function loadCluster(args: ParsedArgs, io: CliIo): Promise<ClusterI
   const stateFile = args.string('state');
   const context = args.string('context');
   if (kubeconfig !== undefined && stateFile !== undefined) {
-    throw new CliUsageError('--kubeconfig and --state both give the cluster state', `--kubeconfig ${kubeconfig} --state ${stateFile}`, 'use one of them');
+    throw new UsageError('--kubeconfig and --state both give the cluster state', `--kubeconfig ${kubeconfig} --state ${stateFile}`, 'use one of them');
   }
-  if (context !== undefined && stateFile !== undefined) throw new CliUsageError('--context and --state both give the cluster state', `--context ${context} --state ${stateFile}`, 'use one of them');
+  if (context !== undefined && stateFile !== undefined) throw new UsageError('--context and --state both give the cluster state', `--context ${context} --state ${stateFile}`, 'use one of them');
   // kubectl egress reads the cluster of the current context unless --state gives the state.
   const live = kubeconfig !== undefined || context !== undefined || (io.kubectlPlugin === true && stateFile === undefined);
   const insecure = args.flag('insecure-skip-tls-verify');
-  if (insecure && !live) throw new CliUsageError('--insecure-skip-tls-verify without a cluster to read', '--insecure-skip-tls-verify', 'it applies to --kubeconfig/--context; drop it');
+  if (insecure && !live) throw new UsageError('--insecure-skip-tls-verify without a cluster to read', '--insecure-skip-tls-verify', 'it applies to --kubeconfig/--context; drop it');
   let cluster: ClusterState | undefined;
   if (live) {
     cluster = await readLiveClusterState({ ...(kubeconfig !== undefined ? { file: kubeconfig } : {}), ...(context !== undefined ? { context } : {}), allowInsecure: insecure, cwd: io.cwd, env: io.env ?? process.env });

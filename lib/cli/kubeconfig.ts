@@ -16,10 +16,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KubeConnection, StaticToken, FileToken, TokenSource } from '../controller/kube/config';
-import { INPUT_LIMITS, readYamlFile, yamlDocumentError } from './input-files';
-import { CliUsageError } from './registry';
-import { quote } from './text';
+import { KubeConnection, StaticToken, FileToken, TokenSource } from '../clients/kube/config';
+import { INPUT_LIMITS, readYamlFile, yamlDocumentError } from '../files/input-files';
+import { UsageError } from '../files/usage-error';
+import { quote } from '../files/text';
 
 /** Where the kubeconfig is looked for, and how far it is trusted. */
 export interface KubeconfigRequest {
@@ -90,16 +90,16 @@ export function kubeconfigFiles(request: KubeconfigRequest): string[] {
     // path.delimiter as Go's filepath.SplitList; duplicates read once, missing files skipped.
     const files = [...new Set(list.split(path.delimiter).filter((f) => f !== ''))].map((f) => path.resolve(request.cwd, f));
     const existing = files.filter((f) => fs.existsSync(f));
-    if (existing.length === 0) throw new CliUsageError('none of the KUBECONFIG files exists', quote(list), `${HOW_TO}, or give --kubeconfig <file> or --state <file.yaml>`);
+    if (existing.length === 0) throw new UsageError('none of the KUBECONFIG files exists', quote(list), `${HOW_TO}, or give --kubeconfig <file> or --state <file.yaml>`);
     return existing;
   }
   const home = request.env.HOME || os.homedir();
   const fallback = path.join(home, '.kube', 'config');
   if (!fs.existsSync(fallback)) {
     if (request.context !== undefined) {
-      throw new CliUsageError(`--context: no kubeconfig to look it up in (KUBECONFIG is unset and ${fallback} does not exist)`, quote(request.context), 'add --kubeconfig <file>, or set KUBECONFIG');
+      throw new UsageError(`--context: no kubeconfig to look it up in (KUBECONFIG is unset and ${fallback} does not exist)`, quote(request.context), 'add --kubeconfig <file>, or set KUBECONFIG');
     }
-    throw new CliUsageError('no kubeconfig: KUBECONFIG is unset and ~/.kube/config does not exist', quote(fallback), 'give --kubeconfig <file>, set KUBECONFIG, or give the cluster state with --state <file.yaml>');
+    throw new UsageError('no kubeconfig: KUBECONFIG is unset and ~/.kube/config does not exist', quote(fallback), 'give --kubeconfig <file>, set KUBECONFIG, or give the cluster state with --state <file.yaml>');
   }
   return [fallback];
 }
@@ -114,11 +114,11 @@ export function loadKubeconfig(request: KubeconfigRequest): LoadedKubeconfig {
   const contextName = request.context ?? merged.currentContext ?? '';
   const contextNames = merged.contexts.map((c) => c.name);
   if (contextName === '') {
-    throw new CliUsageError(`${shown}: no current-context`, 'nothing', `choose one with --context <name>${contextNames.length ? ` (contexts: ${contextNames.join(', ')})` : ''}, or set it with "kubectl config use-context <name>"`);
+    throw new UsageError(`${shown}: no current-context`, 'nothing', `choose one with --context <name>${contextNames.length ? ` (contexts: ${contextNames.join(', ')})` : ''}, or set it with "kubectl config use-context <name>"`);
   }
   const ctx = merged.contexts.find((c) => c.name === contextName);
   if (!ctx) {
-    throw new CliUsageError(
+    throw new UsageError(
       `${shown}: ${request.context !== undefined ? '--context' : 'current-context'} names no context`,
       quote(contextName),
       contextNames.length ? `use one of: ${contextNames.join(', ')}` : 'the kubeconfig has no contexts; add one with "kubectl config set-context"',
@@ -126,10 +126,10 @@ export function loadKubeconfig(request: KubeconfigRequest): LoadedKubeconfig {
   }
   const clusterName = stringField(ctx, 'cluster', true);
   const cluster = merged.clusters.find((c) => c.name === clusterName);
-  if (!cluster) throw new CliUsageError(`${ctx.file}: ${ctx.field}.cluster names no cluster`, quote(clusterName), `add it under clusters or use one of: ${merged.clusters.map((c) => c.name).join(', ') || 'none'}`);
+  if (!cluster) throw new UsageError(`${ctx.file}: ${ctx.field}.cluster names no cluster`, quote(clusterName), `add it under clusters or use one of: ${merged.clusters.map((c) => c.name).join(', ') || 'none'}`);
   const userName = stringField(ctx, 'user') ?? '';
   const user = merged.users.find((u) => u.name === userName);
-  if (userName !== '' && !user) throw new CliUsageError(`${ctx.file}: ${ctx.field}.user names no user`, quote(userName), `add it under users or use one of: ${merged.users.map((u) => u.name).join(', ') || 'none'}`);
+  if (userName !== '' && !user) throw new UsageError(`${ctx.file}: ${ctx.field}.user names no user`, quote(userName), `add it under users or use one of: ${merged.users.map((u) => u.name).join(', ') || 'none'}`);
   const namespace = stringField(ctx, 'namespace') || 'default';
   const source = `context ${contextName} of ${shown}`;
   const tls = clusterTls(cluster, request);
@@ -150,7 +150,7 @@ function readKubeconfigFile(file: string, cwd: string, shown: { file: string; ro
   const docs = readYamlFile({ ...shown, howTo: HOW_TO }, cwd);
   for (const doc of docs) if (doc.error) throw yamlDocumentError(file, { ...doc, error: doc.error });
   const values = docs.map((d) => d.value).filter((v) => v !== null && v !== undefined);
-  const notKubeconfig = (got: string) => new CliUsageError(`${file} is not a kubeconfig`, got, 'a kubeconfig is one mapping with clusters, users and contexts; check the path');
+  const notKubeconfig = (got: string) => new UsageError(`${file} is not a kubeconfig`, got, 'a kubeconfig is one mapping with clusters, users and contexts; check the path');
   if (values.length === 0) {
     // An empty file of a KUBECONFIG list is an empty config (client-go's Load); named alone, it is a mistake.
     if (shown.role === EXPLICIT_ROLE) throw notKubeconfig('an empty file');
@@ -159,7 +159,7 @@ function readKubeconfigFile(file: string, cwd: string, shown: { file: string; ro
   const doc = values[0];
   if (values.length > 1 || !isObj(doc)) throw notKubeconfig(values.length > 1 ? `${values.length} YAML documents` : quote(doc));
   const current = doc['current-context'];
-  if (current !== undefined && current !== null && typeof current !== 'string') throw new CliUsageError(`${file}: current-context must be a context name`, quote(current), 'write the name of one of its contexts');
+  if (current !== undefined && current !== null && typeof current !== 'string') throw new UsageError(`${file}: current-context must be a context name`, quote(current), 'write the name of one of its contexts');
   return {
     file,
     clusters: entries(doc, 'clusters', 'cluster', file),
@@ -176,14 +176,14 @@ function readKubeconfigFile(file: string, cwd: string, shown: { file: string; ro
 function entries(doc: Obj, list: 'clusters' | 'users' | 'contexts', key: 'cluster' | 'user' | 'context', file: string): Entry[] {
   const raw = doc[list];
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw new CliUsageError(`${file}: ${list} must be a list`, quote(raw), `write it as "${list}:" followed by "- name: ..." entries`);
+  if (!Array.isArray(raw)) throw new UsageError(`${file}: ${list} must be a list`, quote(raw), `write it as "${list}:" followed by "- name: ..." entries`);
   const out: Entry[] = [];
   raw.forEach((item, i) => {
     if (!isObj(item) || typeof item.name !== 'string' || item.name === '') {
-      throw new CliUsageError(`${file}: ${list}[${i}] has no name`, quote(isObj(item) ? item.name : item), `give every entry of ${list} a non-empty name`);
+      throw new UsageError(`${file}: ${list}[${i}] has no name`, quote(isObj(item) ? item.name : item), `give every entry of ${list} a non-empty name`);
     }
     const value = item[key] ?? {};
-    if (!isObj(value)) throw new CliUsageError(`${file}: ${list}[name=${item.name}].${key} must be a mapping`, quote(value), `write the ${key}'s fields under "${key}:"`);
+    if (!isObj(value)) throw new UsageError(`${file}: ${list}[name=${item.name}].${key} must be a mapping`, quote(value), `write the ${key}'s fields under "${key}:"`);
     // Within one file, as across files, the first entry of a name is the one used.
     if (!out.some((e) => e.name === item.name)) out.push({ name: item.name, value, file, field: `${list}[name=${item.name}].${key}` });
   });
@@ -213,11 +213,11 @@ export function mergeKubeconfigs(files: readonly KubeconfigFile[]): Omit<Kubecon
 function stringField(entry: Entry, key: string, required = false): string | undefined {
   const v = entry.value[key];
   if (v === undefined || v === null) {
-    if (required) throw new CliUsageError(`${entry.file}: ${entry.field}.${key} is missing`, 'nothing', `set ${key}`);
+    if (required) throw new UsageError(`${entry.file}: ${entry.field}.${key} is missing`, 'nothing', `set ${key}`);
     return undefined;
   }
   if (typeof v !== 'string' || (required && v === '')) {
-    throw new CliUsageError(`${entry.file}: ${entry.field}.${key} must be a string`, SECRET_FIELDS.has(key) ? `a ${typeof v}` : quote(v), `write ${key} as a string`);
+    throw new UsageError(`${entry.file}: ${entry.field}.${key} must be a string`, SECRET_FIELDS.has(key) ? `a ${typeof v}` : quote(v), `write ${key} as a string`);
   }
   return v;
 }
@@ -239,19 +239,19 @@ function clusterTls(cluster: Entry, request: KubeconfigRequest): Tls {
   try {
     server = new URL(serverText);
   } catch {
-    throw new CliUsageError(`${at}.server is not a URL`, quote(serverText), 'set it to the API server URL, such as https://203.0.113.5:6443');
+    throw new UsageError(`${at}.server is not a URL`, quote(serverText), 'set it to the API server URL, such as https://203.0.113.5:6443');
   }
-  if (server.protocol !== 'https:') throw new CliUsageError(`${at}.server is not an https:// URL`, quote(serverText), 'the tools read the cluster over TLS only; use the https:// address of the API server');
-  if (stringField(cluster, 'proxy-url')) throw new CliUsageError(`${at}.proxy-url: proxies are not supported`, quote(cluster.value['proxy-url']), 'reach the API server directly, or export the state with kubectl and pass --state');
+  if (server.protocol !== 'https:') throw new UsageError(`${at}.server is not an https:// URL`, quote(serverText), 'the tools read the cluster over TLS only; use the https:// address of the API server');
+  if (stringField(cluster, 'proxy-url')) throw new UsageError(`${at}.proxy-url: proxies are not supported`, quote(cluster.value['proxy-url']), 'reach the API server directly, or export the state with kubectl and pass --state');
   const insecure = cluster.value['insecure-skip-tls-verify'];
-  if (insecure !== undefined && typeof insecure !== 'boolean') throw new CliUsageError(`${at}.insecure-skip-tls-verify must be true or false`, quote(insecure), 'write true or false without quotes');
+  if (insecure !== undefined && typeof insecure !== 'boolean') throw new UsageError(`${at}.insecure-skip-tls-verify must be true or false`, quote(insecure), 'write true or false without quotes');
   const caData = stringField(cluster, 'certificate-authority-data');
   const caFile = stringField(cluster, 'certificate-authority');
   if (insecure === true) {
     if (!request.allowInsecure) {
-      throw new CliUsageError(`${at}.insecure-skip-tls-verify is true`, 'true', 'the tools verify the API server\'s certificate: add its CA (certificate-authority-data), or pass --insecure-skip-tls-verify to read the cluster without verifying it');
+      throw new UsageError(`${at}.insecure-skip-tls-verify is true`, 'true', 'the tools verify the API server\'s certificate: add its CA (certificate-authority-data), or pass --insecure-skip-tls-verify to read the cluster without verifying it');
     }
-    if (caData || caFile) throw new CliUsageError(`${at}.insecure-skip-tls-verify contradicts its certificate authority`, 'true', 'remove insecure-skip-tls-verify (recommended) or the CA');
+    if (caData || caFile) throw new UsageError(`${at}.insecure-skip-tls-verify contradicts its certificate authority`, 'true', 'remove insecure-skip-tls-verify (recommended) or the CA');
   }
   let ca: string | undefined;
   if (caData) ca = pemFromBase64(caData, `${at}.certificate-authority-data`, 'CERTIFICATE');
@@ -267,7 +267,7 @@ function clusterTls(cluster: Entry, request: KubeconfigRequest): Tls {
 
 function pemFromBase64(data: string, at: string, label: string): string {
   const text = Buffer.from(data, 'base64').toString('utf8');
-  if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new CliUsageError(`${at} does not decode to PEM`, `${data.length} characters`, `set it to the base64 of a PEM ${label} (base64 -w0 file.pem)`);
+  if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new UsageError(`${at} does not decode to PEM`, `${data.length} characters`, `set it to the base64 of a PEM ${label} (base64 -w0 file.pem)`);
   return text;
 }
 
@@ -276,9 +276,9 @@ function pemFile(file: string, at: string): string {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new CliUsageError(`${at}: cannot read the file`, quote(file), `${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist; ' : ''}fix the path (relative paths are relative to the kubeconfig's folder) or embed it as base64 data`);
+    throw new UsageError(`${at}: cannot read the file`, quote(file), `${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist; ' : ''}fix the path (relative paths are relative to the kubeconfig's folder) or embed it as base64 data`);
   }
-  if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new CliUsageError(`${at} is not a PEM file`, quote(file), 'point it at a PEM file (-----BEGIN ...)');
+  if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new UsageError(`${at} is not a PEM file`, quote(file), 'point it at a PEM file (-----BEGIN ...)');
   return text;
 }
 
@@ -294,19 +294,19 @@ const AUTH_PROVIDER_FIX: Record<string, string> = {
 };
 
 function userCredentials(user: Entry | undefined, cluster: { name: string; entry: Entry; ca?: string }, request: KubeconfigRequest): Auth {
-  if (!user) throw new CliUsageError(`${cluster.entry.file}: the context has no user`, 'nothing', 'name a user with credentials in the context (user: <name>)');
+  if (!user) throw new UsageError(`${cluster.entry.file}: the context has no user`, 'nothing', 'name a user with credentials in the context (user: <name>)');
   const at = `${user.file}: ${user.field}`;
   const provider = user.value['auth-provider'];
   if (provider !== undefined) {
     const name = isObj(provider) && typeof provider.name === 'string' ? provider.name : '';
-    throw new CliUsageError(
+    throw new UsageError(
       `${at}.auth-provider: the auth-provider plugins were removed from kubectl and client-go`,
       quote(name || provider),
       `${AUTH_PROVIDER_FIX[name] ?? 'use the exec credential plugin of your provider'} (GKE: gke-gcloud-auth-plugin; AKS: kubelogin; EKS: aws eks get-token)`,
     );
   }
   if (user.value.username !== undefined || user.value.password !== undefined) {
-    throw new CliUsageError(`${at}.username: basic authentication is not supported`, quote(user.value.username), 'use a token, a client certificate or an exec credential plugin');
+    throw new UsageError(`${at}.username: basic authentication is not supported`, quote(user.value.username), 'use a token, a client certificate or an exec credential plugin');
   }
   const token = stringField(user, 'token');
   const tokenFile = stringField(user, 'tokenFile');
@@ -316,7 +316,7 @@ function userCredentials(user: Entry | undefined, cluster: { name: string; entry
     try {
       credentials.token();
     } catch {
-      throw new CliUsageError(`${at}.tokenFile cannot be read`, quote(localPath(user, tokenFile)), 'point it at a file holding a bearer token (relative paths are relative to the kubeconfig\'s folder)');
+      throw new UsageError(`${at}.tokenFile cannot be read`, quote(localPath(user, tokenFile)), 'point it at a file holding a bearer token (relative paths are relative to the kubeconfig\'s folder)');
     }
   } else if (token) credentials = new StaticToken(token);
   const certData = stringField(user, 'client-certificate-data');
@@ -326,12 +326,12 @@ function userCredentials(user: Entry | undefined, cluster: { name: string; entry
   let clientCert = certData ? pemFromBase64(certData, `${at}.client-certificate-data`, 'CERTIFICATE') : certFile ? pemFile(localPath(user, certFile), `${at}.client-certificate`) : undefined;
   let clientKey = keyData ? pemFromBase64(keyData, `${at}.client-key-data`, 'PRIVATE KEY') : keyFile ? pemFile(localPath(user, keyFile), `${at}.client-key`) : undefined;
   if ((clientCert === undefined) !== (clientKey === undefined)) {
-    throw new CliUsageError(`${at}: a client ${clientCert ? 'certificate without its key' : 'key without its certificate'}`, 'one of the pair', 'set both client-certificate and client-key (or their -data forms)');
+    throw new UsageError(`${at}: a client ${clientCert ? 'certificate without its key' : 'key without its certificate'}`, 'one of the pair', 'set both client-certificate and client-key (or their -data forms)');
   }
   if (user.value.exec !== undefined && user.value.exec !== null) {
     if (credentials || clientCert) {
       // client-go would silently prefer the static credential; say which one is meant instead.
-      throw new CliUsageError(`${at}: exec together with ${credentials ? 'a token' : 'a client certificate'}`, 'two credentials', 'keep one: the exec plugin (remove token/tokenFile/client-certificate) or the static credential (remove exec)');
+      throw new UsageError(`${at}: exec together with ${credentials ? 'a token' : 'a client certificate'}`, 'two credentials', 'keep one: the exec plugin (remove token/tokenFile/client-certificate) or the static credential (remove exec)');
     }
     const plugin = new ExecCredentialPlugin(parseExecConfig(user), clusterInfo(cluster), request);
     const first = plugin.credential();
@@ -342,7 +342,7 @@ function userCredentials(user: Entry | undefined, cluster: { name: string; entry
     if (first.token !== undefined) credentials = plugin;
   }
   if (!credentials && !clientCert) {
-    throw new CliUsageError(`${at} has no credentials`, 'nothing', 'set token, tokenFile, client-certificate/client-key or an exec credential plugin');
+    throw new UsageError(`${at} has no credentials`, 'nothing', 'set token, tokenFile, client-certificate/client-key or an exec credential plugin');
   }
   return { ...(clientCert ? { clientCert, clientKey } : {}), ...(credentials ? { credentials } : {}) };
 }
@@ -365,10 +365,10 @@ export interface ExecConfig {
 function parseExecConfig(user: Entry): ExecConfig {
   const at = `${user.file}: ${user.field}.exec`;
   const exec = user.value.exec;
-  if (!isObj(exec)) throw new CliUsageError(`${at} must be a mapping`, quote(exec), 'write command, args and apiVersion under exec:');
+  if (!isObj(exec)) throw new UsageError(`${at} must be a mapping`, quote(exec), 'write command, args and apiVersion under exec:');
   const apiVersion = exec.apiVersion;
   if (typeof apiVersion !== 'string' || !EXEC_VERSIONS.includes(apiVersion)) {
-    throw new CliUsageError(
+    throw new UsageError(
       `${at}.apiVersion`,
       quote(apiVersion),
       apiVersion === 'client.authentication.k8s.io/v1alpha1'
@@ -376,20 +376,20 @@ function parseExecConfig(user: Entry): ExecConfig {
         : `use ${EXEC_VERSIONS.join(' or ')}`,
     );
   }
-  if (typeof exec.command !== 'string' || exec.command === '') throw new CliUsageError(`${at}.command is missing`, quote(exec.command), 'name the credential plugin to run, such as aws or gke-gcloud-auth-plugin');
+  if (typeof exec.command !== 'string' || exec.command === '') throw new UsageError(`${at}.command is missing`, quote(exec.command), 'name the credential plugin to run, such as aws or gke-gcloud-auth-plugin');
   const args = exec.args ?? [];
-  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new CliUsageError(`${at}.args must be a list of strings`, quote(args), 'write each argument as a string');
+  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new UsageError(`${at}.args must be a list of strings`, quote(args), 'write each argument as a string');
   const env = exec.env ?? [];
   if (!Array.isArray(env) || env.some((e) => !isObj(e) || typeof e.name !== 'string' || e.name === '' || typeof e.value !== 'string')) {
-    throw new CliUsageError(`${at}.env must be a list of name/value pairs`, quote(env), 'write each variable as {name: NAME, value: "text"}');
+    throw new UsageError(`${at}.env must be a list of name/value pairs`, quote(env), 'write each variable as {name: NAME, value: "text"}');
   }
   // v1 requires interactiveMode; v1beta1 defaults to IfAvailable (clientcmd/api types.go).
   const mode = exec.interactiveMode ?? (apiVersion.endsWith('/v1beta1') ? 'IfAvailable' : undefined);
   if (typeof mode !== 'string' || !INTERACTIVE_MODES.includes(mode)) {
-    throw new CliUsageError(`${at}.interactiveMode`, quote(exec.interactiveMode), `${mode === undefined ? 'client.authentication.k8s.io/v1 requires it; ' : ''}use one of ${INTERACTIVE_MODES.join(', ')}`);
+    throw new UsageError(`${at}.interactiveMode`, quote(exec.interactiveMode), `${mode === undefined ? 'client.authentication.k8s.io/v1 requires it; ' : ''}use one of ${INTERACTIVE_MODES.join(', ')}`);
   }
-  if (exec.provideClusterInfo !== undefined && typeof exec.provideClusterInfo !== 'boolean') throw new CliUsageError(`${at}.provideClusterInfo must be true or false`, quote(exec.provideClusterInfo), 'write true or false without quotes');
-  if (exec.installHint !== undefined && typeof exec.installHint !== 'string') throw new CliUsageError(`${at}.installHint must be text`, quote(exec.installHint), 'write it as a string');
+  if (exec.provideClusterInfo !== undefined && typeof exec.provideClusterInfo !== 'boolean') throw new UsageError(`${at}.provideClusterInfo must be true or false`, quote(exec.provideClusterInfo), 'write true or false without quotes');
+  if (exec.installHint !== undefined && typeof exec.installHint !== 'string') throw new UsageError(`${at}.installHint must be text`, quote(exec.installHint), 'write it as a string');
   // A command with a path separator is relative to the kubeconfig's folder; a bare name is looked up on PATH.
   const command = exec.command.includes(path.sep) ? localPath(user, exec.command) : exec.command;
   return {
@@ -448,7 +448,7 @@ export class ExecCredentialPlugin implements TokenSource {
 
   public token(): string {
     const token = this.credential().token;
-    if (token === undefined) throw new CliUsageError(`the exec plugin of ${this.config.where} stopped returning a token`, 'a client certificate only', 'the plugin must keep returning the same kind of credential');
+    if (token === undefined) throw new UsageError(`the exec plugin of ${this.config.where} stopped returning a token`, 'a client certificate only', 'the plugin must keep returning the same kind of credential');
     return token;
   }
 
@@ -467,7 +467,7 @@ export class ExecCredentialPlugin implements TokenSource {
   private interactive(): boolean {
     const terminal = this.request.stdinIsTerminal ?? process.stdin.isTTY === true;
     if (this.config.interactiveMode === 'Always' && !terminal) {
-      throw new CliUsageError(`the exec plugin of ${this.config.where} needs a terminal (interactiveMode: Always)`, 'standard input is not a terminal', 'run the tool in a terminal, or log in with the plugin first so it can answer without prompting');
+      throw new UsageError(`the exec plugin of ${this.config.where} needs a terminal (interactiveMode: Always)`, 'standard input is not a terminal', 'run the tool in a terminal, or log in with the plugin first so it can answer without prompting');
     }
     return this.config.interactiveMode !== 'Never' && terminal;
   }
@@ -493,22 +493,22 @@ export class ExecCredentialPlugin implements TokenSource {
     if (result.error) {
       const code = (result.error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') {
-        throw new CliUsageError(`${shown}: not found`, quote(config.command), `${config.installHint ? `${config.installHint.replace(/\s+/g, ' ')}; ` : 'install it or put it on PATH; '}see ${EXEC_DOCS}`);
+        throw new UsageError(`${shown}: not found`, quote(config.command), `${config.installHint ? `${config.installHint.replace(/\s+/g, ' ')}; ` : 'install it or put it on PATH; '}see ${EXEC_DOCS}`);
       }
-      if (code === 'EACCES') throw new CliUsageError(`${shown}: not executable`, quote(config.command), 'make it executable (chmod +x) or fix the command');
-      throw new CliUsageError(`${shown} could not run`, quote(result.error.message), 'check the command and its arguments');
+      if (code === 'EACCES') throw new UsageError(`${shown}: not executable`, quote(config.command), 'make it executable (chmod +x) or fix the command');
+      throw new UsageError(`${shown} could not run`, quote(result.error.message), 'check the command and its arguments');
     }
     const stderr = result.stderr ? result.stderr.toString('utf8').trim().split('\n').slice(-1)[0] ?? '' : '';
     if (result.status !== 0) {
       const how = result.status === null ? `was killed by ${result.signal}` : `exited with code ${result.status}`;
-      throw new CliUsageError(`${shown} ${how}`, quote(stderr || (interactive ? 'see its messages above' : 'no message')), 'run the plugin by hand to see why (an expired login is the usual cause), then try again');
+      throw new UsageError(`${shown} ${how}`, quote(stderr || (interactive ? 'see its messages above' : 'no message')), 'run the plugin by hand to see why (an expired login is the usual cause), then try again');
     }
     return this.parse(result.stdout.toString('utf8'), shown);
   }
 
   private parse(stdout: string, shown: string): ExecCredentialResult {
     const { config } = this;
-    const bad = (what: string, value: unknown) => new CliUsageError(`${shown}: ${what}`, quote(value), 'the plugin must print an ExecCredential (https://kubernetes.io/docs/reference/config-api/client-authentication.v1/); update it');
+    const bad = (what: string, value: unknown) => new UsageError(`${shown}: ${what}`, quote(value), 'the plugin must print an ExecCredential (https://kubernetes.io/docs/reference/config-api/client-authentication.v1/); update it');
     let out: unknown;
     try {
       out = JSON.parse(stdout);

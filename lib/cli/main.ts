@@ -5,8 +5,9 @@
  */
 import { AfmModelError } from '../afm/evaluator';
 import { COMMANDS } from './commands';
-import { CliIo, CliUsageError, commandHelp, parseCommandArgs } from './registry';
-import { printable, quote } from './text';
+import { CliIo, commandHelp, parseCommandArgs } from './registry';
+import { UsageError } from '../files/usage-error';
+import { printable, quote } from '../files/text';
 
 export { CliIo } from './registry';
 
@@ -42,7 +43,7 @@ export async function run(argv: readonly string[], terminal: CliIo): Promise<num
   }
   const command = COMMANDS.find((c) => c.name === name);
   try {
-    if (!command) throw new CliUsageError('unknown command', quote(name), `commands are ${COMMANDS.map((c) => c.name).join(', ')}; run "${program} --help"`);
+    if (!command) throw new UsageError('unknown command', quote(name), `commands are ${COMMANDS.map((c) => c.name).join(', ')}; run "${program} --help"`);
     const args = parseCommandArgs(command, rest, program);
     if (args.flag('help')) {
       io.stdout(commandHelp(command, program));
@@ -51,7 +52,7 @@ export async function run(argv: readonly string[], terminal: CliIo): Promise<num
     return await command.run(args, io);
   } catch (e) {
     // Bad input is one line, whatever the message quotes.
-    if (e instanceof CliUsageError) {
+    if (e instanceof UsageError) {
       io.stderr(`${program}${command ? ` ${command.name}` : ''}: ${printable(e.message)}\n`);
       return 2;
     }

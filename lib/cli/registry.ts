@@ -3,6 +3,7 @@
  * each exporting a {@link CliCommand}; `commands/index.ts` lists them.
  */
 import { parseArgs } from 'node:util';
+import { UsageError } from '../files/usage-error';
 
 /** Where a command writes; tests pass their own. */
 export interface CliIo {
@@ -17,30 +18,6 @@ export interface CliIo {
    * kubeconfig context unless `--state` gives it, and messages name `kubectl egress`.
    */
   readonly kubectlPlugin?: boolean;
-}
-
-/** Longest offending value a message shows, in characters. */
-const MAX_VALUE = 200;
-
-/** Bad input: reported as one line on stderr, exit code 2. */
-export class CliUsageError extends Error {
-  public readonly value: string;
-
-  /**
-   * @param what what is wrong and where (`--to`, `flows.yaml row 3 field "expect"`, …)
-   * @param value the offending value, as the user wrote it (cut to 200 characters)
-   * @param fix how to put it right
-   */
-  constructor(
-    public readonly what: string,
-    value: string,
-    public readonly fix: string,
-  ) {
-    const shown = value.length > MAX_VALUE ? `${value.slice(0, MAX_VALUE - 1)}…` : value;
-    super(`${what} (got ${shown}); ${fix}`);
-    this.value = shown;
-    this.name = 'CliUsageError';
-  }
 }
 
 export interface OptionSpec {
@@ -70,7 +47,7 @@ export interface CliCommand {
   readonly options: readonly OptionSpec[];
   /** Largest number of positional arguments. */
   readonly maxPositionals: number;
-  /** Runs the command; returns the exit code. Throws {@link CliUsageError} on bad input. */
+  /** Runs the command; returns the exit code. Throws {@link UsageError} on bad input. */
   run(args: ParsedArgs, io: CliIo): Promise<number>;
 }
 
@@ -87,18 +64,18 @@ export function parseCommandArgs(command: CliCommand, argv: readonly string[], p
     const err = e as Error & { code?: string };
     const option = /'(-[^']*)'/.exec(err.message)?.[1] ?? err.message;
     if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      throw new CliUsageError(`unknown option for "${command.name}"`, JSON.stringify(option.split(/\s/)[0]), `run "${program} ${command.name} --help" for its options`);
+      throw new UsageError(`unknown option for "${command.name}"`, JSON.stringify(option.split(/\s/)[0]), `run "${program} ${command.name} --help" for its options`);
     }
     if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       const name = /--([a-z-]+)/.exec(err.message)?.[1] ?? option;
       const spec = command.options.find((o) => o.name === name);
-      throw new CliUsageError(`option --${name} of "${command.name}"`, spec?.type === 'boolean' ? 'a value' : 'no value', spec?.type === 'boolean' ? `--${name} takes no value` : `write --${name} ${spec?.arg ?? '<value>'}`);
+      throw new UsageError(`option --${name} of "${command.name}"`, spec?.type === 'boolean' ? 'a value' : 'no value', spec?.type === 'boolean' ? `--${name} takes no value` : `write --${name} ${spec?.arg ?? '<value>'}`);
     }
-    throw new CliUsageError(`bad arguments for "${command.name}"`, JSON.stringify(argv.join(' ')), `${err.message}; run "${program} ${command.name} --help"`);
+    throw new UsageError(`bad arguments for "${command.name}"`, JSON.stringify(argv.join(' ')), `${err.message}; run "${program} ${command.name} --help"`);
   }
   if (parsed.positionals.length > command.maxPositionals) {
     const extra = parsed.positionals.slice(command.maxPositionals);
-    throw new CliUsageError(`unexpected argument for "${command.name}"`, JSON.stringify(extra[0]), `usage: ${program} ${command.usage}`);
+    throw new UsageError(`unexpected argument for "${command.name}"`, JSON.stringify(extra[0]), `usage: ${program} ${command.usage}`);
   }
   const values = parsed.values as Record<string, string | boolean | (string | boolean)[] | undefined>;
   return {

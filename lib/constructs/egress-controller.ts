@@ -11,7 +11,8 @@ import { booleanProp, parseProps, throwIssues, wholeNumber } from '../policy/dev
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { DNS_LABEL } from '../policy/names';
 import { readStruct } from '../policy/struct';
-import { PLAN_FORMAT, SyncPlan, buildSyncPlan } from '../policy/plan';
+import { PLAN_FORMAT, SyncPlan } from '../policy/plan';
+import { buildSyncPlan } from '../k8s/sync-plan';
 import { QuantityError, canonicalQuantity } from '../k8s/quantity';
 import { packageRoot } from '../util';
 import { AfmDevice } from './afm-device';

@@ -21,7 +21,7 @@ import type { PlanDeviceContext, SyncPlan } from '../policy/plan';
 import { DeviceContextExpectation, checkAs3Tasks, checkAttachments, checkFqdnResolver, checkRouteDomains } from '../verify/checks';
 import type { VerifyProblem } from '../verify/checks';
 import type { As3TaskRecord, DeviceReader } from '../verify/reader';
-import { Clock, systemClock } from './clock';
+import { Clock, systemClock } from '../clients/clock';
 import type { Logger } from './log';
 
 /** A difference between the device and the plan. */

@@ -14,21 +14,21 @@
  *   holding the Lease pushes and writes CR status; the standby keeps its caches warm.
  */
 import type * as http from 'node:http';
-import { BigipApiError, BigipClient } from './bigip';
+import { BigipApiError, BigipClient } from '../clients/bigip';
 import { Gauge, Registry } from 'prom-client';
 import { ConfigError, ControllerConfig, ObjectReference, ReadResult, loadConfig, resolveReferences } from './config';
-import { KubeApiError, KubeClient } from './kube/client';
-import { KubeConfigError, loadConnection } from './kube/config';
+import { KubeApiError, KubeClient } from '../clients/kube/client';
+import { KubeConfigError, loadConnection } from '../clients/kube/config';
 import { ADD, DELETE, ERROR, Informer, UPDATE } from './kube/informer';
 import { LeaderElector } from './kube/leader';
-import { KubeObject, NAMESPACES, PODS, ResourceType, SERVICES, egressResource } from './kube/resources';
+import { KubeObject, NAMESPACES, PODS, ResourceType, SERVICES, egressResource } from '../clients/kube/resources';
 import { Logger, jsonLogger } from './log';
 import { DeviceChecker } from './device-check';
 import { ControllerMetrics } from './metrics';
 import { startHttpServer } from './server';
 import { RuleObject, StatusReporter } from './status';
 import { ListReconciler } from './sync/list-reconciler';
-import type { NamespaceInfo, PodInfo, ServiceInfo } from '../k8s/membership';
+import type { NamespaceInfo, PodInfo, ServiceInfo } from '../policy/membership';
 import type { PlanRule } from '../policy/plan';
 import { ruleSpecDigest } from '../policy/plan';
 import { bigipDeviceReader } from '../verify/reader';

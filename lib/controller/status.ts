@@ -12,7 +12,7 @@
  * only when it changes (lastTransitionTime kept while a condition holds), a few at a time.
  */
 import { PlanRule, SyncPlan, memberListsOf } from '../policy/plan';
-import { Clock, systemClock } from './clock';
+import { Clock, systemClock } from '../clients/clock';
 import type { Logger } from './log';
 import type { DeviceCheckResult } from './device-check';
 import type { ListState } from './sync/list-reconciler';

@@ -1,14 +1,14 @@
 /**
  * A parsed AFM event with Kubernetes names: the pod that held the source address at the
  * event's time (from {@link AddressHistory}) and the policy rule behind the AFM rule name
- * (names from `afmRuleName` in lib/afm/names.ts: `c_<name>_<protocol>`,
+ * (names from `afmRuleName` in lib/policy/object-names.ts: `c_<name>_<protocol>`,
  * `n_<namespace>_<name>_<protocol>`, `s_<namespace>_<name>_<protocol>`).
  *
  * The output is one JSON object per event with stable field names (see {@link FlowRecord});
  * every string in it was checked by the parser or comes from the policy model, and
  * JSON.stringify escapes the rest, so a line cannot break the JSON-lines stream.
  */
-import { afmRuleName, OBJECT } from '../afm/names';
+import { afmRuleName, OBJECT } from '../policy/object-names';
 import type { Level, PolicyModel } from '../policy/model';
 import type { AddressHistory } from './history';
 import type { FlowAction, FlowEvent } from './parse';

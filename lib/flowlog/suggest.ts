@@ -20,7 +20,7 @@ import { commentSafe } from '../migration/emit';
 import { compilePolicy } from '../policy/compile';
 import { formatIp, tryParseIp } from '../policy/ip';
 import type { AddressModel, DestinationModel, FqdnModel, PolicyModel, PortModel, RuleModel } from '../policy/model';
-import { buildSyncPlan } from '../policy/plan';
+import { buildSyncPlan } from '../k8s/sync-plan';
 import { PRIORITY_DEFAULT } from '../policy/schema';
 import type { FlowRecord } from './enrich';
 

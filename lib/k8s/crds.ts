@@ -7,6 +7,7 @@
  * CEL rules use only the standard library (no Kubernetes extensions such as `isCIDR`), so
  * they work on every supported API server and can be evaluated in our tests.
  */
+import { CR_LIMITS } from '../policy/limits';
 
 export const API_GROUP = 'egress.cdktf-ces.io';
 export const API_VERSION = 'v1alpha1';
@@ -41,24 +42,6 @@ export const KINDS: Readonly<Record<EgressKind, KindInfo>> = {
 export const CATEGORIES: readonly string[] = ['cdktf-ces', 'egress'];
 
 type Schema = Record<string, unknown>;
-
-/**
- * Bounds of the lists of a custom resource. The constructs refuse more (a CR beyond them is
- * refused by the API server at apply, after the BIG-IP was configured); they keep the CEL rules
- * within the API server's cost budget and a CR far below etcd's size limit.
- */
-export const CR_LIMITS = {
-  /** Destinations of a rule or an ExternalService. */
-  destinations: 512,
-  /** Ports of a rule. */
-  ports: 64,
-  /** Labels of a selector's matchLabels. */
-  matchLabels: 32,
-  /** Requirements of a selector's matchExpressions. */
-  matchExpressions: 16,
-  /** Values of one requirement. */
-  values: 64,
-} as const;
 
 const str = (maxLength: number, extra: Schema = {}): Schema => ({ type: 'string', maxLength, ...extra });
 const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';

@@ -8,8 +8,8 @@
  * or DNS names, ports from 1 to 65535). Every problem is collected; the caller reports them all.
  * What the schemas allow but cdktf-ces cannot express is not decided here: see `mapping.ts`.
  */
-import { parseYamlDocuments } from '../cli/input-files';
-import { quote } from '../cli/text';
+import { parseYamlDocuments } from '../files/input-files';
+import { quote } from '../files/text';
 import { parseFqdn } from '../policy/fqdn';
 import { tryParseIp } from '../policy/ip';
 import type { AddressModel, FqdnModel } from '../policy/model';
@@ -183,7 +183,7 @@ function addressProblem(text: string): { model: AddressModel | FqdnModel } | { p
 /**
  * Reads every object of `text`, collecting the problems instead of throwing; only text beyond
  * the tool's input limits (too many tokens, nesting deeper than the parser can take) throws, a
- * `CliUsageError`.
+ * `UsageError`.
  */
 export function scanCesManifests(text: string, file: string, options: ReadOptions = {}): CesScan {
   const problems: CesProblem[] = [];

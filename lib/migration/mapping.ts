@@ -4,7 +4,7 @@
  * products differ, are explained in {@link MAPPING_RULES} and {@link RULE_ORDER}, which the
  * generated module repeats in its header.
  */
-import { shortHash } from '../afm/names';
+import { shortHash } from '../policy/object-names';
 import type { ActionName, AddressModel, BandwidthModel, BandwidthUnit, FqdnModel, Level, PortModel, RuleModel } from '../policy/model';
 import { REMARK_MAX, remarkProblem } from '../policy/names';
 import { ruleRemark } from '../policy/schema';

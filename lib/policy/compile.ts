@@ -22,7 +22,7 @@ import {
   routeDomainPolicyName,
   ruleBaseName,
   serviceDiscoveryTaskId,
-} from '../afm/names';
+} from './object-names';
 import { EgressPolicyError, PolicyIssue, quote } from './errors';
 import {
   AFM_ACTION,

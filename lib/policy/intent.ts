@@ -5,10 +5,10 @@
  * It deliberately shares no code with the compiler, the AS3 renderer or the AFM evaluator, so
  * that the differential tests, which check it against the AFM evaluator over the rendered
  * declaration, compare two independent readings of the contract. What it does share is the
- * vocabulary both sides are defined in: pod membership (`k8s/membership.ts`), time windows
+ * vocabulary both sides are defined in: pod membership (`membership.ts`), time windows
  * (`schedule.ts`) and address parsing (`ip.ts`).
  */
-import { ClusterSnapshot, PodInfo, ServiceInfo, podEligible, sourceIncludesPod } from '../k8s/membership';
+import { ClusterSnapshot, PodInfo, ServiceInfo, podEligible, sourceIncludesPod } from './membership';
 import { InvalidValueError, quote } from './errors';
 import { AddressEntry, ParsedIp, intervalContains, parseAddressEntry, tryParseIp } from './ip';
 import {

@@ -1,13 +1,12 @@
 /**
  * The sync plan: what the in-cluster controller needs to keep source lists current, and
  * what the explain/simulate tools need to turn pods into list members. Derived from the
- * compiled policy, so it always agrees with the AS3 declaration of the same synth.
+ * compiled policy (by lib/k8s/sync-plan.ts), so it always agrees with the AS3 declaration of
+ * the same synth.
  */
 import { createHash } from 'node:crypto';
-import { ownDeviceState, expectedDeviceState } from '../afm/device-state';
-import { ruleResource } from '../k8s/resources';
 import { CompiledPolicy, canonical } from './compile';
-import { LEVELS, PolicyModel, ScheduleModel, SourceModel, ruleKey } from './model';
+import { PolicyModel, ScheduleModel, SourceModel, ruleKey } from './model';
 
 export const PLAN_FORMAT = 'cdktf-ces.dev/sync-plan/v1';
 
@@ -65,12 +64,6 @@ export interface PlanDeviceContext {
   readonly usesFqdns: boolean;
 }
 
-/** Who owns the device's contexts, when it is not the device itself. */
-export interface PlanContextOwner {
-  readonly name: string;
-  readonly dnsResolver?: string;
-}
-
 export interface SyncPlan {
   readonly format: typeof PLAN_FORMAT;
   readonly cluster: string;
@@ -81,55 +74,6 @@ export interface SyncPlan {
   readonly rules: readonly PlanRule[];
   /** Set in the controller's plan; absent in the policy artifact. */
   readonly context?: PlanDeviceContext;
-}
-
-const KIND = { cluster: 'ClusterEgressRule', namespace: 'NamespaceEgressRule', service: 'ServiceEgressRule' } as const;
-
-/**
- * The sync plan of a compiled device. `context`: include the expected context state, owned by
- * the device itself (`'own'`) or by a SharedBigip.
- */
-export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanContextOwner): SyncPlan {
-  const { device } = compiled.model;
-  const plan: SyncPlan = {
-    format: PLAN_FORMAT,
-    cluster: device.cluster,
-    tenant: device.tenant,
-    application: device.application,
-    routeDomain: device.routeDomain,
-    lists: compiled.sourceLists.map((l) => ({
-      path: l.path,
-      taskId: l.taskId,
-      source: l.source,
-      rules: l.rules,
-      ...(l.schedule ? { schedule: l.schedule } : {}),
-      ...(l.expiresAt ? { expiresAt: l.expiresAt } : {}),
-    })),
-    rules: LEVELS.flatMap((level) =>
-      compiled.levels[level].map((r) => ({
-        key: r.key,
-        kind: KIND[level],
-        name: r.model.name,
-        ...(r.model.namespace ? { namespace: r.model.namespace } : {}),
-        sourceList: r.sourceList,
-        specDigest: ruleSpecDigest(ruleResource(r.model, device.cluster).spec),
-        memberLists: r.memberLists,
-      })),
-    ),
-  };
-  if (!context) return plan;
-  const state = context === 'own' ? ownDeviceState(compiled) : expectedDeviceState(context.name, [compiled], context.dnsResolver);
-  const usesFqdns = compiled.model.rules.some((r) => r.destinations.some((d) => d.kind === 'fqdn')) || compiled.model.externalServices.some((es) => es.destinations.some((d) => d.kind === 'fqdn'));
-  return {
-    ...plan,
-    context: {
-      owner: state.owner,
-      global: state.global,
-      routeDomains: state.routeDomains.map((rd) => ({ id: rd.id, path: rd.path, enforcedPolicy: rd.enforcedPolicy, stagedPolicy: rd.stagedPolicy })),
-      ...(state.dnsResolver !== undefined ? { dnsResolver: state.dnsResolver } : {}),
-      usesFqdns,
-    },
-  };
 }
 
 /** A rule not enforced because its `expiresAt` had come at synth; the tools list it. */

@@ -9,9 +9,9 @@
  * does not know is refused, because a dropped key would widen the rule it was meant to narrow.
  */
 import { z } from 'zod';
-import { CR_LIMITS } from '../k8s/crds';
 import { EgressDestination, isEgressDestination } from './destination';
 import { EgressPolicyError, InvalidValueError, PolicyIssue, quote } from './errors';
+import { CR_LIMITS } from './limits';
 import type {
   AddressModel,
   ActionName,

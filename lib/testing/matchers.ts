@@ -32,13 +32,14 @@ import { TerraformStack } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import { contextCommands, deviceCommands, renderSharedAs3 } from '../afm/as3';
 import { AfmDevice } from '../constructs/afm-device';
-import { buildSyncPlan, expiredRules } from '../policy/plan';
+import { expiredRules } from '../policy/plan';
+import { buildSyncPlan } from '../k8s/sync-plan';
 import { CompiledPolicy } from '../policy/compile';
-import { checkDnsAnswer } from '../cli/cluster-state';
-import { Explanation, PolicyView, explain, parseDestination, parseSource, policyView } from '../cli/engine';
-import { decidedByMatches, decidedByText, formatExplanation, verdictText } from '../cli/format';
-import { CliUsageError } from '../cli/registry';
-import { DeviceNames, deviceLabel, selectDevice } from '../cli/device-name';
+import { checkDnsAnswer } from '../analysis/cluster-state';
+import { Explanation, PolicyView, explain, parseDestination, parseSource, policyView } from '../analysis/engine';
+import { decidedByMatches, decidedByText, formatExplanation, verdictText } from '../analysis/format';
+import { UsageError } from '../files/usage-error';
+import { DeviceNames, deviceLabel, selectDevice } from '../analysis/device-name';
 
 /** Options of {@link toAllowEgress} and {@link toDenyEgress}. */
 export interface EgressExpectationOptions {
@@ -97,7 +98,7 @@ function deviceOf(subject: unknown, wanted: string | undefined): AfmDevice {
   }
   const devices = (subject as IConstruct).node.findAll().filter((c): c is AfmDevice => AfmDevice.isAfmDevice(c));
   if (devices.length === 0) throw new Error(`no AfmDevice under ${(subject as IConstruct).node.path || 'the app'}; pass the stack that holds the device`);
-  // Named as the command-line tools name them (lib/cli/device-name).
+  // Named as the command-line tools name them (lib/analysis/device-name).
   return selectDevice(devices, wanted, namesOfDevice, { option: 'options.device', chooseWith: "the option { device: '<device>' }", within: (subject as IConstruct).node.path || 'the app' });
 }
 
@@ -112,14 +113,14 @@ export function explainEgress(subject: unknown, from: string, to: string, option
       origin.set(name, 'options.resolve');
     }
     const at = options.at === undefined ? new Date() : new Date(options.at);
-    if (Number.isNaN(at.getTime())) throw new CliUsageError('options.at', JSON.stringify(options.at), 'give a Date or an ISO 8601 time');
+    if (Number.isNaN(at.getTime())) throw new UsageError('options.at', JSON.stringify(options.at), 'give a Date or an ISO 8601 time');
     return explain(view, undefined, { table, origin }, {
       from: { ...parseSource(from, 'from'), ...(options.labels ? { labels: options.labels } : {}), ...(options.namespaceLabels ? { namespaceLabels: options.namespaceLabels } : {}) },
       to: parseDestination(to, 'to'),
       at,
     });
   } catch (e) {
-    if (e instanceof CliUsageError) throw new Error(e.message);
+    if (e instanceof UsageError) throw new Error(e.message);
     throw e;
   }
 }

@@ -3,8 +3,8 @@
  * what was read from the device. Each problem says what is wrong, where, what was expected and
  * found, and how to fix it.
  */
-import { EMPTY_LIST_PLACEHOLDER } from '../controller/bigip/client';
-import { ClusterSnapshot, desiredMembers, listActive } from '../k8s/membership';
+import { EMPTY_LIST_PLACEHOLDER } from '../clients/bigip/client';
+import { ClusterSnapshot, desiredMembers, listActive } from '../policy/membership';
 import { sha256 } from '../policy/plan';
 import type { ExpectedDevice } from './expected';
 import type { As3TaskRecord, As3TaskResult, ContextAttachment, RouteDomainState } from './reader';

@@ -4,7 +4,7 @@
  * that flows can be decided by what the BIG-IP really holds.
  */
 import { AfmFirewall, AfmListState, AfmModelError } from '../afm/evaluator';
-import { EMPTY_LIST_PLACEHOLDER } from '../controller/bigip/client';
+import { EMPTY_LIST_PLACEHOLDER } from '../clients/bigip/client';
 import type { ObservedDevice } from './checks';
 
 export interface ObservedFirewall {

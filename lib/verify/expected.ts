@@ -5,7 +5,7 @@
  * declarations name.
  */
 import { DeviceState, expectedDeviceState, ownDeviceState } from '../afm/device-state';
-import type { DeviceOutput } from '../cli/synth-output';
+import type { DeviceOutput } from '../analysis/synth-output';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
 import type { PolicyModel } from '../policy/model';
 import type { SyncPlan } from '../policy/plan';

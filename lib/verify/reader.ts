@@ -16,7 +16,7 @@
  *   emulator also serves; a real device also has `GET /mgmt/tm/net/route-domain`).
  * - `GET /mgmt/shared/service-discovery/task/<list>/nodes`: an event-driven list's nodes.
  */
-import { BigipApiError, BigipClient } from '../controller/bigip';
+import { BigipApiError, BigipClient } from '../clients/bigip';
 
 type Json = Record<string, unknown>;
 

@@ -3,11 +3,11 @@
  * management URL its `bigip` provider configuration names.
  */
 import * as path from 'node:path';
-import { readJsonFile } from '../cli/input-files';
-import { CliUsageError } from '../cli/registry';
-import { selectDevices } from '../cli/device-name';
-import { DeviceOutput, namesOfOutput, readSynthOutput } from '../cli/synth-output';
-import { quote } from '../cli/text';
+import { readJsonFile } from '../files/input-files';
+import { UsageError } from '../files/usage-error';
+import { selectDevices } from '../analysis/device-name';
+import { DeviceOutput, namesOfOutput, readSynthOutput } from '../analysis/synth-output';
+import { quote } from '../files/text';
 import { ExpectedDevice, deviceContextOf, expectedDevice } from './expected';
 
 type Json = Record<string, unknown>;
@@ -20,7 +20,7 @@ const RESYNTH = 'run "cdktf synth" again';
  */
 export function managementUrlOf(device: DeviceOutput, cwd: string): string {
   const tf = readJsonFile(device.terraformFile, cwd, RESYNTH);
-  const bad = (what: string, value: unknown) => new CliUsageError(`${device.terraformFile}: ${what} of device ${device.artifact.devicePath}`, quote(value), `the output is damaged or incomplete; ${RESYNTH}`);
+  const bad = (what: string, value: unknown) => new UsageError(`${device.terraformFile}: ${what} of device ${device.artifact.devicePath}`, quote(value), `the output is damaged or incomplete; ${RESYNTH}`);
   const resources = isObj(tf) && isObj(tf.resource) && isObj(tf.resource.bigip_as3) ? Object.values(tf.resource.bigip_as3) : [];
   const own = resources.filter((r) => isObj(r) && isObj(r['//']) && isObj(r['//'].metadata) && r['//'].metadata.path === `${device.artifact.devicePath}/Resource`);
   const providerRef = own.length === 1 && isObj(own[0]) ? own[0].provider : undefined;

@@ -2,7 +2,7 @@
  * `verify`: reads a BIG-IP through a {@link DeviceReader} and runs every check of
  * `./checks` for one device of a synth output.
  */
-import { BigipApiError } from '../controller/bigip';
+import { BigipApiError } from '../clients/bigip';
 import {
   ObservedDevice,
   VerifyCluster,

@@ -9,7 +9,7 @@ import { buildDevice, DeviceInput } from '../../lib/policy/device';
 import { EgressSnat } from '../../lib/policy/device';
 import { EgressPolicyError } from '../../lib/policy/errors';
 import type { DeviceModel, RuleModel } from '../../lib/policy/model';
-import { buildSyncPlan } from '../../lib/policy/plan';
+import { buildSyncPlan } from '../../lib/k8s/sync-plan';
 import { EgressPort as P } from '../../lib/policy/port';
 import { buildRule, RuleInput } from '../../lib/policy/schema';
 import { testDevice } from '../support/device';

@@ -4,7 +4,7 @@
  * make one rule match another's sources, destinations or ports.
  */
 import { renderAs3, renderSharedAs3, renderTenantAs3 } from '../../lib/afm/as3';
-import { contentDigest, fitName, nameBudget } from '../../lib/afm/names';
+import { contentDigest, fitName, nameBudget } from '../../lib/policy/object-names';
 import { CompileOptions, compilePolicy } from '../../lib/policy/compile';
 import { EgressDestination as D } from '../../lib/policy/destination';
 import { EgressPolicyError } from '../../lib/policy/errors';

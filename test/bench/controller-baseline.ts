@@ -10,15 +10,15 @@
  * order when the device cannot keep up. Nothing is pushed before every informer has listed,
  * then every list is pushed once, as the controller does.
  */
-import { BigipClient } from '../../lib/controller/bigip';
+import { BigipClient } from '../../lib/clients/bigip';
 import { loadConfig } from '../../lib/controller/config';
-import { KubeClient } from '../../lib/controller/kube/client';
-import { loadConnection } from '../../lib/controller/kube/config';
+import { KubeClient } from '../../lib/clients/kube/client';
+import { loadConnection } from '../../lib/clients/kube/config';
 import { ADD, DELETE, Informer, UPDATE } from '../../lib/controller/kube/informer';
-import { NAMESPACES, PODS, SERVICES } from '../../lib/controller/kube/resources';
+import { NAMESPACES, PODS, SERVICES } from '../../lib/clients/kube/resources';
 import { namespaceInfo, podInfo, serviceInfo } from '../../lib/controller/main';
 import { MembershipIndex } from '../../lib/controller/sync/membership-index';
-import { NamespaceInfo, PodInfo, ServiceInfo, sourceIncludesPod } from '../../lib/k8s/membership';
+import { NamespaceInfo, PodInfo, ServiceInfo, sourceIncludesPod } from '../../lib/policy/membership';
 import type { PlanList } from '../../lib/policy/plan';
 
 async function main(): Promise<void> {

@@ -43,7 +43,7 @@ import * as path from 'node:path';
 import { App, TerraformStack } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { AfmDevice, BigipCredentials, ClusterEgressRule, EgressAction, EgressCrdStack, EgressController, EgressDestination, NamespaceEgressRule, ServiceEgressRule } from '../../lib';
-import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, sourceIncludesPod } from '../../lib/k8s/membership';
+import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, sourceIncludesPod } from '../../lib/policy/membership';
 import type { PlanList, SyncPlan } from '../../lib/policy/plan';
 import type { BigipNodePush } from '../emulators/bigip/emulator';
 import { ControllerDeployment, Emulators, deploySynthOutput, runControllerProcess, startEmulators } from '../emulators/deploy';

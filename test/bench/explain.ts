@@ -18,11 +18,11 @@ import { performance } from 'node:perf_hooks';
 import { App, TerraformStack } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { AfmDevice, BigipCredentials, EgressAction, EgressCrdStack, EgressDestination, EgressPort, NamespaceEgressRule, ServiceEgressRule } from '../../lib';
-import { ClusterState } from '../../lib/cli/cluster-state';
-import { DnsAnswers, ExplainQuery, PolicyView, explain, parseDestination, policyView } from '../../lib/cli/engine';
-import { formatExplanation } from '../../lib/cli/format';
-import { pickDevice, readSynthOutput } from '../../lib/cli/synth-output';
-import type { ClusterSnapshot, PodInfo } from '../../lib/k8s/membership';
+import { ClusterState } from '../../lib/analysis/cluster-state';
+import { DnsAnswers, ExplainQuery, PolicyView, explain, parseDestination, policyView } from '../../lib/analysis/engine';
+import { formatExplanation } from '../../lib/analysis/format';
+import { pickDevice, readSynthOutput } from '../../lib/analysis/synth-output';
+import type { ClusterSnapshot, PodInfo } from '../../lib/policy/membership';
 import { evaluateIntent } from '../../lib/policy/intent';
 
 export interface ExplainBenchOptions {

@@ -8,7 +8,7 @@ import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { AfmDevice, BigipCredentials, EgressAction, EgressCrdStack, EgressDestination, EgressPort, NamespaceEgressRule, ServiceEgressRule } from '../../lib';
 import { renderAs3 } from '../../lib/afm/as3';
 import { compilePolicy } from '../../lib/policy/compile';
-import { buildSyncPlan } from '../../lib/policy/plan';
+import { buildSyncPlan } from '../../lib/k8s/sync-plan';
 
 const rules = Number(process.argv[2] ?? 10000);
 const namespaces = Number(process.argv[3] ?? 1000);

@@ -13,19 +13,20 @@
  * event is counted before coalescing (the controller's 250 ms window merges events of one list,
  * which only lowers the counts of both).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const root = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '..'));
- 
 const { compilePolicy } = require(path.join(root, 'lib/policy/compile')) as typeof import('../../lib/policy/compile');
-const { buildSyncPlan } = require(path.join(root, 'lib/policy/plan')) as typeof import('../../lib/policy/plan');
+// buildSyncPlan lives in lib/k8s/sync-plan; roots of older commits have it in lib/policy/plan.
+const syncPlanModule = fs.existsSync(path.join(root, 'lib/k8s/sync-plan.ts')) ? 'lib/k8s/sync-plan' : 'lib/policy/plan';
+const { buildSyncPlan } = require(path.join(root, syncPlanModule)) as typeof import('../../lib/k8s/sync-plan');
 const { buildRule } = require(path.join(root, 'lib/policy/schema')) as typeof import('../../lib/policy/schema');
 const { buildDevice } = require(path.join(root, 'lib/policy/device')) as typeof import('../../lib/policy/device');
 const { MembershipIndex } = require(path.join(root, 'lib/controller/sync/membership-index')) as typeof import('../../lib/controller/sync/membership-index');
 const { seededRandom } = require(path.join(root, 'lib/util')) as typeof import('../../lib/util');
 const { EgressDestination } = require(path.join(root, 'lib/policy/destination')) as typeof import('../../lib/policy/destination');
- 
-import type { PodInfo } from '../../lib/k8s/membership';
+import type { PodInfo } from '../../lib/policy/membership';
 import type { RuleModel } from '../../lib/policy/model';
 
 const PODS = 20_000;

@@ -7,7 +7,7 @@ import { buildPlatform } from '../../examples/platform-module/main';
 import { buildSecurityBaseline } from '../../examples/security-baseline/main';
 import { ClusterEgressRule, EgressAction, EgressDestination, EgressPort, Weekday } from '../../lib';
 import { ARTIFACT_DIR } from '../../lib/constructs/afm-device';
-import { ARTIFACT_FOLDER } from '../../lib/cli/synth-output';
+import { ARTIFACT_FOLDER } from '../../lib/analysis/synth-output';
 import { deviceStack } from '../support/app';
 import { STATE_YAML, cli, synthInto, write } from './support';
 

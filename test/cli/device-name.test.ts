@@ -8,8 +8,8 @@ import * as fc from 'fast-check';
 import { buildPayments } from '../../examples/payments/main';
 import { ClusterEgressPlatform, buildPlatform } from '../../examples/platform-module/main';
 import { BigipCredentials, SharedBigip } from '../../lib';
-import { DeviceNames, deviceLabel, deviceName, selectDevice, selectDevices } from '../../lib/cli/device-name';
-import { CliUsageError } from '../../lib/cli/registry';
+import { DeviceNames, deviceLabel, deviceName, selectDevice, selectDevices } from '../../lib/analysis/device-name';
+import { UsageError } from '../../lib/files/usage-error';
 import { explainEgress, setupEgressMatchers } from '../../lib/testing/matchers';
 import { cli, synthInto } from './support';
 
@@ -122,8 +122,8 @@ describe('selectDevices', () => {
             } catch (e) {
               error = e;
             }
-            expect(error).toBeInstanceOf(CliUsageError);
-            expect((error as CliUsageError).fix).toBe(`name one by <stack>/<tenant> or construct path: ${answering.map(deviceLabel).join(', ')}`);
+            expect(error).toBeInstanceOf(UsageError);
+            expect((error as UsageError).fix).toBe(`name one by <stack>/<tenant> or construct path: ${answering.map(deviceLabel).join(', ')}`);
           }
         }
         // The printed forms are unique: they always select exactly their device.

@@ -6,10 +6,10 @@
 import fc from 'fast-check';
 import { deviceCommands, renderAs3 } from '../../lib/afm/as3';
 import { ChangeLine, DiffResult, diffPolicies } from '../../lib/cli/diff/compute';
-import { PolicyView, policyView } from '../../lib/cli/engine';
+import { PolicyView, policyView } from '../../lib/analysis/engine';
 import { compilePolicy } from '../../lib/policy/compile';
 import type { PolicyModel } from '../../lib/policy/model';
-import { buildSyncPlan } from '../../lib/policy/plan';
+import { buildSyncPlan } from '../../lib/k8s/sync-plan';
 import { policyArb } from '../support/arbitraries';
 
 const AT = new Date('2026-03-04T12:00:00Z');

@@ -8,8 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { buildPayments } from '../../examples/payments/main';
-import { parseTime } from '../../lib/cli/engine';
-import { CliUsageError } from '../../lib/cli/registry';
+import { parseTime } from '../../lib/analysis/engine';
+import { UsageError } from '../../lib/files/usage-error';
 import { RunResult, STATE_YAML, cli, synthInto, write } from './support';
 
 let payments: string;
@@ -251,7 +251,7 @@ describe('values that look right but name nothing: exit 2, one line with the fix
         const text = `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}T${String(hour).padStart(2, '0')}:30:00Z`;
         const exists = day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
         if (exists) expect(parseTime(text).toISOString()).toBe(text.replace('Z', '.000Z'));
-        else expect(() => parseTime(text)).toThrow(CliUsageError);
+        else expect(() => parseTime(text)).toThrow(UsageError);
       }),
     );
   });

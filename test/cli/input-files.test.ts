@@ -6,9 +6,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { INPUT_LIMITS, invalidUtf8Offset, nestedDeeperThan, parseYamlDocuments, readTextFile } from '../../lib/cli/input-files';
-import { CliUsageError } from '../../lib/cli/registry';
-import { printable, quote } from '../../lib/cli/text';
+import { INPUT_LIMITS, invalidUtf8Offset, nestedDeeperThan, parseYamlDocuments, readTextFile } from '../../lib/files/input-files';
+import { UsageError } from '../../lib/files/usage-error';
+import { printable, quote } from '../../lib/files/text';
 
 const problemOf = (text: string) => parseYamlDocuments(text, 'x.yaml').map((d) => d.error?.problem);
 
@@ -25,7 +25,7 @@ describe('YAML limits, at the edge', () => {
   });
 
   test('nesting far deeper than the limit ends the file before the YAML library recurses into it', () => {
-    expect(() => parseYamlDocuments(flow(1_000_000), 'deep.yaml')).toThrow(new CliUsageError('deep.yaml:1: the YAML nests more than 64 levels deep', 'a deeper structure', 'no Kubernetes object nests that deep; check that this is the file you meant'));
+    expect(() => parseYamlDocuments(flow(1_000_000), 'deep.yaml')).toThrow(new UsageError('deep.yaml:1: the YAML nests more than 64 levels deep', 'a deeper structure', 'no Kubernetes object nests that deep; check that this is the file you meant'));
   });
 
   test('100 aliases are read, 101 are not', () => {
@@ -89,7 +89,7 @@ describe('file size', () => {
     fs.writeFileSync(path.join(dir, 'at.yaml'), 'a'.repeat(1000));
     fs.writeFileSync(path.join(dir, 'over.yaml'), 'a'.repeat(1001));
     expect(readTextFile(input('at.yaml'), dir, 1000)).toHaveLength(1000);
-    expect(() => readTextFile(input('over.yaml'), dir, 1000)).toThrow(new CliUsageError('the test file is larger than 0.0 MiB', '"over.yaml", 0.0 MiB', 'the tool reads files of at most 0.0 MiB; make a smaller one'));
+    expect(() => readTextFile(input('over.yaml'), dir, 1000)).toThrow(new UsageError('the test file is larger than 0.0 MiB', '"over.yaml", 0.0 MiB', 'the tool reads files of at most 0.0 MiB; make a smaller one'));
   });
 
   test('a stream without end stops at the limit', () => {

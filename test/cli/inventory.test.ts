@@ -6,7 +6,7 @@ import { buildPayments } from '../../examples/payments/main';
 import { buildPlatform } from '../../examples/platform-module/main';
 import { ClusterEgressRule, EgressAction, EgressDestination, EgressPort, NamespaceEgressRule, Weekday } from '../../lib';
 import { parseDuration } from '../../lib/cli/commands/inventory';
-import { CliUsageError } from '../../lib/cli/registry';
+import { UsageError } from '../../lib/files/usage-error';
 import { deviceStack } from '../support/app';
 import { cli, synthInto } from './support';
 
@@ -137,6 +137,6 @@ describe('inventory', () => {
   test('parseDuration', () => {
     expect(parseDuration('90m', 'x')).toBe(90 * 60_000);
     expect(parseDuration('2w', 'x')).toBe(14 * 86_400_000);
-    expect(() => parseDuration('1y', 'x')).toThrow(CliUsageError);
+    expect(() => parseDuration('1y', 'x')).toThrow(UsageError);
   });
 });

@@ -10,7 +10,7 @@ import * as YAML from 'yaml';
 import { buildPayments } from '../../examples/payments/main';
 import { ExecCredentialPlugin, loadKubeconfig } from '../../lib/cli/kubeconfig';
 import { CliIo, run } from '../../lib/cli/main';
-import { CliUsageError } from '../../lib/cli/registry';
+import { UsageError } from '../../lib/files/usage-error';
 import { KubeApiEmulator } from '../emulators/kube/emulator';
 import { synthInto } from './support';
 
@@ -278,7 +278,7 @@ describe('KUBECONFIG lists and contexts', () => {
   test('an unknown context lists the known ones', () => {
     const file = execKubeconfig(path.join(dir, 'contexts.yaml'), {});
     expect(() => loadKubeconfig({ file, cwd: dir, env: {}, context: 'prod' })).toThrow(
-      new CliUsageError(`${file}: --context names no context`, '"prod"', 'use one of: emulator'),
+      new UsageError(`${file}: --context names no context`, '"prod"', 'use one of: emulator'),
     );
   });
 
@@ -351,5 +351,5 @@ describe('kubectl egress', () => {
 test('a token that is no string is bad input that does not show it', () => {
   const file = path.join(dir, 'numeric-token.yaml');
   fs.writeFileSync(file, YAML.stringify({ clusters: [{ name: 'c', cluster: { server: emulator.url } }], users: [{ name: 'u', user: { token: 1234567 } }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }));
-  expect(() => loadKubeconfig({ file, cwd: dir, env: {} })).toThrow(new CliUsageError(`${file}: users[name=u].user.token must be a string`, 'a number', 'write token as a string'));
+  expect(() => loadKubeconfig({ file, cwd: dir, env: {} })).toThrow(new UsageError(`${file}: users[name=u].user.token must be a string`, 'a number', 'write token as a string'));
 });

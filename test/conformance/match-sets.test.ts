@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { As3Object, mergeAs3, renderAs3, renderSharedAs3, renderTenantAs3 } from '../../lib/afm/as3';
-import { OBJECT, contentDigest, sharedItemName } from '../../lib/afm/names';
+import { OBJECT, contentDigest, sharedItemName } from '../../lib/policy/object-names';
 import { CompileOptions, CompiledPolicy, compilePolicy } from '../../lib/policy/compile';
 import { EgressPolicyError } from '../../lib/policy/errors';
 import { withRouteDomain } from '../../lib/policy/ip';

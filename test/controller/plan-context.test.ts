@@ -6,7 +6,7 @@ import { TerraformStack, Testing } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { AfmDevice, EgressCrdStack, SharedBigip } from '../../lib';
 import { expectedDeviceState, ownDeviceState } from '../../lib/afm/device-state';
-import { buildSyncPlan } from '../../lib/policy/plan';
+import { buildSyncPlan } from '../../lib/k8s/sync-plan';
 import { deviceStack } from '../support/app';
 
 describe('SyncPlan context', () => {

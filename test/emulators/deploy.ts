@@ -47,7 +47,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BigipClient } from '../../lib/controller/bigip';
+import { BigipClient } from '../../lib/clients/bigip';
 import { ALL_KINDS, customResourceDefinition } from '../../lib/k8s/crds';
 import { CONTROLLER_BUNDLE } from '../../lib/constructs/egress-controller';
 import { packageRoot } from '../../lib/util';

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readSynthOutput } from '../../lib/cli/synth-output';
+import { readSynthOutput } from '../../lib/analysis/synth-output';
 import { cli, write } from '../cli/support';
 import { demoFlowLines, synthDemo } from './support';
 

@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { DnsAnswers, explain, PolicyView, policyView } from '../../lib/cli/engine';
-import { readSynthOutput } from '../../lib/cli/synth-output';
+import { DnsAnswers, explain, PolicyView, policyView } from '../../lib/analysis/engine';
+import { readSynthOutput } from '../../lib/analysis/synth-output';
 import { FLOW_RECORD_FORMAT, FlowRecord } from '../../lib/flowlog/enrich';
 import { AGGREGATE_AT, mergePorts, renderedPolicy, suggestRules, withSuggestion } from '../../lib/flowlog/suggest';
 import { parseAddressEntry, tryParseIp } from '../../lib/policy/ip';

@@ -7,7 +7,7 @@ import { renderAs3 } from '../../lib/afm/as3';
 import { compilePolicy, matchesPodCidrs } from '../../lib/policy/compile';
 import { EgressDestination as D } from '../../lib/policy/destination';
 import type { AddressModel, PolicyModel, RuleModel } from '../../lib/policy/model';
-import { buildSyncPlan } from '../../lib/policy/plan';
+import { buildSyncPlan } from '../../lib/k8s/sync-plan';
 import { buildRule, RuleInput } from '../../lib/policy/schema';
 import { testDevice } from '../support/device';
 

@@ -9,7 +9,7 @@ import { EgressDestination as D, isEgressDestination } from '../../lib/policy/de
 import { EgressPort as P, isEgressPort } from '../../lib/policy/port';
 import { buildExternalService, buildRule, instantProblem } from '../../lib/policy/schema';
 import { objectPrototypePollution, prototypePollutionIssues, readStruct } from '../../lib/policy/struct';
-import { CR_LIMITS } from '../../lib/k8s/crds';
+import { CR_LIMITS } from '../../lib/policy/limits';
 import { issuesOf } from '../support/issues';
 
  

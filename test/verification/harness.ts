@@ -4,11 +4,12 @@
  */
 import { AfmChainResult, AfmEvaluation, AfmFirewall, AfmRuleHit, AfmRuleIndex } from '../../lib/afm/evaluator';
 import { contextCommands, deviceCommands, renderAs3, renderSharedAs3, renderTenantAs3 } from '../../lib/afm/as3';
-import { desiredMembers } from '../../lib/k8s/membership';
+import { desiredMembers } from '../../lib/policy/membership';
 import { compilePolicy } from '../../lib/policy/compile';
 import { IntentDecision, IntentResult, evaluateIntent } from '../../lib/policy/intent';
 import { LEVELS, PolicyModel, RuleModel } from '../../lib/policy/model';
-import { buildSyncPlan, SyncPlan } from '../../lib/policy/plan';
+import { SyncPlan } from '../../lib/policy/plan';
+import { buildSyncPlan } from '../../lib/k8s/sync-plan';
 import type { Scenario, ScenarioFlow } from './scenarios';
 
 /** What both evaluators must agree on. */

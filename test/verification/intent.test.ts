@@ -1,7 +1,7 @@
 /**
  * The intent evaluator against the README's policy semantics, one clause at a time.
  */
-import type { ClusterSnapshot, PodInfo } from '../../lib/k8s/membership';
+import type { ClusterSnapshot, PodInfo } from '../../lib/policy/membership';
 import { IntentFlow, evaluateIntent } from '../../lib/policy/intent';
 import type { DestinationModel, ExternalServiceModel, PolicyModel, PortModel, RuleModel, SourceModel } from '../../lib/policy/model';
 import { testDevice } from '../support/device';

@@ -4,11 +4,11 @@
  */
 import { contextCommands, renderSharedAs3, renderTenantAs3 } from '../../lib/afm/as3';
 import { AfmFirewall } from '../../lib/afm/evaluator';
-import { desiredMembers } from '../../lib/k8s/membership';
+import { desiredMembers } from '../../lib/policy/membership';
 import { compilePolicy } from '../../lib/policy/compile';
 import { EgressDestination as D } from '../../lib/policy/destination';
 import type { PolicyModel } from '../../lib/policy/model';
-import { buildSyncPlan } from '../../lib/policy/plan';
+import { buildSyncPlan } from '../../lib/k8s/sync-plan';
 import { EgressPort as P } from '../../lib/policy/port';
 import { buildRule } from '../../lib/policy/schema';
 import { testDevice } from '../support/device';

@@ -5,7 +5,7 @@
  * edges, window boundaries, expiry).
  */
 import fc from 'fast-check';
-import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, podEligible, sourceIncludesPod } from '../../lib/k8s/membership';
+import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, podEligible, sourceIncludesPod } from '../../lib/policy/membership';
 import { formatIp, parseAddressEntry } from '../../lib/policy/ip';
 import { AddressModel, DestinationModel, PolicyModel, RuleModel, ScheduleModel, SelectorModel } from '../../lib/policy/model';
 import { windowOpen } from '../../lib/policy/schedule';

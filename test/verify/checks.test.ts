@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { expectedDeviceState, ownDeviceState } from '../../lib/afm/device-state';
-import { BigipApiError } from '../../lib/controller/bigip';
-import { EMPTY_LIST_PLACEHOLDER } from '../../lib/controller/bigip/client';
+import { BigipApiError } from '../../lib/clients/bigip';
+import { EMPTY_LIST_PLACEHOLDER } from '../../lib/clients/bigip/client';
 import { compilePolicy } from '../../lib/policy/compile';
 import {
   As3TaskRecord,

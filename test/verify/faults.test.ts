@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EMPTY_LIST_PLACEHOLDER } from '../../lib/controller/bigip/client';
+import { EMPTY_LIST_PLACEHOLDER } from '../../lib/clients/bigip/client';
 import { DeployError, Emulators, deploySynthOutput, startEmulators } from '../emulators/deploy';
 import { expectedDevices } from '../../lib/verify';
 import { loginRaw, raw } from '../controller/bigip/support';

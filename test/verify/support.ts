@@ -24,7 +24,7 @@ import {
 import { AfmRuleIndex } from '../../lib/afm/evaluator';
 import { verifyCommandWith } from '../../lib/cli/commands/verify';
 import { parseCommandArgs } from '../../lib/cli/registry';
-import { ClusterSnapshot, PodInfo, desiredMembers } from '../../lib/k8s/membership';
+import { ClusterSnapshot, PodInfo, desiredMembers } from '../../lib/policy/membership';
 import { evaluateIntent } from '../../lib/policy/intent';
 import { Emulators, readStacks } from '../emulators/deploy';
 import { DeviceVerification, ExpectedDevice, VerifyProblem, bigipDeviceReader, expectedDevices, observedFirewall, verifyDevice } from '../../lib/verify';

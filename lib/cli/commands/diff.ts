@@ -1,25 +1,26 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AfmModelError } from '../../afm/evaluator';
-import { readClusterState } from '../cluster-state';
+import { readClusterState } from '../../analysis/cluster-state';
 import { diffPolicies, DiffResult } from '../diff/compute';
 import { enforcedChanges, formatJson, formatMarkdown, formatText } from '../diff/format';
-import { PolicyView, parseTime, policyView } from '../engine';
-import { ALL_DEVICES, deviceLabel } from '../device-name';
-import { CliCommand, CliUsageError } from '../registry';
-import { DeviceOutput, namesOfOutput, pickDevice, readSynthOutput } from '../synth-output';
+import { PolicyView, parseTime, policyView } from '../../analysis/engine';
+import { ALL_DEVICES, deviceLabel } from '../../analysis/device-name';
+import { CliCommand } from '../registry';
+import { UsageError } from '../../files/usage-error';
+import { DeviceOutput, namesOfOutput, pickDevice, readSynthOutput } from '../../analysis/synth-output';
 
 const FORMATS = ['text', 'markdown', 'json'];
 
 function readSide(dir: string, side: 'old' | 'new', cwd: string): DeviceOutput[] {
   const full = path.resolve(cwd, dir);
   if (!fs.existsSync(full) || !fs.statSync(full).isDirectory()) {
-    throw new CliUsageError(`the ${side} synth output directory does not exist`, JSON.stringify(dir), `give the cdktf.out of the ${side} version (cdktf synth writes it)`);
+    throw new UsageError(`the ${side} synth output directory does not exist`, JSON.stringify(dir), `give the cdktf.out of the ${side} version (cdktf synth writes it)`);
   }
   try {
     return readSynthOutput(dir, cwd);
   } catch (e) {
-    if (e instanceof CliUsageError) throw new CliUsageError(`${side} output: ${e.what}`, e.value, e.fix);
+    if (e instanceof UsageError) throw new UsageError(`${side} output: ${e.what}`, e.value, e.fix);
     throw e;
   }
 }
@@ -29,7 +30,7 @@ function view(device: DeviceOutput, dir: string): PolicyView {
     return policyView({ label: `${dir} (stack ${device.stack})`, model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands, expired: device.artifact.expiredRules });
   } catch (e) {
     if (e instanceof AfmModelError) {
-      throw new CliUsageError(`the declaration in ${device.terraformFile} cannot be evaluated`, JSON.stringify(e.message), 'it was not written by this version of cdktf-ces; run "cdktf synth" again');
+      throw new UsageError(`the declaration in ${device.terraformFile} cannot be evaluated`, JSON.stringify(e.message), 'it was not written by this version of cdktf-ces; run "cdktf synth" again');
     }
     throw e;
   }
@@ -44,7 +45,7 @@ function pairDevices(olds: readonly DeviceOutput[], news: readonly DeviceOutput[
       try {
         return pickDevice(ds, tenant);
       } catch (e) {
-        if (e instanceof CliUsageError) throw new CliUsageError(`${side} output: ${e.what}`, e.value, e.fix);
+        if (e instanceof UsageError) throw new UsageError(`${side} output: ${e.what}`, e.value, e.fix);
         throw e;
       }
     };
@@ -52,7 +53,7 @@ function pairDevices(olds: readonly DeviceOutput[], news: readonly DeviceOutput[
   }
   for (const [ds, side] of [[olds, 'old'], [news, 'new']] as const) {
     const dup = ds.find((d, i) => ds.findIndex((o) => o.tenant === d.tenant) !== i);
-    if (dup) throw new CliUsageError(`the ${side} output has tenant ${dup.tenant} in several stacks`, names(ds), 'choose one with --device <stack>/<tenant>');
+    if (dup) throw new UsageError(`the ${side} output has tenant ${dup.tenant} in several stacks`, names(ds), 'choose one with --device <stack>/<tenant>');
   }
   const pairs: [DeviceOutput, DeviceOutput][] = [];
   for (const d of olds) {
@@ -60,7 +61,7 @@ function pairDevices(olds: readonly DeviceOutput[], news: readonly DeviceOutput[
     if (n) pairs.push([d, n]);
   }
   if (pairs.length === 0) {
-    throw new CliUsageError('the two outputs have no device (AS3 tenant) in common, so they are not two versions of one policy', `old: ${names(olds)}; new: ${names(news)}`, 'diff two synth outputs of the same app, or name the device with --device <tenant>');
+    throw new UsageError('the two outputs have no device (AS3 tenant) in common, so they are not two versions of one policy', `old: ${names(olds)}; new: ${names(news)}`, 'diff two synth outputs of the same app, or name the device with --device <tenant>');
   }
   const notes = [
     ...olds.filter((d) => !news.some((n) => n.tenant === d.tenant)).map((d) => `device ${d.tenant} is only in the old output (removed?); not compared`),
@@ -87,10 +88,10 @@ export const diffCommand: CliCommand = {
   async run(args, io) {
     const [oldDir, newDir] = args.positionals;
     if (oldDir === undefined || newDir === undefined) {
-      throw new CliUsageError('diff needs two synth output directories', oldDir === undefined ? 'nothing' : JSON.stringify(oldDir), 'usage: cdktf-ces diff <old cdktf.out> <new cdktf.out>');
+      throw new UsageError('diff needs two synth output directories', oldDir === undefined ? 'nothing' : JSON.stringify(oldDir), 'usage: cdktf-ces diff <old cdktf.out> <new cdktf.out>');
     }
     const format = args.string('format') ?? 'text';
-    if (!FORMATS.includes(format)) throw new CliUsageError('--format', JSON.stringify(format), `use one of ${FORMATS.join(', ')}`);
+    if (!FORMATS.includes(format)) throw new UsageError('--format', JSON.stringify(format), `use one of ${FORMATS.join(', ')}`);
     const atText = args.string('at');
     const at = atText !== undefined ? parseTime(atText) : new Date();
     const stateFile = args.string('state');
@@ -98,7 +99,7 @@ export const diffCommand: CliCommand = {
     const { pairs, notes } = pairDevices(readSide(oldDir, 'old', io.cwd), readSide(newDir, 'new', io.cwd), args.string('device') === ALL_DEVICES ? undefined : args.string('device'));
     const results: DiffResult[] = pairs.map(([a, b], i) => {
       if (a.artifact.model.device.cluster !== b.artifact.model.device.cluster) {
-        throw new CliUsageError(
+        throw new UsageError(
           `the outputs are of different clusters for device ${b.tenant}`,
           `old: ${a.artifact.model.device.cluster}, new: ${b.artifact.model.device.cluster}`,
           'diff two versions of the same cluster\'s policy (a renamed cluster is a new device: review its output as a whole)',

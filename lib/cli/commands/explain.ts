@@ -1,7 +1,8 @@
-import { explain, parseDestination, parseLabels, parseSource, parseTime } from '../engine';
-import { formatExplanation } from '../format';
+import { explain, parseDestination, parseLabels, parseSource, parseTime } from '../../analysis/engine';
+import { formatExplanation } from '../../analysis/format';
 import { CLUSTER_OPTIONS, OUTPUT_OPTIONS, loadCluster, loadPolicy } from '../inputs';
-import { CliCommand, CliUsageError } from '../registry';
+import { CliCommand } from '../registry';
+import { UsageError } from '../../files/usage-error';
 
 export const explainCommand: CliCommand = {
   name: 'explain',
@@ -23,8 +24,8 @@ export const explainCommand: CliCommand = {
   async run(args, io) {
     const fromText = args.string('from');
     const toText = args.string('to');
-    if (fromText === undefined) throw new CliUsageError('explain needs --from', 'nothing', 'add --from <namespace>/<pod-or-service>, such as --from payments/checkout');
-    if (toText === undefined) throw new CliUsageError('explain needs --to', 'nothing', 'add --to <host>:<port>, such as --to api.stripe.com:443');
+    if (fromText === undefined) throw new UsageError('explain needs --from', 'nothing', 'add --from <namespace>/<pod-or-service>, such as --from payments/checkout');
+    if (toText === undefined) throw new UsageError('explain needs --to', 'nothing', 'add --to <host>:<port>, such as --to api.stripe.com:443');
     const from = parseSource(fromText);
     const to = parseDestination(toText);
     const labelsText = args.string('labels');

@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeOutputFile } from '../input-files';
+import { writeOutputFile } from '../../files/input-files';
 import { OUTPUT_OPTIONS, loadPolicy } from '../inputs';
 import { policyPicture, toDot, toMermaid, toSvg } from '../picture';
-import { CliCommand, CliUsageError } from '../registry';
-import { printable, quote } from '../text';
+import { CliCommand } from '../registry';
+import { UsageError } from '../../files/usage-error';
+import { printable, quote } from '../../files/text';
 
 const FORMATS = ['mermaid', 'dot', 'svg'];
 
@@ -20,7 +21,7 @@ export const graphCommand: CliCommand = {
   ],
   async run(args, io) {
     const format = args.string('format') ?? 'mermaid';
-    if (!FORMATS.includes(format)) throw new CliUsageError('--format', JSON.stringify(format), `use one of ${FORMATS.join(', ')}`);
+    if (!FORMATS.includes(format)) throw new UsageError('--format', JSON.stringify(format), `use one of ${FORMATS.join(', ')}`);
     const view = loadPolicy(args, io);
     const picture = policyPicture(view.model, `egress policy of ${view.label}`);
     // Escaped for the file too: it is read with cat and less as often as rendered.
@@ -30,7 +31,7 @@ export const graphCommand: CliCommand = {
       io.stdout(text);
       return 0;
     }
-    if (!fs.existsSync(path.dirname(path.resolve(io.cwd, output)))) throw new CliUsageError('-o names a file in a folder that does not exist', quote(output), 'create the folder first, or write elsewhere');
+    if (!fs.existsSync(path.dirname(path.resolve(io.cwd, output)))) throw new UsageError('-o names a file in a folder that does not exist', quote(output), 'create the folder first, or write elsewhere');
     writeOutputFile(output, io.cwd, text);
     io.stderr(`wrote ${format} picture of ${view.label} to ${output}\n`);
     return 0;

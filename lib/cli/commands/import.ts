@@ -3,9 +3,10 @@ import * as path from 'node:path';
 import { CesInputError, DEFAULT_LIBRARY, MIGRATED_FUNCTION, MigrationMetadata, formatCesProblem, importCes, itemText } from '../../migration';
 import { REMARK_MAX, remarkProblem } from '../../policy/names';
 import { METADATA_MAX, ruleRemark } from '../../policy/schema';
-import { INPUT_LIMITS, readTextFile, writeOutputFile } from '../input-files';
-import { CliCommand, CliUsageError, ParsedArgs } from '../registry';
-import { printable, quote } from '../text';
+import { INPUT_LIMITS, readTextFile, writeOutputFile } from '../../files/input-files';
+import { CliCommand, ParsedArgs } from '../registry';
+import { UsageError } from '../../files/usage-error';
+import { printable, quote } from '../../files/text';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** Short enough to leave room for the names it precedes (names are cut to 63 characters with a digest). */
@@ -18,13 +19,13 @@ function metadataOptions(args: ParsedArgs): MigrationMetadata | undefined {
     const value = args.string(key);
     if (value === undefined) continue;
     const problem = remarkProblem(value, METADATA_MAX) ?? (/[A-Za-z0-9]/.test(value) ? undefined : 'must contain a letter or digit');
-    if (problem) throw new CliUsageError(`--${key}`, quote(value), `it ${problem}`);
+    if (problem) throw new UsageError(`--${key}`, quote(value), `it ${problem}`);
     out[key] = value;
   }
   if (Object.keys(out).length === 0) return undefined;
   const remark = ruleRemark({ metadata: out });
   if (remark.length > REMARK_MAX) {
-    throw new CliUsageError('--ticket, --owner and --justification', quote(remark), `together they make a ${remark.length}-character AS3 rule remark ("<ticket> <owner>: <justification>") and AS3 allows ${REMARK_MAX}; shorten them`);
+    throw new UsageError('--ticket, --owner and --justification', quote(remark), `together they make a ${remark.length}-character AS3 rule remark ("<ticket> <owner>: <justification>") and AS3 allows ${REMARK_MAX}; shorten them`);
   }
   return out;
 }
@@ -49,23 +50,23 @@ export const importCommand: CliCommand = {
   ],
   async run(args, io) {
     const file = args.positionals[0];
-    if (file === undefined) throw new CliUsageError('import needs the CES manifest file', 'nothing', 'usage: cdktf-ces import <ces.yaml> [-o <module.ts>]');
+    if (file === undefined) throw new UsageError('import needs the CES manifest file', 'nothing', 'usage: cdktf-ces import <ces.yaml> [-o <module.ts>]');
     const cluster = args.string('cluster');
     if (cluster !== undefined && (!DNS_LABEL.test(cluster) || cluster.length > 40)) {
-      throw new CliUsageError('--cluster', JSON.stringify(cluster), 'write the clusterName of the AfmDevice: a DNS label of at most 40 characters');
+      throw new UsageError('--cluster', JSON.stringify(cluster), 'write the clusterName of the AfmDevice: a DNS label of at most 40 characters');
     }
     const namespace = args.string('namespace');
-    if (namespace !== undefined && !DNS_LABEL.test(namespace)) throw new CliUsageError('--namespace', JSON.stringify(namespace), 'write a namespace name (a DNS label such as "payments")');
+    if (namespace !== undefined && !DNS_LABEL.test(namespace)) throw new UsageError('--namespace', JSON.stringify(namespace), 'write a namespace name (a DNS label such as "payments")');
     const prefix = args.string('prefix');
-    if (prefix !== undefined && !PREFIX.test(prefix)) throw new CliUsageError('--prefix', quote(prefix), 'write a lower-case DNS label of at most 20 characters that starts with a letter, such as "ces"');
+    if (prefix !== undefined && !PREFIX.test(prefix)) throw new UsageError('--prefix', quote(prefix), 'write a lower-case DNS label of at most 20 characters that starts with a letter, such as "ces"');
     const metadata = metadataOptions(args);
     const library = args.string('library');
-    if (library !== undefined && !/^[@A-Za-z0-9._/-]+$/.test(library)) throw new CliUsageError('--library', JSON.stringify(library), 'write a module specifier such as cdktf-ces or ../lib');
+    if (library !== undefined && !/^[@A-Za-z0-9._/-]+$/.test(library)) throw new UsageError('--library', JSON.stringify(library), 'write a module specifier such as cdktf-ces or ../lib');
     const text = readTextFile({ file, role: 'the CES manifest file', howTo: 'export the objects with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml > ces.yaml"' }, io.cwd, INPUT_LIMITS.yamlBytes);
     const output = args.string('output');
     const outFile = output === undefined ? undefined : path.resolve(io.cwd, output);
     if (outFile !== undefined && !fs.existsSync(path.dirname(outFile))) {
-      throw new CliUsageError('-o names a file in a folder that does not exist', JSON.stringify(output), 'create the folder first, or write elsewhere');
+      throw new UsageError('-o names a file in a folder that does not exist', JSON.stringify(output), 'create the folder first, or write elsewhere');
     }
     let result;
     try {
@@ -79,7 +80,7 @@ export const importCommand: CliCommand = {
     }
     const { plan, module } = result;
     if (plan.objectCount === 0) {
-      throw new CliUsageError(`${file} holds no CES objects`, 'an empty document', 'export them with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml"');
+      throw new UsageError(`${file} holds no CES objects`, 'an empty document', 'export them with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml"');
     }
     // Written first: a file that cannot be written is then the only message.
     if (output === undefined) io.stdout(module);

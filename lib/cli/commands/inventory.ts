@@ -4,11 +4,12 @@
  */
 import { ActionName, LEVELS, Level, RuleModel } from '../../policy/model';
 import { scheduleText } from '../diff/times';
-import { parseTime } from '../engine';
-import { CliCommand, CliUsageError, ParsedArgs } from '../registry';
-import { DeviceOutput, pickDevice, readSynthOutput } from '../synth-output';
-import { ALL_DEVICES } from '../device-name';
-import { quote } from '../text';
+import { parseTime } from '../../analysis/engine';
+import { CliCommand, ParsedArgs } from '../registry';
+import { UsageError } from '../../files/usage-error';
+import { DeviceOutput, pickDevice, readSynthOutput } from '../../analysis/synth-output';
+import { ALL_DEVICES } from '../../analysis/device-name';
+import { quote } from '../../files/text';
 
 /** Format marker of `inventory --format json`. */
 export const INVENTORY_FORMAT = 'cdktf-ces.dev/inventory/v1';
@@ -21,7 +22,7 @@ const UNIT_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 
 /** `30d`, `12h`, `2w`, `90m` → milliseconds. */
 export function parseDuration(text: string, option: string): number {
   const m = /^(\d{1,6})([mhdw])$/.exec(text.trim());
-  if (!m || Number(m[1]) === 0) throw new CliUsageError(option, quote(text), 'write a positive whole number and a unit: m (minutes), h (hours), d (days) or w (weeks), such as 30d');
+  if (!m || Number(m[1]) === 0) throw new UsageError(option, quote(text), 'write a positive whole number and a unit: m (minutes), h (hours), d (days) or w (weeks), such as 30d');
   return Number(m[1]) * UNIT_MS[m[2]];
 }
 
@@ -94,7 +95,7 @@ function filters(args: ParsedArgs): Filter[] {
   if (args.flag('windowed')) out.push({ text: 'with a time window', keep: (r) => r.window !== undefined });
   const level = args.string('level');
   if (level !== undefined) {
-    if (!LEVELS.includes(level as Level)) throw new CliUsageError('--level', quote(level), `use one of ${LEVELS.join(', ')}`);
+    if (!LEVELS.includes(level as Level)) throw new UsageError('--level', quote(level), `use one of ${LEVELS.join(', ')}`);
     out.push({ text: `level ${level}`, keep: (r) => r.level === level });
   }
   const namespace = args.string('namespace');
@@ -102,7 +103,7 @@ function filters(args: ParsedArgs): Filter[] {
   const action = args.string('action');
   if (action !== undefined) {
     const wanted = action.toUpperCase().replace(/-/g, '_') as ActionName;
-    if (!ACTIONS.includes(wanted)) throw new CliUsageError('--action', quote(action), `use one of ${ACTIONS.join(', ')}`);
+    if (!ACTIONS.includes(wanted)) throw new UsageError('--action', quote(action), `use one of ${ACTIONS.join(', ')}`);
     out.push({ text: `action ${wanted}`, keep: (r) => r.action === wanted });
   }
   const owner = args.string('owner');
@@ -211,7 +212,7 @@ export const inventoryCommand: CliCommand = {
   ],
   async run(args, io) {
     const format = args.string('format') ?? 'table';
-    if (!FORMATS.includes(format)) throw new CliUsageError('--format', quote(format), `use one of ${FORMATS.join(', ')}`);
+    if (!FORMATS.includes(format)) throw new UsageError('--format', quote(format), `use one of ${FORMATS.join(', ')}`);
     const applied = filters(args);
     const all = readSynthOutput(args.string('out') ?? 'cdktf.out', io.cwd);
     const wanted = args.string('device');

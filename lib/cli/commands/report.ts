@@ -2,11 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FlowRecord } from '../../flowlog/enrich';
 import { deciderOf, destinationOf, readFlowRecords, RecordStats, workloadOf } from '../../flowlog/records';
-import { parseTime } from '../engine';
-import { writeOutputFile } from '../input-files';
+import { parseTime } from '../../analysis/engine';
+import { writeOutputFile } from '../../files/input-files';
 import { OUTPUT_OPTIONS, loadPolicy } from '../inputs';
-import { CliCommand, CliIo, CliUsageError, ParsedArgs } from '../registry';
-import { printable, quote } from '../text';
+import { CliCommand, CliIo, ParsedArgs } from '../registry';
+import { UsageError } from '../../files/usage-error';
+import { printable, quote } from '../../files/text';
 
 /** Most distinct flows kept; more are counted, not listed. */
 const MAX_FLOWS = 100_000;
@@ -79,7 +80,7 @@ export function addRecord(summary: FlowSummary, r: FlowRecord): void {
 export async function readInputs(args: ParsedArgs, io: CliIo, take: (r: FlowRecord) => void): Promise<{ stats: RecordStats; window: { since?: number; until?: number } }> {
   const since = args.string('since') !== undefined ? parseTime(args.string('since') as string, '--since').getTime() : undefined;
   const until = args.string('until') !== undefined ? parseTime(args.string('until') as string, '--until').getTime() : undefined;
-  if (since !== undefined && until !== undefined && until <= since) throw new CliUsageError('--until is not after --since', `${args.string('since')} to ${args.string('until')}`, 'give a time range that ends after it starts');
+  if (since !== undefined && until !== undefined && until <= since) throw new UsageError('--until is not after --since', `${args.string('since')} to ${args.string('until')}`, 'give a time range that ends after it starts');
   const inputs = args.positionals.length ? args.positionals : ['-'];
   const stats: RecordStats = { read: 0, skipped: 0 };
   for (const input of inputs) {
@@ -88,7 +89,7 @@ export async function readInputs(args: ParsedArgs, io: CliIo, take: (r: FlowReco
       continue;
     }
     const file = path.resolve(io.cwd, input);
-    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new CliUsageError('flow log file not found', quote(input), 'name files of JSON lines written by the flow-log receiver, or - for standard input');
+    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UsageError('flow log file not found', quote(input), 'name files of JSON lines written by the flow-log receiver, or - for standard input');
     await readFlowRecords(fs.createReadStream(file), input, stats, { since, until }, take);
   }
   return { stats, window: { since, until } };
@@ -216,10 +217,10 @@ export const reportCommand: CliCommand = {
   ],
   async run(args, io) {
     const topText = args.string('top') ?? '10';
-    if (!/^[1-9]\d{0,3}$/.test(topText)) throw new CliUsageError('--top', quote(topText), 'give a whole number from 1 to 9999');
+    if (!/^[1-9]\d{0,3}$/.test(topText)) throw new UsageError('--top', quote(topText), 'give a whole number from 1 to 9999');
     for (const opt of ['svg', 'html']) {
       const file = args.string(opt);
-      if (file !== undefined && !fs.existsSync(path.dirname(path.resolve(io.cwd, file)))) throw new CliUsageError(`--${opt} names a file in a folder that does not exist`, quote(file), 'create the folder first, or write elsewhere');
+      if (file !== undefined && !fs.existsSync(path.dirname(path.resolve(io.cwd, file)))) throw new UsageError(`--${opt} names a file in a folder that does not exist`, quote(file), 'create the folder first, or write elsewhere');
     }
     const view = loadPolicy(args, io);
     const summary = emptySummary();

@@ -1,10 +1,11 @@
-import { checkDnsAnswer } from '../cluster-state';
-import { DnsAnswers, Explanation, ExplainQuery, PolicyView, Verdict, explain, expiredRuleText, parseDestination, parseLabels, parseSource, parseTime } from '../engine';
-import { decidedByMatches, decidedByText } from '../format';
-import { readYamlFile, yamlDocumentError } from '../input-files';
+import { checkDnsAnswer } from '../../analysis/cluster-state';
+import { DnsAnswers, Explanation, ExplainQuery, PolicyView, Verdict, explain, expiredRuleText, parseDestination, parseLabels, parseSource, parseTime } from '../../analysis/engine';
+import { decidedByMatches, decidedByText } from '../../analysis/format';
+import { readYamlFile, yamlDocumentError } from '../../files/input-files';
 import { CLUSTER_OPTIONS, OUTPUT_OPTIONS, loadCluster, loadPolicy } from '../inputs';
-import { CliCommand, CliUsageError, ParsedArgs } from '../registry';
-import { quote } from '../text';
+import { CliCommand, ParsedArgs } from '../registry';
+import { UsageError } from '../../files/usage-error';
+import { quote } from '../../files/text';
 
 const FIELDS = ['from', 'to', 'expect', 'at', 'labels', 'namespaceLabels', 'resolve', 'device', 'decidedBy', 'wouldBe'];
 const VERDICTS = ['allow', 'deny', 'reject'];
@@ -38,20 +39,20 @@ function labelsField(v: unknown, where: string): Record<string, string> {
   if (isMapping(v) && Object.values(v).every((x) => typeof x === 'string')) {
     return parseLabels(Object.entries(v as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(','), where);
   }
-  throw new CliUsageError(where, quote(v), 'write labels as a map (app: checkout) or as "app=checkout,tier=web"');
+  throw new UsageError(where, quote(v), 'write labels as a map (app: checkout) or as "app=checkout,tier=web"');
 }
 
 /** Reads and checks every row of a flows file before anything is evaluated. */
 export function readFlows(file: string, cwd: string, now: Date): Row[] {
   const docs = readYamlFile({ file, role: 'the flows file', howTo: 'pass the path of a YAML list of {from, to, expect}' }, cwd).filter((d) => d.error || d.value !== null);
-  if (docs.length > 1) throw new CliUsageError(`${file} must hold one YAML document`, `${docs.length} documents`, 'write one list of flows');
+  if (docs.length > 1) throw new UsageError(`${file} must hold one YAML document`, `${docs.length} documents`, 'write one list of flows');
   const doc = docs[0];
   if (doc?.error) throw yamlDocumentError(file, { ...doc, error: doc.error });
   const value = doc?.value;
   if (isMapping(value) && 'flows' in value) {
     const extra = Object.keys(value).find((k) => k !== 'flows');
     if (extra !== undefined) {
-      throw new CliUsageError(
+      throw new UsageError(
         `${file}: unknown top-level field`,
         quote(extra),
         'remove it: the file is a list of flows, or a mapping with the one field "flows" (YAML merge keys "<<" are not read either: write each flow\'s fields out)',
@@ -60,39 +61,39 @@ export function readFlows(file: string, cwd: string, now: Date): Row[] {
   }
   const list = Array.isArray(value) ? value : isMapping(value) && Array.isArray(value.flows) ? (value.flows as unknown[]) : undefined;
   if (!list || list.length === 0) {
-    throw new CliUsageError(`${file} holds no flows`, quote(value ?? null), 'write a YAML list of rows {from, to, expect: allow|deny, at?, labels?}, or a mapping whose "flows" is that list');
+    throw new UsageError(`${file} holds no flows`, quote(value ?? null), 'write a YAML list of rows {from, to, expect: allow|deny, at?, labels?}, or a mapping whose "flows" is that list');
   }
   return list.map((raw, i): Row => {
     const where = `${file} row ${i + 1}`;
-    if (!isMapping(raw)) throw new CliUsageError(`${where} is not a mapping`, quote(raw), 'write each row as {from: ns/name, to: host:port, expect: allow|deny}');
+    if (!isMapping(raw)) throw new UsageError(`${where} is not a mapping`, quote(raw), 'write each row as {from: ns/name, to: host:port, expect: allow|deny}');
     const r = raw;
     for (const key of Object.keys(r)) {
-      if (key === '<<') throw new CliUsageError(`${where}: a YAML merge key`, quote(key), 'merge keys are not read (YAML 1.2 has none): write the fields of the row out');
-      if (!FIELDS.includes(key)) throw new CliUsageError(`${where}: unknown field`, quote(key), `fields are ${FIELDS.join(', ')}`);
+      if (key === '<<') throw new UsageError(`${where}: a YAML merge key`, quote(key), 'merge keys are not read (YAML 1.2 has none): write the fields of the row out');
+      if (!FIELDS.includes(key)) throw new UsageError(`${where}: unknown field`, quote(key), `fields are ${FIELDS.join(', ')}`);
     }
     for (const key of ['from', 'to', 'expect']) {
-      if (typeof r[key] !== 'string') throw new CliUsageError(`${where}: field "${key}" is missing or not text`, quote(r[key] ?? null), key === 'expect' ? 'write expect: allow or expect: deny' : `write ${key}: ${key === 'from' ? 'payments/checkout' : 'api.stripe.com:443'}`);
+      if (typeof r[key] !== 'string') throw new UsageError(`${where}: field "${key}" is missing or not text`, quote(r[key] ?? null), key === 'expect' ? 'write expect: allow or expect: deny' : `write ${key}: ${key === 'from' ? 'payments/checkout' : 'api.stripe.com:443'}`);
     }
     const expect = r.expect as string;
-    if (!VERDICTS.includes(expect)) throw new CliUsageError(`${where}: field "expect"`, quote(expect), 'write allow, deny (drop or reject) or reject');
+    if (!VERDICTS.includes(expect)) throw new UsageError(`${where}: field "expect"`, quote(expect), 'write allow, deny (drop or reject) or reject');
     if (r.wouldBe !== undefined && (typeof r.wouldBe !== 'string' || !VERDICTS.includes(r.wouldBe))) {
-      throw new CliUsageError(`${where}: field "wouldBe"`, quote(r.wouldBe), 'write the verdict with audit rules enforced: allow, deny (drop or reject) or reject');
+      throw new UsageError(`${where}: field "wouldBe"`, quote(r.wouldBe), 'write the verdict with audit rules enforced: allow, deny (drop or reject) or reject');
     }
     for (const key of ['device', 'decidedBy']) {
       if (r[key] !== undefined && (typeof r[key] !== 'string' || (r[key] as string).trim() === '')) {
-        throw new CliUsageError(`${where}: field "${key}"`, quote(r[key]), key === 'device' ? 'write the AS3 tenant of the device, as --device takes it' : 'write the rule, such as "ServiceEgressRule payments/checkout-to-stripe", "payments/checkout-to-stripe" or "device default"');
+        throw new UsageError(`${where}: field "${key}"`, quote(r[key]), key === 'device' ? 'write the AS3 tenant of the device, as --device takes it' : 'write the rule, such as "ServiceEgressRule payments/checkout-to-stripe", "payments/checkout-to-stripe" or "device default"');
       }
     }
     const to = parseDestination(r.to as string, `${where} field "to"`);
     let resolve: string[] | undefined;
     if (r.resolve !== undefined) {
-      if (to.host === undefined) throw new CliUsageError(`${where}: field "resolve" for an address`, quote(r.resolve), `"resolve" gives the DNS answers of a host name; ${to.text} is an address already: drop the field`);
+      if (to.host === undefined) throw new UsageError(`${where}: field "resolve" for an address`, quote(r.resolve), `"resolve" gives the DNS answers of a host name; ${to.text} is an address already: drop the field`);
       const ips = typeof r.resolve === 'string' ? r.resolve.split(',').map((x) => x.trim()) : Array.isArray(r.resolve) ? r.resolve : undefined;
-      if (!ips) throw new CliUsageError(`${where}: field "resolve"`, quote(r.resolve), `write the addresses of ${to.host} as a list, such as resolve: [203.0.113.10, 2001:db8::10]`);
+      if (!ips) throw new UsageError(`${where}: field "resolve"`, quote(r.resolve), `write the addresses of ${to.host} as a list, such as resolve: [203.0.113.10, 2001:db8::10]`);
       resolve = checkDnsAnswer(to.host, ips, `${where} field "resolve"`);
     }
     const at = r.at instanceof Date ? r.at.toISOString() : r.at;
-    if (at !== undefined && typeof at !== 'string') throw new CliUsageError(`${where}: field "at"`, quote(at), 'write an ISO 8601 time such as 2026-03-02T09:30:00Z');
+    if (at !== undefined && typeof at !== 'string') throw new UsageError(`${where}: field "at"`, quote(at), 'write an ISO 8601 time such as 2026-03-02T09:30:00Z');
     return {
       from: r.from as string,
       to: r.to as string,
@@ -270,9 +271,9 @@ export const simulateCommand: CliCommand = {
   ],
   async run(args, io) {
     const file = args.positionals[0];
-    if (file === undefined) throw new CliUsageError('simulate needs a flows file', 'nothing', 'usage: cdktf-ces simulate <flows.yaml>');
+    if (file === undefined) throw new UsageError('simulate needs a flows file', 'nothing', 'usage: cdktf-ces simulate <flows.yaml>');
     const format = args.string('format') ?? 'text';
-    if (!FORMATS.includes(format)) throw new CliUsageError('--format', quote(format), `use one of ${FORMATS.join(', ')}`);
+    if (!FORMATS.includes(format)) throw new UsageError('--format', quote(format), `use one of ${FORMATS.join(', ')}`);
     const now = args.string('at') !== undefined ? parseTime(args.string('at') as string) : new Date();
     const rows = readFlows(file, io.cwd, now);
     const views = new Map<string | undefined, PolicyView>();
@@ -282,7 +283,7 @@ export const simulateCommand: CliCommand = {
         try {
           view = loadPolicy(row.device === undefined ? args : withDevice(args, row.device), io);
         } catch (err) {
-          if (err instanceof CliUsageError && row.device !== undefined) throw new CliUsageError(`${file} row ${i + 1} field "device": ${err.what}`, err.value, err.fix);
+          if (err instanceof UsageError && row.device !== undefined) throw new UsageError(`${file} row ${i + 1} field "device": ${err.what}`, err.value, err.fix);
           throw err;
         }
         views.set(row.device, view);
@@ -300,7 +301,7 @@ export const simulateCommand: CliCommand = {
       try {
         return evaluate(row, i, view, explain(view, cluster, rowDns(dns, row), row.query));
       } catch (err) {
-        if (err instanceof CliUsageError) throw new CliUsageError(`${file} row ${i + 1}: ${err.what}`, err.value, err.fix);
+        if (err instanceof UsageError) throw new UsageError(`${file} row ${i + 1}: ${err.what}`, err.value, err.fix);
         throw err;
       }
     });

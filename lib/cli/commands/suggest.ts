@@ -6,11 +6,12 @@ import { EgressPolicyError } from '../../policy/errors';
 import type { PolicyModel } from '../../policy/model';
 import { diffPolicies } from '../diff/compute';
 import { formatText } from '../diff/format';
-import { DnsAnswers, explain, parseSource, PolicyView, policyView } from '../engine';
-import { writeOutputFile } from '../input-files';
+import { DnsAnswers, explain, parseSource, PolicyView, policyView } from '../../analysis/engine';
+import { writeOutputFile } from '../../files/input-files';
 import { OUTPUT_OPTIONS, loadPolicy } from '../inputs';
-import { CliCommand, CliUsageError } from '../registry';
-import { quote } from '../text';
+import { CliCommand } from '../registry';
+import { UsageError } from '../../files/usage-error';
+import { quote } from '../../files/text';
 import { readInputs, skippedNote, TIME_OPTIONS } from './report';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -21,7 +22,7 @@ function target(args: { string(n: string): string | undefined }): SuggestTarget 
   const ns = args.string('namespace');
   const svc = args.string('service');
   if ((ns === undefined) === (svc === undefined))
-    throw new CliUsageError(
+    throw new UsageError(
       'suggest needs exactly one of --namespace and --service',
       ns === undefined ? 'neither' : 'both',
       'write --namespace <ns> for namespace rules, or --service <ns>/<service> for rules of one Service',
@@ -30,7 +31,7 @@ function target(args: { string(n: string): string | undefined }): SuggestTarget 
     const s = parseSource(svc, '--service');
     return { namespace: s.namespace, service: s.name };
   }
-  if (!DNS_LABEL.test(ns as string)) throw new CliUsageError('--namespace', quote(ns), 'give a namespace name (a DNS label such as payments)');
+  if (!DNS_LABEL.test(ns as string)) throw new UsageError('--namespace', quote(ns), 'give a namespace name (a DNS label such as payments)');
   return { namespace: ns as string };
 }
 
@@ -38,7 +39,7 @@ function viewOf(label: string, model: PolicyModel, at: Date): PolicyView {
   try {
     return policyView({ label, ...renderedPolicy(model, at) });
   } catch (e) {
-    if (e instanceof EgressPolicyError) throw new CliUsageError('the suggested rules do not compile with the policy', quote(e.message), 'choose another --name-prefix, or report this as a bug');
+    if (e instanceof EgressPolicyError) throw new UsageError('the suggested rules do not compile with the policy', quote(e.message), 'choose another --name-prefix, or report this as a bug');
     throw e;
   }
 }
@@ -67,7 +68,7 @@ function checkFlows(s: Suggestion, before: PolicyView, after: PolicyView, at: Da
       });
     } catch (err) {
       // Such as an IPv6 destination when the device's pod CIDRs are IPv4 only.
-      if (err instanceof CliUsageError) return `not simulated: ${err.what}`;
+      if (err instanceof UsageError) return `not simulated: ${err.what}`;
       throw err;
     }
     const by = e.flows.map((x) => x.enforced.decidedBy).find((o) => o !== undefined);
@@ -94,12 +95,12 @@ export const suggestCommand: CliCommand = {
   async run(args, io) {
     const who = target(args);
     const prefix = args.string('name-prefix') ?? 'observed';
-    if (!DNS_LABEL.test(prefix) || prefix.length > 50) throw new CliUsageError('--name-prefix', quote(prefix), 'give a DNS label of at most 50 characters, such as observed');
+    if (!DNS_LABEL.test(prefix) || prefix.length > 50) throw new UsageError('--name-prefix', quote(prefix), 'give a DNS label of at most 50 characters, such as observed');
     const library = args.string('library') ?? 'cdktf-ces';
-    if (!/^[@a-z0-9][a-z0-9._\-/@]{0,213}$/.test(library)) throw new CliUsageError('--library', quote(library), 'give an npm module name, such as cdktf-ces');
+    if (!/^[@a-z0-9][a-z0-9._\-/@]{0,213}$/.test(library)) throw new UsageError('--library', quote(library), 'give an npm module name, such as cdktf-ces');
     const output = args.string('output');
     if (output !== undefined && !fs.existsSync(path.dirname(path.resolve(io.cwd, output))))
-      throw new CliUsageError('-o names a file in a folder that does not exist', quote(output), 'create the folder first, or write elsewhere');
+      throw new UsageError('-o names a file in a folder that does not exist', quote(output), 'create the folder first, or write elsewhere');
     const view = loadPolicy(args, io);
     const records: FlowRecord[] = [];
     const { stats } = await readInputs(args, io, (r) => {

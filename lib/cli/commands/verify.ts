@@ -1,9 +1,10 @@
-import { BigipClient, BigipLogger } from '../../controller/bigip';
+import { BigipClient, BigipLogger } from '../../clients/bigip';
 import { DeviceVerification, bigipDeviceReader, expectedDevices, formatVerifyJson, formatVerifyText, verifyDevice } from '../../verify';
-import { INPUT_LIMITS, readTextFile } from '../input-files';
+import { INPUT_LIMITS, readTextFile } from '../../files/input-files';
 import { loadCluster } from '../inputs';
-import { CliCommand, CliIo, CliUsageError, ParsedArgs } from '../registry';
-import { quote } from '../text';
+import { CliCommand, CliIo, ParsedArgs } from '../registry';
+import { UsageError } from '../../files/usage-error';
+import { quote } from '../../files/text';
 
 const FORMATS = ['text', 'json'];
 
@@ -18,7 +19,7 @@ function credentials(env: VerifyEnvironment['env']): { username: string; passwor
   const password = env.BIGIP_PASSWORD;
   const missing = [username ? '' : 'BIGIP_USER', password ? '' : 'BIGIP_PASSWORD'].filter(Boolean);
   if (missing.length) {
-    throw new CliUsageError(
+    throw new UsageError(
       `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set`,
       'nothing',
       'export the BIG-IP username and password as BIGIP_USER and BIGIP_PASSWORD (the bigip provider\'s environment); verify never takes them as options',
@@ -36,7 +37,7 @@ function bigipUrl(text: string): string {
     u = undefined;
   }
   if (!u || u.protocol !== 'https:' || u.username || u.password || (u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) {
-    throw new CliUsageError('--bigip-url', quote(text), 'write the management URL as https://<host>[:<port>] (HTTPS only, no path or credentials)');
+    throw new UsageError('--bigip-url', quote(text), 'write the management URL as https://<host>[:<port>] (HTTPS only, no path or credentials)');
   }
   return u.origin;
 }
@@ -45,14 +46,14 @@ function tls(args: ParsedArgs, env: VerifyEnvironment['env'], io: CliIo): { caBu
   const option = args.string('ca-file');
   const caFile = option ?? (env.BIGIP_CA_FILE || undefined);
   if (args.flag('insecure')) {
-    if (caFile !== undefined) throw new CliUsageError('--insecure contradicts the CA bundle', quote(caFile), `give ${option !== undefined ? '--ca-file' : 'BIGIP_CA_FILE'} to verify the device, or --insecure to skip verification, not both`);
+    if (caFile !== undefined) throw new UsageError('--insecure contradicts the CA bundle', quote(caFile), `give ${option !== undefined ? '--ca-file' : 'BIGIP_CA_FILE'} to verify the device, or --insecure to skip verification, not both`);
     io.stderr('cdktf-ces verify: WARNING: TLS verification is off (--insecure): anyone on the network path can impersonate the BIG-IP and capture the password and token. Use --ca-file outside a lab.\n');
     return { insecureSkipTlsVerify: true };
   }
   if (caFile === undefined) return {};
   const source = option !== undefined ? 'the --ca-file' : 'the BIGIP_CA_FILE';
   const pem = readTextFile({ file: caFile, role: `${source} CA bundle`, howTo: 'give the PEM file of the CA that signed the BIG-IP management certificate' }, io.cwd, INPUT_LIMITS.yamlBytes);
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliUsageError(`${source} file holds no PEM certificate`, quote(caFile), 'give the PEM file of the CA that signed the BIG-IP management certificate');
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`${source} file holds no PEM certificate`, quote(caFile), 'give the PEM file of the CA that signed the BIG-IP management certificate');
   return { caBundle: pem };
 }
 
@@ -90,18 +91,18 @@ export function verifyCommandWith(environment: VerifyEnvironment): CliCommand {
     ],
     async run(args, io) {
       const format = args.string('format') ?? 'text';
-      if (!FORMATS.includes(format)) throw new CliUsageError('--format', quote(format), `use one of ${FORMATS.join(', ')}`);
+      if (!FORMATS.includes(format)) throw new UsageError('--format', quote(format), `use one of ${FORMATS.join(', ')}`);
       const devices = expectedDevices(args.string('out') ?? 'cdktf.out', io.cwd, args.string('device'));
       const urlOption = args.string('bigip-url');
       const override = urlOption !== undefined ? bigipUrl(urlOption) : undefined;
       if (override !== undefined && new Set(devices.map((d) => d.managementUrl)).size > 1) {
-        throw new CliUsageError('--bigip-url with devices on several BIG-IPs', devices.map((d) => `${d.label}: ${d.managementUrl}`).join(', '), 'choose one device with --device <tenant>');
+        throw new UsageError('--bigip-url with devices on several BIG-IPs', devices.map((d) => `${d.label}: ${d.managementUrl}`).join(', '), 'choose one device with --device <tenant>');
       }
       const { username, password } = credentials(environment.env);
       const connection = tls(args, environment.env, io);
       const { cluster } = await loadCluster(args, io);
       if (cluster && devices.length > 1) {
-        throw new CliUsageError('cluster state is of one cluster, but several devices are verified', devices.map((d) => d.label).join(', '), 'choose the cluster\'s device with --device <tenant>');
+        throw new UsageError('cluster state is of one cluster, but several devices are verified', devices.map((d) => d.label).join(', '), 'choose the cluster\'s device with --device <tenant>');
       }
       const clients = new Map<string, BigipClient>();
       const results: DeviceVerification[] = [];

@@ -8,9 +8,9 @@
  * while a namespace's rules do not multiply the work of every other namespace.
  */
 import type { AfmChainResult, AfmEvaluation, AfmListState } from '../../afm/evaluator';
-import { desiredMembers } from '../../k8s/membership';
-import type { ClusterSnapshot } from '../../k8s/membership';
-import type { PolicyView } from '../engine';
+import { desiredMembers } from '../../policy/membership';
+import type { ClusterSnapshot } from '../../policy/membership';
+import type { PolicyView } from '../../analysis/engine';
 import type { PolicyModel } from '../../policy/model';
 import { ruleKey } from '../../policy/model';
 import { DestinationClass, PortClass, destinationClasses, intervalText, portClasses, portSetText } from './partition';

@@ -10,8 +10,8 @@
  * over an exact partition of what the selectors test (for each key: absent, each value a
  * selector names, some other value); label sets that no selector tells apart are one workload.
  */
-import { HYPOTHETICAL_SERVICE_LABEL } from '../engine';
-import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, podEligible, selectorMatches, serviceSelects, sourceIncludesPod } from '../../k8s/membership';
+import { HYPOTHETICAL_SERVICE_LABEL } from '../../analysis/engine';
+import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, podEligible, selectorMatches, serviceSelects, sourceIncludesPod } from '../../policy/membership';
 import { formatIp, parseAddressEntry } from '../../policy/ip';
 import type { PolicyModel, SelectorModel } from '../../policy/model';
 import { isEmptySelector } from '../../policy/model';

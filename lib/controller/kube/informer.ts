@@ -16,11 +16,11 @@
  * keeping its last good version; one without a usable name cannot be matched to the cache, so
  * the informer lists again. Each is reported as a {@link MalformedObjectError} and counted.
  */
-import { BackoffOptions, fullJitterDelay } from '../backoff';
-import { Clock, systemClock } from '../clock';
-import type { KubeClient } from './client';
-import { KubeApiError } from './client';
-import { KubeObject, ResourceType, WatchEvent, objectKey } from './resources';
+import { BackoffOptions, fullJitterDelay } from '../../clients/backoff';
+import { Clock, systemClock } from '../../clients/clock';
+import type { KubeClient } from '../../clients/kube/client';
+import { KubeApiError } from '../../clients/kube/client';
+import { KubeObject, ResourceType, WatchEvent, objectKey } from '../../clients/kube/resources';
 
 export const ADD = 'add';
 export type ADD = typeof ADD;

@@ -17,10 +17,10 @@
  * - on a graceful stop the leader releases the lease (empty holder) so a standby takes over at
  *   its next retry instead of waiting for expiry.
  */
-import { Clock, systemClock } from '../clock';
-import type { KubeClient } from './client';
-import { KubeApiError } from './client';
-import { KubeObject, LEASES } from './resources';
+import { Clock, systemClock } from '../../clients/clock';
+import type { KubeClient } from '../../clients/kube/client';
+import { KubeApiError } from '../../clients/kube/client';
+import { KubeObject, LEASES } from '../../clients/kube/resources';
 
 /** What the elector needs of the controller's clock; tests drive it by hand. */
 export type LeaseClock = Pick<Clock, 'now' | 'sleep'>;

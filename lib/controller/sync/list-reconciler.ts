@@ -11,10 +11,10 @@
  * leads): a list the controller has not filled stays empty on the device, so it matches
  * nothing (fail closed).
  */
-import type { NamespaceInfo, PodInfo, ServiceInfo } from '../../k8s/membership';
-import { listActive } from '../../k8s/membership';
-import { EMPTY_LIST_PLACEHOLDER } from '../bigip/client';
-import { Clock, systemClock } from '../clock';
+import type { NamespaceInfo, PodInfo, ServiceInfo } from '../../policy/membership';
+import { listActive } from '../../policy/membership';
+import { EMPTY_LIST_PLACEHOLDER } from '../../clients/bigip/client';
+import { Clock, systemClock } from '../../clients/clock';
 import type { PlanList, SyncPlan } from '../../policy/plan';
 import { ListChanges, MembershipIndex, PodCache } from './membership-index';
 import { PacingState, PushOutcome, ListWorkqueue } from './workqueue';

@@ -10,7 +10,7 @@
  * contributes (derived from the cache, to tell what a change removes) and reads the cache when a
  * namespace or service change re-evaluates the pods of a namespace.
  */
-import { PodInfo, ServiceInfo, canonicalIp, podEligible, sourceIncludesPod } from '../../k8s/membership';
+import { PodInfo, ServiceInfo, canonicalIp, podEligible, sourceIncludesPod } from '../../policy/membership';
 import type { PlanList, SyncPlan } from '../../policy/plan';
 
 /** The lists a change touched, and whether any lost an address. */

@@ -41,9 +41,9 @@
  *   `AddRateLimited` does; a terminal failure (a 4xx such as a list AS3 does not have) parks it
  *   until `terminalRetryMs` passes, and is reported.
  */
-import { fullJitterDelay } from '../backoff';
-import { BigipApiError } from '../bigip/errors';
-import { Clock, systemClock } from '../clock';
+import { fullJitterDelay } from '../../clients/backoff';
+import { BigipApiError } from '../../clients/bigip/errors';
+import { Clock, systemClock } from '../../clients/clock';
 
 export interface PushTarget {
   /** Replaces the members of a list on the device. */

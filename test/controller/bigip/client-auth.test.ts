@@ -1,4 +1,4 @@
-import { BigipApiError, BigipClient } from '../../../lib/controller/bigip';
+import { BigipApiError, BigipClient } from '../../../lib/clients/bigip';
 import { BigipEmulator, BigipFault } from '../../emulators/bigip/emulator';
 import { clientFor, egressDeclaration, loginRaw, ManualClock } from './support';
 

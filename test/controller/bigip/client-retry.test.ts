@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
-import { fullJitterDelay } from '../../../lib/controller/backoff';
-import { BigipApiError, BigipClient, classifyNetworkError, classifyResponse, deviceMessageOf } from '../../../lib/controller/bigip';
+import { fullJitterDelay } from '../../../lib/clients/backoff';
+import { BigipApiError, BigipClient, classifyNetworkError, classifyResponse, deviceMessageOf } from '../../../lib/clients/bigip';
 import { BigipEmulator, BigipFault } from '../../emulators/bigip/emulator';
 import { clientFor, egressDeclaration, memoryLogger, recordingSleep } from './support';
 

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as tls from 'node:tls';
-import { BigipApiError, BigipClient } from '../../../lib/controller/bigip';
+import { BigipApiError, BigipClient } from '../../../lib/clients/bigip';
 import { BigipEmulator } from '../../emulators/bigip/emulator';
 import { AS3_SCHEMA_PATH, AS3_SCHEMA_PRESENT, clientFor, egressDeclaration, memoryLogger } from './support';
 

@@ -1,4 +1,4 @@
-import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import { BigipEmulator } from '../../emulators/bigip/emulator';
 import { AS3_SCHEMA_PATH, AS3_SCHEMA_PRESENT, egressDeclaration, loginRaw, raw, taskIdOf } from './support';
 

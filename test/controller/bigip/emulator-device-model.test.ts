@@ -5,7 +5,7 @@
  * event lists and the service-discovery worker, route domains by name and id, running and
  * saved configuration, the AS3 lock, and `BWC::policy attach` name resolution.
  */
-import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import { BigipEmulator } from '../../emulators/bigip/emulator';
 import { loginRaw, raw } from './support';
 

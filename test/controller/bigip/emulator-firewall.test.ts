@@ -1,5 +1,5 @@
 import * as fc from 'fast-check';
-import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import { BigipEmulator, BigipFault } from '../../emulators/bigip/emulator';
 import { egressDeclaration, loginRaw, ManualClock, raw } from './support';
 

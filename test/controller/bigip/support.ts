@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Agent } from 'undici';
-import { BigipClient, BigipClientOptions, BigipLogger } from '../../../lib/controller/bigip';
+import { BigipClient, BigipClientOptions, BigipLogger } from '../../../lib/clients/bigip';
 import { BigipEmulator } from '../../emulators/bigip/emulator';
 import { packageRoot } from '../../../lib/util';
 

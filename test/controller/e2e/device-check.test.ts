@@ -6,7 +6,7 @@
  * (Terraform owns them).
  */
 import * as fs from 'node:fs';
-import { BigipClient, EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
+import { BigipClient, EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import { InProcessController, World, eventually, listPath, listsConverged, metricValue, parseMetrics, pod, ruleCr, service, sleep, startInProcess, startWorld } from './support';
 
 /** Check interval of these tests; the bounds below are a few intervals. */

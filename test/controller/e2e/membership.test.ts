@@ -5,7 +5,7 @@
  * (terminating, Succeeded, Failed, hostNetwork, no IP yet), route-domain suffixes; and it
  * pushes nothing before every informer has listed (fail closed).
  */
-import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import {
   InProcessController,
   World,

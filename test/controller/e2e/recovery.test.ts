@@ -16,14 +16,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KubeClient } from '../../../lib/controller/kube/client';
-import { loadKubeconfig } from '../../../lib/controller/kube/config';
+import { KubeClient } from '../../../lib/clients/kube/client';
+import { loadKubeconfig } from '../../../lib/clients/kube/config';
 import { Informer } from '../../../lib/controller/kube/informer';
-import { NAMESPACES } from '../../../lib/controller/kube/resources';
+import { NAMESPACES } from '../../../lib/clients/kube/resources';
 import { BigipFault } from '../../emulators/bigip/emulator';
 import { KubeApiEmulator } from '../../emulators/kube/emulator';
 import { InProcessController, World, eventually, listPath, listsConverged, pod, podRef, sleep, startInProcess, startWorld } from './support';
-import { systemClock } from '../../../lib/controller/clock';
+import { systemClock } from '../../../lib/clients/clock';
 
 /** The convergence bound once faults stop; a parked list would take terminalRetryMs (60 s). */
 const RECOVERY_LIMIT_MS = 5_000;

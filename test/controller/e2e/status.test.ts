@@ -5,7 +5,7 @@
  * /readyz).
  */
 import { Weekday } from '../../../lib';
-import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import {
   InProcessController,
   World,

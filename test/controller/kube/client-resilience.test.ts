@@ -4,10 +4,10 @@
  * open) is given up after the idle timeout, so the informer resumes it.
  */
 import * as path from 'node:path';
-import { KubeApiError, KubeClient, KubeClientOptions } from '../../../lib/controller/kube/client';
-import { loadKubeconfig } from '../../../lib/controller/kube/config';
+import { KubeApiError, KubeClient, KubeClientOptions } from '../../../lib/clients/kube/client';
+import { loadKubeconfig } from '../../../lib/clients/kube/config';
 import { Informer } from '../../../lib/controller/kube/informer';
-import { KubeObject, PODS } from '../../../lib/controller/kube/resources';
+import { KubeObject, PODS } from '../../../lib/clients/kube/resources';
 import { Harness, errorOf, eventually, pod, quickClock, startHarness } from './helpers';
 
 

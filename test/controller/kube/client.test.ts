@@ -7,9 +7,9 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { ALL_KINDS, customResourceDefinition } from '../../../lib/k8s/crds';
-import { KubeClient } from '../../../lib/controller/kube/client';
-import { loadKubeconfig } from '../../../lib/controller/kube/config';
-import { KubeObject, LEASES, NAMESPACES, PODS, SERVICES, WatchEvent, egressResource } from '../../../lib/controller/kube/resources';
+import { KubeClient } from '../../../lib/clients/kube/client';
+import { loadKubeconfig } from '../../../lib/clients/kube/config';
+import { KubeObject, LEASES, NAMESPACES, PODS, SERVICES, WatchEvent, egressResource } from '../../../lib/clients/kube/resources';
 import { packageRoot } from '../../../lib/util';
 import { Harness, errorOf, eventually, namespace, pod, startHarness } from './helpers';
 

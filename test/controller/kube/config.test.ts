@@ -6,9 +6,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
-import { KubeClient } from '../../../lib/controller/kube/client';
-import { FileToken, KubeConfigError, inClusterConnection, loadConnection, loadKubeconfig } from '../../../lib/controller/kube/config';
-import { PODS } from '../../../lib/controller/kube/resources';
+import { KubeClient } from '../../../lib/clients/kube/client';
+import { FileToken, KubeConfigError, inClusterConnection, loadConnection, loadKubeconfig } from '../../../lib/clients/kube/config';
+import { PODS } from '../../../lib/clients/kube/resources';
 import { KubeApiEmulator } from '../../emulators/kube/emulator';
 import { packageRoot } from '../../../lib/util';
 

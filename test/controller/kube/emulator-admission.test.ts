@@ -4,7 +4,7 @@
  * quantity canonicalisation, and Lease updates without a resourceVersion.
  */
 import fc from 'fast-check';
-import { LEASES, PODS, ResourceType, SERVICES } from '../../../lib/controller/kube/resources';
+import { LEASES, PODS, ResourceType, SERVICES } from '../../../lib/clients/kube/resources';
 import { KubeEmulatorError } from '../../emulators/kube/emulator';
 import { Harness, errorOf, rawRequest, startHarness } from './helpers';
 

@@ -3,7 +3,7 @@
  * `kubernetes_manifest` uses it (PATCH application/apply-patch+yaml, field manager
  * "Terraform", optional force), and field ownership recorded by ordinary writes.
  */
-import { ResourceType } from '../../../lib/controller/kube/resources';
+import { ResourceType } from '../../../lib/clients/kube/resources';
 import { KubeEmulatorError } from '../../emulators/kube/emulator';
 import { Harness, rawRequest, startHarness } from './helpers';
 

@@ -4,9 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { KubeClient } from '../../../lib/controller/kube/client';
-import { loadKubeconfig } from '../../../lib/controller/kube/config';
-import { LEASES, NAMESPACES, PODS, ResourceType, SERVICES } from '../../../lib/controller/kube/resources';
+import { KubeClient } from '../../../lib/clients/kube/client';
+import { loadKubeconfig } from '../../../lib/clients/kube/config';
+import { LEASES, NAMESPACES, PODS, ResourceType, SERVICES } from '../../../lib/clients/kube/resources';
 import { Harness, errorOf, pod, rawRequest, startHarness } from './helpers';
 
 const SECRETS: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };

@@ -3,8 +3,8 @@
  * paginated lists as snapshots, `resourceVersion=0` from the watch cache, exact reads from the
  * etcd history, and watch caches bounded by time as well as by count.
  */
-import { KubeApiError } from '../../../lib/controller/kube/client';
-import { PODS } from '../../../lib/controller/kube/resources';
+import { KubeApiError } from '../../../lib/clients/kube/client';
+import { PODS } from '../../../lib/clients/kube/resources';
 import { Harness, errorOf, eventually, pod, rawRequest, startHarness } from './helpers';
 
 

@@ -2,10 +2,10 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KubeApiError, KubeClient } from '../../../lib/controller/kube/client';
-import { loadKubeconfig } from '../../../lib/controller/kube/config';
+import { KubeApiError, KubeClient } from '../../../lib/clients/kube/client';
+import { loadKubeconfig } from '../../../lib/clients/kube/config';
 import { KubeApiEmulator, KubeApiEmulatorOptions } from '../../emulators/kube/emulator';
-import { Clock, systemClock } from '../../../lib/controller/clock';
+import { Clock, systemClock } from '../../../lib/clients/clock';
 
 export interface Harness {
   readonly emulator: KubeApiEmulator;

@@ -5,7 +5,7 @@
  * version is unavailable too.
  */
 import { Informer } from '../../../lib/controller/kube/informer';
-import { PODS } from '../../../lib/controller/kube/resources';
+import { PODS } from '../../../lib/clients/kube/resources';
 import { Harness, eventually, pod, quickClock, startHarness } from './helpers';
 
 describe('informer list resourceVersions', () => {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { ADD, DELETE, Informer, UPDATE } from '../../../lib/controller/kube/informer';
-import { KubeObject, PODS } from '../../../lib/controller/kube/resources';
+import { KubeObject, PODS } from '../../../lib/clients/kube/resources';
 import { eventually, pod, quickClock, startHarness } from './helpers';
 
 type Op =

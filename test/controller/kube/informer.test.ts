@@ -3,10 +3,10 @@
  * synthetic deletes, reconnects after dropped watches and restarts, bookmarks, transform; and
  * against a scripted client, malformed objects.
  */
-import { fullJitterDelay } from '../../../lib/controller/backoff';
-import type { KubeClient } from '../../../lib/controller/kube/client';
+import { fullJitterDelay } from '../../../lib/clients/backoff';
+import type { KubeClient } from '../../../lib/clients/kube/client';
 import { ADD, DELETE, ERROR, Informer, InformerOptions, MalformedObjectError, UPDATE } from '../../../lib/controller/kube/informer';
-import { KubeObject, PODS, WatchEvent, egressResource } from '../../../lib/controller/kube/resources';
+import { KubeObject, PODS, WatchEvent, egressResource } from '../../../lib/clients/kube/resources';
 import { podInfo } from '../../../lib/controller/main';
 import { MembershipIndex } from '../../../lib/controller/sync/membership-index';
 import { PLAN_FORMAT, SyncPlan } from '../../../lib/policy/plan';

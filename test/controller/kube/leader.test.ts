@@ -3,7 +3,7 @@
  * only moves when every candidate is waiting, so the outcome does not depend on machine speed.
  */
 import { LeaderElector, LeaseClock, LeaseObject, microTime } from '../../../lib/controller/kube/leader';
-import { LEASES } from '../../../lib/controller/kube/resources';
+import { LEASES } from '../../../lib/clients/kube/resources';
 import { Harness, eventually, startHarness } from './helpers';
 
 class ManualClock implements LeaseClock {

@@ -2,7 +2,7 @@
  * A controller clock that moves only when the test advances it: timers fire in time order,
  * with pending promise work flushed after each, so tests about time never wait on the wall clock.
  */
-import type { Clock } from '../../../lib/controller/clock';
+import type { Clock } from '../../../lib/clients/clock';
 
 interface Timer {
   readonly at: number;

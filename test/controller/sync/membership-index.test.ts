@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { MembershipIndex, PodCache } from '../../../lib/controller/sync/membership-index';
-import { desiredMembers, NamespaceInfo, PodInfo, ServiceInfo } from '../../../lib/k8s/membership';
+import { desiredMembers, NamespaceInfo, PodInfo, ServiceInfo } from '../../../lib/policy/membership';
 import { compilePolicy } from '../../../lib/policy/compile';
-import { buildSyncPlan } from '../../../lib/policy/plan';
+import { buildSyncPlan } from '../../../lib/k8s/sync-plan';
 import { EgressDestination } from '../../../lib/policy/destination';
 import { buildRule } from '../../../lib/policy/schema';
 import { testDevice } from '../../support/device';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { BigipApiError } from '../../../lib/controller/bigip/errors';
+import { BigipApiError } from '../../../lib/clients/bigip/errors';
 import { ADDITION_AGING_MS, BUDGET_CAP_MS, PushOutcome, ListWorkqueue, ListWorkqueueOptions } from '../../../lib/controller/sync/workqueue';
 
 // Every test runs on jest's fake clock: time moves only when a test advances it.

@@ -5,7 +5,7 @@
  * checks mcpd makes when a partition changes (route domains, objects in use, references,
  * virtual addresses, FQDN lists).
  */
-import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/controller/bigip/client';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import { Json, canonicalJson, isApplication, isObject } from './json';
 import { EventList, PartitionIndex, indexPartition } from './partition-index';
 

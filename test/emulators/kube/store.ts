@@ -4,7 +4,7 @@
  * revisions are rebuilt from (bounded by count and compacted by time), selectors, and lists
  * with the resourceVersion semantics and consistent-snapshot pagination of kube-apiserver.
  */
-import type { ObjectMeta } from '../../../lib/controller/kube/resources';
+import type { ObjectMeta } from '../../../lib/clients/kube/resources';
 import type { CustomResourceValidator } from './crd-schema';
 import { KubeEmulatorError, badRequest, fail, invalidKind, notFound, statusObject } from './errors';
 import { fieldError } from './field-errors';

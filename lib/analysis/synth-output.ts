@@ -7,11 +7,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { As3Object, renderAs3, renderSharedAs3, renderTenantAs3 } from '../afm/as3';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
-import { ARTIFACT_FORMAT, PolicyArtifact, buildSyncPlan, sha256 } from '../policy/plan';
+import { ARTIFACT_FORMAT, PolicyArtifact, sha256 } from '../policy/plan';
+import { buildSyncPlan } from '../k8s/sync-plan';
 import { DeviceNames, selectDevice } from './device-name';
-import { readJsonFile } from './input-files';
-import { CliUsageError } from './registry';
-import { quote } from './text';
+import { readJsonFile } from '../files/input-files';
+import { UsageError } from '../files/usage-error';
+import { quote } from '../files/text';
 
 export interface DeviceOutput {
   readonly stack: string;
@@ -61,7 +62,7 @@ const SHA256 = /^[0-9a-f]{64}$/;
 
 /** The fields of a `cdk.tf.json` the tool reads, checked. */
 function terraformJson(value: unknown, shown: string): TerraformJson {
-  const bad = (where: string, v: unknown) => new CliUsageError(`${shown} is not a Terraform JSON configuration as cdktf writes it: ${where}`, quote(v), `the output is damaged; ${RESYNTH}`);
+  const bad = (where: string, v: unknown) => new UsageError(`${shown} is not a Terraform JSON configuration as cdktf writes it: ${where}`, quote(v), `the output is damaged; ${RESYNTH}`);
   if (!isObj(value)) throw bad('the file is not a mapping', value);
   if (!optional(value.resource, isObj)) throw bad('"resource" is not a mapping', value.resource);
   for (const type of ['bigip_as3', 'bigip_command']) {
@@ -85,7 +86,7 @@ function terraformJson(value: unknown, shown: string): TerraformJson {
  * `cdk.tf.json` by compiling it again ({@link checkModel}).
  */
 function policyArtifact(value: unknown, shown: string, tenant: string, stacks: readonly string[]): PolicyArtifact {
-  const bad = (field: string, v: unknown, fix = `the output is damaged; ${RESYNTH}`) => new CliUsageError(`${shown} is not a policy artifact this version reads: ${field}`, quote(v), fix);
+  const bad = (field: string, v: unknown, fix = `the output is damaged; ${RESYNTH}`) => new UsageError(`${shown} is not a policy artifact this version reads: ${field}`, quote(v), fix);
   if (!isObj(value)) throw bad('the file is not a mapping', value);
   if (value.format !== ARTIFACT_FORMAT) throw bad('format', value.format, `expected format "${ARTIFACT_FORMAT}"; ${RESYNTH} with this version of cdktf-ces`);
   if (!isString(value.devicePath) || !value.devicePath) throw bad('devicePath is not a construct path', value.devicePath);
@@ -118,13 +119,13 @@ function checkModel(artifact: PolicyArtifact, shown: string, as3Json: string, te
     rendered = JSON.stringify(artifact.sharedContext ? renderTenantAs3(compiled) : renderAs3(compiled));
   } catch (e) {
     // The model comes from the file: whatever compiling it throws is the file's fault.
-    throw new CliUsageError(`${shown} holds a policy model this version cannot compile`, quote(e instanceof Error ? e.message : String(e)), `the output is damaged or from another version; ${RESYNTH}`);
+    throw new UsageError(`${shown} holds a policy model this version cannot compile`, quote(e instanceof Error ? e.message : String(e)), `the output is damaged or from another version; ${RESYNTH}`);
   }
   if (rendered !== as3Json) {
-    throw new CliUsageError(`${shown} does not match the AS3 JSON in ${terraformShown}: its model renders another declaration`, `sha256 ${sha256(rendered).slice(0, 12)}… instead of ${sha256(as3Json).slice(0, 12)}…`, `the output is damaged or from another version; ${RESYNTH}`);
+    throw new UsageError(`${shown} does not match the AS3 JSON in ${terraformShown}: its model renders another declaration`, `sha256 ${sha256(rendered).slice(0, 12)}… instead of ${sha256(as3Json).slice(0, 12)}…`, `the output is damaged or from another version; ${RESYNTH}`);
   }
   if (JSON.stringify(buildSyncPlan(compiled)) !== JSON.stringify(artifact.plan)) {
-    throw new CliUsageError(`${shown} has a sync plan that its model does not give`, quote(artifact.plan), `the output is damaged or from another version; ${RESYNTH}`);
+    throw new UsageError(`${shown} has a sync plan that its model does not give`, quote(artifact.plan), `the output is damaged or from another version; ${RESYNTH}`);
   }
   return compiled;
 }
@@ -134,7 +135,7 @@ function entries(dir: string, shown: string): string[] {
   try {
     return fs.readdirSync(dir).sort();
   } catch (e) {
-    throw new CliUsageError(`cannot read the folder ${shown} of the synth output`, quote((e as NodeJS.ErrnoException).code ?? (e as Error).message), `the output is damaged; ${RESYNTH}`);
+    throw new UsageError(`cannot read the folder ${shown} of the synth output`, quote((e as NodeJS.ErrnoException).code ?? (e as Error).message), `the output is damaged; ${RESYNTH}`);
   }
 }
 
@@ -170,10 +171,10 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
   const root = path.resolve(cwd, outDir);
   const stacksDir = path.join(root, 'stacks');
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
-    throw new CliUsageError('no synth output directory', quote(outDir), 'run "cdktf synth" first, or point --out at the output directory');
+    throw new UsageError('no synth output directory', quote(outDir), 'run "cdktf synth" first, or point --out at the output directory');
   }
   if (!fs.existsSync(stacksDir)) {
-    throw new CliUsageError(`no stacks in the synth output ${outDir}`, 'no "stacks" folder', 'run "cdktf synth" first, or point --out at the output directory');
+    throw new UsageError(`no stacks in the synth output ${outDir}`, 'no "stacks" folder', 'run "cdktf synth" first, or point --out at the output directory');
   }
   const shown = (file: string) => path.relative(cwd, file) || file;
   const stacks = entries(stacksDir, shown(stacksDir));
@@ -187,17 +188,17 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
       const tenant = file.slice(0, -'.json'.length);
       const artifact = policyArtifact(readJsonFile(shown(artifactFile), cwd, RESYNTH), shown(artifactFile), tenant, stacks);
       if (!fs.existsSync(terraformFile)) {
-        throw new CliUsageError(`${shown(artifactFile)} has no cdk.tf.json next to it`, quote(shown(terraformFile)), `the output is incomplete; ${RESYNTH}`);
+        throw new UsageError(`${shown(artifactFile)} has no cdk.tf.json next to it`, quote(shown(terraformFile)), `the output is incomplete; ${RESYNTH}`);
       }
       const tf = terraformJson(readJsonFile(shown(terraformFile), cwd, RESYNTH), shown(terraformFile));
       const owned = (type: string) => ownedBy(tf, type, artifact.devicePath);
       const declaration = owned('bigip_as3');
       if (declaration.length !== 1 || typeof declaration[0].as3_json !== 'string') {
-        throw new CliUsageError(`${shown(terraformFile)} has no bigip_as3 resource of device ${artifact.devicePath}`, `${declaration.length} resources`, `the output is stale or incomplete; ${RESYNTH}`);
+        throw new UsageError(`${shown(terraformFile)} has no bigip_as3 resource of device ${artifact.devicePath}`, `${declaration.length} resources`, `the output is stale or incomplete; ${RESYNTH}`);
       }
       const as3Json = declaration[0].as3_json;
       if (sha256(as3Json) !== artifact.as3Sha256) {
-        throw new CliUsageError(
+        throw new UsageError(
           `stale synth output: the AS3 JSON in ${shown(terraformFile)} does not match ${shown(artifactFile)}`,
           `sha256 ${sha256(as3Json).slice(0, 12)}… instead of ${artifact.as3Sha256.slice(0, 12)}…`,
           RESYNTH,
@@ -213,7 +214,7 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
       const { stack: sharedStack, name } = artifact.sharedContext;
       const sharedFile = path.join(stacksDir, sharedStack, 'cdk.tf.json');
       if (!fs.existsSync(sharedFile)) {
-        throw new CliUsageError(`device ${artifact.devicePath} shares a BIG-IP whose stack is missing from the output`, quote(shown(sharedFile)), `the output is incomplete; ${RESYNTH}`);
+        throw new UsageError(`device ${artifact.devicePath} shares a BIG-IP whose stack is missing from the output`, quote(shown(sharedFile)), `the output is incomplete; ${RESYNTH}`);
       }
       const sharedTf = terraformJson(readJsonFile(shown(sharedFile), cwd, RESYNTH), shown(sharedFile));
       const candidates = Object.values(sharedTf.resource?.bigip_as3 ?? {}).filter((r) => {
@@ -225,12 +226,12 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
       });
       const sharedPath = candidates.length === 1 ? candidates[0]['//']?.metadata?.path?.replace(/\/Resource$/, '') : undefined;
       if (!sharedPath) {
-        throw new CliUsageError(`${shown(sharedFile)} has no declaration of SharedBigip "${name}" that device ${artifact.devicePath} uses`, `${candidates.length} declarations`, `the output is stale or incomplete; ${RESYNTH}`);
+        throw new UsageError(`${shown(sharedFile)} has no declaration of SharedBigip "${name}" that device ${artifact.devicePath} uses`, `${candidates.length} declarations`, `the output is stale or incomplete; ${RESYNTH}`);
       }
       const sharedAs3 = JSON.parse(candidates[0].as3_json as string) as As3Object;
       const stale = staleSharedItem(artifact, compiled, name, sharedAs3);
       if (stale) {
-        throw new CliUsageError(`stale synth output: ${stale} of device ${artifact.devicePath} in ${shown(sharedFile)} does not match ${shown(artifactFile)}`, quote(name), RESYNTH);
+        throw new UsageError(`stale synth output: ${stale} of device ${artifact.devicePath} in ${shown(sharedFile)} does not match ${shown(artifactFile)}`, quote(name), RESYNTH);
       }
       devices.push({
         ...base,
@@ -241,7 +242,7 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
     }
   }
   if (devices.length === 0) {
-    throw new CliUsageError(`no AfmDevice in the synth output ${outDir}`, `no ${path.join('stacks', '*', ARTIFACT_FOLDER, '*.json')}`, 'synthesize an app that has an AfmDevice (cdktf synth), or point --out at its output directory');
+    throw new UsageError(`no AfmDevice in the synth output ${outDir}`, `no ${path.join('stacks', '*', ARTIFACT_FOLDER, '*.json')}`, 'synthesize an app that has an AfmDevice (cdktf synth), or point --out at its output directory');
   }
   return devices;
 }

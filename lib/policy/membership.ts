@@ -2,11 +2,11 @@
  * Which pods belong to which source list. Pure: the controller applies it event by event,
  * the simulator and the tests apply it to a whole snapshot.
  */
-import type { SelectorModel, SourceModel } from '../policy/model';
-import { isEmptySelector } from '../policy/model';
-import type { PlanList, SyncPlan } from '../policy/plan';
-import { tryParseIp } from '../policy/ip';
-import { ruleActive } from '../policy/schedule';
+import type { SelectorModel, SourceModel } from './model';
+import { isEmptySelector } from './model';
+import type { PlanList, SyncPlan } from './plan';
+import { tryParseIp } from './ip';
+import { ruleActive } from './schedule';
 
 export interface PodInfo {
   readonly namespace: string;

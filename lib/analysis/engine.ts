@@ -4,14 +4,14 @@
  * device receives, and names the policy rules behind the AFM rules that decided.
  */
 import { AfmChainResult, AfmContext, AfmEvaluation, AfmFirewall, AfmListState, AfmRuleHit, AfmRuleIndex, AfmRuleOwner } from '../afm/evaluator';
-import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, listActive, podEligible, sourceIncludesPod } from '../k8s/membership';
+import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, listActive, podEligible, sourceIncludesPod } from '../policy/membership';
 import { formatIp, parseAddressEntry, tryParseIp } from '../policy/ip';
 import { LEVELS, Level, PolicyModel } from '../policy/model';
 import type { ExpiredRule, SyncPlan } from '../policy/plan';
 import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../policy/port';
 import { INSTANT_FORMAT, instantProblem } from '../policy/schema';
 import type { ClusterState } from './cluster-state';
-import { CliUsageError } from './registry';
+import { UsageError } from '../files/usage-error';
 
 export type Verdict = 'allow' | 'deny' | 'reject';
 
@@ -76,7 +76,7 @@ export function parseSource(text: string, option = '--from'): { namespace: strin
   const namespace = text.slice(0, slash);
   const name = text.slice(slash + 1);
   if (slash < 0 || !DNS_LABEL.test(namespace) || !OBJECT_NAME.test(name)) {
-    throw new CliUsageError(option, JSON.stringify(text), 'write <namespace>/<pod-or-service>, such as payments/checkout');
+    throw new UsageError(option, JSON.stringify(text), 'write <namespace>/<pod-or-service>, such as payments/checkout');
   }
   return { namespace, name };
 }
@@ -90,7 +90,7 @@ export function parseLabels(text: string, option = '--labels'): Record<string, s
     const key = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     if (eq <= 0 || !LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) {
-      throw new CliUsageError(`${option} entry`, JSON.stringify(part), 'write Kubernetes labels as key=value pairs separated by commas, such as app=checkout,tier=web');
+      throw new UsageError(`${option} entry`, JSON.stringify(part), 'write Kubernetes labels as key=value pairs separated by commas, such as app=checkout,tier=web');
     }
     labels[key] = value;
   }
@@ -99,17 +99,17 @@ export function parseLabels(text: string, option = '--labels'): Record<string, s
 
 export function parseTime(text: string, option = '--at'): Date {
   const form = 'write an ISO 8601 time with a zone, such as 2026-03-02T09:30:00Z or 2026-03-02T10:30:00+01:00';
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) throw new CliUsageError(option, JSON.stringify(text), form);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) throw new UsageError(option, JSON.stringify(text), form);
   // Field by field: Date rolls 2026-02-30 over to March 2 instead of refusing it.
   const problem = instantProblem(text);
-  if (problem) throw new CliUsageError(option, JSON.stringify(text), problem === INSTANT_FORMAT ? form : problem);
+  if (problem) throw new UsageError(option, JSON.stringify(text), problem === INSTANT_FORMAT ? form : problem);
   return new Date(text);
 }
 
 /** Parses `host:port`, `ip:port`, `[v6]:port`, each with an optional `/protocol` (default tcp). */
 export function parseDestination(text: string, option = '--to'): DestinationSpec {
   const bad = (fix: string): never => {
-    throw new CliUsageError(option, JSON.stringify(text), fix);
+    throw new UsageError(option, JSON.stringify(text), fix);
   };
   let rest = text.trim();
   let protocol = 'tcp';
@@ -215,24 +215,24 @@ export function resolveSource(model: PolicyModel, cluster: ClusterState | undefi
   }
   const snap = cluster.snapshot;
   if (spec.namespaceLabels) {
-    throw new CliUsageError('--namespace-labels', JSON.stringify(Object.entries(spec.namespaceLabels).map(([k, v]) => `${k}=${v}`).join(',')), `namespace labels come from the state file ${cluster.source}; drop the option`);
+    throw new UsageError('--namespace-labels', JSON.stringify(Object.entries(spec.namespaceLabels).map(([k, v]) => `${k}=${v}`).join(',')), `namespace labels come from the state file ${cluster.source}; drop the option`);
   }
   const known = new Set([...snap.namespaces.map((n) => n.name), ...snap.pods.map((p) => p.namespace), ...snap.services.map((s) => s.namespace)]);
   if (!known.has(namespace)) {
-    throw new CliUsageError(`--from names a namespace that the state file ${cluster.source} does not have`, JSON.stringify(fromText), `known namespaces: ${[...known].sort().join(', ') || 'none'}`);
+    throw new UsageError(`--from names a namespace that the state file ${cluster.source} does not have`, JSON.stringify(fromText), `known namespaces: ${[...known].sort().join(', ') || 'none'}`);
   }
   const pod = snap.pods.find((p) => p.namespace === namespace && p.name === name);
   if (pod) {
-    if (spec.labels) throw new CliUsageError('--labels describes a hypothetical pod, but --from names a pod of the state file', JSON.stringify(fromText), 'drop --labels, or name a Service');
-    if (pod.ips.length === 0) throw new CliUsageError(`--from names a pod without an address (status.podIPs is empty in ${cluster.source})`, JSON.stringify(fromText), 'a pod sends nothing before it has an address; pick another pod');
+    if (spec.labels) throw new UsageError('--labels describes a hypothetical pod, but --from names a pod of the state file', JSON.stringify(fromText), 'drop --labels, or name a Service');
+    if (pod.ips.length === 0) throw new UsageError(`--from names a pod without an address (status.podIPs is empty in ${cluster.source})`, JSON.stringify(fromText), 'a pod sends nothing before it has an address; pick another pod');
     return { pod, description: describePod(pod), hypothetical: false, base: snap };
   }
   const service = snap.services.find((s) => s.namespace === namespace && s.name === name);
   if (!service) {
-    throw new CliUsageError(`--from names no Pod or Service of namespace ${namespace} in ${cluster.source}`, JSON.stringify(fromText), 'check the name, or leave out --state to ask about a hypothetical pod');
+    throw new UsageError(`--from names no Pod or Service of namespace ${namespace} in ${cluster.source}`, JSON.stringify(fromText), 'check the name, or leave out --state to ask about a hypothetical pod');
   }
   if (!service.selector || Object.keys(service.selector).length === 0) {
-    throw new CliUsageError(`Service ${fromText} has no selector, so it selects no pods`, JSON.stringify(fromText), 'name one of its pods instead, or a Service with a selector');
+    throw new UsageError(`Service ${fromText} has no selector, so it selects no pods`, JSON.stringify(fromText), 'name one of its pods instead, or a Service with a selector');
   }
   const selector = service.selector;
   const selects = (p: PodInfo) => p.namespace === namespace && Object.entries(selector).every(([k, v]) => p.labels[k] === v);
@@ -245,7 +245,7 @@ export function resolveSource(model: PolicyModel, cluster: ClusterState | undefi
   }
   const labels = { ...selector, ...(spec.labels ?? {}) };
   if (!selects({ namespace, name: '', labels, ips: [] })) {
-    throw new CliUsageError(`--labels contradict the selector of Service ${fromText}`, JSON.stringify(spec.labels), `the Service selects ${Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',')}`);
+    throw new UsageError(`--labels contradict the selector of Service ${fromText}`, JSON.stringify(spec.labels), `the Service selects ${Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',')}`);
   }
   const hypothetical: PodInfo = { namespace, name: `${name}-hypothetical`, labels, ips: hypotheticalIps(model, snap), phase: 'Running' };
   return {
@@ -472,7 +472,7 @@ export function explain(view: PolicyView, cluster: ClusterState | undefined, dns
     const family = destinationIp ? familyOf(destinationIp) : undefined;
     const sourceIp = family ? podIps.find((ip) => familyOf(ip) === family) : podIps[0];
     if (!sourceIp) {
-      throw new CliUsageError(`${source.pod.namespace}/${source.pod.name} has no IPv${family} address to reach ${destinationIp}`, JSON.stringify(to.text), `give an IPv${family === 4 ? 6 : 4} destination${source.hypothetical ? '' : ', or pick a dual-stack pod'}`);
+      throw new UsageError(`${source.pod.namespace}/${source.pod.name} has no IPv${family} address to reach ${destinationIp}`, JSON.stringify(to.text), `give an IPv${family === 4 ? 6 : 4} destination${source.hypothetical ? '' : ', or pick a dual-stack pod'}`);
     }
     const evaluation = view.firewall.evaluate(
       { sourceIp, routeDomain: view.model.device.routeDomain, ...(destinationIp ? { destinationIp } : {}), ...(to.host ? { host: to.host } : {}), protocol: to.protocol, ...(to.port !== undefined ? { port: to.port } : {}) },

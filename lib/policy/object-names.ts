@@ -12,8 +12,8 @@
  * a deliberate digest collision fails synth instead of merging two rules' objects.
  */
 import { createHash } from 'node:crypto';
-import type { DeviceModel, RuleModel } from '../policy/model';
-import { AS3_ITEM_NAME, AS3_PATH_MAX } from '../policy/names';
+import type { DeviceModel, RuleModel } from './model';
+import { AS3_ITEM_NAME, AS3_PATH_MAX } from './names';
 
 export const COMMON = 'Common';
 export const SHARED = 'Shared';

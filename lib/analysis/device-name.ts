@@ -5,8 +5,8 @@
  * `<stack>/<tenant> (<construct path>)`. A name several devices answer to is refused with the
  * candidates in that printed form.
  */
-import { CliUsageError } from './registry';
-import { quote } from './text';
+import { UsageError } from '../files/usage-error';
+import { quote } from '../files/text';
 
 /** The names of one device. */
 export interface DeviceNames {
@@ -58,18 +58,18 @@ export function selectDevices<T>(devices: readonly T[], name: string | undefined
   const option = selection.option ?? '--device';
   const within = selection.within ?? 'the synth output';
   const listed = (ds: readonly T[]) => ds.map((d) => deviceLabel(namesOf(d))).join(', ') || 'none';
-  if (devices.length === 0) throw new CliUsageError(`${within} has no AfmDevice`, 'no device', 'synthesize an app that declares an AfmDevice');
+  if (devices.length === 0) throw new UsageError(`${within} has no AfmDevice`, 'no device', 'synthesize an app that declares an AfmDevice');
   if (name === undefined || name === ALL_DEVICES) {
     if (selection.allowAll || devices.length === 1) return [...devices];
-    if (name === ALL_DEVICES) throw new CliUsageError(`${option} all: this acts on one device`, quote(name), `name one of: ${listed(devices)}`);
-    throw new CliUsageError(`${within} has several devices`, listed(devices), `choose one with ${selection.chooseWith ?? `${option} <device>`} (${FORMS})${selection.allowAll ? ' or all' : ''}`);
+    if (name === ALL_DEVICES) throw new UsageError(`${option} all: this acts on one device`, quote(name), `name one of: ${listed(devices)}`);
+    throw new UsageError(`${within} has several devices`, listed(devices), `choose one with ${selection.chooseWith ?? `${option} <device>`} (${FORMS})${selection.allowAll ? ' or all' : ''}`);
   }
   const matches = devices.filter((d) => namesDevice(name, namesOf(d)));
   if (matches.length === 1) return matches;
   if (matches.length === 0) {
-    throw new CliUsageError(`${option} names no device of ${within}`, quote(name), `use ${selection.allowAll ? 'all or ' : ''}one of: ${listed(devices)} (${FORMS})`);
+    throw new UsageError(`${option} names no device of ${within}`, quote(name), `use ${selection.allowAll ? 'all or ' : ''}one of: ${listed(devices)} (${FORMS})`);
   }
-  throw new CliUsageError(`${option} names several devices`, quote(name), `name one by <stack>/<tenant> or construct path: ${listed(matches)}`);
+  throw new UsageError(`${option} names several devices`, quote(name), `name one by <stack>/<tenant> or construct path: ${listed(matches)}`);
 }
 
 /** The one device `name` selects (see {@link selectDevices}). */

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Composer, Document, Lexer, LineCounter, Node, Parser, isAlias, isCollection, isMap, isPair, isScalar, isSeq } from 'yaml';
-import { CliUsageError } from './registry';
+import { UsageError } from './usage-error';
 import { quote } from './text';
 
 const MIB = 1024 * 1024;
@@ -77,7 +77,7 @@ export function invalidUtf8Offset(bytes: Uint8Array): number {
   return -1;
 }
 
-function readError(input: InputFile, e: unknown): CliUsageError {
+function readError(input: InputFile, e: unknown): UsageError {
   const code = (e as NodeJS.ErrnoException).code;
   const why =
     code === 'ENOENT'
@@ -87,7 +87,7 @@ function readError(input: InputFile, e: unknown): CliUsageError {
         : code === 'EACCES' || code === 'EPERM'
           ? 'it may not be read (permission denied)'
           : `${code ?? 'error'}: ${(e as Error).message}`;
-  return new CliUsageError(`cannot read ${input.role}`, quote(input.file), `${why}; ${input.howTo}`);
+  return new UsageError(`cannot read ${input.role}`, quote(input.file), `${why}; ${input.howTo}`);
 }
 
 /** Reads at most `max` bytes (plus one, to tell a larger file); pipes and devices included. */
@@ -98,7 +98,7 @@ function readBounded(full: string, input: InputFile, max: number): Buffer {
   } catch (e) {
     throw readError(input, e);
   }
-  const tooLarge = (size: string) => new CliUsageError(`${input.role} is larger than ${mib(max)}`, `${quote(input.file)}, ${size}`, `the tool reads files of at most ${mib(max)}; ${input.howTo}`);
+  const tooLarge = (size: string) => new UsageError(`${input.role} is larger than ${mib(max)}`, `${quote(input.file)}, ${size}`, `the tool reads files of at most ${mib(max)}; ${input.howTo}`);
   try {
     const stat = fs.fstatSync(fd);
     if (stat.isDirectory()) throw readError(input, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
@@ -115,7 +115,7 @@ function readBounded(full: string, input: InputFile, max: number): Buffer {
     }
     return Buffer.concat(chunks, total);
   } catch (e) {
-    if (e instanceof CliUsageError) throw e;
+    if (e instanceof UsageError) throw e;
     throw readError(input, e);
   } finally {
     fs.closeSync(fd);
@@ -130,7 +130,7 @@ export function readTextFile(input: InputFile, cwd: string, maxBytes: number): s
     const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
     let line = 1;
     for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
-    throw new CliUsageError(
+    throw new UsageError(
       `${input.file}:${line}: ${input.role} is not UTF-8 text`,
       `byte 0x${bytes[bad].toString(16).padStart(2, '0')} at offset ${bad}`,
       input.encodingFix ??
@@ -161,10 +161,10 @@ export function readJsonFile(file: string, cwd: string, howTo: string): unknown 
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new CliUsageError(`${file} is not valid JSON`, quote((e as Error).message), howTo);
+    throw new UsageError(`${file} is not valid JSON`, quote((e as Error).message), howTo);
   }
   if (nestedDeeperThan(value, INPUT_LIMITS.depth)) {
-    throw new CliUsageError(`${file} nests deeper than ${INPUT_LIMITS.depth} levels`, 'a deeper structure', `no synth output nests that deep; ${howTo}`);
+    throw new UsageError(`${file} nests deeper than ${INPUT_LIMITS.depth} levels`, 'a deeper structure', `no synth output nests that deep; ${howTo}`);
   }
   return value;
 }
@@ -202,8 +202,8 @@ class DocumentProblem extends Error {
 }
 
 /** The usage error for a document that cannot be read. */
-export function yamlDocumentError(file: string, doc: YamlDocument & { error: YamlProblem }): CliUsageError {
-  return new CliUsageError(`${file}:${doc.error.line}: document ${doc.index} ${doc.error.problem}`, doc.error.value, doc.error.fix);
+export function yamlDocumentError(file: string, doc: YamlDocument & { error: YamlProblem }): UsageError {
+  return new UsageError(`${file}:${doc.error.line}: document ${doc.index} ${doc.error.problem}`, doc.error.value, doc.error.fix);
 }
 
 /** Tags of the YAML 1.2 core schema; any other (`!!binary`, `!!set`, `!custom`) changes what a value is. */
@@ -303,11 +303,11 @@ export function parseYamlDocuments(text: string, file: string, howTo = 'split it
     let count = 0;
     for (const lexeme of new Lexer().lex(text)) {
       if (++count > INPUT_LIMITS.yamlTokens) {
-        throw new CliUsageError(`${file}:${lineOf(parser.offset)}: the YAML has more than ${INPUT_LIMITS.yamlTokens.toLocaleString('en-US')} tokens`, `${mib(text.length)} of text`, `the tool reads at most that many; ${howTo}`);
+        throw new UsageError(`${file}:${lineOf(parser.offset)}: the YAML has more than ${INPUT_LIMITS.yamlTokens.toLocaleString('en-US')} tokens`, `${mib(text.length)} of text`, `the tool reads at most that many; ${howTo}`);
       }
       yield* parser.next(lexeme);
       if (parser.stack.length > PARSER_STACK_LIMIT) {
-        throw new CliUsageError(`${file}:${lineOf(parser.offset)}: the YAML nests more than ${INPUT_LIMITS.depth} levels deep`, 'a deeper structure', 'no Kubernetes object nests that deep; check that this is the file you meant');
+        throw new UsageError(`${file}:${lineOf(parser.offset)}: the YAML nests more than ${INPUT_LIMITS.depth} levels deep`, 'a deeper structure', 'no Kubernetes object nests that deep; check that this is the file you meant');
       }
     }
     yield* parser.end();
@@ -350,6 +350,6 @@ export function writeOutputFile(file: string, cwd: string, text: string): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'its folder does not exist' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' || code === 'EPERM' ? 'it may not be written (permission denied)' : `${code ?? 'error'}: ${(e as Error).message}`;
-    throw new CliUsageError('cannot write the -o file', quote(file), `${why}; write elsewhere`);
+    throw new UsageError('cannot write the -o file', quote(file), `${why}; write elsewhere`);
   }
 }
