@@ -53,6 +53,7 @@ export default tseslint.config(
   layer(['lib/cli/**'], ['controller', 'testing'], 'the CLI shares code with the controller and testing only through lib/clients, lib/analysis and lib/verify'),
   layer(['lib/controller/**'], ['cli', 'testing', 'constructs', 'migration'], 'the controller shares code only through lib/clients and lib/verify'),
   layer(['lib/testing/**'], ['cli', 'controller', 'migration'], 'testing shares code only through lib/analysis, lib/clients and lib/verify'),
+  layer(['lib/flowlog/**'], ['constructs', 'cli', 'controller', 'testing'], 'flow-log intake builds on the core and shared support; the CLI and the controller use it, not the other way round'),
   layer(['lib/migration/**'], ['cli', 'controller', 'testing', 'constructs'], 'migration builds on the core and lib/files only'),
   {
     // Declaration files that add cdktf's Jest matcher types to the test program.
