@@ -32,7 +32,9 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable' } },
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable' },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       // Namespaces are how TypeScript declares Jest's global matcher types.
@@ -40,20 +42,51 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
       // Validators of hostile input match control characters on purpose.
       'no-control-regex': 'off',
-      'no-restricted-syntax': ['error', { selector: "ExportAllDeclaration", message: 'export names explicitly, so the public API is what we decide' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportAllDeclaration', message: 'export names explicitly, so the public API is what we decide' },
+      ],
     },
   },
   layer(['lib/**', 'providers/**'], [], TEST_WHY),
   layer(['lib/policy/**'], ['afm', 'k8s', ...ABOVE_CORE], CORE_WHY),
   layer(['lib/afm/**', 'lib/k8s/**'], ABOVE_CORE, CORE_WHY),
   layer(['lib/util.ts'], ['policy', 'afm', 'k8s', ...ABOVE_CORE], 'util is the bottom layer'),
-  layer(['lib/constructs/**'], ['cli', 'controller', 'testing', 'verify', 'migration', 'clients', 'analysis', 'files'], 'constructs build on the core only; see docs/design.md'),
-  layer(['lib/clients/**', 'lib/files/**'], ['constructs', 'cli', 'controller', 'testing', 'verify', 'migration', 'analysis'], 'shared support is used by the tools, never the other way round'),
-  layer(['lib/analysis/**', 'lib/verify/**'], ['constructs', 'cli', 'controller', 'testing', 'migration'], 'analysis and verification are shared by the CLI, the controller and testing; they import none of them'),
-  layer(['lib/cli/**'], ['controller', 'testing'], 'the CLI shares code with the controller and testing only through lib/clients, lib/analysis and lib/verify'),
-  layer(['lib/controller/**'], ['cli', 'testing', 'constructs', 'migration'], 'the controller shares code only through lib/clients and lib/verify'),
-  layer(['lib/testing/**'], ['cli', 'controller', 'migration'], 'testing shares code only through lib/analysis, lib/clients and lib/verify'),
-  layer(['lib/flowlog/**'], ['constructs', 'cli', 'controller', 'testing'], 'flow-log intake builds on the core and shared support; the CLI and the controller use it, not the other way round'),
+  layer(
+    ['lib/constructs/**'],
+    ['cli', 'controller', 'testing', 'verify', 'migration', 'clients', 'analysis', 'files'],
+    'constructs build on the core only; see docs/design.md',
+  ),
+  layer(
+    ['lib/clients/**', 'lib/files/**'],
+    ['constructs', 'cli', 'controller', 'testing', 'verify', 'migration', 'analysis'],
+    'shared support is used by the tools, never the other way round',
+  ),
+  layer(
+    ['lib/analysis/**', 'lib/verify/**'],
+    ['constructs', 'cli', 'controller', 'testing', 'migration'],
+    'analysis and verification are shared by the CLI, the controller and testing; they import none of them',
+  ),
+  layer(
+    ['lib/cli/**'],
+    ['controller', 'testing'],
+    'the CLI shares code with the controller and testing only through lib/clients, lib/analysis and lib/verify',
+  ),
+  layer(
+    ['lib/controller/**'],
+    ['cli', 'testing', 'constructs', 'migration'],
+    'the controller shares code only through lib/clients and lib/verify',
+  ),
+  layer(
+    ['lib/testing/**'],
+    ['cli', 'controller', 'migration'],
+    'testing shares code only through lib/analysis, lib/clients and lib/verify',
+  ),
+  layer(
+    ['lib/flowlog/**'],
+    ['constructs', 'cli', 'controller', 'testing'],
+    'flow-log intake builds on the core and shared support; the CLI and the controller use it, not the other way round',
+  ),
   layer(['lib/migration/**'], ['cli', 'controller', 'testing', 'constructs'], 'migration builds on the core and lib/files only'),
   {
     // Declaration files that add cdktf's Jest matcher types to the test program.

@@ -21,7 +21,15 @@ export { EgressPolicyError, EgressSynthError, PolicyIssue } from './policy/error
 export { EgressCrdStack, EgressCrdStackProps } from './constructs/crd-stack';
 export { BigipCredentials, BigipCredentialVariableNames } from './constructs/credentials';
 export { AfmDevice, AfmDeviceProps } from './constructs/afm-device';
-export { ClusterEgressRule, ClusterEgressRuleProps, EgressRuleProps, NamespaceEgressRule, NamespaceEgressRuleProps, ServiceEgressRule, ServiceEgressRuleProps } from './constructs/rules';
+export {
+  ClusterEgressRule,
+  ClusterEgressRuleProps,
+  EgressRuleProps,
+  NamespaceEgressRule,
+  NamespaceEgressRuleProps,
+  ServiceEgressRule,
+  ServiceEgressRuleProps,
+} from './constructs/rules';
 export { ExternalService, ExternalServiceProps } from './constructs/external-service';
 export { EgressGuardrails, EgressGuardrailsProps, ExpiredRuleMode, GuardrailMode } from './constructs/guardrails';
 export { SharedBigip, SharedBigipProps } from './constructs/shared-bigip';

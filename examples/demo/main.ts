@@ -47,12 +47,14 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 15000
 
 function sourceLists(emulators: Emulators): Map<string, string[]> {
   const lists = new Map<string, string[]>();
-  for (const taskId of emulators.bigip.eventListTaskIds().sort()) lists.set(taskId.replace(/~/g, '/'), emulators.bigip.listMembers(taskId) ?? []);
+  for (const taskId of emulators.bigip.eventListTaskIds().sort())
+    lists.set(taskId.replace(/~/g, '/'), emulators.bigip.listMembers(taskId) ?? []);
   return lists;
 }
 
 function printLists(emulators: Emulators): void {
-  for (const [list, members] of sourceLists(emulators)) say(`  ${list.padEnd(52)} ${members.length ? members.join(', ') : '(empty: matches nothing)'}`);
+  for (const [list, members] of sourceLists(emulators))
+    say(`  ${list.padEnd(52)} ${members.length ? members.join(', ') : '(empty: matches nothing)'}`);
 }
 
 function printVerdicts(emulators: Emulators, flows: { label: string; from: string; to: string; protocol: string; port: number }[]): void {
@@ -67,7 +69,9 @@ function printVerdicts(emulators: Emulators, flows: { label: string; from: strin
     const result = firewall.evaluate({ sourceIp: f.from, routeDomain: 0, destinationIp: f.to, protocol: f.protocol, port: f.port }, state);
     const hit = result.enforced.decidedBy;
     const by = hit ? `${hit.context} context, rule ${hit.rule}` : result.enforced.ending.replace(/-/g, ' ');
-    say(`  ${f.label.padEnd(44)} ${f.from.padEnd(12)} → ${`${f.to}:${f.port}/${f.protocol}`.padEnd(22)} ${result.verdict.toUpperCase().padEnd(6)} (${by})`);
+    say(
+      `  ${f.label.padEnd(44)} ${f.from.padEnd(12)} → ${`${f.to}:${f.port}/${f.protocol}`.padEnd(22)} ${result.verdict.toUpperCase().padEnd(6)} (${by})`,
+    );
   }
 }
 
@@ -80,7 +84,11 @@ async function verify(outdir: string, emulators: Emulators): Promise<void> {
   const argv = ['--out', path.basename(outdir), '--bigip-url', emulators.bigip.url, '--kubeconfig', emulators.kubeconfigFile];
   say(`  $ cdktf-ces verify --out ${path.basename(outdir)} --bigip-url ${emulators.bigip.url} --kubeconfig <emulated cluster>`);
   let report = '';
-  const code = await command.run(parseCommandArgs(command, argv), { stdout: (t) => (report += t), stderr: (t) => (report += t), cwd: path.dirname(outdir) });
+  const code = await command.run(parseCommandArgs(command, argv), {
+    stdout: (t) => (report += t),
+    stderr: (t) => (report += t),
+    cwd: path.dirname(outdir),
+  });
   for (const line of report.trimEnd().split('\n')) say(`  ${line}`);
   if (code !== 0) throw new Error(`cdktf-ces verify exited with ${code}: the BIG-IP does not hold what was deployed`);
 }
@@ -95,35 +103,67 @@ async function main(): Promise<void> {
 
   step('Starting the emulated Kubernetes API server and BIG-IP (loopback only)');
   const emulators = await startEmulators({
-    bigip: { as3SchemaPath: fs.existsSync(SCHEMA) ? SCHEMA : undefined, dnsResolvers: ['/Common/egress-resolver'], existingObjects: ['/Common/k8s-egress'], users: { admin: 'admin', 'egress-sync': 'demo-password' } },
+    bigip: {
+      as3SchemaPath: fs.existsSync(SCHEMA) ? SCHEMA : undefined,
+      dnsResolvers: ['/Common/egress-resolver'],
+      existingObjects: ['/Common/k8s-egress'],
+      users: { admin: 'admin', 'egress-sync': 'demo-password' },
+    },
   });
   // The cluster's deployment controller and kubelets: they run the controller's pods from the
   // synthesized Deployment (init container unpacking the bundle, then the controller).
-  const workloads = new WorkloadEmulator(emulators.kube, { runner: controllerContainerRunner(emulators, { env: { COALESCE_MS: '100' }, stdio: process.env.DEMO_DEBUG ? 'inherit' : 'ignore' }) }).start();
+  const workloads = new WorkloadEmulator(emulators.kube, {
+    runner: controllerContainerRunner(emulators, { env: { COALESCE_MS: '100' }, stdio: process.env.DEMO_DEBUG ? 'inherit' : 'ignore' }),
+  }).start();
   try {
-    say(`  kube-apiserver ${emulators.kube.url}   BIG-IP ${emulators.bigip.url}${fs.existsSync(SCHEMA) ? '   (AS3 declarations validated against F5\'s schema)' : ''}`);
+    say(
+      `  kube-apiserver ${emulators.kube.url}   BIG-IP ${emulators.bigip.url}${fs.existsSync(SCHEMA) ? "   (AS3 declarations validated against F5's schema)" : ''}`,
+    );
     // What exists beforehand (the README's first deploy): the teams' namespaces, and the BIG-IP
     // login Secret and CA ConfigMap in a namespace of their own. The deploy creates the
     // controller's namespace (createNamespace) and waits for its rollout.
-    for (const name of ['payments', 'web', 'bigip-credentials']) emulators.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
-    emulators.kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'bigip-credentials', name: 'bigip-egress-login' }, stringData: { username: 'egress-sync', password: 'demo-password' } });
-    emulators.kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'bigip-credentials', name: 'bigip-mgmt-ca' }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
+    for (const name of ['payments', 'web', 'bigip-credentials'])
+      emulators.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
+    emulators.kube.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { namespace: 'bigip-credentials', name: 'bigip-egress-login' },
+      stringData: { username: 'egress-sync', password: 'demo-password' },
+    });
+    emulators.kube.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { namespace: 'bigip-credentials', name: 'bigip-mgmt-ca' },
+      data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') },
+    });
 
-    step('Deploying the synth output: CRD stack first, then rules, AS3 declaration, tmsh and the controller objects; it returns once the controller pods are Ready');
+    step(
+      'Deploying the synth output: CRD stack first, then rules, AS3 declaration, tmsh and the controller objects; it returns once the controller pods are Ready',
+    );
     const deployed = await deploySynthOutput(outdir, emulators);
-    say(`  ${deployed.kubernetesObjects} Kubernetes objects, ${deployed.declarations} AS3 declaration, ${deployed.commands} tmsh command(s)`);
+    say(
+      `  ${deployed.kubernetesObjects} Kubernetes objects, ${deployed.declarations} AS3 declaration, ${deployed.commands} tmsh command(s)`,
+    );
     say(`  global context enforced policy: ${emulators.bigip.globalRules().enforcedPolicy}`);
     say('  source lists on the BIG-IP before any app pod exists (fail closed):');
     printLists(emulators);
 
     step('Creating a Service and pods');
-    emulators.kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'payments', name: 'checkout' }, spec: { selector: { app: 'checkout' } } });
+    emulators.kube.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { namespace: 'payments', name: 'checkout' },
+      spec: { selector: { app: 'checkout' } },
+    });
     emulators.kube.apply(pod('payments', 'checkout-1', '10.244.1.11', { app: 'checkout' }));
     emulators.kube.apply(pod('payments', 'checkout-2', '10.244.1.12', { app: 'checkout' }));
     emulators.kube.apply(pod('web', 'frontend-1', '10.244.2.21', { app: 'frontend' }));
 
     step('The controller pods, running from the synthesized code and plan ConfigMaps, fill the lists');
-    await waitFor('the controller to fill the lists', () => (sourceLists(emulators).get('/Common/Shared/k8s_prod_east_src_ns_payments') ?? []).length === 2);
+    await waitFor(
+      'the controller to fill the lists',
+      () => (sourceLists(emulators).get('/Common/Shared/k8s_prod_east_src_ns_payments') ?? []).length === 2,
+    );
     say('  source lists on the BIG-IP:');
     printLists(emulators);
 
@@ -137,7 +177,7 @@ async function main(): Promise<void> {
       { label: 'web pod → cluster DNS', from: '10.244.2.21', to: '10.96.0.10', protocol: 'udp', port: 53 },
       { label: 'unknown address → cluster DNS', from: '10.244.9.9', to: '10.96.0.10', protocol: 'udp', port: 53 },
     ];
-    step('Verdicts (AFM evaluator over the emulated BIG-IP\'s declaration and lists)');
+    step("Verdicts (AFM evaluator over the emulated BIG-IP's declaration and lists)");
     printVerdicts(emulators, flows);
 
     step('Scaling payments up by two pods and deleting checkout-1');
@@ -149,18 +189,24 @@ async function main(): Promise<void> {
       return members.length === 3 && !members.includes('10.244.1.11');
     });
     printLists(emulators);
-    say('  the deleted pod\'s address no longer matches the payments rule:');
+    say("  the deleted pod's address no longer matches the payments rule:");
     printVerdicts(emulators, [
       { label: 'former checkout-1 address → internet HTTPS', from: '10.244.1.11', to: '198.51.100.7', protocol: 'tcp', port: 443 },
       { label: 'checkout-4 → internet HTTPS', from: '10.244.1.14', to: '198.51.100.7', protocol: 'tcp', port: 443 },
     ]);
 
     step('Rule status as kubectl get afmcgr,afmngr would show it');
-    await waitFor('rule status', () => emulators.kube.list({ apiVersion: 'egress.cdktf-ces.io/v1alpha1', kind: 'NamespaceEgressRule' }).every((r: any) => r.status?.members === 3));
+    await waitFor('rule status', () =>
+      emulators.kube
+        .list({ apiVersion: 'egress.cdktf-ces.io/v1alpha1', kind: 'NamespaceEgressRule' })
+        .every((r: any) => r.status?.members === 3),
+    );
     for (const kind of ['ClusterEgressRule', 'NamespaceEgressRule']) {
       for (const r of emulators.kube.list({ apiVersion: 'egress.cdktf-ces.io/v1alpha1', kind }) as any[]) {
         const ready = r.status?.conditions?.find((c: any) => c.type === 'Ready');
-        say(`  ${kind.padEnd(20)} ${`${r.metadata.namespace ? `${r.metadata.namespace}/` : ""}${r.metadata.name}`.padEnd(24)} ${String(r.spec.action).padEnd(11)} Ready=${ready?.status} ${ready?.reason}: ${ready?.message}`);
+        say(
+          `  ${kind.padEnd(20)} ${`${r.metadata.namespace ? `${r.metadata.namespace}/` : ''}${r.metadata.name}`.padEnd(24)} ${String(r.spec.action).padEnd(11)} Ready=${ready?.status} ${ready?.reason}: ${ready?.message}`,
+        );
       }
     }
     step(`Done in ${((Date.now() - started) / 1000).toFixed(1)}s`);

@@ -113,7 +113,12 @@ export class PaymentsStack extends TerraformStack {
       action: EgressAction.ALLOW,
       destinations: [EgressDestination.fqdn('support.terminal-vendor.example')],
       ports: [EgressPort.SSH],
-      schedule: { daysOfWeek: [Weekday.MONDAY, Weekday.TUESDAY, Weekday.WEDNESDAY, Weekday.THURSDAY, Weekday.FRIDAY], startTime: '09:00', endTime: '17:00', timeZone: 'Europe/Berlin' },
+      schedule: {
+        daysOfWeek: [Weekday.MONDAY, Weekday.TUESDAY, Weekday.WEDNESDAY, Weekday.THURSDAY, Weekday.FRIDAY],
+        startTime: '09:00',
+        endTime: '17:00',
+        timeZone: 'Europe/Berlin',
+      },
       expiresAt: '2099-12-31T00:00:00Z',
       owner: 'team-payments',
       ticket: 'PAY-40',

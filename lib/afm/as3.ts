@@ -74,7 +74,11 @@ function afmRule(rule: CompiledRule, entry: AfmRuleEntry, from: Placement, carri
 }
 
 function ruleList(rules: readonly CompiledRule[], remark: string, from: Placement, carried = false): As3Object {
-  return { class: 'Firewall_Rule_List', remark: clip(remark), rules: rules.flatMap((r) => r.entries.map((e) => afmRule(r, e, from, carried))) };
+  return {
+    class: 'Firewall_Rule_List',
+    remark: clip(remark),
+    rules: rules.flatMap((r) => r.entries.map((e) => afmRule(r, e, from, carried))),
+  };
 }
 
 /** The rules of a level that a policy holds: enforced (no audit rules) or staged (all). */
@@ -137,7 +141,14 @@ function itemWriter(app: As3Object, owner: string, itemName: (name: string) => s
   return (name, obj) => {
     const item = itemName(name);
     if (Object.prototype.hasOwnProperty.call(app, item)) {
-      throw new EgressPolicyError([{ path: owner, field: 'tenant', value: quote(item), message: 'two objects of this device would get this BIG-IP name; this is a bug, please report it' }]);
+      throw new EgressPolicyError([
+        {
+          path: owner,
+          field: 'tenant',
+          value: quote(item),
+          message: 'two objects of this device would get this BIG-IP name; this is a bug, please report it',
+        },
+      ]);
     }
     app[item] = obj;
   };
@@ -164,7 +175,12 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
   }
   // The pod networks themselves, for the cluster rules that match every pod by address.
   const podCidrs = compiled.podCidrList;
-  if (podCidrs) put(podCidrs.name, { class: 'Firewall_Address_List', remark: clip(`pod CIDRs of cluster ${device.cluster}`), addresses: podCidrs.addresses.map((a) => address(device, a)) });
+  if (podCidrs)
+    put(podCidrs.name, {
+      class: 'Firewall_Address_List',
+      remark: clip(`pod CIDRs of cluster ${device.cluster}`),
+      addresses: podCidrs.addresses.map((a) => address(device, a)),
+    });
   for (const list of compiled.destinationLists) {
     const obj: As3Object = { class: 'Firewall_Address_List', remark: clip(list.remark) };
     if (list.addresses.length) obj.addresses = list.addresses.map((a) => address(device, a));
@@ -178,7 +194,15 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
   levelLists(put, cluster, OBJECT.clusterRules, `cluster rules of ${device.cluster}`, 'shared', staged);
   levelLists(put, namespace, OBJECT.namespaceRules, `namespace rules of ${device.cluster}`, 'shared', staged);
   const s = levelLists(put, service, OBJECT.serviceRules, `service rules of ${device.cluster}`, 'shared', staged);
-  const c = levelLists(put, carriedAllow([...cluster, ...namespace]), OBJECT.carriedAllow, 'ALLOW rules carried to the virtual server', 'shared', staged, true);
+  const c = levelLists(
+    put,
+    carriedAllow([...cluster, ...namespace]),
+    OBJECT.carriedAllow,
+    'ALLOW rules carried to the virtual server',
+    'shared',
+    staged,
+    true,
+  );
 
   // The virtual server's two policies: service rules, carried ALLOW rules, the device default.
   const vsPolicy = (serviceList: string, carriedList: string, forStaged: boolean): As3Object => ({
@@ -187,7 +211,12 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
     rules: [
       { use: sharedItemName(device.tenant, serviceList) },
       { use: sharedItemName(device.tenant, carriedList) },
-      { name: OBJECT.defaultRule, action: afmDefaultAction(device, forStaged), protocol: 'any', loggingEnabled: device.logging.logDefaultAction },
+      {
+        name: OBJECT.defaultRule,
+        action: afmDefaultAction(device, forStaged),
+        protocol: 'any',
+        loggingEnabled: device.logging.logDefaultAction,
+      },
     ],
   });
   put(OBJECT.virtualPolicy, vsPolicy(s.enforced, c.enforced, false));
@@ -221,12 +250,25 @@ function contextPolicies(owner: string, devices: readonly CompiledPolicy[]): As3
   const put = itemWriter(app, `the shared context of ${owner}`, (name) => sharedItemName(owner, name));
   for (const st of [false, true]) {
     const suffix = st ? OBJECT.staged : '';
-    put(OBJECT.globalPolicy + suffix, policy(`${st ? 'staged ' : ''}global context of ${clusters}`, ordered.map((d) => levelListName(d, 'cluster', st))));
+    put(
+      OBJECT.globalPolicy + suffix,
+      policy(
+        `${st ? 'staged ' : ''}global context of ${clusters}`,
+        ordered.map((d) => levelListName(d, 'cluster', st)),
+      ),
+    );
     for (const [rd, rdPath] of paths) {
       const inRd = ordered.filter((d) => d.model.device.routeDomain === rd);
       // AS3 can attach only enforced policies to a route domain; tmsh attaches the staged one.
       const extra = st ? {} : { routeDomainEnforcement: [{ bigip: rdPath }] };
-      put(routeDomainPolicyName(rd) + suffix, policy(`${st ? 'staged ' : ''}route domain ${rd} (${rdPath})`, inRd.map((d) => levelListName(d, 'namespace', st)), extra));
+      put(
+        routeDomainPolicyName(rd) + suffix,
+        policy(
+          `${st ? 'staged ' : ''}route domain ${rd} (${rdPath})`,
+          inRd.map((d) => levelListName(d, 'namespace', st)),
+          extra,
+        ),
+      );
     }
   }
   return app;
@@ -250,8 +292,18 @@ function loggingObjects(device: DeviceModel, app: As3Object): void {
       remark: 'remote syslog servers',
       members: [...byPort.entries()].map(([servicePort, serverAddresses]) => ({ servicePort, serverAddresses })),
     };
-    app[OBJECT.logHsl] = { class: 'Log_Destination', type: 'remote-high-speed-log', protocol: log.transport, pool: { use: OBJECT.logPool } };
-    app[OBJECT.logSyslog] = { class: 'Log_Destination', type: 'remote-syslog', format: 'rfc5424', remoteHighSpeedLog: { use: OBJECT.logHsl } };
+    app[OBJECT.logHsl] = {
+      class: 'Log_Destination',
+      type: 'remote-high-speed-log',
+      protocol: log.transport,
+      pool: { use: OBJECT.logPool },
+    };
+    app[OBJECT.logSyslog] = {
+      class: 'Log_Destination',
+      type: 'remote-syslog',
+      format: 'rfc5424',
+      remoteHighSpeedLog: { use: OBJECT.logHsl },
+    };
     destinations.push({ use: OBJECT.logSyslog });
   }
   if (log.localDatabase) destinations.push({ bigip: '/Common/local-db' });
@@ -348,7 +400,11 @@ function request(declaration: As3Object, id: string, remark: string): As3Object 
 
 function tenant(compiled: CompiledPolicy, reference: SharedReference, sharedBigip: boolean): As3Object {
   const { device } = compiled.model;
-  return { class: 'Tenant', defaultRouteDomain: device.routeDomain, [device.application]: tenantApplication(compiled, reference, sharedBigip) };
+  return {
+    class: 'Tenant',
+    defaultRouteDomain: device.routeDomain,
+    [device.application]: tenantApplication(compiled, reference, sharedBigip),
+  };
 }
 
 /**
@@ -390,7 +446,11 @@ export function renderAs3(compiled: CompiledPolicy): As3Object {
     [device.path, sharedObjects(compiled)],
     [contextOwner(device.tenant), contextPolicies(device.tenant, [compiled])],
   ]);
-  const out = request({ [COMMON]: { class: 'Tenant', [SHARED]: shared }, [device.tenant]: tenant(compiled, 'use', false) }, `cdktf-ces-${device.tenant}`, `egress policy of cluster ${device.cluster}`);
+  const out = request(
+    { [COMMON]: { class: 'Tenant', [SHARED]: shared }, [device.tenant]: tenant(compiled, 'use', false) },
+    `cdktf-ces-${device.tenant}`,
+    `egress policy of cluster ${device.cluster}`,
+  );
   checkRendering({ adc: out.declaration as As3Object, devices: [compiled], contextOwner: device.tenant });
   return out;
 }
@@ -422,7 +482,11 @@ export function renderSharedAs3(owner: string, devices: readonly CompiledPolicy[
     ...ordered.map((d) => [d.model.device.path, sharedObjects(d)] as const),
     [contextOwner(owner), contextPolicies(owner, devices)],
   ]);
-  const out = request({ [COMMON]: { class: 'Tenant', [SHARED]: shared } }, `cdktf-ces-${owner}`, `shared egress context of ${devices.length} clusters`);
+  const out = request(
+    { [COMMON]: { class: 'Tenant', [SHARED]: shared } },
+    `cdktf-ces-${owner}`,
+    `shared egress context of ${devices.length} clusters`,
+  );
   // The carried ALLOW lists are reached from the tenants' virtual-server policies: check them
   // through the tenants as their own declarations render them.
   const view: As3Object = { ...(out.declaration as As3Object) };
@@ -436,11 +500,18 @@ export function renderSharedAs3(owner: string, devices: readonly CompiledPolicy[
  * resolver, the context attachments, each followed by `save sys config`) and on destroy. See
  * `device-state.ts` for the whole expected state and the ownership checks.
  */
-export function contextCommands(owner: string, devices: readonly CompiledPolicy[], dnsResolver?: string): { apply: string[]; destroy: string[] } {
+export function contextCommands(
+  owner: string,
+  devices: readonly CompiledPolicy[],
+  dnsResolver?: string,
+): { apply: string[]; destroy: string[] } {
   const { commands } = expectedDeviceState(owner, devices, dnsResolver);
   const routeDomains = Object.values(commands.releaseRouteDomains).flatMap((c) => c.filter((x) => x !== 'save sys config'));
   const release = (c: readonly string[]) => c.filter((x) => x !== 'save sys config');
-  return { apply: [...commands.resolver, ...commands.contexts], destroy: [...routeDomains, ...release(commands.release), ...release(commands.releaseResolver), 'save sys config'] };
+  return {
+    apply: [...commands.resolver, ...commands.contexts],
+    destroy: [...routeDomains, ...release(commands.release), ...release(commands.releaseResolver), 'save sys config'],
+  };
 }
 
 /** The tmsh commands of a device that owns its BIG-IP. */

@@ -27,16 +27,28 @@ import { COMMON, OBJECT, SHARED, routeDomainPath, routeDomainPolicyName, sharedI
 export function routeDomainPaths(owner: string, devices: readonly CompiledPolicy[]): Map<number, string> {
   const paths = new Map<number, { path: string; device: string }>();
   const issues: PolicyIssue[] = [];
-  const ordered = [...devices].sort((a, b) => a.model.device.routeDomain - b.model.device.routeDomain || compareText(a.model.device.tenant, b.model.device.tenant));
+  const ordered = [...devices].sort(
+    (a, b) => a.model.device.routeDomain - b.model.device.routeDomain || compareText(a.model.device.tenant, b.model.device.tenant),
+  );
   for (const d of ordered) {
     const { device } = d.model;
     const rdPath = routeDomainPath(device);
     const other = paths.get(device.routeDomain);
     const sameName = [...paths.entries()].find(([id, p]) => p.path === rdPath && id !== device.routeDomain);
     if (other && other.path !== rdPath) {
-      issues.push({ path: device.path, field: 'routeDomainName', value: quote(rdPath), message: `route domain ${device.routeDomain} on this BIG-IP is ${other.path} for ${other.device}; one route domain has one name: give both devices the same routeDomainName` });
+      issues.push({
+        path: device.path,
+        field: 'routeDomainName',
+        value: quote(rdPath),
+        message: `route domain ${device.routeDomain} on this BIG-IP is ${other.path} for ${other.device}; one route domain has one name: give both devices the same routeDomainName`,
+      });
     } else if (sameName) {
-      issues.push({ path: device.path, field: 'routeDomain', value: String(device.routeDomain), message: `${rdPath} has id ${sameName[0]} for ${sameName[1].device}; one route domain has one id: give both devices the same routeDomain` });
+      issues.push({
+        path: device.path,
+        field: 'routeDomain',
+        value: String(device.routeDomain),
+        message: `${rdPath} has id ${sameName[0]} for ${sameName[1].device}; one route domain has one id: give both devices the same routeDomain`,
+      });
     } else if (!other) {
       paths.set(device.routeDomain, { path: rdPath, device: device.path });
     }
@@ -167,19 +179,55 @@ export function expectedDeviceState(owner: string, devices: readonly CompiledPol
 
   const read = ['list security firewall global-rules', ...routeDomains.map((rd) => `list net route-domain ${rd.path}`)];
   const checks: OwnershipCheck[] = [
-    { read: 0, pattern: attributePattern('enforced-policy'), allowed: ['none', ...printed(global.enforcedPolicy)], what: 'the enforced policy of the global context', guards: 'contexts' },
-    { read: 0, pattern: attributePattern('staged-policy'), allowed: ['none', ...printed(global.stagedPolicy)], what: 'the staged policy of the global context', guards: 'contexts' },
+    {
+      read: 0,
+      pattern: attributePattern('enforced-policy'),
+      allowed: ['none', ...printed(global.enforcedPolicy)],
+      what: 'the enforced policy of the global context',
+      guards: 'contexts',
+    },
+    {
+      read: 0,
+      pattern: attributePattern('staged-policy'),
+      allowed: ['none', ...printed(global.stagedPolicy)],
+      what: 'the staged policy of the global context',
+      guards: 'contexts',
+    },
   ];
   routeDomains.forEach((rd, i) => {
     checks.push(
-      { read: i + 1, pattern: attributePattern('id'), allowed: [String(rd.id)], what: `the id of route domain ${rd.path}`, guards: 'declaration' },
-      { read: i + 1, pattern: attributePattern('fw-enforced-policy'), allowed: ['none', ...printed(rd.enforcedPolicy)], what: `the enforced policy of route domain ${rd.path}`, guards: 'declaration' },
-      { read: i + 1, pattern: attributePattern('fw-staged-policy'), allowed: ['none', ...printed(rd.stagedPolicy)], what: `the staged policy of route domain ${rd.path}`, guards: 'contexts' },
+      {
+        read: i + 1,
+        pattern: attributePattern('id'),
+        allowed: [String(rd.id)],
+        what: `the id of route domain ${rd.path}`,
+        guards: 'declaration',
+      },
+      {
+        read: i + 1,
+        pattern: attributePattern('fw-enforced-policy'),
+        allowed: ['none', ...printed(rd.enforcedPolicy)],
+        what: `the enforced policy of route domain ${rd.path}`,
+        guards: 'declaration',
+      },
+      {
+        read: i + 1,
+        pattern: attributePattern('fw-staged-policy'),
+        allowed: ['none', ...printed(rd.stagedPolicy)],
+        what: `the staged policy of route domain ${rd.path}`,
+        guards: 'contexts',
+      },
     );
   });
   const resolver: string[] = [];
   if (dnsResolver !== undefined) {
-    checks.push({ read: read.length, pattern: attributePattern('dns-resolver'), allowed: ['none', ...printed(dnsResolver)], what: 'the DNS resolver of the global FQDN policy', guards: 'resolver' });
+    checks.push({
+      read: read.length,
+      pattern: attributePattern('dns-resolver'),
+      allowed: ['none', ...printed(dnsResolver)],
+      what: 'the DNS resolver of the global FQDN policy',
+      guards: 'resolver',
+    });
     read.push('list security firewall global-fqdn-policy');
     resolver.push(`modify security firewall global-fqdn-policy dns-resolver ${dnsResolver}`, SAVE);
   }
@@ -191,8 +239,17 @@ export function expectedDeviceState(owner: string, devices: readonly CompiledPol
   ];
   const release = ['modify security firewall global-rules enforced-policy none staged-policy none', SAVE];
   const releaseResolver = dnsResolver !== undefined ? ['modify security firewall global-fqdn-policy dns-resolver none', SAVE] : [];
-  const releaseRouteDomains = Object.fromEntries(routeDomains.map((rd) => [rd.id, [`modify net route-domain ${rd.path} fw-staged-policy none`, SAVE]]));
-  return { owner, global, routeDomains, ...(dnsResolver !== undefined ? { dnsResolver } : {}), commands: { read, resolver, contexts, release, releaseResolver, releaseRouteDomains }, checks };
+  const releaseRouteDomains = Object.fromEntries(
+    routeDomains.map((rd) => [rd.id, [`modify net route-domain ${rd.path} fw-staged-policy none`, SAVE]]),
+  );
+  return {
+    owner,
+    global,
+    routeDomains,
+    ...(dnsResolver !== undefined ? { dnsResolver } : {}),
+    commands: { read, resolver, contexts, release, releaseResolver, releaseRouteDomains },
+    checks,
+  };
 }
 
 /** The state of a device that owns its BIG-IP: its tenant owns the contexts. */

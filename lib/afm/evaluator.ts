@@ -198,7 +198,18 @@ interface Item {
 }
 
 const ACTIONS: ReadonlySet<string> = new Set(['accept', 'accept-decisively', 'drop', 'reject']);
-const RULE_KEYS: ReadonlySet<string> = new Set(['name', 'action', 'protocol', 'source', 'destination', 'loggingEnabled', 'iRule', 'iRuleSampleRate', 'remark', 'label']);
+const RULE_KEYS: ReadonlySet<string> = new Set([
+  'name',
+  'action',
+  'protocol',
+  'source',
+  'destination',
+  'loggingEnabled',
+  'iRule',
+  'iRuleSampleRate',
+  'remark',
+  'label',
+]);
 const VIRTUAL_CLASSES: ReadonlySet<string> = new Set(['Service_L4', 'Service_Forwarding']);
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -326,14 +337,17 @@ export class AfmFirewall {
     declarations.forEach((as3, i) => {
       const declaration = isObject(as3) && as3.class === 'AS3' ? as3.declaration : as3;
       if (!isObject(declaration) || declaration.class !== 'ADC') {
-        throw new AfmModelError(`AS3 input ${i + 1} is neither an AS3 request (class "AS3" with a "declaration") nor an ADC declaration (class "ADC")`);
+        throw new AfmModelError(
+          `AS3 input ${i + 1} is neither an AS3 request (class "AS3" with a "declaration") nor an ADC declaration (class "ADC")`,
+        );
       }
       this.indexItems(declaration, i + 1);
     });
     const eventLists: string[] = [];
     for (const item of this.items.values()) {
       const cls = item.obj.class;
-      if (cls === 'Firewall_Address_List' && Array.isArray(item.obj.addresses) && item.obj.addresses.some(isObject)) eventLists.push(item.path);
+      if (cls === 'Firewall_Address_List' && Array.isArray(item.obj.addresses) && item.obj.addresses.some(isObject))
+        eventLists.push(item.path);
       if (typeof cls === 'string' && cls.startsWith('Service_') && cls !== 'Service_Address' && !VIRTUAL_CLASSES.has(cls)) {
         throw new AfmModelError(`${item.path}: virtual servers of class ${cls} are not modelled (only Service_L4 and Service_Forwarding)`);
       }
@@ -352,7 +366,10 @@ export class AfmFirewall {
    * is empty (the controller fails closed). `resolved` maps host names to the addresses the
    * device resolved for them.
    */
-  public listState(members: ReadonlyMap<string, readonly string[]>, resolved: ReadonlyMap<string, readonly string[]> = new Map()): AfmListState {
+  public listState(
+    members: ReadonlyMap<string, readonly string[]>,
+    resolved: ReadonlyMap<string, readonly string[]> = new Map(),
+  ): AfmListState {
     const out = new Map<string, Set<string>>();
     for (const [path, addresses] of members) out.set(path, new Set(this.memberKeys(path, addresses)));
     const names = new Map<string, Set<string>>();
@@ -375,7 +392,8 @@ export class AfmFirewall {
   public withMembers(state: AfmListState, added: ReadonlyMap<string, readonly string[]>): AfmListState {
     if (added.size === 0) return state;
     const members = new Map(state.members);
-    for (const [path, addresses] of added) members.set(path, new Set([...(state.members.get(path) ?? []), ...this.memberKeys(path, addresses)]));
+    for (const [path, addresses] of added)
+      members.set(path, new Set([...(state.members.get(path) ?? []), ...this.memberKeys(path, addresses)]));
     return { members, resolved: state.resolved };
   }
 
@@ -409,14 +427,26 @@ export class AfmFirewall {
     if (!rd) {
       const unknown = [...this.routeDomainPolicies.keys()].filter((k): k is string => typeof k === 'string');
       if (unknown.length) {
-        throw new AfmModelError(`route domain ${flow.routeDomain} has no policy by id, and policies are attached to route domains ${unknown.join(', ')}, whose ids are not known: give them in the routeDomainIds option`);
+        throw new AfmModelError(
+          `route domain ${flow.routeDomain} has no policy by id, and policies are attached to route domains ${unknown.join(', ')}, whose ids are not known: give them in the routeDomainIds option`,
+        );
       }
     }
     const enforced = this.chain([this.globalEnforced, rd?.enforced, vs?.enforced], vs, flow, source, destination, state);
     // A staged policy with exactly its context's enforced rules stages nothing.
-    const hasStaged = !this.samePolicy(this.globalStaged, this.globalEnforced) || !this.samePolicy(rd?.staged, rd?.enforced) || !this.samePolicy(vs?.staged, vs?.enforced);
+    const hasStaged =
+      !this.samePolicy(this.globalStaged, this.globalEnforced) ||
+      !this.samePolicy(rd?.staged, rd?.enforced) ||
+      !this.samePolicy(vs?.staged, vs?.enforced);
     const staged = hasStaged
-      ? this.chain([this.globalStaged ?? this.globalEnforced, rd?.staged ?? rd?.enforced, vs?.staged ?? vs?.enforced], vs, flow, source, destination, state)
+      ? this.chain(
+          [this.globalStaged ?? this.globalEnforced, rd?.staged ?? rd?.enforced, vs?.staged ?? vs?.enforced],
+          vs,
+          flow,
+          source,
+          destination,
+          state,
+        )
       : enforced;
     return { verdict: enforced.verdict, wouldBe: staged.verdict, enforced, staged, hasStaged };
   }
@@ -468,7 +498,13 @@ export class AfmFirewall {
         steps.push({ context, outcome: 'no-match', policy: policy.path });
         continue;
       }
-      const hit: AfmRuleHit = { context, policy: policy.path, rule: rule.name, ...(rule.ruleList ? { ruleList: rule.ruleList } : {}), action: rule.action };
+      const hit: AfmRuleHit = {
+        context,
+        policy: policy.path,
+        rule: rule.name,
+        ...(rule.ruleList ? { ruleList: rule.ruleList } : {}),
+        action: rule.action,
+      };
       steps.push({ context, outcome: 'match', policy: policy.path, hit });
       if (rule.action === 'drop') return finish('deny', 'rule', hit);
       if (rule.action === 'reject') return finish('reject', 'rule', hit);
@@ -509,9 +545,13 @@ export class AfmFirewall {
           continue;
         }
         if (va.source && !netContains(va.source, source.rd, source.family, source.value)) continue;
-        const sourceSpan = va.source ? va.source.entry.last - va.source.entry.first : (1n << 128n);
+        const sourceSpan = va.source ? va.source.entry.last - va.source.entry.first : 1n << 128n;
         const score: [bigint, bigint, number] = [span, sourceSpan, vs.port === 0 ? 1 : 0];
-        if (!best || score[0] < best.score[0] || (score[0] === best.score[0] && (score[1] < best.score[1] || (score[1] === best.score[1] && score[2] < best.score[2])))) {
+        if (
+          !best ||
+          score[0] < best.score[0] ||
+          (score[0] === best.score[0] && (score[1] < best.score[1] || (score[1] === best.score[1] && score[2] < best.score[2])))
+        ) {
           best = { vs, score };
         }
       }
@@ -527,7 +567,8 @@ export class AfmFirewall {
       // Each declaration replaces the tenants it names; only /Common/Shared items of several
       // declarations can coexist, and then no item may be declared twice.
       const owner = this.tenantOwner.get(tenant);
-      if (owner !== undefined && tenant !== 'Common') throw new AfmModelError(`tenant ${tenant} is declared by AS3 inputs ${owner} and ${index}; a tenant has one declaration`);
+      if (owner !== undefined && tenant !== 'Common')
+        throw new AfmModelError(`tenant ${tenant} is declared by AS3 inputs ${owner} and ${index}; a tenant has one declaration`);
       this.tenantOwner.set(tenant, index);
       const rd = t.defaultRouteDomain;
       this.tenantRouteDomain.set(tenant, typeof rd === 'number' ? rd : 0);
@@ -551,30 +592,38 @@ export class AfmFirewall {
     if (!isObject(pointer)) throw new AfmModelError(`${where}: expected a pointer {"use": ...}, got ${JSON.stringify(pointer)}`);
     if (typeof pointer.bigip === 'string') {
       const item = this.items.get(pointer.bigip);
-      if (!item) throw new AfmModelError(`${where}: refers to ${pointer.bigip} outside the declarations ({"bigip": ...}), which the evaluator cannot see`);
-      if (item.obj.class !== expected) throw new AfmModelError(`${where}: ${pointer.bigip} is a ${String(item.obj.class)}, not a ${expected}`);
+      if (!item)
+        throw new AfmModelError(
+          `${where}: refers to ${pointer.bigip} outside the declarations ({"bigip": ...}), which the evaluator cannot see`,
+        );
+      if (item.obj.class !== expected)
+        throw new AfmModelError(`${where}: ${pointer.bigip} is a ${String(item.obj.class)}, not a ${expected}`);
       return item;
     }
     const use = pointer.use;
-    if (typeof use !== 'string' || use.length === 0) throw new AfmModelError(`${where}: expected a pointer {"use": ...}, got ${JSON.stringify(pointer)}`);
+    if (typeof use !== 'string' || use.length === 0)
+      throw new AfmModelError(`${where}: expected a pointer {"use": ...}, got ${JSON.stringify(pointer)}`);
     let path: string;
     if (!use.includes('/')) {
       path = `/${from.tenant}/${from.app}/${use}`;
     } else {
       const parts = use.split('/');
-      if (parts.length !== 4 || parts[0] !== '') throw new AfmModelError(`${where}: pointer "${use}" is neither a bare name nor /Tenant/Application/name`);
+      if (parts.length !== 4 || parts[0] !== '')
+        throw new AfmModelError(`${where}: pointer "${use}" is neither a bare name nor /Tenant/Application/name`);
       path = `/${parts[1] === '@' ? from.tenant : parts[1]}/${parts[2] === '@' ? from.app : parts[2]}/${parts[3]}`;
     }
     const item = this.items.get(path);
     if (!item) throw new AfmModelError(`${where}: pointer "${use}" resolves to ${path}, which the declaration does not define`);
-    if (item.obj.class !== expected) throw new AfmModelError(`${where}: pointer "${use}" resolves to ${path}, a ${String(item.obj.class)}, not a ${expected}`);
+    if (item.obj.class !== expected)
+      throw new AfmModelError(`${where}: pointer "${use}" resolves to ${path}, a ${String(item.obj.class)}, not a ${expected}`);
     return item;
   }
 
   private addressSet(item: Item, trail: readonly string[] = []): AddressSet {
     const cached = this.addressSets.get(item.path);
     if (cached) return cached;
-    if (trail.includes(item.path)) throw new AfmModelError(`${item.path}: address lists refer to each other in a cycle (${[...trail, item.path].join(' → ')})`);
+    if (trail.includes(item.path))
+      throw new AfmModelError(`${item.path}: address lists refer to each other in a cycle (${[...trail, item.path].join(' → ')})`);
     const defaultRd = this.tenantRouteDomain.get(item.tenant) ?? 0;
     const nets: Net[] = [];
     const fqdns: FqdnEntry[] = [];
@@ -591,7 +640,9 @@ export class AfmFirewall {
       } else if (isObject(a) && a.addressDiscovery === 'event') {
         if (!eventLists.includes(item.path)) eventLists.push(item.path);
       } else {
-        throw new AfmModelError(`${item.path}: address entry ${JSON.stringify(a)} is not modelled (only addresses and event-driven discovery)`);
+        throw new AfmModelError(
+          `${item.path}: address entry ${JSON.stringify(a)} is not modelled (only addresses and event-driven discovery)`,
+        );
       }
     }
     for (const f of (o.fqdns as unknown[] | undefined) ?? []) {
@@ -600,7 +651,10 @@ export class AfmFirewall {
       fqdns.push({ text: f.toLowerCase(), wildcard, base: wildcard ? f.slice(2).toLowerCase() : f.toLowerCase() });
     }
     ((o.addressLists as unknown[] | undefined) ?? []).forEach((p, i) => {
-      const nested = this.addressSet(this.resolve(p, item, 'Firewall_Address_List', `${item.path} addressLists[${i}]`), [...trail, item.path]);
+      const nested = this.addressSet(this.resolve(p, item, 'Firewall_Address_List', `${item.path} addressLists[${i}]`), [
+        ...trail,
+        item.path,
+      ]);
       nets.push(...nested.nets);
       fqdns.push(...nested.fqdns);
       for (const l of nested.eventLists) if (!eventLists.includes(l)) eventLists.push(l);
@@ -625,11 +679,13 @@ export class AfmFirewall {
 
   private prepareRule(rule: unknown, owner: Item, where: string, ruleList?: string): PreparedRule {
     if (!isObject(rule)) throw new AfmModelError(`${where}: a firewall rule must be an object`);
-    for (const key of Object.keys(rule)) if (!RULE_KEYS.has(key)) throw new AfmModelError(`${where}: rule property "${key}" is not modelled`);
+    for (const key of Object.keys(rule))
+      if (!RULE_KEYS.has(key)) throw new AfmModelError(`${where}: rule property "${key}" is not modelled`);
     const name = rule.name;
     if (typeof name !== 'string' || !name) throw new AfmModelError(`${where}: a firewall rule needs a name`);
     const at = `${where} (rule ${name})`;
-    if (typeof rule.action !== 'string' || !ACTIONS.has(rule.action)) throw new AfmModelError(`${at}: action ${JSON.stringify(rule.action)} is not accept, accept-decisively, drop or reject`);
+    if (typeof rule.action !== 'string' || !ACTIONS.has(rule.action))
+      throw new AfmModelError(`${at}: action ${JSON.stringify(rule.action)} is not accept, accept-decisively, drop or reject`);
     const protocol = rule.protocol === undefined ? 'any' : rule.protocol;
     if (typeof protocol !== 'string') throw new AfmModelError(`${at}: protocol must be a string`);
     const sets = (side: 'source' | 'destination'): AddressSet[] | undefined => {
@@ -639,10 +695,16 @@ export class AfmFirewall {
       const allowed = side === 'source' ? ['addressLists', 'addresses'] : ['addressLists', 'addresses', 'portLists', 'ports'];
       for (const key of Object.keys(s)) if (!allowed.includes(key)) throw new AfmModelError(`${at}: ${side}.${key} is not modelled`);
       const out: AddressSet[] = [];
-      ((s.addressLists as unknown[] | undefined) ?? []).forEach((p, i) => out.push(this.addressSet(this.resolve(p, owner, 'Firewall_Address_List', `${at} ${side}.addressLists[${i}]`))));
+      ((s.addressLists as unknown[] | undefined) ?? []).forEach((p, i) =>
+        out.push(this.addressSet(this.resolve(p, owner, 'Firewall_Address_List', `${at} ${side}.addressLists[${i}]`))),
+      );
       if (Array.isArray(s.addresses)) {
         const defaultRd = this.tenantRouteDomain.get(owner.tenant) ?? 0;
-        out.push({ nets: s.addresses.map((a) => parseAfmAddress(String(a), defaultRd, `${at} ${side}.addresses`)), fqdns: [], eventLists: [] });
+        out.push({
+          nets: s.addresses.map((a) => parseAfmAddress(String(a), defaultRd, `${at} ${side}.addresses`)),
+          fqdns: [],
+          eventLists: [],
+        });
       }
       return out.length ? out : undefined;
     };
@@ -651,11 +713,21 @@ export class AfmFirewall {
       const d = rule.destination;
       if (d.portLists !== undefined || d.ports !== undefined) {
         ports = [];
-        ((d.portLists as unknown[] | undefined) ?? []).forEach((p, i) => ports!.push(...this.portSet(this.resolve(p, owner, 'Firewall_Port_List', `${at} destination.portLists[${i}]`))));
+        ((d.portLists as unknown[] | undefined) ?? []).forEach((p, i) =>
+          ports!.push(...this.portSet(this.resolve(p, owner, 'Firewall_Port_List', `${at} destination.portLists[${i}]`))),
+        );
         for (const p of (d.ports as unknown[] | undefined) ?? []) ports.push(parsePort(p, at));
       }
     }
-    return { name, action: rule.action as AfmRuleAction, protocol, source: sets('source'), destination: sets('destination'), ports, ...(ruleList ? { ruleList } : {}) };
+    return {
+      name,
+      action: rule.action as AfmRuleAction,
+      protocol,
+      source: sets('source'),
+      destination: sets('destination'),
+      ports,
+      ...(ruleList ? { ruleList } : {}),
+    };
   }
 
   private policy(item: Item): PreparedPolicy {
@@ -691,7 +763,8 @@ export class AfmFirewall {
   private prepareVirtualServer(item: Item): VirtualServer {
     const o = item.obj;
     const defaultRd = this.tenantRouteDomain.get(item.tenant) ?? 0;
-    if (!Array.isArray(o.virtualAddresses)) throw new AfmModelError(`${item.path}: virtualAddresses must be an array of addresses (Address_List references are not modelled)`);
+    if (!Array.isArray(o.virtualAddresses))
+      throw new AfmModelError(`${item.path}: virtualAddresses must be an array of addresses (Address_List references are not modelled)`);
     const addresses = o.virtualAddresses.map((va, i): VirtualAddress => {
       const where = `${item.path} virtualAddresses[${i}]`;
       if (typeof va === 'string') return { destination: parseAfmAddress(va, defaultRd, where) };
@@ -700,9 +773,11 @@ export class AfmFirewall {
       }
       throw new AfmModelError(`${where}: ${JSON.stringify(va)} is not modelled (an address or an [address, source] pair)`);
     });
-    if (o.virtualPort !== undefined && typeof o.virtualPort !== 'number') throw new AfmModelError(`${item.path}: virtualPort port lists are not modelled`);
+    if (o.virtualPort !== undefined && typeof o.virtualPort !== 'number')
+      throw new AfmModelError(`${item.path}: virtualPort port lists are not modelled`);
     const layer4 = typeof o.layer4 === 'string' ? o.layer4 : o.class === 'Service_L4' ? 'tcp' : 'any';
-    const pointer = (key: string) => (o[key] === undefined ? undefined : this.policy(this.resolve(o[key], item, 'Firewall_Policy', `${item.path} ${key}`)));
+    const pointer = (key: string) =>
+      o[key] === undefined ? undefined : this.policy(this.resolve(o[key], item, 'Firewall_Policy', `${item.path} ${key}`));
     return {
       path: item.path,
       addresses: o.enable === false ? [] : addresses,
@@ -722,7 +797,9 @@ export class AfmFirewall {
       const rd = this.routeDomainKey(p.bigip);
       const slot = this.routeDomainPolicies.get(rd) ?? {};
       if (slot.enforced && slot.enforced.path !== item.path) {
-        throw new AfmModelError(`${where}: route domain ${String(rd)} already enforces ${slot.enforced.path}; a route domain has one enforced policy`);
+        throw new AfmModelError(
+          `${where}: route domain ${String(rd)} already enforces ${slot.enforced.path}; a route domain has one enforced policy`,
+        );
       }
       this.routeDomainPolicies.set(rd, { ...slot, enforced: this.policy(item) });
     });
@@ -769,7 +846,8 @@ export class AfmFirewall {
       this.routeDomainPolicies.set(rd, slot);
     } else if (t[0] === 'modify' && t[1] === 'security' && t[2] === 'firewall' && t[3] === 'global-fqdn-policy') {
       // The resolver decides which addresses a name has; those are an input of evaluate().
-      for (const [attr] of pairs(4)) if (attr !== 'dns-resolver') throw new AfmModelError(`${where}: global-fqdn-policy attribute "${attr}" is not modelled`);
+      for (const [attr] of pairs(4))
+        if (attr !== 'dns-resolver') throw new AfmModelError(`${where}: global-fqdn-policy attribute "${attr}" is not modelled`);
     } else {
       throw new AfmModelError(`${where}: this tmsh command is not modelled`);
     }
@@ -784,7 +862,12 @@ function samePolicy(staged: PreparedPolicy | undefined, enforced: PreparedPolicy
   const b = enforced;
   if (!b || a.rules.length !== b.rules.length) return false;
   // Inline rules count as equal only without match criteria (such as the final default rule).
-  const key = (r: PreparedRule) => (r.ruleList ? `${r.ruleList}#${r.name}` : r.source || r.destination || r.ports ? undefined : `inline ${r.name} ${r.action} ${r.protocol}`);
+  const key = (r: PreparedRule) =>
+    r.ruleList
+      ? `${r.ruleList}#${r.name}`
+      : r.source || r.destination || r.ports
+        ? undefined
+        : `inline ${r.name} ${r.action} ${r.protocol}`;
   return a.rules.every((r, i) => key(r) !== undefined && key(r) === key(b.rules[i]));
 }
 
@@ -793,7 +876,8 @@ function parsePort(p: unknown, where: string): PortRange {
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text);
   const a = m ? Number(m[1]) : NaN;
   const b = m ? Number(m[2] ?? m[1]) : NaN;
-  if (!m || a > 65535 || b > 65535 || a > b) throw new AfmModelError(`${where}: port entry ${JSON.stringify(p)} is not a port or a range "a-b"`);
+  if (!m || a > 65535 || b > 65535 || a > b)
+    throw new AfmModelError(`${where}: port entry ${JSON.stringify(p)} is not a port or a range "a-b"`);
   return [a, b];
 }
 

@@ -163,7 +163,12 @@ interface AddressListContent {
 function readAddressList(at: Resolved, reader: DeclarationReader): AddressListContent {
   const obj = at.obj;
   if (!obj || obj.class !== 'Firewall_Address_List') {
-    return { problem: `${at.path} is ${obj ? `a ${String(obj.class)}` : 'missing'}, not a Firewall_Address_List`, event: false, entries: [], id: -1 };
+    return {
+      problem: `${at.path} is ${obj ? `a ${String(obj.class)}` : 'missing'}, not a Firewall_Address_List`,
+      event: false,
+      entries: [],
+      id: -1,
+    };
   }
   const extra = Object.keys(obj).filter((k) => !['class', 'remark', 'label', 'addresses', 'fqdns'].includes(k));
   if (extra.length) return { problem: `${at.path} also matches by ${extra.join(', ')}`, event: false, entries: [], id: -1 };
@@ -171,7 +176,9 @@ function readAddressList(at: Resolved, reader: DeclarationReader): AddressListCo
   const fqdns = Array.isArray(obj.fqdns) ? obj.fqdns : [];
   if (addresses.length === 1 && isObj(addresses[0]) && fqdns.length === 0) {
     const event = addresses[0].addressDiscovery === 'event' && Object.keys(addresses[0]).length === 1;
-    return event ? { event: true, entries: [], id: -1 } : { problem: `${at.path} discovers its members by ${quote(addresses[0].addressDiscovery)}`, event: false, entries: [], id: -1 };
+    return event
+      ? { event: true, entries: [], id: -1 }
+      : { problem: `${at.path} discovers its members by ${quote(addresses[0].addressDiscovery)}`, event: false, entries: [], id: -1 };
   }
   if (addresses.some((a) => typeof a !== 'string') || fqdns.some((f) => typeof f !== 'string')) {
     return { problem: `${at.path} mixes discovered and listed members`, event: false, entries: [], id: -1 };
@@ -188,7 +195,8 @@ interface PortListContent {
 
 function readPortList(at: Resolved): PortListContent {
   const obj = at.obj;
-  if (!obj || obj.class !== 'Firewall_Port_List') return { problem: `${at.path} is ${obj ? `a ${String(obj.class)}` : 'missing'}, not a Firewall_Port_List`, ranges: [] };
+  if (!obj || obj.class !== 'Firewall_Port_List')
+    return { problem: `${at.path} is ${obj ? `a ${String(obj.class)}` : 'missing'}, not a Firewall_Port_List`, ranges: [] };
   const extra = Object.keys(obj).filter((k) => !['class', 'remark', 'label', 'ports'].includes(k));
   if (extra.length) return { problem: `${at.path} also matches by ${extra.join(', ')}`, ranges: [] };
   const ranges: string[] = [];
@@ -211,7 +219,10 @@ function entrySpecs(rule: RuleModel): EntrySpec[] {
   if (rule.ports.length === 0) return [{ protocol: 'any' }];
   const byProtocol = new Map<string, (string | undefined)[]>();
   for (const p of rule.ports) {
-    byProtocol.set(p.protocol, [...(byProtocol.get(p.protocol) ?? []), p.fromPort === undefined ? undefined : `${p.fromPort}-${p.toPort ?? p.fromPort}`]);
+    byProtocol.set(p.protocol, [
+      ...(byProtocol.get(p.protocol) ?? []),
+      p.fromPort === undefined ? undefined : `${p.fromPort}-${p.toPort ?? p.fromPort}`,
+    ]);
   }
   return [...byProtocol.keys()].sort(compareText).map((protocol) => {
     const ranges = byProtocol.get(protocol) as (string | undefined)[];
@@ -249,7 +260,11 @@ class DeviceCheck {
   private readonly externalServiceIds = new Map<string, number>();
   private readonly checkedLists = new Set<string>();
   public readonly staged: boolean;
-  private readonly byLevel: { cluster: RuleModel[]; namespace: RuleModel[]; service: RuleModel[] } = { cluster: [], namespace: [], service: [] };
+  private readonly byLevel: { cluster: RuleModel[]; namespace: RuleModel[]; service: RuleModel[] } = {
+    cluster: [],
+    namespace: [],
+    service: [],
+  };
 
   constructor(
     compiled: CompiledPolicy,
@@ -257,7 +272,8 @@ class DeviceCheck {
     private readonly issues: PolicyIssue[],
   ) {
     this.device = compiled.model.device;
-    for (const level of ['cluster', 'namespace', 'service'] as const) for (const r of compiled.levels[level]) this.compiledRules.set(r.key, r);
+    for (const level of ['cluster', 'namespace', 'service'] as const)
+      for (const r of compiled.levels[level]) this.compiledRules.set(r.key, r);
     for (const list of compiled.sourceLists) this.sourceLists.set(list.path, { list, content: sourceIdentity(list) });
     for (const es of compiled.model.externalServices) this.externalServices.set(es.name, es);
     for (const rule of [...compiled.model.rules].sort(compareRules)) this.byLevel[rule.level].push(rule);
@@ -270,7 +286,8 @@ class DeviceCheck {
 
   /** The rules a level's list holds: the enforced ones, or (staged) all of them. */
   public expectation(level: 'cluster' | 'namespace' | 'service' | 'carried', staged: boolean): ListExpectation {
-    const rules = level === 'carried' ? [...this.byLevel.cluster, ...this.byLevel.namespace].filter((r) => r.action === 'ALLOW') : this.byLevel[level];
+    const rules =
+      level === 'carried' ? [...this.byLevel.cluster, ...this.byLevel.namespace].filter((r) => r.action === 'ALLOW') : this.byLevel[level];
     return {
       what: `${staged ? 'staged ' : ''}${level === 'carried' ? 'carried ALLOW' : level} rules of ${this.device.path}`,
       rules: staged ? rules : rules.filter((r) => !this.audited(r)),
@@ -279,11 +296,21 @@ class DeviceCheck {
   }
 
   private deviceIssue(value: unknown, message: string): void {
-    this.issues.push({ path: this.device.path, field: 'rendering', value: quote(value), message: `${message}; the declaration would not enforce the policy as written, so synth stops (this is a bug, please report it)` });
+    this.issues.push({
+      path: this.device.path,
+      field: 'rendering',
+      value: quote(value),
+      message: `${message}; the declaration would not enforce the policy as written, so synth stops (this is a bug, please report it)`,
+    });
   }
 
   private ruleIssue(rule: RuleModel, afmRule: string, message: string): void {
-    this.issues.push({ path: rule.path, field: 'rendering', value: quote(afmRule), message: `${message}; the declaration would not enforce this rule as written, so synth stops (this is a bug, please report it)` });
+    this.issues.push({
+      path: rule.path,
+      field: 'rendering',
+      value: quote(afmRule),
+      message: `${message}; the declaration would not enforce this rule as written, so synth stops (this is a bug, please report it)`,
+    });
   }
 
   /**
@@ -304,8 +331,18 @@ class DeviceCheck {
       const rules = Array.isArray(policy.obj.rules) ? policy.obj.rules : [];
       const last = rules[2];
       const defaultAction = afmDefaultAction(this.device, staged);
-      if (rules.length !== 3 || !isObj(last) || last.action !== defaultAction || (last.protocol ?? 'any') !== 'any' || last.source !== undefined || last.destination !== undefined) {
-        this.deviceIssue(policy.path, `the policy must hold the service rules, the carried ALLOW rules and a final ${defaultAction} of everything`);
+      if (
+        rules.length !== 3 ||
+        !isObj(last) ||
+        last.action !== defaultAction ||
+        (last.protocol ?? 'any') !== 'any' ||
+        last.source !== undefined ||
+        last.destination !== undefined
+      ) {
+        this.deviceIssue(
+          policy.path,
+          `the policy must hold the service rules, the carried ALLOW rules and a final ${defaultAction} of everything`,
+        );
         continue;
       }
       const [, policyTenant, policyApp] = policy.path.split('/');
@@ -332,7 +369,11 @@ class DeviceCheck {
       const want = this.ruleExpectation(rule);
       const { compiled, specs } = want;
       if (!compiled || compiled.entries.length !== specs.length) {
-        this.ruleIssue(rule, want.key, `the compiled rule has ${compiled?.entries.length ?? 0} AFM rules where its protocols need ${specs.length}`);
+        this.ruleIssue(
+          rule,
+          want.key,
+          `the compiled rule has ${compiled?.entries.length ?? 0} AFM rules where its protocols need ${specs.length}`,
+        );
         return;
       }
       for (const [j, spec] of specs.entries()) {
@@ -351,7 +392,10 @@ class DeviceCheck {
     }
     if (i !== rendered.length) {
       const names = rendered.slice(i, i + 3).map((r) => (isObj(r) ? String(r.name) : String(r)));
-      this.deviceIssue(at.path, `the list holds ${rendered.length - i} AFM rule(s) that no ${expected.what.replace(/ of .*/, '')} stands for (${names.join(', ')})`);
+      this.deviceIssue(
+        at.path,
+        `the list holds ${rendered.length - i} AFM rule(s) that no ${expected.what.replace(/ of .*/, '')} stands for (${names.join(', ')})`,
+      );
     }
   }
 
@@ -376,14 +420,30 @@ class DeviceCheck {
     return want;
   }
 
-  private afmRuleProblem(afm: Obj, rule: RuleModel, want: RuleExpectation, name: string, spec: EntrySpec, carried: boolean, tenant: string, app: string): string | undefined {
+  private afmRuleProblem(
+    afm: Obj,
+    rule: RuleModel,
+    want: RuleExpectation,
+    name: string,
+    spec: EntrySpec,
+    carried: boolean,
+    tenant: string,
+    app: string,
+  ): string | undefined {
     const extra = Object.keys(afm).filter((k) => !RULE_KEYS.has(k));
     if (extra.length) return `also has ${extra.join(', ')}`;
     if (afm.name !== name) return `is named ${quote(afm.name)}, not ${quote(name)}`;
-    if (afm.action !== AFM_ACTION[rule.action]) return `has action ${quote(afm.action)} where the rule's ${rule.action} needs ${quote(AFM_ACTION[rule.action])}`;
+    if (afm.action !== AFM_ACTION[rule.action])
+      return `has action ${quote(afm.action)} where the rule's ${rule.action} needs ${quote(AFM_ACTION[rule.action])}`;
     if ((afm.protocol ?? 'any') !== spec.protocol) return `matches protocol ${quote(afm.protocol ?? 'any')}, not ${quote(spec.protocol)}`;
-    if ((afm.loggingEnabled === true) !== rule.logging) return `has loggingEnabled ${quote(afm.loggingEnabled)} where the rule has logging ${rule.logging}`;
-    return this.sourceProblem(afm.source, rule, want, tenant, app) ?? this.destinationProblem(afm.destination, rule, want, tenant, app) ?? this.portProblem(afm.destination, spec, tenant, app) ?? this.iRuleProblem(afm.iRule, rule, carried, tenant, app);
+    if ((afm.loggingEnabled === true) !== rule.logging)
+      return `has loggingEnabled ${quote(afm.loggingEnabled)} where the rule has logging ${rule.logging}`;
+    return (
+      this.sourceProblem(afm.source, rule, want, tenant, app) ??
+      this.destinationProblem(afm.destination, rule, want, tenant, app) ??
+      this.portProblem(afm.destination, spec, tenant, app) ??
+      this.iRuleProblem(afm.iRule, rule, carried, tenant, app)
+    );
   }
 
   private sourceProblem(source: unknown, rule: RuleModel, want: RuleExpectation, tenant: string, app: string): string | undefined {
@@ -395,7 +455,9 @@ class DeviceCheck {
     if (content.problem) return `takes its source from ${content.problem}`;
     if (matchesPodCidrs(rule, this.device)) {
       // Every pod of the cluster, by the pod networks themselves.
-      const expected = [...new Set(this.device.podCidrs.map((c) => `a:${withRouteDomain(c.text, this.device.routeDomain)}`))].sort(compareText).join('\n');
+      const expected = [...new Set(this.device.podCidrs.map((c) => `a:${withRouteDomain(c.text, this.device.routeDomain)}`))]
+        .sort(compareText)
+        .join('\n');
       if (content.event || content.entries.join('\n') !== expected) {
         return `takes its source from ${at.path}, which is not the list of the pod CIDRs (${this.device.podCidrs.map((c) => c.text).join(', ')})`;
       }
@@ -412,7 +474,8 @@ class DeviceCheck {
     if (!content.event) return `${at.path}, which is not a list the controller fills with pods`;
     const list = this.sourceLists.get(at.path);
     if (!list) return `${at.path}, which is not a source list of ${this.device.path}`;
-    if (list.content !== want.sourceIdentity) return `${at.path}, which the controller fills with the pods of ${describeSource(list.list)}, not those of this rule`;
+    if (list.content !== want.sourceIdentity)
+      return `${at.path}, which the controller fills with the pods of ${describeSource(list.list)}, not those of this rule`;
     return undefined;
   }
 
@@ -437,7 +500,13 @@ class DeviceCheck {
     return [...out].sort(compareText);
   }
 
-  private destinationProblem(destination: unknown, rule: RuleModel, want: RuleExpectation, tenant: string, app: string): string | undefined {
+  private destinationProblem(
+    destination: unknown,
+    rule: RuleModel,
+    want: RuleExpectation,
+    tenant: string,
+    app: string,
+  ): string | undefined {
     const keysOk = isObj(destination) && Object.keys(destination).every((k) => k === 'addressLists' || k === 'portLists');
     const lists = keysOk && Array.isArray(destination.addressLists) ? destination.addressLists : undefined;
     if (!lists || lists.length === 0) return `must match its destinations by address lists, and has ${quote(destination)}`;
@@ -463,13 +532,23 @@ class DeviceCheck {
     const more = [...have].filter((e) => !wanted.has(e));
     const fewer = [...wanted].filter((e) => !have.has(e));
     if (more.length === 0 && fewer.length === 0) return undefined;
-    const show = (es: string[]) => es.slice(0, 3).map((e) => e.slice(2)).join(', ') + (es.length > 3 ? ` and ${es.length - 3} more` : '');
-    return [more.length ? `matches destinations the rule does not list (${show(more)})` : '', fewer.length ? `misses destinations the rule lists (${show(fewer)})` : ''].filter(Boolean).join(' and ');
+    const show = (es: string[]) =>
+      es
+        .slice(0, 3)
+        .map((e) => e.slice(2))
+        .join(', ') + (es.length > 3 ? ` and ${es.length - 3} more` : '');
+    return [
+      more.length ? `matches destinations the rule does not list (${show(more)})` : '',
+      fewer.length ? `misses destinations the rule lists (${show(fewer)})` : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
   }
 
   private portProblem(destination: unknown, spec: EntrySpec, tenant: string, app: string): string | undefined {
     const pointers = isObj(destination) ? destination.portLists : undefined;
-    if (pointers === undefined) return spec.ranges ? `matches every ${spec.protocol} port where the rule lists ${spec.ranges.join(', ')}` : undefined;
+    if (pointers === undefined)
+      return spec.ranges ? `matches every ${spec.protocol} port where the rule lists ${spec.ranges.join(', ')}` : undefined;
     if (!spec.ranges) return `matches only some ports where the rule means every ${spec.protocol} port`;
     if (!Array.isArray(pointers) || pointers.length === 0) return `has the port lists ${quote(pointers)}`;
     const ranges = new Set<string>();
@@ -487,14 +566,19 @@ class DeviceCheck {
 
   private iRuleProblem(iRule: unknown, rule: RuleModel, carried: boolean, tenant: string, app: string): string | undefined {
     const wanted = rule.bandwidth && !carried;
-    if (!wanted) return iRule === undefined ? undefined : `runs the iRule ${quote(iRule)} though ${carried ? 'a carried copy' : 'the rule'} has no bandwidth limit to attach`;
+    if (!wanted)
+      return iRule === undefined
+        ? undefined
+        : `runs the iRule ${quote(iRule)} though ${carried ? 'a carried copy' : 'the rule'} has no bandwidth limit to attach`;
     const at = this.reader.resolve(iRule, tenant, app);
-    if (!at?.obj || at.obj.class !== 'iRule' || typeof at.obj.iRule !== 'string') return `must attach the rule's bandwidth limit through an iRule, and has ${quote(iRule)}`;
+    if (!at?.obj || at.obj.class !== 'iRule' || typeof at.obj.iRule !== 'string')
+      return `must attach the rule's bandwidth limit through an iRule, and has ${quote(iRule)}`;
     const [, iRuleTenant, iRuleApp] = at.path.split('/');
     const target = /BWC::policy attach (\S+)/.exec(at.obj.iRule)?.[1];
     const policy = target === undefined ? undefined : this.reader.resolve(target, iRuleTenant, iRuleApp);
     const bw = rule.bandwidth as NonNullable<RuleModel['bandwidth']>;
-    if (!policy?.obj || policy.obj.class !== 'Bandwidth_Control_Policy') return `runs ${at.path}, which attaches no Bandwidth_Control_Policy`;
+    if (!policy?.obj || policy.obj.class !== 'Bandwidth_Control_Policy')
+      return `runs ${at.path}, which attaches no Bandwidth_Control_Policy`;
     if (policy.obj.maxBandwidth !== bw.maxBandwidth || policy.obj.maxBandwidthUnit !== bw.unit) {
       return `attaches ${policy.path}, which limits to ${String(policy.obj.maxBandwidth)} ${String(policy.obj.maxBandwidthUnit)} where the rule says ${bw.maxBandwidth} ${bw.unit}`;
     }
@@ -504,7 +588,12 @@ class DeviceCheck {
 
 function describeSource(list: SourceList): string {
   const s = list.source;
-  const what = s.level === 'cluster' ? 'the cluster (with its selectors)' : s.level === 'namespace' ? `namespace ${s.namespace} (with its pod selector)` : `service ${s.namespace}/${s.service}`;
+  const what =
+    s.level === 'cluster'
+      ? 'the cluster (with its selectors)'
+      : s.level === 'namespace'
+        ? `namespace ${s.namespace} (with its pod selector)`
+        : `service ${s.namespace}/${s.service}`;
   return `${what}${list.schedule || list.expiresAt ? ' inside another time window' : ''}`;
 }
 
@@ -512,7 +601,12 @@ function describeSource(list: SourceList): string {
 function contexts(owner: string, checks: readonly DeviceCheck[], reader: DeclarationReader, issues: PolicyIssue[]): void {
   const shared = (name: string) => reader.resolve(`/${COMMON}/${SHARED}/${sharedItemName(owner, name)}`, COMMON, SHARED);
   const fail = (path: string, message: string) =>
-    issues.push({ path: `the shared context of ${owner}`, field: 'rendering', value: quote(path), message: `${message}; the declaration would not enforce the policy as written, so synth stops (this is a bug, please report it)` });
+    issues.push({
+      path: `the shared context of ${owner}`,
+      field: 'rendering',
+      value: quote(path),
+      message: `${message}; the declaration would not enforce the policy as written, so synth stops (this is a bug, please report it)`,
+    });
   const policy = (name: string, level: 'cluster' | 'namespace', members: readonly DeviceCheck[], st: boolean, enforcedOn?: string) => {
     const at = shared(name);
     if (!at?.obj || at.obj.class !== 'Firewall_Policy') return fail(at?.path ?? name, 'the policy is missing');
@@ -520,7 +614,8 @@ function contexts(owner: string, checks: readonly DeviceCheck[], reader: Declara
       fail(at.path, `the route-domain policy is not enforced on its route domain ${enforcedOn}`);
     }
     const rules = Array.isArray(at.obj.rules) ? at.obj.rules : [];
-    if (rules.length !== members.length) return fail(at.path, `the policy references ${rules.length} rule lists for ${members.length} clusters`);
+    if (rules.length !== members.length)
+      return fail(at.path, `the policy references ${rules.length} rule lists for ${members.length} clusters`);
     members.forEach((c, k) => c.ruleList(rules[k], COMMON, SHARED, c.expectation(level, st)));
   };
   const ordered = [...checks].sort((a, b) => compareText(a.device.tenant, b.device.tenant));

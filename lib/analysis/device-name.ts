@@ -54,25 +54,48 @@ const FORMS = 'a tenant, a cluster name, <stack>/<tenant> or a construct path';
  * The devices `name` selects: undefined selects the only device (or, with `allowAll`, every
  * device), `all` every device where allowed, any other name exactly one device.
  */
-export function selectDevices<T>(devices: readonly T[], name: string | undefined, namesOf: (d: T) => DeviceNames, selection: DeviceSelection = {}): T[] {
+export function selectDevices<T>(
+  devices: readonly T[],
+  name: string | undefined,
+  namesOf: (d: T) => DeviceNames,
+  selection: DeviceSelection = {},
+): T[] {
   const option = selection.option ?? '--device';
   const within = selection.within ?? 'the synth output';
   const listed = (ds: readonly T[]) => ds.map((d) => deviceLabel(namesOf(d))).join(', ') || 'none';
   if (devices.length === 0) throw new UsageError(`${within} has no AfmDevice`, 'no device', 'synthesize an app that declares an AfmDevice');
   if (name === undefined || name === ALL_DEVICES) {
     if (selection.allowAll || devices.length === 1) return [...devices];
-    if (name === ALL_DEVICES) throw new UsageError(`${option} all: this acts on one device`, quote(name), `name one of: ${listed(devices)}`);
-    throw new UsageError(`${within} has several devices`, listed(devices), `choose one with ${selection.chooseWith ?? `${option} <device>`} (${FORMS})${selection.allowAll ? ' or all' : ''}`);
+    if (name === ALL_DEVICES)
+      throw new UsageError(`${option} all: this acts on one device`, quote(name), `name one of: ${listed(devices)}`);
+    throw new UsageError(
+      `${within} has several devices`,
+      listed(devices),
+      `choose one with ${selection.chooseWith ?? `${option} <device>`} (${FORMS})${selection.allowAll ? ' or all' : ''}`,
+    );
   }
   const matches = devices.filter((d) => namesDevice(name, namesOf(d)));
   if (matches.length === 1) return matches;
   if (matches.length === 0) {
-    throw new UsageError(`${option} names no device of ${within}`, quote(name), `use ${selection.allowAll ? 'all or ' : ''}one of: ${listed(devices)} (${FORMS})`);
+    throw new UsageError(
+      `${option} names no device of ${within}`,
+      quote(name),
+      `use ${selection.allowAll ? 'all or ' : ''}one of: ${listed(devices)} (${FORMS})`,
+    );
   }
-  throw new UsageError(`${option} names several devices`, quote(name), `name one by <stack>/<tenant> or construct path: ${listed(matches)}`);
+  throw new UsageError(
+    `${option} names several devices`,
+    quote(name),
+    `name one by <stack>/<tenant> or construct path: ${listed(matches)}`,
+  );
 }
 
 /** The one device `name` selects (see {@link selectDevices}). */
-export function selectDevice<T>(devices: readonly T[], name: string | undefined, namesOf: (d: T) => DeviceNames, selection: Omit<DeviceSelection, 'allowAll'> = {}): T {
+export function selectDevice<T>(
+  devices: readonly T[],
+  name: string | undefined,
+  namesOf: (d: T) => DeviceNames,
+  selection: Omit<DeviceSelection, 'allowAll'> = {},
+): T {
   return selectDevices(devices, name, namesOf, { ...selection, allowAll: false })[0];
 }

@@ -3,8 +3,26 @@
  * host:port" into packets, list members and DNS answers, runs the AFM evaluator over what the
  * device receives, and names the policy rules behind the AFM rules that decided.
  */
-import { AfmChainResult, AfmContext, AfmEvaluation, AfmFirewall, AfmListState, AfmRuleHit, AfmRuleIndex, AfmRuleOwner } from '../afm/evaluator';
-import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, desiredMembers, listActive, podEligible, sourceIncludesPod } from '../policy/membership';
+import {
+  AfmChainResult,
+  AfmContext,
+  AfmEvaluation,
+  AfmFirewall,
+  AfmListState,
+  AfmRuleHit,
+  AfmRuleIndex,
+  AfmRuleOwner,
+} from '../afm/evaluator';
+import {
+  ClusterSnapshot,
+  NamespaceInfo,
+  PodInfo,
+  ServiceInfo,
+  desiredMembers,
+  listActive,
+  podEligible,
+  sourceIncludesPod,
+} from '../policy/membership';
 import { formatIp, parseAddressEntry, tryParseIp } from '../policy/ip';
 import { LEVELS, Level, PolicyModel } from '../policy/model';
 import type { ExpiredRule, SyncPlan } from '../policy/plan';
@@ -28,8 +46,22 @@ export interface PolicyView {
 }
 
 /** `as3`: the declarations the BIG-IP holds (the device's own; on a shared BIG-IP also the shared one). */
-export function policyView(input: { label: string; model: PolicyModel; plan: SyncPlan; as3: readonly unknown[]; commands: readonly string[]; expired?: readonly ExpiredRule[] }): PolicyView {
-  return { label: input.label, model: input.model, plan: input.plan, firewall: AfmFirewall.load(input.as3, input.commands), owners: new AfmRuleIndex(input.model), expired: input.expired ?? [] };
+export function policyView(input: {
+  label: string;
+  model: PolicyModel;
+  plan: SyncPlan;
+  as3: readonly unknown[];
+  commands: readonly string[];
+  expired?: readonly ExpiredRule[];
+}): PolicyView {
+  return {
+    label: input.label,
+    model: input.model,
+    plan: input.plan,
+    firewall: AfmFirewall.load(input.as3, input.commands),
+    owners: new AfmRuleIndex(input.model),
+    expired: input.expired ?? [],
+  };
 }
 
 /** How the tools name a rule that expired: it is in the code and the CRs, but not enforced. */
@@ -64,7 +96,8 @@ export const DOTTED_NUMBERS = /^[0-9]+(\.[0-9]+)+$/;
 
 /** Why `name` (lower case) is not a host name, or undefined. */
 export function hostNameProblem(name: string): string | undefined {
-  if (DOTTED_NUMBERS.test(name)) return 'dotted numbers are an IPv4 address, and this is none: write four numbers from 0 to 255, such as 203.0.113.10';
+  if (DOTTED_NUMBERS.test(name))
+    return 'dotted numbers are an IPv4 address, and this is none: write four numbers from 0 to 255, such as 203.0.113.10';
   if (!HOST.test(name)) return 'the destination must be a host name (such as api.stripe.com) or an IP address';
   return undefined;
 }
@@ -90,7 +123,11 @@ export function parseLabels(text: string, option = '--labels'): Record<string, s
     const key = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     if (eq <= 0 || !LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) {
-      throw new UsageError(`${option} entry`, JSON.stringify(part), 'write Kubernetes labels as key=value pairs separated by commas, such as app=checkout,tier=web');
+      throw new UsageError(
+        `${option} entry`,
+        JSON.stringify(part),
+        'write Kubernetes labels as key=value pairs separated by commas, such as app=checkout,tier=web',
+      );
     }
     labels[key] = value;
   }
@@ -99,7 +136,8 @@ export function parseLabels(text: string, option = '--labels'): Record<string, s
 
 export function parseTime(text: string, option = '--at'): Date {
   const form = 'write an ISO 8601 time with a zone, such as 2026-03-02T09:30:00Z or 2026-03-02T10:30:00+01:00';
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) throw new UsageError(option, JSON.stringify(text), form);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text))
+    throw new UsageError(option, JSON.stringify(text), form);
   // Field by field: Date rolls 2026-02-30 over to March 2 instead of refusing it.
   const problem = instantProblem(text);
   if (problem) throw new UsageError(option, JSON.stringify(text), problem === INSTANT_FORMAT ? form : problem);
@@ -118,7 +156,8 @@ export function parseDestination(text: string, option = '--to'): DestinationSpec
     protocol = rest.slice(slash + 1);
     rest = rest.slice(0, slash);
     if (!AFM_PROTOCOLS.has(protocol) || protocol === 'any') {
-      if (/^\d/.test(protocol) || rest.includes('/')) bad('a destination is one host or address, not a CIDR; name one address of the range, such as 203.0.113.5:25');
+      if (/^\d/.test(protocol) || rest.includes('/'))
+        bad('a destination is one host or address, not a CIDR; name one address of the range, such as 203.0.113.5:25');
       bad(`"${protocol}" is not an AFM protocol name; use a lower-case name such as tcp, udp, sctp or icmp`);
     }
   }
@@ -139,10 +178,12 @@ export function parseDestination(text: string, option = '--to'): DestinationSpec
   }
   let port: number | undefined;
   if (portText !== undefined) {
-    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) bad('the port must be a whole number from 1 to 65535');
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535)
+      bad('the port must be a whole number from 1 to 65535');
     port = Number(portText);
   }
-  if (PORTED_PROTOCOLS.has(protocol) && port === undefined) bad(`a ${protocol} destination needs a port, such as ${hostText || 'api.example.com'}:443${protocol === 'tcp' ? '' : `/${protocol}`}`);
+  if (PORTED_PROTOCOLS.has(protocol) && port === undefined)
+    bad(`a ${protocol} destination needs a port, such as ${hostText || 'api.example.com'}:443${protocol === 'tcp' ? '' : `/${protocol}`}`);
   if (!PORTED_PROTOCOLS.has(protocol) && port !== undefined) bad(`${protocol} has no ports; write ${hostText}/${protocol}`);
   const ip = tryParseIp(hostText);
   if (ip) return { text, ip: ip.text, ...(port !== undefined ? { port } : {}), protocol };
@@ -190,7 +231,7 @@ function hypotheticalIps(model: PolicyModel, cluster: ClusterSnapshot): string[]
 }
 
 function describePod(pod: PodInfo): string {
-  const state = pod.terminating ? 'terminating' : pod.hostNetwork ? 'host network' : pod.phase ?? 'unknown phase';
+  const state = pod.terminating ? 'terminating' : pod.hostNetwork ? 'host network' : (pod.phase ?? 'unknown phase');
   return `pod ${pod.namespace}/${pod.name} (${pod.ips.join(', ') || 'no address'}; ${state})`;
 }
 
@@ -201,7 +242,12 @@ export function resolveSource(model: PolicyModel, cluster: ClusterState | undefi
   if (!cluster) {
     const labels = { ...(spec.labels ?? {}), [HYPOTHETICAL_SERVICE_LABEL]: name };
     const pod: PodInfo = { namespace, name: `${name}-hypothetical`, labels, ips: hypotheticalIps(model, EMPTY_SNAPSHOT), phase: 'Running' };
-    const labelText = spec.labels && Object.keys(spec.labels).length ? ` with labels ${Object.entries(spec.labels).map(([k, v]) => `${k}=${v}`).join(',')}` : '';
+    const labelText =
+      spec.labels && Object.keys(spec.labels).length
+        ? ` with labels ${Object.entries(spec.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(',')}`
+        : '';
     return {
       pod,
       description: `a pod of namespace ${namespace} selected by Service ${name}${labelText} (hypothetical: no cluster state given), ${pod.ips.join(', ')}`,
@@ -215,24 +261,58 @@ export function resolveSource(model: PolicyModel, cluster: ClusterState | undefi
   }
   const snap = cluster.snapshot;
   if (spec.namespaceLabels) {
-    throw new UsageError('--namespace-labels', JSON.stringify(Object.entries(spec.namespaceLabels).map(([k, v]) => `${k}=${v}`).join(',')), `namespace labels come from the state file ${cluster.source}; drop the option`);
+    throw new UsageError(
+      '--namespace-labels',
+      JSON.stringify(
+        Object.entries(spec.namespaceLabels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      ),
+      `namespace labels come from the state file ${cluster.source}; drop the option`,
+    );
   }
-  const known = new Set([...snap.namespaces.map((n) => n.name), ...snap.pods.map((p) => p.namespace), ...snap.services.map((s) => s.namespace)]);
+  const known = new Set([
+    ...snap.namespaces.map((n) => n.name),
+    ...snap.pods.map((p) => p.namespace),
+    ...snap.services.map((s) => s.namespace),
+  ]);
   if (!known.has(namespace)) {
-    throw new UsageError(`--from names a namespace that the state file ${cluster.source} does not have`, JSON.stringify(fromText), `known namespaces: ${[...known].sort().join(', ') || 'none'}`);
+    throw new UsageError(
+      `--from names a namespace that the state file ${cluster.source} does not have`,
+      JSON.stringify(fromText),
+      `known namespaces: ${[...known].sort().join(', ') || 'none'}`,
+    );
   }
   const pod = snap.pods.find((p) => p.namespace === namespace && p.name === name);
   if (pod) {
-    if (spec.labels) throw new UsageError('--labels describes a hypothetical pod, but --from names a pod of the state file', JSON.stringify(fromText), 'drop --labels, or name a Service');
-    if (pod.ips.length === 0) throw new UsageError(`--from names a pod without an address (status.podIPs is empty in ${cluster.source})`, JSON.stringify(fromText), 'a pod sends nothing before it has an address; pick another pod');
+    if (spec.labels)
+      throw new UsageError(
+        '--labels describes a hypothetical pod, but --from names a pod of the state file',
+        JSON.stringify(fromText),
+        'drop --labels, or name a Service',
+      );
+    if (pod.ips.length === 0)
+      throw new UsageError(
+        `--from names a pod without an address (status.podIPs is empty in ${cluster.source})`,
+        JSON.stringify(fromText),
+        'a pod sends nothing before it has an address; pick another pod',
+      );
     return { pod, description: describePod(pod), hypothetical: false, base: snap };
   }
   const service = snap.services.find((s) => s.namespace === namespace && s.name === name);
   if (!service) {
-    throw new UsageError(`--from names no Pod or Service of namespace ${namespace} in ${cluster.source}`, JSON.stringify(fromText), 'check the name, or leave out --state to ask about a hypothetical pod');
+    throw new UsageError(
+      `--from names no Pod or Service of namespace ${namespace} in ${cluster.source}`,
+      JSON.stringify(fromText),
+      'check the name, or leave out --state to ask about a hypothetical pod',
+    );
   }
   if (!service.selector || Object.keys(service.selector).length === 0) {
-    throw new UsageError(`Service ${fromText} has no selector, so it selects no pods`, JSON.stringify(fromText), 'name one of its pods instead, or a Service with a selector');
+    throw new UsageError(
+      `Service ${fromText} has no selector, so it selects no pods`,
+      JSON.stringify(fromText),
+      'name one of its pods instead, or a Service with a selector',
+    );
   }
   const selector = service.selector;
   const selects = (p: PodInfo) => p.namespace === namespace && Object.entries(selector).every(([k, v]) => p.labels[k] === v);
@@ -240,17 +320,32 @@ export function resolveSource(model: PolicyModel, cluster: ClusterState | undefi
     const selected = snap.pods.filter((p) => selects(p) && p.ips.length > 0).sort((a, b) => (a.name < b.name ? -1 : 1));
     const chosen = selected.find(podEligible) ?? selected[0];
     if (chosen) {
-      return { pod: chosen, description: `${describePod(chosen)}, ${selected.length === 1 ? 'the pod' : `one of ${selected.length} pods`} Service ${name} selects`, hypothetical: false, base: snap };
+      return {
+        pod: chosen,
+        description: `${describePod(chosen)}, ${selected.length === 1 ? 'the pod' : `one of ${selected.length} pods`} Service ${name} selects`,
+        hypothetical: false,
+        base: snap,
+      };
     }
   }
   const labels = { ...selector, ...(spec.labels ?? {}) };
   if (!selects({ namespace, name: '', labels, ips: [] })) {
-    throw new UsageError(`--labels contradict the selector of Service ${fromText}`, JSON.stringify(spec.labels), `the Service selects ${Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',')}`);
+    throw new UsageError(
+      `--labels contradict the selector of Service ${fromText}`,
+      JSON.stringify(spec.labels),
+      `the Service selects ${Object.entries(selector)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')}`,
+    );
   }
   const hypothetical: PodInfo = { namespace, name: `${name}-hypothetical`, labels, ips: hypotheticalIps(model, snap), phase: 'Running' };
   return {
     pod: hypothetical,
-    description: `a pod with labels ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')} selected by Service ${fromText} (hypothetical${spec.labels ? '' : ': the Service selects no pod with an address'}), ${hypothetical.ips.join(', ')}`,
+    description: `a pod with labels ${Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(
+        ',',
+      )} selected by Service ${fromText} (hypothetical${spec.labels ? '' : ': the Service selects no pod with an address'}), ${hypothetical.ips.join(', ')}`,
     hypothetical: true,
     base: snap,
   };
@@ -270,7 +365,9 @@ export interface LevelView {
    * In the virtual-server context when no service rule matched: the carried ALLOW of an upper
    * level or the device default that took the packet.
    */
-  readonly fallThrough?: { readonly kind: 'carried'; readonly rule?: AfmRuleOwner; readonly hit: AfmRuleHit } | { readonly kind: 'default'; readonly hit?: AfmRuleHit };
+  readonly fallThrough?:
+    | { readonly kind: 'carried'; readonly rule?: AfmRuleOwner; readonly hit: AfmRuleHit }
+    | { readonly kind: 'default'; readonly hit?: AfmRuleHit };
 }
 
 export interface DecisionView {
@@ -358,7 +455,10 @@ function listState(view: PolicyView, source: ResolvedSource, dns: DnsAnswers, at
   const added = new Map<string, string[]>();
   for (const list of view.plan.lists) {
     if (!listActive(list, at)) continue;
-    const service = list.source.level === 'service' ? services.find((s) => s.namespace === list.source.namespace && s.name === list.source.service) : undefined;
+    const service =
+      list.source.level === 'service'
+        ? services.find((s) => s.namespace === list.source.namespace && s.name === list.source.service)
+        : undefined;
     if (sourceIncludesPod(list.source, source.pod, nsLabels, service)) added.set(list.path, pushed(view, source.pod.ips));
   }
   return view.firewall.withMembers(cached.state, added);
@@ -437,8 +537,12 @@ export function explain(view: PolicyView, cluster: ClusterState | undefined, dns
   if (!podEligible(source.pod)) {
     // Rules that match the pod CIDRs themselves match any address of the pod networks.
     const byCidr = !source.pod.hostNetwork && view.model.device.podCidrs.length > 0;
-    const covered = byCidr ? 'so only cluster rules that match the pod CIDRs themselves (DENY, REJECT and ALLOW_FINAL over every pod) cover it' : 'so no rule covers it';
-    notes.push(`${source.pod.namespace}/${source.pod.name} is ${source.pod.hostNetwork ? 'on the host network' : source.pod.terminating ? 'terminating' : `in phase ${source.pod.phase}`}: its addresses are in no source list, ${covered}`);
+    const covered = byCidr
+      ? 'so only cluster rules that match the pod CIDRs themselves (DENY, REJECT and ALLOW_FINAL over every pod) cover it'
+      : 'so no rule covers it';
+    notes.push(
+      `${source.pod.namespace}/${source.pod.name} is ${source.pod.hostNetwork ? 'on the host network' : source.pod.terminating ? 'terminating' : `in phase ${source.pod.phase}`}: its addresses are in no source list, ${covered}`,
+    );
   }
   const podIps = source.pod.ips.map((ip) => tryParseIp(ip)?.text as string);
   let destinations: { ip?: string; unlisted?: boolean }[];
@@ -472,10 +576,21 @@ export function explain(view: PolicyView, cluster: ClusterState | undefined, dns
     const family = destinationIp ? familyOf(destinationIp) : undefined;
     const sourceIp = family ? podIps.find((ip) => familyOf(ip) === family) : podIps[0];
     if (!sourceIp) {
-      throw new UsageError(`${source.pod.namespace}/${source.pod.name} has no IPv${family} address to reach ${destinationIp}`, JSON.stringify(to.text), `give an IPv${family === 4 ? 6 : 4} destination${source.hypothetical ? '' : ', or pick a dual-stack pod'}`);
+      throw new UsageError(
+        `${source.pod.namespace}/${source.pod.name} has no IPv${family} address to reach ${destinationIp}`,
+        JSON.stringify(to.text),
+        `give an IPv${family === 4 ? 6 : 4} destination${source.hypothetical ? '' : ', or pick a dual-stack pod'}`,
+      );
     }
     const evaluation = view.firewall.evaluate(
-      { sourceIp, routeDomain: view.model.device.routeDomain, ...(destinationIp ? { destinationIp } : {}), ...(to.host ? { host: to.host } : {}), protocol: to.protocol, ...(to.port !== undefined ? { port: to.port } : {}) },
+      {
+        sourceIp,
+        routeDomain: view.model.device.routeDomain,
+        ...(destinationIp ? { destinationIp } : {}),
+        ...(to.host ? { host: to.host } : {}),
+        protocol: to.protocol,
+        ...(to.port !== undefined ? { port: to.port } : {}),
+      },
       state,
     );
     return {

@@ -21,7 +21,11 @@ function afmHitText(hit: AfmRuleHit): string {
   return `rule ${hit.rule}${hit.ruleList ? ` of rule list ${hit.ruleList}` : ''} in policy ${hit.policy} → ${hit.action}`;
 }
 
-const CONTEXT_NAME = { global: 'global context', 'route-domain': 'route-domain context', 'virtual-server': 'virtual-server context' } as const;
+const CONTEXT_NAME = {
+  global: 'global context',
+  'route-domain': 'route-domain context',
+  'virtual-server': 'virtual-server context',
+} as const;
 
 function levelLine(l: LevelView, index: number): string {
   const head = `  ${index + 1} ${l.level.padEnd(10)}${CONTEXT_NAME[l.context].padEnd(24)}`;
@@ -29,8 +33,10 @@ function levelLine(l: LevelView, index: number): string {
   switch (l.outcome) {
     case 'match':
       if (l.rule) what = `${ruleName(l.rule)} → ${l.rule.action}  [${l.hit?.rule}]`;
-      else if (l.fallThrough?.kind === 'carried') what = `no service rule matched → carried ALLOW of ${l.fallThrough.rule ? ruleName(l.fallThrough.rule) : l.fallThrough.hit.rule} accepts  [${l.fallThrough.hit.rule}]`;
-      else if (l.fallThrough?.kind === 'default') what = `no service rule matched → device default: ${l.fallThrough.hit?.action ?? 'virtual-server default'}  [${l.fallThrough.hit?.rule ?? '-'}]`;
+      else if (l.fallThrough?.kind === 'carried')
+        what = `no service rule matched → carried ALLOW of ${l.fallThrough.rule ? ruleName(l.fallThrough.rule) : l.fallThrough.hit.rule} accepts  [${l.fallThrough.hit.rule}]`;
+      else if (l.fallThrough?.kind === 'default')
+        what = `no service rule matched → device default: ${l.fallThrough.hit?.action ?? 'virtual-server default'}  [${l.fallThrough.hit?.rule ?? '-'}]`;
       else what = `AFM rule ${l.hit?.rule} (no policy rule of this device) → ${l.hit?.action}`;
       break;
     case 'no-match':
@@ -52,7 +58,8 @@ function levelLine(l: LevelView, index: number): string {
 function decisionLines(d: DecisionView, label: string): string[] {
   const lines = [`${label}: ${verdictText(d.verdict)}`, ...d.levels.map(levelLine)];
   if (d.decidedBy) lines.push(`  decided by ${ruleDetail(d.decidedBy)}`);
-  else if (d.ending === 'no-virtual-server') lines.push('  decided by the BIG-IP: no egress virtual server accepts this source (outside the device podCidrs?)');
+  else if (d.ending === 'no-virtual-server')
+    lines.push('  decided by the BIG-IP: no egress virtual server accepts this source (outside the device podCidrs?)');
   else lines.push('  decided by the device default');
   if (d.hit) lines.push(`  AFM: ${CONTEXT_NAME[d.hit.context]}, ${afmHitText(d.hit)}`);
   return lines;
@@ -78,14 +85,23 @@ export function formatExplanation(e: Explanation): string {
   // An audit rule that matches is news even when it would not change the verdict: it is what the
   // logs will show, and what decides once it is enforced.
   const auditMatch = (f: FlowExplanation) => (f.staged?.decidedBy?.audit ? f.staged.decidedBy : undefined);
-  const auditRules = [...new Set(e.flows.map(auditMatch).filter((r) => r !== undefined).map(ruleName))];
+  const auditRules = [
+    ...new Set(
+      e.flows
+        .map(auditMatch)
+        .filter((r) => r !== undefined)
+        .map(ruleName),
+    ),
+  ];
   if (e.wouldBe !== e.verdict) lines.push(`would be with audit rules enforced: ${verdictText(e.wouldBe)}`);
-  else if (auditRules.length) lines.push(`would be with audit rules enforced: ${verdictText(e.wouldBe)} (unchanged; decided by audit rule ${auditRules.join(', ')})`);
+  else if (auditRules.length)
+    lines.push(`would be with audit rules enforced: ${verdictText(e.wouldBe)} (unchanged; decided by audit rule ${auditRules.join(', ')})`);
   for (const f of e.flows) {
     lines.push('');
     if (e.flows.length > 1 || f.destinationIp !== e.destination.ip) lines.push(flowHeader(f));
     lines.push(...decisionLines(f.enforced, 'enforced'));
-    if (f.staged && (f.evaluation.wouldBe !== f.evaluation.verdict || auditMatch(f))) lines.push(...decisionLines(f.staged, 'would be (staged policies, audit rules enforced)'));
+    if (f.staged && (f.evaluation.wouldBe !== f.evaluation.verdict || auditMatch(f)))
+      lines.push(...decisionLines(f.staged, 'would be (staged policies, audit rules enforced)'));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -62,7 +62,12 @@ const SHA256 = /^[0-9a-f]{64}$/;
 
 /** The fields of a `cdk.tf.json` the tool reads, checked. */
 function terraformJson(value: unknown, shown: string): TerraformJson {
-  const bad = (where: string, v: unknown) => new UsageError(`${shown} is not a Terraform JSON configuration as cdktf writes it: ${where}`, quote(v), `the output is damaged; ${RESYNTH}`);
+  const bad = (where: string, v: unknown) =>
+    new UsageError(
+      `${shown} is not a Terraform JSON configuration as cdktf writes it: ${where}`,
+      quote(v),
+      `the output is damaged; ${RESYNTH}`,
+    );
   if (!isObj(value)) throw bad('the file is not a mapping', value);
   if (!optional(value.resource, isObj)) throw bad('"resource" is not a mapping', value.resource);
   for (const type of ['bigip_as3', 'bigip_command']) {
@@ -72,10 +77,12 @@ function terraformJson(value: unknown, shown: string): TerraformJson {
       const at = `resource.${type}.${name}`;
       if (!isObj(r)) throw bad(`${at} is not a mapping`, r);
       const meta = isObj(r['//']) ? r['//'].metadata : undefined;
-      if (!optional(r['//'], isObj) || !optional(meta, isObj) || !optional((meta as Obj | undefined)?.path, isString)) throw bad(`${at}["//"].metadata.path is not text`, r['//']);
+      if (!optional(r['//'], isObj) || !optional(meta, isObj) || !optional((meta as Obj | undefined)?.path, isString))
+        throw bad(`${at}["//"].metadata.path is not text`, r['//']);
       if (!optional(r.as3_json, isString)) throw bad(`${at}.as3_json is not text`, r.as3_json);
       if (!optional(r.when, isString)) throw bad(`${at}.when is not text`, r.when);
-      if (!optional(r.commands, (c) => Array.isArray(c) && c.every(isString))) throw bad(`${at}.commands is not a list of text`, r.commands);
+      if (!optional(r.commands, (c) => Array.isArray(c) && c.every(isString)))
+        throw bad(`${at}.commands is not a list of text`, r.commands);
     }
   }
   return value as TerraformJson;
@@ -86,12 +93,16 @@ function terraformJson(value: unknown, shown: string): TerraformJson {
  * `cdk.tf.json` by compiling it again ({@link checkModel}).
  */
 function policyArtifact(value: unknown, shown: string, tenant: string, stacks: readonly string[]): PolicyArtifact {
-  const bad = (field: string, v: unknown, fix = `the output is damaged; ${RESYNTH}`) => new UsageError(`${shown} is not a policy artifact this version reads: ${field}`, quote(v), fix);
+  const bad = (field: string, v: unknown, fix = `the output is damaged; ${RESYNTH}`) =>
+    new UsageError(`${shown} is not a policy artifact this version reads: ${field}`, quote(v), fix);
   if (!isObj(value)) throw bad('the file is not a mapping', value);
-  if (value.format !== ARTIFACT_FORMAT) throw bad('format', value.format, `expected format "${ARTIFACT_FORMAT}"; ${RESYNTH} with this version of cdktf-ces`);
+  if (value.format !== ARTIFACT_FORMAT)
+    throw bad('format', value.format, `expected format "${ARTIFACT_FORMAT}"; ${RESYNTH} with this version of cdktf-ces`);
   if (!isString(value.devicePath) || !value.devicePath) throw bad('devicePath is not a construct path', value.devicePath);
-  if (!isObj(value.model) || !isObj(value.model.device)) throw bad('model.device is not a mapping', isObj(value.model) ? value.model.device : value.model);
-  if (value.model.device.tenant !== tenant) throw bad(`model.device.tenant is not "${tenant}", the name of the file`, value.model.device.tenant);
+  if (!isObj(value.model) || !isObj(value.model.device))
+    throw bad('model.device is not a mapping', isObj(value.model) ? value.model.device : value.model);
+  if (value.model.device.tenant !== tenant)
+    throw bad(`model.device.tenant is not "${tenant}", the name of the file`, value.model.device.tenant);
   if (!isObj(value.plan)) throw bad('plan is not a mapping', value.plan);
   if (!isString(value.as3Sha256) || !SHA256.test(value.as3Sha256)) throw bad('as3Sha256 is not a SHA-256 digest', value.as3Sha256);
   const shared = value.sharedContext;
@@ -99,7 +110,12 @@ function policyArtifact(value: unknown, shown: string, tenant: string, stacks: r
     throw bad('sharedContext does not name a stack of this output and a SharedBigip', shared);
   }
   const expired = value.expiredRules;
-  if (!optional(expired, (list) => Array.isArray(list) && list.every((r) => isObj(r) && [r.key, r.path, r.action, r.expiresAt].every(isString)))) {
+  if (
+    !optional(
+      expired,
+      (list) => Array.isArray(list) && list.every((r) => isObj(r) && [r.key, r.path, r.action, r.expiresAt].every(isString)),
+    )
+  ) {
     throw bad('expiredRules is not a list of { key, path, action, expiresAt }', expired);
   }
   return value as unknown as PolicyArtifact;
@@ -119,13 +135,25 @@ function checkModel(artifact: PolicyArtifact, shown: string, as3Json: string, te
     rendered = JSON.stringify(artifact.sharedContext ? renderTenantAs3(compiled) : renderAs3(compiled));
   } catch (e) {
     // The model comes from the file: whatever compiling it throws is the file's fault.
-    throw new UsageError(`${shown} holds a policy model this version cannot compile`, quote(e instanceof Error ? e.message : String(e)), `the output is damaged or from another version; ${RESYNTH}`);
+    throw new UsageError(
+      `${shown} holds a policy model this version cannot compile`,
+      quote(e instanceof Error ? e.message : String(e)),
+      `the output is damaged or from another version; ${RESYNTH}`,
+    );
   }
   if (rendered !== as3Json) {
-    throw new UsageError(`${shown} does not match the AS3 JSON in ${terraformShown}: its model renders another declaration`, `sha256 ${sha256(rendered).slice(0, 12)}… instead of ${sha256(as3Json).slice(0, 12)}…`, `the output is damaged or from another version; ${RESYNTH}`);
+    throw new UsageError(
+      `${shown} does not match the AS3 JSON in ${terraformShown}: its model renders another declaration`,
+      `sha256 ${sha256(rendered).slice(0, 12)}… instead of ${sha256(as3Json).slice(0, 12)}…`,
+      `the output is damaged or from another version; ${RESYNTH}`,
+    );
   }
   if (JSON.stringify(buildSyncPlan(compiled)) !== JSON.stringify(artifact.plan)) {
-    throw new UsageError(`${shown} has a sync plan that its model does not give`, quote(artifact.plan), `the output is damaged or from another version; ${RESYNTH}`);
+    throw new UsageError(
+      `${shown} has a sync plan that its model does not give`,
+      quote(artifact.plan),
+      `the output is damaged or from another version; ${RESYNTH}`,
+    );
   }
   return compiled;
 }
@@ -135,7 +163,11 @@ function entries(dir: string, shown: string): string[] {
   try {
     return fs.readdirSync(dir).sort();
   } catch (e) {
-    throw new UsageError(`cannot read the folder ${shown} of the synth output`, quote((e as NodeJS.ErrnoException).code ?? (e as Error).message), `the output is damaged; ${RESYNTH}`);
+    throw new UsageError(
+      `cannot read the folder ${shown} of the synth output`,
+      quote((e as NodeJS.ErrnoException).code ?? (e as Error).message),
+      `the output is damaged; ${RESYNTH}`,
+    );
   }
 }
 
@@ -153,7 +185,8 @@ function ownedBy(tf: TerraformJson, type: string, owner: string): TerraformResou
  */
 function staleSharedItem(artifact: PolicyArtifact, compiled: CompiledPolicy, owner: string, sharedAs3: As3Object): string | undefined {
   const expected = ((renderSharedAs3(owner, [compiled]).declaration as As3Object).Common as As3Object).Shared as As3Object;
-  const actual = (((sharedAs3.declaration as As3Object | undefined)?.Common as As3Object | undefined)?.Shared as As3Object | undefined) ?? {};
+  const actual =
+    (((sharedAs3.declaration as As3Object | undefined)?.Common as As3Object | undefined)?.Shared as As3Object | undefined) ?? {};
   // The device's own objects (the context policies are the owner's and span every device).
   const names = Object.keys(expected).filter((k) => k.startsWith(`${artifact.model.device.tenant}_`) && !k.startsWith(`${owner}_`));
   for (const name of names.sort()) {
@@ -174,7 +207,11 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
     throw new UsageError('no synth output directory', quote(outDir), 'run "cdktf synth" first, or point --out at the output directory');
   }
   if (!fs.existsSync(stacksDir)) {
-    throw new UsageError(`no stacks in the synth output ${outDir}`, 'no "stacks" folder', 'run "cdktf synth" first, or point --out at the output directory');
+    throw new UsageError(
+      `no stacks in the synth output ${outDir}`,
+      'no "stacks" folder',
+      'run "cdktf synth" first, or point --out at the output directory',
+    );
   }
   const shown = (file: string) => path.relative(cwd, file) || file;
   const stacks = entries(stacksDir, shown(stacksDir));
@@ -188,13 +225,21 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
       const tenant = file.slice(0, -'.json'.length);
       const artifact = policyArtifact(readJsonFile(shown(artifactFile), cwd, RESYNTH), shown(artifactFile), tenant, stacks);
       if (!fs.existsSync(terraformFile)) {
-        throw new UsageError(`${shown(artifactFile)} has no cdk.tf.json next to it`, quote(shown(terraformFile)), `the output is incomplete; ${RESYNTH}`);
+        throw new UsageError(
+          `${shown(artifactFile)} has no cdk.tf.json next to it`,
+          quote(shown(terraformFile)),
+          `the output is incomplete; ${RESYNTH}`,
+        );
       }
       const tf = terraformJson(readJsonFile(shown(terraformFile), cwd, RESYNTH), shown(terraformFile));
       const owned = (type: string) => ownedBy(tf, type, artifact.devicePath);
       const declaration = owned('bigip_as3');
       if (declaration.length !== 1 || typeof declaration[0].as3_json !== 'string') {
-        throw new UsageError(`${shown(terraformFile)} has no bigip_as3 resource of device ${artifact.devicePath}`, `${declaration.length} resources`, `the output is stale or incomplete; ${RESYNTH}`);
+        throw new UsageError(
+          `${shown(terraformFile)} has no bigip_as3 resource of device ${artifact.devicePath}`,
+          `${declaration.length} resources`,
+          `the output is stale or incomplete; ${RESYNTH}`,
+        );
       }
       const as3Json = declaration[0].as3_json;
       if (sha256(as3Json) !== artifact.as3Sha256) {
@@ -214,7 +259,11 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
       const { stack: sharedStack, name } = artifact.sharedContext;
       const sharedFile = path.join(stacksDir, sharedStack, 'cdk.tf.json');
       if (!fs.existsSync(sharedFile)) {
-        throw new UsageError(`device ${artifact.devicePath} shares a BIG-IP whose stack is missing from the output`, quote(shown(sharedFile)), `the output is incomplete; ${RESYNTH}`);
+        throw new UsageError(
+          `device ${artifact.devicePath} shares a BIG-IP whose stack is missing from the output`,
+          quote(shown(sharedFile)),
+          `the output is incomplete; ${RESYNTH}`,
+        );
       }
       const sharedTf = terraformJson(readJsonFile(shown(sharedFile), cwd, RESYNTH), shown(sharedFile));
       const candidates = Object.values(sharedTf.resource?.bigip_as3 ?? {}).filter((r) => {
@@ -226,12 +275,20 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
       });
       const sharedPath = candidates.length === 1 ? candidates[0]['//']?.metadata?.path?.replace(/\/Resource$/, '') : undefined;
       if (!sharedPath) {
-        throw new UsageError(`${shown(sharedFile)} has no declaration of SharedBigip "${name}" that device ${artifact.devicePath} uses`, `${candidates.length} declarations`, `the output is stale or incomplete; ${RESYNTH}`);
+        throw new UsageError(
+          `${shown(sharedFile)} has no declaration of SharedBigip "${name}" that device ${artifact.devicePath} uses`,
+          `${candidates.length} declarations`,
+          `the output is stale or incomplete; ${RESYNTH}`,
+        );
       }
       const sharedAs3 = JSON.parse(candidates[0].as3_json as string) as As3Object;
       const stale = staleSharedItem(artifact, compiled, name, sharedAs3);
       if (stale) {
-        throw new UsageError(`stale synth output: ${stale} of device ${artifact.devicePath} in ${shown(sharedFile)} does not match ${shown(artifactFile)}`, quote(name), RESYNTH);
+        throw new UsageError(
+          `stale synth output: ${stale} of device ${artifact.devicePath} in ${shown(sharedFile)} does not match ${shown(artifactFile)}`,
+          quote(name),
+          RESYNTH,
+        );
       }
       devices.push({
         ...base,
@@ -242,7 +299,11 @@ export function readSynthOutput(outDir: string, cwd: string): DeviceOutput[] {
     }
   }
   if (devices.length === 0) {
-    throw new UsageError(`no AfmDevice in the synth output ${outDir}`, `no ${path.join('stacks', '*', ARTIFACT_FOLDER, '*.json')}`, 'synthesize an app that has an AfmDevice (cdktf synth), or point --out at its output directory');
+    throw new UsageError(
+      `no AfmDevice in the synth output ${outDir}`,
+      `no ${path.join('stacks', '*', ARTIFACT_FOLDER, '*.json')}`,
+      'synthesize an app that has an AfmDevice (cdktf synth), or point --out at its output directory',
+    );
   }
   return devices;
 }

@@ -22,7 +22,12 @@ export async function readLiveClusterState(request: KubeconfigRequest): Promise<
       let next: string | undefined;
       do {
         const page = await client.list(type, { limit: PAGE, ...(next ? { continue: next } : {}) });
-        for (const item of page.items) items.push({ item, where: `${type.kind} ${item.metadata.namespace ? `${item.metadata.namespace}/` : ''}${item.metadata.name}`, kind: type.kind });
+        for (const item of page.items)
+          items.push({
+            item,
+            where: `${type.kind} ${item.metadata.namespace ? `${item.metadata.namespace}/` : ''}${item.metadata.name}`,
+            kind: type.kind,
+          });
         next = page.metadata.continue || undefined;
       } while (next);
     }

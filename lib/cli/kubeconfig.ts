@@ -90,16 +90,29 @@ export function kubeconfigFiles(request: KubeconfigRequest): string[] {
     // path.delimiter as Go's filepath.SplitList; duplicates read once, missing files skipped.
     const files = [...new Set(list.split(path.delimiter).filter((f) => f !== ''))].map((f) => path.resolve(request.cwd, f));
     const existing = files.filter((f) => fs.existsSync(f));
-    if (existing.length === 0) throw new UsageError('none of the KUBECONFIG files exists', quote(list), `${HOW_TO}, or give --kubeconfig <file> or --state <file.yaml>`);
+    if (existing.length === 0)
+      throw new UsageError(
+        'none of the KUBECONFIG files exists',
+        quote(list),
+        `${HOW_TO}, or give --kubeconfig <file> or --state <file.yaml>`,
+      );
     return existing;
   }
   const home = request.env.HOME || os.homedir();
   const fallback = path.join(home, '.kube', 'config');
   if (!fs.existsSync(fallback)) {
     if (request.context !== undefined) {
-      throw new UsageError(`--context: no kubeconfig to look it up in (KUBECONFIG is unset and ${fallback} does not exist)`, quote(request.context), 'add --kubeconfig <file>, or set KUBECONFIG');
+      throw new UsageError(
+        `--context: no kubeconfig to look it up in (KUBECONFIG is unset and ${fallback} does not exist)`,
+        quote(request.context),
+        'add --kubeconfig <file>, or set KUBECONFIG',
+      );
     }
-    throw new UsageError('no kubeconfig: KUBECONFIG is unset and ~/.kube/config does not exist', quote(fallback), 'give --kubeconfig <file>, set KUBECONFIG, or give the cluster state with --state <file.yaml>');
+    throw new UsageError(
+      'no kubeconfig: KUBECONFIG is unset and ~/.kube/config does not exist',
+      quote(fallback),
+      'give --kubeconfig <file>, set KUBECONFIG, or give the cluster state with --state <file.yaml>',
+    );
   }
   return [fallback];
 }
@@ -114,22 +127,38 @@ export function loadKubeconfig(request: KubeconfigRequest): LoadedKubeconfig {
   const contextName = request.context ?? merged.currentContext ?? '';
   const contextNames = merged.contexts.map((c) => c.name);
   if (contextName === '') {
-    throw new UsageError(`${shown}: no current-context`, 'nothing', `choose one with --context <name>${contextNames.length ? ` (contexts: ${contextNames.join(', ')})` : ''}, or set it with "kubectl config use-context <name>"`);
+    throw new UsageError(
+      `${shown}: no current-context`,
+      'nothing',
+      `choose one with --context <name>${contextNames.length ? ` (contexts: ${contextNames.join(', ')})` : ''}, or set it with "kubectl config use-context <name>"`,
+    );
   }
   const ctx = merged.contexts.find((c) => c.name === contextName);
   if (!ctx) {
     throw new UsageError(
       `${shown}: ${request.context !== undefined ? '--context' : 'current-context'} names no context`,
       quote(contextName),
-      contextNames.length ? `use one of: ${contextNames.join(', ')}` : 'the kubeconfig has no contexts; add one with "kubectl config set-context"',
+      contextNames.length
+        ? `use one of: ${contextNames.join(', ')}`
+        : 'the kubeconfig has no contexts; add one with "kubectl config set-context"',
     );
   }
   const clusterName = stringField(ctx, 'cluster', true);
   const cluster = merged.clusters.find((c) => c.name === clusterName);
-  if (!cluster) throw new UsageError(`${ctx.file}: ${ctx.field}.cluster names no cluster`, quote(clusterName), `add it under clusters or use one of: ${merged.clusters.map((c) => c.name).join(', ') || 'none'}`);
+  if (!cluster)
+    throw new UsageError(
+      `${ctx.file}: ${ctx.field}.cluster names no cluster`,
+      quote(clusterName),
+      `add it under clusters or use one of: ${merged.clusters.map((c) => c.name).join(', ') || 'none'}`,
+    );
   const userName = stringField(ctx, 'user') ?? '';
   const user = merged.users.find((u) => u.name === userName);
-  if (userName !== '' && !user) throw new UsageError(`${ctx.file}: ${ctx.field}.user names no user`, quote(userName), `add it under users or use one of: ${merged.users.map((u) => u.name).join(', ') || 'none'}`);
+  if (userName !== '' && !user)
+    throw new UsageError(
+      `${ctx.file}: ${ctx.field}.user names no user`,
+      quote(userName),
+      `add it under users or use one of: ${merged.users.map((u) => u.name).join(', ') || 'none'}`,
+    );
   const namespace = stringField(ctx, 'namespace') || 'default';
   const source = `context ${contextName} of ${shown}`;
   const tls = clusterTls(cluster, request);
@@ -150,7 +179,8 @@ function readKubeconfigFile(file: string, cwd: string, shown: { file: string; ro
   const docs = readYamlFile({ ...shown, howTo: HOW_TO }, cwd);
   for (const doc of docs) if (doc.error) throw yamlDocumentError(file, { ...doc, error: doc.error });
   const values = docs.map((d) => d.value).filter((v) => v !== null && v !== undefined);
-  const notKubeconfig = (got: string) => new UsageError(`${file} is not a kubeconfig`, got, 'a kubeconfig is one mapping with clusters, users and contexts; check the path');
+  const notKubeconfig = (got: string) =>
+    new UsageError(`${file} is not a kubeconfig`, got, 'a kubeconfig is one mapping with clusters, users and contexts; check the path');
   if (values.length === 0) {
     // An empty file of a KUBECONFIG list is an empty config (client-go's Load); named alone, it is a mistake.
     if (shown.role === EXPLICIT_ROLE) throw notKubeconfig('an empty file');
@@ -159,7 +189,8 @@ function readKubeconfigFile(file: string, cwd: string, shown: { file: string; ro
   const doc = values[0];
   if (values.length > 1 || !isObj(doc)) throw notKubeconfig(values.length > 1 ? `${values.length} YAML documents` : quote(doc));
   const current = doc['current-context'];
-  if (current !== undefined && current !== null && typeof current !== 'string') throw new UsageError(`${file}: current-context must be a context name`, quote(current), 'write the name of one of its contexts');
+  if (current !== undefined && current !== null && typeof current !== 'string')
+    throw new UsageError(`${file}: current-context must be a context name`, quote(current), 'write the name of one of its contexts');
   return {
     file,
     clusters: entries(doc, 'clusters', 'cluster', file),
@@ -176,14 +207,24 @@ function readKubeconfigFile(file: string, cwd: string, shown: { file: string; ro
 function entries(doc: Obj, list: 'clusters' | 'users' | 'contexts', key: 'cluster' | 'user' | 'context', file: string): Entry[] {
   const raw = doc[list];
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw new UsageError(`${file}: ${list} must be a list`, quote(raw), `write it as "${list}:" followed by "- name: ..." entries`);
+  if (!Array.isArray(raw))
+    throw new UsageError(`${file}: ${list} must be a list`, quote(raw), `write it as "${list}:" followed by "- name: ..." entries`);
   const out: Entry[] = [];
   raw.forEach((item, i) => {
     if (!isObj(item) || typeof item.name !== 'string' || item.name === '') {
-      throw new UsageError(`${file}: ${list}[${i}] has no name`, quote(isObj(item) ? item.name : item), `give every entry of ${list} a non-empty name`);
+      throw new UsageError(
+        `${file}: ${list}[${i}] has no name`,
+        quote(isObj(item) ? item.name : item),
+        `give every entry of ${list} a non-empty name`,
+      );
     }
     const value = item[key] ?? {};
-    if (!isObj(value)) throw new UsageError(`${file}: ${list}[name=${item.name}].${key} must be a mapping`, quote(value), `write the ${key}'s fields under "${key}:"`);
+    if (!isObj(value))
+      throw new UsageError(
+        `${file}: ${list}[name=${item.name}].${key} must be a mapping`,
+        quote(value),
+        `write the ${key}'s fields under "${key}:"`,
+      );
     // Within one file, as across files, the first entry of a name is the one used.
     if (!out.some((e) => e.name === item.name)) out.push({ name: item.name, value, file, field: `${list}[name=${item.name}].${key}` });
   });
@@ -217,7 +258,11 @@ function stringField(entry: Entry, key: string, required = false): string | unde
     return undefined;
   }
   if (typeof v !== 'string' || (required && v === '')) {
-    throw new UsageError(`${entry.file}: ${entry.field}.${key} must be a string`, SECRET_FIELDS.has(key) ? `a ${typeof v}` : quote(v), `write ${key} as a string`);
+    throw new UsageError(
+      `${entry.file}: ${entry.field}.${key} must be a string`,
+      SECRET_FIELDS.has(key) ? `a ${typeof v}` : quote(v),
+      `write ${key} as a string`,
+    );
   }
   return v;
 }
@@ -241,17 +286,37 @@ function clusterTls(cluster: Entry, request: KubeconfigRequest): Tls {
   } catch {
     throw new UsageError(`${at}.server is not a URL`, quote(serverText), 'set it to the API server URL, such as https://203.0.113.5:6443');
   }
-  if (server.protocol !== 'https:') throw new UsageError(`${at}.server is not an https:// URL`, quote(serverText), 'the tools read the cluster over TLS only; use the https:// address of the API server');
-  if (stringField(cluster, 'proxy-url')) throw new UsageError(`${at}.proxy-url: proxies are not supported`, quote(cluster.value['proxy-url']), 'reach the API server directly, or export the state with kubectl and pass --state');
+  if (server.protocol !== 'https:')
+    throw new UsageError(
+      `${at}.server is not an https:// URL`,
+      quote(serverText),
+      'the tools read the cluster over TLS only; use the https:// address of the API server',
+    );
+  if (stringField(cluster, 'proxy-url'))
+    throw new UsageError(
+      `${at}.proxy-url: proxies are not supported`,
+      quote(cluster.value['proxy-url']),
+      'reach the API server directly, or export the state with kubectl and pass --state',
+    );
   const insecure = cluster.value['insecure-skip-tls-verify'];
-  if (insecure !== undefined && typeof insecure !== 'boolean') throw new UsageError(`${at}.insecure-skip-tls-verify must be true or false`, quote(insecure), 'write true or false without quotes');
+  if (insecure !== undefined && typeof insecure !== 'boolean')
+    throw new UsageError(`${at}.insecure-skip-tls-verify must be true or false`, quote(insecure), 'write true or false without quotes');
   const caData = stringField(cluster, 'certificate-authority-data');
   const caFile = stringField(cluster, 'certificate-authority');
   if (insecure === true) {
     if (!request.allowInsecure) {
-      throw new UsageError(`${at}.insecure-skip-tls-verify is true`, 'true', 'the tools verify the API server\'s certificate: add its CA (certificate-authority-data), or pass --insecure-skip-tls-verify to read the cluster without verifying it');
+      throw new UsageError(
+        `${at}.insecure-skip-tls-verify is true`,
+        'true',
+        "the tools verify the API server's certificate: add its CA (certificate-authority-data), or pass --insecure-skip-tls-verify to read the cluster without verifying it",
+      );
     }
-    if (caData || caFile) throw new UsageError(`${at}.insecure-skip-tls-verify contradicts its certificate authority`, 'true', 'remove insecure-skip-tls-verify (recommended) or the CA');
+    if (caData || caFile)
+      throw new UsageError(
+        `${at}.insecure-skip-tls-verify contradicts its certificate authority`,
+        'true',
+        'remove insecure-skip-tls-verify (recommended) or the CA',
+      );
   }
   let ca: string | undefined;
   if (caData) ca = pemFromBase64(caData, `${at}.certificate-authority-data`, 'CERTIFICATE');
@@ -267,7 +332,12 @@ function clusterTls(cluster: Entry, request: KubeconfigRequest): Tls {
 
 function pemFromBase64(data: string, at: string, label: string): string {
   const text = Buffer.from(data, 'base64').toString('utf8');
-  if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new UsageError(`${at} does not decode to PEM`, `${data.length} characters`, `set it to the base64 of a PEM ${label} (base64 -w0 file.pem)`);
+  if (!/-----BEGIN [A-Z ]+-----/.test(text))
+    throw new UsageError(
+      `${at} does not decode to PEM`,
+      `${data.length} characters`,
+      `set it to the base64 of a PEM ${label} (base64 -w0 file.pem)`,
+    );
   return text;
 }
 
@@ -276,9 +346,14 @@ function pemFile(file: string, at: string): string {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`${at}: cannot read the file`, quote(file), `${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist; ' : ''}fix the path (relative paths are relative to the kubeconfig's folder) or embed it as base64 data`);
+    throw new UsageError(
+      `${at}: cannot read the file`,
+      quote(file),
+      `${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist; ' : ''}fix the path (relative paths are relative to the kubeconfig's folder) or embed it as base64 data`,
+    );
   }
-  if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new UsageError(`${at} is not a PEM file`, quote(file), 'point it at a PEM file (-----BEGIN ...)');
+  if (!/-----BEGIN [A-Z ]+-----/.test(text))
+    throw new UsageError(`${at} is not a PEM file`, quote(file), 'point it at a PEM file (-----BEGIN ...)');
   return text;
 }
 
@@ -290,11 +365,16 @@ type Auth = Pick<KubeConnection, 'clientCert' | 'clientKey' | 'credentials'>;
 const AUTH_PROVIDER_FIX: Record<string, string> = {
   gcp: 'GKE: install gke-gcloud-auth-plugin and run "gcloud container clusters get-credentials", which writes an exec user',
   azure: 'AKS: install kubelogin and run "kubelogin convert-kubeconfig", which writes an exec user',
-  oidc: 'use the exec plugin of your OIDC provider (such as kubelogin\'s oidc-login)',
+  oidc: "use the exec plugin of your OIDC provider (such as kubelogin's oidc-login)",
 };
 
 function userCredentials(user: Entry | undefined, cluster: { name: string; entry: Entry; ca?: string }, request: KubeconfigRequest): Auth {
-  if (!user) throw new UsageError(`${cluster.entry.file}: the context has no user`, 'nothing', 'name a user with credentials in the context (user: <name>)');
+  if (!user)
+    throw new UsageError(
+      `${cluster.entry.file}: the context has no user`,
+      'nothing',
+      'name a user with credentials in the context (user: <name>)',
+    );
   const at = `${user.file}: ${user.field}`;
   const provider = user.value['auth-provider'];
   if (provider !== undefined) {
@@ -306,7 +386,11 @@ function userCredentials(user: Entry | undefined, cluster: { name: string; entry
     );
   }
   if (user.value.username !== undefined || user.value.password !== undefined) {
-    throw new UsageError(`${at}.username: basic authentication is not supported`, quote(user.value.username), 'use a token, a client certificate or an exec credential plugin');
+    throw new UsageError(
+      `${at}.username: basic authentication is not supported`,
+      quote(user.value.username),
+      'use a token, a client certificate or an exec credential plugin',
+    );
   }
   const token = stringField(user, 'token');
   const tokenFile = stringField(user, 'tokenFile');
@@ -316,22 +400,42 @@ function userCredentials(user: Entry | undefined, cluster: { name: string; entry
     try {
       credentials.token();
     } catch {
-      throw new UsageError(`${at}.tokenFile cannot be read`, quote(localPath(user, tokenFile)), 'point it at a file holding a bearer token (relative paths are relative to the kubeconfig\'s folder)');
+      throw new UsageError(
+        `${at}.tokenFile cannot be read`,
+        quote(localPath(user, tokenFile)),
+        "point it at a file holding a bearer token (relative paths are relative to the kubeconfig's folder)",
+      );
     }
   } else if (token) credentials = new StaticToken(token);
   const certData = stringField(user, 'client-certificate-data');
   const certFile = stringField(user, 'client-certificate');
   const keyData = stringField(user, 'client-key-data');
   const keyFile = stringField(user, 'client-key');
-  let clientCert = certData ? pemFromBase64(certData, `${at}.client-certificate-data`, 'CERTIFICATE') : certFile ? pemFile(localPath(user, certFile), `${at}.client-certificate`) : undefined;
-  let clientKey = keyData ? pemFromBase64(keyData, `${at}.client-key-data`, 'PRIVATE KEY') : keyFile ? pemFile(localPath(user, keyFile), `${at}.client-key`) : undefined;
+  let clientCert = certData
+    ? pemFromBase64(certData, `${at}.client-certificate-data`, 'CERTIFICATE')
+    : certFile
+      ? pemFile(localPath(user, certFile), `${at}.client-certificate`)
+      : undefined;
+  let clientKey = keyData
+    ? pemFromBase64(keyData, `${at}.client-key-data`, 'PRIVATE KEY')
+    : keyFile
+      ? pemFile(localPath(user, keyFile), `${at}.client-key`)
+      : undefined;
   if ((clientCert === undefined) !== (clientKey === undefined)) {
-    throw new UsageError(`${at}: a client ${clientCert ? 'certificate without its key' : 'key without its certificate'}`, 'one of the pair', 'set both client-certificate and client-key (or their -data forms)');
+    throw new UsageError(
+      `${at}: a client ${clientCert ? 'certificate without its key' : 'key without its certificate'}`,
+      'one of the pair',
+      'set both client-certificate and client-key (or their -data forms)',
+    );
   }
   if (user.value.exec !== undefined && user.value.exec !== null) {
     if (credentials || clientCert) {
       // client-go would silently prefer the static credential; say which one is meant instead.
-      throw new UsageError(`${at}: exec together with ${credentials ? 'a token' : 'a client certificate'}`, 'two credentials', 'keep one: the exec plugin (remove token/tokenFile/client-certificate) or the static credential (remove exec)');
+      throw new UsageError(
+        `${at}: exec together with ${credentials ? 'a token' : 'a client certificate'}`,
+        'two credentials',
+        'keep one: the exec plugin (remove token/tokenFile/client-certificate) or the static credential (remove exec)',
+      );
     }
     const plugin = new ExecCredentialPlugin(parseExecConfig(user), clusterInfo(cluster), request);
     const first = plugin.credential();
@@ -342,7 +446,11 @@ function userCredentials(user: Entry | undefined, cluster: { name: string; entry
     if (first.token !== undefined) credentials = plugin;
   }
   if (!credentials && !clientCert) {
-    throw new UsageError(`${at} has no credentials`, 'nothing', 'set token, tokenFile, client-certificate/client-key or an exec credential plugin');
+    throw new UsageError(
+      `${at} has no credentials`,
+      'nothing',
+      'set token, tokenFile, client-certificate/client-key or an exec credential plugin',
+    );
   }
   return { ...(clientCert ? { clientCert, clientKey } : {}), ...(credentials ? { credentials } : {}) };
 }
@@ -376,9 +484,15 @@ function parseExecConfig(user: Entry): ExecConfig {
         : `use ${EXEC_VERSIONS.join(' or ')}`,
     );
   }
-  if (typeof exec.command !== 'string' || exec.command === '') throw new UsageError(`${at}.command is missing`, quote(exec.command), 'name the credential plugin to run, such as aws or gke-gcloud-auth-plugin');
+  if (typeof exec.command !== 'string' || exec.command === '')
+    throw new UsageError(
+      `${at}.command is missing`,
+      quote(exec.command),
+      'name the credential plugin to run, such as aws or gke-gcloud-auth-plugin',
+    );
   const args = exec.args ?? [];
-  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new UsageError(`${at}.args must be a list of strings`, quote(args), 'write each argument as a string');
+  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string'))
+    throw new UsageError(`${at}.args must be a list of strings`, quote(args), 'write each argument as a string');
   const env = exec.env ?? [];
   if (!Array.isArray(env) || env.some((e) => !isObj(e) || typeof e.name !== 'string' || e.name === '' || typeof e.value !== 'string')) {
     throw new UsageError(`${at}.env must be a list of name/value pairs`, quote(env), 'write each variable as {name: NAME, value: "text"}');
@@ -386,10 +500,20 @@ function parseExecConfig(user: Entry): ExecConfig {
   // v1 requires interactiveMode; v1beta1 defaults to IfAvailable (clientcmd/api types.go).
   const mode = exec.interactiveMode ?? (apiVersion.endsWith('/v1beta1') ? 'IfAvailable' : undefined);
   if (typeof mode !== 'string' || !INTERACTIVE_MODES.includes(mode)) {
-    throw new UsageError(`${at}.interactiveMode`, quote(exec.interactiveMode), `${mode === undefined ? 'client.authentication.k8s.io/v1 requires it; ' : ''}use one of ${INTERACTIVE_MODES.join(', ')}`);
+    throw new UsageError(
+      `${at}.interactiveMode`,
+      quote(exec.interactiveMode),
+      `${mode === undefined ? 'client.authentication.k8s.io/v1 requires it; ' : ''}use one of ${INTERACTIVE_MODES.join(', ')}`,
+    );
   }
-  if (exec.provideClusterInfo !== undefined && typeof exec.provideClusterInfo !== 'boolean') throw new UsageError(`${at}.provideClusterInfo must be true or false`, quote(exec.provideClusterInfo), 'write true or false without quotes');
-  if (exec.installHint !== undefined && typeof exec.installHint !== 'string') throw new UsageError(`${at}.installHint must be text`, quote(exec.installHint), 'write it as a string');
+  if (exec.provideClusterInfo !== undefined && typeof exec.provideClusterInfo !== 'boolean')
+    throw new UsageError(
+      `${at}.provideClusterInfo must be true or false`,
+      quote(exec.provideClusterInfo),
+      'write true or false without quotes',
+    );
+  if (exec.installHint !== undefined && typeof exec.installHint !== 'string')
+    throw new UsageError(`${at}.installHint must be text`, quote(exec.installHint), 'write it as a string');
   // A command with a path separator is relative to the kubeconfig's folder; a bare name is looked up on PATH.
   const command = exec.command.includes(path.sep) ? localPath(user, exec.command) : exec.command;
   return {
@@ -448,7 +572,12 @@ export class ExecCredentialPlugin implements TokenSource {
 
   public token(): string {
     const token = this.credential().token;
-    if (token === undefined) throw new UsageError(`the exec plugin of ${this.config.where} stopped returning a token`, 'a client certificate only', 'the plugin must keep returning the same kind of credential');
+    if (token === undefined)
+      throw new UsageError(
+        `the exec plugin of ${this.config.where} stopped returning a token`,
+        'a client certificate only',
+        'the plugin must keep returning the same kind of credential',
+      );
     return token;
   }
 
@@ -467,7 +596,11 @@ export class ExecCredentialPlugin implements TokenSource {
   private interactive(): boolean {
     const terminal = this.request.stdinIsTerminal ?? process.stdin.isTTY === true;
     if (this.config.interactiveMode === 'Always' && !terminal) {
-      throw new UsageError(`the exec plugin of ${this.config.where} needs a terminal (interactiveMode: Always)`, 'standard input is not a terminal', 'run the tool in a terminal, or log in with the plugin first so it can answer without prompting');
+      throw new UsageError(
+        `the exec plugin of ${this.config.where} needs a terminal (interactiveMode: Always)`,
+        'standard input is not a terminal',
+        'run the tool in a terminal, or log in with the plugin first so it can answer without prompting',
+      );
     }
     return this.config.interactiveMode !== 'Never' && terminal;
   }
@@ -493,22 +626,36 @@ export class ExecCredentialPlugin implements TokenSource {
     if (result.error) {
       const code = (result.error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') {
-        throw new UsageError(`${shown}: not found`, quote(config.command), `${config.installHint ? `${config.installHint.replace(/\s+/g, ' ')}; ` : 'install it or put it on PATH; '}see ${EXEC_DOCS}`);
+        throw new UsageError(
+          `${shown}: not found`,
+          quote(config.command),
+          `${config.installHint ? `${config.installHint.replace(/\s+/g, ' ')}; ` : 'install it or put it on PATH; '}see ${EXEC_DOCS}`,
+        );
       }
-      if (code === 'EACCES') throw new UsageError(`${shown}: not executable`, quote(config.command), 'make it executable (chmod +x) or fix the command');
+      if (code === 'EACCES')
+        throw new UsageError(`${shown}: not executable`, quote(config.command), 'make it executable (chmod +x) or fix the command');
       throw new UsageError(`${shown} could not run`, quote(result.error.message), 'check the command and its arguments');
     }
-    const stderr = result.stderr ? result.stderr.toString('utf8').trim().split('\n').slice(-1)[0] ?? '' : '';
+    const stderr = result.stderr ? (result.stderr.toString('utf8').trim().split('\n').slice(-1)[0] ?? '') : '';
     if (result.status !== 0) {
       const how = result.status === null ? `was killed by ${result.signal}` : `exited with code ${result.status}`;
-      throw new UsageError(`${shown} ${how}`, quote(stderr || (interactive ? 'see its messages above' : 'no message')), 'run the plugin by hand to see why (an expired login is the usual cause), then try again');
+      throw new UsageError(
+        `${shown} ${how}`,
+        quote(stderr || (interactive ? 'see its messages above' : 'no message')),
+        'run the plugin by hand to see why (an expired login is the usual cause), then try again',
+      );
     }
     return this.parse(result.stdout.toString('utf8'), shown);
   }
 
   private parse(stdout: string, shown: string): ExecCredentialResult {
     const { config } = this;
-    const bad = (what: string, value: unknown) => new UsageError(`${shown}: ${what}`, quote(value), 'the plugin must print an ExecCredential (https://kubernetes.io/docs/reference/config-api/client-authentication.v1/); update it');
+    const bad = (what: string, value: unknown) =>
+      new UsageError(
+        `${shown}: ${what}`,
+        quote(value),
+        'the plugin must print an ExecCredential (https://kubernetes.io/docs/reference/config-api/client-authentication.v1/); update it',
+      );
     let out: unknown;
     try {
       out = JSON.parse(stdout);
@@ -516,7 +663,8 @@ export class ExecCredentialPlugin implements TokenSource {
       throw bad('its output is not JSON', stdout.trim().slice(0, 100));
     }
     if (!isObj(out) || out.kind !== 'ExecCredential') throw bad('its output is not an ExecCredential', isObj(out) ? out.kind : out);
-    if (out.apiVersion !== config.apiVersion) throw bad(`it answered in another apiVersion than the kubeconfig's ${config.apiVersion}`, out.apiVersion);
+    if (out.apiVersion !== config.apiVersion)
+      throw bad(`it answered in another apiVersion than the kubeconfig's ${config.apiVersion}`, out.apiVersion);
     const status = out.status;
     if (!isObj(status)) throw bad('no status in its output', status);
     const text = (k: string) => {
@@ -527,14 +675,21 @@ export class ExecCredentialPlugin implements TokenSource {
     const token = text('token');
     const clientCert = text('clientCertificateData');
     const clientKey = text('clientKeyData');
-    if (token === undefined && clientCert === undefined && clientKey === undefined) throw bad('no token and no client certificate in status', Object.keys(status).join(', ') || 'nothing');
-    if ((clientCert === undefined) !== (clientKey === undefined)) throw bad(`only the client ${clientCert ? 'certificate' : 'key'} in status`, 'one of the pair');
+    if (token === undefined && clientCert === undefined && clientKey === undefined)
+      throw bad('no token and no client certificate in status', Object.keys(status).join(', ') || 'nothing');
+    if ((clientCert === undefined) !== (clientKey === undefined))
+      throw bad(`only the client ${clientCert ? 'certificate' : 'key'} in status`, 'one of the pair');
     const expiry = status.expirationTimestamp;
     let expiresAt: number | undefined;
     if (expiry !== undefined && expiry !== null) {
-      expiresAt = typeof expiry === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(expiry) ? Date.parse(expiry) : NaN;
+      expiresAt =
+        typeof expiry === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(expiry) ? Date.parse(expiry) : NaN;
       if (Number.isNaN(expiresAt)) throw bad('status.expirationTimestamp is not an RFC 3339 time', expiry);
     }
-    return { ...(token ? { token } : {}), ...(clientCert ? { clientCert, clientKey } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) };
+    return {
+      ...(token ? { token } : {}),
+      ...(clientCert ? { clientCert, clientKey } : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+    };
   }
 }

@@ -43,7 +43,12 @@ export async function run(argv: readonly string[], terminal: CliIo): Promise<num
   }
   const command = COMMANDS.find((c) => c.name === name);
   try {
-    if (!command) throw new UsageError('unknown command', quote(name), `commands are ${COMMANDS.map((c) => c.name).join(', ')}; run "${program} --help"`);
+    if (!command)
+      throw new UsageError(
+        'unknown command',
+        quote(name),
+        `commands are ${COMMANDS.map((c) => c.name).join(', ')}; run "${program} --help"`,
+      );
     const args = parseCommandArgs(command, rest, program);
     if (args.flag('help')) {
       io.stdout(commandHelp(command, program));
@@ -67,7 +72,13 @@ export async function run(argv: readonly string[], terminal: CliIo): Promise<num
 
 /** Runs the tool as a program on the process's arguments, streams and environment. */
 export function runProgram(options: Pick<CliIo, 'kubectlPlugin'> = {}): void {
-  const io: CliIo = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), cwd: process.cwd(), env: process.env, ...options };
+  const io: CliIo = {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    cwd: process.cwd(),
+    env: process.env,
+    ...options,
+  };
   run(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;

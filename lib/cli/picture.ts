@@ -4,7 +4,17 @@
  * ports). Rendered as Mermaid or Graphviz DOT; SVG goes through Graphviz (`@viz-js/viz`).
  */
 import { compareRules } from '../policy/compile';
-import { DestinationModel, LEVELS, Level, PolicyModel, PortModel, RuleModel, SelectorModel, SourceModel, isEmptySelector } from '../policy/model';
+import {
+  DestinationModel,
+  LEVELS,
+  Level,
+  PolicyModel,
+  PortModel,
+  RuleModel,
+  SelectorModel,
+  SourceModel,
+  isEmptySelector,
+} from '../policy/model';
 
 interface Node {
   readonly id: string;
@@ -35,7 +45,13 @@ function selectorText(s: SelectorModel | undefined): string | undefined {
   if (!s || isEmptySelector(s)) return undefined;
   const parts = Object.entries(s.matchLabels).map(([k, v]) => `${k}=${v}`);
   for (const e of s.matchExpressions) {
-    parts.push(e.operator === 'Exists' ? e.key : e.operator === 'DoesNotExist' ? `!${e.key}` : `${e.key} ${e.operator === 'In' ? 'in' : 'notin'} (${e.values.join(',')})`);
+    parts.push(
+      e.operator === 'Exists'
+        ? e.key
+        : e.operator === 'DoesNotExist'
+          ? `!${e.key}`
+          : `${e.key} ${e.operator === 'In' ? 'in' : 'notin'} (${e.values.join(',')})`,
+    );
   }
   return parts.join(', ');
 }
@@ -45,17 +61,37 @@ function sourceLines(s: SourceModel): string[] {
   const pods = selectorText(s.podSelector);
   if (s.level === 'namespace') return [`pods of namespace ${s.namespace}`, ...(pods ? [`with ${pods}`] : [])];
   const ns = selectorText(s.namespaceSelector);
-  return [ns || pods ? 'pods of the cluster' : 'all pods of the cluster', ...(ns ? [`namespaces: ${ns}`] : []), ...(pods ? [`pods: ${pods}`] : [])];
+  return [
+    ns || pods ? 'pods of the cluster' : 'all pods of the cluster',
+    ...(ns ? [`namespaces: ${ns}`] : []),
+    ...(pods ? [`pods: ${pods}`] : []),
+  ];
 }
 
 function portsText(ports: readonly PortModel[]): string {
   if (ports.length === 0) return 'any';
-  return ports.map((p) => (p.fromPort === undefined ? p.protocol : `${p.protocol}/${p.fromPort}${p.toPort !== undefined && p.toPort !== p.fromPort ? `-${p.toPort}` : ''}`)).join(', ');
+  return ports
+    .map((p) =>
+      p.fromPort === undefined
+        ? p.protocol
+        : `${p.protocol}/${p.fromPort}${p.toPort !== undefined && p.toPort !== p.fromPort ? `-${p.toPort}` : ''}`,
+    )
+    .join(', ');
 }
 
 function ruleLines(rule: RuleModel, position: number): string[] {
-  const flags = [rule.audit ? 'audit' : '', rule.logging ? 'logged' : '', rule.schedule ? `window ${rule.schedule.startTime}-${rule.schedule.endTime} ${rule.schedule.timeZone}` : '', rule.expiresAt ? `expires ${rule.expiresAt}` : '', rule.bandwidth ? `≤ ${rule.bandwidth.maxBandwidth} ${rule.bandwidth.unit}` : ''].filter(Boolean);
-  return [`${position}. ${rule.namespace ? `${rule.namespace}/` : ''}${rule.name}`, `${rule.action} · priority ${rule.priority}`, ...(flags.length ? [flags.join(' · ')] : [])];
+  const flags = [
+    rule.audit ? 'audit' : '',
+    rule.logging ? 'logged' : '',
+    rule.schedule ? `window ${rule.schedule.startTime}-${rule.schedule.endTime} ${rule.schedule.timeZone}` : '',
+    rule.expiresAt ? `expires ${rule.expiresAt}` : '',
+    rule.bandwidth ? `≤ ${rule.bandwidth.maxBandwidth} ${rule.bandwidth.unit}` : '',
+  ].filter(Boolean);
+  return [
+    `${position}. ${rule.namespace ? `${rule.namespace}/` : ''}${rule.name}`,
+    `${rule.action} · priority ${rule.priority}`,
+    ...(flags.length ? [flags.join(' · ')] : []),
+  ];
 }
 
 /** Builds the picture of a policy model. */
@@ -94,11 +130,15 @@ export function policyPicture(model: PolicyModel, title: string): PolicyPicture 
       }),
   }));
   const d = model.device;
-  const defaultNode = { id: 'device_default', lines: [`otherwise: ${d.defaultAction}`, d.audit ? 'device in audit mode: nothing enforced' : 'unless an upper level said ALLOW'] };
+  const defaultNode = {
+    id: 'device_default',
+    lines: [`otherwise: ${d.defaultAction}`, d.audit ? 'device in audit mode: nothing enforced' : 'unless an upper level said ALLOW'],
+  };
   return { title, levels, sources: [...sources.values()], destinations: [...destinations.values()], edges, defaultNode };
 }
 
-const mermaidText = (lines: readonly string[]) => `"${lines.map((l) => l.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;')).join('<br/>')}"`;
+const mermaidText = (lines: readonly string[]) =>
+  `"${lines.map((l) => l.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;')).join('<br/>')}"`;
 
 export function toMermaid(p: PolicyPicture): string {
   const out = ['flowchart LR', `  %% ${p.title}`];
@@ -112,22 +152,56 @@ export function toMermaid(p: PolicyPicture): string {
   for (const s of p.sources) out.push(`  ${s.id}([${mermaidText(s.lines)}])`);
   for (const d of p.destinations) out.push(`  ${d.id}[/${mermaidText(d.lines)}/]`);
   for (const e of p.edges) out.push(e.label ? `  ${e.from} -->|${mermaidText([e.label])}| ${e.to}` : `  ${e.from} --> ${e.to}`);
-  out.push('  classDef deny fill:#fde2e1,stroke:#b42318', '  classDef allow fill:#e3f5e1,stroke:#2f7d32', '  classDef allowFinal fill:#c8ecc4,stroke:#1b5e20,stroke-width:2px', '  classDef audit stroke-dasharray:4 3');
+  out.push(
+    '  classDef deny fill:#fde2e1,stroke:#b42318',
+    '  classDef allow fill:#e3f5e1,stroke:#2f7d32',
+    '  classDef allowFinal fill:#c8ecc4,stroke:#1b5e20,stroke-width:2px',
+    '  classDef audit stroke-dasharray:4 3',
+  );
   const by = (f: (r: RuleNode) => boolean) => p.levels.flatMap((l) => l.rules.filter(f).map((r) => r.id));
   const cls = (ids: string[], name: string) => (ids.length ? [`  class ${ids.join(',')} ${name}`] : []);
-  out.push(...cls(by((r) => r.action === 'DENY' || r.action === 'REJECT'), 'deny'), ...cls(by((r) => r.action === 'ALLOW'), 'allow'), ...cls(by((r) => r.action === 'ALLOW_FINAL'), 'allowFinal'), ...cls(by((r) => r.audit), 'audit'));
+  out.push(
+    ...cls(
+      by((r) => r.action === 'DENY' || r.action === 'REJECT'),
+      'deny',
+    ),
+    ...cls(
+      by((r) => r.action === 'ALLOW'),
+      'allow',
+    ),
+    ...cls(
+      by((r) => r.action === 'ALLOW_FINAL'),
+      'allowFinal',
+    ),
+    ...cls(
+      by((r) => r.audit),
+      'audit',
+    ),
+  );
   return `${out.join('\n')}\n`;
 }
 
 const dotText = (lines: readonly string[]) => `"${lines.map((l) => l.replace(/\\/g, '\\\\').replace(/"/g, '\\"')).join('\\n')}"`;
-const FILL: Readonly<Record<RuleModel['action'], string>> = { DENY: '#fde2e1', REJECT: '#fde2e1', ALLOW: '#e3f5e1', ALLOW_FINAL: '#c8ecc4' };
+const FILL: Readonly<Record<RuleModel['action'], string>> = {
+  DENY: '#fde2e1',
+  REJECT: '#fde2e1',
+  ALLOW: '#e3f5e1',
+  ALLOW_FINAL: '#c8ecc4',
+};
 
 export function toDot(p: PolicyPicture): string {
-  const out = ['digraph egress {', `  label=${dotText([p.title])}; labelloc=t; rankdir=LR;`, '  node [fontname="Helvetica", fontsize=10]; edge [fontname="Helvetica", fontsize=9];'];
+  const out = [
+    'digraph egress {',
+    `  label=${dotText([p.title])}; labelloc=t; rankdir=LR;`,
+    '  node [fontname="Helvetica", fontsize=10]; edge [fontname="Helvetica", fontsize=9];',
+  ];
   p.levels.forEach((l, i) => {
     out.push(`  subgraph cluster_${i} {`, `    label=${dotText([l.title])}; style=rounded; color="#888888";`);
     if (l.rules.length === 0) out.push(`    ${l.level}_none [shape=plaintext, label="no rules"];`);
-    for (const r of l.rules) out.push(`    ${r.id} [shape=box, style="rounded,filled${r.audit ? ',dashed' : ''}", fillcolor="${FILL[r.action]}", label=${dotText(r.lines)}];`);
+    for (const r of l.rules)
+      out.push(
+        `    ${r.id} [shape=box, style="rounded,filled${r.audit ? ',dashed' : ''}", fillcolor="${FILL[r.action]}", label=${dotText(r.lines)}];`,
+      );
     if (l.level === 'service') out.push(`    ${p.defaultNode.id} [shape=hexagon, label=${dotText(p.defaultNode.lines)}];`);
     out.push('  }');
   });

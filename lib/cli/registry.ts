@@ -56,7 +56,8 @@ export const HELP_OPTION: OptionSpec = { name: 'help', type: 'boolean', help: 's
 /** Parses `argv` against the command's options; unknown options are bad input. */
 export function parseCommandArgs(command: CliCommand, argv: readonly string[], program = 'cdktf-ces'): ParsedArgs {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
-  for (const o of [...command.options, HELP_OPTION]) options[o.name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
+  for (const o of [...command.options, HELP_OPTION])
+    options[o.name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
@@ -64,14 +65,26 @@ export function parseCommandArgs(command: CliCommand, argv: readonly string[], p
     const err = e as Error & { code?: string };
     const option = /'(-[^']*)'/.exec(err.message)?.[1] ?? err.message;
     if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      throw new UsageError(`unknown option for "${command.name}"`, JSON.stringify(option.split(/\s/)[0]), `run "${program} ${command.name} --help" for its options`);
+      throw new UsageError(
+        `unknown option for "${command.name}"`,
+        JSON.stringify(option.split(/\s/)[0]),
+        `run "${program} ${command.name} --help" for its options`,
+      );
     }
     if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       const name = /--([a-z-]+)/.exec(err.message)?.[1] ?? option;
       const spec = command.options.find((o) => o.name === name);
-      throw new UsageError(`option --${name} of "${command.name}"`, spec?.type === 'boolean' ? 'a value' : 'no value', spec?.type === 'boolean' ? `--${name} takes no value` : `write --${name} ${spec?.arg ?? '<value>'}`);
+      throw new UsageError(
+        `option --${name} of "${command.name}"`,
+        spec?.type === 'boolean' ? 'a value' : 'no value',
+        spec?.type === 'boolean' ? `--${name} takes no value` : `write --${name} ${spec?.arg ?? '<value>'}`,
+      );
     }
-    throw new UsageError(`bad arguments for "${command.name}"`, JSON.stringify(argv.join(' ')), `${err.message}; run "${program} ${command.name} --help"`);
+    throw new UsageError(
+      `bad arguments for "${command.name}"`,
+      JSON.stringify(argv.join(' ')),
+      `${err.message}; run "${program} ${command.name} --help"`,
+    );
   }
   if (parsed.positionals.length > command.maxPositionals) {
     const extra = parsed.positionals.slice(command.maxPositionals);
@@ -94,7 +107,9 @@ export function parseCommandArgs(command: CliCommand, argv: readonly string[], p
 
 /** The help text of one command. */
 export function commandHelp(command: CliCommand, program = 'cdktf-ces'): string {
-  const width = Math.max(...[...command.options, HELP_OPTION].map((o) => o.name.length + (o.arg ? o.arg.length + 1 : 0) + (o.short ? 4 : 0)));
+  const width = Math.max(
+    ...[...command.options, HELP_OPTION].map((o) => o.name.length + (o.arg ? o.arg.length + 1 : 0) + (o.short ? 4 : 0)),
+  );
   const lines = [`usage: ${program} ${command.usage}`, '', command.summary, '', 'options:'];
   for (const o of [...command.options, HELP_OPTION]) {
     const left = `${o.short ? `-${o.short}, ` : ''}--${o.name}${o.arg ? ` ${o.arg}` : ''}`;

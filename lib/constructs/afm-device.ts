@@ -59,7 +59,10 @@ const afmDeviceSchema = z.strictObject({
   clusterName,
   sharedBigip: z.custom<SharedBigip>((v) => SharedBigip.isSharedBigip(v), { error: 'must be a SharedBigip' }).optional(),
   crdStack: z.custom<EgressCrdStack>((v) => EgressCrdStack.isEgressCrdStack(v), {
-    error: (issue) => (issue.input === undefined ? 'is required: pass the EgressCrdStack of this app (new EgressCrdStack(app, "crds")), the stack that holds the CRDs of the rule kinds' : 'must be an EgressCrdStack of the same app'),
+    error: (issue) =>
+      issue.input === undefined
+        ? 'is required: pass the EgressCrdStack of this app (new EgressCrdStack(app, "crds")), the stack that holds the CRDs of the rule kinds'
+        : 'must be an EgressCrdStack of the same app',
   }),
   ...deviceSettings,
 });
@@ -237,26 +240,48 @@ export class AfmDevice extends Construct {
     const raw = ownProps as Record<string, unknown>;
     const stack = TerraformStack.of(this);
     // A device on a refused SharedBigip or EgressCrdStack is not built either (see problems.ts).
-    const unbuiltDependency = [raw.sharedBigip, raw.crdStack].find((d): d is IConstruct => (SharedBigip.isSharedBigip(d) || EgressCrdStack.isEgressCrdStack(d)) && isRefused(d));
+    const unbuiltDependency = [raw.sharedBigip, raw.crdStack].find(
+      (d): d is IConstruct => (SharedBigip.isSharedBigip(d) || EgressCrdStack.isEgressCrdStack(d)) && isRefused(d),
+    );
     if (SharedBigip.isSharedBigip(raw.sharedBigip)) (this as { sharedBigip?: SharedBigip }).sharedBigip = raw.sharedBigip;
 
     if (raw.sharedBigip !== undefined) {
       if (SharedBigip.isSharedBigip(raw.sharedBigip) && raw.sharedBigip.node.root !== this.node.root) {
-        issues.push({ path, field: 'sharedBigip', value: quote(raw.sharedBigip.node.path), message: 'belongs to another app; create the SharedBigip in this app' });
+        issues.push({
+          path,
+          field: 'sharedBigip',
+          value: quote(raw.sharedBigip.node.path),
+          message: 'belongs to another app; create the SharedBigip in this app',
+        });
       }
       for (const field of CONNECTION_FIELDS) {
         if (raw[field] !== undefined) {
-          issues.push({ path, field, value: field === 'credentials' ? '(credentials)' : quote(raw[field]), message: 'comes from the SharedBigip this device uses; set it there, not on the device' });
+          issues.push({
+            path,
+            field,
+            value: field === 'credentials' ? '(credentials)' : quote(raw[field]),
+            message: 'comes from the SharedBigip this device uses; set it there, not on the device',
+          });
         }
       }
       if (raw.dnsResolver !== undefined) {
-        issues.push({ path, field: 'dnsResolver', value: quote(raw.dnsResolver), message: 'the FQDN resolver is global to the BIG-IP; set it on the SharedBigip' });
+        issues.push({
+          path,
+          field: 'dnsResolver',
+          value: quote(raw.dnsResolver),
+          message: 'the FQDN resolver is global to the BIG-IP; set it on the SharedBigip',
+        });
       }
     } else {
       issues.push(...connectionIssues(raw, path, true));
     }
     if (EgressCrdStack.isEgressCrdStack(raw.crdStack) && raw.crdStack.node.root !== this.node.root) {
-      issues.push({ path, field: 'crdStack', value: quote(raw.crdStack.node.path), message: 'belongs to another app; create the EgressCrdStack in this app' });
+      issues.push({
+        path,
+        field: 'crdStack',
+        value: quote(raw.crdStack.node.path),
+        message: 'belongs to another app; create the EgressCrdStack in this app',
+      });
     }
     if (p) {
       issues.push(...deviceIssues(path, p));
@@ -296,7 +321,10 @@ export class AfmDevice extends Construct {
           insecureSkipTlsVerify: valid.insecureSkipTlsVerify,
         };
     // On a shared BIG-IP the FQDN resolver is the SharedBigip's (one per device).
-    this.deviceModel = deviceModel(path, Object.assign(Object.create(null), valid, { dnsResolver: shared ? shared.dnsResolver : valid.dnsResolver }));
+    this.deviceModel = deviceModel(
+      path,
+      Object.assign(Object.create(null), valid, { dnsResolver: shared ? shared.dnsResolver : valid.dnsResolver }),
+    );
     this.clusterName = this.deviceModel.cluster;
     this.tenant = this.deviceModel.tenant;
     this.defaultAction = this.deviceModel.defaultAction as DefaultAction;
@@ -316,10 +344,16 @@ export class AfmDevice extends Construct {
 
     // A device that owns its BIG-IP owns its global context: it reads what it will write, sets
     // the resolver before the declaration and attaches the context policies after it.
-    const ownership = shared ? undefined : new ContextOwnership(this, this.provider, () => unlessInvalid(() => ownDeviceState(this._compile()), undefined), valid.dnsResolver);
+    const ownership = shared
+      ? undefined
+      : new ContextOwnership(this, this.provider, () => unlessInvalid(() => ownDeviceState(this._compile()), undefined), valid.dnsResolver);
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
-      dependsOn: ownership ? ownership.declarationDependencies : shared && TerraformStack.of(shared) === stack ? [shared.declaration] : undefined,
+      dependsOn: ownership
+        ? ownership.declarationDependencies
+        : shared && TerraformStack.of(shared) === stack
+          ? [shared.declaration]
+          : undefined,
       lifecycle: ownership?.declarationLifecycle(),
       as3Json: Lazy.stringValue({ produce: () => unlessInvalid(() => this._as3Json(), '') }),
       // AS3 keeps the id and remark of the last request and GET /declare/<tenant> also returns
@@ -379,7 +413,12 @@ export class AfmDevice extends Construct {
     const other = this.externalServices.get(es.name);
     if (other) {
       throw new EgressPolicyError([
-        { path: es.path, field: 'name', value: quote(es.name), message: `another ExternalService on device ${this.node.path} has this name (${other.path}); give one of them a different name` },
+        {
+          path: es.path,
+          field: 'name',
+          value: quote(es.name),
+          message: `another ExternalService on device ${this.node.path} has this name (${other.path}); give one of them a different name`,
+        },
       ]);
     }
     this.externalServices.set(es.name, es);
@@ -458,7 +497,14 @@ export class AfmDevice extends Construct {
     if (own.length) return own;
     const dependency = unbuiltDependency(this) as IConstruct;
     const field = dependency === this.sharedBigip ? 'sharedBigip' : 'crdStack';
-    return [{ path: this.node.path, field, value: quote(dependency.node.path), message: 'is not built (its problems are reported at synth): fix it, and this device is built too' }];
+    return [
+      {
+        path: this.node.path,
+        field,
+        value: quote(dependency.node.path),
+        message: 'is not built (its problems are reported at synth): fix it, and this device is built too',
+      },
+    ];
   }
 
   private applyAncestorGuardrails(): void {
@@ -470,7 +516,6 @@ export class AfmDevice extends Construct {
       }
     }
   }
-
 
   /** Cross-rule and rendering problems, guardrail violations and expiry notices, at synth. */
   private synthProblems(): PolicyIssue[] {
@@ -519,7 +564,12 @@ export class AfmDevice extends Construct {
       if (!notice) continue;
       const failing = notice.kind === 'expired' ? settings.find((s) => s.failExpired) : undefined;
       if (failing) {
-        issues.push({ path: model.path, field: 'expiresAt', value: quote(model.expiresAt), message: `${notice.message} (guardrails "${failing.name}" refuse expired rules: expiredRules is FAIL)` });
+        issues.push({
+          path: model.path,
+          field: 'expiresAt',
+          value: quote(model.expiresAt),
+          message: `${notice.message} (guardrails "${failing.name}" refuse expired rules: expiredRules is FAIL)`,
+        });
       } else if (!this.warned.has(construct)) {
         this.warned.add(construct);
         Annotations.of(construct).addWarning(`expiresAt: ${notice.message}`);

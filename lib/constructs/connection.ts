@@ -50,13 +50,15 @@ const DNS_NAME_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
  * would be a Terraform expression, `user:secret@` a credential in plain text.
  */
 export function hostProblem(text: string): string | undefined {
-  const fix = 'must be a host name or IP address without scheme, port or path, such as "bigip.example.net", "192.0.2.10" or "[2001:db8::10]"';
+  const fix =
+    'must be a host name or IP address without scheme, port or path, such as "bigip.example.net", "192.0.2.10" or "[2001:db8::10]"';
   if (text.startsWith('[') && text.endsWith(']')) {
     const inner = text.slice(1, -1);
     return net.isIPv6(inner) && !inner.includes('%') ? undefined : `${fix}; the part in brackets is not an IPv6 address`;
   }
   if (net.isIPv6(text)) return `write an IPv6 address in brackets, such as "[${text}]"`;
-  if (/^[0-9.]+$/.test(text)) return net.isIPv4(text) ? undefined : `${fix}; this is not a valid IPv4 address (four numbers from 0 to 255, no leading zeros)`;
+  if (/^[0-9.]+$/.test(text))
+    return net.isIPv4(text) ? undefined : `${fix}; this is not a valid IPv4 address (four numbers from 0 to 255, no leading zeros)`;
   const labels = text.split('.');
   if (text.length > 253 || !labels.every((l) => DNS_NAME_LABEL.test(l)) || /^[0-9]+$/.test(labels[labels.length - 1])) return fix;
   return undefined;
@@ -136,7 +138,11 @@ export function connectionIssues(props: Readonly<Record<string, unknown>>, path:
   const issues: PolicyIssue[] = [];
   const add = (field: string, value: unknown, message: string) => issues.push({ path, field, value: quote(value), message });
   if (props.address === undefined) {
-    add('address', undefined, `is required: the BIG-IP management address, such as "bigip.example.net"${orShared ? ' (or set sharedBigip, which provides the connection)' : ''}`);
+    add(
+      'address',
+      undefined,
+      `is required: the BIG-IP management address, such as "bigip.example.net"${orShared ? ' (or set sharedBigip, which provides the connection)' : ''}`,
+    );
   }
   if (props.tlsCaBundlePath === undefined && props.insecureSkipTlsVerify !== true) {
     add(
@@ -145,7 +151,8 @@ export function connectionIssues(props: Readonly<Record<string, unknown>>, path:
       'TLS verification is on by default and needs the CA bundle that signs the BIG-IP certificate; set tlsCaBundlePath (or, in a lab only, insecureSkipTlsVerify: true)',
     );
   }
-  if (props.tlsCaBundlePath !== undefined && props.insecureSkipTlsVerify === true) add('insecureSkipTlsVerify', true, 'contradicts tlsCaBundlePath; set only one of them');
+  if (props.tlsCaBundlePath !== undefined && props.insecureSkipTlsVerify === true)
+    add('insecureSkipTlsVerify', true, 'contradicts tlsCaBundlePath; set only one of them');
   return issues;
 }
 
@@ -197,22 +204,74 @@ export const CONNECTION_OVERRIDES: Readonly<Record<string, string>> = {
 
 /** Props of EgressController, for hints on keys given to other constructs. */
 const CONTROLLER_PROP_NAMES: readonly string[] = [
-  'device', 'namespace', 'createNamespace', 'credentialsSecret', 'usernameKey', 'passwordKey', 'caBundleConfigMap', 'caBundleKey',
-  'insecureSkipTlsVerify', 'bigipUrl', 'image', 'nodeImage', 'replicas', 'cpuRequest', 'memoryRequest', 'memoryLimit',
-  'coalesceMs', 'maxPushesInFlight', 'maxDeviceBusyPercent', 'maxPushesPerSecond', 'logLevel',
+  'device',
+  'namespace',
+  'createNamespace',
+  'credentialsSecret',
+  'usernameKey',
+  'passwordKey',
+  'caBundleConfigMap',
+  'caBundleKey',
+  'insecureSkipTlsVerify',
+  'bigipUrl',
+  'image',
+  'nodeImage',
+  'replicas',
+  'cpuRequest',
+  'memoryRequest',
+  'memoryLimit',
+  'coalesceMs',
+  'maxPushesInFlight',
+  'maxDeviceBusyPercent',
+  'maxPushesPerSecond',
+  'logLevel',
 ];
 
 /** Props of the rule constructs. */
 const RULE_PROP_NAMES = [
-  'device', 'name', 'action', 'priority', 'destinations', 'ports', 'namespace', 'service', 'namespaceSelector', 'podSelector',
-  'logging', 'audit', 'description', 'bandwidthLimit', 'schedule', 'expiresAt', 'owner', 'ticket', 'justification',
+  'device',
+  'name',
+  'action',
+  'priority',
+  'destinations',
+  'ports',
+  'namespace',
+  'service',
+  'namespaceSelector',
+  'podSelector',
+  'logging',
+  'audit',
+  'description',
+  'bandwidthLimit',
+  'schedule',
+  'expiresAt',
+  'owner',
+  'ticket',
+  'justification',
 ];
 
 /** Settings of the kubernetes provider that belong under EgressCrdStack's `kubernetes`. */
 const KUBERNETES_PROVIDER_KEYS = [
-  'configPath', 'configPaths', 'configContext', 'configContextAuthInfo', 'configContextCluster', 'host', 'token', 'clientCertificate',
-  'clientKey', 'clusterCaCertificate', 'insecure', 'exec', 'proxyUrl', 'tlsServerName', 'username', 'password', 'ignoreAnnotations',
-  'ignoreLabels', 'experiments', 'alias',
+  'configPath',
+  'configPaths',
+  'configContext',
+  'configContextAuthInfo',
+  'configContextCluster',
+  'host',
+  'token',
+  'clientCertificate',
+  'clientKey',
+  'clusterCaCertificate',
+  'insecure',
+  'exec',
+  'proxyUrl',
+  'tlsServerName',
+  'username',
+  'password',
+  'ignoreAnnotations',
+  'ignoreLabels',
+  'experiments',
+  'alias',
 ];
 
 /**
@@ -225,15 +284,21 @@ export function misplacedProps(own: readonly string[], overrides: Readonly<Recor
     for (const k of keys) if (!own.includes(k) && !(k in out)) out[k] = text(k);
   };
   home(Object.keys(overrides), (k) => overrides[k]);
-  home(['username', 'password', 'token'], () =>
-    'credentials are only given by reference: set credentials: BigipCredentials.fromVariables() or BigipCredentials.fromEnvironment() on the AfmDevice or SharedBigip (the controller reads them from credentialsSecret)',
+  home(
+    ['username', 'password', 'token'],
+    () =>
+      'credentials are only given by reference: set credentials: BigipCredentials.fromVariables() or BigipCredentials.fromEnvironment() on the AfmDevice or SharedBigip (the controller reads them from credentialsSecret)',
   );
   home(LOGGING_PROPS, (k) => `it is an option of the AfmDevice's logging prop: logging: { ${k}: ... }`);
   home([...Object.keys(DEVICE_PROPS), 'sharedBigip', 'crdStack'], () => 'it is a prop of AfmDevice; set it there');
   home([...CONNECTION_FIELDS], () => 'it is a connection prop of AfmDevice and SharedBigip; set it there');
   home(CONTROLLER_PROP_NAMES, () => 'it is a prop of EgressController (the in-cluster controller); set it there');
   home(['name'], () => 'it is a prop of SharedBigip and of the rules and external services');
-  home(RULE_PROP_NAMES, () => 'it is a prop of the egress rules (ClusterEgressRule, NamespaceEgressRule, ServiceEgressRule); create a rule with device: <this device>');
+  home(
+    RULE_PROP_NAMES,
+    () =>
+      'it is a prop of the egress rules (ClusterEgressRule, NamespaceEgressRule, ServiceEgressRule); create a rule with device: <this device>',
+  );
   home(['kubernetes'], () => 'it is a prop of EgressCrdStack; a stack with rules needs its own KubernetesProvider');
   home(KUBERNETES_PROVIDER_KEYS, (k) => `it is a setting of the kubernetes provider: give EgressCrdStack kubernetes: { ${k}: ... }`);
   return out;
@@ -242,7 +307,9 @@ export function misplacedProps(own: readonly string[], overrides: Readonly<Recor
 /** The `bigip` provider for a validated connection, aliased so several devices can share a stack. */
 export function bigipProvider(scope: Construct, alias: string, props: BigipConnectionProps): BigipProvider {
   if (props.insecureSkipTlsVerify === true) {
-    Annotations.of(scope).addWarning('TLS verification of the BIG-IP management connection is off (insecureSkipTlsVerify). Use tlsCaBundlePath outside a lab.');
+    Annotations.of(scope).addWarning(
+      'TLS verification of the BIG-IP management connection is off (insecureSkipTlsVerify). Use tlsCaBundlePath outside a lab.',
+    );
   }
   const credentials = (props.credentials ?? BigipCredentials.fromVariables())._bind(scope, alias);
   return new BigipProvider(scope, 'Provider', {
@@ -260,7 +327,9 @@ export function bigipProvider(scope: Construct, alias: string, props: BigipConne
 
 /** An HCL string literal: JSON's escapes are HCL's, and `${` / `%{` must not start a template. */
 function hclQuoted(text: string): string {
-  return JSON.stringify(text).replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+  return JSON.stringify(text)
+    .replace(/\$\{/g, () => '$${')
+    .replace(/%\{/g, () => '%%{');
 }
 
 /** `type.name` of a resource, as Terraform expressions and `-replace` name it. */
@@ -347,7 +416,10 @@ export class ContextOwnership {
     const read: BigipCommand = new BigipCommand(scope, 'ContextsRead', {
       provider,
       commands: Lazy.listValue({ produce: () => [...(this.state()?.commands.read ?? [])] }),
-      lifecycle: { replaceTriggeredBy: [intent], postcondition: Lazy.anyValue({ produce: () => [commandSucceeded(read, owner)] }) as never },
+      lifecycle: {
+        replaceTriggeredBy: [intent],
+        postcondition: Lazy.anyValue({ produce: () => [commandSucceeded(read, owner)] }) as never,
+      },
     });
     this.read = read;
     if (dnsResolver !== undefined) {

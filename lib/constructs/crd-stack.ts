@@ -86,7 +86,8 @@ export class EgressCrdStack extends TerraformStack {
     if (refused(this, () => throwIssues(shown, CRD_STACK_FIELDS))) return;
     // Every app has one EgressCrdStack: the place to refuse a polluted Object.prototype at synth.
     this.node.addValidation({ validate: () => prototypePollutionIssues('').map(formatIssue) });
-    const kubernetes = p && Object.prototype.hasOwnProperty.call(p, 'kubernetes') ? (p.kubernetes as KubernetesProviderConfig | undefined) : undefined;
+    const kubernetes =
+      p && Object.prototype.hasOwnProperty.call(p, 'kubernetes') ? (p.kubernetes as KubernetesProviderConfig | undefined) : undefined;
     new KubernetesProvider(this, 'kubernetes', kubernetes ?? {});
     for (const kind of ALL_KINDS) {
       const crd = customResourceDefinition(kind);

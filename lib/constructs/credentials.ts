@@ -78,28 +78,45 @@ export class BigipCredentials {
         {
           field: '',
           value: quote(names),
-          message: 'BigipCredentials.fromVariables() takes { usernameVariable?, passwordVariable? }: pass the variable names that way, or nothing for the default names',
+          message:
+            'BigipCredentials.fromVariables() takes { usernameVariable?, passwordVariable? }: pass the variable names that way, or nothing for the default names',
         },
       ];
     }
     const problems: CredentialsProblem[] = [];
     for (const key of Object.keys(names)) {
       if (!(VARIABLE_NAME_FIELDS as readonly string[]).includes(key)) {
-        problems.push({ field: key, value: quote((names as Record<string, unknown>)[key]), message: unknownKeyMessage(key, VARIABLE_NAME_FIELDS, { what: 'BigipCredentialVariableNames' }) });
+        problems.push({
+          field: key,
+          value: quote((names as Record<string, unknown>)[key]),
+          message: unknownKeyMessage(key, VARIABLE_NAME_FIELDS, { what: 'BigipCredentialVariableNames' }),
+        });
       }
     }
     for (const field of VARIABLE_NAME_FIELDS) {
       const name: unknown = (names as Record<string, unknown>)[field];
       if (name === undefined) continue;
       if (typeof name !== 'string' || !TERRAFORM_IDENTIFIER.test(name)) {
-        problems.push({ field, value: quote(name), message: 'must be a Terraform variable name: a letter or "_", then letters, digits, "_" or "-"' });
+        problems.push({
+          field,
+          value: quote(name),
+          message: 'must be a Terraform variable name: a letter or "_", then letters, digits, "_" or "-"',
+        });
       } else if (RESERVED_VARIABLE_NAMES.includes(name)) {
-        problems.push({ field, value: quote(name), message: `is reserved by Terraform (${RESERVED_VARIABLE_NAMES.join(', ')}); choose another name` });
+        problems.push({
+          field,
+          value: quote(name),
+          message: `is reserved by Terraform (${RESERVED_VARIABLE_NAMES.join(', ')}); choose another name`,
+        });
       }
     }
     const { usernameVariable, passwordVariable } = names as BigipCredentialVariableNames;
     if (usernameVariable !== undefined && usernameVariable === passwordVariable) {
-      problems.push({ field: 'passwordVariable', value: quote(passwordVariable), message: 'must differ from usernameVariable, since one variable cannot hold both: give the password a variable of its own' });
+      problems.push({
+        field: 'passwordVariable',
+        value: quote(passwordVariable),
+        message: 'must differ from usernameVariable, since one variable cannot hold both: give the password a variable of its own',
+      });
     }
     return problems;
   }

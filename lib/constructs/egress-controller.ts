@@ -4,7 +4,15 @@ import { Construct } from 'constructs';
 import { Lazy, TerraformStack } from 'cdktf';
 import { Manifest as ManifestResource } from '@cdktf/provider-kubernetes/lib/manifest';
 import type { BigipAs3 } from '../../providers/bigip/as3';
-import { BUNDLE_KEY, CONFIGMAP_MAX_BYTES, ControllerSettings, NAME_LIMITS, ObjectRef, configMapBytes, controllerManifests } from '../k8s/controller-manifests';
+import {
+  BUNDLE_KEY,
+  CONFIGMAP_MAX_BYTES,
+  ControllerSettings,
+  NAME_LIMITS,
+  ObjectRef,
+  configMapBytes,
+  controllerManifests,
+} from '../k8s/controller-manifests';
 import type { Manifest } from '../k8s/resources';
 import { z } from 'zod';
 import { booleanProp, parseProps, throwIssues, wholeNumber } from '../policy/device';
@@ -159,8 +167,22 @@ const DEFAULT_CPU_REQUEST = '50m';
 const DEFAULT_MEMORY_REQUEST = '128Mi';
 const DEFAULT_MEMORY_LIMIT = '256Mi';
 const QUANTITY_FACTORS: Readonly<Record<string, number>> = {
-  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /**
@@ -184,7 +206,8 @@ function quantityProblem(value: string): string | undefined {
     throw e;
   }
   if (canonical.startsWith('-') || canonical === '0') return 'must be more than zero';
-  if (canonical !== value) return `the API server stores it as "${canonical}" and Terraform then reports an inconsistent result after apply: write "${canonical}"`;
+  if (canonical !== value)
+    return `the API server stores it as "${canonical}" and Terraform then reports an inconsistent result after apply: write "${canonical}"`;
   return undefined;
 }
 
@@ -204,7 +227,9 @@ const PATH_COMPONENT = `${ALNUM}(?:(?:[._]|__|-+)${ALNUM})*`;
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]{1,5})?`;
 /** `[registry[:port]/]repository[:tag][@digest]`, as the OCI distribution reference grammar defines it. */
-const IMAGE_REFERENCE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?$`);
+const IMAGE_REFERENCE = new RegExp(
+  `^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?$`,
+);
 
 /** Why `ref` is not an image reference Kubernetes can pull, or undefined. */
 function imageProblem(ref: string): string | undefined {
@@ -234,7 +259,8 @@ function bigipUrlProblem(url: string): string | undefined {
   const host = hostProblem(hostPort[1]);
   if (host) return `its host ${host}`;
   const port = hostPort[2];
-  if (port !== undefined && (!/^[0-9]{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)) return `its port must be a whole number from 1 to 65535 (it has "${port}")`;
+  if (port !== undefined && (!/^[0-9]{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535))
+    return `its port must be a whole number from 1 to 65535 (it has "${port}")`;
   return undefined;
 }
 
@@ -244,7 +270,8 @@ function withoutUserInfo(url: string): string {
 }
 
 function dataKeyProblem(key: string): string | undefined {
-  if (key.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(key)) return 'must be a ConfigMap or Secret key: letters, digits, "-", "_" and ".", at most 253 characters';
+  if (key.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(key))
+    return 'must be a ConfigMap or Secret key: letters, digits, "-", "_" and ".", at most 253 characters';
   if (key === '.' || key === '..') return 'must be a ConfigMap or Secret key, not "." or ".."';
   return undefined;
 }
@@ -255,8 +282,10 @@ function objectRefProblem(ref: string, what: string): string | undefined {
   const [namespace, name] = parts.length === 2 ? parts : [undefined, ref];
   const form = `must name ${what}: "name" (in the controller's namespace) or "namespace/name"`;
   if (parts.length > 2) return form;
-  if (namespace !== undefined && !(namespace.length <= 63 && DNS_LABEL.test(namespace))) return `${form}, and "${namespace}" is not a namespace name (a DNS label)`;
-  if (!(name.length <= 253 && DNS_SUBDOMAIN.test(name))) return `${form}, with a name that is a DNS subdomain (lower-case letters, digits, "-" and "."), at most 253 characters`;
+  if (namespace !== undefined && !(namespace.length <= 63 && DNS_LABEL.test(namespace)))
+    return `${form}, and "${namespace}" is not a namespace name (a DNS label)`;
+  if (!(name.length <= 253 && DNS_SUBDOMAIN.test(name)))
+    return `${form}, with a name that is a DNS subdomain (lower-case letters, digits, "-" and "."), at most 253 characters`;
   return undefined;
 }
 
@@ -276,14 +305,20 @@ const image = z.string({ error: 'expected an image reference' }).superRefine(che
 
 const controllerSchema = z.strictObject({
   device: z.custom<AfmDevice>((v) => AfmDevice.isAfmDevice(v), {
-    error: (issue) => (issue.input === undefined ? 'is required: set device to the AfmDevice whose source lists the controller keeps current' : 'must be an AfmDevice'),
+    error: (issue) =>
+      issue.input === undefined
+        ? 'is required: set device to the AfmDevice whose source lists the controller keeps current'
+        : 'must be an AfmDevice',
   }),
   namespace: z
     .string({ error: 'expected a namespace name' })
     .superRefine(check((v) => (DNS_LABEL.test(v) && v.length <= 63 ? undefined : 'must be a DNS label (a Kubernetes namespace name)')))
     .optional(),
   createNamespace: booleanProp(),
-  credentialsSecret: objectName('an existing Secret with the BIG-IP username and password', "is required: name an existing Secret in the controller's namespace that holds the BIG-IP username and password"),
+  credentialsSecret: objectName(
+    'an existing Secret with the BIG-IP username and password',
+    "is required: name an existing Secret in the controller's namespace that holds the BIG-IP username and password",
+  ),
   usernameKey: dataKey,
   passwordKey: dataKey,
   caBundleConfigMap: objectName('a ConfigMap with the CA bundle of the BIG-IP management certificate').optional(),
@@ -343,10 +378,16 @@ const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  */
 function generatedNameProblem(m: Manifest): string | undefined {
   const name = m.metadata.name;
-  const [limit, pattern, rule] = m.kind === 'Service' ? [NAME_LIMITS.label, DNS_1035_LABEL, 'a DNS-1035 label'] : m.kind === 'Namespace' ? [NAME_LIMITS.label, DNS_1123_LABEL, 'a DNS-1123 label'] : [NAME_LIMITS.subdomain, DNS_SUBDOMAIN, 'a DNS-1123 subdomain'];
+  const [limit, pattern, rule] =
+    m.kind === 'Service'
+      ? [NAME_LIMITS.label, DNS_1035_LABEL, 'a DNS-1035 label']
+      : m.kind === 'Namespace'
+        ? [NAME_LIMITS.label, DNS_1123_LABEL, 'a DNS-1123 label']
+        : [NAME_LIMITS.subdomain, DNS_SUBDOMAIN, 'a DNS-1123 subdomain'];
   if (name.length > limit || !pattern.test(name)) return `${m.kind} name "${name}" is not ${rule} of at most ${limit} characters`;
   const instance = (m.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/instance'];
-  if (instance !== undefined && (instance.length > NAME_LIMITS.label || !DNS_1123_LABEL.test(instance))) return `label value "${instance}" of ${m.kind} ${name} is longer than ${NAME_LIMITS.label} characters`;
+  if (instance !== undefined && (instance.length > NAME_LIMITS.label || !DNS_1123_LABEL.test(instance)))
+    return `label value "${instance}" of ${m.kind} ${name} is longer than ${NAME_LIMITS.label} characters`;
   return undefined;
 }
 
@@ -375,24 +416,43 @@ export class EgressController extends Construct {
     const stack = TerraformStack.of(this);
 
     if (raw.caBundleConfigMap === undefined && raw.insecureSkipTlsVerify !== true) {
-      add('caBundleConfigMap', undefined, 'TLS verification is on by default; name the ConfigMap with the CA bundle of the BIG-IP management certificate (or, in a lab only, set insecureSkipTlsVerify: true)');
+      add(
+        'caBundleConfigMap',
+        undefined,
+        'TLS verification is on by default; name the ConfigMap with the CA bundle of the BIG-IP management certificate (or, in a lab only, set insecureSkipTlsVerify: true)',
+      );
     }
-    if (raw.caBundleConfigMap !== undefined && raw.insecureSkipTlsVerify === true) add('insecureSkipTlsVerify', true, 'contradicts caBundleConfigMap; set only one');
+    if (raw.caBundleConfigMap !== undefined && raw.insecureSkipTlsVerify === true)
+      add('insecureSkipTlsVerify', true, 'contradicts caBundleConfigMap; set only one');
     const given = AfmDevice.isAfmDevice(raw.device) ? raw.device : undefined;
     // The controller of a refused device is checked but not built (see problems.ts).
     if (given && !isRefused(given)) {
-      if (TerraformStack.of(given) !== stack) add('device', given.node.path, "is in another stack; create the controller in the device's stack");
+      if (TerraformStack.of(given) !== stack)
+        add('device', given.node.path, "is in another stack; create the controller in the device's stack");
       const other = controllerOfDevice.get(given);
-      if (other) add('device', given.node.path, `already has a controller (${other}); two would fight over the device's lists: keep one EgressController per AfmDevice`);
+      if (other)
+        add(
+          'device',
+          given.node.path,
+          `already has a controller (${other}); two would fight over the device's lists: keep one EgressController per AfmDevice`,
+        );
       const sameCluster = (controllersOfStack.get(stack) ?? []).find((c) => c.cluster === given.clusterName);
       if (!other && sameCluster) {
-        add('device', given.node.path, `has clusterName "${given.clusterName}" like the device of controller ${sameCluster.path} in this stack; their Kubernetes objects would have the same names: one controller per cluster`);
+        add(
+          'device',
+          given.node.path,
+          `has clusterName "${given.clusterName}" like the device of controller ${sameCluster.path} in this stack; their Kubernetes objects would have the same names: one controller per cluster`,
+        );
       }
     }
     const namespace = p?.namespace ?? 'cdktf-ces-system';
     const createNamespace = p?.createNamespace ?? true;
     if (createNamespace && SYSTEM_NAMESPACES.includes(namespace)) {
-      add('createNamespace', p?.createNamespace, `would create (and on destroy delete) namespace "${namespace}", which every cluster has: set createNamespace: false, or use a namespace of the controller's own`);
+      add(
+        'createNamespace',
+        p?.createNamespace,
+        `would create (and on destroy delete) namespace "${namespace}", which every cluster has: set createNamespace: false, or use a namespace of the controller's own`,
+      );
     }
     const creator = createNamespace ? (controllersOfStack.get(stack) ?? []).find((c) => c.createdNamespace === namespace) : undefined;
     if (creator) {
@@ -403,7 +463,8 @@ export class EgressController extends Construct {
       );
     }
     // Compared as amounts (1Gi against 256Mi), once both are valid quantities.
-    const quantityOr = (v: unknown, fallback: string) => (v === undefined ? fallback : typeof v === 'string' && quantityProblem(v) === undefined ? v : undefined);
+    const quantityOr = (v: unknown, fallback: string) =>
+      v === undefined ? fallback : typeof v === 'string' && quantityProblem(v) === undefined ? v : undefined;
     const memoryRequest = quantityOr(raw.memoryRequest, DEFAULT_MEMORY_REQUEST);
     const memoryLimit = quantityOr(raw.memoryLimit, DEFAULT_MEMORY_LIMIT);
     if (memoryRequest !== undefined && memoryLimit !== undefined && quantityValue(memoryRequest) > quantityValue(memoryLimit)) {
@@ -414,11 +475,17 @@ export class EgressController extends Construct {
         `the memory request ${memoryRequest} is above the memory limit ${memoryLimit}${raw.memoryLimit === undefined ? ' (the default)' : ''}, and Kubernetes refuses such a Deployment: lower memoryRequest or raise memoryLimit`,
       );
     }
-    if ((raw.usernameKey ?? 'username') === (raw.passwordKey ?? 'password')) add('passwordKey', raw.passwordKey, 'must differ from usernameKey: one key cannot hold both');
+    if ((raw.usernameKey ?? 'username') === (raw.passwordKey ?? 'password'))
+      add('passwordKey', raw.passwordKey, 'must differ from usernameKey: one key cannot hold both');
     let bundle: Buffer | undefined;
     if (raw.image === undefined) {
       const file = path.join(packageRoot(), CONTROLLER_BUNDLE);
-      if (!fs.existsSync(file)) add('image', undefined, `the bundled controller ${CONTROLLER_BUNDLE} is missing; run "npm run build" in the cdktf-ces package, or set image`);
+      if (!fs.existsSync(file))
+        add(
+          'image',
+          undefined,
+          `the bundled controller ${CONTROLLER_BUNDLE} is missing; run "npm run build" in the cdktf-ces package, or set image`,
+        );
       else bundle = fs.readFileSync(file);
     }
     if (refused(this, () => throwIssues(issues, CONTROLLER_FIELDS))) return;
@@ -456,20 +523,40 @@ export class EgressController extends Construct {
     // Which objects exist does not depend on the plan; their content (the plan, and the
     // ConfigMap names hashed from it) is rendered at synth, so rules added after this
     // construct are part of the plan.
-    const empty: SyncPlan = { format: PLAN_FORMAT, cluster: device.clusterName, tenant: device.tenant, application: '', routeDomain: 0, lists: [], rules: [] };
+    const empty: SyncPlan = {
+      format: PLAN_FORMAT,
+      cluster: device.clusterName,
+      tenant: device.tenant,
+      application: '',
+      routeDomain: 0,
+      lists: [],
+      rules: [],
+    };
     const shape = controllerManifests(settingsFor(empty));
     const badName = shape.map(generatedNameProblem).find((p) => p !== undefined);
     if (badName) throw new Error(`internal error: ${badName}`);
-    const code = shape.find((m) => m.kind === 'ConfigMap' && (m.binaryData as Record<string, string> | undefined)?.[BUNDLE_KEY] !== undefined);
+    const code = shape.find(
+      (m) => m.kind === 'ConfigMap' && (m.binaryData as Record<string, string> | undefined)?.[BUNDLE_KEY] !== undefined,
+    );
     if (code && refused(this, () => throwIssues(configMapSizeIssues(code, at, 'image'), CONTROLLER_FIELDS))) return;
     controllerOfDevice.set(device, at);
-    controllersOfStack.set(stack, [...(controllersOfStack.get(stack) ?? []), { cluster: device.clusterName, path: at, createdNamespace: createNamespace ? namespace : undefined }]);
+    controllersOfStack.set(stack, [
+      ...(controllersOfStack.get(stack) ?? []),
+      { cluster: device.clusterName, path: at, createdNamespace: createNamespace ? namespace : undefined },
+    ]);
     let rendered: Manifest[] | undefined;
     const manifestAt = (i: number) => {
       if (!rendered) {
         let all: Manifest[];
         try {
-          all = controllerManifests(settingsFor(buildSyncPlan(device._compile(), device.sharedBigip ? { name: device.sharedBigip.name, dnsResolver: device.sharedBigip.dnsResolver } : 'own')));
+          all = controllerManifests(
+            settingsFor(
+              buildSyncPlan(
+                device._compile(),
+                device.sharedBigip ? { name: device.sharedBigip.name, dnsResolver: device.sharedBigip.dnsResolver } : 'own',
+              ),
+            ),
+          );
         } catch (e) {
           // A policy problem is reported by the device's validation; render the shape meanwhile.
           if (e instanceof EgressPolicyError) return shape[i];
@@ -484,7 +571,9 @@ export class EgressController extends Construct {
     // The AS3 declarations in this stack that create the controller's lists (the device's
     // tenant, and /Common/Shared when its SharedBigip lives here too); a declaration in another
     // stack is applied first anyway, since this stack depends on that one.
-    const listDeclarations = [device.declaration, device.sharedBigip?.declaration].filter((d): d is BigipAs3 => d !== undefined && TerraformStack.of(d) === stack);
+    const listDeclarations = [device.declaration, device.sharedBigip?.declaration].filter(
+      (d): d is BigipAs3 => d !== undefined && TerraformStack.of(d) === stack,
+    );
     const created: ManifestResource[] = [];
     shape.forEach((m, i) => {
       const resource = new ManifestResource(this, resourceId(m, namespace), {
@@ -515,7 +604,8 @@ export class EgressController extends Construct {
 
 /** Construct ids stay as they were for existing objects, so that an upgrade replaces nothing it need not. */
 function resourceId(m: Manifest, controllerNamespace: string): string {
-  if (m.kind === 'ConfigMap') return (m.binaryData as Record<string, string> | undefined)?.[BUNDLE_KEY] !== undefined ? 'CodeConfigMap' : 'PlanConfigMap';
+  if (m.kind === 'ConfigMap')
+    return (m.binaryData as Record<string, string> | undefined)?.[BUNDLE_KEY] !== undefined ? 'CodeConfigMap' : 'PlanConfigMap';
   if ((m.kind === 'Role' || m.kind === 'RoleBinding') && m.metadata.name.endsWith('-bigip-config')) {
     return `BigipConfig${m.kind}${m.metadata.namespace === controllerNamespace ? '' : `-${m.metadata.namespace}`}`;
   }
@@ -527,7 +617,10 @@ function configMapSizeIssues(m: Manifest, path: string, field: string): PolicyIs
   const bytes = configMapBytes(m);
   if (bytes <= CONFIGMAP_MAX_BYTES) return [];
   const what = field === 'image' ? 'the bundled controller' : 'the sync plan (every rule and source list of the device)';
-  const fix = field === 'image' ? 'build the controller image (lib/controller/Dockerfile) and set image' : 'split the rules over more clusters or devices, or merge rules with the same source';
+  const fix =
+    field === 'image'
+      ? 'build the controller image (lib/controller/Dockerfile) and set image'
+      : 'split the rules over more clusters or devices, or merge rules with the same source';
   return [
     {
       path,

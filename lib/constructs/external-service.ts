@@ -67,9 +67,19 @@ export class ExternalService extends Construct implements IExternalService {
     const device = readExternalServiceProps(path, props).device;
     const deviceIssues: PolicyIssue[] = [];
     if (!AfmDevice.isAfmDevice(device)) {
-      deviceIssues.push({ path, field: 'device', value: describe(device), message: 'must be an AfmDevice (created with new AfmDevice(...))' });
+      deviceIssues.push({
+        path,
+        field: 'device',
+        value: describe(device),
+        message: 'must be an AfmDevice (created with new AfmDevice(...))',
+      });
     } else if (device.node.root !== this.node.root || TerraformStack.of(device) !== TerraformStack.of(this)) {
-      deviceIssues.push({ path, field: 'device', value: quote(device.node.path), message: "is in another stack or app; create the ExternalService in the device's stack" });
+      deviceIssues.push({
+        path,
+        field: 'device',
+        value: quote(device.node.path),
+        message: "is in another stack or app; create the ExternalService in the device's stack",
+      });
     }
     let model: ExternalServiceModel;
     try {
@@ -87,6 +97,8 @@ export class ExternalService extends Construct implements IExternalService {
     afmDevice._addExternalService(model);
     (this as { serviceName: string }).serviceName = model.name;
     (this as { device: AfmDevice }).device = afmDevice;
-    (this as { resource: Manifest }).resource = new Manifest(this, 'Resource', { manifest: externalServiceResource(model, afmDevice.clusterName) });
+    (this as { resource: Manifest }).resource = new Manifest(this, 'Resource', {
+      manifest: externalServiceResource(model, afmDevice.clusterName),
+    });
   }
 }

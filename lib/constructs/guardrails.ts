@@ -185,7 +185,9 @@ export class EgressGuardrails implements IAspect {
     Object.defineProperty(this, GUARDRAILS_SYMBOL, { value: true });
     this.set = buildGuardrailSet(props);
     this.name = this.set.name;
-    Object.defineProperty(this, EXPIRY_SETTINGS, { value: { name: this.name, warningDays: this.set.expiryWarningDays, failExpired: this.set.failExpiredRules } });
+    Object.defineProperty(this, EXPIRY_SETTINGS, {
+      value: { name: this.name, warningDays: this.set.expiryWarningDays, failExpired: this.set.failExpiredRules },
+    });
   }
 
   public visit(node: IConstruct): void {
@@ -200,7 +202,15 @@ export class EgressGuardrails implements IAspect {
       for (const v of violations) Annotations.of(node).addWarning(`guardrail ${v.guardrail} of "${this.name}": ${v.message}`);
     } else {
       // Reported at synth with every other problem of the app; the value is the rule judged.
-      recordProblems(node, violations.map((v) => ({ path: rule.model.path, field: `guardrail ${v.guardrail} of "${this.name}"`, value: quote(rule.model.name), message: v.message })));
+      recordProblems(
+        node,
+        violations.map((v) => ({
+          path: rule.model.path,
+          field: `guardrail ${v.guardrail} of "${this.name}"`,
+          value: quote(rule.model.name),
+          message: v.message,
+        })),
+      );
     }
   }
 
@@ -213,7 +223,10 @@ export class EgressGuardrails implements IAspect {
     let verdict = this.verdicts.get(device);
     if (!verdict || !verdict.judged.has(model.path)) {
       const rules = this.governedRules(device, node);
-      verdict = { judged: new Set(rules.map((r) => r.path)), violations: guardrailViolations(this.set, rules, device._externalServiceModels()) };
+      verdict = {
+        judged: new Set(rules.map((r) => r.path)),
+        violations: guardrailViolations(this.set, rules, device._externalServiceModels()),
+      };
       this.verdicts.set(device, verdict);
     }
     return verdict.violations.get(model.path) ?? [];

@@ -3,12 +3,7 @@ import { TerraformStack } from 'cdktf';
 import { Manifest, ManifestConfig } from '@cdktf/provider-kubernetes/lib/manifest';
 import { ruleResource } from '../k8s/resources';
 import { EgressDestination, isEgressDestination } from '../policy/destination';
-import {
-  EgressAction,
-  EgressBandwidthLimit,
-  EgressSchedule,
-  LabelSelector,
-} from '../policy/enums';
+import { EgressAction, EgressBandwidthLimit, EgressSchedule, LabelSelector } from '../policy/enums';
 import { EgressPolicyError, PolicyIssue, formatIssue, quote } from '../policy/errors';
 import type { Level, RuleModel } from '../policy/model';
 import { EgressPort } from '../policy/port';
@@ -192,10 +187,22 @@ function referenceProblems(scope: Construct, device: unknown, destinations: unkn
   const issues: PolicyIssue[] = [];
   const stack = TerraformStack.of(scope);
   if (!AfmDevice.isAfmDevice(device)) {
-    return [{ path, field: 'device', value: describeProp(device), message: 'must be an AfmDevice (created with new AfmDevice(...)) in the stack of the rule' }];
+    return [
+      {
+        path,
+        field: 'device',
+        value: describeProp(device),
+        message: 'must be an AfmDevice (created with new AfmDevice(...)) in the stack of the rule',
+      },
+    ];
   }
   if (device.node.root !== scope.node.root) {
-    issues.push({ path, field: 'device', value: quote(device.node.path), message: 'belongs to another app; create the rule in the app of its AfmDevice' });
+    issues.push({
+      path,
+      field: 'device',
+      value: quote(device.node.path),
+      message: 'belongs to another app; create the rule in the app of its AfmDevice',
+    });
   } else if (TerraformStack.of(device) !== stack) {
     issues.push({
       path,
@@ -208,9 +215,19 @@ function referenceProblems(scope: Construct, device: unknown, destinations: unkn
     const ref = isEgressDestination(d) ? d.externalServiceRef : undefined;
     if (!ref) return;
     if (!ExternalService.isExternalService(ref)) {
-      issues.push({ path, field: `destinations[${i}]`, value: quote(String(d)), message: 'must refer to an ExternalService construct (created with new ExternalService(...))' });
+      issues.push({
+        path,
+        field: `destinations[${i}]`,
+        value: quote(String(d)),
+        message: 'must refer to an ExternalService construct (created with new ExternalService(...))',
+      });
     } else if (ref.node.root !== scope.node.root) {
-      issues.push({ path, field: `destinations[${i}]`, value: quote(ref.node.path), message: 'is an ExternalService of another app; create it in this app' });
+      issues.push({
+        path,
+        field: `destinations[${i}]`,
+        value: quote(ref.node.path),
+        message: 'is an ExternalService of another app; create it in this app',
+      });
     } else if (TerraformStack.of(ref) !== stack) {
       issues.push({
         path,

@@ -12,7 +12,18 @@ import { tenantProblem } from '../policy/names';
 import type { CompiledPolicy } from '../policy/compile';
 import { readStruct } from '../policy/struct';
 import type { AfmDevice } from './afm-device';
-import { BigipConnectionProps, CONNECTION_OVERRIDES, CONNECTION_PROPS, ContextOwnership, bigipProvider, check, claimEndpoint, connectionIssues, endpointClaimIssue, misplacedProps } from './connection';
+import {
+  BigipConnectionProps,
+  CONNECTION_OVERRIDES,
+  CONNECTION_PROPS,
+  ContextOwnership,
+  bigipProvider,
+  check,
+  claimEndpoint,
+  connectionIssues,
+  endpointClaimIssue,
+  misplacedProps,
+} from './connection';
 import { checkedConstructId } from './construct-id';
 import { refused } from './problems';
 
@@ -114,7 +125,12 @@ export class SharedBigip extends Construct {
       insecureSkipTlsVerify: valid.insecureSkipTlsVerify,
     };
     this.provider = bigipProvider(this, this.name, this.connection);
-    const ownership = new ContextOwnership(this, this.provider, () => unlessInvalid(() => expectedDeviceState(this.name, this.compiled(), this.dnsResolver), undefined), this.dnsResolver);
+    const ownership = new ContextOwnership(
+      this,
+      this.provider,
+      () => unlessInvalid(() => expectedDeviceState(this.name, this.compiled(), this.dnsResolver), undefined),
+      this.dnsResolver,
+    );
     this.declaration = new BigipAs3(this, 'Resource', {
       provider: this.provider,
       dependsOn: ownership.declarationDependencies,
@@ -187,11 +203,17 @@ export class SharedBigip extends Construct {
     return this.devices.map((d) => d._compile());
   }
 
-
   private problems(): string[] {
     const out: string[] = [];
     if (this.devices.length === 0 && !this.usedByRefusedDevice) {
-      out.push(formatIssue({ path: '', field: 'devices', value: 'none', message: 'no AfmDevice uses this SharedBigip: attach devices with their sharedBigip prop, or remove the SharedBigip' }));
+      out.push(
+        formatIssue({
+          path: '',
+          field: 'devices',
+          value: 'none',
+          message: 'no AfmDevice uses this SharedBigip: attach devices with their sharedBigip prop, or remove the SharedBigip',
+        }),
+      );
     }
     // Pod CIDRs of clusters in one route domain must not overlap.
     for (let i = 0; i < this.devices.length; i++) {
@@ -201,7 +223,10 @@ export class SharedBigip extends Construct {
         if (a.routeDomain !== b.routeDomain) continue;
         // Without podCidrs a device's egress virtual server takes every source, so two of
         // them in one route domain would be the same listener twice.
-        for (const [d, m, other] of [[this.devices[i], a, this.devices[j]], [this.devices[j], b, this.devices[i]]] as const) {
+        for (const [d, m, other] of [
+          [this.devices[i], a, this.devices[j]],
+          [this.devices[j], b, this.devices[i]],
+        ] as const) {
           if (m.podCidrs.length === 0) {
             out.push(
               formatIssue({

@@ -97,8 +97,19 @@ const planSchema = z.object({
   tenant: z.string(),
   application: z.string(),
   routeDomain: z.number().int().min(0),
-  lists: z.array(z.object({ path: z.string(), taskId: z.string(), source: z.object({ level: z.enum(['cluster', 'namespace', 'service']) }).passthrough(), rules: z.array(z.string()) }).passthrough()),
-  rules: z.array(z.object({ key: z.string(), kind: z.string(), name: z.string(), sourceList: z.string(), specDigest: z.string() }).passthrough()),
+  lists: z.array(
+    z
+      .object({
+        path: z.string(),
+        taskId: z.string(),
+        source: z.object({ level: z.enum(['cluster', 'namespace', 'service']) }).passthrough(),
+        rules: z.array(z.string()),
+      })
+      .passthrough(),
+  ),
+  rules: z.array(
+    z.object({ key: z.string(), kind: z.string(), name: z.string(), sourceList: z.string(), specDigest: z.string() }).passthrough(),
+  ),
 });
 
 export function loadPlan(file: string): SyncPlan {
@@ -107,7 +118,9 @@ export function loadPlan(file: string): SyncPlan {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`CES_PLAN_FILE: ${file} is not JSON (${(e as Error).message}); re-run cdktf deploy to recreate the plan ConfigMap`);
+    throw new ConfigError(
+      `CES_PLAN_FILE: ${file} is not JSON (${(e as Error).message}); re-run cdktf deploy to recreate the plan ConfigMap`,
+    );
   }
   const parsed = planSchema.safeParse(json);
   if (!parsed.success) {
@@ -127,7 +140,8 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined,
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!/^\s*[-+]?\d+\s*$/.test(raw) || !Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
+  if (!/^\s*[-+]?\d+\s*$/.test(raw) || !Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
   return n;
 }
 
@@ -141,7 +155,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
   } catch {
     throw new ConfigError(`BIGIP_URL: "${url}" is not a URL; write it like https://bigip.example.net:443`);
   }
-  if (parsedUrl.protocol !== 'https:') throw new ConfigError(`BIGIP_URL: "${url}" must use https; the management interface carries credentials`);
+  if (parsedUrl.protocol !== 'https:')
+    throw new ConfigError(`BIGIP_URL: "${url}" must use https; the management interface carries credentials`);
 
   const insecure = env.BIGIP_INSECURE_SKIP_TLS_VERIFY === 'true';
   if (env.BIGIP_INSECURE_SKIP_TLS_VERIFY !== undefined && !['true', 'false'].includes(env.BIGIP_INSECURE_SKIP_TLS_VERIFY)) {
@@ -155,7 +170,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     if (insecure) throw new ConfigError('BIGIP_CA_FILE and BIGIP_INSECURE_SKIP_TLS_VERIFY=true contradict each other; set only one');
     caBundle = readFile(env.BIGIP_CA_FILE, 'BIGIP_CA_FILE', 'mount the CA bundle ConfigMap or Secret at that path');
     if (!caBundle.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new ConfigError(`BIGIP_CA_FILE: ${env.BIGIP_CA_FILE} holds no PEM certificate; put the CA that signs the BIG-IP management certificate there`);
+      throw new ConfigError(
+        `BIGIP_CA_FILE: ${env.BIGIP_CA_FILE} holds no PEM certificate; put the CA that signs the BIG-IP management certificate there`,
+      );
     }
   } else if (env.BIGIP_CA_CONFIGMAP) {
     if (insecure) throw new ConfigError('BIGIP_CA_CONFIGMAP and BIGIP_INSECURE_SKIP_TLS_VERIFY=true contradict each other; set only one');
@@ -169,7 +186,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
   const passwordKey = env.BIGIP_PASSWORD_KEY ?? 'password';
   let credentialsSecret: ObjectReference | undefined;
   if (env.BIGIP_CREDENTIALS_SECRET) {
-    if (env.BIGIP_CREDENTIALS_DIR) throw new ConfigError('BIGIP_CREDENTIALS_SECRET and BIGIP_CREDENTIALS_DIR contradict each other; set only one');
+    if (env.BIGIP_CREDENTIALS_DIR)
+      throw new ConfigError('BIGIP_CREDENTIALS_SECRET and BIGIP_CREDENTIALS_DIR contradict each other; set only one');
     credentialsSecret = objectReference(env, 'BIGIP_CREDENTIALS_SECRET');
   }
 
@@ -177,7 +195,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
   const secretKey = (key: string) => {
     const file = path.join(dir, key);
     if (!fs.existsSync(file)) {
-      throw new ConfigError(`BIG-IP credentials: Secret key "${key}" not found in ${dir}; add key "${key}" to the Secret the EgressController mounts there`);
+      throw new ConfigError(
+        `BIG-IP credentials: Secret key "${key}" not found in ${dir}; add key "${key}" to the Secret the EgressController mounts there`,
+      );
     }
     const value = readFile(file, 'BIG-IP credentials', `check the Secret key "${key}"`).replace(/\r?\n$/, '');
     if (!value) throw new ConfigError(`BIG-IP credentials: Secret key "${key}" in ${dir} is empty`);
@@ -198,12 +218,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
   const leaseNamespace = env.LEASE_NAMESPACE ?? env.POD_NAMESPACE;
   const leaderElection = env.LEADER_ELECTION !== 'false';
   if (leaderElection && !leaseNamespace) {
-    throw new ConfigError('LEASE_NAMESPACE: not set (nor POD_NAMESPACE); set the namespace of the leader-election Lease, or LEADER_ELECTION=false for a single replica');
+    throw new ConfigError(
+      'LEASE_NAMESPACE: not set (nor POD_NAMESPACE); set the namespace of the leader-election Lease, or LEADER_ELECTION=false for a single replica',
+    );
   }
 
   return {
     plan,
-    ...(credentialsSecret || caConfigMap ? { references: { credentialsSecret, usernameKey, passwordKey, caConfigMap, caKey: env.BIGIP_CA_KEY || 'ca.crt' } } : {}),
+    ...(credentialsSecret || caConfigMap
+      ? { references: { credentialsSecret, usernameKey, passwordKey, caConfigMap, caKey: env.BIGIP_CA_KEY || 'ca.crt' } }
+      : {}),
     planFile,
     bigip: { url, username, password, caBundle, insecureSkipTlsVerify: insecure },
     kubeconfig,
@@ -242,7 +266,12 @@ export async function resolveReferences(
   const refs = config.references;
   if (!refs) return { config };
   const reads = new Map<string, Promise<ReadResult>>();
-  const value = async (kind: 'Secret' | 'ConfigMap', ref: ObjectReference, key: string, fix: string): Promise<{ value: string } | { missing: string }> => {
+  const value = async (
+    kind: 'Secret' | 'ConfigMap',
+    ref: ObjectReference,
+    key: string,
+    fix: string,
+  ): Promise<{ value: string } | { missing: string }> => {
     const what = `${kind} ${ref.namespace}/${ref.name}`;
     if (!reads.has(what)) reads.set(what, read(kind, ref));
     const r = await (reads.get(what) as Promise<ReadResult>);
@@ -266,7 +295,10 @@ export async function resolveReferences(
     const fix = `it must hold the CA that signs the BIG-IP management certificate, in PEM, under the key "${refs.caKey}"`;
     const ca = await value('ConfigMap', refs.caConfigMap, refs.caKey, fix);
     if ('missing' in ca) return ca;
-    if (!ca.value.includes('-----BEGIN CERTIFICATE-----')) return { missing: `ConfigMap ${refs.caConfigMap.namespace}/${refs.caConfigMap.name}: key "${refs.caKey}" holds no PEM certificate; ${fix}` };
+    if (!ca.value.includes('-----BEGIN CERTIFICATE-----'))
+      return {
+        missing: `ConfigMap ${refs.caConfigMap.namespace}/${refs.caConfigMap.name}: key "${refs.caKey}" holds no PEM certificate; ${fix}`,
+      };
     bigip = { ...bigip, caBundle: ca.value };
   }
   const { references: _done, ...rest } = config;

@@ -91,11 +91,17 @@ function expectedOf(plan: SyncPlan, context: PlanDeviceContext): DeviceContextEx
  */
 function tasksOfTenant(tasks: readonly As3TaskRecord[], tenant: string): As3TaskRecord[] {
   const names = (t: string | readonly string[] | undefined) => (t === undefined ? [] : typeof t === 'string' ? [t] : t);
-  return tasks.map((t) => ({ ...t, results: t.results.filter((r) => names(r.tenant).includes(tenant)) })).filter((t) => t.results.length > 0);
+  return tasks
+    .map((t) => ({ ...t, results: t.results.filter((r) => names(r.tenant).includes(tenant)) }))
+    .filter((t) => t.results.length > 0);
 }
 
 function problemOf(p: VerifyProblem): DeviceProblem {
-  return { kind: p.check, where: p.where, message: `${p.where}: expected ${p.expected}; found ${p.found.replace(/\.$/, '')}. Fix: ${p.fix}` };
+  return {
+    kind: p.check,
+    where: p.where,
+    message: `${p.where}: expected ${p.expected}; found ${p.found.replace(/\.$/, '')}. Fix: ${p.fix}`,
+  };
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
@@ -121,8 +127,18 @@ export class DeviceChecker {
     this.random = options.random ?? Math.random;
     this.clock = options.clock ?? systemClock;
     const registers = [options.registry];
-    this.problemsGauge = new Gauge({ name: 'cdktf_ces_device_problems', help: 'Differences between the BIG-IP and the plan found by the last device check, by kind (address-list, route-domain, attachment, fqdn-resolver, as3-task, device: a read failed)', labelNames: ['kind'], registers });
-    this.repairs = new Counter({ name: 'cdktf_ces_device_repairs_total', help: 'Source lists pushed again because the device no longer held what was pushed, by reason (list-drift, relogin)', labelNames: ['reason'], registers });
+    this.problemsGauge = new Gauge({
+      name: 'cdktf_ces_device_problems',
+      help: 'Differences between the BIG-IP and the plan found by the last device check, by kind (address-list, route-domain, attachment, fqdn-resolver, as3-task, device: a read failed)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.repairs = new Counter({
+      name: 'cdktf_ces_device_repairs_total',
+      help: 'Source lists pushed again because the device no longer held what was pushed, by reason (list-drift, relogin)',
+      labelNames: ['reason'],
+      registers,
+    });
     for (const kind of KINDS) this.problemsGauge.set({ kind }, 0);
     if (options.plan.context) this.expected = expectedOf(options.plan, options.plan.context);
   }
@@ -167,7 +183,8 @@ export class DeviceChecker {
   private async run(): Promise<DeviceCheckResult> {
     const { plan, reader, target, log } = this.options;
     const problems: DeviceProblem[] = [];
-    const readFailed = (what: string, e: unknown) => problems.push({ kind: 'device', where: what, message: `${what}: could not be read: ${e instanceof Error ? e.message : String(e)}` });
+    const readFailed = (what: string, e: unknown) =>
+      problems.push({ kind: 'device', where: what, message: `${what}: could not be read: ${e instanceof Error ? e.message : String(e)}` });
 
     const drifted: string[] = [];
     for (const list of plan.lists) {
@@ -184,10 +201,20 @@ export class DeviceChecker {
       const after = target.confirmedMembers(list.path);
       if (after === undefined || !sameSet(before, after)) continue;
       if (nodes === undefined) {
-        problems.push({ kind: 'address-list', where: list.path, list: list.path, message: `${list.path}: no such event-driven list on the device; the declaration that defines it did not take effect: run "cdktf deploy" again` });
+        problems.push({
+          kind: 'address-list',
+          where: list.path,
+          list: list.path,
+          message: `${list.path}: no such event-driven list on the device; the declaration that defines it did not take effect: run "cdktf deploy" again`,
+        });
       } else if (!sameSet(nodes, after)) {
         drifted.push(list.path);
-        problems.push({ kind: 'address-list', where: list.path, list: list.path, message: `${list.path}: expected the ${after.length} address(es) last pushed; found ${nodes.length} (${nodes.slice(0, 3).join(', ')}${nodes.length > 3 ? ', ...' : ''}); pushing it again` });
+        problems.push({
+          kind: 'address-list',
+          where: list.path,
+          list: list.path,
+          message: `${list.path}: expected the ${after.length} address(es) last pushed; found ${nodes.length} (${nodes.slice(0, 3).join(', ')}${nodes.length > 3 ? ', ...' : ''}); pushing it again`,
+        });
       }
     }
 
@@ -196,13 +223,21 @@ export class DeviceChecker {
         const [global, routeDomains] = await Promise.all([reader.globalRules(), reader.routeDomains()]);
         const ours = new Set(plan.context?.routeDomains.map((rd) => rd.path));
         problems.push(...checkRouteDomains(this.expected, routeDomains).map(problemOf));
-        problems.push(...checkAttachments(this.expected, global, routeDomains.filter((rd) => ours.has(rd.path))).map(problemOf));
+        problems.push(
+          ...checkAttachments(
+            this.expected,
+            global,
+            routeDomains.filter((rd) => ours.has(rd.path)),
+          ).map(problemOf),
+        );
       } catch (e) {
         readFailed('the firewall context attachments', e);
       }
       try {
         // A task still running is the deploy's business (verify warns of it); failures only.
-        const failed = checkAs3Tasks(this.expected, tasksOfTenant(await reader.as3Tasks(), plan.tenant)).filter((p) => p.severity === 'error');
+        const failed = checkAs3Tasks(this.expected, tasksOfTenant(await reader.as3Tasks(), plan.tenant)).filter(
+          (p) => p.severity === 'error',
+        );
         problems.push(...failed.map(problemOf));
       } catch (e) {
         readFailed('the AS3 tasks', e);
@@ -221,7 +256,9 @@ export class DeviceChecker {
     const relogin = this.loginsSeen !== undefined && logins > this.loginsSeen;
     this.loginsSeen = logins;
     if (relogin) {
-      log.warn('logged in to the BIG-IP again; pushing every source list again (a restart resets lists to the saved configuration)', { lists: plan.lists.length });
+      log.warn('logged in to the BIG-IP again; pushing every source list again (a restart resets lists to the saved configuration)', {
+        lists: plan.lists.length,
+      });
       this.repairs.inc({ reason: 'relogin' }, plan.lists.length);
       target.repush(plan.lists.map((l) => l.path));
     } else if (drifted.length) {
@@ -239,7 +276,8 @@ export class DeviceChecker {
     const { log } = this.options;
     for (const kind of KINDS) this.problemsGauge.set({ kind }, problems.filter((p) => p.kind === kind).length);
     const now = new Map(problems.map((p) => [`${p.kind} ${p.message}`, p]));
-    for (const [key, p] of now) if (!this.reported.has(key)) log.warn('device differs from the plan', { kind: p.kind, where: p.where, problem: p.message });
+    for (const [key, p] of now)
+      if (!this.reported.has(key)) log.warn('device differs from the plan', { kind: p.kind, where: p.where, problem: p.message });
     for (const [key, p] of this.reported) if (!now.has(key)) log.info('device difference resolved', { kind: p.kind, where: p.where });
     this.reported = now;
   }

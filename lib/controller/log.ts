@@ -13,7 +13,11 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-export function jsonLogger(level: LogLevel = 'info', base: Record<string, unknown> = {}, write: (line: string, level: LogLevel) => void = defaultWrite): Logger {
+export function jsonLogger(
+  level: LogLevel = 'info',
+  base: Record<string, unknown> = {},
+  write: (line: string, level: LogLevel) => void = defaultWrite,
+): Logger {
   const emit = (l: LogLevel, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[l] < ORDER[level]) return;
     write(`${JSON.stringify({ time: new Date().toISOString(), level: l, msg: message, ...base, ...fields }, errorReplacer)}\n`, l);

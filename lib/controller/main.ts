@@ -135,7 +135,11 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
       if (!o.ok) {
         metrics.pushes.inc({ result: 'error' });
         metrics.pushErrors.inc({ reason: o.error instanceof BigipApiError ? o.error.reason : 'Unknown' });
-        log.warn('push failed', { list: o.path, error: o.error instanceof Error ? o.error.message : String(o.error), terminal: o.terminal });
+        log.warn('push failed', {
+          list: o.path,
+          error: o.error instanceof Error ? o.error.message : String(o.error),
+          terminal: o.terminal,
+        });
         return;
       }
       metrics.pushes.inc({ result: o.pushed ? 'ok' : 'unchanged' });
@@ -170,12 +174,33 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   });
 
   // Event handlers only update the index and mark the touched lists for the workqueue.
-  const handle = <T>(i: Informer<T>, upsert: (x: T) => void, remove: (x: T) => void) => i.on(ADD, upsert).on(UPDATE, (_old, next) => upsert(next)).on(DELETE, remove);
-  handle(pods, (p) => reconciler.upsertPod(p), (p) => reconciler.deletePod(p.namespace, p.name));
-  handle(namespaces, (n) => reconciler.upsertNamespace(n), (n) => reconciler.deleteNamespace(n.name));
-  handle(services, (x) => reconciler.upsertService(x), (x) => reconciler.deleteService(x.namespace, x.name));
+  const handle = <T>(i: Informer<T>, upsert: (x: T) => void, remove: (x: T) => void) =>
+    i
+      .on(ADD, upsert)
+      .on(UPDATE, (_old, next) => upsert(next))
+      .on(DELETE, remove);
+  handle(
+    pods,
+    (p) => reconciler.upsertPod(p),
+    (p) => reconciler.deletePod(p.namespace, p.name),
+  );
+  handle(
+    namespaces,
+    (n) => reconciler.upsertNamespace(n),
+    (n) => reconciler.deleteNamespace(n.name),
+  );
+  handle(
+    services,
+    (x) => reconciler.upsertService(x),
+    (x) => reconciler.deleteService(x.namespace, x.name),
+  );
   // A rule CR seen with the plan's spec is the generation the firewall enforces (standbys note it too).
-  for (const i of rules.values()) handle(i, (r) => status.observe(r), () => undefined);
+  for (const i of rules.values())
+    handle(
+      i,
+      (r) => status.observe(r),
+      () => undefined,
+    );
 
   let live = true;
   let leading = false;
@@ -190,7 +215,9 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   metrics.bindState(() => ({ gatedLists: reconciler.gatedLists, pendingLists: reconciler.pendingLists, leading, pods: pods.size }));
 
   for (const i of informers) i.start();
-  const syncedPromise = Promise.all(informers.map((i) => i.waitForSync())).then(() => log.info('caches listed', { pods: pods.size, lists: plan.lists.length }));
+  const syncedPromise = Promise.all(informers.map((i) => i.waitForSync())).then(() =>
+    log.info('caches listed', { pods: pods.size, lists: plan.lists.length }),
+  );
 
   const lead = async (signal?: AbortSignal) => {
     // Nothing is pushed before every list is complete: a partial view would remove members.
@@ -256,18 +283,31 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
 async function waitForReferences(config: ControllerConfig, log: Logger): Promise<ControllerConfig> {
   const kube = new KubeClient(loadConnection({ kubeconfig: config.kubeconfig }));
   const registry = new Registry();
-  const waiting = new Gauge({ name: 'cdktf_ces_waiting_for_configuration', help: '1 while the controller waits for the BIG-IP login or CA bundle it reads from the cluster', registers: [registry] });
+  const waiting = new Gauge({
+    name: 'cdktf_ces_waiting_for_configuration',
+    help: '1 while the controller waits for the BIG-IP login or CA bundle it reads from the cluster',
+    registers: [registry],
+  });
   let missing = 'not read yet';
-  const server = await startHttpServer(config.httpPort, registry, { live: () => true, ready: () => ({ ready: false, detail: { waitingFor: missing } }) });
+  const server = await startHttpServer(config.httpPort, registry, {
+    live: () => true,
+    ready: () => ({ ready: false, detail: { waitingFor: missing } }),
+  });
   const read = async (kind: 'Secret' | 'ConfigMap', ref: ObjectReference): Promise<ReadResult> => {
     const type = { group: '', version: 'v1', plural: kind === 'Secret' ? 'secrets' : 'configmaps', kind, namespaced: true };
     try {
       const obj = (await kube.get(type, ref.name, ref.namespace, { timeoutMs: 10_000 })) as { data?: Record<string, string> };
       const data = obj.data ?? {};
-      return { data: kind === 'Secret' ? Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])) : data };
+      return {
+        data:
+          kind === 'Secret'
+            ? Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]))
+            : data,
+      };
     } catch (e) {
       if (e instanceof KubeApiError && e.notFound) return { problem: 'not found' };
-      if (e instanceof KubeApiError && e.statusCode === 403) return { problem: `not readable (403 Forbidden): the controller's Role must allow get on it` };
+      if (e instanceof KubeApiError && e.statusCode === 403)
+        return { problem: `not readable (403 Forbidden): the controller's Role must allow get on it` };
       return { problem: `cannot be read (${e instanceof Error ? e.message : String(e)})` };
     }
   };
@@ -303,7 +343,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     throw e;
   }
   const log = jsonLogger(config.logLevel, { cluster: config.plan.cluster });
-  if (config.bigip.insecureSkipTlsVerify) log.warn('BIG-IP TLS verification is OFF (BIGIP_INSECURE_SKIP_TLS_VERIFY=true): the password and token can be read by anyone on the path');
+  if (config.bigip.insecureSkipTlsVerify)
+    log.warn(
+      'BIG-IP TLS verification is OFF (BIGIP_INSECURE_SKIP_TLS_VERIFY=true): the password and token can be read by anyone on the path',
+    );
   let controller: RunningController | undefined = undefined;
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -324,5 +367,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   process.on('SIGINT', () => shutdown('SIGINT'));
   if (config.references) config = await waitForReferences(config, log);
   controller = await runController(config, log);
-  log.info('started', { identity: config.identity, lists: config.plan.lists.length, rules: config.plan.rules.length, port: config.httpPort });
+  log.info('started', {
+    identity: config.identity,
+    lists: config.plan.lists.length,
+    rules: config.plan.rules.length,
+    port: config.httpPort,
+  });
 }

@@ -41,41 +41,118 @@ export class ControllerMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60],
       registers,
     });
-    this.pushes = new Counter({ name: 'cdktf_ces_pushes_total', help: 'Source-list pushes to the BIG-IP, by result (ok, error, unchanged)', labelNames: ['result'], registers });
-    this.pushErrors = new Counter({ name: 'cdktf_ces_push_errors_total', help: 'Failed pushes by reason', labelNames: ['reason'], registers });
-    this.members = new Gauge({ name: 'cdktf_ces_list_members', help: 'Members of each source list last confirmed on the BIG-IP', labelNames: ['list'], registers });
+    this.pushes = new Counter({
+      name: 'cdktf_ces_pushes_total',
+      help: 'Source-list pushes to the BIG-IP, by result (ok, error, unchanged)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.pushErrors = new Counter({
+      name: 'cdktf_ces_push_errors_total',
+      help: 'Failed pushes by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.members = new Gauge({
+      name: 'cdktf_ces_list_members',
+      help: 'Members of each source list last confirmed on the BIG-IP',
+      labelNames: ['list'],
+      registers,
+    });
     // The controller's state, read at scrape time (see bindState).
     const state = (gauge: () => Gauge, value: (s: ControllerState) => number) => () => {
       if (this.state) gauge().set(value(this.state()));
     };
-    this.gatedLists = new Gauge({ name: 'cdktf_ces_lists_gated', help: 'Source lists held empty because their rule is outside its time window or expired', registers, collect: state(() => this.gatedLists, (s) => s.gatedLists) });
-    this.pendingLists = new Gauge({ name: 'cdktf_ces_lists_pending', help: 'Source lists waiting to be pushed', registers, collect: state(() => this.pendingLists, (s) => s.pendingLists) });
-    this.leader = new Gauge({ name: 'cdktf_ces_leader', help: '1 while this replica holds the lease and pushes', registers, collect: state(() => this.leader, (s) => (s.leading ? 1 : 0)) });
-    this.pods = new Gauge({ name: 'cdktf_ces_pods', help: 'Pods in the controller cache', registers, collect: state(() => this.pods, (s) => s.pods) });
-    this.watchRestarts = new Counter({ name: 'cdktf_ces_watch_restarts_total', help: 'Watch reconnects and re-lists, by resource', labelNames: ['resource'], registers });
+    this.gatedLists = new Gauge({
+      name: 'cdktf_ces_lists_gated',
+      help: 'Source lists held empty because their rule is outside its time window or expired',
+      registers,
+      collect: state(
+        () => this.gatedLists,
+        (s) => s.gatedLists,
+      ),
+    });
+    this.pendingLists = new Gauge({
+      name: 'cdktf_ces_lists_pending',
+      help: 'Source lists waiting to be pushed',
+      registers,
+      collect: state(
+        () => this.pendingLists,
+        (s) => s.pendingLists,
+      ),
+    });
+    this.leader = new Gauge({
+      name: 'cdktf_ces_leader',
+      help: '1 while this replica holds the lease and pushes',
+      registers,
+      collect: state(
+        () => this.leader,
+        (s) => (s.leading ? 1 : 0),
+      ),
+    });
+    this.pods = new Gauge({
+      name: 'cdktf_ces_pods',
+      help: 'Pods in the controller cache',
+      registers,
+      collect: state(
+        () => this.pods,
+        (s) => s.pods,
+      ),
+    });
+    this.watchRestarts = new Counter({
+      name: 'cdktf_ces_watch_restarts_total',
+      help: 'Watch reconnects and re-lists, by resource',
+      labelNames: ['resource'],
+      registers,
+    });
     // The pacing's own state, read at scrape time (see bindPacing).
     const read = (gauge: () => Gauge, value: (p: PacingState) => number) => () => {
       if (this.pacing) gauge().set(value(this.pacing()));
     };
-    this.pushWindow = new Gauge({ name: 'cdktf_ces_push_window', help: 'List pushes the pacing allows in flight to the BIG-IP now', registers, collect: read(() => this.pushWindow, (p) => p.window) });
-    this.pushesInFlight = new Gauge({ name: 'cdktf_ces_pushes_in_flight', help: 'List pushes in flight to the BIG-IP', registers, collect: read(() => this.pushesInFlight, (p) => p.inFlight) });
+    this.pushWindow = new Gauge({
+      name: 'cdktf_ces_push_window',
+      help: 'List pushes the pacing allows in flight to the BIG-IP now',
+      registers,
+      collect: read(
+        () => this.pushWindow,
+        (p) => p.window,
+      ),
+    });
+    this.pushesInFlight = new Gauge({
+      name: 'cdktf_ces_pushes_in_flight',
+      help: 'List pushes in flight to the BIG-IP',
+      registers,
+      collect: read(
+        () => this.pushesInFlight,
+        (p) => p.inFlight,
+      ),
+    });
     this.deviceShareAllowed = new Gauge({
       name: 'cdktf_ces_device_share_allowed_ratio',
       help: "Share of the BIG-IP control plane's time the pacing allows list pushes now (at most maxDeviceBusyPercent; lower after slow or 503 answers)",
       registers,
-      collect: read(() => this.deviceShareAllowed, (p) => p.share),
+      collect: read(
+        () => this.deviceShareAllowed,
+        (p) => p.share,
+      ),
     });
     this.deviceBusy = new Gauge({
       name: 'cdktf_ces_device_busy_ratio',
       help: 'Share of about the last 10 s with a list push outstanding at the BIG-IP; near cdktf_ces_device_share_allowed_ratio, the device sets the pace and lists wait for it',
       registers,
-      collect: read(() => this.deviceBusy, (p) => p.busy),
+      collect: read(
+        () => this.deviceBusy,
+        (p) => p.busy,
+      ),
     });
     this.pushDeviceSeconds = new Gauge({
       name: 'cdktf_ces_push_device_seconds',
       help: "The BIG-IP's time for the last list push",
       registers,
-      collect: read(() => this.pushDeviceSeconds, (p) => p.lastDeviceMs / 1000),
+      collect: read(
+        () => this.pushDeviceSeconds,
+        (p) => p.lastDeviceMs / 1000,
+      ),
     });
     this.paceDecreases = new Counter({
       name: 'cdktf_ces_pace_decreases_total',

@@ -81,13 +81,24 @@ export function readyCondition(
   now: number,
   deployed: { matches: boolean; generation?: number; enforcedGeneration?: number } = { matches: true },
 ): Ready {
-  if (!synced) return { status: 'False', reason: 'WaitingForCaches', message: 'the controller is still listing pods, namespaces and services' };
+  if (!synced)
+    return { status: 'False', reason: 'WaitingForCaches', message: 'the controller is still listing pods, namespaces and services' };
   if (!deployed.matches) {
     const edited = deployed.generation !== undefined ? `the spec of generation ${deployed.generation}` : 'the spec';
-    const enforced = deployed.enforcedGeneration !== undefined ? `generation ${deployed.enforcedGeneration}` : 'the spec of the last deploy';
-    return { status: 'False', reason: 'SpecNotDeployed', message: `${edited} differs from the deployed plan; the firewall enforces ${enforced}. Run cdktf deploy, or undo the edit` };
+    const enforced =
+      deployed.enforcedGeneration !== undefined ? `generation ${deployed.enforcedGeneration}` : 'the spec of the last deploy';
+    return {
+      status: 'False',
+      reason: 'SpecNotDeployed',
+      message: `${edited} differs from the deployed plan; the firewall enforces ${enforced}. Run cdktf deploy, or undo the edit`,
+    };
   }
-  if (!list) return { status: 'False', reason: 'NotInPlan', message: "the rule's source list is not in the controller's plan; deploy the stack again" };
+  if (!list)
+    return {
+      status: 'False',
+      reason: 'NotInPlan',
+      message: "the rule's source list is not in the controller's plan; deploy the stack again",
+    };
   if (list.lastError && list.pending) {
     return list.lastError.terminal
       ? { status: 'False', reason: 'BigipRejected', message: `the BIG-IP refused the update: ${list.lastError.message}` }
@@ -96,10 +107,23 @@ export function readyCondition(
   if (list.pushed === undefined) return { status: 'False', reason: 'Pending', message: 'waiting for the first push of the source list' };
   if (!list.active) {
     return gated.expiresAt && now >= Date.parse(gated.expiresAt)
-      ? { status: 'True', reason: 'Expired', message: `the rule expired at ${gated.expiresAt}; its source list is empty. Delete the rule or renew its expiresAt` }
-      : { status: 'True', reason: 'WindowClosed', message: 'outside the rule time window: its source list is empty until the window opens' };
+      ? {
+          status: 'True',
+          reason: 'Expired',
+          message: `the rule expired at ${gated.expiresAt}; its source list is empty. Delete the rule or renew its expiresAt`,
+        }
+      : {
+          status: 'True',
+          reason: 'WindowClosed',
+          message: 'outside the rule time window: its source list is empty until the window opens',
+        };
   }
-  if (list.pending) return { status: 'True', reason: 'Updating', message: `in force with ${list.pushed} pod addresses; a membership change is being pushed` };
+  if (list.pending)
+    return {
+      status: 'True',
+      reason: 'Updating',
+      message: `in force with ${list.pushed} pod addresses; a membership change is being pushed`,
+    };
   return { status: 'True', reason: 'Synced', message: `in force with ${list.pushed} pod addresses` };
 }
 
@@ -113,10 +137,22 @@ const MAX_PROBLEM_LINES = 5;
 export function deviceVerifiedCondition(result: DeviceCheckResult | undefined, sourceList: string): Ready {
   if (!result) return { status: 'Unknown', reason: 'NotChecked', message: 'the device has not been read back yet' };
   const mine = result.problems.filter((p) => p.list === undefined || p.list === sourceList);
-  if (!mine.length) return { status: 'True', reason: 'Verified', message: "the BIG-IP holds the rule's source list, the context attachments and the resolver as planned" };
+  if (!mine.length)
+    return {
+      status: 'True',
+      reason: 'Verified',
+      message: "the BIG-IP holds the rule's source list, the context attachments and the resolver as planned",
+    };
   const kinds = new Set(mine.map((p) => p.kind));
   const context = kinds.has('route-domain') || kinds.has('attachment') || kinds.has('fqdn-resolver');
-  const reason = kinds.has('device') && kinds.size === 1 ? 'DeviceUnreadable' : kinds.has('as3-task') ? 'DeployFailed' : context ? 'ContextDrift' : 'ListDrift';
+  const reason =
+    kinds.has('device') && kinds.size === 1
+      ? 'DeviceUnreadable'
+      : kinds.has('as3-task')
+        ? 'DeployFailed'
+        : context
+          ? 'ContextDrift'
+          : 'ListDrift';
   const lines = mine.slice(0, MAX_PROBLEM_LINES).map((p) => p.message);
   if (mine.length > MAX_PROBLEM_LINES) lines.push(`and ${mine.length - MAX_PROBLEM_LINES} more`);
   return { status: 'False', reason, message: lines.join(' | ') };
@@ -144,9 +180,11 @@ export class StatusReporter {
     this.running = true;
     const tick = () => {
       if (!this.running) return;
-      this.busy = this.flush().then(() => undefined).finally(() => {
-        if (this.running) this.cancelNext = this.clock.schedule(this.options.intervalMs ?? 2000, tick);
-      });
+      this.busy = this.flush()
+        .then(() => undefined)
+        .finally(() => {
+          if (this.running) this.cancelNext = this.clock.schedule(this.options.intervalMs ?? 2000, tick);
+        });
     };
     tick();
   }
@@ -164,7 +202,8 @@ export class StatusReporter {
    */
   observe(object: RuleObject): void {
     const rule = this.rules.get(ruleKey(object.kind, object.namespace, object.name));
-    if (rule && object.generation !== undefined && object.specDigest === rule.specDigest) this.enforced.set(rule.key, { uid: object.uid, generation: object.generation });
+    if (rule && object.generation !== undefined && object.specDigest === rule.specDigest)
+      this.enforced.set(rule.key, { uid: object.uid, generation: object.generation });
   }
 
   /** The status a rule should have now. */
@@ -181,14 +220,25 @@ export class StatusReporter {
     // (unless its CR was edited: then it says what is not deployed, as any other rule does).
     const ready =
       matches && memberListsOf(rule).length === 0
-        ? ({ status: 'True', reason: 'PodCidrs', message: 'in force: the rule matches the pod CIDRs themselves, with no list to sync' } as const)
-        : readyCondition(state, this.options.synced(), { schedule: !!list?.schedule, expiresAt: list?.expiresAt }, now, { matches, generation, enforcedGeneration });
+        ? ({
+            status: 'True',
+            reason: 'PodCidrs',
+            message: 'in force: the rule matches the pod CIDRs themselves, with no list to sync',
+          } as const)
+        : readyCondition(state, this.options.synced(), { schedule: !!list?.schedule, expiresAt: list?.expiresAt }, now, {
+            matches,
+            generation,
+            enforcedGeneration,
+          });
     const previous = this.written.get(rule.key)?.status.conditions.find((c) => c.type === 'Ready');
     const condition: Condition = {
       type: 'Ready',
       ...ready,
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      lastTransitionTime: previous && previous.status === ready.status && previous.reason === ready.reason ? previous.lastTransitionTime : new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      lastTransitionTime:
+        previous && previous.status === ready.status && previous.reason === ready.reason
+          ? previous.lastTransitionTime
+          : new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     };
     const conditions = [condition];
     if (this.options.deviceCheck) {
@@ -198,7 +248,10 @@ export class StatusReporter {
         type: 'DeviceVerified',
         ...verified,
         ...(generation !== undefined ? { observedGeneration: generation } : {}),
-        lastTransitionTime: before && before.status === verified.status && before.reason === verified.reason ? before.lastTransitionTime : new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        lastTransitionTime:
+          before && before.status === verified.status && before.reason === verified.reason
+            ? before.lastTransitionTime
+            : new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       });
     }
     return {

@@ -98,7 +98,12 @@ function readBounded(full: string, input: InputFile, max: number): Buffer {
   } catch (e) {
     throw readError(input, e);
   }
-  const tooLarge = (size: string) => new UsageError(`${input.role} is larger than ${mib(max)}`, `${quote(input.file)}, ${size}`, `the tool reads files of at most ${mib(max)}; ${input.howTo}`);
+  const tooLarge = (size: string) =>
+    new UsageError(
+      `${input.role} is larger than ${mib(max)}`,
+      `${quote(input.file)}, ${size}`,
+      `the tool reads files of at most ${mib(max)}; ${input.howTo}`,
+    );
   try {
     const stat = fs.fstatSync(fd);
     if (stat.isDirectory()) throw readError(input, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
@@ -156,7 +161,11 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
 
 /** A JSON file of the synth output (`file` relative to `cwd`, as messages name it). */
 export function readJsonFile(file: string, cwd: string, howTo: string): unknown {
-  const text = readTextFile({ file, role: 'the synth output file', howTo, encodingFix: `cdktf writes UTF-8: the output is damaged; ${howTo}` }, cwd, INPUT_LIMITS.jsonBytes);
+  const text = readTextFile(
+    { file, role: 'the synth output file', howTo, encodingFix: `cdktf writes UTF-8: the output is damaged; ${howTo}` },
+    cwd,
+    INPUT_LIMITS.jsonBytes,
+  );
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -164,7 +173,11 @@ export function readJsonFile(file: string, cwd: string, howTo: string): unknown 
     throw new UsageError(`${file} is not valid JSON`, quote((e as Error).message), howTo);
   }
   if (nestedDeeperThan(value, INPUT_LIMITS.depth)) {
-    throw new UsageError(`${file} nests deeper than ${INPUT_LIMITS.depth} levels`, 'a deeper structure', `no synth output nests that deep; ${howTo}`);
+    throw new UsageError(
+      `${file} nests deeper than ${INPUT_LIMITS.depth} levels`,
+      'a deeper structure',
+      `no synth output nests that deep; ${howTo}`,
+    );
   }
   return value;
 }
@@ -240,25 +253,57 @@ function checkDocument(doc: Document.Parsed): void {
     }
     direct++;
     if (isAlias(node)) {
-      if (++aliases > INPUT_LIMITS.aliases) throw new DocumentProblem(at, `has more than ${INPUT_LIMITS.aliases} aliases`, `*${node.source}`, 'write the values out, or repeat fewer of them with anchors and aliases');
+      if (++aliases > INPUT_LIMITS.aliases)
+        throw new DocumentProblem(
+          at,
+          `has more than ${INPUT_LIMITS.aliases} aliases`,
+          `*${node.source}`,
+          'write the values out, or repeat fewer of them with anchors and aliases',
+        );
       const target = anchors.get(node.source);
-      if (!target) throw new DocumentProblem(at, 'has an alias to no anchor before it', `*${node.source}`, `define &${node.source} before its first use`);
-      if (open.includes(target)) throw new DocumentProblem(at, 'has an alias inside its own anchor (a cycle)', `*${node.source}`, `an alias may only repeat a finished node: move *${node.source} out of &${node.source}`);
+      if (!target)
+        throw new DocumentProblem(
+          at,
+          'has an alias to no anchor before it',
+          `*${node.source}`,
+          `define &${node.source} before its first use`,
+        );
+      if (open.includes(target))
+        throw new DocumentProblem(
+          at,
+          'has an alias inside its own anchor (a cycle)',
+          `*${node.source}`,
+          `an alias may only repeat a finished node: move *${node.source} out of &${node.source}`,
+        );
       sizes.set(node, sizes.get(target) ?? 1);
       continue;
     }
     if (node.anchor) anchors.set(node.anchor, node);
-    if (node.tag && !CORE_TAGS.has(node.tag)) throw new DocumentProblem(at, 'has a tag outside the YAML core schema', quote(node.tag), 'write the value without the tag');
+    if (node.tag && !CORE_TAGS.has(node.tag))
+      throw new DocumentProblem(at, 'has a tag outside the YAML core schema', quote(node.tag), 'write the value without the tag');
     // Scalars count 1 (not stored: a large document has a million of them).
     if (!isCollection(node)) continue;
-    if (open.length + 1 > INPUT_LIMITS.depth) throw new DocumentProblem(at, `nests mappings and lists more than ${INPUT_LIMITS.depth} levels deep`, `${open.length + 1} levels`, 'no Kubernetes object nests that deep; check that this is the file you meant');
+    if (open.length + 1 > INPUT_LIMITS.depth)
+      throw new DocumentProblem(
+        at,
+        `nests mappings and lists more than ${INPUT_LIMITS.depth} levels deep`,
+        `${open.length + 1} levels`,
+        'no Kubernetes object nests that deep; check that this is the file you meant',
+      );
     if (isMap(node)) {
       const keys = new Set<string>();
       for (const pair of node.items) {
         const key = pair.key as Node | null;
-        if (key !== null && !isScalar(key)) throw new DocumentProblem(key.range?.[0] ?? at, 'has a mapping key that is not a plain value', isAlias(key) ? 'an alias' : isMap(key) ? 'a mapping' : 'a list', 'write text keys');
+        if (key !== null && !isScalar(key))
+          throw new DocumentProblem(
+            key.range?.[0] ?? at,
+            'has a mapping key that is not a plain value',
+            isAlias(key) ? 'an alias' : isMap(key) ? 'a mapping' : 'a list',
+            'write text keys',
+          );
         const name = key === null || key.value === null ? '' : String(key.value);
-        if (keys.has(name)) throw new DocumentProblem(key?.range?.[0] ?? at, 'has a key twice in one mapping', quote(name), 'keep one of them');
+        if (keys.has(name))
+          throw new DocumentProblem(key?.range?.[0] ?? at, 'has a key twice in one mapping', quote(name), 'keep one of them');
         keys.add(name);
       }
     }
@@ -269,7 +314,12 @@ function checkDocument(doc: Document.Parsed): void {
   }
   const expanded = sizes.get(root) ?? 0;
   if (expanded - direct > INPUT_LIMITS.aliasNodes) {
-    throw new DocumentProblem(root.range?.[0], `grows by more than ${INPUT_LIMITS.aliasNodes} values when its aliases are expanded`, `${expanded > 1e9 ? 'more than a billion' : expanded} values from ${direct} written`, 'write the values out instead of nesting aliases');
+    throw new DocumentProblem(
+      root.range?.[0],
+      `grows by more than ${INPUT_LIMITS.aliasNodes} values when its aliases are expanded`,
+      `${expanded > 1e9 ? 'more than a billion' : expanded} values from ${direct} written`,
+      'write the values out instead of nesting aliases',
+    );
   }
 }
 
@@ -303,11 +353,19 @@ export function parseYamlDocuments(text: string, file: string, howTo = 'split it
     let count = 0;
     for (const lexeme of new Lexer().lex(text)) {
       if (++count > INPUT_LIMITS.yamlTokens) {
-        throw new UsageError(`${file}:${lineOf(parser.offset)}: the YAML has more than ${INPUT_LIMITS.yamlTokens.toLocaleString('en-US')} tokens`, `${mib(text.length)} of text`, `the tool reads at most that many; ${howTo}`);
+        throw new UsageError(
+          `${file}:${lineOf(parser.offset)}: the YAML has more than ${INPUT_LIMITS.yamlTokens.toLocaleString('en-US')} tokens`,
+          `${mib(text.length)} of text`,
+          `the tool reads at most that many; ${howTo}`,
+        );
       }
       yield* parser.next(lexeme);
       if (parser.stack.length > PARSER_STACK_LIMIT) {
-        throw new UsageError(`${file}:${lineOf(parser.offset)}: the YAML nests more than ${INPUT_LIMITS.depth} levels deep`, 'a deeper structure', 'no Kubernetes object nests that deep; check that this is the file you meant');
+        throw new UsageError(
+          `${file}:${lineOf(parser.offset)}: the YAML nests more than ${INPUT_LIMITS.depth} levels deep`,
+          'a deeper structure',
+          'no Kubernetes object nests that deep; check that this is the file you meant',
+        );
       }
     }
     yield* parser.end();
@@ -316,7 +374,13 @@ export function parseYamlDocuments(text: string, file: string, howTo = 'split it
   for (const doc of composer.compose(tokens())) {
     const index = out.length + 1;
     const line = lineOf(doc.contents?.range?.[0] ?? doc.range[0]);
-    const failed = (offset: number | undefined, problem: string, value: string, fix: string): YamlDocument => ({ index, line, error: { line: lineOf(offset), problem, value, fix }, value: undefined, itemLines: [] });
+    const failed = (offset: number | undefined, problem: string, value: string, fix: string): YamlDocument => ({
+      index,
+      line,
+      error: { line: lineOf(offset), problem, value, fix },
+      value: undefined,
+      itemLines: [],
+    });
     if (doc.errors.length) {
       const e = doc.errors[0];
       out.push(failed(e.pos[0], 'is not valid YAML', quote(e.message.split('\n')[0]), 'fix the YAML syntax'));
@@ -349,7 +413,14 @@ export function writeOutputFile(file: string, cwd: string, text: string): void {
     fs.writeFileSync(path.resolve(cwd, file), text);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'its folder does not exist' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' || code === 'EPERM' ? 'it may not be written (permission denied)' : `${code ?? 'error'}: ${(e as Error).message}`;
+    const why =
+      code === 'ENOENT'
+        ? 'its folder does not exist'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'it may not be written (permission denied)'
+            : `${code ?? 'error'}: ${(e as Error).message}`;
     throw new UsageError('cannot write the -o file', quote(file), `${why}; write elsewhere`);
   }
 }

@@ -40,7 +40,10 @@ export function quote(value: unknown, max = MAX_QUOTED): string {
   if (value === undefined) return 'nothing';
   let text: string;
   try {
-    text = value instanceof Date ? JSON.stringify(Number.isNaN(value.getTime()) ? String(value) : value.toISOString()) : (JSON.stringify(value) ?? String(value));
+    text =
+      value instanceof Date
+        ? JSON.stringify(Number.isNaN(value.getTime()) ? String(value) : value.toISOString())
+        : (JSON.stringify(value) ?? String(value));
   } catch {
     text = Array.isArray(value) ? 'a list' : typeof value === 'object' && value !== null ? 'a mapping' : String(value);
   }

@@ -55,7 +55,14 @@ export interface FlowRecord {
   readonly destination: { readonly ip: string; readonly port?: number; readonly fqdn?: string };
   readonly protocol: string;
   readonly context?: { readonly type?: string; readonly name?: string };
-  readonly afm: { readonly policy?: string; readonly policyType?: string; readonly rule?: string; readonly routeDomain?: number; readonly vlan?: string; readonly dropReason?: string };
+  readonly afm: {
+    readonly policy?: string;
+    readonly policyType?: string;
+    readonly rule?: string;
+    readonly routeDomain?: number;
+    readonly vlan?: string;
+    readonly dropReason?: string;
+  };
   /** The policy rule, when the AFM rule is one of this device's; absent for the device default and unknown rules. */
   readonly rule?: RuleAttribution;
   /** True when the AFM rule is the device default (`default`). */
@@ -132,7 +139,10 @@ export function enrich(event: FlowEvent, history: AddressHistory | undefined, ru
   const holder = history?.lookup(event.sourceIp, at);
   const rule = event.rule !== undefined ? rules?.lookup(event.rule) : undefined;
   const opt = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
-  const context = event.contextType !== undefined || event.contextName !== undefined ? { ...opt('type', event.contextType), ...opt('name', event.contextName) } : undefined;
+  const context =
+    event.contextType !== undefined || event.contextName !== undefined
+      ? { ...opt('type', event.contextType), ...opt('name', event.contextName) }
+      : undefined;
   return {
     format: FLOW_RECORD_FORMAT,
     time: event.time,

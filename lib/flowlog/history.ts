@@ -87,7 +87,14 @@ export class AddressHistory {
       const list = this.byIp.get(ip);
       const holder = list?.[list.length - 1];
       if (holder && holder.to === undefined) this.close(holder, at);
-      const iv: AddressInterval = { ip, namespace: pod.namespace, pod: pod.name, ...(pod.node !== undefined ? { node: pod.node } : {}), services, from: at };
+      const iv: AddressInterval = {
+        ip,
+        namespace: pod.namespace,
+        pod: pod.name,
+        ...(pod.node !== undefined ? { node: pod.node } : {}),
+        services,
+        from: at,
+      };
       if (list) list.push(iv);
       else this.byIp.set(ip, [iv]);
       keep.push(iv);

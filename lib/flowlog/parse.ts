@@ -99,8 +99,19 @@ export const DEFAULT_MAX_LINE = 8192;
 
 /** The renderer's default field list (`DEFAULT_LOG_FIELDS`), repeated to keep this module free of zod. */
 const DEFAULT_FIELDS = [
-  'date-time', 'action', 'context-type', 'context-name', 'acl-policy-name', 'acl-policy-type', 'acl-rule-name',
-  'src-ip', 'src-port', 'dest-ip', 'dest-port', 'protocol', 'route-domain',
+  'date-time',
+  'action',
+  'context-type',
+  'context-name',
+  'acl-policy-name',
+  'acl-policy-type',
+  'acl-rule-name',
+  'src-ip',
+  'src-port',
+  'dest-ip',
+  'dest-port',
+  'protocol',
+  'route-domain',
 ];
 
 /** Predefined-format key → field-list name. Keys not listed are skipped (the format has many). */
@@ -129,10 +140,32 @@ const KEY_TO_FIELD: Readonly<Record<string, string>> = {
 
 /** Every field-list name the schema allows, plus dest-fqdn of the predefined format. */
 const KNOWN_FIELDS = new Set([
-  'acl-policy-name', 'acl-policy-type', 'acl-rule-name', 'action', 'bigip-hostname', 'context-name', 'context-type',
-  'date-time', 'dest-ip', 'dest-port', 'drop-reason', 'management-ip-address', 'protocol', 'route-domain',
-  'sa-translation-pool', 'sa-translation-type', 'src-ip', 'src-port', 'translated-dest-ip', 'translated-dest-port',
-  'translated-ip-protocol', 'translated-route-domain', 'translated-src-ip', 'translated-src-port', 'translated-vlan', 'vlan',
+  'acl-policy-name',
+  'acl-policy-type',
+  'acl-rule-name',
+  'action',
+  'bigip-hostname',
+  'context-name',
+  'context-type',
+  'date-time',
+  'dest-ip',
+  'dest-port',
+  'drop-reason',
+  'management-ip-address',
+  'protocol',
+  'route-domain',
+  'sa-translation-pool',
+  'sa-translation-type',
+  'src-ip',
+  'src-port',
+  'translated-dest-ip',
+  'translated-dest-port',
+  'translated-ip-protocol',
+  'translated-route-domain',
+  'translated-src-ip',
+  'translated-src-port',
+  'translated-vlan',
+  'vlan',
   'dest-fqdn',
 ]);
 
@@ -150,7 +183,12 @@ const HOST = /^[A-Za-z0-9]([A-Za-z0-9.\-_]{0,252}[A-Za-z0-9])?$/;
 const FQDN = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/;
 const PROTOCOL_NAME = /^[a-z][a-z0-9+\-/]{0,23}$/;
 const DECIMAL = /^(0|[1-9]\d{0,9})$/;
-const ACTIONS: Readonly<Record<string, FlowAction>> = { accept: 'accept', 'accept decisively': 'accept-decisively', drop: 'drop', reject: 'reject' };
+const ACTIONS: Readonly<Record<string, FlowAction>> = {
+  accept: 'accept',
+  'accept decisively': 'accept-decisively',
+  drop: 'drop',
+  reject: 'reject',
+};
 
 const fail = (reason: RejectReason): ParseResult => ({ ok: false, reason });
 

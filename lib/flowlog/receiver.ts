@@ -45,10 +45,24 @@ export class FlowMetrics {
     private readonly maxNamespaces = 50,
   ) {
     const registers = [registry];
-    this.events = new Counter({ name: 'cdktf_ces_flow_events_total', help: 'AFM events received, by policy rule (rule key, default or unknown), source namespace (capped), verdict and staged', labelNames: ['rule', 'namespace', 'verdict', 'staged'], registers });
-    this.rejected = new Counter({ name: 'cdktf_ces_flow_lines_rejected_total', help: 'Log lines dropped, by reason', labelNames: ['reason'], registers });
+    this.events = new Counter({
+      name: 'cdktf_ces_flow_events_total',
+      help: 'AFM events received, by policy rule (rule key, default or unknown), source namespace (capped), verdict and staged',
+      labelNames: ['rule', 'namespace', 'verdict', 'staged'],
+      registers,
+    });
+    this.rejected = new Counter({
+      name: 'cdktf_ces_flow_lines_rejected_total',
+      help: 'Log lines dropped, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
     this.queueDepth = new Gauge({ name: 'cdktf_ces_flow_queue_depth', help: 'JSON lines waiting for the output', registers });
-    this.pausedSockets = new Gauge({ name: 'cdktf_ces_flow_paused_connections', help: 'TCP connections paused for back-pressure', registers });
+    this.pausedSockets = new Gauge({
+      name: 'cdktf_ces_flow_paused_connections',
+      help: 'TCP connections paused for back-pressure',
+      registers,
+    });
   }
 
   namespaceLabel(namespace: string | undefined): string {

@@ -26,18 +26,60 @@ const optPort = (v: unknown) => v === undefined || (Number.isInteger(v) && (v as
 export function asFlowRecord(value: unknown): FlowRecord | undefined {
   if (!isObject(value) || value.format !== FLOW_RECORD_FORMAT) return undefined;
   const { time, verdict, staged, source, destination, protocol, rule } = value;
-  if (typeof time !== 'string' || !Number.isFinite(Date.parse(time)) || typeof verdict !== 'string' || !VERDICTS.has(verdict) || typeof staged !== 'boolean') return undefined;
+  if (
+    typeof time !== 'string' ||
+    !Number.isFinite(Date.parse(time)) ||
+    typeof verdict !== 'string' ||
+    !VERDICTS.has(verdict) ||
+    typeof staged !== 'boolean'
+  )
+    return undefined;
   if (typeof protocol !== 'string' || !/^[a-z0-9][a-z0-9+\-/]{0,23}$/.test(protocol)) return undefined;
-  if (!isObject(source) || typeof source.ip !== 'string' || !tryParseIp(source.ip) || !optPort(source.port) || !optName(source.namespace) || !optName(source.pod)) return undefined;
-  if (source.services !== undefined && !(Array.isArray(source.services) && source.services.every((s) => typeof s === 'string' && NAME.test(s)))) return undefined;
-  if (!isObject(destination) || typeof destination.ip !== 'string' || !tryParseIp(destination.ip) || !optPort(destination.port) || !optName(destination.fqdn)) return undefined;
+  if (
+    !isObject(source) ||
+    typeof source.ip !== 'string' ||
+    !tryParseIp(source.ip) ||
+    !optPort(source.port) ||
+    !optName(source.namespace) ||
+    !optName(source.pod)
+  )
+    return undefined;
+  if (
+    source.services !== undefined &&
+    !(Array.isArray(source.services) && source.services.every((s) => typeof s === 'string' && NAME.test(s)))
+  )
+    return undefined;
+  if (
+    !isObject(destination) ||
+    typeof destination.ip !== 'string' ||
+    !tryParseIp(destination.ip) ||
+    !optPort(destination.port) ||
+    !optName(destination.fqdn)
+  )
+    return undefined;
   if (!isObject(value.afm) || !optName(value.afm.rule)) return undefined;
-  if (rule !== undefined && !(isObject(rule) && typeof rule.key === 'string' && NAME.test(rule.key) && typeof rule.kind === 'string' && (rule.mode === 'audit' || rule.mode === 'enforced'))) return undefined;
+  if (
+    rule !== undefined &&
+    !(
+      isObject(rule) &&
+      typeof rule.key === 'string' &&
+      NAME.test(rule.key) &&
+      typeof rule.kind === 'string' &&
+      (rule.mode === 'audit' || rule.mode === 'enforced')
+    )
+  )
+    return undefined;
   return value as unknown as FlowRecord;
 }
 
 /** Reads JSON lines from `stream`, calling `take` for each record in [since, until). */
-export async function readFlowRecords(stream: NodeJS.ReadableStream, input: string, stats: RecordStats, window: { since?: number; until?: number }, take: (r: FlowRecord) => void): Promise<void> {
+export async function readFlowRecords(
+  stream: NodeJS.ReadableStream,
+  input: string,
+  stats: RecordStats,
+  window: { since?: number; until?: number },
+  take: (r: FlowRecord) => void,
+): Promise<void> {
   const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
   let n = 0;
   for await (const line of lines) {
@@ -73,7 +115,9 @@ export function workloadOf(r: FlowRecord): string {
 
 export function destinationOf(r: FlowRecord): string {
   const host = r.destination.fqdn ?? (r.destination.ip.includes(':') ? `[${r.destination.ip}]` : r.destination.ip);
-  return r.destination.port !== undefined && (r.protocol === 'tcp' || r.protocol === 'udp' || r.protocol === 'sctp') ? `${host}:${r.destination.port}${r.protocol === 'tcp' ? '' : `/${r.protocol}`}` : `${host}/${r.protocol}`;
+  return r.destination.port !== undefined && (r.protocol === 'tcp' || r.protocol === 'udp' || r.protocol === 'sctp')
+    ? `${host}:${r.destination.port}${r.protocol === 'tcp' ? '' : `/${r.protocol}`}`
+    : `${host}/${r.protocol}`;
 }
 
 /** Who decided: a rule (`NamespaceEgressRule payments/bank-sftp`), the device default, or an AFM rule of no rule of this policy. */

@@ -88,7 +88,11 @@ export function neededFlows(records: Iterable<FlowRecord>, target: SuggestTarget
       if (r.time > f.last) f.last = r.time;
       continue;
     }
-    const before = r.rule ? `${r.rule.kind} ${r.rule.namespace !== undefined ? `${r.rule.namespace}/` : ''}${r.rule.name}` : r.defaultRule ? 'device default' : `AFM rule ${r.afm.rule ?? '(none logged)'}`;
+    const before = r.rule
+      ? `${r.rule.kind} ${r.rule.namespace !== undefined ? `${r.rule.namespace}/` : ''}${r.rule.name}`
+      : r.defaultRule
+        ? 'device default'
+        : `AFM rule ${r.afm.rule ?? '(none logged)'}`;
     flows.set(key, {
       workload,
       ...(r.source.services?.[0] !== undefined ? { service: r.source.services[0] } : {}),
@@ -102,7 +106,9 @@ export function neededFlows(records: Iterable<FlowRecord>, target: SuggestTarget
       last: r.time,
     });
   }
-  return [...flows.values()].sort((a, b) => (a.workload + a.ip + a.protocol + (a.port ?? '') < b.workload + b.ip + b.protocol + (b.port ?? '') ? -1 : 1));
+  return [...flows.values()].sort((a, b) =>
+    a.workload + a.ip + a.protocol + (a.port ?? '') < b.workload + b.ip + b.protocol + (b.port ?? '') ? -1 : 1,
+  );
 }
 
 /** Per protocol, consecutive ports as ranges. */
@@ -163,11 +169,19 @@ function destinations(flows: readonly NeededFlow[]): Target[] {
     const bits = e.family === 4 ? 32 : 128;
     if (e.ips.size >= AGGREGATE_AT) {
       const cidr = `${formatIp(e.family, e.prefix << BigInt(bits - SPAN[e.family]))}/${SPAN[e.family]}`;
-      out.push({ destination: { kind: 'cidr', text: cidr, family: e.family }, reason: `${cidr}: ${e.ips.size} observed addresses of this /${SPAN[e.family]} (${AGGREGATE_AT} or more become the /${SPAN[e.family]})`, flows: [...e.ips.values()].flat() });
+      out.push({
+        destination: { kind: 'cidr', text: cidr, family: e.family },
+        reason: `${cidr}: ${e.ips.size} observed addresses of this /${SPAN[e.family]} (${AGGREGATE_AT} or more become the /${SPAN[e.family]})`,
+        flows: [...e.ips.values()].flat(),
+      });
       continue;
     }
     for (const [ip, fs] of [...e.ips].sort(([a], [b]) => ((tryParseIp(a)?.value ?? 0n) < (tryParseIp(b)?.value ?? 0n) ? -1 : 1))) {
-      out.push({ destination: { kind: 'address', text: ip, family: e.family }, reason: `${ip}: observed address (fewer than ${AGGREGATE_AT} of its /${SPAN[e.family]})`, flows: fs });
+      out.push({
+        destination: { kind: 'address', text: ip, family: e.family },
+        reason: `${ip}: observed address (fewer than ${AGGREGATE_AT} of its /${SPAN[e.family]})`,
+        flows: fs,
+      });
     }
   }
   return out;
@@ -180,7 +194,8 @@ function destinations(flows: readonly NeededFlow[]): Target[] {
 export function suggestRules(model: PolicyModel, records: Iterable<FlowRecord>, target: SuggestTarget, prefix = 'observed'): Suggestion {
   const flows = neededFlows(records, target);
   const dns = new Map<string, string[]>();
-  for (const f of flows) if (f.fqdn !== undefined && !(dns.get(f.fqdn) ?? []).includes(f.ip)) dns.set(f.fqdn, [...(dns.get(f.fqdn) ?? []), f.ip]);
+  for (const f of flows)
+    if (f.fqdn !== undefined && !(dns.get(f.fqdn) ?? []).includes(f.ip)) dns.set(f.fqdn, [...(dns.get(f.fqdn) ?? []), f.ip]);
   const groups = new Map<string, { ports: PortModel[]; targets: Target[] }>();
   for (const t of destinations(flows)) {
     const ports = mergePorts(t.flows);
@@ -236,14 +251,25 @@ export function withSuggestion(model: PolicyModel, s: Suggestion): PolicyModel {
 }
 
 /** What `policyView` needs for a model: compiled, rendered, with its plan. */
-export function renderedPolicy(model: PolicyModel, now: Date): { model: PolicyModel; plan: ReturnType<typeof buildSyncPlan>; as3: unknown[]; commands: string[] } {
+export function renderedPolicy(
+  model: PolicyModel,
+  now: Date,
+): { model: PolicyModel; plan: ReturnType<typeof buildSyncPlan>; as3: unknown[]; commands: string[] } {
   const compiled = compilePolicy(model, { now });
-  return { model, plan: buildSyncPlan(compiled), as3: [JSON.parse(JSON.stringify(renderAs3(compiled)))], commands: deviceCommands(compiled).apply };
+  return {
+    model,
+    plan: buildSyncPlan(compiled),
+    as3: [JSON.parse(JSON.stringify(renderAs3(compiled)))],
+    commands: deviceCommands(compiled).apply,
+  };
 }
 
 /** A string literal with single quotes; anything outside printable ASCII escaped. */
 function lit(text: string): string {
-  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}'`;
+  return `'${text
+    .replace(/\\/g, '\\\\')
+    .replace(/'/g, "\\'")
+    .replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}'`;
 }
 
 function portCode(p: PortModel): string {
@@ -266,19 +292,31 @@ export const SUGGESTED_FUNCTION = 'addSuggestedEgressRules';
 /** The TypeScript module: `addSuggestedEgressRules(scope, device)` creating the rules, each with what it covers. */
 export function emitSuggestion(s: Suggestion, header: readonly string[], library = 'cdktf-ces'): string {
   const cls = s.target.service !== undefined ? 'ServiceEgressRule' : 'NamespaceEgressRule';
-  const symbols = ['AfmDevice', 'EgressAction', 'EgressDestination', cls, ...(s.rules.some((r) => r.model.ports.length) ? ['EgressPort'] : [])].sort();
+  const symbols = [
+    'AfmDevice',
+    'EgressAction',
+    'EgressDestination',
+    cls,
+    ...(s.rules.some((r) => r.model.ports.length) ? ['EgressPort'] : []),
+  ].sort();
   const out: string[] = header.map((l) => `// ${commentSafe(l)}`.trimEnd());
   out.push(`import { Construct } from 'constructs';`);
   out.push(`import { ${symbols.join(', ')} } from ${lit(library)};`);
   out.push('');
-  out.push(`/** Rules for the flows of ${commentSafe(s.target.service !== undefined ? `Service ${s.target.namespace}/${s.target.service}` : `namespace ${s.target.namespace}`)} that no rule allowed. */`);
+  out.push(
+    `/** Rules for the flows of ${commentSafe(s.target.service !== undefined ? `Service ${s.target.namespace}/${s.target.service}` : `namespace ${s.target.namespace}`)} that no rule allowed. */`,
+  );
   out.push(`export function ${SUGGESTED_FUNCTION}(scope: Construct, device: AfmDevice): Construct[] {`);
   out.push(s.rules.length ? '  return [' : '  return [];');
   for (const r of s.rules) {
     const m = r.model;
     out.push(`    // Covers ${commentSafe(r.covers)}; nothing else.`);
     for (const reason of r.reasons) out.push(`    //   ${commentSafe(reason)}`);
-    const shown = r.flows.slice(0, MAX_LISTED).map((f) => `${f.workload} -> ${f.fqdn ?? f.ip}${f.port !== undefined ? `:${f.port}` : ''}/${f.protocol} (${f.events}x, ${f.before})`);
+    const shown = r.flows
+      .slice(0, MAX_LISTED)
+      .map(
+        (f) => `${f.workload} -> ${f.fqdn ?? f.ip}${f.port !== undefined ? `:${f.port}` : ''}/${f.protocol} (${f.events}x, ${f.before})`,
+      );
     if (r.flows.length > MAX_LISTED) shown.push(`and ${r.flows.length - MAX_LISTED} more`);
     out.push(`    // Observed: ${commentSafe(shown.join('; '))}`);
     out.push(`    new ${cls}(scope, ${lit(m.name)}, {`);

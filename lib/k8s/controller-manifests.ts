@@ -23,7 +23,8 @@ export const APP_FILE = `${APP_DIR}/controller.js`;
  * runs from (argument 2), with public Node.js APIs only, so any Node.js image can run it (no
  * shell needed). The bundle is compressed to stay far below the 1 MiB ConfigMap limit.
  */
-export const UNPACK_SCRIPT = "const fs = require('fs'), zlib = require('zlib'); fs.writeFileSync(process.argv[2], zlib.gunzipSync(fs.readFileSync(process.argv[1])));";
+export const UNPACK_SCRIPT =
+  "const fs = require('fs'), zlib = require('zlib'); fs.writeFileSync(process.argv[2], zlib.gunzipSync(fs.readFileSync(process.argv[1])));";
 
 /**
  * The largest ConfigMap the API server accepts: the sum of the `data` values and the decoded
@@ -126,7 +127,11 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
   const labels = { 'app.kubernetes.io/name': CONTROLLER_NAME, 'app.kubernetes.io/instance': n.instance, [MANAGED_BY_LABEL]: MANAGED_BY };
   const selector = { 'app.kubernetes.io/name': CONTROLLER_NAME, 'app.kubernetes.io/instance': n.instance };
   // `null` for cluster-scoped objects (an explicit `undefined` would take the default).
-  const meta = (objectName: string, namespace: string | null = s.namespace) => ({ name: objectName, ...(namespace ? { namespace } : {}), labels });
+  const meta = (objectName: string, namespace: string | null = s.namespace) => ({
+    name: objectName,
+    ...(namespace ? { namespace } : {}),
+    labels,
+  });
   const ruleResources = ['clusteregressrules', 'namespaceegressrules', 'serviceegressrules'];
   const subject = { kind: 'ServiceAccount', name, namespace: s.namespace };
 
@@ -135,7 +140,10 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
     out.push({
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: { name: s.namespace, labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } },
+      metadata: {
+        name: s.namespace,
+        labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' },
+      },
     } as Manifest);
   }
   out.push({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(name), automountServiceAccountToken: true } as Manifest);
@@ -179,7 +187,11 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
   // may live in a namespace that exists before the deploy, and a pod whose Secret is missing
   // still starts and says what it waits for (a Secret volume would hold it in ContainerCreating).
   const reads = new Map<string, Record<string, unknown>[]>();
-  const read = (ref: ObjectRef, resource: string) => reads.set(ref.namespace, [...(reads.get(ref.namespace) ?? []), { apiGroups: [''], resources: [resource], resourceNames: [ref.name], verbs: ['get'] }]);
+  const read = (ref: ObjectRef, resource: string) =>
+    reads.set(ref.namespace, [
+      ...(reads.get(ref.namespace) ?? []),
+      { apiGroups: [''], resources: [resource], resourceNames: [ref.name], verbs: ['get'] },
+    ]);
   read(s.credentialsSecret, 'secrets');
   if (s.caConfigMap) read(s.caConfigMap, 'configmaps');
   for (const [namespace, rules] of reads) {
@@ -194,10 +206,22 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
   }
   // Immutable and named after their content: a new plan or controller is a new ConfigMap,
   // which rolls the Deployment; nothing changes under a running pod.
-  out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(n.planConfigMap), immutable: true, data: { [PLAN_KEY]: planJson } } as Manifest);
+  out.push({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(n.planConfigMap),
+    immutable: true,
+    data: { [PLAN_KEY]: planJson },
+  } as Manifest);
   if (n.codeConfigMap && s.bundle) {
     // binaryData: the gzip bytes in base64, the smallest form a ConfigMap can carry them in.
-    out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(n.codeConfigMap), immutable: true, binaryData: { [BUNDLE_KEY]: s.bundle.toString('base64') } } as Manifest);
+    out.push({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: meta(n.codeConfigMap),
+      immutable: true,
+      binaryData: { [BUNDLE_KEY]: s.bundle.toString('base64') },
+    } as Manifest);
   }
 
   const env = [
@@ -205,7 +229,12 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
     { name: 'BIGIP_CREDENTIALS_SECRET', value: `${s.credentialsSecret.namespace}/${s.credentialsSecret.name}` },
     { name: 'BIGIP_USERNAME_KEY', value: s.usernameKey },
     { name: 'BIGIP_PASSWORD_KEY', value: s.passwordKey },
-    ...(s.caConfigMap ? [{ name: 'BIGIP_CA_CONFIGMAP', value: `${s.caConfigMap.namespace}/${s.caConfigMap.name}` }, { name: 'BIGIP_CA_KEY', value: s.caKey }] : []),
+    ...(s.caConfigMap
+      ? [
+          { name: 'BIGIP_CA_CONFIGMAP', value: `${s.caConfigMap.namespace}/${s.caConfigMap.name}` },
+          { name: 'BIGIP_CA_KEY', value: s.caKey },
+        ]
+      : []),
     // Only a real `true` turns verification off: a truthy string such as "false" must not.
     ...(s.insecureSkipTlsVerify === true ? [{ name: 'BIGIP_INSECURE_SKIP_TLS_VERIFY', value: 'true' }] : []),
     { name: 'CES_PLAN_FILE', value: `${MOUNT}/plan/${PLAN_KEY}` },
@@ -254,7 +283,12 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
       ],
     });
   }
-  const probe = (path: string, failureThreshold: number) => ({ httpGet: { path, port: 'http' }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold });
+  const probe = (path: string, failureThreshold: number) => ({
+    httpGet: { path, port: 'http' },
+    periodSeconds: 10,
+    timeoutSeconds: 3,
+    failureThreshold,
+  });
 
   out.push({
     apiVersion: 'apps/v1',
@@ -271,7 +305,13 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
           automountServiceAccountToken: true,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 30,
-          securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            runAsGroup: 65532,
+            fsGroup: 65532,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
           affinity: {
             podAntiAffinity: {
               preferredDuringSchedulingIgnoredDuringExecution: [

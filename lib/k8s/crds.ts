@@ -32,10 +32,34 @@ export interface KindInfo {
  * ours in full.
  */
 export const KINDS: Readonly<Record<EgressKind, KindInfo>> = {
-  ClusterEgressRule: { kind: 'ClusterEgressRule', plural: 'clusteregressrules', singular: 'clusteregressrule', shortName: 'afmcgr', scope: 'Cluster' },
-  NamespaceEgressRule: { kind: 'NamespaceEgressRule', plural: 'namespaceegressrules', singular: 'namespaceegressrule', shortName: 'afmngr', scope: 'Namespaced' },
-  ServiceEgressRule: { kind: 'ServiceEgressRule', plural: 'serviceegressrules', singular: 'serviceegressrule', shortName: 'afmsgr', scope: 'Namespaced' },
-  ExternalService: { kind: 'ExternalService', plural: 'externalservices', singular: 'externalservice', shortName: 'afmexsvc', scope: 'Cluster' },
+  ClusterEgressRule: {
+    kind: 'ClusterEgressRule',
+    plural: 'clusteregressrules',
+    singular: 'clusteregressrule',
+    shortName: 'afmcgr',
+    scope: 'Cluster',
+  },
+  NamespaceEgressRule: {
+    kind: 'NamespaceEgressRule',
+    plural: 'namespaceegressrules',
+    singular: 'namespaceegressrule',
+    shortName: 'afmngr',
+    scope: 'Namespaced',
+  },
+  ServiceEgressRule: {
+    kind: 'ServiceEgressRule',
+    plural: 'serviceegressrules',
+    singular: 'serviceegressrule',
+    shortName: 'afmsgr',
+    scope: 'Namespaced',
+  },
+  ExternalService: {
+    kind: 'ExternalService',
+    plural: 'externalservices',
+    singular: 'externalservice',
+    shortName: 'afmexsvc',
+    scope: 'Cluster',
+  },
 };
 
 /** `kubectl get cdktf-ces` lists every kind of ours (CES's CRDs have no categories). */

@@ -37,7 +37,9 @@ function selector(s: SelectorModel | undefined): Record<string, unknown> | undef
   const out: Record<string, unknown> = {};
   if (Object.keys(s.matchLabels).length) out.matchLabels = { ...s.matchLabels };
   if (s.matchExpressions.length) {
-    out.matchExpressions = s.matchExpressions.map((e) => (e.values.length ? { key: e.key, operator: e.operator, values: [...e.values] } : { key: e.key, operator: e.operator }));
+    out.matchExpressions = s.matchExpressions.map((e) =>
+      e.values.length ? { key: e.key, operator: e.operator, values: [...e.values] } : { key: e.key, operator: e.operator },
+    );
   }
   return out;
 }

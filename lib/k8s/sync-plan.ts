@@ -51,13 +51,20 @@ export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanCo
   };
   if (!context) return plan;
   const state = context === 'own' ? ownDeviceState(compiled) : expectedDeviceState(context.name, [compiled], context.dnsResolver);
-  const usesFqdns = compiled.model.rules.some((r) => r.destinations.some((d) => d.kind === 'fqdn')) || compiled.model.externalServices.some((es) => es.destinations.some((d) => d.kind === 'fqdn'));
+  const usesFqdns =
+    compiled.model.rules.some((r) => r.destinations.some((d) => d.kind === 'fqdn')) ||
+    compiled.model.externalServices.some((es) => es.destinations.some((d) => d.kind === 'fqdn'));
   return {
     ...plan,
     context: {
       owner: state.owner,
       global: state.global,
-      routeDomains: state.routeDomains.map((rd) => ({ id: rd.id, path: rd.path, enforcedPolicy: rd.enforcedPolicy, stagedPolicy: rd.stagedPolicy })),
+      routeDomains: state.routeDomains.map((rd) => ({
+        id: rd.id,
+        path: rd.path,
+        enforcedPolicy: rd.enforcedPolicy,
+        stagedPolicy: rd.stagedPolicy,
+      })),
       ...(state.dnsResolver !== undefined ? { dnsResolver: state.dnsResolver } : {}),
       usesFqdns,
     },

@@ -176,7 +176,10 @@ function addressProblem(text: string): { model: AddressModel | FqdnModel } | { p
     return { model: { kind: 'fqdn', text: f.text, wildcard: f.wildcard } };
   } catch (e) {
     const why = (e as Error).message.replace(/ \(got [^)]*\)$/, '');
-    return { problem: /^[0-9.]+$/.test(text) ? 'is not an IPv4 address' : `is neither an IP address nor a DNS name (${why})`, fix: 'write an IPv4 or IPv6 address such as 192.0.2.10' };
+    return {
+      problem: /^[0-9.]+$/.test(text) ? 'is not an IPv4 address' : `is neither an IP address nor a DNS name (${why})`,
+      fix: 'write an IPv4 or IPv6 address such as 192.0.2.10',
+    };
   }
 }
 
@@ -192,7 +195,13 @@ export function scanCesManifests(text: string, file: string, options: ReadOption
   const at = (line: number) => `${file}:${line}`;
   for (const doc of parseYamlDocuments(text, file)) {
     if (doc.error) {
-      problems.push({ where: at(doc.error.line), field: `document ${doc.index}`, problem: doc.error.problem, value: doc.error.value, fix: doc.error.fix });
+      problems.push({
+        where: at(doc.error.line),
+        field: `document ${doc.index}`,
+        problem: doc.error.problem,
+        value: doc.error.value,
+        fix: doc.error.fix,
+      });
       continue;
     }
     const value = doc.value;
@@ -202,16 +211,29 @@ export function scanCesManifests(text: string, file: string, options: ReadOption
       const listKind = value.kind;
       const itemKind = listKind === 'List' ? undefined : listKind.slice(0, -'List'.length);
       if (listKind !== 'List' && !CES_KINDS.includes(itemKind as CesKind)) {
-        problems.push({ where: docWhere, field: 'kind', problem: 'is not a kind of CES', value: quote(listKind), fix: `write CES objects (${CES_KINDS.join(', ')}), or a List of them` });
+        problems.push({
+          where: docWhere,
+          field: 'kind',
+          problem: 'is not a kind of CES',
+          value: quote(listKind),
+          fix: `write CES objects (${CES_KINDS.join(', ')}), or a List of them`,
+        });
         continue;
       }
       if (!Array.isArray(value.items)) {
-        problems.push({ where: docWhere, field: 'items', problem: `a ${listKind} needs an items array`, value: quote(value.items), fix: 'list the objects under items:' });
+        problems.push({
+          where: docWhere,
+          field: 'items',
+          problem: `a ${listKind} needs an items array`,
+          value: quote(value.items),
+          fix: 'list the objects under items:',
+        });
         continue;
       }
       value.items.forEach((item, i) => {
         // kubectl leaves out each item's kind in a typed list; the list's kind says it.
-        const withKind = itemKind && isObj(item) && item.kind === undefined ? { apiVersion: value.apiVersion, kind: itemKind, ...item } : item;
+        const withKind =
+          itemKind && isObj(item) && item.kind === undefined ? { apiVersion: value.apiVersion, kind: itemKind, ...item } : item;
         objects.push({ value: withKind, where: at(doc.itemLines[i] ?? doc.line) });
       });
       continue;
@@ -223,14 +245,25 @@ export function scanCesManifests(text: string, file: string, options: ReadOption
   const rules: CesRule[] = [];
   const seen = new Map<string, string>();
   objects.forEach(({ value, where }, order) => {
-    const add = (field: string, problem: string, v: unknown, fix: string, resource?: string) => problems.push({ where, ...(resource ? { resource } : {}), field, problem, value: quote(v), fix });
+    const add = (field: string, problem: string, v: unknown, fix: string, resource?: string) =>
+      problems.push({ where, ...(resource ? { resource } : {}), field, problem, value: quote(v), fix });
     if (!isObj(value)) {
-      add('(document)', 'is not a Kubernetes object', value, `write a CES object (${CES_KINDS.join(', ')}) with apiVersion ${CES_API_VERSION}`);
+      add(
+        '(document)',
+        'is not a Kubernetes object',
+        value,
+        `write a CES object (${CES_KINDS.join(', ')}) with apiVersion ${CES_API_VERSION}`,
+      );
       return;
     }
     const kind = value.kind;
     if (typeof kind !== 'string' || !CES_KINDS.includes(kind as CesKind)) {
-      add('kind', 'is not a CES kind the import reads', kind, `write one of ${CES_KINDS.join(', ')} (other objects do not belong in a CES manifest for import)`);
+      add(
+        'kind',
+        'is not a CES kind the import reads',
+        kind,
+        `write one of ${CES_KINDS.join(', ')} (other objects do not belong in a CES manifest for import)`,
+      );
       return;
     }
     if (value.apiVersion !== CES_API_VERSION) {
@@ -240,7 +273,12 @@ export function scanCesManifests(text: string, file: string, options: ReadOption
     const meta = isObj(value.metadata) ? value.metadata : undefined;
     const name = meta?.name;
     if (typeof name !== 'string' || !DNS_SUBDOMAIN.test(name)) {
-      add('metadata.name', name === undefined ? `a ${kind} needs a name` : 'is not a Kubernetes object name', name, 'write a lower-case DNS name such as "allow-dns"');
+      add(
+        'metadata.name',
+        name === undefined ? `a ${kind} needs a name` : 'is not a Kubernetes object name',
+        name,
+        'write a lower-case DNS name such as "allow-dns"',
+      );
       return;
     }
     const namespaced = kind !== 'ClusterEgressRule';
@@ -263,10 +301,20 @@ export function scanCesManifests(text: string, file: string, options: ReadOption
     seen.set(key, where);
     const spec = value.spec;
     if (!isObj(spec)) {
-      add('spec', spec === undefined ? 'is missing' : 'is not a mapping', spec, kind === 'ExternalService' ? 'give spec.addresses (and spec.ports)' : `give spec.action and spec.externalServices${kind === 'ServiceEgressRule' ? ' and spec.service' : ''}`, resource);
+      add(
+        'spec',
+        spec === undefined ? 'is missing' : 'is not a mapping',
+        spec,
+        kind === 'ExternalService'
+          ? 'give spec.addresses (and spec.ports)'
+          : `give spec.action and spec.externalServices${kind === 'ServiceEgressRule' ? ' and spec.service' : ''}`,
+        resource,
+      );
       return;
     }
-    const unknownFields = Object.keys(spec).filter((k) => !SPEC_FIELDS[kind as CesKind].includes(k)).map((k) => `spec.${k}`);
+    const unknownFields = Object.keys(spec)
+      .filter((k) => !SPEC_FIELDS[kind as CesKind].includes(k))
+      .map((k) => `spec.${k}`);
     const before = problems.length;
     const base = { name, ...(namespace !== undefined ? { namespace } : {}), where, order, unknownFields };
 
@@ -274,7 +322,13 @@ export function scanCesManifests(text: string, file: string, options: ReadOption
       const addresses = spec.addresses;
       const parsedAddresses: CesAddress[] = [];
       if (!Array.isArray(addresses)) {
-        add('spec.addresses', addresses === undefined ? 'is required' : 'is not a list', addresses, 'list the IP addresses of the service, such as [192.0.2.10]', resource);
+        add(
+          'spec.addresses',
+          addresses === undefined ? 'is required' : 'is not a list',
+          addresses,
+          'list the IP addresses of the service, such as [192.0.2.10]',
+          resource,
+        );
       } else {
         addresses.forEach((a, i) => {
           if (typeof a !== 'string') {
@@ -285,11 +339,18 @@ export function scanCesManifests(text: string, file: string, options: ReadOption
           if ('problem' in checked) add(`spec.addresses[${i}]`, checked.problem, a, checked.fix, resource);
           else parsedAddresses.push({ index: i, text: a, model: checked.model });
         });
-        if (addresses.length === 0) add('spec.addresses', 'is empty, so the service has no destination', addresses, 'list at least one IP address', resource);
+        if (addresses.length === 0)
+          add('spec.addresses', 'is empty, so the service has no destination', addresses, 'list at least one IP address', resource);
       }
       const ports: CesPort[] = [];
       if (spec.ports !== undefined && spec.ports !== null && !Array.isArray(spec.ports)) {
-        add('spec.ports', 'is not a list', spec.ports, 'list ports as {name, protocol, port, bandwidth} entries, or leave ports out for every protocol and port', resource);
+        add(
+          'spec.ports',
+          'is not a list',
+          spec.ports,
+          'list ports as {name, protocol, port, bandwidth} entries, or leave ports out for every protocol and port',
+          resource,
+        );
       }
       (Array.isArray(spec.ports) ? spec.ports : []).forEach((p, i) => {
         const field = `spec.ports[${i}]`;
@@ -300,14 +361,26 @@ export function scanCesManifests(text: string, file: string, options: ReadOption
         for (const f of ['name', 'protocol', 'port', 'bandwidth']) {
           const v = p[f];
           if (v !== undefined && v !== null && typeof v !== 'string') {
-            add(`${field}.${f}`, 'is not a string (the CRD types it as string)', v, f === 'port' ? `quote it: port: "${String(v)}"` : `quote it: ${f}: "${String(v)}"`, resource);
+            add(
+              `${field}.${f}`,
+              'is not a string (the CRD types it as string)',
+              v,
+              f === 'port' ? `quote it: port: "${String(v)}"` : `quote it: ${f}: "${String(v)}"`,
+              resource,
+            );
           }
         }
         const port = typeof p.port === 'string' ? p.port : undefined;
         let ranges: [number, number][] = [];
         if (port !== undefined) {
           if (!CES_PORT_PATTERN.test(port)) {
-            add(`${field}.port`, 'does not match the CRD pattern (ports and ranges separated by commas)', port, 'write ports like "443" or "80,8000-8080"', resource);
+            add(
+              `${field}.port`,
+              'does not match the CRD pattern (ports and ranges separated by commas)',
+              port,
+              'write ports like "443" or "80,8000-8080"',
+              resource,
+            );
           } else {
             const parsed = portRanges(port);
             if ('problem' in parsed) add(`${field}.port`, parsed.problem, port, 'use ports from 1 to 65535, ranges low-high', resource);
@@ -322,7 +395,9 @@ export function scanCesManifests(text: string, file: string, options: ReadOption
           ...(port !== undefined ? { port } : {}),
           ranges,
           ...(str('bandwidth') !== undefined ? { bandwidth: str('bandwidth') } : {}),
-          unknownFields: Object.keys(p).filter((k) => !PORT_FIELDS.includes(k)).map((k) => `${field}.${k}`),
+          unknownFields: Object.keys(p)
+            .filter((k) => !PORT_FIELDS.includes(k))
+            .map((k) => `${field}.${k}`),
         });
       });
       if (problems.length === before) {
@@ -335,23 +410,48 @@ export function scanCesManifests(text: string, file: string, options: ReadOption
 
     const action = spec.action;
     if (typeof action !== 'string' || !CES_ACTIONS.includes(action as CesAction)) {
-      add('spec.action', action === undefined ? 'is required' : 'is not a CES action', action, `write one of ${CES_ACTIONS.join(', ')}`, resource);
+      add(
+        'spec.action',
+        action === undefined ? 'is required' : 'is not a CES action',
+        action,
+        `write one of ${CES_ACTIONS.join(', ')}`,
+        resource,
+      );
     }
     if (spec.logging !== undefined && typeof spec.logging !== 'boolean') {
       add('spec.logging', 'is not true or false', spec.logging, 'write logging: true or logging: false', resource);
     }
     const refs = spec.externalServices;
     if (!Array.isArray(refs)) {
-      add('spec.externalServices', refs === undefined ? 'is required' : 'is not a list', refs, 'list the names of the ExternalServices the rule applies to', resource);
+      add(
+        'spec.externalServices',
+        refs === undefined ? 'is required' : 'is not a list',
+        refs,
+        'list the names of the ExternalServices the rule applies to',
+        resource,
+      );
     } else {
       refs.forEach((r, i) => {
-        if (typeof r !== 'string' || !DNS_SUBDOMAIN.test(r)) add(`spec.externalServices[${i}]`, 'is not an ExternalService name', r, 'write the metadata.name of an ExternalService', resource);
+        if (typeof r !== 'string' || !DNS_SUBDOMAIN.test(r))
+          add(
+            `spec.externalServices[${i}]`,
+            'is not an ExternalService name',
+            r,
+            'write the metadata.name of an ExternalService',
+            resource,
+          );
       });
     }
     if (kind === 'ServiceEgressRule') {
       const service = spec.service;
       if (typeof service !== 'string' || !DNS_LABEL.test(service)) {
-        add('spec.service', service === undefined ? 'is required' : 'is not a Service name', service, 'name the Service (a DNS label such as "checkout") whose pods the rule applies to', resource);
+        add(
+          'spec.service',
+          service === undefined ? 'is required' : 'is not a Service name',
+          service,
+          'name the Service (a DNS label such as "checkout") whose pods the rule applies to',
+          resource,
+        );
       }
     }
     if (problems.length === before) {

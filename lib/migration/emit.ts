@@ -20,7 +20,10 @@ const WIDTH = 110;
 
 /** A string literal with single quotes; anything outside printable ASCII escaped. */
 function lit(text: string): string {
-  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}'`;
+  return `'${text
+    .replace(/\\/g, '\\\\')
+    .replace(/'/g, "\\'")
+    .replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}'`;
 }
 
 /** Text safe inside any comment: printable ASCII, no comment terminator. */
@@ -52,7 +55,8 @@ export function itemText(i: MigrationItem): string {
 function portExpression(p: PortModel): string {
   const { protocol, fromPort: a, toPort: b } = p;
   if (a === undefined) return `EgressPort.protocol(${lit(protocol)})`;
-  if (protocol === 'tcp' || protocol === 'udp' || protocol === 'sctp') return a === b ? `EgressPort.${protocol}(${a})` : `EgressPort.${protocol}Range(${a}, ${b})`;
+  if (protocol === 'tcp' || protocol === 'udp' || protocol === 'sctp')
+    return a === b ? `EgressPort.${protocol}(${a})` : `EgressPort.${protocol}Range(${a}, ${b})`;
   return `EgressPort.of({ protocol: ${lit(protocol)}, fromPort: ${a}, toPort: ${b} })`;
 }
 
@@ -61,7 +65,10 @@ const ACTION_MEMBER = { DENY: 'DENY', REJECT: 'REJECT', ALLOW: 'ALLOW', ALLOW_FI
 const CLASS_OF = { cluster: 'ClusterEgressRule', namespace: 'NamespaceEgressRule', service: 'ServiceEgressRule' } as const;
 
 function externalServiceCode(es: MigratedExternalService): string[] {
-  const lines = commentLines('    ', `${resourceName(es.source)} (${es.source.where})${es.usedBy.length ? `, used by ${es.usedBy.join(', ')}` : ', used by no CES rule'}`);
+  const lines = commentLines(
+    '    ',
+    `${resourceName(es.source)} (${es.source.where})${es.usedBy.length ? `, used by ${es.usedBy.join(', ')}` : ', used by no CES rule'}`,
+  );
   lines.push(`    ${lit(es.name)}: new ExternalService(scope, ${lit(es.constructId)}, {`);
   lines.push('      device,');
   lines.push(`      name: ${lit(es.name)},`);
@@ -85,12 +92,16 @@ function ruleCode(rule: MigratedRule, split: boolean): string[] {
   if (rule.service !== undefined) body.push(`  service: ${lit(rule.service)},`);
   body.push(`  action: EgressAction.${ACTION_MEMBER[rule.omitted ? 'ALLOW' : rule.action]},`);
   body.push(`  priority: ${rule.priority},`);
-  body.push(`  destinations: [${rule.externalServices.map((n) => `EgressDestination.externalService(externalServices[${lit(n)}])`).join(', ')}],`);
+  body.push(
+    `  destinations: [${rule.externalServices.map((n) => `EgressDestination.externalService(externalServices[${lit(n)}])`).join(', ')}],`,
+  );
   if (rule.ports.length) body.push(`  ports: [${rule.ports.map(portExpression).join(', ')}],`);
   if (rule.logging) body.push('  logging: true,');
   if (rule.bandwidth) {
     body.push(`  // CES bandwidth iRule /Common/${commentSafe(rule.bandwidth.iRule)}: the rate its name states`);
-    body.push(`  bandwidthLimit: { maxBandwidth: ${rule.bandwidth.maxBandwidth}, unit: BandwidthUnit.${UNIT_MEMBER[rule.bandwidth.unit]} },`);
+    body.push(
+      `  bandwidthLimit: { maxBandwidth: ${rule.bandwidth.maxBandwidth}, unit: BandwidthUnit.${UNIT_MEMBER[rule.bandwidth.unit]} },`,
+    );
   }
   if (rule.description) body.push(`  description: ${lit(rule.description)},`);
   if (rule.metadata?.owner) body.push(`  owner: ${lit(rule.metadata.owner)},`);
@@ -126,10 +137,27 @@ export function emitModule(plan: MigrationPlan, options: EmitOptions = {}): stri
     for (const l of lines) out.push(`//   ${commentSafe(l)}`);
   };
   out.push(`// Egress policy imported by "cdktf-ces import" from the Container Egress Services (CES) manifests in`);
-  out.push(...commentLines('', `${plan.file}: ${plan.objectCount} objects${plan.cluster !== undefined ? ` of cluster ${plan.cluster}` : ''}. Review it like any other change before deploying.`));
-  section('How CES maps to cdktf-ces:', plan.prefix ? [...MAPPING_RULES, `Every rule and ExternalService name below starts with "${plan.prefix}-" (import --prefix), apart from the`, 'names the device already has.'] : MAPPING_RULES);
+  out.push(
+    ...commentLines(
+      '',
+      `${plan.file}: ${plan.objectCount} objects${plan.cluster !== undefined ? ` of cluster ${plan.cluster}` : ''}. Review it like any other change before deploying.`,
+    ),
+  );
+  section(
+    'How CES maps to cdktf-ces:',
+    plan.prefix
+      ? [
+          ...MAPPING_RULES,
+          `Every rule and ExternalService name below starts with "${plan.prefix}-" (import --prefix), apart from the`,
+          'names the device already has.',
+        ]
+      : MAPPING_RULES,
+  );
   section('Rule order:', RULE_ORDER);
-  out.push('//', `// Not carried over (${plan.notCarried.length}${plan.notCarried.length ? '; the import fails without --allow-partial while any are listed' : ''}):`);
+  out.push(
+    '//',
+    `// Not carried over (${plan.notCarried.length}${plan.notCarried.length ? '; the import fails without --allow-partial while any are listed' : ''}):`,
+  );
   for (const i of plan.notCarried) out.push(...commentLines('', `- ${itemText(i)}`, '    ', '  '));
   if (plan.notCarried.length === 0) out.push('//   (none)');
   out.push('//', `// Notes (${plan.notes.length}):`);
@@ -139,14 +167,16 @@ export function emitModule(plan: MigrationPlan, options: EmitOptions = {}): stri
   out.push(`import { ${usedSymbols(plan).join(', ')} } from ${lit(library)};`);
   out.push('');
   out.push('/**');
-  out.push(' * Creates the imported ExternalServices and rules on `device`, inside `scope` (the device\'s stack or a');
+  out.push(" * Creates the imported ExternalServices and rules on `device`, inside `scope` (the device's stack or a");
   out.push(' * construct in it). The device stands in for the CES controller: keep its defaultAction DENY, as CES ends');
   out.push(' * every virtual-server policy with a drop-all.');
   out.push(' */');
   out.push(`export function ${MIGRATED_FUNCTION}(scope: Construct, device: AfmDevice) {`);
   if (plan.cluster !== undefined) {
     out.push(`  if (device.clusterName !== ${lit(plan.cluster)}) {`);
-    out.push(`    throw new Error(\`the CES policy in ${commentSafe(plan.file).replace(/[`$\\]/g, '')} was imported for cluster ${plan.cluster}; device \${device.node.path} is for cluster \${device.clusterName}\`);`);
+    out.push(
+      `    throw new Error(\`the CES policy in ${commentSafe(plan.file).replace(/[`$\\]/g, '')} was imported for cluster ${plan.cluster}; device \${device.node.path} is for cluster \${device.clusterName}\`);`,
+    );
     out.push('  }');
   }
   if (plan.externalServices.length) {

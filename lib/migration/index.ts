@@ -7,8 +7,46 @@ import { CesInputError, CesManifests, CesProblem, ReadOptions, scanCesManifests 
 import { EmitOptions, emitModule } from './emit';
 import { MappingOptions, MigrationPlan, planMigration } from './mapping';
 
-export { CES_ACTIONS, CES_API_VERSION, CES_CLUSTER_SERVICE_NAMESPACE, CES_KINDS, CES_PORT_PATTERN, type CesAction, type CesAddress, type CesExternalService, CesInputError, type CesKind, type CesManifests, type CesObjectBase, type CesPort, type CesProblem, type CesRule, type CesRuleKind, type CesScan, formatCesProblem, readCesManifests, type ReadOptions, resourceName, scanCesManifests } from './ces';
-export { ACTION_OF, bandwidthRate, labelName, MAPPING_RULES, type MappingOptions, MIGRATED_PRIORITY, type MigratedExternalService, type MigratedRule, type MigrationItem, type MigrationMetadata, type MigrationPlan, planMigration, portsToken, RULE_ORDER } from './mapping';
+export {
+  CES_ACTIONS,
+  CES_API_VERSION,
+  CES_CLUSTER_SERVICE_NAMESPACE,
+  CES_KINDS,
+  CES_PORT_PATTERN,
+  type CesAction,
+  type CesAddress,
+  type CesExternalService,
+  CesInputError,
+  type CesKind,
+  type CesManifests,
+  type CesObjectBase,
+  type CesPort,
+  type CesProblem,
+  type CesRule,
+  type CesRuleKind,
+  type CesScan,
+  formatCesProblem,
+  readCesManifests,
+  type ReadOptions,
+  resourceName,
+  scanCesManifests,
+} from './ces';
+export {
+  ACTION_OF,
+  bandwidthRate,
+  labelName,
+  MAPPING_RULES,
+  type MappingOptions,
+  MIGRATED_PRIORITY,
+  type MigratedExternalService,
+  type MigratedRule,
+  type MigrationItem,
+  type MigrationMetadata,
+  type MigrationPlan,
+  planMigration,
+  portsToken,
+  RULE_ORDER,
+} from './mapping';
 export { commentSafe, DEFAULT_LIBRARY, emitModule, type EmitOptions, itemText, MIGRATED_FUNCTION } from './emit';
 
 export interface CesImport {
@@ -31,7 +69,12 @@ export function importCes(text: string, file: string, options: ReadOptions & Map
   }
   if (problems.length || !plan) {
     const line = (p: CesProblem) => Number(p.where.slice(p.where.lastIndexOf(':') + 1)) || 0;
-    throw new CesInputError(problems.map((p, i) => ({ p, i })).sort((a, b) => line(a.p) - line(b.p) || a.i - b.i).map((x) => x.p));
+    throw new CesInputError(
+      problems
+        .map((p, i) => ({ p, i }))
+        .sort((a, b) => line(a.p) - line(b.p) || a.i - b.i)
+        .map((x) => x.p),
+    );
   }
   return { manifests: scan.manifests, plan, module: emitModule(plan, options) };
 }

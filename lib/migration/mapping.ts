@@ -46,8 +46,8 @@ export const MAPPING_RULES: readonly string[] = [
   'Actions: drop -> DENY, reject -> REJECT, accept-decisively -> ALLOW_FINAL, accept -> ALLOW.',
   'Levels: ClusterEgressRule -> ClusterEgressRule (every pod of the cluster; CES matched any source in the',
   '  global context), NamespaceEgressRule -> NamespaceEgressRule of metadata.namespace, ServiceEgressRule ->',
-  '  ServiceEgressRule of metadata.namespace and spec.service (CES took the Service\'s ready endpoints;',
-  '  cdktf-ces takes every pod the Service\'s selector picks, ready or not).',
+  "  ServiceEgressRule of metadata.namespace and spec.service (CES took the Service's ready endpoints;",
+  "  cdktf-ces takes every pod the Service's selector picks, ready or not).",
   'accept at the cluster or namespace level is NOT imported: in CES it only hands the flow on to the',
   '  lower levels, and the virtual-server policy of CES ends in a drop-all, so by itself it allows nothing.',
   '  A cdktf-ces ALLOW allows unless a lower level denies, so importing it would open these flows.',
@@ -68,7 +68,7 @@ export const MAPPING_RULES: readonly string[] = [
 
 /** Why the import orders rules as it does; repeated in every generated module. */
 export const RULE_ORDER: readonly string[] = [
-  'CES has no priorities: a level\'s rules run in the order its controller happened to write them.',
+  "CES has no priorities: a level's rules run in the order its controller happened to write them.",
   `The import orders each level by action: DENY (${MIGRATED_PRIORITY.DENY}), REJECT (${MIGRATED_PRIORITY.REJECT}), ALLOW_FINAL (${MIGRATED_PRIORITY.ALLOW_FINAL}), ALLOW (${MIGRATED_PRIORITY.ALLOW}).`,
   'Where a drop and an accept of one level match the same flow, the drop wins: the safe reading of an',
   '  order CES never fixed. accept-decisively comes before accept: an explicit decision over a hand-on to the',
@@ -219,7 +219,12 @@ interface PortAnalysis {
 }
 
 function portText(p: CesPort): string {
-  return JSON.stringify({ ...(p.name !== undefined ? { name: p.name } : {}), ...(p.protocol !== undefined ? { protocol: p.protocol } : {}), ...(p.port !== undefined ? { port: p.port } : {}), ...(p.bandwidth !== undefined ? { bandwidth: p.bandwidth } : {}) });
+  return JSON.stringify({
+    ...(p.name !== undefined ? { name: p.name } : {}),
+    ...(p.protocol !== undefined ? { protocol: p.protocol } : {}),
+    ...(p.port !== undefined ? { port: p.port } : {}),
+    ...(p.bandwidth !== undefined ? { bandwidth: p.bandwidth } : {}),
+  });
 }
 
 function analysePorts(es: CesExternalService): PortAnalysis {
@@ -229,9 +234,16 @@ function analysePorts(es: CesExternalService): PortAnalysis {
   const item = (field: string, value: string, why: string): MigrationItem => ({ where: es.where, resource, field, value, why });
   const groups = new Map<string, ProtocolGroup>();
   for (const p of es.ports) {
-    for (const f of p.unknownFields) notes.push(item(f, portText(p), 'is not a field of the CES CRD; the API server prunes it, so CES never saw it'));
+    for (const f of p.unknownFields)
+      notes.push(item(f, portText(p), 'is not a field of the CES CRD; the API server prunes it, so CES never saw it'));
     if (p.port === undefined) {
-      notes.push(item(`spec.ports[${p.index}]`, portText(p), 'has no port, and CES skips port entries without one, so it never applied; add the port (or, for ICMP, EgressPort.icmp() on the imported rules) if it was meant'));
+      notes.push(
+        item(
+          `spec.ports[${p.index}]`,
+          portText(p),
+          'has no port, and CES skips port entries without one, so it never applied; add the port (or, for ICMP, EgressPort.icmp() on the imported rules) if it was meant',
+        ),
+      );
       continue;
     }
     const protocol = (p.protocol ?? '').toLowerCase();
@@ -263,7 +275,8 @@ function analysePorts(es: CesExternalService): PortAnalysis {
             ? `protocol "${g.protocol}" has no ports, so AFM refused the port list CES gave it; for ${g.protocol} without ports use EgressPort.protocol("${g.protocol}") on the imported rules`
             : undefined;
     if (reason) {
-      for (const p of g.entries) notCarried.push(item(`spec.ports[${p.index}]${g.protocol === '' ? '.protocol' : ''}`, portText(p), reason));
+      for (const p of g.entries)
+        notCarried.push(item(`spec.ports[${p.index}]${g.protocol === '' ? '.protocol' : ''}`, portText(p), reason));
     } else {
       carried.push(g);
     }
@@ -325,7 +338,11 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
   const given = options.metadata;
   const metadata: MigrationMetadata | undefined =
     given && (given.owner || given.ticket || given.justification)
-      ? { ...(given.owner ? { owner: given.owner } : {}), ...(given.ticket ? { ticket: given.ticket } : {}), ...(given.justification ? { justification: given.justification } : {}) }
+      ? {
+          ...(given.owner ? { owner: given.owner } : {}),
+          ...(given.ticket ? { ticket: given.ticket } : {}),
+          ...(given.justification ? { justification: given.justification } : {}),
+        }
       : undefined;
   const problems: CesProblem[] = [];
   const notCarried: MigrationItem[] = [];
@@ -333,23 +350,39 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
 
   // External services.
   const serviceNames = new Set<string>();
-  const byKey = new Map<string, { es: CesExternalService; migrated: MigratedExternalService; analysis?: PortAnalysis; reported: boolean }>();
+  const byKey = new Map<
+    string,
+    { es: CesExternalService; migrated: MigratedExternalService; analysis?: PortAnalysis; reported: boolean }
+  >();
   const withoutNamespace = new Map<string, CesExternalService>();
   const services: { es: CesExternalService; migrated: MigratedExternalService; usedBy: string[] }[] = [];
   for (const es of input.externalServices) {
     const resource = resourceName(es);
     const item = (field: string, value: string, why: string): MigrationItem => ({ where: es.where, resource, field, value, why });
-    for (const f of es.unknownFields) notes.push(item(f, '(set)', 'is not a field of the CES CRD; the API server prunes it, so CES never saw it'));
+    for (const f of es.unknownFields)
+      notes.push(item(f, '(set)', 'is not a field of the CES CRD; the API server prunes it, so CES never saw it'));
     if (es.namespace === undefined) {
       withoutNamespace.set(es.name, es);
-      notCarried.push(item('metadata.namespace', 'nothing', 'has no namespace, so no CES rule can use it; give metadata.namespace, or import with --namespace <ns> as kubectl apply -n would'));
+      notCarried.push(
+        item(
+          'metadata.namespace',
+          'nothing',
+          'has no namespace, so no CES rule can use it; give metadata.namespace, or import with --namespace <ns> as kubectl apply -n would',
+        ),
+      );
       continue;
     }
     const destinations: (AddressModel | FqdnModel)[] = [];
     const seen = new Set<string>();
     for (const a of es.addresses) {
       if (a.model.kind === 'fqdn') {
-        notes.push(item(`spec.addresses[${a.index}]`, JSON.stringify(a.text), 'is a DNS name, not an IP: CES renders such entries as FQDN entries, so it is imported as EgressDestination.fqdn() (the AfmDevice needs dnsResolver)'));
+        notes.push(
+          item(
+            `spec.addresses[${a.index}]`,
+            JSON.stringify(a.text),
+            'is a DNS name, not an IP: CES renders such entries as FQDN entries, so it is imported as EgressDestination.fqdn() (the AfmDevice needs dnsResolver)',
+          ),
+        );
       }
       const key = `${a.model.kind}:${a.model.text}`;
       if (seen.has(key)) continue;
@@ -358,13 +391,22 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
     }
     const plain = `${prefixed(`${es.namespace}-${es.name}`)}`;
     const name = claim(serviceNames, labelName(plain));
-    if (name !== plain) notes.push(item('metadata.name', JSON.stringify(es.name), `imported as ExternalService "${name}" (a DNS label of at most 63 characters, unique on the device)`));
+    if (name !== plain)
+      notes.push(
+        item(
+          'metadata.name',
+          JSON.stringify(es.name),
+          `imported as ExternalService "${name}" (a DNS label of at most 63 characters, unique on the device)`,
+        ),
+      );
     const migrated: MigratedExternalService = {
       name,
       constructId: `ExternalService_${name}`,
       source: es,
       destinations,
-      ...(remark(`CES ExternalService ${es.namespace}/${es.name}`) ? { description: remark(`CES ExternalService ${es.namespace}/${es.name}`) } : {}),
+      ...(remark(`CES ExternalService ${es.namespace}/${es.name}`)
+        ? { description: remark(`CES ExternalService ${es.namespace}/${es.name}`) }
+        : {}),
       usedBy: [],
     };
     const entry = { es, migrated, usedBy: migrated.usedBy as string[] };
@@ -380,9 +422,16 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
     const item = (field: string, value: string, why: string): MigrationItem => ({ where: rule.where, resource, field, value, why });
     const level = LEVEL_OF[rule.kind];
     const action = ACTION_OF[rule.action];
-    for (const f of rule.unknownFields) notes.push(item(f, '(set)', 'is not a field of the CES CRD; the API server prunes it, so CES never saw it'));
+    for (const f of rule.unknownFields)
+      notes.push(item(f, '(set)', 'is not a field of the CES CRD; the API server prunes it, so CES never saw it'));
     if (level !== 'cluster' && rule.namespace === undefined) {
-      notCarried.push(item('metadata.namespace', 'nothing', "has no namespace, so the rule's pods are unknown; give metadata.namespace, or import with --namespace <ns> as kubectl apply -n would"));
+      notCarried.push(
+        item(
+          'metadata.namespace',
+          'nothing',
+          "has no namespace, so the rule's pods are unknown; give metadata.namespace, or import with --namespace <ns> as kubectl apply -n would",
+        ),
+      );
       continue;
     }
     const lookup = level === 'cluster' ? CES_CLUSTER_SERVICE_NAMESPACE : (rule.namespace as string);
@@ -403,17 +452,27 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
       if (!found) {
         if (options.rejectedExternalServices?.has(`${lookup}/${ref}`)) return;
         if (withoutNamespace.has(ref)) {
-          notCarried.push(item(field, JSON.stringify(ref), `names ExternalService ${ref}, which has no namespace (see above), so the rule loses these destinations`));
+          notCarried.push(
+            item(
+              field,
+              JSON.stringify(ref),
+              `names ExternalService ${ref}, which has no namespace (see above), so the rule loses these destinations`,
+            ),
+          );
           return;
         }
-        const elsewhere = input.externalServices.filter((es) => es.name === ref && es.namespace !== undefined).map((es) => es.namespace as string);
+        const elsewhere = input.externalServices
+          .filter((es) => es.name === ref && es.namespace !== undefined)
+          .map((es) => es.namespace as string);
         problems.push({
           where: rule.where,
           resource,
           field,
           problem: `names no ExternalService in namespace ${lookup}${level === 'cluster' ? ` (CES looks up a ClusterEgressRule's ExternalServices in ${CES_CLUSTER_SERVICE_NAMESPACE})` : ''}`,
           value: JSON.stringify(ref),
-          fix: elsewhere.length ? `ExternalService ${ref} is in namespace ${elsewhere.join(', ')}; define it in ${lookup}` : `add ExternalService ${lookup}/${ref} to the input, or fix the name`,
+          fix: elsewhere.length
+            ? `ExternalService ${ref} is in namespace ${elsewhere.join(', ')}; define it in ${lookup}`
+            : `add ExternalService ${lookup}/${ref} to the input, or fix the name`,
         });
         return;
       }
@@ -431,7 +490,13 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
         return;
       }
       if (analysis.carried.length === 0) {
-        notCarried.push(item(field, JSON.stringify(ref), `none of the ports of ExternalService ${found.es.namespace}/${ref} can be carried over (see above), so the rule loses these destinations`));
+        notCarried.push(
+          item(
+            field,
+            JSON.stringify(ref),
+            `none of the ports of ExternalService ${found.es.namespace}/${ref} can be carried over (see above), so the rule loses these destinations`,
+          ),
+        );
         return;
       }
       const allows = action === 'ALLOW' || action === 'ALLOW_FINAL';
@@ -441,14 +506,32 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
         const bwField = `ExternalService ${found.es.namespace}/${ref} spec.ports[${g.bandwidthEntry?.index}].bandwidth`;
         if (g.bandwidth !== undefined) {
           if (!allows) {
-            notes.push(item(bwField, JSON.stringify(g.bandwidth), `left out: a ${rule.action} rule lets nothing through, so the iRule limited nothing`));
+            notes.push(
+              item(
+                bwField,
+                JSON.stringify(g.bandwidth),
+                `left out: a ${rule.action} rule lets nothing through, so the iRule limited nothing`,
+              ),
+            );
           } else {
             const rate = bandwidthRate(g.bandwidth);
             if (rate) {
               bandwidth = { ...rate, iRule: g.bandwidth };
-              notes.push(item(bwField, JSON.stringify(g.bandwidth), `names the BIG-IP iRule /Common/${g.bandwidth}; imported as bandwidthLimit ${rate.maxBandwidth} ${rate.unit}, the rate its name states: check that the iRule's bandwidth controller has that rate`));
+              notes.push(
+                item(
+                  bwField,
+                  JSON.stringify(g.bandwidth),
+                  `names the BIG-IP iRule /Common/${g.bandwidth}; imported as bandwidthLimit ${rate.maxBandwidth} ${rate.unit}, the rate its name states: check that the iRule's bandwidth controller has that rate`,
+                ),
+              );
             } else {
-              notCarried.push(item(bwField, JSON.stringify(g.bandwidth), `names the BIG-IP iRule /Common/${g.bandwidth}, whose rate cannot be read from its name, so the ${g.protocol} flows lose their bandwidth limit; set bandwidthLimit on the imported rule`));
+              notCarried.push(
+                item(
+                  bwField,
+                  JSON.stringify(g.bandwidth),
+                  `names the BIG-IP iRule /Common/${g.bandwidth}, whose rate cannot be read from its name, so the ${g.protocol} flows lose their bandwidth limit; set bandwidthLimit on the imported rule`,
+                ),
+              );
             }
           }
         }
@@ -457,10 +540,17 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
         seg.ports.push(...groupPorts(g));
         segments.set(key, seg);
       }
-      for (const seg of segments.values()) parts.push({ service: migrated, ports: seg.ports, ...(seg.bandwidth ? { bandwidth: seg.bandwidth } : {}) });
+      for (const seg of segments.values())
+        parts.push({ service: migrated, ports: seg.ports, ...(seg.bandwidth ? { bandwidth: seg.bandwidth } : {}) });
     });
     if (parts.length === 0) {
-      notCarried.push(item('spec.externalServices', JSON.stringify(rule.externalServices), 'nothing of the rule can be carried over (see above), so it is left out'));
+      notCarried.push(
+        item(
+          'spec.externalServices',
+          JSON.stringify(rule.externalServices),
+          'nothing of the rule can be carried over (see above), so it is left out',
+        ),
+      );
       continue;
     }
     const groups = new Map<string, Part[]>();
@@ -473,13 +563,20 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
         ? `CES accept at the ${level} level allows nothing by itself (its flows still end in the CES drop-all unless a ServiceEgressRule accepts them); a cdktf-ces ALLOW here would allow them`
         : undefined;
     if (omitted) {
-      notCarried.push(item('spec.action', '"accept"', `not imported (kept commented out): ${omitted}. Enable it as ALLOW only if these flows should be allowed; the imported policy gives the same verdicts as CES without it${rule.logging ? ', but loses its log lines' : ''}`));
+      notCarried.push(
+        item(
+          'spec.action',
+          '"accept"',
+          `not imported (kept commented out): ${omitted}. Enable it as ALLOW only if these flows should be allowed; the imported policy gives the same verdicts as CES without it${rule.logging ? ', but loses its log lines' : ''}`,
+        ),
+      );
     }
     const scope = level === 'cluster' ? 'cluster' : `${level}/${rule.namespace}`;
     let taken = ruleNames.get(scope);
     if (!taken) ruleNames.set(scope, (taken = new Set()));
     const base = labelName(prefixed(rule.name));
-    if (base !== prefixed(rule.name)) notes.push(item('metadata.name', JSON.stringify(rule.name), `imported as "${base}" (a DNS label of at most 63 characters)`));
+    if (base !== prefixed(rule.name))
+      notes.push(item('metadata.name', JSON.stringify(rule.name), `imported as "${base}" (a DNS label of at most 63 characters)`));
     // The AFM remark is "<ticket> <owner>: <justification or description>": a description that
     // would make it too long for AS3 is left out (the module's comment names the CES object).
     const generated = remark(`CES ${rule.kind} ${rule.namespace !== undefined ? `${rule.namespace}/` : ''}${rule.name}`);
@@ -512,7 +609,13 @@ export function planMigration(input: CesManifests, options: MappingOptions = {})
   notes.push(...orderNotes(rules, new Map(services.map((s) => [s.migrated.name, s.migrated]))));
   for (const s of services) {
     if (s.usedBy.length === 0) {
-      notes.push({ where: s.es.where, resource: resourceName(s.es), field: 'metadata.name', value: JSON.stringify(s.es.name), why: 'no CES rule uses it, so CES made nothing of it; imported as an ExternalService all the same' });
+      notes.push({
+        where: s.es.where,
+        resource: resourceName(s.es),
+        field: 'metadata.name',
+        value: JSON.stringify(s.es.name),
+        why: 'no CES rule uses it, so CES made nothing of it; imported as an ExternalService all the same',
+      });
     }
   }
   const order = { cluster: 0, namespace: 1, service: 2 } as const;
@@ -573,7 +676,8 @@ function orderNotes(rules: readonly MigratedRule[], services: ReadonlyMap<string
   for (let i = 0; i < rules.length; i++) {
     for (let j = i + 1; j < rules.length; j++) {
       const [a, b] = [rules[i], rules[j]];
-      if (a.source === b.source || scope(a) !== scope(b) || outcome(a.level, a.source.action) === outcome(b.level, b.source.action)) continue;
+      if (a.source === b.source || scope(a) !== scope(b) || outcome(a.level, a.source.action) === outcome(b.level, b.source.action))
+        continue;
       const pair = [resourceName(a.source), resourceName(b.source)].sort().join(' & ');
       if (seen.has(pair)) continue;
       const flow = sharedFlow(a, b, services);

@@ -178,7 +178,13 @@ export function sourceIdentity(rule: Pick<RuleModel, 'source' | 'schedule' | 'ex
     const s = rule.source;
     const selector = (sel: SelectorModel | undefined) => (isEmptySelector(sel) ? undefined : sel);
     identity = canonical({
-      source: { level: s.level, namespace: s.namespace, service: s.service, namespaceSelector: selector(s.namespaceSelector), podSelector: selector(s.podSelector) },
+      source: {
+        level: s.level,
+        namespace: s.namespace,
+        service: s.service,
+        namespaceSelector: selector(s.namespaceSelector),
+        podSelector: selector(s.podSelector),
+      },
       schedule: rule.schedule,
       expiresAt: rule.expiresAt,
     });
@@ -205,7 +211,10 @@ export const SOURCE_POD_CIDRS = 'src_pod_cidrs';
  * the pods the controller knows, so an address they miss (a pod not yet pushed, a terminating
  * pod) would be allowed where the contract gives it the default.
  */
-export function matchesPodCidrs(rule: Pick<RuleModel, 'level' | 'action' | 'source' | 'schedule' | 'expiresAt'>, device: Pick<DeviceModel, 'podCidrs'>): boolean {
+export function matchesPodCidrs(
+  rule: Pick<RuleModel, 'level' | 'action' | 'source' | 'schedule' | 'expiresAt'>,
+  device: Pick<DeviceModel, 'podCidrs'>,
+): boolean {
   return (
     rule.level === 'cluster' &&
     rule.action !== 'ALLOW' &&
@@ -221,9 +230,10 @@ function sourceListName(rule: RuleModel, digest: Digest): string {
   const s = rule.source;
   let base: string;
   if (s.level === 'cluster') {
-    base = isEmptySelector(s.namespaceSelector) && isEmptySelector(s.podSelector)
-      ? 'src_cluster'
-      : `src_cluster_${digest(canonical({ n: s.namespaceSelector, p: s.podSelector }))}`;
+    base =
+      isEmptySelector(s.namespaceSelector) && isEmptySelector(s.podSelector)
+        ? 'src_cluster'
+        : `src_cluster_${digest(canonical({ n: s.namespaceSelector, p: s.podSelector }))}`;
   } else if (s.level === 'namespace') {
     base = isEmptySelector(s.podSelector) ? `src_ns_${s.namespace}` : `src_ns_${s.namespace}_${digest(canonical(s.podSelector))}`;
   } else {
@@ -303,7 +313,8 @@ export function crossRuleIssues(model: PolicyModel): PolicyIssue[] {
       path: model.device.path,
       field: 'dnsResolver',
       value: 'nothing',
-      message: 'FQDN destinations are resolved by the BIG-IP, which needs a DNS resolver for its global FQDN policy (AS3 cannot set one); set dnsResolver (on the AfmDevice, or on its SharedBigip) to the path of a net dns-resolver such as "/Common/egress-resolver"',
+      message:
+        'FQDN destinations are resolved by the BIG-IP, which needs a DNS resolver for its global FQDN policy (AS3 cannot set one); set dnsResolver (on the AfmDevice, or on its SharedBigip) to the path of a net dns-resolver such as "/Common/egress-resolver"',
     });
   }
   for (const rule of model.rules) {
@@ -313,7 +324,7 @@ export function crossRuleIssues(model: PolicyModel): PolicyIssue[] {
           path: rule.path,
           field: `destinations[${i}]`,
           value: quote(d.name),
-          message: 'no ExternalService of that name is attached to this rule\'s AfmDevice; create it on the same device',
+          message: "no ExternalService of that name is attached to this rule's AfmDevice; create it on the same device",
         });
       }
     });
@@ -359,7 +370,7 @@ class NameRegistry {
       value: quote(name),
       message:
         `${this.namespaceOfNames} "${name}" would stand both for ${other.what} of ${other.owner} and for ${claim.what} of ${claim.owner}; ` +
-        'one object for both would make each match the other\'s content, so synth stops. Their names come from a digest of their content, so this is a digest collision: ' +
+        "one object for both would make each match the other's content, so synth stops. Their names come from a digest of their content, so this is a digest collision: " +
         'change one of them (a name, the source, the destinations or the ports) and report the collision',
     });
     return false;
@@ -381,7 +392,8 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
   const { tenant, application } = device;
   const pathOf = (placement: Placement, name: string) => objectPath(tenant, application, placement, name);
   // Names too long for AS3 keep a readable head and end in a digest of the whole name.
-  const fit = (placement: Placement, readable: string, reserve = 0) => fitName(readable, nameBudget(tenant, application, placement) - reserve, digest);
+  const fit = (placement: Placement, readable: string, reserve = 0) =>
+    fitName(readable, nameBudget(tenant, application, placement) - reserve, digest);
 
   const nameIssues: PolicyIssue[] = [];
   const items = new NameRegistry(nameIssues, 'BIG-IP object');
@@ -392,12 +404,30 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
   };
 
   // The renderer's fixed objects: no content-derived name may take theirs.
-  const fixed = (placement: Placement, name: string) => items.claim(pathOf(placement, name), { what: `the fixed object ${name}`, owner: device.path, content: `fixed ${name}` }, 'tenant');
-  for (const name of [OBJECT.clusterRules, OBJECT.namespaceRules, OBJECT.serviceRules, OBJECT.carriedAllow, OBJECT.virtualPolicy, OBJECT.globalPolicy, routeDomainPolicyName(device.routeDomain)]) {
+  const fixed = (placement: Placement, name: string) =>
+    items.claim(pathOf(placement, name), { what: `the fixed object ${name}`, owner: device.path, content: `fixed ${name}` }, 'tenant');
+  for (const name of [
+    OBJECT.clusterRules,
+    OBJECT.namespaceRules,
+    OBJECT.serviceRules,
+    OBJECT.carriedAllow,
+    OBJECT.virtualPolicy,
+    OBJECT.globalPolicy,
+    routeDomainPolicyName(device.routeDomain),
+  ]) {
     fixed('shared', name);
     fixed('shared', name + OBJECT.staged);
   }
-  for (const name of [OBJECT.gatewayPool, OBJECT.virtualServer, OBJECT.snatPool, OBJECT.logPool, OBJECT.logHsl, OBJECT.logSyslog, OBJECT.logPublisher, OBJECT.logProfile]) {
+  for (const name of [
+    OBJECT.gatewayPool,
+    OBJECT.virtualServer,
+    OBJECT.snatPool,
+    OBJECT.logPool,
+    OBJECT.logHsl,
+    OBJECT.logSyslog,
+    OBJECT.logPublisher,
+    OBJECT.logProfile,
+  ]) {
     fixed('tenant', name);
   }
 
@@ -433,7 +463,12 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
     const key = ruleKey(rule);
 
     const sourceContent = sourceIdentity(rule);
-    const srcField = rule.level === 'cluster' ? 'namespaceSelector, podSelector' : rule.level === 'namespace' ? 'namespace, podSelector' : 'namespace, service';
+    const srcField =
+      rule.level === 'cluster'
+        ? 'namespaceSelector, podSelector'
+        : rule.level === 'namespace'
+          ? 'namespace, podSelector'
+          : 'namespace, service';
     let srcPath: string;
     let memberLists: string[];
     if (matchesPodCidrs(rule, device)) {
@@ -441,7 +476,13 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
       srcPath = pathOf('shared', name);
       memberLists = [];
       const addresses = sortAddresses(device.podCidrs);
-      if (items.claim(srcPath, { what: 'the pod CIDRs list', owner: device.path, content: canonical({ podCidrs: addresses.map((a) => a.text) }) }, srcField)) {
+      if (
+        items.claim(
+          srcPath,
+          { what: 'the pod CIDRs list', owner: device.path, content: canonical({ podCidrs: addresses.map((a) => a.text) }) },
+          srcField,
+        )
+      ) {
         if (podCidrList) podCidrList.rules.push(key);
         else podCidrList = { path: srcPath, name, placement: 'shared', addresses, rules: [key] };
       }
@@ -455,9 +496,25 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
           existing.rules.push(key);
         } else {
           const field = rule.level === 'cluster' ? 'name' : 'namespace';
-          checkPath(srcPath, rule.path, field, rule.level === 'cluster' ? rule.name : (rule.namespace as string), rule.level === 'cluster' ? 'shorten the tenant name' : `shorten the tenant, namespace${rule.level === 'service' ? ' or service' : ''} name`);
+          checkPath(
+            srcPath,
+            rule.path,
+            field,
+            rule.level === 'cluster' ? rule.name : (rule.namespace as string),
+            rule.level === 'cluster'
+              ? 'shorten the tenant name'
+              : `shorten the tenant, namespace${rule.level === 'service' ? ' or service' : ''} name`,
+          );
           sourceLists.set(srcPath, {
-            list: { path: srcPath, name: srcName, placement: 'shared', taskId: serviceDiscoveryTaskId(srcPath), source: rule.source, schedule: rule.schedule, expiresAt: rule.expiresAt },
+            list: {
+              path: srcPath,
+              name: srcName,
+              placement: 'shared',
+              taskId: serviceDiscoveryTaskId(srcPath),
+              source: rule.source,
+              schedule: rule.schedule,
+              expiresAt: rule.expiresAt,
+            },
             rules: [key],
           });
         }
@@ -465,7 +522,9 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
     }
 
     const dstPaths: string[] = [];
-    const inlineAddresses = rule.destinations.filter((d): d is AddressModel => d.kind === 'address' || d.kind === 'cidr' || d.kind === 'range');
+    const inlineAddresses = rule.destinations.filter(
+      (d): d is AddressModel => d.kind === 'address' || d.kind === 'cidr' || d.kind === 'range',
+    );
     const inlineFqdns = rule.destinations.filter((d): d is FqdnModel => d.kind === 'fqdn');
     if (inlineAddresses.length || inlineFqdns.length) {
       const addresses = sortAddresses(inlineAddresses);
@@ -473,7 +532,10 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
       const content = canonical({ a: addresses.map((a) => a.text), f: fqdns.map((f) => f.text) });
       const name = `dst_${digest(content)}`;
       const path = pathOf('shared', name);
-      if (items.claim(path, { what: `the destination list of rule ${key}`, owner: rule.path, content }, 'destinations') && !destinationLists.has(path)) {
+      if (
+        items.claim(path, { what: `the destination list of rule ${key}`, owner: rule.path, content }, 'destinations') &&
+        !destinationLists.has(path)
+      ) {
         destinationLists.set(path, { path, name, placement: 'shared', addresses, fqdns, remark: summarize(addresses, fqdns) });
       }
       dstPaths.push(path);
@@ -495,12 +557,23 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
         const sorted = sortPorts(ports);
         const name = portListName(sorted, digest);
         portList = pathOf('shared', name);
-        if (items.claim(portList, { what: `the ${protocol} port list of rule ${key}`, owner: rule.path, content: canonical({ ports: sorted }) }, 'ports') && !portLists.has(portList)) {
+        if (
+          items.claim(
+            portList,
+            { what: `the ${protocol} port list of rule ${key}`, owner: rule.path, content: canonical({ ports: sorted }) },
+            'ports',
+          ) &&
+          !portLists.has(portList)
+        ) {
           portLists.set(portList, { path: portList, name, placement: 'shared', ports: sorted });
         }
       }
       const entryName = afmRuleName(device, rule, protocol, digest);
-      afmRules.claim(entryName, { what: `the ${protocol} AFM rule of rule ${key}`, owner: rule.path, content: `${key} ${protocol}` }, 'name');
+      afmRules.claim(
+        entryName,
+        { what: `the ${protocol} AFM rule of rule ${key}`, owner: rule.path, content: `${key} ${protocol}` },
+        'name',
+      );
       checkPath(`/${tenant}/${application}/${entryName}`, rule.path, 'name', rule.name, 'shorten the rule, namespace or tenant name');
       entries.push({ name: entryName, protocol, portList });
     }
@@ -551,4 +624,3 @@ function sortAddresses(a: readonly AddressModel[]): AddressModel[] {
 function sortFqdns(f: readonly FqdnModel[]): FqdnModel[] {
   return [...f].sort((x, y) => compareText(x.text, y.text));
 }
-

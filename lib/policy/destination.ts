@@ -116,7 +116,11 @@ export class EgressDestination {
    */
   public _toModel(): DestinationModel {
     const input = INPUTS.get(this);
-    if (!input) throw new InvalidValueError(quote(this.toString()), 'make destinations with the static factories, such as EgressDestination.cidr("10.0.0.0/8")');
+    if (!input)
+      throw new InvalidValueError(
+        quote(this.toString()),
+        'make destinations with the static factories, such as EgressDestination.cidr("10.0.0.0/8")',
+      );
     return destinationModel(input);
   }
 }

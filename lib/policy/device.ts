@@ -53,7 +53,14 @@ function snatModel(snat: EgressSnat): { mode: SnatModeName; addresses: AddressMo
   if (!Array.isArray(raw)) {
     return [{ value: quote(raw), message: 'EgressSnat.pool() takes an array of addresses, such as ["192.0.2.200", "192.0.2.201"]' }];
   }
-  if (raw.length === 0) return [{ value: '[]', message: 'a SNAT pool needs at least one address: list the translation addresses, such as EgressSnat.pool(["192.0.2.200"]), or use EgressSnat.automap()' }];
+  if (raw.length === 0)
+    return [
+      {
+        value: '[]',
+        message:
+          'a SNAT pool needs at least one address: list the translation addresses, such as EgressSnat.pool(["192.0.2.200"]), or use EgressSnat.automap()',
+      },
+    ];
   const problems: ValueProblem[] = [];
   const addresses: AddressModel[] = [];
   const seen = new Map<string, number>();
@@ -66,7 +73,10 @@ function snatModel(snat: EgressSnat): { mode: SnatModeName; addresses: AddressMo
       const e = addressEntry(a);
       const first = seen.get(e.text);
       if (first !== undefined) {
-        problems.push({ value: quote(a), message: `SNAT pool address ${i + 1} is address ${first + 1} again (${e.text}); list each address once` });
+        problems.push({
+          value: quote(a),
+          message: `SNAT pool address ${i + 1} is address ${first + 1} again (${e.text}); list each address once`,
+        });
         return;
       }
       seen.set(e.text, i);
@@ -99,15 +109,47 @@ export interface DeviceInput {
 }
 
 export const LOG_FIELDS = [
-  'acl-policy-name', 'acl-policy-type', 'acl-rule-name', 'action', 'bigip-hostname', 'context-name', 'context-type',
-  'date-time', 'dest-ip', 'dest-port', 'drop-reason', 'management-ip-address', 'protocol', 'route-domain',
-  'sa-translation-pool', 'sa-translation-type', 'src-ip', 'src-port', 'translated-dest-ip', 'translated-dest-port',
-  'translated-ip-protocol', 'translated-route-domain', 'translated-src-ip', 'translated-src-port', 'translated-vlan', 'vlan',
+  'acl-policy-name',
+  'acl-policy-type',
+  'acl-rule-name',
+  'action',
+  'bigip-hostname',
+  'context-name',
+  'context-type',
+  'date-time',
+  'dest-ip',
+  'dest-port',
+  'drop-reason',
+  'management-ip-address',
+  'protocol',
+  'route-domain',
+  'sa-translation-pool',
+  'sa-translation-type',
+  'src-ip',
+  'src-port',
+  'translated-dest-ip',
+  'translated-dest-port',
+  'translated-ip-protocol',
+  'translated-route-domain',
+  'translated-src-ip',
+  'translated-src-port',
+  'translated-vlan',
+  'vlan',
 ] as const;
 
 export const DEFAULT_LOG_FIELDS = [
-  'date-time', 'action', 'context-type', 'context-name', 'acl-policy-name', 'acl-rule-name',
-  'src-ip', 'src-port', 'dest-ip', 'dest-port', 'protocol', 'route-domain',
+  'date-time',
+  'action',
+  'context-type',
+  'context-name',
+  'acl-policy-name',
+  'acl-rule-name',
+  'src-ip',
+  'src-port',
+  'dest-ip',
+  'dest-port',
+  'protocol',
+  'route-domain',
 ];
 
 /** `192.0.2.50:514` or `[2001:db8::50]:514` → canonical address and port. */
@@ -158,28 +200,34 @@ const sameKey =
  * entry that collides with an earlier one (after canonical form) naming both indexes.
  */
 function parsedArray<T>(parse: (s: string) => T, what: string, field: string, collides: Collision<T>, describe: (item: T) => string) {
-  return z.array(z.string({ error: `expected ${what} strings` }), { error: `expected an array of ${what} strings` }).transform((items, ctx) => {
-    const parsed: { index: number; item: T }[] = [];
-    items.forEach((text, index) => {
-      let item: T;
-      try {
-        item = parse(text);
-      } catch (e) {
-        if (!(e instanceof InvalidValueError)) throw e;
-        ctx.addIssue({ code: 'custom', path: [index], message: e.problem, params: { quotedValue: e.value } });
-        return;
-      }
-      for (const earlier of parsed) {
-        const how = collides(earlier.item, item);
-        if (how) {
-          ctx.addIssue({ code: 'custom', path: [index], message: `${how} ${field}[${earlier.index}] (${describe(earlier.item)}); list each ${what} once` });
+  return z
+    .array(z.string({ error: `expected ${what} strings` }), { error: `expected an array of ${what} strings` })
+    .transform((items, ctx) => {
+      const parsed: { index: number; item: T }[] = [];
+      items.forEach((text, index) => {
+        let item: T;
+        try {
+          item = parse(text);
+        } catch (e) {
+          if (!(e instanceof InvalidValueError)) throw e;
+          ctx.addIssue({ code: 'custom', path: [index], message: e.problem, params: { quotedValue: e.value } });
           return;
         }
-      }
-      parsed.push({ index, item });
+        for (const earlier of parsed) {
+          const how = collides(earlier.item, item);
+          if (how) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [index],
+              message: `${how} ${field}[${earlier.index}] (${describe(earlier.item)}); list each ${what} once`,
+            });
+            return;
+          }
+        }
+        parsed.push({ index, item });
+      });
+      return parsed.map((p) => p.item);
     });
-    return parsed.map((p) => p.item);
-  });
 }
 
 /** Reports each repeated string of an already validated array. */
@@ -192,7 +240,8 @@ function refuseRepeats(field: string, what: string) {
   };
 }
 
-const hostPortText = (s: { address: string; port: number }) => (s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`);
+const hostPortText = (s: { address: string; port: number }) =>
+  s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`;
 
 const loggingObject = z.strictObject(
   {
@@ -216,29 +265,45 @@ const loggingObject = z.strictObject(
         : 'expected EgressLoggingOptions ({ syslogServers, syslogTransport, localDatabase, logIpErrors, logTcpErrors, logTcpEvents, logDefaultAction, fields })',
   },
 );
-const LOGGING_EXPECTED = 'EgressLoggingOptions ({ syslogServers, syslogTransport, localDatabase, logIpErrors, logTcpErrors, logTcpEvents, logDefaultAction, fields })';
+const LOGGING_EXPECTED =
+  'EgressLoggingOptions ({ syslogServers, syslogTransport, localDatabase, logIpErrors, logTcpErrors, logTcpEvents, logDefaultAction, fields })';
 /**
  * Read as a struct (own keys of an object literal): a Date, a Map or a boxed `false` is not
  * logging options. A boolean gets its own hint first: rule-match logging is a rule prop.
  */
-const loggingSchema = z.preprocess((value, ctx) => {
-  if (typeof value === 'boolean') {
-    ctx.addIssue({ code: 'custom', input: value, message: "expected EgressLoggingOptions ({ syslogServers, localDatabase, ... }); logging of rule matches is switched on per rule, with the rule's logging: true" });
-  }
-  return value;
-}, struct(loggingObject, { what: 'EgressLoggingOptions', expected: LOGGING_EXPECTED }));
+const loggingSchema = z.preprocess(
+  (value, ctx) => {
+    if (typeof value === 'boolean') {
+      ctx.addIssue({
+        code: 'custom',
+        input: value,
+        message:
+          "expected EgressLoggingOptions ({ syslogServers, localDatabase, ... }); logging of rule matches is switched on per rule, with the rule's logging: true",
+      });
+    }
+    return value;
+  },
+  struct(loggingObject, { what: 'EgressLoggingOptions', expected: LOGGING_EXPECTED }),
+);
 
 /** The props of EgressLoggingOptions (for hints on keys put on the device itself). */
 export const LOGGING_PROPS: readonly string[] = Object.keys(loggingObject.shape);
 
 const bigipPathField = (what: string) =>
-  z.string({ error: 'expected a BIG-IP path' }).regex(BIGIP_PATH, { error: `must be the BIG-IP path of ${what}, such as "/Common/${what.replace(/ /g, '-')}"` }).optional();
+  z
+    .string({ error: 'expected a BIG-IP path' })
+    .regex(BIGIP_PATH, { error: `must be the BIG-IP path of ${what}, such as "/Common/${what.replace(/ /g, '-')}"` })
+    .optional();
 
 export const CLUSTER_NAME_MAX = 40;
 /** A BIG-IP object path: a partition, optional folders, a name; nothing Terraform or tmsh would interpret. */
 export const BIGIP_PATH = /^\/[A-Za-z][0-9A-Za-z_.-]*(\/[A-Za-z0-9][0-9A-Za-z_.-]*)+$/;
 
-const toModel = (e: { kind: AddressModel['kind']; text: string; family: 4 | 6 }): AddressModel => ({ kind: e.kind, text: e.text, family: e.family });
+const toModel = (e: { kind: AddressModel['kind']; text: string; family: 4 | 6 }): AddressModel => ({
+  kind: e.kind,
+  text: e.text,
+  family: e.family,
+});
 
 /** `schema`, refusing an empty array before its items are read. */
 function nonEmpty<T extends z.ZodType>(message: string, schema: T) {
@@ -271,7 +336,12 @@ function cidrCollision(a: AddressModel, b: AddressModel): string | undefined {
 /** The props of an AfmDevice that describe the device (not the connection or references), as zod fields. */
 export const DEVICE_PROPS = {
   clusterName: z
-    .string({ error: (issue) => (issue.input === undefined ? `is required: the Kubernetes cluster's name, a DNS label of at most ${CLUSTER_NAME_MAX} characters` : 'expected a string') })
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? `is required: the Kubernetes cluster's name, a DNS label of at most ${CLUSTER_NAME_MAX} characters`
+          : 'expected a string',
+    })
     .superRefine((v, ctx) => {
       if (!DNS_LABEL.test(v) || v.length > CLUSTER_NAME_MAX) {
         ctx.addIssue({
@@ -292,7 +362,8 @@ export const DEVICE_PROPS = {
     .regex(TENANT_NAME, { error: 'must start with a letter and contain only letters, digits and "_"' })
     .max(48, { error: 'must be at most 48 characters' })
     .refine((v) => !TENANT_PROPERTIES.has(v), {
-      error: (issue) => `"${String(issue.input)}" is reserved by AS3 (an application is a property of its tenant, beside its ${[...TENANT_PROPERTIES].join(', ')}); choose another name, such as "egress"`,
+      error: (issue) =>
+        `"${String(issue.input)}" is reserved by AS3 (an application is a property of its tenant, beside its ${[...TENANT_PROPERTIES].join(', ')}); choose another name, such as "egress"`,
     })
     .optional(),
   routeDomain: wholeNumber(0, 65534).optional(),
@@ -307,15 +378,29 @@ export const DEVICE_PROPS = {
     parsedArray(podCidr, 'pod CIDR', 'podCidrs', cidrCollision, (c) => c.text),
   ).optional(),
   vlans: z
-    .array(z.string({ error: 'expected a BIG-IP path string' }).regex(BIGIP_PATH, { error: 'must be a BIG-IP path such as "/Common/internal"' }), {
-      error: 'expected an array of BIG-IP VLAN paths',
+    .array(
+      z.string({ error: 'expected a BIG-IP path string' }).regex(BIGIP_PATH, { error: 'must be a BIG-IP path such as "/Common/internal"' }),
+      {
+        error: 'expected an array of BIG-IP VLAN paths',
+      },
+    )
+    .min(1, {
+      error:
+        'an empty list is never read as "every VLAN": list the VLANs, or leave vlans out for the default (the virtual server then listens on every VLAN)',
     })
-    .min(1, { error: 'an empty list is never read as "every VLAN": list the VLANs, or leave vlans out for the default (the virtual server then listens on every VLAN)' })
     .superRefine(refuseRepeats('vlans', 'VLAN'))
     .optional(),
-  gateways: parsedArray((s) => toModel(addressEntry(s)), 'gateway address', 'gateways', sameKey((g) => g.text), (g) => g.text).optional(),
+  gateways: parsedArray(
+    (s) => toModel(addressEntry(s)),
+    'gateway address',
+    'gateways',
+    sameKey((g) => g.text),
+    (g) => g.text,
+  ).optional(),
   snat: z
-    .custom<EgressSnat>((v) => typeof v === 'object' && v !== null && SNATS.has(v), { error: 'expected EgressSnat.automap(), pool([...]) or none()' })
+    .custom<EgressSnat>((v) => typeof v === 'object' && v !== null && SNATS.has(v), {
+      error: 'expected EgressSnat.automap(), pool([...]) or none()',
+    })
     .transform((snat, ctx) => {
       const model = snatModel(snat);
       if (!Array.isArray(model)) return model;
@@ -331,7 +416,19 @@ export const DEVICE_PROPS = {
 };
 
 /** Properties of AS3's Tenant class (AS3 3.56 schema, `Tenant`): an application named so would replace one. */
-export const TENANT_PROPERTIES: ReadonlySet<string> = new Set(['class', 'label', 'remark', 'verifiers', 'enable', 'defaultRouteDomain', 'useCommonRouteDomainTenant', 'Shared', 'constants', 'controls', 'optimisticLockKey']);
+export const TENANT_PROPERTIES: ReadonlySet<string> = new Set([
+  'class',
+  'label',
+  'remark',
+  'verifiers',
+  'enable',
+  'defaultRouteDomain',
+  'useCommonRouteDomainTenant',
+  'Shared',
+  'constants',
+  'controls',
+  'optimisticLockKey',
+]);
 
 const deviceSchema = z.strictObject(DEVICE_PROPS);
 
@@ -367,10 +464,18 @@ export function deviceIssues(path: string, p: DeviceProps): PolicyIssue[] {
         path,
         field: 'routeDomainName',
         value: quote(p.routeDomainName),
-        message: 'needs routeDomain, the id of that route domain (addresses name a route domain by id: 10.0.0.1%2); find it with tmsh list net route-domain ' + p.routeDomainName + ' id',
+        message:
+          'needs routeDomain, the id of that route domain (addresses name a route domain by id: 10.0.0.1%2); find it with tmsh list net route-domain ' +
+          p.routeDomainName +
+          ' id',
       });
     } else if (p.routeDomain === 0 && p.routeDomainName !== '/Common/0') {
-      issues.push({ path, field: 'routeDomainName', value: quote(p.routeDomainName), message: 'route domain 0 is /Common/0 on every BIG-IP; leave routeDomainName out, or give routeDomain the id of this route domain' });
+      issues.push({
+        path,
+        field: 'routeDomainName',
+        value: quote(p.routeDomainName),
+        message: 'route domain 0 is /Common/0 on every BIG-IP; leave routeDomainName out, or give routeDomain the id of this route domain',
+      });
     }
   }
   const podFamilies = [...new Set((p.podCidrs ?? []).map((c) => c.family))].sort();
@@ -402,7 +507,9 @@ export function deviceModel(path: string, p: DeviceProps): DeviceModel {
     tenant: p.tenant ?? defaultTenant(p.clusterName),
     application: p.application ?? 'egress',
     routeDomain: p.routeDomain ?? 0,
-    ...(p.routeDomainName !== undefined && p.routeDomainName !== `/Common/${p.routeDomain ?? 0}` ? { routeDomainPath: p.routeDomainName } : {}),
+    ...(p.routeDomainName !== undefined && p.routeDomainName !== `/Common/${p.routeDomain ?? 0}`
+      ? { routeDomainPath: p.routeDomainName }
+      : {}),
     defaultAction: p.defaultAction ?? 'DENY',
     podCidrs: p.podCidrs ?? [],
     vlans: p.vlans ?? [],
@@ -413,7 +520,7 @@ export function deviceModel(path: string, p: DeviceProps): DeviceModel {
     logging: {
       servers: p.logging?.syslogServers ?? [],
       transport: p.logging?.syslogTransport ?? 'tcp',
-      localDatabase: p.logging?.localDatabase ?? !(p.logging?.syslogServers?.length),
+      localDatabase: p.logging?.localDatabase ?? !p.logging?.syslogServers?.length,
       logIpErrors: p.logging?.logIpErrors ?? true,
       logTcpErrors: p.logging?.logTcpErrors ?? true,
       logTcpEvents: p.logging?.logTcpEvents ?? false,
@@ -443,9 +550,16 @@ const SECRET_LIKE = /pass|secret|token|auth|cred|key/i;
  * problem, unknown keys included, is one issue each. Issues come in the order of the props
  * interface (the schema's keys), unknown keys last.
  */
-export function parseProps<S extends z.ZodObject>(schema: S, props: unknown, path: string, hints: PropsHints): { value?: z.output<S>; issues: PolicyIssue[] } {
+export function parseProps<S extends z.ZodObject>(
+  schema: S,
+  props: unknown,
+  path: string,
+  hints: PropsHints,
+): { value?: z.output<S>; issues: PolicyIssue[] } {
   if (typeof props !== 'object' || props === null || Array.isArray(props)) {
-    return { issues: [{ path, field: '(props)', value: quote(props), message: `expected the props object of ${hints.what}: ${hints.expected}` }] };
+    return {
+      issues: [{ path, field: '(props)', value: quote(props), message: `expected the props object of ${hints.what}: ${hints.expected}` }],
+    };
   }
   try {
     // Own keys only, in and out: a value other code put on Object.prototype (an auditMode:
@@ -481,5 +595,10 @@ export function throwIssues(issues: readonly PolicyIssue[], fields: readonly str
     const r = fields.indexOf(rootField(i.field));
     return r < 0 ? fields.length : r;
   };
-  throw new EgressPolicyError(issues.map((issue, n) => ({ issue, n })).sort((a, b) => rank(a.issue) - rank(b.issue) || a.n - b.n).map((x) => x.issue));
+  throw new EgressPolicyError(
+    issues
+      .map((issue, n) => ({ issue, n }))
+      .sort((a, b) => rank(a.issue) - rank(b.issue) || a.n - b.n)
+      .map((x) => x.issue),
+  );
 }

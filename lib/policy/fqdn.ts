@@ -45,7 +45,9 @@ export function parseFqdn(text: string): FqdnEntry {
     if (suffix === base) {
       bad(
         `"*.${base}" covers the public suffix "${base}", so it would match names that anyone can register; ` +
-          'name a domain you control, such as "*.example.' + base + '"',
+          'name a domain you control, such as "*.example.' +
+          base +
+          '"',
       );
     }
   }

@@ -59,12 +59,17 @@ function hasContent(text: string | undefined): boolean {
 
 const flag = z.boolean({
   error: (issue) =>
-    issue.input === 'true' || issue.input === 'false' ? `expected the boolean ${issue.input}, not a string; write ${issue.input} without quotes` : 'expected true or false',
+    issue.input === 'true' || issue.input === 'false'
+      ? `expected the boolean ${issue.input}, not a string; write ${issue.input} without quotes`
+      : 'expected true or false',
 });
 
 const nameSchema = z.string({ error: 'expected a string' }).superRefine((v, ctx) => {
   if (v.length > NAME_MAX || !hasContent(v) || /\p{Cc}/u.test(v)) {
-    ctx.addIssue({ code: 'custom', message: `must be 1 to ${NAME_MAX} characters with at least one letter or digit and no control characters` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be 1 to ${NAME_MAX} characters with at least one letter or digit and no control characters`,
+    });
   }
 });
 
@@ -100,7 +105,11 @@ function scopePathProblem(path: string): string | undefined {
 const scopePathsSchema = z.unknown().transform((items, ctx): string[] => {
   const example = '["security"]';
   if (!Array.isArray(items)) {
-    ctx.addIssue({ code: 'custom', message: `expected an array of construct paths, such as ${example}`, params: { quotedValue: describeValue(items) } });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected an array of construct paths, such as ${example}`,
+      params: { quotedValue: describeValue(items) },
+    });
     return [];
   }
   items.forEach((item, i) => {
@@ -109,7 +118,12 @@ const scopePathsSchema = z.unknown().transform((items, ctx): string[] => {
       if (problem) ctx.addIssue({ code: 'custom', path: [i], message: problem, params: { quotedValue: quote(item) } });
     } else {
       const hint = isConstructLike(item) && item.node.path ? `; pass its node.path, here "${item.node.path}"` : ', such as "security"';
-      ctx.addIssue({ code: 'custom', path: [i], message: `expected a construct path (a string)${hint}`, params: { quotedValue: describeValue(item) } });
+      ctx.addIssue({
+        code: 'custom',
+        path: [i],
+        message: `expected a construct path (a string)${hint}`,
+        params: { quotedValue: describeValue(item) },
+      });
     }
   });
   return items as string[];
@@ -152,7 +166,11 @@ const guardrailPropsSchema = struct(
     ).optional(),
     emergencyRuleScopes: scopePathsSchema.optional(),
     expiredRules: z.enum(['FAIL', 'WARN'], { error: 'must be ExpiredRuleMode.FAIL or ExpiredRuleMode.WARN' }).optional(),
-    expiryWarningDays: wholeNumber(0, EXPIRY_WARNING_DAYS_MAX, `must be a whole number of days from 0 to ${EXPIRY_WARNING_DAYS_MAX}`).optional(),
+    expiryWarningDays: wholeNumber(
+      0,
+      EXPIRY_WARNING_DAYS_MAX,
+      `must be a whole number of days from 0 to ${EXPIRY_WARNING_DAYS_MAX}`,
+    ).optional(),
   }),
   // Read as a struct: own keys only, so a value another program put on Object.prototype (a
   // forbidCatchAll: false, a mode: "WARN") never switches a guardrail off.
@@ -201,7 +219,10 @@ function validateGuardrailSet(set: GuardrailSet, path: string): void {
   const envelope = set.allowedDestinations ?? [];
   if (set.forbidCatchAll) {
     for (const family of [4, 6] as const) {
-      const witness = coveringSubset(envelope.filter((d): d is AddressModel => d.kind !== 'fqdn').map((d) => ({ ...interval(d), owner: d.text })), family);
+      const witness = coveringSubset(
+        envelope.filter((d): d is AddressModel => d.kind !== 'fqdn').map((d) => ({ ...interval(d), owner: d.text })),
+        family,
+      );
       if (witness) {
         issues.push({
           path,
@@ -214,17 +235,38 @@ function validateGuardrailSet(set: GuardrailSet, path: string): void {
   }
   for (const d of envelope) {
     if (set.forbidWildcardFqdns && d.kind === 'fqdn' && d.wildcard) {
-      issues.push({ path, field: 'allowedDestinations', value: quote(d.text), message: 'contradicts forbidWildcardFqdns: remove the wildcard from the envelope or allow wildcards' });
+      issues.push({
+        path,
+        field: 'allowedDestinations',
+        value: quote(d.text),
+        message: 'contradicts forbidWildcardFqdns: remove the wildcard from the envelope or allow wildcards',
+      });
     }
   }
   if (set.allowedPorts && set.allowedPorts.length === 0) {
-    issues.push({ path, field: 'allowedPorts', value: '[]', message: 'an empty port set forbids every team rule; list the allowed ports or leave allowedPorts out' });
+    issues.push({
+      path,
+      field: 'allowedPorts',
+      value: '[]',
+      message: 'an empty port set forbids every team rule; list the allowed ports or leave allowedPorts out',
+    });
   }
   if (set.allowedDestinations && set.allowedDestinations.length === 0) {
-    issues.push({ path, field: 'allowedDestinations', value: '[]', message: 'an empty envelope forbids every team rule; list the allowed destinations or leave allowedDestinations out' });
+    issues.push({
+      path,
+      field: 'allowedDestinations',
+      value: '[]',
+      message: 'an empty envelope forbids every team rule; list the allowed destinations or leave allowedDestinations out',
+    });
   }
   if (set.clusterRuleScopes && set.clusterRuleScopes.length === 0) {
-    issues.push({ path, field: 'clusterRuleScopes', value: '[]', message: 'an empty list forbids every cluster rule; list the construct paths that may declare cluster rules, or leave clusterRuleScopes out' });
+    issues.push({
+      path,
+      field: 'clusterRuleScopes',
+      value: '[]',
+      message:
+        'an empty list forbids every cluster rule; list the construct paths that may declare cluster rules, or leave clusterRuleScopes out',
+    });
   }
   if (set.emergencyPriorityMax !== undefined && !set.emergencyRuleScopes?.length) {
     issues.push({
@@ -310,7 +352,9 @@ function insideMerged(i: IpInterval, envelope: readonly IpInterval[]): boolean {
 }
 
 function fqdnInside(f: FqdnModel, envelope: readonly FqdnModel[]): boolean {
-  return envelope.some((e) => (f.wildcard ? e.text === f.text : e.text === f.text || (e.wildcard && fqdnMatches(parseFqdn(e.text), f.text))));
+  return envelope.some((e) =>
+    f.wildcard ? e.text === f.text : e.text === f.text || (e.wildcard && fqdnMatches(parseFqdn(e.text), f.text)),
+  );
 }
 
 function portInside(p: PortModel, allowed: readonly PortModel[]): boolean {
@@ -353,7 +397,11 @@ interface PortSegment {
 function allowsSegment(rule: RuleModel, s: PortSegment): boolean {
   if (rule.ports.length === 0) return true;
   return rule.ports.some(
-    (p) => p.protocol === 'any' || (s.protocol !== undefined && p.protocol === s.protocol && (p.fromPort === undefined || (p.fromPort <= s.from && s.to <= (p.toPort as number)))),
+    (p) =>
+      p.protocol === 'any' ||
+      (s.protocol !== undefined &&
+        p.protocol === s.protocol &&
+        (p.fromPort === undefined || (p.fromPort <= s.from && s.to <= (p.toPort as number)))),
   );
 }
 
@@ -399,7 +447,10 @@ function selectorText(s: SelectorModel): string {
 /** The requirements of a selector, each as a comparable string; a pod must meet all of them. */
 function requirements(s: SelectorModel | undefined): string[] {
   if (!s) return [];
-  return [...Object.entries(s.matchLabels).map(([k, v]) => `L${JSON.stringify([k, v])}`), ...s.matchExpressions.map((e) => `E${JSON.stringify([e.key, e.operator, e.values])}`)].sort();
+  return [
+    ...Object.entries(s.matchLabels).map(([k, v]) => `L${JSON.stringify([k, v])}`),
+    ...s.matchExpressions.map((e) => `E${JSON.stringify([e.key, e.operator, e.values])}`),
+  ].sort();
 }
 
 /** Pods one or more team rules certainly apply to, and those rules. */
@@ -467,7 +518,9 @@ function sourceGroups(rules: readonly RuleModel[]): SourceGroup[] {
           ? nonEmptySubsets(reqs).map((sub) => selectors.get(sub.join('\n')))
           : [...selectors.values()].filter((t) => t.reqs.length > 0 && t.reqs.every((r) => have.has(r)));
       const own = subsets.flatMap((t) => t?.rules ?? []);
-      const source = isEmptySelector(selector) ? `pods of namespace "${ns}"` : `pods of namespace "${ns}" with ${selectorText(selector as SelectorModel)}`;
+      const source = isEmptySelector(selector)
+        ? `pods of namespace "${ns}"`
+        : `pods of namespace "${ns}" with ${selectorText(selector as SelectorModel)}`;
       groups.push({ source, shared, own });
     }
   }
@@ -526,9 +579,16 @@ export function catchAlls(rules: readonly RuleModel[], externalServices: readonl
   const intervals = new Map<RuleModel, Owned[]>();
   for (const rule of allowing) {
     const addresses = rule.destinations.flatMap((d): AddressModel[] =>
-      d.kind === 'externalService' ? (byName.get(d.name)?.destinations ?? []).filter((x): x is AddressModel => x.kind !== 'fqdn') : d.kind === 'fqdn' ? [] : [d],
+      d.kind === 'externalService'
+        ? (byName.get(d.name)?.destinations ?? []).filter((x): x is AddressModel => x.kind !== 'fqdn')
+        : d.kind === 'fqdn'
+          ? []
+          : [d],
     );
-    intervals.set(rule, addresses.map((a) => ({ ...interval(a), owner: { rule, text: a.text } })));
+    intervals.set(
+      rule,
+      addresses.map((a) => ({ ...interval(a), owner: { rule, text: a.text } })),
+    );
   }
   const groups = sourceGroups(allowing);
   const out: CatchAll[] = [];
@@ -566,7 +626,13 @@ export function catchAlls(rules: readonly RuleModel[], externalServices: readonl
         if (seen.has(key)) continue;
         seen.add(key);
         const anyPort = coverRules.every((r) => allowsSegment(r, { from: PORT_MIN, to: PORT_MAX }));
-        out.push({ family, rules: coverRules, destinations: texts(cover), ports: anyPort ? '' : segmentText(segment), source: group.source });
+        out.push({
+          family,
+          rules: coverRules,
+          destinations: texts(cover),
+          ports: anyPort ? '' : segmentText(segment),
+          source: group.source,
+        });
       }
     }
   }
@@ -588,14 +654,20 @@ function clusterRuleViolations(set: GuardrailSet, rule: RuleModel): GuardrailVio
   if (scopes && !scopes.some((s) => insideScope(rule.path, s))) {
     out.push({
       guardrail: 'clusterRuleScopes',
-      message: `cluster rules may be declared only under ${listed(scopes.map((s) => quote(s)), 8)}; write a namespace or service rule, or ask the security team to add the rule there`,
+      message: `cluster rules may be declared only under ${listed(
+        scopes.map((s) => quote(s)),
+        8,
+      )}; write a namespace or service rule, or ask the security team to add the rule there`,
     });
   }
   const reserved = set.emergencyPriorityMax;
   if (reserved !== undefined && rule.priority <= reserved && !emergency.some((s) => insideScope(rule.path, s))) {
     out.push({
       guardrail: 'emergencyPriorityMax',
-      message: `priority ${rule.priority} is in the band ${PRIORITY_MIN}-${reserved} reserved for the emergency rules under ${listed(emergency.map((s) => quote(s)), 8)}, which must sort first; use a priority above ${reserved}`,
+      message: `priority ${rule.priority} is in the band ${PRIORITY_MIN}-${reserved} reserved for the emergency rules under ${listed(
+        emergency.map((s) => quote(s)),
+        8,
+      )}, which must sort first; use a priority above ${reserved}`,
     });
   }
   return out;
@@ -608,7 +680,11 @@ function clusterRuleViolations(set: GuardrailSet, rule: RuleModel): GuardrailVio
  * Violations of the rules one guardrail set governs on one device, by rule path. `rules` are in
  * declaration order (the per-namespace cap reports the rules beyond it).
  */
-export function guardrailViolations(set: GuardrailSet, rules: readonly RuleModel[], externalServices: readonly ExternalServiceModel[]): Map<string, GuardrailViolation[]> {
+export function guardrailViolations(
+  set: GuardrailSet,
+  rules: readonly RuleModel[],
+  externalServices: readonly ExternalServiceModel[],
+): Map<string, GuardrailViolation[]> {
   const out = new Map<string, GuardrailViolation[]>();
   const v = (rule: RuleModel, guardrail: string, message: string) => {
     const list = out.get(rule.path) ?? [];
@@ -619,7 +695,9 @@ export function guardrailViolations(set: GuardrailSet, rules: readonly RuleModel
   const envelope = set.allowedDestinations;
   const envelopeIntervals: Record<IpFamily, IpInterval[]> = { 4: [], 6: [] };
   for (const family of [4, 6] as const) {
-    envelopeIntervals[family] = merge((envelope ?? []).filter((e): e is AddressModel => e.kind !== 'fqdn' && e.family === family).map(interval));
+    envelopeIntervals[family] = merge(
+      (envelope ?? []).filter((e): e is AddressModel => e.kind !== 'fqdn' && e.family === family).map(interval),
+    );
   }
   const envelopeNames = (envelope ?? []).filter((e): e is FqdnModel => e.kind === 'fqdn');
   const perNamespace = new Map<string, number>();
@@ -627,9 +705,16 @@ export function guardrailViolations(set: GuardrailSet, rules: readonly RuleModel
   for (const rule of rules) {
     const { owner, ticket, justification } = rule.metadata;
     const blank = (text: string | undefined) => (text === undefined ? '' : `, and ${quote(text)} has no letter or digit`);
-    if (set.requireOwner && !hasContent(owner)) v(rule, 'requireOwner', `every rule needs an owner${blank(owner)}; set owner to the team or person responsible`);
-    if (set.requireTicket && !hasContent(ticket)) v(rule, 'requireTicket', `every rule needs a ticket${blank(ticket)}; set ticket to the change or request reference`);
-    if (set.requireJustification && !hasContent(justification)) v(rule, 'requireJustification', `every rule needs a justification${blank(justification)}; set justification to why the egress is needed`);
+    if (set.requireOwner && !hasContent(owner))
+      v(rule, 'requireOwner', `every rule needs an owner${blank(owner)}; set owner to the team or person responsible`);
+    if (set.requireTicket && !hasContent(ticket))
+      v(rule, 'requireTicket', `every rule needs a ticket${blank(ticket)}; set ticket to the change or request reference`);
+    if (set.requireJustification && !hasContent(justification))
+      v(
+        rule,
+        'requireJustification',
+        `every rule needs a justification${blank(justification)}; set justification to why the egress is needed`,
+      );
 
     if (rule.level === 'cluster') {
       for (const c of clusterRuleViolations(set, rule)) v(rule, c.guardrail, c.message);
@@ -638,23 +723,41 @@ export function guardrailViolations(set: GuardrailSet, rules: readonly RuleModel
     const position = (perNamespace.get(rule.namespace as string) ?? 0) + 1;
     perNamespace.set(rule.namespace as string, position);
     if (set.maxRulesPerNamespace !== undefined && position > set.maxRulesPerNamespace) {
-      v(rule, 'maxRulesPerNamespace', `namespace "${rule.namespace}" has more than ${set.maxRulesPerNamespace} rules; merge rules or ask the security team to raise the cap`);
+      v(
+        rule,
+        'maxRulesPerNamespace',
+        `namespace "${rule.namespace}" has more than ${set.maxRulesPerNamespace} rules; merge rules or ask the security team to raise the cap`,
+      );
     }
     if (rule.action !== 'ALLOW' && rule.action !== 'ALLOW_FINAL') continue;
 
-    const destinations = rule.destinations.flatMap((d) => (d.kind === 'externalService' ? [...(byName.get(d.name)?.destinations ?? [])] : [d]));
+    const destinations = rule.destinations.flatMap((d) =>
+      d.kind === 'externalService' ? [...(byName.get(d.name)?.destinations ?? [])] : [d],
+    );
     for (const d of destinations) {
       if (d.kind === 'fqdn' && d.wildcard && set.forbidWildcardFqdns) {
         v(rule, 'forbidWildcardFqdns', `allows the wildcard ${d.text}; list the exact names the workload needs`);
-      } else if (envelope && (d.kind === 'fqdn' ? !fqdnInside(d, envelopeNames) : !insideMerged(interval(d), envelopeIntervals[d.family]))) {
-        v(rule, 'allowedDestinations', `allows ${d.text}, outside the security envelope; ask the security team to extend the envelope or narrow the rule`);
+      } else if (
+        envelope &&
+        (d.kind === 'fqdn' ? !fqdnInside(d, envelopeNames) : !insideMerged(interval(d), envelopeIntervals[d.family]))
+      ) {
+        v(
+          rule,
+          'allowedDestinations',
+          `allows ${d.text}, outside the security envelope; ask the security team to extend the envelope or narrow the rule`,
+        );
       }
     }
     if (set.allowedPorts) {
       const ports = rule.ports.length ? rule.ports : [{ protocol: 'any' } as PortModel];
       for (const p of ports) {
         if (!portInside(p, set.allowedPorts)) {
-          const text = p.fromPort === undefined ? (p.protocol === 'any' ? 'every protocol and port' : `every ${p.protocol} port`) : `${p.protocol}/${p.fromPort}${p.toPort !== p.fromPort ? `-${p.toPort}` : ''}`;
+          const text =
+            p.fromPort === undefined
+              ? p.protocol === 'any'
+                ? 'every protocol and port'
+                : `every ${p.protocol} port`
+              : `${p.protocol}/${p.fromPort}${p.toPort !== p.fromPort ? `-${p.toPort}` : ''}`;
           v(rule, 'allowedPorts', `allows ${text}, outside the allowed port set; use an allowed port or ask the security team`);
         }
       }
@@ -670,7 +773,10 @@ export function guardrailViolations(set: GuardrailSet, rules: readonly RuleModel
         continue;
       }
       for (const rule of c.rules) {
-        const others = listed(c.rules.filter((r) => r !== rule).map((r) => r.path), 3);
+        const others = listed(
+          c.rules.filter((r) => r !== rule).map((r) => r.path),
+          3,
+        );
         v(rule, 'forbidCatchAll', `together with ${others} allows ${c.source} ${every}; ${fix}`);
       }
     }

@@ -11,17 +11,7 @@
 import { ClusterSnapshot, PodInfo, ServiceInfo, podEligible, sourceIncludesPod } from './membership';
 import { InvalidValueError, quote } from './errors';
 import { AddressEntry, ParsedIp, intervalContains, parseAddressEntry, tryParseIp } from './ip';
-import {
-  ActionName,
-  DefaultActionName,
-  DestinationModel,
-  LEVELS,
-  Level,
-  PolicyModel,
-  PortModel,
-  RuleModel,
-  ruleKey,
-} from './model';
+import { ActionName, DefaultActionName, DestinationModel, LEVELS, Level, PolicyModel, PortModel, RuleModel, ruleKey } from './model';
 import { ruleActive } from './schedule';
 
 /** What happens to a flow: let through, dropped silently, or refused (reset / ICMP unreachable). */
@@ -305,8 +295,16 @@ function insideCidr(cidr: string, ip: string): boolean {
  * `podCidrs` (when it declares them), whether or not a pod in a source holds the address.
  */
 function everyPodByAddress(rule: RuleModel, podCidrsDeclared: boolean): boolean {
-  if (rule.level !== 'cluster' || rule.action === 'ALLOW' || rule.schedule !== undefined || rule.expiresAt !== undefined || !podCidrsDeclared) return false;
-  const empty = (s: RuleModel['source']['podSelector']) => !s || (Object.keys(s.matchLabels).length === 0 && s.matchExpressions.length === 0);
+  if (
+    rule.level !== 'cluster' ||
+    rule.action === 'ALLOW' ||
+    rule.schedule !== undefined ||
+    rule.expiresAt !== undefined ||
+    !podCidrsDeclared
+  )
+    return false;
+  const empty = (s: RuleModel['source']['podSelector']) =>
+    !s || (Object.keys(s.matchLabels).length === 0 && s.matchExpressions.length === 0);
   return empty(rule.source.namespaceSelector) && empty(rule.source.podSelector);
 }
 
@@ -321,7 +319,8 @@ export function evaluateIntent(input: IntentInput): IntentResult {
   const eligible = podEligible(pod);
 
   const device = model.device;
-  const fromPodNetwork = device.podCidrs.length > 0 && (!flow.sourceIp || device.podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string)));
+  const fromPodNetwork =
+    device.podCidrs.length > 0 && (!flow.sourceIp || device.podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string)));
   const matches = (rule: PreparedRule): boolean => {
     const m = rule.model;
     if (!portMatches(m.ports, normalized) || !destinationMatches(rule.destination, normalized, dns) || !ruleActive(m, at)) return false;
@@ -371,13 +370,19 @@ export function evaluateIntent(input: IntentInput): IntentResult {
   };
 
   const configuredDefault = DEFAULT_VERDICT[device.defaultAction];
-  const listened = !flow.sourceIp || device.podCidrs.length === 0 || device.podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string));
+  const listened =
+    !flow.sourceIp || device.podCidrs.length === 0 || device.podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string));
   // Outside podCidrs only a deny or reject of the upper levels decides; anything else ends at
   // the BIG-IP, which forwards nothing no virtual server takes.
   const listening = (d: IntentDecision): IntentDecision =>
     listened || (d.basis === 'rule' && d.verdict !== 'allow' && d.decidedBy?.level !== 'service')
       ? d
-      : { verdict: 'deny', basis: 'no-listener', levels: d.levels.map((l): LevelStep => (l.level === 'service' ? { level: 'service', outcome: 'not-consulted' } : l)), defaultVerdict: d.defaultVerdict };
+      : {
+          verdict: 'deny',
+          basis: 'no-listener',
+          levels: d.levels.map((l): LevelStep => (l.level === 'service' ? { level: 'service', outcome: 'not-consulted' } : l)),
+          defaultVerdict: d.defaultVerdict,
+        };
   // Device audit mode enforces nothing: every rule is staged and the enforced default is accept.
   const enforced = listening(device.audit ? decide(() => false, 'allow') : decide((r) => !r.ref.audit, configuredDefault));
   const hasAudit = device.audit || model.rules.some((r) => r.audit);

@@ -88,7 +88,10 @@ export function parseCidr(text: string): AddressEntry {
   const ip = tryParseIp(text.slice(0, slash));
   const lenText = text.slice(slash + 1);
   if (!ip) {
-    throw new InvalidValueError(quote(text), 'the CIDR does not start with a valid IPv4 or IPv6 address; write it like "198.51.100.0/24" or "2001:db8::/32"');
+    throw new InvalidValueError(
+      quote(text),
+      'the CIDR does not start with a valid IPv4 or IPv6 address; write it like "198.51.100.0/24" or "2001:db8::/32"',
+    );
   }
   const bits = bitsOf(ip.family);
   // No leading zeros: some tools read "/010" as octal.

@@ -92,7 +92,8 @@ export function sourceIncludesPod(
   switch (source.level) {
     case 'cluster':
       // An empty selector selects every namespace, known or not, as an absent one does.
-      if (!isEmptySelector(source.namespaceSelector) && (!namespaceLabels || !selectorMatches(source.namespaceSelector, namespaceLabels))) return false;
+      if (!isEmptySelector(source.namespaceSelector) && (!namespaceLabels || !selectorMatches(source.namespaceSelector, namespaceLabels)))
+        return false;
       return selectorMatches(source.podSelector, pod.labels);
     case 'namespace':
       return pod.namespace === source.namespace && selectorMatches(source.podSelector, pod.labels);

@@ -60,7 +60,18 @@ export function labelValueProblem(value: string): string | undefined {
 }
 
 /** Properties of AS3's ADC class (AS3 3.56 schema, `ADC`): a tenant named so would replace one. */
-const ADC_PROPERTIES: ReadonlySet<string> = new Set(['class', 'updateMode', 'schemaVersion', 'id', 'target', 'label', 'remark', 'constants', 'controls', 'scratch']);
+const ADC_PROPERTIES: ReadonlySet<string> = new Set([
+  'class',
+  'updateMode',
+  'schemaVersion',
+  'id',
+  'target',
+  'label',
+  'remark',
+  'constants',
+  'controls',
+  'scratch',
+]);
 
 export function tenantProblem(value: string): string | undefined {
   if (!TENANT_NAME.test(value)) {

@@ -131,7 +131,12 @@ export function ruleBaseName(rule: Pick<RuleModel, 'level' | 'namespace' | 'name
  * AFM rule names have no pattern in AS3; keeping them within the budget of a tenant item keeps
  * them valid wherever the rule lists live.
  */
-export function afmRuleName(device: Pick<DeviceModel, 'tenant' | 'application'>, rule: Pick<RuleModel, 'level' | 'namespace' | 'name'>, protocol: string, digest: Digest = contentDigest): string {
+export function afmRuleName(
+  device: Pick<DeviceModel, 'tenant' | 'application'>,
+  rule: Pick<RuleModel, 'level' | 'namespace' | 'name'>,
+  protocol: string,
+  digest: Digest = contentDigest,
+): string {
   const token = protocolToken(protocol);
   const budget = nameBudget(device.tenant, device.application, 'tenant');
   return `${fitName(ruleBaseName(rule), budget - token.length - 1, digest)}_${token}`;

@@ -7,18 +7,148 @@ import { UnknownKeyHints, describe, readStruct, unknownKeyMessage } from './stru
  * Lower case only: AFM rejects `TCP`.
  */
 export const AFM_PROTOCOLS: ReadonlySet<string> = new Set([
-  '3pc', 'a/n', 'ah', 'any', 'argus', 'aris', 'ax.25', 'bbn-rcc', 'bna', 'br-sat-mon', 'cbt', 'cftp', 'chaos',
-  'compaq-peer', 'cphb', 'cpnx', 'crdup', 'crtp', 'dccp', 'dcn', 'ddp', 'ddx', 'dgp', 'dsr', 'egp', 'eigrp', 'emcon',
-  'encap', 'esp', 'etherip', 'fc', 'fire', 'ggp', 'gmtp', 'gre', 'hip', 'hmp', 'hopopt', 'i-nlsp', 'iatp', 'icmp',
-  'idpr', 'idpr-cmtp', 'idrp', 'ifmp', 'igmp', 'igp', 'il', 'ip', 'ipcomp', 'ipcv', 'ipip', 'iplt', 'ippc', 'ipv4',
-  'ipv6', 'ipv6-auth', 'ipv6-crypt', 'ipv6-frag', 'ipv6-icmp', 'ipv6-nonxt', 'ipv6-opts', 'ipv6-route', 'ipx-in-ip',
-  'irtp', 'isis', 'iso-ip', 'iso-tp4', 'kryptolan', 'l2tp', 'larp', 'leaf-1', 'leaf-2', 'manet', 'merit-inp',
-  'mfe-nsp', 'micp', 'mobile', 'mobility-header', 'mpls-in-ip', 'mtp', 'mux', 'narp', 'netblt', 'nsfnet-igp', 'nvp',
-  'ospf', 'pgm', 'pim', 'pipe', 'pnni', 'prm', 'ptp', 'pup', 'pvp', 'qnx', 'rdp', 'rohc', 'rsvp', 'rsvp-e2e-ignore',
-  'rvd', 'sat-expak', 'sat-mon', 'scc-sp', 'scps', 'sctp', 'sdrp', 'secure-vmtp', 'shim6', 'skip', 'sm', 'smp', 'snp',
-  'sprite-rpc', 'sps', 'srp', 'sscopmce', 'st', 'stp', 'sun-nd', 'swipe', 'tcf', 'tcp', 'tlsp', 'tp++', 'trunk-1',
-  'trunk-2', 'ttp', 'udp', 'udplite', 'uti', 'vines', 'visa', 'vmtp', 'vrrp', 'wb-expak', 'wb-mon', 'wesp', 'wsn',
-  'xnet', 'xns-idp', 'xtp',
+  '3pc',
+  'a/n',
+  'ah',
+  'any',
+  'argus',
+  'aris',
+  'ax.25',
+  'bbn-rcc',
+  'bna',
+  'br-sat-mon',
+  'cbt',
+  'cftp',
+  'chaos',
+  'compaq-peer',
+  'cphb',
+  'cpnx',
+  'crdup',
+  'crtp',
+  'dccp',
+  'dcn',
+  'ddp',
+  'ddx',
+  'dgp',
+  'dsr',
+  'egp',
+  'eigrp',
+  'emcon',
+  'encap',
+  'esp',
+  'etherip',
+  'fc',
+  'fire',
+  'ggp',
+  'gmtp',
+  'gre',
+  'hip',
+  'hmp',
+  'hopopt',
+  'i-nlsp',
+  'iatp',
+  'icmp',
+  'idpr',
+  'idpr-cmtp',
+  'idrp',
+  'ifmp',
+  'igmp',
+  'igp',
+  'il',
+  'ip',
+  'ipcomp',
+  'ipcv',
+  'ipip',
+  'iplt',
+  'ippc',
+  'ipv4',
+  'ipv6',
+  'ipv6-auth',
+  'ipv6-crypt',
+  'ipv6-frag',
+  'ipv6-icmp',
+  'ipv6-nonxt',
+  'ipv6-opts',
+  'ipv6-route',
+  'ipx-in-ip',
+  'irtp',
+  'isis',
+  'iso-ip',
+  'iso-tp4',
+  'kryptolan',
+  'l2tp',
+  'larp',
+  'leaf-1',
+  'leaf-2',
+  'manet',
+  'merit-inp',
+  'mfe-nsp',
+  'micp',
+  'mobile',
+  'mobility-header',
+  'mpls-in-ip',
+  'mtp',
+  'mux',
+  'narp',
+  'netblt',
+  'nsfnet-igp',
+  'nvp',
+  'ospf',
+  'pgm',
+  'pim',
+  'pipe',
+  'pnni',
+  'prm',
+  'ptp',
+  'pup',
+  'pvp',
+  'qnx',
+  'rdp',
+  'rohc',
+  'rsvp',
+  'rsvp-e2e-ignore',
+  'rvd',
+  'sat-expak',
+  'sat-mon',
+  'scc-sp',
+  'scps',
+  'sctp',
+  'sdrp',
+  'secure-vmtp',
+  'shim6',
+  'skip',
+  'sm',
+  'smp',
+  'snp',
+  'sprite-rpc',
+  'sps',
+  'srp',
+  'sscopmce',
+  'st',
+  'stp',
+  'sun-nd',
+  'swipe',
+  'tcf',
+  'tcp',
+  'tlsp',
+  'tp++',
+  'trunk-1',
+  'trunk-2',
+  'ttp',
+  'udp',
+  'udplite',
+  'uti',
+  'vines',
+  'visa',
+  'vmtp',
+  'vrrp',
+  'wb-expak',
+  'wb-mon',
+  'wesp',
+  'wsn',
+  'xnet',
+  'xns-idp',
+  'xtp',
 ]);
 
 /** Protocols whose rules can match destination ports. */
@@ -175,7 +305,9 @@ export class EgressPort {
     }
     const { protocol, fromPort, toPort } = read.data;
     const unknown = Object.keys(read.data).filter((k) => !PORT_PROPS_KEYS.includes(k));
-    const problem = unknown.length ? unknown.map((k) => `${k}: ${unknownKeyMessage(k, PORT_PROPS_KEYS, PORT_PROPS_HINTS)}`).join('; ') : undefined;
+    const problem = unknown.length
+      ? unknown.map((k) => `${k}: ${unknownKeyMessage(k, PORT_PROPS_KEYS, PORT_PROPS_HINTS)}`).join('; ')
+      : undefined;
     return new EgressPort({ call, kind: 'props', protocol, fromPort, toPort: toPort === undefined ? fromPort : toPort, problem });
   }
 
@@ -278,7 +410,8 @@ function portModel(args: PortArguments): PortModel {
     const hint = AFM_PROTOCOLS.has(lower)
       ? `AFM protocol names are lower case; write "${lower}"`
       : 'use a lower-case AFM protocol name such as "tcp", "udp", "sctp", "icmp", "ipv6-icmp", "gre" or "any"';
-    const what = typeof protocol === 'string' ? `unknown protocol ${quote(protocol)}` : `the protocol must be a string, not ${describe(protocol)}`;
+    const what =
+      typeof protocol === 'string' ? `unknown protocol ${quote(protocol)}` : `the protocol must be a string, not ${describe(protocol)}`;
     throw new InvalidValueError(asCalled, `${what}: ${hint}`);
   }
   if (fromPort === undefined && toPort === undefined) {
@@ -308,10 +441,14 @@ function portModel(args: PortArguments): PortModel {
   for (const p of [fromPort, toPort]) {
     // Only the range factories (tcpRange, udpRange, sctpRange) take a second number.
     if (p === undefined) {
-      throw new InvalidValueError(asCalled, `a port range needs two port numbers, the first and the last port: give both, or for the one port ${describe(fromPort)} write EgressPort.${protocol}(${describe(fromPort)})`);
+      throw new InvalidValueError(
+        asCalled,
+        `a port range needs two port numbers, the first and the last port: give both, or for the one port ${describe(fromPort)} write EgressPort.${protocol}(${describe(fromPort)})`,
+      );
     }
     if (typeof p !== 'number') {
-      const fix = typeof p === 'string' && /^\d+$/.test(p) ? `pass the number ${Number(p)}, not a string` : 'use a whole number from 1 to 65535';
+      const fix =
+        typeof p === 'string' && /^\d+$/.test(p) ? `pass the number ${Number(p)}, not a string` : 'use a whole number from 1 to 65535';
       throw new InvalidValueError(asCalled, `port ${describe(p)} is not a number: ${fix}`);
     }
   }

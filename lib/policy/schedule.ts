@@ -58,7 +58,11 @@ export const EXPIRY_WARNING_DAYS_DEFAULT = 14;
  * What synth says about a rule's expiry at `now`: `expired` once `expiresAt` has come (the rule
  * is then not enforced), `expiring` within `warningDays` of it, nothing otherwise.
  */
-export function expiryNotice(rule: { expiresAt?: string }, now: Date, warningDays: number): { kind: 'expired' | 'expiring'; message: string } | undefined {
+export function expiryNotice(
+  rule: { expiresAt?: string },
+  now: Date,
+  warningDays: number,
+): { kind: 'expired' | 'expiring'; message: string } | undefined {
   if (rule.expiresAt === undefined) return undefined;
   const at = Date.parse(rule.expiresAt);
   if (now.getTime() >= at) {

@@ -59,7 +59,9 @@ const dnsLabel = (what: string, example: string) =>
     .superRefine(check(dnsLabelProblem));
 
 const ACTIONS = 'EgressAction.DENY, REJECT, ALLOW or ALLOW_FINAL';
-const actionSchema = z.enum(['DENY', 'REJECT', 'ALLOW', 'ALLOW_FINAL'], { error: expecting(`one of ${ACTIONS}`, `must be one of ${ACTIONS}`) });
+const actionSchema = z.enum(['DENY', 'REJECT', 'ALLOW', 'ALLOW_FINAL'], {
+  error: expecting(`one of ${ACTIONS}`, `must be one of ${ACTIONS}`),
+});
 
 const prioritySchema = z
   .number({ error: `must be a whole number from ${PRIORITY_MIN} to ${PRIORITY_MAX}` })
@@ -148,7 +150,9 @@ const matchLabelsSchema = z.unknown().transform((value, ctx) => {
 
 /** An array of at most `max` items, the bound of its custom-resource field; `what` names the items. */
 const bounded = (max: number, what: string, fix: string) =>
-  check((items: readonly unknown[]) => (items.length > max ? `has ${items.length} ${what}, and the custom resource holds at most ${max}; ${fix}` : undefined));
+  check((items: readonly unknown[]) =>
+    items.length > max ? `has ${items.length} ${what}, and the custom resource holds at most ${max}; ${fix}` : undefined,
+  );
 
 const selectorRequirementSchema = struct(
   z
@@ -208,7 +212,9 @@ export function timeZoneProblem(tz: string): string | undefined {
 }
 
 const clockTime = (field: string, format: string) =>
-  z.string({ error: expecting(`set ${field} to a time, ${format}`, `expected a string, ${format}`) }).regex(HHMM, { error: `must be ${format}` });
+  z
+    .string({ error: expecting(`set ${field} to a time, ${format}`, `expected a string, ${format}`) })
+    .regex(HHMM, { error: `must be ${format}` });
 
 const scheduleSchema = struct(
   z
@@ -259,7 +265,11 @@ const bandwidthSchema = struct(
             'write a whole number, from 1 Mbps to 320 Gbps in its unit, such as 100',
           ),
         })
-        .superRefine(check((v: number) => (Number.isInteger(v) ? undefined : 'write a whole number, from 1 Mbps to 320 Gbps in its unit, such as 100'))),
+        .superRefine(
+          check((v: number) =>
+            Number.isInteger(v) ? undefined : 'write a whole number, from 1 Mbps to 320 Gbps in its unit, such as 100',
+          ),
+        ),
       unit: z.enum(['bps', 'Kbps', 'Mbps', 'Gbps'], { error: 'must be a BandwidthUnit (bps, Kbps, Mbps or Gbps)' }).optional(),
     })
     .superRefine((b, ctx) => {
@@ -309,7 +319,13 @@ const isoInstant = z.string({ error: `expected a string: ${INSTANT_FORMAT}` }).s
  * element is reported on its index. `required` is the fix when the array is missing (leave it
  * out for an optional array, which is then wrapped in `.optional()`).
  */
-export function valueObjectArray<T, M>(isInstance: (v: unknown) => v is T, toModel: (v: T) => M, expected: string, example: string, required?: string) {
+export function valueObjectArray<T, M>(
+  isInstance: (v: unknown) => v is T,
+  toModel: (v: T) => M,
+  expected: string,
+  example: string,
+  required?: string,
+) {
   return z.unknown().transform((items, ctx): M[] => {
     if (!Array.isArray(items)) {
       const message =
@@ -324,7 +340,12 @@ export function valueObjectArray<T, M>(isInstance: (v: unknown) => v is T, toMod
     const out: M[] = [];
     items.forEach((item, i) => {
       if (!isInstance(item)) {
-        ctx.addIssue({ code: 'custom', path: [i], message: `expected an ${expected} made with its static factories, such as ${example}`, params: { quotedValue: describeValue(item) } });
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message: `expected an ${expected} made with its static factories, such as ${example}`,
+          params: { quotedValue: describeValue(item) },
+        });
         return;
       }
       try {
@@ -342,7 +363,9 @@ const isDestination = isEgressDestination;
 const isPort = isEgressPort;
 
 const destinationsSchema = (required: string, empty: string) =>
-  valueObjectArray(isDestination, (d) => d._toModel(), 'EgressDestination', 'EgressDestination.cidr("10.0.0.0/8")', required).pipe(z.array(z.any()).min(1, { error: empty }));
+  valueObjectArray(isDestination, (d) => d._toModel(), 'EgressDestination', 'EgressDestination.cidr("10.0.0.0/8")', required).pipe(
+    z.array(z.any()).min(1, { error: empty }),
+  );
 const portsSchema = valueObjectArray(isPort, (p) => p._toModel(), 'EgressPort', 'EgressPort.HTTPS').pipe(
   z.array(z.any()).min(1, {
     error: 'an empty port list is never read as every port; leave ports out or use EgressPort.allTraffic() for every protocol and port',
@@ -404,7 +427,8 @@ const RULE_SPECS: Readonly<Record<Level, StructSpec>> = {
     what: 'a ClusterEgressRule',
     expected: `ClusterEgressRuleProps ({ ${RULE_PROPS} })`,
     misplaced: {
-      namespace: 'a cluster rule applies to every namespace; use a NamespaceEgressRule for one namespace, or namespaceSelector to narrow this rule',
+      namespace:
+        'a cluster rule applies to every namespace; use a NamespaceEgressRule for one namespace, or namespaceSelector to narrow this rule',
       service: 'a cluster rule applies to every namespace; use a ServiceEgressRule for the pods of one Service',
     },
   },
@@ -412,7 +436,8 @@ const RULE_SPECS: Readonly<Record<Level, StructSpec>> = {
     what: 'a NamespaceEgressRule',
     expected: `NamespaceEgressRuleProps ({ ${RULE_PROPS}, namespace })`,
     misplaced: {
-      service: 'a namespace rule applies to its namespace; use a ServiceEgressRule for the pods of one Service, or podSelector to narrow this rule',
+      service:
+        'a namespace rule applies to its namespace; use a ServiceEgressRule for the pods of one Service, or podSelector to narrow this rule',
       namespaceSelector: ONLY_CLUSTER_SELECTS_NAMESPACES,
     },
   },
@@ -432,7 +457,10 @@ const ruleSchemas = {
     z.strictObject({ ...ruleShape, namespaceSelector: selectorSchema.optional(), podSelector: selectorSchema.optional() }),
     RULE_SPECS.cluster,
   ),
-  namespace: struct(z.strictObject({ ...ruleShape, namespace: ruleNamespace, podSelector: selectorSchema.optional() }), RULE_SPECS.namespace),
+  namespace: struct(
+    z.strictObject({ ...ruleShape, namespace: ruleNamespace, podSelector: selectorSchema.optional() }),
+    RULE_SPECS.namespace,
+  ),
   service: struct(
     z.strictObject({
       ...ruleShape,
@@ -563,7 +591,9 @@ function parseWith<T>(parse: () => T, extra: readonly PolicyIssue[]): T {
 function readProps(props: unknown, path: string, expected: string): Record<string, unknown> {
   const read = readStruct(props, expected);
   if (!read.data) {
-    throw new EgressPolicyError(read.problems.map((p) => ({ path, field: fieldName(p.key === undefined ? [] : [p.key]), value: p.value, message: p.message })));
+    throw new EgressPolicyError(
+      read.problems.map((p) => ({ path, field: fieldName(p.key === undefined ? [] : [p.key]), value: p.value, message: p.message })),
+    );
   }
   return read.data;
 }

@@ -183,9 +183,7 @@ export function unknownKeyMessage(key: string, known: readonly string[], hints?:
     .map((k) => ({ k, d: editDistance(key, k) }))
     .filter(({ d }) => d <= Math.max(1, Math.floor(key.length / 4)))
     .sort((x, y) => x.d - y.d)[0];
-  const fix = near
-    ? `did you mean "${near.k}"?`
-    : (hints?.otherwise ?? `remove it; the props of ${what} are ${known.join(', ')}`);
+  const fix = near ? `did you mean "${near.k}"?` : (hints?.otherwise ?? `remove it; the props of ${what} are ${known.join(', ')}`);
   return `is not a prop of ${what}, and an unknown prop is never ignored: ${fix}`;
 }
 

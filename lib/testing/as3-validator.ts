@@ -89,7 +89,12 @@ export class As3Validator {
       keyword: 'f5PostProcess',
       schemaType: 'object',
       errors: false,
-      validate: (sch: { tag?: string; data?: { properties?: { class?: { const?: string } } } }, data: unknown, _p: unknown, cxt?: { instancePath: string }) => {
+      validate: (
+        sch: { tag?: string; data?: { properties?: { class?: { const?: string } } } },
+        data: unknown,
+        _p: unknown,
+        cxt?: { instancePath: string },
+      ) => {
         if (sch.tag === 'pointer' && typeof data === 'string' && cxt) {
           this.pointerUses.push({ instancePath: cxt.instancePath, pointer: data, expectedClass: sch.data?.properties?.class?.const });
         }
@@ -109,7 +114,7 @@ export class As3Validator {
     if (!fn(doc)) {
       return {
         valid: false,
-        errors: (fn.errors ?? []).map((e) => `${e.instancePath || "/"}: ${e.message}${paramsText(e.params)}`),
+        errors: (fn.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message}${paramsText(e.params)}`),
       };
     }
     const adc = (isRequest ? (doc as { declaration: unknown }).declaration : doc) as Record<string, unknown>;

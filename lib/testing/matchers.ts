@@ -81,7 +81,13 @@ function viewOf(device: AfmDevice): PolicyView {
   const compiled = device._compile();
   let view = views.get(compiled);
   if (!view) {
-    view = policyView({ label: deviceLabel(namesOfDevice(device)), model: compiled.model, plan: buildSyncPlan(compiled), ...deployed(device), expired: expiredRules(compiled) });
+    view = policyView({
+      label: deviceLabel(namesOfDevice(device)),
+      model: compiled.model,
+      plan: buildSyncPlan(compiled),
+      ...deployed(device),
+      expired: expiredRules(compiled),
+    });
     views.set(compiled, view);
   }
   return view;
@@ -94,12 +100,19 @@ function namesOfDevice(device: AfmDevice): DeviceNames {
 
 function deviceOf(subject: unknown, wanted: string | undefined): AfmDevice {
   if (!Construct.isConstruct(subject)) {
-    throw new Error(`expect(...) of an egress matcher takes a construct holding an AfmDevice (a TerraformStack, the App or the device), got ${typeof subject}`);
+    throw new Error(
+      `expect(...) of an egress matcher takes a construct holding an AfmDevice (a TerraformStack, the App or the device), got ${typeof subject}`,
+    );
   }
   const devices = (subject as IConstruct).node.findAll().filter((c): c is AfmDevice => AfmDevice.isAfmDevice(c));
-  if (devices.length === 0) throw new Error(`no AfmDevice under ${(subject as IConstruct).node.path || 'the app'}; pass the stack that holds the device`);
+  if (devices.length === 0)
+    throw new Error(`no AfmDevice under ${(subject as IConstruct).node.path || 'the app'}; pass the stack that holds the device`);
   // Named as the command-line tools name them (lib/analysis/device-name).
-  return selectDevice(devices, wanted, namesOfDevice, { option: 'options.device', chooseWith: "the option { device: '<device>' }", within: (subject as IConstruct).node.path || 'the app' });
+  return selectDevice(devices, wanted, namesOfDevice, {
+    option: 'options.device',
+    chooseWith: "the option { device: '<device>' }",
+    within: (subject as IConstruct).node.path || 'the app',
+  });
 }
 
 /** Evaluates one expectation; throws a readable Error on bad arguments. */
@@ -114,11 +127,20 @@ export function explainEgress(subject: unknown, from: string, to: string, option
     }
     const at = options.at === undefined ? new Date() : new Date(options.at);
     if (Number.isNaN(at.getTime())) throw new UsageError('options.at', JSON.stringify(options.at), 'give a Date or an ISO 8601 time');
-    return explain(view, undefined, { table, origin }, {
-      from: { ...parseSource(from, 'from'), ...(options.labels ? { labels: options.labels } : {}), ...(options.namespaceLabels ? { namespaceLabels: options.namespaceLabels } : {}) },
-      to: parseDestination(to, 'to'),
-      at,
-    });
+    return explain(
+      view,
+      undefined,
+      { table, origin },
+      {
+        from: {
+          ...parseSource(from, 'from'),
+          ...(options.labels ? { labels: options.labels } : {}),
+          ...(options.namespaceLabels ? { namespaceLabels: options.namespaceLabels } : {}),
+        },
+        to: parseDestination(to, 'to'),
+        at,
+      },
+    );
   } catch (e) {
     if (e instanceof UsageError) throw new Error(e.message);
     throw e;
@@ -128,7 +150,12 @@ export function explainEgress(subject: unknown, from: string, to: string, option
 type Expected = 'allowed' | 'denied' | 'rejected';
 
 function result(expected: Expected, e: Explanation, from: string, to: string): MatcherResult {
-  const pass = expected === 'allowed' ? e.verdict === 'allow' : expected === 'rejected' ? e.verdict === 'reject' : e.verdict === 'deny' || e.verdict === 'reject';
+  const pass =
+    expected === 'allowed'
+      ? e.verdict === 'allow'
+      : expected === 'rejected'
+        ? e.verdict === 'reject'
+        : e.verdict === 'deny' || e.verdict === 'reject';
   return {
     pass,
     message: () =>
@@ -155,14 +182,22 @@ export function toRejectEgress(received: unknown, from: string, to: string, opti
 function ruleText(rule: unknown): string {
   if (typeof rule === 'string') return rule;
   if (Construct.isConstruct(rule)) return (rule as IConstruct).node.path;
-  throw new Error(`toBeDecidedBy takes the rule as a construct or as text such as "ServiceEgressRule payments/checkout-to-stripe", got ${rule === null ? 'null' : typeof rule}`);
+  throw new Error(
+    `toBeDecidedBy takes the rule as a construct or as text such as "ServiceEgressRule payments/checkout-to-stripe", got ${rule === null ? 'null' : typeof rule}`,
+  );
 }
 
 /**
  * `expect(stack).toBeDecidedBy('payments/checkout', 'api.stripe.com:443', checkoutToStripe)`:
  * the rule decides every packet of the flow (as enforced; audit rules never decide).
  */
-export function toBeDecidedBy(received: unknown, from: string, to: string, rule: IConstruct | string, options?: EgressExpectationOptions): MatcherResult {
+export function toBeDecidedBy(
+  received: unknown,
+  from: string,
+  to: string,
+  rule: IConstruct | string,
+  options?: EgressExpectationOptions,
+): MatcherResult {
   const wanted = ruleText(rule);
   const e = explainEgress(received, from, to, options);
   const pass = e.flows.every((f) => decidedByMatches(f.enforced, wanted));
@@ -181,7 +216,9 @@ export const egressMatchers = { toAllowEgress, toDenyEgress, toRejectEgress, toB
 export function setupEgressMatchers(): void {
   const jestExpect = (globalThis as { expect?: { extend?: (m: Record<string, unknown>) => void } }).expect;
   if (typeof jestExpect?.extend !== 'function') {
-    throw new Error('setupEgressMatchers() needs Jest\'s global expect; call it from a file listed in "setupFilesAfterEnv" of the Jest config');
+    throw new Error(
+      'setupEgressMatchers() needs Jest\'s global expect; call it from a file listed in "setupFilesAfterEnv" of the Jest config',
+    );
   }
   jestExpect.extend(egressMatchers);
 }

@@ -15,7 +15,8 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 export type VerifySeverity = 'error' | 'warning';
 
 /** Which check found a problem. */
-export type VerifyCheck = 'device' | 'as3-task' | 'declaration' | 'attachment' | 'fqdn-resolver' | 'address-list' | 'route-domain' | 'saved-config';
+export type VerifyCheck =
+  'device' | 'as3-task' | 'declaration' | 'attachment' | 'fqdn-resolver' | 'address-list' | 'route-domain' | 'saved-config';
 
 export interface VerifyProblem {
   readonly severity: VerifySeverity;
@@ -56,7 +57,11 @@ function some(names: readonly string[], max = 4): string {
 /** JSON with sorted keys, so that two declarations compare by content. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isObj(value)) return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
+  if (isObj(value))
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`)
+      .join(',')}}`;
   return JSON.stringify(value) ?? 'null';
 }
 
@@ -103,7 +108,8 @@ function taskFix(r: As3TaskResult): string {
   if (/in use|cannot be deleted/.test(text)) {
     return 'AS3 could not delete an object that something still uses (another tenant, or a firewall context attachment). Remove the use first (see the other problems), then run "cdktf deploy" again; terraform apply does not report this failure (the bigip provider reads only as many results as the declaration has tenants, not AS3\'s final Common pass)';
   }
-  if (/route domain/.test(text)) return 'create the route domain on the BIG-IP (or fix routeDomain of the AfmDevice), then run "cdktf deploy" again';
+  if (/route domain/.test(text))
+    return 'create the route domain on the BIG-IP (or fix routeDomain of the AfmDevice), then run "cdktf deploy" again';
   return 'fix the cause AS3 names, then run "cdktf deploy" again; terraform apply may not have reported this failure (the bigip provider reads only as many results as the declaration has tenants, and a tenant-only declaration also runs Common)';
 }
 
@@ -112,7 +118,10 @@ function taskFix(r: As3TaskResult): string {
  * builds it from its sync plan (it has no synth output), `verify` passes the whole
  * {@link ExpectedDevice}.
  */
-export type DeviceContextExpectation = Pick<ExpectedDevice, 'label' | 'tenant' | 'sharedPrefixes' | 'usesFqdns' | 'declarationIds' | 'routeDomainIds'> & {
+export type DeviceContextExpectation = Pick<
+  ExpectedDevice,
+  'label' | 'tenant' | 'sharedPrefixes' | 'usesFqdns' | 'declarationIds' | 'routeDomainIds'
+> & {
   readonly context: Pick<ExpectedDevice['context'], 'global' | 'routeDomains' | 'dnsResolver'>;
 };
 
@@ -132,7 +141,14 @@ export function checkAs3Tasks(expected: DeviceContextExpectation, tasks: readonl
   const base = { check: 'as3-task' as const, device: expected.label };
   const running = tasks.filter((t) => t.results.some((r) => r.code === 0));
   for (const t of running) {
-    problems.push({ ...base, severity: 'warning', where: `AS3 task ${t.id}`, expected: 'no AS3 task running', found: 'a task still running', fix: 'a deploy is under way: verify again when it has finished' });
+    problems.push({
+      ...base,
+      severity: 'warning',
+      where: `AS3 task ${t.id}`,
+      expected: 'no AS3 task running',
+      found: 'a task still running',
+      fix: 'a deploy is under way: verify again when it has finished',
+    });
   }
   const done = tasks
     .map((t, order) => ({ t, order }))
@@ -179,14 +195,29 @@ export function checkAs3Tasks(expected: DeviceContextExpectation, tasks: readonl
  */
 export function checkDeclaration(expected: ExpectedDevice, stored: Json | null): VerifyProblem[] {
   const base = { check: 'declaration' as const, device: expected.label, severity: 'error' as const };
-  const redeploy = 'run "cdktf deploy" again and check the AS3 task problems; if it persists, compare GET /mgmt/shared/appsvcs/declare with the bigip_as3 JSON of the synth output';
+  const redeploy =
+    'run "cdktf deploy" again and check the AS3 task problems; if it persists, compare GET /mgmt/shared/appsvcs/declare with the bigip_as3 JSON of the synth output';
   if (stored === null) {
-    return [{ ...base, where: `AS3 tenant ${expected.tenant}`, expected: `the tenant deployed (sha256 ${declarationDigest(expected.tenantDeclaration)})`, found: 'AS3 stores no declaration', fix: 'deploy it: cdktf deploy' }];
+    return [
+      {
+        ...base,
+        where: `AS3 tenant ${expected.tenant}`,
+        expected: `the tenant deployed (sha256 ${declarationDigest(expected.tenantDeclaration)})`,
+        found: 'AS3 stores no declaration',
+        fix: 'deploy it: cdktf deploy',
+      },
+    ];
   }
   const problems: VerifyProblem[] = [];
   const tenant = stored[expected.tenant];
   if (!isObj(tenant) || tenant.class !== 'Tenant') {
-    problems.push({ ...base, where: `AS3 tenant ${expected.tenant}`, expected: `the tenant deployed (sha256 ${declarationDigest(expected.tenantDeclaration)})`, found: 'no such tenant in the stored declaration', fix: 'deploy it: cdktf deploy (if it was deployed, an AS3 task problem says why it failed)' });
+    problems.push({
+      ...base,
+      where: `AS3 tenant ${expected.tenant}`,
+      expected: `the tenant deployed (sha256 ${declarationDigest(expected.tenantDeclaration)})`,
+      found: 'no such tenant in the stored declaration',
+      fix: 'deploy it: cdktf deploy (if it was deployed, an AS3 task problem says why it failed)',
+    });
   } else {
     const diff = firstDifference(expected.tenantDeclaration, tenant);
     if (diff !== undefined) {
@@ -207,9 +238,18 @@ export function checkDeclaration(expected: ExpectedDevice, stored: Json | null):
     if (!(name in shared)) missing.push(name);
     else if (firstDifference(item, shared[name]) !== undefined) changed.push(name);
   }
-  const stale = Object.keys(shared).filter((name) => !(name in expected.sharedItems) && expected.sharedPrefixes.some((p) => name.startsWith(p)));
+  const stale = Object.keys(shared).filter(
+    (name) => !(name in expected.sharedItems) && expected.sharedPrefixes.some((p) => name.startsWith(p)),
+  );
   const where = (names: string[]) => `/Common/Shared: ${some(names.sort())}`;
-  if (missing.length) problems.push({ ...base, where: where(missing), expected: `${missing.length} object(s) of the synth output`, found: 'not in the stored declaration', fix: redeploy });
+  if (missing.length)
+    problems.push({
+      ...base,
+      where: where(missing),
+      expected: `${missing.length} object(s) of the synth output`,
+      found: 'not in the stored declaration',
+      fix: redeploy,
+    });
   for (const name of changed.sort().slice(0, 4)) {
     problems.push({
       ...base,
@@ -219,7 +259,14 @@ export function checkDeclaration(expected: ExpectedDevice, stored: Json | null):
       fix: redeploy,
     });
   }
-  if (changed.length > 4) problems.push({ ...base, where: where(changed.slice(4)), expected: 'the synthesized objects', found: `${changed.length - 4} more differ`, fix: redeploy });
+  if (changed.length > 4)
+    problems.push({
+      ...base,
+      where: where(changed.slice(4)),
+      expected: 'the synthesized objects',
+      found: `${changed.length - 4} more differ`,
+      fix: redeploy,
+    });
   if (stale.length) {
     problems.push({
       ...base,
@@ -268,7 +315,7 @@ function attachmentProblem(
   if (found === undefined || !isOurs(expected, found)) return undefined;
   return {
     ...base,
-    expected: 'none of this deploy\'s policies',
+    expected: "none of this deploy's policies",
     found: `${found} (stale)`,
     fix: `the synth output no longer attaches it; detach it (tmsh ${command('none')}, then tmsh save sys config) so that AS3 can delete the policy, and run "cdktf deploy" again`,
   };
@@ -279,16 +326,44 @@ function attachmentProblem(
  * policies ({@link ExpectedDevice.context}: every context always has both); none of ours is
  * attached to a route domain the owner no longer uses.
  */
-export function checkAttachments(expected: DeviceContextExpectation, global: ContextAttachment, routeDomains: readonly RouteDomainState[]): VerifyProblem[] {
+export function checkAttachments(
+  expected: DeviceContextExpectation,
+  global: ContextAttachment,
+  routeDomains: readonly RouteDomainState[],
+): VerifyProblem[] {
   const out: (VerifyProblem | undefined)[] = [
-    attachmentProblem(expected, 'global context enforced-policy', expected.context.global.enforcedPolicy, global.enforcedPolicy, (v) => `modify security firewall global-rules enforced-policy ${v}`),
-    attachmentProblem(expected, 'global context staged-policy', expected.context.global.stagedPolicy, global.stagedPolicy, (v) => `modify security firewall global-rules staged-policy ${v}`),
+    attachmentProblem(
+      expected,
+      'global context enforced-policy',
+      expected.context.global.enforcedPolicy,
+      global.enforcedPolicy,
+      (v) => `modify security firewall global-rules enforced-policy ${v}`,
+    ),
+    attachmentProblem(
+      expected,
+      'global context staged-policy',
+      expected.context.global.stagedPolicy,
+      global.stagedPolicy,
+      (v) => `modify security firewall global-rules staged-policy ${v}`,
+    ),
   ];
   for (const rd of routeDomains) {
     const want: Partial<ContextAttachment> = expected.context.routeDomains.find((r) => r.path === rd.path) ?? {};
     out.push(
-      attachmentProblem(expected, `route domain ${rd.path} fw-enforced-policy`, want.enforcedPolicy, rd.enforcedPolicy, (v) => `modify net route-domain ${rd.path} fw-enforced-policy ${v}`),
-      attachmentProblem(expected, `route domain ${rd.path} fw-staged-policy`, want.stagedPolicy, rd.stagedPolicy, (v) => `modify net route-domain ${rd.path} fw-staged-policy ${v}`),
+      attachmentProblem(
+        expected,
+        `route domain ${rd.path} fw-enforced-policy`,
+        want.enforcedPolicy,
+        rd.enforcedPolicy,
+        (v) => `modify net route-domain ${rd.path} fw-enforced-policy ${v}`,
+      ),
+      attachmentProblem(
+        expected,
+        `route domain ${rd.path} fw-staged-policy`,
+        want.stagedPolicy,
+        rd.stagedPolicy,
+        (v) => `modify net route-domain ${rd.path} fw-staged-policy ${v}`,
+      ),
     );
   }
   return out.filter((p): p is VerifyProblem => p !== undefined);
@@ -302,10 +377,24 @@ export function checkRouteDomains(expected: DeviceContextExpectation, routeDomai
   const ids = new Set(routeDomains.map((r) => r.id));
   const onDevice = some(routeDomains.map((r) => `${r.path} (id ${r.id})`)) || 'none';
   for (const path of expected.context.routeDomains.map((r) => r.path).sort()) {
-    if (!paths.has(path)) problems.push({ ...base, where: `route domain ${path}`, expected: 'exists (the deploy attaches policies to it)', found: `not on the device; it has ${onDevice}`, fix: 'create the route domain on the BIG-IP, or set the AfmDevice\'s routeDomain to one that exists, then run "cdktf deploy" again' });
+    if (!paths.has(path))
+      problems.push({
+        ...base,
+        where: `route domain ${path}`,
+        expected: 'exists (the deploy attaches policies to it)',
+        found: `not on the device; it has ${onDevice}`,
+        fix: 'create the route domain on the BIG-IP, or set the AfmDevice\'s routeDomain to one that exists, then run "cdktf deploy" again',
+      });
   }
   for (const id of expected.routeDomainIds) {
-    if (!ids.has(id)) problems.push({ ...base, where: `route domain id ${id}`, expected: 'exists (addresses of the declaration name it)', found: `not on the device; it has ${onDevice}`, fix: 'create the route domain on the BIG-IP, or set the AfmDevice\'s routeDomain to one that exists, then run "cdktf deploy" again' });
+    if (!ids.has(id))
+      problems.push({
+        ...base,
+        where: `route domain id ${id}`,
+        expected: 'exists (addresses of the declaration name it)',
+        found: `not on the device; it has ${onDevice}`,
+        fix: 'create the route domain on the BIG-IP, or set the AfmDevice\'s routeDomain to one that exists, then run "cdktf deploy" again',
+      });
   }
   return problems;
 }
@@ -341,7 +430,12 @@ function pushed(ips: readonly string[], routeDomain: number): string[] {
  * from the pods are warnings (the controller may be catching up); without it, an active list
  * that holds only the placeholder is a warning.
  */
-export function checkLists(expected: ExpectedDevice, lists: ReadonlyMap<string, readonly string[] | undefined>, cluster: VerifyCluster | undefined, at: Date): VerifyProblem[] {
+export function checkLists(
+  expected: ExpectedDevice,
+  lists: ReadonlyMap<string, readonly string[] | undefined>,
+  cluster: VerifyCluster | undefined,
+  at: Date,
+): VerifyProblem[] {
   const base = { check: 'address-list' as const, device: expected.label };
   const problems: VerifyProblem[] = [];
   const desired = cluster ? desiredMembers(expected.plan, cluster.snapshot, at) : undefined;
@@ -349,7 +443,14 @@ export function checkLists(expected: ExpectedDevice, lists: ReadonlyMap<string, 
     if (!lists.has(list.path)) continue;
     const nodes = lists.get(list.path);
     if (nodes === undefined) {
-      problems.push({ ...base, severity: 'error', where: list.path, expected: 'an event-driven address list with its service-discovery task', found: 'no such list on the device', fix: 'the declaration that defines it did not take effect (see the declaration and AS3 task problems); run "cdktf deploy" again' });
+      problems.push({
+        ...base,
+        severity: 'error',
+        where: list.path,
+        expected: 'an event-driven address list with its service-discovery task',
+        found: 'no such list on the device',
+        fix: 'the declaration that defines it did not take effect (see the declaration and AS3 task problems); run "cdktf deploy" again',
+      });
       continue;
     }
     const members = nodes.filter((n) => n !== EMPTY_LIST_PLACEHOLDER);
@@ -387,8 +488,13 @@ export function checkLists(expected: ExpectedDevice, lists: ReadonlyMap<string, 
         severity: 'warning',
         where: list.path,
         expected: `${want.length} pod address(es) from ${cluster?.source}`,
-        found: [missing.length ? `${missing.length} missing (${some(missing, 3)})` : '', extra.length ? `${extra.length} not selected (${some(extra, 3)})` : ''].filter(Boolean).join(', '),
-        fix: 'the controller may still be catching up; verify again in a minute, and if it persists check the controller\'s logs and rule status',
+        found: [
+          missing.length ? `${missing.length} missing (${some(missing, 3)})` : '',
+          extra.length ? `${extra.length} not selected (${some(extra, 3)})` : '',
+        ]
+          .filter(Boolean)
+          .join(', '),
+        fix: "the controller may still be catching up; verify again in a minute, and if it persists check the controller's logs and rule status",
       });
     }
   }

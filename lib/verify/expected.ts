@@ -120,7 +120,8 @@ function hasFqdns(adc: Json): boolean {
     if (!isTenant(t)) continue;
     for (const a of Object.values(t)) {
       if (!isObj(a) || a.class !== 'Application') continue;
-      for (const item of Object.values(a)) if (isObj(item) && item.class === 'Firewall_Address_List' && Array.isArray(item.fqdns) && item.fqdns.length > 0) return true;
+      for (const item of Object.values(a))
+        if (isObj(item) && item.class === 'Firewall_Address_List' && Array.isArray(item.fqdns) && item.fqdns.length > 0) return true;
     }
   }
   return false;
@@ -139,7 +140,13 @@ function sharedItemsOf(adc: Json): Record<string, Json> {
  * configuration; `sharedOwners` are the owners of `/Common/Shared` item names on its BIG-IP
  * (the device's tenant, or on a shared BIG-IP the SharedBigip's name and every attached tenant).
  */
-export function expectedDevice(device: DeviceOutput, managementUrl: string, sharedOwners: readonly string[], commandsFile: string, context: DeviceState): ExpectedDevice {
+export function expectedDevice(
+  device: DeviceOutput,
+  managementUrl: string,
+  sharedOwners: readonly string[],
+  commandsFile: string,
+  context: DeviceState,
+): ExpectedDevice {
   const own = adcOf(device.as3[0]);
   const owner = device.as3.length > 1 ? adcOf(device.as3[1]) : own;
   const tenantDeclaration = own[device.tenant];
@@ -160,7 +167,10 @@ export function expectedDevice(device: DeviceOutput, managementUrl: string, shar
     managementUrl,
     commandsFile,
     tenantDeclaration,
-    declarationIds: { [device.tenant]: typeof own.id === 'string' ? own.id : undefined, Common: typeof owner.id === 'string' ? owner.id : undefined },
+    declarationIds: {
+      [device.tenant]: typeof own.id === 'string' ? own.id : undefined,
+      Common: typeof owner.id === 'string' ? owner.id : undefined,
+    },
     sharedItems: sharedItemsOf(owner),
     sharedPrefixes: [...new Set(sharedOwners)].sort().map((o) => `${o}_`),
     context,

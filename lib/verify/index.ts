@@ -4,10 +4,37 @@
  * hand, at a reboot), so a green `terraform apply` proves nothing on its own; these checks read
  * the device back.
  */
-export { canonicalJson, checkAs3Tasks, checkAttachments, checkDeclaration, checkFqdnResolver, checkLists, checkRouteDomains, checkSaved, declarationDigest, type DeviceContextExpectation, firstDifference, type ObservedDevice, type VerifyCheck, type VerifyCluster, type VerifyProblem, type VerifySeverity } from './checks';
+export {
+  canonicalJson,
+  checkAs3Tasks,
+  checkAttachments,
+  checkDeclaration,
+  checkFqdnResolver,
+  checkLists,
+  checkRouteDomains,
+  checkSaved,
+  declarationDigest,
+  type DeviceContextExpectation,
+  firstDifference,
+  type ObservedDevice,
+  type VerifyCheck,
+  type VerifyCluster,
+  type VerifyProblem,
+  type VerifySeverity,
+} from './checks';
 export { observedFirewall, type ObservedFirewall } from './evaluate';
 export { adcOf, deviceContextOf, expectedDevice, type ExpectedDevice, savedAfterChanges } from './expected';
-export { type As3TaskRecord, type As3TaskResult, bigipDeviceReader, type ContextAttachment, DeviceAnswerError, type DeviceReader, parseRouteDomainListing, type RouteDomainState, tmshErrorOf } from './reader';
+export {
+  type As3TaskRecord,
+  type As3TaskResult,
+  bigipDeviceReader,
+  type ContextAttachment,
+  DeviceAnswerError,
+  type DeviceReader,
+  parseRouteDomainListing,
+  type RouteDomainState,
+  tmshErrorOf,
+} from './reader';
 export { formatVerifyJson, formatVerifyText, problemLine, VERIFY_NOTES } from './report';
 export { expectedDevices, managementUrlOf } from './targets';
 export { type DeviceVerification, distinctProblems, observeDevice, verifyDevice, type VerifyOptions } from './verify';

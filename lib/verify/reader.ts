@@ -109,7 +109,10 @@ export function parseRouteDomainListing(text: string): RouteDomainState[] {
     if (line.trim() === '') continue;
     if (depth === 0) {
       const head = /^net route-domain (\S+) \{( \})?$/.exec(line);
-      if (!head) throw new DeviceAnswerError(`line ${i + 1} of "tmsh list net route-domain" is not a route-domain block: ${JSON.stringify(line.slice(0, 200))}`);
+      if (!head)
+        throw new DeviceAnswerError(
+          `line ${i + 1} of "tmsh list net route-domain" is not a route-domain block: ${JSON.stringify(line.slice(0, 200))}`,
+        );
       current = { path: tmshPath(head[1]), props: new Map() };
       if (head[2]) {
         out.push(routeDomain(current));
@@ -144,7 +147,10 @@ export function parseRouteDomainListing(text: string): RouteDomainState[] {
 function routeDomain(block: { path: string; props: Map<string, string> }): RouteDomainState {
   const idText = block.props.get('id');
   const id = idText !== undefined && /^\d{1,5}$/.test(idText) ? Number(idText) : NaN;
-  if (!Number.isInteger(id) || id > 65534) throw new DeviceAnswerError(`route domain ${block.path} has no id from 0 to 65534 in "tmsh list net route-domain" (got ${JSON.stringify(idText)})`);
+  if (!Number.isInteger(id) || id > 65534)
+    throw new DeviceAnswerError(
+      `route domain ${block.path} has no id from 0 to 65534 in "tmsh list net route-domain" (got ${JSON.stringify(idText)})`,
+    );
   const policy = (key: string) => {
     const v = block.props.get(key);
     return v === undefined || v === 'none' ? undefined : tmshPath(v);
@@ -169,7 +175,10 @@ function taskRecord(item: unknown, index: number): As3TaskRecord {
   }
   const results: As3TaskResult[] = item.results.map((r: unknown, j: number) => {
     if (!isObj(r) || typeof r.code !== 'number') throw new DeviceAnswerError(`task ${item.id} result ${j} has no numeric "code"`);
-    const tenant = typeof r.tenant === 'string' || (Array.isArray(r.tenant) && r.tenant.every((t) => typeof t === 'string')) ? (r.tenant as string | string[]) : undefined;
+    const tenant =
+      typeof r.tenant === 'string' || (Array.isArray(r.tenant) && r.tenant.every((t) => typeof t === 'string'))
+        ? (r.tenant as string | string[])
+        : undefined;
     return {
       code: r.code,
       message: typeof r.message === 'string' ? r.message : '',
@@ -198,7 +207,8 @@ export function bigipDeviceReader(client: BigipClient): DeviceReader {
     async storedDeclaration() {
       const body = await client.getJson('/mgmt/shared/appsvcs/declare');
       if (body === undefined) return undefined;
-      if (!isObj(body) || body.class !== 'ADC') throw new DeviceAnswerError('GET /mgmt/shared/appsvcs/declare answered something other than an ADC declaration');
+      if (!isObj(body) || body.class !== 'ADC')
+        throw new DeviceAnswerError('GET /mgmt/shared/appsvcs/declare answered something other than an ADC declaration');
       return body;
     },
     async as3Tasks() {
@@ -218,8 +228,10 @@ export function bigipDeviceReader(client: BigipClient): DeviceReader {
     async listNodes(taskId) {
       try {
         const body = await client.getJson(`/mgmt/shared/service-discovery/task/${encodeURIComponent(taskId)}/nodes`);
-        const nodes = isObj(body) && isObj(body.result) && isObj(body.result.providerOptions) ? body.result.providerOptions.nodeList : undefined;
-        if (!Array.isArray(nodes)) throw new DeviceAnswerError(`GET .../task/${taskId}/nodes answered without result.providerOptions.nodeList`);
+        const nodes =
+          isObj(body) && isObj(body.result) && isObj(body.result.providerOptions) ? body.result.providerOptions.nodeList : undefined;
+        if (!Array.isArray(nodes))
+          throw new DeviceAnswerError(`GET .../task/${taskId}/nodes answered without result.providerOptions.nodeList`);
         return nodes.map((n, i) => {
           if (!isObj(n) || typeof n.ip !== 'string') throw new DeviceAnswerError(`node ${i} of list ${taskId} has no "ip"`);
           return n.ip;

@@ -28,7 +28,12 @@ export function formatVerifyText(results: readonly DeviceVerification[]): string
     if (!r.problems.some((p) => p.severity === 'error')) lines.push(`OK    ${r.device} on ${r.url}: ${r.checked.join(', ')}`);
   }
   const urls = [...new Set(results.map((r) => r.url))].join(', ');
-  const summary = errors.length || warnings.length ? [errors.length ? counted(errors.length, 'error') : '', warnings.length ? counted(warnings.length, 'warning') : ''].filter(Boolean).join(', ') : 'all checks passed';
+  const summary =
+    errors.length || warnings.length
+      ? [errors.length ? counted(errors.length, 'error') : '', warnings.length ? counted(warnings.length, 'warning') : '']
+          .filter(Boolean)
+          .join(', ')
+      : 'all checks passed';
   lines.push(`verify: ${summary} (${counted(results.length, 'device')} on ${urls})`);
   for (const n of VERIFY_NOTES) lines.push(`note: ${n}`);
   return `${lines.join('\n')}\n`;
@@ -41,7 +46,12 @@ export function formatVerifyJson(results: readonly DeviceVerification[]): string
       ok: !problems.some((p) => p.severity === 'error'),
       errors: problems.filter((p) => p.severity === 'error').length,
       warnings: problems.filter((p) => p.severity === 'warning').length,
-      devices: results.map((r) => ({ device: r.device, url: r.url, checked: r.checked, ok: !r.problems.some((p) => p.severity === 'error') })),
+      devices: results.map((r) => ({
+        device: r.device,
+        url: r.url,
+        checked: r.checked,
+        ok: !r.problems.some((p) => p.severity === 'error'),
+      })),
       problems,
       notes: VERIFY_NOTES,
     },

@@ -44,8 +44,10 @@ const FATAL = new Set(['Unauthorized', 'TokenLimit', 'TlsVerificationFailed', 'U
 const FIXES: Readonly<Record<string, string>> = {
   Unauthorized: 'check BIGIP_USER and BIGIP_PASSWORD; the user needs read access to AS3 and iControl REST and may run tmsh list',
   TokenLimit: 'the user holds the maximum number of tokens; delete unused tokens or use another user',
-  TlsVerificationFailed: 'give the CA that signed the management certificate with --ca-file or BIGIP_CA_FILE (its SAN must match the address)',
-  Unreachable: 'check the address (the provider\'s address in the synth output, or --bigip-url) and that this machine reaches the management interface',
+  TlsVerificationFailed:
+    'give the CA that signed the management certificate with --ca-file or BIGIP_CA_FILE (its SAN must match the address)',
+  Unreachable:
+    "check the address (the provider's address in the synth output, or --bigip-url) and that this machine reaches the management interface",
   Timeout: 'the device did not answer in time; check that it is up and reachable, then verify again',
 };
 
@@ -58,7 +60,7 @@ function readProblem(device: string, what: string, error: unknown): VerifyProble
     where: what,
     expected: 'an answer',
     found: error instanceof Error ? error.message : String(error),
-    fix: (reason && FIXES[reason]) ?? 'verify again; if it persists, check the device (restjavad, AS3) and the user\'s permissions',
+    fix: (reason && FIXES[reason]) ?? "verify again; if it persists, check the device (restjavad, AS3) and the user's permissions",
   };
 }
 
@@ -73,7 +75,10 @@ async function pooled<T>(items: readonly T[], limit: number, work: (item: T) => 
 }
 
 /** Reads what the checks of one device need; failed reads become problems. */
-export async function observeDevice(expected: ExpectedDevice, reader: DeviceReader): Promise<{ observed: ObservedDevice; problems: VerifyProblem[] }> {
+export async function observeDevice(
+  expected: ExpectedDevice,
+  reader: DeviceReader,
+): Promise<{ observed: ObservedDevice; problems: VerifyProblem[] }> {
   const problems: VerifyProblem[] = [];
   const lists = new Map<string, readonly string[] | undefined>();
   let fatal = false;
@@ -91,9 +96,13 @@ export async function observeDevice(expected: ExpectedDevice, reader: DeviceRead
   const tasks = await read('GET /mgmt/shared/appsvcs/task', () => reader.as3Tasks());
   const globalRules = await read('GET /mgmt/tm/security/firewall/global-rules', () => reader.globalRules());
   const routeDomains = await read('tmsh list net route-domain', () => reader.routeDomains());
-  const fqdnResolver = expected.usesFqdns ? await read('GET /mgmt/tm/security/firewall/global-fqdn-policy', async () => ({ value: await reader.fqdnResolver() })) : undefined;
+  const fqdnResolver = expected.usesFqdns
+    ? await read('GET /mgmt/tm/security/firewall/global-fqdn-policy', async () => ({ value: await reader.fqdnResolver() }))
+    : undefined;
   await pooled(expected.plan.lists, 8, async (list) => {
-    const nodes = await read(`GET /mgmt/shared/service-discovery/task/${list.taskId}/nodes`, async () => ({ nodes: await reader.listNodes(list.taskId) }));
+    const nodes = await read(`GET /mgmt/shared/service-discovery/task/${list.taskId}/nodes`, async () => ({
+      nodes: await reader.listNodes(list.taskId),
+    }));
     if (nodes) lists.set(list.path, nodes.nodes);
   });
   return {
@@ -110,7 +119,11 @@ export async function observeDevice(expected: ExpectedDevice, reader: DeviceRead
 }
 
 /** Verifies one device: reads the device, runs every check, returns the problems. */
-export async function verifyDevice(expected: ExpectedDevice, reader: DeviceReader, options: VerifyOptions = {}): Promise<DeviceVerification> {
+export async function verifyDevice(
+  expected: ExpectedDevice,
+  reader: DeviceReader,
+  options: VerifyOptions = {},
+): Promise<DeviceVerification> {
   const at = options.at ?? new Date();
   const { observed, problems } = await observeDevice(expected, reader);
   const checked: string[] = [];
@@ -121,11 +134,19 @@ export async function verifyDevice(expected: ExpectedDevice, reader: DeviceReade
   };
   run('AS3 task results', observed.tasks !== undefined, () => checkAs3Tasks(expected, observed.tasks ?? []));
   run('stored declaration', observed.declaration !== undefined, () => checkDeclaration(expected, observed.declaration ?? null));
-  run('context attachments', observed.globalRules !== undefined && observed.routeDomains !== undefined, () => checkAttachments(expected, observed.globalRules ?? {}, observed.routeDomains ?? []));
+  run('context attachments', observed.globalRules !== undefined && observed.routeDomains !== undefined, () =>
+    checkAttachments(expected, observed.globalRules ?? {}, observed.routeDomains ?? []),
+  );
   run('route domains', observed.routeDomains !== undefined, () => checkRouteDomains(expected, observed.routeDomains ?? []));
-  if (expected.usesFqdns) run('FQDN resolver', observed.fqdnResolver !== undefined, () => checkFqdnResolver(expected, observed.fqdnResolver?.value));
+  if (expected.usesFqdns)
+    run('FQDN resolver', observed.fqdnResolver !== undefined, () => checkFqdnResolver(expected, observed.fqdnResolver?.value));
   // Lists that were read are checked even when others could not be.
-  run(`${expected.plan.lists.length} event-driven lists`, true, () => checkLists(expected, observed.lists, options.cluster, at), observed.lists.size === expected.plan.lists.length);
+  run(
+    `${expected.plan.lists.length} event-driven lists`,
+    true,
+    () => checkLists(expected, observed.lists, options.cluster, at),
+    observed.lists.size === expected.plan.lists.length,
+  );
   run('saved tmsh changes', true, () => checkSaved(expected));
   return { device: expected.label, url: reader.url, problems, observed, checked };
 }

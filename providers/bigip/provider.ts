@@ -73,7 +73,12 @@ export function hclNumber(value: number | undefined): HclAttr {
 }
 
 export function hclStringList(value: string[] | undefined): HclAttr {
-  return { value: cdktf.listMapperHcl(cdktf.stringToHclTerraform, false)(value), isBlock: false, type: 'simple', storageClassType: 'stringList' };
+  return {
+    value: cdktf.listMapperHcl(cdktf.stringToHclTerraform, false)(value),
+    isBlock: false,
+    type: 'simple',
+    storageClassType: 'stringList',
+  };
 }
 
 /** The `bigip` provider. */

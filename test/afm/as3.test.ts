@@ -96,7 +96,9 @@ describe('renderAs3', () => {
       podCidrs: [{ kind: 'cidr', text: '10.244.0.0/16', family: 4 }],
       gateways: [{ kind: 'address', text: '192.0.2.1', family: 4 }],
     }).declaration;
-    const dst = Object.values(decl.Common.Shared).find((o: any) => o?.class === 'Firewall_Address_List' && o.addresses?.[0] !== undefined && typeof o.addresses[0] === 'string') as any;
+    const dst = Object.values(decl.Common.Shared).find(
+      (o: any) => o?.class === 'Firewall_Address_List' && o.addresses?.[0] !== undefined && typeof o.addresses[0] === 'string',
+    ) as any;
     expect(dst.addresses).toEqual(['10.1.0.0%3/16', '10.2.0.1%3-10.2.0.9%3']);
     expect(decl.Common.Shared.k8s_prod_rd3_policy.routeDomainEnforcement).toEqual([{ bigip: '/Common/3' }]);
     expect(decl.k8s_prod.defaultRouteDomain).toBe(3);
@@ -134,10 +136,11 @@ describe('renderAs3', () => {
     const remarks: string[] = [];
     const collect = (v: unknown): void => {
       if (Array.isArray(v)) v.forEach(collect);
-      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) {
-        if (k === 'remark') remarks.push(x as string);
-        else collect(x);
-      }
+      else if (v && typeof v === 'object')
+        for (const [k, x] of Object.entries(v)) {
+          if (k === 'remark') remarks.push(x as string);
+          else collect(x);
+        }
     };
     collect(decl);
     expect(remarks.length).toBeGreaterThan(15);
@@ -149,13 +152,23 @@ describe('renderAs3', () => {
     const decl = render(
       [
         rule({ level: 'namespace', name: 'a', namespace: 'payments', destinations: [D.externalService({ serviceName: 'bank' })] }),
-        rule({ level: 'namespace', name: 'b', namespace: 'web', destinations: [D.externalService({ serviceName: 'bank' }), D.fqdn('api.stripe.com')] }),
+        rule({
+          level: 'namespace',
+          name: 'b',
+          namespace: 'web',
+          destinations: [D.externalService({ serviceName: 'bank' }), D.fqdn('api.stripe.com')],
+        }),
       ],
       {},
       [bank],
     ).declaration;
     const shared = decl.Common.Shared;
-    expect(shared.k8s_prod_exsvc_bank).toEqual({ class: 'Firewall_Address_List', remark: 'external service bank', addresses: ['192.0.2.7'], fqdns: ['sftp.bank.example'] });
+    expect(shared.k8s_prod_exsvc_bank).toEqual({
+      class: 'Firewall_Address_List',
+      remark: 'external service bank',
+      addresses: ['192.0.2.7'],
+      fqdns: ['sftp.bank.example'],
+    });
     const [a, b] = shared.k8s_prod_namespace_rules.rules;
     // Inside /Common/Shared, pointers are bare item names (AS3 resolves them in the same application).
     expect(a.destination.addressLists).toEqual([{ use: 'k8s_prod_exsvc_bank' }]);

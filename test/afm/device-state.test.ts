@@ -26,12 +26,22 @@ describe('expectedDeviceState', () => {
       owner: 'dc1',
       global: { enforcedPolicy: '/Common/Shared/dc1_global_policy', stagedPolicy: '/Common/Shared/dc1_global_policy_staged' },
       routeDomains: [
-        { id: 2, path: '/Common/rd_east', enforcedPolicy: '/Common/Shared/dc1_rd2_policy', stagedPolicy: '/Common/Shared/dc1_rd2_policy_staged' },
+        {
+          id: 2,
+          path: '/Common/rd_east',
+          enforcedPolicy: '/Common/Shared/dc1_rd2_policy',
+          stagedPolicy: '/Common/Shared/dc1_rd2_policy_staged',
+        },
         { id: 3, path: '/Common/3', enforcedPolicy: '/Common/Shared/dc1_rd3_policy', stagedPolicy: '/Common/Shared/dc1_rd3_policy_staged' },
       ],
       dnsResolver: '/Common/egress-resolver',
       commands: {
-        read: ['list security firewall global-rules', 'list net route-domain /Common/rd_east', 'list net route-domain /Common/3', 'list security firewall global-fqdn-policy'],
+        read: [
+          'list security firewall global-rules',
+          'list net route-domain /Common/rd_east',
+          'list net route-domain /Common/3',
+          'list security firewall global-fqdn-policy',
+        ],
         resolver: ['modify security firewall global-fqdn-policy dns-resolver /Common/egress-resolver', 'save sys config'],
         contexts: [
           'modify security firewall global-rules enforced-policy /Common/Shared/dc1_global_policy staged-policy /Common/Shared/dc1_global_policy_staged',
@@ -82,7 +92,9 @@ describe('expectedDeviceState', () => {
     expect(messages([a, b])).toEqual([
       'routeDomainName: route domain 2 on this BIG-IP is /Common/rd_a for app/stack/Bigip; one route domain has one name: give both devices the same routeDomainName (BIG-IP shared as dc1)',
     ]);
-    expect(messages([a, c])).toEqual(['routeDomain: /Common/rd_a has id 2 for app/stack/Bigip; one route domain has one id: give both devices the same routeDomain (BIG-IP shared as dc1)']);
+    expect(messages([a, c])).toEqual([
+      'routeDomain: /Common/rd_a has id 2 for app/stack/Bigip; one route domain has one id: give both devices the same routeDomain (BIG-IP shared as dc1)',
+    ]);
   });
 });
 

@@ -30,7 +30,12 @@ async function main(): Promise<void> {
     password: config.bigip.password,
     caBundle: config.bigip.caBundle,
     insecureSkipTlsVerify: config.bigip.insecureSkipTlsVerify,
-    logger: { debug() {}, info() {}, warn() {}, error: (m, f) => process.stderr.write(`${JSON.stringify({ level: 'error', msg: m, ...f })}\n`) },
+    logger: {
+      debug() {},
+      info() {},
+      warn() {},
+      error: (m, f) => process.stderr.write(`${JSON.stringify({ level: 'error', msg: m, ...f })}\n`),
+    },
   });
   const kube = new KubeClient(loadConnection({ kubeconfig: config.kubeconfig }));
   // The pod informer's cache is the index's pod store (declared below, read only once events flow).
@@ -38,7 +43,9 @@ async function main(): Promise<void> {
   const lists = new Map(plan.lists.map((l) => [l.path, l]));
   const clusterLists = plan.lists.filter((l) => l.source.level === 'cluster');
   const namespaceLists = new Map<string, PlanList[]>();
-  for (const l of plan.lists) if (l.source.level !== 'cluster') namespaceLists.set(l.source.namespace as string, [...(namespaceLists.get(l.source.namespace as string) ?? []), l]);
+  for (const l of plan.lists)
+    if (l.source.level !== 'cluster')
+      namespaceLists.set(l.source.namespace as string, [...(namespaceLists.get(l.source.namespace as string) ?? []), l]);
   const nsLabels = new Map<string, Readonly<Record<string, string>>>();
   const services = new Map<string, ServiceInfo>();
 
@@ -96,14 +103,20 @@ async function main(): Promise<void> {
   };
 
   const pods = new Informer(kube, { resource: PODS, transform: podInfo });
-  pods.on(ADD, (p) => podEvent(undefined, p)).on(UPDATE, (o, n) => podEvent(o, n)).on(DELETE, (p) => podEvent(p, undefined));
+  pods
+    .on(ADD, (p) => podEvent(undefined, p))
+    .on(UPDATE, (o, n) => podEvent(o, n))
+    .on(DELETE, (p) => podEvent(p, undefined));
   const namespaces = new Informer(kube, { resource: NAMESPACES, transform: namespaceInfo });
   const nsEvent = (n: NamespaceInfo, removed: boolean) => {
     if (removed) nsLabels.delete(n.name);
     else nsLabels.set(n.name, n.labels);
     enqueue((removed ? index.deleteNamespace(n.name) : index.upsertNamespace(n.name, n.labels)).keys());
   };
-  namespaces.on(ADD, (n) => nsEvent(n, false)).on(UPDATE, (_o, n) => nsEvent(n, false)).on(DELETE, (n) => nsEvent(n, true));
+  namespaces
+    .on(ADD, (n) => nsEvent(n, false))
+    .on(UPDATE, (_o, n) => nsEvent(n, false))
+    .on(DELETE, (n) => nsEvent(n, true));
   const svcs = new Informer(kube, { resource: SERVICES, transform: serviceInfo });
   const svcEvent = (s: ServiceInfo, removed: boolean) => {
     const key = `${s.namespace}/${s.name}`;
@@ -111,7 +124,10 @@ async function main(): Promise<void> {
     else services.set(key, s);
     enqueue((removed ? index.deleteService(s.namespace, s.name) : index.upsertService(s)).keys());
   };
-  svcs.on(ADD, (s) => svcEvent(s, false)).on(UPDATE, (_o, s) => svcEvent(s, false)).on(DELETE, (s) => svcEvent(s, true));
+  svcs
+    .on(ADD, (s) => svcEvent(s, false))
+    .on(UPDATE, (_o, s) => svcEvent(s, false))
+    .on(DELETE, (s) => svcEvent(s, true));
   const informers = [pods, namespaces, svcs] as Informer<unknown>[];
   for (const i of informers) i.start();
   await Promise.all(informers.map((i) => i.waitForSync()));
@@ -119,7 +135,10 @@ async function main(): Promise<void> {
   enqueue(lists.keys());
   process.stdout.write(`${JSON.stringify({ msg: 'baseline synced', pods: pods.size, lists: lists.size })}\n`);
 
-  const report = setInterval(() => process.stdout.write(`${JSON.stringify({ msg: 'baseline progress', pushes, failures, queued: queue.length - head })}\n`), 5000);
+  const report = setInterval(
+    () => process.stdout.write(`${JSON.stringify({ msg: 'baseline progress', pushes, failures, queued: queue.length - head })}\n`),
+    5000,
+  );
   report.unref();
   let stopping = false;
   process.on('SIGTERM', () => {

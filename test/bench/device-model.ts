@@ -123,7 +123,11 @@ export class DeviceModel {
       if (cost > 0) {
         if (this.waiting >= this.queueLimit) {
           this.counts.refused++;
-          return { status: 503, type: 'text/html', body: '<html><body>Configuration Utility restarting... (control plane busy)</body></html>' };
+          return {
+            status: 503,
+            type: 'text/html',
+            body: '<html><body>Configuration Utility restarting... (control plane busy)</body></html>',
+          };
         }
         const now = Date.now();
         const start = Math.max(now, this.freeAt);
@@ -138,8 +142,14 @@ export class DeviceModel {
       }
     }
     const forward: Record<string, string> = {};
-    for (const [k, v] of Object.entries(headers)) if (typeof v === 'string' && !['host', 'connection', 'content-length', 'transfer-encoding'].includes(k)) forward[k] = v;
-    const answer = await this.upstream.request({ method: method as 'GET', path: url, headers: forward, body: body.length ? body : undefined });
+    for (const [k, v] of Object.entries(headers))
+      if (typeof v === 'string' && !['host', 'connection', 'content-length', 'transfer-encoding'].includes(k)) forward[k] = v;
+    const answer = await this.upstream.request({
+      method: method as 'GET',
+      path: url,
+      headers: forward,
+      body: body.length ? body : undefined,
+    });
     const text = Buffer.from(await answer.body.arrayBuffer());
     const type = answer.headers['content-type'];
     return { status: answer.statusCode, type: typeof type === 'string' ? type : undefined, body: text };

@@ -17,7 +17,16 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { App, TerraformStack } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { AfmDevice, BigipCredentials, EgressAction, EgressCrdStack, EgressDestination, EgressPort, NamespaceEgressRule, ServiceEgressRule } from '../../lib';
+import {
+  AfmDevice,
+  BigipCredentials,
+  EgressAction,
+  EgressCrdStack,
+  EgressDestination,
+  EgressPort,
+  NamespaceEgressRule,
+  ServiceEgressRule,
+} from '../../lib';
 import { ClusterState } from '../../lib/analysis/cluster-state';
 import { DnsAnswers, ExplainQuery, PolicyView, explain, parseDestination, policyView } from '../../lib/analysis/engine';
 import { formatExplanation } from '../../lib/analysis/format';
@@ -49,7 +58,10 @@ export interface ExplainBenchResult {
 /** The i-th rule: the shape of synth-worker.ts's ruleProps. */
 function ruleProps(i: number, namespaces: number) {
   const namespace = `team-${i % namespaces}`;
-  const destinations = [EgressDestination.fqdn(`api-${i % 50}.partner.example`), EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`)];
+  const destinations = [
+    EgressDestination.fqdn(`api-${i % 50}.partner.example`),
+    EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
+  ];
   const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
   return { service: i % 5 === 4, namespace, name: `rule-${i}`, destinations, ports, priority: i % 1000 };
 }
@@ -70,7 +82,15 @@ function synthWorkload(rules: number, namespaces: number, outdir: string): void 
   });
   for (let i = 0; i < rules; i++) {
     const p = ruleProps(i, namespaces);
-    const common = { device, name: p.name, namespace: p.namespace, action: EgressAction.ALLOW, priority: p.priority, destinations: p.destinations, ports: p.ports };
+    const common = {
+      device,
+      name: p.name,
+      namespace: p.namespace,
+      action: EgressAction.ALLOW,
+      priority: p.priority,
+      destinations: p.destinations,
+      ports: p.ports,
+    };
     if (p.service) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
     else new NamespaceEgressRule(stack, `R${i}`, common);
   }
@@ -104,7 +124,13 @@ export function runExplainBench(options: ExplainBenchOptions = {}): { rows: stri
     // Load: what every explain/simulate run does first.
     const t0 = performance.now();
     const device = pickDevice(readSynthOutput(outdir, outdir), undefined);
-    const view: PolicyView = policyView({ label: device.tenant, model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands });
+    const view: PolicyView = policyView({
+      label: device.tenant,
+      model: device.artifact.model,
+      plan: device.artifact.plan,
+      as3: device.as3,
+      commands: device.commands,
+    });
     const loadMs = performance.now() - t0;
     const stack = path.join(outdir, 'stacks', device.stack);
     const t1 = performance.now();
@@ -118,13 +144,26 @@ export function runExplainBench(options: ExplainBenchOptions = {}): { rows: stri
     for (let n = 0; n < namespaces; n++) {
       for (let k = 0; k < perNamespace; k++) {
         const i = pods.length;
-        pods.push({ namespace: `team-${n}`, name: `pod-${k}`, labels: { app: `svc-${Math.floor(rnd() * 7)}` }, ips: [`10.244.${(i >> 8) & 255}.${i & 255}`], phase: 'Running' });
+        pods.push({
+          namespace: `team-${n}`,
+          name: `pod-${k}`,
+          labels: { app: `svc-${Math.floor(rnd() * 7)}` },
+          ips: [`10.244.${(i >> 8) & 255}.${i & 255}`],
+          phase: 'Running',
+        });
       }
     }
     const snapshot: ClusterSnapshot = {
       pods,
-      namespaces: Array.from({ length: namespaces }, (_, n) => ({ name: `team-${n}`, labels: { 'kubernetes.io/metadata.name': `team-${n}` } })),
-      services: Array.from({ length: namespaces * 7 }, (_, j) => ({ namespace: `team-${Math.floor(j / 7)}`, name: `svc-${j % 7}`, selector: { app: `svc-${j % 7}` } })),
+      namespaces: Array.from({ length: namespaces }, (_, n) => ({
+        name: `team-${n}`,
+        labels: { 'kubernetes.io/metadata.name': `team-${n}` },
+      })),
+      services: Array.from({ length: namespaces * 7 }, (_, j) => ({
+        namespace: `team-${Math.floor(j / 7)}`,
+        name: `svc-${j % 7}`,
+        selector: { app: `svc-${j % 7}` },
+      })),
     };
     const cluster: ClusterState = { snapshot, dns: new Map(), source: 'bench' };
     const table = new Map(Array.from({ length: 50 }, (_, k) => [`api-${k}.partner.example`, [`192.0.2.${k + 1}`]] as [string, string[]]));
@@ -138,7 +177,12 @@ export function runExplainBench(options: ExplainBenchOptions = {}): { rows: stri
       const i = n + namespaces * Math.floor(rnd() * Math.max(1, Math.floor(rules / namespaces)));
       const kind = rnd();
       const port = rnd() < 0.5 ? 443 : 8000 + Math.floor(rnd() * 120);
-      const to = kind < 0.45 ? `10.${(i >> 8) & 255}.${i & 255}.${1 + Math.floor(rnd() * 250)}:${port}` : kind < 0.9 ? `api-${i % 50}.partner.example:${port}` : `198.51.100.${Math.floor(rnd() * 250)}:${port}`;
+      const to =
+        kind < 0.45
+          ? `10.${(i >> 8) & 255}.${i & 255}.${1 + Math.floor(rnd() * 250)}:${port}`
+          : kind < 0.9
+            ? `api-${i % 50}.partner.example:${port}`
+            : `198.51.100.${Math.floor(rnd() * 250)}:${port}`;
       return { pod, query: { from: { namespace: pod.namespace, name: pod.name }, to: parseDestination(to), at } };
     };
     const warm = Array.from({ length: Math.ceil(queries / 10) }, makeQuery);
@@ -153,7 +197,13 @@ export function runExplainBench(options: ExplainBenchOptions = {}): { rows: stri
     const scanOnce = (q: ExplainQuery, pod: PodInfo) => {
       const to = q.to;
       const destinationIp = to.ip ?? table.get(to.host as string)?.[0];
-      return evaluateIntent({ model: view.model, snapshot, dns: table, flow: { pod, destinationIp, host: to.host, protocol: to.protocol, port: to.port }, at });
+      return evaluateIntent({
+        model: view.model,
+        snapshot,
+        dns: table,
+        flow: { pod, destinationIp, host: to.host, protocol: to.protocol, port: to.port },
+        at,
+      });
     };
     for (const w of warm) {
       explainOnce(w.query);

@@ -23,7 +23,20 @@ function model(): PolicyModel {
   const rules: RuleModel[] = [];
   for (let i = 0; i < RULES; i++) {
     const namespace = `ns-${i % 50}`;
-    rules.push({ level: 'namespace', name: `rule-${i}`, namespace, path: `bench/rule-${i}`, action: 'ALLOW', priority: 500, source: { level: 'namespace', namespace }, destinations: [{ kind: 'address', text: `203.0.${i >> 8}.${i & 255}`, family: 4 }], ports: [{ protocol: 'tcp', fromPort: 443, toPort: 443 }], logging: true, audit: false, metadata: { owner: 'bench', ticket: `B-${i}` } });
+    rules.push({
+      level: 'namespace',
+      name: `rule-${i}`,
+      namespace,
+      path: `bench/rule-${i}`,
+      action: 'ALLOW',
+      priority: 500,
+      source: { level: 'namespace', namespace },
+      destinations: [{ kind: 'address', text: `203.0.${i >> 8}.${i & 255}`, family: 4 }],
+      ports: [{ protocol: 'tcp', fromPort: 443, toPort: 443 }],
+      logging: true,
+      audit: false,
+      metadata: { owner: 'bench', ticket: `B-${i}` },
+    });
   }
   return { device: testDevice({ tenant: 'k8s_bench' }), externalServices: [], rules };
 }
@@ -35,19 +48,44 @@ function lines(): string[] {
   for (let i = 0; i < DISTINCT_LINES; i++) {
     const rule = i % 4 === 0 ? 'default' : `n_ns-${i % 50}_rule-${i % RULES}_tcp`;
     const action = rule === 'default' ? 'Drop' : 'Accept';
-    const values = ['Mar  2 2026 09:30:00', action, 'Virtual Server', '/k8s_bench/egress/egress_vs', '/Common/Shared/k8s_bench_vs_policy', 'Enforced', rule, podIp(i % PODS), String(30000 + (i % 30000)), `203.0.${(i >> 8) & 3}.${i & 255}`, '443', 'TCP', '0'];
-    out.push(`<134>1 2026-03-02T09:30:${String(i % 60).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')}Z bigip1.example.net tmm - 23003137 - ${values.map((v) => `"${v}"`).join(',')}`);
+    const values = [
+      'Mar  2 2026 09:30:00',
+      action,
+      'Virtual Server',
+      '/k8s_bench/egress/egress_vs',
+      '/Common/Shared/k8s_bench_vs_policy',
+      'Enforced',
+      rule,
+      podIp(i % PODS),
+      String(30000 + (i % 30000)),
+      `203.0.${(i >> 8) & 3}.${i & 255}`,
+      '443',
+      'TCP',
+      '0',
+    ];
+    out.push(
+      `<134>1 2026-03-02T09:30:${String(i % 60).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')}Z bigip1.example.net tmm - 23003137 - ${values.map((v) => `"${v}"`).join(',')}`,
+    );
   }
   return out;
 }
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
-export async function runFlowlogBench(events = Number(process.env.FLOWLOG_EVENTS ?? 500_000)): Promise<{ rows: string[]; eventsPerSecond: number; parseOnlyPerSecond: number }> {
+export async function runFlowlogBench(
+  events = Number(process.env.FLOWLOG_EVENTS ?? 500_000),
+): Promise<{ rows: string[]; eventsPerSecond: number; parseOnlyPerSecond: number }> {
   const history = new AddressHistory();
   const t0 = Date.parse('2026-03-02T09:00:00Z');
   // Every pod, then a churn that moves a tenth of the addresses to new pods before the events.
-  for (let i = 0; i < PODS; i++) history.podUpdated(t0, { namespace: `ns-${i % 50}`, name: `pod-${i}`, ips: [podIp(i)], node: `node-${i % 100}`, services: [`svc-${i % 500}`] });
+  for (let i = 0; i < PODS; i++)
+    history.podUpdated(t0, {
+      namespace: `ns-${i % 50}`,
+      name: `pod-${i}`,
+      ips: [podIp(i)],
+      node: `node-${i % 100}`,
+      services: [`svc-${i % 500}`],
+    });
   for (let i = 0; i < PODS; i += 10) {
     history.podDeleted(t0 + 60_000, { namespace: `ns-${i % 50}`, name: `pod-${i}` });
     history.podUpdated(t0 + 120_000, { namespace: `ns-${i % 50}`, name: `pod-${i}-b`, ips: [podIp(i)], node: `node-${i % 100}` });

@@ -5,7 +5,16 @@
  */
 import { App, TerraformStack } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { AfmDevice, BigipCredentials, EgressAction, EgressCrdStack, EgressDestination, EgressPort, NamespaceEgressRule, ServiceEgressRule } from '../../lib';
+import {
+  AfmDevice,
+  BigipCredentials,
+  EgressAction,
+  EgressCrdStack,
+  EgressDestination,
+  EgressPort,
+  NamespaceEgressRule,
+  ServiceEgressRule,
+} from '../../lib';
 import { renderAs3 } from '../../lib/afm/as3';
 import { compilePolicy } from '../../lib/policy/compile';
 import { buildSyncPlan } from '../../lib/k8s/sync-plan';
@@ -19,11 +28,29 @@ function build(): AfmDevice {
   const crds = new EgressCrdStack(app, 'crds');
   const stack = new TerraformStack(app, 'egress');
   new KubernetesProvider(stack, 'k8s', {});
-  const device = new AfmDevice(stack, 'Bigip', { clusterName: 'bench', address: '192.0.2.1', credentials: BigipCredentials.fromEnvironment(), tlsCaBundlePath: '/ca.pem', crdStack: crds, dnsResolver: '/Common/egress-resolver' });
+  const device = new AfmDevice(stack, 'Bigip', {
+    clusterName: 'bench',
+    address: '192.0.2.1',
+    credentials: BigipCredentials.fromEnvironment(),
+    tlsCaBundlePath: '/ca.pem',
+    crdStack: crds,
+    dnsResolver: '/Common/egress-resolver',
+  });
   for (let i = 0; i < rules; i++) {
-    const destinations = [EgressDestination.fqdn(`api-${i % 50}.partner.example`), EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`)];
+    const destinations = [
+      EgressDestination.fqdn(`api-${i % 50}.partner.example`),
+      EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
+    ];
     const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
-    const common = { device, name: `rule-${i}`, namespace: `team-${i % namespaces}`, action: EgressAction.ALLOW, priority: i % 1000, destinations, ports };
+    const common = {
+      device,
+      name: `rule-${i}`,
+      namespace: `team-${i % namespaces}`,
+      action: EgressAction.ALLOW,
+      priority: i % 1000,
+      destinations,
+      ports,
+    };
     if (i % 5 === 4) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
     else new NamespaceEgressRule(stack, `R${i}`, common);
   }
@@ -51,4 +78,5 @@ for (let k = 0; k < repeats; k++) {
   time('artifact (plan, digest, JSON)', () => JSON.stringify({ model: compiled.model, plan: buildSyncPlan(compiled), n: json.length }));
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-for (const [label, xs] of Object.entries(times)) process.stdout.write(`${label.padEnd(36)} ${median(xs).toFixed(0).padStart(6)} ms  (${xs.map((x) => x.toFixed(0)).join(' ')})\n`);
+for (const [label, xs] of Object.entries(times))
+  process.stdout.write(`${label.padEnd(36)} ${median(xs).toFixed(0).padStart(6)} ms  (${xs.map((x) => x.toFixed(0)).join(' ')})\n`);

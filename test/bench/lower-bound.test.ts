@@ -54,7 +54,13 @@ describe('lower bound of the lag any scheduler reaches', () => {
   test('no scheduler beats it: a concrete one on random traces is never below, whole device or a share of it', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ changes: fc.array(fc.integer({ min: 0, max: 2000 }), { minLength: 1, maxLength: 30 }), serviceMs: fc.integer({ min: 1, max: 60 }) }), { minLength: 1, maxLength: 6 }),
+        fc.array(
+          fc.record({
+            changes: fc.array(fc.integer({ min: 0, max: 2000 }), { minLength: 1, maxLength: 30 }),
+            serviceMs: fc.integer({ min: 1, max: 60 }),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
         fc.constantFrom(0.5, 0.9, 0.99, 1),
         fc.constantFrom(0.5, 0.8, 1),
         (lists, q, share) => {

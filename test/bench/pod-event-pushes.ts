@@ -23,7 +23,9 @@ const syncPlanModule = fs.existsSync(path.join(root, 'lib/k8s/sync-plan.ts')) ? 
 const { buildSyncPlan } = require(path.join(root, syncPlanModule)) as typeof import('../../lib/k8s/sync-plan');
 const { buildRule } = require(path.join(root, 'lib/policy/schema')) as typeof import('../../lib/policy/schema');
 const { buildDevice } = require(path.join(root, 'lib/policy/device')) as typeof import('../../lib/policy/device');
-const { MembershipIndex } = require(path.join(root, 'lib/controller/sync/membership-index')) as typeof import('../../lib/controller/sync/membership-index');
+const { MembershipIndex } = require(
+  path.join(root, 'lib/controller/sync/membership-index'),
+) as typeof import('../../lib/controller/sync/membership-index');
 const { seededRandom } = require(path.join(root, 'lib/util')) as typeof import('../../lib/util');
 const { EgressDestination } = require(path.join(root, 'lib/policy/destination')) as typeof import('../../lib/policy/destination');
 import type { PodInfo } from '../../lib/policy/membership';
@@ -34,7 +36,8 @@ const NAMESPACES = 100;
 const EVENTS = 20_000;
 
 const to = [EgressDestination.cidr('198.51.100.0/24')];
-const rule = (path: string, input: Record<string, unknown>): RuleModel => buildRule({ path, destinations: to, ...input } as Parameters<typeof buildRule>[0]);
+const rule = (path: string, input: Record<string, unknown>): RuleModel =>
+  buildRule({ path, destinations: to, ...input } as Parameters<typeof buildRule>[0]);
 const ns = (i: number) => `team-${String(i).padStart(3, '0')}`;
 
 type EveryPod = 'none' | 'deny-allow-final' | 'deny-allow-final-allow';
@@ -46,14 +49,36 @@ function policy(everyPod: EveryPod) {
   ];
   if (everyPod !== 'none') {
     rules.push(
-      rule('bench/Emergency', { level: 'cluster', name: 'emergency', action: 'DENY', priority: 0, destinations: [EgressDestination.cidr('203.0.113.0/24')] }),
-      rule('bench/Dns', { level: 'cluster', name: 'dns', action: 'ALLOW_FINAL', priority: 100, destinations: [EgressDestination.address('10.96.0.10')] }),
+      rule('bench/Emergency', {
+        level: 'cluster',
+        name: 'emergency',
+        action: 'DENY',
+        priority: 0,
+        destinations: [EgressDestination.cidr('203.0.113.0/24')],
+      }),
+      rule('bench/Dns', {
+        level: 'cluster',
+        name: 'dns',
+        action: 'ALLOW_FINAL',
+        priority: 100,
+        destinations: [EgressDestination.address('10.96.0.10')],
+      }),
     );
   }
-  if (everyPod === 'deny-allow-final-allow') rules.push(rule('bench/Ntp', { level: 'cluster', name: 'ntp', action: 'ALLOW', priority: 110, destinations: [EgressDestination.address('192.0.2.123')] }));
+  if (everyPod === 'deny-allow-final-allow')
+    rules.push(
+      rule('bench/Ntp', {
+        level: 'cluster',
+        name: 'ntp',
+        action: 'ALLOW',
+        priority: 110,
+        destinations: [EgressDestination.address('192.0.2.123')],
+      }),
+    );
   for (let i = 0; i < NAMESPACES; i++) {
     rules.push(rule(`bench/Ns${i}`, { level: 'namespace', namespace: ns(i), name: 'team', action: 'ALLOW' }));
-    if (i < NAMESPACES - 2) rules.push(rule(`bench/Svc${i}`, { level: 'service', namespace: ns(i), service: 'svc-0', name: 'svc-0', action: 'ALLOW' }));
+    if (i < NAMESPACES - 2)
+      rules.push(rule(`bench/Svc${i}`, { level: 'service', namespace: ns(i), service: 'svc-0', name: 'svc-0', action: 'ALLOW' }));
   }
   const device = buildDevice({ path: 'bench/Bigip', clusterName: 'bench', podCidrs: ['10.0.0.0/8'] });
   return { device, externalServices: [], rules };
@@ -63,20 +88,31 @@ function measure(everyPod: EveryPod) {
   const plan = buildSyncPlan(compilePolicy(policy(everyPod)));
   // The controller's pod informer cache, which the index reads pods from.
   const pods = new Map<string, PodInfo>();
-  const index = new MembershipIndex(plan, { get: (key) => pods.get(key), keysInNamespace: (namespace) => [...pods.keys()].filter((k) => k.startsWith(`${namespace}/`)) });
+  const index = new MembershipIndex(plan, {
+    get: (key) => pods.get(key),
+    keysInNamespace: (namespace) => [...pods.keys()].filter((k) => k.startsWith(`${namespace}/`)),
+  });
   const upsert = (pod: PodInfo) => {
     pods.set(`${pod.namespace}/${pod.name}`, pod);
     return index.upsertPod(pod);
   };
   const random = seededRandom(7);
-  for (let i = 0; i < NAMESPACES; i++) index.upsertNamespace(ns(i), { 'kubernetes.io/metadata.name': ns(i), ...(i % 10 === 0 ? { tier: 'prod' } : {}) });
-  for (let i = 0; i < NAMESPACES; i++) for (let s = 0; s < 5; s++) index.upsertService({ namespace: ns(i), name: `svc-${s}`, selector: { app: `svc-${s}` } });
+  for (let i = 0; i < NAMESPACES; i++)
+    index.upsertNamespace(ns(i), { 'kubernetes.io/metadata.name': ns(i), ...(i % 10 === 0 ? { tier: 'prod' } : {}) });
+  for (let i = 0; i < NAMESPACES; i++)
+    for (let s = 0; s < 5; s++) index.upsertService({ namespace: ns(i), name: `svc-${s}`, selector: { app: `svc-${s}` } });
   let serial = 0;
   const live: PodInfo[] = [];
   const newPod = (): PodInfo => {
     const n = serial++;
     const labels: Record<string, string> = { app: `svc-${n % 5}`, ...(random() < 0.1 ? { egress: 'internet' } : {}) };
-    return { namespace: ns(Math.floor(random() * NAMESPACES)), name: `pod-${n}`, labels, ips: [`10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`], phase: 'Running' };
+    return {
+      namespace: ns(Math.floor(random() * NAMESPACES)),
+      name: `pod-${n}`,
+      labels,
+      ips: [`10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`],
+      phase: 'Running',
+    };
   };
   for (let i = 0; i < PODS; i++) {
     const pod = newPod();

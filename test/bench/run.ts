@@ -12,7 +12,9 @@ import { runSynthBench } from './synth';
 async function main(): Promise<void> {
   const only = process.argv[2];
   const out = (text: string) => process.stdout.write(text);
-  out(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}\n\n`);
+  out(
+    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}\n\n`,
+  );
   if (!only || only === 'synth') {
     out('## Synth: cdktf-ces against bare cdktf with the same number of kubernetes_manifest resources\n\n');
     out(`${runSynthBench(Number(process.env.BENCH_REPEATS ?? 3)).rows.join('\n')}\n\n`);

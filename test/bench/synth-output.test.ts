@@ -13,7 +13,16 @@ import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { buildPayments } from '../../examples/payments/main';
 import { buildPlatform } from '../../examples/platform-module/main';
 import { buildSecurityBaseline } from '../../examples/security-baseline/main';
-import { AfmDevice, BigipCredentials, EgressAction, EgressCrdStack, EgressDestination, EgressPort, NamespaceEgressRule, ServiceEgressRule } from '../../lib';
+import {
+  AfmDevice,
+  BigipCredentials,
+  EgressAction,
+  EgressCrdStack,
+  EgressDestination,
+  EgressPort,
+  NamespaceEgressRule,
+  ServiceEgressRule,
+} from '../../lib';
 
 /** The synth benchmark's workload (synth-worker.ts) at a size a unit test affords. */
 function buildBenchShape(app: App): void {
@@ -22,11 +31,29 @@ function buildBenchShape(app: App): void {
   const crds = new EgressCrdStack(app, 'crds');
   const stack = new TerraformStack(app, 'egress');
   new KubernetesProvider(stack, 'k8s', {});
-  const device = new AfmDevice(stack, 'Bigip', { clusterName: 'bench', address: '192.0.2.1', credentials: BigipCredentials.fromEnvironment(), tlsCaBundlePath: '/ca.pem', crdStack: crds, dnsResolver: '/Common/egress-resolver' });
+  const device = new AfmDevice(stack, 'Bigip', {
+    clusterName: 'bench',
+    address: '192.0.2.1',
+    credentials: BigipCredentials.fromEnvironment(),
+    tlsCaBundlePath: '/ca.pem',
+    crdStack: crds,
+    dnsResolver: '/Common/egress-resolver',
+  });
   for (let i = 0; i < rules; i++) {
-    const destinations = [EgressDestination.fqdn(`api-${i % 50}.partner.example`), EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`)];
+    const destinations = [
+      EgressDestination.fqdn(`api-${i % 50}.partner.example`),
+      EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
+    ];
     const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
-    const common = { device, name: `rule-${i}`, namespace: `team-${i % namespaces}`, action: EgressAction.ALLOW, priority: i % 1000, destinations, ports };
+    const common = {
+      device,
+      name: `rule-${i}`,
+      namespace: `team-${i % namespaces}`,
+      action: EgressAction.ALLOW,
+      priority: i % 1000,
+      destinations,
+      ports,
+    };
     if (i % 5 === 4) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
     else new NamespaceEgressRule(stack, `R${i}`, common);
   }
@@ -44,7 +71,10 @@ function digests(build: (app: App) => unknown): Record<string, string> {
       for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
         const child = path.posix.join(rel, entry.name);
         if (entry.isDirectory()) walk(child);
-        else out[child] = createHash('sha256').update(fs.readFileSync(path.join(dir, child))).digest('hex');
+        else
+          out[child] = createHash('sha256')
+            .update(fs.readFileSync(path.join(dir, child)))
+            .digest('hex');
       }
     };
     walk('');

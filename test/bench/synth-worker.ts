@@ -30,7 +30,10 @@ const namespaces = Number(namespacesArg);
 /** The i-th rule of the workload: 4 of 5 are namespace rules, 1 of 5 a service rule. */
 function ruleProps(i: number) {
   const namespace = `team-${i % namespaces}`;
-  const destinations = [EgressDestination.fqdn(`api-${i % 50}.partner.example`), EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`)];
+  const destinations = [
+    EgressDestination.fqdn(`api-${i % 50}.partner.example`),
+    EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
+  ];
   const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
   return { service: i % 5 === 4, namespace, name: `rule-${i}`, destinations, ports, priority: i % 1000 };
 }
@@ -42,10 +45,25 @@ if (mode === 'library') {
   const crds = new EgressCrdStack(app, 'crds');
   const stack = new TerraformStack(app, 'egress');
   new KubernetesProvider(stack, 'k8s', {});
-  const device = new AfmDevice(stack, 'Bigip', { clusterName: 'bench', address: '192.0.2.1', credentials: BigipCredentials.fromEnvironment(), tlsCaBundlePath: '/ca.pem', crdStack: crds, dnsResolver: '/Common/egress-resolver' });
+  const device = new AfmDevice(stack, 'Bigip', {
+    clusterName: 'bench',
+    address: '192.0.2.1',
+    credentials: BigipCredentials.fromEnvironment(),
+    tlsCaBundlePath: '/ca.pem',
+    crdStack: crds,
+    dnsResolver: '/Common/egress-resolver',
+  });
   for (let i = 0; i < rules; i++) {
     const p = ruleProps(i);
-    const common = { device, name: p.name, namespace: p.namespace, action: EgressAction.ALLOW, priority: p.priority, destinations: p.destinations, ports: p.ports };
+    const common = {
+      device,
+      name: p.name,
+      namespace: p.namespace,
+      action: EgressAction.ALLOW,
+      priority: p.priority,
+      destinations: p.destinations,
+      ports: p.ports,
+    };
     if (p.service) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
     else new NamespaceEgressRule(stack, `R${i}`, common);
   }

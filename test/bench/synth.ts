@@ -24,10 +24,14 @@ export interface SynthResult {
 function once(mode: string, rules: number, namespaces: number, declarationFile: string): SynthResult {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ces-bench-'));
   try {
-    const out = execFileSync(process.execPath, [path.join(__dirname, 'synth-worker.js'), mode, String(rules), String(namespaces), outdir, declarationFile], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 20,
-    });
+    const out = execFileSync(
+      process.execPath,
+      [path.join(__dirname, 'synth-worker.js'), mode, String(rules), String(namespaces), outdir, declarationFile],
+      {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      },
+    );
     if (mode === 'library') {
       const tf = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks', 'egress', 'cdk.tf.json'), 'utf8'));
       fs.writeFileSync(declarationFile, (Object.values(tf.resource.bigip_as3)[0] as { as3_json: string }).as3_json);
@@ -54,7 +58,8 @@ export function runSynthBench(repeats = 3): { rows: string[]; results: Record<st
     const runs: Record<string, SynthResult[]> = { bare: [], library: [], 'bare-as3': [] };
     // Interleave the modes so machine noise hits all alike (bare-as3 reads the declaration the
     // library run before it wrote).
-    for (let i = 0; i < repeats; i++) for (const mode of ['bare', 'library', 'bare-as3']) runs[mode].push(once(mode, rules, namespaces, declarationFile));
+    for (let i = 0; i < repeats; i++)
+      for (const mode of ['bare', 'library', 'bare-as3']) runs[mode].push(once(mode, rules, namespaces, declarationFile));
     const pick = (mode: string): SynthResult => ({
       ...runs[mode][0],
       totalMs: median(runs[mode].map((r) => r.totalMs)),
@@ -71,7 +76,9 @@ export function runSynthBench(repeats = 3): { rows: string[]; results: Record<st
     results[`bare-as3-${rules}`] = bareAs3;
     const figures = (r: SynthResult) => `${(r.totalMs / 1000).toFixed(2)} s, ${r.peakRssMb} MB`;
     const ratios = (base: SynthResult) => `${(lib.totalMs / base.totalMs).toFixed(2)}× | ${(lib.peakRssMb / base.peakRssMb).toFixed(2)}×`;
-    rows.push(`| ${rules.toLocaleString('en')} / ${namespaces.toLocaleString('en')} | ${figures(bare)} | ${figures(lib)} | ${ratios(bare)} | ${figures(bareAs3)} | ${ratios(bareAs3)} |`);
+    rows.push(
+      `| ${rules.toLocaleString('en')} / ${namespaces.toLocaleString('en')} | ${figures(bare)} | ${figures(lib)} | ${ratios(bare)} | ${figures(bareAs3)} | ${ratios(bareAs3)} |`,
+    );
   }
   fs.rmSync(path.dirname(declarationFile), { recursive: true, force: true });
   return { rows, results };

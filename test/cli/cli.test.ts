@@ -30,9 +30,22 @@ function levels(stdout: string): string[] {
 
 describe('explain (payments example, no cluster state)', () => {
   test('checkout may reach api.stripe.com:443: the service rule decides, in the virtual-server context', async () => {
-    const r = await cli(payments, 'explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443', '--resolve', 'api.stripe.com=203.0.113.10', '--at', '2026-03-02T10:00:00Z');
+    const r = await cli(
+      payments,
+      'explain',
+      '--from',
+      'payments/checkout',
+      '--to',
+      'api.stripe.com:443',
+      '--resolve',
+      'api.stripe.com=203.0.113.10',
+      '--at',
+      '2026-03-02T10:00:00Z',
+    );
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(r.stdout).toContain('from:        a pod of namespace payments selected by Service checkout (hypothetical: no cluster state given)');
+    expect(r.stdout).toContain(
+      'from:        a pod of namespace payments selected by Service checkout (hypothetical: no cluster state given)',
+    );
     expect(r.stdout).toContain('verdict: ALLOW');
     expect(levels(r.stdout)).toEqual([
       '  1 cluster   global context          no match',
@@ -40,12 +53,16 @@ describe('explain (payments example, no cluster state)', () => {
       '  3 service   virtual-server context  ServiceEgressRule payments/checkout-to-stripe → ALLOW  [s_payments_checkout-to-stripe_tcp]',
     ]);
     expect(r.stdout).toContain('decided by ServiceEgressRule payments/checkout-to-stripe (ALLOW) at payments/CheckoutToStripe');
-    expect(r.stdout).toContain('AFM: virtual-server context, rule s_payments_checkout-to-stripe_tcp of rule list /Common/Shared/k8s_payments_prod_service_rules in policy /Common/Shared/k8s_payments_prod_vs_policy → accept');
+    expect(r.stdout).toContain(
+      'AFM: virtual-server context, rule s_payments_checkout-to-stripe_tcp of rule list /Common/Shared/k8s_payments_prod_service_rules in policy /Common/Shared/k8s_payments_prod_vs_policy → accept',
+    );
   });
 
   test('an unresolved host stands for an address no rule lists: FQDN entries match by name, 0.0.0.0/0 still applies', async () => {
     const ok = await cli(payments, 'explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443');
-    expect(ok.stdout).toContain('note:        api.stripe.com is not resolved (give --resolve api.stripe.com=<ip>): evaluated for 198.18.0.1 and 100::1, an address no rule lists');
+    expect(ok.stdout).toContain(
+      'note:        api.stripe.com is not resolved (give --resolve api.stripe.com=<ip>): evaluated for 198.18.0.1 and 100::1, an address no rule lists',
+    );
     expect(ok.stdout).toContain('packet 10.244.0.10 → 198.18.0.1:443/tcp (host api.stripe.com, unresolved: an address no rule lists)');
     expect(ok.stdout).toContain('verdict: ALLOW');
     const no = await cli(payments, 'explain', '--from', 'payments/comments', '--to', 'api.stripe.com:443');
@@ -71,7 +88,11 @@ describe('explain (payments example, no cluster state)', () => {
   test('DNS is decided at the cluster level; the lower levels are not consulted', async () => {
     const r = await cli(payments, 'explain', '--from', 'payments/comments', '--to', '10.96.0.10:53/udp');
     expect(r.stdout).toContain('decided by ClusterEgressRule allow-dns (ALLOW_FINAL)');
-    expect(levels(r.stdout).slice(1).every((l) => l.includes('not consulted'))).toBe(true);
+    expect(
+      levels(r.stdout)
+        .slice(1)
+        .every((l) => l.includes('not consulted')),
+    ).toBe(true);
   });
 
   test('nothing allows it: the device default decides', async () => {
@@ -82,7 +103,16 @@ describe('explain (payments example, no cluster state)', () => {
   });
 
   test('a host that resolves to several addresses is explained per address', async () => {
-    const r = await cli(payments, 'explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443', '--resolve', 'api.stripe.com=203.0.113.10,2001:db8::10');
+    const r = await cli(
+      payments,
+      'explain',
+      '--from',
+      'payments/checkout',
+      '--to',
+      'api.stripe.com:443',
+      '--resolve',
+      'api.stripe.com=203.0.113.10,2001:db8::10',
+    );
     expect(r.stdout).toContain('(resolves to 203.0.113.10, 2001:db8::10: --resolve)');
     expect(r.stdout).toContain('packet 10.244.0.10 → 203.0.113.10:443/tcp (host api.stripe.com)');
     expect(r.stdout).toContain('packet fd00:10:244::a → [2001:db8::10]:443/tcp (host api.stripe.com)');
@@ -92,7 +122,11 @@ describe('explain (payments example, no cluster state)', () => {
     const r = await cli(payments, 'explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443', '--json', ...device);
     const data = JSON.parse(r.stdout);
     expect(data.verdict).toBe('allow');
-    expect(data.flows[0].enforced.decidedBy).toMatchObject({ key: 'service/payments/checkout-to-stripe', kind: 'ServiceEgressRule', path: 'payments/CheckoutToStripe' });
+    expect(data.flows[0].enforced.decidedBy).toMatchObject({
+      key: 'service/payments/checkout-to-stripe',
+      kind: 'ServiceEgressRule',
+      path: 'payments/CheckoutToStripe',
+    });
   });
 });
 
@@ -105,7 +139,9 @@ describe('explain with cluster state', () => {
   test('a Service picks one of the pods it selects; DNS answers come from the state file', async () => {
     const r = await cli(payments, 'explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443', '--state', 'state.yaml');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('from:        pod payments/checkout-7d9f-abcde (10.244.3.17, fd00:10:244::3:17; Running), the pod Service checkout selects');
+    expect(r.stdout).toContain(
+      'from:        pod payments/checkout-7d9f-abcde (10.244.3.17, fd00:10:244::3:17; Running), the pod Service checkout selects',
+    );
     expect(r.stdout).toContain('(resolves to 203.0.113.10: DnsAnswers in state.yaml)');
     expect(r.stdout).toContain('verdict: ALLOW');
   });
@@ -114,7 +150,9 @@ describe('explain with cluster state', () => {
     const ok = await cli(payments, 'explain', '--from', 'payments/checkout-7d9f-abcde', '--to', '10.96.0.10:53/udp', '--state', state);
     expect(ok.stdout).toContain('decided by ClusterEgressRule allow-dns');
     const gone = await cli(payments, 'explain', '--from', 'payments/comments-5c8-xyz', '--to', '10.96.0.10:53/udp', '--state', state);
-    expect(gone.stdout).toContain('note:        payments/comments-5c8-xyz is terminating: its addresses are in no source list, so only cluster rules that match the pod CIDRs themselves (DENY, REJECT and ALLOW_FINAL over every pod) cover it');
+    expect(gone.stdout).toContain(
+      'note:        payments/comments-5c8-xyz is terminating: its addresses are in no source list, so only cluster rules that match the pod CIDRs themselves (DENY, REJECT and ALLOW_FINAL over every pod) cover it',
+    );
     // The cluster's ALLOW_FINAL over every pod matches its address in the pod CIDRs.
     expect(gone.stdout).toContain('decided by ClusterEgressRule allow-dns (ALLOW_FINAL)');
     const smtp = await cli(payments, 'explain', '--from', 'payments/comments-5c8-xyz', '--to', '192.0.2.25:25', '--state', state);
@@ -122,7 +160,10 @@ describe('explain with cluster state', () => {
   });
 
   test.each([
-    [['--from', 'payment/checkout'], /--from names a namespace that the state file state.yaml does not have \(got "payment\/checkout"\); known namespaces: payments/],
+    [
+      ['--from', 'payment/checkout'],
+      /--from names a namespace that the state file state.yaml does not have \(got "payment\/checkout"\); known namespaces: payments/,
+    ],
     [['--from', 'payments/nope'], /--from names no Pod or Service of namespace payments in state.yaml \(got "payments\/nope"\)/],
     [['--from', 'payments/batch-1'], /without an address/],
     [['--from', 'payments/legacy-db'], /Service payments\/legacy-db has no selector/],
@@ -139,7 +180,13 @@ describe('explain: audit, windows and shared BIG-IPs', () => {
   test('an audit rule shows its would-be verdict next to the real one', async () => {
     const dir = synthInto((app) => {
       const { device: d } = deviceStack({}, app as App);
-      new ClusterEgressRule(TerraformStack.of(d), 'TrialBlock', { device: d, action: EgressAction.DENY, audit: true, priority: 1, destinations: [EgressDestination.cidr('198.51.100.0/24')] });
+      new ClusterEgressRule(TerraformStack.of(d), 'TrialBlock', {
+        device: d,
+        action: EgressAction.DENY,
+        audit: true,
+        priority: 1,
+        destinations: [EgressDestination.cidr('198.51.100.0/24')],
+      });
       new ClusterEgressRule(TerraformStack.of(d), 'Office', {
         device: d,
         action: EgressAction.ALLOW_FINAL,
@@ -161,7 +208,9 @@ describe('explain: audit, windows and shared BIG-IPs', () => {
   test('a device on a shared BIG-IP is evaluated with the shared declaration and its commands', async () => {
     const several = await cli(platform, 'explain', '--from', 'analytics/etl', '--to', 'warehouse.example.com:443');
     expect(several.code).toBe(2);
-    expect(several.stderr).toMatch(/several devices \(got east-egress\/k8s_east \(east-egress\/Bigip\), west-egress\/k8s_west \(west-egress\/Bigip\)\); choose one with --device <device>/);
+    expect(several.stderr).toMatch(
+      /several devices \(got east-egress\/k8s_east \(east-egress\/Bigip\), west-egress\/k8s_west \(west-egress\/Bigip\)\); choose one with --device <device>/,
+    );
     const r = await cli(platform, 'explain', '--device', 'k8s_west', '--from', 'analytics/etl', '--to', '203.0.113.9:443');
     expect(r.stdout).toContain('decided by ClusterEgressRule block-c2 (DENY) at west-egress/BlockC2');
     expect(r.stdout).toMatch(/in policy \/Common\/Shared\/\w+_global_policy → drop/);
@@ -182,25 +231,49 @@ describe('simulate', () => {
     expect(r.code).toBe(1);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/^#\s+from\s+to\s+expected\s+actual\s+decided by$/);
-    expect(lines[1]).toMatch(/^1\s+payments\/checkout\s+api\.stripe\.com:443\s+allow\s+allow\s+ServiceEgressRule payments\/checkout-to-stripe \(ALLOW, service\)\s+ok$/);
+    expect(lines[1]).toMatch(
+      /^1\s+payments\/checkout\s+api\.stripe\.com:443\s+allow\s+allow\s+ServiceEgressRule payments\/checkout-to-stripe \(ALLOW, service\)\s+ok$/,
+    );
     expect(lines[2]).toMatch(/deny\s+deny \(drop\)\s+ServiceEgressRule payments\/comments-no-egress \(DENY, service\)\s+ok$/);
-    expect(lines[5]).toMatch(/@2026-03-02T10:00:00Z\s+deny\s+allow\s+NamespaceEgressRule payments\/bank-sftp \(ALLOW, namespace\)\s+MISMATCH$/);
+    expect(lines[5]).toMatch(
+      /@2026-03-02T10:00:00Z\s+deny\s+allow\s+NamespaceEgressRule payments\/bank-sftp \(ALLOW, namespace\)\s+MISMATCH$/,
+    );
     expect(r.stdout).toContain('4 of 5 flows as expected; 1 mismatch');
   });
 
   test('exits 0 when every row is as expected', async () => {
-    write(payments, 'good.yaml', `flows:\n${rows.split('\n').slice(0, 4).map((l) => `  ${l}`).join('\n')}\n`);
+    write(
+      payments,
+      'good.yaml',
+      `flows:\n${rows
+        .split('\n')
+        .slice(0, 4)
+        .map((l) => `  ${l}`)
+        .join('\n')}\n`,
+    );
     const r = await cli(payments, 'simulate', 'good.yaml');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('4 of 4 flows as expected');
   });
 
   test.each([
-    ['- { from: payments/checkout, to: "api.stripe.com:443", expects: allow }', /flows.yaml row 1: unknown field \(got "expects"\); fields are from, to, expect, at, labels, namespaceLabels/],
-    ['- { from: payments/checkout, to: "api.stripe.com:443" }', /row 1: field "expect" is missing or not text \(got null\); write expect: allow or expect: deny/],
+    [
+      '- { from: payments/checkout, to: "api.stripe.com:443", expects: allow }',
+      /flows.yaml row 1: unknown field \(got "expects"\); fields are from, to, expect, at, labels, namespaceLabels/,
+    ],
+    [
+      '- { from: payments/checkout, to: "api.stripe.com:443" }',
+      /row 1: field "expect" is missing or not text \(got null\); write expect: allow or expect: deny/,
+    ],
     ['- { from: payments/checkout, to: "api.stripe.com:443", expect: maybe }', /row 1: field "expect" \(got "maybe"\)/],
-    ['- { from: payments/checkout, to: "api.stripe.com", expect: allow }', /row 1 field "to" \(got "api.stripe.com"\); a tcp destination needs a port/],
-    ['- { from: checkout, to: "api.stripe.com:443", expect: allow }', /row 1 field "from" \(got "checkout"\); write <namespace>\/<pod-or-service>/],
+    [
+      '- { from: payments/checkout, to: "api.stripe.com", expect: allow }',
+      /row 1 field "to" \(got "api.stripe.com"\); a tcp destination needs a port/,
+    ],
+    [
+      '- { from: checkout, to: "api.stripe.com:443", expect: allow }',
+      /row 1 field "from" \(got "checkout"\); write <namespace>\/<pod-or-service>/,
+    ],
     ['- { from: payments/checkout, to: "a:1", expect: allow, at: yesterday }', /row 1 field "at" \(got "yesterday"\)/],
     ['from: payments/checkout', /holds no flows/],
     ['- [1, 2]', /row 1 is not a mapping/],
@@ -219,7 +292,11 @@ describe('graph', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.startsWith('flowchart LR\n')).toBe(true);
     expect(r.stdout).toContain('  subgraph cluster["1 · cluster rules (AFM global context)"]');
-    const order = ['1. block-c2<br/>DENY · priority 0', '2. allow-dns<br/>ALLOW_FINAL · priority 100', '3. allow-ntp<br/>ALLOW_FINAL · priority 100'].map((t) => r.stdout.indexOf(t));
+    const order = [
+      '1. block-c2<br/>DENY · priority 0',
+      '2. allow-dns<br/>ALLOW_FINAL · priority 100',
+      '3. allow-ntp<br/>ALLOW_FINAL · priority 100',
+    ].map((t) => r.stdout.indexOf(t));
     expect(order.every((i, k) => i > 0 && (k === 0 || i > order[k - 1]))).toBe(true);
     expect(r.stdout).toMatch(/s0\(\["all pods of the cluster"\]\)/);
     expect(r.stdout).toMatch(/r1 -->\|"udp\/53, tcp\/53"\| d\d/);
@@ -240,7 +317,10 @@ describe('graph', () => {
 
 describe('bad input: one line on stderr, exit code 2', () => {
   test.each([
-    [['explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443', '--out', 'nowhere'], /no synth output directory \(got "nowhere"\); run "cdktf synth" first/],
+    [
+      ['explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443', '--out', 'nowhere'],
+      /no synth output directory \(got "nowhere"\); run "cdktf synth" first/,
+    ],
     [['explain', '--frm', 'payments/checkout'], /unknown option for "explain" \(got "--frm"\); run "cdktf-ces explain --help"/],
     [['explain', '--from', 'payments/checkout'], /explain needs --to/],
     [['explain', '--from', 'payments/checkout', '--to'], /option --to of "explain" \(got no value\)/],
@@ -250,10 +330,22 @@ describe('bad input: one line on stderr, exit code 2', () => {
     [['explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:70000'], /the port must be a whole number from 1 to 65535/],
     [['explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443/tpc'], /"tpc" is not an AFM protocol name/],
     [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1/icmp', '--at', 'tomorrow'], /--at \(got "tomorrow"\)/],
-    [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--device', 'k8s_nope'], /--device names no device of the synth output \(got "k8s_nope"\); use one of: payments\/k8s_payments_prod \(payments\/Bigip\)/],
-    [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--kubeconfig', 'kube.yaml'], /cannot read the --kubeconfig file \(got "kube.yaml"\); it does not exist; point --kubeconfig at the kubeconfig of the cluster/],
-    [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--state', 'missing.yaml'], /cannot read the --state file \(got "missing.yaml"\); it does not exist/],
-    [['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--resolve', 'api.stripe.com'], /--resolve \(got "api.stripe.com"\); write it as name=ip/],
+    [
+      ['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--device', 'k8s_nope'],
+      /--device names no device of the synth output \(got "k8s_nope"\); use one of: payments\/k8s_payments_prod \(payments\/Bigip\)/,
+    ],
+    [
+      ['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--kubeconfig', 'kube.yaml'],
+      /cannot read the --kubeconfig file \(got "kube.yaml"\); it does not exist; point --kubeconfig at the kubeconfig of the cluster/,
+    ],
+    [
+      ['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--state', 'missing.yaml'],
+      /cannot read the --state file \(got "missing.yaml"\); it does not exist/,
+    ],
+    [
+      ['explain', '--from', 'payments/checkout', '--to', '192.0.2.1:443', '--resolve', 'api.stripe.com'],
+      /--resolve \(got "api.stripe.com"\); write it as name=ip/,
+    ],
     [['simulate'], /simulate needs a flows file/],
     [['simulate', 'nothing.yaml'], /cannot read the flows file \(got "nothing.yaml"\)/],
     [['graph', '--format', 'png'], /--format \(got "png"\); use one of mermaid, dot, svg/],
@@ -272,7 +364,9 @@ describe('bad input: one line on stderr, exit code 2', () => {
     fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('Stripe payments API', 'Stripe payments api'));
     const r = await cli(dir, 'graph');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/stale synth output: the AS3 JSON in cdktf.out\/stacks\/payments\/cdk.tf.json does not match cdktf.out\/stacks\/payments\/cdktf-ces\/k8s_payments_prod.json .*run "cdktf synth" again/);
+    expect(r.stderr).toMatch(
+      /stale synth output: the AS3 JSON in cdktf.out\/stacks\/payments\/cdk.tf.json does not match cdktf.out\/stacks\/payments\/cdktf-ces\/k8s_payments_prod.json .*run "cdktf synth" again/,
+    );
   });
 
   test("a stale shared declaration (another cluster's synth) is refused", async () => {
@@ -302,7 +396,8 @@ describe('as a real process', () => {
   const root = path.resolve(__dirname, '../..');
   const main = path.join(root, 'lib', 'cli', 'main.ts');
   const tsx = path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-  const spawn = (...argv: string[]) => spawnSync(process.execPath, [tsx, main, ...argv], { cwd: payments, encoding: 'utf8', timeout: 60_000 });
+  const spawn = (...argv: string[]) =>
+    spawnSync(process.execPath, [tsx, main, ...argv], { cwd: payments, encoding: 'utf8', timeout: 60_000 });
 
   test('has a node shebang', () => {
     expect(fs.readFileSync(main, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
@@ -317,6 +412,11 @@ describe('as a real process', () => {
   test('bad input exits 2 with one line on stderr', () => {
     const r = spawn('explain', '--from', 'payments/checkout', '--to', 'api.stripe.com');
     expect(r.status).toBe(2);
-    expect(r.stderr.trimEnd().split('\n').filter((l) => l.startsWith('cdktf-ces'))).toEqual([expect.stringContaining('a tcp destination needs a port')]);
+    expect(
+      r.stderr
+        .trimEnd()
+        .split('\n')
+        .filter((l) => l.startsWith('cdktf-ces')),
+    ).toEqual([expect.stringContaining('a tcp destination needs a port')]);
   });
 });

@@ -15,7 +15,10 @@ import { cli, synthInto } from './support';
 
 /** Two clusters named "prod" on two BIG-IPs: same cluster name, same tenant, two stacks. */
 function buildTwoProds(app: App): void {
-  for (const [id, dc] of [['east', 'dc1'], ['west', 'dc2']]) {
+  for (const [id, dc] of [
+    ['east', 'dc1'],
+    ['west', 'dc2'],
+  ]) {
     const shared = new TerraformStack(app, `bigip-${dc}`);
     const bigip = new SharedBigip(shared, 'Bigip', {
       name: `${dc}_egress`,
@@ -24,7 +27,14 @@ function buildTwoProds(app: App): void {
       tlsCaBundlePath: '/etc/ssl/certs/bigip-mgmt-ca.pem',
       dnsResolver: '/Common/egress-resolver',
     });
-    new ClusterEgressPlatform(app, id, { clusterName: 'prod', kubeContext: `${id}-admin`, bigip, routeDomain: 2, podCidrs: ['10.244.0.0/16'], clusterDns: '10.96.0.10' });
+    new ClusterEgressPlatform(app, id, {
+      clusterName: 'prod',
+      kubeContext: `${id}-admin`,
+      bigip,
+      routeDomain: 2,
+      podCidrs: ['10.244.0.0/16'],
+      clusterDns: '10.96.0.10',
+    });
   }
 }
 
@@ -43,11 +53,14 @@ beforeAll(() => {
 const EXPLAIN = ['explain', '--from', 'analytics/etl', '--to', '203.0.113.9:443'];
 
 describe('--device', () => {
-  test.each([['k8s_west'], ['west'], ['west-egress/k8s_west'], ['west-egress/Bigip'], ['west-egress/k8s_west (west-egress/Bigip)']])('%s names the west device', async (name) => {
-    const r = await cli(platform, ...EXPLAIN, '--device', name);
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toMatch(/^device: +west-egress\/k8s_west \(west-egress\/Bigip\)$/m);
-  });
+  test.each([['k8s_west'], ['west'], ['west-egress/k8s_west'], ['west-egress/Bigip'], ['west-egress/k8s_west (west-egress/Bigip)']])(
+    '%s names the west device',
+    async (name) => {
+      const r = await cli(platform, ...EXPLAIN, '--device', name);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/^device: +west-egress\/k8s_west \(west-egress\/Bigip\)$/m);
+    },
+  );
 
   test('what explain prints as the device is accepted back', async () => {
     const first = await cli(platform, ...EXPLAIN, '--device', 'east');
@@ -71,7 +84,9 @@ describe('--device', () => {
 
   test('all where a command acts on one device is bad input', async () => {
     const r = await cli(platform, ...EXPLAIN, '--device', 'all');
-    expect(r.stderr).toBe('cdktf-ces explain: --device all: this acts on one device (got "all"); name one of: east-egress/k8s_east (east-egress/Bigip), west-egress/k8s_west (west-egress/Bigip)\n');
+    expect(r.stderr).toBe(
+      'cdktf-ces explain: --device all: this acts on one device (got "all"); name one of: east-egress/k8s_east (east-egress/Bigip), west-egress/k8s_west (west-egress/Bigip)\n',
+    );
   });
 
   test('diff --device all compares every device both outputs have, as without --device', async () => {
@@ -89,9 +104,12 @@ describe('the matchers name devices as the tools do', () => {
   const app = Testing.app();
   buildPlatform(app);
 
-  test.each([['k8s_west'], ['west'], ['west-egress/k8s_west'], ['west-egress/Bigip'], ['west-egress/k8s_west (west-egress/Bigip)']])('device %s', (device) => {
-    expect(app).toDenyEgress('analytics/etl', '203.0.113.9:443', { device });
-  });
+  test.each([['k8s_west'], ['west'], ['west-egress/k8s_west'], ['west-egress/Bigip'], ['west-egress/k8s_west (west-egress/Bigip)']])(
+    'device %s',
+    (device) => {
+      expect(app).toDenyEgress('analytics/etl', '203.0.113.9:443', { device });
+    },
+  );
 
   test('an unknown name lists the devices in the printed form', () => {
     expect(() => explainEgress(app, 'analytics/etl', '203.0.113.9:443', { device: 'north' })).toThrow(
@@ -102,9 +120,13 @@ describe('the matchers name devices as the tools do', () => {
 
 describe('selectDevices', () => {
   const label = fc.stringMatching(/^[a-z][a-z0-9-]{0,6}$/);
-  const devicesArb = fc.uniqueArray(fc.record({ stack: label, tenant: label, cluster: label, id: label }), { minLength: 1, maxLength: 6, selector: (d) => `${d.stack}/${d.tenant}` }).map((ds) =>
-    ds.map((d, i): DeviceNames => ({ stack: d.stack, tenant: d.tenant, cluster: d.cluster, path: `${d.stack}/${d.id}${i}` })),
-  );
+  const devicesArb = fc
+    .uniqueArray(fc.record({ stack: label, tenant: label, cluster: label, id: label }), {
+      minLength: 1,
+      maxLength: 6,
+      selector: (d) => `${d.stack}/${d.tenant}`,
+    })
+    .map((ds) => ds.map((d, i): DeviceNames => ({ stack: d.stack, tenant: d.tenant, cluster: d.cluster, path: `${d.stack}/${d.id}${i}` })));
 
   test('every name of a device selects it, or lists every device that answers to it', () => {
     fc.assert(
@@ -123,7 +145,9 @@ describe('selectDevices', () => {
               error = e;
             }
             expect(error).toBeInstanceOf(UsageError);
-            expect((error as UsageError).fix).toBe(`name one by <stack>/<tenant> or construct path: ${answering.map(deviceLabel).join(', ')}`);
+            expect((error as UsageError).fix).toBe(
+              `name one by <stack>/<tenant> or construct path: ${answering.map(deviceLabel).join(', ')}`,
+            );
           }
         }
         // The printed forms are unique: they always select exactly their device.

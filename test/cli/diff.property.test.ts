@@ -16,7 +16,13 @@ const AT = new Date('2026-03-04T12:00:00Z');
 
 function viewOf(model: PolicyModel, label: string): PolicyView {
   const compiled = compilePolicy(model, { now: AT });
-  return policyView({ label, model, plan: buildSyncPlan(compiled), as3: [JSON.parse(JSON.stringify(renderAs3(compiled)))], commands: deviceCommands(compiled).apply });
+  return policyView({
+    label,
+    model,
+    plan: buildSyncPlan(compiled),
+    as3: [JSON.parse(JSON.stringify(renderAs3(compiled)))],
+    commands: deviceCommands(compiled).apply,
+  });
 }
 
 /** Every change as one comparable string, per workload. */

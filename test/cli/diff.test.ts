@@ -1,7 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'cdktf';
-import { ClusterEgressRule, EgressAction, EgressDestination, EgressPort, ExternalService, NamespaceEgressRule, ServiceEgressRule, Weekday } from '../../lib';
+import {
+  ClusterEgressRule,
+  EgressAction,
+  EgressDestination,
+  EgressPort,
+  ExternalService,
+  NamespaceEgressRule,
+  ServiceEgressRule,
+  Weekday,
+} from '../../lib';
 import { deviceStack } from '../support/app';
 import { cli, synthInto, write } from './support';
 
@@ -19,7 +28,12 @@ interface Version {
 function policy(v: Version, clusterName = 'prod') {
   return (app: App) => {
     const { stack, device } = deviceStack({ clusterName, podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'] }, app);
-    new ClusterEgressRule(stack, 'BlockC2', { device, action: v.c2Action ?? EgressAction.DENY, priority: 0, destinations: [EgressDestination.cidr('203.0.113.0/24')] });
+    new ClusterEgressRule(stack, 'BlockC2', {
+      device,
+      action: v.c2Action ?? EgressAction.DENY,
+      priority: 0,
+      destinations: [EgressDestination.cidr('203.0.113.0/24')],
+    });
     new ClusterEgressRule(stack, 'AllowDns', {
       device,
       action: EgressAction.ALLOW_FINAL,
@@ -28,16 +42,49 @@ function policy(v: Version, clusterName = 'prod') {
       ports: v.dnsTcp === false ? [EgressPort.DNS_UDP] : [EgressPort.DNS_UDP, EgressPort.DNS_TCP],
     });
     if (v.auditSsh) {
-      new ClusterEgressRule(stack, 'WouldBlockSsh', { device, action: EgressAction.DENY, priority: 50, audit: true, destinations: [EgressDestination.cidr('198.51.100.0/24')], ports: [EgressPort.SSH] });
+      new ClusterEgressRule(stack, 'WouldBlockSsh', {
+        device,
+        action: EgressAction.DENY,
+        priority: 50,
+        audit: true,
+        destinations: [EgressDestination.cidr('198.51.100.0/24')],
+        ports: [EgressPort.SSH],
+      });
     }
     const stripe = new ExternalService(stack, 'Stripe', { device, destinations: [EgressDestination.fqdn('api.stripe.com')] });
-    new NamespaceEgressRule(stack, 'BankSftp', { device, namespace: 'payments', action: EgressAction.ALLOW, destinations: [EgressDestination.range('198.51.100.10', '198.51.100.20')], ports: [EgressPort.SSH] });
+    new NamespaceEgressRule(stack, 'BankSftp', {
+      device,
+      namespace: 'payments',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.range('198.51.100.10', '198.51.100.20')],
+      ports: [EgressPort.SSH],
+    });
     if (v.legacyFtp !== false) {
-      new NamespaceEgressRule(stack, 'LegacyFtp', { device, namespace: 'payments', action: EgressAction.ALLOW, destinations: [EgressDestination.address('192.0.2.21')], ports: [EgressPort.tcp(21)] });
+      new NamespaceEgressRule(stack, 'LegacyFtp', {
+        device,
+        namespace: 'payments',
+        action: EgressAction.ALLOW,
+        destinations: [EgressDestination.address('192.0.2.21')],
+        ports: [EgressPort.tcp(21)],
+      });
     }
-    new ServiceEgressRule(stack, 'CheckoutToStripe', { device, namespace: 'payments', service: 'checkout', action: EgressAction.ALLOW, destinations: [EgressDestination.externalService(stripe)], ports: [EgressPort.HTTPS] });
+    new ServiceEgressRule(stack, 'CheckoutToStripe', {
+      device,
+      namespace: 'payments',
+      service: 'checkout',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.externalService(stripe)],
+      ports: [EgressPort.HTTPS],
+    });
     if (v.partner) {
-      new ServiceEgressRule(stack, 'CheckoutToPartner', { device, namespace: 'payments', service: 'checkout', action: EgressAction.ALLOW, destinations: [EgressDestination.address('192.0.2.44')], ports: [EgressPort.tcp(8443)] });
+      new ServiceEgressRule(stack, 'CheckoutToPartner', {
+        device,
+        namespace: 'payments',
+        service: 'checkout',
+        action: EgressAction.ALLOW,
+        destinations: [EgressDestination.address('192.0.2.44')],
+        ports: [EgressPort.tcp(8443)],
+      });
     }
     if (v.batchUploads) {
       new NamespaceEgressRule(stack, 'BatchUploads', {
@@ -109,15 +156,21 @@ describe('diff: the effect of a change, per workload', () => {
 
   test('reversed, every line is mirrored', async () => {
     const r = await cli(process.cwd(), 'diff', changed, base, ...AT);
-    expect(changes(r.stdout)).toContain('payments/svc checkout: - 192.0.2.44:8443/tcp (dropped by device default; was ServiceEgressRule payments/checkout-to-partner)');
-    expect(changes(r.stdout)).toContain('payments/svc checkout, payments/other pods, other namespaces: + 10.96.0.10:53/tcp (ClusterEgressRule allow-dns)');
+    expect(changes(r.stdout)).toContain(
+      'payments/svc checkout: - 192.0.2.44:8443/tcp (dropped by device default; was ServiceEgressRule payments/checkout-to-partner)',
+    );
+    expect(changes(r.stdout)).toContain(
+      'payments/svc checkout, payments/other pods, other namespaces: + 10.96.0.10:53/tcp (ClusterEgressRule allow-dns)',
+    );
     expect(changes(r.stdout)).toHaveLength(5);
   });
 
   test('a time window: without --at every window state of the week is evaluated, and the change says when it holds', async () => {
     const nightly = synth({ nightlyBackup: true });
     const r = await cli(process.cwd(), 'diff', base, nightly);
-    expect(changes(r.stdout)).toEqual(['payments/svc checkout, payments/other pods: + 192.0.2.128/25:873/tcp (NamespaceEgressRule payments/nightly-backup) [when W1 open]']);
+    expect(changes(r.stdout)).toEqual([
+      'payments/svc checkout, payments/other pods: + 192.0.2.128/25:873/tcp (NamespaceEgressRule payments/nightly-backup) [when W1 open]',
+    ]);
     expect(r.stdout).toContain('# W1 = sat,sun 01:00-05:00 UTC (namespace/payments/nightly-backup)\n');
     // No instant in the report unless --at asks for one: the same outputs give the same text at any time.
     expect(r.stdout.split('\n')[1]).toBe('# evaluated in 2 time states that occur in the coming week (W1 closed; W1 open)');
@@ -148,11 +201,15 @@ describe('diff: the effect of a change, per workload', () => {
     const r = await cli(process.cwd(), 'diff', base, partner, ...AT, '--format', 'markdown');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('### Egress policy diff: `k8s_prod` (cluster `prod`)\n\n');
-    expect(r.stdout).toContain(': **1 change for 1 of 3 workloads**.\n\n```diff\n+ 192.0.2.44:8443/tcp (ServiceEgressRule payments/checkout-to-partner)\n    payments/svc checkout\n```\n');
+    expect(r.stdout).toContain(
+      ': **1 change for 1 of 3 workloads**.\n\n```diff\n+ 192.0.2.44:8443/tcp (ServiceEgressRule payments/checkout-to-partner)\n    payments/svc checkout\n```\n',
+    );
     expect(r.stdout).toContain('<details><summary>How this diff was computed</summary>');
     const dns = synth({ dnsTcp: false });
     const all = await cli(process.cwd(), 'diff', base, dns, ...AT, '--format', 'markdown');
-    expect(all.stdout).toContain('```diff\n- 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)\n    payments/svc checkout, payments/other pods, other namespaces\n```\n');
+    expect(all.stdout).toContain(
+      '```diff\n- 10.96.0.10:53/tcp (dropped by device default; was ClusterEgressRule allow-dns)\n    payments/svc checkout, payments/other pods, other namespaces\n```\n',
+    );
     // Each change once, even when the workloads' sets of changes differ.
     const mixed = await cli(process.cwd(), 'diff', base, changed, ...AT, '--format', 'markdown');
     expect(mixed.stdout).toContain(
@@ -179,7 +236,14 @@ describe('diff: the effect of a change, per workload', () => {
     expect(data.format).toBe('cdktf-ces.dev/policy-diff/v1');
     expect(data.devices).toHaveLength(1);
     const device = data.devices[0];
-    expect(device).toMatchObject({ tenant: 'k8s_prod', cluster: 'prod', at: '2026-03-02T10:00:00.000Z', fixedTime: true, workloadBasis: 'selectors', counts: { workloads: 3, changes: 11, distinctChanges: 5 } });
+    expect(device).toMatchObject({
+      tenant: 'k8s_prod',
+      cluster: 'prod',
+      at: '2026-03-02T10:00:00.000Z',
+      fixedTime: true,
+      workloadBasis: 'selectors',
+      counts: { workloads: 3, changes: 11, distinctChanges: 5 },
+    });
     expect(device.changes[0]).toEqual({
       change: 'lost',
       audit: false,
@@ -190,7 +254,11 @@ describe('diff: the effect of a change, per workload', () => {
       new: { verdict: 'deny', by: 'device default' },
       workloads: ['payments/svc checkout', 'payments/other pods', 'other namespaces'],
     });
-    expect(device.workloads.map((w: { workload: string }) => w.workload)).toEqual(['payments/svc checkout', 'payments/other pods', 'other namespaces']);
+    expect(device.workloads.map((w: { workload: string }) => w.workload)).toEqual([
+      'payments/svc checkout',
+      'payments/other pods',
+      'other namespaces',
+    ]);
     expect(device.workloads[0].changes).toContainEqual({
       change: 'gained',
       audit: false,
@@ -232,9 +300,15 @@ answers:
       'payments/svc checkout: + 192.0.2.44:8443/tcp (ServiceEgressRule payments/checkout-to-partner)',
     ]);
     expect(r.stdout).toContain('# workloads are the pods of state.yaml, grouped by the rules that can apply to them\n');
-    expect(r.stdout).toContain('# 1 pod of state.yaml cannot send (terminating, finished, on the host network or without an address) and is left out\n');
+    expect(r.stdout).toContain(
+      '# 1 pod of state.yaml cannot send (terminating, finished, on the host network or without an address) and is left out\n',
+    );
     const json = JSON.parse((await cli(dir, 'diff', base, partner, ...AT, '--state', 'state.yaml', '--format', 'json')).stdout);
-    expect(json.devices[0].workloads[1]).toMatchObject({ workload: 'payments/svc checkout', namespace: 'payments', members: ['checkout-1', 'checkout-2'] });
+    expect(json.devices[0].workloads[1]).toMatchObject({
+      workload: 'payments/svc checkout',
+      namespace: 'payments',
+      members: ['checkout-1', 'checkout-2'],
+    });
     // A name with a DNS answer: its address is the destination that changes.
     const batch = await cli(dir, 'diff', base, synth({ batchUploads: true }), ...AT, '--state', 'state.yaml');
     expect(changes(batch.stdout)).toEqual([
@@ -265,16 +339,21 @@ describe('diff: bad input, one line, exit 2', () => {
     expect(await cli(process.cwd(), 'diff', 'no/such/old', base)).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'cdktf-ces diff: the old synth output directory does not exist (got "no/such/old"); give the cdktf.out of the old version (cdktf synth writes it)\n',
+      stderr:
+        'cdktf-ces diff: the old synth output directory does not exist (got "no/such/old"); give the cdktf.out of the old version (cdktf synth writes it)\n',
     });
     const r = await cli(process.cwd(), 'diff', base, 'no/such/new');
-    expect(r.stderr).toBe('cdktf-ces diff: the new synth output directory does not exist (got "no/such/new"); give the cdktf.out of the new version (cdktf synth writes it)\n');
+    expect(r.stderr).toBe(
+      'cdktf-ces diff: the new synth output directory does not exist (got "no/such/new"); give the cdktf.out of the new version (cdktf synth writes it)\n',
+    );
   });
 
   test('a directory that is not a synth output', async () => {
     const r = await cli(process.cwd(), 'diff', base, path.dirname(base));
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^cdktf-ces diff: new output: no stacks in the synth output .* \(got no "stacks" folder\); run "cdktf synth" first/);
+    expect(r.stderr).toMatch(
+      /^cdktf-ces diff: new output: no stacks in the synth output .* \(got no "stacks" folder\); run "cdktf synth" first/,
+    );
   });
 
   test('outputs of different apps: no device in common', async () => {
@@ -302,13 +381,18 @@ describe('diff: bad input, one line, exit 2', () => {
   test.each([
     [['diff'], 'diff needs two synth output directories (got nothing); usage: cdktf-ces diff <old cdktf.out> <new cdktf.out>'],
     [['diff', 'x', 'y', '--format', 'html'], '--format (got "html"); use one of text, markdown, json'],
-    [['diff', 'x', 'y', '--at', 'tomorrow'], '--at (got "tomorrow"); write an ISO 8601 time with a zone, such as 2026-03-02T09:30:00Z or 2026-03-02T10:30:00+01:00'],
+    [
+      ['diff', 'x', 'y', '--at', 'tomorrow'],
+      '--at (got "tomorrow"); write an ISO 8601 time with a zone, such as 2026-03-02T09:30:00Z or 2026-03-02T10:30:00+01:00',
+    ],
   ])('%j', async (argv, message) => {
     expect(await cli(process.cwd(), ...argv)).toEqual({ code: 2, stdout: '', stderr: `cdktf-ces diff: ${message}\n` });
   });
 
   test('--device that one output lacks', async () => {
     const r = await cli(process.cwd(), 'diff', base, changed, '--device', 'k8s_nope');
-    expect(r.stderr).toBe('cdktf-ces diff: old output: --device names no device of the synth output (got "k8s_nope"); use one of: egress/k8s_prod (egress/Bigip) (a tenant, a cluster name, <stack>/<tenant> or a construct path)\n');
+    expect(r.stderr).toBe(
+      'cdktf-ces diff: old output: --device names no device of the synth output (got "k8s_nope"); use one of: egress/k8s_prod (egress/Bigip) (a tenant, a cluster name, <stack>/<tenant> or a construct path)\n',
+    );
   });
 });

@@ -11,7 +11,14 @@ let dir: string;
 beforeAll(() => {
   dir = synthInto((app: App) => {
     const { stack, device } = deviceStack({ podCidrs: ['10.244.0.0/16'] }, app);
-    new ClusterEgressRule(stack, 'NoSsh', { device, action: EgressAction.DENY, priority: 10, audit: true, destinations: [EgressDestination.cidr('192.0.2.0/24')], ports: [EgressPort.SSH] });
+    new ClusterEgressRule(stack, 'NoSsh', {
+      device,
+      action: EgressAction.DENY,
+      priority: 10,
+      audit: true,
+      destinations: [EgressDestination.cidr('192.0.2.0/24')],
+      ports: [EgressPort.SSH],
+    });
   });
 });
 
@@ -23,7 +30,9 @@ test('an audit DENY over a flow the default drops anyway: the would-be line and 
     'verdict: DENY (drop)',
     'would be with audit rules enforced: DENY (drop) (unchanged; decided by audit rule ClusterEgressRule no-ssh)',
   ]);
-  expect(r.stdout).toContain('would be (staged policies, audit rules enforced): DENY (drop)\n  1 cluster   global context          ClusterEgressRule no-ssh → DENY  [c_no-ssh_tcp]\n');
+  expect(r.stdout).toContain(
+    'would be (staged policies, audit rules enforced): DENY (drop)\n  1 cluster   global context          ClusterEgressRule no-ssh → DENY  [c_no-ssh_tcp]\n',
+  );
   expect(r.stdout).toContain('  decided by ClusterEgressRule no-ssh (DENY, audit) at egress/NoSsh\n');
 });
 

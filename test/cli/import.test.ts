@@ -34,9 +34,13 @@ describe('import: exit codes and reports', () => {
       'wrote policy.ts: 9 ExternalServices and 11 rules from 18 CES objects; 1 item not carried over, 3 notes (exit code 1: review the items above, then re-run with --allow-partial to accept them)',
     ]);
     const module = fs.readFileSync(path.join(dir, 'policy.ts'), 'utf8');
-    expect(module).toContain('// Not carried over (1; the import fails without --allow-partial while any are listed):\n//   - ces.yaml:65 ClusterEgressRule proxy-for-all spec.action "accept": not');
+    expect(module).toContain(
+      '// Not carried over (1; the import fails without --allow-partial while any are listed):\n//   - ces.yaml:65 ClusterEgressRule proxy-for-all spec.action "accept": not',
+    );
     expect(module).toContain("    // new ClusterEgressRule(scope, 'Cluster_proxy-for-all', {");
-    expect(module).toContain("import { AfmDevice, BandwidthUnit, ClusterEgressRule, EgressAction, EgressDestination, EgressPort, ExternalService, NamespaceEgressRule, ServiceEgressRule } from 'cdktf-ces';");
+    expect(module).toContain(
+      "import { AfmDevice, BandwidthUnit, ClusterEgressRule, EgressAction, EgressDestination, EgressPort, ExternalService, NamespaceEgressRule, ServiceEgressRule } from 'cdktf-ces';",
+    );
   });
 
   test('--allow-partial accepts the listed items: exit 0, module on stdout', async () => {
@@ -49,8 +53,11 @@ describe('import: exit codes and reports', () => {
 
   test('a CES rule whose ExternalServices have different ports becomes one rule per port set', async () => {
     const r = await cli(dir, 'import', 'ces.yaml', '--allow-partial');
-    const rule = (name: string) => r.stdout.slice(r.stdout.indexOf(`name: '${name}'`), r.stdout.indexOf('}),', r.stdout.indexOf(`name: '${name}'`)));
-    expect(rule('bank-transfer-tcp22')).toContain("destinations: [EgressDestination.externalService(externalServices['payments-bank-sftp'])],\n      ports: [EgressPort.tcp(22)],");
+    const rule = (name: string) =>
+      r.stdout.slice(r.stdout.indexOf(`name: '${name}'`), r.stdout.indexOf('}),', r.stdout.indexOf(`name: '${name}'`)));
+    expect(rule('bank-transfer-tcp22')).toContain(
+      "destinations: [EgressDestination.externalService(externalServices['payments-bank-sftp'])],\n      ports: [EgressPort.tcp(22)],",
+    );
     expect(rule('bank-transfer-tcp22-989to990-udp500-4500')).toContain(
       "destinations: [EgressDestination.externalService(externalServices['payments-settlement'])],\n      ports: [EgressPort.tcp(22), EgressPort.tcpRange(989, 990), EgressPort.udp(500), EgressPort.udp(4500)],",
     );
@@ -64,7 +71,9 @@ describe('import: exit codes and reports', () => {
     expect(r.stdout).toContain('// Not carried over (0):\n//   (none)');
     expect(r.stdout).toContain('bandwidthLimit: { maxBandwidth: 50, unit: BandwidthUnit.MBPS },');
     // CES gives a protocol the bandwidth iRule of its last entry: 9092 was limited as well.
-    expect(r.stdout).toContain('ports: [EgressPort.tcp(9092), EgressPort.tcpRange(9093, 9094)],\n      // CES bandwidth iRule /Common/50Mbps');
+    expect(r.stdout).toContain(
+      'ports: [EgressPort.tcp(9092), EgressPort.tcpRange(9093, 9094)],\n      // CES bandwidth iRule /Common/50Mbps',
+    );
     expect(lines(r.stderr)).toContain(
       `note: ${fixture('exported-list.yaml')}:71 ExternalService analytics/kafka spec.ports[0].bandwidth "": CES gives each protocol of an ExternalService one iRule, that of its last entry, so these tcp ports had the bandwidth "50Mbps" of spec.ports[1] (imported so)`,
     );
@@ -73,7 +82,9 @@ describe('import: exit codes and reports', () => {
   test('partial: each thing that cannot be carried over is named (resource, field, value, why)', async () => {
     const r = await cli(dir, 'import', fixture('partial.yaml'), '--allow-partial');
     expect(r.code).toBe(0);
-    const notCarried = lines(r.stderr).filter((l) => l.startsWith('not carried over: ')).map((l) => l.slice('not carried over: '.length).replace(FIXTURES + path.sep, ''));
+    const notCarried = lines(r.stderr)
+      .filter((l) => l.startsWith('not carried over: '))
+      .map((l) => l.slice('not carried over: '.length).replace(FIXTURES + path.sep, ''));
     expect(notCarried.map((l) => l.split(': ')[0])).toEqual([
       'partial.yaml:2 ExternalService media/media-cdn spec.ports[1] {"name":"ping","protocol":"ICMP","port":"8"}',
       'partial.yaml:2 ExternalService media/media-cdn spec.ports[2] {"name":"quic","protocol":"QUIC","port":"443"}',
@@ -126,7 +137,10 @@ describe('import: bad input, one line each, exit 2', () => {
   });
 
   test("a ClusterEgressRule's ExternalService must be in kube-system, where CES looks for it", async () => {
-    write(dir, 'wrong-ns.yaml', `apiVersion: kubeovn.io/v1alpha1
+    write(
+      dir,
+      'wrong-ns.yaml',
+      `apiVersion: kubeovn.io/v1alpha1
 kind: ExternalService
 metadata: { name: dns, namespace: default }
 spec: { addresses: [10.96.0.10] }
@@ -135,16 +149,20 @@ apiVersion: kubeovn.io/v1alpha1
 kind: ClusterEgressRule
 metadata: { name: allow-dns }
 spec: { action: accept-decisively, externalServices: [dns] }
-`);
+`,
+    );
     const r = await cli(dir, 'import', 'wrong-ns.yaml');
     expect(r.code).toBe(2);
     expect(lines(r.stderr)[0]).toBe(
-      "wrong-ns.yaml:6 ClusterEgressRule allow-dns spec.externalServices[0]: names no ExternalService in namespace kube-system (CES looks up a ClusterEgressRule's ExternalServices in kube-system) (got \"dns\"); ExternalService dns is in namespace default; define it in kube-system",
+      'wrong-ns.yaml:6 ClusterEgressRule allow-dns spec.externalServices[0]: names no ExternalService in namespace kube-system (CES looks up a ClusterEgressRule\'s ExternalServices in kube-system) (got "dns"); ExternalService dns is in namespace default; define it in kube-system',
     );
   });
 
   test('duplicates, a missing spec, a wrong type, an empty address list', async () => {
-    write(dir, 'more.yaml', `apiVersion: kubeovn.io/v1alpha1
+    write(
+      dir,
+      'more.yaml',
+      `apiVersion: kubeovn.io/v1alpha1
 kind: ExternalService
 metadata: { name: a, namespace: x }
 spec: { addresses: [] }
@@ -162,7 +180,8 @@ apiVersion: kubeovn.io/v1alpha1
 kind: NamespaceEgressRule
 metadata: { name: m, namespace: x }
 spec: { action: drop, logging: "yes", externalServices: a }
-`);
+`,
+    );
     const r = await cli(dir, 'import', 'more.yaml');
     expect(r.code).toBe(2);
     expect(lines(r.stderr)).toEqual([
@@ -177,10 +196,19 @@ spec: { action: drop, logging: "yes", externalServices: a }
 
   test.each([
     [['import'], 'import needs the CES manifest file (got nothing); usage: cdktf-ces import <ces.yaml> [-o <module.ts>]'],
-    [['import', 'missing.yaml'], 'cannot read the CES manifest file (got "missing.yaml"); it does not exist; export the objects with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml > ces.yaml"'],
-    [['import', 'ces.yaml', '--cluster', 'Prod_East'], '--cluster (got "Prod_East"); write the clusterName of the AfmDevice: a DNS label of at most 40 characters'],
+    [
+      ['import', 'missing.yaml'],
+      'cannot read the CES manifest file (got "missing.yaml"); it does not exist; export the objects with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml > ces.yaml"',
+    ],
+    [
+      ['import', 'ces.yaml', '--cluster', 'Prod_East'],
+      '--cluster (got "Prod_East"); write the clusterName of the AfmDevice: a DNS label of at most 40 characters',
+    ],
     [['import', 'ces.yaml', '-n', 'Bad NS'], '--namespace (got "Bad NS"); write a namespace name (a DNS label such as "payments")'],
-    [['import', 'ces.yaml', '-o', 'no/such/dir/x.ts'], '-o names a file in a folder that does not exist (got "no/such/dir/x.ts"); create the folder first, or write elsewhere'],
+    [
+      ['import', 'ces.yaml', '-o', 'no/such/dir/x.ts'],
+      '-o names a file in a folder that does not exist (got "no/such/dir/x.ts"); create the folder first, or write elsewhere',
+    ],
   ])('%j', async (argv, message) => {
     const r = await cli(dir, ...argv);
     expect(r).toEqual({ code: 2, stdout: '', stderr: `cdktf-ces import: ${message}\n` });
@@ -189,6 +217,11 @@ spec: { action: drop, logging: "yes", externalServices: a }
   test('an empty file', async () => {
     write(dir, 'empty.yaml', '# nothing yet\n');
     const r = await cli(dir, 'import', 'empty.yaml');
-    expect(r).toEqual({ code: 2, stdout: '', stderr: 'cdktf-ces import: empty.yaml holds no CES objects (got an empty document); export them with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml"\n' });
+    expect(r).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'cdktf-ces import: empty.yaml holds no CES objects (got an empty document); export them with "kubectl get cgr,nsgr,svcgr,exsvc -A -o yaml"\n',
+    });
   });
 });

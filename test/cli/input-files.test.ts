@@ -25,13 +25,24 @@ describe('YAML limits, at the edge', () => {
   });
 
   test('nesting far deeper than the limit ends the file before the YAML library recurses into it', () => {
-    expect(() => parseYamlDocuments(flow(1_000_000), 'deep.yaml')).toThrow(new UsageError('deep.yaml:1: the YAML nests more than 64 levels deep', 'a deeper structure', 'no Kubernetes object nests that deep; check that this is the file you meant'));
+    expect(() => parseYamlDocuments(flow(1_000_000), 'deep.yaml')).toThrow(
+      new UsageError(
+        'deep.yaml:1: the YAML nests more than 64 levels deep',
+        'a deeper structure',
+        'no Kubernetes object nests that deep; check that this is the file you meant',
+      ),
+    );
   });
 
   test('100 aliases are read, 101 are not', () => {
     const aliases = (n: number) => `a: &a x\nb: [${Array(n).fill('*a').join(', ')}]\n`;
     expect(parseYamlDocuments(aliases(100), 'x.yaml')[0].value).toEqual({ a: 'x', b: Array(100).fill('x') });
-    expect(parseYamlDocuments(aliases(101), 'x.yaml')[0].error).toEqual({ line: 2, problem: 'has more than 100 aliases', value: '*a', fix: 'write the values out, or repeat fewer of them with anchors and aliases' });
+    expect(parseYamlDocuments(aliases(101), 'x.yaml')[0].error).toEqual({
+      line: 2,
+      problem: 'has more than 100 aliases',
+      value: '*a',
+      fix: 'write the values out, or repeat fewer of them with anchors and aliases',
+    });
   });
 
   test('aliases may add 10,000 values to a document, not one more', () => {
@@ -56,10 +67,15 @@ describe('YAML limits, at the edge', () => {
     ]);
   });
 
-  test('duplicate keys are found in linear time: a mapping of 200,000 keys (the library\'s own check is quadratic)', () => {
+  test("duplicate keys are found in linear time: a mapping of 200,000 keys (the library's own check is quadratic)", () => {
     const keys = Array.from({ length: 200_000 }, (_, i) => `k${i}: v`);
     expect(problemOf(`${keys.join('\n')}\n`)).toEqual([undefined]);
-    expect(parseYamlDocuments(`${keys.join('\n')}\nk7: again\n`, 'x.yaml')[0].error).toEqual({ line: 200_001, problem: 'has a key twice in one mapping', value: '"k7"', fix: 'keep one of them' });
+    expect(parseYamlDocuments(`${keys.join('\n')}\nk7: again\n`, 'x.yaml')[0].error).toEqual({
+      line: 200_001,
+      problem: 'has a key twice in one mapping',
+      value: '"k7"',
+      fix: 'keep one of them',
+    });
   });
 
   test('keys that collide once read ("1" and 1) are duplicates', () => {
@@ -67,7 +83,12 @@ describe('YAML limits, at the edge', () => {
   });
 
   test('YAML 1.1 is read as 1.2: no merge keys, timestamps or yes/no booleans', () => {
-    expect(parseYamlDocuments('%YAML 1.1\n---\na: {x: 1}\nb:\n  <<: {y: 2}\nc: 2026-01-01\nd: yes\n', 'x.yaml')[0].value).toEqual({ a: { x: 1 }, b: { '<<': { y: 2 } }, c: '2026-01-01', d: 'yes' });
+    expect(parseYamlDocuments('%YAML 1.1\n---\na: {x: 1}\nb:\n  <<: {y: 2}\nc: 2026-01-01\nd: yes\n', 'x.yaml')[0].value).toEqual({
+      a: { x: 1 },
+      b: { '<<': { y: 2 } },
+      c: '2026-01-01',
+      d: 'yes',
+    });
   });
 
   test('the lines of the items of a List', () => {
@@ -89,11 +110,19 @@ describe('file size', () => {
     fs.writeFileSync(path.join(dir, 'at.yaml'), 'a'.repeat(1000));
     fs.writeFileSync(path.join(dir, 'over.yaml'), 'a'.repeat(1001));
     expect(readTextFile(input('at.yaml'), dir, 1000)).toHaveLength(1000);
-    expect(() => readTextFile(input('over.yaml'), dir, 1000)).toThrow(new UsageError('the test file is larger than 0.0 MiB', '"over.yaml", 0.0 MiB', 'the tool reads files of at most 0.0 MiB; make a smaller one'));
+    expect(() => readTextFile(input('over.yaml'), dir, 1000)).toThrow(
+      new UsageError(
+        'the test file is larger than 0.0 MiB',
+        '"over.yaml", 0.0 MiB',
+        'the tool reads files of at most 0.0 MiB; make a smaller one',
+      ),
+    );
   });
 
   test('a stream without end stops at the limit', () => {
-    expect(() => readTextFile(input('/dev/zero'), dir, 1000)).toThrow('the test file is larger than 0.0 MiB (got "/dev/zero", more than 0.0 MiB)');
+    expect(() => readTextFile(input('/dev/zero'), dir, 1000)).toThrow(
+      'the test file is larger than 0.0 MiB (got "/dev/zero", more than 0.0 MiB)',
+    );
   });
 
   test('a byte-order mark is dropped', () => {
@@ -102,7 +131,14 @@ describe('file size', () => {
   });
 
   test('the limits', () => {
-    expect(INPUT_LIMITS).toEqual({ yamlBytes: 16 * 1024 * 1024, yamlTokens: 3_000_000, jsonBytes: 64 * 1024 * 1024, depth: 64, aliases: 100, aliasNodes: 10_000 });
+    expect(INPUT_LIMITS).toEqual({
+      yamlBytes: 16 * 1024 * 1024,
+      yamlTokens: 3_000_000,
+      jsonBytes: 64 * 1024 * 1024,
+      depth: 64,
+      aliases: 100,
+      aliasNodes: 10_000,
+    });
   });
 });
 
@@ -120,7 +156,11 @@ describe('UTF-8', () => {
     const bytes = fc.oneof(
       fc.uint8Array({ maxLength: 40 }),
       fc.string({ unit: 'grapheme', maxLength: 20 }).map((s) => new Uint8Array(Buffer.from(s, 'utf8'))),
-      fc.array(fc.constantFrom(0x41, 0x80, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 0xa0, 0x9f, 0x90), { maxLength: 12 }).map((a) => new Uint8Array(a)),
+      fc
+        .array(fc.constantFrom(0x41, 0x80, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 0xa0, 0x9f, 0x90), {
+          maxLength: 12,
+        })
+        .map((a) => new Uint8Array(a)),
     );
     fc.assert(
       fc.property(bytes, (b) => {
@@ -178,7 +218,11 @@ describe('printable', () => {
   });
 
   test('is idempotent', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.boolean(), (s, keep) => expect(printable(printable(s, keep), keep)).toBe(printable(s, keep))));
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.boolean(), (s, keep) =>
+        expect(printable(printable(s, keep), keep)).toBe(printable(s, keep)),
+      ),
+    );
   });
 });
 

@@ -17,8 +17,23 @@ beforeAll(() => {
   payments = synthInto(buildPayments);
   small = synthInto((app: App) => {
     const { stack, device } = deviceStack({ podCidrs: ['10.244.0.0/16'] }, app);
-    new ClusterEgressRule(stack, 'AllowDns', { device, action: EgressAction.ALLOW_FINAL, priority: 100, destinations: [EgressDestination.address('10.96.0.10')], ports: [EgressPort.DNS_UDP], owner: 'security', ticket: 'SEC-1' });
-    new NamespaceEgressRule(stack, 'Legacy', { device, namespace: 'shop', action: EgressAction.ALLOW, destinations: [EgressDestination.address('192.0.2.21')], ports: [EgressPort.tcp(21)], expiresAt: '2099-04-01T00:00:00Z' });
+    new ClusterEgressRule(stack, 'AllowDns', {
+      device,
+      action: EgressAction.ALLOW_FINAL,
+      priority: 100,
+      destinations: [EgressDestination.address('10.96.0.10')],
+      ports: [EgressPort.DNS_UDP],
+      owner: 'security',
+      ticket: 'SEC-1',
+    });
+    new NamespaceEgressRule(stack, 'Legacy', {
+      device,
+      namespace: 'shop',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.address('192.0.2.21')],
+      ports: [EgressPort.tcp(21)],
+      expiresAt: '2099-04-01T00:00:00Z',
+    });
     new NamespaceEgressRule(stack, 'Partner', {
       device,
       namespace: 'shop',
@@ -79,12 +94,20 @@ describe('inventory', () => {
     expect((await cli(small, 'inventory', ...AT, '--expiring-within', '3w')).stdout).toContain('\nnamespace  shop/partner  ');
     expect((await cli(small, 'inventory', ...AT, '--expiring-within', '3w')).stdout).not.toContain('shop/legacy');
     const noOwner = await cli(small, 'inventory', '--no-owner', '--level', 'namespace');
-    expect(noOwner.stdout).toContain('\nnamespace  shop/legacy  ALLOW   500       -      -       -      -       2099-04-01T00:00:00Z\n\n1 of 3 rules (without owner, level namespace) on 1 device\n');
-    expect((await cli(small, 'inventory', '--expired', '--at', '2099-03-25T00:00:00Z')).stdout).toContain('1 of 3 rules (expired) on 1 device');
-    expect((await cli(small, 'inventory', '--windowed', '--action', 'allow')).stdout).toContain('1 of 3 rules (with a time window, action ALLOW) on 1 device');
+    expect(noOwner.stdout).toContain(
+      '\nnamespace  shop/legacy  ALLOW   500       -      -       -      -       2099-04-01T00:00:00Z\n\n1 of 3 rules (without owner, level namespace) on 1 device\n',
+    );
+    expect((await cli(small, 'inventory', '--expired', '--at', '2099-03-25T00:00:00Z')).stdout).toContain(
+      '1 of 3 rules (expired) on 1 device',
+    );
+    expect((await cli(small, 'inventory', '--windowed', '--action', 'allow')).stdout).toContain(
+      '1 of 3 rules (with a time window, action ALLOW) on 1 device',
+    );
     const none = await cli(small, 'inventory', '--audit-only');
     expect(none.stdout).toContain('(no rule matches the filters)\n\n0 of 3 rules (audit only) on 1 device\n');
-    expect((await cli(payments, 'inventory', '--audit-only')).stdout).toContain('\ncluster  no-smtp  REJECT  50        security  SEC-9   audit  -       -\n');
+    expect((await cli(payments, 'inventory', '--audit-only')).stdout).toContain(
+      '\ncluster  no-smtp  REJECT  50        security  SEC-9   audit  -       -\n',
+    );
   });
 
   test('markdown: one table per device for a pull request, cells escaped', async () => {
@@ -117,19 +140,40 @@ describe('inventory', () => {
           cluster: 'prod',
           path: 'egress/Bigip',
           total: 3,
-          rules: [{ level: 'namespace', kind: 'NamespaceEgressRule', namespace: 'shop', name: 'shop/legacy', path: 'egress/Legacy', action: 'ALLOW', priority: 500, audit: false, expiresAt: '2099-04-01T00:00:00Z' }],
+          rules: [
+            {
+              level: 'namespace',
+              kind: 'NamespaceEgressRule',
+              namespace: 'shop',
+              name: 'shop/legacy',
+              path: 'egress/Legacy',
+              action: 'ALLOW',
+              priority: 500,
+              audit: false,
+              expiresAt: '2099-04-01T00:00:00Z',
+            },
+          ],
         },
       ],
     });
   });
 
   test.each([
-    [['--expiring-within', '30'], '--expiring-within (got "30"); write a positive whole number and a unit: m (minutes), h (hours), d (days) or w (weeks), such as 30d'],
-    [['--expiring-within', '0d'], '--expiring-within (got "0d"); write a positive whole number and a unit: m (minutes), h (hours), d (days) or w (weeks), such as 30d'],
+    [
+      ['--expiring-within', '30'],
+      '--expiring-within (got "30"); write a positive whole number and a unit: m (minutes), h (hours), d (days) or w (weeks), such as 30d',
+    ],
+    [
+      ['--expiring-within', '0d'],
+      '--expiring-within (got "0d"); write a positive whole number and a unit: m (minutes), h (hours), d (days) or w (weeks), such as 30d',
+    ],
     [['--level', 'pod'], '--level (got "pod"); use one of cluster, namespace, service'],
     [['--action', 'permit'], '--action (got "permit"); use one of ALLOW, ALLOW_FINAL, DENY, REJECT'],
     [['--format', 'csv'], '--format (got "csv"); use one of table, json, markdown'],
-    [['--device', 'k8s_nope'], '--device names no device of the synth output (got "k8s_nope"); use one of: egress/k8s_prod (egress/Bigip) (a tenant, a cluster name, <stack>/<tenant> or a construct path)'],
+    [
+      ['--device', 'k8s_nope'],
+      '--device names no device of the synth output (got "k8s_nope"); use one of: egress/k8s_prod (egress/Bigip) (a tenant, a cluster name, <stack>/<tenant> or a construct path)',
+    ],
   ])('bad input %j', async (argv, message) => {
     expect(await cli(small, 'inventory', ...argv)).toEqual({ code: 2, stdout: '', stderr: `cdktf-ces inventory: ${message}\n` });
   });

@@ -46,7 +46,12 @@ beforeAll(async () => {
     spec: { containers: [{ name: 'app', image: 'checkout' }] },
     status: { phase: 'Running', podIP: '10.244.0.9', podIPs: [{ ip: '10.244.0.9' }] },
   });
-  emulator.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'checkout', namespace: 'payments' }, spec: { selector: { app: 'checkout' }, ports: [{ port: 443 }] } });
+  emulator.apply({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'checkout', namespace: 'payments' },
+    spec: { selector: { app: 'checkout' }, ports: [{ port: 443 }] },
+  });
   fs.mkdirSync(path.join(dir, 'bin'));
   plugin = path.join(dir, 'bin', 'fake-auth-plugin');
   fs.writeFileSync(plugin, PLUGIN, { mode: 0o755 });
@@ -66,13 +71,22 @@ interface ExecUser {
 }
 
 /** A kubeconfig for the emulator whose user runs the fake plugin. */
-function execKubeconfig(file: string, exec: ExecUser, extra: { currentContext?: string; contextName?: string; clusterName?: string; server?: string } = {}): string {
+function execKubeconfig(
+  file: string,
+  exec: ExecUser,
+  extra: { currentContext?: string; contextName?: string; clusterName?: string; server?: string } = {},
+): string {
   const context = extra.contextName ?? 'emulator';
   const cluster = extra.clusterName ?? 'emulator';
   const doc = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: cluster, cluster: { server: extra.server ?? emulator.url, 'certificate-authority-data': Buffer.from(emulator.caCert).toString('base64') } }],
+    clusters: [
+      {
+        name: cluster,
+        cluster: { server: extra.server ?? emulator.url, 'certificate-authority-data': Buffer.from(emulator.caCert).toString('base64') },
+      },
+    ],
     users: [
       {
         name: 'exec-user',
@@ -82,7 +96,11 @@ function execKubeconfig(file: string, exec: ExecUser, extra: { currentContext?: 
             command: exec.command ?? plugin,
             args: ['get-token', '--cluster', 'payments'],
             env: Object.entries({ PLUGIN_SEEN: 'from-kubeconfig', ...(exec.env ?? {}) }).map(([name, value]) => ({ name, value })),
-            ...(exec.interactiveMode !== undefined ? { interactiveMode: exec.interactiveMode } : (exec.apiVersion ?? '').endsWith('v1beta1') ? {} : { interactiveMode: 'Never' }),
+            ...(exec.interactiveMode !== undefined
+              ? { interactiveMode: exec.interactiveMode }
+              : (exec.apiVersion ?? '').endsWith('v1beta1')
+                ? {}
+                : { interactiveMode: 'Never' }),
             ...(exec.provideClusterInfo !== undefined ? { provideClusterInfo: exec.provideClusterInfo } : {}),
             ...(exec.installHint !== undefined ? { installHint: exec.installHint } : {}),
           },
@@ -99,10 +117,20 @@ function execKubeconfig(file: string, exec: ExecUser, extra: { currentContext?: 
 
 let logCount = 0;
 /** A fresh plugin log and the environment the CLI (and so the plugin) runs with. */
-function pluginEnv(vars: Record<string, string> = {}): { env: Record<string, string>; runs: () => { info: { apiVersion: string; kind: string; spec: Record<string, unknown> }; seen: string | null; args: string[] }[] } {
+function pluginEnv(vars: Record<string, string> = {}): {
+  env: Record<string, string>;
+  runs: () => { info: { apiVersion: string; kind: string; spec: Record<string, unknown> }; seen: string | null; args: string[] }[];
+} {
   const log = path.join(dir, `plugin-${logCount++}.log`);
   fs.writeFileSync(log, '');
-  const env = { PATH: process.env.PATH ?? '', HOME: path.join(dir, 'home'), PLUGIN_LOG: log, PLUGIN_TOKEN: emulator.token, PLUGIN_API_VERSION: 'client.authentication.k8s.io/v1', ...vars };
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: path.join(dir, 'home'),
+    PLUGIN_LOG: log,
+    PLUGIN_TOKEN: emulator.token,
+    PLUGIN_API_VERSION: 'client.authentication.k8s.io/v1',
+    ...vars,
+  };
   return {
     env,
     runs: () =>
@@ -115,7 +143,11 @@ function pluginEnv(vars: Record<string, string> = {}): { env: Record<string, str
   };
 }
 
-async function cliWith(env: Record<string, string>, argv: string[], options: { kubectlPlugin?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cliWith(
+  env: Record<string, string>,
+  argv: string[],
+  options: { kubectlPlugin?: boolean } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const io: CliIo = { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), cwd: dir, env, ...options };
@@ -126,16 +158,25 @@ async function cliWith(env: Record<string, string>, argv: string[], options: { k
 const EXPLAIN = ['explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443', '--resolve', 'api.stripe.com=203.0.113.10'];
 
 describe('exec credential plugins', () => {
-  test.each([['client.authentication.k8s.io/v1'], ['client.authentication.k8s.io/v1beta1']])('a %s plugin authenticates the reads; its token is kept until it expires', async (apiVersion) => {
-    const file = execKubeconfig(path.join(dir, `exec-${apiVersion.split('/')[1]}.yaml`), { apiVersion });
-    const p = pluginEnv({ PLUGIN_API_VERSION: apiVersion, PLUGIN_EXPIRY: new Date(Date.now() + 3_600_000).toISOString() });
-    const r = await cliWith(p.env, [...EXPLAIN, '--kubeconfig', file]);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('from:        pod payments/checkout-0 (10.244.0.9; Running)');
-    // Three lists (namespaces, pods, services), one plugin run.
-    expect(p.runs()).toEqual([{ info: { apiVersion, kind: 'ExecCredential', spec: { interactive: false } }, seen: 'from-kubeconfig', args: ['get-token', '--cluster', 'payments'] }]);
-  });
+  test.each([['client.authentication.k8s.io/v1'], ['client.authentication.k8s.io/v1beta1']])(
+    'a %s plugin authenticates the reads; its token is kept until it expires',
+    async (apiVersion) => {
+      const file = execKubeconfig(path.join(dir, `exec-${apiVersion.split('/')[1]}.yaml`), { apiVersion });
+      const p = pluginEnv({ PLUGIN_API_VERSION: apiVersion, PLUGIN_EXPIRY: new Date(Date.now() + 3_600_000).toISOString() });
+      const r = await cliWith(p.env, [...EXPLAIN, '--kubeconfig', file]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('from:        pod payments/checkout-0 (10.244.0.9; Running)');
+      // Three lists (namespaces, pods, services), one plugin run.
+      expect(p.runs()).toEqual([
+        {
+          info: { apiVersion, kind: 'ExecCredential', spec: { interactive: false } },
+          seen: 'from-kubeconfig',
+          args: ['get-token', '--cluster', 'payments'],
+        },
+      ]);
+    },
+  );
 
   test('an expired token runs the plugin again for the next request', async () => {
     const file = execKubeconfig(path.join(dir, 'exec-expired.yaml'), {});
@@ -165,7 +206,7 @@ describe('exec credential plugins', () => {
     });
   });
 
-  test('a command with a path separator is relative to the kubeconfig\'s folder', async () => {
+  test("a command with a path separator is relative to the kubeconfig's folder", async () => {
     const file = execKubeconfig(path.join(dir, 'nested', 'exec-relative.yaml'), { command: `..${path.sep}bin${path.sep}fake-auth-plugin` });
     const p = pluginEnv();
     const r = await cliWith(p.env, [...EXPLAIN, '--kubeconfig', file]);
@@ -174,7 +215,10 @@ describe('exec credential plugins', () => {
   });
 
   test('a missing plugin is bad input that shows its installHint', async () => {
-    const file = execKubeconfig(path.join(dir, 'exec-missing.yaml'), { command: 'gke-gcloud-auth-plugin-not-installed', installHint: 'Install gke-gcloud-auth-plugin:\n  gcloud components install gke-gcloud-auth-plugin' });
+    const file = execKubeconfig(path.join(dir, 'exec-missing.yaml'), {
+      command: 'gke-gcloud-auth-plugin-not-installed',
+      installHint: 'Install gke-gcloud-auth-plugin:\n  gcloud components install gke-gcloud-auth-plugin',
+    });
     const r = await cliWith(pluginEnv().env, [...EXPLAIN, '--kubeconfig', file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
@@ -184,7 +228,10 @@ describe('exec credential plugins', () => {
 
   test.each([
     [{ PLUGIN_FAIL: '1' }, /exited with code 4 \(got "error: the login expired"\); run the plugin by hand/],
-    [{ PLUGIN_API_VERSION: 'client.authentication.k8s.io/v1beta1' }, /it answered in another apiVersion than the kubeconfig's client.authentication.k8s.io\/v1 \(got "client.authentication.k8s.io\/v1beta1"\)/],
+    [
+      { PLUGIN_API_VERSION: 'client.authentication.k8s.io/v1beta1' },
+      /it answered in another apiVersion than the kubeconfig's client.authentication.k8s.io\/v1 \(got "client.authentication.k8s.io\/v1beta1"\)/,
+    ],
     [{ PLUGIN_EXPIRY: 'tomorrow' }, /status.expirationTimestamp is not an RFC 3339 time \(got "tomorrow"\)/],
     [{ PLUGIN_CERT: '-----BEGIN CERTIFICATE-----' }, /only the client certificate in status/],
   ])('a plugin answer %j is bad input', async (vars, message) => {
@@ -196,7 +243,10 @@ describe('exec credential plugins', () => {
   });
 
   test.each([
-    [{ apiVersion: 'client.authentication.k8s.io/v1alpha1' }, /exec.apiVersion \(got "client.authentication.k8s.io\/v1alpha1"\); v1alpha1 was removed/],
+    [
+      { apiVersion: 'client.authentication.k8s.io/v1alpha1' },
+      /exec.apiVersion \(got "client.authentication.k8s.io\/v1alpha1"\); v1alpha1 was removed/,
+    ],
     [{ interactiveMode: 'Sometimes' }, /exec.interactiveMode \(got "Sometimes"\); use one of Never, IfAvailable, Always/],
     [{ interactiveMode: 'Always' }, /needs a terminal \(interactiveMode: Always\)/],
   ])('exec settings %j are bad input', async (exec, message) => {
@@ -211,17 +261,25 @@ describe('exec credential plugins', () => {
     const doc = YAML.parse(fs.readFileSync(execKubeconfig(v1, {}), 'utf8'));
     delete doc.users[0].user.exec.interactiveMode;
     fs.writeFileSync(v1, YAML.stringify(doc));
-    expect(() => loadKubeconfig({ file: v1, cwd: dir, env: pluginEnv().env })).toThrow(/exec.interactiveMode \(got nothing\); client.authentication.k8s.io\/v1 requires it/);
+    expect(() => loadKubeconfig({ file: v1, cwd: dir, env: pluginEnv().env })).toThrow(
+      /exec.interactiveMode \(got nothing\); client.authentication.k8s.io\/v1 requires it/,
+    );
     const beta = execKubeconfig(path.join(dir, 'exec-beta-no-mode.yaml'), { apiVersion: 'client.authentication.k8s.io/v1beta1' });
     // Without a terminal IfAvailable runs the plugin without one.
     const p = pluginEnv({ PLUGIN_API_VERSION: 'client.authentication.k8s.io/v1beta1' });
-    expect(loadKubeconfig({ file: beta, cwd: dir, env: p.env, stdinIsTerminal: false }).connection.credentials?.token()).toBe(emulator.token);
+    expect(loadKubeconfig({ file: beta, cwd: dir, env: p.env, stdinIsTerminal: false }).connection.credentials?.token()).toBe(
+      emulator.token,
+    );
     expect(p.runs()[0].info.spec).toEqual({ interactive: false });
   });
 
-  test('a client certificate from the plugin is the connection\'s', () => {
+  test("a client certificate from the plugin is the connection's", () => {
     const file = execKubeconfig(path.join(dir, 'exec-cert.yaml'), {});
-    const loaded = loadKubeconfig({ file, cwd: dir, env: pluginEnv({ PLUGIN_CERT: '-----BEGIN CERTIFICATE-----\nAA==\n', PLUGIN_KEY: '-----BEGIN PRIVATE KEY-----\nAA==\n' }).env });
+    const loaded = loadKubeconfig({
+      file,
+      cwd: dir,
+      env: pluginEnv({ PLUGIN_CERT: '-----BEGIN CERTIFICATE-----\nAA==\n', PLUGIN_KEY: '-----BEGIN PRIVATE KEY-----\nAA==\n' }).env,
+    });
     expect(loaded.connection.clientCert).toBe('-----BEGIN CERTIFICATE-----\nAA==\n');
     expect(loaded.connection.clientKey).toBe('-----BEGIN PRIVATE KEY-----\nAA==\n');
     expect(loaded.connection.credentials).toBeUndefined();
@@ -232,7 +290,15 @@ describe('exec credential plugins', () => {
     let now = expiry - 60_000;
     const p = pluginEnv({ PLUGIN_EXPIRY: '2030-01-01T00:00:00Z' });
     const source = new ExecCredentialPlugin(
-      { command: plugin, args: [], env: [], apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: 'Never', provideClusterInfo: false, where: 'test' },
+      {
+        command: plugin,
+        args: [],
+        env: [],
+        apiVersion: 'client.authentication.k8s.io/v1',
+        interactiveMode: 'Never',
+        provideClusterInfo: false,
+        where: 'test',
+      },
       {},
       { env: p.env, cwd: dir, now: () => now },
     );
@@ -266,7 +332,12 @@ describe('KUBECONFIG lists and contexts', () => {
     const missing = path.join(dir, 'merge', 'missing.yaml');
     const p = pluginEnv({ KUBECONFIG: [missing, first, second, first].join(path.delimiter) });
     const loaded = loadKubeconfig({ cwd: dir, env: p.env });
-    expect(loaded).toMatchObject({ context: 'payments-prod', namespace: 'payments', files: [first, second], connection: { server: emulator.url } });
+    expect(loaded).toMatchObject({
+      context: 'payments-prod',
+      namespace: 'payments',
+      files: [first, second],
+      connection: { server: emulator.url },
+    });
     // A context of the second file with a user of the first.
     const other = loadKubeconfig({ cwd: dir, env: p.env, context: 'other' });
     expect(other).toMatchObject({ context: 'other', namespace: 'default', connection: { server: emulator.url } });
@@ -283,8 +354,12 @@ describe('KUBECONFIG lists and contexts', () => {
   });
 
   test('KUBECONFIG of missing files only, and no ~/.kube/config, are bad input', () => {
-    expect(() => loadKubeconfig({ cwd: dir, env: { KUBECONFIG: `a.yaml${path.delimiter}b.yaml` } })).toThrow(/none of the KUBECONFIG files exists \(got "a.yaml:b.yaml"\)/);
-    expect(() => loadKubeconfig({ cwd: dir, env: { HOME: path.join(dir, 'nohome') } })).toThrow(/no kubeconfig: KUBECONFIG is unset and ~\/.kube\/config does not exist/);
+    expect(() => loadKubeconfig({ cwd: dir, env: { KUBECONFIG: `a.yaml${path.delimiter}b.yaml` } })).toThrow(
+      /none of the KUBECONFIG files exists \(got "a.yaml:b.yaml"\)/,
+    );
+    expect(() => loadKubeconfig({ cwd: dir, env: { HOME: path.join(dir, 'nohome') } })).toThrow(
+      /no kubeconfig: KUBECONFIG is unset and ~\/.kube\/config does not exist/,
+    );
   });
 
   test('~/.kube/config when KUBECONFIG is unset', () => {
@@ -297,15 +372,30 @@ describe('KUBECONFIG lists and contexts', () => {
 describe('refused settings', () => {
   function kubeconfigWith(name: string, cluster: Record<string, unknown>, user: Record<string, unknown>): string {
     const file = path.join(dir, name);
-    fs.writeFileSync(file, YAML.stringify({ clusters: [{ name: 'c', cluster: { server: emulator.url, ...cluster } }], users: [{ name: 'u', user }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }));
+    fs.writeFileSync(
+      file,
+      YAML.stringify({
+        clusters: [{ name: 'c', cluster: { server: emulator.url, ...cluster } }],
+        users: [{ name: 'u', user }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
     return file;
   }
 
   test.each([
-    ['gcp', /auth-provider: the auth-provider plugins were removed from kubectl and client-go \(got "gcp"\); GKE: install gke-gcloud-auth-plugin/],
+    [
+      'gcp',
+      /auth-provider: the auth-provider plugins were removed from kubectl and client-go \(got "gcp"\); GKE: install gke-gcloud-auth-plugin/,
+    ],
     ['azure', /\(got "azure"\); AKS: install kubelogin and run "kubelogin convert-kubeconfig"/],
   ])('auth-provider %s points to its exec plugin', (name, message) => {
-    const file = kubeconfigWith(`auth-provider-${name}.yaml`, { 'certificate-authority-data': Buffer.from(emulator.caCert).toString('base64') }, { 'auth-provider': { name, config: {} } });
+    const file = kubeconfigWith(
+      `auth-provider-${name}.yaml`,
+      { 'certificate-authority-data': Buffer.from(emulator.caCert).toString('base64') },
+      { 'auth-provider': { name, config: {} } },
+    );
     expect(() => loadKubeconfig({ file, cwd: dir, env: {} })).toThrow(message);
   });
 
@@ -313,7 +403,9 @@ describe('refused settings', () => {
     const file = kubeconfigWith('insecure.yaml', { 'insecure-skip-tls-verify': true }, { token: emulator.token });
     const refused = await cliWith({}, [...EXPLAIN, '--kubeconfig', file]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/clusters\[name=c\].cluster.insecure-skip-tls-verify is true \(got true\); the tools verify the API server's certificate: add its CA \(certificate-authority-data\), or pass --insecure-skip-tls-verify/);
+    expect(refused.stderr).toMatch(
+      /clusters\[name=c\].cluster.insecure-skip-tls-verify is true \(got true\); the tools verify the API server's certificate: add its CA \(certificate-authority-data\), or pass --insecure-skip-tls-verify/,
+    );
     // The client warns on the process (CDKTF_CES_INSECURE_TLS) when verification is off.
     const allowed = await cliWith({}, [...EXPLAIN, '--kubeconfig', file, '--insecure-skip-tls-verify']);
     expect(allowed.stderr).toBe('');
@@ -323,7 +415,11 @@ describe('refused settings', () => {
   });
 
   test('exec together with a token is ambiguous', () => {
-    const file = kubeconfigWith('exec-and-token.yaml', {}, { token: 't', exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } });
+    const file = kubeconfigWith(
+      'exec-and-token.yaml',
+      {},
+      { token: 't', exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } },
+    );
     expect(() => loadKubeconfig({ file, cwd: dir, env: {} })).toThrow(/exec together with a token/);
   });
 });
@@ -344,12 +440,24 @@ describe('kubectl egress', () => {
     expect(r.stderr).toMatch(/^kubectl egress explain: no kubeconfig: KUBECONFIG is unset/);
     expect((await cliWith({}, ['--help'], { kubectlPlugin: true })).stdout).toMatch(/^usage: kubectl egress <command> \[options\]/);
     expect((await cliWith({}, ['explain', '--help'], { kubectlPlugin: true })).stdout).toMatch(/^usage: kubectl egress explain /);
-    expect((await cliWith({}, ['explain', '--frm', 'x'], { kubectlPlugin: true })).stderr).toBe('kubectl egress explain: unknown option for "explain" (got "--frm"); run "kubectl egress explain --help" for its options\n');
+    expect((await cliWith({}, ['explain', '--frm', 'x'], { kubectlPlugin: true })).stderr).toBe(
+      'kubectl egress explain: unknown option for "explain" (got "--frm"); run "kubectl egress explain --help" for its options\n',
+    );
   });
 });
 
 test('a token that is no string is bad input that does not show it', () => {
   const file = path.join(dir, 'numeric-token.yaml');
-  fs.writeFileSync(file, YAML.stringify({ clusters: [{ name: 'c', cluster: { server: emulator.url } }], users: [{ name: 'u', user: { token: 1234567 } }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }));
-  expect(() => loadKubeconfig({ file, cwd: dir, env: {} })).toThrow(new UsageError(`${file}: users[name=u].user.token must be a string`, 'a number', 'write token as a string'));
+  fs.writeFileSync(
+    file,
+    YAML.stringify({
+      clusters: [{ name: 'c', cluster: { server: emulator.url } }],
+      users: [{ name: 'u', user: { token: 1234567 } }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'x',
+    }),
+  );
+  expect(() => loadKubeconfig({ file, cwd: dir, env: {} })).toThrow(
+    new UsageError(`${file}: users[name=u].user.token must be a string`, 'a number', 'write token as a string'),
+  );
 });

@@ -28,12 +28,21 @@ beforeAll(async () => {
     spec: { containers: [{ name: 'app', image: 'checkout' }] },
     status: { phase: 'Running', podIP: '10.244.0.9', podIPs: [{ ip: '10.244.0.9' }] },
   });
-  emulator.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'checkout', namespace: 'payments' }, spec: { selector: { app: 'checkout' }, ports: [{ port: 443 }] } });
+  emulator.apply({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'checkout', namespace: 'payments' },
+    spec: { selector: { app: 'checkout' }, ports: [{ port: 443 }] },
+  });
   // What the package's "kubectl-egress" bin is, run from the sources.
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
   const entry = path.resolve(__dirname, '../../lib/cli/kubectl-plugin.ts');
-  fs.writeFileSync(path.join(bin, 'kubectl-egress'), `#!/bin/sh\nexec "${process.execPath}" -r "${require.resolve('tsx/cjs')}" "${entry}" "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(bin, 'kubectl-egress'),
+    `#!/bin/sh\nexec "${process.execPath}" -r "${require.resolve('tsx/cjs')}" "${entry}" "$@"\n`,
+    { mode: 0o755 },
+  );
   const home = path.join(dir, 'home');
   fs.mkdirSync(path.join(home, '.kube'), { recursive: true });
   emulator.writeKubeconfig(path.join(home, '.kube', 'config'));
@@ -60,7 +69,16 @@ withKubectl('kubectl egress', () => {
   });
 
   test('explain reads the cluster of the current context (~/.kube/config)', async () => {
-    const r = await kubectlRun('egress', 'explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443', '--resolve', 'api.stripe.com=203.0.113.10');
+    const r = await kubectlRun(
+      'egress',
+      'explain',
+      '--from',
+      'payments/checkout',
+      '--to',
+      'api.stripe.com:443',
+      '--resolve',
+      'api.stripe.com=203.0.113.10',
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('from:        pod payments/checkout-0 (10.244.0.9; Running), the pod Service checkout selects');

@@ -23,7 +23,12 @@ beforeAll(async () => {
       status: { phase: 'Running', podIP: `10.244.${i >> 8}.${i & 255}`, podIPs: [{ ip: `10.244.${i >> 8}.${i & 255}` }] },
     });
   }
-  emulator.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'checkout', namespace: 'payments' }, spec: { selector: { app: 'checkout' }, ports: [{ port: 443 }] } });
+  emulator.apply({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'checkout', namespace: 'payments' },
+    spec: { selector: { app: 'checkout' }, ports: [{ port: 443 }] },
+  });
   emulator.writeKubeconfig(path.join(dir, 'kubeconfig.yaml'));
 });
 
@@ -32,7 +37,18 @@ afterAll(async () => {
 });
 
 test('a Service of the live cluster picks one of its pods', async () => {
-  const r = await cli(dir, 'explain', '--from', 'payments/checkout', '--to', 'api.stripe.com:443', '--kubeconfig', 'kubeconfig.yaml', '--resolve', 'api.stripe.com=203.0.113.10');
+  const r = await cli(
+    dir,
+    'explain',
+    '--from',
+    'payments/checkout',
+    '--to',
+    'api.stripe.com:443',
+    '--kubeconfig',
+    'kubeconfig.yaml',
+    '--resolve',
+    'api.stripe.com=203.0.113.10',
+  );
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(r.stdout).toContain('from:        pod payments/checkout-0 (10.244.0.0; Running), one of 520 pods Service checkout selects');
@@ -48,7 +64,10 @@ test('a pod of the live cluster by name; an unknown one is bad input', async () 
 });
 
 test.each([
-  [['--kubeconfig', 'missing.yaml'], /cannot read the --kubeconfig file \(got "missing.yaml"\); it does not exist; point --kubeconfig at the kubeconfig of the cluster/],
+  [
+    ['--kubeconfig', 'missing.yaml'],
+    /cannot read the --kubeconfig file \(got "missing.yaml"\); it does not exist; point --kubeconfig at the kubeconfig of the cluster/,
+  ],
   [['--kubeconfig', 'kubeconfig.yaml', '--context', 'other'], /context/],
   [['--context', 'emulator', '--state', 'state.yaml'], /--context and --state both give the cluster state/],
   [['--kubeconfig', 'kubeconfig.yaml', '--state', 'state.yaml'], /--kubeconfig and --state both give the cluster state/],
@@ -63,5 +82,7 @@ test('rejected credentials are bad input with a fix', async () => {
   emulator.writeKubeconfig(path.join(dir, 'wrong.yaml'), { token: 'not-the-token' });
   const r = await cli(dir, 'explain', '--from', 'payments/checkout', '--to', '10.96.0.10:53/udp', '--kubeconfig', 'wrong.yaml');
   expect(r.code).toBe(2);
-  expect(r.stderr).toMatch(/cannot read the cluster of .*wrong.yaml .*401.*; the credentials of the kubeconfig may not list pods, namespaces and services/);
+  expect(r.stderr).toMatch(
+    /cannot read the cluster of .*wrong.yaml .*401.*; the credentials of the kubeconfig may not list pods, namespaces and services/,
+  );
 });

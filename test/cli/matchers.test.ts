@@ -13,8 +13,21 @@ const AT = { at: '2026-03-02T10:00:00Z' };
 
 function rejectingStack() {
   const { stack, device } = deviceStack({ podCidrs: ['10.244.0.0/16'] });
-  const noSmtp = new ClusterEgressRule(stack, 'NoSmtp', { device, action: EgressAction.REJECT, priority: 10, destinations: [EgressDestination.anyIpv4()], ports: [EgressPort.SMTP] });
-  const toApi = new ServiceEgressRule(stack, 'ToApi', { device, namespace: 'shop', service: 'cart', action: EgressAction.ALLOW, destinations: [EgressDestination.address('192.0.2.80')], ports: [EgressPort.HTTPS] });
+  const noSmtp = new ClusterEgressRule(stack, 'NoSmtp', {
+    device,
+    action: EgressAction.REJECT,
+    priority: 10,
+    destinations: [EgressDestination.anyIpv4()],
+    ports: [EgressPort.SMTP],
+  });
+  const toApi = new ServiceEgressRule(stack, 'ToApi', {
+    device,
+    namespace: 'shop',
+    service: 'cart',
+    action: EgressAction.ALLOW,
+    destinations: [EgressDestination.address('192.0.2.80')],
+    ports: [EgressPort.HTTPS],
+  });
   return { stack, noSmtp, toApi };
 }
 
@@ -65,18 +78,26 @@ describe('toBeDecidedBy', () => {
   test('a failure names the rule that decided instead', () => {
     const r = toBeDecidedBy(stack, 'shop/cart', '192.0.2.81:443', toApi);
     expect(r.pass).toBe(false);
-    expect(r.message().split('\n')[0]).toBe(`expected egress from shop/cart to 192.0.2.81:443 to be decided by ${toApi.node.path}, but it is decided by device default`);
+    expect(r.message().split('\n')[0]).toBe(
+      `expected egress from shop/cart to 192.0.2.81:443 to be decided by ${toApi.node.path}, but it is decided by device default`,
+    );
     const negated = toBeDecidedBy(stack, 'shop/cart', '192.0.2.25:25', 'no-smtp');
     expect(negated.pass).toBe(true);
-    expect(negated.message().split('\n')[0]).toBe('expected egress from shop/cart to 192.0.2.25:25 not to be decided by no-smtp, but it is');
+    expect(negated.message().split('\n')[0]).toBe(
+      'expected egress from shop/cart to 192.0.2.25:25 not to be decided by no-smtp, but it is',
+    );
   });
 
   test('a host name with several addresses passes only when the rule decides for each', () => {
     expect(stack).toBeDecidedBy('shop/cart', 'api.example.com:443', toApi, { resolve: { 'api.example.com': ['192.0.2.80'] } });
-    expect(stack).not.toBeDecidedBy('shop/cart', 'api.example.com:443', toApi, { resolve: { 'api.example.com': ['192.0.2.80', '192.0.2.81'] } });
+    expect(stack).not.toBeDecidedBy('shop/cart', 'api.example.com:443', toApi, {
+      resolve: { 'api.example.com': ['192.0.2.80', '192.0.2.81'] },
+    });
   });
 
   test('the rule must be a construct or text', () => {
-    expect(() => toBeDecidedBy(stack, 'shop/cart', '192.0.2.80:443', 42 as unknown as string)).toThrow('toBeDecidedBy takes the rule as a construct or as text such as "ServiceEgressRule payments/checkout-to-stripe", got number');
+    expect(() => toBeDecidedBy(stack, 'shop/cart', '192.0.2.80:443', 42 as unknown as string)).toThrow(
+      'toBeDecidedBy takes the rule as a construct or as text such as "ServiceEgressRule payments/checkout-to-stripe", got number',
+    );
   });
 });

@@ -45,12 +45,20 @@ describe('simulate rows', () => {
 
   test('a row\'s "resolve" is what lets address rules see the host: without it the verdict differs', async () => {
     // files.bank.example is in no rule by name; its address is in the range of bank-sftp.
-    write(payments, 'one.yaml', '- { from: payments/settlement, to: "files.bank.example:22", resolve: [198.51.100.15], expect: allow, decidedBy: payments/bank-sftp }\n');
+    write(
+      payments,
+      'one.yaml',
+      '- { from: payments/settlement, to: "files.bank.example:22", resolve: [198.51.100.15], expect: allow, decidedBy: payments/bank-sftp }\n',
+    );
     expect((await cli(payments, 'simulate', 'one.yaml', ...AT)).code).toBe(0);
     write(payments, 'two.yaml', '- { from: payments/settlement, to: "files.bank.example:22", expect: allow }\n');
     expect((await cli(payments, 'simulate', 'two.yaml', ...AT)).code).toBe(1);
     // Only for that row.
-    write(payments, 'three.yaml', '- { from: payments/settlement, to: "files.bank.example:22", resolve: [198.51.100.15], expect: allow }\n- { from: payments/settlement, to: "files.bank.example:22", expect: deny }\n');
+    write(
+      payments,
+      'three.yaml',
+      '- { from: payments/settlement, to: "files.bank.example:22", resolve: [198.51.100.15], expect: allow }\n- { from: payments/settlement, to: "files.bank.example:22", expect: deny }\n',
+    );
     expect((await cli(payments, 'simulate', 'three.yaml', ...AT)).code).toBe(0);
   });
 
@@ -65,18 +73,40 @@ describe('simulate rows', () => {
     write(payments, 'dev.yaml', '- { device: k8s_payments_prod, from: payments/checkout, to: "192.0.2.25:25", expect: deny }\n');
     const ok = await cli(payments, 'simulate', 'dev.yaml', ...AT);
     expect(ok.code).toBe(0);
-    expect(ok.stdout.split('\n')[1]).toBe('1  k8s_payments_prod  payments/checkout  192.0.2.25:25  deny      deny (drop) [would be reject]  device default  ok');
+    expect(ok.stdout.split('\n')[1]).toBe(
+      '1  k8s_payments_prod  payments/checkout  192.0.2.25:25  deny      deny (drop) [would be reject]  device default  ok',
+    );
     write(payments, 'nodev.yaml', '- { device: k8s_nope, from: payments/checkout, to: "192.0.2.25:25", expect: deny }\n');
     const bad = await cli(payments, 'simulate', 'nodev.yaml', ...AT);
-    expect(bad).toEqual({ code: 2, stdout: '', stderr: 'cdktf-ces simulate: nodev.yaml row 1 field "device": --device names no device of the synth output (got "k8s_nope"); use one of: payments/k8s_payments_prod (payments/Bigip) (a tenant, a cluster name, <stack>/<tenant> or a construct path)\n' });
+    expect(bad).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'cdktf-ces simulate: nodev.yaml row 1 field "device": --device names no device of the synth output (got "k8s_nope"); use one of: payments/k8s_payments_prod (payments/Bigip) (a tenant, a cluster name, <stack>/<tenant> or a construct path)\n',
+    });
   });
 
   test.each([
-    ['- { from: payments/checkout, to: "192.0.2.1:443", resolve: [192.0.2.2], expect: deny }', 'x.yaml row 1: field "resolve" for an address (got ["192.0.2.2"]); "resolve" gives the DNS answers of a host name; 192.0.2.1:443 is an address already: drop the field'],
-    ['- { from: payments/checkout, to: "a.example:443", resolve: [nope], expect: deny }', 'x.yaml row 1 field "resolve": not an IP address for a.example (got "nope"); write addresses like 203.0.113.10 or 2001:db8::10'],
-    ['- { from: payments/checkout, to: "a.example:443", resolve: { a: 1 }, expect: deny }', 'x.yaml row 1: field "resolve" (got {"a":1}); write the addresses of a.example as a list, such as resolve: [203.0.113.10, 2001:db8::10]'],
-    ['- { from: payments/checkout, to: "a.example:443", expect: deny, wouldBe: dropped }', 'x.yaml row 1: field "wouldBe" (got "dropped"); write the verdict with audit rules enforced: allow, deny (drop or reject) or reject'],
-    ['- { from: payments/checkout, to: "a.example:443", expect: deny, decidedBy: "" }', 'x.yaml row 1: field "decidedBy" (got ""); write the rule, such as "ServiceEgressRule payments/checkout-to-stripe", "payments/checkout-to-stripe" or "device default"'],
+    [
+      '- { from: payments/checkout, to: "192.0.2.1:443", resolve: [192.0.2.2], expect: deny }',
+      'x.yaml row 1: field "resolve" for an address (got ["192.0.2.2"]); "resolve" gives the DNS answers of a host name; 192.0.2.1:443 is an address already: drop the field',
+    ],
+    [
+      '- { from: payments/checkout, to: "a.example:443", resolve: [nope], expect: deny }',
+      'x.yaml row 1 field "resolve": not an IP address for a.example (got "nope"); write addresses like 203.0.113.10 or 2001:db8::10',
+    ],
+    [
+      '- { from: payments/checkout, to: "a.example:443", resolve: { a: 1 }, expect: deny }',
+      'x.yaml row 1: field "resolve" (got {"a":1}); write the addresses of a.example as a list, such as resolve: [203.0.113.10, 2001:db8::10]',
+    ],
+    [
+      '- { from: payments/checkout, to: "a.example:443", expect: deny, wouldBe: dropped }',
+      'x.yaml row 1: field "wouldBe" (got "dropped"); write the verdict with audit rules enforced: allow, deny (drop or reject) or reject',
+    ],
+    [
+      '- { from: payments/checkout, to: "a.example:443", expect: deny, decidedBy: "" }',
+      'x.yaml row 1: field "decidedBy" (got ""); write the rule, such as "ServiceEgressRule payments/checkout-to-stripe", "payments/checkout-to-stripe" or "device default"',
+    ],
   ])('bad row %s', async (row, message) => {
     write(payments, 'x.yaml', `${row}\n`);
     const r = await cli(payments, 'simulate', 'x.yaml', ...AT);
@@ -124,7 +154,8 @@ would be with audit rules enforced: allow</failure>
 
   test('xmlText: any text becomes XML 1.0 character data that reads back as the text (escapes aside)', () => {
     const XML_CHAR = /^[\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]*$/u;
-    const unescape = (t: string) => t.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e] as string);
+    const unescape = (t: string) =>
+      t.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e] as string);
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 60 }), (text) => {
         const out = xmlText(text);

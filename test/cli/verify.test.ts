@@ -28,8 +28,19 @@ function buildDevices(app: App, ports: readonly number[]): void {
   ports.forEach((port, i) => {
     const stack = new TerraformStack(app, `cluster${i}`);
     new KubernetesProvider(stack, 'k8s', {});
-    const device = new AfmDevice(stack, 'Device', { clusterName: `c${i}`, address: '127.0.0.1', port, tlsCaBundlePath: '/etc/ssl/bigip-ca.pem', crdStack: crds });
-    new ClusterEgressRule(stack, 'Dns', { device, name: 'dns', action: EgressAction.ALLOW_FINAL, destinations: [EgressDestination.address('10.96.0.10')] });
+    const device = new AfmDevice(stack, 'Device', {
+      clusterName: `c${i}`,
+      address: '127.0.0.1',
+      port,
+      tlsCaBundlePath: '/etc/ssl/bigip-ca.pem',
+      crdStack: crds,
+    });
+    new ClusterEgressRule(stack, 'Dns', {
+      device,
+      name: 'dns',
+      action: EgressAction.ALLOW_FINAL,
+      destinations: [EgressDestination.address('10.96.0.10')],
+    });
   });
 }
 
@@ -52,7 +63,7 @@ describe('against a BIG-IP', () => {
     else delete process.env.BIGIP_CA_FILE;
   };
 
-  test('the BIG-IP is the one the synth output\'s provider names; all is well: exit 0', async () => {
+  test("the BIG-IP is the one the synth output's provider names; all is well: exit 0", async () => {
     login();
     const r = await cli(dir, 'verify');
     expect(r.stderr).toBe('');
@@ -81,11 +92,13 @@ describe('against a BIG-IP', () => {
     });
   });
 
-  test('the device\'s certificate is verified: without its CA verify fails and says how to give it', async () => {
+  test("the device's certificate is verified: without its CA verify fails and says how to give it", async () => {
     login(false);
     const r = await cli(dir, 'verify');
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^ERROR \[device\] cluster0\/k8s_c0: https:\/\/127\.0\.0\.1:\d+: GET \/mgmt\/shared\/appsvcs\/declare: expected an answer; found BIG-IP POST \/mgmt\/shared\/authn\/login failed: TlsVerificationFailed: [^\n]*\. Fix: give the CA that signed the management certificate with --ca-file or BIGIP_CA_FILE \(its SAN must match the address\)$/m);
+    expect(r.stdout).toMatch(
+      /^ERROR \[device\] cluster0\/k8s_c0: https:\/\/127\.0\.0\.1:\d+: GET \/mgmt\/shared\/appsvcs\/declare: expected an answer; found BIG-IP POST \/mgmt\/shared\/authn\/login failed: TlsVerificationFailed: [^\n]*\. Fix: give the CA that signed the management certificate with --ca-file or BIGIP_CA_FILE \(its SAN must match the address\)$/m,
+    );
     expect(r.stdout.split('\n').filter((l) => l.startsWith('ERROR'))).toHaveLength(1);
   });
 
@@ -95,7 +108,9 @@ describe('against a BIG-IP', () => {
     expect(withCa.code).toBe(0);
     const insecure = await cli(dir, 'verify', '--insecure');
     expect(insecure.code).toBe(0);
-    expect(insecure.stderr).toBe('cdktf-ces verify: WARNING: TLS verification is off (--insecure): anyone on the network path can impersonate the BIG-IP and capture the password and token. Use --ca-file outside a lab.\n');
+    expect(insecure.stderr).toBe(
+      'cdktf-ces verify: WARNING: TLS verification is off (--insecure): anyone on the network path can impersonate the BIG-IP and capture the password and token. Use --ca-file outside a lab.\n',
+    );
   });
 
   test('a wrong password is one problem with its fix', async () => {
@@ -113,30 +128,71 @@ describe('bad input: exit 2, one line', () => {
   beforeAll(() => {
     dir = synthInto((app) => buildDevices(app, [4431, 4432]));
     shared = synthInto((app) => buildApp(app, { shared: true }));
-    fs.writeFileSync(path.join(shared, 'state.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } }] }));
+    fs.writeFileSync(
+      path.join(shared, 'state.json'),
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } }] }),
+    );
   });
   afterAll(() => {
     for (const d of [dir, shared]) fs.rmSync(d, { recursive: true, force: true });
   });
 
   test('verify is a command of the tool', async () => {
-    expect((await cli(dir, '--help')).stdout).toMatch(/\n {2}verify {2,}Checks that the BIG-IP holds what the synth output deploys; run it after "cdktf deploy"\n/);
+    expect((await cli(dir, '--help')).stdout).toMatch(
+      /\n {2}verify {2,}Checks that the BIG-IP holds what the synth output deploys; run it after "cdktf deploy"\n/,
+    );
     const help = await cli(dir, 'verify', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^usage: cdktf-ces verify \[--out <dir>\] \[--device <device>\|all\]/);
   });
 
   test.each([
-    [[], {}, 'cdktf-ces verify: BIGIP_USER and BIGIP_PASSWORD are not set (got nothing); export the BIG-IP username and password as BIGIP_USER and BIGIP_PASSWORD (the bigip provider\'s environment); verify never takes them as options'],
-    [[], { BIGIP_USER: 'admin' }, 'cdktf-ces verify: BIGIP_PASSWORD is not set (got nothing); export the BIG-IP username and password as BIGIP_USER and BIGIP_PASSWORD (the bigip provider\'s environment); verify never takes them as options'],
+    [
+      [],
+      {},
+      "cdktf-ces verify: BIGIP_USER and BIGIP_PASSWORD are not set (got nothing); export the BIG-IP username and password as BIGIP_USER and BIGIP_PASSWORD (the bigip provider's environment); verify never takes them as options",
+    ],
+    [
+      [],
+      { BIGIP_USER: 'admin' },
+      "cdktf-ces verify: BIGIP_PASSWORD is not set (got nothing); export the BIG-IP username and password as BIGIP_USER and BIGIP_PASSWORD (the bigip provider's environment); verify never takes them as options",
+    ],
     [['--format', 'xml'], {}, 'cdktf-ces verify: --format (got "xml"); use one of text, json'],
-    [['--bigip-url', 'http://127.0.0.1:4431', '--device', 'k8s_c0'], {}, 'cdktf-ces verify: --bigip-url (got "http://127.0.0.1:4431"); write the management URL as https://<host>[:<port>] (HTTPS only, no path or credentials)'],
-    [['--bigip-url', 'https://127.0.0.1:4431'], {}, 'cdktf-ces verify: --bigip-url with devices on several BIG-IPs (got cluster0/k8s_c0: https://127.0.0.1:4431, cluster1/k8s_c1: https://127.0.0.1:4432); choose one device with --device <tenant>'],
-    [['--device', 'nope'], {}, 'cdktf-ces verify: --device names no device of the synth output (got "nope"); use all or one of: cluster0/k8s_c0 (cluster0/Device), cluster1/k8s_c1 (cluster1/Device) (a tenant, a cluster name, <stack>/<tenant> or a construct path)'],
-    [['--insecure', '--ca-file', 'ca.pem'], { BIGIP_USER: 'u', BIGIP_PASSWORD: 'p' }, 'cdktf-ces verify: --insecure contradicts the CA bundle (got "ca.pem"); give --ca-file to verify the device, or --insecure to skip verification, not both'],
-    [['--ca-file', 'missing.pem'], { BIGIP_USER: 'u', BIGIP_PASSWORD: 'p' }, 'cdktf-ces verify: cannot read the --ca-file CA bundle (got "missing.pem"); it does not exist; give the PEM file of the CA that signed the BIG-IP management certificate'],
-    [['--password', 'x'], {}, 'cdktf-ces verify: unknown option for "verify" (got "--password"); run "cdktf-ces verify --help" for its options'],
-    [['--out', 'nowhere'], {}, 'cdktf-ces verify: no synth output directory (got "nowhere"); run "cdktf synth" first, or point --out at the output directory'],
+    [
+      ['--bigip-url', 'http://127.0.0.1:4431', '--device', 'k8s_c0'],
+      {},
+      'cdktf-ces verify: --bigip-url (got "http://127.0.0.1:4431"); write the management URL as https://<host>[:<port>] (HTTPS only, no path or credentials)',
+    ],
+    [
+      ['--bigip-url', 'https://127.0.0.1:4431'],
+      {},
+      'cdktf-ces verify: --bigip-url with devices on several BIG-IPs (got cluster0/k8s_c0: https://127.0.0.1:4431, cluster1/k8s_c1: https://127.0.0.1:4432); choose one device with --device <tenant>',
+    ],
+    [
+      ['--device', 'nope'],
+      {},
+      'cdktf-ces verify: --device names no device of the synth output (got "nope"); use all or one of: cluster0/k8s_c0 (cluster0/Device), cluster1/k8s_c1 (cluster1/Device) (a tenant, a cluster name, <stack>/<tenant> or a construct path)',
+    ],
+    [
+      ['--insecure', '--ca-file', 'ca.pem'],
+      { BIGIP_USER: 'u', BIGIP_PASSWORD: 'p' },
+      'cdktf-ces verify: --insecure contradicts the CA bundle (got "ca.pem"); give --ca-file to verify the device, or --insecure to skip verification, not both',
+    ],
+    [
+      ['--ca-file', 'missing.pem'],
+      { BIGIP_USER: 'u', BIGIP_PASSWORD: 'p' },
+      'cdktf-ces verify: cannot read the --ca-file CA bundle (got "missing.pem"); it does not exist; give the PEM file of the CA that signed the BIG-IP management certificate',
+    ],
+    [
+      ['--password', 'x'],
+      {},
+      'cdktf-ces verify: unknown option for "verify" (got "--password"); run "cdktf-ces verify --help" for its options',
+    ],
+    [
+      ['--out', 'nowhere'],
+      {},
+      'cdktf-ces verify: no synth output directory (got "nowhere"); run "cdktf synth" first, or point --out at the output directory',
+    ],
   ])('%j with %j', async (args, env, message) => {
     for (const k of ENV) delete process.env[k];
     Object.assign(process.env, env);
@@ -150,7 +206,9 @@ describe('bad input: exit 2, one line', () => {
     Object.assign(process.env, { BIGIP_USER: 'u', BIGIP_PASSWORD: 'p' });
     delete process.env.BIGIP_CA_FILE;
     const r = await cli(shared, 'verify', '--state', 'state.json');
-    expect(r.stderr).toBe('cdktf-ces verify: cluster state is of one cluster, but several devices are verified (got alpha/k8s_alpha, beta/k8s_beta); choose the cluster\'s device with --device <tenant>\n');
+    expect(r.stderr).toBe(
+      "cdktf-ces verify: cluster state is of one cluster, but several devices are verified (got alpha/k8s_alpha, beta/k8s_beta); choose the cluster's device with --device <tenant>\n",
+    );
     expect(r.code).toBe(2);
   });
 });

@@ -35,7 +35,12 @@ describeWithAs3Schema('AS3 declarations validate against F5\u2019s AS3 3.56 sche
         seen.rules += policy.rules.length;
         seen.audit += policy.rules.filter((r) => r.audit).length;
         if (policy.device.audit) seen.deviceAudit++;
-        if (policy.device.tenant.length === 48 && policy.device.cluster.length === 40 && policy.rules.some((r) => r.namespace?.length === 63 && r.name.length === 63)) seen.longNames++;
+        if (
+          policy.device.tenant.length === 48 &&
+          policy.device.cluster.length === 40 &&
+          policy.rules.some((r) => r.namespace?.length === 63 && r.name.length === 63)
+        )
+          seen.longNames++;
         if (policy.device.podCidrs.some((c) => c.family === 6)) seen.ipv6Pods++;
         if (policy.device.routeDomain !== 0) seen.routeDomains++;
       }),

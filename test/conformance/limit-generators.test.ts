@@ -40,7 +40,12 @@ function deviceProps(d: DeviceModel) {
     podCidrs: d.podCidrs.length ? d.podCidrs.map((c) => c.text) : undefined,
     vlans: d.vlans.length ? [...d.vlans] : undefined,
     gateways: d.gateways.map((g) => g.text),
-    snat: d.snat === 'POOL' ? EgressSnat.pool(d.snatAddresses.map((a) => a.text)) : d.snat === 'NONE' ? EgressSnat.none() : EgressSnat.automap(),
+    snat:
+      d.snat === 'POOL'
+        ? EgressSnat.pool(d.snatAddresses.map((a) => a.text))
+        : d.snat === 'NONE'
+          ? EgressSnat.none()
+          : EgressSnat.automap(),
     auditMode: d.audit,
     logging: {
       syslogServers: d.logging.servers.map((s) => (s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`)),
@@ -69,14 +74,26 @@ function ruleProps(r: RuleModel) {
     action: r.action,
     priority: r.priority,
     destinations: r.destinations.map(destination),
-    ports: r.ports.length === 0 ? undefined : r.ports.map((p) => (p.fromPort === undefined ? EgressPort.protocol(p.protocol) : EgressPort.of({ protocol: p.protocol, fromPort: p.fromPort, toPort: p.toPort }))),
+    ports:
+      r.ports.length === 0
+        ? undefined
+        : r.ports.map((p) =>
+            p.fromPort === undefined
+              ? EgressPort.protocol(p.protocol)
+              : EgressPort.of({ protocol: p.protocol, fromPort: p.fromPort, toPort: p.toPort }),
+          ),
     namespaceSelector: r.source.namespaceSelector,
     podSelector: r.source.podSelector,
     logging: r.logging,
     audit: r.audit,
     description: r.description,
     bandwidthLimit: r.bandwidth && { maxBandwidth: r.bandwidth.maxBandwidth, unit: r.bandwidth.unit },
-    schedule: r.schedule && { daysOfWeek: [...r.schedule.daysOfWeek], startTime: r.schedule.startTime, endTime: r.schedule.endTime, timeZone: r.schedule.timeZone },
+    schedule: r.schedule && {
+      daysOfWeek: [...r.schedule.daysOfWeek],
+      startTime: r.schedule.startTime,
+      endTime: r.schedule.endTime,
+      timeZone: r.schedule.timeZone,
+    },
     expiresAt: r.expiresAt,
     owner: r.metadata.owner,
     ticket: r.metadata.ticket,
@@ -89,16 +106,29 @@ describe('the limit generators', () => {
   test('draw only devices, rules and external services the builders accept as they are', () => {
     let rules = 0;
     fc.assert(
-      fc.property(fc.oneof(limitPolicyArb(), limitSharedArb(4).map((ps) => ps[ps.length - 1])), (policy) => {
-        expect(buildDevice(deviceProps(policy.device))).toEqual(policy.device);
-        for (const es of policy.externalServices) {
-          expect(buildExternalService({ path: es.path, name: es.name, destinations: es.destinations.map(destination), description: es.description })).toEqual(es);
-        }
-        for (const rule of policy.rules) {
-          expect(buildRule(ruleProps(rule))).toEqual(rule);
-          rules++;
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          limitPolicyArb(),
+          limitSharedArb(4).map((ps) => ps[ps.length - 1]),
+        ),
+        (policy) => {
+          expect(buildDevice(deviceProps(policy.device))).toEqual(policy.device);
+          for (const es of policy.externalServices) {
+            expect(
+              buildExternalService({
+                path: es.path,
+                name: es.name,
+                destinations: es.destinations.map(destination),
+                description: es.description,
+              }),
+            ).toEqual(es);
+          }
+          for (const rule of policy.rules) {
+            expect(buildRule(ruleProps(rule))).toEqual(rule);
+            rules++;
+          }
+        },
+      ),
       { numRuns: 300 },
     );
     expect(rules).toBeGreaterThan(600);

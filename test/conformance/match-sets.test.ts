@@ -52,7 +52,16 @@ function allowed(rule: RuleModel, model: PolicyModel): { entries: Set<string>; p
 /** Same pods at the same times: equal source (an empty selector is no selector) and window. */
 function sameSource(a: RuleModel, b: RuleModel): boolean {
   const norm = (s: SelectorModel | undefined) => (isEmptySelector(s) ? null : s);
-  const key = (r: RuleModel) => JSON.stringify([r.source.level, r.source.namespace ?? null, r.source.service ?? null, norm(r.source.namespaceSelector), norm(r.source.podSelector), r.schedule ?? null, r.expiresAt ?? null]);
+  const key = (r: RuleModel) =>
+    JSON.stringify([
+      r.source.level,
+      r.source.namespace ?? null,
+      r.source.service ?? null,
+      norm(r.source.namespaceSelector),
+      norm(r.source.podSelector),
+      r.schedule ?? null,
+      r.expiresAt ?? null,
+    ]);
   return key(a) === key(b);
 }
 
@@ -64,11 +73,14 @@ function checkMatchSets(adc: Obj, devices: readonly CompiledPolicy[]): number {
     const byEntry = new Map<string, RuleModel>();
     const sourceLists = new Map(compiled.sourceLists.map((l) => [l.path, l.rules]));
     const rulesByKey = new Map(compiled.model.rules.map((r) => [ruleKey(r), r]));
-    for (const level of ['cluster', 'namespace', 'service'] as const) for (const r of compiled.levels[level]) for (const e of r.entries) byEntry.set(e.name, r.model);
+    for (const level of ['cluster', 'namespace', 'service'] as const)
+      for (const r of compiled.levels[level]) for (const e of r.entries) byEntry.set(e.name, r.model);
     // The device's rule lists (tenants may be prefixes of one another: no prefix matching).
     const staged = (name: string) => [name, name + OBJECT.staged];
     const lists: [string, string, Obj][] = [
-      ...[OBJECT.clusterRules, OBJECT.namespaceRules, OBJECT.carriedAllow].flatMap(staged).map((n) => ['Common', 'Shared', adc.Common?.Shared?.[sharedItemName(tenant, n)]] as [string, string, Obj]),
+      ...[OBJECT.clusterRules, OBJECT.namespaceRules, OBJECT.carriedAllow]
+        .flatMap(staged)
+        .map((n) => ['Common', 'Shared', adc.Common?.Shared?.[sharedItemName(tenant, n)]] as [string, string, Obj]),
       ...staged(OBJECT.serviceRules).map((n) => [tenant, application, adc[tenant]?.[application]?.[n]] as [string, string, Obj]),
     ];
     for (const [t, a, list] of lists) {
@@ -78,13 +90,17 @@ function checkMatchSets(adc: Obj, devices: readonly CompiledPolicy[]): number {
         if (!rule) throw new Error(`AFM rule ${afm.name} stands for no rule of ${tenant}`);
         const may = allowed(rule, compiled.model);
         const at = `${rule.path}: AFM rule ${afm.name}`;
-        if (!may.ports.has(afm.protocol)) throw new Error(`${at} matches protocol ${afm.protocol}, not one of ${[...may.ports.keys()].join(', ')}`);
+        if (!may.ports.has(afm.protocol))
+          throw new Error(`${at} matches protocol ${afm.protocol}, not one of ${[...may.ports.keys()].join(', ')}`);
         const addressLists = afm.destination?.addressLists as { use: string }[] | undefined;
         if (!addressLists?.length) throw new Error(`${at} matches every destination`);
         for (const pointer of addressLists) {
           const dst = lookup(adc, pointer, t, a);
-          for (const address of dst.addresses ?? []) if (!may.entries.has(`address ${address}`)) throw new Error(`${at} matches ${JSON.stringify(address)}, which ${rule.path} does not list`);
-          for (const fqdn of dst.fqdns ?? []) if (!may.entries.has(`fqdn ${fqdn}`)) throw new Error(`${at} matches ${fqdn}, which ${rule.path} does not list`);
+          for (const address of dst.addresses ?? [])
+            if (!may.entries.has(`address ${address}`))
+              throw new Error(`${at} matches ${JSON.stringify(address)}, which ${rule.path} does not list`);
+          for (const fqdn of dst.fqdns ?? [])
+            if (!may.entries.has(`fqdn ${fqdn}`)) throw new Error(`${at} matches ${fqdn}, which ${rule.path} does not list`);
         }
         const ranges = may.ports.get(afm.protocol);
         const portLists = afm.destination?.portLists as { use: string }[] | undefined;
@@ -93,7 +109,8 @@ function checkMatchSets(adc: Obj, devices: readonly CompiledPolicy[]): number {
           for (const pointer of portLists) {
             for (const p of lookup(adc, pointer, t, a).ports as (number | string)[]) {
               const [from, to] = String(p).split('-').map(Number);
-              if (!ranges.some(([lo, hi]) => lo <= from && (to ?? from) <= hi)) throw new Error(`${at} matches ${afm.protocol} port ${p}, which ${rule.path} does not list`);
+              if (!ranges.some(([lo, hi]) => lo <= from && (to ?? from) <= hi))
+                throw new Error(`${at} matches ${afm.protocol} port ${p}, which ${rule.path} does not list`);
             }
           }
         }
@@ -102,23 +119,40 @@ function checkMatchSets(adc: Obj, devices: readonly CompiledPolicy[]): number {
         // A cluster DENY, REJECT or ALLOW_FINAL over every pod, always in force, may match the pod
         // CIDRs themselves (and nothing more); every other source is a list the controller fills.
         if (Array.isArray(top.obj.addresses) && top.obj.addresses.every((x: unknown) => typeof x === 'string')) {
-          const everyPod = rule.level === 'cluster' && rule.action !== 'ALLOW' && isEmptySelector(rule.source.namespaceSelector) && isEmptySelector(rule.source.podSelector) && !rule.schedule && !rule.expiresAt;
+          const everyPod =
+            rule.level === 'cluster' &&
+            rule.action !== 'ALLOW' &&
+            isEmptySelector(rule.source.namespaceSelector) &&
+            isEmptySelector(rule.source.podSelector) &&
+            !rule.schedule &&
+            !rule.expiresAt;
           const podCidrs = compiled.model.device.podCidrs.map((c) => withRouteDomain(c.text, compiled.model.device.routeDomain));
-          if (!everyPod || podCidrs.length === 0 || JSON.stringify([...top.obj.addresses].sort()) !== JSON.stringify([...podCidrs].sort())) {
+          if (
+            !everyPod ||
+            podCidrs.length === 0 ||
+            JSON.stringify([...top.obj.addresses].sort()) !== JSON.stringify([...podCidrs].sort())
+          ) {
             throw new Error(`${at} takes its source from ${top.path}, which lists ${JSON.stringify(top.obj.addresses)}`);
           }
           checked++;
           continue;
         }
         const source = top;
-        if (JSON.stringify(source.obj.addresses) !== '[{"addressDiscovery":"event"}]' || Object.keys(source.obj).some((k) => !['class', 'remark', 'addresses'].includes(k))) {
+        if (
+          JSON.stringify(source.obj.addresses) !== '[{"addressDiscovery":"event"}]' ||
+          Object.keys(source.obj).some((k) => !['class', 'remark', 'addresses'].includes(k))
+        ) {
           throw new Error(`${at} takes its source from ${source.path}, a list the controller does not fill`);
         }
         const filledFor = sourceLists.get(source.path);
-        if (!filledFor?.includes(ruleKey(rule))) throw new Error(`${at} takes its source from ${source.path}, which the controller fills for ${filledFor?.join(', ')}`);
+        if (!filledFor?.includes(ruleKey(rule)))
+          throw new Error(`${at} takes its source from ${source.path}, which the controller fills for ${filledFor?.join(', ')}`);
         for (const other of filledFor) {
           const o = rulesByKey.get(other) as RuleModel;
-          if (JSON.stringify([o.source, o.schedule, o.expiresAt]) !== JSON.stringify([rule.source, rule.schedule, rule.expiresAt]) && !sameSource(o, rule)) {
+          if (
+            JSON.stringify([o.source, o.schedule, o.expiresAt]) !== JSON.stringify([rule.source, rule.schedule, rule.expiresAt]) &&
+            !sameSource(o, rule)
+          ) {
             throw new Error(`${at} shares ${source.path} with ${other}, whose pods or window differ`);
           }
         }

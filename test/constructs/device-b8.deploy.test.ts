@@ -9,7 +9,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, TerraformStack } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { AfmDevice, ClusterEgressRule, EgressAction, EgressCrdStack, EgressDestination as D, EgressPort as P, SharedBigip } from '../../lib';
+import {
+  AfmDevice,
+  ClusterEgressRule,
+  EgressAction,
+  EgressCrdStack,
+  EgressDestination as D,
+  EgressPort as P,
+  SharedBigip,
+} from '../../lib';
 import { Emulators, deploySynthOutput, startEmulators } from '../emulators/deploy';
 import { AS3_SCHEMA_PATH } from '../support/as3-schema';
 
@@ -42,14 +50,34 @@ function synth(clusters: readonly string[]): string {
   outdirs.push(outdir);
   const app = new App({ outdir });
   const crds = new EgressCrdStack(app, 'crds');
-  const bigip = new SharedBigip(new TerraformStack(app, 'bigip'), 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/etc/ssl/bigip-ca.pem', dnsResolver: '/Common/egress-resolver' });
+  const bigip = new SharedBigip(new TerraformStack(app, 'bigip'), 'Dc1', {
+    address: 'bigip.example.net',
+    tlsCaBundlePath: '/etc/ssl/bigip-ca.pem',
+    dnsResolver: '/Common/egress-resolver',
+  });
   const stack = new TerraformStack(app, 'egress');
   new KubernetesProvider(stack, 'k8s', {});
   for (const name of clusters) {
-    const device = new AfmDevice(stack, name, { clusterName: name, sharedBigip: bigip, crdStack: crds, routeDomain: 2, podCidrs: [POD_CIDRS[name]] });
-    new ClusterEgressRule(stack, `${name}Dns`, { device, action: EgressAction.ALLOW_FINAL, destinations: [D.address('10.96.0.10')], ports: [P.DNS_UDP] });
+    const device = new AfmDevice(stack, name, {
+      clusterName: name,
+      sharedBigip: bigip,
+      crdStack: crds,
+      routeDomain: 2,
+      podCidrs: [POD_CIDRS[name]],
+    });
+    new ClusterEgressRule(stack, `${name}Dns`, {
+      device,
+      action: EgressAction.ALLOW_FINAL,
+      destinations: [D.address('10.96.0.10')],
+      ports: [P.DNS_UDP],
+    });
     // An FQDN destination: its address list needs the global FQDN resolver before AS3 creates it.
-    new ClusterEgressRule(stack, `${name}Api`, { device, action: EgressAction.ALLOW, destinations: [D.fqdn('api.example.com')], ports: [P.HTTPS] });
+    new ClusterEgressRule(stack, `${name}Api`, {
+      device,
+      action: EgressAction.ALLOW,
+      destinations: [D.fqdn('api.example.com')],
+      ports: [P.HTTPS],
+    });
   }
   app.synth();
   return outdir;
@@ -58,7 +86,9 @@ function synth(clusters: readonly string[]): string {
 /** Every per-tenant result of the deploy's AS3 tasks. */
 async function as3Results(e: Emulators, taskIds: readonly string[]): Promise<string[]> {
   const out: string[] = [];
-  for (const id of taskIds) for (const r of (await e.bigipClient.getAs3Task(id)).results) out.push(`${r.tenant} ${r.code}${r.code === 200 ? '' : ` ${r.response ?? r.message}`}`);
+  for (const id of taskIds)
+    for (const r of (await e.bigipClient.getAs3Task(id)).results)
+      out.push(`${r.tenant} ${r.code}${r.code === 200 ? '' : ` ${r.response ?? r.message}`}`);
   return out;
 }
 
@@ -73,7 +103,7 @@ describe('B8: clusters in one route domain on a SharedBigip', () => {
     expect(e.bigip.globalFqdnResolver()).toBe('/Common/egress-resolver');
   });
 
-  test('deleting one cluster\'s tenant keeps the address for the other', async () => {
+  test("deleting one cluster's tenant keeps the address for the other", async () => {
     const e = await start();
     await deploySynthOutput(synth(['east', 'west']), e);
     // What destroying a cluster's bigip_as3 does: AS3 deletes its tenant (the deploy helper

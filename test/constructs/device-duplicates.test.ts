@@ -27,20 +27,29 @@ function app() {
   return { app: a, crds, stack };
 }
 
-const own = (crds: EgressCrdStack, extra: Record<string, unknown> = {}): any => ({ address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', crdStack: crds, ...extra });
-
+const own = (crds: EgressCrdStack, extra: Record<string, unknown> = {}): any => ({
+  address: 'bigip.example.net',
+  tlsCaBundlePath: '/ca.pem',
+  crdStack: crds,
+  ...extra,
+});
 
 describe('one owner per tenant and per BIG-IP', () => {
   test('two devices with one tenant in one stack (provider alias and artifact would collide), even on different BIG-IPs', () => {
     const { crds, stack } = app();
     const s = stack('egress');
     refusal(() => new AfmDevice(s, 'East', own(crds, { clusterName: 'east', tenant: 'k8s_prod', address: 'bigip-1.example.net' })));
-    expect(issuesOf(() => refusal(() => new AfmDevice(s, 'West', own(crds, { clusterName: 'west', tenant: 'k8s_prod', address: 'bigip-2.example.net' }))))).toEqual([
+    expect(
+      issuesOf(() =>
+        refusal(() => new AfmDevice(s, 'West', own(crds, { clusterName: 'west', tenant: 'k8s_prod', address: 'bigip-2.example.net' }))),
+      ),
+    ).toEqual([
       {
         path: 'egress/West',
         field: 'tenant',
         value: '"k8s_prod"',
-        message: 'device egress/East in the same stack already uses this tenant; their provider alias and policy artifact would collide: give each device its own tenant',
+        message:
+          'device egress/East in the same stack already uses this tenant; their provider alias and policy artifact would collide: give each device its own tenant',
       },
     ]);
   });
@@ -49,7 +58,9 @@ describe('one owner per tenant and per BIG-IP', () => {
     const { crds, stack } = app();
     const s = stack('egress');
     refusal(() => new AfmDevice(s, 'A', own(crds, { clusterName: 'prod-a', address: 'bigip-1.example.net' })));
-    const issues = issuesOf(() => refusal(() => new AfmDevice(s, 'B', own(crds, { clusterName: 'other', tenant: 'k8s_prod_a', address: 'bigip-2.example.net' }))));
+    const issues = issuesOf(() =>
+      refusal(() => new AfmDevice(s, 'B', own(crds, { clusterName: 'other', tenant: 'k8s_prod_a', address: 'bigip-2.example.net' }))),
+    );
     expect(issues.map((i) => [i.field, i.value])).toEqual([['tenant', '"k8s_prod_a"']]);
   });
 
@@ -73,32 +84,49 @@ describe('one owner per tenant and per BIG-IP', () => {
   test('IPv6 management addresses are compared in canonical form', () => {
     const { crds, stack } = app();
     refusal(() => new AfmDevice(stack('east'), 'Bigip', own(crds, { clusterName: 'east', address: '[2001:DB8:0::10]', port: 8443 })));
-    const issues = issuesOf(() => refusal(() => new AfmDevice(stack('west'), 'Bigip', own(crds, { clusterName: 'west', address: '[2001:db8::10]', port: 8443 }))));
-    expect(issues.map((i) => i.message)).toEqual([expect.stringMatching(/^BIG-IP \[2001:db8::10\]:8443 is already managed by AfmDevice east\/Bigip;/)]);
+    const issues = issuesOf(() =>
+      refusal(() => new AfmDevice(stack('west'), 'Bigip', own(crds, { clusterName: 'west', address: '[2001:db8::10]', port: 8443 }))),
+    );
+    expect(issues.map((i) => i.message)).toEqual([
+      expect.stringMatching(/^BIG-IP \[2001:db8::10\]:8443 is already managed by AfmDevice east\/Bigip;/),
+    ]);
   });
 
   test('other ports or other hosts are other BIG-IPs', () => {
     const { crds, stack } = app();
     refusal(() => new AfmDevice(stack('east'), 'Bigip', own(crds, { clusterName: 'east' })));
     expect(() => refusal(() => new AfmDevice(stack('west'), 'Bigip', own(crds, { clusterName: 'west', port: 8443 })))).not.toThrow();
-    expect(() => refusal(() => new AfmDevice(stack('north'), 'Bigip', own(crds, { clusterName: 'north', address: 'bigip-2.example.net' })))).not.toThrow();
+    expect(() =>
+      refusal(() => new AfmDevice(stack('north'), 'Bigip', own(crds, { clusterName: 'north', address: 'bigip-2.example.net' }))),
+    ).not.toThrow();
   });
 
   test('a SharedBigip and a device of its own on one BIG-IP, in either order, and two SharedBigips', () => {
     const first = app();
     refusal(() => new AfmDevice(first.stack('east'), 'Bigip', own(first.crds, { clusterName: 'east' })));
-    expect(issuesOf(() => refusal(() => new SharedBigip(first.stack('shared'), 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }))).map((i) => [i.path, i.field, i.message])).toEqual([
+    expect(
+      issuesOf(() =>
+        refusal(() => new SharedBigip(first.stack('shared'), 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' })),
+      ).map((i) => [i.path, i.field, i.message]),
+    ).toEqual([
       ['shared/Dc1', 'address', expect.stringMatching(/^BIG-IP bigip.example.net:443 is already managed by AfmDevice east\/Bigip;/)],
     ]);
 
     const second = app();
     refusal(() => new SharedBigip(second.stack('shared'), 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }));
-    expect(issuesOf(() => refusal(() => new AfmDevice(second.stack('east'), 'Bigip', own(second.crds, { clusterName: 'east' })))).map((i) => i.message)).toEqual([
-      expect.stringMatching(/^BIG-IP bigip.example.net:443 is already managed by SharedBigip shared\/Dc1;/),
-    ]);
-    expect(issuesOf(() => refusal(() => new SharedBigip(second.stack('shared2'), 'Dc1b', { name: 'other', address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }))).map((i) => i.message)).toEqual([
-      expect.stringMatching(/^BIG-IP bigip.example.net:443 is already managed by SharedBigip shared\/Dc1;/),
-    ]);
+    expect(
+      issuesOf(() => refusal(() => new AfmDevice(second.stack('east'), 'Bigip', own(second.crds, { clusterName: 'east' })))).map(
+        (i) => i.message,
+      ),
+    ).toEqual([expect.stringMatching(/^BIG-IP bigip.example.net:443 is already managed by SharedBigip shared\/Dc1;/)]);
+    expect(
+      issuesOf(() =>
+        refusal(
+          () =>
+            new SharedBigip(second.stack('shared2'), 'Dc1b', { name: 'other', address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }),
+        ),
+      ).map((i) => i.message),
+    ).toEqual([expect.stringMatching(/^BIG-IP bigip.example.net:443 is already managed by SharedBigip shared\/Dc1;/)]);
   });
 
   test('devices of one SharedBigip are not owners: many of them share it', () => {
@@ -127,12 +155,15 @@ describe('one controller per device', () => {
     const s = stack('egress');
     const device = refusal(() => new AfmDevice(s, 'Bigip', own(crds, { clusterName: 'prod' })));
     refusal(() => new EgressController(s, 'Controller', { device, ...controllerProps }));
-    expect(issuesOf(() => refusal(() => new EgressController(s, 'Controller2', { device, ...controllerProps, namespace: 'other' })))).toEqual([
+    expect(
+      issuesOf(() => refusal(() => new EgressController(s, 'Controller2', { device, ...controllerProps, namespace: 'other' }))),
+    ).toEqual([
       {
         path: 'egress/Controller2',
         field: 'device',
         value: '"egress/Bigip"',
-        message: "already has a controller (egress/Controller); two would fight over the device's lists: keep one EgressController per AfmDevice",
+        message:
+          "already has a controller (egress/Controller); two would fight over the device's lists: keep one EgressController per AfmDevice",
       },
     ]);
   });
@@ -143,8 +174,18 @@ describe('one controller per device', () => {
     const a = refusal(() => new AfmDevice(s, 'A', own(crds, { clusterName: 'prod', tenant: 'a', address: 'bigip-1.example.net' })));
     const b = refusal(() => new AfmDevice(s, 'B', own(crds, { clusterName: 'prod', tenant: 'b', address: 'bigip-2.example.net' })));
     refusal(() => new EgressController(s, 'ControllerA', { device: a, ...controllerProps }));
-    expect(issuesOf(() => refusal(() => new EgressController(s, 'ControllerB', { device: b, ...controllerProps }))).map((i) => [i.path, i.field, i.message])).toEqual([
-      ['egress/ControllerB', 'device', 'has clusterName "prod" like the device of controller egress/ControllerA in this stack; their Kubernetes objects would have the same names: one controller per cluster'],
+    expect(
+      issuesOf(() => refusal(() => new EgressController(s, 'ControllerB', { device: b, ...controllerProps }))).map((i) => [
+        i.path,
+        i.field,
+        i.message,
+      ]),
+    ).toEqual([
+      [
+        'egress/ControllerB',
+        'device',
+        'has clusterName "prod" like the device of controller egress/ControllerA in this stack; their Kubernetes objects would have the same names: one controller per cluster',
+      ],
       [
         'egress/ControllerB',
         'namespace',
@@ -162,7 +203,9 @@ describe('repeated entries of the device lists', () => {
   const fieldsOf = (fn: () => unknown) => issuesOf(fn).map((i) => [i.path, i.field, i.value, i.message]);
 
   test('podCidrs: repeated after canonical form, nested, or the whole address space', () => {
-    expect(fieldsOf(device({ podCidrs: ['10.0.0.0/8', '10.0.0.0/8', '2001:DB8::/32', '2001:db8::/32', '10.244.0.0/16', '0.0.0.0/0', '::/0'] }))).toEqual([
+    expect(
+      fieldsOf(device({ podCidrs: ['10.0.0.0/8', '10.0.0.0/8', '2001:DB8::/32', '2001:db8::/32', '10.244.0.0/16', '0.0.0.0/0', '::/0'] })),
+    ).toEqual([
       ['egress/Bigip', 'podCidrs[1]', '"10.0.0.0/8"', 'repeats podCidrs[0] (10.0.0.0/8); list each pod CIDR once'],
       ['egress/Bigip', 'podCidrs[3]', '"2001:db8::/32"', 'repeats podCidrs[2] (2001:db8::/32); list each pod CIDR once'],
       ['egress/Bigip', 'podCidrs[4]', '"10.244.0.0/16"', 'lies inside podCidrs[0] (10.0.0.0/8); list each pod CIDR once'],
@@ -194,13 +237,21 @@ describe('repeated entries of the device lists', () => {
         device({
           gateways: ['192.0.2.1', '2001:db8::1', '2001:DB8:0:0::1'],
           vlans: ['/Common/k8s', '/Common/k8s'],
-          logging: { syslogServers: ['192.0.2.50:514', '[2001:DB8::50]:514', '[2001:db8::50]:514', '192.0.2.50:6514'], fields: ['action', 'src-ip', 'action'] },
+          logging: {
+            syslogServers: ['192.0.2.50:514', '[2001:DB8::50]:514', '[2001:db8::50]:514', '192.0.2.50:6514'],
+            fields: ['action', 'src-ip', 'action'],
+          },
         }),
       ),
     ).toEqual([
       ['egress/Bigip', 'vlans[1]', '"/Common/k8s"', 'repeats vlans[0] (/Common/k8s); list each VLAN once'],
       ['egress/Bigip', 'gateways[2]', '"2001:DB8:0:0::1"', 'repeats gateways[1] (2001:db8::1); list each gateway address once'],
-      ['egress/Bigip', 'logging.syslogServers[2]', '"[2001:db8::50]:514"', 'repeats logging.syslogServers[1] ([2001:db8::50]:514); list each syslog server once'],
+      [
+        'egress/Bigip',
+        'logging.syslogServers[2]',
+        '"[2001:db8::50]:514"',
+        'repeats logging.syslogServers[1] ([2001:db8::50]:514); list each syslog server once',
+      ],
       ['egress/Bigip', 'logging.fields[2]', '"action"', 'repeats logging.fields[0] (action); list each field once'],
     ]);
   });
@@ -210,8 +261,12 @@ describe('repeated entries of the device lists', () => {
       ['egress/Bigip', 'snat', 'null', 'EgressSnat.pool() takes an array of addresses, such as ["192.0.2.200", "192.0.2.201"]'],
     ]);
     expect(fieldsOf(device({ snat: EgressSnat.pool('192.0.2.200' as any) }))[0][3]).toMatch(/takes an array of addresses/);
-    expect(fieldsOf(device({ snat: EgressSnat.pool([42] as any) }))).toEqual([['egress/Bigip', 'snat', '42', 'SNAT pool address 1 must be an address string such as "192.0.2.200"']]);
-    expect(fieldsOf(device({ snat: { mode: 'POOL', addresses: ['192.0.2.200'] } }))[0][3]).toBe('expected EgressSnat.automap(), pool([...]) or none()');
+    expect(fieldsOf(device({ snat: EgressSnat.pool([42] as any) }))).toEqual([
+      ['egress/Bigip', 'snat', '42', 'SNAT pool address 1 must be an address string such as "192.0.2.200"'],
+    ]);
+    expect(fieldsOf(device({ snat: { mode: 'POOL', addresses: ['192.0.2.200'] } }))[0][3]).toBe(
+      'expected EgressSnat.automap(), pool([...]) or none()',
+    );
   });
 
   test('a SNAT pool is copied: changing the caller\u2019s array later changes nothing', () => {
@@ -230,9 +285,12 @@ describeWithAs3Schema('what the device list checks keep out of AS3', () => {
     return as3Validator()!.validate(renderAs3(compilePolicy({ device, externalServices: [], rules: [] }))).errors;
   };
 
-  test.each([[['0.0.0.0/0']], [['::/0']], [['10.0.0.0/8', '10.0.0.0/8']], [['2001:DB8::/32', '2001:db8::/32']]])('podCidrs %p give a declaration the AS3 schema refuses', (podCidrs) => {
-    expect(errorsFor(podCidrs).join('\n')).toMatch(/virtualAddresses/);
-  });
+  test.each([[['0.0.0.0/0']], [['::/0']], [['10.0.0.0/8', '10.0.0.0/8']], [['2001:DB8::/32', '2001:db8::/32']]])(
+    'podCidrs %p give a declaration the AS3 schema refuses',
+    (podCidrs) => {
+      expect(errorsFor(podCidrs).join('\n')).toMatch(/virtualAddresses/);
+    },
+  );
 
   test('accepted podCidrs give a valid declaration', () => {
     expect(errorsFor(['10.244.0.0/16', '10.0.0.0/16', 'fd00:10:244::/56'])).toEqual([]);

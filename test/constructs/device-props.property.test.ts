@@ -7,7 +7,16 @@ import { refusal } from './synthesized';
 import fc from 'fast-check';
 import { TerraformStack, Testing } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { AfmDevice, BigipCredentials, DefaultAction, EgressController, EgressCrdStack, EgressPolicyError, EgressSnat, SyslogTransport } from '../../lib';
+import {
+  AfmDevice,
+  BigipCredentials,
+  DefaultAction,
+  EgressController,
+  EgressCrdStack,
+  EgressPolicyError,
+  EgressSnat,
+  SyslogTransport,
+} from '../../lib';
 
 type Loose = Record<string, unknown>;
 /** The props a factory needs that fast-check cannot make: the app's own constructs. */
@@ -27,7 +36,9 @@ const deviceSettings = fc
     application: optional(fc.constantFrom('egress', 'app_1')),
     routeDomain: optional(fc.integer({ min: 0, max: 65534 })),
     defaultAction: optional(fc.constantFrom(DefaultAction.DENY, DefaultAction.REJECT, DefaultAction.ALLOW)),
-    podCidrs: optional(fc.subarray(['10.244.0.0/16', '10.245.0.0/16', '172.16.0.0/12', 'fd00:10:244::/56', '2001:db8:1::/48'], { minLength: 1 })),
+    podCidrs: optional(
+      fc.subarray(['10.244.0.0/16', '10.245.0.0/16', '172.16.0.0/12', 'fd00:10:244::/56', '2001:db8:1::/48'], { minLength: 1 }),
+    ),
     vlans: optional(fc.subarray(['/Common/k8s', '/Common/internal', '/Common/vlan.10'], { minLength: 1 })),
     gateways: optional(fc.subarray(['192.0.2.1', '192.0.2.2', '2001:db8::1'])),
     snat: optional(
@@ -61,22 +72,33 @@ const deviceSettings = fc
     credentials: optional(
       fc.oneof(
         fc.constant(BigipCredentials.fromEnvironment()),
-        fc.record({ usernameVariable: fc.constantFrom('bigip_user', '_u'), passwordVariable: fc.constantFrom('bigip_password', 'pw-1') }, { requiredKeys: [] }).map((n) =>
-          BigipCredentials.fromVariables(n),
-        ),
+        fc
+          .record(
+            { usernameVariable: fc.constantFrom('bigip_user', '_u'), passwordVariable: fc.constantFrom('bigip_password', 'pw-1') },
+            { requiredKeys: [] },
+          )
+          .map((n) => BigipCredentials.fromVariables(n)),
       ),
     ),
-    tls: fc.oneof(fc.constantFrom('/etc/ssl/bigip-ca.pem', 'C:\\certs\\bigip.pem', './ca.pem').map((p) => ({ tlsCaBundlePath: p })), fc.constant({ insecureSkipTlsVerify: true })),
+    tls: fc.oneof(
+      fc.constantFrom('/etc/ssl/bigip-ca.pem', 'C:\\certs\\bigip.pem', './ca.pem').map((p) => ({ tlsCaBundlePath: p })),
+      fc.constant({ insecureSkipTlsVerify: true }),
+    ),
   })
   .map(({ tls, ...rest }) => withoutUndefined({ ...rest, ...servingPodFamilies(rest), ...namedRouteDomain(rest), ...tls }));
 
 /** A route domain named otherwise than its id, on some draws (its id must be given). */
 function namedRouteDomain(p: { routeDomain?: number; clusterName: string }): { routeDomainName?: string } {
-  return p.routeDomain !== undefined && p.routeDomain > 0 && p.clusterName.length % 2 === 0 ? { routeDomainName: `/Common/rd_${p.clusterName.replace(/-/g, '_')}` } : {};
+  return p.routeDomain !== undefined && p.routeDomain > 0 && p.clusterName.length % 2 === 0
+    ? { routeDomainName: `/Common/rd_${p.clusterName.replace(/-/g, '_')}` }
+    : {};
 }
 
 /** Gateways and a SNAT pool need an address of each pod family: add the missing one. */
-function servingPodFamilies(p: { podCidrs?: string[]; gateways?: string[]; snat?: EgressSnat }): { gateways?: string[]; snat?: EgressSnat } {
+function servingPodFamilies(p: { podCidrs?: string[]; gateways?: string[]; snat?: EgressSnat }): {
+  gateways?: string[];
+  snat?: EgressSnat;
+} {
   const families = new Set((p.podCidrs ?? []).map((c) => (c.includes(':') ? 6 : 4)));
   const cover = (addresses: string[], v4: string, v6: string) => [
     ...addresses,
@@ -106,21 +128,99 @@ const controllerSettings = fc
     coalesceMs: optional(fc.integer({ min: 0, max: 60000 })),
     maxPushesPerSecond: optional(fc.integer({ min: 1, max: 1000 })),
     logLevel: optional(fc.constantFrom('debug', 'info', 'warn', 'error')),
-    tls: fc.oneof(fc.record({ caBundleConfigMap: fc.constantFrom('bigip-ca'), caBundleKey: optional(fc.constantFrom('ca.crt', 'bundle.pem')) }), fc.constant({ insecureSkipTlsVerify: true })),
+    tls: fc.oneof(
+      fc.record({ caBundleConfigMap: fc.constantFrom('bigip-ca'), caBundleKey: optional(fc.constantFrom('ca.crt', 'bundle.pem')) }),
+      fc.constant({ insecureSkipTlsVerify: true }),
+    ),
   })
   // A system namespace is never created: leave it to the cluster.
-  .map(({ tls, ...rest }) => withoutUndefined({ ...rest, ...tls, ...(rest.namespace === 'kube-system' ? { createNamespace: false } : {}) }));
+  .map(({ tls, ...rest }) =>
+    withoutUndefined({ ...rest, ...tls, ...(rest.namespace === 'kube-system' ? { createNamespace: false } : {}) }),
+  );
 
 /** Keys of other constructs that users put on the wrong one, and random names. */
-const MISPLACED_ON_DEVICE = ['credentialsSecret', 'caBundleConfigMap', 'image', 'replicas', 'namespace', 'kubernetes', 'name', 'action', 'destinations', 'audit', 'syslogServers', 'username', 'password'];
-const MISPLACED_ON_CONTROLLER = ['address', 'port', 'credentials', 'tlsCaBundlePath', 'clusterName', 'podCidrs', 'sharedBigip', 'crdStack', 'tenant', 'kubernetes', 'auditMode'];
+const MISPLACED_ON_DEVICE = [
+  'credentialsSecret',
+  'caBundleConfigMap',
+  'image',
+  'replicas',
+  'namespace',
+  'kubernetes',
+  'name',
+  'action',
+  'destinations',
+  'audit',
+  'syslogServers',
+  'username',
+  'password',
+];
+const MISPLACED_ON_CONTROLLER = [
+  'address',
+  'port',
+  'credentials',
+  'tlsCaBundlePath',
+  'clusterName',
+  'podCidrs',
+  'sharedBigip',
+  'crdStack',
+  'tenant',
+  'kubernetes',
+  'auditMode',
+];
 const unknownKey = (own: readonly string[], misplaced: readonly string[]) =>
   fc
-    .oneof(fc.constantFrom(...misplaced), fc.string({ minLength: 1, maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'toString', 'podSelecter', 'clustername', 'podCIDRs', 'insecure'))
+    .oneof(
+      fc.constantFrom(...misplaced),
+      fc.string({ minLength: 1, maxLength: 12 }),
+      fc.constantFrom('__proto__', 'constructor', 'toString', 'podSelecter', 'clustername', 'podCIDRs', 'insecure'),
+    )
     .filter((k) => !own.includes(k));
 
-const DEVICE_KEYS = ['address', 'port', 'credentials', 'tlsCaBundlePath', 'insecureSkipTlsVerify', 'clusterName', 'sharedBigip', 'crdStack', 'tenant', 'application', 'routeDomain', 'routeDomainName', 'defaultAction', 'podCidrs', 'vlans', 'gateways', 'snat', 'auditMode', 'logging', 'ipIntelligencePolicy', 'protocolInspectionProfile', 'dnsResolver'];
-const CONTROLLER_KEYS = ['device', 'namespace', 'createNamespace', 'credentialsSecret', 'usernameKey', 'passwordKey', 'caBundleConfigMap', 'caBundleKey', 'insecureSkipTlsVerify', 'bigipUrl', 'image', 'nodeImage', 'replicas', 'cpuRequest', 'memoryRequest', 'memoryLimit', 'coalesceMs', 'maxPushesPerSecond', 'logLevel'];
+const DEVICE_KEYS = [
+  'address',
+  'port',
+  'credentials',
+  'tlsCaBundlePath',
+  'insecureSkipTlsVerify',
+  'clusterName',
+  'sharedBigip',
+  'crdStack',
+  'tenant',
+  'application',
+  'routeDomain',
+  'routeDomainName',
+  'defaultAction',
+  'podCidrs',
+  'vlans',
+  'gateways',
+  'snat',
+  'auditMode',
+  'logging',
+  'ipIntelligencePolicy',
+  'protocolInspectionProfile',
+  'dnsResolver',
+];
+const CONTROLLER_KEYS = [
+  'device',
+  'namespace',
+  'createNamespace',
+  'credentialsSecret',
+  'usernameKey',
+  'passwordKey',
+  'caBundleConfigMap',
+  'caBundleKey',
+  'insecureSkipTlsVerify',
+  'bigipUrl',
+  'image',
+  'nodeImage',
+  'replicas',
+  'cpuRequest',
+  'memoryRequest',
+  'memoryLimit',
+  'coalesceMs',
+  'maxPushesPerSecond',
+  'logLevel',
+];
 
 function newApp() {
   const app = Testing.app();
@@ -131,17 +231,24 @@ function newApp() {
 }
 
 /** Builds a device from `settings` (plus `extra`) in a fresh app. */
-const deviceBuilder = (settings: Loose): Build => (extra) => {
-  const { crds, stack } = newApp();
-  return refusal(() => new AfmDevice(stack, 'Bigip', { ...settings, crdStack: crds, ...extra } as any));
-};
+const deviceBuilder =
+  (settings: Loose): Build =>
+  (extra) => {
+    const { crds, stack } = newApp();
+    return refusal(() => new AfmDevice(stack, 'Bigip', { ...settings, crdStack: crds, ...extra } as any));
+  };
 
 /** Builds a valid device, then a controller from `settings` (plus `extra`). */
-const controllerBuilder = (settings: Loose): Build => (extra) => {
-  const { crds, stack } = newApp();
-  const device = refusal(() => new AfmDevice(stack, 'Bigip', { clusterName: 'prod', address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', crdStack: crds }));
-  return refusal(() => new EgressController(stack, 'Controller', { ...settings, device, ...extra } as any));
-};
+const controllerBuilder =
+  (settings: Loose): Build =>
+  (extra) => {
+    const { crds, stack } = newApp();
+    const device = refusal(
+      () =>
+        new AfmDevice(stack, 'Bigip', { clusterName: 'prod', address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', crdStack: crds }),
+    );
+    return refusal(() => new EgressController(stack, 'Controller', { ...settings, device, ...extra } as any));
+  };
 
 /** The EgressPolicyError `build(extra)` throws, or undefined; any other exception fails the property. */
 function policyError(build: Build, extra: Loose): EgressPolicyError | undefined {
@@ -182,7 +289,9 @@ describe.each([
         const onKey = error!.issues.filter((i) => i.field === key);
         expect(onKey).toHaveLength(1);
         expect(onKey[0].path).toMatch(/^egress\/(Bigip|Controller)$/);
-        expect(onKey[0].message).toMatch(/^is not a prop of an? (AfmDevice|EgressController)(: |, and an unknown prop is never ignored: (did you mean "[A-Za-z]+"\?|remove it;))/);
+        expect(onKey[0].message).toMatch(
+          /^is not a prop of an? (AfmDevice|EgressController)(: |, and an unknown prop is never ignored: (did you mean "[A-Za-z]+"\?|remove it;))/,
+        );
         // Nothing else is wrong with the props.
         expect(error!.issues).toEqual(onKey);
       }),
@@ -192,10 +301,24 @@ describe.each([
 
   test('any value for any prop is accepted or refused by name, never with another error', () => {
     fc.assert(
-      fc.property(builds, fc.constantFrom(...own.filter((k) => k !== 'crdStack' && k !== 'device')), fc.anything({ withNullPrototype: true, withBoxedValues: true, withBigInt: true, withMap: true, withSet: true, withDate: true, withTypedArray: true, withSparseArray: true }), (build, key, value) => {
-        const error = policyError(build, withKey(key, value));
-        if (error) for (const issue of error.issues) expect(issue.field).not.toBe('');
-      }),
+      fc.property(
+        builds,
+        fc.constantFrom(...own.filter((k) => k !== 'crdStack' && k !== 'device')),
+        fc.anything({
+          withNullPrototype: true,
+          withBoxedValues: true,
+          withBigInt: true,
+          withMap: true,
+          withSet: true,
+          withDate: true,
+          withTypedArray: true,
+          withSparseArray: true,
+        }),
+        (build, key, value) => {
+          const error = policyError(build, withKey(key, value));
+          if (error) for (const issue of error.issues) expect(issue.field).not.toBe('');
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -20,7 +20,12 @@ function base(app: App = Testing.app()) {
   return { app, crds, stack };
 }
 
-const deviceProps = (crds: EgressCrdStack): Loose => ({ clusterName: 'prod', address: 'bigip.example.net', tlsCaBundlePath: '/etc/ssl/bigip-ca.pem', crdStack: crds });
+const deviceProps = (crds: EgressCrdStack): Loose => ({
+  clusterName: 'prod',
+  address: 'bigip.example.net',
+  tlsCaBundlePath: '/etc/ssl/bigip-ca.pem',
+  crdStack: crds,
+});
 
 let counter = 0;
 /** A fresh app with one AfmDevice built from the valid props plus `extra` (undefined values remove a prop). */
@@ -34,7 +39,13 @@ function device(extra: Loose = {}) {
 
 function controller(extra: Loose = {}) {
   const { stack, device: d } = device();
-  const props = { device: d, credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', image: 'registry.example/cdktf-ces:1', ...extra };
+  const props = {
+    device: d,
+    credentialsSecret: 'bigip-login',
+    caBundleConfigMap: 'bigip-ca',
+    image: 'registry.example/cdktf-ces:1',
+    ...extra,
+  };
   for (const k of Object.keys(props)) if ((props as Loose)[k] === undefined) delete (props as Loose)[k];
   const c = refusal(() => new EgressController(stack, 'Controller', props as any));
   return { stack, device: d, controller: c };
@@ -58,7 +69,8 @@ function issueOn(fn: () => unknown, field: string, message: RegExp): PolicyIssue
 }
 
 const deploymentEnv = (stack: TerraformStack): { name: string; value?: string }[] =>
-  (Object.values(synthJson(stack).resource.kubernetes_manifest) as any[]).map((r) => r.manifest).find((m) => m.kind === 'Deployment').spec.template.spec.containers[0].env;
+  (Object.values(synthJson(stack).resource.kubernetes_manifest) as any[]).map((r) => r.manifest).find((m) => m.kind === 'Deployment').spec
+    .template.spec.containers[0].env;
 
 describe('props objects from JavaScript', () => {
   const missing: [string, unknown][] = [
@@ -72,12 +84,23 @@ describe('props objects from JavaScript', () => {
   test.each(missing)('AfmDevice, SharedBigip and EgressController with %s as props: one named issue, no TypeError', (_, props) => {
     const { stack } = base();
     for (const [make, what] of [
-      [() => refusal(() => new AfmDevice(stack, 'Bigip', props as any)), /^expected the props object of an AfmDevice: \{ clusterName, crdStack, address, tlsCaBundlePath, \.\.\. \}/],
-      [() => refusal(() => new SharedBigip(stack, 'Dc1', props as any)), /^expected the props object of a SharedBigip: \{ address, tlsCaBundlePath/],
-      [() => refusal(() => new EgressController(stack, 'Controller', props as any)), /^expected the props object of an EgressController: \{ device, credentialsSecret, caBundleConfigMap/],
+      [
+        () => refusal(() => new AfmDevice(stack, 'Bigip', props as any)),
+        /^expected the props object of an AfmDevice: \{ clusterName, crdStack, address, tlsCaBundlePath, \.\.\. \}/,
+      ],
+      [
+        () => refusal(() => new SharedBigip(stack, 'Dc1', props as any)),
+        /^expected the props object of a SharedBigip: \{ address, tlsCaBundlePath/,
+      ],
+      [
+        () => refusal(() => new EgressController(stack, 'Controller', props as any)),
+        /^expected the props object of an EgressController: \{ device, credentialsSecret, caBundleConfigMap/,
+      ],
     ] as const) {
       const issues = issuesOf(make);
-      expect(issues).toEqual([{ path: expect.stringMatching(/^egress\//), field: '(props)', value: expect.any(String), message: expect.stringMatching(what) }]);
+      expect(issues).toEqual([
+        { path: expect.stringMatching(/^egress\//), field: '(props)', value: expect.any(String), message: expect.stringMatching(what) },
+      ]);
     }
   });
 
@@ -86,13 +109,20 @@ describe('props objects from JavaScript', () => {
       { path: 'c', field: '(props)', value: 'null', message: 'expected the props object of an EgressCrdStack: { kubernetes? }' },
     ]);
     expect(issuesOf(() => refusal(() => new EgressCrdStack(Testing.app(), 'c', { kubernetes: 'prod' } as any)))).toEqual([
-      { path: 'c', field: 'kubernetes', value: '"prod"', message: 'expected the kubernetes provider configuration, such as { configPath: "~/.kube/config", configContext: "prod" }' },
+      {
+        path: 'c',
+        field: 'kubernetes',
+        value: '"prod"',
+        message: 'expected the kubernetes provider configuration, such as { configPath: "~/.kube/config", configContext: "prod" }',
+      },
     ]);
   });
 
   test('an empty AfmDevice props object lists every required prop at once', () => {
     const { stack } = base();
-    expect(issuesOf(() => refusal(() => new AfmDevice(stack, 'Bigip', {} as any))).map((i) => [i.field, i.value, i.message.slice(0, 12)])).toEqual([
+    expect(
+      issuesOf(() => refusal(() => new AfmDevice(stack, 'Bigip', {} as any))).map((i) => [i.field, i.value, i.message.slice(0, 12)]),
+    ).toEqual([
       ['address', 'nothing', 'is required:'],
       ['tlsCaBundlePath', 'nothing', 'TLS verifica'],
       ['clusterName', 'nothing', 'is required:'],
@@ -104,13 +134,32 @@ describe('props objects from JavaScript', () => {
 describe('unknown and misplaced props are refused, one issue per key', () => {
   test('misspelled keys get a "did you mean"', () => {
     expect(issuesOf(() => device({ podCidr: ['10.244.0.0/16'], routeDomian: 2, logging: { syslogServer: ['192.0.2.5:514'] } }))).toEqual([
-      { path: 'egress/Bigip' + (counter - 1), field: 'logging.syslogServer', value: '["192.0.2.5:514"]', message: 'is not a prop of EgressLoggingOptions, and an unknown prop is never ignored: did you mean "syslogServers"?' },
-      { path: 'egress/Bigip' + (counter - 1), field: 'podCidr', value: '["10.244.0.0/16"]', message: 'is not a prop of an AfmDevice, and an unknown prop is never ignored: did you mean "podCidrs"?' },
-      { path: 'egress/Bigip' + (counter - 1), field: 'routeDomian', value: '2', message: 'is not a prop of an AfmDevice, and an unknown prop is never ignored: did you mean "routeDomain"?' },
+      {
+        path: 'egress/Bigip' + (counter - 1),
+        field: 'logging.syslogServer',
+        value: '["192.0.2.5:514"]',
+        message: 'is not a prop of EgressLoggingOptions, and an unknown prop is never ignored: did you mean "syslogServers"?',
+      },
+      {
+        path: 'egress/Bigip' + (counter - 1),
+        field: 'podCidr',
+        value: '["10.244.0.0/16"]',
+        message: 'is not a prop of an AfmDevice, and an unknown prop is never ignored: did you mean "podCidrs"?',
+      },
+      {
+        path: 'egress/Bigip' + (counter - 1),
+        field: 'routeDomian',
+        value: '2',
+        message: 'is not a prop of an AfmDevice, and an unknown prop is never ignored: did you mean "routeDomain"?',
+      },
     ]);
     issueOn(() => controller({ credentialSecret: 'x' }), 'credentialSecret', /did you mean "credentialsSecret"\?$/);
     issueOn(() => sharedBigip({ dnsResolvr: '/Common/r' }), 'dnsResolvr', /did you mean "dnsResolver"\?$/);
-    issueOn(() => device({ credentials: BigipCredentials.fromVariables({ passwordVariabel: 'pw' } as any) }), 'credentials.passwordVariabel', /did you mean "passwordVariable"\?$/);
+    issueOn(
+      () => device({ credentials: BigipCredentials.fromVariables({ passwordVariabel: 'pw' } as any) }),
+      'credentials.passwordVariabel',
+      /did you mean "passwordVariable"\?$/,
+    );
   });
 
   test.each([
@@ -137,15 +186,34 @@ describe('unknown and misplaced props are refused, one issue per key', () => {
   });
 
   test('device props on a SharedBigip, and provider settings on an EgressCrdStack', () => {
-    issueOn(() => sharedBigip({ clusterName: 'east' }), 'clusterName', /each cluster has its own AfmDevice with sharedBigip: <this SharedBigip>; set clusterName there$/);
+    issueOn(
+      () => sharedBigip({ clusterName: 'east' }),
+      'clusterName',
+      /each cluster has its own AfmDevice with sharedBigip: <this SharedBigip>; set clusterName there$/,
+    );
     issueOn(() => sharedBigip({ routeDomain: 2 }), 'routeDomain', /it is a prop of AfmDevice; set it there$/);
-    issueOn(() => refusal(() => new EgressCrdStack(Testing.app(), 'c', { configPath: '~/.kube/config' } as any)), 'configPath', /give EgressCrdStack kubernetes: \{ configPath: \.\.\. \}$/);
+    issueOn(
+      () => refusal(() => new EgressCrdStack(Testing.app(), 'c', { configPath: '~/.kube/config' } as any)),
+      'configPath',
+      /give EgressCrdStack kubernetes: \{ configPath: \.\.\. \}$/,
+    );
   });
 
   test('a device on a SharedBigip still refuses its own connection props and resolver', () => {
     const { stack, crds } = base();
     const bigip = refusal(() => new SharedBigip(stack, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }));
-    const issues = issuesOf(() => refusal(() => new AfmDevice(stack, 'East', { clusterName: 'east', crdStack: crds, sharedBigip: bigip, credentials: BigipCredentials.fromEnvironment(), dnsResolver: '/Common/r' })));
+    const issues = issuesOf(() =>
+      refusal(
+        () =>
+          new AfmDevice(stack, 'East', {
+            clusterName: 'east',
+            crdStack: crds,
+            sharedBigip: bigip,
+            credentials: BigipCredentials.fromEnvironment(),
+            dnsResolver: '/Common/r',
+          }),
+      ),
+    );
     expect(issues.map((i) => [i.field, i.value, i.message])).toEqual([
       ['credentials', '(credentials)', 'comes from the SharedBigip this device uses; set it there, not on the device'],
       ['dnsResolver', '"/Common/r"', 'the FQDN resolver is global to the BIG-IP; set it on the SharedBigip'],
@@ -169,19 +237,35 @@ describe('credentials only by reference', () => {
       () => device({ credentials: { username: 'admin', password: 'hunter2' } }),
       () => sharedBigip({ credentials: { username: 'admin', password: 'hunter2' } }),
     ]) {
-      const issue = issueOn(make, 'credentials', /^credentials are only given by reference, never literally .* use BigipCredentials.fromVariables\(\) \(sensitive Terraform variables\) or BigipCredentials.fromEnvironment\(\)$/);
+      const issue = issueOn(
+        make,
+        'credentials',
+        /^credentials are only given by reference, never literally .* use BigipCredentials.fromVariables\(\) \(sensitive Terraform variables\) or BigipCredentials.fromEnvironment\(\)$/,
+      );
       expect(issue.value).toBe('(a literal object with username, password)');
       expect(JSON.stringify(issue)).not.toContain('hunter2');
     }
-    expect(issueOn(() => device({ credentials: 'admin:hunter2' }), 'credentials', /only given by reference/).value).toBe('(a literal string)');
+    expect(issueOn(() => device({ credentials: 'admin:hunter2' }), 'credentials', /only given by reference/).value).toBe(
+      '(a literal string)',
+    );
   });
 
   test.each([
     [{ usernameVariable: 'bigip user' }, 'credentials.usernameVariable', '"bigip user"', /must be a Terraform variable name/],
     [{ passwordVariable: 'count' }, 'credentials.passwordVariable', '"count"', /is reserved by Terraform/],
-    [{ usernameVariable: 'bigip', passwordVariable: 'bigip' }, 'credentials.passwordVariable', '"bigip"', /must differ from usernameVariable/],
+    [
+      { usernameVariable: 'bigip', passwordVariable: 'bigip' },
+      'credentials.passwordVariable',
+      '"bigip"',
+      /must differ from usernameVariable/,
+    ],
     [{ passwordVariable: '${var.x}' }, 'credentials.passwordVariable', '"${var.x}"', /must be a Terraform variable name/],
-    [null, 'credentials', 'null', /fromVariables\(\) takes \{ usernameVariable\?, passwordVariable\? \}: pass the variable names that way, or nothing/],
+    [
+      null,
+      'credentials',
+      'null',
+      /fromVariables\(\) takes \{ usernameVariable\?, passwordVariable\? \}: pass the variable names that way, or nothing/,
+    ],
   ])('variable names %p are refused', (names, field, value, message) => {
     expect(issueOn(() => device({ credentials: BigipCredentials.fromVariables(names as any) }), field, message).value).toBe(value);
   });
@@ -200,7 +284,11 @@ describe('booleans are booleans', () => {
 
   test.each(notBooleans)('insecureSkipTlsVerify: %p on an EgressController is refused, and verification stays on', (value) => {
     // Before, "false" (truthy) without a CA ConfigMap synthesized BIGIP_INSECURE_SKIP_TLS_VERIFY=true.
-    const issue = issueOn(() => controller({ caBundleConfigMap: undefined, insecureSkipTlsVerify: value }), 'insecureSkipTlsVerify', /^expected true or false/);
+    const issue = issueOn(
+      () => controller({ caBundleConfigMap: undefined, insecureSkipTlsVerify: value }),
+      'insecureSkipTlsVerify',
+      /^expected true or false/,
+    );
     expect(issue.value).toBe(JSON.stringify(value));
     const { stack } = controller({ insecureSkipTlsVerify: false });
     const env = deploymentEnv(stack);
@@ -209,11 +297,18 @@ describe('booleans are booleans', () => {
   });
 
   test.each(notBooleans)('insecureSkipTlsVerify: %p on an AfmDevice or SharedBigip is refused', (value) => {
-    for (const make of [() => device({ tlsCaBundlePath: undefined, insecureSkipTlsVerify: value }), () => sharedBigip({ tlsCaBundlePath: undefined, insecureSkipTlsVerify: value })]) {
+    for (const make of [
+      () => device({ tlsCaBundlePath: undefined, insecureSkipTlsVerify: value }),
+      () => sharedBigip({ tlsCaBundlePath: undefined, insecureSkipTlsVerify: value }),
+    ]) {
       const issues = issuesOf(make);
       // Not an opt-out: the CA bundle is still required, and the value is named.
       expect(issues.map((i) => i.field)).toEqual(['tlsCaBundlePath', 'insecureSkipTlsVerify']);
-      expect(issues[1].message).toMatch(typeof value === 'string' ? /^expected true or false, not a string: every non-empty string, "false" and "no" included, is true in JavaScript/ : /^expected true or false/);
+      expect(issues[1].message).toMatch(
+        typeof value === 'string'
+          ? /^expected true or false, not a string: every non-empty string, "false" and "no" included, is true in JavaScript/
+          : /^expected true or false/,
+      );
     }
   });
 
@@ -260,7 +355,11 @@ describe('strings that reach cdk.tf.json', () => {
     const { app, crds } = base();
     const other = new TerraformStack(app, 'x');
     const ca = new TerraformVariable(other, 'ca', { type: 'string' });
-    issueOn(() => refusal(() => new AfmDevice(other, 'Bigip', { ...deviceProps(crds), tlsCaBundlePath: ca.stringValue } as any)), 'tlsCaBundlePath', /a cdktf token.* cannot be checked at synth/);
+    issueOn(
+      () => refusal(() => new AfmDevice(other, 'Bigip', { ...deviceProps(crds), tlsCaBundlePath: ca.stringValue } as any)),
+      'tlsCaBundlePath',
+      /a cdktf token.* cannot be checked at synth/,
+    );
   });
 
   test.each([
@@ -278,9 +377,12 @@ describe('strings that reach cdk.tf.json', () => {
     issueOn(() => device({ address }), 'address', message);
   });
 
-  test.each(['bigip.example.net', 'BIGIP-1.Example.NET', '192.0.2.10', '[2001:db8::10]', 'bigip'])('address %p is accepted and reaches the provider as given', (address) => {
-    expect(synthJson(device({ address }).stack).provider.bigip[0].address).toBe(address);
-  });
+  test.each(['bigip.example.net', 'BIGIP-1.Example.NET', '192.0.2.10', '[2001:db8::10]', 'bigip'])(
+    'address %p is accepted and reaches the provider as given',
+    (address) => {
+      expect(synthJson(device({ address }).stack).provider.bigip[0].address).toBe(address);
+    },
+  );
 
   test.each([
     [99999, 'must be a whole number from 1 to 65535'],
@@ -290,7 +392,9 @@ describe('strings that reach cdk.tf.json', () => {
     [Infinity, 'expected a whole number from 1 to 65535'],
     ['443', 'expected a whole number from 1 to 65535'],
   ])('port %p is refused', (port, message) => {
-    expect(issueOn(() => device({ port }), 'port', new RegExp(`^${message}$`)).value).toBe(typeof port === 'number' && !Number.isFinite(port) ? String(port) : JSON.stringify(port));
+    expect(issueOn(() => device({ port }), 'port', new RegExp(`^${message}$`)).value).toBe(
+      typeof port === 'number' && !Number.isFinite(port) ? String(port) : JSON.stringify(port),
+    );
   });
 
   test.each([
@@ -341,7 +445,9 @@ describe('strings that reach cdk.tf.json', () => {
     'a/b__c/d-e.f:Tag_1.2-rc',
   ])('image %p is accepted and reaches the Deployment as given', (image) => {
     const { stack } = controller({ image });
-    const deployment = (Object.values(synthJson(stack).resource.kubernetes_manifest) as any[]).map((r) => r.manifest).find((m) => m.kind === 'Deployment');
+    const deployment = (Object.values(synthJson(stack).resource.kubernetes_manifest) as any[])
+      .map((r) => r.manifest)
+      .find((m) => m.kind === 'Deployment');
     expect(deployment.spec.template.spec.containers[0].image).toBe(image);
   });
 
@@ -361,17 +467,28 @@ describe('strings that reach cdk.tf.json', () => {
   });
 
   test('bigipUrl with user:password@ is refused without repeating the password', () => {
-    const issue = issueOn(() => controller({ bigipUrl: 'https://admin:hunter2@bigip.example.net' }), 'bigipUrl', /^must not carry credentials \("user:password@"\).*credentialsSecret$/);
+    const issue = issueOn(
+      () => controller({ bigipUrl: 'https://admin:hunter2@bigip.example.net' }),
+      'bigipUrl',
+      /^must not carry credentials \("user:password@"\).*credentialsSecret$/,
+    );
     expect(issue.value).toBe('"https://(credentials not shown)@bigip.example.net"');
     expect(JSON.stringify(issue)).not.toContain('hunter2');
   });
 
-  test.each(['https://bigip.example.net', 'https://192.0.2.10:8443/', 'https://[2001:db8::10]:443'])('bigipUrl %p is accepted', (bigipUrl) => {
-    expect(deploymentEnv(controller({ bigipUrl }).stack)).toContainEqual({ name: 'BIGIP_URL', value: bigipUrl });
-  });
+  test.each(['https://bigip.example.net', 'https://192.0.2.10:8443/', 'https://[2001:db8::10]:443'])(
+    'bigipUrl %p is accepted',
+    (bigipUrl) => {
+      expect(deploymentEnv(controller({ bigipUrl }).stack)).toContainEqual({ name: 'BIGIP_URL', value: bigipUrl });
+    },
+  );
 
   test('the controller never creates a namespace every cluster has', () => {
-    issueOn(() => controller({ namespace: 'kube-system' }), 'createNamespace', /would create \(and on destroy delete\) namespace "kube-system", which every cluster has: set createNamespace: false/);
+    issueOn(
+      () => controller({ namespace: 'kube-system' }),
+      'createNamespace',
+      /would create \(and on destroy delete\) namespace "kube-system", which every cluster has: set createNamespace: false/,
+    );
     const { stack } = controller({ namespace: 'kube-system', createNamespace: false });
     expect((Object.values(synthJson(stack).resource.kubernetes_manifest) as any[]).map((r) => r.manifest.kind)).not.toContain('Namespace');
   });
@@ -391,9 +508,21 @@ test('values that defeat JSON and String() are still named, not a TypeError', ()
 
 describe('route domain by name (B6)', () => {
   test('a name needs its id, and route domain 0 has no other name', () => {
-    issueOn(() => device({ routeDomainName: '/Common/rd_prod' }), 'routeDomainName', /needs routeDomain, the id of that route domain .* tmsh list net route-domain \/Common\/rd_prod id$/);
-    issueOn(() => device({ routeDomain: 0, routeDomainName: '/Common/rd_prod' }), 'routeDomainName', /route domain 0 is \/Common\/0 on every BIG-IP/);
-    issueOn(() => device({ routeDomain: 2, routeDomainName: 'rd_prod' }), 'routeDomainName', /must be the BIG-IP path of the route domain, such as "\/Common\/rd_prod"/);
+    issueOn(
+      () => device({ routeDomainName: '/Common/rd_prod' }),
+      'routeDomainName',
+      /needs routeDomain, the id of that route domain .* tmsh list net route-domain \/Common\/rd_prod id$/,
+    );
+    issueOn(
+      () => device({ routeDomain: 0, routeDomainName: '/Common/rd_prod' }),
+      'routeDomainName',
+      /route domain 0 is \/Common\/0 on every BIG-IP/,
+    );
+    issueOn(
+      () => device({ routeDomain: 2, routeDomainName: 'rd_prod' }),
+      'routeDomainName',
+      /must be the BIG-IP path of the route domain, such as "\/Common\/rd_prod"/,
+    );
     expect(() => device({ routeDomain: 2, routeDomainName: '/Common/rd_prod' })).not.toThrow();
   });
 });
@@ -401,12 +530,18 @@ describe('route domain by name (B6)', () => {
 describe('address families of pods, SNAT pool and gateways (W7)', () => {
   test('a dual-stack cluster needs a SNAT address and a gateway of each family', () => {
     const dual = { podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'] };
-    expect(issuesOf(() => device({ ...dual, snat: EgressSnat.pool(['192.0.2.200']), gateways: ['192.0.2.1'] })).map((i) => `${i.field}: ${i.message} (got ${i.value})`)).toEqual([
+    expect(
+      issuesOf(() => device({ ...dual, snat: EgressSnat.pool(['192.0.2.200']), gateways: ['192.0.2.1'] })).map(
+        (i) => `${i.field}: ${i.message} (got ${i.value})`,
+      ),
+    ).toEqual([
       'gateways: has no IPv6 address, but podCidrs has IPv6 pods (fd00:10:244::/56): their egress would have no next hop; add an IPv6 gateway, or leave gateways out to forward by the routing table (got ["192.0.2.1"])',
       'snat: has no IPv6 address, but podCidrs has IPv6 pods (fd00:10:244::/56): their egress would have no translation address; add an IPv6 address to EgressSnat.pool([...]), or use EgressSnat.automap() (got ["192.0.2.200"])',
     ]);
     issueOn(() => device({ podCidrs: ['fd00:10:244::/56'], snat: EgressSnat.pool(['192.0.2.200']) }), 'snat', /has no IPv6 address/);
-    expect(() => device({ ...dual, snat: EgressSnat.pool(['192.0.2.200', '2001:db8::200']), gateways: ['192.0.2.1', '2001:db8::1'] })).not.toThrow();
+    expect(() =>
+      device({ ...dual, snat: EgressSnat.pool(['192.0.2.200', '2001:db8::200']), gateways: ['192.0.2.1', '2001:db8::1'] }),
+    ).not.toThrow();
     // Automap and the routing table serve every family; without podCidrs the pods' families are unknown.
     expect(() => device({ ...dual, snat: EgressSnat.automap() })).not.toThrow();
     expect(() => device({ snat: EgressSnat.pool(['192.0.2.200']), gateways: ['192.0.2.1'] })).not.toThrow();
@@ -415,23 +550,48 @@ describe('address families of pods, SNAT pool and gateways (W7)', () => {
 
 describe('no input silently widens egress', () => {
   test('a missing crdStack says what to pass', () => {
-    issueOn(() => device({ crdStack: undefined }), 'crdStack', /^is required: pass the EgressCrdStack of this app \(new EgressCrdStack\(app, "crds"\)\), the stack that holds the CRDs of the rule kinds$/);
+    issueOn(
+      () => device({ crdStack: undefined }),
+      'crdStack',
+      /^is required: pass the EgressCrdStack of this app \(new EgressCrdStack\(app, "crds"\)\), the stack that holds the CRDs of the rule kinds$/,
+    );
   });
 
   test('an AfmDevice or SharedBigip created outside a stack is a named issue, not cdktf\u2019s "No stack could be identified"', () => {
     const { app, crds } = base();
-    expect(issuesOf(() => refusal(() => new AfmDevice(app, 'Bigip', deviceProps(crds) as any))).map((i) => [i.path, i.field, i.message])).toEqual([
+    expect(
+      issuesOf(() => refusal(() => new AfmDevice(app, 'Bigip', deviceProps(crds) as any))).map((i) => [i.path, i.field, i.message]),
+    ).toEqual([
       ['Bigip', 'scope', 'the scope of an AfmDevice must be a construct in a TerraformStack, such as the stack of its AfmDevice'],
     ]);
-    expect(issuesOf(() => refusal(() => new SharedBigip(app, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }))).map((i) => [i.path, i.field, i.message])).toEqual([
-      ['Dc1', 'scope', 'the scope of a SharedBigip must be a construct in a TerraformStack, such as the stack of its AfmDevice'],
-    ]);
+    expect(
+      issuesOf(() => refusal(() => new SharedBigip(app, 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }))).map((i) => [
+        i.path,
+        i.field,
+        i.message,
+      ]),
+    ).toEqual([['Dc1', 'scope', 'the scope of a SharedBigip must be a construct in a TerraformStack, such as the stack of its AfmDevice']]);
   });
 
   test('an empty podCidrs or vlans list is refused: it would render as any source or every VLAN', () => {
-    expect(issueOn(() => device({ podCidrs: [] }), 'podCidrs', /^an empty list is never read as "any source": list the pod CIDRs, or leave podCidrs out for the default/).value).toBe('[]');
-    expect(issueOn(() => device({ vlans: [] }), 'vlans', /^an empty list is never read as "every VLAN": list the VLANs, or leave vlans out for the default/).value).toBe('[]');
-    expect(device({ podCidrs: ['10.244.0.0/16'], vlans: ['/Common/k8s'] }).device._deviceModel).toMatchObject({ podCidrs: [{ text: '10.244.0.0/16' }], vlans: ['/Common/k8s'] });
+    expect(
+      issueOn(
+        () => device({ podCidrs: [] }),
+        'podCidrs',
+        /^an empty list is never read as "any source": list the pod CIDRs, or leave podCidrs out for the default/,
+      ).value,
+    ).toBe('[]');
+    expect(
+      issueOn(
+        () => device({ vlans: [] }),
+        'vlans',
+        /^an empty list is never read as "every VLAN": list the VLANs, or leave vlans out for the default/,
+      ).value,
+    ).toBe('[]');
+    expect(device({ podCidrs: ['10.244.0.0/16'], vlans: ['/Common/k8s'] }).device._deviceModel).toMatchObject({
+      podCidrs: [{ text: '10.244.0.0/16' }],
+      vlans: ['/Common/k8s'],
+    });
   });
 
   test('an object that only looks like an EgressSnat is refused', () => {
@@ -452,14 +612,29 @@ describe('no input silently widens egress', () => {
   });
 
   test('options inherited from Object.prototype are never read: no audit mode, no open default, TLS verification stays on', () => {
-    const polluted = { auditMode: true, defaultAction: 'ALLOW', insecureSkipTlsVerify: true, snat: EgressSnat.none(), localDatabase: false, syslogTransport: 'udp' };
-    for (const [key, value] of Object.entries(polluted)) Object.defineProperty(Object.prototype, key, { value, configurable: true, writable: true, enumerable: false });
+    const polluted = {
+      auditMode: true,
+      defaultAction: 'ALLOW',
+      insecureSkipTlsVerify: true,
+      snat: EgressSnat.none(),
+      localDatabase: false,
+      syslogTransport: 'udp',
+    };
+    for (const [key, value] of Object.entries(polluted))
+      Object.defineProperty(Object.prototype, key, { value, configurable: true, writable: true, enumerable: false });
     try {
       const model = device({ logging: { syslogServers: ['192.0.2.50:514'] } }).device._deviceModel;
-      expect(model).toMatchObject({ audit: false, defaultAction: 'DENY', snat: 'AUTOMAP', logging: { transport: 'tcp', localDatabase: false } });
+      expect(model).toMatchObject({
+        audit: false,
+        defaultAction: 'DENY',
+        snat: 'AUTOMAP',
+        logging: { transport: 'tcp', localDatabase: false },
+      });
       issueOn(() => device({ tlsCaBundlePath: undefined }), 'tlsCaBundlePath', /^TLS verification is on by default/);
       const { stack } = base();
-      expect(issuesOf(() => refusal(() => new SharedBigip(stack, 'Dc1', { address: 'bigip.example.net' }))).map((i) => i.field)).toEqual(['tlsCaBundlePath']);
+      expect(issuesOf(() => refusal(() => new SharedBigip(stack, 'Dc1', { address: 'bigip.example.net' }))).map((i) => i.field)).toEqual([
+        'tlsCaBundlePath',
+      ]);
     } finally {
       for (const key of Object.keys(polluted)) delete (Object.prototype as Record<string, unknown>)[key];
     }

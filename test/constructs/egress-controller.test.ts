@@ -10,7 +10,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fc from 'fast-check';
-import { ClusterEgressRule, EgressAction, EgressController, EgressControllerProps, EgressDestination as D, NamespaceEgressRule } from '../../lib';
+import {
+  ClusterEgressRule,
+  EgressAction,
+  EgressController,
+  EgressControllerProps,
+  EgressDestination as D,
+  NamespaceEgressRule,
+} from '../../lib';
 import { CONTROLLER_BUNDLE } from '../../lib/constructs/egress-controller';
 import { boundedName } from '../../lib/k8s/controller-manifests';
 import { CLUSTER_NAME_MAX } from '../../lib/policy/device';
@@ -25,7 +32,15 @@ type Loose = Partial<Record<keyof EgressControllerProps, unknown>>;
 function synthController(props: Loose = {}, clusterName = 'prod') {
   const { stack, device } = deviceStack({ clusterName });
   new ClusterEgressRule(stack, 'Dns', { device, action: EgressAction.ALLOW_FINAL, destinations: [D.address('10.96.0.10')] });
-  refusal(() => new EgressController(stack, 'Controller', { device, credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', ...props } as EgressControllerProps));
+  refusal(
+    () =>
+      new EgressController(stack, 'Controller', {
+        device,
+        credentialsSecret: 'bigip-login',
+        caBundleConfigMap: 'bigip-ca',
+        ...props,
+      } as EgressControllerProps),
+  );
   const resources = synthJson(stack).resource.kubernetes_manifest as Record<string, any>;
   return { stack, resources, manifests: Object.values(resources).map((r) => r.manifest) };
 }
@@ -45,8 +60,12 @@ function nameProblems(m: any): string[] {
   if (m.kind === 'Service') {
     if (name.length > 63 || !DNS_1035_LABEL.test(name)) problems.push(`Service ${name}: not a DNS-1035 label`);
   } else if (name.length > 253 || !DNS_1123_SUBDOMAIN.test(name)) problems.push(`${m.kind} ${name}: not a DNS-1123 subdomain`);
-  for (const [key, value] of Object.entries({ ...(m.metadata.labels ?? {}), ...(m.spec?.template?.metadata?.labels ?? {}) }) as [string, string][]) {
-    if (value.length > 63 || !/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(value)) problems.push(`${m.kind} ${name}: label ${key}=${value} is not a label value`);
+  for (const [key, value] of Object.entries({ ...(m.metadata.labels ?? {}), ...(m.spec?.template?.metadata?.labels ?? {}) }) as [
+    string,
+    string,
+  ][]) {
+    if (value.length > 63 || !/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(value))
+      problems.push(`${m.kind} ${name}: label ${key}=${value} is not a label value`);
   }
   return problems;
 }
@@ -149,7 +168,9 @@ describe('resource quantities (K4)', () => {
 describe('Terraform lifecycle of the objects (K5, K9)', () => {
   test('content-named ConfigMaps are created before the old ones are destroyed; nothing else is', () => {
     const { resources } = synthController();
-    const lifecycles = Object.fromEntries(Object.entries(resources).map(([id, r]) => [`${r.manifest.kind}:${id.replace(/_[0-9A-F]{8}$/, '')}`, r.lifecycle]));
+    const lifecycles = Object.fromEntries(
+      Object.entries(resources).map(([id, r]) => [`${r.manifest.kind}:${id.replace(/_[0-9A-F]{8}$/, '')}`, r.lifecycle]),
+    );
     expect(Object.entries(lifecycles).filter(([, l]) => l !== undefined)).toEqual([
       ['ConfigMap:Controller_CodeConfigMap', { create_before_destroy: true }],
       ['ConfigMap:Controller_PlanConfigMap', { create_before_destroy: true }],
@@ -186,7 +207,11 @@ describe('Terraform lifecycle of the objects (K5, K9)', () => {
   });
 
   test('a Secret in a namespace of its own gets a Role there that reads only that Secret', () => {
-    const { manifests } = synthController({ credentialsSecret: 'bigip-secrets/login', caBundleConfigMap: 'bigip-secrets/bigip-ca', image: 'x:1' });
+    const { manifests } = synthController({
+      credentialsSecret: 'bigip-secrets/login',
+      caBundleConfigMap: 'bigip-secrets/bigip-ca',
+      image: 'x:1',
+    });
     const roles = ofKind(manifests, 'Role').filter((r) => r.metadata.name.endsWith('-bigip-config'));
     expect(roles.map((r) => [r.metadata.namespace, r.rules])).toEqual([
       [
@@ -199,14 +224,20 @@ describe('Terraform lifecycle of the objects (K5, K9)', () => {
     ]);
     const binding = ofKind(manifests, 'RoleBinding').find((b) => b.metadata.namespace === 'bigip-secrets');
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'cdktf-ces-controller-prod', namespace: 'cdktf-ces-system' }]);
-    expect(podSpec(manifests).containers[0].env).toEqual(expect.arrayContaining([{ name: 'BIGIP_CREDENTIALS_SECRET', value: 'bigip-secrets/login' }]));
+    expect(podSpec(manifests).containers[0].env).toEqual(
+      expect.arrayContaining([{ name: 'BIGIP_CREDENTIALS_SECRET', value: 'bigip-secrets/login' }]),
+    );
   });
 
   test('a Secret and a CA ConfigMap in two namespaces: one Role in each, reading only its object', () => {
     const { resources } = synthController({ credentialsSecret: 'bigip-secrets/login', caBundleConfigMap: 'bigip-ca', image: 'x:1' });
     const roles = Object.entries(resources)
       .filter(([, r]) => r.manifest.kind === 'Role' && r.manifest.metadata.name.endsWith('-bigip-config'))
-      .map(([id, r]) => [id.replace(/_[0-9A-F]{8}$/, ''), r.manifest.metadata.namespace, r.manifest.rules.map((rule: any) => `${rule.resources}/${rule.resourceNames}`)]);
+      .map(([id, r]) => [
+        id.replace(/_[0-9A-F]{8}$/, ''),
+        r.manifest.metadata.namespace,
+        r.manifest.rules.map((rule: any) => `${rule.resources}/${rule.resourceNames}`),
+      ]);
     expect(roles.sort()).toEqual([
       ['Controller_BigipConfigRole', 'cdktf-ces-system', ['configmaps/bigip-ca']],
       ['Controller_BigipConfigRole-bigip-secrets', 'bigip-secrets', ['secrets/login']],
@@ -226,9 +257,17 @@ describe('Terraform lifecycle of the objects (K5, K9)', () => {
 describe('the 1 MiB ConfigMap limit', () => {
   test('a sync plan over 1 MiB is refused at synth, naming its size and what to do', () => {
     const { stack, device } = deviceStack();
-    const labels = (i: number) => Object.fromEntries(Array.from({ length: 10 }, (_, k) => [`label-${k}-${'k'.repeat(40)}`, `${'v'.repeat(58)}${i}`.slice(0, 63)]));
+    const labels = (i: number) =>
+      Object.fromEntries(Array.from({ length: 10 }, (_, k) => [`label-${k}-${'k'.repeat(40)}`, `${'v'.repeat(58)}${i}`.slice(0, 63)]));
     for (let i = 0; i < 700; i++) {
-      new NamespaceEgressRule(stack, `R${i}`, { device, namespace: `team-${i}`, name: `rule-${i}`, action: EgressAction.ALLOW, podSelector: { matchLabels: labels(i) }, destinations: [D.address('10.96.0.10')] });
+      new NamespaceEgressRule(stack, `R${i}`, {
+        device,
+        namespace: `team-${i}`,
+        name: `rule-${i}`,
+        action: EgressAction.ALLOW,
+        podSelector: { matchLabels: labels(i) },
+        destinations: [D.address('10.96.0.10')],
+      });
     }
     refusal(() => new EgressController(stack, 'Controller', { device, credentialsSecret: 's', caBundleConfigMap: 'ca', image: 'x:1' }));
     const issues = issuesOf(() => synthJson(stack));
@@ -298,7 +337,8 @@ describe('how the controller code reaches the pod', () => {
       const local = (p: string) => (p.startsWith('/') ? path.join(root, p) : p);
       fs.mkdirSync(local('/opt/cdktf-ces'), { recursive: true });
       fs.mkdirSync(local('/app'), { recursive: true });
-      for (const [key, value] of Object.entries(code.binaryData as Record<string, string>)) fs.writeFileSync(path.join(local('/opt/cdktf-ces'), key), Buffer.from(value, 'base64'));
+      for (const [key, value] of Object.entries(code.binaryData as Record<string, string>))
+        fs.writeFileSync(path.join(local('/opt/cdktf-ces'), key), Buffer.from(value, 'base64'));
       const run = (command: string[], env: NodeJS.ProcessEnv = {}) => {
         const [program, ...args] = command.map(local);
         expect(program).toBe('node');

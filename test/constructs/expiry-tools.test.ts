@@ -6,8 +6,20 @@ import { deviceStack } from '../support/app';
 function expiredApp(): string {
   return synthInto((app) => {
     const { stack, device } = deviceStack({}, app);
-    new ClusterEgressRule(stack, 'BlockPartner', { device, action: EgressAction.DENY, priority: 0, destinations: [D.cidr('203.0.113.0/24')], expiresAt: '2021-03-01T00:00:00Z' });
-    new NamespaceEgressRule(stack, 'WebOut', { device, namespace: 'web', action: EgressAction.ALLOW, destinations: [D.cidr('203.0.113.0/24')], ports: [P.HTTPS] });
+    new ClusterEgressRule(stack, 'BlockPartner', {
+      device,
+      action: EgressAction.DENY,
+      priority: 0,
+      destinations: [D.cidr('203.0.113.0/24')],
+      expiresAt: '2021-03-01T00:00:00Z',
+    });
+    new NamespaceEgressRule(stack, 'WebOut', {
+      device,
+      namespace: 'web',
+      action: EgressAction.ALLOW,
+      destinations: [D.cidr('203.0.113.0/24')],
+      ports: [P.HTTPS],
+    });
   });
 }
 
@@ -20,7 +32,9 @@ describe('the tools list expired rules', () => {
   test('explain names the expired rule; an expired DENY no longer denies', async () => {
     const r = await cli(dir, 'explain', '--from', 'web/api', '--to', '203.0.113.5:443');
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(r.stdout).toContain('note:        rule cluster/block-partner (DENY, egress/BlockPartner) expired at 2021-03-01T00:00:00Z and is not enforced');
+    expect(r.stdout).toContain(
+      'note:        rule cluster/block-partner (DENY, egress/BlockPartner) expired at 2021-03-01T00:00:00Z and is not enforced',
+    );
     expect(r.stdout).toContain('verdict: ALLOW');
   });
 
@@ -28,6 +42,8 @@ describe('the tools list expired rules', () => {
     write(dir, 'flows.yaml', '- { from: web/api, to: "203.0.113.5:443", expect: allow }\n');
     const r = await cli(dir, 'simulate', 'flows.yaml');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/\n\nnote: rule cluster\/block-partner \(DENY, egress\/BlockPartner\) expired at 2021-03-01T00:00:00Z and is not enforced\n1 of 1 flows as expected/);
+    expect(r.stdout).toMatch(
+      /\n\nnote: rule cluster\/block-partner \(DENY, egress\/BlockPartner\) expired at 2021-03-01T00:00:00Z and is not enforced\n1 of 1 flows as expected/,
+    );
   });
 });

@@ -14,7 +14,18 @@ const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 function planFile(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-ces-config-'));
   const file = path.join(dir, 'plan.json');
-  fs.writeFileSync(file, JSON.stringify({ format: PLAN_FORMAT, cluster: 'prod', tenant: 'k8s_prod', application: 'egress', routeDomain: 0, lists: [], rules: [] }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      format: PLAN_FORMAT,
+      cluster: 'prod',
+      tenant: 'k8s_prod',
+      application: 'egress',
+      routeDomain: 0,
+      lists: [],
+      rules: [],
+    }),
+  );
   return file;
 }
 
@@ -48,36 +59,66 @@ describe('BIGIP_CREDENTIALS_SECRET and BIGIP_CA_CONFIGMAP', () => {
       caConfigMap: { namespace: 'bigip-secrets', name: 'bigip-ca' },
       caKey: 'ca.crt',
     });
-    expect(config.bigip).toEqual({ url: 'https://bigip.example.net', username: '', password: '', caBundle: undefined, insecureSkipTlsVerify: false });
+    expect(config.bigip).toEqual({
+      url: 'https://bigip.example.net',
+      username: '',
+      password: '',
+      caBundle: undefined,
+      insecureSkipTlsVerify: false,
+    });
   });
 
   test.each([
-    [{ BIGIP_CREDENTIALS_SECRET: 'login' }, 'BIGIP_CREDENTIALS_SECRET: "login" must be namespace/name, such as cdktf-ces-system/bigip-login'],
+    [
+      { BIGIP_CREDENTIALS_SECRET: 'login' },
+      'BIGIP_CREDENTIALS_SECRET: "login" must be namespace/name, such as cdktf-ces-system/bigip-login',
+    ],
     [{ BIGIP_CA_CONFIGMAP: 'a/b/c' }, 'BIGIP_CA_CONFIGMAP: "a/b/c" must be namespace/name, such as cdktf-ces-system/bigip-login'],
     [{ BIGIP_CREDENTIALS_DIR: '/etc/x' }, 'BIGIP_CREDENTIALS_SECRET and BIGIP_CREDENTIALS_DIR contradict each other; set only one'],
-    [{ BIGIP_INSECURE_SKIP_TLS_VERIFY: 'true' }, 'BIGIP_CA_CONFIGMAP and BIGIP_INSECURE_SKIP_TLS_VERIFY=true contradict each other; set only one'],
+    [
+      { BIGIP_INSECURE_SKIP_TLS_VERIFY: 'true' },
+      'BIGIP_CA_CONFIGMAP and BIGIP_INSECURE_SKIP_TLS_VERIFY=true contradict each other; set only one',
+    ],
   ])('%p is a configuration error', (extra, message) => {
     expect(() => loadConfig(env(extra))).toThrow(new ConfigError(message));
   });
 
   test('the login and CA bundle are filled in from the cluster once everything is there', async () => {
-    const { read, reads } = cluster({ 'Secret bigip-secrets/login': { username: 'egress\n', password: 's3cret' }, 'ConfigMap bigip-secrets/bigip-ca': { 'ca.crt': PEM } });
+    const { read, reads } = cluster({
+      'Secret bigip-secrets/login': { username: 'egress\n', password: 's3cret' },
+      'ConfigMap bigip-secrets/bigip-ca': { 'ca.crt': PEM },
+    });
     const r = await resolveReferences(loadConfig(env()), read);
-    expect('config' in r && r.config.bigip).toEqual({ url: 'https://bigip.example.net', username: 'egress', password: 's3cret', caBundle: PEM.replace(/\n$/, ''), insecureSkipTlsVerify: false });
+    expect('config' in r && r.config.bigip).toEqual({
+      url: 'https://bigip.example.net',
+      username: 'egress',
+      password: 's3cret',
+      caBundle: PEM.replace(/\n$/, ''),
+      insecureSkipTlsVerify: false,
+    });
     expect('config' in r && r.config.references).toBeUndefined();
     expect(reads).toEqual(['Secret bigip-secrets/login', 'ConfigMap bigip-secrets/bigip-ca']);
   });
 
   test.each([
     [{}, 'Secret bigip-secrets/login: not found; it must hold the BIG-IP login under the keys "username" and "password"'],
-    [{ 'Secret bigip-secrets/login': { username: 'egress' } }, 'Secret bigip-secrets/login has no key "password"; it must hold the BIG-IP login under the keys "username" and "password"'],
-    [{ 'Secret bigip-secrets/login': { username: 'egress', password: '\n' } }, 'Secret bigip-secrets/login: key "password" is empty; it must hold the BIG-IP login under the keys "username" and "password"'],
+    [
+      { 'Secret bigip-secrets/login': { username: 'egress' } },
+      'Secret bigip-secrets/login has no key "password"; it must hold the BIG-IP login under the keys "username" and "password"',
+    ],
+    [
+      { 'Secret bigip-secrets/login': { username: 'egress', password: '\n' } },
+      'Secret bigip-secrets/login: key "password" is empty; it must hold the BIG-IP login under the keys "username" and "password"',
+    ],
     [
       { 'Secret bigip-secrets/login': { username: 'egress', password: 'p' } },
       'ConfigMap bigip-secrets/bigip-ca: not found; it must hold the CA that signs the BIG-IP management certificate, in PEM, under the key "ca.crt"',
     ],
     [
-      { 'Secret bigip-secrets/login': { username: 'egress', password: 'p' }, 'ConfigMap bigip-secrets/bigip-ca': { 'ca.crt': 'not a certificate' } },
+      {
+        'Secret bigip-secrets/login': { username: 'egress', password: 'p' },
+        'ConfigMap bigip-secrets/bigip-ca': { 'ca.crt': 'not a certificate' },
+      },
       'ConfigMap bigip-secrets/bigip-ca: key "ca.crt" holds no PEM certificate; it must hold the CA that signs the BIG-IP management certificate, in PEM, under the key "ca.crt"',
     ],
   ])('what is missing is said in words an operator can act on: %p', async (objects, missing) => {

@@ -17,7 +17,14 @@ describe('SyncPlan context', () => {
     expect(buildSyncPlan(compiled, 'own').context).toEqual({
       owner: compiled.model.device.tenant,
       global: state.global,
-      routeDomains: [{ id: 2, path: '/Common/2', enforcedPolicy: state.routeDomains[0].enforcedPolicy, stagedPolicy: state.routeDomains[0].stagedPolicy }],
+      routeDomains: [
+        {
+          id: 2,
+          path: '/Common/2',
+          enforcedPolicy: state.routeDomains[0].enforcedPolicy,
+          stagedPolicy: state.routeDomains[0].stagedPolicy,
+        },
+      ],
       dnsResolver: '/Common/egress-resolver',
       usesFqdns: false,
     });
@@ -28,10 +35,16 @@ describe('SyncPlan context', () => {
   test('a device on a SharedBigip: the SharedBigip owns the policies; only its own route domain is listed', () => {
     const app = Testing.app();
     const crds = new EgressCrdStack(app, 'crds');
-    const bigip = new SharedBigip(new TerraformStack(app, 'bigip'), 'Dc1', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem', dnsResolver: '/Common/r1' });
+    const bigip = new SharedBigip(new TerraformStack(app, 'bigip'), 'Dc1', {
+      address: 'bigip.example.net',
+      tlsCaBundlePath: '/ca.pem',
+      dnsResolver: '/Common/r1',
+    });
     const stack = new TerraformStack(app, 'egress');
     new KubernetesProvider(stack, 'k8s', {});
-    const [east, west] = (['east', 'west'] as const).map((name, i) => new AfmDevice(stack, name, { clusterName: name, sharedBigip: bigip, crdStack: crds, routeDomain: i + 2 }));
+    const [east, west] = (['east', 'west'] as const).map(
+      (name, i) => new AfmDevice(stack, name, { clusterName: name, sharedBigip: bigip, crdStack: crds, routeDomain: i + 2 }),
+    );
     const state = expectedDeviceState(bigip.name, [east._compile(), west._compile()], bigip.dnsResolver);
     const context = buildSyncPlan(west._compile(), { name: bigip.name, dnsResolver: bigip.dnsResolver }).context;
     expect(context?.owner).toBe(bigip.name);

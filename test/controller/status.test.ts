@@ -17,11 +17,34 @@ const PLAN: SyncPlan = {
   tenant: 't',
   application: 'egress',
   routeDomain: 0,
-  lists: [{ path: LIST, taskId: '~Common~Shared~k8s_c_src_ns_payments', source: { level: 'namespace', namespace: 'payments' } as never, rules: ['namespace/payments/partner'] }],
-  rules: [{ key: 'namespace/payments/partner', kind: 'NamespaceEgressRule', name: 'partner', namespace: 'payments', sourceList: LIST, specDigest: ruleSpecDigest(SPEC) }],
+  lists: [
+    {
+      path: LIST,
+      taskId: '~Common~Shared~k8s_c_src_ns_payments',
+      source: { level: 'namespace', namespace: 'payments' } as never,
+      rules: ['namespace/payments/partner'],
+    },
+  ],
+  rules: [
+    {
+      key: 'namespace/payments/partner',
+      kind: 'NamespaceEgressRule',
+      name: 'partner',
+      namespace: 'payments',
+      sourceList: LIST,
+      specDigest: ruleSpecDigest(SPEC),
+    },
+  ],
 };
 const RULE = PLAN.rules[0] as PlanRule;
-const SYNCED: ListState = { path: LIST, active: true, desired: 3, pushed: 3, lastSyncAt: Date.parse('2026-01-05T10:00:00Z'), pending: false };
+const SYNCED: ListState = {
+  path: LIST,
+  active: true,
+  desired: 3,
+  pushed: 3,
+  lastSyncAt: Date.parse('2026-01-05T10:00:00Z'),
+  pending: false,
+};
 
 function cr(generation: number, spec: unknown, uid = 'uid-1'): RuleObject {
   return { kind: 'NamespaceEgressRule', namespace: 'payments', name: 'partner', uid, generation, specDigest: ruleSpecDigest(spec) };
@@ -55,7 +78,16 @@ describe('rule status against the deployed plan', () => {
       observedGeneration: 1,
       members: 3,
       lastSyncTime: '2026-01-05T10:00:00Z',
-      conditions: [{ type: 'Ready', status: 'True', reason: 'Synced', message: 'in force with 3 pod addresses', observedGeneration: 1, lastTransitionTime: '2026-01-05T10:00:01Z' }],
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Synced',
+          message: 'in force with 3 pod addresses',
+          observedGeneration: 1,
+          lastTransitionTime: '2026-01-05T10:00:01Z',
+        },
+      ],
     });
   });
 
@@ -76,7 +108,8 @@ describe('rule status against the deployed plan', () => {
       type: 'Ready',
       status: 'False',
       reason: 'SpecNotDeployed',
-      message: 'the spec of generation 2 differs from the deployed plan; the firewall enforces generation 1. Run cdktf deploy, or undo the edit',
+      message:
+        'the spec of generation 2 differs from the deployed plan; the firewall enforces generation 1. Run cdktf deploy, or undo the edit',
       observedGeneration: 2,
       lastTransitionTime: '2026-01-05T10:00:01Z',
     });
@@ -89,10 +122,16 @@ describe('rule status against the deployed plan', () => {
     deliver(cr(4, { ...SPEC, destinations: [] }));
     const s = status.desired(RULE);
     expect(s).not.toHaveProperty('observedGeneration');
-    expect(s.conditions[0]).toMatchObject({ status: 'False', reason: 'SpecNotDeployed', observedGeneration: 4, message: 'the spec of generation 4 differs from the deployed plan; the firewall enforces the spec of the last deploy. Run cdktf deploy, or undo the edit' });
+    expect(s.conditions[0]).toMatchObject({
+      status: 'False',
+      reason: 'SpecNotDeployed',
+      observedGeneration: 4,
+      message:
+        'the spec of generation 4 differs from the deployed plan; the firewall enforces the spec of the last deploy. Run cdktf deploy, or undo the edit',
+    });
   });
 
-  test('a CR deleted and created again with another spec: the old object\'s generation is not reported as enforced', () => {
+  test("a CR deleted and created again with another spec: the old object's generation is not reported as enforced", () => {
     const { status, deliver } = reporter();
     deliver(cr(5, SPEC, 'uid-1'));
     deliver(cr(1, { ...SPEC, action: 'Deny' }, 'uid-2'));

@@ -67,7 +67,9 @@ export interface SynthStack {
 export function readStacks(outdir: string): SynthStack[] {
   const manifestFile = path.join(outdir, 'manifest.json');
   if (!fs.existsSync(manifestFile)) throw new Error(`${manifestFile} not found: synthesize first (cdktf synth)`);
-  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as { stacks: Record<string, { synthesizedStackPath: string; dependencies: string[] }> };
+  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as {
+    stacks: Record<string, { synthesizedStackPath: string; dependencies: string[] }>;
+  };
   const stacks = new Map<string, SynthStack>();
   for (const [name, s] of Object.entries(manifest.stacks)) {
     const tf = JSON.parse(fs.readFileSync(path.join(outdir, s.synthesizedStackPath), 'utf8')) as { resource?: SynthStack['resources'] };
@@ -212,7 +214,11 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-ces-'));
   const crds = options.installCrds === false ? [] : ALL_KINDS.map(customResourceDefinition);
   const kube = await KubeApiEmulator.start({ crds, ...options.kube });
-  const preinstalled: ObjectRef[] = crds.map((c) => ({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: (c.metadata as { name: string }).name }));
+  const preinstalled: ObjectRef[] = crds.map((c) => ({
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    name: (c.metadata as { name: string }).name,
+  }));
   const bigip = await BigipEmulator.start(options.bigip);
   const kubeconfigFile = path.join(workdir, 'kubeconfig');
   kube.writeKubeconfig(kubeconfigFile);
@@ -259,7 +265,9 @@ export async function deploySynthOutput(outdir: string, emulators: Emulators, op
   for (const stack of stacks) {
     await applyStack(stack, run);
     const manifests = Object.values(stack.resources.kubernetes_manifest ?? {}).map((r) => r.manifest as Obj);
-    for (const d of manifests.filter((m) => m.kind === 'Deployment' && m.metadata?.labels?.['app.kubernetes.io/name'] === 'cdktf-ces-controller')) {
+    for (const d of manifests.filter(
+      (m) => m.kind === 'Deployment' && m.metadata?.labels?.['app.kubernetes.io/name'] === 'cdktf-ces-controller',
+    )) {
       controllers.push(controllerDeploymentOf(d.metadata.namespace, d.metadata.name, d.spec.template.spec));
     }
   }
@@ -321,10 +329,11 @@ function references(config: Obj): string[] {
   const refs = new Set<string>((config.depends_on as string[] | undefined) ?? []);
   const lifecycle = (config.lifecycle ?? {}) as Obj;
   const expressions = [
-    ...(((lifecycle.replace_triggered_by as string[] | undefined) ?? [])),
+    ...((lifecycle.replace_triggered_by as string[] | undefined) ?? []),
     ...[...conditions(config, 'precondition'), ...conditions(config, 'postcondition')].map((c) => c.condition),
   ];
-  for (const e of expressions) for (const m of e.matchAll(/\b((?:bigip_as3|bigip_command|terraform_data|kubernetes_manifest)\.[A-Za-z0-9_-]+)/g)) refs.add(m[1]);
+  for (const e of expressions)
+    for (const m of e.matchAll(/\b((?:bigip_as3|bigip_command|terraform_data|kubernetes_manifest)\.[A-Za-z0-9_-]+)/g)) refs.add(m[1]);
   return [...refs];
 }
 
@@ -351,7 +360,8 @@ function sameObject(a: ObjectRef, b: ObjectRef): boolean {
 
 /** Whether the live object holds every configured field with its configured value. */
 function holds(configured: unknown, live: unknown): boolean {
-  if (Array.isArray(configured)) return Array.isArray(live) && live.length === configured.length && configured.every((c, i) => holds(c, live[i]));
+  if (Array.isArray(configured))
+    return Array.isArray(live) && live.length === configured.length && configured.every((c, i) => holds(c, live[i]));
   if (configured && typeof configured === 'object') {
     if (!live || typeof live !== 'object' || Array.isArray(live)) return false;
     return Object.entries(configured).every(([k, v]) => holds(v, (live as Obj)[k]));
@@ -363,13 +373,24 @@ async function applyStack(stack: SynthStack, run: Run): Promise<void> {
   const key = (address: string) => `${stack.name}:${address}`;
   const kube = run.emulators.kube;
   const current = new Map<string, Obj>();
-  for (const type of RESOURCE_TYPES) for (const [name, r] of Object.entries(stack.resources[type] ?? {})) current.set(`${type}.${name}`, configOf(r));
-  const before = new Map(Object.values(run.previous).filter((r) => r.stack === stack.name).map((r) => [`${r.type}.${r.name}`, r]));
+  for (const type of RESOURCE_TYPES)
+    for (const [name, r] of Object.entries(stack.resources[type] ?? {})) current.set(`${type}.${name}`, configOf(r));
+  const before = new Map(
+    Object.values(run.previous)
+      .filter((r) => r.stack === stack.name)
+      .map((r) => [`${r.type}.${r.name}`, r]),
+  );
   // A first deploy finds what startEmulators installed in its state.
   if (Object.keys(run.previous).length === 0) {
     for (const [address, config] of current) {
       if (!address.startsWith('kubernetes_manifest.') || !run.emulators.preinstalled.some((p) => sameObject(p, refOf(config)))) continue;
-      before.set(address, { stack: stack.name, type: 'kubernetes_manifest', name: address.slice('kubernetes_manifest.'.length), config, outputs: {} });
+      before.set(address, {
+        stack: stack.name,
+        type: 'kubernetes_manifest',
+        name: address.slice('kubernetes_manifest.'.length),
+        config,
+        outputs: {},
+      });
     }
   }
   const stateNow = () => ({ resources: { ...run.state } });
@@ -381,17 +402,27 @@ async function applyStack(stack: SynthStack, run: Run): Promise<void> {
     try {
       kube.restMapping(ref.apiVersion, ref.kind);
     } catch (e) {
-      throw new DeployError(`${key(address)}: API did not recognize GroupVersionKind from manifest (CRD may not be installed): ${(e as Error).message}`, stateNow());
+      throw new DeployError(
+        `${key(address)}: API did not recognize GroupVersionKind from manifest (CRD may not be installed): ${(e as Error).message}`,
+        stateNow(),
+      );
     }
   }
 
   // Gone from the output: destroyed first, dependents before what they depend on, and before the
   // updates of what they depended on (Terraform `internal/terraform/transform_destroy_edge.go`:
   // the creator or updater of a destroyed resource's stored dependency waits for its destroy).
-  const gone = order([...before.keys()].filter((a) => !current.has(a)), (a) => references((before.get(a) as DeployedResource).config)).reverse();
+  const gone = order(
+    [...before.keys()].filter((a) => !current.has(a)),
+    (a) => references((before.get(a) as DeployedResource).config),
+  ).reverse();
   for (const address of gone) {
     const r = before.get(address) as DeployedResource;
-    if (r.type === 'bigip_as3') throw new DeployError(`deploySynthOutput: ${key(address)} is gone from the output; deleting an AS3 declaration is not modelled`, stateNow());
+    if (r.type === 'bigip_as3')
+      throw new DeployError(
+        `deploySynthOutput: ${key(address)} is gone from the output; deleting an AS3 declaration is not modelled`,
+        stateNow(),
+      );
     if (r.type === 'bigip_command' && r.config.when === 'destroy') await runCommands(run, r.config.commands as string[]);
     if (r.type === 'kubernetes_manifest') deleteObject(run, refOf(r.config));
     else run.destroyed.push(key(address));
@@ -407,7 +438,10 @@ async function applyStack(stack: SynthStack, run: Run): Promise<void> {
     const kind = a.startsWith('kubernetes_manifest.') ? (current.get(a)?.manifest as Obj).kind : undefined;
     return kind === 'CustomResourceDefinition' ? 0 : kind === 'Namespace' ? 1 : 2;
   };
-  const addresses = [...current.keys()].map((a, i) => ({ a, i })).sort((x, y) => rank(x.a) - rank(y.a) || x.i - y.i).map((x) => x.a);
+  const addresses = [...current.keys()]
+    .map((a, i) => ({ a, i }))
+    .sort((x, y) => rank(x.a) - rank(y.a) || x.i - y.i)
+    .map((x) => x.a);
   for (const address of order(addresses, (a) => references(current.get(a) as Obj))) {
     const config = current.get(address) as Obj;
     const prior = before.get(address);
@@ -427,7 +461,8 @@ async function applyStack(stack: SynthStack, run: Run): Promise<void> {
     if (unchanged) {
       outputs = (prior as DeployedResource).outputs;
     } else {
-      if (prior && type === 'bigip_command' && replaced && prior.config.when === 'destroy') await runCommands(run, prior.config.commands as string[]);
+      if (prior && type === 'bigip_command' && replaced && prior.config.when === 'destroy')
+        await runCommands(run, prior.config.commands as string[]);
       if (type === 'kubernetes_manifest') {
         const createFirst = (config.lifecycle as Obj | undefined)?.create_before_destroy === true;
         if (prior && replaced && !createFirst) deleteObject(run, refOf(prior.config));
@@ -467,12 +502,18 @@ async function applyManifest(run: Run, stack: string, config: Obj, create: boole
   const rnn = namespacedName(ref);
   // Stacks of several clusters share the one emulated cluster: an object in another stack's
   // state belongs to another cluster there, and is not refused.
-  const elsewhere = Object.values({ ...run.previous, ...run.state }).some((r) => r.stack !== stack && r.type === 'kubernetes_manifest' && sameObject(refOf(r.config), ref));
-  if (create && !elsewhere && kube.get(ref)) throw new ProviderError(`Cannot create resource that already exists: resource "${rnn}" already exists`);
+  const elsewhere = Object.values({ ...run.previous, ...run.state }).some(
+    (r) => r.stack !== stack && r.type === 'kubernetes_manifest' && sameObject(refOf(r.config), ref),
+  );
+  if (create && !elsewhere && kube.get(ref))
+    throw new ProviderError(`Cannot create resource that already exists: resource "${rnn}" already exists`);
   const fieldManager = (config.field_manager ?? {}) as Obj;
   const existed = kube.get(ref) !== undefined;
   try {
-    kube.serverSideApply(config.manifest as Obj, { fieldManager: (fieldManager.name as string | undefined) ?? 'Terraform', force: fieldManager.force_conflicts === true });
+    kube.serverSideApply(config.manifest as Obj, {
+      fieldManager: (fieldManager.name as string | undefined) ?? 'Terraform',
+      force: fieldManager.force_conflicts === true,
+    });
   } catch (e) {
     if (!(e instanceof KubeEmulatorError)) throw e;
     if (e.code === 409) {
@@ -499,7 +540,9 @@ function statusDiagnostics(status: KubeEmulatorError['status']): string {
   const lines = [`API response status: ${status.status}: ${status.message}`];
   const details = status.details as Obj | undefined;
   if (details) {
-    lines.push(`Kubernetes API Error: ${status.reason ?? ''} ${details.kind ?? ''}${details.group ? `.${details.group}` : ''} [${details.name ?? ''}]`);
+    lines.push(
+      `Kubernetes API Error: ${status.reason ?? ''} ${details.kind ?? ''}${details.group ? `.${details.group}` : ''} [${details.name ?? ''}]`,
+    );
     for (const c of (details.causes ?? []) as Obj[]) lines.push(`${c.field ?? ''}: ${c.message ?? ''}`);
   }
   return lines.join('\n');
@@ -540,11 +583,15 @@ async function waitFor(run: Run, ref: ObjectRef, wait: Obj | undefined, timeoutM
     };
   } else if (wait.fields && Object.keys(wait.fields).length > 0) {
     reason = 'field matchers';
-    const matchers = Object.entries(wait.fields as Record<string, string>).map(([p, re]) => ({ path: p.split(/\.|\[|\]\.?/).filter(Boolean), re: new RegExp(re === '*' ? '(.*)?' : re) }));
+    const matchers = Object.entries(wait.fields as Record<string, string>).map(([p, re]) => ({
+      path: p.split(/\.|\[|\]\.?/).filter(Boolean),
+      re: new RegExp(re === '*' ? '(.*)?' : re),
+    }));
     done = (o) =>
       matchers.every((m) => {
         const v = m.path.reduce<unknown>((at, k) => (at && typeof at === 'object' ? (at as Obj)[k.replace(/^"|"$/g, '')] : undefined), o);
-        if (v === undefined) throw new ProviderError(`Error waiting for operation to complete: attribute not present at path '${m.path.join('.')}'`);
+        if (v === undefined)
+          throw new ProviderError(`Error waiting for operation to complete: attribute not present at path '${m.path.join('.')}'`);
         return m.re.test(String(v));
       });
   } else return;
@@ -601,7 +648,11 @@ function order(addresses: readonly string[], refs: (address: string) => readonly
 
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Obj)[k])}`).join(',')}}`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Obj)[k])}`)
+      .join(',')}}`;
   return JSON.stringify(value) ?? 'null';
 }
 
@@ -621,14 +672,19 @@ function hclString(literal: string): string {
 
 /** The two condition forms the constructs synthesize. */
 const NO_MATCH_IN_SELF = /^\$\{alltrue\(\[for r in self\.command_result : length\(regexall\(("(?:[^"\\]|\\.)*"), r\)\) == 0\]\)\}$/;
-const CAPTURES_ALLOWED = /^\$\{alltrue\(\[for v in flatten\(regexall\(("(?:[^"\\]|\\.)*"), ((?:bigip_command|bigip_as3|terraform_data)\.[A-Za-z0-9_-]+)\.command_result\[(\d+)\]\)\) : contains\(\[((?:"(?:[^"\\]|\\.)*"(?:, )?)*)\], v\)\]\)\}$/;
+const CAPTURES_ALLOWED =
+  /^\$\{alltrue\(\[for v in flatten\(regexall\(("(?:[^"\\]|\\.)*"), ((?:bigip_command|bigip_as3|terraform_data)\.[A-Za-z0-9_-]+)\.command_result\[(\d+)\]\)\) : contains\(\[((?:"(?:[^"\\]|\\.)*"(?:, )?)*)\], v\)\]\)\}$/;
 
 /**
  * Evaluates a condition as Terraform would: `regexall` with RE2 patterns that JavaScript reads
  * alike (no flags, no look-around, no back-references in what the constructs generate). `self`
  * is the resource of a postcondition; `lookup` finds the resources a precondition reads.
  */
-export function evaluateCondition(expression: string, self: DeployedResource | undefined, lookup: (address: string) => DeployedResource | undefined): boolean {
+export function evaluateCondition(
+  expression: string,
+  self: DeployedResource | undefined,
+  lookup: (address: string) => DeployedResource | undefined,
+): boolean {
   const a = NO_MATCH_IN_SELF.exec(expression);
   if (a) {
     if (!self) throw new Error(`deploySynthOutput: "self" in a precondition: ${expression}`);
@@ -641,12 +697,17 @@ export function evaluateCondition(expression: string, self: DeployedResource | u
     const target = lookup(b[2]);
     const results = target?.outputs.command_result as string[] | undefined;
     const index = Number(b[3]);
-    if (!results || index >= results.length) throw new Error(`deploySynthOutput: Invalid index: ${b[2]}.command_result[${index}] does not exist (${results?.length ?? 0} results)`);
+    if (!results || index >= results.length)
+      throw new Error(
+        `deploySynthOutput: Invalid index: ${b[2]}.command_result[${index}] does not exist (${results?.length ?? 0} results)`,
+      );
     const allowed = JSON.parse(`[${b[4].replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')}]`) as string[];
     const pattern = new RegExp(hclString(b[1]), 'g');
     return [...results[index].matchAll(pattern)].flatMap((m) => m.slice(1)).every((v) => v !== undefined && allowed.includes(v));
   }
-  throw new Error(`deploySynthOutput: the condition ${expression} is not one this replay evaluates; it would be skipped, so the deploy stops`);
+  throw new Error(
+    `deploySynthOutput: the condition ${expression} is not one this replay evaluates; it would be skipped, so the deploy stops`,
+  );
 }
 
 /**
@@ -663,7 +724,10 @@ async function applyBigipAs3(emulators: Emulators, as3Json: string): Promise<str
   const declaration = (request.declaration ?? {}) as Obj;
   const tenants = Object.keys(declaration).filter((k) => declaration[k]?.class === 'Tenant');
   const client = emulators.bigipClient;
-  const fail = (why: string, results: unknown) => new Error(`bigip_as3: posting as3 config failed for tenants:(${tenants.join(',')}) with error: ${why}: ${JSON.stringify(results, null, 1)}`);
+  const fail = (why: string, results: unknown) =>
+    new Error(
+      `bigip_as3: posting as3 config failed for tenants:(${tenants.join(',')}) with error: ${why}: ${JSON.stringify(results, null, 1)}`,
+    );
   for (;;) {
     const taskId = await client.submitAs3(request, tenants);
     let task = await client.getAs3Task(taskId);
@@ -672,7 +736,8 @@ async function applyBigipAs3(emulators: Emulators, as3Json: string): Promise<str
       const first = task.results[0];
       if (first && first.code !== 0 && first.code !== 503) {
         if (task.results.length === 1 && first.message === 'declaration is invalid') throw fail('Error', first.errors);
-        if (task.results.length === 1 && first.message !== 'success' && first.message !== 'no change') throw fail('Tenant Creation failed with Response', task.results);
+        if (task.results.length === 1 && first.message !== 'success' && first.message !== 'no change')
+          throw fail('Tenant Creation failed with Response', task.results);
         const checked = task.results.slice(0, tenants.length);
         const succeeded = checked.filter((r) => r.code === 200).length;
         if (succeeded === tenants.length) return taskId;
@@ -705,15 +770,22 @@ export interface ControllerProcessOptions {
  * cluster-specific parts (BIG-IP URL and CA, Kubernetes connection), which point at the
  * emulators, and the container's command runs on this machine's `node`.
  */
-export function runControllerProcess(deployment: ControllerDeployment, emulators: Emulators, options: ControllerProcessOptions): ChildProcess {
+export function runControllerProcess(
+  deployment: ControllerDeployment,
+  emulators: Emulators,
+  options: ControllerProcessOptions,
+): ChildProcess {
   const root = fs.mkdtempSync(path.join(emulators.workdir, `${options.podName ?? 'controller'}-`));
   const local = (mountPath: string) => path.join(root, mountPath);
   for (const mount of deployment.configMaps) {
-    const cm = emulators.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: deployment.namespace, name: mount.name }) as Obj | undefined;
+    const cm = emulators.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: deployment.namespace, name: mount.name }) as
+      Obj | undefined;
     if (!cm) throw new Error(`ConfigMap ${deployment.namespace}/${mount.name} is not deployed`);
     fs.mkdirSync(local(mount.mountPath), { recursive: true });
-    for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>)) fs.writeFileSync(path.join(local(mount.mountPath), key), value);
-    for (const [key, value] of Object.entries((cm.binaryData ?? {}) as Record<string, string>)) fs.writeFileSync(path.join(local(mount.mountPath), key), Buffer.from(value, 'base64'));
+    for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>))
+      fs.writeFileSync(path.join(local(mount.mountPath), key), value);
+    for (const [key, value] of Object.entries((cm.binaryData ?? {}) as Record<string, string>))
+      fs.writeFileSync(path.join(local(mount.mountPath), key), Buffer.from(value, 'base64'));
   }
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(deployment.env)) env[k] = v.startsWith('/') ? local(v) : v;
@@ -832,11 +904,19 @@ interface PreparedPod {
  *   address is the emulator's (BIGIP_URL).
  * The readiness probe itself is the {@link WorkloadEmulator}'s.
  */
-export function controllerContainerRunner(emulators: Emulators, options: { readonly env?: Readonly<Record<string, string>>; readonly stdio?: 'inherit' | 'pipe' | 'ignore' } = {}): ContainerRunner {
+export function controllerContainerRunner(
+  emulators: Emulators,
+  options: { readonly env?: Readonly<Record<string, string>>; readonly stdio?: 'inherit' | 'pipe' | 'ignore' } = {},
+): ContainerRunner {
   const pods = new Map<string, PreparedPod>();
   const kube = emulators.kube;
   const apiUrl = new URL(kube.url);
-  const spawnContainer = (prepared: PreparedPod, pod: EmulatedObject, container: Obj, extraEnv: Readonly<Record<string, string>>): ChildProcess => {
+  const spawnContainer = (
+    prepared: PreparedPod,
+    pod: EmulatedObject,
+    container: Obj,
+    extraEnv: Readonly<Record<string, string>>,
+  ): ChildProcess => {
     const namespace = pod.metadata.namespace as string;
     const mounts: [string, string][] = ((container.volumeMounts ?? []) as Obj[]).map((m) => {
       const dir = prepared.volumes.get(m.name);
@@ -845,19 +925,32 @@ export function controllerContainerRunner(emulators: Emulators, options: { reado
     });
     if (prepared.serviceAccountDir) mounts.push([SERVICE_ACCOUNT_MOUNT, prepared.serviceAccountDir]);
     mounts.sort((a, b) => b[0].length - a[0].length);
-    const env: Record<string, string> = { KUBERNETES_SERVICE_HOST: apiUrl.hostname.replace(/^\[|\]$/g, ''), KUBERNETES_SERVICE_PORT: apiUrl.port };
+    const env: Record<string, string> = {
+      KUBERNETES_SERVICE_HOST: apiUrl.hostname.replace(/^\[|\]$/g, ''),
+      KUBERNETES_SERVICE_PORT: apiUrl.port,
+    };
     for (const e of (container.env ?? []) as Obj[]) {
       if (e.value !== undefined) env[e.name] = mapPath(mounts, String(e.value));
       else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = pod.metadata.name as string;
       else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = namespace;
-      else throw new Error(`container ${container.name}: env ${e.name} uses ${JSON.stringify(e.valueFrom)}, which this runner does not resolve`);
+      else
+        throw new Error(
+          `container ${container.name}: env ${e.name} uses ${JSON.stringify(e.valueFrom)}, which this runner does not resolve`,
+        );
     }
     Object.assign(env, extraEnv);
-    const command = [...((container.command ?? []) as string[]), ...((container.args ?? []) as string[])].map((part) => mapPath(mounts, part));
+    const command = [...((container.command ?? []) as string[]), ...((container.args ?? []) as string[])].map((part) =>
+      mapPath(mounts, part),
+    );
     // The image's entry point: the package's built controller (what the Dockerfile runs).
-    const [program, ...args] = container.command ? command : ['node', path.join(packageRoot(), CONTROLLER_BUNDLE.replace(/\.gz$/, '')), ...command];
+    const [program, ...args] = container.command
+      ? command
+      : ['node', path.join(packageRoot(), CONTROLLER_BUNDLE.replace(/\.gz$/, '')), ...command];
     if (program !== 'node') throw new Error(`container ${container.name}: "${program}" is not a program of a Node.js image`);
-    return spawn(process.execPath, ['--require', mountPreload(prepared.root, mounts), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: options.stdio ?? 'ignore' });
+    return spawn(process.execPath, ['--require', mountPreload(prepared.root, mounts), ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: options.stdio ?? 'ignore',
+    });
   };
   const prepare = (pod: EmulatedObject): PreparedPod => {
     const namespace = pod.metadata.namespace as string;
@@ -873,11 +966,13 @@ export function controllerContainerRunner(emulators: Emulators, options: { reado
         const cm = kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: v.configMap.name }) as Obj | undefined;
         if (!cm) throw new Error(`MountVolume.SetUp failed for volume "${v.name}" : configmap "${v.configMap.name}" not found`);
         for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>)) fs.writeFileSync(path.join(dir, key), value);
-        for (const [key, value] of Object.entries((cm.binaryData ?? {}) as Record<string, string>)) fs.writeFileSync(path.join(dir, key), Buffer.from(value, 'base64'));
+        for (const [key, value] of Object.entries((cm.binaryData ?? {}) as Record<string, string>))
+          fs.writeFileSync(path.join(dir, key), Buffer.from(value, 'base64'));
       } else if (v.secret) {
         const secret = kube.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: v.secret.secretName }) as Obj | undefined;
         if (!secret) throw new Error(`MountVolume.SetUp failed for volume "${v.name}" : secret "${v.secret.secretName}" not found`);
-        for (const [key, value] of Object.entries((secret.data ?? {}) as Record<string, string>)) fs.writeFileSync(path.join(dir, key), Buffer.from(value, 'base64'), { mode: 0o600 });
+        for (const [key, value] of Object.entries((secret.data ?? {}) as Record<string, string>))
+          fs.writeFileSync(path.join(dir, key), Buffer.from(value, 'base64'), { mode: 0o600 });
       } else if (!v.emptyDir) {
         throw new Error(`volume "${v.name}": only configMap, secret and emptyDir volumes are run here`);
       }
@@ -886,7 +981,11 @@ export function controllerContainerRunner(emulators: Emulators, options: { reado
     if (spec.automountServiceAccountToken !== false) {
       serviceAccountDir = path.join(root, 'serviceaccount');
       fs.mkdirSync(serviceAccountDir);
-      fs.writeFileSync(path.join(serviceAccountDir, 'token'), kube.serviceAccountToken(namespace, (spec.serviceAccountName as string | undefined) ?? 'default'), { mode: 0o600 });
+      fs.writeFileSync(
+        path.join(serviceAccountDir, 'token'),
+        kube.serviceAccountToken(namespace, (spec.serviceAccountName as string | undefined) ?? 'default'),
+        { mode: 0o600 },
+      );
       fs.writeFileSync(path.join(serviceAccountDir, 'ca.crt'), kube.caCert);
       fs.writeFileSync(path.join(serviceAccountDir, 'namespace'), namespace);
     }

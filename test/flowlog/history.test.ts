@@ -39,7 +39,18 @@ describe('enrichment across an address move', () => {
       protocol: 'tcp',
       context: { type: 'Virtual Server', name: '/k8s_demo_prod/egress/egress_vs' },
       afm: { policy: '/Common/Shared/k8s_demo_prod_vs_policy', policyType: 'Enforced', rule: 'n_payments_bank-sftp_tcp', routeDomain: 0 },
-      rule: { key: 'namespace/payments/bank-sftp', kind: 'NamespaceEgressRule', level: 'namespace', name: 'bank-sftp', namespace: 'payments', path: 'app/stack/bank-sftp', action: 'ALLOW', mode: 'enforced', owner: 'team-payments', ticket: 'PAY-7' },
+      rule: {
+        key: 'namespace/payments/bank-sftp',
+        kind: 'NamespaceEgressRule',
+        level: 'namespace',
+        name: 'bank-sftp',
+        namespace: 'payments',
+        path: 'app/stack/bank-sftp',
+        action: 'ALLOW',
+        mode: 'enforced',
+        owner: 'team-payments',
+        ticket: 'PAY-7',
+      },
     });
     expect(gap.source).toEqual({ ip: '10.244.1.5', port: 40000 });
     expect(gap.defaultRule).toBe(true);

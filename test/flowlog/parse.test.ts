@@ -11,7 +11,7 @@ import { DEFAULT_FIELDS, fieldListLine } from './support';
 const parser = new AfmLogParser({ fields: DEFAULT_FIELDS });
 
 describe('AFM events the device sends', () => {
-  test('field-list form (the renderer\'s storage format): every configured field, in order', () => {
+  test("field-list form (the renderer's storage format): every configured field, in order", () => {
     expect(parser.parse(fieldListLine())).toEqual({
       ok: true,
       event: {
@@ -35,12 +35,24 @@ describe('AFM events the device sends', () => {
 
   test('the field list of the device decides which value is which', () => {
     const p = new AfmLogParser({ fields: ['src-ip', 'dest-ip', 'dest-port', 'protocol', 'action', 'acl-rule-name', 'vlan'] });
-    const line = '<134>1 2026-03-02T10:00:00+01:00 bigip1 tmm - - - "10.244.1.5","[2001:db8::5]","443","UDP","Accept Decisively","c_allow-dns_udp","/Common/external"';
+    const line =
+      '<134>1 2026-03-02T10:00:00+01:00 bigip1 tmm - - - "10.244.1.5","[2001:db8::5]","443","UDP","Accept Decisively","c_allow-dns_udp","/Common/external"';
     expect(p.parse(line)).toEqual({ ok: false, reason: 'bad-address' });
-    const ok = '<134>1 2026-03-02T10:00:00+01:00 bigip1 tmm - - - "10.244.1.5","2001:DB8::5","53","UDP","Accept Decisively","c_allow-dns_udp","/Common/external"';
+    const ok =
+      '<134>1 2026-03-02T10:00:00+01:00 bigip1 tmm - - - "10.244.1.5","2001:DB8::5","53","UDP","Accept Decisively","c_allow-dns_udp","/Common/external"';
     expect(p.parse(ok)).toEqual({
       ok: true,
-      event: { time: '2026-03-02T09:00:00.000Z', device: 'bigip1', action: 'accept-decisively', sourceIp: '10.244.1.5', destinationIp: '2001:db8::5', destinationPort: 53, protocol: 'udp', rule: 'c_allow-dns_udp', vlan: '/Common/external' },
+      event: {
+        time: '2026-03-02T09:00:00.000Z',
+        device: 'bigip1',
+        action: 'accept-decisively',
+        sourceIp: '10.244.1.5',
+        destinationIp: '2001:db8::5',
+        destinationPort: 53,
+        protocol: 'udp',
+        rule: 'c_allow-dns_udp',
+        vlan: '/Common/external',
+      },
     });
   });
 
@@ -72,12 +84,23 @@ describe('AFM events the device sends', () => {
   });
 
   test('the same pairs as RFC 5424 structured data', () => {
-    const line = '<134>1 2026-03-02T09:30:00Z bigip1 tmm - - [F5@12276 action="Accept" source_ip="10.244.1.5" dest_ip="10.96.0.10" dest_port="53" ip_protocol="UDP" acl_rule_name="c_allow-dns_udp" context_name="/Common/Shared/k8s_demo\\]x"]';
+    const line =
+      '<134>1 2026-03-02T09:30:00Z bigip1 tmm - - [F5@12276 action="Accept" source_ip="10.244.1.5" dest_ip="10.96.0.10" dest_port="53" ip_protocol="UDP" acl_rule_name="c_allow-dns_udp" context_name="/Common/Shared/k8s_demo\\]x"]';
     expect(parser.parse(line)).toEqual({ ok: false, reason: 'bad-name' });
-    const ok = '<134>1 2026-03-02T09:30:00Z bigip1 tmm - - [F5@12276 action="Accept" source_ip="10.244.1.5" dest_ip="10.96.0.10" dest_port="53" ip_protocol="UDP" acl_rule_name="c_allow-dns_udp"]';
+    const ok =
+      '<134>1 2026-03-02T09:30:00Z bigip1 tmm - - [F5@12276 action="Accept" source_ip="10.244.1.5" dest_ip="10.96.0.10" dest_port="53" ip_protocol="UDP" acl_rule_name="c_allow-dns_udp"]';
     expect(parser.parse(ok)).toEqual({
       ok: true,
-      event: { time: '2026-03-02T09:30:00.000Z', device: 'bigip1', action: 'accept', sourceIp: '10.244.1.5', destinationIp: '10.96.0.10', destinationPort: 53, protocol: 'udp', rule: 'c_allow-dns_udp' },
+      event: {
+        time: '2026-03-02T09:30:00.000Z',
+        device: 'bigip1',
+        action: 'accept',
+        sourceIp: '10.244.1.5',
+        destinationIp: '10.96.0.10',
+        destinationPort: 53,
+        protocol: 'udp',
+        rule: 'c_allow-dns_udp',
+      },
     });
   });
 
@@ -131,13 +154,32 @@ describe('malformed and hostile lines are rejected with a reason', () => {
   test('arbitrary text never throws; what parses becomes one JSON line that round-trips, with printable ASCII names', () => {
     const piece = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 40 }),
-      fc.constantFrom('"', ',', '=', '[', ']', '\\', '%', '\n', '\u2028', '"Drop"', 'action="Accept"', 'source_ip="10.244.1.5"', 'dest_ip="::1"', ' - '),
+      fc.constantFrom(
+        '"',
+        ',',
+        '=',
+        '[',
+        ']',
+        '\\',
+        '%',
+        '\n',
+        '\u2028',
+        '"Drop"',
+        'action="Accept"',
+        'source_ip="10.244.1.5"',
+        'dest_ip="::1"',
+        ' - ',
+      ),
     );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 12 }), fc.nat(12), (pieces, at) => {
         const base = fieldListLine();
         const cut = Math.min(base.length, 40 + at * 20);
-        for (const line of [pieces.join(''), `${base.slice(0, cut)}${pieces.join('')}${base.slice(cut)}`, `<134>1 - h a - - - ${pieces.join('')}`]) {
+        for (const line of [
+          pieces.join(''),
+          `${base.slice(0, cut)}${pieces.join('')}${base.slice(cut)}`,
+          `<134>1 - h a - - - ${pieces.join('')}`,
+        ]) {
           const r = parser.parse(line);
           if (!r.ok) {
             expect(REJECT_REASONS).toContain(r.reason);

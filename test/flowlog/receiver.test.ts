@@ -30,7 +30,16 @@ describe('RFC 6587 framing', () => {
   test('octet-counted and line-feed frames, mixed; CRLF; invalid UTF-8 and over-long frames are counted and skipped', () => {
     const c = collect(20);
     c.push(Buffer.from('5 hello<1>1 a b\r\n11 hello world'));
-    c.push(Buffer.concat([Buffer.from('3 '), Buffer.from([0xff, 0xfe, 0x41]), Buffer.from('30 '), Buffer.from('x'.repeat(30)), Buffer.from('2 ok'), Buffer.from(`<${'y'.repeat(40)}\n<2>ok\n`)]));
+    c.push(
+      Buffer.concat([
+        Buffer.from('3 '),
+        Buffer.from([0xff, 0xfe, 0x41]),
+        Buffer.from('30 '),
+        Buffer.from('x'.repeat(30)),
+        Buffer.from('2 ok'),
+        Buffer.from(`<${'y'.repeat(40)}\n<2>ok\n`),
+      ]),
+    );
     expect(c.messages).toEqual(['hello', '<1>1 a b', 'hello world', 'ok', '<2>ok']);
     expect(c.rejects).toEqual(['bad-encoding', 'too-long', 'too-long']);
   });
@@ -38,24 +47,35 @@ describe('RFC 6587 framing', () => {
   test('any split of a stream into chunks gives the same messages, and never more than maxLength + 10 bytes are held', () => {
     const frame = fc.oneof(
       fc.string({ minLength: 1, maxLength: 30 }).map((s) => ({ kind: 'count' as const, s })),
-      fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes('\n') && /^[<a-z]/.test(s)).map((s) => ({ kind: 'line' as const, s })),
+      fc
+        .string({ minLength: 1, maxLength: 30 })
+        .filter((s) => !s.includes('\n') && /^[<a-z]/.test(s))
+        .map((s) => ({ kind: 'line' as const, s })),
     );
     fc.assert(
-      fc.property(fc.array(frame, { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 17 }), { minLength: 1, maxLength: 10 }), (frames, cuts) => {
-        const bytes = Buffer.concat(frames.map((f) => (f.kind === 'count' ? Buffer.concat([Buffer.from(`${Buffer.byteLength(f.s)} `), Buffer.from(f.s)]) : Buffer.from(`${f.s}\n`))));
-        const whole = collect(24);
-        whole.push(bytes);
-        const split = collect(24);
-        let at = 0;
-        for (let i = 0; at < bytes.length; i++) {
-          const n = cuts[i % cuts.length];
-          split.push(bytes.subarray(at, at + n));
-          at += n;
-        }
-        expect(split.messages).toEqual(whole.messages);
-        expect(split.rejects).toEqual(whole.rejects);
-        expect(split.peak()).toBeLessThanOrEqual(24 + 10);
-      }),
+      fc.property(
+        fc.array(frame, { maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 17 }), { minLength: 1, maxLength: 10 }),
+        (frames, cuts) => {
+          const bytes = Buffer.concat(
+            frames.map((f) =>
+              f.kind === 'count' ? Buffer.concat([Buffer.from(`${Buffer.byteLength(f.s)} `), Buffer.from(f.s)]) : Buffer.from(`${f.s}\n`),
+            ),
+          );
+          const whole = collect(24);
+          whole.push(bytes);
+          const split = collect(24);
+          let at = 0;
+          for (let i = 0; at < bytes.length; i++) {
+            const n = cuts[i % cuts.length];
+            split.push(bytes.subarray(at, at + n));
+            at += n;
+          }
+          expect(split.messages).toEqual(whole.messages);
+          expect(split.rejects).toEqual(whole.rejects);
+          expect(split.peak()).toBeLessThanOrEqual(24 + 10);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -157,15 +177,19 @@ describe('receiver', () => {
       socket.close();
       await receiver.close();
     }
-    expect(lines.map((l) => JSON.parse(l).rule?.key ?? JSON.parse(l).afm.rule)).toEqual(['cluster/allow-dns', 'x_other_cluster_rule', 'default']);
+    expect(lines.map((l) => JSON.parse(l).rule?.key ?? JSON.parse(l).afm.rule)).toEqual([
+      'cluster/allow-dns',
+      'x_other_cluster_rule',
+      'default',
+    ]);
     expect((await metrics.rejected.get()).values.map((v) => [v.labels.reason, v.value]).sort()).toEqual([
       ['bad-port', 1],
       ['not-syslog', 1],
     ]);
-    expect((await metrics.events.get()).values.map((v) => `${v.labels.rule} ${v.labels.namespace} ${v.labels.verdict} ${v.labels.staged} ${v.value}`)).toEqual([
-      'cluster/allow-dns payments allow false 1',
-      'unknown other deny false 1',
-      'default unknown deny false 1',
-    ]);
+    expect(
+      (await metrics.events.get()).values.map(
+        (v) => `${v.labels.rule} ${v.labels.namespace} ${v.labels.verdict} ${v.labels.staged} ${v.value}`,
+      ),
+    ).toEqual(['cluster/allow-dns payments allow false 1', 'unknown other deny false 1', 'default unknown deny false 1']);
   });
 });

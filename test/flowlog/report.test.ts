@@ -59,10 +59,14 @@ test('text report for a time range', async () => {
 
 test('the range is applied: the event at 09:59 counts only without --until', async () => {
   const all = await cli(dir, 'report', 'flows.jsonl');
-  expect(all.stdout.split('\n')[0]).toBe('Flows of egress/k8s_demo (egress/Bigip), 2026-03-02T09:01:00.000Z to 2026-03-02T09:59:00.000Z: 22 events in 9 flows');
+  expect(all.stdout.split('\n')[0]).toBe(
+    'Flows of egress/k8s_demo (egress/Bigip), 2026-03-02T09:01:00.000Z to 2026-03-02T09:59:00.000Z: 22 events in 9 flows',
+  );
   expect(all.stdout).toContain('    5  payments/settle-1 -> 203.0.113.7:8443  deny  device default');
   const late = await cli(dir, 'report', 'flows.jsonl', '--since', '2026-03-02T09:30:00Z');
-  expect(late.stdout.split('\n')[0]).toBe('Flows of egress/k8s_demo (egress/Bigip), 2026-03-02T09:30:00.000Z to 2026-03-02T09:59:00.000Z: 1 event in 1 flow');
+  expect(late.stdout.split('\n')[0]).toBe(
+    'Flows of egress/k8s_demo (egress/Bigip), 2026-03-02T09:30:00.000Z to 2026-03-02T09:59:00.000Z: 1 event in 1 flow',
+  );
 });
 
 test('SVG and HTML: workloads to destinations, coloured by verdict, counts and deciders; dashed for would-be verdicts', async () => {
@@ -71,7 +75,16 @@ test('SVG and HTML: workloads to destinations, coloured by verdict, counts and d
   expect(r.stderr).toBe('wrote the flow picture to flows.svg\nwrote the flow report to flows.html\n');
   const svg = fs.readFileSync(path.join(dir, 'flows.svg'), 'utf8');
   expect(svg).toContain('<svg');
-  for (const text of ['(no pod)', 'payments/settle&#45;1', '203.0.113.7:8443', '5× deny', 'device default', '2× would reject', 'ClusterEgressRule no&#45;smtp']) expect(svg).toContain(text);
+  for (const text of [
+    '(no pod)',
+    'payments/settle&#45;1',
+    '203.0.113.7:8443',
+    '5× deny',
+    'device default',
+    '2× would reject',
+    'ClusterEgressRule no&#45;smtp',
+  ])
+    expect(svg).toContain(text);
   expect(svg).toMatch(/stroke="#c62828"/);
   expect(svg).toMatch(/stroke="#2e7d32"/);
   expect(svg).toMatch(/stroke-dasharray/);
@@ -85,15 +98,25 @@ test('lines that are not flow records are skipped and counted, whatever they hol
   const good = fs.readFileSync(path.join(dir, 'flows.jsonl'), 'utf8').split('\n')[0];
   const evil = JSON.parse(good);
   evil.source.namespace = 'pay\u001b[2Jments';
-  write(dir, 'mixed.jsonl', ['not json', JSON.stringify(evil), JSON.stringify({ ...JSON.parse(good), verdict: 'maybe' }), good, ''].join('\n'));
+  write(
+    dir,
+    'mixed.jsonl',
+    ['not json', JSON.stringify(evil), JSON.stringify({ ...JSON.parse(good), verdict: 'maybe' }), good, ''].join('\n'),
+  );
   const r = await cli(dir, 'report', 'mixed.jsonl');
   expect(r.code).toBe(0);
   expect(r.stderr).toBe('3 lines skipped: not flow records of the receiver (first: mixed.jsonl line 1)\n');
-  expect(r.stdout.split('\n')[0]).toBe('Flows of egress/k8s_demo (egress/Bigip), 2026-03-02T09:01:00.000Z to 2026-03-02T09:01:00.000Z: 1 event in 1 flow');
+  expect(r.stdout.split('\n')[0]).toBe(
+    'Flows of egress/k8s_demo (egress/Bigip), 2026-03-02T09:01:00.000Z to 2026-03-02T09:01:00.000Z: 1 event in 1 flow',
+  );
 });
 
 test('bad options are one line each', async () => {
-  expect((await cli(dir, 'report', 'flows.jsonl', '--top', '0')).stderr).toBe('cdktf-ces report: --top (got "0"); give a whole number from 1 to 9999\n');
-  expect((await cli(dir, 'report', 'nope.jsonl')).stderr).toBe('cdktf-ces report: flow log file not found (got "nope.jsonl"); name files of JSON lines written by the flow-log receiver, or - for standard input\n');
+  expect((await cli(dir, 'report', 'flows.jsonl', '--top', '0')).stderr).toBe(
+    'cdktf-ces report: --top (got "0"); give a whole number from 1 to 9999\n',
+  );
+  expect((await cli(dir, 'report', 'nope.jsonl')).stderr).toBe(
+    'cdktf-ces report: flow log file not found (got "nope.jsonl"); name files of JSON lines written by the flow-log receiver, or - for standard input\n',
+  );
   expect((await cli(dir, 'report', 'flows.jsonl', '--since', '2026-03-02T10:00:00Z', '--until', '2026-03-02T09:00:00Z')).code).toBe(2);
 });

@@ -73,7 +73,11 @@ test('a namespace: consecutive ports merge, addresses stay addresses below four 
   expect(r.code).toBe(0);
   expect(r.stderr).toBe('wrote 3 suggested rules for namespace payments to suggested.ts\n');
   const text = fs.readFileSync(path.join(dir, 'suggested.ts'), 'utf8');
-  expect(text.split('\n').filter((l) => l.includes('// Covers') || l.includes('ports:') || l.includes('-> allow') || l.startsWith('//   payments/'))).toEqual([
+  expect(
+    text
+      .split('\n')
+      .filter((l) => l.includes('// Covers') || l.includes('ports:') || l.includes('-> allow') || l.startsWith('//   payments/')),
+  ).toEqual([
     '    // Covers 192.0.2.25 on tcp 25; nothing else.',
     '      ports: [EgressPort.tcp(25)],',
     '    // Covers 203.0.113.7 on tcp 8443; nothing else.',
@@ -91,13 +95,24 @@ test('a namespace: consecutive ports merge, addresses stay addresses below four 
 });
 
 test('bad options', async () => {
-  expect((await cli(dir, 'suggest', 'flows.jsonl')).stderr).toBe('cdktf-ces suggest: suggest needs exactly one of --namespace and --service (got neither); write --namespace <ns> for namespace rules, or --service <ns>/<service> for rules of one Service\n');
+  expect((await cli(dir, 'suggest', 'flows.jsonl')).stderr).toBe(
+    'cdktf-ces suggest: suggest needs exactly one of --namespace and --service (got neither); write --namespace <ns> for namespace rules, or --service <ns>/<service> for rules of one Service\n',
+  );
   expect((await cli(dir, 'suggest', 'flows.jsonl', '--namespace', 'Pay')).code).toBe(2);
   expect((await cli(dir, 'suggest', 'flows.jsonl', '--namespace', 'payments', '--name-prefix', 'a b')).code).toBe(2);
 });
 
 test('ports: consecutive ones merge per protocol, gaps stay', () => {
-  expect(mergePorts([{ protocol: 'tcp', port: 445 }, { protocol: 'tcp', port: 443 }, { protocol: 'tcp', port: 444 }, { protocol: 'tcp', port: 8080 }, { protocol: 'udp', port: 443 }, { protocol: 'icmp' }])).toEqual([
+  expect(
+    mergePorts([
+      { protocol: 'tcp', port: 445 },
+      { protocol: 'tcp', port: 443 },
+      { protocol: 'tcp', port: 444 },
+      { protocol: 'tcp', port: 8080 },
+      { protocol: 'udp', port: 443 },
+      { protocol: 'icmp' },
+    ]),
+  ).toEqual([
     { protocol: 'tcp', fromPort: 443, toPort: 445 },
     { protocol: 'tcp', fromPort: 8080, toPort: 8080 },
     { protocol: 'udp', fromPort: 443, toPort: 443 },
@@ -115,25 +130,31 @@ const FQDNS = ['api.example.com', 'files.example.net'];
 const PORTS = [443, 444, 445, 8080, 22];
 const PROBE_PORTS = [...PORTS, 446, 8081, 25];
 
-const recordArb = fc.record({
-  pod: fc.constantFrom({ pod: 'settle-1' }, { pod: 'checkout-1', services: ['checkout'] }, { pod: 'front-1', services: ['frontend'], namespace: 'web' }),
-  ip: fc.constantFrom(...IPS),
-  fqdn: fc.option(fc.constantFrom(...FQDNS), { nil: undefined, freq: 2 }),
-  protocol: fc.constantFrom('tcp', 'udp'),
-  port: fc.constantFrom(...PORTS),
-  outcome: fc.constantFrom('deny', 'reject', 'default-allow', 'staged'),
-}).map(({ pod, ip, fqdn, protocol, port, outcome }): FlowRecord => ({
-  format: FLOW_RECORD_FORMAT,
-  time: '2026-03-02T09:30:00.000Z',
-  verdict: outcome === 'reject' ? 'reject' : outcome === 'default-allow' ? 'allow' : 'deny',
-  action: outcome === 'reject' ? 'reject' : outcome === 'default-allow' ? 'accept' : 'drop',
-  staged: outcome === 'staged',
-  source: { ip: '10.254.0.10', namespace: pod.namespace ?? 'payments', pod: pod.pod, services: pod.services ?? [] },
-  destination: { ip, port, ...(fqdn !== undefined ? { fqdn } : {}) },
-  protocol,
-  afm: { rule: 'default' },
-  defaultRule: true,
-}));
+const recordArb = fc
+  .record({
+    pod: fc.constantFrom(
+      { pod: 'settle-1' },
+      { pod: 'checkout-1', services: ['checkout'] },
+      { pod: 'front-1', services: ['frontend'], namespace: 'web' },
+    ),
+    ip: fc.constantFrom(...IPS),
+    fqdn: fc.option(fc.constantFrom(...FQDNS), { nil: undefined, freq: 2 }),
+    protocol: fc.constantFrom('tcp', 'udp'),
+    port: fc.constantFrom(...PORTS),
+    outcome: fc.constantFrom('deny', 'reject', 'default-allow', 'staged'),
+  })
+  .map(({ pod, ip, fqdn, protocol, port, outcome }): FlowRecord => ({
+    format: FLOW_RECORD_FORMAT,
+    time: '2026-03-02T09:30:00.000Z',
+    verdict: outcome === 'reject' ? 'reject' : outcome === 'default-allow' ? 'allow' : 'deny',
+    action: outcome === 'reject' ? 'reject' : outcome === 'default-allow' ? 'accept' : 'drop',
+    staged: outcome === 'staged',
+    source: { ip: '10.254.0.10', namespace: pod.namespace ?? 'payments', pod: pod.pod, services: pod.services ?? [] },
+    destination: { ip, port, ...(fqdn !== undefined ? { fqdn } : {}) },
+    protocol,
+    afm: { rule: 'default' },
+    defaultRule: true,
+  }));
 
 function view(model: PolicyModel): PolicyView {
   return policyView({ label: 'p', ...renderedPolicy(model, AT) });
@@ -147,17 +168,32 @@ test('suggest -> simulate: every needed flow becomes ALLOW, and no verdict chang
       const target = forService ? { namespace: 'payments', service: 'checkout' } : { namespace: 'payments' };
       const s = suggestRules(base, records, target);
       if (s.rules.length === 0) {
-        expect(records.filter((r) => !r.staged && r.source.namespace === 'payments' && (!forService || r.source.services?.includes('checkout')))).toEqual([]);
+        expect(
+          records.filter((r) => !r.staged && r.source.namespace === 'payments' && (!forService || r.source.services?.includes('checkout'))),
+        ).toEqual([]);
         return;
       }
       const after = view(withSuggestion(base, s));
       const dns: DnsAnswers = { table: s.dns, origin: new Map() };
-      const verdict = (v: PolicyView, from: { namespace: string; name: string }, ip: string, host: string | undefined, protocol: string, port: number) =>
-        explain(v, undefined, dns, { from, to: { text: host ?? ip, ...(host !== undefined ? { host } : { ip }), port, protocol }, at: AT }).verdict;
+      const verdict = (
+        v: PolicyView,
+        from: { namespace: string; name: string },
+        ip: string,
+        host: string | undefined,
+        protocol: string,
+        port: number,
+      ) =>
+        explain(v, undefined, dns, { from, to: { text: host ?? ip, ...(host !== undefined ? { host } : { ip }), port, protocol }, at: AT })
+          .verdict;
       // Every needed flow of the target is allowed.
       for (const f of s.flows) {
         const from = { namespace: 'payments', name: target.service ?? f.service ?? 'observed-workload' };
-        expect([f.workload, f.fqdn ?? f.ip, f.port, verdict(after, from, f.ip, f.fqdn, f.protocol, f.port as number)]).toEqual([f.workload, f.fqdn ?? f.ip, f.port, 'allow']);
+        expect([f.workload, f.fqdn ?? f.ip, f.port, verdict(after, from, f.ip, f.fqdn, f.protocol, f.port as number)]).toEqual([
+          f.workload,
+          f.fqdn ?? f.ip,
+          f.port,
+          'allow',
+        ]);
       }
       // What a rule says it covers: its namespace (and Service), its destinations (an FQDN: the
       // addresses the logs gave it), its ports.
@@ -165,9 +201,15 @@ test('suggest -> simulate: every needed flow becomes ALLOW, and no verdict chang
         s.rules.some((r) => {
           if (from.namespace !== r.model.namespace) return false;
           if (r.model.source.service !== undefined && from.name !== r.model.source.service) return false;
-          const inPorts = r.model.ports.some((p) => p.protocol === protocol && (p.fromPort === undefined || (port >= p.fromPort && port <= (p.toPort as number))));
+          const inPorts = r.model.ports.some(
+            (p) => p.protocol === protocol && (p.fromPort === undefined || (port >= p.fromPort && port <= (p.toPort as number))),
+          );
           const v = (tryParseIp(ip) as { value: bigint }).value;
-          const inDest = r.model.destinations.some((d) => (d.kind === 'fqdn' ? (s.dns.get(d.text) ?? []).includes(ip) : d.kind !== 'externalService' && v >= parseAddressEntry(d.text).first && v <= parseAddressEntry(d.text).last));
+          const inDest = r.model.destinations.some((d) =>
+            d.kind === 'fqdn'
+              ? (s.dns.get(d.text) ?? []).includes(ip)
+              : d.kind !== 'externalService' && v >= parseAddressEntry(d.text).first && v <= parseAddressEntry(d.text).last,
+          );
           return inPorts && inDest;
         });
       // Coverage is made of observations: each port range only of observed ports, each CIDR of
@@ -175,11 +217,24 @@ test('suggest -> simulate: every needed flow becomes ALLOW, and no verdict chang
       for (const r of s.rules) {
         for (const p of r.model.ports) {
           if (p.fromPort === undefined) continue;
-          for (let port = p.fromPort; port <= (p.toPort as number); port++) expect(r.flows.some((f) => f.protocol === p.protocol && f.port === port)).toBe(true);
+          for (let port = p.fromPort; port <= (p.toPort as number); port++)
+            expect(r.flows.some((f) => f.protocol === p.protocol && f.port === port)).toBe(true);
         }
         for (const d of r.model.destinations) {
           if (d.kind === 'fqdn') expect(r.flows.some((f) => f.fqdn === d.text)).toBe(true);
-          else if (d.kind === 'cidr') expect(new Set(r.flows.filter((f) => f.fqdn === undefined && parseAddressEntry(d.text).first <= (tryParseIp(f.ip) as { value: bigint }).value && (tryParseIp(f.ip) as { value: bigint }).value <= parseAddressEntry(d.text).last).map((f) => f.ip)).size).toBeGreaterThanOrEqual(AGGREGATE_AT);
+          else if (d.kind === 'cidr')
+            expect(
+              new Set(
+                r.flows
+                  .filter(
+                    (f) =>
+                      f.fqdn === undefined &&
+                      parseAddressEntry(d.text).first <= (tryParseIp(f.ip) as { value: bigint }).value &&
+                      (tryParseIp(f.ip) as { value: bigint }).value <= parseAddressEntry(d.text).last,
+                  )
+                  .map((f) => f.ip),
+              ).size,
+            ).toBeGreaterThanOrEqual(AGGREGATE_AT);
           else if (d.kind === 'address') expect(r.flows.some((f) => f.fqdn === undefined && f.ip === d.text)).toBe(true);
         }
       }
@@ -191,7 +246,17 @@ test('suggest -> simulate: every needed flow becomes ALLOW, and no verdict chang
                 const from = { namespace: ns, name };
                 const a = verdict(before, from, ip, undefined, protocol, port);
                 const b = verdict(after, from, ip, undefined, protocol, port);
-                if (a !== b) expect([ns, name, ip, protocol, port, a, b, covered(from, ip, protocol, port)]).toEqual([ns, name, ip, protocol, port, a, b, true]);
+                if (a !== b)
+                  expect([ns, name, ip, protocol, port, a, b, covered(from, ip, protocol, port)]).toEqual([
+                    ns,
+                    name,
+                    ip,
+                    protocol,
+                    port,
+                    a,
+                    b,
+                    true,
+                  ]);
               }
             }
           }

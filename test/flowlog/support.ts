@@ -8,7 +8,21 @@ import { deviceStack } from '../support/app';
 import { testDevice } from '../support/device';
 
 /** The renderer's default field list, as a device without `logging.fields` sends it. */
-export const DEFAULT_FIELDS = ['date-time', 'action', 'context-type', 'context-name', 'acl-policy-name', 'acl-policy-type', 'acl-rule-name', 'src-ip', 'src-port', 'dest-ip', 'dest-port', 'protocol', 'route-domain'];
+export const DEFAULT_FIELDS = [
+  'date-time',
+  'action',
+  'context-type',
+  'context-name',
+  'acl-policy-name',
+  'acl-policy-type',
+  'acl-rule-name',
+  'src-ip',
+  'src-port',
+  'dest-ip',
+  'dest-port',
+  'protocol',
+  'route-domain',
+];
 
 export interface LineFields {
   time?: string;
@@ -67,10 +81,39 @@ export function demoModel(): PolicyModel {
     device: testDevice({ tenant: 'k8s_demo_prod', cluster: 'prod' }),
     externalServices: [],
     rules: [
-      rule({ level: 'cluster', name: 'allow-dns', action: 'ALLOW_FINAL', destinations: [{ kind: 'address', text: '10.96.0.10', family: 4 }], ports: [{ protocol: 'udp', fromPort: 53, toPort: 53 }], metadata: { owner: 'security', ticket: 'SEC-1' } }),
-      rule({ level: 'namespace', namespace: 'payments', name: 'bank-sftp', destinations: [{ kind: 'range', text: '198.51.100.10-198.51.100.20', family: 4 }], ports: [{ protocol: 'tcp', fromPort: 22, toPort: 22 }], metadata: { owner: 'team-payments', ticket: 'PAY-7' } }),
-      rule({ level: 'service', namespace: 'payments', name: 'checkout-to-stripe', source: { level: 'service', namespace: 'payments', service: 'checkout' }, destinations: [{ kind: 'fqdn', text: 'api.stripe.com', wildcard: false }], ports: [{ protocol: 'tcp', fromPort: 443, toPort: 443 }] }),
-      rule({ level: 'cluster', name: 'no-smtp', action: 'REJECT', audit: true, destinations: [{ kind: 'cidr', text: '0.0.0.0/0', family: 4 }], ports: [{ protocol: 'tcp', fromPort: 25, toPort: 25 }], metadata: { owner: 'security', ticket: 'SEC-9' } }),
+      rule({
+        level: 'cluster',
+        name: 'allow-dns',
+        action: 'ALLOW_FINAL',
+        destinations: [{ kind: 'address', text: '10.96.0.10', family: 4 }],
+        ports: [{ protocol: 'udp', fromPort: 53, toPort: 53 }],
+        metadata: { owner: 'security', ticket: 'SEC-1' },
+      }),
+      rule({
+        level: 'namespace',
+        namespace: 'payments',
+        name: 'bank-sftp',
+        destinations: [{ kind: 'range', text: '198.51.100.10-198.51.100.20', family: 4 }],
+        ports: [{ protocol: 'tcp', fromPort: 22, toPort: 22 }],
+        metadata: { owner: 'team-payments', ticket: 'PAY-7' },
+      }),
+      rule({
+        level: 'service',
+        namespace: 'payments',
+        name: 'checkout-to-stripe',
+        source: { level: 'service', namespace: 'payments', service: 'checkout' },
+        destinations: [{ kind: 'fqdn', text: 'api.stripe.com', wildcard: false }],
+        ports: [{ protocol: 'tcp', fromPort: 443, toPort: 443 }],
+      }),
+      rule({
+        level: 'cluster',
+        name: 'no-smtp',
+        action: 'REJECT',
+        audit: true,
+        destinations: [{ kind: 'cidr', text: '0.0.0.0/0', family: 4 }],
+        ports: [{ protocol: 'tcp', fromPort: 25, toPort: 25 }],
+        metadata: { owner: 'security', ticket: 'SEC-9' },
+      }),
     ],
   };
 }
@@ -79,11 +122,55 @@ export function demoModel(): PolicyModel {
 export function synthDemo(): string {
   return synthInto((app) => {
     const { stack, device } = deviceStack({ clusterName: 'demo', podCidrs: ['10.244.0.0/16'] }, app);
-    new ClusterEgressRule(stack, 'AllowDns', { device, action: EgressAction.ALLOW_FINAL, priority: 100, destinations: [EgressDestination.address('10.96.0.10')], ports: [EgressPort.DNS_UDP], logging: true, owner: 'security', ticket: 'SEC-1' });
-    new ClusterEgressRule(stack, 'NoSmtp', { device, action: EgressAction.REJECT, destinations: [EgressDestination.cidr('0.0.0.0/0')], ports: [EgressPort.tcp(25)], logging: true, audit: true, owner: 'security', ticket: 'SEC-9' });
-    new NamespaceEgressRule(stack, 'BankSftp', { device, namespace: 'payments', action: EgressAction.ALLOW, destinations: [EgressDestination.range('198.51.100.10', '198.51.100.20')], ports: [EgressPort.SSH], logging: true, owner: 'team-payments', ticket: 'PAY-7' });
-    new NamespaceEgressRule(stack, 'Backups', { device, namespace: 'payments', action: EgressAction.ALLOW, destinations: [EgressDestination.fqdn('backup.objectstore.example')], ports: [EgressPort.HTTPS], logging: true, owner: 'team-payments', ticket: 'PAY-31' });
-    new ServiceEgressRule(stack, 'CheckoutToStripe', { device, namespace: 'payments', service: 'checkout', action: EgressAction.ALLOW, destinations: [EgressDestination.fqdn('api.stripe.com')], ports: [EgressPort.HTTPS], owner: 'team-payments' });
+    new ClusterEgressRule(stack, 'AllowDns', {
+      device,
+      action: EgressAction.ALLOW_FINAL,
+      priority: 100,
+      destinations: [EgressDestination.address('10.96.0.10')],
+      ports: [EgressPort.DNS_UDP],
+      logging: true,
+      owner: 'security',
+      ticket: 'SEC-1',
+    });
+    new ClusterEgressRule(stack, 'NoSmtp', {
+      device,
+      action: EgressAction.REJECT,
+      destinations: [EgressDestination.cidr('0.0.0.0/0')],
+      ports: [EgressPort.tcp(25)],
+      logging: true,
+      audit: true,
+      owner: 'security',
+      ticket: 'SEC-9',
+    });
+    new NamespaceEgressRule(stack, 'BankSftp', {
+      device,
+      namespace: 'payments',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.range('198.51.100.10', '198.51.100.20')],
+      ports: [EgressPort.SSH],
+      logging: true,
+      owner: 'team-payments',
+      ticket: 'PAY-7',
+    });
+    new NamespaceEgressRule(stack, 'Backups', {
+      device,
+      namespace: 'payments',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.fqdn('backup.objectstore.example')],
+      ports: [EgressPort.HTTPS],
+      logging: true,
+      owner: 'team-payments',
+      ticket: 'PAY-31',
+    });
+    new ServiceEgressRule(stack, 'CheckoutToStripe', {
+      device,
+      namespace: 'payments',
+      service: 'checkout',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.fqdn('api.stripe.com')],
+      ports: [EgressPort.HTTPS],
+      owner: 'team-payments',
+    });
   });
 }
 
@@ -100,17 +187,49 @@ export function demoFlowLines(model: PolicyModel): string {
   const lines: string[] = [];
   const add = (n: number, minute: number, f: LineFields) => {
     for (let i = 0; i < n; i++) {
-      const r = parser.parse(fieldListLine({ time: `2026-03-02T09:${String(minute).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}Z`, contextName: vs, ...f }));
+      const r = parser.parse(
+        fieldListLine({
+          time: `2026-03-02T09:${String(minute).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}Z`,
+          contextName: vs,
+          ...f,
+        }),
+      );
       if (!r.ok) throw new Error(r.reason);
       lines.push(recordLine(enrich(r.event, history, rules)));
     }
   };
-  add(5, 1, { src: '10.244.3.17', dst: '10.96.0.10', dstPort: '53', protocol: 'UDP', action: 'Accept Decisively', rule: 'c_allow-dns_udp', contextType: 'Global', policy: '/Common/Shared/k8s_demo_global_policy' });
-  add(3, 2, { src: '10.244.3.20', dst: '198.51.100.12', dstPort: '22', action: 'Accept', rule: 'n_payments_bank-sftp_tcp', contextType: 'Route Domain', policy: '/Common/Shared/k8s_demo_rd0_policy' });
+  add(5, 1, {
+    src: '10.244.3.17',
+    dst: '10.96.0.10',
+    dstPort: '53',
+    protocol: 'UDP',
+    action: 'Accept Decisively',
+    rule: 'c_allow-dns_udp',
+    contextType: 'Global',
+    policy: '/Common/Shared/k8s_demo_global_policy',
+  });
+  add(3, 2, {
+    src: '10.244.3.20',
+    dst: '198.51.100.12',
+    dstPort: '22',
+    action: 'Accept',
+    rule: 'n_payments_bank-sftp_tcp',
+    contextType: 'Route Domain',
+    policy: '/Common/Shared/k8s_demo_rd0_policy',
+  });
   add(4, 3, { src: '10.244.3.20', dst: '203.0.113.7', dstPort: '8443', action: 'Drop', rule: 'default' });
   add(2, 4, { src: '10.244.3.20', dst: '203.0.113.9', dstPort: '8443', action: 'Drop', rule: 'default' });
   add(1, 5, { src: '10.244.3.20', dst: '203.0.113.9', dstPort: '8444', action: 'Drop', rule: 'default' });
-  add(2, 6, { src: '10.244.3.17', dst: '192.0.2.25', dstPort: '25', action: 'Reject', rule: 'c_no-smtp_tcp', contextType: 'Global', policy: '/Common/Shared/k8s_demo_global_policy_staged', policyType: 'Staged' });
+  add(2, 6, {
+    src: '10.244.3.17',
+    dst: '192.0.2.25',
+    dstPort: '25',
+    action: 'Reject',
+    rule: 'c_no-smtp_tcp',
+    contextType: 'Global',
+    policy: '/Common/Shared/k8s_demo_global_policy_staged',
+    policyType: 'Staged',
+  });
   add(2, 6, { src: '10.244.3.17', dst: '192.0.2.25', dstPort: '25', action: 'Drop', rule: 'default' });
   add(1, 7, { src: '10.244.5.9', dst: '198.51.100.80', dstPort: '443', action: 'Drop', rule: 'default' });
   add(1, 8, { src: '10.244.9.9', dst: '203.0.113.7', dstPort: '443', action: 'Drop', rule: 'default' });

@@ -105,12 +105,21 @@ function credentialValues(L) {
   ];
   return [
     entry('from-variables', () => C.fromVariables(), 'accept', 'legal', { verify: vars('k8s_prod_username', 'k8s_prod_password') }),
-    entry('from-variables-named', () => C.fromVariables({ usernameVariable: 'bigip_user', passwordVariable: 'bigip-pass' }), 'accept', 'legal', { verify: vars('bigip_user', 'bigip-pass') }),
+    entry(
+      'from-variables-named',
+      () => C.fromVariables({ usernameVariable: 'bigip_user', passwordVariable: 'bigip-pass' }),
+      'accept',
+      'legal',
+      { verify: vars('bigip_user', 'bigip-pass') },
+    ),
     entry('from-environment', () => C.fromEnvironment(), 'accept', 'legal', {
-      verify: (out) => (out.providers.some((p) => p.password !== undefined || p.username !== undefined) ? ['credentials appear in the provider'] : []),
+      verify: (out) =>
+        out.providers.some((p) => p.password !== undefined || p.username !== undefined) ? ['credentials appear in the provider'] : [],
     }),
     entry('literal-object', { username: 'admin', password: 'hunter2' }, 'reject', 'wrong-type', { why: 'a literal password object' }),
-    entry('forged-bind', { _bind: () => ({ username: 'admin', password: 'hunter2' }) }, 'reject', 'wrong-type', { why: 'a forged credentials object put a literal password into cdk.tf.json' }),
+    entry('forged-bind', { _bind: () => ({ username: 'admin', password: 'hunter2' }) }, 'reject', 'wrong-type', {
+      why: 'a forged credentials object put a literal password into cdk.tf.json',
+    }),
     entry('prototype-only-instance', () => Object.create(C.prototype), 'reject', 'wrong-type'),
     entry('from-variables-null', () => C.fromVariables(null), 'reject', 'wrong-type'),
     entry('from-variables-string', () => C.fromVariables('bigip'), 'reject', 'wrong-type'),
@@ -118,9 +127,18 @@ function credentialValues(L) {
     entry('from-variables-space', () => C.fromVariables({ passwordVariable: 'big ip' }), 'reject', 'malformed'),
     entry('from-variables-number', () => C.fromVariables({ usernameVariable: 5 }), 'reject', 'wrong-type'),
     entry('from-variables-empty', () => C.fromVariables({ usernameVariable: '' }), 'reject', 'malformed'),
-    entry('from-variables-same-name', () => C.fromVariables({ usernameVariable: 'bigip', passwordVariable: 'bigip' }), 'reject', 'duplicates'),
-    entry('from-variables-unknown-key', () => C.fromVariables({ userVariable: 'bigip_user' }), 'reject', 'unknown-key', { why: 'the misspelled "userVariable" was dropped' }),
-    entry('from-variables-literal-password', () => C.fromVariables({ password: 'hunter2' }), 'reject', 'unknown-key', { why: 'a literal "password" key was dropped without a word' }),
+    entry(
+      'from-variables-same-name',
+      () => C.fromVariables({ usernameVariable: 'bigip', passwordVariable: 'bigip' }),
+      'reject',
+      'duplicates',
+    ),
+    entry('from-variables-unknown-key', () => C.fromVariables({ userVariable: 'bigip_user' }), 'reject', 'unknown-key', {
+      why: 'the misspelled "userVariable" was dropped',
+    }),
+    entry('from-variables-literal-password', () => C.fromVariables({ password: 'hunter2' }), 'reject', 'unknown-key', {
+      why: 'a literal "password" key was dropped without a word',
+    }),
   ];
 }
 
@@ -139,7 +157,12 @@ function deviceCases(L, add) {
   const build = (ctx, props) => {
     const device = new L.AfmDevice(ctx.stack, 'Bigip', props);
     ctx.tenant = device.tenant;
-    new L.ClusterEgressRule(ctx.stack, 'AllowDns', { device, action: 'ALLOW_FINAL', destinations: [D.address('10.96.0.10'), D.fqdn('time.example.com')], ports: [P.DNS_UDP] });
+    new L.ClusterEgressRule(ctx.stack, 'AllowDns', {
+      device,
+      action: 'ALLOW_FINAL',
+      destinations: [D.address('10.96.0.10'), D.fqdn('time.example.com')],
+      ports: [P.DNS_UDP],
+    });
   };
   const tenantDecl = (out, ctx) => {
     for (const d of O.decls(out)) if (d[ctx.tenant]) return d[ctx.tenant];
@@ -171,7 +194,10 @@ function deviceCases(L, add) {
       prop: 'clusterName',
       judge: judge.dnsLabel(40),
       values: V.dnsLabelValues(40).map(([l, v, c]) => entry(l, v, undefined, c)),
-      render: (out, v, ctx) => [...O.eq(ctx.tenant, `k8s_${v.replace(/-/g, '_')}`, 'tenant'), ...O.crs(out, 'ClusterEgressRule').flatMap((c) => O.eq(c.metadata.labels[`${O.API}/cluster`], v, 'CR cluster label'))],
+      render: (out, v, ctx) => [
+        ...O.eq(ctx.tenant, `k8s_${v.replace(/-/g, '_')}`, 'tenant'),
+        ...O.crs(out, 'ClusterEgressRule').flatMap((c) => O.eq(c.metadata.labels[`${O.API}/cluster`], v, 'CR cluster label')),
+      ],
     },
     { prop: 'address', judge: hostJudge, values: hostValues(), render: (out, v) => O.eq(provider(out).address, v, 'provider address') },
     {
@@ -192,7 +218,13 @@ function deviceCases(L, add) {
       render: (out, v) => O.eq(provider(out).port, String(v), 'provider port'),
     },
     { prop: 'credentials', optional: true, judge: judge.never(), values: credentialValues(L) },
-    { prop: 'tlsCaBundlePath', judge: pathJudge, values: pathValues(), generic: { string: 'accept' }, render: (out, v) => O.eq(provider(out).trusted_cert_path, v, 'provider trusted_cert_path') },
+    {
+      prop: 'tlsCaBundlePath',
+      judge: pathJudge,
+      values: pathValues(),
+      generic: { string: 'accept' },
+      render: (out, v) => O.eq(provider(out).trusted_cert_path, v, 'provider trusted_cert_path'),
+    },
     {
       prop: 'insecureSkipTlsVerify',
       withoutTls: true,
@@ -202,14 +234,23 @@ function deviceCases(L, add) {
       // Unset or false, TLS verification is on and needs the CA bundle: that is the issue then.
       alsoFieldsFor: { undefined: ['tlsCaBundlePath'], 'false-without-ca': ['tlsCaBundlePath'] },
       why: 'TLS verification is off (or on without a CA bundle) and nothing was reported',
-      render: (out) => [...O.eq(provider(out).validate_certs_disable, true, 'validate_certs_disable'), ...O.eq(provider(out).trusted_cert_path, undefined, 'trusted_cert_path')],
+      render: (out) => [
+        ...O.eq(provider(out).validate_certs_disable, true, 'validate_certs_disable'),
+        ...O.eq(provider(out).trusted_cert_path, undefined, 'trusted_cert_path'),
+      ],
     },
     {
       prop: 'sharedBigip',
       optional: true,
       judge: (v) => (v === undefined ? 'accept' : 'reject'),
       values: [
-        entry('shared-with-own-connection', (ctx) => new L.SharedBigip(ctx.newStack('bigip'), 'Shared', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }), 'reject', 'semantics', { alsoFields: ['address', 'tlsCaBundlePath'] }),
+        entry(
+          'shared-with-own-connection',
+          (ctx) => new L.SharedBigip(ctx.newStack('bigip'), 'Shared', { address: 'bigip.example.net', tlsCaBundlePath: '/ca.pem' }),
+          'reject',
+          'semantics',
+          { alsoFields: ['address', 'tlsCaBundlePath'] },
+        ),
         entry('fake-shared', { name: 'cdktf_ces', connection: {} }, 'reject', 'wrong-type'),
       ],
     },
@@ -241,7 +282,8 @@ function deviceCases(L, add) {
         entry('interpolation', '${var.tenant}', 'reject', 'injection'),
         entry('cyrillic', 'k8s_prоd', 'reject', 'unicode'),
       ],
-      render: (out, v, ctx) => (tenantDecl(out, ctx) && tenantDecl(out, ctx).class === 'Tenant' && ctx.tenant === v ? [] : [`no AS3 tenant ${v}`]),
+      render: (out, v, ctx) =>
+        tenantDecl(out, ctx) && tenantDecl(out, ctx).class === 'Tenant' && ctx.tenant === v ? [] : [`no AS3 tenant ${v}`],
     },
     {
       prop: 'application',
@@ -255,7 +297,10 @@ function deviceCases(L, add) {
         entry('dash', 'eg-ress', 'reject', 'malformed'),
         entry('interpolation', '${x}', 'reject', 'injection'),
       ],
-      render: (out, v, ctx) => (tenantDecl(out, ctx) && tenantDecl(out, ctx)[v] && tenantDecl(out, ctx)[v].class === 'Application' ? [] : [`no AS3 application ${v}`]),
+      render: (out, v, ctx) =>
+        tenantDecl(out, ctx) && tenantDecl(out, ctx)[v] && tenantDecl(out, ctx)[v].class === 'Application'
+          ? []
+          : [`no AS3 application ${v}`],
     },
     {
       prop: 'routeDomain',
@@ -284,7 +329,11 @@ function deviceCases(L, add) {
       ],
       render: (out, v, ctx) => {
         const rules = (shared(out, ctx, 'vs_policy').rules || []).filter((r) => r.name === 'default');
-        return O.eq(rules.map((r) => r.action), [{ DENY: 'drop', REJECT: 'reject', ALLOW: 'accept' }[v]], 'default rule action');
+        return O.eq(
+          rules.map((r) => r.action),
+          [{ DENY: 'drop', REJECT: 'reject', ALLOW: 'accept' }[v]],
+          'default rule action',
+        );
       },
     },
     {
@@ -328,7 +377,12 @@ function deviceCases(L, add) {
         entry('interpolation', ['/Common/${x}'], 'reject', 'injection'),
         entry('string', '/Common/k8s', 'reject', 'wrong-type'),
       ],
-      render: (out, v, ctx) => O.eq(vs(out, ctx).allowVlans, v.map((b) => ({ bigip: b })), 'allowVlans'),
+      render: (out, v, ctx) =>
+        O.eq(
+          vs(out, ctx).allowVlans,
+          v.map((b) => ({ bigip: b })),
+          'allowVlans',
+        ),
     },
     {
       prop: 'gateways',
@@ -361,7 +415,9 @@ function deviceCases(L, add) {
         entry('pool', () => S.pool(['192.0.2.50', '2001:db8::50']), 'accept', 'legal', {
           verify: (out, ctx) => {
             const pool = app(out, ctx).snat_pool;
-            return pool && O.sameSet(pool.snatAddresses.map(O.canonicalAddress), canon(['192.0.2.50', '2001:db8::50'])) ? [] : ['SNAT pool does not hold the two addresses'];
+            return pool && O.sameSet(pool.snatAddresses.map(O.canonicalAddress), canon(['192.0.2.50', '2001:db8::50']))
+              ? []
+              : ['SNAT pool does not hold the two addresses'];
           },
         }),
         entry('pool-empty', () => S.pool([]), 'reject', 'fail-open'),
@@ -389,7 +445,11 @@ function deviceCases(L, add) {
       // its default rule drops (the device default), instead of letting every flow pass.
       render: (out, v, ctx) => {
         const rules = (shared(out, ctx, 'vs_policy').rules || []).filter((r) => r.name === 'default');
-        return O.eq(rules.map((r) => r.action), [v ? 'accept' : 'drop'], 'enforced default rule action');
+        return O.eq(
+          rules.map((r) => r.action),
+          [v ? 'accept' : 'drop'],
+          'enforced default rule action',
+        );
       },
     },
     {
@@ -419,13 +479,28 @@ function deviceCases(L, add) {
         entry('servers-string', { syslogServers: '192.0.2.5:514' }, 'reject', 'wrong-type'),
       ],
     },
-    { prop: 'ipIntelligencePolicy', optional: true, judge: (v) => (typeof v === 'string' && BIGIP_PATH.test(v) ? 'accept' : 'reject'), values: bigipPathValues('ip-intel'), render: (out, v, ctx) => O.eq(vs(out, ctx).ipIntelligencePolicy, { bigip: v }, 'ipIntelligencePolicy') },
-    { prop: 'protocolInspectionProfile', optional: true, judge: (v) => (typeof v === 'string' && BIGIP_PATH.test(v) ? 'accept' : 'reject'), values: bigipPathValues('inspection'), render: (out, v, ctx) => O.eq(vs(out, ctx).profileProtocolInspection, { bigip: v }, 'profileProtocolInspection') },
+    {
+      prop: 'ipIntelligencePolicy',
+      optional: true,
+      judge: (v) => (typeof v === 'string' && BIGIP_PATH.test(v) ? 'accept' : 'reject'),
+      values: bigipPathValues('ip-intel'),
+      render: (out, v, ctx) => O.eq(vs(out, ctx).ipIntelligencePolicy, { bigip: v }, 'ipIntelligencePolicy'),
+    },
+    {
+      prop: 'protocolInspectionProfile',
+      optional: true,
+      judge: (v) => (typeof v === 'string' && BIGIP_PATH.test(v) ? 'accept' : 'reject'),
+      values: bigipPathValues('inspection'),
+      render: (out, v, ctx) => O.eq(vs(out, ctx).profileProtocolInspection, { bigip: v }, 'profileProtocolInspection'),
+    },
     {
       prop: 'dnsResolver',
       judge: (v) => (typeof v === 'string' && BIGIP_PATH.test(v) ? 'accept' : 'reject'),
       values: bigipPathValues('resolver'),
-      render: (out, v) => (out.commands.some((c) => (c.commands || []).includes(`modify security firewall global-fqdn-policy dns-resolver ${v}`)) ? [] : ['the resolver command is missing']),
+      render: (out, v) =>
+        out.commands.some((c) => (c.commands || []).includes(`modify security firewall global-fqdn-policy dns-resolver ${v}`))
+          ? []
+          : ['the resolver command is missing'],
     },
   ];
   propCases(add, { target: 'AfmDevice', specs, base, build });
@@ -463,8 +538,18 @@ function sharedBigipCases(L, add) {
   const build = (ctx, props) => {
     const shared = new L.SharedBigip(ctx.newStack('bigip'), 'Shared', props);
     ctx.sharedName = shared.name;
-    const device = new L.AfmDevice(ctx.stack, 'East', { clusterName: 'east', sharedBigip: shared, crdStack: ctx.crds, podCidrs: ['10.244.0.0/16'] });
-    new L.ClusterEgressRule(ctx.stack, 'AllowDns', { device, action: 'ALLOW_FINAL', destinations: [D.address('10.96.0.10'), D.fqdn('time.example.com')], ports: [L.EgressPort.DNS_UDP] });
+    const device = new L.AfmDevice(ctx.stack, 'East', {
+      clusterName: 'east',
+      sharedBigip: shared,
+      crdStack: ctx.crds,
+      podCidrs: ['10.244.0.0/16'],
+    });
+    new L.ClusterEgressRule(ctx.stack, 'AllowDns', {
+      device,
+      action: 'ALLOW_FINAL',
+      destinations: [D.address('10.96.0.10'), D.fqdn('time.example.com')],
+      ports: [L.EgressPort.DNS_UDP],
+    });
   };
   const provider = (out) => out.providers.find((p) => p.stack === 'bigip') || {};
   const specs = [
@@ -473,11 +558,27 @@ function sharedBigipCases(L, add) {
       prop: 'port',
       optional: true,
       judge: judge.int(1, 65535),
-      values: [entry('65535', 65535, 'accept', 'limits'), entry('0', 0, 'reject', 'out-of-range'), entry('99999', 99999, 'reject', 'out-of-range'), entry('string', '443', 'reject', 'wrong-type')],
+      values: [
+        entry('65535', 65535, 'accept', 'limits'),
+        entry('0', 0, 'reject', 'out-of-range'),
+        entry('99999', 99999, 'reject', 'out-of-range'),
+        entry('string', '443', 'reject', 'wrong-type'),
+      ],
       render: (out, v) => O.eq(provider(out).port, String(v), 'provider port'),
     },
-    { prop: 'credentials', optional: true, judge: judge.never(), values: credentialValues(L).filter((e) => !e.label.startsWith('from-variables') || e.expect === 'reject') },
-    { prop: 'tlsCaBundlePath', judge: pathJudge, values: pathValues(), generic: { string: 'accept' }, render: (out, v) => O.eq(provider(out).trusted_cert_path, v, 'provider trusted_cert_path') },
+    {
+      prop: 'credentials',
+      optional: true,
+      judge: judge.never(),
+      values: credentialValues(L).filter((e) => !e.label.startsWith('from-variables') || e.expect === 'reject'),
+    },
+    {
+      prop: 'tlsCaBundlePath',
+      judge: pathJudge,
+      values: pathValues(),
+      generic: { string: 'accept' },
+      render: (out, v) => O.eq(provider(out).trusted_cert_path, v, 'provider trusted_cert_path'),
+    },
     {
       prop: 'insecureSkipTlsVerify',
       withoutTls: true,
@@ -500,9 +601,16 @@ function sharedBigipCases(L, add) {
         entry('interpolation', '${var.x}', 'reject', 'injection'),
         entry('semicolon', 'a;b', 'reject', 'injection'),
       ],
-      render: (out, v) => (out.as3.some((a) => a.request.declaration && a.request.declaration.id === `cdktf-ces-${v}`) ? [] : [`no shared declaration cdktf-ces-${v}`]),
+      render: (out, v) =>
+        out.as3.some((a) => a.request.declaration && a.request.declaration.id === `cdktf-ces-${v}`)
+          ? []
+          : [`no shared declaration cdktf-ces-${v}`],
     },
-    { prop: 'dnsResolver', judge: (v) => (typeof v === 'string' && BIGIP_PATH.test(v) ? 'accept' : 'reject'), values: bigipPathValues('resolver') },
+    {
+      prop: 'dnsResolver',
+      judge: (v) => (typeof v === 'string' && BIGIP_PATH.test(v) ? 'accept' : 'reject'),
+      values: bigipPathValues('resolver'),
+    },
   ];
   propCases(add, { target: 'SharedBigip', specs, base, build });
   unknownKeyCases(add, {
@@ -566,14 +674,29 @@ function controllerCases(L, add) {
     prop,
     optional: true,
     judge: judge.int(min, max),
-    values: [entry('min', min, 'accept', 'limits'), entry('max', max, 'accept', 'limits'), entry('below', min - 1, 'reject', 'out-of-range'), entry('above', max + 1, 'reject', 'out-of-range'), entry('fraction', min + 0.5, 'reject', 'out-of-range'), entry('string', String(max), 'reject', 'wrong-type')],
+    values: [
+      entry('min', min, 'accept', 'limits'),
+      entry('max', max, 'accept', 'limits'),
+      entry('below', min - 1, 'reject', 'out-of-range'),
+      entry('above', max + 1, 'reject', 'out-of-range'),
+      entry('fraction', min + 0.5, 'reject', 'out-of-range'),
+      entry('string', String(max), 'reject', 'wrong-type'),
+    ],
     render: (out, v) => (env ? O.eq(O.envOf(out, env), String(v), env) : O.eq(O.deployment(out).spec.replicas, v, 'replicas')),
   });
   const specs = [
     {
       prop: 'device',
       judge: judge.never(),
-      values: [entry('device-of-other-stack', (ctx) => new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' })), 'reject', 'semantics')],
+      values: [
+        entry(
+          'device-of-other-stack',
+          (ctx) =>
+            new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' })),
+          'reject',
+          'semantics',
+        ),
+      ],
     },
     {
       prop: 'namespace',
@@ -588,7 +711,12 @@ function controllerCases(L, add) {
       bool: true,
       judge: judge.bool(),
       values: [entry('false', false, 'accept', 'legal')],
-      render: (out, v) => O.eq(out.manifests.some((m) => m.manifest.kind === 'Namespace'), v, 'Namespace created'),
+      render: (out, v) =>
+        O.eq(
+          out.manifests.some((m) => m.manifest.kind === 'Namespace'),
+          v,
+          'Namespace created',
+        ),
     },
     {
       prop: 'credentialsSecret',
@@ -597,15 +725,33 @@ function controllerCases(L, add) {
       // Read through the API by the controller, never mounted.
       render: (out, v) => O.eq(O.envOf(out, 'BIGIP_CREDENTIALS_SECRET'), `cdktf-ces-system/${v}`, 'BIGIP_CREDENTIALS_SECRET'),
     },
-    { prop: 'usernameKey', optional: true, judge: keyJudge, values: keyValues(), render: (out, v) => O.eq(O.envOf(out, 'BIGIP_USERNAME_KEY'), v, 'BIGIP_USERNAME_KEY') },
-    { prop: 'passwordKey', optional: true, judge: keyJudge, values: keyValues(), render: (out, v) => O.eq(O.envOf(out, 'BIGIP_PASSWORD_KEY'), v, 'BIGIP_PASSWORD_KEY') },
+    {
+      prop: 'usernameKey',
+      optional: true,
+      judge: keyJudge,
+      values: keyValues(),
+      render: (out, v) => O.eq(O.envOf(out, 'BIGIP_USERNAME_KEY'), v, 'BIGIP_USERNAME_KEY'),
+    },
+    {
+      prop: 'passwordKey',
+      optional: true,
+      judge: keyJudge,
+      values: keyValues(),
+      render: (out, v) => O.eq(O.envOf(out, 'BIGIP_PASSWORD_KEY'), v, 'BIGIP_PASSWORD_KEY'),
+    },
     {
       prop: 'caBundleConfigMap',
       judge: (v) => (typeof v === 'string' && DNS_SUBDOMAIN.test(v) ? 'accept' : 'reject'),
       values: subdomainValues(),
       render: (out, v) => O.eq(O.envOf(out, 'BIGIP_CA_CONFIGMAP'), `cdktf-ces-system/${v}`, 'BIGIP_CA_CONFIGMAP'),
     },
-    { prop: 'caBundleKey', optional: true, judge: keyJudge, values: keyValues(), render: (out, v) => O.eq(O.envOf(out, 'BIGIP_CA_KEY'), v, 'BIGIP_CA_KEY') },
+    {
+      prop: 'caBundleKey',
+      optional: true,
+      judge: keyJudge,
+      values: keyValues(),
+      render: (out, v) => O.eq(O.envOf(out, 'BIGIP_CA_KEY'), v, 'BIGIP_CA_KEY'),
+    },
     {
       prop: 'insecureSkipTlsVerify',
       withoutCa: true,
@@ -626,8 +772,12 @@ function controllerCases(L, add) {
         entry('trailing-slash', 'https://192.0.2.1/', 'accept', 'legal'),
         entry('http', 'http://bigip.example.net', 'reject', 'malformed'),
         entry('interpolation', 'https://${var.bigip}', 'reject', 'injection', { why: 'Terraform evaluates ${...} in cdk.tf.json' }),
-        entry('directive', 'https://%{if true}evil%{endif}.net', 'reject', 'injection', { why: 'Terraform evaluates %{...} in cdk.tf.json' }),
-        entry('credentials', 'https://admin:secret@bigip.example.net', 'reject', 'injection', { why: 'credentials in the URL land in cdk.tf.json' }),
+        entry('directive', 'https://%{if true}evil%{endif}.net', 'reject', 'injection', {
+          why: 'Terraform evaluates %{...} in cdk.tf.json',
+        }),
+        entry('credentials', 'https://admin:secret@bigip.example.net', 'reject', 'injection', {
+          why: 'credentials in the URL land in cdk.tf.json',
+        }),
         entry('port-99999', 'https://bigip.example.net:99999', 'reject', 'out-of-range', { why: 'port 99999 does not exist' }),
         entry('port-0', 'https://bigip.example.net:0', 'reject', 'out-of-range', { why: 'port 0 is not a port' }),
         entry('path', 'https://bigip.example.net/mgmt', 'reject', 'malformed'),
@@ -686,7 +836,10 @@ function controllerCases(L, add) {
       if (!(aboveLimit[s.prop] || []).includes(e.label)) continue;
       e.expect = 'reject';
       e.category = 'semantics';
-      e.why = s.prop === 'memoryRequest' ? 'a memory request of 1Gi above the 256Mi limit is refused by Kubernetes' : `a memory limit of ${e.make()} below the 128Mi request is refused by Kubernetes`;
+      e.why =
+        s.prop === 'memoryRequest'
+          ? 'a memory request of 1Gi above the 256Mi limit is refused by Kubernetes'
+          : `a memory limit of ${e.make()} below the 128Mi request is refused by Kubernetes`;
     }
   }
   propCases(add, { target: 'EgressController', specs, base, build });
@@ -728,7 +881,13 @@ function guardrailCases(L, add) {
       justification: 'partner api',
     });
   };
-  const boolSpec = (prop) => ({ prop, optional: true, bool: true, judge: judge.bool(), values: [entry('false', false, 'accept', 'legal')] });
+  const boolSpec = (prop) => ({
+    prop,
+    optional: true,
+    bool: true,
+    judge: judge.bool(),
+    values: [entry('false', false, 'accept', 'legal')],
+  });
   const specs = [
     {
       prop: 'name',
@@ -766,8 +925,17 @@ function guardrailCases(L, add) {
         entry('empty-array', () => [], 'reject', 'fail-open'),
         entry('strings', () => ['203.0.113.0/24'], 'reject', 'wrong-type'),
         entry('null-element', () => [null], 'reject', 'wrong-type'),
-        entry('forged-catch-all', () => [{ _toModel: () => ({ kind: 'fqdn', text: '*.com', wildcard: true }) }], 'reject', 'wrong-type', { why: 'a forged destination put an unvalidated "*.com" into the envelope' }),
-        entry('external-service', (ctx) => [D.externalService(new L.ExternalService(ctx.stack, 'Bank', { device: ctx.device, destinations: [D.address('198.51.100.7')] }))], 'reject', 'semantics'),
+        entry('forged-catch-all', () => [{ _toModel: () => ({ kind: 'fqdn', text: '*.com', wildcard: true }) }], 'reject', 'wrong-type', {
+          why: 'a forged destination put an unvalidated "*.com" into the envelope',
+        }),
+        entry(
+          'external-service',
+          (ctx) => [
+            D.externalService(new L.ExternalService(ctx.stack, 'Bank', { device: ctx.device, destinations: [D.address('198.51.100.7')] })),
+          ],
+          'reject',
+          'semantics',
+        ),
         entry('catch-all', () => [D.anyIpv4()], 'reject', 'semantics'),
         entry('host-bits', () => [D.cidr('203.0.113.1/24')], 'reject', 'malformed'),
         entry('public-suffix-wildcard', () => [D.fqdn('*.com')], 'reject', 'malformed'),
@@ -785,7 +953,9 @@ function guardrailCases(L, add) {
         entry('empty-array', () => [], 'reject', 'fail-open'),
         entry('strings', () => ['443'], 'reject', 'wrong-type'),
         entry('tcp-undefined', () => [P.tcp()], 'reject', 'fail-open', { why: 'EgressPort.tcp() in the envelope admits every TCP port' }),
-        entry('forged', () => [{ _toModel: () => ({ protocol: 'any' }) }], 'reject', 'wrong-type', { why: 'a forged port put "any" into the envelope' }),
+        entry('forged', () => [{ _toModel: () => ({ protocol: 'any' }) }], 'reject', 'wrong-type', {
+          why: 'a forged port put "any" into the envelope',
+        }),
         entry('outside', () => [P.SSH], 'reject', 'guardrail'),
       ],
     },
@@ -838,7 +1008,10 @@ function crdStackCases(L, add) {
       generic: { 'empty-object': 'accept' },
       values: [
         entry('config-path', { configPath: '~/.kube/config', configContext: 'prod' }, 'accept', 'legal', {
-          verify: (out) => [...O.eq(kubeProvider(out).config_path, '~/.kube/config', 'config_path'), ...O.eq(kubeProvider(out).config_context, 'prod', 'config_context')],
+          verify: (out) => [
+            ...O.eq(kubeProvider(out).config_path, '~/.kube/config', 'config_path'),
+            ...O.eq(kubeProvider(out).config_context, 'prod', 'config_context'),
+          ],
         }),
       ],
     },

@@ -26,7 +26,8 @@ function propCases(add, { target, specs, base, build, verifyCommon }) {
         if (w.install) expect = 'reject';
         else if (w.label === 'undefined') expect = spec.optional ? 'accept' : 'reject';
         else expect = (spec.generic && spec.generic[w.label]) || spec.judge(w.make());
-        const category = w.label === 'undefined' ? (expect === 'accept' ? 'legal' : 'call-shape') : expect === 'accept' ? 'legal' : 'wrong-type';
+        const category =
+          w.label === 'undefined' ? (expect === 'accept' ? 'legal' : 'call-shape') : expect === 'accept' ? 'legal' : 'wrong-type';
         values.set(w.label, { label: w.label, make: w.make, install: w.install, expect, category });
       }
     }
@@ -112,17 +113,30 @@ function destinationValues(L, { forRule }) {
     ok('slash-0-v4', () => [D.anyIpv4()], [{ cidr: '0.0.0.0/0' }], 'limits'),
     ok('slash-0-v6', () => [D.anyIpv6()], [{ cidr: '::/0' }], 'limits'),
     ok('slash-32', () => [D.cidr('192.0.2.10/32')], [{ cidr: '192.0.2.10/32' }], 'limits'),
-    ok('mixed-three', () => [D.address('192.0.2.10'), D.fqdn('api.example.com'), D.cidr('2001:db8::/48')], [{ address: '192.0.2.10' }, { fqdn: 'api.example.com' }, { cidr: '2001:db8::/48' }]),
+    ok('mixed-three', () => [D.address('192.0.2.10'), D.fqdn('api.example.com'), D.cidr('2001:db8::/48')], [
+      { address: '192.0.2.10' },
+      { fqdn: 'api.example.com' },
+      { cidr: '2001:db8::/48' },
+    ]),
     ok('frozen-array', () => V.deepFreeze([D.address('192.0.2.10')]), [{ address: '192.0.2.10' }], 'wrong-type'),
     either('duplicate-address', () => [D.address('192.0.2.10'), D.address('192.0.2.10')], [{ address: '192.0.2.10' }], 'duplicates'),
-    either('duplicate-after-canonical-form', () => [D.address('2001:db8::1'), D.address('2001:DB8:0::1')], [{ address: '2001:db8::1' }], 'duplicates'),
+    either(
+      'duplicate-after-canonical-form',
+      () => [D.address('2001:db8::1'), D.address('2001:DB8:0::1')],
+      [{ address: '2001:db8::1' }],
+      'duplicates',
+    ),
     no('empty-array', () => [], 'fail-open'),
     no('null-element', () => [null], 'wrong-type'),
     no('undefined-element', () => [undefined], 'wrong-type'),
     no('string-element', () => ['192.0.2.10'], 'wrong-type'),
     no('plain-object-element', () => [{ kind: 'cidr', value: '0.0.0.0/0' }], 'wrong-type'),
     no('port-element', () => [P.HTTPS], 'wrong-type'),
-    no('forged-value-object', () => [{ _toModel: () => ({ kind: 'cidr', text: '0.0.0.0/0', family: 4 }), toString: () => '0.0.0.0/0' }], 'wrong-type'),
+    no(
+      'forged-value-object',
+      () => [{ _toModel: () => ({ kind: 'cidr', text: '0.0.0.0/0', family: 4 }), toString: () => '0.0.0.0/0' }],
+      'wrong-type',
+    ),
     no('prototype-only-instance', () => [Object.create(D.prototype)], 'wrong-type'),
     no('address-null', () => [D.address(null)], 'wrong-type'),
     no('address-undefined', () => [D.address()], 'wrong-type'),
@@ -174,11 +188,19 @@ function destinationValues(L, { forRule }) {
     no('external-service-fake', () => [D.externalService({ serviceName: 'bank' })], 'wrong-type'),
     ...(forRule
       ? [
-          no('external-service-of-other-device', (ctx) => {
-            // On a BIG-IP of its own: two AfmDevices of one BIG-IP are refused by themselves.
-            const other = new L.AfmDevice(ctx.stack, 'Other', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' }));
-            return [D.externalService(new L.ExternalService(ctx.stack, 'OtherBank', { device: other, destinations: [D.address('198.51.100.7')] }))];
-          }, 'semantics'),
+          no(
+            'external-service-of-other-device',
+            (ctx) => {
+              // On a BIG-IP of its own: two AfmDevices of one BIG-IP are refused by themselves.
+              const other = new L.AfmDevice(ctx.stack, 'Other', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' }));
+              return [
+                D.externalService(
+                  new L.ExternalService(ctx.stack, 'OtherBank', { device: other, destinations: [D.address('198.51.100.7')] }),
+                ),
+              ];
+            },
+            'semantics',
+          ),
         ]
       : []),
   ];
@@ -207,7 +229,11 @@ function portValues(L) {
     ok('protocol-tcp-explicit', () => [P.protocol('tcp')], [{ protocol: 'tcp' }]),
     ok('of-udplite-range', () => [P.of({ protocol: 'udplite', fromPort: 5, toPort: 6 })], [{ protocol: 'udplite', port: 5, endPort: 6 }]),
     ok('of-dccp-single', () => [P.of({ protocol: 'dccp', fromPort: 5 })], [{ protocol: 'dccp', port: 5 }]),
-    ok('multi-protocol', () => [P.tcp(80), P.tcp(443), P.udp(53)], [{ protocol: 'tcp', port: 80 }, { protocol: 'tcp', port: 443 }, { protocol: 'udp', port: 53 }]),
+    ok('multi-protocol', () => [P.tcp(80), P.tcp(443), P.udp(53)], [
+      { protocol: 'tcp', port: 80 },
+      { protocol: 'tcp', port: 443 },
+      { protocol: 'udp', port: 53 },
+    ]),
     ok('frozen-array', () => V.deepFreeze([P.SSH]), [{ protocol: 'tcp', port: 22 }], 'wrong-type'),
     entry('of-tcp-without-ports', () => [P.of({ protocol: 'tcp' })], 'either', 'fail-open', { ports: [{ protocol: 'tcp' }] }),
     entry('duplicate-port', () => [P.HTTPS, P.tcp(443)], 'either', 'duplicates', { ports: [{ protocol: 'tcp', port: 443 }] }),
@@ -217,14 +243,34 @@ function portValues(L) {
     no('udp-no-argument', () => [P.udp()], 'fail-open', 'EgressPort.udp() means every UDP port'),
     no('sctp-no-argument', () => [P.sctp()], 'fail-open', 'EgressPort.sctp() means every SCTP port'),
     no('tcp-range-no-arguments', () => [P.tcpRange()], 'fail-open', 'EgressPort.tcpRange() means every TCP port'),
-    no('tcp-range-undefined-undefined', () => [P.tcpRange(undefined, undefined)], 'fail-open', 'tcpRange(undefined, undefined) means every TCP port'),
+    no(
+      'tcp-range-undefined-undefined',
+      () => [P.tcpRange(undefined, undefined)],
+      'fail-open',
+      'tcpRange(undefined, undefined) means every TCP port',
+    ),
     no('udp-range-no-arguments', () => [P.udpRange()], 'fail-open', 'EgressPort.udpRange() means every UDP port'),
     no('sctp-range-no-arguments', () => [P.sctpRange()], 'fail-open', 'EgressPort.sctpRange() means every SCTP port'),
     no('tcp-range-one-end', () => [P.tcpRange(80)], 'fail-open'),
     no('tcp-range-undefined-from', () => [P.tcpRange(undefined, 80)], 'fail-open'),
-    no('of-unknown-key-port', () => [P.of({ protocol: 'tcp', port: 443 })], 'unknown-key', 'EgressPort.of({ protocol: "tcp", port: 443 }) dropped "port" and means every TCP port'),
-    no('of-unknown-key-extra', () => [P.of({ protocol: 'tcp', fromPort: 443, toPort: 443, note: 'x' })], 'unknown-key', 'the unknown key "note" of EgressPort.of was dropped'),
-    no('of-own-proto-key', () => [P.of(JSON.parse('{"protocol":"tcp","__proto__":{"fromPort":443}}'))], 'proto-key', 'an own "__proto__" key was dropped and the port means every TCP port'),
+    no(
+      'of-unknown-key-port',
+      () => [P.of({ protocol: 'tcp', port: 443 })],
+      'unknown-key',
+      'EgressPort.of({ protocol: "tcp", port: 443 }) dropped "port" and means every TCP port',
+    ),
+    no(
+      'of-unknown-key-extra',
+      () => [P.of({ protocol: 'tcp', fromPort: 443, toPort: 443, note: 'x' })],
+      'unknown-key',
+      'the unknown key "note" of EgressPort.of was dropped',
+    ),
+    no(
+      'of-own-proto-key',
+      () => [P.of(JSON.parse('{"protocol":"tcp","__proto__":{"fromPort":443}}'))],
+      'proto-key',
+      'an own "__proto__" key was dropped and the port means every TCP port',
+    ),
     no('of-to-port-only', () => [P.of({ protocol: 'tcp', toPort: 443 })], 'fail-open'),
     no('of-icmp-with-port', () => [P.of({ protocol: 'icmp', fromPort: 8 })], 'malformed'),
     no('of-null', () => [P.of(null)], 'wrong-type'),
@@ -277,22 +323,56 @@ function selectorValues(L, category = 'legal') {
     ok('label', () => ({ matchLabels: { app: 'checkout' } }), { matchLabels: { app: 'checkout' } }),
     ok('empty-label-value', () => ({ matchLabels: { app: '' } }), { matchLabels: { app: '' } }, 'limits'),
     ok('constructor-label', () => ({ matchLabels: { constructor: 'x' } }), { matchLabels: { constructor: 'x' } }, 'proto-key'),
-    ok('object-method-labels', () => ({ matchLabels: { toString: 'a', hasOwnProperty: 'b', valueOf: 'c' } }), { matchLabels: { toString: 'a', hasOwnProperty: 'b', valueOf: 'c' } }, 'proto-key'),
-    ok('null-prototype-labels', () => ({ matchLabels: Object.assign(Object.create(null), { app: 'x' }) }), { matchLabels: { app: 'x' } }, 'proto-key'),
+    ok(
+      'object-method-labels',
+      () => ({ matchLabels: { toString: 'a', hasOwnProperty: 'b', valueOf: 'c' } }),
+      { matchLabels: { toString: 'a', hasOwnProperty: 'b', valueOf: 'c' } },
+      'proto-key',
+    ),
+    ok(
+      'null-prototype-labels',
+      () => ({ matchLabels: Object.assign(Object.create(null), { app: 'x' }) }),
+      { matchLabels: { app: 'x' } },
+      'proto-key',
+    ),
     ok('prefixed-key', () => ({ matchLabels: { 'app.kubernetes.io/name': 'web' } }), { matchLabels: { 'app.kubernetes.io/name': 'web' } }),
-    ok('max-key-and-value', () => ({ matchLabels: { [`${prefix}/${repeat('k', 63)}`]: repeat('v', 63) } }), { matchLabels: { [`${prefix}/${repeat('k', 63)}`]: repeat('v', 63) } }, 'limits'),
-    ok('expression-in', () => ({ matchExpressions: [{ key: 'tier', operator: 'In', values: ['b', 'a'] }] }), { matchExpressions: [{ key: 'tier', operator: 'In', values: ['a', 'b'] }] }),
-    ok('expression-exists-enum', () => ({ matchExpressions: [{ key: 'tier', operator: L.LabelSelectorOperator.EXISTS }] }), { matchExpressions: [{ key: 'tier', operator: 'Exists' }] }),
+    ok(
+      'max-key-and-value',
+      () => ({ matchLabels: { [`${prefix}/${repeat('k', 63)}`]: repeat('v', 63) } }),
+      { matchLabels: { [`${prefix}/${repeat('k', 63)}`]: repeat('v', 63) } },
+      'limits',
+    ),
+    ok('expression-in', () => ({ matchExpressions: [{ key: 'tier', operator: 'In', values: ['b', 'a'] }] }), {
+      matchExpressions: [{ key: 'tier', operator: 'In', values: ['a', 'b'] }],
+    }),
+    ok('expression-exists-enum', () => ({ matchExpressions: [{ key: 'tier', operator: L.LabelSelectorOperator.EXISTS }] }), {
+      matchExpressions: [{ key: 'tier', operator: 'Exists' }],
+    }),
     ok('frozen', () => V.deepFreeze({ matchLabels: { app: 'x' } }), { matchLabels: { app: 'x' } }, 'wrong-type'),
     entry('inherited-labels', () => ({ matchLabels: Object.create({ app: 'inherited' }) }), 'either', 'proto-key', {
       selector: { matchLabels: { app: 'inherited' } },
       why: 'the inherited label was dropped, so the selector selects every pod',
     }),
-    no('own-proto-label', () => ({ matchLabels: JSON.parse('{"__proto__":"evil","app":"x"}') }), 'proto-key', 'the "__proto__" label vanished'),
-    no('own-proto-object-label', () => ({ matchLabels: JSON.parse('{"__proto__":{"app":"x"}}') }), 'proto-key', 'the "__proto__" label vanished and the selector selects every pod'),
+    no(
+      'own-proto-label',
+      () => ({ matchLabels: JSON.parse('{"__proto__":"evil","app":"x"}') }),
+      'proto-key',
+      'the "__proto__" label vanished',
+    ),
+    no(
+      'own-proto-object-label',
+      () => ({ matchLabels: JSON.parse('{"__proto__":{"app":"x"}}') }),
+      'proto-key',
+      'the "__proto__" label vanished and the selector selects every pod',
+    ),
     no('misspelled-matchLabel', () => ({ matchLabel: { app: 'x' } }), 'unknown-key'),
     no('misplaced-namespace', () => ({ matchLabels: { app: 'x' }, namespace: 'y' }), 'unknown-key'),
-    no('expression-misspelled-values', () => ({ matchExpressions: [{ key: 'tier', operator: 'Exists', valuse: ['a'] }] }), 'unknown-key', 'the misspelled "valuse" was dropped'),
+    no(
+      'expression-misspelled-values',
+      () => ({ matchExpressions: [{ key: 'tier', operator: 'Exists', valuse: ['a'] }] }),
+      'unknown-key',
+      'the misspelled "valuse" was dropped',
+    ),
     no('expression-misspelled-operator', () => ({ matchExpressions: [{ key: 'tier', operater: 'In', values: ['a'] }] }), 'unknown-key'),
     no('label-number', () => ({ matchLabels: { app: 1 } }), 'wrong-type'),
     no('label-null', () => ({ matchLabels: { app: null } }), 'wrong-type'),
@@ -337,7 +417,13 @@ function ruleCases(L, add) {
   const D = L.EgressDestination;
   const P = L.EgressPort;
   for (const rk of RULE_KINDS) {
-    const base = (ctx) => ({ device: ctx.device, action: 'ALLOW', destinations: [D.cidr('203.0.113.0/24')], ports: [P.HTTPS], ...rk.extra });
+    const base = (ctx) => ({
+      device: ctx.device,
+      action: 'ALLOW',
+      destinations: [D.cidr('203.0.113.0/24')],
+      ports: [P.HTTPS],
+      ...rk.extra,
+    });
     const build = (ctx, props) => new L[rk.kind](ctx.stack, 'Hostile', props);
     const cr = (out, ctx) => ruleCr(out, rk, ctx);
     const withCr = (fn) => (out, v, ctx) => {
@@ -350,12 +436,32 @@ function ruleCases(L, add) {
       judge: (v) => (v === undefined ? 'accept' : 'reject'),
       optional: true,
       why: `"${prop}" is not a prop of a ${rk.kind} (${fix}) and was dropped, widening the rule`,
-      values: [entry('legal-looking', prop === 'service' ? 'checkout' : prop === 'namespace' ? 'payments' : { matchLabels: { team: 'a' } }, 'reject', 'unknown-key')],
+      values: [
+        entry(
+          'legal-looking',
+          prop === 'service' ? 'checkout' : prop === 'namespace' ? 'payments' : { matchLabels: { team: 'a' } },
+          'reject',
+          'unknown-key',
+        ),
+      ],
     });
-    const textSpec = (prop, render) => ({ prop, optional: true, judge: judge.text(64), values: V.textValues(64).map(([l, v, c]) => entry(l, v, undefined, c)), render: withCr(render) });
-    const remarkIs = (out, v) => (v === '' || O.userRules(out).some((r) => r.remark === v) ? [] : [`no AFM rule has the remark ${JSON.stringify(v)}: ${JSON.stringify(O.userRules(out).map((r) => r.remark))}`]);
+    const textSpec = (prop, render) => ({
+      prop,
+      optional: true,
+      judge: judge.text(64),
+      values: V.textValues(64).map(([l, v, c]) => entry(l, v, undefined, c)),
+      render: withCr(render),
+    });
+    const remarkIs = (out, v) =>
+      v === '' || O.userRules(out).some((r) => r.remark === v)
+        ? []
+        : [`no AFM rule has the remark ${JSON.stringify(v)}: ${JSON.stringify(O.userRules(out).map((r) => r.remark))}`];
     const annotation = (key) => (c, v, out) => [
-      ...(v === '' ? (c.metadata.annotations[`${O.API}/${key}`] === undefined ? [] : [`annotation ${key} set for an empty ${key}`]) : O.eq(c.metadata.annotations[`${O.API}/${key}`], v, `annotation ${O.API}/${key}`)),
+      ...(v === ''
+        ? c.metadata.annotations[`${O.API}/${key}`] === undefined
+          ? []
+          : [`annotation ${key} set for an empty ${key}`]
+        : O.eq(c.metadata.annotations[`${O.API}/${key}`], v, `annotation ${O.API}/${key}`)),
       ...remarkIs(out, v),
     ];
     const specs = [
@@ -363,14 +469,30 @@ function ruleCases(L, add) {
         prop: 'device',
         judge: judge.never(),
         values: [
-          entry('device-of-other-app', (ctx) => {
-            const other = ctx.cdktf.Testing.app();
-            const crds = new L.EgressCrdStack(other, 'crds');
-            const s = new ctx.cdktf.TerraformStack(other, 'egress');
-            return new L.AfmDevice(s, 'Bigip', { ...ctx.deviceProps(), crdStack: crds });
-          }, 'reject', 'semantics'),
-          entry('device-of-other-stack', (ctx) => new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' })), 'reject', 'semantics'),
-          entry('external-service', (ctx) => new L.ExternalService(ctx.stack, 'Bank', { device: ctx.device, destinations: [D.address('198.51.100.7')] }), 'reject', 'wrong-type'),
+          entry(
+            'device-of-other-app',
+            (ctx) => {
+              const other = ctx.cdktf.Testing.app();
+              const crds = new L.EgressCrdStack(other, 'crds');
+              const s = new ctx.cdktf.TerraformStack(other, 'egress');
+              return new L.AfmDevice(s, 'Bigip', { ...ctx.deviceProps(), crdStack: crds });
+            },
+            'reject',
+            'semantics',
+          ),
+          entry(
+            'device-of-other-stack',
+            (ctx) =>
+              new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' })),
+            'reject',
+            'semantics',
+          ),
+          entry(
+            'external-service',
+            (ctx) => new L.ExternalService(ctx.stack, 'Bank', { device: ctx.device, destinations: [D.address('198.51.100.7')] }),
+            'reject',
+            'wrong-type',
+          ),
           entry('crd-stack', (ctx) => ctx.crds, 'reject', 'wrong-type'),
           entry('device-spread-copy', (ctx) => ({ ...ctx.device }), 'reject', 'wrong-type'),
         ],
@@ -385,9 +507,19 @@ function ruleCases(L, add) {
       },
       rk.level === 'cluster'
         ? misplaced('namespace', 'use a NamespaceEgressRule')
-        : { prop: 'namespace', judge: judge.dnsLabel(), values: V.dnsLabelValues().map(([l, v, c]) => entry(l, v, undefined, c)), render: withCr((c, v) => O.eq(c.metadata.namespace, v, 'metadata.namespace')) },
+        : {
+            prop: 'namespace',
+            judge: judge.dnsLabel(),
+            values: V.dnsLabelValues().map(([l, v, c]) => entry(l, v, undefined, c)),
+            render: withCr((c, v) => O.eq(c.metadata.namespace, v, 'metadata.namespace')),
+          },
       rk.level === 'service'
-        ? { prop: 'service', judge: judge.dnsLabel(), values: V.dnsLabelValues().map(([l, v, c]) => entry(l, v, undefined, c)), render: withCr((c, v) => O.eq(c.spec.service, v, 'spec.service')) }
+        ? {
+            prop: 'service',
+            judge: judge.dnsLabel(),
+            values: V.dnsLabelValues().map(([l, v, c]) => entry(l, v, undefined, c)),
+            render: withCr((c, v) => O.eq(c.spec.service, v, 'spec.service')),
+          }
         : misplaced('service', 'use a ServiceEgressRule'),
       {
         prop: 'action',
@@ -435,8 +567,15 @@ function ruleCases(L, add) {
         render: withCr((c, v, out, ctx) => {
           const want = (ctx.valueSpec || []).map(O.destinationKey);
           const problems = [];
-          if (!O.sameSet(O.crDestinationKeys(c), want)) problems.push(`CR destinations ${JSON.stringify(O.crDestinationKeys(c))}, expected ${JSON.stringify(want)}`);
-          if (!O.sameSet(O.destinationListKeys(out), want.filter((k) => !k.startsWith('es:')))) problems.push(`AFM destination lists hold ${JSON.stringify(O.destinationListKeys(out))}, expected ${JSON.stringify(want)}`);
+          if (!O.sameSet(O.crDestinationKeys(c), want))
+            problems.push(`CR destinations ${JSON.stringify(O.crDestinationKeys(c))}, expected ${JSON.stringify(want)}`);
+          if (
+            !O.sameSet(
+              O.destinationListKeys(out),
+              want.filter((k) => !k.startsWith('es:')),
+            )
+          )
+            problems.push(`AFM destination lists hold ${JSON.stringify(O.destinationListKeys(out))}, expected ${JSON.stringify(want)}`);
           return problems;
         }),
       },
@@ -448,16 +587,33 @@ function ruleCases(L, add) {
         render: withCr((c, v, out, ctx) => {
           const problems = O.eq(c.spec.ports, ctx.valuePorts, 'CR spec.ports');
           const afm = O.userRules(out).flatMap((r) => O.ruleProtocolPorts(out, r));
-          if (!O.sameSet(afm, O.crPortKeys({ spec: { ports: ctx.valuePorts } }))) problems.push(`AFM rules match ${JSON.stringify([...new Set(afm)])}, expected ${JSON.stringify(O.crPortKeys({ spec: { ports: ctx.valuePorts } }))}`);
+          if (!O.sameSet(afm, O.crPortKeys({ spec: { ports: ctx.valuePorts } })))
+            problems.push(
+              `AFM rules match ${JSON.stringify([...new Set(afm)])}, expected ${JSON.stringify(O.crPortKeys({ spec: { ports: ctx.valuePorts } }))}`,
+            );
           return problems;
         }),
       },
       rk.level === 'cluster'
-        ? { prop: 'namespaceSelector', optional: true, judge: judge.never(), generic: { 'empty-object': 'accept' }, values: selectorValues(L), render: withCr((c, v, out, ctx) => O.eq(c.spec.namespaceSelector, ctx.valueSelector, 'spec.namespaceSelector')) }
+        ? {
+            prop: 'namespaceSelector',
+            optional: true,
+            judge: judge.never(),
+            generic: { 'empty-object': 'accept' },
+            values: selectorValues(L),
+            render: withCr((c, v, out, ctx) => O.eq(c.spec.namespaceSelector, ctx.valueSelector, 'spec.namespaceSelector')),
+          }
         : misplaced('namespaceSelector', 'only cluster rules select namespaces'),
       rk.level === 'service'
         ? misplaced('podSelector', "a service rule's pods are those its Service selects")
-        : { prop: 'podSelector', optional: true, judge: judge.never(), generic: { 'empty-object': 'accept' }, values: selectorValues(L), render: withCr((c, v, out, ctx) => O.eq(c.spec.podSelector, ctx.valueSelector, 'spec.podSelector')) },
+        : {
+            prop: 'podSelector',
+            optional: true,
+            judge: judge.never(),
+            generic: { 'empty-object': 'accept' },
+            values: selectorValues(L),
+            render: withCr((c, v, out, ctx) => O.eq(c.spec.podSelector, ctx.valueSelector, 'spec.podSelector')),
+          },
       {
         prop: 'logging',
         optional: true,
@@ -477,7 +633,10 @@ function ruleCases(L, add) {
         values: [entry('false', false, 'accept', 'legal')],
         render: withCr((c, v) => O.eq(c.spec.audit, v ? true : undefined, 'spec.audit')),
       },
-      textSpec('description', (c, v, out) => [...O.eq(c.spec.description, v === '' ? undefined : v, 'spec.description'), ...remarkIs(out, v)]),
+      textSpec('description', (c, v, out) => [
+        ...O.eq(c.spec.description, v === '' ? undefined : v, 'spec.description'),
+        ...remarkIs(out, v),
+      ]),
       textSpec('owner', annotation('owner')),
       textSpec('ticket', annotation('ticket')),
       textSpec('justification', annotation('justification')),
@@ -504,7 +663,9 @@ function ruleCases(L, add) {
           entry('misspelled-max', { max: 10 }, 'reject', 'unknown-key'),
           entry('with-deny', { maxBandwidth: 10 }, 'reject', 'semantics', { before: (ctx, props) => (props.action = 'DENY') }),
         ],
-        render: withCr((c, v) => O.eq(c.spec.bandwidthLimit, { maxBandwidth: v.maxBandwidth, unit: v.unit || 'Mbps' }, 'spec.bandwidthLimit')),
+        render: withCr((c, v) =>
+          O.eq(c.spec.bandwidthLimit, { maxBandwidth: v.maxBandwidth, unit: v.unit || 'Mbps' }, 'spec.bandwidthLimit'),
+        ),
       },
       {
         prop: 'schedule',
@@ -512,7 +673,12 @@ function ruleCases(L, add) {
         judge: judge.never(),
         values: [
           entry('whole-day', { startTime: '00:00', endTime: '24:00' }, 'accept', 'limits'),
-          entry('office-hours', { startTime: '08:30', endTime: '17:00', daysOfWeek: ['monday', 'friday'], timeZone: 'Europe/Berlin' }, 'accept', 'legal'),
+          entry(
+            'office-hours',
+            { startTime: '08:30', endTime: '17:00', daysOfWeek: ['monday', 'friday'], timeZone: 'Europe/Berlin' },
+            'accept',
+            'legal',
+          ),
           entry('odd-zone', { startTime: '08:00', endTime: '09:00', timeZone: 'Asia/Kathmandu' }, 'accept', 'limits'),
           entry('enum-day', { startTime: '08:00', endTime: '09:00', daysOfWeek: [L.Weekday.SUNDAY] }, 'accept', 'legal'),
           entry('frozen', V.deepFreeze({ startTime: '08:00', endTime: '09:00', daysOfWeek: ['monday'] }), 'accept', 'wrong-type'),
@@ -532,12 +698,18 @@ function ruleCases(L, add) {
           entry('unknown-zone', { startTime: '08:00', endTime: '09:00', timeZone: 'Mars/Olympus' }, 'reject', 'impossible'),
           entry('empty-zone', { startTime: '08:00', endTime: '09:00', timeZone: '' }, 'reject', 'malformed'),
           entry('zone-newline', { startTime: '08:00', endTime: '09:00', timeZone: 'UTC\n' }, 'reject', 'injection'),
-          entry('misspelled-timezone', { startTime: '08:00', endTime: '09:00', timezone: 'Europe/Berlin' }, 'reject', 'unknown-key', { why: 'the misspelled "timezone" was dropped and the window runs in UTC' }),
+          entry('misspelled-timezone', { startTime: '08:00', endTime: '09:00', timezone: 'Europe/Berlin' }, 'reject', 'unknown-key', {
+            why: 'the misspelled "timezone" was dropped and the window runs in UTC',
+          }),
           entry('numeric-times', { startTime: 830, endTime: 1700 }, 'reject', 'wrong-type'),
         ],
         render: withCr((c, v) => {
           const days = v.daysOfWeek ? O.WEEK.filter((d) => v.daysOfWeek.includes(d)) : O.WEEK;
-          return O.eq(c.spec.schedule, { daysOfWeek: days, startTime: v.startTime, endTime: v.endTime, timeZone: v.timeZone || 'UTC' }, 'spec.schedule');
+          return O.eq(
+            c.spec.schedule,
+            { daysOfWeek: days, startTime: v.startTime, endTime: v.endTime, timeZone: v.timeZone || 'UTC' },
+            'spec.schedule',
+          );
         }),
       },
       {
@@ -546,7 +718,9 @@ function ruleCases(L, add) {
         judge: () => 'reject',
         values: V.INSTANTS.map(([l, v, e, c]) => entry(l, v, e, c)),
         generic: {},
-        render: withCr((c, v) => (Date.parse(c.spec.expiresAt) === Date.parse(v) ? [] : [`spec.expiresAt is ${c.spec.expiresAt}, expected ${v}`])),
+        render: withCr((c, v) =>
+          Date.parse(c.spec.expiresAt) === Date.parse(v) ? [] : [`spec.expiresAt is ${c.spec.expiresAt}, expected ${v}`],
+        ),
       },
     ];
     // The expected rendering of destination, port and selector values rides on the context.
@@ -585,9 +759,22 @@ function ruleCases(L, add) {
         ['enabled', false, 'an "enabled: false" was dropped, so the rule is enforced'],
         ['ports ', () => [L.EgressPort.SSH]],
         ['stage', true],
-        ...(rk.level === 'cluster' ? [['namespaceSelecter', { matchLabels: { team: 'a' } }, 'the misspelled "namespaceSelecter" was dropped, so the rule applies to every namespace']] : []),
+        ...(rk.level === 'cluster'
+          ? [
+              [
+                'namespaceSelecter',
+                { matchLabels: { team: 'a' } },
+                'the misspelled "namespaceSelecter" was dropped, so the rule applies to every namespace',
+              ],
+            ]
+          : []),
         ...(rk.level === 'namespace' ? [['namespaces', ['a', 'b']]] : []),
-        ...(rk.level === 'service' ? [['serviceName', 'checkout'], ['selector', { app: 'checkout' }]] : []),
+        ...(rk.level === 'service'
+          ? [
+              ['serviceName', 'checkout'],
+              ['selector', { app: 'checkout' }],
+            ]
+          : []),
       ],
     });
   }
@@ -602,7 +789,13 @@ function externalServiceCases(L, add) {
   const base = (ctx) => ({ device: ctx.device, destinations: [D.fqdn('sftp.bank.example')] });
   const build = (ctx, props) => {
     const es = new L.ExternalService(ctx.stack, 'Bank', props);
-    new L.NamespaceEgressRule(ctx.stack, 'ToBank', { device: ctx.device, namespace: 'payments', action: 'ALLOW', destinations: [D.externalService(es)], ports: [P.SSH] });
+    new L.NamespaceEgressRule(ctx.stack, 'ToBank', {
+      device: ctx.device,
+      namespace: 'payments',
+      action: 'ALLOW',
+      destinations: [D.externalService(es)],
+      ports: [P.SSH],
+    });
     ctx.esName = es.serviceName;
   };
   const withCr = (fn) => (out, v, ctx) => {
@@ -615,24 +808,52 @@ function externalServiceCases(L, add) {
       prop: 'device',
       judge: judge.never(),
       values: [
-        entry('device-of-other-stack', (ctx) => new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' })), 'reject', 'semantics'),
-        entry('shared-bigip', (ctx) => new L.SharedBigip(ctx.stack, 'Shared', { address: 'bigip2.example.net', tlsCaBundlePath: '/ca.pem' }), 'reject', 'wrong-type'),
+        entry(
+          'device-of-other-stack',
+          (ctx) =>
+            new L.AfmDevice(ctx.newStack('other'), 'Bigip', ctx.deviceProps({ clusterName: 'other', address: 'bigip2.example.net' })),
+          'reject',
+          'semantics',
+        ),
+        entry(
+          'shared-bigip',
+          (ctx) => new L.SharedBigip(ctx.stack, 'Shared', { address: 'bigip2.example.net', tlsCaBundlePath: '/ca.pem' }),
+          'reject',
+          'wrong-type',
+        ),
       ],
     },
-    { prop: 'name', optional: true, judge: judge.dnsLabel(), values: V.dnsLabelValues().map(([l, v, c]) => entry(l, v, undefined, c)), render: withCr(() => []) },
+    {
+      prop: 'name',
+      optional: true,
+      judge: judge.dnsLabel(),
+      values: V.dnsLabelValues().map(([l, v, c]) => entry(l, v, undefined, c)),
+      render: withCr(() => []),
+    },
     {
       prop: 'destinations',
       judge: judge.never(),
       values: [
         ...destinationValues(L, { forRule: false }).filter((e) => !e.label.startsWith('external-service')),
-        entry('nested-external-service', (ctx) => [D.externalService(new L.ExternalService(ctx.stack, 'Inner', { device: ctx.device, destinations: [D.address('198.51.100.9')] }))], 'reject', 'semantics'),
+        entry(
+          'nested-external-service',
+          (ctx) => [
+            D.externalService(new L.ExternalService(ctx.stack, 'Inner', { device: ctx.device, destinations: [D.address('198.51.100.9')] })),
+          ],
+          'reject',
+          'semantics',
+        ),
       ],
       render: withCr((c, v, out, ctx) => {
         const want = (ctx.valueSpec || []).map(O.destinationKey);
         const list = esList(out, ctx);
-        const got = list ? [...(list.obj.addresses || []).map((a) => `ip:${O.canonicalAddress(a)}`), ...(list.obj.fqdns || []).map((f) => `fqdn:${f}`)] : [];
+        const got = list
+          ? [...(list.obj.addresses || []).map((a) => `ip:${O.canonicalAddress(a)}`), ...(list.obj.fqdns || []).map((f) => `fqdn:${f}`)]
+          : [];
         return [
-          ...(O.sameSet(O.crDestinationKeys(c), want) ? [] : [`CR destinations ${JSON.stringify(O.crDestinationKeys(c))}, expected ${JSON.stringify(want)}`]),
+          ...(O.sameSet(O.crDestinationKeys(c), want)
+            ? []
+            : [`CR destinations ${JSON.stringify(O.crDestinationKeys(c))}, expected ${JSON.stringify(want)}`]),
           ...(O.sameSet(got, want) ? [] : [`AFM list exsvc_${ctx.esName} holds ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`]),
         ];
       }),
@@ -644,7 +865,10 @@ function externalServiceCases(L, add) {
       values: V.textValues(64).map(([l, v, c]) => entry(l, v, undefined, c)),
       render: withCr((c, v, out, ctx) => {
         const list = esList(out, ctx);
-        return [...O.eq(c.spec.description, v === '' ? undefined : v, 'spec.description'), ...(v === '' || (list && list.obj.remark === v) ? [] : [`list remark is ${JSON.stringify(list && list.obj.remark)}`])];
+        return [
+          ...O.eq(c.spec.description, v === '' ? undefined : v, 'spec.description'),
+          ...(v === '' || (list && list.obj.remark === v) ? [] : [`list remark is ${JSON.stringify(list && list.obj.remark)}`]),
+        ];
       }),
     },
   ];
@@ -673,4 +897,15 @@ function externalServiceCases(L, add) {
   });
 }
 
-module.exports = { propCases, unknownKeyCases, entry, ruleCases, externalServiceCases, destinationValues, portValues, selectorValues, RULE_KINDS, HEX64 };
+module.exports = {
+  propCases,
+  unknownKeyCases,
+  entry,
+  ruleCases,
+  externalServiceCases,
+  destinationValues,
+  portValues,
+  selectorValues,
+  RULE_KINDS,
+  HEX64,
+};

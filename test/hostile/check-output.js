@@ -30,7 +30,8 @@ function as3Objects(out, cls) {
       if (!tenant || tenant.class !== 'Tenant') continue;
       for (const [appName, app] of Object.entries(tenant)) {
         if (!app || app.class !== 'Application') continue;
-        for (const [name, obj] of Object.entries(app)) if (obj && obj.class === cls) found.push({ tenant: tenantName, app: appName, name, obj });
+        for (const [name, obj] of Object.entries(app))
+          if (obj && obj.class === cls) found.push({ tenant: tenantName, app: appName, name, obj });
       }
     }
   }
@@ -173,7 +174,10 @@ function duplicateObjects(out) {
   for (const { stack, manifest } of out.manifests) {
     if (!manifest || !manifest.metadata) continue;
     const key = `${stack}|${manifest.apiVersion}|${manifest.kind}|${manifest.metadata.namespace || ''}|${manifest.metadata.name}`;
-    if (seen.has(key)) problems.push(`stack ${stack} declares ${manifest.kind} ${manifest.metadata.namespace ? `${manifest.metadata.namespace}/` : ''}${manifest.metadata.name} twice`);
+    if (seen.has(key))
+      problems.push(
+        `stack ${stack} declares ${manifest.kind} ${manifest.metadata.namespace ? `${manifest.metadata.namespace}/` : ''}${manifest.metadata.name} twice`,
+      );
     seen.set(key, true);
   }
   return problems;

@@ -48,14 +48,84 @@ class HostileSentinel extends Error {
 // not.
 
 const IMPERATIVES = [
-  'use', 'set', 'remove', 'write', 'leave', 'shorten', 'give', 'create', 'add', 'rename', 'choose', 'list', 'make',
-  'delete', 'name', 'pass', 'put', 'pick', 'attach', 'merge', 'drop', 'fix', 'export', 'run', 'split', 'ask', 'narrow',
-  'extend', 'move', 'replace', 'declare', 'select', 'keep', 'change', 'raise', 'lower', 'define', 'point', 'omit',
-  'spell', 'quote', 'escape', 'reduce', 'close', 'check', 'diff', 'review', 'start', 'end', 'apply', 'type', 'enter',
-  'specify', 'provide', 'include', 'avoid', 'reserve', 'lengthen', 'encode', 'restrict', 'limit', 'mark', 'strip',
-  'trim', 'resolve', 'place', 'upgrade', 'read', 'map', 'export', 'synthesize', 'attach', 'pin',
+  'use',
+  'set',
+  'remove',
+  'write',
+  'leave',
+  'shorten',
+  'give',
+  'create',
+  'add',
+  'rename',
+  'choose',
+  'list',
+  'make',
+  'delete',
+  'name',
+  'pass',
+  'put',
+  'pick',
+  'attach',
+  'merge',
+  'drop',
+  'fix',
+  'export',
+  'run',
+  'split',
+  'ask',
+  'narrow',
+  'extend',
+  'move',
+  'replace',
+  'declare',
+  'select',
+  'keep',
+  'change',
+  'raise',
+  'lower',
+  'define',
+  'point',
+  'omit',
+  'spell',
+  'quote',
+  'escape',
+  'reduce',
+  'close',
+  'check',
+  'diff',
+  'review',
+  'start',
+  'end',
+  'apply',
+  'type',
+  'enter',
+  'specify',
+  'provide',
+  'include',
+  'avoid',
+  'reserve',
+  'lengthen',
+  'encode',
+  'restrict',
+  'limit',
+  'mark',
+  'strip',
+  'trim',
+  'resolve',
+  'place',
+  'upgrade',
+  'read',
+  'map',
+  'export',
+  'synthesize',
+  'attach',
+  'pin',
 ];
-const IMPERATIVE_RE = new RegExp(`(^|[;:.,(—–-]\\s*|\\bor\\s+|\\bthen\\s+|\\band\\s+|\\binstead\\s+|\\bplease\\s+)(${[...new Set(IMPERATIVES)].join('|')})\\b`, 'i');
+const IMPERATIVE_RE = new RegExp(
+  `(^|[;:.,(—–-]\\s*|\\bor\\s+|\\bthen\\s+|\\band\\s+|\\binstead\\s+|\\bplease\\s+)(${[...new Set(IMPERATIVES)].join('|')})\\b`,
+  'i',
+);
 const PRESCRIPTIVE_RE = new RegExp(
   [
     '\\bmust (be|start|name|refer|contain|not|hold|come|end|lie|have|use|match|list)\\b',
@@ -144,7 +214,8 @@ function policyErrorProblems(e) {
     if (typeof i.field !== 'string' || i.field.trim() === '') out.push(`${where}: no field`);
     if (typeof i.value !== 'string' || i.value.trim() === '') out.push(`${where}: no value`);
     if (!hasFix(i.message)) out.push(`${where}: message has no fix`);
-    if (RAW_CONTROL.test(`${i.path}${i.field}${i.value}${i.message}`)) out.push(`${where}: raw ${controlAt(`${i.path}${i.field}${i.value}${i.message}`)}`);
+    if (RAW_CONTROL.test(`${i.path}${i.field}${i.value}${i.message}`))
+      out.push(`${where}: raw ${controlAt(`${i.path}${i.field}${i.value}${i.message}`)}`);
   }
   return out;
 }
@@ -199,7 +270,8 @@ function* strings(value, at = '') {
  * Terraform evaluates `${…}` and `%{…}` in cdk.tf.json; only our own references may appear:
  * variables, and the attributes of our own resources that cdktf renders as references.
  */
-const OWN_TOKEN = /^\$\{(var|terraform_data|bigip_(as3|command)|kubernetes_manifest)\.[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_]*)*\}$/;
+const OWN_TOKEN =
+  /^\$\{(var|terraform_data|bigip_(as3|command)|kubernetes_manifest)\.[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_]*)*\}$/;
 
 /**
  * Where the library itself writes Terraform expressions: the conditions of its resources
@@ -213,7 +285,8 @@ function interpolationProblems(stack, tf) {
   const out = [];
   for (const [at, s] of strings(tf)) {
     if (at.startsWith('.//') || OWN_EXPRESSION.test(at)) continue;
-    if ((s.includes('${') || s.includes('%{')) && !OWN_TOKEN.test(s)) out.push(`stack ${stack}${at}: Terraform would interpolate ${show(s)}`);
+    if ((s.includes('${') || s.includes('%{')) && !OWN_TOKEN.test(s))
+      out.push(`stack ${stack}${at}: Terraform would interpolate ${show(s)}`);
   }
   return out;
 }
@@ -229,18 +302,29 @@ function readOutput(outdir) {
     out.stacks[stack] = tf;
     const resources = tf.resource || {};
     for (const [id, r] of Object.entries(resources.bigip_as3 || {})) {
-      out.as3.push({ stack, id, path: r['//'] && r['//'].metadata && r['//'].metadata.path, request: JSON.parse(r.as3_json), raw: r.as3_json });
+      out.as3.push({
+        stack,
+        id,
+        path: r['//'] && r['//'].metadata && r['//'].metadata.path,
+        request: JSON.parse(r.as3_json),
+        raw: r.as3_json,
+      });
     }
-    for (const [id, r] of Object.entries(resources.kubernetes_manifest || {})) out.manifests.push({ stack, id, manifest: r.manifest, dependsOn: r.depends_on });
-    for (const [id, r] of Object.entries(resources.bigip_command || {})) out.commands.push({ stack, id, commands: r.commands, when: r.when });
+    for (const [id, r] of Object.entries(resources.kubernetes_manifest || {}))
+      out.manifests.push({ stack, id, manifest: r.manifest, dependsOn: r.depends_on });
+    for (const [id, r] of Object.entries(resources.bigip_command || {}))
+      out.commands.push({ stack, id, commands: r.commands, when: r.when });
     for (const p of (tf.provider && tf.provider.bigip) || []) out.providers.push({ stack, ...p });
     Object.assign(out.variables, tf.variable || {});
     const artifactDir = path.join(stacksDir, stack, 'cdktf-ces');
     if (fs.existsSync(artifactDir)) {
-      for (const f of fs.readdirSync(artifactDir).sort()) out.artifacts.push({ stack, file: f, artifact: JSON.parse(fs.readFileSync(path.join(artifactDir, f), 'utf8')) });
+      for (const f of fs.readdirSync(artifactDir).sort())
+        out.artifacts.push({ stack, file: f, artifact: JSON.parse(fs.readFileSync(path.join(artifactDir, f), 'utf8')) });
     }
   }
-  out.crs = out.manifests.map((m) => m.manifest).filter((m) => m && typeof m.apiVersion === 'string' && m.apiVersion.startsWith('egress.cdktf-ces.io/'));
+  out.crs = out.manifests
+    .map((m) => m.manifest)
+    .filter((m) => m && typeof m.apiVersion === 'string' && m.apiVersion.startsWith('egress.cdktf-ces.io/'));
   out.crds = out.manifests.map((m) => m.manifest).filter((m) => m && m.kind === 'CustomResourceDefinition');
   return out;
 }
@@ -282,7 +366,8 @@ function crProblems(out, env) {
     const v = validators.get(cr.kind);
     if (!v) continue;
     const errors = v.validate(cr);
-    if (errors.length) problems.push(`${cr.kind} ${cr.metadata && cr.metadata.name} fails its CRD: ${oneLine(errors.slice(0, 3).join(' | '), 200)}`);
+    if (errors.length)
+      problems.push(`${cr.kind} ${cr.metadata && cr.metadata.name} fails its CRD: ${oneLine(errors.slice(0, 3).join(' | '), 200)}`);
   }
   return problems;
 }
@@ -297,14 +382,22 @@ function planProblems(out) {
     const plan = artifact && artifact.plan;
     if (!plan || !Array.isArray(plan.rules) || !Array.isArray(plan.lists)) continue;
     const lists = new Map(plan.lists.map((l) => [l.path, l]));
-    const byKey = new Map(((artifact.model && artifact.model.rules) || []).map((r) => [r.level === 'cluster' ? `cluster/${r.name}` : `${r.level}/${r.namespace}/${r.name}`, r]));
+    const byKey = new Map(
+      ((artifact.model && artifact.model.rules) || []).map((r) => [
+        r.level === 'cluster' ? `cluster/${r.name}` : `${r.level}/${r.namespace}/${r.name}`,
+        r,
+      ]),
+    );
     for (const pr of plan.rules) {
       const rule = byKey.get(pr.key);
       const list = lists.get(pr.sourceList);
       if (!rule || !list) continue;
       const want = JSON.stringify(sortKeys(rule.source));
       const got = JSON.stringify(sortKeys(list.source));
-      if (want !== got) problems.push(`rule ${pr.key} uses source list ${pr.sourceList} of another source: ${oneLine(got, 120)} instead of ${oneLine(want, 120)}`);
+      if (want !== got)
+        problems.push(
+          `rule ${pr.key} uses source list ${pr.sourceList} of another source: ${oneLine(got, 120)} instead of ${oneLine(want, 120)}`,
+        );
     }
   }
   return problems;
@@ -353,7 +446,14 @@ function constructContext(env, caseId) {
       return s;
     },
     deviceProps(extra) {
-      return { clusterName: 'prod', address: 'bigip.example.net', tlsCaBundlePath: '/etc/ssl/bigip-ca.pem', crdStack: this.crds, dnsResolver: '/Common/egress-resolver', ...extra };
+      return {
+        clusterName: 'prod',
+        address: 'bigip.example.net',
+        tlsCaBundlePath: '/etc/ssl/bigip-ca.pem',
+        crdStack: this.crds,
+        dnsResolver: '/Common/egress-resolver',
+        ...extra,
+      };
     },
     get device() {
       if (!this._device) this._device = new L.AfmDevice(this.stack, 'Bigip', this.deviceProps());
@@ -371,13 +471,21 @@ function aboutField(c, fields) {
   if (!c.field) return [];
   const wanted = [c.field, ...(c.alsoFields || [])];
   const hit = fields.some((f) => wanted.some((w) => f === w || f.startsWith(`${w}.`) || f.startsWith(`${w}[`) || f.includes(w)));
-  return hit ? [] : [`rejected, but not for ${JSON.stringify(c.field)}: the issues are about ${JSON.stringify([...new Set(fields)].slice(0, 4))}`];
+  return hit
+    ? []
+    : [`rejected, but not for ${JSON.stringify(c.field)}: the issues are about ${JSON.stringify([...new Set(fields)].slice(0, 4))}`];
 }
 
 function classifyRejection(c, e, env, phase) {
   const isPolicy = e instanceof env.L.EgressPolicyError;
   if (isPolicy) {
-    const problems = [...policyErrorProblems(e), ...aboutField(c, (e.issues || []).map((i) => String(i.field)))];
+    const problems = [
+      ...policyErrorProblems(e),
+      ...aboutField(
+        c,
+        (e.issues || []).map((i) => String(i.field)),
+      ),
+    ];
     return problems.length ? { cls: 'bad-rejection', detail: `${phase}: ${problems.slice(0, 3).join('; ')}` } : { cls: 'rejected' };
   }
   if (isSynthValidationError(e)) {
@@ -386,7 +494,8 @@ function classifyRejection(c, e, env, phase) {
     return problems.length ? { cls: 'bad-rejection', detail: `synth: ${problems.slice(0, 3).join('; ')}` } : { cls: 'rejected' };
   }
   if (e instanceof HostileSentinel) return { cls: 'rejected', note: 'the caller\u2019s own error propagated' };
-  if (e && e.name === 'InvalidValueError') return { cls: 'bad-rejection', detail: `${phase}: ${errorText(e)} (a value error that escaped without construct path and field)` };
+  if (e && e.name === 'InvalidValueError')
+    return { cls: 'bad-rejection', detail: `${phase}: ${errorText(e)} (a value error that escaped without construct path and field)` };
   return { cls: 'internal', detail: `${phase}: ${errorText(e)}` };
 }
 
@@ -421,7 +530,12 @@ function runConstructCase(c, env) {
     if (c.expect === 'reject') {
       return { cls: 'silent-accept', detail: c.why ? `synthesized without an error; ${c.why}` : 'synthesized without an error' };
     }
-    const problems = [...as3Problems(out, env), ...crProblems(out, env), ...planProblems(out), ...require('./check-output').duplicateObjects(out)];
+    const problems = [
+      ...as3Problems(out, env),
+      ...crProblems(out, env),
+      ...planProblems(out),
+      ...require('./check-output').duplicateObjects(out),
+    ];
     for (const [stack, tf] of Object.entries(out.stacks)) problems.push(...interpolationProblems(stack, tf));
     if (c.verify) {
       try {
@@ -458,18 +572,24 @@ async function runCliCase(c, env) {
     const lines = stderr.split('\n');
     const line = lines.find((l) => /internal error/.test(l)) || lines.find((l) => l.trim()) || '';
     const frame = (stderr.match(/\((\/[^)]*?[/\\](lib|node_modules)[/\\][^)]*)\)/) || [])[1];
-    return { cls: 'internal', detail: `exit ${code}: ${oneLine(line, 150)}${frame ? ` at ${frame.replace(/^.*?[/\\]((lib|node_modules)[/\\])/, '$1')}` : ''}` };
+    return {
+      cls: 'internal',
+      detail: `exit ${code}: ${oneLine(line, 150)}${frame ? ` at ${frame.replace(/^.*?[/\\]((lib|node_modules)[/\\])/, '$1')}` : ''}`,
+    };
   }
   if (![0, 1, 2].includes(code)) return { cls: 'internal', detail: `exit code ${code}` };
   const expect = c.expect;
   const accepts = c.acceptCodes || [0];
   if (code === 2) {
     const problems = cliRejectionProblems(stderr, c);
-    if (expect === 'reject' || expect === 'either') return problems.length ? { cls: 'bad-rejection', detail: problems.slice(0, 2).join('; ') } : { cls: 'rejected' };
+    if (expect === 'reject' || expect === 'either')
+      return problems.length ? { cls: 'bad-rejection', detail: problems.slice(0, 2).join('; ') } : { cls: 'rejected' };
     return { cls: 'refused-legal', detail: `exit 2: ${oneLine(stderr, 200)}` };
   }
-  if (expect === 'reject') return { cls: 'silent-accept', detail: `exit ${code}${c.why ? `; ${c.why}` : ''}; ${oneLine(stderr || stdout, 120)}` };
-  if (!accepts.includes(code)) return { cls: 'refused-legal', detail: `exit ${code} (expected ${accepts.join(' or ')}): ${oneLine(stderr || stdout, 160)}` };
+  if (expect === 'reject')
+    return { cls: 'silent-accept', detail: `exit ${code}${c.why ? `; ${c.why}` : ''}; ${oneLine(stderr || stdout, 120)}` };
+  if (!accepts.includes(code))
+    return { cls: 'refused-legal', detail: `exit ${code} (expected ${accepts.join(' or ')}): ${oneLine(stderr || stdout, 160)}` };
   const problems = [];
   if (RAW_CONTROL.test(printed)) problems.push(`raw control character printed: ${controlAt(printed)}`);
   if (c.verify) {
@@ -516,7 +636,15 @@ function tally(results) {
 }
 
 function markdownTable(rows) {
-  const total = rows.reduce((t, r) => ({ cases: t.cases + r.cases, rejected: t.rejected + r.rejected, accepted: t.accepted + r.accepted, failures: t.failures + r.failures }), { cases: 0, rejected: 0, accepted: 0, failures: 0 });
+  const total = rows.reduce(
+    (t, r) => ({
+      cases: t.cases + r.cases,
+      rejected: t.rejected + r.rejected,
+      accepted: t.accepted + r.accepted,
+      failures: t.failures + r.failures,
+    }),
+    { cases: 0, rejected: 0, accepted: 0, failures: 0 },
+  );
   const lines = ['| category | cases | rejected as expected | accepted as expected | failures |', '|---|---:|---:|---:|---:|'];
   for (const r of rows) lines.push(`| ${r.category} | ${r.cases} | ${r.rejected} | ${r.accepted} | ${r.failures} |`);
   lines.push(`| **total** | **${total.cases}** | **${total.rejected}** | **${total.accepted}** | **${total.failures}** |`);
@@ -553,7 +681,10 @@ function compactFailureReport(results) {
       if (eq > 0) g.labels.push(r.id.slice(eq + 1));
       groups.set(key, g);
     }
-    for (const g of groups.values()) lines.push(`  ${g.prefix}${g.labels.length ? `={${g.labels.join(', ')}}` : ''} [${CLASS_TEXT[g.cls]}] ${oneLine(g.detail || '', 200)}`);
+    for (const g of groups.values())
+      lines.push(
+        `  ${g.prefix}${g.labels.length ? `={${g.labels.join(', ')}}` : ''} [${CLASS_TEXT[g.cls]}] ${oneLine(g.detail || '', 200)}`,
+      );
   }
   return lines.join('\n');
 }

@@ -107,11 +107,42 @@ function synthFixture(env, outdir, { cluster = 'prod', changed = false } = {}) {
     dnsResolver: '/Common/egress-resolver',
     podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'],
   });
-  new L.ClusterEgressRule(stack, 'AllowDns', { device, action: 'ALLOW_FINAL', destinations: [D.address('10.96.0.10')], ports: [P.DNS_UDP, P.DNS_TCP] });
-  new L.NamespaceEgressRule(stack, 'BankSftp', { device, namespace: 'payments', action: 'ALLOW', destinations: [D.range('198.51.100.10', '198.51.100.20')], ports: [P.SSH] });
-  new L.ServiceEgressRule(stack, 'CheckoutToStripe', { device, namespace: 'payments', service: 'checkout', action: 'ALLOW', destinations: [D.fqdn('api.stripe.com')], ports: [P.HTTPS] });
-  new L.ServiceEgressRule(stack, 'CommentsNoEgress', { device, namespace: 'payments', service: 'comments', action: 'DENY', destinations: [D.anyIpv4(), D.anyIpv6()] });
-  if (changed) new L.NamespaceEgressRule(stack, 'WebOut', { device, namespace: 'web', action: 'ALLOW', destinations: [D.cidr('203.0.113.0/24')], ports: [P.HTTPS] });
+  new L.ClusterEgressRule(stack, 'AllowDns', {
+    device,
+    action: 'ALLOW_FINAL',
+    destinations: [D.address('10.96.0.10')],
+    ports: [P.DNS_UDP, P.DNS_TCP],
+  });
+  new L.NamespaceEgressRule(stack, 'BankSftp', {
+    device,
+    namespace: 'payments',
+    action: 'ALLOW',
+    destinations: [D.range('198.51.100.10', '198.51.100.20')],
+    ports: [P.SSH],
+  });
+  new L.ServiceEgressRule(stack, 'CheckoutToStripe', {
+    device,
+    namespace: 'payments',
+    service: 'checkout',
+    action: 'ALLOW',
+    destinations: [D.fqdn('api.stripe.com')],
+    ports: [P.HTTPS],
+  });
+  new L.ServiceEgressRule(stack, 'CommentsNoEgress', {
+    device,
+    namespace: 'payments',
+    service: 'comments',
+    action: 'DENY',
+    destinations: [D.anyIpv4(), D.anyIpv6()],
+  });
+  if (changed)
+    new L.NamespaceEgressRule(stack, 'WebOut', {
+      device,
+      namespace: 'web',
+      action: 'ALLOW',
+      destinations: [D.cidr('203.0.113.0/24')],
+      ports: [P.HTTPS],
+    });
   app.synth();
   return outdir;
 }
@@ -150,13 +181,26 @@ async function runAll({ filter } = {}) {
       } catch (e) {
         r = { cls: 'internal', detail: `the harness failed: ${e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : String(e)}` };
       }
-      results.push({ id: c.id, category: c.category, target: c.target, expect: c.expect, factories: [...factories.calls], ms: Date.now() - started, ...r });
+      results.push({
+        id: c.id,
+        category: c.category,
+        target: c.target,
+        expect: c.expect,
+        factories: [...factories.calls],
+        ms: Date.now() - started,
+        ...r,
+      });
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   const calledFactories = new Set(results.flatMap((r) => r.factories));
-  return { results, table: H.tally(results), as3: !!env.as3Validator, factories: { all: factories.all, uncalled: factories.all.filter((f) => !calledFactories.has(f)) } };
+  return {
+    results,
+    table: H.tally(results),
+    as3: !!env.as3Validator,
+    factories: { all: factories.all, uncalled: factories.all.filter((f) => !calledFactories.has(f)) },
+  };
 }
 
 module.exports = { runAll, generate };

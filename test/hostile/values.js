@@ -15,7 +15,16 @@ function throwingProxy(where) {
   };
   return new Proxy(
     {},
-    { get: fail, has: fail, ownKeys: fail, getOwnPropertyDescriptor: fail, getPrototypeOf: fail, set: fail, defineProperty: fail, apply: fail },
+    {
+      get: fail,
+      has: fail,
+      ownKeys: fail,
+      getOwnPropertyDescriptor: fail,
+      getPrototypeOf: fail,
+      set: fail,
+      defineProperty: fail,
+      apply: fail,
+    },
   );
 }
 
@@ -107,7 +116,10 @@ const NEVER_IN_TEXT = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u20
 const isString = (v) => typeof v === 'string';
 
 const judge = {
-  dnsLabel: (max = 63) => (v) => (isString(v) && v.length <= max && DNS_LABEL.test(v) ? 'accept' : 'reject'),
+  dnsLabel:
+    (max = 63) =>
+    (v) =>
+      isString(v) && v.length <= max && DNS_LABEL.test(v) ? 'accept' : 'reject',
   text: (max) => (v) => {
     if (!isString(v) || v.length > max || NEVER_IN_TEXT.test(v)) return 'reject';
     if (v.trim() === '' || v !== v.trim()) return 'either';

@@ -8,7 +8,13 @@ import { deviceStack, synthJson } from '../support/app';
 function controllerObjects(props: Partial<EgressControllerProps> = {}) {
   const { stack, device } = deviceStack();
   new ClusterEgressRule(stack, 'Dns', { device, action: EgressAction.ALLOW_FINAL, destinations: [D.address('10.96.0.10')] });
-  new EgressController(stack, 'Controller', { device, credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', image: 'registry.example/cdktf-ces:1', ...props });
+  new EgressController(stack, 'Controller', {
+    device,
+    credentialsSecret: 'bigip-login',
+    caBundleConfigMap: 'bigip-ca',
+    image: 'registry.example/cdktf-ces:1',
+    ...props,
+  });
   return { stack, objects: manifests(stack) };
 }
 
@@ -27,13 +33,28 @@ describe('EgressController', () => {
     // status (kube.mergePatchStatus); it never reads ExternalServices (the plan holds them).
     expect(byKind(objects, 'ClusterRole')[0].rules).toEqual([
       { apiGroups: [''], resources: ['pods', 'namespaces', 'services'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: ['egress.cdktf-ces.io'], resources: ['clusteregressrules', 'namespaceegressrules', 'serviceegressrules'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: ['egress.cdktf-ces.io'], resources: ['clusteregressrules/status', 'namespaceegressrules/status', 'serviceegressrules/status'], verbs: ['patch'] },
+      {
+        apiGroups: ['egress.cdktf-ces.io'],
+        resources: ['clusteregressrules', 'namespaceegressrules', 'serviceegressrules'],
+        verbs: ['get', 'list', 'watch'],
+      },
+      {
+        apiGroups: ['egress.cdktf-ces.io'],
+        resources: ['clusteregressrules/status', 'namespaceegressrules/status', 'serviceegressrules/status'],
+        verbs: ['patch'],
+      },
     ]);
     // Cluster-scoped objects carry no namespace.
-    expect([...byKind(objects, 'ClusterRole'), ...byKind(objects, 'ClusterRoleBinding')].map((o) => o.metadata.namespace)).toEqual([undefined, undefined]);
+    expect([...byKind(objects, 'ClusterRole'), ...byKind(objects, 'ClusterRoleBinding')].map((o) => o.metadata.namespace)).toEqual([
+      undefined,
+      undefined,
+    ]);
     const byName = (a: any, b: any) => a.metadata.name.localeCompare(b.metadata.name);
-    expect(byKind(objects, 'Role').sort(byName).map((r) => [r.metadata.namespace, r.metadata.name, r.rules])).toEqual([
+    expect(
+      byKind(objects, 'Role')
+        .sort(byName)
+        .map((r) => [r.metadata.namespace, r.metadata.name, r.rules]),
+    ).toEqual([
       [
         'cdktf-ces-system',
         'cdktf-ces-controller-prod-bigip-config',
@@ -47,13 +68,30 @@ describe('EgressController', () => {
         'cdktf-ces-controller-prod-leader',
         [
           { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-          { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['cdktf-ces-controller-prod'], verbs: ['get', 'update'] },
+          {
+            apiGroups: ['coordination.k8s.io'],
+            resources: ['leases'],
+            resourceNames: ['cdktf-ces-controller-prod'],
+            verbs: ['get', 'update'],
+          },
         ],
       ],
     ]);
-    expect(byKind(objects, 'RoleBinding').sort(byName).map((b) => [b.metadata.name, b.roleRef.name, b.subjects])).toEqual([
-      ['cdktf-ces-controller-prod-bigip-config', 'cdktf-ces-controller-prod-bigip-config', [{ kind: 'ServiceAccount', name: 'cdktf-ces-controller-prod', namespace: 'cdktf-ces-system' }]],
-      ['cdktf-ces-controller-prod-leader', 'cdktf-ces-controller-prod-leader', [{ kind: 'ServiceAccount', name: 'cdktf-ces-controller-prod', namespace: 'cdktf-ces-system' }]],
+    expect(
+      byKind(objects, 'RoleBinding')
+        .sort(byName)
+        .map((b) => [b.metadata.name, b.roleRef.name, b.subjects]),
+    ).toEqual([
+      [
+        'cdktf-ces-controller-prod-bigip-config',
+        'cdktf-ces-controller-prod-bigip-config',
+        [{ kind: 'ServiceAccount', name: 'cdktf-ces-controller-prod', namespace: 'cdktf-ces-system' }],
+      ],
+      [
+        'cdktf-ces-controller-prod-leader',
+        'cdktf-ces-controller-prod-leader',
+        [{ kind: 'ServiceAccount', name: 'cdktf-ces-controller-prod', namespace: 'cdktf-ces-system' }],
+      ],
     ]);
     const verbs = objects.flatMap((o) => (o.rules ?? []).flatMap((r: any) => r.verbs));
     expect(verbs).not.toContain('delete');
@@ -79,7 +117,9 @@ describe('EgressController', () => {
     // AlwaysAllow: an unready replica (crash loop, missing Secret) never blocks a node drain.
     expect(byKind(objects, 'PodDisruptionBudget')[0].spec).toEqual({
       minAvailable: 1,
-      selector: { matchLabels: { 'app.kubernetes.io/name': 'cdktf-ces-controller', 'app.kubernetes.io/instance': 'cdktf-ces-controller-prod' } },
+      selector: {
+        matchLabels: { 'app.kubernetes.io/name': 'cdktf-ces-controller', 'app.kubernetes.io/instance': 'cdktf-ces-controller-prod' },
+      },
       unhealthyPodEvictionPolicy: 'AlwaysAllow',
     });
     expect(byKind(controllerObjects({ replicas: 1 }).objects, 'PodDisruptionBudget')).toEqual([]);
@@ -130,7 +170,9 @@ describe('EgressController', () => {
     ).toThrow(
       /\[egress\/C\] credentialsSecret: must name an existing Secret .* \(got "Bad Secret"\)\n\[egress\/C\] insecureSkipTlsVerify: contradicts caBundleConfigMap; set only one \(got true\)\n\[egress\/C\] replicas: must be a whole number from 1 to 5 \(got 9\)\n\[egress\/C\] memoryLimit: must be a Kubernetes quantity/,
     );
-    expect(() => new EgressController(stack, 'D', { device, credentialsSecret: 's', image: 'x:1' })).toThrow(/caBundleConfigMap: TLS verification is on by default/);
+    expect(() => new EgressController(stack, 'D', { device, credentialsSecret: 's', image: 'x:1' })).toThrow(
+      /caBundleConfigMap: TLS verification is on by default/,
+    );
   });
 });
 
@@ -140,7 +182,13 @@ describe('restrictedProfileViolations', () => {
       hostNetwork: true,
       securityContext: { seccompProfile: { type: 'Unconfined' } },
       volumes: [{ name: 'h', hostPath: { path: '/' } }],
-      containers: [{ name: 'c', ports: [{ containerPort: 80, hostPort: 80 }], securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'] } } }],
+      containers: [
+        {
+          name: 'c',
+          ports: [{ containerPort: 80, hostPort: 80 }],
+          securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'] } },
+        },
+      ],
     });
     expect(violations).toEqual([
       'host namespaces: hostNetwork, hostPID and hostIPC must be unset or false',
@@ -178,10 +226,14 @@ describe('controllerManifests', () => {
     maxPushesPerSecond: 20,
     logLevel: 'info',
   };
-  const env = (s: ControllerSettings) => (controllerManifests(s).find((m) => m.kind === 'Deployment') as any).spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
+  const env = (s: ControllerSettings) =>
+    (controllerManifests(s).find((m) => m.kind === 'Deployment') as any).spec.template.spec.containers[0].env.map(
+      (e: { name: string }) => e.name,
+    );
 
   test('only a real true turns TLS verification off, never a truthy string', () => {
     expect(env({ ...settings, insecureSkipTlsVerify: true })).toContain('BIGIP_INSECURE_SKIP_TLS_VERIFY');
-    for (const value of ['false', 'no', 1]) expect(env({ ...settings, insecureSkipTlsVerify: value as unknown as boolean })).not.toContain('BIGIP_INSECURE_SKIP_TLS_VERIFY');
+    for (const value of ['false', 'no', 1])
+      expect(env({ ...settings, insecureSkipTlsVerify: value as unknown as boolean })).not.toContain('BIGIP_INSECURE_SKIP_TLS_VERIFY');
   });
 });

@@ -54,7 +54,9 @@ describe('K1: the rule stack right after the CRD stack', () => {
     const outdir = synthApp();
     const seen: unknown[] = [];
     editResource(outdir, 'crds', 'kubernetes_manifest', isCrd, (c) => seen.push({ wait: c.wait, field_manager: c.field_manager }));
-    expect(seen).toEqual(Array(4).fill({ wait: { condition: [{ type: 'Established', status: 'True' }] }, field_manager: { force_conflicts: true } }));
+    expect(seen).toEqual(
+      Array(4).fill({ wait: { condition: [{ type: 'Established', status: 'True' }] }, field_manager: { force_conflicts: true } }),
+    );
   });
 
   test('without the wait (the old CRD stack) the rule stack plan fails as the provider does: discovery does not list the kind yet', async () => {
@@ -70,11 +72,19 @@ describe('K1: the rule stack right after the CRD stack', () => {
     expect(Object.keys((failure as DeployError).state.resources).every((k) => k.startsWith('crds:'))).toBe(true);
   });
 
-  test('a wait that never holds ends with the provider\'s timeout', async () => {
+  test("a wait that never holds ends with the provider's timeout", async () => {
     const e = await start();
     const outdir = synthApp();
-    editResource(outdir, 'crds', 'kubernetes_manifest', isCrd, (c) => (c.wait = { condition: [{ type: 'Established', status: 'Unknown' }] }));
-    await expect(deploySynthOutput(outdir, e, { ...FAST, waitTimeoutMs: 300 })).rejects.toThrow(/^crds:kubernetes_manifest\.\S+: Operation timed out: timed out waiting on conditions$/);
+    editResource(
+      outdir,
+      'crds',
+      'kubernetes_manifest',
+      isCrd,
+      (c) => (c.wait = { condition: [{ type: 'Established', status: 'Unknown' }] }),
+    );
+    await expect(deploySynthOutput(outdir, e, { ...FAST, waitTimeoutMs: 300 })).rejects.toThrow(
+      /^crds:kubernetes_manifest\.\S+: Operation timed out: timed out waiting on conditions$/,
+    );
   });
 });
 

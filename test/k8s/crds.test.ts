@@ -51,7 +51,9 @@ describe('CustomResourceDefinitions', () => {
   });
 
   test('rule kinds show readiness and member counts in kubectl get', () => {
-    const columns = (customResourceDefinition('ServiceEgressRule') as any).spec.versions[0].additionalPrinterColumns.map((c: any) => c.name);
+    const columns = (customResourceDefinition('ServiceEgressRule') as any).spec.versions[0].additionalPrinterColumns.map(
+      (c: any) => c.name,
+    );
     expect(columns).toEqual(['Service', 'Action', 'Priority', 'Ready', 'Members', 'Audit', 'Expires', 'Age']);
   });
 
@@ -80,16 +82,29 @@ describe('CustomResourceDefinitions', () => {
   });
 
   test.each([
-    ['two destination kinds in one entry', { destinations: [{ cidr: '10.0.0.0/8', fqdn: 'a.example.com' }] }, /set exactly one of address, cidr, range, fqdn, externalService/],
+    [
+      'two destination kinds in one entry',
+      { destinations: [{ cidr: '10.0.0.0/8', fqdn: 'a.example.com' }] },
+      /set exactly one of address, cidr, range, fqdn, externalService/,
+    ],
     ['no destination kind', { destinations: [{}] }, /set exactly one of/],
     ['a reversed port range', { ports: [{ protocol: 'tcp', port: 90, endPort: 80 }] }, /endPort needs port and must not be below it/],
     ['a port on icmp', { ports: [{ protocol: 'icmp', port: 8 }] }, /only tcp, udp, sctp, udplite and dccp have ports/],
-    ['a window that ends before it starts', { schedule: { daysOfWeek: ['monday'], startTime: '18:00', endTime: '08:00', timeZone: 'UTC' } }, /endTime must be after startTime/],
+    [
+      'a window that ends before it starts',
+      { schedule: { daysOfWeek: ['monday'], startTime: '18:00', endTime: '08:00', timeZone: 'UTC' } },
+      /endTime must be after startTime/,
+    ],
     ['In without values', { namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } }, /In and NotIn need values/],
     ['an unknown action', { action: 'Permit' }, /must be equal to one of the allowed values/],
     ['a priority above 1000', { priority: 1001 }, /must be <= 1000/],
   ])('admission refuses %s', (_what, patch, message) => {
-    const cr = { apiVersion: `${API_GROUP}/v1alpha1`, kind: 'ClusterEgressRule', metadata: { name: 'x' }, spec: { action: 'Allow', priority: 1, destinations: [{ cidr: '0.0.0.0/0' }], ...patch } };
+    const cr = {
+      apiVersion: `${API_GROUP}/v1alpha1`,
+      kind: 'ClusterEgressRule',
+      metadata: { name: 'x' },
+      spec: { action: 'Allow', priority: 1, destinations: [{ cidr: '0.0.0.0/0' }], ...patch },
+    };
     expect(validators.ClusterEgressRule.validate(cr).join('\n')).toMatch(message);
   });
 });

@@ -69,10 +69,30 @@ function synthOnce(options: AppOptions): string {
     crdStack: crds,
     podCidrs: ['10.0.0.0/8'],
   });
-  new ClusterEgressRule(stack, 'Dns', { device, name: 'allow-dns', action: EgressAction.ALLOW, destinations: [EgressDestination.cidr('10.96.0.10/32')], ports: [EgressPort.udp(53)] });
-  new NamespaceEgressRule(stack, 'Payments', { device, namespace: 'payments', name: 'payments-partner', action: EgressAction.ALLOW, destinations: [EgressDestination.cidr('198.51.100.0/24')], ports: [EgressPort.HTTPS] });
+  new ClusterEgressRule(stack, 'Dns', {
+    device,
+    name: 'allow-dns',
+    action: EgressAction.ALLOW,
+    destinations: [EgressDestination.cidr('10.96.0.10/32')],
+    ports: [EgressPort.udp(53)],
+  });
+  new NamespaceEgressRule(stack, 'Payments', {
+    device,
+    namespace: 'payments',
+    name: 'payments-partner',
+    action: EgressAction.ALLOW,
+    destinations: [EgressDestination.cidr('198.51.100.0/24')],
+    ports: [EgressPort.HTTPS],
+  });
   if (options.shopRule) {
-    new NamespaceEgressRule(stack, 'Shop', { device, namespace: 'shop', name: 'shop-partner', action: EgressAction.ALLOW, destinations: [EgressDestination.cidr('203.0.113.0/24')], ports: [EgressPort.HTTPS] });
+    new NamespaceEgressRule(stack, 'Shop', {
+      device,
+      namespace: 'shop',
+      name: 'shop-partner',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.cidr('203.0.113.0/24')],
+      ports: [EgressPort.HTTPS],
+    });
   }
   new EgressController(stack, 'Controller', {
     device,
@@ -92,7 +112,13 @@ export function removeSynthDirs(): void {
 }
 
 /** Rewrites one resource of a synthesized stack (to replay what an older construct synthesized). */
-export function editResource(outdir: string, stack: string, type: string, match: (config: Record<string, any>) => boolean, edit: (config: Record<string, any>) => void): void {
+export function editResource(
+  outdir: string,
+  stack: string,
+  type: string,
+  match: (config: Record<string, any>) => boolean,
+  edit: (config: Record<string, any>) => void,
+): void {
   const file = path.join(outdir, 'stacks', stack, 'cdk.tf.json');
   const tf = JSON.parse(fs.readFileSync(file, 'utf8'));
   let n = 0;
@@ -120,15 +146,30 @@ export async function emptyCluster(crdEstablishDelayMs = 1000): Promise<Emulator
  */
 export function createPrerequisites(emulators: Emulators, options: { teamNamespaces?: boolean; loginSecret?: boolean } = {}): void {
   const kube = emulators.kube;
-  for (const name of options.teamNamespaces === false ? [] : TEAM_NAMESPACES) kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
-  kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: CREDENTIALS_NAMESPACE, labels: { 'kubernetes.io/metadata.name': CREDENTIALS_NAMESPACE } } });
+  for (const name of options.teamNamespaces === false ? [] : TEAM_NAMESPACES)
+    kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
+  kube.apply({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: CREDENTIALS_NAMESPACE, labels: { 'kubernetes.io/metadata.name': CREDENTIALS_NAMESPACE } },
+  });
   if (options.loginSecret !== false) createLoginSecret(emulators);
-  kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: CREDENTIALS_NAMESPACE, name: CA_CONFIGMAP }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
+  kube.apply({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { namespace: CREDENTIALS_NAMESPACE, name: CA_CONFIGMAP },
+    data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') },
+  });
 }
 
 /** The controller's BIG-IP login, as the README has it created with kubectl. */
 export function createLoginSecret(emulators: Emulators): void {
-  emulators.kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: CREDENTIALS_NAMESPACE, name: CREDENTIALS_SECRET }, stringData: { username: 'egress-sync', password: BIGIP_USERS['egress-sync'] } });
+  emulators.kube.apply({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { namespace: CREDENTIALS_NAMESPACE, name: CREDENTIALS_SECRET },
+    stringData: { username: 'egress-sync', password: BIGIP_USERS['egress-sync'] },
+  });
 }
 
 /**

@@ -16,7 +16,16 @@ import { API_GROUP_VERSION } from '../../lib/k8s/crds';
 import { DeployError, DeployResult, Emulators, controllerContainerRunner, deploySynthOutput } from '../emulators/deploy';
 import type { EmulatedObject } from '../emulators/kube/emulator';
 import { ContainerRunner, WorkloadEmulator, rolloutStatus } from '../emulators/kube/workloads';
-import { CONTROLLER_NAMESPACE, CREDENTIALS_NAMESPACE, createLoginSecret, createPrerequisites, emptyCluster, eventually, removeSynthDirs, synthApp } from './deploy-support';
+import {
+  CONTROLLER_NAMESPACE,
+  CREDENTIALS_NAMESPACE,
+  createLoginSecret,
+  createPrerequisites,
+  emptyCluster,
+  eventually,
+  removeSynthDirs,
+  synthApp,
+} from './deploy-support';
 
 jest.setTimeout(120_000);
 
@@ -68,7 +77,7 @@ async function startCluster(options: { loginSecret?: boolean; teamNamespaces?: b
 
 afterAll(removeSynthDirs);
 
-describe('one cdktf deploy on an empty cluster with the README\'s prerequisites, then updates', () => {
+describe("one cdktf deploy on an empty cluster with the README's prerequisites, then updates", () => {
   let cluster: Cluster;
   let emulators: Emulators;
   const deploys: DeployResult[] = [];
@@ -86,7 +95,10 @@ describe('one cdktf deploy on an empty cluster with the README\'s prerequisites,
     const first = await deploySynthOutput(synthApp(), emulators, FAST);
     deploys.push(first);
     // The deploy waited for the rollout (wait { rollout = true }): done when it returns.
-    expect(rolloutStatus(emulators.kube.get(DEPLOYMENT) as EmulatedObject)).toEqual({ message: 'deployment "cdktf-ces-controller-east" successfully rolled out', done: true });
+    expect(rolloutStatus(emulators.kube.get(DEPLOYMENT) as EmulatedObject)).toEqual({
+      message: 'deployment "cdktf-ces-controller-east" successfully rolled out',
+      done: true,
+    });
     const pods = controllerPods(emulators);
     expect(pods).toHaveLength(2);
     expect(pods.every(isReady)).toBe(true);
@@ -119,7 +131,8 @@ describe('one cdktf deploy on an empty cluster with the README\'s prerequisites,
     const namespace = ops.indexOf('create Namespace /cdktf-ces-system');
     for (const o of ops.filter((x) => x.includes(' cdktf-ces-system/'))) expect(ops.indexOf(o)).toBeGreaterThan(namespace);
     const deployment = ops.indexOf('create Deployment cdktf-ces-system/cdktf-ces-controller-east');
-    for (const o of ops.filter((x) => /^create (ConfigMap|ServiceAccount|Role|RoleBinding|ClusterRole|ClusterRoleBinding) /.test(x))) expect(ops.indexOf(o)).toBeLessThan(deployment);
+    for (const o of ops.filter((x) => /^create (ConfigMap|ServiceAccount|Role|RoleBinding|ClusterRole|ClusterRoleBinding) /.test(x)))
+      expect(ops.indexOf(o)).toBeLessThan(deployment);
     expect(first.declarations).toBe(1);
     // Each pod ran its init container (the bundle is unpacked into /app) and was started before it was Ready.
     for (const p of pods) {
@@ -157,7 +170,10 @@ describe('one cdktf deploy on an empty cluster with the README\'s prerequisites,
 
   test('3 kubectl edit of a rule CR: the controller reports it Ready=False/SpecNotDeployed; the next deploy applies only that CR and takes its spec back', async () => {
     emulators.kube.mergePatch(RULE, { spec: { action: 'Deny' } });
-    await eventually(() => expect(readyCondition(emulators.kube.get(RULE))).toMatchObject({ status: 'False', reason: 'SpecNotDeployed' }), 'the controller to report the edit');
+    await eventually(
+      () => expect(readyCondition(emulators.kube.get(RULE))).toMatchObject({ status: 'False', reason: 'SpecNotDeployed' }),
+      'the controller to report the edit',
+    );
     const third = await deploySynthOutput(synthApp({ shopRule: true }), emulators, { ...FAST, previous: deploys[1].state });
     expect(third.kubernetesOperations).toEqual(['update NamespaceEgressRule payments/payments-partner']);
     expect(third.applied).toEqual([]);
@@ -167,12 +183,14 @@ describe('one cdktf deploy on an empty cluster with the README\'s prerequisites,
 });
 
 describe('a first deploy before the BIG-IP login Secret exists', () => {
-  test('the deploy fails with the provider\'s rollout timeout; the pods are live, not Ready, and say what they wait for; the Secret makes them Ready without a restart', async () => {
+  test("the deploy fails with the provider's rollout timeout; the pods are live, not Ready, and say what they wait for; the Secret makes them Ready without a restart", async () => {
     const { emulators, workloads, httpPorts } = await startCluster({ loginSecret: false });
     try {
       const failure = await deploySynthOutput(synthApp(), emulators, { ...FAST, waitTimeoutMs: 3000 }).catch((e: unknown) => e);
       expect(failure).toBeInstanceOf(DeployError);
-      expect((failure as Error).message).toMatch(/^egress:kubernetes_manifest\.Controller_Deployment_\w+: Operation timed out: timed out waiting on rollout to complete$/);
+      expect((failure as Error).message).toMatch(
+        /^egress:kubernetes_manifest\.Controller_Deployment_\w+: Operation timed out: timed out waiting on rollout to complete$/,
+      );
       const pods = controllerPods(emulators);
       expect(pods.map((p) => [(p.status as any).phase, isReady(p)])).toEqual([
         ['Running', false],
@@ -205,7 +223,9 @@ describe('a first deploy before the BIG-IP login Secret exists', () => {
     const { emulators, workloads } = await startCluster({ teamNamespaces: false });
     try {
       const failure = await deploySynthOutput(synthApp(), emulators, FAST).catch((e: Error) => e.message);
-      expect(failure).toMatch(/^egress:kubernetes_manifest\.Payments_\w+: API response status: Failure: namespaces "payments" not found\nKubernetes API Error: NotFound namespaces \[payments\]$/);
+      expect(failure).toMatch(
+        /^egress:kubernetes_manifest\.Payments_\w+: API response status: Failure: namespaces "payments" not found\nKubernetes API Error: NotFound namespaces \[payments\]$/,
+      );
     } finally {
       await workloads.stop();
       await emulators.stop();

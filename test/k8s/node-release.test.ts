@@ -8,8 +8,10 @@ import * as path from 'node:path';
 import { DEFAULT_NODE_IMAGE, NODE_MAJOR } from '../../lib/constructs/egress-controller';
 import { packageRoot } from '../../lib/util';
 
- 
-const semver = require('semver') as { minVersion(range: string): { version: string } | null; satisfies(version: string, range: string): boolean };
+const semver = require('semver') as {
+  minVersion(range: string): { version: string } | null;
+  satisfies(version: string, range: string): boolean;
+};
 
 const root = packageRoot();
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));

@@ -22,7 +22,11 @@ const rule: RuleModel = JSON.parse(
     metadata: {},
   }),
 );
-const service: ExternalServiceModel = { name: 'bank', path: 'egress/Bank', destinations: [{ kind: 'address', text: '198.51.100.7', family: 4 }] };
+const service: ExternalServiceModel = {
+  name: 'bank',
+  path: 'egress/Bank',
+  destinations: [{ kind: 'address', text: '198.51.100.7', family: 4 }],
+};
 
 const POLLUTION: Record<string, unknown> = {
   fromPort: 1,
@@ -35,7 +39,8 @@ const POLLUTION: Record<string, unknown> = {
 };
 
 function polluted<T>(fn: () => T): T {
-  for (const [key, value] of Object.entries(POLLUTION)) Object.defineProperty(Object.prototype, key, { value, configurable: true, writable: true, enumerable: false });
+  for (const [key, value] of Object.entries(POLLUTION))
+    Object.defineProperty(Object.prototype, key, { value, configurable: true, writable: true, enumerable: false });
   try {
     return fn();
   } finally {

@@ -26,7 +26,14 @@ function deployment(version: string): object {
       template: {
         metadata: { labels, annotations: { version } },
         spec: {
-          containers: [{ name: 'web', image: 'registry.example/web:1', ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { httpGet: { path: '/ready', port: 'http' } } }],
+          containers: [
+            {
+              name: 'web',
+              image: 'registry.example/web:1',
+              ports: [{ name: 'http', containerPort: 8080 }],
+              readinessProbe: { httpGet: { path: '/ready', port: 'http' } },
+            },
+          ],
           volumes: [{ name: 'config', configMap: { name: 'web-config' } }],
         },
       },
@@ -44,7 +51,11 @@ async function runner(): Promise<RunningContainer> {
   const server = http.createServer((req, res) => res.writeHead(req.url === '/ready' ? readyCode : 404).end());
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { ports: { 8080: (server.address() as AddressInfo).port }, exited: () => false, stop: () => new Promise((r) => server.close(() => r())) };
+  return {
+    ports: { 8080: (server.address() as AddressInfo).port },
+    exited: () => false,
+    stop: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 const pods = () => kube.list({ apiVersion: 'v1', kind: 'Pod', namespace: 'default' });
@@ -63,10 +74,24 @@ afterAll(async () => {
 
 test('pods wait for their ConfigMap, then run, and are Ready only once the readiness probe passes', async () => {
   kube.apply(deployment('1'));
-  await eventually(() => workloads.events().some((e) => /^FailedMount default\/web-\w+-\w+: MountVolume.SetUp failed for volume "config" : configmap "web-config" not found$/.test(e)), 'a FailedMount event');
+  await eventually(
+    () =>
+      workloads
+        .events()
+        .some((e) =>
+          /^FailedMount default\/web-\w+-\w+: MountVolume.SetUp failed for volume "config" : configmap "web-config" not found$/.test(e),
+        ),
+    'a FailedMount event',
+  );
   expect(pods()).toHaveLength(2);
-  expect(pods().map((p) => (p.status as any).containerStatuses[0].state)).toEqual([{ waiting: { reason: 'ContainerCreating' } }, { waiting: { reason: 'ContainerCreating' } }]);
-  expect(status()).toEqual({ message: 'Waiting for deployment "web" rollout to finish: 0 of 2 updated replicas are available...', done: false });
+  expect(pods().map((p) => (p.status as any).containerStatuses[0].state)).toEqual([
+    { waiting: { reason: 'ContainerCreating' } },
+    { waiting: { reason: 'ContainerCreating' } },
+  ]);
+  expect(status()).toEqual({
+    message: 'Waiting for deployment "web" rollout to finish: 0 of 2 updated replicas are available...',
+    done: false,
+  });
 
   kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'default', name: 'web-config' }, data: { a: '1' } });
   await eventually(() => pods().every((p) => (p.status as any).phase === 'Running'), 'running pods');
@@ -109,7 +134,10 @@ test('a template change rolls one surge pod at a time and never lets availabilit
 test('a pod whose readiness probe starts failing is no longer Ready; the Deployment says so', async () => {
   readyCode = 500;
   await eventually(() => pods().every((p) => !ready(p)), 'unready pods');
-  expect((kube.get(DEPLOYMENT)?.status as any)).toMatchObject({ readyReplicas: 0, availableReplicas: 0, unavailableReplicas: 2 });
-  expect(status()).toEqual({ message: 'Waiting for deployment "web" rollout to finish: 0 of 2 updated replicas are available...', done: false });
+  expect(kube.get(DEPLOYMENT)?.status as any).toMatchObject({ readyReplicas: 0, availableReplicas: 0, unavailableReplicas: 2 });
+  expect(status()).toEqual({
+    message: 'Waiting for deployment "web" rollout to finish: 0 of 2 updated replicas are available...',
+    done: false,
+  });
   readyCode = 200;
 });

@@ -111,7 +111,9 @@ export function cesVerdict(objects: readonly Obj[], flow: OracleFlow): CesVerdic
     if (action === 'reject') return 'reject';
     if (action === 'accept-decisively') return 'allow';
   }
-  const serviceRules = objects.filter((o) => o.kind === 'ServiceEgressRule' && o.metadata.namespace === pod.namespace && pod.services.includes(o.spec.service));
+  const serviceRules = objects.filter(
+    (o) => o.kind === 'ServiceEgressRule' && o.metadata.namespace === pod.namespace && pod.services.includes(o.spec.service),
+  );
   const action = decide(serviceRules, objects, flow);
   if (action === 'drop') return 'deny';
   if (action === 'reject') return 'reject';

@@ -9,7 +9,17 @@ import * as path from 'node:path';
 import { App, Testing } from 'cdktf';
 import { cli } from '../cli/support';
 import { cesObjects, cesVerdict, probeAddresses, probePorts } from './ces-oracle';
-import { afmEvaluator, generatedDir, intentVerdict, libraryFrom, loadGenerated, migratedApp, probeCluster, probeFlows, typeErrors } from './support';
+import {
+  afmEvaluator,
+  generatedDir,
+  intentVerdict,
+  libraryFrom,
+  loadGenerated,
+  migratedApp,
+  probeCluster,
+  probeFlows,
+  typeErrors,
+} from './support';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'ces');
 
@@ -46,7 +56,17 @@ describe.each(CASES)('import of $fixture', ({ fixture, cluster, namespaces, coun
 
   beforeAll(async () => {
     moduleFile = path.join(dir, fixture.replace(/\.yaml$/, '.ts'));
-    const r = await cli(dir, 'import', path.join(FIXTURES, fixture), '-o', path.basename(moduleFile), '--allow-partial', '--library', libraryFrom(dir), ...(cluster ? ['--cluster', cluster] : []));
+    const r = await cli(
+      dir,
+      'import',
+      path.join(FIXTURES, fixture),
+      '-o',
+      path.basename(moduleFile),
+      '--allow-partial',
+      '--library',
+      libraryFrom(dir),
+      ...(cluster ? ['--cluster', cluster] : []),
+    );
     expect(r.code).toBe(0);
     source = fs.readFileSync(moduleFile, 'utf8');
     outdir = path.join(outRoot, fixture);
@@ -65,7 +85,9 @@ describe.each(CASES)('import of $fixture', ({ fixture, cluster, namespaces, coun
     expect(model.externalServices).toHaveLength(counts.externalServices);
     expect(model.rules).toHaveLength(counts.rules);
     const tf = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks', 'egress', 'cdk.tf.json'), 'utf8'));
-    const manifests = Object.values(tf.resource.kubernetes_manifest as Record<string, { manifest: { kind: string } }>).map((m) => m.manifest.kind);
+    const manifests = Object.values(tf.resource.kubernetes_manifest as Record<string, { manifest: { kind: string } }>).map(
+      (m) => m.manifest.kind,
+    );
     expect(manifests.filter((k) => k === 'ExternalService')).toHaveLength(counts.externalServices);
     expect(manifests.filter((k) => k.endsWith('EgressRule'))).toHaveLength(counts.rules);
   });
@@ -84,9 +106,20 @@ describe.each(CASES)('import of $fixture', ({ fixture, cluster, namespaces, coun
       const expected = cesVerdict(objects, flow);
       verdicts.add(expected);
       const intent = intentVerdict(model, snapshot, probe.pod, flow);
-      const onFirewall = afm.firewall.evaluate({ sourceIp, routeDomain: afm.routeDomain, destinationIp: flow.ip, protocol: flow.protocol, ...(flow.port !== undefined ? { port: flow.port } : {}) }, afm.state).verdict;
+      const onFirewall = afm.firewall.evaluate(
+        {
+          sourceIp,
+          routeDomain: afm.routeDomain,
+          destinationIp: flow.ip,
+          protocol: flow.protocol,
+          ...(flow.port !== undefined ? { port: flow.port } : {}),
+        },
+        afm.state,
+      ).verdict;
       if (intent !== expected || onFirewall !== expected) {
-        mismatches.push(`${probe.pod.namespace}/${probe.pod.name} → ${flow.ip}:${flow.port ?? ''}/${flow.protocol}: CES ${expected}, intent ${intent}, AFM ${onFirewall}`);
+        mismatches.push(
+          `${probe.pod.namespace}/${probe.pod.name} → ${flow.ip}:${flow.port ?? ''}/${flow.protocol}: CES ${expected}, intent ${intent}, AFM ${onFirewall}`,
+        );
       }
     }
     expect(mismatches.slice(0, 10)).toEqual([]);
@@ -101,7 +134,14 @@ describe('what the fixtures mean, flow by flow', () => {
   const pod = (namespace: string, ...services: string[]) => ({ namespace, services });
 
   test.each([
-    ['a cluster accept alone allows nothing in CES: the proxy stays closed to a pod without a service rule', pod('web'), '192.0.2.80', 'tcp', 3128, 'deny'],
+    [
+      'a cluster accept alone allows nothing in CES: the proxy stays closed to a pod without a service rule',
+      pod('web'),
+      '192.0.2.80',
+      'tcp',
+      3128,
+      'deny',
+    ],
     ['the service rule of checkout opens the proxy port it lists', pod('payments', 'checkout'), '192.0.2.80', 'tcp', 3128, 'allow'],
     ['... but not the one only the cluster accept lists', pod('payments', 'checkout'), '192.0.2.80', 'tcp', 8080, 'deny'],
     ['DNS is decided at the cluster level', pod('other'), '10.96.0.10', 'udp', 53, 'allow'],
@@ -109,7 +149,14 @@ describe('what the fixtures mean, flow by flow', () => {
     ['bank-sftp on its own port', pod('payments'), '198.51.100.10', 'tcp', 22, 'allow'],
     ["bank-sftp not on settlement's ports", pod('payments'), '198.51.100.10', 'tcp', 990, 'deny'],
     ['settlement on its own ports', pod('payments'), '198.51.100.20', 'udp', 4500, 'allow'],
-    ['the namespace decides before the service level: comments still reaches the bank', pod('payments', 'comments'), '198.51.100.10', 'tcp', 22, 'allow'],
+    [
+      'the namespace decides before the service level: comments still reaches the bank',
+      pod('payments', 'comments'),
+      '198.51.100.10',
+      'tcp',
+      22,
+      'allow',
+    ],
     ['comments is refused stripe', pod('payments', 'comments'), '203.0.113.10', 'tcp', 443, 'reject'],
     ['a drop and an accept-decisively of one level: the drop wins', pod('web'), '198.51.100.40', 'tcp', 443, 'deny'],
   ])('%s', (_what, p, ip, protocol, port, verdict) => {
@@ -118,7 +165,16 @@ describe('what the fixtures mean, flow by flow', () => {
 });
 
 test('the module refuses a device of another cluster than --cluster', async () => {
-  const r = await cli(dir, 'import', path.join(FIXTURES, 'egress-policy.yaml'), '--cluster', 'prod-east', '--allow-partial', '--library', libraryFrom(dir));
+  const r = await cli(
+    dir,
+    'import',
+    path.join(FIXTURES, 'egress-policy.yaml'),
+    '--cluster',
+    'prod-east',
+    '--allow-partial',
+    '--library',
+    libraryFrom(dir),
+  );
   const fn = loadGenerated(r.stdout, libraryFrom(dir));
   expect(() => migratedApp(fn, { clusterName: 'staging' }, Testing.app())).toThrow(
     /imported for cluster prod-east; device egress\/Bigip is for cluster staging/,

@@ -35,7 +35,13 @@ describe('names', () => {
 
   test('port-set suffixes are readable and stable', () => {
     expect(portsToken([])).toBe('any');
-    expect(portsToken([{ protocol: 'udp', fromPort: 53, toPort: 53 }, { protocol: 'tcp', fromPort: 8000, toPort: 8080 }, { protocol: 'tcp', fromPort: 80, toPort: 80 }])).toBe('tcp80-8000to8080-udp53');
+    expect(
+      portsToken([
+        { protocol: 'udp', fromPort: 53, toPort: 53 },
+        { protocol: 'tcp', fromPort: 8000, toPort: 8080 },
+        { protocol: 'tcp', fromPort: 80, toPort: 80 },
+      ]),
+    ).toBe('tcp80-8000to8080-udp53');
   });
 
   test('split rules never collide with other rules, and renames are noted', () => {
@@ -57,16 +63,24 @@ describe('names', () => {
 
 describe('semantics details', () => {
   test('DNS names among the addresses become FQDN destinations, as the CES controller renders them', () => {
-    const text = [doc('ExternalService', 'api', 'shop', { addresses: ['api.partner.example', '192.0.2.9'] }), doc('NamespaceEgressRule', 'to-api', 'shop', { action: 'accept-decisively', externalServices: ['api'] })].join('---\n');
+    const text = [
+      doc('ExternalService', 'api', 'shop', { addresses: ['api.partner.example', '192.0.2.9'] }),
+      doc('NamespaceEgressRule', 'to-api', 'shop', { action: 'accept-decisively', externalServices: ['api'] }),
+    ].join('---\n');
     const { plan, module } = importCes(text, 'x.yaml');
     expect(module).toContain("EgressDestination.fqdn('api.partner.example'),\n        EgressDestination.address('192.0.2.9'),");
     expect(plan.notes[0].why).toContain('CES renders such entries as FQDN entries');
   });
 
   test('fields the CRD does not define are noted: the API server pruned them, so CES never saw them', () => {
-    const text = [doc('ExternalService', 'api', 'shop', { addresses: ['192.0.2.9'] }), doc('NamespaceEgressRule', 'to-api', 'shop', { action: 'drop', priority: 1, externalServices: ['api'] })].join('---\n');
+    const text = [
+      doc('ExternalService', 'api', 'shop', { addresses: ['192.0.2.9'] }),
+      doc('NamespaceEgressRule', 'to-api', 'shop', { action: 'drop', priority: 1, externalServices: ['api'] }),
+    ].join('---\n');
     const { plan, module } = importCes(text, 'x.yaml');
-    expect(plan.notes.map((n) => `${n.field}: ${n.why}`)).toContain('spec.priority: is not a field of the CES CRD; the API server prunes it, so CES never saw it');
+    expect(plan.notes.map((n) => `${n.field}: ${n.why}`)).toContain(
+      'spec.priority: is not a field of the CES CRD; the API server prunes it, so CES never saw it',
+    );
     expect(module).toContain(`priority: 100,`);
   });
 
@@ -77,7 +91,10 @@ describe('semantics details', () => {
   });
 
   test('an ExternalService whose ports cannot be carried over is not widened to every port: the rule loses it, loudly', () => {
-    const text = [doc('ExternalService', 'odd', 'kube-system', { addresses: ['192.0.2.9'], ports: [{ protocol: 'QUIC', port: '443' }] }), doc('ClusterEgressRule', 'block-odd', undefined, { action: 'drop', externalServices: ['odd'] })].join('---\n');
+    const text = [
+      doc('ExternalService', 'odd', 'kube-system', { addresses: ['192.0.2.9'], ports: [{ protocol: 'QUIC', port: '443' }] }),
+      doc('ClusterEgressRule', 'block-odd', undefined, { action: 'drop', externalServices: ['odd'] }),
+    ].join('---\n');
     const { plan } = importCes(text, 'x.yaml');
     expect(plan.rules).toEqual([]);
     expect(plan.notCarried.map((n) => `${n.field}: ${n.why.split(';')[0]}`)).toEqual([
@@ -89,7 +106,10 @@ describe('semantics details', () => {
 
   test('rules of one level that overlap with different outcomes are noted: CES left their order to chance', () => {
     const text = [
-      doc('ExternalService', 'web', 'kube-system', { addresses: ['192.0.2.9', '192.0.2.10'], ports: [{ protocol: 'TCP', port: '80,443' }] }),
+      doc('ExternalService', 'web', 'kube-system', {
+        addresses: ['192.0.2.9', '192.0.2.10'],
+        ports: [{ protocol: 'TCP', port: '80,443' }],
+      }),
       doc('ExternalService', 'tls', 'kube-system', { addresses: ['192.0.2.10'], ports: [{ protocol: 'TCP', port: '443-444' }] }),
       doc('ClusterEgressRule', 'pass-web', undefined, { action: 'accept', externalServices: ['web'] }),
       doc('ClusterEgressRule', 'allow-tls', undefined, { action: 'accept-decisively', externalServices: ['tls'] }),
@@ -103,12 +123,18 @@ describe('semantics details', () => {
   });
 
   test('problems found while mapping are reported with those found while reading, in file order', () => {
-    const text = [doc('ClusterEgressRule', 'r', undefined, { action: 'drop', externalServices: ['nope'] }), doc('ExternalService', 'x', 'kube-system', { addresses: ['not an address'] })].join('---\n');
+    const text = [
+      doc('ClusterEgressRule', 'r', undefined, { action: 'drop', externalServices: ['nope'] }),
+      doc('ExternalService', 'x', 'kube-system', { addresses: ['not an address'] }),
+    ].join('---\n');
     expect(() => importCes(text, 'x.yaml')).toThrow(CesInputError);
     try {
       importCes(text, 'x.yaml');
     } catch (e) {
-      expect((e as CesInputError).problems.map((p) => `${p.where} ${p.field}`)).toEqual(['x.yaml:1 spec.externalServices[0]', 'x.yaml:7 spec.addresses[0]']);
+      expect((e as CesInputError).problems.map((p) => `${p.where} ${p.field}`)).toEqual([
+        'x.yaml:1 spec.externalServices[0]',
+        'x.yaml:7 spec.addresses[0]',
+      ]);
     }
   });
 });
@@ -121,15 +147,26 @@ describe('the generated code is safe from what the manifests say', () => {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('free text (port names, bandwidth values) reaches comments only, escaped so it cannot end them', () => {
-    const hostile = 'x */ globalThis.injected = true; /* \u2028 globalThis.injected = true; \'`${1}';
+    const hostile = "x */ globalThis.injected = true; /* \u2028 globalThis.injected = true; '`${1}";
     const text = [
-      doc('ExternalService', 'api', 'kube-system', { addresses: ['192.0.2.9'], ports: [{ name: hostile, protocol: 'TCP', port: '443', bandwidth: hostile }, { name: hostile, protocol: hostile, port: '1' }] }),
+      doc('ExternalService', 'api', 'kube-system', {
+        addresses: ['192.0.2.9'],
+        ports: [
+          { name: hostile, protocol: 'TCP', port: '443', bandwidth: hostile },
+          { name: hostile, protocol: hostile, port: '1' },
+        ],
+      }),
       doc('ClusterEgressRule', 'r', undefined, { action: 'accept-decisively', externalServices: ['api'] }),
     ].join('---\n');
     const library = libraryFrom(dir);
     const { module } = importCes(text, 'x */ y.yaml', { library });
     expect(module).not.toContain('\u2028');
-    expect(module.split('\n').filter((l) => l.includes('injected')).every((l) => l.trimStart().startsWith('//'))).toBe(true);
+    expect(
+      module
+        .split('\n')
+        .filter((l) => l.includes('injected'))
+        .every((l) => l.trimStart().startsWith('//')),
+    ).toBe(true);
     const file = path.join(dir, 'hostile.ts');
     fs.writeFileSync(file, module);
     expect(typeErrors(file)).toEqual([]);

@@ -46,35 +46,40 @@ const rule = fc.record({
   refs: fc.subarray(ES_NAMES, { minLength: 1 }),
 });
 
-const manifests = fc.tuple(fc.array(externalService, { maxLength: 6 }), fc.array(rule, { minLength: 1, maxLength: 6 })).map(([services, rules]) => {
-  const es = [...new Map(services.map((s) => [`${s.namespace}/${s.name}`, s])).values()];
-  const objects: Record<string, unknown>[] = es.map((s) => ({
-    apiVersion: 'kubeovn.io/v1alpha1',
-    kind: 'ExternalService',
-    metadata: { name: s.name, namespace: s.namespace },
-    spec: { addresses: s.addresses, ...(s.ports ? { ports: s.ports.map((p) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined))) } : {}) },
-  }));
-  const seen = new Set<string>();
-  for (const r of rules) {
-    const cluster = r.kind === 'ClusterEgressRule';
-    const key = `${r.kind}/${cluster ? '' : r.namespace}/${r.name}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const lookup = cluster ? 'kube-system' : r.namespace;
-    objects.push({
+const manifests = fc
+  .tuple(fc.array(externalService, { maxLength: 6 }), fc.array(rule, { minLength: 1, maxLength: 6 }))
+  .map(([services, rules]) => {
+    const es = [...new Map(services.map((s) => [`${s.namespace}/${s.name}`, s])).values()];
+    const objects: Record<string, unknown>[] = es.map((s) => ({
       apiVersion: 'kubeovn.io/v1alpha1',
-      kind: r.kind,
-      metadata: { name: r.name, ...(cluster ? {} : { namespace: r.namespace }) },
+      kind: 'ExternalService',
+      metadata: { name: s.name, namespace: s.namespace },
       spec: {
-        action: r.action,
-        ...(r.logging !== undefined ? { logging: r.logging } : {}),
-        ...(r.kind === 'ServiceEgressRule' ? { service: r.service } : {}),
-        externalServices: r.refs.filter((n) => es.some((s) => s.namespace === lookup && s.name === n)),
+        addresses: s.addresses,
+        ...(s.ports ? { ports: s.ports.map((p) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined))) } : {}),
       },
-    });
-  }
-  return objects.map((o) => stringify(o)).join('---\n');
-});
+    }));
+    const seen = new Set<string>();
+    for (const r of rules) {
+      const cluster = r.kind === 'ClusterEgressRule';
+      const key = `${r.kind}/${cluster ? '' : r.namespace}/${r.name}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const lookup = cluster ? 'kube-system' : r.namespace;
+      objects.push({
+        apiVersion: 'kubeovn.io/v1alpha1',
+        kind: r.kind,
+        metadata: { name: r.name, ...(cluster ? {} : { namespace: r.namespace }) },
+        spec: {
+          action: r.action,
+          ...(r.logging !== undefined ? { logging: r.logging } : {}),
+          ...(r.kind === 'ServiceEgressRule' ? { service: r.service } : {}),
+          externalServices: r.refs.filter((n) => es.some((s) => s.namespace === lookup && s.name === n)),
+        },
+      });
+    }
+    return objects.map((o) => stringify(o)).join('---\n');
+  });
 
 test('imported random CES policies give every probe flow the CES verdict', () => {
   const { snapshot, pods } = probeCluster({ payments: SERVICES, web: ['checkout'], other: [] });
@@ -90,7 +95,9 @@ test('imported random CES policies give every probe flow the CES verdict', () =>
         const expected = cesVerdict(objects, flow);
         const actual = intentVerdict(model, snapshot, probe.pod, flow);
         if (actual !== expected) {
-          throw new Error(`${probe.pod.namespace}/${probe.pod.name} → ${flow.ip}:${flow.port ?? ''}/${flow.protocol}: CES ${expected}, imported ${actual}`);
+          throw new Error(
+            `${probe.pod.namespace}/${probe.pod.name} → ${flow.ip}:${flow.port ?? ''}/${flow.protocol}: CES ${expected}, imported ${actual}`,
+          );
         }
       }
     }),

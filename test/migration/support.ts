@@ -45,14 +45,19 @@ export function typeErrors(file: string): string[] {
     });
 }
 
-export type MigratedFunction = (scope: constructs.Construct, device: AfmDevice) => { externalServices: Record<string, unknown>; rules: unknown[] };
+export type MigratedFunction = (
+  scope: constructs.Construct,
+  device: AfmDevice,
+) => { externalServices: Record<string, unknown>; rules: unknown[] };
 
 /**
  * Loads a generated module's source: transpiled with the TypeScript compiler and run with
  * `library` bound to this repository's lib (the same instances the tests use).
  */
 export function loadGenerated(source: string, library: string): MigratedFunction {
-  const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
+  const js = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+  }).outputText;
   const mod = { exports: {} as Record<string, unknown> };
   const requireShim = (id: string) => {
     if (id === library) return lib;
@@ -66,7 +71,11 @@ export function loadGenerated(source: string, library: string): MigratedFunction
 export const POD_CIDRS = ['10.244.0.0/16', 'fd00:10:244::/56'];
 
 /** An app with one device (and its stacks) holding the migrated policy. */
-export function migratedApp(fn: MigratedFunction, props: Partial<AfmDeviceProps> = {}, app?: App): { app: App; stack: TerraformStack; device: AfmDevice } {
+export function migratedApp(
+  fn: MigratedFunction,
+  props: Partial<AfmDeviceProps> = {},
+  app?: App,
+): { app: App; stack: TerraformStack; device: AfmDevice } {
   const { app: a, stack, device } = deviceStack({ podCidrs: POD_CIDRS, ...props }, app);
   fn(stack, device);
   return { app: a, stack, device };
@@ -87,7 +96,13 @@ export function probeCluster(namespaces: Record<string, readonly string[]>): { s
       n++;
       const labels = { app: service ?? 'unlisted' };
       pods.push({
-        pod: { namespace, name: `${service ?? 'other'}-0`, labels, ips: [`10.244.${Math.floor(n / 250)}.${n % 250}`, `fd00:10:244::${n.toString(16)}`], phase: 'Running' },
+        pod: {
+          namespace,
+          name: `${service ?? 'other'}-0`,
+          labels,
+          ips: [`10.244.${Math.floor(n / 250)}.${n % 250}`, `fd00:10:244::${n.toString(16)}`],
+          phase: 'Running',
+        },
         oracle: { namespace, services: service ? [service] : [] },
       });
       if (service) services.push({ namespace, name: service, selector: { app: service } });
@@ -105,24 +120,50 @@ export const AT = new Date('2026-03-02T10:00:00Z');
 
 /** Verdicts of the imported policy: the intent evaluator over the model. */
 export function intentVerdict(model: PolicyModel, snapshot: ClusterSnapshot, pod: PodInfo, flow: OracleFlow): string {
-  return evaluateIntent({ model, snapshot, dns: new Map(), at: AT, flow: { pod, destinationIp: flow.ip, ...(flow.host ? { host: flow.host } : {}), protocol: flow.protocol, ...(flow.port !== undefined ? { port: flow.port } : {}) } }).verdict;
+  return evaluateIntent({
+    model,
+    snapshot,
+    dns: new Map(),
+    at: AT,
+    flow: {
+      pod,
+      destinationIp: flow.ip,
+      ...(flow.host ? { host: flow.host } : {}),
+      protocol: flow.protocol,
+      ...(flow.port !== undefined ? { port: flow.port } : {}),
+    },
+  }).verdict;
 }
 
 /** Verdicts of the imported policy as the firewall gives them: the AFM evaluator over a synth output. */
-export function afmEvaluator(outdir: string, snapshot: ClusterSnapshot): { firewall: AfmFirewall; state: AfmListState; routeDomain: number } {
+export function afmEvaluator(
+  outdir: string,
+  snapshot: ClusterSnapshot,
+): { firewall: AfmFirewall; state: AfmListState; routeDomain: number } {
   const [device] = readSynthOutput(outdir, REPO);
-  const view = policyView({ label: device.tenant, model: device.artifact.model, plan: device.artifact.plan, as3: device.as3, commands: device.commands });
+  const view = policyView({
+    label: device.tenant,
+    model: device.artifact.model,
+    plan: device.artifact.plan,
+    as3: device.as3,
+    commands: device.commands,
+  });
   const state = view.firewall.listState(desiredMembers(view.plan, snapshot, AT));
   return { firewall: view.firewall, state, routeDomain: view.model.device.routeDomain };
 }
 
 /** Every probe flow: each pod to each address, on each protocol and probe port. */
-export function probeFlows(pods: readonly ProbePod[], addresses: readonly string[], ports: readonly number[]): { probe: ProbePod; flow: OracleFlow; sourceIp: string }[] {
+export function probeFlows(
+  pods: readonly ProbePod[],
+  addresses: readonly string[],
+  ports: readonly number[],
+): { probe: ProbePod; flow: OracleFlow; sourceIp: string }[] {
   const out: { probe: ProbePod; flow: OracleFlow; sourceIp: string }[] = [];
   for (const probe of pods) {
     for (const ip of addresses) {
       const sourceIp = probe.pod.ips.find((s) => s.includes(':') === ip.includes(':')) as string;
-      for (const protocol of ['tcp', 'udp', 'sctp']) for (const port of ports) out.push({ probe, sourceIp, flow: { pod: probe.oracle, ip, protocol, port } });
+      for (const protocol of ['tcp', 'udp', 'sctp'])
+        for (const port of ports) out.push({ probe, sourceIp, flow: { pod: probe.oracle, ip, protocol, port } });
       out.push({ probe, sourceIp, flow: { pod: probe.oracle, ip, protocol: 'icmp' } });
     }
   }

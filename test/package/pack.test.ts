@@ -22,14 +22,20 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const AS3_SCHEMA = path.resolve(ROOT, '..', 'shared', 'conformance', 'as3', 'as3-schema-3.56.0-10.json');
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs = 600_000): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, CHECKPOINT_DISABLE: '1', npm_config_update_notifier: 'false' } });
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, CHECKPOINT_DISABLE: '1', npm_config_update_notifier: 'false' },
+  });
   if (r.status !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} in ${cwd} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stdout}\n${r.stderr}`);
   }
   return r.stdout;
 }
 
-const installedVersion = (name: string): string => (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+const installedVersion = (name: string): string =>
+  (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 
 let work: string;
 let tarball: string;
@@ -39,13 +45,26 @@ beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-ces-pack-'));
   const stage = path.join(work, 'stage');
   fs.mkdirSync(stage);
-  for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'lib', 'providers', 'examples', 'test', 'docs']) {
+  for (const entry of [
+    'package.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'README.md',
+    'lib',
+    'providers',
+    'examples',
+    'test',
+    'docs',
+  ]) {
     if (fs.existsSync(path.join(ROOT, entry))) fs.cpSync(path.join(ROOT, entry), path.join(stage, entry), { recursive: true });
   }
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
   const out = path.join(work, 'out');
   fs.mkdirSync(out);
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', out], stage)) as { filename: string; files: { path: string }[] }[];
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', out], stage)) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
   tarball = path.join(out, packed[0].filename);
   packedFiles = packed[0].files.map((f) => f.path).sort();
 }, 900_000);
@@ -55,10 +74,21 @@ afterAll(() => {
 });
 
 test('the tarball holds the built library, its types, the controller bundle and the docs, and nothing else', () => {
-  const allowed = /^(package\.json|README\.md|LICENSE|docs\/[a-z-]+\.md|dist\/controller\/controller\.js\.gz|dist\/(lib|providers)\/.+\.(js|d\.ts))$/;
+  const allowed =
+    /^(package\.json|README\.md|LICENSE|docs\/[a-z-]+\.md|dist\/controller\/controller\.js\.gz|dist\/(lib|providers)\/.+\.(js|d\.ts))$/;
   expect(packedFiles.filter((f) => !allowed.test(f))).toEqual([]);
-  expect(packedFiles.filter((f) => /(^|\/)(test|tests|fixtures|examples|bench)\/|\.(key|pem|crt|tgz|map|tsbuildinfo)$/.test(f))).toEqual([]);
-  for (const entry of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/testing/index.js', 'dist/lib/testing/index.d.ts', 'dist/lib/cli/main.js', 'dist/providers/bigip/index.d.ts', 'dist/controller/controller.js.gz']) {
+  expect(packedFiles.filter((f) => /(^|\/)(test|tests|fixtures|examples|bench)\/|\.(key|pem|crt|tgz|map|tsbuildinfo)$/.test(f))).toEqual(
+    [],
+  );
+  for (const entry of [
+    'dist/lib/index.js',
+    'dist/lib/index.d.ts',
+    'dist/lib/testing/index.js',
+    'dist/lib/testing/index.d.ts',
+    'dist/lib/cli/main.js',
+    'dist/providers/bigip/index.d.ts',
+    'dist/controller/controller.js.gz',
+  ]) {
     expect(packedFiles).toContain(entry);
   }
 });
@@ -198,20 +228,39 @@ function checkProject(dir: string): void {
   run('npx', ['tsc', '-p', 'tsconfig.bundler.json'], dir);
   run('npx', ['tsc', '-p', 'tsconfig.json'], dir);
   run('node', ['build/main.js'], dir);
-  const synthesized = JSON.parse(fs.readFileSync(path.join(dir, 'cdktf.out', 'stacks', 'egress', 'cdk.tf.json'), 'utf8')) as { resource: Record<string, Record<string, { manifest?: { kind?: string } }>> };
+  const synthesized = JSON.parse(fs.readFileSync(path.join(dir, 'cdktf.out', 'stacks', 'egress', 'cdk.tf.json'), 'utf8')) as {
+    resource: Record<string, Record<string, { manifest?: { kind?: string } }>>;
+  };
   expect(Object.keys(synthesized.resource)).toEqual(expect.arrayContaining(['bigip_as3', 'kubernetes_manifest']));
   const kinds = Object.values(synthesized.resource.kubernetes_manifest).map((r) => r.manifest?.kind);
   expect(kinds).toEqual(expect.arrayContaining(['ClusterEgressRule', 'ServiceEgressRule', 'Deployment', 'ServiceAccount']));
-  const jestRun = spawnSync('npx', ['jest', '--ci', '--json', '--outputFile=jest-result.json'], { cwd: dir, encoding: 'utf8', timeout: 600_000, env: { ...process.env, AS3_SCHEMA } });
-  const result = JSON.parse(fs.readFileSync(path.join(dir, 'jest-result.json'), 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number };
-  expect({ failed: result.numFailedTests, passedOrSkipped: result.numPassedTests + result.numPendingTests, status: jestRun.status }).toEqual({ failed: 0, passedOrSkipped: 3, status: 0 });
+  const jestRun = spawnSync('npx', ['jest', '--ci', '--json', '--outputFile=jest-result.json'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 600_000,
+    env: { ...process.env, AS3_SCHEMA },
+  });
+  const result = JSON.parse(fs.readFileSync(path.join(dir, 'jest-result.json'), 'utf8')) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numPendingTests: number;
+  };
+  expect({
+    failed: result.numFailedTests,
+    passedOrSkipped: result.numPassedTests + result.numPendingTests,
+    status: jestRun.status,
+  }).toEqual({ failed: 0, passedOrSkipped: 3, status: 0 });
   expect(result.numPassedTests).toBeGreaterThanOrEqual(fs.existsSync(AS3_SCHEMA) ? 3 : 2);
 }
 
 test('installs into a fresh cdktf 0.21 project: type-checks under node10, node16 and bundler resolution, synthesizes, and its Jest test passes', () => {
   const dir = freshProject(
     'cdktf',
-    { cdktf: installedVersion('cdktf'), constructs: installedVersion('constructs'), '@cdktf/provider-kubernetes': installedVersion('@cdktf/provider-kubernetes') },
+    {
+      cdktf: installedVersion('cdktf'),
+      constructs: installedVersion('constructs'),
+      '@cdktf/provider-kubernetes': installedVersion('@cdktf/provider-kubernetes'),
+    },
     '',
   );
   checkProject(dir);
@@ -225,6 +274,8 @@ test('installs into a fresh CDK Terrain (cdktn) project the same way', () => {
     { cdktf: 'npm:cdktn@0.24.0', constructs: '~10.7.2', '@cdktf/provider-kubernetes': installedVersion('@cdktf/provider-kubernetes') },
     'legacy-peer-deps=true\n',
   );
-  expect((JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', 'cdktf', 'package.json'), 'utf8')) as { name: string }).name).toBe('cdktn');
+  expect((JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', 'cdktf', 'package.json'), 'utf8')) as { name: string }).name).toBe(
+    'cdktn',
+  );
   checkProject(dir);
 }, 900_000);

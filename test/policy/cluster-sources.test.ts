@@ -55,15 +55,31 @@ describe('cluster sources', () => {
     });
     // The controller fills the other cluster lists and the namespace list; nothing for the pod CIDRs.
     const plan = buildSyncPlan(compiled);
-    expect(plan.lists.map((l) => l.path).sort()).toEqual(['/Common/Shared/k8s_prod_src_cluster', prod, until, '/Common/Shared/k8s_prod_src_ns_web'].sort());
-    expect(plan.rules.find((r) => r.key === 'cluster/dns')).toEqual({ key: 'cluster/dns', kind: 'ClusterEgressRule', name: 'dns', sourceList: '/Common/Shared/k8s_prod_src_pod_cidrs', memberLists: [] });
+    expect(plan.lists.map((l) => l.path).sort()).toEqual(
+      ['/Common/Shared/k8s_prod_src_cluster', prod, until, '/Common/Shared/k8s_prod_src_ns_web'].sort(),
+    );
+    expect(plan.rules.find((r) => r.key === 'cluster/dns')).toEqual({
+      key: 'cluster/dns',
+      kind: 'ClusterEgressRule',
+      name: 'dns',
+      sourceList: '/Common/Shared/k8s_prod_src_pod_cidrs',
+      memberLists: [],
+    });
     expect(plan.rules.find((r) => r.key === 'namespace/web/web')?.memberLists).toEqual(['/Common/Shared/k8s_prod_src_ns_web']);
   });
 
   test('the declaration: the pod CIDRs as addresses with the route domain', () => {
     const shared = (renderAs3(compilePolicy(policy(testDevice({ podCidrs: [V4, V6], routeDomain: 2 })))) as any).declaration.Common.Shared;
-    expect(shared.k8s_prod_src_pod_cidrs).toEqual({ class: 'Firewall_Address_List', remark: 'pod CIDRs of cluster prod', addresses: ['10.244.0.0%2/16', 'fd00:10:244::%2/56'] });
-    expect(shared.k8s_prod_src_cluster).toEqual({ class: 'Firewall_Address_List', remark: 'pods of cluster prod', addresses: [{ addressDiscovery: 'event' }] });
+    expect(shared.k8s_prod_src_pod_cidrs).toEqual({
+      class: 'Firewall_Address_List',
+      remark: 'pod CIDRs of cluster prod',
+      addresses: ['10.244.0.0%2/16', 'fd00:10:244::%2/56'],
+    });
+    expect(shared.k8s_prod_src_cluster).toEqual({
+      class: 'Firewall_Address_List',
+      remark: 'pods of cluster prod',
+      addresses: [{ addressDiscovery: 'event' }],
+    });
     expect(shared.k8s_prod_cluster_rules.rules.map((r: any) => [r.name, r.source.addressLists[0].use])).toEqual([
       ['c_emergency_any', 'k8s_prod_src_pod_cidrs'],
       ['c_no-smtp_any', 'k8s_prod_src_pod_cidrs'],

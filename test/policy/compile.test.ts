@@ -95,11 +95,18 @@ describe('compilePolicy', () => {
     fc.assert(
       fc.property(policyArb({ maxRules: 8 }), policyArb({ maxRules: 3 }), (p, extra) => {
         const keys = new Set(p.rules.map((r) => `${r.level}/${r.namespace}/${r.name}`));
-        const added = extra.rules.filter((r) => !keys.has(`${r.level}/${r.namespace}/${r.name}`) && r.destinations.every((d) => d.kind !== 'externalService'));
+        const added = extra.rules.filter(
+          (r) => !keys.has(`${r.level}/${r.namespace}/${r.name}`) && r.destinations.every((d) => d.kind !== 'externalService'),
+        );
         const before = compilePolicy(p);
         const after = compilePolicy({ ...p, rules: [...p.rules, ...added] });
         const names = (c: typeof before) =>
-          new Map([...c.levels.cluster, ...c.levels.namespace, ...c.levels.service].map((r) => [r.key, [r.sourceList, r.destinationLists, r.entries]]));
+          new Map(
+            [...c.levels.cluster, ...c.levels.namespace, ...c.levels.service].map((r) => [
+              r.key,
+              [r.sourceList, r.destinationLists, r.entries],
+            ]),
+          );
         const afterNames = names(after);
         for (const [key, value] of names(before)) expect(afterNames.get(key)).toEqual(value);
       }),
@@ -154,7 +161,9 @@ describe('compilePolicy', () => {
       rules: [rule({ level: 'service', name: 'r'.repeat(63), namespace: 'n'.repeat(63), service: 's'.repeat(63) })],
     };
     const compiled = compilePolicy(model);
-    expect(compiled.sourceLists.map((l) => l.path)).toEqual([expect.stringMatching(/^\/Common\/Shared\/tx+_src_svc_n{63}_s{42}_[0-9a-f]{16}$/)]);
+    expect(compiled.sourceLists.map((l) => l.path)).toEqual([
+      expect.stringMatching(/^\/Common\/Shared\/tx+_src_svc_n{63}_s{42}_[0-9a-f]{16}$/),
+    ]);
     expect(compiled.sourceLists[0].path).toHaveLength(195);
   });
 });

@@ -19,7 +19,9 @@ function withExpired(scenario: Scenario, mask: readonly boolean[]): Scenario {
   return { ...scenario, model: { ...scenario.model, rules } };
 }
 
-const expiredWorldArb = fc.tuple(scenarioArb(10), fc.array(fc.boolean(), { minLength: 1, maxLength: 12 })).map(([s, mask]) => ({ original: s, expired: withExpired(s, mask) }));
+const expiredWorldArb = fc
+  .tuple(scenarioArb(10), fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }))
+  .map(([s, mask]) => ({ original: s, expired: withExpired(s, mask) }));
 
 describe('expired rules: AFM evaluator, intent evaluator and the render self-check agree', () => {
   test('on random policies with some rules expired, every flow', () => {

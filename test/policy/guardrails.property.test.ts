@@ -100,7 +100,10 @@ const PORT_SETS: readonly PortModel[][] = [
   [{ protocol: 'tcp', fromPort: 80, toPort: 443 }],
   [{ protocol: 'udp', fromPort: 53, toPort: 53 }],
   [{ protocol: 'tcp' }],
-  [{ protocol: 'tcp', fromPort: 443, toPort: 443 }, { protocol: 'udp', fromPort: 53, toPort: 53 }],
+  [
+    { protocol: 'tcp', fromPort: 443, toPort: 443 },
+    { protocol: 'udp', fromPort: 53, toPort: 53 },
+  ],
   [{ protocol: 'any' }],
 ];
 /** One port in each segment the port sets above cut the port space into, and one other protocol. */
@@ -113,7 +116,10 @@ const PROBES: readonly { protocol: string; port?: number }[] = [
 function allowsProbe(ports: readonly PortModel[], probe: { protocol: string; port?: number }): boolean {
   if (ports.length === 0) return true;
   return ports.some(
-    (p) => p.protocol === 'any' || (p.protocol === probe.protocol && (p.fromPort === undefined || (probe.port !== undefined && p.fromPort <= probe.port && probe.port <= (p.toPort as number)))),
+    (p) =>
+      p.protocol === 'any' ||
+      (p.protocol === probe.protocol &&
+        (p.fromPort === undefined || (probe.port !== undefined && p.fromPort <= probe.port && probe.port <= (p.toPort as number)))),
   );
 }
 
@@ -143,7 +149,10 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
     placement: placedArb,
     // Group sources get more pieces than noise, so that covers form often.
     bias: fc.array(fc.nat(5), { minLength: 30, maxLength: 30 }),
-    ports: fc.array(fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 4, arbitrary: fc.nat(PORT_SETS.length - 1) }), { minLength: SLOTS.length, maxLength: SLOTS.length }),
+    ports: fc.array(fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 4, arbitrary: fc.nat(PORT_SETS.length - 1) }), {
+      minLength: SLOTS.length,
+      maxLength: SLOTS.length,
+    }),
     viaService: fc.boolean(),
   })
   .map(({ v4, v6, placement, bias, ports, viaService }) => {
@@ -164,7 +173,10 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
       let destinations: DestinationModel[] = models;
       if (viaService && index === 0) {
         externalServices.push({ name: 'es0', path: 'test/es0', destinations: models });
-        destinations = [{ kind: 'externalService', name: 'es0' }, { kind: 'fqdn', text: 'api.example.com', wildcard: false }];
+        destinations = [
+          { kind: 'externalService', name: 'es0' },
+          { kind: 'fqdn', text: 'api.example.com', wildcard: false },
+        ];
       }
       const rule: RuleModel = {
         level: slot.level,
@@ -177,7 +189,11 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
           slot.level === 'cluster'
             ? { level: 'cluster' }
             : slot.level === 'namespace'
-              ? { level: 'namespace', namespace: slot.namespace, podSelector: slot.labels && { matchLabels: slot.labels, matchExpressions: [] } }
+              ? {
+                  level: 'namespace',
+                  namespace: slot.namespace,
+                  podSelector: slot.labels && { matchLabels: slot.labels, matchExpressions: [] },
+                }
               : { level: 'service', namespace: slot.namespace, service: slot.service },
         destinations,
         ports: PORT_SETS[ports[index]],
@@ -220,7 +236,14 @@ function oracle(s: Scenario): Set<IpFamily> {
     for (const probe of PROBES) {
       const reach = applying.filter((r) => allowsProbe(r.ports, probe)).flatMap((r) => s.pieces.get(r) as Piece[]);
       for (const family of [4, 6] as const) {
-        if (covered(reach.filter((p) => p.family === family), 0n, FULL[family])) out.add(family);
+        if (
+          covered(
+            reach.filter((p) => p.family === family),
+            0n,
+            FULL[family],
+          )
+        )
+          out.add(family);
       }
     }
   }

@@ -8,7 +8,6 @@ import { issuesOf } from '../support/issues';
 
 const base = { level: 'namespace' as const, path: 'app/stack/Rule', name: 'r', namespace: 'payments', action: 'ALLOW' };
 
-
 describe('destinations', () => {
   test.each([
     ['an IPv4 address', D.address('192.0.2.10'), { kind: 'address', text: '192.0.2.10', family: 4 }],
@@ -152,7 +151,9 @@ describe('rule fields', () => {
   });
 
   test('refuses selectors a service rule cannot have, and requires namespace and service', () => {
-    const issues = issuesOf(() => buildRule({ level: 'service', path: 'p', name: 'r', action: 'ALLOW', destinations: [D.anyIpv4()], podSelector: {} }));
+    const issues = issuesOf(() =>
+      buildRule({ level: 'service', path: 'p', name: 'r', action: 'ALLOW', destinations: [D.anyIpv4()], podSelector: {} }),
+    );
     expect(issues.map((i) => i.field)).toEqual(['namespace', 'service', 'podSelector']);
   });
 
@@ -204,19 +205,30 @@ describe('every port is said explicitly', () => {
       path: 'app/stack/Rule',
       field: 'ports[0]',
       value: JSON.stringify(call),
-      message: expect.stringContaining(`a missing port never means every port: give the port (the first and last port of a range), or for every`),
+      message: expect.stringContaining(
+        `a missing port never means every port: give the port (the first and last port of a range), or for every`,
+      ),
     });
     expect(issue.message).toContain(`write ${explicit}`);
   });
 
   test.each([
-    [{ protocol: 'tcp' }, /fromPort is missing, and a missing port never means every port: give fromPort \(and toPort for a range\), or for every tcp port write EgressPort.allTcp\(\)/],
+    [
+      { protocol: 'tcp' },
+      /fromPort is missing, and a missing port never means every port: give fromPort \(and toPort for a range\), or for every tcp port write EgressPort.allTcp\(\)/,
+    ],
     [{ protocol: 'udp', fromPort: undefined }, /fromPort is missing.*EgressPort.allUdp\(\)/],
     [{ protocol: 'tcp', fromPort: undefined, toPort: 80 }, /toPort is given without fromPort: give fromPort too/],
     [{ protocol: 'tcp', port: 443 }, /port: is not a prop of EgressPortProps: write fromPort \(and toPort for a range\)/],
-    [{ protocol: 'tcp', fromport: 443 }, /fromport: is not a prop of EgressPortProps, and an unknown prop is never ignored: did you mean "fromPort"\?/],
+    [
+      { protocol: 'tcp', fromport: 443 },
+      /fromport: is not a prop of EgressPortProps, and an unknown prop is never ignored: did you mean "fromPort"\?/,
+    ],
     [null, /expected an EgressPortProps object \(\{ protocol, fromPort\?, toPort\? \}\)/],
-    [undefined, /^EgressPort\.of\(\) needs an EgressPortProps object: pass one, such as EgressPort\.of\(\{ protocol: "udplite", fromPort: 5000 \}\)$/],
+    [
+      undefined,
+      /^EgressPort\.of\(\) needs an EgressPortProps object: pass one, such as EgressPort\.of\(\{ protocol: "udplite", fromPort: 5000 \}\)$/,
+    ],
     [[], /not an array/],
   ])('EgressPort.of(%p) is refused', (props, message) => {
     const issue = issueOf(() => buildRule({ ...anywhere, ports: [P.of(js(props))] }));
@@ -228,16 +240,31 @@ describe('every port is said explicitly', () => {
   test.each([
     [P.sctp(NaN), '"sctp/NaN"', 'port NaN is out of range: use a whole number from 1 to 65535'],
     [P.tcp(js('443')), '"EgressPort.tcp(\\"443\\")"', 'port "443" is not a number: pass the number 443, not a string'],
-    [P.tcpRange(1, js(undefined)), '"EgressPort.tcpRange(1, undefined)"', 'a port range needs two port numbers, the first and the last port: give both, or for the one port 1 write EgressPort.tcp(1)'],
-    [js(P).sctpRange(7), '"EgressPort.sctpRange(7, undefined)"', 'a port range needs two port numbers, the first and the last port: give both, or for the one port 7 write EgressPort.sctp(7)'],
+    [
+      P.tcpRange(1, js(undefined)),
+      '"EgressPort.tcpRange(1, undefined)"',
+      'a port range needs two port numbers, the first and the last port: give both, or for the one port 1 write EgressPort.tcp(1)',
+    ],
+    [
+      js(P).sctpRange(7),
+      '"EgressPort.sctpRange(7, undefined)"',
+      'a port range needs two port numbers, the first and the last port: give both, or for the one port 7 write EgressPort.sctp(7)',
+    ],
     [P.tcp(Infinity), '"tcp/Infinity"', 'port Infinity is out of range: use a whole number from 1 to 65535'],
-    [P.protocol(js(null)), '"EgressPort.protocol(null)"', expect.stringMatching(/^the protocol must be a string, not null: use a lower-case AFM protocol name/)],
+    [
+      P.protocol(js(null)),
+      '"EgressPort.protocol(null)"',
+      expect.stringMatching(/^the protocol must be a string, not null: use a lower-case AFM protocol name/),
+    ],
   ])('refuses port %s', (port, value, message) => {
     expect(issueOf(() => buildRule({ ...anywhere, ports: [port] }))).toEqual({ path: 'app/stack/Rule', field: 'ports[0]', value, message });
   });
 
   test('the explicit forms of every port are accepted', () => {
-    const rule = buildRule({ ...anywhere, ports: [P.allTcp(), P.allUdp(), P.protocol('gre'), P.protocol('sctp'), P.of({ protocol: 'esp' })] });
+    const rule = buildRule({
+      ...anywhere,
+      ports: [P.allTcp(), P.allUdp(), P.protocol('gre'), P.protocol('sctp'), P.of({ protocol: 'esp' })],
+    });
     expect(rule.ports).toEqual([{ protocol: 'tcp' }, { protocol: 'udp' }, { protocol: 'gre' }, { protocol: 'sctp' }, { protocol: 'esp' }]);
     expect(buildRule({ ...anywhere, ports: [P.allTraffic()] }).ports).toEqual([{ protocol: 'any' }]);
     expect(buildRule(anywhere).ports).toEqual([]);
@@ -307,10 +334,30 @@ describe('shared values cannot be changed', () => {
 
 describe('destinations from any call shape', () => {
   test.each([
-    ['EgressDestination.address(null)', () => D.address(js(null)), 'null', 'EgressDestination.address() needs a string such as "192.0.2.10" or "2001:db8::10"'],
-    ['EgressDestination.address(undefined)', () => D.address(js(undefined)), 'nothing', 'EgressDestination.address() needs a string such as "192.0.2.10" or "2001:db8::10"'],
-    ['EgressDestination.cidr(10)', () => D.cidr(js(10)), '10', 'EgressDestination.cidr() needs a string such as "198.51.100.0/24" or "2001:db8::/32"'],
-    ['EgressDestination.range("10.0.0.1")', () => D.range('10.0.0.1', js(undefined)), 'nothing', 'EgressDestination.range() needs a string such as "10.0.0.1" and "10.0.0.9"'],
+    [
+      'EgressDestination.address(null)',
+      () => D.address(js(null)),
+      'null',
+      'EgressDestination.address() needs a string such as "192.0.2.10" or "2001:db8::10"',
+    ],
+    [
+      'EgressDestination.address(undefined)',
+      () => D.address(js(undefined)),
+      'nothing',
+      'EgressDestination.address() needs a string such as "192.0.2.10" or "2001:db8::10"',
+    ],
+    [
+      'EgressDestination.cidr(10)',
+      () => D.cidr(js(10)),
+      '10',
+      'EgressDestination.cidr() needs a string such as "198.51.100.0/24" or "2001:db8::/32"',
+    ],
+    [
+      'EgressDestination.range("10.0.0.1")',
+      () => D.range('10.0.0.1', js(undefined)),
+      'nothing',
+      'EgressDestination.range() needs a string such as "10.0.0.1" and "10.0.0.9"',
+    ],
     ['EgressDestination.fqdn({})', () => D.fqdn(js({})), '{}', 'EgressDestination.fqdn() needs a string such as "api.example.com"'],
     [
       'EgressDestination.externalService(undefined)',
@@ -333,18 +380,28 @@ describe('destinations from any call shape', () => {
   ])('%s is a named error', (_call, make, value, message) => {
     const dest = make();
     expect(() => String(dest)).not.toThrow();
-    expect(issueOf(() => buildRule({ ...base, destinations: [dest] }))).toEqual({ path: 'app/stack/Rule', field: 'destinations[0]', value, message });
+    expect(issueOf(() => buildRule({ ...base, destinations: [dest] }))).toEqual({
+      path: 'app/stack/Rule',
+      field: 'destinations[0]',
+      value,
+      message,
+    });
   });
 
   test('null, plain objects and strings in destinations are refused on their index', () => {
-    const issues = issuesOf(() => buildRule({ ...base, destinations: [D.anyIpv4(), null, undefined, { kind: 'address', value: '192.0.2.1' }, '192.0.2.1'] }));
+    const issues = issuesOf(() =>
+      buildRule({ ...base, destinations: [D.anyIpv4(), null, undefined, { kind: 'address', value: '192.0.2.1' }, '192.0.2.1'] }),
+    );
     expect(issues.map((i) => [i.field, i.value])).toEqual([
       ['destinations[1]', 'null'],
       ['destinations[2]', 'nothing'],
       ['destinations[3]', '{"kind":"address","value":"192.0.2.1"}'],
       ['destinations[4]', '"192.0.2.1"'],
     ]);
-    for (const issue of issues) expect(issue.message).toBe('expected an EgressDestination made with its static factories, such as EgressDestination.cidr("10.0.0.0/8")');
+    for (const issue of issues)
+      expect(issue.message).toBe(
+        'expected an EgressDestination made with its static factories, such as EgressDestination.cidr("10.0.0.0/8")',
+      );
   });
 
   test.each([
@@ -455,7 +512,12 @@ describe('rule values from any call shape', () => {
     ['2027-01-01T12:00:00', 'must be an ISO-8601 instant with a zone, such as "2027-01-31T00:00:00Z"'],
     ['2027-01-01', 'must be an ISO-8601 instant with a zone, such as "2027-01-31T00:00:00Z"'],
   ])('expiresAt %p is refused', (expiresAt, message) => {
-    expect(issueOf(() => buildRule({ ...anywhere, expiresAt }))).toEqual({ path: 'app/stack/Rule', field: 'expiresAt', value: JSON.stringify(expiresAt), message });
+    expect(issueOf(() => buildRule({ ...anywhere, expiresAt }))).toEqual({
+      path: 'app/stack/Rule',
+      field: 'expiresAt',
+      value: JSON.stringify(expiresAt),
+      message,
+    });
   });
 
   test.each(['2028-02-29T00:00:00Z', '2000-02-29T23:59:59.999Z', '2099-12-31T23:59:59+14:00', '2030-06-30T00:00-05:30'])(
@@ -468,18 +530,82 @@ describe('rule values from any call shape', () => {
 
 describe('strict props structs', () => {
   test.each([
-    ['cluster', { namespace: 'payments' }, 'namespace', '"payments"', 'is not a prop of a ClusterEgressRule: a cluster rule applies to every namespace; use a NamespaceEgressRule for one namespace, or namespaceSelector to narrow this rule'],
-    ['cluster', { service: 'checkout' }, 'service', '"checkout"', 'is not a prop of a ClusterEgressRule: a cluster rule applies to every namespace; use a ServiceEgressRule for the pods of one Service'],
-    ['namespace', { namespace: 'web', service: 'checkout' }, 'service', '"checkout"', 'is not a prop of a NamespaceEgressRule: a namespace rule applies to its namespace; use a ServiceEgressRule for the pods of one Service, or podSelector to narrow this rule'],
-    ['namespace', { namespace: 'web', namespaceSelector: {} }, 'namespaceSelector', '{}', 'is not a prop of a NamespaceEgressRule: only cluster rules select namespaces; this rule applies to its own namespace'],
-    ['service', { namespace: 'web', service: 's', podSelector: { matchLabels: { app: 'x' } } }, 'podSelector', '{"matchLabels":{"app":"x"}}', "is not a prop of a ServiceEgressRule: a service rule's pods are those its Service selects; use a NamespaceEgressRule with podSelector instead"],
-    ['service', { namespace: 'web', service: 's', namespaceSelector: {} }, 'namespaceSelector', '{}', 'is not a prop of a ServiceEgressRule: only cluster rules select namespaces; this rule applies to its own namespace'],
-    ['namespace', { namespace: 'web', podSelecter: { matchLabels: { app: 'x' } } }, 'podSelecter', '{"matchLabels":{"app":"x"}}', 'is not a prop of a NamespaceEgressRule, and an unknown prop is never ignored: did you mean "podSelector"?'],
-    ['cluster', { NamespaceSelector: {} }, 'NamespaceSelector', '{}', 'is not a prop of a ClusterEgressRule, and an unknown prop is never ignored: did you mean "namespaceSelector"?'],
-    ['cluster', { logs: true }, 'logs', 'true', expect.stringMatching(/^is not a prop of a ClusterEgressRule, and an unknown prop is never ignored: remove it; the props of a ClusterEgressRule are device, name, action/)],
-    ['namespace', { namespace: 'web', namespace_: undefined }, 'namespace_', 'nothing', 'is not a prop of a NamespaceEgressRule, and an unknown prop is never ignored: did you mean "namespace"?'],
+    [
+      'cluster',
+      { namespace: 'payments' },
+      'namespace',
+      '"payments"',
+      'is not a prop of a ClusterEgressRule: a cluster rule applies to every namespace; use a NamespaceEgressRule for one namespace, or namespaceSelector to narrow this rule',
+    ],
+    [
+      'cluster',
+      { service: 'checkout' },
+      'service',
+      '"checkout"',
+      'is not a prop of a ClusterEgressRule: a cluster rule applies to every namespace; use a ServiceEgressRule for the pods of one Service',
+    ],
+    [
+      'namespace',
+      { namespace: 'web', service: 'checkout' },
+      'service',
+      '"checkout"',
+      'is not a prop of a NamespaceEgressRule: a namespace rule applies to its namespace; use a ServiceEgressRule for the pods of one Service, or podSelector to narrow this rule',
+    ],
+    [
+      'namespace',
+      { namespace: 'web', namespaceSelector: {} },
+      'namespaceSelector',
+      '{}',
+      'is not a prop of a NamespaceEgressRule: only cluster rules select namespaces; this rule applies to its own namespace',
+    ],
+    [
+      'service',
+      { namespace: 'web', service: 's', podSelector: { matchLabels: { app: 'x' } } },
+      'podSelector',
+      '{"matchLabels":{"app":"x"}}',
+      "is not a prop of a ServiceEgressRule: a service rule's pods are those its Service selects; use a NamespaceEgressRule with podSelector instead",
+    ],
+    [
+      'service',
+      { namespace: 'web', service: 's', namespaceSelector: {} },
+      'namespaceSelector',
+      '{}',
+      'is not a prop of a ServiceEgressRule: only cluster rules select namespaces; this rule applies to its own namespace',
+    ],
+    [
+      'namespace',
+      { namespace: 'web', podSelecter: { matchLabels: { app: 'x' } } },
+      'podSelecter',
+      '{"matchLabels":{"app":"x"}}',
+      'is not a prop of a NamespaceEgressRule, and an unknown prop is never ignored: did you mean "podSelector"?',
+    ],
+    [
+      'cluster',
+      { NamespaceSelector: {} },
+      'NamespaceSelector',
+      '{}',
+      'is not a prop of a ClusterEgressRule, and an unknown prop is never ignored: did you mean "namespaceSelector"?',
+    ],
+    [
+      'cluster',
+      { logs: true },
+      'logs',
+      'true',
+      expect.stringMatching(
+        /^is not a prop of a ClusterEgressRule, and an unknown prop is never ignored: remove it; the props of a ClusterEgressRule are device, name, action/,
+      ),
+    ],
+    [
+      'namespace',
+      { namespace: 'web', namespace_: undefined },
+      'namespace_',
+      'nothing',
+      'is not a prop of a NamespaceEgressRule, and an unknown prop is never ignored: did you mean "namespace"?',
+    ],
   ])('a %s rule refuses %p', (level, extra, field, value, message) => {
-    expect(issueOf(() => buildRule(js({ level, path: 'app/stack/Rule', name: 'r', action: 'ALLOW', destinations: [D.anyIpv4()], ...extra })))).toEqual({
+    expect(
+      issueOf(() => buildRule(js({ level, path: 'app/stack/Rule', name: 'r', action: 'ALLOW', destinations: [D.anyIpv4()], ...extra }))),
+    ).toEqual({
       path: 'app/stack/Rule',
       field,
       value,
@@ -488,11 +614,31 @@ describe('strict props structs', () => {
   });
 
   test.each([
-    [{ podSelector: { app: 'web' } }, 'podSelector.app', 'is not a prop of a LabelSelector, and an unknown prop is never ignored: labels go inside matchLabels, such as { matchLabels: { app: "web" } }'],
-    [{ podSelector: { matchLabel: { app: 'web' } } }, 'podSelector.matchLabel', 'is not a prop of a LabelSelector, and an unknown prop is never ignored: did you mean "matchLabels"?'],
-    [{ podSelector: { matchExpressions: [{ key: 'app', operator: 'Exists', value: ['x'] }] } }, 'podSelector.matchExpressions[0].value', 'is not a prop of a LabelSelectorRequirement, and an unknown prop is never ignored: did you mean "values"?'],
-    [{ schedule: { startTime: '08:00', endTime: '17:00', timezone: 'UTC' } }, 'schedule.timezone', 'is not a prop of an EgressSchedule, and an unknown prop is never ignored: did you mean "timeZone"?'],
-    [{ bandwidthLimit: { maxBandwidth: 5, units: 'Mbps' } }, 'bandwidthLimit.units', 'is not a prop of an EgressBandwidthLimit, and an unknown prop is never ignored: did you mean "unit"?'],
+    [
+      { podSelector: { app: 'web' } },
+      'podSelector.app',
+      'is not a prop of a LabelSelector, and an unknown prop is never ignored: labels go inside matchLabels, such as { matchLabels: { app: "web" } }',
+    ],
+    [
+      { podSelector: { matchLabel: { app: 'web' } } },
+      'podSelector.matchLabel',
+      'is not a prop of a LabelSelector, and an unknown prop is never ignored: did you mean "matchLabels"?',
+    ],
+    [
+      { podSelector: { matchExpressions: [{ key: 'app', operator: 'Exists', value: ['x'] }] } },
+      'podSelector.matchExpressions[0].value',
+      'is not a prop of a LabelSelectorRequirement, and an unknown prop is never ignored: did you mean "values"?',
+    ],
+    [
+      { schedule: { startTime: '08:00', endTime: '17:00', timezone: 'UTC' } },
+      'schedule.timezone',
+      'is not a prop of an EgressSchedule, and an unknown prop is never ignored: did you mean "timeZone"?',
+    ],
+    [
+      { bandwidthLimit: { maxBandwidth: 5, units: 'Mbps' } },
+      'bandwidthLimit.units',
+      'is not a prop of an EgressBandwidthLimit, and an unknown prop is never ignored: did you mean "unit"?',
+    ],
   ])('nested structs are strict: %p', (extra, field, message) => {
     const issue = issueOf(() => buildRule(js({ ...anywhere, ...extra })));
     expect(issue).toMatchObject({ path: 'app/stack/Rule', field, message });
@@ -539,7 +685,10 @@ describe('strict props structs', () => {
     delete props[tag];
     expect(issuesOf(() => buildRule(props)).map((i) => [i.field, i.message])).toEqual([
       ['bandwidthLimit', 'expected an EgressBandwidthLimit ({ maxBandwidth, unit? }), not an array'],
-      ['schedule', 'expected an EgressSchedule ({ startTime, endTime, daysOfWeek?, timeZone? }) written as an object literal, not a Date object'],
+      [
+        'schedule',
+        'expected an EgressSchedule ({ startTime, endTime, daysOfWeek?, timeZone? }) written as an object literal, not a Date object',
+      ],
       ['podSelector', 'expected a LabelSelector ({ matchLabels?, matchExpressions? }) written as an object literal, not a Map object'],
     ]);
   });

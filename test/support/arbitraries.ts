@@ -33,8 +33,12 @@ export const LABEL_VALUES = ['a', 'b', 'c'];
 export const FQDNS = ['api.stripe.com', 'sftp.bank.example', 'time.example.net', 'a.svc.example.org', 'b.svc.example.org'];
 export const WILDCARDS = ['*.svc.example.org', '*.example.net'];
 
-const ipv4 = fc.tuple(fc.constantFrom(10, 192, 198, 203), fc.nat(255), fc.nat(255), fc.nat(255)).map(([a, b, c, d]) => (BigInt(a) << 24n) | (BigInt(b) << 16n) | (BigInt(c) << 8n) | BigInt(d));
-const ipv6 = fc.tuple(fc.nat(0xffff), fc.nat(0xffff), fc.nat(0xffff)).map(([a, b, c]) => (0x20010db8n << 96n) | (BigInt(a) << 80n) | (BigInt(b) << 64n) | BigInt(c));
+const ipv4 = fc
+  .tuple(fc.constantFrom(10, 192, 198, 203), fc.nat(255), fc.nat(255), fc.nat(255))
+  .map(([a, b, c, d]) => (BigInt(a) << 24n) | (BigInt(b) << 16n) | (BigInt(c) << 8n) | BigInt(d));
+const ipv6 = fc
+  .tuple(fc.nat(0xffff), fc.nat(0xffff), fc.nat(0xffff))
+  .map(([a, b, c]) => (0x20010db8n << 96n) | (BigInt(a) << 80n) | (BigInt(b) << 64n) | BigInt(c));
 
 function cidrOf(family: 4 | 6, value: bigint, len: number): AddressModel {
   const bits = family === 4 ? 32 : 128;
@@ -62,8 +66,16 @@ export const fqdnArb: fc.Arbitrary<FqdnModel> = fc.oneof(
 const portRange = fc.tuple(fc.integer({ min: 1, max: 65535 }), fc.nat(2000)).map(([a, n]) => [a, Math.min(65535, a + n)] as const);
 
 export const portArb: fc.Arbitrary<PortModel> = fc.oneof(
-  { weight: 6, arbitrary: fc.tuple(fc.constantFrom('tcp', 'udp', 'sctp'), fc.constantFrom(22, 53, 80, 443, 8443)).map(([protocol, p]) => ({ protocol, fromPort: p, toPort: p })) },
-  { weight: 2, arbitrary: fc.tuple(fc.constantFrom('tcp', 'udp'), portRange).map(([protocol, [a, b]]) => ({ protocol, fromPort: a, toPort: b })) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .tuple(fc.constantFrom('tcp', 'udp', 'sctp'), fc.constantFrom(22, 53, 80, 443, 8443))
+      .map(([protocol, p]) => ({ protocol, fromPort: p, toPort: p })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(fc.constantFrom('tcp', 'udp'), portRange).map(([protocol, [a, b]]) => ({ protocol, fromPort: a, toPort: b })),
+  },
   { weight: 1, arbitrary: fc.constantFrom('icmp', 'ipv6-icmp', 'gre', 'tcp', 'udp').map((protocol) => ({ protocol })) },
 );
 
@@ -74,8 +86,16 @@ export const selectorArb: fc.Arbitrary<SelectorModel> = fc
     labels,
     fc.array(
       fc.oneof(
-        fc.record({ key: fc.constantFrom(...LABEL_KEYS), operator: fc.constantFrom('In' as const, 'NotIn' as const), values: fc.uniqueArray(fc.constantFrom(...LABEL_VALUES), { minLength: 1, maxLength: 2 }) }),
-        fc.record({ key: fc.constantFrom(...LABEL_KEYS), operator: fc.constantFrom('Exists' as const, 'DoesNotExist' as const), values: fc.constant([] as string[]) }),
+        fc.record({
+          key: fc.constantFrom(...LABEL_KEYS),
+          operator: fc.constantFrom('In' as const, 'NotIn' as const),
+          values: fc.uniqueArray(fc.constantFrom(...LABEL_VALUES), { minLength: 1, maxLength: 2 }),
+        }),
+        fc.record({
+          key: fc.constantFrom(...LABEL_KEYS),
+          operator: fc.constantFrom('Exists' as const, 'DoesNotExist' as const),
+          values: fc.constant([] as string[]),
+        }),
       ),
       { maxLength: 1 },
     ),
@@ -124,7 +144,10 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
         { weight: 2, arbitrary: fqdnArb as fc.Arbitrary<DestinationModel> },
         { weight: 1, arbitrary: fc.constantFrom(...esNames).map((name) => ({ kind: 'externalService', name }) as DestinationModel) },
       )
-    : fc.oneof({ weight: 5, arbitrary: addressArb as fc.Arbitrary<DestinationModel> }, { weight: 2, arbitrary: fqdnArb as fc.Arbitrary<DestinationModel> });
+    : fc.oneof(
+        { weight: 5, arbitrary: addressArb as fc.Arbitrary<DestinationModel> },
+        { weight: 2, arbitrary: fqdnArb as fc.Arbitrary<DestinationModel> },
+      );
   return fc
     .record({
       name: nameArb,
@@ -138,13 +161,23 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
       podSelector: fc.option(selectorArb, { nil: undefined }),
       // Cluster rules over every pod (no selector, or empty ones) match the pod CIDRs or a list,
       // depending on their action: drawn often, not only by chance.
-      everyPod: fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('absent' as const, 'empty' as const) }),
+      everyPod: fc.oneof(
+        { weight: 2, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom('absent' as const, 'empty' as const) },
+      ),
       logging: fc.boolean(),
       audit: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-      bandwidth: rarely(fc.record({ maxBandwidth: fc.integer({ min: 1, max: 10000 }), unit: fc.constantFrom('bps' as const, 'Kbps' as const, 'Mbps' as const, 'Gbps' as const) })),
+      bandwidth: rarely(
+        fc.record({
+          maxBandwidth: fc.integer({ min: 1, max: 10000 }),
+          unit: fc.constantFrom('bps' as const, 'Kbps' as const, 'Mbps' as const, 'Gbps' as const),
+        }),
+      ),
       schedule: rarely(
         fc.record({
-          daysOfWeek: fc.uniqueArray(fc.constantFrom(...WEEKDAYS), { minLength: 1, maxLength: 7 }).map((ds) => WEEKDAYS.filter((d) => ds.includes(d))),
+          daysOfWeek: fc
+            .uniqueArray(fc.constantFrom(...WEEKDAYS), { minLength: 1, maxLength: 7 })
+            .map((ds) => WEEKDAYS.filter((d) => ds.includes(d))),
           startTime: fc.constantFrom('00:00', '08:00', '12:30'),
           endTime: fc.constantFrom('13:00', '18:00', '24:00'),
           timeZone: fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York'),
@@ -155,7 +188,12 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
     .map((r) => {
       const namespace = level === 'cluster' ? undefined : r.namespace;
       const empty: SelectorModel = { matchLabels: {}, matchExpressions: [] };
-      const selectors = r.everyPod === undefined ? r : r.everyPod === 'absent' ? { ...r, namespaceSelector: undefined, podSelector: undefined } : { ...r, namespaceSelector: empty, podSelector: empty };
+      const selectors =
+        r.everyPod === undefined
+          ? r
+          : r.everyPod === 'absent'
+            ? { ...r, namespaceSelector: undefined, podSelector: undefined }
+            : { ...r, namespaceSelector: empty, podSelector: empty };
       const source = sourceOf(level, namespace, selectors);
       return {
         level,
@@ -185,7 +223,10 @@ export const deviceArb: fc.Arbitrary<DeviceModel> = fc
   .record({
     audit: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     logging: fc.record({
-      servers: fc.constantFrom([] as { address: string; port: number }[], [{ address: '192.0.2.50', port: 514 }, { address: '2001:db8::50', port: 6514 }]),
+      servers: fc.constantFrom([] as { address: string; port: number }[], [
+        { address: '192.0.2.50', port: 514 },
+        { address: '2001:db8::50', port: 6514 },
+      ]),
       transport: fc.constantFrom('tcp' as const, 'udp' as const),
       localDatabase: fc.boolean(),
       logIpErrors: fc.boolean(),
@@ -224,7 +265,10 @@ export const deviceArb: fc.Arbitrary<DeviceModel> = fc
 export function policyArb(options: PolicyArbOptions = {}): fc.Arbitrary<PolicyModel> {
   const maxRules = options.maxRules ?? 12;
   return fc
-    .tuple(deviceArb, options.externalServices === false ? fc.constant([] as ExternalServiceModel[]) : fc.array(externalServiceArb, { maxLength: 2 }))
+    .tuple(
+      deviceArb,
+      options.externalServices === false ? fc.constant([] as ExternalServiceModel[]) : fc.array(externalServiceArb, { maxLength: 2 }),
+    )
     .chain(([device, esList]) => {
       const externalServices = [...new Map(esList.map((e) => [e.name, e])).values()];
       const names = externalServices.map((e) => e.name);
@@ -250,13 +294,21 @@ const DIGITS = '0123456789';
 function stringOf(length: number, first: string, middle: string, last: string): fc.Arbitrary<string> {
   if (length === 1) return fc.constantFrom(...first.split('').filter((c) => last.includes(c)));
   return fc
-    .tuple(fc.constantFrom(...first.split('')), fc.array(fc.constantFrom(...middle.split('')), { minLength: length - 2, maxLength: length - 2 }), fc.constantFrom(...last.split('')))
+    .tuple(
+      fc.constantFrom(...first.split('')),
+      fc.array(fc.constantFrom(...middle.split('')), { minLength: length - 2, maxLength: length - 2 }),
+      fc.constantFrom(...last.split('')),
+    )
     .map(([a, m, z]) => a + m.join('') + z);
 }
 
 /** A length: `max` most of the time, otherwise anything from `min`. */
 function lengthUpTo(max: number, min = 1): fc.Arbitrary<number> {
-  return fc.oneof({ weight: 3, arbitrary: fc.constant(max) }, { weight: 1, arbitrary: fc.constantFrom(max - 1, max - 2) }, { weight: 2, arbitrary: fc.integer({ min, max }) });
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.constant(max) },
+    { weight: 1, arbitrary: fc.constantFrom(max - 1, max - 2) },
+    { weight: 2, arbitrary: fc.integer({ min, max }) },
+  );
 }
 
 /** An RFC 1123 label of at most `max` characters, usually exactly `max`. */
@@ -269,39 +321,70 @@ export function dnsLabelArb(max: number): fc.Arbitrary<string> {
 export function tenantNameArb(max = 48): fc.Arbitrary<string> {
   const letters = LOWER + LOWER.toUpperCase();
   const rest = `${letters}${DIGITS}_`;
-  return lengthUpTo(max, 2)
-    .chain((n) => stringOf(n, letters, rest, rest))
-    // Valid names only: the builders refuse AS3's reserved names (`Common`, `id`, `remark`, …).
-    // Valid as a tenant and as an application: the builders refuse AS3's reserved names.
-    .filter((t) => tenantProblem(t) === undefined && !TENANT_PROPERTIES.has(t));
+  return (
+    lengthUpTo(max, 2)
+      .chain((n) => stringOf(n, letters, rest, rest))
+      // Valid names only: the builders refuse AS3's reserved names (`Common`, `id`, `remark`, …).
+      // Valid as a tenant and as an application: the builders refuse AS3's reserved names.
+      .filter((t) => tenantProblem(t) === undefined && !TENANT_PROPERTIES.has(t))
+  );
 }
 
 /** Every character free text may hold (remarks, tmsh descriptions, iRule comments alike). */
 export const FREE_TEXT_CHARS = `${LOWER}${LOWER.toUpperCase()}${DIGITS} _.,:;@#()/+=-`;
 /** Legal strings that look like attacks on tmsh, iRules, JSON or Terraform. */
-const HOSTILE_TEXT = ['; delete sys config #', '# when FLOW_INIT: drop;', '#(( /Common/Shared ))', 'a=b; c=d', ' leading and trailing ', '@@@', '---', '/Common/Shared/k8s_prod_dst_0', 'x'.repeat(64)];
+const HOSTILE_TEXT = [
+  '; delete sys config #',
+  '# when FLOW_INIT: drop;',
+  '#(( /Common/Shared ))',
+  'a=b; c=d',
+  ' leading and trailing ',
+  '@@@',
+  '---',
+  '/Common/Shared/k8s_prod_dst_0',
+  'x'.repeat(64),
+];
 
 /** Free text of at most `max` characters, from the allowed character set, often at `max`. */
 export function freeTextArb(max = 64): fc.Arbitrary<string> {
   return fc.oneof(
-    { weight: 3, arbitrary: lengthUpTo(max).chain((n) => fc.array(fc.constantFrom(...FREE_TEXT_CHARS.split('')), { minLength: n, maxLength: n }).map((cs) => cs.join(''))) },
+    {
+      weight: 3,
+      arbitrary: lengthUpTo(max).chain((n) =>
+        fc.array(fc.constantFrom(...FREE_TEXT_CHARS.split('')), { minLength: n, maxLength: n }).map((cs) => cs.join('')),
+      ),
+    },
     { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_TEXT.filter((t) => t.length <= max)) },
   );
 }
 
 /** A Kubernetes label key: an optional DNS-subdomain prefix and a name of up to 63 characters. */
 const longLabelKeyArb: fc.Arbitrary<string> = fc
-  .tuple(fc.option(fc.constantFrom('app.kubernetes.io', `${'p'.repeat(63)}.example.com`), { nil: undefined }), lengthUpTo(63).chain((n) => stringOf(n, LOWER + DIGITS, `${LOWER}${DIGITS}-_.`, LOWER + DIGITS)))
+  .tuple(
+    fc.option(fc.constantFrom('app.kubernetes.io', `${'p'.repeat(63)}.example.com`), { nil: undefined }),
+    lengthUpTo(63).chain((n) => stringOf(n, LOWER + DIGITS, `${LOWER}${DIGITS}-_.`, LOWER + DIGITS)),
+  )
   .map(([prefix, name]) => (prefix ? `${prefix}/${name}` : name));
-const longLabelValueArb: fc.Arbitrary<string> = fc.oneof(fc.constant(''), lengthUpTo(63).chain((n) => stringOf(n, LOWER + DIGITS, `${LOWER}${DIGITS}-_.`, LOWER + DIGITS)));
+const longLabelValueArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constant(''),
+  lengthUpTo(63).chain((n) => stringOf(n, LOWER + DIGITS, `${LOWER}${DIGITS}-_.`, LOWER + DIGITS)),
+);
 
 const longSelectorArb: fc.Arbitrary<SelectorModel> = fc
   .tuple(
     fc.dictionary(longLabelKeyArb, longLabelValueArb, { maxKeys: 3 }),
     fc.array(
       fc.oneof(
-        fc.record({ key: longLabelKeyArb, operator: fc.constantFrom('In' as const, 'NotIn' as const), values: fc.uniqueArray(longLabelValueArb, { minLength: 1, maxLength: 3 }) }),
-        fc.record({ key: longLabelKeyArb, operator: fc.constantFrom('Exists' as const, 'DoesNotExist' as const), values: fc.constant([] as string[]) }),
+        fc.record({
+          key: longLabelKeyArb,
+          operator: fc.constantFrom('In' as const, 'NotIn' as const),
+          values: fc.uniqueArray(longLabelValueArb, { minLength: 1, maxLength: 3 }),
+        }),
+        fc.record({
+          key: longLabelKeyArb,
+          operator: fc.constantFrom('Exists' as const, 'DoesNotExist' as const),
+          values: fc.constant([] as string[]),
+        }),
       ),
       { maxLength: 2 },
     ),
@@ -327,8 +410,18 @@ const PORTLESS_PROTOCOLS = [...AFM_PROTOCOLS].filter((p) => !PORTED_PROTOCOLS.ha
 const manyPortsArb: fc.Arbitrary<PortModel[]> = fc
   .array(
     fc.oneof(
-      { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...PORTED_PROTOCOLS), fc.integer({ min: 1, max: 65535 })).map(([protocol, p]) => ({ protocol, fromPort: p, toPort: p })) },
-      { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...PORTED_PROTOCOLS), portRange).map(([protocol, [a, b]]) => ({ protocol, fromPort: a, toPort: b })) },
+      {
+        weight: 4,
+        arbitrary: fc
+          .tuple(fc.constantFrom(...PORTED_PROTOCOLS), fc.integer({ min: 1, max: 65535 }))
+          .map(([protocol, p]) => ({ protocol, fromPort: p, toPort: p })),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(fc.constantFrom(...PORTED_PROTOCOLS), portRange)
+          .map(([protocol, [a, b]]) => ({ protocol, fromPort: a, toPort: b })),
+      },
       { weight: 1, arbitrary: fc.constantFrom(...PORTED_PROTOCOLS).map((protocol) => ({ protocol })) },
       { weight: 2, arbitrary: fc.constantFrom(...PORTLESS_PROTOCOLS).map((protocol) => ({ protocol })) },
     ),
@@ -338,7 +431,12 @@ const manyPortsArb: fc.Arbitrary<PortModel[]> = fc
 
 /** Rule metadata whose combined remark fits AS3's 64 characters, as buildRule requires. */
 const metadataArb = fc
-  .record({ description: fc.option(freeTextArb(), { nil: undefined }), owner: fc.option(freeTextArb(), { nil: undefined }), ticket: fc.option(freeTextArb(), { nil: undefined }), justification: fc.option(freeTextArb(), { nil: undefined }) })
+  .record({
+    description: fc.option(freeTextArb(), { nil: undefined }),
+    owner: fc.option(freeTextArb(), { nil: undefined }),
+    ticket: fc.option(freeTextArb(), { nil: undefined }),
+    justification: fc.option(freeTextArb(), { nil: undefined }),
+  })
   .map(({ description, owner, ticket, justification }) => {
     const fits = (m: RuleMetadataModel, d?: string) => ruleRemark({ description: d, metadata: m }).length <= 64;
     for (const m of [{ owner, ticket, justification }, { owner, justification }, { ticket }, { owner }, {}] as RuleMetadataModel[]) {
@@ -360,7 +458,11 @@ const address = (text: string, family: 4 | 6): AddressModel => ({ kind: 'address
 const cidr = (text: string, family: 4 | 6): AddressModel => ({ kind: 'cidr', text, family });
 
 /** `drawn`, or `both` (one address of each family) when `drawn` lacks a family of the pods. */
-function coverFamilies(drawn: readonly AddressModel[], pods: readonly AddressModel[], both: readonly AddressModel[]): readonly AddressModel[] {
+function coverFamilies(
+  drawn: readonly AddressModel[],
+  pods: readonly AddressModel[],
+  both: readonly AddressModel[],
+): readonly AddressModel[] {
   return drawn.length === 0 || pods.every((p) => drawn.some((a) => a.family === p.family)) ? drawn : both;
 }
 
@@ -371,14 +473,32 @@ export function limitDeviceArb(options: LimitPolicyArbOptions = {}): fc.Arbitrar
       cluster: dnsLabelArb(40),
       tenant: options.tenant ? fc.constant(options.tenant) : tenantNameArb(),
       application: tenantNameArb(),
-      routeDomain: options.routeDomain !== undefined ? fc.constant(options.routeDomain) : fc.oneof(fc.constantFrom(0, 1, 65534), fc.integer({ min: 0, max: 65534 })),
+      routeDomain:
+        options.routeDomain !== undefined
+          ? fc.constant(options.routeDomain)
+          : fc.oneof(fc.constantFrom(0, 1, 65534), fc.integer({ min: 0, max: 65534 })),
       audit: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
       defaultAction: fc.constantFrom('DENY' as const, 'REJECT' as const, 'ALLOW' as const),
-      podCidrs: options.podCidrs ? fc.constant([...options.podCidrs]) : fc.constantFrom([] as AddressModel[], [cidr('10.244.0.0/16', 4)], [cidr('10.244.0.0/16', 4), cidr('fd00:10:244::/56', 6)], [cidr('fd00:10:244::/56', 6)]),
+      podCidrs: options.podCidrs
+        ? fc.constant([...options.podCidrs])
+        : fc.constantFrom(
+            [] as AddressModel[],
+            [cidr('10.244.0.0/16', 4)],
+            [cidr('10.244.0.0/16', 4), cidr('fd00:10:244::/56', 6)],
+            [cidr('fd00:10:244::/56', 6)],
+          ),
       gateways: fc.constantFrom([] as AddressModel[], [address('192.0.2.1', 4)], [address('192.0.2.1', 4), address('2001:db8::1', 6)]),
       snat: fc.constantFrom('AUTOMAP' as const, 'NONE' as const, 'POOL' as const),
-      snatAddresses: fc.constantFrom([address('192.0.2.200', 4)], [address('192.0.2.200', 4), address('2001:db8::200', 6)], [address('2001:db8::200', 6)]),
-      servers: fc.constantFrom([] as { address: string; port: number }[], [{ address: '192.0.2.50', port: 514 }, { address: '2001:db8::50', port: 6514 }, { address: '198.51.100.9', port: 514 }]),
+      snatAddresses: fc.constantFrom(
+        [address('192.0.2.200', 4)],
+        [address('192.0.2.200', 4), address('2001:db8::200', 6)],
+        [address('2001:db8::200', 6)],
+      ),
+      servers: fc.constantFrom([] as { address: string; port: number }[], [
+        { address: '192.0.2.50', port: 514 },
+        { address: '2001:db8::50', port: 6514 },
+        { address: '198.51.100.9', port: 514 },
+      ]),
       transport: fc.constantFrom('tcp' as const, 'udp' as const),
       flags: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
       fields: fc.uniqueArray(fc.constantFrom(...LOG_FIELDS), { minLength: 1, maxLength: LOG_FIELDS.length }),
@@ -397,7 +517,8 @@ export function limitDeviceArb(options: LimitPolicyArbOptions = {}): fc.Arbitrar
       // Gateways and SNAT pools serve every pod family (the device refuses them otherwise).
       gateways: coverFamilies(d.gateways, d.podCidrs, [address('192.0.2.1', 4), address('2001:db8::1', 6)]),
       snat: d.snat,
-      snatAddresses: d.snat === 'POOL' ? coverFamilies(d.snatAddresses, d.podCidrs, [address('192.0.2.200', 4), address('2001:db8::200', 6)]) : [],
+      snatAddresses:
+        d.snat === 'POOL' ? coverFamilies(d.snatAddresses, d.podCidrs, [address('192.0.2.200', 4), address('2001:db8::200', 6)]) : [],
       audit: d.audit,
       logging: {
         servers: d.servers,
@@ -415,12 +536,18 @@ export function limitDeviceArb(options: LimitPolicyArbOptions = {}): fc.Arbitrar
     }));
 }
 
-function limitRuleArb(level: Level, pools: { namespaces: string[]; services: string[]; names: string[]; es: string[] }, devicePath: string): fc.Arbitrary<RuleModel> {
+function limitRuleArb(
+  level: Level,
+  pools: { namespaces: string[]; services: string[]; names: string[]; es: string[] },
+  devicePath: string,
+): fc.Arbitrary<RuleModel> {
   const dest: fc.Arbitrary<DestinationModel> = fc.oneof(
     { weight: 5, arbitrary: addressArb as fc.Arbitrary<DestinationModel> },
     { weight: 1, arbitrary: fc.constantFrom(cidr('0.0.0.0/0', 4), cidr('::/0', 6)) as fc.Arbitrary<DestinationModel> },
     { weight: 2, arbitrary: fc.oneof(fqdnArb, longFqdnArb) as fc.Arbitrary<DestinationModel> },
-    ...(pools.es.length ? [{ weight: 2, arbitrary: fc.constantFrom(...pools.es).map((name) => ({ kind: 'externalService', name }) as DestinationModel) }] : []),
+    ...(pools.es.length
+      ? [{ weight: 2, arbitrary: fc.constantFrom(...pools.es).map((name) => ({ kind: 'externalService', name }) as DestinationModel) }]
+      : []),
   );
   return fc
     .record({
@@ -435,10 +562,14 @@ function limitRuleArb(level: Level, pools: { namespaces: string[]; services: str
       podSelector: fc.option(longSelectorArb, { nil: undefined }),
       logging: fc.boolean(),
       audit: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-      bandwidth: rarely(fc.record({ maxBandwidth: fc.integer({ min: 1, max: 320 }), unit: fc.constantFrom('Mbps' as const, 'Gbps' as const) })),
+      bandwidth: rarely(
+        fc.record({ maxBandwidth: fc.integer({ min: 1, max: 320 }), unit: fc.constantFrom('Mbps' as const, 'Gbps' as const) }),
+      ),
       schedule: rarely(
         fc.record({
-          daysOfWeek: fc.uniqueArray(fc.constantFrom(...WEEKDAYS), { minLength: 1, maxLength: 7 }).map((ds) => WEEKDAYS.filter((d) => ds.includes(d))),
+          daysOfWeek: fc
+            .uniqueArray(fc.constantFrom(...WEEKDAYS), { minLength: 1, maxLength: 7 })
+            .map((ds) => WEEKDAYS.filter((d) => ds.includes(d))),
           startTime: fc.constantFrom('00:00', '08:00'),
           endTime: fc.constantFrom('18:00', '24:00'),
           timeZone: fc.constantFrom('UTC', 'America/Argentina/ComodRivadavia'),
@@ -481,7 +612,11 @@ export function limitPolicyArb(options: LimitPolicyArbOptions = {}): fc.Arbitrar
       services: fc.uniqueArray(dnsLabelArb(63), { minLength: 1, maxLength: 2 }),
       names: fc.uniqueArray(fc.oneof(dnsLabelArb(63), nameArb), { minLength: 1, maxLength: 4 }),
       es: fc.uniqueArray(
-        fc.record({ name: dnsLabelArb(63), destinations: fc.array(fc.oneof(addressArb, longFqdnArb, fqdnArb), { minLength: 1, maxLength: 4 }), description: fc.option(freeTextArb(), { nil: undefined }) }),
+        fc.record({
+          name: dnsLabelArb(63),
+          destinations: fc.array(fc.oneof(addressArb, longFqdnArb, fqdnArb), { minLength: 1, maxLength: 4 }),
+          description: fc.option(freeTextArb(), { nil: undefined }),
+        }),
         { maxLength: 2, selector: (e) => e.name },
       ),
     })
@@ -493,8 +628,14 @@ export function limitPolicyArb(options: LimitPolicyArbOptions = {}): fc.Arbitrar
         description: e.description,
       }));
       const pools = { namespaces, services, names, es: es.map((e) => e.name) };
-      const rule = fc.oneof(limitRuleArb('cluster', pools, device.path), limitRuleArb('namespace', pools, device.path), limitRuleArb('service', pools, device.path));
-      return fc.array(rule, { minLength: 1, maxLength: maxRules }).map((rules) => ({ device, externalServices, rules: [...new Map(rules.map((r) => [ruleKey(r), r])).values()] }));
+      const rule = fc.oneof(
+        limitRuleArb('cluster', pools, device.path),
+        limitRuleArb('namespace', pools, device.path),
+        limitRuleArb('service', pools, device.path),
+      );
+      return fc
+        .array(rule, { minLength: 1, maxLength: maxRules })
+        .map((rules) => ({ device, externalServices, rules: [...new Map(rules.map((r) => [ruleKey(r), r])).values()] }));
     });
 }
 

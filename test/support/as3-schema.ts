@@ -20,7 +20,6 @@ export function as3Validator(): As3Validator | undefined {
 export const describeWithAs3Schema: jest.Describe = fs.existsSync(AS3_SCHEMA_PATH)
   ? describe
   : (((name: string, fn: () => void) => {
-       
       console.warn(`Skipping "${name}": AS3 schema not found at ${AS3_SCHEMA_PATH} (it lives in ../shared/conformance/as3/).`);
       describe.skip(name, fn);
     }) as unknown as jest.Describe);

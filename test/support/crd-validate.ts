@@ -6,7 +6,7 @@
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 // The CEL interpreter is an ES module; jest transpiles it, so plain require works here.
- 
+
 const { evaluate } = require('@marcbachmann/cel-js') as { evaluate(expression: string, context: Record<string, unknown>): unknown };
 
 type Schema = Record<string, any>;

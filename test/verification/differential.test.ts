@@ -74,9 +74,32 @@ describe('differential: intent evaluator vs AFM evaluator over the rendering', (
       }),
       { numRuns: 300 },
     );
-    for (const kind of ['verdict:allow', 'verdict:deny', 'verdict:reject', 'would-be:deny', 'audit changes the verdict', 'cluster:DENY', 'cluster:ALLOW_FINAL', 'cluster:ALLOW', 'namespace:ALLOW', 'namespace:REJECT', 'service:ALLOW', 'service:DENY', 'carried ALLOW decides', 'default decides', 'host-only flow', 'IPv6 flow',
-      'pod CIDRs DENY', 'pod CIDRs REJECT', 'pod CIDRs ALLOW_FINAL', 'pod CIDRs DENY for an address no pod holds', 'pod CIDRs ALLOW_FINAL for an address no pod holds',
-      'every pod by a list: ALLOW', 'namespace-narrowed cluster rule', 'dual-stack pod CIDRs']) {
+    for (const kind of [
+      'verdict:allow',
+      'verdict:deny',
+      'verdict:reject',
+      'would-be:deny',
+      'audit changes the verdict',
+      'cluster:DENY',
+      'cluster:ALLOW_FINAL',
+      'cluster:ALLOW',
+      'namespace:ALLOW',
+      'namespace:REJECT',
+      'service:ALLOW',
+      'service:DENY',
+      'carried ALLOW decides',
+      'default decides',
+      'host-only flow',
+      'IPv6 flow',
+      'pod CIDRs DENY',
+      'pod CIDRs REJECT',
+      'pod CIDRs ALLOW_FINAL',
+      'pod CIDRs DENY for an address no pod holds',
+      'pod CIDRs ALLOW_FINAL for an address no pod holds',
+      'every pod by a list: ALLOW',
+      'namespace-narrowed cluster rule',
+      'dual-stack pod CIDRs',
+    ]) {
       expect(seen).toContain(kind);
     }
   });
@@ -89,7 +112,12 @@ describe('differential: two clusters on a shared BIG-IP', () => {
     fc.assert(
       fc.property(sharedWorldArb, ({ a, b }) => {
         const world = renderSharedWorld(a.model, b.model);
-        ([[a, 0], [b, 1]] as const).forEach(([scenario, which]) => {
+        (
+          [
+            [a, 0],
+            [b, 1],
+          ] as const
+        ).forEach(([scenario, which]) => {
           for (const flow of scenario.flows) {
             const outcome = evaluateShared(world, [a, b], which, flow);
             flows++;
@@ -97,7 +125,9 @@ describe('differential: two clusters on a shared BIG-IP', () => {
               expect(outcome.afmReading).toEqual(outcome.intentReading);
             } catch {
               const other = which === 0 ? b : a;
-              throw new Error(`${describeDivergence(scenario, flow, outcome)}\nOTHER CLUSTER on the BIG-IP: tenant ${other.model.device.tenant}, route domain ${other.model.device.routeDomain}, podCidrs ${JSON.stringify(other.model.device.podCidrs.map((c) => c.text))}`);
+              throw new Error(
+                `${describeDivergence(scenario, flow, outcome)}\nOTHER CLUSTER on the BIG-IP: tenant ${other.model.device.tenant}, route domain ${other.model.device.routeDomain}, podCidrs ${JSON.stringify(other.model.device.podCidrs.map((c) => c.text))}`,
+              );
             }
           }
         });
@@ -125,7 +155,9 @@ describe('differential: cases the contract spells out', () => {
       model,
       snapshot: { pods: [pod], namespaces: [{ name: 'kube-system', labels: {} }], services: [] },
       dns: new Map(),
-      flows: [{ pod, sourceIp: '192.168.0.1', destinationIp: '198.51.100.7', protocol: 'tcp', port: 443, at: new Date('2026-03-02T10:00:00Z') }],
+      flows: [
+        { pod, sourceIp: '192.168.0.1', destinationIp: '198.51.100.7', protocol: 'tcp', port: 443, at: new Date('2026-03-02T10:00:00Z') },
+      ],
     };
     expect(insidePodCidrs(model, '192.168.0.1')).toBe(false);
     checkScenario(scenario);
@@ -150,15 +182,20 @@ describe('differential: cases the contract spells out', () => {
       audit: false,
       metadata: {},
     });
-    const model: PolicyModel = { device: testDevice(), externalServices: [], rules: [rule('deny-all-namespaces', 'DENY', 0, true), rule('allow-every-pod', 'ALLOW_FINAL', 1, false)] };
+    const model: PolicyModel = {
+      device: testDevice(),
+      externalServices: [],
+      rules: [rule('deny-all-namespaces', 'DENY', 0, true), rule('allow-every-pod', 'ALLOW_FINAL', 1, false)],
+    };
     const pod = { namespace: 'web', name: 'web-1', labels: {}, ips: ['10.244.0.5'], phase: 'Running' };
     const scenario: Scenario = {
       model,
       snapshot: { pods: [pod], namespaces: [], services: [] },
       dns: new Map(),
-      flows: [{ pod, sourceIp: '10.244.0.5', destinationIp: '198.51.100.7', protocol: 'tcp', port: 443, at: new Date('2026-03-02T10:00:00Z') }],
+      flows: [
+        { pod, sourceIp: '10.244.0.5', destinationIp: '198.51.100.7', protocol: 'tcp', port: 443, at: new Date('2026-03-02T10:00:00Z') },
+      ],
     };
     checkScenario(scenario);
   });
 });
-

@@ -23,7 +23,14 @@ function declaration(shared: Obj, app: Obj, rd = 0): Obj {
 const list = (addresses: unknown[], extra: Obj = {}) => ({ class: 'Firewall_Address_List', addresses, ...extra });
 const rule = (name: string, action: string, extra: Obj = {}) => ({ name, action, ...extra });
 const policy = (rules: unknown[], extra: Obj = {}) => ({ class: 'Firewall_Policy', rules, ...extra });
-const wildcardVs = (extra: Obj = {}) => ({ class: 'Service_L4', virtualAddresses: ['0.0.0.0/0', '::/0'], virtualPort: 0, layer4: 'any', policyFirewallEnforced: { use: 'vs_policy' }, ...extra });
+const wildcardVs = (extra: Obj = {}) => ({
+  class: 'Service_L4',
+  virtualAddresses: ['0.0.0.0/0', '::/0'],
+  virtualPort: 0,
+  layer4: 'any',
+  policyFirewallEnforced: { use: 'vs_policy' },
+  ...extra,
+});
 
 const GLOBAL = 'modify security firewall global-rules enforced-policy /Common/Shared/global';
 
@@ -31,7 +38,12 @@ function flow(extra: Partial<AfmFlow> = {}): AfmFlow {
   return { sourceIp: '10.244.0.5', routeDomain: 0, destinationIp: '198.51.100.7', protocol: 'tcp', port: 443, ...extra };
 }
 
-function evaluate(fw: AfmFirewall, f: Partial<AfmFlow> = {}, members: Record<string, string[]> = {}, resolved: Record<string, string[]> = {}) {
+function evaluate(
+  fw: AfmFirewall,
+  f: Partial<AfmFlow> = {},
+  members: Record<string, string[]> = {},
+  resolved: Record<string, string[]> = {},
+) {
   return fw.evaluate(flow(f), fw.listState(new Map(Object.entries(members)), new Map(Object.entries(resolved))));
 }
 
@@ -90,7 +102,13 @@ describe('pointers and lists', () => {
       { inner: list(['192.0.2.0/28']), outer: list([], { addressLists: [{ use: 'inner' }] }) },
       {
         local: list(['203.0.113.1']),
-        rules: { class: 'Firewall_Rule_List', rules: [rule('by-shared', 'drop', { destination: { addressLists: [{ use: '/Common/Shared/outer' }] } }), rule('by-local', 'reject', { destination: { addressLists: [{ use: '/@/@/local' }] } })] },
+        rules: {
+          class: 'Firewall_Rule_List',
+          rules: [
+            rule('by-shared', 'drop', { destination: { addressLists: [{ use: '/Common/Shared/outer' }] } }),
+            rule('by-local', 'reject', { destination: { addressLists: [{ use: '/@/@/local' }] } }),
+          ],
+        },
         vs_policy: policy([{ use: 'rules' }, rule('rest', 'accept')]),
         vs: wildcardVs(),
       },
@@ -107,18 +125,27 @@ describe('pointers and lists', () => {
     [{ bigip: '/Common/foreign' }, /outside the declaration/],
     [{ use: 'a/b' }, /neither a bare name nor \/Tenant\/Application\/name/],
   ])('a bad pointer %j is refused', (pointer, message) => {
-    const decl = declaration({}, { vs_policy: policy([rule('r', 'drop', { destination: { addressLists: [pointer] } })]), vs: wildcardVs() });
+    const decl = declaration(
+      {},
+      { vs_policy: policy([rule('r', 'drop', { destination: { addressLists: [pointer] } })]), vs: wildcardVs() },
+    );
     expect(() => AfmFirewall.load(decl, [])).toThrow(message);
   });
 
   test('address lists that refer to each other in a cycle are refused', () => {
-    const decl = declaration({ a: list([], { addressLists: [{ use: 'b' }] }), b: list([], { addressLists: [{ use: 'a' }] }) }, { vs_policy: policy([rule('r', 'drop', { destination: { addressLists: [{ use: '/Common/Shared/a' }] } })]), vs: wildcardVs() });
+    const decl = declaration(
+      { a: list([], { addressLists: [{ use: 'b' }] }), b: list([], { addressLists: [{ use: 'a' }] }) },
+      { vs_policy: policy([rule('r', 'drop', { destination: { addressLists: [{ use: '/Common/Shared/a' }] } })]), vs: wildcardVs() },
+    );
     expect(() => AfmFirewall.load(decl, [])).toThrow(/cycle/);
   });
 
   test('port lists take numbers and inclusive "a-b" ranges, nested; a ported rule does not match a packet without a port', () => {
     const decl = declaration(
-      { web: { class: 'Firewall_Port_List', ports: [80, '8000-8010'] }, all: { class: 'Firewall_Port_List', ports: [443], portLists: [{ use: 'web' }] } },
+      {
+        web: { class: 'Firewall_Port_List', ports: [80, '8000-8010'] },
+        all: { class: 'Firewall_Port_List', ports: [443], portLists: [{ use: 'web' }] },
+      },
       { vs_policy: policy([rule('p', 'drop', { destination: { portLists: [{ use: '/Common/Shared/all' }] } })]), vs: wildcardVs() },
     );
     const fw = AfmFirewall.load(decl, []);
@@ -156,7 +183,17 @@ describe('route domains', () => {
     expect(evaluate(fw, { routeDomain: 0, destinationIp: '10.1.2.3' }).enforced.ending).toBe('no-virtual-server');
   });
   test('event-driven members are pushed as ip or ip%rd; a list without members matches nothing', () => {
-    const d = declaration({ pods: list([{ addressDiscovery: 'event' }]) }, { vs_policy: policy([rule('from-pods', 'reject', { source: { addressLists: [{ use: '/Common/Shared/pods' }] } }), rule('rest', 'accept')]), vs: wildcardVs({ virtualAddresses: ['0.0.0.0%2/0'] }) }, 2);
+    const d = declaration(
+      { pods: list([{ addressDiscovery: 'event' }]) },
+      {
+        vs_policy: policy([
+          rule('from-pods', 'reject', { source: { addressLists: [{ use: '/Common/Shared/pods' }] } }),
+          rule('rest', 'accept'),
+        ]),
+        vs: wildcardVs({ virtualAddresses: ['0.0.0.0%2/0'] }),
+      },
+      2,
+    );
     const f = AfmFirewall.load(d, []);
     expect(f.eventLists).toEqual(['/Common/Shared/pods']);
     expect(evaluate(f, { routeDomain: 2 }, { '/Common/Shared/pods': ['10.244.0.5%2'] }).verdict).toBe('reject');
@@ -166,18 +203,35 @@ describe('route domains', () => {
   });
   test('route-domain policies come from routeDomainEnforcement and tmsh fw-enforced-policy / fw-staged-policy', () => {
     const d = declaration(
-      { rd_policy: policy([rule('rd-drop', 'drop')], { routeDomainEnforcement: [{ bigip: '/Common/2' }] }), rd_staged: policy([rule('rd-reject', 'reject')]) },
+      {
+        rd_policy: policy([rule('rd-drop', 'drop')], { routeDomainEnforcement: [{ bigip: '/Common/2' }] }),
+        rd_staged: policy([rule('rd-reject', 'reject')]),
+      },
       { vs_policy: policy([rule('rest', 'accept')]), vs: wildcardVs({ virtualAddresses: ['0.0.0.0%2/0'] }) },
       2,
     );
-    const r = evaluate(AfmFirewall.load(d, ['modify net route-domain /Common/2 fw-staged-policy /Common/Shared/rd_staged']), { routeDomain: 2 });
+    const r = evaluate(AfmFirewall.load(d, ['modify net route-domain /Common/2 fw-staged-policy /Common/Shared/rd_staged']), {
+      routeDomain: 2,
+    });
     expect([r.verdict, r.wouldBe, r.hasStaged]).toEqual(['deny', 'reject', true]);
     expect(r.enforced.steps[1]).toMatchObject({ context: 'route-domain', outcome: 'match', policy: '/Common/Shared/rd_policy' });
   });
 });
 
 describe('FQDN entries', () => {
-  const fw = AfmFirewall.load(declaration({ names: list([], { fqdns: ['api.stripe.com', '*.svc.example.org'] }) }, { vs_policy: policy([rule('names', 'drop', { destination: { addressLists: [{ use: '/Common/Shared/names' }] } }), rule('rest', 'accept')]), vs: wildcardVs() }), []);
+  const fw = AfmFirewall.load(
+    declaration(
+      { names: list([], { fqdns: ['api.stripe.com', '*.svc.example.org'] }) },
+      {
+        vs_policy: policy([
+          rule('names', 'drop', { destination: { addressLists: [{ use: '/Common/Shared/names' }] } }),
+          rule('rest', 'accept'),
+        ]),
+        vs: wildcardVs(),
+      },
+    ),
+    [],
+  );
   test.each([
     [{ destinationIp: undefined, host: 'api.stripe.com' }, {}, 'deny'],
     [{ destinationIp: undefined, host: 'a.svc.example.org' }, {}, 'deny'],
@@ -192,12 +246,20 @@ describe('FQDN entries', () => {
 
 describe('virtual servers', () => {
   test('the most specific listening virtual server handles the packet; Service_L4 listens for tcp unless layer4 says otherwise', () => {
-    const decl = declaration({}, {
-      wide_policy: policy([rule('wide', 'drop')]),
-      narrow_policy: policy([rule('narrow', 'reject')]),
-      wide: { class: 'Service_L4', virtualAddresses: ['0.0.0.0/0'], virtualPort: 0, policyFirewallEnforced: { use: 'wide_policy' } },
-      narrow: { class: 'Service_L4', virtualAddresses: [['198.51.100.0/24', '10.244.0.0/16']], virtualPort: 443, policyFirewallEnforced: { use: 'narrow_policy' } },
-    });
+    const decl = declaration(
+      {},
+      {
+        wide_policy: policy([rule('wide', 'drop')]),
+        narrow_policy: policy([rule('narrow', 'reject')]),
+        wide: { class: 'Service_L4', virtualAddresses: ['0.0.0.0/0'], virtualPort: 0, policyFirewallEnforced: { use: 'wide_policy' } },
+        narrow: {
+          class: 'Service_L4',
+          virtualAddresses: [['198.51.100.0/24', '10.244.0.0/16']],
+          virtualPort: 443,
+          policyFirewallEnforced: { use: 'narrow_policy' },
+        },
+      },
+    );
     const fw = AfmFirewall.load(decl, []);
     expect(evaluate(fw).enforced.virtualServer).toBe('/T/A/narrow');
     expect(evaluate(fw, { port: 80 }).enforced.virtualServer).toBe('/T/A/wide');
@@ -206,7 +268,9 @@ describe('virtual servers', () => {
 
   test('a host-only flow is caught only by a wildcard virtual of the source family', () => {
     const decl = declaration({}, { vs_policy: policy([rule('v', 'accept')]), vs: wildcardVs({ virtualAddresses: ['198.51.100.0/24'] }) });
-    expect(evaluate(AfmFirewall.load(decl, []), { destinationIp: undefined, host: 'api.stripe.com' }).enforced.ending).toBe('no-virtual-server');
+    expect(evaluate(AfmFirewall.load(decl, []), { destinationIp: undefined, host: 'api.stripe.com' }).enforced.ending).toBe(
+      'no-virtual-server',
+    );
   });
 });
 
@@ -214,11 +278,17 @@ describe('staged policies', () => {
   test('staged policies give the would-be verdict context by context, enforced ones where none is staged', () => {
     const decl = declaration(
       { global: policy([]), global_staged: policy([rule('trial', 'drop')]) },
-      { vs_policy: policy([rule('v', 'accept')]), vs_staged: policy([rule('v-staged', 'reject')]), vs: wildcardVs({ policyFirewallStaged: { use: 'vs_staged' } }) },
+      {
+        vs_policy: policy([rule('v', 'accept')]),
+        vs_staged: policy([rule('v-staged', 'reject')]),
+        vs: wildcardVs({ policyFirewallStaged: { use: 'vs_staged' } }),
+      },
     );
     const onlyVs = evaluate(AfmFirewall.load(decl, [GLOBAL]));
     expect([onlyVs.verdict, onlyVs.wouldBe, onlyVs.staged.decidedBy?.rule]).toEqual(['allow', 'reject', 'v-staged']);
-    const withGlobal = evaluate(AfmFirewall.load(decl, [GLOBAL, 'modify security firewall global-rules staged-policy /Common/Shared/global_staged']));
+    const withGlobal = evaluate(
+      AfmFirewall.load(decl, [GLOBAL, 'modify security firewall global-rules staged-policy /Common/Shared/global_staged']),
+    );
     expect([withGlobal.verdict, withGlobal.wouldBe, withGlobal.staged.decidedBy?.rule]).toEqual(['allow', 'deny', 'trial']);
   });
 
@@ -229,12 +299,15 @@ describe('staged policies', () => {
   });
 
   test('a staged policy that holds exactly its enforced rules stages nothing', () => {
-    const decl = declaration({ nothing: { class: 'Firewall_Rule_List', rules: [] } }, {
-      v_rules: { class: 'Firewall_Rule_List', rules: [rule('v', 'drop')] },
-      vs_policy: policy([{ use: 'v_rules' }, rule('default', 'accept')]),
-      vs_staged: policy([{ use: 'v_rules' }, rule('default', 'accept')]),
-      vs: wildcardVs({ policyFirewallStaged: { use: 'vs_staged' } }),
-    });
+    const decl = declaration(
+      { nothing: { class: 'Firewall_Rule_List', rules: [] } },
+      {
+        v_rules: { class: 'Firewall_Rule_List', rules: [rule('v', 'drop')] },
+        vs_policy: policy([{ use: 'v_rules' }, rule('default', 'accept')]),
+        vs_staged: policy([{ use: 'v_rules' }, rule('default', 'accept')]),
+        vs: wildcardVs({ policyFirewallStaged: { use: 'vs_staged' } }),
+      },
+    );
     const r = evaluate(AfmFirewall.load(decl, []));
     expect([r.hasStaged, r.verdict, r.wouldBe]).toEqual([false, 'deny', 'deny']);
     expect(r.staged).toBe(r.enforced);
@@ -242,12 +315,26 @@ describe('staged policies', () => {
 });
 
 describe('several declarations and tmsh commands', () => {
-  const shared = { class: 'AS3', declaration: { class: 'ADC', Common: { class: 'Tenant', Shared: { class: 'Application', template: 'shared', global: policy([rule('g', 'reject')]) } } } };
-  const tenant = { class: 'AS3', declaration: { class: 'ADC', T: { class: 'Tenant', A: { class: 'Application', vs_policy: policy([rule('v', 'accept')]), vs: wildcardVs() } } } };
+  const shared = {
+    class: 'AS3',
+    declaration: {
+      class: 'ADC',
+      Common: { class: 'Tenant', Shared: { class: 'Application', template: 'shared', global: policy([rule('g', 'reject')]) } },
+    },
+  };
+  const tenant = {
+    class: 'AS3',
+    declaration: {
+      class: 'ADC',
+      T: { class: 'Tenant', A: { class: 'Application', vs_policy: policy([rule('v', 'accept')]), vs: wildcardVs() } },
+    },
+  };
 
   test('tenants of several declarations sit side by side', () => {
     expect(evaluate(AfmFirewall.load([tenant, shared], [GLOBAL])).verdict).toBe('reject');
-    expect(evaluate(AfmFirewall.load([tenant, shared], [GLOBAL, 'modify security firewall global-rules enforced-policy none'])).verdict).toBe('allow');
+    expect(
+      evaluate(AfmFirewall.load([tenant, shared], [GLOBAL, 'modify security firewall global-rules enforced-policy none'])).verdict,
+    ).toBe('allow');
   });
 
   test('a tenant or shared item declared twice is refused', () => {
@@ -274,27 +361,51 @@ describe('several declarations and tmsh commands', () => {
 
   test('a flow of a route domain whose policies are attached by a name of unknown id fails, rather than skip them', () => {
     const fw = AfmFirewall.load([tenant, shared], ['modify net route-domain /Common/rd-blue fw-staged-policy /Common/Shared/global']);
-    expect(() => evaluate(fw)).toThrow(/route domain 0 has no policy by id, and policies are attached to route domains \/Common\/rd-blue, whose ids are not known: give them in the routeDomainIds option/);
+    expect(() => evaluate(fw)).toThrow(
+      /route domain 0 has no policy by id, and policies are attached to route domains \/Common\/rd-blue, whose ids are not known: give them in the routeDomainIds option/,
+    );
   });
 
   test('a route domain named otherwise than its id is found through routeDomainIds', () => {
-    const fw = AfmFirewall.load([tenant, shared], ['modify net route-domain /Common/rd-blue fw-staged-policy /Common/Shared/global'], { routeDomainIds: { '/Common/rd-blue': 0 } });
+    const fw = AfmFirewall.load([tenant, shared], ['modify net route-domain /Common/rd-blue fw-staged-policy /Common/Shared/global'], {
+      routeDomainIds: { '/Common/rd-blue': 0 },
+    });
     expect(evaluate(fw)).toMatchObject({ verdict: 'allow', wouldBe: 'reject', hasStaged: true });
   });
 
   test('a bigip reference to an object of another loaded declaration is that object; one outside them is refused', () => {
-    const pointing = { class: 'AS3', declaration: { class: 'ADC', T: { class: 'Tenant', A: { class: 'Application', vs: wildcardVs({ policyFirewallEnforced: { bigip: '/Common/Shared/global' } }) } } } };
-    expect(evaluate(AfmFirewall.load([pointing, shared], [])).enforced.decidedBy).toMatchObject({ context: 'virtual-server', policy: '/Common/Shared/global', rule: 'g' });
+    const pointing = {
+      class: 'AS3',
+      declaration: {
+        class: 'ADC',
+        T: { class: 'Tenant', A: { class: 'Application', vs: wildcardVs({ policyFirewallEnforced: { bigip: '/Common/Shared/global' } }) } },
+      },
+    };
+    expect(evaluate(AfmFirewall.load([pointing, shared], [])).enforced.decidedBy).toMatchObject({
+      context: 'virtual-server',
+      policy: '/Common/Shared/global',
+      rule: 'g',
+    });
     expect(() => AfmFirewall.load([pointing], [])).toThrow(/refers to \/Common\/Shared\/global outside the declarations/);
   });
 });
 
 describe('what is not modelled is refused, not ignored', () => {
   test.each([
-    [{ vs_policy: policy([rule('r', 'drop', { source: { vlans: [{ bigip: '/Common/v' }] } })]), vs: wildcardVs() }, /source.vlans is not modelled/],
+    [
+      { vs_policy: policy([rule('r', 'drop', { source: { vlans: [{ bigip: '/Common/v' }] } })]), vs: wildcardVs() },
+      /source.vlans is not modelled/,
+    ],
     [{ vs_policy: policy([rule('r', 'drop', { schedule: 'x' })]), vs: wildcardVs() }, /rule property "schedule" is not modelled/],
     [{ vs_policy: policy([rule('r', 'allow')]), vs: wildcardVs() }, /is not accept, accept-decisively, drop or reject/],
-    [{ geo: list([], { geo: ['US'] }), vs_policy: policy([rule('r', 'drop', { destination: { addressLists: [{ use: 'geo' }] } })]), vs: wildcardVs() }, /address-list property "geo" is not modelled/],
+    [
+      {
+        geo: list([], { geo: ['US'] }),
+        vs_policy: policy([rule('r', 'drop', { destination: { addressLists: [{ use: 'geo' }] } })]),
+        vs: wildcardVs(),
+      },
+      /address-list property "geo" is not modelled/,
+    ],
     [{ web: { class: 'Service_HTTP', virtualAddresses: ['192.0.2.1'] } }, /Service_HTTP are not modelled/],
   ])('%#', (app, message) => {
     expect(() => AfmFirewall.load(declaration({}, app as Obj), [])).toThrow(message);
@@ -310,12 +421,29 @@ describe('AfmRuleIndex', () => {
     device: testDevice({ tenant: 'k8s_a' }),
     externalServices: [],
     rules: [
-      { level: 'namespace', name: 'sftp', namespace: 'pay', path: 'app/Sftp', action: 'ALLOW', priority: 5, source: { level: 'namespace', namespace: 'pay' }, destinations: [], ports: [{ protocol: 'tcp', fromPort: 22, toPort: 22 }, { protocol: 'a/n' }], logging: false, audit: false, metadata: {} },
+      {
+        level: 'namespace',
+        name: 'sftp',
+        namespace: 'pay',
+        path: 'app/Sftp',
+        action: 'ALLOW',
+        priority: 5,
+        source: { level: 'namespace', namespace: 'pay' },
+        destinations: [],
+        ports: [{ protocol: 'tcp', fromPort: 22, toPort: 22 }, { protocol: 'a/n' }],
+        logging: false,
+        audit: false,
+        metadata: {},
+      },
     ],
   };
   const index = new AfmRuleIndex(model);
   test('maps AFM rule names (one per protocol) back to their rule when the hit is from this device', () => {
-    expect(index.ownerOf({ rule: 'n_pay_sftp_tcp', ruleList: '/Common/Shared/k8s_a_namespace_rules' })).toMatchObject({ key: 'namespace/pay/sftp', kind: 'NamespaceEgressRule', path: 'app/Sftp' });
+    expect(index.ownerOf({ rule: 'n_pay_sftp_tcp', ruleList: '/Common/Shared/k8s_a_namespace_rules' })).toMatchObject({
+      key: 'namespace/pay/sftp',
+      kind: 'NamespaceEgressRule',
+      path: 'app/Sftp',
+    });
     expect(index.ownerOf({ rule: 'n_pay_sftp_a_n', ruleList: '/Common/Shared/k8s_a_carried_allow' })?.key).toBe('namespace/pay/sftp');
   });
   test("another device's rule of the same name on a shared BIG-IP, and inline rules, belong to no rule", () => {

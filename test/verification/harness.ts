@@ -41,7 +41,8 @@ export function renderWorld(model: PolicyModel): RenderedWorld {
 }
 
 export function intentReading(r: IntentResult): Reading {
-  const levels = (d: IntentDecision) => d.levels.map((s) => (s.outcome === 'match' ? s.rule.key : s.outcome === 'no-match' ? '-' : '(not consulted)'));
+  const levels = (d: IntentDecision) =>
+    d.levels.map((s) => (s.outcome === 'match' ? s.rule.key : s.outcome === 'no-match' ? '-' : '(not consulted)'));
   return {
     verdict: r.verdict,
     wouldBe: r.wouldBe,
@@ -55,7 +56,8 @@ export function intentReading(r: IntentResult): Reading {
 export function afmReading(e: AfmEvaluation, owners: AfmRuleIndex): Reading {
   const owner = (hit: AfmRuleHit) => {
     const o = owners.ownerOf(hit);
-    if (!o && !(hit.rule === 'default' && !hit.ruleList)) throw new Error(`AFM rule "${hit.rule}" (${hit.ruleList ?? hit.policy}) belongs to no rule of the policy`);
+    if (!o && !(hit.rule === 'default' && !hit.ruleList))
+      throw new Error(`AFM rule "${hit.rule}" (${hit.ruleList ?? hit.policy}) belongs to no rule of the policy`);
     return o;
   };
   const levels = (c: AfmChainResult) =>
@@ -68,7 +70,7 @@ export function afmReading(e: AfmEvaluation, owners: AfmRuleIndex): Reading {
       if (s.context === 'virtual-server' && o?.level !== 'service') return '-';
       return o ? o.key : '-';
     });
-  const decided = (c: AfmChainResult) => (c.decidedBy ? owner(c.decidedBy)?.key ?? '(default)' : '(default)');
+  const decided = (c: AfmChainResult) => (c.decidedBy ? (owner(c.decidedBy)?.key ?? '(default)') : '(default)');
   return {
     verdict: e.verdict,
     wouldBe: e.wouldBe,
@@ -98,12 +100,26 @@ export function evaluateBoth(world: RenderedWorld, scenario: Scenario, flow: Sce
     model: scenario.model,
     snapshot: scenario.snapshot,
     dns: scenario.dns,
-    flow: { pod: flow.pod, sourceIp: flow.sourceIp, destinationIp: flow.destinationIp, host: flow.host, protocol: flow.protocol, port: flow.port },
+    flow: {
+      pod: flow.pod,
+      sourceIp: flow.sourceIp,
+      destinationIp: flow.destinationIp,
+      host: flow.host,
+      protocol: flow.protocol,
+      port: flow.port,
+    },
     at: flow.at,
   });
   const state = world.firewall.listState(pushedMembers(world.plan, scenario, flow.at), scenario.dns);
   const afm = world.firewall.evaluate(
-    { sourceIp: flow.sourceIp, routeDomain: scenario.model.device.routeDomain, destinationIp: flow.destinationIp, host: flow.host, protocol: flow.protocol, port: flow.port },
+    {
+      sourceIp: flow.sourceIp,
+      routeDomain: scenario.model.device.routeDomain,
+      destinationIp: flow.destinationIp,
+      host: flow.host,
+      protocol: flow.protocol,
+      port: flow.port,
+    },
     state,
   );
   return { intent, afm, intentReading: intentReading(intent), afmReading: afmReading(afm, world.owners) };
@@ -120,13 +136,22 @@ function describeRule(r: RuleModel): string {
         ? `ns ${src.namespace}${src.podSelector ? ` podSel=${json(src.podSelector)}` : ''}`
         : `svc ${src.namespace}/${src.service}`;
   const dst = r.destinations.map((d) => (d.kind === 'externalService' ? `exsvc:${d.name}` : d.text)).join(', ');
-  const ports = r.ports.length ? r.ports.map((p) => `${p.protocol}${p.fromPort !== undefined ? `/${p.fromPort}${p.toPort !== p.fromPort ? `-${p.toPort}` : ''}` : ''}`).join(', ') : 'any';
-  const extra = [r.audit ? 'AUDIT' : '', r.schedule ? `window ${json(r.schedule)}` : '', r.expiresAt ? `expires ${r.expiresAt}` : ''].filter(Boolean).join(' ');
+  const ports = r.ports.length
+    ? r.ports
+        .map((p) => `${p.protocol}${p.fromPort !== undefined ? `/${p.fromPort}${p.toPort !== p.fromPort ? `-${p.toPort}` : ''}` : ''}`)
+        .join(', ')
+    : 'any';
+  const extra = [r.audit ? 'AUDIT' : '', r.schedule ? `window ${json(r.schedule)}` : '', r.expiresAt ? `expires ${r.expiresAt}` : '']
+    .filter(Boolean)
+    .join(' ');
   return `${r.level}${r.namespace ? `/${r.namespace}` : ''}/${r.name} ${r.action} p${r.priority}: ${source} → [${dst}] ports ${ports}${extra ? ` ${extra}` : ''}`;
 }
 
 function describeChain(c: AfmChainResult): string {
-  const steps = c.steps.map((s) => `${s.context}: ${s.outcome}${s.hit ? ` ${s.hit.rule} (${s.hit.action}${s.hit.ruleList ? ` in ${s.hit.ruleList}` : ''})` : s.policy ? ` (${s.policy})` : ''}`);
+  const steps = c.steps.map(
+    (s) =>
+      `${s.context}: ${s.outcome}${s.hit ? ` ${s.hit.rule} (${s.hit.action}${s.hit.ruleList ? ` in ${s.hit.ruleList}` : ''})` : s.policy ? ` (${s.policy})` : ''}`,
+  );
   return `${c.verdict} [${c.ending}] — ${steps.join('; ')}`;
 }
 
@@ -134,7 +159,11 @@ function describeChain(c: AfmChainResult): string {
 export function describeDivergence(scenario: Scenario, flow: ScenarioFlow, outcome: FlowOutcome): string {
   const { model, snapshot, dns } = scenario;
   const d = model.device;
-  const order = (a: RuleModel, b: RuleModel) => LEVELS.indexOf(a.level) - LEVELS.indexOf(b.level) || a.priority - b.priority || (a.namespace ?? '').localeCompare(b.namespace ?? '') || a.name.localeCompare(b.name);
+  const order = (a: RuleModel, b: RuleModel) =>
+    LEVELS.indexOf(a.level) - LEVELS.indexOf(b.level) ||
+    a.priority - b.priority ||
+    (a.namespace ?? '').localeCompare(b.namespace ?? '') ||
+    a.name.localeCompare(b.name);
   const lines = [
     'The intent evaluator (policy model) and the AFM evaluator (rendered AS3 + tmsh) disagree.',
     '',
@@ -143,9 +172,14 @@ export function describeDivergence(scenario: Scenario, flow: ScenarioFlow, outco
     `DEVICE route domain ${d.routeDomain}, default ${d.defaultAction}, audit ${d.audit}, podCidrs ${json(d.podCidrs.map((c) => c.text))}`,
     'RULES',
     ...[...model.rules].sort(order).map((r) => `  ${describeRule(r)}`),
-    ...(model.externalServices.length ? ['EXTERNAL SERVICES', ...model.externalServices.map((es) => `  ${es.name}: ${es.destinations.map((x) => x.text).join(', ')}`)] : []),
+    ...(model.externalServices.length
+      ? ['EXTERNAL SERVICES', ...model.externalServices.map((es) => `  ${es.name}: ${es.destinations.map((x) => x.text).join(', ')}`)]
+      : []),
     `NAMESPACES ${snapshot.namespaces.map((n) => `${n.name}${json(n.labels)}`).join(' ')}`,
-    `SERVICES  ${snapshot.services.filter((s) => s.selector).map((s) => `${s.namespace}/${s.name}${json(s.selector)}`).join(' ')}`,
+    `SERVICES  ${snapshot.services
+      .filter((s) => s.selector)
+      .map((s) => `${s.namespace}/${s.name}${json(s.selector)}`)
+      .join(' ')}`,
     `PODS      ${snapshot.pods.map((p) => `${p.namespace}/${p.name}${json(p.labels)}${json(p.ips)}`).join(' ')}`,
     `DNS       ${json(Object.fromEntries(dns))}`,
     '',
@@ -172,22 +206,48 @@ export function renderSharedWorld(a: PolicyModel, b: PolicyModel): SharedWorld {
   const wire = (x: unknown) => JSON.parse(JSON.stringify(x)) as unknown;
   const as3 = [wire(renderSharedAs3(SHARED_OWNER, [ca, cb])), wire(renderTenantAs3(ca)), wire(renderTenantAs3(cb))];
   const commands = contextCommands(SHARED_OWNER, [ca, cb], '/Common/egress-resolver').apply;
-  return { firewall: AfmFirewall.load(as3, commands), plans: [buildSyncPlan(ca), buildSyncPlan(cb)], owners: [new AfmRuleIndex(a), new AfmRuleIndex(b)] };
+  return {
+    firewall: AfmFirewall.load(as3, commands),
+    plans: [buildSyncPlan(ca), buildSyncPlan(cb)],
+    owners: [new AfmRuleIndex(a), new AfmRuleIndex(b)],
+  };
 }
 
 /** A flow of one of the two clusters (`which`), with both clusters' lists filled. */
-export function evaluateShared(world: SharedWorld, scenarios: readonly [Scenario, Scenario], which: 0 | 1, flow: ScenarioFlow): FlowOutcome {
+export function evaluateShared(
+  world: SharedWorld,
+  scenarios: readonly [Scenario, Scenario],
+  which: 0 | 1,
+  flow: ScenarioFlow,
+): FlowOutcome {
   const scenario = scenarios[which];
-  const members = new Map([...pushedMembers(world.plans[0], scenarios[0], flow.at), ...pushedMembers(world.plans[1], scenarios[1], flow.at)]);
+  const members = new Map([
+    ...pushedMembers(world.plans[0], scenarios[0], flow.at),
+    ...pushedMembers(world.plans[1], scenarios[1], flow.at),
+  ]);
   const intent = evaluateIntent({
     model: scenario.model,
     snapshot: scenario.snapshot,
     dns: scenario.dns,
-    flow: { pod: flow.pod, sourceIp: flow.sourceIp, destinationIp: flow.destinationIp, host: flow.host, protocol: flow.protocol, port: flow.port },
+    flow: {
+      pod: flow.pod,
+      sourceIp: flow.sourceIp,
+      destinationIp: flow.destinationIp,
+      host: flow.host,
+      protocol: flow.protocol,
+      port: flow.port,
+    },
     at: flow.at,
   });
   const afm = world.firewall.evaluate(
-    { sourceIp: flow.sourceIp, routeDomain: scenario.model.device.routeDomain, destinationIp: flow.destinationIp, host: flow.host, protocol: flow.protocol, port: flow.port },
+    {
+      sourceIp: flow.sourceIp,
+      routeDomain: scenario.model.device.routeDomain,
+      destinationIp: flow.destinationIp,
+      host: flow.host,
+      protocol: flow.protocol,
+      port: flow.port,
+    },
     world.firewall.listState(members, scenario.dns),
   );
   return { intent, afm, intentReading: intentReading(intent), afmReading: afmReading(afm, world.owners[which]) };

@@ -19,15 +19,40 @@ function rule(key: string, action: RuleModel['action'], extra: Partial<RuleModel
   const [level, a, b] = key.split('/') as [RuleModel['level'], string, string?];
   const namespace = level === 'cluster' ? undefined : a;
   const name = level === 'cluster' ? a : (b as string);
-  const source: SourceModel = level === 'cluster' ? { level } : level === 'namespace' ? { level, namespace } : { level, namespace, service: 'checkout' };
-  return { level, name, ...(namespace ? { namespace } : {}), path: `app/${key}`, action, priority: 500, source, destinations: ANYWHERE, ports: [], logging: false, audit: false, metadata: {}, ...extra };
+  const source: SourceModel =
+    level === 'cluster' ? { level } : level === 'namespace' ? { level, namespace } : { level, namespace, service: 'checkout' };
+  return {
+    level,
+    name,
+    ...(namespace ? { namespace } : {}),
+    path: `app/${key}`,
+    action,
+    priority: 500,
+    source,
+    destinations: ANYWHERE,
+    ports: [],
+    logging: false,
+    audit: false,
+    metadata: {},
+    ...extra,
+  };
 }
 
-function model(rules: RuleModel[], device: Partial<PolicyModel['device']> = {}, externalServices: ExternalServiceModel[] = []): PolicyModel {
+function model(
+  rules: RuleModel[],
+  device: Partial<PolicyModel['device']> = {},
+  externalServices: ExternalServiceModel[] = [],
+): PolicyModel {
   return { device: testDevice(device), externalServices, rules };
 }
 
-const checkoutPod: PodInfo = { namespace: 'payments', name: 'checkout-1', labels: { app: 'checkout', tier: 'web' }, ips: ['10.244.1.7', 'fd00::7'], phase: 'Running' };
+const checkoutPod: PodInfo = {
+  namespace: 'payments',
+  name: 'checkout-1',
+  labels: { app: 'checkout', tier: 'web' },
+  ips: ['10.244.1.7', 'fd00::7'],
+  phase: 'Running',
+};
 
 const cluster: ClusterSnapshot = {
   pods: [checkoutPod],
@@ -35,7 +60,11 @@ const cluster: ClusterSnapshot = {
   services: [{ namespace: 'payments', name: 'checkout', selector: { app: 'checkout' } }],
 };
 
-function verdictOf(m: PolicyModel, flow: Partial<IntentFlow> = {}, opts: { snapshot?: ClusterSnapshot; dns?: Record<string, string[]>; at?: Date } = {}) {
+function verdictOf(
+  m: PolicyModel,
+  flow: Partial<IntentFlow> = {},
+  opts: { snapshot?: ClusterSnapshot; dns?: Record<string, string[]>; at?: Date } = {},
+) {
   return evaluateIntent({
     model: m,
     snapshot: opts.snapshot ?? cluster,
@@ -47,7 +76,9 @@ function verdictOf(m: PolicyModel, flow: Partial<IntentFlow> = {}, opts: { snaps
 
 describe('levels and actions', () => {
   test('a cluster DENY is final: lower levels are not consulted', () => {
-    const r = verdictOf(model([rule('cluster/block', 'DENY'), rule('namespace/payments/open', 'ALLOW_FINAL'), rule('service/payments/open', 'ALLOW_FINAL')]));
+    const r = verdictOf(
+      model([rule('cluster/block', 'DENY'), rule('namespace/payments/open', 'ALLOW_FINAL'), rule('service/payments/open', 'ALLOW_FINAL')]),
+    );
     expect(r.verdict).toBe('deny');
     expect(r.enforced.decidedBy?.key).toBe('cluster/block');
     expect(r.enforced.levels.map((l) => l.outcome)).toEqual(['match', 'not-consulted', 'not-consulted']);
@@ -72,7 +103,10 @@ describe('levels and actions', () => {
 
   test('an ALLOW that no lower level overrides allows; the service level ALLOW names the decision, else the first level that allowed', () => {
     expect(verdictOf(model([rule('cluster/a', 'ALLOW'), rule('namespace/payments/b', 'ALLOW')])).enforced.decidedBy?.key).toBe('cluster/a');
-    expect(verdictOf(model([rule('cluster/a', 'ALLOW'), rule('namespace/payments/b', 'ALLOW'), rule('service/payments/c', 'ALLOW')])).enforced.decidedBy?.key).toBe('service/payments/c');
+    expect(
+      verdictOf(model([rule('cluster/a', 'ALLOW'), rule('namespace/payments/b', 'ALLOW'), rule('service/payments/c', 'ALLOW')])).enforced
+        .decidedBy?.key,
+    ).toBe('service/payments/c');
     expect(verdictOf(model([rule('namespace/payments/b', 'ALLOW')])).enforced.basis).toBe('rule');
   });
 
@@ -116,7 +150,9 @@ describe('audit', () => {
 });
 
 describe('time windows and expiry', () => {
-  const windowed = rule('cluster/office-hours', 'DENY', { schedule: { daysOfWeek: ['wednesday'], startTime: '09:00', endTime: '17:00', timeZone: 'Europe/Berlin' } });
+  const windowed = rule('cluster/office-hours', 'DENY', {
+    schedule: { daysOfWeek: ['wednesday'], startTime: '09:00', endTime: '17:00', timeZone: 'Europe/Berlin' },
+  });
   test('a windowed rule applies inside its window only (in its time zone)', () => {
     expect(verdictOf(model([windowed], { defaultAction: 'ALLOW' }), {}, { at: new Date('2026-03-04T08:00:00Z') }).verdict).toBe('deny'); // 09:00 Berlin
     expect(verdictOf(model([windowed], { defaultAction: 'ALLOW' }), {}, { at: new Date('2026-03-04T07:59:00Z') }).verdict).toBe('allow');
@@ -130,7 +166,8 @@ describe('time windows and expiry', () => {
 });
 
 describe('destinations', () => {
-  const only = (d: DestinationModel[], es: ExternalServiceModel[] = []) => model([rule('service/payments/r', 'ALLOW', { destinations: d })], {}, es);
+  const only = (d: DestinationModel[], es: ExternalServiceModel[] = []) =>
+    model([rule('service/payments/r', 'ALLOW', { destinations: d })], {}, es);
   test.each([
     ['CIDR', [cidr('198.51.100.0/24')], '198.51.100.255', 'allow'],
     ['CIDR edge', [cidr('198.51.100.0/24')], '198.51.101.0', 'deny'],
@@ -159,7 +196,19 @@ describe('destinations', () => {
   });
 
   test('an ExternalService expands to its destinations', () => {
-    const m = only([{ kind: 'externalService', name: 'bank' }], [{ name: 'bank', path: 'app/bank', destinations: [{ kind: 'cidr', text: '192.0.2.0/28', family: 4 }, { kind: 'fqdn', text: 'sftp.bank.example', wildcard: false }] }]);
+    const m = only(
+      [{ kind: 'externalService', name: 'bank' }],
+      [
+        {
+          name: 'bank',
+          path: 'app/bank',
+          destinations: [
+            { kind: 'cidr', text: '192.0.2.0/28', family: 4 },
+            { kind: 'fqdn', text: 'sftp.bank.example', wildcard: false },
+          ],
+        },
+      ],
+    );
     expect(verdictOf(m, { destinationIp: '192.0.2.15' }).verdict).toBe('allow');
     expect(verdictOf(m, { destinationIp: undefined, host: 'sftp.bank.example' }).verdict).toBe('allow');
     expect(verdictOf(m, { destinationIp: '192.0.2.16' }).verdict).toBe('deny');
@@ -186,20 +235,30 @@ describe('protocols and ports', () => {
 describe('sources', () => {
   test('a namespace rule covers its namespace only, narrowed by pod labels', () => {
     const ns = (podSelector?: RuleModel['source']['podSelector'], namespace = 'payments') =>
-      model([{ ...rule(`namespace/${namespace}/r`, 'ALLOW'), source: { level: 'namespace', namespace, ...(podSelector ? { podSelector } : {}) } }]);
+      model([
+        {
+          ...rule(`namespace/${namespace}/r`, 'ALLOW'),
+          source: { level: 'namespace', namespace, ...(podSelector ? { podSelector } : {}) },
+        },
+      ]);
     expect(verdictOf(ns()).verdict).toBe('allow');
     expect(verdictOf(ns(undefined, 'web')).verdict).toBe('deny');
     expect(verdictOf(ns({ matchLabels: { tier: 'web' }, matchExpressions: [] })).verdict).toBe('allow');
-    expect(verdictOf(ns({ matchLabels: {}, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['web'] }] })).verdict).toBe('deny');
+    expect(verdictOf(ns({ matchLabels: {}, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['web'] }] })).verdict).toBe(
+      'deny',
+    );
   });
 
   test('a cluster rule narrowed by namespace labels', () => {
-    const c = (team: string) => model([{ ...rule('cluster/r', 'ALLOW'), source: { level: 'cluster', namespaceSelector: { matchLabels: { team }, matchExpressions: [] } } }]);
+    const c = (team: string) =>
+      model([
+        { ...rule('cluster/r', 'ALLOW'), source: { level: 'cluster', namespaceSelector: { matchLabels: { team }, matchExpressions: [] } } },
+      ]);
     expect(verdictOf(c('pay')).verdict).toBe('allow');
     expect(verdictOf(c('web')).verdict).toBe('deny');
   });
 
-  test("a service rule covers the pods its Service selects; none when the Service is missing", () => {
+  test('a service rule covers the pods its Service selects; none when the Service is missing', () => {
     const m = model([rule('service/payments/r', 'ALLOW')]);
     expect(verdictOf(m).verdict).toBe('allow');
     expect(verdictOf(m, {}, { snapshot: { ...cluster, services: [] } }).verdict).toBe('deny');

@@ -19,13 +19,22 @@ describe('payments example', () => {
 
   test('checkout may reach api.stripe.com:443, by host name or by a resolved address', () => {
     expect(stack).toAllowEgress('payments/checkout', 'api.stripe.com:443');
-    expect(stack).toAllowEgress('payments/checkout', 'api.stripe.com:443', { resolve: { 'api.stripe.com': ['203.0.113.10', '2001:db8::10'] } });
+    expect(stack).toAllowEgress('payments/checkout', 'api.stripe.com:443', {
+      resolve: { 'api.stripe.com': ['203.0.113.10', '2001:db8::10'] },
+    });
     expect(stack).toDenyEgress('payments/checkout', 'api.stripe.com:80');
     expect(stack).toDenyEgress('payments/checkout', '203.0.113.10:443');
   });
 
   test('comments may reach nothing outside the cluster (only the cluster DNS, which the security team grants everyone)', () => {
-    for (const to of ['api.stripe.com:443', 'sftp.bank.example:22', '198.51.100.15:22', '192.0.2.7:25', '[2001:db8::1]:443', '203.0.113.9/icmp']) {
+    for (const to of [
+      'api.stripe.com:443',
+      'sftp.bank.example:22',
+      '198.51.100.15:22',
+      '192.0.2.7:25',
+      '[2001:db8::1]:443',
+      '203.0.113.9/icmp',
+    ]) {
       expect(stack).toDenyEgress('payments/comments', to);
     }
     expect(stack).toAllowEgress('payments/comments', '10.96.0.10:53/udp');
@@ -39,16 +48,24 @@ describe('payments example', () => {
   });
 
   test('a failure names the deciding rule and the path', () => {
-    expect(() => expect(stack).toAllowEgress('payments/comments', 'api.stripe.com:443', { resolve: { 'api.stripe.com': '203.0.113.10' } })).toThrow(
+    expect(() =>
+      expect(stack).toAllowEgress('payments/comments', 'api.stripe.com:443', { resolve: { 'api.stripe.com': '203.0.113.10' } }),
+    ).toThrow(
       /expected payments\/comments to be allowed egress to api.stripe.com:443, but the verdict is DENY \(drop\)[\s\S]*3 service {3}virtual-server context {2}ServiceEgressRule payments\/comments-no-egress → DENY[\s\S]*decided by ServiceEgressRule payments\/comments-no-egress \(DENY\) at payments\/CommentsNoEgress/,
     );
-    expect(() => expect(stack).not.toDenyEgress('payments/comments', '192.0.2.7:25')).toThrow(/expected payments\/comments not to be denied egress to 192.0.2.7:25, but it is/);
+    expect(() => expect(stack).not.toDenyEgress('payments/comments', '192.0.2.7:25')).toThrow(
+      /expected payments\/comments not to be denied egress to 192.0.2.7:25, but it is/,
+    );
   });
 
   test('bad arguments are reported, not treated as a verdict', () => {
-    expect(() => expect(stack).toAllowEgress('checkout', 'api.stripe.com:443')).toThrow(/from \(got "checkout"\); write <namespace>\/<pod-or-service>/);
+    expect(() => expect(stack).toAllowEgress('checkout', 'api.stripe.com:443')).toThrow(
+      /from \(got "checkout"\); write <namespace>\/<pod-or-service>/,
+    );
     expect(() => expect(stack).toAllowEgress('payments/checkout', '0.0.0.0/0:25')).toThrow(/not a CIDR; name one address/);
-    expect(() => expect(stack).toAllowEgress('payments/checkout', 'api.stripe.com:443', { resolve: { 'api.stripe.com': 'nope' } })).toThrow(/not an IP address/);
+    expect(() => expect(stack).toAllowEgress('payments/checkout', 'api.stripe.com:443', { resolve: { 'api.stripe.com': 'nope' } })).toThrow(
+      /not an IP address/,
+    );
     expect(() => expect({}).toAllowEgress('payments/checkout', 'api.stripe.com:443')).toThrow(/takes a construct holding an AfmDevice/);
   });
 });
@@ -71,12 +88,16 @@ describe('security baseline example', () => {
   test('nothing may reach the C2 range, not even where a team allows HTTPS', () => {
     expect(stack).toAllowEgress('payments/checkout', '198.51.100.7:443', AT);
     for (const from of ['payments/checkout', 'web/frontend']) {
-      for (const to of ['203.0.113.5:443', '203.0.113.5:53/udp', '203.0.113.255:25', '203.0.113.5/icmp']) expect(stack).toDenyEgress(from, to, AT);
+      for (const to of ['203.0.113.5:443', '203.0.113.5:53/udp', '203.0.113.255:25', '203.0.113.5/icmp'])
+        expect(stack).toDenyEgress(from, to, AT);
     }
   });
 
   test('a host name resolving into the C2 range is denied', () => {
-    expect(stack).toDenyEgress('payments/checkout', 'updates.example.org:443', { ...AT, resolve: { 'updates.example.org': '203.0.113.5' } });
+    expect(stack).toDenyEgress('payments/checkout', 'updates.example.org:443', {
+      ...AT,
+      resolve: { 'updates.example.org': '203.0.113.5' },
+    });
   });
 
   test('the explanation is available to custom assertions', () => {
@@ -92,6 +113,8 @@ describe('devices on a shared BIG-IP', () => {
     expect(west.stack).toAllowEgress('analytics/etl', 'warehouse.example.com:443');
     expect(east.stack).toDenyEgress('analytics/etl', 'warehouse.example.com:443');
     expect(app).toDenyEgress('analytics/etl', '203.0.113.1:443', { device: 'k8s_west' });
-    expect(() => expect(app).toDenyEgress('analytics/etl', '203.0.113.1:443')).toThrow(/the app has several devices \(got east-egress\/k8s_east \(east-egress\/Bigip\), west-egress\/k8s_west \(west-egress\/Bigip\)\); choose one with the option \{ device: '<device>' \}/);
+    expect(() => expect(app).toDenyEgress('analytics/etl', '203.0.113.1:443')).toThrow(
+      /the app has several devices \(got east-egress\/k8s_east \(east-egress\/Bigip\), west-egress\/k8s_west \(west-egress\/Bigip\)\); choose one with the option \{ device: '<device>' \}/,
+    );
   });
 });

@@ -16,7 +16,16 @@ export const POD_CIDR_V6: AddressModel = { kind: 'cidr', text: 'fd00:10:244::/56
 export const NODE_IPS = ['192.168.0.1', '192.168.0.2'];
 
 /** Host names the flows ask for: the policy's names, names under its wildcards, and near misses. */
-export const HOSTS = [...FQDNS, 'x.svc.example.org', 'c.example.net', 'deep.a.svc.example.org', 'svc.example.org', 'example.net', 'api.stripe.com.evil.example', 'other.example.com'];
+export const HOSTS = [
+  ...FQDNS,
+  'x.svc.example.org',
+  'c.example.net',
+  'deep.a.svc.example.org',
+  'svc.example.org',
+  'example.net',
+  'api.stripe.com.evil.example',
+  'other.example.com',
+];
 
 export interface ScenarioFlow {
   readonly pod: PodInfo;
@@ -63,7 +72,10 @@ type PodState = 'Running' | 'Pending' | 'Succeeded' | 'Failed' | 'terminating' |
 const podStateArb: fc.Arbitrary<PodState> = fc.oneof(
   { weight: 12, arbitrary: fc.constant('Running' as const) },
   { weight: 2, arbitrary: fc.constant('Pending' as const) },
-  { weight: 1, arbitrary: fc.constantFrom('Succeeded' as const, 'Failed' as const, 'terminating' as const, 'hostNetwork' as const, 'no-ip' as const) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('Succeeded' as const, 'Failed' as const, 'terminating' as const, 'hostNetwork' as const, 'no-ip' as const),
+  },
 );
 
 /** Labels that satisfy `selector`, starting from `base` (the generator aims pods at rules). */
@@ -75,7 +87,8 @@ export function satisfying(selector: SelectorModel | undefined, base: Readonly<R
     if (e.operator === 'In') labels[e.key] = e.values[0];
     else if (e.operator === 'Exists') labels[e.key] = labels[e.key] ?? LABEL_VALUES[0];
     else if (e.operator === 'DoesNotExist') delete labels[e.key];
-    else if (labels[e.key] !== undefined && e.values.includes(labels[e.key])) labels[e.key] = LABEL_VALUES.find((v) => !e.values.includes(v)) as string;
+    else if (labels[e.key] !== undefined && e.values.includes(labels[e.key]))
+      labels[e.key] = LABEL_VALUES.find((v) => !e.values.includes(v)) as string;
   }
   return labels;
 }
@@ -106,12 +119,23 @@ export function snapshotArb(model: PolicyModel, network = 244): fc.Arbitrary<Clu
   return fc
     .record({
       pods: fc.array(podArb, { minLength: 1, maxLength: 16 }),
-      namespaces: fc.array(fc.tuple(fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), labelsArb, fc.option(fc.nat(), { nil: undefined, freq: 3 })), {
-        minLength: namespaces.length,
-        maxLength: namespaces.length,
-      }),
+      namespaces: fc.array(
+        fc.tuple(
+          fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+          labelsArb,
+          fc.option(fc.nat(), { nil: undefined, freq: 3 }),
+        ),
+        {
+          minLength: namespaces.length,
+          maxLength: namespaces.length,
+        },
+      ),
       services: fc.array(
-        fc.oneof({ weight: 8, arbitrary: selectorArb as fc.Arbitrary<Record<string, string> | undefined> }, { weight: 1, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: fc.constant(undefined) }),
+        fc.oneof(
+          { weight: 8, arbitrary: selectorArb as fc.Arbitrary<Record<string, string> | undefined> },
+          { weight: 1, arbitrary: fc.constant({}) },
+          { weight: 1, arbitrary: fc.constant(undefined) },
+        ),
         { minLength: NAMESPACES.length * SERVICES.length, maxLength: NAMESPACES.length * SERVICES.length },
       ),
     })
@@ -127,7 +151,8 @@ export function snapshotArb(model: PolicyModel, network = 244): fc.Arbitrary<Clu
       const nsInfos: NamespaceInfo[] = [];
       namespaces.forEach((name, i) => {
         const [present, labels, aim] = r.namespaces[i];
-        const target = aim !== undefined && clusterRules.length ? clusterRules[aim % clusterRules.length].source.namespaceSelector : undefined;
+        const target =
+          aim !== undefined && clusterRules.length ? clusterRules[aim % clusterRules.length].source.namespaceSelector : undefined;
         // A namespace object can be missing from a snapshot (a cache that has not caught up).
         if (present) nsInfos.push({ name, labels: { ...satisfying(target, labels), 'kubernetes.io/metadata.name': name } });
       });
@@ -182,7 +207,8 @@ export function interestingAddresses(model: PolicyModel): string[] {
   for (const a of addressesOf(model)) {
     const e = parseAddressEntry(a.text);
     const max = e.family === 4 ? (1n << 32n) - 1n : (1n << 128n) - 1n;
-    for (const v of [e.first, e.last, (e.first + e.last) / 2n, e.first - 1n, e.last + 1n]) if (v >= 0n && v <= max) out.add(formatIp(e.family, v));
+    for (const v of [e.first, e.last, (e.first + e.last) / 2n, e.first - 1n, e.last + 1n])
+      if (v >= 0n && v <= max) out.add(formatIp(e.family, v));
   }
   return [...out];
 }
@@ -195,7 +221,10 @@ export function dnsArb(model: PolicyModel): fc.Arbitrary<Map<string, string[]>> 
   const interesting = interestingAddresses(model);
   const ip = interesting.length ? fc.oneof(fc.constantFrom(...interesting), randomV4, randomV6) : fc.oneof(randomV4, randomV6);
   return fc
-    .array(fc.option(fc.uniqueArray(ip, { minLength: 1, maxLength: 3 }), { nil: undefined, freq: 2 }), { minLength: HOSTS.length, maxLength: HOSTS.length })
+    .array(fc.option(fc.uniqueArray(ip, { minLength: 1, maxLength: 3 }), { nil: undefined, freq: 2 }), {
+      minLength: HOSTS.length,
+      maxLength: HOSTS.length,
+    })
     .map((answers) => {
       const dns = new Map<string, string[]>();
       HOSTS.forEach((h, i) => {
@@ -208,8 +237,16 @@ export function dnsArb(model: PolicyModel): fc.Arbitrary<Map<string, string[]>> 
 const WEEK_START = Date.parse('2026-03-02T00:00:00Z'); // a Monday; US daylight saving starts on the 8th
 /** Times: half-hour marks (every window edge in the generated zones is one) and a minute before them, plus instants past the generated expiries. */
 export const timeArb: fc.Arbitrary<Date> = fc.oneof(
-  { weight: 10, arbitrary: fc.tuple(fc.nat(7 * 48 - 1), fc.constantFrom(0, -60_000, 60_000)).map(([k, d]) => new Date(WEEK_START + k * 1_800_000 + d)) },
-  { weight: 1, arbitrary: fc.constantFrom('2098-06-30T11:59:59Z', '2098-06-30T12:00:00Z', '2098-12-31T23:59:59Z', '2099-01-01T00:00:00Z', '2099-06-01T10:00:00Z').map((t) => new Date(t)) },
+  {
+    weight: 10,
+    arbitrary: fc.tuple(fc.nat(7 * 48 - 1), fc.constantFrom(0, -60_000, 60_000)).map(([k, d]) => new Date(WEEK_START + k * 1_800_000 + d)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('2098-06-30T11:59:59Z', '2098-06-30T12:00:00Z', '2098-12-31T23:59:59Z', '2099-01-01T00:00:00Z', '2099-06-01T10:00:00Z')
+      .map((t) => new Date(t)),
+  },
 );
 
 const PROTOCOLS = ['tcp', 'tcp', 'tcp', 'udp', 'udp', 'sctp', 'icmp', 'ipv6-icmp', 'gre'];
@@ -220,7 +257,8 @@ function interestingPorts(model: PolicyModel): number[] {
   for (const r of model.rules) {
     for (const p of r.ports) {
       if (p.fromPort === undefined) continue;
-      for (const v of [p.fromPort, p.toPort ?? p.fromPort, p.fromPort - 1, (p.toPort ?? p.fromPort) + 1]) if (v >= 1 && v <= 65535) out.add(v);
+      for (const v of [p.fromPort, p.toPort ?? p.fromPort, p.fromPort - 1, (p.toPort ?? p.fromPort) + 1])
+        if (v >= 1 && v <= 65535) out.add(v);
     }
   }
   return [...out];
@@ -258,7 +296,11 @@ const flowDrawArb: fc.Arbitrary<FlowDraw> = fc.record({
   aim: fc.option(fc.nat(), { nil: undefined, freq: 5 }),
   pod: fc.nat(),
   ip: fc.nat(),
-  form: fc.oneof({ weight: 3, arbitrary: fc.constant('ip' as const) }, { weight: 1, arbitrary: fc.constant('host' as const) }, { weight: 2, arbitrary: fc.constant('both' as const) }),
+  form: fc.oneof(
+    { weight: 3, arbitrary: fc.constant('ip' as const) },
+    { weight: 1, arbitrary: fc.constant('host' as const) },
+    { weight: 2, arbitrary: fc.constant('both' as const) },
+  ),
   target: fc.nat(),
   randomDestination: fc.nat(0xffffff),
   host: fc.nat(HOSTS.length - 1),
@@ -299,7 +341,9 @@ function edgePoints(text: string): string[] {
   const e = parseAddressEntry(text);
   const max = e.family === 4 ? (1n << 32n) - 1n : (1n << 128n) - 1n;
   const mid = (e.first + e.last) / 2n;
-  return [e.first, e.last, mid, e.first, e.last, mid, e.first - 1n, e.last + 1n].filter((v) => v >= 0n && v <= max).map((v) => formatIp(e.family, v));
+  return [e.first, e.last, mid, e.first, e.last, mid, e.first - 1n, e.last + 1n]
+    .filter((v) => v >= 0n && v <= max)
+    .map((v) => formatIp(e.family, v));
 }
 
 /** Destinations of one rule: its addresses' edges, its names (and names under its wildcards) and their answers. */
@@ -339,7 +383,13 @@ function worldTargets(model: PolicyModel, dns: ReadonlyMap<string, readonly stri
  * Turns a draw into a flow of the world. `sources` says which pod addresses may send (the
  * differential property: every address the device's virtual server accepts).
  */
-export function materializeFlow(model: PolicyModel, snapshot: ClusterSnapshot, dns: ReadonlyMap<string, readonly string[]>, d: FlowDraw, sources: (p: PodInfo, ip: string) => boolean): ScenarioFlow | undefined {
+export function materializeFlow(
+  model: PolicyModel,
+  snapshot: ClusterSnapshot,
+  dns: ReadonlyMap<string, readonly string[]>,
+  d: FlowDraw,
+  sources: (p: PodInfo, ip: string) => boolean,
+): ScenarioFlow | undefined {
   const senders = snapshot.pods.filter((p) => p.ips.some((ip) => sources(p, ip)));
   if (senders.length === 0) return undefined;
   const rule = d.aim !== undefined && model.rules.length ? model.rules[d.aim % model.rules.length] : undefined;
@@ -353,7 +403,10 @@ export function materializeFlow(model: PolicyModel, snapshot: ClusterSnapshot, d
   const pod = candidates[d.pod % candidates.length];
   const podIps = pod.ips.filter((ip) => sources(pod, ip));
   const families = new Set(podIps.map(familyOf));
-  const randomIp = (family: 4 | 6) => (family === 4 ? `198.${(d.randomDestination >> 16) & 255}.${(d.randomDestination >> 8) & 255}.${d.randomDestination & 255}` : `2001:db8::${(d.randomDestination & 0xffff).toString(16)}`);
+  const randomIp = (family: 4 | 6) =>
+    family === 4
+      ? `198.${(d.randomDestination >> 16) & 255}.${(d.randomDestination >> 8) & 255}.${d.randomDestination & 255}`
+      : `2001:db8::${(d.randomDestination & 0xffff).toString(16)}`;
   const all = rule ? ruleTargets(model, rule, dns) : worldTargets(model, dns, d);
   const usable = all.filter((t) => !t.ip || families.has(familyOf(t.ip)));
   const target: Target = usable.length ? usable[d.target % usable.length] : { ip: randomIp(familyOf(podIps[0])) };
@@ -368,7 +421,9 @@ export function materializeFlow(model: PolicyModel, snapshot: ClusterSnapshot, d
     if (portModel?.fromPort !== undefined) {
       const to = portModel.toPort ?? portModel.fromPort;
       const mid = Math.floor((portModel.fromPort + to) / 2);
-      const options = [portModel.fromPort, to, mid, portModel.fromPort, to, mid, portModel.fromPort - 1, to + 1].filter((v) => v >= 1 && v <= 65535);
+      const options = [portModel.fromPort, to, mid, portModel.fromPort, to, mid, portModel.fromPort - 1, to + 1].filter(
+        (v) => v >= 1 && v <= 65535,
+      );
       port = options[(d.port >> 4) % options.length];
     } else {
       const ports = interestingPorts(model);
@@ -380,7 +435,15 @@ export function materializeFlow(model: PolicyModel, snapshot: ClusterSnapshot, d
     const inside = timesInside(rule.schedule);
     if (inside.length) at = inside[d.inWindow % inside.length];
   }
-  return { pod, sourceIp, ...(target.ip ? { destinationIp: target.ip } : {}), ...(target.host ? { host: target.host } : {}), protocol, ...(port !== undefined ? { port } : {}), at };
+  return {
+    pod,
+    sourceIp,
+    ...(target.ip ? { destinationIp: target.ip } : {}),
+    ...(target.host ? { host: target.host } : {}),
+    protocol,
+    ...(port !== undefined ? { port } : {}),
+    at,
+  };
 }
 
 /**
@@ -389,7 +452,9 @@ export function materializeFlow(model: PolicyModel, snapshot: ClusterSnapshot, d
  */
 export function scenarioArb(maxFlows = 12): fc.Arbitrary<Scenario> {
   return worldPolicyArb.chain((model) =>
-    fc.tuple(snapshotArb(model), dnsArb(model), fc.array(flowDrawArb, { minLength: 1, maxLength: maxFlows })).map(([snapshot, dns, draws]) => world(model, snapshot, dns, draws)),
+    fc
+      .tuple(snapshotArb(model), dnsArb(model), fc.array(flowDrawArb, { minLength: 1, maxLength: maxFlows }))
+      .map(([snapshot, dns, draws]) => world(model, snapshot, dns, draws)),
   );
 }
 
@@ -397,7 +462,9 @@ function world(model: PolicyModel, snapshot: ClusterSnapshot, dns: Map<string, s
   const flows = draws.map((d) => materializeFlow(model, snapshot, dns, d, () => true)).filter((f): f is ScenarioFlow => f !== undefined);
   // The first flows again, sent from an address of the pod networks that no pod holds: only a
   // rule that matches the pod CIDRs themselves can match them.
-  const unheld = flows.slice(0, 3).map((f) => ({ ...f, pod: NO_POD, sourceIp: unheldPodAddress(model, familyOf(f.destinationIp ?? f.sourceIp)) }));
+  const unheld = flows
+    .slice(0, 3)
+    .map((f) => ({ ...f, pod: NO_POD, sourceIp: unheldPodAddress(model, familyOf(f.destinationIp ?? f.sourceIp)) }));
   return { model, snapshot, dns, flows: [...flows, ...unheld] };
 }
 
@@ -415,8 +482,14 @@ export const sharedWorldArb: fc.Arbitrary<{ a: Scenario; b: Scenario }> = fc
   .tuple(worldPolicyArb, worldPolicyArb, fc.constantFrom(0, 2, 3), fc.constantFrom(0, 2, 3))
   .chain(([pa, pb, rdA, rdB]) => {
     const same = rdA === rdB;
-    const a: PolicyModel = { ...pa, device: { ...pa.device, tenant: 'k8s_a', cluster: 'a', routeDomain: rdA, ...(same ? { podCidrs: podCidrsOf(244) } : {}) } };
-    const b: PolicyModel = { ...pb, device: { ...pb.device, tenant: 'k8s_b', cluster: 'b', routeDomain: rdB, ...(same ? { podCidrs: podCidrsOf(245) } : {}) } };
+    const a: PolicyModel = {
+      ...pa,
+      device: { ...pa.device, tenant: 'k8s_a', cluster: 'a', routeDomain: rdA, ...(same ? { podCidrs: podCidrsOf(244) } : {}) },
+    };
+    const b: PolicyModel = {
+      ...pb,
+      device: { ...pb.device, tenant: 'k8s_b', cluster: 'b', routeDomain: rdB, ...(same ? { podCidrs: podCidrsOf(245) } : {}) },
+    };
     const both: PolicyModel = { ...a, rules: [...a.rules, ...b.rules], externalServices: [...a.externalServices, ...b.externalServices] };
     const draws = fc.array(flowDrawArb, { minLength: 1, maxLength: 6 });
     return fc

@@ -40,15 +40,16 @@ beforeAll(() => {
 afterAll(removeSynthDirs);
 
 describe('parseRouteDomainListing', () => {
-  test('the emulator\'s listing: full paths, one property a line', () => {
-    const text = 'net route-domain /Common/0 {\n    id 0\n    fw-enforced-policy /Common/Shared/p\n}\nnet route-domain /Common/2 {\n    id 2\n}\n';
+  test("the emulator's listing: full paths, one property a line", () => {
+    const text =
+      'net route-domain /Common/0 {\n    id 0\n    fw-enforced-policy /Common/Shared/p\n}\nnet route-domain /Common/2 {\n    id 2\n}\n';
     expect(parseRouteDomainListing(text)).toEqual([
       { path: '/Common/0', id: 0, enforcedPolicy: '/Common/Shared/p' },
       { path: '/Common/2', id: 2 },
     ]);
   });
 
-  test('a device\'s listing: names relative to /Common, nested blocks, none, an empty block', () => {
+  test("a device's listing: names relative to /Common, nested blocks, none, an empty block", () => {
     const text = [
       'net route-domain 0 {',
       '    id 0',
@@ -66,21 +67,27 @@ describe('parseRouteDomainListing', () => {
       'net route-domain /Other/x { }',
       '',
     ].join('\n');
-    expect(() => parseRouteDomainListing(text)).toThrow(new DeviceAnswerError('route domain /Other/x has no id from 0 to 65534 in "tmsh list net route-domain" (got undefined)'));
+    expect(() => parseRouteDomainListing(text)).toThrow(
+      new DeviceAnswerError('route domain /Other/x has no id from 0 to 65534 in "tmsh list net route-domain" (got undefined)'),
+    );
     expect(parseRouteDomainListing(text.replace('net route-domain /Other/x { }\n', ''))).toEqual([
       { path: '/Common/0', id: 0, stagedPolicy: '/Common/Shared/staged' },
       { path: '/Common/rd_prod', id: 12 },
     ]);
   });
 
-  test('tmsh\'s error text in the output is not a listing', () => {
-    expect(() => parseRouteDomainListing('01020036:3: The requested route domain (/Common/9) was not found.\n')).toThrow(/line 1 of "tmsh list net route-domain" is not a route-domain block/);
+  test("tmsh's error text in the output is not a listing", () => {
+    expect(() => parseRouteDomainListing('01020036:3: The requested route domain (/Common/9) was not found.\n')).toThrow(
+      /line 1 of "tmsh list net route-domain" is not a route-domain block/,
+    );
     expect(() => parseRouteDomainListing('net route-domain 0 {\n    id 0\n')).toThrow('"tmsh list net route-domain" ended inside a block');
   });
 
   test('tmshErrorOf finds the errors tmsh prints into a 200 answer', () => {
     expect(tmshErrorOf('Syntax Error: "bogus" unknown property\n')).toBe('Syntax Error: "bogus" unknown property');
-    expect(tmshErrorOf('01020036:3: The requested DNS Resolver (/Common/r) was not found.\n')).toBe('01020036:3: The requested DNS Resolver (/Common/r) was not found.');
+    expect(tmshErrorOf('01020036:3: The requested DNS Resolver (/Common/r) was not found.\n')).toBe(
+      '01020036:3: The requested DNS Resolver (/Common/r) was not found.',
+    );
     expect(tmshErrorOf('net route-domain 0 {\n    id 0\n}\n')).toBeUndefined();
     expect(tmshErrorOf('')).toBeUndefined();
   });
@@ -102,14 +109,21 @@ describe('the expected device from a synth output', () => {
     expect(own.context).toEqual(ownDeviceState(compiled));
     expect({ global: own.context.global, routeDomains: own.context.routeDomains, dnsResolver: own.context.dnsResolver }).toEqual({
       global: { enforcedPolicy: '/Common/Shared/k8s_alpha_global_policy', stagedPolicy: '/Common/Shared/k8s_alpha_global_policy_staged' },
-      routeDomains: [{ id: 0, path: '/Common/0', enforcedPolicy: '/Common/Shared/k8s_alpha_rd0_policy', stagedPolicy: '/Common/Shared/k8s_alpha_rd0_policy_staged' }],
+      routeDomains: [
+        {
+          id: 0,
+          path: '/Common/0',
+          enforcedPolicy: '/Common/Shared/k8s_alpha_rd0_policy',
+          stagedPolicy: '/Common/Shared/k8s_alpha_rd0_policy_staged',
+        },
+      ],
       dnsResolver: '/Common/egress-resolver',
     });
     expect(own.savedAfterChanges).toBe(true);
     expect(own.sharedPrefixes).toEqual(['k8s_alpha_']);
   });
 
-  test('devices on a SharedBigip: both see the SharedBigip\'s state over both route domains', () => {
+  test("devices on a SharedBigip: both see the SharedBigip's state over both route domains", () => {
     const compiled = shared.map((d) => compilePolicy(d.model, { now: new Date(0) }));
     for (const d of shared) expect(d.context).toEqual(expectedDeviceState('cdktf_ces', compiled, '/Common/egress-resolver'));
     expect(shared[1].context.routeDomains.map((r) => [r.path, r.enforcedPolicy, r.stagedPolicy])).toEqual([
@@ -117,38 +131,88 @@ describe('the expected device from a synth output', () => {
       ['/Common/2', '/Common/Shared/cdktf_ces_rd2_policy', '/Common/Shared/cdktf_ces_rd2_policy_staged'],
     ]);
     expect(shared.map((d) => [d.label, d.sharedPrefixes, d.declarationIds, d.routeDomainIds, d.savedAfterChanges])).toEqual([
-      ['alpha/k8s_alpha', ['cdktf_ces_', 'k8s_alpha_', 'k8s_beta_'], { k8s_alpha: 'cdktf-ces-k8s_alpha', Common: 'cdktf-ces-cdktf_ces' }, [0, 2], true],
-      ['beta/k8s_beta', ['cdktf_ces_', 'k8s_alpha_', 'k8s_beta_'], { k8s_beta: 'cdktf-ces-k8s_beta', Common: 'cdktf-ces-cdktf_ces' }, [2], true],
+      [
+        'alpha/k8s_alpha',
+        ['cdktf_ces_', 'k8s_alpha_', 'k8s_beta_'],
+        { k8s_alpha: 'cdktf-ces-k8s_alpha', Common: 'cdktf-ces-cdktf_ces' },
+        [0, 2],
+        true,
+      ],
+      [
+        'beta/k8s_beta',
+        ['cdktf_ces_', 'k8s_alpha_', 'k8s_beta_'],
+        { k8s_beta: 'cdktf-ces-k8s_beta', Common: 'cdktf-ces-cdktf_ces' },
+        [2],
+        true,
+      ],
     ]);
   });
 });
 
 describe('checkAs3Tasks', () => {
-  const result = (tenant: string, code: number, declarationId: string, extra: Record<string, unknown> = {}) => ({ tenant, code, message: code === 200 ? 'success' : 'declaration failed', declarationId, ...extra });
+  const result = (tenant: string, code: number, declarationId: string, extra: Record<string, unknown> = {}) => ({
+    tenant,
+    code,
+    message: code === 200 ? 'success' : 'declaration failed',
+    declarationId,
+    ...extra,
+  });
   const ownId = 'cdktf-ces-k8s_alpha';
-  const older: As3TaskRecord = { id: 'old', finishedAt: '2030-01-01T00:00:01.000Z', results: [result('Common', 200, ownId), result('k8s_alpha', 200, ownId), result('Common', 422, ownId, { response: 'in use' })] };
-  const newer: As3TaskRecord = { id: 'new', finishedAt: '2030-01-01T00:00:02.000Z', results: [result('Common', 200, ownId), result('k8s_alpha', 200, ownId), result('Common', 200, ownId)] };
+  const older: As3TaskRecord = {
+    id: 'old',
+    finishedAt: '2030-01-01T00:00:01.000Z',
+    results: [result('Common', 200, ownId), result('k8s_alpha', 200, ownId), result('Common', 422, ownId, { response: 'in use' })],
+  };
+  const newer: As3TaskRecord = {
+    id: 'new',
+    finishedAt: '2030-01-01T00:00:02.000Z',
+    results: [result('Common', 200, ownId), result('k8s_alpha', 200, ownId), result('Common', 200, ownId)],
+  };
 
   test('the final Common pass of the newest task counts, whatever order the device lists tasks in', () => {
     const failing: As3TaskRecord = { ...newer, id: 'newest', finishedAt: '2030-01-01T00:00:03.000Z', results: [...older.results] };
-    for (const order of [[older, newer, failing], [failing, newer, older], [newer, failing, older]]) {
-      expect(checkAs3Tasks(own, order).map((p) => [p.severity, p.where, p.found])).toEqual([['error', 'AS3 task newest of 2030-01-01T00:00:03.000Z, tenant Common (final pass)', '422 declaration failed: in use']]);
+    for (const order of [
+      [older, newer, failing],
+      [failing, newer, older],
+      [newer, failing, older],
+    ]) {
+      expect(checkAs3Tasks(own, order).map((p) => [p.severity, p.where, p.found])).toEqual([
+        ['error', 'AS3 task newest of 2030-01-01T00:00:03.000Z, tenant Common (final pass)', '422 declaration failed: in use'],
+      ]);
     }
     expect(checkAs3Tasks(own, [older, newer])).toEqual([]);
   });
 
-  test('Common run by a tenant-only declaration (AS3 adds the stored Common) does not hide the shared declaration\'s failure', () => {
+  test("Common run by a tenant-only declaration (AS3 adds the stored Common) does not hide the shared declaration's failure", () => {
     const [alpha] = shared;
-    const sharedTask: As3TaskRecord = { id: 's', finishedAt: '2030-01-01T00:00:01.000Z', results: [result('Common', 200, 'cdktf-ces-cdktf_ces'), result('Common', 422, 'cdktf-ces-cdktf_ces', { response: 'in use' })] };
-    const tenantTask: As3TaskRecord = { id: 't', finishedAt: '2030-01-01T00:00:02.000Z', results: [result('Common', 200, ownId), result('k8s_alpha', 200, ownId), result('Common', 200, ownId)] };
-    expect(checkAs3Tasks(alpha, [tenantTask, sharedTask]).map((p) => p.where)).toEqual(['AS3 task s of 2030-01-01T00:00:01.000Z, tenant Common (final pass)']);
+    const sharedTask: As3TaskRecord = {
+      id: 's',
+      finishedAt: '2030-01-01T00:00:01.000Z',
+      results: [result('Common', 200, 'cdktf-ces-cdktf_ces'), result('Common', 422, 'cdktf-ces-cdktf_ces', { response: 'in use' })],
+    };
+    const tenantTask: As3TaskRecord = {
+      id: 't',
+      finishedAt: '2030-01-01T00:00:02.000Z',
+      results: [result('Common', 200, ownId), result('k8s_alpha', 200, ownId), result('Common', 200, ownId)],
+    };
+    expect(checkAs3Tasks(alpha, [tenantTask, sharedTask]).map((p) => p.where)).toEqual([
+      'AS3 task s of 2030-01-01T00:00:01.000Z, tenant Common (final pass)',
+    ]);
     // Another owner's failed tenant in the same device is not this device's problem.
-    const otherTask: As3TaskRecord = { id: 'o', finishedAt: '2030-01-01T00:00:03.000Z', results: [result('k8s_beta', 422, 'cdktf-ces-k8s_beta')] };
+    const otherTask: As3TaskRecord = {
+      id: 'o',
+      finishedAt: '2030-01-01T00:00:03.000Z',
+      results: [result('k8s_beta', 422, 'cdktf-ces-k8s_beta')],
+    };
     expect(checkAs3Tasks(alpha, [otherTask, tenantTask]).map((p) => p.where)).toEqual([]);
   });
 
   test('dry runs are not deploys, a running task is a warning, whole-request failures without a time are left to the declaration check', () => {
-    const dry: As3TaskRecord = { id: 'dry', finishedAt: '2030-01-01T00:00:09.000Z', results: [result('k8s_alpha', 422, ownId, { dryRun: true })] };
+    const dry: As3TaskRecord = {
+      id: 'dry',
+      finishedAt: '2030-01-01T00:00:09.000Z',
+      results: [result('k8s_alpha', 422, ownId, { dryRun: true })],
+    };
     const running: As3TaskRecord = { id: 'run', results: [{ code: 0, message: 'in progress' }] };
     const invalid: As3TaskRecord = { id: 'bad', results: [{ code: 422, message: 'declaration is invalid', errors: ['x'] }] };
     expect(checkAs3Tasks(own, [dry, running, invalid, newer]).map((p) => [p.severity, p.where])).toEqual([['warning', 'AS3 task run']]);
@@ -156,11 +220,21 @@ describe('checkAs3Tasks', () => {
 });
 
 describe('checkDeclaration', () => {
-  const stored = (d: ExpectedDevice, change: (shared: Record<string, unknown>, tenant: Record<string, unknown>) => void = () => undefined) => {
+  const stored = (
+    d: ExpectedDevice,
+    change: (shared: Record<string, unknown>, tenant: Record<string, unknown>) => void = () => undefined,
+  ) => {
     const tenant = structuredClone(d.tenantDeclaration);
     const items = structuredClone(d.sharedItems) as Record<string, unknown>;
     change(items, tenant);
-    return { class: 'ADC', id: 'other id', remark: 'other remark', controls: { archiveTimestamp: '2030-01-01T00:00:00.000Z' }, Common: { class: 'Tenant', Shared: { class: 'Application', template: 'shared', ...items } }, [d.tenant]: tenant };
+    return {
+      class: 'ADC',
+      id: 'other id',
+      remark: 'other remark',
+      controls: { archiveTimestamp: '2030-01-01T00:00:00.000Z' },
+      Common: { class: 'Tenant', Shared: { class: 'Application', template: 'shared', ...items } },
+      [d.tenant]: tenant,
+    };
   };
 
   test('equal content passes whatever the header (id, remark, archiveTimestamp) and key order', () => {
@@ -200,9 +274,22 @@ describe('checkDeclaration', () => {
       array: fc.array(tie('value'), { maxLength: 4 }),
       object: fc.dictionary(fc.string({ maxLength: 4 }), tie('value'), { maxKeys: 4 }),
     })).object;
-    const reversed = (v: unknown): unknown => (Array.isArray(v) ? v.map(reversed) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversed(x)])) : v);
+    const reversed = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(reversed)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .reverse()
+                .map(([k, x]) => [k, reversed(x)]),
+            )
+          : v;
     const leaves = (v: unknown, at: string[] = []): string[][] =>
-      Array.isArray(v) ? v.flatMap((x, i) => leaves(x, [...at, String(i)])) : v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => leaves(x, [...at, k])) : [at];
+      Array.isArray(v)
+        ? v.flatMap((x, i) => leaves(x, [...at, String(i)]))
+        : v && typeof v === 'object'
+          ? Object.entries(v).flatMap(([k, x]) => leaves(x, [...at, k]))
+          : [at];
     fc.assert(
       fc.property(json, fc.nat(), (value, pick) => {
         expect(firstDifference(value, reversed(value))).toBeUndefined();
@@ -221,39 +308,63 @@ describe('checkDeclaration', () => {
 });
 
 describe('checkAttachments and checkRouteDomains', () => {
-  const rd0 = (over: Record<string, string> = {}) => ({ path: '/Common/0', id: 0, enforcedPolicy: '/Common/Shared/k8s_alpha_rd0_policy', stagedPolicy: '/Common/Shared/k8s_alpha_rd0_policy_staged', ...over });
-  const global = { enforcedPolicy: '/Common/Shared/k8s_alpha_global_policy', stagedPolicy: '/Common/Shared/k8s_alpha_global_policy_staged' };
+  const rd0 = (over: Record<string, string> = {}) => ({
+    path: '/Common/0',
+    id: 0,
+    enforcedPolicy: '/Common/Shared/k8s_alpha_rd0_policy',
+    stagedPolicy: '/Common/Shared/k8s_alpha_rd0_policy_staged',
+    ...over,
+  });
+  const global = {
+    enforcedPolicy: '/Common/Shared/k8s_alpha_global_policy',
+    stagedPolicy: '/Common/Shared/k8s_alpha_global_policy_staged',
+  };
 
   test('as synthesized: nothing to report; a foreign attachment on a context we do not use is left alone', () => {
     expect(checkAttachments(own, global, [rd0(), { path: '/Common/5', id: 5, enforcedPolicy: '/Common/theirs' }])).toEqual([]);
   });
 
   test('missing, foreign in our place, and stale', () => {
-    const problems = checkAttachments(own, { stagedPolicy: '/Common/theirs' }, [rd0({ stagedPolicy: undefined as unknown as string }), { path: '/Common/7', id: 7, stagedPolicy: '/Common/Shared/k8s_alpha_rd7_policy_staged' }]);
+    const problems = checkAttachments(own, { stagedPolicy: '/Common/theirs' }, [
+      rd0({ stagedPolicy: undefined as unknown as string }),
+      { path: '/Common/7', id: 7, stagedPolicy: '/Common/Shared/k8s_alpha_rd7_policy_staged' },
+    ]);
     expect(problems.map((p) => [p.where, p.expected, p.found])).toEqual([
       ['global context enforced-policy', '/Common/Shared/k8s_alpha_global_policy', 'none'],
-      ['global context staged-policy', '/Common/Shared/k8s_alpha_global_policy_staged', '/Common/theirs, a policy this deploy does not own'],
+      [
+        'global context staged-policy',
+        '/Common/Shared/k8s_alpha_global_policy_staged',
+        '/Common/theirs, a policy this deploy does not own',
+      ],
       ['route domain /Common/0 fw-staged-policy', '/Common/Shared/k8s_alpha_rd0_policy_staged', 'none'],
       ['route domain /Common/7 fw-staged-policy', "none of this deploy's policies", '/Common/Shared/k8s_alpha_rd7_policy_staged (stale)'],
     ]);
-    expect(problems[3].fix).toBe('the synth output no longer attaches it; detach it (tmsh modify net route-domain /Common/7 fw-staged-policy none, then tmsh save sys config) so that AS3 can delete the policy, and run "cdktf deploy" again');
+    expect(problems[3].fix).toBe(
+      'the synth output no longer attaches it; detach it (tmsh modify net route-domain /Common/7 fw-staged-policy none, then tmsh save sys config) so that AS3 can delete the policy, and run "cdktf deploy" again',
+    );
   });
 
   test('route domains by path and by id', () => {
     expect(checkRouteDomains(own, [rd0()])).toEqual([]);
-    expect(checkRouteDomains(own, [{ path: '/Common/rd_zero', id: 0 }]).map((p) => [p.where, p.found])).toEqual([['route domain /Common/0', 'not on the device; it has /Common/rd_zero (id 0)']]);
+    expect(checkRouteDomains(own, [{ path: '/Common/rd_zero', id: 0 }]).map((p) => [p.where, p.found])).toEqual([
+      ['route domain /Common/0', 'not on the device; it has /Common/rd_zero (id 0)'],
+    ]);
     expect(checkRouteDomains(own, [{ path: '/Common/0', id: 3 }]).map((p) => p.where)).toEqual(['route domain id 0']);
   });
 });
 
 describe('checkLists', () => {
   const at = new Date('2030-01-01T00:00:00Z');
-  const nodes = (m: Record<string, string[]>) => new Map<string, string[] | undefined>(own.plan.lists.map((l) => [l.path, m[l.path] ?? [EMPTY_LIST_PLACEHOLDER]]));
+  const nodes = (m: Record<string, string[]>) =>
+    new Map<string, string[] | undefined>(own.plan.lists.map((l) => [l.path, m[l.path] ?? [EMPTY_LIST_PLACEHOLDER]]));
   const cluster = { snapshot: CLUSTERS.alpha, source: 'state.yaml' };
 
   test('with cluster state: placeholder while pods belong is an error, other differences warnings, missing lists errors', () => {
     // The cluster rules match the pod CIDRs: no list of theirs to check.
-    expect(own.plan.lists.map((l) => l.path)).toEqual(['/Common/Shared/k8s_alpha_src_ns_web', '/Common/Shared/k8s_alpha_src_svc_payments_checkout']);
+    expect(own.plan.lists.map((l) => l.path)).toEqual([
+      '/Common/Shared/k8s_alpha_src_ns_web',
+      '/Common/Shared/k8s_alpha_src_svc_payments_checkout',
+    ]);
     const lists = nodes({ '/Common/Shared/k8s_alpha_src_svc_payments_checkout': ['10.1.9.9'] });
     lists.set('/Common/Shared/k8s_alpha_src_ns_web', undefined);
     expect(checkLists(own, lists, cluster, at).map((p) => [p.severity, p.where, p.found])).toEqual([
@@ -267,7 +378,9 @@ describe('checkLists', () => {
   });
 
   test('without cluster state: an active list with only the placeholder is a warning; a list whose pods are gone is fine with state', () => {
-    expect(checkLists(own, nodes({}), undefined, at).map((p) => [p.severity, p.where])).toEqual(own.plan.lists.map((l) => ['warning', l.path]));
+    expect(checkLists(own, nodes({}), undefined, at).map((p) => [p.severity, p.where])).toEqual(
+      own.plan.lists.map((l) => ['warning', l.path]),
+    );
     const empty = { snapshot: { ...CLUSTERS.alpha, pods: [] }, source: 'state.yaml' };
     expect(checkLists(own, nodes({}), empty, at)).toEqual([]);
   });
@@ -292,27 +405,57 @@ describe('verifyDevice over a scripted reader', () => {
 
   test('a refused login is one problem, and nothing else is read', async () => {
     let reads = 0;
-    const unauthorized = new BigipApiError({ reason: 'Unauthorized', terminal: true, method: 'POST', path: '/mgmt/shared/authn/login', status: 401, deviceMessage: 'Authentication failed.' });
-    const r = await verifyDevice(own, device({ storedDeclaration: async () => Promise.reject(unauthorized), as3Tasks: async () => (reads++, []), listNodes: async () => (reads++, []) }));
+    const unauthorized = new BigipApiError({
+      reason: 'Unauthorized',
+      terminal: true,
+      method: 'POST',
+      path: '/mgmt/shared/authn/login',
+      status: 401,
+      deviceMessage: 'Authentication failed.',
+    });
+    const r = await verifyDevice(
+      own,
+      device({
+        storedDeclaration: async () => Promise.reject(unauthorized),
+        as3Tasks: async () => (reads++, []),
+        listNodes: async () => (reads++, []),
+      }),
+    );
     expect(reads).toBe(0);
     expect(r.problems.filter((p) => p.severity === 'error').map((p) => [p.check, p.where, p.fix])).toEqual([
-      ['device', 'https://bigip.test: GET /mgmt/shared/appsvcs/declare', 'check BIGIP_USER and BIGIP_PASSWORD; the user needs read access to AS3 and iControl REST and may run tmsh list'],
+      [
+        'device',
+        'https://bigip.test: GET /mgmt/shared/appsvcs/declare',
+        'check BIGIP_USER and BIGIP_PASSWORD; the user needs read access to AS3 and iControl REST and may run tmsh list',
+      ],
     ]);
     expect(r.checked).toEqual(['saved tmsh changes']);
   });
 
   test('a read that fails skips its checks only', async () => {
-    const r = await verifyDevice(own, device({ routeDomains: async () => Promise.reject(new DeviceAnswerError('"tmsh list net route-domain" failed on the device: Syntax Error: x')) }));
+    const r = await verifyDevice(
+      own,
+      device({
+        routeDomains: async () =>
+          Promise.reject(new DeviceAnswerError('"tmsh list net route-domain" failed on the device: Syntax Error: x')),
+      }),
+    );
     expect(r.checked).toEqual(['AS3 task results', 'stored declaration', '2 event-driven lists', 'saved tmsh changes']);
-    expect(r.problems.filter((p) => p.check === 'device').map((p) => p.found)).toEqual(['"tmsh list net route-domain" failed on the device: Syntax Error: x']);
+    expect(r.problems.filter((p) => p.check === 'device').map((p) => p.found)).toEqual([
+      '"tmsh list net route-domain" failed on the device: Syntax Error: x',
+    ]);
   });
 
   test('the report: shared problems once, a device line when it has no error, a summary; JSON the same', async () => {
     const reader = device({ storedDeclaration: async () => ({ class: 'ADC' }) });
     const results = await Promise.all(shared.map((d) => verifyDevice(d, reader)));
     const text = formatVerifyText(results);
-    expect(text.match(/\[attachment\] [^:]+: global context enforced-policy/g)).toEqual(['[attachment] alpha/k8s_alpha: global context enforced-policy']);
-    expect(text).toMatch(/\nverify: \d+ errors, \d+ warnings? \(2 devices on https:\/\/bigip\.test\)\nnote: the saved configuration is not read/);
+    expect(text.match(/\[attachment\] [^:]+: global context enforced-policy/g)).toEqual([
+      '[attachment] alpha/k8s_alpha: global context enforced-policy',
+    ]);
+    expect(text).toMatch(
+      /\nverify: \d+ errors, \d+ warnings? \(2 devices on https:\/\/bigip\.test\)\nnote: the saved configuration is not read/,
+    );
     const json = JSON.parse(formatVerifyJson(results));
     expect(json.ok).toBe(false);
     expect(json.devices).toEqual([

@@ -12,7 +12,18 @@
  */
 import { DeployState, Emulators, deploySynthOutput, startEmulators } from '../emulators/deploy';
 import { DeviceVerification, VerifyProblem, bigipDeviceReader, expectedDevices, observeDevice, observedFirewall } from '../../lib/verify';
-import { AppVersion, RESOLVER, ROUTE_DOMAINS, destroyBigip, disagreements, errorsOf, pushLists, removeSynthDirs, synth, verifyAll } from './support';
+import {
+  AppVersion,
+  RESOLVER,
+  ROUTE_DOMAINS,
+  destroyBigip,
+  disagreements,
+  errorsOf,
+  pushLists,
+  removeSynthDirs,
+  synth,
+  verifyAll,
+} from './support';
 
 jest.setTimeout(60_000);
 
@@ -49,7 +60,8 @@ function divergences(step: Step): string[] {
 const problemsOf = (step: Step, check: VerifyProblem['check']) => step.results.flatMap((r) => r.problems.filter((p) => p.check === check));
 
 /** Errors as `check where`, without task ids and times. */
-const errorShapes = (step: Step) => [...new Set(errorsOf(step.results).map((p) => `${p.check} ${p.where.replace(/AS3 task \S+ of \S+, /, 'AS3 task, ')}`))].sort();
+const errorShapes = (step: Step) =>
+  [...new Set(errorsOf(step.results).map((p) => `${p.check} ${p.where.replace(/AS3 task \S+ of \S+, /, 'AS3 task, ')}`))].sort();
 
 describe('cluster rules over the pod CIDRs and over lists beside each other', () => {
   let emulators: Emulators;
@@ -74,7 +86,8 @@ describe('cluster rules over the pod CIDRs and over lists beside each other', ()
     expect(divergences(s)).toEqual([]);
     // Every pod may reach the partner's NTP, only payments 192.0.2.99:8443; DNS for any address of the pod network.
     const { firewall, state } = observedFirewall(s.results[0].observed, ['k8s_alpha'], new Map());
-    const verdict = (ip: string, destinationIp: string, protocol: string, port: number) => firewall.evaluate({ sourceIp: ip, routeDomain: 0, destinationIp, protocol, port }, state).verdict;
+    const verdict = (ip: string, destinationIp: string, protocol: string, port: number) =>
+      firewall.evaluate({ sourceIp: ip, routeDomain: 0, destinationIp, protocol, port }, state).verdict;
     expect(['10.1.1.10', '10.1.2.10', '10.1.2.11'].map((ip) => verdict(ip, '192.0.2.9', 'udp', 123))).toEqual(['allow', 'allow', 'allow']);
     expect(['10.1.1.10', '10.1.2.10', '10.1.2.11'].map((ip) => verdict(ip, '192.0.2.99', 'tcp', 8443))).toEqual(['deny', 'allow', 'allow']);
     // An address of the pod network no pod holds: in no list, but inside the pod CIDRs.
@@ -104,9 +117,22 @@ describe('an AfmDevice that owns its BIG-IP', () => {
   test('1 first deploy: verify passes, both policies of every context are attached, and the device decides as the policy does', async () => {
     const s = await next({ serviceRule: true });
     expect(errorsOf(s.results)).toEqual([]);
-    expect(s.results[0].checked).toEqual(['AS3 task results', 'stored declaration', 'context attachments', 'route domains', '2 event-driven lists', 'saved tmsh changes']);
-    expect(emulators.bigip.globalRules()).toEqual({ enforcedPolicy: '/Common/Shared/k8s_alpha_global_policy', stagedPolicy: '/Common/Shared/k8s_alpha_global_policy_staged' });
-    expect(emulators.bigip.routeDomain('/Common/0')).toEqual({ enforcedPolicy: '/Common/Shared/k8s_alpha_rd0_policy', stagedPolicy: '/Common/Shared/k8s_alpha_rd0_policy_staged' });
+    expect(s.results[0].checked).toEqual([
+      'AS3 task results',
+      'stored declaration',
+      'context attachments',
+      'route domains',
+      '2 event-driven lists',
+      'saved tmsh changes',
+    ]);
+    expect(emulators.bigip.globalRules()).toEqual({
+      enforcedPolicy: '/Common/Shared/k8s_alpha_global_policy',
+      stagedPolicy: '/Common/Shared/k8s_alpha_global_policy_staged',
+    });
+    expect(emulators.bigip.routeDomain('/Common/0')).toEqual({
+      enforcedPolicy: '/Common/Shared/k8s_alpha_rd0_policy',
+      stagedPolicy: '/Common/Shared/k8s_alpha_rd0_policy_staged',
+    });
     expect(divergences(s)).toEqual([]);
   });
 
@@ -146,7 +172,10 @@ describe('an AfmDevice that owns its BIG-IP', () => {
     const s = await next({ ntp: true, renamed: true, routeDomain: 2 });
     expect(errorsOf(s.results)).toEqual([]);
     expect(emulators.bigip.routeDomain('/Common/0')).toEqual({});
-    expect(emulators.bigip.routeDomain('/Common/2')).toEqual({ enforcedPolicy: '/Common/Shared/k8s_alpha_rd2_policy', stagedPolicy: '/Common/Shared/k8s_alpha_rd2_policy_staged' });
+    expect(emulators.bigip.routeDomain('/Common/2')).toEqual({
+      enforcedPolicy: '/Common/Shared/k8s_alpha_rd2_policy',
+      stagedPolicy: '/Common/Shared/k8s_alpha_rd2_policy_staged',
+    });
     expect(divergences(s)).toEqual([]);
   });
 

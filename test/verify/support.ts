@@ -27,7 +27,15 @@ import { parseCommandArgs } from '../../lib/cli/registry';
 import { ClusterSnapshot, PodInfo, desiredMembers } from '../../lib/policy/membership';
 import { evaluateIntent } from '../../lib/policy/intent';
 import { Emulators, readStacks } from '../emulators/deploy';
-import { DeviceVerification, ExpectedDevice, VerifyProblem, bigipDeviceReader, expectedDevices, observedFirewall, verifyDevice } from '../../lib/verify';
+import {
+  DeviceVerification,
+  ExpectedDevice,
+  VerifyProblem,
+  bigipDeviceReader,
+  expectedDevices,
+  observedFirewall,
+  verifyDevice,
+} from '../../lib/verify';
 import { loginRaw, raw } from '../controller/bigip/support';
 import { afmReading, intentReading } from '../verification/harness';
 
@@ -73,28 +81,110 @@ const CONNECTION = { address: 'bigip.example.net', tlsCaBundlePath: '/etc/ssl/bi
  */
 export function buildApp(app: App, v: AppVersion): void {
   const crds = new EgressCrdStack(app, 'crds');
-  const shared = v.shared ? new SharedBigip(new TerraformStack(app, 'shared'), 'Bigip', { ...CONNECTION, dnsResolver: RESOLVER }) : undefined;
+  const shared = v.shared
+    ? new SharedBigip(new TerraformStack(app, 'shared'), 'Bigip', { ...CONNECTION, dnsResolver: RESOLVER })
+    : undefined;
   const connection = shared ? { sharedBigip: shared } : { ...CONNECTION, dnsResolver: RESOLVER };
   const alphaStack = new TerraformStack(app, 'alpha');
   new KubernetesProvider(alphaStack, 'k8s', {});
-  const alpha = new AfmDevice(alphaStack, 'Device', { clusterName: 'alpha', ...connection, crdStack: crds, podCidrs: ['10.1.0.0/16'], routeDomain: v.routeDomain ?? 0 });
-  new ClusterEgressRule(alphaStack, 'Dns', { device: alpha, name: 'dns', action: EgressAction.ALLOW_FINAL, priority: 100, destinations: [EgressDestination.address('10.96.0.10')], ports: [EgressPort.DNS_UDP] });
-  new ClusterEgressRule(alphaStack, 'BlockC2', { device: alpha, name: 'block-c2', action: EgressAction.DENY, priority: 0, destinations: [EgressDestination.cidr('203.0.113.0/24')] });
-  if (v.ntp) new ClusterEgressRule(alphaStack, 'Ntp', { device: alpha, name: 'ntp', action: EgressAction.ALLOW_FINAL, priority: 110, destinations: [EgressDestination.fqdn(NTP_HOST)], ports: [EgressPort.NTP] });
+  const alpha = new AfmDevice(alphaStack, 'Device', {
+    clusterName: 'alpha',
+    ...connection,
+    crdStack: crds,
+    podCidrs: ['10.1.0.0/16'],
+    routeDomain: v.routeDomain ?? 0,
+  });
+  new ClusterEgressRule(alphaStack, 'Dns', {
+    device: alpha,
+    name: 'dns',
+    action: EgressAction.ALLOW_FINAL,
+    priority: 100,
+    destinations: [EgressDestination.address('10.96.0.10')],
+    ports: [EgressPort.DNS_UDP],
+  });
+  new ClusterEgressRule(alphaStack, 'BlockC2', {
+    device: alpha,
+    name: 'block-c2',
+    action: EgressAction.DENY,
+    priority: 0,
+    destinations: [EgressDestination.cidr('203.0.113.0/24')],
+  });
+  if (v.ntp)
+    new ClusterEgressRule(alphaStack, 'Ntp', {
+      device: alpha,
+      name: 'ntp',
+      action: EgressAction.ALLOW_FINAL,
+      priority: 110,
+      destinations: [EgressDestination.fqdn(NTP_HOST)],
+      ports: [EgressPort.NTP],
+    });
   if (v.clusterAllows) {
-    new ClusterEgressRule(alphaStack, 'Partner', { device: alpha, name: 'partner', action: EgressAction.ALLOW, priority: 200, destinations: [EgressDestination.cidr('192.0.2.0/24')], ports: [EgressPort.NTP] });
-    new ClusterEgressRule(alphaStack, 'PaymentsOut', { device: alpha, name: 'payments-out', action: EgressAction.ALLOW, priority: 210, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'payments' } }, destinations: [EgressDestination.address('192.0.2.99')], ports: [EgressPort.tcp(8443)] });
+    new ClusterEgressRule(alphaStack, 'Partner', {
+      device: alpha,
+      name: 'partner',
+      action: EgressAction.ALLOW,
+      priority: 200,
+      destinations: [EgressDestination.cidr('192.0.2.0/24')],
+      ports: [EgressPort.NTP],
+    });
+    new ClusterEgressRule(alphaStack, 'PaymentsOut', {
+      device: alpha,
+      name: 'payments-out',
+      action: EgressAction.ALLOW,
+      priority: 210,
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'payments' } },
+      destinations: [EgressDestination.address('192.0.2.99')],
+      ports: [EgressPort.tcp(8443)],
+    });
   }
-  new NamespaceEgressRule(alphaStack, 'WebHttps', { device: alpha, name: v.renamed ? 'web-tls' : 'web-https', namespace: 'web', action: EgressAction.ALLOW, destinations: [EgressDestination.anyIpv4()], ports: [EgressPort.HTTPS] });
+  new NamespaceEgressRule(alphaStack, 'WebHttps', {
+    device: alpha,
+    name: v.renamed ? 'web-tls' : 'web-https',
+    namespace: 'web',
+    action: EgressAction.ALLOW,
+    destinations: [EgressDestination.anyIpv4()],
+    ports: [EgressPort.HTTPS],
+  });
   if (v.serviceRule) {
-    new ServiceEgressRule(alphaStack, 'CheckoutStripe', { device: alpha, name: 'checkout-stripe', namespace: 'payments', service: 'checkout', action: EgressAction.ALLOW, destinations: [EgressDestination.cidr('198.51.100.0/24')], ports: [EgressPort.HTTPS] });
+    new ServiceEgressRule(alphaStack, 'CheckoutStripe', {
+      device: alpha,
+      name: 'checkout-stripe',
+      namespace: 'payments',
+      service: 'checkout',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.cidr('198.51.100.0/24')],
+      ports: [EgressPort.HTTPS],
+    });
   }
-  if (v.audit) new NamespaceEgressRule(alphaStack, 'NoSmtp', { device: alpha, name: 'no-smtp', namespace: 'web', action: EgressAction.DENY, priority: 10, destinations: [EgressDestination.anyIpv4()], ports: [EgressPort.SMTP], audit: true });
+  if (v.audit)
+    new NamespaceEgressRule(alphaStack, 'NoSmtp', {
+      device: alpha,
+      name: 'no-smtp',
+      namespace: 'web',
+      action: EgressAction.DENY,
+      priority: 10,
+      destinations: [EgressDestination.anyIpv4()],
+      ports: [EgressPort.SMTP],
+      audit: true,
+    });
   if (!shared) return;
   const betaStack = new TerraformStack(app, 'beta');
   new KubernetesProvider(betaStack, 'k8s', {});
-  const beta = new AfmDevice(betaStack, 'Device', { clusterName: 'beta', sharedBigip: shared, crdStack: crds, podCidrs: ['10.2.0.0/16'], routeDomain: v.betaRouteDomain ?? 2 });
-  new ClusterEgressRule(betaStack, 'Dns', { device: beta, name: 'dns', action: EgressAction.ALLOW_FINAL, priority: 100, destinations: [EgressDestination.address('10.96.0.10')], ports: [EgressPort.DNS_UDP] });
+  const beta = new AfmDevice(betaStack, 'Device', {
+    clusterName: 'beta',
+    sharedBigip: shared,
+    crdStack: crds,
+    podCidrs: ['10.2.0.0/16'],
+    routeDomain: v.betaRouteDomain ?? 2,
+  });
+  new ClusterEgressRule(betaStack, 'Dns', {
+    device: beta,
+    name: 'dns',
+    action: EgressAction.ALLOW_FINAL,
+    priority: 100,
+    destinations: [EgressDestination.address('10.96.0.10')],
+    ports: [EgressPort.DNS_UDP],
+  });
 }
 
 const dirs: string[] = [];
@@ -113,7 +203,13 @@ export function removeSynthDirs(): void {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 
-const pod = (namespace: string, name: string, ip: string, labels: Record<string, string> = {}): PodInfo => ({ namespace, name, labels, ips: [ip], phase: 'Running' });
+const pod = (namespace: string, name: string, ip: string, labels: Record<string, string> = {}): PodInfo => ({
+  namespace,
+  name,
+  labels,
+  ips: [ip],
+  phase: 'Running',
+});
 
 /** The pods of both clusters (alpha 10.1/16, beta 10.2/16). */
 export const CLUSTERS: Readonly<Record<'alpha' | 'beta', ClusterSnapshot>> = {
@@ -123,7 +219,11 @@ export const CLUSTERS: Readonly<Record<'alpha' | 'beta', ClusterSnapshot>> = {
       { name: 'payments', labels: { 'kubernetes.io/metadata.name': 'payments' } },
     ],
     services: [{ namespace: 'payments', name: 'checkout', selector: { app: 'checkout' } }],
-    pods: [pod('web', 'web-1', '10.1.1.10', { app: 'web' }), pod('payments', 'checkout-1', '10.1.2.10', { app: 'checkout' }), pod('payments', 'batch-1', '10.1.2.11', { app: 'batch' })],
+    pods: [
+      pod('web', 'web-1', '10.1.1.10', { app: 'web' }),
+      pod('payments', 'checkout-1', '10.1.2.10', { app: 'checkout' }),
+      pod('payments', 'batch-1', '10.1.2.11', { app: 'batch' }),
+    ],
   },
   beta: {
     namespaces: [{ name: 'api', labels: { 'kubernetes.io/metadata.name': 'api' } }],
@@ -136,7 +236,12 @@ export const CLUSTERS: Readonly<Record<'alpha' | 'beta', ClusterSnapshot>> = {
 export function stateFile(snapshot: ClusterSnapshot): string {
   const items = [
     ...snapshot.namespaces.map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.name, labels: n.labels } })),
-    ...snapshot.services.map((s) => ({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: s.namespace, name: s.name }, spec: { selector: s.selector } })),
+    ...snapshot.services.map((s) => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { namespace: s.namespace, name: s.name },
+      spec: { selector: s.selector },
+    })),
     ...snapshot.pods.map((p) => ({
       apiVersion: 'v1',
       kind: 'Pod',
@@ -195,7 +300,8 @@ export async function verifyAll(dir: string, emulators: Emulators, at = new Date
   return out;
 }
 
-export const errorsOf = (results: readonly DeviceVerification[]): VerifyProblem[] => results.flatMap((r) => r.problems.filter((p) => p.severity === 'error'));
+export const errorsOf = (results: readonly DeviceVerification[]): VerifyProblem[] =>
+  results.flatMap((r) => r.problems.filter((p) => p.severity === 'error'));
 
 export interface CliRun {
   readonly code: number;
@@ -208,7 +314,11 @@ export async function verifyCli(dir: string, emulators: Emulators, ...argv: stri
   const command = verifyCommandWith({ env: { BIGIP_USER: 'admin', BIGIP_PASSWORD: 'admin', BIGIP_CA_FILE: emulators.caFile } });
   let stdout = '';
   let stderr = '';
-  const code = await command.run(parseCommandArgs(command, ['--bigip-url', emulators.bigip.url, ...argv]), { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), cwd: dir });
+  const code = await command.run(parseCommandArgs(command, ['--bigip-url', emulators.bigip.url, ...argv]), {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    cwd: dir,
+  });
   return { code, stdout, stderr };
 }
 
@@ -233,7 +343,9 @@ export function disagreements(verification: DeviceVerification, device: Expected
   const out: string[] = [];
   for (const p of cluster.pods) {
     for (const d of DESTINATIONS) {
-      const intent = intentReading(evaluateIntent({ model: device.model, snapshot: cluster, dns: DNS_ANSWERS, flow: { pod: p, sourceIp: p.ips[0], ...d }, at }));
+      const intent = intentReading(
+        evaluateIntent({ model: device.model, snapshot: cluster, dns: DNS_ANSWERS, flow: { pod: p, sourceIp: p.ips[0], ...d }, at }),
+      );
       let afm: unknown;
       try {
         afm = afmReading(firewall.evaluate({ sourceIp: p.ips[0], routeDomain: device.plan.routeDomain, ...d }, state), owners);
@@ -241,7 +353,10 @@ export function disagreements(verification: DeviceVerification, device: Expected
         // A rule the policy does not have decided (a stale object still attached).
         afm = (e as Error).message;
       }
-      if (JSON.stringify(intent) !== JSON.stringify(afm)) out.push(`${p.namespace}/${p.name} → ${d.destinationIp}:${d.port}/${d.protocol}: intent ${JSON.stringify(intent)}, device ${JSON.stringify(afm)}`);
+      if (JSON.stringify(intent) !== JSON.stringify(afm))
+        out.push(
+          `${p.namespace}/${p.name} → ${d.destinationIp}:${d.port}/${d.protocol}: intent ${JSON.stringify(intent)}, device ${JSON.stringify(afm)}`,
+        );
     }
   }
   return out;

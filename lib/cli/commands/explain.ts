@@ -13,7 +13,12 @@ export const explainCommand: CliCommand = {
   maxPositionals: 0,
   options: [
     { name: 'from', type: 'string', arg: '<namespace>/<name>', help: 'source pod, or a Service selecting it' },
-    { name: 'to', type: 'string', arg: '<host>:<port>[/<protocol>]', help: 'destination: host name or IP ([v6] in brackets), port, protocol (default tcp; icmp etc. without port: <host>/icmp)' },
+    {
+      name: 'to',
+      type: 'string',
+      arg: '<host>:<port>[/<protocol>]',
+      help: 'destination: host name or IP ([v6] in brackets), port, protocol (default tcp; icmp etc. without port: <host>/icmp)',
+    },
     { name: 'labels', type: 'string', arg: '<k=v,...>', help: 'labels of a hypothetical pod' },
     { name: 'namespace-labels', type: 'string', arg: '<k=v,...>', help: 'labels of the namespace (no cluster state only)' },
     { name: 'at', type: 'string', arg: '<ISO time>', help: 'when (time windows and expiry); default now' },
@@ -24,8 +29,10 @@ export const explainCommand: CliCommand = {
   async run(args, io) {
     const fromText = args.string('from');
     const toText = args.string('to');
-    if (fromText === undefined) throw new UsageError('explain needs --from', 'nothing', 'add --from <namespace>/<pod-or-service>, such as --from payments/checkout');
-    if (toText === undefined) throw new UsageError('explain needs --to', 'nothing', 'add --to <host>:<port>, such as --to api.stripe.com:443');
+    if (fromText === undefined)
+      throw new UsageError('explain needs --from', 'nothing', 'add --from <namespace>/<pod-or-service>, such as --from payments/checkout');
+    if (toText === undefined)
+      throw new UsageError('explain needs --to', 'nothing', 'add --to <host>:<port>, such as --to api.stripe.com:443');
     const from = parseSource(fromText);
     const to = parseDestination(toText);
     const labelsText = args.string('labels');
@@ -34,12 +41,18 @@ export const explainCommand: CliCommand = {
     const view = loadPolicy(args, io);
     const { cluster, dns } = await loadCluster(args, io);
     const explanation = explain(view, cluster, dns, {
-      from: { ...from, ...(labelsText !== undefined ? { labels: parseLabels(labelsText) } : {}), ...(nsLabelsText !== undefined ? { namespaceLabels: parseLabels(nsLabelsText, '--namespace-labels') } : {}) },
+      from: {
+        ...from,
+        ...(labelsText !== undefined ? { labels: parseLabels(labelsText) } : {}),
+        ...(nsLabelsText !== undefined ? { namespaceLabels: parseLabels(nsLabelsText, '--namespace-labels') } : {}),
+      },
       to,
       at,
     });
     if (args.flag('json')) {
-      io.stdout(`${JSON.stringify({ ...explanation, at: explanation.at.toISOString(), flows: explanation.flows.map(({ evaluation: _e, ...f }) => f) }, null, 2)}\n`);
+      io.stdout(
+        `${JSON.stringify({ ...explanation, at: explanation.at.toISOString(), flows: explanation.flows.map(({ evaluation: _e, ...f }) => f) }, null, 2)}\n`,
+      );
     } else {
       io.stdout(formatExplanation(explanation));
     }

@@ -11,7 +11,8 @@ const FORMATS = ['mermaid', 'dot', 'svg'];
 
 export const graphCommand: CliCommand = {
   name: 'graph',
-  summary: 'A picture of the policy: the three levels with their rules in evaluation order (action, priority, audit, window), linked from their sources and to their destinations with protocols and ports.',
+  summary:
+    'A picture of the policy: the three levels with their rules in evaluation order (action, priority, audit, window), linked from their sources and to their destinations with protocols and ports.',
   usage: 'graph [--format mermaid|dot|svg] [-o <file>] [options]',
   maxPositionals: 0,
   options: [
@@ -31,7 +32,8 @@ export const graphCommand: CliCommand = {
       io.stdout(text);
       return 0;
     }
-    if (!fs.existsSync(path.dirname(path.resolve(io.cwd, output)))) throw new UsageError('-o names a file in a folder that does not exist', quote(output), 'create the folder first, or write elsewhere');
+    if (!fs.existsSync(path.dirname(path.resolve(io.cwd, output))))
+      throw new UsageError('-o names a file in a folder that does not exist', quote(output), 'create the folder first, or write elsewhere');
     writeOutputFile(output, io.cwd, text);
     io.stderr(`wrote ${format} picture of ${view.label} to ${output}\n`);
     return 0;

@@ -13,4 +13,14 @@ import { simulateCommand } from './simulate';
 import { suggestCommand } from './suggest';
 import { verifyCommand } from './verify';
 
-export const COMMANDS: readonly CliCommand[] = [explainCommand, simulateCommand, graphCommand, importCommand, diffCommand, inventoryCommand, verifyCommand, reportCommand, suggestCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  explainCommand,
+  simulateCommand,
+  graphCommand,
+  importCommand,
+  diffCommand,
+  inventoryCommand,
+  verifyCommand,
+  reportCommand,
+  suggestCommand,
+];

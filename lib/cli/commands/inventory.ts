@@ -16,13 +16,22 @@ export const INVENTORY_FORMAT = 'cdktf-ces.dev/inventory/v1';
 
 const FORMATS = ['table', 'json', 'markdown'];
 const ACTIONS: readonly ActionName[] = ['ALLOW', 'ALLOW_FINAL', 'DENY', 'REJECT'];
-const KIND: Readonly<Record<Level, string>> = { cluster: 'ClusterEgressRule', namespace: 'NamespaceEgressRule', service: 'ServiceEgressRule' };
+const KIND: Readonly<Record<Level, string>> = {
+  cluster: 'ClusterEgressRule',
+  namespace: 'NamespaceEgressRule',
+  service: 'ServiceEgressRule',
+};
 const UNIT_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 
 /** `30d`, `12h`, `2w`, `90m` → milliseconds. */
 export function parseDuration(text: string, option: string): number {
   const m = /^(\d{1,6})([mhdw])$/.exec(text.trim());
-  if (!m || Number(m[1]) === 0) throw new UsageError(option, quote(text), 'write a positive whole number and a unit: m (minutes), h (hours), d (days) or w (weeks), such as 30d');
+  if (!m || Number(m[1]) === 0)
+    throw new UsageError(
+      option,
+      quote(text),
+      'write a positive whole number and a unit: m (minutes), h (hours), d (days) or w (weeks), such as 30d',
+    );
   return Number(m[1]) * UNIT_MS[m[2]];
 }
 
@@ -88,7 +97,8 @@ function filters(args: ParsedArgs): Filter[] {
     const until = now.getTime() + parseDuration(within, '--expiring-within');
     out.push({ text: `expiring within ${within.trim()}`, keep: (r) => r.expiresAt !== undefined && Date.parse(r.expiresAt) <= until });
   }
-  if (args.flag('expired')) out.push({ text: 'expired', keep: (r) => r.expiresAt !== undefined && Date.parse(r.expiresAt) <= now.getTime() });
+  if (args.flag('expired'))
+    out.push({ text: 'expired', keep: (r) => r.expiresAt !== undefined && Date.parse(r.expiresAt) <= now.getTime() });
   if (args.flag('no-owner')) out.push({ text: 'without owner', keep: (r) => r.owner === undefined });
   if (args.flag('no-ticket')) out.push({ text: 'without ticket', keep: (r) => r.ticket === undefined });
   if (args.flag('audit-only')) out.push({ text: 'audit only', keep: (r) => r.audit });
@@ -113,7 +123,12 @@ function filters(args: ParsedArgs): Filter[] {
 
 /** Evaluation order: level, then namespace, priority and name. */
 function compare(a: InventoryRule, b: InventoryRule): number {
-  return LEVELS.indexOf(a.level) - LEVELS.indexOf(b.level) || (a.namespace ?? '').localeCompare(b.namespace ?? '') || a.priority - b.priority || a.name.localeCompare(b.name);
+  return (
+    LEVELS.indexOf(a.level) - LEVELS.indexOf(b.level) ||
+    (a.namespace ?? '').localeCompare(b.namespace ?? '') ||
+    a.priority - b.priority ||
+    a.name.localeCompare(b.name)
+  );
 }
 
 function deviceName(d: DeviceOutput): string {
@@ -123,14 +138,26 @@ function deviceName(d: DeviceOutput): string {
 function summary(inv: readonly DeviceInventory[], applied: readonly Filter[]): string {
   const shown = inv.reduce((n, d) => n + d.rules.length, 0);
   const total = inv.reduce((n, d) => n + d.total, 0);
-  const where = applied.length ? `${shown} of ${total} rules (${applied.map((f) => f.text).join(', ')})` : `${total} rule${total === 1 ? '' : 's'}`;
+  const where = applied.length
+    ? `${shown} of ${total} rules (${applied.map((f) => f.text).join(', ')})`
+    : `${total} rule${total === 1 ? '' : 's'}`;
   return `${where} on ${inv.length} device${inv.length === 1 ? '' : 's'}`;
 }
 
 const TABLE_HEAD = ['level', 'rule', 'action', 'priority', 'owner', 'ticket', 'audit', 'window', 'expires'];
 
 function cells(r: InventoryRule): string[] {
-  return [r.level, r.name, r.action, String(r.priority), r.owner ?? '-', r.ticket ?? '-', r.audit ? 'audit' : '-', r.window ?? '-', r.expiresAt ?? '-'];
+  return [
+    r.level,
+    r.name,
+    r.action,
+    String(r.priority),
+    r.owner ?? '-',
+    r.ticket ?? '-',
+    r.audit ? 'audit' : '-',
+    r.window ?? '-',
+    r.expiresAt ?? '-',
+  ];
 }
 
 function formatTable(inv: readonly DeviceInventory[], applied: readonly Filter[]): string {
@@ -143,7 +170,13 @@ function formatTable(inv: readonly DeviceInventory[], applied: readonly Filter[]
     }
     const rows = [TABLE_HEAD, ...d.rules.map(cells)];
     const widths = TABLE_HEAD.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-    for (const r of rows) out.push(r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd());
+    for (const r of rows)
+      out.push(
+        r
+          .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c])))
+          .join('  ')
+          .trimEnd(),
+      );
     out.push('');
   }
   out.push(summary(inv, applied));
@@ -152,7 +185,9 @@ function formatTable(inv: readonly DeviceInventory[], applied: readonly Filter[]
 
 /** A table cell: Markdown and HTML characters escaped, one line. */
 function md(text: string): string {
-  return text.replace(/[\\`*_[\]<>|#&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`)).replace(/\s+/g, ' ');
+  return text
+    .replace(/[\\`*_[\]<>|#&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`))
+    .replace(/\s+/g, ' ');
 }
 
 function formatMarkdown(inv: readonly DeviceInventory[], applied: readonly Filter[]): string {
@@ -163,9 +198,23 @@ function formatMarkdown(inv: readonly DeviceInventory[], applied: readonly Filte
       out.push(applied.length ? 'No rule matches the filters.' : 'No rules.', '');
       continue;
     }
-    out.push('| Level | Rule | Action | Priority | Owner | Ticket | Audit | Window | Expires | Justification |', '|---|---|---|--:|---|---|---|---|---|---|');
+    out.push(
+      '| Level | Rule | Action | Priority | Owner | Ticket | Audit | Window | Expires | Justification |',
+      '|---|---|---|--:|---|---|---|---|---|---|',
+    );
     for (const r of d.rules) {
-      const row = [r.level, `\`${r.name}\``, r.action, String(r.priority), r.owner ? md(r.owner) : '**none**', r.ticket ? md(r.ticket) : '**none**', r.audit ? 'audit' : '', r.window ? md(r.window) : '', r.expiresAt ?? '', r.justification ? md(r.justification) : ''];
+      const row = [
+        r.level,
+        `\`${r.name}\``,
+        r.action,
+        String(r.priority),
+        r.owner ? md(r.owner) : '**none**',
+        r.ticket ? md(r.ticket) : '**none**',
+        r.audit ? 'audit' : '',
+        r.window ? md(r.window) : '',
+        r.expiresAt ?? '',
+        r.justification ? md(r.justification) : '',
+      ];
       out.push(`| ${row.join(' | ')} |`);
     }
     out.push('');
@@ -192,12 +241,23 @@ export const inventoryCommand: CliCommand = {
   summary:
     'Lists the rules of each device of the synth output with level, action, priority, owner, ticket, audit mode, time window and expiry, in evaluation order. Filters combine (a rule must pass all); --expiring-within and --expired judge expiry at --at (default now). Ownership text without a letter or digit counts as none, as the guardrails judge it.\n\n' +
     '--format markdown writes a table per device for a pull request (with the justifications); --format json is for tools.',
-  usage: 'inventory [--out <dir>] [--device <device>|all] [--expiring-within <30d>] [--no-owner] [--audit-only] [...] [--format table|json|markdown]',
+  usage:
+    'inventory [--out <dir>] [--device <device>|all] [--expiring-within <30d>] [--no-owner] [--audit-only] [...] [--format table|json|markdown]',
   maxPositionals: 0,
   options: [
     { name: 'out', type: 'string', arg: '<dir>', help: 'synth output directory (default: cdktf.out)' },
-    { name: 'device', type: 'string', arg: '<device>|all', help: 'one AfmDevice (tenant, cluster name, <stack>/<tenant> or construct path); default or all: every device' },
-    { name: 'expiring-within', type: 'string', arg: '<30d|12h|2w>', help: 'rules whose expiry falls within this time from --at (those already expired included)' },
+    {
+      name: 'device',
+      type: 'string',
+      arg: '<device>|all',
+      help: 'one AfmDevice (tenant, cluster name, <stack>/<tenant> or construct path); default or all: every device',
+    },
+    {
+      name: 'expiring-within',
+      type: 'string',
+      arg: '<30d|12h|2w>',
+      help: 'rules whose expiry falls within this time from --at (those already expired included)',
+    },
     { name: 'expired', type: 'boolean', help: 'rules whose expiry has passed at --at: they match nothing and can be removed' },
     { name: 'no-owner', type: 'boolean', help: 'rules without an owner' },
     { name: 'no-ticket', type: 'boolean', help: 'rules without a ticket' },
@@ -216,12 +276,17 @@ export const inventoryCommand: CliCommand = {
     const applied = filters(args);
     const all = readSynthOutput(args.string('out') ?? 'cdktf.out', io.cwd);
     const wanted = args.string('device');
-    const devices = wanted !== undefined && wanted !== ALL_DEVICES ? [pickDevice(all, wanted)] : [...all].sort((a, b) => deviceName(a).localeCompare(deviceName(b)));
+    const devices =
+      wanted !== undefined && wanted !== ALL_DEVICES
+        ? [pickDevice(all, wanted)]
+        : [...all].sort((a, b) => deviceName(a).localeCompare(deviceName(b)));
     const inv = devices.map((device): DeviceInventory => {
       const rules = device.artifact.model.rules.map(entry);
       return { device, total: rules.length, rules: rules.filter((r) => applied.every((f) => f.keep(r))).sort(compare) };
     });
-    io.stdout(format === 'json' ? formatJson(inv, applied) : format === 'markdown' ? formatMarkdown(inv, applied) : formatTable(inv, applied));
+    io.stdout(
+      format === 'json' ? formatJson(inv, applied) : format === 'markdown' ? formatMarkdown(inv, applied) : formatTable(inv, applied),
+    );
     return 0;
   },
 };

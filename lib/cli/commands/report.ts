@@ -77,10 +77,19 @@ export function addRecord(summary: FlowSummary, r: FlowRecord): void {
 }
 
 /** Reads every input (files, `-` for standard input) into a summary. */
-export async function readInputs(args: ParsedArgs, io: CliIo, take: (r: FlowRecord) => void): Promise<{ stats: RecordStats; window: { since?: number; until?: number } }> {
+export async function readInputs(
+  args: ParsedArgs,
+  io: CliIo,
+  take: (r: FlowRecord) => void,
+): Promise<{ stats: RecordStats; window: { since?: number; until?: number } }> {
   const since = args.string('since') !== undefined ? parseTime(args.string('since') as string, '--since').getTime() : undefined;
   const until = args.string('until') !== undefined ? parseTime(args.string('until') as string, '--until').getTime() : undefined;
-  if (since !== undefined && until !== undefined && until <= since) throw new UsageError('--until is not after --since', `${args.string('since')} to ${args.string('until')}`, 'give a time range that ends after it starts');
+  if (since !== undefined && until !== undefined && until <= since)
+    throw new UsageError(
+      '--until is not after --since',
+      `${args.string('since')} to ${args.string('until')}`,
+      'give a time range that ends after it starts',
+    );
   const inputs = args.positionals.length ? args.positionals : ['-'];
   const stats: RecordStats = { read: 0, skipped: 0 };
   for (const input of inputs) {
@@ -89,7 +98,12 @@ export async function readInputs(args: ParsedArgs, io: CliIo, take: (r: FlowReco
       continue;
     }
     const file = path.resolve(io.cwd, input);
-    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UsageError('flow log file not found', quote(input), 'name files of JSON lines written by the flow-log receiver, or - for standard input');
+    if (!fs.existsSync(file) || !fs.statSync(file).isFile())
+      throw new UsageError(
+        'flow log file not found',
+        quote(input),
+        'name files of JSON lines written by the flow-log receiver, or - for standard input',
+      );
     await readFlowRecords(fs.createReadStream(file), input, stats, { since, until }, take);
   }
   return { stats, window: { since, until } };
@@ -106,23 +120,36 @@ export function skippedNote(stats: RecordStats): string {
   return `${stats.skipped} line${stats.skipped === 1 ? '' : 's'} skipped: not flow records of the receiver (first: ${f.input} line ${f.line})\n`;
 }
 
-const byCount = (a: FlowAggregate, b: FlowAggregate) => b.count - a.count || (a.workload < b.workload ? -1 : a.workload > b.workload ? 1 : a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0);
+const byCount = (a: FlowAggregate, b: FlowAggregate) =>
+  b.count - a.count ||
+  (a.workload < b.workload ? -1 : a.workload > b.workload ? 1 : a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0);
 
 function table(rows: readonly FlowAggregate[], indent: string): string[] {
   const countW = Math.max(...rows.map((r) => String(r.count).length));
   const fromW = Math.max(...rows.map((r) => r.workload.length));
   const toW = Math.max(...rows.map((r) => r.destination.length));
   const verdictW = Math.max(...rows.map((r) => r.verdict.length));
-  return rows.map((r) => `${indent}${String(r.count).padStart(countW)}  ${r.workload.padEnd(fromW)} -> ${r.destination.padEnd(toW)}  ${r.verdict.padEnd(verdictW)}  ${r.decider}`);
+  return rows.map(
+    (r) =>
+      `${indent}${String(r.count).padStart(countW)}  ${r.workload.padEnd(fromW)} -> ${r.destination.padEnd(toW)}  ${r.verdict.padEnd(verdictW)}  ${r.decider}`,
+  );
 }
 
 /** The text report. */
-export function formatReport(label: string, summary: FlowSummary, rules: ReturnType<typeof ruleFacts>, top: number, window: { since?: number; until?: number }): string {
+export function formatReport(
+  label: string,
+  summary: FlowSummary,
+  rules: ReturnType<typeof ruleFacts>,
+  top: number,
+  window: { since?: number; until?: number },
+): string {
   const flows = [...summary.flows.values()];
   const enforced = flows.filter((f) => !f.staged);
   const from = window.since !== undefined ? new Date(window.since).toISOString() : (summary.first ?? '-');
   const to = window.until !== undefined ? new Date(window.until).toISOString() : (summary.last ?? '-');
-  const out = [`Flows of ${label}, ${from} to ${to}: ${summary.events} event${summary.events === 1 ? '' : 's'} in ${flows.length} flow${flows.length === 1 ? '' : 's'}`];
+  const out = [
+    `Flows of ${label}, ${from} to ${to}: ${summary.events} event${summary.events === 1 ? '' : 's'} in ${flows.length} flow${flows.length === 1 ? '' : 's'}`,
+  ];
   if (summary.dropped) out.push(`(${summary.dropped} events of flows past the first ${MAX_FLOWS} distinct ones are not listed)`);
   const namespaces = [...new Set(enforced.map((f) => f.namespace ?? ''))].sort((a, b) => (a === '' ? 1 : b === '' ? -1 : a < b ? -1 : 1));
   for (const ns of namespaces) {
@@ -148,7 +175,9 @@ export function formatReport(label: string, summary: FlowSummary, rules: ReturnT
   if (byRule.size === 0) out.push('  none');
   for (const [key, list] of byRule) {
     const fact = rules.find((r) => r.key === key);
-    out.push(`  ${fact?.text ?? key}: ${list.reduce((n, f) => n + f.count, 0)} events in ${list.length} flow${list.length === 1 ? '' : 's'}`);
+    out.push(
+      `  ${fact?.text ?? key}: ${list.reduce((n, f) => n + f.count, 0)} events in ${list.length} flow${list.length === 1 ? '' : 's'}`,
+    );
     out.push(...table(list.slice(0, top), '    '));
   }
   return `${out.join('\n')}\n`;
@@ -160,8 +189,18 @@ export function ruleFacts(model: ReturnType<typeof loadPolicy>['model']) {
     const key = r.level === 'cluster' ? `cluster/${r.name}` : `${r.level}/${r.namespace}/${r.name}`;
     const kind = { cluster: 'ClusterEgressRule', namespace: 'NamespaceEgressRule', service: 'ServiceEgressRule' }[r.level];
     const short = `${kind} ${r.namespace !== undefined ? `${r.namespace}/` : ''}${r.name}`;
-    const meta = [r.metadata.owner !== undefined ? `owner ${r.metadata.owner}` : '', r.metadata.ticket !== undefined ? `ticket ${r.metadata.ticket}` : ''].filter(Boolean).join(', ');
-    return { key, logging: r.logging, short, text: `${short} (${r.action}${r.audit ? ', audit' : ''}${meta ? `; ${meta}` : ''}) at ${r.path}` };
+    const meta = [
+      r.metadata.owner !== undefined ? `owner ${r.metadata.owner}` : '',
+      r.metadata.ticket !== undefined ? `ticket ${r.metadata.ticket}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    return {
+      key,
+      logging: r.logging,
+      short,
+      text: `${short} (${r.action}${r.audit ? ', audit' : ''}${meta ? `; ${meta}` : ''}) at ${r.path}`,
+    };
   });
 }
 
@@ -178,19 +217,27 @@ export function flowDot(title: string, summary: FlowSummary): string {
     if (!ids.has(k)) ids.set(k, `${kind}${ids.size}`);
     return ids.get(k) as string;
   };
-  const lines = ['digraph flows {', `  label=${dotText([flows.length > drawn.length ? `${title} (the ${drawn.length} most frequent of ${flows.length} flows)` : title])}; labelloc=t; rankdir=LR; fontname="Helvetica";`, '  node [fontname="Helvetica", fontsize=10]; edge [fontname="Helvetica", fontsize=9];'];
+  const lines = [
+    'digraph flows {',
+    `  label=${dotText([flows.length > drawn.length ? `${title} (the ${drawn.length} most frequent of ${flows.length} flows)` : title])}; labelloc=t; rankdir=LR; fontname="Helvetica";`,
+    '  node [fontname="Helvetica", fontsize=10]; edge [fontname="Helvetica", fontsize=9];',
+  ];
   const nodes: string[] = [];
   const edges: string[] = [];
   for (const f of drawn) {
     const from = id('w', f.workload);
     const to = id('d', f.destination);
-    edges.push(`  ${from} -> ${to} [color="${COLOUR[f.verdict]}", fontcolor="${COLOUR[f.verdict]}"${f.staged ? ', style=dashed' : ''}, label=${dotText([`${f.count}× ${f.staged ? 'would ' : ''}${f.verdict}`, f.decider])}];`);
+    edges.push(
+      `  ${from} -> ${to} [color="${COLOUR[f.verdict]}", fontcolor="${COLOUR[f.verdict]}"${f.staged ? ', style=dashed' : ''}, label=${dotText([`${f.count}× ${f.staged ? 'would ' : ''}${f.verdict}`, f.decider])}];`,
+    );
   }
   for (const [k, v] of ids) {
     const [kind, ...rest] = k.split(' ');
     const name = rest.join(' ');
     // A workload without a slash is a bare address: no pod held it at the event's time.
-    nodes.push(`  ${v} [shape=${kind === 'w' ? 'ellipse' : 'box'}, label=${dotText(kind === 'w' && !name.includes('/') ? [name, '(no pod)'] : [name])}];`);
+    nodes.push(
+      `  ${v} [shape=${kind === 'w' ? 'ellipse' : 'box'}, label=${dotText(kind === 'w' && !name.includes('/') ? [name, '(no pod)'] : [name])}];`,
+    );
   }
   return `${[...lines, ...nodes, ...edges, '}'].join('\n')}\n`;
 }
@@ -220,7 +267,12 @@ export const reportCommand: CliCommand = {
     if (!/^[1-9]\d{0,3}$/.test(topText)) throw new UsageError('--top', quote(topText), 'give a whole number from 1 to 9999');
     for (const opt of ['svg', 'html']) {
       const file = args.string(opt);
-      if (file !== undefined && !fs.existsSync(path.dirname(path.resolve(io.cwd, file)))) throw new UsageError(`--${opt} names a file in a folder that does not exist`, quote(file), 'create the folder first, or write elsewhere');
+      if (file !== undefined && !fs.existsSync(path.dirname(path.resolve(io.cwd, file))))
+        throw new UsageError(
+          `--${opt} names a file in a folder that does not exist`,
+          quote(file),
+          'create the folder first, or write elsewhere',
+        );
     }
     const view = loadPolicy(args, io);
     const summary = emptySummary();

@@ -1,5 +1,17 @@
 import { checkDnsAnswer } from '../../analysis/cluster-state';
-import { DnsAnswers, Explanation, ExplainQuery, PolicyView, Verdict, explain, expiredRuleText, parseDestination, parseLabels, parseSource, parseTime } from '../../analysis/engine';
+import {
+  DnsAnswers,
+  Explanation,
+  ExplainQuery,
+  PolicyView,
+  Verdict,
+  explain,
+  expiredRuleText,
+  parseDestination,
+  parseLabels,
+  parseSource,
+  parseTime,
+} from '../../analysis/engine';
 import { decidedByMatches, decidedByText } from '../../analysis/format';
 import { readYamlFile, yamlDocumentError } from '../../files/input-files';
 import { CLUSTER_OPTIONS, OUTPUT_OPTIONS, loadCluster, loadPolicy } from '../inputs';
@@ -37,14 +49,21 @@ const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'ob
 function labelsField(v: unknown, where: string): Record<string, string> {
   if (typeof v === 'string') return parseLabels(v, where);
   if (isMapping(v) && Object.values(v).every((x) => typeof x === 'string')) {
-    return parseLabels(Object.entries(v as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(','), where);
+    return parseLabels(
+      Object.entries(v as Record<string, string>)
+        .map(([k, x]) => `${k}=${x}`)
+        .join(','),
+      where,
+    );
   }
   throw new UsageError(where, quote(v), 'write labels as a map (app: checkout) or as "app=checkout,tier=web"');
 }
 
 /** Reads and checks every row of a flows file before anything is evaluated. */
 export function readFlows(file: string, cwd: string, now: Date): Row[] {
-  const docs = readYamlFile({ file, role: 'the flows file', howTo: 'pass the path of a YAML list of {from, to, expect}' }, cwd).filter((d) => d.error || d.value !== null);
+  const docs = readYamlFile({ file, role: 'the flows file', howTo: 'pass the path of a YAML list of {from, to, expect}' }, cwd).filter(
+    (d) => d.error || d.value !== null,
+  );
   if (docs.length > 1) throw new UsageError(`${file} must hold one YAML document`, `${docs.length} documents`, 'write one list of flows');
   const doc = docs[0];
   if (doc?.error) throw yamlDocumentError(file, { ...doc, error: doc.error });
@@ -61,39 +80,79 @@ export function readFlows(file: string, cwd: string, now: Date): Row[] {
   }
   const list = Array.isArray(value) ? value : isMapping(value) && Array.isArray(value.flows) ? (value.flows as unknown[]) : undefined;
   if (!list || list.length === 0) {
-    throw new UsageError(`${file} holds no flows`, quote(value ?? null), 'write a YAML list of rows {from, to, expect: allow|deny, at?, labels?}, or a mapping whose "flows" is that list');
+    throw new UsageError(
+      `${file} holds no flows`,
+      quote(value ?? null),
+      'write a YAML list of rows {from, to, expect: allow|deny, at?, labels?}, or a mapping whose "flows" is that list',
+    );
   }
   return list.map((raw, i): Row => {
     const where = `${file} row ${i + 1}`;
-    if (!isMapping(raw)) throw new UsageError(`${where} is not a mapping`, quote(raw), 'write each row as {from: ns/name, to: host:port, expect: allow|deny}');
+    if (!isMapping(raw))
+      throw new UsageError(`${where} is not a mapping`, quote(raw), 'write each row as {from: ns/name, to: host:port, expect: allow|deny}');
     const r = raw;
     for (const key of Object.keys(r)) {
-      if (key === '<<') throw new UsageError(`${where}: a YAML merge key`, quote(key), 'merge keys are not read (YAML 1.2 has none): write the fields of the row out');
+      if (key === '<<')
+        throw new UsageError(
+          `${where}: a YAML merge key`,
+          quote(key),
+          'merge keys are not read (YAML 1.2 has none): write the fields of the row out',
+        );
       if (!FIELDS.includes(key)) throw new UsageError(`${where}: unknown field`, quote(key), `fields are ${FIELDS.join(', ')}`);
     }
     for (const key of ['from', 'to', 'expect']) {
-      if (typeof r[key] !== 'string') throw new UsageError(`${where}: field "${key}" is missing or not text`, quote(r[key] ?? null), key === 'expect' ? 'write expect: allow or expect: deny' : `write ${key}: ${key === 'from' ? 'payments/checkout' : 'api.stripe.com:443'}`);
+      if (typeof r[key] !== 'string')
+        throw new UsageError(
+          `${where}: field "${key}" is missing or not text`,
+          quote(r[key] ?? null),
+          key === 'expect'
+            ? 'write expect: allow or expect: deny'
+            : `write ${key}: ${key === 'from' ? 'payments/checkout' : 'api.stripe.com:443'}`,
+        );
     }
     const expect = r.expect as string;
-    if (!VERDICTS.includes(expect)) throw new UsageError(`${where}: field "expect"`, quote(expect), 'write allow, deny (drop or reject) or reject');
+    if (!VERDICTS.includes(expect))
+      throw new UsageError(`${where}: field "expect"`, quote(expect), 'write allow, deny (drop or reject) or reject');
     if (r.wouldBe !== undefined && (typeof r.wouldBe !== 'string' || !VERDICTS.includes(r.wouldBe))) {
-      throw new UsageError(`${where}: field "wouldBe"`, quote(r.wouldBe), 'write the verdict with audit rules enforced: allow, deny (drop or reject) or reject');
+      throw new UsageError(
+        `${where}: field "wouldBe"`,
+        quote(r.wouldBe),
+        'write the verdict with audit rules enforced: allow, deny (drop or reject) or reject',
+      );
     }
     for (const key of ['device', 'decidedBy']) {
       if (r[key] !== undefined && (typeof r[key] !== 'string' || (r[key] as string).trim() === '')) {
-        throw new UsageError(`${where}: field "${key}"`, quote(r[key]), key === 'device' ? 'write the AS3 tenant of the device, as --device takes it' : 'write the rule, such as "ServiceEgressRule payments/checkout-to-stripe", "payments/checkout-to-stripe" or "device default"');
+        throw new UsageError(
+          `${where}: field "${key}"`,
+          quote(r[key]),
+          key === 'device'
+            ? 'write the AS3 tenant of the device, as --device takes it'
+            : 'write the rule, such as "ServiceEgressRule payments/checkout-to-stripe", "payments/checkout-to-stripe" or "device default"',
+        );
       }
     }
     const to = parseDestination(r.to as string, `${where} field "to"`);
     let resolve: string[] | undefined;
     if (r.resolve !== undefined) {
-      if (to.host === undefined) throw new UsageError(`${where}: field "resolve" for an address`, quote(r.resolve), `"resolve" gives the DNS answers of a host name; ${to.text} is an address already: drop the field`);
-      const ips = typeof r.resolve === 'string' ? r.resolve.split(',').map((x) => x.trim()) : Array.isArray(r.resolve) ? r.resolve : undefined;
-      if (!ips) throw new UsageError(`${where}: field "resolve"`, quote(r.resolve), `write the addresses of ${to.host} as a list, such as resolve: [203.0.113.10, 2001:db8::10]`);
+      if (to.host === undefined)
+        throw new UsageError(
+          `${where}: field "resolve" for an address`,
+          quote(r.resolve),
+          `"resolve" gives the DNS answers of a host name; ${to.text} is an address already: drop the field`,
+        );
+      const ips =
+        typeof r.resolve === 'string' ? r.resolve.split(',').map((x) => x.trim()) : Array.isArray(r.resolve) ? r.resolve : undefined;
+      if (!ips)
+        throw new UsageError(
+          `${where}: field "resolve"`,
+          quote(r.resolve),
+          `write the addresses of ${to.host} as a list, such as resolve: [203.0.113.10, 2001:db8::10]`,
+        );
       resolve = checkDnsAnswer(to.host, ips, `${where} field "resolve"`);
     }
     const at = r.at instanceof Date ? r.at.toISOString() : r.at;
-    if (at !== undefined && typeof at !== 'string') throw new UsageError(`${where}: field "at"`, quote(at), 'write an ISO 8601 time such as 2026-03-02T09:30:00Z');
+    if (at !== undefined && typeof at !== 'string')
+      throw new UsageError(`${where}: field "at"`, quote(at), 'write an ISO 8601 time such as 2026-03-02T09:30:00Z');
     return {
       from: r.from as string,
       to: r.to as string,
@@ -107,7 +166,9 @@ export function readFlows(file: string, cwd: string, now: Date): Row[] {
         from: {
           ...parseSource(r.from as string, `${where} field "from"`),
           ...(r.labels !== undefined ? { labels: labelsField(r.labels, `${where} field "labels"`) } : {}),
-          ...(r.namespaceLabels !== undefined ? { namespaceLabels: labelsField(r.namespaceLabels, `${where} field "namespaceLabels"`) } : {}),
+          ...(r.namespaceLabels !== undefined
+            ? { namespaceLabels: labelsField(r.namespaceLabels, `${where} field "namespaceLabels"`) }
+            : {}),
         },
         to,
         at: at !== undefined ? parseTime(at, `${where} field "at"`) : now,
@@ -146,14 +207,23 @@ function evaluate(row: Row, index: number, view: PolicyView, e: Explanation): Ou
   const decidedBy = [...new Set(e.flows.map((f) => decidedByText(f.enforced)))];
   const problems: string[] = [];
   if (!meets(row.expect, e.verdict)) problems.push(`expected ${row.expect}, got ${actual}`);
-  if (row.wouldBe !== undefined && !meets(row.wouldBe, e.wouldBe)) problems.push(`expected ${row.wouldBe} with audit rules enforced, got ${wouldBe}`);
-  if (row.decidedBy !== undefined && !e.flows.every((f) => decidedByMatches(f.enforced, row.decidedBy as string))) problems.push(`expected decided by ${row.decidedBy}, got ${decidedBy.join('; ')}`);
+  if (row.wouldBe !== undefined && !meets(row.wouldBe, e.wouldBe))
+    problems.push(`expected ${row.wouldBe} with audit rules enforced, got ${wouldBe}`);
+  if (row.decidedBy !== undefined && !e.flows.every((f) => decidedByMatches(f.enforced, row.decidedBy as string)))
+    problems.push(`expected decided by ${row.decidedBy}, got ${decidedBy.join('; ')}`);
   return { row, index, device: view.label, actual, wouldBe, decidedBy, problems };
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function summaryLine(outcomes: readonly Outcome[]): string {
@@ -169,7 +239,16 @@ function formatText(outcomes: readonly Outcome[], notes: readonly string[]): str
     const { row } = o;
     const expected = `${row.expect}${row.wouldBe !== undefined ? ` [would be ${row.wouldBe}]` : ''}`;
     const actual = o.actual + (o.wouldBe !== o.actual || row.wouldBe !== undefined ? ` [would be ${o.wouldBe}]` : '');
-    out.push([String(o.index + 1), ...(perRowDevice ? [row.device ?? '-'] : []), row.from, `${row.to}${row.at ? ` @${row.at}` : ''}`, expected, actual, o.decidedBy.join('; '), o.problems.length ? 'MISMATCH' : 'ok']);
+    out.push([
+      String(o.index + 1),
+      ...(perRowDevice ? [row.device ?? '-'] : []),
+      row.from,
+      `${row.to}${row.at ? ` @${row.at}` : ''}`,
+      expected,
+      actual,
+      o.decidedBy.join('; '),
+      o.problems.length ? 'MISMATCH' : 'ok',
+    ]);
   }
   const problems = outcomes.flatMap((o) => o.problems.map((p) => `row ${o.index + 1}: ${p}`));
   return `${table(out)}\n\n${problems.length ? `${problems.join('\n')}\n\n` : ''}${notes.map((n) => `${n}\n`).join('')}${summaryLine(outcomes)}\n`;
@@ -202,22 +281,25 @@ function formatJson(file: string, outcomes: readonly Outcome[]): string {
  * as a visible \uXXXX, so that no input makes the report unreadable for a CI system.
  */
 export function xmlText(text: string): string {
-  return text.replace(/[&<>"']|[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => {
-    switch (c) {
-      case '&':
-        return '&amp;';
-      case '<':
-        return '&lt;';
-      case '>':
-        return '&gt;';
-      case '"':
-        return '&quot;';
-      case "'":
-        return '&apos;';
-      default:
-        return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-    }
-  });
+  return text.replace(
+    /[&<>"']|[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (c) => {
+      switch (c) {
+        case '&':
+          return '&amp;';
+        case '<':
+          return '&lt;';
+        case '>':
+          return '&gt;';
+        case '"':
+          return '&quot;';
+        case "'":
+          return '&apos;';
+        default:
+          return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+      }
+    },
+  );
 }
 
 /** JUnit XML as CI systems read it: one testsuite per flows file, one testcase per row. */
@@ -238,7 +320,11 @@ function formatJunit(file: string, outcomes: readonly Outcome[]): string {
       continue;
     }
     const detail = [...o.problems, `decided by ${o.decidedBy.join('; ')}`, `would be with audit rules enforced: ${o.wouldBe}`];
-    lines.push(`${head}>`, `      <failure type="mismatch" message="${a(o.problems.join('; '))}">${a(detail.join('\n'))}</failure>`, '    </testcase>');
+    lines.push(
+      `${head}>`,
+      `      <failure type="mismatch" message="${a(o.problems.join('; '))}">${a(detail.join('\n'))}</failure>`,
+      '    </testcase>',
+    );
   }
   lines.push('  </testsuite>', '</testsuites>');
   return `${lines.join('\n')}\n`;
@@ -246,7 +332,13 @@ function formatJunit(file: string, outcomes: readonly Outcome[]): string {
 
 /** The arguments with another `--device`: each row's device goes through the same loading as the option. */
 function withDevice(args: ParsedArgs, device: string): ParsedArgs {
-  return { ...args, string: (name) => (name === 'device' ? device : args.string(name)), strings: (name) => (name === 'device' ? [device] : args.strings(name)), flag: args.flag, positionals: args.positionals };
+  return {
+    ...args,
+    string: (name) => (name === 'device' ? device : args.string(name)),
+    strings: (name) => (name === 'device' ? [device] : args.strings(name)),
+    flag: args.flag,
+    positionals: args.positionals,
+  };
 }
 
 /** The DNS answers plus a row's own. */
@@ -283,7 +375,8 @@ export const simulateCommand: CliCommand = {
         try {
           view = loadPolicy(row.device === undefined ? args : withDevice(args, row.device), io);
         } catch (err) {
-          if (err instanceof UsageError && row.device !== undefined) throw new UsageError(`${file} row ${i + 1} field "device": ${err.what}`, err.value, err.fix);
+          if (err instanceof UsageError && row.device !== undefined)
+            throw new UsageError(`${file} row ${i + 1} field "device": ${err.what}`, err.value, err.fix);
           throw err;
         }
         views.set(row.device, view);
@@ -307,7 +400,9 @@ export const simulateCommand: CliCommand = {
     });
     // Rules past their expiry are not enforced; say so once per device the rows used.
     const notes = [...new Set(used)].flatMap((v) => v.expired.map((r) => `note: ${expiredRuleText(r)}`));
-    io.stdout(format === 'json' ? formatJson(file, outcomes) : format === 'junit' ? formatJunit(file, outcomes) : formatText(outcomes, notes));
+    io.stdout(
+      format === 'json' ? formatJson(file, outcomes) : format === 'junit' ? formatJunit(file, outcomes) : formatText(outcomes, notes),
+    );
     return outcomes.some((o) => o.problems.length) ? 1 : 0;
   },
 };

@@ -39,7 +39,12 @@ function viewOf(label: string, model: PolicyModel, at: Date): PolicyView {
   try {
     return policyView({ label, ...renderedPolicy(model, at) });
   } catch (e) {
-    if (e instanceof EgressPolicyError) throw new UsageError('the suggested rules do not compile with the policy', quote(e.message), 'choose another --name-prefix, or report this as a bug');
+    if (e instanceof EgressPolicyError)
+      throw new UsageError(
+        'the suggested rules do not compile with the policy',
+        quote(e.message),
+        'choose another --name-prefix, or report this as a bug',
+      );
     throw e;
   }
 }
@@ -74,14 +79,18 @@ function checkFlows(s: Suggestion, before: PolicyView, after: PolicyView, at: Da
     const by = e.flows.map((x) => x.enforced.decidedBy).find((o) => o !== undefined);
     return `${e.verdict}${by ? ` (${by.kind} ${by.namespace !== undefined ? `${by.namespace}/` : ''}${by.name})` : ' (device default)'}`;
   };
-  return s.flows.map((f) => `${f.workload} -> ${f.fqdn ?? f.ip}${f.port !== undefined ? `:${f.port}` : ''}/${f.protocol}: ${verdict(before, f)} -> ${verdict(after, f)}`);
+  return s.flows.map(
+    (f) =>
+      `${f.workload} -> ${f.fqdn ?? f.ip}${f.port !== undefined ? `:${f.port}` : ''}/${f.protocol}: ${verdict(before, f)} -> ${verdict(after, f)}`,
+  );
 }
 
 export const suggestCommand: CliCommand = {
   name: 'suggest',
   summary:
     'Rules learned from observed flows: reads flow logs (JSON lines of the flow-log receiver; files, or - for standard input) and the synth output, and writes a TypeScript module with ALLOW rules for what the namespace (or Service) tried to reach that no rule allowed (denied, or allowed only by the device default). Destinations are the DNS names the device logged, else addresses, four or more of one /24 (/64) merged into it; consecutive ports merge into ranges. Each rule says what it covers; after the code, comments show how each observed flow is decided with the rules added and what adopting them changes (the diff engine).',
-  usage: 'suggest [<flows.jsonl>...] (--namespace <ns> | --service <ns>/<service>) [--since <ISO time>] [--until <ISO time>] [--name-prefix <name>] [-o <file.ts>] [options]',
+  usage:
+    'suggest [<flows.jsonl>...] (--namespace <ns> | --service <ns>/<service>) [--since <ISO time>] [--until <ISO time>] [--name-prefix <name>] [-o <file.ts>] [options]',
   maxPositionals: 64,
   options: [
     { name: 'namespace', type: 'string', arg: '<ns>', help: 'suggest NamespaceEgressRules for this namespace' },
@@ -95,9 +104,11 @@ export const suggestCommand: CliCommand = {
   async run(args, io) {
     const who = target(args);
     const prefix = args.string('name-prefix') ?? 'observed';
-    if (!DNS_LABEL.test(prefix) || prefix.length > 50) throw new UsageError('--name-prefix', quote(prefix), 'give a DNS label of at most 50 characters, such as observed');
+    if (!DNS_LABEL.test(prefix) || prefix.length > 50)
+      throw new UsageError('--name-prefix', quote(prefix), 'give a DNS label of at most 50 characters, such as observed');
     const library = args.string('library') ?? 'cdktf-ces';
-    if (!/^[@a-z0-9][a-z0-9._\-/@]{0,213}$/.test(library)) throw new UsageError('--library', quote(library), 'give an npm module name, such as cdktf-ces');
+    if (!/^[@a-z0-9][a-z0-9._\-/@]{0,213}$/.test(library))
+      throw new UsageError('--library', quote(library), 'give an npm module name, such as cdktf-ces');
     const output = args.string('output');
     if (output !== undefined && !fs.existsSync(path.dirname(path.resolve(io.cwd, output))))
       throw new UsageError('-o names a file in a folder that does not exist', quote(output), 'create the folder first, or write elsewhere');

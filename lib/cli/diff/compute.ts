@@ -87,7 +87,12 @@ function decider(view: PolicyView, chain: AfmChainResult): Decider {
   const hit = chain.decidedBy;
   if (hit) {
     const owner = view.owners.ownerOf(hit);
-    if (owner) return { verdict: chain.verdict, by: `${KINDS[owner.level]} ${owner.namespace !== undefined ? `${owner.namespace}/` : ''}${owner.name}${owner.audit ? ' (audit)' : ''}`, rule: owner.key };
+    if (owner)
+      return {
+        verdict: chain.verdict,
+        by: `${KINDS[owner.level]} ${owner.namespace !== undefined ? `${owner.namespace}/` : ''}${owner.name}${owner.audit ? ' (audit)' : ''}`,
+        rule: owner.key,
+      };
     if (hit.rule === 'default' && !hit.ruleList) return { verdict: chain.verdict, by: 'device default' };
     return { verdict: chain.verdict, by: `AFM rule ${hit.rule}${hit.ruleList ? ` of ${hit.ruleList}` : ''}` };
   }
@@ -97,7 +102,9 @@ function decider(view: PolicyView, chain: AfmChainResult): Decider {
 
 function listStateAt(view: PolicyView, snapshot: ClusterSnapshot, at: Date, dns: ReadonlyMap<string, readonly string[]>): AfmListState {
   const rd = view.model.device.routeDomain;
-  const members = new Map([...desiredMembers(view.plan, snapshot, at)].map(([path, ips]) => [path, rd === 0 ? ips : ips.map((ip) => `${ip}%${rd}`)]));
+  const members = new Map(
+    [...desiredMembers(view.plan, snapshot, at)].map(([path, ips]) => [path, rd === 0 ? ips : ips.map((ip) => `${ip}%${rd}`)]),
+  );
   return view.firewall.listState(members, dns);
 }
 
@@ -124,7 +131,9 @@ export function diffPolicies(input: DiffInput): DiffResult {
   const { old: a, new: b } = input;
   const models = [a.model, b.model];
   const plans = [a.plan, b.plan];
-  const w: Workloads = input.cluster ? workloadsFromState(input.cluster.snapshot, models, plans, input.cluster.source) : workloadsFromSelectors(models, plans);
+  const w: Workloads = input.cluster
+    ? workloadsFromState(input.cluster.snapshot, models, plans, input.cluster.source)
+    : workloadsFromSelectors(models, plans);
   const { gates, states } = timeStates(models, input.at, input.fixedTime);
   // Each workload is compared over the classes of the rules that can apply to it (the rules
   // whose source lists hold its pod, on either side): other rules never match its flows.
@@ -134,7 +143,13 @@ export function diffPolicies(input: DiffInput): DiffResult {
   // Rules that match the pod CIDRs directly have no list and apply to every workload.
   const everyPod = plans.map((plan) => plan.rules.filter((r) => r.memberLists?.length === 0).map((r) => r.key));
   const classesOf = w.workloads.map((workload) => {
-    const relevant = plans.map((plan, side) => new Set([...everyPod[side], ...listsHolding(plan, workload.pod, nsLabels.get(workload.pod.namespace), services).flatMap((l) => l.rules)]));
+    const relevant = plans.map(
+      (plan, side) =>
+        new Set([
+          ...everyPod[side],
+          ...listsHolding(plan, workload.pod, nsLabels.get(workload.pod.namespace), services).flatMap((l) => l.rules),
+        ]),
+    );
     const key = relevant.map((set) => [...set].sort().join(',')).join('|');
     let classes = classCache.get(key);
     if (!classes) {
@@ -166,17 +181,38 @@ export function diffPolicies(input: DiffInput): DiffResult {
           const ea: AfmEvaluation = a.firewall.evaluate({ ...flow, routeDomain: a.model.device.routeDomain }, stateA);
           const eb: AfmEvaluation = b.firewall.evaluate({ ...flow, routeDomain: b.model.device.routeDomain }, stateB);
           const enforced = changeOf(ea.verdict, eb.verdict);
-          if (enforced) raws.push({ workload: wi, audit: false, change: enforced, dest, port, state: si, old: decider(a, ea.enforced), new: decider(b, eb.enforced) });
+          if (enforced)
+            raws.push({
+              workload: wi,
+              audit: false,
+              change: enforced,
+              dest,
+              port,
+              state: si,
+              old: decider(a, ea.enforced),
+              new: decider(b, eb.enforced),
+            });
           const wouldBe = changeOf(ea.wouldBe, eb.wouldBe);
           if (wouldBe && (ea.wouldBe !== ea.verdict || eb.wouldBe !== eb.verdict)) {
-            raws.push({ workload: wi, audit: true, change: wouldBe, dest, port, state: si, old: decider(a, ea.staged), new: decider(b, eb.staged) });
+            raws.push({
+              workload: wi,
+              audit: true,
+              change: wouldBe,
+              dest,
+              port,
+              state: si,
+              old: decider(a, ea.staged),
+              new: decider(b, eb.staged),
+            });
           }
         }
       }
     });
   });
   const byWorkload = new Map<number, ChangeLine[]>();
-  const dualStack = w.workloads.map((workload) => workload.pod.ips.some((ip) => ip.includes(':')) && workload.pod.ips.some((ip) => !ip.includes(':')));
+  const dualStack = w.workloads.map(
+    (workload) => workload.pod.ips.some((ip) => ip.includes(':')) && workload.pod.ips.some((ip) => !ip.includes(':')),
+  );
   for (const [wi, lines] of mergeLines(withoutRedundantNames(raws), classesOf, dualStack, states, gates)) byWorkload.set(wi, lines);
   const workloads = w.workloads
     .map((workload, wi) => ({ workload, changes: byWorkload.get(wi) ?? [] }))
@@ -203,8 +239,11 @@ export function diffPolicies(input: DiffInput): DiffResult {
  * the name changes alike) says nothing the address line does not: left out.
  */
 function withoutRedundantNames(raws: readonly Raw[]): Raw[] {
-  const key = (r: Raw, ip: string) => [r.workload, r.state, r.port.index, r.audit ? 1 : 0, ip, r.change, deciderKey(r.old), deciderKey(r.new)].join('|');
-  const byAddress = new Set(raws.filter((r) => r.dest.name === undefined && r.dest.ip !== undefined).map((r) => key(r, r.dest.ip as string)));
+  const key = (r: Raw, ip: string) =>
+    [r.workload, r.state, r.port.index, r.audit ? 1 : 0, ip, r.change, deciderKey(r.old), deciderKey(r.new)].join('|');
+  const byAddress = new Set(
+    raws.filter((r) => r.dest.name === undefined && r.dest.ip !== undefined).map((r) => key(r, r.dest.ip as string)),
+  );
   return raws.filter((r) => r.dest.name === undefined || r.dest.ip === undefined || !byAddress.has(key(r, r.dest.ip)));
 }
 
@@ -218,9 +257,15 @@ function restrictTo(model: PolicyModel, keys: ReadonlySet<string>): PolicyModel 
 /** The DNS answers for names the (restricted) policies use. */
 function dnsFor(models: readonly PolicyModel[], dns: ReadonlyMap<string, readonly string[]>): ReadonlyMap<string, readonly string[]> {
   if (dns.size === 0) return dns;
-  const entries = models.flatMap((m) => [...m.rules.flatMap((r) => r.destinations), ...m.externalServices.flatMap((es) => es.destinations)]).filter((d) => d.kind === 'fqdn');
+  const entries = models
+    .flatMap((m) => [...m.rules.flatMap((r) => r.destinations), ...m.externalServices.flatMap((es) => es.destinations)])
+    .filter((d) => d.kind === 'fqdn');
   const matches = (name: string) =>
-    entries.some((e) => e.kind === 'fqdn' && (e.wildcard ? name.endsWith(e.text.slice(1)) && !name.slice(0, name.length - e.text.length + 1).includes('.') : name === e.text));
+    entries.some(
+      (e) =>
+        e.kind === 'fqdn' &&
+        (e.wildcard ? name.endsWith(e.text.slice(1)) && !name.slice(0, name.length - e.text.length + 1).includes('.') : name === e.text),
+    );
   return new Map([...dns].filter(([name]) => matches(name)));
 }
 
@@ -236,9 +281,11 @@ const FAMILY_ORDER = (d: DestinationClass) => `${d.order[0]}|${d.order[1].toStri
  */
 export function describeStates(chosen: readonly number[], states: readonly TimeState[], gates: readonly TimeGate[]): string[] {
   const set = new Set(chosen);
-  const value = (g: number, open: boolean) => `${gates[g].id} ${gates[g].schedule ? (open ? 'open' : 'closed') : open ? 'not passed' : 'passed'}`;
+  const value = (g: number, open: boolean) =>
+    `${gates[g].id} ${gates[g].schedule ? (open ? 'open' : 'closed') : open ? 'not passed' : 'passed'}`;
   const constant = gates.map((_, g) => g).filter((g) => chosen.every((i) => states[i].open[g] === states[chosen[0]].open[g]));
-  const selects = (gs: readonly number[]) => states.every((st, i) => gs.every((g) => st.open[g] === states[chosen[0]].open[g]) === set.has(i));
+  const selects = (gs: readonly number[]) =>
+    states.every((st, i) => gs.every((g) => st.open[g] === states[chosen[0]].open[g]) === set.has(i));
   if (!selects(constant)) return chosen.map((i) => states[i].label);
   let used = [...constant];
   for (const g of constant) {
@@ -350,7 +397,8 @@ function mergeLines(
       // "IPv4 only" when the pod has both families and the other one did not change alike.
       out.push(twin || !dualStack[wi] ? line : { ...line, onlyFamily: family });
     }
-    const sortKey = (c: ChangeLine) => [c.order, c.protocol === 'any' ? '' : c.protocol, c.ports ?? '', c.audit ? 1 : 0, c.change, (c.when ?? []).join(';')].join('|');
+    const sortKey = (c: ChangeLine) =>
+      [c.order, c.protocol === 'any' ? '' : c.protocol, c.ports ?? '', c.audit ? 1 : 0, c.change, (c.when ?? []).join(';')].join('|');
     out.sort((x, y) => (sortKey(x) < sortKey(y) ? -1 : sortKey(x) > sortKey(y) ? 1 : 0));
     result.set(wi, out);
   }

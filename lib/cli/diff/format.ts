@@ -29,7 +29,11 @@ function attribution(line: ChangeLine): string {
 
 /** `+ api.stripe.com:443/tcp (ServiceEgressRule payments/checkout-to-stripe)` */
 export function changeText(line: ChangeLine): string {
-  const tags = [line.onlyFamily ? `IPv${line.onlyFamily} only` : '', line.audit ? 'would be, with audit rules enforced' : '', line.when ? `when ${line.when.join(' | ')}` : ''].filter(Boolean);
+  const tags = [
+    line.onlyFamily ? `IPv${line.onlyFamily} only` : '',
+    line.audit ? 'would be, with audit rules enforced' : '',
+    line.when ? `when ${line.when.join(' | ')}` : '',
+  ].filter(Boolean);
   return `${SIGN[line.change]} ${destinationText(line)} (${attribution(line)})${tags.map((t) => ` [${t}]`).join('')}`;
 }
 
@@ -82,7 +86,9 @@ export function enforcedChanges(results: readonly DiffResult[]): boolean {
 
 function summary(r: DiffResult): string {
   const n = groupChanges(r).length;
-  return n === 0 ? 'no change in what any workload may reach' : `${n} change${n === 1 ? '' : 's'} for ${r.workloads.length} of ${r.counts.workloads} workloads`;
+  return n === 0
+    ? 'no change in what any workload may reach'
+    : `${n} change${n === 1 ? '' : 's'} for ${r.workloads.length} of ${r.counts.workloads} workloads`;
 }
 
 export function formatText(results: readonly DiffResult[]): string {
@@ -109,14 +115,20 @@ export function formatMarkdown(results: readonly DiffResult[]): string {
     const groups = groupChanges(r);
     if (groups.length) {
       const members = new Map(r.workloads.map((w) => [w.workload.label, w.workload.members?.length]));
-      const head = (label: string) => `${label}${members.get(label) !== undefined ? ` (${members.get(label)} pod${members.get(label) === 1 ? '' : 's'})` : ''}`;
+      const head = (label: string) =>
+        `${label}${members.get(label) !== undefined ? ` (${members.get(label)} pod${members.get(label) === 1 ? '' : 's'})` : ''}`;
       out.push('```diff');
       for (const g of groups) out.push(g.text, `    ${g.workloads.map(head).join(', ').replace(/`/g, "'")}`);
       out.push('```', '');
     }
     out.push('<details><summary>How this diff was computed</summary>', '');
     for (const c of context(r)) out.push(`- ${c.replace(/[<>]/g, (ch) => (ch === '<' ? '&lt;' : '&gt;'))}`);
-    out.push('- `+` now allowed, `-` no longer allowed, `~` still denied but dropped and rejected swapped; each line names the rule that now decides and the one that decided before.', '', '</details>', '');
+    out.push(
+      '- `+` now allowed, `-` no longer allowed, `~` still denied but dropped and rejected swapped; each line names the rule that now decides and the one that decided before.',
+      '',
+      '</details>',
+      '',
+    );
   }
   return `${out.join('\n')}`;
 }

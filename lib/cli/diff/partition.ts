@@ -47,7 +47,8 @@ const MAX = { 4: (1n << 32n) - 1n, 6: (1n << 128n) - 1n } as const;
 
 function addressTexts(model: PolicyModel): string[] {
   const out: string[] = [];
-  for (const r of model.rules) for (const d of r.destinations) if (d.kind === 'address' || d.kind === 'cidr' || d.kind === 'range') out.push(d.text);
+  for (const r of model.rules)
+    for (const d of r.destinations) if (d.kind === 'address' || d.kind === 'cidr' || d.kind === 'range') out.push(d.text);
   for (const es of model.externalServices) for (const d of es.destinations) if (d.kind !== 'fqdn') out.push(d.text);
   return out;
 }
@@ -55,7 +56,8 @@ function addressTexts(model: PolicyModel): string[] {
 function fqdnEntries(model: PolicyModel): { text: string; wildcard: boolean }[] {
   const out: { text: string; wildcard: boolean }[] = [];
   for (const r of model.rules) for (const d of r.destinations) if (d.kind === 'fqdn') out.push({ text: d.text, wildcard: d.wildcard });
-  for (const es of model.externalServices) for (const d of es.destinations) if (d.kind === 'fqdn') out.push({ text: d.text, wildcard: d.wildcard });
+  for (const es of model.externalServices)
+    for (const d of es.destinations) if (d.kind === 'fqdn') out.push({ text: d.text, wildcard: d.wildcard });
   return out;
 }
 
@@ -73,7 +75,11 @@ export function intervalText(family: 4 | 6, first: bigint, last: bigint): string
 }
 
 /** The address classes of one family, and the representative of the class no specific entry covers. */
-function addressClasses(family: 4 | 6, texts: readonly string[], dns: ReadonlyMap<string, readonly string[]>): { classes: DestinationClass[]; unlisted?: string } {
+function addressClasses(
+  family: 4 | 6,
+  texts: readonly string[],
+  dns: ReadonlyMap<string, readonly string[]>,
+): { classes: DestinationClass[]; unlisted?: string } {
   // Addresses of DNS answers are entries too: FQDN entries match them.
   const byText = new Map<string, AddressEntry>();
   for (const text of [...texts, ...[...dns.values()].flat()]) {
@@ -92,7 +98,10 @@ function addressClasses(family: 4 | 6, texts: readonly string[], dns: ReadonlyMa
     const first = points[i];
     const last = points[i + 1] - 1n;
     const covering = entries.filter((e) => e.first <= first && e.last >= last);
-    const key = covering.map((e) => e.text).sort().join(' ');
+    const key = covering
+      .map((e) => e.text)
+      .sort()
+      .join(' ');
     const g = groups.get(key) ?? { covering, intervals: [] };
     g.intervals.push([first, last]);
     groups.set(key, g);
@@ -115,7 +124,9 @@ function addressClasses(family: 4 | 6, texts: readonly string[], dns: ReadonlyMa
       const exact = covering.find((e) => e.first === lo && e.last === hi);
       const base = exact ? exact.text : intervalText(family, lo, hi);
       const inside = entries.filter((e) => !covering.includes(e) && e.last >= lo && e.first <= hi);
-      const maximal = inside.filter((e) => !inside.some((o) => o !== e && o.first <= e.first && o.last >= e.last && (o.first < e.first || o.last > e.last)));
+      const maximal = inside.filter(
+        (e) => !inside.some((o) => o !== e && o.first <= e.first && o.last >= e.last && (o.first < e.first || o.last > e.last)),
+      );
       maximal.sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
       const shown = maximal.slice(0, 3).map((e) => e.text);
       label = `${base}${maximal.length ? ` except ${shown.join(', ')}${maximal.length > 3 ? ` and ${maximal.length - 3} more` : ''}` : ''}`;
@@ -148,7 +159,15 @@ export function destinationClasses(models: readonly PolicyModel[], dns: Readonly
     for (const family of [4, 6] as const) {
       const answers = (dns.get(host) ?? []).filter((ip) => ip.includes(':') === (family === 6)).sort();
       const ip = answers[0] ?? unlisted[family];
-      out.push({ id: `f${family}:${f.text}`, family, label: f.text, name: f.text, host, ...(ip !== undefined ? { ip } : {}), order: [family === 4 ? 7 : 8, 0n, f.text] });
+      out.push({
+        id: `f${family}:${f.text}`,
+        family,
+        label: f.text,
+        name: f.text,
+        host,
+        ...(ip !== undefined ? { ip } : {}),
+        order: [family === 4 ? 7 : 8, 0n, f.text],
+      });
     }
   }
   return out;
@@ -167,7 +186,9 @@ export function portClasses(models: readonly PolicyModel[]): PortClass[] {
       out.push({ index: out.length, protocol, protocolLabel: protocol });
       continue;
     }
-    const ranges = ports.filter((p) => p.protocol === protocol && p.fromPort !== undefined).map((p) => [p.fromPort as number, (p.toPort ?? p.fromPort) as number] as const);
+    const ranges = ports
+      .filter((p) => p.protocol === protocol && p.fromPort !== undefined)
+      .map((p) => [p.fromPort as number, (p.toPort ?? p.fromPort) as number] as const);
     const cuts = new Set([1, 65536]);
     for (const [a, b] of ranges) {
       cuts.add(a);
@@ -178,10 +199,15 @@ export function portClasses(models: readonly PolicyModel[]): PortClass[] {
     for (let i = 0; i + 1 < points.length; i++) {
       const a = points[i];
       const b = points[i + 1] - 1;
-      const key = ranges.filter(([x, y]) => x <= a && y >= b).map(([x, y]) => `${x}-${y}`).sort().join(' ');
+      const key = ranges
+        .filter(([x, y]) => x <= a && y >= b)
+        .map(([x, y]) => `${x}-${y}`)
+        .sort()
+        .join(' ');
       groups.set(key, [...(groups.get(key) ?? []), [a, b]]);
     }
-    for (const intervals of groups.values()) out.push({ index: out.length, protocol, protocolLabel: protocol, port: intervals[0][0], intervals });
+    for (const intervals of groups.values())
+      out.push({ index: out.length, protocol, protocolLabel: protocol, port: intervals[0][0], intervals });
   }
   const other = OTHER_PROTOCOLS.find((p) => !protocols.includes(p)) ?? 'xtp';
   out.push({ index: out.length, protocol: other, protocolLabel: 'other' });
@@ -206,5 +232,7 @@ export function portSetText(intervals: readonly (readonly [number, number])[]): 
     next = b + 1;
   }
   if (next <= 65535) complement.push([next, 65535]);
-  return complement.length < merged.length || (complement.length === merged.length && text(complement).length < text(merged).length) ? `all but ${text(complement)}` : text(merged);
+  return complement.length < merged.length || (complement.length === merged.length && text(complement).length < text(merged).length)
+    ? `all but ${text(complement)}`
+    : text(merged);
 }

@@ -32,7 +32,15 @@ export interface TimeStates {
   readonly states: readonly TimeState[];
 }
 
-const SHORT: Readonly<Record<Weekday, string>> = { monday: 'mon', tuesday: 'tue', wednesday: 'wed', thursday: 'thu', friday: 'fri', saturday: 'sat', sunday: 'sun' };
+const SHORT: Readonly<Record<Weekday, string>> = {
+  monday: 'mon',
+  tuesday: 'tue',
+  wednesday: 'wed',
+  thursday: 'thu',
+  friday: 'fri',
+  saturday: 'sat',
+  sunday: 'sun',
+};
 
 function daysText(days: readonly Weekday[]): string {
   if (days.length === 7) return 'daily';
@@ -63,17 +71,22 @@ export function timeStates(models: readonly PolicyModel[], start: Date, fixed: b
         }
         if (!g.rules.includes(key)) g.rules.push(key);
       };
-      if (r.schedule) add(`s:${JSON.stringify(r.schedule)}`, () => ({ text: scheduleText(r.schedule as ScheduleModel), schedule: r.schedule }));
+      if (r.schedule)
+        add(`s:${JSON.stringify(r.schedule)}`, () => ({ text: scheduleText(r.schedule as ScheduleModel), schedule: r.schedule }));
       if (r.expiresAt) add(`e:${r.expiresAt}`, () => ({ text: `until ${r.expiresAt}`, expiresAt: r.expiresAt }));
     }
   }
   let w = 0;
   let e = 0;
-  for (const g of [...byKey.values()].sort((a, b) => (a.schedule ? 0 : 1) - (b.schedule ? 0 : 1) || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0))) {
+  for (const g of [...byKey.values()].sort(
+    (a, b) => (a.schedule ? 0 : 1) - (b.schedule ? 0 : 1) || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0),
+  )) {
     gates.push({ ...g, id: g.schedule ? `W${++w}` : `E${++e}`, rules: [...g.rules].sort() });
   }
-  const vector = (at: Date) => gates.map((g) => (g.schedule ? windowOpen(g.schedule, at) : at.getTime() < Date.parse(g.expiresAt as string)));
-  const label = (open: readonly boolean[]) => gates.map((g, i) => `${g.id} ${g.schedule ? (open[i] ? 'open' : 'closed') : open[i] ? 'not passed' : 'passed'}`).join(', ');
+  const vector = (at: Date) =>
+    gates.map((g) => (g.schedule ? windowOpen(g.schedule, at) : at.getTime() < Date.parse(g.expiresAt as string)));
+  const label = (open: readonly boolean[]) =>
+    gates.map((g, i) => `${g.id} ${g.schedule ? (open[i] ? 'open' : 'closed') : open[i] ? 'not passed' : 'passed'}`).join(', ');
   if (fixed || gates.length === 0) {
     const open = vector(start);
     return { gates, states: [{ at: start, open, label: label(open) }] };

@@ -11,7 +11,16 @@
  * selector names, some other value); label sets that no selector tells apart are one workload.
  */
 import { HYPOTHETICAL_SERVICE_LABEL } from '../../analysis/engine';
-import { ClusterSnapshot, NamespaceInfo, PodInfo, ServiceInfo, podEligible, selectorMatches, serviceSelects, sourceIncludesPod } from '../../policy/membership';
+import {
+  ClusterSnapshot,
+  NamespaceInfo,
+  PodInfo,
+  ServiceInfo,
+  podEligible,
+  selectorMatches,
+  serviceSelects,
+  sourceIncludesPod,
+} from '../../policy/membership';
 import { formatIp, parseAddressEntry } from '../../policy/ip';
 import type { PolicyModel, SelectorModel } from '../../policy/model';
 import { isEmptySelector } from '../../policy/model';
@@ -69,8 +78,13 @@ function labelText(labels: Readonly<Record<string, string>>, others: ReadonlyMap
  * Label sets that fall on every side of every selector: one per combination of what the
  * selectors test, merged when no selector tells them apart (fewest labels first).
  */
-export function labelClasses(selectors: readonly SelectorModel[], exclude: readonly string[] = []): { classes: LabelClass[]; exact: boolean } {
-  const unique = [...new Map(selectors.filter((s) => !isEmptySelector(s)).map((s) => [JSON.stringify(s), s])).entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, s]) => s);
+export function labelClasses(
+  selectors: readonly SelectorModel[],
+  exclude: readonly string[] = [],
+): { classes: LabelClass[]; exact: boolean } {
+  const unique = [...new Map(selectors.filter((s) => !isEmptySelector(s)).map((s) => [JSON.stringify(s), s])).entries()]
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([, s]) => s);
   const keys = [...new Set(unique.flatMap(selectorKeys))].filter((k) => !exclude.includes(k)).sort();
   const others = new Map<string, string>();
   const choices = keys.map((key) => {
@@ -156,13 +170,36 @@ function addressPool(models: readonly PolicyModel[]): { next(family: 4 | 6): str
 }
 
 /** The source lists of a plan that hold the pod, whatever the time (windows aside). */
-export function listsHolding(plan: SyncPlan, pod: PodInfo, nsLabels: Readonly<Record<string, string>> | undefined, services: ReadonlyMap<string, ServiceInfo>): SyncPlan['lists'] {
-  return plan.lists.filter((l) => sourceIncludesPod(l.source, pod, nsLabels, l.source.level === 'service' ? services.get(`${l.source.namespace}/${l.source.service}`) : undefined));
+export function listsHolding(
+  plan: SyncPlan,
+  pod: PodInfo,
+  nsLabels: Readonly<Record<string, string>> | undefined,
+  services: ReadonlyMap<string, ServiceInfo>,
+): SyncPlan['lists'] {
+  return plan.lists.filter((l) =>
+    sourceIncludesPod(
+      l.source,
+      pod,
+      nsLabels,
+      l.source.level === 'service' ? services.get(`${l.source.namespace}/${l.source.service}`) : undefined,
+    ),
+  );
 }
 
 /** Which source lists of both plans hold the pod: what the policies can tell about it. */
-function signature(plans: readonly SyncPlan[], pod: PodInfo, nsLabels: Readonly<Record<string, string>> | undefined, services: ReadonlyMap<string, ServiceInfo>): string {
-  return plans.map((plan, side) => listsHolding(plan, pod, nsLabels, services).map((l) => `${side}:${l.path}`).join(' ')).join('|');
+function signature(
+  plans: readonly SyncPlan[],
+  pod: PodInfo,
+  nsLabels: Readonly<Record<string, string>> | undefined,
+  services: ReadonlyMap<string, ServiceInfo>,
+): string {
+  return plans
+    .map((plan, side) =>
+      listsHolding(plan, pod, nsLabels, services)
+        .map((l) => `${side}:${l.path}`)
+        .join(' '),
+    )
+    .join('|');
 }
 
 /** Hypothetical workloads from the rules' selectors. */
@@ -186,9 +223,17 @@ export function workloadsFromSelectors(models: readonly PolicyModel[], plans: re
 
   for (const ns of [...named].sort()) {
     namespaces.push({ name: ns, labels: { [NAME_LABEL]: ns } });
-    const svcs = [...new Set(rules.filter((r) => r.level === 'service' && r.namespace === ns).map((r) => r.source.service as string))].sort();
+    const svcs = [
+      ...new Set(rules.filter((r) => r.level === 'service' && r.namespace === ns).map((r) => r.source.service as string)),
+    ].sort();
     for (const svc of svcs) services.push({ namespace: ns, name: svc, selector: { [HYPOTHETICAL_SERVICE_LABEL]: svc } });
-    const selectors = [...clusterPodSelectors, ...rules.filter((r) => r.level === 'namespace' && r.namespace === ns).map((r) => r.source.podSelector).filter((s): s is SelectorModel => !!s)];
+    const selectors = [
+      ...clusterPodSelectors,
+      ...rules
+        .filter((r) => r.level === 'namespace' && r.namespace === ns)
+        .map((r) => r.source.podSelector)
+        .filter((s): s is SelectorModel => !!s),
+    ];
     const { classes, exact } = labelClasses(selectors);
     inexact ||= !exact;
     [undefined, ...svcs].forEach((svc, si) => {
@@ -223,7 +268,10 @@ export function workloadsFromSelectors(models: readonly PolicyModel[], plans: re
       });
     });
   });
-  if (inexact) notes.push(`the selectors test too many label combinations to enumerate (more than ${LABEL_SET_LIMIT} per namespace); hypothetical pods carry no labels or the labels of one selector each, so pods matching several selectors at once are not shown: give --state for the real pods`);
+  if (inexact)
+    notes.push(
+      `the selectors test too many label combinations to enumerate (more than ${LABEL_SET_LIMIT} per namespace); hypothetical pods carry no labels or the labels of one selector each, so pods matching several selectors at once are not shown: give --state for the real pods`,
+    );
 
   const nsLabels = new Map(namespaces.map((n) => [n.name, n.labels]));
   const serviceIndex = new Map(services.map((s) => [`${s.namespace}/${s.name}`, s]));
@@ -246,10 +294,17 @@ export function workloadsFromSelectors(models: readonly PolicyModel[], plans: re
 }
 
 /** Workloads of the real pods of a cluster state. */
-export function workloadsFromState(snapshot: ClusterSnapshot, models: readonly PolicyModel[], plans: readonly SyncPlan[], source: string): Workloads {
+export function workloadsFromState(
+  snapshot: ClusterSnapshot,
+  models: readonly PolicyModel[],
+  plans: readonly SyncPlan[],
+  source: string,
+): Workloads {
   const nsLabels = new Map(snapshot.namespaces.map((n) => [n.name, n.labels]));
   const serviceIndex = new Map(snapshot.services.map((s) => [`${s.namespace}/${s.name}`, s]));
-  const namedServices = new Set(models.flatMap((m) => m.rules.filter((r) => r.level === 'service').map((r) => `${r.namespace}/${r.source.service}`)));
+  const namedServices = new Set(
+    models.flatMap((m) => m.rules.filter((r) => r.level === 'service').map((r) => `${r.namespace}/${r.source.service}`)),
+  );
   // Whether each device's egress virtual server accepts the pod's traffic (its podCidrs).
   const cidrs = models.map((m) => m.device.podCidrs.map((c) => parseAddressEntry(c.text)));
   const inside = (pod: PodInfo) =>
@@ -262,7 +317,9 @@ export function workloadsFromState(snapshot: ClusterSnapshot, models: readonly P
       .join('');
   const groups = new Map<string, PodInfo[]>();
   let skipped = 0;
-  for (const pod of [...snapshot.pods].sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1))) {
+  for (const pod of [...snapshot.pods].sort((a, b) =>
+    a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1,
+  )) {
     if (!podEligible(pod)) {
       skipped++;
       continue;
@@ -288,6 +345,9 @@ export function workloadsFromState(snapshot: ClusterSnapshot, models: readonly P
     members: members.map((p) => p.name),
   }));
   const notes = [`workloads are the pods of ${source}, grouped by the rules that can apply to them`];
-  if (skipped) notes.push(`${skipped} pod${skipped === 1 ? '' : 's'} of ${source} cannot send (terminating, finished, on the host network or without an address) and ${skipped === 1 ? 'is' : 'are'} left out`);
+  if (skipped)
+    notes.push(
+      `${skipped} pod${skipped === 1 ? '' : 's'} of ${source} cannot send (terminating, finished, on the host network or without an address) and ${skipped === 1 ? 'is' : 'are'} left out`,
+    );
   return { snapshot, workloads, notes };
 }

@@ -225,7 +225,11 @@ const stderrLogger: BigipLogger = {
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });
 const wholeNumber = (min: number, max: number) =>
-  z.number({ error: `must be a whole number from ${min} to ${max}` }).int({ error: `must be a whole number from ${min} to ${max}` }).min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` });
+  z
+    .number({ error: `must be a whole number from ${min} to ${max}` })
+    .int({ error: `must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
 
 const optionsSchema = z
   .object({
@@ -235,10 +239,15 @@ const optionsSchema = z
     }),
     username: z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' }),
     password: z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' }),
-    loginProviderName: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be a login provider name such as "tmos"' }).optional(),
+    loginProviderName: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be a login provider name such as "tmos"' })
+      .optional(),
     caBundle: z
       .union([z.string(), z.instanceof(Buffer)], { error: 'must be PEM text (string or Buffer)' })
-      .refine((v) => v.toString().includes('-----BEGIN CERTIFICATE-----'), { error: 'must contain at least one PEM certificate ("-----BEGIN CERTIFICATE-----")' })
+      .refine((v) => v.toString().includes('-----BEGIN CERTIFICATE-----'), {
+        error: 'must contain at least one PEM certificate ("-----BEGIN CERTIFICATE-----")',
+      })
       .optional(),
     insecureSkipTlsVerify: z.boolean({ error: 'must be true or false' }).optional(),
     timeoutMs: wholeNumber(1, 600_000).optional(),
@@ -253,9 +262,17 @@ const optionsSchema = z
     tokenTimeoutSeconds: wholeNumber(1, TOKEN_ABSOLUTE_MAX_S).optional(),
     maxQueuedWrites: wholeNumber(1, 1_000_000).optional(),
     connections: wholeNumber(1, 64).optional(),
-    logger: z.custom<BigipLogger>((v) => !!v && typeof v === 'object' && ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function'), {
-      message: 'must have debug, info, warn and error functions',
-    }).optional(),
+    logger: z
+      .custom<BigipLogger>(
+        (v) =>
+          !!v &&
+          typeof v === 'object' &&
+          ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function'),
+        {
+          message: 'must have debug, info, warn and error functions',
+        },
+      )
+      .optional(),
     sleep: fn<(ms: number, signal: AbortSignal) => Promise<void>>('ms, signal) => Promise<void>').optional(),
     now: fn<() => number>('() => epoch ms').optional(),
     random: fn<() => number>('() => [0, 1)').optional(),
@@ -263,7 +280,11 @@ const optionsSchema = z
   .strict()
   .superRefine((v, ctx) => {
     if (v.insecureSkipTlsVerify && v.caBundle !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['insecureSkipTlsVerify'], message: 'contradicts caBundle: give a CA bundle to verify the device, or skip verification, not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['insecureSkipTlsVerify'],
+        message: 'contradicts caBundle: give a CA bundle to verify the device, or skip verification, not both',
+      });
     }
   });
 
@@ -279,7 +300,8 @@ function urlProblem(text: string): string | undefined {
   }
   if (u.protocol !== 'https:') return 'must start with https://';
   if (u.username || u.password) return 'must not carry credentials; use the username and password options';
-  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) return 'must be just "https://<host>[:<port>]" without a path, query or fragment';
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash)
+    return 'must be just "https://<host>[:<port>]" without a path, query or fragment';
   return undefined;
 }
 
@@ -288,9 +310,15 @@ function optionsError(error: z.ZodError, input: unknown): Error {
   const lines = error.issues.map((issue) => {
     const field = issue.path.map(String).join('.') || '(options)';
     let value: unknown = input;
-    for (const key of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
-    const shown = secret.has(String(issue.path[0])) ? '' : ` (got ${typeof value === 'function' ? 'a function' : JSON.stringify(value) ?? 'nothing'})`;
-    const message = issue.code === 'unrecognized_keys' ? `unknown option(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; check the spelling` : issue.message;
+    for (const key of issue.path)
+      value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
+    const shown = secret.has(String(issue.path[0]))
+      ? ''
+      : ` (got ${typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? 'nothing')})`;
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown option(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; check the spelling`
+        : issue.message;
     return `  ${field}: ${message}${issue.code === 'unrecognized_keys' ? '' : shown}`;
   });
   return new Error(`Invalid BigipClient options:\n${lines.join('\n')}`);
@@ -340,7 +368,11 @@ export class BigipClient {
     this.password = o.password;
     this.loginProviderName = o.loginProviderName ?? 'tmos';
     this.timeoutMs = o.timeoutMs ?? 30_000;
-    this.retry = { maxAttempts: o.retry?.maxAttempts ?? 5, baseDelayMs: o.retry?.baseDelayMs ?? 200, maxDelayMs: o.retry?.maxDelayMs ?? 10_000 };
+    this.retry = {
+      maxAttempts: o.retry?.maxAttempts ?? 5,
+      baseDelayMs: o.retry?.baseDelayMs ?? 200,
+      maxDelayMs: o.retry?.maxDelayMs ?? 10_000,
+    };
     this.tokenTimeoutS = o.tokenTimeoutSeconds ?? 1200;
     this.maxQueuedWrites = o.maxQueuedWrites ?? 1000;
     this.logger = o.logger ?? stderrLogger;
@@ -351,7 +383,9 @@ export class BigipClient {
     setMaxListeners(0, this.closeController.signal);
     const insecure = o.insecureSkipTlsVerify === true;
     this.agent = new Agent({
-      connect: insecure ? { rejectUnauthorized: false } : { rejectUnauthorized: true, ...(o.caBundle !== undefined ? { ca: o.caBundle } : {}) },
+      connect: insecure
+        ? { rejectUnauthorized: false }
+        : { rejectUnauthorized: true, ...(o.caBundle !== undefined ? { ca: o.caBundle } : {}) },
       connections: o.connections ?? 4,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
@@ -379,7 +413,12 @@ export class BigipClient {
    * (f5-appsvcs-extension `test/integration/bigip/misc/serviceDiscovery.js:537-542, 1198-1204`);
    * any other answer fails with `DeviceError`.
    */
-  public async replaceListMembers(taskId: string, ips: readonly string[], routeDomain = 0, options: { readonly retry?: boolean } = {}): Promise<void> {
+  public async replaceListMembers(
+    taskId: string,
+    ips: readonly string[],
+    routeDomain = 0,
+    options: { readonly retry?: boolean } = {},
+  ): Promise<void> {
     const path = nodesPath(taskId, 'POST');
     if (!Number.isInteger(routeDomain) || routeDomain < 0 || routeDomain > 65534) {
       throw inputError('POST', path, `route domain must be a whole number from 0 to 65534 (got ${JSON.stringify(routeDomain)})`);
@@ -391,7 +430,11 @@ export class BigipClient {
     for (let i = 0; i < ips.length; i++) {
       const ip = ips[i];
       if (typeof ip !== 'string' || ip.includes('%') || net.isIP(ip) === 0) {
-        throw inputError('POST', path, `ips[${i}] is not an IPv4 or IPv6 address without a route domain (got ${JSON.stringify(ip)}); pass the route domain as the third argument`);
+        throw inputError(
+          'POST',
+          path,
+          `ips[${i}] is not an IPv4 or IPv6 address without a route domain (got ${JSON.stringify(ip)}); pass the route domain as the third argument`,
+        );
       }
       if (seen.has(ip)) throw inputError('POST', path, `ips[${i}] ${ip} appears more than once; pass each member once`);
       if (ip === EMPTY_LIST_PLACEHOLDER) throw inputError('POST', path, `ips[${i}] ${ip} is AS3's empty-list placeholder, not a member`);
@@ -405,7 +448,10 @@ export class BigipClient {
     const spec: RequestSpec = { method: 'POST', path, body, auth: true, retry: options.retry };
     const echoed = nodeListOf(this.json(spec, await this.write(spec)));
     if (!echoed || echoed.length !== pushed.length || echoed.some((ip, i) => ip !== pushed[i])) {
-      throw this.unexpected(spec, `the service-discovery task did not echo the ${pushed.length} pushed node(s) in providerOptions.nodeList`);
+      throw this.unexpected(
+        spec,
+        `the service-discovery task did not echo the ${pushed.length} pushed node(s) in providerOptions.nodeList`,
+      );
     }
   }
 
@@ -427,8 +473,14 @@ export class BigipClient {
   public async info(): Promise<As3Info> {
     const spec: RequestSpec = { method: 'GET', path: '/mgmt/shared/appsvcs/info', auth: true };
     const body = this.json(spec, await this.request(spec)) as Partial<As3Info> | undefined;
-    if (!body || typeof body.version !== 'string') throw this.unexpected(spec, 'expected {"version", "release", "schemaCurrent", "schemaMinimum"}');
-    return { version: body.version, release: String(body.release ?? ''), schemaCurrent: String(body.schemaCurrent ?? ''), schemaMinimum: String(body.schemaMinimum ?? '') };
+    if (!body || typeof body.version !== 'string')
+      throw this.unexpected(spec, 'expected {"version", "release", "schemaCurrent", "schemaMinimum"}');
+    return {
+      version: body.version,
+      release: String(body.release ?? ''),
+      schemaCurrent: String(body.schemaCurrent ?? ''),
+      schemaMinimum: String(body.schemaMinimum ?? ''),
+    };
   }
 
   /**
@@ -443,7 +495,8 @@ export class BigipClient {
    */
   public async declare(declaration: object, options: As3DeclareOptions = {}): Promise<As3DeclareResult> {
     const path = declarePath(options.tenants ?? [], options.async !== false);
-    if (!declaration || typeof declaration !== 'object' || Array.isArray(declaration)) throw inputError('POST', path, 'declaration must be an object');
+    if (!declaration || typeof declaration !== 'object' || Array.isArray(declaration))
+      throw inputError('POST', path, 'declaration must be an object');
     const pollIntervalMs = options.pollIntervalMs ?? 1000;
     const taskTimeoutMs = options.taskTimeoutMs ?? 600_000;
     return this.serialized(async () => {
@@ -462,7 +515,15 @@ export class BigipClient {
         if (!refused) return this.finishDeclare(spec, body, taskId);
         if (this.now() >= deadline) {
           this.counters.failures++;
-          throw new BigipApiError({ reason: 'DeviceBusy', terminal: false, method: 'POST', path, status: 503, deviceMessage: `AS3 still refused the declaration after ${busy} attempts: ${refused.message}`, attempts: busy });
+          throw new BigipApiError({
+            reason: 'DeviceBusy',
+            terminal: false,
+            method: 'POST',
+            path,
+            status: 503,
+            deviceMessage: `AS3 still refused the declaration after ${busy} attempts: ${refused.message}`,
+            attempts: busy,
+          });
         }
         this.logger.info('AS3 was busy with another operation; posting the declaration again', { path, attempt: busy });
         await this.backoff(spec, busy, 'DeviceBusy', 503);
@@ -477,11 +538,13 @@ export class BigipClient {
    */
   public async submitAs3(declaration: object, tenants: readonly string[] = []): Promise<string> {
     const path = declarePath(tenants, true);
-    if (!declaration || typeof declaration !== 'object' || Array.isArray(declaration)) throw inputError('POST', path, 'declaration must be an object');
+    if (!declaration || typeof declaration !== 'object' || Array.isArray(declaration))
+      throw inputError('POST', path, 'declaration must be an object');
     const spec: RequestSpec = { method: 'POST', path, body: JSON.stringify(declaration), auth: true };
     const answer = await this.write(spec);
     const body = this.json(spec, answer) as As3TaskBody | undefined;
-    if (answer.status !== 202 || !body || typeof body.id !== 'string') throw this.unexpected(spec, `${answer.status} without a task id, expected 202 with one`);
+    if (answer.status !== 202 || !body || typeof body.id !== 'string')
+      throw this.unexpected(spec, `${answer.status} without a task id, expected 202 with one`);
     return body.id;
   }
 
@@ -504,9 +567,16 @@ export class BigipClient {
   public async runTmsh(command: string): Promise<string> {
     const path = '/mgmt/tm/util/bash';
     if (typeof command !== 'string' || command.trim() === '') throw inputError('POST', path, 'command must be a non-empty tmsh command');
-    if (/^\s*tmsh\b/.test(command)) throw inputError('POST', path, `command ${JSON.stringify(command)} must not start with "tmsh" (it is added)`);
-    if (/['\x00-\x1f\x7f]/.test(command)) throw inputError('POST', path, `command ${JSON.stringify(command)} must not contain single quotes or control characters`);
-    const spec: RequestSpec = { method: 'POST', path, body: JSON.stringify({ command: 'run', utilCmdArgs: `-c 'tmsh ${command}'` }), auth: true };
+    if (/^\s*tmsh\b/.test(command))
+      throw inputError('POST', path, `command ${JSON.stringify(command)} must not start with "tmsh" (it is added)`);
+    if (/['\x00-\x1f\x7f]/.test(command))
+      throw inputError('POST', path, `command ${JSON.stringify(command)} must not contain single quotes or control characters`);
+    const spec: RequestSpec = {
+      method: 'POST',
+      path,
+      body: JSON.stringify({ command: 'run', utilCmdArgs: `-c 'tmsh ${command}'` }),
+      auth: true,
+    };
     const body = this.json(spec, await this.write(spec)) as { commandResult?: unknown } | undefined;
     return typeof body?.commandResult === 'string' ? body.commandResult : '';
   }
@@ -527,7 +597,8 @@ export class BigipClient {
    * declaration). For callers that interpret the answer themselves, such as `cdktf-ces verify`.
    */
   public async getJson(path: string): Promise<unknown> {
-    if (typeof path !== 'string' || !/^\/mgmt\/[\x21-\x7e]*$/.test(path)) throw inputError('GET', String(path), 'path must start with /mgmt/ and hold no spaces or control characters');
+    if (typeof path !== 'string' || !/^\/mgmt\/[\x21-\x7e]*$/.test(path))
+      throw inputError('GET', String(path), 'path must start with /mgmt/ and hold no spaces or control characters');
     const spec: RequestSpec = { method: 'GET', path, auth: true };
     return this.json(spec, await this.request(spec));
   }
@@ -575,7 +646,13 @@ export class BigipClient {
     if (this.closed) throw this.closedError('POST', '(write)');
     if (this.queuedWrites >= this.maxQueuedWrites) {
       this.counters.failures++;
-      throw new BigipApiError({ reason: 'QueueFull', terminal: false, method: 'POST', path: '(write queue)', deviceMessage: `${this.queuedWrites} writes already wait for ${this.url}` });
+      throw new BigipApiError({
+        reason: 'QueueFull',
+        terminal: false,
+        method: 'POST',
+        path: '(write queue)',
+        deviceMessage: `${this.queuedWrites} writes already wait for ${this.url}`,
+      });
     }
     this.queuedWrites++;
     const previous = this.writeTail;
@@ -607,7 +684,16 @@ export class BigipClient {
         const message = `${c.code ? `${c.code}: ` : ''}${(err as Error).message ?? String(err)}`;
         if (!c.retryable || failures >= this.maxAttempts(spec)) {
           this.counters.failures++;
-          throw new BigipApiError({ reason: c.reason, terminal: !c.retryable, method: spec.method, path: safePath(spec.path), deviceMessage: message, hint: c.hint, attempts: failures, cause: err });
+          throw new BigipApiError({
+            reason: c.reason,
+            terminal: !c.retryable,
+            method: spec.method,
+            path: safePath(spec.path),
+            deviceMessage: message,
+            hint: c.hint,
+            attempts: failures,
+            cause: err,
+          });
         }
         await this.backoff(spec, failures, c.reason, undefined);
         continue;
@@ -625,7 +711,16 @@ export class BigipClient {
       failures++;
       if (!c.retryable || failures >= this.maxAttempts(spec)) {
         this.counters.failures++;
-        throw new BigipApiError({ reason: c.reason, terminal: !c.retryable, method: spec.method, path: safePath(spec.path), status: answer.status, deviceMessage: message, hint: c.hint, attempts: failures });
+        throw new BigipApiError({
+          reason: c.reason,
+          terminal: !c.retryable,
+          method: spec.method,
+          path: safePath(spec.path),
+          status: answer.status,
+          deviceMessage: message,
+          hint: c.hint,
+          attempts: failures,
+        });
       }
       await this.backoff(spec, failures, c.reason, answer.status);
     }
@@ -638,7 +733,14 @@ export class BigipClient {
   private async backoff(spec: RequestSpec, failures: number, reason: BigipErrorReason, status: number | undefined): Promise<void> {
     const ms = fullJitterDelay(failures, { initialMs: this.retry.baseDelayMs, maxMs: this.retry.maxDelayMs }, this.random);
     this.counters.retries++;
-    this.logger.debug('BIG-IP request failed; retrying', { method: spec.method, path: safePath(spec.path), status, reason, attempt: failures, delayMs: ms });
+    this.logger.debug('BIG-IP request failed; retrying', {
+      method: spec.method,
+      path: safePath(spec.path),
+      status,
+      reason,
+      attempt: failures,
+      delayMs: ms,
+    });
     try {
       await this.sleepFn(ms, this.closeController.signal);
     } catch (err) {
@@ -657,10 +759,20 @@ export class BigipClient {
     const closeSignal = this.closeController.signal;
     const onClose = () => attempt.abort(closeSignal.reason);
     if (!ignoreClose) closeSignal.addEventListener('abort', onClose, { once: true });
-    const timer = setTimeout(() => attempt.abort(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { name: 'TimeoutError', code: 'ETIMEDOUT' })), timeoutMs);
+    const timer = setTimeout(
+      () => attempt.abort(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { name: 'TimeoutError', code: 'ETIMEDOUT' })),
+      timeoutMs,
+    );
     this.counters.requests++;
     try {
-      const res = await this.agent.request({ origin: this.url, path: spec.path, method: spec.method, headers, body: spec.body, signal: attempt.signal });
+      const res = await this.agent.request({
+        origin: this.url,
+        path: spec.path,
+        method: spec.method,
+        headers,
+        body: spec.body,
+        signal: attempt.signal,
+      });
       return { status: res.statusCode, text: await res.body.text() };
     } finally {
       clearTimeout(timer);
@@ -679,11 +791,24 @@ export class BigipClient {
 
   private unexpected(spec: RequestSpec, what: string): BigipApiError {
     this.counters.failures++;
-    return new BigipApiError({ reason: 'DeviceError', terminal: true, method: spec.method, path: safePath(spec.path), deviceMessage: `unexpected answer: ${what}` });
+    return new BigipApiError({
+      reason: 'DeviceError',
+      terminal: true,
+      method: spec.method,
+      path: safePath(spec.path),
+      deviceMessage: `unexpected answer: ${what}`,
+    });
   }
 
   private closedError(method: string, path: string, attempts?: number): BigipApiError {
-    return new BigipApiError({ reason: 'ClientClosed', terminal: true, method, path: safePath(path), deviceMessage: 'the client was closed', attempts });
+    return new BigipApiError({
+      reason: 'ClientClosed',
+      terminal: true,
+      method,
+      path: safePath(path),
+      deviceMessage: 'the client was closed',
+      attempts,
+    });
   }
 
   // ---------------------------------------------------------------- AS3 tasks
@@ -698,7 +823,13 @@ export class BigipClient {
       if (results.length && results.every((r) => r.code !== 0)) return body;
       if (this.now() >= deadline) {
         this.counters.failures++;
-        throw new BigipApiError({ reason: 'Timeout', terminal: false, method: 'GET', path: spec.path, deviceMessage: `AS3 task ${id} still running after ${timeoutMs} ms` });
+        throw new BigipApiError({
+          reason: 'Timeout',
+          terminal: false,
+          method: 'GET',
+          path: spec.path,
+          deviceMessage: `AS3 task ${id} still running after ${timeoutMs} ms`,
+        });
       }
       try {
         await this.sleepFn(pollIntervalMs, this.closeController.signal);
@@ -721,7 +852,14 @@ export class BigipClient {
           return `${r.tenant ? `tenant ${r.tenant}: ` : ''}${r.code} ${r.message}${details}`;
         })
         .join(' | ');
-      throw new BigipApiError({ reason: 'InvalidDeclaration', terminal: true, method: 'POST', path: spec.path, status: failed[0].code, deviceMessage: text });
+      throw new BigipApiError({
+        reason: 'InvalidDeclaration',
+        terminal: true,
+        method: 'POST',
+        path: spec.path,
+        status: failed[0].code,
+        deviceMessage: text,
+      });
     }
     return { results, declaration: body?.declaration, ...(taskId ? { taskId } : {}) };
   }
@@ -764,7 +902,12 @@ export class BigipClient {
       throw this.closedError(spec.method, spec.path);
     }
     const lifetimeMs = timeoutS * 1000;
-    const state: TokenState = { token, issuedAt, expiresAt: issuedAt + lifetimeMs, refreshAt: issuedAt + lifetimeMs - this.refreshMarginMs(lifetimeMs) };
+    const state: TokenState = {
+      token,
+      issuedAt,
+      expiresAt: issuedAt + lifetimeMs,
+      refreshAt: issuedAt + lifetimeMs - this.refreshMarginMs(lifetimeMs),
+    };
     this.token = state;
     this.logger.debug('BIG-IP login', { url: this.url, user: this.username, timeoutSeconds: timeoutS });
     return state;
@@ -779,7 +922,13 @@ export class BigipClient {
       await this.deleteToken(t.token);
       return fresh;
     }
-    const spec: RequestSpec = { method: 'PATCH', path: `${TOKENS_PATH}${t.token}`, body: JSON.stringify({ timeout: wanted }), auth: true, token: t.token };
+    const spec: RequestSpec = {
+      method: 'PATCH',
+      path: `${TOKENS_PATH}${t.token}`,
+      body: JSON.stringify({ timeout: wanted }),
+      auth: true,
+      token: t.token,
+    };
     try {
       const body = this.json(spec, await this.attempts(spec)) as { timeout?: unknown } | undefined;
       const timeoutS = typeof body?.timeout === 'number' ? body.timeout : wanted;
@@ -803,7 +952,12 @@ export class BigipClient {
   /** Best effort: a token that cannot be deleted expires on its own. */
   private async deleteToken(token: string): Promise<void> {
     try {
-      const answer = await this.send({ method: 'DELETE', path: `${TOKENS_PATH}${token}`, auth: true }, token, Math.min(this.timeoutMs, 5000), true);
+      const answer = await this.send(
+        { method: 'DELETE', path: `${TOKENS_PATH}${token}`, auth: true },
+        token,
+        Math.min(this.timeoutMs, 5000),
+        true,
+      );
       if (answer.status >= 300 && answer.status !== 401 && answer.status !== 404) {
         this.logger.warn('BIG-IP token could not be deleted; it expires on its own', { status: answer.status });
       }
@@ -815,7 +969,9 @@ export class BigipClient {
 
 function declarePath(tenants: readonly string[], async: boolean): string {
   let path = '/mgmt/shared/appsvcs/declare';
-  for (const t of tenants) if (typeof t !== 'string' || !AS3_NAME.test(t)) throw inputError('POST', path, `tenant ${JSON.stringify(t)} is not a valid AS3 tenant name`);
+  for (const t of tenants)
+    if (typeof t !== 'string' || !AS3_NAME.test(t))
+      throw inputError('POST', path, `tenant ${JSON.stringify(t)} is not a valid AS3 tenant name`);
   if (tenants.length) path += `/${tenants.join(',')}`;
   return async ? `${path}?async=true` : path;
 }

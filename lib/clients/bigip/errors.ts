@@ -69,7 +69,10 @@ export class BigipApiError extends Error {
     const retried = props.attempts && props.attempts > 1 ? ` after ${props.attempts} attempts` : '';
     const device = props.deviceMessage ? `: ${props.deviceMessage}` : '';
     const hint = props.hint ? ` (${props.hint})` : '';
-    super(`BIG-IP ${props.method} ${props.path} failed${retried}:${status} ${props.reason}${device}${hint}`, props.cause !== undefined ? { cause: props.cause } : undefined);
+    super(
+      `BIG-IP ${props.method} ${props.path} failed${retried}:${status} ${props.reason}${device}${hint}`,
+      props.cause !== undefined ? { cause: props.cause } : undefined,
+    );
     this.name = 'BigipApiError';
     this.reason = props.reason;
     this.terminal = props.terminal;
@@ -95,7 +98,11 @@ export interface ResponseClass {
 export function classifyResponse(status: number, deviceMessage: string, path: string): ResponseClass {
   if (status === 401) return { reason: 'Unauthorized', retryable: false, hint: 'check the BIG-IP username and password' };
   if (status === 400 && /maximum active login tokens/i.test(deviceMessage)) {
-    return { reason: 'TokenLimit', retryable: false, hint: 'another client holds all tokens of this user; delete unused tokens or use a dedicated user' };
+    return {
+      reason: 'TokenLimit',
+      retryable: false,
+      hint: 'another client holds all tokens of this user; delete unused tokens or use a dedicated user',
+    };
   }
   if (status === 404 && /not registered/i.test(deviceMessage)) return { reason: 'DeviceError', retryable: true };
   if (status === 404 && path.startsWith('/mgmt/shared/service-discovery/task/')) {
@@ -185,6 +192,9 @@ export function deviceMessageOf(text: string): string {
       // not JSON after all; fall through
     }
   }
-  const plain = trimmed.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const plain = trimmed
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return plain.length > 300 ? `${plain.slice(0, 297)}...` : plain;
 }

@@ -12,4 +12,12 @@ export {
   type BigipLogger,
   type BigipRetryOptions,
 } from './client';
-export { BigipApiError, classifyNetworkError, classifyResponse, deviceMessageOf, type BigipApiErrorProps, type BigipErrorReason, type ResponseClass } from './errors';
+export {
+  BigipApiError,
+  classifyNetworkError,
+  classifyResponse,
+  deviceMessageOf,
+  type BigipApiErrorProps,
+  type BigipErrorReason,
+  type ResponseClass,
+} from './errors';

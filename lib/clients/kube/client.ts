@@ -24,8 +24,20 @@ export class KubeApiError extends Error {
   /** From `Retry-After` or the Status details, when the server asked to wait. */
   public readonly retryAfterSeconds?: number;
 
-  constructor(init: { statusCode: number; reason: string; message: string; method: string; path: string; status?: KubeStatus; retryAfterSeconds?: number; cause?: unknown }) {
-    super(`${init.method} ${init.path}: ${init.statusCode === 0 ? '' : `${init.statusCode} `}${init.reason}: ${init.message}`, init.cause ? { cause: init.cause } : undefined);
+  constructor(init: {
+    statusCode: number;
+    reason: string;
+    message: string;
+    method: string;
+    path: string;
+    status?: KubeStatus;
+    retryAfterSeconds?: number;
+    cause?: unknown;
+  }) {
+    super(
+      `${init.method} ${init.path}: ${init.statusCode === 0 ? '' : `${init.statusCode} `}${init.reason}: ${init.message}`,
+      init.cause ? { cause: init.cause } : undefined,
+    );
     this.name = 'KubeApiError';
     this.statusCode = init.statusCode;
     this.reason = init.reason;
@@ -172,7 +184,12 @@ export class KubeClient {
     });
   }
 
-  public async get<T extends KubeObject = KubeObject>(type: ResourceType, name: string, namespace?: string, options: RequestOptions = {}): Promise<T> {
+  public async get<T extends KubeObject = KubeObject>(
+    type: ResourceType,
+    name: string,
+    namespace?: string,
+    options: RequestOptions = {},
+  ): Promise<T> {
     return (await this.json('GET', resourcePath(type, requireNamespace(type, namespace, 'get'), name), undefined, options)) as T;
   }
 
@@ -200,13 +217,23 @@ export class KubeClient {
   }
 
   /** PUT of the status subresource: only `status` changes. */
-  public async replaceStatus<T extends KubeObject = KubeObject>(type: ResourceType, obj: KubeObject, options: RequestOptions = {}): Promise<T> {
+  public async replaceStatus<T extends KubeObject = KubeObject>(
+    type: ResourceType,
+    obj: KubeObject,
+    options: RequestOptions = {},
+  ): Promise<T> {
     const ns = requireNamespace(type, obj.metadata.namespace, 'replaceStatus');
     return (await this.json('PUT', resourcePath(type, ns, requireName(obj), 'status'), withTypeMeta(type, obj), options)) as T;
   }
 
   /** JSON merge patch (RFC 7386); include `metadata.resourceVersion` in the patch to make it conditional. */
-  public async mergePatch<T extends KubeObject = KubeObject>(type: ResourceType, name: string, patch: object, namespace?: string, options: RequestOptions = {}): Promise<T> {
+  public async mergePatch<T extends KubeObject = KubeObject>(
+    type: ResourceType,
+    name: string,
+    patch: object,
+    namespace?: string,
+    options: RequestOptions = {},
+  ): Promise<T> {
     const path = resourcePath(type, requireNamespace(type, namespace, 'mergePatch'), name);
     return (await this.json('PATCH', path, patch, options, 'application/merge-patch+json')) as T;
   }
@@ -235,7 +262,10 @@ export class KubeClient {
    * signal aborts; it throws `KubeApiError` when the request fails, the connection breaks, or the
    * server sends an ERROR event (410 Expired after compaction, for example).
    */
-  public async *watch<T extends KubeObject = KubeObject>(type: ResourceType, options: WatchOptions = {}): AsyncGenerator<WatchEvent<T>, void, undefined> {
+  public async *watch<T extends KubeObject = KubeObject>(
+    type: ResourceType,
+    options: WatchOptions = {},
+  ): AsyncGenerator<WatchEvent<T>, void, undefined> {
     const q = new URLSearchParams({ watch: '1' });
     if (options.resourceVersion !== undefined) q.set('resourceVersion', options.resourceVersion);
     if (options.allowWatchBookmarks !== false) q.set('allowWatchBookmarks', 'true');
@@ -246,7 +276,9 @@ export class KubeClient {
     const untilTimeout = options.timeoutSeconds !== undefined ? (options.timeoutSeconds + 30) * 1000 : 0;
     const bookmarks = options.allowWatchBookmarks !== false;
     // With bookmarks a live watch hears from the server at least every minute or so.
-    const idle = options.idleTimeoutMs ?? (bookmarks ? (untilTimeout > 0 ? Math.min(untilTimeout, this.watchIdleTimeoutMs) : this.watchIdleTimeoutMs) : untilTimeout);
+    const idle =
+      options.idleTimeoutMs ??
+      (bookmarks ? (untilTimeout > 0 ? Math.min(untilTimeout, this.watchIdleTimeoutMs) : this.watchIdleTimeoutMs) : untilTimeout);
     const signal = options.signal;
     if (signal?.aborted) return;
 
@@ -270,7 +302,8 @@ export class KubeClient {
       const text = await response.body.text().catch(() => '');
       this.noteRejected(response.statusCode);
       const wait = retryWait(response.statusCode, response.headers['retry-after']);
-      if (wait === undefined || attempt >= this.maxRetries) throw apiError('GET', path, response.statusCode, text, response.headers['retry-after']);
+      if (wait === undefined || attempt >= this.maxRetries)
+        throw apiError('GET', path, response.statusCode, text, response.headers['retry-after']);
       await this.sleep(wait, signal);
       if (signal?.aborted) return;
     }
@@ -318,7 +351,13 @@ export class KubeClient {
     if (statusCode === 401) this.connection.credentials?.invalidate?.();
   }
 
-  private async json(method: string, path: string, body: unknown, options: RequestOptions, contentType = 'application/json'): Promise<unknown> {
+  private async json(
+    method: string,
+    path: string,
+    body: unknown,
+    options: RequestOptions,
+    contentType = 'application/json',
+  ): Promise<unknown> {
     let res = await this.send(method, path, body, options, contentType);
     const credentials = this.connection.credentials;
     if (res.statusCode === 401 && credentials?.invalidate) {
@@ -338,7 +377,13 @@ export class KubeClient {
     try {
       return JSON.parse(res.text);
     } catch (e) {
-      throw new KubeApiError({ statusCode: res.statusCode, reason: 'BadResponse', message: `the answer is not JSON (${(e as Error).message})`, method, path });
+      throw new KubeApiError({
+        statusCode: res.statusCode,
+        reason: 'BadResponse',
+        message: `the answer is not JSON (${(e as Error).message})`,
+        method,
+        path,
+      });
     }
   }
 
@@ -384,14 +429,37 @@ function parseEvent<T extends KubeObject>(line: string, path: string): WatchEven
   try {
     ev = JSON.parse(line) as { type?: string; object?: unknown };
   } catch (e) {
-    throw new KubeApiError({ statusCode: 200, reason: 'BadResponse', message: `watch event is not JSON (${(e as Error).message})`, method: 'GET', path });
+    throw new KubeApiError({
+      statusCode: 200,
+      reason: 'BadResponse',
+      message: `watch event is not JSON (${(e as Error).message})`,
+      method: 'GET',
+      path,
+    });
   }
   if (ev.type === 'ERROR') {
     const s = (ev.object ?? {}) as KubeStatus;
-    throw new KubeApiError({ statusCode: s.code ?? 500, reason: s.reason ?? 'Unknown', message: s.message ?? 'watch error', method: 'GET', path, status: s });
+    throw new KubeApiError({
+      statusCode: s.code ?? 500,
+      reason: s.reason ?? 'Unknown',
+      message: s.message ?? 'watch error',
+      method: 'GET',
+      path,
+      status: s,
+    });
   }
-  if (typeof ev.object !== 'object' || ev.object === null || (ev.type !== 'ADDED' && ev.type !== 'MODIFIED' && ev.type !== 'DELETED' && ev.type !== 'BOOKMARK')) {
-    throw new KubeApiError({ statusCode: 200, reason: 'BadResponse', message: `unexpected watch event ${line.slice(0, 120)}`, method: 'GET', path });
+  if (
+    typeof ev.object !== 'object' ||
+    ev.object === null ||
+    (ev.type !== 'ADDED' && ev.type !== 'MODIFIED' && ev.type !== 'DELETED' && ev.type !== 'BOOKMARK')
+  ) {
+    throw new KubeApiError({
+      statusCode: 200,
+      reason: 'BadResponse',
+      message: `unexpected watch event ${line.slice(0, 120)}`,
+      method: 'GET',
+      path,
+    });
   }
   return ev as WatchEvent<T>;
 }
@@ -427,7 +495,11 @@ function apiError(method: string, path: string, statusCode: number, text: string
 
 function connectionError(method: string, path: string, e: unknown): KubeApiError {
   const err = e as { code?: string; message?: string; name?: string };
-  const timeout = err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT' || err.code === 'UND_ERR_CONNECT_TIMEOUT' || err.name === 'TimeoutError';
+  const timeout =
+    err.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    err.code === 'UND_ERR_BODY_TIMEOUT' ||
+    err.code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    err.name === 'TimeoutError';
   return new KubeApiError({
     statusCode: 0,
     reason: timeout ? 'Timeout' : 'ConnectionError',

@@ -70,7 +70,9 @@ export class FileToken implements TokenSource {
         this.readAt = t;
       } catch (e) {
         if (this.cached === undefined) {
-          throw new KubeConfigError(`${this.describe}: cannot read token file "${this.file}" (${errorText(e)}); make sure the file exists and holds a bearer token`);
+          throw new KubeConfigError(
+            `${this.describe}: cannot read token file "${this.file}" (${errorText(e)}); make sure the file exists and holds a bearer token`,
+          );
         }
         this.readAt = t;
       }
@@ -134,7 +136,9 @@ export function inClusterConnection(options: InClusterOptions = {}): KubeConnect
     );
   }
   if (!/^\d{1,5}$/.test(port)) {
-    throw new KubeConfigError(`in-cluster config: KUBERNETES_SERVICE_PORT "${port}" is not a port number; unset it or set it to the API server port`);
+    throw new KubeConfigError(
+      `in-cluster config: KUBERNETES_SERVICE_PORT "${port}" is not a port number; unset it or set it to the API server port`,
+    );
   }
   const caFile = path.join(dir, 'ca.crt');
   const ca = readPem(caFile, 'in-cluster config: CA bundle', 'mount the service-account token volume (automountServiceAccountToken: true)');
@@ -216,7 +220,9 @@ export function loadKubeconfig(file: string, options: KubeconfigOptions = {}): K
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new KubeConfigError(`${where}: cannot read the file (${errorText(e)}); point --kubeconfig or KUBECONFIG at an existing kubeconfig`);
+    throw new KubeConfigError(
+      `${where}: cannot read the file (${errorText(e)}); point --kubeconfig or KUBECONFIG at an existing kubeconfig`,
+    );
   }
   let raw: unknown;
   try {
@@ -229,7 +235,9 @@ export function loadKubeconfig(file: string, options: KubeconfigOptions = {}): K
     throw new KubeConfigError(`${where}: ${at}: not valid YAML (${first}); fix the YAML syntax there`);
   }
   if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new KubeConfigError(`${where}: the file is not a kubeconfig (expected a YAML mapping with clusters, users and contexts); check the path`);
+    throw new KubeConfigError(
+      `${where}: the file is not a kubeconfig (expected a YAML mapping with clusters, users and contexts); check the path`,
+    );
   }
   const parsed = kubeconfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -264,7 +272,9 @@ function resolveContext(doc: KubeconfigDoc, file: string, options: KubeconfigOpt
   const ctxField = `contexts[name=${contextName}].context`;
   const cluster = (doc.clusters ?? []).find((c) => c.name === ctx.context.cluster);
   if (!cluster) {
-    throw new KubeConfigError(`${where}: ${ctxField}.cluster: no cluster named "${ctx.context.cluster}" in clusters; add it or fix the name`);
+    throw new KubeConfigError(
+      `${where}: ${ctxField}.cluster: no cluster named "${ctx.context.cluster}" in clusters; add it or fix the name`,
+    );
   }
   const cField = `clusters[name=${cluster.name}].cluster`;
   const c = cluster.cluster;
@@ -272,7 +282,9 @@ function resolveContext(doc: KubeconfigDoc, file: string, options: KubeconfigOpt
   try {
     server = new URL(c.server);
   } catch {
-    throw new KubeConfigError(`${where}: ${cField}.server: "${c.server}" is not a URL; set it to the API server URL, for example https://127.0.0.1:6443`);
+    throw new KubeConfigError(
+      `${where}: ${cField}.server: "${c.server}" is not a URL; set it to the API server URL, for example https://127.0.0.1:6443`,
+    );
   }
   if (server.protocol !== 'https:') {
     throw new KubeConfigError(
@@ -280,7 +292,9 @@ function resolveContext(doc: KubeconfigDoc, file: string, options: KubeconfigOpt
     );
   }
   if (c['proxy-url']) {
-    throw new KubeConfigError(`${where}: ${cField}.proxy-url: proxies are not supported; remove proxy-url and reach the API server directly`);
+    throw new KubeConfigError(
+      `${where}: ${cField}.proxy-url: proxies are not supported; remove proxy-url and reach the API server directly`,
+    );
   }
   const insecure = c['insecure-skip-tls-verify'] === true;
   let ca: string | undefined;
@@ -292,7 +306,11 @@ function resolveContext(doc: KubeconfigDoc, file: string, options: KubeconfigOpt
   if (c['certificate-authority-data']) {
     ca = decodePem(c['certificate-authority-data'], `${where}: ${cField}.certificate-authority-data`, 'CERTIFICATE');
   } else if (c['certificate-authority']) {
-    ca = readPem(resolvePath(dir, c['certificate-authority']), `${where}: ${cField}.certificate-authority`, 'fix the path or embed the CA as certificate-authority-data');
+    ca = readPem(
+      resolvePath(dir, c['certificate-authority']),
+      `${where}: ${cField}.certificate-authority`,
+      'fix the path or embed the CA as certificate-authority-data',
+    );
   }
 
   const userName = ctx.context.user ?? '';
@@ -309,22 +327,38 @@ function resolveContext(doc: KubeconfigDoc, file: string, options: KubeconfigOpt
   } else if (u.token) credentials = new StaticToken(u.token);
   let clientCert: string | undefined;
   let clientKey: string | undefined;
-  if (u['client-certificate-data']) clientCert = decodePem(u['client-certificate-data'], `${where}: ${uField}.client-certificate-data`, 'CERTIFICATE');
-  else if (u['client-certificate']) clientCert = readPem(resolvePath(dir, u['client-certificate']), `${where}: ${uField}.client-certificate`, 'fix the path or embed client-certificate-data');
+  if (u['client-certificate-data'])
+    clientCert = decodePem(u['client-certificate-data'], `${where}: ${uField}.client-certificate-data`, 'CERTIFICATE');
+  else if (u['client-certificate'])
+    clientCert = readPem(
+      resolvePath(dir, u['client-certificate']),
+      `${where}: ${uField}.client-certificate`,
+      'fix the path or embed client-certificate-data',
+    );
   if (u['client-key-data']) clientKey = decodePem(u['client-key-data'], `${where}: ${uField}.client-key-data`, 'PRIVATE KEY');
-  else if (u['client-key']) clientKey = readPem(resolvePath(dir, u['client-key']), `${where}: ${uField}.client-key`, 'fix the path or embed client-key-data');
+  else if (u['client-key'])
+    clientKey = readPem(resolvePath(dir, u['client-key']), `${where}: ${uField}.client-key`, 'fix the path or embed client-key-data');
   if ((clientCert === undefined) !== (clientKey === undefined)) {
     const missing = clientCert === undefined ? 'client-certificate' : 'client-key';
     throw new KubeConfigError(`${where}: ${uField}.${missing}: missing; client certificates need both client-certificate and client-key`);
   }
   if (!credentials && !clientCert) {
-    const unsupported = u.exec !== undefined ? 'exec' : u['auth-provider'] !== undefined ? 'auth-provider' : u.username !== undefined ? 'username' : undefined;
+    const unsupported =
+      u.exec !== undefined
+        ? 'exec'
+        : u['auth-provider'] !== undefined
+          ? 'auth-provider'
+          : u.username !== undefined
+            ? 'username'
+            : undefined;
     if (unsupported) {
       throw new KubeConfigError(
         `${where}: ${uField}.${unsupported}: this credential type is not supported; use token, tokenFile or client-certificate/client-key (for example a service-account token)`,
       );
     }
-    throw new KubeConfigError(`${where}: ${userName ? uField : `${ctxField}.user`}: no credentials; set token, tokenFile or client-certificate/client-key`);
+    throw new KubeConfigError(
+      `${where}: ${userName ? uField : `${ctxField}.user`}: no credentials; set token, tokenFile or client-certificate/client-key`,
+    );
   }
   const base = `${server.origin}${server.pathname.replace(/\/+$/, '')}`;
   return {
@@ -394,7 +428,9 @@ function readPem(file: string, where: string, fix: string): string {
 function decodePem(data: string, where: string, label: string): string {
   const text = Buffer.from(data, 'base64').toString('utf8');
   if (!/-----BEGIN [A-Z ]+-----/.test(text)) {
-    throw new KubeConfigError(`${where}: does not decode to PEM; set it to the base64 of a PEM ${label} (for example: base64 -w0 file.pem)`);
+    throw new KubeConfigError(
+      `${where}: does not decode to PEM; set it to the base64 of a PEM ${label} (for example: base64 -w0 file.pem)`,
+    );
   }
   return text;
 }

@@ -86,7 +86,8 @@ function identity(obj: unknown): { key: string } | { problem: string } {
   if (!isObj(meta)) return { problem: 'no metadata' };
   if (typeof meta.name !== 'string' || meta.name === '') return { problem: 'no metadata.name' };
   if (meta.namespace !== undefined && typeof meta.namespace !== 'string') return { problem: 'metadata.namespace is not a string' };
-  if (meta.resourceVersion !== undefined && typeof meta.resourceVersion !== 'string') return { problem: 'metadata.resourceVersion is not a string' };
+  if (meta.resourceVersion !== undefined && typeof meta.resourceVersion !== 'string')
+    return { problem: 'metadata.resourceVersion is not a string' };
   return { key: objectKey(obj as KubeObject) };
 }
 
@@ -372,7 +373,14 @@ export class Informer<T = KubeObject> {
       }
       cont = page.metadata.continue || undefined;
     } while (cont && !this.stopped);
-    if (rv === undefined) throw new KubeApiError({ statusCode: 200, reason: 'BadResponse', message: 'list without metadata.resourceVersion', method: 'GET', path: this.options.resource.plural });
+    if (rv === undefined)
+      throw new KubeApiError({
+        statusCode: 200,
+        reason: 'BadResponse',
+        message: 'list without metadata.resourceVersion',
+        method: 'GET',
+        path: this.options.resource.plural,
+      });
     return rv;
   }
 
@@ -466,7 +474,11 @@ export class Informer<T = KubeObject> {
       value = this.transform(obj);
     } catch (err) {
       // Fail closed: the last good version must not outlive an update it cannot read.
-      this.malformed(err instanceof MalformedObjectError ? err : new MalformedObjectError(key, `transform failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      this.malformed(
+        err instanceof MalformedObjectError
+          ? err
+          : new MalformedObjectError(key, `transform failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }),
+      );
       this.remove(key);
       return;
     }

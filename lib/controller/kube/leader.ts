@@ -105,7 +105,9 @@ export class LeaderElector {
       );
     }
     if (this.renewDeadlineMs <= this.retryPeriodMs * 1.2) {
-      throw new TypeError(`LeaderElector: renewDeadlineMs (${this.renewDeadlineMs}) must exceed 1.2 x retryPeriodMs (${this.retryPeriodMs})`);
+      throw new TypeError(
+        `LeaderElector: renewDeadlineMs (${this.renewDeadlineMs}) must exceed 1.2 x retryPeriodMs (${this.retryPeriodMs})`,
+      );
     }
   }
 
@@ -220,7 +222,13 @@ export class LeaderElector {
           LEASES,
           {
             metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds: this.leaseDurationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: this.leaseDurationSeconds,
+              acquireTime: microTime(now),
+              renewTime: microTime(now),
+              leaseTransitions: 0,
+            },
           },
           { timeoutMs, signal },
         );
@@ -287,7 +295,16 @@ export class LeaderElector {
       const now = microTime(this.clock.now());
       await client.replace<LeaseObject>(
         LEASES,
-        { ...lease, spec: { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lease.spec?.leaseTransitions ?? 0 } },
+        {
+          ...lease,
+          spec: {
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: lease.spec?.leaseTransitions ?? 0,
+          },
+        },
         { timeoutMs: this.renewDeadlineMs },
       );
     } catch (e) {

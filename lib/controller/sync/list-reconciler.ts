@@ -163,7 +163,11 @@ export class ListReconciler {
       this.queue.markDirty(path, !active);
     }
     const edge = nextGateChange(list, now);
-    if (this.active && edge !== undefined) this.gateRequeues.set(path, this.clock.schedule(Math.min(edge - now, MAX_GATE_REQUEUE_MS), () => this.reconcileGate(path)));
+    if (this.active && edge !== undefined)
+      this.gateRequeues.set(
+        path,
+        this.clock.schedule(Math.min(edge - now, MAX_GATE_REQUEUE_MS), () => this.reconcileGate(path)),
+      );
   }
 
   /**
@@ -249,7 +253,11 @@ export class ListReconciler {
         t.lastSyncAt = outcome.finishedAt;
         t.lastError = undefined;
       } else {
-        t.lastError = { message: outcome.error instanceof Error ? outcome.error.message : String(outcome.error), terminal: !!outcome.terminal, at: outcome.finishedAt };
+        t.lastError = {
+          message: outcome.error instanceof Error ? outcome.error.message : String(outcome.error),
+          terminal: !!outcome.terminal,
+          at: outcome.finishedAt,
+        };
       }
     }
     this.options.onOutcome?.(outcome);

@@ -223,7 +223,11 @@ export class ListWorkqueue {
   markDirty(path: string, removal: boolean): void {
     let s = this.lists.get(path);
     const now = this.now();
-    if (!s) this.lists.set(path, (s = { dirty: false, removal: false, dirtySince: now, notBefore: 0, failures: 0, inFlight: false, usualAt: now }));
+    if (!s)
+      this.lists.set(
+        path,
+        (s = { dirty: false, removal: false, dirtySince: now, notBefore: 0, failures: 0, inFlight: false, usualAt: now }),
+      );
     if (!s.dirty) {
       s.dirty = true;
       s.dirtySince = now;
@@ -402,7 +406,16 @@ export class ListWorkqueue {
     this.dirtyLists.delete(path);
     if (key === s.lastPushed) {
       s.failures = 0;
-      this.options.onOutcome?.({ path, members: members.length, ok: true, pushed: false, dirtySince, startedAt: now, finishedAt: now, deviceMs: 0 });
+      this.options.onOutcome?.({
+        path,
+        members: members.length,
+        ok: true,
+        pushed: false,
+        dirtySince,
+        startedAt: now,
+        finishedAt: now,
+        deviceMs: 0,
+      });
       return true;
     }
     if (this.ratePerMs !== undefined) this.tokens -= 1;
@@ -418,7 +431,14 @@ export class ListWorkqueue {
     return true;
   }
 
-  private async send(path: string, s: ListState, members: readonly string[], key: string, dirtySince: number, startedAt: number): Promise<void> {
+  private async send(
+    path: string,
+    s: ListState,
+    members: readonly string[],
+    key: string,
+    dirtySince: number,
+    startedAt: number,
+  ): Promise<void> {
     let error: unknown;
     let ok = true;
     try {

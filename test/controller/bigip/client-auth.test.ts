@@ -91,7 +91,9 @@ describe('BigipClient token handling', () => {
     const error = (await client.info().catch((e: unknown) => e)) as BigipApiError;
     expect(error.reason).toBe('Unauthorized');
     expect(error.terminal).toBe(true);
-    expect(error.message).toMatch(/POST \/mgmt\/shared\/authn\/login failed: 401 Unauthorized: Authentication failed\. \(check the BIG-IP username and password\)/);
+    expect(error.message).toMatch(
+      /POST \/mgmt\/shared\/authn\/login failed: 401 Unauthorized: Authentication failed\. \(check the BIG-IP username and password\)/,
+    );
     expect(error.message).not.toContain('wrong');
     expect(device.requestCount(LOGIN)).toBe(1);
     expect(device.requestCount(INFO)).toBe(0);

@@ -41,7 +41,9 @@ describe('BigipClient list pushes and reads against the emulated worker', () => 
   });
 
   test('the placeholder is not accepted as a member', async () => {
-    await expect(client.replaceListMembers(LIST, [EMPTY_LIST_PLACEHOLDER])).rejects.toEqual(expect.objectContaining({ reason: 'InvalidInput', message: expect.stringMatching(/placeholder, not a member/) }));
+    await expect(client.replaceListMembers(LIST, [EMPTY_LIST_PLACEHOLDER])).rejects.toEqual(
+      expect.objectContaining({ reason: 'InvalidInput', message: expect.stringMatching(/placeholder, not a member/) }),
+    );
   });
 
   test('members are read from result.providerOptions.nodeList, without the placeholder (W6)', async () => {
@@ -83,7 +85,9 @@ describe('BigipClient and a busy AS3 (W10)', () => {
     try {
       const token = await loginRaw(device);
       await raw(device, 'POST', '/mgmt/shared/appsvcs/declare?async=true', { token, body: egressDeclaration({ tenant: 'k8s_other' }) });
-      const error = (await client.declare(egressDeclaration(), { pollIntervalMs: 5, taskTimeoutMs: 200 }).catch((e: unknown) => e)) as BigipApiError;
+      const error = (await client
+        .declare(egressDeclaration(), { pollIntervalMs: 5, taskTimeoutMs: 200 })
+        .catch((e: unknown) => e)) as BigipApiError;
       expect(error).toBeInstanceOf(BigipApiError);
       expect(error).toEqual(expect.objectContaining({ reason: 'DeviceBusy', terminal: false, status: 503 }));
       expect(error.message).toMatch(/AS3 still refused the declaration after \d+ attempts: Error: Configuration operation in progress/);
@@ -98,20 +102,24 @@ describe('BigipClient and a busy AS3 (W10)', () => {
 /** A device that logs in and answers the service-discovery endpoint as told. */
 async function fakeDevice(nodesAnswer: (method: string, body: string) => unknown): Promise<{ url: string; stop: () => Promise<void> }> {
   const fixtures = path.join(packageRoot(), 'test', 'emulators', 'fixtures');
-  const server = https.createServer({ key: fs.readFileSync(path.join(fixtures, 'server.key')), cert: fs.readFileSync(path.join(fixtures, 'server.crt')) }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const reply = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body));
-      };
-      if (req.url === '/mgmt/shared/authn/login') return reply(200, { token: { token: 'FAKETOKEN', timeout: 1200 } });
-      if (req.url?.startsWith('/mgmt/shared/authz/tokens/')) return reply(200, {});
-      if (req.url?.startsWith('/mgmt/shared/service-discovery/task/')) return reply(200, nodesAnswer(req.method ?? '', Buffer.concat(chunks).toString()));
-      return reply(404, { code: 404, message: 'not registered' });
-    });
-  });
+  const server = https.createServer(
+    { key: fs.readFileSync(path.join(fixtures, 'server.key')), cert: fs.readFileSync(path.join(fixtures, 'server.crt')) },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const reply = (status: number, body: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+        };
+        if (req.url === '/mgmt/shared/authn/login') return reply(200, { token: { token: 'FAKETOKEN', timeout: 1200 } });
+        if (req.url?.startsWith('/mgmt/shared/authz/tokens/')) return reply(200, {});
+        if (req.url?.startsWith('/mgmt/shared/service-discovery/task/'))
+          return reply(200, nodesAnswer(req.method ?? '', Buffer.concat(chunks).toString()));
+        return reply(404, { code: 404, message: 'not registered' });
+      });
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -130,7 +138,14 @@ describe('BigipClient refuses answers that do not confirm the push or the read',
     ['another node', { providerOptions: { nodeList: [{ id: 'x', ip: '10.9.9.9' }] } }],
   ])('a push answered with %s fails with DeviceError', async (_what, answer) => {
     const fake = await fakeDevice(() => answer);
-    const client = new BigipClient({ url: fake.url, username: 'admin', password: 'admin', caBundle: BigipEmulator.caCertificate(), sleep: async () => undefined, logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+    const client = new BigipClient({
+      url: fake.url,
+      username: 'admin',
+      password: 'admin',
+      caBundle: BigipEmulator.caCertificate(),
+      sleep: async () => undefined,
+      logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
     try {
       const error = (await client.replaceListMembers(LIST, ['10.0.0.1']).catch((e: unknown) => e)) as BigipApiError;
       expect(error).toEqual(expect.objectContaining({ reason: 'DeviceError', terminal: true }));
@@ -143,9 +158,21 @@ describe('BigipClient refuses answers that do not confirm the push or the read',
 
   test('a read answered with a bare node array (not the task) fails with DeviceError', async () => {
     const fake = await fakeDevice(() => [{ id: '10.0.0.1', ip: '10.0.0.1' }]);
-    const client = new BigipClient({ url: fake.url, username: 'admin', password: 'admin', caBundle: BigipEmulator.caCertificate(), sleep: async () => undefined, logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+    const client = new BigipClient({
+      url: fake.url,
+      username: 'admin',
+      password: 'admin',
+      caBundle: BigipEmulator.caCertificate(),
+      sleep: async () => undefined,
+      logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
     try {
-      await expect(client.getListMembers(LIST)).rejects.toEqual(expect.objectContaining({ reason: 'DeviceError', message: expect.stringMatching(/expected \{"result": \{"providerOptions": \{"nodeList"/) }));
+      await expect(client.getListMembers(LIST)).rejects.toEqual(
+        expect.objectContaining({
+          reason: 'DeviceError',
+          message: expect.stringMatching(/expected \{"result": \{"providerOptions": \{"nodeList"/),
+        }),
+      );
     } finally {
       await client.close();
       await fake.stop();

@@ -41,7 +41,9 @@ describe('BigipClient retries', () => {
 
   test('retry: false (the controller, whose workqueue owns push retries): one request, the failure at once', async () => {
     device.injectFault({ fault: BigipFault.BUSY, count: 1, pathPrefix: NODES_PREFIX });
-    await expect(client.replaceListMembers(LIST, ['10.0.0.1'], 0, { retry: false })).rejects.toEqual(expect.objectContaining({ reason: 'DeviceBusy', terminal: false, attempts: 1 }));
+    await expect(client.replaceListMembers(LIST, ['10.0.0.1'], 0, { retry: false })).rejects.toEqual(
+      expect.objectContaining({ reason: 'DeviceBusy', terminal: false, attempts: 1 }),
+    );
     expect(device.requestCount(NODES_POST)).toBe(1);
     expect(sleep.delays).toHaveLength(0);
     await client.replaceListMembers(LIST, ['10.0.0.1'], 0, { retry: false });
@@ -80,7 +82,11 @@ describe('BigipClient retries', () => {
 
   test('backoff grows exponentially under full jitter, capped', async () => {
     const own = recordingSleep();
-    const maxRandom = clientFor(device, { sleep: own.sleep, random: () => 0.999999, retry: { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 500 } });
+    const maxRandom = clientFor(device, {
+      sleep: own.sleep,
+      random: () => 0.999999,
+      retry: { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 500 },
+    });
     try {
       await maxRandom.info();
       device.injectFault({ fault: BigipFault.MCPD_LOST, count: 5, pathPrefix: NODES_PREFIX });
@@ -109,7 +115,14 @@ describe('BigipClient retries', () => {
 
   test('a 400 from the device is terminal InvalidRequest with its message', async () => {
     const error = (await client.runTmsh('delete ltm virtual x').catch((e: unknown) => e)) as BigipApiError;
-    expect(error).toEqual(expect.objectContaining({ status: 400, reason: 'InvalidRequest', terminal: true, deviceMessage: expect.stringMatching(/"tmsh delete ltm virtual x" is not emulated/) }));
+    expect(error).toEqual(
+      expect.objectContaining({
+        status: 400,
+        reason: 'InvalidRequest',
+        terminal: true,
+        deviceMessage: expect.stringMatching(/"tmsh delete ltm virtual x" is not emulated/),
+      }),
+    );
     expect(device.requestCount('POST /mgmt/tm/util/bash')).toBe(1);
   });
 
@@ -126,7 +139,10 @@ describe('BigipClient retries', () => {
       [client.replaceListMembers(LIST, ['10.0.0.1%2']), /without a route domain/],
       [client.replaceListMembers(LIST, ['10.0.0.1', '10.0.0.1']), /ips\[1\] 10\.0\.0\.1 appears more than once/],
       [client.replaceListMembers(LIST, [], 70000), /route domain must be a whole number from 0 to 65534/],
-      [client.replaceListMembers('/Common/Shared/list', []), /not a service-discovery task id; use the list path with "\/" replaced by "~"/],
+      [
+        client.replaceListMembers('/Common/Shared/list', []),
+        /not a service-discovery task id; use the list path with "\/" replaced by "~"/,
+      ],
       [client.runTmsh("list sys version'; rm -rf /'"), /must not contain single quotes/],
       [client.runTmsh('tmsh list sys version'), /must not start with "tmsh"/],
       [client.declare(egressDeclaration(), { tenants: ['bad tenant'] }), /not a valid AS3 tenant name/],
@@ -201,7 +217,9 @@ describe('BigipClient write serialization', () => {
       device.injectFault({ fault: BigipFault.LATENCY, latencyMs: 50, count: 2, pathPrefix: NODES_PREFIX });
       const first = bounded.replaceListMembers(LIST, ['10.0.0.1']);
       const second = bounded.replaceListMembers(LIST, ['10.0.0.2']);
-      await expect(bounded.replaceListMembers(LIST, ['10.0.0.3'])).rejects.toEqual(expect.objectContaining({ reason: 'QueueFull', terminal: false }));
+      await expect(bounded.replaceListMembers(LIST, ['10.0.0.3'])).rejects.toEqual(
+        expect.objectContaining({ reason: 'QueueFull', terminal: false }),
+      );
       await Promise.all([first, second]);
       expect(device.listMembers(LIST)).toEqual(['10.0.0.2']);
     } finally {
@@ -273,7 +291,9 @@ describe('retry classification', () => {
     ['ERR_TLS_CERT_ALTNAME_INVALID', 'TlsVerificationFailed', false],
   ])('network error %s → %s (retryable: %s)', (code, reason, retryable) => {
     expect(classifyNetworkError(Object.assign(new Error('x'), { code }))).toEqual(expect.objectContaining({ reason, retryable }));
-    expect(classifyNetworkError(new Error('wrapped', { cause: Object.assign(new Error('x'), { code }) }))).toEqual(expect.objectContaining({ reason, retryable }));
+    expect(classifyNetworkError(new Error('wrapped', { cause: Object.assign(new Error('x'), { code }) }))).toEqual(
+      expect.objectContaining({ reason, retryable }),
+    );
   });
 
   test('the device message comes from JSON bodies and from HTML pages', () => {
@@ -283,13 +303,19 @@ describe('retry classification', () => {
 
   test('property: backoff stays within [0, min(max, base * 2^(n-1))) for any random source', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 60000 }), fc.double({ min: 0, max: 0.9999999, noNaN: true }), (n, base, max, r) => {
-        const d = fullJitterDelay(n, { initialMs: base, maxMs: max }, () => r);
-        const window = Math.min(max, base * 2 ** (n - 1));
-        expect(d).toBeGreaterThanOrEqual(0);
-        expect(d).toBeLessThanOrEqual(Math.max(0, window - 1e-9));
-        expect(Number.isInteger(d)).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 0, max: 5000 }),
+        fc.integer({ min: 0, max: 60000 }),
+        fc.double({ min: 0, max: 0.9999999, noNaN: true }),
+        (n, base, max, r) => {
+          const d = fullJitterDelay(n, { initialMs: base, maxMs: max }, () => r);
+          const window = Math.min(max, base * 2 ** (n - 1));
+          expect(d).toBeGreaterThanOrEqual(0);
+          expect(d).toBeLessThanOrEqual(Math.max(0, window - 1e-9));
+          expect(Number.isInteger(d)).toBe(true);
+        },
+      ),
     );
   });
 });
@@ -304,7 +330,11 @@ describe('BigipClient options', () => {
     ['a host name without scheme', { url: 'bigip' }, /url: is not a URL/],
     ['an empty password', { password: '' }, /password: must be a non-empty string$/m],
     ['a CA bundle that is not PEM', { caBundle: 'not a pem' }, /caBundle: must contain at least one PEM certificate/],
-    ['a CA bundle together with insecureSkipTlsVerify', { insecureSkipTlsVerify: true, caBundle: BigipEmulator.caCertificate() }, /insecureSkipTlsVerify: contradicts caBundle/],
+    [
+      'a CA bundle together with insecureSkipTlsVerify',
+      { insecureSkipTlsVerify: true, caBundle: BigipEmulator.caCertificate() },
+      /insecureSkipTlsVerify: contradicts caBundle/,
+    ],
     ['a zero timeout', { timeoutMs: 0 }, /timeoutMs: must be at least 1 \(got 0\)/],
     ['a fractional attempt count', { retry: { maxAttempts: 1.5 } }, /retry\.maxAttempts: must be a whole number/],
     ['a misspelt option', { insecure: true }, /unknown option\(s\) "insecure"; check the spelling/],

@@ -30,7 +30,9 @@ describe('BigipClient TLS', () => {
       const error = (await client.info().catch((e: unknown) => e)) as BigipApiError;
       expect(error).toBeInstanceOf(BigipApiError);
       expect(error).toEqual(expect.objectContaining({ reason: 'TlsVerificationFailed', terminal: true, attempts: 1 }));
-      expect(error.message).toMatch(/TlsVerificationFailed: [A-Z_]+: .*give the CA that signed the BIG-IP's management certificate as caBundle/);
+      expect(error.message).toMatch(
+        /TlsVerificationFailed: [A-Z_]+: .*give the CA that signed the BIG-IP's management certificate as caBundle/,
+      );
       expect(device.requestCount()).toBe(0);
     } finally {
       await client.close();
@@ -64,7 +66,15 @@ describe('BigipClient TLS', () => {
     const gone = await BigipEmulator.start();
     const url = gone.url;
     await gone.stop();
-    const client = new BigipClient({ url, username: 'admin', password: 'admin', caBundle: BigipEmulator.caCertificate(), logger: memoryLogger(), sleep: async () => undefined, retry: { maxAttempts: 3 } });
+    const client = new BigipClient({
+      url,
+      username: 'admin',
+      password: 'admin',
+      caBundle: BigipEmulator.caCertificate(),
+      logger: memoryLogger(),
+      sleep: async () => undefined,
+      retry: { maxAttempts: 3 },
+    });
     try {
       await expect(client.info()).rejects.toEqual(expect.objectContaining({ reason: 'Unreachable', terminal: false, attempts: 3 }));
     } finally {
@@ -130,18 +140,24 @@ describe('BigipClient AS3 and tmsh', () => {
     body.declaration.k8s_prod.defaultRouteDomain = 9;
     const error = (await client.declare(body, { pollIntervalMs: 10 }).catch((e: unknown) => e)) as BigipApiError;
     expect(error).toEqual(expect.objectContaining({ reason: 'InvalidDeclaration', terminal: true, status: 422 }));
-    expect(error.message).toMatch(/tenant k8s_prod: 422 declaration failed: 01020036:3: The requested route domain \(id 9\) was not found\.$/);
+    expect(error.message).toMatch(
+      /tenant k8s_prod: 422 declaration failed: 01020036:3: The requested route domain \(id 9\) was not found\.$/,
+    );
   });
 
   test('a request AS3 refuses as a whole surfaces as InvalidDeclaration with its message', async () => {
-    const error = (await client.declare(egressDeclaration({ routeDomain: 9 }), { pollIntervalMs: 10 }).catch((e: unknown) => e)) as BigipApiError;
+    const error = (await client
+      .declare(egressDeclaration({ routeDomain: 9 }), { pollIntervalMs: 10 })
+      .catch((e: unknown) => e)) as BigipApiError;
     expect(error).toEqual(expect.objectContaining({ reason: 'InvalidDeclaration', terminal: true, status: 422 }));
     expect(error.message).toMatch(/422 Unable to find \/Common\/9 for \/Common\/Shared\/k8s_prod_rd_policy\/routeDomainEnforcement\/0$/);
   });
 
   test('an invalid declaration is terminal InvalidDeclaration, sync (HTTP 422) and async (422 in the task)', async () => {
     const invalid = { class: 'ADC', schemaVersion: 'x' };
-    await expect(client.declare(invalid, { async: false })).rejects.toEqual(expect.objectContaining({ reason: 'InvalidDeclaration', status: 422, terminal: true }));
+    await expect(client.declare(invalid, { async: false })).rejects.toEqual(
+      expect.objectContaining({ reason: 'InvalidDeclaration', status: 422, terminal: true }),
+    );
     const asyncError = (await client.declare(invalid, { pollIntervalMs: 10 }).catch((e: unknown) => e)) as BigipApiError;
     expect(asyncError).toEqual(expect.objectContaining({ reason: 'InvalidDeclaration', status: 422, terminal: true }));
     expect(asyncError.message).toMatch(/schemaVersion: must be an AS3 schema version/);
@@ -149,10 +165,15 @@ describe('BigipClient AS3 and tmsh', () => {
 
   test('tmsh commands attach the global policy; global-rules reads it back', async () => {
     await client.declare(egressDeclaration({ routeDomain: 2 }), { pollIntervalMs: 10 });
-    await expect(client.runTmsh('modify security firewall global-rules enforced-policy /Common/Shared/k8s_prod_global_policy')).resolves.toBe('');
+    await expect(
+      client.runTmsh('modify security firewall global-rules enforced-policy /Common/Shared/k8s_prod_global_policy'),
+    ).resolves.toBe('');
     expect(await client.getGlobalRules()).toEqual({ enforcedPolicy: '/Common/Shared/k8s_prod_global_policy' });
     await client.runTmsh('modify net route-domain /Common/2 fw-staged-policy /Common/Shared/k8s_prod_global_policy');
-    expect(device.routeDomain('/Common/2')).toEqual({ enforcedPolicy: '/Common/Shared/k8s_prod_rd_policy', stagedPolicy: '/Common/Shared/k8s_prod_global_policy' });
+    expect(device.routeDomain('/Common/2')).toEqual({
+      enforcedPolicy: '/Common/Shared/k8s_prod_rd_policy',
+      stagedPolicy: '/Common/Shared/k8s_prod_global_policy',
+    });
     expect(await client.runTmsh('list net route-domain /Common/2')).toMatch(/fw-staged-policy \/Common\/Shared\/k8s_prod_global_policy/);
     await client.runTmsh('modify security firewall global-rules enforced-policy none');
     expect(await client.getGlobalRules()).toEqual({});
@@ -162,7 +183,9 @@ describe('BigipClient AS3 and tmsh', () => {
 const describeWithSchema = AS3_SCHEMA_PRESENT ? describe : describe.skip;
 
 describeWithSchema(
-  AS3_SCHEMA_PRESENT ? 'BigipClient against a schema-validating device' : `BigipClient against a schema-validating device (skipped: F5's AS3 schema not found at ${AS3_SCHEMA_PATH})`,
+  AS3_SCHEMA_PRESENT
+    ? 'BigipClient against a schema-validating device'
+    : `BigipClient against a schema-validating device (skipped: F5's AS3 schema not found at ${AS3_SCHEMA_PATH})`,
   () => {
     let device: BigipEmulator;
     let client: BigipClient;

@@ -19,12 +19,22 @@ function synthOutput(resources: Json): string {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ces-deploy-test-'));
   outdirs.push(outdir);
   fs.mkdirSync(path.join(outdir, 'stacks', 'bigip'), { recursive: true });
-  fs.writeFileSync(path.join(outdir, 'manifest.json'), JSON.stringify({ stacks: { bigip: { synthesizedStackPath: 'stacks/bigip/cdk.tf.json', dependencies: [] } } }));
+  fs.writeFileSync(
+    path.join(outdir, 'manifest.json'),
+    JSON.stringify({ stacks: { bigip: { synthesizedStackPath: 'stacks/bigip/cdk.tf.json', dependencies: [] } } }),
+  );
   fs.writeFileSync(path.join(outdir, 'stacks', 'bigip', 'cdk.tf.json'), JSON.stringify({ resource: resources }));
   return outdir;
 }
 
-const as3 = (tenants: Json) => ({ as3_json: JSON.stringify({ class: 'AS3', action: 'deploy', persist: true, declaration: { class: 'ADC', schemaVersion: '3.50.0', id: 'deploy-test', ...tenants } }) });
+const as3 = (tenants: Json) => ({
+  as3_json: JSON.stringify({
+    class: 'AS3',
+    action: 'deploy',
+    persist: true,
+    declaration: { class: 'ADC', schemaVersion: '3.50.0', id: 'deploy-test', ...tenants },
+  }),
+});
 
 const sharedLists = (names: string[]): Json => {
   const shared: Json = { class: 'Application', template: 'shared' };
@@ -37,7 +47,10 @@ const tenantUsing = (list: string): Json => ({
   class: 'Tenant',
   egress: {
     class: 'Application',
-    rules: { class: 'Firewall_Rule_List', rules: [{ name: 'r', action: 'accept', protocol: 'tcp', source: { addressLists: [{ use: `/Common/Shared/${list}` }] } }] },
+    rules: {
+      class: 'Firewall_Rule_List',
+      rules: [{ name: 'r', action: 'accept', protocol: 'tcp', source: { addressLists: [{ use: `/Common/Shared/${list}` }] } }],
+    },
   },
 });
 
@@ -56,7 +69,12 @@ describe('deploySynthOutput checks BIG-IP resources as the provider does', () =>
     const result = await deploySynthOutput(
       synthOutput({
         bigip_command: {
-          contexts: { commands: ['modify security firewall global-rules enforced-policy /Common/Shared/missing', 'modify security firewall global-rules staged-policy /Common/Shared/policy'] },
+          contexts: {
+            commands: [
+              'modify security firewall global-rules enforced-policy /Common/Shared/missing',
+              'modify security firewall global-rules staged-policy /Common/Shared/policy',
+            ],
+          },
           release: { when: 'destroy', commands: ['modify security firewall global-rules enforced-policy none'] },
         },
       }),
@@ -68,7 +86,7 @@ describe('deploySynthOutput checks BIG-IP resources as the provider does', () =>
     expect(emulators.bigip.globalRules()).toEqual({ stagedPolicy: '/Common/Shared/policy' });
   });
 
-  test('B3: a failure in AS3\'s second Common pass gives a successful apply (only results[0 .. tenant count - 1] are read)', async () => {
+  test("B3: a failure in AS3's second Common pass gives a successful apply (only results[0 .. tenant count - 1] are read)", async () => {
     await deploySynthOutput(synthOutput({ bigip_as3: { all: as3({ Common: sharedLists(['old']), t1: tenantUsing('old') }) } }), emulators);
     // The shared declaration drops `old`, which t1 still uses: mcpd refuses in the second pass.
     const next = as3({ Common: sharedLists(['new']) });
@@ -78,10 +96,14 @@ describe('deploySynthOutput checks BIG-IP resources as the provider does', () =>
       ['Common', 200],
       ['Common', 422],
     ]);
-    expect(task.results[1].response).toMatch(/\(\/Common\/Shared\/old\) cannot be deleted because it is in use by rule list \(\/t1\/egress\/rules\)/);
+    expect(task.results[1].response).toMatch(
+      /\(\/Common\/Shared\/old\) cannot be deleted because it is in use by rule list \(\/t1\/egress\/rules\)/,
+    );
     expect(emulators.bigip.eventListTaskIds()).toEqual(['~Common~Shared~new', '~Common~Shared~old']);
     // The controller's client checks every result and reports it.
-    await expect(emulators.bigipClient.declare(JSON.parse(next.as3_json), { pollIntervalMs: 5 })).rejects.toEqual(expect.objectContaining({ reason: 'InvalidDeclaration', message: expect.stringMatching(/tenant Common: 422 declaration failed/) }));
+    await expect(emulators.bigipClient.declare(JSON.parse(next.as3_json), { pollIntervalMs: 5 })).rejects.toEqual(
+      expect.objectContaining({ reason: 'InvalidDeclaration', message: expect.stringMatching(/tenant Common: 422 declaration failed/) }),
+    );
   });
 
   test('the declaration is posted to /declare/<its tenants>, so a new tenant pointing into /Common/Shared gets no stored Common and fails', async () => {
@@ -95,13 +117,27 @@ describe('deploySynthOutput checks BIG-IP resources as the provider does', () =>
   });
 
   test('a tenant that fails within the checked results fails the apply', async () => {
-    const failing = { class: 'Tenant', defaultRouteDomain: 9, a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } };
-    await expect(deploySynthOutput(synthOutput({ bigip_as3: { t: as3({ t9: failing }) } }), emulators)).rejects.toThrow(/Tenant Creation failed with Response: .*route domain \(id 9\) was not found/s);
+    const failing = {
+      class: 'Tenant',
+      defaultRouteDomain: 9,
+      a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } },
+    };
+    await expect(deploySynthOutput(synthOutput({ bigip_as3: { t: as3({ t9: failing }) } }), emulators)).rejects.toThrow(
+      /Tenant Creation failed with Response: .*route domain \(id 9\) was not found/s,
+    );
   });
 
   test('when AS3 is busy the declaration is posted again once the running operation ends', async () => {
     const token = await loginRaw(emulators.bigip);
-    await raw(emulators.bigip, 'POST', '/mgmt/shared/appsvcs/declare?async=true', { token, body: { class: 'ADC', schemaVersion: '3.50.0', id: 'other', t0: { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } } } });
+    await raw(emulators.bigip, 'POST', '/mgmt/shared/appsvcs/declare?async=true', {
+      token,
+      body: {
+        class: 'ADC',
+        schemaVersion: '3.50.0',
+        id: 'other',
+        t0: { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } },
+      },
+    });
     const result = await deploySynthOutput(synthOutput({ bigip_as3: { shared: as3({ Common: sharedLists(['src']) }) } }), emulators);
     expect(result.declarations).toBe(1);
     expect(emulators.bigip.partitionConfig('Common')).toBeDefined();

@@ -37,7 +37,14 @@ describe('BigipEmulator AS3', () => {
       ['k8s_prod', 200, 'success'],
       ['Common', 200, 'no change'],
     ]);
-    expect(first.json.results[0]).toEqual({ code: 200, message: 'success', host: 'localhost', tenant: 'Common', runTime: expect.any(Number), declarationId: 'cdktf-ces-k8s_prod' });
+    expect(first.json.results[0]).toEqual({
+      code: 200,
+      message: 'success',
+      host: 'localhost',
+      tenant: 'Common',
+      runTime: expect.any(Number),
+      declarationId: 'cdktf-ces-k8s_prod',
+    });
     const again = await raw(device, 'POST', DECLARE, { token, body: egressDeclaration() });
     expect(again.json.results.map((r: any) => r.message)).toEqual(['no change', 'no change', 'no change']);
 
@@ -59,7 +66,9 @@ describe('BigipEmulator AS3', () => {
     expect(accepted.status).toBe(202);
     expect(accepted.json).toEqual({
       id: expect.any(String),
-      results: [{ message: 'Declaration successfully submitted', tenant: '', host: '', runTime: 0, code: 0, declarationId: 'cdktf-ces-k8s_prod' }],
+      results: [
+        { message: 'Declaration successfully submitted', tenant: '', host: '', runTime: 0, code: 0, declarationId: 'cdktf-ces-k8s_prod' },
+      ],
       declaration: {},
       selfLink: `https://localhost/mgmt/shared/appsvcs/task/${accepted.json.id}`,
     });
@@ -84,7 +93,12 @@ describe('BigipEmulator AS3', () => {
     expect(device.as3OperationRunning()).toBe(true);
     const second = await raw(device, 'POST', DECLARE, { token, body: egressDeclaration({ tenant: 'k8s_dev' }) });
     expect(second.status).toBe(503);
-    expect(second.json).toEqual({ code: 503, message: 'Error: Configuration operation in progress on device localhost, please try again in 2 minutes', host: 'localhost', declarationId: 'cdktf-ces-k8s_dev' });
+    expect(second.json).toEqual({
+      code: 503,
+      message: 'Error: Configuration operation in progress on device localhost, please try again in 2 minutes',
+      host: 'localhost',
+      declarationId: 'cdktf-ces-k8s_dev',
+    });
     // Reads are not blocked.
     expect((await raw(device, 'GET', DECLARE, { token })).status).toBe(204);
     await waitForTask(device, token, accepted.json.id);
@@ -122,8 +136,14 @@ describe('BigipEmulator AS3', () => {
   test('a tenant without applications is deleted, and its event lists lose their tasks and members', async () => {
     await raw(device, 'POST', DECLARE, { token, body: egressDeclaration() });
     const list = '~k8s_prod~egress~src_svc_shop_checkout';
-    expect((await raw(device, 'POST', `/mgmt/shared/service-discovery/task/${list}/nodes`, { token, body: [{ id: 'a', ip: '10.0.0.1' }] })).status).toBe(200);
-    const removal = await raw(device, 'POST', DECLARE, { token, body: { class: 'ADC', schemaVersion: '3.50.0', k8s_prod: { class: 'Tenant' } } });
+    expect(
+      (await raw(device, 'POST', `/mgmt/shared/service-discovery/task/${list}/nodes`, { token, body: [{ id: 'a', ip: '10.0.0.1' }] }))
+        .status,
+    ).toBe(200);
+    const removal = await raw(device, 'POST', DECLARE, {
+      token,
+      body: { class: 'ADC', schemaVersion: '3.50.0', k8s_prod: { class: 'Tenant' } },
+    });
     expect(removal.json.results).toEqual([expect.objectContaining({ tenant: 'k8s_prod', code: 200, message: 'success' })]);
     expect(device.listMembers(list)).toBeUndefined();
     expect((await raw(device, 'GET', `/mgmt/shared/service-discovery/task/${list}/nodes`, { token })).status).toBe(404);
@@ -233,7 +253,9 @@ describe('BigipEmulator AS3', () => {
 const describeWithSchema = AS3_SCHEMA_PRESENT ? describe : describe.skip;
 
 describeWithSchema(
-  AS3_SCHEMA_PRESENT ? 'BigipEmulator AS3 schema validation' : `BigipEmulator AS3 schema validation (skipped: F5's AS3 schema not found at ${AS3_SCHEMA_PATH})`,
+  AS3_SCHEMA_PRESENT
+    ? 'BigipEmulator AS3 schema validation'
+    : `BigipEmulator AS3 schema validation (skipped: F5's AS3 schema not found at ${AS3_SCHEMA_PATH})`,
   () => {
     let device: BigipEmulator;
     let token: string;

@@ -6,14 +6,21 @@ describe('BigipEmulator token authentication', () => {
   const clock = new ManualClock();
 
   beforeAll(async () => {
-    device = await BigipEmulator.start({ users: { admin: 'admin', ops: 's3cret' }, tokenLifetimeSeconds: 60, maxTokensPerUser: 3, clock: clock.now });
+    device = await BigipEmulator.start({
+      users: { admin: 'admin', ops: 's3cret' },
+      tokenLifetimeSeconds: 60,
+      maxTokensPerUser: 3,
+      clock: clock.now,
+    });
   });
   afterAll(() => device.stop());
   beforeEach(() => device.revokeAllTokens());
 
   test('listens on loopback https and answers a login with the documented token object', async () => {
     expect(device.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-    const answer = await raw(device, 'POST', '/mgmt/shared/authn/login', { body: { username: 'ops', password: 's3cret', loginProviderName: 'tmos' } });
+    const answer = await raw(device, 'POST', '/mgmt/shared/authn/login', {
+      body: { username: 'ops', password: 's3cret', loginProviderName: 'tmos' },
+    });
     expect(answer.status).toBe(200);
     const t = answer.json.token;
     expect(t).toEqual(
@@ -40,7 +47,9 @@ describe('BigipEmulator token authentication', () => {
     expect(answer.status).toBe(401);
     expect(answer.json.code).toBe(401);
     expect(answer.json.message).toMatch(/^Authorization failed: no user authentication header or token detected/);
-    expect(answer.json).toEqual(expect.objectContaining({ referer: expect.any(String), restOperationId: expect.any(Number), kind: ':resterrorresponse' }));
+    expect(answer.json).toEqual(
+      expect.objectContaining({ referer: expect.any(String), restOperationId: expect.any(Number), kind: ':resterrorresponse' }),
+    );
   });
 
   test('an unknown token and an expired token are refused with different messages', async () => {

@@ -33,7 +33,12 @@ function tenantUsing(lists: string[], extra: Json = {}): Json {
       class: 'Application',
       rules: {
         class: 'Firewall_Rule_List',
-        rules: lists.map((l, i) => ({ name: `r${i}`, action: 'accept', protocol: 'tcp', source: { addressLists: [{ use: `/Common/Shared/${l}` }] } })),
+        rules: lists.map((l, i) => ({
+          name: `r${i}`,
+          action: 'accept',
+          protocol: 'tcp',
+          source: { addressLists: [{ use: `/Common/Shared/${l}` }] },
+        })),
       },
       ...extra,
     },
@@ -88,7 +93,9 @@ describe('AS3: Common first and last, tenants between', () => {
       ['Common', 200, 'success'],
       ['Common', 422, 'declaration failed'],
     ]);
-    expect(answer.json.results[1].response).toBe('01070265:3: The IP address list (/Common/Shared/old) cannot be deleted because it is in use by rule list (/t1/egress/rules).');
+    expect(answer.json.results[1].response).toBe(
+      '01070265:3: The IP address list (/Common/Shared/old) cannot be deleted because it is in use by rule list (/t1/egress/rules).',
+    );
     // On the device: both lists (the first pass created `new`). Stored: the previous Common.
     expect(Object.keys(device.partitionConfig('Common')?.Shared ?? {}).sort()).toEqual(['class', 'new', 'old', 'template']);
     expect(device.declaration()?.Common).toEqual(first.declaration.Common);
@@ -138,7 +145,10 @@ describe('AS3: the stored Common in tenant-only declarations', () => {
   });
 
   test('without a pointer into /Common/Shared nothing is added: one result', async () => {
-    const answer = await raw(device, 'POST', DECLARE, { token, body: adc({ t9: { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } } }) });
+    const answer = await raw(device, 'POST', DECLARE, {
+      token,
+      body: adc({ t9: { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } } }),
+    });
     expect(summary(answer)).toEqual([['t9', 200, 'success']]);
   });
 
@@ -161,7 +171,10 @@ describe('AS3: the stored Common in tenant-only declarations', () => {
   });
 
   test('tenants of the body that the path does not name are ignored', async () => {
-    const answer = await raw(device, 'POST', `${DECLARE}/t1`, { token, body: adc({ Common: common({}), t1: tenantUsing(['src']), t3: tenantUsing(['src']) }) });
+    const answer = await raw(device, 'POST', `${DECLARE}/t1`, {
+      token,
+      body: adc({ Common: common({}), t1: tenantUsing(['src']), t3: tenantUsing(['src']) }),
+    });
     expect(summary(answer)).toEqual([
       ['Common', 200, 'no change'],
       ['t1', 200, 'no change'],
@@ -182,7 +195,10 @@ describe('AS3: the stored declaration', () => {
   afterEach(() => device.stop());
 
   test('GET returns the id and remark of the last request (a missing remark is gone), with archiveTimestamp', async () => {
-    await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({ src: 'event' }) }, { id: 'shared-1', remark: 'shared lists' }) });
+    await raw(device, 'POST', DECLARE, {
+      token,
+      body: adc({ Common: common({ src: 'event' }) }, { id: 'shared-1', remark: 'shared lists' }),
+    });
     await raw(device, 'POST', DECLARE, { token, body: adc({ t1: tenantUsing(['src']) }, { id: 'tenant-1' }) });
     const stored = (await raw(device, 'GET', DECLARE, { token })).json;
     expect(stored.id).toBe('tenant-1');
@@ -192,7 +208,10 @@ describe('AS3: the stored declaration', () => {
   });
 
   test('GET /declare/<tenant> returns the tenant and Common; a missing tenant is 404', async () => {
-    await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({ src: 'event' }), t1: tenantUsing(['src']), t2: tenantUsing(['src']) }) });
+    await raw(device, 'POST', DECLARE, {
+      token,
+      body: adc({ Common: common({ src: 'event' }), t1: tenantUsing(['src']), t2: tenantUsing(['src']) }),
+    });
     const one = (await raw(device, 'GET', `${DECLARE}/t1`, { token })).json;
     expect(Object.keys(one).filter((k) => one[k]?.class === 'Tenant')).toEqual(['Common', 't1']);
     const missing = await raw(device, 'GET', `${DECLARE}/t1,nope`, { token });
@@ -200,11 +219,19 @@ describe('AS3: the stored declaration', () => {
     expect(missing.json).toEqual({ code: 404, message: "specified Tenant(s) 'nope' not found in declaration" });
   });
 
-  test('DELETE /declare/<tenant> stores AS3\'s own remove declaration', async () => {
-    await raw(device, 'POST', DECLARE, { token, body: adc({ t9: { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } }, t8: { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } } }) });
+  test("DELETE /declare/<tenant> stores AS3's own remove declaration", async () => {
+    await raw(device, 'POST', DECLARE, {
+      token,
+      body: adc({
+        t9: { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } },
+        t8: { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } },
+      }),
+    });
     await raw(device, 'DELETE', `${DECLARE}/t9`, { token });
     const stored = (await raw(device, 'GET', DECLARE, { token })).json;
-    expect(stored).toEqual(expect.objectContaining({ class: 'ADC', schemaVersion: '3.0.0', updateMode: 'selective', id: expect.stringMatching(/^\d+$/) }));
+    expect(stored).toEqual(
+      expect.objectContaining({ class: 'ADC', schemaVersion: '3.0.0', updateMode: 'selective', id: expect.stringMatching(/^\d+$/) }),
+    );
     expect(Object.keys(stored).filter((k) => stored[k]?.class === 'Tenant')).toEqual(['t8']);
   });
 });
@@ -221,11 +248,18 @@ describe('mcpd: objects in use and virtual addresses', () => {
   test('a Common policy attached to a route domain by tmsh cannot be deleted', async () => {
     const policy = { class: 'Firewall_Policy', rules: [{ name: 'deny', action: 'drop', protocol: 'any' }] };
     await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({}, { staged: policy }) }) });
-    const attach = await raw(device, 'POST', BASH, { token, body: tmsh('modify net route-domain /Common/2 fw-staged-policy /Common/Shared/staged') });
+    const attach = await raw(device, 'POST', BASH, {
+      token,
+      body: tmsh('modify net route-domain /Common/2 fw-staged-policy /Common/Shared/staged'),
+    });
     expect(attach.json.commandResult).toBeUndefined();
     const answer = await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({ x: ['192.0.2.1'] }) }) });
     expect(answer.json.results[1]).toEqual(
-      expect.objectContaining({ code: 422, response: '01070265:3: The Firewall Policy (/Common/Shared/staged) cannot be deleted because it is in use by route domain /Common/2 (fw-staged-policy).' }),
+      expect.objectContaining({
+        code: 422,
+        response:
+          '01070265:3: The Firewall Policy (/Common/Shared/staged) cannot be deleted because it is in use by route domain /Common/2 (fw-staged-policy).',
+      }),
     );
     expect(sharedOf(device.partitionConfig('Common'))?.staged).toEqual(policy);
   });
@@ -257,7 +291,11 @@ describe('mcpd: objects in use and virtual addresses', () => {
     // The same wildcard in route domain 2, written through the tenant's default route domain.
     const clash = await raw(device, 'POST', DECLARE, { token, body: adc({ b: service(['0.0.0.0/0'], 2) }) });
     expect(clash.json.results).toEqual([
-      expect.objectContaining({ tenant: 'b', code: 422, response: '0107176c:3: Invalid Virtual Address, the IP address 0.0.0.0 already exists.' }),
+      expect.objectContaining({
+        tenant: 'b',
+        code: 422,
+        response: '0107176c:3: Invalid Virtual Address, the IP address 0.0.0.0 already exists.',
+      }),
     ]);
     // Another route domain, or the other family, is another address.
     expect((await raw(device, 'POST', DECLARE, { token, body: adc({ c: service(['0.0.0.0%3/0', '::%2/0']) }) })).status).toBe(200);
@@ -273,14 +311,29 @@ describe('mcpd: shared virtual addresses, bigip pointers, FQDN entries', () => {
   let device: BigipEmulator;
   let token: string;
   beforeEach(async () => {
-    device = await BigipEmulator.start({ as3OperationMs: 0, routeDomains: ['/Common/0', '/Common/2'], dnsResolvers: ['/Common/resolver'], existingObjects: ['/Common/vlan_ext'] });
+    device = await BigipEmulator.start({
+      as3OperationMs: 0,
+      routeDomains: ['/Common/0', '/Common/2'],
+      dnsResolvers: ['/Common/resolver'],
+      existingObjects: ['/Common/vlan_ext'],
+    });
     token = await loginRaw(device);
   });
   afterEach(() => device.stop());
 
   const service = (source: string, share: boolean, extra: Json = {}): Json => ({
     class: 'Tenant',
-    egress: { class: 'Application', vs: { class: 'Service_L4', virtualAddresses: [['0.0.0.0%2/0', source]], ...(share ? { shareAddresses: true } : {}), virtualPort: 0, layer4: 'any', ...extra } },
+    egress: {
+      class: 'Application',
+      vs: {
+        class: 'Service_L4',
+        virtualAddresses: [['0.0.0.0%2/0', source]],
+        ...(share ? { shareAddresses: true } : {}),
+        virtualPort: 0,
+        layer4: 'any',
+        ...extra,
+      },
+    },
   });
 
   test('tenants that share an address all deploy; it lives in /Common while one of them uses it', async () => {
@@ -291,7 +344,13 @@ describe('mcpd: shared virtual addresses, bigip pointers, FQDN entries', () => {
     expect(device.virtualAddressUsers()).toEqual({ '/Common/0.0.0.0%2': ['b'] });
     // While b shares it, a tenant cannot have it in its own partition.
     const own = await raw(device, 'POST', DECLARE, { token, body: adc({ c: service('10.3.0.0%2/16', false) }) });
-    expect(own.json.results[0]).toEqual(expect.objectContaining({ tenant: 'c', code: 422, response: '0107176c:3: Invalid Virtual Address, the IP address 0.0.0.0%2 already exists.' }));
+    expect(own.json.results[0]).toEqual(
+      expect.objectContaining({
+        tenant: 'c',
+        code: 422,
+        response: '0107176c:3: Invalid Virtual Address, the IP address 0.0.0.0%2 already exists.',
+      }),
+    );
     await raw(device, 'DELETE', `${DECLARE}/b`, { token });
     expect(device.virtualAddressUsers()).toEqual({});
     expect((await raw(device, 'POST', DECLARE, { token, body: adc({ c: service('10.3.0.0%2/16', false) }) })).status).toBe(200);
@@ -302,43 +361,80 @@ describe('mcpd: shared virtual addresses, bigip pointers, FQDN entries', () => {
     await raw(device, 'POST', DECLARE, { token, body: adc({ a: service('10.1.0.0%2/16', false) }) });
     for (const share of [false, true]) {
       const second = await raw(device, 'POST', DECLARE, { token, body: adc({ b: service('10.2.0.0%2/16', share) }) });
-      expect(second.json.results).toEqual([expect.objectContaining({ tenant: 'b', code: 422, response: '0107176c:3: Invalid Virtual Address, the IP address 0.0.0.0%2 already exists.' })]);
+      expect(second.json.results).toEqual([
+        expect.objectContaining({
+          tenant: 'b',
+          code: 422,
+          response: '0107176c:3: Invalid Virtual Address, the IP address 0.0.0.0%2 already exists.',
+        }),
+      ]);
     }
   });
 
   test('a bigip pointer to something the device does not hold fails the request at parse, with the JSON pointer of the reference', async () => {
-    const missing = await raw(device, 'POST', DECLARE, { token, body: adc({ a: service('10.1.0.0%2/16', true, { allowVlans: [{ bigip: '/Common/vlan_ext' }, { bigip: '/Common/vlan_int' }] }) }) });
+    const missing = await raw(device, 'POST', DECLARE, {
+      token,
+      body: adc({ a: service('10.1.0.0%2/16', true, { allowVlans: [{ bigip: '/Common/vlan_ext' }, { bigip: '/Common/vlan_int' }] }) }),
+    });
     expect(missing.status).toBe(422);
     expect(missing.json.message).toBe('Unable to find /Common/vlan_int for /a/egress/vs/allowVlans/1');
     expect(device.partitionConfig('a')).toBeUndefined();
-    const policy = await raw(device, 'POST', DECLARE, { token, body: adc({ a: service('10.1.0.0%2/16', true, { policyFirewallEnforced: { bigip: '/Common/Shared/p' } }) }) });
+    const policy = await raw(device, 'POST', DECLARE, {
+      token,
+      body: adc({ a: service('10.1.0.0%2/16', true, { policyFirewallEnforced: { bigip: '/Common/Shared/p' } }) }),
+    });
     expect(policy.json.message).toBe('Unable to find /Common/Shared/p for /a/egress/vs/policyFirewallEnforced');
     // What the device has: existing objects, built-ins, and what AS3 deployed before the request.
     await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({}, { p: { class: 'Firewall_Policy', rules: [] } }) }) });
-    const found = await raw(device, 'POST', DECLARE, { token, body: adc({ a: service('10.1.0.0%2/16', true, { allowVlans: [{ bigip: '/Common/vlan_ext' }], policyFirewallEnforced: { bigip: '/Common/Shared/p' } }) }) });
+    const found = await raw(device, 'POST', DECLARE, {
+      token,
+      body: adc({
+        a: service('10.1.0.0%2/16', true, {
+          allowVlans: [{ bigip: '/Common/vlan_ext' }],
+          policyFirewallEnforced: { bigip: '/Common/Shared/p' },
+        }),
+      }),
+    });
     expect(found.status).toBe(200);
   });
 
   test('an object another tenant points at with bigip is in use: Common cannot delete it until that tenant lets go', async () => {
     await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({}, { p: { class: 'Firewall_Policy', rules: [] } }) }) });
-    await raw(device, 'POST', DECLARE, { token, body: adc({ a: service('10.1.0.0%2/16', true, { policyFirewallEnforced: { bigip: '/Common/Shared/p' } }) }) });
+    await raw(device, 'POST', DECLARE, {
+      token,
+      body: adc({ a: service('10.1.0.0%2/16', true, { policyFirewallEnforced: { bigip: '/Common/Shared/p' } }) }),
+    });
     const refused = await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({ x: ['192.0.2.1'] }) }) });
     expect(refused.json.results[1]).toEqual(
-      expect.objectContaining({ code: 422, response: '01070265:3: The Firewall Policy (/Common/Shared/p) cannot be deleted because it is in use by Virtual Server (/a/egress/vs).' }),
+      expect.objectContaining({
+        code: 422,
+        response:
+          '01070265:3: The Firewall Policy (/Common/Shared/p) cannot be deleted because it is in use by Virtual Server (/a/egress/vs).',
+      }),
     );
     expect(sharedOf(device.partitionConfig('Common'))?.p).toBeDefined();
     await raw(device, 'DELETE', `${DECLARE}/a`, { token });
-    expect((await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({ x: ['192.0.2.1'] }) }) })).json.results[1]).toEqual(expect.objectContaining({ code: 200 }));
+    expect((await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({ x: ['192.0.2.1'] }) }) })).json.results[1]).toEqual(
+      expect.objectContaining({ code: 200 }),
+    );
   });
 
-  test('an address list with FQDN entries needs the global FQDN policy\'s resolver first', async () => {
+  test("an address list with FQDN entries needs the global FQDN policy's resolver first", async () => {
     const list = { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', fqdns: ['api.example.com'] } } };
     const before = await raw(device, 'POST', DECLARE, { token, body: adc({ t: list }) });
     expect(before.json.results).toEqual([
-      expect.objectContaining({ tenant: 't', code: 422, response: 'The IP address list (/t/a/l) has FQDN entries (api.example.com) but security firewall global-fqdn-policy has no dns-resolver.' }),
+      expect.objectContaining({
+        tenant: 't',
+        code: 422,
+        response:
+          'The IP address list (/t/a/l) has FQDN entries (api.example.com) but security firewall global-fqdn-policy has no dns-resolver.',
+      }),
     ]);
     expect(device.partitionConfig('t')).toBeUndefined();
-    expect((await raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-fqdn-policy dns-resolver /Common/resolver') })).json.commandResult).toBeUndefined();
+    expect(
+      (await raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-fqdn-policy dns-resolver /Common/resolver') }))
+        .json.commandResult,
+    ).toBeUndefined();
     expect((await raw(device, 'POST', DECLARE, { token, body: adc({ t: list }) })).status).toBe(200);
   });
 });
@@ -347,15 +443,26 @@ describe('route domains known by name and by id', () => {
   let device: BigipEmulator;
   let token: string;
   beforeEach(async () => {
-    device = await BigipEmulator.start({ as3OperationMs: 0, routeDomains: ['/Common/0', '/Common/rd_prod'], routeDomainIds: { '/Common/rd_prod': 2 } });
+    device = await BigipEmulator.start({
+      as3OperationMs: 0,
+      routeDomains: ['/Common/0', '/Common/rd_prod'],
+      routeDomainIds: { '/Common/rd_prod': 2 },
+    });
     token = await loginRaw(device);
   });
   afterEach(() => device.stop());
 
-  const rdPolicy = (bigip: string) => ({ class: 'Firewall_Policy', rules: [{ name: 'deny', action: 'drop', protocol: 'any' }], routeDomainEnforcement: [{ bigip }] });
+  const rdPolicy = (bigip: string) => ({
+    class: 'Firewall_Policy',
+    rules: [{ name: 'deny', action: 'drop', protocol: 'any' }],
+    routeDomainEnforcement: [{ bigip }],
+  });
 
   test('AS3 names a route domain by path: its name works, its id as a name does not', async () => {
-    const byName = await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({ l: ['10.0.0.0%2/8'] }, { p: rdPolicy('/Common/rd_prod') }) }) });
+    const byName = await raw(device, 'POST', DECLARE, {
+      token,
+      body: adc({ Common: common({ l: ['10.0.0.0%2/8'] }, { p: rdPolicy('/Common/rd_prod') }) }),
+    });
     expect(byName.status).toBe(200);
     expect(device.routeDomain('/Common/rd_prod')).toEqual({ enforcedPolicy: '/Common/Shared/p' });
     const byId = await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({}, { q: rdPolicy('/Common/2') }) }) });
@@ -366,22 +473,37 @@ describe('route domains known by name and by id', () => {
   test('addresses name a route domain by id', async () => {
     const unknownId = await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({ l: ['10.0.0.0%5/8'] }) }) });
     expect(unknownId.json.results[0].response).toBe('01020036:3: The requested route domain (id 5) was not found.');
-    const tenant = { class: 'Tenant', defaultRouteDomain: 7, a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } };
-    expect((await raw(device, 'POST', DECLARE, { token, body: adc({ t: tenant }) })).json.results[0].response).toBe('01020036:3: The requested route domain (id 7) was not found.');
+    const tenant = {
+      class: 'Tenant',
+      defaultRouteDomain: 7,
+      a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } },
+    };
+    expect((await raw(device, 'POST', DECLARE, { token, body: adc({ t: tenant }) })).json.results[0].response).toBe(
+      '01020036:3: The requested route domain (id 7) was not found.',
+    );
   });
 
   test('tmsh names a route domain by name; list shows its id', async () => {
     await raw(device, 'POST', DECLARE, { token, body: adc({ Common: common({}, { p: rdPolicy('/Common/rd_prod') }) }) });
-    const byId = await raw(device, 'POST', BASH, { token, body: tmsh('modify net route-domain /Common/2 fw-staged-policy /Common/Shared/p') });
+    const byId = await raw(device, 'POST', BASH, {
+      token,
+      body: tmsh('modify net route-domain /Common/2 fw-staged-policy /Common/Shared/p'),
+    });
     expect(byId.json.commandResult).toBe('01020036:3: The requested route domain (/Common/2) was not found.\n');
     await raw(device, 'POST', BASH, { token, body: tmsh('modify net route-domain rd_prod fw-staged-policy /Common/Shared/p') });
     const listed = await raw(device, 'POST', BASH, { token, body: tmsh('list net route-domain /Common/rd_prod') });
-    expect(listed.json.commandResult).toBe('net route-domain /Common/rd_prod {\n    id 2\n    fw-enforced-policy /Common/Shared/p\n    fw-staged-policy /Common/Shared/p\n}\n');
+    expect(listed.json.commandResult).toBe(
+      'net route-domain /Common/rd_prod {\n    id 2\n    fw-enforced-policy /Common/Shared/p\n    fw-staged-policy /Common/Shared/p\n}\n',
+    );
   });
 
   test('a route domain not named after an id needs its id', async () => {
-    await expect(BigipEmulator.start({ routeDomains: ['/Common/rd_prod'] })).rejects.toThrow(/route domain \/Common\/rd_prod is not named after an id; give its id in routeDomainIds/);
-    await expect(BigipEmulator.start({ routeDomains: ['/Common/2', '/Common/rd'], routeDomainIds: { '/Common/rd': 2 } })).rejects.toThrow(/both have id 2/);
+    await expect(BigipEmulator.start({ routeDomains: ['/Common/rd_prod'] })).rejects.toThrow(
+      /route domain \/Common\/rd_prod is not named after an id; give its id in routeDomainIds/,
+    );
+    await expect(BigipEmulator.start({ routeDomains: ['/Common/2', '/Common/rd'], routeDomainIds: { '/Common/rd': 2 } })).rejects.toThrow(
+      /both have id 2/,
+    );
     await expect(BigipEmulator.start({ routeDomainIds: { '/Common/x': 1 } })).rejects.toThrow(/not in routeDomains/);
   });
 });
@@ -425,7 +547,8 @@ describe('running and saved configuration', () => {
   });
   afterEach(() => device.stop());
 
-  const attach = () => raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-rules enforced-policy /Common/Shared/gp') });
+  const attach = () =>
+    raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-rules enforced-policy /Common/Shared/gp') });
 
   test('a tmsh attachment that was not saved is lost on reboot, with every token', async () => {
     await attach();
@@ -486,11 +609,22 @@ describe('the AS3 lock', () => {
     try {
       const token = await loginRaw(device);
       const running = await raw(device, 'POST', `${DECLARE}?async=true`, { token, body: adc({ Common: common({ a: 'event' }) }) });
-      const second = await raw(device, 'POST', `${DECLARE}/t9?async=true`, { token, body: adc({ t9: { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } } }) });
+      const second = await raw(device, 'POST', `${DECLARE}/t9?async=true`, {
+        token,
+        body: adc({
+          t9: { class: 'Tenant', a: { class: 'Application', l: { class: 'Firewall_Address_List', addresses: ['192.0.2.1'] } } },
+        }),
+      });
       expect(second.status).toBe(202);
       const task = await raw(device, 'GET', `/mgmt/shared/appsvcs/task/${second.json.id}`, { token });
       expect(task.json.results).toEqual([
-        { code: 503, message: 'Error: Configuration operation in progress on device localhost, please try again in 2 minutes', host: 'localhost', tenant: ['t9'], declarationId: 'test' },
+        {
+          code: 503,
+          message: 'Error: Configuration operation in progress on device localhost, please try again in 2 minutes',
+          host: 'localhost',
+          tenant: ['t9'],
+          declarationId: 'test',
+        },
       ]);
       for (let i = 0; i < 100 && device.as3OperationRunning(); i++) await new Promise((r) => setTimeout(r, 10));
       expect(device.partitionConfig('t9')).toBeUndefined();
@@ -511,7 +645,10 @@ describe('BWC::policy attach resolves a name as the iRule runtime does', () => {
     const answer = await raw(device, 'POST', DECLARE, {
       token,
       body: adc({
-        Common: common({}, { bwc_a: bwc, bwc_a_attach: iRule('bwc_a'), full_path_attach: iRule('/Common/Shared/bwc_a'), missing_attach: iRule('bwc_zz') }),
+        Common: common(
+          {},
+          { bwc_a: bwc, bwc_a_attach: iRule('bwc_a'), full_path_attach: iRule('/Common/Shared/bwc_a'), missing_attach: iRule('bwc_zz') },
+        ),
         t1: { class: 'Tenant', app: { class: 'Application', bwc_b: bwc, bwc_b_attach: iRule('bwc_b'), common_attach: iRule('bwc_a') } },
       }),
     });
@@ -519,13 +656,15 @@ describe('BWC::policy attach resolves a name as the iRule runtime does', () => {
   });
   afterAll(() => device.stop());
 
-  test('a name without a path is found in the iRule\'s folder, its partition or /Common', () => {
+  test("a name without a path is found in the iRule's folder, its partition or /Common", () => {
     expect(device.bandwidthPolicyAttachedBy('/Common/Shared/bwc_a_attach')).toBe('/Common/Shared/bwc_a');
     expect(device.bandwidthPolicyAttachedBy('/t1/app/bwc_b_attach')).toBe('/t1/app/bwc_b');
   });
 
   test('a full path, or a name found nowhere on the way up, fails at FLOW_INIT', () => {
-    expect(() => device.bandwidthPolicyAttachedBy('/Common/Shared/full_path_attach')).toThrow('TCL error: /Common/Shared/full_path_attach <FLOW_INIT> - BWC policy "/Common/Shared/bwc_a" not found');
+    expect(() => device.bandwidthPolicyAttachedBy('/Common/Shared/full_path_attach')).toThrow(
+      'TCL error: /Common/Shared/full_path_attach <FLOW_INIT> - BWC policy "/Common/Shared/bwc_a" not found',
+    );
     expect(() => device.bandwidthPolicyAttachedBy('/Common/Shared/missing_attach')).toThrow(/BWC policy "bwc_zz" not found/);
     // /Common/Shared is not on the way up from /t1/app (/t1/app, /t1, /Common).
     expect(() => device.bandwidthPolicyAttachedBy('/t1/app/common_attach')).toThrow(/BWC policy "bwc_a" not found/);

@@ -25,7 +25,7 @@ describe('BigipEmulator service-discovery nodes', () => {
   });
   afterEach(() => device.stop());
 
-  test('every event-driven list of the declaration gets a task named after its path; the list holds AS3\'s placeholder', () => {
+  test("every event-driven list of the declaration gets a task named after its path; the list holds AS3's placeholder", () => {
     expect(device.eventListTaskIds()).toEqual([
       '~Common~Shared~k8s_prod_src_cluster',
       '~Common~Shared~k8s_prod_src_ns_payments',
@@ -37,7 +37,14 @@ describe('BigipEmulator service-discovery nodes', () => {
   });
 
   test('a POST replaces the full member set and answers with the task; GET answers {result: task}', async () => {
-    const first = await raw(device, 'POST', NODES, { token, body: [{ id: 'a', ip: '10.0.0.1' }, { id: 'b', ip: '10.0.0.2%3' }, { id: 'c', ip: 'fd00::1' }] });
+    const first = await raw(device, 'POST', NODES, {
+      token,
+      body: [
+        { id: 'a', ip: '10.0.0.1' },
+        { id: 'b', ip: '10.0.0.2%3' },
+        { id: 'c', ip: 'fd00::1' },
+      ],
+    });
     expect(first.status).toBe(200);
     const nodeList = [
       { id: 'a', ip: '10.0.0.1' },
@@ -84,7 +91,14 @@ describe('BigipEmulator service-discovery nodes', () => {
     ['not an address', [{ id: 'x', ip: 'not-an-ip' }], /index 0: "ip" must be an IPv4 or IPv6 address/],
     ['a CIDR', [{ id: 'x', ip: '10.0.0.0/24' }], /index 0: "ip"/],
     ['a route domain out of range', [{ id: 'x', ip: '10.0.0.1%70000' }], /route domain must be 0..65534/],
-    ['an interface zone', [{ id: 'ok', ip: '10.0.0.1' }, { id: 'x', ip: 'fe80::1%eth0' }], /index 1/],
+    [
+      'an interface zone',
+      [
+        { id: 'ok', ip: '10.0.0.1' },
+        { id: 'x', ip: 'fe80::1%eth0' },
+      ],
+      /index 1/,
+    ],
     ['a missing id', [{ ip: '10.0.0.1' }], /"id" must be a non-empty string/],
     ['an object instead of an array', { id: 'x', ip: '10.0.0.1' }, /JSON array/],
   ])('rejects %s with 400 and leaves the members alone', async (_what, body, message) => {
@@ -99,15 +113,32 @@ describe('BigipEmulator service-discovery nodes', () => {
   test('an unknown task and a list that is not event-driven get 404 with a BIG-IP error body', async () => {
     const unknown = await raw(device, 'POST', '/mgmt/shared/service-discovery/task/~Common~Shared~nope/nodes', { token, body: [] });
     expect(unknown.status).toBe(404);
-    expect(unknown.json).toEqual(expect.objectContaining({ code: 404, message: 'Service discovery task ~Common~Shared~nope does not exist', kind: ':resterrorresponse' }));
-    const staticList = await raw(device, 'POST', '/mgmt/shared/service-discovery/task/~k8s_prod~egress~static_list/nodes', { token, body: [] });
+    expect(unknown.json).toEqual(
+      expect.objectContaining({
+        code: 404,
+        message: 'Service discovery task ~Common~Shared~nope does not exist',
+        kind: ':resterrorresponse',
+      }),
+    );
+    const staticList = await raw(device, 'POST', '/mgmt/shared/service-discovery/task/~k8s_prod~egress~static_list/nodes', {
+      token,
+      body: [],
+    });
     expect(staticList.status).toBe(404);
-    expect(staticList.json.message).toMatch(/\/k8s_prod\/egress\/static_list is a Firewall_Address_List without addresses \[\{"addressDiscovery": "event"\}\]/);
+    expect(staticList.json.message).toMatch(
+      /\/k8s_prod\/egress\/static_list is a Firewall_Address_List without addresses \[\{"addressDiscovery": "event"\}\]/,
+    );
   });
 
   test('keeps a history of pushes that tells when an IP left a list', async () => {
     const t0 = clock.nowMs;
-    await raw(device, 'POST', NODES, { token, body: [{ id: '1', ip: '10.0.0.1' }, { id: '2', ip: '10.0.0.2' }] });
+    await raw(device, 'POST', NODES, {
+      token,
+      body: [
+        { id: '1', ip: '10.0.0.1' },
+        { id: '2', ip: '10.0.0.2' },
+      ],
+    });
     clock.advance(1500);
     await raw(device, 'POST', NODES, { token, body: [{ id: '1', ip: '10.0.0.1' }] });
     expect(device.nodePushes({ list: LIST })).toEqual([
@@ -151,7 +182,9 @@ describe('BigipEmulator service-discovery nodes', () => {
         }
         const last = pushes[pushes.length - 1];
         expect(device.discoveredNodes(LIST)).toEqual(last);
-        expect((await raw(device, 'GET', NODES, { token })).json.result.providerOptions.nodeList.map((n: { ip: string }) => n.ip)).toEqual(last);
+        expect((await raw(device, 'GET', NODES, { token })).json.result.providerOptions.nodeList.map((n: { ip: string }) => n.ip)).toEqual(
+          last,
+        );
         // The list keeps the last non-empty set: an empty push does not empty it.
         const lastNonEmpty = [...pushes].reverse().find((ips) => ips.length > 0);
         expect(device.listMembers(LIST)).toEqual(lastNonEmpty ?? [EMPTY_LIST_PLACEHOLDER]);
@@ -166,16 +199,27 @@ describe('BigipEmulator tmsh through util bash and the firewall contexts', () =>
   let token: string;
 
   beforeEach(async () => {
-    device = await BigipEmulator.start({ as3OperationMs: 0, routeDomains: ['/Common/0', '/Common/2'], dnsResolvers: ['/Common/cluster-dns'] });
+    device = await BigipEmulator.start({
+      as3OperationMs: 0,
+      routeDomains: ['/Common/0', '/Common/2'],
+      dnsResolvers: ['/Common/cluster-dns'],
+    });
     token = await loginRaw(device);
     await raw(device, 'POST', DECLARE, { token, body: egressDeclaration() });
   });
   afterEach(() => device.stop());
 
   test('attaches and releases the global enforced policy', async () => {
-    const attach = await raw(device, 'POST', BASH, { token, body: tmsh(`modify security firewall global-rules enforced-policy ${GLOBAL_POLICY}`) });
+    const attach = await raw(device, 'POST', BASH, {
+      token,
+      body: tmsh(`modify security firewall global-rules enforced-policy ${GLOBAL_POLICY}`),
+    });
     expect(attach.status).toBe(200);
-    expect(attach.json).toEqual({ kind: 'tm:util:bash:runstate', command: 'run', utilCmdArgs: `-c 'tmsh modify security firewall global-rules enforced-policy ${GLOBAL_POLICY}'` });
+    expect(attach.json).toEqual({
+      kind: 'tm:util:bash:runstate',
+      command: 'run',
+      utilCmdArgs: `-c 'tmsh modify security firewall global-rules enforced-policy ${GLOBAL_POLICY}'`,
+    });
     expect(device.globalRules()).toEqual({ enforcedPolicy: GLOBAL_POLICY });
     const rest = await raw(device, 'GET', '/mgmt/tm/security/firewall/global-rules', { token });
     expect(rest.json).toEqual(expect.objectContaining({ enforcedPolicy: GLOBAL_POLICY }));
@@ -191,25 +235,44 @@ describe('BigipEmulator tmsh through util bash and the firewall contexts', () =>
   test('staged policies on the global context and on a route domain', async () => {
     await raw(device, 'POST', BASH, { token, body: tmsh(`modify security firewall global-rules staged-policy ${GLOBAL_POLICY}`) });
     expect(device.globalRules()).toEqual({ stagedPolicy: GLOBAL_POLICY });
-    const rd = await raw(device, 'POST', BASH, { token, body: tmsh(`modify net route-domain /Common/2 fw-staged-policy ${GLOBAL_POLICY}`) });
+    const rd = await raw(device, 'POST', BASH, {
+      token,
+      body: tmsh(`modify net route-domain /Common/2 fw-staged-policy ${GLOBAL_POLICY}`),
+    });
     expect(rd.status).toBe(200);
     expect(device.routeDomain('/Common/2')).toEqual({ stagedPolicy: GLOBAL_POLICY });
-    const unknownRd = await raw(device, 'POST', BASH, { token, body: tmsh(`modify net route-domain /Common/9 fw-staged-policy ${GLOBAL_POLICY}`) });
+    const unknownRd = await raw(device, 'POST', BASH, {
+      token,
+      body: tmsh(`modify net route-domain /Common/9 fw-staged-policy ${GLOBAL_POLICY}`),
+    });
     expect(unknownRd.status).toBe(200);
     expect(unknownRd.json.commandResult).toBe('01020036:3: The requested route domain (/Common/9) was not found.\n');
   });
 
   test('the global FQDN policy takes an existing DNS resolver', async () => {
-    expect((await raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-fqdn-policy dns-resolver /Common/cluster-dns') })).status).toBe(200);
+    expect(
+      (
+        await raw(device, 'POST', BASH, {
+          token,
+          body: tmsh('modify security firewall global-fqdn-policy dns-resolver /Common/cluster-dns'),
+        })
+      ).status,
+    ).toBe(200);
     expect(device.globalFqdnResolver()).toBe('/Common/cluster-dns');
-    const missing = await raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-fqdn-policy dns-resolver /Common/other') });
+    const missing = await raw(device, 'POST', BASH, {
+      token,
+      body: tmsh('modify security firewall global-fqdn-policy dns-resolver /Common/other'),
+    });
     expect(missing.status).toBe(200);
     expect(missing.json.commandResult).toBe('01020036:3: The requested DNS Resolver (/Common/other) was not found.\n');
     expect(device.globalFqdnResolver()).toBe('/Common/cluster-dns');
   });
 
   test('a policy that is not deployed is "not found": 200 with the error in commandResult, and nothing changes', async () => {
-    const answer = await raw(device, 'POST', BASH, { token, body: tmsh('modify security firewall global-rules enforced-policy /Common/Shared/missing') });
+    const answer = await raw(device, 'POST', BASH, {
+      token,
+      body: tmsh('modify security firewall global-rules enforced-policy /Common/Shared/missing'),
+    });
     expect(answer.status).toBe(200);
     expect(answer.json).toEqual({
       kind: 'tm:util:bash:runstate',
@@ -219,13 +282,24 @@ describe('BigipEmulator tmsh through util bash and the firewall contexts', () =>
     });
     expect(device.globalRules()).toEqual({});
     // An address list is not a policy.
-    const notAPolicy = await raw(device, 'POST', BASH, { token, body: tmsh(`modify security firewall global-rules enforced-policy ${LIST}`) });
+    const notAPolicy = await raw(device, 'POST', BASH, {
+      token,
+      body: tmsh(`modify security firewall global-rules enforced-policy ${LIST}`),
+    });
     expect(notAPolicy.json.commandResult).toMatch(/Firewall Policy \(\/Common\/Shared\/k8s_prod_src_cluster\) was not found/);
   });
 
   test.each([
-    ['a missing value', tmsh('modify security firewall global-rules enforced-policy'), 'Syntax Error: "enforced-policy" requires a value\n'],
-    ['an unknown property', tmsh(`modify security firewall global-rules enforcedpolicy ${GLOBAL_POLICY}`), 'Syntax Error: "enforcedpolicy" unknown property\n'],
+    [
+      'a missing value',
+      tmsh('modify security firewall global-rules enforced-policy'),
+      'Syntax Error: "enforced-policy" requires a value\n',
+    ],
+    [
+      'an unknown property',
+      tmsh(`modify security firewall global-rules enforcedpolicy ${GLOBAL_POLICY}`),
+      'Syntax Error: "enforcedpolicy" unknown property\n',
+    ],
   ])('tmsh syntax errors (%s) are answered 200 with "Syntax Error" in commandResult', async (_what, body, output) => {
     const answer = await raw(device, 'POST', BASH, { token, body });
     expect(answer.status).toBe(200);
@@ -250,9 +324,13 @@ describe('BigipEmulator tmsh through util bash and the firewall contexts', () =>
   });
 
   test('PATCH of global-rules is checked like tmsh', async () => {
-    expect((await raw(device, 'PATCH', '/mgmt/tm/security/firewall/global-rules', { token, body: { enforcedPolicy: GLOBAL_POLICY } })).status).toBe(200);
+    expect(
+      (await raw(device, 'PATCH', '/mgmt/tm/security/firewall/global-rules', { token, body: { enforcedPolicy: GLOBAL_POLICY } })).status,
+    ).toBe(200);
     expect(device.globalRules()).toEqual({ enforcedPolicy: GLOBAL_POLICY });
-    expect((await raw(device, 'PATCH', '/mgmt/tm/security/firewall/global-rules', { token, body: { enforcedPolicy: '/x/y/z' } })).status).toBe(400);
+    expect(
+      (await raw(device, 'PATCH', '/mgmt/tm/security/firewall/global-rules', { token, body: { enforcedPolicy: '/x/y/z' } })).status,
+    ).toBe(400);
   });
 
   test('a tenant whose policy is still enforced on the global context cannot lose it', async () => {
@@ -293,7 +371,12 @@ describe('BigipEmulator fault injection', () => {
     expect((await raw(device, 'GET', '/mgmt/shared/appsvcs/info', { token })).status).toBe(200);
     const first = await raw(device, 'POST', NODES, { token, body: [] });
     expect(first.status).toBe(500);
-    expect(first.json).toEqual({ code: 500, message: 'The connection to mcpd has been lost, try again.', errorStack: [], apiError: 32768001 });
+    expect(first.json).toEqual({
+      code: 500,
+      message: 'The connection to mcpd has been lost, try again.',
+      errorStack: [],
+      apiError: 32768001,
+    });
     expect((await raw(device, 'GET', NODES, { token })).status).toBe(500);
     expect((await raw(device, 'GET', NODES, { token })).status).toBe(200);
     expect(device.faultCount(BigipFault.MCPD_LOST)).toBe(2);

@@ -107,7 +107,9 @@ export function taskIdOf(listPath: string): string {
  * A small declaration in this project's layout: shared event-driven source lists and the
  * global policy in /Common/Shared, a tenant with a static list and its own event list.
  */
-export function egressDeclaration(options: { tenant?: string; sourceLists?: readonly string[]; withGlobalPolicy?: boolean; routeDomain?: number } = {}): Record<string, any> {
+export function egressDeclaration(
+  options: { tenant?: string; sourceLists?: readonly string[]; withGlobalPolicy?: boolean; routeDomain?: number } = {},
+): Record<string, any> {
   const tenant = options.tenant ?? 'k8s_prod';
   const lists = options.sourceLists ?? ['src_cluster', 'src_ns_payments'];
   const shared: Record<string, unknown> = { class: 'Application', template: 'shared' };

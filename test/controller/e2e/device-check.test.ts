@@ -7,7 +7,21 @@
  */
 import * as fs from 'node:fs';
 import { BigipClient, EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
-import { InProcessController, World, eventually, listPath, listsConverged, metricValue, parseMetrics, pod, ruleCr, service, sleep, startInProcess, startWorld } from './support';
+import {
+  InProcessController,
+  World,
+  eventually,
+  listPath,
+  listsConverged,
+  metricValue,
+  parseMetrics,
+  pod,
+  ruleCr,
+  service,
+  sleep,
+  startInProcess,
+  startWorld,
+} from './support';
 
 /** Check interval of these tests; the bounds below are a few intervals. */
 const CHECK_MS = 1000;
@@ -36,9 +50,15 @@ describe('device read-back', () => {
     for (let i = 1; i <= 3; i++) kube.apply(pod('payments', `api-${i}`, { labels: { app: 'checkout' }, ips: [`10.1.0.${i}`] }));
     controller = await startInProcess(world, { env: { DEVICE_CHECK_INTERVAL_MS: String(CHECK_MS) } });
     payments = listPath(world.plan, 'src_ns_payments');
-    admin = new BigipClient({ url: world.emulators.bigip.url, username: 'admin', password: 'admin', caBundle: fs.readFileSync(world.emulators.caFile, 'utf8') });
+    admin = new BigipClient({
+      url: world.emulators.bigip.url,
+      username: 'admin',
+      password: 'admin',
+      caBundle: fs.readFileSync(world.emulators.caFile, 'utf8'),
+    });
     await eventually(() => listsConverged(world) && world.emulators.bigip.listMembers(payments)?.length === 3, 'the first push');
-    for (const [kind, name, ns] of RULES) await eventually(() => deviceVerified(world, kind, name, ns)?.status === 'True', `${kind} ${name} DeviceVerified`);
+    for (const [kind, name, ns] of RULES)
+      await eventually(() => deviceVerified(world, kind, name, ns)?.status === 'True', `${kind} ${name} DeviceVerified`);
   }, 60_000);
   afterAll(async () => {
     await admin?.close();
@@ -62,7 +82,9 @@ describe('device read-back', () => {
     expect(bigip.nodePushes({ list: payments }).length).toBeGreaterThan(before + 1);
     const metrics = parseMetrics((await controller.get('/metrics')).body);
     expect(metricValue(metrics, 'cdktf_ces_device_repairs_total', { reason: 'list-drift' })).toBeGreaterThanOrEqual(1);
-    expect(controller.logs.some((l) => l.msg === 'device differs from the plan' && l.kind === 'address-list' && l.where === payments)).toBe(true);
+    expect(controller.logs.some((l) => l.msg === 'device differs from the plan' && l.kind === 'address-list' && l.where === payments)).toBe(
+      true,
+    );
     expect(listsConverged(world)).toBe(true);
   }, 30_000);
 
@@ -71,7 +93,11 @@ describe('device read-back', () => {
     bigip.reboot();
     // The restart restores the saved configuration: the lists as AS3 created them.
     expect(bigip.listMembers(payments)).toEqual([EMPTY_LIST_PLACEHOLDER]);
-    await eventually(() => listsConverged(world) && bigip.listMembers(payments)?.length === 3, 'every list to be pushed again', 5 * CHECK_MS);
+    await eventually(
+      () => listsConverged(world) && bigip.listMembers(payments)?.length === 3,
+      'every list to be pushed again',
+      5 * CHECK_MS,
+    );
     const metrics = parseMetrics((await controller.get('/metrics')).body);
     expect(metricValue(metrics, 'cdktf_ces_device_repairs_total', { reason: 'relogin' })).toBeGreaterThanOrEqual(world.plan.lists.length);
   }, 30_000);
@@ -83,10 +109,14 @@ describe('device read-back', () => {
     await admin.runTmsh('modify security firewall global-rules enforced-policy none');
     expect(bigip.globalRules().enforcedPolicy).toBeUndefined();
     for (const [kind, name, ns] of RULES) {
-      const c = await eventually(() => {
-        const v = deviceVerified(world, kind, name, ns);
-        return v?.status === 'False' ? v : false;
-      }, `${kind} ${name} DeviceVerified=False`, 5 * CHECK_MS);
+      const c = await eventually(
+        () => {
+          const v = deviceVerified(world, kind, name, ns);
+          return v?.status === 'False' ? v : false;
+        },
+        `${kind} ${name} DeviceVerified=False`,
+        5 * CHECK_MS,
+      );
       expect(c.reason).toBe('ContextDrift');
       expect(c.message).toContain(`global context enforced-policy: expected ${enforced}; found none`);
     }
@@ -99,7 +129,12 @@ describe('device read-back', () => {
     expect(controller.logs.filter((l) => l.msg === 'device differs from the plan' && l.kind === 'attachment')).toHaveLength(1);
 
     await admin.runTmsh(`modify security firewall global-rules enforced-policy ${enforced}`);
-    for (const [kind, name, ns] of RULES) await eventually(() => deviceVerified(world, kind, name, ns)?.status === 'True', `${kind} ${name} DeviceVerified=True again`, 5 * CHECK_MS);
+    for (const [kind, name, ns] of RULES)
+      await eventually(
+        () => deviceVerified(world, kind, name, ns)?.status === 'True',
+        `${kind} ${name} DeviceVerified=True again`,
+        5 * CHECK_MS,
+      );
     expect(metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_device_problems', { kind: 'attachment' })).toBe(0);
     expect(controller.logs.some((l) => l.msg === 'device difference resolved' && l.kind === 'attachment')).toBe(true);
   }, 30_000);
@@ -114,10 +149,14 @@ describe('device read-back', () => {
     routeDomains.delete('/Common/0');
     expect(bigip.routeDomain('/Common/0')).toBeUndefined();
     for (const [kind, name, ns] of RULES) {
-      const c = await eventually(() => {
-        const v = deviceVerified(world, kind, name, ns);
-        return v?.status === 'False' ? v : false;
-      }, `${kind} ${name} DeviceVerified=False`, 5 * CHECK_MS);
+      const c = await eventually(
+        () => {
+          const v = deviceVerified(world, kind, name, ns);
+          return v?.status === 'False' ? v : false;
+        },
+        `${kind} ${name} DeviceVerified=False`,
+        5 * CHECK_MS,
+      );
       expect(c.reason).toBe('ContextDrift');
       expect(c.message).toContain('route domain /Common/0: expected exists (the deploy attaches policies to it); found not on the device');
     }
@@ -129,8 +168,15 @@ describe('device read-back', () => {
     expect(controller.logs.filter((l) => l.msg === 'device differs from the plan' && l.kind === 'route-domain')).toHaveLength(1);
 
     routeDomains.set('/Common/0', state);
-    for (const [kind, name, ns] of RULES) await eventually(() => deviceVerified(world, kind, name, ns)?.status === 'True', `${kind} ${name} DeviceVerified=True again`, 5 * CHECK_MS);
-    expect(metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_device_problems', { kind: 'route-domain' })).toBe(0);
+    for (const [kind, name, ns] of RULES)
+      await eventually(
+        () => deviceVerified(world, kind, name, ns)?.status === 'True',
+        `${kind} ${name} DeviceVerified=True again`,
+        5 * CHECK_MS,
+      );
+    expect(metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_device_problems', { kind: 'route-domain' })).toBe(
+      0,
+    );
     expect(controller.logs.some((l) => l.msg === 'device difference resolved' && l.kind === 'route-domain')).toBe(true);
   }, 30_000);
 
@@ -143,12 +189,20 @@ describe('device read-back', () => {
     const failing = { ...deployed, [tenant]: { ...deployed[tenant], defaultRouteDomain: 4094 } };
     await expect(admin.declare(failing, { tenants: [tenant], pollIntervalMs: 100 })).rejects.toThrow();
     for (const [kind, name, ns] of RULES) {
-      const c = await eventually(() => {
-        const v = deviceVerified(world, kind, name, ns);
-        return v?.status === 'False' ? v : false;
-      }, `${kind} ${name} DeviceVerified=False`, 5 * CHECK_MS);
+      const c = await eventually(
+        () => {
+          const v = deviceVerified(world, kind, name, ns);
+          return v?.status === 'False' ? v : false;
+        },
+        `${kind} ${name} DeviceVerified=False`,
+        5 * CHECK_MS,
+      );
       expect(c.reason).toBe('DeployFailed');
-      expect(c.message).toMatch(new RegExp(`^AS3 task \\S+ of \\S+, tenant ${tenant}: expected 200 success or no change; found .*route domain \\(id 4094\\) was not found`));
+      expect(c.message).toMatch(
+        new RegExp(
+          `^AS3 task \\S+ of \\S+, tenant ${tenant}: expected 200 success or no change; found .*route domain \\(id 4094\\) was not found`,
+        ),
+      );
     }
     const metrics = parseMetrics((await controller.get('/metrics')).body);
     expect(metricValue(metrics, 'cdktf_ces_device_problems', { kind: 'as3-task' })).toBe(1);
@@ -156,7 +210,12 @@ describe('device read-back', () => {
 
     // A newer task that deploys the tenant again settles it.
     await admin.declare(deployed, { tenants: [tenant], pollIntervalMs: 100 });
-    for (const [kind, name, ns] of RULES) await eventually(() => deviceVerified(world, kind, name, ns)?.status === 'True', `${kind} ${name} DeviceVerified=True again`, 5 * CHECK_MS);
+    for (const [kind, name, ns] of RULES)
+      await eventually(
+        () => deviceVerified(world, kind, name, ns)?.status === 'True',
+        `${kind} ${name} DeviceVerified=True again`,
+        5 * CHECK_MS,
+      );
     expect(metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_device_problems', { kind: 'as3-task' })).toBe(0);
     expect(controller.logs.some((l) => l.msg === 'device difference resolved' && l.kind === 'as3-task')).toBe(true);
   }, 30_000);

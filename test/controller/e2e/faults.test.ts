@@ -79,11 +79,36 @@ interface Step {
 
 const target = fc.nat({ max: 10_000 });
 const churnOp: fc.Arbitrary<ChurnOp> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('create' as const), ns: fc.constantFrom(...NAMESPACES), app: fc.constantFrom(...APPS), web: fc.boolean(), address: fc.constantFrom('none' as const, 'v4' as const, 'v6' as const, 'dual' as const) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('assignIp' as const, 'changeIp' as const, 'terminate' as const, 'finish' as const, 'delete' as const), target }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('create' as const),
+      ns: fc.constantFrom(...NAMESPACES),
+      app: fc.constantFrom(...APPS),
+      web: fc.boolean(),
+      address: fc.constantFrom('none' as const, 'v4' as const, 'v6' as const, 'dual' as const),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constantFrom('assignIp' as const, 'changeIp' as const, 'terminate' as const, 'finish' as const, 'delete' as const),
+      target,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('relabel' as const), target, app: fc.constantFrom(...APPS), web: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('phase' as const), target, phase: fc.constantFrom('Succeeded' as const, 'Failed' as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('namespaceLabel' as const), ns: fc.constantFrom(...NAMESPACES), env: fc.constantFrom('prod' as const, 'dev' as const, 'none' as const) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('phase' as const), target, phase: fc.constantFrom('Succeeded' as const, 'Failed' as const) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('namespaceLabel' as const),
+      ns: fc.constantFrom(...NAMESPACES),
+      env: fc.constantFrom('prod' as const, 'dev' as const, 'none' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('serviceSelector' as const), app: fc.constantFrom(...APPS, 'none' as const) }) },
 );
 const faultOp: fc.Arbitrary<FaultOp> = fc.oneof(
@@ -102,7 +127,10 @@ const faultOp: fc.Arbitrary<FaultOp> = fc.oneof(
     ),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('bigipRestart' as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('dropWatches' as const), mode: fc.constantFrom('reset' as const, 'close' as const) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('dropWatches' as const), mode: fc.constantFrom('reset' as const, 'close' as const) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('compact' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('apiRestart' as const), downMs: fc.integer({ min: 50, max: 800 }) }) },
   {
@@ -115,12 +143,26 @@ const faultOp: fc.Arbitrary<FaultOp> = fc.oneof(
     }),
   },
 );
-const step: fc.Arbitrary<Step> = fc.record({ waitMs: fc.integer({ min: 0, max: 120 }), op: fc.oneof({ weight: 3, arbitrary: churnOp as fc.Arbitrary<Op> }, { weight: 1, arbitrary: faultOp as fc.Arbitrary<Op> }) });
+const step: fc.Arbitrary<Step> = fc.record({
+  waitMs: fc.integer({ min: 0, max: 120 }),
+  op: fc.oneof({ weight: 3, arbitrary: churnOp as fc.Arbitrary<Op> }, { weight: 1, arbitrary: faultOp as fc.Arbitrary<Op> }),
+});
 /** A schedule: churn and faults interleaved, with at least one fault. */
 const schedule = fc.array(step, { minLength: 10, maxLength: 30 }).filter((steps) => steps.some((s) => !isChurn(s.op)));
 
 function isChurn(op: Op): op is ChurnOp {
-  return ['create', 'assignIp', 'changeIp', 'terminate', 'finish', 'delete', 'relabel', 'phase', 'namespaceLabel', 'serviceSelector'].includes(op.kind);
+  return [
+    'create',
+    'assignIp',
+    'changeIp',
+    'terminate',
+    'finish',
+    'delete',
+    'relabel',
+    'phase',
+    'namespaceLabel',
+    'serviceSelector',
+  ].includes(op.kind);
 }
 
 // ------------------------------------------------------------------------------------ running a schedule
@@ -146,7 +188,10 @@ describe('randomized fault schedules', () => {
   const outcomes: Outcome[] = [];
 
   beforeAll(async () => {
-    world = await startWorld({ namespaces: { payments: { env: 'prod' }, shop: { env: 'dev' }, web: { env: 'prod' }, lab: {} }, kube: { podGracefulDeletion: {} } });
+    world = await startWorld({
+      namespaces: { payments: { env: 'prod' }, shop: { env: 'dev' }, web: { env: 'prod' }, lab: {} },
+      kube: { podGracefulDeletion: {} },
+    });
     world.emulators.kube.apply(service('payments', 'checkout', { app: 'checkout' }));
     controller = await startInProcess(world);
     await eventually(() => controller.running.isLeading() && listsConverged(world), 'the controller to lead and fill the (empty) lists');
@@ -174,7 +219,13 @@ describe('randomized fault schedules', () => {
     switch (op.kind) {
       case 'create': {
         const labels: Record<string, string> = { app: op.app, ...(op.web ? { tier: 'web' } : {}) };
-        kube.apply(pod(op.ns, `${op.app}-${seq}`, { labels, ips: op.address === 'none' ? [] : freshAddresses(op.address), phase: op.address === 'none' ? 'Pending' : 'Running' }));
+        kube.apply(
+          pod(op.ns, `${op.app}-${seq}`, {
+            labels,
+            ips: op.address === 'none' ? [] : freshAddresses(op.address),
+            phase: op.address === 'none' ? 'Pending' : 'Running',
+          }),
+        );
         return;
       }
       case 'namespaceLabel':
@@ -277,7 +328,11 @@ describe('randomized fault schedules', () => {
           `controller cache agrees with the cluster: ${JSON.stringify([...reconcilerDesired].sort()) === JSON.stringify(e)}; state ${JSON.stringify(controller.running.reconciler.listState(list.path))}`,
       );
     }
-    for (const l of controller.logs.slice(logsFrom)) if (l.level !== 'info') out.push(`  log ${l.time} ${l.level} ${l.msg} ${JSON.stringify({ ...l, time: undefined, level: undefined, msg: undefined, replica: undefined })}`);
+    for (const l of controller.logs.slice(logsFrom))
+      if (l.level !== 'info')
+        out.push(
+          `  log ${l.time} ${l.level} ${l.msg} ${JSON.stringify({ ...l, time: undefined, level: undefined, msg: undefined, replica: undefined })}`,
+        );
     return `${out.join('\n')}\n`;
   }
 
@@ -329,10 +384,14 @@ describe('randomized fault schedules', () => {
     const expected = expectedLists(world.plan, clusterSnapshot(world.emulators));
     const actual = deviceLists(world.emulators, world.plan);
     const leftoverDeleted = [...new Set(Object.values(actual).flatMap((m) => m ?? []))].filter((ip) => retired.has(ip));
-    const mismatched = world.plan.lists.filter((l) => JSON.stringify(actual[l.path]) !== JSON.stringify(expected[l.path])).map((l) => l.path);
+    const mismatched = world.plan.lists
+      .filter((l) => JSON.stringify(actual[l.path]) !== JSON.stringify(expected[l.path]))
+      .map((l) => l.path);
     if (process.env.FAULT_DEBUG) process.stdout.write(`schedule ${index}: ${convergedMs ?? 'not'} ms; faults: ${faults.join('; ')}\n`);
     if (convergedMs === undefined || convergedMs > CONVERGENCE_BOUND_MS || leftoverDeleted.length || mismatched.length) {
-      process.stdout.write(`schedule ${index} (seed ${SEED}): converged ${convergedMs ?? `not within ${MEASURE_LIMIT_MS}`} ms; faults: ${faults.join('; ')}; steps: ${JSON.stringify(steps)}\n`);
+      process.stdout.write(
+        `schedule ${index} (seed ${SEED}): converged ${convergedMs ?? `not within ${MEASURE_LIMIT_MS}`} ms; faults: ${faults.join('; ')}; steps: ${JSON.stringify(steps)}\n`,
+      );
     }
     let restartConverged: boolean | undefined;
     if (convergedMs === undefined) {
@@ -367,7 +426,10 @@ describe('randomized fault schedules', () => {
       `fault schedules: ${outcomes.length} (seed ${SEED}), ${outcomes.reduce((n, o) => n + o.churn, 0)} churn steps, ${outcomes.reduce((n, o) => n + o.faults.length, 0)} faults`,
       `convergence after faults and churn stop (ms): min ${show(d.min)}, p50 ${show(d.p50)}, p90 ${show(d.p90)}, p99 ${show(d.p99)}, max ${show(d.max)}; within ${CONVERGENCE_BOUND_MS} ms: ${times.filter((t) => t <= CONVERGENCE_BOUND_MS).length}/${times.length}`,
       `histogram: ${histogram.join(', ')}`,
-      `faults injected: ${[...faultKinds].sort().map(([k, n]) => `${k} ${n}`).join(', ')}`,
+      `faults injected: ${[...faultKinds]
+        .sort()
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}`,
       `device requests: ${JSON.stringify(bigip.requestCounts())}; BIG-IP faults applied: ${bigip.faultCount()}; Kubernetes faults applied: ${kube.counters().injectedFailures}`,
     ].join('\n');
   }
@@ -381,8 +443,17 @@ describe('randomized fault schedules', () => {
     expect(world.emulators.kube.counters().injectedFailures).toBeGreaterThan(0);
     for (const o of outcomes) {
       // A converged schedule stayed converged: no list off, no deleted pod's address.
-      if (o.convergedMs !== undefined) expect({ schedule: o.index, mismatched: o.mismatched, leftoverDeleted: o.leftoverDeleted }).toEqual({ schedule: o.index, mismatched: [], leftoverDeleted: [] });
-      else expect({ schedule: o.index, freshControllerConverged: o.restartConverged }).toEqual({ schedule: o.index, freshControllerConverged: true });
+      if (o.convergedMs !== undefined)
+        expect({ schedule: o.index, mismatched: o.mismatched, leftoverDeleted: o.leftoverDeleted }).toEqual({
+          schedule: o.index,
+          mismatched: [],
+          leftoverDeleted: [],
+        });
+      else
+        expect({ schedule: o.index, freshControllerConverged: o.restartConverged }).toEqual({
+          schedule: o.index,
+          freshControllerConverged: true,
+        });
     }
   }, 1_200_000);
 
@@ -390,7 +461,13 @@ describe('randomized fault schedules', () => {
   test(`every schedule converges within ${CONVERGENCE_BOUND_MS} ms once faults and churn stop, with no deleted pod's address left`, () => {
     expect(outcomes).toHaveLength(SCHEDULES);
     for (const o of outcomes) {
-      expect({ schedule: o.index, ms: o.convergedMs, withinBound: o.convergedMs !== undefined && o.convergedMs <= CONVERGENCE_BOUND_MS, leftoverDeleted: o.leftoverDeleted, mismatched: o.mismatched }).toEqual({
+      expect({
+        schedule: o.index,
+        ms: o.convergedMs,
+        withinBound: o.convergedMs !== undefined && o.convergedMs <= CONVERGENCE_BOUND_MS,
+        leftoverDeleted: o.leftoverDeleted,
+        mismatched: o.mismatched,
+      }).toEqual({
         schedule: o.index,
         ms: o.convergedMs,
         withinBound: true,

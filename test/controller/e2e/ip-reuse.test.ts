@@ -16,18 +16,7 @@
  * - PUSH_BUDGET_MS covers those pushes (each a few ms to the loopback emulator) plus delivery
  *   of the deletion over the watch, with room for a loaded 2-core machine.
  */
-import {
-  InProcessController,
-  World,
-  distribution,
-  eventually,
-  listPath,
-  pod,
-  podRef,
-  sleep,
-  startInProcess,
-  startWorld,
-} from './support';
+import { InProcessController, World, distribution, eventually, listPath, pod, podRef, sleep, startInProcess, startWorld } from './support';
 
 const PUSH_BUDGET_MS = 250;
 const RUNS = 12;
@@ -56,55 +45,60 @@ describe('IP reuse: how long a freed address stays in a list after its pod is de
     if (report.length) process.stdout.write(`${report.join('\n')}\n`);
   });
 
-  test.each(SETTINGS)('$name: the address leaves L within coalesceMs + one token interval + one push, and never comes back', async (setting) => {
-    const { kube, bigip } = world.emulators;
-    const L = listPath(world.plan, 'src_ns_payments');
-    const bound = Math.ceil(setting.coalesceMs + 1000 / setting.maxPushesPerSecond + PUSH_BUDGET_MS);
-    const tag = setting.maxPushesPerSecond;
-    let controller: InProcessController | undefined;
-    let churn: NodeJS.Timeout | undefined;
-    try {
-      controller = await startInProcess(world, { env: { COALESCE_MS: String(setting.coalesceMs), MAX_PUSHES_PER_SECOND: String(setting.maxPushesPerSecond) } });
-      // Steady state first: a new leader pushes every list once, and those pushes rank as
-      // removals (the device may hold stale members), ahead of L's removal below.
-      const reconciler = controller.running.reconciler;
-      await eventually(() => reconciler.isActive && reconciler.pendingLists === 0, 'the first push of every list');
-      // Background: scale-ups in other namespaces every 40 ms (additions to the shop-cart and
-      // web-tier lists), for the whole test.
-      let n = 0;
-      churn = setInterval(() => {
-        n++;
-        kube.apply(pod('shop', `cart-${tag}-${n}`, { labels: { app: 'cart' }, ips: [`10.${20 + tag}.${(n >> 8) & 255}.${n & 255}`] }));
-        kube.apply(pod('lab', `web-${tag}-${n}`, { labels: { tier: 'web' }, ips: [`fd00::${tag}:${n.toString(16)}`] }));
-      }, 40);
+  test.each(SETTINGS)(
+    '$name: the address leaves L within coalesceMs + one token interval + one push, and never comes back',
+    async (setting) => {
+      const { kube, bigip } = world.emulators;
+      const L = listPath(world.plan, 'src_ns_payments');
+      const bound = Math.ceil(setting.coalesceMs + 1000 / setting.maxPushesPerSecond + PUSH_BUDGET_MS);
+      const tag = setting.maxPushesPerSecond;
+      let controller: InProcessController | undefined;
+      let churn: NodeJS.Timeout | undefined;
+      try {
+        controller = await startInProcess(world, {
+          env: { COALESCE_MS: String(setting.coalesceMs), MAX_PUSHES_PER_SECOND: String(setting.maxPushesPerSecond) },
+        });
+        // Steady state first: a new leader pushes every list once, and those pushes rank as
+        // removals (the device may hold stale members), ahead of L's removal below.
+        const reconciler = controller.running.reconciler;
+        await eventually(() => reconciler.isActive && reconciler.pendingLists === 0, 'the first push of every list');
+        // Background: scale-ups in other namespaces every 40 ms (additions to the shop-cart and
+        // web-tier lists), for the whole test.
+        let n = 0;
+        churn = setInterval(() => {
+          n++;
+          kube.apply(pod('shop', `cart-${tag}-${n}`, { labels: { app: 'cart' }, ips: [`10.${20 + tag}.${(n >> 8) & 255}.${n & 255}`] }));
+          kube.apply(pod('lab', `web-${tag}-${n}`, { labels: { tier: 'web' }, ips: [`fd00::${tag}:${n.toString(16)}`] }));
+        }, 40);
 
-      const windows: number[] = [];
-      const removals: Array<{ ip: string; at: number }> = [];
-      for (let i = 0; i < RUNS; i++) {
-        const ip = `10.50.${tag}.${i + 1}`;
-        kube.apply(pod('payments', `a-${tag}-${i}`, { labels: { app: 'api' }, ips: [ip] }));
-        await eventually(() => bigip.listMembers(L)?.includes(ip), `pod A's address ${ip} in L`);
-        // Land the deletion at a random phase of the scheduler's timers.
-        await sleep(Math.floor(Math.random() * 300));
-        const deletedAt = Date.now();
-        kube.delete(podRef('payments', `a-${tag}-${i}`), { gracePeriodSeconds: 0 });
-        kube.apply(pod('denied', `b-${tag}-${i}`, { labels: { app: 'api' }, ips: [ip] }));
-        const gone = await eventually(() => bigip.firstPushWithout(L, ip, deletedAt) ?? false, `the push removing ${ip} from L`);
-        windows.push(gone.at - deletedAt);
-        removals.push({ ip, at: gone.at });
+        const windows: number[] = [];
+        const removals: Array<{ ip: string; at: number }> = [];
+        for (let i = 0; i < RUNS; i++) {
+          const ip = `10.50.${tag}.${i + 1}`;
+          kube.apply(pod('payments', `a-${tag}-${i}`, { labels: { app: 'api' }, ips: [ip] }));
+          await eventually(() => bigip.listMembers(L)?.includes(ip), `pod A's address ${ip} in L`);
+          // Land the deletion at a random phase of the scheduler's timers.
+          await sleep(Math.floor(Math.random() * 300));
+          const deletedAt = Date.now();
+          kube.delete(podRef('payments', `a-${tag}-${i}`), { gracePeriodSeconds: 0 });
+          kube.apply(pod('denied', `b-${tag}-${i}`, { labels: { app: 'api' }, ips: [ip] }));
+          const gone = await eventually(() => bigip.firstPushWithout(L, ip, deletedAt) ?? false, `the push removing ${ip} from L`);
+          windows.push(gone.at - deletedAt);
+          removals.push({ ip, at: gone.at });
+        }
+        // B's address never returns to L (B is in a namespace no rule selects).
+        await sleep(setting.coalesceMs + 500);
+        for (const { ip, at } of removals) for (const p of bigip.nodePushes({ list: L, since: at })) expect(p.ips).not.toContain(ip);
+        const d = distribution(windows);
+        report.push(
+          `IP reuse, ${setting.name}: window from A's deletion to the push removing its address from L over ${d.n} runs: ` +
+            `min ${d.min} ms, p50 ${d.p50} ms, p90 ${d.p90} ms, max ${d.max} ms (asserted bound ${bound} ms); all: ${windows.join(', ')}`,
+        );
+        for (const w of windows) expect(w).toBeLessThanOrEqual(bound);
+      } finally {
+        if (churn) clearInterval(churn);
+        await controller?.stop();
       }
-      // B's address never returns to L (B is in a namespace no rule selects).
-      await sleep(setting.coalesceMs + 500);
-      for (const { ip, at } of removals) for (const p of bigip.nodePushes({ list: L, since: at })) expect(p.ips).not.toContain(ip);
-      const d = distribution(windows);
-      report.push(
-        `IP reuse, ${setting.name}: window from A's deletion to the push removing its address from L over ${d.n} runs: ` +
-          `min ${d.min} ms, p50 ${d.p50} ms, p90 ${d.p90} ms, max ${d.max} ms (asserted bound ${bound} ms); all: ${windows.join(', ')}`,
-      );
-      for (const w of windows) expect(w).toBeLessThanOrEqual(bound);
-    } finally {
-      if (churn) clearInterval(churn);
-      await controller?.stop();
-    }
-  });
+    },
+  );
 });

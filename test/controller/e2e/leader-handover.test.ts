@@ -4,7 +4,19 @@
  * overwrite the new leader's list. Both replicas run as the synthesized ServiceAccount.
  */
 import { BigipFault } from '../../emulators/bigip/emulator';
-import { World, deviceLists, eventually, expectedLists, clusterSnapshot, listPath, pod, podRef, startInProcess, startWorld, InProcessController } from './support';
+import {
+  World,
+  deviceLists,
+  eventually,
+  expectedLists,
+  clusterSnapshot,
+  listPath,
+  pod,
+  podRef,
+  startInProcess,
+  startWorld,
+  InProcessController,
+} from './support';
 
 const PUSH_LATENCY_MS = 6000;
 
@@ -29,13 +41,25 @@ describe('leader hand-over with a push in flight', () => {
     replicas.push(a);
     // Every list pushed, not only this one: a push of the first round still under way would take
     // the slow answer below instead of the push of the new pod (the test's old flakiness).
-    await eventually(() => a.running.isLeading() && world.plan.lists.every((l) => a.running.reconciler.listState(l.path)?.pending === false) && deviceLists(world.emulators, world.plan)[list]?.length === 3, 'a leading with every list pushed');
+    await eventually(
+      () =>
+        a.running.isLeading() &&
+        world.plan.lists.every((l) => a.running.reconciler.listState(l.path)?.pending === false) &&
+        deviceLists(world.emulators, world.plan)[list]?.length === 3,
+      'a leading with every list pushed',
+    );
     const b = await startInProcess(world, { podName: 'controller-b', user: 'egress-b' });
     replicas.push(b);
 
     // The next write of the shop list takes a while on the device.
     const taskId = world.plan.lists.find((l) => l.path === list)!.taskId;
-    bigip.injectFault({ fault: BigipFault.LATENCY, pathPrefix: `/mgmt/shared/service-discovery/task/${taskId}/`, method: 'POST', count: 1, latencyMs: PUSH_LATENCY_MS });
+    bigip.injectFault({
+      fault: BigipFault.LATENCY,
+      pathPrefix: `/mgmt/shared/service-discovery/task/${taskId}/`,
+      method: 'POST',
+      count: 1,
+      latencyMs: PUSH_LATENCY_MS,
+    });
     kube.apply(pod('shop', 'short-lived', { labels: { app: 'cart' }, ips: ['10.2.0.99'] }));
     await eventually(() => bigip.faultCount(BigipFault.LATENCY) === 1, "a's push of the new pod to be in flight");
     // The pod is gone again and the leader stops, its push still on the way.
@@ -47,7 +71,8 @@ describe('leader hand-over with a push in flight', () => {
     await eventually(
       () => {
         const landed = bigip.nodePushes({ list, since: stopAt });
-        if (landed.length < 2) throw new Error(`pushes so far: ${JSON.stringify(landed.map((p) => p.ips))}; b leading: ${b.running.isLeading()}`);
+        if (landed.length < 2)
+          throw new Error(`pushes so far: ${JSON.stringify(landed.map((p) => p.ips))}; b leading: ${b.running.isLeading()}`);
       },
       'both pushes to land',
       60_000,

@@ -40,12 +40,23 @@ describe('leader election between two in-process replicas', () => {
     await world?.stop();
   });
 
-  const lease = () => world.emulators.kube.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: world.deployment.namespace, name: world.deployment.env.LEASE_NAME }) as any;
+  const lease = () =>
+    world.emulators.kube.get({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      namespace: world.deployment.namespace,
+      name: world.deployment.env.LEASE_NAME,
+    }) as any;
   /** Push outcomes a replica counted, by result (ok, error, unchanged). */
   const pushesOf = async (r: InProcessController) => {
     const samples = parseMetrics((await r.get('/metrics')).body);
     const count = (result: string) => metricValue(samples, 'cdktf_ces_pushes_total', { result }) ?? 0;
-    return { ok: count('ok'), error: count('error'), unchanged: count('unchanged'), all: count('ok') + count('error') + count('unchanged') };
+    return {
+      ok: count('ok'),
+      error: count('error'),
+      unchanged: count('unchanged'),
+      all: count('ok') + count('error') + count('unchanged'),
+    };
   };
 
   test('started together, exactly one replica leads and pushes; the standby never touches the BIG-IP', async () => {
@@ -103,8 +114,16 @@ describe('leader election between two in-process replicas', () => {
     kube.apply(pod('payments', 'checkout-8', { labels: { app: 'checkout' }, ips: ['10.1.0.8'] }));
     kube.apply(pod('shop', 'cart-1', { labels: { app: 'other' }, ips: ['10.2.0.1'] }));
 
-    const tookOver = await eventually(() => (standby.running.isLeading() ? Date.now() : false), 'the standby to lead', LEASE_DURATION_MS * 2);
-    const firstPush = await eventually(() => bigip.nodePushes({ since: stopAt })[0] ?? false, 'the new leader to push', LEASE_DURATION_MS * 2);
+    const tookOver = await eventually(
+      () => (standby.running.isLeading() ? Date.now() : false),
+      'the standby to lead',
+      LEASE_DURATION_MS * 2,
+    );
+    const firstPush = await eventually(
+      () => bigip.nodePushes({ since: stopAt })[0] ?? false,
+      'the new leader to push',
+      LEASE_DURATION_MS * 2,
+    );
     await eventually(() => listsConverged(world), 'the lists to converge under the new leader');
     // A released Lease is taken at the standby's next retry (2 s and jitter), not after expiry.
     expect(tookOver - stopAt).toBeLessThan(LEASE_DURATION_MS);
@@ -114,6 +133,8 @@ describe('leader election between two in-process replicas', () => {
     // The new leader pushed every list once on taking over, then followed the changes.
     for (const list of world.plan.lists) expect(bigip.nodePushes({ list: list.path, since: stopAt }).length).toBeGreaterThanOrEqual(1);
     expect(deviceLists(world.emulators, world.plan)).toEqual(expectedLists(world.plan, clusterSnapshot(world.emulators)));
-    process.stdout.write(`leader handover: standby leading ${tookOver - stopAt} ms and first push ${firstPush.at - stopAt} ms after the leader's graceful stop began\n`);
+    process.stdout.write(
+      `leader handover: standby leading ${tookOver - stopAt} ms and first push ${firstPush.at - stopAt} ms after the leader's graceful stop began\n`,
+    );
   });
 });

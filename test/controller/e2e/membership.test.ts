@@ -165,7 +165,10 @@ describe('fail closed: nothing is pushed before every informer has listed', () =
     kube.setLatency(0);
 
     // An empty list already equals its desired content (the placeholder) before its push.
-    await eventually(() => listsConverged(world) && world.plan.lists.every((l) => bigip.nodePushes({ list: l.path }).length > 0), 'every list pushed after the caches listed');
+    await eventually(
+      () => listsConverged(world) && world.plan.lists.every((l) => bigip.nodePushes({ list: l.path }).length > 0),
+      'every list pushed after the caches listed',
+    );
     const listed = controller.logs.find((l) => l.msg === 'caches listed');
     expect(listed).toBeDefined();
     expect(listed!.pods).toBe(30);

@@ -10,7 +10,19 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { runControllerProcess } from '../../emulators/deploy';
-import { World, clusterSnapshot, deviceLists, eventually, expectedLists, httpGet, listsConverged, pod, podRef, service, startWorld } from './support';
+import {
+  World,
+  clusterSnapshot,
+  deviceLists,
+  eventually,
+  expectedLists,
+  httpGet,
+  listsConverged,
+  pod,
+  podRef,
+  service,
+  startWorld,
+} from './support';
 
 interface Exited {
   readonly code: number | null;
@@ -39,7 +51,10 @@ async function freePort(): Promise<number> {
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 describe('the bundled controller as a child process', () => {
@@ -92,7 +107,13 @@ describe('the bundled controller as a child process', () => {
     await eventually(() => listsConverged(world), 'the child to follow changes', 30_000);
     expect(deviceLists(world.emulators, world.plan)).toEqual(expectedLists(world.plan, clusterSnapshot(world.emulators)));
 
-    const lease = () => kube.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: world.deployment.namespace, name: world.deployment.env.LEASE_NAME }) as any;
+    const lease = () =>
+      kube.get({
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        namespace: world.deployment.namespace,
+        name: world.deployment.env.LEASE_NAME,
+      }) as any;
     expect(lease().spec.holderIdentity).toBe('controller-0');
     expect(bigip.activeTokenCount('egress-a')).toBe(1);
 
@@ -102,7 +123,10 @@ describe('the bundled controller as a child process', () => {
     expect(bigip.activeTokenCount('egress-a')).toBe(0);
     expect(lease().spec.holderIdentity).toBe('');
     // Structured logs on stdout, one JSON object per line, ending with the shutdown.
-    const lines = exited.stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; signal?: string });
+    const lines = exited.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; signal?: string });
     expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['caches listed', 'leading: pushing source lists', 'shutting down']));
     expect(lines.find((l) => l.msg === 'shutting down')?.signal).toBe('SIGTERM');
     expect(exited.stderr).toBe('');
@@ -112,19 +136,35 @@ describe('the bundled controller as a child process', () => {
     const { kube } = world.emulators;
     const port = await freePort();
     const proc = start(port, { BIGIP_PASSWORD_KEY: 'bigip-password' });
-    const expected = 'Secret bigip-credentials/bigip-egress-login has no key "bigip-password"; it must hold the BIG-IP login under the keys "username" and "bigip-password"';
-    await eventually(async () => (await httpGet(port, '/readyz').catch(() => ({ status: 0, body: '' }))).status === 503, 'the waiting controller to answer', 30_000, 100);
+    const expected =
+      'Secret bigip-credentials/bigip-egress-login has no key "bigip-password"; it must hold the BIG-IP login under the keys "username" and "bigip-password"';
+    await eventually(
+      async () => (await httpGet(port, '/readyz').catch(() => ({ status: 0, body: '' }))).status === 503,
+      'the waiting controller to answer',
+      30_000,
+      100,
+    );
     expect(await httpGet(port, '/healthz')).toEqual({ status: 200, body: '{"status":"ok"}' });
     expect(JSON.parse((await httpGet(port, '/readyz')).body)).toEqual({ status: 'not ready', waitingFor: expected });
     expect((await httpGet(port, '/metrics')).body).toMatch(/^cdktf_ces_waiting_for_configuration 1$/m);
     await eventually(() => proc.output().stdout.includes('waiting for configuration'), 'the log line', 10_000, 50);
-    const waiting = proc.output().stdout.trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string; missing?: string }).filter((l) => l.msg === 'waiting for configuration');
+    const waiting = proc
+      .output()
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; msg: string; missing?: string })
+      .filter((l) => l.msg === 'waiting for configuration');
     expect(waiting).toEqual([expect.objectContaining({ level: 'warn', missing: expected })]);
 
     // The operator adds the key: the controller reads it, starts and becomes ready, no restart.
     const secret = kube.get({ apiVersion: 'v1', kind: 'Secret', namespace: 'bigip-credentials', name: 'bigip-egress-login' }) as any;
     kube.apply({ ...secret, data: { ...secret.data, 'bigip-password': secret.data.password } });
-    await eventually(async () => (await httpGet(port, '/readyz').catch(() => ({ status: 0, body: '' }))).status === 200, 'the controller to start once the key exists', 60_000, 100);
+    await eventually(
+      async () => (await httpGet(port, '/readyz').catch(() => ({ status: 0, body: '' }))).status === 200,
+      'the controller to start once the key exists',
+      60_000,
+      100,
+    );
     expect(proc.child.exitCode).toBeNull();
     proc.child.kill('SIGTERM');
     const exited = await withTimeout(proc.exited, 20_000, 'graceful shutdown');
@@ -139,10 +179,26 @@ describe('the bundled controller as a child process', () => {
       return file;
     };
     const cases: Array<[string, () => Record<string, string>, RegExp]> = [
-      ['no BIG-IP URL', () => ({ BIGIP_URL: '' }), /^cdktf-ces-controller: configuration error: BIGIP_URL: not set; set it to the BIG-IP management URL/],
-      ['an unreadable CA bundle', () => ({ BIGIP_CA_FILE: path.join(world.emulators.workdir, 'no-such-ca.crt') }), /^cdktf-ces-controller: configuration error: BIGIP_CA_FILE: cannot read .*no-such-ca\.crt \(ENOENT\)/],
-      ['a BIG-IP login Secret that is not namespace/name', () => ({ BIGIP_CREDENTIALS_SECRET: 'bigip-egress-login' }), /^cdktf-ces-controller: configuration error: BIGIP_CREDENTIALS_SECRET: "bigip-egress-login" must be namespace\/name/],
-      ['a kubeconfig that is not YAML', () => ({ KUBECONFIG: badKubeconfig() }), /^cdktf-ces-controller: configuration error: .*broken-kubeconfig/],
+      [
+        'no BIG-IP URL',
+        () => ({ BIGIP_URL: '' }),
+        /^cdktf-ces-controller: configuration error: BIGIP_URL: not set; set it to the BIG-IP management URL/,
+      ],
+      [
+        'an unreadable CA bundle',
+        () => ({ BIGIP_CA_FILE: path.join(world.emulators.workdir, 'no-such-ca.crt') }),
+        /^cdktf-ces-controller: configuration error: BIGIP_CA_FILE: cannot read .*no-such-ca\.crt \(ENOENT\)/,
+      ],
+      [
+        'a BIG-IP login Secret that is not namespace/name',
+        () => ({ BIGIP_CREDENTIALS_SECRET: 'bigip-egress-login' }),
+        /^cdktf-ces-controller: configuration error: BIGIP_CREDENTIALS_SECRET: "bigip-egress-login" must be namespace\/name/,
+      ],
+      [
+        'a kubeconfig that is not YAML',
+        () => ({ KUBECONFIG: badKubeconfig() }),
+        /^cdktf-ces-controller: configuration error: .*broken-kubeconfig/,
+      ],
     ];
 
     test.each(cases)('%s', async (_name, env, message) => {
@@ -162,7 +218,12 @@ describe('the bundled controller as a child process', () => {
     });
 
     test('the synthesized Deployment shows that line as the termination message and probes the port the process listens on', () => {
-      const d = world.emulators.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: world.deployment.namespace, name: world.deployment.name }) as any;
+      const d = world.emulators.kube.get({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        namespace: world.deployment.namespace,
+        name: world.deployment.name,
+      }) as any;
       const container = d.spec.template.spec.containers[0];
       // On a non-zero exit the kubelet copies the end of the container log into
       // status.containerStatuses[].state.terminated.message: the one line above.

@@ -22,7 +22,18 @@ import { Informer } from '../../../lib/controller/kube/informer';
 import { NAMESPACES } from '../../../lib/clients/kube/resources';
 import { BigipFault } from '../../emulators/bigip/emulator';
 import { KubeApiEmulator } from '../../emulators/kube/emulator';
-import { InProcessController, World, eventually, listPath, listsConverged, pod, podRef, sleep, startInProcess, startWorld } from './support';
+import {
+  InProcessController,
+  World,
+  eventually,
+  listPath,
+  listsConverged,
+  pod,
+  podRef,
+  sleep,
+  startInProcess,
+  startWorld,
+} from './support';
 import { systemClock } from '../../../lib/clients/clock';
 
 /** The issue's convergence bound once faults stop; a parked list would take terminalRetryMs (60 s). */
@@ -39,7 +50,10 @@ describe.each([
     world = await startWorld();
     for (let i = 1; i <= 4; i++) world.emulators.kube.apply(pod('payments', `api-${i}`, { ips: [`10.1.0.${i}`] }));
     controller = await startInProcess(world);
-    await eventually(() => listsConverged(world) && world.emulators.bigip.listMembers(listPath(world.plan, 'src_ns_payments'))?.length === 4, 'the first push');
+    await eventually(
+      () => listsConverged(world) && world.emulators.bigip.listMembers(listPath(world.plan, 'src_ns_payments'))?.length === 4,
+      'the first push',
+    );
   });
   afterAll(async () => {
     await controller?.stop();
@@ -64,7 +78,9 @@ describe.each([
     expect(recoveryMs).toBeLessThanOrEqual(RECOVERY_LIMIT_MS);
     expect(bigip.listMembers(listPath(world.plan, 'src_ns_payments'))).not.toContain('10.1.0.1');
     // The failure was reported, not swallowed.
-    expect(controller.logs.some((l) => l.msg === 'push failed' && String(l.error).includes('Unauthorized') && l.terminal === false)).toBe(true);
+    expect(controller.logs.some((l) => l.msg === 'push failed' && String(l.error).includes('Unauthorized') && l.terminal === false)).toBe(
+      true,
+    );
   }, 90_000);
 });
 

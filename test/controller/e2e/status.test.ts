@@ -45,7 +45,11 @@ describe('rule status, gating and endpoints', () => {
       policy: {
         extraRules: [
           { namespace: 'payments', name: 'always-open', schedule: { startTime: '00:00', endTime: '24:00', timeZone: 'UTC' } },
-          { namespace: 'payments', name: 'closed-now', schedule: { daysOfWeek: [closedDay], startTime: '00:00', endTime: '24:00', timeZone: 'UTC' } },
+          {
+            namespace: 'payments',
+            name: 'closed-now',
+            schedule: { daysOfWeek: [closedDay], startTime: '00:00', endTime: '24:00', timeZone: 'UTC' },
+          },
           { namespace: 'payments', name: 'expiring', expiresAt },
           { namespace: 'shop', name: 'legacy' },
         ],
@@ -76,7 +80,11 @@ describe('rule status, gating and endpoints', () => {
   test('an expiring rule is in force before its expiresAt', async () => {
     const list = listOf('expiring');
     // The rule was synthesized EXPIRY_LEAD_MS ahead; startup takes a small part of that.
-    await eventually(() => statusOf('expiring')?.members === 4, 'the expiring rule to be in force', Math.max(0, Date.parse(expiresAt) - Date.now()));
+    await eventually(
+      () => statusOf('expiring')?.members === 4,
+      'the expiring rule to be in force',
+      Math.max(0, Date.parse(expiresAt) - Date.now()),
+    );
     expect(Date.now()).toBeLessThan(Date.parse(expiresAt));
     expect(world.emulators.bigip.listMembers(list.taskId)).toHaveLength(4);
     expect(readyCondition({ status: statusOf('expiring') })).toMatchObject({ status: 'True', reason: 'Synced' });
@@ -90,7 +98,13 @@ describe('rule status, gating and endpoints', () => {
     expect(world.emulators.bigip.listMembers(listPath(world.plan, 'src_ns_payments'))).toHaveLength(4);
     expect(status.observedGeneration).toBe(cr.metadata.generation);
     const ready = readyCondition({ status });
-    expect(ready).toMatchObject({ type: 'Ready', status: 'True', reason: 'Synced', message: 'in force with 4 pod addresses', observedGeneration: cr.metadata.generation });
+    expect(ready).toMatchObject({
+      type: 'Ready',
+      status: 'True',
+      reason: 'Synced',
+      message: 'in force with 4 pod addresses',
+      observedGeneration: cr.metadata.generation,
+    });
     expect(ready.lastTransitionTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(status.lastSyncTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     // lastSyncTime has second precision: it is not earlier than the second the test started.
@@ -98,8 +112,15 @@ describe('rule status, gating and endpoints', () => {
     expect(Date.parse(status.lastSyncTime)).toBeLessThanOrEqual(Date.now());
     expect(status.windowOpen).toBeUndefined(); // only windowed rules report it
 
-    await eventually(() => statusOf('checkout-psp')?.members === 3 && statusOf('prod-https')?.members === 4, 'the service and cluster rules to report members');
-    expect(readyCondition({ status: statusOf('checkout-psp') })).toMatchObject({ status: 'True', reason: 'Synced', message: 'in force with 3 pod addresses' });
+    await eventually(
+      () => statusOf('checkout-psp')?.members === 3 && statusOf('prod-https')?.members === 4,
+      'the service and cluster rules to report members',
+    );
+    expect(readyCondition({ status: statusOf('checkout-psp') })).toMatchObject({
+      status: 'True',
+      reason: 'Synced',
+      message: 'in force with 3 pod addresses',
+    });
 
     // A hand edit moves the generation, not the firewall: the status says the spec is not
     // deployed and observedGeneration stays at the generation the firewall enforces.
@@ -108,7 +129,10 @@ describe('rule status, gating and endpoints', () => {
     edited.spec.priority = priority + 1;
     const stored = world.emulators.kube.apply(edited);
     expect(stored.metadata.generation).toBe(cr.metadata.generation + 1);
-    await eventually(() => readyCondition({ status: statusOf('payments-partner') })?.reason === 'SpecNotDeployed', 'the edited rule to be reported as not deployed');
+    await eventually(
+      () => readyCondition({ status: statusOf('payments-partner') })?.reason === 'SpecNotDeployed',
+      'the edited rule to be reported as not deployed',
+    );
     expect(readyCondition({ status: statusOf('payments-partner') })).toMatchObject({
       status: 'False',
       observedGeneration: cr.metadata.generation + 1,
@@ -120,12 +144,22 @@ describe('rule status, gating and endpoints', () => {
     const undone = ruleCr(world, 'NamespaceEgressRule', 'payments-partner', 'payments');
     undone.spec.priority = priority;
     expect(world.emulators.kube.apply(undone).metadata.generation).toBe(cr.metadata.generation + 2);
-    await eventually(() => statusOf('payments-partner')?.observedGeneration === cr.metadata.generation + 2, 'observedGeneration to follow the undone edit');
-    expect(readyCondition({ status: statusOf('payments-partner') })).toMatchObject({ status: 'True', reason: 'Synced', observedGeneration: cr.metadata.generation + 2 });
+    await eventually(
+      () => statusOf('payments-partner')?.observedGeneration === cr.metadata.generation + 2,
+      'observedGeneration to follow the undone edit',
+    );
+    expect(readyCondition({ status: statusOf('payments-partner') })).toMatchObject({
+      status: 'True',
+      reason: 'Synced',
+      observedGeneration: cr.metadata.generation + 2,
+    });
   });
 
   test('time windows: an open window fills its list and says windowOpen: true; a closed one keeps it empty', async () => {
-    await eventually(() => statusOf('always-open')?.members === 4 && statusOf('closed-now')?.windowOpen === false, 'the windowed rules to report');
+    await eventually(
+      () => statusOf('always-open')?.members === 4 && statusOf('closed-now')?.windowOpen === false,
+      'the windowed rules to report',
+    );
     expect(statusOf('always-open')).toMatchObject({ windowOpen: true, members: 4 });
     expect(readyCondition({ status: statusOf('always-open') })).toMatchObject({ status: 'True', reason: 'Synced' });
     expect(world.emulators.bigip.listMembers(listOf('always-open').taskId)).toHaveLength(4);
@@ -138,7 +172,10 @@ describe('rule status, gating and endpoints', () => {
   });
 
   test('a list AS3 does not have (terminal 404) shows as Ready=False/BigipRejected; the others are unaffected', async () => {
-    await eventually(() => readyCondition({ status: statusOf('legacy') })?.reason === 'BigipRejected', 'the rule on the static list to be rejected');
+    await eventually(
+      () => readyCondition({ status: statusOf('legacy') })?.reason === 'BigipRejected',
+      'the rule on the static list to be rejected',
+    );
     const ready = readyCondition({ status: statusOf('legacy') });
     expect(ready.status).toBe('False');
     expect(ready.message).toContain('the BIG-IP refused the update');
@@ -149,7 +186,8 @@ describe('rule status, gating and endpoints', () => {
     const expected = expectedLists(world.plan, clusterSnapshot(world.emulators));
     const actual = deviceLists(world.emulators, world.plan);
     const legacyList = listOf('legacy').path;
-    for (const list of world.plan.lists) if (list.path !== legacyList && list.path !== listOf('expiring').path) expect(actual[list.path]).toEqual(expected[list.path]);
+    for (const list of world.plan.lists)
+      if (list.path !== legacyList && list.path !== listOf('expiring').path) expect(actual[list.path]).toEqual(expected[list.path]);
     expect(actual[legacyList]).toBeUndefined(); // not an event-driven list on the device
   });
 
@@ -162,14 +200,30 @@ describe('rule status, gating and endpoints', () => {
     expect((await controller.get('/nope')).status).toBe(404);
 
     // Gauges are read at scrape time.
-    await eventually(async () => metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_pods') === 4, 'the pod gauge');
+    await eventually(
+      async () => metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_pods') === 4,
+      'the pod gauge',
+    );
     const fetchedBefore = Date.now();
     const res = await controller.get('/metrics');
     const fetchedAfter = Date.now();
     expect(res.status).toBe(200);
     const samples = parseMetrics(res.body);
     expect(metricValue(samples, 'cdktf_ces_sync_lag_seconds_count')).toBeGreaterThanOrEqual(world.plan.lists.length - 1);
-    expect(samples.filter((s) => s.name === 'cdktf_ces_sync_lag_seconds_bucket').map((s) => s.labels.le)).toEqual(['0.05', '0.1', '0.25', '0.5', '1', '2', '5', '10', '20', '30', '60', '+Inf']);
+    expect(samples.filter((s) => s.name === 'cdktf_ces_sync_lag_seconds_bucket').map((s) => s.labels.le)).toEqual([
+      '0.05',
+      '0.1',
+      '0.25',
+      '0.5',
+      '1',
+      '2',
+      '5',
+      '10',
+      '20',
+      '30',
+      '60',
+      '+Inf',
+    ]);
     expect(metricValue(samples, 'cdktf_ces_pushes_total', { result: 'ok' })).toBeGreaterThanOrEqual(world.plan.lists.length - 1);
     expect(metricValue(samples, 'cdktf_ces_pushes_total', { result: 'error' })).toBeGreaterThanOrEqual(1);
     expect(metricValue(samples, 'cdktf_ces_push_errors_total', { reason: 'ListNotFound' })).toBeGreaterThanOrEqual(1);
@@ -177,7 +231,10 @@ describe('rule status, gating and endpoints', () => {
     const legacyList = listOf('legacy').path;
     for (const list of world.plan.lists) {
       if (list.path === legacyList) expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBeUndefined();
-      else expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBe(world.emulators.bigip.listMembers(list.taskId)!.filter((a) => a !== EMPTY_LIST_PLACEHOLDER).length);
+      else
+        expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBe(
+          world.emulators.bigip.listMembers(list.taskId)!.filter((a) => a !== EMPTY_LIST_PLACEHOLDER).length,
+        );
     }
     // The closed window, plus the expired rule once expiresAt has passed (requeued at expiresAt).
     if (fetchedAfter < Date.parse(expiresAt)) expect(metricValue(samples, 'cdktf_ces_lists_gated')).toBe(1);
@@ -205,9 +262,15 @@ describe('rule status, gating and endpoints', () => {
     });
     // A pod that starts after expiry does not reach the expired list, only the ordinary one.
     world.emulators.kube.apply(pod('payments', 'late-1', { ips: ['10.1.0.99'] }));
-    await eventually(() => bigip.listMembers(listPath(world.plan, 'src_ns_payments'))?.includes('10.1.0.99'), 'the ordinary payments list to gain the pod');
+    await eventually(
+      () => bigip.listMembers(listPath(world.plan, 'src_ns_payments'))?.includes('10.1.0.99'),
+      'the ordinary payments list to gain the pod',
+    );
     expect(bigip.listMembers(list.taskId)).toEqual([EMPTY_LIST_PLACEHOLDER]);
-    await eventually(async () => metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_lists_gated') === 2, 'two gated lists');
+    await eventually(
+      async () => metricValue(parseMetrics((await controller.get('/metrics')).body), 'cdktf_ces_lists_gated') === 2,
+      'two gated lists',
+    );
     const samples = parseMetrics((await controller.get('/metrics')).body);
     expect(metricValue(samples, 'cdktf_ces_list_members', { list: list.path })).toBe(0);
   });

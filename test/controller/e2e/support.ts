@@ -100,7 +100,13 @@ export function synthPolicy(options: PolicyOptions = {}): string {
     podSelector: { matchLabels: { tier: 'web' } },
     destinations: anywhere,
   });
-  new NamespaceEgressRule(stack, 'Payments', { device, namespace: 'payments', name: 'payments-partner', action: EgressAction.ALLOW, destinations: anywhere });
+  new NamespaceEgressRule(stack, 'Payments', {
+    device,
+    namespace: 'payments',
+    name: 'payments-partner',
+    action: EgressAction.ALLOW,
+    destinations: anywhere,
+  });
   new NamespaceEgressRule(stack, 'ShopCart', {
     device,
     namespace: 'shop',
@@ -109,7 +115,14 @@ export function synthPolicy(options: PolicyOptions = {}): string {
     podSelector: { matchExpressions: [{ key: 'app', operator: LabelSelectorOperator.IN, values: ['cart', 'checkout'] }] },
     destinations: anywhere,
   });
-  new ServiceEgressRule(stack, 'Checkout', { device, namespace: 'payments', service: 'checkout', name: 'checkout-psp', action: EgressAction.ALLOW, destinations: anywhere });
+  new ServiceEgressRule(stack, 'Checkout', {
+    device,
+    namespace: 'payments',
+    service: 'checkout',
+    name: 'checkout-psp',
+    action: EgressAction.ALLOW,
+    destinations: anywhere,
+  });
   for (const r of options.extraRules ?? []) {
     new NamespaceEgressRule(stack, `Extra-${r.namespace}-${r.name}`, {
       device,
@@ -135,7 +148,9 @@ export function synthPolicy(options: PolicyOptions = {}): string {
 function editControllerDeployment(outdir: string, edit: (resource: Record<string, any>) => void): void {
   const file = path.join(outdir, 'stacks', 'egress', 'cdk.tf.json');
   const tf = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const deployments = Object.values((tf.resource?.kubernetes_manifest ?? {}) as Record<string, Record<string, any>>).filter((r) => r.manifest?.kind === 'Deployment');
+  const deployments = Object.values((tf.resource?.kubernetes_manifest ?? {}) as Record<string, Record<string, any>>).filter(
+    (r) => r.manifest?.kind === 'Deployment',
+  );
   if (deployments.length !== 1) throw new Error(`expected one Deployment in ${file}, found ${deployments.length}`);
   edit(deployments[0]);
   fs.writeFileSync(file, JSON.stringify(tf, null, 2));
@@ -200,24 +215,48 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     const kube = emulators.kube;
     // What the README has exist before the deploy: the team namespaces, and the login Secret and
     // CA ConfigMap in a namespace of their own; the deploy creates the controller's namespace.
-    for (const [name, labels] of Object.entries(options.namespaces ?? { payments: { env: 'prod' }, shop: { env: 'dev' } })) kube.apply(namespace(name, labels));
+    for (const [name, labels] of Object.entries(options.namespaces ?? { payments: { env: 'prod' }, shop: { env: 'dev' } }))
+      kube.apply(namespace(name, labels));
     kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: CREDENTIALS_NAMESPACE } });
-    kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: CREDENTIALS_NAMESPACE, name: CREDENTIALS_SECRET }, stringData: { username: 'egress-a', password: BIGIP_USERS['egress-a'] } });
-    kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: CREDENTIALS_NAMESPACE, name: CA_CONFIGMAP }, data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') } });
+    kube.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { namespace: CREDENTIALS_NAMESPACE, name: CREDENTIALS_SECRET },
+      stringData: { username: 'egress-a', password: BIGIP_USERS['egress-a'] },
+    });
+    kube.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { namespace: CREDENTIALS_NAMESPACE, name: CA_CONFIGMAP },
+      data: { 'ca.crt': fs.readFileSync(emulators.caFile, 'utf8') },
+    });
     // These tests run the controller's replicas themselves, after the deploy; nothing runs the
     // Deployment's pods during it, so its rollout wait would only time out (test/k8s covers it).
     editControllerDeployment(outdir, (d) => delete d.wait);
     const deployed = await deploySynthOutput(outdir, emulators);
-    if (deployed.controllers.length !== 1) throw new Error(`expected one controller in the synth output, found ${deployed.controllers.length}`);
+    if (deployed.controllers.length !== 1)
+      throw new Error(`expected one controller in the synth output, found ${deployed.controllers.length}`);
     const deployment = deployed.controllers[0];
     const planMount = deployment.configMaps.find((c) => c.mountPath.endsWith('/plan'));
     if (!planMount) throw new Error('the controller Deployment mounts no plan ConfigMap');
-    const cm = kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: deployment.namespace, name: planMount.name }) as EmulatedObject & { data: Record<string, string> };
+    const cm = kube.get({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: deployment.namespace,
+      name: planMount.name,
+    }) as EmulatedObject & { data: Record<string, string> };
     const plan = JSON.parse(cm.data['plan.json']) as SyncPlan;
-    const controllerDeployment = kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: deployment.namespace, name: deployment.name }) as any;
+    const controllerDeployment = kube.get({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: deployment.namespace,
+      name: deployment.name,
+    }) as any;
     const serviceAccount = controllerDeployment?.spec?.template?.spec?.serviceAccountName;
     if (!serviceAccount) throw new Error('the controller Deployment names no serviceAccountName');
-    const kubeconfigFile = kube.writeKubeconfig(path.join(emulators.workdir, 'controller-kubeconfig'), { token: kube.serviceAccountToken(deployment.namespace, serviceAccount) });
+    const kubeconfigFile = kube.writeKubeconfig(path.join(emulators.workdir, 'controller-kubeconfig'), {
+      token: kube.serviceAccountToken(deployment.namespace, serviceAccount),
+    });
     return {
       emulators,
       outdir,
@@ -345,8 +384,12 @@ export function clusterSnapshot(emulators: Emulators): ClusterSnapshot {
     terminating: p.metadata.deletionTimestamp !== undefined,
     hostNetwork: p.spec?.hostNetwork === true,
   }));
-  const namespaces = kube.list({ apiVersion: 'v1', kind: 'Namespace' }).map((n) => ({ name: n.metadata.name as string, labels: n.metadata.labels ?? {} }));
-  const services = kube.list({ apiVersion: 'v1', kind: 'Service' }).map((s: any) => ({ namespace: s.metadata.namespace, name: s.metadata.name, selector: s.spec?.selector }));
+  const namespaces = kube
+    .list({ apiVersion: 'v1', kind: 'Namespace' })
+    .map((n) => ({ name: n.metadata.name as string, labels: n.metadata.labels ?? {} }));
+  const services = kube
+    .list({ apiVersion: 'v1', kind: 'Service' })
+    .map((s: any) => ({ namespace: s.metadata.namespace, name: s.metadata.name, selector: s.spec?.selector }));
   return { pods, namespaces, services };
 }
 
@@ -357,7 +400,8 @@ export function clusterSnapshot(emulators: Emulators): ClusterSnapshot {
 export function expectedLists(plan: SyncPlan, snapshot: ClusterSnapshot, at = new Date()): Record<string, string[]> {
   const suffix = plan.routeDomain ? `%${plan.routeDomain}` : '';
   const out: Record<string, string[]> = {};
-  for (const [list, members] of desiredMembers(plan, snapshot, at)) out[list] = members.length ? members.map((ip) => `${ip}${suffix}`).sort() : [EMPTY_LIST_PLACEHOLDER];
+  for (const [list, members] of desiredMembers(plan, snapshot, at))
+    out[list] = members.length ? members.map((ip) => `${ip}${suffix}`).sort() : [EMPTY_LIST_PLACEHOLDER];
   return out;
 }
 
@@ -386,7 +430,8 @@ function sameMembers(a: readonly string[] | undefined, b: readonly string[]): bo
 export function listPath(plan: SyncPlan, base: string): string {
   const pattern = new RegExp(`_${base}(_[0-9a-f]{16})?$`);
   const found = plan.lists.filter((l) => pattern.test(l.path));
-  if (found.length !== 1) throw new Error(`expected one list named _${base}[_<hash>], found ${found.map((l) => l.path).join(', ') || 'none'}`);
+  if (found.length !== 1)
+    throw new Error(`expected one list named _${base}[_<hash>], found ${found.map((l) => l.path).join(', ') || 'none'}`);
   return found[0].path;
 }
 
@@ -397,7 +442,12 @@ export function namespace(name: string, labels: Record<string, string> = {}): ob
 }
 
 export function service(ns: string, name: string, selector?: Record<string, string>): object {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { namespace: ns, name }, spec: { ...(selector ? { selector } : {}), ports: [{ port: 80 }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { namespace: ns, name },
+    spec: { ...(selector ? { selector } : {}), ports: [{ port: 80 }] },
+  };
 }
 
 export interface PodSpec {
@@ -415,7 +465,10 @@ export function pod(ns: string, name: string, spec: PodSpec = {}): object {
     kind: 'Pod',
     metadata: { namespace: ns, name, labels: spec.labels ?? {} },
     spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }], ...(spec.hostNetwork ? { hostNetwork: true } : {}) },
-    status: { phase: spec.phase ?? (ips.length ? 'Running' : 'Pending'), ...(ips.length ? { podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) } : {}) },
+    status: {
+      phase: spec.phase ?? (ips.length ? 'Running' : 'Pending'),
+      ...(ips.length ? { podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) } : {}),
+    },
   };
 }
 
@@ -447,7 +500,8 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, l
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`gave up after ${limitMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`gave up after ${limitMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(pollMs);
   }
 }
@@ -480,8 +534,24 @@ export function metricValue(samples: readonly Sample[], name: string, labels: Re
 }
 
 /** Distribution summary of a sample of durations (ms). */
-export function distribution(values: readonly number[]): { n: number; min: number; p50: number; p90: number; p99: number; max: number; mean: number } {
+export function distribution(values: readonly number[]): {
+  n: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+} {
   const xs = [...values].sort((a, b) => a - b);
   const q = (p: number) => xs[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))];
-  return { n: xs.length, min: xs[0], p50: q(0.5), p90: q(0.9), p99: q(0.99), max: xs[xs.length - 1], mean: xs.reduce((a, b) => a + b, 0) / xs.length };
+  return {
+    n: xs.length,
+    min: xs[0],
+    p50: q(0.5),
+    p90: q(0.9),
+    p99: q(0.99),
+    max: xs[xs.length - 1],
+    mean: xs.reduce((a, b) => a + b, 0) / xs.length,
+  };
 }

@@ -10,7 +10,6 @@ import { Informer } from '../../../lib/controller/kube/informer';
 import { KubeObject, PODS } from '../../../lib/clients/kube/resources';
 import { Harness, errorOf, eventually, pod, quickClock, startHarness } from './helpers';
 
-
 describe('Retry-After', () => {
   let h: Harness;
   let client: KubeClient;
@@ -97,7 +96,8 @@ describe('silently dead watches', () => {
     let bookmarks = 0;
     const outcome = (async () => {
       try {
-        for await (const ev of client.watch(PODS, { resourceVersion: h.emulator.resourceVersion, signal: ac.signal })) if (ev.type === 'BOOKMARK') bookmarks++;
+        for await (const ev of client.watch(PODS, { resourceVersion: h.emulator.resourceVersion, signal: ac.signal }))
+          if (ev.type === 'BOOKMARK') bookmarks++;
         return 'ended';
       } catch (e) {
         return (e as KubeApiError).reason;

@@ -23,7 +23,6 @@ function rule(name: string, priority = 10): KubeObject {
   };
 }
 
-
 /** Collects watch events until `until` returns true for the collected list. */
 async function collect(iter: AsyncIterable<WatchEvent>, until: (evs: WatchEvent[]) => boolean): Promise<WatchEvent[]> {
   const out: WatchEvent[] = [];
@@ -174,15 +173,22 @@ describe('KubeClient against the emulator', () => {
     expect(again.metadata.resourceVersion).toBe(removed.metadata.resourceVersion);
 
     // A merge patch carrying a stale resourceVersion is a conflict.
-    const stale = await errorOf(h.client.mergePatchStatus(CGR, 'r1', { metadata: { resourceVersion: created.metadata.resourceVersion }, status: { members: 1 } }));
+    const stale = await errorOf(
+      h.client.mergePatchStatus(CGR, 'r1', { metadata: { resourceVersion: created.metadata.resourceVersion }, status: { members: 1 } }),
+    );
     expect(stale.statusCode).toBe(409);
   });
 
   test('namespaced custom resources and schema validation', async () => {
-    const ok = await h.client.create(NGR, { metadata: { name: 'n1', namespace: 'default' }, spec: { action: 'Deny', priority: 1, destinations: [{ fqdn: 'api.example.com' }], unknownField: true } });
+    const ok = await h.client.create(NGR, {
+      metadata: { name: 'n1', namespace: 'default' },
+      spec: { action: 'Deny', priority: 1, destinations: [{ fqdn: 'api.example.com' }], unknownField: true },
+    });
     // Fields the structural schema does not declare are pruned.
     expect((ok.spec as Record<string, unknown>).unknownField).toBeUndefined();
-    const bad = await errorOf(h.client.create(NGR, { metadata: { name: 'n2', namespace: 'default' }, spec: { action: 'Maybe', priority: 5000, destinations: [] } }));
+    const bad = await errorOf(
+      h.client.create(NGR, { metadata: { name: 'n2', namespace: 'default' }, spec: { action: 'Maybe', priority: 5000, destinations: [] } }),
+    );
     expect(bad.statusCode).toBe(422);
     expect(bad.reason).toBe('Invalid');
     expect(bad.message).toContain('spec.action');
@@ -198,16 +204,32 @@ describe('KubeClient against the emulator', () => {
         group: 'example.com',
         scope: 'Namespaced',
         names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
-        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        ],
       },
     };
-    const CRDS = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false };
+    const CRDS = {
+      group: 'apiextensions.k8s.io',
+      version: 'v1',
+      plural: 'customresourcedefinitions',
+      kind: 'CustomResourceDefinition',
+      namespaced: false,
+    };
     const WIDGETS = { group: 'example.com', version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: true };
     expect((await errorOf(h.client.list(WIDGETS))).statusCode).toBe(404);
     const created = await h.client.create(CRDS, crd);
     // The strategy clears status on create; the CRD controllers fill it in afterwards.
     expect(created.status).toEqual({ acceptedNames: { plural: '', kind: '' }, storedVersions: ['v1'] });
-    await eventually(async () => ((await h.client.get(CRDS, 'widgets.example.com')).status as { conditions?: unknown[] }).conditions !== undefined, 'names accepted');
+    await eventually(
+      async () => ((await h.client.get(CRDS, 'widgets.example.com')).status as { conditions?: unknown[] }).conditions !== undefined,
+      'names accepted',
+    );
     await h.client.create(WIDGETS, { metadata: { name: 'w', namespace: 'default' }, spec: { size: 3 } });
     // No status subresource declared: /status is not served.
     expect((await errorOf(h.client.mergePatchStatus(WIDGETS, 'w', { status: {} }, 'default'))).statusCode).toBe(404);
@@ -318,7 +340,10 @@ describe('watch protocol', () => {
     h.emulator.apply(pod('default', 'a', '10.0.0.1'));
     const list = await h.client.list(PODS);
     const ac = new AbortController();
-    const events = collect(h.client.watch(PODS, { resourceVersion: list.metadata.resourceVersion, signal: ac.signal }), (evs) => evs.length === 4);
+    const events = collect(
+      h.client.watch(PODS, { resourceVersion: list.metadata.resourceVersion, signal: ac.signal }),
+      (evs) => evs.length === 4,
+    );
     await eventually(() => h.emulator.openWatches === 1, 'the watch to open');
     h.emulator.apply(pod('default', 'b', '10.0.0.2'));
     h.emulator.apply(pod('default', 'a', '10.0.0.9'));
@@ -343,7 +368,10 @@ describe('watch protocol', () => {
     h.emulator.apply(pod('default', 'a', '10.0.0.1', { app: 'web' }));
     const rv = h.emulator.resourceVersion;
     const ac = new AbortController();
-    const events = collect(h.client.watch(PODS, { resourceVersion: rv, labelSelector: 'app=web', signal: ac.signal }), (evs) => evs.length === 2);
+    const events = collect(
+      h.client.watch(PODS, { resourceVersion: rv, labelSelector: 'app=web', signal: ac.signal }),
+      (evs) => evs.length === 2,
+    );
     await eventually(() => h.emulator.openWatches === 1, 'the watch to open');
     h.emulator.apply(pod('default', 'a', '10.0.0.1', { app: 'other' }));
     h.emulator.apply(pod('default', 'a', '10.0.0.1', { app: 'web' }));
@@ -358,7 +386,9 @@ describe('watch protocol', () => {
   test('bookmarks carry the current resourceVersion and only go to watches that allow them', async () => {
     const rv = h.emulator.resourceVersion;
     const ac = new AbortController();
-    const withBookmarks = collect(h.client.watch(PODS, { resourceVersion: rv, signal: ac.signal }), (evs) => evs.some((e) => e.type === 'BOOKMARK'));
+    const withBookmarks = collect(h.client.watch(PODS, { resourceVersion: rv, signal: ac.signal }), (evs) =>
+      evs.some((e) => e.type === 'BOOKMARK'),
+    );
     const without: WatchEvent[] = [];
     const noBookmarks = (async () => {
       for await (const ev of h.client.watch(PODS, { resourceVersion: rv, allowWatchBookmarks: false, signal: ac.signal })) without.push(ev);
@@ -396,7 +426,10 @@ describe('watch protocol', () => {
     expect(h.emulator.openWatches).toBe(0);
     // Watching from the compaction point itself still works.
     const ac = new AbortController();
-    const next = collect(h.client.watch(PODS, { resourceVersion: h.emulator.compactedResourceVersion, signal: ac.signal }), (evs) => evs.length === 1);
+    const next = collect(
+      h.client.watch(PODS, { resourceVersion: h.emulator.compactedResourceVersion, signal: ac.signal }),
+      (evs) => evs.length === 1,
+    );
     await eventually(() => h.emulator.openWatches === 1, 'the watch to open');
     h.emulator.apply(pod('default', 'b'));
     expect((await next).map((e) => e.object.metadata.name)).toEqual(['b']);
@@ -429,7 +462,9 @@ describe('watch protocol', () => {
   test('a resourceVersion from the future is 504 with ResourceVersionTooLarge', async () => {
     // The answer asks for a retry after 1 s; this client gives up at once to look at it.
     const client = new KubeClient(loadKubeconfig(path.join(h.dir, 'config')), { maxRetries: 0 });
-    const err = await errorOf(collect(client.watch(PODS, { resourceVersion: String(Number(h.emulator.resourceVersion) + 100) }), () => false));
+    const err = await errorOf(
+      collect(client.watch(PODS, { resourceVersion: String(Number(h.emulator.resourceVersion) + 100) }), () => false),
+    );
     await client.close();
     expect(err.statusCode).toBe(504);
     expect(err.resourceVersionTooLarge).toBe(true);
@@ -467,7 +502,10 @@ describe('watch protocol', () => {
     h = await startHarness({ podGracefulDeletion: {} });
     h.emulator.apply(pod('default', 'a', '10.0.0.1'));
     const ac = new AbortController();
-    const events = collect(h.client.watch(PODS, { resourceVersion: h.emulator.resourceVersion, signal: ac.signal }), (evs) => evs.length === 2);
+    const events = collect(
+      h.client.watch(PODS, { resourceVersion: h.emulator.resourceVersion, signal: ac.signal }),
+      (evs) => evs.length === 2,
+    );
     await eventually(() => h.emulator.openWatches === 1, 'the watch to open');
     const marked = (await h.client.delete(PODS, 'a', 'default')) as KubeObject;
     expect(marked.metadata.deletionTimestamp).toBeDefined();
@@ -520,19 +558,22 @@ describe('watch stream parsing', () => {
       { type: 'BOOKMARK', object: { metadata: { resourceVersion: '9' } } },
     ];
     const bytes = Buffer.from(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
-    const server = https.createServer({ key: fs.readFileSync(path.join(fixtures, 'server.key')), cert: fs.readFileSync(path.join(fixtures, 'server.crt')) }, (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      let i = 0;
-      const sizes = [1, 2, 3, 5, 7, 11, 13];
-      const next = (): void => {
-        if (i >= bytes.length) return void res.end();
-        const n = sizes[i % sizes.length];
-        res.write(bytes.subarray(i, i + n));
-        i += n;
-        setImmediate(next);
-      };
-      next();
-    });
+    const server = https.createServer(
+      { key: fs.readFileSync(path.join(fixtures, 'server.key')), cert: fs.readFileSync(path.join(fixtures, 'server.crt')) },
+      (_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        let i = 0;
+        const sizes = [1, 2, 3, 5, 7, 11, 13];
+        const next = (): void => {
+          if (i >= bytes.length) return void res.end();
+          const n = sizes[i % sizes.length];
+          res.write(bytes.subarray(i, i + n));
+          i += n;
+          setImmediate(next);
+        };
+        next();
+      },
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as AddressInfo).port;
     const client = new KubeClient({
@@ -553,11 +594,24 @@ describe('watch stream parsing', () => {
   });
 });
 
-async function fetchRaw(h: Harness, method: string, p: string, body: string, contentType: string): Promise<{ status: number; body: string }> {
+async function fetchRaw(
+  h: Harness,
+  method: string,
+  p: string,
+  body: string,
+  contentType: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const url = new URL(h.emulator.url + p);
     const req = https.request(
-      { hostname: url.hostname, port: url.port, path: url.pathname, method, ca: h.emulator.caCert, headers: { authorization: `Bearer ${h.emulator.token}`, 'content-type': contentType } },
+      {
+        hostname: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method,
+        ca: h.emulator.caCert,
+        headers: { authorization: `Bearer ${h.emulator.token}`, 'content-type': contentType },
+      },
       (res) => {
         let text = '';
         res.on('data', (c) => (text += c));

@@ -69,7 +69,13 @@ describe('kubeconfig', () => {
   test('relative certificate and token paths resolve against the kubeconfig folder', () => {
     fs.copyFileSync(CA_FILE, path.join(dir, 'ca.crt'));
     fs.writeFileSync(path.join(dir, 'token'), 'from-file\n');
-    const file = write('config', config({ cluster: { 'certificate-authority-data': undefined, 'certificate-authority': 'ca.crt' }, user: { token: undefined, tokenFile: 'token' } }));
+    const file = write(
+      'config',
+      config({
+        cluster: { 'certificate-authority-data': undefined, 'certificate-authority': 'ca.crt' },
+        user: { token: undefined, tokenFile: 'token' },
+      }),
+    );
     const conn = loadKubeconfig(file);
     expect(conn.ca).toBe(CA_PEM);
     expect(conn.credentials?.token()).toBe('from-file');
@@ -82,7 +88,11 @@ describe('kubeconfig', () => {
       'config',
       config({
         cluster: { server: 'https://api.example.com/k8s/clusters/c-1/' },
-        user: { token: undefined, 'client-certificate-data': Buffer.from(pem('CERTIFICATE')).toString('base64'), 'client-key': 'client.key' },
+        user: {
+          token: undefined,
+          'client-certificate-data': Buffer.from(pem('CERTIFICATE')).toString('base64'),
+          'client-key': 'client.key',
+        },
       }),
     );
     const conn = loadKubeconfig(file);
@@ -100,19 +110,45 @@ describe('kubeconfig', () => {
   });
 
   test('insecure-skip-tls-verify is honoured only when explicit', () => {
-    const conn = loadKubeconfig(write('config', config({ cluster: { 'certificate-authority-data': undefined, 'insecure-skip-tls-verify': true } })));
+    const conn = loadKubeconfig(
+      write('config', config({ cluster: { 'certificate-authority-data': undefined, 'insecure-skip-tls-verify': true } })),
+    );
     expect(conn.insecureSkipTlsVerify).toBe(true);
     expect(conn.ca).toBeUndefined();
   });
 
   test.each<[string, () => string, RegExp]>([
-    ['missing file', () => path.join(dir, 'nope'), /^kubeconfig .*nope: cannot read the file \(no such file\); point --kubeconfig or KUBECONFIG at an existing kubeconfig$/],
-    ['bad YAML', () => write('config', 'clusters: [\n  - name: x\n users: y'), /^kubeconfig .*config: line \d+, column \d+: not valid YAML \(.+\); fix the YAML syntax there$/],
+    [
+      'missing file',
+      () => path.join(dir, 'nope'),
+      /^kubeconfig .*nope: cannot read the file \(no such file\); point --kubeconfig or KUBECONFIG at an existing kubeconfig$/,
+    ],
+    [
+      'bad YAML',
+      () => write('config', 'clusters: [\n  - name: x\n users: y'),
+      /^kubeconfig .*config: line \d+, column \d+: not valid YAML \(.+\); fix the YAML syntax there$/,
+    ],
     ['not a mapping', () => write('config', '- just\n- a list\n'), /the file is not a kubeconfig/],
-    ['no current context', () => write('config', config({ current: null })), /current-context: not set and no context was requested; set it with "kubectl config use-context <name>" \(contexts: prod\)/],
-    ['unknown current context', () => write('config', config({ current: 'staging' })), /current-context: no context named "staging" in contexts \(known: prod\); add it or choose one of those/],
-    ['unknown cluster', () => write('config', config({ context: { cluster: 'gone' } })), /contexts\[name=prod\]\.context\.cluster: no cluster named "gone" in clusters/],
-    ['unknown user', () => write('config', config({ context: { user: 'nobody' } })), /contexts\[name=prod\]\.context\.user: no user named "nobody"/],
+    [
+      'no current context',
+      () => write('config', config({ current: null })),
+      /current-context: not set and no context was requested; set it with "kubectl config use-context <name>" \(contexts: prod\)/,
+    ],
+    [
+      'unknown current context',
+      () => write('config', config({ current: 'staging' })),
+      /current-context: no context named "staging" in contexts \(known: prod\); add it or choose one of those/,
+    ],
+    [
+      'unknown cluster',
+      () => write('config', config({ context: { cluster: 'gone' } })),
+      /contexts\[name=prod\]\.context\.cluster: no cluster named "gone" in clusters/,
+    ],
+    [
+      'unknown user',
+      () => write('config', config({ context: { user: 'nobody' } })),
+      /contexts\[name=prod\]\.context\.user: no user named "nobody"/,
+    ],
     [
       'unreadable CA',
       () => write('config', config({ cluster: { 'certificate-authority-data': undefined, 'certificate-authority': 'missing-ca.crt' } })),
@@ -126,15 +162,51 @@ describe('kubeconfig', () => {
       },
       /certificate-authority: ".*ca\.crt" is not PEM/,
     ],
-    ['CA data that is not base64 PEM', () => write('config', config({ cluster: { 'certificate-authority-data': 'bm90IHBlbQ==' } })), /certificate-authority-data: does not decode to PEM/],
-    ['server is not a string', () => write('config', config({ cluster: { server: 6443 } })), /clusters\[0\]\.cluster\.server: expected string, received number \(got 6443\); set it to the API server URL/],
-    ['plain http server', () => write('config', config({ cluster: { server: 'http://10.0.0.1:8080' } })), /server: "http:\/\/10\.0\.0\.1:8080" is not an https:\/\/ URL/],
-    ['insecure plus CA', () => write('config', config({ cluster: { 'insecure-skip-tls-verify': true } })), /insecure-skip-tls-verify: cannot be combined with a certificate authority/],
-    ['exec credentials', () => write('config', config({ user: { token: undefined, exec: { command: 'aws' } } })), /users\[name=ctl\]\.user\.exec: this credential type is not supported; use token, tokenFile or client-certificate\/client-key/],
-    ['token that is not a string', () => write('config', config({ user: { token: 12345 } })), /users\[0\]\.user\.token: expected string, received number; see https/],
-    ['no credentials', () => write('config', config({ user: { token: undefined } })), /users\[name=ctl\]\.user: no credentials; set token, tokenFile or client-certificate\/client-key/],
-    ['certificate without key', () => write('config', config({ user: { token: undefined, 'client-certificate-data': CA_DATA } })), /client-key: missing; client certificates need both/],
-    ['missing token file', () => write('config', config({ user: { token: undefined, tokenFile: 'no-token' } })), /tokenFile: cannot read token file ".*no-token" \(no such file\)/],
+    [
+      'CA data that is not base64 PEM',
+      () => write('config', config({ cluster: { 'certificate-authority-data': 'bm90IHBlbQ==' } })),
+      /certificate-authority-data: does not decode to PEM/,
+    ],
+    [
+      'server is not a string',
+      () => write('config', config({ cluster: { server: 6443 } })),
+      /clusters\[0\]\.cluster\.server: expected string, received number \(got 6443\); set it to the API server URL/,
+    ],
+    [
+      'plain http server',
+      () => write('config', config({ cluster: { server: 'http://10.0.0.1:8080' } })),
+      /server: "http:\/\/10\.0\.0\.1:8080" is not an https:\/\/ URL/,
+    ],
+    [
+      'insecure plus CA',
+      () => write('config', config({ cluster: { 'insecure-skip-tls-verify': true } })),
+      /insecure-skip-tls-verify: cannot be combined with a certificate authority/,
+    ],
+    [
+      'exec credentials',
+      () => write('config', config({ user: { token: undefined, exec: { command: 'aws' } } })),
+      /users\[name=ctl\]\.user\.exec: this credential type is not supported; use token, tokenFile or client-certificate\/client-key/,
+    ],
+    [
+      'token that is not a string',
+      () => write('config', config({ user: { token: 12345 } })),
+      /users\[0\]\.user\.token: expected string, received number; see https/,
+    ],
+    [
+      'no credentials',
+      () => write('config', config({ user: { token: undefined } })),
+      /users\[name=ctl\]\.user: no credentials; set token, tokenFile or client-certificate\/client-key/,
+    ],
+    [
+      'certificate without key',
+      () => write('config', config({ user: { token: undefined, 'client-certificate-data': CA_DATA } })),
+      /client-key: missing; client certificates need both/,
+    ],
+    [
+      'missing token file',
+      () => write('config', config({ user: { token: undefined, tokenFile: 'no-token' } })),
+      /tokenFile: cannot read token file ".*no-token" \(no such file\)/,
+    ],
   ])('%s gives one clear line', (_name, makeFile, pattern) => {
     const file = makeFile();
     const message = configError(() => loadKubeconfig(file));
@@ -180,13 +252,21 @@ describe('in-cluster', () => {
   test('reads address, CA, token and namespace', () => {
     const sa = serviceAccount({ 'ca.crt': CA_PEM, token: 'sa-token', namespace: 'egress-system' });
     const conn = inClusterConnection({ env, serviceAccountDir: sa });
-    expect(conn).toMatchObject({ server: 'https://10.96.0.1:443', ca: CA_PEM, insecureSkipTlsVerify: false, namespace: 'egress-system', source: 'in-cluster' });
+    expect(conn).toMatchObject({
+      server: 'https://10.96.0.1:443',
+      ca: CA_PEM,
+      insecureSkipTlsVerify: false,
+      namespace: 'egress-system',
+      source: 'in-cluster',
+    });
     expect(conn.credentials?.token()).toBe('sa-token');
   });
 
   test('IPv6 service host is bracketed', () => {
     const sa = serviceAccount({ 'ca.crt': CA_PEM, token: 't' });
-    expect(inClusterConnection({ env: { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir: sa }).server).toBe('https://[fd00::1]:443');
+    expect(
+      inClusterConnection({ env: { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir: sa }).server,
+    ).toBe('https://[fd00::1]:443');
   });
 
   test('the projected token is re-read after the refresh period; a failed re-read keeps the last token', () => {
@@ -205,11 +285,19 @@ describe('in-cluster', () => {
   });
 
   test('missing environment, CA or token each give one clear line', () => {
-    expect(configError(() => inClusterConnection({ env: {}, serviceAccountDir: dir }))).toMatch(/^in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set; run the controller in a pod or pass a kubeconfig file$/);
-    expect(configError(() => inClusterConnection({ env, serviceAccountDir: dir }))).toMatch(/CA bundle: cannot read ".*ca\.crt" \(no such file\); mount the service-account token volume/);
+    expect(configError(() => inClusterConnection({ env: {}, serviceAccountDir: dir }))).toMatch(
+      /^in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set; run the controller in a pod or pass a kubeconfig file$/,
+    );
+    expect(configError(() => inClusterConnection({ env, serviceAccountDir: dir }))).toMatch(
+      /CA bundle: cannot read ".*ca\.crt" \(no such file\); mount the service-account token volume/,
+    );
     const sa = serviceAccount({ 'ca.crt': CA_PEM });
-    expect(configError(() => inClusterConnection({ env, serviceAccountDir: sa }))).toMatch(/cannot read token file ".*token" \(no such file\); make sure the file exists/);
-    expect(configError(() => inClusterConnection({ env: { ...env, KUBERNETES_SERVICE_PORT: 'https' }, serviceAccountDir: sa }))).toMatch(/KUBERNETES_SERVICE_PORT "https" is not a port number/);
+    expect(configError(() => inClusterConnection({ env, serviceAccountDir: sa }))).toMatch(
+      /cannot read token file ".*token" \(no such file\); make sure the file exists/,
+    );
+    expect(configError(() => inClusterConnection({ env: { ...env, KUBERNETES_SERVICE_PORT: 'https' }, serviceAccountDir: sa }))).toMatch(
+      /KUBERNETES_SERVICE_PORT "https" is not a port number/,
+    );
   });
 
   test('FileToken refuses an empty file', () => {
@@ -233,10 +321,14 @@ describe('loadConnection', () => {
     fs.writeFileSync(path.join(sa, 'namespace'), 'from-pod');
     const pod = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
 
-    expect(loadConnection({ kubeconfig: explicit, env: { KUBECONFIG: fromEnv, ...pod }, home, serviceAccountDir: sa }).namespace).toBe('from-explicit');
+    expect(loadConnection({ kubeconfig: explicit, env: { KUBECONFIG: fromEnv, ...pod }, home, serviceAccountDir: sa }).namespace).toBe(
+      'from-explicit',
+    );
     expect(loadConnection({ env: { KUBECONFIG: fromEnv, ...pod }, home, serviceAccountDir: sa }).namespace).toBe('from-env');
     expect(loadConnection({ env: pod, home, serviceAccountDir: sa }).namespace).toBe('from-pod');
     expect(loadConnection({ env: {}, home, serviceAccountDir: sa }).namespace).toBe('from-home');
-    expect(configError(() => loadConnection({ env: {}, home: path.join(dir, 'nobody') }))).toMatch(/^no Kubernetes connection settings: .*; pass --kubeconfig <file>$/);
+    expect(configError(() => loadConnection({ env: {}, home: path.join(dir, 'nobody') }))).toMatch(
+      /^no Kubernetes connection settings: .*; pass --kubeconfig <file>$/,
+    );
   });
 });

@@ -11,11 +11,12 @@ import { Harness, errorOf, rawRequest, startHarness } from './helpers';
 const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 const DEPLOYMENTS: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true };
 
-
 /** The pod template of a workload that meets the restricted profile. */
 const restrictedSpec = () => ({
   securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-  containers: [{ name: 'app', image: 'registry.example/app:1', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+  containers: [
+    { name: 'app', image: 'registry.example/app:1', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } },
+  ],
   volumes: [{ name: 'plan', configMap: { name: 'plan' } }],
 });
 
@@ -23,7 +24,11 @@ describe('Pod Security admission', () => {
   let h: Harness;
   beforeEach(async () => {
     h = await startHarness({ namespaces: ['default'] });
-    h.emulator.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'locked', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+    h.emulator.apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'locked', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    });
   });
   afterEach(() => h.close());
 
@@ -31,7 +36,11 @@ describe('Pod Security admission', () => {
     const err = await errorOf(
       h.client.create(PODS, {
         metadata: { namespace: 'locked', name: 'loose' },
-        spec: { hostNetwork: true, containers: [{ name: 'app', image: 'x', ports: [{ containerPort: 80, hostPort: 8080 }] }], volumes: [{ name: 'host', hostPath: { path: '/' } }] },
+        spec: {
+          hostNetwork: true,
+          containers: [{ name: 'app', image: 'x', ports: [{ containerPort: 80, hostPort: 8080 }] }],
+          volumes: [{ name: 'host', hostPath: { path: '/' } }],
+        },
       }),
     );
     expect(err.statusCode).toBe(403);
@@ -60,17 +69,35 @@ describe('Pod Security admission', () => {
 
   test('a pod that meets the restricted profile is admitted; unlabelled namespaces admit anything', async () => {
     await h.client.create(PODS, { metadata: { namespace: 'locked', name: 'ok' }, spec: restrictedSpec() });
-    await h.client.create(PODS, { metadata: { namespace: 'default', name: 'anything' }, spec: { hostNetwork: true, containers: [{ name: 'c', image: 'x' }] } });
+    await h.client.create(PODS, {
+      metadata: { namespace: 'default', name: 'anything' },
+      spec: { hostNetwork: true, containers: [{ name: 'c', image: 'x' }] },
+    });
   });
 
   test('a Deployment with a non-compliant template is stored, with a Warning header (pod controllers are only warned)', async () => {
     const res = await rawRequest(h, 'POST', '/apis/apps/v1/namespaces/locked/deployments', {
-      body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } },
+      body: {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web' },
+        spec: {
+          selector: { matchLabels: { a: 'b' } },
+          template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+        },
+      },
     });
     expect(res.status).toBe(201);
-    expect(String(res.headers.warning)).toMatch(/^299 - "would violate PodSecurity \\"restricted:latest\\": allowPrivilegeEscalation != false \(container \\"c\\" must set/);
+    expect(String(res.headers.warning)).toMatch(
+      /^299 - "would violate PodSecurity \\"restricted:latest\\": allowPrivilegeEscalation != false \(container \\"c\\" must set/,
+    );
     const ok = await rawRequest(h, 'POST', '/apis/apps/v1/namespaces/locked/deployments', {
-      body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'ok' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: restrictedSpec() } } },
+      body: {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'ok' },
+        spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: restrictedSpec() } },
+      },
     });
     expect(ok.status).toBe(201);
     expect(ok.headers.warning).toBeUndefined();
@@ -79,7 +106,11 @@ describe('Pod Security admission', () => {
   test('updates are checked only when they touch the containers; status writes never', async () => {
     h.emulator.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'later' } });
     await h.client.create(PODS, { metadata: { namespace: 'later', name: 'old' }, spec: { containers: [{ name: 'c', image: 'x:1' }] } });
-    h.emulator.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'later', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+    h.emulator.apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'later', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    });
     await h.client.mergePatch(PODS, 'old', { metadata: { labels: { touched: 'yes' } } }, 'later');
     await h.client.mergePatchStatus(PODS, 'old', { status: { phase: 'Running' } }, 'later');
     const err = await errorOf(h.client.mergePatch(PODS, 'old', { spec: { containers: [{ name: 'c', image: 'x:2' }] } }, 'later'));
@@ -87,10 +118,21 @@ describe('Pod Security admission', () => {
   });
 
   test('baseline refuses host namespaces and privileged containers but not the restricted-only controls', async () => {
-    h.emulator.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'base', labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } } });
+    h.emulator.apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'base', labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } },
+    });
     await h.client.create(PODS, { metadata: { namespace: 'base', name: 'plain' }, spec: { containers: [{ name: 'c', image: 'x' }] } });
-    const err = await errorOf(h.client.create(PODS, { metadata: { namespace: 'base', name: 'priv' }, spec: { containers: [{ name: 'c', image: 'x', securityContext: { privileged: true } }] } }));
-    expect(err.status?.message).toBe('pods "priv" is forbidden: violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)');
+    const err = await errorOf(
+      h.client.create(PODS, {
+        metadata: { namespace: 'base', name: 'priv' },
+        spec: { containers: [{ name: 'c', image: 'x', securityContext: { privileged: true } }] },
+      }),
+    );
+    expect(err.status?.message).toBe(
+      'pods "priv" is forbidden: violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)',
+    );
   });
 });
 
@@ -109,13 +151,19 @@ describe('validation of built-in objects', () => {
     );
     const long = `m${'a'.repeat(63)}`;
     const tooLong = await errorOf(h.client.create(SERVICES, { metadata: { namespace: 'default', name: long }, spec: {} }));
-    expect(tooLong.status?.message).toBe(`Service "${long}" is invalid: metadata.name: Invalid value: "${long}": must be no more than 63 characters`);
+    expect(tooLong.status?.message).toBe(
+      `Service "${long}" is invalid: metadata.name: Invalid value: "${long}": must be no more than 63 characters`,
+    );
     // A pod may start with a digit: its name is a DNS-1123 subdomain.
     await h.client.create(PODS, { metadata: { namespace: 'default', name: '1-pod' }, spec: { containers: [{ name: 'c', image: 'x' }] } });
   });
 
   test('an immutable ConfigMap refuses data changes and cannot be made mutable; labels may change', async () => {
-    const cm = await h.client.create(CONFIGMAPS, { metadata: { namespace: 'default', name: 'plan' }, immutable: true, data: { 'plan.json': '{}' } } as never);
+    const cm = await h.client.create(CONFIGMAPS, {
+      metadata: { namespace: 'default', name: 'plan' },
+      immutable: true,
+      data: { 'plan.json': '{}' },
+    } as never);
     const err = await errorOf(h.client.replace(CONFIGMAPS, { ...cm, data: { 'plan.json': '{"x":1}' } } as never));
     expect(err.statusCode).toBe(422);
     expect(err.status?.message).toBe('ConfigMap "plan" is invalid: data: Forbidden: field is immutable when `immutable` is set');
@@ -126,21 +174,34 @@ describe('validation of built-in objects', () => {
 
   test('ConfigMap data over 1 MiB, annotations over 256 KiB and request bodies over 3 MiB are refused', async () => {
     const big = 'x'.repeat(1024 * 1024);
-    const err = await errorOf(h.client.create(CONFIGMAPS, { metadata: { namespace: 'default', name: 'big' }, data: { a: big, b: 'y' } } as never));
+    const err = await errorOf(
+      h.client.create(CONFIGMAPS, { metadata: { namespace: 'default', name: 'big' }, data: { a: big, b: 'y' } } as never),
+    );
     expect(err.status?.message).toBe('ConfigMap "big" is invalid: []: Too long: may not be more than 1048576 bytes');
     // Exactly 1 MiB of data passes validation.
     await h.client.create(CONFIGMAPS, { metadata: { namespace: 'default', name: 'full' }, data: { a: big } } as never);
     // Annotations have their own 256 KiB limit.
-    const notes = await errorOf(h.client.create(CONFIGMAPS, { metadata: { namespace: 'default', name: 'notes', annotations: { a: 'z'.repeat(256 * 1024) } } } as never));
+    const notes = await errorOf(
+      h.client.create(CONFIGMAPS, {
+        metadata: { namespace: 'default', name: 'notes', annotations: { a: 'z'.repeat(256 * 1024) } },
+      } as never),
+    );
     expect(notes.status?.message).toBe('ConfigMap "notes" is invalid: metadata.annotations: Too long: may not be more than 262144 bytes');
     // Over 3 MiB the request body itself is refused.
-    const body = await rawRequest(h, 'POST', '/api/v1/namespaces/default/configmaps', { body: { metadata: { name: 'body' }, data: { a: 'q'.repeat(3 * 1024 * 1024) } } });
+    const body = await rawRequest(h, 'POST', '/api/v1/namespaces/default/configmaps', {
+      body: { metadata: { name: 'body' }, data: { a: 'q'.repeat(3 * 1024 * 1024) } },
+    });
     expect(body.status).toBe(413);
     expect(body.json.message).toBe('Request entity too large: limit is 3145728');
   });
 
   test('Secret stringData is written into data and never stored', async () => {
-    const s = h.emulator.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'default', name: 'login' }, stringData: { username: 'egress' } });
+    const s = h.emulator.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { namespace: 'default', name: 'login' },
+      stringData: { username: 'egress' },
+    });
     expect(s.data).toEqual({ username: Buffer.from('egress').toString('base64') });
     expect(s.stringData).toBeUndefined();
   });
@@ -152,16 +213,28 @@ describe('validation of built-in objects', () => {
         selector: { matchLabels: { a: 'b' } },
         template: {
           metadata: { labels: { a: 'b' } },
-          spec: { containers: [{ name: 'c', image: 'x', resources: { requests: { cpu: '1000m', memory: '1024Mi' }, limits: { cpu: 0.5, memory: '1.5Gi' } } }] },
+          spec: {
+            containers: [
+              { name: 'c', image: 'x', resources: { requests: { cpu: '1000m', memory: '1024Mi' }, limits: { cpu: 0.5, memory: '1.5Gi' } } },
+            ],
+          },
         },
       },
     } as never);
-    expect((d as any).spec.template.spec.containers[0].resources).toEqual({ requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '500m', memory: '1536Mi' } });
+    expect((d as any).spec.template.spec.containers[0].resources).toEqual({
+      requests: { cpu: '1', memory: '1Gi' },
+      limits: { cpu: '500m', memory: '1536Mi' },
+    });
     const bad = await errorOf(
-      h.client.create(PODS, { metadata: { namespace: 'default', name: 'bad' }, spec: { containers: [{ name: 'c', image: 'x', resources: { limits: { cpu: 'lots' } } }] } }),
+      h.client.create(PODS, {
+        metadata: { namespace: 'default', name: 'bad' },
+        spec: { containers: [{ name: 'c', image: 'x', resources: { limits: { cpu: 'lots' } } }] },
+      }),
     );
     expect(bad.statusCode).toBe(400);
-    expect(bad.status?.message).toBe(`Pod in version "v1" cannot be handled as a Pod: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`);
+    expect(bad.status?.message).toBe(
+      `Pod in version "v1" cannot be handled as a Pod: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`,
+    );
   });
 
   test('canonical quantities match upstream examples and are fixed points', () => {
@@ -180,7 +253,12 @@ describe('validation of built-in objects', () => {
       ['0.1m', '100u'],
     ];
     const canonical = (q: string) => {
-      const pod = h.emulator.apply({ apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'default', name: 'q' }, spec: { containers: [{ name: 'c', image: 'x', resources: { limits: { x: q } } }] } });
+      const pod = h.emulator.apply({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { namespace: 'default', name: 'q' },
+        spec: { containers: [{ name: 'c', image: 'x', resources: { limits: { x: q } } }] },
+      });
       return (pod.spec as any).containers[0].resources.limits.x as string;
     };
     for (const [input, out] of cases) expect([input, canonical(input)]).toEqual([input, out]);
@@ -195,21 +273,34 @@ describe('validation of built-in objects', () => {
 
   test('a Lease (or PodDisruptionBudget) update without resourceVersion is 422; with a stale one 409', async () => {
     const lease = await h.client.create(LEASES, { metadata: { namespace: 'default', name: 'l' }, spec: { holderIdentity: 'a' } });
-    const missing = await errorOf(h.client.replace(LEASES, { metadata: { namespace: 'default', name: 'l' }, spec: { holderIdentity: 'b' } }));
+    const missing = await errorOf(
+      h.client.replace(LEASES, { metadata: { namespace: 'default', name: 'l' }, spec: { holderIdentity: 'b' } }),
+    );
     expect(missing.statusCode).toBe(422);
-    expect(missing.status?.message).toBe('leases.coordination.k8s.io "l" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update');
+    expect(missing.status?.message).toBe(
+      'leases.coordination.k8s.io "l" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+    );
     await h.client.replace(LEASES, { ...lease, spec: { holderIdentity: 'b' } });
     expect((await errorOf(h.client.replace(LEASES, { ...lease, spec: { holderIdentity: 'c' } }))).statusCode).toBe(409);
     // Most built-in kinds allow an unconditional PUT (their strategies say so); PodDisruptionBudgets do not.
     const cm = await h.client.create(CONFIGMAPS, { metadata: { namespace: 'default', name: 'free' }, data: { a: '1' } } as never);
     await h.client.replace(CONFIGMAPS, { ...cm, metadata: { namespace: 'default', name: 'free' }, data: { a: '2' } } as never);
-    const pdb = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'p' }, spec: { maxUnavailable: 1, selector: { matchLabels: { a: 'b' } } } };
+    const pdb = {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'p' },
+      spec: { maxUnavailable: 1, selector: { matchLabels: { a: 'b' } } },
+    };
     expect((await rawRequest(h, 'POST', '/apis/policy/v1/namespaces/default/poddisruptionbudgets', { body: pdb })).status).toBe(201);
     const put = await rawRequest(h, 'PUT', '/apis/policy/v1/namespaces/default/poddisruptionbudgets/p', { body: pdb });
-    expect(put.json.message).toBe('poddisruptionbudgets.policy "p" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update');
+    expect(put.json.message).toBe(
+      'poddisruptionbudgets.policy "p" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+    );
   });
 
   test('the programmatic API raises the same Status as HTTP', () => {
-    expect(() => h.emulator.apply({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'default', name: '9x' }, spec: {} })).toThrow(KubeEmulatorError);
+    expect(() => h.emulator.apply({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'default', name: '9x' }, spec: {} })).toThrow(
+      KubeEmulatorError,
+    );
   });
 });

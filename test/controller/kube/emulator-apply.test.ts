@@ -24,13 +24,23 @@ describe('server-side apply', () => {
   afterEach(() => h.close());
 
   const apply = (body: object | string, query = 'fieldManager=Terraform') =>
-    rawRequest(h, 'PATCH', `/api/v1/namespaces/default/configmaps/settings?${query}`, { body, contentType: 'application/apply-patch+yaml' });
+    rawRequest(h, 'PATCH', `/api/v1/namespaces/default/configmaps/settings?${query}`, {
+      body,
+      contentType: 'application/apply-patch+yaml',
+    });
 
   test('apply creates (201), re-applying the same manifest changes nothing, dropping a field removes it', async () => {
     const created = await apply(cm({ a: '1', b: '2' }));
     expect(created.status).toBe(201);
     expect(created.json.metadata.managedFields).toEqual([
-      { manager: 'Terraform', operation: 'Apply', apiVersion: 'v1', time: expect.any(String), fieldsType: 'FieldsV1', fieldsV1: { 'f:data': { 'f:a': {}, 'f:b': {} } } },
+      {
+        manager: 'Terraform',
+        operation: 'Apply',
+        apiVersion: 'v1',
+        time: expect.any(String),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:data': { 'f:a': {}, 'f:b': {} } },
+      },
     ]);
     const again = await apply(cm({ a: '1', b: '2' }));
     expect(again.status).toBe(200);
@@ -54,7 +64,10 @@ describe('server-side apply', () => {
       contentType: 'application/merge-patch+json',
     });
     expect(edit.status).toBe(200);
-    expect(edit.json.metadata.managedFields.map((m: { manager: string; operation: string }) => `${m.manager}/${m.operation}`)).toEqual(['Terraform/Apply', 'kubectl-edit/Update']);
+    expect(edit.json.metadata.managedFields.map((m: { manager: string; operation: string }) => `${m.manager}/${m.operation}`)).toEqual([
+      'Terraform/Apply',
+      'kubectl-edit/Update',
+    ]);
 
     const conflict = await apply(cm({ a: '1', b: '2' }));
     expect(conflict.status).toBe(409);
@@ -91,19 +104,26 @@ describe('server-side apply', () => {
       contentType: 'application/apply-patch+yaml',
     });
     expect(other.status).toBe(409);
-    expect(other.json.message).toBe('Apply failed with 3 conflicts: conflicts with "Terraform":\n- .data.a\n- .data.b\n- .metadata.labels.team');
+    expect(other.json.message).toBe(
+      'Apply failed with 3 conflicts: conflicts with "Terraform":\n- .data.a\n- .data.b\n- .metadata.labels.team',
+    );
   });
 
   test('apply needs a field manager, the resource kind and no managedFields', async () => {
     const noManager = await apply(cm({ a: '1' }), '');
     expect(noManager.status).toBe(422);
-    expect(noManager.json.message).toBe('PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+    expect(noManager.json.message).toBe(
+      'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+    );
     const wrongKind = await apply({ ...cm({ a: '1' }), kind: 'Secret' });
     expect(wrongKind.status).toBe(400);
     const withFields = await apply({ ...cm({ a: '1' }), metadata: { name: 'settings', managedFields: [] } });
     expect(withFields.status).toBe(400);
     expect(withFields.json.message).toBe('metadata.managedFields must be nil');
-    const forceOnMerge = await rawRequest(h, 'PATCH', '/api/v1/namespaces/default/configmaps/settings?force=true', { body: {}, contentType: 'application/merge-patch+json' });
+    const forceOnMerge = await rawRequest(h, 'PATCH', '/api/v1/namespaces/default/configmaps/settings?force=true', {
+      body: {},
+      contentType: 'application/merge-patch+json',
+    });
     expect(forceOnMerge.status).toBe(422);
   });
 
@@ -111,19 +131,33 @@ describe('server-side apply', () => {
     await apply(cm({ a: '1' }));
     const res = await rawRequest(h, 'POST', '/api/v1/namespaces/default/configmaps', { body: cm({ a: '2' }) });
     expect(res.status).toBe(409);
-    expect(res.json).toMatchObject({ reason: 'AlreadyExists', message: 'configmaps "settings" already exists', details: { name: 'settings', kind: 'configmaps' } });
+    expect(res.json).toMatchObject({
+      reason: 'AlreadyExists',
+      message: 'configmaps "settings" already exists',
+      details: { name: 'settings', kind: 'configmaps' },
+    });
   });
 
   test('ordinary writes record Update owners by field manager or user agent', async () => {
     const res = await rawRequest(h, 'POST', '/api/v1/namespaces/default/configmaps', { body: cm({ a: '1' }) });
     // Node's https client sends no user agent: the manager is "unknown" (handlers/rest.go).
     expect(res.json.metadata.managedFields).toEqual([
-      { manager: 'unknown', operation: 'Update', apiVersion: 'v1', time: expect.any(String), fieldsType: 'FieldsV1', fieldsV1: { 'f:data': { '.': {}, 'f:a': {} } } },
+      {
+        manager: 'unknown',
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: expect.any(String),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:data': { '.': {}, 'f:a': {} } },
+      },
     ]);
     const seeded = h.emulator.apply(cm({ a: '1', b: '2' }));
     // Sorted by time, then name: both in the same second or the older one first.
     expect(seeded.metadata.managedFields?.map((m: any) => m.manager).sort()).toEqual(['kube-emulator', 'unknown']);
-    expect(seeded.metadata.managedFields?.find((m: any) => m.manager === 'kube-emulator')).toMatchObject({ operation: 'Update', fieldsV1: { 'f:data': { 'f:b': {} } } });
+    expect(seeded.metadata.managedFields?.find((m: any) => m.manager === 'kube-emulator')).toMatchObject({
+      operation: 'Update',
+      fieldsV1: { 'f:data': { 'f:b': {} } },
+    });
   });
 
   test('associative lists merge by key: containers by name, ports by port and protocol', async () => {
@@ -134,18 +168,34 @@ describe('server-side apply', () => {
       spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers } } },
     });
     const put = (body: object, manager: string) =>
-      rawRequest(h, 'PATCH', `/apis/apps/v1/namespaces/default/deployments/web?fieldManager=${manager}`, { body, contentType: 'application/apply-patch+yaml' });
+      rawRequest(h, 'PATCH', `/apis/apps/v1/namespaces/default/deployments/web?fieldManager=${manager}`, {
+        body,
+        contentType: 'application/apply-patch+yaml',
+      });
     expect((await put(deploy([{ name: 'app', image: 'a:1', ports: [{ containerPort: 80 }] }]), 'Terraform')).status).toBe(201);
     const sidecar = await put(deploy([{ name: 'proxy', image: 'p:1' }]), 'mesh');
     expect(sidecar.status).toBe(200);
     expect(sidecar.json.spec.template.spec.containers.map((c: { name: string }) => c.name)).toEqual(['app', 'proxy']);
     const owned = sidecar.json.metadata.managedFields.find((m: { manager: string }) => m.manager === 'Terraform').fieldsV1;
     expect(owned['f:spec']['f:template']['f:spec']['f:containers']).toEqual({
-      'k:{"name":"app"}': { '.': {}, 'f:image': {}, 'f:name': {}, 'f:ports': { 'k:{"containerPort":80,"protocol":"TCP"}': { '.': {}, 'f:containerPort': {} } } },
+      'k:{"name":"app"}': {
+        '.': {},
+        'f:image': {},
+        'f:name': {},
+        'f:ports': { 'k:{"containerPort":80,"protocol":"TCP"}': { '.': {}, 'f:containerPort': {} } },
+      },
     });
     // Changing the other manager's container is a conflict on that item's field.
-    const clash = await put(deploy([{ name: 'app', image: 'a:1', ports: [{ containerPort: 80 }] }, { name: 'proxy', image: 'p:2' }]), 'Terraform');
-    expect(clash.json.message).toBe('Apply failed with 1 conflict: conflict with "mesh": .spec.template.spec.containers[name="proxy"].image');
+    const clash = await put(
+      deploy([
+        { name: 'app', image: 'a:1', ports: [{ containerPort: 80 }] },
+        { name: 'proxy', image: 'p:2' },
+      ]),
+      'Terraform',
+    );
+    expect(clash.json.message).toBe(
+      'Apply failed with 1 conflict: conflict with "mesh": .spec.template.spec.containers[name="proxy"].image',
+    );
   });
 
   test('the programmatic serverSideApply behaves the same', () => {

@@ -32,12 +32,19 @@ const schema = {
         max: { type: 'integer' },
         owner: { type: 'string', 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'owner is immutable' }] },
       },
-      'x-kubernetes-validations': [{ rule: '!has(self.min) || !has(self.max) || self.min <= self.max', message: 'min must not exceed max' }],
+      'x-kubernetes-validations': [
+        { rule: '!has(self.min) || !has(self.max) || self.min <= self.max', message: 'min must not exceed max' },
+      ],
     },
   },
 };
 
-const widget = (spec: object, name = 'w') => ({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name, namespace: 'default' }, spec });
+const widget = (spec: object, name = 'w') => ({
+  apiVersion: 'example.com/v1',
+  kind: 'Widget',
+  metadata: { name, namespace: 'default' },
+  spec,
+});
 
 describe('CustomResourceDefinitions', () => {
   let h: Harness;
@@ -47,17 +54,27 @@ describe('CustomResourceDefinitions', () => {
     h = await startHarness({ namespaces: ['default'], crdEstablishDelayMs: 1500 });
     const created = await rawRequest(h, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: widgetCrd(schema) });
     expect(created.status).toBe(201);
-    const crdStatus = () => (h.emulator.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: 'widgets.example.com' }) as any).status;
+    const crdStatus = () =>
+      (h.emulator.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: 'widgets.example.com' }) as any)
+        .status;
     await eventually(() => crdStatus().conditions !== undefined, 'names accepted');
-    expect(crdStatus().conditions.map((c: { type: string; status: string; reason: string }) => `${c.type}=${c.status}/${c.reason}`)).toEqual(['NamesAccepted=True/NoConflicts', 'Established=False/Installing']);
+    expect(
+      crdStatus().conditions.map((c: { type: string; status: string; reason: string }) => `${c.type}=${c.status}/${c.reason}`),
+    ).toEqual(['NamesAccepted=True/NoConflicts', 'Established=False/Installing']);
 
     // Installing: the endpoint answers, discovery does not list it, a REST mapper finds no kind.
-    expect((await rawRequest(h, 'POST', '/apis/example.com/v1/namespaces/default/widgets', { body: widget({ size: 1 }) })).status).toBe(201);
+    expect((await rawRequest(h, 'POST', '/apis/example.com/v1/namespaces/default/widgets', { body: widget({ size: 1 }) })).status).toBe(
+      201,
+    );
     expect((await rawRequest(h, 'GET', '/apis/example.com/v1')).status).toBe(404);
     expect((await rawRequest(h, 'GET', '/apis')).json.groups.map((g: { name: string }) => g.name)).not.toContain('example.com');
     expect(() => h.emulator.apply(widget({ size: 2 }, 'w2'))).toThrow('no matches for kind "Widget" in version "example.com/v1"');
 
-    await eventually(() => crdStatus().conditions.some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True'), 'Established', 10_000);
+    await eventually(
+      () => crdStatus().conditions.some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True'),
+      'Established',
+      10_000,
+    );
     expect((await rawRequest(h, 'GET', '/apis/example.com/v1')).json.resources.map((r: { name: string }) => r.name)).toEqual(['widgets']);
     h.emulator.apply(widget({ size: 2 }, 'w2'));
   });
@@ -88,9 +105,10 @@ describe('CustomResourceDefinitions', () => {
         h.emulator.get({ apiVersion: 'example.com/v1', kind: 'Widget', name: 'none', namespace: 'default' });
       }, 'Established');
     });
-    const create = (spec: object, name = 'w') => rawRequest(h, 'POST', '/apis/example.com/v1/namespaces/default/widgets', { body: widget(spec, name) });
+    const create = (spec: object, name = 'w') =>
+      rawRequest(h, 'POST', '/apis/example.com/v1/namespaces/default/widgets', { body: widget(spec, name) });
 
-    test('schema errors name the field in the API server\'s words', async () => {
+    test("schema errors name the field in the API server's words", async () => {
       const res = await create({ size: 11, color: 'green' });
       expect(res.status).toBe(422);
       expect(res.json.message).toBe(
@@ -98,11 +116,21 @@ describe('CustomResourceDefinitions', () => {
           '<nil>: Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation]',
       );
       expect(res.json.details.causes.slice(0, 2)).toEqual([
-        { reason: 'FieldValueInvalid', message: 'Invalid value: 11: spec.size in body should be less than or equal to 10', field: 'spec.size' },
+        {
+          reason: 'FieldValueInvalid',
+          message: 'Invalid value: 11: spec.size in body should be less than or equal to 10',
+          field: 'spec.size',
+        },
         { reason: 'FieldValueNotSupported', message: 'Unsupported value: "green": supported values: "red", "blue"', field: 'spec.color' },
       ]);
-      expect((await create({ size: 0 })).json.message).toBe('Widget.example.com "w" is invalid: spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1');
-      expect((await create({})).json.details.causes[0]).toEqual({ reason: 'FieldValueRequired', message: 'Required value', field: 'spec.size' });
+      expect((await create({ size: 0 })).json.message).toBe(
+        'Widget.example.com "w" is invalid: spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1',
+      );
+      expect((await create({})).json.details.causes[0]).toEqual({
+        reason: 'FieldValueRequired',
+        message: 'Required value',
+        field: 'spec.size',
+      });
     });
 
     test('CEL rules run on the server with their message; blocking schema errors skip them', async () => {
@@ -117,10 +145,16 @@ describe('CustomResourceDefinitions', () => {
     test('transition rules compare with the stored object on updates only', async () => {
       const created = await create({ size: 1, owner: 'a' });
       expect(created.status).toBe(201);
-      const changed = await rawRequest(h, 'PATCH', '/apis/example.com/v1/namespaces/default/widgets/w', { body: { spec: { owner: 'b' } }, contentType: 'application/merge-patch+json' });
+      const changed = await rawRequest(h, 'PATCH', '/apis/example.com/v1/namespaces/default/widgets/w', {
+        body: { spec: { owner: 'b' } },
+        contentType: 'application/merge-patch+json',
+      });
       expect(changed.status).toBe(422);
       expect(changed.json.message).toBe('Widget.example.com "w" is invalid: spec.owner: Invalid value: "string": owner is immutable');
-      const same = await rawRequest(h, 'PATCH', '/apis/example.com/v1/namespaces/default/widgets/w', { body: { spec: { size: 2 } }, contentType: 'application/merge-patch+json' });
+      const same = await rawRequest(h, 'PATCH', '/apis/example.com/v1/namespaces/default/widgets/w', {
+        body: { spec: { size: 2 } },
+        contentType: 'application/merge-patch+json',
+      });
       expect(same.status).toBe(200);
     });
 

@@ -13,7 +13,6 @@ const SECRETS: ResourceType = { group: '', version: 'v1', plural: 'secrets', kin
 const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 const rbac = 'rbac.authorization.k8s.io/v1';
 
-
 describe('KubeApiEmulator RBAC', () => {
   let h: Harness;
   let sa: KubeClient;
@@ -22,7 +21,12 @@ describe('KubeApiEmulator RBAC', () => {
     h = await startHarness({ namespaces: ['default', 'ops', 'team'] });
     const k = h.emulator;
     k.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { namespace: 'ops', name: 'ctl' } });
-    k.apply({ apiVersion: rbac, kind: 'ClusterRole', metadata: { name: 'ctl' }, rules: [{ apiGroups: [''], resources: ['pods', 'namespaces'], verbs: ['get', 'list', 'watch'] }] });
+    k.apply({
+      apiVersion: rbac,
+      kind: 'ClusterRole',
+      metadata: { name: 'ctl' },
+      rules: [{ apiGroups: [''], resources: ['pods', 'namespaces'], verbs: ['get', 'list', 'watch'] }],
+    });
     k.apply({
       apiVersion: rbac,
       kind: 'ClusterRoleBinding',
@@ -65,13 +69,19 @@ describe('KubeApiEmulator RBAC', () => {
     const err = await errorOf(sa.list(SECRETS, { namespace: 'team' }));
     expect(err.statusCode).toBe(403);
     expect(err.reason).toBe('Forbidden');
-    expect(err.status?.message).toBe('secrets is forbidden: User "system:serviceaccount:ops:ctl" cannot list resource "secrets" in API group "" in the namespace "team"');
+    expect(err.status?.message).toBe(
+      'secrets is forbidden: User "system:serviceaccount:ops:ctl" cannot list resource "secrets" in API group "" in the namespace "team"',
+    );
     expect(err.status?.details).toEqual({ kind: 'secrets' });
 
     const named = await errorOf(sa.delete(PODS, 'p1', 'team'));
-    expect(named.status?.message).toBe('pods "p1" is forbidden: User "system:serviceaccount:ops:ctl" cannot delete resource "pods" in API group "" in the namespace "team"');
+    expect(named.status?.message).toBe(
+      'pods "p1" is forbidden: User "system:serviceaccount:ops:ctl" cannot delete resource "pods" in API group "" in the namespace "team"',
+    );
     const cluster = await errorOf(sa.list(SERVICES));
-    expect(cluster.status?.message).toBe('services is forbidden: User "system:serviceaccount:ops:ctl" cannot list resource "services" in API group "" at the cluster scope');
+    expect(cluster.status?.message).toBe(
+      'services is forbidden: User "system:serviceaccount:ops:ctl" cannot list resource "services" in API group "" at the cluster scope',
+    );
     expect(h.emulator.counters().forbidden).toBe(3);
   });
 
@@ -79,7 +89,9 @@ describe('KubeApiEmulator RBAC', () => {
     const created = await sa.create(LEASES, { metadata: { namespace: 'ops', name: 'ctl-lease' }, spec: { holderIdentity: 'a' } });
     await sa.replace(LEASES, { ...created, spec: { holderIdentity: 'b' } });
     const other = await errorOf(sa.get(LEASES, 'another', 'ops'));
-    expect(other.status?.message).toBe('leases.coordination.k8s.io "another" is forbidden: User "system:serviceaccount:ops:ctl" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "ops"');
+    expect(other.status?.message).toBe(
+      'leases.coordination.k8s.io "another" is forbidden: User "system:serviceaccount:ops:ctl" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "ops"',
+    );
     expect((await errorOf(sa.create(LEASES, { metadata: { namespace: 'team', name: 'ctl-lease' } }))).statusCode).toBe(403);
     // Listing is a different verb from get, even for the one name.
     expect((await errorOf(sa.list(LEASES, { namespace: 'ops' }))).statusCode).toBe(403);
@@ -103,7 +115,12 @@ describe('KubeApiEmulator RBAC', () => {
     h.emulator.apply(pod('team', 'p1'));
     const status = await errorOf(sa.mergePatchStatus(PODS, 'p1', { status: { phase: 'Running' } }, 'team'));
     expect(status.status?.message).toContain('cannot patch resource "pods/status" in API group ""');
-    h.emulator.apply({ apiVersion: rbac, kind: 'ClusterRole', metadata: { name: 'ctl' }, rules: [{ apiGroups: ['*'], resources: ['*/status'], verbs: ['patch'] }] });
+    h.emulator.apply({
+      apiVersion: rbac,
+      kind: 'ClusterRole',
+      metadata: { name: 'ctl' },
+      rules: [{ apiGroups: ['*'], resources: ['*/status'], verbs: ['patch'] }],
+    });
     await sa.mergePatchStatus(PODS, 'p1', { status: { phase: 'Running' } }, 'team');
     // The main resource is a different thing now.
     expect((await errorOf(sa.get(PODS, 'p1', 'team'))).statusCode).toBe(403);
@@ -123,20 +140,40 @@ describe('KubeApiEmulator RBAC', () => {
   });
 
   test('server-side apply of an object that does not exist needs create as well as patch', async () => {
-    h.emulator.apply({ apiVersion: rbac, kind: 'ClusterRole', metadata: { name: 'ctl' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['patch'] }] });
+    h.emulator.apply({
+      apiVersion: rbac,
+      kind: 'ClusterRole',
+      metadata: { name: 'ctl' },
+      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['patch'] }],
+    });
     const token = h.emulator.serviceAccountToken('ops', 'ctl');
     const manifest = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'team' }, data: { a: '1' } };
-    const refused = await rawRequest(h, 'PATCH', '/api/v1/namespaces/team/configmaps/c?fieldManager=Terraform', { token, body: manifest, contentType: 'application/apply-patch+yaml' });
+    const refused = await rawRequest(h, 'PATCH', '/api/v1/namespaces/team/configmaps/c?fieldManager=Terraform', {
+      token,
+      body: manifest,
+      contentType: 'application/apply-patch+yaml',
+    });
     expect(refused.status).toBe(403);
-    expect(refused.json.message).toBe('configmaps "c" is forbidden: User "system:serviceaccount:ops:ctl" cannot create resource "configmaps" in API group "" in the namespace "team"');
+    expect(refused.json.message).toBe(
+      'configmaps "c" is forbidden: User "system:serviceaccount:ops:ctl" cannot create resource "configmaps" in API group "" in the namespace "team"',
+    );
     h.emulator.apply(manifest);
-    const patched = await rawRequest(h, 'PATCH', '/api/v1/namespaces/team/configmaps/c?fieldManager=Terraform&force=true', { token, body: manifest, contentType: 'application/apply-patch+yaml' });
+    const patched = await rawRequest(h, 'PATCH', '/api/v1/namespaces/team/configmaps/c?fieldManager=Terraform&force=true', {
+      token,
+      body: manifest,
+      contentType: 'application/apply-patch+yaml',
+    });
     expect(patched.status).toBe(200);
   });
 
   test('a user token is authorized through its groups', async () => {
     const token = h.emulator.userToken('alice', ['auditors']);
-    h.emulator.apply({ apiVersion: rbac, kind: 'ClusterRole', metadata: { name: 'read-cm' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }] });
+    h.emulator.apply({
+      apiVersion: rbac,
+      kind: 'ClusterRole',
+      metadata: { name: 'read-cm' },
+      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }],
+    });
     h.emulator.apply({
       apiVersion: rbac,
       kind: 'ClusterRoleBinding',
@@ -148,7 +185,9 @@ describe('KubeApiEmulator RBAC', () => {
     const alice = new KubeClient(loadKubeconfig(file));
     try {
       expect((await alice.list(CONFIGMAPS, { namespace: 'team' })).items).toEqual([]);
-      expect((await errorOf(alice.list(SECRETS, { namespace: 'team' }))).status?.message).toContain('User "alice" cannot list resource "secrets"');
+      expect((await errorOf(alice.list(SECRETS, { namespace: 'team' }))).status?.message).toContain(
+        'User "alice" cannot list resource "secrets"',
+      );
     } finally {
       await alice.close();
     }

@@ -7,7 +7,6 @@ import { KubeApiError } from '../../../lib/clients/kube/client';
 import { PODS } from '../../../lib/clients/kube/resources';
 import { Harness, errorOf, eventually, pod, rawRequest, startHarness } from './helpers';
 
-
 const names = (items: { metadata: { name?: string } }[]) => items.map((i) => i.metadata.name);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,7 +40,9 @@ describe('list semantics', () => {
     h.emulator.compact();
     const res = await rawRequest(h, 'GET', `/api/v1/namespaces/default/pods?limit=2&continue=${first.metadata.continue}`);
     expect(res.status).toBe(410);
-    expect(res.json.message).toMatch(/^The provided continue parameter is too old to display a consistent list result\. You can start a new list without the continue parameter, or use the continue token/);
+    expect(res.json.message).toMatch(
+      /^The provided continue parameter is too old to display a consistent list result\. You can start a new list without the continue parameter, or use the continue token/,
+    );
     const rest = await h.client.list(PODS, { namespace: 'default', continue: res.json.metadata.continue });
     expect(names(rest.items)).toEqual(['c', 'd', 'e', 'z']);
   });
@@ -52,8 +53,13 @@ describe('list semantics', () => {
     for (const n of ['a', 'b', 'c']) h.emulator.apply(pod('default', n));
     const first = await h.client.list(PODS, { namespace: 'default', limit: 1 });
     h.emulator.apply(pod('default', 'later'));
-    await eventually(() => Number(h.emulator.compactedResourceVersion) >= Number(first.metadata.resourceVersion), 'compaction past the list');
-    expect((await errorOf(h.client.list(PODS, { namespace: 'default', limit: 1, continue: first.metadata.continue }))).statusCode).toBe(410);
+    await eventually(
+      () => Number(h.emulator.compactedResourceVersion) >= Number(first.metadata.resourceVersion),
+      'compaction past the list',
+    );
+    expect((await errorOf(h.client.list(PODS, { namespace: 'default', limit: 1, continue: first.metadata.continue }))).statusCode).toBe(
+      410,
+    );
   });
 
   test('resourceVersion=0 is served from the watch cache: the limit is ignored', async () => {
@@ -75,7 +81,9 @@ describe('list semantics', () => {
     const match = await h.client.list(PODS, { namespace: 'default', resourceVersion: before, resourceVersionMatch: 'Exact' });
     expect(names(match.items)).toEqual(['a', 'b', 'c', 'd', 'e']);
     const invalid = await errorOf(h.client.list(PODS, { resourceVersionMatch: 'Exact' }));
-    expect(invalid.status?.message).toBe('ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided');
+    expect(invalid.status?.message).toBe(
+      'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided',
+    );
   });
 });
 

@@ -102,19 +102,22 @@ export function rawRequest(
     const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? h.emulator.token}` };
     if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-    const req = https.request({ hostname: url.hostname, port: url.port, path: url.pathname + url.search, method, ca: h.emulator.caCert, headers }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json });
-      });
-    });
+    const req = https.request(
+      { hostname: url.hostname, port: url.port, path: url.pathname + url.search, method, ca: h.emulator.caCert, headers },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

@@ -44,10 +44,7 @@ describe('informer list resourceVersions', () => {
     h.emulator.dropWatches('reset');
     await eventually(() => informer?.stats.lists === 2 && informer.size === 6, 'the relist');
     const queries = lists().map((r) => r.query);
-    expect(queries.slice(1, 3)).toEqual([
-      { resourceVersion: expect.any(String) },
-      { limit: '2' },
-    ]);
+    expect(queries.slice(1, 3)).toEqual([{ resourceVersion: expect.any(String) }, { limit: '2' }]);
     expect(Number(queries[1].resourceVersion)).toBeGreaterThanOrEqual(Number(seen));
     expect(queries.slice(3).every((q) => q.continue !== undefined && q.resourceVersion === undefined)).toBe(true);
   });

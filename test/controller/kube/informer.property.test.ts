@@ -106,7 +106,8 @@ test('the informer cache converges to the server state under churn and faults', 
           }
         }
         await restarting;
-        const server = () => new Map(h.emulator.list({ apiVersion: 'v1', kind: 'Pod' }).map((p) => [`default/${p.metadata.name}`, podIp(p)]));
+        const server = () =>
+          new Map(h.emulator.list({ apiVersion: 'v1', kind: 'Pod' }).map((p) => [`default/${p.metadata.name}`, podIp(p)]));
         await eventually(() => {
           h.emulator.sendBookmarks();
           const want = server();

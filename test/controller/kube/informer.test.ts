@@ -19,12 +19,16 @@ interface PodRecord {
   readonly ip?: string;
 }
 
-const toRecord = (obj: KubeObject): PodRecord => ({ name: obj.metadata.name ?? '', ip: (obj.status as { podIP?: string } | undefined)?.podIP });
+const toRecord = (obj: KubeObject): PodRecord => ({
+  name: obj.metadata.name ?? '',
+  ip: (obj.status as { podIP?: string } | undefined)?.podIP,
+});
 
 /** The emulator's pods as key → IP, to compare with the informer cache. */
 function serverPods(h: Harness): Map<string, string | undefined> {
   const out = new Map<string, string | undefined>();
-  for (const p of h.emulator.list({ apiVersion: 'v1', kind: 'Pod' })) out.set(`${p.metadata.namespace}/${p.metadata.name}`, (p.status as { podIP?: string } | undefined)?.podIP);
+  for (const p of h.emulator.list({ apiVersion: 'v1', kind: 'Pod' }))
+    out.set(`${p.metadata.namespace}/${p.metadata.name}`, (p.status as { podIP?: string } | undefined)?.podIP);
   return out;
 }
 
@@ -404,7 +408,12 @@ class ScriptedKube {
 }
 
 function scriptedPod(name: string, rv: number, status: unknown, metadata: Record<string, unknown> = {}): KubeObject {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'default', name, resourceVersion: String(rv), labels: { app: 'web' }, ...metadata }, status } as KubeObject;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { namespace: 'default', name, resourceVersion: String(rv), labels: { app: 'web' }, ...metadata },
+    status,
+  } as KubeObject;
 }
 
 describe('Informer: malformed objects fail closed (the old address does not stay)', () => {
@@ -412,7 +421,12 @@ describe('Informer: malformed objects fail closed (the old address does not stay
   let informers: Informer<unknown>[] = [];
 
   function start<T>(transform: (o: KubeObject) => T): Informer<T> {
-    const inf = new Informer<T>(kube as unknown as KubeClient, { resource: PODS, transform, clock: quickClock, backoff: { initialMs: 5, maxMs: 40 } });
+    const inf = new Informer<T>(kube as unknown as KubeClient, {
+      resource: PODS,
+      transform,
+      clock: quickClock,
+      backoff: { initialMs: 5, maxMs: 40 },
+    });
     informers.push(inf as Informer<unknown>);
     inf.start();
     return inf;
@@ -436,13 +450,32 @@ describe('Informer: malformed objects fail closed (the old address does not stay
       tenant: 't',
       application: 'egress',
       routeDomain: 0,
-      lists: [{ path: '/t/egress/src_default', taskId: '~t~egress~src_default', source: { level: 'namespace', namespace: 'default' }, rules: ['namespace/default/r'] }],
-      rules: [{ key: 'namespace/default/r', kind: 'NamespaceEgressRule', name: 'r', namespace: 'default', sourceList: '/t/egress/src_default', specDigest: 'd' }],
+      lists: [
+        {
+          path: '/t/egress/src_default',
+          taskId: '~t~egress~src_default',
+          source: { level: 'namespace', namespace: 'default' },
+          rules: ['namespace/default/r'],
+        },
+      ],
+      rules: [
+        {
+          key: 'namespace/default/r',
+          kind: 'NamespaceEgressRule',
+          name: 'r',
+          namespace: 'default',
+          sourceList: '/t/egress/src_default',
+          specDigest: 'd',
+        },
+      ],
     };
     const inf = start(podInfo);
     const index = new MembershipIndex(plan, inf);
     const errors: unknown[] = [];
-    inf.on(ADD, (p) => index.upsertPod(p)).on(UPDATE, (_o, p) => index.upsertPod(p)).on(DELETE, (p) => index.deletePod(p.namespace, p.name));
+    inf
+      .on(ADD, (p) => index.upsertPod(p))
+      .on(UPDATE, (_o, p) => index.upsertPod(p))
+      .on(DELETE, (p) => index.deletePod(p.namespace, p.name));
     inf.on(ERROR, (e) => errors.push(e));
     return { inf, errors, members: () => index.desired('/t/egress/src_default') };
   }

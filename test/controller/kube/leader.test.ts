@@ -105,7 +105,9 @@ describe('LeaderElector', () => {
     return c;
   }
 
-  const lease = () => h.emulator.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: 'egress-system', name: 'cdktf-ces-controller' }) as LeaseObject | undefined;
+  const lease = () =>
+    h.emulator.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: 'egress-system', name: 'cdktf-ces-controller' }) as
+      LeaseObject | undefined;
   const leaders = () => candidates.filter((c) => c.elector.isLeader()).map((c) => c.id);
   const running = () => candidates.filter((c) => c.running).length;
 
@@ -181,7 +183,12 @@ describe('LeaderElector', () => {
     const b = candidate('replica-b');
     for (let i = 0; i < 3; i++) await step();
     // Every lease write fails from now on (the API server rejects a's renewals).
-    h.emulator.failNext({ pathPrefix: '/apis/coordination.k8s.io/v1/namespaces/egress-system/leases', method: 'PUT', status: 500, count: 1_000_000 });
+    h.emulator.failNext({
+      pathPrefix: '/apis/coordination.k8s.io/v1/namespaces/egress-system/leases',
+      method: 'PUT',
+      status: 500,
+      count: 1_000_000,
+    });
     await stepUntil(() => !a.elector.isLeader(), 'a stepping down');
     for (let i = 0; i < 40; i++) {
       await step();
@@ -250,16 +257,31 @@ describe('LeaderElector', () => {
   });
 
   test('optimistic concurrency: a stale lease write is rejected with 409', async () => {
-    const created = await h.client.create<LeaseObject>(LEASES, { metadata: { name: 'race', namespace: 'default' }, spec: { holderIdentity: 'x', leaseDurationSeconds: 15 } });
+    const created = await h.client.create<LeaseObject>(LEASES, {
+      metadata: { name: 'race', namespace: 'default' },
+      spec: { holderIdentity: 'x', leaseDurationSeconds: 15 },
+    });
     await h.client.replace<LeaseObject>(LEASES, { ...created, spec: { ...created.spec, holderIdentity: 'winner' } });
-    await expect(h.client.replace<LeaseObject>(LEASES, { ...created, spec: { ...created.spec, holderIdentity: 'loser' } })).rejects.toMatchObject({ statusCode: 409, reason: 'Conflict' });
+    await expect(
+      h.client.replace<LeaseObject>(LEASES, { ...created, spec: { ...created.spec, holderIdentity: 'loser' } }),
+    ).rejects.toMatchObject({ statusCode: 409, reason: 'Conflict' });
   });
 
   test('settings that would allow two leaders are refused', () => {
     expect(
       () =>
-        new LeaderElector({ client: h.client, namespace: 'default', name: 'x', identity: 'a', leaseDurationSeconds: 5, renewDeadlineMs: 5000, onStartedLeading: () => undefined }),
+        new LeaderElector({
+          client: h.client,
+          namespace: 'default',
+          name: 'x',
+          identity: 'a',
+          leaseDurationSeconds: 5,
+          renewDeadlineMs: 5000,
+          onStartedLeading: () => undefined,
+        }),
     ).toThrow('must exceed renewDeadlineMs');
-    expect(() => new LeaderElector({ client: h.client, namespace: 'default', name: 'x', identity: '', onStartedLeading: () => undefined })).toThrow('identity');
+    expect(
+      () => new LeaderElector({ client: h.client, namespace: 'default', name: 'x', identity: '', onStartedLeading: () => undefined }),
+    ).toThrow('identity');
   });
 });

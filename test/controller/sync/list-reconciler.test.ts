@@ -7,11 +7,25 @@ import { PLAN_FORMAT, PlanList, SyncPlan } from '../../../lib/policy/plan';
 import { FakeClock } from '../support/fake-clock';
 
 const NS = { level: 'namespace', namespace: 'payments' } as PlanList['source'];
-const list = (name: string, gate: Partial<PlanList>): PlanList => ({ path: `/Common/Shared/${name}`, taskId: `~Common~Shared~${name}`, source: NS, rules: [], ...gate });
+const list = (name: string, gate: Partial<PlanList>): PlanList => ({
+  path: `/Common/Shared/${name}`,
+  taskId: `~Common~Shared~${name}`,
+  source: NS,
+  rules: [],
+  ...gate,
+});
 // 2026-01-05 is a Monday.
 const OFFICE = list('office', { schedule: { daysOfWeek: ['monday'], startTime: '09:00', endTime: '17:00', timeZone: 'UTC' } });
 const TEMPORARY = list('temporary', { expiresAt: '2026-01-05T09:30:00Z' });
-const PLAN: SyncPlan = { format: PLAN_FORMAT, cluster: 'c', tenant: 't', application: 'egress', routeDomain: 0, lists: [OFFICE, TEMPORARY], rules: [] };
+const PLAN: SyncPlan = {
+  format: PLAN_FORMAT,
+  cluster: 'c',
+  tenant: 't',
+  application: 'egress',
+  routeDomain: 0,
+  lists: [OFFICE, TEMPORARY],
+  rules: [],
+};
 
 function setup(start: string) {
   const clock = new FakeClock(start);
@@ -28,7 +42,15 @@ function setup(start: string) {
       },
     },
   });
-  reconciler.upsertPod({ namespace: 'payments', name: 'p1', labels: {}, ips: ['10.1.0.1'], phase: 'Running', terminating: false, hostNetwork: false });
+  reconciler.upsertPod({
+    namespace: 'payments',
+    name: 'p1',
+    labels: {},
+    ips: ['10.1.0.1'],
+    phase: 'Running',
+    terminating: false,
+    hostNetwork: false,
+  });
   return { clock, reconciler, pushes };
 }
 
@@ -66,7 +88,15 @@ describe('time-gated lists', () => {
     const { clock, reconciler, pushes } = setup('2026-01-05T17:30:00Z');
     reconciler.activate();
     await clock.advance(1000);
-    reconciler.upsertPod({ namespace: 'payments', name: 'p2', labels: {}, ips: ['10.1.0.2'], phase: 'Running', terminating: false, hostNetwork: false });
+    reconciler.upsertPod({
+      namespace: 'payments',
+      name: 'p2',
+      labels: {},
+      ips: ['10.1.0.2'],
+      phase: 'Running',
+      terminating: false,
+      hostNetwork: false,
+    });
     await clock.advance(10_000);
     expect(pushes.filter((p) => p.list === 'office')).toEqual([{ at: '2026-01-05T17:30:00.000Z', list: 'office', ips: [] }]);
     await reconciler.deactivate();

@@ -38,16 +38,28 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
       })
       .map((pod) => ({ kind: 'pod' as const, pod })),
   },
-  { weight: 2, arbitrary: fc.record({ namespace: fc.constantFrom(...NAMESPACES), name: podName }).map((p) => ({ kind: 'deletePod' as const, ...p })) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ namespace: fc.constantFrom(...NAMESPACES), name: podName }).map((p) => ({ kind: 'deletePod' as const, ...p })),
+  },
   { weight: 2, arbitrary: fc.record({ name: fc.constantFrom(...NAMESPACES), labels }).map((ns) => ({ kind: 'namespace' as const, ns })) },
   { weight: 1, arbitrary: fc.constantFrom(...NAMESPACES).map((name) => ({ kind: 'deleteNamespace' as const, name })) },
   {
     weight: 2,
     arbitrary: fc
-      .record({ namespace: fc.constantFrom(...NAMESPACES), name: fc.constantFrom(...SERVICES), selector: fc.option(labels, { nil: undefined }) })
+      .record({
+        namespace: fc.constantFrom(...NAMESPACES),
+        name: fc.constantFrom(...SERVICES),
+        selector: fc.option(labels, { nil: undefined }),
+      })
       .map((svc) => ({ kind: 'service' as const, svc })),
   },
-  { weight: 1, arbitrary: fc.record({ namespace: fc.constantFrom(...NAMESPACES), name: fc.constantFrom(...SERVICES) }).map((s) => ({ kind: 'deleteService' as const, ...s })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ namespace: fc.constantFrom(...NAMESPACES), name: fc.constantFrom(...SERVICES) })
+      .map((s) => ({ kind: 'deleteService' as const, ...s })),
+  },
 );
 
 function mapCache(pods: Map<string, PodInfo>): PodCache {
@@ -60,7 +72,9 @@ describe('MembershipIndex', () => {
     fc.assert(
       fc.property(policyArb({ maxRules: 10 }), fc.array(eventArb, { maxLength: 60 }), (policy, events) => {
         // Windows and expiry are the reconciler's business; the index ignores them.
-        const plan = buildSyncPlan(compilePolicy({ ...policy, rules: policy.rules.map((r) => ({ ...r, schedule: undefined, expiresAt: undefined })) }));
+        const plan = buildSyncPlan(
+          compilePolicy({ ...policy, rules: policy.rules.map((r) => ({ ...r, schedule: undefined, expiresAt: undefined })) }),
+        );
         // The informer cache: updated before the index hears of a change, as the informer does.
         const pods = new Map<string, PodInfo>();
         const index = new MembershipIndex(plan, mapCache(pods));
@@ -95,7 +109,11 @@ describe('MembershipIndex', () => {
               changes = index.deleteService(e.namespace, e.name);
               break;
           }
-          const expected = desiredMembers(plan, { pods: [...pods.values()], namespaces: [...namespaces.values()], services: [...services.values()] }, at);
+          const expected = desiredMembers(
+            plan,
+            { pods: [...pods.values()], namespaces: [...namespaces.values()], services: [...services.values()] },
+            at,
+          );
           for (const list of plan.lists) {
             const now = index.desired(list.path);
             expect(now).toEqual(expected.get(list.path));
@@ -117,7 +135,16 @@ describe('MembershipIndex', () => {
       compilePolicy({
         device: testDevice(),
         externalServices: [],
-        rules: [buildRule({ level: 'namespace', path: 'p', name: 'r', namespace: 'web', action: 'ALLOW', destinations: [EgressDestination.anyIpv4()] })],
+        rules: [
+          buildRule({
+            level: 'namespace',
+            path: 'p',
+            name: 'r',
+            namespace: 'web',
+            action: 'ALLOW',
+            destinations: [EgressDestination.anyIpv4()],
+          }),
+        ],
       }),
     );
     const index = new MembershipIndex(plan, mapCache(new Map()));

@@ -17,18 +17,38 @@ import { issuesOf } from '../../support/issues';
 
 function controllerEnv(props: Record<string, unknown>): Record<string, string> {
   const { stack, device } = deviceStack();
-  new ClusterEgressRule(stack, 'Dns', { device, action: EgressAction.ALLOW_FINAL, destinations: [EgressDestination.address('10.96.0.10')] });
-  new EgressController(stack, 'Controller', { device, credentialsSecret: 'bigip-login', caBundleConfigMap: 'bigip-ca', image: 'registry.example/cdktf-ces:1', ...props } as any);
+  new ClusterEgressRule(stack, 'Dns', {
+    device,
+    action: EgressAction.ALLOW_FINAL,
+    destinations: [EgressDestination.address('10.96.0.10')],
+  });
+  new EgressController(stack, 'Controller', {
+    device,
+    credentialsSecret: 'bigip-login',
+    caBundleConfigMap: 'bigip-ca',
+    image: 'registry.example/cdktf-ces:1',
+    ...props,
+  } as any);
   return envOf(stack);
 }
 
 function envOf(stack: TerraformStack): Record<string, string> {
-  const deployment = (Object.values(synthJson(stack).resource.kubernetes_manifest) as any[]).map((r) => r.manifest).find((m) => m.kind === 'Deployment');
-  return Object.fromEntries((deployment.spec.template.spec.containers[0].env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value as string]));
+  const deployment = (Object.values(synthJson(stack).resource.kubernetes_manifest) as any[])
+    .map((r) => r.manifest)
+    .find((m) => m.kind === 'Deployment');
+  return Object.fromEntries(
+    (deployment.spec.template.spec.containers[0].env as { name: string; value?: string }[])
+      .filter((e) => e.value !== undefined)
+      .map((e) => [e.name, e.value as string]),
+  );
 }
 
-
-const pacingEnv = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).filter(([k]) => ['COALESCE_MS', 'MAX_PUSHES_IN_FLIGHT', 'MAX_DEVICE_BUSY_PERCENT', 'MAX_PUSHES_PER_SECOND'].includes(k)));
+const pacingEnv = (env: Record<string, string>) =>
+  Object.fromEntries(
+    Object.entries(env).filter(([k]) =>
+      ['COALESCE_MS', 'MAX_PUSHES_IN_FLIGHT', 'MAX_DEVICE_BUSY_PERCENT', 'MAX_PUSHES_PER_SECOND'].includes(k),
+    ),
+  );
 
 describe('EgressController pacing props', () => {
   test('defaults: pacing by the device, no fixed pushes-per-second ceiling', () => {
@@ -69,7 +89,18 @@ describe('controller configuration of the pacing', () => {
     fs.mkdirSync(path.join(dir, 'bigip'));
     fs.writeFileSync(path.join(dir, 'bigip', 'username'), 'egress');
     fs.writeFileSync(path.join(dir, 'bigip', 'password'), 'secret');
-    fs.writeFileSync(path.join(dir, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, cluster: 'prod', tenant: 'k8s_prod', application: 'egress', routeDomain: 0, lists: [], rules: [] }));
+    fs.writeFileSync(
+      path.join(dir, 'plan.json'),
+      JSON.stringify({
+        format: PLAN_FORMAT,
+        cluster: 'prod',
+        tenant: 'k8s_prod',
+        application: 'egress',
+        routeDomain: 0,
+        lists: [],
+        rules: [],
+      }),
+    );
     env = {
       BIGIP_URL: 'https://bigip.example.net',
       BIGIP_INSECURE_SKIP_TLS_VERIFY: 'true',
@@ -86,7 +117,13 @@ describe('controller configuration of the pacing', () => {
   });
 
   test('values from the environment', () => {
-    const c = loadConfig({ ...env, COALESCE_MS: '0', MAX_PUSHES_IN_FLIGHT: '16', MAX_DEVICE_BUSY_PERCENT: '100', MAX_PUSHES_PER_SECOND: '5' });
+    const c = loadConfig({
+      ...env,
+      COALESCE_MS: '0',
+      MAX_PUSHES_IN_FLIGHT: '16',
+      MAX_DEVICE_BUSY_PERCENT: '100',
+      MAX_PUSHES_PER_SECOND: '5',
+    });
     expect([c.coalesceMs, c.maxPushesInFlight, c.maxDeviceBusyPercent, c.maxPushesPerSecond]).toEqual([0, 16, 100, 5]);
   });
 
@@ -106,7 +143,14 @@ describe('controller configuration of the pacing', () => {
 describe('pacing metrics', () => {
   test('the pacing state is read at every scrape', async () => {
     const metrics = new ControllerMetrics({ defaultMetrics: false });
-    let state: PacingState = { window: 1.5, inFlight: 1, share: 0.375, busy: 0.25, lastDeviceMs: 120, decreases: { latency: 1, overload: 0 } };
+    let state: PacingState = {
+      window: 1.5,
+      inFlight: 1,
+      share: 0.375,
+      busy: 0.25,
+      lastDeviceMs: 120,
+      decreases: { latency: 1, overload: 0 },
+    };
     metrics.bindPacing(() => state);
     const value = async (name: string) => {
       const text = await metrics.registry.metrics();

@@ -69,7 +69,16 @@ class FakeDevice {
 
 class Terminal extends Error {}
 
-const busy503 = () => new BigipApiError({ reason: 'DeviceBusy', terminal: false, method: 'POST', path: '/mgmt/shared/service-discovery/task/x/nodes', status: 503, deviceMessage: 'busy', attempts: 5 });
+const busy503 = () =>
+  new BigipApiError({
+    reason: 'DeviceBusy',
+    terminal: false,
+    method: 'POST',
+    path: '/mgmt/shared/service-discovery/task/x/nodes',
+    status: 503,
+    deviceMessage: 'busy',
+    attempts: 5,
+  });
 
 function scheduler(device: FakeDevice, desired: (path: string) => readonly string[], extra: Partial<ListWorkqueueOptions> = {}) {
   const outcomes: PushOutcome[] = [];
@@ -117,10 +126,18 @@ describe('ListWorkqueue', () => {
   test('converges to the desired membership through failures, and skips pushes that change nothing', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ list: fc.constantFrom('a', 'b', 'c'), members: fc.uniqueArray(fc.constantFrom('1', '2', '3', '4'), { maxLength: 4 }), fail: fc.boolean(), gapMs: fc.integer({ min: 0, max: 30 }) }), {
-          minLength: 1,
-          maxLength: 25,
-        }),
+        fc.array(
+          fc.record({
+            list: fc.constantFrom('a', 'b', 'c'),
+            members: fc.uniqueArray(fc.constantFrom('1', '2', '3', '4'), { maxLength: 4 }),
+            fail: fc.boolean(),
+            gapMs: fc.integer({ min: 0, max: 30 }),
+          }),
+          {
+            minLength: 1,
+            maxLength: 25,
+          },
+        ),
         fc.integer({ min: 0, max: 20 }),
         async (steps, costMs) => {
           const device = new FakeDevice(() => costMs);
@@ -131,7 +148,10 @@ describe('ListWorkqueue', () => {
             const before = desired.get(step.list) ?? [];
             desired.set(step.list, [...step.members].sort());
             if (step.fail) device.failNext.push({ path: step.list, error: busy503() });
-            s.markDirty(step.list, before.some((m) => !(step.members as string[]).includes(m)));
+            s.markDirty(
+              step.list,
+              before.some((m) => !(step.members as string[]).includes(m)),
+            );
             await advance(step.gapMs);
           }
           await settle(s, device);
@@ -275,7 +295,12 @@ describe('ListWorkqueue', () => {
     const device = new FakeDevice(() => 10, false);
     const lists = new Versions();
     // Retries wait 10 ms (full jitter could draw 0: then they would go at once).
-    const { s, outcomes } = scheduler(device, lists.desired, { maxPushesInFlight: 2, maxDeviceBusyPercent: 100, retryBaseMs: 20, random: () => 0.5 });
+    const { s, outcomes } = scheduler(device, lists.desired, {
+      maxPushesInFlight: 2,
+      maxDeviceBusyPercent: 100,
+      retryBaseMs: 20,
+      random: () => 0.5,
+    });
     for (const l of names(2, 'w')) s.markDirty(l, true);
     s.start();
     await settle(s, device);
@@ -287,13 +312,18 @@ describe('ListWorkqueue', () => {
     expect(device.calls.filter((c) => c.path.startsWith('l'))).toHaveLength(2);
     expect(s.pacing).toMatchObject({ window: 1, share: 0.5, decreases: { latency: 0, overload: 1 } });
     await settle(s, device);
-    expect(outcomes.filter((o) => !o.ok).map((o) => o.path).sort()).toEqual(['l0', 'l1']);
+    expect(
+      outcomes
+        .filter((o) => !o.ok)
+        .map((o) => o.path)
+        .sort(),
+    ).toEqual(['l0', 'l1']);
     expect(device.state.get('l0')).toEqual(['l0-0']);
     expect(device.state.get('l1')).toEqual(['l1-0']);
     await stop(s);
   });
 
-  test('a failed push is requeued after the controller\'s backoff, growing with consecutive failures', async () => {
+  test("a failed push is requeued after the controller's backoff, growing with consecutive failures", async () => {
     const device = new FakeDevice(() => 0);
     const { s } = scheduler(device, () => ['10.0.0.1'], { retryBaseMs: 100, retryMaxMs: 300, random: () => 0.999 });
     device.failNext.push({ error: busy503() }, { error: busy503() }, { error: busy503() });
@@ -329,7 +359,11 @@ describe('ListWorkqueue', () => {
 
   test('a list that lost an address is pushed before lists that only gained some', async () => {
     const device = new FakeDevice();
-    const desired = new Map([['busy', ['1']], ['grow', ['1', '2']], ['shrink', ['3']]]);
+    const desired = new Map([
+      ['busy', ['1']],
+      ['grow', ['1', '2']],
+      ['shrink', ['3']],
+    ]);
     let release!: () => void;
     device.gate = new Promise((r) => (release = r));
     const { s } = scheduler(device, (p) => desired.get(p) ?? [], { coalesceMs: 0, maxPushesInFlight: 1 });

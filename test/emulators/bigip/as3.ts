@@ -71,7 +71,10 @@ export function validatorFor(schemaPath: string): As3Validator {
   const resolved = path.resolve(schemaPath);
   let v = validators.get(resolved);
   if (!v) {
-    if (!fs.existsSync(resolved)) throw new Error(`BigipEmulator: as3SchemaPath ${resolved} does not exist; pass the path of F5's as3-schema-<version>.json or leave the option out`);
+    if (!fs.existsSync(resolved))
+      throw new Error(
+        `BigipEmulator: as3SchemaPath ${resolved} does not exist; pass the path of F5's as3-schema-<version>.json or leave the option out`,
+      );
     v = As3Validator.fromSchemaFile(resolved);
     validators.set(resolved, v);
   }
@@ -158,7 +161,8 @@ export class As3Service {
     if (tenants.length === 0) return [204, undefined];
     if (!filter) return [200, structuredClone(stored)];
     const missing = filter.filter((t) => !tenants.includes(t));
-    if (missing.length) throw new HttpError(404, { code: 404, message: `specified Tenant(s) '${missing.join(',')}' not found in declaration` });
+    if (missing.length)
+      throw new HttpError(404, { code: 404, message: `specified Tenant(s) '${missing.join(',')}' not found in declaration` });
     const out: Json = {};
     for (const [k, v] of Object.entries(stored)) if (!isTenant(v) || k === 'Common' || filter.includes(k)) out[k] = v;
     return [200, structuredClone(out)];
@@ -203,7 +207,8 @@ export class As3Service {
     } else {
       const parsed = this.parseDeclareBody(body, url);
       if ('errors' in parsed) {
-        if (!asyncMode) throw new HttpError(422, { code: 422, message: 'declaration is invalid', errors: parsed.errors, declarationFullId: '' });
+        if (!asyncMode)
+          throw new HttpError(422, { code: 422, message: 'declaration is invalid', errors: parsed.errors, declarationFullId: '' });
         op = { action: 'invalid', errors: parsed.errors, filter, declaration: {}, request: undefined, dryRun: false, persist: false };
       } else {
         op = { ...parsed, filter };
@@ -224,7 +229,12 @@ export class As3Service {
     this.storeTask(record);
     const accepted = (): [number, unknown] => [
       202,
-      { id, results: [{ message: 'Declaration successfully submitted', tenant: '', host: '', runTime: 0, code: 0, ...withId }], declaration: {}, selfLink: record.selfLink },
+      {
+        id,
+        results: [{ message: 'Declaration successfully submitted', tenant: '', host: '', runTime: 0, code: 0, ...withId }],
+        declaration: {},
+        selfLink: record.selfLink,
+      },
     ];
     if (this.busy && op.action !== 'invalid') {
       // The lock is tried after an async request was accepted, so the refusal is the task's
@@ -258,7 +268,8 @@ export class As3Service {
     // A synchronous request that runs past 45 s is answered with its task (AS3 `src/lib/declareHandler.js:749-760`).
     const finished = await this.timers.within(done, this.syncLimitMs);
     if (!finished) return accepted();
-    if ('invalid' in finished) throw new HttpError(422, { code: 422, message: 'declaration is invalid', errors: finished.invalid, declarationFullId: '' });
+    if ('invalid' in finished)
+      throw new HttpError(422, { code: 422, message: 'declaration is invalid', errors: finished.invalid, declarationFullId: '' });
     if ('refused' in finished) throw new HttpError(finished.refused.code as number, finished.refused);
     return [finished.status, { results: finished.results, declaration: finished.declaration }];
   }
@@ -287,7 +298,8 @@ export class As3Service {
       if (!['deploy', 'dry-run', 'remove', 'retrieve'].includes(action)) {
         return { errors: [`/action: "${action}" is not supported by this emulator (deploy, dry-run, remove, retrieve)`] };
       }
-      if (action !== 'retrieve' && action !== 'remove' && !isObject(adc)) return { errors: ['/declaration: must be an ADC declaration object'] };
+      if (action !== 'retrieve' && action !== 'remove' && !isObject(adc))
+        return { errors: ['/declaration: must be an ADC declaration object'] };
     } else if (body.class !== 'ADC') {
       return { errors: [`/class: must be "AS3" or "ADC" (got ${JSON.stringify(body.class)})`] };
     }
@@ -297,7 +309,13 @@ export class As3Service {
     if (errors.length) return { errors };
     const controls = isObject(declaration.controls) ? declaration.controls : {};
     const dryRun = action === 'dry-run' || controls.dryRun === true || url.searchParams.get('controls.dryRun') === 'true';
-    return { action: action === 'dry-run' ? 'deploy' : action, declaration, request: body.class === 'AS3' ? body : undefined, dryRun, persist };
+    return {
+      action: action === 'dry-run' ? 'deploy' : action,
+      declaration,
+      request: body.class === 'AS3' ? body : undefined,
+      dryRun,
+      persist,
+    };
   }
 
   /** The checks that hold even without the schema. */
@@ -374,7 +392,8 @@ export class As3Service {
       if (!isTenant(tenant)) continue;
       let missing: string | undefined;
       forEachBigip(tenant, (pointer, at) => {
-        if (missing === undefined && !this.device.bigipComponentExists(pointer)) missing = `Unable to find ${pointer} for /${[tenantName, ...at].join('/')}`;
+        if (missing === undefined && !this.device.bigipComponentExists(pointer))
+          missing = `Unable to find ${pointer} for /${[tenantName, ...at].join('/')}`;
       });
       if (missing) return missing;
     }

@@ -109,7 +109,16 @@ export class TokenAuth {
     if (this.activeTokenCount(body.username) >= this.maxTokensPerUser) {
       throw this.errors.rest(400, `user ${body.username} has reached maximum active login tokens`);
     }
-    const token: Token = { token: randomBytes(20).toString('base64url').replace(/[^A-Za-z0-9]/g, 'X').slice(0, 26).toUpperCase(), user: body.username, startMs: this.clock(), timeoutS: this.tokenLifetimeS };
+    const token: Token = {
+      token: randomBytes(20)
+        .toString('base64url')
+        .replace(/[^A-Za-z0-9]/g, 'X')
+        .slice(0, 26)
+        .toUpperCase(),
+      user: body.username,
+      startMs: this.clock(),
+      timeoutS: this.tokenLifetimeS,
+    };
     this.tokens.set(token.token, token);
     return {
       username: body.username,
@@ -132,14 +141,18 @@ export class TokenAuth {
     }
     const authz = req.headers.authorization;
     if (authz?.startsWith('Basic ')) {
-      if (!this.allowBasicAuth) throw this.errors.rest(401, 'Basic authentication is disabled on this device; use token authentication (X-F5-Auth-Token).');
+      if (!this.allowBasicAuth)
+        throw this.errors.rest(401, 'Basic authentication is disabled on this device; use token authentication (X-F5-Auth-Token).');
       const text = Buffer.from(authz.slice(6), 'base64').toString('utf8');
       const colon = text.indexOf(':');
       const user = text.slice(0, colon);
       if (colon > 0 && Object.prototype.hasOwnProperty.call(this.users, user) && this.users[user] === text.slice(colon + 1)) return user;
       throw this.errors.rest(401, 'Authentication failed.');
     }
-    throw this.errors.rest(401, `Authorization failed: no user authentication header or token detected. Uri:http://localhost:8100${pathname} Referrer:127.0.0.1 Sender:127.0.0.1`);
+    throw this.errors.rest(
+      401,
+      `Authorization failed: no user authentication header or token detected. Uri:http://localhost:8100${pathname} Referrer:127.0.0.1 Sender:127.0.0.1`,
+    );
   }
 
   public tokenResource(method: string, name: string, body: unknown, user: string): [number, unknown] {
@@ -153,7 +166,8 @@ export class TokenAuth {
         if (!isObject(body) || typeof body.timeout !== 'number' || !Number.isInteger(body.timeout) || body.timeout < 1) {
           throw this.errors.rest(400, 'PATCH of a token takes {"timeout": <whole seconds from the token\'s startTime>}');
         }
-        if (body.timeout > TOKEN_ABSOLUTE_MAX_S) throw this.errors.rest(406, `Auth-token absolute timeout (${TOKEN_ABSOLUTE_MAX_S} seconds) exceeded`);
+        if (body.timeout > TOKEN_ABSOLUTE_MAX_S)
+          throw this.errors.rest(406, `Auth-token absolute timeout (${TOKEN_ABSOLUTE_MAX_S} seconds) exceeded`);
         t.timeoutS = body.timeout;
         return [200, this.tokenJson(t)];
       }

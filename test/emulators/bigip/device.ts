@@ -88,17 +88,21 @@ export class Device {
 
   private defineRouteDomains(paths: readonly string[], ids: Readonly<Record<string, number>>): void {
     for (const [p, id] of Object.entries(ids)) {
-      if (!paths.map(tmshPath).includes(tmshPath(p))) throw new Error(`BigipEmulator: routeDomainIds names ${p}, which is not in routeDomains`);
-      if (!Number.isInteger(id) || id < 0 || id > 65534) throw new Error(`BigipEmulator: the id of route domain ${p} must be a whole number from 0 to 65534 (got ${id})`);
+      if (!paths.map(tmshPath).includes(tmshPath(p)))
+        throw new Error(`BigipEmulator: routeDomainIds names ${p}, which is not in routeDomains`);
+      if (!Number.isInteger(id) || id < 0 || id > 65534)
+        throw new Error(`BigipEmulator: the id of route domain ${p} must be a whole number from 0 to 65534 (got ${id})`);
     }
     for (const p of paths) {
       const rdPath = tmshPath(p);
       const given = Object.entries(ids).find(([k]) => tmshPath(k) === rdPath)?.[1];
       const name = rdPath.slice(rdPath.lastIndexOf('/') + 1);
       const id = given ?? (/^\d{1,5}$/.test(name) ? Number(name) : undefined);
-      if (id === undefined) throw new Error(`BigipEmulator: route domain ${rdPath} is not named after an id; give its id in routeDomainIds`);
+      if (id === undefined)
+        throw new Error(`BigipEmulator: route domain ${rdPath} is not named after an id; give its id in routeDomainIds`);
       if (this.routeDomainIds.has(rdPath)) throw new Error(`BigipEmulator: route domain ${rdPath} is listed twice`);
-      if (this.routeDomainPaths.has(id)) throw new Error(`BigipEmulator: route domains ${this.routeDomainPaths.get(id)} and ${rdPath} both have id ${id}`);
+      if (this.routeDomainPaths.has(id))
+        throw new Error(`BigipEmulator: route domains ${this.routeDomainPaths.get(id)} and ${rdPath} both have id ${id}`);
       this.routeDomainIds.set(rdPath, id);
       this.routeDomainPaths.set(id, rdPath);
     }
@@ -162,7 +166,9 @@ export class Device {
     const m = /BWC::policy\s+attach\s+(\S+)/.exec(text);
     if (!m) throw new Error(`BigipEmulator: iRule ${iRulePath} has no "BWC::policy attach <name>"`);
     const name = m[1];
-    const notFound = new Error(`TCL error: ${iRulePath} <FLOW_INIT> - BWC policy "${name}" not found (the policy name is given without a path)`);
+    const notFound = new Error(
+      `TCL error: ${iRulePath} <FLOW_INIT> - BWC policy "${name}" not found (the policy name is given without a path)`,
+    );
     if (name.includes('/')) throw notFound;
     const folder = iRulePath.slice(0, iRulePath.lastIndexOf('/'));
     const partition = `/${iRulePath.split('/')[1]}`;
@@ -174,7 +180,12 @@ export class Device {
 
   /** Whether a `bigip` pointer names something on the device (see `missingBigipComponent` in as3.ts). */
   public bigipComponentExists(pointer: string): boolean {
-    return this.routeDomainIds.has(pointer) || this.dnsResolvers.has(pointer) || this.existingObjects.has(pointer) || this.findObject(pointer) !== undefined;
+    return (
+      this.routeDomainIds.has(pointer) ||
+      this.dnsResolvers.has(pointer) ||
+      this.existingObjects.has(pointer) ||
+      this.findObject(pointer) !== undefined
+    );
   }
 
   // ---------------------------------------------------------------- partition transactions
@@ -183,12 +194,18 @@ export class Device {
    * Applies one partition's desired configuration to `work` as one transaction. With
    * `createOnly` (Common's first pass) only objects that do not exist yet are created.
    */
-  public applyPartition(work: DeviceConfig, name: string, desired: Json | undefined, createOnly: boolean): { code: number; message: string; response?: string } {
+  public applyPartition(
+    work: DeviceConfig,
+    name: string,
+    desired: Json | undefined,
+    createOnly: boolean,
+  ): { code: number; message: string; response?: string } {
     const current = work.partitions.get(name);
     const target = createOnly ? (desired === undefined ? current?.tenant : withNewObjectsOnly(current?.tenant, desired)) : desired;
     const canonical = target === undefined ? undefined : canonicalJson(target);
     if (canonical === current?.canonical) return { code: 200, message: 'no change' };
-    const next: Partition | undefined = target === undefined ? undefined : { tenant: target, canonical: canonical as string, index: indexPartition(name, target) };
+    const next: Partition | undefined =
+      target === undefined ? undefined : { tenant: target, canonical: canonical as string, index: indexPartition(name, target) };
     const problem = this.partitionProblem(work, name, current?.index, next?.index);
     if (problem) return { code: 422, message: 'declaration failed', response: problem };
 
@@ -215,7 +232,12 @@ export class Device {
    * result as `response`, with code 422 and message "declaration failed": AS3
    * `src/lib/audit.js:46-73`, `src/lib/declarationHandler.js:719-727`).
    */
-  private partitionProblem(work: DeviceConfig, name: string, before: PartitionIndex | undefined, after: PartitionIndex | undefined): string | undefined {
+  private partitionProblem(
+    work: DeviceConfig,
+    name: string,
+    before: PartitionIndex | undefined,
+    after: PartitionIndex | undefined,
+  ): string | undefined {
     if (after) {
       // "You must choose an existing route domain" (AS3 schema, Tenant `defaultRouteDomain`);
       // addresses name route domains by id too. mcpd refuses the partition (the message text is
@@ -235,7 +257,8 @@ export class Device {
         for (const [other, partition] of work.partitions) {
           if (other === name) continue;
           for (const [from, to] of partition.index.references) {
-            if (gone.has(to)) return inUse(to, before.objects.get(to) as string, `${objectNoun(partition.index.objects.get(from))} (${from})`);
+            if (gone.has(to))
+              return inUse(to, before.objects.get(to) as string, `${objectNoun(partition.index.objects.get(from))} (${from})`);
           }
         }
         for (const p of gone) {
@@ -245,7 +268,8 @@ export class Device {
           for (const [rd, state] of work.routeDomains) {
             if (state.stagedPolicy === p) return inUse(p, cls, `route domain ${rd} (fw-staged-policy)`);
             // AS3 releases what its own routeDomainEnforcement attached; anything else holds on.
-            if (state.enforcedPolicy === p && before.routeDomainEnforcement.get(rd) !== p) return inUse(p, cls, `route domain ${rd} (fw-enforced-policy)`);
+            if (state.enforcedPolicy === p && before.routeDomainEnforcement.get(rd) !== p)
+              return inUse(p, cls, `route domain ${rd} (fw-enforced-policy)`);
           }
         }
       }
@@ -257,7 +281,8 @@ export class Device {
       for (const [, to, property] of after.references) {
         const owner = to.split('/')[1];
         if (owner === name || this.existingObjects.has(to)) continue;
-        if (!work.partitions.get(owner)?.index.objects.has(to)) return `01020036:3: The requested ${pointerNoun(property)} (${to}) was not found.`;
+        if (!work.partitions.get(owner)?.index.objects.has(to))
+          return `01020036:3: The requested ${pointerNoun(property)} (${to}) was not found.`;
       }
       // A virtual address (address and route domain) exists once on the device: "0107176c:3:
       // Invalid Virtual Address, the IP address 192.168.1.1 already exists." (AS3 issue #741).
@@ -278,7 +303,11 @@ export class Device {
         return undefined;
       };
       for (const [key, shown] of after.virtualAddresses) {
-        const problem = clash(key, shown, true) ?? (after.sharedVirtualAddresses.has(key) ? `0107176c:3: Invalid Virtual Address, the IP address ${shown} already exists.` : undefined);
+        const problem =
+          clash(key, shown, true) ??
+          (after.sharedVirtualAddresses.has(key)
+            ? `0107176c:3: Invalid Virtual Address, the IP address ${shown} already exists.`
+            : undefined);
         if (problem) return problem;
       }
       for (const [key, shown] of after.sharedVirtualAddresses) {

@@ -135,7 +135,9 @@ export class ServiceDiscovery {
   public nodesResource(method: string, taskId: string, body: unknown, pathname: string): [number, unknown] {
     const task = this.tasks.get(taskId);
     if (!task) {
-      const staticList = [...this.device.running.partitions.values()].map((p) => p.index.staticLists.get(taskId)).find((p) => p !== undefined);
+      const staticList = [...this.device.running.partitions.values()]
+        .map((p) => p.index.staticLists.get(taskId))
+        .find((p) => p !== undefined);
       const why = staticList ? `: ${staticList} is a Firewall_Address_List without addresses [{"addressDiscovery": "event"}]` : '';
       throw this.errors.rest(404, `Service discovery task ${taskId} does not exist${why}`);
     }
@@ -154,7 +156,8 @@ export class ServiceDiscovery {
       if (!isObject(node)) throw this.errors.rest(400, `Invalid node at index ${i}: must be an object {"id": "...", "ip": "..."}`);
       const problem = nodeIpProblem(node.ip);
       if (problem) throw this.errors.rest(400, `Invalid node at index ${i}: "ip" ${problem} (got ${JSON.stringify(node.ip)})`);
-      if (typeof node.id !== 'string' || node.id === '') throw this.errors.rest(400, `Invalid node at index ${i}: "id" must be a non-empty string`);
+      if (typeof node.id !== 'string' || node.id === '')
+        throw this.errors.rest(400, `Invalid node at index ${i}: "id" must be a non-empty string`);
       ips[i] = node.ip as string;
       if (node.id !== node.ip) {
         if (!ids) ids = ips.slice(0, i);
@@ -183,7 +186,10 @@ export class ServiceDiscovery {
   private recordPush(taskId: string, ips: readonly string[]): void {
     this.history.push({ taskId, at: this.clock(), joined: ips.join(','), count: ips.length });
     this.historyIps += ips.length;
-    while (this.history.length - this.historyHead > this.historyLimit || (this.historyIps > this.historyIpLimit && this.history.length - this.historyHead > 1)) {
+    while (
+      this.history.length - this.historyHead > this.historyLimit ||
+      (this.historyIps > this.historyIpLimit && this.history.length - this.historyHead > 1)
+    ) {
       this.historyIps -= this.history[this.historyHead].count;
       this.historyHead++;
     }

@@ -199,7 +199,9 @@ export class BigipEmulator {
   private constructor(options: BigipEmulatorOptions) {
     const host = options.host ?? '127.0.0.1';
     if (host !== '127.0.0.1' && host !== '::1') {
-      throw new Error(`BigipEmulator: host ${JSON.stringify(host)} is not a loopback address; the emulator listens on 127.0.0.1 or ::1 only`);
+      throw new Error(
+        `BigipEmulator: host ${JSON.stringify(host)} is not a loopback address; the emulator listens on 127.0.0.1 or ::1 only`,
+      );
     }
     const positive = (name: string, v: number | undefined, fallback: number, min = 1) => {
       const value = v ?? fallback;
@@ -233,7 +235,13 @@ export class BigipEmulator {
     this.discovery = new ServiceDiscovery(this.device, historyLimit, historyIpLimit, clock, errors);
     this.tmsh = new Tmsh(this.device, errors);
     this.faults = new FaultInjector(random, this.auth, errors);
-    this.server = new BigipServer(host, maxBodyBytes, { auth: this.auth, as3: this.as3, discovery: this.discovery, tmsh: this.tmsh, faults: this.faults }, timers, errors);
+    this.server = new BigipServer(
+      host,
+      maxBodyBytes,
+      { auth: this.auth, as3: this.as3, discovery: this.discovery, tmsh: this.tmsh, faults: this.faults },
+      timers,
+      errors,
+    );
   }
 
   /** Stops listening, drops open connections and pending timers. */
@@ -306,7 +314,6 @@ export class BigipEmulator {
   public eventListTaskIds(): string[] {
     return [...this.device.eventLists.keys()].sort();
   }
-
 
   /**
    * Addresses of an event-driven list as mcpd holds them, by path (`/T/A/name`) or task id

@@ -87,7 +87,8 @@ export class FaultInjector {
     }
     const min = rule.latencyMs ?? 100;
     const max = rule.latencyMaxMs ?? min;
-    if (!(min >= 0 && max >= min)) throw new Error(`BigipEmulator: latency must satisfy 0 <= latencyMs <= latencyMaxMs (got ${min}..${max})`);
+    if (!(min >= 0 && max >= min))
+      throw new Error(`BigipEmulator: latency must satisfy 0 <= latencyMs <= latencyMaxMs (got ${min}..${max})`);
     this.faults.push({ rule, remaining: rule.count ?? Infinity });
   }
 
@@ -151,7 +152,12 @@ export class FaultInjector {
         if (pathname.startsWith('/mgmt/shared/appsvcs/')) {
           throw new HttpError(503, { code: 503, message: BUSY_MESSAGE(DEVICE_HOST), errors: [], declarationFullId: '' });
         }
-        send(res, 503, '<html><head><title>Configuration Utility restarting...</title></head><body>Configuration Utility restarting...</body></html>', 'text/html; charset=UTF-8');
+        send(
+          res,
+          503,
+          '<html><head><title>Configuration Utility restarting...</title></head><body>Configuration Utility restarting...</body></html>',
+          'text/html; charset=UTF-8',
+        );
         return;
       case BigipFault.MCPD_LOST:
         throw new HttpError(500, { code: 500, message: MCPD_LOST, errorStack: [], apiError: 32768001 });

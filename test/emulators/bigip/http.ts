@@ -39,7 +39,13 @@ export class ErrorAnswers {
 
   /** restjavad's error body (login, tokens, AS3 and service-discovery paths). */
   public rest(status: number, message: string): HttpError {
-    return new HttpError(status, { code: status, message, referer: '127.0.0.1', restOperationId: this.restOperationId++, kind: ':resterrorresponse' });
+    return new HttpError(status, {
+      code: status,
+      message,
+      referer: '127.0.0.1',
+      restOperationId: this.restOperationId++,
+      kind: ':resterrorresponse',
+    });
   }
 
   /** iControl REST's error body (`/mgmt/tm/...`). */

@@ -138,7 +138,8 @@ export function indexPartition(name: string, tenant: Json): PartitionIndex {
       forEachUse(item, (pointer, property) => references.push([itemPath, resolveUse(pointer, name, appName), property]));
       // A `bigip` pointer to an object AS3 made in another partition holds on to it as a `use` does.
       forEachBigip(item, (pointer, at) => {
-        if (/^\/[^/]+\/[^/]+\/[^/]+$/.test(pointer)) references.push([itemPath, pointer, [...at].reverse().find((k) => !/^\d+$/.test(k)) ?? '']);
+        if (/^\/[^/]+\/[^/]+\/[^/]+$/.test(pointer))
+          references.push([itemPath, pointer, [...at].reverse().find((k) => !/^\d+$/.test(k)) ?? '']);
       });
       collectRouteDomainIds(item, routeDomainIds);
       if (item.class === 'Firewall_Policy') {
@@ -154,7 +155,11 @@ export function indexPartition(name: string, tenant: Json): PartitionIndex {
         const entries = Array.isArray(item.addresses) ? item.addresses : [];
         if (Array.isArray(item.fqdns) && item.fqdns.length > 0) fqdnLists.set(itemPath, String(item.fqdns[0]));
         if (entries.some((a) => isObject(a) && a.addressDiscovery === 'event')) {
-          eventLists.set(taskId, { path: itemPath, addresses: entries.filter((a): a is string => typeof a === 'string'), routeDomain: defaultRouteDomain });
+          eventLists.set(taskId, {
+            path: itemPath,
+            addresses: entries.filter((a): a is string => typeof a === 'string'),
+            routeDomain: defaultRouteDomain,
+          });
         } else {
           staticLists.set(taskId, itemPath);
         }
@@ -166,5 +171,15 @@ export function indexPartition(name: string, tenant: Json): PartitionIndex {
       }
     }
   }
-  return { objects, references, eventLists, staticLists, routeDomainEnforcement, virtualAddresses, sharedVirtualAddresses, fqdnLists, routeDomainIds };
+  return {
+    objects,
+    references,
+    eventLists,
+    staticLists,
+    routeDomainEnforcement,
+    virtualAddresses,
+    sharedVirtualAddresses,
+    fqdnLists,
+    routeDomainIds,
+  };
 }

@@ -25,7 +25,10 @@ const ROUTES: ReadonlyArray<{ readonly template: string; readonly pattern: RegEx
   { template: '/mgmt/shared/appsvcs/task', pattern: /^\/mgmt\/shared\/appsvcs\/task\/?$/ },
   { template: '/mgmt/shared/appsvcs/task/{id}', pattern: /^\/mgmt\/shared\/appsvcs\/task\/([^/]+)\/?$/ },
   { template: '/mgmt/shared/appsvcs/info', pattern: /^\/mgmt\/shared\/appsvcs\/info\/?$/ },
-  { template: '/mgmt/shared/service-discovery/task/{taskId}/nodes', pattern: /^\/mgmt\/shared\/service-discovery\/task\/([^/]+)\/nodes\/?$/ },
+  {
+    template: '/mgmt/shared/service-discovery/task/{taskId}/nodes',
+    pattern: /^\/mgmt\/shared\/service-discovery\/task\/([^/]+)\/nodes\/?$/,
+  },
   { template: '/mgmt/tm/util/bash', pattern: /^\/mgmt\/tm\/util\/bash\/?$/ },
   { template: '/mgmt/tm/security/firewall/global-rules', pattern: /^\/mgmt\/tm\/security\/firewall\/global-rules\/?$/ },
   { template: '/mgmt/tm/security/firewall/global-fqdn-policy', pattern: /^\/mgmt\/tm\/security\/firewall\/global-fqdn-policy\/?$/ },
@@ -173,7 +176,10 @@ export class BigipServer {
       }
       const body = method === 'GET' || method === 'DELETE' ? undefined : this.parseJson(await this.readBody(req));
       if (template === undefined) {
-        throw this.errors.rest(404, `URI path ${pathname} not registered.  Please verify URI is supported and wait for /available suffix to be responsive.`);
+        throw this.errors.rest(
+          404,
+          `URI path ${pathname} not registered.  Please verify URI is supported and wait for /available suffix to be responsive.`,
+        );
       }
       if (template === '/mgmt/shared/authn/login') {
         if (method !== 'POST') throw this.errors.methodNotAllowed(method, pathname);
@@ -189,7 +195,14 @@ export class BigipServer {
     }
   }
 
-  private async route(template: string, method: string, param: string | undefined, body: unknown, url: URL, user: string): Promise<[number, unknown]> {
+  private async route(
+    template: string,
+    method: string,
+    param: string | undefined,
+    body: unknown,
+    url: URL,
+    user: string,
+  ): Promise<[number, unknown]> {
     const { auth, as3, discovery, tmsh } = this.services;
     switch (template) {
       case '/mgmt/shared/authz/tokens/{token}':

@@ -23,7 +23,8 @@ export class Tmsh {
       if (!isObject(body)) throw this.errors.tmos(400, 'PATCH body must be a JSON object');
       const changes: Array<[keyof BigipPolicyAttachment, string]> = [];
       for (const [k, v] of Object.entries(body)) {
-        if (k !== 'enforcedPolicy' && k !== 'stagedPolicy') throw this.errors.tmos(400, `01070734:3: Configuration error: unknown property "${k}" of global-rules`);
+        if (k !== 'enforcedPolicy' && k !== 'stagedPolicy')
+          throw this.errors.tmos(400, `01070734:3: Configuration error: unknown property "${k}" of global-rules`);
         if (typeof v !== 'string') throw this.errors.tmos(400, `01070734:3: Configuration error: ${k} must be a policy path or "none"`);
         try {
           changes.push([k, this.policyValue(v)]);
@@ -37,20 +38,35 @@ export class Tmsh {
     } else if (method !== 'GET') {
       throw this.errors.methodNotAllowed(method, pathname);
     }
-    return [200, { kind: 'tm:security:firewall:global-rules:global-rulesstate', selfLink: 'https://localhost/mgmt/tm/security/firewall/global-rules', ...global }];
+    return [
+      200,
+      {
+        kind: 'tm:security:firewall:global-rules:global-rulesstate',
+        selfLink: 'https://localhost/mgmt/tm/security/firewall/global-rules',
+        ...global,
+      },
+    ];
   }
 
   public globalFqdnPolicyResource(method: string, pathname: string): [number, unknown] {
     if (method !== 'GET') throw this.errors.methodNotAllowed(method, pathname);
     const resolver = this.device.running.fqdnResolver;
-    return [200, { kind: 'tm:security:firewall:global-fqdn-policy:global-fqdn-policystate', selfLink: 'https://localhost/mgmt/tm/security/firewall/global-fqdn-policy', ...(resolver ? { dnsResolver: resolver } : {}) }];
+    return [
+      200,
+      {
+        kind: 'tm:security:firewall:global-fqdn-policy:global-fqdn-policystate',
+        selfLink: 'https://localhost/mgmt/tm/security/firewall/global-fqdn-policy',
+        ...(resolver ? { dnsResolver: resolver } : {}),
+      },
+    ];
   }
 
   /** `none` or the path of a deployed firewall policy (else mcpd's "was not found"). */
   private policyValue(value: string): string {
     if (value === 'none') return value;
     const p = tmshPath(value);
-    if (this.device.findObject(p)?.cls !== 'Firewall_Policy') throw new TmshError(`01020036:3: The requested Firewall Policy (${p}) was not found.`);
+    if (this.device.findObject(p)?.cls !== 'Firewall_Policy')
+      throw new TmshError(`01020036:3: The requested Firewall Policy (${p}) was not found.`);
     return p;
   }
 
@@ -67,9 +83,17 @@ export class Tmsh {
       throw this.errors.tmos(400, 'util bash takes {"command": "run", "utilCmdArgs": "-c \'<command>\'"}');
     }
     const m = /^-c '([^']*)'$/.exec(body.utilCmdArgs);
-    if (!m) throw this.errors.tmos(400, `(emulator) This device runs only -c '<tmsh command>' through util bash (got ${JSON.stringify(body.utilCmdArgs)})`);
+    if (!m)
+      throw this.errors.tmos(
+        400,
+        `(emulator) This device runs only -c '<tmsh command>' through util bash (got ${JSON.stringify(body.utilCmdArgs)})`,
+      );
     const inner = m[1].trim();
-    if (/[;&|`$<>\\"\n]/.test(inner)) throw this.errors.tmos(400, `(emulator) Shell syntax is not supported by this device's bash emulation (got ${JSON.stringify(inner)})`);
+    if (/[;&|`$<>\\"\n]/.test(inner))
+      throw this.errors.tmos(
+        400,
+        `(emulator) Shell syntax is not supported by this device's bash emulation (got ${JSON.stringify(inner)})`,
+      );
     const words = inner.split(/\s+/);
     if (words[0] !== 'tmsh') throw this.errors.tmos(400, `(emulator) Only tmsh commands are supported (got ${JSON.stringify(words[0])})`);
     let output: string | undefined;
@@ -79,7 +103,12 @@ export class Tmsh {
       if (!(e instanceof TmshError)) throw e;
       output = `${e.message}\n`;
     }
-    return { kind: 'tm:util:bash:runstate', command: 'run', utilCmdArgs: body.utilCmdArgs, ...(output !== undefined ? { commandResult: output } : {}) };
+    return {
+      kind: 'tm:util:bash:runstate',
+      command: 'run',
+      utilCmdArgs: body.utilCmdArgs,
+      ...(output !== undefined ? { commandResult: output } : {}),
+    };
   }
 
   private tmsh(words: string[]): string | undefined {
@@ -99,7 +128,9 @@ export class Tmsh {
     const [verb, ...rest] = words;
     const target = rest.slice(0, 3).join(' ');
     if (verb === 'modify' && target === 'security firewall global-rules') {
-      const changes = pairs(rest.slice(3), ['enforced-policy', 'staged-policy']).map(([k, v]) => [k === 'enforced-policy' ? 'enforcedPolicy' : 'stagedPolicy', this.policyValue(v)] as const);
+      const changes = pairs(rest.slice(3), ['enforced-policy', 'staged-policy']).map(
+        ([k, v]) => [k === 'enforced-policy' ? 'enforcedPolicy' : 'stagedPolicy', this.policyValue(v)] as const,
+      );
       for (const [k, v] of changes) setAttachment(config.global, k, v);
       return undefined;
     }
@@ -110,7 +141,8 @@ export class Tmsh {
         return undefined;
       }
       const resolver = tmshPath(value);
-      if (!this.device.dnsResolvers.has(resolver)) throw new TmshError(`01020036:3: The requested DNS Resolver (${resolver}) was not found.`);
+      if (!this.device.dnsResolvers.has(resolver))
+        throw new TmshError(`01020036:3: The requested DNS Resolver (${resolver}) was not found.`);
       config.fqdnResolver = resolver;
       return undefined;
     }
@@ -120,12 +152,17 @@ export class Tmsh {
       const rd = tmshPath(rest[2]);
       const state = config.routeDomains.get(rd);
       if (!state) throw new TmshError(`01020036:3: The requested route domain (${rd}) was not found.`);
-      const changes = pairs(rest.slice(3), ['fw-enforced-policy', 'fw-staged-policy']).map(([k, v]) => [k === 'fw-enforced-policy' ? 'enforcedPolicy' : 'stagedPolicy', this.policyValue(v)] as const);
+      const changes = pairs(rest.slice(3), ['fw-enforced-policy', 'fw-staged-policy']).map(
+        ([k, v]) => [k === 'fw-enforced-policy' ? 'enforcedPolicy' : 'stagedPolicy', this.policyValue(v)] as const,
+      );
       for (const [k, v] of changes) setAttachment(state, k, v);
       return undefined;
     }
     if (verb === 'list' && target === 'security firewall global-rules' && rest.length === 3) {
-      return tmshBlock('security firewall global-rules', { 'enforced-policy': config.global.enforcedPolicy, 'staged-policy': config.global.stagedPolicy });
+      return tmshBlock('security firewall global-rules', {
+        'enforced-policy': config.global.enforcedPolicy,
+        'staged-policy': config.global.stagedPolicy,
+      });
     }
     if (verb === 'list' && target === 'security firewall global-fqdn-policy' && rest.length === 3) {
       return tmshBlock('security firewall global-fqdn-policy', { 'dns-resolver': config.fqdnResolver });
@@ -136,7 +173,11 @@ export class Tmsh {
         .map((rd) => {
           const state = config.routeDomains.get(rd);
           if (!state) throw new TmshError(`01020036:3: The requested route domain (${rd}) was not found.`);
-          return tmshBlock(`net route-domain ${rd}`, { id: String(this.device.routeDomainIds.get(rd)), 'fw-enforced-policy': state.enforcedPolicy, 'fw-staged-policy': state.stagedPolicy });
+          return tmshBlock(`net route-domain ${rd}`, {
+            id: String(this.device.routeDomainIds.get(rd)),
+            'fw-enforced-policy': state.enforcedPolicy,
+            'fw-staged-policy': state.stagedPolicy,
+          });
         })
         .join('');
     }

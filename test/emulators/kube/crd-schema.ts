@@ -67,13 +67,15 @@ export function structuralErrors(schema: unknown, at: string): FieldError[] {
     const preserve = s['x-kubernetes-preserve-unknown-fields'] === true;
     if (s.type === 'array' && s.items === undefined) errs.push(fieldError.required(`${path}.items`, 'must be specified'));
     if (s.items !== undefined) {
-      if (Array.isArray(s.items) || typeof s.items !== 'object') errs.push(fieldError.forbidden(`${path}.items`, 'items must be a schema object and not an array'));
+      if (Array.isArray(s.items) || typeof s.items !== 'object')
+        errs.push(fieldError.forbidden(`${path}.items`, 'items must be a schema object and not an array'));
       else walk(s.items, `${path}.items`, 'item');
     }
     for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, Schema>)) walk(v, `${path}.properties[${k}]`, 'field');
     if (s.additionalProperties !== undefined && s.additionalProperties !== false) {
       if (level === 'root') errs.push(fieldError.forbidden(`${path}.additionalProperties`, 'must not be used at the root'));
-      if (s.properties !== undefined) errs.push(fieldError.forbidden(`${path}.additionalProperties`, 'additionalProperties and properties are mutual exclusive'));
+      if (s.properties !== undefined)
+        errs.push(fieldError.forbidden(`${path}.additionalProperties`, 'additionalProperties and properties are mutual exclusive'));
       if (typeof s.additionalProperties === 'object') walk(s.additionalProperties, `${path}.additionalProperties`, 'field');
     }
     if (!s.type && !intOrString && !preserve) {
@@ -87,14 +89,22 @@ export function structuralErrors(schema: unknown, at: string): FieldError[] {
         const extra = Object.keys(meta).filter((k) => k !== 'type' && k !== 'properties');
         const props = Object.keys(meta.properties ?? {}).filter((k) => k !== 'name' && k !== 'generateName');
         if (extra.length || props.length || (meta.type && meta.type !== 'object')) {
-          errs.push(fieldError.forbidden(`${path}.properties[metadata]`, 'must not specify anything other than name and generateName, but metadata is implicitly specified'));
+          errs.push(
+            fieldError.forbidden(
+              `${path}.properties[metadata]`,
+              'must not specify anything other than name and generateName, but metadata is implicitly specified',
+            ),
+          );
         }
       }
     }
     for (const k of ['$ref', 'definitions', 'dependencies', 'patternProperties', 'additionalItems']) {
       if (s[k] !== undefined) errs.push(fieldError.forbidden(`${path}.${k}`, `${k} is not supported`));
     }
-    if (s.uniqueItems === true) errs.push(fieldError.forbidden(`${path}.uniqueItems`, 'uniqueItems cannot be set to true since the runtime complexity becomes quadratic'));
+    if (s.uniqueItems === true)
+      errs.push(
+        fieldError.forbidden(`${path}.uniqueItems`, 'uniqueItems cannot be set to true since the runtime complexity becomes quadratic'),
+      );
   };
   walk(schema as Schema, at, 'root');
   return errs;
@@ -119,7 +129,8 @@ function valueAt(obj: unknown, path: readonly (string | number)[]): unknown {
   return cur;
 }
 
-const jsonType = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? (Number.isInteger(v) ? 'integer' : 'number') : typeof v);
+const jsonType = (v: unknown): string =>
+  v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? (Number.isInteger(v) ? 'integer' : 'number') : typeof v;
 
 function ajvToFieldError(e: ErrorObject, obj: unknown): FieldError {
   const segments = e.instancePath
@@ -134,13 +145,21 @@ function ajvToFieldError(e: ErrorObject, obj: unknown): FieldError {
     case 'required':
       return fieldError.required(path ? `${path}.${p.missingProperty}` : String(p.missingProperty));
     case 'enum':
-      return fieldError.notSupported(path, value, (p.allowedValues as unknown[]).map((v) => (typeof v === 'string' ? v : JSON.stringify(v))));
+      return fieldError.notSupported(
+        path,
+        value,
+        (p.allowedValues as unknown[]).map((v) => (typeof v === 'string' ? v : JSON.stringify(v))),
+      );
     case 'maxLength':
       return fieldError.tooLong(path, p.limit);
     case 'maxItems':
       return fieldError.tooMany(path, Array.isArray(value) ? value.length : -1, p.limit);
     case 'type':
-      return fieldError.typeInvalid(path, jsonType(value), `${path} in body must be of type ${[p.type].flat().join(',')}: "${jsonType(value)}"`);
+      return fieldError.typeInvalid(
+        path,
+        jsonType(value),
+        `${path} in body must be of type ${[p.type].flat().join(',')}: "${jsonType(value)}"`,
+      );
     case 'maximum':
       return fieldError.invalid(path, value, `${path} in body should be less than or equal to ${p.limit}`);
     case 'minimum':
@@ -162,7 +181,14 @@ function ajvToFieldError(e: ErrorObject, obj: unknown): FieldError {
   }
 }
 
-const CEL_TYPE: Readonly<Record<string, string>> = { object: 'object', array: 'array', string: 'string', integer: 'integer', number: 'number', boolean: 'boolean' };
+const CEL_TYPE: Readonly<Record<string, string>> = {
+  object: 'object',
+  array: 'array',
+  string: 'string',
+  integer: 'integer',
+  number: 'number',
+  boolean: 'boolean',
+};
 
 /** Validates custom resources of one CRD version: schema, then CEL rules. */
 export class CustomResourceValidator {
@@ -171,7 +197,10 @@ export class CustomResourceValidator {
 
   constructor(private readonly schema: Schema) {
     // metadata is the server's: never validated by the CRD schema.
-    const forValidation = stripKubernetesKeywords({ ...schema, properties: { ...(schema.properties ?? {}), metadata: { type: 'object' } } }) as Schema;
+    const forValidation = stripKubernetesKeywords({
+      ...schema,
+      properties: { ...(schema.properties ?? {}), metadata: { type: 'object' } },
+    }) as Schema;
     this.compiled = ajv().compile(forValidation);
     this.hasRules = JSON.stringify(schema).includes('"x-kubernetes-validations"');
   }
@@ -184,7 +213,13 @@ export class CustomResourceValidator {
     // Errors that leave the object untyped block the rules (customresource/strategy.go `hasBlockingErr`).
     const blocking = ['FieldValueNotSupported', 'FieldValueRequired', 'FieldValueTooLong', 'FieldValueTooMany', 'FieldValueTypeInvalid'];
     if (errs.some((e) => blocking.includes(e.type))) {
-      errs.push(fieldError.invalidRaw('<nil>', '"null"', 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation'));
+      errs.push(
+        fieldError.invalidRaw(
+          '<nil>',
+          '"null"',
+          'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+        ),
+      );
     } else this.cel(this.schema, obj, old, [], errs, true);
     return errs;
   }
@@ -194,7 +229,13 @@ export class CustomResourceValidator {
     const rules = (schema['x-kubernetes-validations'] ?? []) as Schema[];
     if (rules.length > 0) {
       if (!celEvaluate) {
-        errs.push(fieldError.invalidRaw(fmt(path) || '<root>', JSON.stringify(CEL_TYPE[schema.type] ?? 'object'), `rule compiler initialization error: ${celLoadError ?? 'CEL not loaded'}`));
+        errs.push(
+          fieldError.invalidRaw(
+            fmt(path) || '<root>',
+            JSON.stringify(CEL_TYPE[schema.type] ?? 'object'),
+            `rule compiler initialization error: ${celLoadError ?? 'CEL not loaded'}`,
+          ),
+        );
         return;
       }
       for (const rule of rules) {
@@ -205,12 +246,22 @@ export class CustomResourceValidator {
         try {
           ok = celEvaluate(String(rule.rule), transition ? { self: value, oldSelf: old } : { self: value });
         } catch (e) {
-          errs.push(fieldError.invalidRaw(where, JSON.stringify(CEL_TYPE[schema.type] ?? 'object'), `${(e as Error).message} evaluating rule: ${String(rule.rule)}`));
+          errs.push(
+            fieldError.invalidRaw(
+              where,
+              JSON.stringify(CEL_TYPE[schema.type] ?? 'object'),
+              `${(e as Error).message} evaluating rule: ${String(rule.rule)}`,
+            ),
+          );
           continue;
         }
         if (ok === true) continue;
-        const message = typeof rule.message === 'string' && rule.message.trim() !== '' ? rule.message.trim() : `failed rule: ${String(rule.rule)}`;
-        const field = typeof rule.fieldPath === 'string' && rule.fieldPath !== '' ? `${where}${rule.fieldPath.startsWith('.') || rule.fieldPath.startsWith('[') ? '' : '.'}${rule.fieldPath}` : where;
+        const message =
+          typeof rule.message === 'string' && rule.message.trim() !== '' ? rule.message.trim() : `failed rule: ${String(rule.rule)}`;
+        const field =
+          typeof rule.fieldPath === 'string' && rule.fieldPath !== ''
+            ? `${where}${rule.fieldPath.startsWith('.') || rule.fieldPath.startsWith('[') ? '' : '.'}${rule.fieldPath}`
+            : where;
         const shown = JSON.stringify(CEL_TYPE[schema.type] ?? 'object');
         switch (rule.reason) {
           case 'FieldValueForbidden':

@@ -212,7 +212,9 @@ export class KubeApiEmulator implements WritePath {
   private constructor(options: KubeApiEmulatorOptions) {
     const host = options.host ?? '127.0.0.1';
     if (!['127.0.0.1', '::1', 'localhost'].includes(host)) {
-      throw new Error(`KubeApiEmulator: host "${host}" is not a loopback address; use 127.0.0.1, ::1 or localhost (the emulator is test support)`);
+      throw new Error(
+        `KubeApiEmulator: host "${host}" is not a loopback address; use 127.0.0.1, ::1 or localhost (the emulator is test support)`,
+      );
     }
     this.token = options.token ?? crypto.randomBytes(32).toString('hex');
     if (this.token === '') throw new Error('KubeApiEmulator: token must not be empty; omit it for a random one');
@@ -221,7 +223,8 @@ export class KubeApiEmulator implements WritePath {
     const cacheMin = positive('watchCache.min', options.watchCache?.min ?? 100);
     const cacheMax = positive('watchCache.max', options.watchCache?.max ?? 100 * 1024);
     const cacheWindowMs = positive('watchCache.windowMs', options.watchCache?.windowMs ?? 75_000);
-    if (cacheMax < cacheMin) throw new Error(`KubeApiEmulator: watchCache.max (${cacheMax}) must not be below watchCache.min (${cacheMin})`);
+    if (cacheMax < cacheMin)
+      throw new Error(`KubeApiEmulator: watchCache.max (${cacheMax}) must not be below watchCache.min (${cacheMin})`);
     const compactionIntervalMs = nonNegative('etcdCompactionIntervalMs', options.etcdCompactionIntervalMs ?? 300_000);
     const defaultWatchTimeoutSeconds = positive('defaultWatchTimeoutSeconds', options.defaultWatchTimeoutSeconds ?? 1800);
     const maxWatchBufferBytes = positive('maxWatchBufferBytes', options.maxWatchBufferBytes ?? 64 * 1024 * 1024);
@@ -243,13 +246,21 @@ export class KubeApiEmulator implements WritePath {
       maxWatchBufferBytes,
       bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
     });
-    this.server = new ApiServer(host, { key: readFixture('server.key'), cert: readFixture('server.crt') }, this.store, this.watches, this, options.latencyMs ?? 0);
+    this.server = new ApiServer(
+      host,
+      { key: readFixture('server.key'), cert: readFixture('server.crt') },
+      this.store,
+      this.watches,
+      this,
+      options.latencyMs ?? 0,
+    );
     this.server.tokens.set(this.token, { kind: 'admin' });
 
     this.store.registerBuiltins();
     const seed = this.seedContext();
     for (const obj of bootstrapPolicy()) this.applyAs(obj, seed);
-    for (const ns of options.namespaces ?? DEFAULT_NAMESPACES) this.applyAs({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, seed);
+    for (const ns of options.namespaces ?? DEFAULT_NAMESPACES)
+      this.applyAs({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, seed);
     for (const crd of options.crds ?? []) {
       const stored = this.applyAs(crd, seed);
       // Installed before the server started: names accepted and Established already.
@@ -457,7 +468,9 @@ export class KubeApiEmulator implements WritePath {
     const slash = apiVersion.lastIndexOf('/');
     const group = slash < 0 ? '' : apiVersion.slice(0, slash);
     const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
-    const discovered = [...this.store.resources.values()].filter((r) => r.group === group && r.kind === kind && (!r.crdName || this.store.crdEstablished(r.crdName)));
+    const discovered = [...this.store.resources.values()].filter(
+      (r) => r.group === group && r.kind === kind && (!r.crdName || this.store.crdEstablished(r.crdName)),
+    );
     const match = discovered.find((r) => r.version === version);
     if (!match) throw new Error(`no matches for kind "${kind}" in group "${group}"`);
     return { resource: match.plural, namespaced: match.namespaced };
@@ -553,7 +566,9 @@ export class KubeApiEmulator implements WritePath {
     return YAML.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: context, cluster: { server: this.url, 'certificate-authority-data': Buffer.from(this.caCert).toString('base64') } }],
+      clusters: [
+        { name: context, cluster: { server: this.url, 'certificate-authority-data': Buffer.from(this.caCert).toString('base64') } },
+      ],
       users: [{ name: context, user }],
       contexts: [{ name: context, context: ctx }],
       'current-context': context,
@@ -597,7 +612,13 @@ export class KubeApiEmulator implements WritePath {
     status.acceptedNames = acceptedNames(spec.names);
     status.conditions = [
       { type: 'NamesAccepted', status: 'True', lastTransitionTime: t, reason: 'NoConflicts', message: 'no conflicts found' },
-      { type: 'Established', status: 'False', lastTransitionTime: t, reason: 'Installing', message: 'the initial names have been accepted' },
+      {
+        type: 'Established',
+        status: 'False',
+        lastTransitionTime: t,
+        reason: 'Installing',
+        message: 'the initial names have been accepted',
+      },
     ];
     this.commitStatus(res, entry, status);
     if (this.crdEstablishDelayMs === 0) this.establishCrd(crdName, false);
@@ -611,12 +632,26 @@ export class KubeApiEmulator implements WritePath {
     const spec = (entry.obj.spec ?? {}) as Record<string, any>;
     const status = { ...((entry.obj.status as Record<string, unknown>) ?? {}) };
     const t = now();
-    const conditions = ((status.conditions as Record<string, unknown>[] | undefined) ?? []).filter((c) => c.type !== 'Established' && !(acceptNames && c.type === 'NamesAccepted'));
+    const conditions = ((status.conditions as Record<string, unknown>[] | undefined) ?? []).filter(
+      (c) => c.type !== 'Established' && !(acceptNames && c.type === 'NamesAccepted'),
+    );
     if (acceptNames) {
       status.acceptedNames = acceptedNames(spec.names);
-      conditions.unshift({ type: 'NamesAccepted', status: 'True', lastTransitionTime: t, reason: 'NoConflicts', message: 'no conflicts found' });
+      conditions.unshift({
+        type: 'NamesAccepted',
+        status: 'True',
+        lastTransitionTime: t,
+        reason: 'NoConflicts',
+        message: 'no conflicts found',
+      });
     }
-    conditions.push({ type: 'Established', status: 'True', lastTransitionTime: t, reason: 'InitialNamesAccepted', message: 'the initial names have been accepted' });
+    conditions.push({
+      type: 'Established',
+      status: 'True',
+      lastTransitionTime: t,
+      reason: 'InitialNamesAccepted',
+      message: 'the initial names have been accepted',
+    });
     status.conditions = conditions;
     this.commitStatus(res, entry, status);
   }
@@ -685,7 +720,9 @@ export class KubeApiEmulator implements WritePath {
     if (typeof name !== 'string' || name === '') throw new Error(`KubeApiEmulator.apply: ${obj.kind} needs metadata.name`);
     const namespace = this.checkNamespaceOf(res, obj.metadata.namespace, name);
     const existing = res.store.get(keyOf(namespace, name));
-    return existing ? this.writeUpdate(res, existing, obj, ctx, { keepStatus: false }) : this.writeCreate(res, obj, namespace, ctx, { keepStatus: true });
+    return existing
+      ? this.writeUpdate(res, existing, obj, ctx, { keepStatus: false })
+      : this.writeCreate(res, obj, namespace, ctx, { keepStatus: true });
   }
 
   private checkNamespaceOf(res: ResourceInfo, namespace: string | undefined, name: string): string | undefined {
@@ -775,13 +812,7 @@ export class KubeApiEmulator implements WritePath {
    * Replaces an object. `keepStatus` keeps the stored status (API writes to the main resource
    * of a kind with a status subresource); `onlyStatus` takes nothing but status from `input`.
    */
-  public writeUpdate(
-    res: ResourceInfo,
-    old: Entry,
-    input: EmulatedObject,
-    ctx: WriteContext,
-    opts: UpdateOptions,
-  ): EmulatedObject {
+  public writeUpdate(res: ResourceInfo, old: Entry, input: EmulatedObject, ctx: WriteContext, opts: UpdateOptions): EmulatedObject {
     const name = old.obj.metadata.name ?? '';
     if (opts.precondition !== undefined && opts.precondition !== old.obj.metadata.resourceVersion) conflict(res, name);
     let next: EmulatedObject;
@@ -793,7 +824,15 @@ export class KubeApiEmulator implements WritePath {
       if (opts.apply) next.metadata.managedFields = input.metadata.managedFields;
     } else {
       const meta: EmulatedObjectMeta = { ...input.metadata };
-      for (const f of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'namespace', 'name', 'generation'] as const) {
+      for (const f of [
+        'uid',
+        'creationTimestamp',
+        'deletionTimestamp',
+        'deletionGracePeriodSeconds',
+        'namespace',
+        'name',
+        'generation',
+      ] as const) {
         if (old.obj.metadata[f] === undefined) delete meta[f];
         else meta[f] = old.obj.metadata[f] as never;
       }
@@ -862,7 +901,11 @@ export class KubeApiEmulator implements WritePath {
       const grace = graceful ? (gracePeriodSeconds ?? 30) : 0;
       const next: EmulatedObject = {
         ...obj,
-        metadata: { ...obj.metadata, deletionTimestamp: new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'), deletionGracePeriodSeconds: grace },
+        metadata: {
+          ...obj.metadata,
+          deletionTimestamp: new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          deletionGracePeriodSeconds: grace,
+        },
       };
       this.store.commit(res, 'MODIFIED', keyOf(obj.metadata.namespace, obj.metadata.name ?? ''), next, entry);
       if (graceful && this.podGraceful?.removeAfterMs !== undefined) {
@@ -911,7 +954,6 @@ export class KubeApiEmulator implements WritePath {
       }
     }
   }
-
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -948,4 +990,3 @@ function acceptedNames(names: unknown): Record<string, unknown> {
   const kind = String(n.kind ?? '');
   return { ...n, singular: n.singular ?? kind.toLowerCase(), listKind: n.listKind ?? `${kind}List` };
 }
-

@@ -66,6 +66,7 @@ export function invalidKind(group: string, kind: string, name: string, errors: r
   });
 }
 
-export const invalid = (res: ResourceInfo, name: string, errors: readonly FieldError[]): never => invalidKind(res.group, res.kind, name, errors);
+export const invalid = (res: ResourceInfo, name: string, errors: readonly FieldError[]): never =>
+  invalidKind(res.group, res.kind, name, errors);
 
 export const badRequest = (message: string): never => fail(400, 'BadRequest', message);

@@ -30,20 +30,48 @@ export function showValue(value: unknown): string {
 }
 
 export const fieldError = {
-  required: (field: string, detail = ''): FieldError => ({ type: 'FieldValueRequired', field, body: detail ? `Required value: ${detail}` : 'Required value' }),
-  invalid: (field: string, value: unknown, detail: string): FieldError => ({ type: 'FieldValueInvalid', field, body: `Invalid value: ${showValue(value)}${detail ? `: ${detail}` : ''}` }),
+  required: (field: string, detail = ''): FieldError => ({
+    type: 'FieldValueRequired',
+    field,
+    body: detail ? `Required value: ${detail}` : 'Required value',
+  }),
+  invalid: (field: string, value: unknown, detail: string): FieldError => ({
+    type: 'FieldValueInvalid',
+    field,
+    body: `Invalid value: ${showValue(value)}${detail ? `: ${detail}` : ''}`,
+  }),
   /** For values printed as given (the CEL "object" type names, `0x0`). */
-  invalidRaw: (field: string, shown: string, detail: string): FieldError => ({ type: 'FieldValueInvalid', field, body: `Invalid value: ${shown}${detail ? `: ${detail}` : ''}` }),
-  typeInvalid: (field: string, value: unknown, detail: string): FieldError => ({ type: 'FieldValueTypeInvalid', field, body: `Invalid value: ${showValue(value)}: ${detail}` }),
+  invalidRaw: (field: string, shown: string, detail: string): FieldError => ({
+    type: 'FieldValueInvalid',
+    field,
+    body: `Invalid value: ${shown}${detail ? `: ${detail}` : ''}`,
+  }),
+  typeInvalid: (field: string, value: unknown, detail: string): FieldError => ({
+    type: 'FieldValueTypeInvalid',
+    field,
+    body: `Invalid value: ${showValue(value)}: ${detail}`,
+  }),
   forbidden: (field: string, detail: string): FieldError => ({ type: 'FieldValueForbidden', field, body: `Forbidden: ${detail}` }),
   notSupported: (field: string, value: unknown, supported: readonly string[]): FieldError => ({
     type: 'FieldValueNotSupported',
     field,
     body: `Unsupported value: ${showValue(value)}${supported.length ? `: supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}` : ''}`,
   }),
-  tooLong: (field: string, max: number): FieldError => ({ type: 'FieldValueTooLong', field, body: `Too long: may not be more than ${max} bytes` }),
-  tooMany: (field: string, actual: number, max: number): FieldError => ({ type: 'FieldValueTooMany', field, body: `Too many: ${actual}: must have at most ${max} items` }),
-  duplicate: (field: string, value: unknown): FieldError => ({ type: 'FieldValueDuplicate', field, body: `Duplicate value: ${showValue(value)}` }),
+  tooLong: (field: string, max: number): FieldError => ({
+    type: 'FieldValueTooLong',
+    field,
+    body: `Too long: may not be more than ${max} bytes`,
+  }),
+  tooMany: (field: string, actual: number, max: number): FieldError => ({
+    type: 'FieldValueTooMany',
+    field,
+    body: `Too many: ${actual}: must have at most ${max} items`,
+  }),
+  duplicate: (field: string, value: unknown): FieldError => ({
+    type: 'FieldValueDuplicate',
+    field,
+    body: `Duplicate value: ${showValue(value)}`,
+  }),
 };
 
 /** `utilerrors.NewAggregate(errs).Error()` of field errors (duplicates dropped). */

@@ -22,7 +22,10 @@
 type Obj = Record<string, unknown>;
 
 /** How the list at a field path merges (`x-kubernetes-list-type`; `atomic` when unset). */
-export type ListType = { readonly kind: 'atomic' } | { readonly kind: 'set' } | { readonly kind: 'map'; readonly keys: readonly string[]; readonly defaults?: Readonly<Obj> };
+export type ListType =
+  | { readonly kind: 'atomic' }
+  | { readonly kind: 'set' }
+  | { readonly kind: 'map'; readonly keys: readonly string[]; readonly defaults?: Readonly<Obj> };
 
 /** Schema facts the merge needs; `path` holds field names only (list items are skipped). */
 export interface FieldTypes {
@@ -94,7 +97,14 @@ const ITEM = '\u0000item';
  * Every member of `value` with the JSON of its value (list items carry a marker: an item is
  * not "modified", its fields are).
  */
-function flatten(value: unknown, types: FieldTypes, fieldPath: string[], path: PathElement[], out: Map<string, string>, maps = false): void {
+function flatten(
+  value: unknown,
+  types: FieldTypes,
+  fieldPath: string[],
+  path: PathElement[],
+  out: Map<string, string>,
+  maps = false,
+): void {
   if (value === undefined) return;
   if (isMap(value) && !types.atomicMap(fieldPath)) {
     const keys = Object.keys(value).filter((k) => value[k] !== undefined);
@@ -163,7 +173,17 @@ export function ownableSet(value: unknown, types: FieldTypes, ignore: (path: Pat
 }
 
 /** Paths never owned: typemeta and server-owned metadata (stripmeta.go). */
-const STRIPPED_META = new Set(['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'clusterName', 'generation', 'managedFields', 'resourceVersion']);
+const STRIPPED_META = new Set([
+  'name',
+  'namespace',
+  'creationTimestamp',
+  'selfLink',
+  'uid',
+  'clusterName',
+  'generation',
+  'managedFields',
+  'resourceVersion',
+]);
 
 export function strippedPath(path: readonly PathElement[]): boolean {
   if (path.length === 0) return true;
@@ -288,11 +308,22 @@ export interface OperationContext {
 }
 
 function sameManager(e: ManagerEntry, manager: string, operation: 'Apply' | 'Update', ctx: OperationContext): boolean {
-  return e.manager === manager && e.operation === operation && (e.subresource ?? '') === (ctx.subresource ?? '') && (operation === 'Apply' || e.apiVersion === ctx.apiVersion);
+  return (
+    e.manager === manager &&
+    e.operation === operation &&
+    (e.subresource ?? '') === (ctx.subresource ?? '') &&
+    (operation === 'Apply' || e.apiVersion === ctx.apiVersion)
+  );
 }
 
 /** Ownership after an update (create, PUT, merge or JSON patch) by `manager`. */
-export function recordUpdate(live: unknown, next: unknown, managers: readonly ManagerEntry[], manager: string, ctx: OperationContext): ManagerEntry[] {
+export function recordUpdate(
+  live: unknown,
+  next: unknown,
+  managers: readonly ManagerEntry[],
+  manager: string,
+  ctx: OperationContext,
+): ManagerEntry[] {
   const { added, modified, removed } = compare(live, next, ctx.types, ctx.ignore);
   const changed = new Set([...added, ...modified]);
   const out: ManagerEntry[] = [];
@@ -343,7 +374,8 @@ export function recordApply(
     const set = new Set([...e.set].filter((k) => !changed.has(k) && !removed.has(k)));
     if (set.size > 0) out.push({ ...e, set });
   }
-  if (configSet.size > 0) out.push({ manager, operation: 'Apply', apiVersion: ctx.apiVersion, subresource: ctx.subresource, time: ctx.now, set: configSet });
+  if (configSet.size > 0)
+    out.push({ manager, operation: 'Apply', apiVersion: ctx.apiVersion, subresource: ctx.subresource, time: ctx.now, set: configSet });
   return { object, managers: sortManagers(out) };
 }
 
@@ -468,10 +500,16 @@ export function printManager(e: ManagerEntry): string {
  * on a `- ` line (upstream in field-set order, here sorted by text).
  */
 function conflictMessage(conflicts: readonly Conflict[]): string {
-  if (conflicts.length === 1) return `Apply failed with 1 conflict: conflict with ${printManager(conflicts[0].manager)}: ${conflicts[0].path}`;
+  if (conflicts.length === 1)
+    return `Apply failed with 1 conflict: conflict with ${printManager(conflicts[0].manager)}: ${conflicts[0].path}`;
   const byManager = new Map<string, { entry: ManagerEntry; paths: string[] }>();
   for (const c of conflicts) {
-    const id = JSON.stringify([c.manager.manager, c.manager.operation, c.manager.operation === 'Update' ? c.manager.apiVersion : '', c.manager.subresource ?? '']);
+    const id = JSON.stringify([
+      c.manager.manager,
+      c.manager.operation,
+      c.manager.operation === 'Update' ? c.manager.apiVersion : '',
+      c.manager.subresource ?? '',
+    ]);
     const g = byManager.get(id) ?? { entry: c.manager, paths: [] };
     g.paths.push(c.path);
     byManager.set(id, g);

@@ -44,7 +44,12 @@ export function applyJsonPatch(target: unknown, ops: unknown): unknown {
   let doc = cloneJson(target);
   const parse = (p: unknown): string[] => {
     if (typeof p !== 'string' || (p !== '' && !p.startsWith('/'))) return badRequest(`json patch: invalid path ${JSON.stringify(p)}`);
-    return p === '' ? [] : p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    return p === ''
+      ? []
+      : p
+          .slice(1)
+          .split('/')
+          .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   };
   const parentOf = (segs: string[]): { parent: unknown; key: string } => {
     let cur: unknown = doc;
@@ -125,7 +130,9 @@ export function schemaTypes(openApi: SchemaNode): FieldTypes {
       // Items of lists are transparent in field paths.
       while (s && s.type === 'array' && isPlainObject(s.items)) s = s.items as SchemaNode;
       if (!s) return undefined;
-      const props: Record<string, SchemaNode> | undefined = isPlainObject(s.properties) ? (s.properties as Record<string, SchemaNode>) : undefined;
+      const props: Record<string, SchemaNode> | undefined = isPlainObject(s.properties)
+        ? (s.properties as Record<string, SchemaNode>)
+        : undefined;
       s = props?.[f] ?? (isPlainObject(s.additionalProperties) ? (s.additionalProperties as SchemaNode) : undefined);
     }
     return s;
@@ -135,7 +142,8 @@ export function schemaTypes(openApi: SchemaNode): FieldTypes {
       const s = at(fieldPath);
       const t = s?.['x-kubernetes-list-type'];
       if (t === 'set') return { kind: 'set' };
-      if (t === 'map' && Array.isArray(s?.['x-kubernetes-list-map-keys'])) return { kind: 'map', keys: s?.['x-kubernetes-list-map-keys'] as string[] };
+      if (t === 'map' && Array.isArray(s?.['x-kubernetes-list-map-keys']))
+        return { kind: 'map', keys: s?.['x-kubernetes-list-map-keys'] as string[] };
       return { kind: 'atomic' };
     },
     atomicMap: (fieldPath) => at(fieldPath)?.['x-kubernetes-map-type'] === 'atomic',
@@ -164,7 +172,7 @@ const POD_SPEC_LISTS: Readonly<Record<string, ListType>> = {
   'initContainers.env': byName,
   'containers.volumeMounts': { kind: 'map', keys: ['mountPath'] },
   'initContainers.volumeMounts': { kind: 'map', keys: ['mountPath'] },
-  'topologySpreadConstraints': { kind: 'map', keys: ['topologyKey', 'whenUnsatisfiable'] },
+  topologySpreadConstraints: { kind: 'map', keys: ['topologyKey', 'whenUnsatisfiable'] },
 };
 
 const META_LISTS: Readonly<Record<string, ListType>> = {
@@ -175,7 +183,8 @@ const META_LISTS: Readonly<Record<string, ListType>> = {
 
 /** Merge types of the built-in kinds the emulator serves. */
 function builtinTypes(group: string, kind: string): FieldTypes {
-  const podSpecPrefix = group === '' && kind === 'Pod' ? 'spec.' : group === 'apps' && kind === 'Deployment' ? 'spec.template.spec.' : undefined;
+  const podSpecPrefix =
+    group === '' && kind === 'Pod' ? 'spec.' : group === 'apps' && kind === 'Deployment' ? 'spec.template.spec.' : undefined;
   const atomicMaps = new Set<string>();
   if (group === 'apps' && kind === 'Deployment') atomicMaps.add('spec.selector');
   if (group === 'policy') atomicMaps.add('spec.selector');
@@ -184,9 +193,11 @@ function builtinTypes(group: string, kind: string): FieldTypes {
     list: (fieldPath) => {
       const p = fieldPath.join('.');
       if (META_LISTS[p]) return META_LISTS[p];
-      if (podSpecPrefix && p.startsWith(podSpecPrefix) && POD_SPEC_LISTS[p.slice(podSpecPrefix.length)]) return POD_SPEC_LISTS[p.slice(podSpecPrefix.length)];
+      if (podSpecPrefix && p.startsWith(podSpecPrefix) && POD_SPEC_LISTS[p.slice(podSpecPrefix.length)])
+        return POD_SPEC_LISTS[p.slice(podSpecPrefix.length)];
       if (group === '' && kind === 'Pod' && p === 'status.podIPs') return { kind: 'map', keys: ['ip'] };
-      if (group === '' && kind === 'Service' && p === 'spec.ports') return { kind: 'map', keys: ['port', 'protocol'], defaults: { protocol: 'TCP' } };
+      if (group === '' && kind === 'Service' && p === 'spec.ports')
+        return { kind: 'map', keys: ['port', 'protocol'], defaults: { protocol: 'TCP' } };
       return { kind: 'atomic' };
     },
     atomicMap: (fieldPath) => atomicMaps.has(fieldPath.join('.')),
@@ -219,10 +230,18 @@ function operationContext(res: ResourceInfo, subresource: string | undefined): O
 }
 
 /** Records the update's field ownership on `next` (managedfields `Update`). */
-export function trackUpdate(res: ResourceInfo, old: EmulatedObject | undefined, next: EmulatedObject, supplied: unknown, ctx: WriteContext): void {
+export function trackUpdate(
+  res: ResourceInfo,
+  old: EmulatedObject | undefined,
+  next: EmulatedObject,
+  supplied: unknown,
+  ctx: WriteContext,
+): void {
   // A request may reset managedFields by sending its own list; otherwise the live one stands.
-  const base = (supplied !== undefined ? decodeManagedFields(supplied) : undefined) ?? decodeManagedFields(old?.metadata.managedFields) ?? [];
-  const stripForCompare = (o: EmulatedObject | undefined) => (o ? { ...o, metadata: { ...o.metadata, managedFields: undefined } } : undefined);
+  const base =
+    (supplied !== undefined ? decodeManagedFields(supplied) : undefined) ?? decodeManagedFields(old?.metadata.managedFields) ?? [];
+  const stripForCompare = (o: EmulatedObject | undefined) =>
+    o ? { ...o, metadata: { ...o.metadata, managedFields: undefined } } : undefined;
   const managers = recordUpdate(stripForCompare(old), stripForCompare(next), base, ctx.manager, operationContext(res, ctx.subresource));
   setManagedFields(next, managers);
 }
@@ -237,18 +256,31 @@ export function setManagedFields(obj: EmulatedObject, managers: readonly Manager
  * `FieldManager.Apply`): creates the object when it does not exist, otherwise merges the
  * configuration into it; 409 with the conflicting managers unless `force`.
  */
-export function serverSideApplyAt(writes: WritePath, route: { res: ResourceInfo; namespace?: string; name: string; subresource?: string }, config: EmulatedObject, force: boolean, ctx: WriteContext): { stored: EmulatedObject; created: boolean } {
+export function serverSideApplyAt(
+  writes: WritePath,
+  route: { res: ResourceInfo; namespace?: string; name: string; subresource?: string },
+  config: EmulatedObject,
+  force: boolean,
+  ctx: WriteContext,
+): { stored: EmulatedObject; created: boolean } {
   const { res, name } = route;
   if (config.apiVersion !== res.apiVersion) {
-    badRequest(`Incorrect version specified in apply patch. Specified patch version: ${String(config.apiVersion)}, expected: ${res.apiVersion}`);
+    badRequest(
+      `Incorrect version specified in apply patch. Specified patch version: ${String(config.apiVersion)}, expected: ${res.apiVersion}`,
+    );
   }
   if (config.kind !== res.kind) badRequest(`${res.kind} in version "${res.version}" cannot be handled as a ${String(config.kind)}`);
   if (!isPlainObject(config.metadata)) config.metadata = {};
   if (config.metadata.managedFields !== undefined) badRequest('metadata.managedFields must be nil');
-  if (config.metadata.name !== undefined && config.metadata.name !== name) badRequest(`the name of the object (${String(config.metadata.name)}) does not match the name on the URL (${name})`);
+  if (config.metadata.name !== undefined && config.metadata.name !== name)
+    badRequest(`the name of the object (${String(config.metadata.name)}) does not match the name on the URL (${name})`);
   const ns = config.metadata.namespace;
-  if (res.namespaced && ns !== undefined && ns !== '' && ns !== route.namespace) badRequest('the namespace of the provided object does not match the namespace sent on the request');
-  const precondition = typeof config.metadata.resourceVersion === 'string' && config.metadata.resourceVersion !== '' ? config.metadata.resourceVersion : undefined;
+  if (res.namespaced && ns !== undefined && ns !== '' && ns !== route.namespace)
+    badRequest('the namespace of the provided object does not match the namespace sent on the request');
+  const precondition =
+    typeof config.metadata.resourceVersion === 'string' && config.metadata.resourceVersion !== ''
+      ? config.metadata.resourceVersion
+      : undefined;
   decode(res, config);
   const opCtx = operationContext(res, route.subresource);
   const existing = res.store.get(keyOf(route.namespace, name));
@@ -256,7 +288,10 @@ export function serverSideApplyAt(writes: WritePath, route: { res: ResourceInfo;
     if (precondition !== undefined) notFound(res, name);
     // Applying to nothing: the object as configured, owned by the applier.
     const { object, managers } = recordApply({}, { ...config, metadata: { ...config.metadata, name } }, [], ctx.manager, force, opCtx);
-    const stored = writes.writeCreate(res, object as EmulatedObject, route.namespace, ctx, { keepStatus: !res.statusSubresource, applied: managers });
+    const stored = writes.writeCreate(res, object as EmulatedObject, route.namespace, ctx, {
+      keepStatus: !res.statusSubresource,
+      applied: managers,
+    });
     return { stored, created: true };
   }
   const live = existing.obj;
@@ -264,11 +299,24 @@ export function serverSideApplyAt(writes: WritePath, route: { res: ResourceInfo;
   const strip = (o: EmulatedObject) => ({ ...o, metadata: { ...o.metadata, managedFields: undefined, resourceVersion: undefined } });
   let result: { object: unknown; managers: ManagerEntry[] };
   try {
-    result = recordApply(strip(live), { ...config, metadata: { ...config.metadata, resourceVersion: undefined } }, liveManagers, ctx.manager, force, opCtx);
+    result = recordApply(
+      strip(live),
+      { ...config, metadata: { ...config.metadata, resourceVersion: undefined } },
+      liveManagers,
+      ctx.manager,
+      force,
+      opCtx,
+    );
   } catch (e) {
     if (e instanceof ApplyConflictError) {
       // managedfields/internal/conflict.go `NewConflictError`.
-      fail(409, 'Conflict', e.message, { causes: e.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${printManager(c.manager)}`, field: c.path })) });
+      fail(409, 'Conflict', e.message, {
+        causes: e.conflicts.map((c) => ({
+          reason: 'FieldManagerConflict',
+          message: `conflict with ${printManager(c.manager)}`,
+          field: c.path,
+        })),
+      });
     }
     throw e;
   }
@@ -302,7 +350,8 @@ export function patchRequest(
   const type = contentType.split(';')[0].trim();
   const force = q.get('force');
   if (type === 'application/apply-patch+yaml') {
-    if (!q.get('fieldManager')) invalidKind('meta.k8s.io', 'PatchOptions', '', [fieldError.required('fieldManager', 'is required for apply patch')]);
+    if (!q.get('fieldManager'))
+      invalidKind('meta.k8s.io', 'PatchOptions', '', [fieldError.required('fieldManager', 'is required for apply patch')]);
     if (force !== null && !['true', 'false', '1', '0'].includes(force)) badRequest(`invalid force value "${force}"`);
     let config: unknown;
     try {
@@ -315,10 +364,17 @@ export function patchRequest(
       // Applying to a missing object creates it: the caller needs create too (handlers/patch.go `createAuthorizerAttributes`).
       authorizeCreate();
     }
-    const out = serverSideApplyAt(writes, { res, namespace: route.namespace, name: route.name ?? '', subresource: route.subresource }, config as EmulatedObject, force === 'true' || force === '1', ctx);
+    const out = serverSideApplyAt(
+      writes,
+      { res, namespace: route.namespace, name: route.name ?? '', subresource: route.subresource },
+      config as EmulatedObject,
+      force === 'true' || force === '1',
+      ctx,
+    );
     return { obj: out.stored, created: out.created };
   }
-  if (force !== null) invalidKind('meta.k8s.io', 'PatchOptions', '', [fieldError.forbidden('force', 'may not be specified for non-apply patch')]);
+  if (force !== null)
+    invalidKind('meta.k8s.io', 'PatchOptions', '', [fieldError.forbidden('force', 'may not be specified for non-apply patch')]);
   const old = entryOf(route);
   const patch = parseJson(raw);
   let candidate: unknown;

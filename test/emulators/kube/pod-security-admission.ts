@@ -42,7 +42,11 @@ export function namespacePolicy(labels: Readonly<Record<string, string>> | undef
   let warn = level(l['pod-security.kubernetes.io/warn'], 'privileged', 'privileged');
   const enforceVersion = l['pod-security.kubernetes.io/enforce-version'] ?? 'latest';
   let warnVersion = l['pod-security.kubernetes.io/warn-version'] ?? 'latest';
-  if (l['pod-security.kubernetes.io/warn'] === undefined && l['pod-security.kubernetes.io/enforce'] !== undefined && LEVELS.indexOf(enforce) > LEVELS.indexOf(warn)) {
+  if (
+    l['pod-security.kubernetes.io/warn'] === undefined &&
+    l['pod-security.kubernetes.io/enforce'] !== undefined &&
+    LEVELS.indexOf(enforce) > LEVELS.indexOf(warn)
+  ) {
     warn = enforce;
     if (l['pod-security.kubernetes.io/warn-version'] === undefined) warnVersion = enforceVersion;
   }
@@ -58,13 +62,17 @@ const quote = (items: readonly string[]): string => `"${items.join('", "')}"`;
 const plural = (one: string, many: string, n: number): string => (n === 1 ? one : many);
 
 function containers(spec: Obj): Obj[] {
-  return [...(spec.initContainers ?? []), ...(spec.containers ?? []), ...(spec.ephemeralContainers ?? [])].filter((c) => c && typeof c === 'object');
+  return [...(spec.initContainers ?? []), ...(spec.containers ?? []), ...(spec.ephemeralContainers ?? [])].filter(
+    (c) => c && typeof c === 'object',
+  );
 }
 
 const windows = (spec: Obj): boolean => spec.os?.name === 'windows';
 
 function hostNamespaces(spec: Obj): CheckResult | undefined {
-  const found = [spec.hostNetwork && 'hostNetwork=true', spec.hostPID && 'hostPID=true', spec.hostIPC && 'hostIPC=true'].filter((x): x is string => !!x);
+  const found = [spec.hostNetwork && 'hostNetwork=true', spec.hostPID && 'hostPID=true', spec.hostIPC && 'hostIPC=true'].filter(
+    (x): x is string => !!x,
+  );
   return found.length ? { reason: 'host namespaces', detail: found.join(', ') } : undefined;
 }
 
@@ -93,7 +101,12 @@ function privileged(spec: Obj): CheckResult | undefined {
   const bad = containers(spec)
     .filter((c) => c.securityContext?.privileged === true)
     .map((c) => c.name);
-  return bad.length ? { reason: 'privileged', detail: `${plural('container', 'containers', bad.length)} ${quote(bad)} must not set securityContext.privileged=true` } : undefined;
+  return bad.length
+    ? {
+        reason: 'privileged',
+        detail: `${plural('container', 'containers', bad.length)} ${quote(bad)} must not set securityContext.privileged=true`,
+      }
+    : undefined;
 }
 
 function allowPrivilegeEscalation(spec: Obj): CheckResult | undefined {
@@ -102,7 +115,10 @@ function allowPrivilegeEscalation(spec: Obj): CheckResult | undefined {
     .filter((c) => c.securityContext?.allowPrivilegeEscalation !== false)
     .map((c) => c.name);
   return bad.length
-    ? { reason: 'allowPrivilegeEscalation != false', detail: `${plural('container', 'containers', bad.length)} ${quote(bad)} must set securityContext.allowPrivilegeEscalation=false` }
+    ? {
+        reason: 'allowPrivilegeEscalation != false',
+        detail: `${plural('container', 'containers', bad.length)} ${quote(bad)} must set securityContext.allowPrivilegeEscalation=false`,
+      }
     : undefined;
 }
 
@@ -123,12 +139,28 @@ function capabilitiesRestricted(spec: Obj): CheckResult | undefined {
     if (extra.length) adding.push(c.name);
   }
   const details: string[] = [];
-  if (missingDrop.length) details.push(`${plural('container', 'containers', missingDrop.length)} ${quote(missingDrop)} must set securityContext.capabilities.drop=["ALL"]`);
-  if (adding.length) details.push(`${plural('container', 'containers', adding.length)} ${quote(adding)} must not include ${quote([...forbidden].sort())} in securityContext.capabilities.add`);
+  if (missingDrop.length)
+    details.push(
+      `${plural('container', 'containers', missingDrop.length)} ${quote(missingDrop)} must set securityContext.capabilities.drop=["ALL"]`,
+    );
+  if (adding.length)
+    details.push(
+      `${plural('container', 'containers', adding.length)} ${quote(adding)} must not include ${quote([...forbidden].sort())} in securityContext.capabilities.add`,
+    );
   return details.length ? { reason: 'unrestricted capabilities', detail: details.join('; ') } : undefined;
 }
 
-const ALLOWED_VOLUME_SOURCES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'image', 'persistentVolumeClaim', 'projected', 'secret']);
+const ALLOWED_VOLUME_SOURCES = new Set([
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'image',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+]);
 const KNOWN_VOLUME_SOURCES = [
   'hostPath',
   'gcePersistentDisk',
@@ -186,8 +218,13 @@ function runAsNonRoot(spec: Obj): CheckResult | undefined {
     }
   }
   if (explicit.length) badSetters.push(`${plural('container', 'containers', explicit.length)} ${quote(explicit)}`);
-  if (badSetters.length) return { reason: 'runAsNonRoot != true', detail: `${badSetters.join(' and ')} must not set securityContext.runAsNonRoot=false` };
-  if (implicit.length) return { reason: 'runAsNonRoot != true', detail: `pod or ${plural('container', 'containers', implicit.length)} ${quote(implicit)} must set securityContext.runAsNonRoot=true` };
+  if (badSetters.length)
+    return { reason: 'runAsNonRoot != true', detail: `${badSetters.join(' and ')} must not set securityContext.runAsNonRoot=false` };
+  if (implicit.length)
+    return {
+      reason: 'runAsNonRoot != true',
+      detail: `pod or ${plural('container', 'containers', implicit.length)} ${quote(implicit)} must set securityContext.runAsNonRoot=true`,
+    };
   return undefined;
 }
 
@@ -226,7 +263,11 @@ function seccompRestricted(spec: Obj): CheckResult | undefined {
     } else if (!podSet) implicit.push(c.name);
   }
   if (explicit.length) badSetters.push(`${plural('container', 'containers', explicit.length)} ${quote(explicit)}`);
-  if (badSetters.length) return { reason: 'seccompProfile', detail: `${badSetters.join(' and ')} must not set securityContext.seccompProfile.type to ${quote([...badValues].sort())}` };
+  if (badSetters.length)
+    return {
+      reason: 'seccompProfile',
+      detail: `${badSetters.join(' and ')} must not set securityContext.seccompProfile.type to ${quote([...badValues].sort())}`,
+    };
   if (implicit.length) {
     return {
       reason: 'seccompProfile',

@@ -50,7 +50,10 @@ export interface RbacSource {
 /** Attributes of a request, or `undefined` parts for a non-resource path. */
 export function requestAttributes(user: UserInfo, method: string, pathname: string, query: URLSearchParams): RequestAttributes {
   const base = { user, path: pathname, apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '' };
-  const parts = pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
+  const parts = pathname
+    .split('/')
+    .filter((s) => s !== '')
+    .map(decodeURIComponent);
   let rest: string[];
   let apiGroup = '';
   let apiVersion: string;
@@ -203,7 +206,24 @@ export function bootstrapPolicy(): Obj[] {
       apiVersion: `${rbac}/v1`,
       kind: 'ClusterRole',
       metadata: { name: 'system:discovery', labels, annotations },
-      rules: [{ nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'], verbs: ['get'] }],
+      rules: [
+        {
+          nonResourceURLs: [
+            '/api',
+            '/api/*',
+            '/apis',
+            '/apis/*',
+            '/healthz',
+            '/livez',
+            '/openapi',
+            '/openapi/*',
+            '/readyz',
+            '/version',
+            '/version/',
+          ],
+          verbs: ['get'],
+        },
+      ],
     },
     {
       apiVersion: `${rbac}/v1`,

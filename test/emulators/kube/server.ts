@@ -64,7 +64,10 @@ const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
 const EMULATED_VERSION = { major: '1', minor: '33', gitVersion: 'v1.33.0-cdktf-ces-emulator', platform: 'linux/amd64' };
 
 /** Who a bearer token authenticates. */
-export type Identity = { readonly kind: 'admin' } | { readonly kind: 'serviceaccount'; readonly namespace: string; readonly name: string } | { readonly kind: 'user'; readonly user: UserInfo };
+export type Identity =
+  | { readonly kind: 'admin' }
+  | { readonly kind: 'serviceaccount'; readonly namespace: string; readonly name: string }
+  | { readonly kind: 'user'; readonly user: UserInfo };
 
 /** The administrator (`system:masters`): the admin token and the programmatic API act as it. */
 export const ADMIN: UserInfo = { name: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] };
@@ -212,7 +215,10 @@ export class ApiServer {
         res.destroy();
         return;
       }
-      const status = err instanceof KubeEmulatorError ? err.status : statusObject(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`);
+      const status =
+        err instanceof KubeEmulatorError
+          ? err.status
+          : statusObject(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`);
       sendJson(res, status.code, status, retryHeaders(status));
     });
   }
@@ -238,7 +244,8 @@ export class ApiServer {
       clusterRole: (name: string) => get('ClusterRole').store.get(name)?.obj,
       role: (namespace: string, name: string) => get('Role').store.get(keyOf(namespace, name))?.obj,
       clusterRoleBindings: () => [...get('ClusterRoleBinding').store.values()].map((e) => e.obj),
-      roleBindings: (namespace: string) => this.store.select(get('RoleBinding'), this.store.rv, namespace, undefined, undefined).items.map((e) => e.obj),
+      roleBindings: (namespace: string) =>
+        this.store.select(get('RoleBinding'), this.store.rv, namespace, undefined, undefined).items.map((e) => e.obj),
     };
   }
 
@@ -246,7 +253,9 @@ export class ApiServer {
     const decision = authorize(attrs, this.rbacSource());
     if (decision.allowed) return;
     this.forbiddenCount++;
-    const details: Record<string, unknown> = attrs.resourceRequest ? { ...(attrs.name ? { name: attrs.name } : {}), ...(attrs.apiGroup ? { group: attrs.apiGroup } : {}), kind: attrs.resource } : {};
+    const details: Record<string, unknown> = attrs.resourceRequest
+      ? { ...(attrs.name ? { name: attrs.name } : {}), ...(attrs.apiGroup ? { group: attrs.apiGroup } : {}), kind: attrs.resource }
+      : {};
     fail(403, 'Forbidden', forbiddenMessage(attrs, decision.reason), details);
   }
 
@@ -268,14 +277,19 @@ export class ApiServer {
       return;
     }
 
-    const segments = url.pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
+    const segments = url.pathname
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decodeURIComponent);
     const route = this.route(segments);
     const q = url.searchParams;
     const watching = isWatch(q);
     const verb = route && typeof route !== 'string' ? verbOf(method, route, watching) : 'other';
     this.verbCounts[verb]++;
-    const resourceKey = route && typeof route !== 'string' ? `${route.res.qualified}${route.subresource ? `/${route.subresource}` : ''}` : url.pathname;
-    if (route && typeof route !== 'string') this.resourceCounts[`${verb} ${resourceKey}`] = (this.resourceCounts[`${verb} ${resourceKey}`] ?? 0) + 1;
+    const resourceKey =
+      route && typeof route !== 'string' ? `${route.res.qualified}${route.subresource ? `/${route.subresource}` : ''}` : url.pathname;
+    if (route && typeof route !== 'string')
+      this.resourceCounts[`${verb} ${resourceKey}`] = (this.resourceCounts[`${verb} ${resourceKey}`] ?? 0) + 1;
     this.log.push({ verb, resource: resourceKey, user: user.name, query: Object.fromEntries(q) });
     if (this.log.length > 10_000) this.log.splice(0, this.log.length - 10_000);
 
@@ -293,7 +307,12 @@ export class ApiServer {
         return;
       }
       const s = injectedStatus(fault.status);
-      sendJson(res, fault.status, s, fault.status === 429 || fault.status === 503 ? { 'Retry-After': String(fault.retryAfterSeconds ?? 1) } : {});
+      sendJson(
+        res,
+        fault.status,
+        s,
+        fault.status === 429 || fault.status === 503 ? { 'Retry-After': String(fault.retryAfterSeconds ?? 1) } : {},
+      );
       return;
     }
 
@@ -319,14 +338,22 @@ export class ApiServer {
       req.socket.destroy();
       return;
     }
-    const ctx: WriteContext = { user, manager: managerOf(q.get('fieldManager'), req.headers['user-agent']), subresource: route.subresource, warnings: [] };
+    const ctx: WriteContext = {
+      user,
+      manager: managerOf(q.get('fieldManager'), req.headers['user-agent']),
+      subresource: route.subresource,
+      warnings: [],
+    };
     if (q.get('fieldManager') !== null) {
       const fm = q.get('fieldManager') ?? '';
       if (fm.length > 128 || /[^\x20-\x7e]/.test(fm)) {
-        invalidKind('meta.k8s.io', 'PatchOptions', '', [fieldError.invalid('fieldManager', fm, 'must consist of printable characters and be at most 128 characters long')]);
+        invalidKind('meta.k8s.io', 'PatchOptions', '', [
+          fieldError.invalid('fieldManager', fm, 'must consist of printable characters and be at most 128 characters long'),
+        ]);
       }
     }
-    const headers = (): Record<string, string> => (ctx.warnings.length ? { Warning: ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
+    const headers = (): Record<string, string> =>
+      ctx.warnings.length ? { Warning: ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {};
     switch (verb) {
       case 'get':
         sendRaw(res, 200, this.httpGet(route));
@@ -346,7 +373,9 @@ export class ApiServer {
         sendJson(res, 200, this.httpUpdate(route, parseJson(body), ctx), headers());
         return;
       case 'patch': {
-        const out = patchRequest(this.writes, route, req.headers['content-type'] ?? '', body ?? Buffer.alloc(0), q, ctx, () => this.authorizeOrFail({ ...attrs, verb: 'create' }));
+        const out = patchRequest(this.writes, route, req.headers['content-type'] ?? '', body ?? Buffer.alloc(0), q, ctx, () =>
+          this.authorizeOrFail({ ...attrs, verb: 'create' }),
+        );
         sendJson(res, out.created ? 201 : 200, out.obj, headers());
         return;
       }
@@ -419,7 +448,11 @@ export class ApiServer {
   /** Discovery documents; custom resources appear only once Established (customresource_discovery_controller.go). */
   private discovery(route: string): object | undefined {
     if (route === '/api') {
-      return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${this.host}:${this.port}` }] };
+      return {
+        kind: 'APIVersions',
+        versions: ['v1'],
+        serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${this.host}:${this.port}` }],
+      };
     }
     const discoverable = [...this.resources.values()].filter((r) => !r.crdName || this.store.crdEstablished(r.crdName));
     const groups = new Map<string, Set<string>>();
@@ -444,7 +477,14 @@ export class ApiServer {
         kind: r.kind,
         verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
       });
-      if (r.statusSubresource) resources.push({ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] });
+      if (r.statusSubresource)
+        resources.push({
+          name: `${r.plural}/status`,
+          singularName: '',
+          namespaced: r.namespaced,
+          kind: r.kind,
+          verbs: ['get', 'patch', 'update'],
+        });
     }
     if (resources.length === 0) return undefined;
     return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };
@@ -461,7 +501,8 @@ export class ApiServer {
     if (obj.apiVersion !== undefined && obj.apiVersion !== res.apiVersion) {
       badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${res.apiVersion})`);
     }
-    if (obj.kind !== undefined && obj.kind !== res.kind) badRequest(`${res.kind} in version "${res.version}" cannot be handled as a ${String(obj.kind)}`);
+    if (obj.kind !== undefined && obj.kind !== res.kind)
+      badRequest(`${res.kind} in version "${res.version}" cannot be handled as a ${String(obj.kind)}`);
     if (!isPlainObject(obj.metadata)) obj.metadata = {};
     const ns = obj.metadata.namespace;
     if (res.namespaced && ns !== undefined && ns !== '' && ns !== route.namespace) {
@@ -490,7 +531,9 @@ export class ApiServer {
     const rv = obj.metadata.resourceVersion;
     if ((rv === undefined || rv === '') && !res.unconditionalUpdate) {
       // registry/generic/registry/store.go `Update`: the resource stands in for the kind.
-      invalidKind(res.group, res.plural, name, [fieldError.invalidRaw('metadata.resourceVersion', '0x0', 'must be specified for an update')]);
+      invalidKind(res.group, res.plural, name, [
+        fieldError.invalidRaw('metadata.resourceVersion', '0x0', 'must be specified for an update'),
+      ]);
     }
     return this.writes.writeUpdate(res, old, obj, ctx, {
       keepStatus: route.subresource === undefined,
@@ -498,7 +541,6 @@ export class ApiServer {
       precondition: rv === '' ? undefined : rv,
     });
   }
-
 
   private httpDelete(route: Route, body: Buffer | undefined, q: URLSearchParams): object {
     const res = route.res;
@@ -513,7 +555,12 @@ export class ApiServer {
       const pre = options.preconditions;
       if (isPlainObject(pre)) {
         if (typeof pre.uid === 'string' && pre.uid !== entry.obj.metadata.uid) {
-          fail(409, 'Conflict', `Operation cannot be fulfilled on ${res.qualified} "${route.name}": Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${entry.obj.metadata.uid ?? ''}`, resourceDetails(res, route.name));
+          fail(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on ${res.qualified} "${route.name}": Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${entry.obj.metadata.uid ?? ''}`,
+            resourceDetails(res, route.name),
+          );
         }
         if (typeof pre.resourceVersion === 'string' && pre.resourceVersion !== entry.obj.metadata.resourceVersion) {
           fail(
@@ -528,9 +575,14 @@ export class ApiServer {
     const after = this.writes.deleteEntry(res, entry, grace);
     if (after) return after;
     if (res.group === '' || res.kind === 'CustomResourceDefinition') return JSON.parse(entry.json) as object;
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { ...resourceDetails(res, route.name), uid: entry.obj.metadata.uid } };
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Success',
+      details: { ...resourceDetails(res, route.name), uid: entry.obj.metadata.uid },
+    };
   }
-
 }
 
 function verbOf(method: string, route: Route, isWatch: boolean): RequestVerb {
@@ -560,7 +612,11 @@ function injectedStatus(code: number): StatusObject {
     case 503:
       return statusObject(503, 'ServiceUnavailable', 'the server is currently unable to handle the request', { retryAfterSeconds: 1 });
     case 504:
-      return statusObject(504, 'Timeout', 'the server was unable to return a response in the time allotted, but may still be processing the request');
+      return statusObject(
+        504,
+        'Timeout',
+        'the server was unable to return a response in the time allotted, but may still be processing the request',
+      );
     case 401:
       return statusObject(401, 'Unauthorized', 'Unauthorized');
     case 403:
@@ -585,7 +641,12 @@ function sendJson(res: http.ServerResponse, code: number, body: object, headers:
 
 function sendRaw(res: http.ServerResponse, code: number, body: string, headers: Record<string, string> = {}): void {
   const buf = Buffer.from(body, 'utf8');
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': buf.length, 'Cache-Control': 'no-cache, private', ...headers });
+  res.writeHead(code, {
+    'Content-Type': 'application/json',
+    'Content-Length': buf.length,
+    'Cache-Control': 'no-cache, private',
+    ...headers,
+  });
   res.end(buf);
 }
 
@@ -605,7 +666,6 @@ async function readBody(req: http.IncomingMessage): Promise<Buffer> {
   }
   return Buffer.concat(chunks);
 }
-
 
 /** The field manager of a write: `?fieldManager=`, else the user agent up to its first `/` (apiserver handlers/rest.go `managerOrUserAgent`). */
 function managerOf(fieldManager: string | null, userAgent: string | undefined): string {

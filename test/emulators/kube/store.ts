@@ -119,7 +119,13 @@ export interface UpdateOptions {
 
 /** The emulator's write path: decoding, defaulting, validation, admission, field ownership, storage. */
 export interface WritePath {
-  writeCreate(res: ResourceInfo, input: EmulatedObject, namespace: string | undefined, ctx: WriteContext, opts: CreateOptions): EmulatedObject;
+  writeCreate(
+    res: ResourceInfo,
+    input: EmulatedObject,
+    namespace: string | undefined,
+    ctx: WriteContext,
+    opts: CreateOptions,
+  ): EmulatedObject;
   writeUpdate(res: ResourceInfo, old: Entry, input: EmulatedObject, ctx: WriteContext, opts: UpdateOptions): EmulatedObject;
   /** Returns the stored state after the delete request (undefined once the object is gone). */
   deleteEntry(res: ResourceInfo, entry: Entry, gracePeriodSeconds: number | undefined): EmulatedObject | undefined;
@@ -320,7 +326,15 @@ export class ObjectStore {
 
   public registerBuiltins(): void {
     const core = { group: '', version: 'v1', unconditionalUpdate: true };
-    this.register({ ...core, plural: 'pods', singular: 'pod', kind: 'Pod', namespaced: true, statusSubresource: true, fieldLabels: POD_FIELDS });
+    this.register({
+      ...core,
+      plural: 'pods',
+      singular: 'pod',
+      kind: 'Pod',
+      namespaced: true,
+      statusSubresource: true,
+      fieldLabels: POD_FIELDS,
+    });
     this.register({
       ...core,
       plural: 'namespaces',
@@ -379,7 +393,17 @@ export class ObjectStore {
       ['policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, true, 'subdomain', false],
     ];
     for (const [group, version, plural, kind, namespaced, statusSubresource, nameRule, unconditionalUpdate] of stored) {
-      this.register({ group, version, plural, singular: kind.toLowerCase(), kind, namespaced, statusSubresource, unconditionalUpdate, nameRule });
+      this.register({
+        group,
+        version,
+        plural,
+        singular: kind.toLowerCase(),
+        kind,
+        namespaced,
+        statusSubresource,
+        unconditionalUpdate,
+        nameRule,
+      });
     }
   }
 
@@ -532,13 +556,17 @@ export class ObjectStore {
     const cont = q.get('continue') ?? '';
     if (rvParam !== '' && !/^\d+$/.test(rvParam)) badRequest(`invalid resource version "${rvParam}"`);
     if (match !== '' && rvParam === '') {
-      invalidKind('meta.k8s.io', 'ListOptions', '', [fieldError.forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden unless resourceVersion is provided')]);
+      invalidKind('meta.k8s.io', 'ListOptions', '', [
+        fieldError.forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden unless resourceVersion is provided'),
+      ]);
     }
     if (match !== '' && match !== 'Exact' && match !== 'NotOlderThan') {
       invalidKind('meta.k8s.io', 'ListOptions', '', [fieldError.notSupported('resourceVersionMatch', match, ['Exact', 'NotOlderThan'])]);
     }
     if (cont && (rvParam !== '' || match !== '')) {
-      invalidKind('meta.k8s.io', 'ListOptions', '', [fieldError.forbidden('resourceVersion', 'specifying resource version is not allowed when using continue')]);
+      invalidKind('meta.k8s.io', 'ListOptions', '', [
+        fieldError.forbidden('resourceVersion', 'specifying resource version is not allowed when using continue'),
+      ]);
     }
     let listRv = this.rv;
     let startAfter: string | undefined;
@@ -549,7 +577,8 @@ export class ObjectStore {
       } catch {
         return badRequest('continue key is not valid: illegal base64 data');
       }
-      if (typeof token.rv !== 'number' || typeof token.start !== 'string') return badRequest('continue key is not valid: incorrect encoded start resourceVersion');
+      if (typeof token.rv !== 'number' || typeof token.start !== 'string')
+        return badRequest('continue key is not valid: incorrect encoded start resourceVersion');
       // rv -1: continue at the latest revision, as an inconsistent continuation (etcd3 errors.go).
       if (token.rv !== -1 && token.rv < this.compactedRv) this.continueExpired(token.start);
       listRv = token.rv === -1 ? this.rv : token.rv;

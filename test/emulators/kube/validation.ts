@@ -62,11 +62,13 @@ function canonicalizePodSpecQuantities(spec: unknown, res: ResourceInfo): void {
     if (!isPlainObject(holder) || !isPlainObject(holder[field])) return;
     const m = holder[field] as Record<string, unknown>;
     for (const [k, v] of Object.entries(m)) {
-      if (typeof v !== 'string' && typeof v !== 'number') badRequest(`${res.kind} in version "${res.version}" cannot be handled as a ${res.kind}: quantities must be strings or numbers`);
+      if (typeof v !== 'string' && typeof v !== 'number')
+        badRequest(`${res.kind} in version "${res.version}" cannot be handled as a ${res.kind}: quantities must be strings or numbers`);
       try {
         m[k] = canonicalQuantity(String(v));
       } catch (e) {
-        if (e instanceof QuantityError) badRequest(`${res.kind} in version "${res.version}" cannot be handled as a ${res.kind}: ${e.message}`);
+        if (e instanceof QuantityError)
+          badRequest(`${res.kind} in version "${res.version}" cannot be handled as a ${res.kind}: ${e.message}`);
         throw e;
       }
     }
@@ -155,7 +157,8 @@ function dataErrors(res: ResourceInfo, obj: EmulatedObject, old: EmulatedObject 
           ),
         );
       }
-      if (field === 'data' && !isSecret && k in binary) errs.push(fieldError.invalid(`data[${k}]`, k, 'duplicate of key present in binaryData'));
+      if (field === 'data' && !isSecret && k in binary)
+        errs.push(fieldError.invalid(`data[${k}]`, k, 'duplicate of key present in binaryData'));
       const text = typeof v === 'string' ? v : '';
       total += field === 'binaryData' || isSecret ? Buffer.from(text, 'base64').length : Buffer.byteLength(text);
     }
@@ -182,9 +185,11 @@ export function validateCrd(crd: EmulatedObject): void {
   }
   if (typeof names.plural !== 'string' || !DNS1123_LABEL.test(names.plural)) errs.push(fieldError.required('spec.names.plural'));
   if (typeof names.kind !== 'string' || names.kind === '') errs.push(fieldError.required('spec.names.kind'));
-  if (spec?.scope !== 'Namespaced' && spec?.scope !== 'Cluster') errs.push(fieldError.notSupported('spec.scope', spec?.scope ?? '', ['Cluster', 'Namespaced']));
+  if (spec?.scope !== 'Namespaced' && spec?.scope !== 'Cluster')
+    errs.push(fieldError.notSupported('spec.scope', spec?.scope ?? '', ['Cluster', 'Namespaced']));
   const versions = Array.isArray(spec?.versions) ? (spec.versions as Record<string, unknown>[]) : [];
-  if (versions.filter((v) => v.storage === true).length !== 1) errs.push(fieldError.invalid('spec.versions', 'array', 'must have exactly one version marked as storage version'));
+  if (versions.filter((v) => v.storage === true).length !== 1)
+    errs.push(fieldError.invalid('spec.versions', 'array', 'must have exactly one version marked as storage version'));
   if (errs.length === 0 && name !== `${String(names.plural)}.${String(spec?.group)}`) {
     errs.push(fieldError.invalid('metadata.name', name, 'must be spec.names.plural+"."+spec.group'));
   }
@@ -225,7 +230,8 @@ export function validateObject(res: ResourceInfo, obj: EmulatedObject, old: Emul
   for (const field of ['labels', 'annotations'] as const) {
     const m = obj.metadata[field];
     if (m === undefined) continue;
-    if (!isPlainObject(m) || Object.values(m).some((v) => typeof v !== 'string')) errs.push(fieldError.invalid(`metadata.${field}`, 'object', 'must be a map of strings'));
+    if (!isPlainObject(m) || Object.values(m).some((v) => typeof v !== 'string'))
+      errs.push(fieldError.invalid(`metadata.${field}`, 'object', 'must be a map of strings'));
   }
   const annotations = obj.metadata.annotations;
   if (isPlainObject(annotations)) {
@@ -239,7 +245,13 @@ export function validateObject(res: ResourceInfo, obj: EmulatedObject, old: Emul
 }
 
 /** Pod Security admission (validating; after the object validated). */
-export function admit(res: ResourceInfo, obj: EmulatedObject, old: EmulatedObject | undefined, ctx: WriteContext, namespaceLabels: Record<string, string> | undefined): void {
+export function admit(
+  res: ResourceInfo,
+  obj: EmulatedObject,
+  old: EmulatedObject | undefined,
+  ctx: WriteContext,
+  namespaceLabels: Record<string, string> | undefined,
+): void {
   if (ctx.subresource) return;
   const isPod = res.group === '' && res.kind === 'Pod';
   const isWorkload = res.group === 'apps' && res.kind === 'Deployment';
@@ -251,10 +263,15 @@ export function admit(res: ResourceInfo, obj: EmulatedObject, old: EmulatedObjec
     if (old && isPlainObject(old.spec) && !significantPodUpdate(spec, old.spec)) return;
     const violation = evaluatePodSpec(policy.enforce, spec);
     if (violation) {
-      fail(403, 'Forbidden', `pods "${obj.metadata.name ?? ''}" is forbidden: violates PodSecurity "${policy.enforce}:${policy.enforceVersion}": ${violation}`, {
-        name: obj.metadata.name ?? '',
-        kind: 'pods',
-      });
+      fail(
+        403,
+        'Forbidden',
+        `pods "${obj.metadata.name ?? ''}" is forbidden: violates PodSecurity "${policy.enforce}:${policy.enforceVersion}": ${violation}`,
+        {
+          name: obj.metadata.name ?? '',
+          kind: 'pods',
+        },
+      );
     }
   }
   const warn = evaluatePodSpec(policy.warn, spec);
@@ -267,7 +284,12 @@ export function pruneSchema(res: ResourceInfo): SchemaNode | undefined {
   // apiVersion, kind and metadata are the server's, never pruned by the CRD schema.
   return {
     ...s,
-    properties: { ...((s.properties as object) ?? {}), apiVersion: {}, kind: {}, metadata: { 'x-kubernetes-preserve-unknown-fields': true } },
+    properties: {
+      ...((s.properties as object) ?? {}),
+      apiVersion: {},
+      kind: {},
+      metadata: { 'x-kubernetes-preserve-unknown-fields': true },
+    },
   };
 }
 

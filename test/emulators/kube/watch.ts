@@ -294,7 +294,8 @@ export class WatchHub {
       return;
     }
     if (fromRv === undefined) {
-      for (const e of this.store.select(res, this.store.rv, route.namespace, labels, fields).items) this.write(w, `{"type":"ADDED","object":${e.json}}\n`);
+      for (const e of this.store.select(res, this.store.rv, route.namespace, labels, fields).items)
+        this.write(w, `{"type":"ADDED","object":${e.json}}\n`);
       if (sendInitial && w.bookmarks) this.sendBookmark(w, { 'k8s.io/initial-events-end': 'true' });
     } else {
       const c = res.cache;
@@ -316,7 +317,6 @@ export class WatchHub {
       res.watchers.delete(w);
     });
   }
-
 }
 
 /** A watch cache emptied by a fresh list at `rv` (watch_cache.go `Replace`). */

@@ -53,14 +53,28 @@ export function rolloutStatus(deployment: EmulatedObject): { readonly message: s
   const spec = (deployment.spec ?? {}) as Obj;
   const status = (deployment.status ?? {}) as Obj;
   const name = deployment.metadata.name ?? '';
-  if ((deployment.metadata.generation ?? 0) > (status.observedGeneration ?? 0)) return { message: 'Waiting for deployment spec update to be observed...', done: false };
+  if ((deployment.metadata.generation ?? 0) > (status.observedGeneration ?? 0))
+    return { message: 'Waiting for deployment spec update to be observed...', done: false };
   const progressing = ((status.conditions ?? []) as Obj[]).find((c) => c.type === 'Progressing');
-  if (progressing?.reason === 'ProgressDeadlineExceeded') return { message: '', done: false, error: `deployment "${name}" exceeded its progress deadline` };
+  if (progressing?.reason === 'ProgressDeadlineExceeded')
+    return { message: '', done: false, error: `deployment "${name}" exceeded its progress deadline` };
   const updated = status.updatedReplicas ?? 0;
   const replicas = spec.replicas ?? 1;
-  if (updated < replicas) return { message: `Waiting for deployment "${name}" rollout to finish: ${updated} out of ${replicas} new replicas have been updated...`, done: false };
-  if ((status.replicas ?? 0) > updated) return { message: `Waiting for deployment "${name}" rollout to finish: ${(status.replicas ?? 0) - updated} old replicas are pending termination...`, done: false };
-  if ((status.availableReplicas ?? 0) < updated) return { message: `Waiting for deployment "${name}" rollout to finish: ${status.availableReplicas ?? 0} of ${updated} updated replicas are available...`, done: false };
+  if (updated < replicas)
+    return {
+      message: `Waiting for deployment "${name}" rollout to finish: ${updated} out of ${replicas} new replicas have been updated...`,
+      done: false,
+    };
+  if ((status.replicas ?? 0) > updated)
+    return {
+      message: `Waiting for deployment "${name}" rollout to finish: ${(status.replicas ?? 0) - updated} old replicas are pending termination...`,
+      done: false,
+    };
+  if ((status.availableReplicas ?? 0) < updated)
+    return {
+      message: `Waiting for deployment "${name}" rollout to finish: ${status.availableReplicas ?? 0} of ${updated} updated replicas are available...`,
+      done: false,
+    };
   return { message: `deployment "${name}" successfully rolled out`, done: true };
 }
 
@@ -74,7 +88,11 @@ function resolve(value: unknown, replicas: number, roundUp: boolean, fallback: s
 
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Obj)[k])}`).join(',')}}`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Obj)[k])}`)
+      .join(',')}}`;
   return JSON.stringify(value) ?? 'null';
 }
 
@@ -158,12 +176,18 @@ export class WorkloadEmulator {
     let maxUnavailable = resolve(rolling.maxUnavailable, replicas, false, '25%');
     if (maxSurge === 0 && maxUnavailable === 0) maxUnavailable = 1;
     const hash = createHash('sha256').update(canonical(spec.template)).digest('hex').slice(0, 10);
-    const selector = Object.entries((spec.selector?.matchLabels ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
-    const pods = this.kube.list({ apiVersion: 'v1', kind: 'Pod', namespace, labelSelector: selector }).filter((p) => !p.metadata.deletionTimestamp);
+    const selector = Object.entries((spec.selector?.matchLabels ?? {}) as Record<string, string>)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const pods = this.kube
+      .list({ apiVersion: 'v1', kind: 'Pod', namespace, labelSelector: selector })
+      .filter((p) => !p.metadata.deletionTimestamp);
     for (const p of pods) await this.kubelet(p);
     const isNew = (p: EmulatedObject) => p.metadata.labels?.['pod-template-hash'] === hash;
     const isReady = (p: EmulatedObject) => this.runs.get(`${namespace}/${p.metadata.name}`)?.ready === true;
-    let current = this.kube.list({ apiVersion: 'v1', kind: 'Pod', namespace, labelSelector: selector }).filter((p) => !p.metadata.deletionTimestamp);
+    let current = this.kube
+      .list({ apiVersion: 'v1', kind: 'Pod', namespace, labelSelector: selector })
+      .filter((p) => !p.metadata.deletionTimestamp);
     let failure: string | undefined;
     // Scale up the new pods within the surge.
     let newCount = current.filter(isNew).length;
@@ -188,7 +212,9 @@ export class WorkloadEmulator {
         break;
       }
       this.note(`SuccessfulCreate ${namespace}/${name}: Created pod: ${podName}`);
-      current = this.kube.list({ apiVersion: 'v1', kind: 'Pod', namespace, labelSelector: selector }).filter((p) => !p.metadata.deletionTimestamp);
+      current = this.kube
+        .list({ apiVersion: 'v1', kind: 'Pod', namespace, labelSelector: selector })
+        .filter((p) => !p.metadata.deletionTimestamp);
       newCount++;
     }
     if (failure) this.note(`FailedCreate ${namespace}/${name}: ${failure}`);
@@ -201,13 +227,17 @@ export class WorkloadEmulator {
       current = current.filter((p) => p !== old);
     }
     const extra = current.filter(isNew).length - replicas;
-    for (const p of current.filter(isNew).sort((a, b) => Number(isReady(a)) - Number(isReady(b))).slice(0, Math.max(extra, 0))) {
+    for (const p of current
+      .filter(isNew)
+      .sort((a, b) => Number(isReady(a)) - Number(isReady(b)))
+      .slice(0, Math.max(extra, 0))) {
       await this.removePod(p);
       current = current.filter((q) => q !== p);
     }
     const updated = current.filter(isNew).length;
     const ready = current.filter(isReady).length;
-    const complete = updated === replicas && current.length === updated && current.filter((p) => isNew(p) && isReady(p)).length === replicas;
+    const complete =
+      updated === replicas && current.length === updated && current.filter((p) => isNew(p) && isReady(p)).length === replicas;
     const key = `${hash}:${current.length}:${updated}:${ready}`;
     const id = `${namespace}/${name}`;
     const seen = this.progress.get(id);
@@ -215,7 +245,11 @@ export class WorkloadEmulator {
     const deadline = (spec.progressDeadlineSeconds ?? 600) * 1000;
     const stalled = !complete && Date.now() - (this.progress.get(id)?.at ?? Date.now()) > deadline;
     const conditions: Obj[] = [
-      { type: 'Available', status: ready >= minAvailable ? 'True' : 'False', reason: ready >= minAvailable ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable' },
+      {
+        type: 'Available',
+        status: ready >= minAvailable ? 'True' : 'False',
+        reason: ready >= minAvailable ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+      },
       complete
         ? { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }
         : stalled
@@ -232,7 +266,10 @@ export class WorkloadEmulator {
       unavailableReplicas: Math.max(replicas - ready, 0),
       conditions,
     };
-    if (canonical(status) !== canonical(d.status)) this.kube.writeStatus({ apiVersion: 'apps/v1', kind: 'Deployment', namespace, name }, status, { fieldManager: 'kube-controller-manager' });
+    if (canonical(status) !== canonical(d.status))
+      this.kube.writeStatus({ apiVersion: 'apps/v1', kind: 'Deployment', namespace, name }, status, {
+        fieldManager: 'kube-controller-manager',
+      });
   }
 
   private async removePod(p: EmulatedObject): Promise<void> {
@@ -240,7 +277,10 @@ export class WorkloadEmulator {
     const run = this.runs.get(key);
     this.runs.delete(key);
     await run?.container?.stop();
-    this.kube.delete({ apiVersion: 'v1', kind: 'Pod', namespace: p.metadata.namespace, name: p.metadata.name as string }, { gracePeriodSeconds: 0 });
+    this.kube.delete(
+      { apiVersion: 'v1', kind: 'Pod', namespace: p.metadata.namespace, name: p.metadata.name as string },
+      { gracePeriodSeconds: 0 },
+    );
     this.note(`Killing ${key}: Stopping container`);
   }
 
@@ -296,16 +336,27 @@ export class WorkloadEmulator {
         },
       ],
     };
-    if (canonical(status) !== canonical(pod.status)) this.kube.writeStatus({ apiVersion: 'v1', kind: 'Pod', namespace, name: pod.metadata.name as string } as ObjectRef, status, { fieldManager: 'kubelet' });
+    if (canonical(status) !== canonical(pod.status))
+      this.kube.writeStatus({ apiVersion: 'v1', kind: 'Pod', namespace, name: pod.metadata.name as string } as ObjectRef, status, {
+        fieldManager: 'kubelet',
+      });
   }
 
   /** The kubelet's mount error for the first ConfigMap or Secret volume that cannot be set up. */
   private missingVolume(namespace: string, spec: Obj): string | undefined {
     for (const v of (spec.volumes ?? []) as Obj[]) {
-      if (v.configMap && v.configMap.optional !== true && !this.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: v.configMap.name })) {
+      if (
+        v.configMap &&
+        v.configMap.optional !== true &&
+        !this.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: v.configMap.name })
+      ) {
         return `MountVolume.SetUp failed for volume "${v.name}" : configmap "${v.configMap.name}" not found`;
       }
-      if (v.secret && v.secret.optional !== true && !this.kube.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: v.secret.secretName })) {
+      if (
+        v.secret &&
+        v.secret.optional !== true &&
+        !this.kube.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: v.secret.secretName })
+      ) {
         return `MountVolume.SetUp failed for volume "${v.name}" : secret "${v.secret.secretName}" not found`;
       }
     }
@@ -317,14 +368,20 @@ export class WorkloadEmulator {
     const probe = container.readinessProbe as Obj | undefined;
     if (!probe) return true;
     if (!probe.httpGet) return false;
-    const port = typeof probe.httpGet.port === 'number' ? probe.httpGet.port : ((container.ports ?? []) as Obj[]).find((p) => p.name === probe.httpGet.port)?.containerPort;
+    const port =
+      typeof probe.httpGet.port === 'number'
+        ? probe.httpGet.port
+        : ((container.ports ?? []) as Obj[]).find((p) => p.name === probe.httpGet.port)?.containerPort;
     const local = port === undefined ? undefined : running.ports[port];
     if (local === undefined) return false;
     return new Promise((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port: local, path: probe.httpGet.path ?? '/', timeout: (probe.timeoutSeconds ?? 1) * 1000 }, (res) => {
-        res.resume();
-        resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
-      });
+      const req = http.get(
+        { host: '127.0.0.1', port: local, path: probe.httpGet.path ?? '/', timeout: (probe.timeoutSeconds ?? 1) * 1000 },
+        (res) => {
+          res.resume();
+          resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
+        },
+      );
       req.on('timeout', () => req.destroy());
       req.on('error', () => resolve(false));
     });
