@@ -64,6 +64,7 @@ describe('cluster sources', () => {
       name: 'dns',
       sourceList: '/Common/Shared/k8s_prod_src_pod_cidrs',
       memberLists: [],
+      specDigest: expect.stringMatching(/^[0-9a-f]{32}$/),
     });
     expect(plan.rules.find((r) => r.key === 'namespace/web/web')?.memberLists).toEqual(['/Common/Shared/k8s_prod_src_ns_web']);
   });
