@@ -9,10 +9,11 @@ import { DeployError, Emulators, controllerContainerRunner, deploySynthOutput } 
 import { WorkloadEmulator } from '../emulators/kube/workloads';
 import { createPrerequisites, editResource, emptyCluster, removeSynthDirs, synthApp as synthAppWith } from './deploy-support';
 
-jest.setTimeout(60_000);
+// Generous bounds: under a fully loaded CI machine the controller pods can take long to start.
+jest.setTimeout(360_000);
 
 /** The rollout wait of the controller's Deployment bounded below the test's timeout (the provider's default is 10 min). */
-const FAST = { waitPollMs: 20, waitTimeoutMs: 30_000 };
+const FAST = { waitPollMs: 20, waitTimeoutMs: 300_000 };
 /** One controller replica: the deploy waits for its rollout, and these tests are about the CRDs and rules. */
 const synthApp = () => synthAppWith({ replicas: 1 });
 const isCrd = (c: Record<string, any>) => c.manifest.kind === 'CustomResourceDefinition';

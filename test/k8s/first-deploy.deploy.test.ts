@@ -27,10 +27,11 @@ import {
   synthApp,
 } from './deploy-support';
 
-jest.setTimeout(120_000);
+// Generous bounds: under a fully loaded CI machine two controller processes can take long to start.
+jest.setTimeout(360_000);
 
 /** Bounds a deploy's rollout wait below the test's own timeout (the provider's default is 10 min). */
-const FAST = { waitPollMs: 20, waitTimeoutMs: 60_000 };
+const FAST = { waitPollMs: 20, waitTimeoutMs: 300_000 };
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: CONTROLLER_NAMESPACE, name: 'cdktf-ces-controller-east' };
 const RULE = { apiVersion: API_GROUP_VERSION, kind: 'NamespaceEgressRule', namespace: 'payments', name: 'payments-partner' };
 
