@@ -59,6 +59,11 @@ function buildBenchShape(app: App): void {
   }
 }
 
+/** The text without the checkout's path: cdktf writes absolute local-backend paths under the working directory. */
+function portable(text: string): string {
+  return text.split(process.cwd()).join('<cwd>');
+}
+
 /** sha256 of every file under `dir`, by relative path. */
 function digests(build: (app: App) => unknown): Record<string, string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ces-synth-output-'));
@@ -73,7 +78,7 @@ function digests(build: (app: App) => unknown): Record<string, string> {
         if (entry.isDirectory()) walk(child);
         else
           out[child] = createHash('sha256')
-            .update(fs.readFileSync(path.join(dir, child)))
+            .update(portable(fs.readFileSync(path.join(dir, child), 'utf8')))
             .digest('hex');
       }
     };
@@ -95,7 +100,7 @@ describe('synth output is unchanged by performance work', () => {
       securityBaseline: {
         'manifest.json': 'eb934d9dc49a9a36e3337dc8b0fccfe27448238a58ab5d9498119aad88c40af6',
         'stacks/egress-crds/cdk.tf.json': 'c3b1b37b5f7467d6afcacd918353def7c5e21b3a4ba381b6ff6d52b73fbae769',
-        'stacks/security-baseline/cdk.tf.json': 'ee69d562ac0010b5960a8f54113c91e5f58cb159c26b9ac47ffb755ad0d323c2',
+        'stacks/security-baseline/cdk.tf.json': '351d4abd86d97dbca2e95833c32a98aa86061524dee6f92009916f4d13f6bbd1',
         'stacks/security-baseline/cdktf-ces/k8s_prod_east.json': '145f5b64631b810951da2164b88733a8ae56027849661435484f1ef48790283a',
       },
       payments: {
@@ -116,8 +121,8 @@ describe('synth output is unchanged by performance work', () => {
       },
       benchShape: {
         'manifest.json': '353002e32b007715571c09ffc4a21e0ba194979a54a510277804d750187c3a15',
-        'stacks/crds/cdk.tf.json': '177f69f0cc929c8c72989224c198448fd8f9ea65542fabc686849f80c9c1ae92',
-        'stacks/egress/cdk.tf.json': '35d5449b9b9f9b8f1feb4c71c59b7fac585ba73325ae44afa34f5b1d95a970c9',
+        'stacks/crds/cdk.tf.json': 'cb73879b2b8d024d58c172989d5db3f06d63279a466e585cc522f6dbb99f9e61',
+        'stacks/egress/cdk.tf.json': '6f0ba5e72019e200e65af95410af38cef6d38bc2c05967b3d36de3519fa9679e',
         'stacks/egress/cdktf-ces/k8s_bench.json': '90c5f0760f4b8d19ef28a2ca300bad2353f6148ae2f1653cb8135f669348ea53',
       },
     });
