@@ -4,6 +4,7 @@ import { controllerManifests, ControllerSettings } from '../../lib/k8s/controlle
 import { PLAN_FORMAT } from '../../lib/policy/plan';
 import { restrictedProfileViolations } from '../../lib/testing/pod-security';
 import { deviceStack, synthJson } from '../support/app';
+import { refusal } from '../constructs/synthesized';
 
 function controllerObjects(props: Partial<EgressControllerProps> = {}) {
   const { stack, device } = deviceStack();
@@ -156,21 +157,23 @@ describe('EgressController', () => {
 
   test('bad props name the field, the value and the fix', () => {
     const { stack, device } = deviceStack();
-    expect(
-      () =>
-        new EgressController(stack, 'C', {
-          device,
-          credentialsSecret: 'Bad Secret',
-          replicas: 9,
-          memoryLimit: '256MB',
-          image: 'x:1',
-          insecureSkipTlsVerify: true,
-          caBundleConfigMap: 'ca',
-        }),
+    expect(() =>
+      refusal(
+        () =>
+          new EgressController(stack, 'C', {
+            device,
+            credentialsSecret: 'Bad Secret',
+            replicas: 9,
+            memoryLimit: '256MB',
+            image: 'x:1',
+            insecureSkipTlsVerify: true,
+            caBundleConfigMap: 'ca',
+          }),
+      ),
     ).toThrow(
       /\[egress\/C\] credentialsSecret: must name an existing Secret .* \(got "Bad Secret"\)\n\[egress\/C\] insecureSkipTlsVerify: contradicts caBundleConfigMap; set only one \(got true\)\n\[egress\/C\] replicas: must be a whole number from 1 to 5 \(got 9\)\n\[egress\/C\] memoryLimit: must be a Kubernetes quantity/,
     );
-    expect(() => new EgressController(stack, 'D', { device, credentialsSecret: 's', image: 'x:1' })).toThrow(
+    expect(() => refusal(() => new EgressController(stack, 'D', { device, credentialsSecret: 's', image: 'x:1' }))).toThrow(
       /caBundleConfigMap: TLS verification is on by default/,
     );
   });

@@ -13,7 +13,7 @@ import { ControllerMetrics } from '../../../lib/controller/metrics';
 import { PacingState } from '../../../lib/controller/sync/workqueue';
 import { PLAN_FORMAT } from '../../../lib/policy/plan';
 import { deviceStack, synthJson } from '../../support/app';
-import { issuesOf } from '../../support/issues';
+import { issuesOf } from '../../constructs/synthesized';
 
 function controllerEnv(props: Record<string, unknown>): Record<string, string> {
   const { stack, device } = deviceStack();
@@ -64,8 +64,20 @@ describe('EgressController pacing props', () => {
     });
   });
 
+  // A refused controller records its problems and renders nothing (they are reported at synth).
+  const refusedController = (props: Record<string, unknown>) => {
+    const { stack, device } = deviceStack();
+    return new EgressController(stack, 'Controller', {
+      device,
+      credentialsSecret: 'bigip-login',
+      caBundleConfigMap: 'bigip-ca',
+      image: 'registry.example/cdktf-ces:1',
+      ...props,
+    } as any);
+  };
+
   test('bad values are refused together, each with the field, the value and the range', () => {
-    const issues = issuesOf(() => controllerEnv({ maxPushesInFlight: 0, maxDeviceBusyPercent: 100.5 }));
+    const issues = issuesOf(() => refusedController({ maxPushesInFlight: 0, maxDeviceBusyPercent: 100.5 }));
     expect(issues.map((i) => [i.path, i.field, i.value, i.message])).toEqual([
       ['egress/Controller', 'maxPushesInFlight', '0', 'must be a whole number from 1 to 16'],
       ['egress/Controller', 'maxDeviceBusyPercent', '100.5', 'must be a whole number from 1 to 100'],
@@ -76,7 +88,7 @@ describe('EgressController pacing props', () => {
       ['maxDeviceBusyPercent', 0],
       ['maxDeviceBusyPercent', NaN],
     ] as const) {
-      expect(issuesOf(() => controllerEnv({ [field]: value })).map((i) => i.field)).toEqual([field]);
+      expect(issuesOf(() => refusedController({ [field]: value })).map((i) => i.field)).toEqual([field]);
     }
   });
 });
