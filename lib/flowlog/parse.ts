@@ -13,7 +13,7 @@
  *   what our renderer sets: the values of the configured fields, in the configured order, joined
  *   by the delimiter (`,`); a value may be in double quotes (read with or without them, never
  *   with a quote or the delimiter inside). The names are those of the schema's enum
- *   (`acl-rule-name`, `src-ip`, …; `LOG_FIELDS` in `lib/policy/device.ts`), so the parser must be
+ *   (`acl-rule-name`, `src-ip`, …; `LOG_FIELDS` in `lib/policy/log-fields.ts`), so the parser must be
  *   told the device's field list (`DeviceModel.logging.fields`).
  * - the predefined format (no storage format): `key="value"` pairs separated by commas, with the
  *   names F5 documents for AFM network events (`acl_policy_name`, `acl_policy_type`,
@@ -32,6 +32,7 @@
  * characters, quotes or markup into the JSON lines or reports built from it.
  */
 import { tryParseIp } from '../policy/ip';
+import { DEFAULT_LOG_FIELDS, LOG_FIELDS } from '../policy/log-fields';
 
 /** Why a line was dropped; each is a counter label, so the set is closed. */
 export const REJECT_REASONS = [
@@ -88,7 +89,7 @@ export type ParseResult = { readonly ok: true; readonly event: FlowEvent } | { r
 export interface ParseOptions {
   /**
    * The device's storage-format field list (`DeviceModel.logging.fields`), for messages in the
-   * field-list form. @default DEFAULT_LOG_FIELDS of lib/policy/device.ts
+   * field-list form. @default DEFAULT_LOG_FIELDS of lib/policy/log-fields.ts
    */
   readonly fields?: readonly string[];
   /** Longest line in bytes (UTF-16 units after decoding). @default 8192 */
@@ -96,23 +97,6 @@ export interface ParseOptions {
 }
 
 export const DEFAULT_MAX_LINE = 8192;
-
-/** The renderer's default field list (`DEFAULT_LOG_FIELDS`), repeated to keep this module free of zod. */
-const DEFAULT_FIELDS = [
-  'date-time',
-  'action',
-  'context-type',
-  'context-name',
-  'acl-policy-name',
-  'acl-policy-type',
-  'acl-rule-name',
-  'src-ip',
-  'src-port',
-  'dest-ip',
-  'dest-port',
-  'protocol',
-  'route-domain',
-];
 
 /** Predefined-format key → field-list name. Keys not listed are skipped (the format has many). */
 const KEY_TO_FIELD: Readonly<Record<string, string>> = {
@@ -139,35 +123,7 @@ const KEY_TO_FIELD: Readonly<Record<string, string>> = {
 };
 
 /** Every field-list name the schema allows, plus dest-fqdn of the predefined format. */
-const KNOWN_FIELDS = new Set([
-  'acl-policy-name',
-  'acl-policy-type',
-  'acl-rule-name',
-  'action',
-  'bigip-hostname',
-  'context-name',
-  'context-type',
-  'date-time',
-  'dest-ip',
-  'dest-port',
-  'drop-reason',
-  'management-ip-address',
-  'protocol',
-  'route-domain',
-  'sa-translation-pool',
-  'sa-translation-type',
-  'src-ip',
-  'src-port',
-  'translated-dest-ip',
-  'translated-dest-port',
-  'translated-ip-protocol',
-  'translated-route-domain',
-  'translated-src-ip',
-  'translated-src-port',
-  'translated-vlan',
-  'vlan',
-  'dest-fqdn',
-]);
+const KNOWN_FIELDS = new Set<string>([...LOG_FIELDS, 'dest-fqdn']);
 
 // Control characters, DEL, C1, bidi and zero-width format characters, separators, lone surrogates.
 const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
@@ -378,7 +334,7 @@ export class AfmLogParser {
   private readonly maxLength: number;
 
   constructor(options: ParseOptions = {}) {
-    this.fields = options.fields ?? DEFAULT_FIELDS;
+    this.fields = options.fields ?? DEFAULT_LOG_FIELDS;
     this.maxLength = options.maxLength ?? DEFAULT_MAX_LINE;
     const unknown = this.fields.find((f) => !KNOWN_FIELDS.has(f));
     // A programming error of the caller (the field list comes from a checked DeviceModel).

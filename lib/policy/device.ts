@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { EgressPolicyError, InvalidValueError, PolicyIssue, quote } from './errors';
 import { addressEntry, parseCidr } from './ip';
 import type { AddressModel, DeviceModel, SnatModeName } from './model';
+import { DEFAULT_LOG_FIELDS, LOG_FIELDS } from './log-fields';
 import { DNS_LABEL, TENANT_NAME, tenantProblem } from './names';
 import { UnknownKeyHints, parseOrThrow, struct } from './schema';
 import { readStruct } from './struct';
@@ -107,50 +108,6 @@ export interface DeviceInput {
   readonly protocolInspectionProfile?: unknown;
   readonly dnsResolver?: unknown;
 }
-
-export const LOG_FIELDS = [
-  'acl-policy-name',
-  'acl-policy-type',
-  'acl-rule-name',
-  'action',
-  'bigip-hostname',
-  'context-name',
-  'context-type',
-  'date-time',
-  'dest-ip',
-  'dest-port',
-  'drop-reason',
-  'management-ip-address',
-  'protocol',
-  'route-domain',
-  'sa-translation-pool',
-  'sa-translation-type',
-  'src-ip',
-  'src-port',
-  'translated-dest-ip',
-  'translated-dest-port',
-  'translated-ip-protocol',
-  'translated-route-domain',
-  'translated-src-ip',
-  'translated-src-port',
-  'translated-vlan',
-  'vlan',
-] as const;
-
-export const DEFAULT_LOG_FIELDS = [
-  'date-time',
-  'action',
-  'context-type',
-  'context-name',
-  'acl-policy-name',
-  'acl-rule-name',
-  'src-ip',
-  'src-port',
-  'dest-ip',
-  'dest-port',
-  'protocol',
-  'route-domain',
-];
 
 /** `192.0.2.50:514` or `[2001:db8::50]:514` → canonical address and port. */
 export function parseHostPort(text: string): { address: string; port: number } {

@@ -38,7 +38,7 @@ describe('enrichment across an address move', () => {
       destination: { ip: '198.51.100.12', port: 22 },
       protocol: 'tcp',
       context: { type: 'Virtual Server', name: '/k8s_demo_prod/egress/egress_vs' },
-      afm: { policy: '/Common/Shared/k8s_demo_prod_vs_policy', policyType: 'Enforced', rule: 'n_payments_bank-sftp_tcp', routeDomain: 0 },
+      afm: { policy: '/Common/Shared/k8s_demo_prod_vs_policy', rule: 'n_payments_bank-sftp_tcp', routeDomain: 0 },
       rule: {
         key: 'namespace/payments/bank-sftp',
         kind: 'NamespaceEgressRule',

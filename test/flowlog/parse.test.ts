@@ -26,7 +26,6 @@ describe('AFM events the device sends', () => {
         contextType: 'Virtual Server',
         contextName: '/k8s_demo_prod/egress/egress_vs',
         policy: '/Common/Shared/k8s_demo_prod_vs_policy',
-        policyType: 'Enforced',
         rule: 'default',
         routeDomain: 0,
       },

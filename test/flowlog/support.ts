@@ -3,26 +3,13 @@ import type { PolicyModel, RuleModel } from '../../lib/policy/model';
 import { enrich, recordLine, RuleDirectory } from '../../lib/flowlog/enrich';
 import { AddressHistory } from '../../lib/flowlog/history';
 import { AfmLogParser } from '../../lib/flowlog/parse';
+import { DEFAULT_LOG_FIELDS } from '../../lib/policy/log-fields';
 import { synthInto } from '../cli/support';
 import { deviceStack } from '../support/app';
 import { testDevice } from '../support/device';
 
 /** The renderer's default field list, as a device without `logging.fields` sends it. */
-export const DEFAULT_FIELDS = [
-  'date-time',
-  'action',
-  'context-type',
-  'context-name',
-  'acl-policy-name',
-  'acl-policy-type',
-  'acl-rule-name',
-  'src-ip',
-  'src-port',
-  'dest-ip',
-  'dest-port',
-  'protocol',
-  'route-domain',
-];
+export const DEFAULT_FIELDS = DEFAULT_LOG_FIELDS;
 
 export interface LineFields {
   time?: string;
@@ -42,23 +29,27 @@ export interface LineFields {
   routeDomain?: string;
 }
 
-/** An RFC 5424 message whose MSG is the default field list, values in double quotes. */
-export function fieldListLine(f: LineFields = {}): string {
-  const values = [
-    f.dateTime ?? 'Mar  2 2026 09:30:00',
-    f.action ?? 'Drop',
-    f.contextType ?? 'Virtual Server',
-    f.contextName ?? '/k8s_demo_prod/egress/egress_vs',
-    f.policy ?? '/Common/Shared/k8s_demo_prod_vs_policy',
-    f.policyType ?? 'Enforced',
-    f.rule ?? 'default',
-    f.src ?? '10.244.1.5',
-    f.srcPort ?? '40000',
-    f.dst ?? '203.0.113.10',
-    f.dstPort ?? '443',
-    f.protocol ?? 'TCP',
-    f.routeDomain ?? '0',
-  ];
+/**
+ * An RFC 5424 message whose MSG is a field list (the renderer's default unless `fields` says
+ * otherwise), values in double quotes.
+ */
+export function fieldListLine(f: LineFields = {}, fields: readonly string[] = DEFAULT_FIELDS): string {
+  const byField: Record<string, string> = {
+    'date-time': f.dateTime ?? 'Mar  2 2026 09:30:00',
+    action: f.action ?? 'Drop',
+    'context-type': f.contextType ?? 'Virtual Server',
+    'context-name': f.contextName ?? '/k8s_demo_prod/egress/egress_vs',
+    'acl-policy-name': f.policy ?? '/Common/Shared/k8s_demo_prod_vs_policy',
+    'acl-policy-type': f.policyType ?? 'Enforced',
+    'acl-rule-name': f.rule ?? 'default',
+    'src-ip': f.src ?? '10.244.1.5',
+    'src-port': f.srcPort ?? '40000',
+    'dest-ip': f.dst ?? '203.0.113.10',
+    'dest-port': f.dstPort ?? '443',
+    protocol: f.protocol ?? 'TCP',
+    'route-domain': f.routeDomain ?? '0',
+  };
+  const values = fields.map((name) => byField[name] ?? '');
   return `<134>1 ${f.time ?? '2026-03-02T09:30:00.250Z'} ${f.host ?? 'bigip1.example.net'} tmm - 23003137 - ${values.map((v) => `"${v}"`).join(',')}`;
 }
 

@@ -22,7 +22,8 @@ import type {
 import { WEEKDAYS, ruleKey } from '../../lib/policy/model';
 import { formatIp } from '../../lib/policy/ip';
 import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../../lib/policy/port';
-import { LOG_FIELDS, TENANT_PROPERTIES } from '../../lib/policy/device';
+import { TENANT_PROPERTIES } from '../../lib/policy/device';
+import { LOG_FIELDS } from '../../lib/policy/log-fields';
 import { tenantProblem } from '../../lib/policy/names';
 import { ruleRemark } from '../../lib/policy/schema';
 
