@@ -325,7 +325,11 @@ async function waitForReferences(config: ControllerConfig, log: Logger): Promise
     }
   } finally {
     await kube.close();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // close() waits for open connections to end, and a prober's keep-alive connection may never
+    // end: drop them, so the controller's own server can take the port next.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
   }
 }
 

@@ -816,16 +816,23 @@ export function runControllerProcess(
   });
 }
 
-/** A free loopback port. */
+/**
+ * A free loopback port below the kernel's ephemeral range (32768-60999 by default): a port the
+ * kernel hands out for outgoing connections could be taken by one of the container's own
+ * connections between this check and the container's listen, as it cannot in a pod, whose
+ * ports are its own.
+ */
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+  for (let attempt = 0; ; attempt++) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return candidate;
+    if (attempt > 100) throw new Error('no free loopback port between 20000 and 32000');
+  }
 }
 
 /** Where the kubelet mounts a pod's service-account token, CA and namespace (ServiceAccount admission, `DefaultAPITokenMountPath`). */

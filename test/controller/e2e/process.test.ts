@@ -5,6 +5,7 @@
  * ends it with exactly one line on stderr, which the synthesized Deployment surfaces as the
  * pod's termination message.
  */
+import * as http from 'node:http';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -156,15 +157,29 @@ describe('the bundled controller as a child process', () => {
       .filter((l) => l.msg === 'waiting for configuration');
     expect(waiting).toEqual([expect.objectContaining({ level: 'warn', missing: expected })]);
 
-    // The operator adds the key: the controller reads it, starts and becomes ready, no restart.
-    const secret = kube.get({ apiVersion: 'v1', kind: 'Secret', namespace: 'bigip-credentials', name: 'bigip-egress-login' }) as any;
-    kube.apply({ ...secret, data: { ...secret.data, 'bigip-password': secret.data.password } });
-    await eventually(
-      async () => (await httpGet(port, '/readyz').catch(() => ({ status: 0, body: '' }))).status === 200,
-      'the controller to start once the key exists',
-      60_000,
-      100,
-    );
+    // The operator adds the key: the controller reads it, starts and becomes ready, no restart,
+    // while a prober keeps one keep-alive connection busy (as a kubelet probing every 100 ms
+    // would): the waiting server must let go of its port all the same.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const probe = () =>
+      new Promise<number>((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/readyz', agent, timeout: 2000 }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('timeout', () => req.destroy());
+        req.on('error', () => resolve(0));
+      });
+    let lastProbe = 0;
+    const prober = setInterval(() => void probe().then((code) => (lastProbe = code)), 100);
+    try {
+      const secret = kube.get({ apiVersion: 'v1', kind: 'Secret', namespace: 'bigip-credentials', name: 'bigip-egress-login' }) as any;
+      kube.apply({ ...secret, data: { ...secret.data, 'bigip-password': secret.data.password } });
+      await eventually(() => lastProbe === 200, 'the controller to start once the key exists, while probed over keep-alive', 60_000, 100);
+    } finally {
+      clearInterval(prober);
+      agent.destroy();
+    }
     expect(proc.child.exitCode).toBeNull();
     proc.child.kill('SIGTERM');
     const exited = await withTimeout(proc.exited, 20_000, 'graceful shutdown');
