@@ -3,18 +3,9 @@
  * (median CPU time): what synth spends in this library's own code, apart from cdktf. A development aid
  * for profiling (`npx tsx test/bench/hot-paths.ts`), not part of `npm run bench`.
  */
-import { App, TerraformStack } from 'cdktf';
-import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import {
-  AfmDevice,
-  BigipCredentials,
-  EgressAction,
-  EgressCrdStack,
-  EgressDestination,
-  EgressPort,
-  NamespaceEgressRule,
-  ServiceEgressRule,
-} from '../../lib';
+import { App } from 'cdktf';
+import { AfmDevice } from '../../lib';
+import { buildBenchPolicy } from './bench-policy';
 import { renderAs3 } from '../../lib/afm/as3';
 import { compilePolicy } from '../../lib/policy/compile';
 import { buildSyncPlan } from '../../lib/k8s/sync-plan';
@@ -24,37 +15,7 @@ const namespaces = Number(process.argv[3] ?? 1000);
 const repeats = Number(process.argv[4] ?? 5);
 
 function build(): AfmDevice {
-  const app = new App({ outdir: '/nonexistent' });
-  const crds = new EgressCrdStack(app, 'crds');
-  const stack = new TerraformStack(app, 'egress');
-  new KubernetesProvider(stack, 'k8s', {});
-  const device = new AfmDevice(stack, 'Bigip', {
-    clusterName: 'bench',
-    address: '192.0.2.1',
-    credentials: BigipCredentials.fromEnvironment(),
-    tlsCaBundlePath: '/ca.pem',
-    crdStack: crds,
-    dnsResolver: '/Common/egress-resolver',
-  });
-  for (let i = 0; i < rules; i++) {
-    const destinations = [
-      EgressDestination.fqdn(`api-${i % 50}.partner.example`),
-      EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
-    ];
-    const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
-    const common = {
-      device,
-      name: `rule-${i}`,
-      namespace: `team-${i % namespaces}`,
-      action: EgressAction.ALLOW,
-      priority: i % 1000,
-      destinations,
-      ports,
-    };
-    if (i % 5 === 4) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
-    else new NamespaceEgressRule(stack, `R${i}`, common);
-  }
-  return device;
+  return buildBenchPolicy(new App({ outdir: '/nonexistent' }), rules, namespaces);
 }
 
 const times: Record<string, number[]> = {};

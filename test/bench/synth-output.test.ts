@@ -8,55 +8,15 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, TerraformStack } from 'cdktf';
-import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
+import { App } from 'cdktf';
 import { buildPayments } from '../../examples/payments/main';
 import { buildPlatform } from '../../examples/platform-module/main';
 import { buildSecurityBaseline } from '../../examples/security-baseline/main';
-import {
-  AfmDevice,
-  BigipCredentials,
-  EgressAction,
-  EgressCrdStack,
-  EgressDestination,
-  EgressPort,
-  NamespaceEgressRule,
-  ServiceEgressRule,
-} from '../../lib';
+import { buildBenchPolicy } from './bench-policy';
 
 /** The synth benchmark's workload (synth-worker.ts) at a size a unit test affords. */
 function buildBenchShape(app: App): void {
-  const rules = 2000;
-  const namespaces = 200;
-  const crds = new EgressCrdStack(app, 'crds');
-  const stack = new TerraformStack(app, 'egress');
-  new KubernetesProvider(stack, 'k8s', {});
-  const device = new AfmDevice(stack, 'Bigip', {
-    clusterName: 'bench',
-    address: '192.0.2.1',
-    credentials: BigipCredentials.fromEnvironment(),
-    tlsCaBundlePath: '/ca.pem',
-    crdStack: crds,
-    dnsResolver: '/Common/egress-resolver',
-  });
-  for (let i = 0; i < rules; i++) {
-    const destinations = [
-      EgressDestination.fqdn(`api-${i % 50}.partner.example`),
-      EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
-    ];
-    const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
-    const common = {
-      device,
-      name: `rule-${i}`,
-      namespace: `team-${i % namespaces}`,
-      action: EgressAction.ALLOW,
-      priority: i % 1000,
-      destinations,
-      ports,
-    };
-    if (i % 5 === 4) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
-    else new NamespaceEgressRule(stack, `R${i}`, common);
-  }
+  buildBenchPolicy(app, 2000, 200);
 }
 
 /** The text without the checkout's path: cdktf writes absolute local-backend paths under the working directory. */

@@ -1,0 +1,50 @@
+/**
+ * The synth benchmark's workload as constructs (synth-worker.ts times the same shape in a
+ * fresh process): one device, `rules` rules over `namespaces` namespaces, 4 of 5 namespace
+ * rules and 1 of 5 service rules.
+ */
+import { App, TerraformStack } from 'cdktf';
+import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
+import {
+  AfmDevice,
+  BigipCredentials,
+  EgressAction,
+  EgressCrdStack,
+  EgressDestination,
+  EgressPort,
+  NamespaceEgressRule,
+  ServiceEgressRule,
+} from '../../lib';
+
+export function buildBenchPolicy(app: App, rules: number, namespaces: number): AfmDevice {
+  const crds = new EgressCrdStack(app, 'crds');
+  const stack = new TerraformStack(app, 'egress');
+  new KubernetesProvider(stack, 'k8s', {});
+  const device = new AfmDevice(stack, 'Bigip', {
+    clusterName: 'bench',
+    address: '192.0.2.1',
+    credentials: BigipCredentials.fromEnvironment(),
+    tlsCaBundlePath: '/ca.pem',
+    crdStack: crds,
+    dnsResolver: '/Common/egress-resolver',
+  });
+  for (let i = 0; i < rules; i++) {
+    const destinations = [
+      EgressDestination.fqdn(`api-${i % 50}.partner.example`),
+      EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
+    ];
+    const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
+    const common = {
+      device,
+      name: `rule-${i}`,
+      namespace: `team-${i % namespaces}`,
+      action: EgressAction.ALLOW,
+      priority: i % 1000,
+      destinations,
+      ports,
+    };
+    if (i % 5 === 4) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
+    else new NamespaceEgressRule(stack, `R${i}`, common);
+  }
+  return device;
+}
