@@ -1,8 +1,7 @@
 import { App } from 'cdktf';
 import { Construct } from 'constructs';
 import { recordedProblems } from '../../lib/constructs/problems';
-import { EgressPolicyError, PolicyIssue } from '../../lib/policy/errors';
-import { issuesOf as thrownIssuesOf } from '../support/issues';
+import { EgressPolicyError } from '../../lib/policy/errors';
 
 /**
  * Builds with `build` and synthesizes the app of what it returned, as `cdktf synth` does: a
@@ -23,12 +22,4 @@ export function refusal<T>(build: () => T): T {
   const issues = Construct.isConstruct(built) ? recordedProblems(built) : [];
   if (issues.length) throw new EgressPolicyError(issues);
   return built;
-}
-
-/**
- * The issues `fn` throws, or those recorded on the construct it returns (see {@link refusal});
- * fails the test on any other outcome.
- */
-export function issuesOf(fn: () => unknown): PolicyIssue[] {
-  return thrownIssuesOf(() => refusal(fn));
 }

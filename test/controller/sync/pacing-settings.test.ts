@@ -13,7 +13,7 @@ import { ControllerMetrics } from '../../../lib/controller/metrics';
 import { PacingState } from '../../../lib/controller/sync/workqueue';
 import { PLAN_FORMAT } from '../../../lib/policy/plan';
 import { deviceStack, synthJson } from '../../support/app';
-import { issuesOf } from '../../constructs/synthesized';
+import { issuesOf } from '../../support/issues';
 
 function controllerEnv(props: Record<string, unknown>): Record<string, string> {
   const { stack, device } = deviceStack();
