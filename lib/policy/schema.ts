@@ -852,14 +852,3 @@ export function externalServiceFromProps(path: string, props: unknown, construct
 export function buildExternalService(input: ExternalServiceInput): ExternalServiceModel {
   return externalServiceFromProps(input.path, withoutKeys(input, ['path']));
 }
-
-/** Rejects a rule whose `expiresAt` has passed, naming the rule, the date and the fix. */
-export function expiryProblem(rule: RuleModel, now: Date): PolicyIssue | undefined {
-  if (!rule.expiresAt || Date.parse(rule.expiresAt) > now.getTime()) return undefined;
-  return {
-    path: rule.path,
-    field: 'expiresAt',
-    value: quote(rule.expiresAt),
-    message: `the rule expired before now (${now.toISOString()}); delete the rule, or set a later expiresAt if the exception was renewed`,
-  };
-}
