@@ -34,4 +34,10 @@ export { ExternalService, ExternalServiceProps } from './constructs/external-ser
 export { EgressGuardrails, EgressGuardrailsProps, ExpiredRuleMode, GuardrailMode } from './constructs/guardrails';
 export { SharedBigip, SharedBigipProps } from './constructs/shared-bigip';
 export { BigipConnectionProps } from './constructs/connection';
-export { DEFAULT_NODE_IMAGE, EgressController, EgressControllerProps } from './constructs/egress-controller';
+export {
+  DEFAULT_NODE_IMAGE,
+  EgressController,
+  EgressControllerProps,
+  FlowLogReceiverOptions,
+  FlowLogServiceType,
+} from './constructs/egress-controller';

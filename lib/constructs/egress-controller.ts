@@ -8,7 +8,9 @@ import {
   BUNDLE_KEY,
   CONFIGMAP_MAX_BYTES,
   ControllerSettings,
+  FLOWLOG_SERVICE_SUFFIX,
   NAME_LIMITS,
+  PLAN_KEY,
   ObjectRef,
   configMapBytes,
   controllerManifests,
@@ -19,6 +21,7 @@ import { booleanProp, parseProps, throwIssues, wholeNumber } from '../policy/dev
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { DNS_LABEL } from '../policy/names';
 import { readStruct } from '../policy/struct';
+import { struct } from '../policy/schema';
 import { PLAN_FORMAT, SyncPlan } from '../policy/plan';
 import { buildSyncPlan } from '../k8s/sync-plan';
 import { QuantityError, canonicalQuantity } from '../k8s/quantity';
@@ -160,7 +163,54 @@ export interface EgressControllerProps {
    * @default "info"
    */
   readonly logLevel?: string;
+  /**
+   * Receive the device's AFM flow logs: the controller pods listen for the device's syslog
+   * (TCP and UDP) behind a Service, and write each event as a JSON line on stdout with the pod,
+   * namespace, node and Services that held the source address at the event's time and the rule
+   * behind it. Point the device's `logging.syslogServers` at the Service.
+   * @default - no receiver
+   */
+  readonly flowLogs?: FlowLogReceiverOptions;
 }
+
+/** How the device reaches the flow-log receiver: the Service type in front of the controller pods. */
+export enum FlowLogServiceType {
+  /** A load balancer address (`status.loadBalancer`); the device sends to it on `port`. */
+  LOAD_BALANCER = 'LoadBalancer',
+  /** Every node's address on `nodePort`. */
+  NODE_PORT = 'NodePort',
+  /** A cluster IP: only for a device that routes to the Service network. */
+  CLUSTER_IP = 'ClusterIP',
+}
+
+/** Options of the flow-log receiver ({@link EgressControllerProps.flowLogs}). */
+export interface FlowLogReceiverOptions {
+  /**
+   * Port of the Service, TCP and UDP (the pods listen on 5514).
+   * @default 5514
+   */
+  readonly port?: number;
+  /**
+   * Service type: how the device, outside the cluster, reaches the receiver.
+   * @default FlowLogServiceType.LOAD_BALANCER
+   */
+  readonly serviceType?: FlowLogServiceType;
+  /**
+   * Node port, TCP and UDP (30000-32767); required with `FlowLogServiceType.NODE_PORT`, where the
+   * device's syslog server port must be this one.
+   * @default - none
+   */
+  readonly nodePort?: number;
+  /**
+   * Most flow records a pod queues for stdout; beyond it TCP reads pause (the device's
+   * high-speed log sees back-pressure) and UDP datagrams are dropped and counted.
+   * @default 10000
+   */
+  readonly queueLimit?: number;
+}
+
+/** The port the controller's receiver listens on in the pod (unprivileged: the pod runs as non-root with no capabilities). */
+export const FLOWLOG_CONTAINER_PORT = 5514;
 
 /** The controller's resources when the props leave them out (the `@default`s above). */
 const DEFAULT_CPU_REQUEST = '50m';
@@ -303,6 +353,7 @@ const dataKey = z.string({ error: 'expected a ConfigMap or Secret key' }).superR
 const quantity = z.string({ error: 'expected a Kubernetes quantity string' }).superRefine(check(quantityProblem)).optional();
 const image = z.string({ error: 'expected an image reference' }).superRefine(check(imageProblem)).optional();
 
+const FLOWLOG_EXPECTED = 'expected FlowLogReceiverOptions ({ port, serviceType, nodePort, queueLimit })';
 const controllerSchema = z.strictObject({
   device: z.custom<AfmDevice>((v) => AfmDevice.isAfmDevice(v), {
     error: (issue) =>
@@ -342,10 +393,25 @@ const controllerSchema = z.strictObject({
   maxDeviceBusyPercent: wholeNumber(1, 100).optional(),
   maxPushesPerSecond: wholeNumber(1, 1000).optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).optional(),
+  flowLogs: struct(
+    z.strictObject(
+      {
+        port: wholeNumber(1, 65535).optional(),
+        serviceType: z
+          .enum(['LoadBalancer', 'NodePort', 'ClusterIP'], { error: 'must be FlowLogServiceType.LOAD_BALANCER, NODE_PORT or CLUSTER_IP' })
+          .optional(),
+        nodePort: wholeNumber(30000, 32767).optional(),
+        queueLimit: wholeNumber(100, 1_000_000).optional(),
+      },
+      { error: FLOWLOG_EXPECTED },
+    ),
+    { what: 'FlowLogReceiverOptions', expected: FLOWLOG_EXPECTED },
+  ).optional(),
 });
 const CONTROLLER_FIELDS = Object.keys(controllerSchema.shape);
 const CONTROLLER_HINTS = {
   what: 'an EgressController',
+  nested: { flowLogs: 'FlowLogReceiverOptions' },
   expected: '{ device, credentialsSecret, caBundleConfigMap, ... }',
   misplaced: misplacedProps(CONTROLLER_FIELDS, {
     address: 'the controller reaches the BIG-IP at bigipUrl ("https://host[:port]"; by default the device\'s managementUrl)',
@@ -477,6 +543,7 @@ export class EgressController extends Construct {
     }
     if ((raw.usernameKey ?? 'username') === (raw.passwordKey ?? 'password'))
       add('passwordKey', raw.passwordKey, 'must differ from usernameKey: one key cannot hold both');
+    if (p?.flowLogs) for (const [field, value, message] of flowLogProblems(p.flowLogs, given)) add(field, value, message);
     let bundle: Buffer | undefined;
     if (raw.image === undefined) {
       const file = path.join(packageRoot(), CONTROLLER_BUNDLE);
@@ -518,6 +585,13 @@ export class EgressController extends Construct {
       maxDeviceBusyPercent: valid.maxDeviceBusyPercent ?? 80,
       maxPushesPerSecond: valid.maxPushesPerSecond,
       logLevel: valid.logLevel ?? 'info',
+      flowLogs: valid.flowLogs && {
+        port: valid.flowLogs.port ?? FLOWLOG_CONTAINER_PORT,
+        containerPort: FLOWLOG_CONTAINER_PORT,
+        serviceType: valid.flowLogs.serviceType ?? FlowLogServiceType.LOAD_BALANCER,
+        ...(valid.flowLogs.nodePort !== undefined ? { nodePort: valid.flowLogs.nodePort } : {}),
+        queueLimit: valid.flowLogs.queueLimit ?? 10_000,
+      },
     });
     const device = valid.device;
     // Which objects exist does not depend on the plan; their content (the plan, and the
@@ -554,6 +628,7 @@ export class EgressController extends Construct {
               buildSyncPlan(
                 device._compile(),
                 device.sharedBigip ? { name: device.sharedBigip.name, dnsResolver: device.sharedBigip.dnsResolver } : 'own',
+                { attribution: valid.flowLogs !== undefined },
               ),
             ),
           );
@@ -604,6 +679,7 @@ export class EgressController extends Construct {
 
 /** Construct ids stay as they were for existing objects, so that an upgrade replaces nothing it need not. */
 function resourceId(m: Manifest, controllerNamespace: string): string {
+  if (m.kind === 'Service' && m.metadata.name.endsWith(FLOWLOG_SERVICE_SUFFIX)) return 'FlowLogService';
   if (m.kind === 'ConfigMap')
     return (m.binaryData as Record<string, string> | undefined)?.[BUNDLE_KEY] !== undefined ? 'CodeConfigMap' : 'PlanConfigMap';
   if ((m.kind === 'Role' || m.kind === 'RoleBinding') && m.metadata.name.endsWith('-bigip-config')) {
@@ -617,10 +693,13 @@ function configMapSizeIssues(m: Manifest, path: string, field: string): PolicyIs
   const bytes = configMapBytes(m);
   if (bytes <= CONFIGMAP_MAX_BYTES) return [];
   const what = field === 'image' ? 'the bundled controller' : 'the sync plan (every rule and source list of the device)';
+  const attributed = (JSON.parse((m.data as Record<string, string>)[PLAN_KEY] ?? '{}') as Partial<SyncPlan>).rules?.some(
+    (r) => r.attribution,
+  );
   const fix =
     field === 'image'
       ? 'build the controller image (lib/controller/Dockerfile) and set image'
-      : 'split the rules over more clusters or devices, or merge rules with the same source';
+      : `split the rules over more clusters or devices, or merge rules with the same source${attributed ? " (flowLogs adds each rule's construct path, owner and ticket to the plan)" : ''}`;
   return [
     {
       path,
@@ -629,4 +708,45 @@ function configMapSizeIssues(m: Manifest, path: string, field: string): PolicyIs
       message: `ConfigMap ${m.metadata.name} holds ${what} in ${bytes} bytes, and the API server refuses a ConfigMap over ${CONFIGMAP_MAX_BYTES} bytes (1 MiB): ${fix}`,
     },
   ];
+}
+
+/**
+ * The receiver options against the device: the device must send its logs where the receiver
+ * listens, or no event ever arrives and nothing says why.
+ */
+function flowLogProblems(
+  options: { port?: number; serviceType?: string; nodePort?: number },
+  device: AfmDevice | undefined,
+): [string, unknown, string][] {
+  const problems: [string, unknown, string][] = [];
+  const type = options.serviceType ?? FlowLogServiceType.LOAD_BALANCER;
+  if (type === FlowLogServiceType.NODE_PORT && options.nodePort === undefined)
+    problems.push([
+      'flowLogs.nodePort',
+      undefined,
+      "is required with FlowLogServiceType.NODE_PORT: pick a port from 30000-32767 and use it in the device's logging.syslogServers",
+    ]);
+  if (type !== FlowLogServiceType.NODE_PORT && options.nodePort !== undefined)
+    problems.push([
+      'flowLogs.nodePort',
+      options.nodePort,
+      `only applies with FlowLogServiceType.NODE_PORT (serviceType is ${type}): remove it, or set serviceType: FlowLogServiceType.NODE_PORT`,
+    ]);
+  if (!device || isRefused(device) || problems.length) return problems;
+  const port = type === FlowLogServiceType.NODE_PORT ? (options.nodePort as number) : (options.port ?? FLOWLOG_CONTAINER_PORT);
+  const servers = device._deviceModel.logging.servers;
+  const shown = servers.map((s) => (s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`));
+  if (servers.length === 0)
+    problems.push([
+      type === FlowLogServiceType.NODE_PORT ? 'flowLogs.nodePort' : 'flowLogs.port',
+      port,
+      `device ${device.node.path} sends no syslog: set its logging.syslogServers to the receiver Service's address on port ${port}`,
+    ]);
+  else if (!servers.some((s) => s.port === port))
+    problems.push([
+      type === FlowLogServiceType.NODE_PORT ? 'flowLogs.nodePort' : 'flowLogs.port',
+      port,
+      `the receiver listens on port ${port}${type === FlowLogServiceType.NODE_PORT ? ' (nodePort)' : ''}, but device ${device.node.path} sends its logs to ${shown.join(', ')}: add the receiver Service's address with port ${port} to the device's logging.syslogServers, or set flowLogs.${type === FlowLogServiceType.NODE_PORT ? 'nodePort' : 'port'} to the port the device sends to`,
+    ]);
+  return problems;
 }

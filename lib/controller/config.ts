@@ -80,6 +80,10 @@ export interface ControllerConfig {
   readonly logLevel: LogLevel;
   /** How often the leader reads the device back and checks it against the plan (jittered). */
   readonly deviceCheckIntervalMs: number;
+  /** TCP and UDP port of the flow-log receiver; absent: no receiver. */
+  readonly flowLogPort?: number;
+  /** Most flow records queued for stdout. */
+  readonly flowLogQueueLimit: number;
 }
 
 function readFile(file: string, what: string, fix: string): string {
@@ -242,6 +246,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     maxPushesPerSecond: int(env, 'MAX_PUSHES_PER_SECOND', undefined, 1, 1000),
     logLevel,
     deviceCheckIntervalMs: int(env, 'DEVICE_CHECK_INTERVAL_MS', 60000, 500, 86_400_000),
+    flowLogPort: int(env, 'FLOWLOG_PORT', undefined, 0, 65535), // 0: any free port (local runs)
+    flowLogQueueLimit: int(env, 'FLOWLOG_QUEUE_LIMIT', 10_000, 100, 1_000_000),
   };
 }
 

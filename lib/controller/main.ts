@@ -24,6 +24,8 @@ import { LeaderElector } from './kube/leader';
 import { KubeObject, NAMESPACES, PODS, ResourceType, SERVICES, egressResource } from '../clients/kube/resources';
 import { Logger, jsonLogger } from './log';
 import { DeviceChecker } from './device-check';
+import { FlowLogIntake } from './flow-logs';
+import { systemClock } from '../clients/clock';
 import { ControllerMetrics } from './metrics';
 import { startHttpServer } from './server';
 import { RuleObject, StatusReporter } from './status';
@@ -36,7 +38,7 @@ import { bigipDeviceReader } from '../verify/reader';
 type RuleKindName = PlanRule['kind'];
 
 interface PodObject extends KubeObject {
-  spec?: { hostNetwork?: boolean };
+  spec?: { hostNetwork?: boolean; nodeName?: string };
   status?: { phase?: string; podIP?: string; podIPs?: { ip: string }[] };
 }
 
@@ -52,6 +54,7 @@ export function podInfo(obj: KubeObject): PodInfo {
     phase: pod.status?.phase,
     terminating: !!pod.metadata.deletionTimestamp,
     hostNetwork: pod.spec?.hostNetwork === true,
+    ...(pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
   };
 }
 
@@ -68,6 +71,8 @@ export interface RunningController {
   readonly reconciler: ListReconciler;
   readonly metrics: ControllerMetrics;
   readonly server: http.Server;
+  /** The flow-log intake, when the controller receives flow logs. */
+  readonly flowLogs?: FlowLogIntake;
   /** Whether this replica pushes (leads, or runs without leader election). */
   isLeading(): boolean;
   /** Graceful stop: releases the Lease, finishes the push in flight, deletes the BIG-IP token. */
@@ -194,6 +199,43 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     (x) => reconciler.upsertService(x),
     (x) => reconciler.deleteService(x.namespace, x.name),
   );
+  // Flow-log intake: every replica receives; the address history follows the same caches.
+  let flowLogs: FlowLogIntake | undefined;
+  if (config.flowLogPort !== undefined) {
+    const inNamespace = <T>(i: Informer<T>) =>
+      function* (namespace: string): Iterable<T> {
+        for (const key of i.keysInNamespace(namespace)) {
+          const value = i.get(key);
+          if (value !== undefined) yield value;
+        }
+      };
+    const intake = new FlowLogIntake({
+      plan,
+      port: config.flowLogPort,
+      queueLimit: config.flowLogQueueLimit,
+      registry: metrics.registry,
+      clock: systemClock,
+      podsInNamespace: inNamespace(pods),
+      servicesInNamespace: inNamespace(services),
+    });
+    handle(
+      pods,
+      (p) => intake.podChanged(p),
+      (p) => intake.podDeleted(p.namespace, p.name),
+    );
+    handle(
+      services,
+      (x) => intake.serviceChanged(x.namespace),
+      (x) => intake.serviceChanged(x.namespace),
+    );
+    const ports = await intake.listen();
+    if (!plan.rules.some((r) => r.attribution))
+      log.warn(
+        'the plan carries no rule attribution: flow records will not name their rules; redeploy with flowLogs on the EgressController',
+      );
+    log.info('receiving flow logs', { tcpPort: ports.tcpPort, udpPort: ports.udpPort });
+    flowLogs = intake;
+  }
   // A rule CR seen with the plan's spec is the generation the firewall enforces (standbys note it too).
   for (const i of rules.values())
     handle(
@@ -261,12 +303,14 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
     reconciler,
     metrics,
     server,
+    flowLogs,
     isLeading: () => leading,
     stop: async () => {
       live = false;
       if (elector) await elector.stop({ release: true });
       await follow();
       await Promise.all(informers.map((i) => i.stop()));
+      await flowLogs?.close();
       await bigip.close();
       kube.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));

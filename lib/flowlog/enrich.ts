@@ -9,7 +9,8 @@
  * JSON.stringify escapes the rest, so a line cannot break the JSON-lines stream.
  */
 import { afmRuleName, OBJECT } from '../policy/object-names';
-import type { Level, PolicyModel } from '../policy/model';
+import { Level, PolicyModel, ruleKey } from '../policy/model';
+import type { SyncPlan } from '../policy/plan';
 import type { AddressHistory } from './history';
 import type { FlowAction, FlowEvent } from './parse';
 
@@ -70,6 +71,7 @@ export interface FlowRecord {
 }
 
 const KIND = { cluster: 'ClusterEgressRule', namespace: 'NamespaceEgressRule', service: 'ServiceEgressRule' } as const;
+const LEVEL_OF_KIND = { ClusterEgressRule: 'cluster', NamespaceEgressRule: 'namespace', ServiceEgressRule: 'service' } as const;
 
 export function verdictOf(action: FlowAction): FlowVerdict {
   return action === 'drop' ? 'deny' : action === 'reject' ? 'reject' : 'allow';
@@ -84,25 +86,60 @@ export class RuleDirectory {
   private readonly byAfmName = new Map<string, RuleAttribution>();
   private readonly all: RuleAttribution[] = [];
 
-  constructor(model: PolicyModel) {
-    for (const r of model.rules) {
-      const key = r.level === 'cluster' ? `cluster/${r.name}` : `${r.level}/${r.namespace}/${r.name}`;
-      const attribution: RuleAttribution = {
-        key,
-        kind: KIND[r.level],
-        level: r.level,
-        name: r.name,
-        ...(r.namespace !== undefined ? { namespace: r.namespace } : {}),
-        path: r.path,
-        action: r.action,
-        mode: r.audit ? 'audit' : 'enforced',
-        ...(r.metadata.owner !== undefined ? { owner: r.metadata.owner } : {}),
-        ...(r.metadata.ticket !== undefined ? { ticket: r.metadata.ticket } : {}),
-      };
+  private constructor(rules: readonly { readonly attribution: RuleAttribution; readonly afmNames: readonly string[] }[]) {
+    for (const { attribution, afmNames } of rules) {
       this.all.push(attribution);
-      const protocols = r.ports.length ? [...new Set(r.ports.map((p) => p.protocol))] : ['any'];
-      for (const p of protocols) this.byAfmName.set(afmRuleName(model.device, r, p), attribution);
+      for (const name of afmNames) this.byAfmName.set(name, attribution);
     }
+  }
+
+  /** From a policy model (the tools, reading a synth output). */
+  static fromModel(model: PolicyModel): RuleDirectory {
+    return new RuleDirectory(
+      model.rules.map((r) => {
+        const protocols = r.ports.length ? [...new Set(r.ports.map((p) => p.protocol))] : ['any'];
+        const attribution: RuleAttribution = {
+          key: ruleKey(r),
+          kind: KIND[r.level],
+          level: r.level,
+          name: r.name,
+          ...(r.namespace !== undefined ? { namespace: r.namespace } : {}),
+          path: r.path,
+          action: r.action,
+          mode: r.audit || model.device.audit ? 'audit' : 'enforced',
+          ...(r.metadata.owner !== undefined ? { owner: r.metadata.owner } : {}),
+          ...(r.metadata.ticket !== undefined ? { ticket: r.metadata.ticket } : {}),
+        };
+        return { attribution, afmNames: protocols.map((p) => afmRuleName(model.device, r, p)) };
+      }),
+    );
+  }
+
+  /**
+   * From the controller's sync plan: the rules that carry an attribution (a plan rendered for a
+   * controller that receives flow logs); the AFM names are the compiler's own.
+   */
+  static fromPlan(plan: Pick<SyncPlan, 'rules'>): RuleDirectory {
+    return new RuleDirectory(
+      plan.rules.flatMap((r) => {
+        const a = r.attribution;
+        if (!a) return [];
+        const level = LEVEL_OF_KIND[r.kind];
+        const attribution: RuleAttribution = {
+          key: r.key,
+          kind: r.kind,
+          level,
+          name: r.name,
+          ...(r.namespace !== undefined ? { namespace: r.namespace } : {}),
+          path: a.path,
+          action: a.action,
+          mode: a.mode,
+          ...(a.owner !== undefined ? { owner: a.owner } : {}),
+          ...(a.ticket !== undefined ? { ticket: a.ticket } : {}),
+        };
+        return [{ attribution, afmNames: a.afmRules }];
+      }),
+    );
   }
 
   /** The rule an AFM rule name stands for; the name may come as a path (`…/rules/<name>`). */

@@ -68,6 +68,8 @@ export interface ControllerSettings {
   /** Deprecated fixed ceiling; no MAX_PUSHES_PER_SECOND when unset. */
   readonly maxPushesPerSecond?: number;
   readonly logLevel: string;
+  /** The flow-log receiver: listens in the pods, reached through a Service of its own. */
+  readonly flowLogs?: FlowLogSettings;
 }
 
 function digest(data: string | Buffer, length: number): string {
@@ -93,6 +95,18 @@ export const NAME_LIMITS = {
   subdomain: 253,
 } as const;
 
+export interface FlowLogSettings {
+  /** Service port, TCP and UDP. */
+  readonly port: number;
+  readonly containerPort: number;
+  readonly serviceType: 'LoadBalancer' | 'NodePort' | 'ClusterIP';
+  readonly nodePort?: number;
+  readonly queueLimit: number;
+}
+
+/** The flow-log Service is `<controller>-flowlog`. */
+export const FLOWLOG_SERVICE_SUFFIX = '-flowlog';
+
 /** The names of a controller's objects, derived from the cluster name. */
 export function controllerNames(cluster: string, plan?: string, bundle?: Buffer) {
   const base = `${CONTROLLER_NAME}-${cluster}`;
@@ -107,6 +121,7 @@ export function controllerNames(cluster: string, plan?: string, bundle?: Buffer)
     leader: boundedName(`${base}-leader`, NAME_LIMITS.subdomain),
     bigipConfig: boundedName(`${base}-bigip-config`, NAME_LIMITS.subdomain),
     metricsService: boundedName(`${base}-metrics`, NAME_LIMITS.label),
+    flowLogService: `${boundedName(`${base}`, NAME_LIMITS.label - FLOWLOG_SERVICE_SUFFIX.length)}${FLOWLOG_SERVICE_SUFFIX}`,
     planConfigMap: boundedName(`${base}-plan-${digest(plan ?? '', 10)}`, NAME_LIMITS.subdomain),
     codeConfigMap: bundle ? boundedName(`${base}-code-${digest(bundle, 10)}`, NAME_LIMITS.subdomain) : undefined,
   };
@@ -247,6 +262,12 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
     ...(s.maxDeviceBusyPercent !== undefined ? [{ name: 'MAX_DEVICE_BUSY_PERCENT', value: String(s.maxDeviceBusyPercent) }] : []),
     ...(s.maxPushesPerSecond !== undefined ? [{ name: 'MAX_PUSHES_PER_SECOND', value: String(s.maxPushesPerSecond) }] : []),
     { name: 'LOG_LEVEL', value: s.logLevel },
+    ...(s.flowLogs
+      ? [
+          { name: 'FLOWLOG_PORT', value: String(s.flowLogs.containerPort) },
+          { name: 'FLOWLOG_QUEUE_LIMIT', value: String(s.flowLogs.queueLimit) },
+        ]
+      : []),
   ];
   const volumes: Record<string, unknown>[] = [
     { name: 'plan', configMap: { name: n.planConfigMap } },
@@ -328,7 +349,15 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
               // A controller image runs its own entry point (the same `node /app/controller.js`).
               ...(s.image ? {} : { command: ['node', APP_FILE] }),
               env,
-              ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
+              ports: [
+                { name: 'http', containerPort: 8080, protocol: 'TCP' },
+                ...(s.flowLogs
+                  ? [
+                      { name: 'flowlog-tcp', containerPort: s.flowLogs.containerPort, protocol: 'TCP' },
+                      { name: 'flowlog-udp', containerPort: s.flowLogs.containerPort, protocol: 'UDP' },
+                    ]
+                  : []),
+              ],
               livenessProbe: probe('/healthz', 3),
               // Not ready while the BIG-IP login is missing: the rollout wait then fails the deploy
               // with the pods saying why, instead of reporting success.
@@ -352,6 +381,24 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
     metadata: { ...meta(n.metricsService), annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080' } },
     spec: { selector, ports: [{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }] },
   } as Manifest);
+  if (s.flowLogs) {
+    const f = s.flowLogs;
+    // One port number for both protocols: a mixed-protocol Service (GA in Kubernetes 1.26 for
+    // LoadBalancer, MixedProtocolLBService); the device's syslog server names one port.
+    const port = (protocol: 'TCP' | 'UDP') => ({
+      name: `flowlog-${protocol.toLowerCase()}`,
+      port: f.port,
+      targetPort: `flowlog-${protocol.toLowerCase()}`,
+      protocol,
+      ...(f.nodePort !== undefined ? { nodePort: f.nodePort } : {}),
+    });
+    out.push({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(n.flowLogService),
+      spec: { type: f.serviceType, selector, ports: [port('TCP'), port('UDP')] },
+    } as Manifest);
+  }
   // With one replica a PodDisruptionBudget would block node drains; it is for the HA pair.
   if (s.replicas >= 2) {
     out.push({

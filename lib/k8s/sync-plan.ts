@@ -4,9 +4,9 @@
  * with the custom resources and the AS3 declaration of the same synth.
  */
 import { expectedDeviceState, ownDeviceState } from '../afm/device-state';
-import type { CompiledPolicy } from '../policy/compile';
+import type { CompiledPolicy, CompiledRule } from '../policy/compile';
 import { LEVELS } from '../policy/model';
-import { PLAN_FORMAT, SyncPlan, ruleSpecDigest } from '../policy/plan';
+import { PLAN_FORMAT, PlanRuleAttribution, SyncPlan, ruleSpecDigest } from '../policy/plan';
 import { ruleResource } from './resources';
 
 /** Who owns the device's contexts, when it is not the device itself. */
@@ -17,11 +17,16 @@ export interface PlanContextOwner {
 
 const KIND = { cluster: 'ClusterEgressRule', namespace: 'NamespaceEgressRule', service: 'ServiceEgressRule' } as const;
 
+export interface SyncPlanOptions {
+  /** Include each rule's {@link PlanRuleAttribution} (the controller receives flow logs). */
+  readonly attribution?: boolean;
+}
+
 /**
  * The sync plan of a compiled device. `context`: include the expected context state, owned by
  * the device itself (`'own'`) or by a SharedBigip.
  */
-export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanContextOwner): SyncPlan {
+export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanContextOwner, options: SyncPlanOptions = {}): SyncPlan {
   const { device } = compiled.model;
   const plan: SyncPlan = {
     format: PLAN_FORMAT,
@@ -46,6 +51,7 @@ export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanCo
         sourceList: r.sourceList,
         specDigest: ruleSpecDigest(ruleResource(r.model, device.cluster).spec),
         memberLists: r.memberLists,
+        ...(options.attribution ? { attribution: attributionOf(r) } : {}),
       })),
     ),
   };
@@ -68,5 +74,17 @@ export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanCo
       ...(state.dnsResolver !== undefined ? { dnsResolver: state.dnsResolver } : {}),
       usesFqdns,
     },
+  };
+}
+
+function attributionOf(r: CompiledRule): PlanRuleAttribution {
+  const { owner, ticket } = r.model.metadata;
+  return {
+    path: r.model.path,
+    action: r.model.action,
+    mode: r.audit ? 'audit' : 'enforced',
+    ...(owner !== undefined ? { owner } : {}),
+    ...(ticket !== undefined ? { ticket } : {}),
+    afmRules: r.entries.map((e) => e.name),
   };
 }

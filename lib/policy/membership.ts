@@ -18,6 +18,8 @@ export interface PodInfo {
   /** `metadata.deletionTimestamp` is set. */
   readonly terminating?: boolean;
   readonly hostNetwork?: boolean;
+  /** `spec.nodeName`: where the pod runs (flow-log enrichment). */
+  readonly node?: string;
 }
 
 export interface NamespaceInfo {

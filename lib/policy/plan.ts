@@ -40,6 +40,21 @@ export interface PlanRule {
    * could match the pod CIDRs: `[sourceList]`.
    */
   readonly memberLists?: readonly string[];
+  /** Who the rule is, for flow-log attribution; present when the controller receives flow logs. */
+  readonly attribution?: PlanRuleAttribution;
+}
+
+/** What a flow record says about the rule behind an AFM rule name. */
+export interface PlanRuleAttribution {
+  /** Construct path. */
+  readonly path: string;
+  readonly action: string;
+  /** `audit` (staged policy only: the rule's audit flag or the device's audit mode) or `enforced`. */
+  readonly mode: 'audit' | 'enforced';
+  readonly owner?: string;
+  readonly ticket?: string;
+  /** The names of the rule's AFM rules (one per protocol), as the device logs them. */
+  readonly afmRules: readonly string[];
 }
 
 /** A firewall context's policies as the deploy attaches them. */

@@ -90,7 +90,7 @@ export async function runFlowlogBench(
     history.podDeleted(t0 + 60_000, { namespace: `ns-${i % 50}`, name: `pod-${i}` });
     history.podUpdated(t0 + 120_000, { namespace: `ns-${i % 50}`, name: `pod-${i}-b`, ips: [podIp(i)], node: `node-${i % 100}` });
   }
-  const rules = new RuleDirectory(model());
+  const rules = RuleDirectory.fromModel(model());
   const input = lines();
   const parser = new AfmLogParser();
 

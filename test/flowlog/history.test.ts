@@ -18,7 +18,7 @@ describe('enrichment across an address move', () => {
     history.podDeleted(T0 + 10 * min, { namespace: 'payments', name: 'checkout-1' });
     history.podUpdated(T0 + 12 * min, { namespace: 'web', name: 'frontend-9', ips: ['10.244.1.5', 'fd00:10:244::5'], node: 'node-b' });
     const parser = new AfmLogParser();
-    const rules = new RuleDirectory(demoModel());
+    const rules = RuleDirectory.fromModel(demoModel());
     const at = (time: string, rule: string, action: string) => {
       const r = parser.parse(fieldListLine({ time, rule, action, dst: '198.51.100.12', dstPort: '22' }));
       if (!r.ok) throw new Error(r.reason);

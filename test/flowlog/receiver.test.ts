@@ -111,7 +111,7 @@ describe('receiver', () => {
 
   test('a flood of 20 000 events against a stalled output: the queue stays at its limit, the rest is counted as dropped', async () => {
     const output = new StalledOutput(10);
-    const receiver = new FlowReceiver({ output, queueLimit: 100, rules: new RuleDirectory(demoModel()) });
+    const receiver = new FlowReceiver({ output, queueLimit: 100, rules: RuleDirectory.fromModel(demoModel()) });
     let peak = 0;
     for (let i = 0; i < 20_000; i++) {
       receiver.receive(LINE, true);
@@ -158,7 +158,7 @@ describe('receiver', () => {
     const history = new AddressHistory();
     history.podUpdated(0, { namespace: 'payments', name: 'p', ips: ['10.244.1.5'] });
     history.podUpdated(0, { namespace: 'web', name: 'w', ips: ['10.244.1.6'] });
-    const receiver = new FlowReceiver({ output, metrics, history, rules: new RuleDirectory(demoModel()) });
+    const receiver = new FlowReceiver({ output, metrics, history, rules: RuleDirectory.fromModel(demoModel()) });
     const { udpPort } = await receiver.listen({ host: '127.0.0.1', udpPort: 0 });
     const socket = dgram.createSocket('udp4');
     const send = (text: string) => new Promise((r) => socket.send(text, udpPort as number, '127.0.0.1', r));

@@ -173,7 +173,7 @@ export function demoFlowLines(model: PolicyModel): string {
   history.podUpdated(t0, { namespace: 'payments', name: 'settle-1', ips: ['10.244.3.20'], node: 'node-b' });
   history.podUpdated(t0, { namespace: 'web', name: 'frontend-1', ips: ['10.244.5.9'], node: 'node-a', services: ['frontend'] });
   const parser = new AfmLogParser();
-  const rules = new RuleDirectory(model);
+  const rules = RuleDirectory.fromModel(model);
   const vs = '/k8s_demo/egress/egress_vs';
   const lines: string[] = [];
   const add = (n: number, minute: number, f: LineFields) => {
