@@ -52,8 +52,9 @@ function pointer(path: string, from: Placement): { use: string } {
 }
 
 /**
- * One AFM rule. `carried` copies (in the virtual-server policy) leave out the bandwidth iRule:
- * it already ran when the flow matched the rule at its own context.
+ * One AFM rule. `carried` copies (in the virtual-server policy) leave out the bandwidth iRule
+ * and logging: the iRule already ran and the match was already logged when the flow matched the
+ * rule at its own context, so a flow logs one event per rule, not two.
  */
 function afmRule(rule: CompiledRule, entry: AfmRuleEntry, from: Placement, carried: boolean): As3Object {
   const m = rule.model;
@@ -66,7 +67,7 @@ function afmRule(rule: CompiledRule, entry: AfmRuleEntry, from: Placement, carri
     source: { addressLists: [pointer(rule.sourceList, from)] },
     destination,
   };
-  if (m.logging) out.loggingEnabled = true;
+  if (m.logging && !carried) out.loggingEnabled = true;
   const remark = ruleRemark(m);
   if (remark) out.remark = clip(remark);
   if (rule.bandwidth && !carried) out.iRule = pointer(rule.bandwidth.iRule, from);

@@ -237,7 +237,7 @@ const RULE_KEYS = new Set(['name', 'action', 'protocol', 'source', 'destination'
 interface ListExpectation {
   readonly what: string;
   readonly rules: readonly RuleModel[];
-  /** A carried copy of upper-level ALLOW rules (no bandwidth iRule: it ran at the rule's own context). */
+  /** A carried copy of upper-level ALLOW rules (no bandwidth iRule and no logging: both happened at the rule's own context). */
   readonly carried: boolean;
 }
 
@@ -436,8 +436,10 @@ class DeviceCheck {
     if (afm.action !== AFM_ACTION[rule.action])
       return `has action ${quote(afm.action)} where the rule's ${rule.action} needs ${quote(AFM_ACTION[rule.action])}`;
     if ((afm.protocol ?? 'any') !== spec.protocol) return `matches protocol ${quote(afm.protocol ?? 'any')}, not ${quote(spec.protocol)}`;
-    if ((afm.loggingEnabled === true) !== rule.logging)
-      return `has loggingEnabled ${quote(afm.loggingEnabled)} where the rule has logging ${rule.logging}`;
+    // A carried copy never logs: the match was logged at the rule's own context.
+    const logs = rule.logging && !carried;
+    if ((afm.loggingEnabled === true) !== logs)
+      return `has loggingEnabled ${quote(afm.loggingEnabled)} where ${carried ? 'a carried copy of the rule must not log' : `the rule has logging ${rule.logging}`}`;
     return (
       this.sourceProblem(afm.source, rule, want, tenant, app) ??
       this.destinationProblem(afm.destination, rule, want, tenant, app) ??

@@ -164,6 +164,10 @@ describe('the rendering self-check', () => {
     expect(check((d) => (SHARED(d).k8s_prod_cluster_rules.rules[0].loggingEnabled = true))[0]).toMatch(
       /has loggingEnabled true where the rule has logging false/,
     );
+    // A carried copy of an ALLOW rule does not log: the match logged at the rule's own context.
+    expect(check((d) => (SHARED(d).k8s_prod_carried_allow.rules[0].loggingEnabled = true))[0]).toMatch(
+      /k8s_prod_carried_allow .* has loggingEnabled true where a carried copy of the rule must not log/,
+    );
   });
 
   test('an AFM rule no policy rule stands for, or a missing one', () => {

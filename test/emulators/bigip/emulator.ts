@@ -18,8 +18,9 @@
  * settle a behaviour the comment says "(unsettled)" and the emulator takes the stricter choice:
  * the one under which a client that relies on the lenient reading fails its tests.
  *
- * What it is not: a firewall. It evaluates no traffic and checks only what the protocols and
- * the configuration model it keeps need.
+ * What it is not: a firewall. It checks only what the protocols and the configuration model it
+ * keeps need; the flows it logs (`sendFlow`, flow-logs.ts) are decided by the AFM evaluator of
+ * lib/afm over what it holds.
  *
  * This file is the façade: the options and the programmatic API. The rest is split by concern:
  * - server.ts: HTTPS on loopback, request counters, routing;
@@ -44,11 +45,15 @@ import { isTenant } from './json';
 import { BigipServer, fixturePath } from './server';
 import { Timers } from './timers';
 import { Tmsh } from './tmsh';
+import { AfmEventLogger, EmulatedFlow, LogRoute } from './flow-logs';
+import { AfmEvaluation, AfmFirewall } from '../../../lib/afm/evaluator';
+import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 
 export { BigipAs3Result } from './as3';
 export { BigipPolicyAttachment } from './device';
 export { BigipNodePush } from './discovery';
 export { BigipFault, BigipFaultRule } from './faults';
+export { EmulatedFlow, LogRoute } from './flow-logs';
 
 export interface BigipEmulatorOptions {
   /**
@@ -128,6 +133,18 @@ export interface BigipEmulatorOptions {
    */
   readonly existingObjects?: readonly string[];
   /**
+   * Where the syslog servers the declaration names are reached from this machine, for the AFM
+   * events {@link BigipEmulator.sendFlow} logs (the emulated network between the device and the
+   * cluster).
+   * @default - events are counted as undeliverable
+   */
+  readonly logRoute?: LogRoute;
+  /**
+   * The device's host name (`bigip-hostname`, and the HOSTNAME of its syslog messages).
+   * @default 'bigip1.example.net'
+   */
+  readonly hostname?: string;
+  /**
    * Seed of the fault generator; the same seed and the same request order give the same faults.
    * @default 24301
    */
@@ -195,6 +212,7 @@ export class BigipEmulator {
   private readonly discovery: ServiceDiscovery;
   private readonly tmsh: Tmsh;
   private readonly faults: FaultInjector;
+  private readonly eventLogger: AfmEventLogger;
 
   private constructor(options: BigipEmulatorOptions) {
     const host = options.host ?? '127.0.0.1';
@@ -235,6 +253,7 @@ export class BigipEmulator {
     this.discovery = new ServiceDiscovery(this.device, historyLimit, historyIpLimit, clock, errors);
     this.tmsh = new Tmsh(this.device, errors);
     this.faults = new FaultInjector(random, this.auth, errors);
+    this.eventLogger = new AfmEventLogger(options.hostname ?? 'bigip1.example.net', options.logRoute);
     this.server = new BigipServer(
       host,
       maxBodyBytes,
@@ -246,7 +265,48 @@ export class BigipEmulator {
 
   /** Stops listening, drops open connections and pending timers. */
   public async stop(): Promise<void> {
+    await this.eventLogger.close();
     await this.server.stop();
+  }
+
+  // ---------------------------------------------------------------- traffic
+
+  /** Changes where syslog servers are reached (see {@link BigipEmulatorOptions.logRoute}). */
+  public setLogRoute(route: LogRoute | undefined): void {
+    this.eventLogger.setRoute(route);
+  }
+
+  /**
+   * A flow through the device: the AFM evaluator decides it over what the device holds (the
+   * stored declaration, every context attachment, the event-driven lists as mcpd holds them),
+   * and the device logs what its configuration says to log to its remote syslog servers
+   * (flow-logs.ts says which events, in which format). Resolves once the lines are sent.
+   */
+  public async sendFlow(flow: EmulatedFlow, at?: Date): Promise<{ evaluation: AfmEvaluation; lines: string[] }> {
+    const declaration = this.declaration();
+    if (!declaration) throw new Error('BigipEmulator.sendFlow: no declaration is deployed');
+    const running = this.device.running;
+    const attach = (c: { enforcedPolicy?: string; stagedPolicy?: string }) =>
+      `enforced-policy ${c.enforcedPolicy ?? 'none'} staged-policy ${c.stagedPolicy ?? 'none'}`;
+    const commands = [`modify security firewall global-rules ${attach(running.global)}`];
+    for (const [path, c] of running.routeDomains)
+      commands.push(`modify net route-domain ${path} fw-${attach(c).replace(' staged-policy', ' fw-staged-policy')}`);
+    const firewall = AfmFirewall.load(declaration, commands, { routeDomainIds: Object.fromEntries(this.device.routeDomainIds) });
+    const members = new Map<string, string[]>();
+    for (const taskId of this.eventListTaskIds()) {
+      const path = taskId.replace(/~/g, '/');
+      if (firewall.eventLists.includes(path))
+        members.set(
+          path,
+          (this.listMembers(taskId) ?? []).filter((a) => a !== EMPTY_LIST_PLACEHOLDER),
+        );
+    }
+    return this.eventLogger.send(declaration, firewall, firewall.listState(members), flow, at);
+  }
+
+  /** AFM events that found no route to their syslog server. */
+  public undeliverableLogLines(): number {
+    return this.eventLogger.undeliverable;
   }
 
   // ---------------------------------------------------------------- fault injection
