@@ -8,15 +8,22 @@
  * 4. run `cdktf-ces verify` against the emulated BIG-IP (with the cluster's pods) and stop
  *    when it finds an error: a green deploy alone proves nothing;
  * 5. create, scale and delete pods, and print the BIG-IP's source lists and the verdicts of a
- *    few flows, decided by the AFM evaluator over what the emulated BIG-IP holds.
+ *    few flows, decided by the AFM evaluator over what the emulated BIG-IP holds;
+ * 6. send flows through the emulated BIG-IP, which logs them to the controller pods' flow-log
+ *    receiver (through the flow-log Service, as kube-proxy would route it); read the pods' JSON
+ *    lines, and end with `cdktf-ces report` and `cdktf-ces suggest` over them.
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'cdktf';
 import { AfmFirewall } from '../../lib/afm/evaluator';
 import { verifyCommandWith } from '../../lib/cli/commands/verify';
-import { parseCommandArgs } from '../../lib/cli/registry';
+import { reportCommand } from '../../lib/cli/commands/report';
+import { suggestCommand } from '../../lib/cli/commands/suggest';
+import { CliCommand, parseCommandArgs } from '../../lib/cli/registry';
+import { FLOW_RECORD_FORMAT } from '../../lib/flowlog/enrich';
 import { startEmulators, deploySynthOutput, controllerContainerRunner, Emulators } from '../../test/emulators/deploy';
 import { WorkloadEmulator } from '../../test/emulators/kube/workloads';
 import { packageRoot } from '../../lib/util';
@@ -75,6 +82,48 @@ function printVerdicts(emulators: Emulators, flows: { label: string; from: strin
   }
 }
 
+/** Runs a CLI command in the synth output's folder and prints what it writes; a non-zero exit fails the demo. */
+async function cli(command: CliCommand, outdir: string, argv: string[], shown: string[], maxLines = 40): Promise<void> {
+  say(`  $ cdktf-ces ${command.name} ${shown.join(' ')}`);
+  let out = '';
+  const code = await command.run(parseCommandArgs(command, argv), {
+    stdout: (t) => (out += t),
+    stderr: (t) => (out += t),
+    cwd: path.dirname(outdir),
+  });
+  const lines = out.trimEnd().split('\n');
+  for (const line of lines.slice(0, maxLines)) say(`  ${line}`);
+  if (lines.length > maxLines) say(`  … ${lines.length - maxLines} more lines`);
+  if (code !== 0) throw new Error(`cdktf-ces ${command.name} exited with ${code}`);
+}
+
+function metricsServiceOf(emulators: Emulators): string {
+  const service = emulators.kube.list({ apiVersion: 'v1', kind: 'Service' }).find((x) => String(x.metadata.name).endsWith('-metrics'));
+  return service?.metadata.name as string;
+}
+
+/** The pod count a controller replica's /readyz reports (its informer cache), or -1. */
+function readyzPods(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/readyz', timeout: 1000 }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(typeof JSON.parse(body).pods === 'number' ? JSON.parse(body).pods : -1));
+      })
+      .on('error', () => resolve(-1));
+  });
+}
+
+/** The flow records the controller pods wrote (their stdout, what `kubectl logs` shows), in time order. */
+function flowRecords(logDir: string): string[] {
+  const records: string[] = [];
+  for (const file of fs.readdirSync(logDir))
+    for (const line of fs.readFileSync(path.join(logDir, file), 'utf8').split('\n'))
+      if (line.includes(`"format":"${FLOW_RECORD_FORMAT}"`)) records.push(line);
+  return records.sort((a, b) => (JSON.parse(a).time as string).localeCompare(JSON.parse(b).time as string));
+}
+
 /**
  * `cdktf-ces verify --out <outdir> --kubeconfig <the emulated cluster>` against the emulated
  * BIG-IP, printed; an error fails the demo.
@@ -95,7 +144,7 @@ async function verify(outdir: string, emulators: Emulators): Promise<void> {
 
 async function main(): Promise<void> {
   step('Synthesizing example (a), the security baseline');
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-ces-demo-'));
+  const outdir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-ces-demo-')), 'cdktf.out');
   const app = new App({ outdir });
   buildSecurityBaseline(app);
   app.synth();
@@ -112,8 +161,10 @@ async function main(): Promise<void> {
   });
   // The cluster's deployment controller and kubelets: they run the controller's pods from the
   // synthesized Deployment (init container unpacking the bundle, then the controller).
+  // Container logs, as the runtime keeps them (what `kubectl logs` reads).
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-ces-demo-pods-'));
   const workloads = new WorkloadEmulator(emulators.kube, {
-    runner: controllerContainerRunner(emulators, { env: { COALESCE_MS: '100' }, stdio: process.env.DEMO_DEBUG ? 'inherit' : 'ignore' }),
+    runner: controllerContainerRunner(emulators, { env: { COALESCE_MS: '100' }, logDir }),
   }).start();
   try {
     say(
@@ -180,6 +231,7 @@ async function main(): Promise<void> {
     step("Verdicts (AFM evaluator over the emulated BIG-IP's declaration and lists)");
     printVerdicts(emulators, flows);
 
+    const beforeScaling = new Date();
     step('Scaling payments up by two pods and deleting checkout-1');
     emulators.kube.apply(pod('payments', 'checkout-3', '10.244.1.13', { app: 'checkout' }));
     emulators.kube.apply(pod('payments', 'checkout-4', '10.244.1.14', { app: 'checkout' }));
@@ -209,10 +261,81 @@ async function main(): Promise<void> {
         );
       }
     }
+    step('Flow logs: the BIG-IP logs flows to the controller pods, which name the pod and the rule of each');
+    // The device sends to 192.0.2.50:5514, the address the load balancer would give the flow-log
+    // Service; here that address leads where kube-proxy would send it: a ready controller pod.
+    const flowService = emulators.kube
+      .list({ apiVersion: 'v1', kind: 'Service' })
+      .find((x) => String(x.metadata.name).endsWith('-flowlog')) as { metadata: { namespace: string; name: string } };
+    emulators.bigip.setLogRoute((address, port, protocol) =>
+      address === '192.0.2.50' && port === 5514
+        ? workloads.serviceEndpoint(flowService.metadata.namespace, flowService.metadata.name, 5514, protocol === 'udp' ? 'UDP' : 'TCP')
+        : undefined,
+    );
+    // checkout-1's address is free now; a web pod gets it, so one address has two owners over time.
+    emulators.kube.apply(pod('web', 'frontend-2', '10.244.1.11', { app: 'frontend' }));
+    // The receiving pod has seen every pod (its /readyz counts its pod cache) before the flows go out.
+    const receiving = workloads.serviceEndpoint(flowService.metadata.namespace, flowService.metadata.name, 5514, 'TCP');
+    const probePort = receiving && workloads.serviceEndpoint(flowService.metadata.namespace, metricsServiceOf(emulators), 8080, 'TCP');
+    const podCount = () => emulators.kube.list({ apiVersion: 'v1', kind: 'Pod' }).length;
+    let cached = -1;
+    await waitFor('the receiving controller pod to see every pod', () => {
+      if (probePort) void readyzPods(probePort.port).then((n) => (cached = n));
+      return cached === podCount();
+    });
+    const traffic: { from: string; to: string; protocol: string; port: number; times: number; at?: Date }[] = [
+      { from: '10.244.1.12', to: '198.51.100.7', protocol: 'tcp', port: 443, times: 4 },
+      { from: '10.244.1.13', to: '198.51.100.8', protocol: 'tcp', port: 443, times: 2 },
+      { from: '10.244.1.12', to: '203.0.113.9', protocol: 'tcp', port: 443, times: 2 },
+      { from: '10.244.2.21', to: '198.51.100.7', protocol: 'tcp', port: 443, times: 3 },
+      { from: '10.244.2.21', to: '198.51.100.20', protocol: 'tcp', port: 8443, times: 2 },
+      { from: '10.244.1.11', to: '198.51.100.21', protocol: 'tcp', port: 8443, times: 2 },
+      // A line the device logged before checkout-1 was deleted, arriving now: named after checkout-1.
+      { from: '10.244.1.11', to: '198.51.100.7', protocol: 'tcp', port: 443, times: 1, at: beforeScaling },
+    ];
+    let logged = 0;
+    for (const f of traffic)
+      for (let i = 0; i < f.times; i++)
+        logged += (await emulators.bigip.sendFlow({ sourceIp: f.from, destinationIp: f.to, protocol: f.protocol, port: f.port }, f.at))
+          .lines.length;
+    await waitFor('the flow records', () => flowRecords(logDir).length >= logged);
+    const flowsFile = path.join(path.dirname(outdir), 'flows.jsonl');
+    const records = flowRecords(logDir);
+    fs.writeFileSync(flowsFile, `${records.join('\n')}\n`);
+    say(
+      `  ${logged} AFM events logged by the BIG-IP, ${records.length} JSON lines written by the controller pods; one address, two owners:`,
+    );
+    const from11 = records.filter((l) => l.includes('"ip":"10.244.1.11"'));
+    for (const line of [from11[0], from11[from11.length - 1]]) {
+      const r = JSON.parse(line);
+      say(
+        `  ${JSON.stringify({ time: r.time, verdict: r.verdict, staged: r.staged, source: r.source, destination: r.destination, rule: r.rule ?? (r.defaultRule ? 'device default' : undefined) })}`,
+      );
+    }
+
+    step('Report: what egress did, per namespace, with the deciding rules');
+    const htmlFile = path.join(path.dirname(outdir), 'flows.html');
+    await cli(
+      reportCommand,
+      outdir,
+      ['flows.jsonl', '--out', path.basename(outdir), '--html', 'flows.html'],
+      ['flows.jsonl', '--html', 'flows.html'],
+    );
+    say(`  wrote ${htmlFile}`);
+
+    step('Suggested rules for what the web namespace needed and no rule allowed');
+    await cli(
+      suggestCommand,
+      outdir,
+      ['flows.jsonl', '--out', path.basename(outdir), '--namespace', 'web'],
+      ['flows.jsonl', '--namespace', 'web'],
+      60,
+    );
     step(`Done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   } finally {
     await workloads.stop();
     await emulators.stop();
+    fs.rmSync(logDir, { recursive: true, force: true });
   }
 }
 

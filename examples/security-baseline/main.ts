@@ -40,6 +40,9 @@ export class SecurityBaselineStack extends TerraformStack {
       vlans: ['/Common/k8s-egress'],
       gateways: ['192.0.2.1'],
       dnsResolver: '/Common/egress-resolver',
+      // AFM events go to the controller's flow-log receiver: 192.0.2.50 stands for the address
+      // the cluster's load balancer gives its Service (see flowLogs below).
+      logging: { syslogServers: ['192.0.2.50:5514'] },
     });
 
     // Emergency deny: priority 0 at the cluster level (AFM global context) is evaluated
@@ -77,6 +80,9 @@ export class SecurityBaselineStack extends TerraformStack {
       device: this.device,
       credentialsSecret: 'bigip-credentials/bigip-egress-login',
       caBundleConfigMap: 'bigip-credentials/bigip-mgmt-ca',
+      // The controller pods also receive the device's AFM events (TCP and UDP 5514 behind a
+      // LoadBalancer Service) and write them as JSON lines with pod, namespace and rule names.
+      flowLogs: {},
     });
 
     // A team rule: the C2 deny above still wins for 203.0.113.0/24.
@@ -86,6 +92,7 @@ export class SecurityBaselineStack extends TerraformStack {
       action: EgressAction.ALLOW,
       destinations: [EgressDestination.anyIpv4()],
       ports: [EgressPort.HTTPS],
+      logging: true,
       description: 'payments may browse HTTPS',
     });
   }

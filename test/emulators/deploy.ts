@@ -907,13 +907,21 @@ interface PreparedPod {
  *   `enableServiceLinks: false`), then the container's `env`, with `fieldRef` to the pod's
  *   name and namespace resolved. So the controller uses its in-cluster config and its service
  *   account's token: RBAC applies.
- * - the network: the `http` container port is a free local port (HTTP_PORT), the BIG-IP's
- *   address is the emulator's (BIGIP_URL).
+ * - the network: each container port is a free local port (the `http` port in HTTP_PORT, the
+ *   flow-log ports in FLOWLOG_PORT), the BIG-IP's address is the emulator's (BIGIP_URL).
  * The readiness probe itself is the {@link WorkloadEmulator}'s.
  */
 export function controllerContainerRunner(
   emulators: Emulators,
-  options: { readonly env?: Readonly<Record<string, string>>; readonly stdio?: 'inherit' | 'pipe' | 'ignore' } = {},
+  options: {
+    readonly env?: Readonly<Record<string, string>>;
+    readonly stdio?: 'inherit' | 'pipe' | 'ignore';
+    /**
+     * The container runtime's log folder: each app container's stdout is appended to
+     * `<logDir>/<namespace>_<pod>.log` (what `kubectl logs` reads), instead of `stdio`.
+     */
+    readonly logDir?: string;
+  } = {},
 ): ContainerRunner {
   const pods = new Map<string, PreparedPod>();
   const kube = emulators.kube;
@@ -923,6 +931,7 @@ export function controllerContainerRunner(
     pod: EmulatedObject,
     container: Obj,
     extraEnv: Readonly<Record<string, string>>,
+    init = false,
   ): ChildProcess => {
     const namespace = pod.metadata.namespace as string;
     const mounts: [string, string][] = ((container.volumeMounts ?? []) as Obj[]).map((m) => {
@@ -954,10 +963,14 @@ export function controllerContainerRunner(
       ? command
       : ['node', path.join(packageRoot(), CONTROLLER_BUNDLE.replace(/\.gz$/, '')), ...command];
     if (program !== 'node') throw new Error(`container ${container.name}: "${program}" is not a program of a Node.js image`);
-    return spawn(process.execPath, ['--require', mountPreload(prepared.root, mounts), ...args], {
+    const logFile =
+      options.logDir && !init ? fs.openSync(path.join(options.logDir, `${namespace}_${pod.metadata.name as string}.log`), 'a') : undefined;
+    const child = spawn(process.execPath, ['--require', mountPreload(prepared.root, mounts), ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: options.stdio ?? 'ignore',
+      stdio: logFile === undefined ? (options.stdio ?? 'ignore') : ['ignore', logFile, 'ignore'],
     });
+    if (logFile !== undefined) fs.closeSync(logFile);
+    return child;
   };
   const prepare = (pod: EmulatedObject): PreparedPod => {
     const namespace = pod.metadata.namespace as string;
@@ -1008,7 +1021,7 @@ export function controllerContainerRunner(
     }
     if (!prepared.initDone) {
       for (const init of (spec.initContainers ?? []) as Obj[]) {
-        const child = spawnContainer(prepared, pod, init, {});
+        const child = spawnContainer(prepared, pod, init, {}, true);
         const code = await new Promise<number | null>((resolve) => {
           child.once('error', () => resolve(-1));
           child.once('exit', (c) => resolve(c));
@@ -1018,14 +1031,22 @@ export function controllerContainerRunner(
       prepared.initDone = true;
     }
     const container = spec.containers[0] as Obj;
-    const httpPort = ((container.ports ?? []) as Obj[]).find((p) => p.name === 'http')?.containerPort as number | undefined;
-    const local = await freePort();
-    const child = spawnContainer(prepared, pod, container, { BIGIP_URL: emulators.bigip.url, HTTP_PORT: String(local), ...options.env });
+    // Each container port is a free local port, passed in the variable the controller listens by.
+    const portEnv: Readonly<Record<string, string>> = { http: 'HTTP_PORT', 'flowlog-tcp': 'FLOWLOG_PORT', 'flowlog-udp': 'FLOWLOG_PORT' };
+    const ports: Record<number, number> = {};
+    const env: Record<string, string> = { BIGIP_URL: emulators.bigip.url };
+    for (const p of (container.ports ?? []) as Obj[]) {
+      const containerPort = p.containerPort as number;
+      ports[containerPort] ??= await freePort();
+      if (portEnv[p.name]) env[portEnv[p.name]] = String(ports[containerPort]);
+    }
+    if (env.HTTP_PORT === undefined) env.HTTP_PORT = String(await freePort());
+    const child = spawnContainer(prepared, pod, container, { ...env, ...options.env });
     let exited = false;
     const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     void ended.then(() => (exited = true));
     return {
-      ports: httpPort === undefined ? {} : { [httpPort]: local },
+      ports,
       exited: () => exited,
       stop: async () => {
         if (exited) return;

@@ -145,6 +145,40 @@ export class WorkloadEmulator {
     this.runs.clear();
   }
 
+  /**
+   * Where traffic to a Service's port lands, as kube-proxy sends it: the Service's selector
+   * picks the pods, only ready ones are endpoints (EndpointSlice `conditions.ready`), and the
+   * port's `targetPort` (a container port name or number) is the pod's container port, here a
+   * local port. The first ready endpoint by pod name; undefined when there is none.
+   */
+  public serviceEndpoint(
+    namespace: string,
+    name: string,
+    port: number,
+    protocol: 'TCP' | 'UDP',
+  ): { readonly pod: string; readonly host: string; readonly port: number } | undefined {
+    const service = this.kube.get({ apiVersion: 'v1', kind: 'Service', namespace, name }) as Obj | undefined;
+    const entry = ((service?.spec?.ports ?? []) as Obj[]).find((p) => p.port === port && (p.protocol ?? 'TCP') === protocol);
+    const selector = Object.entries((service?.spec?.selector ?? {}) as Record<string, string>);
+    if (!entry || selector.length === 0) return undefined;
+    const target = entry.targetPort ?? entry.port;
+    const pods = this.kube
+      .list({ apiVersion: 'v1', kind: 'Pod', namespace, labelSelector: selector.map(([k, v]) => `${k}=${v}`).join(',') })
+      .sort((a, b) => String(a.metadata.name).localeCompare(String(b.metadata.name)));
+    for (const pod of pods) {
+      const run = this.runs.get(`${namespace}/${pod.metadata.name}`);
+      if (!run?.ready || !run.container || pod.metadata.deletionTimestamp) continue;
+      const containerPort = ((pod.spec as Obj).containers ?? [])
+        .flatMap((c: Obj) => (c.ports ?? []) as Obj[])
+        .find(
+          (p: Obj) => (typeof target === 'number' ? p.containerPort === target : p.name === target) && (p.protocol ?? 'TCP') === protocol,
+        )?.containerPort as number | undefined;
+      const local = containerPort === undefined ? undefined : run.container.ports[containerPort];
+      if (local !== undefined) return { pod: pod.metadata.name as string, host: '127.0.0.1', port: local };
+    }
+    return undefined;
+  }
+
   /** What happened, in order (`<Reason> <namespace>/<pod>: <message>`), like `kubectl get events`. */
   public events(): readonly string[] {
     return [...this.log];
