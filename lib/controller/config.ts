@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { PLAN_FORMAT, SyncPlan } from '../policy/plan';
 import type { LogLevel } from './log';
+import { HaConfig, loadHaConfig } from './ha';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -80,6 +81,9 @@ export interface ControllerConfig {
   readonly logLevel: LogLevel;
   /** How often the leader reads the device back and checks it against the plan (jittered). */
   readonly deviceCheckIntervalMs: number;
+
+  /** The other units when the BIG-IP is a pair (BIGIP_HA_PEER_URLS); undefined for one device. */
+  readonly ha?: HaConfig;
 }
 
 function readFile(file: string, what: string, fix: string): string {
@@ -223,6 +227,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     );
   }
 
+  const ha = loadHaConfig(env, url);
+
   return {
     plan,
     ...(credentialsSecret || caConfigMap
@@ -242,6 +248,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     maxPushesPerSecond: int(env, 'MAX_PUSHES_PER_SECOND', undefined, 1, 1000),
     logLevel,
     deviceCheckIntervalMs: int(env, 'DEVICE_CHECK_INTERVAL_MS', 60000, 500, 86_400_000),
+
+    ...(ha ? { ha } : {}),
   };
 }
 

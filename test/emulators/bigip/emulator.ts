@@ -44,6 +44,7 @@ import { isTenant } from './json';
 import { BigipServer, fixturePath } from './server';
 import { Timers } from './timers';
 import { Tmsh } from './tmsh';
+import type { ClusterEndpoints } from './cluster-status';
 
 export { BigipAs3Result } from './as3';
 export { BigipPolicyAttachment } from './device';
@@ -247,6 +248,16 @@ export class BigipEmulator {
   /** Stops listening, drops open connections and pending timers. */
   public async stop(): Promise<void> {
     await this.server.stop();
+  }
+
+  /**
+   * Makes this device a unit of a device group (`BigipPair` in ha.ts does): its cm endpoints
+   * answer from `cluster`, and the pair reaches its configuration to sync it.
+   * @internal
+   */
+  public joinCluster(cluster: ClusterEndpoints): Device {
+    this.server.cluster = cluster;
+    return this.device;
   }
 
   // ---------------------------------------------------------------- fault injection
