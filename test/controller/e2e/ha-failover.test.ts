@@ -1,16 +1,15 @@
 /**
  * The controller against a BIG-IP pair (test/emulators/bigip/ha.ts): two units in a
- * sync-failover group with auto-sync, the declaration deployed as a device with HA units
- * deploys it (to the leader, then the same declaration to the peer so that its
- * service-discovery tasks exist), and pods churning while the active unit fails.
+ * sync-failover group with auto-sync, an AfmDevice with `highAvailability` deployed as
+ * Terraform would (the declaration and tmsh commands to the leader, then the same declaration to
+ * the peer so that its service-discovery tasks exist), and pods churning while the active unit
+ * fails.
  *
  * The bound: the lists on the unit that is active must equal the pods within
  * SYNC_BOUND_MS of the last change, failover or not. A failover adds at most one HA poll
  * (BIGIP_HA_POLL_MS) and the wait for the group's sync before the full resync; both are inside
  * the bound with the settings below. The figures are printed for the report.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { BigipClient } from '../../../lib/clients/bigip';
 import { BigipEmulator } from '../../emulators/bigip/emulator';
 import { BigipPair } from '../../emulators/bigip/ha';
@@ -34,30 +33,6 @@ const SYNC_BOUND_MS = 5_000;
 const HA_POLL_MS = 500;
 const SYNC_DELAY_MS = 200;
 
-/** Deploys the synthesized declaration and tmsh commands to the pair in Terraform's order. */
-async function deployToPair(world: World, pair: BigipPair): Promise<void> {
-  const tf = JSON.parse(fs.readFileSync(path.join(world.outdir, 'stacks', 'egress', 'cdk.tf.json'), 'utf8'));
-  const clients = pair.units.map(
-    (u) => new BigipClient({ url: u.url, username: 'admin', password: 'admin', caBundle: BigipEmulator.caCertificate() }),
-  );
-  try {
-    const [as3] = Object.values(tf.resource.bigip_as3) as { as3_json: string }[];
-    const request = JSON.parse(as3.as3_json);
-    const tenants = Object.keys(request.declaration).filter((k) => request.declaration[k]?.class === 'Tenant');
-    await clients[0].declare(request, { tenants, pollIntervalMs: 10 });
-    const contexts = Object.entries(tf.resource.bigip_command as Record<string, { commands: string[]; when?: string }>).find(([k]) =>
-      /^Bigip_Contexts_/.test(k),
-    )?.[1];
-    for (const c of contexts?.commands ?? []) await clients[0].runTmsh(c);
-    // The peer's declaration: mcpd has (or will have) it all through the sync; AS3 creates the
-    // peer's own service-discovery tasks.
-    await clients[1].declare(request, { tenants, pollIntervalMs: 10 });
-  } finally {
-    await Promise.all(clients.map((c) => c.close()));
-  }
-  await eventually(() => pair.syncStatus === 'In Sync', 'the deploy to reach both units');
-}
-
 function convergedOn(world: World, unit: BigipEmulator): boolean {
   const expected = expectedLists(world.plan, clusterSnapshot(world.emulators));
   return world.plan.lists.every((l) => {
@@ -70,11 +45,23 @@ describe('a BIG-IP pair fails over while pods churn', () => {
   let world: World;
   let pair: BigipPair;
   let controller: InProcessController;
+  let clients: BigipClient[];
 
   beforeAll(async () => {
-    world = await startWorld();
     pair = await BigipPair.start({ unit: { users: BIGIP_USERS }, syncDelayMs: SYNC_DELAY_MS });
-    await deployToPair(world, pair);
+    clients = pair.units.map(
+      (u) => new BigipClient({ url: u.url, username: 'admin', password: 'admin', caBundle: BigipEmulator.caCertificate() }),
+    );
+    world = await startWorld({
+      policy: { highAvailability: { deviceGroup: pair.deviceGroup, peerAddresses: ['127.0.0.2'] } },
+      deploy: () => ({
+        bigipUnits: {
+          'bigip.k8s_e2e': { bigip: pair.units[0], client: clients[0] },
+          'bigip.k8s_e2e_unit1': { bigip: pair.units[1], client: clients[1] },
+        },
+      }),
+    });
+    await eventually(() => pair.syncStatus === 'In Sync', 'the deploy to reach both units');
     for (let i = 1; i <= 6; i++) world.emulators.kube.apply(pod('payments', `api-${i}`, { ips: [`10.1.0.${i}`] }));
     controller = await startInProcess(world, {
       env: { BIGIP_URL: pair.units[0].url, BIGIP_HA_PEER_URLS: pair.units[1].url, BIGIP_HA_POLL_MS: String(HA_POLL_MS) },
@@ -83,8 +70,21 @@ describe('a BIG-IP pair fails over while pods churn', () => {
   });
   afterAll(async () => {
     await controller?.stop();
+    await Promise.all((clients ?? []).map((c) => c.close()));
     await pair?.stop();
     await world?.stop();
+  });
+
+  test('the deploy reached both units, each with its own service-discovery tasks, and the controller learns of the peer', async () => {
+    expect(world.deployment.env.BIGIP_HA_PEER_URLS).toBe('https://127.0.0.2');
+    for (const unit of pair.units) {
+      expect(unit.requestCount('POST /mgmt/shared/appsvcs/declare/{tenants}')).toBe(1);
+      for (const list of world.plan.lists) expect(unit.discoveredNodes(list.taskId)).toBeDefined();
+    }
+    // The tmsh attachments ran on the leader only; the sync carried them.
+    expect(pair.units[1].requestCount('POST /mgmt/tm/util/bash')).toBe(0);
+    expect(pair.units[1].globalRules()).toEqual(pair.units[0].globalRules());
+    expect(pair.units[1].globalRules().enforcedPolicy).toBe('/Common/Shared/k8s_e2e_global_policy');
   });
 
   test('the lists on the new active unit converge within the sync bound', async () => {
