@@ -163,6 +163,8 @@ export class BigipPair {
 
   /** The group's sync status as every unit shows it. */
   public get syncStatus(): 'In Sync' | 'Changes Pending' {
+    // A committed change shows at once, not at the next scan.
+    this.scan();
     return this.inTransit.some((n) => n > 0) || this.unsynced.some((u) => u) ? 'Changes Pending' : 'In Sync';
   }
 
