@@ -23,7 +23,7 @@
  * resync and overwrite it), or `settleTimeoutMs` passed. Then every list is pushed again to the
  * new active unit (the anti-entropy full resync) before anything else is written to it.
  */
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { BigipClient } from '../clients/bigip/client';
 import { BigipApiError } from '../clients/bigip/errors';
 import type { DeviceReader } from '../verify/reader';
@@ -90,6 +90,7 @@ export class HaPair<C extends HaUnitClient = HaUnitClient> implements ListMember
   private readonly readTimeoutMs: number;
   private readonly inFlight = new Map<string, number>();
   private readonly unitGauge?: Gauge<'unit' | 'status'>;
+  private readonly switchCounter?: Counter;
   private target?: HaUnit<C>;
   private ready = false;
   private switchingSince?: number;
@@ -121,11 +122,10 @@ export class HaPair<C extends HaUnitClient = HaUnitClient> implements ListMember
         registers,
         collect: () => ready.set(this.ready ? 1 : 0),
       });
-      const switches: Gauge = new Gauge({
+      this.switchCounter = new Counter({
         name: 'cdktf_ces_ha_switches_total',
         help: 'Changes of the active unit of the BIG-IP pair seen by the controller (each followed by a full resync)',
         registers,
-        collect: () => switches.set(this.switches),
       });
     }
   }
@@ -251,6 +251,7 @@ export class HaPair<C extends HaUnitClient = HaUnitClient> implements ListMember
       this.target = unit;
       this.switchingSince = now;
       this.switches++;
+      this.switchCounter?.inc();
     }
     if (this.ready) return;
     // The switch: nothing in flight to another unit, and the group in sync (or waited long enough).
