@@ -23,6 +23,8 @@ import {
   parseMetrics,
   pod,
   podRef,
+  readyCondition,
+  ruleCr,
   sleep,
   startInProcess,
   startWorld,
@@ -143,11 +145,84 @@ describe('a BIG-IP pair fails over while pods churn', () => {
     expect(nodes()).toBe(during);
     const ready = JSON.parse((await controller.get('/readyz')).body);
     expect(ready.ha.problem).toMatch(/2 units of the BIG-IP pair say they are active/);
+    // The rule whose list waits says why.
+    await eventually(() => {
+      const c = readyCondition(ruleCr(world, 'NamespaceEgressRule', 'payments-partner', 'payments'));
+      return c?.reason === 'BigipRetrying' && /say they are active/.test(c.message);
+    }, 'the rule status to report the split brain');
     // Unit 0 goes standby: unit 1 stays active and gets the change.
     pair.setFailoverStatus(0, 'STANDBY');
     const resolvedAt = Date.now();
     await eventually(() => convergedOn(world, pair.units[1]), 'the lists after the split brain', 30_000, 10);
     expect(Date.now() - resolvedAt).toBeLessThanOrEqual(SYNC_BOUND_MS);
     expect(pair.units[1].listMembers(world.plan.lists.find((l) => /src_ns_payments/.test(l.path))!.taskId)).toContain('10.3.0.1');
+  });
+});
+
+describe('graceful failovers back and forth while pods churn (both units up)', () => {
+  let world: World;
+  let pair: BigipPair;
+  let controller: InProcessController;
+  let clients: BigipClient[];
+
+  beforeAll(async () => {
+    pair = await BigipPair.start({ unit: { users: BIGIP_USERS }, syncDelayMs: SYNC_DELAY_MS });
+    clients = pair.units.map(
+      (u) => new BigipClient({ url: u.url, username: 'admin', password: 'admin', caBundle: BigipEmulator.caCertificate() }),
+    );
+    world = await startWorld({
+      policy: { highAvailability: { deviceGroup: pair.deviceGroup, peerAddresses: ['127.0.0.2'] } },
+      deploy: () => ({
+        bigipUnits: {
+          'bigip.k8s_e2e': { bigip: pair.units[0], client: clients[0] },
+          'bigip.k8s_e2e_unit1': { bigip: pair.units[1], client: clients[1] },
+        },
+      }),
+    });
+    await eventually(() => pair.syncStatus === 'In Sync', 'the deploy to reach both units');
+    controller = await startInProcess(world, {
+      env: { BIGIP_URL: pair.units[0].url, BIGIP_HA_PEER_URLS: pair.units[1].url, BIGIP_HA_POLL_MS: String(HA_POLL_MS) },
+    });
+    await eventually(() => convergedOn(world, pair.units[0]), 'the first push to the active unit');
+  });
+  afterAll(async () => {
+    await controller?.stop();
+    await Promise.all((clients ?? []).map((c) => c.close()));
+    await pair?.stop();
+    await world?.stop();
+  });
+
+  test('each time, the new active unit converges within the bound, and the standby follows through the sync', async () => {
+    const { kube } = world.emulators;
+    const figures: string[] = [];
+    let n = 0;
+    for (let round = 1; round <= 3; round++) {
+      const to = round % 2;
+      let failedAt = 0;
+      for (let step = 0; step < 30; step++) {
+        n++;
+        kube.apply(pod('shop', `cart-${n}`, { labels: { app: 'cart' }, ips: [`10.4.${Math.floor(n / 250)}.${n % 250}`] }));
+        if (n > 4) kube.delete(podRef('shop', `cart-${n - 4}`), { gracePeriodSeconds: 0 });
+        if (step === 10) {
+          pair.failOver(to);
+          failedAt = Date.now();
+        }
+        await sleep(30);
+      }
+      const lastChangeAt = Date.now();
+      await eventually(() => convergedOn(world, pair.units[to]), `round ${round}: the new active unit`, 30_000, 10);
+      const convergedMs = Date.now() - lastChangeAt;
+      await eventually(() => convergedOn(world, pair.units[1 - to]), `round ${round}: the standby through the sync`, 30_000, 10);
+      const standbyMs = Date.now() - lastChangeAt;
+      const firstPush = pair.units[to].nodePushes({ since: failedAt })[0]?.at ?? NaN;
+      figures.push(
+        `round ${round}: first push ${firstPush - failedAt} ms after the failover, active converged +${convergedMs} ms, standby +${standbyMs} ms`,
+      );
+      expect(convergedMs).toBeLessThanOrEqual(SYNC_BOUND_MS);
+      expect(firstPush - failedAt).toBeLessThanOrEqual(SYNC_BOUND_MS);
+    }
+    process.stdout.write(`HA graceful failovers: ${figures.join('; ')}\n`);
+    const ready = JSON.parse((await controller.get('/readyz')).body);
+    expect(ready.ha).toMatchObject({ ready: true, active: pair.units[1].url, switches: 4 });
   });
 });
