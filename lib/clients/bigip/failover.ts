@@ -5,7 +5,9 @@
  * - `GET /mgmt/tm/cm/failover-status`: `entries["https://localhost/mgmt/tm/cm/failover-status/0"]
  *   .nestedStats.entries.status.description` is `ACTIVE`, `STANDBY`, `OFFLINE`, `FORCED OFFLINE`
  *   ... (the stats shape every iControl REST `stats` answer has; AS3's integration tests poll it
- *   until `ACTIVE`: f5-appsvcs-extension `test/integration/bigip/property/propertiesCommon.js:1456-1461`).
+ *   until `ACTIVE`: f5-appsvcs-extension `test/integration/bigip/property/propertiesCommon.js`,
+ *   `checkServices()`; the F5-LTM PowerShell module and
+ *   F5's Ansible modules read the same `status` and `color`).
  * - `GET /mgmt/tm/cm/sync-status`: the same shape, `status` (`In Sync`, `Changes Pending`,
  *   `Awaiting Initial Sync`, `Disconnected`, `Standalone` ...), `color` and `summary` (F5's
  *   Python SDK reads `entries["https://localhost/mgmt/tm/cm/sync-status/0"].nestedStats.entries

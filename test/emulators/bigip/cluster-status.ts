@@ -4,7 +4,8 @@
  * - `GET /mgmt/tm/cm/failover-status` and `GET /mgmt/tm/cm/sync-status` are `stats` answers,
  *   `entries["https://localhost/mgmt/tm/cm/<x>/0"].nestedStats.entries.<field>.description`
  *   (AS3's integration tests read `status.description` of failover-status until it is `ACTIVE`:
- *   f5-appsvcs-extension `test/integration/bigip/property/propertiesCommon.js:1456-1461`; F5's
+ *   f5-appsvcs-extension `test/integration/bigip/property/propertiesCommon.js`, `checkServices()`;
+ *   the answer's `kind` is `tm:cm:failover-status:failover-statusstats`; F5's
  *   Python SDK cluster manager reads `status.description` of sync-status and waits for
  *   `In Sync`; a standalone device shows `Standalone`).
  * - `GET /mgmt/tm/cm/device-group` is a collection, `items[]` with the attributes of
