@@ -66,6 +66,8 @@ export interface ControllerConfig {
   readonly leaseName: string;
   readonly leaseNamespace: string;
   readonly leaderElection: boolean;
+  /** The other units when the BIG-IP is a pair (BIGIP_HA_PEER_URLS); undefined for one device. */
+  readonly ha?: HaConfig;
   readonly httpPort: number;
   /** Longest wait of an addition for more changes before its list is pushed (COALESCE_MS). */
   readonly coalesceMs: number;
@@ -81,9 +83,6 @@ export interface ControllerConfig {
   readonly logLevel: LogLevel;
   /** How often the leader reads the device back and checks it against the plan (jittered). */
   readonly deviceCheckIntervalMs: number;
-
-  /** The other units when the BIG-IP is a pair (BIGIP_HA_PEER_URLS); undefined for one device. */
-  readonly ha?: HaConfig;
 }
 
 function readFile(file: string, what: string, fix: string): string {
@@ -241,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     leaseName: env.LEASE_NAME ?? `cdktf-ces-${plan.cluster}`,
     leaseNamespace: leaseNamespace ?? '',
     leaderElection,
+    ...(ha ? { ha } : {}),
     httpPort: int(env, 'HTTP_PORT', DEFAULTS.httpPort, 0, 65535), // 0: any free port (local runs)
     coalesceMs: int(env, 'COALESCE_MS', DEFAULTS.coalesceMs, 0, 60000),
     maxPushesInFlight: int(env, 'MAX_PUSHES_IN_FLIGHT', DEFAULTS.maxPushesInFlight, 1, 16),
@@ -248,8 +248,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     maxPushesPerSecond: int(env, 'MAX_PUSHES_PER_SECOND', undefined, 1, 1000),
     logLevel,
     deviceCheckIntervalMs: int(env, 'DEVICE_CHECK_INTERVAL_MS', 60000, 500, 86_400_000),
-
-    ...(ha ? { ha } : {}),
   };
 }
 

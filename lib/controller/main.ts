@@ -287,9 +287,9 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
       live = false;
       if (elector) await elector.stop({ release: true });
       await follow();
-      await Promise.all(informers.map((i) => i.stop()));
       await pair?.stop();
       await Promise.all((units ?? []).slice(1).map((u) => u.client.close()));
+      await Promise.all(informers.map((i) => i.stop()));
       await bigip.close();
       kube.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
