@@ -835,6 +835,24 @@ function controllerCases(L, add) {
       render: (out, v) => O.eq(O.envOf(out, 'BIGIP_URL'), v, 'BIGIP_URL'),
     },
     {
+      // The base device is one BIG-IP: peer URLs belong to a pair (highAvailability) only.
+      prop: 'bigipPeerUrls',
+      optional: true,
+      judge: judge.never(),
+      // No peer URL for a device without peers says nothing wrong.
+      generic: { 'empty-array': 'accept' },
+      values: [
+        entry('on-one-bigip', ['https://bigip-b.example.net'], 'reject', 'impossible', { why: 'the device has no other unit' }),
+        entry('http', ['http://bigip-b.example.net'], 'reject', 'malformed'),
+        entry('interpolation', ['https://${var.peer}'], 'reject', 'injection', { why: 'Terraform evaluates ${...} in cdk.tf.json' }),
+        entry('credentials', ['https://admin:secret@b.example.net'], 'reject', 'injection', {
+          why: 'credentials in the URL land in cdk.tf.json',
+        }),
+        entry('not-an-array', 'https://bigip-b.example.net', 'reject', 'wrong-type'),
+      ],
+      render: (out) => (O.envOf(out, 'BIGIP_HA_PEER_URLS') === undefined ? [] : ['BIGIP_HA_PEER_URLS set for one BIG-IP']),
+    },
+    {
       prop: 'image',
       optional: true,
       judge: imageJudge,
