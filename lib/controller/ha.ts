@@ -254,25 +254,30 @@ export class HaPair<C extends HaUnitClient = HaUnitClient> implements ListMember
       this.switchCounter?.inc();
     }
     if (this.ready) return;
-    // The switch: nothing in flight to another unit, and the group in sync (or waited long enough).
+    // The switch: nothing in flight to another unit, and the group in sync; a unit that never
+    // answers (a push hanging on a dead unit, a sync status that cannot be read) holds the switch
+    // up for settleTimeoutMs at most.
+    const waited = now - (this.switchingSince ?? now);
+    const settling = waited < this.settleTimeoutMs;
     const elsewhere = [...this.inFlight].some(([name, n]) => name !== unit.name && n > 0);
-    if (elsewhere) return;
+    if (elsewhere && settling) return;
     let sync: ClusterStatus | Error;
     try {
       sync = await withTimeout(readSyncStatus(unit.client, { retry: false }), this.readTimeoutMs);
     } catch (e) {
       sync = e instanceof Error ? e : new Error(String(e));
     }
-    const waited = now - (this.switchingSince ?? now);
-    if (!(sync instanceof Error) && !isInSync(sync) && waited < this.settleTimeoutMs) {
-      this.problem = `switching to ${unit.name}: its sync status is "${sync.status}"${sync.summary ? ` (${sync.summary})` : ''}; waiting for "In Sync"`;
+    const syncText = sync instanceof Error ? `unreadable (${sync.message})` : `"${sync.status}"${sync.summary ? ` (${sync.summary})` : ''}`;
+    if ((sync instanceof Error || !isInSync(sync)) && settling) {
+      this.problem = `switching to ${unit.name}: its sync status is ${syncText}; waiting for "In Sync"`;
       return;
     }
-    if (sync instanceof Error || !isInSync(sync))
-      log.warn('the BIG-IP group is not in sync; resyncing to the active unit anyway', {
+    if (elsewhere || sync instanceof Error || !isInSync(sync))
+      log.warn('the switch to the new active BIG-IP unit did not settle in time; resyncing every list to it anyway', {
         unit: unit.name,
         waitedMs: waited,
-        sync: sync instanceof Error ? sync.message : sync.status,
+        sync: syncText,
+        pushInFlightElsewhere: elsewhere,
       });
     this.ready = true;
     this.problem = undefined;

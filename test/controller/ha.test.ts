@@ -229,3 +229,39 @@ describe('BIGIP_HA_* settings', () => {
     expect(() => loadHaConfig(env, base)).toThrow(message);
   });
 });
+
+describe('HaPair: a switch that does not settle', () => {
+  test('a push hanging on the old unit holds the switch up for settleTimeoutMs at most', async () => {
+    const { clock, units, pair, switched } = pairOf();
+    units[0].failover = 'ACTIVE';
+    await pair.poll();
+    units[0].hold = new Promise<void>(() => undefined);
+    void push(pair);
+    units[0].failover = 'STANDBY';
+    units[1].failover = 'ACTIVE';
+    await pair.poll();
+    await clock.advance(4999);
+    await pair.poll();
+    expect(pair.state.ready).toBe(false);
+    await clock.advance(1);
+    await pair.poll();
+    expect(pair.state).toMatchObject({ ready: true, active: 'https://unit-1' });
+    expect(switched).toEqual(['https://unit-0', 'https://unit-1']);
+  });
+
+  test('an unreadable sync status is waited for like "Changes Pending"', async () => {
+    const { clock, units, pair } = pairOf();
+    units[0].failover = 'ACTIVE';
+    const getJson = units[0].getJson.bind(units[0]);
+    units[0].getJson = async (path: string) => {
+      if (path === SYNC_STATUS_PATH) throw new Error('ECONNRESET');
+      return getJson(path);
+    };
+    await pair.poll();
+    expect(pair.state.ready).toBe(false);
+    expect(pair.state.problem).toMatch(/sync status is unreadable \(ECONNRESET\)/);
+    await clock.advance(5000);
+    await pair.poll();
+    expect(pair.state.ready).toBe(true);
+  });
+});
