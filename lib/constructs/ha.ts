@@ -130,7 +130,7 @@ export function haIssues(claimant: Construct, raw: Readonly<Record<string, unkno
   ha.peerAddresses.forEach((peer, i) => {
     const field = `highAvailability.peerAddresses[${i}]`;
     const key = canonicalHost(peer);
-    if (key === own && port === raw.port)
+    if (key === own && (port ?? 443) === ((typeof raw.port === 'number' ? raw.port : undefined) ?? 443))
       issues.push({
         path,
         field,

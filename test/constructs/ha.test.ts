@@ -144,6 +144,7 @@ describe('highAvailability props that are refused', () => {
     [{ ...PAIR, peerAddresses: [] }, 'highAvailability.peerAddresses', /at least one other unit/],
     [{ ...PAIR, peerAddresses: ['https://bigip-b'] }, 'highAvailability.peerAddresses[0]', /host name or IP address without scheme/],
     [{ ...PAIR, peerAddresses: ['bigip.example.net'] }, 'highAvailability.peerAddresses[0]', /the device's own address/],
+    [{ ...PAIR, peerAddresses: ['BIGIP.example.net'], peerPort: 443 }, 'highAvailability.peerAddresses[0]', /the device's own address/],
     [{ ...PAIR, peerAddresses: ['b.example.net', 'B.example.net'] }, 'highAvailability.peerAddresses[1]', /listed twice/],
     [{ ...PAIR, configSync: 'manual' }, 'highAvailability.configSync', /ConfigSyncMode.AUTO or ConfigSyncMode.EXPLICIT/],
     [{ ...PAIR, peerPort: 0 }, 'highAvailability.peerPort', /at least 1|from 1 to 65535/],
