@@ -25,8 +25,10 @@
  * - Without auto-sync changes wait until `configSync(from)` (tmsh `run cm config-sync to-group
  *   <dg>`), which copies the whole configuration of one unit to the others; AS3's `syncToGroup`
  *   does the same without waiting for it (AS3 `src/lib/declarationHandler.js:1282-1317`).
- * - A standby unit accepts configuration changes through REST as the active does (nothing in
- *   iControl REST refuses them); with auto-sync they then reach the active.
+ * - A standby unit accepts configuration changes through REST as the active does, and with
+ *   auto-sync they then reach the active (unsettled: the sources read do not say; accepting them
+ *   is the stricter choice here, since a client that writes to the standby is then caught by
+ *   its writes arriving late on the active, not hidden by a refusal).
  * - Failover: one unit `ACTIVE`, the others `STANDBY`; `failover()` moves the active role,
  *   `setFailoverStatus()` injects any state, two actives (split brain) included.
  */
