@@ -34,6 +34,7 @@ export { ExternalService, ExternalServiceProps } from './constructs/external-ser
 export { EgressGuardrails, EgressGuardrailsProps, ExpiredRuleMode, GuardrailMode } from './constructs/guardrails';
 export { SharedBigip, SharedBigipProps } from './constructs/shared-bigip';
 export { BigipConnectionProps } from './constructs/connection';
+export { BigipHaOptions, ConfigSyncMode } from './constructs/ha';
 export {
   DEFAULT_NODE_IMAGE,
   EgressController,

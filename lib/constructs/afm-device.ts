@@ -38,6 +38,7 @@ import { SharedBigip } from './shared-bigip';
 import { addSynthCheck, isRefused, markUnbuilt, recordedProblems, refused, unbuiltDependency } from './problems';
 import { EXPIRY_WARNING_DAYS_DEFAULT, expiryNotice } from '../policy/schedule';
 import type { PolicyIssue } from '../policy/errors';
+import { BigipHaOptions, HA_PROP, HaArtifact, addHaUnits, haArtifact, haIssues, peerUrls } from './ha';
 
 const DEVICE_SYMBOL = Symbol.for('cdktf-ces.AfmDevice');
 /** Brand of EgressGuardrails (defined in guardrails.ts, which imports this module). */
@@ -65,11 +66,12 @@ const afmDeviceSchema = z.strictObject({
         : 'must be an EgressCrdStack of the same app',
   }),
   ...deviceSettings,
+  highAvailability: HA_PROP,
 });
 const DEVICE_FIELDS = Object.keys(afmDeviceSchema.shape);
 const DEVICE_HINTS = {
   what: 'an AfmDevice',
-  nested: { logging: 'EgressLoggingOptions' },
+  nested: { logging: 'EgressLoggingOptions', highAvailability: 'BigipHaOptions' },
   expected: '{ clusterName, crdStack, address, tlsCaBundlePath, ... } or { clusterName, crdStack, sharedBigip, ... }',
   misplaced: misplacedProps(DEVICE_FIELDS, {
     ...CONNECTION_OVERRIDES,
@@ -184,6 +186,14 @@ export interface AfmDeviceProps extends BigipConnectionProps {
    * @default - none (FQDN destinations fail synth)
    */
   readonly dnsResolver?: string;
+  /**
+   * The BIG-IP is a pair (the units of one sync-failover device group): `address` is the
+   * config leader, these are the other units. The declaration is deployed to the leader, then
+   * to each other unit (its service-discovery tasks are its own), and the controller writes
+   * the source lists to whichever unit is active. See docs/ha.md.
+   * @default - one BIG-IP
+   */
+  readonly highAvailability?: BigipHaOptions;
 }
 
 /**
@@ -213,6 +223,8 @@ export class AfmDevice extends Construct {
   public readonly sharedBigip?: SharedBigip;
   /** `https://<address>[:<port>]` of the BIG-IP management interface. */
   public readonly managementUrl!: string;
+  /** `https://<address>[:<port>]` of the other units when the BIG-IP is a pair (`highAvailability`); empty otherwise. */
+  public readonly peerManagementUrls: string[] = [];
   /** Verdict for traffic no rule allows. */
   public readonly defaultAction!: DefaultAction;
 
@@ -225,6 +237,7 @@ export class AfmDevice extends Construct {
   private compiled?: { version: number; result: CompiledPolicy };
   private version = 0;
   private as3JsonCache?: { compiled: CompiledPolicy; json: string };
+  private ha?: HaArtifact;
 
   constructor(scope: Construct, id: string, props: AfmDeviceProps) {
     super(scope, checkedConstructId(scope, id, 'an AfmDevice'));
@@ -301,6 +314,7 @@ export class AfmDevice extends Construct {
       if (sharedIssue && !sameStack) issues.push(sharedIssue);
       const claim = !p.sharedBigip && p.address !== undefined ? endpointClaimIssue(this, p.address, p.port) : undefined;
       if (claim) issues.push(claim);
+      issues.push(...haIssues(this, raw, p.highAvailability));
     }
     if (refused(this, () => throwIssues(issues, DEVICE_FIELDS)) || unbuiltDependency) {
       if (!isRefused(this)) markUnbuilt(this, unbuiltDependency as IConstruct);
@@ -370,6 +384,28 @@ export class AfmDevice extends Construct {
     // rendered at synth like the declaration.
     ownership?.attach(this.declaration);
     ownership?.releaseRouteDomain(this.deviceModel.routeDomain);
+    // A BIG-IP pair: the same declaration to the other units after everything on the leader (ha.ts).
+    if (valid.highAvailability) {
+      const ha = valid.highAvailability;
+      for (const url of peerUrls(ha, connection)) (this.peerManagementUrls as string[]).push(url);
+      this.ha = haArtifact(ha, connection, this.managementUrl);
+      for (const peer of ha.peerAddresses) claimEndpoint(this, 'AfmDevice', peer, ha.peerPort ?? connection.port);
+      addHaUnits(
+        this,
+        this.tenant,
+        ha,
+        this.provider,
+        connection,
+        this.declaration,
+        (scope, provider, dependsOn) =>
+          new BigipAs3(scope, 'Resource', {
+            provider,
+            dependsOn: [...dependsOn],
+            as3Json: Lazy.stringValue({ produce: () => unlessInvalid(() => this._as3Json(), '') }),
+            ignoreMetadata: true,
+          }),
+      );
+    }
     // Cross-rule problems (such as FQDN destinations without a resolver) fail synth here, and
     // guardrails applied above the stacks (where cdktf does not invoke aspects) are applied.
     addSynthCheck(this, () => this.synthProblems());
@@ -488,6 +524,7 @@ export class AfmDevice extends Construct {
       as3Sha256: sha256(this._as3Json()),
       sharedContext: this.sharedBigip ? { stack: TerraformStack.of(this.sharedBigip).node.id, name: this.sharedBigip.name } : undefined,
       expiredRules: compiled.expired.length ? expiredRules(compiled) : undefined,
+      ha: this.ha,
     };
   }
 

@@ -214,6 +214,7 @@ const CONTROLLER_PROP_NAMES: readonly string[] = [
   'caBundleKey',
   'insecureSkipTlsVerify',
   'bigipUrl',
+  'bigipPeerUrls',
   'image',
   'nodeImage',
   'replicas',
@@ -312,6 +313,30 @@ export function bigipProvider(scope: Construct, alias: string, props: BigipConne
     );
   }
   const credentials = (props.credentials ?? BigipCredentials.fromVariables())._bind(scope, alias);
+  const provider = new BigipProvider(scope, 'Provider', {
+    alias,
+    address: props.address,
+    port: props.port !== undefined ? String(props.port) : undefined,
+    username: credentials.username,
+    password: credentials.password,
+    tokenAuth: true,
+    validateCertsDisable: props.insecureSkipTlsVerify === true,
+    trustedCertPath: props.tlsCaBundlePath,
+    teemDisable: true,
+  });
+  boundCredentials.set(provider, credentials);
+  return provider;
+}
+
+/** The credentials each provider made by {@link bigipProvider} logs in with (the other units of a pair use the same). */
+const boundCredentials = new WeakMap<BigipProvider, { readonly username?: string; readonly password?: string }>();
+
+/**
+ * The `bigip` provider of another unit of `leader`'s BIG-IP pair: the same credentials (the same
+ * Terraform variables, not new ones) and TLS settings, another address.
+ */
+export function peerProvider(scope: Construct, alias: string, leader: BigipProvider, props: BigipConnectionProps): BigipProvider {
+  const credentials = boundCredentials.get(leader) ?? {};
   return new BigipProvider(scope, 'Provider', {
     alias,
     address: props.address,

@@ -100,6 +100,13 @@ export interface EgressControllerProps {
    */
   readonly bigipUrl?: string;
   /**
+   * Management URLs of the other units the controller uses when the device is a BIG-IP pair
+   * (`highAvailability`), one per peer in the device's order: `https://host[:port]` each.
+   * Required with `bigipUrl` on a pair.
+   * @default - the device's peerManagementUrls
+   */
+  readonly bigipPeerUrls?: string[];
+  /**
    * A controller image of your own (see lib/controller/Dockerfile): an image reference
    * `[registry[:port]/]repository[:tag][@sha256:digest]`.
    * @default - the controller bundled with this library, from a content-hashed ConfigMap, on `nodeImage`
@@ -382,6 +389,15 @@ const controllerSchema = z.strictObject({
       if (p) ctx.addIssue({ code: 'custom', message: p, params: { quotedValue: quote(withoutUserInfo(v)) } });
     })
     .optional(),
+  bigipPeerUrls: z
+    .array(
+      z.string({ error: 'expected an https URL' }).superRefine((v, ctx) => {
+        const p = bigipUrlProblem(v);
+        if (p) ctx.addIssue({ code: 'custom', message: p, params: { quotedValue: quote(withoutUserInfo(v)) } });
+      }),
+      { error: 'expected the https URLs of the other units of the BIG-IP pair' },
+    )
+    .optional(),
   image,
   nodeImage: image,
   replicas: wholeNumber(1, 5).optional(),
@@ -502,6 +518,22 @@ export class EgressController extends Construct {
           given.node.path,
           `already has a controller (${other}); two would fight over the device's lists: keep one EgressController per AfmDevice`,
         );
+      // A pair's other units: the device's, or as many given ones (with bigipUrl, the cluster may reach the units elsewhere).
+      const peers = given.peerManagementUrls.length;
+      if (Array.isArray(raw.bigipPeerUrls) && raw.bigipPeerUrls.length !== peers)
+        add(
+          'bigipPeerUrls',
+          raw.bigipPeerUrls,
+          peers === 0
+            ? 'the device is one BIG-IP (no highAvailability): leave bigipPeerUrls out'
+            : `the device's pair has ${peers} other unit(s) (highAvailability.peerAddresses); give one URL for each, in that order`,
+        );
+      else if (peers > 0 && raw.bigipUrl !== undefined && raw.bigipPeerUrls === undefined)
+        add(
+          'bigipPeerUrls',
+          undefined,
+          "the device is a BIG-IP pair and bigipUrl replaces the leader's URL: give the other units' URLs the controller reaches too",
+        );
       const sameCluster = (controllersOfStack.get(stack) ?? []).find((c) => c.cluster === given.clusterName);
       if (!other && sameCluster) {
         add(
@@ -567,6 +599,7 @@ export class EgressController extends Construct {
       createNamespace: valid.createNamespace ?? true,
       plan,
       bigipUrl: valid.bigipUrl ?? valid.device.managementUrl,
+      bigipPeerUrls: valid.bigipPeerUrls ?? valid.device.peerManagementUrls,
       credentialsSecret: objectRef(valid.credentialsSecret, namespace),
       usernameKey: valid.usernameKey ?? 'username',
       passwordKey: valid.passwordKey ?? 'password',

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { PLAN_FORMAT, SyncPlan } from '../policy/plan';
 import type { LogLevel } from './log';
+import { HaConfig, loadHaConfig } from './ha';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -65,6 +66,8 @@ export interface ControllerConfig {
   readonly leaseName: string;
   readonly leaseNamespace: string;
   readonly leaderElection: boolean;
+  /** The other units when the BIG-IP is a pair (BIGIP_HA_PEER_URLS); undefined for one device. */
+  readonly ha?: HaConfig;
   readonly httpPort: number;
   /** Longest wait of an addition for more changes before its list is pushed (COALESCE_MS). */
   readonly coalesceMs: number;
@@ -227,6 +230,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     );
   }
 
+  const ha = loadHaConfig(env, url);
+
   return {
     plan,
     ...(credentialsSecret || caConfigMap
@@ -239,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     leaseName: env.LEASE_NAME ?? `cdktf-ces-${plan.cluster}`,
     leaseNamespace: leaseNamespace ?? '',
     leaderElection,
+    ...(ha ? { ha } : {}),
     httpPort: int(env, 'HTTP_PORT', DEFAULTS.httpPort, 0, 65535), // 0: any free port (local runs)
     coalesceMs: int(env, 'COALESCE_MS', DEFAULTS.coalesceMs, 0, 60000),
     maxPushesInFlight: int(env, 'MAX_PUSHES_IN_FLIGHT', DEFAULTS.maxPushesInFlight, 1, 16),

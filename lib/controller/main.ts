@@ -34,6 +34,7 @@ import type { NamespaceInfo, PodInfo, ServiceInfo } from '../policy/membership';
 import type { PlanRule } from '../policy/plan';
 import { ruleSpecDigest } from '../policy/plan';
 import { bigipDeviceReader } from '../verify/reader';
+import { HaPair, haDeviceReader, haUnits } from './ha';
 
 type RuleKindName = PlanRule['kind'];
 
@@ -93,6 +94,19 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   });
   const kube = new KubeClient(loadConnection({ kubeconfig: config.kubeconfig }));
 
+  // A BIG-IP pair: lists go to the active unit only; a change of active unit resyncs every list.
+  const units = config.ha ? haUnits(config, bigip, log) : undefined;
+  const pair = units
+    ? new HaPair({
+        units,
+        pollIntervalMs: config.ha?.pollIntervalMs,
+        settleTimeoutMs: config.ha?.settleTimeoutMs,
+        onSwitched: () => reconciler.repush(plan.lists.map((l) => l.path)),
+        log: log.child({ component: 'ha' }),
+        registry: metrics.registry,
+      })
+    : undefined;
+
   const informers: Informer<unknown>[] = [];
   // Reconnect quickly: a change missed while a watch is down reaches the lists that much later.
   const backoff = { initialMs: 250, maxMs: 2000 };
@@ -127,7 +141,7 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   const reconciler = new ListReconciler({
     plan,
     pods,
-    target: bigip,
+    target: pair ?? bigip,
     coalesceMs: config.coalesceMs,
     maxPushesInFlight: config.maxPushesInFlight,
     maxDeviceBusyPercent: config.maxDeviceBusyPercent,
@@ -156,9 +170,9 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
 
   const deviceCheck = new DeviceChecker({
     plan,
-    reader: bigipDeviceReader(bigip),
+    reader: pair ? haDeviceReader(pair) : bigipDeviceReader(bigip),
     target: reconciler,
-    logins: () => bigip.stats().logins,
+    logins: () => (units ? units.reduce((n, u) => n + u.client.stats().logins, 0) : bigip.stats().logins),
     intervalMs: config.deviceCheckIntervalMs,
     log: log.child({ component: 'device-check' }),
     registry: metrics.registry,
@@ -249,14 +263,21 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
   const server = await startHttpServer(config.httpPort, metrics.registry, {
     live: () => live,
     ready: () => ({
-      ready: synced(),
-      detail: { leader: leading, pods: pods.size, pendingLists: reconciler.pendingLists, gatedLists: reconciler.gatedLists },
+      ready: synced() && (!pair || pair.state.ready),
+      detail: {
+        leader: leading,
+        pods: pods.size,
+        pendingLists: reconciler.pendingLists,
+        gatedLists: reconciler.gatedLists,
+        ...(pair ? { ha: pair.state } : {}),
+      },
     }),
   });
 
   metrics.bindState(() => ({ gatedLists: reconciler.gatedLists, pendingLists: reconciler.pendingLists, leading, pods: pods.size }));
 
   for (const i of informers) i.start();
+  pair?.start();
   const syncedPromise = Promise.all(informers.map((i) => i.waitForSync())).then(() =>
     log.info('caches listed', { pods: pods.size, lists: plan.lists.length }),
   );
@@ -309,6 +330,8 @@ export async function runController(config: ControllerConfig, log: Logger): Prom
       live = false;
       if (elector) await elector.stop({ release: true });
       await follow();
+      await pair?.stop();
+      await Promise.all((units ?? []).slice(1).map((u) => u.client.close()));
       await Promise.all(informers.map((i) => i.stop()));
       await flowLogs?.close();
       await bigip.close();

@@ -44,6 +44,8 @@ export interface ControllerSettings {
   readonly createNamespace: boolean;
   readonly plan: SyncPlan;
   readonly bigipUrl: string;
+  /** The other units of a BIG-IP pair (BIGIP_HA_PEER_URLS); none for one BIG-IP. */
+  readonly bigipPeerUrls?: readonly string[];
   /** Read through the API (not mounted), so the pod starts even when it is missing. */
   readonly credentialsSecret: ObjectRef;
   readonly usernameKey: string;
@@ -241,6 +243,7 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
 
   const env = [
     { name: 'BIGIP_URL', value: s.bigipUrl },
+    ...(s.bigipPeerUrls?.length ? [{ name: 'BIGIP_HA_PEER_URLS', value: s.bigipPeerUrls.join(',') }] : []),
     { name: 'BIGIP_CREDENTIALS_SECRET', value: `${s.credentialsSecret.namespace}/${s.credentialsSecret.name}` },
     { name: 'BIGIP_USERNAME_KEY', value: s.usernameKey },
     { name: 'BIGIP_PASSWORD_KEY', value: s.passwordKey },

@@ -124,6 +124,8 @@ export interface PolicyArtifact {
   readonly sharedContext?: { readonly stack: string; readonly name: string };
   /** Rules left out because their `expiresAt` had come at synth (absent when none). */
   readonly expiredRules?: readonly ExpiredRule[];
+  /** Set when the device is a BIG-IP pair: its device group, how it syncs, every unit's management URL (leader first). */
+  readonly ha?: { readonly deviceGroup: string; readonly configSync: 'auto' | 'explicit'; readonly units: readonly string[] };
 }
 
 /**

@@ -16,7 +16,16 @@ export type VerifySeverity = 'error' | 'warning';
 
 /** Which check found a problem. */
 export type VerifyCheck =
-  'device' | 'as3-task' | 'declaration' | 'attachment' | 'fqdn-resolver' | 'address-list' | 'route-domain' | 'saved-config';
+  | 'device'
+  | 'as3-task'
+  | 'declaration'
+  | 'attachment'
+  | 'fqdn-resolver'
+  | 'address-list'
+  | 'route-domain'
+  | 'saved-config'
+  /** The units of a BIG-IP pair: device group, sync status, one active unit, tasks on every unit. */
+  | 'ha-pair';
 
 export interface VerifyProblem {
   readonly severity: VerifySeverity;

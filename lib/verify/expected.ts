@@ -4,6 +4,7 @@
  * and FQDN resolver, the event-driven lists the controller fills and the route domains the
  * declarations name.
  */
+import type { HaExpectation } from './ha';
 import { DeviceState, expectedDeviceState, ownDeviceState } from '../afm/device-state';
 import type { DeviceOutput } from '../analysis/synth-output';
 import { CompiledPolicy, compilePolicy } from '../policy/compile';
@@ -71,6 +72,8 @@ export interface ExpectedDevice {
   readonly tenant: string;
   /** `https://<address>[:<port>]` of the management interface, from the provider configuration. */
   readonly managementUrl: string;
+  /** The pair's device group, sync mode and units, when the device is a BIG-IP pair. */
+  readonly ha?: HaExpectation;
   /** The `cdk.tf.json` holding the context commands (the SharedBigip's on a shared BIG-IP). */
   readonly commandsFile: string;
   /** The device's tenant as it posts it (and AS3 stores it). */

@@ -37,4 +37,5 @@ export {
 } from './reader';
 export { formatVerifyJson, formatVerifyText, problemLine, VERIFY_NOTES } from './report';
 export { expectedDevices, managementUrlOf } from './targets';
+export { checkHaPair, type HaExpectation, haExpectationOf, type UnitObservation, verifyHaDevice } from './ha';
 export { type DeviceVerification, distinctProblems, observeDevice, verifyDevice, type VerifyOptions } from './verify';

@@ -9,6 +9,7 @@ import { selectDevices } from '../analysis/device-name';
 import { DeviceOutput, namesOfOutput, readSynthOutput } from '../analysis/synth-output';
 import { quote } from '../files/text';
 import { ExpectedDevice, deviceContextOf, expectedDevice } from './expected';
+import { haExpectationOf } from './ha';
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -68,6 +69,9 @@ export function expectedDevices(outDir: string, cwd: string, device?: string): E
         ]
       : [d.tenant];
     const commandsFile = d.shared ? path.join(path.dirname(path.dirname(d.terraformFile)), d.shared.stack, 'cdk.tf.json') : d.terraformFile;
-    return expectedDevice(d, managementUrlOf(d, cwd), owners, commandsFile, deviceContextOf(d, devices));
+    const expected = expectedDevice(d, managementUrlOf(d, cwd), owners, commandsFile, deviceContextOf(d, devices));
+    // A BIG-IP pair: verify reads every unit (ha.ts).
+    const ha = haExpectationOf(d.artifact.ha, d.terraformFile);
+    return ha ? { ...expected, ha } : expected;
   });
 }

@@ -139,6 +139,18 @@ export interface DeployOptions {
    * @default 1000
    */
   readonly waitPollMs?: number;
+  /**
+   * The BIG-IPs of `bigip` providers by provider reference (`bigip.<alias>`): the units of a
+   * pair (test/emulators/bigip/ha.ts). Resources of other providers go to `emulators.bigip`.
+   * @default - every BIG-IP resource goes to emulators.bigip
+   */
+  readonly bigipUnits?: Readonly<Record<string, BigipUnitTarget>>;
+}
+
+/** One BIG-IP a provider reaches, with a client logged in to it. */
+export interface BigipUnitTarget {
+  readonly bigip: BigipEmulator;
+  readonly client: BigipClient;
 }
 
 /** A resource that failed, a condition that did not hold: the apply stops, as Terraform's does. */
@@ -256,6 +268,7 @@ export async function deploySynthOutput(outdir: string, emulators: Emulators, op
     applied: [],
     destroyed: [],
     kubernetesOperations: [],
+    bigipUnits: options.bigipUnits ?? {},
   };
   const controllers: ControllerDeployment[] = [];
   const stacks = readStacks(outdir);
@@ -320,6 +333,13 @@ interface Run {
   readonly applied: string[];
   readonly destroyed: string[];
   readonly kubernetesOperations: string[];
+  readonly bigipUnits: Readonly<Record<string, BigipUnitTarget>>;
+}
+
+/** The run as seen by a BIG-IP resource: its provider's unit when it names one of `bigipUnits`. */
+function onUnit(run: Run, config: Readonly<Obj>): Run {
+  const unit = typeof config.provider === 'string' ? run.bigipUnits[config.provider] : undefined;
+  return unit ? { ...run, emulators: { ...run.emulators, bigip: unit.bigip, bigipClient: unit.client } } : run;
 }
 
 const RESOURCE_TYPES = ['kubernetes_manifest', 'terraform_data', 'bigip_as3', 'bigip_command'] as const;
@@ -423,7 +443,7 @@ async function applyStack(stack: SynthStack, run: Run): Promise<void> {
         `deploySynthOutput: ${key(address)} is gone from the output; deleting an AS3 declaration is not modelled`,
         stateNow(),
       );
-    if (r.type === 'bigip_command' && r.config.when === 'destroy') await runCommands(run, r.config.commands as string[]);
+    if (r.type === 'bigip_command' && r.config.when === 'destroy') await runCommands(onUnit(run, r.config), r.config.commands as string[]);
     if (r.type === 'kubernetes_manifest') deleteObject(run, refOf(r.config));
     else run.destroyed.push(key(address));
   }
@@ -462,7 +482,7 @@ async function applyStack(stack: SynthStack, run: Run): Promise<void> {
       outputs = (prior as DeployedResource).outputs;
     } else {
       if (prior && type === 'bigip_command' && replaced && prior.config.when === 'destroy')
-        await runCommands(run, prior.config.commands as string[]);
+        await runCommands(onUnit(run, prior.config), prior.config.commands as string[]);
       if (type === 'kubernetes_manifest') {
         const createFirst = (config.lifecycle as Obj | undefined)?.create_before_destroy === true;
         if (prior && replaced && !createFirst) deleteObject(run, refOf(prior.config));
@@ -605,8 +625,9 @@ async function waitFor(run: Run, ref: ObjectRef, wait: Obj | undefined, timeoutM
   }
 }
 
-async function applyResource(run: Run, type: string, config: Obj): Promise<Obj> {
+async function applyResource(all: Run, type: string, config: Obj): Promise<Obj> {
   if (type === 'terraform_data') return { output: config.input ?? null };
+  const run = onUnit(all, config);
   if (type === 'bigip_as3') {
     const taskId = await applyBigipAs3(run.emulators, config.as3_json as string);
     run.as3TaskIds.push(taskId);

@@ -502,6 +502,53 @@ function deviceCases(L, add) {
           ? []
           : ['the resolver command is missing'],
     },
+    {
+      // A BIG-IP pair: the peers get providers and the same declaration; anything odd is refused.
+      prop: 'highAvailability',
+      optional: true,
+      judge: judge.never(),
+      values: [
+        entry('pair', { deviceGroup: 'failover-group', peerAddresses: ['bigip-b.example.net'] }, 'accept', 'legal'),
+        entry(
+          'explicit-sync',
+          { deviceGroup: '/Common/dg', peerAddresses: ['192.0.2.11'], configSync: 'explicit', peerPort: 8443 },
+          'accept',
+          'legal',
+        ),
+        entry(
+          'seven-peers',
+          { deviceGroup: 'dg', peerAddresses: [1, 2, 3, 4, 5, 6, 7].map((i) => `bigip-${i}.example.net`) },
+          'accept',
+          'limits',
+        ),
+        entry(
+          'eight-peers',
+          { deviceGroup: 'dg', peerAddresses: [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `bigip-${i}.example.net`) },
+          'reject',
+          'limits',
+        ),
+        entry('no-peers', { deviceGroup: 'dg', peerAddresses: [] }, 'reject', 'impossible'),
+        entry('own-address', { deviceGroup: 'dg', peerAddresses: ['bigip.example.net'] }, 'reject', 'impossible'),
+        entry('peer-twice', { deviceGroup: 'dg', peerAddresses: ['b.example.net', 'b.example.net'] }, 'reject', 'impossible'),
+        entry('peer-url', { deviceGroup: 'dg', peerAddresses: ['https://b.example.net'] }, 'reject', 'malformed'),
+        entry('peer-interpolation', { deviceGroup: 'dg', peerAddresses: ['${var.peer}'] }, 'reject', 'injection'),
+        entry('group-other-partition', { deviceGroup: '/Tenant/dg', peerAddresses: ['b.example.net'] }, 'reject', 'malformed'),
+        entry('group-injection', { deviceGroup: 'dg; delete sys', peerAddresses: ['b.example.net'] }, 'reject', 'injection'),
+        entry('group-cyrillic', { deviceGroup: 'dg-рrod', peerAddresses: ['b.example.net'] }, 'reject', 'unicode'),
+        entry('sync-manual', { deviceGroup: 'dg', peerAddresses: ['b.example.net'], configSync: 'manual' }, 'reject', 'malformed'),
+        entry('sync-upper', { deviceGroup: 'dg', peerAddresses: ['b.example.net'], configSync: 'AUTO' }, 'reject', 'malformed'),
+        entry('port-string', { deviceGroup: 'dg', peerAddresses: ['b.example.net'], peerPort: '443' }, 'reject', 'wrong-type'),
+        entry('unknown-key', { deviceGroup: 'dg', peerAddresses: ['b.example.net'], autoSync: true }, 'reject', 'unknown-key'),
+      ],
+      render: (out, v) => {
+        const peers = out.providers.filter((p) => /_unit\d+$/.test(p.alias)).map((p) => p.address);
+        const decls = out.as3.length;
+        return [
+          ...O.eq(peers, v.peerAddresses, 'peer provider addresses'),
+          ...(decls === v.peerAddresses.length + 1 ? [] : [`${decls} declarations for ${v.peerAddresses.length + 1} units`]),
+        ];
+      },
+    },
   ];
   propCases(add, { target: 'AfmDevice', specs, base, build });
   unknownKeyCases(add, {
@@ -786,6 +833,24 @@ function controllerCases(L, add) {
         entry('impossible-ip', 'https://999.999.999.999', 'reject', 'impossible', { why: '999.999.999.999 is no address' }),
       ],
       render: (out, v) => O.eq(O.envOf(out, 'BIGIP_URL'), v, 'BIGIP_URL'),
+    },
+    {
+      // The base device is one BIG-IP: peer URLs belong to a pair (highAvailability) only.
+      prop: 'bigipPeerUrls',
+      optional: true,
+      judge: judge.never(),
+      // No peer URL for a device without peers says nothing wrong.
+      generic: { 'empty-array': 'accept' },
+      values: [
+        entry('on-one-bigip', ['https://bigip-b.example.net'], 'reject', 'impossible', { why: 'the device has no other unit' }),
+        entry('http', ['http://bigip-b.example.net'], 'reject', 'malformed'),
+        entry('interpolation', ['https://${var.peer}'], 'reject', 'injection', { why: 'Terraform evaluates ${...} in cdk.tf.json' }),
+        entry('credentials', ['https://admin:secret@b.example.net'], 'reject', 'injection', {
+          why: 'credentials in the URL land in cdk.tf.json',
+        }),
+        entry('not-an-array', 'https://bigip-b.example.net', 'reject', 'wrong-type'),
+      ],
+      render: (out) => (O.envOf(out, 'BIGIP_HA_PEER_URLS') === undefined ? [] : ['BIGIP_HA_PEER_URLS set for one BIG-IP']),
     },
     {
       prop: 'image',

@@ -1,5 +1,13 @@
 import { BigipClient, BigipLogger } from '../../clients/bigip';
-import { DeviceVerification, bigipDeviceReader, expectedDevices, formatVerifyJson, formatVerifyText, verifyDevice } from '../../verify';
+import {
+  DeviceVerification,
+  bigipDeviceReader,
+  expectedDevices,
+  formatVerifyJson,
+  formatVerifyText,
+  verifyDevice,
+  verifyHaDevice,
+} from '../../verify';
 import { INPUT_LIMITS, readTextFile } from '../../files/input-files';
 import { loadCluster } from '../inputs';
 import { CliCommand, CliIo, ParsedArgs } from '../registry';
@@ -155,14 +163,36 @@ export function verifyCommandWith(environment: VerifyEnvironment): CliCommand {
       }
       const clients = new Map<string, BigipClient>();
       const results: DeviceVerification[] = [];
+      const clientFor = (url: string): BigipClient => {
+        let client = clients.get(url);
+        if (!client) {
+          client = new BigipClient({ url, username, password, ...connection, logger: logger(io), retry: { maxAttempts: 3 } });
+          clients.set(url, client);
+        }
+        return client;
+      };
       try {
         for (const device of devices) {
-          const url = override ?? device.managementUrl;
-          let client = clients.get(url);
-          if (!client) {
-            client = new BigipClient({ url, username, password, ...connection, logger: logger(io), retry: { maxAttempts: 3 } });
-            clients.set(url, client);
+          // A BIG-IP pair: every unit is read, the one active in full (lib/verify/ha.ts).
+          if (device.ha) {
+            if (override !== undefined)
+              throw new UsageError(
+                '--bigip-url with a device that is a BIG-IP pair',
+                `${device.label}: ${device.ha.units.join(', ')}`,
+                "leave --bigip-url out: verify reads every unit of the pair at the addresses of the synth output's providers",
+              );
+            results.push(
+              await verifyHaDevice(
+                device,
+                device.ha,
+                clientFor,
+                cluster ? { cluster: { snapshot: cluster.snapshot, source: cluster.source } } : {},
+              ),
+            );
+            continue;
           }
+          const url = override ?? device.managementUrl;
+          const client = clientFor(url);
           results.push(
             await verifyDevice(
               device,

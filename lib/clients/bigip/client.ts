@@ -595,11 +595,12 @@ export class BigipClient {
    * A read of any management path (`GET /mgmt/...`) with the client's token, TLS and retries:
    * the parsed JSON body, or undefined for an empty answer (AS3 answers 204 when it stores no
    * declaration). For callers that interpret the answer themselves, such as `cdktf-ces verify`.
+   * `retry: false` makes one attempt (a caller that polls again soon, such as the HA poll).
    */
-  public async getJson(path: string): Promise<unknown> {
+  public async getJson(path: string, options: { readonly retry?: boolean } = {}): Promise<unknown> {
     if (typeof path !== 'string' || !/^\/mgmt\/[\x21-\x7e]*$/.test(path))
       throw inputError('GET', String(path), 'path must start with /mgmt/ and hold no spaces or control characters');
-    const spec: RequestSpec = { method: 'GET', path, auth: true };
+    const spec: RequestSpec = { method: 'GET', path, auth: true, retry: options.retry };
     return this.json(spec, await this.request(spec));
   }
 

@@ -36,7 +36,9 @@ export type BigipErrorReason =
   /** Too many writes are already waiting for this device. */
   | 'QueueFull'
   /** The client was closed. */
-  | 'ClientClosed';
+  | 'ClientClosed'
+  /** A BIG-IP pair shows no single active unit (none, two, or one being switched to): nothing is written. */
+  | 'NoActiveUnit';
 
 export interface BigipApiErrorProps {
   readonly reason: BigipErrorReason;

@@ -17,6 +17,7 @@ import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import {
   AfmDevice,
   BigipCredentials,
+  BigipHaOptions,
   ClusterEgressRule,
   EgressAction,
   EgressCrdStack,
@@ -36,7 +37,7 @@ import { ClusterSnapshot, PodInfo, desiredMembers } from '../../../lib/policy/me
 import type { SyncPlan } from '../../../lib/policy/plan';
 import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import type { BigipEmulatorOptions } from '../../emulators/bigip/emulator';
-import { ControllerDeployment, Emulators, deploySynthOutput, startEmulators } from '../../emulators/deploy';
+import { ControllerDeployment, DeployOptions, Emulators, deploySynthOutput, startEmulators } from '../../emulators/deploy';
 import type { EmulatedObject, KubeApiEmulatorOptions } from '../../emulators/kube/emulator';
 
 export const CONTROLLER_NAMESPACE = 'cdktf-ces-system';
@@ -62,6 +63,8 @@ export interface PolicyOptions {
   /** Namespace rules with a time window or an expiry (each gets its own source list). */
   readonly extraRules?: readonly ExtraRule[];
   readonly coalesceMs?: number;
+  /** Makes the device a BIG-IP pair (its address is the leader). */
+  readonly highAvailability?: BigipHaOptions;
 }
 
 /**
@@ -83,6 +86,7 @@ export function synthPolicy(options: PolicyOptions = {}): string {
     crdStack: crds,
     routeDomain: options.routeDomain,
     podCidrs: ['10.0.0.0/8', 'fd00::/8'],
+    highAvailability: options.highAvailability,
   });
   const anywhere = [EgressDestination.cidr('198.51.100.0/24')];
   new ClusterEgressRule(stack, 'ProdHttps', {
@@ -200,6 +204,8 @@ export interface WorldOptions {
    * @default { payments: { env: 'prod' }, shop: { env: 'dev' } }
    */
   readonly namespaces?: Readonly<Record<string, Record<string, string>>>;
+  /** Options of the deploy (such as the units of a BIG-IP pair), given the started emulators. */
+  readonly deploy?: (emulators: Emulators) => DeployOptions;
 }
 
 /** Synthesizes, starts both emulators and deploys: what exists before the controller starts. */
@@ -233,7 +239,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     // These tests run the controller's replicas themselves, after the deploy; nothing runs the
     // Deployment's pods during it, so its rollout wait would only time out (test/k8s covers it).
     editControllerDeployment(outdir, (d) => delete d.wait);
-    const deployed = await deploySynthOutput(outdir, emulators);
+    const deployed = await deploySynthOutput(outdir, emulators, options.deploy?.(emulators));
     if (deployed.controllers.length !== 1)
       throw new Error(`expected one controller in the synth output, found ${deployed.controllers.length}`);
     const deployment = deployed.controllers[0];

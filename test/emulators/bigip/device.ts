@@ -330,11 +330,14 @@ export class Device {
   }
 
   /** Makes `config` the running configuration; the service discovery brings its tasks in line. */
-  public setRunning(config: DeviceConfig): void {
+  public setRunning(config: DeviceConfig, notify = true): void {
     this.running = config;
     const lists = new Map<string, EventList>();
     for (const partition of config.partitions.values()) for (const [taskId, list] of partition.index.eventLists) lists.set(taskId, list);
     this.eventLists = lists;
+    // A config sync from a peer replaces mcpd objects only: this unit's REST workers (its
+    // service-discovery tasks) do not hear of it (ha.ts).
+    if (!notify) return;
     for (const listener of this.runningListeners) listener(lists);
   }
 

@@ -48,6 +48,7 @@ import { Tmsh } from './tmsh';
 import { AfmEventLogger, EmulatedFlow, LogRoute } from './flow-logs';
 import { AfmEvaluation, AfmFirewall } from '../../../lib/afm/evaluator';
 import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
+import type { ClusterEndpoints } from './cluster-status';
 
 export { BigipAs3Result } from './as3';
 export { BigipPolicyAttachment } from './device';
@@ -307,6 +308,16 @@ export class BigipEmulator {
   /** AFM events that found no route to their syslog server. */
   public undeliverableLogLines(): number {
     return this.eventLogger.undeliverable;
+  }
+
+  /**
+   * Makes this device a unit of a device group (`BigipPair` in ha.ts does): its cm endpoints
+   * answer from `cluster`, and the pair reaches its configuration to sync it.
+   * @internal
+   */
+  public joinCluster(cluster: ClusterEndpoints): Device {
+    this.server.cluster = cluster;
+    return this.device;
   }
 
   // ---------------------------------------------------------------- fault injection

@@ -15,6 +15,7 @@ import { FaultInjector } from './faults';
 import { ErrorAnswers, HttpError, send } from './http';
 import { Timers } from './timers';
 import { Tmsh } from './tmsh';
+import { ClusterEndpoints, STANDALONE } from './cluster-status';
 
 /** Route templates; request counters are keyed `<METHOD> <template>`. */
 const ROUTES: ReadonlyArray<{ readonly template: string; readonly pattern: RegExp }> = [
@@ -32,6 +33,10 @@ const ROUTES: ReadonlyArray<{ readonly template: string; readonly pattern: RegEx
   { template: '/mgmt/tm/util/bash', pattern: /^\/mgmt\/tm\/util\/bash\/?$/ },
   { template: '/mgmt/tm/security/firewall/global-rules', pattern: /^\/mgmt\/tm\/security\/firewall\/global-rules\/?$/ },
   { template: '/mgmt/tm/security/firewall/global-fqdn-policy', pattern: /^\/mgmt\/tm\/security\/firewall\/global-fqdn-policy\/?$/ },
+  // Device service clustering (ha.ts): a unit of a pair, or a standalone device.
+  { template: '/mgmt/tm/cm/failover-status', pattern: /^\/mgmt\/tm\/cm\/failover-status\/?$/ },
+  { template: '/mgmt/tm/cm/sync-status', pattern: /^\/mgmt\/tm\/cm\/sync-status\/?$/ },
+  { template: '/mgmt/tm/cm/device-group', pattern: /^\/mgmt\/tm\/cm\/device-group\/?$/ },
 ];
 
 export function fixturePath(file: string): string {
@@ -51,6 +56,8 @@ export class BigipServer {
   private readonly server: https.Server;
   private readonly counters = new Map<string, number>();
   private stopped = false;
+  /** What the cm endpoints answer: a unit of a `BigipPair`, else a standalone device. */
+  public cluster: ClusterEndpoints = STANDALONE;
 
   constructor(
     private readonly host: string,
@@ -228,6 +235,11 @@ export class BigipServer {
         return tmsh.globalRulesResource(method, body, url.pathname);
       case '/mgmt/tm/security/firewall/global-fqdn-policy':
         return tmsh.globalFqdnPolicyResource(method, url.pathname);
+      case '/mgmt/tm/cm/failover-status':
+      case '/mgmt/tm/cm/sync-status':
+      case '/mgmt/tm/cm/device-group':
+        if (method !== 'GET') throw this.errors.methodNotAllowed(method, url.pathname);
+        return [200, this.cluster.answer(template)];
       default:
         throw this.errors.rest(404, `URI path ${url.pathname} not registered.`);
     }
