@@ -25,6 +25,7 @@ import {
 } from '../policy/membership';
 import { formatIp, parseAddressEntry, tryParseIp } from '../policy/ip';
 import { LEVELS, Level, PolicyModel } from '../policy/model';
+import { deviceMember, routeDomainOfNamespace } from '../policy/route-domains';
 import type { ExpiredRule, SyncPlan } from '../policy/plan';
 import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../policy/port';
 import { INSTANT_FORMAT, instantProblem } from '../policy/schema';
@@ -432,7 +433,7 @@ const stateCache = new WeakMap<ClusterSnapshot, WeakMap<PolicyView, CachedState>
 /** The controller pushes addresses of a non-default route domain as `ip%rd`. */
 function pushed(view: PolicyView, ips: readonly string[]): string[] {
   const rd = view.model.device.routeDomain;
-  return rd === 0 ? [...ips] : ips.map((ip) => `${ip}%${rd}`);
+  return ips.map((ip) => deviceMember(ip, rd));
 }
 
 /**
@@ -585,7 +586,8 @@ export function explain(view: PolicyView, cluster: ClusterState | undefined, dns
     const evaluation = view.firewall.evaluate(
       {
         sourceIp,
-        routeDomain: view.model.device.routeDomain,
+        // A pod of a namespace with a route domain of its own sends in that route domain.
+        routeDomain: routeDomainOfNamespace(view.model.device, source.pod.namespace),
         ...(destinationIp ? { destinationIp } : {}),
         ...(to.host ? { host: to.host } : {}),
         protocol: to.protocol,

@@ -35,7 +35,8 @@
  * reported as a difference.
  */
 import { PolicyIssue, quote } from './errors';
-import type { AddressModel, DeviceModel, NamespaceRouteDomainModel } from './model';
+import type { AddressModel, DeviceModel, NamespaceRouteDomainModel, SourceModel } from './model';
+import type { PlanNamespaceRouteDomain, SyncPlan } from './plan';
 
 /**
  * A namespace whose pods reach the BIG-IP in a route domain of their own, on VLANs of their
@@ -228,4 +229,28 @@ export function qualifiedMember(routeDomains: ReadonlyMap<string, number>, names
  */
 export function deviceMember(member: string, deviceRouteDomain: number): string {
   return deviceRouteDomain === 0 || member.includes('%') ? member : `${member}%${deviceRouteDomain}`;
+}
+
+/** The plan's mappings (absent when none, so plans without mappings stay as they were). */
+export function planNamespaceRouteDomains(device: DeviceModel): { namespaceRouteDomains?: PlanNamespaceRouteDomain[] } {
+  const mappings = namespaceRouteDomains(device);
+  return mappings.length ? { namespaceRouteDomains: mappings.map((m) => ({ namespace: m.namespace, routeDomain: m.routeDomain })) } : {};
+}
+
+/** The route domain of a namespace or service list of a mapped namespace (absent for others). */
+export function listRouteDomain(device: DeviceModel, source: SourceModel): { routeDomain?: number } {
+  const m = source.level === 'cluster' ? undefined : mappingOf(device, source.namespace);
+  return m ? { routeDomain: m.routeDomain } : {};
+}
+
+const planMaps = new WeakMap<object, ReadonlyMap<string, number>>();
+
+/** Namespace → route domain of the plan's mapped namespaces. */
+export function planRouteDomains(plan: Pick<SyncPlan, 'namespaceRouteDomains'>): ReadonlyMap<string, number> {
+  let map = planMaps.get(plan);
+  if (!map) {
+    map = new Map((plan.namespaceRouteDomains ?? []).map((m) => [m.namespace, m.routeDomain]));
+    planMaps.set(plan, map);
+  }
+  return map;
 }

@@ -5,6 +5,7 @@
 import { AfmChainResult, AfmEvaluation, AfmFirewall, AfmRuleHit, AfmRuleIndex } from '../../lib/afm/evaluator';
 import { contextCommands, deviceCommands, renderAs3, renderSharedAs3, renderTenantAs3 } from '../../lib/afm/as3';
 import { desiredMembers } from '../../lib/policy/membership';
+import { deviceMember, routeDomainOfNamespace } from '../../lib/policy/route-domains';
 import { compilePolicy } from '../../lib/policy/compile';
 import { IntentDecision, IntentResult, evaluateIntent } from '../../lib/policy/intent';
 import { LEVELS, PolicyModel, RuleModel } from '../../lib/policy/model';
@@ -85,7 +86,7 @@ export function afmReading(e: AfmEvaluation, owners: AfmRuleIndex): Reading {
 export function pushedMembers(plan: SyncPlan, scenario: Pick<Scenario, 'snapshot'>, at: Date): Map<string, string[]> {
   const members = desiredMembers(plan, scenario.snapshot, at);
   if (plan.routeDomain === 0) return members;
-  return new Map([...members].map(([path, ips]) => [path, ips.map((ip) => `${ip}%${plan.routeDomain}`)]));
+  return new Map([...members].map(([path, ips]) => [path, ips.map((ip) => deviceMember(ip, plan.routeDomain))]));
 }
 
 export interface FlowOutcome {
@@ -114,7 +115,8 @@ export function evaluateBoth(world: RenderedWorld, scenario: Scenario, flow: Sce
   const afm = world.firewall.evaluate(
     {
       sourceIp: flow.sourceIp,
-      routeDomain: scenario.model.device.routeDomain,
+      // A pod of a namespace with a route domain of its own sends in that route domain.
+      routeDomain: routeDomainOfNamespace(scenario.model.device, flow.pod.namespace),
       destinationIp: flow.destinationIp,
       host: flow.host,
       protocol: flow.protocol,
