@@ -32,7 +32,7 @@ import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { COMMON, OBJECT, Placement, SHARED, routeDomainPolicyName, sharedItemName } from '../policy/object-names';
 import { afmDefaultAction, checkRendering, hasStaged } from './rendering-check';
 import { expectedDeviceState, routeDomainPaths } from './device-state';
-import { mappedPodCidrEntries, mappedVirtualServers, namespaceListName, namespaceRulesIn } from './route-domains';
+import { destinationEntries, mappedPodCidrEntries, mappedVirtualServers, namespaceListName, namespaceRulesIn } from './route-domains';
 import { namespaceRouteDomains } from '../policy/route-domains';
 
 export const AS3_SCHEMA_VERSION = '3.50.0';
@@ -185,7 +185,7 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
     });
   for (const list of compiled.destinationLists) {
     const obj: As3Object = { class: 'Firewall_Address_List', remark: clip(list.remark) };
-    if (list.addresses.length) obj.addresses = list.addresses.map((a) => address(device, a));
+    if (list.addresses.length) obj.addresses = list.addresses.flatMap((a) => destinationEntries(device, a.text));
     if (list.fqdns.length) obj.fqdns = list.fqdns.map((f) => f.text);
     put(list.name, obj);
   }

@@ -22,7 +22,7 @@ import { withRouteDomain } from '../policy/ip';
 import { AFM_ACTION, DefaultActionName, DeviceModel, ExternalServiceModel, RuleModel, ruleKey } from '../policy/model';
 import { PORTED_PROTOCOLS } from '../policy/port';
 import { inRouteDomain, namespaceRouteDomains } from '../policy/route-domains';
-import { mappedPodCidrEntries, mappedVirtualServers } from './route-domains';
+import { destinationEntries, mappedPodCidrEntries, mappedVirtualServers } from './route-domains';
 
 /** Whether the device needs staged policies (some rule, or the whole device, is in audit). */
 export function hasStaged(compiled: CompiledPolicy): boolean {
@@ -511,7 +511,7 @@ class DeviceCheck {
     const out = new Set<string>();
     for (const d of destinations) {
       if (d.kind === 'fqdn') out.add(`f:${d.text}`);
-      else if (d.kind !== 'externalService') out.add(`a:${withRouteDomain(d.text, this.device.routeDomain)}`);
+      else if (d.kind !== 'externalService') for (const e of destinationEntries(this.device, d.text)) out.add(`a:${e}`);
     }
     return [...out].sort(compareText);
   }

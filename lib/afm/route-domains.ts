@@ -16,6 +16,12 @@
  *   no gateway pool (the device's gateways are addresses of the device's route domain, and a
  *   strict route domain does not forward into another), so it forwards by its route domain's
  *   routing table.
+ * - every destination address list holds each address once per route domain of the device
+ *   (`198.51.100.0/24`, `198.51.100.0%11/24`, …): AFM compares a destination together with the
+ *   route domain of the flow, and whether an entry without `%id` matches flows of other route
+ *   domains is not documented, so each route domain gets its entry explicitly. The source
+ *   lists keep every rule to its own pods; a cluster rule's destinations apply in every
+ *   route domain, a mapped namespace's only reach flows of its route domain anyway.
  * - the pod CIDR list holds the namespace's pod CIDRs as `addr%id/len` beside the device's
  *   (`Firewall_Address_List.addresses` are plain strings that AS3 copies as they are,
  *   `map_as3.js:3735-3778`; tmsh takes `addr%rd/len`).
@@ -24,7 +30,7 @@ import type { CompiledRule } from '../policy/compile';
 import { withRouteDomain } from '../policy/ip';
 import type { DeviceModel } from '../policy/model';
 import { OBJECT } from '../policy/object-names';
-import { inRouteDomain, namespaceRouteDomains } from '../policy/route-domains';
+import { inRouteDomain, namespaceRouteDomains, routeDomainIds } from '../policy/route-domains';
 
 type As3Object = Record<string, unknown>;
 
@@ -42,6 +48,11 @@ export function mappedVirtualServerName(rd: number): string {
 export function namespaceRulesIn(rules: readonly CompiledRule[], device: DeviceModel, rd: number): readonly CompiledRule[] {
   if (namespaceRouteDomains(device).length === 0) return rules;
   return rules.filter((r) => inRouteDomain(device, r.model.namespace, rd));
+}
+
+/** A destination address (address, CIDR or range) as list entries: one per route domain of the device. */
+export function destinationEntries(device: DeviceModel, text: string): string[] {
+  return routeDomainIds(device).map((rd) => withRouteDomain(text, rd));
 }
 
 /** The pod CIDR list's entries of the mapped namespaces: `addr%id/len`. */

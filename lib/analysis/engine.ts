@@ -25,7 +25,7 @@ import {
 } from '../policy/membership';
 import { formatIp, parseAddressEntry, tryParseIp } from '../policy/ip';
 import { LEVELS, Level, PolicyModel } from '../policy/model';
-import { deviceMember, routeDomainOfNamespace } from '../policy/route-domains';
+import { deviceMember, routeDomainIdsByPath, routeDomainOfNamespace } from '../policy/route-domains';
 import type { ExpiredRule, SyncPlan } from '../policy/plan';
 import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../policy/port';
 import { INSTANT_FORMAT, instantProblem } from '../policy/schema';
@@ -59,7 +59,8 @@ export function policyView(input: {
     label: input.label,
     model: input.model,
     plan: input.plan,
-    firewall: AfmFirewall.load(input.as3, input.commands),
+    // Route domains named by path (the device's, its mapped namespaces') are found by their ids.
+    firewall: AfmFirewall.load(input.as3, input.commands, { routeDomainIds: routeDomainIdsByPath(input.model.device) }),
     owners: new AfmRuleIndex(input.model),
     expired: input.expired ?? [],
   };

@@ -18,7 +18,7 @@ import { EgressPolicyError, EgressSynthError, quote, unlessInvalid } from '../po
 import { readStruct } from '../policy/struct';
 import { DEVICE_PROPS, EgressSnat, defaultTenant, deviceIssues, deviceModel, parseProps, throwIssues } from '../policy/device';
 import type { DeviceModel, ExternalServiceModel, PolicyModel, RuleModel } from '../policy/model';
-import type { NamespaceRouteDomain } from '../policy/route-domains';
+import { NamespaceRouteDomain, namespaceRouteDomains } from '../policy/route-domains';
 import { ruleKey } from '../policy/model';
 import { z } from 'zod';
 import {
@@ -380,6 +380,8 @@ export class AfmDevice extends Construct {
     // rendered at synth like the declaration.
     ownership?.attach(this.declaration);
     ownership?.releaseRouteDomain(this.deviceModel.routeDomain);
+    // Each mapped namespace's route domain has its own staged attachment to release.
+    for (const m of namespaceRouteDomains(this.deviceModel)) ownership?.releaseRouteDomain(m.routeDomain);
     // Cross-rule problems (such as FQDN destinations without a resolver) fail synth here, and
     // guardrails applied above the stacks (where cdktf does not invoke aspects) are applied.
     addSynthCheck(this, () => this.synthProblems());

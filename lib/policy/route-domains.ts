@@ -208,6 +208,19 @@ export function routeDomainIds(device: Pick<DeviceModel, 'routeDomain' | 'namesp
   return [device.routeDomain, ...namespaceRouteDomains(device).map((m) => m.routeDomain)];
 }
 
+/**
+ * Ids of the device's route domains that are not named after their id, by path: what the AFM
+ * evaluator needs to find their context policies (tmsh and AS3 name route domains by path).
+ */
+export function routeDomainIdsByPath(
+  device: Pick<DeviceModel, 'routeDomain' | 'routeDomainPath' | 'namespaceRouteDomains'>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (device.routeDomainPath !== undefined) out[device.routeDomainPath] = device.routeDomain;
+  for (const m of namespaceRouteDomains(device)) if (m.routeDomainPath !== undefined) out[m.routeDomainPath] = m.routeDomain;
+  return out;
+}
+
 /** Whether a rule of `namespace` (undefined: a cluster rule) belongs to route domain `rd`'s context. */
 export function inRouteDomain(
   device: Pick<DeviceModel, 'routeDomain' | 'namespaceRouteDomains'>,
