@@ -25,7 +25,7 @@ import {
 } from '../policy/membership';
 import { formatIp, parseAddressEntry, tryParseIp } from '../policy/ip';
 import { LEVELS, Level, PolicyModel } from '../policy/model';
-import { deviceMember, routeDomainIdsByPath, routeDomainOfNamespace } from '../policy/route-domains';
+import { deviceMember, routeDomainIdsByPath, routeDomainOfPod } from '../policy/route-domains';
 import type { ExpiredRule, SyncPlan } from '../policy/plan';
 import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../policy/port';
 import { INSTANT_FORMAT, instantProblem } from '../policy/schema';
@@ -588,7 +588,7 @@ export function explain(view: PolicyView, cluster: ClusterState | undefined, dns
       {
         sourceIp,
         // A pod of a namespace with a route domain of its own sends in that route domain.
-        routeDomain: routeDomainOfNamespace(view.model.device, source.pod.namespace),
+        routeDomain: routeDomainOfPod(view.model.device, source.pod),
         ...(destinationIp ? { destinationIp } : {}),
         ...(to.host ? { host: to.host } : {}),
         protocol: to.protocol,

@@ -13,7 +13,7 @@ import { InvalidValueError, quote } from './errors';
 import { AddressEntry, ParsedIp, intervalContains, parseAddressEntry, tryParseIp } from './ip';
 import { ActionName, DefaultActionName, DestinationModel, LEVELS, Level, PolicyModel, PortModel, RuleModel, ruleKey } from './model';
 import { ruleActive } from './schedule';
-import { podCidrsOfNamespace } from './route-domains';
+import { podCidrsOfPod } from './route-domains';
 
 /** What happens to a flow: let through, dropped silently, or refused (reset / ICMP unreachable). */
 export type Verdict = 'allow' | 'deny' | 'reject';
@@ -321,7 +321,7 @@ export function evaluateIntent(input: IntentInput): IntentResult {
 
   const device = model.device;
   // The pod networks of the flow's route domain: a namespace with a route domain of its own has its own.
-  const podCidrs = podCidrsOfNamespace(device, pod.namespace);
+  const podCidrs = podCidrsOfPod(device, pod);
   const fromPodNetwork = podCidrs.length > 0 && (!flow.sourceIp || podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string)));
   const matches = (rule: PreparedRule): boolean => {
     const m = rule.model;

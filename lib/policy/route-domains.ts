@@ -195,6 +195,25 @@ export function routeDomainOfNamespace(device: Pick<DeviceModel, 'routeDomain' |
   return mappingOf(device, namespace)?.routeDomain ?? device.routeDomain;
 }
 
+/**
+ * The route domain a pod's egress arrives in: its namespace's, except for a host-network pod,
+ * which sends from its node's address on the node network (the device's route domain).
+ */
+export function routeDomainOfPod(
+  device: Pick<DeviceModel, 'routeDomain' | 'namespaceRouteDomains'>,
+  pod: { readonly namespace: string; readonly hostNetwork?: boolean },
+): number {
+  return pod.hostNetwork ? device.routeDomain : routeDomainOfNamespace(device, pod.namespace);
+}
+
+/** The pod CIDRs of the route domain a pod's egress arrives in (see {@link routeDomainOfPod}). */
+export function podCidrsOfPod(
+  device: Pick<DeviceModel, 'podCidrs' | 'namespaceRouteDomains'>,
+  pod: { readonly namespace: string; readonly hostNetwork?: boolean },
+): readonly AddressModel[] {
+  return pod.hostNetwork ? device.podCidrs : podCidrsOfNamespace(device, pod.namespace);
+}
+
 /** The pod CIDRs the virtual server of a namespace's route domain takes traffic from (empty: any source). */
 export function podCidrsOfNamespace(
   device: Pick<DeviceModel, 'podCidrs' | 'namespaceRouteDomains'>,

@@ -9,7 +9,7 @@
  */
 import type { AfmChainResult, AfmEvaluation, AfmListState } from '../../afm/evaluator';
 import { desiredMembers } from '../../policy/membership';
-import { deviceMember, routeDomainOfNamespace } from '../../policy/route-domains';
+import { deviceMember, routeDomainOfPod } from '../../policy/route-domains';
 import type { ClusterSnapshot } from '../../policy/membership';
 import type { PolicyView } from '../../analysis/engine';
 import type { PolicyModel } from '../../policy/model';
@@ -177,9 +177,9 @@ export function diffPolicies(input: DiffInput): DiffResult {
             protocol: port.protocol,
             ...(port.port !== undefined ? { port: port.port } : {}),
           };
-          const ns = workload.pod.namespace;
-          const ea: AfmEvaluation = a.firewall.evaluate({ ...flow, routeDomain: routeDomainOfNamespace(a.model.device, ns) }, stateA);
-          const eb: AfmEvaluation = b.firewall.evaluate({ ...flow, routeDomain: routeDomainOfNamespace(b.model.device, ns) }, stateB);
+          const pod = workload.pod;
+          const ea: AfmEvaluation = a.firewall.evaluate({ ...flow, routeDomain: routeDomainOfPod(a.model.device, pod) }, stateA);
+          const eb: AfmEvaluation = b.firewall.evaluate({ ...flow, routeDomain: routeDomainOfPod(b.model.device, pod) }, stateB);
           const enforced = changeOf(ea.verdict, eb.verdict);
           if (enforced)
             raws.push({
