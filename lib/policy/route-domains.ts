@@ -137,8 +137,12 @@ export function namespaceRouteDomainIssues(path: string, p: RouteDomainDevicePro
         quote(rdPath),
         `is the device's own route domain (${devicePath}); give the namespace's own route domain`,
       );
-    } else if (samePath !== undefined) {
-      issue(`${at}.routeDomainName`, quote(rdPath), `is the route domain of ${FIELD}[${samePath}] again; one route domain has one id`);
+    } else if (samePath !== undefined && sameId === undefined) {
+      issue(
+        `${at}.routeDomainName`,
+        quote(rdPath),
+        `is the route domain of ${FIELD}[${samePath}] (id ${mappings[samePath].routeDomain}) again, and one route domain has one id; give the path of route domain ${m.routeDomain}`,
+      );
     } else byPath.set(rdPath, i);
     const sameNamespace = byNamespace.get(m.namespace);
     if (sameNamespace !== undefined) {
