@@ -21,6 +21,7 @@ import { MembershipIndex } from '../../lib/controller/sync/membership-index';
 import { deviceMembers } from '../../lib/controller/sync/list-reconciler';
 import { checkLists } from '../../lib/verify/checks';
 import { routeDomainIdsByPath } from '../../lib/policy/route-domains';
+import { explain, parseDestination, policyView } from '../../lib/analysis/engine';
 import type { PodInfo } from '../../lib/policy/membership';
 import { buildRouteDomainsExample } from '../../examples/f5-capabilities/route-domains';
 import { as3Validator, describeWithAs3Schema } from '../support/as3-schema';
@@ -364,6 +365,44 @@ describe('namespaceRouteDomains: sync plan and members', () => {
     expect(flow(12, 25).verdict).toBe('deny');
     // Route domain 0 has no pod at 10.16.0.5: nothing listens for that source there.
     expect(flow(0).enforced.ending).toBe('no-virtual-server');
+  });
+});
+
+describe('namespaceRouteDomains: explain', () => {
+  const compiled = compilePolicy(policy());
+  const view = policyView({
+    label: 'prod',
+    model: compiled.model,
+    plan: buildSyncPlan(compiled),
+    as3: [json(renderAs3(compiled))],
+    commands: deviceCommands(compiled).apply,
+  });
+  const pod = (namespace: string, name: string, ip: string): PodInfo => ({ namespace, name, labels: {}, ips: [ip], phase: 'Running' });
+  const snapshot = {
+    pods: [pod('tenant-a', 'a', '10.16.0.5'), pod('tenant-b', 'b', '10.16.0.5')],
+    namespaces: ['tenant-a', 'tenant-b'].map((name) => ({ name, labels: {} })),
+    services: [],
+  };
+  const dns = { table: new Map(), origin: new Map() };
+  const ask = (namespace: string, name: string, cluster = true) =>
+    explain(view, cluster ? { snapshot, dns: new Map(), source: 'test' } : undefined, dns, {
+      from: { namespace, name },
+      to: parseDestination('198.51.100.7:443'),
+      at: new Date(),
+    });
+
+  test("each pod's flows are evaluated in its namespace's route domain, with the same address", () => {
+    const a = ask('tenant-a', 'a');
+    expect(a.flows.map((f) => [f.sourceIp, f.evaluation.verdict])).toEqual([['10.16.0.5', 'allow']]);
+    const b = ask('tenant-b', 'b');
+    // tenant-b's only namespace rule is in audit, and no rule allows: the default denies.
+    expect(b.flows.map((f) => [f.sourceIp, f.evaluation.verdict, f.evaluation.wouldBe])).toEqual([['10.16.0.5', 'deny', 'deny']]);
+  });
+
+  test("a hypothetical pod of a mapped namespace gets an address of its mapping's pod CIDRs", () => {
+    const a = ask('tenant-a', 'web', false);
+    expect(a.source.pod.ips).toEqual(['10.16.0.10']);
+    expect(a.verdict).toBe('allow');
   });
 });
 
