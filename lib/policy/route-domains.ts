@@ -37,6 +37,8 @@
 import { PolicyIssue, quote } from './errors';
 import type { AddressModel, DeviceModel, NamespaceRouteDomainModel, SourceModel } from './model';
 import type { PlanNamespaceRouteDomain, SyncPlan } from './plan';
+import type { ClusterSnapshot, PodInfo } from './membership';
+import { tryParseIp } from './ip';
 
 /**
  * A namespace whose pods reach the BIG-IP in a route domain of their own, on VLANs of their
@@ -289,4 +291,23 @@ export function planRouteDomains(plan: Pick<SyncPlan, 'namespaceRouteDomains'>):
     planMaps.set(plan, map);
   }
   return map;
+}
+
+/**
+ * The pod a packet comes from: the one holding `ip` in `routeDomain` (the same address in two
+ * route domains is two pods). A running pod is preferred over one that is terminating or done,
+ * whose address may already be another pod's.
+ */
+export function podAtAddress(
+  snapshot: Pick<ClusterSnapshot, 'pods'>,
+  device: Pick<DeviceModel, 'routeDomain' | 'namespaceRouteDomains'>,
+  ip: string,
+  routeDomain: number,
+): PodInfo | undefined {
+  const wanted = tryParseIp(ip)?.text;
+  if (wanted === undefined) return undefined;
+  const holders = snapshot.pods.filter(
+    (p) => routeDomainOfPod(device, p) === routeDomain && p.ips.some((a) => tryParseIp(a)?.text === wanted),
+  );
+  return holders.find((p) => !p.terminating && p.phase === 'Running') ?? holders[0];
 }

@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import type { ClusterSnapshot, PodInfo } from '../../lib/policy/membership';
 import type { AddressModel, NamespaceRouteDomainModel, PolicyModel } from '../../lib/policy/model';
-import { routeDomainOfPod } from '../../lib/policy/route-domains';
+import { podAtAddress, routeDomainOfPod } from '../../lib/policy/route-domains';
 import { NAMESPACES } from '../support/arbitraries';
 import { describeDivergence, evaluateBoth, renderWorld } from './harness';
 import { POD_CIDR_V6, Scenario, scenarioArb } from './scenarios';
@@ -105,6 +105,9 @@ function check(scenario: Scenario): { flows: number; kinds: Set<string> } {
       throw new Error(describeDivergence(scenario, flow, outcome));
     }
     const rd = routeDomainOfPod(device, flow.pod);
+    // The packet's (address, route domain) leads back to its pod, twins included.
+    if (flow.pod.ips.includes(flow.sourceIp) && !flow.pod.hostNetwork && !flow.pod.terminating && flow.pod.phase === 'Running')
+      expect(podAtAddress(scenario.snapshot, device, flow.sourceIp, rd)).toBe(flow.pod);
     if (rd !== device.routeDomain) kinds.add('flow in a mapped route domain');
     if (flow.pod.name.endsWith('-twin')) kinds.add('flow from an address another route domain holds too');
     const level = outcome.intent.enforced.levels.find((l) => l.outcome === 'match');
