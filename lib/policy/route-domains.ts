@@ -13,10 +13,11 @@
  * - its namespace rules sit in the context of its route domain (`rd<id>_policy`, attached by
  *   AS3's `routeDomainEnforcement` and, staged, by tmsh); the other namespaces' rules stay in
  *   the device's route domain;
- * - cluster rules stay in the global context, which AFM runs for every route domain ("The
- *   global context applies to all traffic on the system", F5 "Network Firewall: Policies and
- *   Implementations", Firewall contexts); their source lists hold each pod with its own
- *   route domain, so a cluster rule matches the same pods as before and no other;
+ * - cluster rules stay in the global context, which AFM runs for every route domain (F5
+ *   "BIG-IP Network Firewall: Policies and Implementations" 14.1, "About AFM Network Firewall
+ *   contexts": Global "Applies to all traffic being processed", Route Domain "Applies to a
+ *   specific route domain"); their source lists hold each pod with its own route domain, so a
+ *   cluster rule matches the same pods as before and no other;
  * - the virtual servers of all route domains share the device's virtual-server policy: its
  *   service and carried ALLOW rules match sources by lists whose members carry their route
  *   domain, so a rule of one namespace never matches a flow of another route domain.
