@@ -32,6 +32,8 @@ import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { COMMON, OBJECT, Placement, SHARED, routeDomainPolicyName, sharedItemName } from '../policy/object-names';
 import { afmDefaultAction, checkRendering, hasStaged } from './rendering-check';
 import { expectedDeviceState, routeDomainPaths } from './device-state';
+import { destinationEntries, mappedPodCidrEntries, mappedVirtualServers, namespaceListName, namespaceRulesIn } from './route-domains';
+import { namespaceRouteDomains } from '../policy/route-domains';
 
 export const AS3_SCHEMA_VERSION = '3.50.0';
 
@@ -180,11 +182,11 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
     put(podCidrs.name, {
       class: 'Firewall_Address_List',
       remark: clip(`pod CIDRs of cluster ${device.cluster}`),
-      addresses: podCidrs.addresses.map((a) => address(device, a)),
+      addresses: [...podCidrs.addresses.map((a) => address(device, a)), ...mappedPodCidrEntries(device)],
     });
   for (const list of compiled.destinationLists) {
     const obj: As3Object = { class: 'Firewall_Address_List', remark: clip(list.remark) };
-    if (list.addresses.length) obj.addresses = list.addresses.map((a) => address(device, a));
+    if (list.addresses.length) obj.addresses = list.addresses.flatMap((a) => destinationEntries(device, a.text));
     if (list.fqdns.length) obj.fqdns = list.fqdns.map((f) => f.text);
     put(list.name, obj);
   }
@@ -193,7 +195,26 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
   const { cluster, namespace, service } = compiled.levels;
   bandwidthObjects([...cluster, ...namespace, ...service], put);
   levelLists(put, cluster, OBJECT.clusterRules, `cluster rules of ${device.cluster}`, 'shared', staged);
-  levelLists(put, namespace, OBJECT.namespaceRules, `namespace rules of ${device.cluster}`, 'shared', staged);
+  levelLists(
+    put,
+    namespaceRulesIn(namespace, device, device.routeDomain),
+    OBJECT.namespaceRules,
+    `namespace rules of ${device.cluster}`,
+    'shared',
+    staged,
+  );
+  // Each mapped namespace's rules: the list its route domain's context policy references.
+  for (const m of namespaceRouteDomains(device)) {
+    const name = namespaceListName(device, m.routeDomain);
+    levelLists(
+      put,
+      namespaceRulesIn(namespace, device, m.routeDomain),
+      name,
+      `namespace rules of ${m.namespace} (route domain ${m.routeDomain})`,
+      'shared',
+      staged,
+    );
+  }
   const s = levelLists(put, service, OBJECT.serviceRules, `service rules of ${device.cluster}`, 'shared', staged);
   const c = levelLists(
     put,
@@ -226,9 +247,16 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
 }
 
 /** The rule-list item a device's policy references at a level (staged where it differs). */
-function levelListName(compiled: CompiledPolicy, level: 'cluster' | 'namespace', staged: boolean): string {
-  const base = level === 'cluster' ? OBJECT.clusterRules : OBJECT.namespaceRules;
-  const differs = staged && compiled.levels[level].some((r) => r.audit);
+function levelListName(
+  compiled: CompiledPolicy,
+  level: 'cluster' | 'namespace',
+  staged: boolean,
+  rd = compiled.model.device.routeDomain,
+): string {
+  const { device } = compiled.model;
+  const base = level === 'cluster' ? OBJECT.clusterRules : namespaceListName(device, rd);
+  const rules = level === 'cluster' ? compiled.levels.cluster : namespaceRulesIn(compiled.levels.namespace, device, rd);
+  const differs = staged && rules.some((r) => r.audit);
   return sharedItemName(compiled.model.device.tenant, differs ? base + OBJECT.staged : base);
 }
 
@@ -259,14 +287,17 @@ function contextPolicies(owner: string, devices: readonly CompiledPolicy[]): As3
       ),
     );
     for (const [rd, rdPath] of paths) {
-      const inRd = ordered.filter((d) => d.model.device.routeDomain === rd);
+      // A device's namespace rules of this route domain: its own, or a mapped namespace's.
+      const inRd = ordered.filter(
+        (d) => d.model.device.routeDomain === rd || namespaceRouteDomains(d.model.device).some((m) => m.routeDomain === rd),
+      );
       // AS3 can attach only enforced policies to a route domain; tmsh attaches the staged one.
       const extra = st ? {} : { routeDomainEnforcement: [{ bigip: rdPath }] };
       put(
         routeDomainPolicyName(rd) + suffix,
         policy(
           `${st ? 'staged ' : ''}route domain ${rd} (${rdPath})`,
-          inRd.map((d) => levelListName(d, 'namespace', st)),
+          inRd.map((d) => levelListName(d, 'namespace', st, rd)),
           extra,
         ),
       );
@@ -383,6 +414,7 @@ function tenantApplication(compiled: CompiledPolicy, reference: SharedReference,
   if (device.ipIntelligencePolicy) vs.ipIntelligencePolicy = { bigip: device.ipIntelligencePolicy };
   if (device.protocolInspectionProfile) vs.profileProtocolInspection = { bigip: device.protocolInspectionProfile };
   app[OBJECT.virtualServer] = vs;
+  for (const [name, mapped] of mappedVirtualServers(device, vs)) app[name] = mapped;
   return app;
 }
 

@@ -19,13 +19,52 @@ import type { CompiledPolicy } from '../policy/compile';
 import { compareText } from '../policy/compile';
 import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { COMMON, OBJECT, SHARED, routeDomainPath, routeDomainPolicyName, sharedItemName } from '../policy/object-names';
+import { namespaceRouteDomains } from '../policy/route-domains';
+
+/**
+ * Adds the route domains of the devices' mapped namespaces to `paths` (after every device's
+ * own). A mapped route domain holds its namespace alone: another device's route domain, or
+ * another namespace on it, would read two networks with overlapping addresses as one.
+ */
+function mappedRouteDomainIssues(
+  devices: readonly CompiledPolicy[],
+  paths: Map<number, { path: string; device: string; mapped?: string }>,
+): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  for (const d of devices) {
+    const { device } = d.model;
+    namespaceRouteDomains(device).forEach((m, i) => {
+      const rdPath = m.routeDomainPath ?? `/${COMMON}/${m.routeDomain}`;
+      const other = paths.get(m.routeDomain);
+      const sameName = [...paths.entries()].find(([id, p]) => p.path === rdPath && id !== m.routeDomain);
+      if (other) {
+        issues.push({
+          path: device.path,
+          field: `namespaceRouteDomains[${i}].routeDomain`,
+          value: String(m.routeDomain),
+          message: `route domain ${m.routeDomain} is already ${other.mapped ? `the route domain of namespace "${other.mapped}" of` : 'the route domain of'} ${other.device}; a mapped route domain is its namespace's alone: give namespace "${m.namespace}" a route domain of its own`,
+        });
+      } else if (sameName) {
+        issues.push({
+          path: device.path,
+          field: `namespaceRouteDomains[${i}].routeDomainName`,
+          value: quote(rdPath),
+          message: `${rdPath} has id ${sameName[0]} for ${sameName[1].device}; one route domain has one id`,
+        });
+      } else {
+        paths.set(m.routeDomain, { path: rdPath, device: device.path, mapped: m.namespace });
+      }
+    });
+  }
+  return issues;
+}
 
 /**
  * The route domains of the devices on one BIG-IP, by id, with their paths: each id is one route
  * domain with one path, so devices that name one route domain differently fail.
  */
 export function routeDomainPaths(owner: string, devices: readonly CompiledPolicy[]): Map<number, string> {
-  const paths = new Map<number, { path: string; device: string }>();
+  const paths = new Map<number, { path: string; device: string; mapped?: string }>();
   const issues: PolicyIssue[] = [];
   const ordered = [...devices].sort(
     (a, b) => a.model.device.routeDomain - b.model.device.routeDomain || compareText(a.model.device.tenant, b.model.device.tenant),
@@ -53,6 +92,7 @@ export function routeDomainPaths(owner: string, devices: readonly CompiledPolicy
       paths.set(device.routeDomain, { path: rdPath, device: device.path });
     }
   }
+  issues.push(...mappedRouteDomainIssues(ordered, paths));
   if (issues.length) throw new EgressPolicyError(issues.map((i) => ({ ...i, message: `${i.message} (BIG-IP shared as ${owner})` })));
   return new Map([...paths].map(([id, p]) => [id, p.path]));
 }

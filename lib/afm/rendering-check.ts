@@ -21,6 +21,8 @@ import { compareRules, compareText, matchesPodCidrs, sourceIdentity } from '../p
 import { withRouteDomain } from '../policy/ip';
 import { AFM_ACTION, DefaultActionName, DeviceModel, ExternalServiceModel, RuleModel, ruleKey } from '../policy/model';
 import { PORTED_PROTOCOLS } from '../policy/port';
+import { inRouteDomain, namespaceRouteDomains } from '../policy/route-domains';
+import { destinationEntries, mappedPodCidrEntries, mappedVirtualServers } from './route-domains';
 
 /** Whether the device needs staged policies (some rule, or the whole device, is in audit). */
 export function hasStaged(compiled: CompiledPolicy): boolean {
@@ -285,9 +287,11 @@ class DeviceCheck {
   }
 
   /** The rules a level's list holds: the enforced ones, or (staged) all of them. */
-  public expectation(level: 'cluster' | 'namespace' | 'service' | 'carried', staged: boolean): ListExpectation {
-    const rules =
+  public expectation(level: 'cluster' | 'namespace' | 'service' | 'carried', staged: boolean, rd?: number): ListExpectation {
+    const all =
       level === 'carried' ? [...this.byLevel.cluster, ...this.byLevel.namespace].filter((r) => r.action === 'ALLOW') : this.byLevel[level];
+    // A route domain's context holds the namespace rules of the namespaces in it.
+    const rules = rd === undefined ? all : all.filter((r) => inRouteDomain(this.device, r.namespace, rd));
     return {
       what: `${staged ? 'staged ' : ''}${level === 'carried' ? 'carried ALLOW' : level} rules of ${this.device.path}`,
       rules: staged ? rules : rules.filter((r) => !this.audited(r)),
@@ -348,6 +352,13 @@ class DeviceCheck {
       const [, policyTenant, policyApp] = policy.path.split('/');
       this.ruleList(rules[0], policyTenant, policyApp, this.expectation('service', staged));
       this.ruleList(rules[1], policyTenant, policyApp, this.expectation('carried', staged));
+    }
+    // A mapped route domain's virtual server: the device's own, on the namespace's addresses and VLANs.
+    for (const [name, want] of mappedVirtualServers(this.device, vs.obj)) {
+      const mapped = this.reader.resolve(name, tenant, application);
+      if (!mapped?.obj) this.deviceIssue(mapped?.path ?? name, 'the egress virtual server of a mapped route domain is missing');
+      else if (JSON.stringify(mapped.obj) !== JSON.stringify(want))
+        this.deviceIssue(mapped.path, "the virtual server differs from the device's own on its route domain's addresses and VLANs");
     }
   }
 
@@ -457,7 +468,12 @@ class DeviceCheck {
     if (content.problem) return `takes its source from ${content.problem}`;
     if (matchesPodCidrs(rule, this.device)) {
       // Every pod of the cluster, by the pod networks themselves.
-      const expected = [...new Set(this.device.podCidrs.map((c) => `a:${withRouteDomain(c.text, this.device.routeDomain)}`))]
+      const expected = [
+        ...new Set([
+          ...this.device.podCidrs.map((c) => `a:${withRouteDomain(c.text, this.device.routeDomain)}`),
+          ...mappedPodCidrEntries(this.device).map((e) => `a:${e}`),
+        ]),
+      ]
         .sort(compareText)
         .join('\n');
       if (content.event || content.entries.join('\n') !== expected) {
@@ -497,7 +513,7 @@ class DeviceCheck {
     const out = new Set<string>();
     for (const d of destinations) {
       if (d.kind === 'fqdn') out.add(`f:${d.text}`);
-      else if (d.kind !== 'externalService') out.add(`a:${withRouteDomain(d.text, this.device.routeDomain)}`);
+      else if (d.kind !== 'externalService') for (const e of destinationEntries(this.device, d.text)) out.add(`a:${e}`);
     }
     return [...out].sort(compareText);
   }
@@ -609,7 +625,14 @@ function contexts(owner: string, checks: readonly DeviceCheck[], reader: Declara
       value: quote(path),
       message: `${message}; the declaration would not enforce the policy as written, so synth stops (this is a bug, please report it)`,
     });
-  const policy = (name: string, level: 'cluster' | 'namespace', members: readonly DeviceCheck[], st: boolean, enforcedOn?: string) => {
+  const policy = (
+    name: string,
+    level: 'cluster' | 'namespace',
+    members: readonly DeviceCheck[],
+    st: boolean,
+    enforcedOn?: string,
+    rd?: number,
+  ) => {
     const at = shared(name);
     if (!at?.obj || at.obj.class !== 'Firewall_Policy') return fail(at?.path ?? name, 'the policy is missing');
     if (enforcedOn !== undefined && JSON.stringify(at.obj.routeDomainEnforcement) !== JSON.stringify([{ bigip: enforcedOn }])) {
@@ -618,7 +641,7 @@ function contexts(owner: string, checks: readonly DeviceCheck[], reader: Declara
     const rules = Array.isArray(at.obj.rules) ? at.obj.rules : [];
     if (rules.length !== members.length)
       return fail(at.path, `the policy references ${rules.length} rule lists for ${members.length} clusters`);
-    members.forEach((c, k) => c.ruleList(rules[k], COMMON, SHARED, c.expectation(level, st)));
+    members.forEach((c, k) => c.ruleList(rules[k], COMMON, SHARED, c.expectation(level, st, rd)));
   };
   const ordered = [...checks].sort((a, b) => compareText(a.device.tenant, b.device.tenant));
   // Staged policies exist whether or not a rule is in audit: their attachments never change.
@@ -627,7 +650,14 @@ function contexts(owner: string, checks: readonly DeviceCheck[], reader: Declara
     policy(OBJECT.globalPolicy + suffix, 'cluster', ordered, st);
     for (const rd of [...new Set(ordered.map((c) => c.device.routeDomain))].sort((a, b) => a - b)) {
       const members = ordered.filter((c) => c.device.routeDomain === rd);
-      policy(routeDomainPolicyName(rd) + suffix, 'namespace', members, st, st ? undefined : routeDomainPath(members[0].device));
+      policy(routeDomainPolicyName(rd) + suffix, 'namespace', members, st, st ? undefined : routeDomainPath(members[0].device), rd);
+    }
+    // The mapped namespaces' route domains (each holds one device's namespace).
+    for (const c of ordered) {
+      for (const m of namespaceRouteDomains(c.device)) {
+        const path = m.routeDomainPath ?? routeDomainPath({ routeDomain: m.routeDomain });
+        policy(routeDomainPolicyName(m.routeDomain) + suffix, 'namespace', [c], st, st ? undefined : path, m.routeDomain);
+      }
     }
   }
 }

@@ -25,6 +25,15 @@ import {
 } from '../policy/membership';
 import { formatIp, parseAddressEntry, tryParseIp } from '../policy/ip';
 import { LEVELS, Level, PolicyModel } from '../policy/model';
+import {
+  deviceMember,
+  planRouteDomains,
+  podCidrsOfNamespace,
+  qualifiedMember,
+  routeDomainIdsByPath,
+  routeDomainOfNamespace,
+  routeDomainOfPod,
+} from '../policy/route-domains';
 import type { ExpiredRule, SyncPlan } from '../policy/plan';
 import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../policy/port';
 import { INSTANT_FORMAT, instantProblem } from '../policy/schema';
@@ -58,7 +67,8 @@ export function policyView(input: {
     label: input.label,
     model: input.model,
     plan: input.plan,
-    firewall: AfmFirewall.load(input.as3, input.commands),
+    // Route domains named by path (the device's, its mapped namespaces') are found by their ids.
+    firewall: AfmFirewall.load(input.as3, input.commands, { routeDomainIds: routeDomainIdsByPath(input.model.device) }),
     owners: new AfmRuleIndex(input.model),
     expired: input.expired ?? [],
   };
@@ -211,9 +221,14 @@ export const HYPOTHETICAL_SERVICE_LABEL = 'explain.cdktf-ces.dev/service';
 const EMPTY_SNAPSHOT: ClusterSnapshot = { pods: [], namespaces: [], services: [] };
 
 /** Addresses for a hypothetical pod: inside the device's pod CIDRs, unused by the cluster. */
-function hypotheticalIps(model: PolicyModel, cluster: ClusterSnapshot): string[] {
-  const used = new Set(cluster.pods.flatMap((p) => p.ips.map((ip) => tryParseIp(ip)?.text)));
-  const cidrs = model.device.podCidrs.length ? model.device.podCidrs.map((c) => c.text) : ['10.254.0.0/16', 'fd00:cdf:ce5::/64'];
+function hypotheticalIps(model: PolicyModel, cluster: ClusterSnapshot, namespace: string): string[] {
+  // An address of the pod networks of the namespace's route domain that no pod of that route domain holds.
+  const { device } = model;
+  const rd = routeDomainOfNamespace(device, namespace);
+  const sameRd = cluster.pods.filter((p) => routeDomainOfPod(device, p) === rd);
+  const used = new Set(sameRd.flatMap((p) => p.ips.map((ip) => tryParseIp(ip)?.text)));
+  const podCidrs = podCidrsOfNamespace(device, namespace);
+  const cidrs = podCidrs.length ? podCidrs.map((c) => c.text) : ['10.254.0.0/16', 'fd00:cdf:ce5::/64'];
   const out: string[] = [];
   for (const family of [4, 6] as const) {
     const cidr = cidrs.find((c) => parseAddressEntry(c).family === family);
@@ -241,7 +256,13 @@ export function resolveSource(model: PolicyModel, cluster: ClusterState | undefi
   const fromText = `${namespace}/${name}`;
   if (!cluster) {
     const labels = { ...(spec.labels ?? {}), [HYPOTHETICAL_SERVICE_LABEL]: name };
-    const pod: PodInfo = { namespace, name: `${name}-hypothetical`, labels, ips: hypotheticalIps(model, EMPTY_SNAPSHOT), phase: 'Running' };
+    const pod: PodInfo = {
+      namespace,
+      name: `${name}-hypothetical`,
+      labels,
+      ips: hypotheticalIps(model, EMPTY_SNAPSHOT, namespace),
+      phase: 'Running',
+    };
     const labelText =
       spec.labels && Object.keys(spec.labels).length
         ? ` with labels ${Object.entries(spec.labels)
@@ -338,7 +359,13 @@ export function resolveSource(model: PolicyModel, cluster: ClusterState | undefi
         .join(',')}`,
     );
   }
-  const hypothetical: PodInfo = { namespace, name: `${name}-hypothetical`, labels, ips: hypotheticalIps(model, snap), phase: 'Running' };
+  const hypothetical: PodInfo = {
+    namespace,
+    name: `${name}-hypothetical`,
+    labels,
+    ips: hypotheticalIps(model, snap, namespace),
+    phase: 'Running',
+  };
   return {
     pod: hypothetical,
     description: `a pod with labels ${Object.entries(labels)
@@ -432,7 +459,7 @@ const stateCache = new WeakMap<ClusterSnapshot, WeakMap<PolicyView, CachedState>
 /** The controller pushes addresses of a non-default route domain as `ip%rd`. */
 function pushed(view: PolicyView, ips: readonly string[]): string[] {
   const rd = view.model.device.routeDomain;
-  return rd === 0 ? [...ips] : ips.map((ip) => `${ip}%${rd}`);
+  return ips.map((ip) => deviceMember(ip, rd));
 }
 
 /**
@@ -459,7 +486,9 @@ function listState(view: PolicyView, source: ResolvedSource, dns: DnsAnswers, at
       list.source.level === 'service'
         ? services.find((s) => s.namespace === list.source.namespace && s.name === list.source.service)
         : undefined;
-    if (sourceIncludesPod(list.source, source.pod, nsLabels, service)) added.set(list.path, pushed(view, source.pod.ips));
+    // A pod of a mapped namespace is a member with its route domain, as the controller pushes it.
+    const ips = source.pod.ips.map((ip) => qualifiedMember(planRouteDomains(view.plan), source.pod.namespace, ip));
+    if (sourceIncludesPod(list.source, source.pod, nsLabels, service)) added.set(list.path, pushed(view, ips));
   }
   return view.firewall.withMembers(cached.state, added);
 }
@@ -585,7 +614,8 @@ export function explain(view: PolicyView, cluster: ClusterState | undefined, dns
     const evaluation = view.firewall.evaluate(
       {
         sourceIp,
-        routeDomain: view.model.device.routeDomain,
+        // A pod of a namespace with a route domain of its own sends in that route domain.
+        routeDomain: routeDomainOfPod(view.model.device, source.pod),
         ...(destinationIp ? { destinationIp } : {}),
         ...(to.host ? { host: to.host } : {}),
         protocol: to.protocol,

@@ -18,6 +18,7 @@ import { EgressPolicyError, EgressSynthError, quote, unlessInvalid } from '../po
 import { readStruct } from '../policy/struct';
 import { DEVICE_PROPS, EgressSnat, defaultTenant, deviceIssues, deviceModel, parseProps, throwIssues } from '../policy/device';
 import type { DeviceModel, ExternalServiceModel, PolicyModel, RuleModel } from '../policy/model';
+import { NamespaceRouteDomain, namespaceRouteDomains } from '../policy/route-domains';
 import { ruleKey } from '../policy/model';
 import { z } from 'zod';
 import {
@@ -194,6 +195,15 @@ export interface AfmDeviceProps extends BigipConnectionProps {
    * @default - one BIG-IP
    */
   readonly highAvailability?: BigipHaOptions;
+  /**
+   * Namespaces whose egress reaches the BIG-IP in route domains of their own, on VLANs of their
+   * own (CNIs that give namespaces their own networks, whose pod addresses may overlap). Each
+   * gets an egress virtual server in its route domain, and its namespace rules are enforced in
+   * that route domain's context; cluster rules stay global. The route domains and VLANs must
+   * exist on the BIG-IP (AS3 cannot create them). See docs/route-domains.md.
+   * @default - none: every namespace is in `routeDomain`
+   */
+  readonly namespaceRouteDomains?: NamespaceRouteDomain[];
 }
 
 /**
@@ -384,6 +394,8 @@ export class AfmDevice extends Construct {
     // rendered at synth like the declaration.
     ownership?.attach(this.declaration);
     ownership?.releaseRouteDomain(this.deviceModel.routeDomain);
+    // Each mapped namespace's route domain has its own staged attachment to release.
+    for (const m of namespaceRouteDomains(this.deviceModel)) ownership?.releaseRouteDomain(m.routeDomain);
     // A BIG-IP pair: the same declaration to the other units after everything on the leader (ha.ts).
     if (valid.highAvailability) {
       const ha = valid.highAvailability;

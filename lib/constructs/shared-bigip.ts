@@ -26,6 +26,7 @@ import {
 } from './connection';
 import { checkedConstructId } from './construct-id';
 import { refused } from './problems';
+import { namespaceRouteDomains } from '../policy/route-domains';
 
 const SHARED_SYMBOL = Symbol.for('cdktf-ces.SharedBigip');
 
@@ -184,6 +185,7 @@ export class SharedBigip extends Construct {
   public _attach(device: AfmDevice): void {
     this.devices.push(device);
     this.ownership.releaseRouteDomain(device._deviceModel.routeDomain);
+    for (const m of namespaceRouteDomains(device._deviceModel)) this.ownership.releaseRouteDomain(m.routeDomain);
   }
 
   /**

@@ -8,6 +8,7 @@ import type { CompiledPolicy, CompiledRule } from '../policy/compile';
 import { LEVELS } from '../policy/model';
 import { PLAN_FORMAT, PlanRuleAttribution, SyncPlan, ruleSpecDigest } from '../policy/plan';
 import { ruleResource } from './resources';
+import { listRouteDomain, planNamespaceRouteDomains } from '../policy/route-domains';
 
 /** Who owns the device's contexts, when it is not the device itself. */
 export interface PlanContextOwner {
@@ -41,6 +42,7 @@ export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanCo
       rules: l.rules,
       ...(l.schedule ? { schedule: l.schedule } : {}),
       ...(l.expiresAt ? { expiresAt: l.expiresAt } : {}),
+      ...listRouteDomain(device, l.source),
     })),
     rules: LEVELS.flatMap((level) =>
       compiled.levels[level].map((r) => ({
@@ -54,6 +56,7 @@ export function buildSyncPlan(compiled: CompiledPolicy, context?: 'own' | PlanCo
         ...(options.attribution ? { attribution: attributionOf(r) } : {}),
       })),
     ),
+    ...planNamespaceRouteDomains(device),
   };
   if (!context) return plan;
   const state = context === 'own' ? ownDeviceState(compiled) : expectedDeviceState(context.name, [compiled], context.dnsResolver);

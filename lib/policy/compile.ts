@@ -43,6 +43,7 @@ import {
 } from './model';
 import { PORTED_PROTOCOLS } from './port';
 import { ruleExpired } from './schedule';
+import { namespaceRouteDomains } from './route-domains';
 
 /** An address list whose members the controller maintains (AS3 event-driven list). */
 export interface SourceList {
@@ -429,6 +430,14 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
     OBJECT.logProfile,
   ]) {
     fixed('tenant', name);
+  }
+  // A mapped namespace's rule list, route-domain policy and virtual server.
+  for (const m of namespaceRouteDomains(device)) {
+    for (const name of [`${OBJECT.namespaceRules}_rd${m.routeDomain}`, routeDomainPolicyName(m.routeDomain)]) {
+      fixed('shared', name);
+      fixed('shared', name + OBJECT.staged);
+    }
+    fixed('tenant', `${OBJECT.virtualServer}_rd${m.routeDomain}`);
   }
 
   // Destination lists: one per ExternalService, one per distinct inline destination set.

@@ -6,9 +6,10 @@ import { EgressPolicyError, InvalidValueError, PolicyIssue, quote } from './erro
 import { addressEntry, parseCidr } from './ip';
 import type { AddressModel, DeviceModel, SnatModeName } from './model';
 import { DEFAULT_LOG_FIELDS, LOG_FIELDS } from './log-fields';
-import { DNS_LABEL, TENANT_NAME, tenantProblem } from './names';
+import { DNS_LABEL, TENANT_NAME, dnsLabelProblem, tenantProblem } from './names';
 import { UnknownKeyHints, parseOrThrow, struct } from './schema';
 import { readStruct } from './struct';
+import { namespaceRouteDomainIssues } from './route-domains';
 
 /**
  * Source address translation of the egress virtual server.
@@ -107,6 +108,7 @@ export interface DeviceInput {
   readonly ipIntelligencePolicy?: unknown;
   readonly protocolInspectionProfile?: unknown;
   readonly dnsResolver?: unknown;
+  readonly namespaceRouteDomains?: unknown;
 }
 
 /** `192.0.2.50:514` or `[2001:db8::50]:514` → canonical address and port. */
@@ -290,6 +292,44 @@ function cidrCollision(a: AddressModel, b: AddressModel): string | undefined {
   return x.text === y.text ? 'repeats' : x.first <= y.first && y.last <= x.last ? 'lies inside' : 'contains';
 }
 
+const NAMESPACE_ROUTE_DOMAIN_EXPECTED = 'a NamespaceRouteDomain ({ namespace, routeDomain, routeDomainName, vlans, podCidrs })';
+
+/** One namespace's route domain (see route-domains.ts); checks between mappings come after. */
+const namespaceRouteDomainSchema = struct(
+  z.strictObject({
+    namespace: z
+      .string({ error: (issue) => (issue.input === undefined ? 'is required: the Kubernetes namespace' : 'expected a string') })
+      .superRefine((v, ctx) => {
+        const p = dnsLabelProblem(v);
+        if (p) ctx.addIssue({ code: 'custom', message: `is not a namespace name: ${p}` });
+      }),
+    routeDomain: wholeNumber(1, 65534),
+    routeDomainName: z
+      .string({ error: 'expected the BIG-IP path of a route domain' })
+      .regex(BIGIP_PATH, {
+        error: 'must be the BIG-IP path of the route domain, such as "/Common/rd_tenant_a" (tmsh list net route-domain)',
+      })
+      .optional(),
+    vlans: z
+      .array(
+        z
+          .string({ error: 'expected a BIG-IP path string' })
+          .regex(BIGIP_PATH, { error: 'must be a BIG-IP path such as "/Common/tenant-a"' }),
+        { error: "expected an array of BIG-IP VLAN paths: the VLANs the namespace's egress arrives on" },
+      )
+      .min(1, {
+        error:
+          "list the VLANs the namespace's egress arrives on: its virtual server listens only there (on every VLAN it would also take other route domains' sources)",
+      })
+      .superRefine(refuseRepeats('vlans', 'VLAN')),
+    podCidrs: nonEmpty(
+      "list the namespace's pod CIDRs: its virtual server takes only these sources in its route domain",
+      parsedArray(podCidr, 'pod CIDR', 'podCidrs', cidrCollision, (c) => c.text),
+    ),
+  }),
+  { what: 'NamespaceRouteDomain', expected: NAMESPACE_ROUTE_DOMAIN_EXPECTED },
+);
+
 /** The props of an AfmDevice that describe the device (not the connection or references), as zod fields. */
 export const DEVICE_PROPS = {
   clusterName: z
@@ -370,6 +410,11 @@ export const DEVICE_PROPS = {
   ipIntelligencePolicy: bigipPathField('an IP Intelligence policy'),
   protocolInspectionProfile: bigipPathField('a protocol inspection profile'),
   dnsResolver: bigipPathField('a DNS resolver'),
+  namespaceRouteDomains: z
+    .array(namespaceRouteDomainSchema, {
+      error: `expected an array of NamespaceRouteDomain (${NAMESPACE_ROUTE_DOMAIN_EXPECTED.slice(22)})`,
+    })
+    .optional(),
 };
 
 /** Properties of AS3's Tenant class (AS3 3.56 schema, `Tenant`): an application named so would replace one. */
@@ -452,6 +497,7 @@ export function deviceIssues(path: string, p: DeviceProps): PolicyIssue[] {
   };
   covers('snat', 'translation address', (f) => `add an ${f} address to EgressSnat.pool([...]), or use EgressSnat.automap()`, snat);
   covers('gateways', 'next hop', (f) => `add an ${f} gateway, or leave gateways out to forward by the routing table`, p.gateways ?? []);
+  issues.push(...namespaceRouteDomainIssues(path, p));
   return issues;
 }
 
@@ -487,6 +533,19 @@ export function deviceModel(path: string, p: DeviceProps): DeviceModel {
     ipIntelligencePolicy: p.ipIntelligencePolicy,
     protocolInspectionProfile: p.protocolInspectionProfile,
     dnsResolver: p.dnsResolver,
+    ...(p.namespaceRouteDomains?.length
+      ? {
+          namespaceRouteDomains: p.namespaceRouteDomains.map((m) => ({
+            namespace: m.namespace,
+            routeDomain: m.routeDomain,
+            ...(m.routeDomainName !== undefined && m.routeDomainName !== `/Common/${m.routeDomain}`
+              ? { routeDomainPath: m.routeDomainName }
+              : {}),
+            vlans: m.vlans,
+            podCidrs: m.podCidrs,
+          })),
+        }
+      : {}),
   };
 }
 

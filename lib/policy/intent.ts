@@ -13,6 +13,7 @@ import { InvalidValueError, quote } from './errors';
 import { AddressEntry, ParsedIp, intervalContains, parseAddressEntry, tryParseIp } from './ip';
 import { ActionName, DefaultActionName, DestinationModel, LEVELS, Level, PolicyModel, PortModel, RuleModel, ruleKey } from './model';
 import { ruleActive } from './schedule';
+import { podCidrsOfPod } from './route-domains';
 
 /** What happens to a flow: let through, dropped silently, or refused (reset / ICMP unreachable). */
 export type Verdict = 'allow' | 'deny' | 'reject';
@@ -319,8 +320,9 @@ export function evaluateIntent(input: IntentInput): IntentResult {
   const eligible = podEligible(pod);
 
   const device = model.device;
-  const fromPodNetwork =
-    device.podCidrs.length > 0 && (!flow.sourceIp || device.podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string)));
+  // The pod networks of the flow's route domain: a namespace with a route domain of its own has its own.
+  const podCidrs = podCidrsOfPod(device, pod);
+  const fromPodNetwork = podCidrs.length > 0 && (!flow.sourceIp || podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string)));
   const matches = (rule: PreparedRule): boolean => {
     const m = rule.model;
     if (!portMatches(m.ports, normalized) || !destinationMatches(rule.destination, normalized, dns) || !ruleActive(m, at)) return false;
@@ -370,8 +372,7 @@ export function evaluateIntent(input: IntentInput): IntentResult {
   };
 
   const configuredDefault = DEFAULT_VERDICT[device.defaultAction];
-  const listened =
-    !flow.sourceIp || device.podCidrs.length === 0 || device.podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string));
+  const listened = !flow.sourceIp || podCidrs.length === 0 || podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string));
   // Outside podCidrs only a deny or reject of the upper levels decides; anything else ends at
   // the BIG-IP, which forwards nothing no virtual server takes.
   const listening = (d: IntentDecision): IntentDecision =>

@@ -7,6 +7,7 @@ import { isEmptySelector } from './model';
 import type { PlanList, SyncPlan } from './plan';
 import { tryParseIp } from './ip';
 import { ruleActive } from './schedule';
+import { planRouteDomains, qualifiedMember } from './route-domains';
 
 export interface PodInfo {
   readonly namespace: string;
@@ -114,10 +115,15 @@ export function canonicalIp(ip: string): string | undefined {
   return tryParseIp(ip)?.text;
 }
 
-/** Desired members of every list of the plan for a snapshot at `at`: sorted, deduplicated. */
+/**
+ * Desired members of every list of the plan for a snapshot at `at`: sorted, deduplicated. A pod
+ * of a namespace with a route domain of its own is `ip%id` (the same address in two such
+ * namespaces is two members); other members have no suffix.
+ */
 export function desiredMembers(plan: SyncPlan, snapshot: ClusterSnapshot, at: Date): Map<string, string[]> {
   const nsLabels = new Map(snapshot.namespaces.map((n) => [n.name, n.labels]));
   const services = new Map(snapshot.services.map((s) => [`${s.namespace}/${s.name}`, s]));
+  const routeDomains = planRouteDomains(plan);
   const out = new Map<string, string[]>();
   for (const list of plan.lists) {
     const members = new Set<string>();
@@ -127,7 +133,7 @@ export function desiredMembers(plan: SyncPlan, snapshot: ClusterSnapshot, at: Da
         if (!podEligible(pod) || !sourceIncludesPod(list.source, pod, nsLabels.get(pod.namespace), service)) continue;
         for (const ip of pod.ips) {
           const c = canonicalIp(ip);
-          if (c) members.add(c);
+          if (c) members.add(qualifiedMember(routeDomains, pod.namespace, c));
         }
       }
     }

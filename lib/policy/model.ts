@@ -186,6 +186,24 @@ export interface DeviceModel {
   readonly protocolInspectionProfile?: string;
   /** BIG-IP path of the DNS resolver AFM uses to resolve FQDN destinations. */
   readonly dnsResolver?: string;
+  /**
+   * Namespaces whose pods reach the BIG-IP in route domains of their own (see
+   * `route-domains.ts`); absent when none is mapped.
+   */
+  readonly namespaceRouteDomains?: readonly NamespaceRouteDomainModel[];
+}
+
+/** A namespace with its own network: its pods' egress arrives in its own route domain, on its own VLANs. */
+export interface NamespaceRouteDomainModel {
+  readonly namespace: string;
+  /** Route-domain id: the namespace's addresses are rendered `addr%id`. */
+  readonly routeDomain: number;
+  /** BIG-IP path of the route domain; absent when it is `/Common/<id>`. */
+  readonly routeDomainPath?: string;
+  /** VLANs (BIG-IP paths) the namespace's egress arrives on: its virtual server listens on these only. */
+  readonly vlans: readonly string[];
+  /** The namespace's pod CIDRs (in its route domain; they may overlap other namespaces'). */
+  readonly podCidrs: readonly AddressModel[];
 }
 
 export interface PolicyModel {

@@ -20,6 +20,18 @@ export interface PlanList {
   readonly rules: readonly string[];
   readonly schedule?: ScheduleModel;
   readonly expiresAt?: string;
+  /**
+   * Route domain of every member, for the list of a namespace with a route domain of its own
+   * (its members are pushed as `ip%id`); absent for the others (see
+   * {@link SyncPlan.namespaceRouteDomains}).
+   */
+  readonly routeDomain?: number;
+}
+
+/** A namespace whose pods reach the BIG-IP in a route domain of their own. */
+export interface PlanNamespaceRouteDomain {
+  readonly namespace: string;
+  readonly routeDomain: number;
 }
 
 export interface PlanRule {
@@ -87,6 +99,12 @@ export interface SyncPlan {
   readonly routeDomain: number;
   readonly lists: readonly PlanList[];
   readonly rules: readonly PlanRule[];
+  /**
+   * Namespaces in route domains of their own: every list member that is a pod of one is
+   * `ip%id`, whatever the list (a cluster list holds pods of several route domains); members
+   * of other pods are in `routeDomain`. Absent when no namespace is mapped.
+   */
+  readonly namespaceRouteDomains?: readonly PlanNamespaceRouteDomain[];
   /** Set in the controller's plan; absent in the policy artifact. */
   readonly context?: PlanDeviceContext;
 }

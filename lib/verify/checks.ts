@@ -5,6 +5,7 @@
  */
 import { EMPTY_LIST_PLACEHOLDER } from '../clients/bigip/client';
 import { ClusterSnapshot, desiredMembers, listActive } from '../policy/membership';
+import { deviceMember } from '../policy/route-domains';
 import { sha256 } from '../policy/plan';
 import type { ExpectedDevice } from './expected';
 import type { As3TaskRecord, As3TaskResult, ContextAttachment, RouteDomainState } from './reader';
@@ -430,7 +431,8 @@ export function checkFqdnResolver(expected: DeviceContextExpectation, found: str
 
 /** Members as the controller pushes them: `ip%rd` outside route domain 0. */
 function pushed(ips: readonly string[], routeDomain: number): string[] {
-  return routeDomain === 0 ? [...ips] : ips.map((ip) => `${ip}%${routeDomain}`);
+  // Members of namespaces with route domains of their own carry theirs: the suffix read back is compared too.
+  return ips.map((ip) => deviceMember(ip, routeDomain));
 }
 
 /**

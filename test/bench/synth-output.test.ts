@@ -60,7 +60,7 @@ describe('synth output is unchanged by performance work', () => {
       securityBaseline: {
         'manifest.json': 'eb934d9dc49a9a36e3337dc8b0fccfe27448238a58ab5d9498119aad88c40af6',
         'stacks/egress-crds/cdk.tf.json': 'c3b1b37b5f7467d6afcacd918353def7c5e21b3a4ba381b6ff6d52b73fbae769',
-        'stacks/security-baseline/cdk.tf.json': 'cf28a80602178426485a7b5baf37b0b62a8a0bf3cc7ecbdbbb99c49ac11f795c',
+        'stacks/security-baseline/cdk.tf.json': '99683e1c442f01474180c9c436d769c4cda6d03a5e6e63f34f8b5f8029210047',
         'stacks/security-baseline/cdktf-ces/k8s_prod_east.json': '145f5b64631b810951da2164b88733a8ae56027849661435484f1ef48790283a',
       },
       payments: {

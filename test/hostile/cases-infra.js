@@ -385,6 +385,77 @@ function deviceCases(L, add) {
         ),
     },
     {
+      prop: 'namespaceRouteDomains',
+      optional: true,
+      judge: judge.never(),
+      values: (() => {
+        const m = (extra = {}) => ({
+          namespace: 'tenant-a',
+          routeDomain: 11,
+          vlans: ['/Common/vlan-a'],
+          podCidrs: ['10.16.0.0/16'],
+          ...extra,
+        });
+        const b = (extra = {}) => m({ namespace: 'tenant-b', routeDomain: 12, vlans: ['/Common/vlan-b'], ...extra });
+        return [
+          entry('two-overlapping', [m(), b()], 'accept', 'legal'),
+          entry('named', [m({ routeDomainName: '/Common/rd-tenant-a' })], 'accept', 'legal'),
+          entry('empty-array', [], 'accept', 'legal'),
+          entry('max-id', [m({ routeDomain: 65534 })], 'accept', 'limits'),
+          entry('id-0', [m({ routeDomain: 0 })], 'reject', 'fail-open', {
+            why: 'route domain 0 is the device route domain: the pods would mix',
+          }),
+          entry('id-65535', [m({ routeDomain: 65535 })], 'reject', 'out-of-range'),
+          entry('id-string', [m({ routeDomain: '11' })], 'reject', 'wrong-type'),
+          entry('id-nan', [m({ routeDomain: NaN })], 'reject', 'impossible'),
+          entry('same-id', [m(), b({ routeDomain: 11 })], 'reject', 'duplicates', {
+            why: 'one route domain holding two namespaces could not tell their pods apart',
+          }),
+          entry('same-namespace', [m(), b({ namespace: 'tenant-a' })], 'reject', 'duplicates'),
+          entry('shared-vlan', [m(), b({ vlans: ['/Common/vlan-a'] })], 'reject', 'duplicates', {
+            why: 'a VLAN belongs to one route domain',
+          }),
+          entry('name-of-other-id', [m({ routeDomainName: '/Common/12' })], 'reject', 'semantics'),
+          entry('no-vlans', [m({ vlans: [] })], 'reject', 'fail-open', {
+            why: 'without VLANs the virtual server would listen on every VLAN',
+          }),
+          entry('no-pod-cidrs', [m({ podCidrs: [] })], 'reject', 'fail-open'),
+          entry('catch-all-cidr', [m({ podCidrs: ['0.0.0.0/0'] })], 'reject', 'fail-open'),
+          entry('bad-namespace', [m({ namespace: 'Tenant A' })], 'reject', 'malformed'),
+          entry('injection-vlan', [m({ vlans: ['/Common/a;rm -rf /'] })], 'reject', 'injection'),
+          entry('interpolation-name', [m({ routeDomainName: '/Common/${x}' })], 'reject', 'injection'),
+          entry('unknown-key', [m({ vlan: ['/Common/x'] })], 'reject', 'unknown-key'),
+          entry(
+            'proto-key',
+            [JSON.parse('{"__proto__": {"routeDomain": 11}, "namespace": "a", "vlans": ["/Common/v"], "podCidrs": ["10.1.0.0/16"]}')],
+            'reject',
+            'injection',
+          ),
+          entry('string', 'tenant-a', 'reject', 'wrong-type'),
+          entry('null-element', [null], 'reject', 'wrong-type'),
+        ];
+      })(),
+      render: (out, v, ctx) => {
+        const a = app(out, ctx);
+        return v.flatMap((mapping) => {
+          const mapped = a && a[`egress_vs_rd${mapping.routeDomain}`];
+          if (!mapped) return [`no egress virtual server for route domain ${mapping.routeDomain}`];
+          return [
+            ...O.eq(
+              mapped.virtualAddresses,
+              mapping.podCidrs.map((c) => [`0.0.0.0%${mapping.routeDomain}/0`, c.replace('/', `%${mapping.routeDomain}/`)]),
+              'mapped virtual addresses',
+            ),
+            ...O.eq(
+              mapped.allowVlans,
+              mapping.vlans.map((bigip) => ({ bigip })),
+              'mapped allowVlans',
+            ),
+          ];
+        });
+      },
+    },
+    {
       prop: 'gateways',
       optional: true,
       judge: judge.never(),

@@ -5,6 +5,7 @@
 import { AfmChainResult, AfmEvaluation, AfmFirewall, AfmRuleHit, AfmRuleIndex } from '../../lib/afm/evaluator';
 import { contextCommands, deviceCommands, renderAs3, renderSharedAs3, renderTenantAs3 } from '../../lib/afm/as3';
 import { desiredMembers } from '../../lib/policy/membership';
+import { deviceMember, routeDomainIdsByPath, routeDomainOfPod } from '../../lib/policy/route-domains';
 import { compilePolicy } from '../../lib/policy/compile';
 import { IntentDecision, IntentResult, evaluateIntent } from '../../lib/policy/intent';
 import { LEVELS, PolicyModel, RuleModel } from '../../lib/policy/model';
@@ -37,7 +38,9 @@ export function renderWorld(model: PolicyModel): RenderedWorld {
   const compiled = compilePolicy(model);
   const as3 = JSON.parse(JSON.stringify(renderAs3(compiled))) as Record<string, unknown>;
   const commands = deviceCommands(compiled).apply;
-  return { firewall: AfmFirewall.load(as3, commands), plan: buildSyncPlan(compiled), owners: new AfmRuleIndex(model), as3, commands };
+  // Route domains named by path (a mapped namespace's may be) are found by their ids.
+  const firewall = AfmFirewall.load(as3, commands, { routeDomainIds: routeDomainIdsByPath(model.device) });
+  return { firewall, plan: buildSyncPlan(compiled), owners: new AfmRuleIndex(model), as3, commands };
 }
 
 export function intentReading(r: IntentResult): Reading {
@@ -85,7 +88,7 @@ export function afmReading(e: AfmEvaluation, owners: AfmRuleIndex): Reading {
 export function pushedMembers(plan: SyncPlan, scenario: Pick<Scenario, 'snapshot'>, at: Date): Map<string, string[]> {
   const members = desiredMembers(plan, scenario.snapshot, at);
   if (plan.routeDomain === 0) return members;
-  return new Map([...members].map(([path, ips]) => [path, ips.map((ip) => `${ip}%${plan.routeDomain}`)]));
+  return new Map([...members].map(([path, ips]) => [path, ips.map((ip) => deviceMember(ip, plan.routeDomain))]));
 }
 
 export interface FlowOutcome {
@@ -114,7 +117,8 @@ export function evaluateBoth(world: RenderedWorld, scenario: Scenario, flow: Sce
   const afm = world.firewall.evaluate(
     {
       sourceIp: flow.sourceIp,
-      routeDomain: scenario.model.device.routeDomain,
+      // A pod of a namespace with a route domain of its own sends in that route domain.
+      routeDomain: routeDomainOfPod(scenario.model.device, flow.pod),
       destinationIp: flow.destinationIp,
       host: flow.host,
       protocol: flow.protocol,

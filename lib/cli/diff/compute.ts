@@ -9,6 +9,7 @@
  */
 import type { AfmChainResult, AfmEvaluation, AfmListState } from '../../afm/evaluator';
 import { desiredMembers } from '../../policy/membership';
+import { deviceMember, routeDomainOfPod } from '../../policy/route-domains';
 import type { ClusterSnapshot } from '../../policy/membership';
 import type { PolicyView } from '../../analysis/engine';
 import type { PolicyModel } from '../../policy/model';
@@ -102,9 +103,7 @@ function decider(view: PolicyView, chain: AfmChainResult): Decider {
 
 function listStateAt(view: PolicyView, snapshot: ClusterSnapshot, at: Date, dns: ReadonlyMap<string, readonly string[]>): AfmListState {
   const rd = view.model.device.routeDomain;
-  const members = new Map(
-    [...desiredMembers(view.plan, snapshot, at)].map(([path, ips]) => [path, rd === 0 ? ips : ips.map((ip) => `${ip}%${rd}`)]),
-  );
+  const members = new Map([...desiredMembers(view.plan, snapshot, at)].map(([path, ips]) => [path, ips.map((ip) => deviceMember(ip, rd))]));
   return view.firewall.listState(members, dns);
 }
 
@@ -178,8 +177,9 @@ export function diffPolicies(input: DiffInput): DiffResult {
             protocol: port.protocol,
             ...(port.port !== undefined ? { port: port.port } : {}),
           };
-          const ea: AfmEvaluation = a.firewall.evaluate({ ...flow, routeDomain: a.model.device.routeDomain }, stateA);
-          const eb: AfmEvaluation = b.firewall.evaluate({ ...flow, routeDomain: b.model.device.routeDomain }, stateB);
+          const pod = workload.pod;
+          const ea: AfmEvaluation = a.firewall.evaluate({ ...flow, routeDomain: routeDomainOfPod(a.model.device, pod) }, stateA);
+          const eb: AfmEvaluation = b.firewall.evaluate({ ...flow, routeDomain: routeDomainOfPod(b.model.device, pod) }, stateB);
           const enforced = changeOf(ea.verdict, eb.verdict);
           if (enforced)
             raws.push({

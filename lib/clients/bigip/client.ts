@@ -417,7 +417,11 @@ export class BigipClient {
     taskId: string,
     ips: readonly string[],
     routeDomain = 0,
-    options: { readonly retry?: boolean } = {},
+    options: {
+      readonly retry?: boolean;
+      /** Members may carry a route domain of their own (`ip%id`, pods of namespaces mapped to route domains). */
+      readonly ownRouteDomains?: boolean;
+    } = {},
   ): Promise<void> {
     const path = nodesPath(taskId, 'POST');
     if (!Number.isInteger(routeDomain) || routeDomain < 0 || routeDomain > 65534) {
@@ -429,17 +433,26 @@ export class BigipClient {
     const pushed: string[] = new Array(ips.length);
     for (let i = 0; i < ips.length; i++) {
       const ip = ips[i];
-      if (typeof ip !== 'string' || ip.includes('%') || net.isIP(ip) === 0) {
+      // A pod of a namespace with a route domain of its own comes as `ip%id` (1 to 65534, not this list's default).
+      const own = options.ownRouteDomains && typeof ip === 'string' ? /^([^%]+)%([1-9]\d{0,4})$/.exec(ip) : null;
+      const bare = own ? own[1] : ip;
+      if (
+        typeof ip !== 'string' ||
+        (ip.includes('%') && (!own || Number(own[2]) > 65534 || Number(own[2]) === routeDomain)) ||
+        net.isIP(bare) === 0
+      ) {
         throw inputError(
           'POST',
           path,
-          `ips[${i}] is not an IPv4 or IPv6 address without a route domain (got ${JSON.stringify(ip)}); pass the route domain as the third argument`,
+          options.ownRouteDomains
+            ? `ips[${i}] is not an IPv4 or IPv6 address, alone or with a route domain other than the list's (got ${JSON.stringify(ip)}); pass the list's route domain as the third argument`
+            : `ips[${i}] is not an IPv4 or IPv6 address without a route domain (got ${JSON.stringify(ip)}); pass the route domain as the third argument`,
         );
       }
       if (seen.has(ip)) throw inputError('POST', path, `ips[${i}] ${ip} appears more than once; pass each member once`);
       if (ip === EMPTY_LIST_PLACEHOLDER) throw inputError('POST', path, `ips[${i}] ${ip} is AS3's empty-list placeholder, not a member`);
       seen.add(ip);
-      pushed[i] = `${ip}${suffix}`;
+      pushed[i] = own ? ip : `${ip}${suffix}`;
     }
     // AS3 writes the placeholder without a route domain; so does the client.
     if (pushed.length === 0) pushed.push(EMPTY_LIST_PLACEHOLDER);

@@ -16,6 +16,7 @@ import { listActive } from '../../policy/membership';
 import { EMPTY_LIST_PLACEHOLDER } from '../../clients/bigip/client';
 import { Clock, systemClock } from '../../clients/clock';
 import type { PlanList, SyncPlan } from '../../policy/plan';
+import { deviceMember } from '../../policy/route-domains';
 import { ListChanges, MembershipIndex, PodCache } from './membership-index';
 import { PacingState, PushOutcome, ListWorkqueue } from './workqueue';
 import { nextGateChange } from './time-edges';
@@ -23,7 +24,12 @@ import { nextGateChange } from './time-edges';
 /** What the reconciler needs from a BIG-IP client. */
 export interface ListMembersTarget {
   /** `retry: false`: the workqueue owns the retries of a push. */
-  replaceListMembers(taskId: string, ips: readonly string[], routeDomain: number, options: { readonly retry: boolean }): Promise<unknown>;
+  replaceListMembers(
+    taskId: string,
+    ips: readonly string[],
+    routeDomain: number,
+    options: { readonly retry: boolean; readonly ownRouteDomains?: boolean },
+  ): Promise<unknown>;
 }
 
 /**
@@ -242,7 +248,12 @@ export class ListReconciler {
 
   private async push(path: string, members: readonly string[]): Promise<void> {
     const list = this.lists.get(path) as PlanList;
-    await this.options.target.replaceListMembers(list.taskId, members, this.options.plan.routeDomain, { retry: false });
+    // Pods of namespaces with route domains of their own are members `ip%id` (see membership-index.ts).
+    const ownRouteDomains = this.options.plan.namespaceRouteDomains !== undefined;
+    await this.options.target.replaceListMembers(list.taskId, members, this.options.plan.routeDomain, {
+      retry: false,
+      ...(ownRouteDomains ? { ownRouteDomains } : {}),
+    });
   }
 
   private record(outcome: PushOutcome): void {
@@ -264,8 +275,11 @@ export class ListReconciler {
   }
 }
 
-/** Members as the device holds them after a push: `ip%rd` outside route domain 0, the placeholder for none. */
+/**
+ * Members as the device holds them after a push: `ip%rd` outside route domain 0 (a pod of a
+ * namespace with a route domain of its own carries its own already), the placeholder for none.
+ */
 export function deviceMembers(ips: readonly string[], routeDomain: number): string[] {
   if (ips.length === 0) return [EMPTY_LIST_PLACEHOLDER];
-  return routeDomain === 0 ? [...ips] : ips.map((ip) => `${ip}%${routeDomain}`);
+  return ips.map((ip) => deviceMember(ip, routeDomain));
 }

@@ -12,6 +12,7 @@
  */
 import { PodInfo, ServiceInfo, canonicalIp, podEligible, sourceIncludesPod } from '../../policy/membership';
 import type { PlanList, SyncPlan } from '../../policy/plan';
+import { planRouteDomains, qualifiedMember } from '../../policy/route-domains';
 
 /** The lists a change touched, and whether any lost an address. */
 export type ListChanges = Map<string, { removed: boolean }>;
@@ -38,11 +39,14 @@ export class MembershipIndex {
   private readonly members = new Map<string, Map<string, number>>();
   private readonly clusterLists: PlanList[] = [];
   private readonly listsByNamespace = new Map<string, PlanList[]>();
+  /** Namespaces with route domains of their own: their pods' members are `ip%id`. */
+  private readonly routeDomains: ReadonlyMap<string, number>;
 
   constructor(
     public readonly plan: SyncPlan,
     private readonly pods: PodCache,
   ) {
+    this.routeDomains = planRouteDomains(plan);
     for (const list of plan.lists) {
       this.members.set(list.path, new Map());
       if (list.source.level === 'cluster') this.clusterLists.push(list);
@@ -116,7 +120,7 @@ export class MembershipIndex {
     const old = this.contributions.get(key);
     let next: Contribution | undefined;
     if (pod) {
-      const ips = podEligible(pod) ? uniqueIps(pod.ips) : [];
+      const ips = podEligible(pod) ? uniqueIps(pod.ips).map((ip) => qualifiedMember(this.routeDomains, pod.namespace, ip)) : [];
       const lists = ips.length ? this.listsFor(pod) : [];
       if (lists.length) next = { ips, lists };
     }
