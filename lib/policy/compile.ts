@@ -43,6 +43,7 @@ import {
 } from './model';
 import { PORTED_PROTOCOLS } from './port';
 import { ruleExpired } from './schedule';
+import { snatIssues } from './snat';
 
 /** An address list whose members the controller maintains (AS3 event-driven list). */
 export interface SourceList {
@@ -329,6 +330,7 @@ export function crossRuleIssues(model: PolicyModel): PolicyIssue[] {
       }
     });
   }
+  issues.push(...snatIssues(model));
   return issues;
 }
 
