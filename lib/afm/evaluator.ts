@@ -872,6 +872,10 @@ export class AfmFirewall {
         if (!NAT_RULE_KEYS.has(key)) throw new AfmModelError(`${where}: NAT rule property "${key}" is not modelled`);
       if (r.protocol !== undefined && r.protocol !== 'any' && r.protocol !== 'tcp' && r.protocol !== 'udp')
         throw new AfmModelError(`${where}: NAT rule protocol ${JSON.stringify(r.protocol)} is not any, tcp or udp`);
+      // AS3's NAT_Policy mapper sets `translation.source` from `sourceTranslation.use` only
+      // (map_as3.js NAT_Policy), so a `bigip` pointer reaches the device as no translation.
+      if (isObject(r.sourceTranslation) && r.sourceTranslation.bigip !== undefined)
+        throw new AfmModelError(`${where}: a sourceTranslation by "bigip" is dropped by AS3 (it maps only "use"); it is not modelled`);
       if (r.sourceTranslation === undefined)
         throw new AfmModelError(`${where}: a NAT rule without sourceTranslation is not modelled (what it does is not documented)`);
       const translation = this.resolve(r.sourceTranslation, item, 'NAT_Source_Translation', `${where} sourceTranslation`);

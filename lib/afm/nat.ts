@@ -21,6 +21,7 @@
  * `sourceTranslation.use` (map_as3.js NAT_Policy).
  */
 import type { CompiledPolicy, CompiledRule } from '../policy/compile';
+import { EgressPolicyError, quote } from '../policy/errors';
 import { withRouteDomain } from '../policy/ip';
 import type { AddressModel, DeviceModel } from '../policy/model';
 import { LEVELS } from '../policy/model';
@@ -73,8 +74,9 @@ export function translationName(addresses: readonly AddressModel[]): string {
 
 /**
  * The NAT objects of a device, put into its tenant's application, and the virtual server's
- * `policyNAT`; undefined when no rule has `snat`. `reference` says how to point at the lists in
- * /Common/Shared (as the tenant points at its firewall policies).
+ * `policyNAT`; undefined when no rule has `snat`. `reference` is how the tenant points into
+ * /Common/Shared: `use` in the one declaration of a device that owns its BIG-IP, `bigip` in the
+ * tenant declaration of a SharedBigip, where per-rule translation is refused.
  */
 export function natObjects(
   compiled: CompiledPolicy,
@@ -84,6 +86,22 @@ export function natObjects(
   const rules = natRules(compiled);
   if (rules.length === 0) return undefined;
   const { device } = compiled.model;
+  if (reference === 'bigip') {
+    // The tenant of a SharedBigip is its own declaration, deployed after the shared one. Its NAT
+    // rules would point at lists of the shared declaration, whose final Common pass deletes a
+    // list a removed rule no longer needs while the tenant's NAT policy still uses it: mcpd
+    // refuses, and terraform apply does not report it (the firewall policies avoid this by
+    // pointing into /Common/Shared only at objects that live as long as the device).
+    throw new EgressPolicyError(
+      rules.map((r) => ({
+        path: r.model.path,
+        field: 'snat',
+        value: `EgressSnat.pool(${quote((r.model.snat?.addresses ?? []).map((a) => a.text))})`,
+        message:
+          "per-rule translation is not supported on a SharedBigip: the tenant's NAT policy would use lists of the shared declaration, which deletes a list a changed rule no longer needs before the tenant stops using it; give the device its own BIG-IP connection, or leave snat out (the device's snat applies)",
+      })),
+    );
+  }
   const shared = (path: string) => ({ [reference]: path });
   const translations = new Map<string, readonly AddressModel[]>();
   const translation = (addresses: readonly AddressModel[]) => {

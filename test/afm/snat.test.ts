@@ -303,10 +303,15 @@ describe('the AFM evaluator refuses what it cannot model', () => {
     as3.declaration.k8s_prod.egress.egress_vs.snat = 'auto';
     expect(() => AfmFirewall.load(as3, [])).toThrow('a NAT policy with the virtual server\'s snat other than "none" is not modelled');
   });
-  test('a NAT rule without a translation, or of another protocol', () => {
+  test('a NAT rule without a translation, with a bigip translation, or of another protocol', () => {
     const a = base();
     delete a.declaration.k8s_prod.egress.nat_policy.rules[0].sourceTranslation;
     expect(() => AfmFirewall.load(a, [])).toThrow('a NAT rule without sourceTranslation is not modelled');
+    const c = base();
+    c.declaration.k8s_prod.egress.nat_policy.rules[0].sourceTranslation = { bigip: '/Common/nat-pool' };
+    expect(() => AfmFirewall.load(c, [])).toThrow(
+      'a sourceTranslation by "bigip" is dropped by AS3 (it maps only "use"); it is not modelled',
+    );
     const b = base();
     b.declaration.k8s_prod.egress.nat_policy.rules[0].protocol = 'icmp';
     expect(() => AfmFirewall.load(b, [])).toThrow('NAT rule protocol "icmp" is not any, tcp or udp');
