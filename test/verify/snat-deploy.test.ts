@@ -131,7 +131,7 @@ describe('on a BIG-IP the device owns', () => {
 });
 
 test('on a SharedBigip synth refuses a rule with snat, naming the rule', () => {
-  expect(() => synth({ shared: true, partner: true }, (app) => build(app, { shared: true, partner: true }))).toThrow(
+  expect(() => synth({ shared: true }, (app) => build(app, { shared: true, partner: true }))).toThrow(
     '[alpha/Partner] snat: per-rule translation is not supported on a SharedBigip: the tenant\'s NAT policy would use lists of the shared declaration, which deletes a list a changed rule no longer needs before the tenant stops using it; give the device its own BIG-IP connection, or leave snat out (the device\'s snat applies) (got EgressSnat.pool(["192.0.2.220"]))',
   );
 });
