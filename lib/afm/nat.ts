@@ -9,16 +9,17 @@
  *   translates to the device's pool. With device snat none there is no last rule.
  * - `nat_src_<digest>` (`NAT_Source_Translation`, `dynamic-pat`): one per distinct address set.
  *   Addresses carry the route domain like every other address (AS3 does not add the tenant's
- *   default route domain to them, map_as3.js NAT_Source_Translation).
+ *   default route domain to them: AS3 `src/lib/map_as3.js:3837-3890`).
  * - `nat_log_profile` (`Security_Log_Profile` with a `nat` section), when a rule with `snat`
  *   logs: set on that rule's NAT rules only, so the virtual server's own profile is unchanged.
- * The virtual server points at the policy (`policyNAT`, AS3 maps it to `security-nat-policy`,
- * map_as3.js) and its own `snat` becomes `none`, as in F5's NAT example
+ * The virtual server points at the policy (`policyNAT`, which AS3 maps to the virtual's
+ * `security-nat-policy`, `src/lib/map_as3.js:2499-2502`) and its own `snat` becomes `none`, as in
+ * F5's NAT example
  * (examples/declarations/example-using-firewall-nat-features.json): whether a virtual server's
  * snat applies beside a NAT policy is not documented, so nothing relies on it.
  *
  * Pointers to translations and profiles are always `use`: AS3's NAT_Policy mapper reads only
- * `sourceTranslation.use` (map_as3.js NAT_Policy).
+ * `sourceTranslation.use` (`src/lib/map_as3.js:3824-3835`).
  */
 import type { CompiledPolicy, CompiledRule } from '../policy/compile';
 import { EgressPolicyError, quote } from '../policy/errors';
@@ -38,8 +39,9 @@ export const NAT_OBJECT = {
 } as const;
 
 /**
- * Fields of each NAT log line, in order (AS3 `Security_Log_Profile_Nat_Storage_Format`; AS3
- * sends them as tmsh `field-list` with `-` written `_`, map_as3.js mapFormat).
+ * Fields of each NAT log line, in order (AS3 `Security_Log_Profile_Nat_Storage_Format`). AS3 sets
+ * them as the profile's `format <event> { type field-list field-list { ... } }` with `-` written
+ * `_` (`src/lib/map_as3.js:3526-3546, 3638-3646`; `src/lib/properties.json:1602-1675`).
  */
 export const NAT_LOG_FIELDS: readonly string[] = Object.freeze([
   'event-name',
