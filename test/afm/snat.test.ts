@@ -337,6 +337,15 @@ describeWithAs3Schema('AS3 schema', () => {
     );
   });
 
+  test('a NAT rule pointer to an object of another class is refused, as AS3 checks enum-typed pointers too', () => {
+    const model: PolicyModel = { device: testDevice({ snat: 'NONE', snatAddresses: [] }), externalServices: [], rules: [partner()] };
+    const as3 = JSON.parse(JSON.stringify(renderAs3(compilePolicy(model))));
+    as3.declaration.k8s_prod.egress.nat_policy.rules[0].sourceTranslation = { use: 'nat_log_profile' };
+    expect(as3Validator()!.validate(as3).errors).toEqual([
+      '/declaration/k8s_prod/egress/nat_policy/rules/0/sourceTranslation/use: pointer "nat_log_profile" resolves to a Security_Log_Profile, expected NAT_Source_Translation',
+    ]);
+  });
+
   test('the example: payments leaves through its own pool; the synthesized declaration validates', () => {
     const { stack, device } = deviceStack({ snat: PublicEgressSnat.pool(['192.0.2.200']), podCidrs: ['10.244.0.0/16'] }, new App());
     addSnat(stack, device as AfmDevice);
