@@ -111,7 +111,7 @@ export interface IntentDecision {
 }
 
 /**
- * The source address an allowed flow leaves with (README "Source translation"): the `snat` of
+ * The source address an allowed flow leaves with (docs/nat.md): the `snat` of
  * the first rule with one that matches the flow, taking cluster, namespace and service rules
  * each in rule order (whichever rule decided the verdict), else the device's `snat`.
  */
