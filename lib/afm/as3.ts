@@ -34,6 +34,7 @@ import { afmDefaultAction, checkRendering, hasStaged } from './rendering-check';
 import { expectedDeviceState, routeDomainPaths } from './device-state';
 import { destinationEntries, mappedPodCidrEntries, mappedVirtualServers, namespaceListName, namespaceRulesIn } from './route-domains';
 import { namespaceRouteDomains } from '../policy/route-domains';
+import { natObjects } from './nat';
 
 export const AS3_SCHEMA_VERSION = '3.50.0';
 
@@ -404,7 +405,12 @@ function tenantApplication(compiled: CompiledPolicy, reference: SharedReference,
     };
     vs.pool = OBJECT.gatewayPool;
   }
-  if (device.snat === 'NONE') vs.snat = 'none';
+  // Per-rule translation: a NAT policy, and the virtual server's own snat off (see nat.ts).
+  const policyNAT = natObjects(compiled, reference, (name, obj) => (app[name] = obj));
+  if (policyNAT) {
+    vs.policyNAT = policyNAT;
+    vs.snat = 'none';
+  } else if (device.snat === 'NONE') vs.snat = 'none';
   else if (device.snat === 'AUTOMAP') vs.snat = 'auto';
   else {
     app[OBJECT.snatPool] = { class: 'SNAT_Pool', snatAddresses: device.snatAddresses.map((a) => address(device, a)) };

@@ -123,7 +123,18 @@ export interface AfmChainResult {
   readonly virtualServer?: string;
 }
 
+/**
+ * The source address an allowed flow leaves with: the translation of the first NAT rule of the
+ * virtual server's NAT policy that matches it, else the virtual server's own `snat`.
+ */
+export type AfmTranslation =
+  | { readonly by: 'nat-rule'; readonly policy: string; readonly rule: string; readonly addresses: readonly string[] }
+  | { readonly by: 'virtual-server'; readonly snat: 'none' | 'auto' | 'self' }
+  | { readonly by: 'virtual-server'; readonly snat: 'pool'; readonly pool: string; readonly addresses?: readonly string[] };
+
 export interface AfmEvaluation {
+  /** How the flow's source is translated, when the enforced verdict lets it through. */
+  readonly translatedSource?: AfmTranslation;
   readonly verdict: AfmVerdict;
   readonly wouldBe: AfmVerdict;
   readonly enforced: AfmChainResult;
@@ -188,6 +199,12 @@ interface VirtualServer {
   readonly layer4: string;
   readonly enforced?: PreparedPolicy;
   readonly staged?: PreparedPolicy;
+  /** NAT policy (`policyNAT`): its rules in order, each with its translation. */
+  readonly nat?: {
+    readonly path: string;
+    readonly rules: readonly { readonly rule: PreparedRule; readonly addresses: readonly string[] }[];
+  };
+  readonly snat: Exclude<AfmTranslation, { by: 'nat-rule' }>;
 }
 
 interface Item {
@@ -448,7 +465,33 @@ export class AfmFirewall {
           state,
         )
       : enforced;
-    return { verdict: enforced.verdict, wouldBe: staged.verdict, enforced, staged, hasStaged };
+    const translatedSource = enforced.verdict === 'allow' && vs ? this.translation(vs, flow, source, destination, state) : undefined;
+    return {
+      ...(translatedSource ? { translatedSource } : {}),
+      verdict: enforced.verdict,
+      wouldBe: staged.verdict,
+      enforced,
+      staged,
+      hasStaged,
+    };
+  }
+
+  /**
+   * The translation of an allowed flow: a NAT policy's rules are tried in order and the first
+   * match translates (F5 "Network Firewall: Policies and Implementations", firewall NAT); a flow
+   * none matches keeps the virtual server's snat, which the loader requires to be none beside a
+   * NAT policy.
+   */
+  private translation(
+    vs: VirtualServer,
+    flow: AfmFlow,
+    source: FlowKey,
+    destination: FlowKey | undefined,
+    state: AfmListState,
+  ): AfmTranslation {
+    const hit = vs.nat?.rules.find((r) => this.ruleMatches(r.rule, flow, source, destination, state));
+    if (hit && vs.nat) return { by: 'nat-rule', policy: vs.nat.path, rule: hit.rule.name, addresses: hit.addresses };
+    return vs.snat;
   }
 
   /** {@link samePolicy}, compared once per pair: a comparison walks every rule of both. */
@@ -778,7 +821,18 @@ export class AfmFirewall {
     const layer4 = typeof o.layer4 === 'string' ? o.layer4 : o.class === 'Service_L4' ? 'tcp' : 'any';
     const pointer = (key: string) =>
       o[key] === undefined ? undefined : this.policy(this.resolve(o[key], item, 'Firewall_Policy', `${item.path} ${key}`));
+    const snat = this.virtualSnat(item);
+    const nat =
+      o.policyNAT === undefined ? undefined : this.natPolicy(this.resolve(o.policyNAT, item, 'NAT_Policy', `${item.path} policyNAT`));
+    // Whether a virtual server's own snat applies beside a NAT policy is not documented; F5's
+    // example sets it to none (AS3 examples/declarations/example-using-firewall-nat-features.json).
+    if (nat && !(snat.by === 'virtual-server' && snat.snat === 'none'))
+      throw new AfmModelError(
+        `${item.path}: a NAT policy with the virtual server's snat other than "none" is not modelled (their precedence is not documented)`,
+      );
     return {
+      nat,
+      snat,
       path: item.path,
       addresses: o.enable === false ? [] : addresses,
       port: (o.virtualPort as number | undefined) ?? 0,
@@ -786,6 +840,59 @@ export class AfmFirewall {
       enforced: pointer('policyFirewallEnforced'),
       staged: pointer('policyFirewallStaged'),
     };
+  }
+
+  /** A virtual server's `snat` (AS3 Service_L4 default `auto`); a pool outside the declarations has unknown addresses. */
+  private virtualSnat(item: Item): Exclude<AfmTranslation, { by: 'nat-rule' }> {
+    const v = item.obj.snat;
+    if (v === undefined || v === 'auto' || v === 'none' || v === 'self') return { by: 'virtual-server', snat: v ?? 'auto' };
+    if (isObject(v) && typeof v.bigip === 'string' && !this.items.has(v.bigip))
+      return { by: 'virtual-server', snat: 'pool', pool: v.bigip };
+    const pool = this.resolve(v, item, 'SNAT_Pool', `${item.path} snat`);
+    const defaultRd = this.tenantRouteDomain.get(pool.tenant) ?? 0;
+    const addresses = ((pool.obj.snatAddresses as unknown[] | undefined) ?? []).map((a) =>
+      translationAddress(a, defaultRd, `${pool.path} snatAddresses`),
+    );
+    return { by: 'virtual-server', snat: 'pool', pool: pool.path, addresses };
+  }
+
+  /**
+   * A NAT policy: each rule matches like a firewall rule (source and destination lists, port
+   * lists, protocol `any`, `tcp` or `udp`, AS3 NAT_Rule) and translates with its
+   * `dynamic-pat` source translation. A rule without a translation is refused: what it does is
+   * not documented.
+   */
+  private natPolicy(item: Item): NonNullable<VirtualServer['nat']> {
+    const list = item.obj.rules;
+    if (!Array.isArray(list)) throw new AfmModelError(`${item.path}: a NAT_Policy without a rules array is not modelled`);
+    const rules = list.map((r, i) => {
+      const where = `${item.path} rules[${i}]`;
+      if (!isObject(r)) throw new AfmModelError(`${where}: a NAT rule must be an object`);
+      for (const key of Object.keys(r))
+        if (!NAT_RULE_KEYS.has(key)) throw new AfmModelError(`${where}: NAT rule property "${key}" is not modelled`);
+      if (r.protocol !== undefined && r.protocol !== 'any' && r.protocol !== 'tcp' && r.protocol !== 'udp')
+        throw new AfmModelError(`${where}: NAT rule protocol ${JSON.stringify(r.protocol)} is not any, tcp or udp`);
+      // AS3's NAT_Policy mapper sets `translation.source` from `sourceTranslation.use` only
+      // (map_as3.js NAT_Policy), so a `bigip` pointer reaches the device as no translation.
+      if (isObject(r.sourceTranslation) && r.sourceTranslation.bigip !== undefined)
+        throw new AfmModelError(`${where}: a sourceTranslation by "bigip" is dropped by AS3 (it maps only "use"); it is not modelled`);
+      if (r.sourceTranslation === undefined)
+        throw new AfmModelError(`${where}: a NAT rule without sourceTranslation is not modelled (what it does is not documented)`);
+      const translation = this.resolve(r.sourceTranslation, item, 'NAT_Source_Translation', `${where} sourceTranslation`);
+      if (translation.obj.type !== 'dynamic-pat')
+        throw new AfmModelError(
+          `${translation.path}: source translation type ${JSON.stringify(translation.obj.type)} is not modelled (only dynamic-pat)`,
+        );
+      if (r.securityLogProfile !== undefined)
+        this.resolve(r.securityLogProfile, item, 'Security_Log_Profile', `${where} securityLogProfile`);
+      const defaultRd = this.tenantRouteDomain.get(translation.tenant) ?? 0;
+      const addresses = ((translation.obj.addresses as unknown[] | undefined) ?? []).map((a) =>
+        translationAddress(a, defaultRd, `${translation.path} addresses`),
+      );
+      const { sourceTranslation: _t, securityLogProfile: _l, ...match } = r;
+      return { rule: this.prepareRule({ ...match, action: 'accept' }, item, where), addresses };
+    });
+    return { path: item.path, rules };
   }
 
   private attachRouteDomains(item: Item): void {
@@ -869,6 +976,24 @@ function samePolicy(staged: PreparedPolicy | undefined, enforced: PreparedPolicy
         ? undefined
         : `inline ${r.name} ${r.action} ${r.protocol}`;
   return a.rules.every((r, i) => key(r) !== undefined && key(r) === key(b.rules[i]));
+}
+
+const NAT_RULE_KEYS: ReadonlySet<string> = new Set([
+  'name',
+  'label',
+  'remark',
+  'protocol',
+  'source',
+  'destination',
+  'sourceTranslation',
+  'securityLogProfile',
+]);
+
+/** A translation address in canonical form with its route domain (`192.0.2.10%2`) when not the default one. */
+function translationAddress(a: unknown, defaultRd: number, where: string): string {
+  if (typeof a !== 'string') throw new AfmModelError(`${where}: ${JSON.stringify(a)} is not an address`);
+  const net = parseAfmAddress(a, defaultRd, where);
+  return net.rd === defaultRd ? net.entry.text : `${net.entry.text}%${net.rd}`;
 }
 
 function parsePort(p: unknown, where: string): PortRange {

@@ -39,6 +39,7 @@ import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../policy/port';
 import { INSTANT_FORMAT, instantProblem } from '../policy/schema';
 import type { ClusterState } from './cluster-state';
 import { UsageError } from '../files/usage-error';
+import { TranslationView, translationView } from './translation';
 
 export type Verdict = 'allow' | 'deny' | 'reject';
 
@@ -417,6 +418,8 @@ export interface FlowExplanation {
   readonly protocol: string;
   readonly port?: number;
   readonly evaluation: AfmEvaluation;
+  /** The source address the flow leaves with, when it is let through. */
+  readonly translation?: TranslationView;
   readonly enforced: DecisionView;
   /** The staged (would-be) decision, when any staged policy applies. */
   readonly staged?: DecisionView;
@@ -631,6 +634,10 @@ export function explain(view: PolicyView, cluster: ClusterState | undefined, dns
       protocol: to.protocol,
       ...(to.port !== undefined ? { port: to.port } : {}),
       evaluation,
+      // Shown where rules translate: elsewhere every allowed flow leaves as the device's snat says.
+      ...(evaluation.translatedSource && view.model.rules.some((r) => r.snat)
+        ? { translation: translationView(evaluation, view.owners) }
+        : {}),
       enforced: decisionView(view, evaluation.enforced),
       ...(evaluation.hasStaged ? { staged: decisionView(view, evaluation.staged) } : {}),
     };

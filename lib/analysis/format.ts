@@ -3,6 +3,7 @@
  */
 import type { AfmRuleHit, AfmRuleOwner } from '../afm/evaluator';
 import type { DecisionView, Explanation, FlowExplanation, LevelView, Verdict } from './engine';
+import { translationText } from './translation';
 
 export function verdictText(v: Verdict | 'mixed'): string {
   return v === 'allow' ? 'ALLOW' : v === 'deny' ? 'DENY (drop)' : v === 'reject' ? 'REJECT' : 'MIXED (depends on the address)';
@@ -100,6 +101,7 @@ export function formatExplanation(e: Explanation): string {
     lines.push('');
     if (e.flows.length > 1 || f.destinationIp !== e.destination.ip) lines.push(flowHeader(f));
     lines.push(...decisionLines(f.enforced, 'enforced'));
+    if (f.translation) lines.push(`  leaves from ${translationText(f.translation, ruleName)}`);
     if (f.staged && (f.evaluation.wouldBe !== f.evaluation.verdict || auditMatch(f)))
       lines.push(...decisionLines(f.staged, 'would be (staged policies, audit rules enforced)'));
   }

@@ -4,6 +4,7 @@ import { Manifest, ManifestConfig } from '@cdktf/provider-kubernetes/lib/manifes
 import { ruleResource } from '../k8s/resources';
 import { EgressDestination, isEgressDestination } from '../policy/destination';
 import { EgressAction, EgressBandwidthLimit, EgressSchedule, LabelSelector } from '../policy/enums';
+import type { EgressSnat } from '../policy/device';
 import { EgressPolicyError, PolicyIssue, formatIssue, quote } from '../policy/errors';
 import type { Level, RuleModel } from '../policy/model';
 import { EgressPort } from '../policy/port';
@@ -84,6 +85,15 @@ export interface EgressRuleProps {
    * @default - no justification
    */
   readonly justification?: string;
+  /**
+   * The source addresses the traffic this rule allows leaves with, for partners that allowlist
+   * them: `EgressSnat.pool([...])` (ALLOW and ALLOW_FINAL rules with tcp, udp or no ports).
+   * Rendered as an AFM NAT rule; the device's `snat` must then be a pool or none. An allowed flow
+   * takes the translation of the first rule with `snat` that matches it (cluster, namespace,
+   * service rules, each in rule order), else the device's.
+   * @default - the device's snat
+   */
+  readonly snat?: EgressSnat;
 }
 
 /** Props of {@link ClusterEgressRule}. */

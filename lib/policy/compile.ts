@@ -44,6 +44,7 @@ import {
 import { PORTED_PROTOCOLS } from './port';
 import { ruleExpired } from './schedule';
 import { namespaceRouteDomains } from './route-domains';
+import { snatIssues } from './snat';
 
 /** An address list whose members the controller maintains (AS3 event-driven list). */
 export interface SourceList {
@@ -330,6 +331,7 @@ export function crossRuleIssues(model: PolicyModel): PolicyIssue[] {
       }
     });
   }
+  issues.push(...snatIssues(model));
   return issues;
 }
 

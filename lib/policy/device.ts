@@ -10,6 +10,7 @@ import { DNS_LABEL, TENANT_NAME, dnsLabelProblem, tenantProblem } from './names'
 import { UnknownKeyHints, parseOrThrow, struct } from './schema';
 import { readStruct } from './struct';
 import { namespaceRouteDomainIssues } from './route-domains';
+import { egressSnatValues } from './snat';
 
 /**
  * Source address translation of the egress virtual server.
@@ -42,14 +43,19 @@ export class EgressSnat {
 /** The SNAT settings made by the factories: `Object.create(EgressSnat.prototype)` is none of them. */
 const SNATS = new WeakSet<object>();
 
+/** Whether `v` was made by an EgressSnat factory. */
+export function isEgressSnat(v: unknown): v is EgressSnat {
+  return typeof v === 'object' && v !== null && SNATS.has(v);
+}
+
 /** One problem of a value checked outside zod, relative to the field that holds it. */
-interface ValueProblem {
+export interface ValueProblem {
   readonly value: string;
   readonly message: string;
 }
 
 /** The SNAT mode and canonical pool addresses, or every problem of the pool. */
-function snatModel(snat: EgressSnat): { mode: SnatModeName; addresses: AddressModel[] } | ValueProblem[] {
+export function snatModel(snat: EgressSnat): { mode: SnatModeName; addresses: AddressModel[] } | ValueProblem[] {
   if (snat.mode !== 'POOL') return { mode: snat.mode as SnatModeName, addresses: [] };
   const raw: unknown = snat.addresses;
   if (!Array.isArray(raw)) {
@@ -90,6 +96,10 @@ function snatModel(snat: EgressSnat): { mode: SnatModeName; addresses: AddressMo
   });
   return problems.length ? problems : { mode: 'POOL', addresses };
 }
+
+// Rules take an EgressSnat too (their `snat`); the rule schema reads it through this.
+egressSnatValues.is = isEgressSnat;
+egressSnatValues.read = snatModel;
 
 export interface DeviceInput {
   readonly path: string;

@@ -11,7 +11,18 @@
 import { ClusterSnapshot, PodInfo, ServiceInfo, podEligible, sourceIncludesPod } from './membership';
 import { InvalidValueError, quote } from './errors';
 import { AddressEntry, ParsedIp, intervalContains, parseAddressEntry, tryParseIp } from './ip';
-import { ActionName, DefaultActionName, DestinationModel, LEVELS, Level, PolicyModel, PortModel, RuleModel, ruleKey } from './model';
+import {
+  ActionName,
+  DefaultActionName,
+  DestinationModel,
+  LEVELS,
+  Level,
+  PolicyModel,
+  PortModel,
+  RuleModel,
+  SnatModeName,
+  ruleKey,
+} from './model';
 import { ruleActive } from './schedule';
 import { podCidrsOfPod } from './route-domains';
 
@@ -100,7 +111,18 @@ export interface IntentDecision {
   readonly defaultVerdict: Verdict;
 }
 
+/**
+ * The source address an allowed flow leaves with (docs/nat.md): the `snat` of
+ * the first rule with one that matches the flow, taking cluster, namespace and service rules
+ * each in rule order (whichever rule decided the verdict), else the device's `snat`.
+ */
+export type TranslatedSource =
+  | { readonly by: 'rule'; readonly rule: RuleRef; readonly addresses: readonly string[] }
+  | { readonly by: 'device'; readonly snat: SnatModeName; readonly addresses: readonly string[] };
+
 export interface IntentResult {
+  /** How the flow's source is translated, when the enforced verdict lets it through. */
+  readonly translatedSource?: TranslatedSource;
   readonly verdict: Verdict;
   /** The verdict if audit rules were enforced (and, in device audit mode, everything). */
   readonly wouldBe: Verdict;
@@ -388,5 +410,18 @@ export function evaluateIntent(input: IntentInput): IntentResult {
   const enforced = listening(device.audit ? decide(() => false, 'allow') : decide((r) => !r.ref.audit, configuredDefault));
   const hasAudit = device.audit || model.rules.some((r) => r.audit);
   const wouldBeDecision = hasAudit ? listening(decide(() => true, configuredDefault)) : enforced;
-  return { verdict: enforced.verdict, wouldBe: wouldBeDecision.verdict, enforced, wouldBeDecision };
+  let translatedSource: TranslatedSource | undefined;
+  if (enforced.verdict === 'allow') {
+    const by = LEVELS.flatMap((level) => policy.levels[level]).find((r) => r.model.snat && matches(r));
+    translatedSource = by?.model.snat
+      ? { by: 'rule', rule: by.ref, addresses: by.model.snat.addresses.map((a) => a.text) }
+      : { by: 'device', snat: device.snat, addresses: device.snatAddresses.map((a) => a.text) };
+  }
+  return {
+    ...(translatedSource ? { translatedSource } : {}),
+    verdict: enforced.verdict,
+    wouldBe: wouldBeDecision.verdict,
+    enforced,
+    wouldBeDecision,
+  };
 }

@@ -122,6 +122,13 @@ export interface RuleModel {
   /** ISO-8601 instant after which the rule no longer applies. */
   readonly expiresAt?: string;
   readonly metadata: RuleMetadataModel;
+  /** Source translation of the traffic the rule allows (an AFM NAT rule); absent = the device's. */
+  readonly snat?: RuleSnatModel;
+}
+
+/** A rule's own translation addresses (`EgressSnat.pool`), rendered as an AFM NAT source translation. */
+export interface RuleSnatModel {
+  readonly addresses: readonly AddressModel[];
 }
 
 export interface ExternalServiceModel {

@@ -30,6 +30,7 @@ import type {
 import { WEEKDAYS } from './model';
 import { DNS_LABEL_MAX, REMARK_MAX, dnsLabelProblem, kebabCase, labelKeyProblem, labelValueProblem, remarkProblem } from './names';
 import { EgressPort, isEgressPort } from './port';
+import { ruleSnatIssues, ruleSnatSchema } from './snat';
 import { StructProblem, UnknownKeyHints, describe, readStruct, unknownKeyMessage } from './struct';
 
 export { UnknownKeyHints, unknownKeyMessage } from './struct';
@@ -394,6 +395,7 @@ export interface RuleInput {
   readonly owner?: unknown;
   readonly ticket?: unknown;
   readonly justification?: unknown;
+  readonly snat?: unknown;
 }
 
 const ruleShape = {
@@ -416,6 +418,7 @@ const ruleShape = {
   owner: freeText(METADATA_MAX).optional(),
   ticket: freeText(METADATA_MAX).optional(),
   justification: freeText(METADATA_MAX).optional(),
+  snat: ruleSnatSchema.optional(),
 };
 
 const ruleNamespace = dnsLabel('the namespace whose pods the rule applies to', 'payments');
@@ -698,6 +701,7 @@ export function ruleFromProps(level: Level, path: string, props: unknown, constr
       message: `together they make a ${remark.length}-character AS3 rule remark and AS3 allows ${REMARK_MAX}; shorten them (the full text stays in the custom resource's annotations)`,
     });
   }
+  issues.push(...ruleSnatIssues(path, { action: p.action as ActionName, audit: p.audit ?? false, ports, snat: p.snat }));
   if (issues.length) throw new EgressPolicyError(issues);
 
   // Every field of the source is set (undefined when the level has none), so that no reader
@@ -734,6 +738,7 @@ export function ruleFromProps(level: Level, path: string, props: unknown, constr
     schedule,
     expiresAt: p.expiresAt,
     metadata: { owner: p.owner, ticket: p.ticket, justification: p.justification },
+    ...(p.snat ? { snat: p.snat } : {}),
   };
 }
 

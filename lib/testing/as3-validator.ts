@@ -90,13 +90,15 @@ export class As3Validator {
       schemaType: 'object',
       errors: false,
       validate: (
-        sch: { tag?: string; data?: { properties?: { class?: { const?: string } } } },
+        sch: { tag?: string; data?: { properties?: { class?: { const?: string; enum?: string[] } } } },
         data: unknown,
         _p: unknown,
         cxt?: { instancePath: string },
       ) => {
         if (sch.tag === 'pointer' && typeof data === 'string' && cxt) {
-          this.pointerUses.push({ instancePath: cxt.instancePath, pointer: data, expectedClass: sch.data?.properties?.class?.const });
+          // AS3 validates the target against the pointer's schema, `const` or `enum` alike (AS3 `src/lib/tag/pointerTag.js:68-95`).
+          const cls = sch.data?.properties?.class;
+          this.pointerUses.push({ instancePath: cxt.instancePath, pointer: data, expectedClass: cls?.const ?? cls?.enum?.join(' or ') });
         }
         return true;
       },
@@ -132,7 +134,7 @@ export class As3Validator {
       const target = resolvePointer(adc, use.pointer, tenant, app);
       if (target === undefined) {
         errors.push(`${use.instancePath}: pointer "${use.pointer}" does not resolve to an object in the declaration`);
-      } else if (use.expectedClass && target.class !== use.expectedClass) {
+      } else if (use.expectedClass && !use.expectedClass.split(' or ').includes(String(target.class))) {
         errors.push(`${use.instancePath}: pointer "${use.pointer}" resolves to a ${String(target.class)}, expected ${use.expectedClass}`);
       }
     }

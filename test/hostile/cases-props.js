@@ -400,6 +400,93 @@ function selectorValues(L, category = 'legal') {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Rule `snat` (per-rule source translation)
+
+/**
+ * A rule's `snat`. Legal values need a device that translates to a pool (a NAT policy's last
+ * rule cannot be automap), so they put the rule on such a device; the output must hold a NAT
+ * rule translating to exactly the given addresses.
+ */
+function snatSpec(L) {
+  const S = L.EgressSnat;
+  const onPooledDevice = (ctx, props) => {
+    ctx.snatTenant = 'k8s_pooled';
+    props.device = new L.AfmDevice(
+      ctx.stack,
+      'Pooled',
+      ctx.deviceProps({ clusterName: 'pooled', address: 'bigip2.example.net', snat: S.pool(['192.0.2.200', '2001:db8::200']) }),
+    );
+  };
+  const translatesTo = (addresses) => (out, ctx) => {
+    const policy = O.as3Objects(out, 'NAT_Policy').find((o) => o.tenant === ctx.snatTenant);
+    if (!policy) return ['no NAT_Policy in the tenant of the rule'];
+    const rule = policy.obj.rules.find((r) => r.name !== 'default');
+    const translation =
+      rule && O.as3Objects(out, 'NAT_Source_Translation').find((o) => o.tenant === ctx.snatTenant && o.name === rule.sourceTranslation.use);
+    return translation && O.sameSet(translation.obj.addresses.map(O.canonicalAddress), addresses)
+      ? []
+      : [`the NAT rule does not translate to ${JSON.stringify(addresses)}`];
+  };
+  const ok = (label, make, addresses) => entry(label, make, 'accept', 'legal', { before: onPooledDevice, verify: translatesTo(addresses) });
+  const no = (label, make, category, before = onPooledDevice) => entry(label, make, 'reject', category, { before });
+  return {
+    prop: 'snat',
+    optional: true,
+    judge: judge.never(),
+    values: [
+      ok('pool', () => S.pool(['192.0.2.220']), ['192.0.2.220']),
+      ok('pool-two', () => S.pool(['192.0.2.221', '192.0.2.220']), ['192.0.2.220', '192.0.2.221']),
+      no('automap', () => S.automap(), 'impossible'),
+      no('none', () => S.none(), 'impossible'),
+      no('pool-empty', () => S.pool([]), 'fail-open'),
+      no('pool-null', () => S.pool(null), 'wrong-type'),
+      no('pool-string', () => S.pool('192.0.2.220'), 'wrong-type'),
+      no('pool-cidr', () => S.pool(['192.0.2.0/24']), 'malformed'),
+      no('pool-duplicate', () => S.pool(['192.0.2.220', '192.0.2.220']), 'duplicates'),
+      no('string-mode', 'POOL', 'wrong-type'),
+      no('literal-object', { mode: 'POOL', addresses: ['192.0.2.220'] }, 'wrong-type'),
+      no('prototype-only-instance', () => Object.create(S.prototype), 'wrong-type'),
+      // IPv4 destinations of IPv6-capable pods: an IPv6-only pool would be NAT64.
+      no('ipv6-pool-for-ipv4', () => S.pool(['2001:db8::220']), 'impossible'),
+      no(
+        'with-deny',
+        () => S.pool(['192.0.2.220']),
+        'semantics',
+        (ctx, props) => {
+          onPooledDevice(ctx, props);
+          props.action = 'DENY';
+        },
+      ),
+      no(
+        'with-audit',
+        () => S.pool(['192.0.2.220']),
+        'semantics',
+        (ctx, props) => {
+          onPooledDevice(ctx, props);
+          props.audit = true;
+        },
+      ),
+      no(
+        'with-icmp',
+        () => S.pool(['192.0.2.220']),
+        'semantics',
+        (ctx, props) => {
+          onPooledDevice(ctx, props);
+          props.ports = [L.EgressPort.HTTPS, L.EgressPort.icmp()];
+        },
+      ),
+      // The device is left at automap: the NAT policy's last rule could not carry it.
+      no(
+        'device-automap',
+        () => S.pool(['192.0.2.220']),
+        'semantics',
+        () => {},
+      ),
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Rules
 
 const RULE_KINDS = [
@@ -640,6 +727,7 @@ function ruleCases(L, add) {
       textSpec('owner', annotation('owner')),
       textSpec('ticket', annotation('ticket')),
       textSpec('justification', annotation('justification')),
+      snatSpec(L),
       {
         prop: 'bandwidthLimit',
         optional: true,

@@ -657,3 +657,101 @@ export function limitSharedArb(maxRules = 6): fc.Arbitrary<PolicyModel[]> {
       ),
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Per-rule source translation (rule `snat`): a policy of another generator, with translation
+// pools on some of its ALLOW and ALLOW_FINAL rules and a device translation a NAT policy can carry.
+
+/** Translation pools: IPv4, IPv6 and dual stack, two sharing an address with another. */
+export const TRANSLATION_POOLS: readonly (readonly AddressModel[])[] = [
+  [{ kind: 'address', text: '192.0.2.210', family: 4 }],
+  [
+    { kind: 'address', text: '192.0.2.211', family: 4 },
+    { kind: 'address', text: '192.0.2.212', family: 4 },
+  ],
+  [{ kind: 'address', text: '2001:db8:ffff::210', family: 6 }],
+  [
+    { kind: 'address', text: '192.0.2.210', family: 4 },
+    { kind: 'address', text: '2001:db8:ffff::210', family: 6 },
+  ],
+];
+
+/** Whether a rule may have `snat` on its own (action, audit, protocols). */
+export function snatEligible(rule: RuleModel): boolean {
+  return (
+    (rule.action === 'ALLOW' || rule.action === 'ALLOW_FINAL') &&
+    !rule.audit &&
+    rule.ports.every((p) => p.protocol === 'tcp' || p.protocol === 'udp')
+  );
+}
+
+/**
+ * `model` with a pool on about half of its eligible rules and the device translating to a pool
+ * (IPv4 or dual stack) or to nothing. `keep` drops the pools a check refuses (a family of the
+ * rule's traffic the pool or the gateways lack), so that every model is valid.
+ */
+export function ruleSnatArb(model: PolicyModel, keep: (m: PolicyModel) => PolicyModel): fc.Arbitrary<PolicyModel> {
+  return fc
+    .tuple(
+      fc.array(fc.option(fc.nat(TRANSLATION_POOLS.length - 1), { nil: undefined, freq: 4 }), {
+        minLength: model.rules.length,
+        maxLength: model.rules.length,
+      }),
+      fc.constantFrom('POOL-4' as const, 'POOL-46' as const, 'NONE' as const),
+      // A twin of a rule with a pool: same destinations and ports, another pool, at the cluster
+      // or the namespace level, so that two rules with pools often match one flow.
+      fc.option(
+        fc.record({
+          of: fc.nat(),
+          level: fc.constantFrom('cluster' as const, 'namespace' as const, 'same' as const),
+          action: fc.constantFrom('ALLOW' as const, 'ALLOW_FINAL' as const),
+          priority: fc.constantFrom(0, 500, 1000),
+          pool: fc.nat(TRANSLATION_POOLS.length - 1),
+        }),
+        { nil: undefined, freq: 2 },
+      ),
+    )
+    .map(([pools, snat, twin]) => {
+      const device: DeviceModel = {
+        ...model.device,
+        snat: snat === 'NONE' ? 'NONE' : 'POOL',
+        snatAddresses:
+          snat === 'NONE'
+            ? []
+            : [
+                { kind: 'address', text: '192.0.2.200', family: 4 } as AddressModel,
+                ...(snat === 'POOL-46' ? [{ kind: 'address', text: '2001:db8:ffff::200', family: 6 } as AddressModel] : []),
+              ],
+      };
+      const rules = model.rules.map((r, i) => {
+        const pool = pools[i];
+        return pool === undefined || !snatEligible(r) ? r : { ...r, snat: { addresses: TRANSLATION_POOLS[pool] } };
+      });
+      const withPool = rules.filter((r) => r.snat);
+      if (twin && withPool.length) {
+        const of = withPool[twin.of % withPool.length];
+        const level = twin.level === 'same' ? of.level : twin.level;
+        const namespace = level === 'cluster' ? undefined : (of.namespace ?? NAMESPACES[0]);
+        rules.push({
+          ...of,
+          level,
+          name: 'snat-twin',
+          namespace,
+          path: `test/${level}/${namespace ?? '-'}/snat-twin`,
+          action: twin.action,
+          priority: twin.priority,
+          source:
+            twin.level === 'same'
+              ? of.source
+              : level === 'cluster'
+                ? { level: 'cluster' }
+                : { level: 'namespace', namespace: namespace as string },
+          schedule: undefined,
+          expiresAt: undefined,
+          bandwidth: undefined,
+          snat: { addresses: TRANSLATION_POOLS[twin.pool] },
+        });
+      }
+      return keep({ ...model, device, rules });
+    });
+}

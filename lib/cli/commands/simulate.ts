@@ -12,7 +12,8 @@ import {
   parseSource,
   parseTime,
 } from '../../analysis/engine';
-import { decidedByMatches, decidedByText } from '../../analysis/format';
+import { decidedByMatches, decidedByText, ruleName } from '../../analysis/format';
+import { translationText } from '../../analysis/translation';
 import { readYamlFile, yamlDocumentError } from '../../files/input-files';
 import { CLUSTER_OPTIONS, OUTPUT_OPTIONS, loadCluster, loadPolicy } from '../inputs';
 import { CliCommand, ParsedArgs } from '../registry';
@@ -197,6 +198,8 @@ interface Outcome {
   readonly actual: string;
   readonly wouldBe: string;
   readonly decidedBy: readonly string[];
+  /** The source addresses the flows leave with, where rules translate (rule `snat`). */
+  readonly leavesFrom: readonly string[];
   /** What differs from the row's expectations; empty when the row holds. */
   readonly problems: readonly string[];
 }
@@ -211,7 +214,8 @@ function evaluate(row: Row, index: number, view: PolicyView, e: Explanation): Ou
     problems.push(`expected ${row.wouldBe} with audit rules enforced, got ${wouldBe}`);
   if (row.decidedBy !== undefined && !e.flows.every((f) => decidedByMatches(f.enforced, row.decidedBy as string)))
     problems.push(`expected decided by ${row.decidedBy}, got ${decidedBy.join('; ')}`);
-  return { row, index, device: view.label, actual, wouldBe, decidedBy, problems };
+  const leavesFrom = [...new Set(e.flows.flatMap((f) => (f.translation ? [translationText(f.translation, ruleName)] : [])))];
+  return { row, index, device: view.label, actual, wouldBe, decidedBy, leavesFrom, problems };
 }
 
 function table(rows: string[][]): string {
@@ -234,7 +238,20 @@ function summaryLine(outcomes: readonly Outcome[]): string {
 
 function formatText(outcomes: readonly Outcome[], notes: readonly string[]): string {
   const perRowDevice = outcomes.some((o) => o.row.device !== undefined);
-  const out: string[][] = [['#', ...(perRowDevice ? ['device'] : []), 'from', 'to', 'expected', 'actual', 'decided by', '']];
+  const translates = outcomes.some((o) => o.leavesFrom.length);
+  const out: string[][] = [
+    [
+      '#',
+      ...(perRowDevice ? ['device'] : []),
+      'from',
+      'to',
+      'expected',
+      'actual',
+      'decided by',
+      ...(translates ? ['leaves from'] : []),
+      '',
+    ],
+  ];
   for (const o of outcomes) {
     const { row } = o;
     const expected = `${row.expect}${row.wouldBe !== undefined ? ` [would be ${row.wouldBe}]` : ''}`;
@@ -247,6 +264,7 @@ function formatText(outcomes: readonly Outcome[], notes: readonly string[]): str
       expected,
       actual,
       o.decidedBy.join('; '),
+      ...(translates ? [o.leavesFrom.join('; ') || '-'] : []),
       o.problems.length ? 'MISMATCH' : 'ok',
     ]);
   }
@@ -269,6 +287,7 @@ function formatJson(file: string, outcomes: readonly Outcome[]): string {
     actual: o.actual,
     wouldBe: o.wouldBe,
     decidedBy: o.decidedBy,
+    ...(o.leavesFrom.length ? { translatedSource: o.leavesFrom } : {}),
     ok: o.problems.length === 0,
     problems: o.problems,
   }));
