@@ -278,6 +278,29 @@ describe('refusals', () => {
     ).toEqual([]);
   });
 
+  test('a device that maps namespaces to route domains: per-rule SNAT is refused on the rule', () => {
+    const device = testDevice({
+      snat: 'NONE',
+      namespaceRouteDomains: [
+        {
+          namespace: 'tenant-a',
+          routeDomain: 11,
+          vlans: ['/Common/vlan-a'],
+          podCidrs: [{ kind: 'cidr', text: '10.16.0.0/16', family: 4 }],
+        },
+      ],
+    });
+    expect(snatIssues({ device, externalServices: [], rules: [rule(['192.0.2.220'])] })).toEqual([
+      {
+        path: 'app/egress/R',
+        field: 'snat',
+        value: 'EgressSnat.pool(["192.0.2.220"])',
+        message:
+          'device app/stack/Bigip maps namespaces to route domains of their own (namespaceRouteDomains), whose egress virtual servers carry no NAT policy, and translation addresses are in one route domain: per-rule SNAT is not available there; remove snat from the rule, or the namespaceRouteDomains from the device',
+      },
+    ]);
+  });
+
   test('the compiler refuses what snatIssues finds', () => {
     expect(
       issuesOf(() => compilePolicy({ device: testDevice(), externalServices: [], rules: [rule(['192.0.2.220'])] })).map((i) => i.field),
