@@ -12,7 +12,7 @@
  */
 import type { Registry } from 'prom-client';
 import { AddressHistory, PodIdentity } from '../flowlog/history';
-import { RuleDirectory } from '../flowlog/enrich';
+import { RuleDirectory, historyKey } from '../flowlog/enrich';
 import { FlowMetrics, FlowReceiver } from '../flowlog/receiver';
 import type { PodInfo, ServiceInfo } from '../policy/membership';
 import { serviceSelects } from '../policy/membership';
@@ -33,8 +33,11 @@ export interface FlowLogIntakeOptions {
   readonly output?: NodeJS.WritableStream;
 }
 
-/** The identity a pod's addresses are recorded with; no addresses for a pod that holds none of its own. */
-export function podIdentity(pod: PodInfo, services: Iterable<ServiceInfo>): PodIdentity {
+/**
+ * The identity a pod's addresses are recorded with; no addresses for a pod that holds none of its
+ * own. A pod of a namespace in a route domain of its own records `ip%id` (see `historyKey`).
+ */
+export function podIdentity(pod: PodInfo, services: Iterable<ServiceInfo>, routeDomain?: number): PodIdentity {
   // A finished pod's status keeps its address, which the network may already have given to a
   // new pod; a host-network pod's address is its node's. Neither is the pod's own. A terminating
   // pod still sends traffic during its grace period, so it keeps its address until deleted.
@@ -44,7 +47,7 @@ export function podIdentity(pod: PodInfo, services: Iterable<ServiceInfo>): PodI
   return {
     namespace: pod.namespace,
     name: pod.name,
-    ips: holds ? pod.ips : [],
+    ips: !holds ? [] : routeDomain === undefined ? pod.ips : pod.ips.map((ip) => historyKey(ip, routeDomain, new Set([routeDomain]))),
     ...(pod.node !== undefined ? { node: pod.node } : {}),
     services: selecting,
   };
@@ -53,9 +56,13 @@ export function podIdentity(pod: PodInfo, services: Iterable<ServiceInfo>): PodI
 export class FlowLogIntake {
   readonly history = new AddressHistory();
   readonly receiver: FlowReceiver;
+  /** Namespaces in route domains of their own, by name. */
+  private readonly routeDomainOf: ReadonlyMap<string, number>;
 
   constructor(private readonly options: FlowLogIntakeOptions) {
+    this.routeDomainOf = new Map((options.plan.namespaceRouteDomains ?? []).map((m) => [m.namespace, m.routeDomain]));
     this.receiver = new FlowReceiver({
+      ownRouteDomains: new Set(this.routeDomainOf.values()),
       history: this.history,
       rules: RuleDirectory.fromPlan(options.plan),
       output: options.output ?? process.stdout,
@@ -65,7 +72,10 @@ export class FlowLogIntake {
   }
 
   podChanged(pod: PodInfo): void {
-    this.history.podUpdated(this.options.clock.now(), podIdentity(pod, this.options.servicesInNamespace(pod.namespace)));
+    this.history.podUpdated(
+      this.options.clock.now(),
+      podIdentity(pod, this.options.servicesInNamespace(pod.namespace), this.routeDomainOf.get(pod.namespace)),
+    );
   }
 
   podDeleted(namespace: string, name: string): void {

@@ -170,10 +170,26 @@ export function isStaged(event: Pick<FlowEvent, 'policy' | 'policyType'>): boole
   return event.policy !== undefined && event.policy.endsWith(OBJECT.staged);
 }
 
-/** The event with the pod that held its source address at its time, and its rule. */
-export function enrich(event: FlowEvent, history: AddressHistory | undefined, rules: RuleDirectory | undefined): FlowRecord {
+/**
+ * The key a source address has in the {@link AddressHistory}: `ip%id` in a route domain that
+ * namespaces have of their own (pods of two tenants may hold the same address), else the address.
+ */
+export function historyKey(ip: string, routeDomain: number | undefined, ownRouteDomains?: ReadonlySet<number>): string {
+  return routeDomain !== undefined && ownRouteDomains?.has(routeDomain) ? `${ip}%${routeDomain}` : ip;
+}
+
+/**
+ * The event with the pod that held its source address at its time, and its rule.
+ * `ownRouteDomains`: route domains of namespaces of their own, whose pods the history keeps as `ip%id`.
+ */
+export function enrich(
+  event: FlowEvent,
+  history: AddressHistory | undefined,
+  rules: RuleDirectory | undefined,
+  ownRouteDomains?: ReadonlySet<number>,
+): FlowRecord {
   const at = Date.parse(event.time);
-  const holder = history?.lookup(event.sourceIp, at);
+  const holder = history?.lookup(historyKey(event.sourceIp, event.routeDomain, ownRouteDomains), at);
   const rule = event.rule !== undefined ? rules?.lookup(event.rule) : undefined;
   const opt = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
   const context =

@@ -90,6 +90,8 @@ export interface FlowReceiverOptions {
   readonly parser?: AfmLogParser;
   readonly history?: AddressHistory;
   readonly rules?: RuleDirectory;
+  /** Route domains of namespaces of their own: the history keeps their pods' addresses as `ip%id`. */
+  readonly ownRouteDomains?: ReadonlySet<number>;
   /** Where JSON lines go; returns false when it wants no more until `drain`. @default process.stdout */
   readonly output?: NodeJS.WritableStream;
   /** Most lines queued for the output. @default 10000 */
@@ -158,7 +160,7 @@ export class FlowReceiver {
       this.reject('queue-full');
       return;
     }
-    const record = enrich(result.event, this.options.history, this.options.rules);
+    const record = enrich(result.event, this.options.history, this.options.rules, this.options.ownRouteDomains);
     this.metrics.count(record);
     this.queue.push(recordLine(record));
     this.flush();

@@ -266,4 +266,39 @@ describe('controller flow-log intake', () => {
       owner: 'team-payments',
     });
   });
+
+  test("namespaces in route domains of their own: the same address in two tenants names the pod of the event's route domain", () => {
+    const lines: string[] = [];
+    const output = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...String(chunk).trimEnd().split('\n'));
+        done();
+      },
+    });
+    const mapped: SyncPlan = {
+      ...plan,
+      namespaceRouteDomains: [
+        { namespace: 'tenant-a', routeDomain: 11 },
+        { namespace: 'tenant-b', routeDomain: 12 },
+      ],
+    };
+    const intake = new FlowLogIntake({
+      plan: mapped,
+      port: 0,
+      registry: new Registry(),
+      clock: { now: () => Date.parse('2026-03-02T09:00:00Z'), schedule: () => () => undefined, sleep: async () => undefined },
+      podsInNamespace: () => [],
+      servicesInNamespace: () => [],
+      output,
+    });
+    intake.podChanged(pod('app-a', '10.16.0.5', { namespace: 'tenant-a' }));
+    intake.podChanged(pod('app-b', '10.16.0.5', { namespace: 'tenant-b' }));
+    for (const rd of ['11', '12', '0'])
+      intake.receiver.receive(fieldListLine({ time: '2026-03-02T09:01:00Z', src: '10.16.0.5', routeDomain: rd }));
+    expect(lines.map((l) => JSON.parse(l)).map((r) => [r.afm.routeDomain, r.source.ip, r.source.namespace, r.source.pod])).toEqual([
+      [11, '10.16.0.5', 'tenant-a', 'app-a'],
+      [12, '10.16.0.5', 'tenant-b', 'app-b'],
+      [0, '10.16.0.5', undefined, undefined],
+    ]);
+  });
 });
