@@ -166,6 +166,12 @@ export interface EgressControllerProps {
    */
   readonly maxPushesPerSecond?: number;
   /**
+   * How often the leader reads the device's lists and contexts back and repairs lists that differ
+   * from the cluster (anti-entropy), in seconds; each check is jittered and spread over time.
+   * @default 60
+   */
+  readonly deviceCheckIntervalSeconds?: number;
+  /**
    * Log level of the controller.
    * @default "info"
    */
@@ -408,6 +414,7 @@ const controllerSchema = z.strictObject({
   maxPushesInFlight: wholeNumber(1, 16).optional(),
   maxDeviceBusyPercent: wholeNumber(1, 100).optional(),
   maxPushesPerSecond: wholeNumber(1, 1000).optional(),
+  deviceCheckIntervalSeconds: wholeNumber(1, 86_400, ' of seconds').optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).optional(),
   flowLogs: struct(
     z.strictObject(
@@ -617,6 +624,7 @@ export class EgressController extends Construct {
       maxPushesInFlight: valid.maxPushesInFlight ?? 2,
       maxDeviceBusyPercent: valid.maxDeviceBusyPercent ?? 80,
       maxPushesPerSecond: valid.maxPushesPerSecond,
+      deviceCheckIntervalSeconds: valid.deviceCheckIntervalSeconds,
       logLevel: valid.logLevel ?? 'info',
       flowLogs: valid.flowLogs && {
         port: valid.flowLogs.port ?? FLOWLOG_CONTAINER_PORT,

@@ -69,6 +69,8 @@ export interface ControllerSettings {
   readonly maxDeviceBusyPercent?: number;
   /** Deprecated fixed ceiling; no MAX_PUSHES_PER_SECOND when unset. */
   readonly maxPushesPerSecond?: number;
+  /** Anti-entropy interval; the controller's default (60 s) when absent. */
+  readonly deviceCheckIntervalSeconds?: number;
   readonly logLevel: string;
   /** The flow-log receiver: listens in the pods, reached through a Service of its own. */
   readonly flowLogs?: FlowLogSettings;
@@ -264,6 +266,9 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
     ...(s.maxPushesInFlight !== undefined ? [{ name: 'MAX_PUSHES_IN_FLIGHT', value: String(s.maxPushesInFlight) }] : []),
     ...(s.maxDeviceBusyPercent !== undefined ? [{ name: 'MAX_DEVICE_BUSY_PERCENT', value: String(s.maxDeviceBusyPercent) }] : []),
     ...(s.maxPushesPerSecond !== undefined ? [{ name: 'MAX_PUSHES_PER_SECOND', value: String(s.maxPushesPerSecond) }] : []),
+    ...(s.deviceCheckIntervalSeconds !== undefined
+      ? [{ name: 'DEVICE_CHECK_INTERVAL_MS', value: String(s.deviceCheckIntervalSeconds * 1000) }]
+      : []),
     { name: 'LOG_LEVEL', value: s.logLevel },
     ...(s.flowLogs
       ? [

@@ -357,3 +357,20 @@ describe('how the controller code reaches the pod', () => {
     }
   });
 });
+
+describe('anti-entropy interval', () => {
+  test('deviceCheckIntervalSeconds reaches the controller as DEVICE_CHECK_INTERVAL_MS; absent, the controller keeps its default', () => {
+    const env = (props: Loose) =>
+      (podSpec(synthController({ image: 'x:1', ...props }).manifests).containers[0].env as { name: string; value?: string }[]).find(
+        (e) => e.name === 'DEVICE_CHECK_INTERVAL_MS',
+      );
+    expect(env({ deviceCheckIntervalSeconds: 15 })).toEqual({ name: 'DEVICE_CHECK_INTERVAL_MS', value: '15000' });
+    expect(env({})).toBeUndefined();
+  });
+
+  test.each([0, 86_401, 1.5])('deviceCheckIntervalSeconds %p is refused', (value) => {
+    expect(issuesOf(() => synthController({ image: 'x:1', deviceCheckIntervalSeconds: value })).map((i) => i.field)).toEqual([
+      'deviceCheckIntervalSeconds',
+    ]);
+  });
+});
