@@ -210,6 +210,12 @@ function ruleSpecSchema(kind: RuleKind): Schema {
     },
     schedule: scheduleSchema,
     expiresAt: { type: 'string', format: 'date-time' },
+    snat: {
+      type: 'object',
+      description: "The rule's own source translation addresses (an AFM NAT policy rule).",
+      required: ['addresses'],
+      properties: { addresses: { type: 'array', minItems: 1, items: str(45) } },
+    },
   };
   const required = ['action', 'priority', 'destinations'];
   if (kind === 'ClusterEgressRule') {

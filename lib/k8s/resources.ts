@@ -99,6 +99,8 @@ export function ruleResource(rule: RuleModel, cluster: string): Manifest {
   if (description) spec.description = description;
   const bandwidth = own(rule, 'bandwidth');
   if (bandwidth) spec.bandwidthLimit = { maxBandwidth: bandwidth.maxBandwidth, unit: bandwidth.unit };
+  const snat = own(rule, 'snat');
+  if (snat) spec.snat = { addresses: snat.addresses.map((a) => a.text) };
   const schedule = own(rule, 'schedule');
   if (schedule) {
     spec.schedule = {

@@ -21,6 +21,9 @@ import { as3Of, deviceStack } from '../support/app';
 import { as3Validator, describeWithAs3Schema } from '../support/as3-schema';
 import { testDevice } from '../support/device';
 import { issuesOf } from '../support/issues';
+import { CrdValidator } from '../support/crd-validate';
+import { ALL_KINDS, openApiSchema } from '../../lib/k8s/crds';
+import { ruleResource } from '../../lib/k8s/resources';
 import { policyArb, ruleSnatArb } from '../support/arbitraries';
 
 const v4 = (text: string): AddressModel => ({ kind: 'address', text, family: 4 });
@@ -338,6 +341,26 @@ describe('the AFM evaluator refuses what it cannot model', () => {
     const b = base();
     b.declaration.k8s_prod.egress.nat_policy.rules[0].protocol = 'icmp';
     expect(() => AfmFirewall.load(b, [])).toThrow('NAT rule protocol "icmp" is not any, tcp or udp');
+  });
+});
+
+describe('rule custom resources', () => {
+  test('a rule with snat carries its pool in the CR spec, and every such CR passes its CRD', () => {
+    expect(ruleResource(partner(), 'prod').spec.snat).toEqual({ addresses: ['192.0.2.221', '192.0.2.220'] });
+    const validators = Object.fromEntries(ALL_KINDS.map((k) => [k, new CrdValidator(openApiSchema(k))]));
+    fc.assert(
+      fc.property(
+        policyArb().chain((m) => ruleSnatArb(m, (x) => x)),
+        (model) => {
+          for (const rule of model.rules) {
+            const cr = ruleResource(rule, 'prod');
+            expect(cr.spec.snat).toEqual(rule.snat ? { addresses: rule.snat.addresses.map((a) => a.text) } : undefined);
+            expect(validators[cr.kind].validate(cr)).toEqual([]);
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });
 
