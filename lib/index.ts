@@ -17,6 +17,7 @@ export {
 export { EgressDestination, IExternalService } from './policy/destination';
 export { EgressPort, EgressPortProps, EgressProtocol } from './policy/port';
 export { EgressSnat } from './policy/device';
+export { EgressRedirect } from './policy/redirect';
 export { EgressPolicyError, EgressSynthError, PolicyIssue } from './policy/errors';
 export { EgressCrdStack, EgressCrdStackProps } from './constructs/crd-stack';
 export { BigipCredentials, BigipCredentialVariableNames } from './constructs/credentials';

@@ -32,6 +32,7 @@ import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { COMMON, OBJECT, Placement, SHARED, routeDomainPolicyName, sharedItemName } from '../policy/object-names';
 import { afmDefaultAction, checkRendering, hasStaged } from './rendering-check';
 import { expectedDeviceState, routeDomainPaths } from './device-state';
+import { addRedirectServices, refuseRedirectsOnSharedBigip } from './redirect';
 
 export const AS3_SCHEMA_VERSION = '3.50.0';
 
@@ -382,6 +383,7 @@ function tenantApplication(compiled: CompiledPolicy, reference: SharedReference,
   if (device.ipIntelligencePolicy) vs.ipIntelligencePolicy = { bigip: device.ipIntelligencePolicy };
   if (device.protocolInspectionProfile) vs.profileProtocolInspection = { bigip: device.protocolInspectionProfile };
   app[OBJECT.virtualServer] = vs;
+  addRedirectServices(compiled, vs, itemWriter(app, device.path));
   return app;
 }
 
@@ -464,6 +466,7 @@ export function renderAs3(compiled: CompiledPolicy): As3Object {
  */
 export function renderTenantAs3(compiled: CompiledPolicy): As3Object {
   const { device } = compiled.model;
+  refuseRedirectsOnSharedBigip(compiled);
   const own = tenant(compiled, 'bigip', true);
   // The virtual server points into /Common/Shared, which the shared declaration holds: exactly
   // this device's sharedObjects (renderSharedAs3 refuses to let anything replace one of them).

@@ -43,6 +43,7 @@ import {
 } from './model';
 import { PORTED_PROTOCOLS } from './port';
 import { ruleExpired } from './schedule';
+import { RedirectObjects, redirectIssues, redirectObjects } from './redirect';
 
 /** An address list whose members the controller maintains (AS3 event-driven list). */
 export interface SourceList {
@@ -128,6 +129,8 @@ export interface CompiledRule {
   readonly entries: readonly AfmRuleEntry[];
   /** Bandwidth limit: the Bandwidth_Control_Policy and the iRule that attaches it on match. */
   readonly bandwidth?: BandwidthObjects;
+  /** Redirect: the rule's listeners, destination list and gateway pool (see `redirect.ts`). */
+  readonly redirect?: RedirectObjects;
 }
 
 export interface CompiledPolicy {
@@ -329,6 +332,7 @@ export function crossRuleIssues(model: PolicyModel): PolicyIssue[] {
       }
     });
   }
+  issues.push(...redirectIssues(model));
   return issues;
 }
 
@@ -591,6 +595,22 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
       checkPath(bandwidth.iRule, rule.path, 'name', rule.name, 'shorten the rule, namespace or tenant name');
     }
 
+    const redirect =
+      rule.redirect &&
+      redirectObjects({ ...rule, redirect: rule.redirect }, model, entries, ruleBaseName(rule), {
+        fit: (readable, reserve) => fit('tenant', readable, reserve),
+        claim: (name, what, content) => {
+          checkPath(
+            pathOf('tenant', name),
+            rule.path,
+            'redirect',
+            rule.redirect!.name,
+            'shorten the redirect, rule, namespace or tenant name',
+          );
+          return items.claim(pathOf('tenant', name), { what, owner: rule.path, content }, 'redirect');
+        },
+      });
+
     levels[rule.level].push({
       key,
       model: rule,
@@ -601,6 +621,7 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
       destinationLists: dstPaths,
       entries,
       bandwidth,
+      ...(redirect ? { redirect } : {}),
     });
   }
   if (nameIssues.length) throw new EgressPolicyError(nameIssues);

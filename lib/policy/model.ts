@@ -94,6 +94,14 @@ export interface BandwidthModel {
   readonly unit: BandwidthUnit;
 }
 
+/** Where an allowing rule sends its traffic instead of the device's gateways (see `redirect.ts`). */
+export interface RedirectModel {
+  /** DNS label; names the redirect's gateway pool. */
+  readonly name: string;
+  /** Next hops (IPv4 addresses), canonical, in the order given. */
+  readonly gateways: readonly AddressModel[];
+}
+
 export interface RuleMetadataModel {
   readonly owner?: string;
   readonly ticket?: string;
@@ -122,6 +130,8 @@ export interface RuleModel {
   /** ISO-8601 instant after which the rule no longer applies. */
   readonly expiresAt?: string;
   readonly metadata: RuleMetadataModel;
+  /** ALLOW and ALLOW_FINAL rules: the next hops of the traffic the rule matches. */
+  readonly redirect?: RedirectModel;
 }
 
 export interface ExternalServiceModel {
