@@ -13,6 +13,7 @@ import { InvalidValueError, quote } from './errors';
 import { AddressEntry, ParsedIp, intervalContains, parseAddressEntry, tryParseIp } from './ip';
 import { ActionName, DefaultActionName, DestinationModel, LEVELS, Level, PolicyModel, PortModel, RuleModel, ruleKey } from './model';
 import { ruleActive } from './schedule';
+import type { NextHop } from './redirect';
 
 /** What happens to a flow: let through, dropped silently, or refused (reset / ICMP unreachable). */
 export type Verdict = 'allow' | 'deny' | 'reject';
@@ -105,6 +106,12 @@ export interface IntentResult {
   readonly wouldBe: Verdict;
   readonly enforced: IntentDecision;
   readonly wouldBeDecision: IntentDecision;
+  /**
+   * Where an allowed flow goes (absent unless `verdict` is allow): the next hops of the redirect
+   * of a rule that matches the flow (README "Redirection"), else the device's gateways, else
+   * the routing table.
+   */
+  readonly nextHop?: NextHop;
 }
 
 const DEFAULT_VERDICT: Readonly<Record<DefaultActionName, Verdict>> = { DENY: 'deny', REJECT: 'reject', ALLOW: 'allow' };
@@ -370,8 +377,15 @@ export function evaluateIntent(input: IntentInput): IntentResult {
   };
 
   const configuredDefault = DEFAULT_VERDICT[device.defaultAction];
+  // A rule's redirect takes every flow the rule itself matches (its sources, destinations and
+  // ports, in its window), whichever rule then decides; its listener accepts those sources
+  // whether or not they are inside podCidrs.
+  const redirectedBy = LEVELS.flatMap((l) => policy.levels[l]).find((r) => r.model.redirect !== undefined && matches(r));
   const listened =
-    !flow.sourceIp || device.podCidrs.length === 0 || device.podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string));
+    redirectedBy !== undefined ||
+    !flow.sourceIp ||
+    device.podCidrs.length === 0 ||
+    device.podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string));
   // Outside podCidrs only a deny or reject of the upper levels decides; anything else ends at
   // the BIG-IP, which forwards nothing no virtual server takes.
   const listening = (d: IntentDecision): IntentDecision =>
@@ -387,5 +401,15 @@ export function evaluateIntent(input: IntentInput): IntentResult {
   const enforced = listening(device.audit ? decide(() => false, 'allow') : decide((r) => !r.ref.audit, configuredDefault));
   const hasAudit = device.audit || model.rules.some((r) => r.audit);
   const wouldBeDecision = hasAudit ? listening(decide(() => true, configuredDefault)) : enforced;
-  return { verdict: enforced.verdict, wouldBe: wouldBeDecision.verdict, enforced, wouldBeDecision };
+  const sorted = (gateways: readonly { text: string }[]) => gateways.map((g) => g.text).sort();
+  const redirect = redirectedBy?.model.redirect;
+  const nextHop: NextHop | undefined =
+    enforced.verdict !== 'allow'
+      ? undefined
+      : redirect
+        ? { via: 'gateways', gateways: sorted(redirect.gateways), redirect: redirect.name }
+        : device.gateways.length
+          ? { via: 'gateways', gateways: sorted(device.gateways) }
+          : { via: 'routing-table', gateways: [] };
+  return { verdict: enforced.verdict, wouldBe: wouldBeDecision.verdict, enforced, wouldBeDecision, ...(nextHop ? { nextHop } : {}) };
 }
