@@ -99,6 +99,8 @@ export function ruleResource(rule: RuleModel, cluster: string): Manifest {
   if (description) spec.description = description;
   const bandwidth = own(rule, 'bandwidth');
   if (bandwidth) spec.bandwidthLimit = { maxBandwidth: bandwidth.maxBandwidth, unit: bandwidth.unit };
+  const redirect = own(rule, 'redirect');
+  if (redirect) spec.redirect = { name: redirect.name, gateways: redirect.gateways.map((g) => g.text) };
   const schedule = own(rule, 'schedule');
   if (schedule) {
     spec.schedule = {

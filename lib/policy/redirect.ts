@@ -63,7 +63,7 @@ export class EgressRedirect {
 
   /** How the redirect was made, such as `EgressRedirect.viaGateways("proxy", ["192.0.2.1"])`. */
   public toString(): string {
-    return (ARGUMENTS.get(this) as RedirectArguments).call;
+    return ARGUMENTS.get(this)?.call ?? 'an EgressRedirect not made by its factories';
   }
 
   /**
@@ -320,8 +320,10 @@ export interface NextHop {
 export function describeNextHop(hop: NextHop): string {
   const where =
     hop.via === 'routing-table' ? 'the routing table' : `gateway${hop.gateways.length > 1 ? 's' : ''} ${hop.gateways.join(', ')}`;
-  const why = hop.redirect ? ` (redirect "${hop.redirect}")` : hop.virtualServer ? ` (virtual server ${hop.virtualServer})` : '';
-  return `${where}${why}`;
+  const why = [hop.redirect ? `redirect "${hop.redirect}"` : '', hop.virtualServer ? `virtual server ${hop.virtualServer}` : '']
+    .filter(Boolean)
+    .join(', ');
+  return `${where}${why ? ` (${why})` : ''}`;
 }
 
 /** One listener of a redirect rule: one per protocol of the rule (a traffic-matching criteria has one). */
@@ -389,4 +391,21 @@ export function redirectObjects(
     return { name, protocol: e.protocol, ...(e.portList ? { portList: e.portList } : {}) };
   });
   return { target, poolName, destinationListName, addresses, virtuals };
+}
+
+/**
+ * `hop` (as the AFM evaluator reports it) with the names of the redirects whose gateways it is,
+ * when a redirect listener took the flow (not the device's egress virtual server `egress`).
+ */
+export function nameRedirect(model: PolicyModel, hop: NextHop, egress: string): NextHop {
+  if (hop.redirect !== undefined || hop.virtualServer === undefined || hop.virtualServer === egress) return hop;
+  const key = hop.gateways.join(',');
+  const names = [
+    ...new Set(
+      model.rules
+        .filter((r) => r.redirect && [...r.redirect.gateways.map((g) => g.text)].sort().join(',') === key)
+        .map((r) => r.redirect!.name),
+    ),
+  ].sort();
+  return names.length ? { ...hop, redirect: names.join('", "') } : hop;
 }
