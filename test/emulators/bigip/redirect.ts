@@ -1,0 +1,45 @@
+/**
+ * What mcpd does with the virtual servers AS3 gives traffic-matching criteria (the redirect
+ * listeners of lib/afm/redirect.ts): a Service_* whose `virtualAddresses`, `sourceAddress` or
+ * `virtualPort` points at an address or port list.
+ *
+ * - AS3 creates `ltm traffic-matching-criteria <app>/<vs>_VS_TMC_OBJ` with `route-domain`
+ *   `/Common/<defaultRouteDomain>` for a tenant with a non-zero default route domain and `any`
+ *   otherwise (AS3 `src/lib/map_as3.js:2909-2936`, the route domain at `:2924`). mcpd looks the
+ *   route domain up by that name and refuses the partition when the route domain is named
+ *   otherwise than its id: "The requested name_idx (/Common/1) was not found" (AS3 issue #917,
+ *   open). The code before the text is not in the issue; the emulator's is a placeholder.
+ * - No virtual address is created for such a virtual (`:2838-2845`): partition-index.ts counts
+ *   only array `virtualAddresses`, which is already that behaviour.
+ * - The lists it points at are `use` pointers, so the reference check of device.ts keeps them
+ *   from being deleted while the virtual exists (AS3's pointer handling for
+ *   `Pointer_Address_List` and `Pointer_Port_List`, AS3 schema).
+ */
+import type { Json } from './json';
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Whether an AS3 item is a virtual server with traffic-matching criteria. */
+export function hasTrafficMatching(item: Json): boolean {
+  return (
+    typeof item.class === 'string' &&
+    item.class.startsWith('Service_') &&
+    (isObject(item.virtualAddresses) || isObject(item.sourceAddress) || isObject(item.virtualPort))
+  );
+}
+
+/**
+ * mcpd's refusal of a partition whose traffic-matching criteria name a route domain by a path
+ * the device does not have (`routeDomainPaths`: id → tmsh path of the route domains).
+ */
+export function trafficMatchingProblem(tenant: Json, routeDomainPaths: ReadonlyMap<number, string>): string | undefined {
+  const rd = typeof tenant.defaultRouteDomain === 'number' ? tenant.defaultRouteDomain : 0;
+  if (rd === 0 || routeDomainPaths.get(rd) === `/Common/${rd}`) return undefined;
+  for (const app of Object.values(tenant)) {
+    if (!isObject(app) || app.class !== 'Application') continue;
+    for (const item of Object.values(app)) {
+      if (isObject(item) && hasTrafficMatching(item)) return `01020036:3: The requested name_idx (/Common/${rd}) was not found.`;
+    }
+  }
+  return undefined;
+}
