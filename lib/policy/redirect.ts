@@ -113,7 +113,7 @@ function redirectModel(args: RedirectArguments): RedirectModel {
     if (entry.family !== 4) {
       throw new InvalidValueError(
         quote(g),
-        `gateways[${i}] is IPv6; redirection is IPv4 only (AS3 builds the redirect listener on an IPv4 wildcard), so use IPv4 next hops`,
+        `gateways[${i}] is IPv6 and redirection is IPv4 only (AS3 builds the redirect listener on an IPv4 wildcard); use IPv4 next hops`,
       );
     }
     const first = out.findIndex((o) => o.text === entry.text);

@@ -93,7 +93,7 @@ describe('EgressRedirect and the redirect prop', () => {
       EgressRedirect.viaGateways('x', ['192.0.2.0/24']),
       'redirect: gateways[0] is not one IP address (a next hop is an address, not a CIDR or range)',
     ],
-    [EgressRedirect.viaGateways('x', ['2001:db8::1']), 'redirect: gateways[0] is IPv6; redirection is IPv4 only'],
+    [EgressRedirect.viaGateways('x', ['2001:db8::1']), 'redirect: gateways[0] is IPv6 and redirection is IPv4 only'],
     [EgressRedirect.viaGateways('x', ['192.0.2.1', '192.0.2.01']), 'redirect: gateways[1]'],
     [EgressRedirect.viaGateways('x', ['192.0.2.1', '192.0.2.1']), 'redirect: gateways[1] repeats gateways[0]; list each next hop once'],
     [EgressRedirect.viaGateways(7 as unknown as string, ['192.0.2.1']), 'redirect: the redirect name must be a string'],
