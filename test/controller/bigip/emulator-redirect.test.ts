@@ -46,11 +46,11 @@ describe('emulator: redirect listeners', () => {
       ['k8s_prod', 200, 'success'],
       ['Common', 200, 'no change'],
     ]);
-    expect(device.partitionConfig('k8s_prod')?.egress.rdr_n_shop_web_tcp.virtualAddresses).toEqual({ use: 'rdr_n_shop_web_dst' });
+    expect((device.partitionConfig('k8s_prod') as Json).egress.rdr_n_shop_web_tcp.virtualAddresses).toEqual({ use: 'rdr_n_shop_web_dst' });
     // Removing the redirect: the tenant drops the listener before Common's second pass may drop what it used.
     const again = await raw(device, 'POST', DECLARE, { token, body: declaration([plain]) });
     expect(again.status).toBe(200);
-    expect(Object.keys(device.partitionConfig('k8s_prod')?.egress ?? {}).filter((k) => k.startsWith('rdr_'))).toEqual([]);
+    expect(Object.keys((device.partitionConfig('k8s_prod') as Json).egress ?? {}).filter((k) => k.startsWith('rdr_'))).toEqual([]);
   });
 
   test('a listener in a route domain named otherwise than its id is refused by mcpd (AS3 issue #917), which is why synth refuses it', async () => {
