@@ -227,6 +227,9 @@ function sourcesMayOverlap(a: RuleModel, b: RuleModel): boolean {
  *   criteria (map_as3.js:2924) and mcpd refuses other names (AS3 issue #917).
  * - Two redirects with different targets never claim the same flow: BIG-IP does not document
  *   which of two virtual servers with traffic-matching criteria takes it.
+ * - A redirect listener is more specific than the egress virtual server under any reading of
+ *   that ranking: not when it matches by the pod CIDRs (as the egress virtual server does) on
+ *   every port.
  */
 export function redirectIssues(model: PolicyModel): PolicyIssue[] {
   const issues: PolicyIssue[] = [];
@@ -277,6 +280,16 @@ export function redirectIssues(model: PolicyModel): PolicyIssue[] {
       message: `AS3 names the route domain "/Common/${device.routeDomain}" in a redirect listener's traffic-matching criteria, and BIG-IP refuses that name for a route domain called ${device.routeDomainPath} (AS3 issue #917); name the route domain by its id, or remove redirect`,
     });
   }
+  for (const rule of redirected) {
+    if (rule.ports.length || !sourceIsPodCidrs(rule, device.podCidrs.length > 0)) continue;
+    issues.push({
+      path: rule.path,
+      field: 'redirect',
+      value: quote(rule.redirect.name),
+      message:
+        'this rule matches every pod by the pod CIDRs, as the egress virtual server does, on every port; whether BIG-IP then ranks the redirect listener first rests on how it ranks address lists, which F5 does not document; give the rule ports, or a namespace or pod selector',
+    });
+  }
   for (let i = 0; i < redirected.length; i++) {
     for (let j = i + 1; j < redirected.length; j++) {
       const a = redirected[i];
@@ -294,6 +307,24 @@ export function redirectIssues(model: PolicyModel): PolicyIssue[] {
     }
   }
   return issues;
+}
+
+/**
+ * Whether the rule's source list is the static list of the pod CIDRs (the compiler's
+ * `matchesPodCidrs`, restated here because the compiler depends on this module).
+ */
+function sourceIsPodCidrs(rule: RuleModel, podCidrsDeclared: boolean): boolean {
+  const empty = (sel: RuleModel['source']['podSelector']) =>
+    !sel || (Object.keys(sel.matchLabels).length === 0 && sel.matchExpressions.length === 0);
+  return (
+    podCidrsDeclared &&
+    rule.level === 'cluster' &&
+    rule.action !== 'ALLOW' &&
+    !rule.schedule &&
+    !rule.expiresAt &&
+    empty(rule.source.namespaceSelector) &&
+    empty(rule.source.podSelector)
+  );
 }
 
 /** Throws the issues of {@link redirectIssues}, if any. */

@@ -381,3 +381,24 @@ describe('evaluation and explain', () => {
     );
   });
 });
+
+describe('the redirect listener outranks the egress virtual server under any reading', () => {
+  test('a cluster rule over every pod that matches by the pod CIDRs needs ports (or a selector)', () => {
+    const d = testDevice({ podCidrs: [{ kind: 'cidr', text: '10.244.0.0/16', family: 4 }] });
+    const every = (extra: Partial<RuleInput> = {}) =>
+      rule({
+        level: 'cluster',
+        name: 'partner',
+        action: 'ALLOW_FINAL',
+        destinations: [D.cidr('198.51.100.0/24')],
+        redirect: PARTNER,
+        ...extra,
+      });
+    expect(messages(() => compilePolicy(policy([every()], d)))).toEqual([
+      'redirect: this rule matches every pod by the pod CIDRs, as the egress virtual server does, on every port; whether BIG-IP then ranks the redirect listener first rests on how it ranks address lists, which F5 does not document; give the rule ports, or a namespace or pod selector (got "partner")',
+    ]);
+    expect(() => compilePolicy(policy([every({ ports: [P.HTTPS] })], d))).not.toThrow();
+    expect(() => compilePolicy(policy([every({ action: 'ALLOW' })], d))).not.toThrow();
+    expect(() => compilePolicy(policy([every()], testDevice()))).not.toThrow();
+  });
+});
