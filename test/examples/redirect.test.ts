@@ -6,6 +6,7 @@
 import { TerraformStack } from 'cdktf';
 import { addRedirect } from '../../examples/f5-capabilities/redirect';
 import { AfmFirewall } from '../../lib/afm/evaluator';
+import { toRedirectEgress } from '../../lib/testing';
 import { as3Of, deviceStack, synthJson } from '../support/app';
 import { as3Validator, describeWithAs3Schema } from '../support/as3-schema';
 
@@ -58,5 +59,22 @@ describeWithAs3Schema('example: redirection', () => {
     expect(hop('10.244.2.9', '198.51.100.7', 8443)).toEqual(['192.0.2.30']);
     // The web pods' HTTPS to the partner network: the proxies.
     expect(hop('10.244.1.5', '198.51.100.7', 443)).toEqual(['192.0.2.21', '192.0.2.22']);
+  });
+});
+
+describe('example: redirection through the matchers', () => {
+  test('toRedirectEgress names the redirect a flow leaves through, and fails with the explanation otherwise', () => {
+    const stack = build();
+    const web = { labels: { app: 'web' } };
+    expect(toRedirectEgress(stack, 'shop/web', '93.184.216.34:443', 'inspection-proxies', web).pass).toBe(true);
+    expect(toRedirectEgress(stack, 'shop/web', '198.51.100.7:22', 'partner-gw', web).pass).toBe(true);
+    const miss = toRedirectEgress(stack, 'shop/web', '198.51.100.7:22', 'inspection-proxies', web);
+    expect(miss.pass).toBe(false);
+    expect(miss.message()).toContain(
+      'expected egress from shop/web to 198.51.100.7:22 to be allowed and redirected to "inspection-proxies", but it leaves through redirect "partner-gw"',
+    );
+    expect(miss.message()).toContain(
+      '  next hop: gateway 192.0.2.30 (redirect "partner-gw", virtual server /k8s_prod/egress/rdr_c_partner-network_tcp)',
+    );
   });
 });
