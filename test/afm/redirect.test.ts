@@ -7,6 +7,7 @@ import { renderAs3, renderTenantAs3, deviceCommands } from '../../lib/afm/as3';
 import { AfmFirewall } from '../../lib/afm/evaluator';
 import { explain, policyView } from '../../lib/analysis/engine';
 import { formatExplanation } from '../../lib/analysis/format';
+import { policyPicture } from '../../lib/cli/picture';
 import { openApiSchema } from '../../lib/k8s/crds';
 import { ruleResource } from '../../lib/k8s/resources';
 import { buildSyncPlan } from '../../lib/k8s/sync-plan';
@@ -400,5 +401,13 @@ describe('the redirect listener outranks the egress virtual server under any rea
     expect(() => compilePolicy(policy([every({ ports: [P.HTTPS] })], d))).not.toThrow();
     expect(() => compilePolicy(policy([every({ action: 'ALLOW' })], d))).not.toThrow();
     expect(() => compilePolicy(policy([every()], testDevice()))).not.toThrow();
+  });
+});
+
+describe('graph', () => {
+  test("a redirect rule's box names the redirect and its gateways", () => {
+    const picture = policyPicture(policy([web()]), 'egress policy');
+    const box = picture.levels.flatMap((l) => l.rules).find((r) => r.lines[0] === '1. shop/web');
+    expect(box?.lines).toEqual(['1. shop/web', 'ALLOW · priority 500', 'via inspection (192.0.2.10, 192.0.2.11)']);
   });
 });
