@@ -14,7 +14,16 @@ import type { AddressModel, DestinationModel, PolicyModel, PortModel, RedirectMo
 import { ruleKey } from './model';
 import { dnsLabelProblem } from './names';
 import { protocolToken } from './object-names';
-import { describe } from './struct';
+import { describe as describeValue } from './struct';
+
+/** `describe` that never throws: a hostile value (a throwing proxy) is named, not read. */
+function describe(value: unknown): string {
+  try {
+    return describeValue(value);
+  } catch {
+    return 'an unreadable value';
+  }
+}
 
 /** Longest redirect name: it is part of BIG-IP object names (`rdr_<name>`). */
 export const REDIRECT_NAME_MAX = 40;
@@ -29,6 +38,8 @@ interface RedirectArguments {
 }
 
 const ARGUMENTS = new WeakMap<object, RedirectArguments>();
+/** Stands for gateways that could not be read. */
+const UNREADABLE = Symbol('unreadable gateways');
 
 /** Whether `x` is a redirect made by a factory of {@link EgressRedirect}. */
 export function isEgressRedirect(x: unknown): x is EgressRedirect {
@@ -55,8 +66,14 @@ export class EgressRedirect {
   }
 
   private constructor(args: RedirectArguments) {
-    // The gateways are copied: a caller's array changed later cannot change the redirect.
-    const gateways = Array.isArray(args.gateways) ? Object.freeze([...(args.gateways as unknown[])]) : args.gateways;
+    // The gateways are copied: a caller's array changed later cannot change the redirect. An
+    // array that cannot be read (a throwing proxy or getter) is refused when a rule reads it.
+    let gateways: unknown = args.gateways;
+    try {
+      if (Array.isArray(gateways)) gateways = Object.freeze(Array.from({ length: gateways.length }, (_, i) => (gateways as unknown[])[i]));
+    } catch {
+      gateways = UNREADABLE;
+    }
     ARGUMENTS.set(this, { ...args, gateways });
     Object.freeze(this);
   }
@@ -86,6 +103,12 @@ function redirectModel(args: RedirectArguments): RedirectModel {
     throw new InvalidValueError(
       quote(name),
       `the redirect name ${labelProblem ?? `has ${name.length} characters`}: it must be a DNS label of at most ${REDIRECT_NAME_MAX} characters, such as "inspection"`,
+    );
+  }
+  if (gateways === UNREADABLE) {
+    throw new InvalidValueError(
+      'an unreadable array',
+      'the gateways could not be read (an element or the array threw); pass a plain array of IPv4 address strings',
     );
   }
   if (!Array.isArray(gateways) || gateways.length === 0) {

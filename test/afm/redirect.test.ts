@@ -3,6 +3,19 @@
  * JSON, F5's schema) → both evaluators → explain, and every refusal with its issue.
  */
 import fc from 'fast-check';
+import { TerraformStack, Testing } from 'cdktf';
+import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
+import {
+  AfmDevice,
+  ClusterEgressRule,
+  EgressAction,
+  EgressCrdStack,
+  EgressDestination,
+  EgressPort,
+  NamespaceEgressRule,
+  SharedBigip,
+} from '../../lib';
+import { as3Of, deviceStack } from '../support/app';
 import { renderAs3, renderTenantAs3, deviceCommands } from '../../lib/afm/as3';
 import { AfmFirewall } from '../../lib/afm/evaluator';
 import { explain, policyView } from '../../lib/analysis/engine';
@@ -126,7 +139,10 @@ describe('EgressRedirect and the redirect prop', () => {
         throw new Error('boom');
       },
     });
-    expect(() => EgressRedirect.viaGateways('x', gateways)).not.toThrow(TypeError);
+    const redirect = EgressRedirect.viaGateways('x', gateways);
+    expect(messages(() => web({ redirect }))).toEqual([
+      'redirect: the gateways could not be read (an element or the array threw); pass a plain array of IPv4 address strings (got an unreadable array)',
+    ]);
   });
 });
 
@@ -409,5 +425,44 @@ describe('graph', () => {
     const picture = policyPicture(policy([web()]), 'egress policy');
     const box = picture.levels.flatMap((l) => l.rules).find((r) => r.lines[0] === '1. shop/web');
     expect(box?.lines).toEqual(['1. shop/web', 'ALLOW · priority 500', 'via inspection (192.0.2.10, 192.0.2.11)']);
+  });
+});
+
+describe('constructs', () => {
+  test('synth of a device on a SharedBigip with a redirect rule stops with the issue naming the rule', () => {
+    const app = Testing.app();
+    const crds = new EgressCrdStack(app, 'crds');
+    const sharedStack = new TerraformStack(app, 'bigip');
+    const stack = new TerraformStack(app, 'clusters');
+    new KubernetesProvider(stack, 'k8s', {});
+    const bigip = new SharedBigip(sharedStack, 'Dc1', {
+      address: 'bigip.example.net',
+      tlsCaBundlePath: '/ca.pem',
+      dnsResolver: '/Common/r',
+    });
+    const device = new AfmDevice(stack, 'East', { clusterName: 'east', sharedBigip: bigip, crdStack: crds });
+    new NamespaceEgressRule(stack, 'Web', {
+      device,
+      namespace: 'shop',
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.cidr('203.0.113.0/24')],
+      ports: [EgressPort.HTTPS],
+      redirect: PROXY,
+    });
+    expect(() => app.synth()).toThrow(
+      /\[clusters\/Web\] redirect: a redirect listener uses the rule's lists in \/Common\/Shared, which another cluster's deploy of the shared BIG-IP may remove/,
+    );
+  });
+
+  test('a ClusterEgressRule with a redirect synthesizes its listener', () => {
+    const { stack, device } = deviceStack();
+    new ClusterEgressRule(stack, 'Partner', {
+      device,
+      action: EgressAction.ALLOW,
+      destinations: [EgressDestination.cidr('198.51.100.0/24')],
+      ports: [EgressPort.SSH],
+      redirect: PARTNER,
+    });
+    expect(as3Of(stack).declaration.k8s_prod.egress.rdr_c_partner_tcp).toMatchObject({ pool: 'rdr_partner', layer4: 'tcp' });
   });
 });
