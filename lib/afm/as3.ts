@@ -32,7 +32,7 @@ import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { COMMON, OBJECT, Placement, SHARED, routeDomainPolicyName, sharedItemName } from '../policy/object-names';
 import { afmDefaultAction, checkRendering, hasStaged } from './rendering-check';
 import { expectedDeviceState, routeDomainPaths } from './device-state';
-import { addRedirectServices, refuseRedirectsOnSharedBigip } from './redirect';
+import { addRedirectServices, checkRedirectRendering, refuseRedirectsOnSharedBigip } from './redirect';
 
 export const AS3_SCHEMA_VERSION = '3.50.0';
 
@@ -454,6 +454,7 @@ export function renderAs3(compiled: CompiledPolicy): As3Object {
     `egress policy of cluster ${device.cluster}`,
   );
   checkRendering({ adc: out.declaration as As3Object, devices: [compiled], contextOwner: device.tenant });
+  checkRedirectRendering(out.declaration as As3Object, compiled);
   return out;
 }
 

@@ -13,9 +13,11 @@
  * Service_Forwarding `not.anyOf`), hence Service_L4.
  */
 import type { CompiledPolicy } from '../policy/compile';
-import { EgressPolicyError } from '../policy/errors';
+import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { withRouteDomain } from '../policy/ip';
 import type { AddressModel } from '../policy/model';
+import { OBJECT } from '../policy/object-names';
+import { PORTED_PROTOCOLS } from '../policy/port';
 
 type As3Object = Record<string, unknown>;
 
@@ -89,4 +91,90 @@ export function refuseRedirectsOnSharedBigip(compiled: CompiledPolicy): void {
         "a redirect listener uses the rule's lists in /Common/Shared, which another cluster's deploy of the shared BIG-IP may remove while this tenant still needs them; redirection works on an AfmDevice that owns its BIG-IP: remove redirect or give the cluster its own BIG-IP",
     },
   ]);
+}
+
+/**
+ * The self-check of the redirect listeners (as `rendering-check.ts` is of the rules): reads the
+ * rendered declaration and proves, from the policy model, that each redirect rule has exactly one
+ * listener per protocol that matches the rule's sources (the compiled source list, the one fact
+ * the controller fills), destinations (external services resolved) and ports, sends to the
+ * redirect's gateways and is the egress virtual server in everything else (above all its
+ * firewall policies), and that no other listener exists. Names only lead the way.
+ */
+export function checkRedirectRendering(adc: As3Object, compiled: CompiledPolicy): void {
+  const { device } = compiled.model;
+  const app = ((adc[device.tenant] as As3Object | undefined)?.[device.application] ?? {}) as As3Object;
+  const shared = ((adc.Common as As3Object | undefined)?.Shared ?? {}) as As3Object;
+  const issues: PolicyIssue[] = [];
+  const obj = (v: unknown): As3Object | undefined =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as As3Object) : undefined;
+  const resolve = (pointer: unknown): As3Object | undefined => {
+    const use = typeof pointer === 'string' ? pointer : obj(pointer)?.use;
+    if (typeof use !== 'string') return undefined;
+    if (!use.includes('/')) return obj(app[use]);
+    const prefix = '/Common/Shared/';
+    return use.startsWith(prefix) ? obj(shared[use.slice(prefix.length)]) : undefined;
+  };
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const sorted = (xs: readonly (string | number)[]) => [...xs].map(String).sort();
+  const address = (a: { text: string }) => withRouteDomain(a.text, device.routeDomain);
+  const egress = obj(app[OBJECT.virtualServer]) ?? {};
+  const rest = (o: As3Object, drop: readonly string[]) => Object.fromEntries(Object.entries(o).filter(([k]) => !drop.includes(k)));
+  const common = rest(egress, ['remark', 'virtualAddresses', 'virtualPort', 'layer4', 'pool', 'shareAddresses']);
+  const services = new Map(compiled.model.externalServices.map((es) => [es.name, es]));
+  const expectedListeners = new Set<string>();
+  const { cluster, namespace, service } = compiled.levels;
+  for (const rule of [...cluster, ...namespace, ...service]) {
+    const target = rule.model.redirect;
+    if (!target) continue;
+    const problem = (what: string) =>
+      issues.push({
+        path: rule.model.path,
+        field: 'redirect',
+        value: quote(target.name),
+        message: `the rendered redirect listener ${what}; this is a bug, please report it`,
+      });
+    const destinations = rule.model.destinations.flatMap((d) =>
+      d.kind === 'externalService' ? (services.get(d.name)?.destinations ?? []) : [d],
+    );
+    const wantAddresses = sorted([...new Set(destinations.filter((d) => d.kind !== 'fqdn').map((d) => address(d as { text: string })))]);
+    const protocols = rule.model.ports.length ? [...new Set(rule.model.ports.map((p) => p.protocol))] : ['any'];
+    const names = rule.redirect?.virtuals ?? [];
+    for (const protocol of protocols) {
+      const named = names.find((v) => v.protocol === protocol);
+      const listener = named && obj(app[named.name]);
+      if (!named || !listener || listener.class !== 'Service_L4') {
+        problem(`for ${protocol} is missing`);
+        continue;
+      }
+      expectedListeners.add(named.name);
+      if (listener.layer4 !== protocol) problem(`${named.name} listens for ${String(listener.layer4)}, not ${protocol}`);
+      if (!same(obj(listener.sourceAddress), { use: rule.sourceList })) problem(`${named.name} does not match the rule's source list`);
+      const dst = resolve(listener.virtualAddresses);
+      if (!dst || dst.class !== 'Firewall_Address_List' || !same(sorted((dst.addresses as string[]) ?? []), wantAddresses))
+        problem(`${named.name} does not match exactly the rule's destinations`);
+      const ports = rule.model.ports.filter((p) => p.protocol === protocol);
+      const numbered = PORTED_PROTOCOLS.has(protocol) && ports.length > 0 && ports.every((p) => p.fromPort !== undefined);
+      const wantPorts = sorted(ports.map((p) => (p.fromPort === p.toPort ? p.fromPort! : `${p.fromPort}-${p.toPort}`)));
+      const portList = resolve(listener.virtualPort);
+      if (numbered ? !portList || !same(sorted((portList.ports as (string | number)[]) ?? []), wantPorts) : listener.virtualPort !== 0)
+        problem(`${named.name} does not match exactly the rule's ${protocol} ports`);
+      const pool = resolve(listener.pool);
+      if (!pool || pool.class !== 'Pool' || !same(pool.members, [{ servicePort: 0, serverAddresses: target.gateways.map(address) }]))
+        problem(`${named.name} does not send to the gateways of redirect ${target.name}`);
+      if (!same(rest(listener, ['remark', 'virtualAddresses', 'sourceAddress', 'virtualPort', 'layer4', 'pool']), common))
+        problem(`${named.name} differs from the egress virtual server in its policies, SNAT, VLANs, logging or security services`);
+    }
+  }
+  for (const [name, o] of Object.entries(app)) {
+    if (obj(o)?.class === 'Service_L4' && name !== OBJECT.virtualServer && !expectedListeners.has(name)) {
+      issues.push({
+        path: device.path,
+        field: 'redirect',
+        value: quote(name),
+        message: 'a virtual server no redirect rule asks for was rendered; this is a bug, please report it',
+      });
+    }
+  }
+  if (issues.length) throw new EgressPolicyError(issues);
 }

@@ -18,6 +18,7 @@ import {
 import { as3Of, deviceStack } from '../support/app';
 import { renderAs3, renderTenantAs3, deviceCommands } from '../../lib/afm/as3';
 import { AfmFirewall } from '../../lib/afm/evaluator';
+import { checkRedirectRendering } from '../../lib/afm/redirect';
 import { explain, policyView } from '../../lib/analysis/engine';
 import { formatExplanation } from '../../lib/analysis/format';
 import { policyPicture } from '../../lib/cli/picture';
@@ -464,5 +465,68 @@ describe('constructs', () => {
       redirect: PARTNER,
     });
     expect(as3Of(stack).declaration.k8s_prod.egress.rdr_c_partner_tcp).toMatchObject({ pool: 'rdr_partner', layer4: 'tcp' });
+  });
+});
+
+describe('the self-check of the rendered listeners', () => {
+  const rendered = () => {
+    const compiled = compilePolicy(
+      policy([
+        web(),
+        rule({ level: 'cluster', name: 'dns', destinations: [D.address('198.51.100.53')], ports: [P.DNS_UDP], redirect: PARTNER }),
+      ]),
+    );
+    return { compiled, adc: JSON.parse(JSON.stringify((renderAs3(compiled) as any).declaration)) };
+  };
+  const problems = (tamper: (app: any, adc: any) => void) => {
+    const { compiled, adc } = rendered();
+    tamper(adc.k8s_prod.egress, adc);
+    return messages(() => checkRedirectRendering(adc, compiled)).map((m) => m.replace(/; this is a bug, please report it.*$/, ''));
+  };
+
+  test('a faithful rendering passes', () => {
+    const { compiled, adc } = rendered();
+    expect(() => checkRedirectRendering(adc, compiled)).not.toThrow();
+  });
+
+  test.each([
+    [
+      'other gateways',
+      (app: any) => (app.rdr_inspection.members[0].serverAddresses = ['192.0.2.99']),
+      'redirect: the rendered redirect listener rdr_n_shop_web_tcp does not send to the gateways of redirect inspection',
+    ],
+    [
+      'no enforced policy',
+      (app: any) => delete app.rdr_n_shop_web_tcp.policyFirewallEnforced,
+      'redirect: the rendered redirect listener rdr_n_shop_web_tcp differs from the egress virtual server in its policies, SNAT, VLANs, logging or security services',
+    ],
+    [
+      'another source list',
+      (app: any) => (app.rdr_n_shop_web_tcp.sourceAddress = { use: '/Common/Shared/k8s_prod_src_cluster' }),
+      "redirect: the rendered redirect listener rdr_n_shop_web_tcp does not match the rule's source list",
+    ],
+    [
+      'a wider destination',
+      (app: any) => app.rdr_n_shop_web_dst.addresses.push('0.0.0.0/1'),
+      "redirect: the rendered redirect listener rdr_n_shop_web_tcp does not match exactly the rule's destinations",
+    ],
+    [
+      'every port',
+      (app: any) => (app.rdr_c_dns_udp.virtualPort = 0),
+      "redirect: the rendered redirect listener rdr_c_dns_udp does not match exactly the rule's udp ports",
+    ],
+    [
+      'another protocol',
+      (app: any) => (app.rdr_c_dns_udp.layer4 = 'tcp'),
+      'redirect: the rendered redirect listener rdr_c_dns_udp listens for tcp, not udp',
+    ],
+    ['a missing listener', (app: any) => delete app.rdr_c_dns_udp, 'redirect: the rendered redirect listener for udp is missing'],
+    [
+      'a stray listener',
+      (app: any) => (app.extra_vs = { ...app.rdr_c_dns_udp }),
+      'redirect: a virtual server no redirect rule asks for was rendered',
+    ],
+  ])('%s is caught', (_, tamper, message) => {
+    expect(problems(tamper)).toEqual([expect.stringContaining(message)]);
   });
 });
