@@ -22,6 +22,8 @@ import { checkRedirectRendering } from '../../lib/afm/redirect';
 import { explain, policyView } from '../../lib/analysis/engine';
 import { formatExplanation } from '../../lib/analysis/format';
 import { policyPicture } from '../../lib/cli/picture';
+import { diffPolicies } from '../../lib/cli/diff/compute';
+import { changeText } from '../../lib/cli/diff/format';
 import { openApiSchema } from '../../lib/k8s/crds';
 import { ruleResource } from '../../lib/k8s/resources';
 import { buildSyncPlan } from '../../lib/k8s/sync-plan';
@@ -528,5 +530,38 @@ describe('the self-check of the rendered listeners', () => {
     ],
   ])('%s is caught', (_, tamper, message) => {
     expect(problems(tamper)).toEqual([expect.stringContaining(message)]);
+  });
+});
+
+describe('diff', () => {
+  const view = (p: PolicyModel, label: string) => {
+    const compiled = compilePolicy(p);
+    return policyView({
+      label,
+      model: p,
+      plan: buildSyncPlan(compiled),
+      as3: [JSON.parse(JSON.stringify(renderAs3(compiled)))],
+      commands: deviceCommands(compiled).apply,
+    });
+  };
+
+  test('a redirect that comes shows as rerouted flows (">"), with the old and new next hops; nothing else changes', () => {
+    const snapshot = {
+      pods: [{ namespace: 'shop', name: 'web-1', labels: {}, ips: ['10.244.1.5'], phase: 'Running' }],
+      namespaces: [{ name: 'shop', labels: {} }],
+      services: [],
+    };
+    const r = diffPolicies({
+      old: view(policy([web({ redirect: undefined })]), 'old'),
+      new: view(policy([web()]), 'new'),
+      at: new Date('2026-03-02T10:00:00Z'),
+      fixedTime: true,
+      cluster: { snapshot, source: 'test' },
+      dns: new Map(),
+    });
+    const lines = r.workloads.flatMap((w) => w.changes.map(changeText));
+    expect(lines).toEqual([
+      '> 203.0.113.0/24:80,443/tcp (now through gateways 192.0.2.10, 192.0.2.11 (redirect "inspection"); was through the routing table)',
+    ]);
   });
 });
