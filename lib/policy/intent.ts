@@ -108,7 +108,7 @@ export interface IntentResult {
   readonly wouldBeDecision: IntentDecision;
   /**
    * Where an allowed flow goes (absent unless `verdict` is allow): the next hops of the redirect
-   * of a rule that matches the flow (README "Redirection"), else the device's gateways, else
+   * of a rule that matches the flow (docs/redirection.md), else the device's gateways, else
    * the routing table.
    */
   readonly nextHop?: NextHop;
