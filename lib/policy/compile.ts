@@ -463,6 +463,7 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
   const portLists = new Map<string, PortList>();
   const levels: Record<Level, CompiledRule[]> = { cluster: [], namespace: [], service: [] };
 
+  const redirectCriteria = new Map<string, string>();
   for (const rule of [...model.rules].sort(compareRules)) {
     const key = ruleKey(rule);
 
@@ -610,6 +611,19 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
           return items.claim(pathOf('tenant', name), { what, owner: rule.path, content }, 'redirect');
         },
       });
+    for (const v of redirect ? redirect.virtuals : []) {
+      // Two listeners with the same criteria: whether mcpd takes both is not documented.
+      const criteria = `${srcPath} ${redirect!.addresses.map((x) => x.text).join(',')} ${v.protocol} ${v.portList ?? 'every port'}`;
+      const other = redirectCriteria.get(criteria);
+      if (other)
+        nameIssues.push({
+          path: rule.path,
+          field: 'redirect',
+          value: quote(rule.redirect!.name),
+          message: `its ${v.protocol} listener would match exactly the sources, destinations and ports of rule ${other}'s; BIG-IP does not document two virtual servers with the same traffic-matching criteria: merge the two rules, or tell them apart by destinations or ports`,
+        });
+      else redirectCriteria.set(criteria, key);
+    }
 
     levels[rule.level].push({
       key,

@@ -565,3 +565,13 @@ describe('diff', () => {
     ]);
   });
 });
+
+describe('two listeners with the same criteria', () => {
+  test('are refused: two rules with the same sources, destinations and ports cannot both redirect', () => {
+    const twin = web({ name: 'web-2', priority: 10 });
+    expect(messages(() => compilePolicy(policy([web(), twin])))).toEqual([
+      'redirect: its tcp listener would match exactly the sources, destinations and ports of rule namespace/shop/web-2\'s; BIG-IP does not document two virtual servers with the same traffic-matching criteria: merge the two rules, or tell them apart by destinations or ports (got "inspection")',
+    ]);
+    expect(() => compilePolicy(policy([web(), web({ name: 'web-2', ports: [P.HTTPS] })]))).not.toThrow();
+  });
+});

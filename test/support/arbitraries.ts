@@ -28,6 +28,8 @@ import { LOG_FIELDS } from '../../lib/policy/log-fields';
 import { tenantProblem } from '../../lib/policy/names';
 import { ruleRemark } from '../../lib/policy/schema';
 import { redirectIssues } from '../../lib/policy/redirect';
+import { compilePolicy } from '../../lib/policy/compile';
+import { EgressPolicyError } from '../../lib/policy/errors';
 
 export const NAMESPACES = ['payments', 'web', 'dev', 'ops-1'];
 export const SERVICES = ['checkout', 'api', 'worker'];
@@ -719,12 +721,23 @@ export function redirectPolicyArb(policies: fc.Arbitrary<PolicyModel>): fc.Arbit
   return policies.chain((model) =>
     fc.array(rule, { minLength: 1, maxLength: 4 }).map((extra) => {
       let rules = [...new Map([...model.rules, ...extra].map((r) => [ruleKey(r), r])).values()];
-      for (let i = 0; i < rules.length; i++) {
-        if (!rules[i].redirect || redirectIssues({ ...model, rules }).length === 0) continue;
+      const drop = (i: number) => {
         const { redirect: _dropped, ...plain } = rules[i];
         rules = [...rules.slice(0, i), plain as RuleModel, ...rules.slice(i + 1)];
+      };
+      for (let i = 0; i < rules.length; i++) if (rules[i].redirect && redirectIssues({ ...model, rules }).length) drop(i);
+      // What only the compiler sees (two listeners with the same criteria) loses its redirect too.
+      for (;;) {
+        try {
+          compilePolicy({ ...model, rules });
+          return { ...model, rules };
+        } catch (e) {
+          const refused = e instanceof EgressPolicyError ? e.issues.find((x) => x.field === 'redirect') : undefined;
+          const i = refused ? rules.findIndex((r) => r.redirect && r.path === refused.path) : -1;
+          if (i < 0) return { ...model, rules };
+          drop(i);
+        }
       }
-      return { ...model, rules };
     }),
   );
 }
