@@ -11,8 +11,10 @@
  *   IPv6 flow never matches it. Its route domain is `any` in the default route domain and
  *   `/Common/<id>` otherwise (`:2924`): the lists' entries carry the route domain they match.
  * - Which virtual server takes a flow that several match: BIG-IP picks the most specific
- *   (destination, then source, then port: F5 K14800, "order of precedence for virtual server
- *   matching", 11.3 and later). For lists, F5 documents no rule; read here as the most specific
+ *   (destination, then source, then port: BIG-IP's order of precedence for virtual server
+ *   matching, 11.3 and later, as reproduced in
+ *   https://network-maven.com/2016/11/23/virtual-server-order-of-precedence/; F5's own article
+ *   was not at hand). For lists no source here gives a rule; read here as the most specific
  *   entry of each list that matches the flow (an event-driven member is a host address). This
  *   is unverified on a device, so synth only renders redirect listeners whose ranking this
  *   reading cannot get wrong: never a whole-family destination, never two listeners with
