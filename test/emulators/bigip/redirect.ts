@@ -9,8 +9,8 @@
  *   route domain up by that name and refuses the partition when the route domain is named
  *   otherwise than its id: "The requested name_idx (/Common/1) was not found" (AS3 issue #917,
  *   open). The code before the text is not in the issue; the emulator's is a placeholder.
- * - No virtual address is created for a virtual with a destination list (`:2844-2850`): partition-index.ts counts
- *   only array `virtualAddresses`, which is already that behaviour.
+ * - No virtual address is created for a virtual with a destination list (`:2844-2850`):
+ *   partition-index.ts counts only array `virtualAddresses`, which is already that behaviour.
  * - The lists it points at are `use` pointers, so the reference check of device.ts keeps them
  *   from being deleted while the virtual exists (AS3's pointer handling for
  *   `Pointer_Address_List` and `Pointer_Port_List`, AS3 schema).
