@@ -246,8 +246,10 @@ function sourcesMayOverlap(a: RuleModel, b: RuleModel): boolean {
  * - A redirect name stands for one set of gateways.
  * - External services of a redirect rule hold IPv4 addresses only (no FQDN, no wildcard).
  * - The pod CIDRs, when declared, include an IPv4 network (redirection is IPv4 only).
- * - The route domain is named by its id: AS3 names it `/Common/<id>` in the traffic-matching
- *   criteria (map_as3.js:2924) and mcpd refuses other names (AS3 issue #917).
+ * - The device is in route domain 0: elsewhere AS3 names the route domain `/Common/<id>` in the
+ *   traffic-matching criteria (map_as3.js:2924), which mcpd has been seen to refuse (AS3 issue
+ *   #917: "The requested name_idx (/Common/1) was not found"). The issue does not say whether a
+ *   route domain named by its id avoids it, so every other route domain is refused.
  * - Two redirects with different targets never claim the same flow: BIG-IP does not document
  *   which of two virtual servers with traffic-matching criteria takes it.
  * - A redirect listener is more specific than the egress virtual server under any reading of
@@ -295,12 +297,12 @@ export function redirectIssues(model: PolicyModel): PolicyIssue[] {
       message: `the device's podCidrs (${device.podCidrs.map((c) => c.text).join(', ')}) hold no IPv4 network and redirection is IPv4 only; remove redirect`,
     });
   }
-  if (device.routeDomainPath !== undefined && device.routeDomainPath !== `/Common/${device.routeDomain}`) {
+  if (device.routeDomain !== 0) {
     issues.push({
       path: redirected[0].path,
       field: 'redirect',
       value: quote(redirected[0].redirect.name),
-      message: `AS3 names the route domain "/Common/${device.routeDomain}" in a redirect listener's traffic-matching criteria, and BIG-IP refuses that name for a route domain called ${device.routeDomainPath} (AS3 issue #917); name the route domain by its id, or remove redirect`,
+      message: `AS3 writes route domain "/Common/${device.routeDomain}" into a redirect listener's traffic-matching criteria, and BIG-IP has been seen to refuse that ("The requested name_idx (/Common/1) was not found", AS3 issue #917, open; whether a route domain named by its id avoids it is not known); redirection needs routeDomain 0: remove redirect, or use route domain 0`,
     });
   }
   for (const rule of redirected) {

@@ -198,12 +198,12 @@ describe('synth checks that need the whole policy', () => {
     );
   });
 
-  test('a route domain named otherwise than its id, and IPv6-only pod networks, are refused (AS3 issue #917; IPv4 listeners)', () => {
-    const rd = testDevice({ routeDomain: 2, routeDomainPath: '/Common/rd_prod' });
-    expect(messages(() => compilePolicy(policy([web()], rd)))).toEqual([
-      'redirect: AS3 names the route domain "/Common/2" in a redirect listener\'s traffic-matching criteria, and BIG-IP refuses that name for a route domain called /Common/rd_prod (AS3 issue #917); name the route domain by its id, or remove redirect (got "inspection")',
-    ]);
-    expect(() => compilePolicy(policy([web()], testDevice({ routeDomain: 2, routeDomainPath: '/Common/2' })))).not.toThrow();
+  test('a device outside route domain 0, and IPv6-only pod networks, are refused (AS3 issue #917; IPv4 listeners)', () => {
+    for (const rd of [testDevice({ routeDomain: 2 }), testDevice({ routeDomain: 2, routeDomainPath: '/Common/rd_prod' })]) {
+      expect(messages(() => compilePolicy(policy([web()], rd)))).toEqual([
+        'redirect: AS3 writes route domain "/Common/2" into a redirect listener\'s traffic-matching criteria, and BIG-IP has been seen to refuse that ("The requested name_idx (/Common/1) was not found", AS3 issue #917, open; whether a route domain named by its id avoids it is not known); redirection needs routeDomain 0: remove redirect, or use route domain 0 (got "inspection")',
+      ]);
+    }
     const v6 = testDevice({ podCidrs: [{ kind: 'cidr', text: 'fd00::/56', family: 6 }] });
     expect(messages(() => compilePolicy(policy([web()], v6)))[0]).toMatch(/podCidrs \(fd00::\/56\) hold no IPv4 network/);
   });
@@ -279,12 +279,12 @@ describeWithAs3Schema('rendering', () => {
     expect(as3Validator()!.validate({ class: 'AS3', declaration: decl })).toEqual({ valid: true, errors: [] });
   });
 
-  test('a rule without ports listens on every port and protocol; route domains are rendered on the list and pool', () => {
+  test('a rule without ports listens on every port and protocol', () => {
     const any = rule({ level: 'cluster', name: 'partner', destinations: [D.cidr('198.51.100.0/24')], redirect: PARTNER });
-    const app = declaration(policy([any], testDevice({ routeDomain: 2 }))).k8s_prod.egress;
+    const app = declaration(policy([any])).k8s_prod.egress;
     expect(app.rdr_c_partner_any).toMatchObject({ layer4: 'any', virtualPort: 0, virtualAddresses: { use: 'rdr_c_partner_dst' } });
-    expect(app.rdr_c_partner_dst.addresses).toEqual(['198.51.100.0%2/24']);
-    expect(app.rdr_partner.members[0].serverAddresses).toEqual(['198.51.100.1%2']);
+    expect(app.rdr_c_partner_dst.addresses).toEqual(['198.51.100.0/24']);
+    expect(app.rdr_partner.members[0].serverAddresses).toEqual(['198.51.100.1']);
   });
 
   test('random redirect policies render schema-valid AS3', () => {

@@ -712,14 +712,16 @@ function redirectRuleArb(level: Level): fc.Arbitrary<RuleModel> {
 }
 
 /**
- * A valid policy with redirect rules added to `policies`' draws: up to four redirect rules of
- * any level and target, kept only where synth accepts them (a redirect that overlaps another
+ * A valid policy with redirect rules added to `policies`' draws (its device moved to route
+ * domain 0): up to four redirect rules of any level and target, kept only where synth accepts them (a redirect that overlaps another
  * target's flows, or a device without IPv4 pod CIDRs, loses its redirect, not its rule).
  */
 export function redirectPolicyArb(policies: fc.Arbitrary<PolicyModel>): fc.Arbitrary<PolicyModel> {
   const rule = fc.oneof(redirectRuleArb('cluster'), redirectRuleArb('namespace'), redirectRuleArb('service'));
-  return policies.chain((model) =>
+  // Redirection needs route domain 0 (AS3 issue #917): the devices are moved there.
+  return policies.chain((drawn) =>
     fc.array(rule, { minLength: 1, maxLength: 4 }).map((extra) => {
+      const model = { ...drawn, device: { ...drawn.device, routeDomain: 0 } };
       let rules = [...new Map([...model.rules, ...extra].map((r) => [ruleKey(r), r])).values()];
       const drop = (i: number) => {
         const { redirect: _dropped, ...plain } = rules[i];

@@ -208,8 +208,7 @@ export class Device {
     const next: Partition | undefined =
       target === undefined ? undefined : { tenant: target, canonical: canonical as string, index: indexPartition(name, target) };
     const problem =
-      this.partitionProblem(work, name, current?.index, next?.index) ??
-      (target === undefined ? undefined : trafficMatchingProblem(target, this.routeDomainPaths));
+      this.partitionProblem(work, name, current?.index, next?.index) ?? (target === undefined ? undefined : trafficMatchingProblem(target));
     if (problem) return { code: 422, message: 'declaration failed', response: problem };
 
     if (next) work.partitions.set(name, next);

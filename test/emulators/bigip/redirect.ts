@@ -5,10 +5,11 @@
  *
  * - AS3 creates `ltm traffic-matching-criteria <app>/<vs>_VS_TMC_OBJ` with `route-domain`
  *   `/Common/<defaultRouteDomain>` for a tenant with a non-zero default route domain and `any`
- *   otherwise (AS3 `src/lib/map_as3.js:2909-2936`, the route domain at `:2924`). mcpd looks the
- *   route domain up by that name and refuses the partition when the route domain is named
- *   otherwise than its id: "The requested name_idx (/Common/1) was not found" (AS3 issue #917,
- *   open). The code before the text is not in the issue; the emulator's is a placeholder.
+ *   otherwise (AS3 `src/lib/map_as3.js:2909-2936`, the route domain at `:2924`). mcpd has been
+ *   seen to refuse the partition then: "The requested name_idx (/Common/1) was not found" (AS3
+ *   issue #917, open). The issue does not say whether a route domain named by its id avoids it,
+ *   so the emulator refuses every non-zero default route domain (the stricter reading). The code
+ *   before the text is not in the issue; the emulator's is a placeholder.
  * - No virtual address is created for a virtual with a destination list (`:2844-2850`):
  *   partition-index.ts counts only array `virtualAddresses`, which is already that behaviour.
  * - The lists it points at are `use` pointers, so the reference check of device.ts keeps them
@@ -28,13 +29,10 @@ export function hasTrafficMatching(item: Json): boolean {
   );
 }
 
-/**
- * mcpd's refusal of a partition whose traffic-matching criteria name a route domain by a path
- * the device does not have (`routeDomainPaths`: id → tmsh path of the route domains).
- */
-export function trafficMatchingProblem(tenant: Json, routeDomainPaths: ReadonlyMap<number, string>): string | undefined {
+/** mcpd's refusal of a partition with traffic-matching criteria in a non-zero route domain (see above). */
+export function trafficMatchingProblem(tenant: Json): string | undefined {
   const rd = typeof tenant.defaultRouteDomain === 'number' ? tenant.defaultRouteDomain : 0;
-  if (rd === 0 || routeDomainPaths.get(rd) === `/Common/${rd}`) return undefined;
+  if (rd === 0) return undefined;
   for (const app of Object.values(tenant)) {
     if (!isObject(app) || app.class !== 'Application') continue;
     for (const item of Object.values(app)) {
