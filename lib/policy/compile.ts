@@ -43,7 +43,7 @@ import {
 } from './model';
 import { PORTED_PROTOCOLS } from './port';
 import { ruleExpired } from './schedule';
-import { RedirectObjects, redirectIssues, redirectObjects } from './redirect';
+import { RedirectObjects, redirectIssues, redirectObjects, sameCriteriaIssues } from './redirect';
 
 /** An address list whose members the controller maintains (AS3 event-driven list). */
 export interface SourceList {
@@ -611,19 +611,7 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
           return items.claim(pathOf('tenant', name), { what, owner: rule.path, content }, 'redirect');
         },
       });
-    for (const v of redirect ? redirect.virtuals : []) {
-      // Two listeners with the same criteria: whether mcpd takes both is not documented.
-      const criteria = `${srcPath} ${redirect!.addresses.map((x) => x.text).join(',')} ${v.protocol} ${v.portList ?? 'every port'}`;
-      const other = redirectCriteria.get(criteria);
-      if (other)
-        nameIssues.push({
-          path: rule.path,
-          field: 'redirect',
-          value: quote(rule.redirect!.name),
-          message: `its ${v.protocol} listener would match exactly the sources, destinations and ports of rule ${other}'s; BIG-IP does not document two virtual servers with the same traffic-matching criteria: merge the two rules, or tell them apart by destinations or ports`,
-        });
-      else redirectCriteria.set(criteria, key);
-    }
+    if (redirect) nameIssues.push(...sameCriteriaIssues(redirectCriteria, srcPath, redirect, rule));
 
     levels[rule.level].push({
       key,

@@ -465,3 +465,32 @@ export function nameRedirect(model: PolicyModel, hop: NextHop, egress: string): 
   ].sort();
   return names.length ? { ...hop, redirect: names.join('", "') } : hop;
 }
+
+/**
+ * Issues for listeners of `rule` whose criteria (source list, destinations, protocol, ports)
+ * another rule's listener already has (recorded in `seen`, criteria → rule key): BIG-IP does
+ * not document two virtual servers with the same traffic-matching criteria.
+ */
+export function sameCriteriaIssues(
+  seen: Map<string, string>,
+  sourceList: string,
+  objects: RedirectObjects,
+  rule: RuleModel & { readonly redirect?: RedirectModel },
+): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  for (const v of objects.virtuals) {
+    const criteria = `${sourceList} ${objects.addresses.map((x) => x.text).join(',')} ${v.protocol} ${v.portList ?? 'every port'}`;
+    const other = seen.get(criteria);
+    if (other === undefined) {
+      seen.set(criteria, ruleKey(rule));
+      continue;
+    }
+    issues.push({
+      path: rule.path,
+      field: 'redirect',
+      value: quote(objects.target.name),
+      message: `its ${v.protocol} listener would match exactly the sources, destinations and ports of rule ${other}'s; BIG-IP does not document two virtual servers with the same traffic-matching criteria: merge the two rules, or tell them apart by destinations or ports`,
+    });
+  }
+  return issues;
+}
