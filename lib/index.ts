@@ -18,6 +18,7 @@ export { EgressDestination, IExternalService } from './policy/destination';
 export { EgressPort, EgressPortProps, EgressProtocol } from './policy/port';
 export { EgressSnat } from './policy/device';
 export { NamespaceRouteDomain } from './policy/route-domains';
+export { EgressRedirect } from './policy/redirect';
 export { EgressPolicyError, EgressSynthError, PolicyIssue } from './policy/errors';
 export { EgressCrdStack, EgressCrdStackProps } from './constructs/crd-stack';
 export { BigipCredentials, BigipCredentialVariableNames } from './constructs/credentials';

@@ -35,6 +35,7 @@ import { expectedDeviceState, routeDomainPaths } from './device-state';
 import { destinationEntries, mappedPodCidrEntries, mappedVirtualServers, namespaceListName, namespaceRulesIn } from './route-domains';
 import { namespaceRouteDomains } from '../policy/route-domains';
 import { natObjects } from './nat';
+import { addRedirectServices, checkRedirectRendering, refuseRedirectsOnSharedBigip } from './redirect';
 
 export const AS3_SCHEMA_VERSION = '3.50.0';
 
@@ -421,6 +422,7 @@ function tenantApplication(compiled: CompiledPolicy, reference: SharedReference,
   if (device.protocolInspectionProfile) vs.profileProtocolInspection = { bigip: device.protocolInspectionProfile };
   app[OBJECT.virtualServer] = vs;
   for (const [name, mapped] of mappedVirtualServers(device, vs)) app[name] = mapped;
+  addRedirectServices(compiled, vs, itemWriter(app, device.path));
   return app;
 }
 
@@ -491,6 +493,7 @@ export function renderAs3(compiled: CompiledPolicy): As3Object {
     `egress policy of cluster ${device.cluster}`,
   );
   checkRendering({ adc: out.declaration as As3Object, devices: [compiled], contextOwner: device.tenant });
+  checkRedirectRendering(out.declaration as As3Object, compiled);
   return out;
 }
 
@@ -503,6 +506,7 @@ export function renderAs3(compiled: CompiledPolicy): As3Object {
  */
 export function renderTenantAs3(compiled: CompiledPolicy): As3Object {
   const { device } = compiled.model;
+  refuseRedirectsOnSharedBigip(compiled);
   const own = tenant(compiled, 'bigip', true);
   // The virtual server points into /Common/Shared, which the shared declaration holds: exactly
   // this device's sharedObjects (renderSharedAs3 refuses to let anything replace one of them).

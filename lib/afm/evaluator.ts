@@ -45,6 +45,8 @@
 import { AddressEntry, addressEntry, parseCidr, parseRange, tryParseIp } from '../policy/ip';
 import type { ActionName, Level, PolicyModel } from '../policy/model';
 import { afmRuleName } from '../policy/object-names';
+import type { NextHop } from '../policy/redirect';
+import { TrafficMatching, matchingScore, nextHopOf, prepareMatching } from './redirect-evaluator';
 
 /** A problem with the inputs of the evaluator: the declaration, the commands, the list state or a flow. */
 export class AfmModelError extends Error {
@@ -142,6 +144,8 @@ export interface AfmEvaluation {
   readonly staged: AfmChainResult;
   /** Whether a staged policy that differs from its context's enforced one applies to the flow. */
   readonly hasStaged: boolean;
+  /** Where an allowed flow goes: the pool of the virtual server that took it, or the routing table. */
+  readonly nextHop?: NextHop;
 }
 
 /** Members of event-driven lists and resolved FQDN addresses, prepared for lookups. */
@@ -205,6 +209,10 @@ interface VirtualServer {
     readonly rules: readonly { readonly rule: PreparedRule; readonly addresses: readonly string[] }[];
   };
   readonly snat: Exclude<AfmTranslation, { by: 'nat-rule' }>;
+  /** Traffic-matching criteria: address and port lists in place of `addresses` and `port` (redirect.ts). */
+  readonly matching?: TrafficMatching;
+  /** Where the virtual sends what it accepts: its pool's members, or the routing table. */
+  readonly nextHop: NextHop;
 }
 
 interface Item {
@@ -439,7 +447,7 @@ export class AfmFirewall {
       throw new AfmModelError(`flow source ${source.text} and destination ${destination.text} are of different address families`);
     }
     if (!destination && flow.host === undefined) throw new AfmModelError('a flow needs a destination address or a host name');
-    const vs = this.virtualServerFor(flow, source, destination);
+    const vs = this.virtualServerFor(flow, source, destination, state);
     const rd = this.routeDomainPolicies.get(flow.routeDomain);
     if (!rd) {
       const unknown = [...this.routeDomainPolicies.keys()].filter((k): k is string => typeof k === 'string');
@@ -466,8 +474,10 @@ export class AfmFirewall {
         )
       : enforced;
     const translatedSource = enforced.verdict === 'allow' && vs ? this.translation(vs, flow, source, destination, state) : undefined;
+    const nextHop = enforced.verdict === 'allow' && vs ? vs.nextHop : undefined;
     return {
       ...(translatedSource ? { translatedSource } : {}),
+      ...(nextHop ? { nextHop } : {}),
       verdict: enforced.verdict,
       wouldBe: staged.verdict,
       enforced,
@@ -572,10 +582,26 @@ export class AfmFirewall {
   }
 
   /** The most specific enabled virtual server listening for the packet. */
-  private virtualServerFor(flow: AfmFlow, source: FlowKey, destination: FlowKey | undefined): VirtualServer | undefined {
+  private virtualServerFor(
+    flow: AfmFlow,
+    source: FlowKey,
+    destination: FlowKey | undefined,
+    state: AfmListState,
+  ): VirtualServer | undefined {
     let best: { vs: VirtualServer; score: [bigint, bigint, number] } | undefined;
+    const better = (score: [bigint, bigint, number]) =>
+      !best ||
+      score[0] < best.score[0] ||
+      (score[0] === best.score[0] && (score[1] < best.score[1] || (score[1] === best.score[1] && score[2] < best.score[2])));
     for (const vs of this.virtualServers) {
       if (vs.layer4 !== 'any' && vs.layer4 !== flow.protocol) continue;
+      if (vs.matching) {
+        const score = matchingScore<AddressSet, FlowKey>(vs.matching, flow, source, destination, state, (set, ip, host) =>
+          setMatches(set, ip, host, state),
+        );
+        if (score && better(score)) best = { vs, score };
+        continue;
+      }
       if (vs.port !== 0 && vs.port !== flow.port) continue;
       for (const va of vs.addresses) {
         const d = va.destination;
@@ -806,6 +832,42 @@ export class AfmFirewall {
   private prepareVirtualServer(item: Item): VirtualServer {
     const o = item.obj;
     const defaultRd = this.tenantRouteDomain.get(item.tenant) ?? 0;
+    const nextHop = nextHopOf(item, (p, where) => this.resolve(p, item, 'Pool', where), AfmModelError);
+    const matching = prepareMatching(
+      item,
+      defaultRd,
+      (p, expected, where) => {
+        const found = this.resolve(p, item, expected, where);
+        return expected === 'Firewall_Address_List' ? this.addressSet(found) : this.portSet(found);
+      },
+      AfmModelError,
+    );
+    const snat = this.virtualSnat(item);
+    const nat =
+      o.policyNAT === undefined ? undefined : this.natPolicy(this.resolve(o.policyNAT, item, 'NAT_Policy', `${item.path} policyNAT`));
+    // Whether a virtual server's own snat applies beside a NAT policy is not documented; F5's
+    // example sets it to none (AS3 examples/declarations/example-using-firewall-nat-features.json).
+    if (nat && !(snat.by === 'virtual-server' && snat.snat === 'none'))
+      throw new AfmModelError(
+        `${item.path}: a NAT policy with the virtual server's snat other than "none" is not modelled (their precedence is not documented)`,
+      );
+    if (matching) {
+      const layer4 = typeof o.layer4 === 'string' ? o.layer4 : 'tcp';
+      const policyOf = (key: string) =>
+        o[key] === undefined ? undefined : this.policy(this.resolve(o[key], item, 'Firewall_Policy', `${item.path} ${key}`));
+      return {
+        nat,
+        snat,
+        path: item.path,
+        addresses: [],
+        port: 0,
+        layer4,
+        enforced: policyOf('policyFirewallEnforced'),
+        staged: policyOf('policyFirewallStaged'),
+        ...(o.enable === false ? {} : { matching }),
+        nextHop,
+      };
+    }
     if (!Array.isArray(o.virtualAddresses))
       throw new AfmModelError(`${item.path}: virtualAddresses must be an array of addresses (Address_List references are not modelled)`);
     const addresses = o.virtualAddresses.map((va, i): VirtualAddress => {
@@ -821,15 +883,6 @@ export class AfmFirewall {
     const layer4 = typeof o.layer4 === 'string' ? o.layer4 : o.class === 'Service_L4' ? 'tcp' : 'any';
     const pointer = (key: string) =>
       o[key] === undefined ? undefined : this.policy(this.resolve(o[key], item, 'Firewall_Policy', `${item.path} ${key}`));
-    const snat = this.virtualSnat(item);
-    const nat =
-      o.policyNAT === undefined ? undefined : this.natPolicy(this.resolve(o.policyNAT, item, 'NAT_Policy', `${item.path} policyNAT`));
-    // Whether a virtual server's own snat applies beside a NAT policy is not documented; F5's
-    // example sets it to none (AS3 examples/declarations/example-using-firewall-nat-features.json).
-    if (nat && !(snat.by === 'virtual-server' && snat.snat === 'none'))
-      throw new AfmModelError(
-        `${item.path}: a NAT policy with the virtual server's snat other than "none" is not modelled (their precedence is not documented)`,
-      );
     return {
       nat,
       snat,
@@ -839,6 +892,7 @@ export class AfmFirewall {
       layer4,
       enforced: pointer('policyFirewallEnforced'),
       staged: pointer('policyFirewallStaged'),
+      nextHop,
     };
   }
 

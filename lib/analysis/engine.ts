@@ -36,6 +36,8 @@ import {
 } from '../policy/route-domains';
 import type { ExpiredRule, SyncPlan } from '../policy/plan';
 import { AFM_PROTOCOLS, PORTED_PROTOCOLS } from '../policy/port';
+import { NextHop, nameRedirect } from '../policy/redirect';
+import { OBJECT } from '../policy/object-names';
 import { INSTANT_FORMAT, instantProblem } from '../policy/schema';
 import type { ClusterState } from './cluster-state';
 import { UsageError } from '../files/usage-error';
@@ -53,6 +55,16 @@ export interface PolicyView {
   readonly owners: AfmRuleIndex;
   /** Rules not enforced because their `expiresAt` had come at synth. */
   readonly expired: readonly ExpiredRule[];
+}
+
+/**
+ * The decision with the flow's next hop, on a device with redirect rules (elsewhere every allowed
+ * flow takes the device's gateways, and the reports stay as they were).
+ */
+function withNextHop(view: PolicyView, d: DecisionView, hop: NextHop | undefined): DecisionView {
+  if (!hop || !view.model.rules.some((r) => r.redirect)) return d;
+  const { device } = view.model;
+  return { ...d, nextHop: nameRedirect(view.model, hop, `/${device.tenant}/${device.application}/${OBJECT.virtualServer}`) };
 }
 
 /** `as3`: the declarations the BIG-IP holds (the device's own; on a shared BIG-IP also the shared one). */
@@ -407,6 +419,8 @@ export interface DecisionView {
   readonly hit?: AfmRuleHit;
   readonly ending: AfmChainResult['ending'];
   readonly virtualServer?: string;
+  /** Where the flow goes, when allowed; set only on devices with redirect rules (see redirect.ts). */
+  readonly nextHop?: NextHop;
 }
 
 export interface FlowExplanation {
@@ -638,7 +652,7 @@ export function explain(view: PolicyView, cluster: ClusterState | undefined, dns
       ...(evaluation.translatedSource && view.model.rules.some((r) => r.snat)
         ? { translation: translationView(evaluation, view.owners) }
         : {}),
-      enforced: decisionView(view, evaluation.enforced),
+      enforced: withNextHop(view, decisionView(view, evaluation.enforced), evaluation.nextHop),
       ...(evaluation.hasStaged ? { staged: decisionView(view, evaluation.staged) } : {}),
     };
   });

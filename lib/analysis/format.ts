@@ -4,6 +4,7 @@
 import type { AfmRuleHit, AfmRuleOwner } from '../afm/evaluator';
 import type { DecisionView, Explanation, FlowExplanation, LevelView, Verdict } from './engine';
 import { translationText } from './translation';
+import { describeNextHop } from '../policy/redirect';
 
 export function verdictText(v: Verdict | 'mixed'): string {
   return v === 'allow' ? 'ALLOW' : v === 'deny' ? 'DENY (drop)' : v === 'reject' ? 'REJECT' : 'MIXED (depends on the address)';
@@ -63,6 +64,7 @@ function decisionLines(d: DecisionView, label: string): string[] {
     lines.push('  decided by the BIG-IP: no egress virtual server accepts this source (outside the device podCidrs?)');
   else lines.push('  decided by the device default');
   if (d.hit) lines.push(`  AFM: ${CONTEXT_NAME[d.hit.context]}, ${afmHitText(d.hit)}`);
+  if (d.nextHop) lines.push(`  next hop: ${describeNextHop(d.nextHop)}`);
   return lines;
 }
 
@@ -110,6 +112,9 @@ export function formatExplanation(e: Explanation): string {
 
 /** One line naming what decided a flow, for tables. */
 export function decidedByText(d: DecisionView): string {
+  // Redirected flows say where they went: simulate's tables and JSON show it.
+  if (d.decidedBy && d.nextHop?.redirect)
+    return `${ruleName(d.decidedBy)} (${d.decidedBy.action}, ${d.decidedBy.level}) via redirect "${d.nextHop.redirect}"`;
   if (d.decidedBy) return `${ruleName(d.decidedBy)} (${d.decidedBy.action}, ${d.decidedBy.level})`;
   if (d.ending === 'no-virtual-server') return 'no virtual server (BIG-IP drop)';
   return 'device default';

@@ -86,6 +86,7 @@ function ruleLines(rule: RuleModel, position: number): string[] {
     rule.schedule ? `window ${rule.schedule.startTime}-${rule.schedule.endTime} ${rule.schedule.timeZone}` : '',
     rule.expiresAt ? `expires ${rule.expiresAt}` : '',
     rule.bandwidth ? `≤ ${rule.bandwidth.maxBandwidth} ${rule.bandwidth.unit}` : '',
+    rule.redirect ? `via ${rule.redirect.name} (${rule.redirect.gateways.map((g) => g.text).join(', ')})` : '',
   ].filter(Boolean);
   return [
     `${position}. ${rule.namespace ? `${rule.namespace}/` : ''}${rule.name}`,

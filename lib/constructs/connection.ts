@@ -249,6 +249,7 @@ const RULE_PROP_NAMES = [
   'owner',
   'ticket',
   'justification',
+  'redirect',
 ];
 
 /** Settings of the kubernetes provider that belong under EgressCrdStack's `kubernetes`. */

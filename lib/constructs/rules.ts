@@ -8,6 +8,7 @@ import type { EgressSnat } from '../policy/device';
 import { EgressPolicyError, PolicyIssue, formatIssue, quote } from '../policy/errors';
 import type { Level, RuleModel } from '../policy/model';
 import { EgressPort } from '../policy/port';
+import { EgressRedirect } from '../policy/redirect';
 import { readRuleProps, ruleFromProps } from '../policy/schema';
 import { describe, prototypePollutionIssues } from '../policy/struct';
 import { AfmDevice } from './afm-device';
@@ -60,6 +61,13 @@ export interface EgressRuleProps {
    * @default - no limit
    */
   readonly bandwidthLimit?: EgressBandwidthLimit;
+  /**
+   * Next hops for the traffic the rule matches (ALLOW and ALLOW_FINAL rules only), instead of
+   * the device's gateways: such as an inspection proxy pool or a partner gateway. The verdict
+   * is still decided by the whole policy. IPv4 only; see docs/redirection.md.
+   * @default - the device's gateways (or its routing table)
+   */
+  readonly redirect?: EgressRedirect;
   /**
    * Recurring time window; outside it the rule matches nothing.
    * @default - always

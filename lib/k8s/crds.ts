@@ -216,6 +216,15 @@ function ruleSpecSchema(kind: RuleKind): Schema {
       required: ['addresses'],
       properties: { addresses: { type: 'array', minItems: 1, items: str(45) } },
     },
+    redirect: {
+      type: 'object',
+      description: 'Next hops of the traffic the rule allows, instead of the device gateways.',
+      required: ['name', 'gateways'],
+      properties: {
+        name: str(40, { pattern: DNS_LABEL_PATTERN }),
+        gateways: { type: 'array', minItems: 1, maxItems: 16, items: str(15, { pattern: ADDRESS_PATTERN }) },
+      },
+    },
   };
   const required = ['action', 'priority', 'destinations'];
   if (kind === 'ClusterEgressRule') {

@@ -101,6 +101,8 @@ export function ruleResource(rule: RuleModel, cluster: string): Manifest {
   if (bandwidth) spec.bandwidthLimit = { maxBandwidth: bandwidth.maxBandwidth, unit: bandwidth.unit };
   const snat = own(rule, 'snat');
   if (snat) spec.snat = { addresses: snat.addresses.map((a) => a.text) };
+  const redirect = own(rule, 'redirect');
+  if (redirect) spec.redirect = { name: redirect.name, gateways: redirect.gateways.map((g) => g.text) };
   const schedule = own(rule, 'schedule');
   if (schedule) {
     spec.schedule = {

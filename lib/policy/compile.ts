@@ -45,6 +45,7 @@ import { PORTED_PROTOCOLS } from './port';
 import { ruleExpired } from './schedule';
 import { namespaceRouteDomains } from './route-domains';
 import { snatIssues } from './snat';
+import { RedirectObjects, redirectIssues, redirectObjects, sameCriteriaIssues } from './redirect';
 
 /** An address list whose members the controller maintains (AS3 event-driven list). */
 export interface SourceList {
@@ -130,6 +131,8 @@ export interface CompiledRule {
   readonly entries: readonly AfmRuleEntry[];
   /** Bandwidth limit: the Bandwidth_Control_Policy and the iRule that attaches it on match. */
   readonly bandwidth?: BandwidthObjects;
+  /** Redirect: the rule's listeners, destination list and gateway pool (see `redirect.ts`). */
+  readonly redirect?: RedirectObjects;
 }
 
 export interface CompiledPolicy {
@@ -332,6 +335,7 @@ export function crossRuleIssues(model: PolicyModel): PolicyIssue[] {
     });
   }
   issues.push(...snatIssues(model));
+  issues.push(...redirectIssues(model));
   return issues;
 }
 
@@ -470,6 +474,7 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
   const portLists = new Map<string, PortList>();
   const levels: Record<Level, CompiledRule[]> = { cluster: [], namespace: [], service: [] };
 
+  const redirectCriteria = new Map<string, string>();
   for (const rule of [...model.rules].sort(compareRules)) {
     const key = ruleKey(rule);
 
@@ -602,6 +607,23 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
       checkPath(bandwidth.iRule, rule.path, 'name', rule.name, 'shorten the rule, namespace or tenant name');
     }
 
+    const redirect =
+      rule.redirect &&
+      redirectObjects({ ...rule, redirect: rule.redirect }, model, entries, ruleBaseName(rule), {
+        fit: (readable, reserve) => fit('tenant', readable, reserve),
+        claim: (name, what, content) => {
+          checkPath(
+            pathOf('tenant', name),
+            rule.path,
+            'redirect',
+            rule.redirect!.name,
+            'shorten the redirect, rule, namespace or tenant name',
+          );
+          return items.claim(pathOf('tenant', name), { what, owner: rule.path, content }, 'redirect');
+        },
+      });
+    if (redirect) nameIssues.push(...sameCriteriaIssues(redirectCriteria, srcPath, redirect, rule));
+
     levels[rule.level].push({
       key,
       model: rule,
@@ -612,6 +634,7 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
       destinationLists: dstPaths,
       entries,
       bandwidth,
+      ...(redirect ? { redirect } : {}),
     });
   }
   if (nameIssues.length) throw new EgressPolicyError(nameIssues);

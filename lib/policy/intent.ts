@@ -25,6 +25,7 @@ import {
 } from './model';
 import { ruleActive } from './schedule';
 import { podCidrsOfPod } from './route-domains';
+import type { NextHop } from './redirect';
 
 /** What happens to a flow: let through, dropped silently, or refused (reset / ICMP unreachable). */
 export type Verdict = 'allow' | 'deny' | 'reject';
@@ -128,6 +129,12 @@ export interface IntentResult {
   readonly wouldBe: Verdict;
   readonly enforced: IntentDecision;
   readonly wouldBeDecision: IntentDecision;
+  /**
+   * Where an allowed flow goes (absent unless `verdict` is allow): the next hops of the redirect
+   * of a rule that matches the flow (docs/redirection.md), else the device's gateways, else
+   * the routing table.
+   */
+  readonly nextHop?: NextHop;
 }
 
 const DEFAULT_VERDICT: Readonly<Record<DefaultActionName, Verdict>> = { DENY: 'deny', REJECT: 'reject', ALLOW: 'allow' };
@@ -394,7 +401,15 @@ export function evaluateIntent(input: IntentInput): IntentResult {
   };
 
   const configuredDefault = DEFAULT_VERDICT[device.defaultAction];
-  const listened = !flow.sourceIp || podCidrs.length === 0 || podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string));
+  // A rule's redirect takes every flow the rule itself matches (its sources, destinations and
+  // ports, in its window), whichever rule then decides; its listener accepts those sources
+  // whether or not they are inside podCidrs.
+  const redirectedBy = LEVELS.flatMap((l) => policy.levels[l]).find((r) => r.model.redirect !== undefined && matches(r));
+  const listened =
+    redirectedBy !== undefined ||
+    !flow.sourceIp ||
+    podCidrs.length === 0 ||
+    podCidrs.some((c) => insideCidr(c.text, flow.sourceIp as string));
   // Outside podCidrs only a deny or reject of the upper levels decides; anything else ends at
   // the BIG-IP, which forwards nothing no virtual server takes.
   const listening = (d: IntentDecision): IntentDecision =>
@@ -417,8 +432,19 @@ export function evaluateIntent(input: IntentInput): IntentResult {
       ? { by: 'rule', rule: by.ref, addresses: by.model.snat.addresses.map((a) => a.text) }
       : { by: 'device', snat: device.snat, addresses: device.snatAddresses.map((a) => a.text) };
   }
+  const sorted = (gateways: readonly { text: string }[]) => gateways.map((g) => g.text).sort();
+  const redirect = redirectedBy?.model.redirect;
+  const nextHop: NextHop | undefined =
+    enforced.verdict !== 'allow'
+      ? undefined
+      : redirect
+        ? { via: 'gateways', gateways: sorted(redirect.gateways), redirect: redirect.name }
+        : device.gateways.length
+          ? { via: 'gateways', gateways: sorted(device.gateways) }
+          : { via: 'routing-table', gateways: [] };
   return {
     ...(translatedSource ? { translatedSource } : {}),
+    ...(nextHop ? { nextHop } : {}),
     verdict: enforced.verdict,
     wouldBe: wouldBeDecision.verdict,
     enforced,

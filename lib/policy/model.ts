@@ -94,6 +94,14 @@ export interface BandwidthModel {
   readonly unit: BandwidthUnit;
 }
 
+/** Where an allowing rule sends its traffic instead of the device's gateways (see `redirect.ts`). */
+export interface RedirectModel {
+  /** DNS label; names the redirect's gateway pool. */
+  readonly name: string;
+  /** Next hops (IPv4 addresses), canonical, in the order given. */
+  readonly gateways: readonly AddressModel[];
+}
+
 export interface RuleMetadataModel {
   readonly owner?: string;
   readonly ticket?: string;
@@ -124,6 +132,8 @@ export interface RuleModel {
   readonly metadata: RuleMetadataModel;
   /** Source translation of the traffic the rule allows (an AFM NAT rule); absent = the device's. */
   readonly snat?: RuleSnatModel;
+  /** ALLOW and ALLOW_FINAL rules: the next hops of the traffic the rule matches. */
+  readonly redirect?: RedirectModel;
 }
 
 /** A rule's own translation addresses (`EgressSnat.pool`), rendered as an AFM NAT source translation. */

@@ -21,6 +21,7 @@ import type {
   FqdnModel,
   Level,
   PortModel,
+  RedirectModel,
   RuleModel,
   ScheduleModel,
   SelectorModel,
@@ -31,6 +32,7 @@ import { WEEKDAYS } from './model';
 import { DNS_LABEL_MAX, REMARK_MAX, dnsLabelProblem, kebabCase, labelKeyProblem, labelValueProblem, remarkProblem } from './names';
 import { EgressPort, isEgressPort } from './port';
 import { ruleSnatIssues, ruleSnatSchema } from './snat';
+import { isEgressRedirect, ruleRedirectIssues } from './redirect';
 import { StructProblem, UnknownKeyHints, describe, readStruct, unknownKeyMessage } from './struct';
 
 export { UnknownKeyHints, unknownKeyMessage } from './struct';
@@ -373,6 +375,25 @@ const portsSchema = valueObjectArray(isPort, (p) => p._toModel(), 'EgressPort', 
   }),
 );
 
+const redirectSchema = z.unknown().transform((v, ctx): RedirectModel => {
+  const example = 'EgressRedirect.viaGateways("inspection", ["192.0.2.1"])';
+  if (!isEgressRedirect(v)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected an EgressRedirect made with its static factories, such as ${example}`,
+      params: { quotedValue: describeValue(v) },
+    });
+    return z.NEVER;
+  }
+  try {
+    return v._toModel();
+  } catch (e) {
+    if (!(e instanceof InvalidValueError)) throw e;
+    ctx.addIssue({ code: 'custom', message: e.problem, params: { quotedValue: e.value } });
+    return z.NEVER;
+  }
+});
+
 /** Rule props as tests and tools hand them over (types unchecked: JS and jsii callers can pass anything). */
 export interface RuleInput {
   readonly level: Level;
@@ -396,6 +417,7 @@ export interface RuleInput {
   readonly ticket?: unknown;
   readonly justification?: unknown;
   readonly snat?: unknown;
+  readonly redirect?: unknown;
 }
 
 const ruleShape = {
@@ -419,6 +441,7 @@ const ruleShape = {
   ticket: freeText(METADATA_MAX).optional(),
   justification: freeText(METADATA_MAX).optional(),
   snat: ruleSnatSchema.optional(),
+  redirect: redirectSchema.optional(),
 };
 
 const ruleNamespace = dnsLabel('the namespace whose pods the rule applies to', 'payments');
@@ -702,6 +725,7 @@ export function ruleFromProps(level: Level, path: string, props: unknown, constr
     });
   }
   issues.push(...ruleSnatIssues(path, { action: p.action as ActionName, audit: p.audit ?? false, ports, snat: p.snat }));
+  if (p.redirect) issues.push(...ruleRedirectIssues(path, { action: p.action, audit: p.audit, destinations, ports }, p.redirect.name));
   if (issues.length) throw new EgressPolicyError(issues);
 
   // Every field of the source is set (undefined when the level has none), so that no reader
@@ -739,6 +763,7 @@ export function ruleFromProps(level: Level, path: string, props: unknown, constr
     expiresAt: p.expiresAt,
     metadata: { owner: p.owner, ticket: p.ticket, justification: p.justification },
     ...(p.snat ? { snat: p.snat } : {}),
+    ...(p.redirect ? { redirect: p.redirect } : {}),
   };
 }
 

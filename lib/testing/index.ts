@@ -10,6 +10,7 @@ export {
   toAllowEgress,
   toBeDecidedBy,
   toDenyEgress,
+  toRedirectEgress,
   toRejectEgress,
 } from './matchers';
 export { type As3ValidationResult, As3Validator } from './as3-validator';

@@ -209,8 +209,33 @@ export function toBeDecidedBy(
   };
 }
 
+/**
+ * `expect(stack).toRedirectEgress('shop/web', '93.184.216.34:443', 'inspection-proxies')`: the flow
+ * is allowed and leaves through the gateways of that redirect (see docs/redirection.md).
+ */
+export function toRedirectEgress(
+  received: unknown,
+  from: string,
+  to: string,
+  redirect: string,
+  options?: EgressExpectationOptions,
+): MatcherResult {
+  const e = explainEgress(received, from, to, options);
+  const via = (f: Explanation['flows'][number]) => f.enforced.nextHop?.redirect;
+  const pass = e.verdict === 'allow' && e.flows.every((f) => via(f) !== undefined && via(f)!.split('", "').includes(redirect));
+  const actual =
+    e.verdict !== 'allow'
+      ? `the verdict is ${verdictText(e.verdict)}`
+      : `it leaves ${[...new Set(e.flows.map((f) => (via(f) ? `through redirect "${via(f)}"` : 'through the device gateways')))].join('; ')}`;
+  return {
+    pass,
+    message: () =>
+      `${pass ? `expected egress from ${from} to ${to} not to be redirected to "${redirect}", but it is` : `expected egress from ${from} to ${to} to be allowed and redirected to "${redirect}", but ${actual}`}\n\n${formatExplanation(e)}`,
+  };
+}
+
 /** The matchers, for `expect.extend(egressMatchers)`. */
-export const egressMatchers = { toAllowEgress, toDenyEgress, toRejectEgress, toBeDecidedBy };
+export const egressMatchers = { toAllowEgress, toDenyEgress, toRejectEgress, toBeDecidedBy, toRedirectEgress };
 
 /** Registers the matchers with Jest's `expect`; call it in a `setupFilesAfterEnv` file. */
 export function setupEgressMatchers(): void {
@@ -237,6 +262,8 @@ declare global {
        * `<namespace>/<name>`, a cluster rule's name, a construct path, or `device default`.
        */
       toBeDecidedBy(from: string, to: string, rule: IConstruct | string, options?: EgressExpectationOptions): R;
+      /** The flow is allowed and leaves through the gateways of the named EgressRedirect. */
+      toRedirectEgress(from: string, to: string, redirect: string, options?: EgressExpectationOptions): R;
     }
   }
 }

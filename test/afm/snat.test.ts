@@ -346,7 +346,7 @@ describe('the AFM evaluator refuses what it cannot model', () => {
 
 describe('rule custom resources', () => {
   test('a rule with snat carries its pool in the CR spec, and every such CR passes its CRD', () => {
-    expect(ruleResource(partner(), 'prod').spec.snat).toEqual({ addresses: ['192.0.2.221', '192.0.2.220'] });
+    expect((ruleResource(partner(), 'prod').spec as { snat?: unknown }).snat).toEqual({ addresses: ['192.0.2.221', '192.0.2.220'] });
     const validators = Object.fromEntries(ALL_KINDS.map((k) => [k, new CrdValidator(openApiSchema(k))]));
     fc.assert(
       fc.property(
@@ -354,7 +354,9 @@ describe('rule custom resources', () => {
         (model) => {
           for (const rule of model.rules) {
             const cr = ruleResource(rule, 'prod');
-            expect(cr.spec.snat).toEqual(rule.snat ? { addresses: rule.snat.addresses.map((a) => a.text) } : undefined);
+            expect((cr.spec as { snat?: unknown }).snat).toEqual(
+              rule.snat ? { addresses: rule.snat.addresses.map((a) => a.text) } : undefined,
+            );
             expect(validators[cr.kind].validate(cr)).toEqual([]);
           }
         },

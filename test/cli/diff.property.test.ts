@@ -27,7 +27,7 @@ function viewOf(model: PolicyModel, label: string): PolicyView {
 
 /** Every change as one comparable string, per workload. */
 function lines(r: DiffResult, mirror = false): string[] {
-  const swap = { gained: 'lost', lost: 'gained', changed: 'changed' } as const;
+  const swap = { gained: 'lost', lost: 'gained', changed: 'changed', rerouted: 'rerouted' } as const;
   const text = (c: ChangeLine) => {
     const [a, b] = mirror ? [c.new, c.old] : [c.old, c.new];
     return JSON.stringify([mirror ? swap[c.change] : c.change, c.audit, c.destination, c.onlyFamily, c.protocol, c.ports, a, b, c.when]);

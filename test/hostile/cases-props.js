@@ -500,6 +500,76 @@ function ruleCr(out, rk, ctx) {
   return O.findCr(out, rk.kind, name);
 }
 
+/** The `redirect` prop of a rule (an EgressRedirect); the base rule allows HTTPS to 203.0.113.0/24. */
+function redirectSpec(L, withCr) {
+  const R = L.EgressRedirect;
+  const via = (name, gateways) => () => R.viaGateways(name, gateways);
+  const semantics = (label, change, alsoFields = []) =>
+    entry(label, via('proxy', ['192.0.2.10']), 'reject', 'semantics', { before: (ctx, props) => change(props), alsoFields });
+  return {
+    prop: 'redirect',
+    optional: true,
+    judge: judge.never(),
+    values: [
+      entry('proxy', via('proxy', ['192.0.2.10']), 'accept', 'legal'),
+      entry('two-gateways', via('inspection', ['192.0.2.10', '192.0.2.11']), 'accept', 'legal'),
+      entry(
+        'max-gateways',
+        via(
+          'many',
+          Array.from({ length: 16 }, (_, i) => `192.0.2.${i + 1}`),
+        ),
+        'accept',
+        'limits',
+      ),
+      entry(
+        'over-max-gateways',
+        via(
+          'many',
+          Array.from({ length: 17 }, (_, i) => `192.0.2.${i + 1}`),
+        ),
+        'reject',
+        'limits',
+      ),
+      entry('max-name', via('a'.repeat(40), ['192.0.2.10']), 'accept', 'limits'),
+      entry('long-name', via('a'.repeat(41), ['192.0.2.10']), 'reject', 'limits'),
+      entry('upper-case-name', via('Proxy', ['192.0.2.10']), 'reject', 'malformed'),
+      entry('empty-name', via('', ['192.0.2.10']), 'reject', 'malformed'),
+      entry('injection-name', via('x;rm -rf', ['192.0.2.10']), 'reject', 'injection'),
+      entry('unicode-name', via('prøxy', ['192.0.2.10']), 'reject', 'unicode'),
+      entry('number-name', via(7, ['192.0.2.10']), 'reject', 'wrong-type'),
+      entry('no-gateways', via('proxy', []), 'reject', 'fail-open'),
+      entry('gateways-string', via('proxy', '192.0.2.10'), 'reject', 'wrong-type'),
+      entry('gateway-number', via('proxy', [3221225994]), 'reject', 'wrong-type'),
+      entry('ipv6-gateway', via('proxy', ['2001:db8::1']), 'reject', 'impossible'),
+      entry('cidr-gateway', via('proxy', ['192.0.2.0/24']), 'reject', 'malformed'),
+      entry('leading-zero-gateway', via('proxy', ['192.0.2.010']), 'reject', 'malformed'),
+      entry('repeated-gateway', via('proxy', ['192.0.2.10', '192.0.2.10']), 'reject', 'duplicates'),
+      entry('gateway-newline', via('proxy', ['192.0.2.10\n']), 'reject', 'injection'),
+      entry('plain-object', { name: 'proxy', gateways: ['192.0.2.10'] }, 'reject', 'wrong-type'),
+      semantics('with-deny', (props) => (props.action = 'DENY')),
+      semantics('with-reject', (props) => (props.action = 'REJECT')),
+      semantics('with-audit', (props) => (props.audit = true)),
+      semantics('fqdn-destination', (props) => (props.destinations = [L.EgressDestination.fqdn('api.example.com')]), ['destinations[0]']),
+      semantics('every-ipv4', (props) => (props.destinations = [L.EgressDestination.anyIpv4()]), ['destinations[0]']),
+      semantics('ipv6-destination', (props) => (props.destinations = [L.EgressDestination.cidr('2001:db8::/32')]), ['destinations[0]']),
+    ],
+    render: withCr((c, v, out) => {
+      const model = v._toModel();
+      const gateways = model.gateways.map((g) => g.text);
+      const problems = O.eq(c.spec.redirect, { name: model.name, gateways }, 'spec.redirect');
+      const pool = O.as3Objects(out, 'Pool').find((x) => x.name === `rdr_${model.name}`);
+      if (!pool) problems.push(`no gateway pool rdr_${model.name} in the AS3`);
+      else if (JSON.stringify(pool.obj.members) !== JSON.stringify([{ servicePort: 0, serverAddresses: gateways }]))
+        problems.push(`pool rdr_${model.name} has members ${JSON.stringify(pool.obj.members)}`);
+      const listeners = O.as3Objects(out, 'Service_L4').filter((x) => x.obj.pool === `rdr_${model.name}`);
+      if (listeners.length !== 1 || listeners[0].obj.layer4 !== 'tcp')
+        problems.push(`${listeners.length} redirect listeners, expected one for tcp`);
+      return problems;
+    }),
+  };
+}
+
 function ruleCases(L, add) {
   const D = L.EgressDestination;
   const P = L.EgressPort;
@@ -755,6 +825,7 @@ function ruleCases(L, add) {
           O.eq(c.spec.bandwidthLimit, { maxBandwidth: v.maxBandwidth, unit: v.unit || 'Mbps' }, 'spec.bandwidthLimit'),
         ),
       },
+      redirectSpec(L, withCr),
       {
         prop: 'schedule',
         optional: true,

@@ -14,6 +14,7 @@ import type {
   Level,
   PolicyModel,
   PortModel,
+  RedirectModel,
   RuleMetadataModel,
   RuleModel,
   SelectorModel,
@@ -26,6 +27,9 @@ import { TENANT_PROPERTIES } from '../../lib/policy/device';
 import { LOG_FIELDS } from '../../lib/policy/log-fields';
 import { tenantProblem } from '../../lib/policy/names';
 import { ruleRemark } from '../../lib/policy/schema';
+import { redirectIssues } from '../../lib/policy/redirect';
+import { compilePolicy } from '../../lib/policy/compile';
+import { EgressPolicyError } from '../../lib/policy/errors';
 
 export const NAMESPACES = ['payments', 'web', 'dev', 'ops-1'];
 export const SERVICES = ['checkout', 'api', 'worker'];
@@ -754,4 +758,85 @@ export function ruleSnatArb(model: PolicyModel, keep: (m: PolicyModel) => Policy
       }
       return keep({ ...model, device, rules });
     });
+}
+
+// Redirection: policies whose allowing rules send their traffic to other next hops.
+
+/** Redirect targets the generators draw from: distinct gateways, so a next hop names its target. */
+export const REDIRECT_TARGETS: readonly RedirectModel[] = [
+  {
+    name: 'inspection',
+    gateways: [
+      { kind: 'address', text: '192.0.2.10', family: 4 },
+      { kind: 'address', text: '192.0.2.11', family: 4 },
+    ],
+  },
+  { name: 'partner', gateways: [{ kind: 'address', text: '198.51.100.1', family: 4 }] },
+  { name: 'lab', gateways: [{ kind: 'address', text: '203.0.113.254', family: 4 }] },
+];
+
+/** IPv4 destinations a redirect may match: networks and addresses, never the whole family. */
+const redirectDestinationArb: fc.Arbitrary<AddressModel> = fc.oneof(
+  fc.tuple(ipv4, fc.integer({ min: 1, max: 32 })).map(([v, l]) => cidrOf(4, v, l)),
+  ipv4.map((v) => ({ kind: 'address', text: formatIp(4, v), family: 4 }) as AddressModel),
+  fc.constantFrom(cidrOf(4, 0xcb007100n, 24), cidrOf(4, 0xc6336400n, 24), cidrOf(4, 0x0a000000n, 8)),
+);
+
+/**
+ * A rule that can carry a redirect, drawn like any rule of its level: allowing, not in audit,
+ * IPv4 destinations that are not the whole family, protocols a virtual server can listen for.
+ */
+function redirectRuleArb(level: Level): fc.Arbitrary<RuleModel> {
+  return fc
+    .tuple(
+      ruleArb(level, []),
+      fc.constantFrom<ActionName>('ALLOW', 'ALLOW_FINAL'),
+      fc.array(redirectDestinationArb, { minLength: 1, maxLength: 3 }),
+      fc.constantFrom(...REDIRECT_TARGETS),
+      fc.constantFrom('rdr-1', 'rdr-2', 'rdr-3'),
+    )
+    .map(([r, action, destinations, redirect, name]) => ({
+      ...r,
+      name,
+      path: `test/${level}/${r.namespace ?? '-'}/${name}`,
+      action,
+      audit: false,
+      destinations: dedupe(destinations, (d) => d.text),
+      ports: r.ports.filter((p) => !['ipv4', 'mobility-header', 'rohc'].includes(p.protocol)),
+      bandwidth: undefined,
+      redirect,
+    }));
+}
+
+/**
+ * A valid policy with redirect rules added to `policies`' draws (its device moved to route
+ * domain 0): up to four redirect rules of any level and target, kept only where synth accepts them (a redirect that overlaps another
+ * target's flows, or a device without IPv4 pod CIDRs, loses its redirect, not its rule).
+ */
+export function redirectPolicyArb(policies: fc.Arbitrary<PolicyModel>): fc.Arbitrary<PolicyModel> {
+  const rule = fc.oneof(redirectRuleArb('cluster'), redirectRuleArb('namespace'), redirectRuleArb('service'));
+  // Redirection needs route domain 0 (AS3 issue #917): the devices are moved there.
+  return policies.chain((drawn) =>
+    fc.array(rule, { minLength: 1, maxLength: 4 }).map((extra) => {
+      const model = { ...drawn, device: { ...drawn.device, routeDomain: 0 } };
+      let rules = [...new Map([...model.rules, ...extra].map((r) => [ruleKey(r), r])).values()];
+      const drop = (i: number) => {
+        const { redirect: _dropped, ...plain } = rules[i];
+        rules = [...rules.slice(0, i), plain as RuleModel, ...rules.slice(i + 1)];
+      };
+      for (let i = 0; i < rules.length; i++) if (rules[i].redirect && redirectIssues({ ...model, rules }).length) drop(i);
+      // What only the compiler sees (two listeners with the same criteria) loses its redirect too.
+      for (;;) {
+        try {
+          compilePolicy({ ...model, rules });
+          return { ...model, rules };
+        } catch (e) {
+          const refused = e instanceof EgressPolicyError ? e.issues.find((x) => x.field === 'redirect') : undefined;
+          const i = refused ? rules.findIndex((r) => r.redirect && r.path === refused.path) : -1;
+          if (i < 0) return { ...model, rules };
+          drop(i);
+        }
+      }
+    }),
+  );
 }

@@ -450,8 +450,8 @@ export function materializeFlow(
  * A whole world with up to `maxFlows` flows, from any pod address (inside or outside the
  * device's pod CIDRs).
  */
-export function scenarioArb(maxFlows = 12): fc.Arbitrary<Scenario> {
-  return worldPolicyArb.chain((model) =>
+export function scenarioArb(maxFlows = 12, policies: fc.Arbitrary<PolicyModel> = worldPolicyArb): fc.Arbitrary<Scenario> {
+  return policies.chain((model) =>
     fc
       .tuple(snapshotArb(model), dnsArb(model), fc.array(flowDrawArb, { minLength: 1, maxLength: maxFlows }))
       .map(([snapshot, dns, draws]) => world(model, snapshot, dns, draws)),

@@ -14,6 +14,8 @@ import type { ClusterSnapshot } from '../../policy/membership';
 import type { PolicyView } from '../../analysis/engine';
 import type { PolicyModel } from '../../policy/model';
 import { ruleKey } from '../../policy/model';
+import { OBJECT } from '../../policy/object-names';
+import { NextHop, describeNextHop, nameRedirect } from '../../policy/redirect';
 import { DestinationClass, PortClass, destinationClasses, intervalText, portClasses, portSetText } from './partition';
 import { TimeGate, TimeState, timeStates } from './times';
 import { Workload, Workloads, listsHolding, workloadsFromSelectors, workloadsFromState } from './workloads';
@@ -41,8 +43,11 @@ export interface Decider {
 }
 
 export interface ChangeLine {
-  /** `gained`: now allowed; `lost`: no longer allowed; `changed`: denied both times, but dropped ↔ rejected. */
-  readonly change: 'gained' | 'lost' | 'changed';
+  /**
+   * `gained`: now allowed; `lost`: no longer allowed; `changed`: denied both times, but dropped ↔
+   * rejected; `rerouted`: allowed both times, to other next hops (a redirect came or went).
+   */
+  readonly change: 'gained' | 'lost' | 'changed' | 'rerouted';
   /** A change of the would-be verdict (audit rules enforced) that the enforced verdict does not show. */
   readonly audit: boolean;
   readonly destination: string;
@@ -99,6 +104,21 @@ function decider(view: PolicyView, chain: AfmChainResult): Decider {
   }
   if (chain.ending === 'no-virtual-server') return { verdict: chain.verdict, by: 'no egress virtual server (source outside podCidrs)' };
   return { verdict: chain.verdict, by: 'virtual-server default' };
+}
+
+/** Old and new next hop of a flow allowed by both outputs whose next hops differ (see redirect.ts). */
+function rerouted(a: PolicyView, ea: AfmEvaluation, b: PolicyView, eb: AfmEvaluation): { old: Decider; new: Decider } | undefined {
+  if (!ea.nextHop || !eb.nextHop) return undefined;
+  const hop = (view: PolicyView, h: NextHop) => {
+    const { device } = view.model;
+    return describeNextHop({
+      ...nameRedirect(view.model, h, `/${device.tenant}/${device.application}/${OBJECT.virtualServer}`),
+      virtualServer: undefined,
+    });
+  };
+  const old = hop(a, ea.nextHop);
+  const now = hop(b, eb.nextHop);
+  return old === now ? undefined : { old: { verdict: 'allow', by: old }, new: { verdict: 'allow', by: now } };
 }
 
 function listStateAt(view: PolicyView, snapshot: ClusterSnapshot, at: Date, dns: ReadonlyMap<string, readonly string[]>): AfmListState {
@@ -160,6 +180,9 @@ export function diffPolicies(input: DiffInput): DiffResult {
   });
   const raws: Raw[] = [];
   let flows = 0;
+  // Next hops are compared where a redirect can make them differ; elsewhere every allowed flow
+  // leaves through the device's gateways in both outputs.
+  const redirects = models.some((m) => m.rules.some((r) => r.redirect));
   states.forEach((state, si) => {
     const stateA = listStateAt(a, w.snapshot, state.at, input.dns);
     const stateB = listStateAt(b, w.snapshot, state.at, input.dns);
@@ -192,6 +215,8 @@ export function diffPolicies(input: DiffInput): DiffResult {
               old: decider(a, ea.enforced),
               new: decider(b, eb.enforced),
             });
+          const reroute = redirects ? rerouted(a, ea, b, eb) : undefined;
+          if (reroute) raws.push({ workload: wi, audit: false, change: 'rerouted', dest, port, state: si, ...reroute });
           const wouldBe = changeOf(ea.wouldBe, eb.wouldBe);
           if (wouldBe && (ea.wouldBe !== ea.verdict || eb.wouldBe !== eb.verdict)) {
             raws.push({

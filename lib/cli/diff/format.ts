@@ -7,7 +7,7 @@ import type { ChangeLine, DiffResult, Verdict } from './compute';
 
 export const DIFF_FORMAT = 'cdktf-ces.dev/policy-diff/v1';
 
-const SIGN = { gained: '+', lost: '-', changed: '~' } as const;
+const SIGN = { gained: '+', lost: '-', changed: '~', rerouted: '>' } as const;
 const VERB: Readonly<Record<Verdict, string>> = { allow: 'allowed', deny: 'dropped', reject: 'rejected' };
 
 function destinationText(line: ChangeLine): string {
@@ -24,6 +24,7 @@ function attribution(line: ChangeLine): string {
   const { old: a, new: b } = line;
   if (line.change === 'gained') return a.by === 'device default' ? b.by : `${b.by}; was ${VERB[a.verdict]} by ${a.by}`;
   if (line.change === 'lost') return `${VERB[b.verdict]} by ${b.by}; was ${a.by}`;
+  if (line.change === 'rerouted') return `now through ${b.by}; was through ${a.by}`;
   return `now ${VERB[b.verdict]} by ${b.by}; was ${VERB[a.verdict]} by ${a.by}`;
 }
 

@@ -8,6 +8,7 @@
 import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import { Json, canonicalJson, isApplication, isObject } from './json';
 import { EventList, PartitionIndex, indexPartition } from './partition-index';
+import { trafficMatchingProblem } from './redirect';
 
 /** Firewall policy attachment of a context (`undefined` = none). */
 export interface BigipPolicyAttachment {
@@ -206,7 +207,8 @@ export class Device {
     if (canonical === current?.canonical) return { code: 200, message: 'no change' };
     const next: Partition | undefined =
       target === undefined ? undefined : { tenant: target, canonical: canonical as string, index: indexPartition(name, target) };
-    const problem = this.partitionProblem(work, name, current?.index, next?.index);
+    const problem =
+      this.partitionProblem(work, name, current?.index, next?.index) ?? (target === undefined ? undefined : trafficMatchingProblem(target));
     if (problem) return { code: 422, message: 'declaration failed', response: problem };
 
     if (next) work.partitions.set(name, next);
