@@ -17,6 +17,8 @@ import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { withRouteDomain } from '../policy/ip';
 import type { AddressModel } from '../policy/model';
 import { OBJECT } from '../policy/object-names';
+import { namespaceRouteDomains } from '../policy/route-domains';
+import { mappedVirtualServerName } from './route-domains';
 import { PORTED_PROTOCOLS } from '../policy/port';
 
 type As3Object = Record<string, unknown>;
@@ -166,8 +168,13 @@ export function checkRedirectRendering(adc: As3Object, compiled: CompiledPolicy)
         problem(`${named.name} differs from the egress virtual server in its policies, SNAT, VLANs, logging or security services`);
     }
   }
+  // The mapped namespaces' egress virtual servers are the route-domain rendering's (route-domains.ts checks them).
+  const egressServers = new Set([
+    OBJECT.virtualServer,
+    ...namespaceRouteDomains(device).map((m) => mappedVirtualServerName(m.routeDomain)),
+  ]);
   for (const [name, o] of Object.entries(app)) {
-    if (obj(o)?.class === 'Service_L4' && name !== OBJECT.virtualServer && !expectedListeners.has(name)) {
+    if (obj(o)?.class === 'Service_L4' && !egressServers.has(name) && !expectedListeners.has(name)) {
       issues.push({
         path: device.path,
         field: 'redirect',
