@@ -16,6 +16,7 @@ export {
 } from './policy/enums';
 export { EgressDestination, IExternalService } from './policy/destination';
 export { EgressPort, EgressPortProps, EgressProtocol } from './policy/port';
+export { EgressIRule } from './policy/irule';
 export { EgressSnat } from './policy/device';
 export { EgressPolicyError, EgressSynthError, PolicyIssue } from './policy/errors';
 export { EgressCrdStack, EgressCrdStackProps } from './constructs/crd-stack';

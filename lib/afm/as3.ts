@@ -32,6 +32,7 @@ import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { COMMON, OBJECT, Placement, SHARED, routeDomainPolicyName, sharedItemName } from '../policy/object-names';
 import { afmDefaultAction, checkRendering, hasStaged } from './rendering-check';
 import { expectedDeviceState, routeDomainPaths } from './device-state';
+import { onMatchObjects } from './irule';
 
 export const AS3_SCHEMA_VERSION = '3.50.0';
 
@@ -70,6 +71,7 @@ function afmRule(rule: CompiledRule, entry: AfmRuleEntry, from: Placement, carri
   const remark = ruleRemark(m);
   if (remark) out.remark = clip(remark);
   if (rule.bandwidth && !carried) out.iRule = pointer(rule.bandwidth.iRule, from);
+  else if (rule.onMatch && !carried) out.iRule = pointer(rule.onMatch.iRule, from);
   return out;
 }
 
@@ -124,12 +126,14 @@ function bandwidthObjects(rules: readonly CompiledRule[], put: (name: string, ob
     // takes the policy's name without a path and finds it itself (tmsh reference, "BWC::policy"),
     // so the policy sits in the iRule's own folder. The name is built from validated names;
     // nothing user-typed reaches it.
-    put(bw.iRuleName, {
-      class: 'iRule',
-      remark: clip(`attaches the bandwidth policy of ${rule.key}`),
-      expand: false,
-      iRule: `when FLOW_INIT {\n    BWC::policy attach ${bw.policy.slice(bw.policy.lastIndexOf('/') + 1)}\n}\n`,
-    });
+    // With onMatch code, one iRule does both (see irule.ts).
+    if (!rule.onMatch)
+      put(bw.iRuleName, {
+        class: 'iRule',
+        remark: clip(`attaches the bandwidth policy of ${rule.key}`),
+        expand: false,
+        iRule: `when FLOW_INIT {\n    BWC::policy attach ${bw.policy.slice(bw.policy.lastIndexOf('/') + 1)}\n}\n`,
+      });
   }
 }
 
@@ -191,6 +195,7 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
 
   const { cluster, namespace, service } = compiled.levels;
   bandwidthObjects([...cluster, ...namespace, ...service], put);
+  onMatchObjects([...cluster, ...namespace, ...service], put, clip);
   levelLists(put, cluster, OBJECT.clusterRules, `cluster rules of ${device.cluster}`, 'shared', staged);
   levelLists(put, namespace, OBJECT.namespaceRules, `namespace rules of ${device.cluster}`, 'shared', staged);
   const s = levelLists(put, service, OBJECT.serviceRules, `service rules of ${device.cluster}`, 'shared', staged);

@@ -6,6 +6,7 @@ import { EgressDestination, isEgressDestination } from '../policy/destination';
 import { EgressAction, EgressBandwidthLimit, EgressSchedule, LabelSelector } from '../policy/enums';
 import { EgressPolicyError, PolicyIssue, formatIssue, quote } from '../policy/errors';
 import type { Level, RuleModel } from '../policy/model';
+import { EgressIRule } from '../policy/irule';
 import { EgressPort } from '../policy/port';
 import { readRuleProps, ruleFromProps } from '../policy/schema';
 import { describe, prototypePollutionIssues } from '../policy/struct';
@@ -59,6 +60,12 @@ export interface EgressRuleProps {
    * @default - no limit
    */
   readonly bandwidthLimit?: EgressBandwidthLimit;
+  /**
+   * iRule code AFM runs when the rule matches a flow (FLOW_INIT), for example to log or tag it.
+   * Exactly one `when FLOW_INIT { … }` that does not change the verdict; see docs/irules.md.
+   * @default - no iRule (a bandwidth limit still gets its own)
+   */
+  readonly onMatch?: EgressIRule;
   /**
    * Recurring time window; outside it the rule matches nothing.
    * @default - always

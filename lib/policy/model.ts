@@ -94,6 +94,16 @@ export interface BandwidthModel {
   readonly unit: BandwidthUnit;
 }
 
+/** A rule's user iRule, as the device will hold it (see irule.ts). */
+export interface IRuleModel {
+  /** The code, with CRLF line ends turned into LF and the blanks around the whole text removed. */
+  readonly code: string;
+  /** Where it came from: `file <path>` or `string`. */
+  readonly source: string;
+  /** SHA-256 of `code`, hex. */
+  readonly sha256: string;
+}
+
 export interface RuleMetadataModel {
   readonly owner?: string;
   readonly ticket?: string;
@@ -118,6 +128,8 @@ export interface RuleModel {
   readonly audit: boolean;
   readonly description?: string;
   readonly bandwidth?: BandwidthModel;
+  /** User iRule code run when the rule matches (AFM FLOW_INIT). */
+  readonly onMatch?: IRuleModel;
   readonly schedule?: ScheduleModel;
   /** ISO-8601 instant after which the rule no longer applies. */
   readonly expiresAt?: string;
