@@ -30,7 +30,7 @@ export function onMatchObjects(
     if (!rule.onMatch || text === undefined) continue;
     put(rule.onMatch.iRuleName, {
       class: 'iRule',
-      remark: clip(`${rule.bandwidth ? 'attaches the bandwidth policy and runs' : 'runs'} the onMatch code of ${rule.key}`),
+      remark: clip(`${rule.bandwidth ? 'bandwidth and onMatch' : 'onMatch'} iRule of ${rule.key}`),
       expand: false,
       iRule: encodeIRule(text),
     });

@@ -1,0 +1,268 @@
+/**
+ * A rule's onMatch iRule: the checks at synth, the AS3 it renders (alone and beside a bandwidth
+ * limit) and what the evaluators report.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import fc from 'fast-check';
+import { renderAs3 } from '../../lib/afm/as3';
+import { compilePolicy } from '../../lib/policy/compile';
+import { EgressDestination as D } from '../../lib/policy/destination';
+import { EgressPolicyError } from '../../lib/policy/errors';
+import { EgressIRule, IRULE_MAX_BYTES, decodeIRule, iRuleProblems, normaliseIRule } from '../../lib/policy/irule';
+import type { RuleModel } from '../../lib/policy/model';
+import { buildRule, RuleInput } from '../../lib/policy/schema';
+import { testDevice } from '../support/device';
+import { as3Validator, describeWithAs3Schema } from '../support/as3-schema';
+
+const TAG = 'when FLOW_INIT {\n    log local0. "egress [IP::client_addr] -> [IP::local_addr]"\n}';
+
+const rule = (r: Partial<RuleInput> & Pick<RuleInput, 'level' | 'name'>): RuleModel =>
+  buildRule({ path: `app/stack/${r.name}`, action: 'ALLOW', destinations: [D.cidr('192.0.2.0/24')], ...r });
+const compile = (rules: RuleModel[]) => compilePolicy({ device: testDevice(), externalServices: [], rules });
+const declarationOf = (rules: RuleModel[]) => (renderAs3(compile(rules)) as any).declaration;
+const issues = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof EgressPolicyError) return e.issues.map((i) => `[${i.path}] ${i.field}: ${i.message} (got ${i.value})`);
+    throw e;
+  }
+  throw new Error('expected an EgressPolicyError');
+};
+const b64 = (text: string) => ({ base64: Buffer.from(text).toString('base64') });
+
+describe('rendering', () => {
+  test('a rule with onMatch points at one iRule of its own, base64 and not expanded', () => {
+    const shared = declarationOf([rule({ level: 'namespace', name: 'tag', namespace: 'ops', onMatch: EgressIRule.fromString(TAG) })]).Common
+      .Shared;
+    expect(shared.k8s_prod_irule_n_ops_tag).toEqual({
+      class: 'iRule',
+      remark: 'onMatch iRule of namespace/ops/tag',
+      expand: false,
+      iRule: b64(TAG),
+    });
+    expect(shared.k8s_prod_namespace_rules.rules[0].iRule).toEqual({ use: 'k8s_prod_irule_n_ops_tag' });
+    // The carried copy does not run it a second time (it ran at the rule's own context).
+    expect(shared.k8s_prod_carried_allow.rules[0].iRule).toBeUndefined();
+  });
+
+  test('with a bandwidth limit: one iRule, our attach block at priority 1, then the user text verbatim', () => {
+    const shared = declarationOf([
+      rule({
+        level: 'cluster',
+        name: 'backup',
+        bandwidthLimit: { maxBandwidth: 100 },
+        onMatch: EgressIRule.fromString(`\r\n${TAG.replace(/\n/g, '\r\n')}\r\n\r\n`),
+      }),
+    ]).Common.Shared;
+    expect(shared.k8s_prod_bwc_c_backup).toMatchObject({ class: 'Bandwidth_Control_Policy', maxBandwidth: 100 });
+    expect(shared.k8s_prod_bwc_c_backup_attach).toBeUndefined();
+    expect(shared.k8s_prod_irule_c_backup).toEqual({
+      class: 'iRule',
+      remark: 'bandwidth and onMatch iRule of cluster/backup',
+      expand: false,
+      iRule: b64(`when FLOW_INIT priority 1 {\n    BWC::policy attach k8s_prod_bwc_c_backup\n}\n${TAG}`),
+    });
+    expect(shared.k8s_prod_cluster_rules.rules[0].iRule).toEqual({ use: 'k8s_prod_irule_c_backup' });
+  });
+
+  test('a rule without onMatch renders exactly as before', () => {
+    const shared = declarationOf([rule({ level: 'cluster', name: 'b', bandwidthLimit: { maxBandwidth: 5 } })]).Common.Shared;
+    expect(Object.keys(shared).filter((k) => k.includes('irule'))).toEqual([]);
+    expect(shared.k8s_prod_bwc_c_b_attach.iRule).toBe('when FLOW_INIT {\n    BWC::policy attach k8s_prod_bwc_c_b\n}\n');
+  });
+
+  test('user text with ${…}, %{…} and backquotes never appears in the declaration as text', () => {
+    const code = 'when FLOW_INIT {\n    set x "`A` ${y} %{z}"\n    log local0. $x\n}';
+    const json = JSON.stringify(renderAs3(compile([rule({ level: 'cluster', name: 'x', onMatch: EgressIRule.fromString(code) })])));
+    expect(json).not.toMatch(/\$\{|%\{|`/);
+    expect(decodeIRule(JSON.parse(json).declaration.Common.Shared.k8s_prod_irule_c_x.iRule)).toBe(code);
+  });
+
+  test('fromFile reads the file; a missing file is a problem of the rule', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'irule-'));
+    const file = path.join(dir, 'tag.tcl');
+    fs.writeFileSync(file, `${TAG}\n`);
+    expect(rule({ level: 'cluster', name: 'f', onMatch: EgressIRule.fromFile(file) }).onMatch).toEqual({
+      code: TAG,
+      source: `file ${file}`,
+      sha256: require('node:crypto').createHash('sha256').update(TAG).digest('hex'),
+    });
+    expect(issues(() => rule({ level: 'cluster', name: 'f', onMatch: EgressIRule.fromFile(path.join(dir, 'nope.tcl')) }))).toEqual([
+      `[app/stack/f] onMatch: the file cannot be read (ENOENT); check the path (got EgressIRule.fromFile(${JSON.stringify(path.join(dir, 'nope.tcl'))}))`,
+    ]);
+  });
+});
+
+describe('checks at synth', () => {
+  test('every problem at once, naming the construct path, the field and where in the code', () => {
+    const code = [
+      'priority 10',
+      'when FLOW_INIT priority 5 {',
+      '    ACL::action drop ',
+      '    set c dr; $c',
+      '    log local0. "a \\',
+      '        b"',
+      '    BWC::policy attach other',
+      '    eval {log x}',
+      '}',
+      'when HTTP_REQUEST { log local0. x }',
+    ].join('\n');
+    expect(issues(() => rule({ level: 'cluster', name: 'bad', onMatch: EgressIRule.fromString(code) }))).toEqual([
+      '[app/stack/bad] onMatch: remove the blanks at the end of these lines: AS3 strips them, which would change a string that spans lines (got line 3 in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
+      '[app/stack/bad] onMatch: a backslash ends these lines: AS3 deletes a backslash-newline with the next line\'s indentation (Tcl reads one space), gluing words together; join the lines (got line 5 in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
+      '[app/stack/bad] onMatch: only `when FLOW_INIT { … }` and comments may stand at the top level of the iRule; move this into the FLOW_INIT block (got line 1: "priority" in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
+      '[app/stack/bad] onMatch: write the block as `when FLOW_INIT { … }`, without priority or timing: the rule runs this iRule alone (its bandwidth block, if any, runs first at priority 1) (got line 2: "when FLOW_INIT priority 5 {" in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
+      `[app/stack/bad] onMatch: ACL::action changes the firewall's verdict, which the rule's action decides (and explain and the tests could not see); remove it, or use a DENY or REJECT rule (got line 3: "ACL::action" in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))`,
+      `[app/stack/bad] onMatch: drop changes the firewall's verdict, which the rule's action decides (and explain and the tests could not see); remove it, or use a DENY or REJECT rule (got line 3: "drop" in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))`,
+      '[app/stack/bad] onMatch: the command name comes from a variable or a substitution, so synth cannot check what it runs; name the command itself (got line 4: "$c" in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
+      '[app/stack/bad] onMatch: BWC::policy belongs to the rule\'s bandwidthLimit; set bandwidthLimit on the rule instead (got line 7: "BWC::policy" in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
+      '[app/stack/bad] onMatch: eval runs code built at run time, whose commands synth cannot check; write the commands out (got line 8: "eval" in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
+      '[app/stack/bad] onMatch: AFM runs a firewall rule\'s iRule at FLOW_INIT only; remove the blocks of other events (got HTTP_REQUEST (line 10) in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
+    ]);
+  });
+
+  test.each([
+    ['', /the iRule is empty/],
+    ['log local0. x', /only `when FLOW_INIT/],
+    ['when FLOW_INIT {\n    log local0. x\n', /this "\{" is never closed/],
+    ['when FLOW_INIT {\n    log local0. "x\n}', /this double quote is never closed/],
+    ['when FLOW_INIT {\n    log local0. [IP::client_addr\n}', /this "\[" is never closed/],
+    ['when FLOW_INIT {\n    log local0. x\n}\n}', /this "\}" closes nothing/],
+    // Tcl counts braces in a comment inside a braced body too: this body never closes.
+    ['when FLOW_INIT {\n    # {\n    log local0. x\n}', /this "\{" is never closed: braces must pair up \(got line 1: "\{"/],
+    ['when FLOW_INIT {\n    log local0. x\n}\nwhen FLOW_INIT {\n    log local0. y\n}', /write exactly one `when FLOW_INIT/],
+    ['when FLOW_INIT {\n    log local0. {x}y\n}', /Tcl refuses characters right after "\}"/],
+    ['when FLOW_INIT {\n    log local0. "caf\u00e9"\n}', /line 2 column 21: U\+00E9/],
+    ['when FLOW_INIT {\n    log local0. "a\rb"\n}', /a carriage return not followed by a line feed/],
+    ['when FLOW_INIT {\n    log local0. "a\u0000b"\n}', /U\+0000/],
+    ['when FLOW_INIT {\n    if {[IP::client_addr] eq "10.0.0.1"} { reject }\n}', /reject changes the firewall's verdict/],
+    ['when FLOW_INIT {\n    set r [TCP::close]\n}', /TCP::close changes/],
+    ['when FLOW_INIT {\n    virtual /Common/other\n}', /virtual changes/],
+    ['when FLOW_INIT {\n    after 10 { log local0. x }\n}', /after runs code built at run time/],
+    [`when FLOW_INIT {\n${'    log local0. x\n'.repeat(300)}}`, new RegExp(`at most ${IRULE_MAX_BYTES} bytes`)],
+  ])('refuses %j', (code, message) => {
+    const found = issues(() => rule({ level: 'cluster', name: 'r', onMatch: EgressIRule.fromString(code) }));
+    expect(found.some((i) => message.test(i))).toBe(true);
+  });
+
+  test('accepts ordinary FLOW_INIT code: comments, expressions, steering, backquotes, ${…}', () => {
+    const code = [
+      '# tag flows of the batch pods',
+      'when FLOW_INIT {',
+      '    # a comment',
+      '    set client [IP::client_addr]',
+      '    if {[IP::addr $client equals 10.0.0.0/8] && ${client} ne "`x`"} {',
+      '        IP::tos 46',
+      '    } elseif { [class match $client equals batch_pods] } {',
+      '        nexthop /Common/vlan2 192.0.2.1',
+      '    } else {',
+      '        log local0. "other %{x} \\{ [string length $client]"',
+      '    }',
+      '}',
+    ].join('\n');
+    expect(iRuleProblems(normaliseIRule(code))).toEqual([]);
+  });
+
+  test('refused on DENY and REJECT rules, and a value not made by the factories', () => {
+    expect(issues(() => rule({ level: 'cluster', name: 'd', action: 'DENY', onMatch: EgressIRule.fromString(TAG) }))).toEqual([
+      '[app/stack/d] onMatch: whether AFM runs an iRule for a flow a DENY rule ends is not documented; remove onMatch (set logging: true to log the flows it ends) or make the rule ALLOW or ALLOW_FINAL (got "string")',
+    ]);
+    expect(issues(() => rule({ level: 'cluster', name: 'd', onMatch: TAG }))).toEqual([
+      '[app/stack/d] onMatch: expected an EgressIRule made with its static factories, such as EgressIRule.fromFile("tag-flows.tcl") (got "when FLOW_INIT {\\n    log local0. \\"egr...")',
+    ]);
+    expect(issues(() => rule({ level: 'cluster', name: 'd', onMatch: EgressIRule.fromString(42 as unknown as string) }))).toEqual([
+      '[app/stack/d] onMatch: the code must be a string, not 42 (got EgressIRule.fromString(42))',
+    ]);
+  });
+});
+
+/** Text pieces that AS3, Terraform or a sloppy editor treat specially. */
+const hostilePiece = fc.constantFrom(
+  '`',
+  '``',
+  '`A`',
+  '`~`',
+  '${x}',
+  '%{y}',
+  '$${z}',
+  '\r\n',
+  '\r',
+  ' \n',
+  '\t\n',
+  '\\\n    ',
+  '"',
+  '{',
+  '}',
+  '[',
+  ']',
+  '\\',
+  'é',
+  '\u2028',
+  '\u0000',
+  '😀',
+  'drop',
+  ' log local0. x ',
+  '\n',
+);
+const hostileCode = fc
+  .tuple(
+    fc.array(fc.oneof(hostilePiece, fc.string({ maxLength: 8 })), { maxLength: 12 }),
+    fc.boolean(),
+    fc.nat({ max: IRULE_MAX_BYTES + 64 }),
+  )
+  .map(([pieces, wrap, pad]) => {
+    const body = pieces.join('');
+    const filler = pad > IRULE_MAX_BYTES - 40 ? `\n    # ${'x'.repeat(pad)}` : '';
+    return wrap ? `when FLOW_INIT {\n    log local0. ${body}${filler}\n}` : body;
+  });
+
+describeWithAs3Schema('hostile code', () => {
+  test('is refused with issues on onMatch, or rendered so the device holds exactly the checked text', () => {
+    fc.assert(
+      fc.property(hostileCode, (code) => {
+        let model: RuleModel;
+        try {
+          model = rule({ level: 'cluster', name: 'h', onMatch: EgressIRule.fromString(code) });
+        } catch (e) {
+          if (!(e instanceof EgressPolicyError)) throw e;
+          expect(e.issues.length).toBeGreaterThan(0);
+          for (const i of e.issues) expect(i).toMatchObject({ path: 'app/stack/h', field: 'onMatch' });
+          return;
+        }
+        const text = model.onMatch!.code;
+        // What is accepted is what AS3 leaves alone: printable ASCII, no CR, no trailing blank,
+        // no continuation, within the size bound.
+        expect(text).toMatch(/^[\t\n\x20-\x7e]+$/);
+        expect(text).not.toMatch(/[ \t]\n|\\\n/);
+        expect(Buffer.byteLength(text)).toBeLessThanOrEqual(IRULE_MAX_BYTES);
+        const request = renderAs3(compile([model]));
+        expect(as3Validator()!.validate(request).errors).toEqual([]);
+        const json = JSON.stringify(request);
+        expect(json).not.toMatch(/\$\{|%\{|`/);
+        const obj = (request as any).declaration.Common.Shared.k8s_prod_irule_c_h;
+        expect(obj.expand).toBe(false);
+        expect(decodeIRule(obj.iRule)).toBe(text);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describeWithAs3Schema('AS3 schema', () => {
+  test('rules with onMatch, alone and beside bandwidth limits, at every level, validate', () => {
+    const onMatch = EgressIRule.fromString(TAG);
+    const result = as3Validator()!.validate(
+      renderAs3(
+        compile([
+          rule({ level: 'cluster', name: 'a', onMatch, audit: true }),
+          rule({ level: 'namespace', name: 'b', namespace: 'x', onMatch, bandwidthLimit: { maxBandwidth: 10 } }),
+          rule({ level: 'service', name: 'c', namespace: 'x', service: 's', action: 'ALLOW_FINAL', onMatch }),
+        ]),
+      ),
+    );
+    expect(result.errors).toEqual([]);
+  });
+});
