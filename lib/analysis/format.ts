@@ -62,7 +62,17 @@ function decisionLines(d: DecisionView, label: string): string[] {
     lines.push('  decided by the BIG-IP: no egress virtual server accepts this source (outside the device podCidrs?)');
   else lines.push('  decided by the device default');
   if (d.hit) lines.push(`  AFM: ${CONTEXT_NAME[d.hit.context]}, ${afmHitText(d.hit)}`);
+  lines.push(...iRuleLines(d));
   return lines;
+}
+
+/** The onMatch iRules that ran (a rule's iRule runs wherever the rule matched, deciding or not). */
+function iRuleLines(d: DecisionView): string[] {
+  return d.levels.flatMap((l) => {
+    if (!l.hit?.iRule) return [];
+    const what = l.rule ? `${ruleName(l.rule)}${l.rule.onMatch ? ` (${l.rule.onMatch})` : ''}` : `AFM rule ${l.hit.rule}`;
+    return [`  iRule: ${l.hit.iRule} runs at FLOW_INIT on ${what}; it cannot change the verdict (verdict commands are refused at synth)`];
+  });
 }
 
 function flowHeader(f: FlowExplanation): string {

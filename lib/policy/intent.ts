@@ -13,6 +13,7 @@ import { InvalidValueError, quote } from './errors';
 import { AddressEntry, ParsedIp, intervalContains, parseAddressEntry, tryParseIp } from './ip';
 import { ActionName, DefaultActionName, DestinationModel, LEVELS, Level, PolicyModel, PortModel, RuleModel, ruleKey } from './model';
 import { ruleActive } from './schedule';
+import { iRuleLabel } from './irule';
 
 /** What happens to a flow: let through, dropped silently, or refused (reset / ICMP unreachable). */
 export type Verdict = 'allow' | 'deny' | 'reject';
@@ -69,6 +70,12 @@ export interface RuleRef {
   readonly path: string;
   readonly action: ActionName;
   readonly audit: boolean;
+  /**
+   * The rule's onMatch iRule, described (`file tag.tcl, sha256 …`): it runs when the rule
+   * matches. It cannot change the verdict (verdict commands are refused at synth), so the
+   * evaluation does not run it.
+   */
+  readonly onMatch?: string;
 }
 
 /** What one level did with the flow. */
@@ -173,6 +180,7 @@ function prepare(model: PolicyModel): PreparedPolicy {
         path: rule.path,
         action: rule.action,
         audit: rule.audit,
+        ...(rule.onMatch ? { onMatch: iRuleLabel(rule.onMatch) } : {}),
       },
     });
   }

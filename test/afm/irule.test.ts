@@ -14,6 +14,11 @@ import { EgressIRule, IRULE_MAX_BYTES, decodeIRule, iRuleProblems, normaliseIRul
 import type { RuleModel } from '../../lib/policy/model';
 import { buildRule, RuleInput } from '../../lib/policy/schema';
 import { testDevice } from '../support/device';
+import { explain, policyView } from '../../lib/analysis/engine';
+import { formatExplanation } from '../../lib/analysis/format';
+import { renderedPolicy } from '../../lib/flowlog/suggest';
+import { evaluateIntent } from '../../lib/policy/intent';
+import { EgressPort as P } from '../../lib/policy/port';
 import { as3Validator, describeWithAs3Schema } from '../support/as3-schema';
 
 const TAG = 'when FLOW_INIT {\n    log local0. "egress [IP::client_addr] -> [IP::local_addr]"\n}';
@@ -264,5 +269,72 @@ describeWithAs3Schema('AS3 schema', () => {
       ),
     );
     expect(result.errors).toEqual([]);
+  });
+});
+
+describe('evaluators and explain', () => {
+  const AT = new Date('2026-03-04T12:00:00Z');
+  const onMatch = EgressIRule.fromString(TAG);
+  const model = () => ({
+    device: testDevice(),
+    externalServices: [],
+    rules: [
+      rule({ level: 'cluster', name: 'tag-all', onMatch }),
+      rule({ level: 'namespace', name: 'web', namespace: 'ops', action: 'ALLOW_FINAL', ports: [P.HTTPS], onMatch }),
+    ],
+  });
+  const explainTo = (port: number) => {
+    const m = model();
+    const view = policyView({ label: 'p', ...renderedPolicy(m, AT) });
+    return explain(
+      view,
+      undefined,
+      { table: new Map(), origin: new Map() },
+      {
+        from: { namespace: 'ops', name: 'api' },
+        to: { text: '192.0.2.10', ip: '192.0.2.10', port, protocol: 'tcp' },
+        at: AT,
+      },
+    );
+  };
+
+  test('the AFM evaluator reports the iRule of each matching rule; the verdict is the rule actions', () => {
+    const e = explainTo(443);
+    expect(e.verdict).toBe('allow');
+    const hits = e.flows[0].enforced.levels.map((l) => l.hit && { rule: l.hit.rule, iRule: l.hit.iRule });
+    expect(hits).toEqual([
+      { rule: 'c_tag-all_any', iRule: '/Common/Shared/k8s_prod_irule_c_tag-all' },
+      { rule: 'n_ops_web_tcp', iRule: '/Common/Shared/k8s_prod_irule_n_ops_web' },
+      undefined,
+    ]);
+    const text = formatExplanation(e);
+    const sha = require('node:crypto').createHash('sha256').update(TAG).digest('hex').slice(0, 12);
+    expect(text).toContain(
+      `  iRule: /Common/Shared/k8s_prod_irule_c_tag-all runs at FLOW_INIT on ClusterEgressRule tag-all (string, sha256 ${sha}); it cannot change the verdict (verdict commands are refused at synth)\n` +
+        `  iRule: /Common/Shared/k8s_prod_irule_n_ops_web runs at FLOW_INIT on NamespaceEgressRule ops/web (string, sha256 ${sha}); it cannot change the verdict (verdict commands are refused at synth)\n`,
+    );
+  });
+
+  test('a carried ALLOW decides at the virtual server without running the iRule again', () => {
+    const e = explainTo(80);
+    const vs = e.flows[0].enforced.levels[2];
+    expect(vs.fallThrough).toMatchObject({ kind: 'carried', hit: { rule: 'c_tag-all_any' } });
+    expect((vs.fallThrough as { hit: { iRule?: string } }).hit.iRule).toBeUndefined();
+    expect(formatExplanation(e).match(/iRule: /g)).toHaveLength(1);
+  });
+
+  test('the intent evaluator names the iRule on the deciding rule', () => {
+    const pod = { namespace: 'ops', name: 'api', labels: {}, ips: ['10.0.0.5'] };
+    const r = evaluateIntent({
+      model: model(),
+      snapshot: { pods: [pod], namespaces: [{ name: 'ops', labels: {} }], services: [] },
+      dns: new Map(),
+      flow: { pod, destinationIp: '192.0.2.10', protocol: 'tcp', port: 443 },
+      at: AT,
+    });
+    expect(r.enforced.decidedBy).toMatchObject({
+      key: 'namespace/ops/web',
+      onMatch: expect.stringMatching(/^string, sha256 [0-9a-f]{12}$/),
+    });
   });
 });
