@@ -14,6 +14,7 @@ import { EgressIRule, IRULE_MAX_BYTES, decodeIRule, iRuleProblems, normaliseIRul
 import type { RuleModel } from '../../lib/policy/model';
 import { buildRule, RuleInput } from '../../lib/policy/schema';
 import { testDevice } from '../support/device';
+import { ruleResource } from '../../lib/k8s/resources';
 import { explain, policyView } from '../../lib/analysis/engine';
 import { formatExplanation } from '../../lib/analysis/format';
 import { renderedPolicy } from '../../lib/flowlog/suggest';
@@ -99,6 +100,14 @@ describe('rendering', () => {
       `[app/stack/f] onMatch: the file cannot be read (ENOENT); check the path (got EgressIRule.fromFile(${JSON.stringify(path.join(dir, 'nope.tcl'))}))`,
     ]);
   });
+});
+
+test('the custom resource names the iRule in an annotation; its spec (and so the CRD) is unchanged', () => {
+  const with_ = ruleResource(rule({ level: 'cluster', name: 'a', onMatch: EgressIRule.fromString(TAG) }), 'prod') as any;
+  const without = ruleResource(rule({ level: 'cluster', name: 'a' }), 'prod') as any;
+  expect(with_.spec).toEqual(without.spec);
+  const sha = require('node:crypto').createHash('sha256').update(TAG).digest('hex');
+  expect(with_.metadata.annotations['egress.cdktf-ces.io/on-match-irule']).toBe(`string, sha256 ${sha}`);
 });
 
 describe('checks at synth', () => {
