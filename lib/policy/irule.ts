@@ -214,7 +214,7 @@ class TclReader {
         }
       }
       if (depth > 0) {
-        this.problems.push({ offset: i, message: 'this "{" is never closed: braces must pair up' });
+        this.problems.push({ offset: i, message: 'this "{" is never closed: add its "}" (Tcl pairs every brace, those in comments too)' });
         return { word: { kind: 'braced', start: i + 1, end, substitutions: [] }, next: end };
       }
       this.afterWord(j, end, inBrackets, '"}"');
@@ -229,7 +229,7 @@ class TclReader {
         else j++;
       }
       if (j >= end) {
-        this.problems.push({ offset: i, message: 'this double quote is never closed: quotes must pair up' });
+        this.problems.push({ offset: i, message: 'this double quote is never closed: add the closing quote' });
         return { word: { kind: 'quoted', start: i + 1, end, substitutions }, next: end };
       }
       this.afterWord(j + 1, end, inBrackets, 'a closing double quote');
@@ -253,7 +253,7 @@ class TclReader {
     const inner = this.script(open + 1, end, true);
     into.push(inner.commands);
     if (inner.stop >= end) {
-      this.problems.push({ offset: open, message: 'this "[" is never closed: brackets must pair up' });
+      this.problems.push({ offset: open, message: 'this "[" is never closed: add its "]"' });
       return end;
     }
     return inner.stop + 1;
@@ -359,7 +359,7 @@ export function iRuleProblems(code: string): IRuleProblem[] {
     problems.push({
       at: `line ${lineList(continued)}`,
       message:
-        "a backslash ends these lines: AS3 deletes a backslash-newline with the next line's indentation (Tcl reads one space), gluing words together; join the lines",
+        "a backslash ends these lines: AS3 deletes a backslash-newline with the next line's indentation (Tcl reads one space), gluing words together; write each command on one line",
     });
   }
   problems.push(...structureProblems(code));
@@ -398,7 +398,7 @@ function structureProblems(code: string): IRuleProblem[] {
       at: at(cmd.start, name),
       message:
         name === '}'
-          ? 'this "}" closes nothing: braces must pair up'
+          ? 'this "}" closes nothing: remove it, or add the "{" it closes'
           : 'only `when FLOW_INIT { … }` and comments may stand at the top level of the iRule; move this into the FLOW_INIT block',
     });
   }

@@ -126,7 +126,7 @@ describe('checks at synth', () => {
     ].join('\n');
     expect(issues(() => rule({ level: 'cluster', name: 'bad', onMatch: EgressIRule.fromString(code) }))).toEqual([
       '[app/stack/bad] onMatch: remove the blanks at the end of these lines: AS3 strips them, which would change a string that spans lines (got line 3 in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
-      '[app/stack/bad] onMatch: a backslash ends these lines: AS3 deletes a backslash-newline with the next line\'s indentation (Tcl reads one space), gluing words together; join the lines (got line 5 in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
+      '[app/stack/bad] onMatch: a backslash ends these lines: AS3 deletes a backslash-newline with the next line\'s indentation (Tcl reads one space), gluing words together; write each command on one line (got line 5 in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
       '[app/stack/bad] onMatch: only `when FLOW_INIT { … }` and comments may stand at the top level of the iRule; move this into the FLOW_INIT block (got line 1: "priority" in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
       '[app/stack/bad] onMatch: write the block as `when FLOW_INIT { … }`, without priority or timing: the rule runs this iRule alone (its bandwidth block, if any, runs first at priority 1) (got line 2: "when FLOW_INIT priority 5 {" in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))',
       `[app/stack/bad] onMatch: ACL::action changes the firewall's verdict, which the rule's action decides (and explain and the tests could not see); remove it, or use a DENY or REJECT rule (got line 3: "ACL::action" in EgressIRule.fromString("priority 10\\nwhen FLOW_INIT priority 5..."))`,
@@ -146,7 +146,10 @@ describe('checks at synth', () => {
     ['when FLOW_INIT {\n    log local0. [IP::client_addr\n}', /this "\[" is never closed/],
     ['when FLOW_INIT {\n    log local0. x\n}\n}', /this "\}" closes nothing/],
     // Tcl counts braces in a comment inside a braced body too: this body never closes.
-    ['when FLOW_INIT {\n    # {\n    log local0. x\n}', /this "\{" is never closed: braces must pair up \(got line 1: "\{"/],
+    [
+      'when FLOW_INIT {\n    # {\n    log local0. x\n}',
+      /this "\{" is never closed: add its "\}" \(Tcl pairs every brace, those in comments too\) \(got line 1: "\{"/,
+    ],
     ['when FLOW_INIT {\n    log local0. x\n}\nwhen FLOW_INIT {\n    log local0. y\n}', /write exactly one `when FLOW_INIT/],
     ['when FLOW_INIT {\n    log local0. {x}y\n}', /Tcl refuses characters right after "\}"/],
     ['when FLOW_INIT {\n    log local0. "caf\u00e9"\n}', /line 2 column 21: U\+00E9/],

@@ -12,12 +12,13 @@ const { scenarioCases } = require('./cases-scenarios');
 const { cliCases } = require('./cases-cli');
 
 /** The value-object classes whose static factories every case may call. */
-const FACTORY_CLASSES = ['EgressPort', 'EgressDestination', 'EgressSnat', 'BigipCredentials'];
+const FACTORY_CLASSES = ['EgressPort', 'EgressDestination', 'EgressSnat', 'BigipCredentials', 'EgressIRule'];
 const FACTORY_SOURCES = {
   EgressPort: path.join(__dirname, '../../lib/policy/port.ts'),
   EgressDestination: path.join(__dirname, '../../lib/policy/destination.ts'),
   EgressSnat: path.join(__dirname, '../../lib/policy/device.ts'),
   BigipCredentials: path.join(__dirname, '../../lib/constructs/credentials.ts'),
+  EgressIRule: path.join(__dirname, '../../lib/policy/irule.ts'),
 };
 
 /**
