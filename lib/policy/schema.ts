@@ -692,6 +692,15 @@ export function ruleFromProps(level: Level, path: string, props: unknown, constr
       message: `a ${p.action} rule lets nothing through, so it cannot limit bandwidth; remove bandwidthLimit or make the rule ALLOW or ALLOW_FINAL`,
     });
   }
+  if (p.onMatch && p.audit) {
+    issues.push({
+      path,
+      field: 'onMatch',
+      value: quote(p.onMatch.source),
+      message:
+        'an audit rule must not change traffic, and whether AFM runs the iRule of a staged rule is not documented; remove onMatch until the rule is enforced, or set audit: false',
+    });
+  }
   if (p.onMatch && (p.action === 'DENY' || p.action === 'REJECT')) {
     issues.push({
       path,

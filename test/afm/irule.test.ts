@@ -183,6 +183,16 @@ describe('checks at synth', () => {
     expect(iRuleProblems(normaliseIRule(code))).toEqual([]);
   });
 
+  test('refused on audit rules and on a device in audit mode (staged rules must not change traffic)', () => {
+    expect(issues(() => rule({ level: 'cluster', name: 'a', audit: true, onMatch: EgressIRule.fromString(TAG) }))).toEqual([
+      '[app/stack/a] onMatch: an audit rule must not change traffic, and whether AFM runs the iRule of a staged rule is not documented; remove onMatch until the rule is enforced, or set audit: false (got "string")',
+    ]);
+    const r = rule({ level: 'cluster', name: 'a', onMatch: EgressIRule.fromString(TAG) });
+    expect(issues(() => compilePolicy({ device: testDevice({ audit: true }), externalServices: [], rules: [r] }))).toEqual([
+      '[app/stack/a] onMatch: the device app/stack/Bigip is in audit mode, which must not change traffic, and whether AFM runs the iRule of a staged rule is not documented; remove onMatch until the device enforces, or turn its audit mode off (got "string")',
+    ]);
+  });
+
   test('refused on DENY and REJECT rules, and a value not made by the factories', () => {
     expect(issues(() => rule({ level: 'cluster', name: 'd', action: 'DENY', onMatch: EgressIRule.fromString(TAG) }))).toEqual([
       '[app/stack/d] onMatch: whether AFM runs an iRule for a flow a DENY rule ends is not documented; remove onMatch (set logging: true to log the flows it ends) or make the rule ALLOW or ALLOW_FINAL (got "string")',
@@ -274,7 +284,7 @@ describeWithAs3Schema('AS3 schema', () => {
     const result = as3Validator()!.validate(
       renderAs3(
         compile([
-          rule({ level: 'cluster', name: 'a', onMatch, audit: true }),
+          rule({ level: 'cluster', name: 'a', onMatch }),
           rule({ level: 'namespace', name: 'b', namespace: 'x', onMatch, bandwidthLimit: { maxBandwidth: 10 } }),
           rule({ level: 'service', name: 'c', namespace: 'x', service: 's', action: 'ALLOW_FINAL', onMatch }),
         ]),

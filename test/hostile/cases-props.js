@@ -471,6 +471,7 @@ function iRuleSpec(L) {
       entry('forged', () => Object.create(I.prototype), 'reject', 'wrong-type'),
       entry('plain-code', LOG, 'reject', 'wrong-type'),
       entry('with-deny', () => I.fromString(LOG), 'reject', 'semantics', { before: (ctx, props) => (props.action = 'DENY') }),
+      entry('with-audit', () => I.fromString(LOG), 'reject', 'semantics', { before: (ctx, props) => (props.audit = true) }),
     ],
   };
 }

@@ -218,7 +218,7 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
         logging: r.logging,
         audit: r.audit,
         bandwidth: r.action === 'ALLOW' || r.action === 'ALLOW_FINAL' ? r.bandwidth : undefined,
-        ...(r.onMatch && (r.action === 'ALLOW' || r.action === 'ALLOW_FINAL') ? { onMatch: r.onMatch } : {}),
+        ...(r.onMatch && !r.audit && (r.action === 'ALLOW' || r.action === 'ALLOW_FINAL') ? { onMatch: r.onMatch } : {}),
         schedule: r.schedule,
         expiresAt: r.expiresAt,
         metadata: {},
@@ -287,7 +287,8 @@ export function policyArb(options: PolicyArbOptions = {}): fc.Arbitrary<PolicyMo
       return fc.array(rule, { minLength: 1, maxLength: maxRules }).map((rules) => ({
         device,
         externalServices,
-        rules: [...new Map(rules.map((r) => [ruleKey(r), r])).values()],
+        // A device in audit mode refuses onMatch code (it must not change traffic).
+        rules: [...new Map(rules.map((r) => [ruleKey(r), device.audit ? { ...r, onMatch: undefined } : r])).values()],
       }));
     });
 }
