@@ -195,7 +195,7 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
 
   const { cluster, namespace, service } = compiled.levels;
   bandwidthObjects([...cluster, ...namespace, ...service], put);
-  onMatchObjects([...cluster, ...namespace, ...service], put, clip);
+  onMatchObjects(device, [...cluster, ...namespace, ...service], put, clip);
   levelLists(put, cluster, OBJECT.clusterRules, `cluster rules of ${device.cluster}`, 'shared', staged);
   levelLists(put, namespace, OBJECT.namespaceRules, `namespace rules of ${device.cluster}`, 'shared', staged);
   const s = levelLists(put, service, OBJECT.serviceRules, `service rules of ${device.cluster}`, 'shared', staged);

@@ -10,7 +10,9 @@
  * reaches `bigip_as3.as3_json` as a plain JSON string that Terraform reads as a template.
  */
 import type { CompiledRule } from '../policy/compile';
+import { EgressPolicyError, PolicyIssue, quote } from '../policy/errors';
 import { encodeIRule, onMatchIRuleText } from '../policy/irule';
+import type { DeviceModel } from '../policy/model';
 
 /** The text of a rule's onMatch iRule: the bandwidth attach block first when it has a limit. */
 export function onMatchText(rule: CompiledRule): string | undefined {
@@ -20,11 +22,32 @@ export function onMatchText(rule: CompiledRule): string | undefined {
   return onMatchIRuleText(code, policy === undefined ? undefined : policy.slice(policy.lastIndexOf('/') + 1));
 }
 
+/**
+ * The iRule objects of a device's rules. A device in audit mode refuses them: it must not change
+ * traffic, and whether AFM runs the iRule of a staged rule is not documented (the rule-level
+ * `audit` is refused with the rule's props).
+ */
 export function onMatchObjects(
+  device: DeviceModel,
   rules: readonly CompiledRule[],
   put: (name: string, obj: Record<string, unknown>) => void,
   clip: (text: string) => string,
 ): void {
+  if (device.audit) {
+    const issues: PolicyIssue[] = rules.flatMap((rule) =>
+      rule.model.onMatch
+        ? [
+            {
+              path: rule.model.path,
+              field: 'onMatch',
+              value: quote(rule.model.onMatch.source),
+              message: `the device ${device.path} is in audit mode, which must not change traffic, and whether AFM runs the iRule of a staged rule is not documented; remove onMatch until the device enforces, or turn its audit mode off`,
+            },
+          ]
+        : [],
+    );
+    if (issues.length) throw new EgressPolicyError(issues);
+  }
   for (const rule of rules) {
     const text = onMatchText(rule);
     if (!rule.onMatch || text === undefined) continue;

@@ -591,14 +591,6 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
     }
 
     let onMatch: CompiledRule['onMatch'];
-    if (rule.onMatch && model.device.audit) {
-      nameIssues.push({
-        path: rule.path,
-        field: 'onMatch',
-        value: quote(rule.onMatch.source),
-        message: `the device ${model.device.path} is in audit mode, which must not change traffic, and whether AFM runs the iRule of a staged rule is not documented; remove onMatch until the device enforces, or turn its audit mode off`,
-      });
-    }
     if (rule.onMatch) {
       const iRuleName = fit('shared', `${ONMATCH_IRULE_PREFIX}${ruleBaseName(rule)}`);
       onMatch = { iRuleName, iRule: pathOf('shared', iRuleName) };

@@ -188,7 +188,7 @@ describe('checks at synth', () => {
       '[app/stack/a] onMatch: an audit rule must not change traffic, and whether AFM runs the iRule of a staged rule is not documented; remove onMatch until the rule is enforced, or set audit: false (got "string")',
     ]);
     const r = rule({ level: 'cluster', name: 'a', onMatch: EgressIRule.fromString(TAG) });
-    expect(issues(() => compilePolicy({ device: testDevice({ audit: true }), externalServices: [], rules: [r] }))).toEqual([
+    expect(issues(() => renderAs3(compilePolicy({ device: testDevice({ audit: true }), externalServices: [], rules: [r] })))).toEqual([
       '[app/stack/a] onMatch: the device app/stack/Bigip is in audit mode, which must not change traffic, and whether AFM runs the iRule of a staged rule is not documented; remove onMatch until the device enforces, or turn its audit mode off (got "string")',
     ]);
   });
