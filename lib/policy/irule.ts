@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import { z } from 'zod';
 import { quote } from './errors';
 import type { IRuleModel } from './model';
@@ -57,21 +58,22 @@ export class EgressIRule {
     return new EgressIRule({ call: `EgressIRule.fromString(${describeArgument(code)})`, source: 'string', code });
   }
 
-  /** iRule code read from a file (UTF-8), relative to the working directory of synth. */
+  /**
+   * iRule code read from a file (UTF-8) when this is called; a relative path is relative to the
+   * working directory of synth.
+   */
   public static fromFile(path: string): EgressIRule {
     const call = `EgressIRule.fromFile(${describeArgument(path)})`;
     if (typeof path !== 'string' || path === '')
       return new EgressIRule({ call, source: 'file', code: undefined, problem: 'give the path of a file that holds the iRule code' });
+    // Named relative to the working directory, so that what tools show of it (explain, the
+    // custom resource's annotation) does not depend on where the checkout lies.
+    const source = `file ${nodePath.relative(process.cwd(), nodePath.resolve(path)).split(nodePath.sep).join('/')}`;
     try {
-      return new EgressIRule({ call, source: `file ${path}`, code: fs.readFileSync(path, 'utf8') });
+      return new EgressIRule({ call, source, code: fs.readFileSync(path, 'utf8') });
     } catch (e) {
       const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      return new EgressIRule({
-        call,
-        source: `file ${path}`,
-        code: undefined,
-        problem: `the file cannot be read (${reason}); check the path`,
-      });
+      return new EgressIRule({ call, source, code: undefined, problem: `the file cannot be read (${reason}); check the path` });
     }
   }
 

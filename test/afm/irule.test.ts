@@ -93,7 +93,7 @@ describe('rendering', () => {
     fs.writeFileSync(file, `${TAG}\n`);
     expect(rule({ level: 'cluster', name: 'f', onMatch: EgressIRule.fromFile(file) }).onMatch).toEqual({
       code: TAG,
-      source: `file ${file}`,
+      source: `file ${path.relative(process.cwd(), file)}`,
       sha256: require('node:crypto').createHash('sha256').update(TAG).digest('hex'),
     });
     expect(issues(() => rule({ level: 'cluster', name: 'f', onMatch: EgressIRule.fromFile(path.join(dir, 'nope.tcl')) }))).toEqual([
