@@ -118,7 +118,8 @@ export function formatExplanation(e: Explanation): string {
 
 /** One line naming what decided a flow, for tables. */
 export function decidedByText(d: DecisionView): string {
-  if (d.decidedBy) return `${ruleName(d.decidedBy)} (${d.decidedBy.action}, ${d.decidedBy.level})`;
+  if (d.decidedBy)
+    return `${ruleName(d.decidedBy)} (${d.decidedBy.action}, ${d.decidedBy.level}${d.decidedBy.onMatch ? ', runs an iRule on match' : ''})`;
   if (d.ending === 'no-virtual-server') return 'no virtual server (BIG-IP drop)';
   return 'device default';
 }

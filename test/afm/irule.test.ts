@@ -16,7 +16,7 @@ import { buildRule, RuleInput } from '../../lib/policy/schema';
 import { testDevice } from '../support/device';
 import { ruleResource } from '../../lib/k8s/resources';
 import { explain, policyView } from '../../lib/analysis/engine';
-import { formatExplanation } from '../../lib/analysis/format';
+import { decidedByText, formatExplanation } from '../../lib/analysis/format';
 import { renderedPolicy } from '../../lib/flowlog/suggest';
 import { evaluateIntent } from '../../lib/policy/intent';
 import { EgressPort as P } from '../../lib/policy/port';
@@ -334,6 +334,12 @@ describe('evaluators and explain', () => {
     expect(text).toContain(
       `  iRule: /Common/Shared/k8s_prod_irule_c_tag-all runs at FLOW_INIT on ClusterEgressRule tag-all (string, sha256 ${sha}); it cannot change the verdict (verdict commands are refused at synth)\n` +
         `  iRule: /Common/Shared/k8s_prod_irule_n_ops_web runs at FLOW_INIT on NamespaceEgressRule ops/web (string, sha256 ${sha}); it cannot change the verdict (verdict commands are refused at synth)\n`,
+    );
+  });
+
+  test('tables (simulate, the matchers) say that the deciding rule runs an iRule', () => {
+    expect(decidedByText(explainTo(443).flows[0].enforced)).toBe(
+      'NamespaceEgressRule ops/web (ALLOW_FINAL, namespace, runs an iRule on match)',
     );
   });
 
