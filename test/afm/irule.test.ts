@@ -21,6 +21,7 @@ import { renderedPolicy } from '../../lib/flowlog/suggest';
 import { evaluateIntent } from '../../lib/policy/intent';
 import { EgressPort as P } from '../../lib/policy/port';
 import { as3Validator, describeWithAs3Schema } from '../support/as3-schema';
+import { iRuleDeclarationErrors, storedIRuleText } from '../emulators/bigip/irule';
 
 const TAG = 'when FLOW_INIT {\n    log local0. "egress [IP::client_addr] -> [IP::local_addr]"\n}';
 
@@ -234,20 +235,28 @@ const hostilePiece = fc.constantFrom(
   ' log local0. x ',
   '\n',
 );
+/**
+ * Code with hostile pieces: on their own, as arguments or inside a quoted string of a FLOW_INIT
+ * block, and padded (with a comment line) to just under, at and just over the size bound.
+ */
 const hostileCode = fc
-  .tuple(
-    fc.array(fc.oneof(hostilePiece, fc.string({ maxLength: 8 })), { maxLength: 12 }),
-    fc.boolean(),
-    fc.nat({ max: IRULE_MAX_BYTES + 64 }),
-  )
-  .map(([pieces, wrap, pad]) => {
+  .record({
+    pieces: fc.array(fc.oneof(hostilePiece, fc.string({ maxLength: 8 })), { maxLength: 12 }),
+    shape: fc.constantFrom('raw' as const, 'argument' as const, 'quoted' as const),
+    size: fc.option(fc.constantFrom(IRULE_MAX_BYTES - 1, IRULE_MAX_BYTES, IRULE_MAX_BYTES + 1), { nil: undefined }),
+  })
+  .map(({ pieces, shape, size }) => {
     const body = pieces.join('');
-    const filler = pad > IRULE_MAX_BYTES - 40 ? `\n    # ${'x'.repeat(pad)}` : '';
-    return wrap ? `when FLOW_INIT {\n    log local0. ${body}${filler}\n}` : body;
+    if (shape === 'raw') return body;
+    const line = shape === 'quoted' ? `    log local0. "${body}"` : `    log local0. ${body}`;
+    const code = `when FLOW_INIT {\n${line}\n}`;
+    const pad = size === undefined ? -1 : size - Buffer.byteLength(code) - '    # \n'.length;
+    return pad < 0 ? code : `when FLOW_INIT {\n${line}\n    # ${'x'.repeat(pad)}\n}`;
   });
 
 describeWithAs3Schema('hostile code', () => {
   test('is refused with issues on onMatch, or rendered so the device holds exactly the checked text', () => {
+    const seen = new Set<string>();
     fc.assert(
       fc.property(hostileCode, (code) => {
         let model: RuleModel;
@@ -255,6 +264,7 @@ describeWithAs3Schema('hostile code', () => {
           model = rule({ level: 'cluster', name: 'h', onMatch: EgressIRule.fromString(code) });
         } catch (e) {
           if (!(e instanceof EgressPolicyError)) throw e;
+          if (Buffer.byteLength(code) === IRULE_MAX_BYTES + 1) seen.add('refused just over the bound');
           expect(e.issues.length).toBeGreaterThan(0);
           for (const i of e.issues) expect(i).toMatchObject({ path: 'app/stack/h', field: 'onMatch' });
           return;
@@ -272,9 +282,22 @@ describeWithAs3Schema('hostile code', () => {
         const obj = (request as any).declaration.Common.Shared.k8s_prod_irule_c_h;
         expect(obj.expand).toBe(false);
         expect(decodeIRule(obj.iRule)).toBe(text);
+        // AS3 neither expands it nor rewrites it: the device holds exactly the checked text.
+        expect(iRuleDeclarationErrors((request as any).declaration)).toEqual([]);
+        expect(storedIRuleText(obj)).toBe(text);
+        seen.add('accepted');
+        if (Buffer.byteLength(text) === IRULE_MAX_BYTES) seen.add('accepted at the bound');
+        if (/[`$%]/.test(text)) seen.add('accepted with backquotes or templates');
       }),
       { numRuns: 300 },
     );
+    // The generator reaches acceptance, the bound from both sides and the characters that matter.
+    expect([...seen].sort()).toEqual([
+      'accepted',
+      'accepted at the bound',
+      'accepted with backquotes or templates',
+      'refused just over the bound',
+    ]);
   });
 });
 

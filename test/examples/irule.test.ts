@@ -4,6 +4,7 @@
  * would be an interpolation), and the device holds exactly the code of the example.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Testing } from 'cdktf';
 import { addIRule } from '../../examples/f5-capabilities/irule';
@@ -33,6 +34,27 @@ test('the iRules reach cdk.tf.json base64-encoded, with no Terraform template se
   expect(shared.k8s_prod_namespace_rules.rules.map((r: any) => [r.name, r.iRule])).toEqual([
     ['n_ops_backup-upload_tcp', { use: 'k8s_prod_irule_n_ops_backup-upload' }],
     ['n_payments_partner-api-logged_tcp', { use: 'k8s_prod_irule_n_payments_partner-api-logged' }],
+  ]);
+});
+
+test('a device in audit mode refuses the example at synth, naming each rule', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'irule-'));
+  const { app, stack, device } = deviceStack({ auditMode: true }, Testing.app({ outdir: dir }));
+  addIRule(stack, device);
+  let message = '';
+  try {
+    app.synth();
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  expect(
+    message
+      .split('\n')
+      .filter((l) => l.includes('onMatch:'))
+      .map((l) => l.trim()),
+  ).toEqual([
+    '[egress/BackupUpload] onMatch: the device egress/Bigip is in audit mode, which must not change traffic, and whether AFM runs the iRule of a staged rule is not documented; remove onMatch until the device enforces, or turn its audit mode off (got "file examples/f5-capabilities/irules/mark-backup.tcl")',
+    '[egress/PartnerApiLogged] onMatch: the device egress/Bigip is in audit mode, which must not change traffic, and whether AFM runs the iRule of a staged rule is not documented; remove onMatch until the device enforces, or turn its audit mode off (got "string")',
   ]);
 });
 
