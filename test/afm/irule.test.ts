@@ -7,10 +7,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { renderAs3 } from '../../lib/afm/as3';
+import { checkRendering } from '../../lib/afm/rendering-check';
 import { compilePolicy } from '../../lib/policy/compile';
 import { EgressDestination as D } from '../../lib/policy/destination';
 import { EgressPolicyError } from '../../lib/policy/errors';
-import { EgressIRule, IRULE_MAX_BYTES, decodeIRule, iRuleProblems, normaliseIRule } from '../../lib/policy/irule';
+import { EgressIRule, IRULE_MAX_BYTES, decodeIRule, iRuleProblems, normaliseIRule, onMatchIRuleText } from '../../lib/policy/irule';
 import type { RuleModel } from '../../lib/policy/model';
 import { buildRule, RuleInput } from '../../lib/policy/schema';
 import { testDevice } from '../support/device';
@@ -387,5 +388,40 @@ describe('evaluators and explain', () => {
       key: 'namespace/ops/web',
       onMatch: expect.stringMatching(/^string, sha256 [0-9a-f]{12}$/),
     });
+  });
+});
+
+describe('the rendering self-check', () => {
+  const compiled = compile([
+    rule({ level: 'namespace', name: 'tag', namespace: 'ops', onMatch: EgressIRule.fromString(TAG) }),
+    rule({ level: 'cluster', name: 'both', bandwidthLimit: { maxBandwidth: 5 }, onMatch: EgressIRule.fromString(TAG) }),
+  ]);
+  const check = (mutate: (shared: any) => void): string[] => {
+    const decl = structuredClone((renderAs3(compiled) as any).declaration);
+    mutate(decl.Common.Shared);
+    try {
+      checkRendering({ adc: decl, devices: [compiled], contextOwner: compiled.model.device.tenant });
+      return [];
+    } catch (e) {
+      if (e instanceof EgressPolicyError) return e.issues.map((i) => i.message);
+      throw e;
+    }
+  };
+
+  test('passes the rendering, and finds an iRule that is not the code of its rule, expanded, missing or run by a carried copy', () => {
+    expect(check(() => {})).toEqual([]);
+    const other = (s: any) => (s.k8s_prod_irule_n_ops_tag.iRule = b64(TAG.replace('egress', 'other')));
+    expect(check(other)[0]).toMatch(/runs \/Common\/Shared\/k8s_prod_irule_n_ops_tag, which is not the rule's onMatch code/);
+    expect(check((s) => (s.k8s_prod_irule_n_ops_tag.expand = true))[0]).toMatch(/whose text AS3 would expand/);
+    expect(check((s) => delete s.k8s_prod_namespace_rules.rules[0].iRule)[0]).toMatch(/must run the rule's onMatch code through an iRule/);
+    expect(check((s) => (s.k8s_prod_carried_allow.rules[0].iRule = { use: 'k8s_prod_irule_c_both' }))[0]).toMatch(
+      /runs the iRule .* though a carried copy/,
+    );
+    // With a bandwidth limit the user code must follow our block, and the block must attach the rule's policy.
+    const withoutBlock = (s: any) => (s.k8s_prod_irule_c_both.iRule = b64(TAG));
+    expect(check(withoutBlock)[0]).toMatch(/runs \/Common\/Shared\/k8s_prod_irule_c_both, which attaches no Bandwidth_Control_Policy/);
+    const blockOfOther = (s: any) => (s.k8s_prod_irule_c_both.iRule = b64(onMatchIRuleText(TAG, 'k8s_prod_bwc_n_ops_tag')));
+    expect(check(blockOfOther)[0]).toMatch(/runs \/Common\/Shared\/k8s_prod_irule_c_both, which attaches/);
+    expect(check((s) => (s.k8s_prod_bwc_c_both.maxBandwidth = 50))[0]).toMatch(/which limits to 50 Mbps where the rule says 5 Mbps/);
   });
 });
