@@ -419,7 +419,21 @@ function structureProblems(code: string): IRuleProblem[] {
   return problems;
 }
 
-function refusal(name: string): string | undefined {
+/**
+ * A word as Tcl reads it for a command name: backslash escapes substituted (`\x64rop` is `drop`)
+ * and leading `::` (the global namespace, where the iRule commands live) removed.
+ */
+function commandName(text: string): string {
+  const unescaped = text.replace(/\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|[0-7]{1,3}|[\s\S])/g, (_, e: string) => {
+    if ((e[0] === 'x' || e[0] === 'u') && e.length > 1) return String.fromCharCode(parseInt(e.slice(1), 16));
+    if (/^[0-7]/.test(e)) return String.fromCharCode(parseInt(e, 8));
+    return ({ n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v' } as Record<string, string>)[e] ?? e;
+  });
+  return unescaped.replace(/^(::)+/, '');
+}
+
+function refusal(word: string): string | undefined {
+  const name = commandName(word);
   if (VERDICT_COMMANDS.has(name) || VERDICT_NAMESPACES.some((n) => name.startsWith(n)))
     return `${name} changes the firewall's verdict, which the rule's action decides (and explain and the tests could not see); remove it, or use a DENY or REJECT rule`;
   if (BANDWIDTH_NAMESPACES.some((n) => name.startsWith(n)))
@@ -442,6 +456,11 @@ function walk(
       problems.push({
         at: at(first.start, name),
         message: 'the command name comes from a variable or a substitution, so synth cannot check what it runs; name the command itself',
+      });
+    } else if (first.kind !== 'braced' && name.includes('\\') && !refusal(name)) {
+      problems.push({
+        at: at(first.start, name),
+        message: 'the command name holds a backslash escape, which hides what it runs; write the name plainly',
       });
     }
     const expressions = EXPRESSION_ARGUMENTS[name] ?? [];

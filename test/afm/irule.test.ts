@@ -161,6 +161,12 @@ describe('checks at synth', () => {
     ['when FLOW_INIT {\n    set r [TCP::close]\n}', /TCP::close changes/],
     ['when FLOW_INIT {\n    virtual /Common/other\n}', /virtual changes/],
     ['when FLOW_INIT {\n    after 10 { log local0. x }\n}', /after runs code built at run time/],
+    // Tcl resolves ::drop in the global namespace and substitutes backslash escapes in a bare command name.
+    ['when FLOW_INIT {\n    ::drop\n}', /drop changes the firewall's verdict.*got line 2: "::drop"/],
+    ['when FLOW_INIT {\n    ::ACL::action accept\n}', /ACL::action changes/],
+    ['when FLOW_INIT {\n    \\x64rop\n}', /drop changes the firewall's verdict.*got line 2: "\\\\x64rop"/],
+    ['when FLOW_INIT {\n    dr\\157p\n}', /drop changes/],
+    ['when FLOW_INIT {\n    l\\og local0. x\n}', /the command name holds a backslash escape/],
     [`when FLOW_INIT {\n${'    log local0. x\n'.repeat(300)}}`, new RegExp(`at most ${IRULE_MAX_BYTES} bytes`)],
   ])('refuses %j', (code, message) => {
     const found = issues(() => rule({ level: 'cluster', name: 'r', onMatch: EgressIRule.fromString(code) }));
