@@ -16,6 +16,7 @@ export {
 } from './policy/enums';
 export { EgressDestination, IExternalService } from './policy/destination';
 export { EgressPort, EgressPortProps, EgressProtocol } from './policy/port';
+export { EgressIRule } from './policy/irule';
 export { EgressSnat } from './policy/device';
 export { NamespaceRouteDomain } from './policy/route-domains';
 export { EgressRedirect } from './policy/redirect';

@@ -36,6 +36,7 @@ import { destinationEntries, mappedPodCidrEntries, mappedVirtualServers, namespa
 import { namespaceRouteDomains } from '../policy/route-domains';
 import { natObjects } from './nat';
 import { addRedirectServices, checkRedirectRendering, refuseRedirectsOnSharedBigip } from './redirect';
+import { onMatchObjects } from './irule';
 
 export const AS3_SCHEMA_VERSION = '3.50.0';
 
@@ -75,6 +76,7 @@ function afmRule(rule: CompiledRule, entry: AfmRuleEntry, from: Placement, carri
   const remark = ruleRemark(m);
   if (remark) out.remark = clip(remark);
   if (rule.bandwidth && !carried) out.iRule = pointer(rule.bandwidth.iRule, from);
+  else if (rule.onMatch && !carried) out.iRule = pointer(rule.onMatch.iRule, from);
   return out;
 }
 
@@ -129,12 +131,14 @@ function bandwidthObjects(rules: readonly CompiledRule[], put: (name: string, ob
     // takes the policy's name without a path and finds it itself (tmsh reference, "BWC::policy"),
     // so the policy sits in the iRule's own folder. The name is built from validated names;
     // nothing user-typed reaches it.
-    put(bw.iRuleName, {
-      class: 'iRule',
-      remark: clip(`attaches the bandwidth policy of ${rule.key}`),
-      expand: false,
-      iRule: `when FLOW_INIT {\n    BWC::policy attach ${bw.policy.slice(bw.policy.lastIndexOf('/') + 1)}\n}\n`,
-    });
+    // With onMatch code, one iRule does both (see irule.ts).
+    if (!rule.onMatch)
+      put(bw.iRuleName, {
+        class: 'iRule',
+        remark: clip(`attaches the bandwidth policy of ${rule.key}`),
+        expand: false,
+        iRule: `when FLOW_INIT {\n    BWC::policy attach ${bw.policy.slice(bw.policy.lastIndexOf('/') + 1)}\n}\n`,
+      });
   }
 }
 
@@ -196,6 +200,7 @@ function sharedObjects(compiled: CompiledPolicy): As3Object {
 
   const { cluster, namespace, service } = compiled.levels;
   bandwidthObjects([...cluster, ...namespace, ...service], put);
+  onMatchObjects(device, [...cluster, ...namespace, ...service], put, clip);
   levelLists(put, cluster, OBJECT.clusterRules, `cluster rules of ${device.cluster}`, 'shared', staged);
   levelLists(
     put,

@@ -47,6 +47,7 @@ import type { ActionName, Level, PolicyModel } from '../policy/model';
 import { afmRuleName } from '../policy/object-names';
 import type { NextHop } from '../policy/redirect';
 import { TrafficMatching, matchingScore, nextHopOf, prepareMatching } from './redirect-evaluator';
+import { iRuleLabel } from '../policy/irule';
 
 /** A problem with the inputs of the evaluator: the declaration, the commands, the list state or a flow. */
 export class AfmModelError extends Error {
@@ -99,6 +100,12 @@ export interface AfmRuleHit {
   /** Path of the rule list the rule came from, when it came from one. */
   readonly ruleList?: string;
   readonly action: AfmRuleAction;
+  /**
+   * Path of the iRule the rule runs on match (FLOW_INIT). The evaluator runs no Tcl: the
+   * verdict is the rule's action, which holds for our rules since their iRules may not use a
+   * command that changes it (see policy/irule.ts).
+   */
+  readonly iRule?: string;
 }
 
 export interface AfmContextStep {
@@ -184,6 +191,7 @@ interface PreparedRule {
   readonly destination?: readonly AddressSet[];
   readonly ports?: readonly PortRange[];
   readonly ruleList?: string;
+  readonly iRule?: string;
 }
 
 interface PreparedPolicy {
@@ -557,6 +565,7 @@ export class AfmFirewall {
         rule: rule.name,
         ...(rule.ruleList ? { ruleList: rule.ruleList } : {}),
         action: rule.action,
+        ...(rule.iRule ? { iRule: rule.iRule } : {}),
       };
       steps.push({ context, outcome: 'match', policy: policy.path, hit });
       if (rule.action === 'drop') return finish('deny', 'rule', hit);
@@ -796,6 +805,7 @@ export class AfmFirewall {
       destination: sets('destination'),
       ports,
       ...(ruleList ? { ruleList } : {}),
+      ...(rule.iRule !== undefined ? { iRule: this.resolve(rule.iRule, owner, 'iRule', `${at} iRule`).path } : {}),
     };
   }
 
@@ -1072,6 +1082,8 @@ export interface AfmRuleOwner {
   readonly path: string;
   readonly action: ActionName;
   readonly audit: boolean;
+  /** The rule's onMatch iRule, described (`file tag.tcl, sha256 …`). */
+  readonly onMatch?: string;
 }
 
 /**
@@ -1100,6 +1112,7 @@ export class AfmRuleIndex {
         path: rule.path,
         action: rule.action,
         audit: rule.audit,
+        ...(rule.onMatch ? { onMatch: iRuleLabel(rule.onMatch) } : {}),
       };
       const protocols = rule.ports.length ? [...new Set(rule.ports.map((p) => p.protocol))] : ['any'];
       for (const protocol of protocols) {

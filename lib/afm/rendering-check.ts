@@ -23,6 +23,7 @@ import { AFM_ACTION, DefaultActionName, DeviceModel, ExternalServiceModel, RuleM
 import { PORTED_PROTOCOLS } from '../policy/port';
 import { inRouteDomain, namespaceRouteDomains } from '../policy/route-domains';
 import { destinationEntries, mappedPodCidrEntries, mappedVirtualServers } from './route-domains';
+import { decodeIRule, onMatchIRuleText } from '../policy/irule';
 
 /** Whether the device needs staged policies (some rule, or the whole device, is in audit). */
 export function hasStaged(compiled: CompiledPolicy): boolean {
@@ -583,16 +584,23 @@ class DeviceCheck {
   }
 
   private iRuleProblem(iRule: unknown, rule: RuleModel, carried: boolean, tenant: string, app: string): string | undefined {
-    const wanted = rule.bandwidth && !carried;
+    const wanted = (rule.bandwidth || rule.onMatch) && !carried;
     if (!wanted)
       return iRule === undefined
         ? undefined
         : `runs the iRule ${quote(iRule)} though ${carried ? 'a carried copy' : 'the rule'} has no bandwidth limit to attach`;
     const at = this.reader.resolve(iRule, tenant, app);
-    if (!at?.obj || at.obj.class !== 'iRule' || typeof at.obj.iRule !== 'string')
-      return `must attach the rule's bandwidth limit through an iRule, and has ${quote(iRule)}`;
+    const text = at?.obj?.class === 'iRule' ? decodeIRule(at.obj.iRule) : undefined;
+    if (!at?.obj || text === undefined)
+      return `must ${rule.bandwidth ? "attach the rule's bandwidth limit" : "run the rule's onMatch code"} through an iRule, and has ${quote(iRule)}`;
     const [, iRuleTenant, iRuleApp] = at.path.split('/');
-    const target = /BWC::policy attach (\S+)/.exec(at.obj.iRule)?.[1];
+    const target = /BWC::policy attach (\S+)/.exec(text)?.[1];
+    if (rule.onMatch) {
+      if (at.obj.expand !== false) return `runs ${at.path}, whose text AS3 would expand (it needs expand: false)`;
+      if (text !== onMatchIRuleText(rule.onMatch.code, rule.bandwidth ? target : undefined))
+        return `runs ${at.path}, which is not the rule's onMatch code${rule.bandwidth ? ' after its bandwidth block' : ''}`;
+      if (!rule.bandwidth) return undefined;
+    }
     const policy = target === undefined ? undefined : this.reader.resolve(target, iRuleTenant, iRuleApp);
     const bw = rule.bandwidth as NonNullable<RuleModel['bandwidth']>;
     if (!policy?.obj || policy.obj.class !== 'Bandwidth_Control_Policy')

@@ -65,7 +65,17 @@ function decisionLines(d: DecisionView, label: string): string[] {
   else lines.push('  decided by the device default');
   if (d.hit) lines.push(`  AFM: ${CONTEXT_NAME[d.hit.context]}, ${afmHitText(d.hit)}`);
   if (d.nextHop) lines.push(`  next hop: ${describeNextHop(d.nextHop)}`);
+  lines.push(...iRuleLines(d));
   return lines;
+}
+
+/** The onMatch iRules that ran (a rule's iRule runs wherever the rule matched, deciding or not). */
+function iRuleLines(d: DecisionView): string[] {
+  return d.levels.flatMap((l) => {
+    if (!l.hit?.iRule) return [];
+    const what = l.rule ? `${ruleName(l.rule)}${l.rule.onMatch ? ` (${l.rule.onMatch})` : ''}` : `AFM rule ${l.hit.rule}`;
+    return [`  iRule: ${l.hit.iRule} runs at FLOW_INIT on ${what}; it cannot change the verdict (verdict commands are refused at synth)`];
+  });
 }
 
 function flowHeader(f: FlowExplanation): string {
@@ -112,10 +122,12 @@ export function formatExplanation(e: Explanation): string {
 
 /** One line naming what decided a flow, for tables. */
 export function decidedByText(d: DecisionView): string {
-  // Redirected flows say where they went: simulate's tables and JSON show it.
-  if (d.decidedBy && d.nextHop?.redirect)
-    return `${ruleName(d.decidedBy)} (${d.decidedBy.action}, ${d.decidedBy.level}) via redirect "${d.nextHop.redirect}"`;
-  if (d.decidedBy) return `${ruleName(d.decidedBy)} (${d.decidedBy.action}, ${d.decidedBy.level})`;
+  if (d.decidedBy) {
+    const iRule = d.decidedBy.onMatch ? ', runs an iRule on match' : '';
+    // Redirected flows say where they went: simulate's tables and JSON show it.
+    const via = d.nextHop?.redirect ? ` via redirect "${d.nextHop.redirect}"` : '';
+    return `${ruleName(d.decidedBy)} (${d.decidedBy.action}, ${d.decidedBy.level}${iRule})${via}`;
+  }
   if (d.ending === 'no-virtual-server') return 'no virtual server (BIG-IP drop)';
   return 'device default';
 }

@@ -7,6 +7,7 @@ import { EgressAction, EgressBandwidthLimit, EgressSchedule, LabelSelector } fro
 import type { EgressSnat } from '../policy/device';
 import { EgressPolicyError, PolicyIssue, formatIssue, quote } from '../policy/errors';
 import type { Level, RuleModel } from '../policy/model';
+import { EgressIRule } from '../policy/irule';
 import { EgressPort } from '../policy/port';
 import { EgressRedirect } from '../policy/redirect';
 import { readRuleProps, ruleFromProps } from '../policy/schema';
@@ -68,6 +69,12 @@ export interface EgressRuleProps {
    * @default - the device's gateways (or its routing table)
    */
   readonly redirect?: EgressRedirect;
+  /**
+   * iRule code AFM runs when the rule matches a flow (FLOW_INIT), for example to log or tag it.
+   * Exactly one `when FLOW_INIT { … }` that does not change the verdict; see docs/irules.md.
+   * @default - no iRule (a bandwidth limit still gets its own)
+   */
+  readonly onMatch?: EgressIRule;
   /**
    * Recurring time window; outside it the rule matches nothing.
    * @default - always

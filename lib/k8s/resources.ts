@@ -11,6 +11,8 @@ export const CLUSTER_LABEL = `${API_GROUP}/cluster`;
 export const OWNER_ANNOTATION = `${API_GROUP}/owner`;
 export const TICKET_ANNOTATION = `${API_GROUP}/ticket`;
 export const JUSTIFICATION_ANNOTATION = `${API_GROUP}/justification`;
+/** The rule's onMatch iRule, described (`file tag.tcl, sha256 …`); the code itself stays in the repository. */
+export const ON_MATCH_ANNOTATION = `${API_GROUP}/on-match-irule`;
 export const CONSTRUCT_PATH_ANNOTATION = `${API_GROUP}/construct-path`;
 
 export type Manifest = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
@@ -120,6 +122,8 @@ export function ruleResource(rule: RuleModel, cluster: string): Manifest {
   if (owner) annotations[OWNER_ANNOTATION] = owner;
   if (ticket) annotations[TICKET_ANNOTATION] = ticket;
   if (justification) annotations[JUSTIFICATION_ANNOTATION] = justification;
+  const onMatch = own(rule, 'onMatch');
+  if (onMatch) annotations[ON_MATCH_ANNOTATION] = `${onMatch.source}, sha256 ${onMatch.sha256}`;
 
   return {
     apiVersion: API_GROUP_VERSION,

@@ -10,6 +10,7 @@
  */
 import {
   BANDWIDTH_IRULE_SUFFIX,
+  ONMATCH_IRULE_PREFIX,
   Digest,
   OBJECT,
   Placement,
@@ -133,6 +134,17 @@ export interface CompiledRule {
   readonly bandwidth?: BandwidthObjects;
   /** Redirect: the rule's listeners, destination list and gateway pool (see `redirect.ts`). */
   readonly redirect?: RedirectObjects;
+  /**
+   * The iRule that runs the rule's `onMatch` code; with a bandwidth limit it also attaches the
+   * bandwidth policy (then `bandwidth.iRule` is this iRule too: a firewall rule has one).
+   */
+  readonly onMatch?: OnMatchObjects;
+}
+
+/** The iRule of a rule's `onMatch` code (`irule_<rule>`); names are item names, paths full paths. */
+export interface OnMatchObjects {
+  readonly iRuleName: string;
+  readonly iRule: string;
 }
 
 export interface CompiledPolicy {
@@ -594,17 +606,27 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
       entries.push({ name: entryName, protocol, portList });
     }
 
+    let onMatch: CompiledRule['onMatch'];
+    if (rule.onMatch) {
+      const iRuleName = fit('shared', `${ONMATCH_IRULE_PREFIX}${ruleBaseName(rule)}`);
+      onMatch = { iRuleName, iRule: pathOf('shared', iRuleName) };
+      const content = canonical({ rule: key, onMatch: rule.onMatch.sha256, bandwidth: rule.bandwidth });
+      items.claim(onMatch.iRule, { what: `the onMatch iRule of rule ${key}`, owner: rule.path, content }, 'onMatch');
+      checkPath(onMatch.iRule, rule.path, 'name', rule.name, 'shorten the rule, namespace or tenant name');
+    }
     let bandwidth: CompiledRule['bandwidth'];
     if (rule.bandwidth) {
       // Every rule list lives in /Common/Shared, which may only reference objects of its own.
       const placement: Placement = 'shared';
       const policyName = fit(placement, `bwc_${ruleBaseName(rule)}`, BANDWIDTH_IRULE_SUFFIX.length);
-      const iRuleName = `${policyName}${BANDWIDTH_IRULE_SUFFIX}`;
+      const iRuleName = onMatch?.iRuleName ?? `${policyName}${BANDWIDTH_IRULE_SUFFIX}`;
       bandwidth = { placement, policyName, policy: pathOf(placement, policyName), iRuleName, iRule: pathOf(placement, iRuleName) };
       const content = canonical({ rule: key, bandwidth: rule.bandwidth });
       items.claim(bandwidth.policy, { what: `the bandwidth policy of rule ${key}`, owner: rule.path, content }, 'bandwidthLimit');
-      items.claim(bandwidth.iRule, { what: `the bandwidth iRule of rule ${key}`, owner: rule.path, content }, 'bandwidthLimit');
-      checkPath(bandwidth.iRule, rule.path, 'name', rule.name, 'shorten the rule, namespace or tenant name');
+      if (!onMatch) {
+        items.claim(bandwidth.iRule, { what: `the bandwidth iRule of rule ${key}`, owner: rule.path, content }, 'bandwidthLimit');
+        checkPath(bandwidth.iRule, rule.path, 'name', rule.name, 'shorten the rule, namespace or tenant name');
+      }
     }
 
     const redirect =
@@ -635,6 +657,7 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
       entries,
       bandwidth,
       ...(redirect ? { redirect } : {}),
+      ...(onMatch ? { onMatch } : {}),
     });
   }
   if (nameIssues.length) throw new EgressPolicyError(nameIssues);

@@ -26,6 +26,7 @@ import {
 import { ruleActive } from './schedule';
 import { podCidrsOfPod } from './route-domains';
 import type { NextHop } from './redirect';
+import { iRuleLabel } from './irule';
 
 /** What happens to a flow: let through, dropped silently, or refused (reset / ICMP unreachable). */
 export type Verdict = 'allow' | 'deny' | 'reject';
@@ -82,6 +83,12 @@ export interface RuleRef {
   readonly path: string;
   readonly action: ActionName;
   readonly audit: boolean;
+  /**
+   * The rule's onMatch iRule, described (`file tag.tcl, sha256 …`): it runs when the rule
+   * matches. It cannot change the verdict (verdict commands are refused at synth), so the
+   * evaluation does not run it.
+   */
+  readonly onMatch?: string;
 }
 
 /** What one level did with the flow. */
@@ -203,6 +210,7 @@ function prepare(model: PolicyModel): PreparedPolicy {
         path: rule.path,
         action: rule.action,
         audit: rule.audit,
+        ...(rule.onMatch ? { onMatch: iRuleLabel(rule.onMatch) } : {}),
       },
     });
   }

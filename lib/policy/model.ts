@@ -102,6 +102,16 @@ export interface RedirectModel {
   readonly gateways: readonly AddressModel[];
 }
 
+/** A rule's user iRule, as the device will hold it (see irule.ts). */
+export interface IRuleModel {
+  /** The code, with CRLF line ends turned into LF and the blanks around the whole text removed. */
+  readonly code: string;
+  /** Where it came from: `file <path>` or `string`. */
+  readonly source: string;
+  /** SHA-256 of `code`, hex. */
+  readonly sha256: string;
+}
+
 export interface RuleMetadataModel {
   readonly owner?: string;
   readonly ticket?: string;
@@ -126,6 +136,8 @@ export interface RuleModel {
   readonly audit: boolean;
   readonly description?: string;
   readonly bandwidth?: BandwidthModel;
+  /** User iRule code run when the rule matches (AFM FLOW_INIT). */
+  readonly onMatch?: IRuleModel;
   readonly schedule?: ScheduleModel;
   /** ISO-8601 instant after which the rule no longer applies. */
   readonly expiresAt?: string;

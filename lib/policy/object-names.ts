@@ -56,6 +56,9 @@ export function routeDomainPath(device: Pick<DeviceModel, 'routeDomain' | 'route
 /** Suffix of the iRule that attaches a rule's bandwidth policy (`bwc_<rule>_attach`). */
 export const BANDWIDTH_IRULE_SUFFIX = '_attach';
 
+/** Prefix of the iRule that runs a rule's onMatch code (`irule_<rule>`). */
+export const ONMATCH_IRULE_PREFIX = 'irule_';
+
 /** Hex digits of a content digest in an object name: 64 bits of SHA-256. */
 export const DIGEST_HEX_DIGITS = 16;
 

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { EgressDestination, isEgressDestination } from './destination';
 import { EgressPolicyError, InvalidValueError, PolicyIssue, quote } from './errors';
 import { CR_LIMITS } from './limits';
+import { onMatchSchema } from './irule';
 import type {
   AddressModel,
   ActionName,
@@ -411,6 +412,7 @@ export interface RuleInput {
   readonly audit?: unknown;
   readonly description?: unknown;
   readonly bandwidthLimit?: unknown;
+  readonly onMatch?: unknown;
   readonly schedule?: unknown;
   readonly expiresAt?: unknown;
   readonly owner?: unknown;
@@ -435,6 +437,7 @@ const ruleShape = {
   audit: flag.optional(),
   description: freeText(DESCRIPTION_MAX).optional(),
   bandwidthLimit: bandwidthSchema.optional(),
+  onMatch: onMatchSchema.optional(),
   schedule: scheduleSchema.optional(),
   expiresAt: isoInstant.optional(),
   owner: freeText(METADATA_MAX).optional(),
@@ -715,6 +718,23 @@ export function ruleFromProps(level: Level, path: string, props: unknown, constr
       message: `a ${p.action} rule lets nothing through, so it cannot limit bandwidth; remove bandwidthLimit or make the rule ALLOW or ALLOW_FINAL`,
     });
   }
+  if (p.onMatch && p.audit) {
+    issues.push({
+      path,
+      field: 'onMatch',
+      value: quote(p.onMatch.source),
+      message:
+        'an audit rule must not change traffic, and whether AFM runs the iRule of a staged rule is not documented; remove onMatch until the rule is enforced, or set audit: false',
+    });
+  }
+  if (p.onMatch && (p.action === 'DENY' || p.action === 'REJECT')) {
+    issues.push({
+      path,
+      field: 'onMatch',
+      value: quote(p.onMatch.source),
+      message: `whether AFM runs an iRule for a flow a ${p.action} rule ends is not documented; remove onMatch (set logging: true to log the flows it ends) or make the rule ALLOW or ALLOW_FINAL`,
+    });
+  }
   const remark = ruleRemark({ description: p.description, metadata: { owner: p.owner, ticket: p.ticket, justification: p.justification } });
   if (remark.length > REMARK_MAX) {
     issues.push({
@@ -759,6 +779,7 @@ export function ruleFromProps(level: Level, path: string, props: unknown, constr
     audit: p.audit ?? false,
     description: p.description,
     bandwidth: p.bandwidthLimit && { maxBandwidth: p.bandwidthLimit.maxBandwidth, unit: p.bandwidthLimit.unit ?? 'Mbps' },
+    ...(p.onMatch ? { onMatch: p.onMatch } : {}),
     schedule,
     expiresAt: p.expiresAt,
     metadata: { owner: p.owner, ticket: p.ticket, justification: p.justification },

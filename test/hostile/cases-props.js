@@ -7,6 +7,7 @@
  */
 const V = require('./values');
 const O = require('./check-output');
+const { show } = require('./harness');
 
 const { judge, repeat } = V;
 const HEX64 = 'a'.repeat(64);
@@ -567,6 +568,65 @@ function redirectSpec(L, withCr) {
         problems.push(`${listeners.length} redirect listeners, expected one for tcp`);
       return problems;
     }),
+/** The rule's onMatch iRule: what AS3, Terraform and Tcl treat specially, and what AFM rule iRules accept. */
+function iRuleSpec(L) {
+  const I = L.EgressIRule;
+  const block = (body) => `when FLOW_INIT {\n${body}\n}`;
+  const LOG = block('    log local0. "flow [IP::client_addr]"');
+  /** The rendered iRule holds exactly `code` (base64, not expanded), and no template sequence of it reaches cdk.tf.json. */
+  const holds = (code) => (out) => {
+    const found = O.as3Objects(out, 'iRule').filter((x) => x.name.includes('_irule_'));
+    if (found.length !== 1) return [`expected one onMatch iRule, found ${found.length}`];
+    const { obj } = found[0];
+    const problems = [];
+    if (obj.expand !== false) problems.push(`iRule expand is ${show(obj.expand)}, not false`);
+    if (!obj.iRule || typeof obj.iRule.base64 !== 'string') return [...problems, `iRule value ${show(obj.iRule)} is not base64`];
+    const text = Buffer.from(obj.iRule.base64, 'base64').toString('utf8');
+    if (text !== code) problems.push(`iRule text ${show(text)} is not ${show(code)}`);
+    return problems;
+  };
+  return {
+    prop: 'onMatch',
+    optional: true,
+    judge: judge.never(),
+    values: [
+      entry('log-line', () => I.fromString(LOG), 'accept', 'legal', { verify: holds(LOG) }),
+      entry('tcl-templates', () => I.fromString(block('    set a "${x} %{y} $${z}"\n    log local0. $a')), 'accept', 'injection', {
+        verify: holds(block('    set a "${x} %{y} $${z}"\n    log local0. $a')),
+      }),
+      entry('backquotes', () => I.fromString(block('    log local0. "`A` `` `~`"')), 'accept', 'injection', {
+        verify: holds(block('    log local0. "`A` `` `~`"')),
+      }),
+      entry('crlf', () => I.fromString(`\r\n${LOG.replace(/\n/g, '\r\n')}\r\n`), 'accept', 'malformed', { verify: holds(LOG) }),
+      entry('max-size', () => I.fromString(block(`    # ${'x'.repeat(4096 - block('    # ').length)}`)), 'accept', 'limits'),
+      entry('over-max-size', () => I.fromString(block(`    # ${'x'.repeat(4097 - block('    # ').length)}`)), 'reject', 'out-of-range'),
+      entry('lone-cr', () => I.fromString(block('    log local0. "a\rb"')), 'reject', 'injection'),
+      entry('nul', () => I.fromString(block('    log local0. "a\u0000b"')), 'reject', 'injection'),
+      entry('unicode', () => I.fromString(block('    log local0. "café ☕"')), 'reject', 'unicode'),
+      entry('line-separator', () => I.fromString(block('    log local0. a\u2028drop')), 'reject', 'unicode'),
+      entry('trailing-blank', () => I.fromString(block('    log local0. x  ')), 'reject', 'malformed'),
+      entry('continuation', () => I.fromString(block('    log local0. a\\\n        b')), 'reject', 'malformed'),
+      entry('empty', () => I.fromString(''), 'reject', 'malformed'),
+      entry('blank', () => I.fromString(' \n\t '), 'reject', 'malformed'),
+      entry('no-event', () => I.fromString('log local0. x'), 'reject', 'malformed'),
+      entry('other-event', () => I.fromString(`${LOG}\nwhen HTTP_REQUEST {\n    log local0. x\n}`), 'reject', 'impossible'),
+      entry('priority', () => I.fromString(LOG.replace('FLOW_INIT', 'FLOW_INIT priority 1')), 'reject', 'malformed'),
+      entry('unbalanced-brace', () => I.fromString('when FLOW_INIT {\n    log local0. x\n'), 'reject', 'malformed'),
+      entry('stray-close', () => I.fromString(`${LOG}\n}`), 'reject', 'injection'),
+      entry('unbalanced-quote', () => I.fromString(block('    log local0. "x')), 'reject', 'malformed'),
+      entry('acl-action', () => I.fromString(block('    ACL::action accept')), 'reject', 'fail-open'),
+      entry('drop', () => I.fromString(block('    if {[IP::client_addr] eq "10.0.0.1"} { drop }')), 'reject', 'semantics'),
+      entry('bwc', () => I.fromString(block('    BWC::policy attach other')), 'reject', 'semantics'),
+      entry('dynamic-command', () => I.fromString(block('    set c log\n    $c local0. x')), 'reject', 'injection'),
+      entry('eval', () => I.fromString(block('    eval [list log local0. x]')), 'reject', 'injection'),
+      entry('missing-file', () => I.fromFile('/nonexistent/cdktf-ces/tag.tcl'), 'reject', 'impossible'),
+      entry('empty-path', () => I.fromFile(''), 'reject', 'malformed'),
+      entry('non-string-code', () => I.fromString(42), 'reject', 'wrong-type'),
+      entry('forged', () => Object.create(I.prototype), 'reject', 'wrong-type'),
+      entry('plain-code', LOG, 'reject', 'wrong-type'),
+      entry('with-deny', () => I.fromString(LOG), 'reject', 'semantics', { before: (ctx, props) => (props.action = 'DENY') }),
+      entry('with-audit', () => I.fromString(LOG), 'reject', 'semantics', { before: (ctx, props) => (props.audit = true) }),
+    ],
   };
 }
 
@@ -826,6 +886,7 @@ function ruleCases(L, add) {
         ),
       },
       redirectSpec(L, withCr),
+      iRuleSpec(L),
       {
         prop: 'schedule',
         optional: true,

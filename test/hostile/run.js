@@ -12,13 +12,14 @@ const { scenarioCases } = require('./cases-scenarios');
 const { cliCases } = require('./cases-cli');
 
 /** The value-object classes whose static factories every case may call. */
-const FACTORY_CLASSES = ['EgressPort', 'EgressDestination', 'EgressSnat', 'BigipCredentials', 'EgressRedirect'];
+const FACTORY_CLASSES = ['EgressPort', 'EgressDestination', 'EgressSnat', 'BigipCredentials', 'EgressRedirect', 'EgressIRule'];
 const FACTORY_SOURCES = {
   EgressPort: path.join(__dirname, '../../lib/policy/port.ts'),
   EgressDestination: path.join(__dirname, '../../lib/policy/destination.ts'),
   EgressSnat: path.join(__dirname, '../../lib/policy/device.ts'),
   BigipCredentials: path.join(__dirname, '../../lib/constructs/credentials.ts'),
   EgressRedirect: path.join(__dirname, '../../lib/policy/redirect.ts'),
+  EgressIRule: path.join(__dirname, '../../lib/policy/irule.ts'),
 };
 
 /**

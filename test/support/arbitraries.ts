@@ -3,8 +3,10 @@
  * tests. They produce the policy model directly (the same shapes the constructs produce after
  * validation), drawing names and values from small pools so that rules collide, overlap and tie.
  */
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import type {
+  IRuleModel,
   ActionName,
   AddressModel,
   DestinationModel,
@@ -112,6 +114,12 @@ export const selectorArb: fc.Arbitrary<SelectorModel> = fc
   });
 
 /** A value one time in five, otherwise undefined. */
+/** onMatch iRules as a rule's props would give them (the checks at synth accept both). */
+const ON_MATCH_MODELS: readonly IRuleModel[] = [
+  'when FLOW_INIT {\n    log local0. "flow [IP::client_addr]"\n}',
+  'when FLOW_INIT {\n    IP::tos 32\n}',
+].map((code) => ({ code, source: 'string', sha256: createHash('sha256').update(code).digest('hex') }));
+
 function rarely<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
   return fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
 }
@@ -189,6 +197,7 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
         }),
       ),
       expiresAt: rarely(fc.constantFrom('2099-01-01T00:00:00Z', '2098-06-30T12:00:00Z')),
+      onMatch: rarely(fc.constantFrom(...ON_MATCH_MODELS)),
     })
     .map((r) => {
       const namespace = level === 'cluster' ? undefined : r.namespace;
@@ -213,6 +222,7 @@ function ruleArb(level: Level, esNames: readonly string[]): fc.Arbitrary<RuleMod
         logging: r.logging,
         audit: r.audit,
         bandwidth: r.action === 'ALLOW' || r.action === 'ALLOW_FINAL' ? r.bandwidth : undefined,
+        ...(r.onMatch && !r.audit && (r.action === 'ALLOW' || r.action === 'ALLOW_FINAL') ? { onMatch: r.onMatch } : {}),
         schedule: r.schedule,
         expiresAt: r.expiresAt,
         metadata: {},
@@ -281,7 +291,8 @@ export function policyArb(options: PolicyArbOptions = {}): fc.Arbitrary<PolicyMo
       return fc.array(rule, { minLength: 1, maxLength: maxRules }).map((rules) => ({
         device,
         externalServices,
-        rules: [...new Map(rules.map((r) => [ruleKey(r), r])).values()],
+        // A device in audit mode refuses onMatch code (it must not change traffic).
+        rules: [...new Map(rules.map((r) => [ruleKey(r), device.audit ? { ...r, onMatch: undefined } : r])).values()],
       }));
     });
 }

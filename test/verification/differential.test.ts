@@ -56,6 +56,7 @@ describe('differential: intent evaluator vs AFM evaluator over the rendering', (
           if (intent.verdict !== intent.wouldBe) seen.add('audit changes the verdict');
           for (const s of intent.enforced.levels) if (s.outcome === 'match') seen.add(`${s.level}:${s.rule.action}`);
           if (afm.enforced.decidedBy?.ruleList?.endsWith('_carried_allow')) seen.add('carried ALLOW decides');
+          for (const s of intent.enforced.levels) if (s.outcome === 'match' && s.rule.onMatch) seen.add(`${s.level} onMatch iRule runs`);
           if (intent.enforced.basis === 'default') seen.add('default decides');
           if (flow.host && !flow.destinationIp) seen.add('host-only flow');
           if (flow.sourceIp.includes(':')) seen.add('IPv6 flow');
@@ -101,6 +102,9 @@ describe('differential: intent evaluator vs AFM evaluator over the rendering', (
       'every pod by a list: ALLOW',
       'namespace-narrowed cluster rule',
       'dual-stack pod CIDRs',
+      'cluster onMatch iRule runs',
+      'namespace onMatch iRule runs',
+      'service onMatch iRule runs',
     ]) {
       expect(seen).toContain(kind);
     }

@@ -23,6 +23,9 @@ export interface Reading {
   /** Cluster, namespace, service: rule key, `-` (no match) or `(not consulted)`. */
   readonly levels: readonly string[];
   readonly wouldBeLevels: readonly string[];
+  /** Keys of the rules whose onMatch iRule ran, by level order (a carried copy runs none). */
+  readonly iRules: readonly string[];
+  readonly wouldBeIRules: readonly string[];
 }
 
 export interface RenderedWorld {
@@ -43,6 +46,8 @@ export function renderWorld(model: PolicyModel): RenderedWorld {
   return { firewall, plan: buildSyncPlan(compiled), owners: new AfmRuleIndex(model), as3, commands };
 }
 
+const iRules = (d: IntentDecision) => d.levels.flatMap((s) => (s.outcome === 'match' && s.rule.onMatch ? [s.rule.key] : []));
+
 export function intentReading(r: IntentResult): Reading {
   const levels = (d: IntentDecision) =>
     d.levels.map((s) => (s.outcome === 'match' ? s.rule.key : s.outcome === 'no-match' ? '-' : '(not consulted)'));
@@ -53,6 +58,8 @@ export function intentReading(r: IntentResult): Reading {
     wouldBeDecidedBy: r.wouldBeDecision.decidedBy?.key ?? '(default)',
     levels: levels(r.enforced),
     wouldBeLevels: levels(r.wouldBeDecision),
+    iRules: iRules(r.enforced),
+    wouldBeIRules: iRules(r.wouldBeDecision),
   };
 }
 
@@ -73,6 +80,12 @@ export function afmReading(e: AfmEvaluation, owners: AfmRuleIndex): Reading {
       if (s.context === 'virtual-server' && o?.level !== 'service') return '-';
       return o ? o.key : '-';
     });
+  // The iRules that ran for rules with onMatch code (a bandwidth limit's own iRule is not one).
+  const ranIRules = (c: AfmChainResult) =>
+    c.steps.flatMap((s) => {
+      const o = s.outcome === 'match' && s.hit?.iRule ? owner(s.hit) : undefined;
+      return o?.onMatch ? [o.key] : [];
+    });
   const decided = (c: AfmChainResult) => (c.decidedBy ? (owner(c.decidedBy)?.key ?? '(default)') : '(default)');
   return {
     verdict: e.verdict,
@@ -81,6 +94,8 @@ export function afmReading(e: AfmEvaluation, owners: AfmRuleIndex): Reading {
     wouldBeDecidedBy: decided(e.staged),
     levels: levels(e.enforced),
     wouldBeLevels: levels(e.staged),
+    iRules: ranIRules(e.enforced),
+    wouldBeIRules: ranIRules(e.staged),
   };
 }
 

@@ -12,6 +12,7 @@ import { As3Validator } from '../../../lib/testing/as3-validator';
 import { Device, copyConfig } from './device';
 import { DEVICE_HOST, ErrorAnswers, HttpError } from './http';
 import { Json, isApplication, isObject, isTenant } from './json';
+import { iRuleDeclarationErrors } from './irule';
 import { forEachBigip, forEachUse, pointerProblem } from './partition-index';
 import { Timers } from './timers';
 
@@ -452,6 +453,8 @@ export class As3Service {
       }
       const errors = this.declarationErrors(decl, op);
       if (errors.length) return { invalid: errors };
+      const iRuleErrors = iRuleDeclarationErrors(decl);
+      if (iRuleErrors.length) return { invalid: iRuleErrors };
       const missing = this.missingBigipComponent(decl);
       if (missing) return { refused: this.requestFailure(decl, 422, missing) };
     }

@@ -7,6 +7,7 @@
  */
 import { EMPTY_LIST_PLACEHOLDER } from '../../../lib/clients/bigip/client';
 import { Json, canonicalJson, isApplication, isObject } from './json';
+import { storedIRuleText } from './irule';
 import { EventList, PartitionIndex, indexPartition } from './partition-index';
 import { trafficMatchingProblem } from './redirect';
 
@@ -150,6 +151,13 @@ export class Device {
     return Object.fromEntries([...out.entries()].sort(([x], [y]) => x.localeCompare(y)).map(([k, v]) => [k, [...v].sort()]));
   }
 
+  /** The text of a deployed iRule as mcpd holds it (after AS3's rewriting, see irule.ts). */
+  public iRuleText(iRulePath: string): string {
+    const rule = this.findObject(iRulePath);
+    if (rule?.cls !== 'iRule') throw new Error(`BigipEmulator: no iRule ${iRulePath} is deployed`);
+    return storedIRuleText(rule.item);
+  }
+
   /**
    * The bandwidth policy a deployed iRule attaches with `BWC::policy attach <name>`, resolved as
    * the iRule runtime does. The tmsh reference: "The policy name should be give[n] without a path
@@ -163,7 +171,7 @@ export class Device {
   public bandwidthPolicyAttachedBy(iRulePath: string): string {
     const rule = this.findObject(iRulePath);
     if (rule?.cls !== 'iRule') throw new Error(`BigipEmulator: no iRule ${iRulePath} is deployed`);
-    const text = typeof rule.item.iRule === 'string' ? rule.item.iRule : '';
+    const text = storedIRuleText(rule.item);
     const m = /BWC::policy\s+attach\s+(\S+)/.exec(text);
     if (!m) throw new Error(`BigipEmulator: iRule ${iRulePath} has no "BWC::policy attach <name>"`);
     const name = m[1];

@@ -439,6 +439,11 @@ export class BigipEmulator {
     return this.device.bandwidthPolicyAttachedBy(iRulePath);
   }
 
+  /** The text mcpd holds for a deployed iRule: AS3's rewriting applied (irule.ts cites it). */
+  public iRuleText(iRulePath: string): string {
+    return this.device.iRuleText(iRulePath);
+  }
+
   /**
    * Restarts the device: the running configuration becomes the saved one, so whatever was not
    * saved (by `tmsh save sys config`, or by AS3 after a declaration with `persist`, its default)
