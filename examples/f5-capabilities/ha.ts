@@ -11,6 +11,7 @@
 import { Construct } from 'constructs';
 import {
   AfmDevice,
+  AfmDeviceProps,
   BigipCredentials,
   ConfigSyncMode,
   EgressAction,
@@ -22,7 +23,7 @@ import {
 } from '../../lib';
 
 /** The pair's device, one rule on it, and its controller (which learns of the peer from the device). */
-export function addHaPairDevice(scope: Construct, crdStack: EgressCrdStack): AfmDevice {
+export function addHaPairDevice(scope: Construct, crdStack: EgressCrdStack, props: Partial<AfmDeviceProps> = {}): AfmDevice {
   const device = new AfmDevice(scope, 'BigipPair', {
     clusterName: 'edge-prod',
     address: 'bigip-a.example.net',
@@ -35,6 +36,7 @@ export function addHaPairDevice(scope: Construct, crdStack: EgressCrdStack): Afm
       peerAddresses: ['bigip-b.example.net'],
       configSync: ConfigSyncMode.AUTO,
     },
+    ...props,
   });
   new NamespaceEgressRule(scope, 'CheckoutToPsp', {
     device,
