@@ -75,7 +75,7 @@ export default tseslint.config(
   layer(
     ['lib/controller/**'],
     ['cli', 'testing', 'constructs', 'migration'],
-    'the controller shares code only through lib/clients and lib/verify',
+    'the controller shares code only through lib/clients, lib/verify and lib/flowlog',
   ),
   layer(
     ['lib/testing/**'],
