@@ -568,6 +568,9 @@ function redirectSpec(L, withCr) {
         problems.push(`${listeners.length} redirect listeners, expected one for tcp`);
       return problems;
     }),
+  };
+}
+
 /** The rule's onMatch iRule: what AS3, Terraform and Tcl treat specially, and what AFM rule iRules accept. */
 function iRuleSpec(L) {
   const I = L.EgressIRule;
