@@ -314,30 +314,17 @@ export function bigipProvider(scope: Construct, alias: string, props: BigipConne
     );
   }
   const credentials = (props.credentials ?? BigipCredentials.fromVariables())._bind(scope, alias);
-  const provider = new BigipProvider(scope, 'Provider', {
-    alias,
-    address: props.address,
-    port: props.port !== undefined ? String(props.port) : undefined,
-    username: credentials.username,
-    password: credentials.password,
-    tokenAuth: true,
-    validateCertsDisable: props.insecureSkipTlsVerify === true,
-    trustedCertPath: props.tlsCaBundlePath,
-    teemDisable: true,
-  });
+  const provider = providerWith(scope, alias, props, credentials);
   boundCredentials.set(provider, credentials);
   return provider;
 }
 
-/** The credentials each provider made by {@link bigipProvider} logs in with (the other units of a pair use the same). */
-const boundCredentials = new WeakMap<BigipProvider, { readonly username?: string; readonly password?: string }>();
-
-/**
- * The `bigip` provider of another unit of `leader`'s BIG-IP pair: the same credentials (the same
- * Terraform variables, not new ones) and TLS settings, another address.
- */
-export function peerProvider(scope: Construct, alias: string, leader: BigipProvider, props: BigipConnectionProps): BigipProvider {
-  const credentials = boundCredentials.get(leader) ?? {};
+function providerWith(
+  scope: Construct,
+  alias: string,
+  props: BigipConnectionProps,
+  credentials: { readonly username?: string; readonly password?: string },
+): BigipProvider {
   return new BigipProvider(scope, 'Provider', {
     alias,
     address: props.address,
@@ -349,6 +336,17 @@ export function peerProvider(scope: Construct, alias: string, leader: BigipProvi
     trustedCertPath: props.tlsCaBundlePath,
     teemDisable: true,
   });
+}
+
+/** The credentials each provider made by {@link bigipProvider} logs in with (the other units of a pair use the same). */
+const boundCredentials = new WeakMap<BigipProvider, { readonly username?: string; readonly password?: string }>();
+
+/**
+ * The `bigip` provider of another unit of `leader`'s BIG-IP pair: the same credentials (the same
+ * Terraform variables, not new ones) and TLS settings, another address.
+ */
+export function peerProvider(scope: Construct, alias: string, leader: BigipProvider, props: BigipConnectionProps): BigipProvider {
+  return providerWith(scope, alias, props, boundCredentials.get(leader) ?? {});
 }
 
 /** An HCL string literal: JSON's escapes are HCL's, and `${` / `%{` must not start a template. */
