@@ -5,6 +5,7 @@ import { refusal } from './synthesized';
  * with anything but a named EgressPolicyError.
  */
 import fc from 'fast-check';
+import { tenantProblem } from '../../lib/policy/names';
 import { TerraformStack, Testing } from 'cdktf';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import {
@@ -26,7 +27,8 @@ const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined })
 const withoutUndefined = (o: Loose): Loose => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 const clusterName = fc.stringMatching(/^[a-z]([a-z0-9-]{0,32}[a-z0-9])?$/);
-const tenant = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,30}$/).filter((t) => t !== 'Common' && t !== 'Shared');
+// Not a name AS3 reserves: Common, Shared, and the declaration's own properties (`id`, `label`, …).
+const tenant = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,30}$/).filter((t) => tenantProblem(t) === undefined);
 
 /** Device props without the references (crdStack), drawn so that they are valid together. */
 const deviceSettings = fc

@@ -842,7 +842,13 @@ function ruleCases(L, add) {
         values: [entry('false', false, 'accept', 'legal')],
         render: withCr((c, v, out) => [
           ...O.eq(c.spec.logging, v ? true : undefined, 'spec.logging'),
-          ...(O.userRules(out).every((r) => !!r.loggingEnabled === v) ? [] : [`AFM loggingEnabled differs from ${v}`]),
+          // The rule's own AFM rules log as asked; its copies carried into the virtual-server policy never do.
+          ...(O.userRules(out)
+            .filter((r) => !O.carriedRules(out).includes(r))
+            .every((r) => !!r.loggingEnabled === v)
+            ? []
+            : [`AFM loggingEnabled differs from ${v}`]),
+          ...(O.carriedRules(out).some((r) => r.loggingEnabled) ? ['a carried copy of the rule logs'] : []),
         ]),
       },
       {

@@ -151,6 +151,13 @@ function userRules(out) {
   return firewallRules(out).filter((r) => r.name !== 'default');
 }
 
+/** The AFM rules of the rule lists that hold the copies of ALLOW rules carried into the virtual-server policy. */
+function carriedRules(out) {
+  return as3Objects(out, 'Firewall_Rule_List')
+    .filter(({ name }) => name.endsWith('_carried_allow'))
+    .flatMap(({ obj }) => obj.rules || []);
+}
+
 function deployment(out) {
   const d = out.manifests.map((m) => m.manifest).filter((m) => m && m.kind === 'Deployment');
   return d.length === 1 ? d[0] : undefined;
@@ -192,6 +199,7 @@ module.exports = {
   as3Objects,
   firewallRules,
   userRules,
+  carriedRules,
   itemByName,
   crs,
   findCr,

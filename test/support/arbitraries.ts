@@ -830,7 +830,9 @@ export function redirectPolicyArb(policies: fc.Arbitrary<PolicyModel>): fc.Arbit
   return policies.chain((drawn) =>
     fc.array(rule, { minLength: 1, maxLength: 4 }).map((extra) => {
       const model = { ...drawn, device: { ...drawn.device, routeDomain: 0 } };
-      let rules = [...new Map([...model.rules, ...extra].map((r) => [ruleKey(r), r])).values()];
+      // A device in audit mode refuses iRules on match (irule.ts): the drawn rules keep theirs only when it enforces.
+      const fit = (r: RuleModel): RuleModel => (model.device.audit && r.onMatch ? { ...r, onMatch: undefined } : r);
+      let rules = [...new Map([...model.rules, ...extra].map((r) => [ruleKey(r), fit(r)])).values()];
       const drop = (i: number) => {
         const { redirect: _dropped, ...plain } = rules[i];
         rules = [...rules.slice(0, i), plain as RuleModel, ...rules.slice(i + 1)];

@@ -109,7 +109,7 @@ describe('differential: per-rule source translation', () => {
           }
         }
       }),
-      { numRuns: 300, seed: 20261201 },
+      { numRuns: 600, seed: 20261201 },
     );
     for (const kind of [
       'device POOL',

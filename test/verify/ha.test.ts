@@ -123,7 +123,8 @@ describe('verify against an emulated pair', () => {
 
   beforeAll(async () => {
     clients = new Map();
-    pair = await BigipPair.start({ syncDelayMs: 50 });
+    // Sync (sub-second on a device) faster than an AS3 apply (seconds on a device, 20 ms here): see docs/ha.md on the race.
+    pair = await BigipPair.start({ syncDelayMs: 5 });
     world = await startWorld({
       policy: { highAvailability: { deviceGroup: 'failover-group', peerAddresses: ['127.0.0.2'] } },
       deploy: () => ({
