@@ -28,27 +28,32 @@ export const DEFAULT_RULE_LABEL = 'default';
  * Prometheus counters with bounded labels: `rule` is a rule key of the plan, `default` or
  * `unknown` (AFM rule names from elsewhere never become labels); `namespace` is one of the first
  * `maxNamespaces` namespaces seen, `other` after that, or `unknown` when no pod held the
- * address; `verdict` is allow/deny/reject; `staged` is true/false. At most
- * (rules + 2) × (maxNamespaces + 2) × 3 × 2 series.
+ * address; `workload` is `<namespace>/<first Service selecting the pod>` (`<namespace>/-` for a
+ * pod no Service selects; pod names never become labels), one of the first `maxWorkloads` seen,
+ * else `other`, and `other`/`unknown` where the namespace is; `verdict` is allow/deny/reject;
+ * `staged` is true/false. The workload determines the namespace, so there are at most
+ * (rules + 2) × (maxWorkloads + 2) × 3 × 2 series.
  */
 export class FlowMetrics {
-  readonly events: Counter<'rule' | 'namespace' | 'verdict' | 'staged'>;
+  readonly events: Counter<'rule' | 'namespace' | 'workload' | 'verdict' | 'staged'>;
   readonly rejected: Counter<'reason'>;
   readonly queueDepth: Gauge;
   readonly pausedSockets: Gauge;
   private readonly namespaces = new Set<string>();
+  private readonly workloads = new Set<string>();
   /** Label children by their values: as bounded as the labels, and cheaper than a lookup per event. */
   private readonly children = new Map<string, { inc(): void }>();
 
   constructor(
     readonly registry: Registry = new Registry(),
     private readonly maxNamespaces = 50,
+    private readonly maxWorkloads = 200,
   ) {
     const registers = [registry];
     this.events = new Counter({
       name: 'cdktf_ces_flow_events_total',
-      help: 'AFM events received, by policy rule (rule key, default or unknown), source namespace (capped), verdict and staged',
-      labelNames: ['rule', 'namespace', 'verdict', 'staged'],
+      help: 'AFM events received, by policy rule (rule key, default or unknown), source namespace and workload (capped), verdict and staged',
+      labelNames: ['rule', 'namespace', 'workload', 'verdict', 'staged'],
       registers,
     });
     this.rejected = new Counter({
@@ -73,13 +78,23 @@ export class FlowMetrics {
     return namespace;
   }
 
+  workloadLabel(namespaceLabel: string, services: readonly string[] | undefined): string {
+    if (namespaceLabel === UNKNOWN || namespaceLabel === OTHER) return namespaceLabel;
+    const workload = `${namespaceLabel}/${services?.[0] ?? '-'}`;
+    if (this.workloads.has(workload)) return workload;
+    if (this.workloads.size >= this.maxWorkloads) return OTHER;
+    this.workloads.add(workload);
+    return workload;
+  }
+
   count(record: FlowRecord): void {
     const rule = record.rule?.key ?? (record.defaultRule ? DEFAULT_RULE_LABEL : UNKNOWN);
     const namespace = this.namespaceLabel(record.source.namespace);
-    const key = `${rule} ${namespace} ${record.verdict} ${record.staged}`;
+    const workload = this.workloadLabel(namespace, record.source.services);
+    const key = `${rule} ${workload} ${namespace} ${record.verdict} ${record.staged}`;
     let child = this.children.get(key);
     if (!child) {
-      child = this.events.labels({ rule, namespace, verdict: record.verdict, staged: String(record.staged) });
+      child = this.events.labels({ rule, namespace, workload, verdict: record.verdict, staged: String(record.staged) });
       this.children.set(key, child);
     }
     child.inc();

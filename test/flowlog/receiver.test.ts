@@ -154,9 +154,10 @@ describe('receiver', () => {
   test('UDP: one message per datagram; malformed ones are counted by reason; metrics carry only bounded labels', async () => {
     const lines: string[] = [];
     const output = new Writable({ write: (c, _e, done) => (lines.push(String(c)), done()) });
-    const metrics = new FlowMetrics(undefined, 1);
+    const metrics = new FlowMetrics(undefined, 1, 1);
     const history = new AddressHistory();
-    history.podUpdated(0, { namespace: 'payments', name: 'p', ips: ['10.244.1.5'] });
+    history.podUpdated(0, { namespace: 'payments', name: 'p', ips: ['10.244.1.5'], services: ['checkout'] });
+    history.podUpdated(0, { namespace: 'payments', name: 'q', ips: ['10.244.1.7'] });
     history.podUpdated(0, { namespace: 'web', name: 'w', ips: ['10.244.1.6'] });
     const receiver = new FlowReceiver({ output, metrics, history, rules: RuleDirectory.fromModel(demoModel()) });
     const { udpPort } = await receiver.listen({ host: '127.0.0.1', udpPort: 0 });
@@ -166,12 +167,14 @@ describe('receiver', () => {
       await send(LINE);
       await send(fieldListLine({ rule: 'x_other_cluster_rule', src: '10.244.1.6' }));
       await send(fieldListLine({ rule: 'default', src: '10.244.9.9' }));
+      // A second workload of a known namespace, past the workload cap of 1.
+      await send(fieldListLine({ rule: 'default', src: '10.244.1.7' }));
       await send('garbage');
       await send(fieldListLine({ dstPort: '99999' }));
       let rejected = 0;
       await until(() => {
         void metrics.rejected.get().then((m) => (rejected = m.values.length));
-        return lines.length === 3 && rejected === 2;
+        return lines.length === 4 && rejected === 2;
       });
     } finally {
       socket.close();
@@ -181,6 +184,7 @@ describe('receiver', () => {
       'cluster/allow-dns',
       'x_other_cluster_rule',
       'default',
+      'default',
     ]);
     expect((await metrics.rejected.get()).values.map((v) => [v.labels.reason, v.value]).sort()).toEqual([
       ['bad-port', 1],
@@ -188,8 +192,13 @@ describe('receiver', () => {
     ]);
     expect(
       (await metrics.events.get()).values.map(
-        (v) => `${v.labels.rule} ${v.labels.namespace} ${v.labels.verdict} ${v.labels.staged} ${v.value}`,
+        (v) => `${v.labels.rule} ${v.labels.namespace} ${v.labels.workload} ${v.labels.verdict} ${v.labels.staged} ${v.value}`,
       ),
-    ).toEqual(['cluster/allow-dns payments allow false 1', 'unknown other deny false 1', 'default unknown deny false 1']);
+    ).toEqual([
+      'cluster/allow-dns payments payments/checkout allow false 1',
+      'unknown other other deny false 1',
+      'default unknown unknown deny false 1',
+      'default payments other deny false 1',
+    ]);
   });
 });
