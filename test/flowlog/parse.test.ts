@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { enrich, recordLine } from '../../lib/flowlog/enrich';
 import { AfmLogParser, REJECT_REASONS } from '../../lib/flowlog/parse';
 import { DEFAULT_FIELDS, fieldListLine } from './support';
+import { NAT_LOG_DELIMITER, NAT_LOG_FIELDS } from '../../lib/afm/nat';
 
 const parser = new AfmLogParser({ fields: DEFAULT_FIELDS });
 
@@ -110,6 +111,28 @@ describe('AFM events the device sends', () => {
   test('a UTF-8 byte-order mark before MSG is allowed (RFC 5424 6.4)', () => {
     const line = fieldListLine().replace(' - "Mar', ' - \ufeff"Mar');
     expect(parser.parse(line).ok).toBe(true);
+  });
+});
+
+test('a NAT event of the rendered NAT log profile (same publisher) is rejected and counted, never read as a firewall event', () => {
+  const values: Readonly<Record<string, string>> = {
+    'event-name': 'LSN_ADD',
+    timestamp: '1772443800250',
+    'context-name': '/k8s_demo_prod/egress/egress_vs',
+    'route-domain': '0',
+    protocol: 'TCP',
+    'src-ip': '10.244.1.5',
+    'src-port': '40000',
+    'translated-src-ip': '192.0.2.220',
+    'translated-src-port': '50000',
+    'dest-ip': '203.0.113.5',
+    'dest-port': '22',
+    'translated-route-domain': '0',
+  };
+  const msg = NAT_LOG_FIELDS.map((f) => `"${values[f]}"`).join(NAT_LOG_DELIMITER);
+  expect(parser.parse(`<134>1 2026-03-02T09:30:00.250Z bigip1.example.net tmm - 23003137 - ${msg}`)).toEqual({
+    ok: false,
+    reason: 'bad-action',
   });
 });
 
