@@ -58,6 +58,18 @@ import type { PlanList, SyncPlan } from '../../lib/policy/plan';
 import type { BigipNodePush } from '../emulators/bigip/emulator';
 import { ControllerDeployment, Emulators, deploySynthOutput, runControllerProcess, startEmulators } from '../emulators/deploy';
 import { DeviceModel } from './device-model';
+import { ContainerRunner, WorkloadEmulator } from '../emulators/kube/workloads';
+
+/** A container that runs nothing and answers every probe on its `http` port (8080) with 200. */
+const readyStandIn: ContainerRunner = async () => {
+  const server = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    ports: { 8080: (server.address() as net.AddressInfo).port },
+    exited: () => false,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+};
 import { lowerBoundLagMs } from './lower-bound';
 
 export interface ControllerBenchOptions {
@@ -606,7 +618,15 @@ class World {
           metadata: { namespace: s.namespace, name: s.name },
           spec: { selector: s.selector, ports: [{ port: 80 }] },
         });
-      const deployed = await deploySynthOutput(workload.outdir, emulators);
+      // The Deployment's rollout wait needs Ready pods; the benchmark runs the controller as a
+      // process of its own (below), so the pods are stand-ins that only answer their probes.
+      const standIns = new WorkloadEmulator(kube, { runner: readyStandIn }).start();
+      let deployed: Awaited<ReturnType<typeof deploySynthOutput>>;
+      try {
+        deployed = await deploySynthOutput(workload.outdir, emulators);
+      } finally {
+        await standIns.stop();
+      }
       const deployment = deployed.controllers[0];
       const planCm = kube.get({
         apiVersion: 'v1',
