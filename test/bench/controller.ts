@@ -627,6 +627,13 @@ class World {
       } finally {
         await standIns.stop();
       }
+      // The stand-ins go (their Deployment's controller is stopped, so none come back): the
+      // benchmark's workload is the cluster's only pods.
+      for (const p of kube.list({ apiVersion: 'v1', kind: 'Pod', namespace: CONTROLLER_NAMESPACE }))
+        kube.delete(
+          { apiVersion: 'v1', kind: 'Pod', namespace: CONTROLLER_NAMESPACE, name: p.metadata.name as string },
+          { gracePeriodSeconds: 0 },
+        );
       const deployment = deployed.controllers[0];
       const planCm = kube.get({
         apiVersion: 'v1',
