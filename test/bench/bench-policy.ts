@@ -16,6 +16,17 @@ import {
   ServiceEgressRule,
 } from '../../lib';
 
+/** The i-th rule of the workload: 4 of 5 are namespace rules, 1 of 5 a service rule. */
+export function benchRule(i: number, namespaces: number) {
+  const namespace = `team-${i % namespaces}`;
+  const destinations = [
+    EgressDestination.fqdn(`api-${i % 50}.partner.example`),
+    EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
+  ];
+  const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
+  return { service: i % 5 === 4, namespace, name: `rule-${i}`, destinations, ports, priority: i % 1000 };
+}
+
 export function buildBenchPolicy(app: App, rules: number, namespaces: number): AfmDevice {
   const crds = new EgressCrdStack(app, 'crds');
   const stack = new TerraformStack(app, 'egress');
@@ -29,21 +40,17 @@ export function buildBenchPolicy(app: App, rules: number, namespaces: number): A
     dnsResolver: '/Common/egress-resolver',
   });
   for (let i = 0; i < rules; i++) {
-    const destinations = [
-      EgressDestination.fqdn(`api-${i % 50}.partner.example`),
-      EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
-    ];
-    const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
+    const p = benchRule(i, namespaces);
     const common = {
       device,
-      name: `rule-${i}`,
-      namespace: `team-${i % namespaces}`,
+      name: p.name,
+      namespace: p.namespace,
       action: EgressAction.ALLOW,
-      priority: i % 1000,
-      destinations,
-      ports,
+      priority: p.priority,
+      destinations: p.destinations,
+      ports: p.ports,
     };
-    if (i % 5 === 4) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
+    if (p.service) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
     else new NamespaceEgressRule(stack, `R${i}`, common);
   }
   return device;

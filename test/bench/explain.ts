@@ -1,6 +1,6 @@
 /**
  * Explain benchmark: latency of `explain` on a 10,000-rule policy of the synth benchmark's shape
- * (`ruleProps` of synth-worker.ts: 4 of 5 rules namespace rules, 1 of 5 service rules, an FQDN
+ * (`benchRule` of bench-policy.ts: 4 of 5 rules namespace rules, 1 of 5 service rules, an FQDN
  * and a /24 each, HTTPS or a port range), against two baselines measured in the same run:
  *
  * - per query, the intent evaluator over the policy model: a plain linear scan of the rules in
@@ -15,18 +15,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { App, TerraformStack } from 'cdktf';
-import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import {
-  AfmDevice,
-  BigipCredentials,
-  EgressAction,
-  EgressCrdStack,
-  EgressDestination,
-  EgressPort,
-  NamespaceEgressRule,
-  ServiceEgressRule,
-} from '../../lib';
+import { App } from 'cdktf';
+import { buildBenchPolicy } from './bench-policy';
 import { ClusterState } from '../../lib/analysis/cluster-state';
 import { DnsAnswers, ExplainQuery, PolicyView, explain, parseDestination, policyView } from '../../lib/analysis/engine';
 import { formatExplanation } from '../../lib/analysis/format';
@@ -55,45 +45,10 @@ export interface ExplainBenchResult {
   readonly decidedByRule: number;
 }
 
-/** The i-th rule: the shape of synth-worker.ts's ruleProps. */
-function ruleProps(i: number, namespaces: number) {
-  const namespace = `team-${i % namespaces}`;
-  const destinations = [
-    EgressDestination.fqdn(`api-${i % 50}.partner.example`),
-    EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
-  ];
-  const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
-  return { service: i % 5 === 4, namespace, name: `rule-${i}`, destinations, ports, priority: i % 1000 };
-}
-
 /** Synthesizes the workload into `outdir`, as `cdktf synth` would. */
 function synthWorkload(rules: number, namespaces: number, outdir: string): void {
   const app = new App({ outdir });
-  const crds = new EgressCrdStack(app, 'crds');
-  const stack = new TerraformStack(app, 'egress');
-  new KubernetesProvider(stack, 'k8s', {});
-  const device = new AfmDevice(stack, 'Bigip', {
-    clusterName: 'bench',
-    address: '192.0.2.1',
-    credentials: BigipCredentials.fromEnvironment(),
-    tlsCaBundlePath: '/ca.pem',
-    crdStack: crds,
-    dnsResolver: '/Common/egress-resolver',
-  });
-  for (let i = 0; i < rules; i++) {
-    const p = ruleProps(i, namespaces);
-    const common = {
-      device,
-      name: p.name,
-      namespace: p.namespace,
-      action: EgressAction.ALLOW,
-      priority: p.priority,
-      destinations: p.destinations,
-      ports: p.ports,
-    };
-    if (p.service) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
-    else new NamespaceEgressRule(stack, `R${i}`, common);
-  }
+  buildBenchPolicy(app, rules, namespaces);
   app.synth();
 }
 

@@ -12,61 +12,17 @@ import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import * as fs from 'node:fs';
 import { BigipAs3 } from '../../providers/bigip/as3';
 import { BigipProvider } from '../../providers/bigip/provider';
-import {
-  AfmDevice,
-  BigipCredentials,
-  EgressAction,
-  EgressCrdStack,
-  EgressDestination,
-  EgressPort,
-  NamespaceEgressRule,
-  ServiceEgressRule,
-} from '../../lib';
+import { benchRule, buildBenchPolicy } from './bench-policy';
 
 const [mode, rulesArg, namespacesArg, outdir, declarationFile] = process.argv.slice(2);
 const rules = Number(rulesArg);
 const namespaces = Number(namespacesArg);
 
-/** The i-th rule of the workload: 4 of 5 are namespace rules, 1 of 5 a service rule. */
-function ruleProps(i: number) {
-  const namespace = `team-${i % namespaces}`;
-  const destinations = [
-    EgressDestination.fqdn(`api-${i % 50}.partner.example`),
-    EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
-  ];
-  const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
-  return { service: i % 5 === 4, namespace, name: `rule-${i}`, destinations, ports, priority: i % 1000 };
-}
-
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const app = new App({ outdir });
 if (mode === 'library') {
-  const crds = new EgressCrdStack(app, 'crds');
-  const stack = new TerraformStack(app, 'egress');
-  new KubernetesProvider(stack, 'k8s', {});
-  const device = new AfmDevice(stack, 'Bigip', {
-    clusterName: 'bench',
-    address: '192.0.2.1',
-    credentials: BigipCredentials.fromEnvironment(),
-    tlsCaBundlePath: '/ca.pem',
-    crdStack: crds,
-    dnsResolver: '/Common/egress-resolver',
-  });
-  for (let i = 0; i < rules; i++) {
-    const p = ruleProps(i);
-    const common = {
-      device,
-      name: p.name,
-      namespace: p.namespace,
-      action: EgressAction.ALLOW,
-      priority: p.priority,
-      destinations: p.destinations,
-      ports: p.ports,
-    };
-    if (p.service) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
-    else new NamespaceEgressRule(stack, `R${i}`, common);
-  }
+  buildBenchPolicy(app, rules, namespaces);
 } else {
   // Bare cdktf: the same number of kubernetes_manifest resources with the same CR content,
   // written as plain object literals (no validation, no policy compilation). `bare-as3` also
@@ -81,7 +37,7 @@ if (mode === 'library') {
     new BigipAs3(stack, 'Declaration', { provider, as3Json: JSON.stringify(declaration), ignoreMetadata: true });
   }
   for (let i = 0; i < rules; i++) {
-    const p = ruleProps(i);
+    const p = benchRule(i, namespaces);
     const port = i % 3 === 0 ? { protocol: 'tcp', port: 443 } : { protocol: 'tcp', port: 8000, endPort: 8000 + (i % 100) };
     new Manifest(stack, `R${i}`, {
       manifest: {
