@@ -43,6 +43,25 @@ function convergedOn(world: World, unit: BigipEmulator): boolean {
   });
 }
 
+/** A pair, a client per unit, and the world deployed to both units, in sync. */
+async function deployToPair(): Promise<{ pair: BigipPair; clients: BigipClient[]; world: World }> {
+  const pair = await BigipPair.start({ unit: { users: BIGIP_USERS }, syncDelayMs: SYNC_DELAY_MS });
+  const clients = pair.units.map(
+    (u) => new BigipClient({ url: u.url, username: 'admin', password: 'admin', caBundle: BigipEmulator.caCertificate() }),
+  );
+  const world = await startWorld({
+    policy: { highAvailability: { deviceGroup: pair.deviceGroup, peerAddresses: ['127.0.0.2'] } },
+    deploy: () => ({
+      bigipUnits: {
+        'bigip.k8s_e2e': { bigip: pair.units[0], client: clients[0] },
+        'bigip.k8s_e2e_unit1': { bigip: pair.units[1], client: clients[1] },
+      },
+    }),
+  });
+  await eventually(() => pair.syncStatus === 'In Sync', 'the deploy to reach both units');
+  return { pair, clients, world };
+}
+
 describe('a BIG-IP pair fails over while pods churn', () => {
   let world: World;
   let pair: BigipPair;
@@ -50,20 +69,7 @@ describe('a BIG-IP pair fails over while pods churn', () => {
   let clients: BigipClient[];
 
   beforeAll(async () => {
-    pair = await BigipPair.start({ unit: { users: BIGIP_USERS }, syncDelayMs: SYNC_DELAY_MS });
-    clients = pair.units.map(
-      (u) => new BigipClient({ url: u.url, username: 'admin', password: 'admin', caBundle: BigipEmulator.caCertificate() }),
-    );
-    world = await startWorld({
-      policy: { highAvailability: { deviceGroup: pair.deviceGroup, peerAddresses: ['127.0.0.2'] } },
-      deploy: () => ({
-        bigipUnits: {
-          'bigip.k8s_e2e': { bigip: pair.units[0], client: clients[0] },
-          'bigip.k8s_e2e_unit1': { bigip: pair.units[1], client: clients[1] },
-        },
-      }),
-    });
-    await eventually(() => pair.syncStatus === 'In Sync', 'the deploy to reach both units');
+    ({ pair, clients, world } = await deployToPair());
     for (let i = 1; i <= 6; i++) world.emulators.kube.apply(pod('payments', `api-${i}`, { ips: [`10.1.0.${i}`] }));
     controller = await startInProcess(world, {
       env: { BIGIP_URL: pair.units[0].url, BIGIP_HA_PEER_URLS: pair.units[1].url, BIGIP_HA_POLL_MS: String(HA_POLL_MS) },
@@ -166,20 +172,7 @@ describe('graceful failovers back and forth while pods churn (both units up)', (
   let clients: BigipClient[];
 
   beforeAll(async () => {
-    pair = await BigipPair.start({ unit: { users: BIGIP_USERS }, syncDelayMs: SYNC_DELAY_MS });
-    clients = pair.units.map(
-      (u) => new BigipClient({ url: u.url, username: 'admin', password: 'admin', caBundle: BigipEmulator.caCertificate() }),
-    );
-    world = await startWorld({
-      policy: { highAvailability: { deviceGroup: pair.deviceGroup, peerAddresses: ['127.0.0.2'] } },
-      deploy: () => ({
-        bigipUnits: {
-          'bigip.k8s_e2e': { bigip: pair.units[0], client: clients[0] },
-          'bigip.k8s_e2e_unit1': { bigip: pair.units[1], client: clients[1] },
-        },
-      }),
-    });
-    await eventually(() => pair.syncStatus === 'In Sync', 'the deploy to reach both units');
+    ({ pair, clients, world } = await deployToPair());
     controller = await startInProcess(world, {
       env: { BIGIP_URL: pair.units[0].url, BIGIP_HA_PEER_URLS: pair.units[1].url, BIGIP_HA_POLL_MS: String(HA_POLL_MS) },
     });
