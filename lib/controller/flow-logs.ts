@@ -47,7 +47,7 @@ export function podIdentity(pod: PodInfo, services: Iterable<ServiceInfo>, route
   return {
     namespace: pod.namespace,
     name: pod.name,
-    ips: !holds ? [] : routeDomain === undefined ? pod.ips : pod.ips.map((ip) => historyKey(ip, routeDomain, new Set([routeDomain]))),
+    ips: holds ? pod.ips.map((ip) => historyKey(ip, routeDomain)) : [],
     ...(pod.node !== undefined ? { node: pod.node } : {}),
     services: selecting,
   };

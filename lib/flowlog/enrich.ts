@@ -171,11 +171,11 @@ export function isStaged(event: Pick<FlowEvent, 'policy' | 'policyType'>): boole
 }
 
 /**
- * The key a source address has in the {@link AddressHistory}: `ip%id` in a route domain that
- * namespaces have of their own (pods of two tenants may hold the same address), else the address.
+ * The key an address has in the {@link AddressHistory}: `ip%id` for a pod of a namespace in a
+ * route domain of its own (pods of two tenants may hold the same address), else the address.
  */
-export function historyKey(ip: string, routeDomain: number | undefined, ownRouteDomains?: ReadonlySet<number>): string {
-  return routeDomain !== undefined && ownRouteDomains?.has(routeDomain) ? `${ip}%${routeDomain}` : ip;
+export function historyKey(ip: string, ownRouteDomain: number | undefined): string {
+  return ownRouteDomain === undefined ? ip : `${ip}%${ownRouteDomain}`;
 }
 
 /**
@@ -189,7 +189,8 @@ export function enrich(
   ownRouteDomains?: ReadonlySet<number>,
 ): FlowRecord {
   const at = Date.parse(event.time);
-  const holder = history?.lookup(historyKey(event.sourceIp, event.routeDomain, ownRouteDomains), at);
+  const rd = event.routeDomain !== undefined && ownRouteDomains?.has(event.routeDomain) ? event.routeDomain : undefined;
+  const holder = history?.lookup(historyKey(event.sourceIp, rd), at);
   const rule = event.rule !== undefined ? rules?.lookup(event.rule) : undefined;
   const opt = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
   const context =
