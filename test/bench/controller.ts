@@ -33,6 +33,7 @@
  * - a lower bound of the p99 lag any scheduler could reach on the same device and the
  *   controller's trace of changes (lower-bound.ts), and the controller's ratio to it.
  */
+import { EMPTY_LIST_PLACEHOLDER } from '../../lib/clients/bigip/client';
 import { seededRandom } from '../../lib/util';
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -524,15 +525,38 @@ function lags(emulators: Emulators, changes: Map<string, Change[]>, since: numbe
   return { all: sort(all), additions: sort(additions), removals: sort(removals), unresolved, superseded, counted };
 }
 
+/**
+ * A list's pod addresses on the device, sorted: an empty list holds AS3's placeholder (the
+ * controller and the baseline push it for an empty set), which is no member.
+ */
+function deviceMembers(emulators: Emulators, taskId: string): string[] | undefined {
+  return emulators.bigip
+    .listMembers(taskId)
+    ?.filter((a) => a !== EMPTY_LIST_PLACEHOLDER)
+    .sort();
+}
+
 function listsEqual(emulators: Emulators, plan: SyncPlan, expected: Map<string, string[]>): boolean {
   for (const l of plan.lists) {
-    const device = emulators.bigip.listMembers(l.taskId);
+    const device = deviceMembers(emulators, l.taskId);
     const want = expected.get(l.path) as string[];
     if (!device || device.length !== want.length) return false;
-    const sorted = [...device].sort();
-    for (let i = 0; i < want.length; i++) if (sorted[i] !== want[i]) return false;
+    for (let i = 0; i < want.length; i++) if (device[i] !== want[i]) return false;
   }
   return true;
+}
+
+/** The first list whose device content differs from the expected one, for the failure message. */
+function listDifference(emulators: Emulators, plan: SyncPlan, expected: Map<string, string[]>): string {
+  for (const l of plan.lists) {
+    const device = deviceMembers(emulators, l.taskId) ?? [];
+    const want = expected.get(l.path) as string[];
+    const missing = want.filter((m) => !device.includes(m));
+    const extra = device.filter((m) => !want.includes(m));
+    if (missing.length || extra.length)
+      return `${l.path}: ${device.length} on the device, ${want.length} expected, missing ${missing.slice(0, 3).join(' ')}, extra ${extra.slice(0, 3).join(' ')}`;
+  }
+  return 'every list has its expected content';
 }
 
 async function waitFor(check: () => boolean, limitMs: number): Promise<boolean> {
@@ -692,10 +716,14 @@ class World {
       () => child.exitCode === null && listsEqual(this.emulators, this.plan, expected) && pushedSince(spawnedAt),
       300_000,
     );
-    if (!synced)
+    if (!synced) {
+      const pushed = new Set(this.emulators.bigip.nodePushes({ since: spawnedAt }).map((p) => p.taskId)).size;
       throw new Error(
-        `${this.mode}: the lists did not reach their initial content within 300 s${this.stderr.length ? `; stderr: ${this.stderr.join('').slice(0, 2000)}` : ''}`,
+        `${this.mode}: the lists did not reach their initial content within 300 s (exit code ${child.exitCode}; ` +
+          `${pushed} of ${this.plan.lists.length} lists pushed; ${listDifference(this.emulators, this.plan, expected)})` +
+          `${this.stderr.length ? `; stderr: ${this.stderr.join('').slice(0, 2000)}` : ''}`,
       );
+    }
   }
 
   /**
