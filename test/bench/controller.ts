@@ -593,6 +593,8 @@ function baselineEnv(deployment: ControllerDeployment, emulators: Emulators, pla
     KUBECONFIG: emulators.kubeconfigFile,
     POD_NAMESPACE: deployment.namespace,
     LEADER_ELECTION: 'false',
+    // The same Node.js options as the controller's container: only the push policy differs.
+    NODE_OPTIONS: deployment.env.NODE_OPTIONS ?? '',
   };
 }
 
