@@ -1,26 +1,5 @@
 import fc from 'fast-check';
-import { ListTrace, coverableWithin, lowerBoundLagMs, maxCoverage } from './lower-bound';
-
-/**
- * A concrete scheduler on the same device model: whenever the device is free it pushes the list
- * with the oldest change not yet on the device; the push carries every change made before it
- * starts. Returns every change's lag.
- */
-function simulate(lists: readonly ListTrace[], busyShare = 1): number[] {
-  const pending = lists.map((l) => [...l.changes].sort((a, b) => a - b));
-  const lags: number[] = [];
-  let now = Math.min(...pending.flatMap((p) => p.slice(0, 1)));
-  for (;;) {
-    let pick = -1;
-    for (let i = 0; i < pending.length; i++) if (pending[i].length && (pick < 0 || pending[i][0] < pending[pick][0])) pick = i;
-    if (pick < 0) return lags;
-    now = Math.max(now, pending[pick][0]);
-    const end = now + lists[pick].serviceMs;
-    while (pending[pick].length && pending[pick][0] <= now) lags.push(end - (pending[pick].shift() as number));
-    // Idle after each push, so the device is busy at most `busyShare` of the time.
-    now = end + lists[pick].serviceMs * (1 / busyShare - 1);
-  }
-}
+import { coverableWithin, lowerBoundLagMs, maxCoverage, oldestFirstLags } from './lower-bound';
 
 const quantile = (values: number[], q: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -32,6 +11,15 @@ describe('lower bound of the lag any scheduler reaches', () => {
     expect(maxCoverage([0, 1, 2, 10, 11, 20], 2)).toEqual([0, 3, 5, 6]);
     expect(maxCoverage([0, 5, 10], 0)).toEqual([0, 1, 2, 3]);
     expect(maxCoverage([0, 5, 10], -1)).toEqual([0]);
+  });
+
+  test('the oldest-first reference scheduler, on the whole device and at half of it', () => {
+    const lists = [
+      { changes: [0, 50], serviceMs: 10 },
+      { changes: [5], serviceMs: 20 },
+    ];
+    expect(oldestFirstLags(lists)).toEqual([10, 25, 10]);
+    expect(oldestFirstLags(lists, 0.5)).toEqual([10, 35, 20]);
   });
 
   test('an idle device: the bound is the push time itself', () => {
@@ -66,7 +54,7 @@ describe('lower bound of the lag any scheduler reaches', () => {
         (lists, q, share) => {
           const all = lists.flatMap((l) => l.changes);
           const horizon = Math.max(...all) - Math.min(...all);
-          const achieved = quantile(simulate(lists, share), q);
+          const achieved = quantile(oldestFirstLags(lists, share), q);
           expect(lowerBoundLagMs(lists, q, horizon, 0.5, share)).toBeLessThanOrEqual(achieved + 0.5);
         },
       ),

@@ -122,3 +122,27 @@ export function lowerBoundLagMs(lists: readonly ListTrace[], q: number, horizonM
   }
   return hi;
 }
+
+/**
+ * A concrete scheduler on the same device model, run offline on the trace: whenever the device
+ * is free it pushes the list with the oldest change not yet on the device; the push carries
+ * every change made before it starts. Returns every change's lag. It is what the controller's
+ * removals-first, oldest-first order comes to with no coalescing wait, no answer latency and
+ * exact pacing, so the controller's lag over it is what its implementation loses; the lower
+ * bound over it is what the bound's relaxations leave out (checked to hold by a property test).
+ */
+export function oldestFirstLags(lists: readonly ListTrace[], busyShare = 1): number[] {
+  const pending = lists.map((l) => [...l.changes].sort((a, b) => a - b));
+  const lags: number[] = [];
+  let now = Math.min(...pending.flatMap((p) => p.slice(0, 1)));
+  for (;;) {
+    let pick = -1;
+    for (let i = 0; i < pending.length; i++) if (pending[i].length && (pick < 0 || pending[i][0] < pending[pick][0])) pick = i;
+    if (pick < 0) return lags;
+    now = Math.max(now, pending[pick][0]);
+    const end = now + lists[pick].serviceMs;
+    while (pending[pick].length && pending[pick][0] <= now) lags.push(end - (pending[pick].shift() as number));
+    // Idle after each push, so the device is busy at most `busyShare` of the time.
+    now = end + lists[pick].serviceMs * (1 / busyShare - 1);
+  }
+}
