@@ -39,7 +39,10 @@
  *   push). A retryable failure re-queues the list after the controller's backoff
  *   (`fullJitterDelay`, per list, growing with its consecutive failures), as controller-runtime's
  *   `AddRateLimited` does; a terminal failure (a 4xx such as a list AS3 does not have) parks it
- *   until `terminalRetryMs` passes, and is reported.
+ *   until `terminalRetryMs` passes, and is reported. The first success after a retryable
+ *   failure brings the lists waiting out a backoff forward once (see `recovered`): after an
+ *   outage the device is back for all of them, and backoffs that grew during it would otherwise
+ *   hold the last list back for up to `retryMaxMs`.
  */
 import { fullJitterDelay } from '../../clients/backoff';
 import { BigipApiError } from '../../clients/bigip/errors';
@@ -157,6 +160,8 @@ interface ListState {
   dirtySince: number;
   notBefore: number;
   failures: number;
+  /** Brought forward once after a recovery since its last success (see `recovered`). */
+  recoveryRetried: boolean;
   inFlight: boolean;
   lastPushed?: string;
   /** Usual device time of a push of this list, and when it was measured. */
@@ -188,6 +193,8 @@ export class ListWorkqueue {
   private lastAnswerAt = -Infinity;
   private lastDecreaseAt = -Infinity;
   private lastDeviceMs = 0;
+  /** Whether the last answer was a retryable failure. */
+  private lastFailed = false;
   /** The current latency interval: when it began, its answers, whether all were late. */
   private intervalStart = -Infinity;
   private intervalAnswers = 0;
@@ -226,7 +233,16 @@ export class ListWorkqueue {
     if (!s)
       this.lists.set(
         path,
-        (s = { dirty: false, removal: false, dirtySince: now, notBefore: 0, failures: 0, inFlight: false, usualAt: now }),
+        (s = {
+          dirty: false,
+          removal: false,
+          dirtySince: now,
+          notBefore: 0,
+          failures: 0,
+          recoveryRetried: false,
+          inFlight: false,
+          usualAt: now,
+        }),
       );
     if (!s.dirty) {
       s.dirty = true;
@@ -462,8 +478,11 @@ export class ListWorkqueue {
     s.inFlight = false;
     const base = { path, members: members.length, dirtySince, startedAt, finishedAt: now, deviceMs };
     if (ok) {
+      if (this.lastFailed) this.recovered(now);
+      this.lastFailed = false;
       s.lastPushed = key;
       s.failures = 0;
+      s.recoveryRetried = false;
       const onTime = deviceMs <= onTimeMs;
       if (deviceMs > 0) {
         s.usualMs = usual === undefined ? deviceMs : Math.min(deviceMs, usual * FLOOR_RISE);
@@ -476,6 +495,7 @@ export class ListWorkqueue {
     }
     if (this.isOverload(error)) this.decrease('overload', startedAt, now);
     const terminal = this.options.isTerminal?.(error) ?? false;
+    if (!terminal) this.lastFailed = true;
     const failures = Math.max(0, s.failures) + 1;
     const backoff = terminal
       ? (this.options.terminalRetryMs ?? 60000)
@@ -491,6 +511,22 @@ export class ListWorkqueue {
     s.failures = terminal ? 0 : failures;
     s.notBefore = now + backoff;
     this.options.onOutcome?.({ ...base, ok: false, pushed: true, error, terminal });
+  }
+
+  /**
+   * The device answers again after a failed push: the lists waiting out a retry backoff are due
+   * now (paced as usual), rather than after a backoff that grew during the outage. Each list is
+   * brought forward once per failure streak, so a list that keeps failing on its own goes back
+   * to its backoff instead of being retried after every other list's success.
+   */
+  private recovered(now: number): void {
+    for (const path of this.dirtyLists) {
+      const s = this.lists.get(path) as ListState;
+      if (s.failures > 0 && !s.recoveryRetried && s.notBefore > now) {
+        s.notBefore = now;
+        s.recoveryRetried = true;
+      }
+    }
   }
 
   private increase(): void {

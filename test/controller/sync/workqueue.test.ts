@@ -341,6 +341,53 @@ describe('ListWorkqueue', () => {
     await stop(s);
   });
 
+  test('the first success after an outage brings the lists waiting out a backoff forward', async () => {
+    const device = new FakeDevice(() => 10);
+    const { s } = scheduler(device, () => ['10.0.0.1'], { retryBaseMs: 1000, retryMaxMs: 30_000, random: () => 0.999 });
+    // An outage: 'b' fails four times (backoffs of about 1, 2, 4 and then 8 s), 'a' once.
+    device.failNext.push(...Array.from({ length: 4 }, () => ({ path: 'b', error: busy503() })), { path: 'a', error: busy503() });
+    s.start();
+    s.markDirty('b', true);
+    await advance(7_500);
+    s.markDirty('a', true);
+    await settle(s, device);
+    await stop(s);
+    const calls = device.calls.map((c) => ({ path: c.path, sentAt: c.sentAt - T0, endAt: c.endAt - T0 }));
+    expect(calls.map((c) => c.path)).toEqual(['b', 'b', 'b', 'b', 'a', 'a', 'b']);
+    // 'a' succeeds about 1 s after its failure; 'b' follows at once instead of at the end of its
+    // 8 s backoff (about 15 s in).
+    const [aOk, bOk] = calls.slice(5);
+    expect(aOk.sentAt).toBeLessThan(8_600);
+    expect(bOk.sentAt - aOk.endAt).toBeLessThanOrEqual(5);
+    expect([...device.state.keys()].sort()).toEqual(['a', 'b']);
+  });
+
+  test('a list that keeps failing on its own is brought forward once, then waits out its backoff', async () => {
+    const device = new FakeDevice(() => 1);
+    const versions = new Versions();
+    const { s } = scheduler(device, versions.desired, { retryBaseMs: 1000, retryMaxMs: 30_000, random: () => 0.999 });
+    s.start();
+    // 'bad' fails twice, so its next retry is about 2 s away; 'good' keeps changing and succeeding.
+    device.failNext.push({ path: 'bad', error: busy503() }, { path: 'bad', error: busy503() });
+    s.markDirty('bad', true);
+    await advance(1_100);
+    expect(device.calls.map((c) => c.path)).toEqual(['bad', 'bad']);
+    const secondFailure = device.calls[1].endAt;
+    for (let i = 0; i < 2; i++) device.failNext.push({ path: 'bad', error: busy503() });
+    // A success of 'good' brings 'bad' forward once; it fails again and is not brought forward by
+    // the next success.
+    versions.bump('good');
+    s.markDirty('good', false);
+    await advance(300);
+    versions.bump('good');
+    s.markDirty('good', false);
+    await advance(300);
+    const badCalls = device.calls.filter((c) => c.path === 'bad').map((c) => c.sentAt - secondFailure);
+    expect(badCalls).toHaveLength(3);
+    expect(badCalls[2]).toBeLessThan(1_000);
+    await stop(s);
+  });
+
   test('invalidate pushes a list again even when its membership equals what was last pushed (the device lost it)', async () => {
     const device = new FakeDevice(() => 1);
     const { s } = scheduler(device, () => ['10.0.0.1']);
