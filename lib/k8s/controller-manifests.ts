@@ -272,9 +272,9 @@ export function controllerManifests(s: ControllerSettings): Manifest[] {
       ? [{ name: 'DEVICE_CHECK_INTERVAL_MS', value: String(s.deviceCheckIntervalSeconds * 1000) }]
       : []),
     { name: 'LOG_LEVEL', value: s.logLevel },
-    // V8 sizes its young generation for throughput (semi-spaces of tens of MB on Node 24); a
-    // small one costs the controller no measurable CPU or lag and about 50 MB of resident memory
-    // at 20,000 pods (docs/benchmarks.md), room that the default 256Mi limit needs.
+    // V8 sizes its young generation from the heap limit, not the container's; small semi-spaces
+    // cost the controller no measurable CPU or lag and save about 50 MB of resident memory at
+    // 20,000 pods on Node 24 (docs/benchmarks.md), room that the default 256Mi limit needs.
     { name: 'NODE_OPTIONS', value: CONTROLLER_NODE_OPTIONS },
     ...(s.flowLogs
       ? [
