@@ -34,6 +34,14 @@ export const DEFAULT_RULE_LABEL = 'default';
  * `staged` is true/false. The workload determines the namespace, so there are at most
  * (rules + 2) × (maxWorkloads + 2) × 3 × 2 series.
  */
+/** `value` if it is one of the first `max` values `seen`, else `other` (a bounded label). */
+function capped(seen: Set<string>, max: number, value: string): string {
+  if (seen.has(value)) return value;
+  if (seen.size >= max) return OTHER;
+  seen.add(value);
+  return value;
+}
+
 export class FlowMetrics {
   readonly events: Counter<'rule' | 'namespace' | 'workload' | 'verdict' | 'staged'>;
   readonly rejected: Counter<'reason'>;
@@ -71,20 +79,12 @@ export class FlowMetrics {
   }
 
   namespaceLabel(namespace: string | undefined): string {
-    if (namespace === undefined) return UNKNOWN;
-    if (this.namespaces.has(namespace)) return namespace;
-    if (this.namespaces.size >= this.maxNamespaces) return OTHER;
-    this.namespaces.add(namespace);
-    return namespace;
+    return namespace === undefined ? UNKNOWN : capped(this.namespaces, this.maxNamespaces, namespace);
   }
 
   workloadLabel(namespaceLabel: string, services: readonly string[] | undefined): string {
     if (namespaceLabel === UNKNOWN || namespaceLabel === OTHER) return namespaceLabel;
-    const workload = `${namespaceLabel}/${services?.[0] ?? '-'}`;
-    if (this.workloads.has(workload)) return workload;
-    if (this.workloads.size >= this.maxWorkloads) return OTHER;
-    this.workloads.add(workload);
-    return workload;
+    return capped(this.workloads, this.maxWorkloads, `${namespaceLabel}/${services?.[0] ?? '-'}`);
   }
 
   count(record: FlowRecord): void {

@@ -16,7 +16,7 @@ import {
   ServiceEgressRule,
 } from '../../lib';
 
-/** The i-th rule of the workload: 4 of 5 are namespace rules, 1 of 5 a service rule. */
+/** The i-th rule of the workload: 4 of 5 are namespace rules, 1 of 5 a rule of `service`. */
 export function benchRule(i: number, namespaces: number) {
   const namespace = `team-${i % namespaces}`;
   const destinations = [
@@ -24,7 +24,7 @@ export function benchRule(i: number, namespaces: number) {
     EgressDestination.cidr(`10.${(i >> 8) & 255}.${i & 255}.0/24`),
   ];
   const ports = [i % 3 === 0 ? EgressPort.HTTPS : EgressPort.tcpRange(8000, 8000 + (i % 100))];
-  return { service: i % 5 === 4, namespace, name: `rule-${i}`, destinations, ports, priority: i % 1000 };
+  return { service: i % 5 === 4 ? `svc-${i % 7}` : undefined, namespace, name: `rule-${i}`, destinations, ports, priority: i % 1000 };
 }
 
 export function buildBenchPolicy(app: App, rules: number, namespaces: number): AfmDevice {
@@ -50,7 +50,7 @@ export function buildBenchPolicy(app: App, rules: number, namespaces: number): A
       destinations: p.destinations,
       ports: p.ports,
     };
-    if (p.service) new ServiceEgressRule(stack, `R${i}`, { ...common, service: `svc-${i % 7}` });
+    if (p.service) new ServiceEgressRule(stack, `R${i}`, { ...common, service: p.service });
     else new NamespaceEgressRule(stack, `R${i}`, common);
   }
   return device;

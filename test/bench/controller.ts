@@ -61,6 +61,7 @@ import type { BigipNodePush } from '../emulators/bigip/emulator';
 import { ControllerDeployment, Emulators, deploySynthOutput, runControllerProcess, startEmulators } from '../emulators/deploy';
 import { DeviceModel } from './device-model';
 import { ContainerRunner, WorkloadEmulator } from '../emulators/kube/workloads';
+import { lowerBoundLagMs, oldestFirstLags } from './lower-bound';
 
 /** A container that runs nothing and answers every probe on its `http` port (8080) with 200. */
 const readyStandIn: ContainerRunner = async () => {
@@ -72,7 +73,6 @@ const readyStandIn: ContainerRunner = async () => {
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 };
-import { lowerBoundLagMs, oldestFirstLags } from './lower-bound';
 
 export interface ControllerBenchOptions {
   /** @default 20000 */
@@ -544,27 +544,22 @@ function deviceMembers(emulators: Emulators, taskId: string): string[] | undefin
     .sort();
 }
 
-function listsEqual(emulators: Emulators, plan: SyncPlan, expected: Map<string, string[]>): boolean {
-  for (const l of plan.lists) {
-    const device = deviceMembers(emulators, l.taskId);
-    const want = expected.get(l.path) as string[];
-    if (!device || device.length !== want.length) return false;
-    for (let i = 0; i < want.length; i++) if (device[i] !== want[i]) return false;
-  }
-  return true;
-}
-
-/** The first list whose device content differs from the expected one, for the failure message. */
-function listDifference(emulators: Emulators, plan: SyncPlan, expected: Map<string, string[]>): string {
+/**
+ * The first list whose device content differs from the expected one (how many entries each
+ * side has, a few missing and extra addresses), or undefined when every list is as expected.
+ */
+function listDifference(emulators: Emulators, plan: SyncPlan, expected: Map<string, string[]>): string | undefined {
   for (const l of plan.lists) {
     const device = deviceMembers(emulators, l.taskId) ?? [];
     const want = expected.get(l.path) as string[];
-    const missing = want.filter((m) => !device.includes(m));
-    const extra = device.filter((m) => !want.includes(m));
-    if (missing.length || extra.length)
-      return `${l.path}: ${device.length} on the device, ${want.length} expected, missing ${missing.slice(0, 3).join(' ')}, extra ${extra.slice(0, 3).join(' ')}`;
+    if (device.length === want.length && device.every((m, i) => m === want[i])) continue;
+    const onDevice = new Set(device);
+    const wanted = new Set(want);
+    const missing = want.filter((m) => !onDevice.has(m)).slice(0, 3);
+    const extra = device.filter((m) => !wanted.has(m)).slice(0, 3);
+    return `${l.path}: ${device.length} on the device, ${want.length} expected, missing ${missing.join(' ')}, extra ${extra.join(' ')}`;
   }
-  return 'every list has its expected content';
+  return undefined;
 }
 
 async function waitFor(check: () => boolean, limitMs: number): Promise<boolean> {
@@ -719,20 +714,20 @@ class World {
     const child = this.child;
     child.stdout?.resume();
     child.stderr?.on('data', (c: Buffer) => this.stderr.push(c.toString('utf8')));
-    const expected = desiredMembers(this.plan, this.churn.snapshot(), new Date());
+    const expected = await this.expectedLists();
     // The device still holds the lists of the previous process: wait for this one's own first
     // push of every list, not only for the right content.
     const pushedSince = (since: number) =>
       new Set(this.emulators.bigip.nodePushes({ since }).map((p) => p.taskId)).size === this.plan.lists.length;
     const synced = await waitFor(
-      () => child.exitCode === null && listsEqual(this.emulators, this.plan, expected) && pushedSince(spawnedAt),
+      () => child.exitCode === null && listDifference(this.emulators, this.plan, expected) === undefined && pushedSince(spawnedAt),
       300_000,
     );
     if (!synced) {
       const pushed = new Set(this.emulators.bigip.nodePushes({ since: spawnedAt }).map((p) => p.taskId)).size;
       throw new Error(
         `${this.mode}: the lists did not reach their initial content within 300 s (exit code ${child.exitCode}; ` +
-          `${pushed} of ${this.plan.lists.length} lists pushed; ${listDifference(this.emulators, this.plan, expected)})` +
+          `${pushed} of ${this.plan.lists.length} lists pushed; ${listDifference(this.emulators, this.plan, expected) ?? 'every list as expected'})` +
           `${this.stderr.length ? `; stderr: ${this.stderr.join('').slice(0, 2000)}` : ''}`,
       );
     }
@@ -779,7 +774,7 @@ class World {
   }
 
   settled(expected: Map<string, string[]>): boolean {
-    return listsEqual(this.emulators, this.plan, expected);
+    return listDifference(this.emulators, this.plan, expected) === undefined;
   }
 
   async stop(): Promise<void> {

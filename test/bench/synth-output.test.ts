@@ -60,7 +60,7 @@ describe('synth output is unchanged by performance work', () => {
       securityBaseline: {
         'manifest.json': 'eb934d9dc49a9a36e3337dc8b0fccfe27448238a58ab5d9498119aad88c40af6',
         'stacks/egress-crds/cdk.tf.json': 'cbd84b45741037e0b2e531f58aaf303b46f3656f8929b28541d72cd220dc248c',
-        'stacks/security-baseline/cdk.tf.json': '3386902023fc6157e23117baf58d1290671913924b74ec07ced1cbc07d42d079',
+        'stacks/security-baseline/cdk.tf.json': 'f573e93fc2a6bc55e89233a25c89b84df17af587ab75009d4074d665192de30e',
         'stacks/security-baseline/cdktf-ces/k8s_prod_east.json': '408aac00e689ec2b3c270c112be3d315b09fb5b11445c26e519e5d6713ad2178',
       },
       payments: {

@@ -54,7 +54,7 @@ if (mode === 'library') {
           priority: p.priority,
           destinations: [{ fqdn: `api-${i % 50}.partner.example` }, { cidr: `10.${(i >> 8) & 255}.${i & 255}.0/24` }],
           ports: [port.endPort === 8000 ? { protocol: 'tcp', port: 8000 } : port],
-          ...(p.service ? { service: `svc-${i % 7}` } : {}),
+          ...(p.service ? { service: p.service } : {}),
         },
       },
     });
