@@ -1,7 +1,6 @@
 import { Construct } from 'constructs';
 import { TerraformStack } from 'cdktf';
 import { KubernetesProvider, KubernetesProviderConfig } from '@cdktf/provider-kubernetes/lib/provider';
-import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import { z } from 'zod';
 import { ALL_KINDS, customResourceDefinition } from '../k8s/crds';
 import { parseProps, throwIssues } from '../policy/device';
@@ -9,6 +8,7 @@ import { formatIssue } from '../policy/errors';
 import { struct } from '../policy/schema';
 import { prototypePollutionIssues, readStruct } from '../policy/struct';
 import { misplacedProps } from './connection';
+import { KubernetesManifest } from './kubernetes-manifest';
 import { refused } from './problems';
 
 const CRD_STACK_SYMBOL = Symbol.for('cdktf-ces.EgressCrdStack');
@@ -91,7 +91,7 @@ export class EgressCrdStack extends TerraformStack {
     new KubernetesProvider(this, 'kubernetes', kubernetes ?? {});
     for (const kind of ALL_KINDS) {
       const crd = customResourceDefinition(kind);
-      new Manifest(this, kind, {
+      new KubernetesManifest(this, kind, {
         manifest: crd as Record<string, unknown>,
         // A new CRD is served but not in discovery until Established (5 s "Installing" with
         // several API servers), and the provider maps kinds through discovery when it plans

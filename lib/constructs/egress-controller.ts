@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
-import { Lazy, TerraformStack } from 'cdktf';
-import { Manifest as ManifestResource } from '@cdktf/provider-kubernetes/lib/manifest';
+import { Lazy, TerraformResource, TerraformStack } from 'cdktf';
 import type { BigipAs3 } from '../../providers/bigip/as3';
 import {
   BUNDLE_KEY,
@@ -29,6 +28,7 @@ import { packageRoot } from '../util';
 import { AfmDevice } from './afm-device';
 import { check, hostProblem, misplacedProps, terraformStringProblem } from './connection';
 import { checkedConstructId } from './construct-id';
+import { KubernetesManifest } from './kubernetes-manifest';
 import { isRefused, markUnbuilt, refused } from './problems';
 
 /** Where the bundled controller is built by `npm run build`. */
@@ -487,8 +487,8 @@ function generatedNameProblem(m: Manifest): string | undefined {
  * replicas with leader election, probes and a metrics Service.
  */
 export class EgressController extends Construct {
-  /** The Kubernetes objects, in apply order. */
-  public readonly resources: ManifestResource[] = [];
+  /** The Kubernetes objects, in apply order: `kubernetes_manifest` resources. */
+  public readonly resources: TerraformResource[] = [];
 
   constructor(scope: Construct, id: string, props: EgressControllerProps) {
     super(scope, checkedConstructId(scope, id, 'an EgressController'));
@@ -690,9 +690,9 @@ export class EgressController extends Construct {
     const listDeclarations = [device.declaration, device.sharedBigip?.declaration].filter(
       (d): d is BigipAs3 => d !== undefined && TerraformStack.of(d) === stack,
     );
-    const created: ManifestResource[] = [];
+    const created: TerraformResource[] = [];
     shape.forEach((m, i) => {
-      const resource = new ManifestResource(this, resourceId(m, namespace), {
+      const resource = new KubernetesManifest(this, resourceId(m, namespace), {
         manifest: Lazy.anyValue({ produce: () => manifestAt(i) }) as unknown as Record<string, unknown>,
         // The namespace first; the Deployment after everything it mounts and runs as.
         // The Deployment also after the declaration that creates the lists it pushes to: a pod

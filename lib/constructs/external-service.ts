@@ -1,6 +1,5 @@
 import { Construct } from 'constructs';
-import { TerraformStack } from 'cdktf';
-import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
+import { TerraformResource, TerraformStack } from 'cdktf';
 import { externalServiceResource } from '../k8s/resources';
 import { EgressDestination, IExternalService } from '../policy/destination';
 import { EgressPolicyError, PolicyIssue, formatIssue, quote } from '../policy/errors';
@@ -10,6 +9,7 @@ import { describe, prototypePollutionIssues } from '../policy/struct';
 import { AfmDevice } from './afm-device';
 import { collectProblems, isRefused, markUnbuilt } from './problems';
 import { checkedConstructId } from './construct-id';
+import { KubernetesManifest } from './kubernetes-manifest';
 
 const EXTERNAL_SERVICE_SYMBOL = Symbol.for('cdktf-ces.ExternalService');
 
@@ -44,8 +44,8 @@ export class ExternalService extends Construct implements IExternalService {
   public readonly serviceName!: string;
   /** The device the set belongs to. */
   public readonly device!: AfmDevice;
-  /** The ExternalService custom resource. */
-  public readonly resource!: Manifest;
+  /** The ExternalService custom resource: a `kubernetes_manifest` (its attributes through `getAnyMapAttribute`). */
+  public readonly resource!: TerraformResource;
 
   constructor(scope: Construct, id: string, props: ExternalServiceProps) {
     super(scope, checkedConstructId(scope, id, 'an ExternalService'));
@@ -97,7 +97,7 @@ export class ExternalService extends Construct implements IExternalService {
     afmDevice._addExternalService(model);
     (this as { serviceName: string }).serviceName = model.name;
     (this as { device: AfmDevice }).device = afmDevice;
-    (this as { resource: Manifest }).resource = new Manifest(this, 'Resource', {
+    (this as { resource: TerraformResource }).resource = new KubernetesManifest(this, 'Resource', {
       manifest: externalServiceResource(model, afmDevice.clusterName),
     });
   }

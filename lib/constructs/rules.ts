@@ -1,6 +1,5 @@
 import { Construct } from 'constructs';
-import { TerraformStack } from 'cdktf';
-import { Manifest, ManifestConfig } from '@cdktf/provider-kubernetes/lib/manifest';
+import { TerraformResource, TerraformStack } from 'cdktf';
 import { ruleResource } from '../k8s/resources';
 import { EgressDestination, isEgressDestination } from '../policy/destination';
 import { EgressAction, EgressBandwidthLimit, EgressSchedule, LabelSelector } from '../policy/enums';
@@ -14,6 +13,7 @@ import { readRuleProps, ruleFromProps } from '../policy/schema';
 import { describe, prototypePollutionIssues } from '../policy/struct';
 import { AfmDevice } from './afm-device';
 import { checkedConstructId } from './construct-id';
+import { KubernetesManifest, KubernetesManifestConfig } from './kubernetes-manifest';
 import { ExternalService } from './external-service';
 import { collectProblems, isRefused, markUnbuilt } from './problems';
 
@@ -191,7 +191,7 @@ function checkedRule(scope: Construct, level: Level, props: unknown): { model: R
 }
 
 /** The rule's custom resource. */
-function ruleManifestConfig(model: RuleModel, device: AfmDevice): ManifestConfig {
+function ruleManifestConfig(model: RuleModel, device: AfmDevice): KubernetesManifestConfig {
   return {
     manifest: ruleResource(model, device.clusterName),
     // The spec is Terraform's: after a `kubectl edit` the next deploy takes the edited fields
@@ -199,12 +199,6 @@ function ruleManifestConfig(model: RuleModel, device: AfmDevice): ManifestConfig
     fieldManager: { forceConflicts: true },
   };
 }
-
-/*
- * Each rule class creates its custom resource in its own constructor, not in a shared helper:
- * every Manifest keeps five full stack traces of its creation (cdktf's output references), so
- * one frame less is one line less in each of them, per rule.
- */
 
 /** Problems with the device and the external services a rule refers to (same app, stack and device). */
 function referenceProblems(scope: Construct, device: unknown, destinations: unknown): PolicyIssue[] {
@@ -296,8 +290,8 @@ function describeProp(v: unknown): string {
 export class ClusterEgressRule extends Construct {
   /** The rule name. */
   public readonly ruleName: string;
-  /** The ClusterEgressRule custom resource. */
-  public readonly resource: Manifest;
+  /** The ClusterEgressRule custom resource: a `kubernetes_manifest` (its attributes through `getAnyMapAttribute`). */
+  public readonly resource: TerraformResource;
   /**
    * The validated rule model.
    * @internal
@@ -313,7 +307,9 @@ export class ClusterEgressRule extends Construct {
     super(scope, checkedConstructId(scope, id, 'a ClusterEgressRule'));
     const { model, device } = defineRule(this, 'cluster', props);
     this.ruleName = model?.name;
-    this.resource = model ? new Manifest(this, 'Resource', ruleManifestConfig(model, device)) : (undefined as unknown as Manifest);
+    this.resource = model
+      ? new KubernetesManifest(this, 'Resource', ruleManifestConfig(model, device))
+      : (undefined as unknown as TerraformResource);
     this._model = model;
     this._device = device;
   }
@@ -326,8 +322,8 @@ export class ClusterEgressRule extends Construct {
 export class NamespaceEgressRule extends Construct {
   /** The rule name. */
   public readonly ruleName: string;
-  /** The NamespaceEgressRule custom resource. */
-  public readonly resource: Manifest;
+  /** The NamespaceEgressRule custom resource: a `kubernetes_manifest` (its attributes through `getAnyMapAttribute`). */
+  public readonly resource: TerraformResource;
   /**
    * The validated rule model.
    * @internal
@@ -343,7 +339,9 @@ export class NamespaceEgressRule extends Construct {
     super(scope, checkedConstructId(scope, id, 'a NamespaceEgressRule'));
     const { model, device } = defineRule(this, 'namespace', props);
     this.ruleName = model?.name;
-    this.resource = model ? new Manifest(this, 'Resource', ruleManifestConfig(model, device)) : (undefined as unknown as Manifest);
+    this.resource = model
+      ? new KubernetesManifest(this, 'Resource', ruleManifestConfig(model, device))
+      : (undefined as unknown as TerraformResource);
     this._model = model;
     this._device = device;
   }
@@ -355,8 +353,8 @@ export class NamespaceEgressRule extends Construct {
 export class ServiceEgressRule extends Construct {
   /** The rule name. */
   public readonly ruleName: string;
-  /** The ServiceEgressRule custom resource. */
-  public readonly resource: Manifest;
+  /** The ServiceEgressRule custom resource: a `kubernetes_manifest` (its attributes through `getAnyMapAttribute`). */
+  public readonly resource: TerraformResource;
   /**
    * The validated rule model.
    * @internal
@@ -372,7 +370,9 @@ export class ServiceEgressRule extends Construct {
     super(scope, checkedConstructId(scope, id, 'a ServiceEgressRule'));
     const { model, device } = defineRule(this, 'service', props);
     this.ruleName = model?.name;
-    this.resource = model ? new Manifest(this, 'Resource', ruleManifestConfig(model, device)) : (undefined as unknown as Manifest);
+    this.resource = model
+      ? new KubernetesManifest(this, 'Resource', ruleManifestConfig(model, device))
+      : (undefined as unknown as TerraformResource);
     this._model = model;
     this._device = device;
   }
