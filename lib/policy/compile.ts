@@ -16,6 +16,7 @@ import {
   Placement,
   afmRuleName,
   contentDigest,
+  declaredListDigest,
   fitName,
   itemNameProblem,
   nameBudget,
@@ -263,7 +264,7 @@ function sourceListName(rule: RuleModel, digest: Digest): string {
 
 function portListName(ports: readonly (number | string)[], digest: Digest): string {
   const readable = `ports_${ports.join('_')}`;
-  return readable.length <= 40 ? readable : `ports_${digest(ports.join(','))}`;
+  return readable.length <= 40 ? readable : `ports_${declaredListDigest(digest, ports.join(','))}`;
 }
 
 function sortPorts(ports: readonly PortModel[]): (number | string)[] {
@@ -558,7 +559,7 @@ export function compilePolicy(input: PolicyModel, options: CompileOptions = {}):
       const addresses = sortAddresses(inlineAddresses);
       const fqdns = sortFqdns(inlineFqdns);
       const content = canonical({ a: addresses.map((a) => a.text), f: fqdns.map((f) => f.text) });
-      const name = `dst_${digest(content)}`;
+      const name = `dst_${declaredListDigest(digest, content)}`;
       const path = pathOf('shared', name);
       if (
         items.claim(path, { what: `the destination list of rule ${key}`, owner: rule.path, content }, 'destinations') &&

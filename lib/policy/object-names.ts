@@ -71,6 +71,20 @@ export function contentDigest(text: string): string {
 }
 
 /**
+ * The digest in the name of a list whose members the declaration itself carries (destination
+ * and port lists), in uppercase hex. cdktf takes every `<digit>e<digit>` in a string for a
+ * possible encoded number: on each of its three resolutions of the declaration it splits the
+ * string there and joins the pieces again pair by pair (cdktf/lib/tokens/string-fragments.js
+ * `join`). A third of lowercase 16-digit digests hold one; at 10,000 rules that cost 0.35–0.65 s
+ * of synth (docs/benchmarks.md). Lists the controller fills keep lowercase names: renaming one
+ * leaves it empty on the device until the controller pushes to it, and a DENY rule that matches
+ * its pods would not deny meanwhile.
+ */
+export function declaredListDigest(digest: Digest, text: string): string {
+  return digest(text).toUpperCase();
+}
+
+/**
  * First 8 hex digits of SHA-256: a short suffix that keeps generated Kubernetes names readable.
  * Too short to identify content; BIG-IP object names use {@link contentDigest}.
  */

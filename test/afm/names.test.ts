@@ -72,9 +72,34 @@ describe('content digests', () => {
       ]),
     );
     const [dns] = compiled.levels.cluster;
-    expect(dns.destinationLists).toEqual(['/Common/Shared/k8s_prod_dst_c82ed2766f42c218']);
+    expect(dns.destinationLists).toEqual(['/Common/Shared/k8s_prod_dst_C82ED2766F42C218']);
     expect(dns.sourceList).toMatch(/^\/Common\/Shared\/k8s_prod_src_cluster_[0-9a-f]{16}$/);
-    expect(dns.entries[0].portList).toMatch(/^\/Common\/Shared\/k8s_prod_ports_[0-9a-f]{16}$/);
+    expect(dns.entries[0].portList).toMatch(/^\/Common\/Shared\/k8s_prod_ports_[0-9A-F]{16}$/);
+  });
+
+  test('names of lists the declaration fills hold nothing cdktf reads as a number; lists the controller fills keep theirs', () => {
+    // cdktf's pattern for an encoded number (NUMBER_TOKEN_REGEX, cdktf/lib/tokens/private/encoding.js):
+    // each match in the declaration string is split out and joined back on every resolution.
+    const cdktfNumber = /[-|\d|.+]+(e[-|\d|.|e|E|+]+)/;
+    // 300 destination sets: in lowercase hex about a third of the digests hold a match.
+    const rules = Array.from({ length: 300 }, (_, i) =>
+      rule(`app/R${i}`, {
+        level: 'namespace',
+        name: `r${i}`,
+        namespace: 'payments',
+        podSelector: { matchLabels: { app: `a${i}` } },
+        destinations: [D.cidr(`10.${i >> 8}.${i & 255}.0/24`)],
+        ports: Array.from({ length: 12 }, (_, p) => P.tcp(8000 + i + p)),
+      }),
+    );
+    const compiled = compilePolicy(policy(rules));
+    const declared = [...compiled.destinationLists.map((l) => l.name), ...compiled.portLists.map((l) => l.name)];
+    expect(declared).toHaveLength(600);
+    expect(declared.filter((name) => cdktfNumber.test(name))).toEqual([]);
+    // Source lists keep lowercase digests: a renamed list is empty until the controller pushes.
+    const sources = compiled.sourceLists.map((l) => l.name);
+    expect(sources).toHaveLength(300);
+    for (const name of sources) expect(name).toMatch(/^src_ns_payments_[0-9a-f]{16}$/);
   });
 });
 
@@ -168,7 +193,7 @@ describe('a reused name is compared with its content', () => {
     expect(e.issues[0]).toMatchObject({
       path: 'app/security/AllowDns',
       field: 'destinations',
-      value: '"/Common/Shared/k8s_prod_dst_0123456789abcdef"',
+      value: '"/Common/Shared/k8s_prod_dst_0123456789ABCDEF"',
     });
     expect(e.message).toContain(
       'would stand both for the destination list of rule namespace/team-a/block of app/team-a/Block and for the destination list of rule cluster/allow-dns of app/security/AllowDns',
@@ -184,7 +209,7 @@ describe('a reused name is compared with its content', () => {
       ports: [P.DNS_UDP],
     });
     const compiled = compilePolicy(policy([securityDns, other]), COLLIDING);
-    expect(compiled.destinationLists.map((l) => l.name)).toEqual(['dst_0123456789abcdef']);
+    expect(compiled.destinationLists.map((l) => l.name)).toEqual(['dst_0123456789ABCDEF']);
   });
 
   test('source lists: different selectors, and different time windows on one source', () => {
@@ -228,7 +253,7 @@ describe('a reused name is compared with its content', () => {
     const a = rule('app/A', { level: 'cluster', name: 'a', ports: ports(1000) });
     const b = rule('app/B', { level: 'cluster', name: 'b', ports: ports(2000) });
     expect(issuesOf(() => compilePolicy(policy([a, b]), COLLIDING)).message).toMatch(
-      /\[app\/B\] ports: BIG-IP object "\/Common\/Shared\/k8s_prod_ports_0123456789abcdef" would stand both for the tcp port list of rule cluster\/a of app\/A and for the tcp port list of rule cluster\/b of app\/B/,
+      /\[app\/B\] ports: BIG-IP object "\/Common\/Shared\/k8s_prod_ports_0123456789ABCDEF" would stand both for the tcp port list of rule cluster\/a of app\/A and for the tcp port list of rule cluster\/b of app\/B/,
     );
   });
 

@@ -91,14 +91,14 @@ describe('the rendering self-check', () => {
   });
 
   test('a destination list holding more than its rules list', () => {
-    expect(check((d) => SHARED(d).k8s_prod_dst_c82ed2766f42c218.addresses.push('0.0.0.0/0'))).toEqual([
+    expect(check((d) => SHARED(d).k8s_prod_dst_C82ED2766F42C218.addresses.push('0.0.0.0/0'))).toEqual([
       `[app/security/AllowDns] rendering: the AFM rule at position 1 of /Common/Shared/k8s_prod_cluster_rules (the cluster rules of app/stack/Bigip) matches destinations the rule does not list (0.0.0.0/0); ${BUG} (got "c_dns_udp")`,
     ]);
   });
 
   test('a destination list holding less, or other names', () => {
     const issues = check((d) => {
-      SHARED(d).k8s_prod_dst_ce91ca348a13edcb.fqdns = ['api.evil.example'];
+      SHARED(d).k8s_prod_dst_CE91CA348A13EDCB.fqdns = ['api.evil.example'];
     });
     // The Stripe rule is in the namespace list; its ALLOW is carried to the virtual server too.
     expect(issues).toHaveLength(2);

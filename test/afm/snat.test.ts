@@ -89,7 +89,7 @@ describe('rendering', () => {
           name: 'c_ntp_any',
           protocol: 'any',
           source: { addressLists: [{ use: '/Common/Shared/k8s_prod_src_pod_cidrs' }] },
-          destination: { addressLists: [{ use: expect.stringMatching(/^\/Common\/Shared\/k8s_prod_dst_[0-9a-f]{16}$/) }] },
+          destination: { addressLists: [{ use: expect.stringMatching(/^\/Common\/Shared\/k8s_prod_dst_[0-9A-F]{16}$/) }] },
           sourceTranslation: { use: 'nat_src_ae121235779df269' },
         },
         {
@@ -97,7 +97,7 @@ describe('rendering', () => {
           protocol: 'tcp',
           source: { addressLists: [{ use: '/Common/Shared/k8s_prod_src_ns_payments' }] },
           destination: {
-            addressLists: [{ use: expect.stringMatching(/^\/Common\/Shared\/k8s_prod_dst_[0-9a-f]{16}$/) }],
+            addressLists: [{ use: expect.stringMatching(/^\/Common\/Shared\/k8s_prod_dst_[0-9A-F]{16}$/) }],
             portLists: [{ use: '/Common/Shared/k8s_prod_ports_22' }],
           },
           sourceTranslation: { use: 'nat_src_a29a6412df16c987' },

@@ -60,18 +60,18 @@ describe('synth output is unchanged by performance work', () => {
       securityBaseline: {
         'manifest.json': 'eb934d9dc49a9a36e3337dc8b0fccfe27448238a58ab5d9498119aad88c40af6',
         'stacks/egress-crds/cdk.tf.json': 'cbd84b45741037e0b2e531f58aaf303b46f3656f8929b28541d72cd220dc248c',
-        'stacks/security-baseline/cdk.tf.json': 'f573e93fc2a6bc55e89233a25c89b84df17af587ab75009d4074d665192de30e',
-        'stacks/security-baseline/cdktf-ces/k8s_prod_east.json': '408aac00e689ec2b3c270c112be3d315b09fb5b11445c26e519e5d6713ad2178',
+        'stacks/security-baseline/cdk.tf.json': '9fa34ed3a1eeab9564c9b808d027cad47947b7848f10cedfa16146df676a4c36',
+        'stacks/security-baseline/cdktf-ces/k8s_prod_east.json': 'c55a66fcb0ea59f51ef2e6cdf4431db87846c3ea27d7f97bdb9bb4ee10cd89b3',
       },
       payments: {
         'manifest.json': '9ab7866c0cbf5a21f4ebbb97b4513819f4e4284738a18966518cbbe9c3aa29dd',
         'stacks/egress-crds/cdk.tf.json': 'cbd84b45741037e0b2e531f58aaf303b46f3656f8929b28541d72cd220dc248c',
-        'stacks/payments/cdk.tf.json': 'ee2f2edb531ffa4010b7ca732970533a0e1555a2119edf5d06080b98dbdfbef9',
-        'stacks/payments/cdktf-ces/k8s_payments_prod.json': '795b1e14ccff9d80fd7f180855dbe73d1df3f6b850e6f47557d7ad038c803311',
+        'stacks/payments/cdk.tf.json': 'bba6d8588b92d40c00701b334d2fa177fa52750dcdfc6adfff6461c5ea177b2f',
+        'stacks/payments/cdktf-ces/k8s_payments_prod.json': '22fd9ba31f5f9eae76561a49c65643d13dac140da03007de770e6d0f91cd04fc',
       },
       platform: {
         'manifest.json': '95a5f5803024417927fdf5f00ce2b3d8d328e70544459d1ae73e10b660e4d0f8',
-        'stacks/bigip-dc1/cdk.tf.json': 'bb7f86a0f7878adc54bf82b59f2f375895b726c304e8a472e4d7d8da9816097e',
+        'stacks/bigip-dc1/cdk.tf.json': 'a92eae90abfe24196357a5acc826f752824c5356c71a1adad5a8c767a15396a3',
         'stacks/east-crds/cdk.tf.json': '1d64a4c2e54ab82f98751387ce9a25f0e597f9fcbae67e4aaa26c01901191b27',
         'stacks/east-egress/cdk.tf.json': 'e857873b95064dbb453ed5bb41263c33d460085abf70ad066fcaf83ed24d4c38',
         'stacks/east-egress/cdktf-ces/k8s_east.json': '208ffe1e1367360f9be618b01643323c116fbc9e745e5ecb8e15c195dc17c26e',
@@ -82,8 +82,8 @@ describe('synth output is unchanged by performance work', () => {
       benchShape: {
         'manifest.json': '353002e32b007715571c09ffc4a21e0ba194979a54a510277804d750187c3a15',
         'stacks/crds/cdk.tf.json': 'b7f5869ed8a797137377ea6b2639add1aee77a8923e231a280460e206f8b0115',
-        'stacks/egress/cdk.tf.json': '6f0ba5e72019e200e65af95410af38cef6d38bc2c05967b3d36de3519fa9679e',
-        'stacks/egress/cdktf-ces/k8s_bench.json': '90c5f0760f4b8d19ef28a2ca300bad2353f6148ae2f1653cb8135f669348ea53',
+        'stacks/egress/cdk.tf.json': 'fa30fc208891a34d9cf7da20434e5a5396891b62c26c6b629b228f13744b0fd5',
+        'stacks/egress/cdktf-ces/k8s_bench.json': 'bebdfc200b8c934e78a79a9a695940857c16c78b767c3d58d8bf1f6c8eba38dd',
       },
     });
   });
