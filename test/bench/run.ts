@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   );
   if (!only || only === 'synth') {
     out('## Synth: cdktf-ces against bare cdktf with the same number of kubernetes_manifest resources\n\n');
-    out(`${runSynthBench(Number(process.env.BENCH_REPEATS ?? 3)).rows.join('\n')}\n\n`);
+    out(`${runSynthBench().rows.join('\n')}\n\n`);
   }
   if (!only || only === 'explain') {
     out('## Explain latency on the 10,000-rule policy\n\n');
