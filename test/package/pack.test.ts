@@ -50,6 +50,7 @@ beforeAll(() => {
     'tsconfig.json',
     'tsconfig.build.json',
     'README.md',
+    'CHANGELOG.md',
     'lib',
     'providers',
     'examples',
@@ -75,7 +76,7 @@ afterAll(() => {
 
 test('the tarball holds the built library, its types, the controller bundle and the docs, and nothing else', () => {
   const allowed =
-    /^(package\.json|README\.md|LICENSE|docs\/[a-z-]+\.md|dist\/controller\/controller\.js\.gz|dist\/(lib|providers)\/.+\.(js|d\.ts))$/;
+    /^(package\.json|README\.md|CHANGELOG\.md|LICENSE|docs\/[a-z-]+\.md|dist\/controller\/controller\.js\.gz|dist\/(lib|providers)\/.+\.(js|d\.ts))$/;
   expect(packedFiles.filter((f) => !allowed.test(f))).toEqual([]);
   expect(packedFiles.filter((f) => /(^|\/)(test|tests|fixtures|examples|bench)\/|\.(key|pem|crt|tgz|map|tsbuildinfo)$/.test(f))).toEqual(
     [],
@@ -88,6 +89,7 @@ test('the tarball holds the built library, its types, the controller bundle and 
     'dist/lib/cli/main.js',
     'dist/providers/bigip/index.d.ts',
     'dist/controller/controller.js.gz',
+    'CHANGELOG.md',
   ]) {
     expect(packedFiles).toContain(entry);
   }
