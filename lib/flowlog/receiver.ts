@@ -24,6 +24,14 @@ export const UNKNOWN = 'unknown';
 export const OTHER = 'other';
 export const DEFAULT_RULE_LABEL = 'default';
 
+/** `value` if it is one of the first `max` values `seen`, else `other` (a bounded label). */
+function capped(seen: Set<string>, max: number, value: string): string {
+  if (seen.has(value)) return value;
+  if (seen.size >= max) return OTHER;
+  seen.add(value);
+  return value;
+}
+
 /**
  * Prometheus counters with bounded labels: `rule` is a rule key of the plan, `default` or
  * `unknown` (AFM rule names from elsewhere never become labels); `namespace` is one of the first
@@ -34,14 +42,6 @@ export const DEFAULT_RULE_LABEL = 'default';
  * `staged` is true/false. The workload determines the namespace, so there are at most
  * (rules + 2) × (maxWorkloads + 2) × 3 × 2 series.
  */
-/** `value` if it is one of the first `max` values `seen`, else `other` (a bounded label). */
-function capped(seen: Set<string>, max: number, value: string): string {
-  if (seen.has(value)) return value;
-  if (seen.size >= max) return OTHER;
-  seen.add(value);
-  return value;
-}
-
 export class FlowMetrics {
   readonly events: Counter<'rule' | 'namespace' | 'workload' | 'verdict' | 'staged'>;
   readonly rejected: Counter<'reason'>;

@@ -717,14 +717,16 @@ class World {
     const expected = await this.expectedLists();
     // The device still holds the lists of the previous process: wait for this one's own first
     // push of every list, not only for the right content.
-    const pushedSince = (since: number) =>
-      new Set(this.emulators.bigip.nodePushes({ since }).map((p) => p.taskId)).size === this.plan.lists.length;
+    const listsPushed = () => new Set(this.emulators.bigip.nodePushes({ since: spawnedAt }).map((p) => p.taskId)).size;
     const synced = await waitFor(
-      () => child.exitCode === null && listDifference(this.emulators, this.plan, expected) === undefined && pushedSince(spawnedAt),
+      () =>
+        child.exitCode === null &&
+        listDifference(this.emulators, this.plan, expected) === undefined &&
+        listsPushed() === this.plan.lists.length,
       300_000,
     );
     if (!synced) {
-      const pushed = new Set(this.emulators.bigip.nodePushes({ since: spawnedAt }).map((p) => p.taskId)).size;
+      const pushed = listsPushed();
       throw new Error(
         `${this.mode}: the lists did not reach their initial content within 300 s (exit code ${child.exitCode}; ` +
           `${pushed} of ${this.plan.lists.length} lists pushed; ${listDifference(this.emulators, this.plan, expected) ?? 'every list as expected'})` +
