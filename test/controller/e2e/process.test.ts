@@ -139,9 +139,13 @@ describe('the bundled controller as a child process', () => {
     const proc = start(port, { BIGIP_PASSWORD_KEY: 'bigip-password' });
     const expected =
       'Secret bigip-credentials/bigip-egress-login has no key "bigip-password"; it must hold the BIG-IP login under the keys "username" and "bigip-password"';
+    // The server answers before the Secret is read ("not read yet"); wait for the read.
     await eventually(
-      async () => (await httpGet(port, '/readyz').catch(() => ({ status: 0, body: '' }))).status === 503,
-      'the waiting controller to answer',
+      async () => {
+        const r = await httpGet(port, '/readyz').catch(() => ({ status: 0, body: '{}' }));
+        return r.status === 503 && (JSON.parse(r.body) as { waitingFor?: string }).waitingFor !== 'not read yet';
+      },
+      'the waiting controller to have read the Secret',
       30_000,
       100,
     );
